@@ -1,0 +1,88 @@
+# Launcher control plane.
+#   make run      install what is missing, build, run the whole local stack (Ctrl-C stops it)
+#   make test     the whole suite; last line "N passed, N failed"
+#   make start / make stop   the same stack in the background
+#   make lint     banned calls + warnings as errors
+#   make bench    wrk through nginx (see README, Performance)
+#   make test SANITIZE=1     the suite on an ASan/UBSan build
+
+VERSION   := $(shell cat VERSION)
+CC        ?= cc
+BUILD     ?= build
+PKGS      := libpq libcjson libsodium libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN      := -Wall -Wextra -Wformat=2 -Wvla -Wshadow -Wno-unused-parameter -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
+             -D_FORTIFY_SOURCE=2 -DLAUNCHER_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
+LDLIBS    := -lfcgi -ljwt $(PKG_LIBS)
+ifeq ($(SANITIZE),1)
+BUILD     := build-san
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
+CFLAGS    := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS))
+LDFLAGS   += -fsanitize=address,undefined
+endif
+
+CORE_SRC  := $(wildcard fcgi/core/*.c)
+API_SRC   := $(wildcard fcgi/api/*.c)
+LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
+BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+STACK     := conf/stack/launcher-stack.sh
+
+.PHONY: all run start stop test unit lint bench clean install-deps
+all: $(BINS) $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: fcgi/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/lib/liblauncher.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/launcher-fcgi: $(BUILD)/obj/bin/launcher_fcgi.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/launcher-admin: $(BUILD)/obj/bin/launcher_admin.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+install-deps:
+	@bash $(STACK) install
+
+run: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash $(STACK) run
+
+start: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash $(STACK) start
+
+stop:
+	@bash $(STACK) stop
+
+lint:
+	@bash tests/lint.sh
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+test: install-deps
+	@bash tests/run.sh
+
+bench: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/bench.sh
+
+clean:
+	rm -rf build build-san

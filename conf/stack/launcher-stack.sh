@@ -1,0 +1,885 @@
+#!/usr/bin/env bash
+# launcher-stack.sh — run a complete local Launcher stack:
+#   PostgreSQL 15 (unix socket only) + SMTP sink + launcher-fcgi pool + nginx
+# with all state under one directory outside the repository.
+#
+# Usage: conf/stack/launcher-stack.sh {install|start|stop|restart|status|run|env}
+#   install  apt-get install the missing Debian packages (root)
+#   start    start the stack in the background (root; build first: make)
+#   stop     stop exactly the processes recorded in <state>/run/*.pid
+#   restart  stop, then start
+#   status   show which processes are running and whether /healthz answers
+#   run      install + start, follow the pool's log, stop on Ctrl-C/SIGTERM
+#   env      print "export ..." lines describing the stack's layout:
+#                eval "$(conf/stack/launcher-stack.sh env)"
+#
+# Settings (environment variables, defaults in brackets):
+#   LAUNCHER_STATE_DIR    [/var/tmp/launcher-<md5(repo path):8>] all state
+#   LAUNCHER_HTTP_PORT    [8080]   nginx, plain HTTP
+#   LAUNCHER_HTTPS_PORT   [8443]   nginx, HTTPS (self-signed cert)
+#   LAUNCHER_PG_PORT      [5488]   PostgreSQL (socket <state>/pg/sock only)
+#   LAUNCHER_SMTP_PORT    [2525]   SMTP sink on 127.0.0.1
+#   LAUNCHER_BIND         [127.0.0.1] address nginx listens on (0.0.0.0 = all)
+#   LAUNCHER_WORKERS      [2]      pool workers (1..64)
+#   LAUNCHER_NGINX_WORKERS [auto]  nginx worker_processes
+#   LAUNCHER_BENCH        [false]  bench_routes (/_bench/ handlers)
+#   LAUNCHER_LOG_LEVEL    [info]   application log_level
+#   LAUNCHER_RATE_IP      [20r/s]  LAUNCHER_BURST_IP   [40]
+#   LAUNCHER_RATE_KEY     [20r/s]  LAUNCHER_BURST_KEY  [40]
+#   LAUNCHER_RATE_AUTH    [2r/s]   LAUNCHER_BURST_AUTH [10]
+#   LAUNCHER_MAX_BODY     [1048576] bytes, nginx and application
+#   LAUNCHER_WS_UPSTREAM  [127.0.0.1:8090] WebSocket daemon behind /<tenant>/ws/
+#   LAUNCHER_BIN_DIR      [<repo>/build/bin] launcher-fcgi, launcher-admin
+#   LAUNCHER_PG_BIN       [/usr/lib/postgresql/15/bin]
+#   LAUNCHER_START_TIMEOUT [30]    seconds to wait for /healthz
+#   LAUNCHER_KEEP_ON_FAIL [0]      1 = leave processes running when start fails
+# The plane version (x-plane-version on nginx's own error answers) is read
+# from <repo>/VERSION, default 0.1.0.
+
+set -euo pipefail
+umask 022
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd "$SCRIPT_DIR/../.." && pwd -P)
+PROG=${0}
+
+SYS_PYTHON=/usr/bin/python3    # Debian's python3, the one with aiosmtpd
+NGINX_BIN=/usr/sbin/nginx
+TENANT=default
+TENANT_NAME=Default
+
+PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev
+          libsodium-dev libcurl4-openssl-dev nginx-light postgresql-15
+          postgresql-client-15 openssl python3 python3-aiosmtpd wrk curl)
+
+# Services in start order; stop goes in reverse.
+SERVICES=(postgres smtp fcgi nginx)
+
+# ------------------------------------------------------------------ output
+
+say()  { printf '%s\n' "$*"; }
+err()  { printf 'launcher-stack: %s\n' "$*" >&2; }
+die()  { err "$@"; exit 1; }
+
+# show_log FILE [LINES] — last lines of a log on stderr.
+show_log() {
+    local file=$1 n=${2:-30}
+    if [ -s "$file" ]; then
+        printf -- '----- %s (last %s lines) -----\n' "$file" "$n" >&2
+        tail -n "$n" "$file" >&2 || true
+    else
+        printf -- '----- %s: empty or missing -----\n' "$file" >&2
+    fi
+}
+
+# ------------------------------------------------------------ configuration
+
+default_state_dir() {
+    printf '/var/tmp/launcher-%s' "$(printf '%s' "$REPO" | md5sum | cut -c1-8)"
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+check_port() {
+    local name=$1 val=$2
+    { is_uint "$val" && [ "$val" -ge 1 ] && [ "$val" -le 65535 ]; } ||
+        die "$name must be a TCP port number (got '$val')"
+}
+
+load_config() {
+    STATE=${LAUNCHER_STATE_DIR:-$(default_state_dir)}
+    STATE=${STATE%/}
+    HTTP_PORT=${LAUNCHER_HTTP_PORT:-8080}
+    HTTPS_PORT=${LAUNCHER_HTTPS_PORT:-8443}
+    PG_PORT=${LAUNCHER_PG_PORT:-5488}
+    SMTP_PORT=${LAUNCHER_SMTP_PORT:-2525}
+    BIND=${LAUNCHER_BIND:-127.0.0.1}
+    WORKERS=${LAUNCHER_WORKERS:-2}
+    NGINX_WORKERS=${LAUNCHER_NGINX_WORKERS:-auto}
+    BENCH=${LAUNCHER_BENCH:-false}
+    LOG_LEVEL=${LAUNCHER_LOG_LEVEL:-info}
+    RATE_IP=${LAUNCHER_RATE_IP:-20r/s}
+    BURST_IP=${LAUNCHER_BURST_IP:-40}
+    RATE_KEY=${LAUNCHER_RATE_KEY:-20r/s}
+    BURST_KEY=${LAUNCHER_BURST_KEY:-40}
+    RATE_AUTH=${LAUNCHER_RATE_AUTH:-2r/s}
+    BURST_AUTH=${LAUNCHER_BURST_AUTH:-10}
+    MAX_BODY=${LAUNCHER_MAX_BODY:-1048576}
+    WS_UPSTREAM=${LAUNCHER_WS_UPSTREAM:-127.0.0.1:8090}
+    BIN_DIR=${LAUNCHER_BIN_DIR:-$REPO/build/bin}
+    PG_BIN=${LAUNCHER_PG_BIN:-/usr/lib/postgresql/15/bin}
+    START_TIMEOUT=${LAUNCHER_START_TIMEOUT:-30}
+
+    PLANE_VERSION=0.1.0
+    if [ -s "$REPO/VERSION" ]; then
+        PLANE_VERSION=$(tr -d ' \t\r\n' < "$REPO/VERSION")
+    fi
+
+    # Values end up in sed replacements, nginx.conf and launcher.conf:
+    # keep them to characters that need no quoting anywhere.
+    [[ $STATE =~ ^/[A-Za-z0-9._/-]+$ && $STATE != *..* ]] ||
+        die "LAUNCHER_STATE_DIR must be an absolute path of [A-Za-z0-9._/-] (got '$STATE')"
+    [[ $REPO != *[\"$'\n']* ]] || die "the repository path contains a quote or newline: $REPO"
+    check_port LAUNCHER_HTTP_PORT "$HTTP_PORT"
+    check_port LAUNCHER_HTTPS_PORT "$HTTPS_PORT"
+    check_port LAUNCHER_PG_PORT "$PG_PORT"
+    check_port LAUNCHER_SMTP_PORT "$SMTP_PORT"
+    [ "$(printf '%s\n' "$HTTP_PORT" "$HTTPS_PORT" "$SMTP_PORT" | sort -u | wc -l)" -eq 3 ] ||
+        die "LAUNCHER_HTTP_PORT, LAUNCHER_HTTPS_PORT and LAUNCHER_SMTP_PORT must differ"
+    local hostport_re='^[][A-Za-z0-9.:*-]+$'
+    [[ $BIND =~ $hostport_re ]] || die "LAUNCHER_BIND looks wrong: '$BIND'"
+    { is_uint "$WORKERS" && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ]; } ||
+        die "LAUNCHER_WORKERS must be 1..64 (got '$WORKERS')"
+    [[ $NGINX_WORKERS == auto ]] || { is_uint "$NGINX_WORKERS" && [ "$NGINX_WORKERS" -ge 1 ]; } ||
+        die "LAUNCHER_NGINX_WORKERS must be 'auto' or a positive number (got '$NGINX_WORKERS')"
+    case ${BENCH,,} in
+        1|true|yes|on) BENCH=true ;;
+        0|false|no|off|'') BENCH=false ;;
+        *) die "LAUNCHER_BENCH must be true or false (got '$BENCH')" ;;
+    esac
+    case $LOG_LEVEL in error|warn|info|debug) ;; *)
+        die "LAUNCHER_LOG_LEVEL must be error, warn, info or debug (got '$LOG_LEVEL')" ;;
+    esac
+    local v
+    for v in RATE_IP RATE_KEY RATE_AUTH; do
+        [[ ${!v} =~ ^[0-9]+r/[sm]$ ]] || die "LAUNCHER_$v must look like 20r/s or 100r/m (got '${!v}')"
+    done
+    for v in BURST_IP BURST_KEY BURST_AUTH MAX_BODY; do
+        is_uint "${!v}" || die "LAUNCHER_$v must be a number (got '${!v}')"
+    done
+    [[ $WS_UPSTREAM =~ $hostport_re && $WS_UPSTREAM != *'*'* ]] || die "LAUNCHER_WS_UPSTREAM must be host:port (got '$WS_UPSTREAM')"
+    [[ $PLANE_VERSION =~ ^[A-Za-z0-9._+-]+$ ]] || die "$REPO/VERSION must hold a plain version string"
+    is_uint "$START_TIMEOUT" || die "LAUNCHER_START_TIMEOUT must be a number of seconds"
+
+    CONF=$STATE/launcher.conf
+    PGDATA_DIR=$STATE/pg/data
+    PGSOCK_DIR=$STATE/pg/sock
+    PGPASS=$STATE/secrets/pgpass
+    RUN_DIR=$STATE/run
+    LOG_DIR=$STATE/log
+    FCGI_SOCK=$RUN_DIR/fcgi.sock
+    ADMIN_BIN=$BIN_DIR/launcher-admin
+    FCGI_BIN=$BIN_DIR/launcher-fcgi
+    SMTP_SINK=$REPO/tests/lib/smtp_sink.py
+    BASE_URL=https://localhost:$HTTPS_PORT
+    API_URL=$BASE_URL/$TENANT/api/v1
+    case $BIND in
+        0.0.0.0|'*'|'[::]') LOCAL_HOST=127.0.0.1 ;;
+        *) LOCAL_HOST=$BIND ;;
+    esac
+    DATABASE_URL="host=$PGSOCK_DIR port=$PG_PORT dbname=launcher user=launcher_api passfile=$PGPASS"
+    ADMIN_DATABASE_URL="host=$PGSOCK_DIR port=$PG_PORT dbname=launcher user=launcher_owner passfile=$PGPASS"
+}
+
+require_root() {
+    [ "$(id -u)" -eq 0 ] || die "'$1' must run as root (it uses runuser and starts nginx/PostgreSQL)"
+}
+
+# ------------------------------------------------------------ process table
+
+# Expected text in /proc/<pid>/cmdline, guarding against recycled pids.
+service_pattern() {
+    case $1 in
+        postgres) printf 'postgres' ;;
+        smtp)     printf 'smtp_sink.py' ;;
+        fcgi)     printf 'launcher-fcgi' ;;
+        nginx)    printf 'nginx' ;;
+    esac
+}
+
+# proc_running PID — exists and is not a zombie.
+proc_running() {
+    local pid=$1 stat
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
+# proc_matches PID PATTERN — running and its command line contains PATTERN.
+proc_matches() {
+    local pid=$1 pat=$2 cmd
+    proc_running "$pid" || return 1
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *"$pat"* ]]
+}
+
+pid_file() { printf '%s/%s.pid' "$RUN_DIR" "$1"; }
+
+# service_pid NAME — prints the pid if the recorded process is alive.
+service_pid() {
+    local f pid
+    f=$(pid_file "$1")
+    [ -f "$f" ] || return 1
+    read -r pid < "$f" || return 1
+    proc_matches "$pid" "$(service_pattern "$1")" || return 1
+    printf '%s' "$pid"
+}
+
+# wait_gone PID SECONDS
+wait_gone() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while proc_running "$pid"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+# ------------------------------------------------------------------ install
+
+deb_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+}
+
+# pid of the distribution's nginx (default config), if running
+system_nginx_pid() {
+    local pid
+    [ -r /run/nginx.pid ] || return 1
+    read -r pid < /run/nginx.pid || return 1
+    proc_matches "$pid" nginx || return 1
+    printf '%s' "$pid"
+}
+
+cmd_install() {
+    local p missing=()
+    for p in "${PACKAGES[@]}"; do
+        deb_installed "$p" || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+
+    require_root install
+    local nginx_before="" aptlog
+    nginx_before=$(system_nginx_pid || true)
+    aptlog=$(mktemp /tmp/launcher-apt.XXXXXX)
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get update -qq > "$aptlog" 2>&1; then
+        show_log "$aptlog" 20; rm -f "$aptlog"
+        die "apt-get update failed"
+    fi
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >> "$aptlog" 2>&1; then
+        show_log "$aptlog" 30; rm -f "$aptlog"
+        die "apt-get install failed"
+    fi
+    rm -f "$aptlog"
+    for p in "${missing[@]}"; do
+        deb_installed "$p" || die "package $p is still not installed after apt-get install"
+    done
+
+    # Installing nginx starts the distribution's service (port 80) where
+    # services can start. We never use it; stop it only if this step started it.
+    local nginx_after=""
+    nginx_after=$(system_nginx_pid || true)
+    if [ -z "$nginx_before" ] && [ -n "$nginx_after" ]; then
+        say "stopping the distribution's nginx service that the package install started"
+        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+            systemctl stop nginx || true
+        else
+            kill -QUIT "$nginx_after" 2>/dev/null || true
+            wait_gone "$nginx_after" 10 || kill -TERM "$nginx_after" 2>/dev/null || true
+        fi
+    fi
+    say "packages installed"
+}
+
+# ------------------------------------------------------------ start: setup
+
+prepare_dirs() {
+    if [ -e "$STATE" ] || [ -L "$STATE" ]; then
+        [[ ! -L $STATE && -d $STATE ]] || die "$STATE exists but is not a directory (or is a symlink)"
+        [ "$(stat -c %u "$STATE")" -eq 0 ] || die "$STATE is not owned by root; refusing to use it"
+    fi
+    # The state dir must be traversable by postgres and www-data.
+    install -d -m 0755 "$STATE"
+    chmod 0755 "$STATE"
+    install -d -m 0755 "$STATE/log" "$RUN_DIR" "$STATE/mail" "$STATE/tls" \
+        "$STATE/nginx" "$STATE/nginx/logs" "$STATE/nginx/tmp" "$STATE/nginx/sites" "$STATE/pg"
+    install -d -m 0700 "$STATE/secrets"
+    install -d -m 0700 -o postgres -g postgres "$PGDATA_DIR"
+    install -d -m 0755 -o postgres -g postgres "$PGSOCK_DIR"
+    # pg_ctl opens its log file as postgres.
+    touch "$LOG_DIR/postgres.log"
+    chown postgres:postgres "$LOG_DIR/postgres.log"
+    chmod 0640 "$LOG_DIR/postgres.log"
+}
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+pg_locale_args() {
+    local all
+    all=$(locale -a 2>/dev/null || true)
+    if printf '%s\n' "$all" | grep -qiE '^c\.utf-?8$'; then
+        printf '%s\n' --locale=C.UTF-8
+    else
+        printf '%s\n' --no-locale
+    fi
+}
+
+start_postgres() {
+    [ -x "$PG_BIN/pg_ctl" ] || die "PostgreSQL binaries not found in $PG_BIN (run: $PROG install)"
+    if [ ! -s "$PGDATA_DIR/PG_VERSION" ]; then
+        if [ -n "$(ls -A "$PGDATA_DIR")" ]; then
+            die "$PGDATA_DIR is not empty but holds no cluster; remove it or set LAUNCHER_STATE_DIR"
+        fi
+        say "postgres: initdb $PGDATA_DIR"
+        local locale_arg
+        locale_arg=$(pg_locale_args)
+        if ! as_postgres "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -E UTF8 "$locale_arg" \
+                --auth-local=peer --auth-host=reject > "$LOG_DIR/initdb.log" 2>&1; then
+            show_log "$LOG_DIR/initdb.log"
+            die "initdb failed"
+        fi
+        # Our settings live in stack.conf, rewritten on every start.
+        printf "\n# launcher-stack.sh\ninclude 'stack.conf'\n" >> "$PGDATA_DIR/postgresql.conf"
+    fi
+
+    cat > "$PGDATA_DIR/stack.conf" <<EOF
+# Written by launcher-stack.sh on every start; edits are lost.
+listen_addresses = ''
+port = $PG_PORT
+unix_socket_directories = '$PGSOCK_DIR'
+unix_socket_permissions = 0777
+password_encryption = 'scram-sha-256'
+max_connections = 100
+log_line_prefix = '%m [%p] %q%u@%d '
+log_min_duration_statement = 1000
+EOF
+    # Superuser "postgres" by peer auth (only the OS user postgres), every
+    # other role by password (SCRAM). No TCP at all.
+    cat > "$PGDATA_DIR/pg_hba.conf" <<'EOF'
+# Written by launcher-stack.sh on every start; edits are lost.
+# TYPE  DATABASE  USER      METHOD
+local   all       postgres  peer
+local   all       all       scram-sha-256
+EOF
+    chown postgres:postgres "$PGDATA_DIR/stack.conf" "$PGDATA_DIR/pg_hba.conf"
+    chmod 0600 "$PGDATA_DIR/stack.conf" "$PGDATA_DIR/pg_hba.conf"
+
+    if as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" status > /dev/null 2>&1; then
+        say "postgres: already running on $PGDATA_DIR, adopting it"
+    else
+        say "postgres: starting (socket $PGSOCK_DIR, port $PG_PORT)"
+        if ! as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$LOG_DIR/postgres.log" -w -t 60 -s start \
+                > /dev/null 2>&1; then
+            show_log "$LOG_DIR/postgres.log"
+            die "PostgreSQL did not start (see $LOG_DIR/postgres.log)"
+        fi
+    fi
+    local pid
+    pid=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+    proc_matches "$pid" postgres || die "cannot find the postmaster (pid '$pid' from $PGDATA_DIR/postmaster.pid)"
+    printf '%s\n' "$pid" > "$(pid_file postgres)"
+}
+
+ensure_pgpass() {
+    [ -s "$PGPASS" ] && return 0
+    local tmp="$PGPASS.tmp"
+    (
+        umask 077
+        printf '# host:port:database:user:password (written by launcher-stack.sh)\n' > "$tmp"
+        printf '*:*:*:launcher_owner:%s\n' "$(rand_hex 24)" >> "$tmp"
+        printf '*:*:*:launcher_api:%s\n' "$(rand_hex 24)" >> "$tmp"
+    )
+    mv -f "$tmp" "$PGPASS"
+}
+
+pgpass_password() { awk -F: -v u="$1" '$4 == u { print $5; exit }' "$PGPASS"; }
+
+# Roles and database. Idempotent; passwords are (re)applied from pgpass so the
+# file and the cluster always agree. SQL goes through stdin, never argv.
+ensure_roles() {
+    ensure_pgpass
+    local owner_pw api_pw
+    owner_pw=$(pgpass_password launcher_owner)
+    api_pw=$(pgpass_password launcher_api)
+    [[ $owner_pw =~ ^[0-9a-f]+$ && $api_pw =~ ^[0-9a-f]+$ ]] ||
+        die "$PGPASS is malformed; delete it and start again (passwords are then reset)"
+    if ! as_postgres "$PG_BIN/psql" -X -q -h "$PGSOCK_DIR" -p "$PG_PORT" -U postgres -d postgres \
+            -v ON_ERROR_STOP=1 > "$LOG_DIR/pg-setup.log" 2>&1 <<EOF
+\\set owner_pw '$owner_pw'
+\\set api_pw '$api_pw'
+SELECT 'CREATE ROLE launcher_owner LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_owner') \\gexec
+SELECT 'CREATE ROLE launcher_api LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_api') \\gexec
+ALTER ROLE launcher_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+      PASSWORD :'owner_pw';
+ALTER ROLE launcher_api LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+      PASSWORD :'api_pw';
+SELECT 'CREATE DATABASE launcher OWNER launcher_owner'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'launcher') \\gexec
+ALTER DATABASE launcher OWNER TO launcher_owner;
+REVOKE ALL ON DATABASE launcher FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE launcher TO launcher_api;
+EOF
+    then
+        show_log "$LOG_DIR/pg-setup.log"
+        die "could not create the PostgreSQL roles/database"
+    fi
+}
+
+ensure_master_key() {
+    local key=$STATE/secrets/master.key
+    if [ ! -e "$key" ]; then
+        ( umask 077; head -c 32 /dev/urandom > "$key.tmp" )
+        mv -f "$key.tmp" "$key"
+        say "secrets: new master key $key"
+    fi
+    [ "$(stat -c %s "$key")" -eq 32 ] || die "$key must be exactly 32 bytes"
+    chmod 0600 "$key"
+}
+
+ensure_tls() {
+    local cert=$STATE/tls/cert.pem key=$STATE/tls/key.pem out
+    [ -s "$cert" ] && [ -s "$key" ] && return 0
+    say "tls: self-signed certificate for localhost"
+    if ! out=$( umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -days 825 -subj "/CN=localhost" \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$key.tmp" -out "$cert.tmp" 2>&1 ); then
+        printf '%s\n' "$out" >&2
+        die "openssl could not create the certificate"
+    fi
+    chmod 0644 "$cert.tmp"
+    chmod 0600 "$key.tmp"
+    mv -f "$key.tmp" "$key"
+    mv -f "$cert.tmp" "$cert"
+}
+
+# nginx's workers run as www-data when that user can read the state dir,
+# else as root (e.g. a state dir on a path www-data cannot traverse).
+choose_nginx_user() {
+    local probe=$STATE/static
+    [ -e "$STATE/static/openapi.json" ] && probe=$STATE/static/openapi.json
+    if id www-data > /dev/null 2>&1 &&
+        (cd / && runuser -u www-data -- test -r "$probe" -a -x "$STATE/static" -a -x "$RUN_DIR") 2>/dev/null; then
+        NGINX_USER=www-data
+    else
+        NGINX_USER=root
+    fi
+    NGINX_GROUP=$(id -gn "$NGINX_USER")
+}
+
+write_app_conf() {
+    local tmp=$CONF.tmp
+    cat > "$tmp" <<EOF
+# Written by $REPO/conf/stack/launcher-stack.sh on every start; edits are lost.
+# Documentation of every key: $REPO/conf/launcher.conf.example
+listen = "$FCGI_SOCK"
+socket_mode = 0660
+socket_group = $NGINX_GROUP
+workers = $WORKERS
+database_url = "$DATABASE_URL"
+admin_database_url = "$ADMIN_DATABASE_URL"
+migrations_dir = "$REPO/sql"
+db_reconnect_interval_ms = 500
+master_key_file = "$STATE/secrets/master.key"
+max_body_bytes = $MAX_BODY
+jwt_lifetime_seconds = 86400
+jwt_issuer = launcher
+password_hash_cost = interactive
+smtp_url = "smtp://127.0.0.1:$SMTP_PORT"
+smtp_from = "Launcher <launcher@localhost>"
+public_url = "$BASE_URL"
+log_level = $LOG_LEVEL
+bench_routes = $BENCH
+EOF
+    mv -f "$tmp" "$CONF"
+}
+
+run_admin() {
+    local log=$LOG_DIR/admin.log
+    printf '\n== %s launcher-admin %s\n' "$(date -u +%FT%TZ)" "$*" >> "$log"
+    if ! "$ADMIN_BIN" -c "$CONF" "$@" >> "$log" 2>&1 < /dev/null; then
+        show_log "$log"
+        die "launcher-admin $* failed (see $log)"
+    fi
+}
+
+render() {
+    local src=$1 dst=$2
+    sed -e "s|@STATE_DIR@|$STATE|g" \
+        -e "s|@NGINX_USER@|$NGINX_USER|g" \
+        -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
+        -e "s|@LISTEN_ADDR@|$BIND|g" \
+        -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
+        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
+        -e "s|@RATE_IP@|$RATE_IP|g" \
+        -e "s|@RATE_KEY@|$RATE_KEY|g" \
+        -e "s|@RATE_AUTH@|$RATE_AUTH|g" \
+        -e "s|@BURST_IP@|$BURST_IP|g" \
+        -e "s|@BURST_KEY@|$BURST_KEY|g" \
+        -e "s|@BURST_AUTH@|$BURST_AUTH|g" \
+        -e "s|@MAX_BODY@|$MAX_BODY|g" \
+        -e "s|@PLANE_VERSION@|$PLANE_VERSION|g" \
+        -e "s|@WS_UPSTREAM@|$WS_UPSTREAM|g" \
+        "$src" > "$dst.tmp"
+    # (comment lines may mention placeholders; only directives count)
+    if grep -n '@[A-Z_][A-Z_]*@' "$dst.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
+        rm -f "$dst.tmp"
+        die "unreplaced placeholder(s) in $src (listed above)"
+    fi
+    mv -f "$dst.tmp" "$dst"
+}
+
+# Copy the repository's static/ to the state dir (readable by nginx's user),
+# keeping runtime files (project icons) across starts.
+copy_static() {
+    local new=$STATE/static.new
+    rm -rf "$new"
+    if [ -d "$REPO/static" ]; then
+        cp -r "$REPO/static" "$new"
+    else
+        mkdir "$new"
+    fi
+    if [ -d "$STATE/static/icons" ]; then
+        rm -rf "$new/icons"
+        mv "$STATE/static/icons" "$new/icons"
+    fi
+    rm -rf "$STATE/static"
+    mv "$new" "$STATE/static"
+    install -d -m 0755 "$STATE/static/icons"
+    chmod -R u+rwX,go+rX "$STATE/static"
+}
+
+render_nginx() {
+    local tpl=$REPO/conf/nginx
+    render "$tpl/launcher.conf.in" "$STATE/nginx/nginx.conf"
+    render "$tpl/locations.conf.in" "$STATE/nginx/locations.conf"
+    render "$tpl/fastcgi_params" "$STATE/nginx/fastcgi_params"
+}
+
+nginx_args() {
+    printf '%s\n' -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/logs/error.log"
+}
+
+# ------------------------------------------------------------ start: daemons
+
+# wait_for_log FILE OFFSET TEXT PID SECONDS — TEXT appears in FILE after
+# byte OFFSET while PID lives.
+wait_for_log() {
+    local file=$1 off=$2 text=$3 pid=$4 deadline=$((SECONDS + $5))
+    local content
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        content=$(tail -c +"$((off + 1))" "$file" 2>/dev/null || true)
+        [[ $content == *"$text"* ]] && return 0
+        proc_running "$pid" || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+file_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+start_smtp() {
+    local log=$LOG_DIR/smtp.log off pid
+    [ -r "$SMTP_SINK" ] || die "missing $SMTP_SINK"
+    touch "$log"
+    off=$(file_size "$log")
+    setsid "$SYS_PYTHON" "$SMTP_SINK" --port "$SMTP_PORT" --dir "$STATE/mail" \
+        >> "$log" 2>&1 < /dev/null &
+    pid=$!
+    printf '%s\n' "$pid" > "$(pid_file smtp)"
+    if ! wait_for_log "$log" "$off" "smtp_sink listening" "$pid" 10; then
+        show_log "$log" 15
+        die "the SMTP sink did not start (port $SMTP_PORT busy? see $log)"
+    fi
+    say "smtp: sink on 127.0.0.1:$SMTP_PORT, mail in $STATE/mail"
+}
+
+start_pool() {
+    local log=$LOG_DIR/fcgi.log pid deadline
+    rm -f "$FCGI_SOCK"
+    printf '\n== %s launcher-fcgi -c %s\n' "$(date -u +%FT%TZ)" "$CONF" >> "$log"
+    setsid "$FCGI_BIN" -c "$CONF" >> "$log" 2>&1 < /dev/null &
+    pid=$!
+    printf '%s\n' "$pid" > "$(pid_file fcgi)"
+    deadline=$((SECONDS + 15))
+    until [ -S "$FCGI_SOCK" ]; do
+        if ! proc_running "$pid" || [ "$SECONDS" -ge "$deadline" ]; then
+            show_log "$log"
+            die "launcher-fcgi did not create $FCGI_SOCK (see $log)"
+        fi
+        sleep 0.1
+    done
+    say "pool: launcher-fcgi with $WORKERS workers on $FCGI_SOCK"
+}
+
+start_nginx() {
+    local out pid args
+    mapfile -t args < <(nginx_args)
+    if ! out=$("$NGINX_BIN" "${args[@]}" -t -q 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "nginx configuration test failed ($STATE/nginx/nginx.conf)"
+    fi
+    setsid "$NGINX_BIN" "${args[@]}" -g 'daemon off;' \
+        >> "$LOG_DIR/nginx.out" 2>&1 < /dev/null &
+    pid=$!
+    printf '%s\n' "$pid" > "$(pid_file nginx)"
+    sleep 0.3
+    if ! proc_running "$pid"; then
+        show_log "$STATE/nginx/logs/error.log" 15
+        show_log "$LOG_DIR/nginx.out" 5
+        die "nginx did not start (ports $HTTP_PORT/$HTTPS_PORT busy?)"
+    fi
+    say "nginx: http://$LOCAL_HOST:$HTTP_PORT and https://$LOCAL_HOST:$HTTPS_PORT (workers as $NGINX_USER)"
+}
+
+wait_healthy() {
+    local deadline=$((SECONDS + START_TIMEOUT)) s
+    while :; do
+        if curl -fsk -o /dev/null --max-time 2 "https://$LOCAL_HOST:$HTTPS_PORT/healthz"; then
+            return 0
+        fi
+        for s in "${SERVICES[@]}"; do
+            if ! service_pid "$s" > /dev/null; then
+                err "$s exited during start-up"
+                dump_logs
+                exit 1
+            fi
+        done
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            err "https://$LOCAL_HOST:$HTTPS_PORT/healthz did not answer 200 within ${START_TIMEOUT}s"
+            dump_logs
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+dump_logs() {
+    show_log "$LOG_DIR/fcgi.log"
+    show_log "$STATE/nginx/logs/error.log" 15
+    show_log "$LOG_DIR/postgres.log" 15
+    show_log "$LOG_DIR/smtp.log" 5
+}
+
+# Export lines describing the stack; also saved at start in run/stack.env.
+env_lines() {
+    local n
+    for n in REPO:"$REPO" STATE_DIR:"$STATE" CONF:"$CONF" \
+             HTTP_PORT:"$HTTP_PORT" HTTPS_PORT:"$HTTPS_PORT" PG_PORT:"$PG_PORT" SMTP_PORT:"$SMTP_PORT" \
+             BASE_URL:"$BASE_URL" URL:"$API_URL" HTTP_BASE_URL:"http://$LOCAL_HOST:$HTTP_PORT" \
+             HTTPS_BASE_URL:"https://$LOCAL_HOST:$HTTPS_PORT" TENANT:"$TENANT" \
+             CACERT:"$STATE/tls/cert.pem" MAIL_DIR:"$STATE/mail" LOG_DIR:"$LOG_DIR" \
+             PGHOST:"$PGSOCK_DIR" PGPASSFILE:"$PGPASS" \
+             DATABASE_URL:"$DATABASE_URL" ADMIN_DATABASE_URL:"$ADMIN_DATABASE_URL" \
+             BIN_DIR:"$BIN_DIR" WORKERS:"$WORKERS" BENCH:"$BENCH" MAX_BODY:"$MAX_BODY" \
+             RATE_IP:"$RATE_IP" BURST_IP:"$BURST_IP" RATE_KEY:"$RATE_KEY" BURST_KEY:"$BURST_KEY" \
+             RATE_AUTH:"$RATE_AUTH" BURST_AUTH:"$BURST_AUTH" PLANE_VERSION:"$PLANE_VERSION"; do
+        printf 'export LAUNCHER_%s=%q\n' "${n%%:*}" "${n#*:}"
+    done
+}
+
+print_info() {
+    cat <<EOF
+Launcher is running.
+  API:     $API_URL
+  tenant:  $TENANT
+  state:   $STATE   (logs in log/, mail in mail/)
+  stop:    $PROG stop
+Register the first user:
+  curl -k -X POST $API_URL/auth/register \\
+       -H 'Content-Type: application/json' \\
+       -d '{"email":"admin@example.com","password":"change-me-please"}'
+EOF
+}
+
+on_start_exit() {
+    local rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    if [ "${LAUNCHER_KEEP_ON_FAIL:-0}" = 1 ]; then
+        err "start failed; processes left running (LAUNCHER_KEEP_ON_FAIL=1); '$PROG stop' cleans up"
+    else
+        err "start failed; stopping what was started (LAUNCHER_KEEP_ON_FAIL=1 keeps it); logs: $LOG_DIR"
+        stop_all quiet || true
+    fi
+    exit "$rc"
+}
+
+# Returns 0 when started (or already running).
+do_start() {
+    require_root start
+    load_config
+    local s running=() stopped=()
+    for s in "${SERVICES[@]}"; do
+        if [ -d "$RUN_DIR" ] && service_pid "$s" > /dev/null; then
+            running+=("$s")
+        else
+            stopped+=("$s")
+        fi
+    done
+    if [ "${#stopped[@]}" -eq 0 ]; then
+        say "already running (state $STATE)"
+        print_info
+        return 0
+    fi
+    if [ "${#running[@]}" -gt 0 ]; then
+        die "partially running (${running[*]} up, ${stopped[*]} down); run '$PROG stop' first"
+    fi
+    [[ -x $ADMIN_BIN && -x $FCGI_BIN ]] ||
+        die "missing $ADMIN_BIN or $FCGI_BIN; build first (make)"
+    [ -x "$SYS_PYTHON" ] || die "$SYS_PYTHON not found (run: $PROG install)"
+    [ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (run: $PROG install)"
+
+    trap on_start_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    say "starting Launcher stack in $STATE"
+    rm -f "$RUN_DIR"/*.pid "$RUN_DIR/stack.env" 2>/dev/null || true
+    prepare_dirs
+    start_postgres
+    ensure_roles
+    ensure_master_key
+    ensure_tls
+    copy_static
+    choose_nginx_user
+    write_app_conf
+    run_admin migrate
+    run_admin tenant ensure "$TENANT" "$TENANT_NAME"
+    start_smtp
+    start_pool
+    render_nginx
+    start_nginx
+    wait_healthy
+    env_lines > "$RUN_DIR/stack.env"
+    trap - EXIT INT TERM
+    print_info
+}
+
+# ------------------------------------------------------------------- stop
+
+# stop_service NAME SIGNAL SECONDS — signal the recorded pid, wait, escalate.
+stop_service() {
+    local name=$1 sig=$2 secs=$3 pid
+    pid=$(service_pid "$name") || { rm -f "$(pid_file "$name")"; return 0; }
+    [ -n "${QUIET:-}" ] || say "stopping $name (pid $pid)"
+    kill -"$sig" "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$secs"; then
+        err "$name (pid $pid) still running after ${secs}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 5 || err "$name (pid $pid) did not die"
+    fi
+    rm -f "$(pid_file "$name")"
+}
+
+stop_postgres() {
+    local pid pm=""
+    pid=$(service_pid postgres) || { rm -f "$(pid_file postgres)"; return 0; }
+    [ -n "${QUIET:-}" ] || say "stopping postgres (pid $pid)"
+    [ -r "$PGDATA_DIR/postmaster.pid" ] && pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+    if [ "$pm" = "$pid" ]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 30 -s stop > /dev/null 2>&1 ||
+            err "pg_ctl stop -m fast failed; see $LOG_DIR/postgres.log"
+    else
+        kill -INT "$pid" 2>/dev/null || true   # SIGINT = fast shutdown
+    fi
+    if ! wait_gone "$pid" 30; then
+        err "postgres (pid $pid) still running; immediate shutdown"
+        kill -QUIT "$pid" 2>/dev/null || true
+        wait_gone "$pid" 10 || err "postgres (pid $pid) did not stop"
+    fi
+    rm -f "$(pid_file postgres)"
+}
+
+stop_all() {
+    local QUIET=${1:-}
+    [ -d "$RUN_DIR" ] || return 0
+    stop_service nginx QUIT 15
+    stop_service fcgi TERM 15
+    rm -f "$FCGI_SOCK"
+    stop_service smtp TERM 10
+    stop_postgres
+    rm -f "$RUN_DIR/stack.env"
+}
+
+cmd_stop() {
+    load_config
+    local s any=""
+    for s in "${SERVICES[@]}"; do
+        [ -f "$(pid_file "$s")" ] && any=1
+    done
+    if [ -z "$any" ]; then
+        say "not running (state $STATE)"
+        return 0
+    fi
+    require_root stop
+    stop_all
+    say "stopped"
+}
+
+# ----------------------------------------------------------- status, env, run
+
+cmd_status() {
+    load_config
+    local s pid up=0
+    for s in "${SERVICES[@]}"; do
+        if pid=$(service_pid "$s"); then
+            printf '  %-9s running (pid %s)\n' "$s" "$pid"
+            up=$((up + 1))
+        else
+            printf '  %-9s stopped\n' "$s"
+        fi
+    done
+    if [ "$up" -gt 0 ]; then
+        if curl -fsk -o /dev/null --max-time 3 "https://$LOCAL_HOST:$HTTPS_PORT/healthz"; then
+            say "  healthz   200 ($API_URL)"
+        else
+            say "  healthz   not answering (logs: $LOG_DIR)"
+        fi
+    fi
+    say "state: $STATE"
+    [ "$up" -eq "${#SERVICES[@]}" ]
+}
+
+cmd_env() {
+    load_config
+    local s
+    # A running stack's recorded settings win over the current environment.
+    if [ -s "$RUN_DIR/stack.env" ]; then
+        for s in "${SERVICES[@]}"; do
+            if service_pid "$s" > /dev/null; then
+                cat "$RUN_DIR/stack.env"
+                return 0
+            fi
+        done
+    fi
+    env_lines
+}
+
+cmd_run() {
+    cmd_install
+    do_start
+    local tail_pid
+    say "following $LOG_DIR/fcgi.log; Ctrl-C stops the stack"
+    tail -n 5 -F "$LOG_DIR/fcgi.log" &
+    tail_pid=$!
+    # shellcheck disable=SC2064  # expand tail_pid now
+    trap "kill $tail_pid 2>/dev/null || true; cmd_stop; exit 0" INT TERM HUP
+    wait "$tail_pid" || true
+    cmd_stop
+}
+
+usage() {
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+main() {
+    local cmd=${1:-}
+    [ "$#" -gt 0 ] && shift
+    case $cmd in
+        install) cmd_install ;;
+        start)   do_start ;;
+        stop)    cmd_stop ;;
+        restart) cmd_stop; do_start ;;
+        status)  cmd_status ;;
+        run)     cmd_run ;;
+        env)     cmd_env ;;
+        -h|--help|help) usage ;;
+        *) usage >&2; exit 2 ;;
+    esac
+}
+
+main "$@"

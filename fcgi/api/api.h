@@ -1,0 +1,14 @@
+/*
+ * api.h - the route tables of the API sections (one file each).
+ */
+#ifndef LAUNCHER_API_H
+#define LAUNCHER_API_H
+
+#include "../core/router.h"
+
+extern const struct route api_system_routes[];
+extern const struct route api_auth_routes[];
+extern const struct route api_service_key_routes[];
+extern const struct route api_user_routes[];
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * service_keys.c - API.md §1 /settings/service-keys: create (key shown
+ * once), list, get, revoke.  Keys are stored only as a keyed hash; a key
+ * can never carry more than its creator could at creation time.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "../core/auth.h"
+#include "../core/crypto.h"
+#include "../core/db.h"
+#include "../core/json.h"
+#include "../core/util.h"
+#include "../core/worker.h"
+
+#define KEY_COLS "id, name, prefix, to_jsonb(scopes) AS scopes, project_id, expires_at," \
+	" last_used_at, created_by, created_at"
+
+static const struct db_stmt st_create = {"sk_create",
+    "INSERT INTO service_keys (name, prefix, key_hash, scopes, project_id, created_by,"
+    " creator_role, expires_at) SELECT $1, $2, $3::bytea, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)),"
+    " $5::uuid, $6::uuid, $7, $8::timestamptz"
+    " WHERE $8::timestamptz IS NULL OR $8::timestamptz > now() RETURNING " KEY_COLS};
+/* Admins see every key of the tenant, users their own ($2 = all). */
+static const struct db_stmt st_list = {"sk_list",
+    "SELECT " KEY_COLS " FROM service_keys WHERE revoked_at IS NULL"
+    " AND ($2::boolean OR created_by = $1::uuid) ORDER BY created_at, id LIMIT $3::int"};
+static const struct db_stmt st_get = {"sk_get",
+    "SELECT " KEY_COLS " FROM service_keys WHERE id = $3::uuid AND revoked_at IS NULL"
+    " AND ($2::boolean OR created_by = $1::uuid)"};
+static const struct db_stmt st_revoke = {"sk_revoke",
+    "UPDATE service_keys SET revoked_at = now() WHERE id = $3::uuid AND revoked_at IS NULL"
+    " AND ($2::boolean OR created_by = $1::uuid) RETURNING id"};
+
+static const char *const scope_names[] = {"read", "write", "deploy", "admin"};
+
+static const char *
+check_scopes(const cJSON *v)
+{
+	for (const cJSON *it = v->child; it; it = it->next) {
+		bool ok = false;
+
+		for (size_t i = 0; i < 4; i++)
+			ok |= strcmp(it->valuestring, scope_names[i]) == 0;
+		if (!ok)
+			return "each scope must be one of read, write, deploy, admin";
+	}
+	return NULL;
+}
+
+static const struct field create_fields[] = {
+	{"name", F_STRING, true, false, 1, 100, NULL},
+	{"scopes", F_STRINGS, false, true, 1, 4, check_scopes},
+	{"project_id", F_UUID, false, true, 0, 0, NULL},
+	{"expires_at", F_TIME, false, true, 0, 0, NULL},
+};
+
+static const char *
+all_keys(struct req *r)
+{
+	return r->who.role >= ROLE_ADMIN ? "true" : "false";
+}
+
+static enum err
+key_create(struct req *r)
+{
+	struct field_val v[4];
+	PGresult        *res;
+	char             key[64], prefix[16];
+	unsigned         want = 0;
+	cJSON           *scopes, *d;
+	char            *scopes_s;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, create_fields, v)) != ERR_OK)
+		return e;
+	/* Default: everything but admin. */
+	if (v[1].present)
+		scopes = cJSON_Duplicate(v[1].node, 1);
+	else {
+		scopes = cJSON_CreateArray();
+		for (size_t i = 0; i < 3; i++)
+			cJSON_AddItemToArray(scopes, cJSON_CreateString(scope_names[i]));
+	}
+	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, scopes);
+	for (const cJSON *it = scopes->child; it; it = it->next)
+		for (unsigned i = 0; i < 4; i++)
+			if (strcmp(it->valuestring, scope_names[i]) == 0)
+				want |= 1u << i;
+	if ((want & ~r->who.scopes) != 0)
+		return http_error(r, ERR_FORBIDDEN, "a key cannot have scopes its creator lacks");
+	if ((want & SCOPE_ADMIN) && r->who.role < ROLE_ADMIN)
+		return http_error(r, ERR_FORBIDDEN, "only tenant admins can create admin keys");
+	if (r->who.key_project_id != NULL && (!v[2].present ||
+	    strcasecmp(v[2].s, r->who.key_project_id) != 0))
+		return http_error(r, ERR_FORBIDDEN, "a project key can only create keys for its project");
+	scopes_s = cJSON_PrintUnformatted(scopes);
+	arena_defer(r->a, free, scopes_s);
+	if (crypto_token(key, sizeof(key), "lnchr_sk_", 43) != 0)
+		return ERR_INTERNAL;
+	memcpy(prefix, key, 13);
+	prefix[13] = '\0';
+	e = db_run(r, &st_create, &res, v[0].s, prefix,
+	    auth_key_hash_hex(r, "service-key", key), scopes_s, v[2].s, r->who.user_id,
+	    auth_role_name(r->who.role), v[3].s);
+	if (e != ERR_OK) {
+		sodium_memzero(key, sizeof(key));
+		return e;
+	}
+	if (PQntuples(res) != 1) {
+		cJSON *det = cJSON_CreateArray();
+
+		sodium_memzero(key, sizeof(key));
+		json_detail(det, "expires_at", "must be in the future");
+		return http_error_details(r, "invalid request body", det);
+	}
+	d = json_row(res, 0);
+	cJSON_AddStringToObject(d, "key", key);
+	sodium_memzero(key, sizeof(key));
+	return http_respond_json(r, 201, d, NULL);
+}
+
+static enum err
+list(struct req *r)
+{
+	PGresult *res;
+	int64_t   limit;
+	char      lim[24];
+	enum err  e;
+
+	if ((e = http_limit(r, &limit)) != ERR_OK)
+		return e;
+	util_snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	if ((e = db_run(r, &st_list, &res, r->who.user_id, all_keys(r), lim)) != ERR_OK)
+		return e;
+	return http_respond_json(r, 200, json_rows(res), cJSON_Parse("{\"next_cursor\":null}"));
+}
+
+static enum err
+get(struct req *r)
+{
+	const char *id = http_param(r, "id");
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "service key not found");
+	if ((e = db_run(r, &st_get, &res, r->who.user_id, all_keys(r), id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "service key not found");
+	return http_respond_json(r, 200, json_row(res, 0), NULL);
+}
+
+static enum err
+key_revoke(struct req *r)
+{
+	const char *id = http_param(r, "id");
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "service key not found");
+	if ((e = db_run(r, &st_revoke, &res, r->who.user_id, all_keys(r), id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "service key not found");
+	return http_no_content(r);
+}
+
+const struct route api_service_key_routes[] = {
+	{HTTP_GET, "/settings/service-keys", list, 0, 0, 0},
+	{HTTP_POST, "/settings/service-keys", key_create, 0, 0, 0},
+	{HTTP_GET, "/settings/service-keys/:id", get, 0, 0, 0},
+	{HTTP_DELETE, "/settings/service-keys/:id", key_revoke, 0, 0, 0},
+	{0, NULL, NULL, 0, 0, 0},
+};

@@ -1,0 +1,47 @@
+/*
+ * system.c - routes outside any tenant: /healthz and the benchmark ceiling.
+ */
+#include "api.h"
+
+#include "../core/db.h"
+#include "../core/worker.h"
+
+static const struct db_stmt st_ping = {"sys_ping", "SELECT 1"};
+
+/* GET /healthz: 200 when the database answers, 503 otherwise. No auth. */
+static enum err
+healthz(struct req *r)
+{
+	enum err e = db_run0(r, &st_ping, NULL);
+	cJSON   *d;
+
+	if (e != ERR_OK)
+		return http_error(r, ERR_UNAVAILABLE, "database unavailable");
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "status", "ok");
+	cJSON_AddStringToObject(d, "database", "ok");
+	return http_respond_json(r, 200, d, NULL);
+}
+
+/*
+ * GET /_bench/select1: one prepared SELECT 1 and a fixed body; the ceiling
+ * of nginx -> FastCGI -> PostgreSQL that benchmarks compare against.
+ * Disabled (404) unless bench_routes = true.
+ */
+static enum err
+bench_select1(struct req *r)
+{
+	static const char body[] = "{\"success\":true,\"data\":1}";
+
+	if (!r->w->cfg->bench_routes)
+		return http_error(r, ERR_NOT_FOUND, "route not found");
+	if (db_run0(r, &st_ping, NULL) != ERR_OK)
+		return http_error(r, ERR_UNAVAILABLE, "database unavailable");
+	return http_respond_raw(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+const struct route api_system_routes[] = {
+	{HTTP_GET, "/healthz", healthz, ROUTE_GLOBAL, 0, 0},
+	{HTTP_GET, "/_bench/select1", bench_select1, ROUTE_GLOBAL, 0, 0},
+	{0, NULL, NULL, 0, 0, 0},
+};

@@ -1,0 +1,275 @@
+/*
+ * launcher_admin.c - operator CLI: applies migrations and manages tenants.
+ *
+ *   launcher-admin -c FILE migrate               apply sql/NNN_*.sql in order
+ *   launcher-admin -c FILE tenant create SLUG [NAME]
+ *   launcher-admin -c FILE tenant ensure SLUG [NAME]   (no error if present)
+ *   launcher-admin -c FILE tenant list
+ *
+ * Connects with admin_database_url (the owner role).  Each migration runs
+ * in its own transaction together with its row in schema_migrations, under
+ * an advisory lock, so re-running is a no-op and two runs cannot interleave.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../core/config.h"
+#include "../core/util.h"
+
+#define MAX_MIGRATIONS 512
+
+static int
+ok(PGconn *c, PGresult *res, ExecStatusType want, const char *what)
+{
+	if (PQresultStatus(res) == want)
+		return 1;
+	fprintf(stderr, "launcher-admin: %s: %s", what, PQerrorMessage(c));
+	return 0;
+}
+
+static int
+exec_simple(PGconn *c, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(c, sql);
+	int       good = ok(c, res, PGRES_COMMAND_OK, what);
+
+	PQclear(res);
+	return good;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long  n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Applies one file unless recorded; returns 1 applied, 0 skipped, -1 error. */
+static int
+apply_one(PGconn *c, const char *dir, const char *name)
+{
+	char          path[2048], ver[16], sum[65];
+	unsigned char h[32];
+	const char   *params[3];
+	PGresult     *res;
+	size_t        len = 0, i;
+	char         *sql;
+	int           rc = -1;
+
+	for (i = 0; i < 3; i++)
+		ver[i] = name[i];
+	ver[3] = '\0';
+	if (util_snprintf(path, sizeof(path), "%s/%s", dir, name) < 0 ||
+	    (sql = slurp(path, &len)) == NULL) {
+		fprintf(stderr, "launcher-admin: cannot read %s/%s\n", dir, name);
+		return -1;
+	}
+	crypto_generichash(h, sizeof(h), (unsigned char *)sql, len, NULL, 0);
+	util_hex(sum, h, sizeof(h));
+	params[0] = ver;
+	res = PQexecParams(c, "SELECT checksum FROM launcher.schema_migrations WHERE version = $1::int",
+	    1, NULL, params, NULL, NULL, 0);
+	if (!ok(c, res, PGRES_TUPLES_OK, "read schema_migrations"))
+		goto out_res;
+	if (PQntuples(res) == 1) {
+		if (strcmp(PQgetvalue(res, 0, 0), sum) != 0)
+			fprintf(stderr, "launcher-admin: warning: %s changed after it was applied\n", name);
+		rc = 0;
+		goto out_res;
+	}
+	PQclear(res);
+	if (!exec_simple(c, "BEGIN", "begin"))
+		goto out;
+	res = PQexec(c, sql);
+	if (!ok(c, res, PGRES_COMMAND_OK, name) && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		exec_simple(c, "ROLLBACK", "rollback");
+		goto out;
+	}
+	PQclear(res);
+	params[1] = name;
+	params[2] = sum;
+	res = PQexecParams(c, "INSERT INTO launcher.schema_migrations (version, name, checksum)"
+	    " VALUES ($1::int, $2, $3)", 3, NULL, params, NULL, NULL, 0);
+	if (!ok(c, res, PGRES_COMMAND_OK, "record migration")) {
+		PQclear(res);
+		exec_simple(c, "ROLLBACK", "rollback");
+		goto out;
+	}
+	PQclear(res);
+	if (!exec_simple(c, "COMMIT", "commit"))
+		goto out;
+	printf("applied %s\n", name);
+	rc = 1;
+	goto out;
+out_res:
+	PQclear(res);
+out:
+	free(sql);
+	return rc;
+}
+
+static int
+migrate(PGconn *c, const char *dir)
+{
+	char          *names[MAX_MIGRATIONS];
+	size_t         n = 0;
+	struct dirent *de;
+	DIR           *d;
+	int            rc = 0, applied = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(stderr, "launcher-admin: cannot open %s\n", dir);
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL && n < MAX_MIGRATIONS) {
+		size_t l = strlen(de->d_name);
+
+		if (l > 8 && de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
+		    de->d_name[1] >= '0' && de->d_name[1] <= '9' &&
+		    de->d_name[2] >= '0' && de->d_name[2] <= '9' && de->d_name[3] == '_' &&
+		    strcmp(de->d_name + l - 4, ".sql") == 0)
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	{
+		PGresult *res = PQexec(c, "SELECT pg_advisory_lock(727274)");
+
+		if (!ok(c, res, PGRES_TUPLES_OK, "lock"))
+			rc = 1;
+		PQclear(res);
+	}
+	if (rc == 0 && !exec_simple(c,
+	    "CREATE SCHEMA IF NOT EXISTS launcher;"
+	    "CREATE TABLE IF NOT EXISTS launcher.schema_migrations ("
+	    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+	    " applied_at timestamptz NOT NULL DEFAULT now())", "create schema_migrations"))
+		rc = 1;
+	for (size_t i = 0; i < n; i++) {
+		int r = rc == 0 ? apply_one(c, dir, names[i]) : 0;
+
+		if (r < 0)
+			rc = 1;
+		applied += r > 0;
+		free(names[i]);
+	}
+	if (rc == 0)
+		printf("migrations: %d applied, %zu known\n", applied, n);
+	return rc;
+}
+
+static int
+tenant(PGconn *c, int argc, char **argv)
+{
+	PGresult   *res;
+	const char *params[2];
+	int         rc = 1;
+
+	if (argc >= 1 && strcmp(argv[0], "list") == 0) {
+		res = PQexec(c, "SELECT id, slug, name, created_at FROM launcher.tenants ORDER BY created_at");
+		if (ok(c, res, PGRES_TUPLES_OK, "list tenants")) {
+			for (int i = 0; i < PQntuples(res); i++)
+				printf("%s  %-24s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				    PQgetvalue(res, i, 2));
+			rc = 0;
+		}
+		PQclear(res);
+		return rc;
+	}
+	if (argc < 2 || (strcmp(argv[0], "create") != 0 && strcmp(argv[0], "ensure") != 0)) {
+		fprintf(stderr, "usage: tenant create|ensure SLUG [NAME] | tenant list\n");
+		return 2;
+	}
+	if (!util_is_slug(argv[1])) {
+		fprintf(stderr, "launcher-admin: slug must match [a-z0-9-]{1,63} and not be a UUID\n");
+		return 2;
+	}
+	params[0] = argv[1];
+	params[1] = argc >= 3 ? argv[2] : argv[1];
+	res = PQexecParams(c, strcmp(argv[0], "ensure") == 0 ?
+	    "WITH i AS (INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2)"
+	    " ON CONFLICT (slug) DO NOTHING RETURNING id)"
+	    " SELECT id FROM i UNION ALL SELECT id FROM launcher.tenants WHERE slug = $1" :
+	    "INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2) RETURNING id",
+	    2, NULL, params, NULL, NULL, 0);
+	if (ok(c, res, PGRES_TUPLES_OK, "create tenant") && PQntuples(res) >= 1) {
+		printf("%s\n", PQgetvalue(res, 0, 0));
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	char          err[512];
+	const char   *conf = NULL;
+	PGconn       *c;
+	int           i = 1, rc;
+
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		conf = argv[2];
+		i = 3;
+	}
+	if (conf == NULL || i >= argc) {
+		fprintf(stderr, "usage: launcher-admin -c FILE migrate | tenant create|ensure SLUG [NAME] | tenant list\n");
+		return 2;
+	}
+	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: %s\n", err);
+		return 1;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	c = PQconnectdb(cfg.admin_database_url);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "launcher-admin: cannot connect: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return 1;
+	}
+	{
+		PGresult *res = PQexec(c, "SET client_min_messages = warning");
+
+		PQclear(res);
+	}
+	if (strcmp(argv[i], "migrate") == 0)
+		rc = migrate(c, cfg.migrations_dir);
+	else if (strcmp(argv[i], "tenant") == 0)
+		rc = tenant(c, argc - i - 1, argv + i + 1);
+	else {
+		fprintf(stderr, "launcher-admin: unknown command %s\n", argv[i]);
+		rc = 2;
+	}
+	PQfinish(c);
+	return rc;
+}

@@ -1,0 +1,418 @@
+/*
+ * launcher_fcgi.c - the FastCGI pool: a master that reads the config once,
+ * opens the socket, pre-forks workers and keeps their number; each worker
+ * holds one PostgreSQL connection and serves requests statelessly.
+ *
+ * Signals (master): SIGHUP = re-read the config and replace every worker
+ * gracefully (new ones first, old ones finish their request, no request
+ * fails); SIGTERM/SIGINT = let workers finish in-flight requests, then exit.
+ * A worker that dies is re-forked (with a short back-off if it keeps dying).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/router.h"
+#include "../core/util.h"
+#include "../core/worker.h"
+
+#define MAX_WORKERS 64
+
+/* Signal flags: the only state a handler may touch. */
+static volatile sig_atomic_t sig_term, sig_hup, sig_chld;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		sig_term = 1;
+	else if (sig == SIGHUP)
+		sig_hup = 1;
+	else if (sig == SIGCHLD)
+		sig_chld = 1;
+}
+
+static void
+set_handler(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must interrupt accept() in workers. */
+	sa.sa_flags = 0;
+	sigaction(sig, &sa, NULL);
+}
+
+/* ---- worker ---------------------------------------------------------- */
+
+static void
+serve_one(struct worker *w, FCGX_Request *fr)
+{
+	struct req r;
+
+	memset(&r, 0, sizeof(r));
+	r.w = w;
+	r.a = &w->arena;
+	r.fcgi = fr;
+	if (http_req_init(&r) == ERR_OK)
+		router_dispatch(&r);
+	if (!r.responded)
+		http_error(&r, ERR_INTERNAL, "internal error");
+	FCGX_Finish_r(fr);
+	/* The client has its answer; now the deferred work (e.g. e-mail). */
+	if (r.after_fn != NULL)
+		r.after_fn(w, r.after_arg);
+	arena_reset(&w->arena);
+	log_set_request_id(NULL);
+}
+
+static int
+worker_main(const struct config *cfg, int listen_fd)
+{
+	struct worker w;
+	FCGX_Request  fr;
+	char          err[256];
+	sigset_t      none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);	/* forked with signals blocked */
+	set_handler(SIGTERM, on_signal);
+	set_handler(SIGINT, SIG_IGN);	/* the master decides on Ctrl-C */
+	set_handler(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.listen_fd = listen_fd;
+	if (crypto_keys_load(&w.keys, cfg->master_key_file, err, sizeof(err)) != 0) {
+		log_error("worker: %s", err);
+		return 1;
+	}
+	arena_init(&w.arena, 64 * 1024);
+	(void)db_ensure(&w);	/* if the database is down, requests get 503 */
+	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	while (!sig_term) {
+		if (FCGX_Accept_r(&fr) < 0) {
+			if (sig_term)
+				break;
+			continue;
+		}
+		serve_one(&w, &fr);
+	}
+	db_close(&w.db);
+	arena_free(&w.arena);
+	crypto_keys_wipe(&w.keys);
+	return 0;
+}
+
+/* ---- master ---------------------------------------------------------- */
+
+struct slot {
+	pid_t  pid;
+	int    gen;
+	time_t started;
+};
+
+struct master {
+	struct config cfg;
+	const char   *conf_path;
+	int           listen_fd;
+	int           gen;
+	struct slot   slots[2 * MAX_WORKERS];	/* room for a reload overlap */
+};
+
+static pid_t
+spawn(struct master *m)
+{
+	struct slot *s = NULL;
+	pid_t        pid;
+
+	for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
+		if (m->slots[i].pid == 0) {
+			s = &m->slots[i];
+			break;
+		}
+	if (s == NULL)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork failed: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		_exit(worker_main(&m->cfg, m->listen_fd));
+	s->pid = pid;
+	s->gen = m->gen;
+	s->started = time(NULL);
+	return pid;
+}
+
+static int
+count(struct master *m, int gen)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
+		if (m->slots[i].pid != 0 && (gen < 0 || m->slots[i].gen == gen))
+			n++;
+	return n;
+}
+
+static void
+signal_old(struct master *m, int sig, bool all)
+{
+	for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
+		if (m->slots[i].pid != 0 && (all || m->slots[i].gen != m->gen))
+			kill(m->slots[i].pid, sig);
+}
+
+/* Reaps dead workers; returns how many of the current generation died. */
+static int
+reap(struct master *m)
+{
+	int   status, died = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
+			if (m->slots[i].pid == pid) {
+				if (m->slots[i].gen == m->gen) {
+					died++;
+					if (!sig_term)
+						log_warn("worker %d exited (status %d); replacing it",
+						    (int)pid, status);
+				}
+				m->slots[i].pid = 0;
+			}
+	return died;
+}
+
+static int
+open_socket(struct master *m)
+{
+	const struct config *c = &m->cfg;
+
+	if (c->listen[0] == '/') {
+		(void)unlink(c->listen);
+	}
+	m->listen_fd = FCGX_OpenSocket(c->listen, 1024);
+	if (m->listen_fd < 0) {
+		log_error("cannot listen on %s", c->listen);
+		return -1;
+	}
+	if (c->listen[0] == '/') {
+		if (c->socket_group[0] != '\0') {
+			struct group *g = getgrnam(c->socket_group);
+
+			if (g == NULL || chown(c->listen, (uid_t)-1, g->gr_gid) != 0) {
+				log_error("cannot give %s to group %s", c->listen, c->socket_group);
+				return -1;
+			}
+		}
+		if (chmod(c->listen, (mode_t)c->socket_mode) != 0) {
+			log_error("cannot chmod %s", c->listen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+drop_privileges(const struct config *c)
+{
+	struct passwd *pw;
+
+	if (c->user[0] == '\0' || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		log_error("unknown user %s", c->user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_error("cannot drop privileges to %s", c->user);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+apply_log_level(const struct config *c)
+{
+	enum log_level l;
+
+	if (log_level_parse(c->log_level, &l) == 0)
+		log_set_level(l);
+}
+
+static void
+reload(struct master *m)
+{
+	struct config next;
+	char          err[512];
+
+	if (config_load(&next, m->conf_path, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config: %s", err);
+		return;
+	}
+	if (strcmp(next.listen, m->cfg.listen) != 0)
+		log_warn("reload: 'listen' changes need a restart; keeping %s", m->cfg.listen);
+	util_snprintf(next.listen, sizeof(next.listen), "%s", m->cfg.listen);
+	m->cfg = next;
+	apply_log_level(&m->cfg);
+	m->gen++;
+	/* New workers first, so that the socket is never without acceptors. */
+	for (int i = 0; i < m->cfg.workers; i++)
+		spawn(m);
+	signal_old(m, SIGTERM, false);
+	log_info("reload: generation %d started with %d workers", m->gen, (int)m->cfg.workers);
+}
+
+static int
+master_loop(struct master *m)
+{
+	sigset_t block, old;
+	time_t   last_nudge = 0;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	for (int i = 0; i < m->cfg.workers; i++)
+		spawn(m);
+	log_info("launcher-fcgi %s: %d workers on %s", LAUNCHER_VERSION,
+	    (int)m->cfg.workers, m->cfg.listen);
+	for (;;) {
+		struct timespec ts = {1, 0};
+		time_t          now;
+
+		/* Sleep with signals atomically unblocked (no lost wake-up); wake
+		 * at least once a second to nudge workers that are leaving. */
+		pselect(0, NULL, NULL, NULL, &ts, &old);
+		now = time(NULL);
+		if (sig_chld) {
+			int died;
+
+			sig_chld = 0;
+			died = reap(m);
+			for (int i = 0; i < died && !sig_term; i++)
+				spawn(m);
+		}
+		if (sig_term) {
+			signal_old(m, SIGTERM, true);
+			break;
+		}
+		if (sig_hup) {
+			sig_hup = 0;
+			reload(m);
+		}
+		/* A leaving worker blocked in accept() is woken every second;
+		 * it exits once it has no request in flight. */
+		if (now != last_nudge && count(m, -1) > count(m, m->gen)) {
+			signal_old(m, SIGTERM, false);
+			last_nudge = now;
+		}
+		/* Keep the pool full (a failed fork is retried here). */
+		while (count(m, m->gen) < m->cfg.workers && spawn(m) > 0)
+			;
+	}
+	/* Drain: workers finish in-flight requests, then exit. */
+	while (count(m, -1) > 0) {
+		struct timespec ts = {0, 200 * 1000 * 1000};
+
+		pselect(0, NULL, NULL, NULL, &ts, &old);
+		sig_chld = 0;
+		reap(m);
+		signal_old(m, SIGTERM, true);
+	}
+	if (m->cfg.listen[0] == '/')
+		(void)unlink(m->cfg.listen);
+	log_info("launcher-fcgi stopped");
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: launcher-fcgi -c FILE        run the pool\n"
+	    "       launcher-fcgi -c FILE -t     check the config and exit\n"
+	    "       launcher-fcgi --routes       print every route\n"
+	    "       launcher-fcgi --config-keys  print every config key\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct master m;
+	char                 err[512];
+	bool                 test_only = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			m.conf_path = argv[++i];
+		else if (strcmp(argv[i], "-t") == 0)
+			test_only = true;
+		else if (strcmp(argv[i], "--routes") == 0) {
+			router_print();
+			return 0;
+		} else if (strcmp(argv[i], "--config-keys") == 0) {
+			config_print_keys();
+			return 0;
+		} else {
+			usage();
+			return 2;
+		}
+	}
+	if (m.conf_path == NULL) {
+		usage();
+		return 2;
+	}
+	if (config_load(&m.cfg, m.conf_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-fcgi: %s\n", err);
+		return 1;
+	}
+	apply_log_level(&m.cfg);
+	{
+		struct crypto_keys k;
+
+		/* Fail at start, not in every worker, when the key is unusable. */
+		if (crypto_keys_load(&k, m.cfg.master_key_file, err, sizeof(err)) != 0) {
+			fprintf(stderr, "launcher-fcgi: %s\n", err);
+			return 1;
+		}
+		crypto_keys_wipe(&k);
+	}
+	if (test_only) {
+		printf("launcher-fcgi: %s is valid\n", m.conf_path);
+		return 0;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (FCGX_Init() != 0 || open_socket(&m) != 0 || drop_privileges(&m.cfg) != 0)
+		return 1;
+	set_handler(SIGTERM, on_signal);
+	set_handler(SIGINT, on_signal);
+	set_handler(SIGHUP, on_signal);
+	set_handler(SIGCHLD, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	return master_loop(&m);
+}

@@ -1,0 +1,203 @@
+/*
+ * config.c - declarative configuration table (key, type, default, range,
+ * validator); see config.h for the format.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_OCTAL, CFG_BOOL };
+
+struct cfg_key {
+	const char   *key;
+	enum cfg_type type;
+	size_t        off;
+	size_t        size;	/* for strings */
+	const char   *def;
+	int64_t       min, max;
+	int         (*valid)(const char *v);
+	const char   *help;
+};
+
+static int
+valid_level(const char *v)
+{
+	enum log_level l;
+
+	return log_level_parse(v, &l);
+}
+
+static int
+valid_cost(const char *v)
+{
+	return strcmp(v, "interactive") == 0 || strcmp(v, "moderate") == 0 ||
+	    strcmp(v, "min") == 0 ? 0 : -1;
+}
+
+#define S(k, d, h)            {#k, CFG_STR, offsetof(struct config, k), sizeof(((struct config *)0)->k), d, 0, 0, NULL, h}
+#define SV(k, d, v, h)        {#k, CFG_STR, offsetof(struct config, k), sizeof(((struct config *)0)->k), d, 0, 0, v, h}
+#define I(k, d, lo, hi, h)    {#k, CFG_INT, offsetof(struct config, k), 0, d, lo, hi, NULL, h}
+#define O(k, d, lo, hi, h)    {#k, CFG_OCTAL, offsetof(struct config, k), 0, d, lo, hi, NULL, h}
+#define B(k, d, h)            {#k, CFG_BOOL, offsetof(struct config, k), 0, d, 0, 1, NULL, h}
+
+static const struct cfg_key cfg_keys[] = {
+	S(listen, "/run/launcher/fcgi.sock", "FastCGI unix socket path (or host:port)"),
+	O(socket_mode, "0660", 0, 0777, "permissions of the unix socket"),
+	S(socket_group, "", "group owning the unix socket (nginx's user)"),
+	S(user, "", "drop privileges to this user after opening the socket"),
+	I(workers, "2", 1, 64, "pre-forked worker processes"),
+	S(database_url, "dbname=launcher user=launcher_api", "libpq conninfo of the API role"),
+	S(admin_database_url, "dbname=launcher user=launcher_owner", "libpq conninfo of the owner role (launcher-admin only)"),
+	S(migrations_dir, "/usr/share/launcher/sql", "directory of numbered migrations"),
+	S(master_key_file, "/etc/launcher/master.key", "32-byte master key file, mode 0600"),
+	I(max_body_bytes, "1048576", 1024, 1073741824, "largest accepted request body"),
+	I(jwt_lifetime_seconds, "86400", 60, 31536000, "lifetime of issued JWTs"),
+	S(jwt_issuer, "launcher", "iss claim of issued JWTs"),
+	SV(password_hash_cost, "interactive", valid_cost, "argon2id cost: interactive|moderate|min (min: tests only)"),
+	S(smtp_url, "", "SMTP server, smtp://host:port or smtps://host:port; empty disables mail"),
+	S(smtp_from, "launcher@localhost", "From address of outgoing mail"),
+	S(smtp_user, "", "SMTP user; the password comes from LAUNCHER_SMTP_PASSWORD"),
+	S(public_url, "https://localhost:8443", "public base URL used in e-mailed links"),
+	SV(log_level, "info", valid_level, "error|warn|info|debug"),
+	B(bench_routes, "false", "enable /_bench/select1 (benchmarks only)"),
+	I(db_reconnect_interval_ms, "500", 0, 60000, "least time between reconnect attempts"),
+};
+
+#define NKEYS (sizeof(cfg_keys) / sizeof(*cfg_keys))
+
+static int
+cfg_set(struct config *c, const struct cfg_key *k, const char *v)
+{
+	char   *base = (char *)c + k->off;
+	int64_t n;
+
+	switch (k->type) {
+	case CFG_STR:
+		if (k->valid != NULL && k->valid(v) != 0)
+			return -1;
+		return util_snprintf(base, k->size, "%s", v) < 0 ? -1 : 0;
+	case CFG_INT:
+		if (util_parse_i64(v, k->min, k->max, &n) != 0)
+			return -1;
+		*(int64_t *)(void *)base = n;
+		return 0;
+	case CFG_OCTAL: {
+		char *end;
+		long  o;
+
+		if (*v == '\0')
+			return -1;
+		o = strtol(v, &end, 8);
+		if (*end != '\0' || o < k->min || o > k->max)
+			return -1;
+		*(int64_t *)(void *)base = o;
+		return 0;
+	}
+	case CFG_BOOL:
+		if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0)
+			*(bool *)(void *)base = true;
+		else if (strcmp(v, "false") == 0 || strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
+			*(bool *)(void *)base = false;
+		else
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (cfg_set(c, &cfg_keys[i], cfg_keys[i].def) != 0)
+			log_error("config: bad built-in default for %s", cfg_keys[i].key);
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char  line[4096];
+	bool  seen[NKEYS] = {false};
+	int   lineno = 0, rc = -1;
+
+	config_defaults(c);
+	if ((f = fopen(path, "r")) == NULL) {
+		util_snprintf(err, errlen, "%s: cannot open", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char  *key, *val, *eq, *p;
+		size_t i, n;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			util_snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			util_snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		n = strlen(val);
+		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+			val[n - 1] = '\0';
+			val++;
+		}
+		for (i = 0; i < NKEYS; i++)
+			if (strcmp(cfg_keys[i].key, key) == 0)
+				break;
+		if (i == NKEYS) {
+			util_snprintf(err, errlen, "%s:%d: unknown key '%.64s'", path, lineno, key);
+			goto out;
+		}
+		if (seen[i]) {
+			util_snprintf(err, errlen, "%s:%d: duplicate key '%s'", path, lineno, key);
+			goto out;
+		}
+		seen[i] = true;
+		if (cfg_set(c, &cfg_keys[i], val) != 0) {
+			util_snprintf(err, errlen, "%s:%d: bad value for '%s'", path, lineno, key);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+void
+config_print_keys(void)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		printf("%-26s default %-28s %s\n", cfg_keys[i].key,
+		    cfg_keys[i].def[0] ? cfg_keys[i].def : "(empty)", cfg_keys[i].help);
+}

@@ -1,0 +1,50 @@
+/*
+ * config.h - the plane's configuration, loaded once from a declarative table.
+ *
+ * Format: "key = value" lines, '#' comments, values optionally in double
+ * quotes.  Unknown keys, bad values and duplicates are rejected with
+ * file:line.  Secrets come from files (master_key_file) or the environment
+ * (LAUNCHER_SMTP_PASSWORD), never from this file.
+ */
+#ifndef LAUNCHER_CONFIG_H
+#define LAUNCHER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_STR_MAX 1024
+
+struct config {
+	char    listen[CONFIG_STR_MAX];
+	int64_t socket_mode;
+	char    socket_group[64];
+	char    user[64];
+	int64_t workers;
+	char    database_url[CONFIG_STR_MAX];
+	char    admin_database_url[CONFIG_STR_MAX];
+	char    migrations_dir[CONFIG_STR_MAX];
+	char    master_key_file[CONFIG_STR_MAX];
+	int64_t max_body_bytes;
+	int64_t jwt_lifetime_seconds;
+	char    jwt_issuer[64];
+	char    password_hash_cost[16];
+	char    smtp_url[CONFIG_STR_MAX];
+	char    smtp_from[256];
+	char    smtp_user[256];
+	char    public_url[CONFIG_STR_MAX];
+	char    log_level[16];
+	bool    bench_routes;
+	int64_t db_reconnect_interval_ms;
+};
+
+/*
+ * Fills *c with defaults, then reads path.  On error writes a message
+ * naming file:line into err (size errlen) and returns -1.
+ */
+int  config_load(struct config *c, const char *path, char *err, size_t errlen);
+void config_defaults(struct config *c);
+/* Prints every key with its default, for --help and docs. */
+void config_print_keys(void);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * crypto.c - master-key derivation, keyed hashes, tokens, argon2id and
+ * HS256 JWTs (see crypto.h).
+ *
+ * JWTs are signed with libjwt.  They are verified here with libsodium's
+ * HMAC-SHA256 and a constant-time comparison, because the libjwt of Debian
+ * 12 compares signatures with strcmp and lets the token's header choose the
+ * algorithm; this verifier pins HS256 before it looks at anything else.
+ */
+#include "crypto.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <jwt.h>
+#include <sodium.h>
+
+#include "util.h"
+
+int
+crypto_keys_load(struct crypto_keys *k, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t     n;
+	int         fd;
+
+	if (sodium_init() < 0) {
+		util_snprintf(err, errlen, "libsodium failed to initialise");
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		util_snprintf(err, errlen, "%s: cannot open master key", path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+		util_snprintf(err, errlen, "%s: master key must be mode 0600", path);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, k->master, sizeof(k->master));
+	close(fd);
+	if (n != (ssize_t)sizeof(k->master)) {
+		util_snprintf(err, errlen, "%s: master key must hold 32 bytes", path);
+		return -1;
+	}
+	crypto_kdf_derive_from_key(k->jwt, sizeof(k->jwt), 1, "lnchrjwt", k->master);
+	crypto_kdf_derive_from_key(k->hash, sizeof(k->hash), 2, "lnchrhsh", k->master);
+	return 0;
+}
+
+void
+crypto_keys_wipe(struct crypto_keys *k)
+{
+	sodium_memzero(k, sizeof(*k));
+}
+
+void
+crypto_keyed_hash(const struct crypto_keys *k, const char *purpose, const void *data,
+    size_t len, unsigned char out[CRYPTO_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, k->hash, sizeof(k->hash), CRYPTO_HASH_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)purpose, strlen(purpose) + 1);
+	crypto_generichash_update(&st, data, len);
+	crypto_generichash_final(&st, out, CRYPTO_HASH_BYTES);
+}
+
+int
+crypto_token(char *out, size_t outlen, const char *prefix, size_t n)
+{
+	static const char b62[] =
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t p = strlen(prefix);
+
+	if (p + n + 1 > outlen)
+		return -1;
+	memcpy(out, prefix, p);
+	for (size_t i = 0; i < n; i++)
+		out[p + i] = b62[randombytes_uniform(62)];
+	out[p + n] = '\0';
+	return 0;
+}
+
+void
+crypto_digits(char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)('0' + randombytes_uniform(10));
+	out[n] = '\0';
+}
+
+static void
+cost_of(const char *cost, unsigned long long *ops, size_t *mem)
+{
+	if (strcmp(cost, "moderate") == 0) {
+		*ops = crypto_pwhash_OPSLIMIT_MODERATE;
+		*mem = crypto_pwhash_MEMLIMIT_MODERATE;
+	} else if (strcmp(cost, "min") == 0) {
+		*ops = crypto_pwhash_OPSLIMIT_MIN;
+		*mem = 8192 * 1024;
+	} else {
+		*ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+		*mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	}
+}
+
+int
+crypto_password_hash(const char *password, const char *cost, char *out, size_t outlen)
+{
+	unsigned long long ops;
+	size_t             mem;
+
+	if (outlen < crypto_pwhash_STRBYTES)
+		return -1;
+	cost_of(cost, &ops, &mem);
+	return crypto_pwhash_str_alg(out, password, strlen(password), ops, mem,
+	    crypto_pwhash_ALG_ARGON2ID13);
+}
+
+bool
+crypto_password_verify(const char *hash, const char *password)
+{
+	return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+void
+crypto_password_dummy(const char *password, const char *cost)
+{
+	char out[crypto_pwhash_STRBYTES];
+
+	(void)crypto_password_hash(password, cost, out, sizeof(out));
+	sodium_memzero(out, sizeof(out));
+}
+
+int
+crypto_jwt_sign(const struct crypto_keys *k, const char *issuer,
+    const struct jwt_claims *c, char *out, size_t outlen)
+{
+	jwt_t *jwt = NULL;
+	char  *s = NULL;
+	int    rc = -1;
+
+	if (jwt_new(&jwt) != 0)
+		goto out;
+	if (jwt_set_alg(jwt, JWT_ALG_HS256, k->jwt, sizeof(k->jwt)) != 0 ||
+	    jwt_add_grant(jwt, "iss", issuer) != 0 ||
+	    jwt_add_grant(jwt, "sub", c->sub) != 0 ||
+	    jwt_add_grant(jwt, "tid", c->tid) != 0 ||
+	    jwt_add_grant(jwt, "jti", c->jti) != 0 ||
+	    jwt_add_grant(jwt, "role", c->role) != 0 ||
+	    jwt_add_grant_int(jwt, "iat", (long)c->iat) != 0 ||
+	    jwt_add_grant_int(jwt, "exp", (long)c->exp) != 0)
+		goto out;
+	if ((s = jwt_encode_str(jwt)) == NULL)
+		goto out;
+	rc = util_snprintf(out, outlen, "%s", s) < 0 ? -1 : 0;
+out:
+	if (s != NULL)
+		free(s);
+	if (jwt != NULL)
+		jwt_free(jwt);
+	return rc;
+}
+
+/* base64url (no padding) segment -> NUL-terminated heap buffer, or NULL. */
+static unsigned char *
+b64url(const char *s, size_t n, size_t *outlen)
+{
+	unsigned char *buf = malloc(n + 1);
+
+	if (buf == NULL)
+		return NULL;
+	if (sodium_base642bin(buf, n, s, n, NULL, outlen, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[*outlen] = '\0';
+	return buf;
+}
+
+static int
+claim_str(const cJSON *o, const char *name, char *dst, size_t len, bool uuid)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsString(v) || util_snprintf(dst, len, "%s", v->valuestring) < 0)
+		return -1;
+	return uuid && !util_is_uuid(dst) ? -1 : 0;
+}
+
+static int
+claim_int(const cJSON *o, const char *name, int64_t *dst)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 4e12)
+		return -1;
+	*dst = (int64_t)v->valuedouble;
+	return 0;
+}
+
+int
+crypto_jwt_verify(const struct crypto_keys *k, const char *issuer, const char *token,
+    int64_t now, struct jwt_claims *c)
+{
+	const char    *d1, *d2;
+	unsigned char *hdr = NULL, *pay = NULL, *sig = NULL;
+	unsigned char  mac[crypto_auth_hmacsha256_BYTES];
+	size_t         hl, pl, sl, tl = strlen(token);
+	cJSON         *h = NULL, *p = NULL;
+	const cJSON   *alg, *typ;
+	char           iss[128];
+	int            rc = -1;
+
+	if (tl > 4096 || (d1 = strchr(token, '.')) == NULL ||
+	    (d2 = strchr(d1 + 1, '.')) == NULL || strchr(d2 + 1, '.') != NULL)
+		return -1;
+	if ((hdr = b64url(token, (size_t)(d1 - token), &hl)) == NULL)
+		goto out;
+	/* The server fixes the algorithm: exactly HS256, nothing else. */
+	if ((h = cJSON_ParseWithLength((char *)hdr, hl)) == NULL)
+		goto out;
+	alg = cJSON_GetObjectItemCaseSensitive(h, "alg");
+	typ = cJSON_GetObjectItemCaseSensitive(h, "typ");
+	if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
+		goto out;
+	if (typ != NULL && (!cJSON_IsString(typ) || strcmp(typ->valuestring, "JWT") != 0))
+		goto out;
+	if ((sig = b64url(d2 + 1, tl - (size_t)(d2 + 1 - token), &sl)) == NULL ||
+	    sl != sizeof(mac))
+		goto out;
+	{
+		crypto_auth_hmacsha256_state st;
+
+		crypto_auth_hmacsha256_init(&st, k->jwt, sizeof(k->jwt));
+		crypto_auth_hmacsha256_update(&st, (const unsigned char *)token,
+		    (size_t)(d2 - token));
+		crypto_auth_hmacsha256_final(&st, mac);
+	}
+	if (sodium_memcmp(mac, sig, sizeof(mac)) != 0)
+		goto out;
+	if ((pay = b64url(d1 + 1, (size_t)(d2 - d1 - 1), &pl)) == NULL ||
+	    (p = cJSON_ParseWithLength((char *)pay, pl)) == NULL)
+		goto out;
+	if (claim_str(p, "iss", iss, sizeof(iss), false) != 0 || strcmp(iss, issuer) != 0 ||
+	    claim_str(p, "sub", c->sub, sizeof(c->sub), true) != 0 ||
+	    claim_str(p, "tid", c->tid, sizeof(c->tid), true) != 0 ||
+	    claim_str(p, "jti", c->jti, sizeof(c->jti), true) != 0 ||
+	    claim_str(p, "role", c->role, sizeof(c->role), false) != 0 ||
+	    claim_int(p, "iat", &c->iat) != 0 || claim_int(p, "exp", &c->exp) != 0)
+		goto out;
+	if (c->exp <= now || c->iat > now + 60)
+		goto out;
+	rc = 0;
+out:
+	cJSON_Delete(h);
+	cJSON_Delete(p);
+	free(hdr);
+	free(pay);
+	free(sig);
+	return rc;
+}

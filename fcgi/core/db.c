@@ -1,0 +1,306 @@
+/*
+ * db.c - libpq wrapper: lazy per-connection prepared statements, status
+ * checks, SQLSTATE -> enum err (see db.h).
+ */
+#include "db.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	memset(db->prepared, 0, sizeof(db->prepared));
+	db->in_tx = false;
+}
+
+static void
+notice_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+enum err
+db_ensure(struct worker *w)
+{
+	struct db *db = &w->db;
+	PGresult  *res;
+	int64_t    now;
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return ERR_OK;
+	now = now_ms();
+	if (db->conn != NULL || db->last_attempt_ms != 0) {
+		/* Do not hammer a database that is down: answer 503 fast. */
+		if (now - db->last_attempt_ms < w->cfg->db_reconnect_interval_ms)
+			return ERR_UNAVAILABLE;
+	}
+	db_close(db);
+	db->last_attempt_ms = now;
+	db->conn = PQconnectdb(w->cfg->database_url);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		log_warn("database connection failed");
+		db_close(db);
+		return ERR_UNAVAILABLE;
+	}
+	PQsetNoticeProcessor(db->conn, notice_quiet, NULL);
+	/* A safe search_path and UTC timestamps, right after connecting. */
+	res = PQexec(db->conn,
+	    "SELECT pg_catalog.set_config('search_path', 'launcher', false),"
+	    " pg_catalog.set_config('TimeZone', 'UTC', false)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("database session setup failed");
+		PQclear(res);
+		db_close(db);
+		return ERR_UNAVAILABLE;
+	}
+	PQclear(res);
+	log_info("database connected");
+	return ERR_OK;
+}
+
+static size_t
+slot_of(const struct db_stmt *st)
+{
+	return ((uintptr_t)st >> 4) % DB_PREPARED_MAX;
+}
+
+/* True if st is prepared on this connection; else remembers it when mark. */
+static bool
+prepared_has(struct db *db, const struct db_stmt *st)
+{
+	for (size_t i = slot_of(st), k = 0; k < DB_PREPARED_MAX; k++, i = (i + 1) % DB_PREPARED_MAX) {
+		if (db->prepared[i] == st)
+			return true;
+		if (db->prepared[i] == NULL)
+			return false;
+	}
+	return false;
+}
+
+static void
+prepared_add(struct db *db, const struct db_stmt *st)
+{
+	for (size_t i = slot_of(st), k = 0; k < DB_PREPARED_MAX; k++, i = (i + 1) % DB_PREPARED_MAX)
+		if (db->prepared[i] == NULL) {
+			db->prepared[i] = st;
+			return;
+		}
+}
+
+static enum err
+classify(struct req *r, PGresult *res, const char *name)
+{
+	struct db  *db = &r->w->db;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+	util_snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+	if (util_snprintf(db->constraint, sizeof(db->constraint), "%s", cons ? cons : "") < 0)
+		db->constraint[0] = '\0';
+	db->message[0] = '\0';
+	/* Only our own raised errors (LNxxx, P0002) carry a message for users. */
+	if (state != NULL && (strncmp(state, "LN", 2) == 0 || strcmp(state, "P0002") == 0)) {
+		const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		if (util_snprintf(db->message, sizeof(db->message), "%s", m ? m : "") < 0)
+			db->message[0] = '\0';
+	}
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		log_error("sql %s: connection lost", name);
+		return ERR_UNAVAILABLE;
+	}
+	if (state == NULL) {
+		log_error("sql %s: failed without SQLSTATE", name);
+		return ERR_INTERNAL;
+	}
+	if (strcmp(state, "23505") == 0)
+		return ERR_CONFLICT;
+	if (strcmp(state, "23503") == 0 || strcmp(state, "23514") == 0 ||
+	    strcmp(state, "23502") == 0 || strncmp(state, "22", 2) == 0)
+		return ERR_BAD_REQUEST;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return ERR_RETRY;
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P03") == 0)
+		return ERR_UNAVAILABLE;
+	/* Raised by our own functions: P0002 = no such row, LN4xx = API errors. */
+	if (strcmp(state, "P0002") == 0)
+		return ERR_NOT_FOUND;
+	if (strcmp(state, "LN409") == 0)
+		return ERR_CONFLICT;
+	if (strcmp(state, "LN400") == 0)
+		return ERR_BAD_REQUEST;
+	if (strcmp(state, "LN403") == 0)
+		return ERR_FORBIDDEN;
+	log_error("sql %s: SQLSTATE %s", name, state);
+	return ERR_INTERNAL;
+}
+
+enum err
+db_exec(struct req *r, const struct db_stmt *st, int n, const char *const *params,
+    PGresult **out)
+{
+	struct db *db = &r->w->db;
+	PGresult  *res;
+	enum err   e;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((e = db_ensure(r->w)) != ERR_OK)
+		return e;
+	if (!prepared_has(db, st)) {
+		res = PQprepare(db->conn, st->name, st->sql, 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			e = classify(r, res, st->name);
+			PQclear(res);
+			if (e == ERR_UNAVAILABLE)
+				db_close(db);
+			else
+				log_error("sql %s: prepare failed", st->name);
+			return e == ERR_UNAVAILABLE ? e : ERR_INTERNAL;
+		}
+		PQclear(res);
+		prepared_add(db, st);
+	}
+	res = PQexecPrepared(db->conn, st->name, n, params, NULL, NULL, 0);
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		db->sqlstate[0] = '\0';
+		db->constraint[0] = '\0';
+		if (out != NULL)
+			*out = arena_defer(r->a, (arena_cleanup_fn)PQclear, res);
+		else
+			PQclear(res);
+		return ERR_OK;
+	default:
+		e = classify(r, res, st->name);
+		PQclear(res);
+		if (e == ERR_UNAVAILABLE)
+			db_close(db);
+		return e;
+	}
+}
+
+static enum err
+simple(struct req *r, const char *sql)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_ensure(r->w)) != ERR_OK)
+		return e;
+	res = PQexec(r->w->db.conn, sql);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return ERR_OK;
+	}
+	e = classify(r, res, sql);
+	PQclear(res);
+	if (e == ERR_UNAVAILABLE)
+		db_close(&r->w->db);
+	return e;
+}
+
+static void
+tx_guard(void *arg)
+{
+	struct req *r = arg;
+
+	if (r->w->db.in_tx) {
+		log_warn("request ended inside a transaction: rolling back");
+		db_rollback(r);
+	}
+}
+
+enum err
+db_begin(struct req *r)
+{
+	enum err e = simple(r, "BEGIN");
+
+	if (e == ERR_OK) {
+		r->w->db.in_tx = true;
+		arena_defer(r->a, tx_guard, r);
+	}
+	return e;
+}
+
+enum err
+db_commit(struct req *r)
+{
+	enum err e = simple(r, "COMMIT");
+
+	r->w->db.in_tx = false;
+	return e;
+}
+
+void
+db_rollback(struct req *r)
+{
+	if (r->w->db.conn != NULL && r->w->db.in_tx) {
+		PGresult *res = PQexec(r->w->db.conn, "ROLLBACK");
+
+		PQclear(res);
+	}
+	r->w->db.in_tx = false;
+}
+
+const char *
+db_message(struct req *r, const char *fallback)
+{
+	return r->w->db.message[0] ? r->w->db.message : fallback;
+}
+
+const char *
+db_constraint(struct req *r)
+{
+	return r->w->db.constraint;
+}
+
+static int
+col(PGresult *res, const char *name)
+{
+	int c = PQfnumber(res, name);
+
+	if (c < 0) {
+		log_error("sql result has no column %s", name);
+		abort();
+	}
+	return c;
+}
+
+const char *
+db_get(PGresult *res, int row, const char *name)
+{
+	int c = col(res, name);
+
+	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+}
+
+bool
+db_isnull(PGresult *res, int row, const char *name)
+{
+	return PQgetisnull(res, row, col(res, name));
+}

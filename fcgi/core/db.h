@@ -1,0 +1,74 @@
+/*
+ * db.h - the one SQL wrapper.
+ *
+ * Statements are declared once as `static const struct db_stmt` (name +
+ * parametrised SQL) and prepared lazily, once per connection.  Only the
+ * statement name is ever logged, never parameter values.  Results belong to
+ * the request arena (PQclear runs at reset).  SQLSTATE classes map to API
+ * errors here and nowhere else.
+ */
+#ifndef LAUNCHER_DB_H
+#define LAUNCHER_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "err.h"
+
+struct req;
+struct worker;
+
+struct db_stmt {
+	const char *name;
+	const char *sql;
+};
+
+#define DB_PREPARED_MAX 512
+
+struct db {
+	PGconn               *conn;
+	const struct db_stmt *prepared[DB_PREPARED_MAX];	/* open-addressed set */
+	int64_t               last_attempt_ms;
+	bool                  in_tx;
+	char                  sqlstate[6];
+	char                  constraint[64];
+	char                  message[256];
+};
+
+/* Connects (or reconnects after the interval); ERR_UNAVAILABLE if down. */
+enum err db_ensure(struct worker *w);
+void     db_close(struct db *db);
+
+/*
+ * Runs st with n text parameters (NULL = SQL NULL).  On success *out (may
+ * be NULL) receives the result, owned by the request arena.  Errors:
+ * ERR_CONFLICT (23505), ERR_BAD_REQUEST (23503, 23514, 22xxx),
+ * ERR_RETRY (40001, 40P01), ERR_UNAVAILABLE (connection lost),
+ * ERR_INTERNAL (anything else; logged with the statement name).
+ */
+enum err db_exec(struct req *r, const struct db_stmt *st, int n,
+    const char *const *params, PGresult **out);
+
+#define DB_ARGS(...) (sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
+	(const char *const[]){__VA_ARGS__}
+/* db_run(r, &st, &res, "a", "b") */
+#define db_run(r, st, out, ...) db_exec((r), (st), DB_ARGS(__VA_ARGS__), (out))
+#define db_run0(r, st, out) db_exec((r), (st), 0, NULL, (out))
+
+/* Transactions; an open one is rolled back when the request ends. */
+enum err db_begin(struct req *r);
+enum err db_commit(struct req *r);
+void     db_rollback(struct req *r);
+
+/* The message of our own raised error (SQLSTATE LNxxx/P0002), else fallback. */
+const char *db_message(struct req *r, const char *fallback);
+/* The constraint named by the last failed statement ("" if none). */
+const char *db_constraint(struct req *r);
+
+/* Value helpers (column by name; aborts on a missing column: a bug). */
+const char *db_get(PGresult *res, int row, const char *col);
+bool        db_isnull(PGresult *res, int row, const char *col);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * http.c - request parsing and the single response writer (see http.h).
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <fcgiapp.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#ifndef LAUNCHER_VERSION
+#define LAUNCHER_VERSION "0.0.0"
+#endif
+
+static const struct {
+	enum http_method m;
+	const char      *name;
+} methods[] = {
+	{HTTP_GET, "GET"}, {HTTP_POST, "POST"}, {HTTP_PUT, "PUT"},
+	{HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"}, {HTTP_HEAD, "HEAD"},
+	{HTTP_OPTIONS, "OPTIONS"},
+};
+
+const char *
+http_method_name(enum http_method m)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++)
+		if (methods[i].m == m)
+			return methods[i].name;
+	return "?";
+}
+
+const char *
+http_env(struct req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->fcgi->envp);
+}
+
+const char *
+http_header(struct req *r, const char *name)
+{
+	char key[128] = "HTTP_";
+	size_t i, n = strlen(name);
+
+	if (n + 6 > sizeof(key))
+		return NULL;
+	for (i = 0; i < n; i++)
+		key[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	key[5 + n] = '\0';
+	return http_env(r, key);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into the arena; '+' is a space. NULL if malformed. */
+static char *
+url_decode(struct arena *a, const char *s, size_t n)
+{
+	char  *out = arena_alloc(a, n + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return NULL;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return NULL;
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (s[i] == '+')
+			*o++ = ' ';
+		else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Splits a query string into name/value pairs; -1 when malformed. */
+static int
+parse_query(struct req *r, const char *qs)
+{
+	size_t      cap = 1, k = 0;
+	const char *p;
+
+	for (p = qs; *p; p++)
+		if (*p == '&')
+			cap++;
+	if (cap > 64)
+		return -1;
+	r->query = arena_alloc(r->a, cap * sizeof(*r->query));
+	for (p = qs; *p;) {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t      len = amp ? (size_t)(amp - p) : strlen(p);
+
+		if (len > 0) {
+			eq = memchr(p, '=', len);
+			r->query[k].name = url_decode(r->a, p, eq ? (size_t)(eq - p) : len);
+			r->query[k].value = eq ? url_decode(r->a, eq + 1, len - (size_t)(eq - p) - 1)
+			    : "";
+			if (r->query[k].name == NULL || r->query[k].value == NULL)
+				return -1;
+			k++;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	r->nquery = k;
+	return 0;
+}
+
+enum err
+http_req_init(struct req *r)
+{
+	const char *m = http_env(r, "REQUEST_METHOD"), *qs;
+
+	r->request_id = http_env(r, "REQUEST_ID");
+	if (r->request_id == NULL || *r->request_id == '\0')
+		r->request_id = "-";
+	log_set_request_id(r->request_id);
+	r->remote_addr = http_env(r, "REMOTE_ADDR");
+	r->uri = http_env(r, "DOCUMENT_URI");
+	if (r->uri == NULL)
+		r->uri = "/";
+	r->path = r->uri;
+	r->method_name = m ? m : "";
+	for (size_t i = 0; m && i < sizeof(methods) / sizeof(*methods); i++)
+		if (strcmp(methods[i].name, m) == 0)
+			r->method = methods[i].m;
+	if (r->method == 0)
+		return http_error(r, ERR_METHOD_NOT_ALLOWED, "method not allowed");
+	qs = http_env(r, "QUERY_STRING");
+	if (qs != NULL && parse_query(r, qs) != 0)
+		return http_error(r, ERR_BAD_REQUEST, "malformed query string");
+	return ERR_OK;
+}
+
+const char *
+http_query(struct req *r, const char *name)
+{
+	for (size_t i = 0; i < r->nquery; i++)
+		if (strcmp(r->query[i].name, name) == 0)
+			return r->query[i].value;
+	return NULL;
+}
+
+const char *
+http_param(struct req *r, const char *name)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+static bool
+ctype_is_json(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+enum err
+http_read_json(struct req *r, bool required)
+{
+	const char *cl = http_env(r, "CONTENT_LENGTH");
+	int64_t     len = 0;
+	int         got;
+
+	if (cl != NULL && *cl != '\0' &&
+	    util_parse_i64(cl, 0, INT64_MAX, &len) != 0)
+		return http_error(r, ERR_BAD_REQUEST, "bad Content-Length");
+	/* The ceiling is checked before a single byte is read. */
+	if (len > r->w->cfg->max_body_bytes)
+		return http_error(r, ERR_PAYLOAD_TOO_LARGE, "request body too large");
+	if (len == 0) {
+		if (required)
+			return http_error(r, ERR_BAD_REQUEST, "request body required");
+		return ERR_OK;
+	}
+	if (!ctype_is_json(http_env(r, "CONTENT_TYPE")))
+		return http_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
+		    "Content-Type must be application/json");
+	r->body = arena_alloc(r->a, (size_t)len + 1);
+	got = FCGX_GetStr(r->body, (int)len, r->fcgi->in);
+	if (got != (int)len)
+		return http_error(r, ERR_BAD_REQUEST, "truncated request body");
+	r->body[len] = '\0';
+	r->body_len = (size_t)len;
+	r->json = cJSON_ParseWithLengthOpts(r->body, r->body_len, NULL, 1);
+	if (r->json == NULL)
+		return http_error(r, ERR_BAD_REQUEST, "malformed JSON body");
+	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, r->json);
+	if (!cJSON_IsObject(r->json))
+		return http_error(r, ERR_BAD_REQUEST, "JSON body must be an object");
+	return ERR_OK;
+}
+
+void
+http_add_header(struct req *r, const char *name, const char *value)
+{
+	if (r->nheaders == HTTP_MAX_HEADERS) {
+		log_error("response header table full, dropped %s", name);
+		return;
+	}
+	r->headers[r->nheaders].name = arena_strdup(r->a, name);
+	r->headers[r->nheaders].value = arena_strdup(r->a, value);
+	r->nheaders++;
+}
+
+/* The one place that writes a status line, headers and a body. */
+enum err
+http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	FCGX_Stream *out = r->fcgi->out;
+
+	if (r->responded) {
+		log_error("second response attempted (status %d) for %s %s", status,
+		    r->method_name, r->uri);
+		return ERR_INTERNAL;
+	}
+	r->responded = true;
+	r->status = status;
+	FCGX_FPrintF(out, "Status: %d %s\r\n", status, err_reason(status));
+	FCGX_FPrintF(out, "x-plane-version: %s\r\nx-request-id: %s\r\n",
+	    LAUNCHER_VERSION, r->request_id);
+	FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
+	for (size_t i = 0; i < r->nheaders; i++)
+		FCGX_FPrintF(out, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+	if (ctype != NULL)
+		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+	FCGX_PutS("\r\n", out);
+	if (len > 0 && r->method != HTTP_HEAD)
+		FCGX_PutStr(body, (int)len, out);
+	return ERR_OK;
+}
+
+static enum err
+respond_envelope(struct req *r, int status, cJSON *env)
+{
+	char    *s = cJSON_PrintUnformatted(env);
+	enum err e;
+
+	cJSON_Delete(env);
+	if (s == NULL)
+		abort();
+	e = http_respond_raw(r, status, "application/json", s, strlen(s));
+	cJSON_free(s);
+	return e;
+}
+
+enum err
+http_respond_json(struct req *r, int status, cJSON *data, cJSON *meta)
+{
+	cJSON *env = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(env, "success", 1);
+	cJSON_AddItemToObject(env, "data", data ? data : cJSON_CreateNull());
+	if (meta != NULL)
+		cJSON_AddItemToObject(env, "meta", meta);
+	return respond_envelope(r, status, env);
+}
+
+enum err
+http_no_content(struct req *r)
+{
+	return http_respond_raw(r, 204, NULL, NULL, 0);
+}
+
+static enum err
+error_envelope(struct req *r, enum err e, const char *message, cJSON *details)
+{
+	cJSON *env = cJSON_CreateObject(), *er = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(env, "success", 0);
+	cJSON_AddStringToObject(er, "code", err_code(e));
+	cJSON_AddStringToObject(er, "message", message);
+	if (details != NULL)
+		cJSON_AddItemToObject(er, "details", details);
+	cJSON_AddItemToObject(env, "error", er);
+	if (e == ERR_METHOD_NOT_ALLOWED && r->nheaders == 0)
+		http_add_header(r, "Allow", "GET, POST, PUT, PATCH, DELETE");
+	respond_envelope(r, err_status(e), env);
+	return e;
+}
+
+enum err
+http_error(struct req *r, enum err e, const char *message)
+{
+	if (e == ERR_OK)
+		e = ERR_INTERNAL;
+	return error_envelope(r, e, message, NULL);
+}
+
+enum err
+http_error_details(struct req *r, const char *message, cJSON *details)
+{
+	return error_envelope(r, ERR_BAD_REQUEST, message, details);
+}
+
+void
+http_after(struct req *r, http_after_fn fn, void *arg)
+{
+	if (r->after_fn != NULL)
+		log_error("http_after: a second deferred action replaces the first");
+	r->after_fn = fn;
+	r->after_arg = arg;
+}
+
+enum err
+http_limit(struct req *r, int64_t *limit)
+{
+	const char *s = http_query(r, "limit");
+
+	*limit = 50;
+	if (s != NULL && util_parse_i64(s, 1, 200, limit) != 0) {
+		cJSON *d = cJSON_CreateArray(), *it = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(it, "field", "limit");
+		cJSON_AddStringToObject(it, "message", "must be an integer from 1 to 200");
+		cJSON_AddItemToArray(d, it);
+		return http_error_details(r, "invalid query parameter", d);
+	}
+	return ERR_OK;
+}

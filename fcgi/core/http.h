@@ -1,0 +1,139 @@
+/*
+ * http.h - one request: its parsed parameters, body, principal, and the
+ * single response writer.
+ *
+ * Only the functions here print "Status:", headers and the JSON envelope.
+ * Every request gets exactly one response; a second attempt is a bug that
+ * is logged and ignored.  All memory hangs off r->a (the request arena).
+ */
+#ifndef LAUNCHER_HTTP_H
+#define LAUNCHER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "arena.h"
+#include "err.h"
+
+struct worker;
+struct FCGX_Request;
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_POST = 1 << 1,
+	HTTP_PUT = 1 << 2,
+	HTTP_PATCH = 1 << 3,
+	HTTP_DELETE = 1 << 4,
+	HTTP_HEAD = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+};
+
+/* Service-key scopes; a JWT session carries all of them. */
+enum scope {
+	SCOPE_READ = 1 << 0,
+	SCOPE_WRITE = 1 << 1,
+	SCOPE_DEPLOY = 1 << 2,
+	SCOPE_ADMIN = 1 << 3,
+	SCOPE_ALL = 0xf,
+};
+
+enum role { ROLE_NONE = 0, ROLE_USER, ROLE_ADMIN, ROLE_SUPERADMIN };
+
+/* Who is calling.  Filled by the auth preamble before the handler runs. */
+struct principal {
+	bool        authenticated;
+	const char *tenant_id;	/* set whenever the URL named a known tenant */
+	const char *user_id;
+	enum role   role;	/* effective tenant role (keys: capped at creation) */
+	unsigned    scopes;
+	const char *key_id;	/* NULL for JWT sessions */
+	const char *key_project_id; /* a key restricted to one project, or NULL */
+	const char *jti;	/* the session of a JWT, or NULL */
+	cJSON      *user;	/* the user object, as the API shows it */
+};
+
+struct http_kv {
+	const char *name;
+	const char *value;
+};
+
+#define HTTP_MAX_PARAMS 8
+#define HTTP_MAX_HEADERS 8
+
+typedef void (*http_after_fn)(struct worker *w, void *arg);
+
+struct req {
+	struct worker       *w;
+	struct arena        *a;
+	struct FCGX_Request *fcgi;
+
+	enum http_method method;
+	const char      *method_name;
+	const char      *uri;		/* DOCUMENT_URI as nginx decoded it */
+	const char      *tenant_ref;	/* the {tenant} path segment, or NULL */
+	const char      *path;		/* the part after /api/v1 (or the whole uri) */
+	const char      *request_id;
+	const char      *remote_addr;
+
+	struct http_kv  *query;
+	size_t           nquery;
+	struct http_kv   params[HTTP_MAX_PARAMS];	/* route :params */
+	size_t           nparams;
+
+	char            *body;		/* NUL-terminated copy, or NULL */
+	size_t           body_len;
+	cJSON           *json;		/* parsed body, or NULL */
+
+	struct principal who;
+
+	struct http_kv   headers[HTTP_MAX_HEADERS];	/* extra response headers */
+	size_t           nheaders;
+	bool             responded;
+	int              status;
+
+	http_after_fn    after_fn;	/* runs after FCGX_Finish_r */
+	void            *after_arg;
+};
+
+/* Fills method, uri, query, request id from the FastCGI params. */
+enum err    http_req_init(struct req *r);
+/* A FastCGI param (CGI variable), or NULL. */
+const char *http_env(struct req *r, const char *name);
+/* An incoming header by its lower-case dashed name ("x-lnchr-key"). */
+const char *http_header(struct req *r, const char *name);
+const char *http_query(struct req *r, const char *name);
+const char *http_param(struct req *r, const char *name);
+
+/*
+ * Reads the body (CONTENT_LENGTH checked against max before reading) and,
+ * when want_json, requires application/json and parses it into r->json.
+ * On failure it has already responded (400/413/415) and returns the error.
+ */
+enum err http_read_json(struct req *r, bool required);
+
+/* Adds a response header (copied into the arena). */
+void     http_add_header(struct req *r, const char *name, const char *value);
+
+/* The response writer.  data is consumed (deleted after writing). */
+enum err http_respond_json(struct req *r, int status, cJSON *data, cJSON *meta);
+enum err http_no_content(struct req *r);
+/* Error envelope; message must be safe to show (no secrets, no libpq text). */
+enum err http_error(struct req *r, enum err e, const char *message);
+/* 400 with error.details (consumed); returns ERR_BAD_REQUEST. */
+enum err http_error_details(struct req *r, const char *message, cJSON *details);
+/* Raw body with a given content type (e.g. the bench handler). */
+enum err http_respond_raw(struct req *r, int status, const char *ctype,
+    const char *body, size_t len);
+
+/* Registers work to run once the response has been sent (one per request). */
+void     http_after(struct req *r, http_after_fn fn, void *arg);
+
+/* Parses and validates ?limit= (default 50, 1..200); responds on error. */
+enum err http_limit(struct req *r, int64_t *limit);
+
+const char *http_method_name(enum http_method m);
+
+#endif

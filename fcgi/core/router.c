@@ -1,0 +1,159 @@
+/*
+ * router.c - route matching, the auth preamble hook and dispatch.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../api/api.h"
+#include "auth.h"
+#include "log.h"
+
+/* Every section's table; order does not matter (patterns don't overlap). */
+static const struct route *const sections[] = {
+	api_system_routes,
+	api_auth_routes,
+	api_service_key_routes,
+	api_user_routes,
+};
+
+/* Matches pattern against path, filling r->params; true on match. */
+static bool
+match(struct req *r, const char *pattern, const char *path)
+{
+	const char *p = pattern, *s = path;
+
+	r->nparams = 0;
+	while (*p && *s) {
+		if (*p == ':') {
+			const char *pe = strchr(p, '/'), *se = strchr(s, '/');
+			size_t      pl = pe ? (size_t)(pe - p) : strlen(p);
+			size_t      sl = se ? (size_t)(se - s) : strlen(s);
+
+			if (sl == 0 || r->nparams == HTTP_MAX_PARAMS)
+				return false;
+			r->params[r->nparams].name = arena_strndup(r->a, p + 1, pl - 1);
+			r->params[r->nparams].value = arena_strndup(r->a, s, sl);
+			r->nparams++;
+			p += pl;
+			s += sl;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	/* A single trailing slash on the request is tolerated. */
+	if (*p == '\0' && s[0] == '/' && s[1] == '\0')
+		return true;
+	return *p == '\0' && *s == '\0';
+}
+
+/* Splits "/{tenant}/api/v1/rest" into tenant_ref and path; false if not. */
+static bool
+split_tenant(struct req *r)
+{
+	const char *u = r->uri, *slash;
+	static const char mid[] = "/api/v1/";
+
+	if (u[0] != '/' || (slash = strchr(u + 1, '/')) == NULL || slash == u + 1 ||
+	    strncmp(slash, mid, sizeof(mid) - 1) != 0)
+		return false;
+	r->tenant_ref = arena_strndup(r->a, u + 1, (size_t)(slash - u - 1));
+	r->path = slash + sizeof(mid) - 2;	/* keeps the leading '/' */
+	return true;
+}
+
+static unsigned
+scope_needed(const struct route *rt, enum http_method m)
+{
+	if (rt->scope != 0)
+		return rt->scope;
+	return (m == HTTP_GET || m == HTTP_HEAD) ? SCOPE_READ : SCOPE_WRITE;
+}
+
+static enum err
+authorise(struct req *r, const struct route *rt)
+{
+	enum err e;
+
+	if (rt->flags & ROUTE_GLOBAL)
+		return ERR_OK;
+	if (rt->flags & ROUTE_AGENT)
+		return auth_agent(r);
+	if (rt->flags & ROUTE_PUBLIC)
+		return auth_tenant(r);
+	if ((e = auth_authenticate(r)) != ERR_OK)
+		return e;
+	if ((r->who.scopes & scope_needed(rt, r->method)) != scope_needed(rt, r->method))
+		return http_error(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
+	if (r->who.role < rt->min_role)
+		return http_error(r, ERR_FORBIDDEN, "insufficient permissions");
+	return ERR_OK;
+}
+
+void
+router_dispatch(struct req *r)
+{
+	const struct route *found = NULL;
+	unsigned            allow = 0;
+	bool                tenant = split_tenant(r);
+	enum err            e;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(*sections) && !found; i++)
+		for (const struct route *rt = sections[i]; rt->pattern; rt++) {
+			if (((rt->flags & ROUTE_GLOBAL) != 0) == tenant)
+				continue;
+			if (!match(r, rt->pattern, tenant ? r->path : r->uri))
+				continue;
+			allow |= rt->methods;
+			if (rt->methods & r->method ||
+			    (r->method == HTTP_HEAD && rt->methods & HTTP_GET)) {
+				found = rt;
+				break;
+			}
+		}
+	if (found == NULL) {
+		if (allow != 0) {
+			char list[64] = "";
+			size_t n = 0;
+
+			for (unsigned m = HTTP_GET; m <= HTTP_OPTIONS; m <<= 1)
+				if (allow & m) {
+					int k = snprintf(list + n, sizeof(list) - n, "%s%s",
+					    n ? ", " : "", http_method_name(m));
+					if (k < 0 || (size_t)k >= sizeof(list) - n)
+						break;
+					n += (size_t)k;
+				}
+			http_add_header(r, "Allow", list);
+			http_error(r, ERR_METHOD_NOT_ALLOWED, "method not allowed");
+		} else
+			http_error(r, ERR_NOT_FOUND, "route not found");
+		return;
+	}
+	if ((e = authorise(r, found)) == ERR_OK)
+		e = found->fn(r);
+	if (!r->responded) {
+		if (e == ERR_OK) {
+			log_error("handler %s returned without responding", found->pattern);
+			e = ERR_INTERNAL;
+		}
+		http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
+		    e == ERR_INTERNAL ? "internal error" : err_code(e));
+	}
+}
+
+void
+router_print(void)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(*sections); i++)
+		for (const struct route *rt = sections[i]; rt->pattern; rt++)
+			for (unsigned m = HTTP_GET; m <= HTTP_DELETE; m <<= 1)
+				if (rt->methods & m)
+					printf("%s %s%s\n", http_method_name(m),
+					    rt->flags & ROUTE_GLOBAL ? "" : "/{tenant}/api/v1",
+					    rt->pattern);
+}

@@ -1,0 +1,39 @@
+/*
+ * router.h - route tables and dispatch.
+ *
+ * Each API section (fcgi/api/<section>.c) exports one table of struct
+ * route ending with {0}.  Patterns are paths below /{tenant}/api/v1 with
+ * ":name" segments; ROUTE_GLOBAL patterns are whole URIs without a tenant.
+ * The router picks the route (404 / 405 + Allow), runs the auth preamble
+ * the route asks for, checks key scope and tenant role, then calls the
+ * handler.  A handler returns ERR_OK after responding, or an error that the
+ * router answers with a generic message if the handler did not respond.
+ */
+#ifndef LAUNCHER_ROUTER_H
+#define LAUNCHER_ROUTER_H
+
+#include "http.h"
+
+typedef enum err (*route_fn)(struct req *r);
+
+enum route_flags {
+	ROUTE_PUBLIC = 1 << 0,	/* no credentials; the tenant is still resolved */
+	ROUTE_GLOBAL = 1 << 1,	/* no tenant in the URL (healthz, bench) */
+	ROUTE_AGENT = 1 << 2,	/* agent token instead of user credentials */
+};
+
+struct route {
+	unsigned    methods;
+	const char *pattern;
+	route_fn    fn;
+	unsigned    flags;
+	unsigned    scope;	/* key scope needed; 0 = read for GET, write otherwise */
+	enum role   min_role;	/* least tenant role; 0 = any authenticated user */
+};
+
+/* Finds and runs the route for r; always leaves r responded. */
+void router_dispatch(struct req *r);
+/* Prints "METHOD /pattern" lines of every route (for the OpenAPI check). */
+void router_print(void);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * util.c - checked parsing and formatting helpers (see util.h).
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char     *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool
+util_is_uuid(const char *s)
+{
+	static const int dash[] = {8, 13, 18, 23};
+	size_t           i;
+	unsigned         d = 0;
+
+	if (s == NULL || strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		if (d < 4 && (int)i == dash[d]) {
+			if (s[i] != '-')
+				return false;
+			d++;
+		} else if (!isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+bool
+util_is_slug(const char *s)
+{
+	size_t n, i;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+		    s[i] == '-'))
+			return false;
+	return !util_is_uuid(s);
+}
+
+bool
+util_is_email(const char *s)
+{
+	const char *at, *dot, *p;
+	size_t      n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n < 3 || n > 254)
+		return false;
+	at = strchr(s, '@');
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
+		return false;
+	dot = strrchr(at, '.');
+	if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+		return false;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == '"' ||
+		    *p == ',' || *p == ';' || *p == '\\' || (unsigned char)*p == 0x7f)
+			return false;
+	return true;
+}
+
+int
+util_snprintf(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int     n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+void
+util_hex(char *out, const unsigned char *in, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+bool
+util_ieq(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return false;
+		a++;
+		b++;
+	}
+	return *a == *b;
+}

@@ -1,0 +1,28 @@
+/*
+ * util.h - small checked helpers: numbers, UUIDs, slugs, e-mail shape,
+ * bounded string building.  No allocation unless an arena is passed.
+ */
+#ifndef LAUNCHER_UTIL_H
+#define LAUNCHER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a whole decimal string into [min,max]; returns 0 or -1. */
+int  util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Canonical 8-4-4-4-12 hex UUID (either case). */
+bool util_is_uuid(const char *s);
+/* [a-z0-9-]{1,63}, not starting or ending with '-', and not a UUID. */
+bool util_is_slug(const char *s);
+/* A practical e-mail shape check: local@domain.tld, <= 254 bytes. */
+bool util_is_email(const char *s);
+/* snprintf that returns -1 on truncation or error (the only sanctioned way). */
+int  util_snprintf(char *dst, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Lower-hex of n bytes into out (2n+1 bytes). */
+void util_hex(char *out, const unsigned char *in, size_t n);
+/* Case-insensitive ASCII comparison. */
+bool util_ieq(const char *a, const char *b);
+
+#endif

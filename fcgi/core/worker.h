@@ -1,0 +1,24 @@
+/*
+ * worker.h - the process-lifetime state of one worker: config, database
+ * connection, request arena and derived keys.  Nothing else is global and
+ * mutable in a worker.
+ */
+#ifndef LAUNCHER_WORKER_H
+#define LAUNCHER_WORKER_H
+
+#include <signal.h>
+
+#include "arena.h"
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+
+struct worker {
+	const struct config *cfg;
+	struct db            db;
+	struct arena         arena;
+	struct crypto_keys   keys;
+	int                  listen_fd;
+};
+
+#endif

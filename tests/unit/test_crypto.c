@@ -1,0 +1,127 @@
+/*
+ * test_crypto.c - JWT verification refuses alg none, other algorithms,
+ * tampering, expiry and wrong issuers; tokens and hashes behave.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/crypto.h"
+#include "unit.h"
+
+static void
+b64(const char *in, char *out, size_t outlen)
+{
+	sodium_bin2base64(out, outlen, (const unsigned char *)in, strlen(in),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* header.payload.sig with sig = HMAC(key) of the first two parts. */
+static void
+forge(const unsigned char *key, size_t keylen, const char *hdr, const char *pay,
+    char *out, size_t outlen)
+{
+	char          h[512], p[512], s[128], hp[1100];
+	unsigned char mac[32];
+	crypto_auth_hmacsha256_state st;
+
+	b64(hdr, h, sizeof(h));
+	b64(pay, p, sizeof(p));
+	if (snprintf(hp, sizeof(hp), "%s.%s", h, p) < 0)
+		abort();
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, (unsigned char *)hp, strlen(hp));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2base64(s, sizeof(s), mac, sizeof(mac), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if (snprintf(out, outlen, "%s.%s", hp, s) < 0)
+		abort();
+}
+
+int
+main(void)
+{
+	struct crypto_keys k, other;
+	struct jwt_claims  c, got;
+	char               path[] = "/tmp/lnchr-key-XXXXXX", tok[2048], bad[2048], err[256];
+	unsigned char      raw[32], h1[32], h2[32];
+	int                fd;
+	int64_t            now = (int64_t)time(NULL);
+	char               pay[512];
+
+	if (sodium_init() < 0)
+		return 1;
+	randombytes_buf(raw, sizeof(raw));
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
+		return 1;
+	close(fd);
+	CHECK(crypto_keys_load(&k, path, err, sizeof(err)) == 0, "load 0600 key");
+	chmod(path, 0644);
+	CHECK(crypto_keys_load(&other, path, err, sizeof(err)) != 0, "refuse world-readable key");
+	unlink(path);
+	memcpy(&other, &k, sizeof(k));
+	other.jwt[0] ^= 1;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.sub, sizeof(c.sub), "%s", "550e8400-e29b-41d4-a716-446655440000") < 0 ? abort() : (void)0;
+	memcpy(c.tid, c.sub, sizeof(c.tid));
+	memcpy(c.jti, c.sub, sizeof(c.jti));
+	memcpy(c.role, "superadmin", 11);
+	c.iat = now;
+	c.exp = now + 3600;
+	CHECK(crypto_jwt_sign(&k, "launcher", &c, tok, sizeof(tok)) == 0, "sign");
+	CHECK(crypto_jwt_verify(&k, "launcher", tok, now, &got) == 0, "verify good token");
+	CHECK(strcmp(got.sub, c.sub) == 0 && got.exp == c.exp, "claims round-trip");
+	CHECK(crypto_jwt_verify(&other, "launcher", tok, now, &got) != 0, "other key refused");
+	CHECK(crypto_jwt_verify(&k, "someone-else", tok, now, &got) != 0, "wrong issuer refused");
+	CHECK(crypto_jwt_verify(&k, "launcher", tok, now + 7200, &got) != 0, "expired refused");
+	memcpy(bad, tok, sizeof(bad));
+	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+	CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) != 0, "tampered signature refused");
+
+	snprintf(pay, sizeof(pay),
+	    "{\"iss\":\"launcher\",\"sub\":\"%s\",\"tid\":\"%s\",\"jti\":\"%s\",\"role\":\"superadmin\",\"iat\":%lld,\"exp\":%lld}",
+	    c.sub, c.tid, c.jti, (long long)now, (long long)now + 3600) < 0 ? abort() : (void)0;
+	/* alg none with an empty signature */
+	{
+		char h[256], p[1024];
+
+		b64("{\"alg\":\"none\",\"typ\":\"JWT\"}", h, sizeof(h));
+		b64(pay, p, sizeof(p));
+		snprintf(bad, sizeof(bad), "%s.%s.", h, p) < 0 ? abort() : (void)0;
+		CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) != 0, "alg none refused");
+	}
+	/* HS/RS confusion: an RS256 header signed with HMAC of our key */
+	forge(k.jwt, sizeof(k.jwt), "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", pay, bad, sizeof(bad));
+	CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) != 0, "RS256 header refused");
+	forge(k.jwt, sizeof(k.jwt), "{\"alg\":\"HS512\",\"typ\":\"JWT\"}", pay, bad, sizeof(bad));
+	CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) != 0, "HS512 header refused");
+	/* the same forge with HS256 and our key is accepted: the forge is right */
+	forge(k.jwt, sizeof(k.jwt), "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", pay, bad, sizeof(bad));
+	CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) == 0, "forged HS256 with the real key passes (control)");
+	CHECK(crypto_jwt_verify(&k, "launcher", "a.b", now, &got) != 0, "two segments refused");
+	CHECK(crypto_jwt_verify(&k, "launcher", "a.b.c.d", now, &got) != 0, "four segments refused");
+	CHECK(crypto_jwt_verify(&k, "launcher", "", now, &got) != 0, "empty refused");
+
+	CHECK(crypto_token(tok, sizeof(tok), "lnchr_sk_", 43) == 0 && strlen(tok) == 52 &&
+	    strncmp(tok, "lnchr_sk_", 9) == 0, "service key shape");
+	crypto_keyed_hash(&k, "service-key", "abc", 3, h1);
+	crypto_keyed_hash(&k, "login-code", "abc", 3, h2);
+	CHECK(memcmp(h1, h2, 32) != 0, "purposes separate hashes");
+	crypto_keyed_hash(&other, "service-key", "abc", 3, h2);
+	CHECK(memcmp(h1, h2, 32) == 0, "hash key independent of the JWT key");
+	{
+		char hash[crypto_pwhash_STRBYTES];
+
+		CHECK(crypto_password_hash("correct horse", "min", hash, sizeof(hash)) == 0, "argon2id hash");
+		CHECK(strncmp(hash, "$argon2id$", 10) == 0, "argon2id format");
+		CHECK(crypto_password_verify(hash, "correct horse"), "argon2id verify");
+		CHECK(!crypto_password_verify(hash, "correct horsE"), "argon2id wrong password");
+	}
+	return unit_done("crypto");
+}

@@ -1,0 +1,76 @@
+/* test_util.c - numbers, UUIDs, slugs, e-mails, RFC 3339, errors, arena. */
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "unit.h"
+
+int
+main(void)
+{
+	static const struct { const char *s; int ok; int64_t v; } nums[] = {
+		{"0", 1, 0}, {"200", 1, 200}, {"201", 0, 0}, {"-1", 0, 0}, {"", 0, 0},
+		{" 5", 0, 0}, {"5 ", 0, 0}, {"5x", 0, 0}, {"99999999999999999999", 0, 0},
+		{"0x10", 0, 0}, {"1e3", 0, 0},
+	};
+	static const struct { const char *s; int ok; } uuids[] = {
+		{"550e8400-e29b-41d4-a716-446655440000", 1},
+		{"550E8400-E29B-41D4-A716-446655440000", 1},
+		{"550e8400e29b41d4a716446655440000", 0},
+		{"550e8400-e29b-41d4-a716-44665544000", 0},
+		{"550e8400-e29b-41d4-a716-4466554400000", 0},
+		{"550e8400-e29b-41d4-a716-44665544000g", 0},
+		{"' OR 1=1 --", 0}, {"", 0},
+	};
+	static const struct { const char *s; int ok; } slugs[] = {
+		{"default", 1}, {"a", 1}, {"my-team-2", 1}, {"-a", 0}, {"a-", 0}, {"A", 0},
+		{"a_b", 0}, {"", 0}, {"550e8400-e29b-41d4-a716-446655440000", 0},
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
+	};
+	static const struct { const char *s; int ok; } emails[] = {
+		{"a@b.co", 1}, {"first.last+tag@example.com", 1}, {"a@b", 0}, {"@b.co", 0},
+		{"a@@b.co", 0}, {"a b@c.de", 0}, {"a@b.co\r\nBcc: x@y.z", 0}, {"a@b.", 0},
+	};
+	static const struct { const char *s; int ok; } times[] = {
+		{"2024-01-15T10:30:00Z", 1}, {"2024-01-15T10:30:00.123Z", 1},
+		{"2024-01-15T10:30:00+02:00", 1}, {"2024-01-15 10:30:00Z", 0},
+		{"2024-01-15", 0}, {"2024-01-15T10:30:00", 0}, {"tomorrow", 0},
+	};
+	struct arena a;
+	int64_t      v;
+	char         buf[8];
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(*nums); i++) {
+		int rc = util_parse_i64(nums[i].s, 0, 200, &v);
+
+		CHECK((rc == 0) == nums[i].ok && (!nums[i].ok || v == nums[i].v), nums[i].s);
+	}
+	for (size_t i = 0; i < sizeof(uuids) / sizeof(*uuids); i++)
+		CHECK(util_is_uuid(uuids[i].s) == uuids[i].ok, uuids[i].s);
+	for (size_t i = 0; i < sizeof(slugs) / sizeof(*slugs); i++)
+		CHECK(util_is_slug(slugs[i].s) == slugs[i].ok, slugs[i].s);
+	for (size_t i = 0; i < sizeof(emails) / sizeof(*emails); i++)
+		CHECK(util_is_email(emails[i].s) == emails[i].ok, emails[i].s);
+	for (size_t i = 0; i < sizeof(times) / sizeof(*times); i++)
+		CHECK(json_is_time(times[i].s) == times[i].ok, times[i].s);
+	CHECK(util_snprintf(buf, sizeof(buf), "%s", "1234567") == 7, "snprintf fits");
+	CHECK(util_snprintf(buf, sizeof(buf), "%s", "12345678") == -1, "snprintf truncation is an error");
+	CHECK(err_status(ERR_NOT_FOUND) == 404 && strcmp(err_code(ERR_NOT_FOUND), "NOT_FOUND") == 0, "err 404");
+	CHECK(err_status(ERR_UNAVAILABLE) == 503, "err 503");
+	CHECK(err_status(ERR_PAYLOAD_TOO_LARGE) == 413, "err 413");
+	CHECK(err_status((enum err)999) == 500, "err out of range");
+	arena_init(&a, 1024);
+	{
+		char *big = arena_alloc(&a, 100000), *s = arena_printf(&a, "%d-%s", 42, "x");
+
+		memset(big, 1, 100000);
+		CHECK(strcmp(s, "42-x") == 0, "arena_printf");
+		CHECK(a.total >= 100000, "arena large block");
+		arena_reset(&a);
+		CHECK(a.total == 0, "arena reset");
+	}
+	arena_free(&a);
+	return unit_done("util");
+}
