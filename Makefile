@@ -78,7 +78,7 @@ unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
 
 test: install-deps
-	@bash tests/run.sh
+	@SANITIZE=$(SANITIZE) bash tests/run.sh
 
 bench: install-deps
 	@$(MAKE) --no-print-directory all

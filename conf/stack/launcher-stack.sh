@@ -297,6 +297,12 @@ prepare_dirs() {
     install -d -m 0755 "$STATE/log" "$RUN_DIR" "$STATE/mail" "$STATE/tls" \
         "$STATE/nginx" "$STATE/nginx/logs" "$STATE/nginx/tmp" "$STATE/nginx/sites" "$STATE/pg"
     install -d -m 0700 "$STATE/secrets"
+    # One generation of old logs (*.log.1), so that log tails shown on a
+    # failed start belong to this start.
+    local f
+    for f in "$LOG_DIR"/*.log "$STATE"/nginx/logs/*.log; do
+        if [ -f "$f" ]; then mv -f "$f" "$f.1"; fi
+    done
     install -d -m 0700 -o postgres -g postgres "$PGDATA_DIR"
     install -d -m 0755 -o postgres -g postgres "$PGSOCK_DIR"
     # pg_ctl opens its log file as postgres.
@@ -481,7 +487,7 @@ jwt_lifetime_seconds = 86400
 jwt_issuer = launcher
 password_hash_cost = interactive
 smtp_url = "smtp://127.0.0.1:$SMTP_PORT"
-smtp_from = "Launcher <launcher@localhost>"
+smtp_from = launcher@localhost
 public_url = "$BASE_URL"
 log_level = $LOG_LEVEL
 bench_routes = $BENCH
@@ -615,24 +621,24 @@ start_nginx() {
         die "nginx configuration test failed ($STATE/nginx/nginx.conf)"
     fi
     setsid "$NGINX_BIN" "${args[@]}" -g 'daemon off;' \
-        >> "$LOG_DIR/nginx.out" 2>&1 < /dev/null &
+        >> "$LOG_DIR/nginx-stderr.log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file nginx)"
     sleep 0.3
     if ! proc_running "$pid"; then
         show_log "$STATE/nginx/logs/error.log" 15
-        show_log "$LOG_DIR/nginx.out" 5
+        show_log "$LOG_DIR/nginx-stderr.log" 5
         die "nginx did not start (ports $HTTP_PORT/$HTTPS_PORT busy?)"
     fi
     say "nginx: http://$LOCAL_HOST:$HTTP_PORT and https://$LOCAL_HOST:$HTTPS_PORT (workers as $NGINX_USER)"
 }
 
 wait_healthy() {
-    local deadline=$((SECONDS + START_TIMEOUT)) s
+    local deadline=$((SECONDS + START_TIMEOUT)) s code
     while :; do
-        if curl -fsk -o /dev/null --max-time 2 "https://$LOCAL_HOST:$HTTPS_PORT/healthz"; then
-            return 0
-        fi
+        code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 \
+                    "https://$LOCAL_HOST:$HTTPS_PORT/healthz" 2>/dev/null || true)
+        [ "$code" = 200 ] && return 0
         for s in "${SERVICES[@]}"; do
             if ! service_pid "$s" > /dev/null; then
                 err "$s exited during start-up"
@@ -641,7 +647,7 @@ wait_healthy() {
             fi
         done
         if [ "$SECONDS" -ge "$deadline" ]; then
-            err "https://$LOCAL_HOST:$HTTPS_PORT/healthz did not answer 200 within ${START_TIMEOUT}s"
+            err "https://$LOCAL_HOST:$HTTPS_PORT/healthz did not answer 200 within ${START_TIMEOUT}s (last: ${code:-no answer})"
             dump_logs
             exit 1
         fi

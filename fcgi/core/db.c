@@ -51,11 +51,10 @@ db_ensure(struct worker *w)
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return ERR_OK;
 	now = now_ms();
-	if (db->conn != NULL || db->last_attempt_ms != 0) {
-		/* Do not hammer a database that is down: answer 503 fast. */
-		if (now - db->last_attempt_ms < w->cfg->db_reconnect_interval_ms)
-			return ERR_UNAVAILABLE;
-	}
+	/* Do not hammer a database that is down: answer 503 fast. */
+	if (db->last_attempt_ms != 0 &&
+	    now - db->last_attempt_ms < w->cfg->db_reconnect_interval_ms)
+		return ERR_UNAVAILABLE;
 	db_close(db);
 	db->last_attempt_ms = now;
 	db->conn = PQconnectdb(w->cfg->database_url);
@@ -76,6 +75,7 @@ db_ensure(struct worker *w)
 		return ERR_UNAVAILABLE;
 	}
 	PQclear(res);
+	db->last_attempt_ms = 0;	/* a later failure may reconnect at once */
 	log_info("database connected");
 	return ERR_OK;
 }
@@ -166,8 +166,11 @@ db_exec(struct req *r, const struct db_stmt *st, int n, const char *const *param
 	PGresult  *res;
 	enum err   e;
 
+	bool       retried = false;
+
 	if (out != NULL)
 		*out = NULL;
+again:
 	if ((e = db_ensure(r->w)) != ERR_OK)
 		return e;
 	if (!prepared_has(db, st)) {
@@ -185,6 +188,15 @@ db_exec(struct req *r, const struct db_stmt *st, int n, const char *const *param
 		prepared_add(db, st);
 	}
 	res = PQexecPrepared(db->conn, st->name, n, params, NULL, NULL, 0);
+	if (PQstatus(db->conn) != CONNECTION_OK && !db->in_tx && !retried) {
+		/* The server went away while this connection sat idle (restart,
+		 * failover): reconnect once at once and run the statement again. */
+		PQclear(res);
+		db_close(db);
+		db->last_attempt_ms = 0;
+		retried = true;
+		goto again;
+	}
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
 	case PGRES_COMMAND_OK:

@@ -211,7 +211,12 @@ http_read_json(struct req *r, bool required)
 		return http_error(r, ERR_BAD_REQUEST, "truncated request body");
 	r->body[len] = '\0';
 	r->body_len = (size_t)len;
-	r->json = cJSON_ParseWithLengthOpts(r->body, r->body_len, NULL, 1);
+	/* A NUL inside the body would hide what follows it from the parser. */
+	if (memchr(r->body, '\0', r->body_len) != NULL)
+		return http_error(r, ERR_BAD_REQUEST, "malformed JSON body");
+	/* The length includes the terminating NUL so that cJSON can insist on
+	 * nothing but whitespace after the value. */
+	r->json = cJSON_ParseWithLengthOpts(r->body, r->body_len + 1, NULL, 1);
 	if (r->json == NULL)
 		return http_error(r, ERR_BAD_REQUEST, "malformed JSON body");
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, r->json);
@@ -238,6 +243,7 @@ http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {
 	FCGX_Stream *out = r->fcgi->out;
+	const char  *hdr;
 
 	if (r->responded) {
 		log_error("second response attempted (status %d) for %s %s", status,
@@ -246,14 +252,19 @@ http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
 	}
 	r->responded = true;
 	r->status = status;
-	FCGX_FPrintF(out, "Status: %d %s\r\n", status, err_reason(status));
-	FCGX_FPrintF(out, "x-plane-version: %s\r\nx-request-id: %s\r\n",
-	    LAUNCHER_VERSION, r->request_id);
-	FCGX_FPrintF(out, "Cache-Control: no-store\r\n");
-	for (size_t i = 0; i < r->nheaders; i++)
-		FCGX_FPrintF(out, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
-	if (ctype != NULL)
-		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+	/* libfcgi's printf lacks %zu and friends: format here, write raw. */
+	hdr = arena_printf(r->a, "Status: %d %s\r\nx-plane-version: %s\r\nx-request-id: %s\r\n"
+	    "Cache-Control: no-store\r\n", status, err_reason(status), LAUNCHER_VERSION,
+	    r->request_id);
+	FCGX_PutS(hdr, out);
+	for (size_t i = 0; i < r->nheaders; i++) {
+		hdr = arena_printf(r->a, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+		FCGX_PutS(hdr, out);
+	}
+	if (ctype != NULL) {
+		hdr = arena_printf(r->a, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+		FCGX_PutS(hdr, out);
+	}
 	FCGX_PutS("\r\n", out);
 	if (len > 0 && r->method != HTTP_HEAD)
 		FCGX_PutStr(body, (int)len, out);

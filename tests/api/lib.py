@@ -1,0 +1,188 @@
+"""Test helpers: a client for the stack under test (through nginx, TLS
+verified against the stack's own certificate), tenants, mail, psql.
+
+The stack's layout comes from the environment that tests/run.sh exports
+(the `launcher-stack.sh env` lines)."""
+import email
+import glob
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import time
+import uuid
+
+STATE = os.environ["LAUNCHER_STATE_DIR"]
+HTTPS_PORT = int(os.environ["LAUNCHER_HTTPS_PORT"])
+HTTP_PORT = int(os.environ["LAUNCHER_HTTP_PORT"])
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("LAUNCHER_BIN_DIR", os.path.join(REPO, "build", "bin"))
+CONF = os.path.join(STATE, "launcher.conf")
+STACK = os.path.join(REPO, "conf", "stack", "launcher-stack.sh")
+
+_ctx = ssl.create_default_context(cafile=os.path.join(STATE, "tls", "cert.pem"))
+
+
+class Resp:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.raw = raw
+        try:
+            self.json = json.loads(raw) if raw else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def data(self):
+        return (self.json or {}).get("data")
+
+    @property
+    def error(self):
+        return (self.json or {}).get("error") or {}
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.raw[:300])
+
+
+def request(method, path, body=None, headers=None, raw=None, timeout=30):
+    """One request through nginx over HTTPS; body is JSON-encoded unless raw."""
+    h = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    conn = http.client.HTTPSConnection("localhost", HTTPS_PORT, context=_ctx, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        return Resp(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+class Client:
+    """Calls /{tenant}/api/v1 with a JWT or a service key."""
+
+    def __init__(self, tenant, token=None, key=None):
+        self.tenant, self.token, self.key = tenant, token, key
+
+    def headers(self, extra=None):
+        h = {}
+        if self.token:
+            h["Authorization"] = "Bearer " + self.token
+        if self.key:
+            h["x-lnchr-key"] = self.key
+        h.update(extra or {})
+        return h
+
+    def call(self, method, path, body=None, headers=None, raw=None):
+        return request(method, "/%s/api/v1%s" % (self.tenant, path), body,
+                       self.headers(headers), raw)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+def admin(*args):
+    """Runs launcher-admin against the stack; returns stdout."""
+    out = subprocess.run([os.path.join(BIN, "launcher-admin"), "-c", CONF] + list(args),
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def new_tenant(prefix="t"):
+    slug = "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+    tid = admin("tenant", "create", slug, "Test " + slug)
+    return slug, tid
+
+
+PASSWORD = "s3cret-Passw0rd!"
+
+
+def registered(prefix="t", email_addr=None):
+    """A new tenant with its superadmin registered; returns (Client, user)."""
+    slug, tid = new_tenant(prefix)
+    email_addr = email_addr or "owner-%s@example.com" % uuid.uuid4().hex[:8]
+    r = request("POST", "/%s/api/v1/auth/register" % slug, {
+        "email": email_addr, "password": PASSWORD,
+        "first_name": "Ada", "last_name": "Lovelace"})
+    assert r.status == 201, r
+    c = Client(slug, token=r.data["token"])
+    c.tid = tid
+    c.email = email_addr
+    return c, r.data["user"]
+
+
+def make_key(client, **body):
+    body.setdefault("name", "key-" + uuid.uuid4().hex[:6])
+    r = client.post("/settings/service-keys", body)
+    assert r.status == 201, r
+    return r.data
+
+
+def mail_for(addr, after=0.0, timeout=10.0):
+    """Waits for a message to addr in the SMTP server's store; returns it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for path in sorted(glob.glob(os.path.join(STATE, "mail", "*.eml"))):
+            if os.path.getmtime(path) < after:
+                continue
+            with open(path, "rb") as f:
+                msg = email.message_from_bytes(f.read())
+            if addr.lower() in (msg.get("To") or "").lower():
+                return msg
+        time.sleep(0.1)
+    raise AssertionError("no mail to %s within %ss" % (addr, timeout))
+
+
+def mail_body(msg):
+    if msg.is_multipart():
+        return "".join(p.get_payload(decode=True).decode() for p in msg.walk()
+                       if p.get_content_type() == "text/plain")
+    return msg.get_payload(decode=True).decode()
+
+
+def pgpass(user):
+    with open(os.path.join(STATE, "secrets", "pgpass")) as f:
+        for line in f:
+            parts = line.strip().split(":")
+            if len(parts) == 5 and parts[3] == user:
+                return parts[4]
+    raise AssertionError("no password for " + user)
+
+
+def psql(sql, user="launcher_api", tenant=None):
+    """Runs sql as a database role directly (not through the API); returns rows."""
+    env = dict(os.environ, PGPASSWORD=pgpass(user))
+    pre = "SET search_path = launcher; "
+    if tenant is not None:
+        pre += "SET launcher.tenant_id = '%s'; " % tenant
+    port = os.environ.get("LAUNCHER_PG_PORT", "5488")
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                          "-h", os.path.join(STATE, "pg", "sock"), "-p", port,
+                          "-U", user, "-d", "launcher", "-c", pre + sql],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip())
+    return [l for l in out.stdout.splitlines() if l != ""]
+
+
+def assert_error(r, status, code, field=None):
+    assert r.status == status, "want %d, got %r" % (status, r)
+    assert r.json and r.json.get("success") is False, r
+    assert r.error.get("code") == code, r
+    assert r.error.get("message"), r
+    if field is not None:
+        fields = [d.get("field") for d in r.error.get("details", [])]
+        assert field in fields, "details lack %s: %r" % (field, r)

@@ -1,0 +1,47 @@
+"""Runs the API tests: every test_* function of every tests/api/test_*.py
+module, in file and definition order, one scenario each.  Prints one line
+per test and "api: N passed, N failed" at the end; exit 1 on any failure.
+
+  run.py [substring ...]   only tests whose "file::name" contains one"""
+import importlib.util
+import inspect
+import os
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    sys.path.insert(0, HERE)
+    wanted = sys.argv[1:]
+    passed = failed = 0
+    for fn in sorted(os.listdir(HERE)):
+        if not (fn.startswith("test_") and fn.endswith(".py")):
+            continue
+        spec = importlib.util.spec_from_file_location(fn[:-3], os.path.join(HERE, fn))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        tests = [(n, f) for n, f in vars(mod).items()
+                 if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == mod.__name__]
+        tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
+        for name, f in tests:
+            full = "%s::%s" % (fn, name)
+            if wanted and not any(w in full for w in wanted):
+                continue
+            t0 = time.time()
+            try:
+                f()
+                passed += 1
+                print("ok   %s (%.1fs)" % (full, time.time() - t0), flush=True)
+            except Exception as e:  # a test fails on any exception
+                failed += 1
+                print("FAIL %s: %s" % (full, e), flush=True)
+                traceback.print_exc(limit=3, file=sys.stdout)
+    print("api: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole suite (make test): lint, unit tests (C), then a
+# throwaway stack (PostgreSQL, SMTP server, pool, nginx) on free loopback
+# ports and the API tests through nginx.  Last line: "N passed, N failed".
+# SANITIZE=1 runs everything on the ASan/UBSan build.
+set -u
+cd "$(dirname "$0")/.."
+REPO=$(pwd -P)
+PY=/usr/bin/python3
+SAN=${SANITIZE:-0}
+BUILD=build
+[ "$SAN" = 1 ] && BUILD=build-san
+passed=0
+failed=0
+
+count() {   # count LOGFILE: adds the "N passed, M failed" lines of a log
+	local p f
+	while read -r p f; do
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done < <(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$1")
+}
+
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit $?
+}
+
+# 1. lint (one test)
+if bash tests/lint.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+# 2. build and unit tests
+if ! make --no-print-directory -s -j2 SANITIZE="$SAN" all; then
+	echo "build failed"
+	failed=$((failed + 1))
+	finish
+fi
+tmp=$(mktemp)
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	if ! "$t" >> "$tmp" 2>&1; then
+		grep -q "failed" "$tmp" || echo "unit $t: 0 passed, 1 failed" >> "$tmp"
+	fi
+done
+cat "$tmp"
+count "$tmp"
+rm -f "$tmp"
+
+# 3. a throwaway stack on free ports
+free_port() {
+	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+export LAUNCHER_STATE_DIR
+LAUNCHER_STATE_DIR=$(mktemp -d /var/tmp/launcher-test.XXXXXX)
+chmod 755 "$LAUNCHER_STATE_DIR"
+export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
+export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port)
+export LAUNCHER_BIN_DIR="$REPO/$BUILD/bin"
+# The per-IP and per-key zones are opened wide (load tests come from one
+# address); the strict auth zone keeps a real limit, and is tested.
+export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
+export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
+export LAUNCHER_RATE_AUTH=20r/s LAUNCHER_BURST_AUTH=40
+export LAUNCHER_LOG_LEVEL=info
+[ "$SAN" = 1 ] && export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+stop_stack() {
+	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	if [ "${KEEP_STATE:-0}" != 1 ]; then
+		rm -rf "$LAUNCHER_STATE_DIR"
+	else
+		echo "state kept in $LAUNCHER_STATE_DIR"
+	fi
+}
+trap stop_stack EXIT
+if ! bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1; then
+	cat "$LAUNCHER_STATE_DIR/start.out"
+	echo "stack did not start"
+	failed=$((failed + 1))
+	finish
+fi
+
+# 4. API tests through nginx
+tmp=$(mktemp)
+$PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
+count "$tmp"
+rm -f "$tmp"
+
+# 5. sanitizer reports anywhere in the pool's log fail the run
+if grep -qE "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log 2>/dev/null; then
+	grep -hE -A20 "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log | head -60
+	failed=$((failed + 1))
+fi
+finish
