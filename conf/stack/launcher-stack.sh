@@ -685,11 +685,11 @@ Launcher is running.
   API:     $API_URL
   tenant:  $TENANT
   state:   $STATE   (logs in log/, mail in mail/)
-  stop:    $PROG stop
+  stop:    make stop   (or Ctrl-C under make run)
 Register the first user:
   curl -k -X POST $API_URL/auth/register \\
        -H 'Content-Type: application/json' \\
-       -d '{"email":"admin@example.com","password":"change-me-please"}'
+       -d '{"email":"admin@example.com","password":"change-me-please","first_name":"Ada","last_name":"Lovelace"}'
 EOF
 }
 

@@ -131,19 +131,26 @@ arena_strdup(struct arena *a, const char *s)
 char *
 arena_printf(struct arena *a, const char *fmt, ...)
 {
+	char    small[256];
 	va_list ap;
 	int     n;
 	char   *p;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort();
 	p = arena_alloc(a, (size_t)n + 1);
+	if ((size_t)n < sizeof(small)) {
+		memcpy(p, small, (size_t)n + 1);
+		return p;
+	}
 	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		abort();
 	return p;
 }
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# tests/bench/bench.sh - make bench: wrk through nginx against a throwaway
+# stack (2 pool workers), 32 connections, 10 s per case:
+#   a) /_bench/select1   one prepared SELECT 1: the ceiling of this stack
+#   b) GET /auth/me      with a service key (x-lnchr-key)
+#   c) GET /auth/me      with a JWT (Authorization: Bearer)
+# Prints req/s, p50, p99 per case and the ratios b/a, c/a.  Plain HTTP on
+# loopback: TLS would cost every case the same and measure nginx, not us.
+# BENCH_SECONDS and BENCH_CONNECTIONS override the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$(pwd -P)
+PY=/usr/bin/python3
+SECS=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNECTIONS:-32}
+command -v wrk > /dev/null || { echo "wrk is missing (make install-deps)"; exit 1; }
+
+free_port() {
+	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+export LAUNCHER_STATE_DIR
+LAUNCHER_STATE_DIR=$(mktemp -d /var/tmp/launcher-bench.XXXXXX)
+chmod 755 "$LAUNCHER_STATE_DIR"
+export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
+export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port)
+export LAUNCHER_BENCH=true LAUNCHER_WORKERS=${LAUNCHER_WORKERS:-2} LAUNCHER_LOG_LEVEL=warn
+export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
+export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
+export LAUNCHER_RATE_AUTH=100000r/s LAUNCHER_BURST_AUTH=100000
+cleanup() {
+	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	rm -rf "$LAUNCHER_STATE_DIR"
+}
+trap cleanup EXIT
+bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
+	{ cat "$LAUNCHER_STATE_DIR/start.out"; exit 1; }
+
+BASE="http://127.0.0.1:$LAUNCHER_HTTP_PORT"
+T=/default/api/v1
+json() { $PY -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+TOKEN=$(curl -fsS -X POST "$BASE$T/auth/register" -H 'Content-Type: application/json' \
+	-d '{"email":"bench@example.com","password":"bench-Passw0rd","first_name":"B","last_name":"M"}' |
+	json "['data']['token']")
+KEY=$(curl -fsS -X POST "$BASE$T/settings/service-keys" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' -d '{"name":"bench"}' | json "['data']['key']")
+
+declare -A RPS P50 P99
+to_ms() {   # wrk latency like 812.00us / 1.23ms / 1.02s -> ms
+	$PY -c "
+v='$1'
+for suf, f in (('us', 0.001), ('ms', 1.0), ('s', 1000.0)):
+    if v.endswith(suf):
+        print('%.2f' % (float(v[:-len(suf)]) * f)); break"
+}
+run() {   # run NAME PATH [HEADER]
+	local name=$1 path=$2 out
+	shift 2
+	# Warm every worker's prepared statements and connections first.
+	wrk -t2 -c"$CONNS" -d2s "$@" "$BASE$path" > /dev/null
+	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$BASE$path")
+	if echo "$out" | grep -q "Non-2xx"; then
+		echo "$out"
+		echo "bench $name: non-2xx answers; the figures would be wrong" >&2
+		exit 1
+	fi
+	RPS[$name]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	P50[$name]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+	P99[$name]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+	printf '%-28s %10s req/s   p50 %7s ms   p99 %7s ms\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}"
+}
+
+echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case; pool: $LAUNCHER_WORKERS workers; $(nproc) cores"
+run "a) select1 (ceiling)" /_bench/select1
+run "b) /auth/me service key" "$T/auth/me" -H "x-lnchr-key: $KEY"
+run "c) /auth/me JWT" "$T/auth/me" -H "Authorization: Bearer $TOKEN"
+$PY -c "
+a, b, c = ${RPS["a) select1 (ceiling)"]}, ${RPS["b) /auth/me service key"]}, ${RPS["c) /auth/me JWT"]}
+print('ratios: b/a = %.2f   c/a = %.2f' % (b / a, c / a))"
