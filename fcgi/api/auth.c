@@ -286,7 +286,7 @@ verify_code(struct req *r)
 static enum err
 me_get(struct req *r)
 {
-	return http_respond_json(r, 200, cJSON_Duplicate(r->who.user, 1), NULL);
+	return http_respond_json(r, 200, json_row(r->who.user_row, 0), NULL);
 }
 
 static const struct field me_fields[] = {

@@ -16,12 +16,41 @@
 #include "util.h"
 #include "worker.h"
 
-static const struct db_stmt st_tenant = {"auth_tenant",
-    "SELECT api_tenant($1) AS tenant_id"};
+/*
+ * The preamble is two prepared statements sent in one round trip (libpq
+ * pipeline mode): the first resolves the URL's tenant and makes it the
+ * tenant of this session for row-level security ('' = unknown tenant); the
+ * second finds the principal, under RLS, so it can only match in that
+ * tenant.  Every tenant route runs the first, so a stale tenant of an
+ * earlier request can never leak into this one.
+ */
+static const struct db_stmt st_tenant_slug = {"auth_tenant_slug",
+    "SELECT pg_catalog.set_config('launcher.tenant_id',"
+    " coalesce((SELECT id::text FROM tenants WHERE slug = $1), ''), false) AS tenant_id"};
+/* A JWT names its tenant: when the URL names the same one, no lookup. */
+static const struct db_stmt st_tenant_claim = {"auth_tenant_claim",
+    "SELECT pg_catalog.set_config('launcher.tenant_id', $1, false) AS tenant_id"};
+static const struct db_stmt st_tenant_id = {"auth_tenant_id",
+    "SELECT pg_catalog.set_config('launcher.tenant_id',"
+    " coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), ''), false) AS tenant_id"};
+#define PRINCIPAL_USER_COLS "u.id, u.email, u.first_name, u.last_name, u.role," \
+	" u.must_reset_password, u.two_factor_enabled, u.active, u.created_at, u.updated_at"
+/* The key's effective role is capped by its creator's role at creation. */
 static const struct db_stmt st_key = {"auth_key",
-    "SELECT * FROM api_auth_key($1, $2::bytea)"};
+    "SELECT k.id AS _key_id, k.scopes::text AS _scopes, k.project_id AS _key_project,"
+    " CASE WHEN role_rank(k.creator_role) < role_rank(u.role) THEN k.creator_role ELSE u.role END AS _role,"
+    " (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS _touch, "
+    PRINCIPAL_USER_COLS
+    " FROM service_keys k JOIN users u ON u.id = k.created_by AND u.active"
+    " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"
+    " AND (k.expires_at IS NULL OR k.expires_at > now())"};
 static const struct db_stmt st_jwt = {"auth_jwt",
-    "SELECT * FROM api_auth_jwt($1, $2::uuid, $3::uuid)"};
+    "SELECT u.role AS _role, " PRINCIPAL_USER_COLS
+    " FROM sessions s JOIN users u ON u.id = s.user_id AND u.active"
+    " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now()"};
+/* last_used_at is advisory: written at most once a minute per key. */
+static const struct db_stmt st_touch = {"auth_key_touch",
+    "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
 static const struct db_stmt st_session = {"auth_session",
     "INSERT INTO sessions (user_id, expires_at) VALUES ($1, to_timestamp($2))"
     " RETURNING jti"};
@@ -56,32 +85,53 @@ auth_key_hash_hex(struct req *r, const char *purpose, const char *secret)
 	return out;
 }
 
-/* Unknown tenant wins over bad credentials: 404 names no resource. */
-static enum err
-tenant_or(struct req *r, enum err e, const char *msg)
+static const struct db_stmt *
+tenant_stmt(struct req *r)
 {
-	PGresult *res;
-	enum err  te;
+	return util_is_uuid(r->tenant_ref) ? &st_tenant_id : &st_tenant_slug;
+}
 
-	if ((te = db_run(r, &st_tenant, &res, r->tenant_ref)) != ERR_OK)
-		return http_error(r, te, "service temporarily unavailable");
-	if (db_isnull(res, 0, "tenant_id"))
+/*
+ * Runs the tenant statement, then `st` (if any) in the same round trip.
+ * Answers 404 for an unknown tenant, 503 when the database is down.
+ */
+static enum err
+preamble(struct req *r, const struct db_stmt *st, int n, const char *const *params,
+    PGresult **out, const char *claimed_tid)
+{
+	const char *const tp[] = {claimed_tid ? claimed_tid : r->tenant_ref};
+	struct db_call    calls[2] = {{claimed_tid ? &st_tenant_claim : tenant_stmt(r), 1, tp},
+	    {st, n, params}};
+	PGresult         *res[2];
+	const char       *tid;
+	enum err          e;
+
+	e = db_pipeline(r, st != NULL ? 2 : 1, calls, res);
+	if (e != ERR_OK)
+		return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
+		    "internal error");
+	tid = db_get(res[0], 0, "tenant_id");
+	if (tid == NULL || *tid == '\0')
 		return http_error(r, ERR_NOT_FOUND, "tenant not found");
-	return http_error(r, e, msg);
+	r->who.tenant_id = arena_strdup(r->a, tid);
+	if (out != NULL)
+		*out = res[1];
+	return ERR_OK;
+}
+
+/* Bad credentials: still 404 first when the tenant is unknown. */
+static enum err
+reject(struct req *r, const char *msg)
+{
+	enum err e = preamble(r, NULL, 0, NULL, NULL, NULL);
+
+	return e != ERR_OK ? e : http_error(r, ERR_UNAUTHORIZED, msg);
 }
 
 enum err
 auth_tenant(struct req *r)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_run(r, &st_tenant, &res, r->tenant_ref)) != ERR_OK)
-		return http_error(r, e, "service temporarily unavailable");
-	if (db_isnull(res, 0, "tenant_id"))
-		return http_error(r, ERR_NOT_FOUND, "tenant not found");
-	r->who.tenant_id = arena_strdup(r->a, db_get(res, 0, "tenant_id"));
-	return ERR_OK;
+	return preamble(r, NULL, 0, NULL, NULL, NULL);
 }
 
 static unsigned
@@ -103,41 +153,39 @@ scopes_parse(const char *s)
 	return bits;
 }
 
-/* Common tail: tenant known? principal found? fill r->who. */
+/* Fills r->who from the principal row; 401 if there is none. */
 static enum err
 principal_from(struct req *r, PGresult *res)
 {
-	if (db_isnull(res, 0, "_tenant_id"))
-		return http_error(r, ERR_NOT_FOUND, "tenant not found");
-	r->who.tenant_id = arena_strdup(r->a, db_get(res, 0, "_tenant_id"));
-	if (db_isnull(res, 0, "id"))
+	if (PQntuples(res) != 1)
 		return http_error(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
 	r->who.authenticated = true;
 	r->who.user_id = arena_strdup(r->a, db_get(res, 0, "id"));
 	r->who.role = auth_role_parse(db_get(res, 0, "_role"));
-	r->who.user = arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, json_row(res, 0));
+	r->who.user_row = res;	/* the user object is built only if a handler wants it */
 	return ERR_OK;
 }
 
 static enum err
 auth_key(struct req *r, const char *key)
 {
-	PGresult *res;
-	enum err  e;
+	const char *params[1];
+	PGresult   *res;
+	enum err    e;
 
-	/* Shape check first: no database work for obvious garbage. */
+	/* Shape check first: no hashing for obvious garbage. */
 	if (strncmp(key, "lnchr_sk_", 9) != 0 || strlen(key) > 128)
-		return tenant_or(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
-	e = db_run(r, &st_key, &res, r->tenant_ref,
-	    auth_key_hash_hex(r, "service-key", key));
-	if (e != ERR_OK)
-		return http_error(r, e, "service temporarily unavailable");
-	if ((e = principal_from(r, res)) != ERR_OK)
+		return reject(r, "invalid or expired credentials");
+	params[0] = auth_key_hash_hex(r, "service-key", key);
+	if ((e = preamble(r, &st_key, 1, params, &res, NULL)) != ERR_OK ||
+	    (e = principal_from(r, res)) != ERR_OK)
 		return e;
 	r->who.key_id = arena_strdup(r->a, db_get(res, 0, "_key_id"));
 	r->who.scopes = scopes_parse(db_get(res, 0, "_scopes"));
 	if (!db_isnull(res, 0, "_key_project"))
 		r->who.key_project_id = arena_strdup(r->a, db_get(res, 0, "_key_project"));
+	if (db_get(res, 0, "_touch")[0] == 't')
+		(void)db_run(r, &st_touch, NULL, r->who.key_id);
 	return ERR_OK;
 }
 
@@ -145,19 +193,28 @@ static enum err
 auth_jwt(struct req *r, const char *token)
 {
 	struct jwt_claims c;
+	const char       *params[1];
 	PGresult         *res;
 	enum err          e;
 
 	if (crypto_jwt_verify(&r->w->keys, r->w->cfg->jwt_issuer, token,
 	    (int64_t)time(NULL), &c) != 0)
-		return tenant_or(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
-	if ((e = db_run(r, &st_jwt, &res, r->tenant_ref, c.jti, c.sub)) != ERR_OK)
-		return http_error(r, e, "service temporarily unavailable");
+		return reject(r, "invalid or expired credentials");
+	params[0] = c.jti;
+	/* The tid claim is signed; the session lookup below re-checks it. */
+	e = preamble(r, &st_jwt, 1, params, &res,
+	    strcasecmp(r->tenant_ref, c.tid) == 0 || strcmp(r->tenant_ref, c.tsl) == 0 ?
+	    c.tid : NULL);
+	if (e != ERR_OK)
+		return e;
+	/* A token of another tenant finds no session here (RLS); the claim
+	 * is checked as well. */
+	if (strcmp(c.tid, r->who.tenant_id) != 0)
+		return http_error(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
 	if ((e = principal_from(r, res)) != ERR_OK)
 		return e;
-	/* A token of another tenant never matches a session here (RLS), but
-	 * the claim is checked too. */
-	if (strcmp(c.tid, r->who.tenant_id) != 0) {
+	/* The session (found by its jti, the primary key) must be sub's. */
+	if (strcasecmp(r->who.user_id, c.sub) != 0) {
 		r->who.authenticated = false;
 		return http_error(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
 	}
@@ -189,14 +246,14 @@ auth_authenticate(struct req *r)
 		return auth_key(r, key);
 	if ((tok = bearer(r)) != NULL)
 		return auth_jwt(r, tok);
-	return tenant_or(r, ERR_UNAUTHORIZED, "authentication required");
+	return reject(r, "authentication required");
 }
 
 enum err
 auth_agent(struct req *r)
 {
 	/* The agent API arrives with the Servers section. */
-	return tenant_or(r, ERR_UNAUTHORIZED, "agent authentication required");
+	return reject(r, "agent authentication required");
 }
 
 enum err
@@ -220,6 +277,8 @@ auth_issue(struct req *r, int status, PGresult *res, int row)
 	    util_snprintf(c.tid, sizeof(c.tid), "%s", r->who.tenant_id) < 0 ||
 	    util_snprintf(c.jti, sizeof(c.jti), "%s", db_get(sres, 0, "jti")) < 0 ||
 	    util_snprintf(c.role, sizeof(c.role), "%s", db_get(res, row, "role")) < 0 ||
+	    util_snprintf(c.tsl, sizeof(c.tsl), "%s",
+	    util_is_uuid(r->tenant_ref) ? "" : r->tenant_ref) < 0 ||
 	    crypto_jwt_sign(&r->w->keys, r->w->cfg->jwt_issuer, &c, token, sizeof(token)) != 0) {
 		log_error("auth_issue: could not sign a token");
 		return ERR_INTERNAL;

@@ -154,6 +154,7 @@ crypto_jwt_sign(const struct crypto_keys *k, const char *issuer,
 	    jwt_add_grant(jwt, "tid", c->tid) != 0 ||
 	    jwt_add_grant(jwt, "jti", c->jti) != 0 ||
 	    jwt_add_grant(jwt, "role", c->role) != 0 ||
+	    (c->tsl[0] != '\0' && jwt_add_grant(jwt, "tsl", c->tsl) != 0) ||
 	    jwt_add_grant_int(jwt, "iat", (long)c->iat) != 0 ||
 	    jwt_add_grant_int(jwt, "exp", (long)c->exp) != 0)
 		goto out;
@@ -168,21 +169,61 @@ out:
 	return rc;
 }
 
-/* base64url (no padding) segment -> NUL-terminated heap buffer, or NULL. */
-static unsigned char *
-b64url(const char *s, size_t n, size_t *outlen)
+/*
+ * base64url (no padding) of public data -> NUL-terminated buf[cap]; -1 if
+ * bad.  Table-driven and not constant-time: only for the header and the
+ * payload, never for secrets.
+ */
+static int
+b64url_value(unsigned char c)
 {
-	unsigned char *buf = malloc(n + 1);
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
 
-	if (buf == NULL)
-		return NULL;
-	if (sodium_base642bin(buf, n, s, n, NULL, outlen, NULL,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-		free(buf);
-		return NULL;
+static int
+b64url_public(const char *s, size_t n, unsigned char *buf, size_t cap, size_t *outlen)
+{
+	uint32_t acc = 0;
+	size_t   o = 0;
+	int      bits = 0;
+
+	if (n % 4 == 1 || (n / 4) * 3 + 3 >= cap)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64url_value((unsigned char)s[i]);
+
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf[o++] = (unsigned char)(acc >> bits);
+		}
 	}
+	/* Leftover bits must be zero (canonical encoding). */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	buf[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
+/* base64url (no padding) segment -> NUL-terminated buf[cap]; -1 if bad. */
+static int
+b64url(const char *s, size_t n, unsigned char *buf, size_t cap, size_t *outlen)
+{
+	if (sodium_base642bin(buf, cap - 1, s, n, NULL, outlen, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		return -1;
 	buf[*outlen] = '\0';
-	return buf;
+	return 0;
 }
 
 static int
@@ -206,14 +247,18 @@ claim_int(const cJSON *o, const char *name, int64_t *dst)
 	return 0;
 }
 
+/* base64url of {"alg":"HS256","typ":"JWT"}, the header libjwt writes. */
+#define JWT_HS256_HEADER "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
 int
 crypto_jwt_verify(const struct crypto_keys *k, const char *issuer, const char *token,
     int64_t now, struct jwt_claims *c)
 {
 	const char    *d1, *d2;
-	unsigned char *hdr = NULL, *pay = NULL, *sig = NULL;
+	/* A token is at most 4 KiB, so no decoded part is longer. */
+	unsigned char  hdr[4096], pay[4096];
 	unsigned char  mac[crypto_auth_hmacsha256_BYTES];
-	size_t         hl, pl, sl, tl = strlen(token);
+	size_t         hl, pl, tl = strlen(token);
 	cJSON         *h = NULL, *p = NULL;
 	const cJSON   *alg, *typ;
 	char           iss[128];
@@ -222,31 +267,39 @@ crypto_jwt_verify(const struct crypto_keys *k, const char *issuer, const char *t
 	if (tl > 4096 || (d1 = strchr(token, '.')) == NULL ||
 	    (d2 = strchr(d1 + 1, '.')) == NULL || strchr(d2 + 1, '.') != NULL)
 		return -1;
-	if ((hdr = b64url(token, (size_t)(d1 - token), &hl)) == NULL)
-		goto out;
-	/* The server fixes the algorithm: exactly HS256, nothing else. */
-	if ((h = cJSON_ParseWithLength((char *)hdr, hl)) == NULL)
-		goto out;
-	alg = cJSON_GetObjectItemCaseSensitive(h, "alg");
-	typ = cJSON_GetObjectItemCaseSensitive(h, "typ");
-	if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
-		goto out;
-	if (typ != NULL && (!cJSON_IsString(typ) || strcmp(typ->valuestring, "JWT") != 0))
-		goto out;
-	if ((sig = b64url(d2 + 1, tl - (size_t)(d2 + 1 - token), &sl)) == NULL ||
-	    sl != sizeof(mac))
+	/* The server fixes the algorithm: exactly HS256, nothing else.  The
+	 * header this server issues is recognised as is; any other is decoded
+	 * and must still say HS256. */
+	if ((size_t)(d1 - token) != sizeof(JWT_HS256_HEADER) - 1 ||
+	    memcmp(token, JWT_HS256_HEADER, sizeof(JWT_HS256_HEADER) - 1) != 0) {
+		if (b64url(token, (size_t)(d1 - token), hdr, sizeof(hdr), &hl) != 0 ||
+		    (h = cJSON_ParseWithLength((char *)hdr, hl)) == NULL)
+			goto out;
+		alg = cJSON_GetObjectItemCaseSensitive(h, "alg");
+		typ = cJSON_GetObjectItemCaseSensitive(h, "typ");
+		if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
+			goto out;
+		if (typ != NULL && (!cJSON_IsString(typ) || strcmp(typ->valuestring, "JWT") != 0))
+			goto out;
+	}
+	/* The signature is compared in its encoded form (43 characters), in
+	 * constant time, against the encoding of the MAC computed here. */
+	if (tl - (size_t)(d2 + 1 - token) != 43)
 		goto out;
 	{
 		crypto_auth_hmacsha256_state st;
+		char                         enc[64];
 
 		crypto_auth_hmacsha256_init(&st, k->jwt, sizeof(k->jwt));
 		crypto_auth_hmacsha256_update(&st, (const unsigned char *)token,
 		    (size_t)(d2 - token));
 		crypto_auth_hmacsha256_final(&st, mac);
+		sodium_bin2base64(enc, sizeof(enc), mac, sizeof(mac),
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		if (sodium_memcmp(enc, d2 + 1, 43) != 0)
+			goto out;
 	}
-	if (sodium_memcmp(mac, sig, sizeof(mac)) != 0)
-		goto out;
-	if ((pay = b64url(d1 + 1, (size_t)(d2 - d1 - 1), &pl)) == NULL ||
+	if (b64url_public(d1 + 1, (size_t)(d2 - d1 - 1), pay, sizeof(pay), &pl) != 0 ||
 	    (p = cJSON_ParseWithLength((char *)pay, pl)) == NULL)
 		goto out;
 	if (claim_str(p, "iss", iss, sizeof(iss), false) != 0 || strcmp(iss, issuer) != 0 ||
@@ -256,14 +309,15 @@ crypto_jwt_verify(const struct crypto_keys *k, const char *issuer, const char *t
 	    claim_str(p, "role", c->role, sizeof(c->role), false) != 0 ||
 	    claim_int(p, "iat", &c->iat) != 0 || claim_int(p, "exp", &c->exp) != 0)
 		goto out;
+	c->tsl[0] = '\0';
+	if (cJSON_GetObjectItemCaseSensitive(p, "tsl") != NULL &&
+	    claim_str(p, "tsl", c->tsl, sizeof(c->tsl), false) != 0)
+		goto out;
 	if (c->exp <= now || c->iat > now + 60)
 		goto out;
 	rc = 0;
 out:
 	cJSON_Delete(h);
 	cJSON_Delete(p);
-	free(hdr);
-	free(pay);
-	free(sig);
 	return rc;
 }

@@ -47,6 +47,7 @@ struct jwt_claims {
 	char    tid[37];
 	char    jti[37];
 	char    role[16];
+	char    tsl[64];	/* tenant slug the token was issued at, or "" */
 	int64_t iat;
 	int64_t exp;
 };

@@ -158,6 +158,32 @@ classify(struct req *r, PGresult *res, const char *name)
 	return ERR_INTERNAL;
 }
 
+/* Prepares st on this connection unless it already is. */
+static enum err
+ensure_prepared(struct req *r, const struct db_stmt *st)
+{
+	struct db *db = &r->w->db;
+	PGresult  *res;
+	enum err   e;
+
+	if (prepared_has(db, st))
+		return ERR_OK;
+	res = PQprepare(db->conn, st->name, st->sql, 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		e = classify(r, res, st->name);
+		PQclear(res);
+		if (e == ERR_UNAVAILABLE) {
+			db_close(db);
+			return e;
+		}
+		log_error("sql %s: prepare failed", st->name);
+		return ERR_INTERNAL;
+	}
+	PQclear(res);
+	prepared_add(db, st);
+	return ERR_OK;
+}
+
 enum err
 db_exec(struct req *r, const struct db_stmt *st, int n, const char *const *params,
     PGresult **out)
@@ -173,20 +199,8 @@ db_exec(struct req *r, const struct db_stmt *st, int n, const char *const *param
 again:
 	if ((e = db_ensure(r->w)) != ERR_OK)
 		return e;
-	if (!prepared_has(db, st)) {
-		res = PQprepare(db->conn, st->name, st->sql, 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			e = classify(r, res, st->name);
-			PQclear(res);
-			if (e == ERR_UNAVAILABLE)
-				db_close(db);
-			else
-				log_error("sql %s: prepare failed", st->name);
-			return e == ERR_UNAVAILABLE ? e : ERR_INTERNAL;
-		}
-		PQclear(res);
-		prepared_add(db, st);
-	}
+	if ((e = ensure_prepared(r, st)) != ERR_OK)
+		return e;
 	res = PQexecPrepared(db->conn, st->name, n, params, NULL, NULL, 0);
 	if (PQstatus(db->conn) != CONNECTION_OK && !db->in_tx && !retried) {
 		/* The server went away while this connection sat idle (restart,
@@ -214,6 +228,99 @@ again:
 			db_close(db);
 		return e;
 	}
+}
+
+enum err
+db_pipeline(struct req *r, size_t n, const struct db_call *calls, PGresult **outs)
+{
+	struct db *db = &r->w->db;
+	enum err   e = ERR_OK;
+	bool       retried = false;
+	size_t     i;
+
+	for (i = 0; i < n; i++)
+		outs[i] = NULL;
+again:
+	if ((e = db_ensure(r->w)) != ERR_OK)
+		return e;
+	for (i = 0; i < n; i++)
+		if ((e = ensure_prepared(r, calls[i].st)) != ERR_OK) {
+			if (e == ERR_UNAVAILABLE && !retried && !db->in_tx) {
+				retried = true;
+				db->last_attempt_ms = 0;
+				goto again;
+			}
+			return e;
+		}
+	if (PQenterPipelineMode(db->conn) != 1)
+		return ERR_INTERNAL;
+	for (i = 0; i < n; i++)
+		if (PQsendQueryPrepared(db->conn, calls[i].st->name, calls[i].n, calls[i].params,
+		    NULL, NULL, 0) != 1)
+			break;
+	if (i < n || PQpipelineSync(db->conn) != 1) {
+		log_error("sql pipeline: send failed");
+		db_close(db);
+		if (!retried && !db->in_tx) {
+			retried = true;
+			db->last_attempt_ms = 0;
+			goto again;
+		}
+		return ERR_UNAVAILABLE;
+	}
+	/* One result (then NULL) per statement, then the sync marker. */
+	for (i = 0; i < n; i++) {
+		PGresult *res = PQgetResult(db->conn), *end;
+
+		if (res == NULL) {
+			e = ERR_UNAVAILABLE;
+			break;
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			outs[i] = arena_defer(r->a, (arena_cleanup_fn)PQclear, res);
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			PQclear(res);
+			if (e == ERR_OK)
+				e = ERR_INTERNAL;
+			break;
+		default:
+			if (e == ERR_OK)
+				e = classify(r, res, calls[i].st->name);
+			PQclear(res);
+		}
+		while ((end = PQgetResult(db->conn)) != NULL)
+			PQclear(end);
+	}
+	for (;;) {
+		PGresult *res = PQgetResult(db->conn);
+
+		if (res == NULL) {
+			if (PQstatus(db->conn) != CONNECTION_OK)
+				break;
+			continue;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+	}
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		db_close(db);
+		if (!retried && !db->in_tx) {
+			retried = true;
+			db->last_attempt_ms = 0;
+			for (i = 0; i < n; i++)
+				outs[i] = NULL;
+			goto again;
+		}
+		return ERR_UNAVAILABLE;
+	}
+	PQexitPipelineMode(db->conn);
+	return e;
 }
 
 static enum err

@@ -57,6 +57,20 @@ enum err db_exec(struct req *r, const struct db_stmt *st, int n,
 #define db_run(r, st, out, ...) db_exec((r), (st), DB_ARGS(__VA_ARGS__), (out))
 #define db_run0(r, st, out) db_exec((r), (st), 0, NULL, (out))
 
+/* One statement of a pipeline. */
+struct db_call {
+	const struct db_stmt *st;
+	int                   n;
+	const char *const    *params;
+};
+
+/*
+ * Sends n statements in one round trip (libpq pipeline mode) and collects
+ * their results into outs[n] (arena-owned).  They run in order; after a
+ * failure the rest are skipped and the first error is returned.
+ */
+enum err db_pipeline(struct req *r, size_t n, const struct db_call *calls, PGresult **outs);
+
 /* Transactions; an open one is rolled back when the request ends. */
 enum err db_begin(struct req *r);
 enum err db_commit(struct req *r);

@@ -16,6 +16,8 @@
 #include <cjson/cJSON.h>
 
 #include "arena.h"
+
+struct pg_result;
 #include "err.h"
 
 struct worker;
@@ -52,7 +54,7 @@ struct principal {
 	const char *key_id;	/* NULL for JWT sessions */
 	const char *key_project_id; /* a key restricted to one project, or NULL */
 	const char *jti;	/* the session of a JWT, or NULL */
-	cJSON      *user;	/* the user object, as the API shows it */
+	struct pg_result *user_row;	/* the principal's row: json_row() gives the user object */
 };
 
 struct http_kv {

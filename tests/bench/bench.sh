@@ -4,15 +4,19 @@
 #   a) /_bench/select1   one prepared SELECT 1: the ceiling of this stack
 #   b) GET /auth/me      with a service key (x-lnchr-key)
 #   c) GET /auth/me      with a JWT (Authorization: Bearer)
+# The machine is shared and noisy, so the cases are interleaved over
+# BENCH_ROUNDS rounds (default 3: a b c a b c a b c) and each figure is the
+# median of its rounds; ratios are of those medians, all from one run.
 # Prints req/s, p50, p99 per case and the ratios b/a, c/a.  Plain HTTP on
 # loopback: TLS would cost every case the same and measure nginx, not us.
-# BENCH_SECONDS and BENCH_CONNECTIONS override the defaults.
+# BENCH_SECONDS, BENCH_ROUNDS and BENCH_CONNECTIONS override the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd -P)
 PY=/usr/bin/python3
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-32}
+ROUNDS=${BENCH_ROUNDS:-3}
 command -v wrk > /dev/null || { echo "wrk is missing (make install-deps)"; exit 1; }
 
 free_port() {
@@ -44,7 +48,8 @@ TOKEN=$(curl -fsS -X POST "$BASE$T/auth/register" -H 'Content-Type: application/
 KEY=$(curl -fsS -X POST "$BASE$T/settings/service-keys" -H "Authorization: Bearer $TOKEN" \
 	-H 'Content-Type: application/json' -d '{"name":"bench"}' | json "['data']['key']")
 
-declare -A RPS P50 P99
+RESULTS="$LAUNCHER_STATE_DIR/bench.tsv"
+: > "$RESULTS"
 to_ms() {   # wrk latency like 812.00us / 1.23ms / 1.02s -> ms
 	$PY -c "
 v='$1'
@@ -52,27 +57,41 @@ for suf, f in (('us', 0.001), ('ms', 1.0), ('s', 1000.0)):
     if v.endswith(suf):
         print('%.2f' % (float(v[:-len(suf)]) * f)); break"
 }
-run() {   # run NAME PATH [HEADER]
+run() {   # run CASE PATH [wrk args]: one measurement, appended to RESULTS
 	local name=$1 path=$2 out
 	shift 2
-	# Warm every worker's prepared statements and connections first.
-	wrk -t2 -c"$CONNS" -d2s "$@" "$BASE$path" > /dev/null
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$BASE$path")
 	if echo "$out" | grep -q "Non-2xx"; then
 		echo "$out"
 		echo "bench $name: non-2xx answers; the figures would be wrong" >&2
 		exit 1
 	fi
-	RPS[$name]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	P50[$name]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-	P99[$name]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-	printf '%-28s %10s req/s   p50 %7s ms   p99 %7s ms\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}"
+	printf '%s\t%s\t%s\t%s\n' "$name" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+		"$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")" \
+		"$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")" >> "$RESULTS"
 }
 
-echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case; pool: $LAUNCHER_WORKERS workers; $(nproc) cores"
-run "a) select1 (ceiling)" /_bench/select1
-run "b) /auth/me service key" "$T/auth/me" -H "x-lnchr-key: $KEY"
-run "c) /auth/me JWT" "$T/auth/me" -H "Authorization: Bearer $TOKEN"
-$PY -c "
-a, b, c = ${RPS["a) select1 (ceiling)"]}, ${RPS["b) /auth/me service key"]}, ${RPS["c) /auth/me JWT"]}
-print('ratios: b/a = %.2f   c/a = %.2f' % (b / a, c / a))"
+echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case, $ROUNDS interleaved rounds (medians);" \
+	"pool: $LAUNCHER_WORKERS workers; $(nproc) cores"
+# Warm every worker's connection and prepared statements first.
+for p in /_bench/select1 "$T/auth/me"; do
+	wrk -t2 -c"$CONNS" -d2s -H "x-lnchr-key: $KEY" "$BASE$p" > /dev/null
+	wrk -t2 -c"$CONNS" -d2s -H "Authorization: Bearer $TOKEN" "$BASE$p" > /dev/null
+done
+for ((i = 1; i <= ROUNDS; i++)); do
+	run a /_bench/select1
+	run b "$T/auth/me" -H "x-lnchr-key: $KEY"
+	run c "$T/auth/me" -H "Authorization: Bearer $TOKEN"
+done
+$PY - "$RESULTS" <<'PYEOF'
+import statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+names = {"a": "a) select1 (ceiling)", "b": "b) /auth/me, service key", "c": "c) /auth/me, JWT"}
+med = {}
+for k in "abc":
+    r = [row for row in rows if row[0] == k]
+    med[k] = [statistics.median(float(x[i]) for x in r) for i in (1, 2, 3)]
+    print("%-26s %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms   (rounds: %s)" % (
+        names[k], med[k][0], med[k][1], med[k][2], ", ".join("%.0f" % float(x[1]) for x in r)))
+print("ratios: b/a = %.2f   c/a = %.2f" % (med["b"][0] / med["a"][0], med["c"][0] / med["a"][0]))
+PYEOF
