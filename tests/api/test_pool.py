@@ -1,0 +1,99 @@
+"""The pool on its own (a second instance on its own socket, spoken to in
+FastCGI directly): SIGTERM drains in-flight requests; the config table
+rejects bad files with file:line."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from fcgi_client import read_response, send_request
+from lib import BIN, CONF, STATE, new_tenant
+
+
+def _conf(path, **override):
+    lines = []
+    with open(CONF) as f:
+        for line in f:
+            key = line.split("=", 1)[0].strip()
+            if key in override:
+                continue
+            lines.append(line)
+    for k, v in override.items():
+        lines.append('%s = "%s"\n' % (k, v))
+    with open(path, "w") as f:
+        f.writelines(lines)
+
+
+def _start_pool(tag, workers=1):
+    sock = os.path.join(STATE, "run", "pool-%s.sock" % tag)
+    conf = os.path.join(STATE, "pool-%s.conf" % tag)
+    _conf(conf, listen=sock, workers=str(workers))
+    log = open(os.path.join(STATE, "log", "pool-%s.log" % tag), "w")
+    p = subprocess.Popen([os.path.join(BIN, "launcher-fcgi"), "-c", conf], stderr=log)
+    deadline = time.time() + 10
+    while not os.path.exists(sock):
+        assert p.poll() is None and time.time() < deadline, "pool did not start"
+        time.sleep(0.05)
+    time.sleep(0.3)  # workers connected
+    return p, sock
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits():
+    slug, _ = new_tenant()
+    p, sock = _start_pool("drain", workers=1)
+    try:
+        status, headers, body = read_response(send_request("/healthz", sock_path=sock))
+        assert status == 200 and headers.get("x-plane-version"), (status, headers)
+        # A login does an argon2id computation: it is still running when
+        # SIGTERM arrives, and must be answered in full.
+        body = json.dumps({"email": "nobody@example.com", "password": "x" * 12}).encode()
+        s = send_request("/%s/api/v1/auth/login" % slug, method="POST", body=body, sock_path=sock)
+        time.sleep(0.02)
+        p.send_signal(signal.SIGTERM)
+        status, headers, rbody = read_response(s)
+        assert status == 401 and json.loads(rbody)["error"]["code"] == "UNAUTHORIZED", (status, rbody)
+        assert p.wait(timeout=10) == 0
+        assert not os.path.exists(sock), "socket left behind"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_bad_config_is_refused_with_file_and_line():
+    path = os.path.join(STATE, "bad.conf")
+    cases = {
+        "workers = 2\nlisten = /tmp/x.sock\nmax_body = 5\n": ":3: unknown key 'max_body'",
+        "workers = 100\n": ":1: bad value for 'workers'",
+        "log_level = info\nlog_level = debug\n": ":2: duplicate key 'log_level'",
+    }
+    for text, want in cases.items():
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "-c", path, "-t"],
+                           capture_output=True, text=True)
+        assert r.returncode == 1 and (path + want) in r.stderr, (text, r.stderr)
+    r = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "-c", CONF, "-t"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_fastcgi_garbage_does_not_kill_the_pool():
+    import socket
+    p, sock = _start_pool("garbage", workers=1)
+    try:
+        for junk in (b"\x00" * 64, b"GET / HTTP/1.1\r\n\r\n", b"\x01\x01\x00\x01\xff\xff\x00\x00"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(sock)
+            s.sendall(junk)
+            s.close()
+        status, _, _ = read_response(send_request("/healthz", sock_path=sock))
+        assert status == 200
+        long_path = "/" + "a" * 5000
+        status, _, body = read_response(send_request(long_path, sock_path=sock))
+        assert status == 404 and json.loads(body)["error"]["code"] == "NOT_FOUND"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
