@@ -491,6 +491,8 @@ smtp_from = launcher@localhost
 public_url = "$BASE_URL"
 log_level = $LOG_LEVEL
 bench_routes = $BENCH
+icons_dir = "$STATE/static/icons"
+icons_url = /icons
 EOF
     mv -f "$tmp" "$CONF"
 }

@@ -10,5 +10,9 @@ extern const struct route api_system_routes[];
 extern const struct route api_auth_routes[];
 extern const struct route api_service_key_routes[];
 extern const struct route api_user_routes[];
+extern const struct route api_project_routes[];
+extern const struct route api_member_routes[];
+extern const struct route api_environment_routes[];
+extern const struct route api_audit_routes[];
 
 #endif

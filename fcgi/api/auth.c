@@ -372,15 +372,15 @@ me_initial_password(struct req *r)
 }
 
 const struct route api_auth_routes[] = {
-	{HTTP_GET, "/auth/setup-status", setup_status, ROUTE_PUBLIC, 0, 0},
-	{HTTP_POST, "/auth/register", do_register, ROUTE_PUBLIC, 0, 0},
-	{HTTP_POST, "/auth/login", login, ROUTE_PUBLIC, 0, 0},
-	{HTTP_POST, "/auth/logout", logout, ROUTE_PUBLIC, 0, 0},
-	{HTTP_POST, "/auth/send-code", send_code, ROUTE_PUBLIC, 0, 0},
-	{HTTP_POST, "/auth/verify-code", verify_code, ROUTE_PUBLIC, 0, 0},
-	{HTTP_GET, "/auth/me", me_get, 0, 0, 0},
-	{HTTP_PUT, "/auth/me", me_put, 0, 0, 0},
-	{HTTP_PUT, "/auth/me/password", me_password, 0, 0, 0},
-	{HTTP_POST, "/auth/me/set-initial-password", me_initial_password, 0, 0, 0},
-	{0, NULL, NULL, 0, 0, 0},
+	{.methods = HTTP_GET, .pattern = "/auth/setup-status", .fn = setup_status, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_POST, .pattern = "/auth/register", .fn = do_register, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_POST, .pattern = "/auth/login", .fn = login, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_POST, .pattern = "/auth/logout", .fn = logout, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_POST, .pattern = "/auth/send-code", .fn = send_code, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_POST, .pattern = "/auth/verify-code", .fn = verify_code, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_GET, .pattern = "/auth/me", .fn = me_get},
+	{.methods = HTTP_PUT, .pattern = "/auth/me", .fn = me_put, .audit = "user.update_profile"},
+	{.methods = HTTP_PUT, .pattern = "/auth/me/password", .fn = me_password, .audit = "user.change_password"},
+	{.methods = HTTP_POST, .pattern = "/auth/me/set-initial-password", .fn = me_initial_password, .audit = "user.set_password"},
+	{0},
 };

@@ -15,6 +15,7 @@
 #include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/json.h"
+#include "../core/list.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 
@@ -29,7 +30,7 @@ static const struct db_stmt st_create = {"sk_create",
 /* Admins see every key of the tenant, users their own ($2 = all). */
 static const struct db_stmt st_list = {"sk_list",
     "SELECT " KEY_COLS " FROM service_keys WHERE revoked_at IS NULL"
-    " AND ($2::boolean OR created_by = $1::uuid) ORDER BY created_at, id LIMIT $3::int"};
+    " AND ($5::boolean OR created_by = $4::uuid)" LIST_TAIL("")};
 static const struct db_stmt st_get = {"sk_get",
     "SELECT " KEY_COLS " FROM service_keys WHERE id = $3::uuid AND revoked_at IS NULL"
     " AND ($2::boolean OR created_by = $1::uuid)"};
@@ -129,17 +130,14 @@ key_create(struct req *r)
 static enum err
 list(struct req *r)
 {
-	PGresult *res;
-	int64_t   limit;
-	char      lim[24];
-	enum err  e;
+	struct list_page p;
+	enum err         e;
 
-	if ((e = http_limit(r, &limit)) != ERR_OK)
+	if ((e = list_begin(r, &p)) != ERR_OK)
 		return e;
-	util_snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	if ((e = db_run(r, &st_list, &res, r->who.user_id, all_keys(r), lim)) != ERR_OK)
-		return e;
-	return http_respond_json(r, 200, json_rows(res), cJSON_Parse("{\"next_cursor\":null}"));
+	list_filter(&p, r->who.user_id);
+	list_filter(&p, all_keys(r));
+	return list_run(r, &p, &st_list);
 }
 
 static enum err
@@ -175,9 +173,9 @@ key_revoke(struct req *r)
 }
 
 const struct route api_service_key_routes[] = {
-	{HTTP_GET, "/settings/service-keys", list, 0, 0, 0},
-	{HTTP_POST, "/settings/service-keys", key_create, 0, 0, 0},
-	{HTTP_GET, "/settings/service-keys/:id", get, 0, 0, 0},
-	{HTTP_DELETE, "/settings/service-keys/:id", key_revoke, 0, 0, 0},
-	{0, NULL, NULL, 0, 0, 0},
+	{.methods = HTTP_GET, .pattern = "/settings/service-keys", .fn = list},
+	{.methods = HTTP_POST, .pattern = "/settings/service-keys", .fn = key_create, .audit = "service_key.create"},
+	{.methods = HTTP_GET, .pattern = "/settings/service-keys/:id", .fn = get},
+	{.methods = HTTP_DELETE, .pattern = "/settings/service-keys/:id", .fn = key_revoke, .audit = "service_key.revoke"},
+	{0},
 };

@@ -41,7 +41,7 @@ bench_select1(struct req *r)
 }
 
 const struct route api_system_routes[] = {
-	{HTTP_GET, "/healthz", healthz, ROUTE_GLOBAL, 0, 0},
-	{HTTP_GET, "/_bench/select1", bench_select1, ROUTE_GLOBAL, 0, 0},
-	{0, NULL, NULL, 0, 0, 0},
+	{.methods = HTTP_GET, .pattern = "/healthz", .fn = healthz, .flags = ROUTE_GLOBAL},
+	{.methods = HTTP_GET, .pattern = "/_bench/select1", .fn = bench_select1, .flags = ROUTE_GLOBAL},
+	{0},
 };

@@ -10,12 +10,13 @@
 #include "../core/auth.h"
 #include "../core/db.h"
 #include "../core/json.h"
+#include "../core/list.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 #include "users_common.h"
 
 static const struct db_stmt st_list = {"users_list",
-    "SELECT " USER_COLS " FROM users ORDER BY created_at, id LIMIT $1::int"};
+    "SELECT " USER_COLS " FROM users WHERE true" LIST_TAIL("")};
 static const struct db_stmt st_get = {"users_get",
     "SELECT " USER_COLS " FROM users WHERE id = $1::uuid"};
 static const struct db_stmt st_create = {"users_create",
@@ -34,17 +35,12 @@ check_role(const cJSON *v)
 static enum err
 list(struct req *r)
 {
-	PGresult *res;
-	int64_t   limit;
-	char      lim[24];
-	enum err  e;
+	struct list_page p;
+	enum err         e;
 
-	if ((e = http_limit(r, &limit)) != ERR_OK)
+	if ((e = list_begin(r, &p)) != ERR_OK)
 		return e;
-	util_snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	if ((e = db_run(r, &st_list, &res, lim)) != ERR_OK)
-		return e;
-	return http_respond_json(r, 200, json_rows(res), cJSON_Parse("{\"next_cursor\":null}"));
+	return list_run(r, &p, &st_list);
 }
 
 static const struct field create_fields[] = {
@@ -144,10 +140,10 @@ del(struct req *r)
 }
 
 const struct route api_user_routes[] = {
-	{HTTP_GET, "/users", list, 0, SCOPE_ADMIN, ROLE_ADMIN},
-	{HTTP_POST, "/users", create, 0, SCOPE_ADMIN, ROLE_ADMIN},
-	{HTTP_GET, "/users/:id", get, 0, SCOPE_ADMIN, ROLE_ADMIN},
-	{HTTP_PUT, "/users/:id", put, 0, SCOPE_ADMIN, ROLE_ADMIN},
-	{HTTP_DELETE, "/users/:id", del, 0, SCOPE_ADMIN, ROLE_ADMIN},
-	{0, NULL, NULL, 0, 0, 0},
+	{.methods = HTTP_GET, .pattern = "/users", .fn = list, .scope = SCOPE_ADMIN, .min_role = ROLE_ADMIN},
+	{.methods = HTTP_POST, .pattern = "/users", .fn = create, .scope = SCOPE_ADMIN, .min_role = ROLE_ADMIN, .audit = "user.create"},
+	{.methods = HTTP_GET, .pattern = "/users/:id", .fn = get, .scope = SCOPE_ADMIN, .min_role = ROLE_ADMIN},
+	{.methods = HTTP_PUT, .pattern = "/users/:id", .fn = put, .scope = SCOPE_ADMIN, .min_role = ROLE_ADMIN, .audit = "user.update"},
+	{.methods = HTTP_DELETE, .pattern = "/users/:id", .fn = del, .scope = SCOPE_ADMIN, .min_role = ROLE_ADMIN, .audit = "user.deactivate"},
+	{0},
 };

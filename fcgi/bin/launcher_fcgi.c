@@ -27,6 +27,7 @@
 
 #include "../core/config.h"
 #include "../core/log.h"
+#include "../core/perm.h"
 #include "../core/router.h"
 #include "../core/util.h"
 #include "../core/worker.h"
@@ -356,7 +357,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: launcher-fcgi -c FILE        run the pool\n"
 	    "       launcher-fcgi -c FILE -t     check the config and exit\n"
-	    "       launcher-fcgi --routes       print every route\n"
+	    "       launcher-fcgi --routes       print every route (method, path, cap, audit, auth)\n"
+	    "       launcher-fcgi --permissions  print the project permission table\n"
 	    "       launcher-fcgi --config-keys  print every config key\n");
 }
 
@@ -374,6 +376,9 @@ main(int argc, char **argv)
 			test_only = true;
 		else if (strcmp(argv[i], "--routes") == 0) {
 			router_print();
+			return 0;
+		} else if (strcmp(argv[i], "--permissions") == 0) {
+			perm_print();
 			return 0;
 		} else if (strcmp(argv[i], "--config-keys") == 0) {
 			config_print_keys();

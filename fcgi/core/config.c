@@ -67,6 +67,8 @@ static const struct cfg_key cfg_keys[] = {
 	S(public_url, "https://localhost:8443", "public base URL used in e-mailed links"),
 	SV(log_level, "info", valid_level, "error|warn|info|debug"),
 	B(bench_routes, "false", "enable /_bench/select1 (benchmarks only)"),
+	S(icons_dir, "/var/lib/launcher/icons", "where uploaded project icons are written (nginx serves them)"),
+	S(icons_url, "/icons", "URL prefix under which nginx serves icons_dir"),
 	I(db_reconnect_interval_ms, "500", 0, 60000, "least time between reconnect attempts"),
 };
 

@@ -35,6 +35,8 @@ struct config {
 	char    public_url[CONFIG_STR_MAX];
 	char    log_level[16];
 	bool    bench_routes;
+	char    icons_dir[CONFIG_STR_MAX];
+	char    icons_url[256];
 	int64_t db_reconnect_interval_ms;
 };
 

@@ -32,6 +32,7 @@ db_close(struct db *db)
 	db->conn = NULL;
 	memset(db->prepared, 0, sizeof(db->prepared));
 	db->in_tx = false;
+	db->depth = 0;
 }
 
 static void
@@ -357,7 +358,14 @@ tx_guard(void *arg)
 enum err
 db_begin(struct req *r)
 {
-	enum err e = simple(r, "BEGIN");
+	enum err e;
+
+	/* Nested: the outer transaction (the mutation wrapper) decides. */
+	if (r->w->db.in_tx) {
+		r->w->db.depth++;
+		return ERR_OK;
+	}
+	e = simple(r, "BEGIN");
 
 	if (e == ERR_OK) {
 		r->w->db.in_tx = true;
@@ -369,8 +377,13 @@ db_begin(struct req *r)
 enum err
 db_commit(struct req *r)
 {
-	enum err e = simple(r, "COMMIT");
+	enum err e;
 
+	if (r->w->db.depth > 0) {
+		r->w->db.depth--;
+		return ERR_OK;
+	}
+	e = simple(r, "COMMIT");
 	r->w->db.in_tx = false;
 	return e;
 }
@@ -384,6 +397,7 @@ db_rollback(struct req *r)
 		PQclear(res);
 	}
 	r->w->db.in_tx = false;
+	r->w->db.depth = 0;
 }
 
 const char *

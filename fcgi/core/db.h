@@ -32,6 +32,7 @@ struct db {
 	const struct db_stmt *prepared[DB_PREPARED_MAX];	/* open-addressed set */
 	int64_t               last_attempt_ms;
 	bool                  in_tx;
+	int                   depth;	/* nested db_begin calls inside in_tx */
 	char                  sqlstate[6];
 	char                  constraint[64];
 	char                  message[256];

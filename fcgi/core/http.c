@@ -185,19 +185,40 @@ ctype_is_json(const char *ct)
 }
 
 enum err
-http_read_json(struct req *r, bool required)
+http_body(struct req *r)
 {
-	const char *cl = http_env(r, "CONTENT_LENGTH");
+	const char *cl;
 	int64_t     len = 0;
 	int         got;
 
-	if (cl != NULL && *cl != '\0' &&
-	    util_parse_i64(cl, 0, INT64_MAX, &len) != 0)
+	if (r->body_read)
+		return ERR_OK;
+	cl = http_env(r, "CONTENT_LENGTH");
+	if (cl != NULL && *cl != '\0' && util_parse_i64(cl, 0, INT64_MAX, &len) != 0)
 		return http_error(r, ERR_BAD_REQUEST, "bad Content-Length");
 	/* The ceiling is checked before a single byte is read. */
 	if (len > r->w->cfg->max_body_bytes)
 		return http_error(r, ERR_PAYLOAD_TOO_LARGE, "request body too large");
-	if (len == 0) {
+	r->body = arena_alloc(r->a, (size_t)len + 1);
+	if (len > 0) {
+		got = FCGX_GetStr(r->body, (int)len, r->fcgi->in);
+		if (got != (int)len)
+			return http_error(r, ERR_BAD_REQUEST, "truncated request body");
+	}
+	r->body[len] = '\0';
+	r->body_len = (size_t)len;
+	r->body_read = true;
+	return ERR_OK;
+}
+
+enum err
+http_read_json(struct req *r, bool required)
+{
+	enum err e;
+
+	if ((e = http_body(r)) != ERR_OK)
+		return e;
+	if (r->body_len == 0) {
 		if (required)
 			return http_error(r, ERR_BAD_REQUEST, "request body required");
 		return ERR_OK;
@@ -205,12 +226,6 @@ http_read_json(struct req *r, bool required)
 	if (!ctype_is_json(http_env(r, "CONTENT_TYPE")))
 		return http_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
 		    "Content-Type must be application/json");
-	r->body = arena_alloc(r->a, (size_t)len + 1);
-	got = FCGX_GetStr(r->body, (int)len, r->fcgi->in);
-	if (got != (int)len)
-		return http_error(r, ERR_BAD_REQUEST, "truncated request body");
-	r->body[len] = '\0';
-	r->body_len = (size_t)len;
 	/* A NUL inside the body would hide what follows it from the parser. */
 	if (memchr(r->body, '\0', r->body_len) != NULL)
 		return http_error(r, ERR_BAD_REQUEST, "malformed JSON body");
@@ -223,6 +238,57 @@ http_read_json(struct req *r, bool required)
 	if (!cJSON_IsObject(r->json))
 		return http_error(r, ERR_BAD_REQUEST, "JSON body must be an object");
 	return ERR_OK;
+}
+
+void
+http_etag(struct req *r, const char *version)
+{
+	http_add_header(r, "ETag", arena_printf(r->a, "\"%s\"", version));
+}
+
+enum err
+http_if_match(struct req *r, const char **version)
+{
+	const char *h = http_header(r, "if-match"), *p;
+	size_t      n;
+
+	*version = NULL;
+	if (h == NULL)
+		return ERR_OK;
+	while (*h == ' ')
+		h++;
+	if (strcmp(h, "*") == 0)
+		return ERR_OK;
+	if (strncmp(h, "W/", 2) == 0)	/* weak comparison is not allowed here */
+		return http_error(r, ERR_PRECONDITION_FAILED, "If-Match must be a strong ETag");
+	n = strlen(h);
+	while (n > 0 && h[n - 1] == ' ')
+		n--;
+	if (n < 3 || h[0] != '"' || h[n - 1] != '"')
+		return http_error(r, ERR_PRECONDITION_FAILED, "If-Match does not match");
+	for (p = h + 1; p < h + n - 1; p++)
+		if (*p < '0' || *p > '9' || p - h > 19)
+			return http_error(r, ERR_PRECONDITION_FAILED, "If-Match does not match");
+	*version = arena_strndup(r->a, h + 1, n - 2);
+	return ERR_OK;
+}
+
+void
+http_flush(struct req *r)
+{
+	if (!r->capture)
+		return;
+	r->capture = false;
+	r->responded = false;
+	http_respond_raw(r, r->held.status, r->held.ctype, r->held.body, r->held.len);
+}
+
+void
+http_discard(struct req *r)
+{
+	r->capture = false;
+	r->responded = false;
+	r->nheaders = 0;
 }
 
 void
@@ -252,6 +318,13 @@ http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
 	}
 	r->responded = true;
 	r->status = status;
+	if (r->capture) {
+		r->held.status = status;
+		r->held.ctype = ctype ? arena_strdup(r->a, ctype) : NULL;
+		r->held.body = len ? arena_strndup(r->a, body, len) : NULL;
+		r->held.len = len;
+		return ERR_OK;
+	}
 	/* libfcgi's printf lacks %zu and friends: format here, write raw. */
 	hdr = arena_printf(r->a, "Status: %d %s\r\nx-plane-version: %s\r\nx-request-id: %s\r\n"
 	    "Cache-Control: no-store\r\n", status, err_reason(status), LAUNCHER_VERSION,

@@ -55,6 +55,8 @@ struct principal {
 	const char *key_project_id; /* a key restricted to one project, or NULL */
 	const char *jti;	/* the session of a JWT, or NULL */
 	struct pg_result *user_row;	/* the principal's row: json_row() gives the user object */
+	const char *project_id;	/* set by perm_project() */
+	int         project_role;	/* enum prole, set by perm_project() */
 };
 
 struct http_kv {
@@ -98,6 +100,16 @@ struct req {
 
 	http_after_fn    after_fn;	/* runs after FCGX_Finish_r */
 	void            *after_arg;
+
+	/* Capture mode: the response is held until the transaction commits. */
+	bool             capture;
+	struct {
+		int         status;
+		const char *ctype;
+		const char *body;
+		size_t      len;
+	} held;
+	bool             body_read;
 };
 
 /* Fills method, uri, query, request id from the FastCGI params. */
@@ -115,6 +127,25 @@ const char *http_param(struct req *r, const char *name);
  * On failure it has already responded (400/413/415) and returns the error.
  */
 enum err http_read_json(struct req *r, bool required);
+
+/*
+ * Reads the raw body once (CONTENT_LENGTH checked against the ceiling
+ * before reading); later calls return the same bytes.  Responds 400/413
+ * itself on failure.
+ */
+enum err http_body(struct req *r);
+/* Writes a held (captured) response for real. */
+void     http_flush(struct req *r);
+/* Discards a held response (the transaction failed). */
+void     http_discard(struct req *r);
+
+/* ETag of a versioned resource ("\"<version>\""). */
+void     http_etag(struct req *r, const char *version);
+/*
+ * If-Match of the request: *version = NULL when absent or "*", else the
+ * version it names.  A malformed header answers 412 (returned).
+ */
+enum err http_if_match(struct req *r, const char **version);
 
 /* Adds a response header (copied into the arena). */
 void     http_add_header(struct req *r, const char *name, const char *value);

@@ -8,7 +8,10 @@
 
 #include "../api/api.h"
 #include "auth.h"
+#include "db.h"
 #include "log.h"
+#include "perm.h"
+#include "txn.h"
 
 /* Every section's table; order does not matter (patterns don't overlap). */
 static const struct route *const sections[] = {
@@ -16,6 +19,10 @@ static const struct route *const sections[] = {
 	api_auth_routes,
 	api_service_key_routes,
 	api_user_routes,
+	api_project_routes,
+	api_member_routes,
+	api_environment_routes,
+	api_audit_routes,
 };
 
 /* Matches pattern against path, filling r->params; true on match. */
@@ -87,10 +94,15 @@ authorise(struct req *r, const struct route *rt)
 		return auth_tenant(r);
 	if ((e = auth_authenticate(r)) != ERR_OK)
 		return e;
-	if ((r->who.scopes & scope_needed(rt, r->method)) != scope_needed(rt, r->method))
+	/* Project routes: the permission table decides the scope (perm.c). */
+	if (rt->cap == CAP_NONE &&
+	    (r->who.scopes & scope_needed(rt, r->method)) != scope_needed(rt, r->method))
 		return http_error(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
 	if (r->who.role < rt->min_role)
 		return http_error(r, ERR_FORBIDDEN, "insufficient permissions");
+	/* Tenant administration is out of reach of a key bound to one project. */
+	if (rt->min_role >= ROLE_ADMIN && r->who.key_project_id != NULL)
+		return http_error(r, ERR_FORBIDDEN, "a project-bound service key cannot do this");
 	return ERR_OK;
 }
 
@@ -134,8 +146,16 @@ router_dispatch(struct req *r)
 			http_error(r, ERR_NOT_FOUND, "route not found");
 		return;
 	}
-	if ((e = authorise(r, found)) == ERR_OK)
-		e = found->fn(r);
+	if ((e = authorise(r, found)) == ERR_OK) {
+		if (r->who.authenticated && r->method != HTTP_GET && r->method != HTTP_HEAD)
+			e = txn_run(r, found);
+		else if (found->cap != CAP_NONE &&
+		    (e = perm_project(r, found->project_of ? found->project_of(r) :
+		    http_param(r, "id"), found->cap)) != ERR_OK)
+			;
+		else
+			e = found->fn(r);
+	}
 	if (!r->responded) {
 		if (e == ERR_OK) {
 			log_error("handler %s returned without responding", found->pattern);
@@ -153,7 +173,11 @@ router_print(void)
 		for (const struct route *rt = sections[i]; rt->pattern; rt++)
 			for (unsigned m = HTTP_GET; m <= HTTP_DELETE; m <<= 1)
 				if (rt->methods & m)
-					printf("%s %s%s\n", http_method_name(m),
+					printf("%s %s%s %s %s %s\n", http_method_name(m),
 					    rt->flags & ROUTE_GLOBAL ? "" : "/{tenant}/api/v1",
-					    rt->pattern);
+					    rt->pattern, perm_cap_name((enum cap)rt->cap),
+					    rt->audit ? rt->audit : "-",
+					    rt->flags & ROUTE_PUBLIC ? "public" :
+					    rt->flags & ROUTE_GLOBAL ? "global" :
+					    rt->flags & ROUTE_AGENT ? "agent" : "auth");
 }

@@ -29,11 +29,15 @@ struct route {
 	unsigned    flags;
 	unsigned    scope;	/* key scope needed; 0 = read for GET, write otherwise */
 	enum role   min_role;	/* least tenant role; 0 = any authenticated user */
+	int         cap;	/* enum cap on the route's project (perm.h); 0 = none */
+	const char *audit;	/* audit action ("project.update"); mutations need one */
+	/* The project a cap applies to; NULL = the :id param is the project. */
+	const char *(*project_of)(struct req *r);
 };
 
 /* Finds and runs the route for r; always leaves r responded. */
 void router_dispatch(struct req *r);
-/* Prints "METHOD /pattern" lines of every route (for the OpenAPI check). */
+/* Prints "METHOD /pattern cap audit" lines of every route (for the tests). */
 void router_print(void);
 
 #endif

@@ -186,3 +186,45 @@ def assert_error(r, status, code, field=None):
     if field is not None:
         fields = [d.get("field") for d in r.error.get("details", [])]
         assert field in fields, "details lack %s: %r" % (field, r)
+
+
+def login_by_code(client, addr):
+    """Signs addr in with an e-mailed code (real SMTP); returns a Client."""
+    t0 = time.time() - 1
+    r = request("POST", "/%s/api/v1/auth/send-code" % client.tenant, {"email": addr, "method": "email"})
+    assert r.status == 200, r
+    body = mail_body(mail_for(addr, after=t0))
+    code = [w for w in body.split() if w.isdigit() and len(w) == 6][0]
+    r = request("POST", "/%s/api/v1/auth/verify-code" % client.tenant, {"email": addr, "code": code})
+    assert r.status == 200, r
+    c = Client(client.tenant, token=r.data["token"])
+    c.email, c.user_id = addr, r.data["user"]["id"]
+    return c
+
+
+def new_user(admin_client, role="user", prefix="u"):
+    """Creates a tenant user through /users and signs them in; returns a Client."""
+    addr = "%s-%s@example.com" % (prefix, uuid.uuid4().hex[:8])
+    r = admin_client.post("/users", {"email": addr, "role": role})
+    assert r.status == 201, r
+    return login_by_code(admin_client, addr)
+
+
+def new_project(client, **body):
+    body.setdefault("name", "p-" + uuid.uuid4().hex[:10])
+    r = client.post("/projects", body)
+    assert r.status == 201, r
+    return r.data
+
+
+# A real 1x1 PNG.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def multipart(field, filename, data, ctype="application/octet-stream"):
+    boundary = "----lnchr" + uuid.uuid4().hex
+    body = (("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+             "Content-Type: %s\r\n\r\n" % (boundary, field, filename, ctype)).encode()
+            + data + ("\r\n--%s--\r\n" % boundary).encode())
+    return body, "multipart/form-data; boundary=" + boundary

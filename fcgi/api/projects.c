@@ -1,0 +1,408 @@
+/*
+ * projects.c - API.md §2 projects: list, create, get, update, delete, icon
+ * upload and removal, ownership transfer.  Membership, invites and
+ * environments have their own files.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/crypto.h"
+#include "../core/db.h"
+#include "../core/json.h"
+#include "../core/list.h"
+#include "../core/log.h"
+#include "../core/multipart.h"
+#include "../core/perm.h"
+#include "../core/util.h"
+#include "../core/worker.h"
+
+#define ICON_MAX (512 * 1024)
+
+/* The project object (API.md §2), with its owner and environments. */
+#define PROJECT_COLS "p.id, p.name, p.display_name, p.description, p.color, p.icon_path," \
+	" p.single_server_mode, p.default_server_id, p.auto_error_tracking_enabled," \
+	" p.created_at, p.updated_at, o.user_id AS owner_id, p.row_version::text AS _version"
+#define PROJECT_FROM " FROM projects p LEFT JOIN project_members o ON o.project_id = p.id" \
+	" AND o.role = 'owner'"
+
+static const struct db_stmt st_get = {"projects_get",
+    "SELECT " PROJECT_COLS ", (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id,"
+    " 'name', e.name, 'is_default', e.is_default) ORDER BY e.created_at, e.id), '[]')"
+    " FROM environments e WHERE e.project_id = p.id) AS environments"
+    PROJECT_FROM " WHERE p.id = $1::uuid"};
+/* $4 = sees all (tenant admin), $5 = user, $6 = the key's project or NULL. */
+static const struct db_stmt st_list = {"projects_list",
+    "SELECT " PROJECT_COLS PROJECT_FROM
+    " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
+    " WHERE m.project_id = p.id AND m.user_id = $5::uuid))"
+    " AND ($6::uuid IS NULL OR p.id = $6::uuid)" LIST_TAIL("p.")};
+static const struct db_stmt st_create = {"projects_create",
+    "SELECT api_project_create($1::uuid, $2, $3, $4, $5, $6::boolean, $7::uuid) AS id"};
+/* $2 = the given fields as a JSON object: only those change. */
+static const struct db_stmt st_update = {"projects_update",
+    "UPDATE projects SET"
+    " name = CASE WHEN $2::jsonb ? 'name' THEN $2::jsonb->>'name' ELSE name END,"
+    " display_name = CASE WHEN $2::jsonb ? 'display_name' THEN $2::jsonb->>'display_name' ELSE display_name END,"
+    " description = CASE WHEN $2::jsonb ? 'description' THEN $2::jsonb->>'description' ELSE description END,"
+    " color = CASE WHEN $2::jsonb ? 'color' THEN $2::jsonb->>'color' ELSE color END,"
+    " single_server_mode = CASE WHEN $2::jsonb ? 'single_server_mode'"
+    "  THEN ($2::jsonb->>'single_server_mode')::boolean ELSE single_server_mode END,"
+    " default_server_id = CASE WHEN $2::jsonb ? 'default_server_id'"
+    "  THEN ($2::jsonb->>'default_server_id')::uuid ELSE default_server_id END,"
+    " auto_error_tracking_enabled = CASE WHEN $2::jsonb ? 'auto_error_tracking_enabled'"
+    "  THEN ($2::jsonb->>'auto_error_tracking_enabled')::boolean ELSE auto_error_tracking_enabled END"
+    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
+static const struct db_stmt st_delete = {"projects_delete",
+    "DELETE FROM projects WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"
+    " RETURNING icon_path"};
+static const struct db_stmt st_icon = {"projects_icon",
+    "UPDATE projects p SET icon_path = $2 FROM projects old WHERE p.id = $1::uuid"
+    " AND old.id = p.id AND ($3::bigint IS NULL OR p.row_version = $3::bigint)"
+    " RETURNING old.icon_path AS old_path"};
+static const struct db_stmt st_transfer = {"projects_transfer",
+    "SELECT api_project_transfer($1::uuid, $2::uuid)"};
+
+static const char *
+check_slug(const cJSON *v)
+{
+	return util_is_slug(v->valuestring) ? NULL :
+	    "must be 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'";
+}
+
+static const char *
+check_color(const cJSON *v)
+{
+	const char *s = v->valuestring;
+
+	if (strlen(s) != 7 || s[0] != '#')
+		return "must be a colour like #1a2b3c";
+	for (int i = 1; i < 7; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F')))
+			return "must be a colour like #1a2b3c";
+	return NULL;
+}
+
+/* Responds with the project object (status 200 or 201) and its ETag. */
+static enum err
+respond_project(struct req *r, const char *id, int status)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "project not found");
+	http_etag(r, db_get(res, 0, "_version"));
+	return http_respond_json(r, status, json_row(res, 0), NULL);
+}
+
+static enum err
+list(struct req *r)
+{
+	struct list_page p;
+	enum err         e;
+
+	if ((e = list_begin(r, &p)) != ERR_OK)
+		return e;
+	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
+	list_filter(&p, r->who.user_id);
+	list_filter(&p, r->who.key_project_id);
+	return list_run(r, &p, &st_list);
+}
+
+static const struct field create_fields[] = {
+	{"name", F_STRING, true, false, 1, 63, check_slug},
+	{"display_name", F_STRING, false, false, 0, 100, NULL},
+	{"description", F_STRING, false, false, 0, 2000, NULL},
+	{"color", F_STRING, false, true, 7, 7, check_color},
+	{"single_server_mode", F_BOOL, false, false, 0, 0, NULL},
+	{"default_server_id", F_UUID, false, true, 0, 0, NULL},
+};
+
+static enum err
+create(struct req *r)
+{
+	struct field_val v[6];
+	PGresult        *res;
+	enum err         e;
+
+	if (!perm_can_create_project(r))
+		return http_error(r, ERR_FORBIDDEN, "this service key cannot create projects");
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, create_fields, v)) != ERR_OK)
+		return e;
+	e = db_run(r, &st_create, &res, r->who.user_id, v[0].s, v[1].s, v[2].s, v[3].s,
+	    v[4].present ? (v[4].b ? "true" : "false") : NULL, v[5].s);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, "a project with this name already exists");
+	if (e != ERR_OK)
+		return e;
+	return respond_project(r, db_get(res, 0, "id"), 201);
+}
+
+static enum err
+get(struct req *r)
+{
+	return respond_project(r, r->who.project_id, 200);
+}
+
+static const struct field update_fields[] = {
+	{"name", F_STRING, false, false, 1, 63, check_slug},
+	{"display_name", F_STRING, false, false, 0, 100, NULL},
+	{"description", F_STRING, false, false, 0, 2000, NULL},
+	{"color", F_STRING, false, true, 7, 7, check_color},
+	{"single_server_mode", F_BOOL, false, false, 0, 0, NULL},
+	{"default_server_id", F_UUID, false, true, 0, 0, NULL},
+	{"auto_error_tracking_enabled", F_BOOL, false, false, 0, 0, NULL},
+};
+
+static enum err
+update(struct req *r)
+{
+	struct field_val v[7];
+	PGresult        *res;
+	const char      *version;
+	char            *given;
+	enum err         e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK ||
+	    (e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
+		return e;
+	/* The body's known fields, validated, are what changes. */
+	given = cJSON_PrintUnformatted(r->json);
+	arena_defer(r->a, free, given);
+	e = db_run(r, &st_update, &res, r->who.project_id, given, version);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, "a project with this name already exists");
+	if (e != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+	return respond_project(r, r->who.project_id, 200);
+}
+
+/* Removes an icon file named by its public path (after the commit). */
+static void
+unlink_icon(struct worker *w, void *arg)
+{
+	const char *path = arg, *name = strrchr(path, '/');
+	char        file[2048];
+
+	if (name == NULL || strstr(name, "..") != NULL)
+		return;
+	if (util_snprintf(file, sizeof(file), "%s%s", w->cfg->icons_dir, name) < 0)
+		return;
+	if (unlink(file) != 0 && errno != ENOENT)
+		log_warn("icon %s could not be removed", name + 1);
+}
+
+static enum err
+del(struct req *r)
+{
+	const char *version;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK)
+		return e;
+	/* One statement: members, invites, environments and everything that
+	 * references the project go with it (ON DELETE CASCADE). */
+	if ((e = db_run(r, &st_delete, &res, r->who.project_id, version)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+	if (!db_isnull(res, 0, "icon_path"))
+		http_after(r, unlink_icon, arena_strdup(r->a, db_get(res, 0, "icon_path")));
+	return http_no_content(r);
+}
+
+/* An on...= event attribute in lower-cased SVG text. */
+static bool
+has_event_attribute(const char *low, size_t n)
+{
+	for (size_t i = 1; i + 2 < n; i++) {
+		size_t j;
+
+		if (low[i] != 'o' || low[i + 1] != 'n' ||
+		    !(low[i - 1] == ' ' || low[i - 1] == '\t' || low[i - 1] == '\n' ||
+		    low[i - 1] == '\r' || low[i - 1] == '"' || low[i - 1] == '\'' || low[i - 1] == '/'))
+			continue;
+		for (j = i + 2; j < n && low[j] >= 'a' && low[j] <= 'z'; j++)
+			;
+		if (j == i + 2)
+			continue;
+		while (j < n && (low[j] == ' ' || low[j] == '\t' || low[j] == '\n' || low[j] == '\r'))
+			j++;
+		if (j < n && low[j] == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The image type of bytes, by content (never by file name), or NULL.  An
+ * SVG must be text with an <svg element and nothing that can run: no
+ * scripts, event attributes, javascript: or data: links, embedded
+ * documents or entity declarations.
+ */
+static const char *
+sniff_icon(struct req *r, const char *d, size_t n)
+{
+	static const char *const unsafe[] = {"<script", "javascript:", "<foreignobject",
+	    "<iframe", "<!entity", "<!doctype", "<embed", "<object", "data:", "<use", "<animate",
+	    "<set", "<handler", "<listener"};
+	char *low;
+
+	if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "png";
+	if (n >= 3 && memcmp(d, "\xff\xd8\xff", 3) == 0)
+		return "jpg";
+	if (n >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
+		return "webp";
+	if (memchr(d, '\0', n) != NULL)
+		return NULL;
+	low = arena_alloc(r->a, n + 1);
+	for (size_t i = 0; i < n; i++)
+		low[i] = d[i] >= 'A' && d[i] <= 'Z' ? (char)(d[i] - 'A' + 'a') : d[i];
+	if (strstr(low, "<svg") == NULL || has_event_attribute(low, n))
+		return NULL;
+	for (size_t u = 0; u < sizeof(unsafe) / sizeof(*unsafe); u++)
+		if (strstr(low, unsafe[u]) != NULL)
+			return NULL;
+	return "svg";
+}
+
+/* Writes the icon atomically (temporary name, then rename); 0 on success. */
+static int
+write_icon(struct req *r, const char *name, const char *d, size_t n)
+{
+	char path[2048], tmp[2100];
+	int  fd;
+
+	if (util_snprintf(path, sizeof(path), "%s/%s", r->w->cfg->icons_dir, name) < 0 ||
+	    util_snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", r->w->cfg->icons_dir, name) < 0)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		log_error("icon: cannot create a file in icons_dir");
+		return -1;
+	}
+	if (write(fd, d, n) != (ssize_t)n || fsync(fd) != 0 || close(fd) != 0 ||
+	    rename(tmp, path) != 0) {
+		log_error("icon: cannot write a file in icons_dir");
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static enum err
+icon_put(struct req *r)
+{
+	const char *data, *ext, *version, *url;
+	char        rnd[20], *name;
+	size_t      len;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK ||
+	    (e = multipart_file(r, "icon", &data, &len)) != ERR_OK)
+		return e;
+	if (len > ICON_MAX) {
+		cJSON *d = cJSON_CreateArray();
+
+		json_detail(d, "icon", "must be at most 512 KiB");
+		return http_error_details(r, "invalid upload", d);
+	}
+	if ((ext = sniff_icon(r, data, len)) == NULL) {
+		cJSON *d = cJSON_CreateArray();
+
+		json_detail(d, "icon", "must be a PNG, JPEG, WebP or (script-free) SVG image");
+		return http_error_details(r, "invalid upload", d);
+	}
+	if (crypto_token(rnd, sizeof(rnd), "", 12) != 0)
+		return ERR_INTERNAL;
+	name = arena_printf(r->a, "%s-%s.%s", r->who.project_id, rnd, ext);
+	if (write_icon(r, name, data, len) != 0)
+		return ERR_INTERNAL;
+	url = arena_printf(r->a, "%s/%s", r->w->cfg->icons_url, name);
+	e = db_run(r, &st_icon, &res, r->who.project_id, url, version);
+	if (e == ERR_OK && PQntuples(res) != 1)
+		e = http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+	if (e != ERR_OK) {
+		unlink_icon(r->w, (void *)url);
+		return e;
+	}
+	if (!db_isnull(res, 0, "old_path"))
+		http_after(r, unlink_icon, arena_strdup(r->a, db_get(res, 0, "old_path")));
+	return respond_project(r, r->who.project_id, 200);
+}
+
+static enum err
+icon_delete(struct req *r)
+{
+	const char *version;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK)
+		return e;
+	if ((e = db_run(r, &st_icon, &res, r->who.project_id, NULL, version)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+	if (!db_isnull(res, 0, "old_path"))
+		http_after(r, unlink_icon, arena_strdup(r->a, db_get(res, 0, "old_path")));
+	return http_no_content(r);
+}
+
+static const struct field transfer_fields[] = {
+	{"new_owner_id", F_UUID, true, false, 0, 0, NULL},
+};
+
+static enum err
+transfer(struct req *r)
+{
+	struct field_val v[1];
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, transfer_fields, v)) != ERR_OK)
+		return e;
+	e = db_run(r, &st_transfer, NULL, r->who.project_id, v[0].s);
+	if (e == ERR_BAD_REQUEST) {
+		cJSON *d = cJSON_CreateArray();
+
+		json_detail(d, "new_owner_id", db_message(r, "must be a member of the project"));
+		return http_error_details(r, "invalid request body", d);
+	}
+	if (e != ERR_OK)
+		return e;
+	return respond_project(r, r->who.project_id, 200);
+}
+
+const struct route api_project_routes[] = {
+	{.methods = HTTP_GET, .pattern = "/projects", .fn = list},
+	{.methods = HTTP_POST, .pattern = "/projects", .fn = create, .audit = "project.create"},
+	{.methods = HTTP_GET, .pattern = "/projects/:id", .fn = get, .cap = CAP_READ},
+	{.methods = HTTP_PUT, .pattern = "/projects/:id", .fn = update, .cap = CAP_WRITE,
+	    .audit = "project.update"},
+	{.methods = HTTP_DELETE, .pattern = "/projects/:id", .fn = del, .cap = CAP_OWN,
+	    .audit = "project.delete"},
+	{.methods = HTTP_POST, .pattern = "/projects/:id/icon", .fn = icon_put, .cap = CAP_WRITE,
+	    .audit = "project.icon_upload"},
+	{.methods = HTTP_DELETE, .pattern = "/projects/:id/icon", .fn = icon_delete, .cap = CAP_WRITE,
+	    .audit = "project.icon_delete"},
+	{.methods = HTTP_POST, .pattern = "/projects/:id/transfer", .fn = transfer, .cap = CAP_OWN,
+	    .audit = "project.transfer"},
+	{0},
+};

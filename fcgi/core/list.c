@@ -1,0 +1,139 @@
+/*
+ * list.c - limit, signed keyset cursors and the list response (list.h).
+ *
+ * A cursor is base64url("<created_at>|<id>") "." base64url(MAC), the MAC a
+ * keyed hash over tenant, path and payload: it cannot be forged, altered,
+ * or carried to another list or tenant.
+ */
+#include "list.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "json.h"
+#include "util.h"
+#include "worker.h"
+
+#define MAC_BYTES 16
+
+static void
+cursor_mac(struct req *r, const char *payload, unsigned char mac[MAC_BYTES])
+{
+	unsigned char full[CRYPTO_HASH_BYTES];
+	const char   *m = arena_printf(r->a, "%s\n%s\n%s", r->who.tenant_id ? r->who.tenant_id : "",
+	    r->path, payload);
+
+	crypto_keyed_hash(&r->w->keys, "list-cursor", m, strlen(m), full);
+	memcpy(mac, full, MAC_BYTES);
+}
+
+static char *
+b64(struct req *r, const unsigned char *bin, size_t n)
+{
+	size_t len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char  *out = arena_alloc(r->a, len);
+
+	sodium_bin2base64(out, len, bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+static enum err
+bad_cursor(struct req *r)
+{
+	cJSON *d = cJSON_CreateArray();
+
+	json_detail(d, "cursor", "is not a cursor of this list");
+	return http_error_details(r, "invalid query parameter", d);
+}
+
+enum err
+list_begin(struct req *r, struct list_page *p)
+{
+	const char   *c = http_query(r, "cursor"), *dot;
+	unsigned char mac[MAC_BYTES], want[MAC_BYTES], payload[256];
+	size_t        ml, pl;
+	enum err      e;
+	char         *bar;
+
+	memset(p, 0, sizeof(*p));
+	if ((e = http_limit(r, &p->limit)) != ERR_OK)
+		return e;
+	p->params[0] = arena_printf(r->a, "%lld", (long long)p->limit + 1);
+	p->n = 3;
+	if (c == NULL || *c == '\0')
+		return ERR_OK;
+	if (strlen(c) > 300 || (dot = strchr(c, '.')) == NULL)
+		return bad_cursor(r);
+	if (sodium_base642bin(payload, sizeof(payload) - 1, c, (size_t)(dot - c), NULL, &pl, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    sodium_base642bin(mac, sizeof(mac), dot + 1, strlen(dot + 1), NULL, &ml, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || ml != MAC_BYTES)
+		return bad_cursor(r);
+	payload[pl] = '\0';
+	if (memchr(payload, '\0', pl) != NULL)
+		return bad_cursor(r);
+	cursor_mac(r, (char *)payload, want);
+	if (sodium_memcmp(mac, want, MAC_BYTES) != 0)
+		return bad_cursor(r);
+	if ((bar = strchr((char *)payload, '|')) == NULL || !util_is_uuid(bar + 1))
+		return bad_cursor(r);
+	p->params[1] = arena_strndup(r->a, (char *)payload, (size_t)(bar - (char *)payload));
+	p->params[2] = arena_strdup(r->a, bar + 1);
+	return ERR_OK;
+}
+
+void
+list_filter(struct list_page *p, const char *value)
+{
+	if (p->n < 3 + LIST_MAX_FILTERS)
+		p->params[p->n++] = value;
+}
+
+enum err
+list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
+{
+	PGresult *res;
+	cJSON    *data, *meta;
+	int       rows;
+	enum err  e;
+
+	if ((e = db_exec(r, st, p->n, p->params, &res)) != ERR_OK)
+		return e;
+	rows = PQntuples(res);
+	data = cJSON_CreateArray();
+	for (int i = 0; i < rows && i < p->limit; i++)
+		cJSON_AddItemToArray(data, json_row(res, i));
+	meta = cJSON_CreateObject();
+	if (rows > p->limit) {
+		/* The last row shown: its exact created_at (microseconds) and id. */
+		const char   *payload = arena_printf(r->a, "%s|%s",
+		    db_get(res, (int)p->limit - 1, "created_at"), db_get(res, (int)p->limit - 1, "id"));
+		unsigned char mac[MAC_BYTES];
+
+		cursor_mac(r, payload, mac);
+		cJSON_AddStringToObject(meta, "next_cursor", arena_printf(r->a, "%s.%s",
+		    b64(r, (const unsigned char *)payload, strlen(payload)), b64(r, mac, MAC_BYTES)));
+	} else
+		cJSON_AddNullToObject(meta, "next_cursor");
+	return http_respond_json(r, 200, data, meta);
+}
+
+enum err
+list_uuid_query(struct req *r, const char *name, const char **out)
+{
+	const char *v = http_query(r, name);
+
+	*out = NULL;
+	if (v == NULL || *v == '\0')
+		return ERR_OK;
+	if (!util_is_uuid(v)) {
+		cJSON *d = cJSON_CreateArray();
+
+		json_detail(d, name, "must be a UUID");
+		return http_error_details(r, "invalid query parameter", d);
+	}
+	*out = v;
+	return ERR_OK;
+}

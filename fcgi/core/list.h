@@ -1,0 +1,40 @@
+/*
+ * list.h - the one implementation of list endpoints: ?limit= (default 50,
+ * 1..200), an opaque keyset ?cursor= (signed, bound to the list's path and
+ * the tenant; a forged or corrupted one is 400) and meta.next_cursor.
+ * Order is (created_at, id), stable under concurrent inserts and deletes.
+ *
+ * A list statement takes $1 = limit + 1, $2 = cursor created_at (or NULL),
+ * $3 = cursor id (or NULL), then its own filters, and ends with
+ *   AND ($2::timestamptz IS NULL OR (t.created_at, t.id) > ($2::timestamptz, $3::uuid))
+ *   ORDER BY t.created_at, t.id LIMIT $1
+ * selecting columns `id` and `created_at`.
+ */
+#ifndef LAUNCHER_LIST_H
+#define LAUNCHER_LIST_H
+
+#include "db.h"
+#include "http.h"
+
+#define LIST_MAX_FILTERS 6
+
+/* The keyset tail of a list statement; t is the table alias ("" or "p."). */
+#define LIST_TAIL(t) " AND ($2::timestamptz IS NULL OR (" t "created_at, " t "id) >" \
+	" ($2::timestamptz, $3::uuid)) ORDER BY " t "created_at, " t "id LIMIT $1::int"
+
+struct list_page {
+	const char *params[3 + LIST_MAX_FILTERS];
+	int         n;
+	int64_t     limit;
+};
+
+/* Parses limit and cursor into p (params 1..3); responds 400 itself. */
+enum err list_begin(struct req *r, struct list_page *p);
+/* Appends a filter parameter ($4, $5, ...). */
+void     list_filter(struct list_page *p, const char *value);
+/* Runs st and responds with data + meta.next_cursor. */
+enum err list_run(struct req *r, struct list_page *p, const struct db_stmt *st);
+/* ?projectId= validated (400 if not a UUID); NULL if absent. */
+enum err list_uuid_query(struct req *r, const char *name, const char **out);
+
+#endif

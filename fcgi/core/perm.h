@@ -1,0 +1,38 @@
+/*
+ * perm.h - who may do what inside a project: one table, used by the router
+ * for every project-scoped route and printed for the permission tests.
+ *
+ * Tenant superadmins and admins act as owners of every project; tenant
+ * users act with their membership role.  A service key acts as its creator,
+ * limited by its scopes and, if bound to one project, to that project.
+ * A project the caller cannot see answers 404; a visible one with too few
+ * rights answers 403.
+ */
+#ifndef LAUNCHER_PERM_H
+#define LAUNCHER_PERM_H
+
+#include "http.h"
+
+enum cap { CAP_NONE = 0, CAP_READ, CAP_DEPLOY, CAP_WRITE, CAP_OWN, CAP__COUNT };
+
+enum prole { PROLE_NONE = 0, PROLE_VIEWER, PROLE_MEMBER, PROLE_ADMIN, PROLE_OWNER };
+
+enum prole  perm_prole_parse(const char *s);
+const char *perm_prole_name(enum prole p);
+const char *perm_cap_name(enum cap c);
+/* The key scope a capability needs. */
+unsigned    perm_cap_scope(enum cap c);
+
+/*
+ * Checks that the caller may exercise cap on project_id; responds 404/403
+ * itself.  On success sets r->who.project_id and r->who.project_role.
+ */
+enum err perm_project(struct req *r, const char *project_id, enum cap cap);
+
+/* Project creation: any user, with a write-scoped key not bound to a project. */
+bool perm_can_create_project(struct req *r);
+
+/* Prints the capability table (for tests). */
+void perm_print(void);
+
+#endif
