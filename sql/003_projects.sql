@@ -23,6 +23,10 @@ CREATE TABLE projects (
 	single_server_mode          boolean NOT NULL DEFAULT false,
 	default_server_id           uuid,
 	auto_error_tracking_enabled boolean NOT NULL DEFAULT false,
+	-- The owner's membership row is the truth (exactly one per project);
+	-- this copy, kept by api_project_create/api_project_transfer, spares
+	-- every project list a join.
+	owner_id                    uuid REFERENCES users,
 	row_version                 bigint NOT NULL DEFAULT 1,
 	created_at                  timestamptz NOT NULL DEFAULT clock_timestamp(),
 	updated_at                  timestamptz NOT NULL DEFAULT now(),
@@ -139,9 +143,10 @@ RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE pid uuid;
 BEGIN
-	INSERT INTO projects (name, display_name, description, color, single_server_mode, default_server_id)
+	INSERT INTO projects (name, display_name, description, color, single_server_mode,
+	                      default_server_id, owner_id)
 	VALUES (p_name, coalesce(p_display, p_name), coalesce(p_desc, ''), p_color,
-	        coalesce(p_single, false), p_server)
+	        coalesce(p_single, false), p_server, p_owner)
 	RETURNING id INTO pid;
 	INSERT INTO project_members (project_id, user_id, role) VALUES (pid, p_owner, 'owner');
 	INSERT INTO environments (project_id, name, is_default)
@@ -162,6 +167,7 @@ BEGIN
 	UPDATE project_members SET role = 'admin' WHERE project_id = p_project AND role = 'owner'
 	   AND user_id <> p_new_owner;
 	UPDATE project_members SET role = 'owner' WHERE project_id = p_project AND user_id = p_new_owner;
+	UPDATE projects SET owner_id = p_new_owner WHERE id = p_project;
 END $$;
 
 GRANT EXECUTE ON FUNCTION api_project_create(uuid, text, text, text, text, boolean, uuid),

@@ -28,9 +28,8 @@
 /* The project object (API.md §2), with its owner and environments. */
 #define PROJECT_COLS "p.id, p.name, p.display_name, p.description, p.color, p.icon_path," \
 	" p.single_server_mode, p.default_server_id, p.auto_error_tracking_enabled," \
-	" p.created_at, p.updated_at, o.user_id AS owner_id, p.row_version::text AS _version"
-#define PROJECT_FROM " FROM projects p LEFT JOIN project_members o ON o.project_id = p.id" \
-	" AND o.role = 'owner'"
+	" p.created_at, p.updated_at, p.owner_id, p.row_version::text AS _version"
+#define PROJECT_FROM " FROM projects p"
 
 static const struct db_stmt st_get = {"projects_get",
     "SELECT " PROJECT_COLS ", (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id,"

@@ -65,10 +65,17 @@ db_ensure(struct worker *w)
 		return ERR_UNAVAILABLE;
 	}
 	PQsetNoticeProcessor(db->conn, notice_quiet, NULL);
-	/* A safe search_path and UTC timestamps, right after connecting. */
+	/*
+	 * A safe search_path and UTC timestamps, right after connecting.  Plans
+	 * are generic: every statement is prepared once per connection and
+	 * written for index access, and a custom plan per call (what the
+	 * default chooses for optional-filter statements like the lists) costs
+	 * more planning than executing.
+	 */
 	res = PQexec(db->conn,
 	    "SELECT pg_catalog.set_config('search_path', 'launcher', false),"
-	    " pg_catalog.set_config('TimeZone', 'UTC', false)");
+	    " pg_catalog.set_config('TimeZone', 'UTC', false),"
+	    " pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', false)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("database session setup failed");
 		PQclear(res);

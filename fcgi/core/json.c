@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "buf.h"
 #include "http.h"
 #include "util.h"
 
@@ -156,6 +157,31 @@ json_fields(struct req *r, const struct field *fields, size_t n, struct field_va
 	return ERR_OK;
 }
 
+enum col_kind { COL_STRING, COL_BOOL, COL_NUMBER, COL_JSON, COL_TIME };
+
+/* How a column of this type appears in JSON (one rule for both writers). */
+static enum col_kind
+col_kind(Oid type)
+{
+	switch (type) {
+	case OID_BOOL:
+		return COL_BOOL;
+	case OID_INT2:
+	case OID_INT4:
+	case OID_INT8:
+	case OID_FLOAT8:
+	case OID_NUMERIC:
+		return COL_NUMBER;
+	case OID_JSON:
+	case OID_JSONB:
+		return COL_JSON;
+	case OID_TIMESTAMPTZ:
+		return COL_TIME;
+	default:
+		return COL_STRING;
+	}
+}
+
 /* "2024-01-15 10:30:00.123+00" (session TimeZone UTC) -> "2024-01-15T10:30:00Z" */
 static cJSON *
 ts_json(const char *v)
@@ -189,24 +215,19 @@ json_row(PGresult *res, int row)
 			continue;
 		}
 		v = PQgetvalue(res, row, c);
-		switch (PQftype(res, c)) {
-		case OID_BOOL:
+		switch (col_kind(PQftype(res, c))) {
+		case COL_BOOL:
 			item = cJSON_CreateBool(v[0] == 't');
 			break;
-		case OID_INT2:
-		case OID_INT4:
-		case OID_INT8:
-		case OID_FLOAT8:
-		case OID_NUMERIC:
+		case COL_NUMBER:
 			item = cJSON_CreateRaw(v);
 			break;
-		case OID_JSON:
-		case OID_JSONB:
+		case COL_JSON:
 			item = cJSON_Parse(v);
 			if (item == NULL)
 				item = cJSON_CreateNull();
 			break;
-		case OID_TIMESTAMPTZ:
+		case COL_TIME:
 			item = ts_json(v);
 			break;
 		default:
@@ -215,6 +236,120 @@ json_row(PGresult *res, int row)
 		cJSON_AddItemToObject(o, name, item);
 	}
 	return o;
+}
+
+void
+json_write_string(struct buf *b, const char *s)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	buf_add(b, "\"", 1);
+	for (;;) {
+		/* The longest run that needs no escape, in one append. */
+		size_t n = 0;
+
+		while ((unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
+			n++;
+		buf_add(b, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		if (*s == '"')
+			buf_add(b, "\\\"", 2);
+		else if (*s == '\\')
+			buf_add(b, "\\\\", 2);
+		else if (*s == '\n')
+			buf_add(b, "\\n", 2);
+		else {
+			unsigned char c = (unsigned char)*s;
+			char          esc[6] = {'\\', 'u', '0', '0', hx[c >> 4], hx[c & 15]};
+
+			buf_add(b, esc, 6);
+		}
+		s++;
+	}
+	buf_add(b, "\"", 1);
+}
+
+/* One column's key ("name":) and kind, computed once per result. */
+struct json_col {
+	const char   *key;
+	size_t        keylen;
+	enum col_kind kind;
+	bool          skip;
+};
+
+static void
+write_row(struct buf *b, PGresult *res, int row, const struct json_col *cols, int nf)
+{
+	bool first = true;
+
+	buf_add(b, "{", 1);
+	for (int c = 0; c < nf; c++) {
+		const char *v;
+
+		if (cols[c].skip)
+			continue;
+		if (!first)
+			buf_add(b, ",", 1);
+		first = false;
+		buf_add(b, cols[c].key, cols[c].keylen);
+		if (PQgetisnull(res, row, c)) {
+			buf_add(b, "null", 4);
+			continue;
+		}
+		v = PQgetvalue(res, row, c);
+		switch (cols[c].kind) {
+		case COL_BOOL:
+			buf_adds(b, v[0] == 't' ? "true" : "false");
+			break;
+		case COL_NUMBER:
+		case COL_JSON:	/* PostgreSQL's json/jsonb text is valid JSON */
+			buf_add(b, v, (size_t)PQgetlength(res, row, c));
+			break;
+		case COL_TIME:
+			if (PQgetlength(res, row, c) >= 19) {
+				char t[22];
+
+				memcpy(t, "\"", 1);
+				memcpy(t + 1, v, 10);
+				t[11] = 'T';
+				memcpy(t + 12, v + 11, 8);
+				memcpy(t + 20, "Z\"", 2);
+				buf_add(b, t, sizeof(t));
+			} else
+				json_write_string(b, v);
+			break;
+		default:
+			json_write_string(b, v);
+		}
+	}
+	buf_add(b, "}", 1);
+}
+
+void
+json_write_rows(struct buf *b, PGresult *res, int nrows)
+{
+	int              nf = PQnfields(res);
+	struct json_col *cols = arena_alloc(b->a, (size_t)(nf > 0 ? nf : 1) * sizeof(*cols));
+
+	for (int c = 0; c < nf; c++) {
+		const char *name = PQfname(res, c);
+		struct buf  k;
+
+		cols[c].skip = name[0] == '_';
+		cols[c].kind = col_kind(PQftype(res, c));
+		buf_init(&k, b->a, 64, 4096);
+		json_write_string(&k, name);
+		buf_add(&k, ":", 1);
+		cols[c].key = k.data;
+		cols[c].keylen = k.len;
+	}
+	for (int i = 0; i < nrows; i++) {
+		if (i > 0)
+			buf_add(b, ",", 1);
+		write_row(b, res, i, cols, nf);
+	}
 }
 
 cJSON *

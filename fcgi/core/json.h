@@ -68,6 +68,12 @@ cJSON *json_row(PGresult *res, int row);
 /* All rows as an array. */
 cJSON *json_rows(PGresult *res);
 
+struct buf;
+/* Rows 0..nrows-1 as json_row objects, comma-separated, written as text. */
+void json_write_rows(struct buf *b, PGresult *res, int nrows);
+/* A JSON string literal with escapes. */
+void json_write_string(struct buf *b, const char *s);
+
 /* RFC 3339 check (what PostgreSQL's timestamptz input will also accept). */
 bool json_is_time(const char *s);
 

@@ -4,6 +4,7 @@
 #   a) /_bench/select1   one prepared SELECT 1: the ceiling of this stack
 #   b) GET /auth/me      with a service key (x-lnchr-key)
 #   c) GET /auth/me      with a JWT (Authorization: Bearer)
+#   d) GET /projects?limit=50   50 projects, with a service key
 # The machine is shared and noisy, so the cases are interleaved over
 # BENCH_ROUNDS rounds (default 3: a b c a b c a b c) and each figure is the
 # median of its rounds; ratios are of those medians, all from one run.
@@ -48,6 +49,11 @@ TOKEN=$(curl -fsS -X POST "$BASE$T/auth/register" -H 'Content-Type: application/
 KEY=$(curl -fsS -X POST "$BASE$T/settings/service-keys" -H "Authorization: Bearer $TOKEN" \
 	-H 'Content-Type: application/json' -d '{"name":"bench"}' | json "['data']['key']")
 
+for i in $(seq 1 50); do
+	curl -fsS -o /dev/null -X POST "$BASE$T/projects" -H "x-lnchr-key: $KEY" \
+		-H 'Content-Type: application/json' -d "{\"name\":\"bench-$i\"}"
+done
+
 RESULTS="$LAUNCHER_STATE_DIR/bench.tsv"
 : > "$RESULTS"
 to_ms() {   # wrk latency like 812.00us / 1.23ms / 1.02s -> ms
@@ -74,7 +80,7 @@ run() {   # run CASE PATH [wrk args]: one measurement, appended to RESULTS
 echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case, $ROUNDS interleaved rounds (medians);" \
 	"pool: $LAUNCHER_WORKERS workers; $(nproc) cores"
 # Warm every worker's connection and prepared statements first.
-for p in /_bench/select1 "$T/auth/me"; do
+for p in /_bench/select1 "$T/auth/me" "$T/projects?limit=50"; do
 	wrk -t2 -c"$CONNS" -d2s -H "x-lnchr-key: $KEY" "$BASE$p" > /dev/null
 	wrk -t2 -c"$CONNS" -d2s -H "Authorization: Bearer $TOKEN" "$BASE$p" > /dev/null
 done
@@ -82,16 +88,19 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	run a /_bench/select1
 	run b "$T/auth/me" -H "x-lnchr-key: $KEY"
 	run c "$T/auth/me" -H "Authorization: Bearer $TOKEN"
+	run d "$T/projects?limit=50" -H "x-lnchr-key: $KEY"
 done
 $PY - "$RESULTS" <<'PYEOF'
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-names = {"a": "a) select1 (ceiling)", "b": "b) /auth/me, service key", "c": "c) /auth/me, JWT"}
+names = {"a": "a) select1 (ceiling)", "b": "b) /auth/me, service key", "c": "c) /auth/me, JWT",
+         "d": "d) /projects?limit=50, key"}
 med = {}
-for k in "abc":
+for k in "abcd":
     r = [row for row in rows if row[0] == k]
     med[k] = [statistics.median(float(x[i]) for x in r) for i in (1, 2, 3)]
     print("%-26s %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms   (rounds: %s)" % (
         names[k], med[k][0], med[k][1], med[k][2], ", ".join("%.0f" % float(x[1]) for x in r)))
-print("ratios: b/a = %.2f   c/a = %.2f" % (med["b"][0] / med["a"][0], med["c"][0] / med["a"][0]))
+print("ratios: b/a = %.2f   c/a = %.2f   d/a = %.2f" % (med["b"][0] / med["a"][0],
+      med["c"][0] / med["a"][0], med["d"][0] / med["a"][0]))
 PYEOF
