@@ -286,7 +286,7 @@ verify_code(struct req *r)
 static enum err
 me_get(struct req *r)
 {
-	return http_respond_json(r, 200, json_row(r->who.user_row, 0), NULL);
+	return http_respond_row(r, 200, r->who.user_row, 0);
 }
 
 static const struct field me_fields[] = {
@@ -306,7 +306,7 @@ me_put(struct req *r)
 		return e;
 	if ((e = db_run(r, &st_me_update, &res, r->who.user_id, v[0].s, v[1].s)) != ERR_OK)
 		return e;
-	return http_respond_json(r, 200, json_row(res, 0), NULL);
+	return http_respond_row(r, 200, res, 0);
 }
 
 static const struct field password_fields[] = {
@@ -368,7 +368,7 @@ me_initial_password(struct req *r)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_CONFLICT, "the account already has a password");
-	return http_respond_json(r, 200, json_row(res, 0), NULL);
+	return http_respond_row(r, 200, res, 0);
 }
 
 const struct route api_auth_routes[] = {

@@ -62,7 +62,7 @@ static enum err
 respond_env(struct req *r, PGresult *res, int status)
 {
 	http_etag(r, db_get(res, 0, "_version"));
-	return http_respond_json(r, status, json_row(res, 0), NULL);
+	return http_respond_row(r, status, res, 0);
 }
 
 static enum err

@@ -105,7 +105,7 @@ respond_member(struct req *r, const char *id, int status)
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_NOT_FOUND, "member not found");
 	http_etag(r, db_get(res, 0, "_version"));
-	return http_respond_json(r, status, json_row(res, 0), NULL);
+	return http_respond_row(r, status, res, 0);
 }
 
 static enum err
@@ -242,7 +242,6 @@ invite_create(struct req *r)
 	struct invite_mail *m;
 	PGresult           *res;
 	char                token[64];
-	cJSON              *data;
 	enum err            e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
@@ -277,8 +276,7 @@ invite_create(struct req *r)
 	    r->w->cfg->public_url, r->tenant_ref, token);
 	sodium_memzero(token, sizeof(token));
 	http_after(r, send_invite, m);
-	data = json_row(res, 0);
-	return http_respond_json(r, 201, data, NULL);
+	return http_respond_row(r, 201, res, 0);
 }
 
 static enum err

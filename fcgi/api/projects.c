@@ -101,7 +101,7 @@ respond_project(struct req *r, const char *id, int status)
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_NOT_FOUND, "project not found");
 	http_etag(r, db_get(res, 0, "_version"));
-	return http_respond_json(r, status, json_row(res, 0), NULL);
+	return http_respond_row(r, status, res, 0);
 }
 
 static enum err

@@ -153,7 +153,7 @@ get(struct req *r)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_NOT_FOUND, "service key not found");
-	return http_respond_json(r, 200, json_row(res, 0), NULL);
+	return http_respond_row(r, 200, res, 0);
 }
 
 static enum err

@@ -70,7 +70,7 @@ create(struct req *r)
 		return http_error(r, e, "a user with this email already exists");
 	if (e != ERR_OK)
 		return e;
-	return http_respond_json(r, 201, json_row(res, 0), NULL);
+	return http_respond_row(r, 201, res, 0);
 }
 
 static enum err
@@ -86,7 +86,7 @@ get(struct req *r)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_NOT_FOUND, "user not found");
-	return http_respond_json(r, 200, json_row(res, 0), NULL);
+	return http_respond_row(r, 200, res, 0);
 }
 
 static enum err
@@ -109,7 +109,7 @@ update(struct req *r, const char *first, const char *last, const char *role,
 		return e;
 	if (status == 204)
 		return http_no_content(r);
-	return http_respond_json(r, 200, json_row(res, 0), NULL);
+	return http_respond_row(r, 200, res, 0);
 }
 
 static const struct field put_fields[] = {

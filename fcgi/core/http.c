@@ -11,6 +11,8 @@
 
 #include <fcgiapp.h>
 
+#include "buf.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -368,6 +370,22 @@ http_respond_json(struct req *r, int status, cJSON *data, cJSON *meta)
 	if (meta != NULL)
 		cJSON_AddItemToObject(env, "meta", meta);
 	return respond_envelope(r, status, env);
+}
+
+enum err
+http_respond_row(struct req *r, int status, PGresult *res, int row)
+{
+	struct buf b;
+
+	if (row < 0 || row >= PQntuples(res))
+		return http_error(r, ERR_INTERNAL, "internal error");
+	buf_init(&b, r->a, 2048, (size_t)16 << 20);
+	buf_adds(&b, "{\"success\":true,\"data\":");
+	json_write_rows(&b, res, row, 1);
+	buf_adds(&b, "}");
+	if (!buf_ok(&b))
+		return http_error(r, ERR_INTERNAL, "internal error");
+	return http_respond_raw(r, status, "application/json", b.data, b.len);
 }
 
 enum err

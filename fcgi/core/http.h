@@ -153,6 +153,8 @@ void     http_add_header(struct req *r, const char *name, const char *value);
 /* The response writer.  data is consumed (deleted after writing). */
 enum err http_respond_json(struct req *r, int status, cJSON *data, cJSON *meta);
 enum err http_no_content(struct req *r);
+/* Envelope around row `row` of res as json_row() shows it, written as text. */
+enum err http_respond_row(struct req *r, int status, struct pg_result *res, int row);
 /* Error envelope; message must be safe to show (no secrets, no libpq text). */
 enum err http_error(struct req *r, enum err e, const char *message);
 /* 400 with error.details (consumed); returns ERR_BAD_REQUEST. */

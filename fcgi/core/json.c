@@ -328,7 +328,7 @@ write_row(struct buf *b, PGresult *res, int row, const struct json_col *cols, in
 }
 
 void
-json_write_rows(struct buf *b, PGresult *res, int nrows)
+json_write_rows(struct buf *b, PGresult *res, int first, int count)
 {
 	int              nf = PQnfields(res);
 	struct json_col *cols = arena_alloc(b->a, (size_t)(nf > 0 ? nf : 1) * sizeof(*cols));
@@ -345,8 +345,8 @@ json_write_rows(struct buf *b, PGresult *res, int nrows)
 		cols[c].key = k.data;
 		cols[c].keylen = k.len;
 	}
-	for (int i = 0; i < nrows; i++) {
-		if (i > 0)
+	for (int i = first; i < first + count && i < PQntuples(res); i++) {
+		if (i > first)
 			buf_add(b, ",", 1);
 		write_row(b, res, i, cols, nf);
 	}

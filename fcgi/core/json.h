@@ -69,8 +69,8 @@ cJSON *json_row(PGresult *res, int row);
 cJSON *json_rows(PGresult *res);
 
 struct buf;
-/* Rows 0..nrows-1 as json_row objects, comma-separated, written as text. */
-void json_write_rows(struct buf *b, PGresult *res, int nrows);
+/* Rows first..first+count-1 as json_row objects, comma-separated, as text. */
+void json_write_rows(struct buf *b, PGresult *res, int first, int count);
 /* A JSON string literal with escapes. */
 void json_write_string(struct buf *b, const char *s);
 

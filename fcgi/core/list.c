@@ -106,7 +106,7 @@ list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
 	/* Lists are written straight to text: no JSON tree for 200 rows. */
 	buf_init(&b, r->a, 65536, (size_t)64 << 20);
 	buf_adds(&b, "{\"success\":true,\"data\":[");
-	json_write_rows(&b, res, rows < p->limit ? rows : (int)p->limit);
+	json_write_rows(&b, res, 0, rows < p->limit ? rows : (int)p->limit);
 	buf_adds(&b, "],\"meta\":{\"next_cursor\":");
 	if (rows > p->limit) {
 		/* The last row shown: its exact created_at (microseconds) and id. */
