@@ -27,7 +27,7 @@ endif
 CORE_SRC  := $(wildcard fcgi/core/*.c)
 API_SRC   := $(wildcard fcgi/api/*.c)
 LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
-BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin
+BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
@@ -48,6 +48,10 @@ $(BUILD)/bin/launcher-fcgi: $(BUILD)/obj/bin/launcher_fcgi.o $(BUILD)/lib/liblau
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/launcher-admin: $(BUILD)/obj/bin/launcher_admin.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/launcher-scheduler: $(BUILD)/obj/bin/launcher_scheduler.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -14,5 +14,7 @@ extern const struct route api_project_routes[];
 extern const struct route api_member_routes[];
 extern const struct route api_environment_routes[];
 extern const struct route api_audit_routes[];
+extern const struct route api_server_routes[];
+extern const struct route api_agent_routes[];
 
 #endif

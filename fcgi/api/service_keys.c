@@ -174,7 +174,8 @@ key_revoke(struct req *r)
 
 const struct route api_service_key_routes[] = {
 	{.methods = HTTP_GET, .pattern = "/settings/service-keys", .fn = list},
-	{.methods = HTTP_POST, .pattern = "/settings/service-keys", .fn = key_create, .audit = "service_key.create"},
+	{.methods = HTTP_POST, .pattern = "/settings/service-keys", .fn = key_create,
+	    .flags = ROUTE_SECRET_ANSWER, .audit = "service_key.create"},
 	{.methods = HTTP_GET, .pattern = "/settings/service-keys/:id", .fn = get},
 	{.methods = HTTP_DELETE, .pattern = "/settings/service-keys/:id", .fn = key_revoke, .audit = "service_key.revoke"},
 	{0},

@@ -5,6 +5,11 @@
  *   launcher-admin -c FILE tenant create SLUG [NAME]
  *   launcher-admin -c FILE tenant ensure SLUG [NAME]   (no error if present)
  *   launcher-admin -c FILE tenant list
+ *   launcher-admin -c FILE server ensure TENANT NAME --token-file FILE
+ *                  [--host HOST] [--base-domain DOMAIN]
+ *       creates the tenant's server NAME if absent, gives it a fresh agent
+ *       token and writes the token to FILE (mode 0600): how `make run`
+ *       registers the machine's own agent.
  *
  * Connects with admin_database_url (the owner role).  Each migration runs
  * in its own transaction together with its row in schema_migrations, under
@@ -19,7 +24,11 @@
 #include <sodium.h>
 
 #include "../core/config.h"
+#include "../core/crypto.h"
 #include "../core/util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #define MAX_MIGRATIONS 512
 
@@ -228,6 +237,86 @@ tenant(PGconn *c, int argc, char **argv)
 	return rc;
 }
 
+static int
+server(PGconn *c, const struct config *cfg, int argc, char **argv)
+{
+	const char        *tenant, *name, *file = NULL, *host = NULL, *domain = NULL;
+	const char        *params[5];
+	char               tok[64], hex[2 * CRYPTO_HASH_BYTES + 3];
+	unsigned char      h[CRYPTO_HASH_BYTES];
+	struct crypto_keys k;
+	char               err[512];
+	PGresult          *res;
+	int                fd, rc = 1;
+	size_t             n;
+
+	if (argc < 3 || strcmp(argv[0], "ensure") != 0) {
+		fprintf(stderr, "usage: server ensure TENANT NAME --token-file FILE [--host H] [--base-domain D]\n");
+		return 2;
+	}
+	tenant = argv[1];
+	name = argv[2];
+	for (int i = 3; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--token-file") == 0)
+			file = argv[i + 1];
+		else if (strcmp(argv[i], "--host") == 0)
+			host = argv[i + 1];
+		else if (strcmp(argv[i], "--base-domain") == 0)
+			domain = argv[i + 1];
+		else {
+			fprintf(stderr, "launcher-admin: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (file == NULL || !util_is_slug(name)) {
+		fprintf(stderr, "launcher-admin: --token-file is required and NAME must be a slug\n");
+		return 2;
+	}
+	if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: %s\n", err);
+		return 1;
+	}
+	/* The same token shape and keyed hash as POST /servers. */
+	if (crypto_token(tok, sizeof(tok), "lnchr_at_", 43) != 0)
+		goto out;
+	crypto_keyed_hash(&k, "agent-token", tok, strlen(tok), h);
+	hex[0] = '\\';
+	hex[1] = 'x';
+	util_hex(hex + 2, h, sizeof(h));
+	params[0] = tenant;
+	params[1] = name;
+	params[2] = hex;
+	params[3] = host;
+	params[4] = domain;
+	res = PQexecParams(c,
+	    "INSERT INTO launcher.servers (tenant_id, name, agent_token_hash, host, base_domain)"
+	    " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
+	    " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
+	    " RETURNING id", 5, NULL, params, NULL, NULL, 0);
+	if (!ok(c, res, PGRES_TUPLES_OK, "ensure server") || PQntuples(res) != 1) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			fprintf(stderr, "launcher-admin: no tenant %s\n", tenant);
+		PQclear(res);
+		goto out;
+	}
+	(void)unlink(file);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	n = strlen(tok);
+	tok[n] = '\n';
+	if (fd < 0 || write(fd, tok, n + 1) != (ssize_t)(n + 1) || close(fd) != 0) {
+		fprintf(stderr, "launcher-admin: cannot write %s\n", file);
+		PQclear(res);
+		goto out;
+	}
+	printf("%s\n", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	rc = 0;
+out:
+	sodium_memzero(tok, sizeof(tok));
+	crypto_keys_wipe(&k);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,6 +355,8 @@ main(int argc, char **argv)
 		rc = migrate(c, cfg.migrations_dir);
 	else if (strcmp(argv[i], "tenant") == 0)
 		rc = tenant(c, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "server") == 0)
+		rc = server(c, &cfg, argc - i - 1, argv + i + 1);
 	else {
 		fprintf(stderr, "launcher-admin: unknown command %s\n", argv[i]);
 		rc = 2;

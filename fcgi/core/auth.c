@@ -48,6 +48,8 @@ static const struct db_stmt st_jwt = {"auth_jwt",
     "SELECT u.role AS _role, " PRINCIPAL_USER_COLS
     " FROM sessions s JOIN users u ON u.id = s.user_id AND u.active"
     " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now()"};
+static const struct db_stmt st_agent = {"auth_agent",
+    "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"};
 /* last_used_at is advisory: written at most once a minute per key. */
 static const struct db_stmt st_touch = {"auth_key_touch",
     "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
@@ -249,11 +251,26 @@ auth_authenticate(struct req *r)
 	return reject(r, "authentication required");
 }
 
+/*
+ * An agent: its token names one server of the URL's tenant.  The agent is
+ * not a user: r->who.authenticated stays false and r->who.server_id is set.
+ */
 enum err
 auth_agent(struct req *r)
 {
-	/* The agent API arrives with the Servers section. */
-	return reject(r, "agent authentication required");
+	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[1];
+	PGresult   *res;
+	enum err    e;
+
+	if (tok == NULL || strncmp(tok, "lnchr_at_", 9) != 0 || strlen(tok) > 128)
+		return reject(r, "agent authentication required");
+	params[0] = auth_key_hash_hex(r, "agent-token", tok);
+	if ((e = preamble(r, &st_agent, 1, params, &res, NULL)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_UNAUTHORIZED, "invalid agent token");
+	r->who.server_id = arena_strdup(r->a, db_get(res, 0, "id"));
+	return ERR_OK;
 }
 
 enum err

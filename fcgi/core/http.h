@@ -55,6 +55,7 @@ struct principal {
 	const char *key_project_id; /* a key restricted to one project, or NULL */
 	const char *jti;	/* the session of a JWT, or NULL */
 	struct pg_result *user_row;	/* the principal's row: json_row() gives the user object */
+	const char *server_id;	/* an agent: the server its token belongs to */
 	const char *project_id;	/* set by perm_project() */
 	int         project_role;	/* enum prole, set by perm_project() */
 };

@@ -95,6 +95,11 @@ check_one(const struct field *f, const cJSON *v, struct field_val *o)
 			return "must be an integer in range";
 		o->i = (int64_t)v->valuedouble;
 		return NULL;
+	case F_NUMBER:
+		if (!cJSON_IsNumber(v) || v->valuedouble < (double)f->min ||
+		    v->valuedouble > (double)f->max)
+			return "must be a number in range";
+		return NULL;
 	case F_BOOL:
 		if (!cJSON_IsBool(v))
 			return "must be a boolean";
@@ -124,6 +129,13 @@ check_one(const struct field *f, const cJSON *v, struct field_val *o)
 enum err
 json_fields(struct req *r, const struct field *fields, size_t n, struct field_val *out)
 {
+	return json_fields_prefixed(r, "", fields, n, out);
+}
+
+enum err
+json_fields_prefixed(struct req *r, const char *prefix, const struct field *fields, size_t n,
+    struct field_val *out)
+{
 	cJSON *details = cJSON_CreateArray();
 
 	for (size_t i = 0; i < n; i++) {
@@ -145,7 +157,8 @@ json_fields(struct req *r, const struct field *fields, size_t n, struct field_va
 			msg = f->check(v);
 		}
 		if (msg != NULL)
-			json_detail(details, f->name, msg);
+			json_detail(details, *prefix ? arena_printf(r->a, "%s%s", prefix, f->name) :
+			    f->name, msg);
 		else if (v != NULL && !cJSON_IsNull(v)) {
 			out[i].present = true;
 			out[i].node = v;

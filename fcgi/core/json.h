@@ -23,6 +23,7 @@ struct req;
 enum field_type {
 	F_STRING,	/* min/max = length in bytes */
 	F_INT,		/* min/max = value */
+	F_NUMBER,	/* any JSON number; min/max = value */
 	F_BOOL,
 	F_UUID,
 	F_EMAIL,
@@ -54,6 +55,9 @@ struct field_val {
 enum err json_fields(struct req *r, const struct field *fields, size_t n,
     struct field_val *out);
 #define JSON_FIELDS(r, tbl, out) json_fields((r), (tbl), sizeof(tbl) / sizeof(*(tbl)), (out))
+/* The same for a nested object (r->json), naming fields "<prefix><name>". */
+enum err json_fields_prefixed(struct req *r, const char *prefix, const struct field *fields,
+    size_t n, struct field_val *out);
 
 /* Builds a details array item {field, message}. */
 void json_detail(cJSON *details, const char *field, const char *message);

@@ -23,6 +23,8 @@ static const struct route *const sections[] = {
 	api_member_routes,
 	api_environment_routes,
 	api_audit_routes,
+	api_server_routes,
+	api_agent_routes,
 };
 
 /* Matches pattern against path, filling r->params; true on match. */

@@ -20,6 +20,9 @@ enum route_flags {
 	ROUTE_PUBLIC = 1 << 0,	/* no credentials; the tenant is still resolved */
 	ROUTE_GLOBAL = 1 << 1,	/* no tenant in the URL (healthz, bench) */
 	ROUTE_AGENT = 1 << 2,	/* agent token instead of user credentials */
+	/* The answer shows a secret once (key, token): an idempotent replay
+	 * stores and returns it without the secret fields. */
+	ROUTE_SECRET_ANSWER = 1 << 3,
 };
 
 struct route {

@@ -162,6 +162,32 @@ audit(struct req *r, const struct route *rt)
 	    r->remote_addr);
 }
 
+/* The answer as stored for replays: never with a secret shown once. */
+static const char *
+stored_answer(struct req *r, const struct route *rt)
+{
+	static const char *const secret[] = {"key", "agent_token", "install_command"};
+	cJSON                   *j, *d;
+	char                    *s;
+	const char              *out;
+
+	if (r->held.body == NULL)
+		return "";
+	if (!(rt->flags & ROUTE_SECRET_ANSWER) ||
+	    (j = cJSON_ParseWithLength(r->held.body, r->held.len)) == NULL)
+		return r->held.body;
+	d = cJSON_GetObjectItemCaseSensitive(j, "data");
+	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(d, secret[i]);
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (s == NULL)
+		return "";
+	out = arena_strdup(r->a, s);
+	cJSON_free(s);
+	return out;
+}
+
 enum err
 txn_run(struct req *r, const struct route *rt)
 {
@@ -199,7 +225,7 @@ txn_run(struct req *r, const struct route *rt)
 	if (e == ERR_OK && key != NULL) {
 		util_snprintf(status, sizeof(status), "%d", r->held.status);
 		e = db_run(r, &st_idem_put, NULL, principal(r), key, hash, status,
-		    r->held.body ? r->held.body : "");
+		    stored_answer(r, rt));
 	}
 	if (e == ERR_OK)
 		e = db_commit(r);

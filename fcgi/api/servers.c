@@ -1,0 +1,355 @@
+/*
+ * servers.c - API.md §3 servers: CRUD, the agent token (shown once, stored
+ * hashed, rotated at once), status, and diagnostics runs (jobs of kind
+ * "diagnostics" executed by the agent).  Servers belong to the tenant:
+ * everyone signed in may read them; tenant admins manage them.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../core/auth.h"
+#include "../core/crypto.h"
+#include "../core/db.h"
+#include "../core/jobs.h"
+#include "../core/json.h"
+#include "../core/list.h"
+#include "../core/util.h"
+#include "../core/worker.h"
+
+#define SERVER_COLS "s.id, s.name, s.description, s.host, s.base_domain, s.status," \
+	" s.agent_version, s.engine, s.engine_version, s.os, s.cpus, s.memory_bytes, s.disk_bytes," \
+	" s.labels, s.heartbeat_interval_seconds, s.last_seen_at, s.created_at, s.updated_at," \
+	" s.row_version::text AS _version"
+
+static const struct db_stmt st_list = {"servers_list",
+    "SELECT " SERVER_COLS " FROM servers s WHERE true" LIST_TAIL("s.")};
+static const struct db_stmt st_get = {"servers_get",
+    "SELECT " SERVER_COLS " FROM servers s WHERE s.id = $1::uuid"};
+static const struct db_stmt st_create = {"servers_create",
+    "INSERT INTO servers (name, description, host, base_domain, labels, heartbeat_interval_seconds,"
+    " agent_token_hash) VALUES ($1, coalesce($2, ''), $3, $4, coalesce($5::jsonb, '{}'),"
+    " coalesce($6::int, 10), $7::bytea) RETURNING id"};
+static const struct db_stmt st_update = {"servers_update",
+    "UPDATE servers SET"
+    " name = CASE WHEN $2::jsonb ? 'name' THEN $2::jsonb->>'name' ELSE name END,"
+    " description = CASE WHEN $2::jsonb ? 'description' THEN $2::jsonb->>'description' ELSE description END,"
+    " host = CASE WHEN $2::jsonb ? 'host' THEN $2::jsonb->>'host' ELSE host END,"
+    " base_domain = CASE WHEN $2::jsonb ? 'base_domain' THEN $2::jsonb->>'base_domain' ELSE base_domain END,"
+    " labels = CASE WHEN $2::jsonb ? 'labels' THEN coalesce($2::jsonb->'labels', '{}') ELSE labels END,"
+    " heartbeat_interval_seconds = CASE WHEN $2::jsonb ? 'heartbeat_interval_seconds'"
+    "  THEN ($2::jsonb->>'heartbeat_interval_seconds')::int ELSE heartbeat_interval_seconds END"
+    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
+static const struct db_stmt st_delete = {"servers_delete",
+    "DELETE FROM servers WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"
+    " RETURNING id"};
+static const struct db_stmt st_exists = {"servers_exists",
+    "SELECT row_version::text AS version FROM servers WHERE id = $1::uuid"};
+/* What still runs on a server: jobs now; applications and databases later. */
+static const struct db_stmt st_workloads = {"servers_workloads",
+    "SELECT count(*) AS n FROM jobs WHERE server_id = $1::uuid AND status IN ('queued', 'running')"};
+static const struct db_stmt st_rotate = {"servers_rotate",
+    "UPDATE servers SET agent_token_hash = $2::bytea WHERE id = $1::uuid RETURNING id"};
+static const struct db_stmt st_status = {"servers_status",
+    "SELECT s.id, s.status, s.last_seen_at, s.engine, s.engine_version, s.engine_reachable,"
+    " s.heartbeat_interval_seconds, extract(epoch FROM now() - s.last_seen_at)::bigint"
+    " AS seconds_since_heartbeat, s.last_heartbeat->'engine'->'containers' AS containers_total,"
+    " s.last_heartbeat->'engine'->'containers_running' AS containers_running,"
+    " s.last_heartbeat->'host' AS resources,"
+    " (SELECT count(*) FROM jobs j WHERE j.server_id = s.id AND j.status = 'queued') AS jobs_queued,"
+    " (SELECT count(*) FROM jobs j WHERE j.server_id = s.id AND j.status = 'running') AS jobs_running"
+    " FROM servers s WHERE s.id = $1::uuid"};
+#define RUN_COLS "j.id, j.server_id, j.status, j.attempts, j.result->'checks' AS checks, j.error," \
+	" j.created_at, j.started_at, j.finished_at"
+static const struct db_stmt st_run = {"servers_diag_run",
+    "SELECT " RUN_COLS " FROM jobs j WHERE j.id = $1::uuid AND j.server_id = $2::uuid"
+    " AND j.kind = 'diagnostics'"};
+
+static const char *
+check_slug(const cJSON *v)
+{
+	return util_is_slug(v->valuestring) ? NULL :
+	    "must be 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'";
+}
+
+static const char *
+check_labels(const cJSON *v)
+{
+	int n = 0;
+
+	for (const cJSON *it = v->child; it; it = it->next, n++)
+		if (!cJSON_IsString(it) || strlen(it->string) > 63 || strlen(it->valuestring) > 255)
+			return "must map names (<= 63 bytes) to strings (<= 255 bytes)";
+	return n > 64 ? "at most 64 labels" : NULL;
+}
+
+static const char *
+check_host(const cJSON *v)
+{
+	for (const char *p = v->valuestring; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']'))
+			return "must be a host name or an IP address";
+	return NULL;
+}
+
+static enum err
+respond_server(struct req *r, const char *id, int status, const char *token)
+{
+	PGresult *res;
+	cJSON    *d;
+	enum err  e;
+
+	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	http_etag(r, db_get(res, 0, "_version"));
+	if (token == NULL)
+		return http_respond_row(r, status, res, 0);
+	d = json_row(res, 0);
+	cJSON_AddStringToObject(d, "agent_token", token);
+	/* The token reaches the agent through a 0600 file, never its argv. */
+	cJSON_AddStringToObject(d, "install_command", arena_printf(r->a,
+	    "install -d -m 0700 /etc/launcher && umask 077 && printf '%%s\\n' '%s' > /etc/launcher/agent.token"
+	    " && launcher-agent --plane %s --tenant %s --token-file /etc/launcher/agent.token",
+	    token, r->w->cfg->public_url, r->tenant_ref));
+	return http_respond_json(r, status, d, NULL);
+}
+
+/* A fresh token into tok (shown once) and its keyed hash. */
+static const char *
+new_token(struct req *r, char *tok, size_t len)
+{
+	if (crypto_token(tok, len, "lnchr_at_", 43) != 0)
+		return NULL;
+	return auth_key_hash_hex(r, "agent-token", tok);
+}
+
+static enum err
+list(struct req *r)
+{
+	struct list_page p;
+	enum err         e;
+
+	if ((e = list_begin(r, &p)) != ERR_OK)
+		return e;
+	return list_run(r, &p, &st_list);
+}
+
+static const struct field create_fields[] = {
+	{"name", F_STRING, true, false, 1, 63, check_slug},
+	{"description", F_STRING, false, false, 0, 2000, NULL},
+	{"host", F_STRING, false, true, 1, 255, check_host},
+	{"base_domain", F_STRING, false, true, 1, 253, check_host},
+	{"labels", F_OBJECT, false, false, 0, 0, check_labels},
+	{"heartbeat_interval_seconds", F_INT, false, false, 1, 3600, NULL},
+};
+
+static enum err
+create(struct req *r)
+{
+	struct field_val v[6];
+	PGresult        *res;
+	char             tok[64], *labels = NULL;
+	const char      *hash;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, create_fields, v)) != ERR_OK)
+		return e;
+	if (v[4].present) {
+		labels = cJSON_PrintUnformatted(v[4].node);
+		arena_defer(r->a, free, labels);
+	}
+	if ((hash = new_token(r, tok, sizeof(tok))) == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_create, &res, v[0].s, v[1].s, v[2].s, v[3].s, labels,
+	    v[5].present ? arena_printf(r->a, "%lld", (long long)v[5].i) : NULL, hash);
+	if (e == ERR_CONFLICT)
+		e = http_error(r, e, "a server with this name already exists");
+	if (e == ERR_OK)
+		e = respond_server(r, db_get(res, 0, "id"), 201, tok);
+	sodium_memzero(tok, sizeof(tok));
+	return e;
+}
+
+static enum err
+get(struct req *r)
+{
+	const char *id = http_param(r, "id");
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	return respond_server(r, id, 200, NULL);
+}
+
+/* After a conditional write matched nothing: 404 or 412. */
+static enum err
+missed(struct req *r, const char *id)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_run(r, &st_exists, &res, id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	return http_error(r, ERR_PRECONDITION_FAILED, "the server has changed (If-Match)");
+}
+
+static const struct field update_fields[] = {
+	{"name", F_STRING, false, false, 1, 63, check_slug},
+	{"description", F_STRING, false, false, 0, 2000, NULL},
+	{"host", F_STRING, false, true, 1, 255, check_host},
+	{"base_domain", F_STRING, false, true, 1, 253, check_host},
+	{"labels", F_OBJECT, false, true, 0, 0, check_labels},
+	{"heartbeat_interval_seconds", F_INT, false, false, 1, 3600, NULL},
+};
+
+static enum err
+update(struct req *r)
+{
+	const char      *id = http_param(r, "id"), *version;
+	struct field_val v[6];
+	PGresult        *res;
+	char            *given;
+	enum err         e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
+		return e;
+	given = cJSON_PrintUnformatted(r->json);
+	arena_defer(r->a, free, given);
+	e = db_run(r, &st_update, &res, id, given, version);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, "a server with this name already exists");
+	if (e != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return missed(r, id);
+	return respond_server(r, id, 200, NULL);
+}
+
+static enum err
+del(struct req *r)
+{
+	const char *id = http_param(r, "id"), *version, *force = http_query(r, "force");
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	if ((e = http_if_match(r, &version)) != ERR_OK)
+		return e;
+	if (force == NULL || strcmp(force, "true") != 0) {
+		if ((e = db_run(r, &st_workloads, &res, id)) != ERR_OK)
+			return e;
+		if (strcmp(db_get(res, 0, "n"), "0") != 0)
+			return http_error(r, ERR_CONFLICT, arena_printf(r->a,
+			    "the server still has %s queued or running jobs; retry with ?force=true",
+			    db_get(res, 0, "n")));
+	}
+	if ((e = db_run(r, &st_delete, &res, id, version)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return missed(r, id);
+	return http_no_content(r);
+}
+
+static enum err
+rotate(struct req *r)
+{
+	const char *id = http_param(r, "id"), *hash;
+	char        tok[64];
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	if ((hash = new_token(r, tok, sizeof(tok))) == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_rotate, &res, id, hash);
+	if (e == ERR_OK && PQntuples(res) != 1)
+		e = http_error(r, ERR_NOT_FOUND, "server not found");
+	if (e == ERR_OK)
+		e = respond_server(r, id, 200, tok);
+	sodium_memzero(tok, sizeof(tok));
+	return e;
+}
+
+static enum err
+status(struct req *r)
+{
+	const char *id = http_param(r, "id");
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	if ((e = db_run(r, &st_status, &res, id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	return http_respond_row(r, 200, res, 0);
+}
+
+static enum err
+diagnostics(struct req *r)
+{
+	const char *id = http_param(r, "id"), *job;
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	if ((e = db_run(r, &st_exists, &res, id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "server not found");
+	if ((e = job_create(r, id, NULL, "diagnostics", NULL, &job)) != ERR_OK)
+		return e;
+	if ((e = db_run(r, &st_run, &res, job, id)) != ERR_OK)
+		return e;
+	return http_respond_row(r, 201, res, 0);
+}
+
+static enum err
+diagnostics_get(struct req *r)
+{
+	const char *id = http_param(r, "id"), *run = http_param(r, "runId");
+	PGresult   *res;
+	enum err    e;
+
+	if (!util_is_uuid(id) || !util_is_uuid(run))
+		return http_error(r, ERR_NOT_FOUND, "diagnostics run not found");
+	if ((e = db_run(r, &st_run, &res, run, id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "diagnostics run not found");
+	return http_respond_row(r, 200, res, 0);
+}
+
+const struct route api_server_routes[] = {
+	{.methods = HTTP_GET, .pattern = "/servers", .fn = list},
+	{.methods = HTTP_POST, .pattern = "/servers", .fn = create, .min_role = ROLE_ADMIN,
+	    .flags = ROUTE_SECRET_ANSWER, .audit = "server.create"},
+	{.methods = HTTP_GET, .pattern = "/servers/:id", .fn = get},
+	{.methods = HTTP_PUT, .pattern = "/servers/:id", .fn = update, .min_role = ROLE_ADMIN,
+	    .audit = "server.update"},
+	{.methods = HTTP_DELETE, .pattern = "/servers/:id", .fn = del, .min_role = ROLE_ADMIN,
+	    .audit = "server.delete"},
+	{.methods = HTTP_POST, .pattern = "/servers/:id/agent-token", .fn = rotate,
+	    .min_role = ROLE_ADMIN, .scope = SCOPE_ADMIN, .flags = ROUTE_SECRET_ANSWER,
+	    .audit = "server.rotate_token"},
+	{.methods = HTTP_GET, .pattern = "/servers/:id/status", .fn = status},
+	{.methods = HTTP_POST, .pattern = "/servers/:id/diagnostics", .fn = diagnostics,
+	    .min_role = ROLE_ADMIN, .audit = "server.diagnostics"},
+	{.methods = HTTP_GET, .pattern = "/servers/:id/diagnostics/:runId", .fn = diagnostics_get},
+	{0},
+};

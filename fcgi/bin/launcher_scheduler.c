@@ -1,0 +1,96 @@
+/*
+ * launcher_scheduler.c - the queue's clock, run every minute by cron
+ * (conf/crontab) or as a loop: re-queues or fails jobs whose lease expired,
+ * fails jobs past their deadline, marks servers offline after three missed
+ * heartbeats, and clears expired short-lived rows.
+ *
+ *   launcher-scheduler -c FILE --once        one tick, then exit
+ *   launcher-scheduler -c FILE [--interval S] tick every S seconds (default 60)
+ *
+ * All of it is one SQL function (scheduler_tick, sql/004_servers.sql) run
+ * as the API role: the rules live beside the data, a tick is atomic, and
+ * two schedulers running at once do no harm.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/util.h"
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int
+tick(PGconn *c)
+{
+	PGresult *res = PQexec(c, "SELECT * FROM launcher.scheduler_tick()");
+	int       rc = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("scheduler_tick failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
+		rc = 1;
+	} else
+		log_info("tick: %s re-queued, %s failed (lease), %s failed (deadline), %s servers offline",
+		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+		    PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	const char   *conf = NULL;
+	char          err[512];
+	int64_t       interval = 60;
+	int           once = 0, rc = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--once") == 0)
+			once = 1;
+		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+			if (util_parse_i64(argv[++i], 1, 3600, &interval) != 0) {
+				fprintf(stderr, "launcher-scheduler: --interval must be 1..3600\n");
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: launcher-scheduler -c FILE [--once] [--interval SECONDS]\n");
+			return 2;
+		}
+	}
+	if (conf == NULL || config_load(&cfg, conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-scheduler: %s\n", conf ? err : "-c FILE is required");
+		return 1;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	do {
+		PGconn *c = PQconnectdb(cfg.database_url);
+
+		if (PQstatus(c) != CONNECTION_OK) {
+			log_error("database unavailable");
+			rc = 1;
+		} else
+			rc = tick(c);
+		PQfinish(c);
+		for (int64_t s = 0; !once && !stop && s < interval; s++)
+			sleep(1);
+	} while (!once && !stop);
+	return rc;
+}
