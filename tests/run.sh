@@ -57,6 +57,8 @@ chmod 755 "$LAUNCHER_STATE_DIR"
 export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
 export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port)
 export LAUNCHER_BIN_DIR="$REPO/$BUILD/bin"
+# The API tests start their own agent: none from the stack.
+export LAUNCHER_LOCAL_AGENT=0
 # The per-IP and per-key zones are opened wide (load tests come from one
 # address); the strict auth zone keeps a real limit, and is tested.
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000

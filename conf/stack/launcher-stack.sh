@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # launcher-stack.sh — run a complete local Launcher stack:
-#   PostgreSQL 15 (unix socket only) + SMTP sink + launcher-fcgi pool + nginx
+#   PostgreSQL 15 (unix socket only) + SMTP sink + a container engine (own
+#   Podman API service, or the machine's Docker) + launcher-fcgi pool + nginx
+#   + a local launcher-agent (once built)
 # with all state under one directory outside the repository.
 #
 # Usage: conf/stack/launcher-stack.sh {install|start|stop|restart|status|run|env}
 #   install  apt-get install the missing Debian packages (root)
 #   start    start the stack in the background (root; build first: make)
 #   stop     stop exactly the processes recorded in <state>/run/*.pid
+#            (containers of the stack's Podman keep running)
 #   restart  stop, then start
 #   status   show which processes are running and whether /healthz answers
 #   run      install + start, follow the pool's log, stop on Ctrl-C/SIGTERM
@@ -33,8 +36,34 @@
 #   LAUNCHER_PG_BIN       [/usr/lib/postgresql/15/bin]
 #   LAUNCHER_START_TIMEOUT [30]    seconds to wait for /healthz
 #   LAUNCHER_KEEP_ON_FAIL [0]      1 = leave processes running when start fails
+#   LAUNCHER_ENGINE       [auto]   container engine for the plane's containers:
+#                           auto   = the Docker daemon if /var/run/docker.sock
+#                                    answers /_ping (nothing started), else podman
+#                           podman = always the stack's own Podman API service
+#                           docker = /var/run/docker.sock, which must answer
+#                           none   = no engine (and no local agent)
+#   LAUNCHER_LOCAL_AGENT  [1]      start/run: register this machine as the server
+#                                  "local" of the tenant and run <bin>/launcher-agent
+#                                  (skipped with a note when it is not built); 0 = off
+#                                  (tests/run.sh: 0, the tests run their own agent)
 # The plane version (x-plane-version on nginx's own error answers) is read
 # from <repo>/VERSION, default 0.1.0.
+#
+# The stack's Podman: `podman system service` on <state>/podman/podman.sock
+# (Docker-compatible API: GET /v1.41/_ping, /v1.41/containers/...; log
+# log/podman.log), configured only by <state>/podman/containers.conf and
+# storage.conf (rewritten on every start; /etc/containers/containers.conf and
+# storage.conf are not read). Images and containers live in
+# <state>/podman/storage, runtime state in <state>/podman/run. Containers are
+# supervised by their own conmon process, not by the service: `stop` ends the
+# service and leaves running containers running (nothing is removed); the next
+# start's service finds them again. After a reboot they are stopped ("created")
+# and nothing restarts them. With no container running, `stop` also unmounts
+# <state>/podman/storage/overlay, so that the state dir can be deleted.
+# Outside the state dir, rootful netavark keeps its IP allocations in
+# /run/containers/networks, adds iptables rules (NETAVARK* chains) for
+# published ports and NAT, and turns on net.ipv4.ip_forward: shared by every
+# rootful Podman on the machine.
 
 set -euo pipefail
 umask 022
@@ -48,12 +77,26 @@ NGINX_BIN=/usr/sbin/nginx
 TENANT=default
 TENANT_NAME=Default
 
+PODMAN_BIN=/usr/bin/podman
+DOCKER_SOCK=/var/run/docker.sock
+
+# Rootful Podman on Debian 12 needs, besides podman itself: runc (podman
+# depends on "crun | runc"; crun fails on hybrid cgroup v1/v2 hosts),
+# netavark (else apt picks the older CNI plugins for podman's network stack)
+# and iptables (netavark runs it for published ports and NAT; only a Suggests
+# of podman). uidmap, slirp4netns and fuse-overlayfs are for rootless Podman
+# only: the stack runs it as root with the kernel's overlay driver.
+# iproute2 (ip) is not needed by Podman (netavark uses netlink itself); it is
+# listed for the agent and for looking at the containers' bridge (podman0).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev
           libsodium-dev libcurl4-openssl-dev nginx-light postgresql-15
-          postgresql-client-15 openssl python3 python3-aiosmtpd wrk curl)
+          postgresql-client-15 openssl python3 python3-aiosmtpd wrk curl
+          podman runc netavark iptables iproute2)
 
-# Services in start order; stop goes in reverse.
-SERVICES=(postgres smtp fcgi nginx)
+# Services in start order; stop goes in reverse. podman and agent are
+# optional: they are started (and get a pid file) only when in use.
+SERVICES=(postgres smtp podman fcgi nginx agent)
+CORE_SERVICES=(postgres smtp fcgi nginx)
 
 # ------------------------------------------------------------------ output
 
@@ -109,6 +152,8 @@ load_config() {
     BIN_DIR=${LAUNCHER_BIN_DIR:-$REPO/build/bin}
     PG_BIN=${LAUNCHER_PG_BIN:-/usr/lib/postgresql/15/bin}
     START_TIMEOUT=${LAUNCHER_START_TIMEOUT:-30}
+    ENGINE=${LAUNCHER_ENGINE:-auto}
+    LOCAL_AGENT=${LAUNCHER_LOCAL_AGENT:-1}
 
     PLANE_VERSION=0.1.0
     if [ -s "$REPO/VERSION" ]; then
@@ -150,6 +195,14 @@ load_config() {
     [[ $WS_UPSTREAM =~ $hostport_re && $WS_UPSTREAM != *'*'* ]] || die "LAUNCHER_WS_UPSTREAM must be host:port (got '$WS_UPSTREAM')"
     [[ $PLANE_VERSION =~ ^[A-Za-z0-9._+-]+$ ]] || die "$REPO/VERSION must hold a plain version string"
     is_uint "$START_TIMEOUT" || die "LAUNCHER_START_TIMEOUT must be a number of seconds"
+    case $ENGINE in auto|podman|docker|none) ;; *)
+        die "LAUNCHER_ENGINE must be auto, podman, docker or none (got '$ENGINE')" ;;
+    esac
+    case ${LOCAL_AGENT,,} in
+        1|true|yes|on) LOCAL_AGENT=1 ;;
+        0|false|no|off|'') LOCAL_AGENT=0 ;;
+        *) die "LAUNCHER_LOCAL_AGENT must be 1 or 0 (got '$LOCAL_AGENT')" ;;
+    esac
 
     CONF=$STATE/launcher.conf
     PGDATA_DIR=$STATE/pg/data
@@ -160,6 +213,12 @@ load_config() {
     FCGI_SOCK=$RUN_DIR/fcgi.sock
     ADMIN_BIN=$BIN_DIR/launcher-admin
     FCGI_BIN=$BIN_DIR/launcher-fcgi
+    AGENT_BIN=$BIN_DIR/launcher-agent
+    AGENT_TOKEN=$STATE/secrets/agent.token
+    PODMAN_DIR=$STATE/podman
+    PODMAN_SOCK=$PODMAN_DIR/podman.sock
+    ENGINE_KIND=""      # podman|docker|none once resolve_engine ran
+    ENGINE_SOCKET=""
     SMTP_SINK=$REPO/tests/lib/smtp_sink.py
     BASE_URL=https://localhost:$HTTPS_PORT
     API_URL=$BASE_URL/$TENANT/api/v1
@@ -184,7 +243,15 @@ service_pattern() {
         smtp)     printf 'smtp_sink.py' ;;
         fcgi)     printf 'launcher-fcgi' ;;
         nginx)    printf 'nginx' ;;
+        podman)   printf 'podman system service' ;;
+        agent)    printf 'launcher-agent' ;;
     esac
+}
+
+is_core_service() {
+    local s
+    for s in "${CORE_SERVICES[@]}"; do [ "$s" = "$1" ] && return 0; done
+    return 1
 }
 
 # proc_running PID — exists and is not a zombie.
@@ -563,6 +630,241 @@ nginx_args() {
     printf '%s\n' -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/logs/error.log"
 }
 
+# ------------------------------------------------------- container engine
+
+# engine_ping SOCKET [PATH] — what GET PATH (default /_ping) answers on a
+# unix socket ("OK" from Docker and Podman), empty when nothing answers.
+engine_ping() {
+    [ -S "$1" ] || return 0
+    curl -s --max-time 2 --unix-socket "$1" "http://d${2:-/_ping}" 2>/dev/null || true
+}
+
+# Sets ENGINE_KIND and ENGINE_SOCKET from LAUNCHER_ENGINE. The Docker probe
+# is the unversioned /_ping: Docker 29 rejects API versions below 1.44.
+# With "strict", a forced Docker that does not answer is an error.
+resolve_engine() {
+    local strict=${1:-}
+    case $ENGINE in
+        auto)
+            if [ "$(engine_ping "$DOCKER_SOCK")" = OK ]; then
+                ENGINE_KIND=docker
+            else
+                ENGINE_KIND=podman
+            fi ;;
+        docker)
+            if [ -n "$strict" ] && [ "$(engine_ping "$DOCKER_SOCK")" != OK ]; then
+                die "LAUNCHER_ENGINE=docker but $DOCKER_SOCK does not answer /_ping"
+            fi
+            ENGINE_KIND=docker ;;
+        *) ENGINE_KIND=$ENGINE ;;
+    esac
+    case $ENGINE_KIND in
+        docker) ENGINE_SOCKET=$DOCKER_SOCK ;;
+        podman) ENGINE_SOCKET=$PODMAN_SOCK ;;
+        *)      ENGINE_SOCKET="" ;;
+    esac
+}
+
+# min_limit HARD CAP — the smaller of a `ulimit -H` value and CAP.
+min_limit() {
+    if is_uint "$1" && [ "$1" -lt "$2" ]; then printf '%s' "$1"; else printf '%s' "$2"; fi
+}
+
+# The stack's Podman configuration. CONTAINERS_CONF / CONTAINERS_STORAGE_CONF
+# make Podman read only these two files (not /etc/containers/*.conf nor
+# /usr/share/containers/containers.conf), for the service and the CLI alike:
+#   CONTAINERS_CONF=<state>/podman/containers.conf \
+#   CONTAINERS_STORAGE_CONF=<state>/podman/storage.conf podman images
+# Podman records the storage and run paths in its database on first use and
+# refuses to run if they change later.
+write_podman_conf() {
+    local nofile nproc driver fstype
+    # Containers may not get rlimits above the service's hard limits (runc:
+    # "error setting rlimits ... operation not permitted"), and Podman's own
+    # defaults (nofile 1048576, nproc 4194304) are above them on hosts that
+    # do not let us raise them: give containers min(hard limit, cap).
+    nofile=$(min_limit "$(ulimit -Hn)" 65536)
+    nproc=$(min_limit "$(ulimit -Hu)" 4096)
+    # overlay: the kernel's (rootful, no fuse-overlayfs), native diff, works on
+    # the dev machines' ext4 /var/tmp. It cannot put its upper layers on another
+    # overlayfs (a state dir inside a container) or on NFS/FUSE: vfs (a full
+    # copy per layer, slow and big) there. A storage that exists keeps its driver.
+    fstype=$(stat -f -c %T "$PODMAN_DIR" 2>/dev/null || echo unknown)
+    if [ -d "$PODMAN_DIR/storage/overlay-images" ]; then
+        driver=overlay
+    elif [ -d "$PODMAN_DIR/storage/vfs-images" ]; then
+        driver=vfs
+    else
+        case $fstype in
+            overlayfs|nfs*|fuse*|aufs) driver=vfs ;;
+            *) driver=overlay ;;
+        esac
+    fi
+    PODMAN_DRIVER=$driver
+    PODMAN_ULIMITS="nofile=$nofile nproc=$nproc"
+    cat > "$PODMAN_DIR/storage.conf.tmp" <<EOF
+# Written by launcher-stack.sh on every start; edits are lost.
+# Storage of the stack's Podman (CONTAINERS_STORAGE_CONF).
+[storage]
+driver = "$driver"
+graphroot = "$PODMAN_DIR/storage"
+runroot = "$PODMAN_DIR/run"
+EOF
+    cat > "$PODMAN_DIR/containers.conf.tmp" <<EOF
+# Written by launcher-stack.sh on every start; edits are lost.
+# Configuration of the stack's Podman (CONTAINERS_CONF): the only file read.
+[containers]
+# As in Debian's /usr/share/containers/containers.conf, which is not read:
+# without these Podman 4.3 also grants NET_RAW, MKNOD and AUDIT_WRITE.
+default_capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
+  "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]
+default_sysctls = ["net.ipv4.ping_group_range=0 0"]
+# min(hard limit, 65536 / 4096), computed at start.
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+# Container output in a file in the container's directory, read back by
+# GET /containers/{id}/logs (journald would be picked on systemd hosts).
+log_driver = "k8s-file"
+
+[network]
+network_backend = "netavark"
+# Networks the plane creates, instead of /etc/containers/networks.
+network_config_dir = "$PODMAN_DIR/networks"
+
+[engine]
+# Explicitly runc: crun, which Podman may pick where it is installed, fails
+# on hybrid cgroup v1/v2 hosts.
+runtime = "runc"
+# What Podman picks itself when PID 1 is not systemd; also used on systemd
+# hosts so that the stack's containers make no systemd scopes and journal
+# entries: cgroups under libpod_parent/, events in run/libpod/events/.
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+# Podman's runtime state (alive file, exit codes, events; /run/libpod by default).
+tmp_dir = "$PODMAN_DIR/run/libpod"
+# Container locks as files in tmp_dir/locks. The default ("shm") is the one
+# /dev/shm/libpod_lock of every rootful Podman on the machine, and a Podman
+# that starts on a new database (each fresh state dir, e.g. every test run)
+# frees all of its locks, under the feet of the other instances.
+lock_type = "file"
+image_copy_tmp_dir = "$PODMAN_DIR/tmp"
+EOF
+    mv -f "$PODMAN_DIR/storage.conf.tmp" "$PODMAN_DIR/storage.conf"
+    mv -f "$PODMAN_DIR/containers.conf.tmp" "$PODMAN_DIR/containers.conf"
+}
+
+start_podman() {
+    local log=$LOG_DIR/podman.log pid deadline boot old_boot=""
+    [ -x "$PODMAN_BIN" ] || die "$PODMAN_BIN not found (run: $PROG install)"
+    # sun_path holds 107 bytes and a NUL.
+    [ "${#PODMAN_SOCK}" -le 107 ] ||
+        die "$PODMAN_SOCK is too long for a unix socket; use a shorter LAUNCHER_STATE_DIR"
+    if [ "$(engine_ping "$PODMAN_SOCK")" = OK ]; then
+        die "something already serves $PODMAN_SOCK (a Podman service this script did not record?); stop it first"
+    fi
+    install -d -m 0700 "$PODMAN_DIR" "$PODMAN_DIR/tmp"
+    # run/ (runroot and tmp_dir) is meant to be on a tmpfs that a reboot
+    # empties; here it is on disk, so it is emptied when the boot id changed.
+    # Podman then refreshes its database: containers that were running are
+    # "exited". Within one boot it is kept: running containers need it.
+    boot=$(cat /proc/sys/kernel/random/boot_id)
+    if [ -r "$PODMAN_DIR/boot_id" ]; then old_boot=$(cat "$PODMAN_DIR/boot_id"); fi
+    if [ "$old_boot" != "$boot" ]; then
+        rm -rf "$PODMAN_DIR/run"
+        printf '%s\n' "$boot" > "$PODMAN_DIR/boot_id"
+    fi
+    install -d -m 0700 "$PODMAN_DIR/run"
+    write_podman_conf
+    printf '\n== %s podman system service (%s storage, %s)\n' "$(date -u +%FT%TZ)" \
+        "$PODMAN_DRIVER" "$PODMAN_ULIMITS" >> "$log"
+    # --time=0: no idle timeout. The service does not hold the containers: each
+    # has its own conmon (own session), so SIGTERM ends the service within a
+    # few seconds even with containers running and event/attach streams open.
+    CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
+        setsid "$PODMAN_BIN" system service --time=0 "unix://$PODMAN_SOCK" \
+        >> "$log" 2>&1 < /dev/null &
+    pid=$!
+    printf '%s\n' "$pid" > "$(pid_file podman)"
+    deadline=$((SECONDS + 30))
+    until [ "$(engine_ping "$PODMAN_SOCK" /v1.41/_ping)" = OK ]; do
+        if ! proc_running "$pid" || [ "$SECONDS" -ge "$deadline" ]; then
+            show_log "$log"
+            die "the Podman service did not answer on $PODMAN_SOCK within 30s (see $log)"
+        fi
+        sleep 0.1
+    done
+    say "podman: API on $PODMAN_SOCK ($PODMAN_DRIVER storage, $PODMAN_ULIMITS)"
+}
+
+# After the service: the overlay driver bind-mounts storage/overlay onto
+# itself (private propagation) and the service leaves it mounted on SIGTERM.
+# Unmounted only when no container's root file system is mounted below it
+# (running containers keep theirs; umount then fails with EBUSY anyway), so
+# that the state dir can be removed.
+release_podman_storage() {
+    local home=$PODMAN_DIR/storage/overlay
+    grep -q " $home " /proc/mounts 2>/dev/null || return 0
+    if grep -q " $home/" /proc/mounts; then
+        [ -n "${QUIET:-}" ] || say "podman: containers still running; $home stays mounted"
+        return 0
+    fi
+    umount "$home" 2>/dev/null || err "could not unmount $home"
+}
+
+# (do_start ran resolve_engine strict before starting anything)
+start_engine() {
+    case $ENGINE_KIND in
+        podman) start_podman ;;
+        docker) say "engine: Docker at $DOCKER_SOCK (nothing started)" ;;
+        none)   say "engine: none (LAUNCHER_ENGINE=none)" ;;
+    esac
+}
+
+# The stack's nginx configuration test, as the agent runs it (/bin/sh -c;
+# every path is [A-Za-z0-9._/-], see load_config).
+nginx_test_command() {
+    local args
+    mapfile -t args < <(nginx_args)
+    printf '%s' "$NGINX_BIN ${args[*]} -t -q"
+}
+
+# The local agent: registers this machine as the tenant's server "local"
+# (fresh token in secrets/agent.token) and runs launcher-agent against the
+# plane through nginx. Optional: every obstacle is a note, not a failure.
+start_agent() {
+    local log=$LOG_DIR/agent.log alog=$LOG_DIR/admin.log pid
+    [ "$LOCAL_AGENT" = 1 ] || return 0
+    if [ ! -x "$AGENT_BIN" ]; then
+        say "agent: $AGENT_BIN not built; no local agent"
+        return 0
+    fi
+    if [ -z "$ENGINE_SOCKET" ]; then
+        say "agent: no container engine (LAUNCHER_ENGINE=none); no local agent"
+        return 0
+    fi
+    printf '\n== %s launcher-admin server ensure %s local\n' "$(date -u +%FT%TZ)" "$TENANT" >> "$alog"
+    if ! "$ADMIN_BIN" -c "$CONF" server ensure "$TENANT" local --host 127.0.0.1 \
+            --base-domain localhost --token-file "$AGENT_TOKEN" >> "$alog" 2>&1 < /dev/null ||
+        [ ! -s "$AGENT_TOKEN" ]; then
+        err "warning: launcher-admin server ensure failed (see $alog); no local agent"
+        return 0
+    fi
+    install -d -m 0700 "$STATE/agent"
+    printf '\n== %s launcher-agent\n' "$(date -u +%FT%TZ)" >> "$log"
+    setsid "$AGENT_BIN" --plane "$BASE_URL" --tenant "$TENANT" --token-file "$AGENT_TOKEN" \
+        --ca "$STATE/tls/cert.pem" --engine-socket "$ENGINE_SOCKET" --state-dir "$STATE/agent" \
+        --nginx-test-command "$(nginx_test_command)" >> "$log" 2>&1 < /dev/null &
+    pid=$!
+    printf '%s\n' "$pid" > "$(pid_file agent)"
+    sleep 0.3
+    if ! proc_running "$pid"; then
+        show_log "$log" 15
+        err "warning: launcher-agent exited at once (see $log); no local agent"
+        rm -f "$(pid_file agent)"
+        return 0
+    fi
+    say "agent: launcher-agent (server 'local' of tenant $TENANT) on $ENGINE_SOCKET"
+}
+
 # ------------------------------------------------------------ start: daemons
 
 # wait_for_log FILE OFFSET TEXT PID SECONDS — TEXT appears in FILE after
@@ -642,6 +944,7 @@ wait_healthy() {
                     "https://$LOCAL_HOST:$HTTPS_PORT/healthz" 2>/dev/null || true)
         [ "$code" = 200 ] && return 0
         for s in "${SERVICES[@]}"; do
+            [ -f "$(pid_file "$s")" ] || continue    # not started (yet)
             if ! service_pid "$s" > /dev/null; then
                 err "$s exited during start-up"
                 dump_logs
@@ -662,9 +965,12 @@ dump_logs() {
     show_log "$STATE/nginx/logs/error.log" 15
     show_log "$LOG_DIR/postgres.log" 15
     show_log "$LOG_DIR/smtp.log" 5
+    if [ -f "$(pid_file podman)" ]; then show_log "$LOG_DIR/podman.log" 10; fi
 }
 
 # Export lines describing the stack; also saved at start in run/stack.env.
+# LAUNCHER_ENGINE is the engine in use (podman|docker|none) and
+# LAUNCHER_ENGINE_SOCKET its Docker-compatible API socket (empty for none).
 env_lines() {
     local n
     for n in REPO:"$REPO" STATE_DIR:"$STATE" CONF:"$CONF" \
@@ -676,7 +982,8 @@ env_lines() {
              DATABASE_URL:"$DATABASE_URL" ADMIN_DATABASE_URL:"$ADMIN_DATABASE_URL" \
              BIN_DIR:"$BIN_DIR" WORKERS:"$WORKERS" BENCH:"$BENCH" MAX_BODY:"$MAX_BODY" \
              RATE_IP:"$RATE_IP" BURST_IP:"$BURST_IP" RATE_KEY:"$RATE_KEY" BURST_KEY:"$BURST_KEY" \
-             RATE_AUTH:"$RATE_AUTH" BURST_AUTH:"$BURST_AUTH" PLANE_VERSION:"$PLANE_VERSION"; do
+             RATE_AUTH:"$RATE_AUTH" BURST_AUTH:"$BURST_AUTH" PLANE_VERSION:"$PLANE_VERSION" \
+             ENGINE:"$ENGINE_KIND" ENGINE_SOCKET:"$ENGINE_SOCKET"; do
         printf 'export LAUNCHER_%s=%q\n' "${n%%:*}" "${n#*:}"
     done
 }
@@ -687,6 +994,7 @@ Launcher is running.
   API:     $API_URL
   tenant:  $TENANT
   state:   $STATE   (logs in log/, mail in mail/)
+  engine:  ${ENGINE_KIND}${ENGINE_SOCKET:+ on $ENGINE_SOCKET}
   stop:    make stop   (or Ctrl-C under make run)
 Register the first user:
   curl -k -X POST $API_URL/auth/register \\
@@ -712,15 +1020,21 @@ do_start() {
     require_root start
     load_config
     local s running=() stopped=()
+    # podman and agent count only when running: they are optional.
     for s in "${SERVICES[@]}"; do
         if [ -d "$RUN_DIR" ] && service_pid "$s" > /dev/null; then
             running+=("$s")
-        else
+        elif is_core_service "$s"; then
             stopped+=("$s")
         fi
     done
     if [ "${#stopped[@]}" -eq 0 ]; then
         say "already running (state $STATE)"
+        if [ -s "$RUN_DIR/stack.env" ]; then
+            ENGINE_KIND=$(sed -n 's/^export LAUNCHER_ENGINE=//p' "$RUN_DIR/stack.env")
+            ENGINE_SOCKET=$(sed -n 's/^export LAUNCHER_ENGINE_SOCKET=//p' "$RUN_DIR/stack.env")
+            if [ "$ENGINE_SOCKET" = "''" ]; then ENGINE_SOCKET=""; fi    # %q of ""
+        fi
         print_info
         return 0
     fi
@@ -731,6 +1045,7 @@ do_start() {
         die "missing $ADMIN_BIN or $FCGI_BIN; build first (make)"
     [ -x "$SYS_PYTHON" ] || die "$SYS_PYTHON not found (run: $PROG install)"
     [ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (run: $PROG install)"
+    resolve_engine strict
 
     trap on_start_exit EXIT
     trap 'exit 130' INT
@@ -748,10 +1063,12 @@ do_start() {
     run_admin migrate
     run_admin tenant ensure "$TENANT" "$TENANT_NAME"
     start_smtp
+    start_engine
     start_pool
     render_nginx
     start_nginx
     wait_healthy
+    start_agent
     env_lines > "$RUN_DIR/stack.env"
     trap - EXIT INT TERM
     print_info
@@ -795,9 +1112,13 @@ stop_postgres() {
 stop_all() {
     local QUIET=${1:-}
     [ -d "$RUN_DIR" ] || return 0
+    stop_service agent TERM 20     # finishes or releases its job within 10 s
     stop_service nginx QUIT 15
     stop_service fcgi TERM 15
     rm -f "$FCGI_SOCK"
+    # The Podman service only: containers stay with their conmon (see top).
+    stop_service podman TERM 15
+    if [ -z "$(service_pid podman)" ]; then release_podman_storage; fi
     stop_service smtp TERM 10
     stop_postgres
     rm -f "$RUN_DIR/stack.env"
@@ -822,13 +1143,17 @@ cmd_stop() {
 
 cmd_status() {
     load_config
-    local s pid up=0
+    local s pid up=0 want=0
     for s in "${SERVICES[@]}"; do
         if pid=$(service_pid "$s"); then
             printf '  %-9s running (pid %s)\n' "$s" "$pid"
             up=$((up + 1))
-        else
+            want=$((want + 1))
+        elif is_core_service "$s" || [ -f "$(pid_file "$s")" ]; then
             printf '  %-9s stopped\n' "$s"
+            want=$((want + 1))
+        else
+            printf '  %-9s not started\n' "$s"
         fi
     done
     if [ "$up" -gt 0 ]; then
@@ -837,9 +1162,12 @@ cmd_status() {
         else
             say "  healthz   not answering (logs: $LOG_DIR)"
         fi
+        if service_pid podman > /dev/null; then
+            say "  engine    _ping $(engine_ping "$PODMAN_SOCK" /v1.41/_ping) ($PODMAN_SOCK)"
+        fi
     fi
     say "state: $STATE"
-    [ "$up" -eq "${#SERVICES[@]}" ]
+    [ "$up" -eq "$want" ]
 }
 
 cmd_env() {
@@ -854,6 +1182,7 @@ cmd_env() {
             fi
         done
     fi
+    resolve_engine
     env_lines
 }
 
@@ -870,8 +1199,9 @@ cmd_run() {
     cmd_stop
 }
 
+# The header up to the settings list.
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^# Settings/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
 }
 
 main() {
