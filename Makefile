@@ -32,7 +32,15 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
 
-.PHONY: all run start stop test unit lint bench clean install-deps
+# launcher-agent: its modules (fcgi/agent/) stay out of liblauncher.a, so the
+# pool never links them; it takes only util/log/arena/buf from the library
+# and needs only libcurl and cJSON.
+AGENT_SRC := $(wildcard fcgi/agent/*.c)
+AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
+AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null)
+BINS      += $(BUILD)/bin/launcher-agent
+
+.PHONY: all run start stop test unit lint bench bench-agent clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -54,6 +62,15 @@ $(BUILD)/bin/launcher-admin: $(BUILD)/obj/bin/launcher_admin.o $(BUILD)/lib/libl
 $(BUILD)/bin/launcher-scheduler: $(BUILD)/obj/bin/launcher_scheduler.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+# Agent tests link the agent's objects (a shorter stem wins over the rule below).
+$(BUILD)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.o %.a,$^) $(AGENT_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
@@ -87,6 +104,10 @@ test: install-deps
 bench: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/bench.sh
+
+bench-agent: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/agent_rss.sh
 
 clean:
 	rm -rf build build-san

@@ -228,3 +228,14 @@ def multipart(field, filename, data, ctype="application/octet-stream"):
              "Content-Type: %s\r\n\r\n" % (boundary, field, filename, ctype)).encode()
             + data + ("\r\n--%s--\r\n" % boundary).encode())
     return body, "multipart/form-data; boundary=" + boundary
+
+
+def stack_env():
+    """The running stack's layout (written by launcher-stack.sh at start)."""
+    out = {}
+    with open(os.path.join(STATE, "run", "stack.env")) as f:
+        for line in f:
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].rstrip("\n").split("=", 1)
+                out[k] = v.strip("'\"")
+    return out

@@ -1,0 +1,399 @@
+/*
+ * conf.c - launcher-agent's configuration table and token loading (see
+ * conf.h).  The line format is the plane's (core/config.c); the table is
+ * the agent's own so that the pool's keys never leak into the agent.
+ */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+
+enum conf_type { CONF_STR, CONF_INT };
+
+struct conf_key {
+	const char    *key;
+	enum conf_type type;
+	size_t         off;
+	size_t         size;	/* strings: the field's size */
+	const char    *def;
+	int64_t        min, max;	/* integers */
+	/* Optional: returns NULL or why the value is bad. */
+	const char  *(*valid)(const char *v);
+	const char    *help;
+};
+
+static const char *
+valid_url(const char *v)
+{
+	if (*v == '\0')
+		return NULL;	/* required-ness is agent_conf_check's job */
+	if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+		return "must start with https://";
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f)
+			return "must not contain spaces or control characters";
+	return NULL;
+}
+
+static const char *
+valid_tenant(const char *v)
+{
+	if (*v == '\0' || util_is_slug(v) || util_is_uuid(v))
+		return NULL;
+	return "must be the tenant's slug or UUID";
+}
+
+static const char *
+valid_path(const char *v)
+{
+	if (*v != '\0' && *v != '/')
+		return "must be an absolute path";
+	return NULL;
+}
+
+static const char *
+valid_level(const char *v)
+{
+	enum log_level l;
+
+	return log_level_parse(v, &l) == 0 ? NULL : "must be error|warn|info|debug";
+}
+
+#define FIELD(k)              offsetof(struct agent_conf, k), sizeof(((struct agent_conf *)0)->k)
+#define S(k, d, v, h)         {#k, CONF_STR, FIELD(k), d, 0, 0, v, h}
+#define I(k, d, lo, hi, h)    {#k, CONF_INT, FIELD(k), d, lo, hi, NULL, h}
+
+static const struct conf_key conf_keys[] = {
+	S(plane_url, "", valid_url, "the plane's base URL, e.g. https://plane.example.com (required)"),
+	S(tenant, "", valid_tenant, "tenant slug or UUID the server belongs to (required)"),
+	S(token_file, "", valid_path, "file holding the agent token, no group/other access; else $" AGENT_TOKEN_ENV),
+	S(ca_file, "", valid_path, "CA bundle to verify the plane's certificate (self-signed planes)"),
+	S(engine_socket, "/var/run/docker.sock", valid_path, "unix socket of the Docker-compatible Engine API"),
+	I(poll_interval_ms, "1000", 100, 3600000, "how often an idle agent asks for a job"),
+	I(heartbeat_interval_s, "10", 1, 3600, "seconds between heartbeats (the plane's answer wins)"),
+	S(nginx_test_command, "", NULL, "edge nginx config test, run with /bin/sh -c (empty: check skipped)"),
+	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),
+	S(log_level, "info", valid_level, "error|warn|info|debug"),
+};
+
+#define NKEYS (sizeof(conf_keys) / sizeof(*conf_keys))
+
+static const struct conf_key *
+conf_find(const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(conf_keys[i].key, key) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* Sets one key; on a bad value returns the reason, else NULL. */
+static const char *
+conf_apply(struct agent_conf *c, const struct conf_key *k, const char *v)
+{
+	char       *base = (char *)c + k->off;
+	const char *why;
+	int64_t     n;
+
+	switch (k->type) {
+	case CONF_STR:
+		if (k->valid != NULL && (why = k->valid(v)) != NULL)
+			return why;
+		return util_snprintf(base, k->size, "%s", v) < 0 ? "too long" : NULL;
+	case CONF_INT:
+		if (util_parse_i64(v, k->min, k->max, &n) != 0)
+			return "not an integer in range";
+		*(int64_t *)(void *)base = n;
+		return NULL;
+	}
+	return "bad type";
+}
+
+void
+agent_conf_defaults(struct agent_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (conf_apply(c, &conf_keys[i], conf_keys[i].def) != NULL)
+			log_error("config: bad built-in default for %s", conf_keys[i].key);
+}
+
+int
+agent_conf_set(struct agent_conf *c, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	const struct conf_key *k = conf_find(key);
+	const char            *why;
+
+	if (k == NULL) {
+		util_snprintf(err, errlen, "unknown key '%.64s'", key);
+		return -1;
+	}
+	if ((why = conf_apply(c, k, value)) != NULL) {
+		util_snprintf(err, errlen, "bad value for '%s': %s", key, why);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+agent_conf_load(struct agent_conf *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char  line[4096];
+	bool  seen[NKEYS] = {false};
+	int   lineno = 0, rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		util_snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const struct conf_key *k;
+		const char            *why;
+		char                  *key, *val, *eq, *p;
+		size_t                 n;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			util_snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			util_snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		n = strlen(val);
+		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+			val[n - 1] = '\0';
+			val++;
+		}
+		if ((k = conf_find(key)) == NULL) {
+			util_snprintf(err, errlen, "%s:%d: unknown key '%.64s'", path, lineno, key);
+			goto out;
+		}
+		if (seen[k - conf_keys]) {
+			util_snprintf(err, errlen, "%s:%d: duplicate key '%s'", path, lineno, key);
+			goto out;
+		}
+		seen[k - conf_keys] = true;
+		if ((why = conf_apply(c, k, val)) != NULL) {
+			util_snprintf(err, errlen, "%s:%d: bad value for '%s': %s", path, lineno,
+			    key, why);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+/* Whether the host of an http(s) URL is a loopback name or address. */
+static bool
+url_host_is_loopback(const char *url)
+{
+	const char     *h = strstr(url, "://"), *at;
+	char            host[64];
+	size_t          n;
+	struct in_addr  a4;
+	struct in6_addr a6;
+
+	if (h == NULL)
+		return false;
+	h += 3;
+	n = strcspn(h, "/?#");
+	if ((at = memchr(h, '@', n)) != NULL) {	/* userinfo */
+		n -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	if (*h == '[') {
+		const char *e = memchr(h, ']', n);
+
+		if (e == NULL || (size_t)(e - h - 1) >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, (size_t)(e - h - 1));
+		host[e - h - 1] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	n = strcspn(h, ":/?#");
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+int
+agent_conf_check(struct agent_conf *c, char *err, size_t errlen)
+{
+	size_t n = strlen(c->plane_url);
+
+	if (n == 0) {
+		util_snprintf(err, errlen, "plane_url is required (--plane URL)");
+		return -1;
+	}
+	while (n > 0 && c->plane_url[n - 1] == '/')
+		c->plane_url[--n] = '\0';
+	if (strncmp(c->plane_url, "http://", 7) == 0 && !url_host_is_loopback(c->plane_url)) {
+		/* The token would cross the network in the clear. */
+		util_snprintf(err, errlen, "plane_url: http:// is only accepted towards loopback; "
+		    "use https:// (and --ca FILE for a self-signed plane)");
+		return -1;
+	}
+	if (c->tenant[0] == '\0') {
+		util_snprintf(err, errlen, "tenant is required (--tenant SLUG)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+agent_conf_print_keys(void)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		printf("  %-22s default %-26s %s\n", conf_keys[i].key,
+		    conf_keys[i].def[0] ? conf_keys[i].def : "(empty)", conf_keys[i].help);
+}
+
+int
+agent_parse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out)
+{
+	char  *end;
+	double v;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	/* !(v <= max) also rejects NaN; the range check precedes the cast. */
+	if (errno != 0 || *end != '\0' || !(v * 1000.0 <= (double)max_ms) ||
+	    v * 1000.0 < (double)min_ms)
+		return -1;
+	*out = (int64_t)(v * 1000.0 + 0.5);
+	if (*out > max_ms)
+		*out = max_ms;
+	return 0;
+}
+
+bool
+agent_token_valid(const char *tok)
+{
+	size_t n = strlen(tok);
+
+	if (n < 16 || n >= AGENT_TOKEN_MAX)
+		return false;
+	/* Goes into an HTTP header: printable ASCII, no spaces, no CR/LF. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Reads the token file into tok; the file is checked through its fd. */
+static int
+token_from_file(const char *path, char *tok, size_t toklen, char *err, size_t errlen)
+{
+	struct stat st;
+	char        raw[AGENT_TOKEN_MAX + 64], *t;
+	ssize_t     n;
+	size_t      got = 0;
+	int         fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		util_snprintf(err, errlen, "token_file %s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		util_snprintf(err, errlen, "token_file %s: not a regular file", path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		util_snprintf(err, errlen, "token_file %s: mode %04o grants group/other access; "
+		    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while (got < sizeof(raw) - 1 && (n = read(fd, raw + got, sizeof(raw) - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			util_snprintf(err, errlen, "token_file %s: read: %s", path, strerror(errno));
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	raw[got] = '\0';
+	t = trim(raw);
+	if (!agent_token_valid(t)) {
+		util_snprintf(err, errlen, "token_file %s: does not hold a token "
+		    "(16..511 printable characters)", path);
+		goto out;
+	}
+	if (util_snprintf(tok, toklen, "%s", t) < 0) {
+		util_snprintf(err, errlen, "token_file %s: token too long", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(raw, sizeof(raw));
+	close(fd);
+	return rc;
+}
+
+int
+agent_token_load(const struct agent_conf *c, char *tok, size_t toklen,
+    char *err, size_t errlen)
+{
+	const char *env = getenv(AGENT_TOKEN_ENV);
+	int         rc = -1;
+
+	if (c->token_file[0] != '\0')
+		rc = token_from_file(c->token_file, tok, toklen, err, errlen);
+	else if (env == NULL || *env == '\0')
+		util_snprintf(err, errlen, "no token: set token_file (--token-file FILE) or $%s",
+		    AGENT_TOKEN_ENV);
+	else if (!agent_token_valid(env))
+		util_snprintf(err, errlen, "$%s does not hold a token (16..511 printable "
+		    "characters)", AGENT_TOKEN_ENV);
+	else if (util_snprintf(tok, toklen, "%s", env) < 0)
+		util_snprintf(err, errlen, "$%s: token too long", AGENT_TOKEN_ENV);
+	else
+		rc = 0;
+	/* Commands the agent runs (nginx -t, sh) must not inherit it. */
+	if (env != NULL)
+		unsetenv(AGENT_TOKEN_ENV);
+	return rc;
+}

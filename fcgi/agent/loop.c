@@ -1,0 +1,783 @@
+/*
+ * loop.c - the agent's main loop (see loop.h).
+ *
+ * One struct agent holds all process state.  Each pass of the loop runs
+ * whatever timer is due (heartbeat, claim, the running job's lease,
+ * progress and completion), resets the pass's arena, then sleeps in
+ * ppoll() until the next timer, the job's pipe, or a signal.  Signals are
+ * blocked outside ppoll(), so a stop request can never slip in between
+ * checking the flag and going to sleep.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../core/arena.h"
+#include "../core/log.h"
+#include "../core/util.h"
+#include "engine.h"
+#include "hostinfo.h"
+#include "plane.h"
+#include "runner.h"
+#include "text.h"
+#include "timefmt.h"
+#include "xfer.h"
+
+#define PROGRESS_BATCH    100	/* the plane's limit per request */
+#define PROGRESS_DELAY_MS 250	/* lines are batched for this long */
+#define RECORD_MAX        (RUNNER_MAX_RESULT + 64)
+
+/* The one running job, as the parent sees it. */
+struct active {
+	bool       on;
+	struct job job;
+	pid_t      pid;		/* > 0 while the child has not been reaped */
+	int        fd;		/* the child's pipe; -1 after EOF */
+	char      *in;		/* partial records read from the pipe */
+	size_t     inlen;
+	int        wstatus;
+	char       why[256];	/* why we killed it, when we did */
+	cJSON     *pending;	/* progress lines not yet accepted by the plane */
+	int64_t    dropped;	/* lines not kept while pending was full */
+	cJSON     *final;	/* the complete body, once known */
+	int64_t    deadline;	/* monotonic ms; 0 = none */
+	int64_t    next_lease, next_progress, next_complete;
+};
+
+struct agent {
+	const struct agent_conf *conf;
+	char                     token[AGENT_TOKEN_MAX];
+	bool                     token_stale;	/* re-read before the next plane call */
+	struct xfer              x;
+	struct arena             a;		/* reset after every pass */
+	struct cpu_times         cpu;
+	struct engine_cache      engine;
+	int64_t                  hb_ms, poll_ms;
+	int64_t                  next_hb, next_claim;
+	int64_t                  backoff_ms;
+	int64_t                  retry_at;	/* no plane call before this (back-off) */
+	bool                     plane_up, engine_up, engine_known;
+	int64_t                  stop_at;	/* 0 = not stopping */
+	struct active            job;
+};
+
+/*
+ * Signal flags: the only state a handler may touch.  SIGCHLD has a handler
+ * only so that it interrupts ppoll(); the loop reaps with waitpid().
+ */
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		got_stop = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+}
+
+int64_t
+agent_backoff_next(int64_t current_ms)
+{
+	if (current_ms < AGENT_BACKOFF_MIN_MS)
+		return AGENT_BACKOFF_MIN_MS;
+	return current_ms * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : current_ms * 2;
+}
+
+static void
+json_free(void *p)
+{
+	cJSON_Delete(p);
+}
+
+/* ---------------------------------------------------------- plane calls */
+
+static void
+token_reload(struct agent *ag)
+{
+	char tok[AGENT_TOKEN_MAX], err[512];
+
+	if (ag->conf->token_file[0] == '\0')
+		return;	/* from the environment: nothing to re-read */
+	if (agent_token_load(ag->conf, tok, sizeof(tok), err, sizeof(err)) != 0) {
+		log_error("cannot re-read the token: %s (keeping the current one)", err);
+		return;
+	}
+	if (strcmp(tok, ag->token) != 0) {
+		memcpy(ag->token, tok, sizeof(tok));
+		log_info("token file %s re-read: the token changed", ag->conf->token_file);
+	}
+	explicit_bzero(tok, sizeof(tok));
+}
+
+/* Every plane call goes through here: token reload, back-off reset. */
+static enum plane_rc
+agent_post(struct agent *ag, const char *path, const cJSON *body, struct plane_answer *ans)
+{
+	enum plane_rc rc;
+
+	if (ag->token_stale) {
+		ag->token_stale = false;
+		token_reload(ag);
+	}
+	rc = plane_post(&ag->x, &ag->a, path, body, ans);
+	if (rc == PLANE_UNAUTHORIZED)
+		ag->token_stale = true;
+	if (rc == PLANE_OK)
+		ag->backoff_ms = 0;
+	if (rc == PLANE_OK || rc == PLANE_CONFLICT || rc == PLANE_GONE) {
+		/* The plane answered as itself: it is up.  (A 404 to a heartbeat,
+		 * a deleted server, still backs off through plane_failed.) */
+		if (!ag->plane_up)
+			log_info("plane %s answers", ag->conf->plane_url);
+		ag->plane_up = true;
+	}
+	return rc;
+}
+
+/*
+ * Logs a failed call and returns how long to wait before the next try.  The
+ * wait holds back every plane call (one plane, one back-off): a plane that
+ * is down is retried once per step, 1 s doubling to 30 s.
+ */
+static int64_t
+plane_failed(struct agent *ag, const char *what, enum plane_rc rc, const struct plane_answer *ans)
+{
+	ag->backoff_ms = agent_backoff_next(ag->backoff_ms);
+	ag->retry_at = timefmt_mono_ms() + ag->backoff_ms;
+	if (rc == PLANE_UNAUTHORIZED)
+		log_error("%s: the plane refused the agent token (%s); fix %s; retrying in %.0f s",
+		    what, ans->msg, ag->conf->token_file[0] ? ag->conf->token_file :
+		    "$" AGENT_TOKEN_ENV " (restart needed)", ag->backoff_ms / 1000.0);
+	else
+		log_warn("%s: %s (%s); retrying in %.0f s", what, plane_rc_name(rc), ans->msg,
+		    ag->backoff_ms / 1000.0);
+	if (rc == PLANE_DOWN)
+		ag->plane_up = false;
+	return ag->backoff_ms;
+}
+
+/* ----------------------------------------------------------- heartbeat */
+
+static cJSON *
+heartbeat_body(struct agent *ag)
+{
+	struct engine_facts f;
+	struct host_info    h;
+	cJSON              *b = cJSON_CreateObject(), *e, *host;
+	char                now[40], err[512];
+
+	if (b == NULL)
+		return NULL;
+	arena_defer(&ag->a, json_free, b);
+	if (engine_facts_cached(&ag->x, &ag->a, &ag->engine, timefmt_mono_ms(), &f, err,
+	    sizeof(err)) == 0) {
+		if (!ag->engine_up || !ag->engine_known)
+			log_info("engine reachable: %s %s (API %s)", f.type, f.version, f.api_version);
+		ag->engine_up = true;
+	} else {
+		if (ag->engine_up || !ag->engine_known)
+			log_warn("engine unreachable: %s", err);
+		ag->engine_up = false;
+	}
+	ag->engine_known = true;
+	hostinfo_collect(&ag->a, &ag->cpu, &h);
+	if (timefmt_rfc3339(now, sizeof(now), timefmt_wall()) != 0)
+		return NULL;
+	if ((e = engine_json(&f)) == NULL)
+		return NULL;
+	cJSON_AddItemToObject(b, "engine", e);
+	if ((host = hostinfo_json(&h)) == NULL)
+		return NULL;
+	cJSON_AddItemToObject(b, "host", host);
+	if (cJSON_AddStringToObject(b, "agent_version", AGENT_VERSION) == NULL ||
+	    cJSON_AddNumberToObject(b, "interval_seconds", (double)(ag->hb_ms / 1000)) == NULL ||
+	    cJSON_AddStringToObject(b, "time", now) == NULL)
+		return NULL;
+	return b;
+}
+
+/* Takes the intervals the plane asks for, when they are sane. */
+static void
+adopt_intervals(struct agent *ag, const cJSON *data)
+{
+	const cJSON *hb = cJSON_GetObjectItemCaseSensitive(data, "heartbeat_interval_seconds");
+	const cJSON *pi = cJSON_GetObjectItemCaseSensitive(data, "poll_interval_ms");
+
+	if (cJSON_IsNumber(hb) && hb->valuedouble >= 1 && hb->valuedouble <= 3600 &&
+	    (int64_t)hb->valuedouble * 1000 != ag->hb_ms) {
+		ag->hb_ms = (int64_t)hb->valuedouble * 1000;
+		log_info("heartbeat interval set by the plane: %lld s", (long long)(ag->hb_ms / 1000));
+	}
+	if (cJSON_IsNumber(pi) && pi->valuedouble >= 100 && pi->valuedouble <= 3600000 &&
+	    (int64_t)pi->valuedouble != ag->poll_ms) {
+		ag->poll_ms = (int64_t)pi->valuedouble;
+		log_info("poll interval set by the plane: %lld ms", (long long)ag->poll_ms);
+	}
+}
+
+static void
+heartbeat(struct agent *ag, int64_t now)
+{
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	cJSON              *body = heartbeat_body(ag);
+
+	if (body == NULL) {
+		log_error("heartbeat: out of memory building the body");
+		ag->next_hb = now + ag->hb_ms;
+		return;
+	}
+	rc = agent_post(ag, "/heartbeat", body, &ans);
+	if (rc != PLANE_OK) {
+		ag->next_hb = now + plane_failed(ag, "heartbeat", rc, &ans);
+		return;
+	}
+	adopt_intervals(ag, ans.data);
+	ag->next_hb = now + ag->hb_ms;
+	log_debug("heartbeat accepted in %lld ms", (long long)ans.ms);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static void
+job_clear(struct agent *ag)
+{
+	struct active *j = &ag->job;
+
+	if (j->pid > 0) {
+		kill(-j->pid, SIGKILL);
+		kill(j->pid, SIGKILL);
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->in);
+	cJSON_Delete(j->pending);
+	cJSON_Delete(j->final);
+	runner_job_clear(&j->job);
+	memset(j, 0, sizeof(*j));
+	j->pid = -1;
+	j->fd = -1;
+}
+
+/* Sets the complete body to a failure (unless one is already known). */
+static void
+job_fail(struct active *j, const char *msg)
+{
+	if (j->final == NULL)
+		j->final = runner_failed(msg);
+}
+
+static void
+job_start(struct agent *ag, struct job *claimed, int64_t now)
+{
+	struct active *j = &ag->job;
+	int64_t        lease_ms = claimed->lease_seconds * 1000;
+	char           msg[160];
+
+	job_clear(ag);
+	j->on = true;
+	j->job = *claimed;	/* takes the payload */
+	memset(claimed, 0, sizeof(*claimed));
+	j->pending = cJSON_CreateArray();
+	j->next_lease = now + lease_ms / 3;
+	j->next_progress = now;
+	j->next_complete = now;
+	/* The plane's clock read deadline_at - plane_time; plane_time was
+	 * stamped about half a round trip before the answer arrived. */
+	if (j->job.have_deadline)
+		j->deadline = now - j->job.claim_rtt_ms / 2 + (int64_t)(j->job.deadline_in_s * 1000.0);
+	log_info("job %s: %s, attempt %lld, lease %llds: started", j->job.id, j->job.kind,
+	    (long long)j->job.attempt, (long long)j->job.lease_seconds);
+	if (j->pending == NULL) {
+		job_fail(j, "the agent is out of memory");
+		return;
+	}
+	if (!runner_kind_known(j->job.kind)) {
+		util_snprintf(msg, sizeof(msg), "unknown job kind %s", j->job.kind);
+		log_warn("job %s: %s", j->job.id, msg);
+		job_fail(j, msg);
+		return;
+	}
+	if ((j->in = malloc(RECORD_MAX + 1)) == NULL ||
+	    runner_spawn(&j->job, ag->conf, &j->pid, &j->fd) != 0) {
+		util_snprintf(msg, sizeof(msg), "the agent cannot start the job process: %s",
+		    strerror(errno));
+		log_error("job %s: %s", j->job.id, msg);
+		j->pid = -1;
+		j->fd = -1;
+		job_fail(j, msg);
+	}
+}
+
+static void
+claim(struct agent *ag, int64_t now)
+{
+	struct plane_answer ans;
+	struct job          jb;
+	enum plane_rc       rc;
+	const cJSON        *o;
+	double              received;
+	char                err[256];
+
+	rc = agent_post(ag, "/jobs/claim", NULL, &ans);
+	received = timefmt_wall();
+	/* Timers of the job start from the answer, not from the start of this
+	 * pass (a slow heartbeat may have come first). */
+	now = timefmt_mono_ms();
+	if (rc != PLANE_OK) {
+		ag->next_claim = now + plane_failed(ag, "claim", rc, &ans);
+		return;
+	}
+	ag->next_claim = now + ag->poll_ms;
+	o = cJSON_GetObjectItemCaseSensitive(ans.data, "job");
+	if (!cJSON_IsObject(o))
+		return;
+	if (runner_job_parse(o, cJSON_GetObjectItemCaseSensitive(ans.data, "plane_time"),
+	    received, ans.ms, &jb, err, sizeof(err)) != 0) {
+		log_error("claim: %s", err);
+		runner_job_clear(&jb);
+		return;
+	}
+	job_start(ag, &jb, now);
+}
+
+/* One record from the child. */
+static void
+job_record(struct active *j, char *rec)
+{
+	if (rec[0] == 'P' && rec[1] == ' ') {
+		char *line = rec + 2;
+
+		text_truncate(line, RUNNER_MAX_LINE);
+		text_sanitize(line, 0);
+		if (cJSON_GetArraySize(j->pending) >= AGENT_PENDING_MAX)
+			j->dropped++;
+		else
+			cJSON_AddItemToArray(j->pending, cJSON_CreateString(line));
+	} else if (rec[0] == 'R' && rec[1] == ' ') {
+		cJSON       *o = cJSON_Parse(rec + 2);
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
+
+		if (cJSON_IsString(st) && (strcmp(st->valuestring, "succeeded") == 0 ||
+		    strcmp(st->valuestring, "failed") == 0)) {
+			cJSON_Delete(j->final);
+			j->final = o;
+		} else {
+			log_warn("job %s: the job process sent a malformed result", j->job.id);
+			cJSON_Delete(o);
+		}
+	}
+}
+
+/*
+ * Reads what the child wrote; closes the pipe at EOF.  At most 64 reads a
+ * pass, so that a chatty job cannot starve heartbeats and lease renewals.
+ */
+static void
+job_read(struct agent *ag)
+{
+	struct active *j = &ag->job;
+
+	for (int reads = 0; j->fd >= 0 && reads < 64; reads++) {
+		ssize_t n = read(j->fd, j->in + j->inlen, RECORD_MAX - j->inlen);
+		char   *start, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close(j->fd);
+			j->fd = -1;
+			return;
+		}
+		j->inlen += (size_t)n;
+		j->in[j->inlen] = '\0';
+		start = j->in;
+		while ((nl = memchr(start, '\n', j->inlen - (size_t)(start - j->in))) != NULL) {
+			*nl = '\0';
+			job_record(j, start);
+			start = nl + 1;
+		}
+		j->inlen -= (size_t)(start - j->in);
+		memmove(j->in, start, j->inlen);
+		if (j->inlen == RECORD_MAX) {
+			util_snprintf(j->why, sizeof(j->why), "the job wrote a record larger than "
+			    "%zu bytes", (size_t)RECORD_MAX);
+			if (j->pid > 0)
+				kill(-j->pid, SIGKILL);
+			close(j->fd);
+			j->fd = -1;
+		}
+	}
+}
+
+/* The plane no longer wants this job from us: end it without completing. */
+static void
+job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
+{
+	log_warn("job %s: %s answered %s: cancelled or no longer ours; stopped it without "
+	    "completing", ag->job.job.id, what, ans->msg);
+	job_clear(ag);
+	ag->next_claim = timefmt_mono_ms();
+}
+
+static void
+job_lease(struct agent *ag, int64_t now)
+{
+	struct active      *j = &ag->job;
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	char                path[128];
+	int64_t             third = j->job.lease_seconds * 1000 / 3;
+
+	util_snprintf(path, sizeof(path), "/jobs/%s/lease", j->job.id);
+	rc = agent_post(ag, path, NULL, &ans);
+	if (rc == PLANE_OK)
+		j->next_lease = now + third;
+	else if (rc == PLANE_CONFLICT || rc == PLANE_GONE)
+		job_abandon(ag, "lease renewal", &ans);
+	else {
+		int64_t d = plane_failed(ag, "lease renewal", rc, &ans);
+
+		/* Keep trying well within the lease, whatever the back-off says. */
+		j->next_lease = now + (d < third ? d : third);
+	}
+}
+
+/* Lines (or the note that some were dropped) still to send. */
+static bool
+progress_waiting(const struct active *j)
+{
+	return cJSON_GetArraySize(j->pending) > 0 || j->dropped > 0;
+}
+
+/* Sends up to one batch of pending lines. */
+static void
+job_progress(struct agent *ag, int64_t now)
+{
+	struct active      *j = &ag->job;
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	cJSON              *body, *lines;
+	char                path[128], note[96];
+	int                 n = cJSON_GetArraySize(j->pending), batch = 0;
+
+	if ((body = cJSON_CreateObject()) == NULL)
+		return;
+	arena_defer(&ag->a, json_free, body);
+	if ((lines = cJSON_AddArrayToObject(body, "lines")) == NULL)
+		return;
+	for (const cJSON *it = j->pending->child; it != NULL && batch < PROGRESS_BATCH; it = it->next) {
+		cJSON_AddItemToArray(lines, cJSON_CreateString(it->valuestring));
+		batch++;
+	}
+	if (batch == n && batch < PROGRESS_BATCH && j->dropped > 0) {
+		util_snprintf(note, sizeof(note), "(%lld progress lines dropped: the plane was "
+		    "unreachable)", (long long)j->dropped);
+		cJSON_AddItemToArray(lines, cJSON_CreateString(note));
+	}
+	util_snprintf(path, sizeof(path), "/jobs/%s/progress", j->job.id);
+	rc = agent_post(ag, path, body, &ans);
+	if (rc == PLANE_CONFLICT || rc == PLANE_GONE) {
+		job_abandon(ag, "progress", &ans);
+		return;
+	}
+	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) {
+		j->next_progress = now + plane_failed(ag, "progress", rc, &ans);
+		return;
+	}
+	if (rc == PLANE_REJECTED)
+		log_warn("job %s: progress lines rejected (%s); dropping %d", j->job.id, ans.msg,
+		    batch);
+	for (int i = 0; i < batch; i++)
+		cJSON_DeleteItemFromArray(j->pending, 0);
+	if (batch == n && batch < PROGRESS_BATCH)
+		j->dropped = 0;
+	j->next_progress = now + PROGRESS_DELAY_MS;
+}
+
+static void
+job_complete(struct agent *ag, int64_t now)
+{
+	struct active      *j = &ag->job;
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	const cJSON        *st = cJSON_GetObjectItemCaseSensitive(j->final, "status");
+	const cJSON        *er = cJSON_GetObjectItemCaseSensitive(j->final, "error");
+	char                path[128];
+
+	util_snprintf(path, sizeof(path), "/jobs/%s/complete", j->job.id);
+	rc = agent_post(ag, path, j->final, &ans);
+	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) {
+		j->next_complete = now + plane_failed(ag, "complete", rc, &ans);
+		return;
+	}
+	if (rc == PLANE_OK)
+		log_info("job %s: %s%s%.300s", j->job.id, cJSON_IsString(st) ? st->valuestring : "?",
+		    cJSON_IsString(er) ? ": " : "", cJSON_IsString(er) ? er->valuestring : "");
+	else if (rc == PLANE_CONFLICT || rc == PLANE_GONE)
+		log_warn("job %s: completion answered %s: the job was cancelled or is no longer "
+		    "ours", j->job.id, ans.msg);
+	else
+		log_error("job %s: completion rejected (%s); giving it up", j->job.id, ans.msg);
+	job_clear(ag);
+	/* Work may be queued behind this job: ask at once. */
+	ag->next_claim = now;
+}
+
+/* Why a child that sent no result ended. */
+static void
+job_exit_reason(struct active *j, char *out, size_t outlen)
+{
+	if (j->why[0] != '\0')
+		util_snprintf(out, outlen, "%s", j->why);
+	else if (WIFSIGNALED(j->wstatus))
+		util_snprintf(out, outlen, "the job process was killed by signal %d",
+		    WTERMSIG(j->wstatus));
+	else
+		util_snprintf(out, outlen, "the job process exited with status %d without a result",
+		    WIFEXITED(j->wstatus) ? WEXITSTATUS(j->wstatus) : -1);
+}
+
+/* Everything the running job needs this pass. */
+static void
+job_service(struct agent *ag, int64_t now)
+{
+	struct active *j = &ag->job;
+	char           why[300];
+
+	if (j->fd >= 0)
+		job_read(ag);
+	if (j->pid > 0 && waitpid(j->pid, &j->wstatus, WNOHANG) == j->pid) {
+		j->pid = -1;
+		if (j->fd >= 0)
+			job_read(ag);	/* what it wrote just before exiting */
+	}
+	if (j->pid > 0 && j->deadline > 0 && now > j->deadline && j->why[0] == '\0') {
+		util_snprintf(j->why, sizeof(j->why), "deadline exceeded");
+		log_warn("job %s: deadline exceeded: killing it", j->job.id);
+		kill(-j->pid, SIGKILL);
+	}
+	if (j->pid <= 0 && j->fd < 0 && j->final == NULL) {
+		job_exit_reason(j, why, sizeof(why));
+		job_fail(j, why);
+		if (j->final == NULL)
+			return;	/* out of memory: try again next pass */
+	}
+	/* Below, only plane calls: none while backing off. */
+	if (timefmt_mono_ms() < ag->retry_at)
+		return;
+	if (now >= j->next_lease)
+		job_lease(ag, now);
+	if (!j->on || timefmt_mono_ms() < ag->retry_at)
+		return;
+	if (progress_waiting(j) &&
+	    (now >= j->next_progress || cJSON_GetArraySize(j->pending) >= PROGRESS_BATCH)) {
+		job_progress(ag, now);
+		if (!j->on || timefmt_mono_ms() < ag->retry_at)
+			return;
+	}
+	/* Completion follows the last progress line. */
+	if (j->pid <= 0 && j->fd < 0 && j->final != NULL && !progress_waiting(j) &&
+	    now >= j->next_complete)
+		job_complete(ag, now);
+}
+
+/* ------------------------------------------------------------------ loop */
+
+static void
+agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
+{
+	memset(ag, 0, sizeof(*ag));
+	ag->conf = c;
+	util_snprintf(ag->token, sizeof(ag->token), "%s", token);
+	xfer_init(&ag->x, c, ag->token);
+	arena_init(&ag->a, 64 * 1024);
+	ag->hb_ms = c->heartbeat_interval_s * 1000;
+	ag->poll_ms = c->poll_interval_ms;
+	ag->job.pid = -1;
+	ag->job.fd = -1;
+}
+
+static void
+agent_cleanup(struct agent *ag)
+{
+	job_clear(ag);
+	xfer_cleanup(&ag->x);
+	arena_free(&ag->a);
+	explicit_bzero(ag->token, sizeof(ag->token));
+}
+
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static int64_t
+max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Milliseconds until the earliest due timer, at most 1 s. */
+static int64_t
+next_wake(const struct agent *ag, int64_t now)
+{
+	const struct active *j = &ag->job;
+	int64_t              gate = ag->retry_at;	/* plane timers wait for it */
+	int64_t              t = min64(max64(ag->next_hb, gate), now + 1000);
+
+	if (!j->on && ag->stop_at == 0)
+		t = min64(t, max64(ag->next_claim, gate));
+	if (j->on) {
+		t = min64(t, max64(j->next_lease, gate));
+		if (progress_waiting(j))
+			t = min64(t, max64(j->next_progress, gate));
+		if (j->final != NULL && j->pid <= 0 && j->fd < 0)
+			t = min64(t, max64(j->next_complete, gate));
+		if (j->deadline > 0 && j->pid > 0)
+			t = min64(t, j->deadline + 1);
+		if (j->pid > 0 && j->fd < 0)
+			t = min64(t, now + 50);	/* pipe closed, waiting for the exit */
+	}
+	if (ag->stop_at != 0)
+		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
+	return t > now ? t - now : 0;
+}
+
+static int
+signals_setup(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t         block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: ppoll must return on a signal. */
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGHUP, &sa, NULL) != 0 || sigaction(SIGCHLD, &sa, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &block, wait_mask) != 0)
+		return -1;
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGHUP);
+	sigdelset(wait_mask, SIGCHLD);
+	return 0;
+}
+
+int
+agent_loop_run(const struct agent_conf *c, const char *token)
+{
+	struct agent ag;
+	sigset_t     wait_mask;
+	int64_t      now;
+
+	if (signals_setup(&wait_mask) != 0) {
+		log_error("cannot install signal handlers: %s", strerror(errno));
+		return 1;
+	}
+	agent_init(&ag, c, token);
+	log_info("launcher-agent %s: plane %s, tenant %s, engine %s, heartbeat %lld s, poll %lld ms",
+	    AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
+	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms);
+	now = timefmt_mono_ms();
+	ag.next_hb = ag.next_claim = now;
+	for (;;) {
+		struct pollfd   pfd = {.fd = ag.job.fd, .events = POLLIN};
+		struct timespec ts;
+		int64_t         wait_ms;
+
+		now = timefmt_mono_ms();
+		if (got_stop && ag.stop_at == 0) {
+			ag.stop_at = now;
+			if (ag.job.on)
+				log_info("stopping: waiting up to %d s for job %s", AGENT_STOP_GRACE_MS / 1000,
+				    ag.job.job.id);
+			else
+				log_info("stopping");
+		}
+		if (got_hup) {
+			got_hup = 0;
+			log_info("SIGHUP: re-reading the token");
+			token_reload(&ag);
+		}
+		if (ag.stop_at != 0 && !ag.job.on)
+			break;
+		if (ag.stop_at != 0 && now >= ag.stop_at + AGENT_STOP_GRACE_MS) {
+			log_warn("job %s: not finished %d s after the stop request: killed; the plane "
+			    "re-queues it when its lease expires", ag.job.job.id,
+			    AGENT_STOP_GRACE_MS / 1000);
+			break;
+		}
+		if (now >= ag.next_hb && now >= ag.retry_at)
+			heartbeat(&ag, now);
+		if (ag.job.on)
+			job_service(&ag, timefmt_mono_ms());
+		else if (ag.stop_at == 0 && now >= ag.next_claim && timefmt_mono_ms() >= ag.retry_at)
+			claim(&ag, now);
+		arena_reset(&ag.a);
+		now = timefmt_mono_ms();
+		wait_ms = next_wake(&ag, now);
+		ts.tv_sec = (time_t)(wait_ms / 1000);
+		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
+		pfd.fd = ag.job.fd;	/* a negative fd is ignored by ppoll */
+		if (ppoll(&pfd, 1, &ts, &wait_mask) < 0 && errno != EINTR) {
+			log_error("ppoll: %s", strerror(errno));
+			sleep(1);
+		}
+	}
+	agent_cleanup(&ag);
+	log_info("stopped");
+	return 0;
+}
+
+int
+agent_loop_once_heartbeat(const struct agent_conf *c, const char *token)
+{
+	struct agent        ag;
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	cJSON              *body;
+	char               *text;
+	int                 code = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	agent_init(&ag, c, token);
+	if ((body = heartbeat_body(&ag)) == NULL) {
+		log_error("heartbeat: out of memory");
+		goto out;
+	}
+	rc = agent_post(&ag, "/heartbeat", body, &ans);
+	if (rc != PLANE_OK) {
+		log_error("heartbeat: %s (%s)", plane_rc_name(rc), ans.msg);
+		goto out;
+	}
+	if ((text = cJSON_Print(ans.data)) != NULL) {
+		printf("%s\n", text);
+		cJSON_free(text);
+	}
+	code = 0;
+out:
+	agent_cleanup(&ag);
+	return code;
+}

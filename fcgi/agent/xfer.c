@@ -1,0 +1,174 @@
+/*
+ * xfer.c - libcurl transfers to the plane and the engine (see xfer.h).
+ */
+#include "xfer.h"
+
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "../core/buf.h"
+#include "../core/util.h"
+#include "timefmt.h"
+
+#define USER_AGENT "launcher-agent/" AGENT_VERSION
+
+void
+xfer_init(struct xfer *x, const struct agent_conf *conf, const char *token)
+{
+	memset(x, 0, sizeof(*x));
+	x->conf = conf;
+	x->token = token;
+}
+
+void
+xfer_cleanup(struct xfer *x)
+{
+	if (x->plane != NULL)
+		curl_easy_cleanup(x->plane);
+	if (x->engine != NULL)
+		curl_easy_cleanup(x->engine);
+	x->plane = x->engine = NULL;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct buf *b = ud;
+
+	buf_add(b, p, size * n);
+	/* Returning less than given aborts the transfer (CURLE_WRITE_ERROR). */
+	return buf_ok(b) ? size * n : 0;
+}
+
+/* Options common to both peers, on a handle just reset. */
+static void
+set_common(CURL *h, struct buf *b, char *errbuf, long timeout_ms)
+{
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+}
+
+/* Performs the prepared transfer and fills r. */
+static int
+perform(CURL *h, struct buf *b, char *errbuf, struct xfer_resp *r)
+{
+	int64_t  t0 = timefmt_mono_ms();
+	CURLcode cc = curl_easy_perform(h);
+
+	r->ms = timefmt_mono_ms() - t0;
+	/* errbuf and b live on the caller's stack: the handle must not keep them. */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	if (cc != CURLE_OK) {
+		if (cc == CURLE_WRITE_ERROR && !buf_ok(b))
+			util_snprintf(r->err, sizeof(r->err), "answer larger than %zu bytes",
+			    XFER_MAX_BODY);
+		else	/* curl's detailed message when it has one (it says more) */
+			(void)util_snprintf(r->err, sizeof(r->err), "%s",
+			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		return -1;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = b->data;
+	r->len = b->len;
+	return 0;
+}
+
+static void
+resp_init(struct xfer_resp *r, struct arena *a, struct buf *b, char *errbuf)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(b, a, 4096, XFER_MAX_BODY + 1);
+	r->body = b->data;
+	errbuf[0] = '\0';
+}
+
+int
+xfer_plane(struct xfer *x, struct arena *a, const char *method, const char *path,
+    const char *body, bool with_token, long timeout_ms, struct xfer_resp *r)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	struct buf         b;
+	char               errbuf[CURL_ERROR_SIZE];
+	const char        *url;
+	int                rc = -1;
+
+	resp_init(r, a, &b, errbuf);
+	if (x->plane == NULL && (x->plane = curl_easy_init()) == NULL) {
+		util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_reset(x->plane);
+	set_common(x->plane, &b, errbuf, timeout_ms);
+	url = arena_printf(a, "%s%s", x->conf->plane_url, path);
+	curl_easy_setopt(x->plane, CURLOPT_URL, url);
+	curl_easy_setopt(x->plane, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(x->plane, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (x->conf->ca_file[0] != '\0')
+		curl_easy_setopt(x->plane, CURLOPT_CAINFO, x->conf->ca_file);
+	curl_easy_setopt(x->plane, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Each append is checked: a NULL would silently drop the header. */
+	if ((tmp = curl_slist_append(hdrs, "Accept: application/json")) == NULL)
+		goto nomem;
+	hdrs = tmp;
+	if (with_token && x->token != NULL) {
+		char h[AGENT_TOKEN_MAX + 32];
+
+		if (util_snprintf(h, sizeof(h), "x-lnchr-agent-token: %s", x->token) < 0)
+			goto nomem;
+		tmp = curl_slist_append(hdrs, h);
+		explicit_bzero(h, sizeof(h));
+		if (tmp == NULL)
+			goto nomem;
+		hdrs = tmp;
+	}
+	if (strcmp(method, "POST") == 0) {
+		if ((tmp = curl_slist_append(hdrs, "Content-Type: application/json")) == NULL)
+			goto nomem;
+		hdrs = tmp;
+		if ((tmp = curl_slist_append(hdrs, "Expect:")) == NULL)
+			goto nomem;
+		hdrs = tmp;
+		curl_easy_setopt(x->plane, CURLOPT_POST, 1L);
+		curl_easy_setopt(x->plane, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+		curl_easy_setopt(x->plane, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body != NULL ? strlen(body) : 0));
+	}
+	curl_easy_setopt(x->plane, CURLOPT_HTTPHEADER, hdrs);
+	rc = perform(x->plane, &b, errbuf, r);
+	goto out;
+nomem:
+	util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+out:
+	/* The handle keeps a pointer to the list: unset it before freeing. */
+	curl_easy_setopt(x->plane, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+int
+xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
+    struct xfer_resp *r)
+{
+	struct buf b;
+	char       errbuf[CURL_ERROR_SIZE];
+
+	resp_init(r, a, &b, errbuf);
+	if (x->engine == NULL && (x->engine = curl_easy_init()) == NULL) {
+		util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_reset(x->engine);
+	set_common(x->engine, &b, errbuf, timeout_ms);
+	curl_easy_setopt(x->engine, CURLOPT_UNIX_SOCKET_PATH, x->conf->engine_socket);
+	curl_easy_setopt(x->engine, CURLOPT_URL, arena_printf(a, "http://d%s", path));
+	return perform(x->engine, &b, errbuf, r);
+}

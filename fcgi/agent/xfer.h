@@ -1,0 +1,57 @@
+/*
+ * xfer.h - the agent's two HTTP peers over libcurl: the plane (HTTPS, TLS
+ * verified, optional CA file, agent token header) and the container engine
+ * (plain HTTP over its unix socket).
+ *
+ * One easy handle per peer is kept for the life of the process so that
+ * connections are reused (a heartbeat a second must not cost a TLS
+ * handshake a second).  Handles are created on first use: a forked job
+ * process calls xfer_init() on a fresh struct and never touches its
+ * parent's handles (their sockets belong to the parent).
+ *
+ * Answers are read into the caller's arena up to XFER_MAX_BODY bytes; a
+ * larger answer is a transport error.  Nothing here logs; errors are
+ * returned in xfer_resp.err and never contain the token.
+ */
+#ifndef LAUNCHER_AGENT_XFER_H
+#define LAUNCHER_AGENT_XFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/arena.h"
+#include "conf.h"
+
+#define XFER_MAX_BODY ((size_t)4 << 20)
+
+struct xfer {
+	const struct agent_conf *conf;
+	const char              *token;	/* sent to the plane when asked; not owned */
+	void                    *plane;	/* CURL *, lazily created */
+	void                    *engine;	/* CURL * */
+};
+
+struct xfer_resp {
+	long    status;		/* HTTP status; 0 when no answer came */
+	char   *body;		/* NUL-terminated, in the arena; "" when empty */
+	size_t  len;
+	int64_t ms;		/* round trip, milliseconds */
+	char    err[256];	/* why no answer came (for logs) */
+};
+
+void xfer_init(struct xfer *x, const struct agent_conf *conf, const char *token);
+void xfer_cleanup(struct xfer *x);
+
+/*
+ * method "GET" or "POST" to <plane_url><path>; body (JSON text) or NULL;
+ * with_token adds x-lnchr-agent-token.  Returns 0 when an HTTP answer came
+ * (whatever its status), -1 otherwise (r->err says why).
+ */
+int  xfer_plane(struct xfer *x, struct arena *a, const char *method, const char *path,
+    const char *body, bool with_token, long timeout_ms, struct xfer_resp *r);
+/* GET <path> (e.g. "/v1.41/version") on the engine's unix socket; as above. */
+int  xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
+    struct xfer_resp *r);
+
+#endif
