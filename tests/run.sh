@@ -89,7 +89,20 @@ $PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
 count "$tmp"
 rm -f "$tmp"
 
-# 5. sanitizer reports anywhere in the pool's log fail the run
+# 5. the agent's contract tests against a stand-in plane (cases the real
+# plane cannot be made to produce on demand: cancellation, a plane that goes
+# away mid-job); the real plane is covered by tests/api/test_agent_e2e.py.
+if [ "$#" -eq 0 ]; then
+	tmp=$(mktemp)
+	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
+		$PY tests/agent/test_agent.py "$BUILD" > "$tmp" 2>&1
+	tail -n 3 "$tmp"
+	grep -q "passed" "$tmp" || echo "unit agent-loop: 0 passed, 1 failed" >> "$tmp"
+	count "$tmp"
+	rm -f "$tmp"
+fi
+
+# 6. sanitizer reports anywhere in the pool's log fail the run
 if grep -qE "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log 2>/dev/null; then
 	grep -hE -A20 "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log | head -60
 	failed=$((failed + 1))
