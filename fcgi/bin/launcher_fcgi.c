@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -90,7 +91,7 @@ worker_main(const struct config *cfg, int listen_fd)
 	struct worker w;
 	FCGX_Request  fr;
 	char          err[256];
-	sigset_t      none;
+	sigset_t      none, term;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);	/* forked with signals blocked */
@@ -109,13 +110,25 @@ worker_main(const struct config *cfg, int listen_fd)
 	arena_init(&w.arena, 64 * 1024);
 	(void)db_ensure(&w);	/* if the database is down, requests get 503 */
 	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	/*
+	 * Wait for a connection with poll(), which SIGTERM interrupts; then
+	 * accept and serve it with SIGTERM blocked, so that no read or write of
+	 * the request (FCGX_Accept_r itself reads the FastCGI parameters) can
+	 * fail with EINTR: a reload or a stop never costs a request.  The
+	 * listening socket is non-blocking: when another worker accepted the
+	 * connection first, FCGX_Accept_r returns at once and we wait again.
+	 */
 	while (!sig_term) {
-		if (FCGX_Accept_r(&fr) < 0) {
-			if (sig_term)
-				break;
+		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+
+		if (poll(&p, 1, 1000) <= 0)
 			continue;
-		}
-		serve_one(&w, &fr);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (FCGX_Accept_r(&fr) == 0)
+			serve_one(&w, &fr);
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
 	}
 	db_close(&w.db);
 	arena_free(&w.arena);
@@ -216,6 +229,11 @@ open_socket(struct master *m)
 	m->listen_fd = FCGX_OpenSocket(c->listen, 1024);
 	if (m->listen_fd < 0) {
 		log_error("cannot listen on %s", c->listen);
+		return -1;
+	}
+	/* Workers poll, then accept; a lost race must not block (see worker_main). */
+	if (fcntl(m->listen_fd, F_SETFL, fcntl(m->listen_fd, F_GETFL) | O_NONBLOCK) != 0) {
+		log_error("cannot make the listening socket non-blocking");
 		return -1;
 	}
 	if (c->listen[0] == '/') {

@@ -158,6 +158,10 @@ router_dispatch(struct req *r)
 		else
 			e = found->fn(r);
 	}
+	/* To an agent a 409 means "stop working on this job": a transient
+	 * serialization failure or deadlock must read as "try again". */
+	if (!r->responded && e == ERR_RETRY && (found->flags & ROUTE_AGENT))
+		e = ERR_UNAVAILABLE;
 	if (!r->responded) {
 		if (e == ERR_OK) {
 			log_error("handler %s returned without responding", found->pattern);
