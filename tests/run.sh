@@ -102,7 +102,17 @@ if [ "$#" -eq 0 ]; then
 	rm -f "$tmp"
 fi
 
-# 6. sanitizer reports anywhere in the pool's log fail the run
+# 6. make start's own agent (a second stack: LAUNCHER_LOCAL_AGENT=1)
+if [ "$#" -eq 0 ]; then
+	tmp=$(mktemp)
+	bash tests/stack/test_local_agent.sh "$BUILD" > "$tmp" 2>&1
+	cat "$tmp"
+	grep -q "passed" "$tmp" || echo "stack local-agent: 0 passed, 1 failed" >> "$tmp"
+	count "$tmp"
+	rm -f "$tmp"
+fi
+
+# 7. sanitizer reports anywhere in the pool's log fail the run
 if grep -qE "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log 2>/dev/null; then
 	grep -hE -A20 "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log | head -60
 	failed=$((failed + 1))

@@ -132,3 +132,26 @@ def test_sigterm_lets_the_running_job_finish():
                 user="launcher_owner") == ["succeeded|short"]
     with open(os.path.join(a.dir, "noop.log")) as f:
         assert f.read().split() == [job, "short", "1"]
+
+
+def test_cancelling_a_running_job_stops_the_agent_working_on_it():
+    c, _ = registered()
+    s = c.post("/servers", {"name": "e2e-" + uuid.uuid4().hex[:6], "heartbeat_interval_seconds": 1}).data
+    job = _enqueue(s["id"], c.tid, payload='{"sleep_ms": 30000, "marker": "cancel-me"}', lease=6)[0]
+    a = RealAgent(c.tenant, s["agent_token"], s["name"]).start()
+    try:
+        _wait("claim", lambda: psql("SELECT status FROM jobs WHERE id = '%s'" % job, user="launcher_owner") == ["running"])
+        assert psql("SELECT job_cancel('%s', 'cancelled by the test')" % job, tenant=c.tid) == ["cancelled"]
+        # The agent learns it at its next lease renewal (every lease/3 = 2 s) and gives up.
+        time.sleep(5)
+        with open(a.log) as f:
+            assert job in f.read(), "the agent did not notice the cancellation"
+        assert psql("SELECT status, error FROM jobs WHERE id = '%s'" % job, user="launcher_owner") == \
+            ["cancelled|cancelled by the test"]
+        assert not os.path.exists(os.path.join(a.dir, "noop.log"))
+        # A cancelled job is never handed out again, and the agent stays healthy.
+        nxt = _enqueue(s["id"], c.tid, payload='{"sleep_ms": 10, "marker": "after"}')[0]
+        _wait("next job", lambda: psql("SELECT status FROM jobs WHERE id = '%s'" % nxt,
+                                       user="launcher_owner") == ["succeeded"])
+    finally:
+        a.kill(signal.SIGTERM)
