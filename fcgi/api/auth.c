@@ -332,10 +332,7 @@ me_password(struct req *r)
 		return http_error(r, ERR_CONFLICT,
 		    "the account has no password yet: use /auth/me/set-initial-password");
 	if (!crypto_password_verify(old, v[0].s)) {
-		cJSON *det = cJSON_CreateArray();
-
-		json_detail(det, "current_password", "is incorrect");
-		return http_error_details(r, "invalid request body", det);
+		return http_field_error(r, "invalid request body", "current_password", "is incorrect");
 	}
 	if ((hash = hash_password(r, v[1].s)) == NULL)
 		return ERR_INTERNAL;

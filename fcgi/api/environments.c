@@ -31,15 +31,8 @@ static const struct db_stmt st_del = {"env_delete",
     "DELETE FROM environments WHERE id = $1::uuid AND project_id = $2::uuid AND NOT is_default"
     " AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 
-static const char *
-check_slug(const cJSON *v)
-{
-	return util_is_slug(v->valuestring) ? NULL :
-	    "must be 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'";
-}
-
 static const struct field env_fields[] = {
-	{"name", F_STRING, true, false, 1, 63, check_slug},
+	{"name", F_STRING, true, false, 1, 63, json_check_slug},
 };
 
 /* Fetches the environment of the URL; 404 if it is not in this project. */

@@ -88,10 +88,7 @@ check_member_role(const cJSON *v)
 static enum err
 bad_field(struct req *r, const char *field, const char *msg)
 {
-	cJSON *d = cJSON_CreateArray();
-
-	json_detail(d, field, msg);
-	return http_error_details(r, "invalid request body", d);
+	return http_field_error(r, "invalid request body", field, msg);
 }
 
 static enum err

@@ -69,13 +69,6 @@ static const struct db_stmt st_transfer = {"projects_transfer",
     "SELECT api_project_transfer($1::uuid, $2::uuid)"};
 
 static const char *
-check_slug(const cJSON *v)
-{
-	return util_is_slug(v->valuestring) ? NULL :
-	    "must be 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'";
-}
-
-static const char *
 check_color(const cJSON *v)
 {
 	const char *s = v->valuestring;
@@ -119,7 +112,7 @@ list(struct req *r)
 }
 
 static const struct field create_fields[] = {
-	{"name", F_STRING, true, false, 1, 63, check_slug},
+	{"name", F_STRING, true, false, 1, 63, json_check_slug},
 	{"display_name", F_STRING, false, false, 0, 100, NULL},
 	{"description", F_STRING, false, false, 0, 2000, NULL},
 	{"color", F_STRING, false, true, 7, 7, check_color},
@@ -155,7 +148,7 @@ get(struct req *r)
 }
 
 static const struct field update_fields[] = {
-	{"name", F_STRING, false, false, 1, 63, check_slug},
+	{"name", F_STRING, false, false, 1, 63, json_check_slug},
 	{"display_name", F_STRING, false, false, 0, 100, NULL},
 	{"description", F_STRING, false, false, 0, 2000, NULL},
 	{"color", F_STRING, false, true, 7, 7, check_color},
@@ -316,18 +309,11 @@ icon_put(struct req *r)
 	if ((e = http_if_match(r, &version)) != ERR_OK ||
 	    (e = multipart_file(r, "icon", &data, &len)) != ERR_OK)
 		return e;
-	if (len > ICON_MAX) {
-		cJSON *d = cJSON_CreateArray();
-
-		json_detail(d, "icon", "must be at most 512 KiB");
-		return http_error_details(r, "invalid upload", d);
-	}
-	if ((ext = sniff_icon(r, data, len)) == NULL) {
-		cJSON *d = cJSON_CreateArray();
-
-		json_detail(d, "icon", "must be a PNG, JPEG, WebP or (script-free) SVG image");
-		return http_error_details(r, "invalid upload", d);
-	}
+	if (len > ICON_MAX)
+		return http_field_error(r, "invalid upload", "icon", "must be at most 512 KiB");
+	if ((ext = sniff_icon(r, data, len)) == NULL)
+		return http_field_error(r, "invalid upload", "icon",
+		    "must be a PNG, JPEG, WebP or (script-free) SVG image");
 	if (crypto_token(rnd, sizeof(rnd), "", 12) != 0)
 		return ERR_INTERNAL;
 	name = arena_printf(r->a, "%s-%s.%s", r->who.project_id, rnd, ext);
@@ -378,12 +364,9 @@ transfer(struct req *r)
 	    (e = JSON_FIELDS(r, transfer_fields, v)) != ERR_OK)
 		return e;
 	e = db_run(r, &st_transfer, NULL, r->who.project_id, v[0].s);
-	if (e == ERR_BAD_REQUEST) {
-		cJSON *d = cJSON_CreateArray();
-
-		json_detail(d, "new_owner_id", db_message(r, "must be a member of the project"));
-		return http_error_details(r, "invalid request body", d);
-	}
+	if (e == ERR_BAD_REQUEST)
+		return http_field_error(r, "invalid request body", "new_owner_id",
+		    db_message(r, "must be a member of the project"));
 	if (e != ERR_OK)
 		return e;
 	return respond_project(r, r->who.project_id, 200);

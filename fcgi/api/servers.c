@@ -69,13 +69,6 @@ static const struct db_stmt st_run = {"servers_diag_run",
     " AND j.kind = 'diagnostics'"};
 
 static const char *
-check_slug(const cJSON *v)
-{
-	return util_is_slug(v->valuestring) ? NULL :
-	    "must be 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'";
-}
-
-static const char *
 check_labels(const cJSON *v)
 {
 	int n = 0;
@@ -132,16 +125,11 @@ new_token(struct req *r, char *tok, size_t len)
 static enum err
 list(struct req *r)
 {
-	struct list_page p;
-	enum err         e;
-
-	if ((e = list_begin(r, &p)) != ERR_OK)
-		return e;
-	return list_run(r, &p, &st_list);
+	return list_all(r, &st_list);
 }
 
 static const struct field create_fields[] = {
-	{"name", F_STRING, true, false, 1, 63, check_slug},
+	{"name", F_STRING, true, false, 1, 63, json_check_slug},
 	{"description", F_STRING, false, false, 0, 2000, NULL},
 	{"host", F_STRING, false, true, 1, 255, check_host},
 	{"base_domain", F_STRING, false, true, 1, 253, check_host},
@@ -202,7 +190,7 @@ missed(struct req *r, const char *id)
 }
 
 static const struct field update_fields[] = {
-	{"name", F_STRING, false, false, 1, 63, check_slug},
+	{"name", F_STRING, false, false, 1, 63, json_check_slug},
 	{"description", F_STRING, false, false, 0, 2000, NULL},
 	{"host", F_STRING, false, true, 1, 255, check_host},
 	{"base_domain", F_STRING, false, true, 1, 253, check_host},

@@ -115,11 +115,8 @@ key_create(struct req *r)
 		return e;
 	}
 	if (PQntuples(res) != 1) {
-		cJSON *det = cJSON_CreateArray();
-
 		sodium_memzero(key, sizeof(key));
-		json_detail(det, "expires_at", "must be in the future");
-		return http_error_details(r, "invalid request body", det);
+		return http_field_error(r, "invalid request body", "expires_at", "must be in the future");
 	}
 	d = json_row(res, 0);
 	cJSON_AddStringToObject(d, "key", key);

@@ -35,12 +35,7 @@ check_role(const cJSON *v)
 static enum err
 list(struct req *r)
 {
-	struct list_page p;
-	enum err         e;
-
-	if ((e = list_begin(r, &p)) != ERR_OK)
-		return e;
-	return list_run(r, &p, &st_list);
+	return list_all(r, &st_list);
 }
 
 static const struct field create_fields[] = {

@@ -425,6 +425,17 @@ http_error_details(struct req *r, const char *message, cJSON *details)
 	return error_envelope(r, ERR_BAD_REQUEST, message, details);
 }
 
+enum err
+http_field_error(struct req *r, const char *message, const char *field, const char *detail)
+{
+	cJSON *d = cJSON_CreateArray(), *it = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(it, "field", field);
+	cJSON_AddStringToObject(it, "message", detail);
+	cJSON_AddItemToArray(d, it);
+	return http_error_details(r, message, d);
+}
+
 void
 http_after(struct req *r, http_after_fn fn, void *arg)
 {
@@ -440,13 +451,8 @@ http_limit(struct req *r, int64_t *limit)
 	const char *s = http_query(r, "limit");
 
 	*limit = 50;
-	if (s != NULL && util_parse_i64(s, 1, 200, limit) != 0) {
-		cJSON *d = cJSON_CreateArray(), *it = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(it, "field", "limit");
-		cJSON_AddStringToObject(it, "message", "must be an integer from 1 to 200");
-		cJSON_AddItemToArray(d, it);
-		return http_error_details(r, "invalid query parameter", d);
-	}
+	if (s != NULL && util_parse_i64(s, 1, 200, limit) != 0)
+		return http_field_error(r, "invalid query parameter", "limit",
+		    "must be an integer from 1 to 200");
 	return ERR_OK;
 }

@@ -160,6 +160,9 @@ enum err http_respond_row(struct req *r, int status, struct pg_result *res, int 
 enum err http_error(struct req *r, enum err e, const char *message);
 /* 400 with error.details (consumed); returns ERR_BAD_REQUEST. */
 enum err http_error_details(struct req *r, const char *message, cJSON *details);
+/* 400 naming one field: {message, details: [{field, message: detail}]}. */
+enum err http_field_error(struct req *r, const char *message, const char *field,
+    const char *detail);
 /* Raw body with a given content type (e.g. the bench handler). */
 enum err http_respond_raw(struct req *r, int status, const char *ctype,
     const char *body, size_t len);

@@ -22,6 +22,13 @@
 #define OID_FLOAT8 701
 #define OID_NUMERIC 1700
 
+const char *
+json_check_slug(const cJSON *v)
+{
+	return util_is_slug(v->valuestring) ? NULL :
+	    "must be 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'";
+}
+
 void
 json_detail(cJSON *details, const char *field, const char *message)
 {

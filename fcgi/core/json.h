@@ -59,6 +59,9 @@ enum err json_fields(struct req *r, const struct field *fields, size_t n,
 enum err json_fields_prefixed(struct req *r, const char *prefix, const struct field *fields,
     size_t n, struct field_val *out);
 
+/* Field checks shared by sections: a slug name ([a-z0-9-], 1..63). */
+const char *json_check_slug(const cJSON *v);
+
 /* Builds a details array item {field, message}. */
 void json_detail(cJSON *details, const char *field, const char *message);
 

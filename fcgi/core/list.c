@@ -43,10 +43,7 @@ b64(struct req *r, const unsigned char *bin, size_t n)
 static enum err
 bad_cursor(struct req *r)
 {
-	cJSON *d = cJSON_CreateArray();
-
-	json_detail(d, "cursor", "is not a cursor of this list");
-	return http_error_details(r, "invalid query parameter", d);
+	return http_field_error(r, "invalid query parameter", "cursor", "is not a cursor of this list");
 }
 
 enum err
@@ -126,6 +123,17 @@ list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
 }
 
 enum err
+list_all(struct req *r, const struct db_stmt *st)
+{
+	struct list_page p;
+	enum err         e;
+
+	if ((e = list_begin(r, &p)) != ERR_OK)
+		return e;
+	return list_run(r, &p, st);
+}
+
+enum err
 list_uuid_query(struct req *r, const char *name, const char **out)
 {
 	const char *v = http_query(r, name);
@@ -134,10 +142,7 @@ list_uuid_query(struct req *r, const char *name, const char **out)
 	if (v == NULL || *v == '\0')
 		return ERR_OK;
 	if (!util_is_uuid(v)) {
-		cJSON *d = cJSON_CreateArray();
-
-		json_detail(d, name, "must be a UUID");
-		return http_error_details(r, "invalid query parameter", d);
+		return http_field_error(r, "invalid query parameter", name, "must be a UUID");
 	}
 	*out = v;
 	return ERR_OK;

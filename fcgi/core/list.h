@@ -36,6 +36,8 @@ struct list_page {
 enum err list_begin(struct req *r, struct list_page *p);
 /* Appends a filter parameter ($4, $5, ...). */
 void     list_filter(struct list_page *p, const char *value);
+/* A list without filters: limit and cursor, then st. */
+enum err list_all(struct req *r, const struct db_stmt *st);
 /* Runs st and responds with data + meta.next_cursor. */
 enum err list_run(struct req *r, struct list_page *p, const struct db_stmt *st);
 /* ?projectId= validated (400 if not a UUID); NULL if absent. */

@@ -24,10 +24,7 @@ memmem_s(const char *hay, size_t hl, const char *needle, size_t nl)
 static enum err
 bad(struct req *r, const char *field, const char *msg)
 {
-	cJSON *d = cJSON_CreateArray();
-
-	json_detail(d, field, msg);
-	return http_error_details(r, "invalid upload", d);
+	return http_field_error(r, "invalid upload", field, msg);
 }
 
 enum err
