@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../core/util.h"
 
@@ -148,76 +149,29 @@ agent_conf_set(struct agent_conf *c, const char *key, const char *value,
 	return 0;
 }
 
-static char *
-trim(char *s)
+/* One pair of the file, checked against the agent's table. */
+static int
+file_set(void *ctx, const char *key, const char *val, char *why, size_t whylen)
 {
-	char *e;
+	const struct conf_key *k = conf_find(key);
+	const char            *bad;
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	if (k == NULL) {
+		util_snprintf(why, whylen, "unknown key '%.64s'", key);
+		return -1;
+	}
+	if ((bad = conf_apply(ctx, k, val)) != NULL) {
+		util_snprintf(why, whylen, "bad value for '%s': %s", key, bad);
+		return -1;
+	}
+	return 0;
 }
 
+/* The line format is the plane's: one reader (core/config.c) for both. */
 int
 agent_conf_load(struct agent_conf *c, const char *path, char *err, size_t errlen)
 {
-	FILE *f;
-	char  line[4096];
-	bool  seen[NKEYS] = {false};
-	int   lineno = 0, rc = -1;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		util_snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		const struct conf_key *k;
-		const char            *why;
-		char                  *key, *val, *eq, *p;
-		size_t                 n;
-
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			util_snprintf(err, errlen, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
-		p = trim(line);
-		if (*p == '\0' || *p == '#')
-			continue;
-		if ((eq = strchr(p, '=')) == NULL) {
-			util_snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
-			goto out;
-		}
-		*eq = '\0';
-		key = trim(p);
-		val = trim(eq + 1);
-		n = strlen(val);
-		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
-			val[n - 1] = '\0';
-			val++;
-		}
-		if ((k = conf_find(key)) == NULL) {
-			util_snprintf(err, errlen, "%s:%d: unknown key '%.64s'", path, lineno, key);
-			goto out;
-		}
-		if (seen[k - conf_keys]) {
-			util_snprintf(err, errlen, "%s:%d: duplicate key '%s'", path, lineno, key);
-			goto out;
-		}
-		seen[k - conf_keys] = true;
-		if ((why = conf_apply(c, k, val)) != NULL) {
-			util_snprintf(err, errlen, "%s:%d: bad value for '%s': %s", path, lineno,
-			    key, why);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	fclose(f);
-	return rc;
+	return config_read(path, file_set, c, err, errlen);
 }
 
 /* Whether the host of an http(s) URL is a loopback name or address. */
@@ -356,7 +310,7 @@ token_from_file(const char *path, char *tok, size_t toklen, char *err, size_t er
 		got += (size_t)n;
 	}
 	raw[got] = '\0';
-	t = trim(raw);
+	t = util_trim(raw);
 	if (!agent_token_valid(t)) {
 		util_snprintf(err, errlen, "token_file %s: does not hold a token "
 		    "(16..511 printable characters)", path);

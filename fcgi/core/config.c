@@ -123,42 +123,28 @@ config_defaults(struct config *c)
 			log_error("config: bad built-in default for %s", cfg_keys[i].key);
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 int
-config_load(struct config *c, const char *path, char *err, size_t errlen)
+config_read(const char *path, config_set_fn set, void *ctx, char *err, size_t errlen)
 {
+	char  seen[64][64];	/* keys met so far (longer keys are unknown anyway) */
+	char  line[4096], why[256];
 	FILE *f;
-	char  line[4096];
-	bool  seen[NKEYS] = {false};
-	int   lineno = 0, rc = -1;
+	int   lineno = 0, nseen = 0, rc = -1;
 
-	config_defaults(c);
 	if ((f = fopen(path, "r")) == NULL) {
 		util_snprintf(err, errlen, "%s: cannot open", path);
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char  *key, *val, *eq, *p;
-		size_t i, n;
+		size_t n;
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			util_snprintf(err, errlen, "%s:%d: line too long", path, lineno);
 			goto out;
 		}
-		p = trim(line);
+		p = util_trim(line);
 		if (*p == '\0' || *p == '#')
 			continue;
 		if ((eq = strchr(p, '=')) == NULL) {
@@ -166,34 +152,51 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 			goto out;
 		}
 		*eq = '\0';
-		key = trim(p);
-		val = trim(eq + 1);
+		key = util_trim(p);
+		val = util_trim(eq + 1);
 		n = strlen(val);
 		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
 			val[n - 1] = '\0';
 			val++;
 		}
-		for (i = 0; i < NKEYS; i++)
-			if (strcmp(cfg_keys[i].key, key) == 0)
-				break;
-		if (i == NKEYS) {
-			util_snprintf(err, errlen, "%s:%d: unknown key '%.64s'", path, lineno, key);
+		for (int i = 0; i < nseen; i++)
+			if (strcmp(seen[i], key) == 0) {
+				util_snprintf(err, errlen, "%s:%d: duplicate key '%s'", path, lineno, key);
+				goto out;
+			}
+		why[0] = '\0';
+		if (set(ctx, key, val, why, sizeof(why)) != 0) {
+			util_snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto out;
 		}
-		if (seen[i]) {
-			util_snprintf(err, errlen, "%s:%d: duplicate key '%s'", path, lineno, key);
-			goto out;
-		}
-		seen[i] = true;
-		if (cfg_set(c, &cfg_keys[i], val) != 0) {
-			util_snprintf(err, errlen, "%s:%d: bad value for '%s'", path, lineno, key);
-			goto out;
-		}
+		if (nseen < 64 && util_snprintf(seen[nseen], sizeof(seen[nseen]), "%s", key) >= 0)
+			nseen++;
 	}
 	rc = 0;
 out:
 	fclose(f);
 	return rc;
+}
+
+static int
+plane_set(void *ctx, const char *key, const char *val, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(cfg_keys[i].key, key) == 0) {
+			if (cfg_set(ctx, &cfg_keys[i], val) == 0)
+				return 0;
+			util_snprintf(why, whylen, "bad value for '%s'", key);
+			return -1;
+		}
+	util_snprintf(why, whylen, "unknown key '%.64s'", key);
+	return -1;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	config_defaults(c);
+	return config_read(path, plane_set, c, err, errlen);
 }
 
 void

@@ -41,6 +41,18 @@ struct config {
 };
 
 /*
+ * The one reader of "key = value" files (the plane's and the agent's):
+ * blank lines, '#' comments, optional double quotes, a line-length ceiling
+ * and duplicate keys are handled here; each pair goes to set(ctx, key,
+ * value, why, whylen), which returns 0 or -1 with the reason in why
+ * ("unknown key 'x'", "bad value for 'y'").  Errors come back in err as
+ * "path:line: reason".  Returns 0 or -1.
+ */
+typedef int (*config_set_fn)(void *ctx, const char *key, const char *value, char *why,
+    size_t whylen);
+int  config_read(const char *path, config_set_fn set, void *ctx, char *err, size_t errlen);
+
+/*
  * Fills *c with defaults, then reads path.  On error writes a message
  * naming file:line into err (size errlen) and returns -1.
  */

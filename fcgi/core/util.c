@@ -113,6 +113,19 @@ util_hex(char *out, const unsigned char *in, size_t n)
 	out[2 * n] = '\0';
 }
 
+char *
+util_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
 bool
 util_ieq(const char *a, const char *b)
 {

@@ -22,6 +22,8 @@ int  util_snprintf(char *dst, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Lower-hex of n bytes into out (2n+1 bytes). */
 void util_hex(char *out, const unsigned char *in, size_t n);
+/* Strips leading and trailing white space in place; returns the start. */
+char *util_trim(char *s);
 /* Case-insensitive ASCII comparison. */
 bool util_ieq(const char *a, const char *b);
 
