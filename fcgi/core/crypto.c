@@ -71,6 +71,78 @@ crypto_keyed_hash(const struct crypto_keys *k, const char *purpose, const void *
 	crypto_generichash_final(&st, out, CRYPTO_HASH_BYTES);
 }
 
+/* The tenant's sealing key: keyed BLAKE2b of the tenant id under a subkey. */
+static void
+tenant_key(const struct crypto_keys *k, const char *tenant_id,
+    unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES])
+{
+	unsigned char            sub[CRYPTO_KEY_BYTES];
+	crypto_generichash_state st;
+
+	crypto_kdf_derive_from_key(sub, sizeof(sub), 3, "lnchrenc", k->master);
+	crypto_generichash_init(&st, sub, sizeof(sub), crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	crypto_generichash_update(&st, (const unsigned char *)tenant_id, strlen(tenant_id));
+	crypto_generichash_final(&st, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	sodium_memzero(sub, sizeof(sub));
+}
+
+char *
+crypto_seal(const struct crypto_keys *k, const char *tenant_id, const char *purpose,
+    const void *plain, size_t len)
+{
+	unsigned char  key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], *box;
+	size_t         boxlen = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + len +
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES, b64len;
+	char          *out = NULL;
+
+	if (len > (size_t)64 << 20 || (box = malloc(boxlen)) == NULL)
+		return NULL;
+	tenant_key(k, tenant_id, key);
+	randombytes_buf(box, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    NULL, plain, len, (const unsigned char *)purpose, strlen(purpose), NULL, box, key);
+	b64len = sodium_base64_encoded_len(boxlen, sodium_base64_VARIANT_ORIGINAL);
+	if ((out = malloc(b64len)) != NULL)
+		sodium_bin2base64(out, b64len, box, boxlen, sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(key, sizeof(key));
+	free(box);
+	return out;
+}
+
+char *
+crypto_open(const struct crypto_keys *k, const char *tenant_id, const char *purpose,
+    const char *sealed, size_t *len)
+{
+	unsigned char       key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], *box = NULL;
+	unsigned long long  plen;
+	size_t              sl = strlen(sealed), boxlen;
+	char               *plain = NULL;
+
+	if (sl > (size_t)100 << 20 || (box = malloc(sl)) == NULL)
+		return NULL;
+	if (sodium_base642bin(box, sl, sealed, sl, NULL, &boxlen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    boxlen < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+	    (plain = malloc(boxlen + 1)) == NULL)
+		goto out;
+	tenant_key(k, tenant_id, key);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)plain, &plen, NULL,
+	    box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    boxlen - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, (const unsigned char *)purpose,
+	    strlen(purpose), box, key) != 0) {
+		free(plain);
+		plain = NULL;
+	} else {
+		plain[plen] = '\0';
+		if (len != NULL)
+			*len = (size_t)plen;
+	}
+	sodium_memzero(key, sizeof(key));
+out:
+	free(box);
+	return plain;
+}
+
 int
 crypto_token(char *out, size_t outlen, const char *prefix, size_t n)
 {

@@ -31,6 +31,20 @@ void crypto_keys_wipe(struct crypto_keys *k);
 void crypto_keyed_hash(const struct crypto_keys *k, const char *purpose,
     const void *data, size_t len, unsigned char out[CRYPTO_HASH_BYTES]);
 
+/*
+ * Secrets at rest (env values, registry and git tokens, backup keys, ...):
+ * XChaCha20-Poly1305 with a key per tenant derived from the master key,
+ * the tenant id and the field's purpose as associated data, so that a
+ * sealed value cannot be moved to another tenant or another field.
+ * crypto_seal writes base64 text of nonce || ciphertext into an allocated
+ * string (caller frees); crypto_open returns the plaintext (caller frees,
+ * NUL-terminated) or NULL when the value was tampered with or moved.
+ */
+char *crypto_seal(const struct crypto_keys *k, const char *tenant_id, const char *purpose,
+    const void *plain, size_t len);
+char *crypto_open(const struct crypto_keys *k, const char *tenant_id, const char *purpose,
+    const char *sealed, size_t *len);
+
 /* prefix + n unbiased base62 characters, NUL-terminated into out. */
 int  crypto_token(char *out, size_t outlen, const char *prefix, size_t n);
 /* A uniformly random decimal code of n digits. */

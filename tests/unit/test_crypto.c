@@ -123,5 +123,39 @@ main(void)
 		CHECK(crypto_password_verify(hash, "correct horse"), "argon2id verify");
 		CHECK(!crypto_password_verify(hash, "correct horsE"), "argon2id wrong password");
 	}
+	{
+		const char *t1 = "550e8400-e29b-41d4-a716-446655440000";
+		const char *t2 = "650e8400-e29b-41d4-a716-446655440000";
+		char       *sealed = crypto_seal(&k, t1, "env", "DATABASE_URL=postgres://u:p@h/d", 31);
+		char       *again = crypto_seal(&k, t1, "env", "DATABASE_URL=postgres://u:p@h/d", 31);
+		char       *plain;
+		size_t      n = 0;
+
+		CHECK(sealed != NULL && strstr(sealed, "postgres") == NULL, "sealed hides the value");
+		CHECK(again != NULL && strcmp(sealed, again) != 0, "a fresh nonce each time");
+		plain = crypto_open(&k, t1, "env", sealed, &n);
+		CHECK(plain != NULL && n == 31 && strcmp(plain, "DATABASE_URL=postgres://u:p@h/d") == 0,
+		    "round trip");
+		free(plain);
+		CHECK(crypto_open(&k, t2, "env", sealed, &n) == NULL, "another tenant cannot open it");
+		CHECK(crypto_open(&k, t1, "registry", sealed, &n) == NULL, "another field cannot open it");
+		sealed[10] = sealed[10] == 'A' ? 'B' : 'A';
+		CHECK(crypto_open(&k, t1, "env", sealed, &n) == NULL, "tampering is detected");
+		CHECK(crypto_open(&k, t1, "env", "not base64 !!", &n) == NULL, "garbage is refused");
+		free(sealed);
+		free(again);
+	}
+	{
+		struct crypto_keys k2;
+
+		memcpy(&k2, &k, sizeof(k));
+		k2.master[0] ^= 1;
+		{
+			char *s2 = crypto_seal(&k, "t", "env", "x", 1);
+
+			CHECK(crypto_open(&k2, "t", "env", s2, NULL) == NULL, "another master key cannot open it");
+			free(s2);
+		}
+	}
 	return unit_done("crypto");
 }
