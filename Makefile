@@ -40,7 +40,7 @@ AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null)
 BINS      += $(BUILD)/bin/launcher-agent
 
-.PHONY: all run start stop test unit lint bench bench-agent clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -109,5 +109,9 @@ bench-agent: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/agent_rss.sh
 
+# Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
+fuzz: install-deps
+	@bash tests/fuzz/run.sh
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

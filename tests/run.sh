@@ -47,6 +47,17 @@ cat "$tmp"
 count "$tmp"
 rm -f "$tmp"
 
+# 2b. every parser of untrusted bytes under libFuzzer, briefly (make fuzz
+# runs them longer)
+if [ "$#" -eq 0 ]; then
+	tmp=$(mktemp)
+	FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash tests/fuzz/run.sh > "$tmp" 2>&1
+	cat "$tmp"
+	grep -q "^fuzz: " "$tmp" || echo "fuzz: 0 passed, 1 failed" >> "$tmp"
+	count "$tmp"
+	rm -f "$tmp"
+fi
+
 # 3. a throwaway stack on free ports
 free_port() {
 	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -91,7 +91,7 @@ DOCKER_SOCK=/var/run/docker.sock
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev
           libsodium-dev libcurl4-openssl-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd wrk curl
-          podman runc netavark iptables iproute2)
+          podman runc netavark iptables iproute2 clang libclang-rt-14-dev git busybox-static)
 
 # Services in start order; stop goes in reverse. podman and agent are
 # optional: they are started (and get a pid file) only when in use.
