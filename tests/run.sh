@@ -76,6 +76,8 @@ export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 export LAUNCHER_RATE_AUTH=20r/s LAUNCHER_BURST_AUTH=40
 export LAUNCHER_LOG_LEVEL=info
+# The tests drive launcher-scheduler --once themselves, at the moments they choose.
+export LAUNCHER_SCHEDULER_INTERVAL=3600
 [ "$SAN" = 1 ] && export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 stop_stack() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # launcher-stack.sh — run a complete local Launcher stack:
 #   PostgreSQL 15 (unix socket only) + SMTP sink + a container engine (own
-#   Podman API service, or the machine's Docker) + launcher-fcgi pool + nginx
+#   Podman API service, or the machine's Docker) + launcher-fcgi pool +
+#   launcher-scheduler (the job queue's clock) + nginx
 #   + a local launcher-agent (once built)
 # with all state under one directory outside the repository.
 #
@@ -34,6 +35,7 @@
 #   LAUNCHER_WS_UPSTREAM  [127.0.0.1:8090] WebSocket daemon behind /<tenant>/ws/
 #   LAUNCHER_BIN_DIR      [<repo>/build/bin] launcher-fcgi, launcher-admin
 #   LAUNCHER_PG_BIN       [/usr/lib/postgresql/15/bin]
+#   LAUNCHER_SCHEDULER_INTERVAL [60] seconds between launcher-scheduler ticks
 #   LAUNCHER_START_TIMEOUT [30]    seconds to wait for /healthz
 #   LAUNCHER_KEEP_ON_FAIL [0]      1 = leave processes running when start fails
 #   LAUNCHER_ENGINE       [auto]   container engine for the plane's containers:
@@ -95,8 +97,8 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
 
 # Services in start order; stop goes in reverse. podman and agent are
 # optional: they are started (and get a pid file) only when in use.
-SERVICES=(postgres smtp podman fcgi nginx agent)
-CORE_SERVICES=(postgres smtp fcgi nginx)
+SERVICES=(postgres smtp podman fcgi scheduler nginx agent)
+CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
 
@@ -213,6 +215,7 @@ load_config() {
     FCGI_SOCK=$RUN_DIR/fcgi.sock
     ADMIN_BIN=$BIN_DIR/launcher-admin
     FCGI_BIN=$BIN_DIR/launcher-fcgi
+    SCHEDULER_BIN=$BIN_DIR/launcher-scheduler
     AGENT_BIN=$BIN_DIR/launcher-agent
     AGENT_TOKEN=$STATE/secrets/agent.token
     PODMAN_DIR=$STATE/podman
@@ -245,6 +248,7 @@ service_pattern() {
         nginx)    printf 'nginx' ;;
         podman)   printf 'podman system service' ;;
         agent)    printf 'launcher-agent' ;;
+        scheduler) printf 'launcher-scheduler' ;;
     esac
 }
 
@@ -899,6 +903,19 @@ start_smtp() {
     say "smtp: sink on 127.0.0.1:$SMTP_PORT, mail in $STATE/mail"
 }
 
+# The job queue's clock (leases, deadlines, offline servers): a production
+# install runs `launcher-scheduler --once` from cron every minute
+# (conf/crontab); the local stack runs the same tick in its loop mode.
+# LAUNCHER_SCHEDULER_INTERVAL sets the period (default 60 s).
+start_scheduler() {
+    local log=$LOG_DIR/scheduler.log
+    printf '\n== %s launcher-scheduler -c %s\n' "$(date -u +%FT%TZ)" "$CONF" >> "$log"
+    setsid "$SCHEDULER_BIN" -c "$CONF" --interval "${LAUNCHER_SCHEDULER_INTERVAL:-60}" \
+        >> "$log" 2>&1 < /dev/null &
+    printf '%s\n' "$!" > "$(pid_file scheduler)"
+    say "scheduler: launcher-scheduler every ${LAUNCHER_SCHEDULER_INTERVAL:-60}s"
+}
+
 start_pool() {
     local log=$LOG_DIR/fcgi.log pid deadline
     rm -f "$FCGI_SOCK"
@@ -1065,6 +1082,7 @@ do_start() {
     start_smtp
     start_engine
     start_pool
+    start_scheduler
     render_nginx
     start_nginx
     wait_healthy
@@ -1114,6 +1132,7 @@ stop_all() {
     [ -d "$RUN_DIR" ] || return 0
     stop_service agent TERM 20     # finishes or releases its job within 10 s
     stop_service nginx QUIT 15
+    stop_service scheduler TERM 10
     stop_service fcgi TERM 15
     rm -f "$FCGI_SOCK"
     # The Podman service only: containers stay with their conmon (see top).

@@ -2,7 +2,7 @@
 # tests/stack/test_local_agent.sh - `make start` registers this machine as
 # the server "local" of the tenant "default" and starts its agent against
 # the stack's engine: the server must come online with the engine's real
-# version.  A second, throwaway stack on free ports; prints one
+# version; and it runs launcher-scheduler (its first tick is logged).  A second, throwaway stack on free ports; prints one
 # "stack local-agent: N passed, N failed" line.
 set -u
 cd "$(dirname "$0")/../.."
@@ -32,7 +32,12 @@ for _ in $(seq 1 60); do
 import json, sys
 s = [x for x in json.load(sys.stdin)['data'] if x['name'] == 'local']
 print('%s %s %s' % (s[0]['status'], s[0]['engine'], s[0]['engine_version']) if s else 'absent')")
-	[ "$got" = "online podman $want" ] && { echo "stack local-agent: 1 passed, 0 failed"; exit 0; }
+	if [ "$got" = "online podman $want" ]; then
+		grep -q "tick:" "$LAUNCHER_STATE_DIR/log/scheduler.log" 2>/dev/null ||
+			fail "launcher-scheduler did not tick (log/scheduler.log)"
+		echo "stack local-agent: 1 passed, 0 failed"
+		exit 0
+	fi
 	sleep 0.5
 done
 fail "server local is '$got', want 'online podman $want'"
