@@ -44,13 +44,25 @@ def test_login_zone_answers_429_in_the_envelope():
 
 
 def test_secrets_never_reach_the_logs():
+    import time
+    from lib import mail_body, mail_for, new_project
     c, _ = registered()
     k = make_key(c)
     Client(c.tenant, key=k["key"]).get("/auth/me?token=" + c.token)
-    logs = glob.glob(os.path.join(STATE, "log", "*")) + glob.glob(os.path.join(STATE, "nginx", "*.log"))
+    srv = c.post("/servers", {"name": "logcheck"}).data
+    request("POST", "/%s/api/v1/agent/heartbeat" % c.tenant, {"agent_version": "x"},
+            {"x-lnchr-agent-token": srv["agent_token"]})
+    p = new_project(c)
+    t0 = time.time() - 1
+    c.post("/projects/%s/invites" % p["id"], {"email": "logged@example.com", "role": "viewer"})
+    invite = [w for w in mail_body(mail_for("logged@example.com", after=t0)).replace("=", " ").replace("&", " ").split()
+              if w.startswith("lnchr_inv_")][0]
+    request("POST", "/%s/api/v1/auth/accept-invite" % c.tenant, {"token": invite + "x"})
+    logs = glob.glob(os.path.join(STATE, "log", "*")) + \
+        glob.glob(os.path.join(STATE, "nginx", "**", "*.log"), recursive=True)
     assert logs
     for path in logs:
         with open(path, "rb") as f:
             data = f.read()
-        for secret in (k["key"], c.token, "s3cret-Passw0rd!"):
+        for secret in (k["key"], c.token, "s3cret-Passw0rd!", srv["agent_token"], invite):
             assert secret.encode() not in data, (path, secret[:12])
