@@ -86,11 +86,10 @@ serve_one(struct worker *w, FCGX_Request *fr)
 }
 
 static int
-worker_main(const struct config *cfg, int listen_fd)
+worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen_fd)
 {
 	struct worker w;
 	FCGX_Request  fr;
-	char          err[256];
 	sigset_t      none, term;
 
 	sigemptyset(&none);
@@ -103,10 +102,9 @@ worker_main(const struct config *cfg, int listen_fd)
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.listen_fd = listen_fd;
-	if (crypto_keys_load(&w.keys, cfg->master_key_file, err, sizeof(err)) != 0) {
-		log_error("worker: %s", err);
-		return 1;
-	}
+	/* The keys come from the master, read before it dropped privileges:
+	 * the key file stays readable by root alone. */
+	w.keys = *keys;
 	arena_init(&w.arena, 64 * 1024);
 	(void)db_ensure(&w);	/* if the database is down, requests get 503 */
 	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
@@ -145,7 +143,8 @@ struct slot {
 };
 
 struct master {
-	struct config cfg;
+	struct config      cfg;
+	struct crypto_keys keys;	/* read once, at start, before dropping privileges */
 	const char   *conf_path;
 	int           listen_fd;
 	int           gen;
@@ -171,7 +170,7 @@ spawn(struct master *m)
 		return -1;
 	}
 	if (pid == 0)
-		_exit(worker_main(&m->cfg, m->listen_fd));
+		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd));
 	s->pid = pid;
 	s->gen = m->gen;
 	s->started = time(NULL);
@@ -365,6 +364,7 @@ master_loop(struct master *m)
 	}
 	if (m->cfg.listen[0] == '/')
 		(void)unlink(m->cfg.listen);
+	crypto_keys_wipe(&m->keys);
 	log_info("launcher-fcgi stopped");
 	return 0;
 }
@@ -415,15 +415,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	apply_log_level(&m.cfg);
-	{
-		struct crypto_keys k;
-
-		/* Fail at start, not in every worker, when the key is unusable. */
-		if (crypto_keys_load(&k, m.cfg.master_key_file, err, sizeof(err)) != 0) {
-			fprintf(stderr, "launcher-fcgi: %s\n", err);
-			return 1;
-		}
-		crypto_keys_wipe(&k);
+	/* Read once, here (fail at start, not in every worker), and before
+	 * the privileges are dropped: workers inherit the derived keys. */
+	if (crypto_keys_load(&m.keys, m.cfg.master_key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-fcgi: %s\n", err);
+		return 1;
 	}
 	if (test_only) {
 		printf("launcher-fcgi: %s is valid\n", m.conf_path);

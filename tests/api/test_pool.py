@@ -61,6 +61,54 @@ def test_sigterm_finishes_in_flight_requests_then_exits():
             p.wait()
 
 
+def test_workers_drop_privileges_and_keep_the_keys():
+    """With user = nobody the workers run unprivileged; the root-only master
+    key file was read by the master before it dropped them."""
+    from lib import pgpass
+    slug, _ = new_tenant()
+    env = {}
+    with open(CONF) as f:
+        for line in f:
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env[k.strip()] = v.strip().strip('"')
+    # The pool's passfile is root's: give this pool its password inline.
+    url = env["database_url"].replace("passfile=", "x=").split(" x=")[0] + \
+        " password=" + pgpass("launcher_api")
+    sock = os.path.join(STATE, "run", "pool-nobody.sock")
+    conf = os.path.join(STATE, "pool-nobody.conf")
+    _conf(conf, listen=sock, workers="1", user="nobody", database_url=url)
+    assert oct(os.stat(env["master_key_file"]).st_mode & 0o777) == "0o600"
+    log = open(os.path.join(STATE, "log", "pool-nobody.log"), "w")
+    p = subprocess.Popen([os.path.join(BIN, "launcher-fcgi"), "-c", conf], stderr=log)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock):
+            assert p.poll() is None and time.time() < deadline, "pool did not start"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+            workers = [int(x) for x in f.read().split()]
+        assert workers
+        for w in workers:
+            with open("/proc/%d/status" % w) as f:
+                uid = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+            assert uid[0] != "0" and uid[1] != "0", uid
+        # Signing a JWT and verifying it both need the derived keys.
+        body = json.dumps({"email": "x@example.com", "password": "y" * 10,
+                           "first_name": "N", "last_name": "B"}).encode()
+        status, _, rbody = read_response(send_request("/%s/api/v1/auth/register" % slug, method="POST",
+                                                      body=body, sock_path=sock))
+        assert status == 201, (status, rbody)
+        token = json.loads(rbody)["data"]["token"]
+        status, _, rbody = read_response(send_request("/%s/api/v1/auth/me" % slug, sock_path=sock,
+                                                      params={"HTTP_AUTHORIZATION": "Bearer " + token}))
+        assert status == 200 and json.loads(rbody)["data"]["email"] == "x@example.com", (status, rbody)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+
+
 def test_bad_config_is_refused_with_file_and_line():
     path = os.path.join(STATE, "bad.conf")
     cases = {
