@@ -341,8 +341,14 @@ simple(struct req *r, const char *sql)
 		return e;
 	res = PQexec(r->w->db.conn, sql);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		/* COMMIT of a transaction that an ignored error aborted answers
+		 * "ROLLBACK" with success: that is a failure to the caller. */
+		e = strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strcmp(sql, "ROLLBACK") != 0 ?
+		    ERR_INTERNAL : ERR_OK;
+		if (e != ERR_OK)
+			log_error("sql %s: the transaction had failed and was rolled back", sql);
 		PQclear(res);
-		return ERR_OK;
+		return e;
 	}
 	e = classify(r, res, sql);
 	PQclear(res);
