@@ -88,16 +88,22 @@ CREATE TABLE login_codes (
 );
 CREATE INDEX login_codes_email ON login_codes (tenant_id, email, created_at DESC);
 
--- Row-level security on every tenant-owned table.
-DO $$
+-- Every tenant-owned table, in every migration, goes through this one
+-- function: row-level security keyed on current_tenant() (USING and WITH
+-- CHECK) and DML for the API role.  Not granted to the API role.
+CREATE FUNCTION tenant_owned(VARIADIC p_tables text[]) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['users', 'sessions', 'service_keys', 'login_codes'] LOOP
+	FOREACH t IN ARRAY p_tables LOOP
 		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant())', t);
 		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO launcher_api', t);
 	END LOOP;
 END $$;
+REVOKE ALL ON FUNCTION tenant_owned(text[]) FROM PUBLIC;
+
+SELECT tenant_owned('users', 'sessions', 'service_keys', 'login_codes');
 
 CREATE FUNCTION role_rank(r text) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

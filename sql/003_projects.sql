@@ -120,16 +120,7 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_list ON audit_log (tenant_id, created_at, id);
 CREATE INDEX audit_log_project ON audit_log (project_id, created_at, id);
 
-DO $$
-DECLARE t text;
-BEGIN
-	FOREACH t IN ARRAY ARRAY['projects', 'environments', 'project_members', 'project_invites',
-	                         'idempotency_keys', 'audit_log'] LOOP
-		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-		EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant())', t);
-		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO launcher_api', t);
-	END LOOP;
-END $$;
+SELECT tenant_owned('projects', 'environments', 'project_members', 'project_invites', 'idempotency_keys', 'audit_log');
 -- The audit log is append-only for the API.
 REVOKE UPDATE, DELETE ON audit_log FROM launcher_api;
 

@@ -100,15 +100,7 @@ CREATE TABLE job_logs (
 );
 CREATE INDEX job_logs_job ON job_logs (job_id, id);
 
-DO $$
-DECLARE t text;
-BEGIN
-	FOREACH t IN ARRAY ARRAY['servers', 'server_metrics', 'jobs', 'job_logs'] LOOP
-		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-		EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant())', t);
-		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO launcher_api', t);
-	END LOOP;
-END $$;
+SELECT tenant_owned('servers', 'server_metrics', 'jobs', 'job_logs');
 GRANT USAGE ON SEQUENCE job_logs_id_seq TO launcher_api;
 
 -- Claims the oldest queued job of a server: concurrent agents never get the

@@ -59,14 +59,9 @@ if [ "$#" -eq 0 ]; then
 fi
 
 # 3. a throwaway stack on free ports
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-export LAUNCHER_STATE_DIR
-LAUNCHER_STATE_DIR=$(mktemp -d /var/tmp/launcher-test.XXXXXX)
-chmod 755 "$LAUNCHER_STATE_DIR"
-export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
-export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port)
+# shellcheck source=tests/lib/throwaway_stack.sh
+. tests/lib/throwaway_stack.sh
+throwaway_stack test
 export LAUNCHER_BIN_DIR="$REPO/$BUILD/bin"
 # The API tests start their own agent: none from the stack.
 export LAUNCHER_LOCAL_AGENT=0

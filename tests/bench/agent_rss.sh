@@ -7,14 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 SECS=${AGENT_SOAK_SECONDS:-600}
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-export LAUNCHER_STATE_DIR
-LAUNCHER_STATE_DIR=$(mktemp -d /var/tmp/launcher-soak.XXXXXX)
-chmod 755 "$LAUNCHER_STATE_DIR"
-export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
-export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port) LAUNCHER_LOCAL_AGENT=0
+# shellcheck source=tests/lib/throwaway_stack.sh
+. tests/lib/throwaway_stack.sh
+throwaway_stack soak
+export LAUNCHER_LOCAL_AGENT=0
 agent=""
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true

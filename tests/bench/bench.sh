@@ -20,14 +20,9 @@ CONNS=${BENCH_CONNECTIONS:-32}
 ROUNDS=${BENCH_ROUNDS:-3}
 command -v wrk > /dev/null || { echo "wrk is missing (make install-deps)"; exit 1; }
 
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-export LAUNCHER_STATE_DIR
-LAUNCHER_STATE_DIR=$(mktemp -d /var/tmp/launcher-bench.XXXXXX)
-chmod 755 "$LAUNCHER_STATE_DIR"
-export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
-export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port)
+# shellcheck source=tests/lib/throwaway_stack.sh
+. tests/lib/throwaway_stack.sh
+throwaway_stack bench
 export LAUNCHER_BENCH=true LAUNCHER_WORKERS=${LAUNCHER_WORKERS:-2} LAUNCHER_LOG_LEVEL=warn
 export LAUNCHER_LOCAL_AGENT=0
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000

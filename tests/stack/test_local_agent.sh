@@ -8,14 +8,9 @@ set -u
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 BUILD=${1:-build}
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-export LAUNCHER_STATE_DIR
-LAUNCHER_STATE_DIR=$(mktemp -d /var/tmp/launcher-local.XXXXXX)
-chmod 755 "$LAUNCHER_STATE_DIR"
-export LAUNCHER_HTTP_PORT=$(free_port) LAUNCHER_HTTPS_PORT=$(free_port)
-export LAUNCHER_SMTP_PORT=$(free_port) LAUNCHER_PG_PORT=$(free_port)
+# shellcheck source=tests/lib/throwaway_stack.sh
+. tests/lib/throwaway_stack.sh
+throwaway_stack local
 export LAUNCHER_LOCAL_AGENT=1 LAUNCHER_BIN_DIR="$PWD/$BUILD/bin"
 trap 'bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1; rm -rf "$LAUNCHER_STATE_DIR"' EXIT
 fail() { echo "local agent: $*"; echo "stack local-agent: 0 passed, 1 failed"; exit 1; }
