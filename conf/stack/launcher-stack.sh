@@ -48,19 +48,24 @@
 #                                  "local" of the tenant and run <bin>/launcher-agent
 #                                  (skipped with a note when it is not built); 0 = off
 #                                  (tests/run.sh: 0, the tests run their own agent)
+#   LAUNCHER_INSECURE_REGISTRIES []  comma-separated host:port of registries the
+#                                  stack's Podman reaches over plain HTTP (insecure
+#                                  = true in its registries.conf), e.g. the tests'
+#                                  127.0.0.1:<port> (tests/lib/registry.sh)
 # The plane version (x-plane-version on nginx's own error answers) is read
 # from <repo>/VERSION, default 0.1.0.
 #
 # The stack's Podman: `podman system service` on <state>/podman/podman.sock
 # (Docker-compatible API: GET /v1.41/_ping, /v1.41/containers/...; log
-# log/podman.log), configured only by <state>/podman/containers.conf and
-# storage.conf (rewritten on every start; /etc/containers/containers.conf and
-# storage.conf are not read). Images and containers live in
-# <state>/podman/storage, runtime state in <state>/podman/run. Containers are
-# supervised by their own conmon process, not by the service: `stop` ends the
-# service and leaves running containers running (nothing is removed); the next
-# start's service finds them again. After a reboot they are stopped ("created")
-# and nothing restarts them. With no container running, `stop` also unmounts
+# log/podman.log), configured only by <state>/podman/containers.conf,
+# storage.conf and registries.conf (rewritten on every start;
+# /etc/containers/containers.conf, storage.conf and registries.conf are not
+# read; drop-ins in /etc/containers/registries.conf.d/ still are). Images
+# and containers live in <state>/podman/storage, runtime state in
+# <state>/podman/run. Containers are supervised by their own conmon process,
+# not by the service: `stop` ends the service and leaves running containers
+# running (nothing is removed); the next start's service finds them again.
+# After a reboot they are stopped ("created") and nothing restarts them. With no container running, `stop` also unmounts
 # <state>/podman/storage/overlay, so that the state dir can be deleted.
 # Outside the state dir, rootful netavark keeps its IP allocations in
 # /run/containers/networks, adds iptables rules (NETAVARK* chains) for
@@ -156,6 +161,8 @@ load_config() {
     START_TIMEOUT=${LAUNCHER_START_TIMEOUT:-30}
     ENGINE=${LAUNCHER_ENGINE:-auto}
     LOCAL_AGENT=${LAUNCHER_LOCAL_AGENT:-1}
+    INSECURE_REGISTRIES=${LAUNCHER_INSECURE_REGISTRIES:-}
+    INSECURE_REGISTRIES=${INSECURE_REGISTRIES// /}
 
     PLANE_VERSION=0.1.0
     if [ -s "$REPO/VERSION" ]; then
@@ -205,6 +212,12 @@ load_config() {
         0|false|no|off|'') LOCAL_AGENT=0 ;;
         *) die "LAUNCHER_LOCAL_AGENT must be 1 or 0 (got '$LOCAL_AGENT')" ;;
     esac
+    local reg regs
+    IFS=, read -r -a regs <<< "$INSECURE_REGISTRIES"
+    for reg in "${regs[@]}"; do
+        [[ $reg =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$ ]] ||
+            die "LAUNCHER_INSECURE_REGISTRIES must be comma-separated host:port (got '$reg')"
+    done
 
     CONF=$STATE/launcher.conf
     PGDATA_DIR=$STATE/pg/data
@@ -674,11 +687,13 @@ min_limit() {
     if is_uint "$1" && [ "$1" -lt "$2" ]; then printf '%s' "$1"; else printf '%s' "$2"; fi
 }
 
-# The stack's Podman configuration. CONTAINERS_CONF / CONTAINERS_STORAGE_CONF
-# make Podman read only these two files (not /etc/containers/*.conf nor
-# /usr/share/containers/containers.conf), for the service and the CLI alike:
+# The stack's Podman configuration. CONTAINERS_CONF / CONTAINERS_STORAGE_CONF /
+# CONTAINERS_REGISTRIES_CONF make Podman read only these files (not
+# /etc/containers/*.conf nor /usr/share/containers/containers.conf), for the
+# service and the CLI alike:
 #   CONTAINERS_CONF=<state>/podman/containers.conf \
-#   CONTAINERS_STORAGE_CONF=<state>/podman/storage.conf podman images
+#   CONTAINERS_STORAGE_CONF=<state>/podman/storage.conf \
+#   CONTAINERS_REGISTRIES_CONF=<state>/podman/registries.conf podman images
 # Podman records the storage and run paths in its database on first use and
 # refuses to run if they change later.
 write_podman_conf() {
@@ -752,8 +767,23 @@ tmp_dir = "$PODMAN_DIR/run/libpod"
 lock_type = "file"
 image_copy_tmp_dir = "$PODMAN_DIR/tmp"
 EOF
+    # Like Debian's /etc/containers/registries.conf (no search registries:
+    # short names are not guessed; the compat API qualifies them as docker.io),
+    # plus the plain-HTTP registries of LAUNCHER_INSECURE_REGISTRIES (pull and
+    # push honour "insecure" when the request sends no tlsVerify).
+    {
+        printf '%s\n' '# Written by launcher-stack.sh on every start; edits are lost.' \
+            '# Registries of the stack'"'"'s Podman (CONTAINERS_REGISTRIES_CONF).' \
+            'unqualified-search-registries = []'
+        local reg regs
+        IFS=, read -r -a regs <<< "$INSECURE_REGISTRIES"
+        for reg in "${regs[@]}"; do
+            printf '\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$reg"
+        done
+    } > "$PODMAN_DIR/registries.conf.tmp"
     mv -f "$PODMAN_DIR/storage.conf.tmp" "$PODMAN_DIR/storage.conf"
     mv -f "$PODMAN_DIR/containers.conf.tmp" "$PODMAN_DIR/containers.conf"
+    mv -f "$PODMAN_DIR/registries.conf.tmp" "$PODMAN_DIR/registries.conf"
 }
 
 start_podman() {
@@ -784,6 +814,7 @@ start_podman() {
     # has its own conmon (own session), so SIGTERM ends the service within a
     # few seconds even with containers running and event/attach streams open.
     CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
+        CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf \
         setsid "$PODMAN_BIN" system service --time=0 "unix://$PODMAN_SOCK" \
         >> "$log" 2>&1 < /dev/null &
     pid=$!
