@@ -21,7 +21,8 @@
 #include "../core/log.h"
 #include "../core/util.h"
 
-enum conf_type { CONF_STR, CONF_INT };
+/* CONF_SECONDS: "2", "0.5" seconds in the file, kept as int64_t milliseconds. */
+enum conf_type { CONF_STR, CONF_INT, CONF_SECONDS };
 
 struct conf_key {
 	const char    *key;
@@ -64,6 +65,19 @@ valid_path(const char *v)
 	return NULL;
 }
 
+/* Goes into nginx's "listen" directive: address:port, port, [v6]:port. */
+static const char *
+valid_listen(const char *v)
+{
+	if (*v == '\0')
+		return "must not be empty";
+	for (const char *p = v; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    *p == '.' || *p == ':' || *p == '[' || *p == ']' || *p == '-'))
+			return "must be [address:]port";
+	return NULL;
+}
+
 static const char *
 valid_level(const char *v)
 {
@@ -75,6 +89,7 @@ valid_level(const char *v)
 #define FIELD(k)              offsetof(struct agent_conf, k), sizeof(((struct agent_conf *)0)->k)
 #define S(k, d, v, h)         {#k, CONF_STR, FIELD(k), d, 0, 0, v, h}
 #define I(k, d, lo, hi, h)    {#k, CONF_INT, FIELD(k), d, lo, hi, NULL, h}
+#define T(n, k, d, lo, hi, h) {n, CONF_SECONDS, FIELD(k), d, lo, hi, NULL, h}
 
 static const struct conf_key conf_keys[] = {
 	S(plane_url, "", valid_url, "the plane's base URL, e.g. https://plane.example.com (required)"),
@@ -85,6 +100,12 @@ static const struct conf_key conf_keys[] = {
 	I(poll_interval_ms, "1000", 100, 3600000, "how often an idle agent asks for a job"),
 	I(heartbeat_interval_s, "10", 1, 3600, "seconds between heartbeats (the plane's answer wins)"),
 	S(nginx_test_command, "", NULL, "edge nginx config test, run with /bin/sh -c (empty: check skipped)"),
+	S(edge_sites_dir, "", valid_path, "directory of the edge nginx's per-app site files (empty: no routing)"),
+	S(edge_listen, "80", valid_listen, "what the app sites listen on, e.g. 127.0.0.1:8080"),
+	S(edge_reload_command, "", NULL, "edge nginx reload, run with /bin/sh -c (empty: no reload)"),
+	I(edge_drain_ms, "2000", 0, 600000, "ms between the edge reload and stopping old containers"),
+	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
+	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),
 	S(log_level, "info", valid_level, "error|warn|info|debug"),
 };
@@ -116,6 +137,11 @@ conf_apply(struct agent_conf *c, const struct conf_key *k, const char *v)
 	case CONF_INT:
 		if (util_parse_i64(v, k->min, k->max, &n) != 0)
 			return "not an integer in range";
+		*(int64_t *)(void *)base = n;
+		return NULL;
+	case CONF_SECONDS:
+		if (agent_parse_seconds_ms(v, k->min, k->max, &n) != 0)
+			return "not a number of seconds in range";
 		*(int64_t *)(void *)base = n;
 		return NULL;
 	}

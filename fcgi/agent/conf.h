@@ -32,6 +32,12 @@ struct agent_conf {
 	int64_t poll_interval_ms;
 	int64_t heartbeat_interval_s;
 	char    nginx_test_command[AGENT_STR_MAX];
+	char    edge_sites_dir[AGENT_STR_MAX];	/* "" = no edge routing */
+	char    edge_listen[128];		/* the sites' "listen" parameters */
+	char    edge_reload_command[AGENT_STR_MAX];	/* "" = no reload */
+	int64_t edge_drain_ms;
+	int64_t instances_interval_ms;		/* key instances_interval, seconds */
+	int64_t logs_interval_ms;		/* key logs_interval, seconds */
 	char    state_dir[AGENT_STR_MAX];
 	char    log_level[16];
 };

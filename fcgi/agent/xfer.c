@@ -3,7 +3,9 @@
  */
 #include "xfer.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -158,8 +160,17 @@ int
 xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
     struct xfer_resp *r)
 {
-	struct buf b;
-	char       errbuf[CURL_ERROR_SIZE];
+	return xfer_engine_call(x, a, "GET", path, NULL, timeout_ms, r);
+}
+
+int
+xfer_engine_call(struct xfer *x, struct arena *a, const char *method, const char *path,
+    const char *body, long timeout_ms, struct xfer_resp *r)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	struct buf         b;
+	char               errbuf[CURL_ERROR_SIZE];
+	int                rc;
 
 	resp_init(r, a, &b, errbuf);
 	if (x->engine == NULL && (x->engine = curl_easy_init()) == NULL) {
@@ -170,5 +181,122 @@ xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
 	set_common(x->engine, &b, errbuf, timeout_ms);
 	curl_easy_setopt(x->engine, CURLOPT_UNIX_SOCKET_PATH, x->conf->engine_socket);
 	curl_easy_setopt(x->engine, CURLOPT_URL, arena_printf(a, "http://d%s", path));
-	return perform(x->engine, &b, errbuf, r);
+	if (strcmp(method, "GET") != 0) {
+		if ((tmp = curl_slist_append(hdrs, "Content-Type: application/json")) == NULL ||
+		    (hdrs = tmp, tmp = curl_slist_append(hdrs, "Expect:")) == NULL) {
+			curl_slist_free_all(hdrs);
+			util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+			return -1;
+		}
+		hdrs = tmp;
+		curl_easy_setopt(x->engine, CURLOPT_HTTPHEADER, hdrs);
+		if (strcmp(method, "POST") == 0) {
+			curl_easy_setopt(x->engine, CURLOPT_POST, 1L);
+			curl_easy_setopt(x->engine, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+			curl_easy_setopt(x->engine, CURLOPT_POSTFIELDSIZE_LARGE,
+			    (curl_off_t)(body != NULL ? strlen(body) : 0));
+		} else
+			curl_easy_setopt(x->engine, CURLOPT_CUSTOMREQUEST, method);
+	}
+	rc = perform(x->engine, &b, errbuf, r);
+	curl_easy_setopt(x->engine, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+struct stream_ctx {
+	xfer_data_fn fn;
+	void        *ud;
+	int          fd;
+};
+
+static size_t
+on_stream(char *p, size_t size, size_t n, void *ud)
+{
+	struct stream_ctx *s = ud;
+
+	return s->fn(s->ud, p, size * n) == 0 ? size * n : 0;
+}
+
+static size_t
+on_upload(char *p, size_t size, size_t n, void *ud)
+{
+	struct stream_ctx *s = ud;
+
+	for (;;) {
+		ssize_t got = read(s->fd, p, size * n);
+
+		if (got >= 0)
+			return (size_t)got;
+		if (errno != EINTR)
+			return CURL_READFUNC_ABORT;
+	}
+}
+
+int
+xfer_engine_stream(struct xfer *x, const char *method, const char *path,
+    const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
+    long timeout_ms, struct xfer_resp *r)
+{
+	struct stream_ctx  s = {.fn = on_data, .ud = ud, .fd = upload_fd};
+	struct curl_slist *hdrs = NULL, *tmp;
+	char               errbuf[CURL_ERROR_SIZE], url[2048], ct[128];
+	CURL              *h;
+	CURLcode           cc;
+	int64_t            t0 = timefmt_mono_ms();
+
+	memset(r, 0, sizeof(*r));
+	r->body = (char *)"";
+	errbuf[0] = '\0';
+	if (util_snprintf(url, sizeof(url), "http://d%s", path) < 0 ||
+	    util_snprintf(ct, sizeof(ct), "Content-Type: %s",
+	    content_type != NULL ? content_type : "application/json") < 0) {
+		util_snprintf(r->err, sizeof(r->err), "request path too long");
+		return -1;
+	}
+	if ((h = curl_easy_init()) == NULL) {
+		util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, x->conf->engine_socket);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	if ((tmp = curl_slist_append(hdrs, ct)) == NULL ||
+	    (hdrs = tmp, tmp = curl_slist_append(hdrs, "Expect:")) == NULL) {
+		util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+		curl_slist_free_all(hdrs);
+		curl_easy_cleanup(h);
+		return -1;
+	}
+	hdrs = tmp;
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (upload_fd >= 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+		curl_easy_setopt(h, CURLOPT_READDATA, &s);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body != NULL ? strlen(body) : 0));
+	} else if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	cc = curl_easy_perform(h);
+	r->ms = timefmt_mono_ms() - t0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	else {
+		(void)util_snprintf(r->err, sizeof(r->err), "%s",
+		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	}
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	return cc == CURLE_OK ? 0 : -1;
 }

@@ -53,5 +53,24 @@ int  xfer_plane(struct xfer *x, struct arena *a, const char *method, const char 
 /* GET <path> (e.g. "/v1.41/version") on the engine's unix socket; as above. */
 int  xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
     struct xfer_resp *r);
+/*
+ * Any method on the engine: body (JSON text, may be NULL = none) sent with
+ * Content-Type application/json.  As xfer_engine otherwise.
+ */
+int  xfer_engine_call(struct xfer *x, struct arena *a, const char *method, const char *path,
+    const char *body, long timeout_ms, struct xfer_resp *r);
+
+/*
+ * A streaming engine call (pull, build, exec): the answer's bytes go to
+ * on_data as they arrive (returning non-zero aborts the transfer).  When
+ * upload_fd >= 0 its bytes are the request body (chunked, with
+ * content_type).  The call uses its own easy handle, so it may run while
+ * x's handle is idle.  Returns 0 when an HTTP answer came (r->status set,
+ * r->body ""), -1 otherwise (r->err).
+ */
+typedef int (*xfer_data_fn)(void *ud, const char *p, size_t n);
+int  xfer_engine_stream(struct xfer *x, const char *method, const char *path,
+    const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
+    long timeout_ms, struct xfer_resp *r);
 
 #endif

@@ -8,6 +8,9 @@
  *   launcher-agent [-c FILE] [--plane URL] [--tenant SLUG] [--token-file FILE]
  *                  [--ca FILE] [--engine-socket PATH] [--poll-interval SECONDS]
  *                  [--heartbeat-interval SECONDS] [--nginx-test-command CMD]
+ *                  [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]
+ *                  [--edge-reload-command CMD] [--edge-drain-ms MS]
+ *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
  *
@@ -38,6 +41,12 @@ static const struct {
 	{"--ca", "ca_file"},
 	{"--engine-socket", "engine_socket"},
 	{"--nginx-test-command", "nginx_test_command"},
+	{"--edge-sites-dir", "edge_sites_dir"},
+	{"--edge-listen", "edge_listen"},
+	{"--edge-reload-command", "edge_reload_command"},
+	{"--edge-drain-ms", "edge_drain_ms"},
+	{"--instances-interval", "instances_interval"},
+	{"--logs-interval", "logs_interval"},
 	{"--state-dir", "state_dir"},
 	{"--log-level", "log_level"},
 };
@@ -49,6 +58,9 @@ usage(FILE *f)
 	    "usage: launcher-agent [-c FILE] [--plane URL] [--tenant SLUG] [--token-file FILE]\n"
 	    "                      [--ca FILE] [--engine-socket PATH] [--poll-interval SECONDS]\n"
 	    "                      [--heartbeat-interval SECONDS] [--nginx-test-command CMD]\n"
+	    "                      [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]\n"
+	    "                      [--edge-reload-command CMD] [--edge-drain-ms MS]\n"
+	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"
 	    "\n"

@@ -1,0 +1,123 @@
+/*
+ * appspec.h - the pure parts of application jobs (no engine, no files):
+ * reading the app.* payloads into a checked struct, redacting secret
+ * values out of text, decoding the engine's multiplexed stream frames, and
+ * reading the timestamp off a log line.  Everything here is table-tested
+ * (tests/unit/test_agent_app.c).  The contract of the payloads is in app.h.
+ */
+#ifndef LAUNCHER_AGENT_APPSPEC_H
+#define LAUNCHER_AGENT_APPSPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define APP_ID_MAX        64
+#define APP_REDACT_MAX    256		/* secret values remembered per job */
+#define APP_REDACTED      "[redacted]"
+
+enum app_source { APP_SRC_NONE, APP_SRC_IMAGE, APP_SRC_GIT, APP_SRC_RELEASE };
+
+/*
+ * A parsed payload.  Strings point into the payload's cJSON (which must
+ * outlive the struct) or are NULL when absent; ids are copied and checked
+ * (they end up in labels, names, file names and URLs).
+ */
+struct app_spec {
+	char            tenant_id[APP_ID_MAX], project_id[APP_ID_MAX];
+	char            app_id[APP_ID_MAX], deployment_id[APP_ID_MAX];	/* "" = null */
+	const char     *name, *app_type, *restart_policy, *start_command;
+	const char     *healthcheck_path, *hostname;
+	int             exposed_port;		/* 0 = none */
+	int             replicas;
+	int             hc_timeout_s;
+	double          cpu_limit;		/* cores; 0 = none */
+	int64_t         memory_limit;		/* bytes; 0 = none */
+	const cJSON    *env;			/* object of strings (never NULL after parse) */
+	enum app_source src;
+	const char     *image;			/* docker_image: the reference */
+	const char     *repo_url, *branch, *commit_sha, *dockerfile, *build_context;
+	const cJSON    *build_args;		/* object or NULL */
+	const char     *image_id;		/* release */
+	const cJSON    *command;		/* app.exec: array of strings */
+	int             exec_timeout_s;
+};
+
+/*
+ * Reads payload p for job kind (e.g. "app.deploy").  Returns 0, or -1 with
+ * every problem found in err ("bad payload: ...").
+ */
+int  app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *err,
+    size_t errlen);
+/* Whether the app gets health-checked over HTTP/TCP and routed (web/api with a port). */
+bool app_spec_is_served(const struct app_spec *s);
+
+/* The secret values to hide from build output, progress and errors. */
+struct app_redact {
+	size_t      n;
+	const char *vals[APP_REDACT_MAX];	/* not owned */
+	char        cred[512];			/* a URL credential (user:token), "" = none */
+};
+
+/* Collects the env values of length >= 3 (and s's repository credential). */
+void app_redact_init(struct app_redact *r, const struct app_spec *s);
+/* Adds one value (ignored when shorter than 3 bytes or the table is full). */
+void app_redact_add(struct app_redact *r, const char *v);
+/*
+ * Copies in into out (outlen bytes, always terminated, cut when needed)
+ * with every known value and every "scheme://user:secret@" credential
+ * replaced by APP_REDACTED.
+ */
+void app_redact(const struct app_redact *r, const char *in, char *out, size_t outlen);
+
+/*
+ * Splits "scheme://user:token@host/..." into the URL without the
+ * credential (out) and the credential (cred, "" when none).  0 or -1.
+ */
+int  app_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen);
+
+/*
+ * The engine's multiplexed stream (logs and exec of containers without a
+ * TTY): frames of an 8-byte header {stream (0 stdin, 1 stdout, 2 stderr),
+ * 0, 0, 0, size big-endian uint32} followed by size bytes.  A body that
+ * does not start with such a header is taken as raw stdout (TTY).
+ *
+ * app_demux_lines calls fn once per complete line (without '\n'; a last
+ * line without one is delivered too) with the stream it came on; the
+ * line pointer is valid only during the call.  Lines longer than
+ * max_line are cut.  Returns the number of lines.
+ */
+typedef void (*app_line_fn)(void *ud, int stream, const char *line, size_t n);
+size_t app_demux_lines(const char *data, size_t len, size_t max_line, app_line_fn fn, void *ud);
+/*
+ * Concatenates the payloads of every frame into out (outlen, terminated),
+ * stdout and stderr interleaved as they came; sets *truncated when they did
+ * not fit.  Returns the bytes written.
+ */
+size_t app_demux_all(const char *data, size_t len, char *out, size_t outlen, bool *truncated);
+
+/* A log timestamp: whole seconds since the epoch and nanoseconds. */
+struct app_ts {
+	int64_t sec;
+	int32_t nsec;
+};
+
+/*
+ * Reads "YYYY-MM-DDTHH:MM:SS[.digits]Z " off the start of a log line
+ * (timestamps=1), sets *ts and *msg to what follows the space.  0 or -1.
+ */
+int  app_log_ts(const char *line, size_t n, struct app_ts *ts, size_t *msg_off);
+/* a < b: -1, a == b: 0, a > b: 1. */
+int  app_ts_cmp(struct app_ts a, struct app_ts b);
+/* "SEC.NNNNNNNNN" for since=; 0 or -1. */
+int  app_ts_since(struct app_ts t, char *out, size_t outlen);
+/* RFC 3339 with nanoseconds, "2024-01-02T03:04:05.123456789Z"; 0 or -1. */
+int  app_ts_rfc3339(struct app_ts t, char *out, size_t outlen);
+
+/* The container name lnchr-<app8>-<dep8>-<n>; 0 or -1. */
+int  app_container_name(const char *app_id, const char *deployment_id, int n, char *out,
+    size_t outlen);
+
+#endif

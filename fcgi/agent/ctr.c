@@ -1,0 +1,503 @@
+/*
+ * ctr.c - container operations over the Engine API (see ctr.h).
+ */
+#include "ctr.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "../core/util.h"
+#include "engine.h"
+#include "text.h"
+
+char *
+ctr_qs_escape(struct arena *a, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t            n = strlen(s), o = 0;
+	char             *out = arena_alloc(a, n * 3 + 1);
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void
+json_free(void *p)
+{
+	cJSON_Delete(p);
+}
+
+/* Parses an answer body into a cJSON freed with the arena; NULL if not JSON. */
+static cJSON *
+parse_in(struct arena *a, const char *body)
+{
+	cJSON *doc = cJSON_Parse(body);
+
+	if (doc != NULL)
+		arena_defer(a, json_free, doc);
+	return doc;
+}
+
+/* The engine's "message" of an error answer, made one safe line. */
+static void
+engine_msg(const struct xfer_resp *r, char *out, size_t outlen)
+{
+	cJSON       *doc = cJSON_Parse(r->body);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "message");
+
+	if (cJSON_IsString(m))
+		(void)util_snprintf(out, outlen, "%s", m->valuestring);
+	else
+		(void)util_snprintf(out, outlen, "HTTP %ld", r->status);
+	cJSON_Delete(doc);
+	text_truncate(out, outlen > 600 ? 600 : outlen - 1);
+	text_sanitize(out, 0);
+}
+
+int
+ctr_list(struct xfer *x, struct arena *a, const char *const *labels, size_t n, long timeout_ms,
+    cJSON **out, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	cJSON           *f = cJSON_CreateObject(), *arr, *doc;
+	char            *text, *path, msg[700];
+
+	*out = NULL;
+	if (f == NULL)
+		goto nomem;
+	arena_defer(a, json_free, f);
+	if ((arr = cJSON_AddArrayToObject(f, "label")) == NULL)
+		goto nomem;
+	cJSON_AddItemToArray(arr, cJSON_CreateString("launcher.managed=1"));
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(labels[i]));
+	if ((text = cJSON_PrintUnformatted(f)) == NULL)
+		goto nomem;
+	path = arena_printf(a, ENGINE_API "/containers/json?all=1&filters=%s",
+	    ctr_qs_escape(a, text));
+	cJSON_free(text);
+	if (xfer_engine(x, a, path, timeout_ms, &r) != 0) {
+		util_snprintf(err, errlen, "listing containers: %s", r.err);
+		return -1;
+	}
+	if (r.status != 200) {
+		engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "listing containers: %s", msg);
+		return -1;
+	}
+	if (!cJSON_IsArray(doc = parse_in(a, r.body))) {
+		util_snprintf(err, errlen, "listing containers: the engine's answer is not a list");
+		return -1;
+	}
+	*out = doc;
+	return 0;
+nomem:
+	util_snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+ctr_inspect(struct xfer *x, struct arena *a, const char *id, long timeout_ms, cJSON **out,
+    char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	char             msg[700];
+
+	*out = NULL;
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/containers/%s/json", ctr_qs_escape(a, id)),
+	    timeout_ms, &r) != 0) {
+		util_snprintf(err, errlen, "inspecting container %.12s: %s", id, r.err);
+		return -1;
+	}
+	if (r.status == 404)
+		return 1;
+	if (r.status != 200) {
+		engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "inspecting container %.12s: %s", id, msg);
+		return -1;
+	}
+	if (!cJSON_IsObject(*out = parse_in(a, r.body))) {
+		util_snprintf(err, errlen, "inspecting container %.12s: not JSON", id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, char *err,
+    size_t errlen)
+{
+	struct xfer_resp r;
+	char             msg[700];
+	bool             timed = strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0;
+	const char      *path = arena_printf(a, ENGINE_API "/containers/%s/%s%s", ctr_qs_escape(a, id),
+	    action, timed ? "?t=" "10" : "");
+
+	/* Stops wait up to t=10 s for the process, then the engine kills it. */
+	if (xfer_engine_call(x, a, "POST", path, NULL, CTR_TIMEOUT_MS + CTR_STOP_SECONDS * 1000L,
+	    &r) != 0) {
+		util_snprintf(err, errlen, "%s container %.12s: %s", action, id, r.err);
+		return -1;
+	}
+	/* 304: already started / already stopped. */
+	if (r.status != 204 && r.status != 200 && r.status != 304) {
+		engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "%s container %.12s: %s", action, id, msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctr_remove(struct xfer *x, struct arena *a, const char *id, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	char             msg[700];
+
+	if (xfer_engine_call(x, a, "DELETE", arena_printf(a, ENGINE_API "/containers/%s?force=1",
+	    ctr_qs_escape(a, id)), NULL, CTR_TIMEOUT_MS + CTR_STOP_SECONDS * 1000L, &r) != 0) {
+		util_snprintf(err, errlen, "removing container %.12s: %s", id, r.err);
+		return -1;
+	}
+	if (r.status != 204 && r.status != 200 && r.status != 404) {
+		engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "removing container %.12s: %s", id, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* min(hard limit, cap): runc refuses rlimits above the service's hard limits. */
+static int64_t
+limit_below(int res, int64_t cap)
+{
+	struct rlimit rl;
+
+	if (getrlimit(res, &rl) != 0 || rl.rlim_max == RLIM_INFINITY || (int64_t)rl.rlim_max > cap)
+		return cap;
+	return (int64_t)rl.rlim_max;
+}
+
+static cJSON *
+ulimit(const char *name, int64_t v)
+{
+	cJSON *u = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(u, "Name", name);
+	cJSON_AddNumberToObject(u, "Soft", (double)v);
+	cJSON_AddNumberToObject(u, "Hard", (double)v);
+	return u;
+}
+
+cJSON *
+ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile, int64_t nproc)
+{
+	cJSON       *b = cJSON_CreateObject(), *env, *labels, *hc, *rp, *ul;
+	const cJSON *it;
+	char         kv[16384], port[32];
+
+	if (b == NULL)
+		return NULL;
+	cJSON_AddStringToObject(b, "Image", image_id);
+	env = cJSON_AddArrayToObject(b, "Env");
+	cJSON_ArrayForEach(it, s->env) {
+		if (s->exposed_port > 0 && strcmp(it->string, "PORT") == 0)
+			continue;	/* ours below: the port binding depends on it */
+		if (cJSON_IsString(it) &&
+		    util_snprintf(kv, sizeof(kv), "%s=%s", it->string, it->valuestring) == 0)
+			cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+		else if (cJSON_IsString(it)) {
+			char *big = malloc(strlen(it->string) + strlen(it->valuestring) + 2);
+
+			if (big != NULL) {
+				memcpy(big, it->string, strlen(it->string));
+				big[strlen(it->string)] = '=';
+				memcpy(big + strlen(it->string) + 1, it->valuestring,
+				    strlen(it->valuestring) + 1);
+				cJSON_AddItemToArray(env, cJSON_CreateString(big));
+				free(big);
+			}
+		}
+	}
+	if (s->exposed_port > 0) {
+		util_snprintf(kv, sizeof(kv), "PORT=%d", s->exposed_port);
+		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+	}
+	labels = cJSON_AddObjectToObject(b, "Labels");
+	cJSON_AddStringToObject(labels, "launcher.managed", "1");
+	cJSON_AddStringToObject(labels, "launcher.tenant", s->tenant_id);
+	cJSON_AddStringToObject(labels, "launcher.project", s->project_id);
+	cJSON_AddStringToObject(labels, "launcher.app", s->app_id);
+	cJSON_AddStringToObject(labels, "launcher.deployment", s->deployment_id);
+	if (s->start_command != NULL) {
+		cJSON *cmd = cJSON_AddArrayToObject(b, "Cmd");
+
+		cJSON_AddItemToArray(cmd, cJSON_CreateString("/bin/sh"));
+		cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
+		cJSON_AddItemToArray(cmd, cJSON_CreateString(s->start_command));
+	}
+	/* Podman 4.3 stores 0 without it: a stop would SIGKILL at once. */
+	cJSON_AddNumberToObject(b, "StopTimeout", CTR_STOP_SECONDS);
+	hc = cJSON_AddObjectToObject(b, "HostConfig");
+	if (s->exposed_port > 0) {
+		cJSON *pb, *arr, *bind;
+
+		util_snprintf(port, sizeof(port), "%d/tcp", s->exposed_port);
+		cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "ExposedPorts"), port);
+		pb = cJSON_AddObjectToObject(hc, "PortBindings");
+		arr = cJSON_AddArrayToObject(pb, port);
+		bind = cJSON_CreateObject();
+		cJSON_AddStringToObject(bind, "HostIp", "127.0.0.1");
+		cJSON_AddStringToObject(bind, "HostPort", "");	/* the engine picks */
+		cJSON_AddItemToArray(arr, bind);
+	}
+	rp = cJSON_AddObjectToObject(hc, "RestartPolicy");
+	cJSON_AddStringToObject(rp, "Name", s->restart_policy);
+	if (strcmp(s->restart_policy, "on-failure") == 0)
+		cJSON_AddNumberToObject(rp, "MaximumRetryCount", 5);
+	if (s->cpu_limit > 0)
+		cJSON_AddNumberToObject(hc, "NanoCpus", (double)(int64_t)(s->cpu_limit * 1e9));
+	if (s->memory_limit > 0)
+		cJSON_AddNumberToObject(hc, "Memory", (double)s->memory_limit);
+	ul = cJSON_AddArrayToObject(hc, "Ulimits");
+	cJSON_AddItemToArray(ul, ulimit("nofile", nofile));
+	cJSON_AddItemToArray(ul, ulimit("nproc", nproc));
+	return b;
+}
+
+int
+ctr_create(struct xfer *x, struct arena *a, const struct app_spec *s, const char *image_id,
+    const char *name, char *id, size_t idlen, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	cJSON           *b = ctr_create_body(s, image_id, limit_below(RLIMIT_NOFILE, 65536),
+	    limit_below(RLIMIT_NPROC, 4096));
+	const cJSON     *cid;
+	char            *text = b != NULL ? cJSON_PrintUnformatted(b) : NULL;
+	char             msg[700];
+	int              rc;
+
+	cJSON_Delete(b);
+	if (text == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = xfer_engine_call(x, a, "POST", arena_printf(a, ENGINE_API "/containers/create?name=%s",
+	    ctr_qs_escape(a, name)), text, CTR_TIMEOUT_MS, &r);
+	explicit_bzero(text, strlen(text));	/* it held the env */
+	cJSON_free(text);
+	if (rc != 0) {
+		util_snprintf(err, errlen, "creating container %s: %s", name, r.err);
+		return -1;
+	}
+	if (r.status != 201 && r.status != 200) {
+		engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "creating container %s: %s", name, msg);
+		return -1;
+	}
+	cid = cJSON_GetObjectItemCaseSensitive(parse_in(a, r.body), "Id");
+	if (!cJSON_IsString(cid) || util_snprintf(id, idlen, "%s", cid->valuestring) < 0) {
+		util_snprintf(err, errlen, "creating container %s: no id in the answer", name);
+		return -1;
+	}
+	return 0;
+}
+
+struct tail_acc {
+	char  *out;
+	size_t len, used;
+};
+
+static void
+tail_line(void *ud, int stream, const char *line, size_t n)
+{
+	struct tail_acc *t = ud;
+
+	(void)stream;
+	if (t->used + n + 2 > t->len)
+		return;
+	memcpy(t->out + t->used, line, n);
+	t->used += n;
+	t->out[t->used++] = '\n';
+	t->out[t->used] = '\0';
+}
+
+int
+ctr_logs_tail(struct xfer *x, struct arena *a, const char *id, int tail, char *out,
+    size_t outlen)
+{
+	struct xfer_resp r;
+	struct tail_acc  t = {.out = out, .len = outlen};
+
+	out[0] = '\0';
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/containers/%s/logs?stdout=1&stderr=1&tail=%d",
+	    ctr_qs_escape(a, id), tail), 10000L, &r) != 0 || r.status != 200)
+		return -1;
+	app_demux_lines(r.body, r.len, 1024, tail_line, &t);
+	if (t.used > 0 && out[t.used - 1] == '\n')
+		out[--t.used] = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------ inspect */
+
+static const cJSON *
+member(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	return b != NULL ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
+}
+
+const char *
+ctr_label(const cJSON *doc, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(member(doc, "Config", "Labels"), key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const char *
+ctr_state(const cJSON *doc)
+{
+	const cJSON *v = member(doc, "State", "Status");
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+bool
+ctr_running(const cJSON *doc)
+{
+	return strcmp(ctr_state(doc), "running") == 0;
+}
+
+static int
+port_of(const cJSON *binds)
+{
+	const cJSON *b;
+	int64_t      p;
+
+	cJSON_ArrayForEach(b, binds) {
+		const cJSON *hp = cJSON_GetObjectItemCaseSensitive(b, "HostPort");
+
+		if (cJSON_IsString(hp) && util_parse_i64(hp->valuestring, 1, 65535, &p) == 0)
+			return (int)p;
+	}
+	return 0;
+}
+
+int
+ctr_host_port(const cJSON *doc, int container_port)
+{
+	char key[32];
+
+	util_snprintf(key, sizeof(key), "%d/tcp", container_port);
+	return port_of(cJSON_GetObjectItemCaseSensitive(member(doc, "NetworkSettings", "Ports"), key));
+}
+
+int
+ctr_any_host_port(const cJSON *doc)
+{
+	const cJSON *p;
+	int          n;
+
+	cJSON_ArrayForEach(p, member(doc, "NetworkSettings", "Ports")) {
+		if ((n = port_of(p)) > 0)
+			return n;
+	}
+	return 0;
+}
+
+const char *
+ctr_name(const cJSON *doc)
+{
+	const cJSON *v = member(doc, "Name", NULL);
+
+	if (!cJSON_IsString(v))
+		return "";
+	return v->valuestring[0] == '/' ? v->valuestring + 1 : v->valuestring;
+}
+
+const char *
+ctr_id(const cJSON *doc)
+{
+	const cJSON *v = member(doc, "Id", NULL);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* started_at as RFC 3339, or NULL for "never" (year 1, Go's zero time). */
+static cJSON *
+started_at(const cJSON *doc)
+{
+	const cJSON  *v = member(doc, "State", "StartedAt");
+	struct app_ts ts;
+	size_t        off;
+	char          out[48];
+
+	if (!cJSON_IsString(v) || app_log_ts(v->valuestring, strlen(v->valuestring), &ts, &off) != 0 ||
+	    ts.sec <= 0 || app_ts_rfc3339(ts, out, sizeof(out)) != 0)
+		return cJSON_CreateNull();
+	return cJSON_CreateString(out);
+}
+
+cJSON *
+ctr_instance(const cJSON *doc, bool for_report, const char *health_override)
+{
+	cJSON       *o = cJSON_CreateObject();
+	const cJSON *h = member(member(doc, "State", "Health"), "Status", NULL);
+	const cJSON *rc = member(doc, "RestartCount", NULL);
+	const cJSON *ec = member(doc, "State", "ExitCode");
+	const char  *health = "none", *dep = ctr_label(doc, "launcher.deployment");
+	const char  *app = ctr_label(doc, "launcher.app");
+	int          port = ctr_any_host_port(doc);
+
+	if (o == NULL)
+		return NULL;
+	if (health_override != NULL)
+		health = health_override;
+	else if (cJSON_IsString(h) && (strcmp(h->valuestring, "healthy") == 0 ||
+	    strcmp(h->valuestring, "unhealthy") == 0 || strcmp(h->valuestring, "starting") == 0))
+		health = h->valuestring;
+	cJSON_AddStringToObject(o, "container_id", ctr_id(doc));
+	cJSON_AddStringToObject(o, "name", ctr_name(doc));
+	if (for_report)
+		cJSON_AddStringToObject(o, "app_id", app != NULL ? app : "");
+	cJSON_AddStringToObject(o, "deployment_id", dep != NULL ? dep : "");
+	if (for_report)
+		cJSON_AddStringToObject(o, "state", ctr_state(doc)[0] ? ctr_state(doc) : "unknown");
+	else
+		cJSON_AddStringToObject(o, "status", ctr_running(doc) ? "running" :
+		    ctr_state(doc)[0] ? ctr_state(doc) : "unknown");
+	cJSON_AddStringToObject(o, "health", health);
+	if (port > 0)
+		cJSON_AddNumberToObject(o, "host_port", port);
+	else
+		cJSON_AddNullToObject(o, "host_port");
+	cJSON_AddItemToObject(o, "started_at", started_at(doc));
+	cJSON_AddNumberToObject(o, "restart_count", cJSON_IsNumber(rc) && rc->valuedouble >= 0 ?
+	    (double)(int64_t)rc->valuedouble : 0);
+	if (for_report) {
+		if (!ctr_running(doc) && cJSON_IsNumber(ec) &&
+		    strcmp(ctr_state(doc), "created") != 0)
+			cJSON_AddNumberToObject(o, "exit_code", (double)(int64_t)ec->valuedouble);
+		else
+			cJSON_AddNullToObject(o, "exit_code");
+	}
+	return o;
+}

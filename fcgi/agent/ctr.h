@@ -1,0 +1,84 @@
+/*
+ * ctr.h - containers through the Engine API, as the app jobs and the
+ * instance/log reporter use them: list by label, inspect, create with the
+ * plane's labels, start/stop/restart/remove, logs, and the "instance"
+ * JSON both report.
+ *
+ * Every function takes the caller's xfer (its own engine handle) and arena
+ * (answers live there); errors come back as one line in err, never with
+ * env values (the caller redacts engine messages that could echo them).
+ */
+#ifndef LAUNCHER_AGENT_CTR_H
+#define LAUNCHER_AGENT_CTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../core/arena.h"
+#include "appspec.h"
+#include "xfer.h"
+
+#define CTR_TIMEOUT_MS   30000L
+#define CTR_STOP_SECONDS 10
+
+/*
+ * GET /containers/json?all=1 with label filters ("k=v" strings, n of
+ * them; launcher.managed=1 is always added).  *out is the answer's array,
+ * freed with the arena.  0 or -1 (err).
+ */
+int    ctr_list(struct xfer *x, struct arena *a, const char *const *labels, size_t n,
+    long timeout_ms, cJSON **out, char *err, size_t errlen);
+/* GET /containers/<id>/json into *out (freed with the arena); 0, -1 (err), 1 = no such container. */
+int    ctr_inspect(struct xfer *x, struct arena *a, const char *id, long timeout_ms, cJSON **out,
+    char *err, size_t errlen);
+
+/* POST /containers/<id>/<action>[?t=10] for start, stop, restart; 0 or -1 (err). */
+int    ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, char *err,
+    size_t errlen);
+/* DELETE /containers/<id>?force=1 (never v=1: volumes stay); 0 or -1. */
+int    ctr_remove(struct xfer *x, struct arena *a, const char *id, char *err, size_t errlen);
+
+/*
+ * POST /containers/create for one replica of s running image_id, named
+ * name, labelled for s; id (size idlen) gets the new id.  0 or -1 (err).
+ */
+int    ctr_create(struct xfer *x, struct arena *a, const struct app_spec *s, const char *image_id,
+    const char *name, char *id, size_t idlen, char *err, size_t errlen);
+/* The create body (for tests); caller frees.  NULL on OOM. */
+cJSON *ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile,
+    int64_t nproc);
+
+/*
+ * The last tail lines of the container's output (both streams, in
+ * order) into out, one per line.  0 or -1.
+ */
+int    ctr_logs_tail(struct xfer *x, struct arena *a, const char *id, int tail, char *out,
+    size_t outlen);
+
+/* Facts from an inspect document. */
+const char *ctr_label(const cJSON *doc, const char *key);	/* NULL when absent */
+const char *ctr_state(const cJSON *doc);			/* State.Status, "" */
+bool        ctr_running(const cJSON *doc);
+int         ctr_host_port(const cJSON *doc, int container_port);	/* 0 = none */
+/* The first published loopback port of any container port, 0 = none. */
+int         ctr_any_host_port(const cJSON *doc);
+const char *ctr_name(const cJSON *doc);			/* without the leading '/' */
+const char *ctr_id(const cJSON *doc);
+
+/*
+ * The instance object of the job results ({container_id, name,
+ * deployment_id, status, health, host_port, started_at, restart_count})
+ * or, with for_report, of POST /agent/instances ({container_id, name,
+ * app_id, deployment_id, state, health, host_port, started_at,
+ * restart_count, exit_code}).  health_override (NULL: the engine's health
+ * or "none").  Caller frees; NULL on OOM.
+ */
+cJSON *ctr_instance(const cJSON *doc, bool for_report, const char *health_override);
+
+/* Percent-encodes s for a query string into the arena. */
+char  *ctr_qs_escape(struct arena *a, const char *s);
+
+#endif

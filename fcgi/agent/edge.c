@@ -1,0 +1,254 @@
+/*
+ * edge.c - rendering and installing an app's edge nginx site (see edge.h).
+ */
+#include "edge.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "diag.h"
+
+#define APP_UPSTREAM_MAX 80
+
+#define EDGE_CMD_TIMEOUT_MS 60000
+
+/* Appends to out at *o; -1 once it does not fit. */
+static int
+put(char *out, size_t outlen, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+put(char *out, size_t outlen, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int     n;
+
+	if (*o >= outlen)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *o, outlen - *o, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= outlen - *o)
+		return -1;
+	*o += (size_t)n;
+	return 0;
+}
+
+/* The app's name in a comment: no newline can end the comment early. */
+static void
+comment_safe(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < outlen; in++)
+		out[o++] = ((unsigned char)*in < ' ' || *in == 0x7f) ? ' ' : *in;
+	out[o] = '\0';
+}
+
+int
+edge_render(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, char *out,
+    size_t outlen)
+{
+	char   up[APP_UPSTREAM_MAX], name[256];
+	size_t o = 0, u = 0;
+
+	for (const char *p = app_id; *p && u + 1 < sizeof(up) - 6; p++)
+		if (*p != '-')
+			up[u++] = *p;
+	up[u] = '\0';
+	comment_safe(app_name != NULL ? app_name : "", name, sizeof(name));
+	if (put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
+	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
+	    n == 1 ? "" : "s") != 0)
+		return -1;
+	if (n > 0) {
+		if (put(out, outlen, &o, "upstream lnchr_%s {\n", up) != 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			if (put(out, outlen, &o, "    server 127.0.0.1:%d max_fails=1 fail_timeout=2s;\n",
+			    ports[i]) != 0)
+				return -1;
+		if (put(out, outlen, &o, "    keepalive 16;\n}\n") != 0)
+			return -1;
+	}
+	if (put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", listen,
+	    hostname) != 0)
+		return -1;
+	if (n == 0)
+		return put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
+		    -1 : (int)o;
+	if (put(out, outlen, &o,
+	    "    location / {\n"
+	    "        proxy_pass http://lnchr_%s;\n"
+	    "        proxy_http_version 1.1;\n"
+	    "        proxy_set_header Connection \"\";\n"
+	    "        proxy_set_header Host $host;\n"
+	    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+	    "        proxy_set_header X-Forwarded-Proto $scheme;\n"
+	    "        proxy_set_header X-Request-Id $request_id;\n"
+	    "        proxy_next_upstream error timeout http_502 http_503;\n"
+	    "    }\n"
+	    "}\n", up) != 0)
+		return -1;
+	return (int)o;
+}
+
+int
+edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outlen)
+{
+	return util_snprintf(out, outlen, "%s/app-%s.conf", c->edge_sites_dir, app_id) < 0 ? -1 : 0;
+}
+
+/* The whole file into a malloc'ed string (*out NULL when absent); 0 or -1. */
+static int
+read_file(const char *path, char **out)
+{
+	FILE  *f = fopen(path, "re");
+	char  *b;
+	long   n;
+	size_t got;
+
+	*out = NULL;
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > EDGE_SITE_MAX * 4 ||
+	    fseek(f, 0, SEEK_SET) != 0 || (b = malloc((size_t)n + 1)) == NULL) {
+		fclose(f);
+		return -1;
+	}
+	got = fread(b, 1, (size_t)n, f);
+	fclose(f);
+	b[got] = '\0';
+	*out = b;
+	return 0;
+}
+
+/* Writes content to path through path.tmp + rename; 0 or -1 (errno). */
+static int
+write_atomic(const char *path, const char *content)
+{
+	char    tmp[AGENT_STR_MAX + 32];
+	size_t  n = strlen(content), off = 0;
+	int     fd;
+
+	if (util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	while (off < n) {
+		ssize_t w = write(fd, content + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = errno;
+
+			close(fd);
+			unlink(tmp);
+			errno = e;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs one configured command; "" is success.  0 or -1 (err). */
+static int
+run(const char *what, const char *cmd, char *err, size_t errlen)
+{
+	char tail[2048];
+	int  st = 0;
+
+	if (cmd[0] == '\0')
+		return 0;
+	if (diag_run_command(cmd, EDGE_CMD_TIMEOUT_MS, &st, tail, sizeof(tail)) != 0) {
+		util_snprintf(err, errlen, "%s: %s", what, tail);
+		return -1;
+	}
+	if (st != 0) {
+		(void)util_snprintf(err, errlen, "%s failed (exit %d): %s", what, st, tail);
+		return -1;
+	}
+	return 0;
+}
+
+/* Puts the previous content back (or removes the file when there was none). */
+static void
+restore(const char *path, const char *prev)
+{
+	if (prev != NULL)
+		(void)write_atomic(path, prev);
+	else
+		(void)unlink(path);
+}
+
+int
+edge_install(const struct agent_conf *c, const char *app_id, const char *content, char *err,
+    size_t errlen)
+{
+	char  path[AGENT_STR_MAX + 80], *prev = NULL;
+	int   rc = -1;
+
+	if (edge_path(c, app_id, path, sizeof(path)) != 0) {
+		util_snprintf(err, errlen, "edge site path too long");
+		return -1;
+	}
+	if (read_file(path, &prev) != 0) {
+		util_snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_atomic(path, content) != 0) {
+		util_snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+		goto out;
+	}
+	if (run("nginx configuration test", c->nginx_test_command, err, errlen) != 0) {
+		restore(path, prev);
+		goto out;
+	}
+	if (run("nginx reload", c->edge_reload_command, err, errlen) != 0) {
+		/* The running nginx still has the old routes: keep the files in step. */
+		restore(path, prev);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(prev);
+	return rc;
+}
+
+int
+edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t errlen)
+{
+	char path[AGENT_STR_MAX + 80];
+
+	if (c->edge_sites_dir[0] == '\0')
+		return 0;
+	if (edge_path(c, app_id, path, sizeof(path)) != 0) {
+		util_snprintf(err, errlen, "edge site path too long");
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		util_snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));
+		return -1;
+	}
+	if (run("nginx configuration test", c->nginx_test_command, err, errlen) != 0)
+		return -1;
+	return run("nginx reload", c->edge_reload_command, err, errlen);
+}

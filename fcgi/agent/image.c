@@ -1,0 +1,673 @@
+/*
+ * image.c - pull, git clone + build, release (see image.h).
+ */
+#define _XOPEN_SOURCE 700
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "../core/util.h"
+#include "ctr.h"
+#include "engine.h"
+#include "runner.h"
+#include "text.h"
+#include "timefmt.h"
+
+#define PULL_TIMEOUT_MS  (15L * 60 * 1000)
+#define BUILD_TIMEOUT_MS (60L * 60 * 1000)
+#define GIT_TIMEOUT_MS   (10 * 60 * 1000)
+#define STREAM_LINE_MAX  65536
+
+extern char **environ;
+
+void
+app_say(const struct app_io *io, const char *fmt, ...)
+{
+	char    raw[RUNNER_MAX_LINE * 2], red[RUNNER_MAX_LINE + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);	/* a cut line is still a line */
+	va_end(ap);
+	app_redact(io->red, raw, red, sizeof(red));
+	text_truncate(red, RUNNER_MAX_LINE);
+	if (io->emit != NULL)
+		io->emit(io->ud, red);
+}
+
+void
+image_split_ref(const char *ref, char *repo, size_t repolen, char *tag, size_t taglen)
+{
+	const char *slash = strrchr(ref, '/'), *colon;
+
+	if (strchr(ref, '@') != NULL) {
+		(void)util_snprintf(repo, repolen, "%s", ref);
+		tag[0] = '\0';
+		return;
+	}
+	colon = strrchr(slash != NULL ? slash : ref, ':');
+	if (colon == NULL) {
+		(void)util_snprintf(repo, repolen, "%s", ref);
+		(void)util_snprintf(tag, taglen, "latest");
+		return;
+	}
+	(void)util_snprintf(repo, repolen, "%.*s", (int)(colon - ref), ref);
+	(void)util_snprintf(tag, taglen, "%s", colon + 1);
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (flag == FTW_DP ? rmdir(p) : unlink(p)) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int
+image_rmtree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ------------------------------------------------------- JSON streams */
+
+/*
+ * The engine's pull and build answers: one JSON object per line.  Lines
+ * are assembled across chunks and handed to fn.
+ */
+struct jstream {
+	char  *buf;
+	size_t len;
+	void (*fn)(struct jstream *js, const cJSON *o);
+	const struct app_io *io;
+	char   error[2048];		/* the first "error" seen */
+	char   last[512];		/* last status line (pull), to skip repeats */
+	char   aux_id[160];		/* build: aux.ID */
+	char   partial[RUNNER_MAX_LINE];	/* build: a "stream" text without its newline yet */
+	size_t plen;
+	int    lines;
+};
+
+static void
+js_line(struct jstream *js, char *line)
+{
+	cJSON       *o = cJSON_Parse(line);
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	const cJSON *ed = cJSON_GetObjectItemCaseSensitive(o, "errorDetail");
+
+	if (o == NULL)
+		return;
+	if (!cJSON_IsString(e) && cJSON_IsObject(ed))
+		e = cJSON_GetObjectItemCaseSensitive(ed, "message");
+	if (cJSON_IsString(e) && js->error[0] == '\0') {
+		(void)util_snprintf(js->error, sizeof(js->error), "%s", e->valuestring);
+		text_sanitize(js->error, 0);
+	}
+	js->fn(js, o);
+	cJSON_Delete(o);
+}
+
+static int
+js_data(void *ud, const char *p, size_t n)
+{
+	struct jstream *js = ud;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			js->buf[js->len] = '\0';
+			js_line(js, js->buf);
+			js->len = 0;
+		} else if (js->len < STREAM_LINE_MAX - 1)
+			js->buf[js->len++] = p[i];
+	}
+	return 0;
+}
+
+static void
+js_finish(struct jstream *js)
+{
+	if (js->len > 0) {
+		js->buf[js->len] = '\0';
+		js_line(js, js->buf);
+		js->len = 0;
+	}
+}
+
+static void
+pull_obj(struct jstream *js, const cJSON *o)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	char         line[512];
+
+	/* Progress bars are noise; the statuses tell the story. */
+	if (!cJSON_IsString(st) || cJSON_GetObjectItemCaseSensitive(o, "progress") != NULL)
+		return;
+	(void)util_snprintf(line, sizeof(line), "%s%s%s", cJSON_IsString(id) ? id->valuestring : "",
+	    cJSON_IsString(id) ? ": " : "", st->valuestring);
+	if (strcmp(line, js->last) == 0 || js->lines >= 200)
+		return;
+	memcpy(js->last, line, sizeof(line));
+	js->lines++;
+	app_say(js->io, "pull: %s", line);
+}
+
+static int
+inspect_image(struct xfer *x, struct arena *a, const char *ref, char *id, size_t idlen, char *err,
+    size_t errlen)
+{
+	struct xfer_resp r;
+	cJSON           *doc;
+	const cJSON     *v;
+
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/images/%s/json", ctr_qs_escape(a, ref)),
+	    CTR_TIMEOUT_MS, &r) != 0) {
+		util_snprintf(err, errlen, "inspecting image %s: %s", ref, r.err);
+		return -1;
+	}
+	if (r.status != 200) {
+		util_snprintf(err, errlen, "inspecting image %s: HTTP %ld (no such image?)", ref, r.status);
+		return -1;
+	}
+	doc = cJSON_Parse(r.body);
+	v = cJSON_GetObjectItemCaseSensitive(doc, "Id");
+	if (!cJSON_IsString(v) || util_snprintf(id, idlen, "%s%s",
+	    strncmp(v->valuestring, "sha256:", 7) == 0 ? "" : "sha256:", v->valuestring) < 0) {
+		cJSON_Delete(doc);
+		util_snprintf(err, errlen, "inspecting image %s: no Id", ref);
+		return -1;
+	}
+	cJSON_Delete(doc);
+	return 0;
+}
+
+static int
+pull(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
+    struct image_out *out, char *err, size_t errlen)
+{
+	struct jstream   js = {.fn = pull_obj, .io = io};
+	struct xfer_resp r;
+	char             repo[600], tag[200];
+	const char      *path;
+	int              rc;
+
+	image_split_ref(s->image, repo, sizeof(repo), tag, sizeof(tag));
+	(void)util_snprintf(out->image, sizeof(out->image), "%s", s->image);
+	app_say(io, "pulling image %s", s->image);
+	if ((js.buf = malloc(STREAM_LINE_MAX)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	path = tag[0] ? arena_printf(a, ENGINE_API "/images/create?fromImage=%s&tag=%s",
+	    ctr_qs_escape(a, repo), ctr_qs_escape(a, tag)) :
+	    arena_printf(a, ENGINE_API "/images/create?fromImage=%s", ctr_qs_escape(a, repo));
+	rc = xfer_engine_stream(x, "POST", path, NULL, -1, "", js_data, &js, PULL_TIMEOUT_MS, &r);
+	js_finish(&js);
+	free(js.buf);
+	if (rc != 0 && r.status == 0) {
+		util_snprintf(err, errlen, "pulling image %s failed: %s", s->image, r.err);
+		return -1;
+	}
+	if (js.error[0] != '\0' || r.status != 200 || rc != 0) {
+		util_snprintf(err, errlen, "pulling image %s failed: %s", s->image,
+		    js.error[0] ? js.error : r.err[0] ? r.err : "the engine refused");
+		return -1;
+	}
+	if (inspect_image(x, a, s->image, out->image_id, sizeof(out->image_id), err, errlen) != 0)
+		return -1;
+	app_say(io, "pulled image %s (%.19s)", s->image, out->image_id);
+	return 0;
+}
+
+/* --------------------------------------------------------------- git */
+
+/* Lines of a child's output, handed to the job as progress. */
+struct proc_out {
+	const struct app_io *io;
+	const char          *prefix;
+	char                 line[1024];
+	size_t               len;
+	char                *capture;	/* when set: everything, up to caplen */
+	size_t               caplen, capused;
+};
+
+static void
+proc_feed(struct proc_out *po, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (po->capture != NULL && po->capused + 1 < po->caplen) {
+			po->capture[po->capused++] = p[i];
+			po->capture[po->capused] = '\0';
+		}
+		if (p[i] == '\n' || p[i] == '\r') {
+			if (po->len > 0 && po->capture == NULL) {
+				po->line[po->len] = '\0';
+				text_sanitize(po->line, 0);
+				app_say(po->io, "%s%s", po->prefix, po->line);
+			}
+			po->len = 0;
+		} else if (po->len < sizeof(po->line) - 1)
+			po->line[po->len++] = p[i];
+	}
+}
+
+/*
+ * Runs argv (PATH search) in cwd with envp, stdin /dev/null, output to
+ * po; kills it (its whole group) after timeout_ms.  Returns the exit
+ * status, 128+signal, or -1 when it could not run / timed out (err).
+ */
+static int
+proc_run(char *const argv[], char *const envp[], const char *cwd, int timeout_ms,
+    struct proc_out *po, char *err, size_t errlen)
+{
+	int     p[2], ws = 0;
+	pid_t   pid;
+	int64_t deadline = timefmt_mono_ms() + timeout_ms;
+	char    chunk[4096];
+
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		util_snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		util_snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		setpgid(0, 0);
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		if (cwd != NULL && chdir(cwd) != 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		execvpe(argv[0], argv, envp);
+		_exit(127);
+	}
+	(void)setpgid(pid, pid);
+	close(p[1]);
+	for (;;) {
+		int64_t       left = deadline - timefmt_mono_ms();
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		ssize_t       n;
+
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			(void)waitpid(pid, &ws, 0);
+			close(p[0]);
+			util_snprintf(err, errlen, "%s timed out after %d s", argv[0], timeout_ms / 1000);
+			return -1;
+		}
+		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
+			continue;
+		n = read(p[0], chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		proc_feed(po, chunk, (size_t)n);
+	}
+	proc_feed(po, "\n", 1);
+	close(p[0]);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(ws))
+		return 128 + WTERMSIG(ws);
+	return WEXITSTATUS(ws);
+}
+
+/* The environment for git: ours minus secrets, plus its own settings. */
+static char **
+git_env(struct arena *a, const char *askpass, const char *user, const char *pass)
+{
+	size_t n = 0, o = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = arena_alloc(a, (n + 10) * sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "GIT_", 4) != 0 && strncmp(environ[i], "LNCHR_GIT_", 10) != 0 &&
+		    strncmp(environ[i], AGENT_TOKEN_ENV "=", sizeof(AGENT_TOKEN_ENV)) != 0)
+			env[o++] = environ[i];
+	env[o++] = "GIT_TERMINAL_PROMPT=0";
+	env[o++] = "GIT_CONFIG_NOSYSTEM=1";
+	env[o++] = "GIT_CONFIG_GLOBAL=/dev/null";
+	env[o++] = "GIT_LFS_SKIP_SMUDGE=1";
+	if (askpass != NULL) {
+		env[o++] = arena_printf(a, "GIT_ASKPASS=%s", askpass);
+		env[o++] = arena_printf(a, "LNCHR_GIT_USER=%s", user);
+		env[o++] = arena_printf(a, "LNCHR_GIT_PASS=%s", pass);
+	}
+	env[o] = NULL;
+	return env;
+}
+
+static int
+write_askpass(const char *path, char *err, size_t errlen)
+{
+	static const char script[] =
+	    "#!/bin/sh\n"
+	    "# git's credential prompt (GIT_ASKPASS); the values live only in git's env.\n"
+	    "case \"$1\" in\n"
+	    "Username*) printf '%s\\n' \"$LNCHR_GIT_USER\" ;;\n"
+	    "*) printf '%s\\n' \"$LNCHR_GIT_PASS\" ;;\n"
+	    "esac\n";
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+
+	if (fd < 0 || write(fd, script, sizeof(script) - 1) != (ssize_t)(sizeof(script) - 1)) {
+		util_snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Runs git, failing with its last output line. */
+static int
+git(char *const argv[], char **env, const char *cwd, const struct app_io *io, const char *what,
+    char *capture, size_t caplen, char *err, size_t errlen)
+{
+	struct proc_out po = {.io = io, .prefix = "git: ", .capture = capture, .caplen = caplen};
+	int             st;
+
+	if (capture != NULL)
+		capture[0] = '\0';
+	st = proc_run(argv, env, cwd, GIT_TIMEOUT_MS, &po, err, errlen);
+	if (st == 0)
+		return 0;
+	if (st > 0) {
+		char red[600];
+
+		app_redact(io->red, po.line, red, sizeof(red));
+		(void)util_snprintf(err, errlen, "%s failed (git exit %d)%s%s", what, st,
+		    red[0] ? ": " : "", red);
+	}
+	return -1;
+}
+
+/* The build context tar on a pipe: tar -C dir -cf - . (its pid in *pid). */
+static int
+tar_start(const char *dir, pid_t *pid, char *err, size_t errlen)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		util_snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((*pid = fork()) < 0) {
+		util_snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (*pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		dup2(p[1], 1);
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 2);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		execlp("tar", "tar", "-C", dir, "--exclude=./.git", "-cf", "-", ".", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	return p[0];
+}
+
+static void
+build_obj(struct jstream *js, const cJSON *o)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stream");
+	const cJSON *aux = cJSON_GetObjectItemCaseSensitive(o, "aux");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(aux, "ID");
+
+	if (cJSON_IsString(id))
+		(void)util_snprintf(js->aux_id, sizeof(js->aux_id), "%s", id->valuestring);
+	if (!cJSON_IsString(st))
+		return;
+	/* "stream" texts hold zero or more lines; a line may span two objects. */
+	for (const char *p = st->valuestring; *p; p++) {
+		if (*p == '\n' || *p == '\r') {
+			if (js->plen > 0) {
+				js->partial[js->plen] = '\0';
+				text_sanitize(js->partial, 0);
+				app_say(js->io, "build: %s", js->partial);
+			}
+			js->plen = 0;
+		} else if (js->plen < sizeof(js->partial) - 16)
+			js->partial[js->plen++] = *p;
+	}
+}
+
+static int
+build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
+    const char *ctx_dir, const char *dockerfile, struct image_out *out, char *err, size_t errlen)
+{
+	struct jstream   js = {.fn = build_obj, .io = io};
+	struct xfer_resp r;
+	cJSON           *args = s->build_args != NULL ? cJSON_Duplicate(s->build_args, 1) :
+	    cJSON_CreateObject();
+	char            *argtext = args != NULL ? cJSON_PrintUnformatted(args) : NULL;
+	char             tag[300];
+	const char      *path;
+	pid_t            tar = -1;
+	int              fd, rc, ws;
+
+	cJSON_Delete(args);
+	if (argtext == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	(void)util_snprintf(tag, sizeof(tag), "localhost/launcher/%s:%s", s->app_id, s->deployment_id);
+	for (char *p = tag; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	(void)util_snprintf(out->image, sizeof(out->image), "%s", tag);
+	path = arena_printf(a, ENGINE_API "/build?t=%s&dockerfile=%s&buildargs=%s&forcerm=1&rm=1",
+	    ctr_qs_escape(a, tag), ctr_qs_escape(a, dockerfile), ctr_qs_escape(a, argtext));
+	cJSON_free(argtext);
+	if ((js.buf = malloc(STREAM_LINE_MAX)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((fd = tar_start(ctx_dir, &tar, err, errlen)) < 0) {
+		free(js.buf);
+		return -1;
+	}
+	app_say(io, "building image %s (dockerfile %s)", tag, dockerfile);
+	rc = xfer_engine_stream(x, "POST", path, "application/x-tar", fd, NULL, js_data, &js,
+	    BUILD_TIMEOUT_MS, &r);
+	js_finish(&js);
+	if (js.plen > 0)
+		build_obj(&js, &(cJSON){.type = cJSON_Object});
+	free(js.buf);
+	close(fd);
+	kill(tar, SIGKILL);	/* done or not, the engine has read what it wanted */
+	while (waitpid(tar, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (js.error[0] != '\0' || r.status != 200 || rc != 0) {
+		char red[2200];
+
+		app_redact(io->red, js.error[0] ? js.error : r.err[0] ? r.err : "the engine refused",
+		    red, sizeof(red));
+		util_snprintf(err, errlen, "building the image failed: %s", red);
+		return -1;
+	}
+	if (inspect_image(x, a, tag, out->image_id, sizeof(out->image_id), err, errlen) != 0)
+		return -1;
+	app_say(io, "built image %s (%.19s)", tag, out->image_id);
+	return 0;
+}
+
+/* dockerfile_path is relative to the repository; /build wants it relative to the context. */
+static int
+dockerfile_in_context(const char *src, const struct app_spec *s, char *out, size_t outlen)
+{
+	size_t      cl = strlen(s->build_context);
+	char        p[PATH_MAX];
+	struct stat st;
+
+	if (strcmp(s->build_context, ".") == 0 || strcmp(s->build_context, "./") == 0)
+		return util_snprintf(out, outlen, "%s", s->dockerfile) < 0 ? -1 : 0;
+	if (strncmp(s->dockerfile, s->build_context, cl) == 0 && s->dockerfile[cl] == '/')
+		return util_snprintf(out, outlen, "%s", s->dockerfile + cl + 1) < 0 ? -1 : 0;
+	/* Already relative to the context? */
+	if (util_snprintf(p, sizeof(p), "%s/%s/%s", src, s->build_context, s->dockerfile) == 0 &&
+	    stat(p, &st) == 0)
+		return util_snprintf(out, outlen, "%s", s->dockerfile) < 0 ? -1 : 0;
+	return -1;
+}
+
+static int
+from_git(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
+    const char *dir, struct image_out *out, char *err, size_t errlen)
+{
+	char        url[2100], cred[512], src[PATH_MAX], askpass[PATH_MAX], ctx[PATH_MAX];
+	char        real_src[PATH_MAX], real_ctx[PATH_MAX], logout[2048], dockerfile[1100];
+	char      **env;
+	const char *user = "", *pass = "";
+	char       *colon, *nl;
+	int         rc = -1;
+
+	if (app_url_split_cred(s->repo_url, url, sizeof(url), cred, sizeof(cred)) != 0) {
+		util_snprintf(err, errlen, "source.repository_url is too long");
+		return -1;
+	}
+	(void)image_rmtree(dir);
+	if (mkdir(dir, 0700) != 0) {
+		util_snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (util_snprintf(src, sizeof(src), "%s/src", dir) < 0 ||
+	    util_snprintf(askpass, sizeof(askpass), "%s/askpass.sh", dir) < 0) {
+		util_snprintf(err, errlen, "state_dir path too long");
+		goto out;
+	}
+	if (cred[0] != '\0') {
+		user = cred;
+		if ((colon = strchr(cred, ':')) != NULL) {
+			*colon = '\0';
+			pass = colon + 1;
+		}
+		if (write_askpass(askpass, err, errlen) != 0)
+			goto out;
+	}
+	if ((env = git_env(a, cred[0] ? askpass : NULL, user, pass)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	app_say(io, "cloning %s (branch %s%s%s)", url, s->branch, s->commit_sha ? ", commit " : "",
+	    s->commit_sha ? s->commit_sha : "");
+	if (s->commit_sha == NULL) {
+		char *argv[] = {"git", "-c", "credential.helper=", "-c", "protocol.file.allow=always",
+		    "clone", "--depth", "50", "--branch", (char *)s->branch, "--single-branch",
+		    "--no-tags", "--", url, src, NULL};
+
+		if (git(argv, env, NULL, io, "git clone", NULL, 0, err, errlen) != 0)
+			goto out;
+	} else {
+		char *argv[] = {"git", "-c", "credential.helper=", "-c", "protocol.file.allow=always",
+		    "clone", "--no-checkout", "--", url, src, NULL};
+		char *co[] = {"git", "-c", "advice.detachedHead=false", "checkout", "--detach",
+		    (char *)s->commit_sha, "--", NULL};
+
+		if (git(argv, env, NULL, io, "git clone", NULL, 0, err, errlen) != 0 ||
+		    git(co, env, src, io, "git checkout", NULL, 0, err, errlen) != 0)
+			goto out;
+	}
+	{
+		char *argv[] = {"git", "log", "-1", "--format=%H%n%s", NULL};
+
+		if (git(argv, env, src, io, "git log", logout, sizeof(logout), err, errlen) != 0)
+			goto out;
+	}
+	if ((nl = strchr(logout, '\n')) != NULL) {
+		*nl = '\0';
+		(void)util_snprintf(out->commit_message, sizeof(out->commit_message), "%s", nl + 1);
+		if ((nl = strchr(out->commit_message, '\n')) != NULL)
+			*nl = '\0';
+		text_sanitize(out->commit_message, 0);
+	}
+	(void)util_snprintf(out->commit_sha, sizeof(out->commit_sha), "%s", logout);
+	text_sanitize(out->commit_sha, 0);
+	app_say(io, "commit %s: %s", out->commit_sha, out->commit_message);
+	/* The context must stay inside the checkout (no symlink out of it). */
+	if (util_snprintf(ctx, sizeof(ctx), "%s/%s", src, s->build_context) < 0 ||
+	    realpath(src, real_src) == NULL || realpath(ctx, real_ctx) == NULL ||
+	    strncmp(real_ctx, real_src, strlen(real_src)) != 0 ||
+	    (real_ctx[strlen(real_src)] != '\0' && real_ctx[strlen(real_src)] != '/')) {
+		util_snprintf(err, errlen, "build context %s is not a directory of the repository",
+		    s->build_context);
+		goto out;
+	}
+	if (dockerfile_in_context(src, s, dockerfile, sizeof(dockerfile)) != 0) {
+		util_snprintf(err, errlen, "dockerfile %s is not inside the build context %s",
+		    s->dockerfile, s->build_context);
+		goto out;
+	}
+	rc = build(x, a, s, io, real_ctx, dockerfile, out, err, errlen);
+out:
+	explicit_bzero(cred, sizeof(cred));
+	(void)image_rmtree(dir);
+	return rc;
+}
+
+int
+image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
+    const struct app_spec *s, const struct app_io *io, const char *build_dir,
+    struct image_out *out, char *err, size_t errlen)
+{
+	(void)c;
+	memset(out, 0, sizeof(*out));
+	switch (s->src) {
+	case APP_SRC_IMAGE:
+		return pull(x, a, s, io, out, err, errlen);
+	case APP_SRC_GIT:
+		return from_git(x, a, s, io, build_dir, out, err, errlen);
+	case APP_SRC_RELEASE:
+		(void)util_snprintf(out->image_id, sizeof(out->image_id), "%s", s->image_id);
+		(void)util_snprintf(out->image, sizeof(out->image), "%s", s->image_id);
+		if (inspect_image(x, a, s->image_id, out->image_id, sizeof(out->image_id), err,
+		    errlen) != 0) {
+			util_snprintf(err, errlen, "the release's image %.19s is not on this server "
+			    "(removed?)", s->image_id);
+			return -1;
+		}
+		app_say(io, "re-using the release's image %.19s", out->image_id);
+		return 0;
+	case APP_SRC_NONE:
+		break;
+	}
+	util_snprintf(err, errlen, "no source to deploy");
+	return -1;
+}

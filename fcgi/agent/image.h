@@ -1,0 +1,57 @@
+/*
+ * image.h - getting the image of a deployment: pull a reference, or clone
+ * a git source and POST /build its context, or re-use a release's image
+ * id.  Every line of output goes through the job's redacting progress
+ * writer (struct app_io).
+ *
+ * Git credentials: a "user:token@" in the repository URL is stripped from
+ * the URL before it reaches argv and handed to git through GIT_ASKPASS (a
+ * two-line script in the build directory reading two environment
+ * variables that only git's environment holds).  GIT_TERMINAL_PROMPT=0,
+ * no system or global git config, a timeout per git command.
+ */
+#ifndef LAUNCHER_AGENT_IMAGE_H
+#define LAUNCHER_AGENT_IMAGE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "../core/arena.h"
+#include "appspec.h"
+#include "conf.h"
+#include "xfer.h"
+
+/* The job's progress writer: every line is redacted before it leaves. */
+struct app_io {
+	void                   (*emit)(void *ud, const char *line);
+	void                    *ud;
+	const struct app_redact *red;
+};
+
+/* printf-style progress line, redacted, at most RUNNER_MAX_LINE bytes. */
+void app_say(const struct app_io *io, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What came out of resolving the image. */
+struct image_out {
+	char image[600];		/* the reference or the built tag */
+	char image_id[160];		/* sha256:... */
+	char commit_sha[72];		/* git only */
+	char commit_message[1024];	/* git only: the subject line */
+};
+
+/*
+ * Resolves s's source (docker_image, git, release) into *out.  build_dir
+ * is a scratch directory for git sources (created and removed here).
+ * Returns 0, or -1 with the (redacted) reason in err.
+ */
+int  image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
+    const struct app_spec *s, const struct app_io *io, const char *build_dir,
+    struct image_out *out, char *err, size_t errlen);
+
+/* Splits "repo[:tag]" for fromImage/tag ("latest" when no tag; digests stay whole). */
+void image_split_ref(const char *ref, char *repo, size_t repolen, char *tag, size_t taglen);
+
+/* rm -rf path (no symlinks followed); 0 or -1. */
+int  image_rmtree(const char *path);
+
+#endif
