@@ -58,9 +58,11 @@ if [ "$#" -eq 0 ]; then
 	rm -f "$tmp"
 fi
 
-# 3. a throwaway stack on free ports
+# 3. a throwaway stack on free ports, and the tests' registries
 # shellcheck source=tests/lib/throwaway_stack.sh
 . tests/lib/throwaway_stack.sh
+# shellcheck source=tests/lib/registry.sh
+. tests/lib/registry.sh
 throwaway_stack test
 export LAUNCHER_BIN_DIR="$REPO/$BUILD/bin"
 # The API tests start their own agent: none from the stack.
@@ -77,6 +79,8 @@ export LAUNCHER_SCHEDULER_INTERVAL=3600
 
 stop_stack() {
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	registry_stop
+	registry_stop auth
 	if [ "${KEEP_STATE:-0}" != 1 ]; then
 		rm -rf "$LAUNCHER_STATE_DIR"
 	else
@@ -84,11 +88,52 @@ stop_stack() {
 	fi
 }
 trap stop_stack EXIT
+# Registries on loopback (docker-registry, plain HTTP; one with htpasswd
+# auth), started before the stack so that its Podman reaches them over HTTP.
+# The API tests get LAUNCHER_TEST_REGISTRY=127.0.0.1:PORT and
+# LAUNCHER_TEST_REGISTRY_AUTH(_USER, _PASSWORD).
+if ! registry_start "$LAUNCHER_STATE_DIR/registry"; then
+	echo "registry: 0 passed, 1 failed"
+	failed=$((failed + 1))
+fi
+if ! registry_start "$LAUNCHER_STATE_DIR/registry-auth" launcher-test "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"; then
+	echo "registry auth: 0 passed, 1 failed"
+	failed=$((failed + 1))
+fi
+LAUNCHER_INSECURE_REGISTRIES=${LAUNCHER_TEST_REGISTRY:-}
+[ -z "${LAUNCHER_TEST_REGISTRY_AUTH:-}" ] || LAUNCHER_INSECURE_REGISTRIES+=${LAUNCHER_INSECURE_REGISTRIES:+,}$LAUNCHER_TEST_REGISTRY_AUTH
+export LAUNCHER_INSECURE_REGISTRIES
 if ! bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1; then
 	cat "$LAUNCHER_STATE_DIR/start.out"
 	echo "stack did not start"
 	failed=$((failed + 1))
 	finish
+fi
+
+# 3b. the deployment fixtures (tests/fixtures/build.sh) in the stack's engine,
+# pushed to the tests' registry: their FIXTURE_* exports are for the API tests
+# (FIXTURE_REGISTRY_WEB_V1=127.0.0.1:PORT/launcher-test/web:v1 ...); then the
+# registry through the engine (push, pull, errors).
+ENGINE_SOCK=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"")
+if [ -n "$ENGINE_SOCK" ]; then
+	if bash tests/fixtures/build.sh --engine-socket "$ENGINE_SOCK" \
+		${LAUNCHER_TEST_REGISTRY:+--registry "$LAUNCHER_TEST_REGISTRY"} \
+		> "$LAUNCHER_STATE_DIR/fixtures.env" 2> "$LAUNCHER_STATE_DIR/fixtures.log"; then
+		# shellcheck disable=SC1091 # export lines
+		. "$LAUNCHER_STATE_DIR/fixtures.env"
+	else
+		tail -n 20 "$LAUNCHER_STATE_DIR/fixtures.log"
+		echo "fixtures: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
+fi
+if [ "$#" -eq 0 ] && [ -n "${LAUNCHER_TEST_REGISTRY:-}" ] && [ -n "${FIXTURE_REGISTRY:-}" ]; then
+	tmp=$(mktemp)
+	$PY tests/stack/test_registry.py > "$tmp" 2>&1
+	cat "$tmp"
+	grep -q "passed" "$tmp" || echo "stack registry: 0 passed, 1 failed" >> "$tmp"
+	count "$tmp"
+	rm -f "$tmp"
 fi
 
 # 4. API tests through nginx

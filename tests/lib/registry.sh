@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib/registry.sh - a real container registry on loopback for the
 # tests: Debian's docker-registry (distribution 2.8), plain HTTP on
 # 127.0.0.1:<free port>, filesystem storage in a directory of the caller's
@@ -119,7 +120,7 @@ EOF
 # answers (200, or 401 with auth).
 registry_start() {
 	local dir=$1 user=${2:-} password=${3:-} auth=0 want=200 prefix=LAUNCHER_TEST_REGISTRY
-	local port pid try deadline code
+	local port pid deadline code
 	[ -n "$dir" ] || { _registry_log "registry_start needs a directory"; return 1; }
 	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 	if [ -n "$user" ]; then
@@ -136,7 +137,7 @@ registry_start() {
 			{ _registry_log "htpasswd -B failed"; return 1; }
 	fi
 	# A port found free may be taken before the registry binds it: try again.
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		port=$(_registry_free_port) || return 1
 		_registry_config "$dir" "$port" "$auth"
 		printf '\n== %s docker-registry on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >> "$dir/registry.log"
@@ -189,14 +190,14 @@ registry_start() {
 # registry_stop [auth] — stop the instance registry_start recorded (its pid,
 # after checking that it still is a docker-registry), wait until it is gone.
 registry_stop() {
-	local prefix=LAUNCHER_TEST_REGISTRY pid i
+	local prefix=LAUNCHER_TEST_REGISTRY pid
 	[ "${1:-}" = auth ] && prefix=LAUNCHER_TEST_REGISTRY_AUTH
 	local pidv=${prefix}_PID
 	pid=${!pidv:-}
 	[ -n "$pid" ] || return 0
 	if tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -q "^$REGISTRY_BIN serve "; then
 		kill -TERM "$pid" 2> /dev/null
-		for i in $(seq 1 50); do
+		for _ in $(seq 1 50); do
 			kill -0 "$pid" 2> /dev/null || break
 			sleep 0.1
 		done
