@@ -40,9 +40,9 @@ _registry_pkg() {
 	_registry_log "installing $pkg (apt-get)"
 	out=$(mktemp)
 	# (once more after apt-get update when the package lists are missing/old)
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$pkg" > "$out" 2>&1 ||
-		{ apt-get update -q > "$out" 2>&1 &&
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$pkg" > "$out" 2>&1; } ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 "$pkg" > "$out" 2>&1 ||
+		{ apt-get update -q -o DPkg::Lock::Timeout=120 > "$out" 2>&1 &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 "$pkg" > "$out" 2>&1; } ||
 		rc=1
 	[ "$rc" = 0 ] || { tail -n 20 "$out" >&2; _registry_log "apt-get install $pkg failed"; }
 	rm -f "$out"
