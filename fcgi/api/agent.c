@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/buf.h"
 #include "../core/db.h"
 #include "../core/json.h"
+#include "../core/log.h"
 #include "../core/util.h"
 #include "../core/worker.h"
+#include "apps_common.h"
 
 #define MAX_LINES 100
 #define MAX_LINE 4096
@@ -43,6 +46,26 @@ static const struct db_stmt st_heartbeat = {"agent_heartbeat",
 static const struct db_stmt st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
     " FROM job_claim($1::uuid)"};
+/* The env snapshot of the release an app.* job runs, for its claim. */
+static const struct db_stmt st_release_env = {"agent_release_env",
+    "SELECT env_sealed FROM deployments WHERE id = $1::uuid AND server_id = $2::uuid"};
+static const struct db_stmt st_instances = {"agent_instances",
+    "SELECT agent_instances($1::uuid, $2::jsonb) AS instances"};
+/* Snapshots of the releases a log batch names, to redact their values. */
+static const struct db_stmt st_log_envs = {"agent_log_envs",
+    "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
+    " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
+    "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
+    " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
+/* Only lines of this tenant's applications placed on this server. */
+static const struct db_stmt st_logs = {"agent_logs",
+    "INSERT INTO runtime_logs (application_id, deployment_id, container_id, instance_name, ts,"
+    " stream, message)"
+    " SELECT a.id, x.deployment_id, x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
+    " x.message FROM jsonb_to_recordset($1::jsonb) AS x(app_id uuid, deployment_id uuid,"
+    " container_id text, timestamp timestamptz, stream text, message text)"
+    " JOIN applications a ON a.id = x.app_id AND a.server_id = $2::uuid"
+    " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"};
 static const struct db_stmt st_lease = {"agent_lease",
     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => lease_seconds)"
     " WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
@@ -135,6 +158,8 @@ heartbeat(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
+static enum err add_release_env(struct req *r, cJSON *payload);
+
 static enum err
 claim(struct req *r)
 {
@@ -146,7 +171,40 @@ claim(struct req *r)
 		return e;
 	d = cJSON_CreateObject();
 	cJSON_AddItemToObject(d, "job", PQntuples(res) == 1 ? json_row(res, 0) : cJSON_CreateNull());
+	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "app.", 4) == 0 &&
+	    (e = add_release_env(r, cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
 	return http_respond_json(r, 200, d, NULL);
+}
+
+/*
+ * The env values of the release an app.* job runs are sealed in the
+ * database; the agent gets them decrypted in the claim's answer (over
+ * TLS), never stored in the clear in the job.
+ */
+static enum err
+add_release_env(struct req *r, cJSON *payload)
+{
+	const cJSON *dep = cJSON_GetObjectItemCaseSensitive(payload, "deployment_id");
+	PGresult    *res;
+	cJSON       *env;
+	enum err     e;
+
+	if (!cJSON_IsString(dep) || !util_is_uuid(dep->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_release_env, &res, dep->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	env = apps_env_open(r, PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+	    db_get(res, 0, "env_sealed") : NULL);
+	if (env == NULL) {
+		log_error("claim: the env snapshot of deployment %s does not open", dep->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_AddItemToObject(payload, "env", env);
+	return ERR_OK;
 }
 
 /* A job id of the URL that matched nothing running: 404 (not ours) or 409. */
@@ -263,6 +321,132 @@ complete(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
+/* POST /agent/instances {"instances": [...]}: the server's containers. */
+static enum err
+report_instances(struct req *r)
+{
+	const cJSON *list;
+	PGresult    *res;
+	char        *text;
+	enum err     e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK)
+		return e;
+	list = cJSON_GetObjectItemCaseSensitive(r->json, "instances");
+	if (!cJSON_IsArray(list))
+		return http_field_error(r, "invalid request body", "instances", "must be an array");
+	for (const cJSON *it = list->child; it; it = it->next)
+		if (!cJSON_IsObject(it) ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "container_id")))
+			return http_field_error(r, "invalid request body", "instances",
+			    "each instance needs a container_id");
+	text = cJSON_PrintUnformatted(list);
+	arena_defer(r->a, free, text);
+	if ((e = db_run(r, &st_instances, &res, r->who.server_id, text)) != ERR_OK)
+		return e;
+	return http_respond_row(r, 200, res, 0);
+}
+
+#define MAX_LOG_ENTRIES 500
+#define REDACTED "[redacted]"
+
+/* s with every occurrence of each secret replaced (arena string). */
+static const char *
+redact(struct req *r, const char *s, const cJSON *secrets)
+{
+	struct buf b;
+	bool       hit = false;
+
+	for (const cJSON *v = secrets->child; v && !hit; v = v->next)
+		hit = strstr(s, v->valuestring) != NULL;
+	if (!hit)
+		return s;
+	for (const cJSON *v = secrets->child; v; v = v->next) {
+		const char *p, *q = s;
+		size_t      n = strlen(v->valuestring);
+
+		buf_init(&b, r->a, strlen(s) + 16, (size_t)1 << 20);
+		while ((p = strstr(q, v->valuestring)) != NULL) {
+			buf_add(&b, q, (size_t)(p - q));
+			buf_adds(&b, REDACTED);
+			q = p + n;
+		}
+		buf_adds(&b, q);
+		buf_add(&b, "", 1);
+		s = buf_ok(&b) ? b.data : REDACTED;
+	}
+	return s;
+}
+
+/* Values of the releases a batch names, long enough to be worth hiding. */
+static enum err
+log_secrets(struct req *r, const char *entries, cJSON *secrets)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_run(r, &st_log_envs, &res, entries, r->who.server_id)) != ERR_OK)
+		return e;
+	for (int i = 0; i < PQntuples(res); i++) {
+		cJSON *env = apps_env_open(r, PQgetvalue(res, i, 0));
+
+		for (const cJSON *v = env ? env->child : NULL; v; v = v->next)
+			if (cJSON_IsString(v) && strlen(v->valuestring) >= 4)
+				cJSON_AddItemToArray(secrets, cJSON_CreateString(v->valuestring));
+		cJSON_Delete(env);
+	}
+	return ERR_OK;
+}
+
+/* POST /agent/logs {"entries": [...]}: runtime log lines, redacted here. */
+static enum err
+report_logs(struct req *r)
+{
+	cJSON    *list, *secrets;
+	PGresult *res;
+	char     *text;
+	enum err  e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK)
+		return e;
+	list = cJSON_GetObjectItemCaseSensitive(r->json, "entries");
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_LOG_ENTRIES)
+		return http_field_error(r, "invalid request body", "entries",
+		    "must be an array of at most 500 entries");
+	for (const cJSON *it = list->child; it; it = it->next) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "timestamp");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "stream");
+
+		if (!cJSON_IsString(m) || strlen(m->valuestring) > MAX_LINE || !cJSON_IsString(t) ||
+		    !json_is_time(t->valuestring) || !cJSON_IsString(st) ||
+		    (strcmp(st->valuestring, "stdout") != 0 && strcmp(st->valuestring, "stderr") != 0))
+			return http_field_error(r, "invalid request body", "entries",
+			    "each entry needs message (<= 4096 bytes), timestamp (RFC 3339) and "
+			    "stream (stdout|stderr)");
+	}
+	text = cJSON_PrintUnformatted(list);
+	arena_defer(r->a, free, text);
+	secrets = cJSON_CreateArray();
+	if ((e = log_secrets(r, text, secrets)) != ERR_OK) {
+		cJSON_Delete(secrets);
+		return e;
+	}
+	if (cJSON_GetArraySize(secrets) > 0) {
+		for (cJSON *it = list->child; it; it = it->next) {
+			cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
+
+			cJSON_SetValuestring(m, redact(r, m->valuestring, secrets));
+		}
+		text = cJSON_PrintUnformatted(list);
+		arena_defer(r->a, free, text);
+	}
+	cJSON_Delete(secrets);
+	if ((e = db_run(r, &st_logs, &res, text, r->who.server_id)) != ERR_OK)
+		return e;
+	return http_no_content(r);
+}
+
 const struct route api_agent_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/agent/heartbeat", .fn = heartbeat, .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/jobs/claim", .fn = claim, .flags = ROUTE_AGENT},
@@ -271,5 +455,8 @@ const struct route api_agent_routes[] = {
 	    .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/jobs/:jobId/complete", .fn = complete,
 	    .flags = ROUTE_AGENT},
+	{.methods = HTTP_POST, .pattern = "/agent/instances", .fn = report_instances,
+	    .flags = ROUTE_AGENT},
+	{.methods = HTTP_POST, .pattern = "/agent/logs", .fn = report_logs, .flags = ROUTE_AGENT},
 	{0},
 };

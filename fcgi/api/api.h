@@ -16,5 +16,7 @@ extern const struct route api_environment_routes[];
 extern const struct route api_audit_routes[];
 extern const struct route api_server_routes[];
 extern const struct route api_agent_routes[];
+extern const struct route api_application_routes[];
+extern const struct route api_deployment_routes[];
 
 #endif

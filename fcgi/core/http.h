@@ -21,6 +21,7 @@ struct pg_result;
 #include "err.h"
 
 struct worker;
+struct route;
 struct FCGX_Request;
 
 enum http_method {
@@ -111,6 +112,11 @@ struct req {
 		size_t      len;
 	} held;
 	bool             body_read;
+
+	/* Set by a route's project_of: what a 404 names ("application"). */
+	const char      *resource;
+	/* The mutating route being run (txn_run), for txn_commit_early. */
+	const struct route *route;
 };
 
 /* Fills method, uri, query, request id from the FastCGI params. */

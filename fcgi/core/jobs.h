@@ -1,21 +1,13 @@
 /*
- * jobs.h - work for a server: one place that creates jobs, with the
- * deadline and lease every kind must have (ARCHITECTURE.md, "Jobs").
+ * jobs.h - work for a server: one place that creates jobs.  Each kind's
+ * lease, deadline and attempts live in the job_kinds table
+ * (sql/006_applications.sql), which SQL triggers that queue jobs read too;
+ * a kind not in the table cannot be queued.
  */
 #ifndef LAUNCHER_JOBS_H
 #define LAUNCHER_JOBS_H
 
 #include "http.h"
-
-struct job_kind {
-	const char *kind;
-	int         lease_seconds;	/* renewed by the agent while it works */
-	int         deadline_seconds;	/* from creation; then the job fails */
-	int         max_attempts;	/* lease expiries retried up to this */
-};
-
-/* The kinds the plane creates; a kind not in the table cannot be queued. */
-const struct job_kind *job_kind_find(const char *kind);
 
 /*
  * Queues a job of kind for server_id (project_id may be NULL) with payload

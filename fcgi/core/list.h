@@ -14,7 +14,7 @@
 #include "db.h"
 #include "http.h"
 
-#define LIST_MAX_FILTERS 6
+#define LIST_MAX_FILTERS 8
 
 /*
  * The keyset tail of a list statement; t is the table alias ("" or "p.").

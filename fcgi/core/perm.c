@@ -56,6 +56,14 @@ static const struct db_stmt st_membership = {"perm_membership",
     " LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2::uuid"
     " WHERE p.id = $1::uuid"};
 
+/* 404 naming what the URL named: the project, or the resource in it. */
+static enum err
+not_found(struct req *r)
+{
+	return http_error(r, ERR_NOT_FOUND, r->resource ?
+	    arena_printf(r->a, "%s not found", r->resource) : "project not found");
+}
+
 enum err
 perm_project(struct req *r, const char *project_id, enum cap cap)
 {
@@ -65,15 +73,15 @@ perm_project(struct req *r, const char *project_id, enum cap cap)
 
 	if (project_id == NULL || !util_is_uuid(project_id) ||
 	    (r->who.key_project_id != NULL && strcasecmp(project_id, r->who.key_project_id) != 0))
-		return http_error(r, ERR_NOT_FOUND, "project not found");
+		return not_found(r);
 	if ((e = db_run(r, &st_membership, &res, project_id, r->who.user_id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "project not found");
+		return not_found(r);
 	role = r->who.role >= ROLE_ADMIN ? PROLE_OWNER :
 	    perm_prole_parse(db_get(res, 0, "role"));
 	if (role == PROLE_NONE)
-		return http_error(r, ERR_NOT_FOUND, "project not found");
+		return not_found(r);
 	r->who.project_id = arena_strdup(r->a, db_get(res, 0, "id"));
 	r->who.project_role = role;
 	if (role < cap_table[cap].min_role)

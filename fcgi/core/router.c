@@ -25,6 +25,8 @@ static const struct route *const sections[] = {
 	api_audit_routes,
 	api_server_routes,
 	api_agent_routes,
+	api_application_routes,
+	api_deployment_routes,
 };
 
 /* Matches pattern against path, filling r->params; true on match. */
