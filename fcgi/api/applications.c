@@ -268,9 +268,9 @@ check_repo_url(const cJSON *v)
 	const char *s = v->valuestring;
 
 	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0 &&
-	    strncmp(s, "git://", 6) != 0 && strncmp(s, "ssh://", 6) != 0 &&
-	    strncmp(s, "file://", 7) != 0)
-		return "must be an https://, http://, git://, ssh:// or file:// URL";
+	    strncmp(s, "git://", 6) != 0 && strncmp(s, "ssh://", 6) != 0)
+		return "must be an https://, http://, git:// or ssh:// URL (file:// would read the "
+		    "server's own disk)";
 	if (strpbrk(s, " \t\r\n") != NULL)
 		return "must not contain whitespace";
 	return NULL;

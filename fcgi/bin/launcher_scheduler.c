@@ -33,9 +33,11 @@ on_signal(int sig)
 }
 
 static int
-tick(PGconn *c)
+tick(PGconn *c, const struct config *cfg)
 {
 	PGresult *res = PQexec(c, "SELECT * FROM launcher.scheduler_tick()");
+	char      days[24];
+	const char *param[1] = {days};
 	int       rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -46,6 +48,18 @@ tick(PGconn *c)
 		log_info("tick: %s re-queued, %s failed (lease), %s failed (deadline), %s servers offline",
 		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
 		    PQgetvalue(res, 0, 3));
+	PQclear(res);
+	/* Runtime logs older than the retention (config runtime_log_retention_days). */
+	snprintf(days, sizeof(days), "%lld", (long long)cfg->runtime_log_retention_days);
+	res = PQexecParams(c, "SELECT launcher.runtime_logs_prune($1::int)", 1, NULL, param, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("runtime_logs_prune failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
+		rc = 1;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("tick: %s runtime log lines past %lld days removed", PQgetvalue(res, 0, 0),
+		    (long long)cfg->runtime_log_retention_days);
 	PQclear(res);
 	return rc;
 }
@@ -87,7 +101,7 @@ main(int argc, char **argv)
 			log_error("database unavailable");
 			rc = 1;
 		} else
-			rc = tick(c);
+			rc = tick(c, &cfg);
 		PQfinish(c);
 		for (int64_t s = 0; !once && !stop && s < interval; s++)
 			sleep(1);

@@ -38,6 +38,7 @@ struct config {
 	char    icons_dir[CONFIG_STR_MAX];
 	char    icons_url[256];
 	int64_t db_reconnect_interval_ms;
+	int64_t runtime_log_retention_days;
 };
 
 /*

@@ -397,3 +397,20 @@ def test_service_key_scopes_on_application_actions():
     assert [x["id"] for x in dep.get("/deployments?applicationId=" + a["id"]).data] == [r.data["id"]]
     assert_error(dep.get("/deployments?status=done"), 400, "BAD_REQUEST", "status")
     assert_error(bound.get("/deployments/" + r.data["id"]), 404, "NOT_FOUND")
+
+
+def test_runtime_logs_past_the_retention_are_pruned_by_the_scheduler():
+    from test_servers import scheduler
+    c, s, p = _setup()
+    a = _app(c, p)
+    agent = Agent(c.tenant, s["agent_token"])
+    c.post("/applications/%s/deploy" % a["id"], {})
+    _finish(agent, agent.claim(), image_id="sha256:" + "e" * 64)
+    base = {"app_id": a["id"], "container_id": "ee" * 32, "stream": "stdout"}
+    old = "2001-01-01T00:00:00Z"
+    assert agent.call("POST", "/logs", {"entries": [dict(base, timestamp=old, message="ancient"),
+                                                    dict(base, timestamp="2099-01-01T00:00:00Z",
+                                                         message="future")]}).status == 204
+    assert len(c.get("/applications/%s/runtime-logs" % a["id"]).data) == 2
+    scheduler()
+    assert [x["message"] for x in c.get("/applications/%s/runtime-logs" % a["id"]).data] == ["future"]

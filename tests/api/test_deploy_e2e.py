@@ -1,0 +1,335 @@
+"""Deployments end to end: the real plane, the real launcher-agent, the
+stack's Podman, the tests' registry (docker-registry), a git daemon and the
+stack's nginx as the edge.  Fixtures: tests/fixtures/build.sh (FIXTURE_*)."""
+import atexit
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+from lib import HTTP_PORT, STATE, assert_error, new_project, registered, stack_env
+from test_agent_e2e import RealAgent, _wait
+from test_servers import _server
+
+F = os.environ
+DEPLOY_TIMEOUT = 120
+
+
+def _have_fixtures():
+    return bool(F.get("FIXTURE_REGISTRY_WEB_V1")) and bool(F.get("FIXTURE_GIT_DIR"))
+
+
+class UnixConn(http.client.HTTPConnection):
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def engine(method, path, body=None):
+    conn = UnixConn(stack_env()["LAUNCHER_ENGINE_SOCKET"])
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, "/v1.41" + path, data, {"Content-Type": "application/json"} if data else {})
+        r = conn.getresponse()
+        raw = r.read()
+        return r.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
+    finally:
+        conn.close()
+
+
+def app_containers(app_id, all_=True):
+    flt = json.dumps({"label": ["launcher.app=" + app_id]})
+    st, out = engine("GET", "/containers/json?all=%d&filters=%s" % (1 if all_ else 0,
+                                                                    urllib_quote(flt)))
+    assert st == 200, out
+    return out
+
+
+def urllib_quote(s):
+    import urllib.parse
+    return urllib.parse.quote(s)
+
+
+def edge_get(host, path="/", timeout=5):
+    """One request through the stack's nginx by Host header, on a new connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": host, "Connection": "close"})
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+class EdgeAgent(RealAgent):
+    """The real agent with edge routing into the stack's nginx."""
+
+    def __init__(self, tenant, token, name):
+        super().__init__(tenant, token, name)
+        nginx = "nginx -p %s/nginx -c %s/nginx/nginx.conf -e %s/nginx/logs/error.log" % (STATE, STATE, STATE)
+        self.args += ["--edge-sites-dir", os.path.join(STATE, "nginx", "sites"),
+                      "--edge-listen", "127.0.0.1:%d" % HTTP_PORT,
+                      "--edge-reload-command", nginx + " -s reload",
+                      "--edge-drain-ms", "1000",
+                      "--instances-interval", "1", "--logs-interval", "1"]
+
+
+class World:
+    """One tenant with a server run by a real agent, and a project."""
+    _w = None
+
+    @classmethod
+    def get(cls):
+        if cls._w is None or cls._w.agent.proc.poll() is not None:
+            cls._w = cls()
+        return cls._w
+
+    def __init__(self):
+        self.c, _ = registered("dep")
+        self.server = _server(self.c, base_domain="localhost")
+        self.project = new_project(self.c)
+        self.agent = EdgeAgent(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
+        atexit.register(self.agent.proc.kill)
+        _wait("the agent online", lambda: self.c.get("/servers/" + self.server["id"]).data["status"] == "online",
+              30)
+
+
+def _app(w, **body):
+    body.setdefault("name", "a" + uuid.uuid4().hex[:8])
+    body.setdefault("project_id", w.project["id"])
+    body.setdefault("source_type", "docker_image")
+    if body["source_type"] == "docker_image":
+        body.setdefault("image_url", F["FIXTURE_REGISTRY_WEB_V1"])
+    body.setdefault("exposed_port", 8080)
+    body.setdefault("healthcheck_path", "/health")
+    body.setdefault("healthcheck_timeout_seconds", 20)
+    r = w.c.post("/applications", body)
+    assert r.status == 201, r
+    return r.data
+
+
+def _finished(w, dep_id, timeout=DEPLOY_TIMEOUT):
+    def done():
+        d = w.c.get("/deployments/" + dep_id).data
+        return d if d["status"] in ("succeeded", "failed", "cancelled", "superseded") else None
+    return _wait("deployment %s to finish" % dep_id, done, timeout)
+
+
+def _deploy(w, app, body=None, want="succeeded"):
+    r = w.c.post("/applications/%s/deploy" % app["id"], body or {})
+    assert r.status == 201, r
+    d = _finished(w, r.data["id"])
+    if want:
+        assert d["status"] == want, (d, w.c.get("/deployments/%s/logs" % d["id"]).data[-30:])
+    return d
+
+
+def _serves(host, text, timeout=20):
+    return _wait("%s to serve %r" % (host, text), lambda: edge_get(host) == (200, text + "\n"), timeout)
+
+
+def test_image_app_deploys_and_answers_at_its_hostname_with_logs():
+    if not _have_fixtures():
+        raise AssertionError("fixtures missing (FIXTURE_REGISTRY_WEB_V1): run through make test")
+    w = World.get()
+    a = _app(w, env={"APP_MESSAGE": "hello from env"})
+    host = a["hostname"]
+    t0 = time.time()
+    r = w.c.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    first = None
+    while time.time() - t0 < DEPLOY_TIMEOUT:
+        try:
+            if edge_get(host, timeout=2) == (200, "v1\n"):
+                first = time.time() - t0
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    assert first is not None, w.c.get("/deployments/%s/logs" % r.data["id"]).data
+    print("deploy->first 200 through nginx: %.2f s" % first)
+    d = _finished(w, r.data["id"])
+    assert d["status"] == "succeeded" and d["image_digest"], d
+    assert edge_get(host, "/cgi-bin/message") == (200, "hello from env\n")
+    app = w.c.get("/applications/" + a["id"]).data
+    assert app["status"] == "running" and app["current_deployment_id"] == d["id"], app
+    logs = [x["message"] for x in w.c.get("/deployments/%s/logs" % d["id"]).data]
+    assert any("pull" in m.lower() for m in logs), logs
+    assert not any("hello from env" in m for m in logs), logs
+    # Instances are the engine's containers, with our labels.
+    cs = app_containers(a["id"])
+    assert len(cs) == 1 and cs[0]["Labels"]["launcher.deployment"] == d["id"], cs
+    inst = w.c.get("/applications/%s/instances" % a["id"]).data
+    assert [i["container_id"] for i in inst] == [cs[0]["Id"]], (inst, cs)
+    # Runtime logs show the requests (shipped by the agent every second).
+    _wait("runtime logs of the requests", lambda: any(
+        "/cgi-bin/message" in x["message"] for x in
+        w.c.get("/applications/%s/runtime-logs?q=message" % a["id"]).data), 30)
+
+
+def test_zero_downtime_over_five_redeploys_and_a_failed_health_check_keeps_serving():
+    w = World.get()
+    a = _app(w)
+    host = a["hostname"]
+    _deploy(w, a)
+    _serves(host, "v1")
+    seen, failures, stop = {}, [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                st, body = edge_get(host, timeout=10)
+                if st == 200:
+                    seen[body.strip()] = seen.get(body.strip(), 0) + 1
+                else:
+                    failures.append((st, body[:100]))
+            except OSError as e:
+                failures.append(("error", str(e)))
+
+    t = threading.Thread(target=client)
+    t.start()
+    try:
+        images = [F["FIXTURE_REGISTRY_WEB_V2"], F["FIXTURE_REGISTRY_WEB_V1"]] * 3
+        for img in images[:5]:
+            _deploy(w, a, {"image_url": img})
+            time.sleep(0.5)
+        # A release that never becomes healthy: the old one keeps serving.
+        bad = _deploy(w, a, {"image_url": F["FIXTURE_REGISTRY_WEB_BROKEN"]}, want="failed")
+        time.sleep(1)
+    finally:
+        stop.set()
+        t.join()
+    assert not failures, failures[:10]
+    assert seen.get("v1", 0) > 0 and seen.get("v2", 0) > 0, seen
+    assert "health" in bad["error"].lower() and "web broken" in bad["error"], bad["error"]
+    assert edge_get(host) == (200, "v2\n")
+    app = w.c.get("/applications/" + a["id"]).data
+    assert app["status"] == "running" and app["current_deployment_id"] != bad["id"]
+    # Only the current release's containers remain.
+    cs = app_containers(a["id"])
+    assert {c["Labels"]["launcher.deployment"] for c in cs} == {app["current_deployment_id"]}, cs
+
+
+def test_rollback_serves_the_previous_release_without_a_build():
+    w = World.get()
+    a = _app(w)
+    d1 = _deploy(w, a)
+    d2 = _deploy(w, a, {"image_url": F["FIXTURE_REGISTRY_WEB_V2"]})
+    _serves(a["hostname"], "v2")
+    r = w.c.post("/applications/%s/rollback" % a["id"], {})
+    assert r.status == 201 and r.data["rollback_of"] == d1["id"], r
+    d3 = _finished(w, r.data["id"])
+    assert d3["status"] == "succeeded" and d3["image_digest"] == d1["image_digest"] != d2["image_digest"], d3
+    _serves(a["hostname"], "v1")
+    logs = [x["message"].lower() for x in w.c.get("/deployments/%s/logs" % d3["id"]).data]
+    assert logs and not any("pull" in m or "build" in m or "step" in m for m in logs), logs
+
+
+def _git_daemon():
+    base = os.path.dirname(F["FIXTURE_GIT_DIR"])
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
+                          "--listen=127.0.0.1", "--port=%d" % port, base],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait("git daemon", lambda: socket.create_connection(("127.0.0.1", port), 1).close() or True, 10)
+    return p, "git://127.0.0.1:%d/%s" % (port, os.path.basename(F["FIXTURE_GIT_DIR"]))
+
+
+def test_git_app_builds_serves_and_bad_sources_fail_with_the_cause():
+    w = World.get()
+    daemon, url = _git_daemon()
+    try:
+        a = _app(w, source_type="git", repository_url=url, branch="main")
+        d = _deploy(w, a, {"commit_sha": F["FIXTURE_GIT_SHA_V1"]})
+        assert d["commit_sha"] == F["FIXTURE_GIT_SHA_V1"] and d["commit_message"], d
+        _serves(a["hostname"], "v1")
+        logs = "\n".join(x["message"] for x in w.c.get("/applications/%s/build-logs" % a["id"]).data)
+        assert "COPY" in logs or "copy" in logs.lower(), logs
+        # A Dockerfile that fails: failed with the build's message; v1 keeps serving.
+        bad = _deploy(w, a, {"branch": F.get("FIXTURE_GIT_BROKEN_BRANCH", "broken")}, want="failed")
+        assert bad["error"], bad
+        assert edge_get(a["hostname"]) == (200, "v1\n")
+        # An unreachable repository.
+        b = _app(w, source_type="git", repository_url="git://127.0.0.1:1/nothing.git")
+        nb = _deploy(w, b, want="failed")
+        assert "clone" in nb["error"].lower() or "git" in nb["error"].lower(), nb
+        assert w.c.get("/applications/" + b["id"]).data["status"] == "failed"
+        # Cancel a running build: the deployment is cancelled, v1 keeps serving.
+        r = w.c.post("/applications/%s/deploy" % a["id"], {"commit_sha": F["FIXTURE_GIT_SHA_V2"]})
+        _wait("the build to start", lambda: w.c.get("/deployments/" + r.data["id"]).data["status"] in
+              ("building", "deploying", "succeeded"), 30)
+        c = w.c.post("/deployments/%s/cancel" % r.data["id"])
+        if c.status == 200:
+            assert c.data["status"] == "cancelled", c
+            time.sleep(3)
+            assert edge_get(a["hostname"]) == (200, "v1\n")
+            assert {x["Labels"]["launcher.deployment"] for x in app_containers(a["id"])} == {d["id"]}
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
+def test_scale_matches_the_engine_and_leaves_foreign_containers_and_volumes_alone():
+    w = World.get()
+    # Something that is not ours: a container without labels and a volume.
+    vol = "lnchr-test-keep-" + uuid.uuid4().hex[:6]
+    assert engine("POST", "/volumes/create", {"Name": vol})[0] == 201
+    st, foreign = engine("POST", "/containers/create?name=foreign-" + uuid.uuid4().hex[:6],
+                         {"Image": F["FIXTURE_WEB_V1_IMAGE"], "StopTimeout": 1})
+    assert st == 201, foreign
+    try:
+        a = _app(w)
+        _deploy(w, a)
+        for n in (3, 0, 2):
+            r = w.c.post("/applications/%s/scale" % a["id"], {"replicas": n})
+            assert r.status == 200 and r.data["pending_action"] == "scale", r
+            _wait("scale to %d" % n, lambda: w.c.get("/applications/" + a["id"]).data["pending_action"] is None, 90)
+            running = [c for c in app_containers(a["id"], all_=False)]
+            assert len(running) == n, (n, running)
+            inst = [i for i in w.c.get("/applications/%s/instances" % a["id"]).data if i["status"] == "running"]
+            assert sorted(i["container_id"] for i in inst) == sorted(c["Id"] for c in running), (inst, running)
+            if n:
+                _serves(a["hostname"], "v1")
+            else:
+                assert edge_get(a["hostname"])[0] in (502, 503)
+        assert engine("GET", "/containers/%s/json" % foreign["Id"])[0] == 200
+        assert engine("GET", "/volumes/" + vol)[0] == 200
+    finally:
+        engine("DELETE", "/containers/%s?force=1" % foreign["Id"])
+        engine("DELETE", "/volumes/" + vol)
+
+
+def test_bad_image_stop_start_exec_and_delete():
+    w = World.get()
+    a = _app(w, image_url=F["FIXTURE_REGISTRY"] + "/launcher-test/does-not-exist:v9")
+    d = _deploy(w, a, want="failed")
+    assert "does-not-exist" in d["error"] and "pull" in d["error"].lower(), d
+    assert w.c.get("/applications/" + a["id"]).data["status"] == "failed"
+    b = _app(w, env={"APP_MESSAGE": "exec-visible"})
+    _deploy(w, b)
+    r = w.c.post("/applications/%s/exec" % b["id"], {"command": ["sh", "-c", "echo $APP_MESSAGE; exit 3"]})
+    assert r.status == 200 and r.data["exit_code"] == 3 and "exec-visible" in r.data["output"], r
+    assert_error(w.c.post("/applications/%s/exec" % b["id"], {"command": []}), 400, "BAD_REQUEST", "command")
+    assert w.c.post("/applications/%s/stop" % b["id"]).status == 200
+    _wait("stopped", lambda: w.c.get("/applications/" + b["id"]).data["status"] == "stopped", 60)
+    assert app_containers(b["id"], all_=False) == []
+    assert w.c.post("/applications/%s/start" % b["id"]).status == 200
+    _wait("running", lambda: w.c.get("/applications/" + b["id"]).data["status"] == "running", 60)
+    _serves(b["hostname"], "v1")
+    site = os.path.join(STATE, "nginx", "sites", "app-%s.conf" % b["id"])
+    assert os.path.exists(site)
+    assert w.c.delete("/applications/" + b["id"]).status == 204
+    _wait("containers removed", lambda: app_containers(b["id"]) == [], 60)
+    _wait("site removed", lambda: not os.path.exists(site), 30)
