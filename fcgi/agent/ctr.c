@@ -219,7 +219,7 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile, 
 		if (s->exposed_port > 0 && strcmp(it->string, "PORT") == 0)
 			continue;	/* ours below: the port binding depends on it */
 		if (cJSON_IsString(it) &&
-		    util_snprintf(kv, sizeof(kv), "%s=%s", it->string, it->valuestring) == 0)
+		    util_snprintf(kv, sizeof(kv), "%s=%s", it->string, it->valuestring) >= 0)
 			cJSON_AddItemToArray(env, cJSON_CreateString(kv));
 		else if (cJSON_IsString(it)) {
 			char *big = malloc(strlen(it->string) + strlen(it->valuestring) + 2);

@@ -542,7 +542,7 @@ dockerfile_in_context(const char *src, const struct app_spec *s, char *out, size
 	if (strncmp(s->dockerfile, s->build_context, cl) == 0 && s->dockerfile[cl] == '/')
 		return util_snprintf(out, outlen, "%s", s->dockerfile + cl + 1) < 0 ? -1 : 0;
 	/* Already relative to the context? */
-	if (util_snprintf(p, sizeof(p), "%s/%s/%s", src, s->build_context, s->dockerfile) == 0 &&
+	if (util_snprintf(p, sizeof(p), "%s/%s/%s", src, s->build_context, s->dockerfile) >= 0 &&
 	    stat(p, &st) == 0)
 		return util_snprintf(out, outlen, "%s", s->dockerfile) < 0 ? -1 : 0;
 	return -1;

@@ -22,9 +22,11 @@
 #include "../core/arena.h"
 #include "../core/log.h"
 #include "../core/util.h"
+#include "app.h"
 #include "engine.h"
 #include "hostinfo.h"
 #include "plane.h"
+#include "report.h"
 #include "runner.h"
 #include "text.h"
 #include "timefmt.h"
@@ -66,6 +68,8 @@ struct agent {
 	bool                     plane_up, engine_up, engine_known;
 	int64_t                  stop_at;	/* 0 = not stopping */
 	struct active            job;
+	struct report            rep;		/* instances and runtime logs */
+	int64_t                  next_inst, next_logs;
 };
 
 /*
@@ -426,9 +430,19 @@ job_read(struct agent *ag)
 static void
 job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 {
+	char   kind[sizeof(ag->job.job.kind)], id[sizeof(ag->job.job.id)];
+	cJSON *payload = app_kind(ag->job.job.kind) ? cJSON_Duplicate(ag->job.job.payload, 1) : NULL;
+
 	log_warn("job %s: %s answered %s: cancelled or no longer ours; stopped it without "
 	    "completing", ag->job.job.id, what, ans->msg);
-	job_clear(ag);
+	memcpy(kind, ag->job.job.kind, sizeof(kind));
+	memcpy(id, ag->job.job.id, sizeof(id));
+	job_clear(ag);	/* the child is dead once this returns */
+	if (payload != NULL) {
+		app_after_kill(ag->conf, kind, id, payload);
+		cJSON_Delete(payload);
+		ag->next_inst = timefmt_mono_ms();
+	}
 	ag->next_claim = timefmt_mono_ms();
 }
 
@@ -531,6 +545,8 @@ job_complete(struct agent *ag, int64_t now)
 		    "ours", j->job.id, ans.msg);
 	else
 		log_error("job %s: completion rejected (%s); giving it up", j->job.id, ans.msg);
+	if (app_kind(j->job.kind))
+		ag->next_inst = now;	/* the plane's view of the containers changed */
 	job_clear(ag);
 	/* Work may be queued behind this job: ask at once. */
 	ag->next_claim = now;
@@ -571,6 +587,8 @@ job_service(struct agent *ag, int64_t now)
 	}
 	if (j->pid <= 0 && j->fd < 0 && j->final == NULL) {
 		job_exit_reason(j, why, sizeof(why));
+		/* A deployment killed half-way must not leave its containers behind. */
+		app_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
 		job_fail(j, why);
 		if (j->final == NULL)
 			return;	/* out of memory: try again next pass */
@@ -594,6 +612,40 @@ job_service(struct agent *ag, int64_t now)
 		job_complete(ag, now);
 }
 
+/* ------------------------------------------------------------- reports */
+
+/* The reporter's way to the plane: our token, our back-off. */
+static enum plane_rc
+report_post(void *ud, const char *path, const cJSON *body, struct plane_answer *ans)
+{
+	struct agent *ag = ud;
+	enum plane_rc rc = agent_post(ag, path, body, ans);
+
+	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED)
+		(void)plane_failed(ag, path + 1, rc, ans);
+	return rc;
+}
+
+/* Instances and runtime logs, when due (never while the engine is down). */
+static void
+reports(struct agent *ag)
+{
+	int64_t now = timefmt_mono_ms();
+
+	if (!ag->engine_up || ag->stop_at != 0)
+		return;
+	if (now >= ag->next_inst && now >= ag->retry_at) {
+		(void)report_instances(&ag->rep, &ag->x, &ag->a, report_post, ag);
+		arena_reset(&ag->a);
+		ag->next_inst = timefmt_mono_ms() + ag->conf->instances_interval_ms;
+	}
+	now = timefmt_mono_ms();
+	if (now >= ag->next_logs && now >= ag->retry_at) {
+		(void)report_logs(&ag->rep, &ag->x, &ag->a, report_post, ag);
+		ag->next_logs = timefmt_mono_ms() + ag->conf->logs_interval_ms;
+	}
+}
+
 /* ------------------------------------------------------------------ loop */
 
 static void
@@ -608,12 +660,14 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	ag->poll_ms = c->poll_interval_ms;
 	ag->job.pid = -1;
 	ag->job.fd = -1;
+	report_init(&ag->rep);
 }
 
 static void
 agent_cleanup(struct agent *ag)
 {
 	job_clear(ag);
+	report_free(&ag->rep);
 	xfer_cleanup(&ag->x);
 	arena_free(&ag->a);
 	explicit_bzero(ag->token, sizeof(ag->token));
@@ -654,6 +708,10 @@ next_wake(const struct agent *ag, int64_t now)
 	}
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
+	else if (ag->engine_up) {
+		t = min64(t, max64(ag->next_inst, gate));
+		t = min64(t, max64(ag->next_logs, gate));
+	}
 	return t > now ? t - now : 0;
 }
 
@@ -702,6 +760,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms);
 	now = timefmt_mono_ms();
 	ag.next_hb = ag.next_claim = now;
+	ag.next_inst = ag.next_logs = now + 1000;	/* after the first heartbeat */
 	for (;;) {
 		struct pollfd   pfd = {.fd = ag.job.fd, .events = POLLIN};
 		struct timespec ts;
@@ -735,6 +794,8 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 			job_service(&ag, timefmt_mono_ms());
 		else if (ag.stop_at == 0 && now >= ag.next_claim && timefmt_mono_ms() >= ag.retry_at)
 			claim(&ag, now);
+		arena_reset(&ag.a);
+		reports(&ag);
 		arena_reset(&ag.a);
 		now = timefmt_mono_ms();
 		wait_ms = next_wake(&ag, now);

@@ -16,6 +16,7 @@
 #include "../core/arena.h"
 #include "../core/log.h"
 #include "../core/util.h"
+#include "app.h"
 #include "diag.h"
 #include "text.h"
 #include "timefmt.h"
@@ -194,8 +195,15 @@ emit_final(struct job_ctx *ctx, bool ok)
 			cJSON_AddItemToObject(o, "result", ctx->result);
 			ctx->result = NULL;
 		}
-	} else
+	} else {
 		o = runner_failed(ctx->error[0] ? ctx->error : "the job failed");
+		/* What a failed job still learned (e.g. the image it built). */
+		if (o != NULL && ctx->result != NULL)
+			cJSON_AddItemToObject(o, "result", ctx->result);
+		else
+			cJSON_Delete(ctx->result);
+		ctx->result = NULL;
+	}
 	if (o != NULL)
 		text = cJSON_PrintUnformatted(o);
 	if (text != NULL && strlen(text) > RUNNER_MAX_RESULT) {
@@ -318,12 +326,43 @@ kind_diagnostics(struct job_ctx *ctx)
 	return 0;
 }
 
+/* app.*: see app.h (a failed one may leave a partial result too). */
+static int
+kind_app(struct job_ctx *ctx)
+{
+	struct app_job aj = {
+		.kind = ctx->job->kind,
+		.job_id = ctx->job->id,
+		.payload = ctx->job->payload,
+		.conf = ctx->conf,
+		.emit = emit_cb,
+		.ud = ctx,
+		.error = ctx->error,
+		.errlen = sizeof(ctx->error),
+	};
+	int rc = app_run(&aj);
+
+	ctx->result = aj.result;
+	if (rc == 0 && ctx->result == NULL) {
+		util_snprintf(ctx->error, sizeof(ctx->error), "out of memory");
+		return -1;
+	}
+	return rc;
+}
+
 static const struct {
 	const char *kind;
 	int       (*run)(struct job_ctx *ctx);	/* 0 succeeded, -1 failed (error set) */
 } kinds[] = {
 	{"noop", kind_noop},
 	{"diagnostics", kind_diagnostics},
+	{"app.deploy", kind_app},
+	{"app.scale", kind_app},
+	{"app.start", kind_app},
+	{"app.stop", kind_app},
+	{"app.restart", kind_app},
+	{"app.remove", kind_app},
+	{"app.exec", kind_app},
 };
 
 static int

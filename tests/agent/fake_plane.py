@@ -50,6 +50,9 @@ class Plane:
         self.jobs = {}          # id -> dict
         self.queue = []         # ids
         self.heartbeats = []    # bodies
+        self.instances = []     # POST /agent/instances bodies
+        self.logs = []          # POST /agent/logs entries
+        self.reports = True     # False: answer 404 to instances and logs (an older plane)
         self.requests = []      # (method, path, status)
         self.heartbeat_interval = 1
         self.poll_interval_ms = 200
@@ -193,6 +196,8 @@ class Plane:
             return self._claim(h)
         if len(parts) == 3 and parts[0] == "jobs":
             return self._job(h, parts[1], parts[2], body)
+        if parts in (["instances"], ["logs"]) and self.reports:
+            return self._report(h, parts[0], body)
         return self._reply(h, 404, code="NOT_FOUND", message="no such route")
 
     def _heartbeat(self, h, b):
@@ -238,6 +243,18 @@ class Plane:
                 j["status"] = "queued"
                 self.queue.append(j["id"])
 
+    def _report(self, h, kind, b):
+        errs = _report_errors(kind, b)
+        if errs:
+            return self._reply(h, 400, code="VALIDATION_FAILED", message="; ".join(sorted(set(errs))))
+        with self.lock:
+            if kind == "instances":
+                self.instances.append(b["instances"])
+            else:
+                self.logs.extend(b["entries"])
+            self.cond.notify_all()
+        return self._reply(h, 200, {"accepted": len(b.get("instances") or b.get("entries") or [])})
+
     def _job(self, h, jid, action, b):
         with self.lock:
             j = self.jobs.get(jid)
@@ -274,6 +291,44 @@ class Plane:
                 self.cond.notify_all()
             return self._reply(h, 200, {"id": jid, "kind": j["kind"]})
         return self._reply(h, 404, code="NOT_FOUND", message="no such route")
+
+
+def _report_errors(kind, b):
+    """The shapes of POST /agent/instances and /agent/logs, as checks."""
+    errs = []
+    if kind == "instances":
+        arr = b.get("instances")
+        if not isinstance(arr, list):
+            return ["instances"]
+        for i in arr:
+            if not isinstance(i, dict):
+                errs.append("instance")
+                continue
+            for k in ("container_id", "name", "app_id", "deployment_id", "state", "health"):
+                if not isinstance(i.get(k), str):
+                    errs.append(k)
+            if i.get("health") not in ("healthy", "unhealthy", "starting", "none"):
+                errs.append("health")
+            for k in ("host_port", "exit_code"):
+                if k not in i or not (i[k] is None or _int(i[k], -1000, 65535)):
+                    errs.append(k)
+            if not _int(i.get("restart_count"), 0, 10 ** 9):
+                errs.append("restart_count")
+            if "started_at" not in i or not (i["started_at"] is None or isinstance(i["started_at"], str)):
+                errs.append("started_at")
+    else:
+        arr = b.get("entries")
+        if not isinstance(arr, list) or not 1 <= len(arr) <= 500:
+            return ["entries"]
+        for e in arr:
+            for k in ("app_id", "deployment_id", "container_id", "timestamp", "message"):
+                if not isinstance(e.get(k), str):
+                    errs.append(k)
+            if e.get("stream") not in ("stdout", "stderr"):
+                errs.append("stream")
+            if len(e.get("message", "").encode()) > 4096:
+                errs.append("message length")
+    return errs
 
 
 def _int(v, lo, hi):

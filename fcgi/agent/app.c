@@ -1,0 +1,1010 @@
+/*
+ * app.c - the app.* job kinds (contract in app.h): deploy (image, new
+ * containers, health, edge switch, drain), scale, start/stop/restart,
+ * remove and exec.  Runs inside the job's child process.
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <curl/curl.h>
+
+#include "../core/arena.h"
+#include "../core/log.h"
+#include "../core/util.h"
+#include "appspec.h"
+#include "ctr.h"
+#include "edge.h"
+#include "engine.h"
+#include "image.h"
+#include "text.h"
+#include "timefmt.h"
+#include "xfer.h"
+
+#define MAX_NEW        100
+#define EXEC_OUT_MAX   (64 * 1024)
+#define EXEC_RAW_MAX   (256 * 1024)
+#define WORKER_SETTLE_MS 2000
+#define HEALTH_POLL_MS 250
+#define ERR_COPY       8000	/* RUNNER_MAX_ERROR */
+
+struct app_ctx {
+	struct app_job    *j;
+	struct app_spec    s;
+	struct app_redact  red;
+	struct app_io      io;
+	struct xfer        x;
+	struct arena       a;
+};
+
+/* A container as the jobs handle it. */
+struct inst {
+	const cJSON *doc;	/* inspect document (arena) */
+	char         id[80];
+	char         name[128];
+	int          port;
+	bool         healthy;
+};
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Sets the job's error, redacted. */
+static int
+fail(struct app_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct app_ctx *c, const char *fmt, ...)
+{
+	char    raw[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	app_redact(&c->red, raw, c->j->error, c->j->errlen);
+	return -1;
+}
+
+/* ------------------------------------------------------------ listing */
+
+static int
+inst_from(struct app_ctx *c, const cJSON *doc, struct inst *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->doc = doc;
+	(void)util_snprintf(in->id, sizeof(in->id), "%s", ctr_id(doc));
+	(void)util_snprintf(in->name, sizeof(in->name), "%s", ctr_name(doc));
+	in->port = c->s.exposed_port > 0 ? ctr_host_port(doc, c->s.exposed_port) : 0;
+	return 0;
+}
+
+/* Ours to touch: managed and of this app (checked on the inspect document). */
+static bool
+is_ours(const struct app_ctx *c, const cJSON *doc)
+{
+	const char *m = ctr_label(doc, "launcher.managed"), *app = ctr_label(doc, "launcher.app");
+
+	return m != NULL && strcmp(m, "1") == 0 && app != NULL && strcmp(app, c->s.app_id) == 0;
+}
+
+/*
+ * The app's managed containers (inspected), optionally only deployment dep
+ * (NULL: any), only running ones, or only those NOT of deployment not_dep.
+ * *out is an arena array; returns the count or -1 (error set).
+ */
+static int
+list_app(struct app_ctx *c, const char *dep, const char *not_dep, bool running_only,
+    struct inst **out)
+{
+	const char *labels[2];
+	size_t      nl = 0;
+	cJSON      *arr, *it;
+	char        err[1024];
+	int         n = 0, cap;
+
+	labels[nl++] = arena_printf(&c->a, "launcher.app=%s", c->s.app_id);
+	if (dep != NULL)
+		labels[nl++] = arena_printf(&c->a, "launcher.deployment=%s", dep);
+	if (ctr_list(&c->x, &c->a, labels, nl, CTR_TIMEOUT_MS, &arr, err, sizeof(err)) != 0)
+		return fail(c, "%s", err);
+	cap = cJSON_GetArraySize(arr);
+	if ((*out = arena_alloc(&c->a, sizeof(**out) * (size_t)(cap > 0 ? cap : 1))) == NULL)
+		return fail(c, "out of memory");
+	cJSON_ArrayForEach(it, arr) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "Id");
+		cJSON       *doc;
+		const char  *d;
+		int          rc;
+
+		if (!cJSON_IsString(id))
+			continue;
+		rc = ctr_inspect(&c->x, &c->a, id->valuestring, CTR_TIMEOUT_MS, &doc, err, sizeof(err));
+		if (rc == 1)
+			continue;	/* gone meanwhile */
+		if (rc != 0)
+			return fail(c, "%s", err);
+		if (!is_ours(c, doc))
+			continue;
+		d = ctr_label(doc, "launcher.deployment");
+		if (dep != NULL && (d == NULL || strcmp(d, dep) != 0))
+			continue;
+		if (not_dep != NULL && d != NULL && strcmp(d, not_dep) == 0)
+			continue;
+		if (running_only && !ctr_running(doc))
+			continue;
+		inst_from(c, doc, &(*out)[n++]);
+	}
+	return n;
+}
+
+/* Created time of an inspect document (for "newest first"). */
+static struct app_ts
+created_at(const cJSON *doc)
+{
+	const cJSON  *v = cJSON_GetObjectItemCaseSensitive(doc, "Created");
+	struct app_ts ts = {0, 0};
+	size_t        off;
+
+	if (cJSON_IsString(v))
+		(void)app_log_ts(v->valuestring, strlen(v->valuestring), &ts, &off);
+	return ts;
+}
+
+static int
+by_created_desc(const void *a, const void *b)
+{
+	const struct inst *x = a, *y = b;
+
+	return -app_ts_cmp(created_at(x->doc), created_at(y->doc));
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct inst *)a)->name, ((const struct inst *)b)->name);
+}
+
+/* ---------------------------------------------------------- start/health */
+
+/* A free lnchr-<app8>-<dep8>-<n> against every container of the app. */
+static int
+free_name(struct app_ctx *c, const struct inst *all, int nall, const struct inst *made, int nmade,
+    char *out, size_t outlen)
+{
+	for (int n = 1; n < 10000; n++) {
+		bool used = false;
+
+		if (app_container_name(c->s.app_id, c->s.deployment_id, n, out, outlen) != 0)
+			return -1;
+		for (int i = 0; i < nall && !used; i++)
+			used = strcmp(all[i].name, out) == 0;
+		for (int i = 0; i < nmade && !used; i++)
+			used = strcmp(made[i].name, out) == 0;
+		if (!used)
+			return 0;
+	}
+	return -1;
+}
+
+static void
+remove_all(struct app_ctx *c, struct inst *v, int n)
+{
+	char err[1024];
+
+	for (int i = 0; i < n; i++) {
+		if (ctr_remove(&c->x, &c->a, v[i].id, err, sizeof(err)) != 0)
+			app_say(&c->io, "could not remove container %s: %s", v[i].name, err);
+		else
+			app_say(&c->io, "removed container %s", v[i].name);
+	}
+}
+
+/*
+ * Creates and starts count containers of image_id; made[] gets them (even
+ * when a later one fails, so that the caller can remove them).  Returns 0
+ * or -1 (error set); *nmade is how many exist.
+ */
+static int
+start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made, int *nmade)
+{
+	struct inst *all;
+	int          nall = list_app(c, NULL, NULL, false, &all);
+	char         err[1024];
+
+	*nmade = 0;
+	if (nall < 0)
+		return -1;
+	for (int i = 0; i < count; i++) {
+		struct inst *in = &made[*nmade];
+		cJSON       *doc;
+
+		memset(in, 0, sizeof(*in));
+		if (free_name(c, all, nall, made, *nmade, in->name, sizeof(in->name)) != 0)
+			return fail(c, "no free container name");
+		if (ctr_create(&c->x, &c->a, &c->s, image_id, in->name, in->id, sizeof(in->id), err,
+		    sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		(*nmade)++;
+		if (ctr_action(&c->x, &c->a, in->id, "start", err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		if (ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
+			return fail(c, "container %s vanished after its start", in->name);
+		inst_from(c, doc, in);
+		if (c->s.exposed_port > 0 && in->port > 0)
+			app_say(&c->io, "starting container %s (host port %d)", in->name, in->port);
+		else
+			app_say(&c->io, "starting container %s", in->name);
+	}
+	return 0;
+}
+
+/* One HTTP or TCP probe of 127.0.0.1:port; true when healthy. */
+static bool
+probe(const char *path, int port, char *why, size_t whylen)
+{
+	if (path != NULL) {
+		CURL    *h = curl_easy_init();
+		char     url[1200];
+		long     st = 0;
+		CURLcode cc;
+
+		if (h == NULL)
+			return false;
+		(void)util_snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+		curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, NULL);
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+		{
+			FILE *devnull = fopen("/dev/null", "we");
+
+			curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+			cc = curl_easy_perform(h);
+			if (devnull != NULL)
+				fclose(devnull);
+		}
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+		curl_easy_cleanup(h);
+		if (cc != CURLE_OK) {
+			(void)util_snprintf(why, whylen, "GET %s: %s", path, curl_easy_strerror(cc));
+			return false;
+		}
+		if (st >= 200 && st < 400)
+			return true;
+		(void)util_snprintf(why, whylen, "GET %s answered %ld", path, st);
+		return false;
+	} else {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+		if (fd < 0)
+			return false;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (!ok)
+			(void)util_snprintf(why, whylen, "port %d: %s", port, strerror(errno));
+		close(fd);
+		return ok;
+	}
+}
+
+/*
+ * Waits until every container in v is healthy (see app.h), or one exits,
+ * or the timeout.  On failure the error holds the reason and the last log
+ * lines of the failing container; returns -1.
+ */
+static int
+health_wait(struct app_ctx *c, struct inst *v, int n)
+{
+	bool    served = app_spec_is_served(&c->s);
+	int64_t t0 = timefmt_mono_ms(), limit = (int64_t)c->s.hc_timeout_s * 1000;
+	char    why[512] = "", err[1024], logs[8192], red[8192];
+	int     bad = -1, left = n;
+
+	if (n == 0)
+		return 0;
+	if (served)
+		app_say(&c->io, "health check: %s on %d container%s (timeout %d s)",
+		    c->s.healthcheck_path ? c->s.healthcheck_path : "TCP connect", n, n == 1 ? "" : "s",
+		    c->s.hc_timeout_s);
+	else
+		sleep_ms(WORKER_SETTLE_MS);
+	for (;;) {
+		struct arena scratch;
+
+		arena_init(&scratch, 16384);
+		for (int i = 0; i < n && bad < 0; i++) {
+			cJSON       *doc;
+			const cJSON *ec;
+			int          rc;
+
+			if (v[i].healthy)
+				continue;
+			rc = ctr_inspect(&c->x, &scratch, v[i].id, 5000L, &doc, err, sizeof(err));
+			if (rc != 0) {
+				util_snprintf(why, sizeof(why), "container %s: %s", v[i].name,
+				    rc == 1 ? "removed" : err);
+				bad = i;
+				break;
+			}
+			if (!ctr_running(doc)) {
+				ec = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc,
+				    "State"), "ExitCode");
+				util_snprintf(why, sizeof(why), "container %s exited with code %d",
+				    v[i].name, cJSON_IsNumber(ec) ? (int)ec->valuedouble : -1);
+				bad = i;
+				break;
+			}
+			if (served && v[i].port == 0) {
+				util_snprintf(why, sizeof(why), "container %s has no host port", v[i].name);
+				bad = i;
+				break;
+			}
+			if (!served || probe(c->s.healthcheck_path, v[i].port, why, sizeof(why))) {
+				v[i].healthy = true;
+				left--;
+			}
+		}
+		arena_free(&scratch);
+		if (bad >= 0 || left == 0)
+			break;
+		if (timefmt_mono_ms() - t0 >= limit) {
+			for (int i = 0; i < n; i++)
+				if (!v[i].healthy) {
+					bad = i;
+					break;
+				}
+			break;
+		}
+		sleep_ms(served ? HEALTH_POLL_MS : 500);
+	}
+	if (bad < 0) {
+		app_say(&c->io, "health check passed after %.1f s", (timefmt_mono_ms() - t0) / 1000.0);
+		return 0;
+	}
+	/* The logs, then the error: both redacted (fail() does it). */
+	if (ctr_logs_tail(&c->x, &c->a, v[bad].id, APP_LOG_TAIL, logs, sizeof(logs)) != 0)
+		util_snprintf(logs, sizeof(logs), "(the engine gave no logs)");
+	app_redact(&c->red, logs, red, sizeof(red));
+	return fail(c, "health check failed: %s after %.0f s; last log lines:\n%s",
+	    why[0] ? why : "timed out", (timefmt_mono_ms() - t0) / 1000.0, red);
+}
+
+/* ----------------------------------------------------------------- edge */
+
+static bool
+routed(const struct app_ctx *c)
+{
+	return app_spec_is_served(&c->s) && c->s.hostname != NULL && c->j->conf->edge_sites_dir[0];
+}
+
+/* Rewrites the site with v's ports (n == 0: 503).  0 or -1 (error set). */
+static int
+route(struct app_ctx *c, const struct inst *v, int n)
+{
+	int   ports[MAX_NEW * 2];
+	int   np = 0, len;
+	char *site, err[2048], path[AGENT_STR_MAX + 80];
+
+	if (!routed(c))
+		return 0;
+	for (int i = 0; i < n && np < (int)(sizeof(ports) / sizeof(*ports)); i++)
+		if (v[i].port > 0)
+			ports[np++] = v[i].port;
+	if ((site = arena_alloc(&c->a, EDGE_SITE_MAX)) == NULL)
+		return fail(c, "out of memory");
+	len = edge_render(c->s.app_id, c->s.name, c->s.deployment_id[0] ? c->s.deployment_id : "-",
+	    c->s.hostname, c->j->conf->edge_listen, ports, (size_t)np, site, EDGE_SITE_MAX);
+	if (len < 0)
+		return fail(c, "the edge site does not fit in %d bytes", EDGE_SITE_MAX);
+	if (edge_install(c->j->conf, c->s.app_id, site, err, sizeof(err)) != 0)
+		return fail(c, "edge route not switched: %s", err);
+	(void)edge_path(c->j->conf, c->s.app_id, path, sizeof(path));
+	app_say(&c->io, "edge route app-%s.conf written (%d upstream%s); nginx %s", c->s.app_id, np,
+	    np == 1 ? "" : "s", c->j->conf->edge_reload_command[0] ? "reloaded" :
+	    "not reloaded (no edge_reload_command)");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- results */
+
+static cJSON *
+instances_json(struct app_ctx *c, const struct inst *v, int n, bool fresh)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char   err[512];
+
+	if (arr == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		cJSON       *doc = NULL;
+		const cJSON *d = v[i].doc;
+
+		if (fresh && ctr_inspect(&c->x, &c->a, v[i].id, CTR_TIMEOUT_MS, &doc, err,
+		    sizeof(err)) == 0)
+			d = doc;
+		if (d != NULL)
+			cJSON_AddItemToArray(arr, ctr_instance(d, false,
+			    v[i].healthy && app_spec_is_served(&c->s) ? "healthy" : "none"));
+	}
+	return arr;
+}
+
+static int
+result_instances(struct app_ctx *c, const struct inst *v, int n)
+{
+	cJSON *arr = instances_json(c, v, n, true);
+
+	if (arr == NULL || (c->j->result = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(arr);
+		return fail(c, "out of memory");
+	}
+	cJSON_AddItemToObject(c->j->result, "instances", arr);
+	return 0;
+}
+
+/* -------------------------------------------------------------- deploy */
+
+static int
+marker_path(const struct app_ctx *c, char *out, size_t outlen)
+{
+	return util_snprintf(out, outlen, "%s/switched-%s", c->j->conf->state_dir,
+	    c->s.deployment_id) < 0 ? -1 : 0;
+}
+
+static void
+put_str_or_null(cJSON *o, const char *k, const char *v)
+{
+	if (v != NULL && v[0] != '\0')
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *
+image_facts(const struct image_out *im)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	put_str_or_null(o, "image", im->image);
+	put_str_or_null(o, "image_id", im->image_id);
+	put_str_or_null(o, "commit_sha", im->commit_sha);
+	put_str_or_null(o, "commit_message", im->commit_message);
+	return o;
+}
+
+/* Stops and removes every other deployment's containers of the app. */
+static void
+drain_old(struct app_ctx *c)
+{
+	struct inst *old;
+	int          n = list_app(c, NULL, c->s.deployment_id, false, &old);
+	char         err[1024];
+
+	if (n < 0) {
+		app_say(&c->io, "listing old containers failed: %s", c->j->error);
+		c->j->error[0] = '\0';
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		app_say(&c->io, "stopping old container %s", old[i].name);
+		if (ctr_running(old[i].doc) &&
+		    ctr_action(&c->x, &c->a, old[i].id, "stop", err, sizeof(err)) != 0)
+			app_say(&c->io, "%s", err);
+		if (ctr_remove(&c->x, &c->a, old[i].id, err, sizeof(err)) != 0)
+			app_say(&c->io, "%s", err);
+	}
+	if (n == 0)
+		app_say(&c->io, "no old containers to stop");
+}
+
+static int
+kind_deploy(struct app_ctx *c)
+{
+	struct image_out im;
+	struct inst      made[MAX_NEW];
+	int              nmade = 0;
+	char             dir[AGENT_STR_MAX + 80], marker[AGENT_STR_MAX + 80], err[4096];
+	cJSON           *facts, *r;
+	bool             switched = false;
+
+	if (util_snprintf(dir, sizeof(dir), "%s/build-%s", c->j->conf->state_dir,
+	    c->s.deployment_id) < 0 || marker_path(c, marker, sizeof(marker)) != 0)
+		return fail(c, "state_dir path too long");
+	app_say(&c->io, "deployment %s of %s (%s, %d replica%s)", c->s.deployment_id,
+	    c->s.name[0] ? c->s.name : c->s.app_id, c->s.app_type, c->s.replicas,
+	    c->s.replicas == 1 ? "" : "s");
+	if (image_resolve(&c->x, &c->a, c->j->conf, &c->s, &c->io, dir, &im, err, sizeof(err)) != 0) {
+		c->j->result = image_facts(&im);
+		return fail(c, "%s", err);
+	}
+	if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
+	    health_wait(c, made, nmade) != 0) {
+		char keep[ERR_COPY];
+
+		memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
+		keep[sizeof(keep) - 1] = '\0';
+		remove_all(c, made, nmade);
+		util_snprintf(c->j->error, c->j->errlen, "%s", keep);
+		c->j->result = image_facts(&im);
+		return -1;
+	}
+	if (routed(c)) {
+		int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd >= 0)
+			close(fd);
+		switched = true;
+		if (route(c, made, nmade) != 0) {
+			char keep[ERR_COPY];
+
+			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
+			keep[sizeof(keep) - 1] = '\0';
+			unlink(marker);
+			remove_all(c, made, nmade);
+			util_snprintf(c->j->error, c->j->errlen, "%s", keep);
+			c->j->result = image_facts(&im);
+			return -1;
+		}
+		if (c->j->conf->edge_drain_ms > 0) {
+			app_say(&c->io, "draining for %lld ms", (long long)c->j->conf->edge_drain_ms);
+			sleep_ms(c->j->conf->edge_drain_ms);
+		}
+	}
+	drain_old(c);
+	if (switched)
+		unlink(marker);
+	if ((r = image_facts(&im)) == NULL)
+		return fail(c, "out of memory");
+	cJSON_AddStringToObject(r, "strategy", "rolling");
+	cJSON_AddStringToObject(r, "strategy_reason",
+	    "new containers start and pass the health check before old ones stop");
+	facts = instances_json(c, made, nmade, true);
+	cJSON_AddItemToObject(r, "instances", facts != NULL ? facts : cJSON_CreateArray());
+	c->j->result = r;
+	app_say(&c->io, "deployment %s is live with %d container%s", c->s.deployment_id, nmade,
+	    nmade == 1 ? "" : "s");
+	return 0;
+}
+
+/* ---------------------------------------------------------- scale et al. */
+
+static int
+kind_scale(struct app_ctx *c)
+{
+	struct inst *cur, made[MAX_NEW];
+	int          n = list_app(c, c->s.deployment_id, NULL, true, &cur), nmade = 0;
+	char         err[1024];
+	struct image_out im;
+
+	if (n < 0)
+		return -1;
+	app_say(&c->io, "scaling %s from %d to %d", c->s.name[0] ? c->s.name : c->s.app_id, n,
+	    c->s.replicas);
+	if (c->s.replicas > n) {
+		if (image_resolve(&c->x, &c->a, c->j->conf, &c->s, &c->io, NULL, &im, err,
+		    sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		if (start_new(c, im.image_id, c->s.replicas - n, made, &nmade) != 0 ||
+		    health_wait(c, made, nmade) != 0) {
+			char keep[ERR_COPY];
+
+			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
+			keep[sizeof(keep) - 1] = '\0';
+			remove_all(c, made, nmade);
+			util_snprintf(c->j->error, c->j->errlen, "%s", keep);
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+			cur[i].healthy = true;
+		/* cur and made together: the new set. */
+		{
+			struct inst *all = arena_alloc(&c->a, sizeof(*all) * (size_t)(n + nmade));
+
+			if (all == NULL)
+				return fail(c, "out of memory");
+			memcpy(all, cur, sizeof(*all) * (size_t)n);
+			memcpy(all + n, made, sizeof(*all) * (size_t)nmade);
+			if (route(c, all, n + nmade) != 0)
+				return -1;
+			return result_instances(c, all, n + nmade);
+		}
+	}
+	qsort(cur, (size_t)n, sizeof(*cur), by_created_desc);
+	for (int i = 0; i < n; i++)
+		cur[i].healthy = true;
+	/* Route to the survivors first, then stop the newest extras. */
+	if (c->s.replicas < n && route(c, cur + (n - c->s.replicas), c->s.replicas) != 0)
+		return -1;
+	for (int i = 0; i < n - c->s.replicas; i++) {
+		app_say(&c->io, "stopping container %s", cur[i].name);
+		if (ctr_action(&c->x, &c->a, cur[i].id, "stop", err, sizeof(err)) != 0)
+			app_say(&c->io, "%s", err);
+		if (ctr_remove(&c->x, &c->a, cur[i].id, err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+	}
+	if (c->s.replicas == n && route(c, cur, n) != 0)
+		return -1;
+	return result_instances(c, cur + (n - c->s.replicas), c->s.replicas);
+}
+
+/* stop, start, restart of the deployment's containers. */
+static int
+kind_lifecycle(struct app_ctx *c, const char *action)
+{
+	struct inst *cur, made[MAX_NEW];
+	int          n = list_app(c, c->s.deployment_id, NULL, false, &cur), nmade = 0;
+	char         err[1024];
+	struct image_out im;
+
+	if (n < 0)
+		return -1;
+	qsort(cur, (size_t)n, sizeof(*cur), by_name);
+	if (n == 0 && strcmp(action, "start") == 0) {
+		if (c->s.src != APP_SRC_RELEASE)
+			return fail(c, "no container of deployment %s exists and no release image was "
+			    "given to create them", c->s.deployment_id);
+		app_say(&c->io, "no container of deployment %s: creating %d", c->s.deployment_id,
+		    c->s.replicas);
+		if (image_resolve(&c->x, &c->a, c->j->conf, &c->s, &c->io, NULL, &im, err,
+		    sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
+		    health_wait(c, made, nmade) != 0) {
+			char keep[ERR_COPY];
+
+			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
+			keep[sizeof(keep) - 1] = '\0';
+			remove_all(c, made, nmade);
+			util_snprintf(c->j->error, c->j->errlen, "%s", keep);
+			return -1;
+		}
+		if (route(c, made, nmade) != 0)
+			return -1;
+		return result_instances(c, made, nmade);
+	}
+	if (strcmp(action, "stop") == 0 && route(c, cur, 0) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(action, "start") == 0 && ctr_running(cur[i].doc)) {
+			app_say(&c->io, "container %s is already running", cur[i].name);
+			continue;
+		}
+		app_say(&c->io, "%s container %s", strcmp(action, "stop") == 0 ? "stopping" :
+		    strcmp(action, "start") == 0 ? "starting" : "restarting", cur[i].name);
+		if (ctr_action(&c->x, &c->a, cur[i].id, action, err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+	}
+	if (strcmp(action, "stop") != 0) {
+		/* Ports may change over a restart: read them again. */
+		for (int i = 0; i < n; i++) {
+			cJSON *doc;
+
+			if (ctr_inspect(&c->x, &c->a, cur[i].id, CTR_TIMEOUT_MS, &doc, err,
+			    sizeof(err)) == 0)
+				inst_from(c, doc, &cur[i]);
+		}
+		if (health_wait(c, cur, n) != 0 || route(c, cur, n) != 0)
+			return -1;
+	}
+	return result_instances(c, cur, n);
+}
+
+static int
+kind_remove(struct app_ctx *c)
+{
+	struct inst *cur;
+	int          n = list_app(c, NULL, NULL, false, &cur), removed = 0;
+	char         err[2048];
+
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (ctr_remove(&c->x, &c->a, cur[i].id, err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		app_say(&c->io, "removed container %s", cur[i].name);
+		removed++;
+	}
+	if (edge_remove(c->j->conf, c->s.app_id, err, sizeof(err)) != 0)
+		return fail(c, "containers removed, but the edge route was not: %s", err);
+	if (c->j->conf->edge_sites_dir[0])
+		app_say(&c->io, "edge route app-%s.conf removed", c->s.app_id);
+	if ((c->j->result = cJSON_CreateObject()) == NULL)
+		return fail(c, "out of memory");
+	cJSON_AddNumberToObject(c->j->result, "removed", removed);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- exec */
+
+struct raw {
+	char  *p;
+	size_t len;
+	bool   over;
+};
+
+static int
+raw_add(void *ud, const char *p, size_t n)
+{
+	struct raw *r = ud;
+
+	if (r->len + n > EXEC_RAW_MAX) {
+		r->over = true;
+		n = EXEC_RAW_MAX - r->len;
+	}
+	memcpy(r->p + r->len, p, n);
+	r->len += n;
+	return 0;
+}
+
+static int
+kind_exec(struct app_ctx *c)
+{
+	struct inst     *cur;
+	int              n = list_app(c, c->s.deployment_id, NULL, true, &cur);
+	struct xfer_resp r;
+	struct raw       raw = {0};
+	cJSON           *body, *doc, *res;
+	const cJSON     *eid, *ec, *running;
+	char            *text, *out, *red;
+	bool             trunc = false, timed_out = false;
+	int              rc;
+
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		return fail(c, "no running container of deployment %s", c->s.deployment_id);
+	qsort(cur, (size_t)n, sizeof(*cur), by_name);
+	if ((body = cJSON_CreateObject()) == NULL)
+		return fail(c, "out of memory");
+	cJSON_AddBoolToObject(body, "AttachStdout", 1);
+	cJSON_AddBoolToObject(body, "AttachStderr", 1);
+	cJSON_AddBoolToObject(body, "AttachStdin", 0);
+	cJSON_AddBoolToObject(body, "Tty", 0);
+	cJSON_AddItemToObject(body, "Cmd", cJSON_Duplicate(c->s.command, 1));
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (text == NULL)
+		return fail(c, "out of memory");
+	rc = xfer_engine_call(&c->x, &c->a, "POST", arena_printf(&c->a, ENGINE_API "/containers/%s/exec",
+	    cur[0].id), text, CTR_TIMEOUT_MS, &r);
+	cJSON_free(text);
+	if (rc != 0 || r.status != 201)
+		return fail(c, "exec in %s: %s", cur[0].name, rc != 0 ? r.err : r.body);
+	eid = cJSON_GetObjectItemCaseSensitive(doc = cJSON_Parse(r.body), "Id");
+	if (!cJSON_IsString(eid)) {
+		cJSON_Delete(doc);
+		return fail(c, "exec in %s: no exec id", cur[0].name);
+	}
+	{
+		char id[128];
+
+		(void)util_snprintf(id, sizeof(id), "%s", eid->valuestring);
+		cJSON_Delete(doc);
+		app_say(&c->io, "exec in %s (timeout %d s)", cur[0].name, c->s.exec_timeout_s);
+		if ((raw.p = malloc(EXEC_RAW_MAX)) == NULL)
+			return fail(c, "out of memory");
+		rc = xfer_engine_stream(&c->x, "POST", arena_printf(&c->a, ENGINE_API "/exec/%s/start",
+		    id), NULL, -1, "{\"Detach\":false,\"Tty\":false}", raw_add, &raw,
+		    (long)c->s.exec_timeout_s * 1000L, &r);
+		if (rc != 0 && strstr(r.err, "imed out") != NULL)
+			timed_out = true;
+		else if (rc != 0 || (r.status != 200 && r.status != 101)) {
+			free(raw.p);
+			return fail(c, "exec in %s: %s", cur[0].name, rc != 0 ? r.err : "start refused");
+		}
+		out = arena_alloc(&c->a, EXEC_OUT_MAX + 1);
+		red = arena_alloc(&c->a, EXEC_OUT_MAX + 1);
+		if (out == NULL || red == NULL) {
+			free(raw.p);
+			return fail(c, "out of memory");
+		}
+		app_demux_all(raw.p, raw.len, out, EXEC_OUT_MAX + 1, &trunc);
+		free(raw.p);
+		trunc = trunc || raw.over;
+		text_sanitize(out, 1);
+		app_redact(&c->red, out, red, EXEC_OUT_MAX + 1);
+		if ((res = cJSON_CreateObject()) == NULL)
+			return fail(c, "out of memory");
+		c->j->result = res;
+		doc = NULL;
+		if (!timed_out && xfer_engine(&c->x, &c->a, arena_printf(&c->a, ENGINE_API "/exec/%s/json",
+		    id), CTR_TIMEOUT_MS, &r) == 0 && r.status == 200)
+			doc = cJSON_Parse(r.body);
+		ec = cJSON_GetObjectItemCaseSensitive(doc, "ExitCode");
+		running = cJSON_GetObjectItemCaseSensitive(doc, "Running");
+		if (cJSON_IsNumber(ec) && !cJSON_IsTrue(running))
+			cJSON_AddNumberToObject(res, "exit_code", (double)(int)ec->valuedouble);
+		else
+			cJSON_AddNullToObject(res, "exit_code");
+		cJSON_Delete(doc);
+	}
+	cJSON_AddStringToObject(res, "output", red);
+	cJSON_AddStringToObject(res, "instance", cur[0].name);
+	cJSON_AddBoolToObject(res, "truncated", trunc);
+	cJSON_AddBoolToObject(res, "timed_out", timed_out);
+	if (timed_out)
+		app_say(&c->io, "exec timed out after %d s", c->s.exec_timeout_s);
+	return 0;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static int
+kind_start(struct app_ctx *c)
+{
+	return kind_lifecycle(c, "start");
+}
+
+static int
+kind_stop(struct app_ctx *c)
+{
+	return kind_lifecycle(c, "stop");
+}
+
+static int
+kind_restart(struct app_ctx *c)
+{
+	return kind_lifecycle(c, "restart");
+}
+
+static const struct {
+	const char *kind;
+	int       (*run)(struct app_ctx *c);
+} app_kinds[] = {
+	{"app.deploy", kind_deploy},
+	{"app.scale", kind_scale},
+	{"app.start", kind_start},
+	{"app.stop", kind_stop},
+	{"app.restart", kind_restart},
+	{"app.remove", kind_remove},
+	{"app.exec", kind_exec},
+};
+
+static int
+app_kind_index(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(app_kinds) / sizeof(*app_kinds); i++)
+		if (strcmp(app_kinds[i].kind, kind) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool
+app_kind(const char *kind)
+{
+	return app_kind_index(kind) >= 0;
+}
+
+int
+app_run(struct app_job *j)
+{
+	struct app_ctx c;
+	int            k = app_kind_index(j->kind), rc;
+
+	memset(&c, 0, sizeof(c));
+	c.j = j;
+	j->error[0] = '\0';
+	if (k < 0)
+		return fail(&c, "unknown job kind %s", j->kind);
+	if (app_spec_parse(j->payload, j->kind, &c.s, j->error, j->errlen) != 0)
+		return -1;
+	app_redact_init(&c.red, &c.s);
+	if (c.s.build_args != NULL) {
+		const cJSON *it;
+
+		cJSON_ArrayForEach(it, c.s.build_args) {
+			app_redact_add(&c.red, it->valuestring);
+		}
+	}
+	c.io.emit = j->emit;
+	c.io.ud = j->ud;
+	c.io.red = &c.red;
+	xfer_init(&c.x, j->conf, NULL);
+	arena_init(&c.a, 65536);
+	rc = app_kinds[k].run(&c);
+	if (rc != 0 && j->error[0] == '\0')
+		fail(&c, "%s failed", j->kind);
+	xfer_cleanup(&c.x);
+	arena_free(&c.a);
+	return rc;
+}
+
+/* ------------------------------------------------------ after a kill */
+
+static void
+cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payload)
+{
+	struct app_job j = {.kind = "app.deploy", .job_id = job_id, .payload = payload, .conf = conf};
+	struct app_ctx c;
+	char           err[2048], marker[AGENT_STR_MAX + 80], dir[AGENT_STR_MAX + 80];
+	struct inst   *v;
+	int            n;
+
+	memset(&c, 0, sizeof(c));
+	j.error = err;
+	j.errlen = sizeof(err);
+	c.j = &j;
+	if (app_spec_parse(payload, "app.deploy", &c.s, err, sizeof(err)) != 0 ||
+	    c.s.deployment_id[0] == '\0')
+		return;
+	app_redact_init(&c.red, &c.s);
+	c.io.red = &c.red;
+	xfer_init(&c.x, conf, NULL);
+	arena_init(&c.a, 65536);
+	if (util_snprintf(dir, sizeof(dir), "%s/build-%s", conf->state_dir, c.s.deployment_id) >= 0)
+		(void)image_rmtree(dir);
+	if (marker_path(&c, marker, sizeof(marker)) == 0 && access(marker, F_OK) == 0) {
+		log_info("job %s: cancelled after the traffic switch: completing the drain of app %s",
+		    job_id, c.s.app_id);
+		drain_old(&c);
+		unlink(marker);
+	} else if ((n = list_app(&c, c.s.deployment_id, NULL, false, &v)) > 0) {
+		log_info("job %s: cancelled: removing the %d new container%s of deployment %s",
+		    job_id, n, n == 1 ? "" : "s", c.s.deployment_id);
+		for (int i = 0; i < n; i++)
+			if (ctr_remove(&c.x, &c.a, v[i].id, err, sizeof(err)) != 0)
+				log_warn("job %s: %s", job_id, err);
+	}
+	xfer_cleanup(&c.x);
+	arena_free(&c.a);
+}
+
+void
+app_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
+    const cJSON *payload)
+{
+	pid_t pid;
+
+	if (strcmp(kind, "app.deploy") != 0)
+		return;
+	/* Double fork: the grandchild is nobody's to wait for. */
+	if ((pid = fork()) < 0) {
+		log_error("job %s: cannot fork the clean-up: %s", job_id, strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		if (fork() == 0) {
+			sigset_t none;
+
+			setsid();
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGHUP, SIG_IGN);
+			signal(SIGCHLD, SIG_DFL);
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			cleanup_run(c, job_id, payload);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}

@@ -1,0 +1,290 @@
+/*
+ * report.c - instances and runtime logs for the plane (see report.h).
+ */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+#include "ctr.h"
+#include "engine.h"
+#include "text.h"
+
+void
+report_init(struct report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->pending = cJSON_CreateArray();
+}
+
+void
+report_free(struct report *r)
+{
+	free(r->cur);
+	cJSON_Delete(r->pending);
+	memset(r, 0, sizeof(*r));
+}
+
+/* An older plane without the route: say so once, keep going. */
+static bool
+unsupported(const struct plane_answer *ans, bool *logged, const char *what)
+{
+	if (ans->status != 404 && ans->status != 405)
+		return false;
+	if (!*logged)
+		log_warn("the plane does not accept %s (HTTP %ld): not reported (logged once)", what,
+		    ans->status);
+	*logged = true;
+	return true;
+}
+
+static const char *
+list_label(const cJSON *c, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "Labels"),
+	    key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_fn post, void *ud)
+{
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	cJSON              *list, *it, *body, *arr;
+	char                err[512];
+
+	if (ctr_list(x, a, NULL, 0, REPORT_ENGINE_TIMEOUT_MS, &list, err, sizeof(err)) != 0) {
+		log_debug("instances: %s (not reported)", err);
+		return -1;
+	}
+	if ((body = cJSON_CreateObject()) == NULL)
+		return -1;
+	arr = cJSON_AddArrayToObject(body, "instances");
+	cJSON_ArrayForEach(it, list) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "Id");
+		cJSON       *doc, *inst;
+
+		if (!cJSON_IsString(id) ||
+		    ctr_inspect(x, a, id->valuestring, REPORT_ENGINE_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
+			continue;
+		if (ctr_label(doc, "launcher.app") == NULL)
+			continue;
+		if ((inst = ctr_instance(doc, true, NULL)) != NULL)
+			cJSON_AddItemToArray(arr, inst);
+	}
+	rc = post(ud, "/instances", body, &ans);
+	cJSON_Delete(body);
+	if (rc == PLANE_OK)
+		return 0;
+	if (unsupported(&ans, &r->inst_unsupported_logged, "instance reports"))
+		return 0;
+	if (rc == PLANE_REJECTED)
+		log_warn("instances report rejected: %s", ans.msg);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- logs */
+
+struct take {
+	struct log_cursor *c;
+	const char        *app, *dep;
+	cJSON             *entries;
+	int                added;
+	int                skip;	/* lines at c->last still to skip */
+};
+
+static void
+take_line(void *ud, int stream, const char *line, size_t n)
+{
+	struct take  *t = ud;
+	struct app_ts ts;
+	size_t        off;
+	char          msg[REPORT_LINE_MAX + 8], stamp[48];
+	cJSON        *e;
+
+	if (app_log_ts(line, n, &ts, &off) != 0)
+		return;	/* not a timestamped line */
+	if (t->c->have) {
+		int cmp = app_ts_cmp(ts, t->c->last);
+
+		if (cmp < 0)
+			return;	/* shipped already */
+		if (cmp == 0 && t->skip > 0) {
+			t->skip--;	/* shipped already, at the same stamp */
+			return;
+		}
+	}
+	if (!t->c->have || app_ts_cmp(ts, t->c->last) > 0) {
+		t->c->last = ts;
+		t->c->have = true;
+		t->c->at_last = 0;
+		t->skip = 0;
+	}
+	t->c->at_last++;
+	n -= off;
+	if (n > REPORT_LINE_MAX + 1)
+		n = REPORT_LINE_MAX + 1;
+	memcpy(msg, line + off, n);
+	msg[n] = '\0';
+	text_truncate(msg, REPORT_LINE_MAX);
+	text_sanitize(msg, 0);
+	if (app_ts_rfc3339(ts, stamp, sizeof(stamp)) != 0 || (e = cJSON_CreateObject()) == NULL)
+		return;
+	cJSON_AddStringToObject(e, "app_id", t->app);
+	cJSON_AddStringToObject(e, "deployment_id", t->dep);
+	cJSON_AddStringToObject(e, "container_id", t->c->id);
+	cJSON_AddStringToObject(e, "timestamp", stamp);
+	cJSON_AddStringToObject(e, "stream", stream == 2 ? "stderr" : "stdout");
+	cJSON_AddStringToObject(e, "message", msg);
+	cJSON_AddItemToArray(t->entries, e);
+	t->added++;
+}
+
+int
+report_take_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
+    const char *deployment_id, cJSON *entries)
+{
+	struct take t = {.c = c, .app = app_id, .dep = deployment_id, .entries = entries,
+	    .skip = c->have ? c->at_last : 0};
+
+	/* +64: room for the timestamp in front of a line of REPORT_LINE_MAX. */
+	app_demux_lines(body, len, REPORT_LINE_MAX + 64, take_line, &t);
+	return t.added;
+}
+
+static struct log_cursor *
+cursor(struct report *r, const char *id)
+{
+	struct log_cursor *c;
+
+	for (size_t i = 0; i < r->ncur; i++)
+		if (strcmp(r->cur[i].id, id) == 0)
+			return &r->cur[i];
+	if (r->ncur == r->capcur) {
+		size_t cap = r->capcur ? r->capcur * 2 : 16;
+
+		if ((c = realloc(r->cur, cap * sizeof(*c))) == NULL)
+			return NULL;
+		r->cur = c;
+		r->capcur = cap;
+	}
+	c = &r->cur[r->ncur++];
+	memset(c, 0, sizeof(*c));
+	(void)util_snprintf(c->id, sizeof(c->id), "%s", id);
+	return c;
+}
+
+/* Keeps the pending buffer bounded: the oldest lines go first. */
+static void
+bound_pending(struct report *r)
+{
+	int n = cJSON_GetArraySize(r->pending), drop = n - REPORT_PENDING_MAX;
+
+	if (drop <= 0)
+		return;
+	for (int i = 0; i < drop; i++)
+		cJSON_DeleteItemFromArray(r->pending, 0);
+	r->dropped += drop;
+	log_warn("runtime logs: the plane is not taking them; dropped the %d oldest lines "
+	    "(%lld so far)", drop, (long long)r->dropped);
+}
+
+static void
+gather(struct report *r, struct xfer *x, struct arena *a)
+{
+	cJSON *list, *it;
+	char   err[512], since[48];
+	size_t w = 0;
+
+	if (ctr_list(x, a, NULL, 0, REPORT_ENGINE_TIMEOUT_MS, &list, err, sizeof(err)) != 0)
+		return;
+	for (size_t i = 0; i < r->ncur; i++)
+		r->cur[i].listed = false;
+	cJSON_ArrayForEach(it, list) {
+		const cJSON       *id = cJSON_GetObjectItemCaseSensitive(it, "Id");
+		const cJSON       *st = cJSON_GetObjectItemCaseSensitive(it, "State");
+		const char        *app = list_label(it, "launcher.app");
+		const char        *dep = list_label(it, "launcher.deployment");
+		bool               running = cJSON_IsString(st) && strcmp(st->valuestring, "running") == 0;
+		struct log_cursor *c = NULL;
+		struct xfer_resp   resp;
+		const char        *path;
+
+		if (!cJSON_IsString(id) || app == NULL)
+			continue;
+		for (size_t i = 0; i < r->ncur; i++)
+			if (strcmp(r->cur[i].id, id->valuestring) == 0)
+				c = &r->cur[i];
+		if (!running && c == NULL)
+			continue;	/* stopped before we saw it run: nothing new */
+		if (c == NULL && (c = cursor(r, id->valuestring)) == NULL)
+			continue;
+		c->listed = true;
+		if (!running && !c->running)
+			continue;	/* read once more after it stopped, then not again */
+		c->running = running;
+		if (c->have && app_ts_since(c->last, since, sizeof(since)) == 0)
+			path = arena_printf(a, ENGINE_API "/containers/%s/logs?stdout=1&stderr=1&"
+			    "timestamps=1&since=%s", id->valuestring, since);
+		else
+			path = arena_printf(a, ENGINE_API "/containers/%s/logs?stdout=1&stderr=1&"
+			    "timestamps=1&tail=%d", id->valuestring, REPORT_FIRST_TAIL);
+		if (xfer_engine(x, a, path, REPORT_ENGINE_TIMEOUT_MS, &resp) != 0 || resp.status != 200)
+			continue;
+		(void)report_take_lines(c, resp.body, resp.len, app, dep != NULL ? dep : "",
+		    r->pending);
+	}
+	/* Forget containers that vanished. */
+	for (size_t i = 0; i < r->ncur; i++)
+		if (r->cur[i].listed)
+			r->cur[w++] = r->cur[i];
+	r->ncur = w;
+	bound_pending(r);
+}
+
+int
+report_logs(struct report *r, struct xfer *x, struct arena *a, report_post_fn post, void *ud)
+{
+	if (r->pending == NULL && (r->pending = cJSON_CreateArray()) == NULL)
+		return -1;
+	gather(r, x, a);
+	while (cJSON_GetArraySize(r->pending) > 0) {
+		struct plane_answer ans;
+		enum plane_rc       rc;
+		cJSON              *body = cJSON_CreateObject(), *arr;
+		size_t              bytes = 0;
+		int                 n = 0;
+
+		if (body == NULL || (arr = cJSON_AddArrayToObject(body, "entries")) == NULL) {
+			cJSON_Delete(body);
+			return -1;
+		}
+		for (const cJSON *e = r->pending->child; e != NULL && n < REPORT_BATCH_ENTRIES;
+		    e = e->next) {
+			const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+			size_t       sz = 256 + (cJSON_IsString(m) ? strlen(m->valuestring) * 2 : 0);
+
+			if (n > 0 && bytes + sz > REPORT_BATCH_BYTES)
+				break;
+			bytes += sz;
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(e, 1));
+			n++;
+		}
+		rc = post(ud, "/logs", body, &ans);
+		cJSON_Delete(body);
+		if (rc == PLANE_OK || rc == PLANE_REJECTED ||
+		    unsupported(&ans, &r->logs_unsupported_logged, "runtime logs")) {
+			if (rc == PLANE_REJECTED && ans.status != 404 && ans.status != 405)
+				log_warn("runtime logs rejected (%s): dropping %d lines", ans.msg, n);
+			for (int i = 0; i < n; i++)
+				cJSON_DeleteItemFromArray(r->pending, 0);
+			continue;
+		}
+		return -1;	/* kept for the next tick */
+	}
+	return 0;
+}
