@@ -155,6 +155,19 @@ if [ "$#" -eq 0 ]; then
 	rm -f "$tmp"
 fi
 
+# 5b. the agent's app.* jobs against the same stand-in plane and the
+# stack's real Podman (fixture images, a private edge nginx)
+if [ "$#" -eq 0 ]; then
+	tmp=$(mktemp)
+	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
+		$PY tests/agent/test_app_jobs.py "$BUILD" > "$tmp" 2>&1
+	grep -E "^FAIL|Traceback" "$tmp" | head -20
+	tail -n 1 "$tmp"
+	grep -q "passed" "$tmp" || echo "agent app-jobs: 0 passed, 1 failed" >> "$tmp"
+	count "$tmp"
+	rm -f "$tmp"
+fi
+
 # 6. make start's own agent (a second stack: LAUNCHER_LOCAL_AGENT=1)
 if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)

@@ -862,6 +862,14 @@ nginx_test_command() {
     printf '%s' "$NGINX_BIN ${args[*]} -t -q"
 }
 
+# The stack's nginx reload, as the agent runs it after writing an app's
+# edge site (same paths as nginx_test_command).
+nginx_reload_command() {
+    local args
+    mapfile -t args < <(nginx_args)
+    printf '%s' "$NGINX_BIN ${args[*]} -s reload"
+}
+
 # The local agent: registers this machine as the tenant's server "local"
 # (fresh token in secrets/agent.token) and runs launcher-agent against the
 # plane through nginx. Optional: every obstacle is a note, not a failure.
@@ -887,7 +895,9 @@ start_agent() {
     printf '\n== %s launcher-agent\n' "$(date -u +%FT%TZ)" >> "$log"
     setsid "$AGENT_BIN" --plane "$BASE_URL" --tenant "$TENANT" --token-file "$AGENT_TOKEN" \
         --ca "$STATE/tls/cert.pem" --engine-socket "$ENGINE_SOCKET" --state-dir "$STATE/agent" \
-        --nginx-test-command "$(nginx_test_command)" >> "$log" 2>&1 < /dev/null &
+        --nginx-test-command "$(nginx_test_command)" \
+        --edge-sites-dir "$STATE/nginx/sites" --edge-listen "$BIND:$HTTP_PORT" \
+        --edge-reload-command "$(nginx_reload_command)" >> "$log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file agent)"
     sleep 0.3
