@@ -1,0 +1,273 @@
+/* test_agent_app.c - the pure parts of the app.* jobs: payload parsing,
+ * redaction, the engine's multiplexed frames, log timestamps and the
+ * since-cursor of runtime logs, the edge site, the create body. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/appspec.h"
+#include "agent/ctr.h"
+#include "agent/edge.h"
+#include "agent/image.h"
+#include "agent/report.h"
+#include "unit.h"
+
+#define APP "0b6f7c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b"
+#define DEP "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
+
+static const char *const payload_ok =
+    "{\"tenant_id\":\"11111111-1111-4111-8111-111111111111\","
+    "\"project_id\":\"22222222-2222-4222-8222-222222222222\","
+    "\"app_id\":\"" APP "\",\"deployment_id\":\"" DEP "\","
+    "\"app\":{\"name\":\"web\",\"app_type\":\"web\",\"exposed_port\":8080,\"replicas\":2,"
+    "\"restart_policy\":\"on-failure\",\"start_command\":null,\"cpu_limit\":0.5,"
+    "\"memory_limit\":134217728,\"healthcheck_path\":\"/health\","
+    "\"healthcheck_timeout_seconds\":30,\"hostname\":\"web.example.com\"},"
+    "\"env\":{\"SECRET\":\"hunter2-long\",\"AB\":\"ab\"},"
+    "\"source\":{\"type\":\"git\",\"repository_url\":\"https://bob:tok123xyz@git.example/r.git\","
+    "\"branch\":\"main\",\"commit_sha\":null,\"dockerfile_path\":\"Dockerfile\","
+    "\"build_context\":\".\",\"build_args\":{\"V\":\"1\"}}}";
+
+static int demux_n;
+static char demux_got[8][64];
+static int demux_stream[8];
+
+static void
+on_line(void *ud, int stream, const char *line, size_t n)
+{
+	(void)ud;
+	if (demux_n < 8) {
+		(void)snprintf(demux_got[demux_n], sizeof(demux_got[0]), "%.*s", (int)n, line);
+		demux_stream[demux_n] = stream;
+	}
+	demux_n++;
+}
+
+/* Appends one frame {stream, 0,0,0, size BE} + bytes. */
+static size_t
+frame(char *out, int stream, const char *s)
+{
+	size_t n = strlen(s);
+
+	out[0] = (char)stream;
+	out[1] = out[2] = out[3] = 0;
+	out[4] = (char)(n >> 24);
+	out[5] = (char)(n >> 16);
+	out[6] = (char)(n >> 8);
+	out[7] = (char)n;
+	memcpy(out + 8, s, n);
+	return n + 8;
+}
+
+static void
+test_payload(void)
+{
+	cJSON          *p = cJSON_Parse(payload_ok), *q;
+	struct app_spec s;
+	char            err[1024];
+
+	CHECK(app_spec_parse(p, "app.deploy", &s, err, sizeof(err)) == 0, err);
+	CHECK(s.src == APP_SRC_GIT && strcmp(s.branch, "main") == 0 && s.commit_sha == NULL,
+	    "git source read");
+	CHECK(s.replicas == 2 && s.exposed_port == 8080 && s.hc_timeout_s == 30 &&
+	    s.memory_limit == 134217728 && s.cpu_limit == 0.5, "app numbers read");
+	CHECK(app_spec_is_served(&s), "web with a port is served");
+	CHECK(strcmp(s.hostname, "web.example.com") == 0, "hostname read");
+	/* Several problems are reported at once. */
+	q = cJSON_Duplicate(p, 1);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(q, "app"), "hostname",
+	    cJSON_CreateString("evil; include /etc"));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(q, "app"), "replicas", cJSON_CreateNumber(1.5));
+	CHECK(app_spec_parse(q, "app.deploy", &s, err, sizeof(err)) != 0 &&
+	    strstr(err, "hostname") != NULL && strstr(err, "replicas") != NULL,
+	    "bad hostname and replicas both reported");
+	cJSON_Delete(q);
+	q = cJSON_Duplicate(p, 1);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(q, "source"), "build_context",
+	    cJSON_CreateString("../etc"));
+	CHECK(app_spec_parse(q, "app.deploy", &s, err, sizeof(err)) != 0 &&
+	    strstr(err, "build_context") != NULL, "a context outside the repository is refused");
+	cJSON_Delete(q);
+	q = cJSON_Duplicate(p, 1);
+	cJSON_ReplaceItemInObject(q, "app_id", cJSON_CreateString("../../x"));
+	CHECK(app_spec_parse(q, "app.deploy", &s, err, sizeof(err)) != 0, "an app_id with / is refused");
+	cJSON_Delete(q);
+	q = cJSON_Duplicate(p, 1);
+	cJSON_DeleteItemFromObject(q, "source");
+	CHECK(app_spec_parse(q, "app.deploy", &s, err, sizeof(err)) != 0 &&
+	    strstr(err, "source") != NULL, "deploy without a source refused");
+	CHECK(app_spec_parse(q, "app.scale", &s, err, sizeof(err)) != 0, "scale needs a release");
+	cJSON_AddItemToObject(q, "command", cJSON_Parse("[\"sh\",\"-c\",\"echo hi\"]"));
+	cJSON_AddNumberToObject(q, "timeout_seconds", 5000);
+	CHECK(app_spec_parse(q, "app.exec", &s, err, sizeof(err)) == 0 && s.exec_timeout_s == 600,
+	    "exec: timeout capped at 600");
+	cJSON_Delete(q);
+	q = cJSON_Parse("{\"app_id\":\"" APP "\",\"deployment_id\":null}");
+	CHECK(app_spec_parse(q, "app.remove", &s, err, sizeof(err)) == 0 && s.deployment_id[0] == '\0',
+	    "remove: only the app id is needed");
+	cJSON_Delete(q);
+	q = cJSON_Parse("{\"app_id\":\"" APP "\",\"deployment_id\":\"" DEP "\",\"tenant_id\":\"t\","
+	    "\"project_id\":\"p\",\"app\":{\"app_type\":\"worker\"},"
+	    "\"source\":{\"type\":\"release\",\"image_id\":\"sha256:"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}}");
+	CHECK(app_spec_parse(q, "app.deploy", &s, err, sizeof(err)) == 0 && !app_spec_is_served(&s) &&
+	    s.replicas == 1 && s.hc_timeout_s == 60 && strcmp(s.restart_policy, "always") == 0,
+	    "worker release with defaults");
+	cJSON_Delete(q);
+	cJSON_Delete(p);
+}
+
+static void
+test_redact(void)
+{
+	cJSON            *p = cJSON_Parse(payload_ok);
+	struct app_spec   s;
+	struct app_redact r;
+	char              err[512], out[512], url[256], cred[128];
+
+	(void)app_spec_parse(p, "app.deploy", &s, err, sizeof(err));
+	app_redact_init(&r, &s);
+	app_redact(&r, "value hunter2-long and ab here", out, sizeof(out));
+	CHECK(strcmp(out, "value [redacted] and ab here") == 0, "env value >= 3 redacted, short kept");
+	app_redact(&r, "fatal: https://bob:tok123xyz@git.example/r.git not found; tok123xyz", out,
+	    sizeof(out));
+	CHECK(strstr(out, "tok123xyz") == NULL && strstr(out, "bob:") == NULL, out);
+	app_redact(&r, "see http://alice:pw@other.example/x", out, sizeof(out));
+	CHECK(strcmp(out, "see http://[redacted]@other.example/x") == 0, "any URL credential redacted");
+	app_redact(&r, "hunter2-longhunter2-long", out, 12);
+	CHECK(strlen(out) < 12 && strstr(out, "hunter") == NULL, "cut output never leaks a prefix");
+	CHECK(app_url_split_cred("https://u:t@h.example/r.git", url, sizeof(url), cred, sizeof(cred)) == 0 &&
+	    strcmp(url, "https://h.example/r.git") == 0 && strcmp(cred, "u:t") == 0, "credential split");
+	CHECK(app_url_split_cred("git://127.0.0.1:9418/web.git", url, sizeof(url), cred, sizeof(cred)) == 0 &&
+	    strcmp(url, "git://127.0.0.1:9418/web.git") == 0 && cred[0] == '\0', "no credential");
+	cJSON_Delete(p);
+}
+
+static void
+test_demux(void)
+{
+	char   buf[512], out[64];
+	size_t n = 0;
+	bool   trunc;
+
+	n += frame(buf + n, 1, "hello\nwor");
+	n += frame(buf + n, 2, "err line\n");
+	n += frame(buf + n, 1, "ld\nlast");
+	demux_n = 0;
+	CHECK(app_demux_lines(buf, n, 100, on_line, NULL) == 4, "four lines");
+	CHECK(demux_n == 4 && strcmp(demux_got[0], "hello") == 0 && demux_stream[0] == 1 &&
+	    strcmp(demux_got[1], "err line") == 0 && demux_stream[1] == 2 &&
+	    strcmp(demux_got[2], "world") == 0 && strcmp(demux_got[3], "last") == 0,
+	    "lines joined across frames, per stream");
+	demux_n = 0;
+	app_demux_lines("raw tty\nout\n", 12, 100, on_line, NULL);
+	CHECK(demux_n == 2 && strcmp(demux_got[0], "raw tty") == 0 && demux_stream[0] == 1,
+	    "no frame header: raw stdout");
+	demux_n = 0;
+	app_demux_lines(buf, n, 3, on_line, NULL);
+	CHECK(strcmp(demux_got[0], "hel") == 0, "long lines cut");
+	app_demux_all(buf, n, out, sizeof(out), &trunc);
+	CHECK(strcmp(out, "hello\nworerr line\nld\nlast") == 0 && !trunc, "exec output concatenated");
+	app_demux_all(buf, n, out, 8, &trunc);
+	CHECK(strlen(out) == 7 && trunc, "exec output capped and marked truncated");
+	/* A frame whose size runs past the end is cut, not overread. */
+	buf[7] = (char)200;
+	demux_n = 0;
+	app_demux_lines(buf, 14, 100, on_line, NULL);
+	CHECK(demux_n == 1 && strcmp(demux_got[0], "hello") == 0, "short frame handled");
+}
+
+static void
+test_ts_and_cursor(void)
+{
+	struct app_ts     t, u;
+	size_t            off;
+	char              s[64], body[2048];
+	struct log_cursor c;
+	cJSON            *e = cJSON_CreateArray();
+	size_t            n = 0;
+
+	CHECK(app_log_ts("2024-01-02T03:04:05.123456789Z msg", 34, &t, &off) == 0 &&
+	    t.sec == 1704164645 && t.nsec == 123456789 && off == 31, "timestamp with nanoseconds");
+	CHECK(app_log_ts("2024-01-02T03:04:05Z x", 22, &u, &off) == 0 && u.nsec == 0 &&
+	    app_ts_cmp(u, t) < 0, "whole seconds compare before");
+	CHECK(app_log_ts("2024-01-02T04:04:05.5+01:00 x", 29, &u, &off) == 0 && u.sec == t.sec &&
+	    u.nsec == 500000000, "offset applied");
+	CHECK(app_log_ts("not a time", 10, &u, &off) != 0, "garbage refused");
+	CHECK(app_ts_since(t, s, sizeof(s)) == 0 && strcmp(s, "1704164645.123456789") == 0, "since=");
+	CHECK(app_ts_rfc3339(t, s, sizeof(s)) == 0 && strcmp(s, "2024-01-02T03:04:05.123456789Z") == 0,
+	    "RFC 3339 out");
+	/* The cursor: whole-second stamps, since= inclusive. */
+	memset(&c, 0, sizeof(c));
+	n += frame(body + n, 1, "2024-01-02T03:04:05Z a\n2024-01-02T03:04:05Z b\n");
+	CHECK(report_take_lines(&c, body, n, APP, DEP, e) == 2, "first read: both lines");
+	n += frame(body + n, 2, "2024-01-02T03:04:05Z c\n2024-01-02T03:04:06Z d\n");
+	CHECK(report_take_lines(&c, body, n, APP, DEP, e) == 2 && cJSON_GetArraySize(e) == 4,
+	    "second read: a and b skipped, c (same second) and d shipped");
+	CHECK(report_take_lines(&c, body, n, APP, DEP, e) == 0, "third read: nothing new");
+	CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 2), "stream")->valuestring, "stderr") == 0 &&
+	    strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3), "message")->valuestring, "d") == 0 &&
+	    strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3), "timestamp")->valuestring,
+	    "2024-01-02T03:04:06.000000000Z") == 0, "entry fields");
+	cJSON_Delete(e);
+	CHECK(app_container_name(APP, DEP, 3, s, sizeof(s)) == 0 &&
+	    strcmp(s, "lnchr-0b6f7c1e-9a8b7c6d-3") == 0, "container name");
+}
+
+static void
+test_edge_and_create(void)
+{
+	int             ports[] = {40001, 40002};
+	char            site[EDGE_SITE_MAX], err[256];
+	cJSON          *p = cJSON_Parse(payload_ok), *b;
+	struct app_spec s;
+	char           *text;
+
+	CHECK(edge_render(APP, "web\n}", DEP, "web.example.com", "127.0.0.1:8080", ports, 2, site,
+	    sizeof(site)) > 0, "site rendered");
+	CHECK(strstr(site, "upstream lnchr_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b {") != NULL &&
+	    strstr(site, "server 127.0.0.1:40001 max_fails=1 fail_timeout=2s;") != NULL &&
+	    strstr(site, "server 127.0.0.1:40002 max_fails=1 fail_timeout=2s;") != NULL &&
+	    strstr(site, "keepalive 16;") != NULL && strstr(site, "listen 127.0.0.1:8080;") != NULL &&
+	    strstr(site, "server_name web.example.com;") != NULL &&
+	    strstr(site, "proxy_set_header Connection \"\";") != NULL &&
+	    strstr(site, "proxy_next_upstream error timeout http_502 http_503;") != NULL &&
+	    strstr(site, DEP) != NULL, "site content");
+	CHECK(strstr(site, "web }") != NULL, "the app name cannot break out of the comment");
+	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 0, site, sizeof(site)) > 0 &&
+	    strstr(site, "return 503;") != NULL && strstr(site, "upstream") == NULL, "0 replicas: 503");
+	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 2, site, 100) < 0,
+	    "too small a buffer is an error");
+	(void)app_spec_parse(p, "app.deploy", &s, err, sizeof(err));
+	b = ctr_create_body(&s, "sha256:abc", 20000, 4096);
+	text = cJSON_PrintUnformatted(b);
+	CHECK(strstr(text, "\"launcher.managed\":\"1\"") && strstr(text, "\"launcher.app\":\"" APP "\"") &&
+	    strstr(text, "\"launcher.deployment\":\"" DEP "\"") && strstr(text, "\"PORT=8080\"") &&
+	    strstr(text, "\"SECRET=hunter2-long\"") && strstr(text, "\"StopTimeout\":10") &&
+	    strstr(text, "\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"") &&
+	    strstr(text, "\"Name\":\"on-failure\",\"MaximumRetryCount\":5") &&
+	    strstr(text, "\"NanoCpus\":500000000") && strstr(text, "\"Memory\":134217728") &&
+	    strstr(text, "{\"Name\":\"nofile\",\"Soft\":20000,\"Hard\":20000}") &&
+	    strstr(text, "\"Cmd\"") == NULL, text);
+	cJSON_free(text);
+	cJSON_Delete(b);
+	cJSON_Delete(p);
+}
+
+int
+main(void)
+{
+	char repo[128], tag[64];
+
+	test_payload();
+	test_redact();
+	test_demux();
+	test_ts_and_cursor();
+	test_edge_and_create();
+	image_split_ref("127.0.0.1:5000/launcher-test/web:v1", repo, sizeof(repo), tag, sizeof(tag));
+	CHECK(strcmp(repo, "127.0.0.1:5000/launcher-test/web") == 0 && strcmp(tag, "v1") == 0,
+	    "ref with a registry port split at the tag");
+	image_split_ref("127.0.0.1:5000/web", repo, sizeof(repo), tag, sizeof(tag));
+	CHECK(strcmp(repo, "127.0.0.1:5000/web") == 0 && strcmp(tag, "latest") == 0, "no tag: latest");
+	return unit_done("agent-app");
+}
