@@ -508,8 +508,11 @@ build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct ap
 	rc = xfer_engine_stream(x, "POST", path, "application/x-tar", fd, NULL, js_data, &js,
 	    BUILD_TIMEOUT_MS, &r);
 	js_finish(&js);
-	if (js.plen > 0)
-		build_obj(&js, &(cJSON){.type = cJSON_Object});
+	if (js.plen > 0) {	/* a last line without its newline */
+		js.partial[js.plen] = '\0';
+		text_sanitize(js.partial, 0);
+		app_say(io, "build: %s", js.partial);
+	}
 	free(js.buf);
 	close(fd);
 	kill(tar, SIGKILL);	/* done or not, the engine has read what it wanted */
