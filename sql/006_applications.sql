@@ -320,13 +320,18 @@ RETURNS void
 LANGUAGE sql AS $$
 	INSERT INTO instances AS i (tenant_id, server_id, application_id, deployment_id, container_id,
 	                       name, status, health, host_port, started_at, restart_count, exit_code)
-	SELECT a.tenant_id, p_server, a.id, x.deployment_id, x.container_id, coalesce(x.name, ''),
+	SELECT a.tenant_id, p_server, a.id,
+	       CASE WHEN x.deployment_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+	            THEN x.deployment_id::uuid END,
+	       x.container_id, coalesce(x.name, ''),
 	       coalesce(x.state, x.status, 'unknown'), coalesce(x.health, 'none'), x.host_port,
 	       x.started_at, coalesce(x.restart_count, 0), x.exit_code
-	  FROM jsonb_to_recordset(p_items) AS x(app_id uuid, deployment_id uuid, container_id text,
+	  FROM jsonb_to_recordset(p_items) AS x(app_id text, deployment_id text, container_id text,
 	       name text, state text, status text, health text, host_port integer,
 	       started_at timestamptz, restart_count integer, exit_code integer)
-	  JOIN applications a ON a.id = x.app_id
+	  -- Containers without our labels (empty ids) or of other tenants match nothing.
+	  JOIN applications a ON a.id = CASE WHEN x.app_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+	                                     THEN x.app_id::uuid END
 	 WHERE x.container_id ~ '^[0-9a-f]{12,64}$'
 	ON CONFLICT (server_id, container_id) DO UPDATE SET
 	       deployment_id = excluded.deployment_id, name = excluded.name, status = excluded.status,

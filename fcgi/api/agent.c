@@ -46,6 +46,8 @@ static const struct db_stmt st_heartbeat = {"agent_heartbeat",
 static const struct db_stmt st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
     " FROM job_claim($1::uuid)"};
+#define UUID_RE "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
+
 /* The env snapshot of the release an app.* job runs, for its claim. */
 static const struct db_stmt st_release_env = {"agent_release_env",
     "SELECT env_sealed FROM deployments WHERE id = $1::uuid AND server_id = $2::uuid"};
@@ -61,10 +63,12 @@ static const struct db_stmt st_log_envs = {"agent_log_envs",
 static const struct db_stmt st_logs = {"agent_logs",
     "INSERT INTO runtime_logs (application_id, deployment_id, container_id, instance_name, ts,"
     " stream, message)"
-    " SELECT a.id, x.deployment_id, x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
-    " x.message FROM jsonb_to_recordset($1::jsonb) AS x(app_id uuid, deployment_id uuid,"
-    " container_id text, timestamp timestamptz, stream text, message text)"
-    " JOIN applications a ON a.id = x.app_id AND a.server_id = $2::uuid"
+    " SELECT a.id, x.dep, x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
+    " x.message FROM (SELECT y.*, CASE WHEN y.deployment_id ~ " UUID_RE " THEN"
+    " y.deployment_id::uuid END AS dep FROM jsonb_to_recordset($1::jsonb) AS y(app_id text,"
+    " deployment_id text, container_id text, timestamp timestamptz, stream text, message text)) x"
+    " JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
+    " AND a.server_id = $2::uuid"
     " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"};
 static const struct db_stmt st_lease = {"agent_lease",
     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => lease_seconds)"
@@ -417,13 +421,14 @@ report_logs(struct req *r)
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "timestamp");
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "stream");
+		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "container_id");
 
-		if (!cJSON_IsString(m) || strlen(m->valuestring) > MAX_LINE || !cJSON_IsString(t) ||
+		if (!cJSON_IsString(cid) || !cJSON_IsString(m) || strlen(m->valuestring) > MAX_LINE || !cJSON_IsString(t) ||
 		    !json_is_time(t->valuestring) || !cJSON_IsString(st) ||
 		    (strcmp(st->valuestring, "stdout") != 0 && strcmp(st->valuestring, "stderr") != 0))
 			return http_field_error(r, "invalid request body", "entries",
-			    "each entry needs message (<= 4096 bytes), timestamp (RFC 3339) and "
-			    "stream (stdout|stderr)");
+			    "each entry needs container_id, message (<= 4096 bytes), timestamp "
+			    "(RFC 3339) and stream (stdout|stderr)");
 	}
 	text = cJSON_PrintUnformatted(list);
 	arena_defer(r->a, free, text);

@@ -930,8 +930,10 @@ respond_env(struct req *r, cJSON *map, bool pending)
 {
 	cJSON *meta = cJSON_CreateObject();
 
-	/* Viewers read the keys, not the values (API.md, Permissions). */
-	if (r->who.project_role < PROLE_MEMBER)
+	/* Revealing values needs write permission (API.md §0 "secrets in
+	 * responses"): viewers, members and keys without write scope read
+	 * the keys only. */
+	if (!perm_allows(r, CAP_WRITE))
 		for (cJSON *it = map->child; it; it = it->next)
 			cJSON_SetValuestring(it, "********");
 	cJSON_AddBoolToObject(meta, "pending_deploy", pending);
@@ -1193,7 +1195,8 @@ const struct route api_application_routes[] = {
 	APP(HTTP_GET, "/applications/:id/runtime-logs", runtime_logs, CAP_DEPLOY, NULL),
 	APP(HTTP_GET, "/applications/:id/build-logs", build_logs, CAP_DEPLOY, NULL),
 	APP(HTTP_POST, "/applications/:id/exec", exec_cmd, CAP_DEPLOY, "application.exec"),
-	APP(HTTP_POST, "/applications/:id/webhook-secret", webhook_secret, CAP_WRITE,
-	    "application.webhook_secret.rotate"),
+	{.methods = HTTP_POST, .pattern = "/applications/:id/webhook-secret", .fn = webhook_secret,
+	    .cap = CAP_WRITE, .audit = "application.webhook_secret.rotate",
+	    .project_of = apps_project_of, .flags = ROUTE_SECRET_ANSWER},
 	{0},
 };

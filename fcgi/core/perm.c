@@ -92,6 +92,13 @@ perm_project(struct req *r, const char *project_id, enum cap cap)
 }
 
 bool
+perm_allows(const struct req *r, enum cap cap)
+{
+	return r->who.project_id != NULL && r->who.project_role >= (int)cap_table[cap].min_role &&
+	    (r->who.scopes & cap_table[cap].scope) == cap_table[cap].scope;
+}
+
+bool
 perm_can_create_project(struct req *r)
 {
 	return r->who.key_project_id == NULL && (r->who.scopes & SCOPE_WRITE) != 0;

@@ -29,6 +29,12 @@ unsigned    perm_cap_scope(enum cap c);
  */
 enum err perm_project(struct req *r, const char *project_id, enum cap cap);
 
+/*
+ * Whether the caller, already admitted to the project by perm_project(),
+ * also holds cap there (e.g. to see secret values on a read route).
+ */
+bool perm_allows(const struct req *r, enum cap cap);
+
 /* Project creation: any user, with a write-scoped key not bound to a project. */
 bool perm_can_create_project(struct req *r);
 

@@ -146,6 +146,11 @@ def test_env_is_sealed_at_rest_masked_for_viewers_and_marks_pending_deploy():
     viewer = new_user(c)
     assert c.post("/projects/%s/members" % p["id"], {"user_id": viewer.user_id, "role": "viewer"}).status == 201
     assert viewer.get("/applications/%s/env" % a["id"]).data == {"ONLY": "********"}
+    # Revealing values needs write permission: a read/deploy key sees keys only.
+    deployer = Client(c.tenant, key=make_key(c, scopes=["read", "deploy"])["key"])
+    assert deployer.get("/applications/%s/env" % a["id"]).data == {"ONLY": "********"}
+    writer = Client(c.tenant, key=make_key(c, scopes=["read", "write"])["key"])
+    assert writer.get("/applications/%s/env" % a["id"]).data == {"ONLY": "x"}
     assert_error(viewer.put("/applications/%s/env" % a["id"], {"A": "b"}), 403, "FORBIDDEN")
     assert_error(viewer.post("/applications/%s/deploy" % a["id"], {}), 403, "FORBIDDEN")
     # Another tenant sees nothing.
@@ -314,6 +319,9 @@ def test_actions_scale_and_instances_follow_jobs():
     assert c.get("/applications/" + a["id"]).data["status"] == "crashed"
     agent.call("POST", "/instances", {"instances": [dict(rep[0], state="running")]})
     assert c.get("/applications/" + a["id"]).data["status"] == "running"
+    # Containers without our labels (empty ids) are ignored, not an error.
+    assert agent.call("POST", "/instances", {"instances": [dict(rep[0], state="running"),
+        {"container_id": "9" * 64, "app_id": "", "deployment_id": "", "state": "running"}]}).status == 200
     # A report naming another tenant's application is ignored.
     d2, _ = registered("x")
     s2 = _server(d2)
@@ -363,8 +371,12 @@ def test_git_autodeploy_gets_a_webhook_secret_once_and_delete_queues_cleanup():
     assert "webhook_secret" not in c.get("/applications/" + a["id"]).data
     sealed = _sql("SELECT webhook_secret_sealed FROM applications WHERE id = '%s'" % a["id"])
     assert a["webhook_secret"] not in sealed
-    r2 = c.post("/applications/%s/webhook-secret" % a["id"])
+    r2 = c.post("/applications/%s/webhook-secret" % a["id"], headers={"Idempotency-Key": "rot-1"})
     assert r2.status == 200 and r2.data["webhook_secret"] != a["webhook_secret"]
+    # A replay never carries (nor stores) the secret.
+    r3 = c.post("/applications/%s/webhook-secret" % a["id"], headers={"Idempotency-Key": "rot-1"})
+    assert r3.status == 200 and "webhook_secret" not in r3.data, r3
+    assert r2.data["webhook_secret"] not in _sql("SELECT string_agg(response, '') FROM idempotency_keys")
     d = c.post("/applications/%s/deploy" % a["id"], {"branch": "release", "commit_sha": "abc1234"}).data
     assert d["status"] == "building" and d["branch"] == "release" and d["commit_sha"] == "abc1234", d
     assert_error(c.post("/applications/%s/deploy" % a["id"], {"commit_sha": "xyz"}), 400, "BAD_REQUEST",
