@@ -243,7 +243,13 @@ def _git_daemon():
     p = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
                           "--listen=127.0.0.1", "--port=%d" % port, base],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait("git daemon", lambda: socket.create_connection(("127.0.0.1", port), 1).close() or True, 10)
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return True
+        except OSError:
+            return False
+    _wait("git daemon", up, 10)
     return p, "git://127.0.0.1:%d/%s" % (port, os.path.basename(F["FIXTURE_GIT_DIR"]))
 
 
@@ -266,16 +272,27 @@ def test_git_app_builds_serves_and_bad_sources_fail_with_the_cause():
         nb = _deploy(w, b, want="failed")
         assert "clone" in nb["error"].lower() or "git" in nb["error"].lower(), nb
         assert w.c.get("/applications/" + b["id"]).data["status"] == "failed"
-        # Cancel a running build: the deployment is cancelled, v1 keeps serving.
-        r = w.c.post("/applications/%s/deploy" % a["id"], {"commit_sha": F["FIXTURE_GIT_SHA_V2"]})
-        _wait("the build to start", lambda: w.c.get("/deployments/" + r.data["id"]).data["status"] in
-              ("building", "deploying", "succeeded"), 30)
+        # Cancel a running build (the "slow" branch sleeps 60 s in a RUN step;
+        # NONCE defeats the layer cache): cancelled, v1 keeps serving, no
+        # container of that deployment is left.
+        assert w.c.put("/applications/" + a["id"], {"build_args": {"NONCE": uuid.uuid4().hex}},
+                       headers={"If-Match": w.c.get("/applications/" + a["id"]).headers["etag"]}).status == 200
+        r = w.c.post("/applications/%s/deploy" % a["id"], {"branch": F.get("FIXTURE_GIT_SLOW_BRANCH", "slow")})
+        assert r.status == 201, r
+        _wait("the slow build to run", lambda: any(
+            "slow build" in x["message"] for x in w.c.get("/deployments/%s/logs" % r.data["id"]).data), 60)
+        t0 = time.time()
         c = w.c.post("/deployments/%s/cancel" % r.data["id"])
-        if c.status == 200:
-            assert c.data["status"] == "cancelled", c
-            time.sleep(3)
-            assert edge_get(a["hostname"]) == (200, "v1\n")
-            assert {x["Labels"]["launcher.deployment"] for x in app_containers(a["id"])} == {d["id"]}
+        assert c.status == 200 and c.data["status"] == "cancelled", c
+        _wait("the agent to give up the build", lambda: not any(
+            x["Labels"].get("launcher.deployment") == r.data["id"] for x in app_containers(a["id"])) and
+            w.c.get("/servers/" + w.server["id"]).data["status"] == "online", 30)
+        assert edge_get(a["hostname"]) == (200, "v1\n")
+        assert {x["Labels"]["launcher.deployment"] for x in app_containers(a["id"])} == {d["id"]}
+        # The next deploy runs at once: nothing is stuck behind the cancelled one.
+        d2 = _deploy(w, a, {"commit_sha": F["FIXTURE_GIT_SHA_V2"]})
+        assert d2["status"] == "succeeded" and time.time() - t0 < 90
+        _serves(a["hostname"], "v2")
     finally:
         daemon.terminate()
         daemon.wait()
@@ -319,8 +336,11 @@ def test_bad_image_stop_start_exec_and_delete():
     assert w.c.get("/applications/" + a["id"]).data["status"] == "failed"
     b = _app(w, env={"APP_MESSAGE": "exec-visible"})
     _deploy(w, b)
-    r = w.c.post("/applications/%s/exec" % b["id"], {"command": ["sh", "-c", "echo $APP_MESSAGE; exit 3"]})
-    assert r.status == 200 and r.data["exit_code"] == 3 and "exec-visible" in r.data["output"], r
+    r = w.c.post("/applications/%s/exec" % b["id"],
+                 {"command": ["sh", "-c", "echo sum=$((1+2)); echo $APP_MESSAGE; exit 3"]})
+    assert r.status == 200 and r.data["exit_code"] == 3 and "sum=3" in r.data["output"], r
+    # The output is redacted of the release's env values, like every log.
+    assert "exec-visible" not in r.data["output"] and "[redacted]" in r.data["output"], r
     assert_error(w.c.post("/applications/%s/exec" % b["id"], {"command": []}), 400, "BAD_REQUEST", "command")
     assert w.c.post("/applications/%s/stop" % b["id"]).status == 200
     _wait("stopped", lambda: w.c.get("/applications/" + b["id"]).data["status"] == "stopped", 60)
