@@ -4,6 +4,7 @@
 #   make start / make stop   the same stack in the background
 #   make lint     banned calls + warnings as errors
 #   make bench    wrk through nginx (see README, Performance)
+#   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
@@ -40,7 +41,7 @@ AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null)
 BINS      += $(BUILD)/bin/launcher-agent
 
-.PHONY: all run start stop test unit lint bench bench-agent fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -108,6 +109,10 @@ bench: install-deps
 bench-agent: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/agent_rss.sh
+
+bench-deploy: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/deploy_time.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -41,7 +41,7 @@ static const struct db_stmt st_heartbeat = {"agent_heartbeat",
     " ($2::jsonb->'host'->>'disk_used_bytes')::bigint, ($2::jsonb->'host'->>'disk_total_bytes')::bigint,"
     " ($2::jsonb->'host'->>'load1')::float8, ($2::jsonb->'host'->>'net_rx_bytes')::bigint,"
     " ($2::jsonb->'host'->>'net_tx_bytes')::bigint FROM s)"
-    " SELECT id AS server_id, status, heartbeat_interval_seconds, 1000 AS poll_interval_ms,"
+    " SELECT id AS server_id, status, heartbeat_interval_seconds, $3::int AS poll_interval_ms,"
     " now() AS plane_time FROM s"};
 static const struct db_stmt st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
@@ -155,7 +155,8 @@ heartbeat(struct req *r)
 		return e;
 	body = cJSON_PrintUnformatted(r->json);
 	arena_defer(r->a, free, body);
-	if ((e = db_run(r, &st_heartbeat, &res, r->who.server_id, body)) != ERR_OK)
+	if ((e = db_run(r, &st_heartbeat, &res, r->who.server_id, body,
+	    arena_printf(r->a, "%lld", (long long)r->w->cfg->agent_poll_interval_ms))) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_NOT_FOUND, "server not found");

@@ -36,9 +36,16 @@ def test_quick_example_of_the_seed():
     r = c.post("/settings/service-keys", {"name": "ci-cd"})
     assert r.status == 201, r
     kc = Client(c.tenant, key=r.data["key"])
-    # Applications arrive with their own section; the key must authenticate.
     r = kc.get("/applications")
-    assert r.status == 404 and r.error["code"] == "NOT_FOUND", r
+    assert r.status == 200 and r.data == [] and r.json["meta"] == {"next_cursor": None}, r
+    # ... and deploy an application with it (the job waits for a server's agent).
+    assert c.post("/servers", {"name": "srv"}).status == 201
+    p = kc.post("/projects", {"name": "quick"}).data
+    a = kc.post("/applications", {"project_id": p["id"], "name": "web", "source_type": "docker_image",
+                                  "image_url": "registry.example.com/web:1", "exposed_port": 8080}).data
+    assert [x["id"] for x in kc.get("/applications").data] == [a["id"]]
+    r = kc.call("POST", "/applications/%s/deploy" % a["id"])
+    assert r.status == 201 and r.data["status"] == "deploying" and r.data["trigger"] == "api", r
 
 
 def test_revoked_key_is_401_at_once():

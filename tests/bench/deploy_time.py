@@ -1,0 +1,112 @@
+"""The measuring half of tests/bench/deploy_time.sh (see there)."""
+import http.client
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+from lib import HTTP_PORT, Client, request  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_DEPLOYS", "7"))
+PROBE = 0.02
+SOCK = os.environ["LAUNCHER_ENGINE_SOCKET"]
+
+
+class UnixConn(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def engine(method, path, body=None):
+    c = UnixConn(SOCK)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        c.request(method, "/v1.41" + path, data, {"Content-Type": "application/json"} if data else {})
+        r = c.getresponse()
+        raw = r.read()
+        return r.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
+    finally:
+        c.close()
+
+
+def get(port, path, host=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        c.request("GET", path, headers={"Host": host or "localhost", "Connection": "close"})
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    except OSError:
+        return 0, ""
+    finally:
+        c.close()
+
+
+def until(fn, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if fn():
+            return
+        time.sleep(PROBE)
+    raise SystemExit("timed out")
+
+
+def main():
+    r = request("POST", "/default/api/v1/auth/register", {
+        "email": "deploy-bench@example.com", "password": "bench-Passw0rd", "first_name": "B", "last_name": "D"})
+    c = Client("default", token=r.data["token"])
+    p = c.post("/projects", {"name": "bench"}).data
+    images = {"v1": os.environ["FIXTURE_REGISTRY_WEB_V1"], "v2": os.environ["FIXTURE_REGISTRY_WEB_V2"]}
+    a = c.post("/applications", {"project_id": p["id"], "name": "web", "source_type": "docker_image",
+                                 "image_url": images["v1"], "exposed_port": 8080,
+                                 "healthcheck_path": "/health"}).data
+    host = a["hostname"]
+
+    def deploy(version):
+        t0 = time.time()
+        d = c.post("/applications/%s/deploy" % a["id"], {"image_url": images[version]}).data
+        until(lambda: get(HTTP_PORT, "/", host) == (200, version + "\n"))
+        took = time.time() - t0
+        until(lambda: c.get("/deployments/" + d["id"]).data["status"] in ("succeeded", "failed"))
+        assert c.get("/deployments/" + d["id"]).data["status"] == "succeeded"
+        return took
+
+    def floor(version):
+        t0 = time.time()
+        st, ctr = engine("POST", "/containers/create?name=floor-" + uuid.uuid4().hex[:8], {
+            "Image": images[version], "StopTimeout": 1, "ExposedPorts": {"8080/tcp": {}},
+            "HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]},
+                           "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 1024}]}})
+        assert st == 201, ctr
+        assert engine("POST", "/containers/%s/start" % ctr["Id"])[0] == 204
+        port = int(engine("GET", "/containers/%s/json" % ctr["Id"])[1]["NetworkSettings"]["Ports"]
+                   ["8080/tcp"][0]["HostPort"])
+        until(lambda: get(port, "/health")[0] == 200)
+        took = time.time() - t0
+        engine("DELETE", "/containers/%s?force=1" % ctr["Id"])
+        return took
+
+    deploy("v1")        # the first pull and route
+    floor("v1")
+    dep, flo = [], []
+    for i in range(ROUNDS):
+        v = "v2" if i % 2 == 0 else "v1"
+        dep.append(deploy(v))
+        flo.append(floor(v))
+    md, mf = statistics.median(dep), statistics.median(flo)
+    print("deploy -> first 200 through nginx: median %.2f s  (rounds: %s)"
+          % (md, ", ".join("%.2f" % x for x in dep)))
+    print("floor: create + start + health by hand: median %.2f s  (rounds: %s)"
+          % (mf, ", ".join("%.2f" % x for x in flo)))
+    print("ratio deploy/floor = %.2f" % (md / mf))
+
+
+main()
