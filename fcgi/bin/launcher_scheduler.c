@@ -50,7 +50,7 @@ tick(PGconn *c, const struct config *cfg)
 		    PQgetvalue(res, 0, 3));
 	PQclear(res);
 	/* Runtime logs older than the retention (config runtime_log_retention_days). */
-	snprintf(days, sizeof(days), "%lld", (long long)cfg->runtime_log_retention_days);
+	util_snprintf(days, sizeof(days), "%lld", (long long)cfg->runtime_log_retention_days);
 	res = PQexecParams(c, "SELECT launcher.runtime_logs_prune($1::int)", 1, NULL, param, NULL,
 	    NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
