@@ -78,6 +78,7 @@ export LAUNCHER_SCHEDULER_INTERVAL=3600
 [ "$SAN" = 1 ] && export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 stop_stack() {
+	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
 	registry_stop auth

@@ -25,6 +25,7 @@ export LAUNCHER_LOCAL_AGENT=1 LAUNCHER_LOG_LEVEL=warn
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 cleanup() {
+	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
 	rm -rf "$LAUNCHER_STATE_DIR"

@@ -15,3 +15,21 @@ throwaway_stack() {
 	LAUNCHER_SMTP_PORT=$(throwaway_port)
 	LAUNCHER_PG_PORT=$(throwaway_port)
 }
+
+# The throwaway stack's own Podman (storage in its state dir) holds only
+# the tests' containers: throwaway_remove_containers removes them all
+# (before the stack stops), so that no test workload outlives the run and
+# the storage can be deleted.  Does nothing for any other engine.
+throwaway_remove_containers() {
+	local sock
+	sock=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" 2> /dev/null | tr -d "'\"")
+	case $sock in "$LAUNCHER_STATE_DIR"/*) ;; *) return 0 ;; esac
+	[ -S "$sock" ] || return 0
+	curl -s --max-time 10 --unix-socket "$sock" "http://d/v1.41/containers/json?all=1" |
+		/usr/bin/python3 -c 'import json, sys; print("\n".join(c["Id"] for c in json.load(sys.stdin)))' 2> /dev/null |
+		while read -r id; do
+			[ -n "$id" ] && curl -s -o /dev/null --max-time 30 --unix-socket "$sock" \
+				-X DELETE "http://d/v1.41/containers/$id?force=1"
+		done
+	return 0
+}
