@@ -46,8 +46,8 @@ static const struct db_stmt st_key = {"auth_key",
     " AND (k.expires_at IS NULL OR k.expires_at > now())"};
 static const struct db_stmt st_jwt = {"auth_jwt",
     "SELECT u.role AS _role, " PRINCIPAL_USER_COLS
-    " FROM sessions s JOIN users u ON u.id = s.user_id AND u.active"
-    " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now()"};
+    " FROM users u WHERE u.active AND u.id = (SELECT s.user_id FROM sessions s"
+    " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now())"};
 static const struct db_stmt st_agent = {"auth_agent",
     "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"};
 /* last_used_at is advisory: written at most once a minute per key. */
