@@ -334,8 +334,19 @@ def test_bad_image_stop_start_exec_and_delete():
     d = _deploy(w, a, want="failed")
     assert "does-not-exist" in d["error"] and "pull" in d["error"].lower(), d
     assert w.c.get("/applications/" + a["id"]).data["status"] == "failed"
-    b = _app(w, env={"APP_MESSAGE": "exec-visible"})
+    b = _app(w, env={"APP_MESSAGE": "exec-visible"}, cpu_limit=0.5, memory_limit=64 << 20,
+             restart_policy="on-failure", start_command="echo started-by-start-command; exec /start.sh")
     _deploy(w, b)
+    # Limits, restart policy and start command reach the engine.
+    cs = app_containers(b["id"])
+    st, info = engine("GET", "/containers/%s/json" % cs[0]["Id"])
+    hc = info["HostConfig"]
+    assert hc["NanoCpus"] == 500000000 and hc["Memory"] == 64 << 20, hc
+    assert hc["RestartPolicy"]["Name"] == "on-failure", hc["RestartPolicy"]
+    assert info["Config"]["Cmd"][-1].startswith("echo started-by-start-command"), info["Config"]["Cmd"]
+    _wait("the start command's output in the runtime logs", lambda: any(
+        "started-by-start-command" in x["message"]
+        for x in w.c.get("/applications/%s/runtime-logs" % b["id"]).data), 30)
     r = w.c.post("/applications/%s/exec" % b["id"],
                  {"command": ["sh", "-c", "echo sum=$((1+2)); echo $APP_MESSAGE; exit 3"]})
     assert r.status == 200 and r.data["exit_code"] == 3 and "sum=3" in r.data["output"], r
@@ -353,3 +364,18 @@ def test_bad_image_stop_start_exec_and_delete():
     assert w.c.delete("/applications/" + b["id"]).status == 204
     _wait("containers removed", lambda: app_containers(b["id"]) == [], 60)
     _wait("site removed", lambda: not os.path.exists(site), 30)
+
+
+def test_a_container_that_dies_makes_the_app_crashed_until_restarted():
+    w = World.get()
+    a = _app(w, restart_policy="no")
+    _deploy(w, a)
+    cs = app_containers(a["id"], all_=False)
+    assert len(cs) == 1
+    assert engine("POST", "/containers/%s/kill?signal=KILL" % cs[0]["Id"])[0] == 204
+    _wait("crashed", lambda: w.c.get("/applications/" + a["id"]).data["status"] == "crashed", 30)
+    inst = w.c.get("/applications/%s/instances" % a["id"]).data
+    assert [i["status"] for i in inst] == ["exited"], inst
+    assert w.c.post("/applications/%s/restart" % a["id"]).status == 200
+    _wait("running again", lambda: w.c.get("/applications/" + a["id"]).data["status"] == "running", 60)
+    _serves(a["hostname"], "v1")
