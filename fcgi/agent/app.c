@@ -37,6 +37,9 @@
 #define EXEC_OUT_MAX   (64 * 1024)
 #define EXEC_RAW_MAX   (256 * 1024)
 #define WORKER_SETTLE_MS 2000
+/* Health probes: the first soon after start (most apps listen within
+ * tens of milliseconds), then doubling up to HEALTH_POLL_MS. */
+#define HEALTH_POLL_FIRST_MS 20
 #define HEALTH_POLL_MS 250
 #define ERR_COPY       8000	/* RUNNER_MAX_ERROR */
 
@@ -322,6 +325,7 @@ health_wait(struct app_ctx *c, struct inst *v, int n)
 {
 	bool    served = app_spec_is_served(&c->s);
 	int64_t t0 = timefmt_mono_ms(), limit = (int64_t)c->s.hc_timeout_s * 1000;
+	int64_t nap = HEALTH_POLL_FIRST_MS;
 	char    why[512] = "", err[1024], logs[8192], red[8192];
 	int     bad = -1, left = n;
 
@@ -380,7 +384,8 @@ health_wait(struct app_ctx *c, struct inst *v, int n)
 				}
 			break;
 		}
-		sleep_ms(served ? HEALTH_POLL_MS : 500);
+		sleep_ms(served ? nap : 500);
+		nap = nap * 2 < HEALTH_POLL_MS ? nap * 2 : HEALTH_POLL_MS;
 	}
 	if (bad < 0) {
 		app_say(&c->io, "health check passed after %.1f s", (timefmt_mono_ms() - t0) / 1000.0);

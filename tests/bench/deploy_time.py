@@ -2,8 +2,10 @@
 import http.client
 import json
 import os
+import resource
 import socket
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -36,6 +38,13 @@ def engine(method, path, body=None):
         return r.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
     finally:
         c.close()
+
+
+def ulimit(name, which, cap):
+    """What the agent gives containers: at most the current hard limit (Podman here)."""
+    hard = resource.getrlimit(which)[1]
+    v = cap if hard == resource.RLIM_INFINITY else min(hard, cap)
+    return {"Name": name, "Soft": v, "Hard": v}
 
 
 def get(port, path, host=None):
@@ -84,9 +93,11 @@ def main():
         st, ctr = engine("POST", "/containers/create?name=floor-" + uuid.uuid4().hex[:8], {
             "Image": images[version], "StopTimeout": 1, "ExposedPorts": {"8080/tcp": {}},
             "HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]},
-                           "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 1024}]}})
+                           "Ulimits": [ulimit("nofile", resource.RLIMIT_NOFILE, 65536),
+                                       ulimit("nproc", resource.RLIMIT_NPROC, 4096)]}})
         assert st == 201, ctr
-        assert engine("POST", "/containers/%s/start" % ctr["Id"])[0] == 204
+        st, out = engine("POST", "/containers/%s/start" % ctr["Id"])
+        assert st == 204, out
         port = int(engine("GET", "/containers/%s/json" % ctr["Id"])[1]["NetworkSettings"]["Ports"]
                    ["8080/tcp"][0]["HostPort"])
         until(lambda: get(port, "/health")[0] == 200)
@@ -94,19 +105,40 @@ def main():
         engine("DELETE", "/containers/%s?force=1" % ctr["Id"])
         return took
 
+    def podman_run(version):
+        """`podman run` (the remote client on the same engine) + the health check by hand."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        lim = [ulimit("nofile", resource.RLIMIT_NOFILE, 65536), ulimit("nproc", resource.RLIMIT_NPROC, 4096)]
+        t0 = time.time()
+        out = subprocess.run(["podman", "--url", "unix://" + SOCK, "run", "-d", "-p", "127.0.0.1:%d:8080" % port]
+                             + sum((["--ulimit", "%s=%d:%d" % (u["Name"], u["Soft"], u["Hard"])] for u in lim), [])
+                             + [images[version]], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        until(lambda: get(port, "/health")[0] == 200)
+        took = time.time() - t0
+        engine("DELETE", "/containers/%s?force=1" % out.stdout.strip())
+        return took
+
     deploy("v1")        # the first pull and route
     floor("v1")
-    dep, flo = [], []
+    podman_run("v1")
+    dep, flo, cli = [], [], []
     for i in range(ROUNDS):
         v = "v2" if i % 2 == 0 else "v1"
         dep.append(deploy(v))
         flo.append(floor(v))
-    md, mf = statistics.median(dep), statistics.median(flo)
-    print("deploy -> first 200 through nginx: median %.2f s  (rounds: %s)"
-          % (md, ", ".join("%.2f" % x for x in dep)))
-    print("floor: create + start + health by hand: median %.2f s  (rounds: %s)"
-          % (mf, ", ".join("%.2f" % x for x in flo)))
-    print("ratio deploy/floor = %.2f" % (md / mf))
+        cli.append(podman_run(v))
+    md, mf, mc = statistics.median(dep), statistics.median(flo), statistics.median(cli)
+
+    def show(label, m, xs):
+        print("%-52s median %.2f s  (rounds: %s)" % (label, m, ", ".join("%.2f" % x for x in xs)))
+    show("deploy: POST /deploy -> first 200 through nginx", md, dep)
+    show("floor: podman run -d + health check by hand", mc, cli)
+    show("strict floor: Engine API create + start + health", mf, flo)
+    print("ratio deploy/podman-run = %.2f   deploy/strict-floor = %.2f" % (md / mc, md / mf))
 
 
 main()

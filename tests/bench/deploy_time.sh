@@ -9,9 +9,10 @@
 # and v2 so that every round starts new containers:
 #   deploy: POST /applications/:id/deploy -> first 200 with the new version
 #           through nginx by Host header (new connection per probe)
-#   floor:  the same image through the Engine API by hand: create + start
-#           (loopback port) -> first 200 from /health on the container
-#           (what `podman run` + a health check done by hand costs)
+#   floor:  `podman run -d` of the same image on the same engine, then the
+#           health check by hand (first 200 from /health on the container)
+#   strict floor: the Engine API by hand, create + start + the same check
+#           (no CLI start-up: the least any deploy could cost)
 # Probes every 20 ms on both sides.  Prints the medians and the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

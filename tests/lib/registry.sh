@@ -178,7 +178,7 @@ registry_start() {
 			fi
 			sleep 0.05
 		done
-		wait "$pid" 2> /dev/null
+		wait "$pid" 2> /dev/null || true
 		grep -q "address already in use" "$dir/registry.log" || break
 		_registry_log "127.0.0.1:$port was taken meanwhile; another port"
 	done
@@ -202,7 +202,7 @@ registry_stop() {
 			sleep 0.1
 		done
 		kill -0 "$pid" 2> /dev/null && kill -KILL "$pid" 2> /dev/null
-		wait "$pid" 2> /dev/null
+		wait "$pid" 2> /dev/null || true
 	fi
 	unset "$prefix" "${prefix}_PID"
 	return 0
