@@ -57,7 +57,11 @@ CREATE TABLE applications (
 	name                        text NOT NULL CHECK (name ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
 	app_type                    text NOT NULL DEFAULT 'web' CHECK (app_type IN ('web', 'worker', 'api')),
 	source_type                 text NOT NULL CHECK (source_type IN ('git', 'docker_image', 'docker_compose')),
-	repository_url              text CHECK (length(repository_url) <= 2048),
+	-- Without credentials: a user:token@ given in the URL is split off and
+	-- sealed (crypto_seal, purpose "app-repo-credential"); the agent gets it
+	-- back only in the claim of a deploy job.
+	repository_url              text CHECK (length(repository_url) <= 2048 AND repository_url !~ '^[a-z]+://[^/]*@'),
+	repository_credential_sealed text,
 	branch                      text NOT NULL DEFAULT 'main' CHECK (length(branch) BETWEEN 1 AND 255),
 	dockerfile_path             text NOT NULL DEFAULT 'Dockerfile' CHECK (length(dockerfile_path) BETWEEN 1 AND 1024),
 	build_context               text NOT NULL DEFAULT '.' CHECK (length(build_context) BETWEEN 1 AND 1024),

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../core/buf.h"
+#include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/json.h"
 #include "../core/log.h"
@@ -51,6 +54,10 @@ static const struct db_stmt st_claim = {"agent_claim",
 /* The env snapshot of the release an app.* job runs, for its claim. */
 static const struct db_stmt st_release_env = {"agent_release_env",
     "SELECT env_sealed FROM deployments WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* The sealed credentials of a git application's repository URL. */
+static const struct db_stmt st_repo_cred = {"agent_repo_cred",
+    "SELECT repository_credential_sealed FROM applications WHERE id = $1::uuid"
+    " AND server_id = $2::uuid AND repository_credential_sealed IS NOT NULL"};
 static const struct db_stmt st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances"};
 /* Snapshots of the releases a log batch names, to redact their values. */
@@ -164,6 +171,7 @@ heartbeat(struct req *r)
 }
 
 static enum err add_release_env(struct req *r, cJSON *payload);
+static enum err add_repo_credentials(struct req *r, cJSON *payload);
 
 static enum err
 claim(struct req *r)
@@ -209,6 +217,47 @@ add_release_env(struct req *r, cJSON *payload)
 		return ERR_INTERNAL;
 	}
 	cJSON_AddItemToObject(payload, "env", env);
+	return add_repo_credentials(r, payload);
+}
+
+/*
+ * A git source whose URL had credentials: they were sealed apart from the
+ * URL (applications.c) and go back into it only here, in the claim's
+ * answer; the agent takes them out again and hands them to git through
+ * GIT_ASKPASS, never argv.
+ */
+static enum err
+add_repo_credentials(struct req *r, cJSON *payload)
+{
+	cJSON       *src = cJSON_GetObjectItemCaseSensitive(payload, "source");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
+	const cJSON *url = cJSON_GetObjectItemCaseSensitive(src, "repository_url");
+	const cJSON *app = cJSON_GetObjectItemCaseSensitive(payload, "app_id");
+	const char  *sep;
+	PGresult    *res;
+	char        *cred;
+	size_t       len;
+	enum err     e;
+
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "git") != 0 || !cJSON_IsString(url) ||
+	    !cJSON_IsString(app) || !util_is_uuid(app->valuestring) ||
+	    (sep = strstr(url->valuestring, "://")) == NULL)
+		return ERR_OK;
+	if ((e = db_run(r, &st_repo_cred, &res, app->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return ERR_OK;
+	cred = crypto_open(&r->w->keys, r->who.tenant_id, APPS_REPO_PURPOSE, PQgetvalue(res, 0, 0),
+	    &len);
+	if (cred == NULL) {
+		log_error("claim: the repository credentials of application %s do not open",
+		    app->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_ReplaceItemInObject(src, "repository_url", cJSON_CreateString(arena_printf(r->a,
+	    "%.*s%s@%s", (int)(sep + 3 - url->valuestring), url->valuestring, cred, sep + 3)));
+	sodium_memzero(cred, len);
+	free(cred);
 	return ERR_OK;
 }
 

@@ -34,6 +34,7 @@
 #define APP_COLS "a.id, a.project_id, a.environment_id, a.server_id, a.registry_id," \
 	" a.git_provider_id, a.name, a.app_type, a.source_type, a.repository_url, a.branch," \
 	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
+	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
 	" a.exposed_port, a.autodeploy, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
 	" a.healthcheck_timeout_seconds, a.restart_policy, a.start_command," \
 	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, a.volumes," \
@@ -81,7 +82,7 @@ static const struct db_stmt st_insert = {"apps_insert",
     " build_args, image_url, compose, replicas, exposed_port, autodeploy, watch_paths,"
     " healthcheck_path, healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit,"
     " memory_limit, volumes, depends_on, env_sealed, env_version, webhook_token,"
-    " webhook_secret_sealed)"
+    " webhook_secret_sealed, repository_credential_sealed)"
     " SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::uuid, $6, coalesce($7, 'web'), $8, $9,"
     " coalesce($10, 'main'), coalesce($11, 'Dockerfile'), coalesce($12, '.'),"
     " coalesce($13::jsonb, '{}'), $14, $15, coalesce($16::int, 1), $17::int,"
@@ -90,7 +91,7 @@ static const struct db_stmt st_insert = {"apps_insert",
     " coalesce($21::int, 60), coalesce($22, 'always'), $23, $24::numeric, $25::bigint,"
     " coalesce($26::jsonb, '[]'),"
     " coalesce(ARRAY(SELECT jsonb_array_elements_text($27::jsonb)::uuid), '{}'),"
-    " $28::text, CASE WHEN $28::text IS NULL THEN 0 ELSE 1 END, $29::text, $30::text"
+    " $28::text, CASE WHEN $28::text IS NULL THEN 0 ELSE 1 END, $29::text, $30::text, $31::text"
     " RETURNING id"};
 /* $2 = the given fields as a JSON object: only those change. */
 static const struct db_stmt st_update = {"apps_update",
@@ -99,6 +100,8 @@ static const struct db_stmt st_update = {"apps_update",
 #define U_CAST(f, t) " " f " = CASE WHEN $2::jsonb ? '" f "' THEN ($2::jsonb->>'" f "')::" t \
 	" ELSE " f " END,"
 #define U_JSON(f) " " f " = CASE WHEN $2::jsonb ? '" f "' THEN $2::jsonb->'" f "' ELSE " f " END,"
+    " repository_credential_sealed = CASE WHEN $2::jsonb ? 'repository_url'"
+    "  THEN $2::jsonb->>'_repository_credential' ELSE repository_credential_sealed END,"
     U_TEXT("name") U_TEXT("app_type") U_TEXT("repository_url") U_TEXT("branch")
     U_TEXT("dockerfile_path") U_TEXT("build_context") U_JSON("build_args") U_TEXT("image_url")
     U_TEXT("compose") U_CAST("replicas", "int") U_CAST("exposed_port", "int")
@@ -505,6 +508,45 @@ body_text(struct req *r, const char *name)
 	return json_text(r, cJSON_GetObjectItemCaseSensitive(r->json, name));
 }
 
+/* ------------------------------------------------------------ repository */
+
+/*
+ * A repository URL with credentials (https://user:token@host/repo.git) is
+ * kept as the URL without them plus the user:token part sealed: no answer,
+ * log, job payload or deployment ever shows the token.  *url gets the URL
+ * without credentials; *sealed the sealed part or NULL.  Returns ERR_OK or
+ * ERR_INTERNAL.
+ */
+static enum err
+repo_split(struct req *r, const char *given, const char **url, const char **sealed)
+{
+	const char *auth = strstr(given, "://"), *slash, *at;
+	char       *cred, *box;
+
+	*url = given;
+	*sealed = NULL;
+	if (auth == NULL)
+		return ERR_OK;
+	auth += 3;
+	slash = strchr(auth, '/');
+	at = memchr(auth, '@', slash ? (size_t)(slash - auth) : strlen(auth));
+	if (at == NULL)
+		return ERR_OK;
+	/* The last '@' of the authority ends the user information. */
+	for (const char *p = at + 1; p < (slash ? slash : auth + strlen(auth)); p++)
+		if (*p == '@')
+			at = p;
+	cred = arena_strndup(r->a, auth, (size_t)(at - auth));
+	*url = arena_printf(r->a, "%.*s%s", (int)(auth - given), given, at + 1);
+	box = crypto_seal(&r->w->keys, r->who.tenant_id, APPS_REPO_PURPOSE, cred, strlen(cred));
+	sodium_memzero(cred, strlen(cred));
+	if (box == NULL)
+		return ERR_INTERNAL;
+	*sealed = arena_strdup(r->a, box);
+	free(box);
+	return ERR_OK;
+}
+
 /* ------------------------------------------------------------ env sealing */
 
 char *
@@ -622,6 +664,7 @@ create(struct req *r)
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
 	PGresult        *res;
 	const char      *env_id, *server_id, *sealed = NULL, *id, *secret = NULL, *source;
+	const char      *repo = NULL, *repo_cred = NULL;
 	char             num[32];
 	enum err         e;
 
@@ -662,9 +705,11 @@ create(struct req *r)
 	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
 	    (sealed = apps_env_seal(r, v[C_ENV].node)) == NULL)
 		return ERR_INTERNAL;
+	if (v[A_REPO].present && (e = repo_split(r, v[A_REPO].s, &repo, &repo_cred)) != ERR_OK)
+		return e;
 	util_snprintf(num, sizeof(num), "%.3f", v[A_CPU].present ? v[A_CPU].node->valuedouble : 0);
 	e = db_run(r, &st_insert, &res, r->who.project_id, env_id, server_id, v[A_REGISTRY].s,
-	    v[A_GIT_PROVIDER].s, v[A_NAME].s, v[A_TYPE].s, source, v[A_REPO].s, v[A_BRANCH].s,
+	    v[A_GIT_PROVIDER].s, v[A_NAME].s, v[A_TYPE].s, source, repo, v[A_BRANCH].s,
 	    v[A_DOCKERFILE].s, v[A_CONTEXT].s, json_text(r, v[A_BUILD_ARGS].node), v[A_IMAGE].s,
 	    v[A_COMPOSE].s, v[A_REPLICAS].present ? arena_printf(r->a, "%lld",
 	    (long long)v[A_REPLICAS].i) : NULL, v[A_PORT].present ? arena_printf(r->a, "%lld",
@@ -673,7 +718,7 @@ create(struct req *r)
 	    v[A_HC_TIMEOUT].present ? arena_printf(r->a, "%lld", (long long)v[A_HC_TIMEOUT].i) : NULL,
 	    v[A_RESTART].s, v[A_START].s, v[A_CPU].present ? num : NULL,
 	    v[A_MEMORY].present ? arena_printf(r->a, "%lld", (long long)v[A_MEMORY].i) : NULL,
-	    body_text(r, "volumes"), body_text(r, "depends_on"), sealed, NULL, NULL);
+	    body_text(r, "volumes"), body_text(r, "depends_on"), sealed, NULL, NULL, repo_cred);
 	if (e == ERR_CONFLICT)
 		return http_error(r, ERR_CONFLICT,
 		    "name: an application with this name already exists in the project's environment");
@@ -711,6 +756,18 @@ update(struct req *r)
 
 		if (it != NULL)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
+	}
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(given, "repository_url"))) {
+		const char *repo, *cred;
+
+		if ((e = repo_split(r, cJSON_GetObjectItemCaseSensitive(given, "repository_url")->valuestring,
+		    &repo, &cred)) != ERR_OK) {
+			cJSON_Delete(given);
+			return e;
+		}
+		cJSON_ReplaceItemInObject(given, "repository_url", cJSON_CreateString(repo));
+		if (cred != NULL)
+			cJSON_AddStringToObject(given, "_repository_credential", cred);
 	}
 	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(given, "cpu_limit")))
 		cJSON_ReplaceItemInObject(given, "cpu_limit", cJSON_CreateString(arena_printf(r->a,

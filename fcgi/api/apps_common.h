@@ -11,6 +11,8 @@
 
 /* crypto_seal purpose of an application's env map and its snapshots. */
 #define APPS_ENV_PURPOSE "app-env"
+/* ... and of the user:token part of a repository URL. */
+#define APPS_REPO_PURPOSE "app-repo-credential"
 
 /* project_of for /applications/:id routes; sets r->resource. */
 const char *apps_project_of(struct req *r);

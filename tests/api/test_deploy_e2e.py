@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 
-from lib import HTTP_PORT, STATE, assert_error, new_project, registered, stack_env
+from lib import HTTP_PORT, STATE, assert_error, new_project, psql, registered, stack_env
 from test_agent_e2e import RealAgent, _wait
 from test_servers import _server
 
@@ -379,3 +379,48 @@ def test_a_container_that_dies_makes_the_app_crashed_until_restarted():
     assert w.c.post("/applications/%s/restart" % a["id"]).status == 200
     _wait("running again", lambda: w.c.get("/applications/" + a["id"]).data["status"] == "running", 60)
     _serves(a["hostname"], "v1")
+
+
+def test_git_credentials_in_the_url_are_sealed_and_never_shown():
+    """A private repository behind Basic auth (git's own http-backend): the
+    token given in repository_url clones, and appears in no answer, job row,
+    deployment, log line or error."""
+    w = World.get()
+    token = "ghp_" + uuid.uuid4().hex
+    base = os.path.dirname(F["FIXTURE_GIT_DIR"])
+    srv = subprocess.Popen(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "..", "lib", "git_http.py"),
+                            base, "deployer", token], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(srv.stdout.readline())
+        url = "http://127.0.0.1:%d/%s" % (port, os.path.basename(F["FIXTURE_GIT_DIR"]))
+        a = _app(w, source_type="git", repository_url=url.replace("://", "://deployer:%s@" % token))
+        assert a["repository_url"] == url and a["repository_credentials_set"] is True, a
+        d = _deploy(w, a, {"commit_sha": F["FIXTURE_GIT_SHA_V1"]})
+        _serves(a["hostname"], "v1")
+        # A wrong token: the clone fails with a clear cause, still without the token.
+        bad = "ghp_wrong" + uuid.uuid4().hex
+        etag = w.c.get("/applications/" + a["id"]).headers["etag"]
+        r = w.c.put("/applications/" + a["id"], {"repository_url": url.replace("://", "://deployer:%s@" % bad)},
+                    headers={"If-Match": etag})
+        assert r.status == 200 and r.data["repository_url"] == url, r
+        f = _deploy(w, a, want="failed")
+        assert "clone" in f["error"].lower() or "git" in f["error"].lower(), f
+        assert edge_get(a["hostname"]) == (200, "v1\n")
+        seen = "\n".join([
+            json.dumps(w.c.get("/applications/" + a["id"]).data),
+            json.dumps(w.c.get("/deployments?applicationId=" + a["id"]).data),
+            json.dumps(w.c.get("/applications/%s/build-logs?deploymentId=%s" % (a["id"], d["id"])).data),
+            json.dumps(w.c.get("/applications/%s/build-logs?deploymentId=%s" % (a["id"], f["id"])).data),
+            "\n".join(psql("SELECT payload::text || coalesce(error, '') || coalesce(result::text, '') FROM jobs"
+                           " WHERE payload->>'app_id' = '%s'" % a["id"], user="launcher_owner")),
+            "\n".join(psql("SELECT source::text || coalesce(error, '') FROM deployments"
+                           " WHERE application_id = '%s'" % a["id"], user="launcher_owner")),
+            "\n".join(psql("SELECT line FROM job_logs", user="launcher_owner")),
+            open(w.agent.log).read()])
+        assert token not in seen and bad not in seen
+        raw = "\n".join(psql("SELECT repository_url || ' ' || repository_credential_sealed FROM applications"
+                             " WHERE id = '%s'" % a["id"], user="launcher_owner"))
+        assert token not in raw and bad not in raw and "deployer" not in raw, raw
+    finally:
+        srv.terminate()
+        srv.wait()
