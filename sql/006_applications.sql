@@ -258,8 +258,13 @@ END $$;
 -- by the row lock; the unique indexes are the guarantee.  A deploy while
 -- one is queued returns the queued one when it asks for the same thing;
 -- asking for something else (another commit or image) supersedes it.
+-- p_env/p_env_version: the resolved env snapshot the handler built (sealed)
+-- and the app's env_version it was built from; a newer env_version (a
+-- concurrent change) is refused with 409 so that a release never records
+-- a version its snapshot does not hold.
 CREATE FUNCTION api_deploy(p_app uuid, p_trigger text, p_commit text, p_branch text,
-	p_image text, p_rollback_of uuid, p_user uuid, OUT deployment_id uuid, OUT created boolean)
+	p_image text, p_rollback_of uuid, p_user uuid, p_env text, p_env_version integer,
+	OUT deployment_id uuid, OUT created boolean)
 LANGUAGE plpgsql AS $$
 DECLARE a applications; q deployments; old deployments; src jsonb; env text;
 	envv integer; img text; br text; com text;
@@ -291,7 +296,11 @@ BEGIN
 			        'branch', br, 'commit_sha', com, 'dockerfile_path', a.dockerfile_path,
 			        'build_context', a.build_context, 'build_args', a.build_args);
 		END IF;
-		env := a.env_sealed; envv := a.env_version;
+		IF p_env_version IS DISTINCT FROM a.env_version THEN
+			RAISE EXCEPTION 'the environment variables changed while deploying; retry'
+				USING ERRCODE = 'LN409';
+		END IF;
+		env := p_env; envv := p_env_version;
 	END IF;
 	SELECT * INTO q FROM deployments WHERE application_id = p_app AND status = 'queued';
 	IF FOUND THEN
@@ -476,7 +485,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION runtime_logs_prune(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION job_enqueue(uuid, uuid, uuid, text, jsonb, uuid),
-	api_deploy(uuid, text, text, text, text, uuid, uuid), deployment_start(uuid),
+	api_deploy(uuid, text, text, text, text, uuid, uuid, text, integer), deployment_start(uuid),
 	instances_upsert(uuid, jsonb), agent_instances(uuid, jsonb),
 	runtime_logs_prune(integer), app_hostname(applications),
 	app_job_payload(applications, uuid, jsonb) TO launcher_api;

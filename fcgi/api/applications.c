@@ -124,7 +124,10 @@ static const struct db_stmt st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
 static const struct db_stmt st_deploy = {"apps_deploy",
-    "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid)"};
+    "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
+    " $8, $9::int)"};
+static const struct db_stmt st_env_now = {"apps_env_now",
+    "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid"};
 static const struct db_stmt st_previous = {"apps_previous",
     "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
@@ -814,10 +817,33 @@ respond_deploy(struct req *r, PGresult *res)
 	return apps_respond_deployment(r, db_get(res, 0, "deployment_id"), created ? 201 : 200);
 }
 
+/*
+ * The env snapshot a new release runs with (sealed) and the app's env
+ * version it comes from.  Today the application's own map; the Env-vars
+ * section resolves project- and environment-scoped variables and
+ * ${type.name.property} references into it here, before anything starts,
+ * so that a release keeps what they resolved to.
+ */
+static enum err
+release_env(struct req *r, const char *app, const char **sealed, const char **version)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_run(r, &st_env_now, &res, app)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "application not found");
+	*sealed = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->a, db_get(res, 0, "env_sealed"));
+	*version = arena_strdup(r->a, db_get(res, 0, "env_version"));
+	return ERR_OK;
+}
+
 static enum err
 deploy(struct req *r)
 {
 	struct field_val v[3];
+	const char      *env = NULL, *envv = NULL;
 	PGresult        *res;
 	enum err         e;
 
@@ -827,11 +853,15 @@ deploy(struct req *r)
 		return e;
 	if (r->json == NULL)
 		memset(v, 0, sizeof(v));
+	if ((e = release_env(r, http_param(r, "id"), &env, &envv)) != ERR_OK)
+		return e;
 	e = db_run(r, &st_deploy, &res, http_param(r, "id"),
-	    r->who.key_id ? "api" : "manual", v[0].s, v[1].s, v[2].s, NULL, r->who.user_id);
+	    r->who.key_id ? "api" : "manual", v[0].s, v[1].s, v[2].s, NULL, r->who.user_id, env, envv);
 	if (e == ERR_RETRY)
 		return http_error(r, ERR_CONFLICT, "another deploy of this application is being "
 		    "recorded right now; retry");
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, db_message(r, "conflict"));
 	if (e != ERR_OK)
 		return e;
 	return respond_deploy(r, res);
@@ -862,7 +892,8 @@ rollback(struct req *r)
 			    "there is no earlier successful deployment to roll back to");
 		target = arena_strdup(r->a, db_get(res, 0, "id"));
 	}
-	e = db_run(r, &st_deploy, &res, id, "rollback", NULL, NULL, NULL, target, r->who.user_id);
+	e = db_run(r, &st_deploy, &res, id, "rollback", NULL, NULL, NULL, target, r->who.user_id,
+	    NULL, NULL);
 	if (e == ERR_BAD_REQUEST)
 		return http_field_error(r, "invalid request body", "deployment_id",
 		    "is not a successful deployment of this application");

@@ -240,7 +240,7 @@ def _git_daemon():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    p = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
+    p = subprocess.Popen(["/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
                           "--listen=127.0.0.1", "--port=%d" % port, base],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     def up():
@@ -249,7 +249,12 @@ def _git_daemon():
             return True
         except OSError:
             return False
-    _wait("git daemon", up, 10)
+    try:
+        _wait("git daemon", up, 10)
+    except AssertionError:
+        p.kill()
+        p.wait()
+        raise
     return p, "git://127.0.0.1:%d/%s" % (port, os.path.basename(F["FIXTURE_GIT_DIR"]))
 
 
