@@ -31,5 +31,12 @@ throwaway_remove_containers() {
 			[ -n "$id" ] && curl -s -o /dev/null --max-time 30 --unix-socket "$sock" \
 				-X DELETE "http://d/v1.41/containers/$id?force=1"
 		done
+	# Podman 4.3 leaves the conmon of an exec session behind when its
+	# container is force-removed; they are ours (their bundle is in our
+	# state dir) and would outlive the run.
+	local pid
+	for pid in $(pgrep -f "conmon .* -b $LAUNCHER_STATE_DIR/" 2> /dev/null); do
+		kill "$pid" 2> /dev/null || true
+	done
 	return 0
 }
