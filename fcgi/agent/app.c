@@ -41,6 +41,10 @@
  * tens of milliseconds), then doubling up to HEALTH_POLL_MS. */
 #define HEALTH_POLL_FIRST_MS 20
 #define HEALTH_POLL_MS 250
+/* A running container whose published port refuses connections this long
+ * is restarted once: seen (rarely) with Podman 4.3, whose port forwarding
+ * was missing although the app listened; a restart sets it up again. */
+#define HEALTH_REFUSED_RESTART_MS 5000
 #define ERR_COPY       8000	/* RUNNER_MAX_ERROR */
 
 struct app_ctx {
@@ -59,6 +63,7 @@ struct inst {
 	char         name[128];
 	int          port;
 	bool         healthy;
+	bool         restarted;	/* the health check restarted it once */
 };
 
 static void
@@ -371,6 +376,18 @@ health_wait(struct app_ctx *c, struct inst *v, int n)
 			if (!served || probe(c->s.healthcheck_path, v[i].port, why, sizeof(why))) {
 				v[i].healthy = true;
 				left--;
+			} else if (!v[i].restarted && strstr(why, "onnect") != NULL &&
+			    timefmt_mono_ms() - t0 >= HEALTH_REFUSED_RESTART_MS &&
+			    timefmt_mono_ms() - t0 < limit - HEALTH_REFUSED_RESTART_MS) {
+				cJSON *again;
+
+				app_say(&c->io, "container %s: port %d still refuses connections after "
+				    "%.0f s although it runs; restarting it once", v[i].name, v[i].port,
+				    (timefmt_mono_ms() - t0) / 1000.0);
+				if (ctr_action(&c->x, &c->a, v[i].id, "restart", err, sizeof(err)) == 0 &&
+				    ctr_inspect(&c->x, &c->a, v[i].id, 5000L, &again, err, sizeof(err)) == 0)
+					inst_from(c, again, &v[i]);
+				v[i].restarted = true;
 			}
 		}
 		arena_free(&scratch);
@@ -561,7 +578,12 @@ kind_deploy(struct app_ctx *c)
 		return -1;
 	}
 	if (routed(c)) {
-		int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int fd;
+
+		/* From here on the deployment completes even if cancelled: the
+		 * plane refuses a cancel once it has seen this line. */
+		app_say(&c->io, "switching traffic to deployment %s", c->s.deployment_id);
+		fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 		if (fd >= 0)
 			close(fd);

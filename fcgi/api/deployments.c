@@ -41,9 +41,12 @@ static const struct db_stmt st_cancel_queued = {"deps_cancel_queued",
     "UPDATE deployments SET status = 'cancelled', finished_at = now(), error = 'cancelled by '"
     " || $2 WHERE id = $1::uuid AND status = 'queued' RETURNING id"};
 /* A running one: cancelling its job moves the deployment (trigger). */
+/* Not once the agent said it switches traffic: from then on it completes. */
 static const struct db_stmt st_cancel_running = {"deps_cancel_running",
     "SELECT job_cancel(d.job_id, 'cancelled by ' || $2) AS status FROM deployments d"
-    " WHERE d.id = $1::uuid AND d.status IN ('building', 'deploying') AND d.job_id IS NOT NULL"};
+    " WHERE d.id = $1::uuid AND d.status IN ('building', 'deploying') AND d.job_id IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM job_logs l WHERE l.job_id = d.job_id"
+    "  AND l.line LIKE 'switching traffic%')"};
 
 static const char *
 project_of(struct req *r)
@@ -133,8 +136,8 @@ cancel(struct req *r)
 		if ((e = db_run(r, &st_cancel_running, &res, id, who)) != ERR_OK)
 			return e;
 		if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-			return http_error(r, ERR_CONFLICT,
-			    "only a queued or running deployment can be cancelled");
+			return http_error(r, ERR_CONFLICT, "only a queued or running deployment "
+			    "can be cancelled, and not once it switches traffic");
 	}
 	return apps_respond_deployment(r, id, 200);
 }

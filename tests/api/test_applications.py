@@ -426,3 +426,17 @@ def test_runtime_logs_past_the_retention_are_pruned_by_the_scheduler():
     assert len(c.get("/applications/%s/runtime-logs" % a["id"]).data) == 2
     scheduler()
     assert [x["message"] for x in c.get("/applications/%s/runtime-logs" % a["id"]).data] == ["future"]
+
+
+def test_a_deployment_that_switches_traffic_can_no_longer_be_cancelled():
+    c, s, p = _setup()
+    a = _app(c, p)
+    agent = Agent(c.tenant, s["agent_token"])
+    d = c.post("/applications/%s/deploy" % a["id"], {}).data
+    job = agent.claim()
+    assert agent.call("POST", "/jobs/%s/progress" % job["id"],
+                      {"lines": ["switching traffic to deployment %s" % d["id"]]}).status == 204
+    assert_error(c.post("/deployments/%s/cancel" % d["id"]), 409, "CONFLICT")
+    assert agent.call("POST", "/jobs/%s/lease" % job["id"]).status == 200
+    _finish(agent, job, image_id="sha256:" + "f" * 64)
+    assert c.get("/deployments/" + d["id"]).data["status"] == "succeeded"

@@ -429,3 +429,16 @@ def test_git_credentials_in_the_url_are_sealed_and_never_shown():
     finally:
         srv.terminate()
         srv.wait()
+
+
+def test_a_port_that_keeps_refusing_is_restarted_once_then_the_release_fails():
+    """The app listens elsewhere than exposed_port: the health check restarts
+    the container once (the remedy for a lost port forwarding), then fails
+    the release with the cause; nothing of it is left."""
+    w = World.get()
+    a = _app(w, start_command="PORT=9999 exec /start.sh", healthcheck_timeout_seconds=12)
+    d = _deploy(w, a, want="failed")
+    assert "health check failed" in d["error"] and "listening on :9999" in d["error"], d["error"]
+    logs = [x["message"] for x in w.c.get("/deployments/%s/logs" % d["id"]).data]
+    assert sum("restarting it once" in m for m in logs) == 1, logs
+    assert app_containers(a["id"]) == []
