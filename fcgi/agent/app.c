@@ -325,8 +325,34 @@ probe(const char *path, int port, char *why, size_t whylen)
  * or the timeout.  On failure the error holds the reason and the last log
  * lines of the failing container; returns -1.
  */
+/*
+ * The remedy for a published port that refuses a running container: a
+ * fresh container in its place (same name, new host port and address), or
+ * a restart when there is no image to create it from.  Seen with Podman
+ * 4.3 under load: the forwarding of a new container's port was torn down
+ * by the asynchronous clean-up of a container stopped just before.
+ */
+static void
+renew(struct app_ctx *c, const char *image_id, struct inst *in)
+{
+	char   err[1024], name[sizeof(in->name)], id[sizeof(in->id)];
+	cJSON *doc;
+
+	(void)util_snprintf(name, sizeof(name), "%s", in->name);
+	if (image_id != NULL && ctr_remove(&c->x, &c->a, in->id, err, sizeof(err)) == 0 &&
+	    ctr_create(&c->x, &c->a, &c->s, image_id, name, id, sizeof(id), err, sizeof(err)) == 0) {
+		(void)util_snprintf(in->id, sizeof(in->id), "%s", id);
+		if (ctr_action(&c->x, &c->a, id, "start", err, sizeof(err)) != 0)
+			app_say(&c->io, "%s", err);
+	} else if (ctr_action(&c->x, &c->a, in->id, "restart", err, sizeof(err)) != 0)
+		app_say(&c->io, "%s", err);
+	if (ctr_inspect(&c->x, &c->a, in->id, 5000L, &doc, err, sizeof(err)) == 0)
+		inst_from(c, doc, in);
+	in->restarted = true;
+}
+
 static int
-health_wait(struct app_ctx *c, struct inst *v, int n)
+health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 {
 	bool    served = app_spec_is_served(&c->s);
 	int64_t t0 = timefmt_mono_ms(), limit = (int64_t)c->s.hc_timeout_s * 1000;
@@ -379,15 +405,10 @@ health_wait(struct app_ctx *c, struct inst *v, int n)
 			} else if (!v[i].restarted && strstr(why, "onnect") != NULL &&
 			    timefmt_mono_ms() - t0 >= HEALTH_REFUSED_RESTART_MS &&
 			    timefmt_mono_ms() - t0 < limit - HEALTH_REFUSED_RESTART_MS) {
-				cJSON *again;
-
 				app_say(&c->io, "container %s: port %d still refuses connections after "
-				    "%.0f s although it runs; restarting it once", v[i].name, v[i].port,
-				    (timefmt_mono_ms() - t0) / 1000.0);
-				if (ctr_action(&c->x, &c->a, v[i].id, "restart", err, sizeof(err)) == 0 &&
-				    ctr_inspect(&c->x, &c->a, v[i].id, 5000L, &again, err, sizeof(err)) == 0)
-					inst_from(c, again, &v[i]);
-				v[i].restarted = true;
+				    "%.0f s although it runs; %s it once", v[i].name, v[i].port,
+				    (timefmt_mono_ms() - t0) / 1000.0, image_id ? "replacing" : "restarting");
+				renew(c, image_id, &v[i]);
 			}
 		}
 		arena_free(&scratch);
@@ -567,7 +588,7 @@ kind_deploy(struct app_ctx *c)
 		return fail(c, "%s", err);
 	}
 	if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
-	    health_wait(c, made, nmade) != 0) {
+	    health_wait(c, made, nmade, im.image_id) != 0) {
 		char keep[ERR_COPY];
 
 		memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
@@ -639,7 +660,7 @@ kind_scale(struct app_ctx *c)
 		    sizeof(err)) != 0)
 			return fail(c, "%s", err);
 		if (start_new(c, im.image_id, c->s.replicas - n, made, &nmade) != 0 ||
-		    health_wait(c, made, nmade) != 0) {
+		    health_wait(c, made, nmade, im.image_id) != 0) {
 			char keep[ERR_COPY];
 
 			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
@@ -703,7 +724,7 @@ kind_lifecycle(struct app_ctx *c, const char *action)
 		    sizeof(err)) != 0)
 			return fail(c, "%s", err);
 		if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
-		    health_wait(c, made, nmade) != 0) {
+		    health_wait(c, made, nmade, im.image_id) != 0) {
 			char keep[ERR_COPY];
 
 			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
@@ -737,7 +758,7 @@ kind_lifecycle(struct app_ctx *c, const char *action)
 			    sizeof(err)) == 0)
 				inst_from(c, doc, &cur[i]);
 		}
-		if (health_wait(c, cur, n) != 0 || route(c, cur, n) != 0)
+		if (health_wait(c, cur, n, NULL) != 0 || route(c, cur, n) != 0)
 			return -1;
 	}
 	return result_instances(c, cur, n);

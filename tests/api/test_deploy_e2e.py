@@ -431,8 +431,8 @@ def test_git_credentials_in_the_url_are_sealed_and_never_shown():
         srv.wait()
 
 
-def test_a_port_that_keeps_refusing_is_restarted_once_then_the_release_fails():
-    """The app listens elsewhere than exposed_port: the health check restarts
+def test_a_port_that_keeps_refusing_is_replaced_once_then_the_release_fails():
+    """The app listens elsewhere than exposed_port: the health check replaces
     the container once (the remedy for a lost port forwarding), then fails
     the release with the cause; nothing of it is left."""
     w = World.get()
@@ -440,5 +440,5 @@ def test_a_port_that_keeps_refusing_is_restarted_once_then_the_release_fails():
     d = _deploy(w, a, want="failed")
     assert "health check failed" in d["error"] and "listening on :9999" in d["error"], d["error"]
     logs = [x["message"] for x in w.c.get("/deployments/%s/logs" % d["id"]).data]
-    assert sum("restarting it once" in m for m in logs) == 1, logs
+    assert sum("replacing it once" in m for m in logs) == 1, logs
     assert app_containers(a["id"]) == []
