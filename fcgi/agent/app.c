@@ -213,17 +213,24 @@ free_name(struct app_ctx *c, const struct inst *all, int nall, const struct inst
 	return -1;
 }
 
+/*
+ * Removes the containers a failed job made.  The job's error (what the
+ * user reads) is kept as it was: the removal only narrates.
+ */
 static void
 remove_all(struct app_ctx *c, struct inst *v, int n)
 {
-	char err[1024];
+	char err[1024], keep[ERR_COPY];
 
+	memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
+	keep[sizeof(keep) - 1] = '\0';
 	for (int i = 0; i < n; i++) {
 		if (ctr_remove(&c->x, &c->a, v[i].id, err, sizeof(err)) != 0)
 			app_say(&c->io, "could not remove container %s: %s", v[i].name, err);
 		else
 			app_say(&c->io, "removed container %s", v[i].name);
 	}
+	(void)util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 }
 
 /*
@@ -589,12 +596,7 @@ kind_deploy(struct app_ctx *c)
 	}
 	if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
 	    health_wait(c, made, nmade, im.image_id) != 0) {
-		char keep[ERR_COPY];
-
-		memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
-		keep[sizeof(keep) - 1] = '\0';
 		remove_all(c, made, nmade);
-		util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 		c->j->result = image_facts(&im);
 		return -1;
 	}
@@ -610,13 +612,8 @@ kind_deploy(struct app_ctx *c)
 			close(fd);
 		switched = true;
 		if (route(c, made, nmade) != 0) {
-			char keep[ERR_COPY];
-
-			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
-			keep[sizeof(keep) - 1] = '\0';
 			unlink(marker);
 			remove_all(c, made, nmade);
-			util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 			c->j->result = image_facts(&im);
 			return -1;
 		}
@@ -661,12 +658,7 @@ kind_scale(struct app_ctx *c)
 			return fail(c, "%s", err);
 		if (start_new(c, im.image_id, c->s.replicas - n, made, &nmade) != 0 ||
 		    health_wait(c, made, nmade, im.image_id) != 0) {
-			char keep[ERR_COPY];
-
-			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
-			keep[sizeof(keep) - 1] = '\0';
 			remove_all(c, made, nmade);
-			util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 			return -1;
 		}
 		for (int i = 0; i < n; i++)
@@ -725,12 +717,7 @@ kind_lifecycle(struct app_ctx *c, const char *action)
 			return fail(c, "%s", err);
 		if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
 		    health_wait(c, made, nmade, im.image_id) != 0) {
-			char keep[ERR_COPY];
-
-			memcpy(keep, c->j->error, sizeof(keep) < c->j->errlen ? sizeof(keep) : c->j->errlen);
-			keep[sizeof(keep) - 1] = '\0';
 			remove_all(c, made, nmade);
-			util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 			return -1;
 		}
 		if (route(c, made, nmade) != 0)

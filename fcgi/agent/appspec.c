@@ -381,7 +381,7 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 			app_redact_add(r, it->valuestring);
 	}
 	if (s->repo_url != NULL &&
-	    app_url_split_cred(s->repo_url, url, sizeof(url), r->cred, sizeof(r->cred)) == 0 &&
+	    util_url_split_cred(s->repo_url, url, sizeof(url), r->cred, sizeof(r->cred)) == 0 &&
 	    r->cred[0] != '\0') {
 		char *colon = strchr(r->cred, ':');
 
@@ -390,31 +390,6 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 		if (colon != NULL)
 			app_redact_add(r, colon + 1);
 	}
-}
-
-int
-app_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen)
-{
-	const char *h = strstr(url, "://"), *at, *end;
-	size_t      n;
-
-	cred[0] = '\0';
-	if (h == NULL)
-		return util_snprintf(out, outlen, "%s", url) < 0 ? -1 : 0;
-	h += 3;
-	end = h + strcspn(h, "/?#");
-	at = memchr(h, '@', (size_t)(end - h));
-	/* The last '@' of the authority: a token may not hold one, a user may. */
-	for (const char *p = at; p != NULL && p < end; p = memchr(p + 1, '@', (size_t)(end - p - 1)))
-		at = p;
-	if (at == NULL)
-		return util_snprintf(out, outlen, "%s", url) < 0 ? -1 : 0;
-	n = (size_t)(at - h);
-	if (n + 1 > credlen)
-		return -1;
-	memcpy(cred, h, n);
-	cred[n] = '\0';
-	return util_snprintf(out, outlen, "%.*s%s", (int)(h - url), url, at + 1) < 0 ? -1 : 0;
 }
 
 /* Length of a URL userinfo starting at p (just after "://"), 0 = none. */

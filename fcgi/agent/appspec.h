@@ -72,11 +72,6 @@ void app_redact_add(struct app_redact *r, const char *v);
  */
 void app_redact(const struct app_redact *r, const char *in, char *out, size_t outlen);
 
-/*
- * Splits "scheme://user:token@host/..." into the URL without the
- * credential (out) and the credential (cred, "" when none).  0 or -1.
- */
-int  app_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen);
 
 /*
  * The engine's multiplexed stream (logs and exec of containers without a

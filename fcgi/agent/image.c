@@ -562,7 +562,7 @@ from_git(struct xfer *x, struct arena *a, const struct app_spec *s, const struct
 	char       *colon, *nl;
 	int         rc = -1;
 
-	if (app_url_split_cred(s->repo_url, url, sizeof(url), cred, sizeof(cred)) != 0) {
+	if (util_url_split_cred(s->repo_url, url, sizeof(url), cred, sizeof(cred)) != 0) {
 		util_snprintf(err, errlen, "source.repository_url is too long");
 		return -1;
 	}

@@ -523,26 +523,17 @@ body_text(struct req *r, const char *name)
 static enum err
 repo_split(struct req *r, const char *given, const char **url, const char **sealed)
 {
-	const char *auth = strstr(given, "://"), *slash, *at;
-	char       *cred, *box;
+	char  plain[2100], cred[2100], *box;
 
 	*url = given;
 	*sealed = NULL;
-	if (auth == NULL)
+	if (util_url_split_cred(given, plain, sizeof(plain), cred, sizeof(cred)) != 0)
+		return ERR_INTERNAL;
+	if (cred[0] == '\0')
 		return ERR_OK;
-	auth += 3;
-	slash = strchr(auth, '/');
-	at = memchr(auth, '@', slash ? (size_t)(slash - auth) : strlen(auth));
-	if (at == NULL)
-		return ERR_OK;
-	/* The last '@' of the authority ends the user information. */
-	for (const char *p = at + 1; p < (slash ? slash : auth + strlen(auth)); p++)
-		if (*p == '@')
-			at = p;
-	cred = arena_strndup(r->a, auth, (size_t)(at - auth));
-	*url = arena_printf(r->a, "%.*s%s", (int)(auth - given), given, at + 1);
+	*url = arena_strdup(r->a, plain);
 	box = crypto_seal(&r->w->keys, r->who.tenant_id, APPS_REPO_PURPOSE, cred, strlen(cred));
-	sodium_memzero(cred, strlen(cred));
+	sodium_memzero(cred, sizeof(cred));
 	if (box == NULL)
 		return ERR_INTERNAL;
 	*sealed = arena_strdup(r->a, box);

@@ -137,3 +137,28 @@ util_ieq(const char *a, const char *b)
 	}
 	return *a == *b;
 }
+
+int
+util_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen)
+{
+	const char *h = strstr(url, "://"), *at, *end;
+	size_t      n;
+
+	cred[0] = '\0';
+	if (h == NULL)
+		return util_snprintf(out, outlen, "%s", url) < 0 ? -1 : 0;
+	h += 3;
+	end = h + strcspn(h, "/?#");
+	at = memchr(h, '@', (size_t)(end - h));
+	/* The last '@' of the authority: a token may not hold one, a user may. */
+	for (const char *p = at; p != NULL && p < end; p = memchr(p + 1, '@', (size_t)(end - p - 1)))
+		at = p;
+	if (at == NULL)
+		return util_snprintf(out, outlen, "%s", url) < 0 ? -1 : 0;
+	n = (size_t)(at - h);
+	if (n + 1 > credlen)
+		return -1;
+	memcpy(cred, h, n);
+	cred[n] = '\0';
+	return util_snprintf(out, outlen, "%.*s%s", (int)(h - url), url, at + 1) < 0 ? -1 : 0;
+}

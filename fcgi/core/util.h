@@ -26,5 +26,12 @@ void util_hex(char *out, const unsigned char *in, size_t n);
 char *util_trim(char *s);
 /* Case-insensitive ASCII comparison. */
 bool util_ieq(const char *a, const char *b);
+/*
+ * Splits "scheme://user:token@host/..." into the URL without the
+ * credential (out) and the credential (cred, "" when none); the last '@'
+ * of the authority ends it.  The plane seals what it splits off; the agent
+ * hands it to git through GIT_ASKPASS.  0 or -1.
+ */
+int  util_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen);
 
 #endif

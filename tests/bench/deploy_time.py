@@ -1,6 +1,5 @@
 """The measuring half of tests/bench/deploy_time.sh (see there)."""
 import http.client
-import json
 import os
 import resource
 import socket
@@ -12,32 +11,11 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
 from lib import HTTP_PORT, Client, request  # noqa: E402
+from test_deploy_e2e import engine  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_DEPLOYS", "7"))
 PROBE = 0.02
 SOCK = os.environ["LAUNCHER_ENGINE_SOCKET"]
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def engine(method, path, body=None):
-    c = UnixConn(SOCK)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        c.request(method, "/v1.41" + path, data, {"Content-Type": "application/json"} if data else {})
-        r = c.getresponse()
-        raw = r.read()
-        return r.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
-    finally:
-        c.close()
 
 
 def ulimit(name, which, cap):

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "agent/appspec.h"
 #include "agent/ctr.h"
 #include "agent/edge.h"
@@ -136,9 +137,9 @@ test_redact(void)
 	CHECK(strcmp(out, "see http://[redacted]@other.example/x") == 0, "any URL credential redacted");
 	app_redact(&r, "hunter2-longhunter2-long", out, 12);
 	CHECK(strlen(out) < 12 && strstr(out, "hunter") == NULL, "cut output never leaks a prefix");
-	CHECK(app_url_split_cred("https://u:t@h.example/r.git", url, sizeof(url), cred, sizeof(cred)) == 0 &&
+	CHECK(util_url_split_cred("https://u:t@h.example/r.git", url, sizeof(url), cred, sizeof(cred)) == 0 &&
 	    strcmp(url, "https://h.example/r.git") == 0 && strcmp(cred, "u:t") == 0, "credential split");
-	CHECK(app_url_split_cred("git://127.0.0.1:9418/web.git", url, sizeof(url), cred, sizeof(cred)) == 0 &&
+	CHECK(util_url_split_cred("git://127.0.0.1:9418/web.git", url, sizeof(url), cred, sizeof(cred)) == 0 &&
 	    strcmp(url, "git://127.0.0.1:9418/web.git") == 0 && cred[0] == '\0', "no credential");
 	cJSON_Delete(p);
 }
