@@ -150,7 +150,8 @@ if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
 		$PY tests/agent/test_agent.py "$BUILD" > "$tmp" 2>&1
-	tail -n 3 "$tmp"
+	# a failure prints its checks and the case's agent log
+	if grep -q "^FAIL" "$tmp"; then cat "$tmp"; else tail -n 3 "$tmp"; fi
 	grep -q "passed" "$tmp" || echo "unit agent-loop: 0 passed, 1 failed" >> "$tmp"
 	count "$tmp"
 	rm -f "$tmp"
