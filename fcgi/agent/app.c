@@ -233,6 +233,127 @@ remove_all(struct app_ctx *c, struct inst *v, int n)
 	(void)util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 }
 
+/* ------------------------------------------------------------ host ports */
+
+/* Host ports a job will not publish on (engine's, tried, its own). */
+#define PORTS_AVOID_MAX 4096
+#define PORT_TRIES      3	/* creates per container when the port is taken */
+
+struct ports {
+	int lo, hi;
+	int avoid[PORTS_AVOID_MAX];
+	int n;
+};
+
+/* Whether 127.0.0.1:port can be bound: no listener of another program and
+ * no engine proxy (conmon, docker-proxy) of a running container holds it. */
+static bool
+port_bindable(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, ok;
+
+	if (fd < 0)
+		return false;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static void
+ports_avoid(struct ports *p, int port)
+{
+	if (port > 0 && p->n < PORTS_AVOID_MAX)
+		p->avoid[p->n++] = port;
+}
+
+/* The host_ports range and every port the engine's containers publish. */
+static int
+ports_load(struct app_ctx *c, struct ports *p)
+{
+	char err[1024];
+	int  n;
+
+	memset(p, 0, sizeof(*p));
+	if (agent_port_range(c->j->conf->host_ports, &p->lo, &p->hi) != 0)
+		return fail(c, "host_ports: bad range '%s'", c->j->conf->host_ports);
+	if ((n = ctr_published_ports(&c->x, &c->a, p->avoid, PORTS_AVOID_MAX, err,
+	    sizeof(err))) < 0)
+		return fail(c, "%s", err);
+	p->n = n;
+	return 0;
+}
+
+/*
+ * A host port from host_ports that no container of the engine publishes,
+ * this job has not used or tried, and loopback can bind; the search
+ * starts at a random place so that jobs and retries spread over the range.
+ * The port joins the avoided ones.  Returns it, or -1 (error set).
+ */
+static int
+ports_pick(struct app_ctx *c, struct ports *p)
+{
+	unsigned span = (unsigned)(p->hi - p->lo + 1), start = 0;
+
+	if (getentropy(&start, sizeof(start)) != 0)
+		start = (unsigned)timefmt_mono_ms() ^ (unsigned)getpid();
+	for (unsigned k = 0; k < span; k++) {
+		int  port = p->lo + (int)((start + k) % span);
+		bool taken = false;
+
+		for (int i = 0; i < p->n && !taken; i++)
+			taken = p->avoid[i] == port;
+		if (!taken && port_bindable(port)) {
+			ports_avoid(p, port);
+			return port;
+		}
+	}
+	return fail(c, "no free host port in host_ports %d-%d", p->lo, p->hi);
+}
+
+/* The engine's answer when a published port is held by someone else. */
+static bool
+port_conflict(const char *err)
+{
+	return strstr(err, "address already in use") != NULL ||
+	    strstr(err, "port is already allocated") != NULL;
+}
+
+/*
+ * Creates and starts one container of image_id named in->name, published
+ * on a port from p when the app serves one; a port that turns out taken
+ * (another program bound it meanwhile) costs the container and a retry on
+ * another port.  0, or -1 (error set; in->id is set when a container
+ * exists).
+ */
+static int
+create_started(struct app_ctx *c, const char *image_id, struct ports *p, struct inst *in)
+{
+	char err[1024];
+
+	for (int t = 0;; t++) {
+		int port = 0;
+
+		if (c->s.exposed_port > 0 && (port = ports_pick(c, p)) < 0)
+			return -1;
+		if (ctr_create(&c->x, &c->a, &c->s, image_id, in->name, port, in->id, sizeof(in->id),
+		    err, sizeof(err)) != 0) {
+			in->id[0] = '\0';
+			return fail(c, "%s", err);
+		}
+		if (ctr_action(&c->x, &c->a, in->id, "start", err, sizeof(err)) == 0)
+			return 0;
+		if (!port_conflict(err) || t + 1 >= PORT_TRIES)
+			return fail(c, "%s", err);
+		app_say(&c->io, "host port %d was taken meanwhile; trying another", port);
+		if (ctr_remove(&c->x, &c->a, in->id, err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		in->id[0] = '\0';
+	}
+}
+
 /*
  * Creates and starts count containers of image_id; made[] gets them (even
  * when a later one fails, so that the caller can remove them).  Returns 0
@@ -241,12 +362,17 @@ remove_all(struct app_ctx *c, struct inst *v, int n)
 static int
 start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made, int *nmade)
 {
-	struct inst *all;
-	int          nall = list_app(c, NULL, NULL, false, &all);
-	char         err[1024];
+	struct inst  *all;
+	struct ports *p;
+	int           nall = list_app(c, NULL, NULL, false, &all);
+	char          err[1024];
 
 	*nmade = 0;
 	if (nall < 0)
+		return -1;
+	if ((p = arena_alloc(&c->a, sizeof(*p))) == NULL)
+		return fail(c, "out of memory");
+	if (count > 0 && c->s.exposed_port > 0 && ports_load(c, p) != 0)
 		return -1;
 	for (int i = 0; i < count; i++) {
 		struct inst *in = &made[*nmade];
@@ -255,12 +381,12 @@ start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made,
 		memset(in, 0, sizeof(*in));
 		if (free_name(c, all, nall, made, *nmade, in->name, sizeof(in->name)) != 0)
 			return fail(c, "no free container name");
-		if (ctr_create(&c->x, &c->a, &c->s, image_id, in->name, in->id, sizeof(in->id), err,
-		    sizeof(err)) != 0)
-			return fail(c, "%s", err);
+		if (create_started(c, image_id, p, in) != 0) {
+			if (in->id[0] != '\0')
+				(*nmade)++;
+			return -1;
+		}
 		(*nmade)++;
-		if (ctr_action(&c->x, &c->a, in->id, "start", err, sizeof(err)) != 0)
-			return fail(c, "%s", err);
 		if (ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
 			return fail(c, "container %s vanished after its start", in->name);
 		inst_from(c, doc, in);
@@ -342,17 +468,24 @@ probe(const char *path, int port, char *why, size_t whylen)
 static void
 renew(struct app_ctx *c, const char *image_id, struct inst *in)
 {
-	char   err[1024], name[sizeof(in->name)], id[sizeof(in->id)];
-	cJSON *doc;
+	char          err[1024];
+	struct ports *p;
+	cJSON        *doc;
 
-	(void)util_snprintf(name, sizeof(name), "%s", in->name);
-	if (image_id != NULL && ctr_remove(&c->x, &c->a, in->id, err, sizeof(err)) == 0 &&
-	    ctr_create(&c->x, &c->a, &c->s, image_id, name, id, sizeof(id), err, sizeof(err)) == 0) {
-		(void)util_snprintf(in->id, sizeof(in->id), "%s", id);
-		if (ctr_action(&c->x, &c->a, id, "start", err, sizeof(err)) != 0)
-			app_say(&c->io, "%s", err);
+	p = image_id != NULL ? arena_alloc(&c->a, sizeof(*p)) : NULL;
+	if (p != NULL && ports_load(c, p) == 0 &&
+	    ctr_remove(&c->x, &c->a, in->id, err, sizeof(err)) == 0) {
+		struct inst fresh;
+
+		memset(&fresh, 0, sizeof(fresh));
+		(void)util_snprintf(fresh.name, sizeof(fresh.name), "%s", in->name);
+		ports_avoid(p, in->port);	/* the one that refused */
+		if (create_started(c, image_id, p, &fresh) != 0)
+			app_say(&c->io, "%s", c->j->error);
+		(void)util_snprintf(in->id, sizeof(in->id), "%s", fresh.id);
 	} else if (ctr_action(&c->x, &c->a, in->id, "restart", err, sizeof(err)) != 0)
 		app_say(&c->io, "%s", err);
+	c->j->error[0] = '\0';	/* the health check decides */
 	if (ctr_inspect(&c->x, &c->a, in->id, 5000L, &doc, err, sizeof(err)) == 0)
 		inst_from(c, doc, in);
 	in->restarted = true;

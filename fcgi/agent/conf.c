@@ -78,6 +78,33 @@ valid_listen(const char *v)
 	return NULL;
 }
 
+int
+agent_port_range(const char *v, int *lo, int *hi)
+{
+	int64_t a, b;
+	char    first[16];
+	const char *dash = strchr(v, '-');
+
+	if (dash == NULL || (size_t)(dash - v) >= sizeof(first))
+		return -1;
+	memcpy(first, v, (size_t)(dash - v));
+	first[dash - v] = '\0';
+	if (util_parse_i64(first, 1024, 65535, &a) != 0 ||
+	    util_parse_i64(dash + 1, 1024, 65535, &b) != 0 || a > b)
+		return -1;
+	*lo = (int)a;
+	*hi = (int)b;
+	return 0;
+}
+
+static const char *
+valid_ports(const char *v)
+{
+	int lo, hi;
+
+	return agent_port_range(v, &lo, &hi) == 0 ? NULL : "must be LOW-HIGH within 1024-65535";
+}
+
 static const char *
 valid_level(const char *v)
 {
@@ -104,6 +131,9 @@ static const struct conf_key conf_keys[] = {
 	S(edge_listen, "80", valid_listen, "what the app sites listen on, e.g. 127.0.0.1:8080"),
 	S(edge_reload_command, "", NULL, "edge nginx reload, run with /bin/sh -c (empty: no reload)"),
 	I(edge_drain_ms, "2000", 0, 600000, "ms between the edge reload and stopping old containers"),
+	S(host_ports, "20000-32000", valid_ports,
+	    "host ports the agent publishes app containers on (127.0.0.1), LOW-HIGH; keep it out of "
+	    "net.ipv4.ip_local_port_range"),
 	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
 	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),

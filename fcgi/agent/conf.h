@@ -36,6 +36,7 @@ struct agent_conf {
 	char    edge_listen[128];		/* the sites' "listen" parameters */
 	char    edge_reload_command[AGENT_STR_MAX];	/* "" = no reload */
 	int64_t edge_drain_ms;
+	char    host_ports[32];		/* "LOW-HIGH" (agent_port_range) */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */
 	int64_t logs_interval_ms;		/* key logs_interval, seconds */
 	char    state_dir[AGENT_STR_MAX];
@@ -61,6 +62,11 @@ int  agent_conf_set(struct agent_conf *c, const char *key, const char *value,
  * plane_url.  Returns 0, or -1 with a message in err.
  */
 int  agent_conf_check(struct agent_conf *c, char *err, size_t errlen);
+/*
+ * "LOW-HIGH" (1024 <= LOW <= HIGH <= 65535) into *lo and *hi: the host
+ * ports app containers are published on.  Returns 0 or -1.
+ */
+int  agent_port_range(const char *v, int *lo, int *hi);
 /* Prints every key with its default (for --help). */
 void agent_conf_print_keys(void);
 

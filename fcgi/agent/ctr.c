@@ -112,6 +112,40 @@ nomem:
 }
 
 int
+ctr_published_ports(struct xfer *x, struct arena *a, int *ports, int max, char *err,
+    size_t errlen)
+{
+	struct xfer_resp r;
+	const cJSON     *c, *p;
+	cJSON           *doc;
+	char             msg[700];
+	int              n = 0;
+
+	if (xfer_engine(x, a, ENGINE_API "/containers/json?all=1", CTR_TIMEOUT_MS, &r) != 0) {
+		util_snprintf(err, errlen, "listing containers: %s", r.err);
+		return -1;
+	}
+	if (r.status != 200) {
+		engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "listing containers: %s", msg);
+		return -1;
+	}
+	if (!cJSON_IsArray(doc = parse_in(a, r.body))) {
+		util_snprintf(err, errlen, "listing containers: the engine's answer is not a list");
+		return -1;
+	}
+	cJSON_ArrayForEach(c, doc) {
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(c, "Ports")) {
+			const cJSON *pub = cJSON_GetObjectItemCaseSensitive(p, "PublicPort");
+
+			if (cJSON_IsNumber(pub) && pub->valueint > 0 && n < max)
+				ports[n++] = pub->valueint;
+		}
+	}
+	return n;
+}
+
+int
 ctr_inspect(struct xfer *x, struct arena *a, const char *id, long timeout_ms, cJSON **out,
     char *err, size_t errlen)
 {
@@ -205,7 +239,8 @@ ulimit(const char *name, int64_t v)
 }
 
 cJSON *
-ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile, int64_t nproc)
+ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, int64_t nofile,
+    int64_t nproc)
 {
 	cJSON       *b = cJSON_CreateObject(), *env, *labels, *hc, *rp, *ul;
 	const cJSON *it;
@@ -263,7 +298,11 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile, 
 		arr = cJSON_AddArrayToObject(pb, port);
 		bind = cJSON_CreateObject();
 		cJSON_AddStringToObject(bind, "HostIp", "127.0.0.1");
-		cJSON_AddStringToObject(bind, "HostPort", "");	/* the engine picks */
+		if (host_port > 0)
+			util_snprintf(port, sizeof(port), "%d", host_port);
+		else
+			port[0] = '\0';	/* the engine picks */
+		cJSON_AddStringToObject(bind, "HostPort", port);
 		cJSON_AddItemToArray(arr, bind);
 	}
 	rp = cJSON_AddObjectToObject(hc, "RestartPolicy");
@@ -282,11 +321,11 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile, 
 
 int
 ctr_create(struct xfer *x, struct arena *a, const struct app_spec *s, const char *image_id,
-    const char *name, char *id, size_t idlen, char *err, size_t errlen)
+    const char *name, int host_port, char *id, size_t idlen, char *err, size_t errlen)
 {
 	struct xfer_resp r;
-	cJSON           *b = ctr_create_body(s, image_id, limit_below(RLIMIT_NOFILE, 65536),
-	    limit_below(RLIMIT_NPROC, 4096));
+	cJSON           *b = ctr_create_body(s, image_id, host_port,
+	    limit_below(RLIMIT_NOFILE, 65536), limit_below(RLIMIT_NPROC, 4096));
 	const cJSON     *cid;
 	char            *text = b != NULL ? cJSON_PrintUnformatted(b) : NULL;
 	char             msg[700];

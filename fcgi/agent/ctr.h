@@ -43,13 +43,21 @@ int    ctr_remove(struct xfer *x, struct arena *a, const char *id, char *err, si
 
 /*
  * POST /containers/create for one replica of s running image_id, named
- * name, labelled for s; id (size idlen) gets the new id.  0 or -1 (err).
+ * name, labelled for s, its exposed port published on 127.0.0.1:host_port
+ * (0: the engine picks); id (size idlen) gets the new id.  0 or -1 (err).
  */
 int    ctr_create(struct xfer *x, struct arena *a, const struct app_spec *s, const char *image_id,
-    const char *name, char *id, size_t idlen, char *err, size_t errlen);
+    const char *name, int host_port, char *id, size_t idlen, char *err, size_t errlen);
 /* The create body (for tests); caller frees.  NULL on OOM. */
-cJSON *ctr_create_body(const struct app_spec *s, const char *image_id, int64_t nofile,
-    int64_t nproc);
+cJSON *ctr_create_body(const struct app_spec *s, const char *image_id, int host_port,
+    int64_t nofile, int64_t nproc);
+/*
+ * The host ports published by every container of the engine, ours or not,
+ * running or stopped (a stopped one takes its port back when it starts):
+ * up to max into ports.  Returns how many, or -1 (err).
+ */
+int    ctr_published_ports(struct xfer *x, struct arena *a, int *ports, int max, char *err,
+    size_t errlen);
 
 /*
  * The last tail lines of the container's output (both streams, in

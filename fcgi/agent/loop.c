@@ -743,6 +743,27 @@ signals_setup(sigset_t *wait_mask)
 	return 0;
 }
 
+/*
+ * App containers' host ports are DNAT targets of the engine's firewall
+ * rules for as long as those rules exist: a port the kernel also hands out
+ * to bind(0) could send another program's loopback traffic into a
+ * container.  Says so once when the two ranges overlap.
+ */
+static void
+warn_port_overlap(const struct agent_conf *c)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	int   lo, hi, elo, ehi;
+
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%d %d", &elo, &ehi) == 2 && agent_port_range(c->host_ports, &lo, &hi) == 0 &&
+	    lo <= ehi && elo <= hi)
+		log_warn("host_ports %d-%d overlaps the kernel's ephemeral ports %d-%d "
+		    "(net.ipv4.ip_local_port_range): choose a range outside it", lo, hi, elo, ehi);
+	fclose(f);
+}
+
 int
 agent_loop_run(const struct agent_conf *c, const char *token)
 {
@@ -758,6 +779,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	log_info("launcher-agent %s: plane %s, tenant %s, engine %s, heartbeat %lld s, poll %lld ms",
 	    AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
 	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms);
+	warn_port_overlap(c);
 	now = timefmt_mono_ms();
 	ag.next_hb = ag.next_claim = now;
 	ag.next_inst = ag.next_logs = now + 1000;	/* after the first heartbeat */

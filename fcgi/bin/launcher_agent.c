@@ -10,6 +10,7 @@
  *                  [--heartbeat-interval SECONDS] [--nginx-test-command CMD]
  *                  [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]
  *                  [--edge-reload-command CMD] [--edge-drain-ms MS]
+ *                  [--host-ports LOW-HIGH]
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
@@ -45,6 +46,7 @@ static const struct {
 	{"--edge-listen", "edge_listen"},
 	{"--edge-reload-command", "edge_reload_command"},
 	{"--edge-drain-ms", "edge_drain_ms"},
+	{"--host-ports", "host_ports"},
 	{"--instances-interval", "instances_interval"},
 	{"--logs-interval", "logs_interval"},
 	{"--state-dir", "state_dir"},
@@ -60,6 +62,7 @@ usage(FILE *f)
 	    "                      [--heartbeat-interval SECONDS] [--nginx-test-command CMD]\n"
 	    "                      [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]\n"
 	    "                      [--edge-reload-command CMD] [--edge-drain-ms MS]\n"
+	    "                      [--host-ports LOW-HIGH]\n"
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"

@@ -155,7 +155,7 @@ http {
 
 
 class Agent:
-    def __init__(self, plane, tmp, edge):
+    def __init__(self, plane, tmp, edge, extra=()):
         self.log = open(os.path.join(tmp, "agent.log"), "a+")
         self.state = os.path.join(tmp, "state")
         args = [AGENT, "--plane", plane.url, "--tenant", plane.tenant, "--ca", plane.cert,
@@ -164,7 +164,8 @@ class Agent:
                 "--poll-interval", "0.2", "--edge-sites-dir", edge.sites,
                 "--edge-listen", "127.0.0.1:%d" % edge.port,
                 "--nginx-test-command", edge.test_cmd, "--edge-reload-command", edge.reload_cmd,
-                "--edge-drain-ms", "300", "--instances-interval", "1", "--logs-interval", "0.5"]
+                "--edge-drain-ms", "300", "--instances-interval", "1",
+                "--logs-interval", "0.5"] + list(extra)
         e = dict(os.environ)
         e.pop("LAUNCHER_AGENT_TOKEN", None)
         self.p = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=e)
@@ -224,8 +225,10 @@ def case_deploy_roll_rollback(plane, edge, fx):
     check(r.get("strategy") == "rolling" and r.get("image_id") == fx["FIXTURE_WEB_V1_ID"],
           "deploy v1 result: strategy and image id", r)
     inst = r.get("instances") or []
+    # host_ports' default, below the kernel's ephemeral ports
     check(len(inst) == 2 and all(i["status"] == "running" and i["health"] == "healthy" and
-                                 isinstance(i["host_port"], int) and i["deployment_id"] == d1 and
+                                 isinstance(i["host_port"], int) and
+                                 20000 <= i["host_port"] <= 32000 and i["deployment_id"] == d1 and
                                  i["name"].startswith("lnchr-%s-%s-" % (app[:8], d1[:8]))
                                  for i in inst), "deploy v1: two healthy instances", inst)
     cs = containers(app)
@@ -388,7 +391,73 @@ def case_cancel(plane, edge, fx):
     check(edge.site(app) is None, "cancel: no route written")
 
 
-CASES = [case_deploy_roll_rollback, case_pull_failure, case_git_build_and_worker, case_cancel]
+def bindable(port):
+    import socket
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def three_free_ports():
+    """The first of three bindable host ports in 20000-31997 (a random start)."""
+    import random
+    base = random.randint(20000, 31997)
+    while not all(bindable(base + i) for i in range(3)):
+        base = 20000 + (base - 20000 + 3) % 11997
+    return base
+
+
+PORT_BASE = three_free_ports()
+
+
+def case_host_ports(plane, edge, fx):
+    """The agent runs with --host-ports PORT_BASE-(PORT_BASE+2): containers are
+    published only there, and never on a port another program holds."""
+    import socket
+    held = []
+    for port in (PORT_BASE, PORT_BASE + 1):
+        s = socket.socket()
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        held.append(s)
+    app, d1, d2, d3 = (str(uuid.uuid4()) for _ in range(4))
+    host = "%s.apps.test" % app[:8]
+    j = run_job(plane, "app.deploy", app_payload(app, d1, {"type": "release",
+                "image_id": fx["FIXTURE_WEB_V1_ID"]}))
+    inst = (j["result"] or {}).get("instances") or []
+    check(j["status"] == "succeeded" and [i["host_port"] for i in inst] == [PORT_BASE + 2],
+          "host ports: the one port of the range nobody holds", (j.get("error"), inst))
+    check(edge.get(host)[1].strip() == "v1", "host ports: served")
+    # A rolling deploy needs a second port while v1 holds the third: none left.
+    j = run_job(plane, "app.deploy", app_payload(app, d2, {"type": "release",
+                "image_id": fx["FIXTURE_WEB_V2_ID"]}))
+    check(j["status"] == "failed" and
+          "no free host port in host_ports %d-%d" % (PORT_BASE, PORT_BASE + 2) in (j.get("error") or ""),
+          "host ports: a full range fails the deploy and says so", j.get("error"))
+    cs = containers(app)
+    check(len(cs) == 1 and cs[0]["Labels"]["launcher.deployment"] == d1 and
+          edge.get(host)[1].strip() == "v1", "host ports: the old release keeps serving")
+    held[0].close()
+    j = run_job(plane, "app.deploy", app_payload(app, d3, {"type": "release",
+                "image_id": fx["FIXTURE_WEB_V2_ID"]}))
+    inst = (j["result"] or {}).get("instances") or []
+    check(j["status"] == "succeeded" and [i["host_port"] for i in inst] == [PORT_BASE] and
+          edge.get(host, want=200)[1].strip() == "v2", "host ports: a port freed is used",
+          (j.get("error"), inst))
+    held[1].close()
+    run_job(plane, "app.remove", {"app_id": app, "deployment_id": None})
+
+
+case_host_ports.agent_args = lambda: ["--host-ports", "%d-%d" % (PORT_BASE, PORT_BASE + 2)]
+
+CASES = [case_deploy_roll_rollback, case_pull_failure, case_git_build_and_worker, case_cancel,
+         case_host_ports]
 
 
 def fixtures():
@@ -427,7 +496,7 @@ def main():
             f.write(plane.token + "\n")
         os.chmod(os.path.join(tmp, "token"), 0o600)
         edge = Edge(tmp)
-        agent = Agent(plane, tmp, edge)
+        agent = Agent(plane, tmp, edge, getattr(case, "agent_args", lambda: [])())
         before = failed
         try:
             case(plane, edge, fx)

@@ -17,7 +17,7 @@ throwaway_stack() {
 }
 
 # The throwaway stack's own Podman (storage in its state dir) holds only
-# the tests' containers: throwaway_remove_containers removes them all
+# the tests' containers: throwaway_remove_containers removes them all, build containers included
 # (before the stack stops), so that no test workload outlives the run and
 # the storage can be deleted.  Does nothing for any other engine.
 throwaway_remove_containers() {
@@ -25,11 +25,14 @@ throwaway_remove_containers() {
 	sock=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" 2> /dev/null | tr -d "'\"")
 	case $sock in "$LAUNCHER_STATE_DIR"/*) ;; *) return 0 ;; esac
 	[ -S "$sock" ] || return 0
-	curl -s --max-time 10 --unix-socket "$sock" "http://d/v1.41/containers/json?all=1" |
+	# Podman's own API also lists "external" containers: the build
+	# containers of image builds, which Podman 4.3 leaves behind (mounted)
+	# when a build is cancelled.
+	curl -s --max-time 10 --unix-socket "$sock" "http://d/v4.0.0/libpod/containers/json?all=true&external=true" |
 		/usr/bin/python3 -c 'import json, sys; print("\n".join(c["Id"] for c in json.load(sys.stdin)))' 2> /dev/null |
 		while read -r id; do
 			[ -n "$id" ] && curl -s -o /dev/null --max-time 30 --unix-socket "$sock" \
-				-X DELETE "http://d/v1.41/containers/$id?force=1"
+				-X DELETE "http://d/v4.0.0/libpod/containers/$id?force=true"
 		done
 	# Podman 4.3 leaves the conmon of an exec session behind when its
 	# container is force-removed; they are ours (their bundle is in our

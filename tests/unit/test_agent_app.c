@@ -240,7 +240,7 @@ test_edge_and_create(void)
 	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 2, site, 100) < 0,
 	    "too small a buffer is an error");
 	(void)app_spec_parse(p, "app.deploy", &s, err, sizeof(err));
-	b = ctr_create_body(&s, "sha256:abc", 20000, 4096);
+	b = ctr_create_body(&s, "sha256:abc", 0, 20000, 4096);
 	text = cJSON_PrintUnformatted(b);
 	CHECK(strstr(text, "\"launcher.managed\":\"1\"") && strstr(text, "\"launcher.app\":\"" APP "\"") &&
 	    strstr(text, "\"launcher.deployment\":\"" DEP "\"") && strstr(text, "\"PORT=8080\"") &&
@@ -250,6 +250,12 @@ test_edge_and_create(void)
 	    strstr(text, "\"NanoCpus\":500000000") && strstr(text, "\"Memory\":134217728") &&
 	    strstr(text, "{\"Name\":\"nofile\",\"Soft\":20000,\"Hard\":20000}") &&
 	    strstr(text, "\"Cmd\"") == NULL, text);
+	cJSON_free(text);
+	cJSON_Delete(b);
+	b = ctr_create_body(&s, "sha256:abc", 20123, 20000, 4096);
+	text = cJSON_PrintUnformatted(b);
+	CHECK(strstr(text, "\"HostIp\":\"127.0.0.1\",\"HostPort\":\"20123\"") != NULL,
+	    "a chosen host port is published on loopback");
 	cJSON_free(text);
 	cJSON_Delete(b);
 	cJSON_Delete(p);

@@ -59,6 +59,15 @@ main(void)
 		{"engine_socket = docker.sock\n", ":1: bad value for 'engine_socket'"},
 		{"log_level = loud\n", ":1: bad value for 'log_level'"},
 		{"token = abcdefabcdefabcdef\n", ":1: unknown key 'token'"},
+		{"host_ports = 30000-20000\n", ":1: bad value for 'host_ports': must be LOW-HIGH"},
+		{"host_ports = 80-90\n", ":1: bad value for 'host_ports'"},
+		{"host_ports = 20000\n", ":1: bad value for 'host_ports'"},
+		{"host_ports = 20000-70000\n", ":1: bad value for 'host_ports'"},
+	};
+	static const struct { const char *v; int ok, lo, hi; } ranges[] = {
+		{"20000-32000", 1, 20000, 32000}, {"1024-1024", 1, 1024, 1024},
+		{"65535-65535", 1, 65535, 65535}, {"2000-1999", 0, 0, 0}, {"-5", 0, 0, 0},
+		{"5-", 0, 0, 0}, {"20000 - 20010", 0, 0, 0}, {"0x5000-0x6000", 0, 0, 0},
 	};
 	static const struct { const char *s; int ok; int64_t ms; } secs[] = {
 		{"1", 1, 1000}, {"0.25", 1, 250}, {"2.5", 1, 2500}, {"3600", 1, 3600000},
@@ -111,6 +120,14 @@ main(void)
 
 		CHECK(secs[i].ok ? rc == 0 && ms == secs[i].ms : rc == -1, secs[i].s);
 	}
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(*ranges); i++) {
+		int lo = 0, hi = 0, rc = agent_port_range(ranges[i].v, &lo, &hi);
+
+		CHECK(ranges[i].ok ? rc == 0 && lo == ranges[i].lo && hi == ranges[i].hi : rc == -1,
+		    ranges[i].v);
+	}
+	agent_conf_defaults(&c);
+	CHECK(strcmp(c.host_ports, "20000-32000") == 0, "host_ports default: below the ephemeral range");
 	for (size_t i = 0; i < sizeof(urls) / sizeof(*urls); i++) {
 		agent_conf_defaults(&c);
 		agent_conf_set(&c, "plane_url", urls[i].url, err, sizeof(err));
