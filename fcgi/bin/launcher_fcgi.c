@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,6 +106,17 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen
 	/* The keys come from the master, read before it dropped privileges:
 	 * the key file stays readable by root alone. */
 	w.keys = *keys;
+	/*
+	 * Each request allocates and frees the same few hundred KB (arena
+	 * blocks, a list's output buffer, libpq results).  By default glibc
+	 * gives the top of the heap back after every request and takes it
+	 * again on the next (brk down, brk up, page faults on fresh zeroed
+	 * pages: three system calls and dozens of faults per list request).
+	 * Keep up to 4 MB of freed heap, and serve blocks below 4 MB from the
+	 * heap rather than from mmap, which has the same round trip.
+	 */
+	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
+	(void)mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	arena_init(&w.arena, 64 * 1024);
 	(void)db_ensure(&w);	/* if the database is down, requests get 503 */
 	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
