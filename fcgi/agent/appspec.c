@@ -392,49 +392,10 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 	}
 }
 
-/* Length of a URL userinfo starting at p (just after "://"), 0 = none. */
-static size_t
-userinfo_len(const char *p)
-{
-	size_t n = strcspn(p, "/?#@ \t\"'<>");
-
-	return p[n] == '@' && n > 0 ? n : 0;
-}
-
 void
 app_redact(const struct app_redact *r, const char *in, char *out, size_t outlen)
 {
-	size_t o = 0, rl = strlen(APP_REDACTED);
-
-	if (outlen == 0)
-		return;
-	while (*in && o + 1 < outlen) {
-		size_t best = 0;
-
-		for (size_t i = 0; i < r->n; i++) {
-			size_t n = strlen(r->vals[i]);
-
-			if (n > best && strncmp(in, r->vals[i], n) == 0)
-				best = n;
-		}
-		if (best == 0 && strncmp(in, "://", 3) == 0 && (best = userinfo_len(in + 3)) > 0) {
-			if (o + 3 >= outlen)
-				break;
-			memcpy(out + o, "://", 3);
-			o += 3;
-			in += 3;
-		}
-		if (best > 0) {
-			if (o + rl >= outlen)
-				break;
-			memcpy(out + o, APP_REDACTED, rl);
-			o += rl;
-			in += best;
-			continue;
-		}
-		out[o++] = *in++;
-	}
-	out[o] = '\0';
+	(void)redact(r->vals, r->n, true, in, out, outlen);
 }
 
 /* ------------------------------------------------------- stream frames */

@@ -14,9 +14,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "../core/redact.h"
+
 #define APP_ID_MAX        64
 #define APP_REDACT_MAX    256		/* secret values remembered per job */
-#define APP_REDACTED      "[redacted]"
+#define APP_REDACTED      REDACTED
 
 enum app_source { APP_SRC_NONE, APP_SRC_IMAGE, APP_SRC_GIT, APP_SRC_RELEASE };
 

@@ -11,11 +11,11 @@
 
 #include <sodium.h>
 
-#include "../core/buf.h"
 #include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/json.h"
 #include "../core/log.h"
+#include "../core/redact.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 #include "apps_common.h"
@@ -402,34 +402,26 @@ report_instances(struct req *r)
 }
 
 #define MAX_LOG_ENTRIES 500
-#define REDACTED "[redacted]"
-
 /* s with every occurrence of each secret replaced (arena string). */
 static const char *
-redact(struct req *r, const char *s, const cJSON *secrets)
+redact_line(struct req *r, const char *s, const cJSON *secrets)
 {
-	struct buf b;
-	bool       hit = false;
+	const char **vals;
+	size_t       n = 0, need;
+	char        *out;
+	bool         hit = false;
 
 	for (const cJSON *v = secrets->child; v && !hit; v = v->next)
 		hit = strstr(s, v->valuestring) != NULL;
 	if (!hit)
 		return s;
-	for (const cJSON *v = secrets->child; v; v = v->next) {
-		const char *p, *q = s;
-		size_t      n = strlen(v->valuestring);
-
-		buf_init(&b, r->a, strlen(s) + 16, (size_t)1 << 20);
-		while ((p = strstr(q, v->valuestring)) != NULL) {
-			buf_add(&b, q, (size_t)(p - q));
-			buf_adds(&b, REDACTED);
-			q = p + n;
-		}
-		buf_adds(&b, q);
-		buf_add(&b, "", 1);
-		s = buf_ok(&b) ? b.data : REDACTED;
-	}
-	return s;
+	vals = arena_alloc(r->a, (size_t)cJSON_GetArraySize(secrets) * sizeof(*vals));
+	for (const cJSON *v = secrets->child; v; v = v->next)
+		vals[n++] = v->valuestring;
+	need = redact(vals, n, false, s, NULL, 0);
+	out = arena_alloc(r->a, need + 1);
+	(void)redact(vals, n, false, s, out, need + 1);
+	return out;
 }
 
 /* Values of the releases a batch names, long enough to be worth hiding. */
@@ -491,7 +483,7 @@ report_logs(struct req *r)
 		for (cJSON *it = list->child; it; it = it->next) {
 			cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
 
-			cJSON_SetValuestring(m, redact(r, m->valuestring, secrets));
+			cJSON_SetValuestring(m, redact_line(r, m->valuestring, secrets));
 		}
 		text = cJSON_PrintUnformatted(list);
 		arena_defer(r->a, free, text);

@@ -332,7 +332,9 @@ def test_actions_scale_and_instances_follow_jobs():
 
 def test_runtime_logs_are_redacted_filtered_and_scoped():
     c, s, p = _setup()
-    a = _app(c, p, env={"API_TOKEN": "sk_live_abcdef123"})
+    # "A" is a prefix of API_TOKEN's value and comes first in any key order:
+    # no tail of the longer secret may survive the shorter one.
+    a = _app(c, p, env={"A": "sk_live_abc", "API_TOKEN": "sk_live_abcdef123"})
     agent = Agent(c.tenant, s["agent_token"])
     d = c.post("/applications/%s/deploy" % a["id"], {}).data
     _finish(agent, agent.claim(), image_id="sha256:" + "c" * 64,
@@ -345,7 +347,7 @@ def test_runtime_logs_are_redacted_filtered_and_scoped():
         dict(base, timestamp="2026-01-01T00:00:03Z", stream="stdout", message="GET /health 200")]})
     assert r.status == 204, r
     raw = _sql("SELECT string_agg(message, '|') FROM runtime_logs")
-    assert "sk_live_abcdef123" not in raw, raw
+    assert "sk_live_abc" not in raw and "def123" not in raw, raw
     logs = c.get("/applications/%s/runtime-logs" % a["id"]).data
     assert [x["message"] for x in logs] == ["GET / 200", "token=[redacted] leaked", "GET /health 200"], logs
     assert logs[0]["instance"] == "lnchr-x-1" and logs[0]["instance_id"]

@@ -1,9 +1,10 @@
-/* test_util.c - numbers, UUIDs, slugs, e-mails, RFC 3339, errors, arena. */
+/* test_util.c - numbers, UUIDs, slugs, e-mails, RFC 3339, errors, arena, redaction. */
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/redact.h"
 #include "core/util.h"
 #include "unit.h"
 
@@ -72,5 +73,24 @@ main(void)
 		CHECK(a.total == 0, "arena reset");
 	}
 	arena_free(&a);
+
+	/* Redaction: the longest value first, a size for a second call, cut output. */
+	{
+		static const char *const vals[] = {"sk_live_abc", "sk_live_abcdef123", ""};
+		const char *in = "a=sk_live_abcdef123 b=sk_live_abc c=https://u:pw@h/x d=ok";
+		char        out[256], small[12];
+		size_t      need;
+
+		need = redact(vals, 3, false, in, NULL, 0);
+		(void)redact(vals, 3, false, in, out, sizeof(out));
+		CHECK(strcmp(out, "a=[redacted] b=[redacted] c=https://u:pw@h/x d=ok") == 0, out);
+		CHECK(need == strlen(out), "redact returns the length it needs");
+		(void)redact(vals, 3, true, in, out, sizeof(out));
+		CHECK(strcmp(out, "a=[redacted] b=[redacted] c=https://[redacted]@h/x d=ok") == 0, out);
+		need = redact(vals, 3, false, in, small, sizeof(small));
+		CHECK(strcmp(small, "a=[redacted") == 0 && need > sizeof(small), small);
+		(void)redact(vals, 0, true, "plain ://no-at text", out, sizeof(out));
+		CHECK(strcmp(out, "plain ://no-at text") == 0, out);
+	}
 	return unit_done("util");
 }
