@@ -69,28 +69,15 @@ engine_msg(const struct xfer_resp *r, char *out, size_t outlen)
 	text_sanitize(out, 0);
 }
 
-int
-ctr_list(struct xfer *x, struct arena *a, const char *const *labels, size_t n, long timeout_ms,
-    cJSON **out, char *err, size_t errlen)
+/* GET path, a container list: *out gets it (arena).  0 or -1 (err). */
+static int
+list_at(struct xfer *x, struct arena *a, const char *path, long timeout_ms, cJSON **out,
+    char *err, size_t errlen)
 {
 	struct xfer_resp r;
-	cJSON           *f = cJSON_CreateObject(), *arr, *doc;
-	char            *text, *path, msg[700];
+	cJSON           *doc;
+	char             msg[700];
 
-	*out = NULL;
-	if (f == NULL)
-		goto nomem;
-	arena_defer(a, json_free, f);
-	if ((arr = cJSON_AddArrayToObject(f, "label")) == NULL)
-		goto nomem;
-	cJSON_AddItemToArray(arr, cJSON_CreateString("launcher.managed=1"));
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(labels[i]));
-	if ((text = cJSON_PrintUnformatted(f)) == NULL)
-		goto nomem;
-	path = arena_printf(a, ENGINE_API "/containers/json?all=1&filters=%s",
-	    ctr_qs_escape(a, text));
-	cJSON_free(text);
 	if (xfer_engine(x, a, path, timeout_ms, &r) != 0) {
 		util_snprintf(err, errlen, "listing containers: %s", r.err);
 		return -1;
@@ -106,6 +93,30 @@ ctr_list(struct xfer *x, struct arena *a, const char *const *labels, size_t n, l
 	}
 	*out = doc;
 	return 0;
+}
+
+int
+ctr_list(struct xfer *x, struct arena *a, const char *const *labels, size_t n, long timeout_ms,
+    cJSON **out, char *err, size_t errlen)
+{
+	cJSON *f = cJSON_CreateObject(), *arr;
+	char  *text, *path;
+
+	*out = NULL;
+	if (f == NULL)
+		goto nomem;
+	arena_defer(a, json_free, f);
+	if ((arr = cJSON_AddArrayToObject(f, "label")) == NULL)
+		goto nomem;
+	cJSON_AddItemToArray(arr, cJSON_CreateString("launcher.managed=1"));
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(labels[i]));
+	if ((text = cJSON_PrintUnformatted(f)) == NULL)
+		goto nomem;
+	path = arena_printf(a, ENGINE_API "/containers/json?all=1&filters=%s",
+	    ctr_qs_escape(a, text));
+	cJSON_free(text);
+	return list_at(x, a, path, timeout_ms, out, err, errlen);
 nomem:
 	util_snprintf(err, errlen, "out of memory");
 	return -1;
@@ -115,25 +126,12 @@ int
 ctr_published_ports(struct xfer *x, struct arena *a, int *ports, int max, char *err,
     size_t errlen)
 {
-	struct xfer_resp r;
-	const cJSON     *c, *p;
-	cJSON           *doc;
-	char             msg[700];
-	int              n = 0;
+	const cJSON *c, *p;
+	cJSON       *doc;
+	int          n = 0;
 
-	if (xfer_engine(x, a, ENGINE_API "/containers/json?all=1", CTR_TIMEOUT_MS, &r) != 0) {
-		util_snprintf(err, errlen, "listing containers: %s", r.err);
+	if (list_at(x, a, ENGINE_API "/containers/json?all=1", CTR_TIMEOUT_MS, &doc, err, errlen) != 0)
 		return -1;
-	}
-	if (r.status != 200) {
-		engine_msg(&r, msg, sizeof(msg));
-		util_snprintf(err, errlen, "listing containers: %s", msg);
-		return -1;
-	}
-	if (!cJSON_IsArray(doc = parse_in(a, r.body))) {
-		util_snprintf(err, errlen, "listing containers: the engine's answer is not a list");
-		return -1;
-	}
 	cJSON_ArrayForEach(c, doc) {
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(c, "Ports")) {
 			const cJSON *pub = cJSON_GetObjectItemCaseSensitive(p, "PublicPort");
