@@ -97,11 +97,9 @@ respond_member(struct req *r, const char *id, int status)
 	PGresult *res;
 	enum err  e;
 
-	if ((e = db_run(r, &st_member_get, &res, id, r->who.project_id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_member_get, &res, "member not found", id,
+	    r->who.project_id)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "member not found");
-	http_etag(r, db_get(res, 0, "_version"));
 	return http_respond_row(r, status, res, 0);
 }
 

@@ -89,11 +89,8 @@ respond_project(struct req *r, const char *id, int status)
 	PGresult *res;
 	enum err  e;
 
-	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_get, &res, "project not found", id)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "project not found");
-	http_etag(r, db_get(res, 0, "_version"));
 	return http_respond_row(r, status, res, 0);
 }
 

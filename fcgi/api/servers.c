@@ -96,11 +96,8 @@ respond_server(struct req *r, const char *id, int status, const char *token)
 	cJSON    *d;
 	enum err  e;
 
-	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_get, &res, "server not found", id)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "server not found");
-	http_etag(r, db_get(res, 0, "_version"));
 	if (token == NULL)
 		return http_respond_row(r, status, res, 0);
 	d = json_row(res, 0);

@@ -239,6 +239,20 @@ again:
 }
 
 enum err
+db_object(struct req *r, const struct db_stmt *st, int n, const char *const *params,
+    const char *not_found, PGresult **out)
+{
+	enum err e;
+
+	if ((e = db_exec(r, st, n, params, out)) != ERR_OK)
+		return e;
+	if (PQntuples(*out) != 1)
+		return http_error(r, ERR_NOT_FOUND, not_found);
+	http_etag(r, db_get(*out, 0, "_version"));
+	return ERR_OK;
+}
+
+enum err
 db_pipeline(struct req *r, size_t n, const struct db_call *calls, PGresult **outs)
 {
 	struct db *db = &r->w->db;

@@ -58,6 +58,17 @@ enum err db_exec(struct req *r, const struct db_stmt *st, int n,
 #define db_run(r, st, out, ...) db_exec((r), (st), DB_ARGS(__VA_ARGS__), (out))
 #define db_run0(r, st, out) db_exec((r), (st), 0, NULL, (out))
 
+/*
+ * The object of a response: runs st, which finds at most one row; none
+ * answers 404 with not_found; the row's _version column becomes the ETag.
+ * ERR_OK with *out set, or the error (404 already answered).
+ */
+enum err db_object(struct req *r, const struct db_stmt *st, int n, const char *const *params,
+    const char *not_found, PGresult **out);
+/* db_get_object(r, &st, &res, "project not found", id) */
+#define db_get_object(r, st, out, not_found, ...) \
+	db_object((r), (st), DB_ARGS(__VA_ARGS__), (not_found), (out))
+
 /* One statement of a pipeline. */
 struct db_call {
 	const struct db_stmt *st;
