@@ -8,8 +8,10 @@
 # The machine is shared and noisy, so the cases are interleaved over
 # BENCH_ROUNDS rounds (default 3: a b c a b c a b c) and each figure is the
 # median of its rounds; ratios are of those medians, all from one run.
-# Prints req/s, p50, p99 per case and the ratios b/a, c/a.  Plain HTTP on
-# loopback: TLS would cost every case the same and measure nginx, not us.
+# Prints req/s, p50, p99 per case and the ratios b/a, c/a, d/a; then the CPU
+# time per request of nginx, the pool and PostgreSQL (tests/bench/cpu.py)
+# and the same ratios by CPU time.  Plain HTTP on loopback: TLS would cost
+# every case the same and measure nginx, not us.
 # BENCH_SECONDS, BENCH_ROUNDS and BENCH_CONNECTIONS override the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,18 +61,26 @@ for suf, f in (('us', 0.001), ('ms', 1.0), ('s', 1000.0)):
     if v.endswith(suf):
         print('%.2f' % (float(v[:-len(suf)]) * f)); break"
 }
+cpu() { $PY tests/bench/cpu.py "$LAUNCHER_STATE_DIR"; }
 run() {   # run CASE PATH [wrk args]: one measurement, appended to RESULTS
-	local name=$1 path=$2 out
+	local name=$1 path=$2 out cpu0 cpu1
 	shift 2
+	cpu0=$(cpu)
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$BASE$path")
+	cpu1=$(cpu)
 	if echo "$out" | grep -q "Non-2xx"; then
 		echo "$out"
 		echo "bench $name: non-2xx answers; the figures would be wrong" >&2
 		exit 1
 	fi
-	printf '%s\t%s\t%s\t%s\n' "$name" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+	# req/s, p50, p99, then the CPU microseconds per request of nginx, the
+	# pool and PostgreSQL (clock ticks over the run / requests)
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
 		"$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")" \
-		"$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")" >> "$RESULTS"
+		"$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")" \
+		"$($PY -c "
+a, b, n, hz = '$cpu0'.split(), '$cpu1'.split(), $(echo "$out" | awk '/requests in/ {print $1}'), $(getconf CLK_TCK)
+print('\t'.join('%.1f' % ((int(y) - int(x)) * 1e6 / hz / n) for x, y in zip(a, b)))")" >> "$RESULTS"
 }
 
 echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case, $ROUNDS interleaved rounds (medians);" \
@@ -94,9 +104,17 @@ names = {"a": "a) select1 (ceiling)", "b": "b) /auth/me, service key", "c": "c) 
 med = {}
 for k in "abcd":
     r = [row for row in rows if row[0] == k]
-    med[k] = [statistics.median(float(x[i]) for x in r) for i in (1, 2, 3)]
+    med[k] = [statistics.median(float(x[i]) for x in r) for i in (1, 2, 3, 4, 5, 6)]
     print("%-26s %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms   (rounds: %s)" % (
         names[k], med[k][0], med[k][1], med[k][2], ", ".join("%.0f" % float(x[1]) for x in r)))
 print("ratios: b/a = %.2f   c/a = %.2f   d/a = %.2f" % (med["b"][0] / med["a"][0],
       med["c"][0] / med["a"][0], med["d"][0] / med["a"][0]))
+# The same comparison by CPU time per request: steadier than req/s on a
+# shared machine (what other tenants take shows up in req/s, not here).
+print("CPU per request (medians, microseconds: nginx + pool + PostgreSQL = total):")
+tot = {k: sum(med[k][3:]) for k in "abcd"}
+for k in "abcd":
+    print("  %s  %6.1f + %6.1f + %6.1f = %6.1f" % (k, med[k][3], med[k][4], med[k][5], tot[k]))
+print("ratios by CPU: b/a = %.2f   c/a = %.2f   d/a = %.2f" % (tot["a"] / tot["b"],
+      tot["a"] / tot["c"], tot["a"] / tot["d"]))
 PYEOF
