@@ -37,9 +37,13 @@
 #define EXEC_OUT_MAX   (64 * 1024)
 #define EXEC_RAW_MAX   (256 * 1024)
 #define WORKER_SETTLE_MS 2000
-/* Health probes: the first soon after start (most apps listen within
- * tens of milliseconds), then doubling up to HEALTH_POLL_MS. */
+/* Health probes: every HEALTH_POLL_FIRST_MS for the first HEALTH_FAST_MS
+ * (most apps listen within a fraction of a second, and a refused connect
+ * costs nothing), then doubling up to HEALTH_POLL_MS.  Doubling from the
+ * start left up to 160 ms between an app that was ready and the probe
+ * that noticed (probes at 20, 60, 140, 300 ms...). */
 #define HEALTH_POLL_FIRST_MS 20
+#define HEALTH_FAST_MS 1000
 #define HEALTH_POLL_MS 250
 /* A running container whose published port refuses connections this long
  * is restarted once: seen (rarely) with Podman 4.3, whose port forwarding
@@ -563,7 +567,8 @@ health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 			break;
 		}
 		sleep_ms(served ? nap : 500);
-		nap = nap * 2 < HEALTH_POLL_MS ? nap * 2 : HEALTH_POLL_MS;
+		if (timefmt_mono_ms() - t0 >= HEALTH_FAST_MS)
+			nap = nap * 2 < HEALTH_POLL_MS ? nap * 2 : HEALTH_POLL_MS;
 	}
 	if (bad < 0) {
 		app_say(&c->io, "health check passed after %.1f s", (timefmt_mono_ms() - t0) / 1000.0);

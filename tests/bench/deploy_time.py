@@ -1,6 +1,7 @@
 """The measuring half of tests/bench/deploy_time.sh (see there)."""
 import http.client
 import os
+import random
 import resource
 import socket
 import statistics
@@ -66,18 +67,32 @@ def main():
         assert c.get("/deployments/" + d["id"]).data["status"] == "succeeded"
         return took
 
+    def host_port():
+        """A free port in the agent's host_ports range (20000-32000), as the
+        agent picks them: the kernel's ephemeral ports may carry firewall
+        rules an earlier container left behind, which would time a dead end."""
+        while True:
+            port = random.randint(20000, 32000)
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+            finally:
+                s.close()
+
     def floor(version):
+        port = host_port()
         t0 = time.time()
         st, ctr = engine("POST", "/containers/create?name=floor-" + uuid.uuid4().hex[:8], {
             "Image": images[version], "StopTimeout": 1, "ExposedPorts": {"8080/tcp": {}},
-            "HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]},
+            "HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]},
                            "Ulimits": [ulimit("nofile", resource.RLIMIT_NOFILE, 65536),
                                        ulimit("nproc", resource.RLIMIT_NPROC, 4096)]}})
         assert st == 201, ctr
         st, out = engine("POST", "/containers/%s/start" % ctr["Id"])
         assert st == 204, out
-        port = int(engine("GET", "/containers/%s/json" % ctr["Id"])[1]["NetworkSettings"]["Ports"]
-                   ["8080/tcp"][0]["HostPort"])
         until(lambda: get(port, "/health")[0] == 200)
         took = time.time() - t0
         engine("DELETE", "/containers/%s?force=1" % ctr["Id"])
@@ -85,10 +100,7 @@ def main():
 
     def podman_run(version):
         """`podman run` (the remote client on the same engine) + the health check by hand."""
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = host_port()
         lim = [ulimit("nofile", resource.RLIMIT_NOFILE, 65536), ulimit("nproc", resource.RLIMIT_NPROC, 4096)]
         t0 = time.time()
         out = subprocess.run(["podman", "--url", "unix://" + SOCK, "run", "-d", "-p", "127.0.0.1:%d:8080" % port]
