@@ -414,7 +414,16 @@ ctr_state(const cJSON *doc)
 {
 	const cJSON *v = member(doc, "State", "Status");
 
-	return cJSON_IsString(v) ? v->valuestring : "";
+	if (!cJSON_IsString(v))
+		return "";
+	/* Podman's own states in Docker's words: "stopped" is an exited
+	 * container whose clean-up has not run yet, "configured" one that was
+	 * never started. */
+	if (strcmp(v->valuestring, "stopped") == 0)
+		return "exited";
+	if (strcmp(v->valuestring, "configured") == 0)
+		return "created";
+	return v->valuestring;
 }
 
 bool

@@ -68,7 +68,7 @@ int    ctr_logs_tail(struct xfer *x, struct arena *a, const char *id, int tail, 
 
 /* Facts from an inspect document. */
 const char *ctr_label(const cJSON *doc, const char *key);	/* NULL when absent */
-const char *ctr_state(const cJSON *doc);			/* State.Status, "" */
+const char *ctr_state(const cJSON *doc);	/* State.Status in Docker's words, "" */
 bool        ctr_running(const cJSON *doc);
 int         ctr_host_port(const cJSON *doc, int container_port);	/* 0 = none */
 /* The first published loopback port of any container port, 0 = none. */

@@ -252,6 +252,17 @@ test_edge_and_create(void)
 	    strstr(text, "\"Cmd\"") == NULL, text);
 	cJSON_free(text);
 	cJSON_Delete(b);
+	{
+		cJSON *st = cJSON_Parse("{\"State\":{\"Status\":\"stopped\"}}");
+		cJSON *cf = cJSON_Parse("{\"State\":{\"Status\":\"configured\"}}");
+		cJSON *ru = cJSON_Parse("{\"State\":{\"Status\":\"running\"}}");
+
+		CHECK(strcmp(ctr_state(st), "exited") == 0 && strcmp(ctr_state(cf), "created") == 0 &&
+		    strcmp(ctr_state(ru), "running") == 0, "Podman's states in Docker's words");
+		cJSON_Delete(st);
+		cJSON_Delete(cf);
+		cJSON_Delete(ru);
+	}
 	b = ctr_create_body(&s, "sha256:abc", 20123, 20000, 4096);
 	text = cJSON_PrintUnformatted(b);
 	CHECK(strstr(text, "\"HostIp\":\"127.0.0.1\",\"HostPort\":\"20123\"") != NULL,
