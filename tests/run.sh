@@ -163,8 +163,8 @@ if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
 		$PY tests/agent/test_app_jobs.py "$BUILD" > "$tmp" 2>&1
-	grep -E "^FAIL|Traceback" "$tmp" | head -20
-	tail -n 1 "$tmp"
+	# a failure prints its checks and the case's agent log
+	if grep -qE "^FAIL|Traceback" "$tmp"; then cat "$tmp"; else tail -n 1 "$tmp"; fi
 	grep -q "passed" "$tmp" || echo "agent app-jobs: 0 passed, 1 failed" >> "$tmp"
 	count "$tmp"
 	rm -f "$tmp"

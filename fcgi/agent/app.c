@@ -242,6 +242,7 @@ remove_all(struct app_ctx *c, struct inst *v, int n)
 /* Host ports a job will not publish on (engine's, tried, its own). */
 #define PORTS_AVOID_MAX 4096
 #define PORT_TRIES      3	/* creates per container when the port is taken */
+#define INSPECT_TRIES   5	/* more inspects of a container just started */
 
 struct ports {
 	int lo, hi;
@@ -368,7 +369,7 @@ start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made,
 {
 	struct inst  *all;
 	struct ports *p;
-	int           nall = list_app(c, NULL, NULL, false, &all);
+	int           nall = list_app(c, NULL, NULL, false, &all), rc;
 	char          err[1024];
 
 	*nmade = 0;
@@ -391,8 +392,15 @@ start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made,
 			return -1;
 		}
 		(*nmade)++;
-		if (ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
+		/* An engine busy restarting a container that exited at once (its
+		 * restart policy) may fail an inspect: ask again before giving up. */
+		for (int t = 0; (rc = ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err,
+		    sizeof(err))) < 0 && t < INSPECT_TRIES; t++)
+			sleep_ms(200);
+		if (rc == 1)
 			return fail(c, "container %s vanished after its start", in->name);
+		if (rc != 0)
+			return fail(c, "container %s after its start: %s", in->name, err);
 		inst_from(c, doc, in);
 		if (c->s.exposed_port > 0 && in->port > 0)
 			app_say(&c->io, "starting container %s (host port %d)", in->name, in->port);
