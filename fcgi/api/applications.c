@@ -818,10 +818,8 @@ release_env(struct req *r, const char *app, const char **sealed, const char **ve
 	PGresult *res;
 	enum err  e;
 
-	if ((e = db_run(r, &st_env_now, &res, app)) != ERR_OK)
+	if ((e = db_get_object(r, &st_env_now, &res, "application not found", app)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "application not found");
 	*sealed = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->a, db_get(res, 0, "env_sealed"));
 	*version = arena_strdup(r->a, db_get(res, 0, "env_version"));
 	return ERR_OK;

@@ -67,10 +67,8 @@ apps_respond_deployment(struct req *r, const char *id, int status)
 	PGresult *res;
 	enum err  e;
 
-	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_get, &res, "deployment not found", id)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "deployment not found");
 	return http_respond_row(r, status, res, 0);
 }
 

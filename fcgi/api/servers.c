@@ -179,10 +179,8 @@ missed(struct req *r, const char *id)
 	PGresult *res;
 	enum err  e;
 
-	if ((e = db_run(r, &st_exists, &res, id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_exists, &res, "server not found", id)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	return http_error(r, ERR_PRECONDITION_FAILED, "the server has changed (If-Match)");
 }
 

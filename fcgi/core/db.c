@@ -248,7 +248,8 @@ db_object(struct req *r, const struct db_stmt *st, int n, const char *const *par
 		return e;
 	if (PQntuples(*out) != 1)
 		return http_error(r, ERR_NOT_FOUND, not_found);
-	http_etag(r, db_get(*out, 0, "_version"));
+	if (PQfnumber(*out, "_version") >= 0)
+		http_etag(r, db_get(*out, 0, "_version"));
 	return ERR_OK;
 }
 

@@ -59,8 +59,9 @@ enum err db_exec(struct req *r, const struct db_stmt *st, int n,
 #define db_run0(r, st, out) db_exec((r), (st), 0, NULL, (out))
 
 /*
- * The object of a response: runs st, which finds at most one row; none
- * answers 404 with not_found; the row's _version column becomes the ETag.
+ * The object of a request: runs st, which finds at most one row; none
+ * answers 404 with not_found; the row's _version column, when it has one,
+ * becomes the ETag.
  * ERR_OK with *out set, or the error (404 already answered).
  */
 enum err db_object(struct req *r, const struct db_stmt *st, int n, const char *const *params,

@@ -8,6 +8,7 @@ import glob
 import http.client
 import json
 import os
+import re
 import ssl
 import subprocess
 import time
@@ -239,3 +240,25 @@ def stack_env():
                 k, v = line[len("export "):].rstrip("\n").split("=", 1)
                 out[k] = v.strip("'\"")
     return out
+
+
+def permission_tables(*prefixes):
+    """The server's own tables (`launcher-fcgi --routes` and `--permissions`):
+    [(method, path, capability)] of the routes under the given prefixes (paths
+    without /{tenant}/api/v1, :param as {param}), and {capability: (minimum
+    project role, key scopes that grant it)}."""
+    routes = []
+    out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--routes"], capture_output=True,
+                         text=True, check=True).stdout
+    for line in out.splitlines():
+        method, path, cap, _audit, _kind = line.split(" ")
+        path = re.sub(r":(\w+)", r"{\1}", path.replace("/{tenant}/api/v1", ""))
+        if cap != "none" and path.startswith(prefixes):
+            routes.append((method, path, cap))
+    perms = {}
+    out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--permissions"], capture_output=True,
+                         text=True, check=True).stdout
+    for line in out.splitlines():
+        w = line.split()
+        perms[w[1]] = (w[3], set(w[5:]))
+    return routes, perms

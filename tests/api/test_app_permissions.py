@@ -5,12 +5,9 @@ service-key scope, plus an outsider: a route the caller may not reach is
 403 (visible project) or 404 (not a member), and one it may reach is
 neither.  Bodies are valid, so "allowed" is whatever the route answers
 (200/201/204, or 409 for an action that needs a deployment first)."""
-import os
-import re
-import subprocess
 import uuid
 
-from lib import BIN, Client, make_key, new_project, new_user, registered
+from lib import Client, make_key, new_project, new_user, permission_tables, registered
 from test_servers import _server
 
 ROLES = ["viewer", "member", "admin"]
@@ -29,21 +26,7 @@ REFUSALS_ONLY = {("POST", "/applications/{id}/exec")}
 
 
 def _routes():
-    out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--routes"], capture_output=True,
-                         text=True, check=True).stdout
-    routes = []
-    for line in out.splitlines():
-        method, path, cap, _audit, _kind = line.split(" ")
-        path = re.sub(r":(\w+)", r"{\1}", path.replace("/{tenant}/api/v1", ""))
-        if cap != "none" and path.startswith(("/applications/", "/deployments/")):
-            routes.append((method, path, cap))
-    perms = {}
-    out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--permissions"], capture_output=True,
-                         text=True, check=True).stdout
-    for line in out.splitlines():
-        w = line.split()
-        perms[w[1]] = (w[3], set(w[5:]))
-    return routes, perms
+    return permission_tables("/applications/", "/deployments/")
 
 
 RANK = {"viewer": 1, "member": 2, "admin": 3, "owner": 4}

@@ -3,12 +3,9 @@ credential (JWT or a single-scope service key) gets exactly the status the
 tables say.  The expectations are generated from the tables the server
 itself uses (`launcher-fcgi --routes` and `--permissions`), and cross-checked
 by hand-written cases, so that a wrong table cannot pass."""
-import os
-import re
-import subprocess
 import uuid
 
-from lib import BIN, PNG, Client, make_key, multipart, new_project, new_user, registered
+from lib import PNG, Client, make_key, multipart, new_project, new_user, permission_tables, registered
 
 PROLES = ["none", "viewer", "member", "admin", "owner"]
 RANK = {r: i for i, r in enumerate(PROLES)}
@@ -17,22 +14,8 @@ CREDS = ["jwt", "read", "write", "deploy", "admin"]
 
 
 def _tables():
-    routes = []
-    out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--routes"], capture_output=True,
-                         text=True, check=True).stdout
-    for line in out.splitlines():
-        method, path, cap, audit, kind = line.split(" ")
-        # The project routes; each later section has its own permission tests.
-        if cap != "none" and path.startswith("/{tenant}/api/v1/projects"):
-            path = re.sub(r":(\w+)", r"{\1}", path.replace("/{tenant}/api/v1", ""))
-            routes.append((method, path, cap))
-    perms = {}
-    out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--permissions"], capture_output=True,
-                         text=True, check=True).stdout
-    for line in out.splitlines():
-        w = line.split()
-        perms[w[1]] = (w[3], set(w[5:]))
-    return routes, perms
+    # The project routes; each later section has its own permission tests.
+    return permission_tables("/projects")
 
 
 def expected(troles, prole, cred, cap, perms, success):
