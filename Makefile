@@ -35,11 +35,18 @@ STACK     := conf/stack/launcher-stack.sh
 
 # launcher-agent: its modules (fcgi/agent/) stay out of liblauncher.a, so the
 # pool never links them; it takes only util/log/arena/buf from the library
-# and needs only libcurl and cJSON.
+# and needs only libcurl, cJSON and libcrypto (SHA-1 of the WebSocket handshake).
 AGENT_SRC := $(wildcard fcgi/agent/*.c)
 AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
-AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null)
+AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto 2>/dev/null)
 BINS      += $(BUILD)/bin/launcher-agent
+
+# launcher-ws: the WebSocket daemon (fcgi/ws/), the only user of
+# libwebsockets and threads.
+WS_SRC    := $(wildcard fcgi/ws/*.c)
+WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
+WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
+BINS      += $(BUILD)/bin/launcher-ws
 
 .PHONY: all run start stop test unit lint bench bench-agent bench-deploy fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
@@ -67,6 +74,10 @@ $(BUILD)/bin/launcher-scheduler: $(BUILD)/obj/bin/launcher_scheduler.o $(BUILD)/
 $(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+$(BUILD)/bin/launcher-ws: $(BUILD)/obj/bin/launcher_ws.o $(WS_OBJ) $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(WS_LIBS)
 
 # Agent tests link the agent's objects (a shorter stem wins over the rule below).
 $(BUILD)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a

@@ -2,7 +2,7 @@
 # launcher-stack.sh — run a complete local Launcher stack:
 #   PostgreSQL 15 (unix socket only) + SMTP sink + a container engine (own
 #   Podman API service, or the machine's Docker) + launcher-fcgi pool +
-#   launcher-scheduler (the job queue's clock) + nginx
+#   launcher-scheduler (the job queue's clock) + launcher-ws (WebSockets) + nginx
 #   + a local launcher-agent (once built)
 # with all state under one directory outside the repository.
 #
@@ -32,7 +32,9 @@
 #   LAUNCHER_RATE_KEY     [20r/s]  LAUNCHER_BURST_KEY  [40]
 #   LAUNCHER_RATE_AUTH    [2r/s]   LAUNCHER_BURST_AUTH [10]
 #   LAUNCHER_MAX_BODY     [1048576] bytes, nginx and application
-#   LAUNCHER_WS_UPSTREAM  [127.0.0.1:8090] WebSocket daemon behind /<tenant>/ws/
+#   LAUNCHER_WS_UPSTREAM  [] host:port of a WebSocket daemon run elsewhere, behind
+#                           /<tenant>/ws/; empty = the stack's own launcher-ws on
+#                           <state>/run/ws.sock
 #   LAUNCHER_BIN_DIR      [<repo>/build/bin] launcher-fcgi, launcher-admin
 #   LAUNCHER_PG_BIN       [/usr/lib/postgresql/15/bin]
 #   LAUNCHER_SCHEDULER_INTERVAL [60] seconds between launcher-scheduler ticks
@@ -96,13 +98,13 @@ DOCKER_SOCK=/var/run/docker.sock
 # iproute2 (ip) is not needed by Podman (netavark uses netlink itself); it is
 # listed for the agent and for looking at the containers' bridge (podman0).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev
-          libsodium-dev libcurl4-openssl-dev nginx-light postgresql-15
-          postgresql-client-15 openssl python3 python3-aiosmtpd wrk curl
+          libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
+          postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark iptables iproute2 clang libclang-rt-14-dev git busybox-static)
 
-# Services in start order; stop goes in reverse. podman and agent are
+# Services in start order; stop goes in reverse. podman, ws and agent are
 # optional: they are started (and get a pid file) only when in use.
-SERVICES=(postgres smtp podman fcgi scheduler nginx agent)
+SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent)
 CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
@@ -155,7 +157,7 @@ load_config() {
     RATE_AUTH=${LAUNCHER_RATE_AUTH:-2r/s}
     BURST_AUTH=${LAUNCHER_BURST_AUTH:-10}
     MAX_BODY=${LAUNCHER_MAX_BODY:-1048576}
-    WS_UPSTREAM=${LAUNCHER_WS_UPSTREAM:-127.0.0.1:8090}
+    WS_UPSTREAM=${LAUNCHER_WS_UPSTREAM:-}
     BIN_DIR=${LAUNCHER_BIN_DIR:-$REPO/build/bin}
     PG_BIN=${LAUNCHER_PG_BIN:-/usr/lib/postgresql/15/bin}
     START_TIMEOUT=${LAUNCHER_START_TIMEOUT:-30}
@@ -201,7 +203,8 @@ load_config() {
     for v in BURST_IP BURST_KEY BURST_AUTH MAX_BODY; do
         is_uint "${!v}" || die "LAUNCHER_$v must be a number (got '${!v}')"
     done
-    [[ $WS_UPSTREAM =~ $hostport_re && $WS_UPSTREAM != *'*'* ]] || die "LAUNCHER_WS_UPSTREAM must be host:port (got '$WS_UPSTREAM')"
+    [ -z "$WS_UPSTREAM" ] || [[ $WS_UPSTREAM =~ $hostport_re && $WS_UPSTREAM != *'*'* ]] ||
+        die "LAUNCHER_WS_UPSTREAM must be host:port (got '$WS_UPSTREAM')"
     [[ $PLANE_VERSION =~ ^[A-Za-z0-9._+-]+$ ]] || die "$REPO/VERSION must hold a plain version string"
     is_uint "$START_TIMEOUT" || die "LAUNCHER_START_TIMEOUT must be a number of seconds"
     case $ENGINE in auto|podman|docker|none) ;; *)
@@ -229,6 +232,8 @@ load_config() {
     ADMIN_BIN=$BIN_DIR/launcher-admin
     FCGI_BIN=$BIN_DIR/launcher-fcgi
     SCHEDULER_BIN=$BIN_DIR/launcher-scheduler
+    WS_BIN=$BIN_DIR/launcher-ws
+    WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
     AGENT_TOKEN=$STATE/secrets/agent.token
     PODMAN_DIR=$STATE/podman
@@ -262,6 +267,7 @@ service_pattern() {
         podman)   printf 'podman system service' ;;
         agent)    printf 'launcher-agent' ;;
         scheduler) printf 'launcher-scheduler' ;;
+        ws)       printf 'launcher-ws' ;;
     esac
 }
 
@@ -577,6 +583,7 @@ log_level = $LOG_LEVEL
 bench_routes = $BENCH
 icons_dir = "$STATE/static/icons"
 icons_url = /icons
+ws_listen = "$WS_SOCK"
 EOF
     mv -f "$tmp" "$CONF"
 }
@@ -606,7 +613,7 @@ render() {
         -e "s|@BURST_AUTH@|$BURST_AUTH|g" \
         -e "s|@MAX_BODY@|$MAX_BODY|g" \
         -e "s|@PLANE_VERSION@|$PLANE_VERSION|g" \
-        -e "s|@WS_UPSTREAM@|$WS_UPSTREAM|g" \
+        -e "s|@WS_UPSTREAM@|${WS_UPSTREAM:-unix:$WS_SOCK}|g" \
         "$src" > "$dst.tmp"
     # (comment lines may mention placeholders; only directives count)
     if grep -n '@[A-Z_][A-Z_]*@' "$dst.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
@@ -862,14 +869,10 @@ nginx_test_command() {
     printf '%s' "$NGINX_BIN ${args[*]} -t -q"
 }
 
-# The stack's nginx reload, as the agent runs it after writing an app's
-# edge site (same paths as nginx_test_command).
-# SIGHUP straight to the master: `nginx -s reload` would parse the whole
-# configuration once more only to find the pid file (nginx -t has just
-# checked it), which costs a deploy ~40 ms before traffic can switch.
-nginx_reload_command() {
-    printf '%s' "kill -HUP \$(cat $STATE/nginx/nginx.pid)"
-}
+# The agent reloads the stack's nginx itself after writing an app's edge
+# site (--edge-nginx-pid): SIGHUP to the master, then SIGQUIT to the old
+# workers as soon as the new ones run, instead of nginx's fixed 100 ms
+# during which the old workers still answer with the old routes.
 
 # The local agent: registers this machine as the tenant's server "local"
 # (fresh token in secrets/agent.token) and runs launcher-agent against the
@@ -898,7 +901,7 @@ start_agent() {
         --ca "$STATE/tls/cert.pem" --engine-socket "$ENGINE_SOCKET" --state-dir "$STATE/agent" \
         --nginx-test-command "$(nginx_test_command)" \
         --edge-sites-dir "$STATE/nginx/sites" --edge-listen "$BIND:$HTTP_PORT" \
-        --edge-reload-command "$(nginx_reload_command)" >> "$log" 2>&1 < /dev/null &
+        --edge-nginx-pid "$STATE/nginx/nginx.pid" >> "$log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file agent)"
     sleep 0.3
@@ -958,22 +961,37 @@ start_scheduler() {
     say "scheduler: launcher-scheduler every ${LAUNCHER_SCHEDULER_INTERVAL:-60}s"
 }
 
+# launcher-ws: agents' wake-up channel (and later the API's WebSocket
+# streams) on a unix socket that nginx proxies /<tenant>/ws/ to.  Not
+# started when LAUNCHER_WS_UPSTREAM names a daemon run elsewhere.
+start_ws() {
+    [ -z "$WS_UPSTREAM" ] || { say "ws: $WS_UPSTREAM (not started here)"; return 0; }
+    start_socket_daemon ws "$WS_BIN" "$WS_SOCK"
+    say "ws: launcher-ws on $WS_SOCK"
+}
+
 start_pool() {
-    local log=$LOG_DIR/fcgi.log pid deadline
-    rm -f "$FCGI_SOCK"
-    printf '\n== %s launcher-fcgi -c %s\n' "$(date -u +%FT%TZ)" "$CONF" >> "$log"
-    setsid "$FCGI_BIN" -c "$CONF" >> "$log" 2>&1 < /dev/null &
+    start_socket_daemon fcgi "$FCGI_BIN" "$FCGI_SOCK"
+    say "pool: launcher-fcgi with $WORKERS workers on $FCGI_SOCK"
+}
+
+# start_socket_daemon NAME BIN SOCKET: runs BIN -c CONF in the background
+# (log/NAME.log, pid file NAME) and waits up to 15 s for its unix socket.
+start_socket_daemon() {
+    local name=$1 bin=$2 sock=$3 log=$LOG_DIR/$1.log pid deadline
+    rm -f "$sock"
+    printf '\n== %s %s -c %s\n' "$(date -u +%FT%TZ)" "${bin##*/}" "$CONF" >> "$log"
+    setsid "$bin" -c "$CONF" >> "$log" 2>&1 < /dev/null &
     pid=$!
-    printf '%s\n' "$pid" > "$(pid_file fcgi)"
+    printf '%s\n' "$pid" > "$(pid_file "$name")"
     deadline=$((SECONDS + 15))
-    until [ -S "$FCGI_SOCK" ]; do
+    until [ -S "$sock" ]; do
         if ! proc_running "$pid" || [ "$SECONDS" -ge "$deadline" ]; then
             show_log "$log"
-            die "launcher-fcgi did not create $FCGI_SOCK (see $log)"
+            die "${bin##*/} did not create $sock (see $log)"
         fi
         sleep 0.1
     done
-    say "pool: launcher-fcgi with $WORKERS workers on $FCGI_SOCK"
 }
 
 start_nginx() {
@@ -1124,6 +1142,7 @@ do_start() {
     start_smtp
     start_engine
     start_pool
+    start_ws
     start_scheduler
     render_nginx
     start_nginx
@@ -1175,6 +1194,8 @@ stop_all() {
     stop_service agent TERM 20     # finishes or releases its job within 10 s
     stop_service nginx QUIT 15
     stop_service scheduler TERM 10
+    stop_service ws TERM 10
+    rm -f "$WS_SOCK"
     stop_service fcgi TERM 15
     rm -f "$FCGI_SOCK"
     # The Podman service only: containers stay with their conmon (see top).

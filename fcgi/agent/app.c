@@ -621,8 +621,8 @@ route(struct app_ctx *c, const struct inst *v, int n)
 		return fail(c, "edge route not switched: %s", err);
 	(void)edge_path(c->j->conf, c->s.app_id, path, sizeof(path));
 	app_say(&c->io, "edge route app-%s.conf written (%d upstream%s); nginx %s", c->s.app_id, np,
-	    np == 1 ? "" : "s", c->j->conf->edge_reload_command[0] ? "reloaded" :
-	    "not reloaded (no edge_reload_command)");
+	    np == 1 ? "" : "s", c->j->conf->edge_reload_command[0] || c->j->conf->edge_nginx_pid[0] ?
+	    "reloaded" : "not reloaded (no edge_reload_command or edge_nginx_pid)");
 	return 0;
 }
 

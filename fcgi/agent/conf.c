@@ -130,6 +130,8 @@ static const struct conf_key conf_keys[] = {
 	S(edge_sites_dir, "", valid_path, "directory of the edge nginx's per-app site files (empty: no routing)"),
 	S(edge_listen, "80", valid_listen, "what the app sites listen on, e.g. 127.0.0.1:8080"),
 	S(edge_reload_command, "", NULL, "edge nginx reload, run with /bin/sh -c (empty: no reload)"),
+	S(edge_nginx_pid, "", valid_path, "the edge nginx master's pid file: reload by signals, retiring "
+	    "the old workers as soon as the new ones run (edge_reload_command is then unused)"),
 	I(edge_drain_ms, "2000", 0, 600000, "ms between the edge reload and stopping old containers"),
 	S(host_ports, "20000-32000", valid_ports,
 	    "host ports the agent publishes app containers on (127.0.0.1), LOW-HIGH; keep it out of "

@@ -35,6 +35,7 @@ struct agent_conf {
 	char    edge_sites_dir[AGENT_STR_MAX];	/* "" = no edge routing */
 	char    edge_listen[128];		/* the sites' "listen" parameters */
 	char    edge_reload_command[AGENT_STR_MAX];	/* "" = no reload */
+	char    edge_nginx_pid[AGENT_STR_MAX];	/* "" = reload by the command */
 	int64_t edge_drain_ms;
 	char    host_ports[32];		/* "LOW-HIGH" (agent_port_range) */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */

@@ -3,20 +3,28 @@
  */
 #include "edge.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../core/log.h"
 #include "../core/util.h"
 #include "diag.h"
+#include "timefmt.h"
 
 #define APP_UPSTREAM_MAX 80
 
 #define EDGE_CMD_TIMEOUT_MS 60000
+#define EDGE_WORKERS_MAX    256
+#define EDGE_RELOAD_WAIT_MS 2000	/* for nginx's new workers to appear */
 
 /* Appends to out at *o; -1 once it does not fit. */
 static int
@@ -189,6 +197,149 @@ run(const char *what, const char *cmd, char *err, size_t errlen)
 	return 0;
 }
 
+/* --------------------------------------------- reload by the master's pid */
+
+/* The parent pid of a process, from /proc/PID/stat; -1 if gone. */
+static pid_t
+parent_of(pid_t pid)
+{
+	char  path[64], buf[512], *p;
+	FILE *f;
+	long  pp = -1;
+
+	util_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	/* "PID (comm) S PPID ...": the comm may hold anything, so from the last ')' */
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL &&
+	    p[1] == ' ' && p[2] != '\0' && p[3] == ' ')
+		pp = strtol(p + 4, NULL, 10);
+	fclose(f);
+	return (pid_t)pp;
+}
+
+/* True when pid's title is an accepting worker ("nginx: worker process",
+ * not "... is shutting down"). */
+static bool
+is_worker(pid_t pid)
+{
+	char   path[64], buf[128];
+	int    fd;
+	ssize_t n;
+
+	util_snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strncmp(buf, "nginx: worker process", 21) == 0 && strstr(buf, "shutting down") == NULL;
+}
+
+/* The master's accepting workers into out; their number. */
+static int
+workers_of(pid_t master, pid_t *out, int max)
+{
+	DIR           *d = opendir("/proc");
+	struct dirent *e;
+	int            n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL && n < max) {
+		pid_t pid;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		pid = (pid_t)strtol(e->d_name, NULL, 10);
+		if (parent_of(pid) == master && is_worker(pid))
+			out[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool
+listed(pid_t pid, const pid_t *set, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * SIGHUP to the master named by edge_nginx_pid, then SIGQUIT (graceful: stop
+ * accepting, finish what is in flight) to the workers of the old
+ * configuration as soon as the new ones run.  nginx itself retires them only
+ * after a fixed 100 ms sleep, and until then they keep answering with the
+ * old routes.  A worker titles itself "worker process" once its listening
+ * sockets are in its event loop, so no connection waits on a retired one
+ * (and the listen queue would hold it meanwhile anyway).
+ */
+static int
+reload_master(const struct agent_conf *c, char *err, size_t errlen)
+{
+	pid_t   old[EDGE_WORKERS_MAX], cur[EDGE_WORKERS_MAX], master;
+	int     nold, ncur = 0, fresh = 0;
+	int64_t t0, first = 0;
+	char    buf[32];
+	FILE   *f = fopen(c->edge_nginx_pid, "re");
+	long    v = 0;
+
+	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL || (v = strtol(buf, NULL, 10)) <= 1) {
+		util_snprintf(err, errlen, "nginx reload: no pid in %s", c->edge_nginx_pid);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	master = (pid_t)v;
+	nold = workers_of(master, old, EDGE_WORKERS_MAX);
+	if (kill(master, SIGHUP) != 0) {
+		util_snprintf(err, errlen, "nginx reload: signal to %d: %s", (int)master, strerror(errno));
+		return -1;
+	}
+	t0 = timefmt_mono_ms();
+	for (;;) {
+		struct timespec ts = {0, 2 * 1000000L};
+		int64_t         now;
+
+		nanosleep(&ts, NULL);
+		now = timefmt_mono_ms();
+		ncur = workers_of(master, cur, EDGE_WORKERS_MAX);
+		fresh = 0;
+		for (int i = 0; i < ncur; i++)
+			fresh += !listed(cur[i], old, nold);
+		if (fresh > 0 && first == 0)
+			first = now;
+		/* All of them, or the config asked for fewer: give it 20 ms. */
+		if (fresh > 0 && (fresh >= nold || now - first >= 20))
+			break;
+		if (now - t0 >= EDGE_RELOAD_WAIT_MS) {
+			/* No new workers (yet): nginx goes on by itself. */
+			log_warn("nginx reload: no new workers after %d ms; leaving it to nginx",
+			    EDGE_RELOAD_WAIT_MS);
+			return 0;
+		}
+	}
+	for (int i = 0; i < nold; i++)
+		if (parent_of(old[i]) == master && is_worker(old[i]))
+			(void)kill(old[i], SIGQUIT);
+	return 0;
+}
+
+/* The configured reload: by pid file, else the command. */
+static int
+reload(const struct agent_conf *c, char *err, size_t errlen)
+{
+	if (c->edge_nginx_pid[0] != '\0')
+		return reload_master(c, err, errlen);
+	return run("nginx reload", c->edge_reload_command, err, errlen);
+}
+
 /* Puts the previous content back (or removes the file when there was none). */
 static void
 restore(const char *path, const char *prev)
@@ -222,7 +373,7 @@ edge_install(const struct agent_conf *c, const char *app_id, const char *content
 		restore(path, prev);
 		goto out;
 	}
-	if (run("nginx reload", c->edge_reload_command, err, errlen) != 0) {
+	if (reload(c, err, errlen) != 0) {
 		/* The running nginx still has the old routes: keep the files in step. */
 		restore(path, prev);
 		goto out;
@@ -250,5 +401,5 @@ edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t er
 	}
 	if (run("nginx configuration test", c->nginx_test_command, err, errlen) != 0)
 		return -1;
-	return run("nginx reload", c->edge_reload_command, err, errlen);
+	return reload(c, err, errlen);
 }

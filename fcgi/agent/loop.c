@@ -30,6 +30,7 @@
 #include "runner.h"
 #include "text.h"
 #include "timefmt.h"
+#include "wake.h"
 #include "xfer.h"
 
 #define PROGRESS_BATCH    100	/* the plane's limit per request */
@@ -70,6 +71,7 @@ struct agent {
 	struct active            job;
 	struct report            rep;		/* instances and runtime logs */
 	int64_t                  next_inst, next_logs;
+	struct wake              wake;		/* launcher-ws: "a job is waiting" */
 };
 
 /*
@@ -117,6 +119,9 @@ token_reload(struct agent *ag)
 	if (strcmp(tok, ag->token) != 0) {
 		memcpy(ag->token, tok, sizeof(tok));
 		log_info("token file %s re-read: the token changed", ag->conf->token_file);
+		/* The wake-up channel was opened with the old one. */
+		wake_close(&ag->wake);
+		ag->wake.retry_at = 0;
 	}
 	explicit_bzero(tok, sizeof(tok));
 }
@@ -661,12 +666,14 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	ag->job.pid = -1;
 	ag->job.fd = -1;
 	report_init(&ag->rep);
+	wake_init(&ag->wake);
 }
 
 static void
 agent_cleanup(struct agent *ag)
 {
 	job_clear(ag);
+	wake_close(&ag->wake);
 	report_free(&ag->rep);
 	xfer_cleanup(&ag->x);
 	arena_free(&ag->a);
@@ -706,6 +713,8 @@ next_wake(const struct agent *ag, int64_t now)
 		if (j->pid > 0 && j->fd < 0)
 			t = min64(t, now + 50);	/* pipe closed, waiting for the exit */
 	}
+	if (ag->stop_at == 0 && ag->wake.fd < 0)
+		t = min64(t, ag->wake.retry_at);
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else if (ag->engine_up) {
@@ -784,7 +793,8 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	ag.next_hb = ag.next_claim = now;
 	ag.next_inst = ag.next_logs = now + 1000;	/* after the first heartbeat */
 	for (;;) {
-		struct pollfd   pfd = {.fd = ag.job.fd, .events = POLLIN};
+		struct pollfd   pfd[2] = {{.fd = ag.job.fd, .events = POLLIN},
+		    {.fd = -1, .events = POLLIN}};
 		struct timespec ts;
 		int64_t         wait_ms;
 
@@ -820,13 +830,28 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		reports(&ag);
 		arena_reset(&ag.a);
 		now = timefmt_mono_ms();
+		/* (Re)open the wake-up channel when due; a fresh one may have
+		 * missed a wake-up, so claim at once. */
+		if (ag.stop_at == 0 && wake_connect(&ag.wake, c, ag.token, now) == 1)
+			ag.next_claim = now = timefmt_mono_ms();
 		wait_ms = next_wake(&ag, now);
 		ts.tv_sec = (time_t)(wait_ms / 1000);
 		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
-		pfd.fd = ag.job.fd;	/* a negative fd is ignored by ppoll */
-		if (ppoll(&pfd, 1, &ts, &wait_mask) < 0 && errno != EINTR) {
+		pfd[0].fd = ag.job.fd;	/* a negative fd is ignored by ppoll */
+		pfd[1].fd = ag.wake.fd;
+		if (ppoll(pfd, 2, &ts, &wait_mask) < 0 && errno != EINTR) {
 			log_error("ppoll: %s", strerror(errno));
 			sleep(1);
+		}
+		if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
+		    wake_read(&ag.wake, timefmt_mono_ms()) > 0) {
+			/* A job was queued (claim now) or cancelled (renew now:
+			 * the answer says so). */
+			now = timefmt_mono_ms();
+			if (ag.job.on)
+				ag.job.next_lease = now;
+			else
+				ag.next_claim = now;
 		}
 	}
 	agent_cleanup(&ag);

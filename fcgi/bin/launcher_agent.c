@@ -9,7 +9,7 @@
  *                  [--ca FILE] [--engine-socket PATH] [--poll-interval SECONDS]
  *                  [--heartbeat-interval SECONDS] [--nginx-test-command CMD]
  *                  [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]
- *                  [--edge-reload-command CMD] [--edge-drain-ms MS]
+ *                  [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]
  *                  [--host-ports LOW-HIGH]
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
@@ -45,6 +45,7 @@ static const struct {
 	{"--edge-sites-dir", "edge_sites_dir"},
 	{"--edge-listen", "edge_listen"},
 	{"--edge-reload-command", "edge_reload_command"},
+	{"--edge-nginx-pid", "edge_nginx_pid"},
 	{"--edge-drain-ms", "edge_drain_ms"},
 	{"--host-ports", "host_ports"},
 	{"--instances-interval", "instances_interval"},
@@ -61,7 +62,7 @@ usage(FILE *f)
 	    "                      [--ca FILE] [--engine-socket PATH] [--poll-interval SECONDS]\n"
 	    "                      [--heartbeat-interval SECONDS] [--nginx-test-command CMD]\n"
 	    "                      [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]\n"
-	    "                      [--edge-reload-command CMD] [--edge-drain-ms MS]\n"
+	    "                      [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]\n"
 	    "                      [--host-ports LOW-HIGH]\n"
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"

@@ -10,9 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <malloc.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,39 +267,8 @@ open_socket(struct master *m)
 		log_error("cannot make the listening socket non-blocking");
 		return -1;
 	}
-	if (c->listen[0] == '/') {
-		if (c->socket_group[0] != '\0') {
-			struct group *g = getgrnam(c->socket_group);
-
-			if (g == NULL || chown(c->listen, (uid_t)-1, g->gr_gid) != 0) {
-				log_error("cannot give %s to group %s", c->listen, c->socket_group);
-				return -1;
-			}
-		}
-		if (chmod(c->listen, (mode_t)c->socket_mode) != 0) {
-			log_error("cannot chmod %s", c->listen);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-drop_privileges(const struct config *c)
-{
-	struct passwd *pw;
-
-	if (c->user[0] == '\0' || geteuid() != 0)
-		return 0;
-	if ((pw = getpwnam(c->user)) == NULL) {
-		log_error("unknown user %s", c->user);
+	if (c->listen[0] == '/' && util_socket_access(c->listen, c->socket_group, c->socket_mode) != 0)
 		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		log_error("cannot drop privileges to %s", c->user);
-		return -1;
-	}
 	return 0;
 }
 
@@ -460,7 +427,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (FCGX_Init() != 0 || open_socket(&m) != 0 || drop_privileges(&m.cfg) != 0)
+	if (FCGX_Init() != 0 || open_socket(&m) != 0 || util_drop_privileges(m.cfg.user) != 0)
 		return 1;
 	set_handler(SIGTERM, on_signal);
 	set_handler(SIGINT, on_signal);

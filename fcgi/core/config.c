@@ -71,6 +71,7 @@ static const struct cfg_key cfg_keys[] = {
 	S(icons_url, "/icons", "URL prefix under which nginx serves icons_dir"),
 	I(db_reconnect_interval_ms, "500", 0, 60000, "least time between reconnect attempts"),
 	I(agent_poll_interval_ms, "250", 100, 60000, "how often agents ask for jobs (sent in every heartbeat answer)"),
+	S(ws_listen, "/run/launcher/ws.sock", "launcher-ws: unix socket path (or host:port) nginx proxies /<tenant>/ws/ to"),
 	I(runtime_log_retention_days, "7", 1, 3650, "applications' runtime logs are kept this long (launcher-scheduler prunes)"),
 };
 

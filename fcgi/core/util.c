@@ -9,6 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
 
 int
 util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -161,4 +167,41 @@ util_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_
 	memcpy(cred, h, n);
 	cred[n] = '\0';
 	return util_snprintf(out, outlen, "%.*s%s", (int)(h - url), url, at + 1) < 0 ? -1 : 0;
+}
+
+int
+util_drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user[0] == '\0' || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_error("unknown user %s", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_error("cannot drop privileges to %s", user);
+		return -1;
+	}
+	return 0;
+}
+
+int
+util_socket_access(const char *path, const char *group, int64_t mode)
+{
+	if (group[0] != '\0') {
+		struct group *g = getgrnam(group);
+
+		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+			log_error("cannot give %s to group %s", path, group);
+			return -1;
+		}
+	}
+	if (chmod(path, (mode_t)mode) != 0) {
+		log_error("cannot chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -13,6 +13,10 @@
 int  util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Canonical 8-4-4-4-12 hex UUID (either case). */
 bool util_is_uuid(const char *s);
+/* As root: become user (and its groups); nothing when user is "" or not root. */
+int  util_drop_privileges(const char *user);
+/* A unix socket's group ("" = unchanged) and mode; 0 or -1 (logged). */
+int  util_socket_access(const char *path, const char *group, int64_t mode);
 /* [a-z0-9-]{1,63}, not starting or ending with '-', and not a UUID. */
 bool util_is_slug(const char *s);
 /* A practical e-mail shape check: local@domain.tld, <= 254 bytes. */

@@ -1,8 +1,10 @@
 """fake_plane.py - a stand-in for the plane's agent API, for testing
 launcher-agent without PostgreSQL: HTTPS on loopback (self-signed
 certificate, the agent verifies it with --ca), the envelope, the agent
-token, an in-memory job queue with leases, and knobs to break things
-(rotate the token, cancel a job, go down).
+token, an in-memory job queue with leases, the agent's wake-up WebSocket
+(launcher-ws's GET /<tenant>/ws/agent: 101, then "wake" text frames and
+pings on demand), and knobs to break things (rotate the token, cancel a
+job, go down).
 
 It checks request bodies the way the plane's field tables do (required
 fields, types, ranges) so that a body the plane would refuse fails here
@@ -10,7 +12,9 @@ too.  Used by tests/agent/test_agent.py; run alone it serves until Ctrl-C:
 
     python3 tests/agent/fake_plane.py DIR   # writes DIR/ca.pem, prints the URL
 """
+import base64
 import datetime
+import hashlib
 import json
 import os
 import socket
@@ -57,6 +61,9 @@ class Plane:
         self.heartbeat_interval = 1
         self.poll_interval_ms = 200
         self.plane_time_offset = 0.0
+        self.ws = {}            # open wake-up channels: connection -> frames to send
+        self.ws_opened = 0
+        self.ws_received = b""  # what agents sent on them (masked frames)
         self.httpd = None
         self.thread = None
         self.conns = set()      # open client connections (closed by stop())
@@ -118,6 +125,19 @@ class Plane:
             except OSError:
                 pass
 
+    def wake(self, frame=b"\x81\x04wake"):
+        """Queues a frame (default: the text "wake") on every open channel."""
+        with self.lock:
+            for out in self.ws.values():
+                out.append(frame)
+            return len(self.ws)
+
+    def drop_ws(self):
+        """Closes every wake-up channel from this side."""
+        with self.lock:
+            for out in self.ws.values():
+                out.append(None)
+
     def enqueue(self, kind, payload=None, lease_seconds=30, deadline_seconds=600):
         jid = str(uuid.uuid4())
         with self.lock:
@@ -176,6 +196,8 @@ class Plane:
         raw = h.rfile.read(n) if n else b""
         if method == "GET" and h.path == "/healthz":
             return self._reply(h, 200, {"status": "ok"})
+        if method == "GET" and h.path == "/%s/ws/agent" % self.tenant:
+            return self._ws(h)
         prefix = "/%s/api/v1/agent" % self.tenant
         if method != "POST" or not h.path.startswith(prefix):
             return self._reply(h, 404, code="NOT_FOUND", message="no such route")
@@ -199,6 +221,55 @@ class Plane:
         if parts in (["instances"], ["logs"]) and self.reports:
             return self._report(h, parts[0], body)
         return self._reply(h, 404, code="NOT_FOUND", message="no such route")
+
+    def _ws(self, h):
+        """launcher-ws's agent channel: its checks, then frames until closed."""
+        key = h.headers.get("Sec-WebSocket-Key")
+        if (h.headers.get("Upgrade") or "").lower() != "websocket" or not key:
+            return self._reply(h, 400, code="BAD_REQUEST", message="this endpoint speaks WebSocket only")
+        if h.headers.get("x-lnchr-agent-token") != self.token:
+            return self._reply(h, 401, code="UNAUTHORIZED", message="invalid agent token")
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        h.send_response_only(101)
+        h.send_header("Upgrade", "websocket")
+        h.send_header("Connection", "Upgrade")
+        h.send_header("Sec-WebSocket-Accept", accept)
+        h.end_headers()
+        h.wfile.flush()
+        conn, out = h.connection, []
+        with self.lock:
+            self.requests.append((h.command, h.path, 101))
+            self.ws[conn] = out
+            self.ws_opened += 1
+            self.cond.notify_all()
+        # One thread reads and writes (an SSL socket is not shared between
+        # threads): wake() only queues.
+        conn.settimeout(0.02)
+        try:
+            while True:
+                with self.lock:
+                    frames, out[:] = list(out), []
+                if None in frames:
+                    break
+                for f in frames:
+                    conn.sendall(f)
+                try:
+                    b = conn.recv(4096)
+                except (socket.timeout, ssl.SSLWantReadError):
+                    continue
+                if not b:
+                    break
+                with self.lock:
+                    self.ws_received += b
+                    self.cond.notify_all()
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.ws.pop(conn, None)
+                self.cond.notify_all()
+            h.close_connection = True
 
     def _heartbeat(self, h, b):
         errs = check_heartbeat(b)

@@ -2,7 +2,9 @@
 """test_agent.py - launcher-agent against a fake plane (tests/agent/fake_plane.py)
 over HTTPS with a self-signed CA: heartbeats, jobs (noop, diagnostics, an
 unknown kind), cancellation through a lease 409, a rotated token, a plane
-that goes away, an engine that is not there, and stopping with SIGTERM.
+that goes away, an engine that is not there, stopping with SIGTERM, and the
+wake-up WebSocket (a contract test: the fake plane stands in for
+launcher-ws, which tests/api/test_ws.py tests for real).
 
     python3 tests/agent/test_agent.py [BUILD_DIR] [-k NAME]
 
@@ -362,7 +364,67 @@ def case_refusals(plane, tmp):
     check(r.returncode == 1 and "certificate" in r.stderr.lower(), "TLS verified", r.stderr)
 
 
-CASES = [case_refusals, case_heartbeat, case_engine_down, case_noop, case_lease_and_cancel,
+def case_wake_channel(plane, tmp):
+    # Polling every 60 s: only the wake-up channel can start a job sooner.
+    plane.poll_interval_ms = 60000
+    a = Agent(plane, tmp, "--poll-interval", "60")
+    check(plane.wait(lambda p: p.ws_opened >= 1 and p.ws, 10), "channel opened", a.output()[-800:])
+    time.sleep(1)   # past the claim that follows every (re)connection
+    jid = plane.enqueue("noop", {"marker": "woken"})
+    time.sleep(0.5)
+    check(plane.job(jid)["status"] == "queued", "not claimed before the wake-up")
+    t0 = time.time()
+    check(plane.wake() == 1, "one channel to wake")
+    check(plane.wait_status(jid, ("succeeded",), 5), "woken agent claims at once",
+          str(plane.job(jid)))
+    check(time.time() - t0 < 5, "well before the 60 s poll")
+    # Pings are answered with a masked pong carrying the same payload.
+    plane.wake(b"\x89\x02hi")
+
+    def pong(p):
+        b = p.ws_received
+        i = b.find(b"\x8a\x82")
+        return i >= 0 and len(b) >= i + 8 and bytes(
+            x ^ b[i + 2 + (n & 3)] for n, x in enumerate(b[i + 6:i + 8])) == b"hi"
+    check(plane.wait(pong, 5), "ping answered with its payload", repr(plane.ws_received[-40:]))
+    # A running job's lease is renewed at a wake-up: a cancel lands at once.
+    long_job = plane.enqueue("noop", {"sleep_ms": 60000, "marker": "long"}, lease_seconds=60)
+    plane.wake()
+    check(plane.wait_status(long_job, ("running",), 5), "long job running")
+    time.sleep(0.3)
+    plane.cancel(long_job)
+    plane.wake()
+    check(plane.wait(lambda p: any(r[1].endswith(long_job + "/lease") and r[2] == 409
+                                   for r in p.requests), 5), "cancel seen at the wake-up, not at 20 s")
+    # The plane closes the channel (nginx retiring a worker): reopened at once.
+    opened = plane.ws_opened
+    plane.drop_ws()
+    check(plane.wait(lambda p: p.ws_opened > opened and p.ws, 5), "channel reopened")
+    nxt = plane.enqueue("noop", {"marker": "after"})
+    plane.wake()
+    check(plane.wait_status(nxt, ("succeeded",), 5), "woken again on the new channel")
+    check(a.stop() == 0, "exit 0")
+
+
+def case_wake_refused(plane, tmp):
+    # A wrong token: the channel is refused (401) and retried with back-off,
+    # and polling alone still runs jobs.
+    write_token(tmp, "x" * 40)
+    plane.token = "x" * 40
+    real = plane.token
+    plane.token = "y" * 40      # the plane knows another token now...
+    a = Agent(plane, tmp)
+    check(plane.wait(lambda p: any(r[1].endswith("/ws/agent") and r[2] == 401 for r in p.requests), 10),
+          "channel refused with 401")
+    plane.token = real          # ...and the agent's again
+    jid = plane.enqueue("noop", {"marker": "polled"})
+    check(plane.wait_status(jid, ("succeeded",), 10), "polling runs the job")
+    check("wake-up channel unavailable (HTTP 401)" in a.output(), "refusal logged", a.output()[-800:])
+    check(a.output().count("wake-up channel unavailable") == 1, "logged once")
+    check(a.stop() == 0, "exit 0")
+
+
+CASES = [case_wake_channel, case_wake_refused, case_refusals, case_heartbeat, case_engine_down, case_noop, case_lease_and_cancel,
          case_progress_batches, case_deadline_and_crash, case_intervals_and_hup, case_diagnostics, case_token_rotation,
          case_plane_down, case_stop_with_job]
 

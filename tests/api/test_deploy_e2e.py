@@ -75,10 +75,12 @@ class EdgeAgent(RealAgent):
 
     def __init__(self, tenant, token, name):
         super().__init__(tenant, token, name)
-        nginx = "nginx -p %s/nginx -c %s/nginx/nginx.conf -e %s/nginx/logs/error.log" % (STATE, STATE, STATE)
+        # Reloads by signals, as the stack's own agent does: SIGHUP, then
+        # the old workers retired as soon as the new ones run (the
+        # zero-downtime test below holds it to "no failed request").
         self.args += ["--edge-sites-dir", os.path.join(STATE, "nginx", "sites"),
                       "--edge-listen", "127.0.0.1:%d" % HTTP_PORT,
-                      "--edge-reload-command", nginx + " -s reload",
+                      "--edge-nginx-pid", os.path.join(STATE, "nginx", "nginx.pid"),
                       "--edge-drain-ms", "1000",
                       "--instances-interval", "1", "--logs-interval", "1"]
 

@@ -1,4 +1,5 @@
 """The measuring half of tests/bench/deploy_time.sh (see there)."""
+import datetime
 import http.client
 import os
 import random
@@ -15,6 +16,7 @@ from lib import HTTP_PORT, Client, request  # noqa: E402
 from test_deploy_e2e import engine  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_DEPLOYS", "7"))
+TRACE = os.environ.get("BENCH_TRACE") == "1"
 PROBE = 0.02
 SOCK = os.environ["LAUNCHER_ENGINE_SOCKET"]
 
@@ -36,6 +38,10 @@ def get(port, path, host=None):
         return 0, ""
     finally:
         c.close()
+
+
+def hms(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
 
 def until(fn, timeout=120):
@@ -61,8 +67,11 @@ def main():
     def deploy(version):
         t0 = time.time()
         d = c.post("/applications/%s/deploy" % a["id"], {"image_url": images[version]}).data
+        t1 = time.time()
         until(lambda: get(HTTP_PORT, "/", host) == (200, version + "\n"))
         took = time.time() - t0
+        if TRACE:   # to lay beside the agent's log (BENCH_KEEP_LOGS)
+            print("round: POST %s, answered %s, first 200 %s" % (hms(t0), hms(t1), hms(t0 + took)))
         until(lambda: c.get("/deployments/" + d["id"]).data["status"] in ("succeeded", "failed"))
         assert c.get("/deployments/" + d["id"]).data["status"] == "succeeded"
         return took

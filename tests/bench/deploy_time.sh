@@ -14,6 +14,9 @@
 #   strict floor: the Engine API by hand, create + start + the same check
 #           (no CLI start-up: the least any deploy could cost)
 # Probes every 20 ms on both sides.  Prints the medians and the ratio.
+# BENCH_LOG_LEVEL (default warn), BENCH_KEEP_LOGS=DIR (the stack's log/ is
+# copied there) and BENCH_TRACE=1 (each round's POST, answer and first 200,
+# UTC, to lay beside the agent's log) are for finding where the time goes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
@@ -22,10 +25,11 @@ PY=/usr/bin/python3
 # shellcheck source=tests/lib/registry.sh
 . tests/lib/registry.sh
 throwaway_stack deploybench
-export LAUNCHER_LOCAL_AGENT=1 LAUNCHER_LOG_LEVEL=warn
+export LAUNCHER_LOCAL_AGENT=1 LAUNCHER_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 cleanup() {
+	[ -z "${BENCH_KEEP_LOGS:-}" ] || cp -r "$LAUNCHER_STATE_DIR/log/." "$BENCH_KEEP_LOGS/" || true
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop

@@ -1,0 +1,63 @@
+/*
+ * wake.h - the agent's wake-up channel: one WebSocket to the plane's
+ * launcher-ws (GET <plane>/<tenant>/ws/agent, the agent token in
+ * x-lnchr-agent-token), on which the plane says "wake" when a job of this
+ * server is queued or cancelled.  The loop then claims (or renews its
+ * lease) at once instead of at its next poll.
+ *
+ * Polling stays the source of truth: when the channel is down (no daemon,
+ * a proxy without WebSockets, a network cut) the agent reconnects with
+ * back-off and meanwhile loses only the poll interval.
+ *
+ * The socket comes from libcurl (CURLOPT_CONNECT_ONLY: TCP, TLS and the
+ * certificate checks of every other plane call); the HTTP upgrade and the
+ * few frames (RFC 6455) are written here.  Connecting blocks the loop for at
+ * most WAKE_CONNECT_MS.
+ */
+#ifndef LAUNCHER_AGENT_WAKE_H
+#define LAUNCHER_AGENT_WAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+#define WAKE_CONNECT_MS  2000
+#define WAKE_BACKOFF_MIN 1000
+#define WAKE_BACKOFF_MAX 60000
+#define WAKE_BUF         4096
+
+struct wake {
+	void         *h;		/* CURL *, NULL when closed */
+	int           fd;		/* -1 when closed */
+	unsigned char in[WAKE_BUF];
+	size_t        inlen;
+	int64_t       retry_at;		/* monotonic ms of the next attempt */
+	int64_t       backoff_ms;
+	int64_t       since;		/* monotonic ms when it opened */
+	bool          said_down;	/* "unavailable" logged since the last success */
+};
+
+void    wake_init(struct wake *w);
+void    wake_close(struct wake *w);
+/* Connects if it is time to (now >= retry_at); 1 = connected now, 0 = not
+ * due or already connected, -1 = failed (retry_at moved on). */
+int     wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int64_t now);
+/* Reads what is there; the number of "wake" messages, or -1 when the
+ * connection ended (closed; retry_at set). */
+int     wake_read(struct wake *w, int64_t now);
+
+/*
+ * The frame reader, separate for the unit tests: consumes whole frames at
+ * the start of buf, counts "wake" text frames into *wakes and copies a
+ * ping's payload into pong (length into *pong_len, -1 when none).
+ * Returns the bytes consumed, or -1 for a protocol error or a close frame.
+ */
+long    wake_parse(const unsigned char *buf, size_t len, int *wakes, unsigned char pong[125],
+    int *pong_len);
+
+/* base64(SHA-1(key + RFC 6455 GUID)): the Sec-WebSocket-Accept expected. */
+void    wake_accept_value(const char *key, char out[29]);
+
+#endif
