@@ -94,8 +94,33 @@ tenant_stmt(struct req *r)
 }
 
 /*
- * Runs the tenant statement, then `st` (if any) in the same round trip.
- * Answers 404 for an unknown tenant, 503 when the database is down.
+ * The session already holds the tenant this request names (the last
+ * preamble on this connection set it, from the same URL reference or the
+ * same signed claim): `st` alone can run, under the same row-level
+ * security.  Only a row found counts: no row, an error or a reconnection
+ * sends the request through the whole preamble, so a stale reference (a
+ * tenant deleted and its slug taken again) costs a round trip, never an
+ * answer.
+ */
+static bool
+preamble_fast(struct req *r, const struct db_call *call, PGresult **res, const char *claimed_tid)
+{
+	struct db *db = &r->w->db;
+	bool       same = claimed_tid != NULL ? strcmp(claimed_tid, db->tenant_id) == 0 :
+	    strcmp(r->tenant_ref, db->tenant_ref) == 0;
+
+	if (call->st == NULL || db->conn == NULL || db->in_tx || db->tenant_id[0] == '\0' || !same)
+		return false;
+	if (db_pipeline(r, 1, call, res) != ERR_OK || PQntuples(*res) == 0 || db->tenant_id[0] == '\0')
+		return false;
+	r->who.tenant_id = arena_strdup(r->a, db->tenant_id);
+	return true;
+}
+
+/*
+ * Runs the tenant statement, then `st` (if any) in the same round trip
+ * (or `st` alone, see preamble_fast).  Answers 404 for an unknown tenant,
+ * 503 when the database is down.
  */
 static enum err
 preamble(struct req *r, const struct db_stmt *st, int n, const char *const *params,
@@ -104,11 +129,18 @@ preamble(struct req *r, const struct db_stmt *st, int n, const char *const *para
 	const char *const tp[] = {claimed_tid ? claimed_tid : r->tenant_ref};
 	struct db_call    calls[2] = {{claimed_tid ? &st_tenant_claim : tenant_stmt(r), 1, tp},
 	    {st, n, params}};
+	struct db        *db = &r->w->db;
 	PGresult         *res[2];
 	const char       *tid;
 	enum err          e;
 
+	if (preamble_fast(r, &calls[1], &res[1], claimed_tid)) {
+		if (out != NULL)
+			*out = res[1];
+		return ERR_OK;
+	}
 	e = db_pipeline(r, st != NULL ? 2 : 1, calls, res);
+	db->tenant_id[0] = db->tenant_ref[0] = '\0';
 	if (e != ERR_OK)
 		return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
 		    "internal error");
@@ -116,6 +148,14 @@ preamble(struct req *r, const struct db_stmt *st, int n, const char *const *para
 	if (tid == NULL || *tid == '\0')
 		return http_error(r, ERR_NOT_FOUND, "tenant not found");
 	r->who.tenant_id = arena_strdup(r->a, tid);
+	/* Committed (its own implicit transaction): the session holds it now,
+	 * for this URL reference too unless it came from a claim. */
+	if (!db->in_tx && strlen(tid) < sizeof(db->tenant_id) &&
+	    strlen(r->tenant_ref) < sizeof(db->tenant_ref)) {
+		memcpy(db->tenant_id, tid, strlen(tid) + 1);
+		if (claimed_tid == NULL)
+			memcpy(db->tenant_ref, r->tenant_ref, strlen(r->tenant_ref) + 1);
+	}
 	if (out != NULL)
 		*out = res[1];
 	return ERR_OK;

@@ -33,6 +33,7 @@ db_close(struct db *db)
 	memset(db->prepared, 0, sizeof(db->prepared));
 	db->in_tx = false;
 	db->depth = 0;
+	db->tenant_id[0] = db->tenant_ref[0] = '\0';
 }
 
 static void

@@ -33,6 +33,13 @@ struct db {
 	int64_t               last_attempt_ms;
 	bool                  in_tx;
 	int                   depth;	/* nested db_begin calls inside in_tx */
+	/*
+	 * The session's launcher.tenant_id as the last successful preamble
+	 * left it (auth.c), and the URL's tenant reference it was resolved
+	 * from; "" = unknown.  Cleared with the connection.
+	 */
+	char                  tenant_id[40];
+	char                  tenant_ref[72];
 	char                  sqlstate[6];
 	char                  constraint[64];
 	char                  message[256];

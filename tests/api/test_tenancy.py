@@ -68,3 +68,30 @@ def test_api_role_owns_nothing_and_cannot_bypass_rls():
         assert False, "the API role can create tenants"
     except RuntimeError as e:
         assert "permission denied" in str(e), e
+
+
+def test_a_slug_that_names_another_tenant_now_resolves_to_it_on_every_worker():
+    """Workers remember which tenant their session holds and which URL
+    reference it came from (one statement per request instead of two).  A
+    slug that comes to name another tenant (here: two tenants' slugs
+    swapped in the database; a tenant deleted and its slug reused is the
+    same case) must not keep its old meaning on any worker."""
+    a, _ = registered("swap-a")
+    b, _ = registered("swap-b")
+    ka, kb = make_key(a)["key"], make_key(b)["key"]
+    for _ in range(16):     # every worker's session now holds a for a's slug
+        assert Client(a.tenant, key=ka).get("/auth/me").status == 200
+    sa, sb = a.tenant, b.tenant
+    swap = ("UPDATE tenants SET slug = 'swap-tmp' WHERE slug = '{0}';"
+            " UPDATE tenants SET slug = '{0}' WHERE slug = '{1}';"
+            " UPDATE tenants SET slug = '{1}' WHERE slug = 'swap-tmp'").format(sa, sb)
+    psql(swap, user="launcher_owner")
+    try:
+        for _ in range(16):
+            me = Client(sa, key=kb).get("/auth/me")     # sa is b's slug now
+            assert me.status == 200 and me.data["email"] == b.email, me
+            assert_error(Client(sa, key=ka).get("/auth/me"), 401, "UNAUTHORIZED")
+            me = Client(sb, key=ka).get("/auth/me")
+            assert me.status == 200 and me.data["email"] == a.email, me
+    finally:
+        psql(swap, user="launcher_owner")
