@@ -24,7 +24,7 @@
 
 #define EDGE_CMD_TIMEOUT_MS 60000
 #define EDGE_WORKERS_MAX    256
-#define EDGE_RELOAD_WAIT_MS 2000	/* for nginx's new workers to appear */
+#define EDGE_RELOAD_WAIT_MS 5000	/* for nginx's new workers to appear */
 
 /* Appends to out at *o; -1 once it does not fit. */
 static int
@@ -319,10 +319,11 @@ reload_master(const struct agent_conf *c, char *err, size_t errlen)
 		if (fresh > 0 && (fresh >= nold || now - first >= 20))
 			break;
 		if (now - t0 >= EDGE_RELOAD_WAIT_MS) {
-			/* No new workers (yet): nginx goes on by itself. */
-			log_warn("nginx reload: no new workers after %d ms; leaving it to nginx",
-			    EDGE_RELOAD_WAIT_MS);
-			return 0;
+			/* nginx keeps its old configuration when the new one does
+			 * not load: its old workers go on serving. */
+			util_snprintf(err, errlen, "nginx did not load the new configuration (no new "
+			    "workers %d ms after the reload signal)", EDGE_RELOAD_WAIT_MS);
+			return -1;
 		}
 	}
 	for (int i = 0; i < nold; i++)
@@ -369,11 +370,20 @@ edge_install(const struct agent_conf *c, const char *app_id, const char *content
 		util_snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 		goto out;
 	}
-	if (run("nginx configuration test", c->nginx_test_command, err, errlen) != 0) {
+	/*
+	 * Reloading by the master's pid, the reload is the test: a
+	 * configuration that does not load leaves nginx on its old one and
+	 * starts no new workers.  Only then is nginx_test_command run, for
+	 * its message.
+	 */
+	if (c->edge_nginx_pid[0] == '\0' &&
+	    run("nginx configuration test", c->nginx_test_command, err, errlen) != 0) {
 		restore(path, prev);
 		goto out;
 	}
 	if (reload(c, err, errlen) != 0) {
+		if (c->edge_nginx_pid[0] != '\0')
+			(void)run("nginx configuration test", c->nginx_test_command, err, errlen);
 		/* The running nginx still has the old routes: keep the files in step. */
 		restore(path, prev);
 		goto out;
@@ -399,7 +409,8 @@ edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t er
 		util_snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));
 		return -1;
 	}
-	if (run("nginx configuration test", c->nginx_test_command, err, errlen) != 0)
+	if (c->edge_nginx_pid[0] == '\0' &&
+	    run("nginx configuration test", c->nginx_test_command, err, errlen) != 0)
 		return -1;
 	return reload(c, err, errlen);
 }

@@ -85,6 +85,54 @@ out:
 }
 
 int
+engine_parse_lists(const char *containers, const char *images, struct engine_facts *f)
+{
+	cJSON       *c = cJSON_Parse(containers), *i = cJSON_Parse(images);
+	const cJSON *it;
+	int          rc = -1;
+
+	if (!cJSON_IsArray(c) || !cJSON_IsArray(i))
+		goto out;
+	f->containers = cJSON_GetArraySize(c);
+	f->containers_running = 0;
+	cJSON_ArrayForEach(it, c) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "State");
+
+		f->containers_running += cJSON_IsString(st) && strcmp(st->valuestring, "running") == 0;
+	}
+	f->images = cJSON_GetArraySize(i);
+	f->have_info = true;
+	rc = 0;
+out:
+	cJSON_Delete(c);
+	cJSON_Delete(i);
+	return rc;
+}
+
+/*
+ * The counts.  Podman computes its /info (storage statistics included)
+ * for ~300 ms, and the agent's loop would wait that long, wake-ups and
+ * claims included: from Podman, the two lists (~1 ms each) give the same
+ * counts.  Docker answers /info at once.
+ */
+static void
+engine_counts(struct xfer *x, struct arena *a, struct engine_facts *f)
+{
+	struct xfer_resp r, ri;
+
+	if (strcmp(f->type, "podman") != 0) {
+		if (xfer_engine(x, a, ENGINE_API "/info", ENGINE_TIMEOUT_MS, &r) == 0 && r.status == 200)
+			(void)engine_parse_info(r.body, f);
+		return;
+	}
+	if (xfer_engine(x, a, ENGINE_API "/containers/json?all=1", ENGINE_TIMEOUT_MS, &r) == 0 &&
+	    r.status == 200 &&
+	    xfer_engine(x, a, ENGINE_API "/images/json", ENGINE_TIMEOUT_MS, &ri) == 0 &&
+	    ri.status == 200)
+		(void)engine_parse_lists(r.body, ri.body, f);
+}
+
+int
 engine_facts_get(struct xfer *x, struct arena *a, struct engine_facts *f,
     char *err, size_t errlen)
 {
@@ -101,9 +149,8 @@ engine_facts_get(struct xfer *x, struct arena *a, struct engine_facts *f,
 		memset(f, 0, sizeof(*f));
 		return -1;
 	}
-	/* Counts are a bonus: a slow /info does not make the engine unreachable. */
-	if (xfer_engine(x, a, ENGINE_API "/info", ENGINE_TIMEOUT_MS, &r) == 0 && r.status == 200)
-		(void)engine_parse_info(r.body, f);
+	/* Counts are a bonus: a failed count does not make the engine unreachable. */
+	engine_counts(x, a, f);
 	return 0;
 }
 
@@ -133,9 +180,7 @@ engine_facts_cached(struct xfer *x, struct arena *a, struct engine_cache *c, int
 		return -1;
 	}
 	if (now - c->info_at >= ENGINE_INFO_TTL_MS) {
-		if (xfer_engine(x, a, ENGINE_API "/info", ENGINE_TIMEOUT_MS, &r) == 0 &&
-		    r.status == 200)
-			(void)engine_parse_info(r.body, &c->f);
+		engine_counts(x, a, &c->f);
 		c->info_at = now;
 	}
 	*f = c->f;

@@ -22,7 +22,7 @@
 
 struct engine_facts {
 	bool    reachable;	/* GET /version answered 200 with JSON */
-	bool    have_info;	/* GET /info answered too */
+	bool    have_info;	/* the counts below are known (/info, or Podman's lists) */
 	char    type[16];	/* "docker" or "podman" */
 	char    version[64];
 	char    api_version[17];	/* the plane keeps up to 16 bytes */
@@ -35,6 +35,8 @@ struct engine_facts {
 int    engine_parse_version(const char *json, struct engine_facts *f);
 /* Fills the /info counts (and have_info) from its JSON; 0 or -1. */
 int    engine_parse_info(const char *json, struct engine_facts *f);
+/* The same counts from GET /containers/json?all=1 and /images/json. */
+int    engine_parse_lists(const char *containers, const char *images, struct engine_facts *f);
 /*
  * Asks the engine; *f is zeroed first.  Returns 0 when reachable, else -1
  * with the reason in err (the engine being down is not an agent error).

@@ -221,6 +221,32 @@ def test_zero_downtime_over_five_redeploys_and_a_failed_health_check_keeps_servi
     assert {c["Labels"]["launcher.deployment"] for c in cs} == {app["current_deployment_id"]}, cs
 
 
+def test_an_edge_nginx_that_refuses_the_new_configuration_fails_the_deploy_and_keeps_serving():
+    """Reloading by the master's pid, the reload is the check: nginx keeps
+    its old configuration when the new one does not load (no new workers
+    start), the agent reports nginx's own reason, puts the previous site
+    file back, and the old release goes on serving."""
+    w = World.get()
+    a = _app(w)
+    host = a["hostname"]
+    _deploy(w, a)
+    _serves(host, "v1")
+    site = os.path.join(STATE, "nginx", "sites", "app-%s.conf" % a["id"])
+    before = open(site).read()
+    bad = os.path.join(STATE, "nginx", "sites", "zz-broken-%s.conf" % uuid.uuid4().hex[:6])
+    with open(bad, "w") as f:
+        f.write("server { this_is_not_a_directive; }\n")
+    try:
+        d = _deploy(w, a, {"image_url": F["FIXTURE_REGISTRY_WEB_V2"]}, want="failed")
+        assert "this_is_not_a_directive" in d["error"], d["error"]
+        assert open(site).read() == before
+        assert edge_get(host) == (200, "v1\n")
+    finally:
+        os.unlink(bad)
+    _deploy(w, a, {"image_url": F["FIXTURE_REGISTRY_WEB_V2"]})
+    _serves(host, "v2")
+
+
 def test_rollback_serves_the_previous_release_without_a_build():
     w = World.get()
     a = _app(w)

@@ -128,6 +128,19 @@ main(void)
 	    strcmp(f.version, "24.0.7") == 0, "docker /version");
 	CHECK(engine_parse_info("{\"Containers\":5,\"ContainersRunning\":2,\"Images\":7}", &f) == 0 &&
 	    f.have_info && f.containers == 5 && f.containers_running == 2 && f.images == 7, "/info counts");
+	{
+		struct engine_facts g;
+
+		memset(&g, 0, sizeof(g));
+		CHECK(engine_parse_lists("[{\"Id\":\"a\",\"State\":\"running\"},{\"Id\":\"b\","
+		    "\"State\":\"exited\"},{\"Id\":\"c\",\"State\":\"running\"}]",
+		    "[{\"Id\":\"i1\"},{\"Id\":\"i2\"}]", &g) == 0 && g.have_info &&
+		    g.containers == 3 && g.containers_running == 2 && g.images == 2,
+		    "counts from the container and image lists (Podman)");
+		memset(&g, 0, sizeof(g));
+		CHECK(engine_parse_lists("{\"message\":\"x\"}", "[]", &g) == -1 && !g.have_info,
+		    "a list that is not a list");
+	}
 	o = engine_json(&f);
 	CHECK(cJSON_GetArraySize(o) == 9, "reachable engine: every field");
 	cJSON_Delete(o);
