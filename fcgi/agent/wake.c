@@ -271,10 +271,13 @@ wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int6
 	w->inlen = 0;
 	if (read_upgrade(w, accept, deadline, why, sizeof(why)) != 0)
 		return failed(w, now, why);
-	if (w->said_down)
+	/* Said once, and again after it was unavailable; routine reopenings
+	 * (nginx retiring a worker) only at debug. */
+	if (w->said_down || !w->ever)
 		log_info("wake-up channel connected");
 	else
 		log_debug("wake-up channel connected");
+	w->ever = true;
 	w->said_down = false;
 	w->backoff_ms = WAKE_BACKOFF_MIN;
 	w->since = timefmt_mono_ms();

@@ -37,6 +37,7 @@ struct wake {
 	int64_t       backoff_ms;
 	int64_t       since;		/* monotonic ms when it opened */
 	bool          said_down;	/* "unavailable" logged since the last success */
+	bool          ever;		/* connected at least once */
 };
 
 void    wake_init(struct wake *w);

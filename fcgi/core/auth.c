@@ -35,6 +35,15 @@ static const struct db_stmt st_tenant_id = {"auth_tenant_id",
     " coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), ''), false) AS tenant_id"};
 #define PRINCIPAL_USER_COLS "u.id, u.email, u.first_name, u.last_name, u.role," \
 	" u.must_reset_password, u.two_factor_enabled, u.active, u.created_at, u.updated_at"
+/*
+ * Every principal statement also checks that the session's tenant is the
+ * one the URL names ($2, slug or UUID): after the tenant statement that is
+ * true by construction; when the statement runs alone (preamble_fast) it
+ * is what makes a remembered slug that has come to name another tenant
+ * find nothing, and so go through the whole preamble.
+ */
+#define PRINCIPAL_URL_TENANT " AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = current_tenant()" \
+	" AND (t.slug = $2 OR t.id::text = lower($2)))"
 /* The key's effective role is capped by its creator's role at creation. */
 static const struct db_stmt st_key = {"auth_key",
     "SELECT k.id AS _key_id, k.scopes::text AS _scopes, k.project_id AS _key_project,"
@@ -43,13 +52,15 @@ static const struct db_stmt st_key = {"auth_key",
     PRINCIPAL_USER_COLS
     " FROM service_keys k JOIN users u ON u.id = k.created_by AND u.active"
     " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"
-    " AND (k.expires_at IS NULL OR k.expires_at > now())"};
+    " AND (k.expires_at IS NULL OR k.expires_at > now())" PRINCIPAL_URL_TENANT};
 static const struct db_stmt st_jwt = {"auth_jwt",
     "SELECT u.role AS _role, " PRINCIPAL_USER_COLS
     " FROM users u WHERE u.active AND u.id = (SELECT s.user_id FROM sessions s"
-    " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now())"};
+    " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now())"
+    PRINCIPAL_URL_TENANT};
 static const struct db_stmt st_agent = {"auth_agent",
-    "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"};
+    "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"
+    PRINCIPAL_URL_TENANT};
 /* last_used_at is advisory: written at most once a minute per key. */
 static const struct db_stmt st_touch = {"auth_key_touch",
     "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
@@ -211,7 +222,7 @@ principal_from(struct req *r, PGresult *res)
 static enum err
 auth_key(struct req *r, const char *key)
 {
-	const char *params[1];
+	const char *params[2];
 	PGresult   *res;
 	enum err    e;
 
@@ -219,7 +230,8 @@ auth_key(struct req *r, const char *key)
 	if (strncmp(key, "lnchr_sk_", 9) != 0 || strlen(key) > 128)
 		return reject(r, "invalid or expired credentials");
 	params[0] = auth_key_hash_hex(r, "service-key", key);
-	if ((e = preamble(r, &st_key, 1, params, &res, NULL)) != ERR_OK ||
+	params[1] = r->tenant_ref;
+	if ((e = preamble(r, &st_key, 2, params, &res, NULL)) != ERR_OK ||
 	    (e = principal_from(r, res)) != ERR_OK)
 		return e;
 	r->who.key_id = arena_strdup(r->a, db_get(res, 0, "_key_id"));
@@ -235,7 +247,7 @@ static enum err
 auth_jwt(struct req *r, const char *token)
 {
 	struct jwt_claims c;
-	const char       *params[1];
+	const char       *params[2];
 	PGresult         *res;
 	enum err          e;
 
@@ -243,8 +255,9 @@ auth_jwt(struct req *r, const char *token)
 	    (int64_t)time(NULL), &c) != 0)
 		return reject(r, "invalid or expired credentials");
 	params[0] = c.jti;
+	params[1] = r->tenant_ref;
 	/* The tid claim is signed; the session lookup below re-checks it. */
-	e = preamble(r, &st_jwt, 1, params, &res,
+	e = preamble(r, &st_jwt, 2, params, &res,
 	    strcasecmp(r->tenant_ref, c.tid) == 0 || strcmp(r->tenant_ref, c.tsl) == 0 ?
 	    c.tid : NULL);
 	if (e != ERR_OK)
@@ -298,14 +311,15 @@ auth_authenticate(struct req *r)
 enum err
 auth_agent(struct req *r)
 {
-	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[1];
+	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[2];
 	PGresult   *res;
 	enum err    e;
 
 	if (tok == NULL || strncmp(tok, "lnchr_at_", 9) != 0 || strlen(tok) > 128)
 		return reject(r, "agent authentication required");
 	params[0] = auth_key_hash_hex(r, "agent-token", tok);
-	if ((e = preamble(r, &st_agent, 1, params, &res, NULL)) != ERR_OK)
+	params[1] = r->tenant_ref;
+	if ((e = preamble(r, &st_agent, 2, params, &res, NULL)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_UNAUTHORIZED, "invalid agent token");

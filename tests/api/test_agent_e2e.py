@@ -69,8 +69,7 @@ def test_real_agent_goes_online_with_real_facts_and_runs_diagnostics():
         assert srv["engine"] == "podman" and srv["engine_version"] == _podman_version(), srv
         assert srv["cpus"] == os.cpu_count() and srv["memory_bytes"] == _meminfo_total(), srv
         # Its wake-up channel through nginx to the stack's launcher-ws.
-        _wait("wake-up channel", lambda: "agent of server %s connected" % s["id"] in
-              open(os.path.join(STATE, "log", "ws.log")).read())
+        _wait("wake-up channel", lambda: "wake-up channel connected" in open(a.log).read())
         st = c.get("/servers/%s/status" % s["id"]).data
         assert st["resources"]["memory_total_bytes"] == _meminfo_total()
         assert 0 <= st["resources"]["cpu_percent"] <= 100 and st["resources"]["disk_total_bytes"] > 0
