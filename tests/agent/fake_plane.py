@@ -101,6 +101,10 @@ class Plane:
             def do_POST(self):
                 plane._handle(self, "POST")
 
+        if port == 0:
+            sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+            from ports import free_port
+            port = free_port()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

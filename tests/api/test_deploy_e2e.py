@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -14,6 +15,9 @@ import uuid
 from lib import HTTP_PORT, STATE, assert_error, new_project, psql, registered, stack_env
 from test_agent_e2e import RealAgent, _wait
 from test_servers import _server
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from ports import free_port  # noqa: E402
 
 F = os.environ
 DEPLOY_TIMEOUT = 120
@@ -264,10 +268,7 @@ def test_rollback_serves_the_previous_release_without_a_build():
 
 def _git_daemon():
     base = os.path.dirname(F["FIXTURE_GIT_DIR"])
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     p = subprocess.Popen(["/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
                           "--listen=127.0.0.1", "--port=%d" % port, base],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,7 +12,6 @@ service."""
 import base64
 import http.server
 import os
-import socket
 import subprocess
 import sys
 
@@ -62,10 +61,9 @@ def main():
         do_GET = serve
         do_POST = serve
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ports import free_port
+    port = free_port()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(port, flush=True)
     srv.serve_forever()

@@ -70,7 +70,7 @@ _registry_ensure_bin() {
 }
 
 _registry_free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/ports.py"
 }
 
 # _registry_status ADDR — HTTP status of GET /v2/ (000: no answer).

@@ -2,8 +2,8 @@
 # `throwaway_stack NAME` exports a fresh state directory
 # (/var/tmp/launcher-NAME.XXXXXX) and free loopback ports for a second,
 # independent stack of conf/stack/launcher-stack.sh.
-throwaway_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+throwaway_port() {   # a free loopback port no leftover firewall rule captures (ports.py)
+	/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/ports.py"
 }
 
 throwaway_stack() {
