@@ -59,6 +59,8 @@ list_begin(struct req *r, struct list_page *p)
 	if ((e = http_limit(r, &p->limit)) != ERR_OK)
 		return e;
 	p->params[0] = arena_printf(r->a, "%lld", (long long)p->limit + 1);
+	p->params[1] = "-infinity";
+	p->params[2] = "00000000-0000-0000-0000-000000000000";
 	p->n = 3;
 	if (c == NULL || *c == '\0')
 		return ERR_OK;

@@ -4,9 +4,15 @@
  * the tenant; a forged or corrupted one is 400) and meta.next_cursor.
  * Order is (created_at, id), stable under concurrent inserts and deletes.
  *
- * A list statement takes $1 = limit + 1, $2 = cursor created_at (or NULL),
- * $3 = cursor id (or NULL), then its own filters, ends with LIST_TAIL, and
- * selects columns `id` and `created_at`.
+ * A list statement takes $1 = limit + 1, $2 = cursor created_at, $3 =
+ * cursor id (without a cursor: -infinity and the nil UUID), then its own
+ * filters, ends with LIST_TAIL, and selects columns `id` and `created_at`.
+ *
+ * The keyset condition compares the row with the two parameters as they
+ * are: under row-level security PostgreSQL makes a user's condition an
+ * index condition only when it cannot leak (leakproof operators on plain
+ * parameters); wrapped in COALESCE it stayed a filter, and every page
+ * scanned the tenant's rows from the start.
  */
 #ifndef LAUNCHER_LIST_H
 #define LAUNCHER_LIST_H
@@ -22,8 +28,7 @@
  * (tenant_id or parent, created_at, id) serves it as an index condition:
  * a deep page costs what the first one does.
  */
-#define LIST_TAIL(t) " AND (" t "created_at, " t "id) > (coalesce($2::timestamptz, '-infinity')," \
-	" coalesce($3::uuid, '00000000-0000-0000-0000-000000000000'))" \
+#define LIST_TAIL(t) " AND (" t "created_at, " t "id) > ($2::timestamptz, $3::uuid)" \
 	" ORDER BY " t "created_at, " t "id LIMIT $1::int"
 
 struct list_page {
