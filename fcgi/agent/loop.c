@@ -526,6 +526,9 @@ job_progress(struct agent *ag, int64_t now)
 	j->next_progress = now + PROGRESS_DELAY_MS;
 }
 
+static enum plane_rc report_post(void *ud, const char *path, const cJSON *body,
+    struct plane_answer *ans);
+
 static void
 job_complete(struct agent *ag, int64_t now)
 {
@@ -537,6 +540,14 @@ job_complete(struct agent *ag, int64_t now)
 	char                path[128];
 
 	util_snprintf(path, sizeof(path), "/jobs/%s/complete", j->job.id);
+	/*
+	 * An application job changed the containers: the plane hears of them
+	 * before it hears that the job is done, so that a client that waits
+	 * for the job (pending_action, the deployment's status) then reads
+	 * instances that are already current.
+	 */
+	if (app_kind(j->job.kind) && ag->engine_up)
+		(void)report_instances(&ag->rep, &ag->x, &ag->a, report_post, ag);
 	rc = agent_post(ag, path, j->final, &ans);
 	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) {
 		j->next_complete = now + plane_failed(ag, "complete", rc, &ans);
