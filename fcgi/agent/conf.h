@@ -40,6 +40,7 @@ struct agent_conf {
 	char    host_ports[32];		/* "LOW-HIGH" (agent_port_range) */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */
 	int64_t logs_interval_ms;		/* key logs_interval, seconds */
+	int64_t wake_idle_ms;			/* key wake_idle_timeout, seconds */
 	char    state_dir[AGENT_STR_MAX];
 	char    log_level[16];
 };

@@ -726,6 +726,8 @@ next_wake(const struct agent *ag, int64_t now)
 	}
 	if (ag->stop_at == 0 && ag->wake.fd < 0)
 		t = min64(t, ag->wake.retry_at);
+	else if (ag->wake.fd >= 0)
+		t = min64(t, ag->wake.last_rx + ag->conf->wake_idle_ms);
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else if (ag->engine_up) {
@@ -843,6 +845,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		now = timefmt_mono_ms();
 		/* (Re)open the wake-up channel when due; a fresh one may have
 		 * missed a wake-up, so claim at once. */
+		(void)wake_check(&ag.wake, now, c->wake_idle_ms);
 		if (ag.stop_at == 0 && wake_connect(&ag.wake, c, ag.token, now) == 1)
 			ag.next_claim = now = timefmt_mono_ms();
 		wait_ms = next_wake(&ag, now);

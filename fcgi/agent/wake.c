@@ -280,7 +280,7 @@ wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int6
 	w->ever = true;
 	w->said_down = false;
 	w->backoff_ms = WAKE_BACKOFF_MIN;
-	w->since = timefmt_mono_ms();
+	w->since = w->last_rx = timefmt_mono_ms();
 	return 1;
 }
 
@@ -376,6 +376,18 @@ wake_read(struct wake *w, int64_t now)
 		if (cc != CURLE_OK || n == 0)
 			return lost(w, now);
 		w->inlen += n;
+		w->last_rx = now;
 	}
 	return wakes;
+}
+
+int
+wake_check(struct wake *w, int64_t now, int64_t idle_ms)
+{
+	if (w->h == NULL || now - w->last_rx < idle_ms)
+		return 0;
+	log_info("wake-up channel silent for %lld s: reopening", (long long)(idle_ms / 1000));
+	wake_close(w);
+	w->retry_at = now;
+	return -1;
 }

@@ -36,6 +36,7 @@ struct wake {
 	int64_t       retry_at;		/* monotonic ms of the next attempt */
 	int64_t       backoff_ms;
 	int64_t       since;		/* monotonic ms when it opened */
+	int64_t       last_rx;		/* monotonic ms of the last bytes received */
 	bool          said_down;	/* "unavailable" logged since the last success */
 	bool          ever;		/* connected at least once */
 };
@@ -48,6 +49,12 @@ int     wake_connect(struct wake *w, const struct agent_conf *c, const char *tok
 /* Reads what is there; the number of "wake" messages, or -1 when the
  * connection ended (closed; retry_at set). */
 int     wake_read(struct wake *w, int64_t now);
+/*
+ * A channel on which nothing arrived for idle_ms is dead (launcher-ws pings
+ * an idle one every 30 s; a cut network or a plane gone without a FIN
+ * sends nothing): closed, to be reopened at once.  -1 when it was.
+ */
+int     wake_check(struct wake *w, int64_t now, int64_t idle_ms);
 
 /*
  * The frame reader, separate for the unit tests: consumes whole frames at

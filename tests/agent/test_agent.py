@@ -406,6 +406,22 @@ def case_wake_channel(plane, tmp):
     check(a.stop() == 0, "exit 0")
 
 
+def case_wake_silent(plane, tmp):
+    # A channel on which nothing arrives (the fake plane never pings) is
+    # taken for dead after wake_idle_timeout and reopened.
+    a = Agent(plane, tmp, "--wake-idle-timeout", "2")
+    check(plane.wait(lambda p: p.ws_opened >= 1, 10), "channel opened")
+    check(plane.wait(lambda p: p.ws_opened >= 2, 6), "silent channel reopened", a.output()[-800:])
+    check("wake-up channel silent for 2 s: reopening" in a.output(), "reopening logged")
+    # Pings keep a channel alive: one every second for 4 s, no reopening.
+    opened = plane.ws_opened
+    for _ in range(4):
+        plane.wake(b"\x89\x00")
+        time.sleep(1)
+    check(plane.ws_opened == opened, "a pinged channel stays open", str(plane.ws_opened - opened))
+    check(a.stop() == 0, "exit 0")
+
+
 def case_wake_refused(plane, tmp):
     # A wrong token: the channel is refused (401) and retried with back-off,
     # and polling alone still runs jobs.
@@ -424,7 +440,7 @@ def case_wake_refused(plane, tmp):
     check(a.stop() == 0, "exit 0")
 
 
-CASES = [case_wake_channel, case_wake_refused, case_refusals, case_heartbeat, case_engine_down, case_noop, case_lease_and_cancel,
+CASES = [case_wake_channel, case_wake_silent, case_wake_refused, case_refusals, case_heartbeat, case_engine_down, case_noop, case_lease_and_cancel,
          case_progress_batches, case_deadline_and_crash, case_intervals_and_hup, case_diagnostics, case_token_rotation,
          case_plane_down, case_stop_with_job]
 
