@@ -6,7 +6,9 @@
  *                           master_key_file, ws_listen, socket_mode,
  *                           socket_group, user, log_level)
  *
- * SIGTERM/SIGINT: close every socket and exit.
+ * SIGTERM/SIGINT: close every socket and exit.  SIGHUP is ignored (the
+ * configuration is read once; restart the daemon to change it): a stray
+ * one from a log rotation must not drop every agent's channel.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +58,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	rc = ws_server_run(&cfg, &keys, &stop);
 	crypto_keys_wipe(&keys);
 	return rc;
