@@ -538,6 +538,7 @@ job_complete(struct agent *ag, int64_t now)
 	const cJSON        *st = cJSON_GetObjectItemCaseSensitive(j->final, "status");
 	const cJSON        *er = cJSON_GetObjectItemCaseSensitive(j->final, "error");
 	char                path[128];
+	bool                reported;
 
 	util_snprintf(path, sizeof(path), "/jobs/%s/complete", j->job.id);
 	/*
@@ -546,8 +547,8 @@ job_complete(struct agent *ag, int64_t now)
 	 * for the job (pending_action, the deployment's status) then reads
 	 * instances that are already current.
 	 */
-	if (app_kind(j->job.kind) && ag->engine_up)
-		(void)report_instances(&ag->rep, &ag->x, &ag->a, report_post, ag);
+	reported = app_kind(j->job.kind) && ag->engine_up &&
+	    report_instances(&ag->rep, &ag->x, &ag->a, report_post, ag) == 0;
 	rc = agent_post(ag, path, j->final, &ans);
 	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) {
 		j->next_complete = now + plane_failed(ag, "complete", rc, &ans);
@@ -561,8 +562,8 @@ job_complete(struct agent *ag, int64_t now)
 		    "ours", j->job.id, ans.msg);
 	else
 		log_error("job %s: completion rejected (%s); giving it up", j->job.id, ans.msg);
-	if (app_kind(j->job.kind))
-		ag->next_inst = now;	/* the plane's view of the containers changed */
+	if (app_kind(j->job.kind) && !reported)
+		ag->next_inst = now;	/* the report before completing did not get through */
 	job_clear(ag);
 	/* Work may be queued behind this job: ask at once. */
 	ag->next_claim = now;

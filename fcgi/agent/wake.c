@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "../core/log.h"
@@ -19,32 +20,11 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Standard base64 with padding: n = 16 gives 24 characters, 20 gives 28. */
 static void
 b64(const unsigned char *in, size_t n, char *out)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		out[o++] = b64chars[in[i] >> 2];
-		out[o++] = b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-		out[o++] = b64chars[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
-		out[o++] = b64chars[in[i + 2] & 63];
-	}
-	if (i < n) {
-		out[o++] = b64chars[in[i] >> 2];
-		if (i + 1 < n) {
-			out[o++] = b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-			out[o++] = b64chars[(in[i + 1] & 15) << 2];
-		} else {
-			out[o++] = b64chars[(in[i] & 3) << 4];
-			out[o++] = '=';
-		}
-		out[o++] = '=';
-	}
-	out[o] = '\0';
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
 void
