@@ -29,8 +29,13 @@ static const struct db_stmt st_register = {"auth_register",
 static const struct db_stmt st_by_email = {"auth_by_email",
     "SELECT " USER_COLS ", password_hash AS _password_hash FROM users"
     " WHERE email = lower($1) AND active"};
+/* The session row records it; the user's row is what requests check
+ * (sql/010_session_check.sql). */
 static const struct db_stmt st_logout = {"auth_logout",
-    "UPDATE sessions SET revoked_at = now() WHERE jti = $1 AND user_id = $2 AND revoked_at IS NULL"};
+    "WITH s AS (UPDATE sessions SET revoked_at = now()"
+    " WHERE jti = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING jti, expires_at)"
+    " UPDATE users u SET revoked_sessions = session_revoked_add(u.revoked_sessions, s.jti, s.expires_at)"
+    " FROM s WHERE u.id = $2"};
 static const struct db_stmt st_code_new = {"auth_code_new",
     "WITH old AS (UPDATE login_codes SET used_at = now() WHERE email = lower($1) AND used_at IS NULL)"
     " INSERT INTO login_codes (email, code_hash, expires_at)"
@@ -47,7 +52,8 @@ static const struct db_stmt st_me_update = {"auth_me_update",
 static const struct db_stmt st_pw_get = {"auth_pw_get",
     "SELECT password_hash FROM users WHERE id = $1"};
 static const struct db_stmt st_pw_change = {"auth_pw_change",
-    "WITH u AS (UPDATE users SET password_hash = $2, must_reset_password = false, updated_at = now()"
+    "WITH u AS (UPDATE users SET password_hash = $2, must_reset_password = false, updated_at = now(),"
+    " session_gen = session_gen + 1, kept_session = $3::uuid, revoked_sessions = '{}'"
     " WHERE id = $1 RETURNING id)"
     " UPDATE sessions SET revoked_at = now() WHERE user_id = (SELECT id FROM u)"
     " AND revoked_at IS NULL AND jti IS DISTINCT FROM $3::uuid"};

@@ -4,6 +4,7 @@
 #include "auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -21,8 +22,9 @@
  * pipeline mode): the first resolves the URL's tenant and makes it the
  * tenant of this session for row-level security ('' = unknown tenant); the
  * second finds the principal, under RLS, so it can only match in that
- * tenant.  Every tenant route runs the first, so a stale tenant of an
- * earlier request can never leak into this one.
+ * tenant.  Every tenant route runs the first unless the session already
+ * holds the very tenant the URL names (preamble_fast), so a stale tenant
+ * of an earlier request can never leak into this one.
  */
 static const struct db_stmt st_tenant_slug = {"auth_tenant_slug",
     "SELECT pg_catalog.set_config('launcher.tenant_id',"
@@ -35,15 +37,6 @@ static const struct db_stmt st_tenant_id = {"auth_tenant_id",
     " coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), ''), false) AS tenant_id"};
 #define PRINCIPAL_USER_COLS "u.id, u.email, u.first_name, u.last_name, u.role," \
 	" u.must_reset_password, u.two_factor_enabled, u.active, u.created_at, u.updated_at"
-/*
- * Every principal statement also checks that the session's tenant is the
- * one the URL names ($2, slug or UUID): after the tenant statement that is
- * true by construction; when the statement runs alone (preamble_fast) it
- * is what makes a remembered slug that has come to name another tenant
- * find nothing, and so go through the whole preamble.
- */
-#define PRINCIPAL_URL_TENANT " AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = current_tenant()" \
-	" AND (t.slug = $2 OR t.id::text = lower($2)))"
 /* The key's effective role is capped by its creator's role at creation. */
 static const struct db_stmt st_key = {"auth_key",
     "SELECT k.id AS _key_id, k.scopes::text AS _scopes, k.project_id AS _key_project,"
@@ -52,21 +45,29 @@ static const struct db_stmt st_key = {"auth_key",
     PRINCIPAL_USER_COLS
     " FROM service_keys k JOIN users u ON u.id = k.created_by AND u.active"
     " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"
-    " AND (k.expires_at IS NULL OR k.expires_at > now())" PRINCIPAL_URL_TENANT};
+    " AND (k.expires_at IS NULL OR k.expires_at > now())"};
+/*
+ * A signed, unexpired token counts while its user is active, its session
+ * proof matches the user's session secret (auth_jwt), it is of the user's
+ * current session generation (or is the one token a password change
+ * kept), and no logout revoked it: all in the user's row
+ * (sql/010_session_check.sql), so this is one primary-key lookup.
+ * $1 = sub, $2 = gen, $3 = jti.
+ */
 static const struct db_stmt st_jwt = {"auth_jwt",
-    "SELECT u.role AS _role, " PRINCIPAL_USER_COLS
-    " FROM users u WHERE u.active AND u.id = (SELECT s.user_id FROM sessions s"
-    " WHERE s.jti = $1::uuid AND s.revoked_at IS NULL AND s.expires_at > now())"
-    PRINCIPAL_URL_TENANT};
+    "SELECT u.role AS _role, u.session_secret AS _ss, " PRINCIPAL_USER_COLS
+    " FROM users u WHERE u.id = $1::uuid AND u.active"
+    " AND (u.session_gen = $2::int OR u.kept_session = $3::uuid)"
+    " AND NOT u.revoked_sessions ? $3::uuid::text"};
 static const struct db_stmt st_agent = {"auth_agent",
-    "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"
-    PRINCIPAL_URL_TENANT};
+    "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"};
 /* last_used_at is advisory: written at most once a minute per key. */
 static const struct db_stmt st_touch = {"auth_key_touch",
     "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
 static const struct db_stmt st_session = {"auth_session",
     "INSERT INTO sessions (user_id, expires_at) VALUES ($1, to_timestamp($2))"
-    " RETURNING jti"};
+    " RETURNING jti, (SELECT session_gen FROM users WHERE id = $1)::text AS gen,"
+    " (SELECT session_secret FROM users WHERE id = $1) AS ss"};
 
 static const char *const role_names[] = {"", "user", "admin", "superadmin"};
 
@@ -106,12 +107,14 @@ tenant_stmt(struct req *r)
 
 /*
  * The session already holds the tenant this request names (the last
- * preamble on this connection set it, from the same URL reference or the
- * same signed claim): `st` alone can run, under the same row-level
- * security.  Only a row found counts: no row, an error or a reconnection
- * sends the request through the whole preamble, so a stale reference (a
- * tenant deleted and its slug taken again) costs a round trip, never an
- * answer.
+ * preamble on this connection resolved the same URL reference, or took
+ * the same UUID from a signed claim): `st` alone can run, under the same
+ * row-level security.  A slug that has since come to name another tenant
+ * cannot be served by it: any change to the tenants table reaches every
+ * pool connection as a notification (db.c's forget_tenant), which clears
+ * the remembered tenant, and a notification that arrives with this very
+ * round trip voids its answer.  Only a row found counts: no row, an error
+ * or a reconnection sends the request through the whole preamble.
  */
 static bool
 preamble_fast(struct req *r, const struct db_call *call, PGresult **res, const char *claimed_tid)
@@ -119,10 +122,12 @@ preamble_fast(struct req *r, const struct db_call *call, PGresult **res, const c
 	struct db *db = &r->w->db;
 	bool       same = claimed_tid != NULL ? strcmp(claimed_tid, db->tenant_id) == 0 :
 	    strcmp(r->tenant_ref, db->tenant_ref) == 0;
+	uint64_t   seen = db->notified;
 
 	if (call->st == NULL || db->conn == NULL || db->in_tx || db->tenant_id[0] == '\0' || !same)
 		return false;
-	if (db_pipeline(r, 1, call, res) != ERR_OK || PQntuples(*res) == 0 || db->tenant_id[0] == '\0')
+	if (db_pipeline(r, 1, call, res) != ERR_OK || PQntuples(*res) == 0 ||
+	    db->notified != seen || db->tenant_id[0] == '\0')
 		return false;
 	r->who.tenant_id = arena_strdup(r->a, db->tenant_id);
 	return true;
@@ -144,12 +149,14 @@ preamble(struct req *r, const struct db_stmt *st, int n, const char *const *para
 	PGresult         *res[2];
 	const char       *tid;
 	enum err          e;
+	uint64_t          seen;
 
 	if (preamble_fast(r, &calls[1], &res[1], claimed_tid)) {
 		if (out != NULL)
 			*out = res[1];
 		return ERR_OK;
 	}
+	seen = db->notified;
 	e = db_pipeline(r, st != NULL ? 2 : 1, calls, res);
 	db->tenant_id[0] = db->tenant_ref[0] = '\0';
 	if (e != ERR_OK)
@@ -160,8 +167,9 @@ preamble(struct req *r, const struct db_stmt *st, int n, const char *const *para
 		return http_error(r, ERR_NOT_FOUND, "tenant not found");
 	r->who.tenant_id = arena_strdup(r->a, tid);
 	/* Committed (its own implicit transaction): the session holds it now,
-	 * for this URL reference too unless it came from a claim. */
-	if (!db->in_tx && strlen(tid) < sizeof(db->tenant_id) &&
+	 * for this URL reference too unless it came from a claim; unless the
+	 * tenants changed meanwhile, when the next request resolves again. */
+	if (!db->in_tx && db->notified == seen && strlen(tid) < sizeof(db->tenant_id) &&
 	    strlen(r->tenant_ref) < sizeof(db->tenant_ref)) {
 		memcpy(db->tenant_id, tid, strlen(tid) + 1);
 		if (claimed_tid == NULL)
@@ -222,7 +230,7 @@ principal_from(struct req *r, PGresult *res)
 static enum err
 auth_key(struct req *r, const char *key)
 {
-	const char *params[2];
+	const char *params[1];
 	PGresult   *res;
 	enum err    e;
 
@@ -230,8 +238,7 @@ auth_key(struct req *r, const char *key)
 	if (strncmp(key, "lnchr_sk_", 9) != 0 || strlen(key) > 128)
 		return reject(r, "invalid or expired credentials");
 	params[0] = auth_key_hash_hex(r, "service-key", key);
-	params[1] = r->tenant_ref;
-	if ((e = preamble(r, &st_key, 2, params, &res, NULL)) != ERR_OK ||
+	if ((e = preamble(r, &st_key, 1, params, &res, NULL)) != ERR_OK ||
 	    (e = principal_from(r, res)) != ERR_OK)
 		return e;
 	r->who.key_id = arena_strdup(r->a, db_get(res, 0, "_key_id"));
@@ -247,32 +254,33 @@ static enum err
 auth_jwt(struct req *r, const char *token)
 {
 	struct jwt_claims c;
-	const char       *params[2];
+	const char       *params[3];
+	char              gen[24];
 	PGresult         *res;
 	enum err          e;
 
 	if (crypto_jwt_verify(&r->w->keys, r->w->cfg->jwt_issuer, token,
 	    (int64_t)time(NULL), &c) != 0)
 		return reject(r, "invalid or expired credentials");
-	params[0] = c.jti;
-	params[1] = r->tenant_ref;
-	/* The tid claim is signed; the session lookup below re-checks it. */
-	e = preamble(r, &st_jwt, 2, params, &res,
-	    strcasecmp(r->tenant_ref, c.tid) == 0 || strcmp(r->tenant_ref, c.tsl) == 0 ?
-	    c.tid : NULL);
+	util_snprintf(gen, sizeof(gen), "%lld", (long long)c.gen);
+	params[0] = c.sub;
+	params[1] = gen;
+	params[2] = c.jti;
+	/* The tid claim is signed: a URL naming that UUID needs no lookup (a
+	 * UUID never names another tenant; a slug may come to). */
+	e = preamble(r, &st_jwt, 3, params, &res,
+	    strcasecmp(r->tenant_ref, c.tid) == 0 ? c.tid : NULL);
 	if (e != ERR_OK)
 		return e;
-	/* A token of another tenant finds no session here (RLS); the claim
-	 * is checked as well. */
+	/* A token of another tenant finds no user here (RLS); the claim is
+	 * checked as well. */
 	if (strcmp(c.tid, r->who.tenant_id) != 0)
+		return http_error(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
+	/* Its jti was issued to this user by this plane (crypto.h). */
+	if (PQntuples(res) == 1 && !crypto_session_proof_ok(db_get(res, 0, "_ss"), c.jti, c.sk))
 		return http_error(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
 	if ((e = principal_from(r, res)) != ERR_OK)
 		return e;
-	/* The session (found by its jti, the primary key) must be sub's. */
-	if (strcasecmp(r->who.user_id, c.sub) != 0) {
-		r->who.authenticated = false;
-		return http_error(r, ERR_UNAUTHORIZED, "invalid or expired credentials");
-	}
 	r->who.scopes = SCOPE_ALL;
 	r->who.jti = arena_strdup(r->a, c.jti);
 	return ERR_OK;
@@ -311,15 +319,14 @@ auth_authenticate(struct req *r)
 enum err
 auth_agent(struct req *r)
 {
-	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[2];
+	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[1];
 	PGresult   *res;
 	enum err    e;
 
 	if (tok == NULL || strncmp(tok, "lnchr_at_", 9) != 0 || strlen(tok) > 128)
 		return reject(r, "agent authentication required");
 	params[0] = auth_key_hash_hex(r, "agent-token", tok);
-	params[1] = r->tenant_ref;
-	if ((e = preamble(r, &st_agent, 2, params, &res, NULL)) != ERR_OK)
+	if ((e = preamble(r, &st_agent, 1, params, &res, NULL)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_UNAUTHORIZED, "invalid agent token");
@@ -344,12 +351,12 @@ auth_issue(struct req *r, int status, PGresult *res, int row)
 	util_snprintf(exp, sizeof(exp), "%lld", (long long)c.exp);
 	if ((e = db_run(r, &st_session, &sres, uid, exp)) != ERR_OK)
 		return e;
+	c.gen = strtoll(db_get(sres, 0, "gen"), NULL, 10);
 	if (util_snprintf(c.sub, sizeof(c.sub), "%s", uid) < 0 ||
 	    util_snprintf(c.tid, sizeof(c.tid), "%s", r->who.tenant_id) < 0 ||
 	    util_snprintf(c.jti, sizeof(c.jti), "%s", db_get(sres, 0, "jti")) < 0 ||
 	    util_snprintf(c.role, sizeof(c.role), "%s", db_get(res, row, "role")) < 0 ||
-	    util_snprintf(c.tsl, sizeof(c.tsl), "%s",
-	    util_is_uuid(r->tenant_ref) ? "" : r->tenant_ref) < 0 ||
+	    crypto_session_proof(db_get(sres, 0, "ss"), c.jti, c.sk) != 0 ||
 	    crypto_jwt_sign(&r->w->keys, r->w->cfg->jwt_issuer, &c, token, sizeof(token)) != 0) {
 		log_error("auth_issue: could not sign a token");
 		return ERR_INTERNAL;

@@ -211,6 +211,31 @@ crypto_password_dummy(const char *password, const char *cost)
 }
 
 int
+crypto_session_proof(const char *secret, const char *jti, char out[CRYPTO_SESSION_PROOF_LEN + 1])
+{
+	unsigned char h[16];
+	size_t        kl = strlen(secret);
+
+	if (kl < crypto_generichash_KEYBYTES_MIN || kl > crypto_generichash_KEYBYTES_MAX ||
+	    crypto_generichash(h, sizeof(h), (const unsigned char *)jti, strlen(jti),
+	    (const unsigned char *)secret, kl) != 0)
+		return -1;
+	sodium_bin2base64(out, CRYPTO_SESSION_PROOF_LEN + 1, h, sizeof(h),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return 0;
+}
+
+bool
+crypto_session_proof_ok(const char *secret, const char *jti, const char *claimed)
+{
+	char want[CRYPTO_SESSION_PROOF_LEN + 1];
+
+	return strlen(claimed) == CRYPTO_SESSION_PROOF_LEN &&
+	    crypto_session_proof(secret, jti, want) == 0 &&
+	    sodium_memcmp(want, claimed, CRYPTO_SESSION_PROOF_LEN) == 0;
+}
+
+int
 crypto_jwt_sign(const struct crypto_keys *k, const char *issuer,
     const struct jwt_claims *c, char *out, size_t outlen)
 {
@@ -226,7 +251,8 @@ crypto_jwt_sign(const struct crypto_keys *k, const char *issuer,
 	    jwt_add_grant(jwt, "tid", c->tid) != 0 ||
 	    jwt_add_grant(jwt, "jti", c->jti) != 0 ||
 	    jwt_add_grant(jwt, "role", c->role) != 0 ||
-	    (c->tsl[0] != '\0' && jwt_add_grant(jwt, "tsl", c->tsl) != 0) ||
+	    jwt_add_grant_int(jwt, "gen", (long)c->gen) != 0 ||
+	    jwt_add_grant(jwt, "sk", c->sk) != 0 ||
 	    jwt_add_grant_int(jwt, "iat", (long)c->iat) != 0 ||
 	    jwt_add_grant_int(jwt, "exp", (long)c->exp) != 0)
 		goto out;
@@ -381,9 +407,9 @@ crypto_jwt_verify(const struct crypto_keys *k, const char *issuer, const char *t
 	    claim_str(p, "role", c->role, sizeof(c->role), false) != 0 ||
 	    claim_int(p, "iat", &c->iat) != 0 || claim_int(p, "exp", &c->exp) != 0)
 		goto out;
-	c->tsl[0] = '\0';
-	if (cJSON_GetObjectItemCaseSensitive(p, "tsl") != NULL &&
-	    claim_str(p, "tsl", c->tsl, sizeof(c->tsl), false) != 0)
+	c->gen = 0;
+	if (claim_str(p, "sk", c->sk, sizeof(c->sk), false) != 0 ||
+	    (cJSON_GetObjectItemCaseSensitive(p, "gen") != NULL && claim_int(p, "gen", &c->gen) != 0))
 		goto out;
 	if (c->exp <= now || c->iat > now + 60)
 		goto out;

@@ -61,10 +61,22 @@ struct jwt_claims {
 	char    tid[37];
 	char    jti[37];
 	char    role[16];
-	char    tsl[64];	/* tenant slug the token was issued at, or "" */
 	int64_t iat;
 	int64_t exp;
+	int64_t gen;	/* the user's session generation at issue (0 if absent) */
+	char    sk[32];	/* session proof: crypto_session_proof(user secret, jti) */
 };
+
+/*
+ * The proof that a token's jti was issued by this plane for this user:
+ * base64url (no padding, 22 characters) of a BLAKE2b-128 of the jti keyed
+ * with the user's session secret, which only the database and the pool
+ * see.  A token signed with a leaked JWT key but an invented jti fails it.
+ */
+#define CRYPTO_SESSION_PROOF_LEN 22
+int  crypto_session_proof(const char *secret, const char *jti, char out[CRYPTO_SESSION_PROOF_LEN + 1]);
+/* Constant-time check of a claimed proof; true if it matches. */
+bool crypto_session_proof_ok(const char *secret, const char *jti, const char *claimed);
 
 /* Signs claims (HS256) into out; 0 on success. */
 int crypto_jwt_sign(const struct crypto_keys *k, const char *issuer,

@@ -76,9 +76,11 @@ db_ensure(struct worker *w)
 	 * cannot know a tenant's size, and at 4 it paged a large tenant's list
 	 * by a bitmap scan of every row after the cursor plus a sort, where the
 	 * ordered index scan stops at the limit (tests/api/test_lists.py).
+	 * LISTEN launcher_tenants: see forget_tenant() below.
 	 */
 	res = PQexec(db->conn,
-	    "SELECT pg_catalog.set_config('search_path', 'launcher', false),"
+	    "LISTEN launcher_tenants;"
+	    " SELECT pg_catalog.set_config('search_path', 'launcher', false),"
 	    " pg_catalog.set_config('TimeZone', 'UTC', false),"
 	    " pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', false),"
 	    " pg_catalog.set_config('random_page_cost', '1.1', false)");
@@ -92,6 +94,32 @@ db_ensure(struct worker *w)
 	db->last_attempt_ms = 0;	/* a later failure may reconnect at once */
 	log_info("database connected");
 	return ERR_OK;
+}
+
+/*
+ * Every change to the tenants table is announced on launcher_tenants
+ * (sql/009_tenant_notify.sql).  libpq queues the notifications it reads
+ * along with results; after each round trip, one or more of them make the
+ * session's remembered tenant (auth.c's fast preamble) be forgotten, and
+ * db->notified counts them, so that a preamble whose own round trip
+ * carried one does not remember what it resolved either.
+ */
+static void
+forget_tenant(struct db *db)
+{
+	PGnotify *n;
+	bool      any = false;
+
+	if (db->conn == NULL)
+		return;
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	if (any) {
+		db->notified++;
+		db->tenant_id[0] = db->tenant_ref[0] = '\0';
+	}
 }
 
 static size_t
@@ -216,6 +244,7 @@ again:
 	if ((e = ensure_prepared(r, st)) != ERR_OK)
 		return e;
 	res = PQexecPrepared(db->conn, st->name, n, params, NULL, NULL, 0);
+	forget_tenant(db);
 	if (PQstatus(db->conn) != CONNECTION_OK && !db->in_tx && !retried) {
 		/* The server went away while this connection sat idle (restart,
 		 * failover): reconnect once at once and run the statement again. */
@@ -349,6 +378,7 @@ again:
 		return ERR_UNAVAILABLE;
 	}
 	PQexitPipelineMode(db->conn);
+	forget_tenant(db);
 	return e;
 }
 
@@ -361,6 +391,7 @@ simple(struct req *r, const char *sql)
 	if ((e = db_ensure(r->w)) != ERR_OK)
 		return e;
 	res = PQexec(r->w->db.conn, sql);
+	forget_tenant(&r->w->db);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		/* COMMIT of a transaction that an ignored error aborted answers
 		 * "ROLLBACK" with success: that is a failure to the caller. */

@@ -36,10 +36,13 @@ struct db {
 	/*
 	 * The session's launcher.tenant_id as the last successful preamble
 	 * left it (auth.c), and the URL's tenant reference it was resolved
-	 * from; "" = unknown.  Cleared with the connection.
+	 * from; "" = unknown.  Cleared with the connection and whenever the
+	 * tenants table changes (db.c's forget_tenant); `notified` counts
+	 * those changes.
 	 */
 	char                  tenant_id[40];
 	char                  tenant_ref[72];
+	uint64_t              notified;
 	char                  sqlstate[6];
 	char                  constraint[64];
 	char                  message[256];

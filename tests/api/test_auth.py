@@ -80,6 +80,22 @@ def test_logout_revokes_token_until_expiry():
     assert request("POST", "/%s/api/v1/auth/logout" % c.tenant).status == 204
 
 
+def test_logout_revokes_that_token_only():
+    c, _ = registered()
+    login = lambda: request("POST", "/%s/api/v1/auth/login" % c.tenant,
+                            {"email": c.email, "password": PASSWORD}).data["token"]
+    tokens = [login() for _ in range(3)]
+    assert Client(c.tenant, token=tokens[1]).post("/auth/logout").status == 204
+    assert_error(Client(c.tenant, token=tokens[1]).get("/auth/me"), 401, "UNAUTHORIZED")
+    for t in (c.token, tokens[0], tokens[2]):
+        assert Client(c.tenant, token=t).get("/auth/me").status == 200
+    # A second logout of the same token changes nothing; the others still work.
+    assert Client(c.tenant, token=tokens[1]).post("/auth/logout").status == 204
+    assert Client(c.tenant, token=tokens[2]).post("/auth/logout").status == 204
+    assert_error(Client(c.tenant, token=tokens[2]).get("/auth/me"), 401, "UNAUTHORIZED")
+    assert Client(c.tenant, token=tokens[0]).get("/auth/me").status == 200
+
+
 def test_me_get_and_put_with_sql_metacharacters_stored_verbatim():
     c, user = registered()
     r = c.get("/auth/me")
@@ -180,6 +196,9 @@ def test_forged_tokens_are_401():
         "wrong key": _forge({"alg": "HS256", "typ": "JWT"}, claims, b"k" * 32),
         "expired": _forge({"alg": "HS256", "typ": "JWT"}, dict(claims, exp=int(time.time()) - 10), key),
         "other session": _forge({"alg": "HS256", "typ": "JWT"}, dict(claims, jti=str(uuid.uuid4())), key),
+        "no session proof": _forge({"alg": "HS256", "typ": "JWT"},
+                                   {k: v for k, v in claims.items() if k != "sk"}, key),
+        "other session generation": _forge({"alg": "HS256", "typ": "JWT"}, dict(claims, gen=claims["gen"] + 1), key),
         "other issuer": _forge({"alg": "HS256", "typ": "JWT"}, dict(claims, iss="evil"), key),
         "garbage": "a.b.c",
     }
@@ -262,7 +281,16 @@ def test_password_change_revokes_other_tokens_only():
     assert c.get("/auth/me").status == 200
     assert_error(Client(c.tenant, token=other).get("/auth/me"), 401, "UNAUTHORIZED")
     assert request("POST", "/%s/api/v1/auth/login" % c.tenant, {"email": c.email, "password": PASSWORD}).status == 401
-    assert request("POST", "/%s/api/v1/auth/login" % c.tenant, {"email": c.email, "password": "another-Passw0rd"}).status == 200
+    r = request("POST", "/%s/api/v1/auth/login" % c.tenant, {"email": c.email, "password": "another-Passw0rd"})
+    assert r.status == 200
+    # A token issued after the change works; a change made with it revokes
+    # the token the first change had kept.
+    newer = Client(c.tenant, token=r.data["token"])
+    assert newer.get("/auth/me").status == 200
+    r = newer.put("/auth/me/password", {"current_password": "another-Passw0rd", "new_password": "third-Passw0rd"})
+    assert r.status == 200 and r.data["revoked_sessions"] == 1, r
+    assert newer.get("/auth/me").status == 200
+    assert_error(c.get("/auth/me"), 401, "UNAUTHORIZED")
 
 
 def test_invited_user_signs_in_by_code_then_sets_initial_password():

@@ -75,7 +75,8 @@ def test_a_slug_that_names_another_tenant_now_resolves_to_it_on_every_worker():
     reference it came from (one statement per request instead of two).  A
     slug that comes to name another tenant (here: two tenants' slugs
     swapped in the database; a tenant deleted and its slug reused is the
-    same case) must not keep its old meaning on any worker."""
+    same case) must not keep its old meaning on any worker: every change to
+    the tenants table reaches every pool connection as a notification."""
     a, _ = registered("swap-a")
     b, _ = registered("swap-b")
     ka, kb = make_key(a)["key"], make_key(b)["key"]
@@ -87,6 +88,10 @@ def test_a_slug_that_names_another_tenant_now_resolves_to_it_on_every_worker():
             " UPDATE tenants SET slug = '{1}' WHERE slug = 'swap-tmp'").format(sa, sb)
     psql(swap, user="launcher_owner")
     try:
+        # First, on every worker: a's key at a's old slug.  A worker that
+        # kept the old meaning would find a's key in its session's tenant.
+        for _ in range(16):
+            assert_error(Client(sa, key=ka).get("/auth/me"), 401, "UNAUTHORIZED")
         for _ in range(16):
             me = Client(sa, key=kb).get("/auth/me")     # sa is b's slug now
             assert me.status == 200 and me.data["email"] == b.email, me

@@ -73,6 +73,9 @@ def test_deactivated_user_loses_sessions():
     assert u.get("/auth/me").status == 200
     assert c.put("/users/" + uid, {"active": False}).status == 200
     assert_error(u.get("/auth/me"), 401, "UNAUTHORIZED")
+    # Reactivated, the account does not get its old tokens back.
+    assert c.put("/users/" + uid, {"active": True}).status == 200
+    assert_error(u.get("/auth/me"), 401, "UNAUTHORIZED")
 
 
 def test_bad_user_bodies():

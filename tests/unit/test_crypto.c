@@ -77,6 +77,26 @@ main(void)
 	CHECK(crypto_jwt_sign(&k, "launcher", &c, tok, sizeof(tok)) == 0, "sign");
 	CHECK(crypto_jwt_verify(&k, "launcher", tok, now, &got) == 0, "verify good token");
 	CHECK(strcmp(got.sub, c.sub) == 0 && got.exp == c.exp, "claims round-trip");
+	/* The session proof: keyed by the user's secret, bound to the jti. */
+	{
+		const char *secret = "5c1b1a3e-8f0e-4a53-9a47-2f4e9a0c7d11";
+		char        p1[CRYPTO_SESSION_PROOF_LEN + 1], p2[CRYPTO_SESSION_PROOF_LEN + 1];
+
+		CHECK(crypto_session_proof(secret, c.jti, p1) == 0 && strlen(p1) == CRYPTO_SESSION_PROOF_LEN,
+		    "session proof shape");
+		CHECK(crypto_session_proof_ok(secret, c.jti, p1), "session proof accepted");
+		CHECK(!crypto_session_proof_ok(secret, "650e8400-e29b-41d4-a716-446655440000", p1),
+		    "session proof of another jti refused");
+		CHECK(!crypto_session_proof_ok("6c1b1a3e-8f0e-4a53-9a47-2f4e9a0c7d11", c.jti, p1),
+		    "session proof under another secret refused");
+		CHECK(!crypto_session_proof_ok(secret, c.jti, ""), "empty session proof refused");
+		CHECK(crypto_session_proof("short", c.jti, p2) != 0, "too short a secret refused");
+		memcpy(c.sk, p1, sizeof(p1));
+		c.gen = 7;
+		CHECK(crypto_jwt_sign(&k, "launcher", &c, tok, sizeof(tok)) == 0 &&
+		    crypto_jwt_verify(&k, "launcher", tok, now, &got) == 0 &&
+		    strcmp(got.sk, p1) == 0 && got.gen == 7, "sk and gen round-trip");
+	}
 	CHECK(crypto_jwt_verify(&other, "launcher", tok, now, &got) != 0, "other key refused");
 	CHECK(crypto_jwt_verify(&k, "someone-else", tok, now, &got) != 0, "wrong issuer refused");
 	CHECK(crypto_jwt_verify(&k, "launcher", tok, now + 7200, &got) != 0, "expired refused");
@@ -85,7 +105,7 @@ main(void)
 	CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) != 0, "tampered signature refused");
 
 	snprintf(pay, sizeof(pay),
-	    "{\"iss\":\"launcher\",\"sub\":\"%s\",\"tid\":\"%s\",\"jti\":\"%s\",\"role\":\"superadmin\",\"iat\":%lld,\"exp\":%lld}",
+	    "{\"iss\":\"launcher\",\"sub\":\"%s\",\"tid\":\"%s\",\"jti\":\"%s\",\"role\":\"superadmin\",\"iat\":%lld,\"exp\":%lld,\"sk\":\"x\"}",
 	    c.sub, c.tid, c.jti, (long long)now, (long long)now + 3600) < 0 ? abort() : (void)0;
 	/* alg none with an empty signature */
 	{
@@ -104,6 +124,14 @@ main(void)
 	/* the same forge with HS256 and our key is accepted: the forge is right */
 	forge(k.jwt, sizeof(k.jwt), "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", pay, bad, sizeof(bad));
 	CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) == 0, "forged HS256 with the real key passes (control)");
+	/* a token without the session proof claim is refused */
+	{
+		char nosk[512];
+
+		snprintf(nosk, sizeof(nosk), "%.*s}", (int)(strstr(pay, ",\"sk\"") - pay), pay) < 0 ? abort() : (void)0;
+		forge(k.jwt, sizeof(k.jwt), "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", nosk, bad, sizeof(bad));
+		CHECK(crypto_jwt_verify(&k, "launcher", bad, now, &got) != 0, "token without sk refused");
+	}
 	CHECK(crypto_jwt_verify(&k, "launcher", "a.b", now, &got) != 0, "two segments refused");
 	CHECK(crypto_jwt_verify(&k, "launcher", "a.b.c.d", now, &got) != 0, "four segments refused");
 	CHECK(crypto_jwt_verify(&k, "launcher", "", now, &got) != 0, "empty refused");
