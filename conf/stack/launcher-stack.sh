@@ -25,6 +25,7 @@
 #   LAUNCHER_SMTP_PORT    [2525]   SMTP sink on 127.0.0.1
 #   LAUNCHER_BIND         [127.0.0.1] address nginx listens on (0.0.0.0 = all)
 #   LAUNCHER_WORKERS      [2]      pool workers (1..64)
+#   LAUNCHER_WORKER_CPU_AFFINITY [auto] pool workers pinned to CPUs (auto|off)
 #   LAUNCHER_NGINX_WORKERS [auto]  nginx worker_processes
 #   LAUNCHER_BENCH        [false]  bench_routes (/_bench/ handlers)
 #   LAUNCHER_LOG_LEVEL    [info]   application log_level
@@ -147,6 +148,7 @@ load_config() {
     SMTP_PORT=${LAUNCHER_SMTP_PORT:-2525}
     BIND=${LAUNCHER_BIND:-127.0.0.1}
     WORKERS=${LAUNCHER_WORKERS:-2}
+    WORKER_CPU_AFFINITY=${LAUNCHER_WORKER_CPU_AFFINITY:-auto}
     NGINX_WORKERS=${LAUNCHER_NGINX_WORKERS:-auto}
     BENCH=${LAUNCHER_BENCH:-false}
     LOG_LEVEL=${LAUNCHER_LOG_LEVEL:-info}
@@ -186,6 +188,8 @@ load_config() {
     [[ $BIND =~ $hostport_re ]] || die "LAUNCHER_BIND looks wrong: '$BIND'"
     { is_uint "$WORKERS" && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ]; } ||
         die "LAUNCHER_WORKERS must be 1..64 (got '$WORKERS')"
+    [[ $WORKER_CPU_AFFINITY == auto || $WORKER_CPU_AFFINITY == off ]] ||
+        die "LAUNCHER_WORKER_CPU_AFFINITY must be 'auto' or 'off' (got '$WORKER_CPU_AFFINITY')"
     [[ $NGINX_WORKERS == auto ]] || { is_uint "$NGINX_WORKERS" && [ "$NGINX_WORKERS" -ge 1 ]; } ||
         die "LAUNCHER_NGINX_WORKERS must be 'auto' or a positive number (got '$NGINX_WORKERS')"
     case ${BENCH,,} in
@@ -567,6 +571,7 @@ listen = "$FCGI_SOCK"
 socket_mode = 0660
 socket_group = $NGINX_GROUP
 workers = $WORKERS
+worker_cpu_affinity = $WORKER_CPU_AFFINITY
 database_url = "$DATABASE_URL"
 admin_database_url = "$ADMIN_DATABASE_URL"
 migrations_dir = "$REPO/sql"

@@ -16,14 +16,14 @@ buf_init(struct buf *b, struct arena *a, size_t initial, size_t max)
 	b->overflow = false;
 }
 
-void
-buf_add(struct buf *b, const char *s, size_t n)
+char *
+buf_reserve(struct buf *b, size_t n)
 {
 	if (b->overflow)
-		return;
+		return NULL;
 	if (b->len + n + 1 > b->max) {
 		b->overflow = true;
-		return;
+		return NULL;
 	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap * 2;
@@ -38,9 +38,25 @@ buf_add(struct buf *b, const char *s, size_t n)
 		b->data = d;
 		b->cap = cap;
 	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
+	return b->data + b->len;
+}
+
+void
+buf_commit(struct buf *b, char *end)
+{
+	b->len = (size_t)(end - b->data);
 	b->data[b->len] = '\0';
+}
+
+void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	char *p = buf_reserve(b, n);
+
+	if (p == NULL)
+		return;
+	memcpy(p, s, n);
+	buf_commit(b, p + n);
 }
 
 void

@@ -22,6 +22,13 @@ struct buf {
 
 void buf_init(struct buf *b, struct arena *a, size_t initial, size_t max);
 void buf_add(struct buf *b, const char *s, size_t n);
+/*
+ * Room for n more bytes (and the terminating NUL) at b->data + b->len, for
+ * a writer that fills it directly and then calls buf_commit with what it
+ * wrote (at most n).  NULL once overflowed.
+ */
+char *buf_reserve(struct buf *b, size_t n);
+void  buf_commit(struct buf *b, char *end);
 void buf_adds(struct buf *b, const char *s);
 bool buf_ok(const struct buf *b);
 

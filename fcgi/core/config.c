@@ -41,6 +41,12 @@ valid_cost(const char *v)
 	    strcmp(v, "min") == 0 ? 0 : -1;
 }
 
+static int
+valid_affinity(const char *v)
+{
+	return strcmp(v, "auto") == 0 || strcmp(v, "off") == 0 ? 0 : -1;
+}
+
 #define S(k, d, h)            {#k, CFG_STR, offsetof(struct config, k), sizeof(((struct config *)0)->k), d, 0, 0, NULL, h}
 #define SV(k, d, v, h)        {#k, CFG_STR, offsetof(struct config, k), sizeof(((struct config *)0)->k), d, 0, 0, v, h}
 #define I(k, d, lo, hi, h)    {#k, CFG_INT, offsetof(struct config, k), 0, d, lo, hi, NULL, h}
@@ -53,6 +59,8 @@ static const struct cfg_key cfg_keys[] = {
 	S(socket_group, "", "group owning the unix socket (nginx's user)"),
 	S(user, "", "drop privileges to this user after opening the socket"),
 	I(workers, "2", 1, 64, "pre-forked worker processes"),
+	SV(worker_cpu_affinity, "auto", valid_affinity,
+	    "auto: each worker runs on one CPU, spread evenly; off: the scheduler places them"),
 	S(database_url, "dbname=launcher user=launcher_api", "libpq conninfo of the API role"),
 	S(admin_database_url, "dbname=launcher user=launcher_owner", "libpq conninfo of the owner role (launcher-admin only)"),
 	S(migrations_dir, "/usr/share/launcher/sql", "directory of numbered migrations"),

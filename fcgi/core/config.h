@@ -21,6 +21,7 @@ struct config {
 	char    socket_group[64];
 	char    user[64];
 	int64_t workers;
+	char    worker_cpu_affinity[8];
 	char    database_url[CONFIG_STR_MAX];
 	char    admin_database_url[CONFIG_STR_MAX];
 	char    migrations_dir[CONFIG_STR_MAX];

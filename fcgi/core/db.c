@@ -382,6 +382,7 @@ again:
 	return e;
 }
 
+/* sql (a constant, no parameters) over the simple query protocol. */
 static enum err
 simple(struct req *r, const char *sql)
 {
@@ -392,6 +393,10 @@ simple(struct req *r, const char *sql)
 		return e;
 	res = PQexec(r->w->db.conn, sql);
 	forget_tenant(&r->w->db);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		PQclear(res);
+		return ERR_OK;
+	}
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		/* COMMIT of a transaction that an ignored error aborted answers
 		 * "ROLLBACK" with success: that is a failure to the caller. */
@@ -407,6 +412,12 @@ simple(struct req *r, const char *sql)
 	if (e == ERR_UNAVAILABLE)
 		db_close(&r->w->db);
 	return e;
+}
+
+enum err
+db_unprepared(struct req *r, const char *sql)
+{
+	return simple(r, sql);
 }
 
 static void

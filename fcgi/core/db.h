@@ -94,6 +94,12 @@ struct db_call {
  */
 enum err db_pipeline(struct req *r, size_t n, const struct db_call *calls, PGresult **outs);
 
+/*
+ * A constant statement without parameters, unprepared (simple query
+ * protocol), its rows discarded: the benchmark ceiling's "one unprepared
+ * SELECT" (ARCHITECTURE.md).  Everything else uses prepared statements.
+ */
+enum err db_unprepared(struct req *r, const char *sql);
 /* Transactions; an open one is rolled back when the request ends. */
 enum err db_begin(struct req *r);
 enum err db_commit(struct req *r);

@@ -258,37 +258,57 @@ json_row(PGresult *res, int row)
 	return o;
 }
 
-void
-json_write_string(struct buf *b, const char *s)
+/* Which bytes a JSON string cannot hold as they are: controls, '"', '\\'. */
+static const unsigned char needs_escape[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+	[0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+	[0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+	[0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+	[0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/*
+ * Writes s[0..n) as a JSON string at p, which has room for 6 * n + 2
+ * bytes (every byte escaped, plus the quotes); returns the end.
+ */
+static char *
+put_string(char *p, const char *s, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
 
-	buf_add(b, "\"", 1);
-	for (;;) {
-		/* The longest run that needs no escape, in one append. */
-		size_t n = 0;
+	*p++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
 
-		while ((unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
-			n++;
-		buf_add(b, s, n);
-		s += n;
-		if (*s == '\0')
-			break;
-		if (*s == '"')
-			buf_add(b, "\\\"", 2);
-		else if (*s == '\\')
-			buf_add(b, "\\\\", 2);
-		else if (*s == '\n')
-			buf_add(b, "\\n", 2);
-		else {
-			unsigned char c = (unsigned char)*s;
-			char          esc[6] = {'\\', 'u', '0', '0', hx[c >> 4], hx[c & 15]};
-
-			buf_add(b, esc, 6);
+		if (!needs_escape[c]) {
+			*p++ = (char)c;
+			continue;
 		}
-		s++;
+		*p++ = '\\';
+		if (c == '"' || c == '\\')
+			*p++ = (char)c;
+		else if (c == '\n')
+			*p++ = 'n';
+		else {
+			*p++ = 'u';
+			*p++ = '0';
+			*p++ = '0';
+			*p++ = hx[c >> 4];
+			*p++ = hx[c & 15];
+		}
 	}
-	buf_add(b, "\"", 1);
+	*p++ = '"';
+	return p;
+}
+
+void
+json_write_string(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	char  *p = buf_reserve(b, 6 * n + 2);
+
+	if (p != NULL)
+		buf_commit(b, put_string(p, s, n));
 }
 
 /* One column's key ("name":) and kind, computed once per result. */
@@ -299,52 +319,73 @@ struct json_col {
 	bool          skip;
 };
 
+/*
+ * One row as a JSON object.  Room for the whole row is reserved once (the
+ * worst case: every value byte escaped), then filled without further
+ * checks: a list of 200 rows is thousands of values.
+ */
 static void
 write_row(struct buf *b, PGresult *res, int row, const struct json_col *cols, int nf)
 {
-	bool first = true;
+	size_t need = 2;
+	char  *p, *start;
 
-	buf_add(b, "{", 1);
+	for (int c = 0; c < nf; c++)
+		if (!cols[c].skip)
+			need += cols[c].keylen + 1 + 6 * (size_t)PQgetlength(res, row, c) + 8;
+	if ((p = start = buf_reserve(b, need)) == NULL)
+		return;
+	*p++ = '{';
 	for (int c = 0; c < nf; c++) {
 		const char *v;
+		size_t      n;
 
 		if (cols[c].skip)
 			continue;
-		if (!first)
-			buf_add(b, ",", 1);
-		first = false;
-		buf_add(b, cols[c].key, cols[c].keylen);
+		if (p != start + 1)
+			*p++ = ',';
+		memcpy(p, cols[c].key, cols[c].keylen);
+		p += cols[c].keylen;
 		if (PQgetisnull(res, row, c)) {
-			buf_add(b, "null", 4);
+			memcpy(p, "null", 4);
+			p += 4;
 			continue;
 		}
 		v = PQgetvalue(res, row, c);
+		n = (size_t)PQgetlength(res, row, c);
 		switch (cols[c].kind) {
 		case COL_BOOL:
-			buf_adds(b, v[0] == 't' ? "true" : "false");
+			if (v[0] == 't') {
+				memcpy(p, "true", 4);
+				p += 4;
+			} else {
+				memcpy(p, "false", 5);
+				p += 5;
+			}
 			break;
 		case COL_NUMBER:
 		case COL_JSON:	/* PostgreSQL's json/jsonb text is valid JSON */
-			buf_add(b, v, (size_t)PQgetlength(res, row, c));
+			memcpy(p, v, n);
+			p += n;
 			break;
 		case COL_TIME:
-			if (PQgetlength(res, row, c) >= 19) {
-				char t[22];
-
-				memcpy(t, "\"", 1);
-				memcpy(t + 1, v, 10);
-				t[11] = 'T';
-				memcpy(t + 12, v + 11, 8);
-				memcpy(t + 20, "Z\"", 2);
-				buf_add(b, t, sizeof(t));
+			/* "2024-01-15 10:30:00[.123]+00" (session TimeZone UTC) */
+			if (n >= 19) {
+				*p++ = '"';
+				memcpy(p, v, 10);
+				p[10] = 'T';
+				memcpy(p + 11, v + 11, 8);
+				memcpy(p + 19, "Z\"", 2);
+				p += 21;
 			} else
-				json_write_string(b, v);
+				p = put_string(p, v, n);
 			break;
 		default:
-			json_write_string(b, v);
+			p = put_string(p, v, n);
 		}
 	}
-	buf_add(b, "}", 1);
+	*p++ = '}';
+	buf_commit(b, p);
 }
 
 void

@@ -109,6 +109,60 @@ def test_workers_drop_privileges_and_keep_the_keys():
         p.wait(timeout=10)
 
 
+def _workers_of(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def _cpus_of(pid):
+    return os.sched_getaffinity(pid)
+
+
+def test_worker_cpu_affinity_spreads_workers_and_a_replacement_takes_the_free_cpu():
+    allowed = sorted(os.sched_getaffinity(0))
+    assert len(allowed) >= 2, "needs a machine with two CPUs or more"
+    n = len(allowed)
+    p, sock = _start_pool("affinity", workers=n)
+    q = None
+    try:
+        workers = _workers_of(p.pid)
+        assert len(workers) == n, workers
+        pinned = [_cpus_of(w) for w in workers]
+        assert all(len(c) == 1 for c in pinned), pinned
+        assert sorted(min(c) for c in pinned) == allowed, pinned
+        assert len(_cpus_of(p.pid)) == n     # the master itself is not pinned
+        # A killed worker's replacement takes the CPU it left.
+        victim = workers[0]
+        freed = _cpus_of(victim)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.time() + 10
+        while True:
+            now = _workers_of(p.pid)
+            if victim not in now and len(now) == n:
+                break
+            assert time.time() < deadline, now
+            time.sleep(0.05)
+        (new,) = set(now) - set(workers)
+        assert _cpus_of(new) == freed, (_cpus_of(new), freed)
+        status, _, _ = read_response(send_request("/healthz", sock_path=sock))
+        assert status == 200
+        # off: the scheduler places them (every allowed CPU).
+        sock2 = os.path.join(STATE, "run", "pool-affinity-off.sock")
+        conf2 = os.path.join(STATE, "pool-affinity-off.conf")
+        _conf(conf2, listen=sock2, workers=str(n), worker_cpu_affinity="off")
+        q = subprocess.Popen([os.path.join(BIN, "launcher-fcgi"), "-c", conf2])
+        deadline = time.time() + 10
+        while not os.path.exists(sock2) or len(_workers_of(q.pid)) < n:
+            assert q.poll() is None and time.time() < deadline, "pool did not start"
+            time.sleep(0.05)
+        assert all(sorted(_cpus_of(w)) == allowed for w in _workers_of(q.pid))
+    finally:
+        for proc in (p, q):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+
+
 def test_bad_config_is_refused_with_file_and_line():
     path = os.path.join(STATE, "bad.conf")
     cases = {
