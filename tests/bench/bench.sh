@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # tests/bench/bench.sh - make bench: wrk through nginx against a throwaway
 # stack (2 pool workers), 32 connections, 10 s per case:
-#   a) /_bench/select1   one prepared SELECT 1: the ceiling of this stack
+#   a) /_bench/select1   one unprepared SELECT 1: the ceiling of this stack
+#                        as ARCHITECTURE.md defines it
+#   p) /_bench/select1-prepared   the same, prepared: a stricter reference
 #   b) GET /auth/me      with a service key (x-lnchr-key)
 #   c) GET /auth/me      with a JWT (Authorization: Bearer)
 #   d) GET /projects?limit=50   50 projects, with a service key
 # The machine is shared and noisy, so the cases are interleaved over
-# BENCH_ROUNDS rounds (default 3: a b c a b c a b c) and each figure is the
-# median of its rounds; ratios are of those medians, all from one run.
-# Prints req/s, p50, p99 per case and the ratios b/a, c/a, d/a; then the CPU
+# BENCH_ROUNDS rounds (default 5: a p b c d a p b c d ...) and each figure is
+# the median of its rounds; ratios are of those medians, all from one run.
+# Prints req/s, p50, p99 per case and the ratios b/a, c/a, d/a (and the same
+# against p); then the CPU
 # time per request of nginx, the pool and PostgreSQL (tests/bench/cpu.py)
 # and the same ratios by CPU time.  Plain HTTP on loopback: TLS would cost
 # every case the same and measure nginx, not us.
@@ -19,7 +22,7 @@ REPO=$(pwd -P)
 PY=/usr/bin/python3
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-32}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 command -v wrk > /dev/null || { echo "wrk is missing (make install-deps)"; exit 1; }
 
 # shellcheck source=tests/lib/throwaway_stack.sh
@@ -84,14 +87,15 @@ print('\t'.join('%.1f' % ((int(y) - int(x)) * 1e6 / hz / n) for x, y in zip(a, b
 }
 
 echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case, $ROUNDS interleaved rounds (medians);" \
-	"pool: $LAUNCHER_WORKERS workers; $(nproc) cores"
+	"pool: $LAUNCHER_WORKERS workers, worker_cpu_affinity ${LAUNCHER_WORKER_CPU_AFFINITY:-auto}; $(nproc) cores"
 # Warm every worker's connection and prepared statements first.
-for p in /_bench/select1 "$T/auth/me" "$T/projects?limit=50"; do
+for p in /_bench/select1 /_bench/select1-prepared "$T/auth/me" "$T/projects?limit=50"; do
 	wrk -t2 -c"$CONNS" -d2s -H "x-lnchr-key: $KEY" "$BASE$p" > /dev/null
 	wrk -t2 -c"$CONNS" -d2s -H "Authorization: Bearer $TOKEN" "$BASE$p" > /dev/null
 done
 for ((i = 1; i <= ROUNDS; i++)); do
 	run a /_bench/select1
+	run p /_bench/select1-prepared
 	run b "$T/auth/me" -H "x-lnchr-key: $KEY"
 	run c "$T/auth/me" -H "Authorization: Bearer $TOKEN"
 	run d "$T/projects?limit=50" -H "x-lnchr-key: $KEY"
@@ -99,21 +103,23 @@ done
 $PY - "$RESULTS" <<'PYEOF'
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-names = {"a": "a) select1 (ceiling)", "b": "b) /auth/me, service key", "c": "c) /auth/me, JWT",
-         "d": "d) /projects?limit=50, key"}
+names = {"a": "a) select1 (ceiling)", "p": "p) select1, prepared",
+         "b": "b) /auth/me, service key", "c": "c) /auth/me, JWT", "d": "d) /projects?limit=50, key"}
 med = {}
-for k in "abcd":
+for k in "apbcd":
     r = [row for row in rows if row[0] == k]
     med[k] = [statistics.median(float(x[i]) for x in r) for i in (1, 2, 3, 4, 5, 6)]
     print("%-26s %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms   (rounds: %s)" % (
         names[k], med[k][0], med[k][1], med[k][2], ", ".join("%.0f" % float(x[1]) for x in r)))
 print("ratios: b/a = %.2f   c/a = %.2f   d/a = %.2f" % (med["b"][0] / med["a"][0],
       med["c"][0] / med["a"][0], med["d"][0] / med["a"][0]))
+print("against the prepared reference: b/p = %.2f   c/p = %.2f   d/p = %.2f" % (
+      med["b"][0] / med["p"][0], med["c"][0] / med["p"][0], med["d"][0] / med["p"][0]))
 # The same comparison by CPU time per request: steadier than req/s on a
 # shared machine (what other tenants take shows up in req/s, not here).
 print("CPU per request (medians, microseconds: nginx + pool + PostgreSQL = total):")
-tot = {k: sum(med[k][3:]) for k in "abcd"}
-for k in "abcd":
+tot = {k: sum(med[k][3:]) for k in "apbcd"}
+for k in "apbcd":
     print("  %s  %6.1f + %6.1f + %6.1f = %6.1f" % (k, med[k][3], med[k][4], med[k][5], tot[k]))
 print("ratios by CPU: b/a = %.2f   c/a = %.2f   d/a = %.2f" % (tot["a"] / tot["b"],
       tot["a"] / tot["c"], tot["a"] / tot["d"]))
