@@ -36,12 +36,27 @@ static const struct db_stmt st_get = {"projects_get",
     " 'name', e.name, 'is_default', e.is_default) ORDER BY e.created_at, e.id), '[]')"
     " FROM environments e WHERE e.project_id = p.id) AS environments"
     PROJECT_FROM " WHERE p.id = $1::uuid"};
-/* $4 = sees all (tenant admin), $5 = user, $6 = the key's project or NULL. */
-static const struct db_stmt st_list = {"projects_list",
-    "SELECT " PROJECT_COLS PROJECT_FROM
-    " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
-    " WHERE m.project_id = p.id AND m.user_id = $5::uuid))"
-    " AND ($6::uuid IS NULL OR p.id = $6::uuid)" LIST_TAIL("p.")};
+/*
+ * Each row's object is kept rendered in the row (sql/011_project_json.sql,
+ * the same fields as PROJECT_COLS).  One statement per kind of caller, each
+ * without conditions that only another kind needs: a membership sub-plan
+ * made moot by a parameter still cost its executor start-up on every call,
+ * and an optional "p.id = $n" made the generic plan expect one row and
+ * sort a bitmap scan of the tenant instead of walking the index in order.
+ * st_list_all (tenant admins): no parameter of its own.  st_list_member:
+ * $4 = the user.  st_list_one (a key bound to a project): $4 = that
+ * project, $5 = sees all, $6 = the user.
+ */
+#define PROJECT_LIST_COLS "SELECT p.api_json AS _json, p.list_key AS _cursor" PROJECT_FROM
+static const struct db_stmt st_list_all = {"projects_list_all",
+    PROJECT_LIST_COLS " WHERE true" LIST_TAIL("p.")};
+static const struct db_stmt st_list_member = {"projects_list_member",
+    PROJECT_LIST_COLS " WHERE EXISTS (SELECT 1 FROM project_members m"
+    " WHERE m.project_id = p.id AND m.user_id = $4::uuid)" LIST_TAIL("p.")};
+static const struct db_stmt st_list_one = {"projects_list_one",
+    PROJECT_LIST_COLS " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
+    " FROM project_members m WHERE m.project_id = p.id AND m.user_id = $6::uuid))"
+    LIST_TAIL("p.")};
 static const struct db_stmt st_create = {"projects_create",
     "SELECT api_project_create($1::uuid, $2, $3, $4, $5, $6::boolean, $7::uuid) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
@@ -102,10 +117,16 @@ list(struct req *r)
 
 	if ((e = list_begin(r, &p)) != ERR_OK)
 		return e;
-	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
+	if (r->who.key_project_id != NULL) {
+		list_filter(&p, r->who.key_project_id);
+		list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
+		list_filter(&p, r->who.user_id);
+		return list_run(r, &p, &st_list_one);
+	}
+	if (r->who.role >= ROLE_ADMIN)
+		return list_run(r, &p, &st_list_all);
 	list_filter(&p, r->who.user_id);
-	list_filter(&p, r->who.key_project_id);
-	return list_run(r, &p, &st_list);
+	return list_run(r, &p, &st_list_member);
 }
 
 static const struct field create_fields[] = {

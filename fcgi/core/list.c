@@ -96,21 +96,24 @@ list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
 {
 	struct buf b;
 	PGresult  *res;
-	int        rows;
+	int        rows, shown, jcol;
 	enum err   e;
 
 	if ((e = db_exec(r, st, p->n, p->params, &res)) != ERR_OK)
 		return e;
 	rows = PQntuples(res);
+	shown = rows < p->limit ? rows : (int)p->limit;
 	/* Lists are written straight to text: no JSON tree for 200 rows. */
 	buf_init(&b, r->a, 65536, (size_t)64 << 20);
 	buf_adds(&b, "{\"success\":true,\"data\":[");
-	json_write_rows(&b, res, 0, rows < p->limit ? rows : (int)p->limit);
+	jcol = PQfnumber(res, "_json");
+	json_write_rows(&b, res, 0, shown);
 	buf_adds(&b, "],\"meta\":{\"next_cursor\":");
 	if (rows > p->limit) {
 		/* The last row shown: its exact created_at (microseconds) and id. */
-		const char   *payload = arena_printf(r->a, "%s|%s",
-		    db_get(res, (int)p->limit - 1, "created_at"), db_get(res, (int)p->limit - 1, "id"));
+		const char   *payload = jcol >= 0 ? db_get(res, (int)p->limit - 1, "_cursor") :
+		    arena_printf(r->a, "%s|%s", db_get(res, (int)p->limit - 1, "created_at"),
+		    db_get(res, (int)p->limit - 1, "id"));
 		unsigned char mac[MAC_BYTES];
 
 		cursor_mac(r, payload, mac);

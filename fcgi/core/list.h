@@ -6,7 +6,11 @@
  *
  * A list statement takes $1 = limit + 1, $2 = cursor created_at, $3 =
  * cursor id (without a cursor: -infinity and the nil UUID), then its own
- * filters, ends with LIST_TAIL, and selects columns `id` and `created_at`.
+ * filters, ends with LIST_TAIL, and selects columns `id` and `created_at`;
+ * or, for rows that keep their API object rendered (a text column of JSON,
+ * sql/011_project_json.sql), selects it as `_json` and the row's keyset
+ * position "<created_at, microseconds, UTC>|<id>" as `_cursor`, and the
+ * objects are copied as they are.
  *
  * The keyset condition compares the row with the two parameters as they
  * are: under row-level security PostgreSQL makes a user's condition an

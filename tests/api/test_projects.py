@@ -28,6 +28,34 @@ def test_create_get_list_update_delete():
     assert_error(c.get("/projects/" + p["id"]), 404, "NOT_FOUND")
 
 
+def test_list_items_are_the_project_objects():
+    """A list returns the objects the rows keep rendered (sql/011): they
+    must be exactly what GET returns (without its environments), through
+    every kind of change and every character a string can hold."""
+    c, me = registered()
+    other = new_user(c, role="user")
+
+    def check(pid):
+        g = c.get("/projects/" + pid)
+        assert g.status == 200, g
+        want = {k: v for k, v in g.data.items() if k != "environments"}
+        items = [x for x in c.get("/projects?limit=200").data if x["id"] == pid]
+        assert items == [want], (items, want)
+
+    tricky = 'quote " backslash \\ slash / nl \n tab \t bell \u0007 del \u007f Zürich 東京 🚀 </script>'
+    p = c.post("/projects", {"name": "json-row", "display_name": "x\"y\\z", "description": tricky}).data
+    check(p["id"])
+    c.put("/projects/" + p["id"], {"color": "#abcdef", "single_server_mode": True, "description": "\u0001\u001f"})
+    check(p["id"])
+    body, ctype = multipart("icon", "i.png", PNG, "image/png")
+    assert c.post("/projects/%s/icon" % p["id"], raw=body, headers={"Content-Type": ctype}).status == 200
+    check(p["id"])
+    assert c.post("/projects/%s/members" % p["id"], {"user_id": other.user_id, "role": "admin"}).status == 201
+    assert c.post("/projects/%s/transfer" % p["id"], {"new_owner_id": other.user_id}).status == 200
+    check(p["id"])
+    assert c.get("/projects/" + p["id"]).data["owner_id"] == other.user_id
+
+
 def test_names_and_bad_bodies():
     c, _ = registered()
     new_project(c, name="dup")
