@@ -35,8 +35,9 @@ static const struct db_stmt st_tenant_claim = {"auth_tenant_claim",
 static const struct db_stmt st_tenant_id = {"auth_tenant_id",
     "SELECT pg_catalog.set_config('launcher.tenant_id',"
     " coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), ''), false) AS tenant_id"};
-#define PRINCIPAL_USER_COLS "u.id, u.email, u.first_name, u.last_name, u.role," \
-	" u.must_reset_password, u.two_factor_enabled, u.active, u.created_at, u.updated_at"
+/* The user's id, and the user object as the row keeps it rendered
+ * (sql/012_user_json.sql): what /auth/me answers. */
+#define PRINCIPAL_USER_COLS "u.id, u.api_json AS _json"
 /* The key's effective role is capped by its creator's role at creation. */
 static const struct db_stmt st_key = {"auth_key",
     "SELECT k.id AS _key_id, k.scopes::text AS _scopes, k.project_id AS _key_project,"

@@ -221,8 +221,12 @@ ts_json(const char *v)
 cJSON *
 json_row(PGresult *res, int row)
 {
-	cJSON *o = cJSON_CreateObject();
-	int    nf = PQnfields(res);
+	cJSON *o;
+	int    nf = PQnfields(res), jcol = PQfnumber(res, "_json");
+
+	if (jcol >= 0 && (o = cJSON_Parse(PQgetvalue(res, row, jcol))) != NULL)
+		return o;
+	o = cJSON_CreateObject();
 
 	for (int c = 0; c < nf; c++) {
 		const char *name = PQfname(res, c), *v;
@@ -391,8 +395,19 @@ write_row(struct buf *b, PGresult *res, int row, const struct json_col *cols, in
 void
 json_write_rows(struct buf *b, PGresult *res, int first, int count)
 {
-	int              nf = PQnfields(res);
-	struct json_col *cols = arena_alloc(b->a, (size_t)(nf > 0 ? nf : 1) * sizeof(*cols));
+	int              nf = PQnfields(res), jcol = PQfnumber(res, "_json");
+	struct json_col *cols;
+
+	if (jcol >= 0) {
+		/* Objects kept rendered in their rows (json.h). */
+		for (int i = first; i < first + count && i < PQntuples(res); i++) {
+			if (i > first)
+				buf_add(b, ",", 1);
+			buf_add(b, PQgetvalue(res, i, jcol), (size_t)PQgetlength(res, i, jcol));
+		}
+		return;
+	}
+	cols = arena_alloc(b->a, (size_t)(nf > 0 ? nf : 1) * sizeof(*cols));
 
 	for (int c = 0; c < nf; c++) {
 		const char *name = PQfname(res, c);

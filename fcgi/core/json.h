@@ -69,7 +69,9 @@ void json_detail(cJSON *details, const char *field, const char *message);
  * One row as an object: column names become keys; bool, integer and json
  * columns keep their JSON types, timestamptz becomes RFC 3339 UTC with Z,
  * NULL becomes null, everything else a string.  Columns whose name starts
- * with '_' are internal and skipped.
+ * with '_' are internal and skipped.  A result with a column `_json` holds
+ * objects its rows keep rendered (sql/011_project_json.sql): that column
+ * is the object, here and in json_write_rows.
  */
 cJSON *json_row(PGresult *res, int row);
 /* All rows as an array. */

@@ -1,7 +1,7 @@
 """API.md §1 /users: tenant administration and its invariants."""
 import uuid
 
-from lib import Client, assert_error, make_key, registered, request
+from lib import Client, assert_error, make_key, new_user, registered, request
 
 
 def _addr():
@@ -76,6 +76,29 @@ def test_deactivated_user_loses_sessions():
     # Reactivated, the account does not get its old tokens back.
     assert c.put("/users/" + uid, {"active": True}).status == 200
     assert_error(u.get("/auth/me"), 401, "UNAUTHORIZED")
+
+
+def test_auth_me_is_the_user_object_of_get_users():
+    """/auth/me answers with the object the user's row keeps rendered
+    (sql/012); GET /users/{id} renders it from the columns.  They must be
+    the same, through every change and every character a name can hold."""
+    c, me = registered()
+    u = new_user(c, role="user")
+    key = Client(c.tenant, key=make_key(u)["key"])
+
+    def check():
+        want = c.get("/users/" + u.user_id).data
+        for who in (u, key):
+            got = who.get("/auth/me")
+            assert got.status == 200 and got.data == want, (got, want)
+
+    check()
+    tricky = 'O"Brien \\ \n\t\u0001 Zoë 東京 🚀 </script>'
+    assert u.put("/auth/me", {"first_name": tricky, "last_name": "x\"y"}).status == 200
+    check()
+    assert c.put("/users/" + u.user_id, {"role": "admin"}).status == 200
+    check()
+    assert u.get("/auth/me").data["role"] == "admin"
 
 
 def test_bad_user_bodies():
