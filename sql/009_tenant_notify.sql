@@ -18,5 +18,7 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenants
+-- Not on INSERT: a worker remembers only references that named a tenant,
+-- and a new tenant cannot take a slug still in use.
+CREATE TRIGGER tenants_changed AFTER UPDATE OR DELETE OR TRUNCATE ON tenants
 	FOR EACH STATEMENT EXECUTE FUNCTION tenants_changed();

@@ -53,6 +53,16 @@ static const struct db_stmt st_list_all = {"projects_list_all",
 static const struct db_stmt st_list_member = {"projects_list_member",
     PROJECT_LIST_COLS " WHERE EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = p.id AND m.user_id = $4::uuid)" LIST_TAIL("p.")};
+/*
+ * What a tenant admin's first page is, sent with the principal statement
+ * (router.h, prefetch): it returns rows only when that statement has just
+ * recorded this request's token in launcher.tenant_wide ($4), and list()
+ * uses it only for a tenant-wide caller (otherwise it is empty, and the
+ * caller's own statement runs).
+ */
+static const struct db_stmt st_list_prefetch = {"projects_list_prefetch",
+    PROJECT_LIST_COLS " WHERE pg_catalog.current_setting('launcher.tenant_wide', true) = $4"
+    LIST_TAIL("p.")};
 static const struct db_stmt st_list_one = {"projects_list_one",
     PROJECT_LIST_COLS " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
     " FROM project_members m WHERE m.project_id = p.id AND m.user_id = $6::uuid))"
@@ -123,10 +133,19 @@ list(struct req *r)
 		list_filter(&p, r->who.user_id);
 		return list_run(r, &p, &st_list_one);
 	}
-	if (r->who.role >= ROLE_ADMIN)
+	if (r->who.role >= ROLE_ADMIN) {
+		if (list_prefetched(r, &p, &e))
+			return e;
 		return list_run(r, &p, &st_list_all);
+	}
 	list_filter(&p, r->who.user_id);
 	return list_run(r, &p, &st_list_member);
+}
+
+static bool
+list_prefetch_first_page(struct req *r, struct db_call *call)
+{
+	return list_prefetch(r, &st_list_prefetch, call);
 }
 
 static const struct field create_fields[] = {
@@ -391,7 +410,7 @@ transfer(struct req *r)
 }
 
 const struct route api_project_routes[] = {
-	{.methods = HTTP_GET, .pattern = "/projects", .fn = list},
+	{.methods = HTTP_GET, .pattern = "/projects", .fn = list, .prefetch = list_prefetch_first_page},
 	{.methods = HTTP_POST, .pattern = "/projects", .fn = create, .audit = "project.create"},
 	{.methods = HTTP_GET, .pattern = "/projects/:id", .fn = get, .cap = CAP_READ},
 	{.methods = HTTP_PUT, .pattern = "/projects/:id", .fn = update, .cap = CAP_WRITE,

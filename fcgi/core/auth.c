@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "router.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -38,15 +39,30 @@ static const struct db_stmt st_tenant_id = {"auth_tenant_id",
 /* The user's id, and the user object as the row keeps it rendered
  * (sql/012_user_json.sql): what /auth/me answers. */
 #define PRINCIPAL_USER_COLS "u.id, u.api_json AS _json"
+/*
+ * The principal statements come in two forms: plain, and for a request
+ * whose route prefetches (router.h), one more column that records in
+ * launcher.tenant_wide whether the caller reads the whole tenant (tenant
+ * admin, no project-bound key), as this request's token ($N, the last
+ * parameter) or ''.  A prefetched statement sent after it in the same
+ * round trip can only match that token when this very statement found
+ * the principal: a request whose principal is not found leaves the
+ * previous request's token in place, which no later request repeats.
+ */
+#define TENANT_WIDE(cond, n) ", pg_catalog.set_config('launcher.tenant_wide', CASE WHEN " cond \
+	" THEN $" n " ELSE '' END, false) AS _tenant_wide"
 /* The key's effective role is capped by its creator's role at creation. */
-static const struct db_stmt st_key = {"auth_key",
-    "SELECT k.id AS _key_id, k.scopes::text AS _scopes, k.project_id AS _key_project,"
-    " CASE WHEN role_rank(k.creator_role) < role_rank(u.role) THEN k.creator_role ELSE u.role END AS _role,"
-    " (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS _touch, "
-    PRINCIPAL_USER_COLS
-    " FROM service_keys k JOIN users u ON u.id = k.created_by AND u.active"
-    " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"
-    " AND (k.expires_at IS NULL OR k.expires_at > now())"};
+#define KEY_ROLE "CASE WHEN role_rank(k.creator_role) < role_rank(u.role) THEN k.creator_role ELSE u.role END"
+#define KEY_SELECT "SELECT k.id AS _key_id, k.scopes::text AS _scopes, k.project_id AS _key_project," \
+	" " KEY_ROLE " AS _role," \
+	" (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS _touch, " \
+	PRINCIPAL_USER_COLS
+#define KEY_FROM " FROM service_keys k JOIN users u ON u.id = k.created_by AND u.active" \
+	" WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL" \
+	" AND (k.expires_at IS NULL OR k.expires_at > now())"
+static const struct db_stmt st_key = {"auth_key", KEY_SELECT KEY_FROM};
+static const struct db_stmt st_key_pf = {"auth_key_pf", KEY_SELECT
+    TENANT_WIDE("role_rank(" KEY_ROLE ") >= 2 AND k.project_id IS NULL", "2") KEY_FROM};
 /*
  * A signed, unexpired token counts while its user is active, its session
  * proof matches the user's session secret (auth_jwt), it is of the user's
@@ -55,11 +71,13 @@ static const struct db_stmt st_key = {"auth_key",
  * (sql/010_session_check.sql), so this is one primary-key lookup.
  * $1 = sub, $2 = gen, $3 = jti.
  */
-static const struct db_stmt st_jwt = {"auth_jwt",
-    "SELECT u.role AS _role, u.session_secret AS _ss, " PRINCIPAL_USER_COLS
-    " FROM users u WHERE u.id = $1::uuid AND u.active"
-    " AND (u.session_gen = $2::int OR u.kept_session = $3::uuid)"
-    " AND NOT u.revoked_sessions ? $3::uuid::text"};
+#define JWT_SELECT "SELECT u.role AS _role, u.session_secret AS _ss, " PRINCIPAL_USER_COLS
+#define JWT_FROM " FROM users u WHERE u.id = $1::uuid AND u.active" \
+	" AND (u.session_gen = $2::int OR u.kept_session = $3::uuid)" \
+	" AND NOT u.revoked_sessions ? $3::uuid::text"
+static const struct db_stmt st_jwt = {"auth_jwt", JWT_SELECT JWT_FROM};
+static const struct db_stmt st_jwt_pf = {"auth_jwt_pf", JWT_SELECT
+    TENANT_WIDE("role_rank(u.role) >= 2", "4") JWT_FROM};
 static const struct db_stmt st_agent = {"auth_agent",
     "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"};
 /* last_used_at is advisory: written at most once a minute per key. */
@@ -109,25 +127,27 @@ tenant_stmt(struct req *r)
 /*
  * The session already holds the tenant this request names (the last
  * preamble on this connection resolved the same URL reference, or took
- * the same UUID from a signed claim): `st` alone can run, under the same
- * row-level security.  A slug that has since come to name another tenant
- * cannot be served by it: any change to the tenants table reaches every
- * pool connection as a notification (db.c's forget_tenant), which clears
- * the remembered tenant, and a notification that arrives with this very
- * round trip voids its answer.  Only a row found counts: no row, an error
- * or a reconnection sends the request through the whole preamble.
+ * the same UUID from a signed claim): the principal statement (and the
+ * route's prefetch) can run alone, under the same row-level security.  A
+ * slug that has since come to name another tenant cannot be served by it:
+ * any change to the tenants table reaches every pool connection as a
+ * notification (db.c's forget_tenant), which clears the remembered
+ * tenant, and a notification that arrives with this very round trip voids
+ * its answers.  Only a principal found counts: no row, an error or a
+ * reconnection sends the request through the whole preamble.
  */
 static bool
-preamble_fast(struct req *r, const struct db_call *call, PGresult **res, const char *claimed_tid)
+preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **res,
+    const char *claimed_tid)
 {
 	struct db *db = &r->w->db;
 	bool       same = claimed_tid != NULL ? strcmp(claimed_tid, db->tenant_id) == 0 :
 	    strcmp(r->tenant_ref, db->tenant_ref) == 0;
 	uint64_t   seen = db->notified;
 
-	if (call->st == NULL || db->conn == NULL || db->in_tx || db->tenant_id[0] == '\0' || !same)
+	if (calls[0].st == NULL || db->conn == NULL || db->in_tx || db->tenant_id[0] == '\0' || !same)
 		return false;
-	if (db_pipeline(r, 1, call, res) != ERR_OK || PQntuples(*res) == 0 ||
+	if (db_pipeline(r, n, calls, res) != ERR_OK || PQntuples(res[0]) == 0 ||
 	    db->notified != seen || db->tenant_id[0] == '\0')
 		return false;
 	r->who.tenant_id = arena_strdup(r->a, db->tenant_id);
@@ -136,29 +156,39 @@ preamble_fast(struct req *r, const struct db_call *call, PGresult **res, const c
 
 /*
  * Runs the tenant statement, then `st` (if any) in the same round trip
- * (or `st` alone, see preamble_fast).  Answers 404 for an unknown tenant,
- * 503 when the database is down.
+ * (or `st` alone, see preamble_fast), and the route's prefetch after it
+ * when it has one (with st_pf, the form of st that records
+ * launcher.tenant_wide; params has room for one more).  Answers 404 for an
+ * unknown tenant, 503 when the database is down.
  */
 static enum err
-preamble(struct req *r, const struct db_stmt *st, int n, const char *const *params,
-    PGresult **out, const char *claimed_tid)
+preamble(struct req *r, const struct db_stmt *st, const struct db_stmt *st_pf, int n,
+    const char **params, PGresult **out, const char *claimed_tid)
 {
 	const char *const tp[] = {claimed_tid ? claimed_tid : r->tenant_ref};
-	struct db_call    calls[2] = {{claimed_tid ? &st_tenant_claim : tenant_stmt(r), 1, tp},
+	struct db_call    calls[3] = {{claimed_tid ? &st_tenant_claim : tenant_stmt(r), 1, tp},
 	    {st, n, params}};
 	struct db        *db = &r->w->db;
-	PGresult         *res[2];
+	PGresult         *res[3] = {NULL, NULL, NULL};
 	const char       *tid;
+	size_t            ncalls = st != NULL ? 2 : 1;
 	enum err          e;
 	uint64_t          seen;
 
-	if (preamble_fast(r, &calls[1], &res[1], claimed_tid)) {
-		if (out != NULL)
-			*out = res[1];
-		return ERR_OK;
+	if (st != NULL && st_pf != NULL && r->matched != NULL && r->matched->prefetch != NULL &&
+	    r->matched->prefetch(r, &calls[2])) {
+		/* The token: the principal statement's last parameter, and the
+		 * prefetch's (router.h). */
+		params[n] = arena_printf(r->a, "%llu", (unsigned long long)++db->prefetch_seq);
+		((const char **)calls[2].params)[calls[2].n - 1] = params[n];
+		calls[1].st = st_pf;
+		calls[1].n = n + 1;
+		ncalls = 3;
 	}
+	if (preamble_fast(r, ncalls - 1, calls + 1, res + 1, claimed_tid))
+		goto found;
 	seen = db->notified;
-	e = db_pipeline(r, st != NULL ? 2 : 1, calls, res);
+	e = db_pipeline(r, ncalls, calls, res);
 	db->tenant_id[0] = db->tenant_ref[0] = '\0';
 	if (e != ERR_OK)
 		return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
@@ -176,6 +206,11 @@ preamble(struct req *r, const struct db_stmt *st, int n, const char *const *para
 		if (claimed_tid == NULL)
 			memcpy(db->tenant_ref, r->tenant_ref, strlen(r->tenant_ref) + 1);
 	}
+found:
+	if (ncalls == 3 && res[2] != NULL && PQntuples(res[1]) == 1) {
+		r->prefetched = res[2];
+		r->prefetch_params = calls[2].params;
+	}
 	if (out != NULL)
 		*out = res[1];
 	return ERR_OK;
@@ -185,7 +220,7 @@ preamble(struct req *r, const struct db_stmt *st, int n, const char *const *para
 static enum err
 reject(struct req *r, const char *msg)
 {
-	enum err e = preamble(r, NULL, 0, NULL, NULL, NULL);
+	enum err e = preamble(r, NULL, NULL, 0, NULL, NULL, NULL);
 
 	return e != ERR_OK ? e : http_error(r, ERR_UNAUTHORIZED, msg);
 }
@@ -193,7 +228,7 @@ reject(struct req *r, const char *msg)
 enum err
 auth_tenant(struct req *r)
 {
-	return preamble(r, NULL, 0, NULL, NULL, NULL);
+	return preamble(r, NULL, NULL, 0, NULL, NULL, NULL);
 }
 
 static unsigned
@@ -231,7 +266,7 @@ principal_from(struct req *r, PGresult *res)
 static enum err
 auth_key(struct req *r, const char *key)
 {
-	const char *params[1];
+	const char *params[2];
 	PGresult   *res;
 	enum err    e;
 
@@ -239,7 +274,7 @@ auth_key(struct req *r, const char *key)
 	if (strncmp(key, "lnchr_sk_", 9) != 0 || strlen(key) > 128)
 		return reject(r, "invalid or expired credentials");
 	params[0] = auth_key_hash_hex(r, "service-key", key);
-	if ((e = preamble(r, &st_key, 1, params, &res, NULL)) != ERR_OK ||
+	if ((e = preamble(r, &st_key, &st_key_pf, 1, params, &res, NULL)) != ERR_OK ||
 	    (e = principal_from(r, res)) != ERR_OK)
 		return e;
 	r->who.key_id = arena_strdup(r->a, db_get(res, 0, "_key_id"));
@@ -255,7 +290,7 @@ static enum err
 auth_jwt(struct req *r, const char *token)
 {
 	struct jwt_claims c;
-	const char       *params[3];
+	const char       *params[4];
 	char              gen[24];
 	PGresult         *res;
 	enum err          e;
@@ -269,7 +304,7 @@ auth_jwt(struct req *r, const char *token)
 	params[2] = c.jti;
 	/* The tid claim is signed: a URL naming that UUID needs no lookup (a
 	 * UUID never names another tenant; a slug may come to). */
-	e = preamble(r, &st_jwt, 3, params, &res,
+	e = preamble(r, &st_jwt, &st_jwt_pf, 3, params, &res,
 	    strcasecmp(r->tenant_ref, c.tid) == 0 ? c.tid : NULL);
 	if (e != ERR_OK)
 		return e;
@@ -320,14 +355,14 @@ auth_authenticate(struct req *r)
 enum err
 auth_agent(struct req *r)
 {
-	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[1];
+	const char *tok = http_header(r, "x-lnchr-agent-token"), *params[2];
 	PGresult   *res;
 	enum err    e;
 
 	if (tok == NULL || strncmp(tok, "lnchr_at_", 9) != 0 || strlen(tok) > 128)
 		return reject(r, "agent authentication required");
 	params[0] = auth_key_hash_hex(r, "agent-token", tok);
-	if ((e = preamble(r, &st_agent, 1, params, &res, NULL)) != ERR_OK)
+	if ((e = preamble(r, &st_agent, NULL, 1, params, &res, NULL)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_UNAUTHORIZED, "invalid agent token");

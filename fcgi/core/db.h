@@ -43,6 +43,7 @@ struct db {
 	char                  tenant_id[40];
 	char                  tenant_ref[72];
 	uint64_t              notified;
+	uint64_t              prefetch_seq;	/* auth.c: tokens of launcher.tenant_wide */
 	char                  sqlstate[6];
 	char                  constraint[64];
 	char                  message[256];

@@ -117,6 +117,11 @@ struct req {
 	const char      *resource;
 	/* The mutating route being run (txn_run), for txn_commit_early. */
 	const struct route *route;
+	/* The route matched (router_dispatch), and its prefetch's result:
+	 * set only when the principal was found in the same round trip. */
+	const struct route *matched;
+	struct pg_result   *prefetched;
+	const char *const  *prefetch_params;
 };
 
 /* Fills method, uri, query, request id from the FastCGI params. */

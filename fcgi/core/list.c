@@ -91,16 +91,12 @@ list_filter(struct list_page *p, const char *value)
 		p->params[p->n++] = value;
 }
 
-enum err
-list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
+static enum err
+respond(struct req *r, struct list_page *p, PGresult *res)
 {
 	struct buf b;
-	PGresult  *res;
 	int        rows, shown, jcol;
-	enum err   e;
 
-	if ((e = db_exec(r, st, p->n, p->params, &res)) != ERR_OK)
-		return e;
 	rows = PQntuples(res);
 	shown = rows < p->limit ? rows : (int)p->limit;
 	/* Lists are written straight to text: no JSON tree for 200 rows. */
@@ -125,6 +121,51 @@ list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
 	if (!buf_ok(&b))
 		return ERR_INTERNAL;
 	return http_respond_raw(r, 200, "application/json", b.data, b.len);
+}
+
+enum err
+list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_exec(r, st, p->n, p->params, &res)) != ERR_OK)
+		return e;
+	return respond(r, p, res);
+}
+
+bool
+list_prefetch(struct req *r, const struct db_stmt *st, struct db_call *call)
+{
+	const char *l = http_query(r, "limit"), *c = http_query(r, "cursor");
+	int64_t     limit = 50;
+	const char **params;
+
+	if ((c != NULL && *c != '\0') || (l != NULL && util_parse_i64(l, 1, 200, &limit) != 0))
+		return false;
+	params = arena_alloc(r->a, 4 * sizeof(*params));
+	params[0] = arena_printf(r->a, "%lld", (long long)limit + 1);
+	params[1] = "-infinity";
+	params[2] = "00000000-0000-0000-0000-000000000000";
+	params[3] = NULL;	/* the token: auth.c fills it */
+	call->st = st;
+	call->n = 4;
+	call->params = params;
+	return true;
+}
+
+bool
+list_prefetched(struct req *r, struct list_page *p, enum err *e)
+{
+	const char *const *q = r->prefetch_params;
+
+	if (r->prefetched == NULL || q == NULL || p->n != 3)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(q[i], p->params[i]) != 0)
+			return false;
+	*e = respond(r, p, r->prefetched);
+	return true;
 }
 
 enum err

@@ -49,6 +49,14 @@ void     list_filter(struct list_page *p, const char *value);
 enum err list_all(struct req *r, const struct db_stmt *st);
 /* Runs st and responds with data + meta.next_cursor. */
 enum err list_run(struct req *r, struct list_page *p, const struct db_stmt *st);
+/*
+ * A route's prefetch (router.h) of the first page of st (no cursor, a
+ * valid limit): fills *call, or false.  st takes the list parameters and,
+ * as $4, the token that auth.c fills in.
+ */
+bool     list_prefetch(struct req *r, const struct db_stmt *st, struct db_call *call);
+/* r->prefetched when it is the page p asks for; then answers with it. */
+bool     list_prefetched(struct req *r, struct list_page *p, enum err *e);
 /* ?projectId= validated (400 if not a UUID); NULL if absent. */
 enum err list_uuid_query(struct req *r, const char *name, const char **out);
 

@@ -150,6 +150,7 @@ router_dispatch(struct req *r)
 			http_error(r, ERR_NOT_FOUND, "route not found");
 		return;
 	}
+	r->matched = found;
 	if ((e = authorise(r, found)) == ERR_OK) {
 		if (r->who.authenticated && r->method != HTTP_GET && r->method != HTTP_HEAD)
 			e = txn_run(r, found);

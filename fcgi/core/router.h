@@ -12,6 +12,7 @@
 #ifndef LAUNCHER_ROUTER_H
 #define LAUNCHER_ROUTER_H
 
+#include "db.h"
 #include "http.h"
 
 typedef enum err (*route_fn)(struct req *r);
@@ -36,6 +37,16 @@ struct route {
 	const char *audit;	/* audit action ("project.update"); mutations need one */
 	/* The project a cap applies to; NULL = the :id param is the project. */
 	const char *(*project_of)(struct req *r);
+	/*
+	 * A read the handler is likely to need, sent in the auth preamble's
+	 * round trip (auth.c): fills *call from the request alone and returns
+	 * true, or returns false (never responds).  Its last parameter is left
+	 * for the request's token, which auth.c fills in: the statement returns
+	 * rows only while launcher.tenant_wide holds it (the caller reads the
+	 * whole tenant, auth.c).  The handler finds the result in
+	 * r->prefetched and decides whether it applies.
+	 */
+	bool (*prefetch)(struct req *r, struct db_call *call);
 };
 
 /* Finds and runs the route for r; always leaves r responded. */

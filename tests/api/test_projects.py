@@ -56,6 +56,37 @@ def test_list_items_are_the_project_objects():
     assert c.get("/projects/" + p["id"]).data["owner_id"] == other.user_id
 
 
+def test_the_list_shows_each_caller_what_it_may_see():
+    """GET /projects per kind of caller, asked in turns so that every pool
+    worker answers an admin's first page (which it reads in the auth round
+    trip) right before a member's, a bound key's and an unknown key's."""
+    c, me = registered()
+    u = new_user(c, role="user")
+    p1 = c.post("/projects", {"name": "seen-by-u"}).data["id"]
+    p2 = c.post("/projects", {"name": "not-seen-by-u"}).data["id"]
+    assert c.post("/projects/%s/members" % p1, {"user_id": u.user_id, "role": "viewer"}).status == 201
+    admin_key = Client(c.tenant, key=make_key(c)["key"])
+    cases = [
+        (c, {p1, p2}),
+        (admin_key, {p1, p2}),
+        (Client(c.tenant, key=make_key(c, project_id=p2)["key"]), {p2}),
+        (u, {p1}),
+        (Client(c.tenant, key=make_key(u)["key"]), {p1}),
+        (Client(c.tenant, key=make_key(u, project_id=p1)["key"]), {p1}),
+    ]
+    for _ in range(6):
+        for who, want in cases:
+            for q in ("/projects", "/projects?limit=1", "/projects?limit=200"):
+                r = who.get(q)
+                assert r.status == 200, r
+                got = {x["id"] for x in r.data}
+                if q.endswith("=1"):
+                    assert len(got) == 1 and got <= want, (q, got, want)
+                else:
+                    assert got == want, (q, got, want)
+            assert_error(Client(c.tenant, key="lnchr_sk_" + "x" * 43).get("/projects"), 401, "UNAUTHORIZED")
+
+
 def test_names_and_bad_bodies():
     c, _ = registered()
     new_project(c, name="dup")
