@@ -292,6 +292,8 @@ verify_code(struct req *r)
 static enum err
 me_get(struct req *r)
 {
+	if (r->who.user_row == NULL)	/* the route asks for it (ROUTE_USER_OBJECT) */
+		return ERR_INTERNAL;
 	return http_respond_row(r, 200, r->who.user_row, 0);
 }
 
@@ -381,7 +383,7 @@ const struct route api_auth_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/auth/logout", .fn = logout, .flags = ROUTE_PUBLIC},
 	{.methods = HTTP_POST, .pattern = "/auth/send-code", .fn = send_code, .flags = ROUTE_PUBLIC},
 	{.methods = HTTP_POST, .pattern = "/auth/verify-code", .fn = verify_code, .flags = ROUTE_PUBLIC},
-	{.methods = HTTP_GET, .pattern = "/auth/me", .fn = me_get},
+	{.methods = HTTP_GET, .pattern = "/auth/me", .fn = me_get, .flags = ROUTE_USER_OBJECT},
 	{.methods = HTTP_PUT, .pattern = "/auth/me", .fn = me_put, .audit = "user.update_profile"},
 	{.methods = HTTP_PUT, .pattern = "/auth/me/password", .fn = me_password, .audit = "user.change_password"},
 	{.methods = HTTP_POST, .pattern = "/auth/me/set-initial-password", .fn = me_initial_password, .audit = "user.set_password"},

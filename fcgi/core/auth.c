@@ -64,6 +64,23 @@ static const struct db_stmt st_key = {"auth_key", KEY_SELECT KEY_FROM};
 static const struct db_stmt st_key_pf = {"auth_key_pf", KEY_SELECT
     TENANT_WIDE("role_rank(" KEY_ROLE ") >= 2 AND k.project_id IS NULL", "2") KEY_FROM};
 /*
+ * The same principal without the user object, for every route but those
+ * that answer with it (ROUTE_USER_OBJECT): the key row carries its
+ * creator's current role and active flag (sql/013_key_owner.sql), so this
+ * is one index probe of service_keys.
+ */
+#define KEY_LITE_ROLE "CASE WHEN role_rank(k.creator_role) < role_rank(k.owner_role)" \
+	" THEN k.creator_role ELSE k.owner_role END"
+#define KEY_LITE_SELECT "SELECT k.id AS _key_id, k.scopes::text AS _scopes," \
+	" k.project_id AS _key_project, " KEY_LITE_ROLE " AS _role," \
+	" (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS _touch," \
+	" k.created_by AS id"
+#define KEY_LITE_FROM " FROM service_keys k WHERE k.key_hash = $1::bytea AND k.owner_active" \
+	" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
+static const struct db_stmt st_key_lite = {"auth_key_lite", KEY_LITE_SELECT KEY_LITE_FROM};
+static const struct db_stmt st_key_lite_pf = {"auth_key_lite_pf", KEY_LITE_SELECT
+    TENANT_WIDE("role_rank(" KEY_LITE_ROLE ") >= 2 AND k.project_id IS NULL", "2") KEY_LITE_FROM};
+/*
  * A signed, unexpired token counts while its user is active, its session
  * proof matches the user's session secret (auth_jwt), it is of the user's
  * current session generation (or is the one token a password change
@@ -259,7 +276,9 @@ principal_from(struct req *r, PGresult *res)
 	r->who.authenticated = true;
 	r->who.user_id = arena_strdup(r->a, db_get(res, 0, "id"));
 	r->who.role = auth_role_parse(db_get(res, 0, "_role"));
-	r->who.user_row = res;	/* the user object is built only if a handler wants it */
+	/* The user object, when the principal statement read it
+	 * (ROUTE_USER_OBJECT; a JWT's always does). */
+	r->who.user_row = PQfnumber(res, "_json") >= 0 ? res : NULL;
 	return ERR_OK;
 }
 
@@ -274,7 +293,9 @@ auth_key(struct req *r, const char *key)
 	if (strncmp(key, "lnchr_sk_", 9) != 0 || strlen(key) > 128)
 		return reject(r, "invalid or expired credentials");
 	params[0] = auth_key_hash_hex(r, "service-key", key);
-	if ((e = preamble(r, &st_key, &st_key_pf, 1, params, &res, NULL)) != ERR_OK ||
+	if ((e = (r->matched != NULL && (r->matched->flags & ROUTE_USER_OBJECT) == 0) ?
+	    preamble(r, &st_key_lite, &st_key_lite_pf, 1, params, &res, NULL) :
+	    preamble(r, &st_key, &st_key_pf, 1, params, &res, NULL)) != ERR_OK ||
 	    (e = principal_from(r, res)) != ERR_OK)
 		return e;
 	r->who.key_id = arena_strdup(r->a, db_get(res, 0, "_key_id"));

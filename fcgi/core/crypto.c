@@ -328,9 +328,11 @@ static int
 claim_str(const cJSON *o, const char *name, char *dst, size_t len, bool uuid)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	size_t       n;
 
-	if (!cJSON_IsString(v) || util_snprintf(dst, len, "%s", v->valuestring) < 0)
+	if (!cJSON_IsString(v) || (n = strlen(v->valuestring)) >= len)
 		return -1;
+	memcpy(dst, v->valuestring, n + 1);
 	return uuid && !util_is_uuid(dst) ? -1 : 0;
 }
 

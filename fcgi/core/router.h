@@ -24,6 +24,9 @@ enum route_flags {
 	/* The answer shows a secret once (key, token): an idempotent replay
 	 * stores and returns it without the secret fields. */
 	ROUTE_SECRET_ANSWER = 1 << 3,
+	/* The handler answers with the caller's user object (r->who.user_row):
+	 * a service key's principal statement then also reads the user. */
+	ROUTE_USER_OBJECT = 1 << 4,
 };
 
 struct route {

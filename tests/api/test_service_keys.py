@@ -110,9 +110,19 @@ def test_key_of_demoted_creator_is_capped():
     assert kc.get("/users").status == 200
     assert c.put("/users/" + admin_id, {"role": "user"}).status == 200
     assert_error(kc.get("/users"), 403, "FORBIDDEN")
-    # Deactivating the creator kills the key.
+    assert kc.get("/auth/me").data["role"] == "user"
+    # Promoted beyond the role it had when it made the key: capped there.
+    assert c.put("/users/" + admin_id, {"role": "superadmin"}).status == 200
+    assert kc.get("/users").status == 200
+    assert kc.get("/auth/me").data["role"] == "superadmin"
+    # Deactivating the creator kills the key, on every route.
     assert c.delete("/users/" + admin_id).status == 204
     assert_error(kc.get("/auth/me"), 401, "UNAUTHORIZED")
+    assert_error(kc.get("/projects"), 401, "UNAUTHORIZED")
+    assert_error(kc.get("/users"), 401, "UNAUTHORIZED")
+    # Reactivated, it works again, as the user it acts for.
+    assert c.put("/users/" + admin_id, {"active": True}).status == 200
+    assert kc.get("/projects").status == 200
 
 
 def test_users_see_only_their_own_keys():
