@@ -1,5 +1,5 @@
--- 009_tenant_notify.sql - every change to the tenants table is announced
--- on the channel launcher_tenants.  Each pool connection listens on it:
+-- 009_tenant_notify.sql - every update or deletion in the tenants table is
+-- announced on the channel launcher_tenants.  Each pool connection listens on it:
 -- a worker remembers which tenant its session holds and the URL reference
 -- (slug or UUID) it was resolved from, and runs the principal statement
 -- alone while the next request names the same one (fcgi/core/auth.c).  A

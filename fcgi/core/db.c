@@ -97,7 +97,7 @@ db_ensure(struct worker *w)
 }
 
 /*
- * Every change to the tenants table is announced on launcher_tenants
+ * Every update or deletion in tenants is announced on launcher_tenants
  * (sql/009_tenant_notify.sql).  libpq queues the notifications it reads
  * along with results; after each round trip, one or more of them make the
  * session's remembered tenant (auth.c's fast preamble) be forgotten, and
