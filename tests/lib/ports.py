@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""ports.py - a free loopback TCP port for a test server: free_port(), or
-run alone to print one.
+"""ports.py - free loopback TCP ports for test servers: free_port(),
+free_ports(n) (distinct), or run alone to print n of them (default 1).
 
 bind(0) alone is not enough on a machine where the container engine's
 firewall has DNAT rules for 127.0.0.1:<port> left behind by containers that
@@ -12,6 +12,7 @@ are skipped here.
 """
 import re
 import socket
+import sys
 import subprocess
 
 
@@ -25,17 +26,29 @@ def _dnat_ports():
             for m in re.findall(r"--dport (\d+)", line)}
 
 
-def free_port():
-    taken = _dnat_ports()
-    for _ in range(100):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port not in taken:
-            return port
+def free_ports(n):
+    """n distinct free ports: the sockets stay bound until all are chosen,
+    so the kernel cannot hand the same port out twice."""
+    taken, held, ports = _dnat_ports(), [], []
+    try:
+        for _ in range(100 * n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            port = s.getsockname()[1]
+            if port not in taken and port not in ports:
+                ports.append(port)
+                if len(ports) == n:
+                    return ports
+    finally:
+        for s in held:
+            s.close()
     raise RuntimeError("no free loopback port without a DNAT rule")
 
 
+def free_port():
+    return free_ports(1)[0]
+
+
 if __name__ == "__main__":
-    print(free_port())
+    print(" ".join(str(p) for p in free_ports(int(sys.argv[1]) if len(sys.argv) > 1 else 1)))

@@ -2,18 +2,17 @@
 # `throwaway_stack NAME` exports a fresh state directory
 # (/var/tmp/launcher-NAME.XXXXXX) and free loopback ports for a second,
 # independent stack of conf/stack/launcher-stack.sh.
-throwaway_port() {   # a free loopback port no leftover firewall rule captures (ports.py)
-	/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/ports.py"
+throwaway_port() {   # free loopback ports no leftover firewall rule captures (ports.py)
+	/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/ports.py" "${1:-1}"
 }
 
 throwaway_stack() {
 	export LAUNCHER_STATE_DIR LAUNCHER_HTTP_PORT LAUNCHER_HTTPS_PORT LAUNCHER_SMTP_PORT LAUNCHER_PG_PORT
 	LAUNCHER_STATE_DIR=$(mktemp -d "/var/tmp/launcher-$1.XXXXXX")
 	chmod 755 "$LAUNCHER_STATE_DIR"
-	LAUNCHER_HTTP_PORT=$(throwaway_port)
-	LAUNCHER_HTTPS_PORT=$(throwaway_port)
-	LAUNCHER_SMTP_PORT=$(throwaway_port)
-	LAUNCHER_PG_PORT=$(throwaway_port)
+	# Four distinct ports in one draw (drawn one by one, two could be the same).
+	read -r LAUNCHER_HTTP_PORT LAUNCHER_HTTPS_PORT LAUNCHER_SMTP_PORT LAUNCHER_PG_PORT \
+		<<< "$(throwaway_port 4)"
 }
 
 # The throwaway stack's own Podman (storage in its state dir) holds only
