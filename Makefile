@@ -10,7 +10,7 @@
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
 BUILD     ?= build
-PKGS      := libpq libcjson libsodium libcurl
+PKGS      := libpq libcjson libsodium libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Wformat=2 -Wvla -Wshadow -Wno-unused-parameter -Werror

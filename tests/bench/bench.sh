@@ -8,7 +8,7 @@
 #   c) GET /auth/me      with a JWT (Authorization: Bearer)
 #   d) GET /projects?limit=50   50 projects, with a service key
 # The machine is shared and noisy, so the cases are interleaved over
-# BENCH_ROUNDS rounds (default 5: a p b c d a p b c d ...) and each figure is
+# BENCH_ROUNDS rounds (default 7: a p b c d a p b c d ...) and each figure is
 # the median of its rounds; ratios are of those medians, all from one run.
 # Prints req/s, p50, p99 per case and the ratios b/a, c/a, d/a (and the same
 # against p); then the CPU
@@ -22,7 +22,7 @@ REPO=$(pwd -P)
 PY=/usr/bin/python3
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-32}
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-7}
 command -v wrk > /dev/null || { echo "wrk is missing (make install-deps)"; exit 1; }
 
 # shellcheck source=tests/lib/throwaway_stack.sh
