@@ -98,7 +98,10 @@ DOCKER_SOCK=/var/run/docker.sock
 # only: the stack runs it as root with the kernel's overlay driver.
 # iproute2 (ip) is not needed by Podman (netavark uses netlink itself); it is
 # listed for the agent and for looking at the containers' bridge (podman0).
-PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev
+# libssl-dev: OpenSSL's libcrypto, which the pool (the JWT's HMAC) and the
+# agent (its WebSocket handshake) link; named here, not left to arrive as a
+# dependency of another -dev package.
+PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark iptables iproute2 clang libclang-rt-14-dev git busybox-static)

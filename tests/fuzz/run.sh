@@ -10,7 +10,7 @@ OUT=build-fuzz
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 -fno-sanitize-recover=undefined -Ifcgi $(pkg-config --cflags libpq libcjson) -DLAUNCHER_VERSION=\"fuzz\""
-LIBS="-lfcgi -ljwt $(pkg-config --libs libpq libcjson libsodium libcurl)"
+LIBS="-lfcgi -ljwt $(pkg-config --libs libpq libcjson libsodium libcurl libcrypto)"
 SRC=$(ls fcgi/core/*.c fcgi/api/*.c)
 passed=0
 failed=0
