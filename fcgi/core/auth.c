@@ -101,9 +101,9 @@ static const struct db_stmt st_agent = {"auth_agent",
 static const struct db_stmt st_touch = {"auth_key_touch",
     "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
 static const struct db_stmt st_session = {"auth_session",
-    "INSERT INTO sessions (user_id, expires_at) VALUES ($1, to_timestamp($2))"
-    " RETURNING jti, (SELECT session_gen FROM users WHERE id = $1)::text AS gen,"
-    " (SELECT session_secret FROM users WHERE id = $1) AS ss"};
+    "WITH s AS (INSERT INTO sessions (user_id, expires_at) VALUES ($1, to_timestamp($2))"
+    " RETURNING jti, user_id) SELECT s.jti, u.session_gen::text AS gen, u.session_secret AS ss"
+    " FROM s JOIN users u ON u.id = s.user_id"};
 
 static const char *const role_names[] = {"", "user", "admin", "superadmin"};
 

@@ -445,13 +445,19 @@ http_after(struct req *r, http_after_fn fn, void *arg)
 	r->after_arg = arg;
 }
 
-enum err
-http_limit(struct req *r, int64_t *limit)
+bool
+http_limit_ok(struct req *r, int64_t *limit)
 {
 	const char *s = http_query(r, "limit");
 
 	*limit = 50;
-	if (s != NULL && util_parse_i64(s, 1, 200, limit) != 0)
+	return s == NULL || util_parse_i64(s, 1, 200, limit) == 0;
+}
+
+enum err
+http_limit(struct req *r, int64_t *limit)
+{
+	if (!http_limit_ok(r, limit))
 		return http_field_error(r, "invalid query parameter", "limit",
 		    "must be an integer from 1 to 200");
 	return ERR_OK;

@@ -183,6 +183,8 @@ void     http_after(struct req *r, http_after_fn fn, void *arg);
 
 /* Parses and validates ?limit= (default 50, 1..200); responds on error. */
 enum err http_limit(struct req *r, int64_t *limit);
+/* The same without answering: false when ?limit= is not 1..200. */
+bool     http_limit_ok(struct req *r, int64_t *limit);
 
 const char *http_method_name(enum http_method m);
 

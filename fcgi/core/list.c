@@ -46,6 +46,16 @@ bad_cursor(struct req *r)
 	return http_field_error(r, "invalid query parameter", "cursor", "is not a cursor of this list");
 }
 
+/* Params 1..3 of the first page of p->limit rows. */
+static void
+first_page(struct req *r, struct list_page *p)
+{
+	p->params[0] = arena_printf(r->a, "%lld", (long long)p->limit + 1);
+	p->params[1] = "-infinity";
+	p->params[2] = "00000000-0000-0000-0000-000000000000";
+	p->n = 3;
+}
+
 enum err
 list_begin(struct req *r, struct list_page *p)
 {
@@ -58,10 +68,7 @@ list_begin(struct req *r, struct list_page *p)
 	memset(p, 0, sizeof(*p));
 	if ((e = http_limit(r, &p->limit)) != ERR_OK)
 		return e;
-	p->params[0] = arena_printf(r->a, "%lld", (long long)p->limit + 1);
-	p->params[1] = "-infinity";
-	p->params[2] = "00000000-0000-0000-0000-000000000000";
-	p->n = 3;
+	first_page(r, p);
 	if (c == NULL || *c == '\0')
 		return ERR_OK;
 	if (strlen(c) > 300 || (dot = strchr(c, '.')) == NULL)
@@ -95,19 +102,19 @@ static enum err
 respond(struct req *r, struct list_page *p, PGresult *res)
 {
 	struct buf b;
-	int        rows, shown, jcol;
+	int        rows, shown;
 
 	rows = PQntuples(res);
 	shown = rows < p->limit ? rows : (int)p->limit;
 	/* Lists are written straight to text: no JSON tree for 200 rows. */
 	buf_init(&b, r->a, 65536, (size_t)64 << 20);
 	buf_adds(&b, "{\"success\":true,\"data\":[");
-	jcol = PQfnumber(res, "_json");
 	json_write_rows(&b, res, 0, shown);
 	buf_adds(&b, "],\"meta\":{\"next_cursor\":");
 	if (rows > p->limit) {
 		/* The last row shown: its exact created_at (microseconds) and id. */
-		const char   *payload = jcol >= 0 ? db_get(res, (int)p->limit - 1, "_cursor") :
+		const char   *payload = PQfnumber(res, "_cursor") >= 0 ?
+		    db_get(res, (int)p->limit - 1, "_cursor") :
 		    arena_printf(r->a, "%s|%s", db_get(res, (int)p->limit - 1, "created_at"),
 		    db_get(res, (int)p->limit - 1, "id"));
 		unsigned char mac[MAC_BYTES];
@@ -137,20 +144,17 @@ list_run(struct req *r, struct list_page *p, const struct db_stmt *st)
 bool
 list_prefetch(struct req *r, const struct db_stmt *st, struct db_call *call)
 {
-	const char *l = http_query(r, "limit"), *c = http_query(r, "cursor");
-	int64_t     limit = 50;
-	const char **params;
+	const char       *c = http_query(r, "cursor");
+	struct list_page *p = arena_alloc(r->a, sizeof(*p));
 
-	if ((c != NULL && *c != '\0') || (l != NULL && util_parse_i64(l, 1, 200, &limit) != 0))
+	memset(p, 0, sizeof(*p));
+	if ((c != NULL && *c != '\0') || !http_limit_ok(r, &p->limit))
 		return false;
-	params = arena_alloc(r->a, 4 * sizeof(*params));
-	params[0] = arena_printf(r->a, "%lld", (long long)limit + 1);
-	params[1] = "-infinity";
-	params[2] = "00000000-0000-0000-0000-000000000000";
-	params[3] = NULL;	/* the token: auth.c fills it */
+	first_page(r, p);
+	list_filter(p, NULL);	/* the token: auth.c fills it */
 	call->st = st;
-	call->n = 4;
-	call->params = params;
+	call->n = p->n;
+	call->params = p->params;
 	return true;
 }
 
