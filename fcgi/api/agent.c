@@ -98,14 +98,6 @@ check_nonneg(const cJSON *v)
 	return v->valuedouble < 0 ? "must not be negative" : NULL;
 }
 
-static const struct field heartbeat_fields[] = {
-	{"agent_version", F_STRING, true, false, 1, 64, NULL},
-	{"interval_seconds", F_INT, false, false, 1, 3600, NULL},
-	{"time", F_TIME, false, false, 0, 0, NULL},
-	{"engine", F_OBJECT, true, false, 0, 0, NULL},
-	{"host", F_OBJECT, true, false, 0, 0, NULL},
-};
-
 static const struct field engine_fields[] = {
 	{"reachable", F_BOOL, true, false, 0, 0, NULL},
 	{"type", F_STRING, false, false, 1, 16, NULL},
@@ -134,31 +126,24 @@ static const struct field host_fields[] = {
 	{"net_tx_bytes", F_INT, false, false, 0, INT64_MAX / 2, NULL},
 };
 
+static const struct field heartbeat_fields[] = {
+	{"agent_version", F_STRING, true, false, 1, 64, NULL},
+	{"interval_seconds", F_INT, false, false, 1, 3600, NULL},
+	{"time", F_TIME, false, false, 0, 0, NULL},
+	{"engine", F_OBJECT, true, false, 0, 0, NULL, FIELD_SUB(engine_fields)},
+	{"host", F_OBJECT, true, false, 0, 0, NULL, FIELD_SUB(host_fields)},
+};
+
 static enum err
 heartbeat(struct req *r)
 {
-	struct field_val v[5], ev[9], hv[13];
+	struct field_val v[5];
 	PGresult        *res;
-	cJSON           *saved = r->json;
 	char            *body;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, heartbeat_fields, v)) != ERR_OK)
-		return e;
-	/* The nested objects are validated with their own tables, field names
-	 * prefixed in the details. */
-	saved = r->json;
-	r->json = (cJSON *)v[3].node;
-	e = json_fields_prefixed(r, "engine.", engine_fields,
-	    sizeof(engine_fields) / sizeof(*engine_fields), ev);
-	if (e == ERR_OK) {
-		r->json = (cJSON *)v[4].node;
-		e = json_fields_prefixed(r, "host.", host_fields,
-		    sizeof(host_fields) / sizeof(*host_fields), hv);
-	}
-	r->json = saved;
-	if (e != ERR_OK)
 		return e;
 	body = cJSON_PrintUnformatted(r->json);
 	arena_defer(r->a, free, body);

@@ -66,33 +66,9 @@ static const struct db_stmt st_name_free = {"apps_name_free",
     " AND environment_id = coalesce($3::uuid, (SELECT id FROM environments"
     " WHERE project_id = $1::uuid AND is_default))) AS available"};
 /* The environment given (in this project) or the project's default. */
-static const struct db_stmt st_env_of = {"apps_env_of",
-    "SELECT id FROM environments WHERE project_id = $1::uuid"
-    " AND (id = $2::uuid OR ($2::uuid IS NULL AND is_default))"};
-/* The server given, else the project's default, else the only one. */
-static const struct db_stmt st_server_of = {"apps_server_of",
-    "SELECT coalesce($2::uuid, (SELECT default_server_id FROM projects WHERE id = $1::uuid),"
-    " (SELECT min(id::text)::uuid FROM servers HAVING count(*) = 1)) AS id,"
-    " (SELECT count(*) FROM servers) AS n"};
-static const struct db_stmt st_server_exists = {"apps_server_exists",
-    "SELECT 1 FROM servers WHERE id = $1::uuid"};
-static const struct db_stmt st_insert = {"apps_insert",
-    "INSERT INTO applications (project_id, environment_id, server_id, registry_id, git_provider_id,"
-    " name, app_type, source_type, repository_url, branch, dockerfile_path, build_context,"
-    " build_args, image_url, compose, replicas, exposed_port, autodeploy, watch_paths,"
-    " healthcheck_path, healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit,"
-    " memory_limit, volumes, depends_on, env_sealed, env_version, webhook_token,"
-    " webhook_secret_sealed, repository_credential_sealed)"
-    " SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::uuid, $6, coalesce($7, 'web'), $8, $9,"
-    " coalesce($10, 'main'), coalesce($11, 'Dockerfile'), coalesce($12, '.'),"
-    " coalesce($13::jsonb, '{}'), $14, $15, coalesce($16::int, 1), $17::int,"
-    " coalesce($18::boolean, false),"
-    " coalesce(ARRAY(SELECT jsonb_array_elements_text($19::jsonb)), '{}'), $20,"
-    " coalesce($21::int, 60), coalesce($22, 'always'), $23, $24::numeric, $25::bigint,"
-    " coalesce($26::jsonb, '[]'),"
-    " coalesce(ARRAY(SELECT jsonb_array_elements_text($27::jsonb)::uuid), '{}'),"
-    " $28::text, CASE WHEN $28::text IS NULL THEN 0 ELSE 1 END, $29::text, $30::text, $31::text"
-    " RETURNING id"};
+/* Placement and insertion in one (sql/021_application_create.sql). */
+static const struct db_stmt st_create = {"apps_create",
+    "SELECT api_application_create($1::uuid, $2::jsonb, $3, $4, $5) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
 static const struct db_stmt st_update = {"apps_update",
     "UPDATE applications SET"
@@ -214,38 +190,10 @@ respond_app(struct req *r, const char *id, int status, const char *secret)
 
 /* ------------------------------------------------------------ validation */
 
-static const char *
-check_one_of(const cJSON *v, const char *const *opts, const char *msg)
-{
-	for (; *opts; opts++)
-		if (strcmp(v->valuestring, *opts) == 0)
-			return NULL;
-	return msg;
-}
-
-static const char *
-check_app_type(const cJSON *v)
-{
-	static const char *const o[] = {"web", "worker", "api", NULL};
-
-	return check_one_of(v, o, "must be web, worker or api");
-}
-
-static const char *
-check_source_type(const cJSON *v)
-{
-	static const char *const o[] = {"git", "docker_image", "docker_compose", NULL};
-
-	return check_one_of(v, o, "must be git, docker_image or docker_compose");
-}
-
-static const char *
-check_restart(const cJSON *v)
-{
-	static const char *const o[] = {"always", "on-failure", "unless-stopped", "no", NULL};
-
-	return check_one_of(v, o, "must be always, on-failure, unless-stopped or no");
-}
+static const char *const app_types[] = {"web", "worker", "api", NULL};
+static const char *const source_types[] = {"git", "docker_image", "docker_compose", NULL};
+static const char *const restart_policies[] = {"always", "on-failure", "unless-stopped", "no",
+	NULL};
 
 static const char *
 check_path(const cJSON *v)
@@ -326,77 +274,43 @@ check_env_key(const char *k)
 	return strlen(k) > 255 ? "keys must be at most 255 characters" : NULL;
 }
 
-/* {K: "V"} with valid keys and string values (nulls allowed when merging). */
-static const char *
-check_env_map(const cJSON *v, bool nulls)
-{
-	int n = 0;
-
-	for (const cJSON *it = v->child; it; it = it->next, n++) {
-		const char *m = check_env_key(it->string);
-
-		if (m != NULL)
-			return m;
-		if (cJSON_IsNull(it) && nulls)
-			continue;
-		if (!cJSON_IsString(it))
-			return nulls ? "values must be strings (null deletes a key)" :
-			    "values must be strings";
-		if (strlen(it->valuestring) > ENV_MAX_VALUE)
-			return "values must be at most 65536 bytes";
-	}
-	return n > ENV_MAX_KEYS ? "at most 500 variables" : NULL;
-}
+/* An env map: {KEY: "value"} (PATCH: null deletes a key). */
+static const struct field env_value[] = {
+	{"", F_STRING, false, false, 0, ENV_MAX_VALUE, NULL},
+};
+static const struct field env_value_or_null[] = {
+	{"", F_STRING, false, true, 0, ENV_MAX_VALUE, NULL},
+};
+#define ENV_MAP(name, fl, values) {name, F_MAP, false, true, 0, ENV_MAX_KEYS, NULL, \
+	.key_check = check_env_key, FIELD_SUB(values), .flags = (fl)}
 
 static const char *
-check_env(const cJSON *v)
+check_arg_name(const char *k)
 {
-	return check_env_map(v, false);
+	return k[0] == '\0' || strlen(k) > 255 ? "names must be 1 to 255 bytes" : NULL;
 }
 
-static const char *
-check_string_map(const cJSON *v)
-{
-	for (const cJSON *it = v->child; it; it = it->next)
-		if (!cJSON_IsString(it) || strlen(it->string) == 0 || strlen(it->string) > 255)
-			return "must map names to string values";
-	return NULL;
-}
+static const struct field build_arg_value[] = {
+	{"", F_STRING, false, false, 0, 65536, NULL},
+};
 
-static const char *
-check_volumes(const cJSON *v)
-{
-	if (!cJSON_IsArray(v))
-		return "must be an array of {volume_id | name, mount_path}";
-	for (const cJSON *it = v->child; it; it = it->next) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "mount_path");
-
-		if (!cJSON_IsObject(it) || !cJSON_IsString(m) || m->valuestring[0] != '/')
-			return "each volume needs a mount_path starting with /";
-	}
-	return NULL;
-}
-
-static const char *
-check_uuid_array(const cJSON *v)
-{
-	if (!cJSON_IsArray(v))
-		return "must be an array of UUIDs";
-	for (const cJSON *it = v->child; it; it = it->next)
-		if (!cJSON_IsString(it) || !util_is_uuid(it->valuestring))
-			return "must be an array of UUIDs";
-	return NULL;
-}
+/* One entry of volumes: a named volume (or an existing one) mounted at a path. */
+static const struct field volume_fields[] = {
+	{"volume_id", F_UUID, false, false, 0, 0, NULL},
+	{"name", F_STRING, false, false, 1, 63, json_check_slug},
+	{"mount_path", F_STRING, true, false, 1, 1024, check_path},
+};
 
 /* Fields shared by create and update; create adds the placement fields. */
 #define APP_FIELDS \
 	{"name", F_STRING, false, false, 1, 63, json_check_slug}, \
-	{"app_type", F_STRING, false, false, 1, 16, check_app_type}, \
+	{"app_type", F_ENUM, false, false, 0, 0, NULL, .options = app_types}, \
 	{"repository_url", F_STRING, false, true, 1, 2048, check_repo_url}, \
 	{"branch", F_STRING, false, false, 1, 255, check_branch}, \
 	{"dockerfile_path", F_STRING, false, false, 1, 1024, check_relpath}, \
 	{"build_context", F_STRING, false, false, 1, 1024, check_relpath}, \
-	{"build_args", F_OBJECT, false, true, 0, 0, check_string_map}, \
+	{"build_args", F_MAP, false, true, 0, 200, NULL, .key_check = check_arg_name, \
+	    FIELD_SUB(build_arg_value)}, \
 	{"image_url", F_STRING, false, true, 1, 1024, check_image}, \
 	{"compose", F_STRING, false, true, 1, 262144, NULL}, \
 	{"replicas", F_INT, false, false, 0, 50, NULL}, \
@@ -405,17 +319,20 @@ check_uuid_array(const cJSON *v)
 	{"watch_paths", F_STRINGS, false, true, 0, 100, NULL}, \
 	{"healthcheck_path", F_STRING, false, true, 1, 1024, check_path}, \
 	{"healthcheck_timeout_seconds", F_INT, false, false, 1, 900, NULL}, \
-	{"restart_policy", F_STRING, false, false, 1, 16, check_restart}, \
+	{"restart_policy", F_ENUM, false, false, 0, 0, NULL, .options = restart_policies}, \
 	{"start_command", F_STRING, false, true, 1, 4096, NULL}, \
 	{"cpu_limit", F_NUMBER, false, true, 0, 256, NULL}, \
 	{"memory_limit", F_INT, false, true, 6291456, INT64_MAX, NULL}, \
 	{"registry_id", F_UUID, false, true, 0, 0, NULL}, \
-	{"git_provider_id", F_UUID, false, true, 0, 0, NULL}
+	{"git_provider_id", F_UUID, false, true, 0, 0, NULL}, \
+	{"volumes", F_ARRAY, false, true, 0, 50, NULL, FIELD_SUB(volume_fields)}, \
+	{"depends_on", F_UUIDS, false, true, 0, 50, NULL}
 
 enum {
 	A_NAME, A_TYPE, A_REPO, A_BRANCH, A_DOCKERFILE, A_CONTEXT, A_BUILD_ARGS, A_IMAGE,
 	A_COMPOSE, A_REPLICAS, A_PORT, A_AUTODEPLOY, A_WATCH, A_HC_PATH, A_HC_TIMEOUT,
-	A_RESTART, A_START, A_CPU, A_MEMORY, A_REGISTRY, A_GIT_PROVIDER, A__SHARED
+	A_RESTART, A_START, A_CPU, A_MEMORY, A_REGISTRY, A_GIT_PROVIDER, A_VOLUMES, A_DEPENDS,
+	A__SHARED
 };
 
 static const struct field create_fields[] = {
@@ -423,69 +340,30 @@ static const struct field create_fields[] = {
 	{"project_id", F_UUID, true, false, 0, 0, NULL},
 	{"environment_id", F_UUID, false, true, 0, 0, NULL},
 	{"server_id", F_UUID, false, true, 0, 0, NULL},
-	{"source_type", F_STRING, true, false, 1, 32, check_source_type},
-	{"env", F_OBJECT, false, true, 0, 0, check_env},
-	{"volumes", F_STRING, false, true, 0, 0, NULL},	/* checked below: an array */
-	{"depends_on", F_STRING, false, true, 0, 0, NULL},	/* checked below */
+	{"source_type", F_ENUM, true, false, 0, 0, NULL, .options = source_types},
+	ENV_MAP("env", 0, env_value),
 };
-enum { C_PROJECT = A__SHARED, C_ENV_ID, C_SERVER, C_SOURCE, C_ENV, C_VOLUMES, C_DEPENDS };
+enum { C_PROJECT = A__SHARED, C_ENV_ID, C_SERVER, C_SOURCE, C_ENV };
 
 static const struct field update_fields[] = {
 	APP_FIELDS,
-	{"volumes", F_STRING, false, true, 0, 0, NULL},
-	{"depends_on", F_STRING, false, true, 0, 0, NULL},
 };
 
-/*
- * Fields json_fields cannot describe (arrays of objects or UUIDs): checked
- * here with the same 400 shape.  The table entries above only reserve the
- * names, so they are skipped when json_fields runs.
- */
+/* What a new application needs besides well-formed fields. */
 static void
-check_arrays(struct req *r, cJSON *details)
+create_rule(struct req *r, const struct field_val *v, cJSON *details)
 {
-	static const struct {
-		const char *name;
-		const char *(*check)(const cJSON *v);
-	} arrays[] = {{"volumes", check_volumes}, {"depends_on", check_uuid_array}};
+	const char *source = v[C_SOURCE].s;
 
-	for (size_t i = 0; i < sizeof(arrays) / sizeof(*arrays); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, arrays[i].name);
-		const char  *m;
-
-		if (v != NULL && !cJSON_IsNull(v) && (m = arrays[i].check(v)) != NULL)
-			json_detail(details, arrays[i].name, m);
-	}
-}
-
-/*
- * Validates the body against fields (the array-valued ones taken out of
- * the object while json_fields runs, then put back); answers 400 with every
- * bad field.
- */
-static enum err
-read_fields(struct req *r, const struct field *fields, size_t n, struct field_val *v)
-{
-	cJSON   *details = cJSON_CreateArray(), *vol, *dep;
-	enum err e;
-
-	check_arrays(r, details);
-	vol = cJSON_DetachItemFromObjectCaseSensitive(r->json, "volumes");
-	dep = cJSON_DetachItemFromObjectCaseSensitive(r->json, "depends_on");
-	if (cJSON_GetArraySize(details) > 0) {
-		if (vol)
-			cJSON_AddItemToObject(r->json, "volumes", vol);
-		if (dep)
-			cJSON_AddItemToObject(r->json, "depends_on", dep);
-		return http_error_details(r, "invalid request body", details);
-	}
-	cJSON_Delete(details);
-	e = json_fields(r, fields, n, v);
-	if (vol)
-		cJSON_AddItemToObject(r->json, "volumes", vol);
-	if (dep)
-		cJSON_AddItemToObject(r->json, "depends_on", dep);
-	return e;
+	if (!v[A_NAME].present)
+		json_detail(details, "name", "is required");
+	if (strcmp(source, "git") == 0 && !v[A_REPO].present)
+		json_detail(details, "repository_url", "is required when source_type is git");
+	if (strcmp(source, "docker_image") == 0 && !v[A_IMAGE].present)
+		json_detail(details, "image_url", "is required when source_type is docker_image");
+	if (strcmp(source, "docker_compose") == 0)
+		json_detail(details, "source_type",
+		    "docker_compose is not supported by this version yet (use git or docker_image)");
 }
 
 static const char *
@@ -500,12 +378,6 @@ json_text(struct req *r, const cJSON *node)
 	out = arena_strdup(r->a, s ? s : "null");
 	cJSON_free(s);
 	return out;
-}
-
-static const char *
-body_text(struct req *r, const char *name)
-{
-	return json_text(r, cJSON_GetObjectItemCaseSensitive(r->json, name));
 }
 
 /* ------------------------------------------------------------ repository */
@@ -654,62 +526,28 @@ create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
 	PGresult        *res;
-	const char      *env_id, *server_id, *sealed = NULL, *id, *secret = NULL, *source;
+	const char      *sealed = NULL, *id, *secret = NULL, *source;
 	const char      *repo = NULL, *repo_cred = NULL;
-	char             num[32];
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
-	    (e = read_fields(r, create_fields, sizeof(v) / sizeof(*v), v)) != ERR_OK)
+	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK)
 		return e;
 	source = v[C_SOURCE].s;
-	if (!v[A_NAME].present)
-		return http_field_error(r, "invalid request body", "name", "is required");
-	if (strcmp(source, "git") == 0 && !v[A_REPO].present)
-		return http_field_error(r, "invalid request body", "repository_url",
-		    "is required when source_type is git");
-	if (strcmp(source, "docker_image") == 0 && !v[A_IMAGE].present)
-		return http_field_error(r, "invalid request body", "image_url",
-		    "is required when source_type is docker_image");
-	if (strcmp(source, "docker_compose") == 0)
-		return http_field_error(r, "invalid request body", "source_type",
-		    "docker_compose is not supported by this version yet (use git or docker_image)");
 	if ((e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
 		return e;
-	if ((e = db_run(r, &st_env_of, &res, r->who.project_id, v[C_ENV_ID].s)) != ERR_OK)
-		return e;
-	if (PQntuples(res) != 1)
-		return http_field_error(r, "invalid request body", "environment_id",
-		    "is not an environment of this project");
-	env_id = arena_strdup(r->a, db_get(res, 0, "id"));
-	if ((e = db_run(r, &st_server_of, &res, r->who.project_id, v[C_SERVER].s)) != ERR_OK)
-		return e;
-	server_id = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->a, db_get(res, 0, "id"));
-	if (server_id == NULL)
-		return http_field_error(r, "invalid request body", "server_id",
-		    strcmp(db_get(res, 0, "n"), "0") == 0 ? "no server is registered yet" :
-		    "is required: the project has no default server and there are several");
-	if ((e = db_run(r, &st_server_exists, &res, server_id)) != ERR_OK)
-		return e;
-	if (PQntuples(res) != 1)
-		return http_field_error(r, "invalid request body", "server_id", "server not found");
 	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
 	    (sealed = apps_env_seal(r, v[C_ENV].node)) == NULL)
 		return ERR_INTERNAL;
 	if (v[A_REPO].present && (e = repo_split(r, v[A_REPO].s, &repo, &repo_cred)) != ERR_OK)
 		return e;
-	util_snprintf(num, sizeof(num), "%.3f", v[A_CPU].present ? v[A_CPU].node->valuedouble : 0);
-	e = db_run(r, &st_insert, &res, r->who.project_id, env_id, server_id, v[A_REGISTRY].s,
-	    v[A_GIT_PROVIDER].s, v[A_NAME].s, v[A_TYPE].s, source, repo, v[A_BRANCH].s,
-	    v[A_DOCKERFILE].s, v[A_CONTEXT].s, json_text(r, v[A_BUILD_ARGS].node), v[A_IMAGE].s,
-	    v[A_COMPOSE].s, v[A_REPLICAS].present ? arena_printf(r->a, "%lld",
-	    (long long)v[A_REPLICAS].i) : NULL, v[A_PORT].present ? arena_printf(r->a, "%lld",
-	    (long long)v[A_PORT].i) : NULL, v[A_AUTODEPLOY].present ? (v[A_AUTODEPLOY].b ? "true" :
-	    "false") : NULL, json_text(r, v[A_WATCH].node), v[A_HC_PATH].s,
-	    v[A_HC_TIMEOUT].present ? arena_printf(r->a, "%lld", (long long)v[A_HC_TIMEOUT].i) : NULL,
-	    v[A_RESTART].s, v[A_START].s, v[A_CPU].present ? num : NULL,
-	    v[A_MEMORY].present ? arena_printf(r->a, "%lld", (long long)v[A_MEMORY].i) : NULL,
-	    body_text(r, "volumes"), body_text(r, "depends_on"), sealed, NULL, NULL, repo_cred);
+	/* The body goes as validated; its env and credentials only sealed
+	 * (repo may point into the body: copied first). */
+	repo = repo ? arena_strdup(r->a, repo) : NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "env");
+	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "repository_url");
+	e = db_run(r, &st_create, &res, r->who.project_id, json_text(r, r->json), repo, repo_cred,
+	    sealed);
 	if (e == ERR_CONFLICT)
 		return http_error(r, ERR_CONFLICT,
 		    "name: an application with this name already exists in the project's environment");
@@ -738,7 +576,7 @@ update(struct req *r)
 	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
-	    (e = read_fields(r, update_fields, sizeof(v) / sizeof(*v), v)) != ERR_OK)
+	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
 		return e;
 	/* Only the fields this call may change, as given (null clears). */
 	given = cJSON_CreateObject();
@@ -1034,33 +872,26 @@ env_get(struct req *r)
 	return respond_env(r, map, strcmp(db_get(res, 0, "pending_deploy"), "t") == 0);
 }
 
+/* The body of PUT (a whole map) and PATCH (null deletes a key) of /env. */
+static const struct field env_put_body[] = {ENV_MAP("env", FIELD_BODY, env_value)};
+static const struct field env_patch_body[] = {ENV_MAP("env", FIELD_BODY, env_value_or_null)};
+
 static enum err
 env_write(struct req *r, bool merge)
 {
-	const char *id = http_param(r, "id"), *version, *sealed, *m;
-	PGresult   *res;
-	cJSON      *map;
-	enum err    e;
+	const char      *id = http_param(r, "id"), *version, *sealed;
+	struct field_val body;
+	PGresult        *res;
+	cJSON           *map;
+	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK)
 		return e;
 	if (!cJSON_IsObject(r->json))
 		return http_error(r, ERR_BAD_REQUEST, "the body must be an object {KEY: \"value\"}");
-	if ((m = check_env_map(r->json, merge)) != NULL) {
-		cJSON *details = cJSON_CreateArray();
-
-		for (const cJSON *it = r->json->child; it; it = it->next) {
-			cJSON *one = cJSON_CreateObject();
-
-			cJSON_AddItemToObject(one, it->string, cJSON_Duplicate(it, true));
-			if ((m = check_env_map(one, merge)) != NULL)
-				json_detail(details, it->string, m);
-			cJSON_Delete(one);
-		}
-		if (cJSON_GetArraySize(details) == 0)
-			json_detail(details, "env", "at most 500 variables");
-		return http_error_details(r, "invalid request body", details);
-	}
+	if ((e = merge ? JSON_FIELDS(r, env_patch_body, &body) : JSON_FIELDS(r, env_put_body, &body)) !=
+	    ERR_OK)
+		return e;
 	if ((e = db_run(r, &st_env_get, &res, id)) != ERR_OK)
 		return e;
 	if (merge) {

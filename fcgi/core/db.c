@@ -157,17 +157,22 @@ classify(struct req *r, PGresult *res, const char *name)
 	struct db  *db = &r->w->db;
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
 
 	util_snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
 	if (util_snprintf(db->constraint, sizeof(db->constraint), "%s", cons ? cons : "") < 0)
 		db->constraint[0] = '\0';
 	db->message[0] = '\0';
-	/* Only our own raised errors (LNxxx, P0002) carry a message for users. */
+	db->field[0] = '\0';
+	/* Only our own raised errors (LNxxx, P0002) carry a message for users,
+	 * and the request field it is about in COLUMN. */
 	if (state != NULL && (strncmp(state, "LN", 2) == 0 || strcmp(state, "P0002") == 0)) {
 		const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
 		if (util_snprintf(db->message, sizeof(db->message), "%s", m ? m : "") < 0)
 			db->message[0] = '\0';
+		if (util_snprintf(db->field, sizeof(db->field), "%s", column ? column : "") < 0)
+			db->field[0] = '\0';
 	}
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		log_error("sql %s: connection lost", name);
@@ -259,6 +264,7 @@ again:
 	case PGRES_COMMAND_OK:
 		db->sqlstate[0] = '\0';
 		db->constraint[0] = '\0';
+		db->field[0] = '\0';
 		if (out != NULL)
 			*out = arena_defer(r->a, (arena_cleanup_fn)PQclear, res);
 		else
@@ -486,6 +492,12 @@ const char *
 db_constraint(struct req *r)
 {
 	return r->w->db.constraint;
+}
+
+const char *
+db_field(struct req *r)
+{
+	return r->w->db.field;
 }
 
 static int

@@ -47,6 +47,7 @@ struct db {
 	char                  sqlstate[6];
 	char                  constraint[64];
 	char                  message[256];
+	char                  field[64];	/* COLUMN of our own raised error */
 };
 
 /* Connects (or reconnects after the interval); ERR_UNAVAILABLE if down. */
@@ -110,6 +111,12 @@ void     db_rollback(struct req *r);
 const char *db_message(struct req *r, const char *fallback);
 /* The constraint named by the last failed statement ("" if none). */
 const char *db_constraint(struct req *r);
+/*
+ * The request field our own raised error names (RAISE ... USING COLUMN =
+ * 'server_id'; "" if none): the router answers such an ERR_BAD_REQUEST as
+ * a 400 naming that field with db_message.
+ */
+const char *db_field(struct req *r);
 
 /* Value helpers (column by name; aborts on a missing column: a bug). */
 const char *db_get(PGresult *res, int row, const char *col);

@@ -68,14 +68,44 @@ json_is_time(const char *s)
 	return false;
 }
 
+static void check_fields(struct req *r, const char *prefix, const cJSON *obj,
+    const struct field *fields, size_t n, struct field_val *out, cJSON *details);
+
+/* "must be one of a, b or c" for an F_ENUM. */
 static const char *
-check_one(const struct field *f, const cJSON *v, struct field_val *o)
+enum_message(struct req *r, const char *const *o)
+{
+	const char *m = "must be one of ";
+
+	for (size_t i = 0; o[i]; i++)
+		m = arena_printf(r->a, "%s%s%s", m, i == 0 ? "" : o[i + 1] ? ", " : " or ", o[i]);
+	return m;
+}
+
+/* The detail name of a nested field: prefix + name (+ "[i]" or ".KEY"). */
+static const char *
+sub_name(struct req *r, const char *prefix, const struct field *f)
+{
+	if (f->flags & FIELD_BODY)
+		return prefix;
+	return *prefix ? arena_printf(r->a, "%s%s", prefix, f->name) : f->name;
+}
+
+/*
+ * Checks v against f (v given, not null).  Returns NULL or the message for
+ * the field itself; problems inside a nested object, array or map are
+ * added to details under their own names (and NULL is returned).
+ */
+static const char *
+check_one(struct req *r, const char *name, const struct field *f, const cJSON *v,
+    struct field_val *o, cJSON *details)
 {
 	switch (f->type) {
 	case F_STRING:
 	case F_UUID:
 	case F_EMAIL:
-	case F_TIME: {
+	case F_TIME:
+	case F_ENUM: {
 		size_t n;
 
 		if (!cJSON_IsString(v))
@@ -93,6 +123,14 @@ check_one(const struct field *f, const cJSON *v, struct field_val *o)
 			return "must be an e-mail address";
 		else if (f->type == F_TIME && !json_is_time(v->valuestring))
 			return "must be an RFC 3339 timestamp";
+		else if (f->type == F_ENUM) {
+			size_t i;
+
+			for (i = 0; f->options[i] && strcmp(f->options[i], v->valuestring) != 0; i++)
+				;
+			if (f->options[i] == NULL)
+				return enum_message(r, f->options);
+		}
 		o->s = v->valuestring;
 		return NULL;
 	}
@@ -112,69 +150,143 @@ check_one(const struct field *f, const cJSON *v, struct field_val *o)
 			return "must be a boolean";
 		o->b = cJSON_IsTrue(v);
 		return NULL;
-	case F_STRINGS: {
-		int n;
+	case F_STRINGS:
+	case F_UUIDS:
+	case F_ARRAY: {
+		const char *want = f->type == F_STRINGS ? "must be an array of strings" :
+		    f->type == F_UUIDS ? "must be an array of UUIDs" : "must be an array of objects";
+		int         n, i = 0;
 
 		if (!cJSON_IsArray(v))
-			return "must be an array of strings";
+			return want;
 		n = cJSON_GetArraySize(v);
 		if (n < f->min || (f->max > 0 && n > f->max))
-			return "has a wrong number of items";
-		for (const cJSON *it = v->child; it; it = it->next)
-			if (!cJSON_IsString(it))
-				return "must be an array of strings";
+			return f->max > 0 ? arena_printf(r->a, "must have %lld to %lld items",
+			    (long long)f->min, (long long)f->max) : "has a wrong number of items";
+		for (const cJSON *it = v->child; it; it = it->next, i++) {
+			if (f->type == F_STRINGS && !cJSON_IsString(it))
+				return want;
+			if (f->type == F_UUIDS && !(cJSON_IsString(it) && util_is_uuid(it->valuestring)))
+				return want;
+			if (f->type == F_ARRAY) {
+				if (!cJSON_IsObject(it))
+					json_detail(details, arena_printf(r->a, "%s[%d]", name, i),
+					    "must be an object");
+				else
+					check_fields(r, arena_printf(r->a, "%s[%d].", name, i), it,
+					    f->sub, f->nsub, NULL, details);
+			}
+		}
 		return NULL;
 	}
 	case F_OBJECT:
 		if (!cJSON_IsObject(v))
 			return "must be an object";
+		if (f->sub != NULL)
+			check_fields(r, arena_printf(r->a, "%s.", name), v, f->sub, f->nsub, NULL,
+			    details);
 		return NULL;
+	case F_MAP: {
+		const char *pre = (f->flags & FIELD_BODY) ? "" : arena_printf(r->a, "%s.", name);
+		int         n;
+
+		if (!cJSON_IsObject(v))
+			return "must be an object";
+		n = cJSON_GetArraySize(v);
+		if (n < f->min || (f->max > 0 && n > f->max))
+			return arena_printf(r->a, "must have at most %lld entries", (long long)f->max);
+		for (const cJSON *it = v->child; it; it = it->next) {
+			const char      *kname = arena_printf(r->a, "%s%s", pre, it->string);
+			const char      *m = f->key_check ? f->key_check(it->string) : NULL;
+			struct field_val ignored;
+
+			if (m == NULL) {
+				if (cJSON_IsNull(it))
+					m = f->sub[0].nullable ? NULL : "must not be null";
+				else if ((m = check_one(r, kname, &f->sub[0], it, &ignored,
+				    details)) == NULL && f->sub[0].check != NULL)
+					m = f->sub[0].check(it);
+			}
+			if (m != NULL)
+				json_detail(details, kname, m);
+		}
+		return NULL;
+	}
 	}
 	return "unsupported field type";
 }
 
-enum err
-json_fields(struct req *r, const struct field *fields, size_t n, struct field_val *out)
+/* Checks the fields of obj (NULL = none given); out may be NULL. */
+static void
+check_fields(struct req *r, const char *prefix, const cJSON *obj, const struct field *fields,
+    size_t n, struct field_val *out, cJSON *details)
 {
-	return json_fields_prefixed(r, "", fields, n, out);
-}
-
-enum err
-json_fields_prefixed(struct req *r, const char *prefix, const struct field *fields, size_t n,
-    struct field_val *out)
-{
-	cJSON *details = cJSON_CreateArray();
-
 	for (size_t i = 0; i < n; i++) {
 		const struct field *f = &fields[i];
-		const cJSON        *v = r->json ?
-		    cJSON_GetObjectItemCaseSensitive(r->json, f->name) : NULL;
+		const char         *name = sub_name(r, prefix, f);
+		const cJSON        *v = (f->flags & FIELD_BODY) ? obj :
+		    obj ? cJSON_GetObjectItemCaseSensitive(obj, f->name) : NULL;
+		struct field_val    one, *o = out ? &out[i] : &one;
 		const char         *msg = NULL;
+		int                 before = cJSON_GetArraySize(details);
 
-		memset(&out[i], 0, sizeof(out[i]));
+		memset(o, 0, sizeof(*o));
 		if (v == NULL) {
 			if (f->required)
 				msg = "is required";
 		} else if (cJSON_IsNull(v)) {
-			out[i].null = true;
+			o->null = true;
 			if (!f->nullable)
 				msg = f->required ? "is required" : "must not be null";
-		} else if ((msg = check_one(f, v, &out[i])) == NULL &&
-		    f->check != NULL) {
+		} else if ((msg = check_one(r, name, f, v, o, details)) == NULL &&
+		    cJSON_GetArraySize(details) == before && f->check != NULL) {
 			msg = f->check(v);
 		}
 		if (msg != NULL)
-			json_detail(details, *prefix ? arena_printf(r->a, "%s%s", prefix, f->name) :
-			    f->name, msg);
-		else if (v != NULL && !cJSON_IsNull(v)) {
-			out[i].present = true;
-			out[i].node = v;
+			json_detail(details, (f->flags & FIELD_BODY) ? f->name : name, msg);
+		else if (v != NULL && !cJSON_IsNull(v) && cJSON_GetArraySize(details) == before) {
+			o->present = true;
+			o->node = v;
 		}
 	}
+}
+
+enum err
+json_fields_rule(struct req *r, const struct field *fields, size_t n, struct field_val *out,
+    field_rule rule)
+{
+	cJSON *details = cJSON_CreateArray();
+
+	check_fields(r, "", r->json, fields, n, out, details);
+	if (rule != NULL && cJSON_GetArraySize(details) == 0)
+		rule(r, out, details);
 	if (cJSON_GetArraySize(details) > 0)
 		return http_error_details(r, "invalid request body", details);
 	cJSON_Delete(details);
 	return ERR_OK;
+}
+
+void
+json_field_values(const cJSON *obj, const struct field *fields, size_t n, struct field_val *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, fields[i].name);
+
+		memset(&out[i], 0, sizeof(out[i]));
+		if (v == NULL)
+			continue;
+		out[i].null = cJSON_IsNull(v);
+		if (out[i].null)
+			continue;
+		out[i].present = true;
+		out[i].node = v;
+		if (cJSON_IsString(v))
+			out[i].s = v->valuestring;
+		else if (cJSON_IsNumber(v))
+			out[i].i = (int64_t)v->valuedouble;
+		else if (cJSON_IsBool(v))
+			out[i].b = cJSON_IsTrue(v);
+	}
 }
 
 enum col_kind { COL_STRING, COL_BOOL, COL_NUMBER, COL_JSON, COL_TIME };

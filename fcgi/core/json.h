@@ -29,7 +29,20 @@ enum field_type {
 	F_EMAIL,
 	F_TIME,		/* RFC 3339 */
 	F_STRINGS,	/* array of strings; min/max = count */
-	F_OBJECT,
+	F_OBJECT,	/* an object; with sub, its fields are checked too ("name.field") */
+	F_ENUM,		/* a string among options (NULL-terminated) */
+	F_ARRAY,	/* array of objects, each checked against sub ("name[i].field");
+			 * min/max = count */
+	F_UUIDS,	/* array of UUID strings; min/max = count */
+	F_MAP,		/* object of name -> value: keys pass key_check, each value is
+			 * checked against sub[0] ("name.KEY"); min/max = count */
+};
+
+/* Field flags. */
+enum {
+	/* The field is the body itself (an F_MAP body: PUT /env); its details
+	 * name the keys alone, its count errors name the field. */
+	FIELD_BODY = 1 << 0,
 };
 
 struct field {
@@ -40,7 +53,19 @@ struct field {
 	int64_t         min, max;
 	/* Optional extra check; returns NULL or the message. */
 	const char   *(*check)(const cJSON *v);
+	/* F_ENUM: the allowed strings, NULL-terminated. */
+	const char *const  *options;
+	/* F_OBJECT, F_ARRAY: the fields of the object / of each item;
+	 * F_MAP: sub[0] checks each value (its name is not used). */
+	const struct field *sub;
+	size_t              nsub;
+	/* F_MAP: each key; returns NULL or the message. */
+	const char        *(*key_check)(const char *key);
+	unsigned            flags;
 };
+
+/* sub and nsub of a nested table. */
+#define FIELD_SUB(tbl) .sub = (tbl), .nsub = sizeof(tbl) / sizeof(*(tbl))
 
 struct field_val {
 	bool         present;	/* given and not null */
@@ -51,13 +76,31 @@ struct field_val {
 	const cJSON *node;
 };
 
-/* Validates r->json against fields (n of them) into out[n]. */
-enum err json_fields(struct req *r, const struct field *fields, size_t n,
+/*
+ * A rule across fields, run after every field passed its own checks (so v
+ * holds valid values): adds a json_detail for each violation.
+ */
+typedef void (*field_rule)(struct req *r, const struct field_val *v, cJSON *details);
+
+/*
+ * Validates r->json against fields (n of them) into out[n], nested tables
+ * included, then runs rule (may be NULL) if every field passed.  Every
+ * problem of the body is reported at once: 400 with error.details.
+ */
+enum err json_fields_rule(struct req *r, const struct field *fields, size_t n,
+    struct field_val *out, field_rule rule);
+#define json_fields(r, fields, n, out) json_fields_rule((r), (fields), (n), (out), NULL)
+#define JSON_FIELDS(r, tbl, out) json_fields_rule((r), (tbl), sizeof(tbl) / sizeof(*(tbl)), \
+	(out), NULL)
+#define JSON_FIELDS_RULE(r, tbl, out, rule) json_fields_rule((r), (tbl), \
+	sizeof(tbl) / sizeof(*(tbl)), (out), (rule))
+/*
+ * The values of the fields of a nested object that json_fields already
+ * validated (obj = out[i].node of an F_OBJECT with sub): fills out[n]
+ * without checking again.
+ */
+void json_field_values(const cJSON *obj, const struct field *fields, size_t n,
     struct field_val *out);
-#define JSON_FIELDS(r, tbl, out) json_fields((r), (tbl), sizeof(tbl) / sizeof(*(tbl)), (out))
-/* The same for a nested object (r->json), naming fields "<prefix><name>". */
-enum err json_fields_prefixed(struct req *r, const char *prefix, const struct field *fields,
-    size_t n, struct field_val *out);
 
 /* Field checks shared by sections: a slug name ([a-z0-9-], 1..63). */
 const char *json_check_slug(const cJSON *v);

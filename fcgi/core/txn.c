@@ -228,10 +228,7 @@ txn_run(struct req *r, const struct route *rt)
 		e = perm_project(r, rt->project_of ? rt->project_of(r) : http_param(r, "id"), rt->cap);
 	if (e == ERR_OK)
 		e = rt->fn(r);
-	if (!r->responded)
-		http_error(r, e == ERR_OK ? ERR_INTERNAL : e,
-		    e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-		    e == ERR_OK || e == ERR_INTERNAL ? "internal error" : err_code(e));
+	router_answer_error(r, rt, e);
 	if (r->held.status >= 400 || !r->w->db.in_tx) {
 		db_rollback(r);
 		http_flush(r);

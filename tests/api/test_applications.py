@@ -70,11 +70,11 @@ def test_bad_input_names_the_field_and_changes_nothing():
         ({"name": "x", "project_id": p["id"], "source_type": "git", "repository_url": "https://h/r",
           "dockerfile_path": "../../etc/passwd"}, "dockerfile_path"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
-          "env": {"1BAD": "v"}}, "env"),
+          "env": {"1BAD": "v"}}, "env.1BAD"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
           "restart_policy": "sometimes"}, "restart_policy"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
-          "volumes": [{"name": "data"}]}, "volumes"),
+          "volumes": [{"name": "data"}]}, "volumes[0].mount_path"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
           "healthcheck_path": "health"}, "healthcheck_path"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
@@ -91,6 +91,35 @@ def test_bad_input_names_the_field_and_changes_nothing():
     assert_error(r, 404, "NOT_FOUND")
     assert "application" in r.error["message"], r
     assert _sql("SELECT count(*) FROM applications") == before
+
+
+def test_every_problem_of_a_body_is_named_at_once_nested_fields_included():
+    """One field table validates the whole body: enums, arrays of objects,
+    arrays of UUIDs, maps and the rules across fields; each problem is
+    named by its path, all in one answer."""
+    c, s, p = _setup()
+    before = _sql("SELECT count(*) FROM applications")
+    r = c.post("/applications", {"project_id": p["id"], "source_type": "git", "app_type": "daemon",
+                                 "volumes": [{"name": "data", "mount_path": "/data"}, {"name": "x"}, 7],
+                                 "depends_on": [str(uuid.uuid4()), "nope"],
+                                 "build_args": {"": "x", "OK": 1},
+                                 "env": {"GOOD": "v", "bad-key": "v", "N": None}})
+    assert_error(r, 400, "BAD_REQUEST")
+    fields = sorted(d["field"] for d in r.error["details"])
+    assert fields == sorted(["app_type", "volumes[1].mount_path", "volumes[2]", "depends_on",
+                             "build_args.", "build_args.OK", "env.bad-key", "env.N"]), r
+    msg = {d["field"]: d["message"] for d in r.error["details"]}
+    assert msg["app_type"] == "must be one of web, worker or api", msg
+    # Only when every field is well-formed do the rules across fields run.
+    r = c.post("/applications", {"project_id": p["id"], "source_type": "git"})
+    assert sorted(d["field"] for d in r.error["details"]) == ["name", "repository_url"], r
+    # PATCH /env names each bad key; null deletes (PATCH) but is refused by PUT.
+    a = _app(c, p)
+    r = c.put("/applications/%s/env" % a["id"], {"A": "1", "b-c": "2", "D": None, "E": 3})
+    assert sorted(d["field"] for d in r.error["details"]) == ["D", "E", "b-c"], r
+    r = c.call("PATCH", "/applications/%s/env" % a["id"], {"A": "1", "D": None})
+    assert r.status == 200, r
+    assert _sql("SELECT count(*) FROM applications") == str(int(before) + 1)
 
 
 def test_server_is_required_when_ambiguous_and_names_unique_per_environment():
