@@ -71,28 +71,12 @@ static const struct db_stmt st_create = {"apps_create",
     "SELECT api_application_create($1::uuid, $2::jsonb, $3, $4, $5) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
 static const struct db_stmt st_update = {"apps_update",
-    "UPDATE applications SET"
-#define U_TEXT(f) " " f " = CASE WHEN $2::jsonb ? '" f "' THEN $2::jsonb->>'" f "' ELSE " f " END,"
-#define U_CAST(f, t) " " f " = CASE WHEN $2::jsonb ? '" f "' THEN ($2::jsonb->>'" f "')::" t \
-	" ELSE " f " END,"
-#define U_JSON(f) " " f " = CASE WHEN $2::jsonb ? '" f "' THEN $2::jsonb->'" f "' ELSE " f " END,"
-    " repository_credential_sealed = CASE WHEN $2::jsonb ? 'repository_url'"
-    "  THEN $2::jsonb->>'_repository_credential' ELSE repository_credential_sealed END,"
-    U_TEXT("name") U_TEXT("app_type") U_TEXT("repository_url") U_TEXT("branch")
-    U_TEXT("dockerfile_path") U_TEXT("build_context") U_JSON("build_args") U_TEXT("image_url")
-    U_TEXT("compose") U_CAST("replicas", "int") U_CAST("exposed_port", "int")
-    U_CAST("autodeploy", "boolean") U_TEXT("healthcheck_path")
-    U_CAST("healthcheck_timeout_seconds", "int") U_TEXT("restart_policy")
-    U_TEXT("start_command") U_CAST("cpu_limit", "numeric") U_CAST("memory_limit", "bigint")
-    U_JSON("volumes") U_CAST("registry_id", "uuid") U_CAST("git_provider_id", "uuid")
-    " watch_paths = CASE WHEN $2::jsonb ? 'watch_paths' THEN coalesce(ARRAY(SELECT"
-    "  jsonb_array_elements_text($2::jsonb->'watch_paths')), '{}') ELSE watch_paths END,"
-    " depends_on = CASE WHEN $2::jsonb ? 'depends_on' THEN coalesce(ARRAY(SELECT"
-    "  jsonb_array_elements_text($2::jsonb->'depends_on')::uuid), '{}') ELSE depends_on END"
+    "UPDATE applications a" DB_PATCH("a", "name, app_type, repository_url,"
+    " repository_credential_sealed, branch, dockerfile_path, build_context, build_args, image_url,"
+    " compose, replicas, exposed_port, autodeploy, watch_paths, healthcheck_path,"
+    " healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit, memory_limit, volumes,"
+    " registry_id, git_provider_id, depends_on")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
-#undef U_TEXT
-#undef U_CAST
-#undef U_JSON
 static const struct db_stmt st_webhook = {"apps_webhook",
     "UPDATE applications SET webhook_token = $2, webhook_secret_sealed = $3"
     " WHERE id = $1::uuid RETURNING id"};
@@ -570,7 +554,7 @@ static enum err
 update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
-	const char      *version, *id = http_param(r, "id");
+	const char      *version, *id = http_param(r, "id"), *repo, *cred = NULL;
 	PGresult        *res;
 	cJSON           *given;
 	enum err         e;
@@ -587,20 +571,17 @@ update(struct req *r)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
 	}
 	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(given, "repository_url"))) {
-		const char *repo, *cred;
-
 		if ((e = repo_split(r, cJSON_GetObjectItemCaseSensitive(given, "repository_url")->valuestring,
 		    &repo, &cred)) != ERR_OK) {
 			cJSON_Delete(given);
 			return e;
 		}
 		cJSON_ReplaceItemInObject(given, "repository_url", cJSON_CreateString(repo));
-		if (cred != NULL)
-			cJSON_AddStringToObject(given, "_repository_credential", cred);
 	}
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(given, "cpu_limit")))
-		cJSON_ReplaceItemInObject(given, "cpu_limit", cJSON_CreateString(arena_printf(r->a,
-		    "%.3f", cJSON_GetObjectItemCaseSensitive(given, "cpu_limit")->valuedouble)));
+	/* A new repository URL replaces the credential too (none = cleared). */
+	if (cJSON_GetObjectItemCaseSensitive(given, "repository_url") != NULL)
+		cJSON_AddItemToObject(given, "repository_credential_sealed", cred ?
+		    cJSON_CreateString(cred) : cJSON_CreateNull());
 	e = db_run(r, &st_update, &res, id, json_text(r, given), version);
 	cJSON_Delete(given);
 	if (e == ERR_CONFLICT)

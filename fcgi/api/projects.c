@@ -71,17 +71,8 @@ static const struct db_stmt st_create = {"projects_create",
     "SELECT api_project_create($1::uuid, $2, $3, $4, $5, $6::boolean, $7::uuid) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
 static const struct db_stmt st_update = {"projects_update",
-    "UPDATE projects SET"
-    " name = CASE WHEN $2::jsonb ? 'name' THEN $2::jsonb->>'name' ELSE name END,"
-    " display_name = CASE WHEN $2::jsonb ? 'display_name' THEN $2::jsonb->>'display_name' ELSE display_name END,"
-    " description = CASE WHEN $2::jsonb ? 'description' THEN $2::jsonb->>'description' ELSE description END,"
-    " color = CASE WHEN $2::jsonb ? 'color' THEN $2::jsonb->>'color' ELSE color END,"
-    " single_server_mode = CASE WHEN $2::jsonb ? 'single_server_mode'"
-    "  THEN ($2::jsonb->>'single_server_mode')::boolean ELSE single_server_mode END,"
-    " default_server_id = CASE WHEN $2::jsonb ? 'default_server_id'"
-    "  THEN ($2::jsonb->>'default_server_id')::uuid ELSE default_server_id END,"
-    " auto_error_tracking_enabled = CASE WHEN $2::jsonb ? 'auto_error_tracking_enabled'"
-    "  THEN ($2::jsonb->>'auto_error_tracking_enabled')::boolean ELSE auto_error_tracking_enabled END"
+    "UPDATE projects p" DB_PATCH("p", "name, display_name, description, color, single_server_mode,"
+    " default_server_id, auto_error_tracking_enabled")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 static const struct db_stmt st_delete = {"projects_delete",
     "DELETE FROM projects WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"

@@ -82,6 +82,18 @@ enum err db_object(struct req *r, const struct db_stmt *st, int n, const char *c
 #define db_get_object(r, st, out, not_found, ...) \
 	db_object((r), (st), DB_ARGS(__VA_ARGS__), (not_found), (out))
 
+/*
+ * The SET clause of a partial update: $2 is a JSON object of the fields
+ * given (null clears one, an absent one keeps its value); the row takes
+ * the listed columns from itself with those fields replaced
+ * (jsonb_populate_record converts each value to its column's type).  The
+ * handler's field table decides what $2 may hold; a column left out of
+ * cols never changes, whatever $2 holds.
+ *   "UPDATE projects p" DB_PATCH("p", "name, color") " WHERE id = $1::uuid"
+ */
+#define DB_PATCH(alias, cols) " SET (" cols ") = (SELECT " cols \
+	" FROM pg_catalog.jsonb_populate_record(" alias ", $2::jsonb))"
+
 /* One statement of a pipeline. */
 struct db_call {
 	const struct db_stmt *st;
