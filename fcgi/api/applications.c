@@ -590,7 +590,7 @@ update(struct req *r)
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the application has changed (If-Match)");
+		return http_changed(r, "application");
 	return respond_app(r, id, 200, NULL);
 }
 
@@ -606,7 +606,7 @@ del(struct req *r)
 	if ((e = db_run(r, &st_delete, &res, http_param(r, "id"), version)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the application has changed (If-Match)");
+		return http_changed(r, "application");
 	return http_no_content(r);
 }
 
@@ -900,7 +900,7 @@ env_write(struct req *r, bool merge)
 	}
 	if (PQntuples(res) != 1) {
 		cJSON_Delete(map);
-		return http_error(r, ERR_PRECONDITION_FAILED, "the application has changed (If-Match)");
+		return http_changed(r, "application");
 	}
 	return respond_env(r, map, true);
 }

@@ -120,7 +120,7 @@ update(struct req *r)
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the environment has changed (If-Match)");
+		return http_changed(r, "environment");
 	if ((e = db_run(r, &st_get, &res, id, r->who.project_id)) != ERR_OK)
 		return e;
 	return respond_env(r, res, 200);
@@ -144,7 +144,7 @@ del(struct req *r)
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the environment has changed (If-Match)");
+		return http_changed(r, "environment");
 	return http_no_content(r);
 }
 

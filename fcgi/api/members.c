@@ -154,7 +154,7 @@ member_refused(struct req *r, const char *id)
 	if (strcmp(db_get(res, 0, "role"), "owner") == 0)
 		return http_error(r, ERR_CONFLICT,
 		    "the owner can be neither removed nor demoted: transfer ownership first");
-	return http_error(r, ERR_PRECONDITION_FAILED, "the member has changed (If-Match)");
+	return http_changed(r, "member");
 }
 
 static const struct field role_fields[] = {

@@ -207,7 +207,7 @@ update(struct req *r)
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+		return http_changed(r, "project");
 	return respond_project(r, r->who.project_id, 200);
 }
 
@@ -240,7 +240,7 @@ del(struct req *r)
 	if ((e = db_run(r, &st_delete, &res, r->who.project_id, version)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+		return http_changed(r, "project");
 	if (!db_isnull(res, 0, "icon_path"))
 		http_after(r, unlink_icon, arena_strdup(r->a, db_get(res, 0, "icon_path")));
 	return http_no_content(r);
@@ -350,7 +350,7 @@ icon_put(struct req *r)
 	url = arena_printf(r->a, "%s/%s", r->w->cfg->icons_url, name);
 	e = db_run(r, &st_icon, &res, r->who.project_id, url, version);
 	if (e == ERR_OK && PQntuples(res) != 1)
-		e = http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+		e = http_changed(r, "project");
 	if (e != ERR_OK) {
 		unlink_icon(r->w, (void *)url);
 		return e;
@@ -372,7 +372,7 @@ icon_delete(struct req *r)
 	if ((e = db_run(r, &st_icon, &res, r->who.project_id, NULL, version)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return http_error(r, ERR_PRECONDITION_FAILED, "the project has changed (If-Match)");
+		return http_changed(r, "project");
 	if (!db_isnull(res, 0, "old_path"))
 		http_after(r, unlink_icon, arena_strdup(r->a, db_get(res, 0, "old_path")));
 	return http_no_content(r);

@@ -181,7 +181,7 @@ missed(struct req *r, const char *id)
 
 	if ((e = db_get_object(r, &st_exists, &res, "server not found", id)) != ERR_OK)
 		return e;
-	return http_error(r, ERR_PRECONDITION_FAILED, "the server has changed (If-Match)");
+	return http_changed(r, "server");
 }
 
 static const struct field update_fields[] = {

@@ -275,6 +275,13 @@ http_if_match(struct req *r, const char **version)
 	return ERR_OK;
 }
 
+enum err
+http_changed(struct req *r, const char *what)
+{
+	return http_error(r, ERR_PRECONDITION_FAILED,
+	    arena_printf(r->a, "the %s has changed (If-Match)", what));
+}
+
 void
 http_flush(struct req *r)
 {

@@ -158,6 +158,12 @@ void     http_etag(struct req *r, const char *version);
  * version it names.  A malformed header answers 412 (returned).
  */
 enum err http_if_match(struct req *r, const char **version);
+/*
+ * The answer when a conditional write (... AND row_version = the If-Match
+ * version) matched no row of a resource known to exist: 412 "the <what>
+ * has changed (If-Match)".  Returns the error.
+ */
+enum err http_changed(struct req *r, const char *what);
 
 /* Adds a response header (copied into the arena). */
 void     http_add_header(struct req *r, const char *name, const char *value);
