@@ -153,6 +153,19 @@ tenant_stmt(struct req *r)
  * its answers.  Only a principal found counts: no row, an error or a
  * reconnection sends the request through the whole preamble.
  */
+/* The session holds tid, set or confirmed for this request's URL
+ * reference (db.h's held_id; router.c checks it before every handler). */
+static void
+hold(struct req *r, const char *tid)
+{
+	struct db *db = &r->w->db;
+
+	if (strlen(tid) < sizeof(db->held_id) && strlen(r->tenant_ref) < sizeof(db->held_ref)) {
+		memcpy(db->held_id, tid, strlen(tid) + 1);
+		memcpy(db->held_ref, r->tenant_ref, strlen(r->tenant_ref) + 1);
+	}
+}
+
 static bool
 preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **res,
     const char *claimed_tid)
@@ -168,6 +181,7 @@ preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **r
 	    db->notified != seen || db->tenant_id[0] == '\0')
 		return false;
 	r->who.tenant_id = arena_strdup(r->a, db->tenant_id);
+	hold(r, db->tenant_id);
 	return true;
 }
 
@@ -202,6 +216,7 @@ preamble(struct req *r, const struct db_stmt *st, const struct db_stmt *st_pf, i
 		calls[1].n = n + 1;
 		ncalls = 3;
 	}
+	db->held_id[0] = db->held_ref[0] = '\0';
 	if (preamble_fast(r, ncalls - 1, calls + 1, res + 1, claimed_tid))
 		goto found;
 	seen = db->notified;
@@ -214,6 +229,8 @@ preamble(struct req *r, const struct db_stmt *st, const struct db_stmt *st_pf, i
 	if (tid == NULL || *tid == '\0')
 		return http_error(r, ERR_NOT_FOUND, "tenant not found");
 	r->who.tenant_id = arena_strdup(r->a, tid);
+	if (!db->in_tx)
+		hold(r, tid);
 	/* Committed (its own implicit transaction): the session holds it now,
 	 * for this URL reference too unless it came from a claim; unless the
 	 * tenants changed meanwhile, when the next request resolves again. */

@@ -34,6 +34,7 @@ db_close(struct db *db)
 	db->in_tx = false;
 	db->depth = 0;
 	db->tenant_id[0] = db->tenant_ref[0] = '\0';
+	db->held_id[0] = db->held_ref[0] = '\0';
 }
 
 static void
