@@ -53,6 +53,13 @@ struct db {
 	char                  held_id[40];
 	char                  held_ref[72];
 	uint64_t              notified;
+	/*
+	 * The session's secret, bound at connect (sql/015_tenant_guard.sql's
+	 * session_bind): the preamble proves the tenant it sets with it, so
+	 * that no other statement on this connection can set one.  Sent as a
+	 * parameter of the preamble's tenant statement only, never logged.
+	 */
+	char                  nonce[48];
 	uint64_t              prefetch_seq;	/* auth.c: tokens of launcher.tenant_wide */
 	char                  sqlstate[6];
 	char                  constraint[64];
