@@ -73,7 +73,7 @@ def _routes():
     out = subprocess.run([os.path.join(BIN, "launcher-fcgi"), "--routes"], capture_output=True,
                          text=True, check=True).stdout
     rows = [l.split() for l in out.splitlines()]
-    return [(r[0], r[1][len("/{tenant}/api/v1"):], r[5]) for r in rows if r[5] != "global"]
+    return [(r[0], r[1][len("/{tenant}/api/v1"):], r[4]) for r in rows if r[4] != "global"]
 
 
 def test_every_route_checks_the_connections_tenant_alternating_two_tenants():
