@@ -36,6 +36,15 @@ if hits=$(grep -rnE '(arena_printf|util_snprintf)\([^;]*"(SELECT|INSERT|UPDATE|D
 		fail=1
 	fi
 fi
+# Layers: bin -> api, agent, ws -> core.  Nothing in core includes a header
+# above it; nothing but bin includes bin.
+hits=$(grep -rnE '^\s*#\s*include\s*"(\.\./)+(agent|api|ws|bin)/' fcgi/core
+	grep -rnE '^\s*#\s*include\s*"(\.\./)+bin/' fcgi/api fcgi/agent fcgi/ws)
+if [ -n "$hits" ]; then
+	echo "lint: an include against the layering (bin -> api, agent, ws -> core):"
+	echo "$hits"
+	fail=1
+fi
 # Warnings are errors (the Makefile's -Werror); a fresh object build proves it.
 tmp=$(mktemp -d)
 if ! make --no-print-directory -s BUILD="$tmp" all >"$tmp/log" 2>&1; then

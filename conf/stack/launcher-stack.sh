@@ -256,6 +256,7 @@ load_config() {
     esac
     DATABASE_URL="host=$PGSOCK_DIR port=$PG_PORT dbname=launcher user=launcher_api passfile=$PGPASS"
     ADMIN_DATABASE_URL="host=$PGSOCK_DIR port=$PG_PORT dbname=launcher user=launcher_owner passfile=$PGPASS"
+    MAINT_DATABASE_URL="host=$PGSOCK_DIR port=$PG_PORT dbname=launcher user=launcher_maint passfile=$PGPASS"
 }
 
 require_root() {
@@ -477,6 +478,10 @@ EOF
 }
 
 ensure_pgpass() {
+    # A state directory from before the maintenance role gets its line.
+    if [ -s "$PGPASS" ] && ! grep -q ':launcher_maint:' "$PGPASS"; then
+        printf '*:*:*:launcher_maint:%s\n' "$(rand_hex 24)" >> "$PGPASS"
+    fi
     [ -s "$PGPASS" ] && return 0
     local tmp="$PGPASS.tmp"
     (
@@ -484,6 +489,7 @@ ensure_pgpass() {
         printf '# host:port:database:user:password (written by launcher-stack.sh)\n' > "$tmp"
         printf '*:*:*:launcher_owner:%s\n' "$(rand_hex 24)" >> "$tmp"
         printf '*:*:*:launcher_api:%s\n' "$(rand_hex 24)" >> "$tmp"
+        printf '*:*:*:launcher_maint:%s\n' "$(rand_hex 24)" >> "$tmp"
     )
     mv -f "$tmp" "$PGPASS"
 }
@@ -494,28 +500,37 @@ pgpass_password() { awk -F: -v u="$1" '$4 == u { print $5; exit }' "$PGPASS"; }
 # file and the cluster always agree. SQL goes through stdin, never argv.
 ensure_roles() {
     ensure_pgpass
-    local owner_pw api_pw
+    local owner_pw api_pw maint_pw
     owner_pw=$(pgpass_password launcher_owner)
     api_pw=$(pgpass_password launcher_api)
-    [[ $owner_pw =~ ^[0-9a-f]+$ && $api_pw =~ ^[0-9a-f]+$ ]] ||
+    maint_pw=$(pgpass_password launcher_maint)
+    [[ $owner_pw =~ ^[0-9a-f]+$ && $api_pw =~ ^[0-9a-f]+$ && $maint_pw =~ ^[0-9a-f]+$ ]] ||
         die "$PGPASS is malformed; delete it and start again (passwords are then reset)"
     if ! as_postgres "$PG_BIN/psql" -X -q -h "$PGSOCK_DIR" -p "$PG_PORT" -U postgres -d postgres \
             -v ON_ERROR_STOP=1 > "$LOG_DIR/pg-setup.log" 2>&1 <<EOF
 \\set owner_pw '$owner_pw'
 \\set api_pw '$api_pw'
+\\set maint_pw '$maint_pw'
 SELECT 'CREATE ROLE launcher_owner LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_owner') \\gexec
 SELECT 'CREATE ROLE launcher_api LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_api') \\gexec
+SELECT 'CREATE ROLE launcher_maint LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_maint') \\gexec
 ALTER ROLE launcher_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
       PASSWORD :'owner_pw';
 ALTER ROLE launcher_api LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
       PASSWORD :'api_pw';
+ALTER ROLE launcher_maint LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+      PASSWORD :'maint_pw';
+-- session_bind (sql/015_tenant_guard.sql) reads its backend's start time.
+GRANT pg_read_all_stats TO launcher_owner;
 SELECT 'CREATE DATABASE launcher OWNER launcher_owner'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'launcher') \\gexec
 ALTER DATABASE launcher OWNER TO launcher_owner;
 REVOKE ALL ON DATABASE launcher FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE launcher TO launcher_api;
+GRANT CONNECT ON DATABASE launcher TO launcher_maint;
 EOF
     then
         show_log "$LOG_DIR/pg-setup.log"
@@ -577,6 +592,7 @@ workers = $WORKERS
 worker_cpu_affinity = $WORKER_CPU_AFFINITY
 database_url = "$DATABASE_URL"
 admin_database_url = "$ADMIN_DATABASE_URL"
+maintenance_database_url = "$MAINT_DATABASE_URL"
 migrations_dir = "$REPO/sql"
 db_reconnect_interval_ms = 500
 master_key_file = "$STATE/secrets/master.key"

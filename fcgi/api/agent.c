@@ -261,23 +261,13 @@ not_running(struct req *r, const char *id)
 	    db_get(res, 0, "status")));
 }
 
-static const char *
-job_id(struct req *r)
-{
-	const char *id = http_param(r, "jobId");
-
-	return util_is_uuid(id) ? id : NULL;
-}
-
 static enum err
 lease(struct req *r)
 {
-	const char *id = job_id(r);
+	const char *id = http_param(r, "jobId");
 	PGresult   *res;
 	enum err    e;
 
-	if (id == NULL)
-		return http_error(r, ERR_NOT_FOUND, "job not found");
 	if ((e = db_run(r, &st_lease, &res, id, r->who.server_id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
@@ -301,14 +291,12 @@ static const struct field progress_fields[] = {
 static enum err
 progress(struct req *r)
 {
-	const char      *id = job_id(r);
+	const char      *id = http_param(r, "jobId");
 	struct field_val v[1];
 	PGresult        *res;
 	char            *lines;
 	enum err         e;
 
-	if (id == NULL)
-		return http_error(r, ERR_NOT_FOUND, "job not found");
 	if ((e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, progress_fields, v)) != ERR_OK)
 		return e;
@@ -337,14 +325,12 @@ static const struct field complete_fields[] = {
 static enum err
 complete(struct req *r)
 {
-	const char      *id = job_id(r);
+	const char      *id = http_param(r, "jobId");
 	struct field_val v[3];
 	PGresult        *res;
 	char            *result = NULL;
 	enum err         e;
 
-	if (id == NULL)
-		return http_error(r, ERR_NOT_FOUND, "job not found");
 	if ((e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, complete_fields, v)) != ERR_OK)
 		return e;

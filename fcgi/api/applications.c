@@ -150,7 +150,7 @@ apps_project_of(struct req *r)
 	PGresult   *res;
 
 	r->resource = "application";
-	if (!util_is_uuid(id) || db_run(r, &st_project, &res, id) != ERR_OK ||
+	if (db_run(r, &st_project, &res, id) != ERR_OK ||
 	    PQntuples(res) != 1)
 		return NULL;
 	return arena_strdup(r->a, db_get(res, 0, "project_id"));

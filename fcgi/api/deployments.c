@@ -55,7 +55,7 @@ project_of(struct req *r)
 	PGresult   *res;
 
 	r->resource = "deployment";
-	if (!util_is_uuid(id) || db_run(r, &st_project, &res, id) != ERR_OK ||
+	if (db_run(r, &st_project, &res, id) != ERR_OK ||
 	    PQntuples(res) != 1)
 		return NULL;
 	return arena_strdup(r->a, db_get(res, 0, "project_id"));

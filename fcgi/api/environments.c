@@ -42,8 +42,6 @@ fetch(struct req *r, PGresult **res)
 	const char *id = http_param(r, "envId");
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "environment not found");
 	if ((e = db_run(r, &st_get, res, id, r->who.project_id)) != ERR_OK)
 		return e;
 	if (PQntuples(*res) != 1)

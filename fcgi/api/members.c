@@ -169,8 +169,6 @@ member_update(struct req *r)
 	PGresult        *res;
 	enum err         e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "member not found");
 	if ((e = http_if_match(r, &version)) != ERR_OK ||
 	    (e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, role_fields, v)) != ERR_OK)
@@ -189,8 +187,6 @@ member_remove(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "member not found");
 	if ((e = http_if_match(r, &version)) != ERR_OK)
 		return e;
 	if ((e = db_run(r, &st_member_del, &res, id, r->who.project_id, version)) != ERR_OK)
@@ -281,8 +277,6 @@ invite_revoke(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "invite not found");
 	if ((e = db_run(r, &st_invite_revoke, &res, id, r->who.project_id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)

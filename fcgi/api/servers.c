@@ -167,8 +167,6 @@ get(struct req *r)
 {
 	const char *id = http_param(r, "id");
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	return respond_server(r, id, 200, NULL);
 }
 
@@ -202,8 +200,6 @@ update(struct req *r)
 	char            *given;
 	enum err         e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
 		return e;
@@ -226,8 +222,6 @@ del(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	if ((e = http_if_match(r, &version)) != ERR_OK)
 		return e;
 	if (force == NULL || strcmp(force, "true") != 0) {
@@ -253,8 +247,6 @@ rotate(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	if ((hash = new_token(r, tok, sizeof(tok))) == NULL)
 		return ERR_INTERNAL;
 	e = db_run(r, &st_rotate, &res, id, hash);
@@ -273,8 +265,6 @@ status(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	if ((e = db_run(r, &st_status, &res, id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
@@ -289,8 +279,6 @@ diagnostics(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "server not found");
 	if ((e = db_run(r, &st_exists, &res, id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
@@ -309,8 +297,6 @@ diagnostics_get(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id) || !util_is_uuid(run))
-		return http_error(r, ERR_NOT_FOUND, "diagnostics run not found");
 	if ((e = db_run(r, &st_run, &res, run, id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)

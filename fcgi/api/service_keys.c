@@ -144,8 +144,6 @@ get(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "service key not found");
 	if ((e = db_run(r, &st_get, &res, r->who.user_id, all_keys(r), id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
@@ -160,8 +158,6 @@ key_revoke(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "service key not found");
 	if ((e = db_run(r, &st_revoke, &res, r->who.user_id, all_keys(r), id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)

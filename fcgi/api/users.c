@@ -75,8 +75,6 @@ get(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "user not found");
 	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
@@ -92,8 +90,6 @@ update(struct req *r, const char *first, const char *last, const char *role,
 	PGresult   *res;
 	enum err    e;
 
-	if (!util_is_uuid(id))
-		return http_error(r, ERR_NOT_FOUND, "user not found");
 	e = db_run(r, &st_update, &res, id, r->who.user_id, auth_role_name(r->who.role),
 	    first, last, role, active);
 	if (e == ERR_NOT_FOUND)

@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <fcgiapp.h>
 
+#include "../api/api.h"
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/perm.h"
@@ -35,6 +36,22 @@
 #include "../core/worker.h"
 
 #define MAX_WORKERS 64
+
+/* Every section's table, handed to the router (core/ knows no section). */
+static const struct route *const sections[] = {
+	api_system_routes,
+	api_auth_routes,
+	api_service_key_routes,
+	api_user_routes,
+	api_project_routes,
+	api_member_routes,
+	api_environment_routes,
+	api_audit_routes,
+	api_server_routes,
+	api_agent_routes,
+	api_application_routes,
+	api_deployment_routes,
+};
 
 /* Signal flags: the only state a handler may touch. */
 static volatile sig_atomic_t sig_term, sig_hup, sig_chld;
@@ -442,6 +459,7 @@ main(int argc, char **argv)
 	char                 err[512];
 	bool                 test_only = false;
 
+	router_init(sections, sizeof(sections) / sizeof(*sections));
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			m.conf_path = argv[++i];

@@ -8,8 +8,10 @@
  *   launcher-scheduler -c FILE [--interval S] tick every S seconds (default 60)
  *
  * All of it is one SQL function (scheduler_tick, sql/004_servers.sql) run
- * as the API role: the rules live beside the data, a tick is atomic, and
- * two schedulers running at once do no harm.
+ * as the maintenance role (maintenance_database_url, launcher_maint: the
+ * only role that may run it; sql/015_tenant_guard.sql): the rules live
+ * beside the data, a tick is atomic, and two schedulers running at once
+ * do no harm.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -95,7 +97,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	do {
-		PGconn *c = PQconnectdb(cfg.database_url);
+		PGconn *c = PQconnectdb(cfg.maintenance_database_url);
 
 		if (PQstatus(c) != CONNECTION_OK) {
 			log_error("database unavailable");

@@ -27,15 +27,17 @@
  * holds the very tenant the URL names (preamble_fast), so a stale tenant
  * of an earlier request can never leak into this one.
  */
+/* The tenant and its proof under the session's nonce ($2, db.h): the
+ * setting counts only with it (sql/015_tenant_guard.sql). */
+#define SET_TENANT(expr) "SELECT pg_catalog.set_config('launcher.tenant_id', t.id, false) AS tenant_id," \
+	" pg_catalog.set_config('launcher.tenant_proof', tenant_proof(t.id, $2), false) AS _proof" \
+	" FROM (SELECT " expr " AS id) t"
 static const struct db_stmt st_tenant_slug = {"auth_tenant_slug",
-    "SELECT pg_catalog.set_config('launcher.tenant_id',"
-    " coalesce((SELECT id::text FROM tenants WHERE slug = $1), ''), false) AS tenant_id"};
+    SET_TENANT("coalesce((SELECT id::text FROM tenants WHERE slug = $1), '')")};
 /* A JWT names its tenant: when the URL names the same one, no lookup. */
-static const struct db_stmt st_tenant_claim = {"auth_tenant_claim",
-    "SELECT pg_catalog.set_config('launcher.tenant_id', $1, false) AS tenant_id"};
+static const struct db_stmt st_tenant_claim = {"auth_tenant_claim", SET_TENANT("$1::text")};
 static const struct db_stmt st_tenant_id = {"auth_tenant_id",
-    "SELECT pg_catalog.set_config('launcher.tenant_id',"
-    " coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), ''), false) AS tenant_id"};
+    SET_TENANT("coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), '')")};
 /* The user's id, and the user object as the row keeps it rendered
  * (sql/012_user_json.sql): what /auth/me answers. */
 #define PRINCIPAL_USER_COLS "u.id, u.api_json AS _json"
@@ -153,6 +155,19 @@ tenant_stmt(struct req *r)
  * its answers.  Only a principal found counts: no row, an error or a
  * reconnection sends the request through the whole preamble.
  */
+/* The session holds tid, set or confirmed for this request's URL
+ * reference (db.h's held_id; router.c checks it before every handler). */
+static void
+hold(struct req *r, const char *tid)
+{
+	struct db *db = &r->w->db;
+
+	if (strlen(tid) < sizeof(db->held_id) && strlen(r->tenant_ref) < sizeof(db->held_ref)) {
+		memcpy(db->held_id, tid, strlen(tid) + 1);
+		memcpy(db->held_ref, r->tenant_ref, strlen(r->tenant_ref) + 1);
+	}
+}
+
 static bool
 preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **res,
     const char *claimed_tid)
@@ -168,6 +183,7 @@ preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **r
 	    db->notified != seen || db->tenant_id[0] == '\0')
 		return false;
 	r->who.tenant_id = arena_strdup(r->a, db->tenant_id);
+	hold(r, db->tenant_id);
 	return true;
 }
 
@@ -182,8 +198,8 @@ static enum err
 preamble(struct req *r, const struct db_stmt *st, const struct db_stmt *st_pf, int n,
     const char **params, PGresult **out, const char *claimed_tid)
 {
-	const char *const tp[] = {claimed_tid ? claimed_tid : r->tenant_ref};
-	struct db_call    calls[3] = {{claimed_tid ? &st_tenant_claim : tenant_stmt(r), 1, tp},
+	const char *const tp[] = {claimed_tid ? claimed_tid : r->tenant_ref, r->w->db.nonce};
+	struct db_call    calls[3] = {{claimed_tid ? &st_tenant_claim : tenant_stmt(r), 2, tp},
 	    {st, n, params}};
 	struct db        *db = &r->w->db;
 	PGresult         *res[3] = {NULL, NULL, NULL};
@@ -202,6 +218,7 @@ preamble(struct req *r, const struct db_stmt *st, const struct db_stmt *st_pf, i
 		calls[1].n = n + 1;
 		ncalls = 3;
 	}
+	db->held_id[0] = db->held_ref[0] = '\0';
 	if (preamble_fast(r, ncalls - 1, calls + 1, res + 1, claimed_tid))
 		goto found;
 	seen = db->notified;
@@ -214,6 +231,8 @@ preamble(struct req *r, const struct db_stmt *st, const struct db_stmt *st_pf, i
 	if (tid == NULL || *tid == '\0')
 		return http_error(r, ERR_NOT_FOUND, "tenant not found");
 	r->who.tenant_id = arena_strdup(r->a, tid);
+	if (!db->in_tx)
+		hold(r, tid);
 	/* Committed (its own implicit transaction): the session holds it now,
 	 * for this URL reference too unless it came from a claim; unless the
 	 * tenants changed meanwhile, when the next request resolves again. */

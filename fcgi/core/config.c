@@ -63,6 +63,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "auto: each worker runs on one CPU, spread evenly; off: the scheduler places them"),
 	S(database_url, "dbname=launcher user=launcher_api", "libpq conninfo of the API role"),
 	S(admin_database_url, "dbname=launcher user=launcher_owner", "libpq conninfo of the owner role (launcher-admin only)"),
+	S(maintenance_database_url, "dbname=launcher user=launcher_maint",
+	    "libpq conninfo of the maintenance role (launcher-scheduler: cross-tenant upkeep)"),
 	S(migrations_dir, "/usr/share/launcher/sql", "directory of numbered migrations"),
 	S(master_key_file, "/etc/launcher/master.key", "32-byte master key file, mode 0600"),
 	I(max_body_bytes, "1048576", 1024, 1073741824, "largest accepted request body"),

@@ -24,6 +24,7 @@ struct config {
 	char    worker_cpu_affinity[8];
 	char    database_url[CONFIG_STR_MAX];
 	char    admin_database_url[CONFIG_STR_MAX];
+	char    maintenance_database_url[CONFIG_STR_MAX];
 	char    migrations_dir[CONFIG_STR_MAX];
 	char    master_key_file[CONFIG_STR_MAX];
 	int64_t max_body_bytes;

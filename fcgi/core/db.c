@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -34,6 +37,8 @@ db_close(struct db *db)
 	db->in_tx = false;
 	db->depth = 0;
 	db->tenant_id[0] = db->tenant_ref[0] = '\0';
+	db->held_id[0] = db->held_ref[0] = '\0';
+	sodium_memzero(db->nonce, sizeof(db->nonce));
 }
 
 static void
@@ -86,6 +91,20 @@ db_ensure(struct worker *w)
 	    " pg_catalog.set_config('random_page_cost', '1.1', false)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("database session setup failed");
+		PQclear(res);
+		db_close(db);
+		return ERR_UNAVAILABLE;
+	}
+	PQclear(res);
+	/* The session's nonce (db.h), before any request can run a statement. */
+	if (crypto_token(db->nonce, sizeof(db->nonce), "", 43) != 0) {
+		db_close(db);
+		return ERR_UNAVAILABLE;
+	}
+	res = PQexecParams(db->conn, "SELECT launcher.session_bind($1)", 1, NULL,
+	    (const char *const[]){db->nonce}, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("database session bind failed (is migration 015 applied?)");
 		PQclear(res);
 		db_close(db);
 		return ERR_UNAVAILABLE;

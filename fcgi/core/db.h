@@ -42,7 +42,24 @@ struct db {
 	 */
 	char                  tenant_id[40];
 	char                  tenant_ref[72];
+	/*
+	 * What the session's launcher.tenant_id holds for sure, and the URL
+	 * reference of the request whose preamble (auth.c, and nothing else)
+	 * set or confirmed it; "" = unknown.  Not cleared by a notification
+	 * (the session still holds it); cleared when a preamble starts and
+	 * with the connection.  The router compares it with each request's
+	 * own tenant before any handler runs (router.c's tenant_gate).
+	 */
+	char                  held_id[40];
+	char                  held_ref[72];
 	uint64_t              notified;
+	/*
+	 * The session's secret, bound at connect (sql/015_tenant_guard.sql's
+	 * session_bind): the preamble proves the tenant it sets with it, so
+	 * that no other statement on this connection can set one.  Sent as a
+	 * parameter of the preamble's tenant statement only, never logged.
+	 */
+	char                  nonce[48];
 	uint64_t              prefetch_seq;	/* auth.c: tokens of launcher.tenant_wide */
 	char                  sqlstate[6];
 	char                  constraint[64];

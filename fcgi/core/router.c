@@ -6,32 +6,28 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../api/api.h"
 #include "auth.h"
 #include "db.h"
 #include "log.h"
 #include "perm.h"
 #include "txn.h"
+#include "util.h"
+#include "worker.h"
 
-/* Every section's table; order does not matter (patterns don't overlap). */
-static const struct route *const sections[] = {
-	api_system_routes,
-	api_auth_routes,
-	api_service_key_routes,
-	api_user_routes,
-	api_project_routes,
-	api_member_routes,
-	api_environment_routes,
-	api_audit_routes,
-	api_server_routes,
-	api_agent_routes,
-	api_application_routes,
-	api_deployment_routes,
-};
+/* Every section's table (router_init); order does not matter (patterns
+ * don't overlap). */
+static const struct route *const *sections;
+static size_t                     nsections;
 
-/* Matches pattern against path, filling r->params; true on match. */
-static bool
-match(struct req *r, const char *pattern, const char *path)
+void
+router_init(const struct route *const *tables, size_t n)
+{
+	sections = tables;
+	nsections = n;
+}
+
+bool
+router_match(struct req *r, const char *pattern, const char *path)
 {
 	const char *p = pattern, *s = path;
 
@@ -56,10 +52,55 @@ match(struct req *r, const char *pattern, const char *path)
 		p++;
 		s++;
 	}
-	/* A single trailing slash on the request is tolerated. */
-	if (*p == '\0' && s[0] == '/' && s[1] == '\0')
-		return true;
+	/* One canonical form: "/auth/login/" is not "/auth/login" (nginx's
+	 * per-location limits match the exact path). */
 	return *p == '\0' && *s == '\0';
+}
+
+bool
+router_id_param(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strcmp(name, "id") == 0 || (n > 2 && strcmp(name + n - 2, "Id") == 0);
+}
+
+/* The route's id parameters (router_id_param) are UUIDs: else 404 naming
+ * the parameter, before any handler runs. */
+static enum err
+check_ids(struct req *r)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (router_id_param(r->params[i].name) && !util_is_uuid(r->params[i].value))
+			return http_error(r, ERR_NOT_FOUND, arena_printf(r->a,
+			    "not found: the path parameter %s is not a valid id", r->params[i].name));
+	return ERR_OK;
+}
+
+/*
+ * The one gate between the auth preamble and any handler of a tenant
+ * route (public, agent, authenticated, with or without a prefetch): the
+ * connection's session must hold, as its launcher.tenant_id, the very
+ * tenant this request resolved from its own URL in this request's
+ * preamble (db.h: held_id/held_ref, written by auth.c's preamble alone).
+ * A route kind that did not run the preamble, a preamble that failed
+ * part-way, or a memory that disagrees with the URL gets a 500 and a log
+ * line, never an answer computed under another tenant.
+ */
+static enum err
+tenant_gate(struct req *r, const struct route *rt)
+{
+	const struct db *db = &r->w->db;
+
+	if (r->who.tenant_id == NULL || db->held_id[0] == '\0' ||
+	    strcmp(r->who.tenant_id, db->held_id) != 0 || r->tenant_ref == NULL ||
+	    strcmp(r->tenant_ref, db->held_ref) != 0) {
+		log_error("tenant check refused %s: the connection does not hold the request's tenant",
+		    rt->pattern);
+		return ERR_INTERNAL;
+	}
+	log_debug("tenant check %s %s", rt->pattern, db->held_id);
+	return ERR_OK;
 }
 
 /* Splits "/{tenant}/api/v1/rest" into tenant_ref and path; false if not. */
@@ -118,11 +159,11 @@ router_dispatch(struct req *r)
 	bool                tenant = split_tenant(r);
 	enum err            e;
 
-	for (size_t i = 0; i < sizeof(sections) / sizeof(*sections) && !found; i++)
+	for (size_t i = 0; i < nsections && !found; i++)
 		for (const struct route *rt = sections[i]; rt->pattern; rt++) {
 			if (((rt->flags & ROUTE_GLOBAL) != 0) == tenant)
 				continue;
-			if (!match(r, rt->pattern, tenant ? r->path : r->uri))
+			if (!router_match(r, rt->pattern, tenant ? r->path : r->uri))
 				continue;
 			allow |= rt->methods;
 			if (rt->methods & r->method ||
@@ -151,7 +192,9 @@ router_dispatch(struct req *r)
 		return;
 	}
 	r->matched = found;
-	if ((e = authorise(r, found)) == ERR_OK) {
+	if ((e = authorise(r, found)) == ERR_OK &&
+	    ((found->flags & ROUTE_GLOBAL) || (e = tenant_gate(r, found)) == ERR_OK) &&
+	    (e = check_ids(r)) == ERR_OK) {
 		if (r->who.authenticated && r->method != HTTP_GET && r->method != HTTP_HEAD)
 			e = txn_run(r, found);
 		else if (found->cap != CAP_NONE &&
@@ -188,7 +231,7 @@ router_answer_error(struct req *r, const struct route *rt, enum err e)
 void
 router_print(void)
 {
-	for (size_t i = 0; i < sizeof(sections) / sizeof(*sections); i++)
+	for (size_t i = 0; i < nsections; i++)
 		for (const struct route *rt = sections[i]; rt->pattern; rt++)
 			for (unsigned m = HTTP_GET; m <= HTTP_DELETE; m <<= 1)
 				if (rt->methods & m)

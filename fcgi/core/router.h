@@ -2,8 +2,12 @@
  * router.h - route tables and dispatch.
  *
  * Each API section (fcgi/api/<section>.c) exports one table of struct
- * route ending with {0}.  Patterns are paths below /{tenant}/api/v1 with
- * ":name" segments; ROUTE_GLOBAL patterns are whole URIs without a tenant.
+ * route ending with {0}; the program hands the list of tables to
+ * router_init (fcgi/bin/launcher_fcgi.c), so core/ knows no section.
+ * Patterns are paths below /{tenant}/api/v1 with ":name" segments; a name
+ * "id" or ending in "Id" declares a UUID, and the router answers 404
+ * naming the parameter for anything else, before the handler runs.
+ * ROUTE_GLOBAL patterns are whole URIs without a tenant.
  * The router picks the route (404 / 405 + Allow), runs the auth preamble
  * the route asks for, checks key scope and tenant role, then calls the
  * handler.  A handler returns ERR_OK after responding, or an error that the
@@ -52,7 +56,20 @@ struct route {
 	bool (*prefetch)(struct req *r, struct db_call *call);
 };
 
-/* Finds and runs the route for r; always leaves r responded. */
+/* The section tables (each ending with {0}); kept, not copied. */
+void router_init(const struct route *const *tables, size_t n);
+/*
+ * Matches pattern against path exactly (no trailing slash, no empty
+ * segment, at most HTTP_MAX_PARAMS params), filling r->params (in r->a).
+ */
+bool router_match(struct req *r, const char *pattern, const char *path);
+/* Whether a pattern's :name is an id (a UUID): "id" or "...Id". */
+bool router_id_param(const char *name);
+/*
+ * Finds and runs the route for r; always leaves r responded.  Between the
+ * auth preamble and the handler of every tenant route, it checks that the
+ * connection holds the tenant this request resolved (500 otherwise).
+ */
 void router_dispatch(struct req *r);
 /*
  * Answers a handler's unanswered error e (ERR_OK = it forgot to answer: a

@@ -168,7 +168,13 @@ def psql(sql, user="launcher_api", tenant=None):
     env = dict(os.environ, PGPASSWORD=pgpass(user))
     pre = "SET search_path = launcher; "
     if tenant is not None:
-        pre += "SET launcher.tenant_id = '%s'; " % tenant
+        # As the pool's preamble does it: a bound nonce proves the tenant
+        # (sql/015_tenant_guard.sql); a bare setting shows no rows.
+        nonce = os.urandom(24).hex()
+        pre += ("DO $$ BEGIN PERFORM launcher.session_bind('%s');"
+                " PERFORM set_config('launcher.tenant_id', '%s', false);"
+                " PERFORM set_config('launcher.tenant_proof', launcher.tenant_proof('%s', '%s'), false);"
+                " END $$; " % (nonce, tenant, tenant, nonce))
     port = os.environ.get("LAUNCHER_PG_PORT", "5488")
     out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                           "-h", os.path.join(STATE, "pg", "sock"), "-p", port,

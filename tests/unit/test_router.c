@@ -1,0 +1,71 @@
+/* test_router.c - the router's path matching (router_match) and id params. */
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/http.h"
+#include "core/router.h"
+#include "unit.h"
+
+int
+main(void)
+{
+	/* params: "name=value;name=value" of a match, NULL = no match. */
+	static const struct { const char *pattern, *path, *params; } cases[] = {
+		{"/auth/login", "/auth/login", ""},
+		{"/auth/login", "/auth/login/", NULL},	/* one canonical form */
+		{"/auth/login", "/auth/login//", NULL},
+		{"/auth/login", "/auth/logi", NULL},
+		{"/auth/login", "/auth/loginx", NULL},
+		{"/auth/login", "/auth", NULL},
+		{"/auth/login", "//auth/login", NULL},
+		{"/auth/login", "", NULL},
+		{"/projects/:id", "/projects/abc", "id=abc"},
+		{"/projects/:id", "/projects/abc/", NULL},
+		{"/projects/:id", "/projects/", NULL},	/* empty segment */
+		{"/projects/:id", "/projects", NULL},
+		{"/projects/:id", "/projects/a/b", NULL},
+		{"/projects/:id/members", "/projects//members", NULL},
+		{"/projects/:id/members", "/projects/p1/members", "id=p1"},
+		{"/projects/:id/members", "/projects/p1/members/", NULL},
+		{"/projects/:id/members/:memberId", "/projects/p1/members/m2", "id=p1;memberId=m2"},
+		{"/projects/:id/members/:memberId", "/projects/p1/members/", NULL},
+		{"/projects/:id/members/:memberId", "/projects/p1/memberz/m2", NULL},
+		{"/:a/:b/:c/:d/:e/:f/:g/:h", "/1/2/3/4/5/6/7/8", "a=1;b=2;c=3;d=4;e=5;f=6;g=7;h=8"},
+		{"/:a/:b/:c/:d/:e/:f/:g/:h/:i", "/1/2/3/4/5/6/7/8/9", NULL},	/* too many params */
+		{"/x/:id", "/x/%2F", "id=%2F"},	/* the path is not decoded here */
+	};
+	static const struct { const char *name; int id; } ids[] = {
+		{"id", 1}, {"jobId", 1}, {"envId", 1}, {"memberId", 1}, {"runId", 1},
+		{"Id", 0}, {"name", 0}, {"idx", 0}, {"ids", 0}, {"", 0},
+	};
+	struct arena a;
+
+	arena_init(&a, 4096);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct req r;
+		char       got[256] = "";
+		size_t     n = 0;
+		bool       m;
+
+		memset(&r, 0, sizeof(r));
+		r.a = &a;
+		m = router_match(&r, cases[i].pattern, cases[i].path);
+		CHECK(m == (cases[i].params != NULL), cases[i].path);
+		if (!m || cases[i].params == NULL)
+			continue;
+		for (size_t k = 0; k < r.nparams; k++) {
+			int w = snprintf(got + n, sizeof(got) - n, "%s%s=%s", k ? ";" : "",
+			    r.params[k].name, r.params[k].value);
+
+			if (w < 0 || (size_t)w >= sizeof(got) - n)
+				break;
+			n += (size_t)w;
+		}
+		CHECK(strcmp(got, cases[i].params) == 0, cases[i].path);
+		arena_reset(&a);
+	}
+	for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++)
+		CHECK(router_id_param(ids[i].name) == (bool)ids[i].id, ids[i].name);
+	arena_free(&a);
+	return unit_done("router");
+}
