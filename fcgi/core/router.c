@@ -170,8 +170,7 @@ router_dispatch(struct req *r)
 			log_error("handler %s returned without responding", found->pattern);
 			e = ERR_INTERNAL;
 		}
-		http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-		    e == ERR_INTERNAL ? "internal error" : err_code(e));
+		txn_error(r, e);
 	}
 }
 

@@ -204,6 +204,20 @@ txn_commit_early(struct req *r)
 }
 
 enum err
+txn_error(struct req *r, enum err e)
+{
+	const char *why, *field = db_field(r, &why);
+
+	if (e == ERR_OK)
+		e = ERR_INTERNAL;
+	if (e == ERR_BAD_REQUEST && field[0] != '\0' && cJSON_IsObject(r->json) &&
+	    cJSON_GetObjectItemCaseSensitive(r->json, field) != NULL)
+		return http_field_error(r, "invalid request body", field, why);
+	return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
+	    e == ERR_INTERNAL ? "internal error" : err_code(e));
+}
+
+enum err
 txn_run(struct req *r, const struct route *rt)
 {
 	const char *key, *hash = NULL;
@@ -229,9 +243,7 @@ txn_run(struct req *r, const struct route *rt)
 	if (e == ERR_OK)
 		e = rt->fn(r);
 	if (!r->responded)
-		http_error(r, e == ERR_OK ? ERR_INTERNAL : e,
-		    e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-		    e == ERR_OK || e == ERR_INTERNAL ? "internal error" : err_code(e));
+		txn_error(r, e);
 	if (r->held.status >= 400 || !r->w->db.in_tx) {
 		db_rollback(r);
 		http_flush(r);
