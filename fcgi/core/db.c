@@ -170,6 +170,33 @@ prepared_add(struct db *db, const struct db_stmt *st)
 		}
 }
 
+/*
+ * db->field from db->constraint: <table>_<column>_fkey (23503) or
+ * <table>_<column>_check (23514) on the table the error names.
+ */
+static void
+constraint_field(struct db *db, const char *state, const char *table)
+{
+	const char *suffix = NULL;
+	size_t      tl, cl, sl;
+
+	db->field[0] = '\0';
+	if (state != NULL && strcmp(state, "23503") == 0)
+		suffix = "_fkey";
+	else if (state != NULL && strcmp(state, "23514") == 0)
+		suffix = "_check";
+	if (suffix == NULL || table == NULL)
+		return;
+	tl = strlen(table);
+	cl = strlen(db->constraint);
+	sl = strlen(suffix);
+	if (cl <= tl + 1 + sl || strncmp(db->constraint, table, tl) != 0 ||
+	    db->constraint[tl] != '_' || strcmp(db->constraint + cl - sl, suffix) != 0)
+		return;
+	memcpy(db->field, db->constraint + tl + 1, cl - tl - 1 - sl);
+	db->field[cl - tl - 1 - sl] = '\0';
+}
+
 static enum err
 classify(struct req *r, PGresult *res, const char *name)
 {
@@ -181,8 +208,8 @@ classify(struct req *r, PGresult *res, const char *name)
 	util_snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
 	if (util_snprintf(db->constraint, sizeof(db->constraint), "%s", cons ? cons : "") < 0)
 		db->constraint[0] = '\0';
+	constraint_field(db, state, PQresultErrorField(res, PG_DIAG_TABLE_NAME));
 	db->message[0] = '\0';
-	db->field[0] = '\0';
 	/* Only our own raised errors (LNxxx, P0002) carry a message for users,
 	 * and the request field it is about in COLUMN. */
 	if (state != NULL && (strncmp(state, "LN", 2) == 0 || strcmp(state, "P0002") == 0)) {
@@ -514,8 +541,11 @@ db_constraint(struct req *r)
 }
 
 const char *
-db_field(struct req *r)
+db_field(struct req *r, const char **why)
 {
+	if (why != NULL)
+		*why = r->w->db.message[0] ? r->w->db.message :
+		    strcmp(r->w->db.sqlstate, "23503") == 0 ? "not found" : "not allowed";
 	return r->w->db.field;
 }
 

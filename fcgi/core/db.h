@@ -63,8 +63,8 @@ struct db {
 	uint64_t              prefetch_seq;	/* auth.c: tokens of launcher.tenant_wide */
 	char                  sqlstate[6];
 	char                  constraint[64];
+	char                  field[64];	/* db_field */
 	char                  message[256];
-	char                  field[64];	/* COLUMN of our own raised error */
 };
 
 /* Connects (or reconnects after the interval); ERR_UNAVAILABLE if down. */
@@ -141,11 +141,13 @@ const char *db_message(struct req *r, const char *fallback);
 /* The constraint named by the last failed statement ("" if none). */
 const char *db_constraint(struct req *r);
 /*
- * The request field our own raised error names (RAISE ... USING COLUMN =
- * 'server_id'; "" if none): the router answers such an ERR_BAD_REQUEST as
- * a 400 naming that field with db_message.
+ * The column whose value the last failed statement's foreign key (23503)
+ * or check (23514) refused, by the naming rule of sql/016_tenant_keys.sql:
+ * constraint <table>_<column>_fkey or <table>_<column>_check names
+ * <column>; "" for any other failure.  *why (may be NULL) receives what to
+ * tell the caller: "not found" for a key, "not allowed" for a check.
  */
-const char *db_field(struct req *r);
+const char *db_field(struct req *r, const char **why);
 
 /* Value helpers (column by name; aborts on a missing column: a bug). */
 const char *db_get(PGresult *res, int row, const char *col);

@@ -208,24 +208,13 @@ router_dispatch(struct req *r)
 	 * serialization failure or deadlock must read as "try again". */
 	if (!r->responded && e == ERR_RETRY && (found->flags & ROUTE_AGENT))
 		e = ERR_UNAVAILABLE;
-	router_answer_error(r, found, e);
-}
-
-void
-router_answer_error(struct req *r, const struct route *rt, enum err e)
-{
-	if (r->responded)
-		return;
-	if (e == ERR_OK) {
-		log_error("handler %s returned without responding", rt->pattern);
-		e = ERR_INTERNAL;
+	if (!r->responded) {
+		if (e == ERR_OK) {
+			log_error("handler %s returned without responding", found->pattern);
+			e = ERR_INTERNAL;
+		}
+		txn_error(r, e);
 	}
-	/* A placement or rule our SQL functions check names its field. */
-	if (e == ERR_BAD_REQUEST && db_field(r)[0] != '\0')
-		http_field_error(r, "invalid request body", db_field(r), db_message(r, "is invalid"));
-	else
-		http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-		    e == ERR_INTERNAL ? "internal error" : err_code(e));
 }
 
 void

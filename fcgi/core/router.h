@@ -71,13 +71,6 @@ bool router_id_param(const char *name);
  * connection holds the tenant this request resolved (500 otherwise).
  */
 void router_dispatch(struct req *r);
-/*
- * Answers a handler's unanswered error e (ERR_OK = it forgot to answer: a
- * 500) with the generic message of its code, or as a 400 naming the field
- * when the failed statement named one (db_field).  Does nothing if r has
- * answered.  The router and txn_run's held answer both end here.
- */
-void router_answer_error(struct req *r, const struct route *rt, enum err e);
 /* Prints "METHOD /pattern cap audit" lines of every route (for the tests). */
 void router_print(void);
 

@@ -204,6 +204,22 @@ txn_commit_early(struct req *r)
 }
 
 enum err
+txn_error(struct req *r, enum err e)
+{
+	const char *why, *field = db_field(r, &why);
+
+	if (e == ERR_OK)
+		e = ERR_INTERNAL;
+	/* A refused reference or check names the body's field it came from;
+	 * our own functions name theirs (placement: COLUMN) with a message. */
+	if (e == ERR_BAD_REQUEST && field[0] != '\0' && (db_message(r, NULL) != NULL ||
+	    (cJSON_IsObject(r->json) && cJSON_GetObjectItemCaseSensitive(r->json, field) != NULL)))
+		return http_field_error(r, "invalid request body", field, why);
+	return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
+	    e == ERR_INTERNAL ? "internal error" : err_code(e));
+}
+
+enum err
 txn_run(struct req *r, const struct route *rt)
 {
 	const char *key, *hash = NULL;
@@ -228,7 +244,8 @@ txn_run(struct req *r, const struct route *rt)
 		e = perm_project(r, rt->project_of ? rt->project_of(r) : http_param(r, "id"), rt->cap);
 	if (e == ERR_OK)
 		e = rt->fn(r);
-	router_answer_error(r, rt, e);
+	if (!r->responded)
+		txn_error(r, e);
 	if (r->held.status >= 400 || !r->w->db.in_tx) {
 		db_rollback(r);
 		http_flush(r);

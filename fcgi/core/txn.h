@@ -20,4 +20,12 @@ enum err txn_run(struct req *r, const struct route *rt);
  */
 enum err txn_commit_early(struct req *r);
 
+/*
+ * Answers the error e of a handler that returned without answering (the
+ * router's fallback and this wrapper's): the envelope of e (ERR_OK counts
+ * as ERR_INTERNAL); a foreign key or check the database refused
+ * (db_field) on a field of the request's body is a 400 naming that field.
+ */
+enum err txn_error(struct req *r, enum err e);
+
 #endif
