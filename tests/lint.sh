@@ -45,6 +45,27 @@ if [ -n "$hits" ]; then
 	echo "$hits"
 	fail=1
 fi
+# The OpenAPI document through a linter nobody here wrote: Redocly CLI,
+# pinned in tests/tools/package-lock.json and installed there (npm ci) when
+# missing or stale. Its rules (every example valid against its schema, any
+# warning an error) and the reasoned exceptions are in tests/tools/.
+redocly=tests/tools/node_modules/.bin/redocly
+if [ ! -x "$redocly" ] || [ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
+	if ! command -v npm > /dev/null 2>&1; then
+		echo "lint: npm not found: the OpenAPI lint needs Node.js >= 20.19 with npm"
+		fail=1
+	elif ! npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error > /dev/null; then
+		echo "lint: npm ci in tests/tools failed (Redocly CLI for the OpenAPI lint)"
+		fail=1
+	fi
+fi
+if [ -x "$redocly" ]; then
+	if ! out=$("$redocly" lint --config tests/tools/redocly.yaml --format=stylish static/openapi.json 2>&1); then
+		echo "lint: static/openapi.json (Redocly CLI):"
+		echo "$out" | grep -vE '^\s*$|[║╔╚]'
+		fail=1
+	fi
+fi
 # Warnings are errors (the Makefile's -Werror); a fresh object build proves it.
 tmp=$(mktemp -d)
 if ! make --no-print-directory -s BUILD="$tmp" all >"$tmp/log" 2>&1; then

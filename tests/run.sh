@@ -13,12 +13,26 @@ BUILD=build
 passed=0
 failed=0
 
-count() {   # count LOGFILE: adds the "N passed, M failed" lines of a log
-	local p f
+# count LOGFILE [STEP RC]: adds the "N passed, M failed" lines of a log.
+# With STEP and its exit status RC, a step cannot pass by accident: no
+# summary line at all (it crashed, or ran nothing) is one failure, and so is
+# a non-zero exit whose summaries counted no failure.
+count() {
+	local p f lines=0 fails=0
 	while read -r p f; do
 		passed=$((passed + p))
 		failed=$((failed + f))
+		lines=$((lines + 1))
+		fails=$((fails + f))
 	done < <(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$1")
+	[ "$#" -ge 3 ] || return 0
+	if [ "$lines" = 0 ]; then
+		echo "$2: printed no summary (exit $3): 0 passed, 1 failed"
+		failed=$((failed + 1))
+	elif [ "$3" != 0 ] && [ "$fails" = 0 ]; then
+		echo "$2: exit $3 with no failure counted: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
 }
 
 finish() {
@@ -39,12 +53,11 @@ fi
 tmp=$(mktemp)
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
-	if ! "$t" >> "$tmp" 2>&1; then
-		grep -q "failed" "$tmp" || echo "unit $t: 0 passed, 1 failed" >> "$tmp"
-	fi
+	"$t" > "$tmp" 2>&1
+	rc=$?
+	cat "$tmp"
+	count "$tmp" "unit $t" "$rc"
 done
-cat "$tmp"
-count "$tmp"
 rm -f "$tmp"
 
 # 2b. every parser of untrusted bytes under libFuzzer, briefly (make fuzz
@@ -52,9 +65,10 @@ rm -f "$tmp"
 if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash tests/fuzz/run.sh > "$tmp" 2>&1
+	rc=$?
 	cat "$tmp"
 	grep -q "^fuzz: " "$tmp" || echo "fuzz: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp"
+	count "$tmp" fuzz "$rc"
 	rm -f "$tmp"
 fi
 
@@ -131,16 +145,17 @@ fi
 if [ "$#" -eq 0 ] && [ -n "${LAUNCHER_TEST_REGISTRY:-}" ] && [ -n "${FIXTURE_REGISTRY:-}" ]; then
 	tmp=$(mktemp)
 	$PY tests/stack/test_registry.py > "$tmp" 2>&1
+	rc=$?
 	cat "$tmp"
-	grep -q "passed" "$tmp" || echo "stack registry: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp"
+	count "$tmp" "stack registry" "$rc"
 	rm -f "$tmp"
 fi
 
 # 4. API tests through nginx
 tmp=$(mktemp)
 $PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
-count "$tmp"
+rc=${PIPESTATUS[0]}
+count "$tmp" api "$rc"
 rm -f "$tmp"
 
 # 5. the agent's contract tests against a stand-in plane (cases the real
@@ -150,10 +165,10 @@ if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
 		$PY tests/agent/test_agent.py "$BUILD" > "$tmp" 2>&1
+	rc=$?
 	# a failure prints its checks and the case's agent log
-	if grep -q "^FAIL" "$tmp"; then cat "$tmp"; else tail -n 3 "$tmp"; fi
-	grep -q "passed" "$tmp" || echo "unit agent-loop: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp"
+	if grep -q "^FAIL" "$tmp" || [ "$rc" != 0 ]; then cat "$tmp"; else tail -n 3 "$tmp"; fi
+	count "$tmp" "unit agent-loop" "$rc"
 	rm -f "$tmp"
 fi
 
@@ -163,10 +178,10 @@ if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
 		$PY tests/agent/test_app_jobs.py "$BUILD" > "$tmp" 2>&1
+	rc=$?
 	# a failure prints its checks and the case's agent log
-	if grep -qE "^FAIL|Traceback" "$tmp"; then cat "$tmp"; else tail -n 1 "$tmp"; fi
-	grep -q "passed" "$tmp" || echo "agent app-jobs: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp"
+	if grep -qE "^FAIL|Traceback" "$tmp" || [ "$rc" != 0 ]; then cat "$tmp"; else tail -n 1 "$tmp"; fi
+	count "$tmp" "agent app-jobs" "$rc"
 	rm -f "$tmp"
 fi
 
@@ -174,9 +189,9 @@ fi
 if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	bash tests/stack/test_local_agent.sh "$BUILD" > "$tmp" 2>&1
+	rc=$?
 	cat "$tmp"
-	grep -q "passed" "$tmp" || echo "stack local-agent: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp"
+	count "$tmp" "stack local-agent" "$rc"
 	rm -f "$tmp"
 fi
 

@@ -197,10 +197,38 @@ constraint_field(struct db *db, const char *state, const char *table)
 	db->field[cl - tl - 1 - sl] = '\0';
 }
 
+enum err
+db_classify_sqlstate(const char *state)
+{
+	if (state == NULL)
+		return ERR_INTERNAL;
+	if (strcmp(state, "23505") == 0)
+		return ERR_CONFLICT;
+	if (strcmp(state, "23503") == 0 || strcmp(state, "23514") == 0 ||
+	    strcmp(state, "23502") == 0 || strncmp(state, "22", 2) == 0)
+		return ERR_BAD_REQUEST;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return ERR_RETRY;
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P03") == 0)
+		return ERR_UNAVAILABLE;
+	/* Raised by our own functions: P0002 = no such row, LN4xx = API errors. */
+	if (strcmp(state, "P0002") == 0)
+		return ERR_NOT_FOUND;
+	if (strcmp(state, "LN409") == 0)
+		return ERR_CONFLICT;
+	if (strcmp(state, "LN400") == 0)
+		return ERR_BAD_REQUEST;
+	if (strcmp(state, "LN403") == 0)
+		return ERR_FORBIDDEN;
+	return ERR_INTERNAL;
+}
+
 static enum err
 classify(struct req *r, PGresult *res, const char *name)
 {
 	struct db  *db = &r->w->db;
+	enum err    e;
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
 	const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
@@ -228,27 +256,10 @@ classify(struct req *r, PGresult *res, const char *name)
 		log_error("sql %s: failed without SQLSTATE", name);
 		return ERR_INTERNAL;
 	}
-	if (strcmp(state, "23505") == 0)
-		return ERR_CONFLICT;
-	if (strcmp(state, "23503") == 0 || strcmp(state, "23514") == 0 ||
-	    strcmp(state, "23502") == 0 || strncmp(state, "22", 2) == 0)
-		return ERR_BAD_REQUEST;
-	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		return ERR_RETRY;
-	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-	    strcmp(state, "57P03") == 0)
-		return ERR_UNAVAILABLE;
-	/* Raised by our own functions: P0002 = no such row, LN4xx = API errors. */
-	if (strcmp(state, "P0002") == 0)
-		return ERR_NOT_FOUND;
-	if (strcmp(state, "LN409") == 0)
-		return ERR_CONFLICT;
-	if (strcmp(state, "LN400") == 0)
-		return ERR_BAD_REQUEST;
-	if (strcmp(state, "LN403") == 0)
-		return ERR_FORBIDDEN;
-	log_error("sql %s: SQLSTATE %s", name, state);
-	return ERR_INTERNAL;
+	e = db_classify_sqlstate(state);
+	if (e == ERR_INTERNAL)
+		log_error("sql %s: SQLSTATE %s", name, state);
+	return e;
 }
 
 /* Prepares st on this connection unless it already is. */

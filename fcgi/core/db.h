@@ -81,6 +81,15 @@ void     db_close(struct db *db);
 enum err db_exec(struct req *r, const struct db_stmt *st, int n,
     const char *const *params, PGresult **out);
 
+/*
+ * The one SQLSTATE -> enum err table (pure; db_exec's errors above):
+ * 23505, LN409 -> ERR_CONFLICT; 23502, 23503, 23514, 22xxx, LN400 ->
+ * ERR_BAD_REQUEST; 40001, 40P01 -> ERR_RETRY; 08xxx, 57P01, 57P03 ->
+ * ERR_UNAVAILABLE; P0002 -> ERR_NOT_FOUND; LN403 -> ERR_FORBIDDEN;
+ * NULL or anything else -> ERR_INTERNAL.
+ */
+enum err db_classify_sqlstate(const char *state);
+
 #define DB_ARGS(...) (sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
 	(const char *const[]){__VA_ARGS__}
 /* db_run(r, &st, &res, "a", "b") */

@@ -66,6 +66,15 @@ class Agent:
         with open(self.log.name) as f:
             return f.read()
 
+    def wait_output(self, text, timeout):
+        """Polls the agent's log until it holds text (False at the deadline)."""
+        end = time.time() + timeout
+        while text not in self.output():
+            if time.time() > end:
+                return False
+            time.sleep(0.1)
+        return True
+
     def stop(self, timeout=15):
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
@@ -169,9 +178,7 @@ def case_lease_and_cancel(plane, tmp):
     plane.cancel(jid)
     check(plane.wait(lambda p: any(r[1].endswith(jid + "/lease") and r[2] == 409
                                    for r in p.requests), 5), "lease answered 409")
-    time.sleep(0.5)
-    out = a.output()
-    check("no longer ours" in out, "cancellation logged")
+    check(a.wait_output("no longer ours", 10), "cancellation logged")
     check(plane.job(jid)["completions"] == 0, "cancelled job not completed")
     check(not os.path.exists(os.path.join(a.state, "noop.log")), "cancelled noop never wrote")
     check(subprocess.run(["pgrep", "-P", str(a.p.pid)], capture_output=True).stdout == b"",
@@ -236,7 +243,8 @@ def case_plane_down(plane, tmp):
     check(plane.wait(lambda p: len(p.heartbeats) >= 1, 10), "first heartbeat")
     port = plane.port
     plane.stop()
-    time.sleep(4)
+    # down long enough for the back-off to double (1 s, then 2 s)
+    check(a.wait_output("retrying in 2 s", 20), "backs off while the plane is down")
     check(a.p.poll() is None, "still running while the plane is down")
     plane.start(port)
     n = len(plane.heartbeats)

@@ -1,6 +1,8 @@
 """Runs the API tests: every test_* function of every tests/api/test_*.py
 module, in file and definition order, one scenario each.  Prints one line
 per test and "api: N passed, N failed" at the end; exit 1 on any failure.
+A module that does not import counts as one failed test; so does a filter
+that selects no test.
 
   run.py [substring ...]   only tests whose "file::name" contains one"""
 import importlib.util
@@ -22,7 +24,15 @@ def main():
             continue
         spec = importlib.util.spec_from_file_location(fn[:-3], os.path.join(HERE, fn))
         mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException as e:  # a module that does not import is a failure, never a skip
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            failed += 1
+            print("FAIL %s: does not import: %s: %s" % (fn, type(e).__name__, e), flush=True)
+            traceback.print_exc(limit=3, file=sys.stdout)
+            continue
         tests = [(n, f) for n, f in vars(mod).items()
                  if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == mod.__name__]
         tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
@@ -39,6 +49,9 @@ def main():
                 failed += 1
                 print("FAIL %s: %s" % (full, e), flush=True)
                 traceback.print_exc(limit=3, file=sys.stdout)
+    if wanted and passed + failed == 0:
+        failed += 1  # a filter that selects nothing is a typo, not a pass
+        print("FAIL no test matches %s" % " ".join(wanted), flush=True)
     print("api: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -184,14 +184,22 @@ def test_rotated_token_is_refused_at_once_and_tokens_stay_in_their_tenant():
 
 def test_scheduler_marks_silent_servers_offline_and_expires_leases():
     c, _ = registered()
-    s = _server(c, heartbeat_interval_seconds=1)
+    # Time passes in the database, never by sleeping (a loaded machine may
+    # take seconds per call): the rows' timestamps are moved into the past.
+    s = _server(c, heartbeat_interval_seconds=60)
     a = Agent(c.tenant, s["agent_token"])
     a.heartbeat()
     job = _enqueue(s["id"], c.tid, lease=5)[0]
     assert a.claim()["id"] == job
     scheduler()
     assert c.get("/servers/" + s["id"]).data["status"] == "online"
-    time.sleep(3.5)
+    # two missed heartbeats are not yet offline; three are
+    psql("UPDATE servers SET last_seen_at = now() - interval '119 seconds' WHERE id = '%s'" % s["id"],
+         user="launcher_owner")
+    scheduler()
+    assert c.get("/servers/" + s["id"]).data["status"] == "online"
+    psql("UPDATE servers SET last_seen_at = now() - interval '181 seconds' WHERE id = '%s'" % s["id"],
+         user="launcher_owner")
     scheduler()
     assert c.get("/servers/" + s["id"]).data["status"] == "offline"
     assert a.heartbeat().data["status"] == "online"
@@ -206,8 +214,8 @@ def test_scheduler_marks_silent_servers_offline_and_expires_leases():
     row = psql("SELECT status, error FROM jobs WHERE id = '%s'" % job, user="launcher_owner")[0]
     assert row.startswith("failed|") and "lease expired on attempt 2 of 2" in row, row
     # A job past its deadline is never handed out and fails.
-    late = _enqueue(s["id"], c.tid, deadline="1 second")[0]
-    time.sleep(1.2)
+    late = _enqueue(s["id"], c.tid)[0]
+    psql("UPDATE jobs SET deadline_at = now() - interval '1 second' WHERE id = '%s'" % late, user="launcher_owner")
     assert a.claim() is None
     scheduler()
     assert psql("SELECT status FROM jobs WHERE id = '%s'" % late, user="launcher_owner") == ["failed"]

@@ -8,23 +8,47 @@ cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-10}
 OUT=build-fuzz
 mkdir -p "$OUT"
-CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
--fno-sanitize-recover=undefined -Ifcgi $(pkg-config --cflags libpq libcjson) -DLAUNCHER_VERSION=\"fuzz\""
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 $SAN \
+-Ifcgi $(pkg-config --cflags libpq libcjson) -DLAUNCHER_VERSION=\"fuzz\""
 LIBS="-lfcgi -ljwt $(pkg-config --libs libpq libcjson libsodium libcurl libcrypto)"
-SRC=$(ls fcgi/core/*.c fcgi/api/*.c)
 passed=0
 failed=0
+# Every module (core, API, agent) compiled once, instrumented, into one
+# archive; each fuzzer takes from it only the objects it needs.
+rm -rf "$OUT/obj" "$OUT/liblauncher-fuzz.a"
+mkdir -p "$OUT/obj"
+: > "$OUT/lib.build.log"
+for src in fcgi/core/*.c fcgi/api/*.c fcgi/agent/*.c; do
+	# shellcheck disable=SC2086
+	clang $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$OUT/obj/$(echo "$src" | tr / _).o" \
+		2>> "$OUT/lib.build.log" &
+	[ "$(jobs -rp | wc -l)" -lt 2 ] || wait -n
+done
+wait
+if [ "$(ls "$OUT"/obj/*.o 2>/dev/null | wc -l)" != "$(ls fcgi/core/*.c fcgi/api/*.c fcgi/agent/*.c | wc -l)" ] ||
+	! ar rcs "$OUT/liblauncher-fuzz.a" "$OUT"/obj/*.o; then
+	echo "fuzz: the modules do not build"; tail -n 20 "$OUT/lib.build.log"
+	echo "fuzz: 0 passed, 1 failed"
+	exit 1
+fi
 for f in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$f" .c)
 	# shellcheck disable=SC2086
-	if ! clang $CFLAGS -o "$OUT/$name" "$f" $SRC $LIBS 2> "$OUT/$name.build.log"; then
+	if ! clang $CFLAGS -fsanitize=fuzzer -o "$OUT/$name" "$f" "$OUT/liblauncher-fuzz.a" $LIBS \
+		2> "$OUT/$name.build.log"; then
 		echo "fuzz $name: build failed"; tail -n 20 "$OUT/$name.build.log"
 		failed=$((failed + 1)); continue
 	fi
 	corpus="tests/fuzz/corpus/${name#fuzz_}"
 	work="$OUT/corpus-$name"
 	mkdir -p "$work"
-	[ -d "$corpus" ] && cp -n "$corpus"/* "$work"/ 2>/dev/null
+	# More than one committed seed per parser: a lone seed is one shape only.
+	if [ "$(find "$corpus" -maxdepth 1 -type f 2>/dev/null | wc -l)" -lt 2 ]; then
+		echo "fuzz $name: fewer than 2 seeds in $corpus"
+		failed=$((failed + 1)); continue
+	fi
+	cp -n "$corpus"/* "$work"/ 2>/dev/null
 	if "$OUT/$name" -max_total_time="$SECS" -max_len=16384 -artifact_prefix="$OUT/$name-" \
 		"$work" > "$OUT/$name.log" 2>&1; then
 		echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$OUT/$name.log" | awk '{print $2}') runs)"

@@ -78,6 +78,11 @@ main(void)
 		{409, "{\"success\":false,\"error\":{\"code\":\"CONFLICT\",\"message\":\"the job is cancelled\"}}", PLANE_CONFLICT},
 		{404, "", PLANE_GONE}, {400, "{}", PLANE_REJECTED}, {422, "", PLANE_REJECTED},
 		{429, "", PLANE_DOWN}, {502, "<html>Bad Gateway</html>", PLANE_DOWN}, {503, "", PLANE_DOWN},
+		/* the edges of each class: no answer, 1xx, 3xx, 408, 500, 599 */
+		{0, "", PLANE_DOWN}, {99, "", PLANE_DOWN}, {100, "", PLANE_REJECTED},
+		{299, "", PLANE_OK}, {301, "<html>Moved</html>", PLANE_REJECTED},
+		{399, "", PLANE_REJECTED}, {402, "", PLANE_REJECTED}, {408, "", PLANE_DOWN},
+		{499, "", PLANE_REJECTED}, {500, "", PLANE_DOWN}, {599, "", PLANE_DOWN},
 	};
 	struct engine_facts f;
 	struct plane_answer ans;
