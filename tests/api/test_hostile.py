@@ -103,3 +103,82 @@ def test_concurrent_creations_of_one_name_get_different_hostnames():
     names = [r.data["hostname"] for r in got]
     assert len(set(names)) == len(names), names
     assert "web-%s.%s" % (tag, domain) in names, names
+
+
+# -------------------------------------------------- bodies never read
+
+def _nginx_resets():
+    import os
+    from lib import STATE
+    with open(os.path.join(STATE, "nginx", "logs", "error.log"), errors="replace") as f:
+        return sum(1 for line in f if "reset by peer" in line and "upstream" in line)
+
+
+def test_an_unread_large_body_never_costs_the_answer():
+    """1 MB bodies to routes that answer before reading them (401, 404):
+    every answer arrives whole, and nginx never sees the pool reset the
+    connection (a reset loses whatever answer nginx has not read yet)."""
+    before = _nginx_resets()
+    body = b'{"name":"' + b"x" * ((1 << 20) - 64) + b'"}'
+    for i in range(60):
+        path = "/default/api/v1/projects" if i % 2 else "/default/api/v1/no-such-route"
+        r = request("POST", path, raw=body, headers={"Content-Type": "application/json"}, timeout=15)
+        assert r.status in (401, 404) and r.json and r.json["success"] is False, (i, r)
+    assert _nginx_resets() == before, "the pool reset %d connections" % (_nginx_resets() - before)
+
+
+# ------------------------------------------------- nginx's own errors
+
+def _raw(data, port=None):
+    """Bytes on a plain connection to nginx; returns (status, headers, body)."""
+    s = socket.create_connection(("127.0.0.1", port or HTTP_PORT), timeout=10)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                # nginx answers an oversized request line or header and
+                # then closes with the rest of it unread: a reset after
+                # the answer, which the kernel still hands over first.
+                break
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    return int(lines[0].split()[1]), hdrs, body
+
+
+def test_nginx_errors_answer_the_json_envelope():
+    close = b"Host: x\r\nConnection: close\r\n\r\n"
+    cases = [
+        ("URI over 16 KB", b"GET /default/api/v1/" + b"a" * 17000 + b" HTTP/1.1\r\n" + close, 414, "URI_TOO_LONG"),
+        ("header over 16 KB", b"GET /default/api/v1/auth/me HTTP/1.1\r\nX-Big: " + b"a" * 17000 + b"\r\n" + close,
+         400, "HEADER_TOO_LARGE"),
+        ("%00 in the path", b"GET /default/api/v1/a%00b HTTP/1.1\r\n" + close, 400, "BAD_REQUEST"),
+        ("malformed request line", b"GARBAGE\r\n\r\n", 400, "BAD_REQUEST"),
+        ("body over client_max_body_size", b"POST /default/api/v1/auth/login HTTP/1.1\r\n"
+         b"Content-Length: 999999999\r\n" + close, 413, "PAYLOAD_TOO_LARGE"),
+        ("unknown transfer coding", b"POST /default/api/v1/auth/login HTTP/1.1\r\nTransfer-Encoding: gzip\r\n" + close,
+         501, "NOT_IMPLEMENTED"),
+        ("HTTP/2.0 on a plain port", b"GET / HTTP/2.0\r\n" + close, 505, "HTTP_VERSION_NOT_SUPPORTED"),
+        ("unknown static path", b"GET /no/such/file HTTP/1.1\r\n" + close, 404, "NOT_FOUND"),
+        ("the error location itself", b"GET /.lnchr-error/500 HTTP/1.1\r\n" + close, 404, "NOT_FOUND"),
+    ]
+    for what, data, status, code in cases:
+        st, h, body = _raw(data)
+        assert st == status, (what, st, body[:200])
+        assert h.get("content-type") == "application/json", (what, h, body[:200])
+        env = json.loads(body)
+        assert env["success"] is False and env["error"]["code"] == code and env["error"]["message"], (what, env)
+        assert h.get("x-request-id") and h.get("x-plane-version"), (what, h)
+    # Plain HTTP to the HTTPS port (nginx's 497) is the envelope too.
+    from lib import HTTPS_PORT as tls_port
+    st, h, body = _raw(b"GET /default/api/v1/auth/me HTTP/1.1\r\n" + close, tls_port)
+    assert st == 400 and json.loads(body)["error"]["code"] == "BAD_REQUEST", (st, body[:200])
+
