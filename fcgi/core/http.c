@@ -217,6 +217,7 @@ enum err
 http_read_json(struct req *r, bool required)
 {
 	enum err e;
+	cJSON   *bad;
 
 	if ((e = http_body(r)) != ERR_OK)
 		return e;
@@ -239,6 +240,8 @@ http_read_json(struct req *r, bool required)
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, r->json);
 	if (!cJSON_IsObject(r->json))
 		return http_error(r, ERR_BAD_REQUEST, "JSON body must be an object");
+	if ((bad = json_bad_strings(r->a, r->body, r->body_len, r->json)) != NULL)
+		return http_error_details(r, "invalid request body", bad);
 	return ERR_OK;
 }
 

@@ -182,3 +182,37 @@ def test_nginx_errors_answer_the_json_envelope():
     st, h, body = _raw(b"GET /default/api/v1/auth/me HTTP/1.1\r\n" + close, tls_port)
     assert st == 400 and json.loads(body)["error"]["code"] == "BAD_REQUEST", (st, body[:200])
 
+
+
+# ------------------------------------------ strings inside JSON bodies
+
+def test_nul_and_invalid_utf8_in_any_string_are_refused_naming_the_field():
+    c, _ = registered("str")
+    _server(c, base_domain="apps.test")
+    p = new_project(c)
+    before = _sql("SELECT count(*) FROM applications WHERE project_id = '%s'" % p["id"])
+    base = ('{"name":"web","project_id":"%s","source_type":"docker_image",'
+            '"image_url":"registry.test/web:v1","exposed_port":8080' % p["id"])
+    cases = [
+        (base + ',"env":{"SECRET":"abc\\u0000def"}}', "env.SECRET"),
+        (base.replace('"web"', '"we\\u0000b"') + "}", "name"),
+        (base + ',"build_args":{"A":"x","B":["ok","\\u0000"]}}', "build_args.B[1]"),
+        (base + ',"env":{"K\\u0000":"v"}}', "env"),
+        ((base + ',"env":{"SECRET":"caf\xe9"}}').encode("latin-1"), "env.SECRET"),
+        ((base + ',"env":{"SECRET":"\xed\xa0\x80"}}').encode("latin-1"), "env.SECRET"),  # a surrogate
+        ((base + ',"start_command":"\xc0\xaf"}').encode("latin-1"), "start_command"),  # overlong "/"
+    ]
+    for raw, field in cases:
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        r = c.post("/applications", raw=data, headers={"Content-Type": "application/json"})
+        assert_error(r, 400, "BAD_REQUEST", field)
+    assert _sql("SELECT count(*) FROM applications WHERE project_id = '%s'" % p["id"]) == before
+    # An escaped backslash before "u0000" is text, and real UTF-8 passes.
+    ok = base + ',"env":{"SECRET":"a\\\\u0000 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80"}}'
+    r = c.post("/applications", raw=ok.encode("latin-1"), headers={"Content-Type": "application/json"})
+    assert r.status == 201, r
+    g = c.get("/applications/%s/env?reveal=true" % r.data["id"])
+    assert g.status == 200, g
+    # The same check guards every body, not only applications'.
+    r = c.post("/projects", raw=b'{"name":"p\\u0000x"}', headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "BAD_REQUEST", "name")
