@@ -363,23 +363,103 @@ check_string_map(const cJSON *v)
 	return NULL;
 }
 
-static const char *
-check_volumes(const cJSON *v)
-{
-	if (!cJSON_IsArray(v))
-		return "must be an array of {volume_id | name, mount_path}";
-	for (const cJSON *it = v->child; it; it = it->next) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "mount_path");
+#define VOLUMES_MAX    20
+#define MOUNT_PATH_MAX 1024
 
-		if (!cJSON_IsObject(it) || !cJSON_IsString(m) || m->valuestring[0] != '/')
-			return "each volume needs a mount_path starting with /";
+/* A container path: absolute, no "." or ".." segment, no empty segment,
+ * nothing an engine's -v syntax would read as a separator (':' ','), not
+ * the root nor the kernel's own trees. */
+static const char *
+check_mount_path(const char *p)
+{
+	static const char *const kernel[] = {"/proc", "/sys", "/dev"};
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n < 2 || n > MOUNT_PATH_MAX)
+		return "must be an absolute path of at most 1024 bytes, not /";
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ':' || *c == ',' || *c == '\\')
+			return "must not contain control characters, ':', ',' or '\\'";
+	for (const char *seg = p + 1;; ) {
+		size_t len = strcspn(seg, "/");
+
+		if ((len == 0 && seg[len] == '/') || (len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return "must not contain empty, '.' or '..' segments";
+		if (seg[len] == '\0')
+			break;
+		seg += len + 1;
+	}
+	for (size_t i = 0; i < sizeof(kernel) / sizeof(*kernel); i++) {
+		size_t k = strlen(kernel[i]);
+
+		if (strncmp(p, kernel[i], k) == 0 && (p[k] == '\0' || p[k] == '/'))
+			return "must not be under /proc, /sys or /dev";
+	}
+	return NULL;
+}
+
+/*
+ * volumes: at most VOLUMES_MAX entries {volume_id | name, mount_path,
+ * mode?}: a volume by id or by name (a slug: a host path is never a
+ * volume), an absolute container path (check_mount_path) used once, mode
+ * "rw" (the default) or "ro", no other key.  *field names the entry.
+ */
+static const char *
+check_volumes(struct req *r, const cJSON *v, const char **field)
+{
+	int i = 0;
+
+	if (!cJSON_IsArray(v))
+		return "must be an array of {volume_id | name, mount_path, mode?}";
+	if (cJSON_GetArraySize(v) > VOLUMES_MAX)
+		return "at most 20 volumes";
+	for (const cJSON *it = v->child; it; it = it->next, i++) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "volume_id");
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+		const cJSON *mp = cJSON_GetObjectItemCaseSensitive(it, "mount_path");
+		const cJSON *mo = cJSON_GetObjectItemCaseSensitive(it, "mode");
+		const char  *m;
+
+		*field = arena_printf(r->a, "volumes[%d]", i);
+		if (!cJSON_IsObject(it))
+			return "must be an object {volume_id | name, mount_path, mode?}";
+		for (const cJSON *k = it->child; k; k = k->next)
+			if (strcmp(k->string, "volume_id") != 0 && strcmp(k->string, "name") != 0 &&
+			    strcmp(k->string, "mount_path") != 0 && strcmp(k->string, "mode") != 0)
+				return "only volume_id, name, mount_path and mode are allowed";
+		if ((id != NULL) == (nm != NULL))
+			return "needs exactly one of volume_id and name";
+		if (id != NULL && (!cJSON_IsString(id) || !util_is_uuid(id->valuestring))) {
+			*field = arena_printf(r->a, "volumes[%d].volume_id", i);
+			return "must be a UUID";
+		}
+		if (nm != NULL && (!cJSON_IsString(nm) || !util_is_slug(nm->valuestring))) {
+			*field = arena_printf(r->a, "volumes[%d].name", i);
+			return "must be a volume name (1 to 63 of a-z, 0-9 and '-'), not a host path";
+		}
+		*field = arena_printf(r->a, "volumes[%d].mount_path", i);
+		if (!cJSON_IsString(mp))
+			return "is required (an absolute path in the container)";
+		if ((m = check_mount_path(mp->valuestring)) != NULL)
+			return m;
+		for (const cJSON *o = v->child; o != it; o = o->next)
+			if (strcmp(cJSON_GetObjectItemCaseSensitive(o, "mount_path")->valuestring,
+			    mp->valuestring) == 0)
+				return "is already mounted by an earlier entry";
+		*field = arena_printf(r->a, "volumes[%d].mode", i);
+		if (mo != NULL && (!cJSON_IsString(mo) || (strcmp(mo->valuestring, "ro") != 0 &&
+		    strcmp(mo->valuestring, "rw") != 0)))
+			return "must be \"ro\" or \"rw\"";
 	}
 	return NULL;
 }
 
 static const char *
-check_uuid_array(const cJSON *v)
+check_uuid_array(struct req *r, const cJSON *v, const char **field)
 {
+	(void)r;
+	(void)field;
 	if (!cJSON_IsArray(v))
 		return "must be an array of UUIDs";
 	for (const cJSON *it = v->child; it; it = it->next)
@@ -446,15 +526,16 @@ check_arrays(struct req *r, cJSON *details)
 {
 	static const struct {
 		const char *name;
-		const char *(*check)(const cJSON *v);
+		/* NULL or the message; *field may name an item ("volumes[2].name") */
+		const char *(*check)(struct req *r, const cJSON *v, const char **field);
 	} arrays[] = {{"volumes", check_volumes}, {"depends_on", check_uuid_array}};
 
 	for (size_t i = 0; i < sizeof(arrays) / sizeof(*arrays); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, arrays[i].name);
-		const char  *m;
+		const char  *m, *field = arrays[i].name;
 
-		if (v != NULL && !cJSON_IsNull(v) && (m = arrays[i].check(v)) != NULL)
-			json_detail(details, arrays[i].name, m);
+		if (v != NULL && !cJSON_IsNull(v) && (m = arrays[i].check(r, v, &field)) != NULL)
+			json_detail(details, field, m);
 	}
 }
 

@@ -74,7 +74,7 @@ def test_bad_input_names_the_field_and_changes_nothing():
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
           "restart_policy": "sometimes"}, "restart_policy"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
-          "volumes": [{"name": "data"}]}, "volumes"),
+          "volumes": [{"name": "data"}]}, "volumes[0].mount_path"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
           "healthcheck_path": "health"}, "healthcheck_path"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",

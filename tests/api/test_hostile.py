@@ -216,3 +216,47 @@ def test_nul_and_invalid_utf8_in_any_string_are_refused_naming_the_field():
     # The same check guards every body, not only applications'.
     r = c.post("/projects", raw=b'{"name":"p\\u0000x"}', headers={"Content-Type": "application/json"})
     assert_error(r, 400, "BAD_REQUEST", "name")
+
+
+# --------------------------------------------------------- volumes
+
+def test_volume_entries_are_validated_naming_the_entry():
+    c, _ = registered("vol")
+    _server(c, base_domain="apps.test")
+    p = new_project(c)
+    a = _app(c, p, "vols", volumes=[{"name": "data", "mount_path": "/var/lib/data"},
+                                    {"volume_id": str(uuid.uuid4()), "mount_path": "/cache", "mode": "ro"}])
+    assert [v["mount_path"] for v in a["volumes"]] == ["/var/lib/data", "/cache"], a
+    good = {"name": "data", "mount_path": "/data"}
+    cases = [
+        ("not-a-list", "volumes"),
+        ([good] * 21, "volumes"),
+        ([good, "x"], "volumes[1]"),
+        ([{"name": "data", "mount_path": "/d", "host_path": "/etc"}], "volumes[0]"),
+        ([{"mount_path": "/d"}], "volumes[0]"),
+        ([{"name": "d", "volume_id": str(uuid.uuid4()), "mount_path": "/d"}], "volumes[0]"),
+        ([{"name": "/etc", "mount_path": "/d"}], "volumes[0].name"),
+        ([{"name": "../x", "mount_path": "/d"}], "volumes[0].name"),
+        ([{"volume_id": "nope", "mount_path": "/d"}], "volumes[0].volume_id"),
+        ([good, {"name": "data"}], "volumes[1].mount_path"),
+        ([{"name": "d", "mount_path": "relative/path"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/a/../etc"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/a/./b"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/a//b"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/data:rw,suid"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/proc/sys"}], "volumes[0].mount_path"),
+        ([{"name": "d", "mount_path": "/" + "a" * 1024}], "volumes[0].mount_path"),
+        ([good, {"name": "other", "mount_path": "/data"}], "volumes[1].mount_path"),
+        ([{"name": "d", "mount_path": "/d", "mode": "rwx"}], "volumes[0].mode"),
+        ([{"name": "d", "mount_path": "/d", "mode": True}], "volumes[0].mode"),
+    ]
+    for vols, field in cases:
+        r = c.post("/applications", {"name": "v-" + uuid.uuid4().hex[:6], "project_id": p["id"],
+                                     "source_type": "docker_image", "image_url": "registry.test/web:v1",
+                                     "volumes": vols})
+        assert_error(r, 400, "BAD_REQUEST", field)
+        r = c.put("/applications/" + a["id"], {"volumes": vols})
+        assert_error(r, 400, "BAD_REQUEST", field)
+    assert c.get("/applications/" + a["id"]).data["volumes"] == a["volumes"]
+    assert _sql("SELECT count(*) FROM applications WHERE project_id = '%s'" % p["id"]) == "1"
