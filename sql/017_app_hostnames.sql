@@ -8,9 +8,10 @@
 -- or its project or server's base_domain renamed), and kept in
 -- applications.hostname under a unique index.  A unique index sees every
 -- row whatever the row-level security policies hide, so it holds across
--- tenants; the choice itself looks across tenants too (SECURITY DEFINER,
--- owner of the table, which RLS does not restrict) and, when the plain
--- name is taken, appends "-" and six hex digits derived from the app's id.
+-- tenants; the choice itself looks across tenants too (the trigger runs
+-- as the owner of the table, which RLS does not restrict; the API role
+-- cannot call the chooser itself) and, when the plain name is taken,
+-- appends "-" and six hex digits derived from the app's id.
 -- A transaction-level advisory lock on the candidate makes a concurrent
 -- choice of the same name wait for the first one's commit and then see
 -- it (READ COMMITTED: each statement of the function takes a new
@@ -24,7 +25,7 @@ ALTER TABLE applications ADD COLUMN hostname text;
 -- application holds it, else the first free suffixed one.
 CREATE FUNCTION app_hostname_pick(a applications)
 RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE label text; domain text; cand text; n integer := 0;
 BEGIN
 	IF a.app_type = 'worker' THEN
@@ -49,7 +50,6 @@ BEGIN
 	END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION app_hostname_pick(applications) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app_hostname_pick(applications) TO launcher_api;
 
 -- Existing applications, oldest first: the first holder of a name keeps
 -- it, later ones get the suffix (the same result on every installation).
@@ -64,9 +64,10 @@ END $$;
 CREATE UNIQUE INDEX applications_hostname ON applications (hostname);
 
 -- Chosen on insert, and again when what it is made of changes; a value
--- written directly is replaced by the chosen one.
+-- written directly is replaced by the chosen one.  SECURITY DEFINER: the
+-- choice must see every tenant's hostnames (see the top of this file).
 CREATE FUNCTION app_hostname_set() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
 BEGIN
 	IF TG_OP = 'INSERT' OR NEW.hostname IS DISTINCT FROM OLD.hostname OR
 	   (NEW.name, NEW.project_id, NEW.server_id, NEW.app_type) IS DISTINCT FROM
@@ -75,6 +76,7 @@ BEGIN
 	END IF;
 	RETURN NEW;
 END $$;
+REVOKE ALL ON FUNCTION app_hostname_set() FROM PUBLIC;
 CREATE TRIGGER applications_hostname BEFORE INSERT OR UPDATE ON applications
 	FOR EACH ROW EXECUTE FUNCTION app_hostname_set();
 

@@ -57,6 +57,12 @@ def test_two_projects_never_share_a_hostname():
     assert c2.get("/applications/" + a2["id"]).data["hostname"] != a1["hostname"]
     assert _sql("SELECT count(*) FROM (SELECT hostname FROM applications WHERE hostname IS NOT NULL"
                 " GROUP BY hostname HAVING count(*) > 1) d") == "0"
+    # The chooser sees every tenant: only its trigger may run it, not the API role.
+    try:
+        psql("SELECT app_hostname_pick(a) FROM applications a", tenant=c2.tid)
+        raise AssertionError("the API role ran app_hostname_pick")
+    except RuntimeError as e:
+        assert "permission denied" in str(e), e
     # The name the deploy job carries to the agent is the stored one.
     assert _sql("SELECT app_hostname(a) FROM applications a WHERE id = '%s'" % a2["id"]) == a2["hostname"]
 
