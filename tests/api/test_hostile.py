@@ -224,6 +224,21 @@ def test_nul_and_invalid_utf8_in_any_string_are_refused_naming_the_field():
     assert_error(r, 400, "BAD_REQUEST", "name")
 
 
+def test_a_pool_nginx_cannot_reach_is_a_502_envelope():
+    """The pool's socket moved aside for one request (the runner is
+    sequential, and it is put back at once): nginx's 502 in the envelope."""
+    import os
+    from lib import STATE
+    sock = os.path.join(STATE, "run", "fcgi.sock")
+    os.rename(sock, sock + ".away")
+    try:
+        st, h, body = _raw(b"GET /default/api/v1/auth/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        os.rename(sock + ".away", sock)
+    assert st == 502 and h.get("content-type") == "application/json", (st, h, body[:200])
+    assert json.loads(body)["error"]["code"] == "SERVICE_UNAVAILABLE", body
+    assert request("GET", "/healthz").status == 200
+
 # --------------------------------------------------------- volumes
 
 def test_volume_entries_are_validated_naming_the_entry():
