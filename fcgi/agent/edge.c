@@ -351,6 +351,62 @@ restore(const char *path, const char *prev)
 		(void)unlink(path);
 }
 
+/* The first "server_name NAME;" of a site into out ("" when none). */
+static void
+server_name_of(const char *site, char *out, size_t outlen)
+{
+	const char *p = strstr(site, "\n    server_name "), *end;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen("\n    server_name ");
+	if ((end = strchr(p, ';')) != NULL && (size_t)(end - p) < outlen) {
+		memcpy(out, p, (size_t)(end - p));
+		out[end - p] = '\0';
+	}
+}
+
+/*
+ * The plane gives every application its own hostname (a unique index),
+ * but a site left from before a rename could still claim the name a new
+ * application now holds, and nginx would then serve whichever it read
+ * first.  So no site is installed while another app's site in the
+ * directory has the same server_name: -1 with both named in err.
+ */
+static int
+name_is_free(const struct agent_conf *c, const char *app_id, const char *content, char *err,
+    size_t errlen)
+{
+	char           name[256], own[AGENT_STR_MAX], path[AGENT_STR_MAX + 300], *other, theirs[256];
+	DIR           *d;
+	struct dirent *e;
+	int            rc = 0;
+	size_t         n;
+
+	server_name_of(content, name, sizeof(name));
+	if (name[0] == '\0' || util_snprintf(own, sizeof(own), "app-%s.conf", app_id) < 0 ||
+	    (d = opendir(c->edge_sites_dir)) == NULL)
+		return 0;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (strncmp(e->d_name, "app-", 4) != 0 || n < 9 ||
+		    strcmp(e->d_name + n - 5, ".conf") != 0 || strcmp(e->d_name, own) == 0 ||
+		    util_snprintf(path, sizeof(path), "%s/%s", c->edge_sites_dir, e->d_name) < 0 ||
+		    read_file(path, &other) != 0 || other == NULL)
+			continue;
+		server_name_of(other, theirs, sizeof(theirs));
+		free(other);
+		if (strcmp(theirs, name) == 0) {
+			util_snprintf(err, errlen, "hostname %s is already served by %s; not installing "
+			    "a second site with one server_name", name, e->d_name);
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 int
 edge_install(const struct agent_conf *c, const char *app_id, const char *content, char *err,
     size_t errlen)
@@ -362,6 +418,8 @@ edge_install(const struct agent_conf *c, const char *app_id, const char *content
 		util_snprintf(err, errlen, "edge site path too long");
 		return -1;
 	}
+	if (name_is_free(c, app_id, content, err, errlen) != 0)
+		return -1;
 	if (read_file(path, &prev) != 0) {
 		util_snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return -1;

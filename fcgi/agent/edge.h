@@ -30,8 +30,10 @@ int edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t 
 
 /*
  * Installs content as the app's site: write, test (restoring the previous
- * file, or removing the new one, when the test fails), reload.  Returns 0,
- * or -1 with nginx's message in err.
+ * file, or removing the new one, when the test fails), reload.  Refused,
+ * before anything is written, when another app's site in edge_sites_dir
+ * has the same server_name.  Returns 0, or -1 with the reason (nginx's
+ * message) in err.
  */
 int edge_install(const struct agent_conf *c, const char *app_id, const char *content,
     char *err, size_t errlen);

@@ -278,11 +278,89 @@ static const struct field build_arg_value[] = {
 	{"", F_STRING, false, false, 0, 65536, NULL},
 };
 
-/* One entry of volumes: a named volume (or an existing one) mounted at a path. */
+#define VOLUMES_MAX    20
+#define MOUNT_PATH_MAX 1024
+
+/* A container path: absolute, no "." or ".." segment, no empty segment,
+ * nothing an engine's -v syntax would read as a separator (':' ','), not
+ * the root nor the kernel's own trees. */
+static const char *
+check_mount_path(const char *p)
+{
+	static const char *const kernel[] = {"/proc", "/sys", "/dev"};
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n < 2 || n > MOUNT_PATH_MAX)
+		return "must be an absolute path of at most 1024 bytes, not /";
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ':' || *c == ',' || *c == '\\')
+			return "must not contain control characters, ':', ',' or '\\'";
+	for (const char *seg = p + 1;; ) {
+		size_t len = strcspn(seg, "/");
+
+		if ((len == 0 && seg[len] == '/') || (len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return "must not contain empty, '.' or '..' segments";
+		if (seg[len] == '\0')
+			break;
+		seg += len + 1;
+	}
+	for (size_t i = 0; i < sizeof(kernel) / sizeof(*kernel); i++) {
+		size_t k = strlen(kernel[i]);
+
+		if (strncmp(p, kernel[i], k) == 0 && (p[k] == '\0' || p[k] == '/'))
+			return "must not be under /proc, /sys or /dev";
+	}
+	return NULL;
+}
+
+static const char *
+check_mount(const cJSON *v)
+{
+	return check_mount_path(v->valuestring);
+}
+
+static const char *
+check_volume_name(const cJSON *v)
+{
+	return util_is_slug(v->valuestring) ? NULL :
+	    "must be a volume name (1 to 63 of a-z, 0-9 and '-'), not a host path";
+}
+
+/*
+ * One entry of volumes: a volume by id or by name (a slug: a host path is
+ * never a volume), an absolute container path (check_mount_path) used once,
+ * mode "rw" (the default) or "ro", no other key.
+ */
+static const char *
+check_volume(const cJSON *it, const cJSON *all, const char **sub)
+{
+	const cJSON *mp = cJSON_GetObjectItemCaseSensitive(it, "mount_path");
+
+	for (const cJSON *k = it->child; k; k = k->next)
+		if (strcmp(k->string, "volume_id") != 0 && strcmp(k->string, "name") != 0 &&
+		    strcmp(k->string, "mount_path") != 0 && strcmp(k->string, "mode") != 0)
+			return "only volume_id, name, mount_path and mode are allowed";
+	if ((cJSON_GetObjectItemCaseSensitive(it, "volume_id") != NULL) ==
+	    (cJSON_GetObjectItemCaseSensitive(it, "name") != NULL))
+		return "needs exactly one of volume_id and name";
+	for (const cJSON *o = all->child; o != it; o = o->next) {
+		const cJSON *omp = cJSON_GetObjectItemCaseSensitive(o, "mount_path");
+
+		if (cJSON_IsString(omp) && strcmp(omp->valuestring, mp->valuestring) == 0) {
+			*sub = "mount_path";
+			return "is already mounted by an earlier entry";
+		}
+	}
+	return NULL;
+}
+
+static const char *const volume_modes[] = {"rw", "ro", NULL};
 static const struct field volume_fields[] = {
 	{"volume_id", F_UUID, false, false, 0, 0, NULL},
-	{"name", F_STRING, false, false, 1, 63, json_check_slug},
-	{"mount_path", F_STRING, true, false, 1, 1024, check_path},
+	{"name", F_STRING, false, false, 1, 63, check_volume_name},
+	{"mount_path", F_STRING, true, false, 2, MOUNT_PATH_MAX, check_mount},
+	{"mode", F_ENUM, false, false, 0, 0, NULL, .options = volume_modes},
 };
 
 /* Fields shared by create and update; create adds the placement fields. */
@@ -309,7 +387,8 @@ static const struct field volume_fields[] = {
 	{"memory_limit", F_INT, false, true, 6291456, INT64_MAX, NULL}, \
 	{"registry_id", F_UUID, false, true, 0, 0, NULL}, \
 	{"git_provider_id", F_UUID, false, true, 0, 0, NULL}, \
-	{"volumes", F_ARRAY, false, true, 0, 50, NULL, FIELD_SUB(volume_fields)}, \
+	{"volumes", F_ARRAY, false, true, 0, VOLUMES_MAX, NULL, FIELD_SUB(volume_fields), \
+	    .item_check = check_volume}, \
 	{"depends_on", F_UUIDS, false, true, 0, 50, NULL}
 
 enum {

@@ -217,6 +217,7 @@ enum err
 http_read_json(struct req *r, bool required)
 {
 	enum err e;
+	cJSON   *bad;
 
 	if ((e = http_body(r)) != ERR_OK)
 		return e;
@@ -239,6 +240,8 @@ http_read_json(struct req *r, bool required)
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, r->json);
 	if (!cJSON_IsObject(r->json))
 		return http_error(r, ERR_BAD_REQUEST, "JSON body must be an object");
+	if ((bad = json_bad_strings(r->a, r->body, r->body_len, r->json)) != NULL)
+		return http_error_details(r, "invalid request body", bad);
 	return ERR_OK;
 }
 
@@ -312,6 +315,26 @@ http_add_header(struct req *r, const char *name, const char *value)
 	r->nheaders++;
 }
 
+/*
+ * Reads and drops whatever input the handler left: a body it never read
+ * (refused before reading: 401, 404, 413, 415 ...) and the end-of-input
+ * record.  A socket closed with unread input resets the connection, unix
+ * sockets included, and nginx then loses the answer it has not read yet
+ * ("readv() failed (104)"): headers arrive without their body.  nginx
+ * has the whole body already (fastcgi_request_buffering, at most
+ * client_max_body_size), so this is a copy, never a wait on the client.
+ */
+static void
+drain_input(struct req *r)
+{
+	char buf[16384];
+
+	if (FCGX_HasSeenEOF(r->fcgi->in) == EOF)
+		return;
+	while (FCGX_GetStr(buf, (int)sizeof(buf), r->fcgi->in) > 0)
+		;
+}
+
 /* The one place that writes a status line, headers and a body. */
 enum err
 http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
@@ -334,6 +357,7 @@ http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
 		r->held.len = len;
 		return ERR_OK;
 	}
+	drain_input(r);
 	/* libfcgi's printf lacks %zu and friends: format here, write raw. */
 	hdr = arena_printf(r->a, "Status: %d %s\r\nx-plane-version: %s\r\nx-request-id: %s\r\n"
 	    "Cache-Control: no-store\r\n", status, err_reason(status), LAUNCHER_VERSION,

@@ -172,9 +172,19 @@ check_one(struct req *r, const char *name, const struct field *f, const cJSON *v
 				if (!cJSON_IsObject(it))
 					json_detail(details, arena_printf(r->a, "%s[%d]", name, i),
 					    "must be an object");
-				else
+				else {
+					int         before = cJSON_GetArraySize(details);
+					const char *m, *sub = NULL;
+
 					check_fields(r, arena_printf(r->a, "%s[%d].", name, i), it,
 					    f->sub, f->nsub, NULL, details);
+					if (f->item_check != NULL &&
+					    cJSON_GetArraySize(details) == before &&
+					    (m = f->item_check(it, v, &sub)) != NULL)
+						json_detail(details, sub ? arena_printf(r->a,
+						    "%s[%d].%s", name, i, sub) :
+						    arena_printf(r->a, "%s[%d]", name, i), m);
+				}
 			}
 		}
 		return NULL;
@@ -548,4 +558,129 @@ json_rows(PGresult *res)
 	for (int i = 0; i < PQntuples(res); i++)
 		cJSON_AddItemToArray(a, json_row(res, i));
 	return a;
+}
+
+/* ------------------------------------------------ strings of a body */
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool
+utf8_ok(const unsigned char *s)
+{
+	while (*s) {
+		unsigned char c = *s;
+		int           n;
+		uint32_t      cp, min;
+
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			n = 1, cp = c & 0x1f, min = 0x80;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2, cp = c & 0x0f, min = 0x800;
+		else if ((c & 0xf8) == 0xf0)
+			n = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return false;
+		for (int i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+struct str_walk {
+	struct arena *a;
+	const char   *raw, *end;	/* the body's text, scanned in step with the tree */
+	cJSON        *details;
+	int           bad;
+};
+
+/*
+ * The next string token of the raw text (keys and values alike, in
+ * document order, which is cJSON's order of items): true when it holds a
+ * \u0000 escape, which cJSON decodes into a NUL that ends the C string.
+ */
+static bool
+next_token_has_nul(struct str_walk *w)
+{
+	bool nul = false;
+
+	while (w->raw < w->end && *w->raw != '"')
+		w->raw++;
+	for (w->raw++; w->raw < w->end && *w->raw != '"'; w->raw++) {
+		if (*w->raw != '\\')
+			continue;
+		w->raw++;
+		if (w->end - w->raw >= 5 && memcmp(w->raw, "u0000", 5) == 0)
+			nul = true;
+	}
+	w->raw++;
+	return nul;
+}
+
+static void
+walk_report(struct str_walk *w, const char *field, const char *message)
+{
+	if (w->bad++ < 20)
+		json_detail(w->details, field[0] ? field : "(body)", message);
+}
+
+static void
+walk_strings(struct str_walk *w, const cJSON *node, const char *path)
+{
+	int i = 0;
+
+	for (const cJSON *it = node->child; it != NULL; it = it->next, i++) {
+		const char *p = path;
+
+		if (cJSON_IsObject(node)) {
+			if (next_token_has_nul(w))
+				walk_report(w, path, "a key holds a NUL character (\\u0000)");
+			else if (!utf8_ok((const unsigned char *)it->string))
+				walk_report(w, path, "a key is not valid UTF-8");
+			else
+				p = path[0] ? arena_printf(w->a, "%s.%s", path, it->string) :
+				    it->string;
+		} else
+			p = arena_printf(w->a, "%s[%d]", path, i);
+		if (cJSON_IsString(it)) {
+			if (next_token_has_nul(w))
+				walk_report(w, p, "must not contain a NUL character (\\u0000)");
+			else if (!utf8_ok((const unsigned char *)it->valuestring))
+				walk_report(w, p, "must be valid UTF-8");
+		} else if (cJSON_IsArray(it) || cJSON_IsObject(it))
+			walk_strings(w, it, p);
+	}
+}
+
+cJSON *
+json_bad_strings(struct arena *a, const char *raw, size_t len, const cJSON *root)
+{
+	struct str_walk w = {a, raw, raw + len, cJSON_CreateArray(), 0};
+
+	/* Nothing to find: no escape that could be \u0000, no byte above 0x7f. */
+	if (memmem(raw, len, "\\u0000", 6) == NULL) {
+		size_t i = 0;
+
+		while (i < len && (unsigned char)raw[i] < 0x80)
+			i++;
+		if (i == len) {
+			cJSON_Delete(w.details);
+			return NULL;
+		}
+	}
+	if (cJSON_IsObject(root) || cJSON_IsArray(root))
+		walk_strings(&w, root, "");
+	if (w.bad == 0) {
+		cJSON_Delete(w.details);
+		return NULL;
+	}
+	return w.details;
 }

@@ -59,6 +59,11 @@ struct field {
 	 * F_MAP: sub[0] checks each value (its name is not used). */
 	const struct field *sub;
 	size_t              nsub;
+	/* F_ARRAY: each object item whose own fields passed, with the whole
+	 * array (rules across items); NULL or the message for "name[i]", or for
+	 * "name[i].<*sub>" when it sets *sub. */
+	const char        *(*item_check)(const cJSON *item, const cJSON *array,
+	    const char **sub);
 	/* F_MAP: each key; returns NULL or the message. */
 	const char        *(*key_check)(const char *key);
 	unsigned            flags;
@@ -107,6 +112,17 @@ const char *json_check_slug(const cJSON *v);
 
 /* Builds a details array item {field, message}. */
 void json_detail(cJSON *details, const char *field, const char *message);
+
+struct arena;
+/*
+ * Every string of a parsed body, keys included, at any depth, checked
+ * against raw[0..len), the text root was parsed from: a \u0000 escape
+ * (cJSON would cut the string there) or bytes that are not UTF-8 (stored,
+ * they later break the JSON the API writes).  NULL when all are fine,
+ * else a details array naming each bad one ("env.KEY", "volumes[1].name";
+ * a bad key names its object), which the caller owns.
+ */
+cJSON *json_bad_strings(struct arena *a, const char *raw, size_t len, const cJSON *root);
 
 /*
  * One row as an object: column names become keys; bool, integer and json

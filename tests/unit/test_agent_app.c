@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "agent/appspec.h"
@@ -272,6 +273,39 @@ test_edge_and_create(void)
 	cJSON_Delete(p);
 }
 
+/* No second site with one server_name: a stale site keeps its name. */
+static void
+test_edge_one_site_per_name(void)
+{
+	static struct agent_conf c;
+	char   dir[] = "/tmp/lnchr-edge-XXXXXX", site[EDGE_SITE_MAX], err[512], path[600];
+	int    ports[] = {40001};
+	const char *other = "11111111-2222-4333-8444-555555555555";
+
+	memset(&c, 0, sizeof(c));	/* no test or reload command: install only writes */
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	util_snprintf(c.edge_sites_dir, sizeof(c.edge_sites_dir), "%s", dir);
+	CHECK(edge_render(other, "old", DEP, "web.example.com", "80", ports, 1, site,
+	    sizeof(site)) > 0 && edge_install(&c, other, site, err, sizeof(err)) == 0,
+	    "a first site is installed");
+	CHECK(edge_render(APP, "new", DEP, "web.example.com", "80", ports, 1, site,
+	    sizeof(site)) > 0 && edge_install(&c, APP, site, err, sizeof(err)) != 0 &&
+	    strstr(err, "web.example.com") != NULL && strstr(err, other) != NULL,
+	    "a second site with the same server_name is refused, naming the first");
+	(void)edge_path(&c, APP, path, sizeof(path));
+	CHECK(access(path, F_OK) != 0, "and nothing of it is written");
+	CHECK(edge_install(&c, other, site, err, sizeof(err)) == 0, "an app rewrites its own site");
+	CHECK(edge_render(APP, "new", DEP, "web2.example.com", "80", ports, 1, site,
+	    sizeof(site)) > 0 && edge_install(&c, APP, site, err, sizeof(err)) == 0,
+	    "another name is installed");
+	(void)edge_remove(&c, APP, err, sizeof(err));
+	(void)edge_remove(&c, other, err, sizeof(err));
+	CHECK(rmdir(dir) == 0, "nothing else was left in the sites directory");
+}
+
 int
 main(void)
 {
@@ -282,6 +316,7 @@ main(void)
 	test_demux();
 	test_ts_and_cursor();
 	test_edge_and_create();
+	test_edge_one_site_per_name();
 	image_split_ref("127.0.0.1:5000/launcher-test/web:v1", repo, sizeof(repo), tag, sizeof(tag));
 	CHECK(strcmp(repo, "127.0.0.1:5000/launcher-test/web") == 0 && strcmp(tag, "v1") == 0,
 	    "ref with a registry port split at the tag");
