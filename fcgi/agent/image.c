@@ -492,7 +492,7 @@ build_net_query(struct xfer *x, struct arena *a, const char *net, char *err, siz
 	char               *text;
 	const char         *q;
 
-	if (xfer_engine(x, a, ENGINE_API "/version", ENGINE_TIMEOUT_MS, &r) != 0 || r.status != 200 ||
+	if (xfer_engine(x, a, ENGINE_API "/version", CTR_TIMEOUT_MS, &r) != 0 || r.status != 200 ||
 	    engine_parse_version(r.body, &f) != 0) {
 		util_snprintf(err, errlen, "building the image failed: the engine's kind is unknown "
 		    "(GET /version: %s)", r.err[0] ? r.err : "no answer");
