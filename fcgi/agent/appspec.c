@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "../core/util.h"
+#include "text.h"
+#include "timefmt.h"
 
 /* ------------------------------------------------------------- payload */
 
@@ -36,15 +38,7 @@ bad(struct perr *e, const char *what)
 static bool
 id_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= APP_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
-			return false;
-	return true;
+	return text_word_ok(s, APP_ID_MAX - 1, "-_");
 }
 
 static void
@@ -70,18 +64,17 @@ get_int(const cJSON *o, const char *name, int64_t lo, int64_t hi, int64_t def, s
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 	char         msg[128];
+	int64_t      out;
 
 	if (v == NULL || cJSON_IsNull(v))
 		return def;
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo) ||
-	    !(v->valuedouble <= (double)hi) ||
-	    (double)(int64_t)v->valuedouble != v->valuedouble) {
+	if (text_json_i64(v, lo, hi, &out) != 0) {
 		util_snprintf(msg, sizeof(msg), "%s must be an integer %lld..%lld", name,
 		    (long long)lo, (long long)hi);
 		bad(e, msg);
 		return def;
 	}
-	return (int64_t)v->valuedouble;
+	return out;
 }
 
 /* A string member of at most max bytes; def when absent or null. */
@@ -518,61 +511,19 @@ app_demux_all(const char *data, size_t len, char *out, size_t outlen, bool *trun
 
 /* ---------------------------------------------------------- timestamps */
 
-static int
-digits(const char *p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
+/* The engine's stamp, then one space before the message (or nothing). */
 int
 app_log_ts(const char *line, size_t n, struct app_ts *ts, size_t *msg_off)
 {
-	struct tm tm;
-	int       y, mo, d, h, mi, s, nsec = 0, scale = 100000000, oh, om;
-	size_t    i = 19;
-	int64_t   off = 0;
+	int64_t sec;
+	int32_t nsec;
+	size_t  k = timefmt_scan_rfc3339(line, n, &sec, &nsec);
 
-	if (n < 21 || digits(line, 4, &y) || line[4] != '-' || digits(line + 5, 2, &mo) ||
-	    line[7] != '-' || digits(line + 8, 2, &d) || (line[10] != 'T' && line[10] != ' ') ||
-	    digits(line + 11, 2, &h) || line[13] != ':' || digits(line + 14, 2, &mi) ||
-	    line[16] != ':' || digits(line + 17, 2, &s))
+	if (k == 0 || (k < n && line[k] != ' '))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-		return -1;
-	if (i < n && line[i] == '.') {
-		for (i++; i < n && line[i] >= '0' && line[i] <= '9'; i++) {
-			nsec += (line[i] - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (i < n && (line[i] == 'Z' || line[i] == 'z'))
-		i++;
-	else if (i + 6 <= n && (line[i] == '+' || line[i] == '-') && !digits(line + i + 1, 2, &oh) &&
-	    line[i + 3] == ':' && !digits(line + i + 4, 2, &om)) {
-		off = (int64_t)(oh * 3600 + om * 60) * (line[i] == '+' ? 1 : -1);
-		i += 6;
-	} else
-		return -1;
-	if (i < n && line[i] != ' ')
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	ts->sec = (int64_t)timegm(&tm) - off;
+	ts->sec = sec;
 	ts->nsec = nsec;
-	*msg_off = i < n ? i + 1 : n;
+	*msg_off = k < n ? k + 1 : n;
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/util.h"
+#include "text.h"
 
 /* CONF_SECONDS: "2", "0.5" seconds in the file, kept as int64_t milliseconds. */
 enum conf_type { CONF_STR, CONF_INT, CONF_SECONDS };
@@ -71,10 +72,8 @@ valid_listen(const char *v)
 {
 	if (*v == '\0')
 		return "must not be empty";
-	for (const char *p = v; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    *p == '.' || *p == ':' || *p == '[' || *p == ']' || *p == '-'))
-			return "must be [address:]port";
+	if (!text_word_ok(v, SIZE_MAX, ".:[]-"))
+		return "must be [address:]port";
 	return NULL;
 }
 
@@ -103,6 +102,22 @@ valid_ports(const char *v)
 	int lo, hi;
 
 	return agent_port_range(v, &lo, &hi) == 0 ? NULL : "must be LOW-HIGH within 1024-65535";
+}
+
+/*
+ * Where a Dockerfile's RUN steps run: "none" (a network namespace with only
+ * its own loopback) or a network the operator made for builds.  Never the
+ * host's: a build would reach the plane's loopback listeners.
+ */
+static const char *
+valid_build_network(const char *v)
+{
+	if (strcmp(v, "host") == 0 || strncmp(v, "container:", 10) == 0 ||
+	    strncmp(v, "ns:", 3) == 0)
+		return "must be none or the name of an engine network (never the host's)";
+	if (!text_name_ok(v, 63))
+		return "must be none or an engine network name ([A-Za-z0-9][A-Za-z0-9_.-]*)";
+	return NULL;
 }
 
 static const char *
@@ -136,6 +151,9 @@ static const struct conf_key conf_keys[] = {
 	S(host_ports, "20000-32000", valid_ports,
 	    "host ports the agent publishes app containers on (127.0.0.1), LOW-HIGH; keep it out of "
 	    "net.ipv4.ip_local_port_range"),
+	S(build_network, "none", valid_build_network, "network of a build's RUN steps: none (no "
+	    "network; the default), or an engine network the site made and firewalled for builds "
+	    "(see the README's \"What a build can reach\")"),
 	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
 	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
 	T("wake_idle_timeout", wake_idle_ms, "75", 1000, 3600000, "seconds without a frame (launcher-ws "

@@ -38,6 +38,7 @@ struct agent_conf {
 	char    edge_nginx_pid[AGENT_STR_MAX];	/* "" = reload by the command */
 	int64_t edge_drain_ms;
 	char    host_ports[32];		/* "LOW-HIGH" (agent_port_range) */
+	char    build_network[64];	/* "none", or an engine network's name (never "host") */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */
 	int64_t logs_interval_ms;		/* key logs_interval, seconds */
 	int64_t wake_idle_ms;			/* key wake_idle_timeout, seconds */

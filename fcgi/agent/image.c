@@ -10,12 +10,17 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <cjson/cJSON.h>
 
@@ -469,9 +474,58 @@ build_obj(struct jstream *js, const cJSON *o)
 	}
 }
 
+/*
+ * The query words that put a build's RUN steps in net ("none" or a network's
+ * name), never in the host's network namespace.  Docker reads networkmode.
+ * Podman's compatible /build reads networkmode as buildah's network policy
+ * and, without nsoptions, runs RUN in the host's namespace whatever
+ * networkmode says (Podman 4.3 .. 5): nsoptions asks for a new namespace,
+ * empty (policy NetworkDisabled) or joined to the named network.
+ */
+static const char *
+build_net_query(struct xfer *x, struct arena *a, const char *net, char *err, size_t errlen)
+{
+	struct engine_facts f = {0};
+	struct xfer_resp    r;
+	bool                none = strcmp(net, "none") == 0;
+	cJSON              *ns, *o;
+	char               *text;
+	const char         *q;
+
+	if (xfer_engine(x, a, ENGINE_API "/version", CTR_TIMEOUT_MS, &r) != 0 || r.status != 200 ||
+	    engine_parse_version(r.body, &f) != 0) {
+		util_snprintf(err, errlen, "building the image failed: the engine's kind is unknown "
+		    "(GET /version: %s)", r.err[0] ? r.err : "no answer");
+		return NULL;
+	}
+	if (strcmp(f.type, "podman") != 0)
+		return arena_printf(a, "&networkmode=%s", ctr_qs_escape(a, net));
+	if ((ns = cJSON_CreateArray()) == NULL || (o = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(ns);
+		util_snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	cJSON_AddItemToArray(ns, o);
+	cJSON_AddStringToObject(o, "Name", "network");
+	cJSON_AddBoolToObject(o, "Host", 0);
+	if (!none)
+		cJSON_AddStringToObject(o, "Path", net);
+	text = cJSON_PrintUnformatted(ns);
+	cJSON_Delete(ns);
+	if (text == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q = arena_printf(a, "&networkmode=%s&nsoptions=%s",
+	    none ? "NetworkDisabled" : "NetworkEnabled", ctr_qs_escape(a, text));
+	cJSON_free(text);
+	return q;
+}
+
 static int
-build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
-    const char *ctx_dir, const char *dockerfile, struct image_out *out, char *err, size_t errlen)
+build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
+    const struct app_io *io, const char *ctx_dir, const char *dockerfile, struct image_out *out,
+    char *err, size_t errlen)
 {
 	struct jstream   js = {.fn = build_obj, .io = io};
 	struct xfer_resp r;
@@ -479,7 +533,7 @@ build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct ap
 	    cJSON_CreateObject();
 	char            *argtext = args != NULL ? cJSON_PrintUnformatted(args) : NULL;
 	char             tag[300];
-	const char      *path;
+	const char      *path, *netq;
 	pid_t            tar = -1;
 	int              fd, rc, ws;
 
@@ -493,8 +547,12 @@ build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct ap
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	(void)util_snprintf(out->image, sizeof(out->image), "%s", tag);
-	path = arena_printf(a, ENGINE_API "/build?t=%s&dockerfile=%s&buildargs=%s&forcerm=1&rm=1",
-	    ctr_qs_escape(a, tag), ctr_qs_escape(a, dockerfile), ctr_qs_escape(a, argtext));
+	if ((netq = build_net_query(x, a, c->build_network, err, errlen)) == NULL) {
+		cJSON_free(argtext);
+		return -1;
+	}
+	path = arena_printf(a, ENGINE_API "/build?t=%s&dockerfile=%s&buildargs=%s&forcerm=1&rm=1%s",
+	    ctr_qs_escape(a, tag), ctr_qs_escape(a, dockerfile), ctr_qs_escape(a, argtext), netq);
 	cJSON_free(argtext);
 	if ((js.buf = malloc(STREAM_LINE_MAX)) == NULL) {
 		util_snprintf(err, errlen, "out of memory");
@@ -504,7 +562,8 @@ build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct ap
 		free(js.buf);
 		return -1;
 	}
-	app_say(io, "building image %s (dockerfile %s)", tag, dockerfile);
+	app_say(io, "building image %s (dockerfile %s, network %s)", tag, dockerfile,
+	    c->build_network);
 	rc = xfer_engine_stream(x, "POST", path, "application/x-tar", fd, NULL, js_data, &js,
 	    BUILD_TIMEOUT_MS, &r);
 	js_finish(&js);
@@ -532,35 +591,144 @@ build(struct xfer *x, struct arena *a, const struct app_spec *s, const struct ap
 	return 0;
 }
 
-/* dockerfile_path is relative to the repository; /build wants it relative to the context. */
+/* No O_DIRECTORY: on a link it would say ENOTDIR where ELOOP is the truth. */
+#define BENEATH_FLAGS (O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+
+/* The last check of both walks: a directory when one is wanted. */
 static int
-dockerfile_in_context(const char *src, const struct app_spec *s, char *out, size_t outlen)
+beneath_done(int fd, bool want_dir)
 {
-	size_t      cl = strlen(s->build_context);
-	char        p[PATH_MAX];
 	struct stat st;
 
-	if (strcmp(s->build_context, ".") == 0 || strcmp(s->build_context, "./") == 0)
-		return util_snprintf(out, outlen, "%s", s->dockerfile) < 0 ? -1 : 0;
-	if (strncmp(s->dockerfile, s->build_context, cl) == 0 && s->dockerfile[cl] == '/')
-		return util_snprintf(out, outlen, "%s", s->dockerfile + cl + 1) < 0 ? -1 : 0;
-	/* Already relative to the context? */
-	if (util_snprintf(p, sizeof(p), "%s/%s/%s", src, s->build_context, s->dockerfile) >= 0 &&
-	    stat(p, &st) == 0)
-		return util_snprintf(out, outlen, "%s", s->dockerfile) < 0 ? -1 : 0;
-	return -1;
+	if (want_dir && (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		close(fd);
+		errno = ENOTDIR;
+		return -1;
+	}
+	return fd;
+}
+
+int
+image_walk_beneath(int dirfd, const char *rel, bool want_dir)
+{
+	int         fd, next;
+	const char *p = rel;
+	struct stat st;
+
+	if ((fd = dup(dirfd)) < 0)
+		return -1;
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+		char   comp[NAME_MAX + 1];
+
+		if (n == 0 || (n == 1 && p[0] == '.')) {	/* "//" and "." */
+			p += n + (p[n] == '/');
+			continue;
+		}
+		if (n > NAME_MAX || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			errno = n > NAME_MAX ? ENAMETOOLONG : EXDEV;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		next = openat(fd, comp, BENEATH_FLAGS);
+		close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+		p += n + (p[n] == '/');
+		if (*p != '\0' && (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+			close(fd);
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
+	return beneath_done(fd, want_dir);
+}
+
+int
+image_open_beneath(int dirfd, const char *rel, bool want_dir)
+{
+#ifdef SYS_openat2
+	struct open_how how = {.flags = (uint64_t)BENEATH_FLAGS,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	int             fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+
+	/* The kernel's own walk where it has one (5.6+); ENOSYS: ours. */
+	if (fd >= 0)
+		return beneath_done(fd, want_dir);
+	if (errno != ENOSYS)
+		return -1;
+#endif
+	return image_walk_beneath(dirfd, rel, want_dir);
+}
+
+/* Why image_open_beneath refused a user-named path, for the deployment's error. */
+static const char *
+beneath_why(int e)
+{
+	switch (e) {
+	case ELOOP:
+		return "it is, or passes through, a symbolic link (links are refused: one could "
+		    "lead out of the repository)";
+	case EXDEV:
+		return "it leads out of the repository";
+	case ENOENT:
+		return "no such file in the repository";
+	case ENOTDIR:
+		return "a part of it is not a directory";
+	default:
+		return strerror(e);
+	}
+}
+
+/*
+ * dockerfile_path is relative to the repository; /build wants it relative to
+ * the context (ctxfd).  Checks it is a regular file there, reached without
+ * a link.  0, or -1 with the reason in err.
+ */
+static int
+dockerfile_in_context(int ctxfd, const struct app_spec *s, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	size_t      cl = strlen(s->build_context);
+	const char *rel = s->dockerfile;
+	struct stat st;
+	int         fd;
+
+	if (strcmp(s->build_context, ".") != 0 && strcmp(s->build_context, "./") != 0 &&
+	    strncmp(s->dockerfile, s->build_context, cl) == 0 && s->dockerfile[cl] == '/')
+		rel = s->dockerfile + cl + 1;
+	/* Otherwise it is taken as relative to the context already. */
+	if ((fd = image_open_beneath(ctxfd, rel, false)) < 0) {
+		util_snprintf(err, errlen, "dockerfile %s is not a file inside the build context %s: %s",
+		    s->dockerfile, s->build_context, beneath_why(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		util_snprintf(err, errlen, "dockerfile %s is not a regular file", s->dockerfile);
+		return -1;
+	}
+	close(fd);
+	if (util_snprintf(out, outlen, "%s", rel) < 0) {
+		util_snprintf(err, errlen, "dockerfile %s: path too long", s->dockerfile);
+		return -1;
+	}
+	return 0;
 }
 
 static int
-from_git(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
-    const char *dir, struct image_out *out, char *err, size_t errlen)
+from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
+    const struct app_io *io, const char *dir, struct image_out *out, char *err, size_t errlen)
 {
 	char        url[2100], cred[512], src[PATH_MAX], askpass[PATH_MAX], ctx[PATH_MAX];
-	char        real_src[PATH_MAX], real_ctx[PATH_MAX], logout[2048], dockerfile[1100];
+	char        logout[2048], dockerfile[1100];
 	char      **env;
 	const char *user = "", *pass = "";
 	char       *colon, *nl;
-	int         rc = -1;
+	int         rc = -1, srcfd = -1, ctxfd = -1;
 
 	if (util_url_split_cred(s->repo_url, url, sizeof(url), cred, sizeof(cred)) != 0) {
 		util_snprintf(err, errlen, "source.repository_url is too long");
@@ -624,22 +792,29 @@ from_git(struct xfer *x, struct arena *a, const struct app_spec *s, const struct
 	(void)util_snprintf(out->commit_sha, sizeof(out->commit_sha), "%s", logout);
 	text_sanitize(out->commit_sha, 0);
 	app_say(io, "commit %s: %s", out->commit_sha, out->commit_message);
-	/* The context must stay inside the checkout (no symlink out of it). */
+	/*
+	 * build_context and dockerfile_path name things inside the checkout:
+	 * opened beneath it with no symbolic link on the way, so that neither
+	 * the tar nor the engine is pointed at anything outside it.
+	 */
 	if (util_snprintf(ctx, sizeof(ctx), "%s/%s", src, s->build_context) < 0 ||
-	    realpath(src, real_src) == NULL || realpath(ctx, real_ctx) == NULL ||
-	    strncmp(real_ctx, real_src, strlen(real_src)) != 0 ||
-	    (real_ctx[strlen(real_src)] != '\0' && real_ctx[strlen(real_src)] != '/')) {
-		util_snprintf(err, errlen, "build context %s is not a directory of the repository",
-		    s->build_context);
+	    (srcfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		util_snprintf(err, errlen, "build context %s: path too long", s->build_context);
 		goto out;
 	}
-	if (dockerfile_in_context(src, s, dockerfile, sizeof(dockerfile)) != 0) {
-		util_snprintf(err, errlen, "dockerfile %s is not inside the build context %s",
-		    s->dockerfile, s->build_context);
+	if ((ctxfd = image_open_beneath(srcfd, s->build_context, true)) < 0) {
+		util_snprintf(err, errlen, "build context %s is not a directory of the repository: %s",
+		    s->build_context, beneath_why(errno));
 		goto out;
 	}
-	rc = build(x, a, s, io, real_ctx, dockerfile, out, err, errlen);
+	if (dockerfile_in_context(ctxfd, s, dockerfile, sizeof(dockerfile), err, errlen) != 0)
+		goto out;
+	rc = build(x, a, c, s, io, ctx, dockerfile, out, err, errlen);
 out:
+	if (ctxfd >= 0)
+		close(ctxfd);
+	if (srcfd >= 0)
+		close(srcfd);
 	explicit_bzero(cred, sizeof(cred));
 	(void)image_rmtree(dir);
 	return rc;
@@ -650,13 +825,12 @@ image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
     const struct app_spec *s, const struct app_io *io, const char *build_dir,
     struct image_out *out, char *err, size_t errlen)
 {
-	(void)c;
 	memset(out, 0, sizeof(*out));
 	switch (s->src) {
 	case APP_SRC_IMAGE:
 		return pull(x, a, s, io, out, err, errlen);
 	case APP_SRC_GIT:
-		return from_git(x, a, s, io, build_dir, out, err, errlen);
+		return from_git(x, a, c, s, io, build_dir, out, err, errlen);
 	case APP_SRC_RELEASE:
 		(void)util_snprintf(out->image_id, sizeof(out->image_id), "%s", s->image_id);
 		(void)util_snprintf(out->image, sizeof(out->image), "%s", s->image_id);

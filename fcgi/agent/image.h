@@ -14,6 +14,7 @@
 #define LAUNCHER_AGENT_IMAGE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../core/arena.h"
@@ -50,6 +51,19 @@ int  image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
 
 /* Splits "repo[:tag]" for fromImage/tag ("latest" when no tag; digests stay whole). */
 void image_split_ref(const char *ref, char *repo, size_t repolen, char *tag, size_t taglen);
+
+/*
+ * Opens rel (a path a user named: dockerfile_path, build_context) beneath
+ * the directory dirfd, never following a symbolic link on the way nor in
+ * its last component and never leaving dirfd (".." refused): openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or where the kernel lacks it a walk
+ * of openat(O_NOFOLLOW) one component at a time.  want_dir: it must be a
+ * directory.  Returns an fd (O_CLOEXEC; the caller closes it), or -1 with
+ * errno ELOOP (a link), EXDEV (".." or out of dirfd), ENOENT, ENOTDIR ...
+ */
+int  image_open_beneath(int dirfd, const char *rel, bool want_dir);
+/* The same by the openat(O_NOFOLLOW) walk alone (the fallback; the tests call it too). */
+int  image_walk_beneath(int dirfd, const char *rel, bool want_dir);
 
 /* rm -rf path (no symlinks followed); 0 or -1. */
 int  image_rmtree(const char *path);

@@ -33,32 +33,11 @@ struct job_ctx {
 
 /* ------------------------------------------------------------ the claim */
 
+/* It goes into a URL path: a UUID in practice, never anything else. */
 static bool
 job_id_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= sizeof(((struct job *)0)->id))
-		return false;
-	/* It goes into a URL path: a UUID in practice, never anything else. */
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
-			return false;
-	return true;
-}
-
-/* An integral JSON number in [min,max] into *out; -1 otherwise. */
-static int
-json_i64(const cJSON *v, int64_t min, int64_t max, int64_t *out)
-{
-	/* The range check comes first: it makes the cast defined (and NaN fails it). */
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)min) ||
-	    !(v->valuedouble <= (double)max) ||
-	    (double)(int64_t)v->valuedouble != v->valuedouble)
-		return -1;
-	*out = (int64_t)v->valuedouble;
-	return 0;
+	return text_word_ok(s, sizeof(((struct job *)0)->id) - 1, "-_");
 }
 
 int
@@ -85,10 +64,10 @@ runner_job_parse(const cJSON *o, const cJSON *fallback_time, double received, in
 		util_snprintf(j->kind, sizeof(j->kind), "%s", "(missing)");
 	}
 	text_sanitize(j->kind, 0);
-	if (json_i64(cJSON_GetObjectItemCaseSensitive(o, "attempt"), 0, 1000000, &j->attempt) != 0)
+	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(o, "attempt"), 0, 1000000, &j->attempt) != 0)
 		j->attempt = 1;
 	/* The plane's leases are 5..3600 s; anything odd gets a safe 30 s. */
-	if (json_i64(cJSON_GetObjectItemCaseSensitive(o, "lease_seconds"), 3, 86400,
+	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(o, "lease_seconds"), 3, 86400,
 	    &j->lease_seconds) != 0)
 		j->lease_seconds = 30;
 	j->claim_received = received;
@@ -243,12 +222,12 @@ kind_noop(struct job_ctx *ctx)
 	struct timespec ts;
 	int             fd, n;
 
-	if (s != NULL && json_i64(s, 0, 600000, &ms) != 0) {
+	if (s != NULL && text_json_i64(s, 0, 600000, &ms) != 0) {
 		util_snprintf(ctx->error, sizeof(ctx->error),
 		    "bad payload: sleep_ms must be an integer 0..600000");
 		return -1;
 	}
-	if (l != NULL && json_i64(l, 0, 100000, &lines) != 0) {
+	if (l != NULL && text_json_i64(l, 0, 100000, &lines) != 0) {
 		util_snprintf(ctx->error, sizeof(ctx->error),
 		    "bad payload: lines must be an integer 0..100000");
 		return -1;

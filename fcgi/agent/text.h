@@ -1,12 +1,17 @@
 /*
  * text.h - making untrusted bytes (command output, progress lines) safe to
  * put in a JSON string that PostgreSQL will store: valid UTF-8, no control
- * characters, bounded length cut on a character boundary.
+ * characters, bounded length cut on a character boundary; and the checks of
+ * untrusted values (ids, names, JSON integers) that every reader shares.
  */
 #ifndef LAUNCHER_AGENT_TEXT_H
 #define LAUNCHER_AGENT_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 /*
  * In place: each byte of an invalid UTF-8 sequence becomes '?', control
@@ -16,5 +21,18 @@
 void   text_sanitize(char *s, int keep_newlines);
 /* Cuts s to at most max bytes without splitting a UTF-8 character; returns the new length. */
 size_t text_truncate(char *s, size_t max);
+/*
+ * s is 1..max bytes of ASCII letters, digits and bytes of extra: what may go
+ * into a label, a file name, a URL path or a query word unescaped.
+ */
+bool   text_word_ok(const char *s, size_t max, const char *extra);
+/* A name: text_word_ok(s, max, "_.-") and starting with a letter or digit. */
+bool   text_name_ok(const char *s, size_t max);
+/*
+ * v is a JSON number with an integral value in [min,max]: 0 with it in *out,
+ * else -1 (*out untouched).  The range check comes before the cast, which
+ * it makes defined (NaN fails it).
+ */
+int    text_json_i64(const cJSON *v, int64_t min, int64_t max, int64_t *out);
 
 #endif

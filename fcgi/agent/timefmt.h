@@ -20,5 +20,12 @@ int     timefmt_rfc3339(char *out, size_t outlen, double epoch);
  * Returns 0, or -1 on anything else.
  */
 int     timefmt_parse_rfc3339(const char *s, double *epoch);
+/*
+ * The one RFC 3339 reader: the stamp above at the start of s (n bytes, no
+ * NUL needed; a '.' needs a digit after it, offsets are at most 23:59).
+ * Returns the bytes it took with the instant in *sec and *nsec (digits past
+ * the nanosecond are dropped), or 0 when s does not start with one.
+ */
+size_t  timefmt_scan_rfc3339(const char *s, size_t n, int64_t *sec, int32_t *nsec);
 
 #endif

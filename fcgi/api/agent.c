@@ -60,6 +60,12 @@ static const struct db_stmt st_repo_cred = {"agent_repo_cred",
     " AND server_id = $2::uuid AND repository_credential_sealed IS NOT NULL"};
 static const struct db_stmt st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances"};
+/* The first item naming an application of the tenant placed on another server. */
+static const struct db_stmt st_instances_foreign = {"agent_instances_foreign",
+    "SELECT t.i - 1 AS idx, a.id FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(x, i)"
+    " JOIN applications a ON a.id = CASE WHEN t.x->>'app_id' ~ " UUID_RE
+    " THEN (t.x->>'app_id')::uuid END"
+    " WHERE a.server_id IS DISTINCT FROM $1::uuid ORDER BY t.i LIMIT 1"};
 /* Snapshots of the releases a log batch names, to redact their values. */
 static const struct db_stmt st_log_envs = {"agent_log_envs",
     "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
@@ -367,6 +373,14 @@ report_instances(struct req *r)
 			    "each instance needs a container_id");
 	text = cJSON_PrintUnformatted(list);
 	arena_defer(r->a, free, text);
+	/* One server's agent speaks only for the applications placed on it. */
+	if ((e = db_run(r, &st_instances_foreign, &res, r->who.server_id, text)) != ERR_OK)
+		return e;
+	if (PQntuples(res) > 0)
+		return http_field_error(r, "invalid request body",
+		    arena_printf(r->a, "instances[%s].app_id", db_get(res, 0, "idx")),
+		    arena_printf(r->a, "application %s is not placed on this server",
+		    db_get(res, 0, "id")));
 	if ((e = db_run(r, &st_instances, &res, r->who.server_id, text)) != ERR_OK)
 		return e;
 	return http_respond_row(r, 200, res, 0);

@@ -453,8 +453,110 @@ def case_host_ports(plane, edge, fx):
 
 case_host_ports.agent_args = lambda: ["--host-ports", "%d-%d" % (PORT_BASE, PORT_BASE + 2)]
 
+
+class Listener:
+    """A TCP listener on addr that counts the connections it accepts."""
+
+    def __init__(self, addr):
+        import socket
+        import threading
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind((addr, 0))
+        self.s.listen(16)
+        self.port, self.accepted = self.s.getsockname()[1], 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            c.close()
+
+    def close(self):
+        self.s.close()
+
+
+def host_addresses():
+    """The host's IPv4 addresses other than loopback (bridges included)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    return [l.split()[3].split("/")[0] for l in out.splitlines()
+            if len(l.split()) > 3 and not l.split()[3].startswith("127.")]
+
+
+def git_repo(tmp, name, files, links=()):
+    """A one-commit repository (branch main) under tmp: its file:// URL."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    for rel, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+        with open(os.path.join(d, rel), "w") as f:
+            f.write(text)
+    for rel, target in links:
+        os.symlink(target, os.path.join(d, rel))
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t.invalid",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t.invalid",
+               GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "probe"]):
+        subprocess.run(["git", "-C", d] + cmd, check=True, env=env, capture_output=True)
+    return "file://" + d
+
+
+def case_build_network(plane, edge, fx):
+    """A Dockerfile's RUN cannot reach the host: not a loopback listener, not
+    the plane (loopback), not a listener on the host's other addresses."""
+    lo, anyaddr = Listener("127.0.0.1"), Listener("0.0.0.0")
+    plane_port = int(plane.url.rsplit(":", 1)[1].split("/")[0])
+    targets = ["127.0.0.1:%d" % lo.port, "127.0.0.1:%d" % plane_port] + \
+        ["%s:%d" % (a, anyaddr.port) for a in host_addresses()]
+    tmp = tempfile.mkdtemp(prefix="agent-build-net-")
+    url = git_repo(tmp, "repo", {"Dockerfile": (
+        "FROM %s\n"
+        "RUN for t in %s; do if nc -w 3 ${t%%:*} ${t#*:} </dev/null >/dev/null 2>&1; then "
+        "echo \"build reached $t\"; exit 1; fi; echo \"build could not reach $t\"; done\n"
+        % (fx["FIXTURE_WEB_V1_IMAGE"], " ".join(targets)))})
+    app, dep = str(uuid.uuid4()), str(uuid.uuid4())
+    src = {"type": "git", "repository_url": url, "branch": "main", "commit_sha": None,
+           "dockerfile_path": "Dockerfile", "build_context": ".", "build_args": {}}
+    j = run_job(plane, "app.deploy", app_payload(app, dep, src), timeout=300)
+    text = "\n".join(j["lines"])
+    check(j["status"] == "succeeded", "build network: the build succeeds", (j.get("error"), text[-1500:]))
+    for t in targets:
+        check("build could not reach %s" % t in text, "build network: %s unreachable" % t, text[-1500:])
+    check(lo.accepted == 0 and anyaddr.accepted == 0, "build network: no connection accepted",
+          (lo.accepted, anyaddr.accepted))
+    lo.close()
+    anyaddr.close()
+    run_job(plane, "app.remove", {"app_id": app, "deployment_id": None})
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_build_paths_stay_inside(plane, edge, fx):
+    """dockerfile_path and build_context never follow a symbolic link."""
+    tmp = tempfile.mkdtemp(prefix="agent-build-link-")
+    os.makedirs(os.path.join(tmp, "outside"))
+    with open(os.path.join(tmp, "outside", "Dockerfile"), "w") as f:
+        f.write("FROM %s\n" % fx["FIXTURE_WEB_V1_IMAGE"])
+    url = git_repo(tmp, "repo", {"Dockerfile": "FROM %s\n" % fx["FIXTURE_WEB_V1_IMAGE"]},
+                   links=[("Dockerfile.link", os.path.join(tmp, "outside", "Dockerfile")),
+                          ("ctx.link", os.path.join(tmp, "outside"))])
+    for df, ctx, want in (("Dockerfile.link", ".", "dockerfile Dockerfile.link is not a file inside"),
+                          ("Dockerfile", "ctx.link", "build context ctx.link is not a directory")):
+        app, dep = str(uuid.uuid4()), str(uuid.uuid4())
+        src = {"type": "git", "repository_url": url, "branch": "main", "commit_sha": None,
+               "dockerfile_path": df, "build_context": ctx, "build_args": {}}
+        j = run_job(plane, "app.deploy", app_payload(app, dep, src), timeout=300)
+        err = j.get("error") or ""
+        check(j["status"] == "failed" and want in err and "symbolic link" in err,
+              "build paths: %s / %s refused" % (df, ctx), err)
+        check(not containers(app), "build paths: nothing started for %s / %s" % (df, ctx))
+    shutil.rmtree(tmp, ignore_errors=True)
+
 CASES = [case_deploy_roll_rollback, case_pull_failure, case_git_build_and_worker, case_cancel,
-         case_host_ports]
+         case_host_ports, case_build_network, case_build_paths_stay_inside]
 
 
 def fixtures():

@@ -359,6 +359,31 @@ def test_actions_scale_and_instances_follow_jobs():
     assert len(c.get("/applications/%s/instances" % a["id"]).data) == 1
 
 
+def test_instances_report_for_an_application_on_another_server_is_refused():
+    c, s, p = _setup()
+    a = _app(c, p)
+    agent = Agent(c.tenant, s["agent_token"])
+    d = c.post("/applications/%s/deploy" % a["id"], {}).data
+    inst = [{"container_id": "ab" * 32, "name": "n0", "deployment_id": d["id"], "status": "running"}]
+    _finish(agent, agent.claim(), image_id="sha256:" + "e" * 64, instances=inst)
+    # A second server of the same tenant reports a container of a (placed on s).
+    s2 = _server(c)
+    other = Agent(c.tenant, s2["agent_token"])
+    rep = [{"container_id": "cd" * 32, "app_id": "", "deployment_id": "", "state": "running"},
+           dict(inst[0], container_id="ef" * 32, app_id=a["id"], state="exited")]
+    r = other.call("POST", "/instances", {"instances": rep})
+    assert_error(r, 400, "BAD_REQUEST", "instances[1].app_id")
+    assert a["id"] in str(r.error), r.error
+    got = c.get("/applications/%s/instances" % a["id"]).data
+    assert [i["container_id"] for i in got] == ["ab" * 32] and got[0]["status"] == "running", got
+    assert c.get("/applications/" + a["id"]).data["status"] == "running"
+    # Its own containers (none of a's) are still reported.
+    assert other.call("POST", "/instances", {"instances": rep[:1]}).status == 200
+    # The server a is placed on reports it as before.
+    assert agent.call("POST", "/instances", {"instances": [dict(inst[0], app_id=a["id"],
+                                                                 state="running")]}).status == 200
+
+
 def test_runtime_logs_are_redacted_filtered_and_scoped():
     c, s, p = _setup()
     # "A" is a prefix of API_TOKEN's value and comes first in any key order:
