@@ -45,6 +45,17 @@ def engine_socket():
 ENGINE = engine_socket()
 
 
+def until(pred, timeout):
+    """Polls pred() until it is true (False at the deadline): waits that hold
+    on a loaded machine, where a fixed sleep would not."""
+    end = time.time() + timeout
+    while not pred():
+        if time.time() > end:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 class Agent:
     def __init__(self, plane, tmp, *extra, token_file=True, env=None, engine=None):
         self.state = os.path.join(tmp, "state")
@@ -68,12 +79,12 @@ class Agent:
 
     def wait_output(self, text, timeout):
         """Polls the agent's log until it holds text (False at the deadline)."""
-        end = time.time() + timeout
-        while text not in self.output():
-            if time.time() > end:
-                return False
-            time.sleep(0.1)
-        return True
+        return until(lambda: text in self.output(), timeout)
+
+    def children(self):
+        return subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True,
+                              text=True).stdout.split()
+
 
     def stop(self, timeout=15):
         if self.p.poll() is None:
@@ -292,7 +303,11 @@ def case_progress_batches(plane, tmp):
     plane.wait_status(jid, ("running",), 10)
     port = plane.port
     plane.stop()
-    time.sleep(4)
+    # the job emits all its lines while the plane is down, and exits
+    noop_log = os.path.join(a.state, "noop.log")
+    check(until(lambda: os.path.exists(noop_log) and jid in open(noop_log).read(), 30) and
+          until(lambda: a.children() == [], 10), "the chatty job ran while the plane was down")
+    time.sleep(0.5)  # the agent drains the job's pipe (no plane call holds it: they fail at once)
     plane.start(port)
     check(plane.wait_status(jid, ("succeeded",), 40), "completes after the plane returns")
     lines = plane.job(jid)["lines"]

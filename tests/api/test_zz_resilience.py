@@ -40,7 +40,10 @@ def _under_load(action, seconds=4.0, threads=6):
     results = []
     ts = [threading.Thread(target=_load, args=(kc, seconds, results)) for _ in range(threads)]
     [t.start() for t in ts]
-    time.sleep(1.0)
+    # requests are flowing (two answers a thread) before the action, however slow the machine
+    deadline = time.time() + 10
+    while len(results) < 2 * threads and time.time() < deadline:
+        time.sleep(0.05)
     action()
     [t.join() for t in ts]
     return results
