@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "text.h"
 
 /* A string member copied into out (truncated to fit); "" when absent. */
 static void
@@ -25,11 +26,10 @@ copy_str(const cJSON *o, const char *name, char *out, size_t outlen)
 static int64_t
 get_count(const cJSON *o, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	int64_t v;
 
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e15)
-		return 0;
-	return (int64_t)v->valuedouble;
+	return text_json_i64(cJSON_GetObjectItemCaseSensitive(o, name), 0, 1000000000000000LL, &v) == 0 ?
+	    v : 0;
 }
 
 int

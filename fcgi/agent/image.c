@@ -797,9 +797,12 @@ from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const stru
 	 * opened beneath it with no symbolic link on the way, so that neither
 	 * the tar nor the engine is pointed at anything outside it.
 	 */
-	if (util_snprintf(ctx, sizeof(ctx), "%s/%s", src, s->build_context) < 0 ||
-	    (srcfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if (util_snprintf(ctx, sizeof(ctx), "%s/%s", src, s->build_context) < 0) {
 		util_snprintf(err, errlen, "build context %s: path too long", s->build_context);
+		goto out;
+	}
+	if ((srcfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		util_snprintf(err, errlen, "%s: %s", src, strerror(errno));
 		goto out;
 	}
 	if ((ctxfd = image_open_beneath(srcfd, s->build_context, true)) < 0) {

@@ -217,17 +217,16 @@ heartbeat_body(struct agent *ag)
 static void
 adopt_intervals(struct agent *ag, const cJSON *data)
 {
-	const cJSON *hb = cJSON_GetObjectItemCaseSensitive(data, "heartbeat_interval_seconds");
-	const cJSON *pi = cJSON_GetObjectItemCaseSensitive(data, "poll_interval_ms");
+	int64_t hb, pi;
 
-	if (cJSON_IsNumber(hb) && hb->valuedouble >= 1 && hb->valuedouble <= 3600 &&
-	    (int64_t)hb->valuedouble * 1000 != ag->hb_ms) {
-		ag->hb_ms = (int64_t)hb->valuedouble * 1000;
+	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(data, "heartbeat_interval_seconds"), 1,
+	    3600, &hb) == 0 && hb * 1000 != ag->hb_ms) {
+		ag->hb_ms = hb * 1000;
 		log_info("heartbeat interval set by the plane: %lld s", (long long)(ag->hb_ms / 1000));
 	}
-	if (cJSON_IsNumber(pi) && pi->valuedouble >= 100 && pi->valuedouble <= 3600000 &&
-	    (int64_t)pi->valuedouble != ag->poll_ms) {
-		ag->poll_ms = (int64_t)pi->valuedouble;
+	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(data, "poll_interval_ms"), 100, 3600000,
+	    &pi) == 0 && pi != ag->poll_ms) {
+		ag->poll_ms = pi;
 		log_info("poll interval set by the plane: %lld ms", (long long)ag->poll_ms);
 	}
 }

@@ -553,6 +553,8 @@ def case_build_paths_stay_inside(plane, edge, fx):
         check(j["status"] == "failed" and want in err and "symbolic link" in err,
               "build paths: %s / %s refused" % (df, ctx), err)
         check(not containers(app), "build paths: nothing started for %s / %s" % (df, ctx))
+        if j["status"] != "failed":
+            run_job(plane, "app.remove", {"app_id": app, "deployment_id": None})
     shutil.rmtree(tmp, ignore_errors=True)
 
 CASES = [case_deploy_roll_rollback, case_pull_failure, case_git_build_and_worker, case_cancel,
