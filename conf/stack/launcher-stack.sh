@@ -449,6 +449,10 @@ password_encryption = 'scram-sha-256'
 max_connections = 100
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = 1000
+# A slow statement is logged without its parameters: the preamble's session
+# nonce and key hashes are parameters (sql/015_tenant_guard.sql).
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
 EOF
     # Superuser "postgres" by peer auth (only the OS user postgres), every
     # other role by password (SCRAM). No TCP at all.

@@ -143,18 +143,6 @@ tenant_stmt(struct req *r)
 	return util_is_uuid(r->tenant_ref) ? &st_tenant_id : &st_tenant_slug;
 }
 
-/*
- * The session already holds the tenant this request names (the last
- * preamble on this connection resolved the same URL reference, or took
- * the same UUID from a signed claim): the principal statement (and the
- * route's prefetch) can run alone, under the same row-level security.  A
- * slug that has since come to name another tenant cannot be served by it:
- * any change to the tenants table reaches every pool connection as a
- * notification (db.c's forget_tenant), which clears the remembered
- * tenant, and a notification that arrives with this very round trip voids
- * its answers.  Only a principal found counts: no row, an error or a
- * reconnection sends the request through the whole preamble.
- */
 /* The session holds tid, set or confirmed for this request's URL
  * reference (db.h's held_id; router.c checks it before every handler). */
 static void
@@ -168,6 +156,18 @@ hold(struct req *r, const char *tid)
 	}
 }
 
+/*
+ * The session already holds the tenant this request names (the last
+ * preamble on this connection resolved the same URL reference, or took
+ * the same UUID from a signed claim): the principal statement (and the
+ * route's prefetch) can run alone, under the same row-level security.  A
+ * slug that has since come to name another tenant cannot be served by it:
+ * any change to the tenants table reaches every pool connection as a
+ * notification (db.c's forget_tenant), which clears the remembered
+ * tenant, and a notification that arrives with this very round trip voids
+ * its answers.  Only a principal found counts: no row, an error or a
+ * reconnection sends the request through the whole preamble.
+ */
 static bool
 preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **res,
     const char *claimed_tid)

@@ -77,6 +77,11 @@ def _routes():
 
 
 def test_every_route_checks_the_connections_tenant_alternating_two_tenants():
+    """The whole --routes table (public, agent, authenticated routes; GET
+    /projects is the prefetching one) on a one-worker pool: no answer is a
+    500 or carries the other tenant's ids, names or e-mail, and the pool's
+    log shows the router's tenant check for every request, with the
+    request's own tenant."""
     a, b = _tenant(), _tenant()
     routes = _routes()
     kinds = {k for _, _, k in routes}
@@ -84,8 +89,11 @@ def test_every_route_checks_the_connections_tenant_alternating_two_tenants():
     proc, sock, log_path = _start_pool("tenant-walk")
     sent = []
     try:
+        # Each route twice, once as each tenant; consecutive requests on the
+        # one worker alternate tenants (so a route that kept the previous
+        # request's tenant would answer with the other one's rows).
         for n, (method, pattern, kind) in enumerate(routes * 2):
-            me, other = (a, b) if n % 2 == 0 else (b, a)
+            me, other = (a, b) if (n + n // len(routes)) % 2 == 0 else (b, a)
             rid = uuid.uuid4().hex
             params = {"REQUEST_ID": rid}
             if kind == "auth":
