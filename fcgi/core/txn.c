@@ -228,10 +228,12 @@ txn_run(struct req *r, const struct route *rt)
 		e = perm_project(r, rt->project_of ? rt->project_of(r) : http_param(r, "id"), rt->cap);
 	if (e == ERR_OK)
 		e = rt->fn(r);
+	/* A handler that passes a database error on unanswered: the message
+	 * our own SQL raised for users (LNxxx, e.g. quota_exceeded), if any. */
 	if (!r->responded)
 		http_error(r, e == ERR_OK ? ERR_INTERNAL : e,
 		    e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-		    e == ERR_OK || e == ERR_INTERNAL ? "internal error" : err_code(e));
+		    e == ERR_OK || e == ERR_INTERNAL ? "internal error" : db_message(r, err_code(e)));
 	if (r->held.status >= 400 || !r->w->db.in_tx) {
 		db_rollback(r);
 		http_flush(r);
