@@ -1,9 +1,12 @@
 """Per-tenant quotas (sql/018_quotas.sql): an operator sets a tenant's
 limits with launcher-admin; a create beyond one is 403 quota_exceeded,
 names the limit and creates nothing, also under concurrent creates."""
+import os
+import subprocess
 import threading
+import time
 
-from lib import admin, assert_error, psql, registered
+from lib import STATE, admin, assert_error, pgpass, psql, registered
 
 
 def _count(table, tid):
@@ -84,3 +87,42 @@ def test_limits_are_the_tenants_own():
         raise AssertionError("the API role changed a quota")
     except RuntimeError as e:
         assert "permission denied" in str(e), e
+
+
+def _psql_session(tid):
+    """An open psql session as the API role in tenant tid (stdin is a pipe)."""
+    env = dict(os.environ, PGPASSWORD=pgpass("launcher_api"))
+    p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                          "-h", os.path.join(STATE, "pg", "sock"), "-p", os.environ.get("LAUNCHER_PG_PORT", "5488"),
+                          "-U", "launcher_api", "-d", "launcher"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p.stdin.write("SET search_path = launcher; SET launcher.tenant_id = '%s';\n" % tid)
+    return p
+
+
+def test_the_last_slot_goes_to_one_transaction_only():
+    """Two transactions racing for the last slot, made to overlap: the
+    second waits on the tenant's quota lock until the first commits, then
+    counts its row and is refused."""
+    c, _ = registered()
+    admin("quota", "set", c.tenant, "projects", "1")
+    a = _psql_session(c.tid)
+    a.stdin.write("BEGIN; INSERT INTO projects (name) VALUES ('first');\n\\echo inserted\n")
+    a.stdin.flush()
+    assert a.stdout.readline().strip() == "inserted"
+    b = _psql_session(c.tid)
+    b.stdin.write("INSERT INTO projects (name) VALUES ('second');\n")
+    b.stdin.close()
+    deadline = time.time() + 20
+    while time.time() < deadline and b.poll() is None:
+        waiting = psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                       user="launcher_owner")
+        if waiting == ["1"]:
+            break
+        time.sleep(0.05)
+    a.stdin.write("COMMIT;\n")
+    a.stdin.close()
+    assert a.wait(20) == 0, a.stderr.read()
+    assert b.wait(20) != 0, "the second insert was not refused"
+    assert "quota_exceeded" in b.stderr.read()
+    assert _count("projects", c.tid) == 1
