@@ -203,8 +203,8 @@ run(const char *what, const char *cmd, char *err, size_t errlen)
 static pid_t
 parent_of(pid_t pid)
 {
-	char   path[64], buf[512], *p, *sp;
-	FILE  *f;
+	char    path[64], buf[512], *p, *sp;
+	FILE   *f;
 	int64_t pp = -1;
 
 	util_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
