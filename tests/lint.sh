@@ -20,6 +20,16 @@ if hits=$(grep -rnE '^\s*snprintf\s*\(' fcgi --include='*.c'); then
 		fail=1
 	fi
 fi
+# A number converted without an end pointer cannot tell "12abc" or "" from
+# 12 or 0: use util_parse_i64, or pass &end and check it (and errno).
+if hits=$(grep -rnE '\bstrto(l|ll|ul|ull|d|f|ld|imax|umax)\s*\(.*,\s*(NULL|0|\(char\s*\*\*\)\s*0)\s*(,\s*[0-9]+\s*)?\)' \
+	fcgi tests/unit --include='*.c' --include='*.h'); then
+	if [ -n "$hits" ]; then
+		echo "lint: number conversions without an end pointer (use util_parse_i64):"
+		echo "$hits"
+		fail=1
+	fi
+fi
 # Only the response writer may print a Status line.
 if hits=$(grep -rn '"Status:' fcgi --include='*.c' | grep -v 'fcgi/core/http.c'); then
 	if [ -n "$hits" ]; then

@@ -195,6 +195,17 @@ if [ "$#" -eq 0 ]; then
 	rm -f "$tmp"
 fi
 
+# 6b. the stack's life cycle: state dir access, Ctrl-C under run | tee,
+# containers stopped by stop (throwaway stacks of their own)
+if [ "$#" -eq 0 ]; then
+	tmp=$(mktemp)
+	bash tests/stack/test_lifecycle.sh "$BUILD" > "$tmp" 2>&1
+	cat "$tmp"
+	grep -q "passed" "$tmp" || echo "stack lifecycle: 0 passed, 1 failed" >> "$tmp"
+	count "$tmp"
+	rm -f "$tmp"
+fi
+
 # 7. sanitizer reports anywhere in the pool's log fail the run
 if grep -qE "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log 2>/dev/null; then
 	grep -hE -A20 "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log | head -60

@@ -9,11 +9,13 @@
 # Usage: conf/stack/launcher-stack.sh {install|start|stop|restart|status|run|env}
 #   install  apt-get install the missing Debian packages (root)
 #   start    start the stack in the background (root; build first: make)
-#   stop     stop exactly the processes recorded in <state>/run/*.pid
-#            (containers of the stack's Podman keep running)
+#   stop     stop exactly the processes recorded in <state>/run/*.pid,
+#            and the containers of the stack's Podman
 #   restart  stop, then start
 #   status   show which processes are running and whether /healthz answers
-#   run      install + start, follow the pool's log, stop on Ctrl-C/SIGTERM
+#   run      install + start, follow the pool's log, stop on Ctrl-C/SIGTERM/SIGHUP
+#            (also when its output is piped to a reader that Ctrl-C ends first:
+#            make run 2>&1 | tee run.log)
 #   env      print "export ..." lines describing the stack's layout:
 #                eval "$(conf/stack/launcher-stack.sh env)"
 #
@@ -66,10 +68,12 @@
 # read; drop-ins in /etc/containers/registries.conf.d/ still are). Images
 # and containers live in <state>/podman/storage, runtime state in
 # <state>/podman/run. Containers are supervised by their own conmon process,
-# not by the service: `stop` ends the service and leaves running containers
-# running (nothing is removed); the next start's service finds them again.
-# After a reboot they are stopped ("created") and nothing restarts them. With no container running, `stop` also unmounts
-# <state>/podman/storage/overlay, so that the state dir can be deleted.
+# not by the service: `stop` stops every running container (and ends the
+# conmons Podman leaves behind) before it ends the service, so that nothing
+# of a stopped stack keeps running (nothing is removed: the local agent
+# starts its applications again on the next start). With no container
+# running, `stop` also unmounts <state>/podman/storage/overlay, so that the
+# state dir can be deleted.
 # Outside the state dir, rootful netavark keeps its IP allocations in
 # /run/containers/networks, adds iptables rules (NETAVARK* chains) for
 # published ports and NAT, and turns on net.ipv4.ip_forward: shared by every
@@ -113,18 +117,20 @@ CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
 
-say()  { printf '%s\n' "$*"; }
-err()  { printf 'launcher-stack: %s\n' "$*" >&2; }
+# Output never fails the script: under `make run 2>&1 | tee log` the reader
+# may be gone (Ctrl-C ends tee first) while the stack is being stopped.
+say()  { printf '%s\n' "$*" 2>/dev/null || true; }
+err()  { printf 'launcher-stack: %s\n' "$*" >&2 2>/dev/null || true; }
 die()  { err "$@"; exit 1; }
 
 # show_log FILE [LINES] — last lines of a log on stderr.
 show_log() {
     local file=$1 n=${2:-30}
     if [ -s "$file" ]; then
-        printf -- '----- %s (last %s lines) -----\n' "$file" "$n" >&2
-        tail -n "$n" "$file" >&2 || true
+        printf -- '----- %s (last %s lines) -----\n' "$file" "$n" >&2 2>/dev/null || true
+        tail -n "$n" "$file" >&2 2>/dev/null || true
     else
-        printf -- '----- %s: empty or missing -----\n' "$file" >&2
+        printf -- '----- %s: empty or missing -----\n' "$file" >&2 2>/dev/null || true
     fi
 }
 
@@ -324,6 +330,25 @@ wait_gone() {
 }
 
 as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+# PostgreSQL runs as the user postgres and keeps its cluster in <state>/pg:
+# every directory above the state dir must let postgres through (search
+# permission), or initdb fails half-way with "Permission denied".  Said
+# before anything starts, with the directory and the fix.  (The state dir
+# itself is made 0755 by prepare_dirs.)
+check_state_access() {
+    local d=${STATE%/*} dirs=()
+    id -u postgres > /dev/null 2>&1 || return 0    # not installed: start_postgres says so
+    while [ -n "$d" ]; do dirs=("$d" "${dirs[@]}"); d=${d%/*}; done
+    for d in / "${dirs[@]}"; do
+        [ -d "$d" ] || break    # created below by prepare_dirs, mode 0755
+        as_postgres test -x "$d" && continue
+        die "the user postgres cannot enter $d ($(stat -c '%A %U:%G' "$d")), which holds" \
+            "LAUNCHER_STATE_DIR=$STATE (PostgreSQL's data lives in it). Let it through" \
+            "(chmod o+x $d) or choose a state dir below directories everyone may enter" \
+            "(the default: $(default_state_dir))"
+    done
+}
 
 # ------------------------------------------------------------------ install
 
@@ -1111,6 +1136,7 @@ EOF
 on_start_exit() {
     local rc=$?
     [ "$rc" -eq 0 ] && return 0
+    trap '' INT TERM HUP    # a second Ctrl-C must not cut the clean-up short
     if [ "${LAUNCHER_KEEP_ON_FAIL:-0}" = 1 ]; then
         err "start failed; processes left running (LAUNCHER_KEEP_ON_FAIL=1); '$PROG stop' cleans up"
     else
@@ -1151,10 +1177,12 @@ do_start() {
     [ -x "$SYS_PYTHON" ] || die "$SYS_PYTHON not found (run: $PROG install)"
     [ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (run: $PROG install)"
     resolve_engine strict
+    check_state_access
 
     trap on_start_exit EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    trap 'exit 129' HUP
     say "starting Launcher stack in $STATE"
     rm -f "$RUN_DIR"/*.pid "$RUN_DIR/stack.env" 2>/dev/null || true
     prepare_dirs
@@ -1177,7 +1205,7 @@ do_start() {
     wait_healthy
     start_agent
     env_lines > "$RUN_DIR/stack.env"
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM HUP
     print_info
 }
 
@@ -1216,17 +1244,44 @@ stop_postgres() {
     rm -f "$(pid_file postgres)"
 }
 
+# The containers of the stack's Podman (the applications the local agent
+# deployed, exec sessions) are not children of the service: each has its
+# own conmon, which outlives it.  A stopped stack runs nothing, so they are
+# stopped here (after the agent, which would start them again), through
+# Podman's CLI on the stack's configuration: it works with the service up
+# or already gone, and stops them in parallel, each with its own stop
+# timeout (what the agent set) before SIGKILL.
+# Then the conmons Podman 4.3 leaves behind for exec sessions (their bundle
+# is in the state dir).  Nothing is removed.
+stop_containers() {
+    local pid
+    [ -f "$(pid_file podman)" ] && [ -s "$PODMAN_DIR/storage.conf" ] || return 0
+    if [ -n "$(podman_cli ps -q 2>/dev/null)" ]; then
+        [ -n "${QUIET:-}" ] || say "stopping the containers of $PODMAN_SOCK"
+        podman_cli stop --all > /dev/null 2>&1 ||
+            err "podman stop --all failed; see '$PROG status'"
+    fi
+    for pid in $(pgrep -f "conmon .* -b $STATE/" 2>/dev/null); do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+
+podman_cli() {
+    CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
+        CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf "$PODMAN_BIN" "$@" < /dev/null
+}
+
 stop_all() {
     local QUIET=${1:-}
     [ -d "$RUN_DIR" ] || return 0
     stop_service agent TERM 20     # finishes or releases its job within 10 s
+    stop_containers
     stop_service nginx QUIT 15
     stop_service scheduler TERM 10
     stop_service ws TERM 10
     rm -f "$WS_SOCK"
     stop_service fcgi TERM 15
     rm -f "$FCGI_SOCK"
-    # The Podman service only: containers stay with their conmon (see top).
     stop_service podman TERM 15
     if [ -z "$(service_pid podman)" ]; then release_podman_storage; fi
     stop_service smtp TERM 10
@@ -1296,17 +1351,32 @@ cmd_env() {
     env_lines
 }
 
+# Under `make run 2>&1 | tee run.log`, Ctrl-C ends tee as well, and every
+# later write of this script meets a closed pipe: SIGPIPE would end it half
+# way through stopping, leaving the stack running.  So SIGPIPE is ignored
+# for the whole run (say/err shrug off the failed write); INT, TERM and HUP
+# stop the stack, and so does the end of the log follower (tail exits on
+# the failed write once nobody reads its output).  While stopping, further
+# signals are ignored: a second Ctrl-C does not cut the clean-up short.
+RUN_TAIL_PID=""
+run_stop() {
+    trap '' INT TERM HUP PIPE
+    set +e
+    [ -z "$RUN_TAIL_PID" ] || kill "$RUN_TAIL_PID" 2>/dev/null
+    cmd_stop
+    exit 0
+}
+
 cmd_run() {
+    trap '' PIPE
     cmd_install
     do_start
-    local tail_pid
+    trap run_stop INT TERM HUP
     say "following $LOG_DIR/fcgi.log; Ctrl-C stops the stack"
     tail -n 5 -F "$LOG_DIR/fcgi.log" &
-    tail_pid=$!
-    # shellcheck disable=SC2064  # expand tail_pid now
-    trap "kill $tail_pid 2>/dev/null || true; cmd_stop; exit 0" INT TERM HUP
-    wait "$tail_pid" || true
-    cmd_stop
+    RUN_TAIL_PID=$!
+    wait "$RUN_TAIL_PID" || true
+    run_stop
 }
 
 # The header up to the settings list.

@@ -203,17 +203,20 @@ run(const char *what, const char *cmd, char *err, size_t errlen)
 static pid_t
 parent_of(pid_t pid)
 {
-	char  path[64], buf[512], *p;
-	FILE *f;
-	long  pp = -1;
+	char    path[64], buf[512], *p, *sp;
+	FILE   *f;
+	int64_t pp = -1;
 
 	util_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((f = fopen(path, "re")) == NULL)
 		return -1;
 	/* "PID (comm) S PPID ...": the comm may hold anything, so from the last ')' */
 	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL &&
-	    p[1] == ' ' && p[2] != '\0' && p[3] == ' ')
-		pp = strtol(p + 4, NULL, 10);
+	    p[1] == ' ' && p[2] != '\0' && p[3] == ' ' && (sp = strchr(p + 4, ' ')) != NULL) {
+		*sp = '\0';
+		if (util_parse_i64(p + 4, 0, INT32_MAX, &pp) != 0)
+			pp = -1;
+	}
 	fclose(f);
 	return (pid_t)pp;
 }
@@ -249,13 +252,13 @@ workers_of(pid_t master, pid_t *out, int max)
 	if (d == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL && n < max) {
-		pid_t pid;
+		int64_t pid;
 
-		if (!isdigit((unsigned char)e->d_name[0]))
+		if (!isdigit((unsigned char)e->d_name[0]) ||
+		    util_parse_i64(e->d_name, 1, INT32_MAX, &pid) != 0)
 			continue;
-		pid = (pid_t)strtol(e->d_name, NULL, 10);
-		if (parent_of(pid) == master && is_worker(pid))
-			out[n++] = pid;
+		if (parent_of((pid_t)pid) == master && is_worker((pid_t)pid))
+			out[n++] = (pid_t)pid;
 	}
 	closedir(d);
 	return n;
@@ -287,9 +290,10 @@ reload_master(const struct agent_conf *c, char *err, size_t errlen)
 	int64_t t0, first = 0;
 	char    buf[32];
 	FILE   *f = fopen(c->edge_nginx_pid, "re");
-	long    v = 0;
+	int64_t v = 0;
 
-	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL || (v = strtol(buf, NULL, 10)) <= 1) {
+	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL ||
+	    util_parse_i64(util_trim(buf), 2, INT32_MAX, &v) != 0) {
 		util_snprintf(err, errlen, "nginx reload: no pid in %s", c->edge_nginx_pid);
 		if (f != NULL)
 			fclose(f);

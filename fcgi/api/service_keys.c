@@ -34,9 +34,19 @@ static const struct db_stmt st_list = {"sk_list",
 static const struct db_stmt st_get = {"sk_get",
     "SELECT " KEY_COLS " FROM service_keys WHERE id = $3::uuid AND revoked_at IS NULL"
     " AND ($2::boolean OR created_by = $1::uuid)"};
+/*
+ * A caller revokes their own keys and, as an admin, the keys of users whose
+ * role is not above theirs ($4): an admin cannot revoke a superadmin's.
+ * No row: not found (or not visible); revoked = false: visible, not theirs
+ * to revoke.
+ */
 static const struct db_stmt st_revoke = {"sk_revoke",
-    "UPDATE service_keys SET revoked_at = now() WHERE id = $3::uuid AND revoked_at IS NULL"
-    " AND ($2::boolean OR created_by = $1::uuid) RETURNING id"};
+    "WITH k AS (SELECT id, created_by = $1::uuid OR role_rank(owner_role) <= role_rank($4) AS may"
+    " FROM service_keys WHERE id = $3::uuid AND revoked_at IS NULL"
+    " AND ($2::boolean OR created_by = $1::uuid)),"
+    " u AS (UPDATE service_keys s SET revoked_at = now() FROM k WHERE s.id = k.id AND k.may"
+    " RETURNING s.id)"
+    " SELECT EXISTS (SELECT 1 FROM u) AS revoked FROM k"};
 
 static const char *const scope_names[] = {"read", "write", "deploy", "admin"};
 
@@ -158,10 +168,14 @@ key_revoke(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if ((e = db_run(r, &st_revoke, &res, r->who.user_id, all_keys(r), id)) != ERR_OK)
+	if ((e = db_run(r, &st_revoke, &res, r->who.user_id, all_keys(r), id,
+	    auth_role_name(r->who.role))) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_error(r, ERR_NOT_FOUND, "service key not found");
+	if (db_get(res, 0, "revoked")[0] != 't')
+		return http_error(r, ERR_FORBIDDEN,
+		    "only a superadmin can revoke the keys of a superadmin");
 	return http_no_content(r);
 }
 

@@ -10,6 +10,11 @@
  *       creates the tenant's server NAME if absent, gives it a fresh agent
  *       token and writes the token to FILE (mode 0600): how `make run`
  *       registers the machine's own agent.
+ *   launcher-admin -c FILE quota list TENANT
+ *   launcher-admin -c FILE quota set TENANT KIND N|unlimited|default
+ *       a tenant's limits (KIND: projects, applications, databases): its
+ *       own (N >= 0, or unlimited), or back to the config's quota_KIND
+ *       default (sql/018_quotas.sql).  TENANT is a slug or an id.
  *
  * Connects with admin_database_url (the owner role).  Each migration runs
  * in its own transaction together with its row in schema_migrations, under
@@ -317,6 +322,93 @@ out:
 	return rc;
 }
 
+static const char *const quota_kinds[] = {"projects", "applications", "databases"};
+
+/* The config's default for kind (0 = no limit), as quota_enforce reads it. */
+static int64_t
+quota_default(const struct config *cfg, const char *kind)
+{
+	return strcmp(kind, "projects") == 0 ? cfg->quota_projects :
+	    strcmp(kind, "applications") == 0 ? cfg->quota_applications : cfg->quota_databases;
+}
+
+static int
+quota(PGconn *c, const struct config *cfg, int argc, char **argv)
+{
+	const char *params[3];
+	PGresult   *res;
+	int64_t     n = 0;
+	bool        known = false;
+	int         rc = 1;
+
+	if (argc >= 2 && strcmp(argv[0], "list") == 0) {
+		params[0] = argv[1];
+		res = PQexecParams(c, "SELECT k.kind, q.max_count, q.tenant_id IS NOT NULL AS own,"
+		    " launcher.quota_usage(t.id, k.kind) AS used"
+		    " FROM launcher.tenants t"
+		    " CROSS JOIN unnest(ARRAY['projects', 'applications', 'databases']) WITH ORDINALITY k(kind, o)"
+		    " LEFT JOIN launcher.quotas q ON q.tenant_id = t.id AND q.kind = k.kind"
+		    " WHERE t.slug = $1 OR t.id::text = $1 ORDER BY k.o", 1, NULL, params, NULL, NULL, 0);
+		if (ok(c, res, PGRES_TUPLES_OK, "list quotas")) {
+			if (PQntuples(res) == 0)
+				fprintf(stderr, "launcher-admin: no tenant %s\n", argv[1]);
+			for (int i = 0; i < PQntuples(res); i++) {
+				const char *kind = PQgetvalue(res, i, 0);
+				bool        own = PQgetvalue(res, i, 2)[0] == 't';
+				int64_t     def = quota_default(cfg, kind);
+				char        lim[32];
+
+				if (own)
+					util_snprintf(lim, sizeof(lim), "%s", PQgetisnull(res, i, 1) ?
+					    "unlimited" : PQgetvalue(res, i, 1));
+				else if (def == 0)
+					util_snprintf(lim, sizeof(lim), "unlimited");
+				else
+					util_snprintf(lim, sizeof(lim), "%lld", (long long)def);
+				printf("%-14s %-10s %-8s used %s\n", kind, lim, own ? "(tenant)" : "(default)",
+				    PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3));
+			}
+			rc = PQntuples(res) > 0 ? 0 : 1;
+		}
+		PQclear(res);
+		return rc;
+	}
+	if (argc < 4 || strcmp(argv[0], "set") != 0) {
+		fprintf(stderr, "usage: quota list TENANT | quota set TENANT KIND N|unlimited|default\n");
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(quota_kinds) / sizeof(*quota_kinds); i++)
+		known |= strcmp(argv[2], quota_kinds[i]) == 0;
+	if (!known || (strcmp(argv[3], "unlimited") != 0 && strcmp(argv[3], "default") != 0 &&
+	    util_parse_i64(argv[3], 0, 1000000, &n) != 0)) {
+		fprintf(stderr, "launcher-admin: KIND must be projects, applications or databases;"
+		    " the limit a number 0..1000000, unlimited or default\n");
+		return 2;
+	}
+	params[0] = argv[1];
+	params[1] = argv[2];
+	params[2] = strcmp(argv[3], "unlimited") == 0 ? NULL : argv[3];
+	/* One statement: the tenant exists (a row), and its limit is set or reset. */
+	res = PQexecParams(c, strcmp(argv[3], "default") == 0 ?
+	    "WITH t AS (SELECT id FROM launcher.tenants WHERE slug = $1 OR id::text = $1),"
+	    " d AS (DELETE FROM launcher.quotas q USING t WHERE q.tenant_id = t.id AND q.kind = $2)"
+	    " SELECT id FROM t" :
+	    "INSERT INTO launcher.quotas (tenant_id, kind, max_count)"
+	    " SELECT id, $2, $3::integer FROM launcher.tenants WHERE slug = $1 OR id::text = $1"
+	    " ON CONFLICT (tenant_id, kind) DO UPDATE SET max_count = EXCLUDED.max_count,"
+	    " updated_at = now() RETURNING tenant_id",
+	    strcmp(argv[3], "default") == 0 ? 2 : 3, NULL, params, NULL, NULL, 0);
+	if (ok(c, res, PGRES_TUPLES_OK, "set quota")) {
+		if (PQntuples(res) == 1) {
+			printf("%s %s %s\n", argv[1], argv[2], argv[3]);
+			rc = 0;
+		} else
+			fprintf(stderr, "launcher-admin: no tenant %s\n", argv[1]);
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -331,7 +423,8 @@ main(int argc, char **argv)
 		i = 3;
 	}
 	if (conf == NULL || i >= argc) {
-		fprintf(stderr, "usage: launcher-admin -c FILE migrate | tenant create|ensure SLUG [NAME] | tenant list\n");
+		fprintf(stderr, "usage: launcher-admin -c FILE migrate | tenant create|ensure SLUG [NAME] | tenant list"
+		    " | quota list|set ...\n");
 		return 2;
 	}
 	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
@@ -357,6 +450,8 @@ main(int argc, char **argv)
 		rc = tenant(c, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "server") == 0)
 		rc = server(c, &cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "quota") == 0)
+		rc = quota(c, &cfg, argc - i - 1, argv + i + 1);
 	else {
 		fprintf(stderr, "launcher-admin: unknown command %s\n", argv[i]);
 		rc = 2;

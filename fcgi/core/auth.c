@@ -427,8 +427,8 @@ auth_issue(struct req *r, int status, PGresult *res, int row)
 	util_snprintf(exp, sizeof(exp), "%lld", (long long)c.exp);
 	if ((e = db_run(r, &st_session, &sres, uid, exp)) != ERR_OK)
 		return e;
-	c.gen = strtoll(db_get(sres, 0, "gen"), NULL, 10);
-	if (util_snprintf(c.sub, sizeof(c.sub), "%s", uid) < 0 ||
+	if (util_parse_i64(db_get(sres, 0, "gen"), 0, INT64_MAX, &c.gen) != 0 ||
+	    util_snprintf(c.sub, sizeof(c.sub), "%s", uid) < 0 ||
 	    util_snprintf(c.tid, sizeof(c.tid), "%s", r->who.tenant_id) < 0 ||
 	    util_snprintf(c.jti, sizeof(c.jti), "%s", db_get(sres, 0, "jti")) < 0 ||
 	    util_snprintf(c.role, sizeof(c.role), "%s", db_get(res, row, "role")) < 0 ||

@@ -43,6 +43,9 @@ struct config {
 	int64_t runtime_log_retention_days;
 	int64_t agent_poll_interval_ms;
 	char    ws_listen[CONFIG_STR_MAX];
+	int64_t quota_projects;		/* per-tenant defaults; 0 = no limit */
+	int64_t quota_applications;
+	int64_t quota_databases;
 };
 
 /*

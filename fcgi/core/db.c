@@ -110,6 +110,26 @@ db_ensure(struct worker *w)
 		return ERR_UNAVAILABLE;
 	}
 	PQclear(res);
+	/* The installation's quota defaults (config quota_*), read by the
+	 * quota trigger for tenants without their own limit (sql/018). */
+	{
+		char        q[160];
+		const char *p[1] = {q};
+
+		if (util_snprintf(q, sizeof(q), "{\"projects\": %lld, \"applications\": %lld,"
+		    " \"databases\": %lld}", (long long)w->cfg->quota_projects,
+		    (long long)w->cfg->quota_applications, (long long)w->cfg->quota_databases) < 0)
+			q[0] = '\0';
+		res = PQexecParams(db->conn, "SELECT pg_catalog.set_config('launcher.quota_defaults',"
+		    " $1, false)", 1, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || q[0] == '\0') {
+			log_error("database session setup failed (quota defaults)");
+			PQclear(res);
+			db_close(db);
+			return ERR_UNAVAILABLE;
+		}
+		PQclear(res);
+	}
 	db->last_attempt_ms = 0;	/* a later failure may reconnect at once */
 	log_info("database connected");
 	return ERR_OK;
@@ -322,6 +342,7 @@ again:
 		db->sqlstate[0] = '\0';
 		db->constraint[0] = '\0';
 		db->field[0] = '\0';
+		db->message[0] = '\0';
 		if (out != NULL)
 			*out = arena_defer(r->a, (arena_cleanup_fn)PQclear, res);
 		else
@@ -461,6 +482,7 @@ simple(struct req *r, const char *sql)
 		return ERR_OK;
 	}
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		r->w->db.message[0] = '\0';	/* BEGIN: nothing of an earlier request */
 		/* COMMIT of a transaction that an ignored error aborted answers
 		 * "ROLLBACK" with success: that is a failure to the caller. */
 		e = strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strcmp(sql, "ROLLBACK") != 0 ?

@@ -215,8 +215,10 @@ txn_error(struct req *r, enum err e)
 	if (e == ERR_BAD_REQUEST && field[0] != '\0' && (db_message(r, NULL) != NULL ||
 	    (cJSON_IsObject(r->json) && cJSON_GetObjectItemCaseSensitive(r->json, field) != NULL)))
 		return http_field_error(r, "invalid request body", field, why);
+	/* Else the message our own SQL raised for users (LNxxx, e.g.
+	 * quota_exceeded), if any. */
 	return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-	    e == ERR_INTERNAL ? "internal error" : err_code(e));
+	    e == ERR_INTERNAL ? "internal error" : db_message(r, err_code(e)));
 }
 
 enum err

@@ -141,3 +141,29 @@ def test_users_see_only_their_own_keys():
     assert_error(u.get("/settings/service-keys/" + mine["id"]), 404, "NOT_FOUND")
     assert_error(u.delete("/settings/service-keys/" + mine["id"]), 404, "NOT_FOUND")
     assert {k["id"] for k in c.get("/settings/service-keys").data} == {mine["id"], theirs["id"]}
+
+
+def test_admin_cannot_revoke_a_superadmins_keys():
+    c, _ = registered()
+    top = make_key(c, name="superadmin-key")
+    r = c.post("/users", {"email": "adm-%s@example.com" % uuid.uuid4().hex[:6], "role": "admin"})
+    assert r.status == 201, r
+    from test_auth import _code_for
+    code = _code_for(c, r.data["email"])
+    tok = request("POST", "/%s/api/v1/auth/verify-code" % c.tenant, {"email": r.data["email"], "code": code}).data["token"]
+    adm = Client(c.tenant, token=tok)
+    own = make_key(adm)
+    # The admin sees the superadmin's key but cannot revoke it, by session or by admin key.
+    assert adm.get("/settings/service-keys/" + top["id"]).status == 200
+    r = adm.delete("/settings/service-keys/" + top["id"])
+    assert_error(r, 403, "FORBIDDEN")
+    assert "superadmin" in r.error["message"], r
+    akey = make_key(adm, scopes=["read", "write", "admin"])
+    assert_error(Client(c.tenant, key=akey["key"]).delete("/settings/service-keys/" + top["id"]),
+                 403, "FORBIDDEN")
+    assert Client(c.tenant, key=top["key"]).get("/auth/me").status == 200
+    # Its own keys, yes; and the superadmin may revoke the admin's.
+    assert adm.delete("/settings/service-keys/" + akey["id"]).status == 204
+    assert c.delete("/settings/service-keys/" + own["id"]).status == 204
+    assert c.delete("/settings/service-keys/" + top["id"]).status == 204
+    assert_error(Client(c.tenant, key=top["key"]).get("/auth/me"), 401, "UNAUTHORIZED")
