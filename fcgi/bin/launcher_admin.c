@@ -25,6 +25,7 @@
 
 #include "../core/config.h"
 #include "../core/crypto.h"
+#include "../core/db_conn.h"
 #include "../core/util.h"
 
 #include <fcntl.h>
@@ -32,23 +33,41 @@
 
 #define MAX_MIGRATIONS 512
 
+/* main()'s connection: its SQL runs through the one SQL layer (db_conn.h). */
+static struct db_conn db;
+
+static const struct db_stmt st_mig_get = {"admin_migration_get",
+    "SELECT checksum FROM launcher.schema_migrations WHERE version = $1::int"};
+static const struct db_stmt st_mig_put = {"admin_migration_put",
+    "INSERT INTO launcher.schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)"};
+static const struct db_stmt st_tenants = {"admin_tenants",
+    "SELECT id, slug, name, created_at FROM launcher.tenants ORDER BY created_at"};
+static const struct db_stmt st_tenant_ensure = {"admin_tenant_ensure",
+    "WITH i AS (INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2)"
+    " ON CONFLICT (slug) DO NOTHING RETURNING id)"
+    " SELECT id FROM i UNION ALL SELECT id FROM launcher.tenants WHERE slug = $1"};
+static const struct db_stmt st_tenant_create = {"admin_tenant_create",
+    "INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2) RETURNING id"};
+static const struct db_stmt st_server_ensure = {"admin_server_ensure",
+    "INSERT INTO launcher.servers (tenant_id, name, agent_token_hash, host, base_domain)"
+    " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
+    " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
+    " RETURNING id"};
+
+/* e is ERR_OK, else says what failed (the server's own words: an operator's terminal). */
 static int
-ok(PGconn *c, PGresult *res, ExecStatusType want, const char *what)
+ok(enum err e, const char *what)
 {
-	if (PQresultStatus(res) == want)
+	if (e == ERR_OK)
 		return 1;
-	fprintf(stderr, "launcher-admin: %s: %s", what, PQerrorMessage(c));
+	fprintf(stderr, "launcher-admin: %s: %s", what, db_conn_error(&db));
 	return 0;
 }
 
 static int
 exec_simple(PGconn *c, const char *sql, const char *what)
 {
-	PGresult *res = PQexec(c, sql);
-	int       good = ok(c, res, PGRES_COMMAND_OK, what);
-
-	PQclear(res);
-	return good;
+	return ok(db_conn_simple(&db, sql), what);
 }
 
 static char *
@@ -103,10 +122,8 @@ apply_one(PGconn *c, const char *dir, const char *name)
 	crypto_generichash(h, sizeof(h), (unsigned char *)sql, len, NULL, 0);
 	util_hex(sum, h, sizeof(h));
 	params[0] = ver;
-	res = PQexecParams(c, "SELECT checksum FROM launcher.schema_migrations WHERE version = $1::int",
-	    1, NULL, params, NULL, NULL, 0);
-	if (!ok(c, res, PGRES_TUPLES_OK, "read schema_migrations"))
-		goto out_res;
+	if (!ok(db_conn_exec(&db, &st_mig_get, 1, params, &res), "read schema_migrations"))
+		goto out;
 	if (PQntuples(res) == 1) {
 		if (strcmp(PQgetvalue(res, 0, 0), sum) != 0)
 			fprintf(stderr, "launcher-admin: warning: %s changed after it was applied\n", name);
@@ -116,23 +133,16 @@ apply_one(PGconn *c, const char *dir, const char *name)
 	PQclear(res);
 	if (!exec_simple(c, "BEGIN", "begin"))
 		goto out;
-	res = PQexec(c, sql);
-	if (!ok(c, res, PGRES_COMMAND_OK, name) && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
+	if (!exec_simple(c, sql, name)) {
 		exec_simple(c, "ROLLBACK", "rollback");
 		goto out;
 	}
-	PQclear(res);
 	params[1] = name;
 	params[2] = sum;
-	res = PQexecParams(c, "INSERT INTO launcher.schema_migrations (version, name, checksum)"
-	    " VALUES ($1::int, $2, $3)", 3, NULL, params, NULL, NULL, 0);
-	if (!ok(c, res, PGRES_COMMAND_OK, "record migration")) {
-		PQclear(res);
+	if (!ok(db_conn_exec(&db, &st_mig_put, 3, params, NULL), "record migration")) {
 		exec_simple(c, "ROLLBACK", "rollback");
 		goto out;
 	}
-	PQclear(res);
 	if (!exec_simple(c, "COMMIT", "commit"))
 		goto out;
 	printf("applied %s\n", name);
@@ -169,13 +179,8 @@ migrate(PGconn *c, const char *dir)
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), cmp_names);
-	{
-		PGresult *res = PQexec(c, "SELECT pg_advisory_lock(727274)");
-
-		if (!ok(c, res, PGRES_TUPLES_OK, "lock"))
-			rc = 1;
-		PQclear(res);
-	}
+	if (!exec_simple(c, "SELECT pg_advisory_lock(727274)", "lock"))
+		rc = 1;
 	if (rc == 0 && !exec_simple(c,
 	    "CREATE SCHEMA IF NOT EXISTS launcher;"
 	    "CREATE TABLE IF NOT EXISTS launcher.schema_migrations ("
@@ -203,14 +208,13 @@ tenant(PGconn *c, int argc, char **argv)
 	int         rc = 1;
 
 	if (argc >= 1 && strcmp(argv[0], "list") == 0) {
-		res = PQexec(c, "SELECT id, slug, name, created_at FROM launcher.tenants ORDER BY created_at");
-		if (ok(c, res, PGRES_TUPLES_OK, "list tenants")) {
+		if (ok(db_conn_exec(&db, &st_tenants, 0, NULL, &res), "list tenants")) {
 			for (int i = 0; i < PQntuples(res); i++)
 				printf("%s  %-24s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 				    PQgetvalue(res, i, 2));
+			PQclear(res);
 			rc = 0;
 		}
-		PQclear(res);
 		return rc;
 	}
 	if (argc < 2 || (strcmp(argv[0], "create") != 0 && strcmp(argv[0], "ensure") != 0)) {
@@ -223,17 +227,14 @@ tenant(PGconn *c, int argc, char **argv)
 	}
 	params[0] = argv[1];
 	params[1] = argc >= 3 ? argv[2] : argv[1];
-	res = PQexecParams(c, strcmp(argv[0], "ensure") == 0 ?
-	    "WITH i AS (INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2)"
-	    " ON CONFLICT (slug) DO NOTHING RETURNING id)"
-	    " SELECT id FROM i UNION ALL SELECT id FROM launcher.tenants WHERE slug = $1" :
-	    "INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2) RETURNING id",
-	    2, NULL, params, NULL, NULL, 0);
-	if (ok(c, res, PGRES_TUPLES_OK, "create tenant") && PQntuples(res) >= 1) {
-		printf("%s\n", PQgetvalue(res, 0, 0));
-		rc = 0;
+	if (ok(db_conn_exec(&db, strcmp(argv[0], "ensure") == 0 ? &st_tenant_ensure :
+	    &st_tenant_create, 2, params, &res), "create tenant")) {
+		if (PQntuples(res) >= 1) {
+			printf("%s\n", PQgetvalue(res, 0, 0));
+			rc = 0;
+		}
+		PQclear(res);
 	}
-	PQclear(res);
 	return rc;
 }
 
@@ -288,14 +289,10 @@ server(PGconn *c, const struct config *cfg, int argc, char **argv)
 	params[2] = hex;
 	params[3] = host;
 	params[4] = domain;
-	res = PQexecParams(c,
-	    "INSERT INTO launcher.servers (tenant_id, name, agent_token_hash, host, base_domain)"
-	    " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
-	    " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
-	    " RETURNING id", 5, NULL, params, NULL, NULL, 0);
-	if (!ok(c, res, PGRES_TUPLES_OK, "ensure server") || PQntuples(res) != 1) {
-		if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			fprintf(stderr, "launcher-admin: no tenant %s\n", tenant);
+	if (!ok(db_conn_exec(&db, &st_server_ensure, 5, params, &res), "ensure server"))
+		goto out;
+	if (PQntuples(res) != 1) {
+		fprintf(stderr, "launcher-admin: no tenant %s\n", tenant);
 		PQclear(res);
 		goto out;
 	}
@@ -346,11 +343,8 @@ main(int argc, char **argv)
 		PQfinish(c);
 		return 1;
 	}
-	{
-		PGresult *res = PQexec(c, "SET client_min_messages = warning");
-
-		PQclear(res);
-	}
+	db.pg = c;
+	(void)db_conn_simple(&db, "SET client_min_messages = warning");
 	if (strcmp(argv[i], "migrate") == 0)
 		rc = migrate(c, cfg.migrations_dir);
 	else if (strcmp(argv[i], "tenant") == 0)

@@ -172,7 +172,7 @@ json_fields_prefixed(struct req *r, const char *prefix, const struct field *fiel
 		}
 	}
 	if (cJSON_GetArraySize(details) > 0)
-		return http_error_details(r, "invalid request body", details);
+		return req_fail_details(r, "invalid request body", details);
 	cJSON_Delete(details);
 	return ERR_OK;
 }

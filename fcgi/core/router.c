@@ -152,7 +152,7 @@ router_dispatch(struct req *r)
 	}
 	r->matched = found;
 	if ((e = authorise(r, found)) == ERR_OK) {
-		if (r->who.authenticated && r->method != HTTP_GET && r->method != HTTP_HEAD)
+		if (r->method != HTTP_GET && r->method != HTTP_HEAD)
 			e = txn_run(r, found);
 		else if (found->cap != CAP_NONE &&
 		    (e = perm_project(r, found->project_of ? found->project_of(r) :
@@ -161,18 +161,32 @@ router_dispatch(struct req *r)
 		else
 			e = found->fn(r);
 	}
+	router_answer(r, e);
+}
+
+void
+router_answer(struct req *r, enum err e)
+{
+	if (r->responded)
+		return;
 	/* To an agent a 409 means "stop working on this job": a transient
 	 * serialization failure or deadlock must read as "try again". */
-	if (!r->responded && e == ERR_RETRY && (found->flags & ROUTE_AGENT))
+	if (e == ERR_RETRY && r->matched != NULL && (r->matched->flags & ROUTE_AGENT))
 		e = ERR_UNAVAILABLE;
-	if (!r->responded) {
-		if (e == ERR_OK) {
-			log_error("handler %s returned without responding", found->pattern);
-			e = ERR_INTERNAL;
-		}
-		http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-		    e == ERR_INTERNAL ? "internal error" : err_code(e));
+	if (e == ERR_OK) {
+		log_error("handler %s returned without responding",
+		    r->matched ? r->matched->pattern : r->uri);
+		e = ERR_INTERNAL;
 	}
+	if (r->fail.e == e && r->fail.message != NULL) {
+		if (r->fail.details != NULL)
+			http_error_details(r, r->fail.message, cJSON_Duplicate(r->fail.details, true));
+		else
+			http_error(r, e, r->fail.message);
+		return;
+	}
+	http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
+	    e == ERR_INTERNAL ? "internal error" : err_code(e));
 }
 
 void

@@ -1,8 +1,10 @@
 /*
- * txn.h - the wrapper around every mutating, authenticated call: one
- * transaction, Idempotency-Key replay, the audit record, and the response
- * held back until the commit succeeded (so an answer never claims what the
- * database did not keep).
+ * txn.h - the wrapper around every mutating call (any method but GET and
+ * HEAD, whatever the route's kind): one transaction, Idempotency-Key
+ * replay, the audit record (both switched off by route flags, router.h),
+ * and the response held back until the commit succeeded (so an answer
+ * never claims what the database did not keep, and a failed answer keeps
+ * nothing).
  */
 #ifndef LAUNCHER_TXN_H
 #define LAUNCHER_TXN_H
