@@ -4,13 +4,13 @@
  * any round trip (so no database is needed to prove it); one name declared
  * twice with the same SQL is one statement.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/db_conn.h"
-#include "core/log.h"
 #include "unit.h"
 
 static const struct db_stmt st_a = {"unit_same_name", "SELECT 1"};
@@ -27,8 +27,10 @@ run_child(const struct db_stmt *const *sts, int n)
 
 	if (pid == 0) {
 		struct db_conn c = {0};
+		int            null = open("/dev/null", O_WRONLY);
 
-		log_set_level(LOG_ERROR);
+		if (null >= 0)
+			dup2(null, 2);	/* the abort's log line is expected */
 		for (int i = 0; i < n; i++)
 			if (db_conn_exec(&c, sts[i], 0, NULL, NULL) != ERR_UNAVAILABLE)
 				_exit(3);
