@@ -9,6 +9,8 @@
  * and prepared lazily, once per connection.  A statement name belongs to
  * one SQL text for the whole process: the first prepare of a name already
  * seen with other SQL aborts the process (a bug, never a runtime state).
+ * That registry is not locked: prepared statements run on one thread of a
+ * process (launcher-ws's LISTEN thread uses db_conn_simple only).
  * Only statement names are ever logged, never parameter values.
  */
 #ifndef LAUNCHER_DB_CONN_H
