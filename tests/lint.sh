@@ -76,6 +76,15 @@ if [ -x "$redocly" ]; then
 		fail=1
 	fi
 fi
+# SQL runs through the one SQL layer (fcgi/core/db_conn.c) and nowhere else.
+if hits=$(grep -rnE '\bPQ(exec|execParams|execPrepared|prepare|sendQuery[A-Za-z]*|sendPrepare)\s*\(' fcgi \
+    --include='*.c' --include='*.h' | grep -v '^fcgi/core/db_conn\.c:'); then
+	if [ -n "$hits" ]; then
+		echo "lint: raw libpq query calls outside fcgi/core/db_conn.c (use db_conn_* or db_*):"
+		echo "$hits"
+		fail=1
+	fi
+fi
 # Warnings are errors (the Makefile's -Werror); a fresh object build proves it.
 tmp=$(mktemp -d)
 if ! make --no-print-directory -s BUILD="$tmp" all >"$tmp/log" 2>&1; then

@@ -382,7 +382,8 @@ const struct route api_auth_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/auth/login", .fn = login, .flags = ROUTE_PUBLIC},
 	{.methods = HTTP_POST, .pattern = "/auth/logout", .fn = logout, .flags = ROUTE_PUBLIC},
 	{.methods = HTTP_POST, .pattern = "/auth/send-code", .fn = send_code, .flags = ROUTE_PUBLIC},
-	{.methods = HTTP_POST, .pattern = "/auth/verify-code", .fn = verify_code, .flags = ROUTE_PUBLIC},
+	{.methods = HTTP_POST, .pattern = "/auth/verify-code", .fn = verify_code,
+	    .flags = ROUTE_PUBLIC | ROUTE_COMMIT_REFUSAL},	/* a wrong code's attempt counts */
 	{.methods = HTTP_GET, .pattern = "/auth/me", .fn = me_get, .flags = ROUTE_USER_OBJECT},
 	{.methods = HTTP_PUT, .pattern = "/auth/me", .fn = me_put, .audit = "user.update_profile"},
 	{.methods = HTTP_PUT, .pattern = "/auth/me/password", .fn = me_password, .audit = "user.change_password"},

@@ -30,6 +30,7 @@
 
 #include "../core/config.h"
 #include "../core/crypto.h"
+#include "../core/db_conn.h"
 #include "../core/util.h"
 
 #include <fcntl.h>
@@ -37,23 +38,41 @@
 
 #define MAX_MIGRATIONS 512
 
+/* main()'s connection: its SQL runs through the one SQL layer (db_conn.h). */
+static struct db_conn db;
+
+static const struct db_stmt st_mig_get = {"admin_migration_get",
+    "SELECT checksum FROM launcher.schema_migrations WHERE version = $1::int"};
+static const struct db_stmt st_mig_put = {"admin_migration_put",
+    "INSERT INTO launcher.schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)"};
+static const struct db_stmt st_tenants = {"admin_tenants",
+    "SELECT id, slug, name, created_at FROM launcher.tenants ORDER BY created_at"};
+static const struct db_stmt st_tenant_ensure = {"admin_tenant_ensure",
+    "WITH i AS (INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2)"
+    " ON CONFLICT (slug) DO NOTHING RETURNING id)"
+    " SELECT id FROM i UNION ALL SELECT id FROM launcher.tenants WHERE slug = $1"};
+static const struct db_stmt st_tenant_create = {"admin_tenant_create",
+    "INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2) RETURNING id"};
+static const struct db_stmt st_server_ensure = {"admin_server_ensure",
+    "INSERT INTO launcher.servers (tenant_id, name, agent_token_hash, host, base_domain)"
+    " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
+    " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
+    " RETURNING id"};
+
+/* e is ERR_OK, else says what failed (the server's own words: an operator's terminal). */
 static int
-ok(PGconn *c, PGresult *res, ExecStatusType want, const char *what)
+ok(enum err e, const char *what)
 {
-	if (PQresultStatus(res) == want)
+	if (e == ERR_OK)
 		return 1;
-	fprintf(stderr, "launcher-admin: %s: %s", what, PQerrorMessage(c));
+	fprintf(stderr, "launcher-admin: %s: %s", what, db_conn_error(&db));
 	return 0;
 }
 
 static int
 exec_simple(PGconn *c, const char *sql, const char *what)
 {
-	PGresult *res = PQexec(c, sql);
-	int       good = ok(c, res, PGRES_COMMAND_OK, what);
-
-	PQclear(res);
-	return good;
+	return ok(db_conn_simple(&db, sql), what);
 }
 
 static char *
@@ -108,10 +127,8 @@ apply_one(PGconn *c, const char *dir, const char *name)
 	crypto_generichash(h, sizeof(h), (unsigned char *)sql, len, NULL, 0);
 	util_hex(sum, h, sizeof(h));
 	params[0] = ver;
-	res = PQexecParams(c, "SELECT checksum FROM launcher.schema_migrations WHERE version = $1::int",
-	    1, NULL, params, NULL, NULL, 0);
-	if (!ok(c, res, PGRES_TUPLES_OK, "read schema_migrations"))
-		goto out_res;
+	if (!ok(db_conn_exec(&db, &st_mig_get, 1, params, &res), "read schema_migrations"))
+		goto out;
 	if (PQntuples(res) == 1) {
 		if (strcmp(PQgetvalue(res, 0, 0), sum) != 0)
 			fprintf(stderr, "launcher-admin: warning: %s changed after it was applied\n", name);
@@ -121,23 +138,16 @@ apply_one(PGconn *c, const char *dir, const char *name)
 	PQclear(res);
 	if (!exec_simple(c, "BEGIN", "begin"))
 		goto out;
-	res = PQexec(c, sql);
-	if (!ok(c, res, PGRES_COMMAND_OK, name) && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
+	if (!exec_simple(c, sql, name)) {
 		exec_simple(c, "ROLLBACK", "rollback");
 		goto out;
 	}
-	PQclear(res);
 	params[1] = name;
 	params[2] = sum;
-	res = PQexecParams(c, "INSERT INTO launcher.schema_migrations (version, name, checksum)"
-	    " VALUES ($1::int, $2, $3)", 3, NULL, params, NULL, NULL, 0);
-	if (!ok(c, res, PGRES_COMMAND_OK, "record migration")) {
-		PQclear(res);
+	if (!ok(db_conn_exec(&db, &st_mig_put, 3, params, NULL), "record migration")) {
 		exec_simple(c, "ROLLBACK", "rollback");
 		goto out;
 	}
-	PQclear(res);
 	if (!exec_simple(c, "COMMIT", "commit"))
 		goto out;
 	printf("applied %s\n", name);
@@ -174,13 +184,8 @@ migrate(PGconn *c, const char *dir)
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), cmp_names);
-	{
-		PGresult *res = PQexec(c, "SELECT pg_advisory_lock(727274)");
-
-		if (!ok(c, res, PGRES_TUPLES_OK, "lock"))
-			rc = 1;
-		PQclear(res);
-	}
+	if (!exec_simple(c, "SELECT pg_advisory_lock(727274)", "lock"))
+		rc = 1;
 	if (rc == 0 && !exec_simple(c,
 	    "CREATE SCHEMA IF NOT EXISTS launcher;"
 	    "CREATE TABLE IF NOT EXISTS launcher.schema_migrations ("
@@ -208,14 +213,13 @@ tenant(PGconn *c, int argc, char **argv)
 	int         rc = 1;
 
 	if (argc >= 1 && strcmp(argv[0], "list") == 0) {
-		res = PQexec(c, "SELECT id, slug, name, created_at FROM launcher.tenants ORDER BY created_at");
-		if (ok(c, res, PGRES_TUPLES_OK, "list tenants")) {
+		if (ok(db_conn_exec(&db, &st_tenants, 0, NULL, &res), "list tenants")) {
 			for (int i = 0; i < PQntuples(res); i++)
 				printf("%s  %-24s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 				    PQgetvalue(res, i, 2));
+			PQclear(res);
 			rc = 0;
 		}
-		PQclear(res);
 		return rc;
 	}
 	if (argc < 2 || (strcmp(argv[0], "create") != 0 && strcmp(argv[0], "ensure") != 0)) {
@@ -228,17 +232,14 @@ tenant(PGconn *c, int argc, char **argv)
 	}
 	params[0] = argv[1];
 	params[1] = argc >= 3 ? argv[2] : argv[1];
-	res = PQexecParams(c, strcmp(argv[0], "ensure") == 0 ?
-	    "WITH i AS (INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2)"
-	    " ON CONFLICT (slug) DO NOTHING RETURNING id)"
-	    " SELECT id FROM i UNION ALL SELECT id FROM launcher.tenants WHERE slug = $1" :
-	    "INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2) RETURNING id",
-	    2, NULL, params, NULL, NULL, 0);
-	if (ok(c, res, PGRES_TUPLES_OK, "create tenant") && PQntuples(res) >= 1) {
-		printf("%s\n", PQgetvalue(res, 0, 0));
-		rc = 0;
+	if (ok(db_conn_exec(&db, strcmp(argv[0], "ensure") == 0 ? &st_tenant_ensure :
+	    &st_tenant_create, 2, params, &res), "create tenant")) {
+		if (PQntuples(res) >= 1) {
+			printf("%s\n", PQgetvalue(res, 0, 0));
+			rc = 0;
+		}
+		PQclear(res);
 	}
-	PQclear(res);
 	return rc;
 }
 
@@ -293,14 +294,10 @@ server(PGconn *c, const struct config *cfg, int argc, char **argv)
 	params[2] = hex;
 	params[3] = host;
 	params[4] = domain;
-	res = PQexecParams(c,
-	    "INSERT INTO launcher.servers (tenant_id, name, agent_token_hash, host, base_domain)"
-	    " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
-	    " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
-	    " RETURNING id", 5, NULL, params, NULL, NULL, 0);
-	if (!ok(c, res, PGRES_TUPLES_OK, "ensure server") || PQntuples(res) != 1) {
-		if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			fprintf(stderr, "launcher-admin: no tenant %s\n", tenant);
+	if (!ok(db_conn_exec(&db, &st_server_ensure, 5, params, &res), "ensure server"))
+		goto out;
+	if (PQntuples(res) != 1) {
+		fprintf(stderr, "launcher-admin: no tenant %s\n", tenant);
 		PQclear(res);
 		goto out;
 	}
@@ -324,6 +321,24 @@ out:
 
 static const char *const quota_kinds[] = {"projects", "applications", "databases"};
 
+static const struct db_stmt st_quota_list = {"admin_quota_list",
+    "SELECT k.kind, q.max_count, q.tenant_id IS NOT NULL AS own,"
+    " launcher.quota_usage(t.id, k.kind) AS used"
+    " FROM launcher.tenants t"
+    " CROSS JOIN unnest(ARRAY['projects', 'applications', 'databases']) WITH ORDINALITY k(kind, o)"
+    " LEFT JOIN launcher.quotas q ON q.tenant_id = t.id AND q.kind = k.kind"
+    " WHERE t.slug = $1 OR t.id::text = $1 ORDER BY k.o"};
+/* One statement each: the tenant exists (a row), and its limit is reset or set. */
+static const struct db_stmt st_quota_reset = {"admin_quota_reset",
+    "WITH t AS (SELECT id FROM launcher.tenants WHERE slug = $1 OR id::text = $1),"
+    " d AS (DELETE FROM launcher.quotas q USING t WHERE q.tenant_id = t.id AND q.kind = $2)"
+    " SELECT id FROM t"};
+static const struct db_stmt st_quota_set = {"admin_quota_set",
+    "INSERT INTO launcher.quotas (tenant_id, kind, max_count)"
+    " SELECT id, $2, $3::integer FROM launcher.tenants WHERE slug = $1 OR id::text = $1"
+    " ON CONFLICT (tenant_id, kind) DO UPDATE SET max_count = EXCLUDED.max_count,"
+    " updated_at = now() RETURNING tenant_id"};
+
 /* The config's default for kind (0 = no limit), as quota_enforce reads it. */
 static int64_t
 quota_default(const struct config *cfg, const char *kind)
@@ -343,13 +358,7 @@ quota(PGconn *c, const struct config *cfg, int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[0], "list") == 0) {
 		params[0] = argv[1];
-		res = PQexecParams(c, "SELECT k.kind, q.max_count, q.tenant_id IS NOT NULL AS own,"
-		    " launcher.quota_usage(t.id, k.kind) AS used"
-		    " FROM launcher.tenants t"
-		    " CROSS JOIN unnest(ARRAY['projects', 'applications', 'databases']) WITH ORDINALITY k(kind, o)"
-		    " LEFT JOIN launcher.quotas q ON q.tenant_id = t.id AND q.kind = k.kind"
-		    " WHERE t.slug = $1 OR t.id::text = $1 ORDER BY k.o", 1, NULL, params, NULL, NULL, 0);
-		if (ok(c, res, PGRES_TUPLES_OK, "list quotas")) {
+		if (ok(db_conn_exec(&db, &st_quota_list, 1, params, &res), "list quotas")) {
 			if (PQntuples(res) == 0)
 				fprintf(stderr, "launcher-admin: no tenant %s\n", argv[1]);
 			for (int i = 0; i < PQntuples(res); i++) {
@@ -369,8 +378,8 @@ quota(PGconn *c, const struct config *cfg, int argc, char **argv)
 				    PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3));
 			}
 			rc = PQntuples(res) > 0 ? 0 : 1;
+			PQclear(res);
 		}
-		PQclear(res);
 		return rc;
 	}
 	if (argc < 4 || strcmp(argv[0], "set") != 0) {
@@ -388,24 +397,15 @@ quota(PGconn *c, const struct config *cfg, int argc, char **argv)
 	params[0] = argv[1];
 	params[1] = argv[2];
 	params[2] = strcmp(argv[3], "unlimited") == 0 ? NULL : argv[3];
-	/* One statement: the tenant exists (a row), and its limit is set or reset. */
-	res = PQexecParams(c, strcmp(argv[3], "default") == 0 ?
-	    "WITH t AS (SELECT id FROM launcher.tenants WHERE slug = $1 OR id::text = $1),"
-	    " d AS (DELETE FROM launcher.quotas q USING t WHERE q.tenant_id = t.id AND q.kind = $2)"
-	    " SELECT id FROM t" :
-	    "INSERT INTO launcher.quotas (tenant_id, kind, max_count)"
-	    " SELECT id, $2, $3::integer FROM launcher.tenants WHERE slug = $1 OR id::text = $1"
-	    " ON CONFLICT (tenant_id, kind) DO UPDATE SET max_count = EXCLUDED.max_count,"
-	    " updated_at = now() RETURNING tenant_id",
-	    strcmp(argv[3], "default") == 0 ? 2 : 3, NULL, params, NULL, NULL, 0);
-	if (ok(c, res, PGRES_TUPLES_OK, "set quota")) {
+	if (ok(db_conn_exec(&db, strcmp(argv[3], "default") == 0 ? &st_quota_reset : &st_quota_set,
+	    strcmp(argv[3], "default") == 0 ? 2 : 3, params, &res), "set quota")) {
 		if (PQntuples(res) == 1) {
 			printf("%s %s %s\n", argv[1], argv[2], argv[3]);
 			rc = 0;
 		} else
 			fprintf(stderr, "launcher-admin: no tenant %s\n", argv[1]);
+		PQclear(res);
 	}
-	PQclear(res);
 	return rc;
 }
 
@@ -439,11 +439,8 @@ main(int argc, char **argv)
 		PQfinish(c);
 		return 1;
 	}
-	{
-		PGresult *res = PQexec(c, "SET client_min_messages = warning");
-
-		PQclear(res);
-	}
+	db.pg = c;
+	(void)db_conn_simple(&db, "SET client_min_messages = warning");
 	if (strcmp(argv[i], "migrate") == 0)
 		rc = migrate(c, cfg.migrations_dir);
 	else if (strcmp(argv[i], "tenant") == 0)

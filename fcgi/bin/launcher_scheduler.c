@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "../core/config.h"
+#include "../core/db_conn.h"
 #include "../core/log.h"
 #include "../core/util.h"
 
@@ -34,35 +35,42 @@ on_signal(int sig)
 	stop = 1;
 }
 
-static int
-tick(PGconn *c, const struct config *cfg)
-{
-	PGresult *res = PQexec(c, "SELECT * FROM launcher.scheduler_tick()");
-	char      days[24];
-	const char *param[1] = {days};
-	int       rc = 0;
+static const struct db_stmt st_tick = {"scheduler_tick",
+    "SELECT * FROM launcher.scheduler_tick()"};
+static const struct db_stmt st_prune = {"scheduler_logs_prune",
+    "SELECT launcher.runtime_logs_prune($1::int)"};
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("scheduler_tick failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
-		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
+static int
+tick(PGconn *pg, const struct config *cfg)
+{
+	static struct db_conn c;	/* the SQL layer over main()'s connection */
+	PGresult   *res;
+	char        days[24];
+	const char *param[1] = {days};
+	int         rc = 0;
+
+	c.pg = pg;
+	memset(c.prepared, 0, sizeof(c.prepared));	/* a new connection each tick */
+	if (db_conn_exec(&c, &st_tick, 0, NULL, &res) != ERR_OK) {
+		log_error("scheduler_tick failed: %s", c.sqlstate[0] ? c.sqlstate : "no SQLSTATE");
 		rc = 1;
-	} else
+	} else {
 		log_info("tick: %s re-queued, %s failed (lease), %s failed (deadline), %s servers offline",
 		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
 		    PQgetvalue(res, 0, 3));
-	PQclear(res);
+		PQclear(res);
+	}
 	/* Runtime logs older than the retention (config runtime_log_retention_days). */
 	util_snprintf(days, sizeof(days), "%lld", (long long)cfg->runtime_log_retention_days);
-	res = PQexecParams(c, "SELECT launcher.runtime_logs_prune($1::int)", 1, NULL, param, NULL,
-	    NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("runtime_logs_prune failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
-		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
+	if (db_conn_exec(&c, &st_prune, 1, param, &res) != ERR_OK) {
+		log_error("runtime_logs_prune failed: %s", c.sqlstate[0] ? c.sqlstate : "no SQLSTATE");
 		rc = 1;
-	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		log_info("tick: %s runtime log lines past %lld days removed", PQgetvalue(res, 0, 0),
-		    (long long)cfg->runtime_log_retention_days);
-	PQclear(res);
+	} else {
+		if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+			log_info("tick: %s runtime log lines past %lld days removed",
+			    PQgetvalue(res, 0, 0), (long long)cfg->runtime_log_retention_days);
+		PQclear(res);
+	}
 	return rc;
 }
 

@@ -177,7 +177,7 @@ preamble_fast(struct req *r, size_t n, const struct db_call *calls, PGresult **r
 	    strcmp(r->tenant_ref, db->tenant_ref) == 0;
 	uint64_t   seen = db->notified;
 
-	if (calls[0].st == NULL || db->conn == NULL || db->in_tx || db->tenant_id[0] == '\0' || !same)
+	if (calls[0].st == NULL || db->conn.pg == NULL || db->in_tx || db->tenant_id[0] == '\0' || !same)
 		return false;
 	if (db_pipeline(r, n, calls, res) != ERR_OK || PQntuples(res[0]) == 0 ||
 	    db->notified != seen || db->tenant_id[0] == '\0')

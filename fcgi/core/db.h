@@ -1,11 +1,10 @@
 /*
- * db.h - the one SQL wrapper.
- *
- * Statements are declared once as `static const struct db_stmt` (name +
- * parametrised SQL) and prepared lazily, once per connection.  Only the
- * statement name is ever logged, never parameter values.  Results belong to
- * the request arena (PQclear runs at reset).  SQLSTATE classes map to API
- * errors here and nowhere else.
+ * db.h - the request's side of the SQL layer: the worker's connection
+ * (db_conn.h does the SQL, the prepared statements and the SQLSTATE
+ * classes), reconnection, transactions, and results that belong to the
+ * request arena (PQclear runs at reset).  Nothing here writes an answer:
+ * errors are returned as enum err, with a detail for the router to answer
+ * where there is one (http.h, req_fail).
  */
 #ifndef LAUNCHER_DB_H
 #define LAUNCHER_DB_H
@@ -13,23 +12,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <libpq-fe.h>
-
+#include "db_conn.h"
 #include "err.h"
 
 struct req;
 struct worker;
 
-struct db_stmt {
-	const char *name;
-	const char *sql;
-};
-
-#define DB_PREPARED_MAX 512
-
+/* The pool worker's connection and what the request layer keeps with it. */
 struct db {
-	PGconn               *conn;
-	const struct db_stmt *prepared[DB_PREPARED_MAX];	/* open-addressed set */
+	struct db_conn        conn;
 	int64_t               last_attempt_ms;
 	bool                  in_tx;
 	int                   depth;	/* nested db_begin calls inside in_tx */
@@ -61,10 +52,6 @@ struct db {
 	 */
 	char                  nonce[48];
 	uint64_t              prefetch_seq;	/* auth.c: tokens of launcher.tenant_wide */
-	char                  sqlstate[6];
-	char                  constraint[64];
-	char                  field[64];	/* db_field */
-	char                  message[256];
 };
 
 /* Connects (or reconnects after the interval); ERR_UNAVAILABLE if down. */
@@ -73,22 +60,13 @@ void     db_close(struct db *db);
 
 /*
  * Runs st with n text parameters (NULL = SQL NULL).  On success *out (may
- * be NULL) receives the result, owned by the request arena.  Errors:
- * ERR_CONFLICT (23505), ERR_BAD_REQUEST (23503, 23514, 22xxx),
- * ERR_RETRY (40001, 40P01), ERR_UNAVAILABLE (connection lost),
- * ERR_INTERNAL (anything else; logged with the statement name).
+ * be NULL) receives the result, owned by the request arena.  Errors as
+ * db_conn_exec; a connection found lost outside a transaction is
+ * reconnected and the statement run again, once.
  */
 enum err db_exec(struct req *r, const struct db_stmt *st, int n,
     const char *const *params, PGresult **out);
 
-/*
- * The one SQLSTATE -> enum err table (pure; db_exec's errors above):
- * 23505, LN409 -> ERR_CONFLICT; 23502, 23503, 23514, 22xxx, LN400 ->
- * ERR_BAD_REQUEST; 40001, 40P01 -> ERR_RETRY; 08xxx, 57P01, 57P03 ->
- * ERR_UNAVAILABLE; P0002 -> ERR_NOT_FOUND; LN403 -> ERR_FORBIDDEN;
- * NULL or anything else -> ERR_INTERNAL.
- */
-enum err db_classify_sqlstate(const char *state);
 
 #define DB_ARGS(...) (sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
 	(const char *const[]){__VA_ARGS__}
@@ -97,10 +75,9 @@ enum err db_classify_sqlstate(const char *state);
 #define db_run0(r, st, out) db_exec((r), (st), 0, NULL, (out))
 
 /*
- * The object of a request: runs st, which finds at most one row; none
- * answers 404 with not_found; the row's _version column, when it has one,
- * becomes the ETag.
- * ERR_OK with *out set, or the error (404 already answered).
+ * The object of a request: runs st, which finds at most one row; none is
+ * ERR_NOT_FOUND with not_found as the detail (the router answers it); the
+ * row's _version column, when it has one, becomes the ETag.
  */
 enum err db_object(struct req *r, const struct db_stmt *st, int n, const char *const *params,
     const char *not_found, PGresult **out);
@@ -119,13 +96,6 @@ enum err db_object(struct req *r, const struct db_stmt *st, int n, const char *c
  */
 #define DB_PATCH(alias, cols) " SET (" cols ") = (SELECT " cols \
 	" FROM pg_catalog.jsonb_populate_record(" alias ", $2::jsonb))"
-
-/* One statement of a pipeline. */
-struct db_call {
-	const struct db_stmt *st;
-	int                   n;
-	const char *const    *params;
-};
 
 /*
  * Sends n statements in one round trip (libpq pipeline mode) and collects
@@ -157,9 +127,5 @@ const char *db_constraint(struct req *r);
  * tell the caller: "not found" for a key, "not allowed" for a check.
  */
 const char *db_field(struct req *r, const char **why);
-
-/* Value helpers (column by name; aborts on a missing column: a bug). */
-const char *db_get(PGresult *res, int row, const char *col);
-bool        db_isnull(PGresult *res, int row, const char *col);
 
 #endif

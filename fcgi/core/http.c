@@ -467,6 +467,24 @@ http_field_error(struct req *r, const char *message, const char *field, const ch
 	return http_error_details(r, message, d);
 }
 
+enum err
+req_fail(struct req *r, enum err e, const char *message)
+{
+	r->fail.e = e;
+	r->fail.message = message;
+	r->fail.details = NULL;
+	return e;
+}
+
+enum err
+req_fail_details(struct req *r, const char *message, cJSON *details)
+{
+	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, details);
+	req_fail(r, ERR_BAD_REQUEST, message);
+	r->fail.details = details;
+	return ERR_BAD_REQUEST;
+}
+
 void
 http_after(struct req *r, http_after_fn fn, void *arg)
 {

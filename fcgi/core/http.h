@@ -122,6 +122,16 @@ struct req {
 	const struct route *matched;
 	struct pg_result   *prefetched;
 	const char *const  *prefetch_params;
+	/*
+	 * The detail of the last error a data-layer call (db, json, perm)
+	 * returned: the data layer never answers; when the error reaches the
+	 * router unanswered, the router answers it with this (router_answer).
+	 */
+	struct {
+		enum err    e;
+		const char *message;
+		cJSON      *details;	/* 400's error.details, or NULL */
+	} fail;
 };
 
 /* Fills method, uri, query, request id from the FastCGI params. */
@@ -180,6 +190,13 @@ enum err http_error_details(struct req *r, const char *message, cJSON *details);
 /* 400 naming one field: {message, details: [{field, message: detail}]}. */
 enum err http_field_error(struct req *r, const char *message, const char *field,
     const char *detail);
+/*
+ * Records e with a message safe to show (and, for 400, error.details,
+ * consumed) as the request's error detail, without answering; returns e.
+ * For the data layer: the router or the handler answers.
+ */
+enum err req_fail(struct req *r, enum err e, const char *message);
+enum err req_fail_details(struct req *r, const char *message, cJSON *details);
 /* Raw body with a given content type (e.g. the bench handler). */
 enum err http_respond_raw(struct req *r, int status, const char *ctype,
     const char *body, size_t len);

@@ -271,7 +271,7 @@ json_fields_rule(struct req *r, const struct field *fields, size_t n, struct fie
 	if (rule != NULL && cJSON_GetArraySize(details) == 0)
 		rule(r, out, details);
 	if (cJSON_GetArraySize(details) > 0)
-		return http_error_details(r, "invalid request body", details);
+		return req_fail_details(r, "invalid request body", details);
 	cJSON_Delete(details);
 	return ERR_OK;
 }

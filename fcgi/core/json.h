@@ -2,8 +2,9 @@
  * json.h - declared body fields and result rows as JSON.
  *
  * A handler declares its body as a table of struct field; json_fields()
- * checks every field before the handler's logic runs and answers 400 with
- * error.details listing every bad field at once.  Unknown fields are
+ * checks every field before the handler's logic runs and returns
+ * ERR_BAD_REQUEST with error.details listing every bad field at once
+ * (req_fail_details: the router answers it).  Unknown fields are
  * ignored (API.md §0).
  */
 #ifndef LAUNCHER_JSON_H

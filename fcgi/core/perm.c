@@ -60,7 +60,7 @@ static const struct db_stmt st_membership = {"perm_membership",
 static enum err
 not_found(struct req *r)
 {
-	return http_error(r, ERR_NOT_FOUND, r->resource ?
+	return req_fail(r, ERR_NOT_FOUND, r->resource ?
 	    arena_printf(r->a, "%s not found", r->resource) : "project not found");
 }
 
@@ -85,9 +85,9 @@ perm_project(struct req *r, const char *project_id, enum cap cap)
 	r->who.project_id = arena_strdup(r->a, db_get(res, 0, "id"));
 	r->who.project_role = role;
 	if (role < cap_table[cap].min_role)
-		return http_error(r, ERR_FORBIDDEN, "insufficient project permissions");
+		return req_fail(r, ERR_FORBIDDEN, "insufficient project permissions");
 	if ((r->who.scopes & cap_table[cap].scope) != cap_table[cap].scope)
-		return http_error(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
+		return req_fail(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
 	return ERR_OK;
 }
 

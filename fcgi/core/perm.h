@@ -5,8 +5,8 @@
  * Tenant superadmins and admins act as owners of every project; tenant
  * users act with their membership role.  A service key acts as its creator,
  * limited by its scopes and, if bound to one project, to that project.
- * A project the caller cannot see answers 404; a visible one with too few
- * rights answers 403.
+ * A project the caller cannot see is 404; a visible one with too few
+ * rights is 403.
  */
 #ifndef LAUNCHER_PERM_H
 #define LAUNCHER_PERM_H
@@ -24,8 +24,9 @@ const char *perm_cap_name(enum cap c);
 unsigned    perm_cap_scope(enum cap c);
 
 /*
- * Checks that the caller may exercise cap on project_id; responds 404/403
- * itself.  On success sets r->who.project_id and r->who.project_role.
+ * Checks that the caller may exercise cap on project_id: ERR_NOT_FOUND or
+ * ERR_FORBIDDEN with the message recorded for the router (req_fail); it
+ * never answers.  On success sets r->who.project_id and r->who.project_role.
  */
 enum err perm_project(struct req *r, const char *project_id, enum cap cap);
 

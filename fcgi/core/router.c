@@ -195,7 +195,7 @@ router_dispatch(struct req *r)
 	if ((e = authorise(r, found)) == ERR_OK &&
 	    ((found->flags & ROUTE_GLOBAL) || (e = tenant_gate(r, found)) == ERR_OK) &&
 	    (e = check_ids(r)) == ERR_OK) {
-		if (r->who.authenticated && r->method != HTTP_GET && r->method != HTTP_HEAD)
+		if (r->method != HTTP_GET && r->method != HTTP_HEAD)
 			e = txn_run(r, found);
 		else if (found->cap != CAP_NONE &&
 		    (e = perm_project(r, found->project_of ? found->project_of(r) :
@@ -204,17 +204,44 @@ router_dispatch(struct req *r)
 		else
 			e = found->fn(r);
 	}
+	router_answer(r, e);
+}
+
+void
+router_answer(struct req *r, enum err e)
+{
+	const char *field, *why;
+
+	if (r->responded)
+		return;
 	/* To an agent a 409 means "stop working on this job": a transient
 	 * serialization failure or deadlock must read as "try again". */
-	if (!r->responded && e == ERR_RETRY && (found->flags & ROUTE_AGENT))
+	if (e == ERR_RETRY && r->matched != NULL && (r->matched->flags & ROUTE_AGENT))
 		e = ERR_UNAVAILABLE;
-	if (!r->responded) {
-		if (e == ERR_OK) {
-			log_error("handler %s returned without responding", found->pattern);
-			e = ERR_INTERNAL;
-		}
-		txn_error(r, e);
+	if (e == ERR_OK) {
+		log_error("handler %s returned without responding",
+		    r->matched ? r->matched->pattern : r->uri);
+		e = ERR_INTERNAL;
 	}
+	if (r->fail.e == e && r->fail.message != NULL) {
+		if (r->fail.details != NULL)
+			http_error_details(r, r->fail.message, cJSON_Duplicate(r->fail.details, true));
+		else
+			http_error(r, e, r->fail.message);
+		return;
+	}
+	/* A refused reference or check names the body's field it came from;
+	 * our own SQL functions name theirs (placement: COLUMN) with a message. */
+	field = db_field(r, &why);
+	if (e == ERR_BAD_REQUEST && field[0] != '\0' && (db_message(r, NULL) != NULL ||
+	    (cJSON_IsObject(r->json) && cJSON_GetObjectItemCaseSensitive(r->json, field) != NULL))) {
+		http_field_error(r, "invalid request body", field, why);
+		return;
+	}
+	/* Else the message our own SQL raised for users (LNxxx, e.g.
+	 * quota_exceeded), if any. */
+	http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
+	    e == ERR_INTERNAL ? "internal error" : db_message(r, err_code(e)));
 }
 
 void

@@ -11,7 +11,8 @@
  * The router picks the route (404 / 405 + Allow), runs the auth preamble
  * the route asks for, checks key scope and tenant role, then calls the
  * handler.  A handler returns ERR_OK after responding, or an error that the
- * router answers with a generic message if the handler did not respond.
+ * router answers (router_answer): with the detail the data layer recorded
+ * for that error (http.h, req_fail), else with a generic message.
  */
 #ifndef LAUNCHER_ROUTER_H
 #define LAUNCHER_ROUTER_H
@@ -31,6 +32,17 @@ enum route_flags {
 	/* The handler answers with the caller's user object (r->who.user_row):
 	 * a service key's principal statement then also reads the user. */
 	ROUTE_USER_OBJECT = 1 << 4,
+	/*
+	 * Every mutation (any method but GET/HEAD) runs in txn_run (txn.h).
+	 * These switch its parts off where they make no sense; public, agent
+	 * and global routes have no user or key to record or to scope an
+	 * Idempotency-Key to, so they imply both.
+	 */
+	ROUTE_NO_AUDIT = 1 << 5,
+	ROUTE_NO_IDEMPOTENCY = 1 << 6,
+	/* A 4xx answer still commits what the handler wrote (a wrong one-time
+	 * code's attempt must count); 5xx always rolls back. */
+	ROUTE_COMMIT_REFUSAL = 1 << 7,
 };
 
 struct route {
@@ -71,6 +83,12 @@ bool router_id_param(const char *name);
  * connection holds the tenant this request resolved (500 otherwise).
  */
 void router_dispatch(struct req *r);
+/*
+ * The one answer to an error e that reached the router (or txn_run)
+ * unanswered: the recorded detail when it is e's, else a generic message.
+ * Does nothing if r has responded.
+ */
+void router_answer(struct req *r, enum err e);
 /* Prints "METHOD /pattern cap audit" lines of every route (for the tests). */
 void router_print(void);
 

@@ -143,13 +143,22 @@ resource_id(struct req *r)
 	return NULL;
 }
 
+/* The route's flags with what its kind implies (router.h). */
+static unsigned
+flags_of(const struct route *rt)
+{
+	if (rt->flags & (ROUTE_PUBLIC | ROUTE_AGENT | ROUTE_GLOBAL))
+		return rt->flags | ROUTE_NO_AUDIT | ROUTE_NO_IDEMPOTENCY;
+	return rt->flags;
+}
+
 static enum err
 audit(struct req *r, const struct route *rt)
 {
 	const char *action = rt->audit, *dot, *rid, *project;
 	char       *type;
 
-	if (action == NULL)
+	if (action == NULL || (flags_of(rt) & ROUTE_NO_AUDIT))
 		return ERR_OK;
 	dot = strrchr(action, '.');
 	type = arena_strndup(r->a, action, dot ? (size_t)(dot - action) : strlen(action));
@@ -204,24 +213,6 @@ txn_commit_early(struct req *r)
 }
 
 enum err
-txn_error(struct req *r, enum err e)
-{
-	const char *why, *field = db_field(r, &why);
-
-	if (e == ERR_OK)
-		e = ERR_INTERNAL;
-	/* A refused reference or check names the body's field it came from;
-	 * our own functions name theirs (placement: COLUMN) with a message. */
-	if (e == ERR_BAD_REQUEST && field[0] != '\0' && (db_message(r, NULL) != NULL ||
-	    (cJSON_IsObject(r->json) && cJSON_GetObjectItemCaseSensitive(r->json, field) != NULL)))
-		return http_field_error(r, "invalid request body", field, why);
-	/* Else the message our own SQL raised for users (LNxxx, e.g.
-	 * quota_exceeded), if any. */
-	return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
-	    e == ERR_INTERNAL ? "internal error" : db_message(r, err_code(e)));
-}
-
-enum err
 txn_run(struct req *r, const struct route *rt)
 {
 	const char *key, *hash = NULL;
@@ -229,7 +220,8 @@ txn_run(struct req *r, const struct route *rt)
 	char        status[16];
 	enum err    e;
 
-	if ((e = idem_key(r, &key)) != ERR_OK)
+	key = NULL;
+	if (!(flags_of(rt) & ROUTE_NO_IDEMPOTENCY) && (e = idem_key(r, &key)) != ERR_OK)
 		return e;
 	if ((e = db_begin(r)) != ERR_OK)
 		return e;
@@ -246,9 +238,9 @@ txn_run(struct req *r, const struct route *rt)
 		e = perm_project(r, rt->project_of ? rt->project_of(r) : http_param(r, "id"), rt->cap);
 	if (e == ERR_OK)
 		e = rt->fn(r);
-	if (!r->responded)
-		txn_error(r, e);
-	if (r->held.status >= 400 || !r->w->db.in_tx) {
+	router_answer(r, e);
+	if (r->held.status >= ((rt->flags & ROUTE_COMMIT_REFUSAL) ? 500 : 400) ||
+	    !r->w->db.in_tx) {
 		db_rollback(r);
 		http_flush(r);
 		return ERR_OK;
@@ -267,6 +259,8 @@ txn_run(struct req *r, const struct route *rt)
 		log_error("mutation not committed (%s)", err_code(e));
 		http_discard(r);
 		r->after_fn = NULL;	/* nothing happened: nothing to follow up */
+		if (e == ERR_RETRY && (rt->flags & ROUTE_AGENT))
+			e = ERR_UNAVAILABLE;	/* to an agent 409 means "stop" */
 		return http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
 		    e == ERR_RETRY ? "conflicting concurrent change; retry" : "internal error");
 	}

@@ -1,8 +1,10 @@
 /*
- * txn.h - the wrapper around every mutating, authenticated call: one
- * transaction, Idempotency-Key replay, the audit record, and the response
- * held back until the commit succeeded (so an answer never claims what the
- * database did not keep).
+ * txn.h - the wrapper around every mutating call (any method but GET and
+ * HEAD, whatever the route's kind): one transaction, Idempotency-Key
+ * replay, the audit record (both switched off by route flags, router.h),
+ * and the response held back until the commit succeeded (so an answer
+ * never claims what the database did not keep, and a failed answer keeps
+ * nothing).
  */
 #ifndef LAUNCHER_TXN_H
 #define LAUNCHER_TXN_H
@@ -19,13 +21,5 @@ enum err txn_run(struct req *r, const struct route *rt);
  * handler returns; an Idempotency-Key is not stored for such a call.
  */
 enum err txn_commit_early(struct req *r);
-
-/*
- * Answers the error e of a handler that returned without answering (the
- * router's fallback and this wrapper's): the envelope of e (ERR_OK counts
- * as ERR_INTERNAL); a foreign key or check the database refused
- * (db_field) on a field of the request's body is a 400 naming that field.
- */
-enum err txn_error(struct req *r, enum err e);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <libwebsockets.h>
 
+#include "../core/db_conn.h"
 #include "../core/log.h"
 #include "../core/util.h"
 #include "ws.h"
@@ -66,14 +67,12 @@ nap(struct ws_listener *l, int ms)
 
 /* Serves one connection until it breaks or we stop. */
 static void
-serve(struct ws_listener *l, PGconn *c)
+serve(struct ws_listener *l, struct db_conn *dc)
 {
-	PGresult *res = PQexec(c, "LISTEN launcher_agent_wake");
-	bool      ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PGconn *c = dc->pg;
 
-	PQclear(res);
-	if (!ok) {
-		log_error("launcher-ws: LISTEN failed: %s", PQerrorMessage(c));
+	if (db_conn_simple(dc, "LISTEN launcher_agent_wake") != ERR_OK) {
+		log_error("launcher-ws: LISTEN failed: %s", db_conn_error(dc));
 		return;
 	}
 	log_info("launcher-ws: listening for job notifications");
@@ -100,16 +99,15 @@ run(void *arg)
 {
 	struct ws_listener *l = arg;
 	int                 backoff = RECONNECT_MIN_MS;
+	struct db_conn      c = {0};
 
 	while (!l->stop) {
-		PGconn *c = PQconnectdb(l->cfg->database_url);
-
-		if (PQstatus(c) == CONNECTION_OK) {
+		if (db_conn_open(&c, l->cfg->database_url, NULL) == ERR_OK) {
 			backoff = RECONNECT_MIN_MS;
-			serve(l, c);
+			serve(l, &c);
 		} else
 			log_warn("launcher-ws: database unavailable; retrying in %d ms", backoff);
-		PQfinish(c);
+		db_conn_close(&c);
 		nap(l, backoff);
 		backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : backoff * 2;
 	}

@@ -18,6 +18,7 @@
 
 #include <libwebsockets.h>
 
+#include "../core/db_conn.h"
 #include "../core/log.h"
 #include "../core/util.h"
 #include "ws.h"
@@ -41,7 +42,7 @@ struct grant {
 struct server {
 	const struct config      *cfg;
 	const struct crypto_keys *keys;
-	PGconn                   *db;
+	struct db_conn            db;
 	struct sess              *sessions;
 	struct ws_listener        listener;
 };
@@ -71,21 +72,20 @@ answer(struct lws *wsi, unsigned status, const char *code, const char *message)
 
 /* ------------------------------------------------------- authentication */
 
-static PGconn *
+static struct db_conn *
 db(void)
 {
-	if (srv.db != NULL && PQstatus(srv.db) == CONNECTION_OK)
-		return srv.db;
-	if (srv.db != NULL)
-		PQfinish(srv.db);
-	srv.db = PQconnectdb(srv.cfg->database_url);
-	if (PQstatus(srv.db) != CONNECTION_OK) {
+	if (db_conn_ok(&srv.db))
+		return &srv.db;
+	if (db_conn_open(&srv.db, srv.cfg->database_url, NULL) != ERR_OK) {
 		log_warn("launcher-ws: database unavailable");
-		PQfinish(srv.db);
-		srv.db = NULL;
+		return NULL;
 	}
-	return srv.db;
+	return &srv.db;
 }
+
+static const struct db_stmt st_agent_server = {"ws_agent_server",
+    "SELECT server_id FROM launcher.ws_agent_server($1, $2::bytea)"};
 
 enum verdict { GRANTED, DENIED, UNAVAILABLE };
 
@@ -95,7 +95,7 @@ lookup(const char *tenant, const char *token, struct grant *g)
 	unsigned char h[CRYPTO_HASH_BYTES];
 	char          hex[2 * CRYPTO_HASH_BYTES + 3];
 	const char   *params[2] = {tenant, hex};
-	PGconn       *c;
+	struct db_conn *c;
 	PGresult     *res;
 	enum verdict  v = DENIED;
 
@@ -106,9 +106,7 @@ lookup(const char *tenant, const char *token, struct grant *g)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if ((c = db()) == NULL)
 			return UNAVAILABLE;
-		res = PQexecParams(c, "SELECT server_id FROM launcher.ws_agent_server($1, $2::bytea)",
-		    2, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		if (db_conn_exec(c, &st_agent_server, 2, params, &res) == ERR_OK) {
 			if (PQntuples(res) == 1) {
 				util_snprintf(g->server_id, sizeof(g->server_id), "%s", PQgetvalue(res, 0, 0));
 				v = GRANTED;
@@ -116,9 +114,8 @@ lookup(const char *tenant, const char *token, struct grant *g)
 			PQclear(res);
 			return v;
 		}
-		PQclear(res);
-		if (PQstatus(c) == CONNECTION_OK) {
-			log_error("launcher-ws: agent lookup failed: %s", PQerrorMessage(c));
+		if (db_conn_ok(c)) {
+			log_error("launcher-ws: agent lookup failed: %s", db_conn_error(c));
 			return UNAVAILABLE;
 		}
 	}
@@ -331,8 +328,7 @@ ws_server_run(const struct config *cfg, const struct crypto_keys *keys, volatile
 			break;
 	ws_listener_stop(&srv.listener);
 	lws_context_destroy(ctx);
-	if (srv.db != NULL)
-		PQfinish(srv.db);
+	db_conn_close(&srv.db);
 	if (cfg->ws_listen[0] == '/')
 		(void)unlink(cfg->ws_listen);
 	log_info("launcher-ws: stopped");
