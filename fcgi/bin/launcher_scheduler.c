@@ -2,7 +2,8 @@
  * launcher_scheduler.c - the queue's clock, run every minute by cron
  * (conf/crontab) or as a loop: re-queues or fails jobs whose lease expired,
  * fails jobs past their deadline, marks servers offline after three missed
- * heartbeats, and clears expired short-lived rows.
+ * heartbeats, and clears expired short-lived rows (and exec output past its
+ * retention).
  *
  *   launcher-scheduler -c FILE --once        one tick, then exit
  *   launcher-scheduler -c FILE [--interval S] tick every S seconds (default 60)
@@ -60,6 +61,17 @@ tick(PGconn *c, const struct config *cfg)
 	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 		log_info("tick: %s runtime log lines past %lld days removed", PQgetvalue(res, 0, 0),
 		    (long long)cfg->runtime_log_retention_days);
+	PQclear(res);
+	/* Sealed job results (exec output) past config job_result_retention_seconds. */
+	util_snprintf(days, sizeof(days), "%lld", (long long)cfg->job_result_retention_seconds);
+	res = PQexecParams(c, "SELECT launcher.job_results_expire($1::int)", 1, NULL, param, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("job_results_expire failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
+		rc = 1;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("tick: %s job results past their retention removed", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
 }

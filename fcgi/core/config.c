@@ -81,6 +81,7 @@ static const struct cfg_key cfg_keys[] = {
 	I(agent_poll_interval_ms, "250", 100, 60000, "how often agents ask for jobs (sent in every heartbeat answer)"),
 	S(ws_listen, "/run/launcher/ws.sock", "launcher-ws: unix socket path (or host:port) nginx proxies /<tenant>/ws/ to"),
 	I(runtime_log_retention_days, "7", 1, 3650, "applications' runtime logs are kept this long (launcher-scheduler prunes)"),
+	I(job_result_retention_seconds, "3600", 60, 604800, "an exec's output is kept (sealed) this long after it finished (launcher-scheduler clears it)"),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(*cfg_keys))

@@ -27,6 +27,7 @@ static const struct route *const sections[] = {
 	api_agent_routes,
 	api_application_routes,
 	api_deployment_routes,
+	api_job_routes,
 };
 
 /* Matches pattern against path, filling r->params; true on match. */
