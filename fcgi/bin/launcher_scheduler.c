@@ -33,12 +33,35 @@ on_signal(int sig)
 	stop = 1;
 }
 
+/*
+ * Runs "SELECT launcher.<fn>($1::int)" (a retention function returning how
+ * many rows it removed) and logs a non-zero count as "<n> <what>".
+ * Returns 0, or 1 after logging the SQLSTATE.
+ */
+static int
+prune(PGconn *c, const char *sql, const char *fn, int64_t arg, const char *what)
+{
+	char        num[24];
+	const char *param[1] = {num};
+	PGresult   *res;
+	int         rc = 0;
+
+	util_snprintf(num, sizeof(num), "%lld", (long long)arg);
+	res = PQexecParams(c, sql, 1, NULL, param, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("%s failed: %s", fn, PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
+		rc = 1;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("tick: %s %s", PQgetvalue(res, 0, 0), what);
+	PQclear(res);
+	return rc;
+}
+
 static int
 tick(PGconn *c, const struct config *cfg)
 {
 	PGresult *res = PQexec(c, "SELECT * FROM launcher.scheduler_tick()");
-	char      days[24];
-	const char *param[1] = {days};
 	int       rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -51,28 +74,11 @@ tick(PGconn *c, const struct config *cfg)
 		    PQgetvalue(res, 0, 3));
 	PQclear(res);
 	/* Runtime logs older than the retention (config runtime_log_retention_days). */
-	util_snprintf(days, sizeof(days), "%lld", (long long)cfg->runtime_log_retention_days);
-	res = PQexecParams(c, "SELECT launcher.runtime_logs_prune($1::int)", 1, NULL, param, NULL,
-	    NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("runtime_logs_prune failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
-		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
-		rc = 1;
-	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		log_info("tick: %s runtime log lines past %lld days removed", PQgetvalue(res, 0, 0),
-		    (long long)cfg->runtime_log_retention_days);
-	PQclear(res);
+	rc |= prune(c, "SELECT launcher.runtime_logs_prune($1::int)", "runtime_logs_prune",
+	    cfg->runtime_log_retention_days, "runtime log lines past their retention removed");
 	/* Sealed job results (exec output) past config job_result_retention_seconds. */
-	util_snprintf(days, sizeof(days), "%lld", (long long)cfg->job_result_retention_seconds);
-	res = PQexecParams(c, "SELECT launcher.job_results_expire($1::int)", 1, NULL, param, NULL,
-	    NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("job_results_expire failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
-		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "no SQLSTATE");
-		rc = 1;
-	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		log_info("tick: %s job results past their retention removed", PQgetvalue(res, 0, 0));
-	PQclear(res);
+	rc |= prune(c, "SELECT launcher.job_results_expire($1::int)", "job_results_expire",
+	    cfg->job_result_retention_seconds, "job results past their retention removed");
 	return rc;
 }
 

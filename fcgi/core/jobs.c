@@ -35,7 +35,7 @@ static const struct db_stmt st_read = {"jobs_read",
     " j.created_at, j.started_at, j.finished_at, j.error,"
     " j.finished_at + make_interval(secs => $2::int) AS result_expires_at,"
     " j.result AS _result, j.result_sealed AS _result_sealed,"
-    " (j.finished_at + make_interval(secs => $2::int) <= now()) AS _expired"
+    " coalesce(j.finished_at + make_interval(secs => $2::int) <= now(), false) AS _expired"
     " FROM jobs j WHERE j.id = $1::uuid"};
 
 enum err
