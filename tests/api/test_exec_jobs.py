@@ -36,20 +36,21 @@ def test_three_long_execs_leave_the_api_answering_and_their_results_are_kept():
     threads = [threading.Thread(target=start, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors and all(jobs), (errors, jobs)
-    # The calls answered before their commands ran (202 + the job).
-    assert max(j["_took"] for j in jobs) < 5, [j["_took"] for j in jobs]
-    # While the commands run, GET /auth/me answers at once (two pool workers).
+    # From the moment the three calls are made until their commands have
+    # all finished, GET /auth/me answers at once (two pool workers).
     slowest, samples, running_seen = 0.0, 0, False
     deadline = time.time() + 3 * SLEEP + 120
     while time.time() < deadline:
         t0 = time.time()
-        r = w.c.get("/auth/me")
-        took = time.time() - t0
-        assert r.status == 200, r
-        slowest, samples = max(slowest, took), samples + 1
+        try:
+            ok = w.c.get("/auth/me").status == 200
+        except OSError:             # no answer within the client's 30 s
+            ok = False
+        slowest, samples = max(slowest, time.time() - t0 if ok else 999.0), samples + 1
+        if any(t.is_alive() for t in threads):
+            continue
+        if errors or not all(jobs):
+            break
         states = [w.c.get("/jobs/" + j["id"]).data["status"] for j in jobs]
         running_seen = running_seen or "running" in states
         if all(s in ("succeeded", "failed", "cancelled") for s in states):
@@ -57,8 +58,11 @@ def test_three_long_execs_leave_the_api_answering_and_their_results_are_kept():
         time.sleep(0.2)
     print("GET /auth/me while 3 execs of sleep %d ran: slowest %.3f s over %d calls"
           % (SLEEP, slowest, samples))
+    assert slowest < 2.0, (slowest, samples, errors)
+    assert not errors and all(jobs), (errors, jobs)
+    # The calls answered before their commands ran (202 + the job).
+    assert max(j["_took"] for j in jobs) < 5, [j["_took"] for j in jobs]
     assert running_seen and samples >= 10, (running_seen, samples)
-    assert slowest < 2.0, slowest
     # The results are still there afterwards: exit code and output.
     for i, j in enumerate(jobs):
         done = job_done(w.c, j["id"])
