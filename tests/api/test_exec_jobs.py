@@ -10,6 +10,7 @@ import uuid
 
 from lib import Client, assert_error, make_key, new_user, psql, registered
 from test_deploy_e2e import World, _app, _deploy, exec_job, exec_result, job_done
+from test_servers import scheduler
 
 SLEEP = 15      # each command; the old exec held a pool worker this long
 
@@ -109,8 +110,13 @@ def test_exec_output_is_stored_sealed_and_expires():
                " (SELECT count(*) FROM job_logs WHERE job_id = '%s' AND line LIKE '%%plain-marker%%')"
                " FROM jobs WHERE id = '%s'" % (jid, jid), tenant=w.c.tid)
     assert row == ["t|t|f|0"], row
-    # Past the retention the scheduler's function clears it; the job stays.
-    assert int(psql("SELECT launcher.job_results_expire(0)")[0]) >= 1
-    assert psql("SELECT result_sealed IS NULL FROM jobs WHERE id = '%s'" % jid, tenant=w.c.tid) == ["t"]
+    # Past the retention (default 1 hour) GET shows no result, and the
+    # scheduler's tick removes the sealed output; the job itself stays.
+    psql("UPDATE jobs SET finished_at = now() - interval '61 minutes' WHERE id = '%s'" % jid,
+         tenant=w.c.tid)
     j = w.c.get("/jobs/" + jid)
     assert j.status == 200 and j.data["status"] == "succeeded" and j.data["result"] is None, j
+    assert psql("SELECT result_sealed IS NULL FROM jobs WHERE id = '%s'" % jid, tenant=w.c.tid) == ["f"]
+    scheduler()
+    assert psql("SELECT result_sealed IS NULL FROM jobs WHERE id = '%s'" % jid, tenant=w.c.tid) == ["t"]
+    assert w.c.get("/jobs/" + jid).data["result"] is None
