@@ -32,7 +32,8 @@ END $$;
 -- ---------------------------------------------------------------- maintenance
 REVOKE EXECUTE ON FUNCTION scheduler_tick(), runtime_logs_prune(integer) FROM launcher_api;
 GRANT USAGE ON SCHEMA launcher TO launcher_maint;
-GRANT EXECUTE ON FUNCTION scheduler_tick(), runtime_logs_prune(integer) TO launcher_maint;
+GRANT EXECUTE ON FUNCTION scheduler_tick(), runtime_logs_prune(integer),
+	job_results_expire(integer) TO launcher_maint;
 
 -- ---------------------------------------------------------------- tenant proof
 -- One row per bound backend; a row whose backend has ended is replaced by

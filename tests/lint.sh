@@ -85,6 +85,23 @@ if hits=$(grep -rnE '\bPQ(exec|execParams|execPrepared|prepare|sendQuery[A-Za-z]
 		fail=1
 	fi
 fi
+# No pool worker waits for something slow (README "Long calls"): an API
+# handler never sleeps or polls, and never calls the database in a loop;
+# it answers 202 with a job (GET /jobs/:id) instead.
+api_dir=${LINT_API_DIR:-fcgi/api}
+if hits=$(grep -rnE '\b(sleep|usleep|nanosleep|clock_nanosleep|poll|ppoll|select|pselect|epoll_wait)\s*\(' "$api_dir" --include='*.c'); then
+	if [ -n "$hits" ]; then
+		echo "lint: an API handler sleeps or polls (answer 202 with a job instead):"
+		echo "$hits"
+		fail=1
+	fi
+fi
+hits=$(awk -f tests/lint_waits.awk "$api_dir"/*.c)
+if [ -n "$hits" ]; then
+	echo "lint: an API handler calls the database in a loop (answer 202 with a job instead):"
+	echo "$hits"
+	fail=1
+fi
 # Warnings are errors (the Makefile's -Werror); a fresh object build proves it.
 tmp=$(mktemp -d)
 if ! make --no-print-directory -s BUILD="$tmp" all >"$tmp/log" 2>&1; then

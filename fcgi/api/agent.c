@@ -13,9 +13,11 @@
 
 #include "../core/crypto.h"
 #include "../core/db.h"
+#include "../core/jobs.h"
 #include "../core/json.h"
 #include "../core/log.h"
 #include "../core/redact.h"
+#include "../core/secret.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 #include "apps_common.h"
@@ -93,8 +95,12 @@ static const struct db_stmt st_progress = {"agent_progress",
     "INSERT INTO job_logs (job_id, line) SELECT j.id, l.line"
     " FROM jobs j, jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS l(line, n)"
     " WHERE j.id = $1::uuid AND j.server_id = $2::uuid AND j.status = 'running' ORDER BY l.n"};
+static const struct db_stmt st_kind = {"agent_job_kind",
+    "SELECT kind FROM jobs WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* $4 the result in the clear, or $6 sealed (a kind whose result may show secrets). */
 static const struct db_stmt st_complete = {"agent_complete",
-    "UPDATE jobs SET status = $3, result = $4::jsonb, error = $5, finished_at = now(),"
+    "UPDATE jobs SET status = $3, result = $4::jsonb, result_sealed = $6, error = $5,"
+    " finished_at = now(),"
     " lease_expires_at = NULL WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
     " RETURNING id, kind"};
 
@@ -227,7 +233,6 @@ add_repo_credentials(struct req *r, cJSON *payload)
 	const char  *sep;
 	PGresult    *res;
 	char        *cred;
-	size_t       len;
 	enum err     e;
 
 	if (!cJSON_IsString(type) || strcmp(type->valuestring, "git") != 0 || !cJSON_IsString(url) ||
@@ -238,8 +243,7 @@ add_repo_credentials(struct req *r, cJSON *payload)
 		return e;
 	if (PQntuples(res) != 1)
 		return ERR_OK;
-	cred = crypto_open(&r->w->keys, r->who.tenant_id, APPS_REPO_PURPOSE, PQgetvalue(res, 0, 0),
-	    &len);
+	cred = secret_open(r, SECRET_APP_REPO_CREDENTIAL, PQgetvalue(res, 0, 0), NULL);
 	if (cred == NULL) {
 		log_error("claim: the repository credentials of application %s do not open",
 		    app->valuestring);
@@ -247,8 +251,6 @@ add_repo_credentials(struct req *r, cJSON *payload)
 	}
 	cJSON_ReplaceItemInObject(src, "repository_url", cJSON_CreateString(arena_printf(r->a,
 	    "%.*s%s@%s", (int)(sep + 3 - url->valuestring), url->valuestring, cred, sep + 3)));
-	sodium_memzero(cred, len);
-	free(cred);
 	return ERR_OK;
 }
 
@@ -335,6 +337,7 @@ complete(struct req *r)
 	struct field_val v[3];
 	PGresult        *res;
 	char            *result = NULL;
+	const char      *sealed = NULL;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
@@ -343,8 +346,16 @@ complete(struct req *r)
 	if (v[1].present) {
 		result = cJSON_PrintUnformatted(v[1].node);
 		arena_defer(r->a, free, result);
+		if ((e = db_run(r, &st_kind, &res, id, r->who.server_id)) != ERR_OK)
+			return e;
+		if (PQntuples(res) == 1 && job_kind(db_get(res, 0, "kind"))->sealed) {
+			if ((sealed = secret_seal(r, SECRET_JOB_RESULT, result, strlen(result))) == NULL)
+				return ERR_INTERNAL;
+			sodium_memzero(result, strlen(result));
+			result = NULL;
+		}
 	}
-	e = db_run(r, &st_complete, &res, id, r->who.server_id, v[0].s, result, v[2].s);
+	e = db_run(r, &st_complete, &res, id, r->who.server_id, v[0].s, result, v[2].s, sealed);
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)

@@ -18,5 +18,6 @@ extern const struct route api_server_routes[];
 extern const struct route api_agent_routes[];
 extern const struct route api_application_routes[];
 extern const struct route api_deployment_routes[];
+extern const struct route api_job_routes[];
 
 #endif

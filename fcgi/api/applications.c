@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -23,7 +22,7 @@
 #include "../core/json.h"
 #include "../core/list.h"
 #include "../core/perm.h"
-#include "../core/txn.h"
+#include "../core/secret.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 #include "apps_common.h"
@@ -135,10 +134,6 @@ static const struct db_stmt st_build_logs = {"apps_build_logs",
     " WHERE d.application_id = $1::uuid AND d.id = coalesce($2::uuid, (SELECT id FROM deployments"
     "  WHERE application_id = $1::uuid ORDER BY created_at DESC, id DESC LIMIT 1))"
     " ORDER BY l.id"};
-static const struct db_stmt st_job_wait = {"apps_job_wait",
-    "SELECT status, result, error FROM jobs WHERE id = $1::uuid"};
-static const struct db_stmt st_job_cancel = {"apps_job_cancel",
-    "SELECT job_cancel($1::uuid, 'exec timed out waiting for the agent')"};
 
 /* ------------------------------------------------------------ lookups */
 
@@ -455,7 +450,7 @@ json_text(struct req *r, const cJSON *node)
 static enum err
 repo_split(struct req *r, const char *given, const char **url, const char **sealed)
 {
-	char  plain[2100], cred[2100], *box;
+	char plain[2100], cred[2100];
 
 	*url = given;
 	*sealed = NULL;
@@ -464,33 +459,26 @@ repo_split(struct req *r, const char *given, const char **url, const char **seal
 	if (cred[0] == '\0')
 		return ERR_OK;
 	*url = arena_strdup(r->a, plain);
-	box = crypto_seal(&r->w->keys, r->who.tenant_id, APPS_REPO_PURPOSE, cred, strlen(cred));
+	*sealed = secret_seal(r, SECRET_APP_REPO_CREDENTIAL, cred, strlen(cred));
 	sodium_memzero(cred, sizeof(cred));
-	if (box == NULL)
-		return ERR_INTERNAL;
-	*sealed = arena_strdup(r->a, box);
-	free(box);
-	return ERR_OK;
+	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
 }
 
 /* ------------------------------------------------------------ env sealing */
 
-char *
+const char *
 apps_env_seal(struct req *r, const cJSON *map)
 {
-	char *plain, *sealed, *out;
+	char       *plain;
+	const char *sealed;
 
 	plain = cJSON_PrintUnformatted(map);
 	if (plain == NULL)
 		return NULL;
-	sealed = crypto_seal(&r->w->keys, r->who.tenant_id, APPS_ENV_PURPOSE, plain, strlen(plain));
+	sealed = secret_seal(r, SECRET_APP_ENV, plain, strlen(plain));
 	sodium_memzero(plain, strlen(plain));
 	cJSON_free(plain);
-	if (sealed == NULL)
-		return NULL;
-	out = arena_strdup(r->a, sealed);
-	free(sealed);
-	return out;
+	return sealed;
 }
 
 cJSON *
@@ -502,12 +490,9 @@ apps_env_open(struct req *r, const char *sealed)
 
 	if (sealed == NULL || sealed[0] == '\0')
 		return cJSON_CreateObject();
-	plain = crypto_open(&r->w->keys, r->who.tenant_id, APPS_ENV_PURPOSE, sealed, &len);
-	if (plain == NULL)
+	if ((plain = secret_open(r, SECRET_APP_ENV, sealed, &len)) == NULL)
 		return NULL;
 	map = cJSON_ParseWithLength(plain, len);
-	sodium_memzero(plain, len);
-	free(plain);
 	return cJSON_IsObject(map) ? map : (cJSON_Delete(map), NULL);
 }
 
@@ -564,20 +549,17 @@ check_name(struct req *r)
 static enum err
 new_webhook(struct req *r, const char *app_id, const char **secret)
 {
-	char     token[40], sec[48];
-	char    *sealed;
-	PGresult *res;
-	enum err  e;
+	char        token[40], sec[48];
+	const char *sealed;
+	PGresult   *res;
+	enum err    e;
 
 	if (crypto_token(token, sizeof(token), "", 32) != 0 ||
 	    crypto_token(sec, sizeof(sec), "whsec_", 32) != 0)
 		return ERR_INTERNAL;
-	sealed = crypto_seal(&r->w->keys, r->who.tenant_id, "app-webhook-secret", sec, strlen(sec));
-	if (sealed == NULL)
+	if ((sealed = secret_seal(r, SECRET_APP_WEBHOOK, sec, strlen(sec))) == NULL)
 		return ERR_INTERNAL;
-	e = db_run(r, &st_webhook, &res, app_id, token, sealed);
-	free(sealed);
-	if (e != ERR_OK)
+	if ((e = db_run(r, &st_webhook, &res, app_id, token, sealed)) != ERR_OK)
 		return e;
 	*secret = arena_strdup(r->a, sec);
 	sodium_memzero(sec, sizeof(sec));
@@ -1066,57 +1048,40 @@ static const struct field exec_fields[] = {
 };
 
 /*
- * Queues app.exec, commits so the agent can claim it, and waits for the
- * result (polling the job row; the worker is busy meanwhile, so the
- * timeout is capped at 600 s and the agent gets 30 s more to answer).
+ * Queues app.exec and answers 202 with the job at once (README "Long
+ * calls"): the agent runs the command, the caller polls GET /jobs/:id
+ * until the status is terminal and reads result.exit_code and
+ * result.output there.  No pool worker waits for the agent.
  */
 static enum err
 exec_cmd(struct req *r)
 {
-	struct field_val v[2];
-	const char      *job;
-	char            *extra;
-	cJSON           *o;
-	PGresult        *res;
-	int64_t          timeout;
-	struct timespec  t0, now, nap = {0, 100000000};
-	enum err         e;
+	struct field_val       v[2];
+	const struct job_kind *k;
+	const char            *job, *project;
+	char                  *extra;
+	cJSON                 *o, *d;
+	enum err               e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK)
 		return e;
-	timeout = v[1].present ? v[1].i : 30;
 	o = cJSON_CreateObject();
 	cJSON_AddItemToObject(o, "command", cJSON_Duplicate(v[0].node, true));
-	cJSON_AddNumberToObject(o, "timeout_seconds", (double)timeout);
+	cJSON_AddNumberToObject(o, "timeout_seconds", (double)(v[1].present ? v[1].i : 30));
 	extra = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	e = action(r, "app.exec", NULL, extra, &job);
 	cJSON_free(extra);
 	if (e != ERR_OK || r->responded)
 		return e;
-	if ((e = txn_commit_early(r)) != ERR_OK)
+	if ((e = job_read(r, job, &o, &project, &k)) != ERR_OK)
 		return e;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if ((e = db_run(r, &st_job_wait, &res, job)) != ERR_OK)
-			return e;
-		if (strcmp(db_get(res, 0, "status"), "succeeded") == 0) {
-			cJSON *result = cJSON_Parse(db_get(res, 0, "result"));
-
-			return http_respond_json(r, 200, result ? result : cJSON_CreateObject(), NULL);
-		}
-		if (strcmp(db_get(res, 0, "status"), "failed") == 0 ||
-		    strcmp(db_get(res, 0, "status"), "cancelled") == 0)
-			return http_error(r, ERR_CONFLICT, arena_printf(r->a, "exec failed: %s",
-			    db_get(res, 0, "error")));
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec > timeout + 30) {
-			db_run(r, &st_job_cancel, &res, job);
-			return http_error(r, ERR_UNAVAILABLE,
-			    "the server's agent did not run the command in time");
-		}
-		nanosleep(&nap, NULL);
-	}
+	if (o == NULL)
+		return ERR_INTERNAL;
+	http_add_header(r, "Location", job_url(r, job));
+	d = cJSON_CreateObject();
+	cJSON_AddItemToObject(d, "job", o);
+	return http_respond_json(r, 202, d, NULL);
 }
 
 static enum err
@@ -1159,7 +1124,8 @@ const struct route api_application_routes[] = {
 	APP(HTTP_PATCH, "/applications/:id/env", env_patch, CAP_WRITE, "application.env.update"),
 	APP(HTTP_GET, "/applications/:id/runtime-logs", runtime_logs, CAP_DEPLOY, NULL),
 	APP(HTTP_GET, "/applications/:id/build-logs", build_logs, CAP_DEPLOY, NULL),
-	APP(HTTP_POST, "/applications/:id/exec", exec_cmd, CAP_DEPLOY, "application.exec"),
+	/* Write, as revealing env values: a command can print the environment. */
+	APP(HTTP_POST, "/applications/:id/exec", exec_cmd, CAP_WRITE, "application.exec"),
 	{.methods = HTTP_POST, .pattern = "/applications/:id/webhook-secret", .fn = webhook_secret,
 	    .cap = CAP_WRITE, .audit = "application.webhook_secret.rotate",
 	    .project_of = apps_project_of, .flags = ROUTE_SECRET_ANSWER},

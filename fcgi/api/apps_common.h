@@ -9,15 +9,10 @@
 
 #include "../core/http.h"
 
-/* crypto_seal purpose of an application's env map and its snapshots. */
-#define APPS_ENV_PURPOSE "app-env"
-/* ... and of the user:token part of a repository URL. */
-#define APPS_REPO_PURPOSE "app-repo-credential"
-
 /* project_of for /applications/:id routes; sets r->resource. */
 const char *apps_project_of(struct req *r);
-/* The env map sealed for this tenant (arena string), or NULL. */
-char       *apps_env_seal(struct req *r, const cJSON *map);
+/* The env map sealed for this tenant (arena string, SECRET_APP_ENV), or NULL. */
+const char *apps_env_seal(struct req *r, const cJSON *map);
 /* The env map of a sealed value (NULL/"" = {}); NULL if it does not open. */
 cJSON      *apps_env_open(struct req *r, const char *sealed);
 /* Answers with the deployment object. */

@@ -51,6 +51,7 @@ static const struct route *const sections[] = {
 	api_agent_routes,
 	api_application_routes,
 	api_deployment_routes,
+	api_job_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

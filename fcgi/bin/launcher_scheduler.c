@@ -2,7 +2,8 @@
  * launcher_scheduler.c - the queue's clock, run every minute by cron
  * (conf/crontab) or as a loop: re-queues or fails jobs whose lease expired,
  * fails jobs past their deadline, marks servers offline after three missed
- * heartbeats, and clears expired short-lived rows.
+ * heartbeats, and clears expired short-lived rows (and exec output past its
+ * retention).
  *
  *   launcher-scheduler -c FILE --once        one tick, then exit
  *   launcher-scheduler -c FILE [--interval S] tick every S seconds (default 60)
@@ -37,22 +38,42 @@ on_signal(int sig)
 
 static const struct db_stmt st_tick = {"scheduler_tick",
     "SELECT * FROM launcher.scheduler_tick()"};
-static const struct db_stmt st_prune = {"scheduler_logs_prune",
+static const struct db_stmt st_logs_prune = {"scheduler_logs_prune",
     "SELECT launcher.runtime_logs_prune($1::int)"};
+static const struct db_stmt st_results_expire = {"scheduler_results_expire",
+    "SELECT launcher.job_results_expire($1::int)"};
+
+/*
+ * Runs st (a retention function of one integer returning how many rows it
+ * removed) and logs a non-zero count as "<n> <what>".  Returns 0, or 1
+ * after logging the SQLSTATE.
+ */
+static int
+prune(struct db_conn *c, const struct db_stmt *st, int64_t arg, const char *what)
+{
+	char        num[24];
+	const char *param[1] = {num};
+	PGresult   *res;
+
+	util_snprintf(num, sizeof(num), "%lld", (long long)arg);
+	if (db_conn_exec(c, st, 1, param, &res) != ERR_OK) {
+		log_error("%s failed: %s", st->name, c->sqlstate[0] ? c->sqlstate : "no SQLSTATE");
+		return 1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("tick: %s %s", PQgetvalue(res, 0, 0), what);
+	PQclear(res);
+	return 0;
+}
 
 static int
-tick(PGconn *pg, const struct config *cfg)
+tick(struct db_conn *c, const struct config *cfg)
 {
-	static struct db_conn c;	/* the SQL layer over main()'s connection */
-	PGresult   *res;
-	char        days[24];
-	const char *param[1] = {days};
-	int         rc = 0;
+	PGresult *res;
+	int       rc = 0;
 
-	c.pg = pg;
-	memset(c.prepared, 0, sizeof(c.prepared));	/* a new connection each tick */
-	if (db_conn_exec(&c, &st_tick, 0, NULL, &res) != ERR_OK) {
-		log_error("scheduler_tick failed: %s", c.sqlstate[0] ? c.sqlstate : "no SQLSTATE");
+	if (db_conn_exec(c, &st_tick, 0, NULL, &res) != ERR_OK) {
+		log_error("scheduler_tick failed: %s", c->sqlstate[0] ? c->sqlstate : "no SQLSTATE");
 		rc = 1;
 	} else {
 		log_info("tick: %s re-queued, %s failed (lease), %s failed (deadline), %s servers offline",
@@ -61,16 +82,11 @@ tick(PGconn *pg, const struct config *cfg)
 		PQclear(res);
 	}
 	/* Runtime logs older than the retention (config runtime_log_retention_days). */
-	util_snprintf(days, sizeof(days), "%lld", (long long)cfg->runtime_log_retention_days);
-	if (db_conn_exec(&c, &st_prune, 1, param, &res) != ERR_OK) {
-		log_error("runtime_logs_prune failed: %s", c.sqlstate[0] ? c.sqlstate : "no SQLSTATE");
-		rc = 1;
-	} else {
-		if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-			log_info("tick: %s runtime log lines past %lld days removed",
-			    PQgetvalue(res, 0, 0), (long long)cfg->runtime_log_retention_days);
-		PQclear(res);
-	}
+	rc |= prune(c, &st_logs_prune, cfg->runtime_log_retention_days,
+	    "runtime log lines past their retention removed");
+	/* Sealed job results (exec output) past config job_result_retention_seconds. */
+	rc |= prune(c, &st_results_expire, cfg->job_result_retention_seconds,
+	    "job results past their retention removed");
 	return rc;
 }
 
@@ -105,14 +121,15 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	do {
-		PGconn *c = PQconnectdb(cfg.maintenance_database_url);
+		struct db_conn c = {0};
 
-		if (PQstatus(c) != CONNECTION_OK) {
+		/* A new connection each tick: a restarted database costs one tick. */
+		if (db_conn_open(&c, cfg.maintenance_database_url, NULL) != ERR_OK) {
 			log_error("database unavailable");
 			rc = 1;
 		} else
-			rc = tick(c, &cfg);
-		PQfinish(c);
+			rc = tick(&c, &cfg);
+		db_conn_close(&c);
 		for (int64_t s = 0; !once && !stop && s < interval; s++)
 			sleep(1);
 	} while (!once && !stop);

@@ -41,6 +41,7 @@ struct config {
 	char    icons_url[256];
 	int64_t db_reconnect_interval_ms;
 	int64_t runtime_log_retention_days;
+	int64_t job_result_retention_seconds;
 	int64_t agent_poll_interval_ms;
 	char    ws_listen[CONFIG_STR_MAX];
 	int64_t quota_projects;		/* per-tenant defaults; 0 = no limit */

@@ -115,8 +115,6 @@ struct req {
 
 	/* Set by a route's project_of: what a 404 names ("application"). */
 	const char      *resource;
-	/* The mutating route being run (txn_run), for txn_commit_early. */
-	const struct route *route;
 	/* The route matched (router_dispatch), and its prefetch's result:
 	 * set only when the principal was found in the same round trip. */
 	const struct route *matched;

@@ -1,14 +1,42 @@
 /*
- * jobs.c - job creation (see jobs.h).
+ * jobs.c - job creation and the job resource (see jobs.h).
  */
 #include "jobs.h"
 
+#include <string.h>
+
 #include "db.h"
+#include "json.h"
+#include "log.h"
+#include "perm.h"
+#include "secret.h"
 #include "util.h"
 #include "worker.h"
 
+static const char *const exec_shown[] = {"exit_code", "output", "instance", "truncated",
+    "timed_out", NULL};
+
+/*
+ * Reading a job needs what queuing it needed: exec runs commands in the
+ * application's containers, which can print its environment, so it needs
+ * the capability that reveals env values (write, applications.c); other
+ * kinds are deploy actions and show no result.
+ */
+static const struct job_kind kinds[] = {
+	{"app.exec", CAP_WRITE, true, exec_shown},
+	{NULL, CAP_DEPLOY, false, NULL},
+};
+
 static const struct db_stmt st_create = {"jobs_create",
     "SELECT job_enqueue(current_tenant(), $1::uuid, $2::uuid, $3, $4::jsonb, $5::uuid) AS id"};
+/* Finished results are shown until finished_at + $2 seconds. */
+static const struct db_stmt st_read = {"jobs_read",
+    "SELECT j.id, j.kind, j.status, j.project_id, j.payload->>'app_id' AS application_id,"
+    " j.created_at, j.started_at, j.finished_at, j.error,"
+    " j.finished_at + make_interval(secs => $2::int) AS result_expires_at,"
+    " j.result AS _result, j.result_sealed AS _result_sealed,"
+    " coalesce(j.finished_at + make_interval(secs => $2::int) <= now(), false) AS _expired"
+    " FROM jobs j WHERE j.id = $1::uuid"};
 
 enum err
 job_create(struct req *r, const char *server_id, const char *project_id, const char *kind,
@@ -21,5 +49,85 @@ job_create(struct req *r, const char *server_id, const char *project_id, const c
 	if (e != ERR_OK)
 		return e;
 	*id = arena_strdup(r->a, db_get(res, 0, "id"));
+	return ERR_OK;
+}
+
+const struct job_kind *
+job_kind(const char *kind)
+{
+	const struct job_kind *k = kinds;
+
+	for (; k->kind != NULL; k++)
+		if (kind != NULL && strcmp(k->kind, kind) == 0)
+			break;
+	return k;
+}
+
+const char *
+job_url(struct req *r, const char *id)
+{
+	return arena_printf(r->a, "/%s/api/v1/jobs/%s", r->tenant_ref ? r->tenant_ref :
+	    r->who.tenant_id, id);
+}
+
+/* The kind's shown fields of the stored (or unsealed) result; NULL if none. */
+static enum err
+result_of(struct req *r, PGresult *res, const struct job_kind *k, cJSON **out)
+{
+	const char *text;
+	size_t      len;
+	cJSON      *all;
+
+	*out = NULL;
+	if (k->shown == NULL || strcmp(db_get(res, 0, "_expired"), "t") == 0)
+		return ERR_OK;
+	if (!k->sealed)
+		text = db_isnull(res, 0, "_result") ? NULL : db_get(res, 0, "_result");
+	else if (db_isnull(res, 0, "_result_sealed"))
+		text = NULL;
+	else if ((text = secret_open(r, SECRET_JOB_RESULT, db_get(res, 0, "_result_sealed"),
+	    &len)) == NULL) {
+		log_error("the sealed result of job %s does not open", db_get(res, 0, "id"));
+		return ERR_INTERNAL;
+	}
+	if (text == NULL || (all = cJSON_Parse(text)) == NULL)
+		return ERR_OK;
+	*out = cJSON_CreateObject();
+	for (const char *const *f = k->shown; *f; f++) {
+		cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(all, *f);
+
+		cJSON_AddItemToObject(*out, *f, v ? v : cJSON_CreateNull());
+	}
+	cJSON_Delete(all);
+	return ERR_OK;
+}
+
+enum err
+job_read(struct req *r, const char *id, cJSON **out, const char **project,
+    const struct job_kind **kind)
+{
+	PGresult *res;
+	cJSON    *result;
+	enum err  e;
+
+	*out = NULL;
+	*project = NULL;
+	*kind = NULL;
+	if (!util_is_uuid(id))
+		return ERR_OK;
+	e = db_run(r, &st_read, &res, id, arena_printf(r->a, "%lld",
+	    (long long)r->w->cfg->job_result_retention_seconds));
+	if (e != ERR_OK || PQntuples(res) != 1)
+		return e;
+	*kind = job_kind(db_get(res, 0, "kind"));
+	if ((e = result_of(r, res, *kind, &result)) != ERR_OK)
+		return e;
+	*out = json_row(res, 0);
+	if (!(*kind)->sealed)
+		cJSON_DeleteItemFromObjectCaseSensitive(*out, "result_expires_at");
+	cJSON_AddItemToObject(*out, "result", result ? result : cJSON_CreateNull());
+	cJSON_AddStringToObject(*out, "url", job_url(r, id));
+	if (!db_isnull(res, 0, "project_id"))
+		*project = arena_strdup(r->a, db_get(res, 0, "project_id"));
 	return ERR_OK;
 }

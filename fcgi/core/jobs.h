@@ -3,9 +3,17 @@
  * lease, deadline and attempts live in the job_kinds table
  * (sql/006_applications.sql), which SQL triggers that queue jobs read too;
  * a kind not in the table cannot be queued.
+ *
+ * A job is also what a call that must wait for an agent, a container or a
+ * timer answers with (202 + the job resource): the pool never waits, the
+ * caller polls GET /jobs/:id (fcgi/api/jobs.c) until the status is
+ * terminal and reads the result there.  How each kind's result is kept
+ * and shown is one table in jobs.c (job_kind).
  */
 #ifndef LAUNCHER_JOBS_H
 #define LAUNCHER_JOBS_H
+
+#include <cjson/cJSON.h>
 
 #include "http.h"
 
@@ -15,5 +23,37 @@
  */
 enum err job_create(struct req *r, const char *server_id, const char *project_id,
     const char *kind, const char *payload, const char **id);
+
+/* How a kind's result is kept and shown; one row per kind (jobs.c). */
+struct job_kind {
+	const char *kind;	/* NULL: the row of every kind not listed */
+	int         cap;	/* enum cap (perm.h) on the job's project to read it */
+	/* The result may show secrets (a command's output): the agent's
+	 * result is stored sealed (SECRET_JOB_RESULT) in jobs.result_sealed,
+	 * never in jobs.result, and is cleared after the retention
+	 * (config job_result_retention_seconds, launcher-scheduler). */
+	bool        sealed;
+	/* The result's fields the job resource shows; NULL: no result. */
+	const char *const *shown;
+};
+
+/* The row of kind (never NULL). */
+const struct job_kind *job_kind(const char *kind);
+
+/*
+ * The job resource of job id in the request's tenant (RLS):
+ * {id, kind, status, project_id, application_id, created_at, started_at,
+ * finished_at, error, result, result_expires_at, url}; result is the
+ * kind's shown fields once the job succeeded or failed (unsealed), null
+ * before, and null again after the retention.  Sets *out (NULL when there
+ * is no such job: the caller answers 404) and *project (NULL for a job of
+ * no project) and *kind.  Returns ERR_OK, a database error, or
+ * ERR_INTERNAL when a sealed result does not open (logged).  Never answers.
+ */
+enum err job_read(struct req *r, const char *id, cJSON **out, const char **project,
+    const struct job_kind **kind);
+
+/* The URL of job id's resource, below the request's tenant (arena). */
+const char *job_url(struct req *r, const char *id);
 
 #endif

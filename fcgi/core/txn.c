@@ -199,20 +199,6 @@ stored_answer(struct req *r, const struct route *rt)
 }
 
 enum err
-txn_commit_early(struct req *r)
-{
-	enum err e;
-
-	if (!r->w->db.in_tx || r->route == NULL)
-		return ERR_INTERNAL;
-	if ((e = audit(r, r->route)) != ERR_OK) {
-		db_rollback(r);
-		return e;
-	}
-	return db_commit(r);
-}
-
-enum err
 txn_run(struct req *r, const struct route *rt)
 {
 	const char *key, *hash = NULL;
@@ -233,7 +219,6 @@ txn_run(struct req *r, const struct route *rt)
 		}
 	}
 	r->capture = true;
-	r->route = rt;
 	if (rt->cap != CAP_NONE)
 		e = perm_project(r, rt->project_of ? rt->project_of(r) : http_param(r, "id"), rt->cap);
 	if (e == ERR_OK)

@@ -14,12 +14,4 @@
 /* Runs rt's permission check and handler inside the wrapper. */
 enum err txn_run(struct req *r, const struct route *rt);
 
-/*
- * For a handler that must let other processes see its work before it can
- * answer (exec waits for the agent to run the job it queued): writes the
- * audit record and commits now.  The answer is still held until the
- * handler returns; an Idempotency-Key is not stored for such a call.
- */
-enum err txn_commit_early(struct req *r);
-
 #endif

@@ -19,10 +19,11 @@ BODIES = {
     ("PATCH", "/applications/{id}/env"): {"K": "w"},
     ("POST", "/applications/{id}/rollback"): {},
     ("POST", "/applications/{id}/deploy"): {},
+    ("POST", "/applications/{id}/exec"): {"command": ["true"]},
 }
-# exec waits for an agent when allowed: only its refusals are checked here
-# (test_deploy_e2e runs it for real).
-REFUSALS_ONLY = {("POST", "/applications/{id}/exec")}
+# exec answers 202 with a job (or 409 before a successful deployment): it
+# is checked like every route (test_exec_jobs runs it for real).
+REFUSALS_ONLY = set()
 
 
 def _routes():

@@ -139,6 +139,32 @@ def _deploy(w, app, body=None, want="succeeded"):
     return d
 
 
+def exec_job(c, app_id, command, **body):
+    """POST exec: 202 with the job to poll (Location = its URL)."""
+    r = c.post("/applications/%s/exec" % app_id, dict(body, command=command))
+    assert r.status == 202, r
+    job = r.data["job"]
+    assert r.headers["location"] == job["url"] == "/%s/api/v1/jobs/%s" % (c.tenant, job["id"]), r
+    assert job["kind"] == "app.exec" and job["status"] in ("queued", "running"), job
+    return job
+
+
+def job_done(c, job_id, timeout=DEPLOY_TIMEOUT):
+    """Polls GET /jobs/:id until its status is terminal; returns the job."""
+    def done():
+        j = c.get("/jobs/" + job_id)
+        assert j.status == 200, j
+        return j.data if j.data["status"] in ("succeeded", "failed", "cancelled") else None
+    return _wait("job %s to finish" % job_id, done, timeout)
+
+
+def exec_result(c, app_id, command, **body):
+    """The CI sequence (README "Long calls"): POST exec, poll the job, read its result."""
+    j = job_done(c, exec_job(c, app_id, command, **body)["id"])
+    assert j["status"] == "succeeded", j
+    return j["result"]
+
+
 def _serves(host, text, timeout=20):
     return _wait("%s to serve %r" % (host, text), lambda: edge_get(host) == (200, text + "\n"), timeout)
 
@@ -381,11 +407,10 @@ def test_bad_image_stop_start_exec_and_delete():
     _wait("the start command's output in the runtime logs", lambda: any(
         "started-by-start-command" in x["message"]
         for x in w.c.get("/applications/%s/runtime-logs" % b["id"]).data), 30)
-    r = w.c.post("/applications/%s/exec" % b["id"],
-                 {"command": ["sh", "-c", "echo sum=$((1+2)); echo $APP_MESSAGE; exit 3"]})
-    assert r.status == 200 and r.data["exit_code"] == 3 and "sum=3" in r.data["output"], r
+    r = exec_result(w.c, b["id"], ["sh", "-c", "echo sum=$((1+2)); echo $APP_MESSAGE; exit 3"])
+    assert r["exit_code"] == 3 and "sum=3" in r["output"], r
     # The output is redacted of the release's env values, like every log.
-    assert "exec-visible" not in r.data["output"] and "[redacted]" in r.data["output"], r
+    assert "exec-visible" not in r["output"] and "[redacted]" in r["output"], r
     assert_error(w.c.post("/applications/%s/exec" % b["id"], {"command": []}), 400, "BAD_REQUEST", "command")
     assert w.c.post("/applications/%s/stop" % b["id"]).status == 200
     _wait("stopped", lambda: w.c.get("/applications/" + b["id"]).data["status"] == "stopped", 60)

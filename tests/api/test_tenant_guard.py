@@ -155,7 +155,8 @@ def test_a_raw_tenant_setting_shows_no_rows_of_that_tenant():
 
 
 def test_maintenance_functions_belong_to_the_maintenance_role():
-    for call in ("launcher.scheduler_tick()", "launcher.runtime_logs_prune(7)"):
+    for call in ("launcher.scheduler_tick()", "launcher.runtime_logs_prune(7)",
+                 "launcher.job_results_expire(3600)"):
         try:
             psql("SELECT * FROM " + call)
             raise AssertionError("the API role ran " + call)

@@ -1,0 +1,43 @@
+/*
+ * secret.h - write-only secrets of a request's tenant: the one way a
+ * handler seals a value for the database and opens it again.
+ *
+ * Every secret at rest (env maps, repository credentials, webhook secrets,
+ * command output) goes through these two calls: crypto_seal/crypto_open
+ * (crypto.h) bound to r->who.tenant_id and the worker's keys, with the
+ * field's purpose as associated data, so that a sealed value cannot be
+ * moved to another tenant or to another field.  A purpose is one of the
+ * SECRET_* names below, never a literal at the call site.
+ */
+#ifndef LAUNCHER_SECRET_H
+#define LAUNCHER_SECRET_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+/* An application's env map and its deployments' snapshots. */
+#define SECRET_APP_ENV "app-env"
+/* The user:token part of a repository URL. */
+#define SECRET_APP_REPO_CREDENTIAL "app-repo-credential"
+/* The secret that signs an application's push webhook. */
+#define SECRET_APP_WEBHOOK "app-webhook-secret"
+/* A job's result that may show secrets (exec output), jobs.result_sealed. */
+#define SECRET_JOB_RESULT "job-result"
+
+/*
+ * Seals len bytes of plain for the request's tenant under purpose.
+ * Returns base64 text in the request's arena, or NULL (out of memory, a
+ * value over 64 MiB, no tenant); the caller answers 500 then.
+ */
+const char *secret_seal(struct req *r, const char *purpose, const void *plain, size_t len);
+
+/*
+ * Opens a value sealed by secret_seal for the same tenant and purpose.
+ * Returns the plaintext, NUL-terminated, owned by the request's arena and
+ * wiped when the arena is reset; *len (if not NULL) gets its length.
+ * Returns NULL when the value was tampered with, moved, or is not base64.
+ */
+char *secret_open(struct req *r, const char *purpose, const char *sealed, size_t *len);
+
+#endif
