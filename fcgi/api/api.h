@@ -17,6 +17,9 @@ extern const struct route api_audit_routes[];
 extern const struct route api_server_routes[];
 extern const struct route api_agent_routes[];
 extern const struct route api_application_routes[];
+extern const struct route api_app_action_routes[];
+extern const struct route api_app_env_routes[];
+extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
 

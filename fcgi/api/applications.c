@@ -1,16 +1,11 @@
 /*
- * applications.c - API.md §4 applications: CRUD, the actions that become
- * jobs for the app's server (deploy, start, stop, restart, rollback,
- * scale, exec), instances, env, logs.
- *
- * What runs is decided by deployments (deployments.c and the SQL of
- * sql/006_applications.sql): a deploy creates a deployment row, the
- * database keeps one active and one queued per application, and a trigger
- * moves deployments and the application's status as jobs finish.
+ * applications.c - API.md §4 applications: the resource itself (list,
+ * create with its placement, read, update, delete, the push webhook's
+ * secret) and its body's field table.  The actions that become jobs are
+ * in app_actions.c, the env in app_env.c, logs and exec in app_logs.c.
  */
 #include "api.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,17 +13,12 @@
 
 #include "../core/crypto.h"
 #include "../core/db.h"
-#include "../core/jobs.h"
 #include "../core/json.h"
 #include "../core/list.h"
 #include "../core/perm.h"
 #include "../core/secret.h"
 #include "../core/util.h"
-#include "../core/worker.h"
 #include "apps_common.h"
-
-#define ENV_MAX_KEYS  500
-#define ENV_MAX_VALUE 65536
 
 #define APP_COLS "a.id, a.project_id, a.environment_id, a.server_id, a.registry_id," \
 	" a.git_provider_id, a.name, a.app_type, a.source_type, a.repository_url, a.branch," \
@@ -82,58 +72,6 @@ static const struct db_stmt st_webhook = {"apps_webhook",
 static const struct db_stmt st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
-static const struct db_stmt st_deploy = {"apps_deploy",
-    "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
-    " $8, $9::int)"};
-static const struct db_stmt st_env_now = {"apps_env_now",
-    "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid"};
-static const struct db_stmt st_previous = {"apps_previous",
-    "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
-    " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
-    " AND d.id IS DISTINCT FROM a.current_deployment_id AND d.image_digest IS NOT NULL"
-    " AND d.created_at < coalesce((SELECT created_at FROM deployments"
-    "  WHERE id = a.current_deployment_id), 'infinity')"
-    " ORDER BY d.created_at DESC, d.id DESC LIMIT 1"};
-/* An action on the running release: the job, and the pending action shown. */
-static const struct db_stmt st_action = {"apps_action",
-    "WITH a AS (SELECT * FROM applications WHERE id = $1::uuid),"
-    " d AS (SELECT d.* FROM deployments d, a WHERE d.id = a.current_deployment_id)"
-    " SELECT job_enqueue(a.tenant_id, a.server_id, a.project_id, $2,"
-    "  app_job_payload(a, d.id, jsonb_build_object('type', 'release', 'image_id', d.image_digest))"
-    "  || coalesce($3::jsonb, '{}'), $4::uuid) AS job_id"
-    " FROM a, d"};
-static const struct db_stmt st_pending = {"apps_pending",
-    "UPDATE applications SET pending_action = $2 WHERE id = $1::uuid"};
-static const struct db_stmt st_scale = {"apps_scale",
-    "UPDATE applications SET replicas = $2::int WHERE id = $1::uuid"
-    " RETURNING current_deployment_id"};
-static const struct db_stmt st_instances = {"apps_instances",
-    "SELECT i.id, i.container_id, i.name, i.server_id, i.deployment_id, i.status, i.health,"
-    " i.host_port, i.started_at, i.restart_count, i.exit_code, i.cpu_percent, i.memory_bytes,"
-    " i.updated_at FROM instances i WHERE i.application_id = $1::uuid"
-    " ORDER BY i.created_at, i.id"};
-static const struct db_stmt st_env_get = {"apps_env_get",
-    "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid FOR UPDATE"};
-static const struct db_stmt st_env_put = {"apps_env_put",
-    "UPDATE applications SET env_sealed = $2, env_version = env_version + 1"
-    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
-static const struct db_stmt st_runtime_logs = {"apps_runtime_logs",
-    "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id, l.instance_name AS instance,"
-    " l.container_id, l.stream, l.message, l.id AS _id FROM runtime_logs l"
-    " LEFT JOIN instances i ON i.container_id = l.container_id AND i.application_id = l.application_id"
-    " WHERE l.application_id = $1::uuid"
-    " AND ($2::timestamptz IS NULL OR l.ts >= $2::timestamptz)"
-    " AND ($3::timestamptz IS NULL OR l.ts < $3::timestamptz)"
-    " AND ($5::text IS NULL OR i.id::text = $5 OR l.instance_name = $5 OR l.container_id LIKE $5 || '%')"
-    " AND ($6::text IS NULL OR l.stream = $6)"
-    " AND ($7::text IS NULL OR strpos(l.message, $7) > 0)"
-    " ORDER BY l.ts DESC, l.id DESC LIMIT $4::int) x ORDER BY timestamp, _id"};
-static const struct db_stmt st_build_logs = {"apps_build_logs",
-    "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
-    " JOIN job_logs l ON l.job_id = d.job_id"
-    " WHERE d.application_id = $1::uuid AND d.id = coalesce($2::uuid, (SELECT id FROM deployments"
-    "  WHERE application_id = $1::uuid ORDER BY created_at DESC, id DESC LIMIT 1))"
-    " ORDER BY l.id"};
 
 /* ------------------------------------------------------------ lookups */
 
@@ -151,8 +89,8 @@ apps_project_of(struct req *r)
 	return arena_strdup(r->a, db_get(res, 0, "project_id"));
 }
 
-static enum err
-respond_app(struct req *r, const char *id, int status, const char *secret)
+enum err
+apps_respond(struct req *r, const char *id, int status, const char *secret)
 {
 	PGresult *res;
 	cJSON    *d;
@@ -207,8 +145,8 @@ check_repo_url(const cJSON *v)
 }
 
 /* [registry[:port]/]path[:tag][@digest], lower-case path. */
-static const char *
-check_image(const cJSON *v)
+const char *
+apps_check_image(const cJSON *v)
 {
 	const char *s = v->valuestring;
 
@@ -221,8 +159,8 @@ check_image(const cJSON *v)
 	return NULL;
 }
 
-static const char *
-check_branch(const cJSON *v)
+const char *
+apps_check_branch(const cJSON *v)
 {
 	const char *s = v->valuestring;
 
@@ -230,38 +168,6 @@ check_branch(const cJSON *v)
 		return "must be a git branch name";
 	return NULL;
 }
-
-static const char *
-check_sha(const cJSON *v)
-{
-	size_t n = strlen(v->valuestring);
-
-	if (n < 7 || n > 64 || strspn(v->valuestring, "0123456789abcdef") != n)
-		return "must be a hexadecimal commit id (7 to 64 characters)";
-	return NULL;
-}
-
-static const char *
-check_env_key(const char *k)
-{
-	if (!((k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') || k[0] == '_'))
-		return "keys must match [A-Za-z_][A-Za-z0-9_]*";
-	for (const char *p = k; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_'))
-			return "keys must match [A-Za-z_][A-Za-z0-9_]*";
-	return strlen(k) > 255 ? "keys must be at most 255 characters" : NULL;
-}
-
-/* An env map: {KEY: "value"} (PATCH: null deletes a key). */
-static const struct field env_value[] = {
-	{"", F_STRING, false, false, 0, ENV_MAX_VALUE, NULL},
-};
-static const struct field env_value_or_null[] = {
-	{"", F_STRING, false, true, 0, ENV_MAX_VALUE, NULL},
-};
-#define ENV_MAP(name, fl, values) {name, F_MAP, false, true, 0, ENV_MAX_KEYS, NULL, \
-	.key_check = check_env_key, FIELD_SUB(values), .flags = (fl)}
 
 static const char *
 check_arg_name(const char *k)
@@ -363,12 +269,12 @@ static const struct field volume_fields[] = {
 	{"name", F_STRING, false, false, 1, 63, json_check_slug}, \
 	{"app_type", F_ENUM, false, false, 0, 0, NULL, .options = app_types}, \
 	{"repository_url", F_STRING, false, true, 1, 2048, check_repo_url}, \
-	{"branch", F_STRING, false, false, 1, 255, check_branch}, \
+	{"branch", F_STRING, false, false, 1, 255, apps_check_branch}, \
 	{"dockerfile_path", F_STRING, false, false, 1, 1024, check_relpath}, \
 	{"build_context", F_STRING, false, false, 1, 1024, check_relpath}, \
 	{"build_args", F_MAP, false, true, 0, 200, NULL, .key_check = check_arg_name, \
 	    FIELD_SUB(build_arg_value)}, \
-	{"image_url", F_STRING, false, true, 1, 1024, check_image}, \
+	{"image_url", F_STRING, false, true, 1, 1024, apps_check_image}, \
 	{"compose", F_STRING, false, true, 1, 262144, NULL}, \
 	{"replicas", F_INT, false, false, 0, 50, NULL}, \
 	{"exposed_port", F_INT, false, true, 1, 65535, NULL}, \
@@ -399,7 +305,7 @@ static const struct field create_fields[] = {
 	{"environment_id", F_UUID, false, true, 0, 0, NULL},
 	{"server_id", F_UUID, false, true, 0, 0, NULL},
 	{"source_type", F_ENUM, true, false, 0, 0, NULL, .options = source_types},
-	ENV_MAP("env", 0, env_value),
+	APPS_ENV_MAP("env", 0, apps_env_value),
 };
 enum { C_PROJECT = A__SHARED, C_ENV_ID, C_SERVER, C_SOURCE, C_ENV };
 
@@ -462,38 +368,6 @@ repo_split(struct req *r, const char *given, const char **url, const char **seal
 	*sealed = secret_seal(r, SECRET_APP_REPO_CREDENTIAL, cred, strlen(cred));
 	sodium_memzero(cred, sizeof(cred));
 	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
-}
-
-/* ------------------------------------------------------------ env sealing */
-
-const char *
-apps_env_seal(struct req *r, const cJSON *map)
-{
-	char       *plain;
-	const char *sealed;
-
-	plain = cJSON_PrintUnformatted(map);
-	if (plain == NULL)
-		return NULL;
-	sealed = secret_seal(r, SECRET_APP_ENV, plain, strlen(plain));
-	sodium_memzero(plain, strlen(plain));
-	cJSON_free(plain);
-	return sealed;
-}
-
-cJSON *
-apps_env_open(struct req *r, const char *sealed)
-{
-	char  *plain;
-	size_t len;
-	cJSON *map;
-
-	if (sealed == NULL || sealed[0] == '\0')
-		return cJSON_CreateObject();
-	if ((plain = secret_open(r, SECRET_APP_ENV, sealed, &len)) == NULL)
-		return NULL;
-	map = cJSON_ParseWithLength(plain, len);
-	return cJSON_IsObject(map) ? map : (cJSON_Delete(map), NULL);
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -602,13 +476,13 @@ create(struct req *r)
 	if (strcmp(source, "git") == 0 && v[A_AUTODEPLOY].present && v[A_AUTODEPLOY].b &&
 	    (e = new_webhook(r, id, &secret)) != ERR_OK)
 		return e;
-	return respond_app(r, id, 201, secret);
+	return apps_respond(r, id, 201, secret);
 }
 
 static enum err
 get(struct req *r)
 {
-	return respond_app(r, http_param(r, "id"), 200, NULL);
+	return apps_respond(r, http_param(r, "id"), 200, NULL);
 }
 
 static enum err
@@ -652,7 +526,7 @@ update(struct req *r)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_changed(r, "application");
-	return respond_app(r, id, 200, NULL);
+	return apps_respond(r, id, 200, NULL);
 }
 
 static enum err
@@ -671,419 +545,6 @@ del(struct req *r)
 	return http_no_content(r);
 }
 
-static const struct field deploy_fields[] = {
-	{"commit_sha", F_STRING, false, true, 7, 64, check_sha},
-	{"branch", F_STRING, false, true, 1, 255, check_branch},
-	{"image_url", F_STRING, false, true, 1, 1024, check_image},
-};
-
-static enum err
-respond_deploy(struct req *r, PGresult *res)
-{
-	bool created = db_get(res, 0, "created")[0] == 't';
-
-	return apps_respond_deployment(r, db_get(res, 0, "deployment_id"), created ? 201 : 200);
-}
-
-/*
- * The env snapshot a new release runs with (sealed) and the app's env
- * version it comes from.  Today the application's own map; the Env-vars
- * section resolves project- and environment-scoped variables and
- * ${type.name.property} references into it here, before anything starts,
- * so that a release keeps what they resolved to.
- */
-static enum err
-release_env(struct req *r, const char *app, const char **sealed, const char **version)
-{
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_env_now, &res, "application not found", app)) != ERR_OK)
-		return e;
-	*sealed = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->a, db_get(res, 0, "env_sealed"));
-	*version = arena_strdup(r->a, db_get(res, 0, "env_version"));
-	return ERR_OK;
-}
-
-static enum err
-deploy(struct req *r)
-{
-	struct field_val v[3];
-	const char      *env = NULL, *envv = NULL;
-	PGresult        *res;
-	enum err         e;
-
-	if ((e = http_read_json(r, false)) != ERR_OK)
-		return e;
-	if (r->json != NULL && (e = JSON_FIELDS(r, deploy_fields, v)) != ERR_OK)
-		return e;
-	if (r->json == NULL)
-		memset(v, 0, sizeof(v));
-	if ((e = release_env(r, http_param(r, "id"), &env, &envv)) != ERR_OK)
-		return e;
-	e = db_run(r, &st_deploy, &res, http_param(r, "id"),
-	    r->who.key_id ? "api" : "manual", v[0].s, v[1].s, v[2].s, NULL, r->who.user_id, env, envv);
-	if (e == ERR_RETRY)
-		return http_error(r, ERR_CONFLICT, "another deploy of this application is being "
-		    "recorded right now; retry");
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, db_message(r, "conflict"));
-	if (e != ERR_OK)
-		return e;
-	return respond_deploy(r, res);
-}
-
-static const struct field rollback_fields[] = {
-	{"deployment_id", F_UUID, false, true, 0, 0, NULL},
-};
-
-static enum err
-rollback(struct req *r)
-{
-	struct field_val v[1] = {{0}};
-	const char      *id = http_param(r, "id"), *target;
-	PGresult        *res;
-	enum err         e;
-
-	if ((e = http_read_json(r, false)) != ERR_OK)
-		return e;
-	if (r->json != NULL && (e = JSON_FIELDS(r, rollback_fields, v)) != ERR_OK)
-		return e;
-	target = v[0].s;
-	if (target == NULL) {
-		if ((e = db_run(r, &st_previous, &res, id)) != ERR_OK)
-			return e;
-		if (PQntuples(res) != 1)
-			return http_error(r, ERR_CONFLICT,
-			    "there is no earlier successful deployment to roll back to");
-		target = arena_strdup(r->a, db_get(res, 0, "id"));
-	}
-	e = db_run(r, &st_deploy, &res, id, "rollback", NULL, NULL, NULL, target, r->who.user_id,
-	    NULL, NULL);
-	if (e == ERR_BAD_REQUEST)
-		return http_field_error(r, "invalid request body", "deployment_id",
-		    "is not a successful deployment of this application");
-	if (e != ERR_OK)
-		return e;
-	return respond_deploy(r, res);
-}
-
-/* Queues kind on the current release and shows it as the pending action. */
-static enum err
-action(struct req *r, const char *kind, const char *pending, const char *extra, const char **job)
-{
-	const char *id = http_param(r, "id");
-	PGresult   *res;
-	enum err    e;
-
-	if ((e = db_run(r, &st_action, &res, id, kind, extra, r->who.user_id)) != ERR_OK)
-		return e;
-	if (PQntuples(res) != 1)
-		return http_error(r, ERR_CONFLICT,
-		    "the application has no successful deployment yet: deploy it first");
-	if (job != NULL)
-		*job = arena_strdup(r->a, db_get(res, 0, "job_id"));
-	if (pending != NULL && (e = db_run(r, &st_pending, &res, id, pending)) != ERR_OK)
-		return e;
-	return ERR_OK;
-}
-
-static enum err
-lifecycle(struct req *r, const char *what)
-{
-	enum err e;
-
-	if ((e = action(r, arena_printf(r->a, "app.%s", what), what, NULL, NULL)) != ERR_OK ||
-	    r->responded)
-		return e;
-	return respond_app(r, http_param(r, "id"), 200, NULL);
-}
-
-static enum err
-start(struct req *r)
-{
-	return lifecycle(r, "start");
-}
-
-static enum err
-stop(struct req *r)
-{
-	return lifecycle(r, "stop");
-}
-
-static enum err
-restart(struct req *r)
-{
-	return lifecycle(r, "restart");
-}
-
-static const struct field scale_fields[] = {
-	{"replicas", F_INT, true, false, 0, 50, NULL},
-};
-
-static enum err
-scale(struct req *r)
-{
-	struct field_val v[1];
-	const char      *id = http_param(r, "id");
-	PGresult        *res;
-	enum err         e;
-
-	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, scale_fields, v)) != ERR_OK)
-		return e;
-	if ((e = db_run(r, &st_scale, &res, id, arena_printf(r->a, "%lld", (long long)v[0].i))) !=
-	    ERR_OK)
-		return e;
-	/* Never deployed: the count applies to the first deployment. */
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-		e = action(r, "app.scale", "scale", arena_printf(r->a, "{\"replicas\": %lld}",
-		    (long long)v[0].i), NULL);
-		if (e != ERR_OK || r->responded)
-			return e;
-	}
-	return respond_app(r, id, 200, NULL);
-}
-
-static enum err
-instances(struct req *r)
-{
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_run(r, &st_instances, &res, http_param(r, "id"))) != ERR_OK)
-		return e;
-	return http_respond_json(r, 200, json_rows(res), NULL);
-}
-
-static enum err
-dependencies(struct req *r)
-{
-	PGresult *res;
-	cJSON    *d, *row;
-	enum err  e;
-
-	if ((e = db_run(r, &st_get, &res, http_param(r, "id"))) != ERR_OK)
-		return e;
-	row = json_row(res, 0);
-	d = cJSON_CreateObject();
-	/* Databases, buckets and functions come with their sections; env
-	 * references to them will be listed here as they are resolved. */
-	cJSON_AddItemToObject(d, "databases", cJSON_CreateArray());
-	cJSON_AddItemToObject(d, "buckets", cJSON_CreateArray());
-	cJSON_AddItemToObject(d, "functions", cJSON_CreateArray());
-	cJSON_AddItemToObject(d, "volumes", cJSON_DetachItemFromObject(row, "volumes"));
-	cJSON_AddItemToObject(d, "depends_on", cJSON_DetachItemFromObject(row, "depends_on"));
-	cJSON_Delete(row);
-	return http_respond_json(r, 200, d, NULL);
-}
-
-/* ------------------------------------------------------------ env */
-
-static enum err
-respond_env(struct req *r, cJSON *map, bool pending)
-{
-	cJSON *meta = cJSON_CreateObject();
-
-	/* Revealing values needs write permission (API.md §0 "secrets in
-	 * responses"): viewers, members and keys without write scope read
-	 * the keys only. */
-	if (!perm_allows(r, CAP_WRITE))
-		for (cJSON *it = map->child; it; it = it->next)
-			cJSON_SetValuestring(it, "********");
-	cJSON_AddBoolToObject(meta, "pending_deploy", pending);
-	return http_respond_json(r, 200, map, meta);
-}
-
-static enum err
-env_get(struct req *r)
-{
-	PGresult *res;
-	cJSON    *map;
-	enum err  e;
-
-	if ((e = db_run(r, &st_env_get, &res, http_param(r, "id"))) != ERR_OK)
-		return e;
-	if ((map = apps_env_open(r, PQgetisnull(res, 0, 0) ? NULL : db_get(res, 0, "env_sealed"))) ==
-	    NULL)
-		return ERR_INTERNAL;
-	e = db_run(r, &st_get, &res, http_param(r, "id"));
-	if (e != ERR_OK) {
-		cJSON_Delete(map);
-		return e;
-	}
-	return respond_env(r, map, strcmp(db_get(res, 0, "pending_deploy"), "t") == 0);
-}
-
-/* The body of PUT (a whole map) and PATCH (null deletes a key) of /env. */
-static const struct field env_put_body[] = {ENV_MAP("env", FIELD_BODY, env_value)};
-static const struct field env_patch_body[] = {ENV_MAP("env", FIELD_BODY, env_value_or_null)};
-
-static enum err
-env_write(struct req *r, bool merge)
-{
-	const char      *id = http_param(r, "id"), *version, *sealed;
-	struct field_val body;
-	PGresult        *res;
-	cJSON           *map;
-	enum err         e;
-
-	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK)
-		return e;
-	if (!cJSON_IsObject(r->json))
-		return http_error(r, ERR_BAD_REQUEST, "the body must be an object {KEY: \"value\"}");
-	if ((e = merge ? JSON_FIELDS(r, env_patch_body, &body) : JSON_FIELDS(r, env_put_body, &body)) !=
-	    ERR_OK)
-		return e;
-	if ((e = db_run(r, &st_env_get, &res, id)) != ERR_OK)
-		return e;
-	if (merge) {
-		if ((map = apps_env_open(r, PQgetisnull(res, 0, 0) ? NULL :
-		    db_get(res, 0, "env_sealed"))) == NULL)
-			return ERR_INTERNAL;
-		for (cJSON *it = r->json->child; it; it = it->next) {
-			cJSON_DeleteItemFromObjectCaseSensitive(map, it->string);
-			if (!cJSON_IsNull(it))
-				cJSON_AddItemToObject(map, it->string, cJSON_Duplicate(it, true));
-		}
-	} else
-		map = cJSON_Duplicate(r->json, true);
-	if (cJSON_GetArraySize(map) > ENV_MAX_KEYS) {
-		cJSON_Delete(map);
-		return http_error(r, ERR_BAD_REQUEST, "at most 500 variables");
-	}
-	if ((sealed = apps_env_seal(r, map)) == NULL) {
-		cJSON_Delete(map);
-		return ERR_INTERNAL;
-	}
-	if ((e = db_run(r, &st_env_put, &res, id, sealed, version)) != ERR_OK) {
-		cJSON_Delete(map);
-		return e;
-	}
-	if (PQntuples(res) != 1) {
-		cJSON_Delete(map);
-		return http_changed(r, "application");
-	}
-	return respond_env(r, map, true);
-}
-
-static enum err
-env_put(struct req *r)
-{
-	return env_write(r, false);
-}
-
-static enum err
-env_patch(struct req *r)
-{
-	return env_write(r, true);
-}
-
-/* ------------------------------------------------------------ logs */
-
-static enum err
-time_query(struct req *r, const char *name, const char **out)
-{
-	*out = http_query(r, name);
-	if (*out != NULL && **out == '\0')
-		*out = NULL;
-	if (*out != NULL && !json_is_time(*out))
-		return http_field_error(r, "invalid query parameter", name,
-		    "must be an RFC 3339 time like 2024-01-15T10:30:00Z");
-	return ERR_OK;
-}
-
-static enum err
-runtime_logs(struct req *r)
-{
-	const char *since, *until, *inst = http_query(r, "instance"), *stream = http_query(r, "stream");
-	const char *q = http_query(r, "q");
-	int64_t     limit;
-	PGresult   *res;
-	enum err    e;
-
-	if ((e = time_query(r, "since", &since)) != ERR_OK ||
-	    (e = time_query(r, "until", &until)) != ERR_OK || (e = http_limit(r, &limit)) != ERR_OK)
-		return e;
-	if (stream != NULL && *stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
-		return http_field_error(r, "invalid query parameter", "stream",
-		    "must be stdout or stderr");
-	e = db_run(r, &st_runtime_logs, &res, http_param(r, "id"), since, until,
-	    arena_printf(r->a, "%lld", (long long)limit), inst && *inst ? inst : NULL,
-	    stream && *stream ? stream : NULL, q && *q ? q : NULL);
-	if (e != ERR_OK)
-		return e;
-	return http_respond_json(r, 200, json_rows(res), NULL);
-}
-
-static enum err
-build_logs(struct req *r)
-{
-	const char *dep = http_query(r, "deploymentId");
-	PGresult   *res;
-	enum err    e;
-
-	if (dep != NULL && *dep == '\0')
-		dep = NULL;
-	if (dep != NULL && !util_is_uuid(dep))
-		return http_field_error(r, "invalid query parameter", "deploymentId", "must be a UUID");
-	if ((e = db_run(r, &st_build_logs, &res, http_param(r, "id"), dep)) != ERR_OK)
-		return e;
-	return http_respond_json(r, 200, json_rows(res), NULL);
-}
-
-/* ------------------------------------------------------------ exec */
-
-static const char *
-check_command(const cJSON *v)
-{
-	for (const cJSON *it = v->child; it; it = it->next)
-		if (strlen(it->valuestring) > 4096)
-			return "each argument must be at most 4096 bytes";
-	return NULL;
-}
-
-static const struct field exec_fields[] = {
-	{"command", F_STRINGS, true, false, 1, 64, check_command},
-	{"timeout_seconds", F_INT, false, false, 1, 600, NULL},
-};
-
-/*
- * Queues app.exec and answers 202 with the job at once (README "Long
- * calls"): the agent runs the command, the caller polls GET /jobs/:id
- * until the status is terminal and reads result.exit_code and
- * result.output there.  No pool worker waits for the agent.
- */
-static enum err
-exec_cmd(struct req *r)
-{
-	struct field_val       v[2];
-	const struct job_kind *k;
-	const char            *job, *project;
-	char                  *extra;
-	cJSON                 *o, *d;
-	enum err               e;
-
-	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK)
-		return e;
-	o = cJSON_CreateObject();
-	cJSON_AddItemToObject(o, "command", cJSON_Duplicate(v[0].node, true));
-	cJSON_AddNumberToObject(o, "timeout_seconds", (double)(v[1].present ? v[1].i : 30));
-	extra = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	e = action(r, "app.exec", NULL, extra, &job);
-	cJSON_free(extra);
-	if (e != ERR_OK || r->responded)
-		return e;
-	if ((e = job_read(r, job, &o, &project, &k)) != ERR_OK)
-		return e;
-	if (o == NULL)
-		return ERR_INTERNAL;
-	http_add_header(r, "Location", job_url(r, job));
-	d = cJSON_CreateObject();
-	cJSON_AddItemToObject(d, "job", o);
-	return http_respond_json(r, 202, d, NULL);
-}
-
 static enum err
 webhook_secret(struct req *r)
 {
@@ -1097,35 +558,17 @@ webhook_secret(struct req *r)
 		return http_error(r, ERR_CONFLICT, "only git applications have a push webhook");
 	if ((e = new_webhook(r, id, &secret)) != ERR_OK)
 		return e;
-	return respond_app(r, id, 200, secret);
+	return apps_respond(r, id, 200, secret);
 }
-
-#define APP(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), .audit = (a), \
-	.project_of = apps_project_of}
 
 const struct route api_application_routes[] = {
 	{.methods = HTTP_GET, .pattern = "/applications", .fn = list},
 	{.methods = HTTP_GET, .pattern = "/applications/check-name", .fn = check_name},
 	{.methods = HTTP_POST, .pattern = "/applications", .fn = create,
 	    .audit = "application.create", .flags = ROUTE_SECRET_ANSWER},
-	APP(HTTP_GET, "/applications/:id", get, CAP_READ, NULL),
-	APP(HTTP_PUT, "/applications/:id", update, CAP_WRITE, "application.update"),
-	APP(HTTP_DELETE, "/applications/:id", del, CAP_WRITE, "application.delete"),
-	APP(HTTP_POST, "/applications/:id/deploy", deploy, CAP_DEPLOY, "application.deploy"),
-	APP(HTTP_POST, "/applications/:id/start", start, CAP_DEPLOY, "application.start"),
-	APP(HTTP_POST, "/applications/:id/stop", stop, CAP_DEPLOY, "application.stop"),
-	APP(HTTP_POST, "/applications/:id/restart", restart, CAP_DEPLOY, "application.restart"),
-	APP(HTTP_POST, "/applications/:id/rollback", rollback, CAP_DEPLOY, "application.rollback"),
-	APP(HTTP_GET, "/applications/:id/instances", instances, CAP_READ, NULL),
-	APP(HTTP_POST, "/applications/:id/scale", scale, CAP_DEPLOY, "application.scale"),
-	APP(HTTP_GET, "/applications/:id/dependencies", dependencies, CAP_READ, NULL),
-	APP(HTTP_GET, "/applications/:id/env", env_get, CAP_READ, NULL),
-	APP(HTTP_PUT, "/applications/:id/env", env_put, CAP_WRITE, "application.env.update"),
-	APP(HTTP_PATCH, "/applications/:id/env", env_patch, CAP_WRITE, "application.env.update"),
-	APP(HTTP_GET, "/applications/:id/runtime-logs", runtime_logs, CAP_DEPLOY, NULL),
-	APP(HTTP_GET, "/applications/:id/build-logs", build_logs, CAP_DEPLOY, NULL),
-	/* Write, as revealing env values: a command can print the environment. */
-	APP(HTTP_POST, "/applications/:id/exec", exec_cmd, CAP_WRITE, "application.exec"),
+	APPS_ROUTE(HTTP_GET, "/applications/:id", get, CAP_READ, NULL),
+	APPS_ROUTE(HTTP_PUT, "/applications/:id", update, CAP_WRITE, "application.update"),
+	APPS_ROUTE(HTTP_DELETE, "/applications/:id", del, CAP_WRITE, "application.delete"),
 	{.methods = HTTP_POST, .pattern = "/applications/:id/webhook-secret", .fn = webhook_secret,
 	    .cap = CAP_WRITE, .audit = "application.webhook_secret.rotate",
 	    .project_of = apps_project_of, .flags = ROUTE_SECRET_ANSWER},

@@ -1,5 +1,6 @@
 /*
- * apps_common.h - what applications.c, deployments.c and the agent
+ * apps_common.h - what the application files (applications.c,
+ * app_actions.c, app_env.c, app_logs.c), deployments.c and the agent
  * routes share about applications.
  */
 #ifndef LAUNCHER_APPS_COMMON_H
@@ -8,6 +9,27 @@
 #include <cjson/cJSON.h>
 
 #include "../core/http.h"
+#include "../core/json.h"
+#include "../core/router.h"
+
+/* A route of /applications/:id: the cap applies to the app's project. */
+#define APPS_ROUTE(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), \
+	.audit = (a), .project_of = apps_project_of}
+
+/* An env map: at most APPS_ENV_MAX_KEYS keys [A-Za-z_][A-Za-z0-9_]* of
+ * string values up to APPS_ENV_MAX_VALUE bytes (app_env.c). */
+#define APPS_ENV_MAX_KEYS  500
+#define APPS_ENV_MAX_VALUE 65536
+const char *apps_check_env_key(const char *k);
+/* The value of an env key: a string; or a string or null (PATCH deletes). */
+extern const struct field apps_env_value[1], apps_env_value_or_null[1];
+/* The field table row of an env map named name (fl: json.h field flags). */
+#define APPS_ENV_MAP(name, fl, values) {name, F_MAP, false, true, 0, APPS_ENV_MAX_KEYS, NULL, \
+	.key_check = apps_check_env_key, FIELD_SUB(values), .flags = (fl)}
+
+/* Field checks shared by the body of an app and of a deploy. */
+const char *apps_check_branch(const cJSON *v);
+const char *apps_check_image(const cJSON *v);
 
 /* project_of for /applications/:id routes; sets r->resource. */
 const char *apps_project_of(struct req *r);
@@ -15,6 +37,15 @@ const char *apps_project_of(struct req *r);
 const char *apps_env_seal(struct req *r, const cJSON *map);
 /* The env map of a sealed value (NULL/"" = {}); NULL if it does not open. */
 cJSON      *apps_env_open(struct req *r, const char *sealed);
+/* Answers with the application object (and its webhook secret, shown once, if not NULL). */
+enum err    apps_respond(struct req *r, const char *id, int status, const char *secret);
+/*
+ * Queues kind on the current release (extra: JSON merged into the payload)
+ * and shows pending as the app's pending action (NULL = none); *job (may be
+ * NULL) gets the job's id.  An app never deployed is a 409 (answered).
+ */
+enum err    apps_action(struct req *r, const char *kind, const char *pending, const char *extra,
+    const char **job);
 /* Answers with the deployment object. */
 enum err    apps_respond_deployment(struct req *r, const char *id, int status);
 

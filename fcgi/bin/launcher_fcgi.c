@@ -50,6 +50,9 @@ static const struct route *const sections[] = {
 	api_server_routes,
 	api_agent_routes,
 	api_application_routes,
+	api_app_action_routes,
+	api_app_env_routes,
+	api_app_log_routes,
 	api_deployment_routes,
 	api_job_routes,
 };

@@ -1,0 +1,280 @@
+/*
+ * app_actions.c - API.md §4 the actions on an application that become jobs
+ * for its server: deploy, rollback, start, stop, restart, scale; and what
+ * it runs (instances) and uses (dependencies).
+ *
+ * What runs is decided by deployments (deployments.c and the SQL of
+ * sql/006_applications.sql): a deploy creates a deployment row, the
+ * database keeps one active and one queued per application, and a trigger
+ * moves deployments and the application's status as jobs finish.
+ */
+#include "api.h"
+
+#include <string.h>
+
+#include "../core/db.h"
+#include "../core/json.h"
+#include "../core/perm.h"
+#include "apps_common.h"
+
+static const struct db_stmt st_deploy = {"apps_deploy",
+    "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
+    " $8, $9::int)"};
+static const struct db_stmt st_env_now = {"apps_env_now",
+    "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid"};
+static const struct db_stmt st_previous = {"apps_previous",
+    "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
+    " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
+    " AND d.id IS DISTINCT FROM a.current_deployment_id AND d.image_digest IS NOT NULL"
+    " AND d.created_at < coalesce((SELECT created_at FROM deployments"
+    "  WHERE id = a.current_deployment_id), 'infinity')"
+    " ORDER BY d.created_at DESC, d.id DESC LIMIT 1"};
+/* An action on the running release: the job, and the pending action shown. */
+static const struct db_stmt st_action = {"apps_action",
+    "WITH a AS (SELECT * FROM applications WHERE id = $1::uuid),"
+    " d AS (SELECT d.* FROM deployments d, a WHERE d.id = a.current_deployment_id)"
+    " SELECT job_enqueue(a.tenant_id, a.server_id, a.project_id, $2,"
+    "  app_job_payload(a, d.id, jsonb_build_object('type', 'release', 'image_id', d.image_digest))"
+    "  || coalesce($3::jsonb, '{}'), $4::uuid) AS job_id"
+    " FROM a, d"};
+static const struct db_stmt st_pending = {"apps_pending",
+    "UPDATE applications SET pending_action = $2 WHERE id = $1::uuid"};
+static const struct db_stmt st_scale = {"apps_scale",
+    "UPDATE applications SET replicas = $2::int WHERE id = $1::uuid"
+    " RETURNING current_deployment_id"};
+static const struct db_stmt st_instances = {"apps_instances",
+    "SELECT i.id, i.container_id, i.name, i.server_id, i.deployment_id, i.status, i.health,"
+    " i.host_port, i.started_at, i.restart_count, i.exit_code, i.cpu_percent, i.memory_bytes,"
+    " i.updated_at FROM instances i WHERE i.application_id = $1::uuid"
+    " ORDER BY i.created_at, i.id"};
+static const struct db_stmt st_deps = {"apps_dependencies",
+    "SELECT volumes, to_jsonb(depends_on) AS depends_on FROM applications WHERE id = $1::uuid"};
+
+static const char *
+check_sha(const cJSON *v)
+{
+	size_t n = strlen(v->valuestring);
+
+	if (n < 7 || n > 64 || strspn(v->valuestring, "0123456789abcdef") != n)
+		return "must be a hexadecimal commit id (7 to 64 characters)";
+	return NULL;
+}
+
+static const struct field deploy_fields[] = {
+	{"commit_sha", F_STRING, false, true, 7, 64, check_sha},
+	{"branch", F_STRING, false, true, 1, 255, apps_check_branch},
+	{"image_url", F_STRING, false, true, 1, 1024, apps_check_image},
+};
+
+static enum err
+respond_deploy(struct req *r, PGresult *res)
+{
+	bool created = db_get(res, 0, "created")[0] == 't';
+
+	return apps_respond_deployment(r, db_get(res, 0, "deployment_id"), created ? 201 : 200);
+}
+
+/*
+ * The env snapshot a new release runs with (sealed) and the app's env
+ * version it comes from.  Today the application's own map; the Env-vars
+ * section resolves project- and environment-scoped variables and
+ * ${type.name.property} references into it here, before anything starts,
+ * so that a release keeps what they resolved to.
+ */
+static enum err
+release_env(struct req *r, const char *app, const char **sealed, const char **version)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_get_object(r, &st_env_now, &res, "application not found", app)) != ERR_OK)
+		return e;
+	*sealed = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->a, db_get(res, 0, "env_sealed"));
+	*version = arena_strdup(r->a, db_get(res, 0, "env_version"));
+	return ERR_OK;
+}
+
+static enum err
+deploy(struct req *r)
+{
+	struct field_val v[3];
+	const char      *env = NULL, *envv = NULL;
+	PGresult        *res;
+	enum err         e;
+
+	if ((e = http_read_json(r, false)) != ERR_OK)
+		return e;
+	if (r->json != NULL && (e = JSON_FIELDS(r, deploy_fields, v)) != ERR_OK)
+		return e;
+	if (r->json == NULL)
+		memset(v, 0, sizeof(v));
+	if ((e = release_env(r, http_param(r, "id"), &env, &envv)) != ERR_OK)
+		return e;
+	e = db_run(r, &st_deploy, &res, http_param(r, "id"),
+	    r->who.key_id ? "api" : "manual", v[0].s, v[1].s, v[2].s, NULL, r->who.user_id, env, envv);
+	if (e == ERR_RETRY)
+		return http_error(r, ERR_CONFLICT, "another deploy of this application is being "
+		    "recorded right now; retry");
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, db_message(r, "conflict"));
+	if (e != ERR_OK)
+		return e;
+	return respond_deploy(r, res);
+}
+
+static const struct field rollback_fields[] = {
+	{"deployment_id", F_UUID, false, true, 0, 0, NULL},
+};
+
+static enum err
+rollback(struct req *r)
+{
+	struct field_val v[1] = {{0}};
+	const char      *id = http_param(r, "id"), *target;
+	PGresult        *res;
+	enum err         e;
+
+	if ((e = http_read_json(r, false)) != ERR_OK)
+		return e;
+	if (r->json != NULL && (e = JSON_FIELDS(r, rollback_fields, v)) != ERR_OK)
+		return e;
+	target = v[0].s;
+	if (target == NULL) {
+		if ((e = db_run(r, &st_previous, &res, id)) != ERR_OK)
+			return e;
+		if (PQntuples(res) != 1)
+			return http_error(r, ERR_CONFLICT,
+			    "there is no earlier successful deployment to roll back to");
+		target = arena_strdup(r->a, db_get(res, 0, "id"));
+	}
+	e = db_run(r, &st_deploy, &res, id, "rollback", NULL, NULL, NULL, target, r->who.user_id,
+	    NULL, NULL);
+	if (e == ERR_BAD_REQUEST)
+		return http_field_error(r, "invalid request body", "deployment_id",
+		    "is not a successful deployment of this application");
+	if (e != ERR_OK)
+		return e;
+	return respond_deploy(r, res);
+}
+
+enum err
+apps_action(struct req *r, const char *kind, const char *pending, const char *extra, const char **job)
+{
+	const char *id = http_param(r, "id");
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = db_run(r, &st_action, &res, id, kind, extra, r->who.user_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_CONFLICT,
+		    "the application has no successful deployment yet: deploy it first");
+	if (job != NULL)
+		*job = arena_strdup(r->a, db_get(res, 0, "job_id"));
+	if (pending != NULL && (e = db_run(r, &st_pending, &res, id, pending)) != ERR_OK)
+		return e;
+	return ERR_OK;
+}
+
+static enum err
+lifecycle(struct req *r, const char *what)
+{
+	enum err e;
+
+	if ((e = apps_action(r, arena_printf(r->a, "app.%s", what), what, NULL, NULL)) != ERR_OK ||
+	    r->responded)
+		return e;
+	return apps_respond(r, http_param(r, "id"), 200, NULL);
+}
+
+static enum err
+start(struct req *r)
+{
+	return lifecycle(r, "start");
+}
+
+static enum err
+stop(struct req *r)
+{
+	return lifecycle(r, "stop");
+}
+
+static enum err
+restart(struct req *r)
+{
+	return lifecycle(r, "restart");
+}
+
+static const struct field scale_fields[] = {
+	{"replicas", F_INT, true, false, 0, 50, NULL},
+};
+
+static enum err
+scale(struct req *r)
+{
+	struct field_val v[1];
+	const char      *id = http_param(r, "id");
+	PGresult        *res;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, scale_fields, v)) != ERR_OK)
+		return e;
+	if ((e = db_run(r, &st_scale, &res, id, arena_printf(r->a, "%lld", (long long)v[0].i))) !=
+	    ERR_OK)
+		return e;
+	/* Never deployed: the count applies to the first deployment. */
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		e = apps_action(r, "app.scale", "scale", arena_printf(r->a, "{\"replicas\": %lld}",
+		    (long long)v[0].i), NULL);
+		if (e != ERR_OK || r->responded)
+			return e;
+	}
+	return apps_respond(r, id, 200, NULL);
+}
+
+static enum err
+instances(struct req *r)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_run(r, &st_instances, &res, http_param(r, "id"))) != ERR_OK)
+		return e;
+	return http_respond_json(r, 200, json_rows(res), NULL);
+}
+
+static enum err
+dependencies(struct req *r)
+{
+	PGresult *res;
+	cJSON    *d, *row;
+	enum err  e;
+
+	if ((e = db_get_object(r, &st_deps, &res, "application not found",
+	    http_param(r, "id"))) != ERR_OK)
+		return e;
+	row = json_row(res, 0);
+	d = cJSON_CreateObject();
+	/* Databases, buckets and functions come with their sections; env
+	 * references to them will be listed here as they are resolved. */
+	cJSON_AddItemToObject(d, "databases", cJSON_CreateArray());
+	cJSON_AddItemToObject(d, "buckets", cJSON_CreateArray());
+	cJSON_AddItemToObject(d, "functions", cJSON_CreateArray());
+	cJSON_AddItemToObject(d, "volumes", cJSON_DetachItemFromObject(row, "volumes"));
+	cJSON_AddItemToObject(d, "depends_on", cJSON_DetachItemFromObject(row, "depends_on"));
+	cJSON_Delete(row);
+	return http_respond_json(r, 200, d, NULL);
+}
+
+const struct route api_app_action_routes[] = {
+	APPS_ROUTE(HTTP_POST, "/applications/:id/deploy", deploy, CAP_DEPLOY, "application.deploy"),
+	APPS_ROUTE(HTTP_POST, "/applications/:id/start", start, CAP_DEPLOY, "application.start"),
+	APPS_ROUTE(HTTP_POST, "/applications/:id/stop", stop, CAP_DEPLOY, "application.stop"),
+	APPS_ROUTE(HTTP_POST, "/applications/:id/restart", restart, CAP_DEPLOY, "application.restart"),
+	APPS_ROUTE(HTTP_POST, "/applications/:id/rollback", rollback, CAP_DEPLOY,
+	    "application.rollback"),
+	APPS_ROUTE(HTTP_GET, "/applications/:id/instances", instances, CAP_READ, NULL),
+	APPS_ROUTE(HTTP_POST, "/applications/:id/scale", scale, CAP_DEPLOY, "application.scale"),
+	APPS_ROUTE(HTTP_GET, "/applications/:id/dependencies", dependencies, CAP_READ, NULL),
+	{0},
+};

@@ -1,0 +1,149 @@
+/*
+ * app_logs.c - API.md §4 what an application says and runs: runtime logs
+ * (shipped by the agent), build logs (its deployments' job lines), and
+ * exec, which answers 202 with a job resource to read later (README "Long calls").
+ */
+#include "api.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/db.h"
+#include "../core/jobs.h"
+#include "../core/json.h"
+#include "../core/perm.h"
+#include "../core/util.h"
+#include "apps_common.h"
+
+static const struct db_stmt st_runtime_logs = {"apps_runtime_logs",
+    "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id, l.instance_name AS instance,"
+    " l.container_id, l.stream, l.message, l.id AS _id FROM runtime_logs l"
+    " LEFT JOIN instances i ON i.container_id = l.container_id AND i.application_id = l.application_id"
+    " WHERE l.application_id = $1::uuid"
+    " AND ($2::timestamptz IS NULL OR l.ts >= $2::timestamptz)"
+    " AND ($3::timestamptz IS NULL OR l.ts < $3::timestamptz)"
+    " AND ($5::text IS NULL OR i.id::text = $5 OR l.instance_name = $5 OR l.container_id LIKE $5 || '%')"
+    " AND ($6::text IS NULL OR l.stream = $6)"
+    " AND ($7::text IS NULL OR strpos(l.message, $7) > 0)"
+    " ORDER BY l.ts DESC, l.id DESC LIMIT $4::int) x ORDER BY timestamp, _id"};
+static const struct db_stmt st_build_logs = {"apps_build_logs",
+    "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
+    " JOIN job_logs l ON l.job_id = d.job_id"
+    " WHERE d.application_id = $1::uuid AND d.id = coalesce($2::uuid, (SELECT id FROM deployments"
+    "  WHERE application_id = $1::uuid ORDER BY created_at DESC, id DESC LIMIT 1))"
+    " ORDER BY l.id"};
+
+/* ------------------------------------------------------------ logs */
+
+static enum err
+time_query(struct req *r, const char *name, const char **out)
+{
+	*out = http_query(r, name);
+	if (*out != NULL && **out == '\0')
+		*out = NULL;
+	if (*out != NULL && !json_is_time(*out))
+		return http_field_error(r, "invalid query parameter", name,
+		    "must be an RFC 3339 time like 2024-01-15T10:30:00Z");
+	return ERR_OK;
+}
+
+static enum err
+runtime_logs(struct req *r)
+{
+	const char *since, *until, *inst = http_query(r, "instance"), *stream = http_query(r, "stream");
+	const char *q = http_query(r, "q");
+	int64_t     limit;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = time_query(r, "since", &since)) != ERR_OK ||
+	    (e = time_query(r, "until", &until)) != ERR_OK || (e = http_limit(r, &limit)) != ERR_OK)
+		return e;
+	if (stream != NULL && *stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
+		return http_field_error(r, "invalid query parameter", "stream",
+		    "must be stdout or stderr");
+	e = db_run(r, &st_runtime_logs, &res, http_param(r, "id"), since, until,
+	    arena_printf(r->a, "%lld", (long long)limit), inst && *inst ? inst : NULL,
+	    stream && *stream ? stream : NULL, q && *q ? q : NULL);
+	if (e != ERR_OK)
+		return e;
+	return http_respond_json(r, 200, json_rows(res), NULL);
+}
+
+static enum err
+build_logs(struct req *r)
+{
+	const char *dep = http_query(r, "deploymentId");
+	PGresult   *res;
+	enum err    e;
+
+	if (dep != NULL && *dep == '\0')
+		dep = NULL;
+	if (dep != NULL && !util_is_uuid(dep))
+		return http_field_error(r, "invalid query parameter", "deploymentId", "must be a UUID");
+	if ((e = db_run(r, &st_build_logs, &res, http_param(r, "id"), dep)) != ERR_OK)
+		return e;
+	return http_respond_json(r, 200, json_rows(res), NULL);
+}
+
+/* ------------------------------------------------------------ exec */
+
+static const char *
+check_command(const cJSON *v)
+{
+	for (const cJSON *it = v->child; it; it = it->next)
+		if (strlen(it->valuestring) > 4096)
+			return "each argument must be at most 4096 bytes";
+	return NULL;
+}
+
+static const struct field exec_fields[] = {
+	{"command", F_STRINGS, true, false, 1, 64, check_command},
+	{"timeout_seconds", F_INT, false, false, 1, 600, NULL},
+};
+
+/*
+ * Queues app.exec and answers 202 with the job at once (README "Long
+ * calls"): the agent runs the command, the caller polls GET /jobs/:id
+ * until the status is terminal and reads result.exit_code and
+ * result.output there.  No pool worker waits for the agent.
+ */
+static enum err
+exec_cmd(struct req *r)
+{
+	struct field_val       v[2];
+	const struct job_kind *k;
+	const char            *job, *project;
+	char                  *extra;
+	cJSON                 *o, *d;
+	enum err               e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK)
+		return e;
+	o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "command", cJSON_Duplicate(v[0].node, true));
+	cJSON_AddNumberToObject(o, "timeout_seconds", (double)(v[1].present ? v[1].i : 30));
+	extra = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	e = apps_action(r, "app.exec", NULL, extra, &job);
+	cJSON_free(extra);
+	if (e != ERR_OK || r->responded)
+		return e;
+	if ((e = job_read(r, job, &o, &project, &k)) != ERR_OK)
+		return e;
+	if (o == NULL)
+		return ERR_INTERNAL;
+	http_add_header(r, "Location", job_url(r, job));
+	d = cJSON_CreateObject();
+	cJSON_AddItemToObject(d, "job", o);
+	return http_respond_json(r, 202, d, NULL);
+}
+
+const struct route api_app_log_routes[] = {
+	APPS_ROUTE(HTTP_GET, "/applications/:id/runtime-logs", runtime_logs, CAP_DEPLOY, NULL),
+	APPS_ROUTE(HTTP_GET, "/applications/:id/build-logs", build_logs, CAP_DEPLOY, NULL),
+	/* Write, as revealing env values: a command can print the environment. */
+	APPS_ROUTE(HTTP_POST, "/applications/:id/exec", exec_cmd, CAP_WRITE, "application.exec"),
+	{0},
+};
