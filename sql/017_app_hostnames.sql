@@ -81,15 +81,19 @@ CREATE TRIGGER applications_hostname BEFORE INSERT OR UPDATE ON applications
 	FOR EACH ROW EXECUTE FUNCTION app_hostname_set();
 
 -- A renamed project or a new base_domain renames its applications' hosts
--- (setting NULL makes the trigger above choose again).
+-- (setting NULL makes the trigger above choose again), oldest first, as
+-- the migration above did: of two that now want one name, the older keeps
+-- it, whatever order an UPDATE would have visited them in.
 CREATE FUNCTION app_hostname_follow() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE aid uuid;
 BEGIN
-	IF TG_TABLE_NAME = 'projects' THEN
-		UPDATE applications SET hostname = NULL WHERE project_id = NEW.id AND app_type <> 'worker';
-	ELSE
-		UPDATE applications SET hostname = NULL WHERE server_id = NEW.id AND app_type <> 'worker';
-	END IF;
+	FOR aid IN SELECT id FROM applications
+	            WHERE app_type <> 'worker'
+	              AND CASE WHEN TG_TABLE_NAME = 'projects' THEN project_id ELSE server_id END = NEW.id
+	            ORDER BY created_at, id LOOP
+		UPDATE applications SET hostname = NULL WHERE id = aid;
+	END LOOP;
 	RETURN NULL;
 END $$;
 CREATE TRIGGER projects_app_hostnames AFTER UPDATE OF name ON projects

@@ -33,15 +33,10 @@ static const struct db_stmt st_create = {"servers_create",
     "INSERT INTO servers (name, description, host, base_domain, labels, heartbeat_interval_seconds,"
     " agent_token_hash) VALUES ($1, coalesce($2, ''), $3, $4, coalesce($5::jsonb, '{}'),"
     " coalesce($6::int, 10), $7::bytea) RETURNING id"};
+/* $2 = the given fields as a JSON object: only those change. */
 static const struct db_stmt st_update = {"servers_update",
-    "UPDATE servers SET"
-    " name = CASE WHEN $2::jsonb ? 'name' THEN $2::jsonb->>'name' ELSE name END,"
-    " description = CASE WHEN $2::jsonb ? 'description' THEN $2::jsonb->>'description' ELSE description END,"
-    " host = CASE WHEN $2::jsonb ? 'host' THEN $2::jsonb->>'host' ELSE host END,"
-    " base_domain = CASE WHEN $2::jsonb ? 'base_domain' THEN $2::jsonb->>'base_domain' ELSE base_domain END,"
-    " labels = CASE WHEN $2::jsonb ? 'labels' THEN coalesce($2::jsonb->'labels', '{}') ELSE labels END,"
-    " heartbeat_interval_seconds = CASE WHEN $2::jsonb ? 'heartbeat_interval_seconds'"
-    "  THEN ($2::jsonb->>'heartbeat_interval_seconds')::int ELSE heartbeat_interval_seconds END"
+    "UPDATE servers s" DB_PATCH("s", "name, description, host, base_domain, labels,"
+    " heartbeat_interval_seconds")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 static const struct db_stmt st_delete = {"servers_delete",
     "DELETE FROM servers WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"
@@ -203,6 +198,9 @@ update(struct req *r)
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
 		return e;
+	/* labels: null clears them (the column holds an object). */
+	if (v[4].null)
+		cJSON_ReplaceItemInObjectCaseSensitive(r->json, "labels", cJSON_CreateObject());
 	given = cJSON_PrintUnformatted(r->json);
 	arena_defer(r->a, free, given);
 	e = db_run(r, &st_update, &res, id, given, version);

@@ -163,18 +163,23 @@ def pgpass(user):
     raise AssertionError("no password for " + user)
 
 
+def tenant_sql(tenant):
+    """SQL that puts a session of the API role in tenant as the pool's
+    preamble does: a bound nonce proves the tenant (sql/015_tenant_guard.sql);
+    a bare setting shows no rows."""
+    nonce = os.urandom(24).hex()
+    return ("DO $$ BEGIN PERFORM launcher.session_bind('%s');"
+            " PERFORM set_config('launcher.tenant_id', '%s', false);"
+            " PERFORM set_config('launcher.tenant_proof', launcher.tenant_proof('%s', '%s'), false);"
+            " END $$; " % (nonce, tenant, tenant, nonce))
+
+
 def psql(sql, user="launcher_api", tenant=None):
     """Runs sql as a database role directly (not through the API); returns rows."""
     env = dict(os.environ, PGPASSWORD=pgpass(user))
     pre = "SET search_path = launcher; "
     if tenant is not None:
-        # As the pool's preamble does it: a bound nonce proves the tenant
-        # (sql/015_tenant_guard.sql); a bare setting shows no rows.
-        nonce = os.urandom(24).hex()
-        pre += ("DO $$ BEGIN PERFORM launcher.session_bind('%s');"
-                " PERFORM set_config('launcher.tenant_id', '%s', false);"
-                " PERFORM set_config('launcher.tenant_proof', launcher.tenant_proof('%s', '%s'), false);"
-                " END $$; " % (nonce, tenant, tenant, nonce))
+        pre += tenant_sql(tenant)
     port = os.environ.get("LAUNCHER_PG_PORT", "5488")
     out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                           "-h", os.path.join(STATE, "pg", "sock"), "-p", port,

@@ -6,7 +6,7 @@ import subprocess
 import threading
 import time
 
-from lib import STATE, admin, assert_error, pgpass, psql, registered
+from lib import STATE, admin, assert_error, pgpass, psql, registered, tenant_sql
 
 
 def _count(table, tid):
@@ -96,7 +96,7 @@ def _psql_session(tid):
                           "-h", os.path.join(STATE, "pg", "sock"), "-p", os.environ.get("LAUNCHER_PG_PORT", "5488"),
                           "-U", "launcher_api", "-d", "launcher"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    p.stdin.write("SET search_path = launcher; SET launcher.tenant_id = '%s';\n" % tid)
+    p.stdin.write("SET search_path = launcher; %s\n" % tenant_sql(tid))
     return p
 
 
