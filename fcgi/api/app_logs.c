@@ -98,6 +98,13 @@ check_command(const cJSON *v)
 	return NULL;
 }
 
+/*
+ * How long a command may run when the call does not say: a job waits for
+ * it, not a pool worker, so a migration or a test run fits (the job kind's
+ * deadline, 660 s, bounds the most a call may ask: 600).
+ */
+#define EXEC_DEFAULT_TIMEOUT 300
+
 static const struct field exec_fields[] = {
 	{"command", F_STRINGS, true, false, 1, 64, check_command},
 	{"timeout_seconds", F_INT, false, false, 1, 600, NULL},
@@ -123,7 +130,8 @@ exec_cmd(struct req *r)
 		return e;
 	o = cJSON_CreateObject();
 	cJSON_AddItemToObject(o, "command", cJSON_Duplicate(v[0].node, true));
-	cJSON_AddNumberToObject(o, "timeout_seconds", (double)(v[1].present ? v[1].i : 30));
+	cJSON_AddNumberToObject(o, "timeout_seconds",
+	    (double)(v[1].present ? v[1].i : EXEC_DEFAULT_TIMEOUT));
 	extra = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	e = apps_action(r, "app.exec", NULL, extra, &job);
