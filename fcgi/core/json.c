@@ -276,29 +276,6 @@ json_fields_rule(struct req *r, const struct field *fields, size_t n, struct fie
 	return ERR_OK;
 }
 
-void
-json_field_values(const cJSON *obj, const struct field *fields, size_t n, struct field_val *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, fields[i].name);
-
-		memset(&out[i], 0, sizeof(out[i]));
-		if (v == NULL)
-			continue;
-		out[i].null = cJSON_IsNull(v);
-		if (out[i].null)
-			continue;
-		out[i].present = true;
-		out[i].node = v;
-		if (cJSON_IsString(v))
-			out[i].s = v->valuestring;
-		else if (cJSON_IsNumber(v))
-			out[i].i = (int64_t)v->valuedouble;
-		else if (cJSON_IsBool(v))
-			out[i].b = cJSON_IsTrue(v);
-	}
-}
-
 enum col_kind { COL_STRING, COL_BOOL, COL_NUMBER, COL_JSON, COL_TIME };
 
 /* How a column of this type appears in JSON (one rule for both writers). */

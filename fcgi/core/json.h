@@ -100,14 +100,6 @@ enum err json_fields_rule(struct req *r, const struct field *fields, size_t n,
 	(out), NULL)
 #define JSON_FIELDS_RULE(r, tbl, out, rule) json_fields_rule((r), (tbl), \
 	sizeof(tbl) / sizeof(*(tbl)), (out), (rule))
-/*
- * The values of the fields of a nested object that json_fields already
- * validated (obj = out[i].node of an F_OBJECT with sub): fills out[n]
- * without checking again.
- */
-void json_field_values(const cJSON *obj, const struct field *fields, size_t n,
-    struct field_val *out);
-
 /* Field checks shared by sections: a slug name ([a-z0-9-], 1..63). */
 const char *json_check_slug(const cJSON *v);
 
