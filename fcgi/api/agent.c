@@ -26,7 +26,7 @@
 #define MAX_LINE 4096
 
 /* Facts, status and one metrics point in one statement. */
-static const struct db_stmt st_heartbeat = {"agent_heartbeat",
+DB_STMT st_heartbeat = {"agent_heartbeat",
     "WITH s AS (UPDATE servers SET"
     " status = CASE WHEN ($2::jsonb->'engine'->>'reachable')::boolean THEN 'online' ELSE 'degraded' END,"
     " agent_version = $2::jsonb->>'agent_version',"
@@ -48,34 +48,34 @@ static const struct db_stmt st_heartbeat = {"agent_heartbeat",
     " ($2::jsonb->'host'->>'net_tx_bytes')::bigint FROM s)"
     " SELECT id AS server_id, status, heartbeat_interval_seconds, $3::int AS poll_interval_ms,"
     " now() AS plane_time FROM s"};
-static const struct db_stmt st_claim = {"agent_claim",
+DB_STMT st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
     " FROM job_claim($1::uuid)"};
 #define UUID_RE "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
 
 /* The env snapshot of the release an app.* job runs, for its claim. */
-static const struct db_stmt st_release_env = {"agent_release_env",
+DB_STMT st_release_env = {"agent_release_env",
     "SELECT env_sealed FROM deployments WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* The sealed credentials of a git application's repository URL. */
-static const struct db_stmt st_repo_cred = {"agent_repo_cred",
+DB_STMT st_repo_cred = {"agent_repo_cred",
     "SELECT repository_credential_sealed FROM applications WHERE id = $1::uuid"
     " AND server_id = $2::uuid AND repository_credential_sealed IS NOT NULL"};
-static const struct db_stmt st_instances = {"agent_instances",
+DB_STMT st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances"};
 /* The first item naming an application of the tenant placed on another server. */
-static const struct db_stmt st_instances_foreign = {"agent_instances_foreign",
+DB_STMT st_instances_foreign = {"agent_instances_foreign",
     "SELECT t.i - 1 AS idx, a.id FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(x, i)"
     " JOIN applications a ON a.id = CASE WHEN t.x->>'app_id' ~ " UUID_RE
     " THEN (t.x->>'app_id')::uuid END"
     " WHERE a.server_id IS DISTINCT FROM $1::uuid ORDER BY t.i LIMIT 1"};
 /* Snapshots of the releases a log batch names, to redact their values. */
-static const struct db_stmt st_log_envs = {"agent_log_envs",
+DB_STMT st_log_envs = {"agent_log_envs",
     "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
     " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
 /* Only lines of this tenant's applications placed on this server. */
-static const struct db_stmt st_logs = {"agent_logs",
+DB_STMT st_logs = {"agent_logs",
     "INSERT INTO runtime_logs (application_id, deployment_id, container_id, instance_name, ts,"
     " stream, message)"
     " SELECT a.id, x.dep, x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
@@ -85,20 +85,20 @@ static const struct db_stmt st_logs = {"agent_logs",
     " JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
     " AND a.server_id = $2::uuid"
     " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"};
-static const struct db_stmt st_lease = {"agent_lease",
+DB_STMT st_lease = {"agent_lease",
     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => lease_seconds)"
     " WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
     " RETURNING lease_expires_at"};
-static const struct db_stmt st_state = {"agent_job_state",
+DB_STMT st_state = {"agent_job_state",
     "SELECT status FROM jobs WHERE id = $1::uuid AND server_id = $2::uuid"};
-static const struct db_stmt st_progress = {"agent_progress",
+DB_STMT st_progress = {"agent_progress",
     "INSERT INTO job_logs (job_id, line) SELECT j.id, l.line"
     " FROM jobs j, jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS l(line, n)"
     " WHERE j.id = $1::uuid AND j.server_id = $2::uuid AND j.status = 'running' ORDER BY l.n"};
-static const struct db_stmt st_kind = {"agent_job_kind",
+DB_STMT st_kind = {"agent_job_kind",
     "SELECT kind FROM jobs WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* $4 the result in the clear, or $6 sealed (a kind whose result may show secrets). */
-static const struct db_stmt st_complete = {"agent_complete",
+DB_STMT st_complete = {"agent_complete",
     "UPDATE jobs SET status = $3, result = $4::jsonb, result_sealed = $6, error = $5,"
     " finished_at = now(),"
     " lease_expires_at = NULL WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"

@@ -17,12 +17,12 @@
 #include "../core/perm.h"
 #include "apps_common.h"
 
-static const struct db_stmt st_deploy = {"apps_deploy",
+DB_STMT st_deploy = {"apps_deploy",
     "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
     " $8, $9::int)"};
-static const struct db_stmt st_env_now = {"apps_env_now",
+DB_STMT st_env_now = {"apps_env_now",
     "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid"};
-static const struct db_stmt st_previous = {"apps_previous",
+DB_STMT st_previous = {"apps_previous",
     "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
     " AND d.id IS DISTINCT FROM a.current_deployment_id AND d.image_digest IS NOT NULL"
@@ -30,24 +30,24 @@ static const struct db_stmt st_previous = {"apps_previous",
     "  WHERE id = a.current_deployment_id), 'infinity')"
     " ORDER BY d.created_at DESC, d.id DESC LIMIT 1"};
 /* An action on the running release: the job, and the pending action shown. */
-static const struct db_stmt st_action = {"apps_action",
+DB_STMT st_action = {"apps_action",
     "WITH a AS (SELECT * FROM applications WHERE id = $1::uuid),"
     " d AS (SELECT d.* FROM deployments d, a WHERE d.id = a.current_deployment_id)"
     " SELECT job_enqueue(a.tenant_id, a.server_id, a.project_id, $2,"
     "  app_job_payload(a, d.id, jsonb_build_object('type', 'release', 'image_id', d.image_digest))"
     "  || coalesce($3::jsonb, '{}'), $4::uuid) AS job_id"
     " FROM a, d"};
-static const struct db_stmt st_pending = {"apps_pending",
+DB_STMT st_pending = {"apps_pending",
     "UPDATE applications SET pending_action = $2 WHERE id = $1::uuid"};
-static const struct db_stmt st_scale = {"apps_scale",
+DB_STMT st_scale = {"apps_scale",
     "UPDATE applications SET replicas = $2::int WHERE id = $1::uuid"
     " RETURNING current_deployment_id"};
-static const struct db_stmt st_instances = {"apps_instances",
+DB_STMT st_instances = {"apps_instances",
     "SELECT i.id, i.container_id, i.name, i.server_id, i.deployment_id, i.status, i.health,"
     " i.host_port, i.started_at, i.restart_count, i.exit_code, i.cpu_percent, i.memory_bytes,"
     " i.updated_at FROM instances i WHERE i.application_id = $1::uuid"
     " ORDER BY i.created_at, i.id"};
-static const struct db_stmt st_deps = {"apps_dependencies",
+DB_STMT st_deps = {"apps_dependencies",
     "SELECT volumes, to_jsonb(depends_on) AS depends_on FROM applications WHERE id = $1::uuid"};
 
 static const char *

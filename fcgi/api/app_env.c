@@ -17,13 +17,13 @@
 #include "apps_common.h"
 
 /* The map, and whether it changed since the running release took its snapshot. */
-static const struct db_stmt st_env_read = {"apps_env_read",
+DB_STMT st_env_read = {"apps_env_read",
     "SELECT a.env_sealed, (a.env_version > coalesce((SELECT d.env_version FROM deployments d"
     " WHERE d.id = a.current_deployment_id), -1)) AS pending_deploy"
     " FROM applications a WHERE a.id = $1::uuid"};
-static const struct db_stmt st_env_get = {"apps_env_get",
+DB_STMT st_env_get = {"apps_env_get",
     "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid FOR UPDATE"};
-static const struct db_stmt st_env_put = {"apps_env_put",
+DB_STMT st_env_put = {"apps_env_put",
     "UPDATE applications SET env_sealed = $2, env_version = env_version + 1"
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 

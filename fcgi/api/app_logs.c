@@ -16,7 +16,7 @@
 #include "../core/util.h"
 #include "apps_common.h"
 
-static const struct db_stmt st_runtime_logs = {"apps_runtime_logs",
+DB_STMT st_runtime_logs = {"apps_runtime_logs",
     "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id, l.instance_name AS instance,"
     " l.container_id, l.stream, l.message, l.id AS _id FROM runtime_logs l"
     " LEFT JOIN instances i ON i.container_id = l.container_id AND i.application_id = l.application_id"
@@ -27,7 +27,7 @@ static const struct db_stmt st_runtime_logs = {"apps_runtime_logs",
     " AND ($6::text IS NULL OR l.stream = $6)"
     " AND ($7::text IS NULL OR strpos(l.message, $7) > 0)"
     " ORDER BY l.ts DESC, l.id DESC LIMIT $4::int) x ORDER BY timestamp, _id"};
-static const struct db_stmt st_build_logs = {"apps_build_logs",
+DB_STMT st_build_logs = {"apps_build_logs",
     "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
     " JOIN job_logs l ON l.job_id = d.job_id"
     " WHERE d.application_id = $1::uuid AND d.id = coalesce($2::uuid, (SELECT id FROM deployments"

@@ -36,12 +36,12 @@
 	"  || a.webhook_token END AS webhook_url," \
 	" a.created_at, a.updated_at, a.row_version::text AS _version"
 
-static const struct db_stmt st_get = {"apps_get",
+DB_STMT st_get = {"apps_get",
     "SELECT " APP_COLS " FROM applications a WHERE a.id = $1::uuid"};
-static const struct db_stmt st_project = {"apps_project",
+DB_STMT st_project = {"apps_project",
     "SELECT project_id FROM applications WHERE id = $1::uuid"};
 /* $4 sees all, $5 user, $6 key's project, then ?projectId, ?environmentId, ?serverId, ?status. */
-static const struct db_stmt st_list = {"apps_list",
+DB_STMT st_list = {"apps_list",
     "SELECT " APP_COLS " FROM applications a"
     " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = a.project_id AND m.user_id = $5::uuid))"
@@ -50,26 +50,26 @@ static const struct db_stmt st_list = {"apps_list",
     " AND ($8::uuid IS NULL OR a.environment_id = $8::uuid)"
     " AND ($9::uuid IS NULL OR a.server_id = $9::uuid)"
     " AND ($10::text IS NULL OR a.status = $10)" LIST_TAIL("a.")};
-static const struct db_stmt st_name_free = {"apps_name_free",
+DB_STMT st_name_free = {"apps_name_free",
     "SELECT NOT EXISTS (SELECT 1 FROM applications WHERE project_id = $1::uuid AND name = $2"
     " AND environment_id = coalesce($3::uuid, (SELECT id FROM environments"
     " WHERE project_id = $1::uuid AND is_default))) AS available"};
 /* The environment given (in this project) or the project's default. */
 /* Placement and insertion in one (sql/021_application_create.sql). */
-static const struct db_stmt st_create = {"apps_create",
+DB_STMT st_create = {"apps_create",
     "SELECT api_application_create($1::uuid, $2::jsonb, $3, $4, $5) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
-static const struct db_stmt st_update = {"apps_update",
+DB_STMT st_update = {"apps_update",
     "UPDATE applications a" DB_PATCH("a", "name, app_type, repository_url,"
     " repository_credential_sealed, branch, dockerfile_path, build_context, build_args, image_url,"
     " compose, replicas, exposed_port, autodeploy, watch_paths, healthcheck_path,"
     " healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit, memory_limit, volumes,"
     " registry_id, git_provider_id, depends_on")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
-static const struct db_stmt st_webhook = {"apps_webhook",
+DB_STMT st_webhook = {"apps_webhook",
     "UPDATE applications SET webhook_token = $2, webhook_secret_sealed = $3"
     " WHERE id = $1::uuid RETURNING id"};
-static const struct db_stmt st_delete = {"apps_delete",
+DB_STMT st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
 

@@ -7,7 +7,7 @@
 #include "../core/db.h"
 #include "../core/list.h"
 
-static const struct db_stmt st_list = {"audit_list",
+DB_STMT st_list = {"audit_list",
     "SELECT a.id, a.actor_type, a.actor_id, a.user_id, a.action, a.resource_type,"
     " a.resource_id, a.project_id, a.request_id, a.ip, a.created_at FROM audit_log a"
     " WHERE ($4::uuid IS NULL OR a.project_id = $4::uuid)"

@@ -20,44 +20,44 @@
 #include "../core/worker.h"
 #include "users_common.h"
 
-static const struct db_stmt st_setup = {"auth_setup",
+DB_STMT st_setup = {"auth_setup",
     "SELECT EXISTS (SELECT 1 FROM users) AS setup_complete"};
-static const struct db_stmt st_register = {"auth_register",
+DB_STMT st_register = {"auth_register",
     "WITH u AS (INSERT INTO users (email, first_name, last_name, role, password_hash, first_user)"
     " SELECT lower($1), $2, $3, 'superadmin', $4, true WHERE NOT EXISTS (SELECT 1 FROM users)"
     " RETURNING *) SELECT " USER_COLS " FROM u"};
-static const struct db_stmt st_by_email = {"auth_by_email",
+DB_STMT st_by_email = {"auth_by_email",
     "SELECT " USER_COLS ", password_hash AS _password_hash FROM users"
     " WHERE email = lower($1) AND active"};
 /* The session row records it; the user's row is what requests check
  * (sql/010_session_check.sql). */
-static const struct db_stmt st_logout = {"auth_logout",
+DB_STMT st_logout = {"auth_logout",
     "WITH s AS (UPDATE sessions SET revoked_at = now()"
     " WHERE jti = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING jti, expires_at)"
     " UPDATE users u SET revoked_sessions = session_revoked_add(u.revoked_sessions, s.jti, s.expires_at)"
     " FROM s WHERE u.id = $2"};
-static const struct db_stmt st_code_new = {"auth_code_new",
+DB_STMT st_code_new = {"auth_code_new",
     "WITH old AS (UPDATE login_codes SET used_at = now() WHERE email = lower($1) AND used_at IS NULL)"
     " INSERT INTO login_codes (email, code_hash, expires_at)"
     " VALUES (lower($1), $2::bytea, now() + interval '10 minutes')"};
-static const struct db_stmt st_code_try = {"auth_code_try",
+DB_STMT st_code_try = {"auth_code_try",
     "UPDATE login_codes SET attempts = attempts + 1 WHERE id = (SELECT id FROM login_codes"
     " WHERE email = lower($1) AND used_at IS NULL AND expires_at > now()"
     " ORDER BY created_at DESC LIMIT 1) AND attempts < 5 RETURNING id, code_hash::text AS h"};
-static const struct db_stmt st_code_use = {"auth_code_use",
+DB_STMT st_code_use = {"auth_code_use",
     "UPDATE login_codes SET used_at = now() WHERE id = $1 AND used_at IS NULL RETURNING id"};
-static const struct db_stmt st_me_update = {"auth_me_update",
+DB_STMT st_me_update = {"auth_me_update",
     "UPDATE users SET first_name = coalesce($2, first_name), last_name = coalesce($3, last_name),"
     " updated_at = now() WHERE id = $1 RETURNING " USER_COLS};
-static const struct db_stmt st_pw_get = {"auth_pw_get",
+DB_STMT st_pw_get = {"auth_pw_get",
     "SELECT password_hash FROM users WHERE id = $1"};
-static const struct db_stmt st_pw_change = {"auth_pw_change",
+DB_STMT st_pw_change = {"auth_pw_change",
     "WITH u AS (UPDATE users SET password_hash = $2, must_reset_password = false, updated_at = now(),"
     " session_gen = session_gen + 1, kept_session = $3::uuid, revoked_sessions = '{}'"
     " WHERE id = $1 RETURNING id)"
     " UPDATE sessions SET revoked_at = now() WHERE user_id = (SELECT id FROM u)"
     " AND revoked_at IS NULL AND jti IS DISTINCT FROM $3::uuid"};
-static const struct db_stmt st_pw_initial = {"auth_pw_initial",
+DB_STMT st_pw_initial = {"auth_pw_initial",
     "UPDATE users SET password_hash = $2, must_reset_password = false, updated_at = now()"
     " WHERE id = $1 AND password_hash IS NULL RETURNING " USER_COLS};
 

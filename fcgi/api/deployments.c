@@ -21,12 +21,12 @@
 	" d.created_at, d.started_at, d.finished_at," \
 	" (extract(epoch FROM d.finished_at - d.started_at) * 1000)::bigint AS duration_ms"
 
-static const struct db_stmt st_get = {"deps_get",
+DB_STMT st_get = {"deps_get",
     "SELECT " DEP_COLS " FROM deployments d WHERE d.id = $1::uuid"};
-static const struct db_stmt st_project = {"deps_project",
+DB_STMT st_project = {"deps_project",
     "SELECT project_id FROM deployments WHERE id = $1::uuid"};
 /* $4 sees all, $5 user, $6 key's project, ?projectId, ?applicationId, ?status. */
-static const struct db_stmt st_list = {"deps_list",
+DB_STMT st_list = {"deps_list",
     "SELECT " DEP_COLS " FROM deployments d"
     " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = d.project_id AND m.user_id = $5::uuid))"
@@ -34,15 +34,15 @@ static const struct db_stmt st_list = {"deps_list",
     " AND ($7::uuid IS NULL OR d.project_id = $7::uuid)"
     " AND ($8::uuid IS NULL OR d.application_id = $8::uuid)"
     " AND ($9::text IS NULL OR d.status = $9)" LIST_TAIL("d.")};
-static const struct db_stmt st_logs = {"deps_logs",
+DB_STMT st_logs = {"deps_logs",
     "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
     " JOIN job_logs l ON l.job_id = d.job_id WHERE d.id = $1::uuid ORDER BY l.id"};
-static const struct db_stmt st_cancel_queued = {"deps_cancel_queued",
+DB_STMT st_cancel_queued = {"deps_cancel_queued",
     "UPDATE deployments SET status = 'cancelled', finished_at = now(), error = 'cancelled by '"
     " || $2 WHERE id = $1::uuid AND status = 'queued' RETURNING id"};
 /* A running one: cancelling its job moves the deployment (trigger). */
 /* Not once the agent said it switches traffic: from then on it completes. */
-static const struct db_stmt st_cancel_running = {"deps_cancel_running",
+DB_STMT st_cancel_running = {"deps_cancel_running",
     "SELECT job_cancel(d.job_id, 'cancelled by ' || $2) AS status FROM deployments d"
     " WHERE d.id = $1::uuid AND d.status IN ('building', 'deploying') AND d.job_id IS NOT NULL"
     " AND NOT EXISTS (SELECT 1 FROM job_logs l WHERE l.job_id = d.job_id"

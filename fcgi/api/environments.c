@@ -18,16 +18,16 @@
 #define ENV_COLS "e.id, e.project_id, e.name, e.is_default, e.created_at, e.updated_at," \
 	" e.row_version::text AS _version"
 
-static const struct db_stmt st_list = {"env_list",
+DB_STMT st_list = {"env_list",
     "SELECT " ENV_COLS " FROM environments e WHERE e.project_id = $4::uuid" LIST_TAIL("e.")};
-static const struct db_stmt st_get = {"env_get",
+DB_STMT st_get = {"env_get",
     "SELECT " ENV_COLS " FROM environments e WHERE e.id = $1::uuid AND e.project_id = $2::uuid"};
-static const struct db_stmt st_add = {"env_add",
+DB_STMT st_add = {"env_add",
     "INSERT INTO environments (project_id, name) VALUES ($1::uuid, $2) RETURNING id"};
-static const struct db_stmt st_rename = {"env_rename",
+DB_STMT st_rename = {"env_rename",
     "UPDATE environments SET name = $3 WHERE id = $1::uuid AND project_id = $2::uuid"
     " AND ($4::bigint IS NULL OR row_version = $4::bigint) RETURNING id"};
-static const struct db_stmt st_del = {"env_delete",
+DB_STMT st_del = {"env_delete",
     "DELETE FROM environments WHERE id = $1::uuid AND project_id = $2::uuid AND NOT is_default"
     " AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 

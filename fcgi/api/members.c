@@ -25,54 +25,54 @@
 	" m.role, m.created_at, m.updated_at, m.row_version::text AS _version"
 #define INVITE_COLS "i.id, i.project_id, i.email, i.role, i.created_by, i.expires_at, i.created_at"
 
-static const struct db_stmt st_members = {"members_list",
+DB_STMT st_members = {"members_list",
     "SELECT " MEMBER_COLS " FROM project_members m JOIN users u ON u.id = m.user_id"
     " WHERE m.project_id = $4::uuid" LIST_TAIL("m.")};
-static const struct db_stmt st_member_get = {"members_get",
+DB_STMT st_member_get = {"members_get",
     "SELECT " MEMBER_COLS " FROM project_members m JOIN users u ON u.id = m.user_id"
     " WHERE m.id = $1::uuid AND m.project_id = $2::uuid"};
-static const struct db_stmt st_member_add = {"members_add",
+DB_STMT st_member_add = {"members_add",
     "INSERT INTO project_members (project_id, user_id, role)"
     " SELECT $1::uuid, u.id, $3 FROM users u WHERE u.id = $2::uuid AND u.active RETURNING id"};
-static const struct db_stmt st_member_role = {"members_role",
+DB_STMT st_member_role = {"members_role",
     "UPDATE project_members SET role = $3 WHERE id = $1::uuid AND project_id = $2::uuid"
     " AND role <> 'owner' AND ($4::bigint IS NULL OR row_version = $4::bigint) RETURNING id"};
-static const struct db_stmt st_member_del = {"members_delete",
+DB_STMT st_member_del = {"members_delete",
     "DELETE FROM project_members WHERE id = $1::uuid AND project_id = $2::uuid"
     " AND role <> 'owner' AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
-static const struct db_stmt st_member_state = {"members_state",
+DB_STMT st_member_state = {"members_state",
     "SELECT role, row_version::text AS version FROM project_members"
     " WHERE id = $1::uuid AND project_id = $2::uuid"};
-static const struct db_stmt st_invites = {"invites_list",
+DB_STMT st_invites = {"invites_list",
     "SELECT " INVITE_COLS " FROM project_invites i WHERE i.project_id = $4::uuid"
     " AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now()" LIST_TAIL("i.")};
-static const struct db_stmt st_invite_replace = {"invites_replace",
+DB_STMT st_invite_replace = {"invites_replace",
     "UPDATE project_invites SET revoked_at = now() WHERE project_id = $1::uuid"
     " AND email = lower($2) AND accepted_at IS NULL AND revoked_at IS NULL"};
-static const struct db_stmt st_invite_member = {"invites_is_member",
+DB_STMT st_invite_member = {"invites_is_member",
     "SELECT 1 FROM project_members m JOIN users u ON u.id = m.user_id"
     " WHERE m.project_id = $1::uuid AND u.email = lower($2)"};
-static const struct db_stmt st_invite_add = {"invites_add",
+DB_STMT st_invite_add = {"invites_add",
     "INSERT INTO project_invites AS i (project_id, email, role, token_hash, created_by, expires_at)"
     " VALUES ($1::uuid, lower($2), $3, $4::bytea, $5::uuid, now() + interval '7 days')"
     " RETURNING " INVITE_COLS ", (SELECT name FROM projects WHERE id = $1::uuid) AS _project"};
-static const struct db_stmt st_invite_revoke = {"invites_revoke",
+DB_STMT st_invite_revoke = {"invites_revoke",
     "UPDATE project_invites SET revoked_at = now() WHERE id = $1::uuid AND project_id = $2::uuid"
     " AND accepted_at IS NULL AND revoked_at IS NULL RETURNING id"};
 /* accept-invite: single use is decided by this one UPDATE. */
-static const struct db_stmt st_invite_take = {"invites_take",
+DB_STMT st_invite_take = {"invites_take",
     "UPDATE project_invites SET accepted_at = now() WHERE token_hash = $1::bytea"
     " AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()"
     " RETURNING project_id, email, role"};
-static const struct db_stmt st_invite_why = {"invites_why",
+DB_STMT st_invite_why = {"invites_why",
     "SELECT expires_at <= now() AS expired FROM project_invites WHERE token_hash = $1::bytea"
     " AND accepted_at IS NULL AND revoked_at IS NULL"};
-static const struct db_stmt st_user_by_email = {"invites_user",
+DB_STMT st_user_by_email = {"invites_user",
     "SELECT " USER_COLS " FROM users WHERE email = lower($1)"};
-static const struct db_stmt st_user_new = {"invites_user_new",
+DB_STMT st_user_new = {"invites_user_new",
     "INSERT INTO users (email, first_name, last_name, role, password_hash, must_reset_password)"
     " VALUES (lower($1), $2, $3, 'user', $4::text, $4::text IS NULL) RETURNING " USER_COLS};
-static const struct db_stmt st_join = {"invites_join",
+DB_STMT st_join = {"invites_join",
     "INSERT INTO project_members (project_id, user_id, role) VALUES ($1::uuid, $2::uuid, $3)"
     " ON CONFLICT (project_id, user_id) DO NOTHING"};
 

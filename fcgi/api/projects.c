@@ -31,7 +31,7 @@
 	" p.created_at, p.updated_at, p.owner_id, p.row_version::text AS _version"
 #define PROJECT_FROM " FROM projects p"
 
-static const struct db_stmt st_get = {"projects_get",
+DB_STMT st_get = {"projects_get",
     "SELECT " PROJECT_COLS ", (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id,"
     " 'name', e.name, 'is_default', e.is_default) ORDER BY e.created_at, e.id), '[]')"
     " FROM environments e WHERE e.project_id = p.id) AS environments"
@@ -48,9 +48,9 @@ static const struct db_stmt st_get = {"projects_get",
  * project, $5 = sees all, $6 = the user.
  */
 #define PROJECT_LIST_COLS "SELECT p.api_json AS _json, p.list_key AS _cursor" PROJECT_FROM
-static const struct db_stmt st_list_all = {"projects_list_all",
+DB_STMT st_list_all = {"projects_list_all",
     PROJECT_LIST_COLS " WHERE true" LIST_TAIL("p.")};
-static const struct db_stmt st_list_member = {"projects_list_member",
+DB_STMT st_list_member = {"projects_list_member",
     PROJECT_LIST_COLS " WHERE EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = p.id AND m.user_id = $4::uuid)" LIST_TAIL("p.")};
 /*
@@ -60,28 +60,28 @@ static const struct db_stmt st_list_member = {"projects_list_member",
  * uses it only for a tenant-wide caller (otherwise it is empty, and the
  * caller's own statement runs).
  */
-static const struct db_stmt st_list_prefetch = {"projects_list_prefetch",
+DB_STMT st_list_prefetch = {"projects_list_prefetch",
     PROJECT_LIST_COLS " WHERE pg_catalog.current_setting('launcher.tenant_wide', true) = $4"
     LIST_TAIL("p.")};
-static const struct db_stmt st_list_one = {"projects_list_one",
+DB_STMT st_list_one = {"projects_list_one",
     PROJECT_LIST_COLS " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
     " FROM project_members m WHERE m.project_id = p.id AND m.user_id = $6::uuid))"
     LIST_TAIL("p.")};
-static const struct db_stmt st_create = {"projects_create",
+DB_STMT st_create = {"projects_create",
     "SELECT api_project_create($1::uuid, $2, $3, $4, $5, $6::boolean, $7::uuid) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
-static const struct db_stmt st_update = {"projects_update",
+DB_STMT st_update = {"projects_update",
     "UPDATE projects p" DB_PATCH("p", "name, display_name, description, color, single_server_mode,"
     " default_server_id, auto_error_tracking_enabled")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
-static const struct db_stmt st_delete = {"projects_delete",
+DB_STMT st_delete = {"projects_delete",
     "DELETE FROM projects WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"
     " RETURNING icon_path"};
-static const struct db_stmt st_icon = {"projects_icon",
+DB_STMT st_icon = {"projects_icon",
     "UPDATE projects p SET icon_path = $2 FROM projects old WHERE p.id = $1::uuid"
     " AND old.id = p.id AND ($3::bigint IS NULL OR p.row_version = $3::bigint)"
     " RETURNING old.icon_path AS old_path"};
-static const struct db_stmt st_transfer = {"projects_transfer",
+DB_STMT st_transfer = {"projects_transfer",
     "SELECT api_project_transfer($1::uuid, $2::uuid)"};
 
 static const char *

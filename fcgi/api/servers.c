@@ -25,30 +25,30 @@
 	" s.labels, s.heartbeat_interval_seconds, s.last_seen_at, s.created_at, s.updated_at," \
 	" s.row_version::text AS _version"
 
-static const struct db_stmt st_list = {"servers_list",
+DB_STMT st_list = {"servers_list",
     "SELECT " SERVER_COLS " FROM servers s WHERE true" LIST_TAIL("s.")};
-static const struct db_stmt st_get = {"servers_get",
+DB_STMT st_get = {"servers_get",
     "SELECT " SERVER_COLS " FROM servers s WHERE s.id = $1::uuid"};
-static const struct db_stmt st_create = {"servers_create",
+DB_STMT st_create = {"servers_create",
     "INSERT INTO servers (name, description, host, base_domain, labels, heartbeat_interval_seconds,"
     " agent_token_hash) VALUES ($1, coalesce($2, ''), $3, $4, coalesce($5::jsonb, '{}'),"
     " coalesce($6::int, 10), $7::bytea) RETURNING id"};
 /* $2 = the given fields as a JSON object: only those change. */
-static const struct db_stmt st_update = {"servers_update",
+DB_STMT st_update = {"servers_update",
     "UPDATE servers s" DB_PATCH("s", "name, description, host, base_domain, labels,"
     " heartbeat_interval_seconds")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
-static const struct db_stmt st_delete = {"servers_delete",
+DB_STMT st_delete = {"servers_delete",
     "DELETE FROM servers WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"
     " RETURNING id"};
-static const struct db_stmt st_exists = {"servers_exists",
+DB_STMT st_exists = {"servers_exists",
     "SELECT row_version::text AS version FROM servers WHERE id = $1::uuid"};
 /* What still runs on a server: jobs now; applications and databases later. */
-static const struct db_stmt st_workloads = {"servers_workloads",
+DB_STMT st_workloads = {"servers_workloads",
     "SELECT count(*) AS n FROM jobs WHERE server_id = $1::uuid AND status IN ('queued', 'running')"};
-static const struct db_stmt st_rotate = {"servers_rotate",
+DB_STMT st_rotate = {"servers_rotate",
     "UPDATE servers SET agent_token_hash = $2::bytea WHERE id = $1::uuid RETURNING id"};
-static const struct db_stmt st_status = {"servers_status",
+DB_STMT st_status = {"servers_status",
     "SELECT s.id, s.status, s.last_seen_at, s.engine, s.engine_version, s.engine_reachable,"
     " s.heartbeat_interval_seconds, extract(epoch FROM now() - s.last_seen_at)::bigint"
     " AS seconds_since_heartbeat, s.last_heartbeat->'engine'->'containers' AS containers_total,"
@@ -59,7 +59,7 @@ static const struct db_stmt st_status = {"servers_status",
     " FROM servers s WHERE s.id = $1::uuid"};
 #define RUN_COLS "j.id, j.server_id, j.status, j.attempts, j.result->'checks' AS checks, j.error," \
 	" j.created_at, j.started_at, j.finished_at"
-static const struct db_stmt st_run = {"servers_diag_run",
+DB_STMT st_run = {"servers_diag_run",
     "SELECT " RUN_COLS " FROM jobs j WHERE j.id = $1::uuid AND j.server_id = $2::uuid"
     " AND j.kind = 'diagnostics'"};
 

@@ -22,16 +22,16 @@
 #define KEY_COLS "id, name, prefix, to_jsonb(scopes) AS scopes, project_id, expires_at," \
 	" last_used_at, created_by, created_at"
 
-static const struct db_stmt st_create = {"sk_create",
+DB_STMT st_create = {"sk_create",
     "INSERT INTO service_keys (name, prefix, key_hash, scopes, project_id, created_by,"
     " creator_role, expires_at) SELECT $1, $2, $3::bytea, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)),"
     " $5::uuid, $6::uuid, $7, $8::timestamptz"
     " WHERE $8::timestamptz IS NULL OR $8::timestamptz > now() RETURNING " KEY_COLS};
 /* Admins see every key of the tenant, users their own ($2 = all). */
-static const struct db_stmt st_list = {"sk_list",
+DB_STMT st_list = {"sk_list",
     "SELECT " KEY_COLS " FROM service_keys WHERE revoked_at IS NULL"
     " AND ($5::boolean OR created_by = $4::uuid)" LIST_TAIL("")};
-static const struct db_stmt st_get = {"sk_get",
+DB_STMT st_get = {"sk_get",
     "SELECT " KEY_COLS " FROM service_keys WHERE id = $3::uuid AND revoked_at IS NULL"
     " AND ($2::boolean OR created_by = $1::uuid)"};
 /*
@@ -40,7 +40,7 @@ static const struct db_stmt st_get = {"sk_get",
  * No row: not found (or not visible); revoked = false: visible, not theirs
  * to revoke.
  */
-static const struct db_stmt st_revoke = {"sk_revoke",
+DB_STMT st_revoke = {"sk_revoke",
     "WITH k AS (SELECT id, created_by = $1::uuid OR role_rank(owner_role) <= role_rank($4) AS may"
     " FROM service_keys WHERE id = $3::uuid AND revoked_at IS NULL"
     " AND ($2::boolean OR created_by = $1::uuid)),"

@@ -15,14 +15,14 @@
 #include "../core/worker.h"
 #include "users_common.h"
 
-static const struct db_stmt st_list = {"users_list",
+DB_STMT st_list = {"users_list",
     "SELECT " USER_COLS " FROM users WHERE true" LIST_TAIL("")};
-static const struct db_stmt st_get = {"users_get",
+DB_STMT st_get = {"users_get",
     "SELECT " USER_COLS " FROM users WHERE id = $1::uuid"};
-static const struct db_stmt st_create = {"users_create",
+DB_STMT st_create = {"users_create",
     "INSERT INTO users (email, first_name, last_name, role, must_reset_password)"
     " VALUES (lower($1), $2, $3, $4, true) RETURNING " USER_COLS};
-static const struct db_stmt st_update = {"users_update",
+DB_STMT st_update = {"users_update",
     "SELECT * FROM api_user_update($1::uuid, $2::uuid, $3, $4, $5, $6, $7::boolean)"};
 
 static const char *

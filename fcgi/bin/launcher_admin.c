@@ -41,19 +41,19 @@
 /* main()'s connection: its SQL runs through the one SQL layer (db_conn.h). */
 static struct db_conn db;
 
-static const struct db_stmt st_mig_get = {"admin_migration_get",
+DB_STMT st_mig_get = {"admin_migration_get",
     "SELECT checksum FROM launcher.schema_migrations WHERE version = $1::int"};
-static const struct db_stmt st_mig_put = {"admin_migration_put",
+DB_STMT st_mig_put = {"admin_migration_put",
     "INSERT INTO launcher.schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)"};
-static const struct db_stmt st_tenants = {"admin_tenants",
+DB_STMT st_tenants = {"admin_tenants",
     "SELECT id, slug, name, created_at FROM launcher.tenants ORDER BY created_at"};
-static const struct db_stmt st_tenant_ensure = {"admin_tenant_ensure",
+DB_STMT st_tenant_ensure = {"admin_tenant_ensure",
     "WITH i AS (INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2)"
     " ON CONFLICT (slug) DO NOTHING RETURNING id)"
     " SELECT id FROM i UNION ALL SELECT id FROM launcher.tenants WHERE slug = $1"};
-static const struct db_stmt st_tenant_create = {"admin_tenant_create",
+DB_STMT st_tenant_create = {"admin_tenant_create",
     "INSERT INTO launcher.tenants (slug, name) VALUES ($1, $2) RETURNING id"};
-static const struct db_stmt st_server_ensure = {"admin_server_ensure",
+DB_STMT st_server_ensure = {"admin_server_ensure",
     "INSERT INTO launcher.servers (tenant_id, name, agent_token_hash, host, base_domain)"
     " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
     " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
@@ -321,7 +321,7 @@ out:
 
 static const char *const quota_kinds[] = {"projects", "applications", "databases"};
 
-static const struct db_stmt st_quota_list = {"admin_quota_list",
+DB_STMT st_quota_list = {"admin_quota_list",
     "SELECT k.kind, q.max_count, q.tenant_id IS NOT NULL AS own,"
     " launcher.quota_usage(t.id, k.kind) AS used"
     " FROM launcher.tenants t"
@@ -329,11 +329,11 @@ static const struct db_stmt st_quota_list = {"admin_quota_list",
     " LEFT JOIN launcher.quotas q ON q.tenant_id = t.id AND q.kind = k.kind"
     " WHERE t.slug = $1 OR t.id::text = $1 ORDER BY k.o"};
 /* One statement each: the tenant exists (a row), and its limit is reset or set. */
-static const struct db_stmt st_quota_reset = {"admin_quota_reset",
+DB_STMT st_quota_reset = {"admin_quota_reset",
     "WITH t AS (SELECT id FROM launcher.tenants WHERE slug = $1 OR id::text = $1),"
     " d AS (DELETE FROM launcher.quotas q USING t WHERE q.tenant_id = t.id AND q.kind = $2)"
     " SELECT id FROM t"};
-static const struct db_stmt st_quota_set = {"admin_quota_set",
+DB_STMT st_quota_set = {"admin_quota_set",
     "INSERT INTO launcher.quotas (tenant_id, kind, max_count)"
     " SELECT id, $2, $3::integer FROM launcher.tenants WHERE slug = $1 OR id::text = $1"
     " ON CONFLICT (tenant_id, kind) DO UPDATE SET max_count = EXCLUDED.max_count,"
@@ -418,6 +418,7 @@ main(int argc, char **argv)
 	PGconn       *c;
 	int           i = 1, rc;
 
+	db_conn_check_names();
 	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		conf = argv[2];
 		i = 3;

@@ -29,6 +29,7 @@
 
 #include "../api/api.h"
 #include "../core/config.h"
+#include "../core/db_conn.h"
 #include "../core/log.h"
 #include "../core/perm.h"
 #include "../core/router.h"
@@ -464,6 +465,7 @@ main(int argc, char **argv)
 	char                 err[512];
 	bool                 test_only = false;
 
+	db_conn_check_names();
 	router_init(sections, sizeof(sections) / sizeof(*sections));
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)

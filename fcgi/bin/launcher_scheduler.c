@@ -36,11 +36,11 @@ on_signal(int sig)
 	stop = 1;
 }
 
-static const struct db_stmt st_tick = {"scheduler_tick",
+DB_STMT st_tick = {"scheduler_tick",
     "SELECT * FROM launcher.scheduler_tick()"};
-static const struct db_stmt st_logs_prune = {"scheduler_logs_prune",
+DB_STMT st_logs_prune = {"scheduler_logs_prune",
     "SELECT launcher.runtime_logs_prune($1::int)"};
-static const struct db_stmt st_results_expire = {"scheduler_results_expire",
+DB_STMT st_results_expire = {"scheduler_results_expire",
     "SELECT launcher.job_results_expire($1::int)"};
 
 /*
@@ -99,6 +99,7 @@ main(int argc, char **argv)
 	int64_t       interval = 60;
 	int           once = 0, rc = 0;
 
+	db_conn_check_names();
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];

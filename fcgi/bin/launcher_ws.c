@@ -16,6 +16,7 @@
 
 #include "../core/config.h"
 #include "../core/crypto.h"
+#include "../core/db_conn.h"
 #include "../core/log.h"
 #include "../ws/ws.h"
 
@@ -38,6 +39,7 @@ main(int argc, char **argv)
 	char               err[512];
 	int                rc;
 
+	db_conn_check_names();
 	if (argc != 3 || strcmp(argv[1], "-c") != 0) {
 		fprintf(stderr, "usage: launcher-ws -c FILE\n");
 		return 2;

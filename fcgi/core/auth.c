@@ -32,11 +32,11 @@
 #define SET_TENANT(expr) "SELECT pg_catalog.set_config('launcher.tenant_id', t.id, false) AS tenant_id," \
 	" pg_catalog.set_config('launcher.tenant_proof', tenant_proof(t.id, $2), false) AS _proof" \
 	" FROM (SELECT " expr " AS id) t"
-static const struct db_stmt st_tenant_slug = {"auth_tenant_slug",
+DB_STMT st_tenant_slug = {"auth_tenant_slug",
     SET_TENANT("coalesce((SELECT id::text FROM tenants WHERE slug = $1), '')")};
 /* A JWT names its tenant: when the URL names the same one, no lookup. */
-static const struct db_stmt st_tenant_claim = {"auth_tenant_claim", SET_TENANT("$1::text")};
-static const struct db_stmt st_tenant_id = {"auth_tenant_id",
+DB_STMT st_tenant_claim = {"auth_tenant_claim", SET_TENANT("$1::text")};
+DB_STMT st_tenant_id = {"auth_tenant_id",
     SET_TENANT("coalesce((SELECT id::text FROM tenants WHERE id = $1::uuid), '')")};
 /* The user's id, and the user object as the row keeps it rendered
  * (sql/012_user_json.sql): what /auth/me answers. */
@@ -62,8 +62,8 @@ static const struct db_stmt st_tenant_id = {"auth_tenant_id",
 #define KEY_FROM " FROM service_keys k JOIN users u ON u.id = k.created_by AND u.active" \
 	" WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL" \
 	" AND (k.expires_at IS NULL OR k.expires_at > now())"
-static const struct db_stmt st_key = {"auth_key", KEY_SELECT KEY_FROM};
-static const struct db_stmt st_key_pf = {"auth_key_pf", KEY_SELECT
+DB_STMT st_key = {"auth_key", KEY_SELECT KEY_FROM};
+DB_STMT st_key_pf = {"auth_key_pf", KEY_SELECT
     TENANT_WIDE("role_rank(" KEY_ROLE ") >= 2 AND k.project_id IS NULL", "2") KEY_FROM};
 /*
  * The same principal without the user object, for every route but those
@@ -79,8 +79,8 @@ static const struct db_stmt st_key_pf = {"auth_key_pf", KEY_SELECT
 	" k.created_by AS id"
 #define KEY_LITE_FROM " FROM service_keys k WHERE k.key_hash = $1::bytea AND k.owner_active" \
 	" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
-static const struct db_stmt st_key_lite = {"auth_key_lite", KEY_LITE_SELECT KEY_LITE_FROM};
-static const struct db_stmt st_key_lite_pf = {"auth_key_lite_pf", KEY_LITE_SELECT
+DB_STMT st_key_lite = {"auth_key_lite", KEY_LITE_SELECT KEY_LITE_FROM};
+DB_STMT st_key_lite_pf = {"auth_key_lite_pf", KEY_LITE_SELECT
     TENANT_WIDE("role_rank(" KEY_LITE_ROLE ") >= 2 AND k.project_id IS NULL", "2") KEY_LITE_FROM};
 /*
  * A signed, unexpired token counts while its user is active, its session
@@ -94,15 +94,15 @@ static const struct db_stmt st_key_lite_pf = {"auth_key_lite_pf", KEY_LITE_SELEC
 #define JWT_FROM " FROM users u WHERE u.id = $1::uuid AND u.active" \
 	" AND (u.session_gen = $2::int OR u.kept_session = $3::uuid)" \
 	" AND NOT u.revoked_sessions ? $3::uuid::text"
-static const struct db_stmt st_jwt = {"auth_jwt", JWT_SELECT JWT_FROM};
-static const struct db_stmt st_jwt_pf = {"auth_jwt_pf", JWT_SELECT
+DB_STMT st_jwt = {"auth_jwt", JWT_SELECT JWT_FROM};
+DB_STMT st_jwt_pf = {"auth_jwt_pf", JWT_SELECT
     TENANT_WIDE("role_rank(u.role) >= 2", "4") JWT_FROM};
-static const struct db_stmt st_agent = {"auth_agent",
+DB_STMT st_agent = {"auth_agent",
     "SELECT id, status, heartbeat_interval_seconds FROM servers WHERE agent_token_hash = $1::bytea"};
 /* last_used_at is advisory: written at most once a minute per key. */
-static const struct db_stmt st_touch = {"auth_key_touch",
+DB_STMT st_touch = {"auth_key_touch",
     "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
-static const struct db_stmt st_session = {"auth_session",
+DB_STMT st_session = {"auth_session",
     "WITH s AS (INSERT INTO sessions (user_id, expires_at) VALUES ($1, to_timestamp($2))"
     " RETURNING jti, user_id) SELECT s.jti, u.session_gen::text AS gen, u.session_secret AS ss"
     " FROM s JOIN users u ON u.id = s.user_id"};

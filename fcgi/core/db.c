@@ -59,9 +59,9 @@ static const char session_setup[] =
 enum err
 db_ensure(struct worker *w)
 {
-	static const struct db_stmt st_bind = {"db_session_bind",
+	DB_STMT st_bind = {"db_session_bind",
 	    "SELECT launcher.session_bind($1)"};
-	static const struct db_stmt st_quotas = {"db_session_quotas",
+	DB_STMT st_quotas = {"db_session_quotas",
 	    "SELECT pg_catalog.set_config('launcher.quota_defaults', $1, false)"};
 	struct db *db = &w->db;
 	char       quotas[160];

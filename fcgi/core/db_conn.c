@@ -103,6 +103,17 @@ name_owner(const struct db_stmt *st)
 	abort();
 }
 
+/* Every DB_STMT of the binary, put there by the linker. */
+extern const struct db_stmt __start_launcher_db_stmt[] __attribute__((weak));
+extern const struct db_stmt __stop_launcher_db_stmt[] __attribute__((weak));
+
+void
+db_conn_check_names(void)
+{
+	for (const struct db_stmt *st = __start_launcher_db_stmt; st < __stop_launcher_db_stmt; st++)
+		(void)name_owner(st);
+}
+
 /* ---- prepared statements of one connection --------------------------- */
 
 static size_t

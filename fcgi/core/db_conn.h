@@ -5,10 +5,12 @@
  *
  * The pool reaches it through the request wrapper (db.h); launcher-ws,
  * launcher-scheduler and launcher-admin use it directly.  Statements are
- * declared once as `static const struct db_stmt` (name + parametrised SQL)
+ * declared once with DB_STMT below (name + parametrised SQL)
  * and prepared lazily, once per connection.  A statement name belongs to
- * one SQL text for the whole process: the first prepare of a name already
- * seen with other SQL aborts the process (a bug, never a runtime state).
+ * one SQL text for the whole process: every binary checks all of its
+ * statements at start-up (db_conn_check_names), and a prepare of a name
+ * already seen with other SQL aborts the process too (a bug, never a
+ * runtime state).
  * That registry is not locked: prepared statements run on one thread of a
  * process (launcher-ws's LISTEN thread uses db_conn_simple only).
  * Only statement names are ever logged, never parameter values.
@@ -23,10 +25,20 @@
 
 #include "err.h"
 
+/*
+ * A statement is declared with DB_STMT, once:
+ *   DB_STMT st_get = {"apps_get", "SELECT ... WHERE id = $1::uuid"};
+ * which puts it in the linker section launcher_db_stmt beside every other
+ * statement of the binary, so that db_conn_check_names() can see them all
+ * at start-up.  Sixteen bytes at sixteen-byte alignment: the section is an
+ * array of them (sanitizers leave named sections alone).
+ */
 struct db_stmt {
 	const char *name;
 	const char *sql;
-};
+} __attribute__((aligned(16)));
+
+#define DB_STMT static const struct db_stmt __attribute__((used, section("launcher_db_stmt")))
 
 /* One statement of a pipeline. */
 struct db_call {
@@ -47,6 +59,13 @@ struct db_conn {
 	/* The request field the last failure names (db_field in db.h). */
 	char                  field[64];
 };
+
+/*
+ * Checks every statement of this binary (the DB_STMT section): a name
+ * declared with two different SQL texts logs the name and aborts.  The
+ * same name with the same SQL is one statement.  Call first thing in main.
+ */
+void     db_conn_check_names(void);
 
 /*
  * Connects to url and runs setup (constant SQL over the simple protocol,

@@ -27,10 +27,10 @@ static const struct job_kind kinds[] = {
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 
-static const struct db_stmt st_create = {"jobs_create",
+DB_STMT st_create = {"jobs_create",
     "SELECT job_enqueue(current_tenant(), $1::uuid, $2::uuid, $3, $4::jsonb, $5::uuid) AS id"};
 /* Finished results are shown until finished_at + $2 seconds. */
-static const struct db_stmt st_read = {"jobs_read",
+DB_STMT st_read = {"jobs_read",
     "SELECT j.id, j.kind, j.status, j.project_id, j.payload->>'app_id' AS application_id,"
     " j.created_at, j.started_at, j.finished_at, j.error,"
     " j.finished_at + make_interval(secs => $2::int) AS result_expires_at,"

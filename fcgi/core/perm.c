@@ -51,7 +51,7 @@ perm_cap_scope(enum cap c)
 	return (unsigned)c < CAP__COUNT ? cap_table[c].scope : SCOPE_ALL;
 }
 
-static const struct db_stmt st_membership = {"perm_membership",
+DB_STMT st_membership = {"perm_membership",
     "SELECT p.id, m.role FROM projects p"
     " LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2::uuid"
     " WHERE p.id = $1::uuid"};

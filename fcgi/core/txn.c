@@ -20,17 +20,17 @@
 #include "util.h"
 #include "worker.h"
 
-static const struct db_stmt st_idem_lock = {"txn_idem_lock",
+DB_STMT st_idem_lock = {"txn_idem_lock",
     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"};
-static const struct db_stmt st_idem_get = {"txn_idem_get",
+DB_STMT st_idem_get = {"txn_idem_get",
     "SELECT request::text AS request, status, response FROM idempotency_keys"
     " WHERE principal = $1::uuid AND key = $2 AND created_at > now() - interval '24 hours'"};
-static const struct db_stmt st_idem_put = {"txn_idem_put",
+DB_STMT st_idem_put = {"txn_idem_put",
     "INSERT INTO idempotency_keys (principal, key, request, status, response)"
     " VALUES ($1::uuid, $2, $3::bytea, $4::int, $5)"
     " ON CONFLICT (tenant_id, principal, key) DO UPDATE SET request = EXCLUDED.request,"
     " status = EXCLUDED.status, response = EXCLUDED.response, created_at = now()"};
-static const struct db_stmt st_audit = {"txn_audit",
+DB_STMT st_audit = {"txn_audit",
     "INSERT INTO audit_log (actor_type, actor_id, user_id, action, resource_type,"
     " resource_id, project_id, request_id, ip)"
     " VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6::uuid, $7::uuid, $8, $9)"};

@@ -84,7 +84,7 @@ db(void)
 	return &srv.db;
 }
 
-static const struct db_stmt st_agent_server = {"ws_agent_server",
+DB_STMT st_agent_server = {"ws_agent_server",
     "SELECT server_id FROM launcher.ws_agent_server($1, $2::bytea)"};
 
 enum verdict { GRANTED, DENIED, UNAVAILABLE };
