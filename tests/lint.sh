@@ -76,6 +76,15 @@ if [ -x "$redocly" ]; then
 		fail=1
 	fi
 fi
+# Every statement is a DB_STMT, so that each binary checks all of their
+# names at start-up (db_conn_check_names).
+if hits=$(grep -rnE '\bstruct db_stmt\s+[A-Za-z_][A-Za-z0-9_]*\s*(\[[^]]*\])?\s*=' fcgi --include='*.c' --include='*.h'); then
+	if [ -n "$hits" ]; then
+		echo "lint: a statement declared without DB_STMT (db_conn.h):"
+		echo "$hits"
+		fail=1
+	fi
+fi
 # SQL runs through the one SQL layer (fcgi/core/db_conn.c) and nowhere else.
 if hits=$(grep -rnE '\bPQ(exec|execParams|execPrepared|prepare|sendQuery[A-Za-z]*|sendPrepare)\s*\(' fcgi \
     --include='*.c' --include='*.h' | grep -v '^fcgi/core/db_conn\.c:'); then
