@@ -55,7 +55,7 @@ DB_STMT st_name_free = {"apps_name_free",
     " AND environment_id = coalesce($3::uuid, (SELECT id FROM environments"
     " WHERE project_id = $1::uuid AND is_default))) AS available"};
 /* The environment given (in this project) or the project's default. */
-/* Placement and insertion in one (sql/021_application_create.sql). */
+/* Placement and insertion in one (sql/019_application_create.sql). */
 DB_STMT st_create = {"apps_create",
     "SELECT api_application_create($1::uuid, $2::jsonb, $3, $4, $5) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */

@@ -1,4 +1,4 @@
--- 021_application_create.sql - an application is placed and inserted by
+-- 019_application_create.sql - an application is placed and inserted by
 -- one function, as a project is by api_project_create: the environment
 -- (given, else the project's default), the server (given, else the
 -- project's default, else the tenant's only one) and the row with its
