@@ -181,8 +181,7 @@ lifecycle(struct req *r, const char *what)
 {
 	enum err e;
 
-	if ((e = apps_action(r, arena_printf(r->a, "app.%s", what), what, NULL, NULL)) != ERR_OK ||
-	    r->responded)
+	if ((e = apps_action(r, arena_printf(r->a, "app.%s", what), what, NULL, NULL)) != ERR_OK)
 		return e;
 	return apps_respond(r, http_param(r, "id"), 200, NULL);
 }
@@ -226,7 +225,7 @@ scale(struct req *r)
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
 		e = apps_action(r, "app.scale", "scale", arena_printf(r->a, "{\"replicas\": %lld}",
 		    (long long)v[0].i), NULL);
-		if (e != ERR_OK || r->responded)
+		if (e != ERR_OK)
 			return e;
 	}
 	return apps_respond(r, id, 200, NULL);

@@ -136,7 +136,7 @@ exec_cmd(struct req *r)
 	cJSON_Delete(o);
 	e = apps_action(r, "app.exec", NULL, extra, &job);
 	cJSON_free(extra);
-	if (e != ERR_OK || r->responded)
+	if (e != ERR_OK)
 		return e;
 	if ((e = job_read(r, job, &o, &project, &k)) != ERR_OK)
 		return e;

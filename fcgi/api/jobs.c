@@ -41,7 +41,7 @@ get(struct req *r)
 		e = not_found(r);
 	else if ((r->who.scopes & scope) != scope)
 		e = http_error(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
-	if (e != ERR_OK || r->responded) {
+	if (e != ERR_OK) {
 		cJSON_Delete(job);
 		return e;
 	}
