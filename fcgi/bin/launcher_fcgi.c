@@ -242,17 +242,26 @@ pick_cpu(struct master *m)
 	return best;
 }
 
-static void
-pin_self(int cpu)
+/*
+ * The master pins itself to the worker's CPU just around fork(), so the
+ * worker inherits the mask and is never seen unpinned (a test reading
+ * /proc right after a replacement once saw it between fork() and its own
+ * sched_setaffinity()); the master then returns to its own mask.
+ */
+static bool
+pin_around_fork(int cpu, cpu_set_t *saved)
 {
 	cpu_set_t set;
 
-	if (cpu < 0)
-		return;
+	if (cpu < 0 || sched_getaffinity(0, sizeof(*saved), saved) != 0)
+		return false;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
 		log_warn("worker_cpu_affinity: cannot pin to CPU %d: %s", cpu, strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 static pid_t
@@ -261,6 +270,9 @@ spawn(struct master *m)
 	struct slot *s = NULL;
 	pid_t        pid;
 	int          cpu;
+	cpu_set_t    saved;
+	bool         pinned;
+	int          err;
 
 	for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
 		if (m->slots[i].pid == 0) {
@@ -270,15 +282,17 @@ spawn(struct master *m)
 	if (s == NULL)
 		return -1;
 	cpu = pick_cpu(m);
+	pinned = pin_around_fork(cpu, &saved);
 	pid = fork();
+	err = errno;
+	if (pid != 0 && pinned && sched_setaffinity(0, sizeof(saved), &saved) != 0)
+		log_warn("worker_cpu_affinity: master cannot restore its mask: %s", strerror(errno));
 	if (pid < 0) {
-		log_error("fork failed: %s", strerror(errno));
+		log_error("fork failed: %s", strerror(err));
 		return -1;
 	}
-	if (pid == 0) {
-		pin_self(cpu);
+	if (pid == 0)
 		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd));
-	}
 	s->pid = pid;
 	s->cpu = cpu;
 	s->gen = m->gen;
