@@ -22,5 +22,6 @@ extern const struct route api_app_env_routes[];
 extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
+extern const struct route api_volume_routes[];
 
 #endif
