@@ -162,25 +162,26 @@ CREATE TRIGGER volumes_removed BEFORE DELETE ON volumes
 	FOR EACH ROW EXECUTE FUNCTION volume_removed();
 INSERT INTO job_kinds VALUES ('volume.remove', 30, 86400, 10);
 
--- An application's entries as the API shows them, in the order given.
-CREATE FUNCTION app_volumes(p_app uuid)
+-- An application's mounts in the order given, with what each part needs:
+-- the claim of an app.* job takes them whole (fcgi/api/agent.c: what the
+-- agent creates and mounts, as they are when the job starts); answers
+-- without size_limit (app_volumes); the stored field by id only.
+CREATE FUNCTION app_volume_specs(p_app uuid)
 RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT coalesce(jsonb_agg(jsonb_build_object('volume_id', v.id, 'name', v.name,
-	       'mount_path', m.mount_path, 'mode', m.mode) ORDER BY m.position), '[]')
+	       'mount_path', m.mount_path, 'mode', m.mode, 'size_limit', v.size_limit)
+	       ORDER BY m.position), '[]')
 	  FROM volume_mounts m JOIN volumes v ON v.id = m.volume_id
 	 WHERE m.application_id = p_app
 $$;
 
--- The mounts the claim of an app.* job adds to its payload (fcgi/api/agent.c):
--- what the agent creates and mounts, as they are when the job starts.
-CREATE FUNCTION app_volume_specs(p_app uuid)
+-- The entries of app_volume_specs without the keys p_drop.
+CREATE FUNCTION app_volumes(p_app uuid, p_drop text[] DEFAULT '{size_limit}')
 RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_agg(jsonb_build_object('volume_id', v.id, 'mount_path', m.mount_path,
-	       'mode', m.mode, 'size_limit', v.size_limit) ORDER BY m.position), '[]')
-	  FROM volume_mounts m JOIN volumes v ON v.id = m.volume_id
-	 WHERE m.application_id = p_app
+	SELECT coalesce(jsonb_agg(x - p_drop ORDER BY i), '[]')
+	  FROM jsonb_array_elements(app_volume_specs(p_app)) WITH ORDINALITY AS t(x, i)
 $$;
 
 -- Replaces a's mounts by its volumes field.  An entry names a volume of
@@ -247,15 +248,6 @@ BEGIN
 	END LOOP;
 END $$;
 
--- The field as the mounts now are: every entry by volume_id.
-CREATE FUNCTION app_volumes_by_id(p_app uuid)
-RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_agg(jsonb_build_object('volume_id', m.volume_id,
-	       'mount_path', m.mount_path, 'mode', m.mode) ORDER BY m.position), '[]')
-	  FROM volume_mounts m WHERE m.application_id = p_app
-$$;
-
 -- After the mounts follow the field, the field is stored by volume_id, so
 -- that a volume renamed later is never looked up again by its old name
 -- (the second pass this update makes finds the same volumes and stops).
@@ -264,7 +256,7 @@ LANGUAGE plpgsql AS $$
 DECLARE by_id jsonb;
 BEGIN
 	PERFORM app_volumes_sync(NEW, false);
-	by_id := app_volumes_by_id(NEW.id);
+	by_id := app_volumes(NEW.id, '{name,size_limit}');
 	IF by_id IS DISTINCT FROM NEW.volumes THEN
 		UPDATE applications SET volumes = by_id WHERE id = NEW.id;
 	END IF;
@@ -280,7 +272,7 @@ CREATE TRIGGER applications_volumes_update AFTER UPDATE OF volumes ON applicatio
 -- field is stored by volume_id (the triggers above only check it again).
 SELECT app_volumes_sync(a, true) FROM applications a WHERE a.volumes <> '[]'::jsonb
  ORDER BY a.created_at, a.id;
-UPDATE applications SET volumes = app_volumes_by_id(id) WHERE volumes <> '[]'::jsonb;
+UPDATE applications SET volumes = app_volumes(id, '{name,size_limit}') WHERE volumes <> '[]'::jsonb;
 
 -- An app.* job's result may say what became of its volumes:
 -- "volumes": [{"volume_id", "warning": text|null}] (only this server's).
@@ -316,6 +308,6 @@ BEGIN
 END $$;
 
 GRANT EXECUTE ON FUNCTION project_server(uuid, uuid), api_volume_create(uuid, jsonb),
-	volume_mounted_by(uuid), api_volume_delete(uuid, bigint), app_volumes(uuid),
-	app_volume_specs(uuid), app_volumes_sync(applications, boolean), app_volumes_by_id(uuid),
+	volume_mounted_by(uuid), api_volume_delete(uuid, bigint), app_volumes(uuid, text[]),
+	app_volume_specs(uuid), app_volumes_sync(applications, boolean),
 	agent_volumes(uuid, jsonb) TO launcher_api;

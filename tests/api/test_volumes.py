@@ -3,6 +3,7 @@ application's `volumes` field makes, the rules the database keeps (same
 project and server, no delete while mounted, an application's delete keeps
 its volumes), permissions, tenant isolation, the agent's usage report and
 the migration of the old jsonb field."""
+import json
 import uuid
 
 from lib import Client, assert_error, make_key, new_project, new_user, psql, registered
@@ -114,6 +115,9 @@ def test_applications_mount_by_id_or_name_and_show_the_mounts():
         {"volume_id": cache[0]["id"], "name": "cache", "mount_path": "/cache", "mode": "ro"}], a
     assert c.get("/volumes/" + v["id"]).data["mounts"] == [{"application_id": a["id"],
                                                              "mount_path": "/var/lib/data"}]
+    stored = psql("SELECT volumes FROM applications WHERE id = '%s'" % a["id"], user="launcher_owner")
+    assert json.loads(stored[0]) == [{"volume_id": v["id"], "mount_path": "/var/lib/data", "mode": "rw"},
+                                     {"volume_id": cache[0]["id"], "mount_path": "/cache", "mode": "ro"}]
     deps = c.get("/applications/%s/dependencies" % a["id"]).data
     assert [x["name"] for x in deps["volumes"]] == ["data", "cache"], deps
     # A rename shows everywhere at once: the mounts name the volume by id.
@@ -310,5 +314,4 @@ def test_the_old_jsonb_entries_migrate_into_volumes_and_mounts():
 
 
 def _j(v):
-    import json
     return json.dumps(v).replace("'", "''")
