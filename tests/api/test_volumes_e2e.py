@@ -112,6 +112,14 @@ def test_a_file_in_a_volume_outlives_redeploy_restart_rollback_and_scale_and_is_
         _settled(w, a["id"])
         assert len(app_containers(a["id"], all_=False)) == n
     assert _cat(w, a["id"]) == "keep-me\n"
+    # A release that never becomes healthy: recreate stopped the old one first,
+    # so it is started again and serves (after a gap), with the same volume.
+    bad = _deploy(w, a, {"image_url": F["FIXTURE_REGISTRY_WEB_BROKEN"]}, want="failed")
+    assert "health" in bad["error"].lower(), bad
+    logs = [x["message"] for x in w.c.get("/deployments/%s/logs" % bad["id"]).data]
+    assert any("started old container" in m for m in logs), logs
+    _serves(a["hostname"], "v1")
+    assert _cat(w, a["id"]) == "keep-me\n"
     # Deleting the app keeps the volume and its engine volume; then the volume goes.
     assert w.c.delete("/applications/" + a["id"]).status == 204
     _wait("containers removed", lambda: app_containers(a["id"]) == [], 60)
