@@ -31,6 +31,7 @@
 #include "image.h"
 #include "text.h"
 #include "timefmt.h"
+#include "volume.h"
 #include "xfer.h"
 
 #define MAX_NEW        100
@@ -58,6 +59,8 @@ struct app_ctx {
 	struct app_io      io;
 	struct xfer        x;
 	struct arena       a;
+	bool               vols_ready;	/* the job's engine volumes exist */
+	cJSON             *vol_facts;	/* [{volume_id, warning}] for the result */
 };
 
 /* A container as the jobs handle it. */
@@ -360,6 +363,46 @@ create_started(struct app_ctx *c, const char *image_id, struct ports *p, struct 
 }
 
 /*
+ * The engine volumes the app mounts, made (or found ours) once per job
+ * before its first container; c->vol_facts says what became of each.
+ * 0, or -1 (error set: e.g. a volume of our name that is not ours).
+ */
+static int
+ensure_volumes(struct app_ctx *c)
+{
+	char warning[VOL_WARNING_MAX], err[1024];
+
+	if (c->vols_ready || c->s.nvols == 0)
+		return 0;
+	if (c->vol_facts == NULL && (c->vol_facts = cJSON_CreateArray()) == NULL)
+		return fail(c, "out of memory");
+	for (int i = 0; i < c->s.nvols; i++) {
+		const struct app_volume *v = &c->s.vols[i];
+		cJSON                   *f;
+		bool                     seen = false;
+
+		for (int k = 0; k < i; k++)
+			seen = seen || strcmp(c->s.vols[k].volume_id, v->volume_id) == 0;
+		if (seen)
+			continue;
+		if (vol_ensure(&c->x, &c->a, &c->s, v, warning, sizeof(warning), err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		app_say(&c->io, "volume %s%s ready for %s%s%s", VOL_PREFIX, v->volume_id, v->mount_path,
+		    warning[0] ? ": " : "", warning);
+		if ((f = cJSON_CreateObject()) == NULL)
+			return fail(c, "out of memory");
+		cJSON_AddStringToObject(f, "volume_id", v->volume_id);
+		if (warning[0])
+			cJSON_AddStringToObject(f, "warning", warning);
+		else
+			cJSON_AddNullToObject(f, "warning");
+		cJSON_AddItemToArray(c->vol_facts, f);
+	}
+	c->vols_ready = true;
+	return 0;
+}
+
+/*
  * Creates and starts count containers of image_id; made[] gets them (even
  * when a later one fails, so that the caller can remove them).  Returns 0
  * or -1 (error set); *nmade is how many exist.
@@ -373,7 +416,7 @@ start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made,
 	char          err[1024];
 
 	*nmade = 0;
-	if (nall < 0)
+	if (nall < 0 || (count > 0 && ensure_volumes(c) != 0))
 		return -1;
 	if ((p = arena_alloc(&c->a, sizeof(*p))) == NULL)
 		return fail(c, "out of memory");
@@ -720,6 +763,46 @@ drain_old(struct app_ctx *c)
 		app_say(&c->io, "no old containers to stop");
 }
 
+/*
+ * Recreate, for an application that mounts volumes (one writer at a
+ * time): the running containers of its other deployments are stopped,
+ * not removed, before the new ones start.  drain_old removes them once
+ * the new ones passed the health check; start_old starts them again when
+ * the new ones fail, so that the old release serves again after a gap.
+ * *old gets the stopped ones.  0, or -1 (error set; *nold are stopped).
+ */
+static int
+stop_old(struct app_ctx *c, struct inst **old, int *nold)
+{
+	char err[1024];
+	int  n = list_app(c, NULL, c->s.deployment_id, true, old);
+
+	*nold = 0;
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		app_say(&c->io, "stopping old container %s before the new ones start (recreate)",
+		    (*old)[i].name);
+		if (ctr_action(&c->x, &c->a, (*old)[i].id, "stop", err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		(*nold)++;
+	}
+	return 0;
+}
+
+static void
+start_old(struct app_ctx *c, const struct inst *old, int n)
+{
+	char err[1024];
+
+	for (int i = 0; i < n; i++) {
+		if (ctr_action(&c->x, &c->a, old[i].id, "start", err, sizeof(err)) != 0)
+			app_say(&c->io, "could not start old container %s again: %s", old[i].name, err);
+		else
+			app_say(&c->io, "started old container %s again", old[i].name);
+	}
+}
+
 static int
 kind_deploy(struct app_ctx *c)
 {
@@ -728,7 +811,9 @@ kind_deploy(struct app_ctx *c)
 	int              nmade = 0;
 	char             dir[AGENT_STR_MAX + 80], marker[AGENT_STR_MAX + 80], err[4096];
 	cJSON           *facts, *r;
-	bool             switched = false;
+	bool             switched = false, recreate = c->s.nvols > 0;
+	struct inst     *old = NULL;
+	int              nold = 0;
 
 	if (util_snprintf(dir, sizeof(dir), "%s/build-%s", c->j->conf->state_dir,
 	    c->s.deployment_id) < 0 || marker_path(c, marker, sizeof(marker)) != 0)
@@ -740,9 +825,11 @@ kind_deploy(struct app_ctx *c)
 		c->j->result = image_facts(&im);
 		return fail(c, "%s", err);
 	}
-	if (start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
+	if ((recreate && stop_old(c, &old, &nold) != 0) ||
+	    start_new(c, im.image_id, c->s.replicas, made, &nmade) != 0 ||
 	    health_wait(c, made, nmade, im.image_id) != 0) {
 		remove_all(c, made, nmade);
+		start_old(c, old, nold);
 		c->j->result = image_facts(&im);
 		return -1;
 	}
@@ -773,8 +860,10 @@ kind_deploy(struct app_ctx *c)
 		unlink(marker);
 	if ((r = image_facts(&im)) == NULL)
 		return fail(c, "out of memory");
-	cJSON_AddStringToObject(r, "strategy", "rolling");
-	cJSON_AddStringToObject(r, "strategy_reason",
+	cJSON_AddStringToObject(r, "strategy", recreate ? "recreate" : "rolling");
+	cJSON_AddStringToObject(r, "strategy_reason", recreate ?
+	    "the application mounts volumes: old containers stop before new ones start, so that "
+	    "one release at a time writes to them" :
 	    "new containers start and pass the health check before old ones stop");
 	facts = instances_json(c, made, nmade, true);
 	cJSON_AddItemToObject(r, "instances", facts != NULL ? facts : cJSON_CreateArray());
@@ -1112,6 +1201,12 @@ app_run(struct app_job *j)
 	rc = app_kinds[k].run(&c);
 	if (rc != 0 && j->error[0] == '\0')
 		fail(&c, "%s failed", j->kind);
+	if (c.vol_facts != NULL && j->result == NULL)
+		j->result = cJSON_CreateObject();
+	if (c.vol_facts != NULL && cJSON_IsObject(j->result))
+		cJSON_AddItemToObject(j->result, "volumes", c.vol_facts);
+	else
+		cJSON_Delete(c.vol_facts);
 	xfer_cleanup(&c.x);
 	arena_free(&c.a);
 	app_redact_free(&c.red);
@@ -1128,6 +1223,7 @@ cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payl
 	char           err[2048], marker[AGENT_STR_MAX + 80], dir[AGENT_STR_MAX + 80];
 	struct inst   *v;
 	int            n;
+	bool           switched;
 
 	memset(&c, 0, sizeof(c));
 	j.error = err;
@@ -1142,7 +1238,8 @@ cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payl
 	arena_init(&c.a, 65536);
 	if (util_snprintf(dir, sizeof(dir), "%s/build-%s", conf->state_dir, c.s.deployment_id) >= 0)
 		(void)image_rmtree(dir);
-	if (marker_path(&c, marker, sizeof(marker)) == 0 && access(marker, F_OK) == 0) {
+	switched = marker_path(&c, marker, sizeof(marker)) == 0 && access(marker, F_OK) == 0;
+	if (switched) {
 		log_info("job %s: cancelled after the traffic switch: completing the drain of app %s",
 		    job_id, c.s.app_id);
 		drain_old(&c);
@@ -1152,6 +1249,14 @@ cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payl
 		    job_id, n, n == 1 ? "" : "s", c.s.deployment_id);
 		for (int i = 0; i < n; i++)
 			if (ctr_remove(&c.x, &c.a, v[i].id, err, sizeof(err)) != 0)
+				log_warn("job %s: %s", job_id, err);
+	}
+	/* Recreate stopped the old release first: it serves again. */
+	if (c.s.nvols > 0 && !switched &&
+	    (n = list_app(&c, NULL, c.s.deployment_id, false, &v)) > 0) {
+		for (int i = 0; i < n; i++)
+			if (!ctr_running(v[i].doc) &&
+			    ctr_action(&c.x, &c.a, v[i].id, "start", err, sizeof(err)) != 0)
 				log_warn("job %s: %s", job_id, err);
 	}
 	xfer_cleanup(&c.x);

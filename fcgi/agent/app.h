@@ -7,13 +7,16 @@
  * Containers: labels launcher.managed=1, launcher.tenant, launcher.project,
  * launcher.app, launcher.deployment; name lnchr-<app8>-<dep8>-<n>.  The
  * agent only ever stops/removes containers labelled launcher.managed=1 and
- * launcher.app=<the job's app_id>; never volumes.
+ * launcher.app=<the job's app_id>; never volumes (volume.remove, volume.h,
+ * removes only engine volumes carrying our labels).
  *
  * Payload (all kinds): {"tenant_id", "project_id", "app_id", "deployment_id"
  * (null for app.remove), "app": {"name", "app_type": web|worker|api,
  * "exposed_port", "replicas", "restart_policy", "start_command",
  * "cpu_limit", "memory_limit", "healthcheck_path",
- * "healthcheck_timeout_seconds", "hostname"}, "env": {K: V}}.
+ * "healthcheck_timeout_seconds", "hostname"}, "env": {K: V},
+ * "volumes": [{"volume_id", "mount_path", "mode": rw|ro, "size_limit"}]}
+ * (volume.h: the engine volumes are made before the first container).
  * app.deploy adds "source": {"type": "docker_image", "image"} |
  * {"type": "git", "repository_url", "branch", "commit_sha",
  * "dockerfile_path", "build_context", "build_args"} |
@@ -24,7 +27,11 @@
  *
  * Results (the R record's "result"):
  *   app.deploy  {"image", "image_id", "commit_sha", "commit_message",
- *                "strategy": "rolling", "strategy_reason", "instances": [...]}
+ *                "strategy": "rolling" | "recreate" (the app mounts volumes: old
+ *                containers stop before new ones start), "strategy_reason",
+ *                "instances": [...]}
+ *   any app.* job that made containers mounting volumes adds "volumes":
+ *                [{"volume_id", "warning"}]
  *               failed: "error" = the reason; "result" = {"image",
  *               "image_id", "commit_sha", "commit_message"} as far as known
  *   app.scale, app.start, app.stop, app.restart  {"instances": [...]}

@@ -228,6 +228,52 @@ parse_app(const cJSON *app, struct app_spec *s, struct perr *e)
 		bad(e, "app.hostname must be a DNS name");
 }
 
+/* A container path as the API allows it: absolute, no "." or ".."
+ * segment, nothing an engine's mount syntax would split on. */
+static bool
+mount_path_ok(const char *p)
+{
+	if (p == NULL || p[0] != '/' || p[1] == '\0' || strstr(p, "/./") != NULL ||
+	    strstr(p, "/../") != NULL || strstr(p, "//") != NULL)
+		return false;
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ':' || *c == ',')
+			return false;
+	return !(strlen(p) >= 3 && (strcmp(p + strlen(p) - 3, "/..") == 0 ||
+	    strcmp(p + strlen(p) - 2, "/.") == 0));
+}
+
+/* "volumes": [{"volume_id", "mount_path", "mode": rw|ro, "size_limit"}]. */
+static void
+parse_volumes(const cJSON *vols, struct app_spec *s, struct perr *e)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsArray(vols) || cJSON_GetArraySize(vols) > APP_VOLUMES_MAX) {
+		bad(e, "volumes must be an array of at most 20 mounts");
+		return;
+	}
+	cJSON_ArrayForEach(it, vols) {
+		struct app_volume *v = &s->vols[s->nvols];
+		const char        *mode;
+
+		if (!cJSON_IsObject(it)) {
+			bad(e, "volumes[] must be objects");
+			return;
+		}
+		get_id(it, "volume_id", true, v->volume_id, e);
+		v->mount_path = get_str(it, "mount_path", 1024, NULL, e);
+		if (!mount_path_ok(v->mount_path))
+			bad(e, "volumes[].mount_path must be an absolute container path");
+		mode = get_str(it, "mode", 8, "rw", e);
+		if (strcmp(mode, "rw") != 0 && strcmp(mode, "ro") != 0)
+			bad(e, "volumes[].mode must be rw|ro");
+		v->read_only = strcmp(mode, "ro") == 0;
+		v->size_limit = get_int(it, "size_limit", 1, INT64_C(1) << 50, 0, e);
+		s->nvols++;
+	}
+}
+
 static void
 parse_source(const cJSON *src, struct app_spec *s, struct perr *e)
 {
@@ -317,6 +363,9 @@ app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *err, 
 		else
 			parse_source(src, s, &e);
 	}
+	if (cJSON_GetObjectItemCaseSensitive(p, "volumes") != NULL &&
+	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(p, "volumes")))
+		parse_volumes(cJSON_GetObjectItemCaseSensitive(p, "volumes"), s, &e);
 	if (strcmp(kind, "app.deploy") == 0 && s->src == APP_SRC_NONE && e.n == 0)
 		bad(&e, "source is required");
 	if (strcmp(kind, "app.scale") == 0) {

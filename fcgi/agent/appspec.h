@@ -21,6 +21,16 @@
 
 enum app_source { APP_SRC_NONE, APP_SRC_IMAGE, APP_SRC_GIT, APP_SRC_RELEASE };
 
+#define APP_VOLUMES_MAX   20		/* as the API's volumes field */
+
+/* One mount of a named engine volume (volume.h names it from the id). */
+struct app_volume {
+	char        volume_id[APP_ID_MAX];
+	const char *mount_path;			/* absolute, checked */
+	bool        read_only;
+	int64_t     size_limit;			/* bytes; 0 = none */
+};
+
 /*
  * A parsed payload.  Strings point into the payload's cJSON (which must
  * outlive the struct) or are NULL when absent; ids are copied and checked
@@ -42,6 +52,8 @@ struct app_spec {
 	const char     *repo_url, *branch, *commit_sha, *dockerfile, *build_context;
 	const cJSON    *build_args;		/* object or NULL */
 	const char     *image_id;		/* release */
+	struct app_volume vols[APP_VOLUMES_MAX];	/* "volumes" of the payload */
+	int             nvols;
 	const cJSON    *command;		/* app.exec: array of strings */
 	int             exec_timeout_s;
 };

@@ -156,6 +156,8 @@ static const struct conf_key conf_keys[] = {
 	    "(see the README's \"What a build can reach\")"),
 	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
 	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
+	T("volumes_interval", volumes_interval_ms, "300", 1000, 86400000, "seconds between reports of "
+	    "the volumes' used bytes (engine /system/df, which reads every volume: keep it minutes)"),
 	T("wake_idle_timeout", wake_idle_ms, "75", 1000, 3600000, "seconds without a frame (launcher-ws "
 	    "pings every 30 s) after which the wake-up channel counts as dead and is reopened"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),

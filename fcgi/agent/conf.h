@@ -41,6 +41,7 @@ struct agent_conf {
 	char    build_network[64];	/* "none", or an engine network's name (never "host") */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */
 	int64_t logs_interval_ms;		/* key logs_interval, seconds */
+	int64_t volumes_interval_ms;		/* key volumes_interval, seconds */
 	int64_t wake_idle_ms;			/* key wake_idle_timeout, seconds */
 	char    state_dir[AGENT_STR_MAX];
 	char    log_level[16];

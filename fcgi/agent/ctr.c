@@ -10,6 +10,7 @@
 #include "../core/util.h"
 #include "engine.h"
 #include "text.h"
+#include "volume.h"
 
 char *
 ctr_qs_escape(struct arena *a, const char *s)
@@ -53,9 +54,8 @@ parse_in(struct arena *a, const char *body)
 	return doc;
 }
 
-/* The engine's "message" of an error answer, made one safe line. */
-static void
-engine_msg(const struct xfer_resp *r, char *out, size_t outlen)
+void
+ctr_engine_msg(const struct xfer_resp *r, char *out, size_t outlen)
 {
 	cJSON       *doc = cJSON_Parse(r->body);
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "message");
@@ -83,7 +83,7 @@ list_at(struct xfer *x, struct arena *a, const char *path, long timeout_ms, cJSO
 		return -1;
 	}
 	if (r.status != 200) {
-		engine_msg(&r, msg, sizeof(msg));
+		ctr_engine_msg(&r, msg, sizeof(msg));
 		util_snprintf(err, errlen, "listing containers: %s", msg);
 		return -1;
 	}
@@ -159,7 +159,7 @@ ctr_inspect(struct xfer *x, struct arena *a, const char *id, long timeout_ms, cJ
 	if (r.status == 404)
 		return 1;
 	if (r.status != 200) {
-		engine_msg(&r, msg, sizeof(msg));
+		ctr_engine_msg(&r, msg, sizeof(msg));
 		util_snprintf(err, errlen, "inspecting container %.12s: %s", id, msg);
 		return -1;
 	}
@@ -188,7 +188,7 @@ ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, 
 	}
 	/* 304: already started / already stopped. */
 	if (r.status != 204 && r.status != 200 && r.status != 304) {
-		engine_msg(&r, msg, sizeof(msg));
+		ctr_engine_msg(&r, msg, sizeof(msg));
 		util_snprintf(err, errlen, "%s container %.12s: %s", action, id, msg);
 		return -1;
 	}
@@ -207,7 +207,7 @@ ctr_remove(struct xfer *x, struct arena *a, const char *id, char *err, size_t er
 		return -1;
 	}
 	if (r.status != 204 && r.status != 200 && r.status != 404) {
-		engine_msg(&r, msg, sizeof(msg));
+		ctr_engine_msg(&r, msg, sizeof(msg));
 		util_snprintf(err, errlen, "removing container %.12s: %s", id, msg);
 		return -1;
 	}
@@ -311,6 +311,26 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 		cJSON_AddNumberToObject(hc, "NanoCpus", (double)(int64_t)(s->cpu_limit * 1e9));
 	if (s->memory_limit > 0)
 		cJSON_AddNumberToObject(hc, "Memory", (double)s->memory_limit);
+	/* Named engine volumes only, never a host path (volume.h names them). */
+	if (s->nvols > 0) {
+		cJSON *mounts = cJSON_AddArrayToObject(hc, "Mounts");
+		char   vname[VOL_NAME_MAX];
+
+		for (int i = 0; i < s->nvols; i++) {
+			cJSON *m = cJSON_CreateObject();
+
+			if (m == NULL || vol_engine_name(s->vols[i].volume_id, vname, sizeof(vname)) != 0) {
+				cJSON_Delete(m);
+				cJSON_Delete(b);
+				return NULL;
+			}
+			cJSON_AddStringToObject(m, "Type", "volume");
+			cJSON_AddStringToObject(m, "Source", vname);
+			cJSON_AddStringToObject(m, "Target", s->vols[i].mount_path);
+			cJSON_AddBoolToObject(m, "ReadOnly", s->vols[i].read_only);
+			cJSON_AddItemToArray(mounts, m);
+		}
+	}
 	ul = cJSON_AddArrayToObject(hc, "Ulimits");
 	cJSON_AddItemToArray(ul, ulimit("nofile", nofile));
 	cJSON_AddItemToArray(ul, ulimit("nproc", nproc));
@@ -343,7 +363,7 @@ ctr_create(struct xfer *x, struct arena *a, const struct app_spec *s, const char
 		return -1;
 	}
 	if (r.status != 201 && r.status != 200) {
-		engine_msg(&r, msg, sizeof(msg));
+		ctr_engine_msg(&r, msg, sizeof(msg));
 		util_snprintf(err, errlen, "creating container %s: %s", name, msg);
 		return -1;
 	}

@@ -86,6 +86,9 @@ const char *ctr_id(const cJSON *doc);
  */
 cJSON *ctr_instance(const cJSON *doc, bool for_report, const char *health_override);
 
+/* The engine's "message" of an error answer (else "HTTP <status>"), made one safe line. */
+void   ctr_engine_msg(const struct xfer_resp *r, char *out, size_t outlen);
+
 /* Percent-encodes s for a query string into the arena. */
 char  *ctr_qs_escape(struct arena *a, const char *s);
 

@@ -70,7 +70,7 @@ struct agent {
 	int64_t                  stop_at;	/* 0 = not stopping */
 	struct active            job;
 	struct report            rep;		/* instances and runtime logs */
-	int64_t                  next_inst, next_logs;
+	int64_t                  next_inst, next_logs, next_vols;
 	struct wake              wake;		/* launcher-ws: "a job is waiting" */
 };
 
@@ -660,6 +660,12 @@ reports(struct agent *ag)
 		(void)report_logs(&ag->rep, &ag->x, &ag->a, report_post, ag);
 		ag->next_logs = timefmt_mono_ms() + ag->conf->logs_interval_ms;
 	}
+	now = timefmt_mono_ms();
+	if (now >= ag->next_vols && now >= ag->retry_at) {
+		(void)report_volumes(&ag->rep, &ag->x, &ag->a, report_post, ag);
+		arena_reset(&ag->a);
+		ag->next_vols = timefmt_mono_ms() + ag->conf->volumes_interval_ms;
+	}
 }
 
 /* ------------------------------------------------------------------ loop */
@@ -733,6 +739,7 @@ next_wake(const struct agent *ag, int64_t now)
 	else if (ag->engine_up) {
 		t = min64(t, max64(ag->next_inst, gate));
 		t = min64(t, max64(ag->next_logs, gate));
+		t = min64(t, max64(ag->next_vols, gate));
 	}
 	return t > now ? t - now : 0;
 }
@@ -804,7 +811,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	warn_port_overlap(c);
 	now = timefmt_mono_ms();
 	ag.next_hb = ag.next_claim = now;
-	ag.next_inst = ag.next_logs = now + 1000;	/* after the first heartbeat */
+	ag.next_inst = ag.next_logs = ag.next_vols = now + 1000;	/* after the first heartbeat */
 	for (;;) {
 		struct pollfd   pfd[2] = {{.fd = ag.job.fd, .events = POLLIN},
 		    {.fd = -1, .events = POLLIN}};

@@ -11,6 +11,7 @@
 #include "ctr.h"
 #include "engine.h"
 #include "text.h"
+#include "volume.h"
 
 void
 report_init(struct report *r)
@@ -84,6 +85,32 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 		return 0;
 	if (rc == PLANE_REJECTED)
 		log_warn("instances report rejected: %s", ans.msg);
+	return -1;
+}
+
+int
+report_volumes(struct report *r, struct xfer *x, struct arena *a, report_post_fn post, void *ud)
+{
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	cJSON              *items, *body;
+	char                err[512];
+
+	if (vol_usage(x, a, REPORT_VOLUMES_TIMEOUT_MS, &items, err, sizeof(err)) != 0) {
+		log_debug("volumes: %s (not reported)", err);
+		return -1;
+	}
+	if (cJSON_GetArraySize(items) == 0 || (body = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(items);
+		return 0;
+	}
+	cJSON_AddItemToObject(body, "volumes", items);
+	rc = post(ud, "/volumes", body, &ans);
+	cJSON_Delete(body);
+	if (rc == PLANE_OK || unsupported(&ans, &r->vols_unsupported_logged, "volume reports"))
+		return 0;
+	if (rc == PLANE_REJECTED)
+		log_warn("volumes report rejected: %s", ans.msg);
 	return -1;
 }
 

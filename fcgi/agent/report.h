@@ -2,8 +2,9 @@
  * report.h - what the agent tells the plane outside jobs, from its main
  * loop: the complete set of managed containers on this server
  * (POST /agent/instances, every instances_interval and right after each
- * app.* job) and the containers' runtime logs (POST /agent/logs, every
- * logs_interval).
+ * app.* job), the containers' runtime logs (POST /agent/logs, every
+ * logs_interval) and the volumes' used bytes (POST /agent/volumes, every
+ * volumes_interval).
  *
  * Inline in the main loop, not in a forked reporter: each tick is one
  * engine list plus one short request per container (3 s timeouts), and
@@ -42,6 +43,8 @@
 #define REPORT_BATCH_BYTES       ((size_t)256 << 10)
 #define REPORT_PENDING_MAX       5000
 #define REPORT_LINE_MAX          4096
+/* /system/df walks every volume (and image, container): more than 3 s. */
+#define REPORT_VOLUMES_TIMEOUT_MS 20000L
 
 struct log_cursor {
 	char          id[80];
@@ -58,6 +61,7 @@ struct report {
 	cJSON             *pending;	/* log entries not yet accepted */
 	int64_t            dropped;
 	bool               inst_unsupported_logged, logs_unsupported_logged;
+	bool               vols_unsupported_logged;
 };
 
 /* How the loop lets us call the plane (its token, back-off and accounting). */
@@ -69,6 +73,14 @@ void report_free(struct report *r);
 
 /* One instances report; 0 sent (or not wanted), -1 engine or plane failure. */
 int  report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_fn post,
+    void *ud);
+/*
+ * One volumes report (POST /agent/volumes, every volumes_interval): the
+ * used bytes of every engine volume carrying our labels (volume.h).  The
+ * one report not bounded by REPORT_ENGINE_TIMEOUT_MS: the engine's df
+ * reads the volumes, hence the interval of minutes.  0 or -1.
+ */
+int  report_volumes(struct report *r, struct xfer *x, struct arena *a, report_post_fn post,
     void *ud);
 /* One logs tick: gather new lines, then ship what is pending.  0 or -1. */
 int  report_logs(struct report *r, struct xfer *x, struct arena *a, report_post_fn post, void *ud);

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "diag.h"
 #include "text.h"
+#include "volume.h"
 #include "timefmt.h"
 #include "xfer.h"
 
@@ -329,6 +330,27 @@ kind_app(struct job_ctx *ctx)
 	return rc;
 }
 
+/* volume.remove: see volume.h. */
+static int
+kind_volume_remove(struct job_ctx *ctx)
+{
+	struct arena a;
+	struct xfer  x;
+	int          rc;
+
+	arena_init(&a, 16384);
+	xfer_init(&x, ctx->conf, NULL);
+	rc = vol_remove(&x, &a, ctx->job->payload, emit_cb, ctx, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
+	xfer_cleanup(&x);
+	arena_free(&a);
+	if (rc == 0 && ctx->result == NULL) {
+		util_snprintf(ctx->error, sizeof(ctx->error), "out of memory");
+		return -1;
+	}
+	return rc;
+}
+
 static const struct {
 	const char *kind;
 	int       (*run)(struct job_ctx *ctx);	/* 0 succeeded, -1 failed (error set) */
@@ -342,6 +364,7 @@ static const struct {
 	{"app.restart", kind_app},
 	{"app.remove", kind_app},
 	{"app.exec", kind_app},
+	{"volume.remove", kind_volume_remove},
 };
 
 static int

@@ -56,6 +56,9 @@ DB_STMT st_claim = {"agent_claim",
 /* The env snapshot of the release an app.* job runs, for its claim. */
 DB_STMT st_release_env = {"agent_release_env",
     "SELECT env_sealed FROM deployments WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* The mounts of an app.* job's application (sql/021_volumes.sql). */
+DB_STMT st_claim_volumes = {"agent_claim_volumes",
+    "SELECT app_volume_specs($1::uuid) AS volumes"};
 /* The sealed credentials of a git application's repository URL. */
 DB_STMT st_repo_cred = {"agent_repo_cred",
     "SELECT repository_credential_sealed FROM applications WHERE id = $1::uuid"
@@ -68,6 +71,9 @@ DB_STMT st_instances_foreign = {"agent_instances_foreign",
     " JOIN applications a ON a.id = CASE WHEN t.x->>'app_id' ~ " UUID_RE
     " THEN (t.x->>'app_id')::uuid END"
     " WHERE a.server_id IS DISTINCT FROM $1::uuid ORDER BY t.i LIMIT 1"};
+/* Volume usage (sql/021_volumes.sql): only this server's volumes change. */
+DB_STMT st_volumes = {"agent_volumes",
+    "SELECT agent_volumes($1::uuid, $2::jsonb) AS volumes"};
 /* Snapshots of the releases a log batch names, to redact their values. */
 DB_STMT st_log_envs = {"agent_log_envs",
     "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
@@ -169,6 +175,7 @@ heartbeat(struct req *r)
 
 static enum err add_release_env(struct req *r, cJSON *payload);
 static enum err add_repo_credentials(struct req *r, cJSON *payload);
+static enum err add_volumes(struct req *r, cJSON *payload);
 
 static enum err
 claim(struct req *r)
@@ -182,8 +189,10 @@ claim(struct req *r)
 	d = cJSON_CreateObject();
 	cJSON_AddItemToObject(d, "job", PQntuples(res) == 1 ? json_row(res, 0) : cJSON_CreateNull());
 	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "app.", 4) == 0 &&
-	    (e = add_release_env(r, cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
+	    ((e = add_release_env(r, cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK ||
+	    (e = add_volumes(r, cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK)) {
 		cJSON_Delete(d);
 		return e;
 	}
@@ -215,6 +224,25 @@ add_release_env(struct req *r, cJSON *payload)
 	}
 	cJSON_AddItemToObject(payload, "env", env);
 	return add_repo_credentials(r, payload);
+}
+
+/*
+ * The application's mounts as they are when the job starts (volume.h):
+ * "volumes": [{volume_id, mount_path, mode, size_limit}].
+ */
+static enum err
+add_volumes(struct req *r, cJSON *payload)
+{
+	const cJSON *app = cJSON_GetObjectItemCaseSensitive(payload, "app_id");
+	PGresult    *res;
+	enum err     e;
+
+	if (!cJSON_IsString(app) || !util_is_uuid(app->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_volumes, &res, app->valuestring)) != ERR_OK)
+		return e;
+	cJSON_AddItemToObject(payload, "volumes", cJSON_Parse(db_get(res, 0, "volumes")));
+	return ERR_OK;
 }
 
 /*
@@ -397,6 +425,39 @@ report_instances(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
+#define MAX_VOLUME_ITEMS 10000
+/* POST /agent/volumes {"volumes": [{volume_id, used_bytes}]}: what the
+ * engine says this server's volumes hold (see report.h). */
+static enum err
+report_volumes(struct req *r)
+{
+	const cJSON *list;
+	PGresult    *res;
+	char        *text;
+	enum err     e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK)
+		return e;
+	list = cJSON_GetObjectItemCaseSensitive(r->json, "volumes");
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_VOLUME_ITEMS)
+		return http_field_error(r, "invalid request body", "volumes",
+		    "must be an array of at most 10000 items");
+	for (const cJSON *it = list->child; it; it = it->next) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "volume_id");
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "used_bytes");
+
+		if (!cJSON_IsString(id) || !util_is_uuid(id->valuestring) || !cJSON_IsNumber(n) ||
+		    n->valuedouble < 0 || n->valuedouble > 9.0e18)
+			return http_field_error(r, "invalid request body", "volumes",
+			    "each item needs volume_id (a UUID) and used_bytes (a number >= 0)");
+	}
+	text = cJSON_PrintUnformatted(list);
+	arena_defer(r->a, free, text);
+	if ((e = db_run(r, &st_volumes, &res, r->who.server_id, text)) != ERR_OK)
+		return e;
+	return http_respond_row(r, 200, res, 0);
+}
+
 #define MAX_LOG_ENTRIES 500
 
 /*
@@ -501,5 +562,7 @@ const struct route api_agent_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/agent/instances", .fn = report_instances,
 	    .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/logs", .fn = report_logs, .flags = ROUTE_AGENT},
+	{.methods = HTTP_POST, .pattern = "/agent/volumes", .fn = report_volumes,
+	    .flags = ROUTE_AGENT},
 	{0},
 };

@@ -22,6 +22,7 @@ extern const struct route api_app_env_routes[];
 extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
+extern const struct route api_volume_routes[];
 
 /*
  * References to resources in environment variables (env_refs.c): the

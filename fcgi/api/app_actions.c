@@ -48,7 +48,7 @@ DB_STMT st_instances = {"apps_instances",
     " i.updated_at FROM instances i WHERE i.application_id = $1::uuid"
     " ORDER BY i.created_at, i.id"};
 DB_STMT st_deps = {"apps_dependencies",
-    "SELECT volumes, to_jsonb(depends_on) AS depends_on FROM applications WHERE id = $1::uuid"};
+    "SELECT app_volumes(id) AS volumes, to_jsonb(depends_on) AS depends_on FROM applications WHERE id = $1::uuid"};
 
 static const char *
 check_sha(const cJSON *v)

@@ -26,7 +26,7 @@
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
 	" a.exposed_port, a.autodeploy, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
 	" a.healthcheck_timeout_seconds, a.restart_policy, a.start_command," \
-	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, a.volumes," \
+	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, app_volumes(a.id) AS volumes," \
 	" to_jsonb(a.depends_on) AS depends_on, a.status, a.pending_action, a.current_deployment_id," \
 	" (a.env_version > coalesce((SELECT d.env_version FROM deployments d" \
 	"  WHERE d.id = a.current_deployment_id), -1)) AS pending_deploy," \
@@ -505,6 +505,9 @@ update(struct req *r)
 		if (it != NULL)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
 	}
+	/* No volumes (null) is the empty list: the mounts go, the volumes stay. */
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(given, "volumes")))
+		cJSON_ReplaceItemInObject(given, "volumes", cJSON_CreateArray());
 	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(given, "repository_url"))) {
 		if ((e = repo_split(r, cJSON_GetObjectItemCaseSensitive(given, "repository_url")->valuestring,
 		    &repo, &cred)) != ERR_OK) {

@@ -12,7 +12,7 @@
  *                  [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]
  *                  [--host-ports LOW-HIGH]
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
- *                  [--wake-idle-timeout SECONDS]
+ *                  [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
  *
@@ -52,6 +52,7 @@ static const struct {
 	{"--instances-interval", "instances_interval"},
 	{"--wake-idle-timeout", "wake_idle_timeout"},
 	{"--logs-interval", "logs_interval"},
+	{"--volumes-interval", "volumes_interval"},
 	{"--state-dir", "state_dir"},
 	{"--log-level", "log_level"},
 };
@@ -67,7 +68,7 @@ usage(FILE *f)
 	    "                      [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]\n"
 	    "                      [--host-ports LOW-HIGH]\n"
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
-	    "                      [--wake-idle-timeout SECONDS]\n"
+	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"
 	    "\n"

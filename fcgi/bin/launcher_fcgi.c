@@ -56,6 +56,7 @@ static const struct route *const sections[] = {
 	api_app_log_routes,
 	api_deployment_routes,
 	api_job_routes,
+	api_volume_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

@@ -92,6 +92,7 @@ class EdgeAgent(RealAgent):
 class World:
     """One tenant with a server run by a real agent, and a project."""
     _w = None
+    agent_class = EdgeAgent
 
     @classmethod
     def get(cls):
@@ -103,7 +104,7 @@ class World:
         self.c, _ = registered("dep")
         self.server = _server(self.c, base_domain="localhost")
         self.project = new_project(self.c)
-        self.agent = EdgeAgent(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
+        self.agent = self.agent_class(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
         atexit.register(self.agent.proc.kill)
         _wait("the agent online", lambda: self.c.get("/servers/" + self.server["id"]).data["status"] == "online",
               30)

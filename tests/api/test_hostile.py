@@ -245,8 +245,9 @@ def test_volume_entries_are_validated_naming_the_entry():
     c, _ = registered("vol")
     _server(c, base_domain="apps.test")
     p = new_project(c)
+    cache = c.post("/volumes", {"project_id": p["id"], "name": "cache"}).data
     a = _app(c, p, "vols", volumes=[{"name": "data", "mount_path": "/var/lib/data"},
-                                    {"volume_id": str(uuid.uuid4()), "mount_path": "/cache", "mode": "ro"}])
+                                    {"volume_id": cache["id"], "mount_path": "/cache", "mode": "ro"}])
     assert [v["mount_path"] for v in a["volumes"]] == ["/var/lib/data", "/cache"], a
     good = {"name": "data", "mount_path": "/data"}
     cases = [

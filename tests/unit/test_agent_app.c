@@ -12,6 +12,7 @@
 #include "agent/edge.h"
 #include "agent/image.h"
 #include "agent/report.h"
+#include "agent/volume.h"
 #include "unit.h"
 
 #define APP "0b6f7c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -341,11 +342,87 @@ test_edge_one_site_per_name(void)
 	CHECK(rmdir(dir) == 0, "nothing else was left in the sites directory");
 }
 
+#define VOL1 "5a5a5a5a-1111-4222-8333-444444444444"
+#define VOL2 "6b6b6b6b-1111-4222-8333-444444444444"
+
+/* Volumes: payload, mounts of the create body, engine names, df sizes. */
+static void
+test_volumes(void)
+{
+	static const char *const bad[] = {
+		"[{\"volume_id\":\"" VOL1 "\",\"mount_path\":\"relative\"}]",
+		"[{\"volume_id\":\"" VOL1 "\",\"mount_path\":\"/a/../etc\"}]",
+		"[{\"volume_id\":\"" VOL1 "\",\"mount_path\":\"/d:rw\"}]",
+		"[{\"volume_id\":\"../x\",\"mount_path\":\"/d\"}]",
+		"[{\"volume_id\":\"" VOL1 "\",\"mount_path\":\"/d\",\"mode\":\"rwx\"}]",
+		"[{\"mount_path\":\"/d\"}]",
+		"{}",
+	};
+	cJSON          *p = cJSON_Parse(payload_ok), *b, *list, *df, *items;
+	struct app_spec s;
+	char            err[512], name[VOL_NAME_MAX], *text;
+
+	cJSON_AddItemToObject(p, "volumes", cJSON_Parse("[{\"volume_id\":\"" VOL1 "\","
+	    "\"mount_path\":\"/var/lib/data\",\"mode\":\"rw\",\"size_limit\":10485760},"
+	    "{\"volume_id\":\"" VOL2 "\",\"mount_path\":\"/cache\",\"mode\":\"ro\","
+	    "\"size_limit\":null}]"));
+	CHECK(app_spec_parse(p, "app.deploy", &s, err, sizeof(err)) == 0 && s.nvols == 2 &&
+	    strcmp(s.vols[0].volume_id, VOL1) == 0 && s.vols[0].size_limit == 10485760 &&
+	    !s.vols[0].read_only && s.vols[1].read_only && s.vols[1].size_limit == 0 &&
+	    strcmp(s.vols[1].mount_path, "/cache") == 0, err);
+	b = ctr_create_body(&s, "sha256:abc", 0, 20000, 4096);
+	text = cJSON_PrintUnformatted(b);
+	CHECK(strstr(text, "\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"lnchr-vol-" VOL1 "\","
+	    "\"Target\":\"/var/lib/data\",\"ReadOnly\":false},{\"Type\":\"volume\","
+	    "\"Source\":\"lnchr-vol-" VOL2 "\",\"Target\":\"/cache\",\"ReadOnly\":true}]") != NULL &&
+	    strstr(text, "Binds") == NULL, text);
+	cJSON_free(text);
+	cJSON_Delete(b);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		cJSON_ReplaceItemInObject(p, "volumes", cJSON_Parse(bad[i]));
+		CHECK(app_spec_parse(p, "app.deploy", &s, err, sizeof(err)) != 0 &&
+		    strstr(err, "volume") != NULL, bad[i]);
+	}
+	cJSON_Delete(p);
+	CHECK(vol_engine_name(VOL1, name, sizeof(name)) == 0 &&
+	    strcmp(name, "lnchr-vol-" VOL1) == 0, "engine volume name");
+	CHECK(vol_engine_name("../../etc", name, sizeof(name)) != 0 &&
+	    vol_engine_name("", name, sizeof(name)) != 0, "no name from a bad id");
+	/* Ours only with every label; sizes from df by name; -1 = not sized. */
+	list = cJSON_Parse("{\"Volumes\":["
+	    "{\"Name\":\"lnchr-vol-" VOL1 "\",\"Labels\":{\"launcher.managed\":\"1\","
+	    "\"launcher.volume\":\"" VOL1 "\"}},"
+	    "{\"Name\":\"lnchr-vol-" VOL2 "\",\"Labels\":{\"launcher.managed\":\"1\","
+	    "\"launcher.volume\":\"" VOL2 "\"}},"
+	    "{\"Name\":\"other\",\"Labels\":{\"launcher.managed\":\"1\","
+	    "\"launcher.volume\":\"" VOL1 "\"}},"
+	    "{\"Name\":\"lnchr-vol-7c7c7c7c-1111-4222-8333-444444444444\",\"Labels\":{}}]}");
+	df = cJSON_Parse("{\"Volumes\":["
+	    "{\"Name\":\"other\",\"UsageData\":{\"Size\":5}},"
+	    "{\"Name\":\"lnchr-vol-7c7c7c7c-1111-4222-8333-444444444444\",\"UsageData\":{\"Size\":7}},"
+	    "{\"Name\":\"lnchr-vol-" VOL2 "\",\"UsageData\":{\"Size\":-1}},"
+	    "{\"Name\":\"lnchr-vol-" VOL1 "\",\"UsageData\":{\"Size\":10485760}}]}");
+	items = vol_usage_items(list, df);
+	text = cJSON_PrintUnformatted(items);
+	CHECK(strcmp(text, "[{\"volume_id\":\"" VOL1 "\",\"used_bytes\":10485760}]") == 0, text);
+	cJSON_free(text);
+	CHECK(vol_is_ours(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "Volumes"), 0), VOL1, NULL) &&
+	    !vol_is_ours(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "Volumes"), 0), VOL2, NULL) &&
+	    !vol_is_ours(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "Volumes"), 0), VOL1,
+	    "11111111-1111-4111-8111-111111111111") &&
+	    !vol_is_ours(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "Volumes"), 3),
+	    "7c7c7c7c-1111-4222-8333-444444444444", NULL), "labels decide what is ours");
+	cJSON_Delete(items);
+	cJSON_Delete(list);
+	cJSON_Delete(df);
+}
+
 int
 main(void)
 {
 	char repo[128], tag[64];
 
+	test_volumes();
 	test_payload();
 	test_redact();
 	test_redact_many();

@@ -1,0 +1,217 @@
+/*
+ * volumes.c - API.md §8 volumes: named engine volumes of a project on one
+ * server (list, create, read, update, delete).  Applications mount them
+ * through their `volumes` field (applications.c); the mounts, the rules
+ * (same server, no delete while mounted) and the agent's removal job are
+ * the database's (sql/021_volumes.sql).
+ */
+#include "api.h"
+
+#include <string.h>
+
+#include "../core/db.h"
+#include "../core/json.h"
+#include "../core/list.h"
+#include "../core/perm.h"
+
+#define VOL_COLS "v.id, v.project_id, v.server_id, v.name, v.size_limit, v.used_bytes," \
+	" v.used_at, coalesce((SELECT jsonb_agg(jsonb_build_object('application_id'," \
+	" m.application_id, 'mount_path', m.mount_path) ORDER BY m.application_id, m.mount_path)" \
+	" FROM volume_mounts m WHERE m.volume_id = v.id), '[]') AS mounts, v.status, v.warning," \
+	" v.created_at, v.updated_at, v.row_version::text AS _version"
+
+DB_STMT st_vol_get = {"volumes_get",
+    "SELECT " VOL_COLS " FROM volumes v WHERE v.id = $1::uuid"};
+DB_STMT st_vol_project = {"volumes_project",
+    "SELECT project_id FROM volumes WHERE id = $1::uuid"};
+/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?serverId. */
+DB_STMT st_vol_list = {"volumes_list",
+    "SELECT " VOL_COLS " FROM volumes v"
+    " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
+    " WHERE m.project_id = v.project_id AND m.user_id = $5::uuid))"
+    " AND ($6::uuid IS NULL OR v.project_id = $6::uuid)"
+    " AND ($7::uuid IS NULL OR v.project_id = $7::uuid)"
+    " AND ($8::uuid IS NULL OR v.server_id = $8::uuid)" LIST_TAIL("v.")};
+DB_STMT st_vol_create = {"volumes_create",
+    "SELECT api_volume_create($1::uuid, $2::jsonb) AS id"};
+/* $2 = the given fields as a JSON object: only those change. */
+DB_STMT st_vol_update = {"volumes_update",
+    "UPDATE volumes v" DB_PATCH("v", "name, size_limit")
+    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
+DB_STMT st_vol_delete = {"volumes_delete",
+    "SELECT api_volume_delete($1::uuid, $2::bigint) AS deleted"};
+
+#define VOLUME_NAME_TAKEN "name: a volume with this name already exists in the project"
+
+/* 1 byte to 1 PiB; NULL = no limit. */
+#define VOL_FIELDS \
+	{"name", F_STRING, false, false, 1, 63, json_check_slug}, \
+	{"size_limit", F_INT, false, true, 1, (int64_t)1 << 50, NULL}
+
+static const struct field create_fields[] = {
+	VOL_FIELDS,
+	{"project_id", F_UUID, true, false, 0, 0, NULL},
+	{"server_id", F_UUID, false, true, 0, 0, NULL},
+};
+enum { V_NAME, V_SIZE, V_PROJECT, V_SERVER };
+
+static const struct field update_fields[] = {
+	VOL_FIELDS,
+};
+
+static void
+create_rule(struct req *r, const struct field_val *v, cJSON *details)
+{
+	(void)r;
+	if (!v[V_NAME].present)
+		json_detail(details, "name", "is required");
+}
+
+/* project_of for /volumes/:id routes (the router checks the cap). */
+static const char *
+volume_project(struct req *r)
+{
+	PGresult *res;
+
+	r->resource = "volume";
+	if (db_run(r, &st_vol_project, &res, http_param(r, "id")) != ERR_OK ||
+	    PQntuples(res) != 1)
+		return NULL;
+	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+}
+
+static enum err
+respond(struct req *r, const char *id, int status)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_get_object(r, &st_vol_get, &res, "volume not found", id)) != ERR_OK)
+		return e;
+	return http_respond_row(r, status, res, 0);
+}
+
+/* The body's fields as given, as JSON text (arena). */
+static const char *
+given(struct req *r, const struct field *f, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	char  *s;
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *it = cJSON_GetObjectItemCaseSensitive(r->json, f[i].name);
+
+		if (it != NULL)
+			cJSON_AddItemToObject(o, f[i].name, cJSON_Duplicate(it, true));
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		return NULL;
+	arena_defer(r->a, cJSON_free, s);
+	return s;
+}
+
+static enum err
+list(struct req *r)
+{
+	struct list_page p;
+	const char      *project, *server;
+	enum err         e;
+
+	if ((e = list_begin(r, &p)) != ERR_OK ||
+	    (e = list_uuid_query(r, "projectId", &project)) != ERR_OK ||
+	    (e = list_uuid_query(r, "serverId", &server)) != ERR_OK)
+		return e;
+	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
+	list_filter(&p, r->who.user_id);
+	list_filter(&p, r->who.key_project_id);
+	list_filter(&p, project);
+	list_filter(&p, server);
+	return list_run(r, &p, &st_vol_list);
+}
+
+static enum err
+create(struct req *r)
+{
+	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
+	PGresult        *res;
+	const char      *body;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK ||
+	    (e = perm_project(r, v[V_PROJECT].s, CAP_WRITE)) != ERR_OK)
+		return e;
+	if ((body = given(r, create_fields, sizeof(create_fields) / sizeof(*create_fields))) == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_vol_create, &res, r->who.project_id, body);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, VOLUME_NAME_TAKEN);
+	if (e != ERR_OK)
+		return e;
+	return respond(r, arena_strdup(r->a, db_get(res, 0, "id")), 201);
+}
+
+static enum err
+get(struct req *r)
+{
+	return respond(r, http_param(r, "id"), 200);
+}
+
+static enum err
+update(struct req *r)
+{
+	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
+	const char      *version, *id = http_param(r, "id"), *body;
+	PGresult        *res;
+	enum err         e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
+		return e;
+	if ((body = given(r, update_fields, sizeof(update_fields) / sizeof(*update_fields))) == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_vol_update, &res, id, body, version);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, VOLUME_NAME_TAKEN);
+	if (e != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_changed(r, "volume");
+	return respond(r, id, 200);
+}
+
+/* 204 once the row is gone; the agent's volume.remove job (queued by the
+ * row's delete trigger) removes the engine volume, as an application's
+ * delete queues app.remove. */
+static enum err
+del(struct req *r)
+{
+	const char *version;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK)
+		return e;
+	e = db_run(r, &st_vol_delete, &res, http_param(r, "id"), version);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, db_message(r, "the volume is mounted"));
+	if (e != ERR_OK)
+		return e;
+	if (db_get(res, 0, "deleted")[0] != 't')
+		return http_changed(r, "volume");
+	return http_no_content(r);
+}
+
+#define VOL_ROUTE(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), \
+	.audit = (a), .project_of = volume_project}
+
+const struct route api_volume_routes[] = {
+	{.methods = HTTP_GET, .pattern = "/volumes", .fn = list},
+	{.methods = HTTP_POST, .pattern = "/volumes", .fn = create, .audit = "volume.create"},
+	VOL_ROUTE(HTTP_GET, "/volumes/:id", get, CAP_READ, NULL),
+	VOL_ROUTE(HTTP_PUT, "/volumes/:id", update, CAP_WRITE, "volume.update"),
+	VOL_ROUTE(HTTP_DELETE, "/volumes/:id", del, CAP_WRITE, "volume.delete"),
+	{0},
+};
