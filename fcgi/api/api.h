@@ -4,6 +4,9 @@
 #ifndef LAUNCHER_API_H
 #define LAUNCHER_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../core/router.h"
 
 extern const struct route api_system_routes[];
@@ -35,5 +38,8 @@ extern const struct route api_job_routes[];
 struct env_refs_ctx { struct req *r; const char *project_id; const char *environment_id; };
 int env_refs_lookup(void *ctx /* struct env_refs_ctx * */, const char *kind, const char *name,
     const char *prop, char **out, char **why);
+/* The i-th kind of the table ("db") and the list that names its resources
+ * ("databases"); false past the end. */
+bool env_refs_kind(size_t i, const char **kind, const char **list);
 
 #endif
