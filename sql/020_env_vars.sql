@@ -168,9 +168,13 @@ BEGIN
 		                 OR (n.value_sealed <> o.value_sealed AND n.row_version <> o.row_version));
 	END IF;
 	IF cardinality(ids) > 0 THEN
-		-- Scope ids are UUIDs of distinct rows: one id is one scope.
+		-- Scope ids are UUIDs of distinct rows: one id is one scope.  Rows
+		-- are locked in id order, so that two statements touching
+		-- overlapping sets of applications cannot deadlock.
 		UPDATE applications SET env_version = env_version + 1
-		 WHERE id = ANY (ids) OR environment_id = ANY (ids) OR project_id = ANY (ids);
+		 WHERE id IN (SELECT id FROM applications
+		               WHERE id = ANY (ids) OR environment_id = ANY (ids) OR project_id = ANY (ids)
+		               ORDER BY id FOR UPDATE);
 	END IF;
 	RETURN NULL;
 END $$;
