@@ -22,6 +22,7 @@ extern const struct route api_agent_routes[];
 extern const struct route api_application_routes[];
 extern const struct route api_app_action_routes[];
 extern const struct route api_app_env_routes[];
+extern const struct route api_env_var_routes[];
 extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
