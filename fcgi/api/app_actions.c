@@ -17,34 +17,17 @@
 
 #include "../core/db.h"
 #include "../core/json.h"
-#include "../core/log.h"
 #include "../core/perm.h"
 #include "../core/resolve.h"
-#include "../core/secret.h"
 #include "apps_common.h"
+#include "env_vars.h"
 
 DB_STMT st_deploy = {"apps_deploy",
     "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
     " $8, $9::int)"};
-/*
- * The application's merged env (API.md §9: project < environment <
- * application): one row per key, the most specific scope's, sealed as
- * stored; with where the app is (the providers' context) and the
- * env_version these rows are, read in the same snapshot.  No variables:
- * one row with a NULL key.  Each arm of the OR is one index of env_vars
- * (sql/020_env_vars.sql: an environment-scope row has only environment_id,
- * an application-scope row only application_id).
- */
-DB_STMT st_env_merged = {"apps_env_merged",
-    "SELECT a.project_id, a.environment_id, a.env_version, v.scope, v.scope_id, v.key,"
-    " v.value_sealed FROM applications a LEFT JOIN LATERAL ("
-    "  SELECT DISTINCT ON (e.key) e.scope,"
-    "  coalesce(e.application_id, e.environment_id, e.project_id) AS scope_id, e.key,"
-    "  e.value_sealed FROM env_vars e WHERE e.application_id = a.id"
-    "  OR e.environment_id = a.environment_id OR (e.project_id = a.project_id"
-    "  AND e.environment_id IS NULL AND e.application_id IS NULL)"
-    "  ORDER BY e.key, CASE e.scope WHEN 'application' THEN 0 WHEN 'environment' THEN 1 ELSE 2 END"
-    " ) v ON true WHERE a.id = $1::uuid ORDER BY v.key"};
+/* Where an application is, and the version of its env; read before its variables. */
+DB_STMT st_env_where = {"apps_env_where",
+    "SELECT project_id, environment_id, env_version FROM applications WHERE id = $1::uuid"};
 DB_STMT st_previous = {"apps_previous",
     "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
@@ -105,41 +88,32 @@ struct app_env {
 };
 
 /*
- * Loads the merged env of application app in one statement and opens each
- * value with the purpose its row is bound to (CONTRACT §2); the opened
- * values belong to the request's arena, which wipes them at reset.
- * ERR_NOT_FOUND (detail set) without such an application; ERR_INTERNAL
- * when a value does not open (logged by key, never by value).
+ * The merged env of application app (env_vars_merged: one statement, the
+ * values opened in the request's arena, which wipes them at reset), and
+ * the app's env_version read just before it: a variable changed in
+ * between makes the version older than the rows, which api_deploy()
+ * refuses (409, retry) rather than record a snapshot under a version it
+ * does not hold.  Errors are recorded for the router (404, or 409 naming
+ * a value that does not open).
  */
 static enum err
 env_load(struct req *r, const char *app, struct app_env *env)
 {
-	PGresult *res;
-	enum err  e;
-	int       rows;
+	struct env_var *vs;
+	PGresult       *res;
+	enum err        e;
 
-	if ((e = db_run(r, &st_env_merged, &res, app)) != ERR_OK)
+	if ((e = db_get_object(r, &st_env_where, &res, "application not found", app)) != ERR_OK)
 		return e;
-	if ((rows = PQntuples(res)) == 0)
-		return req_fail(r, ERR_NOT_FOUND, "application not found");
 	env->project_id = db_get(res, 0, "project_id");
 	env->environment_id = db_get(res, 0, "environment_id");
 	env->version = db_get(res, 0, "env_version");
-	env->vars = arena_alloc(r->a, (size_t)rows * sizeof(*env->vars));
-	env->n = 0;
-	for (int i = 0; i < rows && !PQgetisnull(res, i, 5); i++) {
-		const char *key = db_get(res, i, "key");
-		const char *purpose = secret_bound_purpose(r, SECRET_ENV_VAR, arena_printf(r->a,
-		    "%s:%s:%s", db_get(res, i, "scope"), db_get(res, i, "scope_id"), key));
-		const char *value = secret_open(r, purpose, db_get(res, i, "value_sealed"), NULL);
-
-		if (value == NULL) {
-			log_error("env: the %s-scope variable %s of %s does not open",
-			    db_get(res, i, "scope"), key, db_get(res, i, "scope_id"));
-			return ERR_INTERNAL;
-		}
-		env->vars[env->n++] = (struct resolve_var){key, value};
-	}
+	if ((e = env_vars_merged(r, env->project_id, env->environment_id, app, &vs, &env->n)) !=
+	    ERR_OK)
+		return e;
+	env->vars = arena_alloc(r->a, (env->n + 1) * sizeof(*env->vars));
+	for (size_t i = 0; i < env->n; i++)
+		env->vars[i] = (struct resolve_var){vs[i].key, vs[i].value};
 	return ERR_OK;
 }
 
@@ -191,13 +165,8 @@ release_env(struct req *r, const char *app, const char **sealed, const char **ve
 		return ERR_INTERNAL;
 	if (rc > 0) {
 		bad = cJSON_CreateArray();
-		for (size_t i = 0; i < res.nerr; i++) {
-			cJSON *d = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(d, "field", res.errs[i].key);
-			cJSON_AddStringToObject(d, "message", res.errs[i].message);
-			cJSON_AddItemToArray(bad, d);
-		}
+		for (size_t i = 0; i < res.nerr; i++)
+			json_detail(bad, res.errs[i].key, res.errs[i].message);
 		result_free_wiped(&res, env.n);
 		return req_fail_details(r, "the environment variables have references that do not "
 		    "resolve; nothing was deployed", bad);
