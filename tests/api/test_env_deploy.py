@@ -12,8 +12,9 @@ import secrets
 import threading
 import time
 
-from lib import STATE, assert_error, psql
+from lib import STATE, assert_error, new_project, psql, registered
 from test_deploy_e2e import World, _app, _deploy, _finished, _have_fixtures, edge_get
+from test_servers import _server
 
 REVEAL = ("/env-vars/values", "/value", "/env")   # the endpoints that show values
 
@@ -280,3 +281,54 @@ def test_a_release_runs_the_merged_resolved_store_and_nothing_leaks():
     assert not leaks("\n".join(argv.seen)), [x for x in argv.seen if leaks(x)][:3]
     assert len(argv.seen) > 20 and any("launcher-agent" in x for x in argv.seen) and \
         any("conmon" in x or "podman" in x for x in argv.seen), len(argv.seen)
+
+
+def test_dependencies_and_a_refused_deploy_name_every_reference_without_an_agent():
+    """No engine needed: the references a merged map names, found by the
+    resolver (through ${VAR}, not in $${ escapes, not those of another
+    application), and the deploy's 400 with one entry per bad reference."""
+    c, _ = registered("deps")
+    _server(c)
+    p = new_project(c)
+
+    def app(name):
+        r = c.post("/applications", {"project_id": p["id"], "name": name, "source_type": "docker_image",
+                                     "image_url": "registry.example.com/web:1"})
+        assert r.status == 201, r
+        return r.data
+    a, b = app("web"), app("other")
+    bulk(c, p["id"], "project", None, {"DB_URL": "${db.main.url}", "ESCAPED": "$${db.escaped.url}"})
+    bulk(c, p["id"], "environment", a["environment_id"],
+         {"FILES": "s3://${bucket.files.endpoint}/${bucket.files.bucket_name}"})
+    bulk(c, p["id"], "application", a["id"], {"HOOK": "${fn.notify.url}", "VIA": "${DB_URL}",
+                                               "REPLICA": "x${db.replica.host}", "MISSING": "${NOPE}"})
+    bulk(c, p["id"], "application", b["id"], {"THEIRS": "${db.foreign.url}"})
+    r = c.get("/applications/%s/dependencies" % a["id"])
+    assert r.status == 200, r
+    assert r.data == {"databases": [{"kind": "db", "name": "main"}, {"kind": "db", "name": "replica"}],
+                      "buckets": [{"kind": "bucket", "name": "files"}],
+                      "functions": [{"kind": "fn", "name": "notify"}],
+                      "volumes": [], "depends_on": []}, r.data
+    assert c.get("/applications/%s/dependencies" % b["id"]).data["databases"] == [
+        {"kind": "db", "name": "foreign"}, {"kind": "db", "name": "main"}]
+    # The deploy: one entry per bad reference (FILES has two), none for VIA,
+    # which only uses the failed DB_URL; nothing created.
+    r = c.post("/applications/%s/deploy" % a["id"], {})
+    assert_error(r, 400, "BAD_REQUEST")
+    got = sorted((d["field"], d["message"]) for d in r.error["details"])
+    assert [f for f, _ in got] == ["DB_URL", "FILES", "FILES", "HOOK", "MISSING", "REPLICA"], got
+    assert ("DB_URL", "${db.main.url}: no database named main in this environment") in got, got
+    assert ("HOOK", "${fn.notify.url}: no function named notify in this environment") in got, got
+    assert ("MISSING", "${NOPE}: no variable NOPE in scope") in got, got
+    assert c.get("/deployments?applicationId=" + a["id"]).data == []
+    assert psql("SELECT count(*) FROM jobs WHERE payload->>'app_id' = '%s'" % a["id"],
+                user="launcher_owner") == ["0"]
+    assert c.get("/applications/" + a["id"]).data["status"] == "created"
+    # Fixed, it deploys (the job is queued for an agent that is not running).
+    for k in ("DB_URL", "FILES", "HOOK", "REPLICA", "MISSING", "VIA"):
+        scope = "project" if k == "DB_URL" else "environment" if k == "FILES" else "application"
+        sid = {"project": p["id"], "environment": a["environment_id"], "application": a["id"]}[scope]
+        assert c.delete("/env-vars/" + var_id(c, p["id"], scope, sid, k)).status == 204
+    r = c.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    assert c.get("/applications/%s/dependencies" % a["id"]).data["databases"] == []
