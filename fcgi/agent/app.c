@@ -1114,6 +1114,7 @@ app_run(struct app_job *j)
 		fail(&c, "%s failed", j->kind);
 	xfer_cleanup(&c.x);
 	arena_free(&c.a);
+	app_redact_free(&c.red);
 	return rc;
 }
 
@@ -1155,6 +1156,7 @@ cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payl
 	}
 	xfer_cleanup(&c.x);
 	arena_free(&c.a);
+	app_redact_free(&c.red);
 }
 
 void

@@ -354,11 +354,22 @@ app_spec_is_served(const struct app_spec *s)
 void
 app_redact_add(struct app_redact *r, const char *v)
 {
-	if (v == NULL || strlen(v) < 3 || r->n >= APP_REDACT_MAX)
+	if (v == NULL || strlen(v) < REDACT_MIN_LEN)
 		return;
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->vals[i], v) == 0)
 			return;
+	if (r->n == r->cap) {
+		size_t       cap = r->cap ? r->cap * 2 : 64;
+		const char **p = realloc(r->vals, cap * sizeof(*p));
+
+		if (p == NULL) {
+			r->oom = true;
+			return;
+		}
+		r->vals = p;
+		r->cap = cap;
+	}
 	r->vals[r->n++] = v;
 }
 
@@ -386,8 +397,20 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 }
 
 void
+app_redact_free(struct app_redact *r)
+{
+	free(r->vals);
+	r->vals = NULL;
+	r->n = r->cap = 0;
+}
+
+void
 app_redact(const struct app_redact *r, const char *in, char *out, size_t outlen)
 {
+	if (r->oom) {
+		(void)util_snprintf(out, outlen, "%s", APP_REDACTED);
+		return;
+	}
 	(void)redact(r->vals, r->n, true, in, out, outlen);
 }
 

@@ -17,7 +17,6 @@
 #include "../core/redact.h"
 
 #define APP_ID_MAX        64
-#define APP_REDACT_MAX    256		/* secret values remembered per job */
 #define APP_REDACTED      REDACTED
 
 enum app_source { APP_SRC_NONE, APP_SRC_IMAGE, APP_SRC_GIT, APP_SRC_RELEASE };
@@ -56,21 +55,29 @@ int  app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *
 /* Whether the app gets health-checked over HTTP/TCP and routed (web/api with a port). */
 bool app_spec_is_served(const struct app_spec *s);
 
-/* The secret values to hide from build output, progress and errors. */
+/*
+ * The secret values to hide from build output, progress and errors: every
+ * value of the release's env snapshot (the resolved map of the claim), the
+ * build arguments and the repository credential.  Unbounded: a release may
+ * have thousands of variables, and a value left out would be printed.
+ */
 struct app_redact {
-	size_t      n;
-	const char *vals[APP_REDACT_MAX];	/* not owned */
-	char        cred[512];			/* a URL credential (user:token), "" = none */
+	size_t       n, cap;
+	const char **vals;			/* not owned (the payload's strings) */
+	bool         oom;			/* a value could not be remembered */
+	char         cred[512];			/* a URL credential (user:token), "" = none */
 };
 
-/* Collects the env values of length >= 3 (and s's repository credential). */
+/* Collects the env values (and s's repository credential); app_redact_free after. */
 void app_redact_init(struct app_redact *r, const struct app_spec *s);
-/* Adds one value (ignored when shorter than 3 bytes or the table is full). */
+/* Adds one value (ignored when shorter than REDACT_MIN_LEN or already there). */
 void app_redact_add(struct app_redact *r, const char *v);
+void app_redact_free(struct app_redact *r);
 /*
  * Copies in into out (outlen bytes, always terminated, cut when needed)
- * with every known value and every "scheme://user:secret@" credential
- * replaced by APP_REDACTED.
+ * with every known value (core/redact.h: exact, and pieces at line
+ * boundaries) and every "scheme://user:secret@" credential replaced by
+ * APP_REDACTED; all of it when a value could not be remembered.
  */
 void app_redact(const struct app_redact *r, const char *in, char *out, size_t outlen);
 

@@ -53,6 +53,20 @@ app_say(const struct app_io *io, const char *fmt, ...)
 		io->emit(io->ud, red);
 }
 
+/*
+ * One line of a program's output (build, git): redacted on its own before
+ * its prefix goes in front, so that a piece of a value that starts the line
+ * (core/redact.h: values cut at a line boundary) is still seen to start it.
+ */
+static void
+say_output(const struct app_io *io, const char *prefix, const char *line)
+{
+	char red[RUNNER_MAX_LINE + 1];
+
+	app_redact(io->red, line, red, sizeof(red));
+	app_say(io, "%s%s", prefix, red);
+}
+
 void
 image_split_ref(const char *ref, char *repo, size_t repolen, char *tag, size_t taglen)
 {
@@ -265,7 +279,7 @@ proc_feed(struct proc_out *po, const char *p, size_t n)
 			if (po->len > 0 && po->capture == NULL) {
 				po->line[po->len] = '\0';
 				text_sanitize(po->line, 0);
-				app_say(po->io, "%s%s", po->prefix, po->line);
+				say_output(po->io, po->prefix, po->line);
 			}
 			po->len = 0;
 		} else if (po->len < sizeof(po->line) - 1)
@@ -466,7 +480,7 @@ build_obj(struct jstream *js, const cJSON *o)
 			if (js->plen > 0) {
 				js->partial[js->plen] = '\0';
 				text_sanitize(js->partial, 0);
-				app_say(js->io, "build: %s", js->partial);
+				say_output(js->io, "build: ", js->partial);
 			}
 			js->plen = 0;
 		} else if (js->plen < sizeof(js->partial) - 16)
@@ -570,7 +584,7 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 	if (js.plen > 0) {	/* a last line without its newline */
 		js.partial[js.plen] = '\0';
 		text_sanitize(js.partial, 0);
-		app_say(io, "build: %s", js.partial);
+		say_output(io, "build: ", js.partial);
 	}
 	free(js.buf);
 	close(fd);

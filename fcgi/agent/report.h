@@ -20,7 +20,7 @@
  * read once more; cursors of containers that vanished are forgotten.
  * Lines wait in a bounded buffer while the plane is unreachable (oldest
  * dropped, with a warning).  Runtime logs are not redacted here: the plane
- * knows the values and redacts them.
+ * knows the values and redacts them (core/redact.h, at POST /agent/logs).
  */
 #ifndef LAUNCHER_AGENT_REPORT_H
 #define LAUNCHER_AGENT_REPORT_H

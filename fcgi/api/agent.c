@@ -398,29 +398,12 @@ report_instances(struct req *r)
 }
 
 #define MAX_LOG_ENTRIES 500
-/* s with every occurrence of each secret replaced (arena string). */
-static const char *
-redact_line(struct req *r, const char *s, const cJSON *secrets)
-{
-	const char **vals;
-	size_t       n = 0, need;
-	char        *out;
-	bool         hit = false;
 
-	for (const cJSON *v = secrets->child; v && !hit; v = v->next)
-		hit = strstr(s, v->valuestring) != NULL;
-	if (!hit)
-		return s;
-	vals = arena_alloc(r->a, (size_t)cJSON_GetArraySize(secrets) * sizeof(*vals));
-	for (const cJSON *v = secrets->child; v; v = v->next)
-		vals[n++] = v->valuestring;
-	need = redact(vals, n, false, s, NULL, 0);
-	out = arena_alloc(r->a, need + 1);
-	(void)redact(vals, n, false, s, out, need + 1);
-	return out;
-}
-
-/* Values of the releases a batch names, long enough to be worth hiding. */
+/*
+ * The values of the releases a batch names (their env snapshots: every
+ * variable with its references resolved), in secrets; the redaction
+ * (core/redact.h) ignores values shorter than REDACT_MIN_LEN.
+ */
 static enum err
 log_secrets(struct req *r, const char *entries, cJSON *secrets)
 {
@@ -433,11 +416,32 @@ log_secrets(struct req *r, const char *entries, cJSON *secrets)
 		cJSON *env = apps_env_open(r, PQgetvalue(res, i, 0));
 
 		for (const cJSON *v = env ? env->child : NULL; v; v = v->next)
-			if (cJSON_IsString(v) && strlen(v->valuestring) >= 4)
+			if (cJSON_IsString(v) && strlen(v->valuestring) >= REDACT_MIN_LEN)
 				cJSON_AddItemToArray(secrets, cJSON_CreateString(v->valuestring));
 		cJSON_Delete(env);
 	}
 	return ERR_OK;
+}
+
+/* Every message of list redacted of the values in secrets, one pass per line
+ * (a match of >= REDACT_MIN_LEN bytes becomes 10: 2x + 11 is room enough, and
+ * a cut would only shorten text already redacted). */
+static void
+redact_messages(struct req *r, cJSON *list, const cJSON *secrets)
+{
+	const char **vals = arena_alloc(r->a, (size_t)cJSON_GetArraySize(secrets) * sizeof(*vals));
+	size_t       n = 0;
+
+	for (const cJSON *v = secrets->child; v; v = v->next)
+		vals[n++] = v->valuestring;
+	for (cJSON *it = list->child; it; it = it->next) {
+		cJSON      *m = cJSON_GetObjectItemCaseSensitive(it, "message");
+		size_t      room = 2 * strlen(m->valuestring) + sizeof(REDACTED);
+		char       *out = arena_alloc(r->a, room);
+
+		(void)redact(vals, n, false, m->valuestring, out, room);
+		cJSON_SetValuestring(m, out);
+	}
 }
 
 /* POST /agent/logs {"entries": [...]}: runtime log lines, redacted here. */
@@ -476,11 +480,7 @@ report_logs(struct req *r)
 		return e;
 	}
 	if (cJSON_GetArraySize(secrets) > 0) {
-		for (cJSON *it = list->child; it; it = it->next) {
-			cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
-
-			cJSON_SetValuestring(m, redact_line(r, m->valuestring, secrets));
-		}
+		redact_messages(r, list, secrets);
 		text = cJSON_PrintUnformatted(list);
 		arena_defer(r->a, free, text);
 	}

@@ -5,6 +5,13 @@
  * sections that own the resources (Databases, Buckets, Functions) fill in
  * their row's lookup when they arrive.  Until then a reference of that kind
  * is "no <noun> named X in this environment", never an empty string.
+ *
+ * For the section that fills a lookup: today every value a reference can
+ * resolve to is itself a value of the snapshot (${VAR} names a key of the
+ * map), so redacting the snapshot's values covers it.  A resource value
+ * substituted inside a longer string (a password inside a URL) is not; the
+ * first provider must hand its values to the redaction as well (e.g. a
+ * list beside the snapshot that the claim carries to the agent).
  */
 #include "api.h"
 

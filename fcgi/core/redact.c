@@ -1,9 +1,18 @@
 /*
- * redact.c - secret values out of text (see redact.h).
+ * redact.c - secret values out of text (rules and why in redact.h).
  */
 #include "redact.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* One thing to look for: a whole value, or one line of a value that spans
+ * lines (matched only whole). */
+struct pat {
+	const char *s;
+	size_t      len;
+	bool        whole;
+};
 
 /* Length of a URL userinfo starting at p (just after "://"), 0 = none. */
 static size_t
@@ -23,32 +32,118 @@ put(char *out, size_t outlen, size_t *o, const char *s, size_t n)
 	*o += n;
 }
 
+/* The values to look for (malloc'd; *np entries), or NULL when out of memory. */
+static struct pat *
+patterns(const char *const *vals, size_t n, size_t *np)
+{
+	size_t      m = 0, k = 0;
+	struct pat *p;
+
+	for (size_t i = 0; i < n; i++)
+		if (vals[i] != NULL)
+			for (const char *nl = vals[i]; (nl = strchr(nl, '\n')) != NULL; nl++)
+				m++;
+	if ((p = malloc((n + m + 1) * sizeof(*p))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = vals[i], *line;
+		size_t      len = v ? strlen(v) : 0;
+
+		if (len < REDACT_MIN_LEN)
+			continue;
+		p[k++] = (struct pat){v, len, true};
+		if (strchr(v, '\n') == NULL)
+			continue;
+		for (line = v; *line; ) {
+			size_t ll = strcspn(line, "\n"), end = ll;
+
+			while (end > 0 && line[end - 1] == '\r')
+				end--;
+			if (end >= REDACT_MIN_PIECE && end < len)
+				p[k++] = (struct pat){line, end, false};
+			line += ll + (line[ll] == '\n');
+		}
+	}
+	*np = k;
+	return p;
+}
+
+/*
+ * The longest match at p, 0 if none.  bol: p starts a line; cend: the end
+ * of p's line (without "\r"), so the text from p to cend may end the line
+ * with a prefix of a value.
+ */
+static size_t
+match(const struct pat *pats, size_t np, const char *p, bool bol, const char *cend)
+{
+	size_t best = 0, rest = p < cend ? (size_t)(cend - p) : 0;
+
+	for (size_t i = 0; i < np; i++) {
+		const struct pat *t = &pats[i];
+
+		if (t->s[0] == *p) {
+			if (t->len > best && strncmp(p, t->s, t->len) == 0)
+				best = t->len;
+			else if (t->whole && rest >= REDACT_MIN_PIECE && rest < t->len && rest > best &&
+			    memcmp(p, t->s, rest) == 0)
+				best = rest;	/* the line ends with a prefix of the value */
+		}
+		if (bol && t->whole && t->len > REDACT_MIN_PIECE) {
+			/* the line starts with a suffix s[j..len) of the value: the
+			 * first j found is the longest suffix */
+			size_t      j = t->len > rest ? t->len - rest : 1;
+			const char *q;
+
+			while (j + REDACT_MIN_PIECE <= t->len &&
+			    (q = memchr(t->s + j, *p, t->len - REDACT_MIN_PIECE - j + 1)) != NULL) {
+				j = (size_t)(q - t->s);
+				if (memcmp(p, q, t->len - j) == 0) {
+					if (t->len - j > best)
+						best = t->len - j;
+					break;
+				}
+				j++;
+			}
+		}
+	}
+	return best;
+}
+
 size_t
 redact(const char *const *vals, size_t n, bool userinfo, const char *in, char *out,
     size_t outlen)
 {
-	size_t o = 0;
+	const char *p = in, *lend = NULL, *cend = NULL;
+	struct pat *pats;
+	size_t      np = 0, o = 0;
 
-	while (*in) {
-		size_t best = 0;
+	if ((pats = patterns(vals, n, &np)) == NULL) {
+		put(out, outlen, &o, REDACTED, strlen(REDACTED));
+		goto done;
+	}
+	while (*p) {
+		bool   bol = p == in || p[-1] == '\n';
+		size_t best;
 
-		for (size_t i = 0; i < n; i++) {
-			size_t len = strlen(vals[i]);
-
-			if (len > best && strncmp(in, vals[i], len) == 0)
-				best = len;
+		if (lend == NULL || p > lend) {	/* entered another line */
+			lend = p + strcspn(p, "\n");
+			for (cend = lend; cend > p && cend[-1] == '\r'; cend--)
+				;
 		}
-		if (best == 0 && userinfo && strncmp(in, "://", 3) == 0 &&
-		    (best = userinfo_len(in + 3)) > 0) {
+		best = np ? match(pats, np, p, bol, cend) : 0;
+		if (best == 0 && userinfo && strncmp(p, "://", 3) == 0 &&
+		    (best = userinfo_len(p + 3)) > 0) {
 			put(out, outlen, &o, "://", 3);
-			in += 3;
+			p += 3;
 		}
 		if (best > 0) {
 			put(out, outlen, &o, REDACTED, strlen(REDACTED));
-			in += best;
+			p += best;
 		} else
-			put(out, outlen, &o, in++, 1);
+			put(out, outlen, &o, p++, 1);
 	}
+	free(pats);
+done:
 	if (outlen > 0)
 		out[o < outlen ? o : outlen - 1] = '\0';
 	return o;

@@ -386,6 +386,32 @@ def test_instances_report_for_an_application_on_another_server_is_refused():
                                                                  state="running")]}).status == 200
 
 
+def test_runtime_logs_redact_values_cut_at_line_boundaries():
+    c, s, p = _setup()
+    secret = "pg-password-4f9a2c7e1b"
+    a = _app(c, p, env={"DB_PASSWORD": secret, "PORT": "8080", "SHORT": "true1"})
+    agent = Agent(c.tenant, s["agent_token"])
+    d = c.post("/applications/%s/deploy" % a["id"], {}).data
+    _finish(agent, agent.claim(), image_id="sha256:" + "c" * 64,
+            instances=[{"container_id": "ce" * 32, "name": "lnchr-y-1", "deployment_id": d["id"],
+                        "status": "running"}])
+    base = {"app_id": a["id"], "deployment_id": d["id"], "container_id": "ce" * 32,
+            "stream": "stdout"}
+    lines = ["connecting with " + secret[:11],            # ends with an 11-byte prefix
+             secret[11:] + " as user app",                 # starts with an 11-byte suffix
+             "ends with " + secret[:7],                     # 7 bytes: too short to tell
+             "listening on 8080, debug=true1"]              # values under 6 bytes stay
+    r = agent.call("POST", "/logs", {"entries": [
+        dict(base, timestamp="2026-01-01T00:00:0%dZ" % (i + 1), message=m)
+        for i, m in enumerate(lines)]})
+    assert r.status == 204, r
+    logs = [x["message"] for x in c.get("/applications/%s/runtime-logs" % a["id"]).data]
+    assert logs == ["connecting with [redacted]", "[redacted] as user app",
+                    "ends with " + secret[:7], "listening on 8080, debug=true1"], logs
+    raw = _sql("SELECT string_agg(message, '|') FROM runtime_logs")
+    assert secret[:11] not in raw and secret[11:] not in raw, raw
+
+
 def test_runtime_logs_are_redacted_filtered_and_scoped():
     c, s, p = _setup()
     # "A" is a prefix of API_TOKEN's value and comes first in any key order:

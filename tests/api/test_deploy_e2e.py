@@ -394,8 +394,13 @@ def test_bad_image_stop_start_exec_and_delete():
     d = _deploy(w, a, want="failed")
     assert "does-not-exist" in d["error"] and "pull" in d["error"].lower(), d
     assert w.c.get("/applications/" + a["id"]).data["status"] == "failed"
-    b = _app(w, env={"APP_MESSAGE": "exec-visible"}, cpu_limit=0.5, memory_limit=64 << 20,
-             restart_policy="on-failure", start_command="echo started-by-start-command; exec /start.sh")
+    # SPLIT_SECRET is printed in two lines (12 + 11 bytes) at start and by exec:
+    # each piece is redacted (a value cut at a line boundary).
+    split = "split-secret-0123456789"
+    halves = 'echo "${SPLIT_SECRET%???????????}"; echo "${SPLIT_SECRET#????????????}"'
+    b = _app(w, env={"APP_MESSAGE": "exec-visible", "SPLIT_SECRET": split}, cpu_limit=0.5,
+             memory_limit=64 << 20, restart_policy="on-failure",
+             start_command="echo started-by-start-command; %s; exec /start.sh" % halves)
     _deploy(w, b)
     # Limits, restart policy and start command reach the engine.
     cs = app_containers(b["id"])
@@ -407,10 +412,17 @@ def test_bad_image_stop_start_exec_and_delete():
     _wait("the start command's output in the runtime logs", lambda: any(
         "started-by-start-command" in x["message"]
         for x in w.c.get("/applications/%s/runtime-logs" % b["id"]).data), 30)
-    r = exec_result(w.c, b["id"], ["sh", "-c", "echo sum=$((1+2)); echo $APP_MESSAGE; exit 3"])
+    _wait("the halves of SPLIT_SECRET in the runtime logs", lambda: sum(
+        x["message"] == "[redacted]"
+        for x in w.c.get("/applications/%s/runtime-logs" % b["id"]).data) >= 2, 30)
+    logs = "|".join(x["message"] for x in w.c.get("/applications/%s/runtime-logs" % b["id"]).data)
+    assert split[:12] not in logs and split[12:] not in logs, logs
+    r = exec_result(w.c, b["id"], ["sh", "-c", "echo sum=$((1+2)); echo $APP_MESSAGE; %s; exit 3" % halves])
     assert r["exit_code"] == 3 and "sum=3" in r["output"], r
     # The output is redacted of the release's env values, like every log.
     assert "exec-visible" not in r["output"] and "[redacted]" in r["output"], r
+    assert split[:12] not in r["output"] and split[12:] not in r["output"] and \
+        r["output"].count("[redacted]") == 3, r
     assert_error(w.c.post("/applications/%s/exec" % b["id"], {"command": []}), 400, "BAD_REQUEST", "command")
     assert w.c.post("/applications/%s/stop" % b["id"]).status == 200
     _wait("stopped", lambda: w.c.get("/applications/" + b["id"]).data["status"] == "stopped", 60)

@@ -36,6 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				app_redact_init(&r, &s);
 				app_redact(&r, "build https://user:pass@example.com/x.git step", out,
 				    sizeof(out));
+				app_redact_free(&r);
 				if (memchr(out, '\0', sizeof(out)) == NULL)
 					abort();
 			} else if (memchr(err, '\0', sizeof(err)) == NULL) {

@@ -271,7 +271,7 @@ test_blowup(void)
 {
 	enum { N = 40 };
 	struct resolve_var    v[N];
-	char                  keys[N][8], vals[N][32];
+	char                  keys[N][16], vals[N][40];
 	struct resolve_result res;
 	clock_t               t0 = clock();
 	int                   rc;
@@ -304,7 +304,7 @@ test_total(void)
 {
 	enum { N = 40 };
 	struct resolve_var    v[N + 1];
-	char                  keys[N][8];
+	char                  keys[N][16];
 	char                 *big = fill(RESOLVE_MAX_VALUE - 1, 'y');
 	struct resolve_result res;
 	size_t                total = 0, ok = 0;
@@ -363,7 +363,7 @@ static void
 test_misc(void)
 {
 	struct resolve_var    v[9];
-	char                  keys[9][4], vals[9][16];
+	char                  keys[9][16], vals[9][24];
 	struct resolve_result res;
 	struct resolve_var    r[1] = {{"A", "${db.pg.url}"}};
 

@@ -92,5 +92,48 @@ main(void)
 		(void)redact(vals, 0, true, "plain ://no-at text", out, sizeof(out));
 		CHECK(strcmp(out, "plain ://no-at text") == 0, out);
 	}
+
+	/* Redaction: short values, pieces at line boundaries, values over lines. */
+	{
+		static const char *const vals[] = {
+			"hunter2-secret-value", "short", "123456", NULL,
+			"-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\r\nEEEEFFFF\nGG\n-----END KEY-----",
+		};
+		static const struct { const char *in, *want; } cases[] = {
+			{"", ""},
+			{"pw=hunter2-secret-value ok", "pw=[redacted] ok"},
+			{"hunter2-secret-valuehunter2-secret-value", "[redacted][redacted]"},
+			{"short and shorter", "short and shorter"},		/* under REDACT_MIN_LEN */
+			{"port 123456!", "port [redacted]!"},			/* exactly REDACT_MIN_LEN */
+			{"token=hunter2-s", "token=[redacted]"},		/* ends with a 9-byte prefix */
+			{"x hunter2-", "x [redacted]"},				/* 8 bytes */
+			{"x hunter2", "x hunter2"},				/* 7 bytes: kept */
+			{"hunter2-s more", "hunter2-s more"},			/* a prefix not at the end */
+			{"ecret-value and more", "[redacted] and more"},	/* starts with a suffix */
+			{"et-value rest", "[redacted] rest"},			/* 8 bytes */
+			{"t-value rest", "t-value rest"},			/* 7 bytes: kept */
+			{"x ecret-value", "x ecret-value"},			/* a suffix not at the start */
+			{"a hunter2-se\ncret-value b", "a [redacted]\n[redacted] b"},
+			{"a hunter2-secret-va\nlue b", "a [redacted]\nlue b"},	/* 3 bytes left */
+			{"a hu\nnter2-secret-value", "a hu\n[redacted]"},
+			{"a hunter2-secr\r\nb", "a [redacted]\r\nb"},		/* CR is no part of a line */
+			{"AAAABBBBCCCCDDDD", "[redacted]"},			/* a line of a multi-line value */
+			{"EEEEFFFF", "[redacted]"},
+			{"GG", "GG"},
+			{"k=-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\r\nEEEEFFFF\nGG\n-----END KEY-----!",
+			    "k=[redacted]!"},
+			{"ter2-secret-val", "ter2-secret-val"},		/* an inner part is no piece */
+			{"ecret-value", "[redacted]"},				/* the whole line is a suffix */
+		};
+		char out[256];
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+			size_t need = redact(vals, 5, false, cases[i].in, out, sizeof(out));
+
+			CHECK(strcmp(out, cases[i].want) == 0 && need == strlen(out), cases[i].in);
+			if (strcmp(out, cases[i].want) != 0)
+				printf("  got \"%s\"\n", out);
+		}
+	}
 	return unit_done("util");
 }
