@@ -3,7 +3,7 @@
 #   make test     the whole suite; last line "N passed, N failed"
 #   make start / make stop   the same stack in the background
 #   make lint     banned calls + warnings as errors
-#   make bench    wrk through nginx (see README, Performance)
+#   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 

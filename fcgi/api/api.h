@@ -4,6 +4,9 @@
 #ifndef LAUNCHER_API_H
 #define LAUNCHER_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../core/router.h"
 
 extern const struct route api_system_routes[];
@@ -19,6 +22,7 @@ extern const struct route api_agent_routes[];
 extern const struct route api_application_routes[];
 extern const struct route api_app_action_routes[];
 extern const struct route api_app_env_routes[];
+extern const struct route api_env_var_routes[];
 extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
@@ -36,5 +40,8 @@ extern const struct route api_volume_routes[];
 struct env_refs_ctx { struct req *r; const char *project_id; const char *environment_id; };
 int env_refs_lookup(void *ctx /* struct env_refs_ctx * */, const char *kind, const char *name,
     const char *prop, char **out, char **why);
+/* The i-th kind of the table ("db") and the list that names its resources
+ * ("databases"); false past the end. */
+bool env_refs_kind(size_t i, const char **kind, const char **list);
 
 #endif

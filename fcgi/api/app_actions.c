@@ -10,18 +10,24 @@
  */
 #include "api.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "../core/db.h"
 #include "../core/json.h"
 #include "../core/perm.h"
+#include "../core/resolve.h"
 #include "apps_common.h"
+#include "env_vars.h"
 
 DB_STMT st_deploy = {"apps_deploy",
     "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
     " $8, $9::int)"};
-DB_STMT st_env_now = {"apps_env_now",
-    "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid"};
+/* Where an application is, and the version of its env; read before its variables. */
+DB_STMT st_env_where = {"apps_env_where",
+    "SELECT project_id, environment_id, env_version FROM applications WHERE id = $1::uuid"};
 DB_STMT st_previous = {"apps_previous",
     "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
@@ -74,24 +80,105 @@ respond_deploy(struct req *r, PGresult *res)
 	return apps_respond_deployment(r, db_get(res, 0, "deployment_id"), created ? 201 : 200);
 }
 
+/* An application's merged env, opened: vars[i] = {KEY, raw value}, by key. */
+struct app_env {
+	const char         *project_id, *environment_id, *version;
+	struct resolve_var *vars;
+	size_t              n;
+};
+
 /*
- * The env snapshot a new release runs with (sealed) and the app's env
- * version it comes from.  Today the application's own map; the Env-vars
- * section resolves project- and environment-scoped variables and
- * ${type.name.property} references into it here, before anything starts,
- * so that a release keeps what they resolved to.
+ * The merged env of application app (env_vars_merged: one statement, the
+ * values opened in the request's arena, which wipes them at reset), and
+ * the app's env_version read just before it: a variable changed in
+ * between makes the version older than the rows, which api_deploy()
+ * refuses (409, retry) rather than record a snapshot under a version it
+ * does not hold.  Errors are recorded for the router (404, or 409 naming
+ * a value that does not open).
+ */
+static enum err
+env_load(struct req *r, const char *app, struct app_env *env)
+{
+	struct env_var *vs;
+	PGresult       *res;
+	enum err        e;
+
+	if ((e = db_get_object(r, &st_env_where, &res, "application not found", app)) != ERR_OK)
+		return e;
+	env->project_id = db_get(res, 0, "project_id");
+	env->environment_id = db_get(res, 0, "environment_id");
+	env->version = db_get(res, 0, "env_version");
+	if ((e = env_vars_merged(r, env->project_id, env->environment_id, app, &vs, &env->n)) !=
+	    ERR_OK)
+		return e;
+	env->vars = arena_alloc(r->a, (env->n + 1) * sizeof(*env->vars));
+	for (size_t i = 0; i < env->n; i++)
+		env->vars[i] = (struct resolve_var){vs[i].key, vs[i].value};
+	return ERR_OK;
+}
+
+/* Deletes a map that held secret values, wiping them first. */
+static void
+map_delete_wiped(cJSON *map)
+{
+	for (cJSON *it = map ? map->child : NULL; it; it = it->next)
+		if (cJSON_IsString(it))
+			sodium_memzero(it->valuestring, strlen(it->valuestring));
+	cJSON_Delete(map);
+}
+
+/* Frees a resolver result whose values were secrets, wiping them first. */
+static void
+result_free_wiped(struct resolve_result *res, size_t n)
+{
+	for (size_t i = 0; res->values != NULL && i < n; i++)
+		if (res->values[i] != NULL)
+			sodium_memzero(res->values[i], strlen(res->values[i]));
+	resolve_result_free(res, n);
+}
+
+/*
+ * The env snapshot a new release runs with (sealed, SECRET_APP_ENV) and
+ * the app's env_version it comes from: the merged map with every
+ * reference resolved (core/resolve.h, through the providers of
+ * env_refs.c), before anything is queued, so that a release keeps what
+ * its references resolved to and a rollback re-applies exactly that.
+ * Any reference that does not resolve: 400 (detail set) with one entry
+ * per bad reference, {field: KEY, message: "${db.x.url}: ..."}; the
+ * messages name references, never values.
  */
 static enum err
 release_env(struct req *r, const char *app, const char **sealed, const char **version)
 {
-	PGresult *res;
-	enum err  e;
+	struct resolve_result res;
+	struct env_refs_ctx   ctx;
+	struct app_env        env;
+	cJSON                *map, *bad;
+	enum err              e;
+	int                   rc;
 
-	if ((e = db_get_object(r, &st_env_now, &res, "application not found", app)) != ERR_OK)
+	if ((e = env_load(r, app, &env)) != ERR_OK)
 		return e;
-	*sealed = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->a, db_get(res, 0, "env_sealed"));
-	*version = arena_strdup(r->a, db_get(res, 0, "env_version"));
-	return ERR_OK;
+	ctx = (struct env_refs_ctx){.r = r, .project_id = env.project_id,
+	    .environment_id = env.environment_id};
+	if ((rc = resolve_all(env.vars, env.n, env_refs_lookup, &ctx, &res)) < 0)
+		return ERR_INTERNAL;
+	if (rc > 0) {
+		bad = cJSON_CreateArray();
+		for (size_t i = 0; i < res.nerr; i++)
+			json_detail(bad, res.errs[i].key, res.errs[i].message);
+		result_free_wiped(&res, env.n);
+		return req_fail_details(r, "the environment variables have references that do not "
+		    "resolve; nothing was deployed", bad);
+	}
+	map = cJSON_CreateObject();
+	for (size_t i = 0; i < env.n; i++)
+		cJSON_AddItemToObject(map, env.vars[i].key, cJSON_CreateString(res.values[i]));
+	result_free_wiped(&res, env.n);
+	*sealed = apps_env_seal(r, map);
+	map_delete_wiped(map);
+	*version = env.version;
+	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
 }
 
 static enum err
@@ -242,23 +329,62 @@ instances(struct req *r)
 	return http_respond_json(r, 200, json_rows(res), NULL);
 }
 
+/*
+ * A resolver lookup that only records which resources the references
+ * name ({kind, name} once each, into the dependencies object ctx) and
+ * resolves every one to "": the references are found by the resolver's
+ * own parsing, and no value of a resource is read.
+ */
+static int
+record_ref(void *ctx, const char *kind, const char *name, const char *prop, char **out,
+    char **why)
+{
+	cJSON      *deps = ctx, *list = NULL, *item;
+	const char *k, *l;
+
+	for (size_t i = 0; list == NULL && env_refs_kind(i, &k, &l); i++)
+		if (strcmp(kind, k) == 0)
+			list = cJSON_GetObjectItemCaseSensitive(deps, l);
+	if (list == NULL) {
+		*why = strdup("not a kind of resource");
+		return -1;
+	}
+	for (item = list->child; item; item = item->next)
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(item, "name")->valuestring, name) == 0)
+			break;
+	if (item == NULL) {
+		item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "kind", kind);
+		cJSON_AddStringToObject(item, "name", name);
+		cJSON_AddItemToArray(list, item);
+	}
+	*out = strdup("");
+	return *out != NULL ? 0 : -1;
+}
+
 static enum err
 dependencies(struct req *r)
 {
-	PGresult *res;
-	cJSON    *d, *row;
-	enum err  e;
+	const char           *id = http_param(r, "id"), *kind, *list;
+	struct resolve_result rr;
+	struct app_env        env;
+	PGresult             *res;
+	cJSON                *d, *row;
+	enum err              e;
 
-	if ((e = db_get_object(r, &st_deps, &res, "application not found",
-	    http_param(r, "id"))) != ERR_OK)
+	if ((e = db_get_object(r, &st_deps, &res, "application not found", id)) != ERR_OK ||
+	    (e = env_load(r, id, &env)) != ERR_OK)
 		return e;
-	row = json_row(res, 0);
 	d = cJSON_CreateObject();
-	/* Databases, buckets and functions come with their sections; env
-	 * references to them will be listed here as they are resolved. */
-	cJSON_AddItemToObject(d, "databases", cJSON_CreateArray());
-	cJSON_AddItemToObject(d, "buckets", cJSON_CreateArray());
-	cJSON_AddItemToObject(d, "functions", cJSON_CreateArray());
+	for (size_t i = 0; env_refs_kind(i, &kind, &list); i++)
+		cJSON_AddItemToObject(d, list, cJSON_CreateArray());
+	/* Unresolved ${VAR}s and cycles do not matter here: the deploy says so. */
+	if (resolve_all(env.vars, env.n, record_ref, d, &rr) < 0) {
+		cJSON_Delete(d);
+		return ERR_INTERNAL;
+	}
+	result_free_wiped(&rr, env.n);
+	row = json_row(res, 0);
 	cJSON_AddItemToObject(d, "volumes", cJSON_DetachItemFromObject(row, "volumes"));
 	cJSON_AddItemToObject(d, "depends_on", cJSON_DetachItemFromObject(row, "depends_on"));
 	cJSON_Delete(row);

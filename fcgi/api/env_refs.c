@@ -16,6 +16,7 @@
 #include "api.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,24 @@ static const char *const fn_props[] = {"url", NULL};
 static const struct env_ref_kind {
 	const char        *kind;
 	const char        *noun;    /* in messages: "no <noun> named x" */
+	const char        *list;    /* GET /applications/:id/dependencies lists it here */
 	const char *const *props;   /* API.md §5, §6, §7 */
 	env_ref_lookup_fn  lookup;  /* NULL until the section exists */
 } kinds[] = {
-	{"db", "database", db_props, NULL},
-	{"bucket", "bucket", bucket_props, NULL},
-	{"fn", "function", fn_props, NULL},
+	{"db", "database", "databases", db_props, NULL},
+	{"bucket", "bucket", "buckets", bucket_props, NULL},
+	{"fn", "function", "functions", fn_props, NULL},
 };
+
+bool
+env_refs_kind(size_t i, const char **kind, const char **list)
+{
+	if (i >= sizeof(kinds) / sizeof(*kinds))
+		return false;
+	*kind = kinds[i].kind;
+	*list = kinds[i].list;
+	return true;
+}
 
 /* A malloc'd printf for *why (NULL when out of memory: the resolver then
  * says "cannot be resolved"). */

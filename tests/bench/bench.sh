@@ -13,7 +13,8 @@
 # Prints req/s, p50, p99 per case and the ratios b/a, c/a, d/a (and the same
 # against p); then the CPU
 # time per request of nginx, the pool and PostgreSQL (tests/bench/cpu.py)
-# and the same ratios by CPU time.  Plain HTTP on loopback: TLS would cost
+# and the same ratios by CPU time; last, the env case (tests/bench/env_deploy.py:
+# how much later a deploy with 500 variables is claimed than one with none).  Plain HTTP on loopback: TLS would cost
 # every case the same and measure nginx, not us.
 # BENCH_SECONDS, BENCH_ROUNDS and BENCH_CONNECTIONS override the defaults.
 set -euo pipefail
@@ -124,3 +125,6 @@ for k in "apbcd":
 print("ratios by CPU: b/a = %.2f   c/a = %.2f   d/a = %.2f" % (tot["a"] / tot["b"],
       tot["a"] / tot["c"], tot["a"] / tot["d"]))
 PYEOF
+# The env case: a deploy with 500 variables against one with none, from the
+# deploy request to the job's claim (tests/bench/env_deploy.py).
+BENCH_KEY=$KEY $PY tests/bench/env_deploy.py
