@@ -1,0 +1,231 @@
+"""Master-key rotation (README "Security"): launcher-admin rotate-master-key
+re-encrypts every sealed column (sql/022_sealed_columns.sql) under a new
+key of the ring, in batches.  Killed at a random batch and run again, it
+resumes with the same key; every value still opens through the API (app
+env, deployments' snapshots through the agent's claim, repository
+credentials, exec results), none was re-encrypted twice, the ring gained
+exactly one key, and sessions, service keys and agent tokens issued before
+keep working (they hang off key 0, which a rotation never changes)."""
+import os
+import random
+import re
+import signal
+import subprocess
+import uuid
+
+from lib import BIN, CONF, Client, make_key, new_project, psql, registered, request
+from test_servers import Agent, _server
+
+ADMIN = [os.path.join(BIN, "launcher-admin"), "-c", CONF]
+PROGRESS = re.compile(r"^rotate-master-key: (\w+)\.(\w+) (\d+)/(\d+)$")
+N_APPS = 12
+
+
+def _sql(sql):
+    return psql(sql, user="launcher_owner")
+
+
+def _conf(key):
+    with open(CONF) as f:
+        for line in f:
+            k, _, v = line.partition("=")
+            if k.strip() == key:
+                return v.strip().strip('"')
+    raise AssertionError("no %s in %s" % (key, CONF))
+
+
+def _ring_ids():
+    """The key ids of the ring file ([0] for the original 32-byte file)."""
+    with open(_conf("master_key_file"), "rb") as f:
+        raw = f.read()
+    if len(raw) == 32:
+        return [0]
+    text = raw.decode()
+    assert "launcher-keyring 1" in text, text[:40]
+    return [int(l.split()[1]) for l in text.splitlines() if l.startswith("key ")]
+
+
+def _sealed():
+    """{(table, column, id): sealed text} of every sealed column."""
+    out = {}
+    for row in _sql("SELECT table_name, id_column, column_name FROM sealed_columns"
+                    " WHERE to_regclass('launcher.' || table_name) IS NOT NULL"):
+        t, idc, col = row.split("|")
+        for r in _sql("SELECT %s::text, %s FROM %s WHERE %s IS NOT NULL" % (idc, col, t, col)):
+            i, v = r.split("|", 1)
+            out[(t, col, i)] = v
+    return out
+
+
+def _key_of(sealed):
+    m = re.match(r"^\$(\d+)\$", sealed)
+    return int(m.group(1)) if m else 0
+
+
+def _rotate(*args, kill_at=None):
+    """Runs rotate-master-key; with kill_at=n, SIGKILLs it as soon as it has
+    reported its n-th batch.  Returns (exit status, stderr lines)."""
+    p = subprocess.Popen(ADMIN + ["rotate-master-key"] + list(args), stderr=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, text=True)
+    lines, batches = [], 0
+    try:
+        for line in p.stderr:
+            lines.append(line.rstrip("\n"))
+            m = PROGRESS.match(lines[-1])
+            if m and kill_at is not None and int(m.group(3)) > 0:
+                batches += 1
+                if batches == kill_at:
+                    p.send_signal(signal.SIGKILL)
+                    break
+        return p.wait(timeout=300), lines
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+class World:
+    """A tenant with apps whose every sealed column holds values."""
+
+    def __init__(self):
+        self.c, _ = registered("rot")
+        self.key = make_key(self.c)["key"]
+        s = _server(self.c, base_domain="rot.test")
+        self.agent = Agent(self.c.tenant, s["agent_token"])
+        assert self.agent.heartbeat().status == 200
+        p = new_project(self.c)
+        self.apps = []
+        for i in range(N_APPS):
+            cred = "u%d:tok-%s" % (i, uuid.uuid4().hex)
+            env1 = {"K%d_%d" % (i, j): "one-%d-%d-%s" % (i, j, uuid.uuid4().hex) for j in range(3)}
+            r = self.c.post("/applications", {
+                "name": "a%d-%s" % (i, uuid.uuid4().hex[:6]), "project_id": p["id"], "source_type": "git",
+                "repository_url": "https://%s@git.test/r%d.git" % (cred, i), "autodeploy": True,
+                "exposed_port": 8080, "env": env1})
+            assert r.status == 201, r
+            a = r.data
+            d1 = self._deploy(a, env1, cred)
+            env2 = dict(env1, LATER="two-%d-%s" % (i, uuid.uuid4().hex))
+            assert self.c.put("/applications/%s/env" % a["id"], env2).status == 200
+            self._deploy(a, env2, cred)
+            self.apps.append({"id": a["id"], "cred": cred, "env1": env1, "env2": env2, "d1": d1["id"]})
+        # An exec's output, stored sealed (jobs.result_sealed).
+        a = self.apps[0]
+        r = self.c.post("/applications/%s/exec" % a["id"], {"command": ["env"]})
+        assert r.status == 202, r
+        self.exec_job = r.data["job"]["id"]
+        self.exec_out = "exec-output-%s" % uuid.uuid4().hex
+        job = self.agent.claim()
+        assert job["kind"] == "app.exec", job
+        self._finish(job, exit_code=0, output=self.exec_out)
+
+    def _finish(self, job, **result):
+        r = self.agent.call("POST", "/jobs/%s/complete" % job["id"], {"status": "succeeded", "result": result})
+        assert r.status == 200, r
+
+    def _deploy(self, a, env, cred):
+        d = self.c.post("/applications/%s/deploy" % a["id"], {})
+        assert d.status == 201, d
+        job = self.agent.claim()
+        assert job["payload"]["env"] == env, job["payload"]
+        assert cred in job["payload"]["source"]["repository_url"], job["payload"]["source"]
+        self._finish(job, image_id="sha256:" + uuid.uuid4().hex * 2)
+        return d.data
+
+    def check(self):
+        """Every value opens through the API and equals the original."""
+        for a in self.apps:
+            assert self.c.get("/applications/%s/env" % a["id"]).data == a["env2"]
+        r = self.c.get("/jobs/" + self.exec_job)
+        assert r.status == 200 and r.data["result"]["output"] == self.exec_out, r
+        # The deployments' snapshots and the credentials open where the
+        # agent gets them: a rollback to the first release (its snapshot),
+        # then a new deploy (the credential), for two apps.
+        for a in random.sample(self.apps, 2):
+            rb = self.c.post("/applications/%s/rollback" % a["id"], {"deployment_id": a["d1"]})
+            assert rb.status == 201, rb
+            job = self.agent.claim()
+            assert job["payload"]["env"] == a["env1"], job["payload"]
+            self._finish(job, image_id="sha256:" + uuid.uuid4().hex * 2)
+            self._deploy({"id": a["id"]}, a["env2"], a["cred"])
+        # Sessions, service keys and agent tokens issued before: key 0's.
+        assert self.c.get("/auth/me").status == 200
+        assert Client(self.c.tenant, key=self.key).get("/projects").status == 200
+        assert self.agent.heartbeat().status == 200
+
+
+def test_every_sealed_column_is_listed():
+    """A column that holds sealed values and is missing from sealed_columns
+    would keep its old key after a rotation: the suffix _sealed says it."""
+    cols = set(_sql("SELECT table_name || '.' || column_name FROM information_schema.columns"
+                    " WHERE table_schema = 'launcher' AND column_name LIKE '%\\_sealed'"))
+    listed = set(_sql("SELECT table_name || '.' || column_name FROM sealed_columns"))
+    assert cols and cols <= listed, cols - listed
+
+
+def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens():
+    w = World()
+    before_ring = _ring_ids()
+    before = _sealed()
+    newest = before_ring[-1]
+    assert all(_key_of(v) == newest for v in before.values()), "start from a finished rotation"
+    batch = 5
+    est = sum((n + batch - 1) // batch for n in
+              [sum(1 for k in before if k[:2] == col) for col in {k[:2] for k in before}])
+    kill_at = random.randint(1, max(1, est - 2))
+    rc, lines = _rotate("--batch", str(batch), kill_at=kill_at)
+    assert rc == -signal.SIGKILL, (rc, lines)
+    ring = _ring_ids()
+    assert ring == before_ring + [newest + 1], ring
+    assert any("key %d added" % (newest + 1) in l for l in lines), lines
+    # The pool was told before anything was sealed with the new key.
+    with open(_conf("fcgi_state_file")) as f:
+        assert f.read().split("\n")[1] == "ring %d" % len(ring)
+    mid = _sealed()
+    done = {k: v for k, v in mid.items() if _key_of(v) == newest + 1}
+    assert done and len(done) < len(mid), (len(done), len(mid))
+    assert all(_key_of(v) == newest for k, v in mid.items() if k not in done)
+    # Old and new key both open while the rotation is unfinished.
+    w.check()
+
+    rc, lines = _rotate("--batch", str(batch))
+    assert rc == 0, lines
+    assert any(l.startswith("rotate-master-key: resuming") for l in lines), lines
+    assert _ring_ids() == ring, "a resumed rotation adds no key"
+    after = _sealed()
+    assert all(_key_of(v) == newest + 1 for v in after.values())
+    # What the killed run had finished was not re-encrypted again (values
+    # written by the checks above are new rows, sealed by the pool).
+    assert all(after[k] == v for k, v in done.items() if k in after)
+    assert set(before) <= set(after)
+    w.check()
+
+    # Nothing left: --resume changes no row and adds no key.
+    snap = _sealed()
+    rc, lines = _rotate("--resume")
+    assert rc == 0 and any("nothing to resume" in l for l in lines), lines
+    assert _sealed() == snap and _ring_ids() == ring
+
+
+def test_a_second_run_at_once_is_refused():
+    """Two runs cannot interleave (an advisory lock), so no value is
+    re-encrypted by both."""
+    env = dict(os.environ, PGPASSWORD=__import__("lib").pgpass("launcher_owner"))
+    port = os.environ.get("LAUNCHER_PG_PORT", "5488")
+    from lib import STATE
+    holder = subprocess.Popen(["psql", "-X", "-q", "-h", os.path.join(STATE, "pg", "sock"), "-p", port,
+                               "-U", "launcher_owner", "-d", "launcher", "-c",
+                               "SELECT pg_advisory_lock(727275), pg_sleep(30)"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if _sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 727275") == ["1"]:
+                break
+            __import__("time").sleep(0.05)
+        ring = _ring_ids()
+        rc, lines = _rotate()
+        assert rc == 1 and any("another rotate-master-key is running" in l for l in lines), lines
+        assert _ring_ids() == ring
+    finally:
+        holder.kill()
+        holder.wait()
