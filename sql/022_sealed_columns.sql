@@ -1,6 +1,6 @@
 -- 022_sealed_columns.sql - the one table of columns that hold values sealed
 -- with the master key ring (fcgi/core/crypto.h, crypto_seal through
--- fcgi/core/secret.h), and the three functions launcher-admin
+-- fcgi/core/secret.h), and the functions launcher-admin
 -- rotate-master-key re-encrypts them with.
 --
 -- A sealed value is base64 text, prefixed with "$N$" when it was sealed
@@ -10,6 +10,9 @@
 -- passed to secret_seal.  A later section that seals a new column adds one
 -- row here in its own migration, e.g.
 --   INSERT INTO sealed_columns VALUES ('registries', 'id', 'token_sealed', 'tenant_id', '''registry-token''');
+-- The purpose is evaluated for each row, e.g. env_vars' (CONTRACT of issue
+-- 12, section 2): 'env-var:' || scope || ':' || coalesce(application_id,
+-- environment_id, project_id) || ':' || key
 -- tests/api/test_key_rotation.py refuses a column named *_sealed that is
 -- not listed.
 --
@@ -28,7 +31,10 @@ CREATE TABLE sealed_columns (
 );
 REVOKE ALL ON sealed_columns FROM PUBLIC;
 
-INSERT INTO sealed_columns (table_name, id_column, column_name, tenant_column, purpose) VALUES
+-- (A column an earlier migration has removed is not listed; a later
+-- migration that removes a sealed column deletes its row here.)
+INSERT INTO sealed_columns (table_name, id_column, column_name, tenant_column, purpose)
+SELECT v.* FROM (VALUES
 	('applications', 'id', 'env_sealed', 'tenant_id', '''app-env'''),
 	('applications', 'id', 'repository_credential_sealed', 'tenant_id', '''app-repo-credential'''),
 	('applications', 'id', 'webhook_secret_sealed', 'tenant_id', '''app-webhook-secret'''),
@@ -36,7 +42,11 @@ INSERT INTO sealed_columns (table_name, id_column, column_name, tenant_column, p
 	('jobs', 'id', 'result_sealed', 'tenant_id', '''job-result'''),
 	-- CONTRACT of issue 12, section 2 (sql/020_env_vars.sql).
 	('env_vars', 'id', 'value_sealed', 'tenant_id',
-	 '''env-var:'' || scope || '':'' || coalesce(application_id, environment_id, project_id) || '':'' || key');
+	 '''env-var:'' || scope || '':'' || coalesce(application_id, environment_id, project_id) || '':'' || key')
+) v (table_name, id_column, column_name, tenant_column, purpose)
+WHERE EXISTS (SELECT FROM information_schema.columns c
+               WHERE c.table_schema = 'launcher' AND c.table_name = v.table_name
+                 AND c.column_name = v.column_name);
 
 -- The entry of table.column; raises when there is none (a bug of the caller).
 CREATE FUNCTION sealed_column(p_table text, p_column text) RETURNS sealed_columns
@@ -86,8 +96,9 @@ END $$;
 
 -- Replaces one value, only if it is still p_old (the caller holds the
 -- row's lock from sealed_batch; the check is the last guard against a
--- double re-encryption).  Touches that column alone: no row_version,
--- no updated_at, nothing an ETag or pending_deploy follows.
+-- double re-encryption).  Sets that column alone, never row_version:
+-- no ETag changes and no application becomes pending_deploy (the tables'
+-- own triggers may still set updated_at).
 CREATE FUNCTION sealed_put(p_table text, p_column text, p_id text, p_old text, p_new text)
 RETURNS boolean
 LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
