@@ -24,6 +24,22 @@
 #define SECRET_APP_WEBHOOK "app-webhook-secret"
 /* A job's result that may show secrets (exec output), jobs.result_sealed. */
 #define SECRET_JOB_RESULT "job-result"
+/*
+ * One variable of the env store (env_vars.value_sealed), always bound to
+ * its row: secret_bound_purpose(r, SECRET_ENV_VAR, "<scope>:<scope_id>:<KEY>"),
+ * i.e. the associated data env-var:<scope>:<scope_id>:<KEY>, which SQL
+ * spells env_var_purpose(scope, scope_id, key) (sql/020_env_vars.sql).
+ */
+#define SECRET_ENV_VAR "env-var"
+
+/*
+ * A purpose bound to one row: purpose ":" binding, in the request's arena
+ * (NULL only when out of memory).  A value sealed under it opens only for
+ * the same binding, so a ciphertext copied to another row does not open.
+ */
+const char *secret_bound_purpose(struct req *r, const char *purpose, const char *binding);
+/* The same, malloc'd (caller frees), for code without a request (launcher-admin). */
+char       *secret_bound_purpose_dup(const char *purpose, const char *binding);
 
 /*
  * Seals len bytes of plain for the request's tenant under purpose.
