@@ -118,3 +118,23 @@ END $$;
 
 REVOKE ALL ON FUNCTION sealed_column(text, text), sealed_count(text, text, text),
 	sealed_batch(text, text, text, integer), sealed_put(text, text, text, text, text) FROM PUBLIC;
+
+-- Every value of the column after row p_after (NULL: from the first), in
+-- id order, p_limit at most: launcher-admin check-sealed opens them all.
+CREATE FUNCTION sealed_scan(p_table text, p_column text, p_after text, p_limit integer)
+RETURNS TABLE (row_id text, tenant_id text, purpose text, sealed text)
+LANGUAGE plpgsql STABLE SET search_path = launcher, pg_catalog, pg_temp AS $$
+DECLARE
+	c  sealed_columns := sealed_column(p_table, p_column);
+	ty text;
+BEGIN
+	SELECT format_type(a.atttypid, a.atttypmod) INTO STRICT ty FROM pg_attribute a
+	 WHERE a.attrelid = c.table_name::regclass AND a.attname = c.id_column;
+	RETURN QUERY EXECUTE format(
+		'SELECT %1$I::text, %2$I::text, (%3$s)::text, %4$I FROM %5$I'
+		' WHERE %4$I IS NOT NULL AND ($1::text IS NULL OR %1$I > $1::%6$s)'
+		' ORDER BY %1$I LIMIT $2',
+		c.id_column, c.tenant_column, c.purpose, c.column_name, c.table_name, ty)
+		USING p_after, p_limit;
+END $$;
+REVOKE ALL ON FUNCTION sealed_scan(text, text, text, integer) FROM PUBLIC;

@@ -21,6 +21,9 @@
  *       every value is under the newest already; killed anywhere, a re-run
  *       resumes with the same key (--resume: only that, never a new key).
  *       Progress (done/total per column) on stderr.  README, Security.
+ *   launcher-admin -c FILE check-sealed
+ *       opens every sealed value with the ring (changes nothing): per
+ *       column, the values under each key; exit 1 if one does not open.
  *
  * Connects with admin_database_url (the owner role).  Each migration runs
  * in its own transaction together with its row in schema_migrations, under
@@ -680,6 +683,106 @@ rotate_column(const struct crypto_keys *k, const struct sealed_col *c, const cha
 	return done == total ? 0 : -1;
 }
 
+DB_STMT st_rot_scan = {"admin_rotate_scan",
+    "SELECT row_id, tenant_id, purpose, sealed FROM launcher.sealed_scan($1, $2, $3, $4::integer)"};
+
+/* The sealed columns whose table exists, into cols; -1 on error. */
+static int
+sealed_columns(struct sealed_col *cols, int max, int *n)
+{
+	PGresult *res;
+
+	*n = 0;
+	if (!ok(db_conn_exec(&db, &st_rot_columns, 0, NULL, &res), "list sealed columns"))
+		return -1;
+	for (int i = 0; i < PQntuples(res) && *n < max; i++) {
+		struct sealed_col *c = &cols[*n];
+
+		util_snprintf(c->table, sizeof(c->table), "%s", db_get(res, i, "table_name"));
+		util_snprintf(c->column, sizeof(c->column), "%s", db_get(res, i, "column_name"));
+		c->present = db_get(res, i, "present")[0] == 't';
+		if (!c->present)
+			fprintf(stderr, "launcher-admin: %s.%s: no table %s (its migration is not applied),"
+			    " skipped\n", c->table, c->column, c->table);
+		else
+			(*n)++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * check-sealed: opens every sealed value with the ring, without changing
+ * anything; per column, how many values each key holds and how many do
+ * not open (exit 1 if any).
+ */
+static int
+check_sealed(const struct config *cfg)
+{
+	struct crypto_keys k;
+	struct sealed_col  cols[64];
+	char               err[512];
+	int                ncols, rc = 1;
+	int64_t            bad_total = 0;
+
+	if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: %s\n", err);
+		return 1;
+	}
+	if (sealed_columns(cols, (int)(sizeof(cols) / sizeof(*cols)), &ncols) != 0)
+		goto out;
+	for (int i = 0; i < ncols; i++) {
+		int64_t by_key[CRYPTO_RING_MAX + 1] = {0}, bad = 0, n = 0;
+		char    after[128] = "", line[1024];
+		int     len;
+
+		for (;;) {
+			const char *params[4] = {cols[i].table, cols[i].column, after[0] ? after : NULL, "1000"};
+			PGresult   *res;
+			int         rows;
+
+			if (!ok(db_conn_exec(&db, &st_rot_scan, 4, params, &res), "read sealed values"))
+				goto out;
+			rows = PQntuples(res);
+			for (int j = 0; j < rows; j++) {
+				const char *sealed = db_get(res, j, "sealed");
+				int         id = crypto_sealed_key(sealed);
+				size_t      plen;
+				char       *plain = crypto_open(&k, db_get(res, j, "tenant_id"),
+				    db_get(res, j, "purpose"), sealed, &plen);
+
+				n++;
+				if (plain == NULL) {
+					bad++;
+					fprintf(stderr, "launcher-admin: %s.%s of row %s does not open (key %d)\n",
+					    cols[i].table, cols[i].column, db_get(res, j, "row_id"), id);
+				} else {
+					by_key[id]++;
+					sodium_memzero(plain, plen);
+					free(plain);
+				}
+			}
+			if (rows > 0)
+				util_snprintf(after, sizeof(after), "%s", db_get(res, rows - 1, "row_id"));
+			PQclear(res);
+			if (rows < 1000)
+				break;
+		}
+		len = util_snprintf(line, sizeof(line), "%s.%s: %lld values", cols[i].table,
+		    cols[i].column, (long long)n);
+		for (int id = 0; id < k.nring && len > 0; id++)
+			if (by_key[id] > 0)
+				len += util_snprintf(line + len, sizeof(line) - (size_t)len, ", key %d: %lld",
+				    id, (long long)by_key[id]);
+		printf("%s%s\n", line, bad > 0 ? ", DO NOT OPEN: see above" : "");
+		bad_total += bad;
+	}
+	rc = bad_total == 0 ? 0 : 1;
+out:
+	crypto_keys_wipe(&k);
+	return rc;
+}
+
 static int
 rotate_master_key(const struct config *cfg, int argc, char **argv)
 {
@@ -718,21 +821,8 @@ rotate_master_key(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "launcher-admin: %s\n", err);
 		return 1;
 	}
-	if (!ok(db_conn_exec(&db, &st_rot_columns, 0, NULL, &res), "list sealed columns"))
+	if (sealed_columns(cols, (int)(sizeof(cols) / sizeof(*cols)), &ncols) != 0)
 		goto out;
-	for (int i = 0; i < PQntuples(res) && ncols < (int)(sizeof(cols) / sizeof(*cols)); i++) {
-		struct sealed_col *c = &cols[ncols];
-
-		util_snprintf(c->table, sizeof(c->table), "%s", db_get(res, i, "table_name"));
-		util_snprintf(c->column, sizeof(c->column), "%s", db_get(res, i, "column_name"));
-		c->present = db_get(res, i, "present")[0] == 't';
-		if (!c->present)
-			fprintf(stderr, "rotate-master-key: %s.%s: no table %s (its migration is not applied),"
-			    " skipped\n", c->table, c->column, c->table);
-		else
-			ncols++;
-	}
-	PQclear(res);
 	/* A rotation in progress (values under an older key) is finished
 	 * with the same newest key; a new key only when none is left. */
 	newest_prefix(&k, prefix);
@@ -788,7 +878,8 @@ main(int argc, char **argv)
 	}
 	if (conf == NULL || i >= argc) {
 		fprintf(stderr, "usage: launcher-admin -c FILE migrate | tenant create|ensure SLUG [NAME] | tenant list"
-		    " | quota list|set ... | rotate-master-key [--batch N] [--resume] [--pool-stopped]\n");
+		    " | quota list|set ... | rotate-master-key [--batch N] [--resume] [--pool-stopped]"
+		    " | check-sealed\n");
 		return 2;
 	}
 	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
@@ -815,6 +906,8 @@ main(int argc, char **argv)
 		rc = quota(c, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "rotate-master-key") == 0)
 		rc = rotate_master_key(&cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "check-sealed") == 0)
+		rc = check_sealed(&cfg);
 	else {
 		fprintf(stderr, "launcher-admin: unknown command %s\n", argv[i]);
 		rc = 2;

@@ -84,6 +84,13 @@ def _rotate(*args, kill_at=None):
             p.wait()
 
 
+def _check_sealed():
+    """launcher-admin check-sealed: every value opens; its lines."""
+    out = subprocess.run(ADMIN + ["check-sealed"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.splitlines()
+
+
 class World:
     """A tenant with apps whose every sealed column holds values."""
 
@@ -185,8 +192,11 @@ def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens()
     done = {k: v for k, v in mid.items() if _key_of(v) == newest + 1}
     assert done and len(done) < len(mid), (len(done), len(mid))
     assert all(_key_of(v) == newest for k, v in mid.items() if k not in done)
-    # Old and new key both open while the rotation is unfinished.
+    # Old and new key both open while the rotation is unfinished: through
+    # the API, and every value of every column (webhook secrets too).
     w.check()
+    out = _check_sealed()
+    assert any(", key %d: " % newest in l for l in out) and any(", key %d: " % (newest + 1) in l for l in out)
 
     rc, lines = _rotate("--batch", str(batch))
     assert rc == 0, lines
@@ -199,6 +209,8 @@ def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens()
     assert all(after[k] == v for k, v in done.items() if k in after)
     assert set(before) <= set(after)
     w.check()
+    out = _check_sealed()
+    assert not any(", key %d: " % newest in l for l in out), out
 
     # Nothing left: --resume changes no row and adds no key.
     snap = _sealed()
