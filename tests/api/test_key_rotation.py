@@ -241,3 +241,94 @@ def test_a_second_run_at_once_is_refused():
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_pool_rereads_the_root_only_ring_on_sighup_and_refuses_a_bad_one():
+    """The master keeps its privileges to read the ring again (workers run
+    as nobody); it reports the ring once every worker holds it, and a ring
+    it cannot read is refused as a whole: the old workers keep serving."""
+    import base64
+    import json
+    import time
+    from fcgi_client import read_response, send_request
+    from lib import STATE, pgpass
+    from test_pool import _conf
+    env = {}
+    with open(CONF) as f:
+        for line in f:
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env[k.strip()] = v.strip().strip('"')
+    url = env["database_url"].replace("passfile=", "x=").split(" x=")[0] + \
+        " password=" + pgpass("launcher_api")
+    tag = uuid.uuid4().hex[:6]
+    keyfile = os.path.join(STATE, "secrets", "ring-%s.key" % tag)
+    with open(env["master_key_file"], "rb") as f:
+        raw = f.read()
+    text = raw.decode() if len(raw) != 32 else \
+        "launcher-keyring 1\nkey 0 %s\n" % base64.b64encode(raw).decode()
+    nkeys = text.count("\nkey ")
+
+    def write(t):
+        fd = os.open(keyfile + ".w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, t.encode())
+        os.close(fd)
+        os.rename(keyfile + ".w", keyfile)
+
+    write(text)
+    sock = os.path.join(STATE, "run", "pool-ring-%s.sock" % tag)
+    conf = os.path.join(STATE, "pool-ring-%s.conf" % tag)
+    state = conf + ".state"
+    _conf(conf, listen=sock, workers="2", user="nobody", database_url=url, master_key_file=keyfile,
+          fcgi_state_file=state)
+    log_path = os.path.join(STATE, "log", "pool-ring-%s.log" % tag)
+    p = subprocess.Popen([os.path.join(BIN, "launcher-fcgi"), "-c", conf], stderr=open(log_path, "w"))
+
+    def ring_of_state(want, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with open(state) as f:
+                    pid, ring = f.read().split("\n")[:2]
+                if ring == "ring %d" % want:
+                    assert int(pid) == p.pid
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError("state never said ring %d" % want)
+
+    def healthy():
+        status, _, _ = read_response(send_request("/healthz", sock_path=sock))
+        return status == 200
+
+    try:
+        ring_of_state(nkeys)
+        assert healthy()
+        # One more key: the root master reads the 0600 file again.
+        write(text + "key %d %s\n" % (nkeys, base64.b64encode(os.urandom(32)).decode()))
+        p.send_signal(signal.SIGHUP)
+        ring_of_state(nkeys + 1)
+        with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+            for w in f.read().split():
+                with open("/proc/%s/status" % w) as s:
+                    uid = [l.split()[1] for l in s if l.startswith("Uid:")][0]
+                assert uid != "0"
+        assert healthy()
+        # A broken ring: refused, the running workers and their ring stay.
+        write("launcher-keyring 1\nkey 0 not-base64\n")
+        p.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "reload refused" not in open(log_path).read():
+            assert time.time() < deadline, open(log_path).read()
+            time.sleep(0.05)
+        assert "key 0 is not the base64 of 32 bytes" in open(log_path).read()
+        ring_of_state(nkeys + 1, timeout=1)
+        assert healthy()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        for f in (keyfile, conf):
+            if os.path.exists(f):
+                os.unlink(f)
+    assert not os.path.exists(state), "the state file is removed at stop"
