@@ -18,6 +18,9 @@
 --
 -- Only the owner role (launcher-admin) reads the table and runs the
 -- functions: the rotation works across tenants, outside row-level security.
+-- The functions build their SQL from this table's row alone (identifiers
+-- quoted with %I, the purpose expression as written here by a migration);
+-- their text arguments only select the row, and values are parameters.
 
 SET search_path = launcher;
 

@@ -345,6 +345,7 @@ tenant_key(const struct crypto_keys *k, int id, const char *tenant_id,
 
 /* The longest key prefix: "$" + two digits + "$". */
 #define KEY_PREFIX_MAX 4
+_Static_assert(CRYPTO_RING_MAX <= 100, "key ids must fit two digits (KEY_PREFIX_MAX)");
 
 int
 crypto_sealed_key(const char *sealed)
@@ -381,10 +382,14 @@ crypto_seal(const struct crypto_keys *k, const char *tenant_id, const char *purp
 	    NULL, plain, len, (const unsigned char *)purpose, strlen(purpose), NULL, box, key);
 	b64len = sodium_base64_encoded_len(boxlen, sodium_base64_VARIANT_ORIGINAL);
 	if ((out = malloc(KEY_PREFIX_MAX + b64len)) != NULL) {
-		if (id > 0)
-			pl = snprintf(out, KEY_PREFIX_MAX + 1, "$%d$", id);
+		if (id > 0 && (pl = util_snprintf(out, KEY_PREFIX_MAX + 1, "$%d$", id)) < 0) {
+			free(out);
+			out = NULL;
+			goto wipe;
+		}
 		sodium_bin2base64(out + pl, b64len, box, boxlen, sodium_base64_VARIANT_ORIGINAL);
 	}
+wipe:
 	sodium_memzero(key, sizeof(key));
 	free(box);
 	return out;
