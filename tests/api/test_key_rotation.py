@@ -1,11 +1,14 @@
 """Master-key rotation (README "Security"): launcher-admin rotate-master-key
 re-encrypts every sealed column (sql/022_sealed_columns.sql) under a new
-key of the ring, in batches.  Killed at a random batch and run again, it
-resumes with the same key; every value still opens through the API (app
-env, deployments' snapshots through the agent's claim, repository
-credentials, exec results), none was re-encrypted twice, the ring gained
-exactly one key, and sessions, service keys and agent tokens issued before
-keep working (they hang off key 0, which a rotation never changes)."""
+key of the ring, in batches.  Over 10,000 environment variables and values
+in every other sealed column: killed at a random batch and run again, it
+resumes with the same key; every value still opens through the API (env
+variables, app env, deployments' snapshots through the agent's claim,
+repository credentials, exec results; webhook secrets through
+check-sealed), in the middle (old and new key) and after; none was
+re-encrypted twice, the ring gained exactly one key, and sessions, service
+keys and agent tokens issued before keep working (they hang off key 0,
+which a rotation never changes)."""
 import os
 import random
 import re
@@ -19,6 +22,10 @@ from test_servers import Agent, _server
 ADMIN = [os.path.join(BIN, "launcher-admin"), "-c", CONF]
 PROGRESS = re.compile(r"^rotate-master-key: (\w+)\.(\w+) (\d+)/(\d+)$")
 N_APPS = 12
+# The issue's case: 10,000 variables, 1,000 per scope (the most a scope may
+# hold): a project, its two environments and seven applications.
+N_VARS = 10000
+PER_SCOPE = 1000
 
 
 def _sql(sql):
@@ -174,6 +181,11 @@ def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens()
     w = World()
     before_ring = _ring_ids()
     before = _sealed()
+    # A re-encryption is not an edit: no ETag (row_version) changes and no
+    # application becomes pending_deploy (env_version).
+    versions = "SELECT string_agg(id || ':' || %s, ',' ORDER BY id) FROM %s"
+    edits = (_sql(versions % ("env_version", "applications")), _sql(versions % ("row_version", "env_vars")),
+             _sql(versions % ("row_version", "applications")))
     newest = before_ring[-1]
     assert all(_key_of(v) == newest for v in before.values()), "start from a finished rotation"
     batch = 5
@@ -208,6 +220,8 @@ def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens()
     # written by the checks above are new rows, sealed by the pool).
     assert all(after[k] == v for k, v in done.items() if k in after)
     assert set(before) <= set(after)
+    assert (_sql(versions % ("env_version", "applications")), _sql(versions % ("row_version", "env_vars")),
+            _sql(versions % ("row_version", "applications"))) == edits
     w.check()
     out = _check_sealed()
     assert not any(", key %d: " % newest in l for l in out), out
@@ -217,6 +231,72 @@ def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens()
     rc, lines = _rotate("--resume")
     assert rc == 0 and any("nothing to resume" in l for l in lines), lines
     assert _sealed() == snap and _ring_ids() == ring
+
+
+def test_a_value_that_does_not_open_stops_the_rotation_and_its_batch_changes_nothing():
+    c, _ = registered("rotbad")
+    _server(c, base_domain="rotbad.test")
+    p = new_project(c)
+    r = c.post("/applications", {"name": "hook", "project_id": p["id"], "source_type": "git",
+                                 "repository_url": "https://git.test/hook.git", "autodeploy": True,
+                                 "exposed_port": 8080})
+    assert r.status == 201, r
+    app = r.data["id"]
+    good = _sql("SELECT webhook_secret_sealed FROM applications WHERE id = '%s'" % app)[0]
+    i = len(good) // 2
+    bad = good[:i] + ("A" if good[i] != "A" else "B") + good[i + 1:]
+    _sql("UPDATE applications SET webhook_secret_sealed = '%s' WHERE id = '%s'" % (bad, app))
+    ring = _ring_ids()
+    try:
+        before = {k: v for k, v in _sealed().items() if k[:2] == ("applications", "webhook_secret_sealed")}
+        rc, lines = _rotate("--batch", "1000")
+        assert rc == 1, lines
+        assert any("applications.webhook_secret_sealed of row %s does not open" % app in l for l in lines), lines
+        after = {k: v for k, v in _sealed().items() if k[:2] == ("applications", "webhook_secret_sealed")}
+        assert after == before, "the batch with the damaged value was rolled back"
+        assert _ring_ids() == ring + [ring[-1] + 1]
+    finally:
+        _sql("UPDATE applications SET webhook_secret_sealed = '%s' WHERE id = '%s'" % (good, app))
+    # Repaired: the same rotation resumes (no other key) and finishes.
+    rc, lines = _rotate("--batch", "1000")
+    assert rc == 0 and any(l.startswith("rotate-master-key: resuming") for l in lines), lines
+    assert _ring_ids() == ring + [ring[-1] + 1]
+    _check_sealed()
+
+
+def test_values_written_while_the_rotation_runs_end_under_the_new_key():
+    """A writer keeps changing an application's env during the rotation:
+    nothing is lost, every value ends under the newest key and opens."""
+    import threading
+    c, _ = registered("rotw")
+    _server(c, base_domain="rotw.test")
+    p = new_project(c)
+    a = c.post("/applications", {"name": "w", "project_id": p["id"], "source_type": "docker_image",
+                                 "image_url": "registry.test/web:v1", "exposed_port": 8080}).data
+    stop, written, errors = threading.Event(), [], []
+
+    def writer():
+        while not stop.is_set():
+            env = {"N": "value-%d-%s" % (len(written), uuid.uuid4().hex)}
+            r = c.put("/applications/%s/env" % a["id"], env)
+            if r.status != 200:
+                errors.append(r)
+                return
+            written.append(env)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        rc, lines = _rotate("--batch", "50")
+    finally:
+        stop.set()
+        t.join()
+    assert rc == 0 and not errors, (lines, errors)
+    assert len(written) > 1
+    assert c.get("/applications/%s/env" % a["id"]).data == written[-1]
+    newest = _ring_ids()[-1]
+    assert all(_key_of(v) == newest for v in _sealed().values())
+    _check_sealed()
 
 
 def test_a_second_run_at_once_is_refused():
