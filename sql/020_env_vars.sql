@@ -168,9 +168,13 @@ BEGIN
 		                 OR (n.value_sealed <> o.value_sealed AND n.row_version <> o.row_version));
 	END IF;
 	IF cardinality(ids) > 0 THEN
-		-- Scope ids are UUIDs of distinct rows: one id is one scope.
+		-- Scope ids are UUIDs of distinct rows: one id is one scope.  Rows
+		-- are locked in id order, so that two statements touching
+		-- overlapping sets of applications cannot deadlock.
 		UPDATE applications SET env_version = env_version + 1
-		 WHERE id = ANY (ids) OR environment_id = ANY (ids) OR project_id = ANY (ids);
+		 WHERE id IN (SELECT id FROM applications
+		               WHERE id = ANY (ids) OR environment_id = ANY (ids) OR project_id = ANY (ids)
+		               ORDER BY id FOR UPDATE);
 	END IF;
 	RETURN NULL;
 END $$;
@@ -196,4 +200,71 @@ CREATE TRIGGER applications_environment_moved BEFORE UPDATE OF environment_id ON
 	FOR EACH ROW WHEN (OLD.environment_id IS DISTINCT FROM NEW.environment_id)
 	EXECUTE FUNCTION app_environment_moved();
 
-GRANT EXECUTE ON FUNCTION env_var_purpose(text, uuid, text), env_scope_lock(uuid, text, uuid) TO launcher_api;
+-- An application's create no longer takes a sealed env map: the handler
+-- writes its env as application-scope variables (bound to the new id) in
+-- the same transaction.  Otherwise as in 019.
+DROP FUNCTION api_application_create(uuid, jsonb, text, text, text);
+CREATE FUNCTION api_application_create(p_project uuid, p_body jsonb, p_repo_url text,
+	p_repo_cred text)
+RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+	env uuid;
+	srv uuid;
+	n   bigint;
+	aid uuid;
+BEGIN
+	SELECT id INTO env FROM environments
+	 WHERE project_id = p_project
+	   AND CASE WHEN body_value(p_body, 'environment_id') IS NULL THEN is_default
+	            ELSE id = (p_body ->> 'environment_id')::uuid END;
+	IF env IS NULL THEN
+		RAISE EXCEPTION 'is not an environment of this project'
+			USING ERRCODE = 'LN400', COLUMN = 'environment_id';
+	END IF;
+	srv := coalesce((p_body ->> 'server_id')::uuid,
+	                (SELECT default_server_id FROM projects WHERE id = p_project));
+	IF srv IS NULL THEN
+		SELECT count(*), min(id::text)::uuid INTO n, srv FROM servers;
+		IF n <> 1 THEN
+			RAISE EXCEPTION '%', CASE WHEN n = 0 THEN 'no server is registered yet'
+				ELSE 'is required: the project has no default server and there are several' END
+				USING ERRCODE = 'LN400', COLUMN = 'server_id';
+		END IF;
+	ELSIF NOT EXISTS (SELECT 1 FROM servers WHERE id = srv) THEN
+		RAISE EXCEPTION 'server not found' USING ERRCODE = 'LN400', COLUMN = 'server_id';
+	END IF;
+	INSERT INTO applications (project_id, environment_id, server_id, registry_id,
+		git_provider_id, name, app_type, source_type, repository_url, branch,
+		dockerfile_path, build_context, build_args, image_url, compose, replicas,
+		exposed_port, autodeploy, watch_paths, healthcheck_path,
+		healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit,
+		memory_limit, volumes, depends_on, repository_credential_sealed)
+	VALUES (p_project, env, srv, (p_body ->> 'registry_id')::uuid,
+		(p_body ->> 'git_provider_id')::uuid, p_body ->> 'name',
+		coalesce(p_body ->> 'app_type', 'web'), p_body ->> 'source_type', p_repo_url,
+		coalesce(p_body ->> 'branch', 'main'), coalesce(p_body ->> 'dockerfile_path', 'Dockerfile'),
+		coalesce(p_body ->> 'build_context', '.'), coalesce(body_value(p_body, 'build_args'), '{}'),
+		p_body ->> 'image_url', p_body ->> 'compose',
+		coalesce((p_body ->> 'replicas')::numeric::int, 1),
+		(p_body ->> 'exposed_port')::numeric::int,
+		coalesce((p_body ->> 'autodeploy')::boolean, false),
+		coalesce(ARRAY(SELECT jsonb_array_elements_text(body_value(p_body, 'watch_paths'))), '{}'),
+		p_body ->> 'healthcheck_path',
+		coalesce((p_body ->> 'healthcheck_timeout_seconds')::numeric::int, 60),
+		coalesce(p_body ->> 'restart_policy', 'always'), p_body ->> 'start_command',
+		(p_body ->> 'cpu_limit')::numeric, (p_body ->> 'memory_limit')::numeric::bigint,
+		coalesce(body_value(p_body, 'volumes'), '[]'),
+		coalesce(ARRAY(SELECT jsonb_array_elements_text(body_value(p_body, 'depends_on'))::uuid),
+		         '{}'),
+		p_repo_cred)
+	RETURNING id INTO aid;
+	RETURN aid;
+END $$;
+
+-- What a reveal showed (GET /env-vars/values, /env-vars/:id/value): the
+-- scope and the keys, never a value (fcgi/core/txn.h, txn_audit).
+ALTER TABLE audit_log ADD COLUMN detail jsonb;
+
+GRANT EXECUTE ON FUNCTION env_var_purpose(text, uuid, text), env_scope_lock(uuid, text, uuid),
+	api_application_create(uuid, jsonb, text, text) TO launcher_api;

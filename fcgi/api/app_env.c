@@ -1,7 +1,9 @@
 /*
- * app_env.c - API.md §4 an application's own environment variables: read
- * (masked unless the caller may reveal them), replace, merge; and the
- * sealing of the map (core/secret.h) that releases snapshot.
+ * app_env.c - API.md §4 an application's own environment variables: the
+ * application scope of the env store (env_vars.h), read (masked unless the
+ * caller may reveal them; is_secret ones always), replaced (PUT prunes the
+ * scope), merged (PATCH; null deletes a key); and the sealing of the
+ * resolved map that a release keeps as its snapshot (SECRET_APP_ENV).
  */
 #include "api.h"
 
@@ -15,17 +17,17 @@
 #include "../core/perm.h"
 #include "../core/secret.h"
 #include "apps_common.h"
+#include "env_vars.h"
 
-/* The map, and whether it changed since the running release took its snapshot. */
-DB_STMT st_env_read = {"apps_env_read",
-    "SELECT a.env_sealed, (a.env_version > coalesce((SELECT d.env_version FROM deployments d"
+/* The app's project, and whether its env changed since the running release took its snapshot. */
+DB_STMT st_env_app = {"apps_env_app",
+    "SELECT a.project_id, (a.env_version > coalesce((SELECT d.env_version FROM deployments d"
     " WHERE d.id = a.current_deployment_id), -1)) AS pending_deploy"
     " FROM applications a WHERE a.id = $1::uuid"};
-DB_STMT st_env_get = {"apps_env_get",
-    "SELECT env_sealed, env_version FROM applications WHERE id = $1::uuid FOR UPDATE"};
-DB_STMT st_env_put = {"apps_env_put",
-    "UPDATE applications SET env_sealed = $2, env_version = env_version + 1"
-    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
+/* If-Match names the application's version, as for every app write. */
+DB_STMT st_env_app_match = {"apps_env_app_match",
+    "SELECT project_id FROM applications WHERE id = $1::uuid"
+    " AND ($2::bigint IS NULL OR row_version = $2::bigint)"};
 
 const char *
 apps_check_env_key(const char *k)
@@ -79,34 +81,44 @@ apps_env_open(struct req *r, const char *sealed)
 	return cJSON_IsObject(map) ? map : (cJSON_Delete(map), NULL);
 }
 
+/* The application scope as {KEY: value}, masked where the caller may not see it. */
 static enum err
-respond_env(struct req *r, cJSON *map, bool pending)
+respond_env(struct req *r, const char *id)
 {
-	cJSON *meta = cJSON_CreateObject();
+	struct env_scope s = {NULL, "application", id};
+	struct env_var  *vars;
+	PGresult        *res;
+	size_t           n;
+	cJSON           *map, *meta;
+	bool             reveal = perm_allows(r, CAP_WRITE);
+	enum err         e;
 
+	if ((e = db_run(r, &st_env_app, &res, id)) != ERR_OK)
+		return e;
+	s.project_id = db_get(res, 0, "project_id");
+	if ((e = env_scope_read(r, &s, &vars, &n)) != ERR_OK)
+		return e;
 	/* Revealing values needs write permission (API.md §0 "secrets in
 	 * responses"): viewers, members and keys without write scope read
-	 * the keys only. */
-	if (!perm_allows(r, CAP_WRITE))
-		for (cJSON *it = map->child; it; it = it->next)
-			cJSON_SetValuestring(it, "********");
-	cJSON_AddBoolToObject(meta, "pending_deploy", pending);
+	 * the keys only; is_secret values are write-only for everyone. */
+	map = cJSON_CreateObject();
+	for (size_t i = 0; i < n; i++) {
+		if (reveal && !vars[i].is_secret && (e = env_var_open(r, &vars[i])) != ERR_OK) {
+			cJSON_Delete(map);
+			return e;
+		}
+		cJSON_AddItemToObject(map, vars[i].key, cJSON_CreateString(reveal &&
+		    !vars[i].is_secret ? vars[i].value : ENV_VARS_MASK));
+	}
+	meta = cJSON_CreateObject();
+	cJSON_AddBoolToObject(meta, "pending_deploy", strcmp(db_get(res, 0, "pending_deploy"), "t") == 0);
 	return http_respond_json(r, 200, map, meta);
 }
 
 static enum err
 env_get(struct req *r)
 {
-	PGresult *res;
-	cJSON    *map;
-	enum err  e;
-
-	if ((e = db_run(r, &st_env_read, &res, http_param(r, "id"))) != ERR_OK)
-		return e;
-	if ((map = apps_env_open(r, PQgetisnull(res, 0, 0) ? NULL : db_get(res, 0, "env_sealed"))) ==
-	    NULL)
-		return ERR_INTERNAL;
-	return respond_env(r, map, strcmp(db_get(res, 0, "pending_deploy"), "t") == 0);
+	return respond_env(r, http_param(r, "id"));
 }
 
 /* The body of PUT (a whole map) and PATCH (null deletes a key) of /env. */
@@ -117,10 +129,10 @@ static const struct field env_patch_body[] = {APPS_ENV_MAP("env", FIELD_BODY,
 static enum err
 env_write(struct req *r, bool merge)
 {
-	const char      *id = http_param(r, "id"), *version, *sealed;
+	const char      *id = http_param(r, "id"), *version;
 	struct field_val body;
+	struct env_scope s = {NULL, "application", id};
 	PGresult        *res;
-	cJSON           *map;
 	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK)
@@ -130,36 +142,14 @@ env_write(struct req *r, bool merge)
 	if ((e = merge ? JSON_FIELDS(r, env_patch_body, &body) : JSON_FIELDS(r, env_put_body, &body)) !=
 	    ERR_OK)
 		return e;
-	if ((e = db_run(r, &st_env_get, &res, id)) != ERR_OK)
+	if ((e = db_run(r, &st_env_app_match, &res, id, version)) != ERR_OK)
 		return e;
-	if (merge) {
-		if ((map = apps_env_open(r, PQgetisnull(res, 0, 0) ? NULL :
-		    db_get(res, 0, "env_sealed"))) == NULL)
-			return ERR_INTERNAL;
-		for (cJSON *it = r->json->child; it; it = it->next) {
-			cJSON_DeleteItemFromObjectCaseSensitive(map, it->string);
-			if (!cJSON_IsNull(it))
-				cJSON_AddItemToObject(map, it->string, cJSON_Duplicate(it, true));
-		}
-	} else
-		map = cJSON_Duplicate(r->json, true);
-	if (cJSON_GetArraySize(map) > APPS_ENV_MAX_KEYS) {
-		cJSON_Delete(map);
-		return http_error(r, ERR_BAD_REQUEST, "at most 500 variables");
-	}
-	if ((sealed = apps_env_seal(r, map)) == NULL) {
-		cJSON_Delete(map);
-		return ERR_INTERNAL;
-	}
-	if ((e = db_run(r, &st_env_put, &res, id, sealed, version)) != ERR_OK) {
-		cJSON_Delete(map);
-		return e;
-	}
-	if (PQntuples(res) != 1) {
-		cJSON_Delete(map);
+	if (PQntuples(res) != 1)
 		return http_changed(r, "application");
-	}
-	return respond_env(r, map, true);
+	s.project_id = db_get(res, 0, "project_id");
+	if ((e = env_scope_write(r, &s, r->json, !merge, "env", NULL)) != ERR_OK)
+		return e;
+	return respond_env(r, id);
 }
 
 static enum err

@@ -57,7 +57,7 @@ DB_STMT st_name_free = {"apps_name_free",
 /* The environment given (in this project) or the project's default. */
 /* Placement and insertion in one (sql/019_application_create.sql). */
 DB_STMT st_create = {"apps_create",
-    "SELECT api_application_create($1::uuid, $2::jsonb, $3, $4, $5) AS id"};
+    "SELECT api_application_create($1::uuid, $2::jsonb, $3, $4) AS id"};
 /* $2 = the given fields as a JSON object: only those change. */
 DB_STMT st_update = {"apps_update",
     "UPDATE applications a" DB_PATCH("a", "name, app_type, repository_url,"
@@ -445,7 +445,9 @@ create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
 	PGresult        *res;
-	const char      *sealed = NULL, *id, *secret = NULL, *source;
+	const char      *id, *secret = NULL, *source;
+	struct env_scope env = {NULL, "application", NULL};
+	cJSON           *envmap;
 	const char      *repo = NULL, *repo_cred = NULL;
 	enum err         e;
 
@@ -455,24 +457,28 @@ create(struct req *r)
 	source = v[C_SOURCE].s;
 	if ((e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
 		return e;
-	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
-	    (sealed = apps_env_seal(r, v[C_ENV].node)) == NULL)
-		return ERR_INTERNAL;
 	if (v[A_REPO].present && (e = repo_split(r, v[A_REPO].s, &repo, &repo_cred)) != ERR_OK)
 		return e;
-	/* The body goes as validated; its env and credentials only sealed
-	 * (repo may point into the body: copied first). */
+	/* The body goes as validated, without its env (written below to the
+	 * store) and with its credentials only sealed (repo may point into
+	 * the body: copied first). */
 	repo = repo ? arena_strdup(r->a, repo) : NULL;
-	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "env");
+	if ((envmap = cJSON_DetachItemFromObjectCaseSensitive(r->json, "env")) != NULL)
+		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, envmap);
 	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "repository_url");
-	e = db_run(r, &st_create, &res, r->who.project_id, json_text(r, r->json), repo, repo_cred,
-	    sealed);
+	e = db_run(r, &st_create, &res, r->who.project_id, json_text(r, r->json), repo, repo_cred);
 	if (e == ERR_CONFLICT)
 		return http_error(r, ERR_CONFLICT,
 		    "name: an application with this name already exists in the project's environment");
 	if (e != ERR_OK)
 		return e;
 	id = arena_strdup(r->a, db_get(res, 0, "id"));
+	/* Its env: application-scope variables, in the same transaction. */
+	env.project_id = r->who.project_id;
+	env.scope_id = id;
+	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
+	    (e = env_scope_write(r, &env, v[C_ENV].node, false, "env", NULL)) != ERR_OK)
+		return e;
 	if (strcmp(source, "git") == 0 && v[A_AUTODEPLOY].present && v[A_AUTODEPLOY].b &&
 	    (e = new_webhook(r, id, &secret)) != ERR_OK)
 		return e;

@@ -11,15 +11,17 @@
 #include "../core/http.h"
 #include "../core/json.h"
 #include "../core/router.h"
+#include "env_vars.h"
 
 /* A route of /applications/:id: the cap applies to the app's project. */
 #define APPS_ROUTE(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), \
 	.audit = (a), .project_of = apps_project_of}
 
 /* An env map: at most APPS_ENV_MAX_KEYS keys [A-Za-z_][A-Za-z0-9_]* of
- * string values up to APPS_ENV_MAX_VALUE bytes (app_env.c). */
-#define APPS_ENV_MAX_KEYS  500
-#define APPS_ENV_MAX_VALUE 65536
+ * string values up to APPS_ENV_MAX_VALUE bytes: the limits of one scope of
+ * the env store (env_vars.h; app_env.c). */
+#define APPS_ENV_MAX_KEYS  ENV_VARS_MAX_PER_SCOPE
+#define APPS_ENV_MAX_VALUE ENV_VARS_MAX_VALUE
 const char *apps_check_env_key(const char *k);
 /* The value of an env key: a string; or a string or null (PATCH deletes). */
 extern const struct field apps_env_value[1], apps_env_value_or_null[1];

@@ -9,7 +9,7 @@
 
 DB_STMT st_list = {"audit_list",
     "SELECT a.id, a.actor_type, a.actor_id, a.user_id, a.action, a.resource_type,"
-    " a.resource_id, a.project_id, a.request_id, a.ip, a.created_at FROM audit_log a"
+    " a.resource_id, a.project_id, a.request_id, a.ip, a.detail, a.created_at FROM audit_log a"
     " WHERE ($4::uuid IS NULL OR a.project_id = $4::uuid)"
     " AND ($5::uuid IS NULL OR a.actor_id = $5::uuid OR a.user_id = $5::uuid)"
     " AND ($6::text IS NULL OR a.action = $6)" LIST_TAIL("a.")};

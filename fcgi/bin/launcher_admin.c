@@ -1,7 +1,8 @@
 /*
  * launcher_admin.c - operator CLI: applies migrations and manages tenants.
  *
- *   launcher-admin -c FILE migrate               apply sql/NNN_*.sql in order
+ *   launcher-admin -c FILE migrate               apply sql/NNN_*.sql in order, then the
+ *       data steps that need the master key (env_migrate below)
  *   launcher-admin -c FILE tenant create SLUG [NAME]
  *   launcher-admin -c FILE tenant ensure SLUG [NAME]   (no error if present)
  *   launcher-admin -c FILE tenant list
@@ -40,6 +41,7 @@
 #include "../core/config.h"
 #include "../core/crypto.h"
 #include "../core/db_conn.h"
+#include "../core/secret.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -49,6 +51,8 @@
 #include <unistd.h>
 
 #define MAX_MIGRATIONS 512
+/* Applications env_migrate reads per round (each then in its own transaction). */
+#define ENV_MIGRATE_BATCH 100
 
 /* main()'s connection: its SQL runs through the one SQL layer (db_conn.h). */
 static struct db_conn db;
@@ -70,6 +74,28 @@ DB_STMT st_server_ensure = {"admin_server_ensure",
     " SELECT t.id, $2, $3::bytea, $4, $5 FROM launcher.tenants t WHERE t.slug = $1"
     " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
     " RETURNING id"};
+
+/* env_migrate: applications whose map of the previous version is still to move. */
+DB_STMT st_env_todo = {"admin_env_todo",
+    "SELECT id, tenant_id, project_id FROM launcher.applications"
+    " WHERE env_sealed IS NOT NULL AND id > $1::uuid ORDER BY id LIMIT $2::int"};
+DB_STMT st_env_app = {"admin_env_app",
+    "SELECT env_sealed, env_version FROM launcher.applications"
+    " WHERE id = $1::uuid AND env_sealed IS NOT NULL FOR UPDATE"};
+DB_STMT st_env_lock = {"admin_env_lock",
+    "SELECT launcher.env_scope_lock($1::uuid, 'application', $2::uuid)"};
+/* A key the store already holds (written through the API since the
+ * upgrade) is newer than the map's: it stays. */
+DB_STMT st_env_rows = {"admin_env_rows",
+    "INSERT INTO launcher.env_vars (tenant_id, project_id, scope, application_id, key,"
+    " value_sealed, value_length)"
+    " SELECT $1::uuid, $2::uuid, 'application', $3::uuid, x.key, x.sealed, x.len"
+    " FROM jsonb_to_recordset($4::jsonb) AS x(key text, sealed text, len int)"
+    " ON CONFLICT ON CONSTRAINT env_vars_key_key DO NOTHING"};
+/* The rows' trigger bumped env_version; what a deploy reads did not change. */
+DB_STMT st_env_done = {"admin_env_done",
+    "UPDATE launcher.applications SET env_sealed = NULL, env_version = $2::int"
+    " WHERE id = $1::uuid"};
 
 /* e is ERR_OK, else says what failed (the server's own words: an operator's terminal). */
 static int
@@ -215,6 +241,150 @@ migrate(PGconn *c, const char *dir)
 	if (rc == 0)
 		printf("migrations: %d applied, %zu known\n", applied, n);
 	return rc;
+}
+
+/*
+ * The maps of the previous version (applications.env_sealed, SECRET_APP_ENV)
+ * become application-scope rows of the env store (sql/020_env_vars.sql),
+ * each value sealed for its row (SECRET_ENV_VAR, secret.h).  SQL cannot
+ * open them, so this runs here, after the SQL migrations, with the master
+ * key.  One transaction per application, under the application's row lock
+ * and its scope's lock: a run that stops (killed, a value that does not
+ * open) leaves every application either moved or untouched, and the next
+ * run takes up the rest (a moved one has env_sealed NULL).  env_version is
+ * put back to what it was: the application's env is the same as before,
+ * so an application in sync with its running release stays in sync, and
+ * one pending stays pending.  A map that does not open is reported and
+ * left as it is (exit status 1); nothing is dropped.
+ */
+static int
+env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant,
+    const char *project)
+{
+	const char *params[4];
+	PGresult   *res = NULL;
+	cJSON      *map = NULL, *rows = NULL;
+	char       *plain = NULL, *text = NULL, *version = NULL;
+	size_t      n = 0;
+	int         rc = -1;
+
+	if (!exec_simple(db.pg, "BEGIN", "begin"))
+		return -1;
+	params[0] = app;
+	if (!ok(db_conn_exec(&db, &st_env_app, 1, params, &res), "read env"))
+		goto out;
+	if (PQntuples(res) != 1) {	/* moved meanwhile */
+		rc = 0;
+		goto out;
+	}
+	version = strdup(PQgetvalue(res, 0, 1));
+	plain = crypto_open(k, tenant, SECRET_APP_ENV, PQgetvalue(res, 0, 0), &n);
+	if (plain == NULL || version == NULL || (map = cJSON_ParseWithLength(plain, n)) == NULL ||
+	    !cJSON_IsObject(map)) {
+		fprintf(stderr, "launcher-admin: application %s: its env does not open with this "
+		    "master key; left as it is\n", app);
+		goto out;
+	}
+	rows = cJSON_CreateArray();
+	for (const cJSON *it = map->child; it; it = it->next) {
+		char  binding[512], *purpose, *sealed;
+		cJSON *row;
+
+		if (!cJSON_IsString(it) ||
+		    util_snprintf(binding, sizeof(binding), "application:%s:%s", app, it->string) < 0 ||
+		    (purpose = secret_bound_purpose_dup(SECRET_ENV_VAR, binding)) == NULL)
+			goto out;
+		sealed = crypto_seal(k, tenant, purpose, it->valuestring, strlen(it->valuestring));
+		free(purpose);
+		if (sealed == NULL)
+			goto out;
+		row = cJSON_CreateObject();
+		cJSON_AddStringToObject(row, "key", it->string);
+		cJSON_AddStringToObject(row, "sealed", sealed);
+		cJSON_AddNumberToObject(row, "len", (double)strlen(it->valuestring));
+		cJSON_AddItemToArray(rows, row);
+		free(sealed);
+	}
+	if ((text = cJSON_PrintUnformatted(rows)) == NULL)
+		goto out;
+	params[0] = project;
+	params[1] = app;
+	if (!ok(db_conn_exec(&db, &st_env_lock, 2, params, NULL), "lock scope"))
+		goto out;
+	params[0] = tenant;
+	params[1] = project;
+	params[2] = app;
+	params[3] = text;
+	if (!ok(db_conn_exec(&db, &st_env_rows, 4, params, NULL), "write env"))
+		goto out;
+	params[0] = app;
+	params[1] = version;
+	if (!ok(db_conn_exec(&db, &st_env_done, 2, params, NULL), "clear env"))
+		goto out;
+	rc = 1;
+out:
+	if (rc < 0)
+		exec_simple(db.pg, "ROLLBACK", "rollback");
+	else if (!exec_simple(db.pg, "COMMIT", "commit"))
+		rc = -1;
+	if (plain != NULL) {
+		sodium_memzero(plain, n);
+		free(plain);
+	}
+	if (text != NULL) {
+		sodium_memzero(text, strlen(text));
+		cJSON_free(text);
+	}
+	cJSON_Delete(map);
+	cJSON_Delete(rows);
+	free(version);
+	return rc;
+}
+
+static int
+env_migrate(const struct config *cfg)
+{
+	const char        *params[2];
+	char               after[37] = "00000000-0000-0000-0000-000000000000", err[512];
+	char               batch[16];
+	struct crypto_keys k;
+	PGresult          *res;
+	int                moved = 0, failed = 0, rows, loaded = 0;
+
+	util_snprintf(batch, sizeof(batch), "%d", ENV_MIGRATE_BATCH);
+	do {
+		params[0] = after;
+		params[1] = batch;
+		if (!ok(db_conn_exec(&db, &st_env_todo, 2, params, &res), "list env maps"))
+			goto fail;
+		rows = PQntuples(res);
+		if (rows > 0 && !loaded) {
+			if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+				fprintf(stderr, "launcher-admin: %s\n", err);
+				PQclear(res);
+				return 1;
+			}
+			loaded = 1;
+		}
+		for (int i = 0; i < rows; i++) {
+			int r = env_migrate_one(&k, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 2));
+
+			moved += r > 0;
+			failed += r < 0;
+			util_snprintf(after, sizeof(after), "%s", PQgetvalue(res, i, 0));
+		}
+		PQclear(res);
+	} while (rows == ENV_MIGRATE_BATCH);
+	if (moved > 0 || failed > 0)
+		printf("env: %d application maps moved to the env store, %d left\n", moved, failed);
+	if (loaded)
+		crypto_keys_wipe(&k);
+	return failed > 0;
+fail:
+	if (loaded)
+		crypto_keys_wipe(&k);
+	return 1;
 }
 
 static int
@@ -896,8 +1066,11 @@ main(int argc, char **argv)
 	}
 	db.pg = c;
 	(void)db_conn_simple(&db, "SET client_min_messages = warning");
-	if (strcmp(argv[i], "migrate") == 0)
+	if (strcmp(argv[i], "migrate") == 0) {
 		rc = migrate(c, cfg.migrations_dir);
+		if (rc == 0)
+			rc = env_migrate(&cfg);
+	}
 	else if (strcmp(argv[i], "tenant") == 0)
 		rc = tenant(c, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "server") == 0)

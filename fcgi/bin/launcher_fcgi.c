@@ -63,6 +63,7 @@ static const struct route *const sections[] = {
 	api_application_routes,
 	api_app_action_routes,
 	api_app_env_routes,
+	api_env_var_routes,
 	api_app_log_routes,
 	api_deployment_routes,
 	api_job_routes,

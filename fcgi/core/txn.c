@@ -32,8 +32,8 @@ DB_STMT st_idem_put = {"txn_idem_put",
     " status = EXCLUDED.status, response = EXCLUDED.response, created_at = now()"};
 DB_STMT st_audit = {"txn_audit",
     "INSERT INTO audit_log (actor_type, actor_id, user_id, action, resource_type,"
-    " resource_id, project_id, request_id, ip)"
-    " VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6::uuid, $7::uuid, $8, $9)"};
+    " resource_id, project_id, request_id, ip, detail)"
+    " VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6::uuid, $7::uuid, $8, $9, $10::jsonb)"};
 
 static const char *
 principal(struct req *r)
@@ -153,6 +153,22 @@ flags_of(const struct route *rt)
 }
 
 static enum err
+record(struct req *r, const char *action, const char *type, const char *resource_id,
+    const char *project, const char *detail)
+{
+	return db_run(r, &st_audit, NULL, r->who.key_id ? "service_key" : "user",
+	    principal(r), r->who.user_id, action, type, resource_id, project, r->request_id,
+	    r->remote_addr, detail);
+}
+
+enum err
+txn_audit(struct req *r, const char *action, const char *type, const char *resource_id,
+    const char *detail)
+{
+	return record(r, action, type, resource_id, r->who.project_id, detail);
+}
+
+static enum err
 audit(struct req *r, const struct route *rt)
 {
 	const char *action = rt->audit, *dot, *rid, *project;
@@ -166,9 +182,7 @@ audit(struct req *r, const struct route *rt)
 	project = r->who.project_id;
 	if (project == NULL && strcmp(type, "project") == 0)
 		project = rid;
-	return db_run(r, &st_audit, NULL, r->who.key_id ? "service_key" : "user",
-	    principal(r), r->who.user_id, action, type, rid, project, r->request_id,
-	    r->remote_addr);
+	return record(r, action, type, rid, project, NULL);
 }
 
 /* The answer as stored for replays: never with a secret shown once. */

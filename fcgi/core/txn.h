@@ -14,4 +14,14 @@
 /* Runs rt's permission check and handler inside the wrapper. */
 enum err txn_run(struct req *r, const struct route *rt);
 
+/*
+ * An audit record written by a handler itself: for a read that reveals
+ * secrets (GET routes run outside txn_run), which must not answer when
+ * this fails.  action "env_var.reveal", resource type and id (id may be
+ * NULL), the project perm_project() admitted, detail as JSON text (may be
+ * NULL; names what was revealed, never a secret value).
+ */
+enum err txn_audit(struct req *r, const char *action, const char *type, const char *resource_id,
+    const char *detail);
+
 #endif

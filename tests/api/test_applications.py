@@ -160,8 +160,10 @@ def test_update_partial_etag_and_list_filters():
 def test_env_is_sealed_at_rest_masked_for_viewers_and_marks_pending_deploy():
     c, s, p = _setup()
     a = _app(c, p, env={"DATABASE_PASSWORD": "hunter2-very-secret", "MODE": "prod"})
-    raw = _sql("SELECT env_sealed FROM applications WHERE id = '%s'" % a["id"])
-    assert raw and "hunter2" not in raw and "MODE" not in raw, raw
+    # Application-scope variables of the env store (sql/020_env_vars.sql).
+    raw = _sql("SELECT key || ' ' || value_sealed FROM env_vars WHERE application_id = '%s'" % a["id"])
+    assert raw and "hunter2" not in raw and "prod" not in raw.replace("MODE", ""), raw
+    assert _sql("SELECT env_sealed IS NULL FROM applications WHERE id = '%s'" % a["id"]) == "t"
     assert c.get("/applications/%s/env" % a["id"]).data == {"DATABASE_PASSWORD": "hunter2-very-secret",
                                                             "MODE": "prod"}
     r = c.call("PATCH", "/applications/%s/env" % a["id"], {"MODE": None, "NEW": "1"})

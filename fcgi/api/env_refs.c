@@ -1,0 +1,89 @@
+/*
+ * env_refs.c - the one table of resource kinds that ${kind.name.prop} may
+ * name in an environment variable (API.md §9): db, bucket, fn.  The resolver
+ * (core/resolve.c) hands every such reference to env_refs_lookup; the
+ * sections that own the resources (Databases, Buckets, Functions) fill in
+ * their row's lookup when they arrive.  Until then a reference of that kind
+ * is "no <noun> named X in this environment", never an empty string.
+ */
+#include "api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * A kind's lookup: 0 and *out (malloc'd) when the environment has the
+ * resource, 1 when it has none of that name (the table words the message),
+ * -1 and *why (malloc'd) for anything else.  prop is one of the row's
+ * properties.
+ */
+typedef int (*env_ref_lookup_fn)(const struct env_refs_ctx *c, const char *name,
+    const char *prop, char **out, char **why);
+
+static const char *const db_props[] = {"url", "host", "port", "user", "password", "name", NULL};
+static const char *const bucket_props[] = {"endpoint", "access_key", "secret_key", "bucket_name", NULL};
+static const char *const fn_props[] = {"url", NULL};
+
+static const struct env_ref_kind {
+	const char        *kind;
+	const char        *noun;    /* in messages: "no <noun> named x" */
+	const char *const *props;   /* API.md §5, §6, §7 */
+	env_ref_lookup_fn  lookup;  /* NULL until the section exists */
+} kinds[] = {
+	{"db", "database", db_props, NULL},
+	{"bucket", "bucket", bucket_props, NULL},
+	{"fn", "function", fn_props, NULL},
+};
+
+/* A malloc'd printf for *why (NULL when out of memory: the resolver then
+ * says "cannot be resolved"). */
+static char *
+why_printf(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+why_printf(const char *f, ...)
+{
+	va_list ap;
+	char   *s;
+	int     rc;
+
+	va_start(ap, f);
+	rc = vasprintf(&s, f, ap);
+	va_end(ap);
+	return rc < 0 ? NULL : s;
+}
+
+int
+env_refs_lookup(void *ctx, const char *kind, const char *name, const char *prop, char **out,
+    char **why)
+{
+	const struct env_ref_kind *k = NULL;
+	char                       list[256] = "";
+	size_t                     used = 0;
+	int                        rc;
+
+	*out = *why = NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds) && k == NULL; i++)
+		if (strcmp(kinds[i].kind, kind) == 0)
+			k = &kinds[i];
+	if (k == NULL) {
+		*why = why_printf("unknown resource kind %s", kind);
+		return -1;
+	}
+	for (size_t i = 0; k->props[i]; i++) {
+		if (strcmp(k->props[i], prop) == 0)
+			goto known;
+		rc = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", k->props[i]);
+		if (rc > 0 && (size_t)rc < sizeof(list) - used)
+			used += (size_t)rc;
+	}
+	*why = why_printf("unknown property %s of a %s (one of %s)", prop, k->noun, list);
+	return -1;
+known:
+	rc = k->lookup ? k->lookup(ctx, name, prop, out, why) : 1;
+	if (rc == 1)
+		*why = why_printf("no %s named %s in this environment", k->noun, name);
+	return rc == 0 ? 0 : -1;
+}
