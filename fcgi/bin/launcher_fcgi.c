@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -140,17 +141,25 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 	log_set_request_id(NULL);
 }
 
+/*
+ * ready_fd: the write end of the pipe spawn() waits on; one byte once the
+ * privileges are dropped (closed unwritten if they cannot be).
+ */
 static int
-worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen_fd)
+worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen_fd, int ready_fd)
 {
 	struct worker w;
 	FCGX_Request  fr;
 	sigset_t      none, term;
 	bool          plain_close = listens_on_unix(listen_fd);
 
-	/* Before anything else: no request is ever served with privileges. */
+	/* Before anything else: no request is ever served with privileges,
+	 * and the master counts this process as a worker only after this. */
 	if (util_drop_privileges(cfg->user) != 0)
 		return 1;
+	if (write(ready_fd, "r", 1) != 1)
+		return 1;
+	close(ready_fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);	/* forked with signals blocked */
 	set_handler(SIGTERM, on_signal);
@@ -287,7 +296,7 @@ spawn(struct master *m)
 	int          cpu;
 	cpu_set_t    saved;
 	bool         pinned;
-	int          err;
+	int          err, ready[2];
 
 	for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
 		if (m->slots[i].pid == 0) {
@@ -296,6 +305,10 @@ spawn(struct master *m)
 		}
 	if (s == NULL)
 		return -1;
+	if (pipe2(ready, O_CLOEXEC) != 0) {
+		log_error("pipe failed: %s", strerror(errno));
+		return -1;
+	}
 	cpu = pick_cpu(m);
 	pinned = pin_around_fork(cpu, &saved);
 	pid = fork();
@@ -304,10 +317,27 @@ spawn(struct master *m)
 		log_warn("worker_cpu_affinity: master cannot restore its mask: %s", strerror(errno));
 	if (pid < 0) {
 		log_error("fork failed: %s", strerror(err));
+		close(ready[0]);
+		close(ready[1]);
 		return -1;
 	}
-	if (pid == 0)
-		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd));
+	if (pid == 0) {
+		close(ready[0]);
+		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd, ready[1]));
+	}
+	close(ready[1]);
+	/* Wait until the worker has dropped its privileges: a process of the
+	 * pool is never seen running a worker's code as the master's user.
+	 * One that cannot drop them exits; the reaper replaces it. */
+	{
+		struct pollfd p = {.fd = ready[0], .events = POLLIN};
+		char          c;
+
+		if (poll(&p, 1, 5000) != 1 || read(ready[0], &c, 1) != 1)
+			log_error("worker %d did not start (user %s)", (int)pid,
+			    m->cfg.user[0] != '\0' ? m->cfg.user : "unchanged");
+		close(ready[0]);
+	}
 	s->pid = pid;
 	s->cpu = cpu;
 	s->gen = m->gen;
@@ -594,6 +624,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* Workers drop to `user` when forked: an unknown one fails here. */
+	if (m.cfg.user[0] != '\0' && geteuid() == 0 && getpwnam(m.cfg.user) == NULL) {
+		fprintf(stderr, "launcher-fcgi: unknown user %s\n", m.cfg.user);
+		return 1;
+	}
 	if (FCGX_Init() != 0 || open_socket(&m) != 0)
 		return 1;
 	m.state_gen = -1;

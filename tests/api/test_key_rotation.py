@@ -118,11 +118,13 @@ class World:
                 "exposed_port": 8080, "env": env1})
             assert r.status == 201, r
             a = r.data
-            d1 = self._deploy(a, env1, cred)
+            d1, snap1 = self._deploy(a["id"], cred)
             env2 = dict(env1, LATER="two-%d-%s" % (i, uuid.uuid4().hex))
             assert self.c.put("/applications/%s/env" % a["id"], env2).status == 200
-            self._deploy(a, env2, cred)
-            self.apps.append({"id": a["id"], "cred": cred, "env1": env1, "env2": env2, "d1": d1["id"]})
+            _, snap2 = self._deploy(a["id"], cred)
+            self.apps.append({"id": a["id"], "cred": cred, "env2": env2, "d1": d1["id"],
+                              "snap1": snap1, "snap2": snap2})
+        self._env_vars()
         # An exec's output, stored sealed (jobs.result_sealed).
         a = self.apps[0]
         r = self.c.post("/applications/%s/exec" % a["id"], {"command": ["env"]})
@@ -133,21 +135,47 @@ class World:
         assert job["kind"] == "app.exec", job
         self._finish(job, exit_code=0, output=self.exec_out)
 
+    def _env_vars(self):
+        """N_VARS variables through POST /env-vars/bulk, in a project of
+        their own (its applications are never deployed here)."""
+        p = new_project(self.c)
+        envs = self.c.get("/projects/%s/environments" % p["id"]).data
+        scopes = [("project", p["id"])] + [("environment", e["id"]) for e in envs]
+        while len(scopes) < N_VARS // PER_SCOPE:
+            r = self.c.post("/applications", {
+                "name": "v-%s" % uuid.uuid4().hex[:8], "project_id": p["id"], "source_type": "docker_image",
+                "image_url": "registry.test/web:v1", "exposed_port": 8080})
+            assert r.status == 201, r
+            scopes.append(("application", r.data["id"]))
+        self.env_project, self.env_scopes = p["id"], []
+        for scope, sid in scopes:
+            variables = {"VAR_%04d" % j: "%s-%d-%s" % (scope, j, uuid.uuid4().hex) for j in range(PER_SCOPE)}
+            r = self.c.post("/env-vars/bulk", {"project_id": p["id"], "scope": scope, "scope_id": sid,
+                                               "variables": variables})
+            assert r.status in (200, 201), r
+            self.env_scopes.append((scope, sid, variables))
+        n = _sql("SELECT count(*) FROM env_vars WHERE project_id = '%s'" % p["id"])
+        assert n == [str(N_VARS)], n
+
     def _finish(self, job, **result):
         r = self.agent.call("POST", "/jobs/%s/complete" % job["id"], {"status": "succeeded", "result": result})
         assert r.status == 200, r
 
-    def _deploy(self, a, env, cred):
-        d = self.c.post("/applications/%s/deploy" % a["id"], {})
+    def _deploy(self, app_id, cred):
+        """A deploy claimed by the agent: the credential opens into the
+        source; returns the deployment and its env snapshot as claimed."""
+        d = self.c.post("/applications/%s/deploy" % app_id, {})
         assert d.status == 201, d
         job = self.agent.claim()
-        assert job["payload"]["env"] == env, job["payload"]
         assert cred in job["payload"]["source"]["repository_url"], job["payload"]["source"]
         self._finish(job, image_id="sha256:" + uuid.uuid4().hex * 2)
-        return d.data
+        return d.data, job["payload"]["env"]
 
     def check(self):
         """Every value opens through the API and equals the original."""
+        for scope, sid, variables in self.env_scopes:
+            r = self.c.get("/env-vars/values?projectId=%s&scope=%s&scopeId=%s" % (self.env_project, scope, sid))
+            assert r.status == 200 and r.data == variables, (scope, r.status, len(r.data or {}))
         for a in self.apps:
             assert self.c.get("/applications/%s/env" % a["id"]).data == a["env2"]
         r = self.c.get("/jobs/" + self.exec_job)
@@ -159,9 +187,9 @@ class World:
             rb = self.c.post("/applications/%s/rollback" % a["id"], {"deployment_id": a["d1"]})
             assert rb.status == 201, rb
             job = self.agent.claim()
-            assert job["payload"]["env"] == a["env1"], job["payload"]
+            assert job["payload"]["env"] == a["snap1"], job["payload"]
             self._finish(job, image_id="sha256:" + uuid.uuid4().hex * 2)
-            self._deploy({"id": a["id"]}, a["env2"], a["cred"])
+            assert self._deploy(a["id"], a["cred"])[1] == a["snap2"]
         # Sessions, service keys and agent tokens issued before: key 0's.
         assert self.c.get("/auth/me").status == 200
         assert Client(self.c.tenant, key=self.key).get("/projects").status == 200
@@ -187,8 +215,12 @@ def test_rotation_killed_at_a_random_batch_resumes_and_every_value_still_opens()
     edits = (_sql(versions % ("env_version", "applications")), _sql(versions % ("row_version", "env_vars")),
              _sql(versions % ("row_version", "applications")))
     newest = before_ring[-1]
+    columns = {(t, col) for t, col, _ in before}
+    assert {("env_vars", "value_sealed"), ("applications", "repository_credential_sealed"),
+            ("applications", "webhook_secret_sealed"), ("jobs", "result_sealed")} <= columns, columns
+    assert sum(1 for k in before if k[0] == "env_vars") >= N_VARS
     assert all(_key_of(v) == newest for v in before.values()), "start from a finished rotation"
-    batch = 5
+    batch = 250
     est = sum((n + batch - 1) // batch for n in
               [sum(1 for k in before if k[:2] == col) for col in {k[:2] for k in before}])
     kill_at = random.randint(1, max(1, est - 2))
