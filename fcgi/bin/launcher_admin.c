@@ -694,9 +694,15 @@ pool_sync(const struct config *cfg, int nring, bool pool_stopped)
 		return -1;
 	}
 	if (pool_state(cfg->fcgi_state_file, &pid, &ring) != 0) {
-		fprintf(stderr, "rotate-master-key: launcher-fcgi is not running (no live pid in %s);"
-		    " it reads the ring when it starts\n", cfg->fcgi_state_file);
-		return 0;
+		/* No live pool behind the file: stopped (it reads the ring when it
+		 * starts), or one that does not write it (not reloaded since the
+		 * setting was added): only the operator can tell. */
+		if (pool_stopped)
+			return 0;
+		fprintf(stderr, "launcher-admin: %s names no running launcher-fcgi; if the pool is"
+		    " stopped, pass --pool-stopped (it reads the ring when it starts); if it runs,"
+		    " reload it (SIGHUP) so that it writes the file\n", cfg->fcgi_state_file);
+		return -1;
 	}
 	if (ring >= nring)
 		return 0;
@@ -711,8 +717,13 @@ pool_sync(const struct config *cfg, int nring, bool pool_stopped)
 		struct timespec ts = {0, 100 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
-		if (pool_state(cfg->fcgi_state_file, &pid, &ring) != 0 || ring >= nring)
-			return 0;	/* stopped (it reads the ring at start), or confirmed */
+		if (pool_state(cfg->fcgi_state_file, &pid, &ring) != 0) {
+			fprintf(stderr, "launcher-admin: launcher-fcgi stopped while reloading;"
+			    " nothing was sealed with the new key; run again\n");
+			return -1;
+		}
+		if (ring >= nring)
+			return 0;
 	}
 	fprintf(stderr, "launcher-admin: launcher-fcgi (pid %lld) did not confirm the ring of %d keys"
 	    " within %d s (see its log); nothing was sealed with the new key; run again\n",
@@ -1010,6 +1021,9 @@ rotate_master_key(const struct config *cfg, int argc, char **argv)
 			rc = 0;
 			goto out;
 		}
+		/* The pool can be told (or is stopped) before the ring grows. */
+		if (pool_sync(cfg, k.nring, pool_stopped) != 0)
+			goto out;
 		if (crypto_ring_add(&k, err, sizeof(err)) != 0 ||
 		    crypto_ring_write(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
 			fprintf(stderr, "launcher-admin: %s\n", err);

@@ -331,6 +331,24 @@ def test_values_written_while_the_rotation_runs_end_under_the_new_key():
     _check_sealed()
 
 
+def test_without_a_running_pool_behind_the_state_file_it_refuses_unless_told_the_pool_is_stopped():
+    """The state file names no live pool (a stopped one, or one that does
+    not write it): nothing is done unless --pool-stopped says it is safe."""
+    from test_pool import _conf
+    from lib import STATE
+    conf = os.path.join(STATE, "rotate-%s.conf" % uuid.uuid4().hex[:6])
+    _conf(conf, fcgi_state_file=os.path.join(STATE, "run", "no-such-pool.state"))
+    ring, snap = _ring_ids(), _sealed()
+    try:
+        out = subprocess.run([os.path.join(BIN, "launcher-admin"), "-c", conf, "rotate-master-key"],
+                             capture_output=True, text=True)
+        assert out.returncode == 1 and "names no running launcher-fcgi" in out.stderr, out.stderr
+        assert "--pool-stopped" in out.stderr
+        assert _ring_ids() == ring and _sealed() == snap, "nothing changed"
+    finally:
+        os.unlink(conf)
+
+
 def test_a_second_run_at_once_is_refused():
     """Two runs cannot interleave (an advisory lock), so no value is
     re-encrypted by both."""
