@@ -64,17 +64,22 @@ BEGIN
 	RETURN c;
 END $$;
 
--- How many values the column holds, and how many of them start with
--- p_prefix (are under the newest key).
-CREATE FUNCTION sealed_count(p_table text, p_column text, p_prefix text,
-	OUT total bigint, OUT done bigint)
+-- How many values the column holds, how many of them start with p_prefix
+-- (are under the newest key), and how many carry a key prefix that names
+-- no key of a ring of p_keys keys ("$N$" with N >= p_keys, or malformed):
+-- a key file older than the database.
+CREATE FUNCTION sealed_count(p_table text, p_column text, p_prefix text, p_keys integer,
+	OUT total bigint, OUT done bigint, OUT foreign_keys bigint)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_catalog, pg_temp AS $$
 DECLARE
 	c sealed_columns := sealed_column(p_table, p_column);
 BEGIN
-	EXECUTE format('SELECT count(*), count(*) FILTER (WHERE starts_with(%1$I, $1))'
+	EXECUTE format('SELECT count(*), count(*) FILTER (WHERE starts_with(%1$I, $1)),'
+	               ' count(*) FILTER (WHERE starts_with(%1$I, ''$'') AND NOT CASE'
+	               '   WHEN split_part(%1$I, ''$'', 2) ~ ''^[1-9][0-9]?$'''
+	               '   THEN split_part(%1$I, ''$'', 2)::integer < $2 ELSE false END)'
 	               ' FROM %2$I WHERE %1$I IS NOT NULL', c.column_name, c.table_name)
-	   INTO total, done USING p_prefix;
+	   INTO total, done, foreign_keys USING p_prefix, p_keys;
 END $$;
 
 -- Up to p_limit values of the column that are not under the newest key
@@ -119,7 +124,7 @@ BEGIN
 	RETURN n = 1;
 END $$;
 
-REVOKE ALL ON FUNCTION sealed_column(text, text), sealed_count(text, text, text),
+REVOKE ALL ON FUNCTION sealed_column(text, text), sealed_count(text, text, text, integer),
 	sealed_batch(text, text, text, integer), sealed_put(text, text, text, text, text) FROM PUBLIC;
 
 -- Every value of the column after row p_after (NULL: from the first), in

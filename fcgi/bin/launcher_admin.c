@@ -598,7 +598,7 @@ DB_STMT st_rot_columns = {"admin_rotate_columns",
     "SELECT table_name, column_name, to_regclass('launcher.' || quote_ident(table_name)) IS NOT NULL"
     " AS present FROM launcher.sealed_columns ORDER BY table_name, column_name"};
 DB_STMT st_rot_count = {"admin_rotate_count",
-    "SELECT total, done FROM launcher.sealed_count($1, $2, $3)"};
+    "SELECT total, done, foreign_keys FROM launcher.sealed_count($1, $2, $3, $4::integer)"};
 DB_STMT st_rot_batch = {"admin_rotate_batch",
     "SELECT row_id, tenant_id, purpose, sealed FROM launcher.sealed_batch($1, $2, $3, $4::integer)"};
 DB_STMT st_rot_put = {"admin_rotate_put",
@@ -622,21 +622,36 @@ newest_prefix(const struct crypto_keys *k, char out[8])
 		out[0] = '\0';
 }
 
-/* total and done (under the newest key) of one column; -1 on error. */
+/*
+ * total and done (under the newest key) of one column; -1 on error, and
+ * when a value names a key the ring of nkeys lacks (a key file older than
+ * the database: a key added now would reuse that id).
+ */
 static int
-column_count(const struct sealed_col *c, const char *prefix, int64_t *total, int64_t *done)
+column_count(const struct sealed_col *c, const char *prefix, int nkeys, int64_t *total,
+    int64_t *done)
 {
-	const char *params[3] = {c->table, c->column, prefix};
+	char        n[16];
+	const char *params[4] = {c->table, c->column, prefix, n};
 	PGresult   *res;
+	int64_t     foreign = 0;
 
-	if (!ok(db_conn_exec(&db, &st_rot_count, 3, params, &res), "count sealed values"))
+	util_snprintf(n, sizeof(n), "%d", nkeys);
+	if (!ok(db_conn_exec(&db, &st_rot_count, 4, params, &res), "count sealed values"))
 		return -1;
 	if (util_parse_i64(db_get(res, 0, "total"), 0, INT64_MAX, total) != 0 ||
-	    util_parse_i64(db_get(res, 0, "done"), 0, INT64_MAX, done) != 0) {
+	    util_parse_i64(db_get(res, 0, "done"), 0, INT64_MAX, done) != 0 ||
+	    util_parse_i64(db_get(res, 0, "foreign_keys"), 0, INT64_MAX, &foreign) != 0) {
 		PQclear(res);
 		return -1;
 	}
 	PQclear(res);
+	if (foreign > 0) {
+		fprintf(stderr, "launcher-admin: %lld values of %s.%s name a key that the ring of %d"
+		    " keys lacks: the key file is older than the database (restore the newer one);"
+		    " nothing was changed\n", (long long)foreign, c->table, c->column, nkeys);
+		return -1;
+	}
 	return 0;
 }
 
@@ -834,7 +849,7 @@ rotate_column(const struct crypto_keys *k, const struct sealed_col *c, const cha
 	int64_t total, done;
 	int     retries = 0;
 
-	if (column_count(c, prefix, &total, &done) != 0)
+	if (column_count(c, prefix, k->nring, &total, &done) != 0)
 		return -1;
 	fprintf(stderr, "rotate-master-key: %s.%s %lld/%lld\n", c->table, c->column,
 	    (long long)done, (long long)total);
@@ -857,7 +872,7 @@ rotate_column(const struct crypto_keys *k, const struct sealed_col *c, const cha
 		fprintf(stderr, "rotate-master-key: %s.%s %lld/%lld\n", c->table, c->column,
 		    (long long)done, (long long)total);
 	}
-	if (column_count(c, prefix, &total, &done) != 0)
+	if (column_count(c, prefix, k->nring, &total, &done) != 0)
 		return -1;
 	fprintf(stderr, "rotate-master-key: %s.%s %lld/%lld done\n", c->table, c->column,
 	    (long long)done, (long long)total);
@@ -1007,10 +1022,10 @@ rotate_master_key(const struct config *cfg, int argc, char **argv)
 	/* A rotation in progress (values under an older key) is finished
 	 * with the same newest key; a new key only when none is left. */
 	newest_prefix(&k, prefix);
-	for (int i = 0; i < ncols && k.nring > 1; i++) {
+	for (int i = 0; i < ncols; i++) {
 		int64_t total, done;
 
-		if (column_count(&cols[i], prefix, &total, &done) != 0)
+		if (column_count(&cols[i], prefix, k.nring, &total, &done) != 0)
 			goto out;
 		left += total - done;
 	}

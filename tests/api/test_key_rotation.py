@@ -349,6 +349,36 @@ def test_without_a_running_pool_behind_the_state_file_it_refuses_unless_told_the
         os.unlink(conf)
 
 
+def test_a_key_file_older_than_the_database_is_refused_before_anything_changes():
+    """Values under a key the ring lacks (a key file restored from an old
+    backup): a new key would take that id, so nothing is done."""
+    if len(_ring_ids()) < 2:
+        assert _rotate()[0] == 0
+    path = _conf("master_key_file")
+    with open(path) as f:
+        current = f.read()
+    newest = _ring_ids()[-1]
+    older = "".join(l for l in current.splitlines(True) if not l.startswith("key %d " % newest))
+    snap = _sealed()
+    assert any(_key_of(v) == newest for v in snap.values())
+    fd = os.open(path + ".old", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, older.encode())
+    os.close(fd)
+    os.rename(path + ".old", path)
+    try:
+        rc, lines = _rotate()
+        assert rc == 1 and any("the key file is older than the database" in l for l in lines), lines
+        with open(path) as f:
+            assert f.read() == older, "the ring was not touched"
+        assert _sealed() == snap
+    finally:
+        fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, current.encode())
+        os.close(fd)
+        os.rename(path + ".new", path)
+    _check_sealed()
+
+
 def test_a_second_run_at_once_is_refused():
     """Two runs cannot interleave (an advisory lock), so no value is
     re-encrypted by both."""
