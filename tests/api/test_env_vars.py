@@ -15,6 +15,7 @@ import threading
 import uuid
 
 from lib import BIN, CONF, STATE, Client, assert_error, make_key, new_user, psql, registered
+from test_servers import Agent
 
 SEALED = "not-a-real-ciphertext"
 MASK = "********"
@@ -26,7 +27,9 @@ def _owner(sql):
 
 def _setup(prefix="env"):
     c, _ = registered(prefix)
-    assert c.post("/servers", {"name": "srv"}).status == 201
+    r = c.post("/servers", {"name": "srv"})
+    assert r.status == 201, r
+    c.server = r.data
     p = c.post("/projects", {"name": "envp"}).data
     envs = c.get("/projects/%s/environments" % p["id"]).data
     default = [e for e in envs if e["is_default"]][0]
@@ -267,6 +270,9 @@ def test_no_value_is_stored_in_the_clear_anywhere():
     # Reveals and a preview happened too (their answers carry values).
     c.get("/env-vars/values?projectId=" + p["id"])
     c.post("/env-vars/preview", {"project_id": p["id"], "environment_id": default["id"], "env": {"Q": vals[0]}})
+    # A positive control: a description is stored as given, and the scan finds it.
+    marker = "control-%s" % uuid.uuid4().hex
+    _var(c, p, "CONTROL", "c", description=marker)
     # Every column of every table, as text.
     tables = _owner("SELECT quote_ident(table_schema) || '.' || quote_ident(table_name)"
                     " FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
@@ -274,14 +280,16 @@ def test_no_value_is_stored_in_the_clear_anywhere():
     assert "launcher.env_vars" in tables and len(tables) > 15, tables
     found = []
     for t in tables:
-        cond = " OR ".join("strpos(x::text, '%s') > 0" % s for s in vals)
+        cond = " OR ".join("strpos(x::text, '%s') > 0" % s for s in vals + [marker])
         n = _owner("SELECT count(*) FROM %s x WHERE %s" % (t, cond))[0]
         if n != "0":
             found.append(t)
-    assert found == [], found
+    assert found == ["launcher.env_vars"], found
+    assert _owner("SELECT count(*) FROM env_vars x WHERE %s" % " OR ".join(
+        "strpos(x::text, '%s') > 0" % s for s in vals)) == ["0"]
     # The values are there (the scan looks at the right rows).
     n = int(_owner("SELECT count(*) FROM env_vars WHERE tenant_id = '%s'" % c.tid)[0])
-    assert n == 49, n      # V0..9, B10..24, A25..34, C35..44, RENAMED2, S47..49
+    assert n == 50, n      # V0..9, B10..24, A25..34, C35..44, RENAMED2, S47..49, CONTROL
     assert c.get("/env-vars/values?projectId=%s&scope=application&scopeId=%s"
                  % (p["id"], apps["a1"]["id"])).data == {"A%d" % i: vals[i] for i in range(25, 35)}
 
@@ -607,6 +615,17 @@ def test_migrate_moves_the_previous_versions_maps_into_the_store():
     # sync with its running release, a2 pending, b1 with a map that does not open.
     sealed1 = _legacy_seal(c.tid, "app-env", json.dumps(m1).encode())
     sealed2 = _legacy_seal(c.tid, "app-env", json.dumps(m2).encode())
+    # Control: the plane reads such a map as it reads a release's snapshot
+    # (purpose app-env, the same format and tenant binding): the claim of a
+    # deploy job whose deployment holds it carries the map.
+    dep = c.post("/applications/%s/deploy" % b1, {})
+    assert dep.status == 201, dep
+    _owner("UPDATE deployments SET env_sealed = '%s' WHERE id = '%s'" % (sealed1, dep.data["id"]))
+    agent = Agent(c.tenant, c.server["agent_token"])
+    job = agent.claim()
+    assert job["payload"]["deployment_id"] == dep.data["id"] and job["payload"]["env"] == m1, job["payload"]
+    r = agent.call("POST", "/jobs/%s/complete" % job["id"], {"status": "failed", "error": "test", "result": {}})
+    assert r.status == 200, r
     for app, sealed, synced in ((a1, sealed1, True), (a2, sealed2, False), (b1, bad, True)):
         _owner("UPDATE applications SET env_sealed = '%s', env_version = 7 WHERE id = '%s'" % (sealed, app))
         _owner("WITH d AS (INSERT INTO deployments (tenant_id, project_id, environment_id, application_id,"
