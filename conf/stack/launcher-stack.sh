@@ -574,7 +574,10 @@ ensure_master_key() {
         mv -f "$key.tmp" "$key"
         say "secrets: new master key $key"
     fi
-    [ "$(stat -c %s "$key")" -eq 32 ] || die "$key must be exactly 32 bytes"
+    # 32 raw bytes (key 0), or the key ring launcher-admin rotate-master-key
+    # wrote (launcher-fcgi checks it in detail when it starts).
+    [ "$(stat -c %s "$key")" -eq 32 ] || grep -qx 'launcher-keyring 1' "$key" ||
+        die "$key must be 32 bytes or a key ring"
     chmod 0600 "$key"
 }
 
@@ -625,6 +628,7 @@ maintenance_database_url = "$MAINT_DATABASE_URL"
 migrations_dir = "$REPO/sql"
 db_reconnect_interval_ms = 500
 master_key_file = "$STATE/secrets/master.key"
+fcgi_state_file = "$RUN_DIR/fcgi.state"
 max_body_bytes = $MAX_BODY
 jwt_lifetime_seconds = 86400
 jwt_issuer = launcher

@@ -16,6 +16,15 @@
  *       a tenant's limits (KIND: projects, applications, databases): its
  *       own (N >= 0, or unlimited), or back to the config's quota_KIND
  *       default (sql/018_quotas.sql).  TENANT is a slug or an id.
+ *   launcher-admin -c FILE rotate-master-key [--batch N] [--resume] [--pool-stopped]
+ *       re-encrypts every sealed value (sql/022_sealed_columns.sql) under
+ *       the newest key of the master key ring, adding a new key first when
+ *       every value is under the newest already; killed anywhere, a re-run
+ *       resumes with the same key (--resume: only that, never a new key).
+ *       Progress (done/total per column) on stderr.  README, Security.
+ *   launcher-admin -c FILE check-sealed
+ *       opens every sealed value with the ring (changes nothing): per
+ *       column, the values under each key; exit 1 if one does not open.
  *
  * Connects with admin_database_url (the owner role).  Each migration runs
  * in its own transaction together with its row in schema_migrations, under
@@ -35,7 +44,10 @@
 #include "../core/secret.h"
 #include "../core/util.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_MIGRATIONS 512
@@ -579,6 +591,476 @@ quota(PGconn *c, const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* ---- rotate-master-key ------------------------------------------------ */
+
+DB_STMT st_rot_lock = {"admin_rotate_lock", "SELECT pg_try_advisory_lock(727275)"};
+DB_STMT st_rot_columns = {"admin_rotate_columns",
+    "SELECT table_name, column_name, to_regclass('launcher.' || quote_ident(table_name)) IS NOT NULL"
+    " AS present FROM launcher.sealed_columns ORDER BY table_name, column_name"};
+DB_STMT st_rot_count = {"admin_rotate_count",
+    "SELECT total, done, foreign_keys FROM launcher.sealed_count($1, $2, $3, $4::integer)"};
+DB_STMT st_rot_batch = {"admin_rotate_batch",
+    "SELECT row_id, tenant_id, purpose, sealed FROM launcher.sealed_batch($1, $2, $3, $4::integer)"};
+DB_STMT st_rot_put = {"admin_rotate_put",
+    "SELECT launcher.sealed_put($1, $2, $3, $4, $5) AS ok"};
+
+#define ROTATE_BATCH_MAX 5000
+#define ROTATE_POOL_WAIT_S 60
+
+struct sealed_col {
+	char table[64], column[64];
+	bool present;
+};
+
+/* The prefix of values under the ring's newest key ("$N$"; "" for key 0). */
+static void
+newest_prefix(const struct crypto_keys *k, char out[8])
+{
+	if (k->nring > 1)
+		util_snprintf(out, 8, "$%d$", k->nring - 1);
+	else
+		out[0] = '\0';
+}
+
+/*
+ * total and done (under the newest key) of one column; -1 on error, and
+ * when a value names a key the ring of nkeys lacks (a key file older than
+ * the database: a key added now would reuse that id).
+ */
+static int
+column_count(const struct sealed_col *c, const char *prefix, int nkeys, int64_t *total,
+    int64_t *done)
+{
+	char        n[16];
+	const char *params[4] = {c->table, c->column, prefix, n};
+	PGresult   *res;
+	int64_t     foreign = 0;
+
+	util_snprintf(n, sizeof(n), "%d", nkeys);
+	if (!ok(db_conn_exec(&db, &st_rot_count, 4, params, &res), "count sealed values"))
+		return -1;
+	if (util_parse_i64(db_get(res, 0, "total"), 0, INT64_MAX, total) != 0 ||
+	    util_parse_i64(db_get(res, 0, "done"), 0, INT64_MAX, done) != 0 ||
+	    util_parse_i64(db_get(res, 0, "foreign_keys"), 0, INT64_MAX, &foreign) != 0) {
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	if (foreign > 0) {
+		fprintf(stderr, "launcher-admin: %lld values of %s.%s name a key that the ring of %d"
+		    " keys lacks: the key file is older than the database (restore the newer one);"
+		    " nothing was changed\n", (long long)foreign, c->table, c->column, nkeys);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pid of the running pool's master and the ring size its workers hold. */
+static int
+pool_state(const char *path, int64_t *pid, int *ring)
+{
+	char   buf[128], cmd[256], proc[64], *nl, *r;
+	FILE  *f;
+	int64_t n64;
+	int    n = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "PID\nring N\n" (launcher_fcgi.c, write_state) */
+	if ((nl = strchr(buf, '\n')) == NULL || strncmp(nl + 1, "ring ", 5) != 0 ||
+	    (r = strchr(nl + 1, '\n')) == NULL)
+		return -1;
+	*nl = '\0';
+	*r = '\0';
+	if (util_parse_i64(buf, 2, INT32_MAX, pid) != 0 ||
+	    util_parse_i64(nl + 6, 1, CRYPTO_RING_MAX, &n64) != 0)
+		return -1;
+	*ring = (int)n64;
+	/* A stale file (the pool was killed) may name a recycled pid. */
+	util_snprintf(proc, sizeof(proc), "/proc/%lld/cmdline", (long long)*pid);
+	if ((f = fopen(proc, "r")) == NULL)
+		return -1;
+	n = (int)fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n > 0 ? n : 0] = '\0';
+	return strstr(cmd, "launcher-fcgi") != NULL ? 0 : -1;
+}
+
+/*
+ * Makes sure that no running worker lacks the ring's newest key: signals
+ * the pool (SIGHUP: its master reads the ring again and replaces every
+ * worker) and waits until it says that every worker holds the ring.
+ */
+static int
+pool_sync(const struct config *cfg, int nring, bool pool_stopped)
+{
+	int64_t pid;
+	int     ring;
+
+	if (cfg->fcgi_state_file[0] == '\0') {
+		if (pool_stopped)
+			return 0;
+		fprintf(stderr, "launcher-admin: fcgi_state_file is not set, so the running pool cannot"
+		    " be told to read the new key; set it (launcher.conf) or stop launcher-fcgi and"
+		    " pass --pool-stopped\n");
+		return -1;
+	}
+	if (pool_state(cfg->fcgi_state_file, &pid, &ring) != 0) {
+		/* No live pool behind the file: stopped (it reads the ring when it
+		 * starts), or one that does not write it (not reloaded since the
+		 * setting was added): only the operator can tell. */
+		if (pool_stopped)
+			return 0;
+		fprintf(stderr, "launcher-admin: %s names no running launcher-fcgi; if the pool is"
+		    " stopped, pass --pool-stopped (it reads the ring when it starts); if it runs,"
+		    " reload it (SIGHUP) so that it writes the file\n", cfg->fcgi_state_file);
+		return -1;
+	}
+	if (ring >= nring)
+		return 0;
+	fprintf(stderr, "rotate-master-key: asking launcher-fcgi (pid %lld) to read the ring of %d keys\n",
+	    (long long)pid, nring);
+	if (kill((pid_t)pid, SIGHUP) != 0) {
+		fprintf(stderr, "launcher-admin: cannot signal launcher-fcgi (pid %lld): %s\n",
+		    (long long)pid, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < ROTATE_POOL_WAIT_S * 10; i++) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		if (pool_state(cfg->fcgi_state_file, &pid, &ring) != 0) {
+			fprintf(stderr, "launcher-admin: launcher-fcgi stopped while reloading;"
+			    " nothing was sealed with the new key; run again\n");
+			return -1;
+		}
+		if (ring >= nring)
+			return 0;
+	}
+	fprintf(stderr, "launcher-admin: launcher-fcgi (pid %lld) did not confirm the ring of %d keys"
+	    " within %d s (see its log); nothing was sealed with the new key; run again\n",
+	    (long long)pid, nring, ROTATE_POOL_WAIT_S);
+	return -1;
+}
+
+/*
+ * One batch of one column in its own transaction: lock up to batch rows
+ * not under the newest key, open each with the key its prefix names, seal
+ * it under the newest, write it back if unchanged.  Returns the rows
+ * re-encrypted (0: none left), or -1 (rolled back; message printed).
+ */
+static int
+rotate_batch(const struct crypto_keys *k, const struct sealed_col *c, const char *prefix,
+    int batch)
+{
+	const char  *params[5];
+	char         lim[16];
+	PGresult    *res = NULL, **outs = NULL;
+	struct db_call *calls = NULL;
+	char       **fresh = NULL;
+	int          n = 0, rc = -1;
+
+	util_snprintf(lim, sizeof(lim), "%d", batch);
+	params[0] = c->table;
+	params[1] = c->column;
+	params[2] = prefix;
+	params[3] = lim;
+	if (!ok(db_conn_simple(&db, "BEGIN"), "begin"))
+		return -1;
+	if (!ok(db_conn_exec(&db, &st_rot_batch, 4, params, &res), "lock a batch"))
+		goto out;
+	n = PQntuples(res);
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	calls = calloc((size_t)n, sizeof(*calls));
+	outs = calloc((size_t)n, sizeof(*outs));
+	fresh = calloc((size_t)n, sizeof(*fresh));
+	if (calls == NULL || outs == NULL || fresh == NULL)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		const char *tenant = db_get(res, i, "tenant_id"), *purpose = db_get(res, i, "purpose");
+		const char *old = db_get(res, i, "sealed");
+		const char **p;
+		size_t      len;
+		char       *plain = crypto_open(k, tenant, purpose, old, &len);
+
+		if (plain == NULL) {
+			fprintf(stderr, "launcher-admin: %s.%s of row %s does not open (key %d, a ring of %d"
+			    " keys): damaged, or sealed with a key missing from %s; nothing of this batch"
+			    " was changed\n", c->table, c->column, db_get(res, i, "row_id"),
+			    crypto_sealed_key(old), k->nring, "the ring");
+			goto out;
+		}
+		fresh[i] = crypto_seal(k, tenant, purpose, plain, len);
+		sodium_memzero(plain, len);
+		free(plain);
+		if (fresh[i] == NULL)
+			goto out;
+		p = malloc(5 * sizeof(*p));
+		if (p == NULL)
+			goto out;
+		p[0] = c->table;
+		p[1] = c->column;
+		p[2] = db_get(res, i, "row_id");
+		p[3] = old;
+		p[4] = fresh[i];
+		calls[i].st = &st_rot_put;
+		calls[i].n = 5;
+		calls[i].params = p;
+	}
+	if (!ok(db_conn_pipeline(&db, (size_t)n, calls, outs), "re-encrypt a batch"))
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (strcmp(db_get(outs[i], 0, "ok"), "t") != 0) {
+			fprintf(stderr, "launcher-admin: %s.%s of row %s changed under its lock\n",
+			    c->table, c->column, db_get(res, i, "row_id"));
+			goto out;
+		}
+	if (!ok(db_conn_simple(&db, "COMMIT"), "commit"))
+		goto out;
+	rc = n;
+out:
+	if (rc < 0 || n == 0)
+		(void)db_conn_simple(&db, "ROLLBACK");
+	for (int i = 0; i < n && calls != NULL; i++) {
+		free((void *)calls[i].params);
+		if (outs != NULL && outs[i] != NULL)
+			PQclear(outs[i]);
+		free(fresh[i]);
+	}
+	free(calls);
+	free(outs);
+	free(fresh);
+	if (res != NULL)
+		PQclear(res);
+	return rc;
+}
+
+/* Re-encrypts every value of one column until none is left under an older key. */
+static int
+rotate_column(const struct crypto_keys *k, const struct sealed_col *c, const char *prefix,
+    int batch)
+{
+	int64_t total, done;
+	int     retries = 0;
+
+	if (column_count(c, prefix, k->nring, &total, &done) != 0)
+		return -1;
+	fprintf(stderr, "rotate-master-key: %s.%s %lld/%lld\n", c->table, c->column,
+	    (long long)done, (long long)total);
+	for (;;) {
+		int n = rotate_batch(k, c, prefix, batch);
+
+		if (n < 0) {
+			/* A deadlock with a writer, or a serialization failure: again. */
+			if (strncmp(db.sqlstate, "40", 2) == 0 && ++retries <= 10)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		retries = 0;
+		done += n;
+		/* Rows written meanwhile (by a pool still on the old ring) raise the total. */
+		if (done > total)
+			total = done;
+		fprintf(stderr, "rotate-master-key: %s.%s %lld/%lld\n", c->table, c->column,
+		    (long long)done, (long long)total);
+	}
+	if (column_count(c, prefix, k->nring, &total, &done) != 0)
+		return -1;
+	fprintf(stderr, "rotate-master-key: %s.%s %lld/%lld done\n", c->table, c->column,
+	    (long long)done, (long long)total);
+	return done == total ? 0 : -1;
+}
+
+DB_STMT st_rot_scan = {"admin_rotate_scan",
+    "SELECT row_id, tenant_id, purpose, sealed FROM launcher.sealed_scan($1, $2, $3, $4::integer)"};
+
+/* The sealed columns whose table exists, into cols; -1 on error. */
+static int
+sealed_columns(struct sealed_col *cols, int max, int *n)
+{
+	PGresult *res;
+
+	*n = 0;
+	if (!ok(db_conn_exec(&db, &st_rot_columns, 0, NULL, &res), "list sealed columns"))
+		return -1;
+	for (int i = 0; i < PQntuples(res) && *n < max; i++) {
+		struct sealed_col *c = &cols[*n];
+
+		util_snprintf(c->table, sizeof(c->table), "%s", db_get(res, i, "table_name"));
+		util_snprintf(c->column, sizeof(c->column), "%s", db_get(res, i, "column_name"));
+		c->present = db_get(res, i, "present")[0] == 't';
+		if (!c->present)
+			fprintf(stderr, "launcher-admin: %s.%s: no table %s (its migration is not applied),"
+			    " skipped\n", c->table, c->column, c->table);
+		else
+			(*n)++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * check-sealed: opens every sealed value with the ring, without changing
+ * anything; per column, how many values each key holds and how many do
+ * not open (exit 1 if any).
+ */
+static int
+check_sealed(const struct config *cfg)
+{
+	struct crypto_keys k;
+	struct sealed_col  cols[64];
+	char               err[512];
+	int                ncols, rc = 1;
+	int64_t            bad_total = 0;
+
+	if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: %s\n", err);
+		return 1;
+	}
+	if (sealed_columns(cols, (int)(sizeof(cols) / sizeof(*cols)), &ncols) != 0)
+		goto out;
+	for (int i = 0; i < ncols; i++) {
+		int64_t by_key[CRYPTO_RING_MAX + 1] = {0}, bad = 0, n = 0;
+		char    after[128] = "", line[1024];
+		int     len;
+
+		for (;;) {
+			const char *params[4] = {cols[i].table, cols[i].column, after[0] ? after : NULL, "1000"};
+			PGresult   *res;
+			int         rows;
+
+			if (!ok(db_conn_exec(&db, &st_rot_scan, 4, params, &res), "read sealed values"))
+				goto out;
+			rows = PQntuples(res);
+			for (int j = 0; j < rows; j++) {
+				const char *sealed = db_get(res, j, "sealed");
+				int         id = crypto_sealed_key(sealed);
+				size_t      plen;
+				char       *plain = crypto_open(&k, db_get(res, j, "tenant_id"),
+				    db_get(res, j, "purpose"), sealed, &plen);
+
+				n++;
+				if (plain == NULL) {
+					bad++;
+					fprintf(stderr, "launcher-admin: %s.%s of row %s does not open (key %d)\n",
+					    cols[i].table, cols[i].column, db_get(res, j, "row_id"), id);
+				} else {
+					by_key[id]++;
+					sodium_memzero(plain, plen);
+					free(plain);
+				}
+			}
+			if (rows > 0)
+				util_snprintf(after, sizeof(after), "%s", db_get(res, rows - 1, "row_id"));
+			PQclear(res);
+			if (rows < 1000)
+				break;
+		}
+		len = util_snprintf(line, sizeof(line), "%s.%s: %lld values", cols[i].table,
+		    cols[i].column, (long long)n);
+		for (int id = 0; id < k.nring && len > 0; id++)
+			if (by_key[id] > 0)
+				len += util_snprintf(line + len, sizeof(line) - (size_t)len, ", key %d: %lld",
+				    id, (long long)by_key[id]);
+		printf("%s%s\n", line, bad > 0 ? ", DO NOT OPEN: see above" : "");
+		bad_total += bad;
+	}
+	rc = bad_total == 0 ? 0 : 1;
+out:
+	crypto_keys_wipe(&k);
+	return rc;
+}
+
+static int
+rotate_master_key(const struct config *cfg, int argc, char **argv)
+{
+	struct crypto_keys k;
+	struct sealed_col  cols[64];
+	char               err[512], prefix[8];
+	PGresult          *res;
+	int64_t            left = 0;
+	int64_t            batch = 500;
+	bool               resume = false, pool_stopped = false;
+	int                ncols = 0, rc = 1;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc &&
+		    util_parse_i64(argv[i + 1], 1, ROTATE_BATCH_MAX, &batch) == 0)
+			i++;
+		else if (strcmp(argv[i], "--resume") == 0)
+			resume = true;
+		else if (strcmp(argv[i], "--pool-stopped") == 0)
+			pool_stopped = true;
+		else {
+			fprintf(stderr, "usage: rotate-master-key [--batch 1..%d] [--resume] [--pool-stopped]\n",
+			    ROTATE_BATCH_MAX);
+			return 2;
+		}
+	}
+	if (!ok(db_conn_exec(&db, &st_rot_lock, 0, NULL, &res), "lock"))
+		return 1;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		fprintf(stderr, "launcher-admin: another rotate-master-key is running\n");
+		PQclear(res);
+		return 1;
+	}
+	PQclear(res);
+	if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: %s\n", err);
+		return 1;
+	}
+	if (sealed_columns(cols, (int)(sizeof(cols) / sizeof(*cols)), &ncols) != 0)
+		goto out;
+	/* A rotation in progress (values under an older key) is finished
+	 * with the same newest key; a new key only when none is left. */
+	newest_prefix(&k, prefix);
+	for (int i = 0; i < ncols; i++) {
+		int64_t total, done;
+
+		if (column_count(&cols[i], prefix, k.nring, &total, &done) != 0)
+			goto out;
+		left += total - done;
+	}
+	if (k.nring == 1 || left == 0) {
+		if (resume) {
+			fprintf(stderr, "rotate-master-key: every sealed value is under key %d: nothing to"
+			    " resume\n", k.nring - 1);
+			rc = 0;
+			goto out;
+		}
+		/* The pool can be told (or is stopped) before the ring grows. */
+		if (pool_sync(cfg, k.nring, pool_stopped) != 0)
+			goto out;
+		if (crypto_ring_add(&k, err, sizeof(err)) != 0 ||
+		    crypto_ring_write(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+			fprintf(stderr, "launcher-admin: %s\n", err);
+			goto out;
+		}
+		fprintf(stderr, "rotate-master-key: key %d added to %s\n", k.nring - 1, cfg->master_key_file);
+		newest_prefix(&k, prefix);
+	} else
+		fprintf(stderr, "rotate-master-key: resuming: %lld values are not under key %d yet\n",
+		    (long long)left, k.nring - 1);
+	if (pool_sync(cfg, k.nring, pool_stopped) != 0)
+		goto out;
+	for (int i = 0; i < ncols; i++)
+		if (rotate_column(&k, &cols[i], prefix, (int)batch) != 0)
+			goto out;
+	fprintf(stderr, "rotate-master-key: every sealed value is under key %d\n", k.nring - 1);
+	rc = 0;
+out:
+	crypto_keys_wipe(&k);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -595,7 +1077,8 @@ main(int argc, char **argv)
 	}
 	if (conf == NULL || i >= argc) {
 		fprintf(stderr, "usage: launcher-admin -c FILE migrate | tenant create|ensure SLUG [NAME] | tenant list"
-		    " | quota list|set ...\n");
+		    " | quota list|set ... | rotate-master-key [--batch N] [--resume] [--pool-stopped]"
+		    " | check-sealed\n");
 		return 2;
 	}
 	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
@@ -623,6 +1106,10 @@ main(int argc, char **argv)
 		rc = server(c, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "quota") == 0)
 		rc = quota(c, &cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "rotate-master-key") == 0)
+		rc = rotate_master_key(&cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "check-sealed") == 0)
+		rc = check_sealed(&cfg);
 	else {
 		fprintf(stderr, "launcher-admin: unknown command %s\n", argv[i]);
 		rc = 2;

@@ -3,10 +3,19 @@
  * opens the socket, pre-forks workers and keeps their number; each worker
  * holds one PostgreSQL connection and serves requests statelessly.
  *
- * Signals (master): SIGHUP = re-read the config and replace every worker
- * gracefully (new ones first, old ones finish their request, no request
- * fails); SIGTERM/SIGINT = let workers finish in-flight requests, then exit.
- * A worker that dies is re-forked (with a short back-off if it keeps dying).
+ * Signals (master): SIGHUP = re-read the config and the master key ring
+ * and replace every worker gracefully (new ones first, old ones finish
+ * their request, no request fails); SIGTERM/SIGINT = let workers finish
+ * in-flight requests, then exit.  A worker that dies is re-forked (with a
+ * short back-off if it keeps dying).
+ *
+ * The master keeps the privileges it was started with (it reads the
+ * root-only key ring again on SIGHUP) and serves no request; each worker
+ * drops to `user` as soon as it is forked.  With fcgi_state_file set, the
+ * master writes its pid and the size of the key ring every worker holds
+ * there, at start and once the last worker of an older ring has exited:
+ * launcher-admin rotate-master-key waits for that before it seals anything
+ * with a new key (README, Security).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -26,6 +36,7 @@
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
+#include <sodium.h>
 
 #include "../api/api.h"
 #include "../core/config.h"
@@ -131,14 +142,25 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 	log_set_request_id(NULL);
 }
 
+/*
+ * ready_fd: the write end of the pipe spawn() waits on; one byte once the
+ * privileges are dropped (closed unwritten if they cannot be).
+ */
 static int
-worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen_fd)
+worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen_fd, int ready_fd)
 {
 	struct worker w;
 	FCGX_Request  fr;
 	sigset_t      none, term;
 	bool          plain_close = listens_on_unix(listen_fd);
 
+	/* Before anything else: no request is ever served with privileges,
+	 * and the master counts this process as a worker only after this. */
+	if (util_drop_privileges(cfg->user) != 0)
+		return 1;
+	if (write(ready_fd, "r", 1) != 1)
+		return 1;
+	close(ready_fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);	/* forked with signals blocked */
 	set_handler(SIGTERM, on_signal);
@@ -149,8 +171,8 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.listen_fd = listen_fd;
-	/* The keys come from the master, read before it dropped privileges:
-	 * the key file stays readable by root alone. */
+	/* The keys come from the master, which read them with its own
+	 * privileges: the key file stays readable by root alone. */
 	w.keys = *keys;
 	/*
 	 * Each request allocates and frees the same few hundred KB (arena
@@ -203,13 +225,14 @@ struct slot {
 
 struct master {
 	struct config      cfg;
-	struct crypto_keys keys;	/* read once, at start, before dropping privileges */
+	struct crypto_keys keys;	/* read at start and on every reload */
 	const char   *conf_path;
 	int           listen_fd;
 	int           gen;
 	struct slot   slots[2 * MAX_WORKERS];	/* room for a reload overlap */
 	int           cpus[CPU_SETSIZE];	/* the CPUs the master may run on */
 	int           ncpus;
+	int           state_gen;	/* the generation fcgi_state_file was written for */
 };
 
 /*
@@ -274,7 +297,7 @@ spawn(struct master *m)
 	int          cpu;
 	cpu_set_t    saved;
 	bool         pinned;
-	int          err;
+	int          err, ready[2];
 
 	for (size_t i = 0; i < sizeof(m->slots) / sizeof(*m->slots); i++)
 		if (m->slots[i].pid == 0) {
@@ -283,6 +306,10 @@ spawn(struct master *m)
 		}
 	if (s == NULL)
 		return -1;
+	if (pipe2(ready, O_CLOEXEC) != 0) {
+		log_error("pipe failed: %s", strerror(errno));
+		return -1;
+	}
 	cpu = pick_cpu(m);
 	pinned = pin_around_fork(cpu, &saved);
 	pid = fork();
@@ -291,10 +318,27 @@ spawn(struct master *m)
 		log_warn("worker_cpu_affinity: master cannot restore its mask: %s", strerror(errno));
 	if (pid < 0) {
 		log_error("fork failed: %s", strerror(err));
+		close(ready[0]);
+		close(ready[1]);
 		return -1;
 	}
-	if (pid == 0)
-		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd));
+	if (pid == 0) {
+		close(ready[0]);
+		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd, ready[1]));
+	}
+	close(ready[1]);
+	/* Wait until the worker has dropped its privileges: a process of the
+	 * pool is never seen running a worker's code as the master's user.
+	 * One that cannot drop them exits; the reaper replaces it. */
+	{
+		struct pollfd p = {.fd = ready[0], .events = POLLIN};
+		char          c;
+
+		if (poll(&p, 1, 5000) != 1 || read(ready[0], &c, 1) != 1)
+			log_error("worker %d did not start (user %s)", (int)pid,
+			    m->cfg.user[0] != '\0' ? m->cfg.user : "unchanged");
+		close(ready[0]);
+	}
 	s->pid = pid;
 	s->cpu = cpu;
 	s->gen = m->gen;
@@ -374,16 +418,72 @@ apply_log_level(const struct config *c)
 		log_set_level(l);
 }
 
+/*
+ * fcgi_state_file: "PID\nring N\n", N the number of keys of the ring that
+ * every live worker holds.  Written (temporary file, rename) once no worker
+ * of an older generation is left; removed when the pool stops.
+ */
+static void
+write_state(struct master *m)
+{
+	char tmp[CONFIG_STR_MAX + 8], text[64];
+	int  fd, n;
+
+	m->state_gen = m->gen;
+	if (m->cfg.fcgi_state_file[0] == '\0')
+		return;
+	n = util_snprintf(text, sizeof(text), "%d\nring %d\n", (int)getpid(), m->keys.nring);
+	if (n < 0 || util_snprintf(tmp, sizeof(tmp), "%s.tmp", m->cfg.fcgi_state_file) < 0)
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) != 0 ||
+	    rename(tmp, m->cfg.fcgi_state_file) != 0) {
+		log_error("cannot write %s: %s", m->cfg.fcgi_state_file, strerror(errno));
+		if (fd >= 0)
+			(void)unlink(tmp);
+		return;
+	}
+	log_info("every worker holds the key ring of %d keys", m->keys.nring);
+}
+
+/* Removes fcgi_state_file if it is this master's (not another pool's). */
+static void
+remove_state(struct master *m)
+{
+	char  buf[32], mine[32];
+	FILE *f;
+	size_t n;
+
+	if (m->cfg.fcgi_state_file[0] == '\0' || (f = fopen(m->cfg.fcgi_state_file, "r")) == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (util_snprintf(mine, sizeof(mine), "%d\n", (int)getpid()) > 0 &&
+	    strncmp(buf, mine, strlen(mine)) == 0)
+		(void)unlink(m->cfg.fcgi_state_file);
+}
+
 static void
 reload(struct master *m)
 {
-	struct config next;
-	char          err[512];
+	struct config      next;
+	struct crypto_keys keys;
+	char               err[512];
 
 	if (config_load(&next, m->conf_path, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running config: %s", err);
 		return;
 	}
+	if (crypto_keys_load(&keys, next.master_key_file, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config and keys: %s", err);
+		return;
+	}
+	if (strcmp(next.fcgi_state_file, m->cfg.fcgi_state_file) != 0)
+		remove_state(m);
+	crypto_keys_wipe(&m->keys);
+	m->keys = keys;
+	sodium_memzero(&keys, sizeof(keys));
 	if (strcmp(next.listen, m->cfg.listen) != 0)
 		log_warn("reload: 'listen' changes need a restart; keeping %s", m->cfg.listen);
 	util_snprintf(next.listen, sizeof(next.listen), "%s", m->cfg.listen);
@@ -446,6 +546,8 @@ master_loop(struct master *m)
 		/* Keep the pool full (a failed fork is retried here). */
 		while (count(m, m->gen) < m->cfg.workers && spawn(m) > 0)
 			;
+		if (m->state_gen != m->gen && count(m, -1) == count(m, m->gen))
+			write_state(m);
 	}
 	/* Drain: workers finish in-flight requests, then exit. */
 	while (count(m, -1) > 0) {
@@ -458,6 +560,7 @@ master_loop(struct master *m)
 	}
 	if (m->cfg.listen[0] == '/')
 		(void)unlink(m->cfg.listen);
+	remove_state(m);
 	crypto_keys_wipe(&m->keys);
 	log_info("launcher-fcgi stopped");
 	return 0;
@@ -511,8 +614,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	apply_log_level(&m.cfg);
-	/* Read once, here (fail at start, not in every worker), and before
-	 * the privileges are dropped: workers inherit the derived keys. */
+	/* Read here (fail at start, not in every worker), with the master's
+	 * privileges: workers inherit the derived keys. */
 	if (crypto_keys_load(&m.keys, m.cfg.master_key_file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launcher-fcgi: %s\n", err);
 		return 1;
@@ -522,8 +625,14 @@ main(int argc, char **argv)
 		return 0;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (FCGX_Init() != 0 || open_socket(&m) != 0 || util_drop_privileges(m.cfg.user) != 0)
+	/* Workers drop to `user` when forked: an unknown one fails here. */
+	if (m.cfg.user[0] != '\0' && geteuid() == 0 && getpwnam(m.cfg.user) == NULL) {
+		fprintf(stderr, "launcher-fcgi: unknown user %s\n", m.cfg.user);
 		return 1;
+	}
+	if (FCGX_Init() != 0 || open_socket(&m) != 0)
+		return 1;
+	m.state_gen = -1;
 	set_handler(SIGTERM, on_signal);
 	set_handler(SIGINT, on_signal);
 	set_handler(SIGHUP, on_signal);

@@ -8,7 +8,10 @@
  *
  * SIGTERM/SIGINT: close every socket and exit.  SIGHUP is ignored (the
  * configuration is read once; restart the daemon to change it): a stray
- * one from a log rotation must not drop every agent's channel.
+ * one from a log rotation must not drop every agent's channel.  A rotation
+ * of the master key (launcher-admin rotate-master-key) needs no reload
+ * here: the daemon checks agent tokens with the keyed-hash key derived
+ * from key 0, which a rotation never changes, and opens no sealed value.
  */
 #include <signal.h>
 #include <stdio.h>

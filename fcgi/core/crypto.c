@@ -9,6 +9,7 @@
  */
 #include "crypto.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,129 @@
 
 #include "util.h"
 
+/* Largest ring file: CRYPTO_RING_MAX lines of ~60 characters and comments. */
+#define RING_FILE_MAX 65536
+#define RING_HEADER "launcher-keyring 1"
+
+static int
+derive(struct crypto_keys *k)
+{
+	crypto_kdf_derive_from_key(k->jwt, sizeof(k->jwt), 1, "lnchrjwt", k->ring[0]);
+	crypto_kdf_derive_from_key(k->hash, sizeof(k->hash), 2, "lnchrhsh", k->ring[0]);
+	return 0;
+}
+
+/* One "key N BASE64" line (NUL-terminated, no newline) into k->ring[N]. */
+static int
+ring_line(struct crypto_keys *k, const char *line, const char *path, int lno, char *err,
+    size_t errlen)
+{
+	const char *p = line + 4, *b64;
+	size_t      klen = 0;
+	long        id = 0;
+
+	if (strncmp(line, "key ", 4) != 0) {
+		util_snprintf(err, errlen, "%s: line %d: expected \"key N BASE64\"", path, lno);
+		return -1;
+	}
+	if (*p < '0' || *p > '9') {
+		util_snprintf(err, errlen, "%s: line %d: the key id must be a number", path, lno);
+		return -1;
+	}
+	while (*p >= '0' && *p <= '9' && id <= CRYPTO_RING_MAX)
+		id = id * 10 + (*p++ - '0');
+	if (*p != ' ') {
+		util_snprintf(err, errlen, "%s: line %d: the key id must be a number", path, lno);
+		return -1;
+	}
+	if (id != k->nring) {
+		util_snprintf(err, errlen, "%s: line %d: key %ld where key %d was expected"
+		    " (ids are 0, 1, 2, ... in order)", path, lno, id, k->nring);
+		return -1;
+	}
+	if (k->nring == CRYPTO_RING_MAX) {
+		util_snprintf(err, errlen, "%s: line %d: more than %d keys", path, lno, CRYPTO_RING_MAX);
+		return -1;
+	}
+	b64 = p + 1;
+	if (sodium_base642bin(k->ring[k->nring], CRYPTO_KEY_BYTES, b64, strlen(b64), NULL, &klen,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || klen != CRYPTO_KEY_BYTES) {
+		util_snprintf(err, errlen, "%s: line %d: key %ld is not the base64 of 32 bytes",
+		    path, lno, id);
+		return -1;
+	}
+	k->nring++;
+	return 0;
+}
+
+int
+crypto_keys_parse(struct crypto_keys *k, const void *buf, size_t len, const char *path,
+    char *err, size_t errlen)
+{
+	const char *s = buf, *end = s + len;
+	char        line[256];
+	bool        header = false;
+	int         lno = 0;
+
+	memset(k, 0, sizeof(*k));
+	/* The original file: 32 raw bytes, a ring of key 0 alone. */
+	if (len == CRYPTO_KEY_BYTES) {
+		memcpy(k->ring[0], buf, CRYPTO_KEY_BYTES);
+		k->nring = 1;
+		return derive(k);
+	}
+	if (len < sizeof(RING_HEADER) || len > RING_FILE_MAX || memchr(buf, '\0', len) != NULL) {
+		util_snprintf(err, errlen, "%s: master key must hold 32 bytes or be a key ring"
+		    " (\"" RING_HEADER "\", then \"key N BASE64\" lines)", path);
+		return -1;
+	}
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t      n = (size_t)((nl != NULL ? nl : end) - s);
+
+		lno++;
+		if (n >= sizeof(line)) {
+			util_snprintf(err, errlen, "%s: line %d: too long", path, lno);
+			goto bad;
+		}
+		memcpy(line, s, n);
+		line[n] = '\0';
+		while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		s = nl != NULL ? nl + 1 : end;
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (!header) {
+			if (strcmp(line, RING_HEADER) != 0) {
+				util_snprintf(err, errlen, "%s: line %d: a key ring starts with \""
+				    RING_HEADER "\"", path, lno);
+				goto bad;
+			}
+			header = true;
+		} else if (ring_line(k, line, path, lno, err, errlen) != 0)
+			goto bad;
+	}
+	sodium_memzero(line, sizeof(line));
+	if (k->nring == 0) {
+		util_snprintf(err, errlen, "%s: %s", path, header ? "the key ring holds no key" :
+		    "a key ring starts with \"" RING_HEADER "\"");
+		goto bad;
+	}
+	return derive(k);
+bad:
+	sodium_memzero(line, sizeof(line));
+	sodium_memzero(k, sizeof(*k));
+	return -1;
+}
+
 int
 crypto_keys_load(struct crypto_keys *k, const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	ssize_t     n;
-	int         fd;
+	unsigned char buf[RING_FILE_MAX + 1];
+	struct stat   st;
+	ssize_t       n;
+	size_t        len = 0;
+	int           fd, rc;
 
 	if (sodium_init() < 0) {
 		util_snprintf(err, errlen, "libsodium failed to initialise");
@@ -44,15 +162,103 @@ crypto_keys_load(struct crypto_keys *k, const char *path, char *err, size_t errl
 		close(fd);
 		return -1;
 	}
-	n = read(fd, k->master, sizeof(k->master));
+	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)n;
 	close(fd);
-	if (n != (ssize_t)sizeof(k->master)) {
-		util_snprintf(err, errlen, "%s: master key must hold 32 bytes", path);
+	rc = crypto_keys_parse(k, buf, len, path, err, errlen);
+	sodium_memzero(buf, len);
+	return rc;
+}
+
+int
+crypto_ring_add(struct crypto_keys *k, char *err, size_t errlen)
+{
+	if (k->nring >= CRYPTO_RING_MAX) {
+		util_snprintf(err, errlen, "the key ring already holds %d keys", CRYPTO_RING_MAX);
 		return -1;
 	}
-	crypto_kdf_derive_from_key(k->jwt, sizeof(k->jwt), 1, "lnchrjwt", k->master);
-	crypto_kdf_derive_from_key(k->hash, sizeof(k->hash), 2, "lnchrhsh", k->master);
+	randombytes_buf(k->ring[k->nring], CRYPTO_KEY_BYTES);
+	k->nring++;
 	return 0;
+}
+
+int
+crypto_ring_write(const struct crypto_keys *k, const char *path, char *err, size_t errlen)
+{
+	char        tmp[4096], dir[4096], b64[64], line[128];
+	struct stat st;
+	const char *slash;
+	int         fd = -1, dfd, rc = -1;
+
+	if (util_snprintf(tmp, sizeof(tmp), "%s.new", path) < 0 ||
+	    util_snprintf(dir, sizeof(dir), "%s", path) < 0) {
+		util_snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	(void)unlink(tmp);	/* left by a run killed while writing */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		util_snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* Same owner as the ring it replaces (the pool's master reads it). */
+	if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 && geteuid() == 0) {
+		util_snprintf(err, errlen, "%s: cannot chown: %s", tmp, strerror(errno));
+		goto out;
+	}
+	{
+		static const char head[] =
+		    "# Launcher master key ring (mode 0600).  Written by launcher-admin\n"
+		    "# rotate-master-key; keep a copy with your backups: a value sealed\n"
+		    "# with a key missing here cannot be read again.  Key 0 also signs\n"
+		    "# sessions and keys the hashes of service keys and agent tokens.\n"
+		    RING_HEADER "\n";
+
+		if (write(fd, head, sizeof(head) - 1) != (ssize_t)(sizeof(head) - 1))
+			goto werr;
+	}
+	for (int i = 0; i < k->nring; i++) {
+		int n;
+
+		sodium_bin2base64(b64, sizeof(b64), k->ring[i], CRYPTO_KEY_BYTES,
+		    sodium_base64_VARIANT_ORIGINAL);
+		n = util_snprintf(line, sizeof(line), "key %d %s\n", i, b64);
+		if (n < 0 || write(fd, line, (size_t)n) != (ssize_t)n)
+			goto werr;
+	}
+	if (fsync(fd) != 0)
+		goto werr;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto werr;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		util_snprintf(err, errlen, "%s: cannot replace: %s", path, strerror(errno));
+		goto out;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		util_snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		dir[slash - dir] = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+	goto out;
+werr:
+	util_snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+out:
+	sodium_memzero(b64, sizeof(b64));
+	sodium_memzero(line, sizeof(line));
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		(void)unlink(tmp);
+	return rc;
 }
 
 /*
@@ -122,19 +328,40 @@ crypto_keyed_hash(const struct crypto_keys *k, const char *purpose, const void *
 	crypto_generichash_final(&st, out, CRYPTO_HASH_BYTES);
 }
 
-/* The tenant's sealing key: keyed BLAKE2b of the tenant id under a subkey. */
+/* The tenant's sealing key under ring key id: keyed BLAKE2b of the tenant id under a subkey. */
 static void
-tenant_key(const struct crypto_keys *k, const char *tenant_id,
+tenant_key(const struct crypto_keys *k, int id, const char *tenant_id,
     unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES])
 {
 	unsigned char            sub[CRYPTO_KEY_BYTES];
 	crypto_generichash_state st;
 
-	crypto_kdf_derive_from_key(sub, sizeof(sub), 3, "lnchrenc", k->master);
+	crypto_kdf_derive_from_key(sub, sizeof(sub), 3, "lnchrenc", k->ring[id]);
 	crypto_generichash_init(&st, sub, sizeof(sub), crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	crypto_generichash_update(&st, (const unsigned char *)tenant_id, strlen(tenant_id));
 	crypto_generichash_final(&st, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	sodium_memzero(sub, sizeof(sub));
+}
+
+/* The longest key prefix: "$" + two digits + "$". */
+#define KEY_PREFIX_MAX 4
+_Static_assert(CRYPTO_RING_MAX <= 100, "key ids must fit two digits (KEY_PREFIX_MAX)");
+
+int
+crypto_sealed_key(const char *sealed)
+{
+	int id = 0;
+
+	if (sealed[0] != '$')
+		return 0;
+	for (size_t i = 1; i < KEY_PREFIX_MAX; i++) {
+		if (sealed[i] == '$')
+			return i > 1 && !(i > 2 && sealed[1] == '0') && id > 0 ? id : -1;
+		if (sealed[i] < '0' || sealed[i] > '9')
+			return -1;
+		id = id * 10 + (sealed[i] - '0');
+	}
+	return -1;
 }
 
 char *
@@ -144,17 +371,25 @@ crypto_seal(const struct crypto_keys *k, const char *tenant_id, const char *purp
 	unsigned char  key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], *box;
 	size_t         boxlen = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + len +
 	    crypto_aead_xchacha20poly1305_ietf_ABYTES, b64len;
+	int            id = k->nring - 1, pl = 0;
 	char          *out = NULL;
 
-	if (len > (size_t)64 << 20 || (box = malloc(boxlen)) == NULL)
+	if (id < 0 || len > (size_t)64 << 20 || (box = malloc(boxlen)) == NULL)
 		return NULL;
-	tenant_key(k, tenant_id, key);
+	tenant_key(k, id, tenant_id, key);
 	randombytes_buf(box, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 	    NULL, plain, len, (const unsigned char *)purpose, strlen(purpose), NULL, box, key);
 	b64len = sodium_base64_encoded_len(boxlen, sodium_base64_VARIANT_ORIGINAL);
-	if ((out = malloc(b64len)) != NULL)
-		sodium_bin2base64(out, b64len, box, boxlen, sodium_base64_VARIANT_ORIGINAL);
+	if ((out = malloc(KEY_PREFIX_MAX + b64len)) != NULL) {
+		if (id > 0 && (pl = util_snprintf(out, KEY_PREFIX_MAX + 1, "$%d$", id)) < 0) {
+			free(out);
+			out = NULL;
+			goto wipe;
+		}
+		sodium_bin2base64(out + pl, b64len, box, boxlen, sodium_base64_VARIANT_ORIGINAL);
+	}
+wipe:
 	sodium_memzero(key, sizeof(key));
 	free(box);
 	return out;
@@ -166,17 +401,23 @@ crypto_open(const struct crypto_keys *k, const char *tenant_id, const char *purp
 {
 	unsigned char       key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], *box = NULL;
 	unsigned long long  plen;
-	size_t              sl = strlen(sealed), boxlen;
+	int                 id = crypto_sealed_key(sealed);
+	size_t              sl, boxlen;
 	char               *plain = NULL;
 
-	if (sl > (size_t)100 << 20 || (box = malloc(sl)) == NULL)
+	if (id < 0 || id >= k->nring)
+		return NULL;
+	if (id > 0)
+		sealed = strchr(sealed + 1, '$') + 1;
+	sl = strlen(sealed);
+	if (sl > (size_t)100 << 20 || (box = malloc(sl + 1)) == NULL)
 		return NULL;
 	if (sodium_base642bin(box, sl, sealed, sl, NULL, &boxlen, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    boxlen < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
 	    (plain = malloc(boxlen + 1)) == NULL)
 		goto out;
-	tenant_key(k, tenant_id, key);
+	tenant_key(k, id, tenant_id, key);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)plain, &plen, NULL,
 	    box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 	    boxlen - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, (const unsigned char *)purpose,

@@ -2,10 +2,20 @@
  * crypto.h - keys derived from the master key, keyed hashes, random
  * tokens, password hashing and HS256 JWTs.
  *
- * The master key file (32 bytes, mode 0600) never enters the database.
- * From it: the JWT signing key, the keyed-hash key for service keys, agent
- * tokens and one-time codes, and (later) per-tenant AEAD keys.  All secret
- * comparisons are constant-time.
+ * The master key file (mode 0600) never enters the database.  It is a key
+ * ring: either the original 32 raw bytes (a ring of one key, key 0) or the
+ * text file that launcher-admin rotate-master-key writes:
+ *
+ *   launcher-keyring 1
+ *   key 0 <base64 of 32 bytes>
+ *   key 1 <base64 of 32 bytes>
+ *
+ * (ids 0, 1, 2, ... in order, oldest first; "#" lines and blank lines are
+ * comments).  Key 0 is the plane's identity: the JWT signing key and the
+ * keyed-hash key (service keys, agent tokens, one-time codes) derive from
+ * it alone and never change with a rotation.  The newest key seals secrets
+ * at rest (per-tenant AEAD keys); every key of the ring opens them.  All
+ * secret comparisons are constant-time.
  */
 #ifndef LAUNCHER_CRYPTO_H
 #define LAUNCHER_CRYPTO_H
@@ -16,15 +26,33 @@
 
 #define CRYPTO_KEY_BYTES 32
 #define CRYPTO_HASH_BYTES 32
+/* Keys a ring may hold (a rotation refuses to add one beyond). */
+#define CRYPTO_RING_MAX 32
 
 struct crypto_keys {
-	unsigned char master[CRYPTO_KEY_BYTES];
-	unsigned char jwt[CRYPTO_KEY_BYTES];
-	unsigned char hash[CRYPTO_KEY_BYTES];
+	/* ring[0] is key 0 (the identity key), ring[nring - 1] the newest. */
+	unsigned char ring[CRYPTO_RING_MAX][CRYPTO_KEY_BYTES];
+	int           nring;
+	unsigned char jwt[CRYPTO_KEY_BYTES];	/* derived from key 0 */
+	unsigned char hash[CRYPTO_KEY_BYTES];	/* derived from key 0 */
 };
 
-/* Loads the master key (refuses a group/world-readable file); derives. */
+/*
+ * Loads the key ring (refuses a group/world-readable file); derives.
+ * A malformed ring is refused with the file, the line and the reason.
+ */
 int  crypto_keys_load(struct crypto_keys *k, const char *path, char *err, size_t errlen);
+/* The same from len bytes already read (path only names them in err). */
+int  crypto_keys_parse(struct crypto_keys *k, const void *buf, size_t len, const char *path,
+    char *err, size_t errlen);
+/* Appends a random key, which becomes the newest; -1 when the ring is full. */
+int  crypto_ring_add(struct crypto_keys *k, char *err, size_t errlen);
+/*
+ * Writes the ring to path in its text form: a temporary file beside it
+ * (mode 0600, the old file's owner), fsync, rename over path, fsync of the
+ * directory.  A reader sees the old ring or the new one, never a mix.
+ */
+int  crypto_ring_write(const struct crypto_keys *k, const char *path, char *err, size_t errlen);
 void crypto_keys_wipe(struct crypto_keys *k);
 
 /* Keyed BLAKE2b-256 of (purpose || 0 || data) into out[32]. */
@@ -37,13 +65,21 @@ void crypto_keyed_hash(const struct crypto_keys *k, const char *purpose,
  * the tenant id and the field's purpose as associated data, so that a
  * sealed value cannot be moved to another tenant or another field.
  * crypto_seal writes base64 text of nonce || ciphertext into an allocated
- * string (caller frees); crypto_open returns the plaintext (caller frees,
- * NUL-terminated) or NULL when the value was tampered with or moved.
+ * string (caller frees), under the ring's newest key; crypto_open returns
+ * the plaintext (caller frees, NUL-terminated) or NULL when the value was
+ * tampered with, moved, or sealed with a key this ring does not hold.
+ *
+ * A value sealed with key N > 0 starts with "$N$" ('$' is not a base64
+ * character); a value without that prefix is key 0's (every value written
+ * before the first rotation).  The reader picks the key from it, without
+ * trial decryption, and the rotation finds what is left to re-encrypt.
  */
 char *crypto_seal(const struct crypto_keys *k, const char *tenant_id, const char *purpose,
     const void *plain, size_t len);
 char *crypto_open(const struct crypto_keys *k, const char *tenant_id, const char *purpose,
     const char *sealed, size_t *len);
+/* The key id of a sealed value ("$N$..." -> N, no prefix -> 0), -1 if malformed. */
+int   crypto_sealed_key(const char *sealed);
 
 /* prefix + n unbiased base62 characters, NUL-terminated into out. */
 int  crypto_token(char *out, size_t outlen, const char *prefix, size_t n);

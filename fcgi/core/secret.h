@@ -8,6 +8,12 @@
  * field's purpose as associated data, so that a sealed value cannot be
  * moved to another tenant or to another field.  A purpose is one of the
  * SECRET_* names below, never a literal at the call site.
+ *
+ * Values are sealed under the newest key of the master key ring and open
+ * under any of its keys (crypto.h).  Every column that stores them is
+ * listed in the table sealed_columns (sql/022_sealed_columns.sql) with the
+ * SQL expression of its purpose, so that launcher-admin rotate-master-key
+ * re-encrypts it: a new sealed column adds its row there, in its migration.
  */
 #ifndef LAUNCHER_SECRET_H
 #define LAUNCHER_SECRET_H

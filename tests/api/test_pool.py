@@ -12,6 +12,8 @@ from lib import BIN, CONF, STATE, new_tenant
 
 
 def _conf(path, **override):
+    # Each pool its own state file: the stack's belongs to the stack's pool.
+    override.setdefault("fcgi_state_file", path + ".state")
     lines = []
     with open(CONF) as f:
         for line in f:

@@ -32,7 +32,8 @@ fuzz_ctx(void)
 		c = calloc(1, sizeof(*c));
 		config_defaults(&c->cfg);
 		c->w.cfg = &c->cfg;
-		memset(c->w.keys.master, 7, sizeof(c->w.keys.master));
+		memset(c->w.keys.ring[0], 7, sizeof(c->w.keys.ring[0]));
+		c->w.keys.nring = 1;
 		memset(c->w.keys.jwt, 8, sizeof(c->w.keys.jwt));
 		memset(c->w.keys.hash, 9, sizeof(c->w.keys.hash));
 		arena_init(&c->w.arena, 64 * 1024);

@@ -1,6 +1,7 @@
 /*
  * test_crypto.c - JWT verification refuses alg none, other algorithms,
- * tampering, expiry and wrong issuers; tokens and hashes behave.
+ * tampering, expiry and wrong issuers; tokens and hashes behave; the
+ * master key ring is parsed strictly and rotation keeps every value open.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,106 @@ forge(const unsigned char *key, size_t keylen, const char *hdr, const char *pay,
 	sodium_bin2base64(s, sizeof(s), mac, sizeof(mac), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	if (snprintf(out, outlen, "%s.%s", hp, s) < 0)
 		abort();
+}
+
+/* Parses text as a ring; 0 on success, else err holds the reason. */
+static int
+parse(struct crypto_keys *k, const char *text, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return crypto_keys_parse(k, text, strlen(text), "ring", err, errlen);
+}
+
+static void
+test_ring(const struct crypto_keys *k0)
+{
+	struct crypto_keys r, back;
+	char               err[256], b0[64], b1[64], text[512], path[] = "/tmp/lnchr-ring-XXXXXX";
+	char              *s0, *s1, *p;
+	unsigned char      other[32];
+	struct stat        st;
+	int                fd;
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{"", "32 bytes or be a key ring"},
+		{"launcher-keyring 1\n", "holds no key"},
+		{"# only a comment, no header, long enough to pass the size\n", "starts with"},
+		{"launcher-keyring 2\nkey 0 AAAA\n", "line 1: a key ring starts with"},
+		{"launcher-keyring 1\nkey 1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "key 1 where key 0"},
+		{"launcher-keyring 1\nkey 0 AAAA\n", "line 2: key 0 is not the base64 of 32 bytes"},
+		{"launcher-keyring 1\nkey x AAAA\n", "line 2: the key id must be a number"},
+		{"launcher-keyring 1\nkeys 0 AAAA\n", "line 2: expected"},
+		{"launcher-keyring 1\nkey 0 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+		 "key 0 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "line 3: key 0 where key 1"},
+		{"launcher-keyring 1\nkey 0 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ngarbage\n", "line 3: expected"},
+	};
+
+	/* A 32-byte file is key 0 alone, as before rotation existed. */
+	CHECK(k0->nring == 1, "the raw 32-byte file is a ring of one key");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int rc = parse(&r, bad[i].text, err, sizeof(err));
+
+		CHECK(rc != 0 && strstr(err, bad[i].why) != NULL && strncmp(err, "ring: ", 6) == 0,
+		    bad[i].why);
+		if (rc == 0 || strstr(err, bad[i].why) == NULL)
+			printf("  got: %s\n", err);
+	}
+	/* 33 keys: one too many. */
+	{
+		char big[4096];
+		int  n = snprintf(big, sizeof(big), "launcher-keyring 1\n");
+
+		for (int i = 0; i <= CRYPTO_RING_MAX; i++)
+			n += snprintf(big + n, sizeof(big) - (size_t)n,
+			    "key %d AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", i);
+		CHECK(parse(&r, big, err, sizeof(err)) != 0 && strstr(err, "more than 32 keys") != NULL,
+		    "a ring of 33 keys is refused");
+	}
+	/* Key 0 in text form derives the same JWT and hash keys as the raw file. */
+	sodium_bin2base64(b0, sizeof(b0), k0->ring[0], 32, sodium_base64_VARIANT_ORIGINAL);
+	randombytes_buf(other, sizeof(other));
+	sodium_bin2base64(b1, sizeof(b1), other, 32, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(text, sizeof(text), "# comment\n\nlauncher-keyring 1\r\nkey 0 %s\nkey 1 %s  \n", b0, b1);
+	CHECK(parse(&r, text, err, sizeof(err)) == 0 && r.nring == 2, "a ring of two keys parses");
+	CHECK(memcmp(r.jwt, k0->jwt, 32) == 0 && memcmp(r.hash, k0->hash, 32) == 0,
+	    "JWT and hash keys stay those of key 0");
+	/* Values: key 0's have no prefix, the newest key seals with "$1$". */
+	s0 = crypto_seal(k0, "t", "env", "old", 3);
+	s1 = crypto_seal(&r, "t", "env", "new", 3);
+	CHECK(s0[0] != '$' && crypto_sealed_key(s0) == 0, "key 0 values carry no prefix");
+	CHECK(strncmp(s1, "$1$", 3) == 0 && crypto_sealed_key(s1) == 1, "the newest key's id prefixes");
+	p = crypto_open(&r, "t", "env", s0, NULL);
+	CHECK(p != NULL && strcmp(p, "old") == 0, "the ring opens key 0's value");
+	free(p);
+	p = crypto_open(&r, "t", "env", s1, NULL);
+	CHECK(p != NULL && strcmp(p, "new") == 0, "the ring opens the newest key's value");
+	free(p);
+	CHECK(crypto_open(k0, "t", "env", s1, NULL) == NULL, "the old ring cannot open a newer key's value");
+	s1[1] = '0';
+	CHECK(crypto_sealed_key(s1) == -1 && crypto_open(&r, "t", "env", s1, NULL) == NULL,
+	    "key id 0 in a prefix is malformed");
+	CHECK(crypto_sealed_key("$12") == -1 && crypto_sealed_key("$$abc") == -1 &&
+	    crypto_sealed_key("$123$x") == -1 && crypto_sealed_key("$01$x") == -1 &&
+	    crypto_sealed_key("$31$x") == 31, "key prefixes are parsed strictly");
+	free(s0);
+	free(s1);
+	/* Rotation's file: add a key, write it, read it back (mode 0600). */
+	fd = mkstemp(path);
+	CHECK(fd >= 0 && write(fd, k0->ring[0], 32) == 32, "write a raw key");
+	close(fd);
+	CHECK(crypto_keys_load(&back, path, err, sizeof(err)) == 0 && back.nring == 1, "raw file loads");
+	CHECK(crypto_ring_add(&back, err, sizeof(err)) == 0 && back.nring == 2, "add a key");
+	CHECK(crypto_ring_write(&back, path, err, sizeof(err)) == 0, "write the ring");
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "the ring is mode 0600");
+	CHECK(crypto_keys_load(&r, path, err, sizeof(err)) == 0 && r.nring == 2 &&
+	    memcmp(r.ring, back.ring, sizeof(r.ring[0]) * 2) == 0 && memcmp(r.jwt, k0->jwt, 32) == 0,
+	    "the written ring reads back, key 0 unchanged");
+	back.nring = CRYPTO_RING_MAX;
+	CHECK(crypto_ring_add(&back, err, sizeof(err)) != 0, "a full ring takes no key");
+	unlink(path);
+	crypto_keys_wipe(&r);
+	crypto_keys_wipe(&back);
 }
 
 int
@@ -177,7 +278,7 @@ main(void)
 		struct crypto_keys k2;
 
 		memcpy(&k2, &k, sizeof(k));
-		k2.master[0] ^= 1;
+		k2.ring[0][0] ^= 1;
 		{
 			char *s2 = crypto_seal(&k, "t", "env", "x", 1);
 
@@ -185,5 +286,6 @@ main(void)
 			free(s2);
 		}
 	}
+	test_ring(&k);
 	return unit_done("crypto");
 }
