@@ -200,6 +200,28 @@ CREATE TRIGGER applications_environment_moved BEFORE UPDATE OF environment_id ON
 	FOR EACH ROW WHEN (OLD.environment_id IS DISTINCT FROM NEW.environment_id)
 	EXECUTE FUNCTION app_environment_moved();
 
+-- The server a new resource of p_project is placed on: the one given,
+-- else the project's default, else the tenant's only server; errors name
+-- server_id.  Applications (below) and volumes (021) are placed by it.
+CREATE FUNCTION project_server(p_project uuid, p_given uuid)
+RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE srv uuid; n bigint;
+BEGIN
+	srv := coalesce(p_given, (SELECT default_server_id FROM projects WHERE id = p_project));
+	IF srv IS NULL THEN
+		SELECT count(*), min(id::text)::uuid INTO n, srv FROM servers;
+		IF n <> 1 THEN
+			RAISE EXCEPTION '%', CASE WHEN n = 0 THEN 'no server is registered yet'
+				ELSE 'is required: the project has no default server and there are several' END
+				USING ERRCODE = 'LN400', COLUMN = 'server_id';
+		END IF;
+	ELSIF NOT EXISTS (SELECT 1 FROM servers WHERE id = srv) THEN
+		RAISE EXCEPTION 'server not found' USING ERRCODE = 'LN400', COLUMN = 'server_id';
+	END IF;
+	RETURN srv;
+END $$;
+
 -- An application's create no longer takes a sealed env map: the handler
 -- writes its env as application-scope variables (bound to the new id) in
 -- the same transaction.  Otherwise as in 019.
@@ -211,7 +233,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	env uuid;
 	srv uuid;
-	n   bigint;
 	aid uuid;
 BEGIN
 	SELECT id INTO env FROM environments
@@ -222,18 +243,7 @@ BEGIN
 		RAISE EXCEPTION 'is not an environment of this project'
 			USING ERRCODE = 'LN400', COLUMN = 'environment_id';
 	END IF;
-	srv := coalesce((p_body ->> 'server_id')::uuid,
-	                (SELECT default_server_id FROM projects WHERE id = p_project));
-	IF srv IS NULL THEN
-		SELECT count(*), min(id::text)::uuid INTO n, srv FROM servers;
-		IF n <> 1 THEN
-			RAISE EXCEPTION '%', CASE WHEN n = 0 THEN 'no server is registered yet'
-				ELSE 'is required: the project has no default server and there are several' END
-				USING ERRCODE = 'LN400', COLUMN = 'server_id';
-		END IF;
-	ELSIF NOT EXISTS (SELECT 1 FROM servers WHERE id = srv) THEN
-		RAISE EXCEPTION 'server not found' USING ERRCODE = 'LN400', COLUMN = 'server_id';
-	END IF;
+	srv := project_server(p_project, (p_body ->> 'server_id')::uuid);
 	INSERT INTO applications (project_id, environment_id, server_id, registry_id,
 		git_provider_id, name, app_type, source_type, repository_url, branch,
 		dockerfile_path, build_context, build_args, image_url, compose, replicas,
@@ -266,5 +276,6 @@ END $$;
 -- scope and the keys, never a value (fcgi/core/txn.h, txn_audit).
 ALTER TABLE audit_log ADD COLUMN detail jsonb;
 
-GRANT EXECUTE ON FUNCTION env_var_purpose(text, uuid, text), env_scope_lock(uuid, text, uuid),
+GRANT EXECUTE ON FUNCTION project_server(uuid, uuid), env_var_purpose(text, uuid, text),
+	env_scope_lock(uuid, text, uuid),
 	api_application_create(uuid, jsonb, text, text) TO launcher_api;

@@ -83,28 +83,8 @@ END $$;
 CREATE TRIGGER volumes_version BEFORE UPDATE ON volumes
 	FOR EACH ROW EXECUTE FUNCTION bump_volume_version();
 
--- The server a new resource of p_project is placed on: the one given,
--- else the project's default, else the tenant's only server; errors name
--- server_id.  (The same rule as api_application_create.)
-CREATE FUNCTION project_server(p_project uuid, p_given uuid)
-RETURNS uuid
-LANGUAGE plpgsql AS $$
-DECLARE srv uuid; n bigint;
-BEGIN
-	srv := coalesce(p_given, (SELECT default_server_id FROM projects WHERE id = p_project));
-	IF srv IS NULL THEN
-		SELECT count(*), min(id::text)::uuid INTO n, srv FROM servers;
-		IF n <> 1 THEN
-			RAISE EXCEPTION '%', CASE WHEN n = 0 THEN 'no server is registered yet'
-				ELSE 'is required: the project has no default server and there are several' END
-				USING ERRCODE = 'LN400', COLUMN = 'server_id';
-		END IF;
-	ELSIF NOT EXISTS (SELECT 1 FROM servers WHERE id = srv) THEN
-		RAISE EXCEPTION 'server not found' USING ERRCODE = 'LN400', COLUMN = 'server_id';
-	END IF;
-	RETURN srv;
-END $$;
-
+-- The server of a new volume: project_server() (sql/020), the rule of
+-- applications.
 -- POST /volumes: p_body as the handler's field table validated it.
 CREATE FUNCTION api_volume_create(p_project uuid, p_body jsonb)
 RETURNS uuid
@@ -307,7 +287,7 @@ BEGIN
 	RETURN n;
 END $$;
 
-GRANT EXECUTE ON FUNCTION project_server(uuid, uuid), api_volume_create(uuid, jsonb),
+GRANT EXECUTE ON FUNCTION api_volume_create(uuid, jsonb),
 	volume_mounted_by(uuid), api_volume_delete(uuid, bigint), app_volumes(uuid, text[]),
 	app_volume_specs(uuid), app_volumes_sync(applications, boolean),
 	agent_volumes(uuid, jsonb) TO launcher_api;
