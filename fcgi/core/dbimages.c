@@ -390,9 +390,33 @@ const struct dbimage *
 dbimages_find(const struct dbimages *t, const char *type, const char *version)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->rows[i].type, type) == 0 && strcmp(t->rows[i].version, version) == 0)
+		if (strcmp(t->rows[i].type, type) == 0 &&
+		    (version == NULL || strcmp(t->rows[i].version, version) == 0))
 			return &t->rows[i];
 	return NULL;
+}
+
+int
+dbimages_versions(const struct dbimages *t, const char *type, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	for (size_t i = 0; i < t->n; i++) {
+		int w;
+
+		if (strcmp(t->rows[i].type, type) != 0)
+			continue;
+		w = snprintf(out + n, outlen - n, "%s%s", n > 0 ? ", " : "", t->rows[i].version);
+		if (w < 0 || (size_t)w >= outlen - n) {
+			out[n] = '\0';
+			return -1;
+		}
+		n += (size_t)w;
+	}
+	return 0;
 }
 
 int

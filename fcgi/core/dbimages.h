@@ -69,11 +69,20 @@ int  dbimages_load(struct dbimages *t, const char *path, char *err, size_t errle
 int  dbimages_parse(struct dbimages *t, const char *text, size_t len, const char *name,
 	char *err, size_t errlen);
 void dbimages_free(struct dbimages *t);
-/* The row of type x version, or NULL. */
+/*
+ * The row of type x version, or NULL.  version NULL: the type's default,
+ * its first row in the file.
+ */
 const struct dbimage *dbimages_find(const struct dbimages *t, const char *type,
 	const char *version);
 /* True when some row has this type (an unknown version vs an unknown type). */
 int  dbimages_has_type(const struct dbimages *t, const char *type);
+/*
+ * The type's versions in file order, ", "-separated, into out (for a 400's
+ * message: "one of 15, 16"); "" when none.  0, or -1 when out is too small
+ * (out then holds as many whole versions as fit).
+ */
+int  dbimages_versions(const struct dbimages *t, const char *type, char *out, size_t outlen);
 /*
  * Adds the row's part of a db.* job payload to obj: "image", "port",
  * "data_path", "readiness" (array of strings) and "env_names" ({user,

@@ -100,6 +100,17 @@ quoting(void)
 	    sizeof(err)) == 0 && t.n == 3, "last line without newline");
 	CHECK(t.n == 3 && strcmp(dbimages_find(&t, "postgres", "16")->image, "localhost/x/postgres:16") == 0,
 	    "find by type and version");
+	CHECK(dbimages_find(&t, "postgres", NULL) == &t.rows[0] && dbimages_find(&t, "redis", NULL) == NULL,
+	    "version NULL: the type's first row");
+	{
+		char v[16];
+
+		CHECK(dbimages_versions(&t, "postgres", v, sizeof(v)) == 0 && strcmp(v, "15, 16") == 0,
+		    "versions listed");
+		CHECK(dbimages_versions(&t, "redis", v, sizeof(v)) == 0 && v[0] == '\0', "no versions");
+		CHECK(dbimages_versions(&t, "postgres", v, 5) == -1 && strcmp(v, "15") == 0,
+		    "versions truncated to whole ones");
+	}
 	dbimages_free(&t);
 }
 
