@@ -92,11 +92,12 @@ db_container_spec(const struct db_spec *d, const char *host_ip, struct app_spec 
 static void
 add_kv(cJSON *arr, const char *k, const char *v)
 {
-	char *kv;
+	size_t n;
+	char  *kv;
 
-	if (k == NULL || v == NULL || (kv = malloc(strlen(k) + strlen(v) + 2)) == NULL)
+	if (k == NULL || v == NULL || (kv = malloc(n = strlen(k) + strlen(v) + 2)) == NULL)
 		return;
-	sprintf(kv, "%s=%s", k, v);
+	(void)util_snprintf(kv, n, "%s=%s", k, v);
 	cJSON_AddItemToArray(arr, cJSON_CreateString(kv));
 	explicit_bzero(kv, strlen(kv));
 	free(kv);

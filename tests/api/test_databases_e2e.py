@@ -106,7 +106,8 @@ def _client(w, env_value, project=None):
 def _ask(app, put=None):
     """GET /cgi-bin/db[?put=VALUE] of the app through the edge: (status, values or error)."""
     st, body = edge_get(app["hostname"], "/cgi-bin/db" + ("?put=" + put if put else ""), timeout=30)
-    return st, (body.split("\n")[:-1] if st == 200 else body)
+    # Values are [A-Za-z0-9._-]: a client's notice (psql's NOTICE: ...) is not one.
+    return st, ([v for v in body.split("\n")[:-1] if ":" not in v] if st == 200 else body)
 
 
 def _stored(app, want):

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/ctr.h"
+#include "core/util.h"
 #include "agent/db.h"
 #include "agent/report.h"
 #include "unit.h"
@@ -275,7 +276,7 @@ test_db_log_lines(void)
 	char             *t;
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.id, "abcdef012345");
+	util_snprintf(c.id, sizeof(c.id), "%s", "abcdef012345");
 	CHECK(report_take_db_lines(&c, body, sizeof(body) - 1, NULL, "", DB, e) == 1, "one line");
 	t = cJSON_PrintUnformatted(e);
 	CHECK(t != NULL && strstr(t, "\"database_id\":\"" DB "\"") && strstr(t, "app_id") == NULL &&
@@ -313,10 +314,10 @@ test_app_on_project_network(void)
 	char           *t;
 
 	memset(&s, 0, sizeof(s));
-	strcpy(s.tenant_id, TEN);
-	strcpy(s.project_id, PRJ);
-	strcpy(s.app_id, "a1");
-	strcpy(s.deployment_id, "d1");
+	util_snprintf(s.tenant_id, sizeof(s.tenant_id), "%s", TEN);
+	util_snprintf(s.project_id, sizeof(s.project_id), "%s", PRJ);
+	util_snprintf(s.app_id, sizeof(s.app_id), "%s", "a1");
+	util_snprintf(s.deployment_id, sizeof(s.deployment_id), "%s", "d1");
 	s.restart_policy = "always";
 	s.exposed_port = 8080;
 	s.env = cJSON_CreateObject();
