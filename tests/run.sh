@@ -142,6 +142,29 @@ if [ -n "$ENGINE_SOCK" ]; then
 		failed=$((failed + 1))
 	fi
 fi
+# 3c. the database images (tests/fixtures/dbimages.sh, cached under
+# /var/tmp/launcher-dbimages: a cold cache builds them first, a warm one
+# imports them) when the database end-to-end tests run: the whole suite, or
+# a filter that selects them.  FIXTURE_DB_*_IMAGE, FIXTURE_DBCLIENT_IMAGE,
+# FIXTURE_REGISTRY_DBCLIENT (the client in the tests' registry: deploys pull).
+need_db=0
+if [ "$#" -eq 0 ]; then need_db=1; fi
+for a in "$@"; do
+	case test_databases_e2e.py in *"$a"*) need_db=1 ;; esac
+	case $a in *databases_e2e*) need_db=1 ;; esac
+done
+if [ -n "$ENGINE_SOCK" ] && [ "$need_db" = 1 ]; then
+	if bash tests/fixtures/dbimages.sh --engine-socket "$ENGINE_SOCK" \
+		${LAUNCHER_TEST_REGISTRY:+--registry "$LAUNCHER_TEST_REGISTRY"} \
+		> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log"; then
+		# shellcheck disable=SC1091 # export lines
+		. "$LAUNCHER_STATE_DIR/dbimages.env"
+	else
+		tail -n 20 "$LAUNCHER_STATE_DIR/dbimages.log"
+		echo "dbimages: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
+fi
 if [ "$#" -eq 0 ] && [ -n "${LAUNCHER_TEST_REGISTRY:-}" ] && [ -n "${FIXTURE_REGISTRY:-}" ]; then
 	tmp=$(mktemp)
 	$PY tests/stack/test_registry.py > "$tmp" 2>&1

@@ -641,6 +641,7 @@ bench_routes = $BENCH
 icons_dir = "$STATE/static/icons"
 icons_url = /icons
 ws_listen = "$WS_SOCK"
+database_images_file = "$REPO/conf/database-images.conf"
 EOF
     mv -f "$tmp" "$CONF"
 }
