@@ -389,8 +389,7 @@ CREATE TABLE terminal_sessions (
 	server_id   uuid NOT NULL,
 	database_id uuid,
 	command     jsonb NOT NULL CHECK (jsonb_typeof(command) = 'array'),
-	created_by  uuid,
-	key_id      uuid,
+	created_by  uuid,	-- the user (a service key acts as its creator; the audit log names the key)
 	created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
 	expires_at  timestamptz NOT NULL,
 	attached_at timestamptz,

@@ -76,8 +76,8 @@ DB_STMT st_db_rotate = {"databases_rotate",
 /* A session the WebSocket endpoint attaches to once, within a minute. */
 DB_STMT st_db_terminal = {"databases_terminal",
     "INSERT INTO terminal_sessions (project_id, server_id, database_id, command, created_by,"
-    " key_id, expires_at) SELECT project_id, server_id, id, $2::jsonb, $3::uuid, $4::uuid,"
-    " now() + make_interval(secs => $5::int) FROM databases WHERE id = $1::uuid"
+    " expires_at) SELECT project_id, server_id, id, $2::jsonb, $3::uuid,"
+    " now() + make_interval(secs => $4::int) FROM databases WHERE id = $1::uuid"
     " RETURNING id AS \"sessionId\", expires_at"};
 DB_STMT st_db_ref = {"databases_ref",
     "SELECT id, type, internal_host, port, db_user, db_name, password_sealed FROM databases"
@@ -668,11 +668,12 @@ terminal(struct req *r)
 		return ERR_INTERNAL;
 	arena_defer(r->a, cJSON_free, client);
 	if ((e = db_run(r, &st_db_terminal, &res, http_param(r, "id"), client, r->who.user_id,
-	    r->who.key_id, arena_printf(r->a, "%d", TERMINAL_TTL_SECONDS))) != ERR_OK)
+	    arena_printf(r->a, "%d", TERMINAL_TTL_SECONDS))) != ERR_OK)
 		return e;
+	/* (libpq folds an unquoted column name: the id is column 0.) */
 	d = json_row(res, 0);
 	cJSON_AddStringToObject(d, "url", arena_printf(r->a, "/%s/ws/terminal/%s",
-	    r->tenant_ref ? r->tenant_ref : r->who.tenant_id, db_get(res, 0, "sessionId")));
+	    r->tenant_ref ? r->tenant_ref : r->who.tenant_id, PQgetvalue(res, 0, 0)));
 	return http_respond_json(r, 201, d, NULL);
 }
 
