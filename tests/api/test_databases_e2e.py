@@ -255,7 +255,7 @@ def test_missing_image_fails_cleanly():
 def test_agent_killed_during_provision_leaves_the_job_to_the_lease_rules():
     _need_fixtures()
     w = World.get()
-    d = _db(w, type="mysql")
+    d = _db(w, type="postgres")
 
     def job():
         rows = _owner("SELECT id || ' ' || status || ' ' || attempts FROM jobs WHERE"
