@@ -6,8 +6,8 @@
  *
  * Every change of a database's container is a job for its server's agent
  * (db.* kinds, sql/023_databases.sql), whose payload comes from the row
- * and the configuration's image table (type x version: image, port, data
- * path, readiness argv, env names, client argv).  The password is made
+ * and the configuration's image table (core/dbimages.h: type x version ->
+ * image, port, data path, readiness argv, env names, client argv).  The password is made
  * here (libsodium), sealed bound to the database's id, and opened only for
  * the connection call (write permission, audited), the references of a
  * deploy or preview, and the claim of the database's own jobs (agent.c).
@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "../core/db.h"
+#include "../core/dbimages.h"
 #include "../core/json.h"
 #include "../core/list.h"
 #include "../core/log.h"
@@ -29,6 +30,7 @@
 #include "../core/secret.h"
 #include "../core/txn.h"
 #include "../core/util.h"
+#include "../core/worker.h"
 #include "apps_common.h"
 #include "env_vars.h"
 
@@ -94,58 +96,40 @@ static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", NUL
 /* ------------------------------------------------------------ images */
 
 /*
- * The image table (conf/database-images.conf): one line per type x version.
- * Stand-in until fcgi/core/dbimages.h is merged; the first line of a type
- * is its default version.
- */
-static const struct db_image {
-	const char *type, *version, *image;
-	int         port;
-	const char *data_path, *readiness, *env_names, *client;	/* JSON */
-} images[] = {
-	{"postgres", "15", "localhost/launcher/postgres:15", 5432, "/var/lib/postgresql/data",
-	    "[\"pg_isready\", \"-h\", \"127.0.0.1\"]",
-	    "{\"user\": \"POSTGRES_USER\", \"password\": \"POSTGRES_PASSWORD\","
-	    " \"database\": \"POSTGRES_DB\"}", "[\"psql\"]"},
-	{"mysql", "10.11", "localhost/launcher/mysql:10.11", 3306, "/var/lib/mysql",
-	    "[\"mysqladmin\", \"ping\", \"-h\", \"127.0.0.1\"]",
-	    "{\"user\": \"MYSQL_USER\", \"password\": \"MYSQL_PASSWORD\","
-	    " \"database\": \"MYSQL_DATABASE\"}", "[\"mysql\"]"},
-	{"redis", "7", "localhost/launcher/redis:7", 6379, "/data",
-	    "[\"redis-cli\", \"ping\"]", "{\"password\": \"REDIS_PASSWORD\"}", "[\"redis-cli\"]"},
-	{"mongodb", "7", "mongo:7", 27017, "/data/db",
-	    "[\"mongosh\", \"--quiet\", \"--eval\", \"db.runCommand({ping:1})\"]",
-	    "{\"user\": \"MONGO_INITDB_ROOT_USERNAME\", \"password\": \"MONGO_INITDB_ROOT_PASSWORD\","
-	    " \"database\": \"MONGO_INITDB_DATABASE\"}", "[\"mongosh\"]"},
-};
-
-/*
- * The line of type and version (NULL: the type's default) as the JSON
- * object the SQL functions read {type, version, image, port, data_path,
- * readiness, env_names, client}, in the arena; NULL when the table has no
- * such line.  *known (may be NULL) gets the type's versions for a message.
+ * The line of type and version (NULL: the type's default) of the image
+ * table (core/dbimages.h, the pool's w->dbimages) as the JSON object the
+ * SQL functions read {type, version, image, port, data_path, readiness,
+ * env_names, client}, in the arena; NULL when the table has no such line.
+ * *known (may be NULL) gets the type's versions for a message.
  */
 static const char *
 image_spec(struct req *r, const char *type, const char *version, const char **known)
 {
-	const struct db_image *m = NULL;
-	const char            *list = "";
+	const struct dbimages *t = r->w->dbimages;
+	const struct dbimage  *m = t ? dbimages_find(t, type, version) : NULL;
+	char                   list[256] = "";
+	cJSON                 *o, *client;
+	char                  *s;
 
-	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
-		if (strcmp(images[i].type, type) != 0)
-			continue;
-		list = arena_printf(r->a, "%s%s%s", list, *list ? ", " : "", images[i].version);
-		if (m == NULL && (version == NULL || strcmp(images[i].version, version) == 0))
-			m = &images[i];
+	if (known != NULL) {
+		if (t != NULL)
+			(void)dbimages_versions(t, type, list, sizeof(list));
+		*known = arena_strdup(r->a, list);
 	}
-	if (known != NULL)
-		*known = list;
 	if (m == NULL)
 		return NULL;
-	return arena_printf(r->a, "{\"type\": \"%s\", \"version\": \"%s\", \"image\": \"%s\","
-	    " \"port\": %d, \"data_path\": \"%s\", \"readiness\": %s, \"env_names\": %s,"
-	    " \"client\": %s}", m->type, m->version, m->image, m->port, m->data_path, m->readiness,
-	    m->env_names, m->client);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", m->type);
+	cJSON_AddStringToObject(o, "version", m->version);
+	client = cJSON_AddArrayToObject(o, "client");
+	for (char **w = m->client; client != NULL && *w != NULL; w++)
+		cJSON_AddItemToArray(client, cJSON_CreateString(*w));
+	s = dbimage_payload(m, o) == 0 ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (s == NULL)
+		return NULL;
+	arena_defer(r->a, cJSON_free, s);
+	return s;
 }
 
 /* ------------------------------------------------------------ credentials */
