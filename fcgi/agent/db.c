@@ -674,7 +674,8 @@ ctx_open(struct db_ctx *c, struct app_job *j)
 		util_snprintf(j->error, j->errlen, "out of memory");
 		return -1;
 	}
-	app_redact_init(&c->red, &c->s);	/* the env's values: the password */
+	/* Only the secrets: user and database names stay readable in errors. */
+	memset(&c->red, 0, sizeof(c->red));
 	app_redact_add(&c->red, c->d.password);
 	app_redact_add(&c->red, c->d.new_password);
 	c->io.emit = j->emit;

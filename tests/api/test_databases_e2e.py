@@ -308,3 +308,23 @@ def test_mongodb_end_to_end_when_its_image_is_present():
     _settled(w, d["id"])
     _action(w, d["id"], "restart")
     assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
+
+
+def test_a_database_container_that_stops_by_itself_is_reported_crashed():
+    """The agent's instance report covers database containers: one stopped
+    behind the plane's back makes the database crashed, with the reason;
+    a start brings it back with its data."""
+    _need_fixtures()
+    w = World.get()
+    d = _settled(w, _db(w, type="redis")["id"])
+    st, _ = engine("POST", "/containers/lnchr-db-%s/stop?t=5" % d["id"])
+    assert st in (204, 304), st
+
+    def crashed():
+        got = w.c.get("/databases/" + d["id"]).data
+        return got if got["status"] == "crashed" else None
+    got = _wait("the database to be reported crashed", crashed, 30)
+    assert "exited" in (got.get("status_reason") or ""), got
+    _action(w, d["id"], "start")
+    assert _ctr(d["id"])["State"]["Running"]
+    assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
