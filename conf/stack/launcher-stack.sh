@@ -105,6 +105,8 @@ DOCKER_SOCK=/var/run/docker.sock
 # and iptables (netavark runs it for published ports and NAT; only a Suggests
 # of podman). uidmap, slirp4netns and fuse-overlayfs are for rootless Podman
 # only: the stack runs it as root with the kernel's overlay driver.
+# aardvark-dns answers the names of containers on a project network (a database's
+# internal_host); without it Podman networks have no DNS.
 # iproute2 (ip) is not needed by Podman (netavark uses netlink itself); it is
 # listed for the agent and for looking at the containers' bridge (podman0).
 # libssl-dev: OpenSSL's libcrypto, which the pool (the JWT's HMAC) and the
@@ -113,7 +115,7 @@ DOCKER_SOCK=/var/run/docker.sock
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
-          podman runc netavark iptables iproute2 clang libclang-rt-14-dev git busybox-static)
+          podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static)
 
 # Services in start order; stop goes in reverse. podman, ws and agent are
 # optional: they are started (and get a pid file) only when in use.
