@@ -53,6 +53,11 @@
 #                                  "local" of the tenant and run <bin>/launcher-agent
 #                                  (skipped with a note when it is not built); 0 = off
 #                                  (tests/run.sh: 0, the tests run their own agent)
+#   LAUNCHER_IMAGE_STORES []       comma-separated directories the stack's Podman
+#                                  reads images from besides its own storage
+#                                  (additionalimagestores, read-only), e.g. the
+#                                  database images' store of
+#                                  tests/fixtures/dbimages.sh --store
 #   LAUNCHER_INSECURE_REGISTRIES []  comma-separated host:port of registries the
 #                                  stack's Podman reaches over plain HTTP (insecure
 #                                  = true in its registries.conf), e.g. the tests'
@@ -178,6 +183,7 @@ load_config() {
     LOCAL_AGENT=${LAUNCHER_LOCAL_AGENT:-1}
     INSECURE_REGISTRIES=${LAUNCHER_INSECURE_REGISTRIES:-}
     INSECURE_REGISTRIES=${INSECURE_REGISTRIES// /}
+    IMAGE_STORES=${LAUNCHER_IMAGE_STORES:-}
 
     PLANE_VERSION=0.1.0
     if [ -s "$REPO/VERSION" ]; then
@@ -235,6 +241,12 @@ load_config() {
     for reg in "${regs[@]}"; do
         [[ $reg =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$ ]] ||
             die "LAUNCHER_INSECURE_REGISTRIES must be comma-separated host:port (got '$reg')"
+    done
+    local stores store
+    IFS=, read -r -a stores <<< "$IMAGE_STORES"
+    for store in "${stores[@]}"; do
+        [[ $store =~ ^/[A-Za-z0-9._/-]+$ && $store != *..* && -d $store ]] ||
+            die "LAUNCHER_IMAGE_STORES must be comma-separated existing absolute directories (got '$store')"
     done
 
     CONF=$STATE/launcher.conf
@@ -796,6 +808,11 @@ driver = "$driver"
 graphroot = "$PODMAN_DIR/storage"
 runroot = "$PODMAN_DIR/run"
 EOF
+    if [ -n "$IMAGE_STORES" ]; then
+        # Read-only stores of prepared images (LAUNCHER_IMAGE_STORES).
+        printf '\n[storage.options]\nadditionalimagestores = ["%s"]\n' \
+            "${IMAGE_STORES//,/\", \"}" >> "$PODMAN_DIR/storage.conf.tmp"
+    fi
     cat > "$PODMAN_DIR/containers.conf.tmp" <<EOF
 # Written by launcher-stack.sh on every start; edits are lost.
 # Configuration of the stack's Podman (CONTAINERS_CONF): the only file read.

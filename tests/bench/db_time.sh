@@ -3,9 +3,9 @@
 # until the database is running, per type, against the floor.
 #
 # A throwaway stack with its own local agent (as make run has it), the
-# database images of tests/fixtures/dbimages.sh in its engine (cached under
-# /var/tmp/launcher-dbimages; a cold cache first builds them, see the
-# README, "Database images"), and per type of conf/database-images.conf
+# database images of tests/fixtures/dbimages.sh read from their image store
+# (/var/tmp/launcher-dbimages/store, LAUNCHER_IMAGE_STORES; a cold cache
+# first builds them, see the README, "Database images"), and per type of conf/database-images.conf
 # whose image is present (postgres, mysql, redis; mongodb only when the
 # engine has its image), BENCH_DB_ROUNDS rounds (default 5):
 #   api:   POST /databases -> GET /databases/:id says "running" (probed
@@ -32,14 +32,15 @@ cleanup() {
 	rm -rf "$LAUNCHER_STATE_DIR"
 }
 trap cleanup EXIT
-bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
-	{ cat "$LAUNCHER_STATE_DIR/start.out"; exit 1; }
-eval "$(grep '^export LAUNCHER_ENGINE_SOCKET=' "$LAUNCHER_STATE_DIR/run/stack.env")"
-bash tests/fixtures/dbimages.sh --engine-socket "$LAUNCHER_ENGINE_SOCKET" \
+bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store \
 	> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log" ||
 	{ tail -20 "$LAUNCHER_STATE_DIR/dbimages.log"; exit 1; }
 set -a
 # shellcheck disable=SC1091
 . "$LAUNCHER_STATE_DIR/dbimages.env"
 set +a
+export LAUNCHER_IMAGE_STORES=$FIXTURE_DB_STORE
+bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
+	{ cat "$LAUNCHER_STATE_DIR/start.out"; exit 1; }
+eval "$(grep '^export LAUNCHER_ENGINE_SOCKET=' "$LAUNCHER_STATE_DIR/run/stack.env")"
 $PY tests/bench/db_time.py
