@@ -504,3 +504,14 @@ def test_a_release_with_a_database_url_has_its_password_redacted_alone_in_runtim
     got = [x["message"] for x in c.get("/applications/%s/runtime-logs" % a["id"]).data]
     assert len(got) == 2 and all(pw not in m for m in got), got
     assert got[1] == "password was [redacted]", got
+
+
+def test_a_server_that_holds_a_database_cannot_be_deleted():
+    c, srv, p = _world()
+    d = _db(c, p, name="main")
+    assert_error(c.delete("/servers/" + srv["id"]), 409, "CONFLICT")      # its queued job
+    r = c.delete("/servers/%s?force=true" % srv["id"])
+    assert_error(r, 409, "CONFLICT")
+    assert "databases" in r.error["message"], r
+    assert c.get("/servers/" + srv["id"]).status == 200
+    assert c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
