@@ -9,7 +9,7 @@ The engine side is tests/api/test_databases_e2e.py."""
 import json
 import uuid
 
-from lib import Client, assert_error, make_key, new_project, new_user, psql, registered
+from lib import Client, admin, assert_error, make_key, new_project, new_user, psql, registered
 from test_servers import Agent, _server
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -471,3 +471,47 @@ def test_deleting_the_project_removes_its_databases_through_jobs():
                   % d["id"]) == ["db.remove"]
     assert _owner("SELECT count(*) FROM jobs WHERE kind = 'volume.remove' AND payload->>'volume_id' = '%s'"
                   % d["volume_id"]) == ["1"]
+
+
+def test_the_databases_quota_counts_them():
+    c, srv, p = _world()
+    admin("quota", "set", c.tenant, "databases", "1")
+    d = _db(c, p, name="one")
+    r = c.post("/databases", {"project_id": p["id"], "name": "two", "type": "redis"})
+    assert_error(r, 403, "FORBIDDEN")
+    assert "quota" in r.error["message"], r
+    assert [x["id"] for x in c.get("/databases").data] == [d["id"]]
+    assert _owner("SELECT count(*) FROM volumes WHERE project_id = '%s'" % p["id"]) == ["1"]
+    assert c.delete("/databases/" + d["id"]).status == 204
+    assert c.post("/databases", {"project_id": p["id"], "name": "two", "type": "redis"}).status == 201
+
+
+def test_a_release_with_a_database_url_has_its_password_redacted_alone_in_runtime_logs():
+    c, srv, p = _world()
+    prod = [e for e in c.get("/projects/%s/environments" % p["id"]).data if e["is_default"]][0]["id"]
+    d = _db(c, p, name="main")
+    pw = c.get("/databases/%s/connection" % d["id"]).data["password"]
+    a = _app(c, p, prod, {"DATABASE_URL": "${db.main.url}"})
+    r = c.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    ag = Agent(c.tenant, srv["agent_token"])
+    lines = ["connecting to %s" % c.get("/databases/%s/connection" % d["id"]).data["url"],
+             "password was %s" % pw]
+    entries = [{"app_id": a["id"], "deployment_id": r.data["id"], "container_id": "ef" * 32,
+                "timestamp": "2026-01-01T00:00:0%dZ" % i, "stream": "stdout", "message": m}
+               for i, m in enumerate(lines)]
+    assert ag.call("POST", "/logs", {"entries": entries}).status == 204
+    got = [x["message"] for x in c.get("/applications/%s/runtime-logs" % a["id"]).data]
+    assert len(got) == 2 and all(pw not in m for m in got), got
+    assert got[1] == "password was [redacted]", got
+
+
+def test_a_server_that_holds_a_database_cannot_be_deleted():
+    c, srv, p = _world()
+    d = _db(c, p, name="main")
+    assert_error(c.delete("/servers/" + srv["id"]), 409, "CONFLICT")      # its queued job
+    r = c.delete("/servers/%s?force=true" % srv["id"])
+    assert_error(r, 409, "CONFLICT")
+    assert "databases" in r.error["message"], r
+    assert c.get("/servers/" + srv["id"]).status == 200
+    assert c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
