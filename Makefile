@@ -5,6 +5,7 @@
 #   make lint     banned calls + warnings as errors
 #   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
+#   make bench-db   POST /databases -> running per type vs podman run + readiness
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
@@ -51,7 +52,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -127,6 +128,10 @@ bench-agent: install-deps
 bench-deploy: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/deploy_time.sh
+
+bench-db: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/db_time.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -118,6 +118,32 @@ fi
 LAUNCHER_INSECURE_REGISTRIES=${LAUNCHER_TEST_REGISTRY:-}
 [ -z "${LAUNCHER_TEST_REGISTRY_AUTH:-}" ] || LAUNCHER_INSECURE_REGISTRIES+=${LAUNCHER_INSECURE_REGISTRIES:+,}$LAUNCHER_TEST_REGISTRY_AUTH
 export LAUNCHER_INSECURE_REGISTRIES
+# The database images (tests/fixtures/dbimages.sh) when the database
+# end-to-end tests run (the whole suite, or a filter that selects them):
+# built from Debian's packages into /var/tmp/launcher-dbimages (a cold cache
+# takes minutes), imported once into the image store there, which the
+# stack's Podman reads (LAUNCHER_IMAGE_STORES: nothing to import on a warm
+# cache); the dbclient is pushed to the tests' registry (a deploy pulls).
+# FIXTURE_DB_*_IMAGE, FIXTURE_DBCLIENT_IMAGE, FIXTURE_REGISTRY_DBCLIENT.
+need_db=0
+if [ "$#" -eq 0 ]; then need_db=1; fi
+for a in "$@"; do
+	case test_databases_e2e.py in *"$a"*) need_db=1 ;; esac
+	case $a in *databases_e2e*) need_db=1 ;; esac
+done
+if [ "$need_db" = 1 ]; then
+	if bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store \
+		${LAUNCHER_TEST_REGISTRY:+--registry "$LAUNCHER_TEST_REGISTRY"} \
+		> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log"; then
+		# shellcheck disable=SC1091 # export lines
+		. "$LAUNCHER_STATE_DIR/dbimages.env"
+		export LAUNCHER_IMAGE_STORES=$FIXTURE_DB_STORE
+	else
+		tail -n 20 "$LAUNCHER_STATE_DIR/dbimages.log"
+		echo "dbimages: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
+fi
 if ! bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1; then
 	cat "$LAUNCHER_STATE_DIR/start.out"
 	echo "stack did not start"

@@ -53,6 +53,11 @@
 #                                  "local" of the tenant and run <bin>/launcher-agent
 #                                  (skipped with a note when it is not built); 0 = off
 #                                  (tests/run.sh: 0, the tests run their own agent)
+#   LAUNCHER_IMAGE_STORES []       comma-separated directories the stack's Podman
+#                                  reads images from besides its own storage
+#                                  (additionalimagestores, read-only), e.g. the
+#                                  database images' store of
+#                                  tests/fixtures/dbimages.sh --store
 #   LAUNCHER_INSECURE_REGISTRIES []  comma-separated host:port of registries the
 #                                  stack's Podman reaches over plain HTTP (insecure
 #                                  = true in its registries.conf), e.g. the tests'
@@ -100,6 +105,8 @@ DOCKER_SOCK=/var/run/docker.sock
 # and iptables (netavark runs it for published ports and NAT; only a Suggests
 # of podman). uidmap, slirp4netns and fuse-overlayfs are for rootless Podman
 # only: the stack runs it as root with the kernel's overlay driver.
+# aardvark-dns answers the names of containers on a project network (a database's
+# internal_host); without it Podman networks have no DNS.
 # iproute2 (ip) is not needed by Podman (netavark uses netlink itself); it is
 # listed for the agent and for looking at the containers' bridge (podman0).
 # libssl-dev: OpenSSL's libcrypto, which the pool (the JWT's HMAC) and the
@@ -108,7 +115,7 @@ DOCKER_SOCK=/var/run/docker.sock
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
-          podman runc netavark iptables iproute2 clang libclang-rt-14-dev git busybox-static)
+          podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static)
 
 # Services in start order; stop goes in reverse. podman, ws and agent are
 # optional: they are started (and get a pid file) only when in use.
@@ -176,6 +183,7 @@ load_config() {
     LOCAL_AGENT=${LAUNCHER_LOCAL_AGENT:-1}
     INSECURE_REGISTRIES=${LAUNCHER_INSECURE_REGISTRIES:-}
     INSECURE_REGISTRIES=${INSECURE_REGISTRIES// /}
+    IMAGE_STORES=${LAUNCHER_IMAGE_STORES:-}
 
     PLANE_VERSION=0.1.0
     if [ -s "$REPO/VERSION" ]; then
@@ -233,6 +241,12 @@ load_config() {
     for reg in "${regs[@]}"; do
         [[ $reg =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$ ]] ||
             die "LAUNCHER_INSECURE_REGISTRIES must be comma-separated host:port (got '$reg')"
+    done
+    local stores store
+    IFS=, read -r -a stores <<< "$IMAGE_STORES"
+    for store in "${stores[@]}"; do
+        [[ $store =~ ^/[A-Za-z0-9._/-]+$ && $store != *..* && -d $store ]] ||
+            die "LAUNCHER_IMAGE_STORES must be comma-separated existing absolute directories (got '$store')"
     done
 
     CONF=$STATE/launcher.conf
@@ -641,6 +655,7 @@ bench_routes = $BENCH
 icons_dir = "$STATE/static/icons"
 icons_url = /icons
 ws_listen = "$WS_SOCK"
+database_images_file = "$REPO/conf/database-images.conf"
 EOF
     mv -f "$tmp" "$CONF"
 }
@@ -793,6 +808,11 @@ driver = "$driver"
 graphroot = "$PODMAN_DIR/storage"
 runroot = "$PODMAN_DIR/run"
 EOF
+    if [ -n "$IMAGE_STORES" ]; then
+        # Read-only stores of prepared images (LAUNCHER_IMAGE_STORES).
+        printf '\n[storage.options]\nadditionalimagestores = ["%s"]\n' \
+            "${IMAGE_STORES//,/\", \"}" >> "$PODMAN_DIR/storage.conf.tmp"
+    fi
     cat > "$PODMAN_DIR/containers.conf.tmp" <<EOF
 # Written by launcher-stack.sh on every start; edits are lost.
 # Configuration of the stack's Podman (CONTAINERS_CONF): the only file read.

@@ -36,7 +36,6 @@
 
 #define MAX_NEW        100
 #define EXEC_OUT_MAX   (64 * 1024)
-#define EXEC_RAW_MAX   (256 * 1024)
 #define WORKER_SETTLE_MS 2000
 /* Health probes: every HEALTH_POLL_FIRST_MS for the first HEALTH_FAST_MS
  * (most apps listen within a fraction of a second, and a refused connect
@@ -60,6 +59,7 @@ struct app_ctx {
 	struct xfer        x;
 	struct arena       a;
 	bool               vols_ready;	/* the job's engine volumes exist */
+	bool               net_ready;	/* the project's network exists */
 	cJSON             *vol_facts;	/* [{volume_id, warning}] for the result */
 };
 
@@ -73,21 +73,8 @@ struct inst {
 	bool         restarted;	/* the health check restarted it once */
 };
 
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* Sets the job's error, redacted. */
-static int
-fail(struct app_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-fail(struct app_ctx *c, const char *fmt, ...)
+int
+app_job_fail(struct app_job *j, const struct app_redact *red, const char *fmt, ...)
 {
 	char    raw[8192];
 	va_list ap;
@@ -95,9 +82,12 @@ fail(struct app_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	app_redact(&c->red, raw, c->j->error, c->j->errlen);
+	app_redact(red, raw, j->error, j->errlen);
 	return -1;
 }
+
+/* Sets the job's error, redacted. */
+#define fail(c, ...) app_job_fail((c)->j, &(c)->red, __VA_ARGS__)
 
 /* ------------------------------------------------------------ listing */
 
@@ -418,6 +408,13 @@ start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made,
 	*nmade = 0;
 	if (nall < 0 || (count > 0 && ensure_volumes(c) != 0))
 		return -1;
+	/* The project's network: its databases are reachable there (ctr.h). */
+	if (count > 0 && !c->net_ready) {
+		if (ctr_network_ensure(&c->x, &c->a, c->s.tenant_id, c->s.project_id, err,
+		    sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		c->net_ready = true;
+	}
 	if ((p = arena_alloc(&c->a, sizeof(*p))) == NULL)
 		return fail(c, "out of memory");
 	if (count > 0 && c->s.exposed_port > 0 && ports_load(c, p) != 0)
@@ -439,7 +436,7 @@ start_new(struct app_ctx *c, const char *image_id, int count, struct inst *made,
 		 * restart policy) may fail an inspect: ask again before giving up. */
 		for (int t = 0; (rc = ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err,
 		    sizeof(err))) < 0 && t < INSPECT_TRIES; t++)
-			sleep_ms(200);
+			timefmt_sleep_ms(200);
 		if (rc == 1)
 			return fail(c, "container %s vanished after its start", in->name);
 		if (rc != 0)
@@ -562,7 +559,7 @@ health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 		    c->s.healthcheck_path ? c->s.healthcheck_path : "TCP connect", n, n == 1 ? "" : "s",
 		    c->s.hc_timeout_s);
 	else
-		sleep_ms(WORKER_SETTLE_MS);
+		timefmt_sleep_ms(WORKER_SETTLE_MS);
 	for (;;) {
 		struct arena scratch;
 
@@ -617,7 +614,7 @@ health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 				}
 			break;
 		}
-		sleep_ms(served ? nap : 500);
+		timefmt_sleep_ms(served ? nap : 500);
 		if (timefmt_mono_ms() - t0 >= HEALTH_FAST_MS)
 			nap = nap * 2 < HEALTH_POLL_MS ? nap * 2 : HEALTH_POLL_MS;
 	}
@@ -852,7 +849,7 @@ kind_deploy(struct app_ctx *c)
 		}
 		if (c->j->conf->edge_drain_ms > 0) {
 			app_say(&c->io, "draining for %lld ms", (long long)c->j->conf->edge_drain_ms);
-			sleep_ms(c->j->conf->edge_drain_ms);
+			timefmt_sleep_ms(c->j->conf->edge_drain_ms);
 		}
 	}
 	drain_old(c);
@@ -1001,6 +998,11 @@ kind_remove(struct app_ctx *c)
 		app_say(&c->io, "removed container %s", cur[i].name);
 		removed++;
 	}
+	if (c->s.tenant_id[0] != '\0' && c->s.project_id[0] != '\0') {
+		ctr_network_prune(&c->x, &c->a, c->s.tenant_id, c->s.project_id, err, sizeof(err));
+		if (err[0] != '\0')
+			app_say(&c->io, "%s", err);
+	}
 	if (edge_remove(c->j->conf, c->s.app_id, err, sizeof(err)) != 0)
 		return fail(c, "containers removed, but the edge route was not: %s", err);
 	if (c->j->conf->edge_sites_dir[0])
@@ -1013,108 +1015,36 @@ kind_remove(struct app_ctx *c)
 
 /* ----------------------------------------------------------------- exec */
 
-struct raw {
-	char  *p;
-	size_t len;
-	bool   over;
-};
-
-static int
-raw_add(void *ud, const char *p, size_t n)
-{
-	struct raw *r = ud;
-
-	if (r->len + n > EXEC_RAW_MAX) {
-		r->over = true;
-		n = EXEC_RAW_MAX - r->len;
-	}
-	memcpy(r->p + r->len, p, n);
-	r->len += n;
-	return 0;
-}
-
 static int
 kind_exec(struct app_ctx *c)
 {
-	struct inst     *cur;
-	int              n = list_app(c, c->s.deployment_id, NULL, true, &cur);
-	struct xfer_resp r;
-	struct raw       raw = {0};
-	cJSON           *body, *doc, *res;
-	const cJSON     *eid, *ec, *running;
-	char            *text, *out, *red;
-	bool             trunc = false, timed_out = false;
-	int              rc;
+	struct inst *cur;
+	int          n = list_app(c, c->s.deployment_id, NULL, true, &cur), code;
+	cJSON       *res;
+	char        *out, *red, err[1024];
+	bool         trunc, timed_out;
 
 	if (n < 0)
 		return -1;
 	if (n == 0)
 		return fail(c, "no running container of deployment %s", c->s.deployment_id);
 	qsort(cur, (size_t)n, sizeof(*cur), by_name);
-	if ((body = cJSON_CreateObject()) == NULL)
+	out = arena_alloc(&c->a, EXEC_OUT_MAX + 1);
+	red = arena_alloc(&c->a, EXEC_OUT_MAX + 1);
+	if (out == NULL || red == NULL)
 		return fail(c, "out of memory");
-	cJSON_AddBoolToObject(body, "AttachStdout", 1);
-	cJSON_AddBoolToObject(body, "AttachStderr", 1);
-	cJSON_AddBoolToObject(body, "AttachStdin", 0);
-	cJSON_AddBoolToObject(body, "Tty", 0);
-	cJSON_AddItemToObject(body, "Cmd", cJSON_Duplicate(c->s.command, 1));
-	text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	if (text == NULL)
+	app_say(&c->io, "exec in %s (timeout %d s)", cur[0].name, c->s.exec_timeout_s);
+	if (ctr_exec(&c->x, &c->a, cur[0].id, c->s.command, NULL, (long)c->s.exec_timeout_s * 1000L,
+	    out, EXEC_OUT_MAX + 1, &code, &trunc, &timed_out, err, sizeof(err)) != 0)
+		return fail(c, "exec in %s: %s", cur[0].name, err);
+	app_redact(&c->red, out, red, EXEC_OUT_MAX + 1);
+	if ((res = cJSON_CreateObject()) == NULL)
 		return fail(c, "out of memory");
-	rc = xfer_engine_call(&c->x, &c->a, "POST", arena_printf(&c->a, ENGINE_API "/containers/%s/exec",
-	    cur[0].id), text, CTR_TIMEOUT_MS, &r);
-	cJSON_free(text);
-	if (rc != 0 || r.status != 201)
-		return fail(c, "exec in %s: %s", cur[0].name, rc != 0 ? r.err : r.body);
-	eid = cJSON_GetObjectItemCaseSensitive(doc = cJSON_Parse(r.body), "Id");
-	if (!cJSON_IsString(eid)) {
-		cJSON_Delete(doc);
-		return fail(c, "exec in %s: no exec id", cur[0].name);
-	}
-	{
-		char id[128];
-
-		(void)util_snprintf(id, sizeof(id), "%s", eid->valuestring);
-		cJSON_Delete(doc);
-		app_say(&c->io, "exec in %s (timeout %d s)", cur[0].name, c->s.exec_timeout_s);
-		if ((raw.p = malloc(EXEC_RAW_MAX)) == NULL)
-			return fail(c, "out of memory");
-		rc = xfer_engine_stream(&c->x, "POST", arena_printf(&c->a, ENGINE_API "/exec/%s/start",
-		    id), NULL, -1, "{\"Detach\":false,\"Tty\":false}", raw_add, &raw,
-		    (long)c->s.exec_timeout_s * 1000L, &r);
-		if (rc != 0 && strstr(r.err, "imed out") != NULL)
-			timed_out = true;
-		else if (rc != 0 || (r.status != 200 && r.status != 101)) {
-			free(raw.p);
-			return fail(c, "exec in %s: %s", cur[0].name, rc != 0 ? r.err : "start refused");
-		}
-		out = arena_alloc(&c->a, EXEC_OUT_MAX + 1);
-		red = arena_alloc(&c->a, EXEC_OUT_MAX + 1);
-		if (out == NULL || red == NULL) {
-			free(raw.p);
-			return fail(c, "out of memory");
-		}
-		app_demux_all(raw.p, raw.len, out, EXEC_OUT_MAX + 1, &trunc);
-		free(raw.p);
-		trunc = trunc || raw.over;
-		text_sanitize(out, 1);
-		app_redact(&c->red, out, red, EXEC_OUT_MAX + 1);
-		if ((res = cJSON_CreateObject()) == NULL)
-			return fail(c, "out of memory");
-		c->j->result = res;
-		doc = NULL;
-		if (!timed_out && xfer_engine(&c->x, &c->a, arena_printf(&c->a, ENGINE_API "/exec/%s/json",
-		    id), CTR_TIMEOUT_MS, &r) == 0 && r.status == 200)
-			doc = cJSON_Parse(r.body);
-		ec = cJSON_GetObjectItemCaseSensitive(doc, "ExitCode");
-		running = cJSON_GetObjectItemCaseSensitive(doc, "Running");
-		if (cJSON_IsNumber(ec) && !cJSON_IsTrue(running))
-			cJSON_AddNumberToObject(res, "exit_code", (double)(int)ec->valuedouble);
-		else
-			cJSON_AddNullToObject(res, "exit_code");
-		cJSON_Delete(doc);
-	}
+	c->j->result = res;
+	if (code >= 0 && !timed_out)
+		cJSON_AddNumberToObject(res, "exit_code", code);
+	else
+		cJSON_AddNullToObject(res, "exit_code");
 	cJSON_AddStringToObject(res, "output", red);
 	cJSON_AddStringToObject(res, "instance", cur[0].name);
 	cJSON_AddBoolToObject(res, "truncated", trunc);
@@ -1265,13 +1195,11 @@ cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payl
 }
 
 void
-app_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
-    const cJSON *payload)
+app_detached(const struct agent_conf *c, const char *job_id, const cJSON *payload,
+    void (*fn)(const struct agent_conf *c, const char *job_id, const cJSON *payload))
 {
 	pid_t pid;
 
-	if (strcmp(kind, "app.deploy") != 0)
-		return;
 	/* Double fork: the grandchild is nobody's to wait for. */
 	if ((pid = fork()) < 0) {
 		log_error("job %s: cannot fork the clean-up: %s", job_id, strerror(errno));
@@ -1288,11 +1216,19 @@ app_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
 			signal(SIGCHLD, SIG_DFL);
 			sigemptyset(&none);
 			sigprocmask(SIG_SETMASK, &none, NULL);
-			cleanup_run(c, job_id, payload);
+			fn(c, job_id, payload);
 			_exit(0);
 		}
 		_exit(0);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+void
+app_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
+    const cJSON *payload)
+{
+	if (strcmp(kind, "app.deploy") == 0)
+		app_detached(c, job_id, payload, cleanup_run);
 }

@@ -86,6 +86,14 @@ struct app_job {
 	size_t                   errlen;
 };
 
+/*
+ * Sets j's error from fmt, redacted by red (appspec.h); returns -1.  The
+ * one way app.* and db.* jobs fail.
+ */
+struct app_redact;
+int  app_job_fail(struct app_job *j, const struct app_redact *red, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Whether kind is one of the app.* kinds. */
 bool app_kind(const char *kind);
 /* Runs one app.* job (in the job's child process): 0 succeeded, -1 failed. */
@@ -98,5 +106,12 @@ int  app_run(struct app_job *j);
  */
 void app_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
     const cJSON *payload);
+
+/*
+ * Runs fn(c, job_id, payload) in a detached process (double fork, its own
+ * session, default signals) so that the main loop does not wait for it.
+ */
+void app_detached(const struct agent_conf *c, const char *job_id, const cJSON *payload,
+    void (*fn)(const struct agent_conf *c, const char *job_id, const cJSON *payload));
 
 #endif

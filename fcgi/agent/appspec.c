@@ -10,8 +10,10 @@
 #include <time.h>
 
 #include "../core/util.h"
+#include "db.h"
 #include "text.h"
 #include "timefmt.h"
+#include "volume.h"
 
 /* ------------------------------------------------------------- payload */
 
@@ -158,6 +160,23 @@ env_name_ok(const char *s)
 		    (*s >= '0' && *s <= '9')))
 			return false;
 	return true;
+}
+
+/* An argv: an array of 1..256 strings. */
+static bool
+argv_ok(const cJSON *c)
+{
+	const cJSON *it;
+	int          n = 0;
+
+	if (!cJSON_IsArray(c))
+		return false;
+	cJSON_ArrayForEach(it, c) {
+		if (!cJSON_IsString(it))
+			return false;
+		n++;
+	}
+	return n >= 1 && n <= 256;
 }
 
 static bool
@@ -374,17 +393,10 @@ app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *err, 
 			bad(&e, "app.scale needs source {\"type\": \"release\", \"image_id\"}");
 	}
 	if (strcmp(kind, "app.exec") == 0) {
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "command"), *it;
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "command");
 		int64_t      t = get_int(p, "timeout_seconds", 1, 86400, 30, &e);
-		int          n = 0;
-		bool         ok = cJSON_IsArray(c);
 
-		cJSON_ArrayForEach(it, c) {
-			if (!cJSON_IsString(it))
-				ok = false;
-			n++;
-		}
-		if (!ok || n < 1 || n > 256)
+		if (!argv_ok(c))
 			bad(&e, "command must be an array of 1..256 strings");
 		s->command = c;
 		s->exec_timeout_s = (int)(t > 600 ? 600 : t);
@@ -422,6 +434,33 @@ app_redact_add(struct app_redact *r, const char *v)
 	r->vals[r->n++] = v;
 }
 
+/* The password of "scheme://user:password@host..." in v, remembered as a copy. */
+static void
+redact_url_password(struct app_redact *r, const char *v)
+{
+	char        url[2048], cred[512], *copy, **own;
+	const char *colon;
+
+	if (strstr(v, "://") == NULL || strchr(v, '@') == NULL ||
+	    util_url_split_cred(v, url, sizeof(url), cred, sizeof(cred)) != 0 ||
+	    (colon = strchr(cred, ':')) == NULL || strlen(colon + 1) < REDACT_MIN_LEN) {
+		explicit_bzero(cred, sizeof(cred));
+		return;
+	}
+	if ((own = realloc(r->own, (r->nown + 1) * sizeof(*own))) == NULL ||
+	    (copy = strdup(colon + 1)) == NULL) {
+		if (own != NULL)
+			r->own = own;
+		r->oom = true;
+		explicit_bzero(cred, sizeof(cred));
+		return;
+	}
+	r->own = own;
+	r->own[r->nown++] = copy;
+	app_redact_add(r, copy);
+	explicit_bzero(cred, sizeof(cred));
+}
+
 void
 app_redact_init(struct app_redact *r, const struct app_spec *s)
 {
@@ -430,8 +469,10 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 
 	memset(r, 0, sizeof(*r));
 	cJSON_ArrayForEach(it, s->env) {
-		if (cJSON_IsString(it))
+		if (cJSON_IsString(it)) {
 			app_redact_add(r, it->valuestring);
+			redact_url_password(r, it->valuestring);
+		}
 	}
 	if (s->repo_url != NULL &&
 	    util_url_split_cred(s->repo_url, url, sizeof(url), r->cred, sizeof(r->cred)) == 0 &&
@@ -448,6 +489,13 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 void
 app_redact_free(struct app_redact *r)
 {
+	for (size_t i = 0; i < r->nown; i++) {
+		explicit_bzero(r->own[i], strlen(r->own[i]));
+		free(r->own[i]);
+	}
+	free(r->own);
+	r->own = NULL;
+	r->nown = 0;
 	free(r->vals);
 	r->vals = NULL;
 	r->n = r->cap = 0;
@@ -632,4 +680,120 @@ app_container_name(const char *app_id, const char *deployment_id, int n, char *o
     size_t outlen)
 {
 	return util_snprintf(out, outlen, "lnchr-%.8s-%.8s-%d", app_id, deployment_id, n) < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------- db.* payloads (db.h) */
+
+/* A password that may go into a SQL literal or a redis argument as it is. */
+static bool
+db_password_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= DB_PASSWORD_MIN && n <= DB_PASSWORD_MAX && text_word_ok(s, n, "._~-");
+}
+
+/* A variable name of env_names, or NULL (absent or null). */
+static const char *
+db_env_name(const cJSON *names, const char *key, struct perr *e)
+{
+	const char *v = get_str(names, key, 128, NULL, e);
+	char        msg[96];
+
+	if (v != NULL && !env_name_ok(v)) {
+		util_snprintf(msg, sizeof(msg), "env_names.%s must be a variable name", key);
+		bad(e, msg);
+		return NULL;
+	}
+	return v;
+}
+
+int
+db_spec_parse(const cJSON *p, const char *kind, struct db_spec *d, char *err, size_t errlen)
+{
+	static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", NULL};
+	static const char *const policies[] = {"always", "on-failure", "unless-stopped", "no", NULL};
+	struct perr  e = {.out = err, .len = errlen};
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(p, "env_names");
+	const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(p, "cpu_limit");
+	const cJSON *pub = cJSON_GetObjectItemCaseSensitive(p, "public");
+	const cJSON *del = cJSON_GetObjectItemCaseSensitive(p, "delete_data");
+	const char  *net, *vol;
+	bool         runs = strcmp(kind, "db.provision") == 0 || strcmp(kind, "db.start") == 0 ||
+	    strcmp(kind, "db.restart") == 0;
+	bool         rotate = strcmp(kind, "db.rotate_password") == 0;
+	char         want[VOL_NAME_MAX + 16];
+
+	memset(d, 0, sizeof(*d));
+	err[0] = '\0';
+	if (!cJSON_IsObject(p)) {
+		bad(&e, "not an object");
+		return -1;
+	}
+	get_id(p, "database_id", true, d->database_id, &e);
+	get_id(p, "tenant_id", true, d->tenant_id, &e);
+	get_id(p, "project_id", true, d->project_id, &e);
+	get_id(p, "volume_id", runs, d->volume_id, &e);
+	d->name = get_str(p, "name", 255, "", &e);
+	d->type = get_str(p, "type", 16, NULL, &e);
+	if ((runs || rotate) && (d->type == NULL || !one_of(d->type, types)))
+		bad(&e, "type must be postgres|mysql|redis|mongodb");
+	d->image = get_str(p, "image", 600, NULL, &e);
+	if (runs && (d->image == NULL || d->image[0] == '\0' || !no_space(d->image)))
+		bad(&e, "image must be an image reference");
+	d->port = (int)get_int(p, "port", 1, 65535, 0, &e);
+	if ((runs || rotate) && d->port == 0)
+		bad(&e, "port must be an integer 1..65535");
+	d->data_path = get_str(p, "data_path", 1024, NULL, &e);
+	if (runs && !mount_path_ok(d->data_path))
+		bad(&e, "data_path must be an absolute container path");
+	d->readiness = cJSON_GetObjectItemCaseSensitive(p, "readiness");
+	if (runs && !argv_ok(d->readiness))
+		bad(&e, "readiness must be an array of 1..256 strings");
+	if (names != NULL && !cJSON_IsNull(names) && !cJSON_IsObject(names))
+		bad(&e, "env_names must be an object");
+	d->env_user = db_env_name(names, "user", &e);
+	d->env_password = db_env_name(names, "password", &e);
+	d->env_database = db_env_name(names, "database", &e);
+	d->db_user = get_str(p, "db_user", 128, NULL, &e);
+	d->db_name = get_str(p, "db_name", 128, NULL, &e);
+	d->internal_host = get_str(p, "internal_host", 63, NULL, &e);
+	if (runs && (d->internal_host == NULL || !hostname_ok(d->internal_host)))
+		bad(&e, "internal_host must be a DNS label");
+	net = get_str(p, "network", 96, NULL, &e);
+	if (net != NULL && (util_snprintf(want, sizeof(want), "lnchr-net-%s", d->project_id) < 0 ||
+	    strcmp(net, want) != 0))
+		bad(&e, "network must be lnchr-net-<project_id>");
+	vol = get_str(p, "volume", VOL_NAME_MAX, NULL, &e);
+	if (vol != NULL && (vol_engine_name(d->volume_id, want, sizeof(want)) != 0 ||
+	    strcmp(vol, want) != 0))
+		bad(&e, "volume must be lnchr-vol-<volume_id>");
+	if (pub != NULL && !cJSON_IsNull(pub) && !cJSON_IsBool(pub))
+		bad(&e, "public must be a boolean");
+	d->is_public = cJSON_IsTrue(pub);
+	if (del != NULL && !cJSON_IsNull(del) && !cJSON_IsBool(del))
+		bad(&e, "delete_data must be a boolean");
+	d->delete_data = cJSON_IsTrue(del);
+	if (cpu != NULL && !cJSON_IsNull(cpu)) {
+		if (!cJSON_IsNumber(cpu) || !(cpu->valuedouble > 0) || !(cpu->valuedouble <= 1024))
+			bad(&e, "cpu_limit must be a number of cores > 0");
+		else
+			d->cpu_limit = cpu->valuedouble;
+	}
+	d->memory_limit = get_int(p, "memory_limit", 0, INT64_C(1) << 50, 0, &e);
+	d->restart_policy = get_str(p, "restart_policy", 32, "always", &e);
+	if (!one_of(d->restart_policy, policies))
+		bad(&e, "restart_policy must be always|on-failure|unless-stopped|no");
+	d->ready_timeout_s = (int)get_int(p, "readiness_timeout_seconds", 1, 3600,
+	    DB_READY_DEFAULT_S, &e);
+	/* The claim's secrets: never echoed, even in an error. */
+	d->password = get_str(p, "password", DB_PASSWORD_MAX, NULL, &e);
+	if ((runs || rotate) && (d->password == NULL || !db_password_ok(d->password)))
+		bad(&e, "password (from the claim) must be 16..128 bytes of [A-Za-z0-9._~-]");
+	d->new_password = get_str(p, "new_password", DB_PASSWORD_MAX, NULL, &e);
+	if (rotate && (d->new_password == NULL || !db_password_ok(d->new_password)))
+		bad(&e, "new_password (from the claim) must be 16..128 bytes of [A-Za-z0-9._~-]");
+	if (rotate && d->db_user == NULL && strcmp(d->type != NULL ? d->type : "", "redis") != 0)
+		bad(&e, "db_user is required");
+	return e.n > 0 ? -1 : 0;
 }

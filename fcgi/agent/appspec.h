@@ -56,6 +56,16 @@ struct app_spec {
 	int             nvols;
 	const cJSON    *command;		/* app.exec: array of strings */
 	int             exec_timeout_s;
+	/*
+	 * Set only by db.c, for a database's container (never by an app
+	 * payload): labelled launcher.database instead of launcher.app and
+	 * launcher.deployment, known on the project network as net_alias,
+	 * exposed_port published on host_ip only when publish_db is set.
+	 */
+	char            database_id[APP_ID_MAX];	/* "" = an application's container */
+	const char     *net_alias;
+	bool            publish_db;
+	const char     *host_ip;			/* NULL: 127.0.0.1 */
 };
 
 /*
@@ -77,10 +87,16 @@ struct app_redact {
 	size_t       n, cap;
 	const char **vals;			/* not owned (the payload's strings) */
 	bool         oom;			/* a value could not be remembered */
+	char       **own;			/* copies made here (URL passwords), freed */
+	size_t       nown;
 	char         cred[512];			/* a URL credential (user:token), "" = none */
 };
 
-/* Collects the env values (and s's repository credential); app_redact_free after. */
+/*
+ * Collects the env values, the password of every env value that is a URL
+ * with a credential (a database's url: the password alone may be printed),
+ * and s's repository credential; app_redact_free after.
+ */
 void app_redact_init(struct app_redact *r, const struct app_spec *s);
 /* Adds one value (ignored when shorter than REDACT_MIN_LEN or already there). */
 void app_redact_add(struct app_redact *r, const char *v);

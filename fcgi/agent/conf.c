@@ -120,6 +120,17 @@ valid_build_network(const char *v)
 	return NULL;
 }
 
+/* Where a public database's port is published: an IPv4 or IPv6 address. */
+static const char *
+valid_ip(const char *v)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
+		return NULL;
+	return "must be an IPv4 or IPv6 address, e.g. 127.0.0.1 or 0.0.0.0";
+}
+
 static const char *
 valid_level(const char *v)
 {
@@ -154,6 +165,8 @@ static const struct conf_key conf_keys[] = {
 	S(build_network, "none", valid_build_network, "network of a build's RUN steps: none (no "
 	    "network; the default), or an engine network the site made and firewalled for builds "
 	    "(see the README's \"What a build can reach\")"),
+	S(database_host_ip, "127.0.0.1", valid_ip, "address a public database's host port is "
+	    "published on (0.0.0.0: every interface; the default keeps it on loopback)"),
 	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
 	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
 	T("volumes_interval", volumes_interval_ms, "300", 1000, 86400000, "seconds between reports of "

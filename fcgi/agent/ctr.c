@@ -242,14 +242,15 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 {
 	cJSON       *b = cJSON_CreateObject(), *env, *labels, *hc, *rp, *ul;
 	const cJSON *it;
-	char         kv[16384], port[32];
+	char         kv[16384], port[32], net[96];
 
 	if (b == NULL)
 		return NULL;
 	cJSON_AddStringToObject(b, "Image", image_id);
 	env = cJSON_AddArrayToObject(b, "Env");
 	cJSON_ArrayForEach(it, s->env) {
-		if (s->exposed_port > 0 && strcmp(it->string, "PORT") == 0)
+		if (s->exposed_port > 0 && s->database_id[0] == '\0' &&
+		    strcmp(it->string, "PORT") == 0)
 			continue;	/* ours below: the port binding depends on it */
 		if (cJSON_IsString(it) &&
 		    util_snprintf(kv, sizeof(kv), "%s=%s", it->string, it->valuestring) >= 0)
@@ -267,7 +268,7 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 			}
 		}
 	}
-	if (s->exposed_port > 0) {
+	if (s->exposed_port > 0 && s->database_id[0] == '\0') {
 		util_snprintf(kv, sizeof(kv), "PORT=%d", s->exposed_port);
 		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
 	}
@@ -275,8 +276,12 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 	cJSON_AddStringToObject(labels, "launcher.managed", "1");
 	cJSON_AddStringToObject(labels, "launcher.tenant", s->tenant_id);
 	cJSON_AddStringToObject(labels, "launcher.project", s->project_id);
-	cJSON_AddStringToObject(labels, "launcher.app", s->app_id);
-	cJSON_AddStringToObject(labels, "launcher.deployment", s->deployment_id);
+	if (s->database_id[0] != '\0')
+		cJSON_AddStringToObject(labels, "launcher.database", s->database_id);
+	else {
+		cJSON_AddStringToObject(labels, "launcher.app", s->app_id);
+		cJSON_AddStringToObject(labels, "launcher.deployment", s->deployment_id);
+	}
 	if (s->start_command != NULL) {
 		cJSON *cmd = cJSON_AddArrayToObject(b, "Cmd");
 
@@ -287,15 +292,27 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 	/* Podman 4.3 stores 0 without it: a stop would SIGKILL at once. */
 	cJSON_AddNumberToObject(b, "StopTimeout", CTR_STOP_SECONDS);
 	hc = cJSON_AddObjectToObject(b, "HostConfig");
-	if (s->exposed_port > 0) {
-		cJSON *pb, *arr, *bind;
+	if (s->project_id[0] != '\0' && ctr_network_name(s->project_id, net, sizeof(net)) == 0) {
+		cJSON *ep = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(b,
+		    "NetworkingConfig"), "EndpointsConfig"), net);
 
+		cJSON_AddStringToObject(hc, "NetworkMode", net);
+		if (s->net_alias != NULL)
+			cJSON_AddItemToArray(cJSON_AddArrayToObject(ep, "Aliases"),
+			    cJSON_CreateString(s->net_alias));
+	}
+	if (s->exposed_port > 0) {
 		util_snprintf(port, sizeof(port), "%d/tcp", s->exposed_port);
 		cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "ExposedPorts"), port);
+	}
+	/* A database's port is published only when it is public (db.h). */
+	if (s->exposed_port > 0 && (s->database_id[0] == '\0' || s->publish_db)) {
+		cJSON *pb, *arr, *bind;
+
 		pb = cJSON_AddObjectToObject(hc, "PortBindings");
 		arr = cJSON_AddArrayToObject(pb, port);
 		bind = cJSON_CreateObject();
-		cJSON_AddStringToObject(bind, "HostIp", "127.0.0.1");
+		cJSON_AddStringToObject(bind, "HostIp", s->host_ip != NULL ? s->host_ip : "127.0.0.1");
 		if (host_port > 0)
 			util_snprintf(port, sizeof(port), "%d", host_port);
 		else
@@ -373,6 +390,232 @@ ctr_create(struct xfer *x, struct arena *a, const struct app_spec *s, const char
 		return -1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ networks */
+
+int
+ctr_network_name(const char *project_id, char *out, size_t outlen)
+{
+	if (project_id == NULL || !text_word_ok(project_id, APP_ID_MAX - 1, "-_"))
+		return -1;
+	return util_snprintf(out, outlen, CTR_NET_PREFIX "%s", project_id) < 0 ? -1 : 0;
+}
+
+static bool
+net_is_ours(const cJSON *doc, const char *tenant_id, const char *project_id)
+{
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "Labels");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(l, "launcher.managed");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(l, "launcher.tenant");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(l, "launcher.project");
+
+	return cJSON_IsString(m) && strcmp(m->valuestring, "1") == 0 && cJSON_IsString(t) &&
+	    strcmp(t->valuestring, tenant_id) == 0 && cJSON_IsString(p) &&
+	    strcmp(p->valuestring, project_id) == 0;
+}
+
+/* GET /networks/<name>: 0 ours, 1 absent, -1 (err). */
+static int
+net_check(struct xfer *x, struct arena *a, const char *name, const char *tenant_id,
+    const char *project_id, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	char             msg[700];
+
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/networks/%s", ctr_qs_escape(a, name)),
+	    CTR_TIMEOUT_MS, &r) != 0) {
+		util_snprintf(err, errlen, "network %s: %s", name, r.err);
+		return -1;
+	}
+	if (r.status == 404)
+		return 1;
+	if (r.status != 200) {
+		ctr_engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "network %s: %s", name, msg);
+		return -1;
+	}
+	if (!net_is_ours(parse_in(a, r.body), tenant_id, project_id)) {
+		util_snprintf(err, errlen, "engine network %s exists but does not carry launcher's "
+		    "labels for this project: not using it (rename or remove it on the server)", name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
+    const char *project_id, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	cJSON           *b, *labels;
+	char             name[96], msg[700], *text;
+	int              rc;
+
+	if (ctr_network_name(project_id, name, sizeof(name)) != 0 || tenant_id == NULL ||
+	    tenant_id[0] == '\0') {
+		util_snprintf(err, errlen, "bad project or tenant id for the project network");
+		return -1;
+	}
+	if ((rc = net_check(x, a, name, tenant_id, project_id, err, errlen)) <= 0)
+		return rc;
+	if ((b = cJSON_CreateObject()) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cJSON_AddStringToObject(b, "Name", name);
+	cJSON_AddStringToObject(b, "Driver", "bridge");
+	cJSON_AddBoolToObject(b, "CheckDuplicate", 1);
+	labels = cJSON_AddObjectToObject(b, "Labels");
+	cJSON_AddStringToObject(labels, "launcher.managed", "1");
+	cJSON_AddStringToObject(labels, "launcher.tenant", tenant_id);
+	cJSON_AddStringToObject(labels, "launcher.project", project_id);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "Options"), "isolate", "true");
+	text = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	if (text == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = xfer_engine_call(x, a, "POST", ENGINE_API "/networks/create", text, CTR_TIMEOUT_MS, &r);
+	cJSON_free(text);
+	if (rc != 0) {
+		util_snprintf(err, errlen, "creating network %s: %s", name, r.err);
+		return -1;
+	}
+	if (r.status == 201 || r.status == 200)
+		return 0;
+	if (r.status == 409)	/* made meanwhile: ours? */
+		return net_check(x, a, name, tenant_id, project_id, err, errlen) == 0 ? 0 : -1;
+	ctr_engine_msg(&r, msg, sizeof(msg));
+	util_snprintf(err, errlen, "creating network %s: %s", name, msg);
+	return -1;
+}
+
+void
+ctr_network_prune(struct xfer *x, struct arena *a, const char *tenant_id, const char *project_id,
+    char *note, size_t notelen)
+{
+	struct xfer_resp r;
+	const char      *label;
+	cJSON           *list;
+	char             name[96], err[512];
+
+	note[0] = '\0';
+	if (ctr_network_name(project_id, name, sizeof(name)) != 0 ||
+	    net_check(x, a, name, tenant_id, project_id, err, sizeof(err)) != 0)
+		return;	/* none, or not ours */
+	/* Any container of the project, running or not, keeps it. */
+	label = arena_printf(a, "launcher.project=%s", project_id);
+	if (ctr_list(x, a, &label, 1, CTR_TIMEOUT_MS, &list, err, sizeof(err)) != 0 ||
+	    cJSON_GetArraySize(list) > 0)
+		return;
+	if (xfer_engine_call(x, a, "DELETE", arena_printf(a, ENGINE_API "/networks/%s",
+	    ctr_qs_escape(a, name)), NULL, CTR_TIMEOUT_MS, &r) == 0 &&
+	    (r.status == 204 || r.status == 200))
+		util_snprintf(note, notelen, "network %s removed (no container of the project left)",
+		    name);
+}
+
+/* ---------------------------------------------------------------- exec */
+
+#define EXEC_RAW_MAX (256 * 1024)
+
+struct raw {
+	char  *p;
+	size_t len;
+	bool   over;
+};
+
+static int
+raw_add(void *ud, const char *p, size_t n)
+{
+	struct raw *r = ud;
+
+	if (r->len + n > EXEC_RAW_MAX) {
+		r->over = true;
+		n = EXEC_RAW_MAX - r->len;
+	}
+	memcpy(r->p + r->len, p, n);
+	r->len += n;
+	return 0;
+}
+
+int
+ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, const cJSON *env,
+    long timeout_ms, char *out, size_t outlen, int *exit_code, bool *truncated, bool *timed_out,
+    char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	struct raw       raw = {0};
+	cJSON           *body, *doc;
+	const cJSON     *eid, *ec, *running;
+	char            *text, eidbuf[128], msg[700];
+	int              rc;
+
+	out[0] = '\0';
+	*exit_code = -1;
+	*truncated = *timed_out = false;
+	if ((body = cJSON_CreateObject()) == NULL)
+		goto nomem;
+	cJSON_AddBoolToObject(body, "AttachStdout", 1);
+	cJSON_AddBoolToObject(body, "AttachStderr", 1);
+	cJSON_AddBoolToObject(body, "AttachStdin", 0);
+	cJSON_AddBoolToObject(body, "Tty", 0);
+	cJSON_AddItemToObject(body, "Cmd", cJSON_Duplicate(cmd, 1));
+	if (env != NULL)
+		cJSON_AddItemToObject(body, "Env", cJSON_Duplicate(env, 1));
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (text == NULL)
+		goto nomem;
+	rc = xfer_engine_call(x, a, "POST", arena_printf(a, ENGINE_API "/containers/%s/exec",
+	    ctr_qs_escape(a, id)), text, CTR_TIMEOUT_MS, &r);
+	explicit_bzero(text, strlen(text));	/* Env may hold credentials */
+	cJSON_free(text);
+	if (rc != 0) {
+		util_snprintf(err, errlen, "exec in %.12s: %s", id, r.err);
+		return -1;
+	}
+	if (r.status != 201) {
+		ctr_engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "exec in %.12s: %s", id, msg);
+		return -1;
+	}
+	eid = cJSON_GetObjectItemCaseSensitive(doc = parse_in(a, r.body), "Id");
+	if (!cJSON_IsString(eid) || util_snprintf(eidbuf, sizeof(eidbuf), "%s", eid->valuestring) < 0) {
+		util_snprintf(err, errlen, "exec in %.12s: no exec id", id);
+		return -1;
+	}
+	if ((raw.p = malloc(EXEC_RAW_MAX)) == NULL)
+		goto nomem;
+	rc = xfer_engine_stream(x, "POST", arena_printf(a, ENGINE_API "/exec/%s/start", eidbuf), NULL,
+	    -1, "{\"Detach\":false,\"Tty\":false}", raw_add, &raw, timeout_ms, &r);
+	if (rc != 0 && strstr(r.err, "imed out") != NULL)
+		*timed_out = true;
+	else if (rc != 0 || (r.status != 200 && r.status != 101)) {
+		free(raw.p);
+		util_snprintf(err, errlen, "exec in %.12s: %s", id, rc != 0 ? r.err : "start refused");
+		return -1;
+	}
+	app_demux_all(raw.p, raw.len, out, outlen, truncated);
+	free(raw.p);
+	*truncated = *truncated || raw.over;
+	text_sanitize(out, 1);
+	if (*timed_out)
+		return 0;
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/exec/%s/json", eidbuf), CTR_TIMEOUT_MS,
+	    &r) == 0 && r.status == 200) {
+		doc = parse_in(a, r.body);
+		ec = cJSON_GetObjectItemCaseSensitive(doc, "ExitCode");
+		running = cJSON_GetObjectItemCaseSensitive(doc, "Running");
+		if (cJSON_IsNumber(ec) && !cJSON_IsTrue(running))
+			*exit_code = (int)ec->valuedouble;
+	}
+	return 0;
+nomem:
+	util_snprintf(err, errlen, "out of memory");
+	return -1;
 }
 
 struct tail_acc {
@@ -542,7 +785,10 @@ ctr_instance(const cJSON *doc, bool for_report, const char *health_override)
 		health = h->valuestring;
 	cJSON_AddStringToObject(o, "container_id", ctr_id(doc));
 	cJSON_AddStringToObject(o, "name", ctr_name(doc));
-	if (for_report)
+	/* A database's container is named by database_id instead (db.h). */
+	if (for_report && ctr_label(doc, "launcher.database") != NULL)
+		cJSON_AddStringToObject(o, "database_id", ctr_label(doc, "launcher.database"));
+	else if (for_report)
 		cJSON_AddStringToObject(o, "app_id", app != NULL ? app : "");
 	cJSON_AddStringToObject(o, "deployment_id", dep != NULL ? dep : "");
 	if (for_report)

@@ -42,6 +42,47 @@ int    ctr_action(struct xfer *x, struct arena *a, const char *id, const char *a
 int    ctr_remove(struct xfer *x, struct arena *a, const char *id, char *err, size_t errlen);
 
 /*
+ * The engine network of a project, lnchr-net-<project_id>: a bridge
+ * labelled launcher.managed=1, launcher.tenant, launcher.project, created
+ * with Options isolate=true (Podman/netavark: no traffic to or from other
+ * isolated networks; Docker isolates bridges by default).  Every container
+ * of a project (its applications and its databases) is created on it, so
+ * that a database is reachable by its alias from its project's
+ * applications and from nothing else.
+ */
+#define CTR_NET_PREFIX "lnchr-net-"
+/* lnchr-net-<project_id>; 0, or -1 when project_id is not a plane id. */
+int    ctr_network_name(const char *project_id, char *out, size_t outlen);
+/*
+ * Makes sure the project's network exists and is ours (created when
+ * absent).  0, or -1 (err: e.g. a network of that name without our labels).
+ */
+int    ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
+    const char *project_id, char *err, size_t errlen);
+
+/*
+ * Removes the project's network when no container is attached to it any
+ * more (after the removal of an application or a database); the engine
+ * refuses while one is, which is not an error here.  Says what happened
+ * in note (may be "").
+ */
+void   ctr_network_prune(struct xfer *x, struct arena *a, const char *tenant_id,
+    const char *project_id, char *note, size_t notelen);
+
+/*
+ * Runs cmd (a JSON array of strings) in the running container id through
+ * the engine's exec API, with env (an array of "K=V" strings, or NULL)
+ * added to the container's own.  out (outlen) gets stdout and stderr as
+ * they came, sanitized and terminated; *truncated when cut.  *exit_code is
+ * the command's status, or -1 when it is unknown (timed out after
+ * timeout_ms, still running).  0 when the engine ran it (whatever its
+ * status), -1 (err) when it refused.
+ */
+int    ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd,
+    const cJSON *env, long timeout_ms, char *out, size_t outlen, int *exit_code,
+    bool *truncated, bool *timed_out, char *err, size_t errlen);
+
+/*
  * POST /containers/create for one replica of s running image_id, named
  * name, labelled for s, its exposed port published on 127.0.0.1:host_port
  * (0: the engine picks); id (size idlen) gets the new id.  0 or -1 (err).

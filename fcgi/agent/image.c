@@ -838,6 +838,24 @@ out:
 }
 
 int
+image_ensure(struct xfer *x, struct arena *a, const char *ref, const struct app_io *io,
+    struct image_out *out, char *err, size_t errlen)
+{
+	struct app_spec s;
+
+	memset(out, 0, sizeof(*out));
+	(void)util_snprintf(out->image, sizeof(out->image), "%s", ref);
+	if (inspect_image(x, a, ref, out->image_id, sizeof(out->image_id), err, errlen) == 0) {
+		app_say(io, "image %s is on this server (%.19s)", ref, out->image_id);
+		return 0;
+	}
+	memset(&s, 0, sizeof(s));
+	s.src = APP_SRC_IMAGE;
+	s.image = ref;
+	return pull(x, a, &s, io, out, err, errlen);
+}
+
+int
 image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
     const struct app_spec *s, const struct app_io *io, const char *build_dir,
     struct image_out *out, char *err, size_t errlen)

@@ -49,6 +49,14 @@ int  image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
     const struct app_spec *s, const struct app_io *io, const char *build_dir,
     struct image_out *out, char *err, size_t errlen);
 
+/*
+ * The image ref as this server has it: used as it is when present (no
+ * registry asked), else pulled (a site's mirror).  0, or -1 (err: the
+ * engine's words).
+ */
+int  image_ensure(struct xfer *x, struct arena *a, const char *ref, const struct app_io *io,
+    struct image_out *out, char *err, size_t errlen);
+
 /* Splits "repo[:tag]" for fromImage/tag ("latest" when no tag; digests stay whole). */
 void image_split_ref(const char *ref, char *repo, size_t repolen, char *tag, size_t taglen);
 

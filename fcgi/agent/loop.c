@@ -23,6 +23,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "app.h"
+#include "db.h"
 #include "engine.h"
 #include "hostinfo.h"
 #include "plane.h"
@@ -435,7 +436,8 @@ static void
 job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 {
 	char   kind[sizeof(ag->job.job.kind)], id[sizeof(ag->job.job.id)];
-	cJSON *payload = app_kind(ag->job.job.kind) ? cJSON_Duplicate(ag->job.job.payload, 1) : NULL;
+	cJSON *payload = app_kind(ag->job.job.kind) || db_kind(ag->job.job.kind) ?
+	    cJSON_Duplicate(ag->job.job.payload, 1) : NULL;
 
 	log_warn("job %s: %s answered %s: cancelled or no longer ours; stopped it without "
 	    "completing", ag->job.job.id, what, ans->msg);
@@ -444,6 +446,7 @@ job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 	job_clear(ag);	/* the child is dead once this returns */
 	if (payload != NULL) {
 		app_after_kill(ag->conf, kind, id, payload);
+		db_after_kill(ag->conf, kind, id, payload);
 		cJSON_Delete(payload);
 		ag->next_inst = timefmt_mono_ms();
 	}
@@ -546,7 +549,7 @@ job_complete(struct agent *ag, int64_t now)
 	 * for the job (pending_action, the deployment's status) then reads
 	 * instances that are already current.
 	 */
-	reported = app_kind(j->job.kind) && ag->engine_up &&
+	reported = (app_kind(j->job.kind) || db_kind(j->job.kind)) && ag->engine_up &&
 	    report_instances(&ag->rep, &ag->x, &ag->a, report_post, ag) == 0;
 	rc = agent_post(ag, path, j->final, &ans);
 	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) {
@@ -561,7 +564,7 @@ job_complete(struct agent *ag, int64_t now)
 		    "ours", j->job.id, ans.msg);
 	else
 		log_error("job %s: completion rejected (%s); giving it up", j->job.id, ans.msg);
-	if (app_kind(j->job.kind) && !reported)
+	if ((app_kind(j->job.kind) || db_kind(j->job.kind)) && !reported)
 		ag->next_inst = now;	/* the report before completing did not get through */
 	job_clear(ag);
 	/* Work may be queued behind this job: ask at once. */
@@ -605,6 +608,7 @@ job_service(struct agent *ag, int64_t now)
 		job_exit_reason(j, why, sizeof(why));
 		/* A deployment killed half-way must not leave its containers behind. */
 		app_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
+		db_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
 		job_fail(j, why);
 		if (j->final == NULL)
 			return;	/* out of memory: try again next pass */

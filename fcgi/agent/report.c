@@ -72,7 +72,9 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 		if (!cJSON_IsString(id) ||
 		    ctr_inspect(x, a, id->valuestring, REPORT_ENGINE_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
 			continue;
-		if (ctr_label(doc, "launcher.app") == NULL)
+		/* Applications' containers and databases' (db.h: the crash signal). */
+		if (ctr_label(doc, "launcher.app") == NULL &&
+		    ctr_label(doc, "launcher.database") == NULL)
 			continue;
 		if ((inst = ctr_instance(doc, true, NULL)) != NULL)
 			cJSON_AddItemToArray(arr, inst);
@@ -118,7 +120,7 @@ report_volumes(struct report *r, struct xfer *x, struct arena *a, report_post_fn
 
 struct take {
 	struct log_cursor *c;
-	const char        *app, *dep;
+	const char        *app, *dep, *db;	/* db: a database's container (app NULL) */
 	cJSON             *entries;
 	int                added;
 	int                skip;	/* lines at c->last still to skip */
@@ -161,8 +163,11 @@ take_line(void *ud, int stream, const char *line, size_t n)
 	text_sanitize(msg, 0);
 	if (app_ts_rfc3339(ts, stamp, sizeof(stamp)) != 0 || (e = cJSON_CreateObject()) == NULL)
 		return;
-	cJSON_AddStringToObject(e, "app_id", t->app);
-	cJSON_AddStringToObject(e, "deployment_id", t->dep);
+	if (t->app != NULL) {
+		cJSON_AddStringToObject(e, "app_id", t->app);
+		cJSON_AddStringToObject(e, "deployment_id", t->dep);
+	} else
+		cJSON_AddStringToObject(e, "database_id", t->db);
 	cJSON_AddStringToObject(e, "container_id", t->c->id);
 	cJSON_AddStringToObject(e, "timestamp", stamp);
 	cJSON_AddStringToObject(e, "stream", stream == 2 ? "stderr" : "stdout");
@@ -175,8 +180,15 @@ int
 report_take_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
     const char *deployment_id, cJSON *entries)
 {
-	struct take t = {.c = c, .app = app_id, .dep = deployment_id, .entries = entries,
-	    .skip = c->have ? c->at_last : 0};
+	return report_take_db_lines(c, body, len, app_id, deployment_id, NULL, entries);
+}
+
+int
+report_take_db_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
+    const char *deployment_id, const char *database_id, cJSON *entries)
+{
+	struct take t = {.c = c, .app = app_id, .dep = deployment_id, .db = database_id,
+	    .entries = entries, .skip = c->have ? c->at_last : 0};
 
 	/* +64: room for the timestamp in front of a line of REPORT_LINE_MAX. */
 	app_demux_lines(body, len, REPORT_LINE_MAX + 64, take_line, &t);
@@ -236,12 +248,13 @@ gather(struct report *r, struct xfer *x, struct arena *a)
 		const cJSON       *st = cJSON_GetObjectItemCaseSensitive(it, "State");
 		const char        *app = list_label(it, "launcher.app");
 		const char        *dep = list_label(it, "launcher.deployment");
+		const char        *db = list_label(it, "launcher.database");
 		bool               running = cJSON_IsString(st) && strcmp(st->valuestring, "running") == 0;
 		struct log_cursor *c = NULL;
 		struct xfer_resp   resp;
 		const char        *path;
 
-		if (!cJSON_IsString(id) || app == NULL)
+		if (!cJSON_IsString(id) || (app == NULL && db == NULL))
 			continue;
 		for (size_t i = 0; i < r->ncur; i++)
 			if (strcmp(r->cur[i].id, id->valuestring) == 0)
@@ -262,8 +275,8 @@ gather(struct report *r, struct xfer *x, struct arena *a)
 			    "timestamps=1&tail=%d", id->valuestring, REPORT_FIRST_TAIL);
 		if (xfer_engine(x, a, path, REPORT_ENGINE_TIMEOUT_MS, &resp) != 0 || resp.status != 200)
 			continue;
-		(void)report_take_lines(c, resp.body, resp.len, app, dep != NULL ? dep : "",
-		    r->pending);
+		(void)report_take_db_lines(c, resp.body, resp.len, app, dep != NULL ? dep : "",
+		    app == NULL ? db : NULL, r->pending);
 	}
 	/* Forget containers that vanished. */
 	for (size_t i = 0; i < r->ncur; i++)

@@ -93,5 +93,9 @@ int  report_logs(struct report *r, struct xfer *x, struct arena *a, report_post_
  */
 int  report_take_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
     const char *deployment_id, cJSON *entries);
+/* The same for any managed container: app_id NULL = a database's, whose
+ * entries carry "database_id" instead of "app_id" and "deployment_id". */
+int  report_take_db_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
+    const char *deployment_id, const char *database_id, cJSON *entries);
 
 #endif

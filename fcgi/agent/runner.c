@@ -17,6 +17,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "app.h"
+#include "db.h"
 #include "diag.h"
 #include "text.h"
 #include "volume.h"
@@ -306,7 +307,7 @@ kind_diagnostics(struct job_ctx *ctx)
 	return 0;
 }
 
-/* app.*: see app.h (a failed one may leave a partial result too). */
+/* app.* and db.*: see app.h and db.h (a failed one may leave a partial result too). */
 static int
 kind_app(struct job_ctx *ctx)
 {
@@ -320,7 +321,7 @@ kind_app(struct job_ctx *ctx)
 		.error = ctx->error,
 		.errlen = sizeof(ctx->error),
 	};
-	int rc = app_run(&aj);
+	int rc = db_kind(aj.kind) ? db_run(&aj) : app_run(&aj);
 
 	ctx->result = aj.result;
 	if (rc == 0 && ctx->result == NULL) {
@@ -365,6 +366,12 @@ static const struct {
 	{"app.remove", kind_app},
 	{"app.exec", kind_app},
 	{"volume.remove", kind_volume_remove},
+	{"db.provision", kind_app},
+	{"db.start", kind_app},
+	{"db.stop", kind_app},
+	{"db.restart", kind_app},
+	{"db.remove", kind_app},
+	{"db.rotate_password", kind_app},
 };
 
 static int

@@ -3,6 +3,8 @@
  */
 #include "timefmt.h"
 
+#include <errno.h>
+
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
@@ -118,4 +120,13 @@ timefmt_parse_rfc3339(const char *s, double *epoch)
 		return -1;
 	*epoch = (double)sec + (double)nsec / 1e9;
 	return 0;
+}
+
+void
+timefmt_sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }

@@ -10,6 +10,8 @@
 
 /* Milliseconds on CLOCK_MONOTONIC (timers; never goes back). */
 int64_t timefmt_mono_ms(void);
+/* Sleeps ms milliseconds (through signals). */
+void    timefmt_sleep_ms(int64_t ms);
 /* Wall-clock seconds since the epoch, with sub-second precision. */
 double  timefmt_wall(void);
 /* epoch seconds as "YYYY-MM-DDTHH:MM:SS.mmmZ"; returns 0 or -1. */

@@ -63,8 +63,10 @@ DB_STMT st_claim_volumes = {"agent_claim_volumes",
 DB_STMT st_repo_cred = {"agent_repo_cred",
     "SELECT repository_credential_sealed FROM applications WHERE id = $1::uuid"
     " AND server_id = $2::uuid AND repository_credential_sealed IS NOT NULL"};
+/* Applications' instances (sql/006) and databases' statuses (sql/023). */
 DB_STMT st_instances = {"agent_instances",
-    "SELECT agent_instances($1::uuid, $2::jsonb) AS instances"};
+    "SELECT agent_instances($1::uuid, $2::jsonb) AS instances,"
+    " database_instances($1::uuid, $2::jsonb) IS NULL AS _databases"};
 /* The first item naming an application of the tenant placed on another server. */
 DB_STMT st_instances_foreign = {"agent_instances_foreign",
     "SELECT t.i - 1 AS idx, a.id FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(x, i)"
@@ -74,23 +76,38 @@ DB_STMT st_instances_foreign = {"agent_instances_foreign",
 /* Volume usage (sql/021_volumes.sql): only this server's volumes change. */
 DB_STMT st_volumes = {"agent_volumes",
     "SELECT agent_volumes($1::uuid, $2::jsonb) AS volumes"};
+/* A db.* job's passwords, only for the database's own server. */
+DB_STMT st_claim_db = {"agent_claim_db",
+    "SELECT id, password_sealed, pending_password_sealed FROM databases"
+    " WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* Passwords of the databases a log batch names, to redact them. */
+DB_STMT st_log_dbs = {"agent_log_dbs",
+    "SELECT id, password_sealed FROM databases"
+    " WHERE id IN (SELECT (x->>'database_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
+    "  WHERE x->>'database_id' ~ " UUID_RE ") AND server_id = $2::uuid"};
 /* Snapshots of the releases a log batch names, to redact their values. */
 DB_STMT st_log_envs = {"agent_log_envs",
     "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
     " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
-/* Only lines of this tenant's applications placed on this server. */
+/* Only lines of this tenant's applications and databases placed on this
+ * server; an entry names one by app_id or database_id. */
 DB_STMT st_logs = {"agent_logs",
-    "INSERT INTO runtime_logs (application_id, deployment_id, container_id, instance_name, ts,"
-    " stream, message)"
-    " SELECT a.id, x.dep, x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
+    "INSERT INTO runtime_logs (application_id, database_id, deployment_id, container_id,"
+    " instance_name, ts, stream, message)"
+    " SELECT a.id, CASE WHEN a.id IS NULL THEN d.id END, CASE WHEN a.id IS NOT NULL THEN x.dep END,"
+    " x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
     " x.message FROM (SELECT y.*, CASE WHEN y.deployment_id ~ " UUID_RE " THEN"
     " y.deployment_id::uuid END AS dep FROM jsonb_to_recordset($1::jsonb) AS y(app_id text,"
-    " deployment_id text, container_id text, timestamp timestamptz, stream text, message text)) x"
-    " JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
+    " database_id text, deployment_id text, container_id text, timestamp timestamptz,"
+    " stream text, message text)) x"
+    " LEFT JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
     " AND a.server_id = $2::uuid"
-    " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"};
+    " LEFT JOIN databases d ON d.id = CASE WHEN x.database_id ~ " UUID_RE
+    " THEN x.database_id::uuid END AND d.server_id = $2::uuid"
+    " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"
+    " WHERE a.id IS NOT NULL OR d.id IS NOT NULL"};
 DB_STMT st_lease = {"agent_lease",
     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => lease_seconds)"
     " WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
@@ -176,6 +193,7 @@ heartbeat(struct req *r)
 static enum err add_release_env(struct req *r, cJSON *payload);
 static enum err add_repo_credentials(struct req *r, cJSON *payload);
 static enum err add_volumes(struct req *r, cJSON *payload);
+static enum err add_db_passwords(struct req *r, const char *kind, cJSON *payload);
 
 static enum err
 claim(struct req *r)
@@ -193,6 +211,12 @@ claim(struct req *r)
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK ||
 	    (e = add_volumes(r, cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK)) {
+		cJSON_Delete(d);
+		return e;
+	}
+	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "db.", 3) == 0 &&
+	    (e = add_db_passwords(r, db_get(res, 0, "kind"), cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
@@ -224,6 +248,43 @@ add_release_env(struct req *r, cJSON *payload)
 	}
 	cJSON_AddItemToObject(payload, "env", env);
 	return add_repo_credentials(r, payload);
+}
+
+/*
+ * A db.* job's credentials, as the release env of an app.* job: sealed in
+ * the database (databases.password_sealed, bound to its id), opened into
+ * the claim's answer for the database's own server only: "password", and
+ * for db.rotate_password also "new_password" (the one being applied).  A
+ * database deleted since (db.remove) has none to add.
+ */
+static enum err
+add_db_passwords(struct req *r, const char *kind, cJSON *payload)
+{
+	const cJSON *db = cJSON_GetObjectItemCaseSensitive(payload, "database_id");
+	const char  *purpose;
+	PGresult    *res;
+	char        *pw, *next = NULL;
+	enum err     e;
+
+	if (!cJSON_IsString(db) || !util_is_uuid(db->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_db, &res, db->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return ERR_OK;
+	if ((purpose = secret_bound_purpose(r, SECRET_DB_PASSWORD, db->valuestring)) == NULL)
+		return ERR_INTERNAL;
+	pw = secret_open(r, purpose, db_get(res, 0, "password_sealed"), NULL);
+	if (strcmp(kind, "db.rotate_password") == 0 && !db_isnull(res, 0, "pending_password_sealed"))
+		next = secret_open(r, purpose, db_get(res, 0, "pending_password_sealed"), NULL);
+	if (pw == NULL || (strcmp(kind, "db.rotate_password") == 0 && next == NULL)) {
+		log_error("claim: the password of database %s does not open", db->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_AddStringToObject(payload, "password", pw);
+	if (next != NULL)
+		cJSON_AddStringToObject(payload, "new_password", next);
+	return ERR_OK;
 }
 
 /*
@@ -461,9 +522,28 @@ report_volumes(struct req *r)
 #define MAX_LOG_ENTRIES 500
 
 /*
+ * v into secrets unless shorter than REDACT_MIN_LEN (core/redact.h); for
+ * a URL with credentials ("scheme://user:password@", a ${db.x.url}) its
+ * password as well, which a line may show alone.
+ */
+static void
+secret_add(struct req *r, cJSON *secrets, const char *v)
+{
+	size_t n = strlen(v) + 1;
+	char  *url = arena_alloc(r->a, n), *cred = arena_alloc(r->a, n), *colon;
+
+	if (n - 1 < REDACT_MIN_LEN)
+		return;
+	cJSON_AddItemToArray(secrets, cJSON_CreateString(v));
+	if (util_url_split_cred(v, url, n, cred, n) == 0 && (colon = strchr(cred, ':')) != NULL &&
+	    strlen(colon + 1) >= REDACT_MIN_LEN)
+		cJSON_AddItemToArray(secrets, cJSON_CreateString(colon + 1));
+}
+
+/*
  * The values of the releases a batch names (their env snapshots: every
- * variable with its references resolved), in secrets; the redaction
- * (core/redact.h) ignores values shorter than REDACT_MIN_LEN.
+ * variable with its references resolved) and the passwords of the
+ * databases it names, in secrets.
  */
 static enum err
 log_secrets(struct req *r, const char *entries, cJSON *secrets)
@@ -477,9 +557,18 @@ log_secrets(struct req *r, const char *entries, cJSON *secrets)
 		cJSON *env = apps_env_open(r, PQgetvalue(res, i, 0));
 
 		for (const cJSON *v = env ? env->child : NULL; v; v = v->next)
-			if (cJSON_IsString(v) && strlen(v->valuestring) >= REDACT_MIN_LEN)
-				cJSON_AddItemToArray(secrets, cJSON_CreateString(v->valuestring));
+			if (cJSON_IsString(v))
+				secret_add(r, secrets, v->valuestring);
 		cJSON_Delete(env);
+	}
+	if ((e = db_run(r, &st_log_dbs, &res, entries, r->who.server_id)) != ERR_OK)
+		return e;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *p = secret_bound_purpose(r, SECRET_DB_PASSWORD, db_get(res, i, "id"));
+		char       *pw = p ? secret_open(r, p, db_get(res, i, "password_sealed"), NULL) : NULL;
+
+		if (pw != NULL)
+			secret_add(r, secrets, pw);
 	}
 	return ERR_OK;
 }

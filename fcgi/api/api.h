@@ -27,6 +27,31 @@ extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
 extern const struct route api_volume_routes[];
+extern const struct route api_database_routes[];
+
+/*
+ * Runtime log lines (runtime_logs) of the resource :id names, newest last:
+ * the statement of an application's (column application_id) or a
+ * database's (database_id).  $1 id, $2 since, $3 until, $4 limit, $5
+ * instance, $6 stream, $7 q.
+ */
+#define RUNTIME_LOGS_SQL(col) \
+    "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id, l.instance_name AS instance," \
+    " l.container_id, l.stream, l.message, l.id AS _id FROM runtime_logs l" \
+    " LEFT JOIN instances i ON i.container_id = l.container_id AND i.application_id = l.application_id" \
+    " WHERE l." col " = $1::uuid" \
+    " AND ($2::timestamptz IS NULL OR l.ts >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR l.ts < $3::timestamptz)" \
+    " AND ($5::text IS NULL OR i.id::text = $5 OR l.instance_name = $5 OR l.container_id LIKE $5 || '%')" \
+    " AND ($6::text IS NULL OR l.stream = $6)" \
+    " AND ($7::text IS NULL OR strpos(l.message, $7) > 0)" \
+    " ORDER BY l.ts DESC, l.id DESC LIMIT $4::int) x ORDER BY timestamp, _id"
+/*
+ * GET /applications/:id/runtime-logs and /databases/:id/logs (app_logs.c):
+ * the query parameters ?since=&until=&limit=&instance=&stream=&q= checked
+ * (400 naming one), st run, the lines answered.
+ */
+enum err runtime_logs_answer(struct req *r, const struct db_stmt *st);
 
 /*
  * References to resources in environment variables (env_refs.c): the
@@ -43,5 +68,13 @@ int env_refs_lookup(void *ctx /* struct env_refs_ctx * */, const char *kind, con
 /* The i-th kind of the table ("db") and the list that names its resources
  * ("databases"); false past the end. */
 bool env_refs_kind(size_t i, const char **kind, const char **list);
+
+/*
+ * The db kind's lookup (databases.c): property prop of the database called
+ * name in c's environment; 0 and *out (malloc'd), 1 when there is none,
+ * -1 and *why (malloc'd) when its password does not open.
+ */
+int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
+    char **why);
 
 #endif

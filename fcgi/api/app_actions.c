@@ -127,9 +127,8 @@ map_delete_wiped(cJSON *map)
 	cJSON_Delete(map);
 }
 
-/* Frees a resolver result whose values were secrets, wiping them first. */
-static void
-result_free_wiped(struct resolve_result *res, size_t n)
+void
+apps_result_free_wiped(struct resolve_result *res, size_t n)
 {
 	for (size_t i = 0; res->values != NULL && i < n; i++)
 		if (res->values[i] != NULL)
@@ -167,14 +166,14 @@ release_env(struct req *r, const char *app, const char **sealed, const char **ve
 		bad = cJSON_CreateArray();
 		for (size_t i = 0; i < res.nerr; i++)
 			json_detail(bad, res.errs[i].key, res.errs[i].message);
-		result_free_wiped(&res, env.n);
+		apps_result_free_wiped(&res, env.n);
 		return req_fail_details(r, "the environment variables have references that do not "
 		    "resolve; nothing was deployed", bad);
 	}
 	map = cJSON_CreateObject();
 	for (size_t i = 0; i < env.n; i++)
 		cJSON_AddItemToObject(map, env.vars[i].key, cJSON_CreateString(res.values[i]));
-	result_free_wiped(&res, env.n);
+	apps_result_free_wiped(&res, env.n);
 	*sealed = apps_env_seal(r, map);
 	map_delete_wiped(map);
 	*version = env.version;
@@ -329,14 +328,8 @@ instances(struct req *r)
 	return http_respond_json(r, 200, json_rows(res), NULL);
 }
 
-/*
- * A resolver lookup that only records which resources the references
- * name ({kind, name} once each, into the dependencies object ctx) and
- * resolves every one to "": the references are found by the resolver's
- * own parsing, and no value of a resource is read.
- */
-static int
-record_ref(void *ctx, const char *kind, const char *name, const char *prop, char **out,
+int
+apps_record_ref(void *ctx, const char *kind, const char *name, const char *prop, char **out,
     char **why)
 {
 	cJSON      *deps = ctx, *list = NULL, *item;
@@ -379,11 +372,11 @@ dependencies(struct req *r)
 	for (size_t i = 0; env_refs_kind(i, &kind, &list); i++)
 		cJSON_AddItemToObject(d, list, cJSON_CreateArray());
 	/* Unresolved ${VAR}s and cycles do not matter here: the deploy says so. */
-	if (resolve_all(env.vars, env.n, record_ref, d, &rr) < 0) {
+	if (resolve_all(env.vars, env.n, apps_record_ref, d, &rr) < 0) {
 		cJSON_Delete(d);
 		return ERR_INTERNAL;
 	}
-	result_free_wiped(&rr, env.n);
+	apps_result_free_wiped(&rr, env.n);
 	row = json_row(res, 0);
 	cJSON_AddItemToObject(d, "volumes", cJSON_DetachItemFromObject(row, "volumes"));
 	cJSON_AddItemToObject(d, "depends_on", cJSON_DetachItemFromObject(row, "depends_on"));

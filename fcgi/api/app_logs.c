@@ -16,17 +16,7 @@
 #include "../core/util.h"
 #include "apps_common.h"
 
-DB_STMT st_runtime_logs = {"apps_runtime_logs",
-    "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id, l.instance_name AS instance,"
-    " l.container_id, l.stream, l.message, l.id AS _id FROM runtime_logs l"
-    " LEFT JOIN instances i ON i.container_id = l.container_id AND i.application_id = l.application_id"
-    " WHERE l.application_id = $1::uuid"
-    " AND ($2::timestamptz IS NULL OR l.ts >= $2::timestamptz)"
-    " AND ($3::timestamptz IS NULL OR l.ts < $3::timestamptz)"
-    " AND ($5::text IS NULL OR i.id::text = $5 OR l.instance_name = $5 OR l.container_id LIKE $5 || '%')"
-    " AND ($6::text IS NULL OR l.stream = $6)"
-    " AND ($7::text IS NULL OR strpos(l.message, $7) > 0)"
-    " ORDER BY l.ts DESC, l.id DESC LIMIT $4::int) x ORDER BY timestamp, _id"};
+DB_STMT st_runtime_logs = {"apps_runtime_logs", RUNTIME_LOGS_SQL("application_id")};
 DB_STMT st_build_logs = {"apps_build_logs",
     "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
     " JOIN job_logs l ON l.job_id = d.job_id"
@@ -48,8 +38,8 @@ time_query(struct req *r, const char *name, const char **out)
 	return ERR_OK;
 }
 
-static enum err
-runtime_logs(struct req *r)
+enum err
+runtime_logs_answer(struct req *r, const struct db_stmt *st)
 {
 	const char *since, *until, *inst = http_query(r, "instance"), *stream = http_query(r, "stream");
 	const char *q = http_query(r, "q");
@@ -63,12 +53,18 @@ runtime_logs(struct req *r)
 	if (stream != NULL && *stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
 		return http_field_error(r, "invalid query parameter", "stream",
 		    "must be stdout or stderr");
-	e = db_run(r, &st_runtime_logs, &res, http_param(r, "id"), since, until,
+	e = db_run(r, st, &res, http_param(r, "id"), since, until,
 	    arena_printf(r->a, "%lld", (long long)limit), inst && *inst ? inst : NULL,
 	    stream && *stream ? stream : NULL, q && *q ? q : NULL);
 	if (e != ERR_OK)
 		return e;
 	return http_respond_json(r, 200, json_rows(res), NULL);
+}
+
+static enum err
+runtime_logs(struct req *r)
+{
+	return runtime_logs_answer(r, &st_runtime_logs);
 }
 
 static enum err

@@ -51,4 +51,18 @@ enum err    apps_action(struct req *r, const char *kind, const char *pending, co
 /* Answers with the deployment object. */
 enum err    apps_respond_deployment(struct req *r, const char *id, int status);
 
+/*
+ * A resolver lookup (core/resolve.h) that only records which resources the
+ * references name ({kind, name} once each, into ctx: a dependencies object
+ * holding one array per kind, named as env_refs_kind lists them) and
+ * resolves every one to "": the references are found by the resolver's own
+ * parsing, and no value of a resource is read.  GET
+ * /applications/:id/dependencies and the delete of a database use it.
+ */
+int  apps_record_ref(void *ctx, const char *kind, const char *name, const char *prop, char **out,
+    char **why);
+struct resolve_result;
+/* Frees a resolver result whose values were secrets, wiping them first. */
+void apps_result_free_wiped(struct resolve_result *res, size_t n);
+
 #endif

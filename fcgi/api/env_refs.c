@@ -6,12 +6,11 @@
  * their row's lookup when they arrive.  Until then a reference of that kind
  * is "no <noun> named X in this environment", never an empty string.
  *
- * For the section that fills a lookup: today every value a reference can
- * resolve to is itself a value of the snapshot (${VAR} names a key of the
- * map), so redacting the snapshot's values covers it.  A resource value
- * substituted inside a longer string (a password inside a URL) is not; the
- * first provider must hand its values to the redaction as well (e.g. a
- * list beside the snapshot that the claim carries to the agent).
+ * Redaction: every value a reference resolves to ends up as (part of) a
+ * value of the release's snapshot, which the redaction covers whole.  A
+ * password inside a URL (${db.x.url}) is covered alone as well: the
+ * redaction lists of the plane (agent.c, log_secrets) and the agent take
+ * the password of every snapshot value that is a URL with credentials.
  */
 #include "api.h"
 
@@ -41,7 +40,7 @@ static const struct env_ref_kind {
 	const char *const *props;   /* API.md §5, §6, §7 */
 	env_ref_lookup_fn  lookup;  /* NULL until the section exists */
 } kinds[] = {
-	{"db", "database", "databases", db_props, NULL},
+	{"db", "database", "databases", db_props, databases_ref},
 	{"bucket", "bucket", "buckets", bucket_props, NULL},
 	{"fn", "function", "functions", fn_props, NULL},
 };

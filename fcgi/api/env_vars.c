@@ -64,6 +64,16 @@ DB_STMT st_merged = {"envvar_merged",
     " AND (scope = 'project' OR environment_id = $2::uuid OR application_id = $3::uuid)"
     " ORDER BY key COLLATE \"C\", CASE scope WHEN 'application' THEN 0"
     " WHEN 'environment' THEN 1 ELSE 2 END"};
+/* The merged map of every application of an environment (st_merged per app). */
+DB_STMT st_merged_apps = {"envvar_merged_apps",
+    "SELECT a.id AS app_id, a.name AS app_name, v.* FROM applications a"
+    " CROSS JOIN LATERAL (SELECT DISTINCT ON (key COLLATE \"C\") id, key, scope,"
+    "  coalesce(application_id, environment_id, project_id) AS scope_id, value_sealed, is_secret"
+    "  FROM env_vars WHERE project_id = a.project_id AND (scope = 'project'"
+    "  OR environment_id = a.environment_id OR application_id = a.id)"
+    "  ORDER BY key COLLATE \"C\", CASE scope WHEN 'application' THEN 0"
+    "  WHEN 'environment' THEN 1 ELSE 2 END) v"
+    " WHERE a.environment_id = $1::uuid ORDER BY a.created_at, a.id, v.key COLLATE \"C\""};
 DB_STMT st_list = {"envvar_list",
     "SELECT " EV_COLS " FROM env_vars v WHERE v.project_id = $4::uuid"
     " AND ($5::text IS NULL OR v.scope = $5)"
@@ -289,6 +299,39 @@ env_vars_merged(struct req *r, const char *project_id, const char *environment_i
 		fill(r, res, (int)i, &(*vars)[i], NULL);
 		if ((e = env_var_open(r, &(*vars)[i])) != ERR_OK)
 			return e;
+	}
+	return ERR_OK;
+}
+
+enum err
+env_vars_merged_apps(struct req *r, const char *environment_id, struct env_app_map **apps,
+    size_t *napps)
+{
+	struct env_var *vars;
+	PGresult       *res;
+	size_t          n;
+	enum err        e;
+
+	if ((e = db_run(r, &st_merged_apps, &res, environment_id)) != ERR_OK)
+		return e;
+	n = (size_t)PQntuples(res);
+	vars = arena_alloc(r->a, (n + 1) * sizeof(*vars));
+	*apps = arena_alloc(r->a, (n + 1) * sizeof(**apps));
+	*napps = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct env_app_map *a = *napps ? &(*apps)[*napps - 1] : NULL;
+
+		if (a == NULL || strcmp(a->app_id, db_get(res, (int)i, "app_id")) != 0) {
+			a = &(*apps)[(*napps)++];
+			a->app_id = db_get(res, (int)i, "app_id");
+			a->app_name = db_get(res, (int)i, "app_name");
+			a->vars = &vars[i];
+			a->n = 0;
+		}
+		fill(r, res, (int)i, &vars[i], NULL);
+		if ((e = env_var_open(r, &vars[i])) != ERR_OK)
+			return e;
+		a->n++;
 	}
 	return ERR_OK;
 }

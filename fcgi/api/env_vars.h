@@ -94,4 +94,19 @@ enum err env_scope_write(struct req *r, struct env_scope *s, const cJSON *map, b
 enum err env_vars_merged(struct req *r, const char *project_id, const char *environment_id,
     const char *application_id, struct env_var **vars, size_t *n);
 
+/* One application's merged map (env_vars_merged_apps). */
+struct env_app_map {
+	const char     *app_id, *app_name;
+	struct env_var *vars;	/* by key, values opened */
+	size_t          n;
+};
+
+/*
+ * The merged maps of every application of environment_id that has any
+ * variable, in one statement (as env_vars_merged gives each), in the
+ * applications' creation order; errors as env_vars_merged.
+ */
+enum err env_vars_merged_apps(struct req *r, const char *environment_id,
+    struct env_app_map **apps, size_t *napps);
+
 #endif

@@ -230,7 +230,13 @@ del(struct req *r)
 			    "the server still has %s queued or running jobs; retry with ?force=true",
 			    db_get(res, 0, "n")));
 	}
-	if ((e = db_run(r, &st_delete, &res, id, version)) != ERR_OK)
+	e = db_run(r, &st_delete, &res, id, version);
+	/* Applications, databases and volumes placed on it keep it (NO ACTION
+	 * keys), even with ?force=true: they are not the server's to delete. */
+	if (e == ERR_BAD_REQUEST && strstr(db_constraint(r), "_server_id_fkey") != NULL)
+		return http_error(r, ERR_CONFLICT, "the server still holds applications, databases "
+		    "or volumes; delete them or place them elsewhere first");
+	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return missed(r, id);

@@ -91,27 +91,6 @@ respond(struct req *r, const char *id, int status)
 	return http_respond_row(r, status, res, 0);
 }
 
-/* The body's fields as given, as JSON text (arena). */
-static const char *
-given(struct req *r, const struct field *f, size_t n)
-{
-	cJSON *o = cJSON_CreateObject();
-	char  *s;
-
-	for (size_t i = 0; i < n; i++) {
-		cJSON *it = cJSON_GetObjectItemCaseSensitive(r->json, f[i].name);
-
-		if (it != NULL)
-			cJSON_AddItemToObject(o, f[i].name, cJSON_Duplicate(it, true));
-	}
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s == NULL)
-		return NULL;
-	arena_defer(r->a, cJSON_free, s);
-	return s;
-}
-
 static enum err
 list(struct req *r)
 {
@@ -143,7 +122,7 @@ create(struct req *r)
 	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK ||
 	    (e = perm_project(r, v[V_PROJECT].s, CAP_WRITE)) != ERR_OK)
 		return e;
-	if ((body = given(r, create_fields, sizeof(create_fields) / sizeof(*create_fields))) == NULL)
+	if ((body = JSON_GIVEN(r, create_fields)) == NULL)
 		return ERR_INTERNAL;
 	e = db_run(r, &st_vol_create, &res, r->who.project_id, body);
 	if (e == ERR_CONFLICT)
@@ -170,7 +149,7 @@ update(struct req *r)
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK)
 		return e;
-	if ((body = given(r, update_fields, sizeof(update_fields) / sizeof(*update_fields))) == NULL)
+	if ((body = JSON_GIVEN(r, update_fields)) == NULL)
 		return ERR_INTERNAL;
 	e = db_run(r, &st_vol_update, &res, id, body, version);
 	if (e == ERR_CONFLICT)

@@ -41,6 +41,7 @@
 #include "../api/api.h"
 #include "../core/config.h"
 #include "../core/db_conn.h"
+#include "../core/dbimages.h"
 #include "../core/log.h"
 #include "../core/perm.h"
 #include "../core/router.h"
@@ -69,6 +70,7 @@ static const struct route *const sections[] = {
 	api_deployment_routes,
 	api_job_routes,
 	api_volume_routes,
+	api_database_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
@@ -147,7 +149,8 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
  * privileges are dropped (closed unwritten if they cannot be).
  */
 static int
-worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen_fd, int ready_fd)
+worker_main(const struct config *cfg, const struct crypto_keys *keys,
+    const struct dbimages *dbimages, int listen_fd, int ready_fd)
 {
 	struct worker w;
 	FCGX_Request  fr;
@@ -170,6 +173,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys, int listen
 	signal(SIGPIPE, SIG_IGN);
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
+	w.dbimages = dbimages;
 	w.listen_fd = listen_fd;
 	/* The keys come from the master, which read them with its own
 	 * privileges: the key file stays readable by root alone. */
@@ -226,6 +230,7 @@ struct slot {
 struct master {
 	struct config      cfg;
 	struct crypto_keys keys;	/* read at start and on every reload */
+	struct dbimages    dbimages;	/* cfg.database_images_file, likewise */
 	const char   *conf_path;
 	int           listen_fd;
 	int           gen;
@@ -324,7 +329,7 @@ spawn(struct master *m)
 	}
 	if (pid == 0) {
 		close(ready[0]);
-		_exit(worker_main(&m->cfg, &m->keys, m->listen_fd, ready[1]));
+		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, m->listen_fd, ready[1]));
 	}
 	close(ready[1]);
 	/* Wait until the worker has dropped its privileges: a process of the
@@ -469,16 +474,25 @@ reload(struct master *m)
 {
 	struct config      next;
 	struct crypto_keys keys;
+	struct dbimages    images;
 	char               err[512];
 
 	if (config_load(&next, m->conf_path, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running config: %s", err);
 		return;
 	}
-	if (crypto_keys_load(&keys, next.master_key_file, err, sizeof(err)) != 0) {
-		log_error("reload refused, keeping the running config and keys: %s", err);
+	if (dbimages_load(&images, next.database_images_file, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config: %s", err);
 		return;
 	}
+	if (crypto_keys_load(&keys, next.master_key_file, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config and keys: %s", err);
+		dbimages_free(&images);
+		return;
+	}
+	/* Workers of the old generation hold their own (forked) copy. */
+	dbimages_free(&m->dbimages);
+	m->dbimages = images;
 	if (strcmp(next.fcgi_state_file, m->cfg.fcgi_state_file) != 0)
 		remove_state(m);
 	crypto_keys_wipe(&m->keys);
@@ -614,6 +628,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	apply_log_level(&m.cfg);
+	if (dbimages_load(&m.dbimages, m.cfg.database_images_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-fcgi: %s\n", err);
+		return 1;
+	}
 	/* Read here (fail at start, not in every worker), with the master's
 	 * privileges: workers inherit the derived keys. */
 	if (crypto_keys_load(&m.keys, m.cfg.master_key_file, err, sizeof(err)) != 0) {

@@ -89,6 +89,8 @@ static const struct cfg_key cfg_keys[] = {
 	I(quota_projects, "100", 0, 1000000, "projects a tenant may have unless launcher-admin quota set says otherwise (0 = no limit)"),
 	I(quota_applications, "500", 0, 1000000, "applications a tenant may have (0 = no limit)"),
 	I(quota_databases, "100", 0, 1000000, "databases a tenant may have (0 = no limit)"),
+	S(database_images_file, "/usr/share/launcher/conf/database-images.conf",
+	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
 	I(job_result_retention_seconds, "3600", 60, 604800, "an exec's output is kept (sealed) this long after it finished (launcher-scheduler clears it)"),
 };
 

@@ -23,6 +23,26 @@
 #define OID_NUMERIC 1700
 
 const char *
+json_given(struct req *r, const struct field *f, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	char  *s;
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *it = cJSON_GetObjectItemCaseSensitive(r->json, f[i].name);
+
+		if (it != NULL)
+			cJSON_AddItemToObject(o, f[i].name, cJSON_Duplicate(it, true));
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		return NULL;
+	arena_defer(r->a, cJSON_free, s);
+	return s;
+}
+
+const char *
 json_check_slug(const cJSON *v)
 {
 	return util_is_slug(v->valuestring) ? NULL :

@@ -100,6 +100,14 @@ enum err json_fields_rule(struct req *r, const struct field *fields, size_t n,
 	(out), NULL)
 #define JSON_FIELDS_RULE(r, tbl, out, rule) json_fields_rule((r), (tbl), \
 	sizeof(tbl) / sizeof(*(tbl)), (out), (rule))
+/*
+ * The fields of table f (n of them) that r->json gives, null included, as
+ * JSON object text in the request's arena (NULL when out of memory): the
+ * $2 of a DB_PATCH (db.h) or the body an SQL create function reads, with
+ * no field the table does not declare.
+ */
+const char *json_given(struct req *r, const struct field *f, size_t n);
+#define JSON_GIVEN(r, tbl) json_given((r), (tbl), sizeof(tbl) / sizeof(*(tbl)))
 /* Field checks shared by sections: a slug name ([a-z0-9-], 1..63). */
 const char *json_check_slug(const cJSON *v);
 

@@ -37,6 +37,12 @@
  * spells env_var_purpose(scope, scope_id, key) (sql/020_env_vars.sql).
  */
 #define SECRET_ENV_VAR "env-var"
+/*
+ * A managed database's password (databases.password_sealed and the one a
+ * rotation applies, pending_password_sealed), bound to the database:
+ * secret_bound_purpose(r, SECRET_DB_PASSWORD, <id>), i.e. db-password:<id>.
+ */
+#define SECRET_DB_PASSWORD "db-password"
 
 /*
  * A purpose bound to one row: purpose ":" binding, in the request's arena

@@ -1,6 +1,6 @@
 /*
  * worker.h - the process-lifetime state of one worker: config, database
- * connection, request arena and derived keys.  Nothing else is global and
+ * connection, request arena, derived keys and the database image table.  Nothing else is global and
  * mutable in a worker.
  */
 #ifndef LAUNCHER_WORKER_H
@@ -12,9 +12,12 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "dbimages.h"
 
 struct worker {
 	const struct config *cfg;
+	/* database_images_file, read by the master (fail at start, not here) */
+	const struct dbimages *dbimages;
 	struct db            db;
 	struct arena         arena;
 	struct crypto_keys   keys;

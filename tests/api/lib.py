@@ -25,6 +25,10 @@ STACK = os.path.join(REPO, "conf", "stack", "launcher-stack.sh")
 _ctx = ssl.create_default_context(cafile=os.path.join(STATE, "tls", "cert.pem"))
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here; run.py reports it skipped, with the reason."""
+
+
 class Resp:
     def __init__(self, status, headers, raw):
         self.status = status

@@ -1,0 +1,683 @@
+/*
+ * databases.c - API.md §5 managed databases: list, create, read, update,
+ * delete, the lifecycle actions (start, stop, restart, rotate-password),
+ * the credentials (connection), logs and the terminal session; and the
+ * `db` provider of environment references (env_refs.c).
+ *
+ * Every change of a database's container is a job for its server's agent
+ * (db.* kinds, sql/023_databases.sql), whose payload comes from the row
+ * and the configuration's image table (core/dbimages.h: type x version ->
+ * image, port, data path, readiness argv, env names, client argv).  The password is made
+ * here (libsodium), sealed bound to the database's id, and opened only for
+ * the connection call (write permission, audited), the references of a
+ * deploy or preview, and the claim of the database's own jobs (agent.c).
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../core/db.h"
+#include "../core/dbimages.h"
+#include "../core/json.h"
+#include "../core/list.h"
+#include "../core/log.h"
+#include "../core/perm.h"
+#include "../core/resolve.h"
+#include "../core/secret.h"
+#include "../core/txn.h"
+#include "../core/util.h"
+#include "../core/worker.h"
+#include "apps_common.h"
+#include "env_vars.h"
+
+#define DB_COLS "d.id, d.project_id, d.environment_id, d.server_id, d.name, d.type, d.version," \
+	" d.status, d.status_reason, d.pending_action, d.internal_host, d.port, d.public," \
+	" d.public_port, d.pitr_enabled, d.volume_id, d.cpu_limit::float8 AS cpu_limit," \
+	" d.memory_limit, d.created_at, d.updated_at, d.row_version::text AS _version"
+
+DB_STMT st_db_get = {"databases_get",
+    "SELECT " DB_COLS " FROM databases d WHERE d.id = $1::uuid"};
+DB_STMT st_db_project = {"databases_project",
+    "SELECT project_id FROM databases WHERE id = $1::uuid"};
+/* What the handlers work with, secrets included: never answered as it is. */
+DB_STMT st_db_row = {"databases_row",
+    "SELECT id, project_id, environment_id, name, type, version, status, pending_action,"
+    " pending_password_sealed IS NOT NULL AS rotating, password_sealed, internal_host, port,"
+    " db_user, db_name FROM databases WHERE id = $1::uuid"};
+/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?environmentId, ?type, ?status. */
+DB_STMT st_db_list = {"databases_list",
+    "SELECT " DB_COLS " FROM databases d"
+    " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
+    " WHERE m.project_id = d.project_id AND m.user_id = $5::uuid))"
+    " AND ($6::uuid IS NULL OR d.project_id = $6::uuid)"
+    " AND ($7::uuid IS NULL OR d.project_id = $7::uuid)"
+    " AND ($8::uuid IS NULL OR d.environment_id = $8::uuid)"
+    " AND ($9::text IS NULL OR d.type = $9)"
+    " AND ($10::text IS NULL OR d.status = $10)" LIST_TAIL("d.")};
+DB_STMT st_db_create = {"databases_create",
+    "SELECT api_database_create($1::uuid, $2::uuid, $3::jsonb, $4::jsonb, $5, $6::uuid) AS id"};
+/* $2 = the given fields as a JSON object: only those change; recreate
+ * when the container's own settings did. */
+DB_STMT st_db_update = {"databases_update",
+    "UPDATE databases d" DB_PATCH("d", "public, cpu_limit, memory_limit, pitr_enabled")
+    " FROM (SELECT public, cpu_limit, memory_limit FROM databases WHERE id = $1::uuid) o"
+    " WHERE d.id = $1::uuid AND ($3::bigint IS NULL OR d.row_version = $3::bigint)"
+    " RETURNING d.status, d.pending_action, (d.public, d.cpu_limit, d.memory_limit) IS DISTINCT FROM"
+    " (o.public, o.cpu_limit, o.memory_limit) AS recreate"};
+DB_STMT st_db_job = {"databases_job",
+    "SELECT database_job($1::uuid, $2, $3::jsonb, $4, $5::uuid) AS job_id"};
+DB_STMT st_db_delete = {"databases_delete",
+    "SELECT api_database_delete($1::uuid, $2::bigint, $3::boolean) AS deleted"};
+DB_STMT st_db_rotate = {"databases_rotate",
+    "UPDATE databases SET pending_password_sealed = $2 WHERE id = $1::uuid"
+    " AND pending_password_sealed IS NULL RETURNING id"};
+/* A session the WebSocket endpoint attaches to once, within a minute. */
+DB_STMT st_db_terminal = {"databases_terminal",
+    "INSERT INTO terminal_sessions (project_id, server_id, database_id, command, created_by,"
+    " expires_at) SELECT project_id, server_id, id, $2::jsonb, $3::uuid,"
+    " now() + make_interval(secs => $4::int) FROM databases WHERE id = $1::uuid"
+    " RETURNING id AS \"sessionId\", expires_at"};
+DB_STMT st_db_ref = {"databases_ref",
+    "SELECT id, type, internal_host, port, db_user, db_name, password_sealed FROM databases"
+    " WHERE project_id = $1::uuid AND environment_id = $2::uuid AND name = $3"};
+DB_STMT st_db_logs = {"databases_logs", RUNTIME_LOGS_SQL("database_id")};
+
+/* Long enough for a client to open the WebSocket, short enough to be spent. */
+#define TERMINAL_TTL_SECONDS 60
+/* 32 characters of [A-Za-z0-9]: ~190 bits, and nothing to escape in a URL. */
+#define PASSWORD_LEN 32
+
+static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", NULL};
+
+/* ------------------------------------------------------------ images */
+
+/*
+ * The line of type and version (NULL: the type's default) of the image
+ * table (core/dbimages.h, the pool's w->dbimages) as the JSON object the
+ * SQL functions read {type, version, image, port, data_path, readiness,
+ * env_names, client}, in the arena; NULL when the table has no such line.
+ * *known (may be NULL) gets the type's versions for a message.
+ */
+static const char *
+image_spec(struct req *r, const char *type, const char *version, const char **known)
+{
+	const struct dbimages *t = r->w->dbimages;
+	const struct dbimage  *m = t ? dbimages_find(t, type, version) : NULL;
+	char                   list[256] = "";
+	cJSON                 *o, *client;
+	char                  *s;
+
+	if (known != NULL) {
+		if (t != NULL)
+			(void)dbimages_versions(t, type, list, sizeof(list));
+		*known = arena_strdup(r->a, list);
+	}
+	if (m == NULL)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", m->type);
+	cJSON_AddStringToObject(o, "version", m->version);
+	client = cJSON_AddArrayToObject(o, "client");
+	for (char **w = m->client; client != NULL && *w != NULL; w++)
+		cJSON_AddItemToArray(client, cJSON_CreateString(*w));
+	s = dbimage_payload(m, o) == 0 ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (s == NULL)
+		return NULL;
+	arena_defer(r->a, cJSON_free, s);
+	return s;
+}
+
+/* ------------------------------------------------------------ credentials */
+
+/* A new password of PASSWORD_LEN characters into out (PASSWORD_LEN + 1). */
+static void
+password_new(char *out)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (size_t i = 0; i < PASSWORD_LEN; i++)
+		out[i] = set[randombytes_uniform(sizeof(set) - 1)];
+	out[PASSWORD_LEN] = '\0';
+}
+
+/* A random (version 4) UUID into out (37 bytes). */
+static void
+uuid_new(char *out)
+{
+	unsigned char b[16];
+	char          h[33];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	util_hex(h, b, sizeof(b));
+	(void)util_snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+/* The password sealed for database id (arena), or NULL. */
+static const char *
+password_seal(struct req *r, const char *id, const char *pw)
+{
+	const char *p = secret_bound_purpose(r, SECRET_DB_PASSWORD, id);
+
+	return p ? secret_seal(r, p, pw, strlen(pw)) : NULL;
+}
+
+/* The password of database id (arena, wiped at reset), or NULL (logged). */
+static char *
+password_open(struct req *r, const char *id, const char *sealed)
+{
+	const char *p = secret_bound_purpose(r, SECRET_DB_PASSWORD, id);
+	char       *pw = p ? secret_open(r, p, sealed, NULL) : NULL;
+
+	if (pw == NULL)
+		log_error("the password of database %s does not decrypt (altered or moved)", id);
+	return pw;
+}
+
+/* What a database is reached by: the row's parts and the opened password. */
+struct db_conn_info {
+	const char *type, *host, *port, *user, *password, *name;
+};
+
+/* The connection URL of c (malloc'd; NULL when out of memory). */
+static char *
+conn_url(const struct db_conn_info *c)
+{
+	char *s = NULL;
+	int   rc;
+
+	if (strcmp(c->type, "redis") == 0)
+		rc = asprintf(&s, "redis://:%s@%s:%s/%s", c->password, c->host, c->port, c->name);
+	else
+		rc = asprintf(&s, "%s://%s:%s@%s:%s/%s%s", c->type, c->user, c->password, c->host,
+		    c->port, c->name, strcmp(c->type, "mongodb") == 0 ? "?authSource=admin" : "");
+	return rc < 0 ? NULL : s;
+}
+
+/* Property prop of c (malloc'd), one of the reference properties. */
+static char *
+conn_prop(const struct db_conn_info *c, const char *prop)
+{
+	if (strcmp(prop, "url") == 0)
+		return conn_url(c);
+	return strdup(strcmp(prop, "host") == 0 ? c->host : strcmp(prop, "port") == 0 ? c->port :
+	    strcmp(prop, "user") == 0 ? c->user : strcmp(prop, "password") == 0 ? c->password :
+	    c->name);
+}
+
+static void
+conn_fill(PGresult *res, struct db_conn_info *c, char *password)
+{
+	c->type = db_get(res, 0, "type");
+	c->host = db_get(res, 0, "internal_host");
+	c->port = db_get(res, 0, "port");
+	c->user = db_get(res, 0, "db_user");
+	c->name = db_get(res, 0, "db_name");
+	c->password = password;
+}
+
+int
+databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
+    char **why)
+{
+	struct db_conn_info info;
+	PGresult           *res;
+	char               *pw;
+
+	if (c->environment_id == NULL ||
+	    db_run(c->r, &st_db_ref, &res, c->project_id, c->environment_id, name) != ERR_OK) {
+		*why = strdup("the database cannot be read right now");
+		return -1;
+	}
+	if (PQntuples(res) != 1)
+		return 1;
+	if ((pw = password_open(c->r, db_get(res, 0, "id"), db_get(res, 0, "password_sealed"))) ==
+	    NULL) {
+		*why = strdup("the stored password of this database cannot be decrypted");
+		return -1;
+	}
+	conn_fill(res, &info, pw);
+	*out = conn_prop(&info, prop);
+	return *out != NULL ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ fields */
+
+/* 6 MiB as applications (the engine's floor); CPUs as applications. */
+#define DB_LIMIT_FIELDS \
+	{"public", F_BOOL, false, false, 0, 0, NULL}, \
+	{"cpu_limit", F_NUMBER, false, true, 0, 256, NULL}, \
+	{"memory_limit", F_INT, false, true, 6291456, (int64_t)1 << 50, NULL}, \
+	{"pitr_enabled", F_BOOL, false, false, 0, 0, NULL}, \
+	{"version", F_STRING, false, false, 1, 32, NULL}
+
+static const struct field create_fields[] = {
+	DB_LIMIT_FIELDS,
+	{"project_id", F_UUID, true, false, 0, 0, NULL},
+	{"environment_id", F_UUID, false, true, 0, 0, NULL},
+	{"server_id", F_UUID, false, true, 0, 0, NULL},
+	{"name", F_STRING, true, false, 1, 48, json_check_slug},
+	{"type", F_ENUM, true, false, 0, 0, NULL, .options = types},
+};
+enum { C_PUBLIC, C_CPU, C_MEMORY, C_PITR, C_VERSION, C_PROJECT, C_ENV, C_SERVER, C_NAME, C_TYPE };
+
+static const struct field update_fields[] = {
+	DB_LIMIT_FIELDS,
+};
+
+/* project_of for /databases/:id routes (the router checks the cap). */
+static const char *
+database_project(struct req *r)
+{
+	PGresult *res;
+
+	r->resource = "database";
+	if (db_run(r, &st_db_project, &res, http_param(r, "id")) != ERR_OK ||
+	    PQntuples(res) != 1)
+		return NULL;
+	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+}
+
+static enum err
+respond(struct req *r, const char *id, int status)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_get_object(r, &st_db_get, &res, "database not found", id)) != ERR_OK)
+		return e;
+	return http_respond_row(r, status, res, 0);
+}
+
+/* The row of :id (secrets included; never answered). */
+static enum err
+load(struct req *r, PGresult **res)
+{
+	return db_get_object(r, &st_db_row, res, "database not found", http_param(r, "id"));
+}
+
+/* The image line of the row, or 409 when the configuration dropped it. */
+static enum err
+row_image(struct req *r, PGresult *res, const char **spec)
+{
+	*spec = image_spec(r, db_get(res, 0, "type"), db_get(res, 0, "version"), NULL);
+	if (*spec == NULL)
+		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "the image table no longer "
+		    "lists %s %s; add it back to the configuration", db_get(res, 0, "type"),
+		    db_get(res, 0, "version")));
+	return ERR_OK;
+}
+
+/* Queues kind on the row's database, pending shown meanwhile. */
+static enum err
+queue(struct req *r, PGresult *row, const char *kind, const char *pending)
+{
+	const char *spec;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = row_image(r, row, &spec)) != ERR_OK)
+		return e;
+	return db_run(r, &st_db_job, &res, db_get(row, 0, "id"), kind, spec, pending,
+	    r->who.user_id);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static enum err
+list(struct req *r)
+{
+	const char      *project, *env, *type = http_query(r, "type"), *status = http_query(r, "status");
+	struct list_page p;
+	enum err         e;
+
+	if ((e = list_begin(r, &p)) != ERR_OK ||
+	    (e = list_uuid_query(r, "projectId", &project)) != ERR_OK ||
+	    (e = list_uuid_query(r, "environmentId", &env)) != ERR_OK)
+		return e;
+	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
+	list_filter(&p, r->who.user_id);
+	list_filter(&p, r->who.key_project_id);
+	list_filter(&p, project);
+	list_filter(&p, env);
+	list_filter(&p, type && *type ? type : NULL);
+	list_filter(&p, status && *status ? status : NULL);
+	return list_run(r, &p, &st_db_list);
+}
+
+static enum err
+create(struct req *r)
+{
+	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
+	const char      *spec, *known, *body, *sealed;
+	char             id[37], pw[PASSWORD_LEN + 1];
+	PGresult        *res;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, create_fields, v)) != ERR_OK ||
+	    (e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
+		return e;
+	spec = image_spec(r, v[C_TYPE].s, v[C_VERSION].present ? v[C_VERSION].s : NULL, &known);
+	if (spec == NULL && !v[C_VERSION].present)
+		return http_field_error(r, "invalid request body", "type", arena_printf(r->a,
+		    "the image table has no version of %s", v[C_TYPE].s));
+	if (spec == NULL)
+		return http_field_error(r, "invalid request body", "version", arena_printf(r->a,
+		    "no image for %s %s in the image table (known: %s)", v[C_TYPE].s,
+		    v[C_VERSION].s, *known ? known : "none"));
+	if ((body = JSON_GIVEN(r, create_fields)) == NULL)
+		return ERR_INTERNAL;
+	uuid_new(id);
+	password_new(pw);
+	sealed = password_seal(r, id, pw);
+	sodium_memzero(pw, sizeof(pw));
+	if (sealed == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_db_create, &res, id, r->who.project_id, body, spec, sealed, r->who.user_id);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, db_message(r, arena_printf(r->a, "name: a database named %s "
+		    "already exists in this environment", v[C_NAME].s)));
+	if (e != ERR_OK)
+		return e;
+	return respond(r, id, 201);
+}
+
+static enum err
+get(struct req *r)
+{
+	return respond(r, http_param(r, "id"), 200);
+}
+
+#define VERSION_CHANGE "a major-version change needs the Backups issue's upgrade path"
+
+/*
+ * Limits and `public` apply to the container: a running database is
+ * restarted with them (db.restart recreates its container from the
+ * payload, data kept); a stopped one gets them when it starts.
+ */
+static enum err
+update(struct req *r)
+{
+	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
+	const char      *id = http_param(r, "id"), *version, *body, *status;
+	PGresult        *row, *res;
+	enum err         e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, update_fields, v)) != ERR_OK || (e = load(r, &row)) != ERR_OK)
+		return e;
+	if (v[C_VERSION].present && strcmp(v[C_VERSION].s, db_get(row, 0, "version")) != 0)
+		return http_field_error(r, "invalid request body", "version", VERSION_CHANGE);
+	if ((body = JSON_GIVEN(r, update_fields)) == NULL)
+		return ERR_INTERNAL;
+	if ((e = db_run(r, &st_db_update, &res, id, body, version)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_changed(r, "database");
+	status = db_get(res, 0, "status");
+	if (db_get(res, 0, "recreate")[0] == 't' && (strcmp(status, "running") == 0 ||
+	    strcmp(status, "crashed") == 0) && db_isnull(res, 0, "pending_action") &&
+	    (e = queue(r, row, "db.restart", "restart")) != ERR_OK)
+		return e;
+	return respond(r, id, 200);
+}
+
+/*
+ * The applications of the database's environment whose merged env
+ * references it (${db.<name>.…}, directly or through ${VAR}), found by
+ * the resolver's own parsing (apps_record_ref, as GET
+ * /applications/:id/dependencies); "a (id), b (id)" or NULL.
+ */
+static enum err
+referenced_by(struct req *r, const char *environment_id, const char *name, const char **out)
+{
+	struct env_app_map   *apps;
+	struct resolve_result rr;
+	size_t                napps;
+	const char           *list = NULL, *kind, *l;
+	enum err              e;
+
+	*out = NULL;
+	if ((e = env_vars_merged_apps(r, environment_id, &apps, &napps)) != ERR_OK)
+		return e;
+	for (size_t i = 0; i < napps; i++) {
+		struct resolve_var *vars = arena_alloc(r->a, (apps[i].n + 1) * sizeof(*vars));
+		cJSON              *deps = cJSON_CreateObject(), *dbs;
+		bool                hit = false;
+
+		for (size_t k = 0; env_refs_kind(k, &kind, &l); k++)
+			cJSON_AddItemToObject(deps, l, cJSON_CreateArray());
+		for (size_t k = 0; k < apps[i].n; k++)
+			vars[k] = (struct resolve_var){apps[i].vars[k].key, apps[i].vars[k].value};
+		if (resolve_all(vars, apps[i].n, apps_record_ref, deps, &rr) < 0) {
+			cJSON_Delete(deps);
+			return ERR_INTERNAL;
+		}
+		apps_result_free_wiped(&rr, apps[i].n);
+		dbs = cJSON_GetObjectItemCaseSensitive(deps, "databases");
+		for (const cJSON *it = dbs ? dbs->child : NULL; it && !hit; it = it->next)
+			hit = strcmp(cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring, name) == 0;
+		cJSON_Delete(deps);
+		if (hit)
+			list = arena_printf(r->a, "%s%s%s (%s)", list ? list : "", list ? ", " : "",
+			    apps[i].app_name, apps[i].app_id);
+	}
+	*out = list;
+	return ERR_OK;
+}
+
+/*
+ * 204 once the row is gone; db.remove (queued by the row's delete
+ * trigger) removes the container.  ?delete_data=true deletes the data
+ * volume too, else it stays (a volume of the project, GET /volumes).
+ */
+static enum err
+del(struct req *r)
+{
+	const char *version, *data = http_query(r, "delete_data"), *users;
+	PGresult   *row, *res;
+	enum err    e;
+
+	if (data != NULL && *data && strcmp(data, "true") != 0 && strcmp(data, "false") != 0)
+		return http_field_error(r, "invalid query parameter", "delete_data",
+		    "must be true or false");
+	if ((e = http_if_match(r, &version)) != ERR_OK || (e = load(r, &row)) != ERR_OK ||
+	    (e = referenced_by(r, db_get(row, 0, "environment_id"), db_get(row, 0, "name"),
+	    &users)) != ERR_OK)
+		return e;
+	if (users != NULL)
+		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "database %s is referenced by "
+		    "the environment variables of: %s; remove those references first",
+		    db_get(row, 0, "name"), users));
+	e = db_run(r, &st_db_delete, &res, http_param(r, "id"), version,
+	    data != NULL && strcmp(data, "true") == 0 ? "true" : "false");
+	if (e != ERR_OK)
+		return e;
+	if (db_get(res, 0, "deleted")[0] != 't')
+		return http_changed(r, "database");
+	return http_no_content(r);
+}
+
+/* A job on a database that is not busy; 409 while one runs or provisions. */
+static enum err
+action(struct req *r, const char *kind, const char *pending)
+{
+	const char *status;
+	PGresult   *row;
+	enum err    e;
+
+	if ((e = load(r, &row)) != ERR_OK)
+		return e;
+	status = db_get(row, 0, "status");
+	if (!db_isnull(row, 0, "pending_action") || strcmp(status, "provisioning") == 0 ||
+	    strcmp(status, "restoring") == 0)
+		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "the database is %s; retry when "
+		    "it is done", db_isnull(row, 0, "pending_action") ? status :
+		    arena_printf(r->a, "busy (%s)", db_get(row, 0, "pending_action"))));
+	if ((e = queue(r, row, kind, pending)) != ERR_OK)
+		return e;
+	return respond(r, http_param(r, "id"), 200);
+}
+
+static enum err
+start(struct req *r)
+{
+	return action(r, "db.start", "start");
+}
+
+static enum err
+stop(struct req *r)
+{
+	return action(r, "db.stop", "stop");
+}
+
+static enum err
+restart(struct req *r)
+{
+	return action(r, "db.restart", "restart");
+}
+
+/*
+ * The new password is sealed into pending_password_sealed and applied
+ * inside the running engine by the agent (db.rotate_password, whose claim
+ * carries both); the job's success makes it the password, a failure drops
+ * it.  Applications get it at their next deploy.
+ */
+static enum err
+rotate_password(struct req *r)
+{
+	const char *id = http_param(r, "id"), *sealed;
+	char        pw[PASSWORD_LEN + 1];
+	PGresult   *row, *res;
+	enum err    e;
+
+	if ((e = load(r, &row)) != ERR_OK)
+		return e;
+	if (strcmp(db_get(row, 0, "status"), "running") != 0 || !db_isnull(row, 0, "pending_action"))
+		return http_error(r, ERR_CONFLICT, "the password is changed inside the running engine: "
+		    "the database must be running with no action in progress");
+	password_new(pw);
+	sealed = password_seal(r, id, pw);
+	sodium_memzero(pw, sizeof(pw));
+	if (sealed == NULL)
+		return ERR_INTERNAL;
+	if ((e = db_run(r, &st_db_rotate, &res, id, sealed)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_CONFLICT, "a password rotation is already in progress");
+	if ((e = queue(r, row, "db.rotate_password", "rotate_password")) != ERR_OK)
+		return e;
+	return respond(r, id, 200);
+}
+
+/* {url, host, port, user, password, name}: write permission, and audited
+ * (which database, which fields; never a value). */
+static enum err
+connection(struct req *r)
+{
+	struct db_conn_info c;
+	PGresult           *row;
+	cJSON              *d;
+	char               *pw, *url;
+	int64_t             port;
+	enum err            e;
+
+	if ((e = load(r, &row)) != ERR_OK)
+		return e;
+	if (util_parse_i64(db_get(row, 0, "port"), 1, 65535, &port) != 0)
+		return ERR_INTERNAL;
+	if ((pw = password_open(r, db_get(row, 0, "id"), db_get(row, 0, "password_sealed"))) == NULL)
+		return http_error(r, ERR_CONFLICT, "the stored password of this database cannot be "
+		    "decrypted; rotate it");
+	conn_fill(row, &c, pw);
+	if ((url = conn_url(&c)) == NULL)
+		return ERR_INTERNAL;
+	if ((e = txn_audit(r, "database.reveal", "database", db_get(row, 0, "id"),
+	    "{\"fields\": [\"url\", \"host\", \"port\", \"user\", \"password\", \"name\"]}")) !=
+	    ERR_OK) {
+		sodium_memzero(url, strlen(url));
+		free(url);
+		return e;
+	}
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "url", url);
+	cJSON_AddStringToObject(d, "host", c.host);
+	cJSON_AddNumberToObject(d, "port", (double)port);
+	cJSON_AddStringToObject(d, "user", c.user);
+	cJSON_AddStringToObject(d, "password", c.password);
+	cJSON_AddStringToObject(d, "name", c.name);
+	sodium_memzero(url, strlen(url));
+	free(url);
+	return http_respond_json(r, 200, d, NULL);
+}
+
+static enum err
+logs(struct req *r)
+{
+	return runtime_logs_answer(r, &st_db_logs);
+}
+
+/*
+ * A terminal session for /ws/terminal/:sessionId (the WebSocket issue
+ * attaches it): the engine's client of the image table in the database's
+ * container, its credentials injected through env from the row when it
+ * attaches, never argv and never stored with the session.
+ */
+static enum err
+terminal(struct req *r)
+{
+	const char *spec;
+	PGresult   *row, *res;
+	cJSON      *s, *d;
+	char       *client;
+	enum err    e;
+
+	if ((e = load(r, &row)) != ERR_OK)
+		return e;
+	if (strcmp(db_get(row, 0, "status"), "running") != 0)
+		return http_error(r, ERR_CONFLICT, "the database is not running");
+	if ((e = row_image(r, row, &spec)) != ERR_OK)
+		return e;
+	s = cJSON_Parse(spec);
+	client = s ? cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(s, "client")) : NULL;
+	cJSON_Delete(s);
+	if (client == NULL)
+		return ERR_INTERNAL;
+	arena_defer(r->a, cJSON_free, client);
+	if ((e = db_run(r, &st_db_terminal, &res, http_param(r, "id"), client, r->who.user_id,
+	    arena_printf(r->a, "%d", TERMINAL_TTL_SECONDS))) != ERR_OK)
+		return e;
+	/* (libpq folds an unquoted column name: the id is column 0.) */
+	d = json_row(res, 0);
+	cJSON_AddStringToObject(d, "url", arena_printf(r->a, "/%s/ws/terminal/%s",
+	    r->tenant_ref ? r->tenant_ref : r->who.tenant_id, PQgetvalue(res, 0, 0)));
+	return http_respond_json(r, 201, d, NULL);
+}
+
+#define DB_ROUTE(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), \
+	.audit = (a), .project_of = database_project}
+
+const struct route api_database_routes[] = {
+	{.methods = HTTP_GET, .pattern = "/databases", .fn = list},
+	{.methods = HTTP_POST, .pattern = "/databases", .fn = create, .audit = "database.create"},
+	DB_ROUTE(HTTP_GET, "/databases/:id", get, CAP_READ, NULL),
+	DB_ROUTE(HTTP_PUT, "/databases/:id", update, CAP_WRITE, "database.update"),
+	DB_ROUTE(HTTP_DELETE, "/databases/:id", del, CAP_WRITE, "database.delete"),
+	DB_ROUTE(HTTP_POST, "/databases/:id/start", start, CAP_DEPLOY, "database.start"),
+	DB_ROUTE(HTTP_POST, "/databases/:id/stop", stop, CAP_DEPLOY, "database.stop"),
+	DB_ROUTE(HTTP_POST, "/databases/:id/restart", restart, CAP_DEPLOY, "database.restart"),
+	DB_ROUTE(HTTP_POST, "/databases/:id/rotate-password", rotate_password, CAP_WRITE,
+	    "database.rotate_password"),
+	/* Write, as revealing env values: the answer is the credentials. */
+	DB_ROUTE(HTTP_GET, "/databases/:id/connection", connection, CAP_WRITE, NULL),
+	DB_ROUTE(HTTP_GET, "/databases/:id/logs", logs, CAP_DEPLOY, NULL),
+	DB_ROUTE(HTTP_POST, "/databases/:id/terminal", terminal, CAP_WRITE, "database.terminal"),
+	{0},
+};
