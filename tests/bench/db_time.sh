@@ -27,6 +27,9 @@ export LAUNCHER_ENGINE=podman LAUNCHER_LOCAL_AGENT=1 LAUNCHER_LOG_LEVEL=${BENCH_
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 cleanup() {
+	# Every step, whatever the one before did (an engine busy with exec
+	# sessions may not answer throwaway_remove_containers' list).
+	set +e
 	[ -z "${BENCH_KEEP_LOGS:-}" ] || cp -r "$LAUNCHER_STATE_DIR/log/." "$BENCH_KEEP_LOGS/" || true
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
