@@ -57,6 +57,19 @@ def until(fn, timeout=180, what="condition"):
     raise SystemExit("timed out waiting for " + what)
 
 
+def agent_loop(fn, timeout=180, what="condition"):
+    """The agent's readiness loop (fcgi/agent/db.c): a probe, then 100 ms
+    naps, doubling after 2 s up to 1 s."""
+    t0, nap = time.time(), 0.1
+    while time.time() - t0 < timeout:
+        if fn():
+            return
+        time.sleep(nap)
+        if time.time() - t0 > 2:
+            nap = min(nap * 2, 1.0)
+    raise SystemExit("timed out waiting for " + what)
+
+
 def ulimits():
     """What the agent gives containers: at most the current hard limit."""
     out = []
@@ -126,7 +139,7 @@ def main():
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         ctr = out.stdout.strip()
-        until(lambda: exec_ok(ctr, row["readiness"], env), what="%s floor ready" % dbtype)
+        agent_loop(lambda: exec_ok(ctr, row["readiness"], env), what="%s floor ready" % dbtype)
         took = time.time() - t0
         engine("DELETE", "/containers/%s?force=1&v=1" % ctr)
         engine("DELETE", "/volumes/dbfloor-%s?force=1" % tag)
