@@ -275,13 +275,7 @@ static const struct field update_fields[] = {
 static const char *
 database_project(struct req *r)
 {
-	PGresult *res;
-
-	r->resource = "database";
-	if (db_run(r, &st_db_project, &res, http_param(r, "id")) != ERR_OK ||
-	    PQntuples(res) != 1)
-		return NULL;
-	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+	return db_project_of(r, &st_db_project, "database");
 }
 
 static enum err

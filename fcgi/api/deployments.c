@@ -51,14 +51,7 @@ DB_STMT st_cancel_running = {"deps_cancel_running",
 static const char *
 project_of(struct req *r)
 {
-	const char *id = http_param(r, "id");
-	PGresult   *res;
-
-	r->resource = "deployment";
-	if (db_run(r, &st_project, &res, id) != ERR_OK ||
-	    PQntuples(res) != 1)
-		return NULL;
-	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+	return db_project_of(r, &st_project, "deployment");
 }
 
 enum err

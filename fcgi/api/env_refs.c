@@ -7,10 +7,12 @@
  * is "no <noun> named X in this environment", never an empty string.
  *
  * Redaction: every value a reference resolves to ends up as (part of) a
- * value of the release's snapshot, which the redaction covers whole.  A
- * password inside a URL (${db.x.url}) is covered alone as well: the
- * redaction lists of the plane (agent.c, log_secrets) and the agent take
- * the password of every snapshot value that is a URL with credentials.
+ * value of the release's snapshot, which the redaction covers whole, and
+ * the agent redacts URL userinfo wherever it appears.  A password inside
+ * a URL (${db.x.url}) printed alone is covered by the plane's list for
+ * runtime logs (agent.c, secret_add: the password of every snapshot value
+ * that is a URL with credentials); the agent's own list (appspec.c) is the
+ * snapshot's values as they are.
  */
 #include "api.h"
 

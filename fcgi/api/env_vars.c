@@ -387,12 +387,7 @@ enum { P_PROJECT, P_ENVIRONMENT, P_ENV };
 static const char *
 var_project(struct req *r)
 {
-	PGresult *res;
-
-	r->resource = "environment variable";
-	if (db_run(r, &st_project, &res, http_param(r, "id")) != ERR_OK || PQntuples(res) != 1)
-		return NULL;
-	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+	return db_project_of(r, &st_project, "environment variable");
 }
 
 static enum err

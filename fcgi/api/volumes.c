@@ -71,13 +71,7 @@ create_rule(struct req *r, const struct field_val *v, cJSON *details)
 static const char *
 volume_project(struct req *r)
 {
-	PGresult *res;
-
-	r->resource = "volume";
-	if (db_run(r, &st_vol_project, &res, http_param(r, "id")) != ERR_OK ||
-	    PQntuples(res) != 1)
-		return NULL;
-	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+	return db_project_of(r, &st_vol_project, "volume");
 }
 
 static enum err

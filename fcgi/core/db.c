@@ -278,6 +278,17 @@ db_rollback(struct req *r)
 }
 
 const char *
+db_project_of(struct req *r, const struct db_stmt *st, const char *resource)
+{
+	PGresult *res;
+
+	r->resource = resource;
+	if (db_run(r, st, &res, http_param(r, "id")) != ERR_OK || PQntuples(res) != 1)
+		return NULL;
+	return arena_strdup(r->a, db_get(res, 0, "project_id"));
+}
+
+const char *
 db_message(struct req *r, const char *fallback)
 {
 	return r->w->db.conn.message[0] ? r->w->db.conn.message : fallback;

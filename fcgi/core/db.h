@@ -115,6 +115,14 @@ enum err db_begin(struct req *r);
 enum err db_commit(struct req *r);
 void     db_rollback(struct req *r);
 
+/*
+ * A route's project_of (router.h) for /<resources>/:id: runs st ($1 = the
+ * :id param; one row with a column project_id, or none) and returns that
+ * project (arena), or NULL (the router answers 404 naming resource, which
+ * it also records in r->resource).
+ */
+const char *db_project_of(struct req *r, const struct db_stmt *st, const char *resource);
+
 /* The message of our own raised error (SQLSTATE LNxxx/P0002), else fallback. */
 const char *db_message(struct req *r, const char *fallback);
 /* The constraint named by the last failed statement ("" if none). */
