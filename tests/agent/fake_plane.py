@@ -379,7 +379,10 @@ def _report_errors(kind, b):
             if not isinstance(i, dict):
                 errs.append("instance")
                 continue
-            for k in ("container_id", "name", "app_id", "deployment_id", "state", "health"):
+            # A database's container (launcher.database) names its database
+            # instead of an application and a release.
+            owner = ("database_id",) if "database_id" in i else ("app_id", "deployment_id")
+            for k in ("container_id", "name", "state", "health") + owner:
                 if not isinstance(i.get(k), str):
                     errs.append(k)
             if i.get("health") not in ("healthy", "unhealthy", "starting", "none"):
@@ -396,7 +399,8 @@ def _report_errors(kind, b):
         if not isinstance(arr, list) or not 1 <= len(arr) <= 500:
             return ["entries"]
         for e in arr:
-            for k in ("app_id", "deployment_id", "container_id", "timestamp", "message"):
+            owner = ("database_id",) if "database_id" in e else ("app_id", "deployment_id")
+            for k in ("container_id", "timestamp", "message") + owner:
                 if not isinstance(e.get(k), str):
                     errs.append(k)
             if e.get("stream") not in ("stdout", "stderr"):
