@@ -170,6 +170,79 @@ ctr_inspect(struct xfer *x, struct arena *a, const char *id, long timeout_ms, cJ
 	return 0;
 }
 
+static double
+num(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	if (b != NULL)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+int
+ctr_stats_parse(const cJSON *doc, double *cpu_percent, int64_t *memory_bytes)
+{
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(doc, "cpu_stats");
+	const cJSON *ps = cJSON_GetObjectItemCaseSensitive(doc, "precpu_stats");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(doc, "memory_stats");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(ms, "stats");
+	double       cur = num(cs, "cpu_usage", "total_usage"), pre = num(ps, "cpu_usage", "total_usage");
+	double       sys = num(cs, "system_cpu_usage", NULL), psys = num(ps, "system_cpu_usage", NULL);
+	double       cpus = num(cs, "online_cpus", NULL), usage = num(ms, "usage", NULL), cache;
+	const cJSON *per = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cs, "cpu_usage"), "percpu_usage");
+
+	*cpu_percent = -1;
+	*memory_bytes = -1;
+	if (cpus <= 0 && cJSON_IsArray(per))
+		cpus = cJSON_GetArraySize(per);
+	if (cpus <= 0)
+		cpus = 1;
+	if (cur >= 0 && pre >= 0 && sys >= 0 && psys >= 0 && cur >= pre && sys > psys) {
+		*cpu_percent = (cur - pre) / (sys - psys) * cpus * 100.0;
+		if (*cpu_percent > cpus * 100.0)
+			*cpu_percent = cpus * 100.0;
+	}
+	if (usage >= 0) {
+		/* The docker CLI: cgroup v1 total_inactive_file, v2 inactive_file. */
+		if ((cache = num(st, "total_inactive_file", NULL)) < 0 &&
+		    (cache = num(st, "inactive_file", NULL)) < 0)
+			cache = num(st, "cache", NULL);
+		*memory_bytes = (int64_t)(cache >= 0 && cache < usage ? usage - cache : usage);
+	}
+	return *cpu_percent < 0 && *memory_bytes < 0 ? -1 : 0;
+}
+
+int
+ctr_stats(struct xfer *x, struct arena *a, const char *id, long timeout_ms, double *cpu_percent,
+    int64_t *memory_bytes, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	const cJSON     *doc;
+	char             msg[700];
+
+	*cpu_percent = -1;
+	*memory_bytes = -1;
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/containers/%s/stats?stream=false&"
+	    "one-shot=true", ctr_qs_escape(a, id)), timeout_ms, &r) != 0) {
+		util_snprintf(err, errlen, "stats of container %.12s: %s", id, r.err);
+		return -1;
+	}
+	if (r.status != 200) {
+		ctr_engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "stats of container %.12s: HTTP %ld: %s", id,
+		    (long)r.status, msg);
+		return -1;
+	}
+	if (!cJSON_IsObject(doc = parse_in(a, r.body)) ||
+	    ctr_stats_parse(doc, cpu_percent, memory_bytes) != 0) {
+		util_snprintf(err, errlen, "stats of container %.12s: no usage in %.200s", id, r.body);
+		return -1;
+	}
+	return 0;
+}
+
 int
 ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, char *err,
     size_t errlen)

@@ -76,8 +76,30 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 		if (ctr_label(doc, "launcher.app") == NULL &&
 		    ctr_label(doc, "launcher.database") == NULL)
 			continue;
-		if ((inst = ctr_instance(doc, true, NULL)) != NULL)
-			cJSON_AddItemToArray(arr, inst);
+		if ((inst = ctr_instance(doc, true, NULL)) == NULL)
+			continue;
+		/*
+		 * One stats call per running container; without figures (null)
+		 * when it fails or the container is not running: the plane
+		 * keeps no stale ones.
+		 */
+		{
+			double  cpu = -1;
+			int64_t mem = -1;
+
+			if (ctr_running(doc) && ctr_stats(x, a, id->valuestring, REPORT_ENGINE_TIMEOUT_MS,
+			    &cpu, &mem, err, sizeof(err)) != 0)
+				log_debug("instances: %s (reported without them)", err);
+			if (cpu >= 0)
+				cJSON_AddNumberToObject(inst, "cpu_percent", cpu);
+			else
+				cJSON_AddNullToObject(inst, "cpu_percent");
+			if (mem >= 0)
+				cJSON_AddNumberToObject(inst, "memory_bytes", (double)mem);
+			else
+				cJSON_AddNullToObject(inst, "memory_bytes");
+		}
+		cJSON_AddItemToArray(arr, inst);
 	}
 	rc = post(ud, "/instances", body, &ans);
 	cJSON_Delete(body);
