@@ -170,6 +170,96 @@ ctr_inspect(struct xfer *x, struct arena *a, const char *id, long timeout_ms, cJ
 	return 0;
 }
 
+static double
+num(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	if (b != NULL)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The docker CLI's formula; -1 without a usable delta. */
+static double
+cpu_delta(double pre, double psys, double cur, double sys, double cpus)
+{
+	double pct;
+
+	if (pre < 0 || psys <= 0 || cur < pre || sys <= psys)
+		return -1;
+	pct = (cur - pre) / (sys - psys) * cpus * 100.0;
+	return pct > cpus * 100.0 ? cpus * 100.0 : pct;
+}
+
+int
+ctr_stats_parse(const cJSON *doc, const struct ctr_cpu_sample *prev, struct ctr_cpu_sample *now,
+    double *cpu_percent, int64_t *memory_bytes)
+{
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(doc, "cpu_stats");
+	const cJSON *ps = cJSON_GetObjectItemCaseSensitive(doc, "precpu_stats");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(doc, "memory_stats");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(ms, "stats");
+	double       cur = num(cs, "cpu_usage", "total_usage"), sys = num(cs, "system_cpu_usage", NULL);
+	double       cpus = num(cs, "online_cpus", NULL), usage = num(ms, "usage", NULL), cache;
+	const cJSON *per = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cs, "cpu_usage"), "percpu_usage");
+
+	*cpu_percent = -1;
+	*memory_bytes = -1;
+	now->total = cur;
+	now->system = sys;
+	if (cpus <= 0 && cJSON_IsArray(per))
+		cpus = cJSON_GetArraySize(per);
+	if (cpus <= 0)
+		cpus = 1;
+	if (cur >= 0 && sys > 0) {
+		*cpu_percent = cpu_delta(num(ps, "cpu_usage", "total_usage"),
+		    num(ps, "system_cpu_usage", NULL), cur, sys, cpus);
+		if (*cpu_percent < 0 && prev != NULL)
+			*cpu_percent = cpu_delta(prev->total, prev->system, cur, sys, cpus);
+	}
+	if (usage >= 0) {
+		/* The docker CLI: cgroup v1 total_inactive_file, v2 inactive_file. */
+		if ((cache = num(st, "total_inactive_file", NULL)) < 0 &&
+		    (cache = num(st, "inactive_file", NULL)) < 0)
+			cache = num(st, "cache", NULL);
+		*memory_bytes = (int64_t)(cache >= 0 && cache < usage ? usage - cache : usage);
+	}
+	return *memory_bytes < 0 && (cur < 0 || sys <= 0) ? -1 : 0;
+}
+
+int
+ctr_stats(struct xfer *x, struct arena *a, const char *id, long timeout_ms,
+    const struct ctr_cpu_sample *prev, struct ctr_cpu_sample *now, double *cpu_percent,
+    int64_t *memory_bytes, char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	const cJSON     *doc;
+	char             msg[700];
+
+	*cpu_percent = -1;
+	*memory_bytes = -1;
+	now->total = now->system = -1;
+	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/containers/%s/stats?stream=false&"
+	    "one-shot=true", ctr_qs_escape(a, id)), timeout_ms, &r) != 0) {
+		util_snprintf(err, errlen, "stats of container %.12s: %s", id, r.err);
+		return -1;
+	}
+	if (r.status != 200) {
+		ctr_engine_msg(&r, msg, sizeof(msg));
+		util_snprintf(err, errlen, "stats of container %.12s: HTTP %ld: %s", id,
+		    (long)r.status, msg);
+		return -1;
+	}
+	if (!cJSON_IsObject(doc = parse_in(a, r.body)) ||
+	    ctr_stats_parse(doc, prev, now, cpu_percent, memory_bytes) != 0) {
+		util_snprintf(err, errlen, "stats of container %.12s: no usage in %.200s", id, r.body);
+		return -1;
+	}
+	return 0;
+}
+
 int
 ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, char *err,
     size_t errlen)

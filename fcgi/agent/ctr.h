@@ -127,6 +127,31 @@ const char *ctr_id(const cJSON *doc);
  */
 cJSON *ctr_instance(const cJSON *doc, bool for_report, const char *health_override);
 
+/*
+ * A container's resource use from GET /containers/<id>/stats?stream=false
+ * (&one-shot=true: a single sample, no wait for a second one).
+ * cpu_percent as the docker CLI computes it: the container's CPU time
+ * delta over the system's, times the online CPUs, times 100.  The delta
+ * is against precpu_stats when the engine filled it (system_cpu_usage >
+ * 0; Podman's compatible endpoint leaves it zero without stream, Docker's
+ * one-shot too), else against *prev (the caller's previous sample of the
+ * same container, NULL or zero when none): -1 when neither gives one.
+ * *now gets this sample.  memory_bytes: memory_stats.usage minus the page
+ * cache (stats.total_inactive_file, inactive_file or cache, whichever the
+ * cgroup version gives), -1 when absent.  0, or -1 when the document has
+ * no usage at all.
+ */
+struct ctr_cpu_sample {
+	double total, system;	/* cpu_usage.total_usage, system_cpu_usage (ns) */
+};
+
+int    ctr_stats_parse(const cJSON *doc, const struct ctr_cpu_sample *prev,
+    struct ctr_cpu_sample *now, double *cpu_percent, int64_t *memory_bytes);
+/* Asks the engine and parses; 0, or -1 with the engine's answer in err. */
+int    ctr_stats(struct xfer *x, struct arena *a, const char *id, long timeout_ms,
+    const struct ctr_cpu_sample *prev, struct ctr_cpu_sample *now, double *cpu_percent,
+    int64_t *memory_bytes, char *err, size_t errlen);
+
 /* The engine's "message" of an error answer (else "HTTP <status>"), made one safe line. */
 void   ctr_engine_msg(const struct xfer_resp *r, char *out, size_t outlen);
 

@@ -24,6 +24,7 @@ void
 report_free(struct report *r)
 {
 	free(r->cur);
+	free(r->cpu);
 	cJSON_Delete(r->pending);
 	memset(r, 0, sizeof(*r));
 }
@@ -57,13 +58,18 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 	enum plane_rc       rc;
 	cJSON              *list, *it, *body, *arr;
 	char                err[512];
+	struct cpu_prev    *cpu;
+	size_t              ncpu = 0;
 
 	if (ctr_list(x, a, NULL, 0, REPORT_ENGINE_TIMEOUT_MS, &list, err, sizeof(err)) != 0) {
 		log_debug("instances: %s (not reported)", err);
 		return -1;
 	}
-	if ((body = cJSON_CreateObject()) == NULL)
+	cpu = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*cpu));
+	if (cpu == NULL || (body = cJSON_CreateObject()) == NULL) {
+		free(cpu);
 		return -1;
+	}
 	arr = cJSON_AddArrayToObject(body, "instances");
 	cJSON_ArrayForEach(it, list) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "Id");
@@ -76,9 +82,47 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 		if (ctr_label(doc, "launcher.app") == NULL &&
 		    ctr_label(doc, "launcher.database") == NULL)
 			continue;
-		if ((inst = ctr_instance(doc, true, NULL)) != NULL)
-			cJSON_AddItemToArray(arr, inst);
+		if ((inst = ctr_instance(doc, true, NULL)) == NULL)
+			continue;
+		/*
+		 * One stats call per running container; without figures (null)
+		 * when it fails or the container is not running: the plane
+		 * keeps no stale ones.
+		 */
+		{
+			double                 pct = -1;
+			int64_t                mem = -1;
+			const struct cpu_prev *prev = NULL;
+
+			for (size_t i = 0; i < r->ncpu; i++)
+				if (strcmp(r->cpu[i].id, id->valuestring) == 0)
+					prev = &r->cpu[i];
+			if (ctr_running(doc)) {
+				if (ctr_stats(x, a, id->valuestring, REPORT_ENGINE_TIMEOUT_MS,
+				    prev != NULL ? &prev->s : NULL, &cpu[ncpu].s, &pct, &mem, err,
+				    sizeof(err)) != 0)
+					log_debug("instances: %s (reported without them)", err);
+				else if (cpu[ncpu].s.system > 0) {
+					(void)util_snprintf(cpu[ncpu].id, sizeof(cpu[ncpu].id), "%s",
+					    id->valuestring);
+					ncpu++;
+				}
+			}
+			if (pct >= 0)
+				cJSON_AddNumberToObject(inst, "cpu_percent", pct);
+			else
+				cJSON_AddNullToObject(inst, "cpu_percent");
+			if (mem >= 0)
+				cJSON_AddNumberToObject(inst, "memory_bytes", (double)mem);
+			else
+				cJSON_AddNullToObject(inst, "memory_bytes");
+		}
+		cJSON_AddItemToArray(arr, inst);
 	}
+	/* Only the containers seen running now: vanished ones are forgotten. */
+	free(r->cpu);
+	r->cpu = cpu;
+	r->ncpu = ncpu;
 	rc = post(ud, "/instances", body, &ans);
 	cJSON_Delete(body);
 	if (rc == PLANE_OK)

@@ -34,6 +34,7 @@
 
 #include "../core/arena.h"
 #include "appspec.h"
+#include "ctr.h"
 #include "plane.h"
 #include "xfer.h"
 
@@ -55,7 +56,15 @@ struct log_cursor {
 	bool          listed;		/* in this tick's list */
 };
 
+/* A container's previous CPU sample, for engines that give no precpu (ctr.h). */
+struct cpu_prev {
+	char                  id[80];
+	struct ctr_cpu_sample s;
+};
+
 struct report {
+	struct cpu_prev   *cpu;	/* the last report's running containers */
+	size_t             ncpu;
 	struct log_cursor *cur;
 	size_t             ncur, capcur;
 	cJSON             *pending;	/* log entries not yet accepted */

@@ -63,10 +63,11 @@ DB_STMT st_claim_volumes = {"agent_claim_volumes",
 DB_STMT st_repo_cred = {"agent_repo_cred",
     "SELECT repository_credential_sealed FROM applications WHERE id = $1::uuid"
     " AND server_id = $2::uuid AND repository_credential_sealed IS NOT NULL"};
-/* Applications' instances (sql/006) and databases' statuses (sql/023). */
+/* Applications' instances (sql/006, 024), databases' statuses (sql/023) and figures (024). */
 DB_STMT st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances,"
-    " database_instances($1::uuid, $2::jsonb) IS NULL AS _databases"};
+    " database_instances($1::uuid, $2::jsonb) IS NULL AS _databases,"
+    " database_stats($1::uuid, $2::jsonb) IS NULL AS _stats"};
 /* The first item naming an application of the tenant placed on another server. */
 DB_STMT st_instances_foreign = {"agent_instances_foreign",
     "SELECT t.i - 1 AS idx, a.id FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(x, i)"

@@ -37,7 +37,10 @@
 #define DB_COLS "d.id, d.project_id, d.environment_id, d.server_id, d.name, d.type, d.version," \
 	" d.status, d.status_reason, d.pending_action, d.internal_host, d.port, d.public," \
 	" d.public_port, d.pitr_enabled, d.volume_id, d.cpu_limit::float8 AS cpu_limit," \
-	" d.memory_limit, d.created_at, d.updated_at, d.row_version::text AS _version"
+	" d.memory_limit, jsonb_build_object('cpu_percent', d.cpu_percent, 'memory_bytes'," \
+	" d.memory_bytes, 'restart_count', d.restart_count, 'at', to_char(d.stats_at AT TIME ZONE" \
+	" 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) AS stats, d.created_at, d.updated_at," \
+	" d.row_version::text AS _version"
 
 DB_STMT st_db_get = {"databases_get",
     "SELECT " DB_COLS " FROM databases d WHERE d.id = $1::uuid"};
@@ -84,6 +87,20 @@ DB_STMT st_db_terminal = {"databases_terminal",
 DB_STMT st_db_ref = {"databases_ref",
     "SELECT id, type, internal_host, port, db_user, db_name, password_sealed FROM databases"
     " WHERE project_id = $1::uuid AND environment_id = $2::uuid AND name = $3"};
+/*
+ * GET /databases/:id/instances: its one container in the shape of
+ * applications' instances (sql/024: the figures of the last report; the
+ * id is the database's, health is the readiness probe's verdict folded
+ * into status; no deployment).  Empty until a container was created.
+ */
+DB_STMT st_db_instances = {"databases_instances",
+    "SELECT d.id, d.container_id, d.name, d.server_id, NULL::uuid AS deployment_id,"
+    " CASE WHEN d.status IN ('running', 'crashed') THEN d.status"
+    " WHEN d.status = 'stopped' THEN 'exited' ELSE d.status END AS status, 'none' AS health,"
+    " d.public_port AS host_port, NULL::timestamptz AS started_at, d.restart_count,"
+    " NULL::integer AS exit_code, d.cpu_percent, d.memory_bytes,"
+    " coalesce(d.stats_at, d.updated_at) AS updated_at"
+    " FROM databases d WHERE d.id = $1::uuid AND d.container_id IS NOT NULL"};
 DB_STMT st_db_logs = {"databases_logs", RUNTIME_LOGS_SQL("database_id")};
 
 /* Long enough for a client to open the WebSocket, short enough to be spent. */
@@ -613,6 +630,18 @@ connection(struct req *r)
 }
 
 static enum err
+instances(struct req *r)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_get_object(r, &st_db_get, &res, "database not found", http_param(r, "id"))) !=
+	    ERR_OK || (e = db_run(r, &st_db_instances, &res, http_param(r, "id"))) != ERR_OK)
+		return e;
+	return http_respond_json(r, 200, json_rows(res), NULL);
+}
+
+static enum err
 logs(struct req *r)
 {
 	return runtime_logs_answer(r, &st_db_logs);
@@ -671,6 +700,7 @@ const struct route api_database_routes[] = {
 	    "database.rotate_password"),
 	/* Write, as revealing env values: the answer is the credentials. */
 	DB_ROUTE(HTTP_GET, "/databases/:id/connection", connection, CAP_WRITE, NULL),
+	DB_ROUTE(HTTP_GET, "/databases/:id/instances", instances, CAP_READ, NULL),
 	DB_ROUTE(HTTP_GET, "/databases/:id/logs", logs, CAP_DEPLOY, NULL),
 	DB_ROUTE(HTTP_POST, "/databases/:id/terminal", terminal, CAP_WRITE, "database.terminal"),
 	{0},

@@ -348,8 +348,22 @@ def test_actions_scale_and_instances_follow_jobs():
     got = c.get("/applications/%s/instances" % a["id"]).data
     assert sorted(i["status"] for i in got) == ["exited", "exited"], got
     assert c.get("/applications/" + a["id"]).data["status"] == "crashed"
-    agent.call("POST", "/instances", {"instances": [dict(rep[0], state="running")]})
+    agent.call("POST", "/instances", {"instances": [dict(rep[0], state="running", cpu_percent=12.5,
+                                                         memory_bytes=41 << 20)]})
     assert c.get("/applications/" + a["id"]).data["status"] == "running"
+    # The report's figures are stored; a job's result (no figures) keeps them.
+    got = c.get("/applications/%s/instances" % a["id"]).data
+    assert [(i["cpu_percent"], i["memory_bytes"]) for i in got] == [(12.5, 41 << 20)], got
+    _finish_report = [dict(inst[0], status="running")]
+    c.post("/applications/%s/scale" % a["id"], {"replicas": 1})
+    _finish(agent, agent.claim(), instances=_finish_report)
+    got = c.get("/applications/%s/instances" % a["id"]).data
+    assert [(i["cpu_percent"], i["memory_bytes"]) for i in got] == [(12.5, 41 << 20)], got
+    # A report without them (stats failed, or stopped) clears them.
+    agent.call("POST", "/instances", {"instances": [dict(rep[0], state="running", cpu_percent=None,
+                                                         memory_bytes=None)]})
+    got = c.get("/applications/%s/instances" % a["id"]).data
+    assert [(i["cpu_percent"], i["memory_bytes"]) for i in got] == [(None, None)], got
     # Containers without our labels (empty ids) are ignored, not an error.
     assert agent.call("POST", "/instances", {"instances": [dict(rep[0], state="running"),
         {"container_id": "9" * 64, "app_id": "", "deployment_id": "", "state": "running"}]}).status == 200

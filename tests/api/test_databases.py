@@ -294,6 +294,41 @@ def test_instance_reports_crash_a_database_and_bring_it_back():
     assert "restarted" in c.get("/databases/" + d["id"]).data["status_reason"]
 
 
+def test_instance_reports_carry_stats_shown_as_instances():
+    c, srv, p = _world()
+    d = _db(c, p, name="main", memory_limit=256 << 20)
+    assert c.get("/databases/%s/instances" % d["id"]).data == []  # no container yet
+    assert d["stats"] == {"cpu_percent": None, "memory_bytes": None, "restart_count": 0, "at": None}, d
+    ag, _ = _running(c, srv, d)
+    item = {"database_id": d["id"], "container_id": "ab" * 32, "name": "lnchr-db-" + d["id"],
+            "state": "running", "exit_code": None, "restart_count": 0, "cpu_percent": 3.25,
+            "memory_bytes": 30 << 20}
+    assert ag.call("POST", "/instances", {"instances": [item]}).status == 200
+    got = c.get("/databases/" + d["id"])
+    st = got.data["stats"]
+    assert (st["cpu_percent"], st["memory_bytes"], st["restart_count"]) == (3.25, 30 << 20, 0), st
+    assert st["at"].endswith("Z"), st
+    etag = got.headers.get("etag")
+    assert etag, got.headers
+    inst = c.get("/databases/%s/instances" % d["id"]).data
+    assert len(inst) == 1 and inst[0]["container_id"] == "ab" * 32 and inst[0]["status"] == "running" \
+        and (inst[0]["cpu_percent"], inst[0]["memory_bytes"]) == (3.25, 30 << 20), inst
+    app_keys = {"id", "container_id", "name", "server_id", "deployment_id", "status", "health", "host_port",
+                "started_at", "restart_count", "exit_code", "cpu_percent", "memory_bytes", "updated_at"}
+    assert set(inst[0]) == app_keys, inst
+    # Figures are the agent's: the ETag stays.
+    item.update(cpu_percent=None, memory_bytes=None)
+    assert ag.call("POST", "/instances", {"instances": [item]}).status == 200
+    again = c.get("/databases/" + d["id"])
+    assert again.data["stats"]["memory_bytes"] is None and again.data["stats"]["cpu_percent"] is None
+    assert again.headers.get("etag") == etag
+    # Another server's agent writes none of it.
+    ag2 = Agent(c.tenant, _server(c, name="second")["agent_token"])
+    assert ag2.call("POST", "/instances", {"instances": [dict(item, memory_bytes=1)]}).status == 200
+    assert c.get("/databases/" + d["id"]).data["stats"]["memory_bytes"] is None
+    assert c.get("/databases/%s/instances" % str(uuid.uuid4())).status == 404
+
+
 def test_logs_are_runtime_logs_of_the_database_redacted():
     c, srv, p = _world()
     d = _db(c, p, name="main")

@@ -330,3 +330,34 @@ def test_a_database_container_that_stops_by_itself_is_reported_crashed():
     _action(w, d["id"], "start")
     assert _ctr(d["id"])["State"]["Running"]
     assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
+
+
+def test_database_limits_reach_the_engine_and_stats_come_back():
+    """cpu_limit and memory_limit are the container's NanoCpus and Memory;
+    the agent's report reads the engine's stats of the running container
+    into the database's `stats` and its instance (memory within the limit;
+    the CPU figure from the second report on, Podman giving no precpu)."""
+    _need_fixtures()
+    w = World.get()
+    limit = 64 << 20
+    d = _settled(w, _db(w, type="redis", memory_limit=limit, cpu_limit=0.5)["id"])
+    hc = _ctr(d["id"])["HostConfig"]
+    assert (hc.get("NanoCpus"), hc.get("Memory")) == (500000000, limit), hc
+    st, raw = engine("GET", "/containers/lnchr-db-%s/stats?stream=false&one-shot=true" % d["id"])
+    if isinstance(raw, dict):
+        print("engine stats answer: HTTP %s read=%s preread=%s cpu_stats=%s precpu_stats=%s memory_stats=%s"
+              % (st, raw.get("read"), raw.get("preread"), json.dumps(raw.get("cpu_stats")),
+                 json.dumps(raw.get("precpu_stats")), json.dumps(raw.get("memory_stats"))))
+    assert st == 200 and isinstance(raw, dict) and raw.get("memory_stats", {}).get("usage", 0) > 0, (st, raw)
+
+    def reported():
+        got = w.c.get("/databases/" + d["id"]).data
+        return got if (got["stats"]["memory_bytes"] or 0) > 0 and got["stats"]["cpu_percent"] is not None \
+            else None
+    got = _wait("the agent to report the database's stats", reported, 60)
+    s = got["stats"]
+    assert 0 < s["memory_bytes"] <= limit and s["at"] and s["restart_count"] == 0, s
+    assert 0 <= s["cpu_percent"] <= 100, s  # at most the 0.5 CPU it may use, in docker's scale
+    inst = w.c.get("/databases/%s/instances" % d["id"]).data
+    assert len(inst) == 1 and inst[0]["status"] == "running" and inst[0]["memory_bytes"] > 0, inst
+    assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204

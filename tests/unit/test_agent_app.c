@@ -417,11 +417,53 @@ test_volumes(void)
 	cJSON_Delete(df);
 }
 
+/* The docker CLI's arithmetic on an engine's stats document. */
+static void
+test_stats(void)
+{
+	double                cpu;
+	int64_t               mem;
+	struct ctr_cpu_sample now, prev = {.total = 200000000, .system = 20000000000.0 - 4e9};
+	cJSON                *v1 = cJSON_Parse("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":3000000000},"
+	    "\"system_cpu_usage\":20000000000,\"online_cpus\":2},"
+	    "\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":2000000000},"
+	    "\"system_cpu_usage\":10000000000},"
+	    "\"memory_stats\":{\"usage\":50000000,\"stats\":{\"total_inactive_file\":8000000,"
+	    "\"cache\":9000000}}}");
+	cJSON                *v2 = cJSON_Parse("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":5,"
+	    "\"percpu_usage\":[1,2,3,4]},\"system_cpu_usage\":100},"
+	    "\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":5},\"system_cpu_usage\":50},"
+	    "\"memory_stats\":{\"usage\":4096,\"stats\":{\"inactive_file\":1024}}}");
+	cJSON                *first = cJSON_Parse("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":5},"
+	    "\"system_cpu_usage\":100},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":0},\"system_cpu_usage\":0},"
+	    "\"memory_stats\":{\"usage\":4096}}");
+	cJSON                *none = cJSON_Parse("{\"read\":\"0001-01-01T00:00:00Z\",\"memory_stats\":{}}");
+
+	CHECK(ctr_stats_parse(v1, &prev, &now, &cpu, &mem) == 0 && cpu > 19.99 && cpu < 20.01 &&
+	    mem == 42000000, "cgroup v1: 10%% of the system's time on 2 CPUs, usage minus inactive file");
+	CHECK(now.total == 3000000000.0 && now.system == 20000000000.0, "the sample kept for next time");
+	CHECK(ctr_stats_parse(v2, NULL, &now, &cpu, &mem) == 0 && cpu == 0 && mem == 3072,
+	    "cgroup v2: idle, usage minus inactive_file");
+	CHECK(ctr_stats_parse(first, NULL, &now, &cpu, &mem) == 0 && cpu == -1 && mem == 4096,
+	    "no previous sample: memory without cpu");
+	prev.total = 3;
+	prev.system = 60;
+	CHECK(ctr_stats_parse(first, &prev, &now, &cpu, &mem) == 0 && cpu > 4.99 && cpu < 5.01,
+	    "a zero precpu (Podman without stream): the delta against our previous sample");
+	CHECK(ctr_stats_parse(none, &prev, &now, &cpu, &mem) == -1 && cpu == -1 && mem == -1,
+	    "a stopped container's empty stats give nothing");
+	cJSON_Delete(v1);
+	cJSON_Delete(v2);
+	cJSON_Delete(first);
+	cJSON_Delete(none);
+}
+
 int
 main(void)
 {
 	char repo[128], tag[64];
 
+	test_stats();
 	test_volumes();
 	test_payload();
 	test_redact();
