@@ -58,6 +58,25 @@
 #                                  (additionalimagestores, read-only), e.g. the
 #                                  database images' store of
 #                                  tests/fixtures/dbimages.sh --store
+#   LAUNCHER_DB_IMAGES    [auto]   the managed databases' engine images for the stack's Podman:
+#                           auto = start/run build the image store
+#                                  /var/tmp/launcher-dbimages/store with
+#                                  tests/fixtures/dbimages.sh --store (PostgreSQL 15,
+#                                  MariaDB 10.11, Redis 7 from Debian's packages,
+#                                  tagged as conf/database-images.conf's images) when
+#                                  it is absent or a recipe changed (cold cache: about
+#                                  6.5 minutes on a 2-core machine; warm: seconds), and
+#                                  the stack's Podman reads it (as LAUNCHER_IMAGE_STORES).
+#                                  Nothing is built when LAUNCHER_IMAGE_STORES is set
+#                                  (the operator's own store) or the engine is not
+#                                  the stack's Podman (Docker: import once with
+#                                  dbimages.sh --engine-socket /var/run/docker.sock)
+#                           skip = nothing built: the images come from the operator's
+#                                  own engine, registry or mirror (the image column of
+#                                  the table). The tests' throwaway stacks use skip
+#                                  (tests/run.sh passes the store itself)
+#                                  LAUNCHER_DEBIAN_MIRROR [http://deb.debian.org/debian]
+#                                  is the Debian mirror the build uses
 #   LAUNCHER_INSECURE_REGISTRIES []  comma-separated host:port of registries the
 #                                  stack's Podman reaches over plain HTTP (insecure
 #                                  = true in its registries.conf), e.g. the tests'
@@ -112,10 +131,12 @@ DOCKER_SOCK=/var/run/docker.sock
 # libssl-dev: OpenSSL's libcrypto, which the pool (the JWT's HMAC) and the
 # agent (its WebSocket handshake) link; named here, not left to arrive as a
 # dependency of another -dev package.
+# debootstrap: the managed databases' images (LAUNCHER_DB_IMAGES=auto).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
-          podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static)
+          podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
+          debootstrap)
 
 # Services in start order; stop goes in reverse. podman, ws and agent are
 # optional: they are started (and get a pid file) only when in use.
@@ -184,6 +205,8 @@ load_config() {
     INSECURE_REGISTRIES=${LAUNCHER_INSECURE_REGISTRIES:-}
     INSECURE_REGISTRIES=${INSECURE_REGISTRIES// /}
     IMAGE_STORES=${LAUNCHER_IMAGE_STORES:-}
+    DB_IMAGES=${LAUNCHER_DB_IMAGES:-auto}
+    DB_IMAGES_STORE=/var/tmp/launcher-dbimages/store
 
     PLANE_VERSION=0.1.0
     if [ -s "$REPO/VERSION" ]; then
@@ -235,6 +258,9 @@ load_config() {
         1|true|yes|on) LOCAL_AGENT=1 ;;
         0|false|no|off|'') LOCAL_AGENT=0 ;;
         *) die "LAUNCHER_LOCAL_AGENT must be 1 or 0 (got '$LOCAL_AGENT')" ;;
+    esac
+    case $DB_IMAGES in auto|skip) ;; *)
+        die "LAUNCHER_DB_IMAGES must be auto or skip (got '$DB_IMAGES')" ;;
     esac
     local reg regs
     IFS=, read -r -a regs <<< "$INSECURE_REGISTRIES"
@@ -761,6 +787,34 @@ resolve_engine() {
     esac
 }
 
+# ensure_db_images — LAUNCHER_DB_IMAGES=auto: the managed databases' images
+# in the image store the stack's Podman reads (IMAGE_STORES). Before
+# anything starts: a failed build leaves nothing running. The store is
+# shared with the tests (same cache, same lock); dbimages.sh rebuilds only
+# the stages whose key changed and imports only images whose label differs.
+ensure_db_images() {
+    [ "$DB_IMAGES" = auto ] || return 0
+    if [ -n "$IMAGE_STORES" ]; then
+        say "database images: LAUNCHER_IMAGE_STORES is set ($IMAGE_STORES): nothing built"
+        return 0
+    fi
+    if [ "$ENGINE_KIND" != podman ]; then
+        say "database images: not built (the engine is $ENGINE_KIND, not the stack's Podman;" \
+            "see tests/fixtures/dbimages.sh --engine-socket)"
+        return 0
+    fi
+    local t0=$SECONDS
+    say "database images: checking $DB_IMAGES_STORE (an absent store or a changed recipe is" \
+        "built from Debian's packages: about 6.5 minutes cold; LAUNCHER_DB_IMAGES=skip to not)"
+    bash "$REPO/tests/fixtures/dbimages.sh" --store "$DB_IMAGES_STORE" \
+        --table "$REPO/conf/database-images.conf" --only postgres --only mysql --only redis \
+        > /dev/null ||
+        die "the database images could not be built (output above); fix it, or start with" \
+            "LAUNCHER_DB_IMAGES=skip (managed databases then need their images in the engine)"
+    IMAGE_STORES=$DB_IMAGES_STORE
+    say "database images: ready in $(( SECONDS - t0 )) s"
+}
+
 # min_limit HARD CAP — the smaller of a `ulimit -H` value and CAP.
 min_limit() {
     if is_uint "$1" && [ "$1" -lt "$2" ]; then printf '%s' "$1"; else printf '%s' "$2"; fi
@@ -1148,7 +1202,7 @@ Launcher is running.
   API:     $API_URL
   tenant:  $TENANT
   state:   $STATE   (logs in log/, mail in mail/)
-  engine:  ${ENGINE_KIND}${ENGINE_SOCKET:+ on $ENGINE_SOCKET}
+  engine:  ${ENGINE_KIND}${ENGINE_SOCKET:+ on $ENGINE_SOCKET}${IMAGE_STORES:+ (image stores: $IMAGE_STORES)}
   stop:    make stop   (or Ctrl-C under make run)
 Register the first user:
   curl -k -X POST $API_URL/auth/register \\
@@ -1202,6 +1256,8 @@ do_start() {
     [ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (run: $PROG install)"
     resolve_engine strict
     check_state_access
+
+    ensure_db_images
 
     trap on_start_exit EXIT
     trap 'exit 130' INT

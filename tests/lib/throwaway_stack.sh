@@ -8,6 +8,9 @@ throwaway_port() {   # free loopback ports no leftover firewall rule captures (p
 
 throwaway_stack() {
 	export LAUNCHER_STATE_DIR LAUNCHER_HTTP_PORT LAUNCHER_HTTPS_PORT LAUNCHER_SMTP_PORT LAUNCHER_PG_PORT
+	# The database images are the caller's (tests/run.sh and the benches pass
+	# LAUNCHER_IMAGE_STORES when they need them): no build at each start.
+	export LAUNCHER_DB_IMAGES=skip
 	LAUNCHER_STATE_DIR=$(mktemp -d "/var/tmp/launcher-$1.XXXXXX")
 	chmod 755 "$LAUNCHER_STATE_DIR"
 	# Four distinct ports in one draw (drawn one by one, two could be the same).
