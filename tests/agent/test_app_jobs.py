@@ -310,13 +310,13 @@ def case_deploy_roll_rollback(plane, edge, fx):
           j.get("error"))
 
     # the reports
-    ok = plane.wait(lambda p: any(any(i["app_id"] == app and i["state"] == "running" for i in b)
+    ok = plane.wait(lambda p: any(any(i.get("app_id") == app and i["state"] == "running" for i in b)
                                   for b in p.instances[-3:]), 10)
     check(ok, "instances reported")
-    ok = plane.wait(lambda p: any(e["app_id"] == app for e in p.logs), 10)
+    ok = plane.wait(lambda p: any(e.get("app_id") == app for e in p.logs), 10)
     check(ok, "runtime logs shipped")
     with plane.lock:
-        mine = [e for e in plane.logs if e["app_id"] == app]
+        mine = [e for e in plane.logs if e.get("app_id") == app]
     # Podman stamps whole seconds, so the same line may legitimately repeat
     # within a second (a restart): compare with what the engine holds.
     dups = []
