@@ -105,7 +105,8 @@ class World:
         self.server = _server(self.c, base_domain="localhost")
         self.project = new_project(self.c)
         self.agent = self.agent_class(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
-        atexit.register(self.agent.proc.kill)
+        # The agent of the moment (a test may kill and start it again).
+        atexit.register(lambda: self.agent.proc.kill())
         _wait("the agent online", lambda: self.c.get("/servers/" + self.server["id"]).data["status"] == "online",
               30)
 
