@@ -190,6 +190,7 @@ rm -f "$tmp"
 if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
+	AGENT_FIREWALL_CHAIN=$(sed -n "s/^export LAUNCHER_FIREWALL_CHAIN=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
 		$PY tests/agent/test_agent.py "$BUILD" > "$tmp" 2>&1
 	rc=$?
 	# a failure prints its checks and the case's agent log
@@ -203,6 +204,7 @@ fi
 if [ "$#" -eq 0 ]; then
 	tmp=$(mktemp)
 	AGENT_ENGINE_SOCKET=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
+	AGENT_FIREWALL_CHAIN=$(sed -n "s/^export LAUNCHER_FIREWALL_CHAIN=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"") \
 		$PY tests/agent/test_app_jobs.py "$BUILD" > "$tmp" 2>&1
 	rc=$?
 	# a failure prints its checks and the case's agent log

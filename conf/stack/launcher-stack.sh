@@ -289,6 +289,11 @@ load_config() {
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
     AGENT_TOKEN=$STATE/secrets/agent.token
+    # The agent's own iptables chains isolating the project networks (see the
+    # README's "Network isolation"): one name per stack, so that the stacks
+    # of one machine (each its own Podman and networks) do not rewrite each
+    # other's; removed by stop.
+    FIREWALL_CHAIN=LNCHR-$(printf '%s' "$STATE" | cksum | cut -d' ' -f1)
     PODMAN_DIR=$STATE/podman
     PODMAN_SOCK=$PODMAN_DIR/podman.sock
     ENGINE_KIND=""      # podman|docker|none once resolve_engine ran
@@ -1030,7 +1035,7 @@ start_agent() {
     printf '\n== %s launcher-agent\n' "$(date -u +%FT%TZ)" >> "$log"
     setsid "$AGENT_BIN" --plane "$BASE_URL" --tenant "$TENANT" --token-file "$AGENT_TOKEN" \
         --ca "$STATE/tls/cert.pem" --engine-socket "$ENGINE_SOCKET" --state-dir "$STATE/agent" \
-        --nginx-test-command "$(nginx_test_command)" \
+        --nginx-test-command "$(nginx_test_command)" --firewall-chain "$FIREWALL_CHAIN" \
         --edge-sites-dir "$STATE/nginx/sites" --edge-listen "$BIND:$HTTP_PORT" \
         --edge-nginx-pid "$STATE/nginx/nginx.pid" >> "$log" 2>&1 < /dev/null &
     pid=$!
@@ -1191,7 +1196,8 @@ env_lines() {
              BIN_DIR:"$BIN_DIR" WORKERS:"$WORKERS" BENCH:"$BENCH" MAX_BODY:"$MAX_BODY" \
              RATE_IP:"$RATE_IP" BURST_IP:"$BURST_IP" RATE_KEY:"$RATE_KEY" BURST_KEY:"$BURST_KEY" \
              RATE_AUTH:"$RATE_AUTH" BURST_AUTH:"$BURST_AUTH" PLANE_VERSION:"$PLANE_VERSION" \
-             ENGINE:"$ENGINE_KIND" ENGINE_SOCKET:"$ENGINE_SOCKET"; do
+             ENGINE:"$ENGINE_KIND" ENGINE_SOCKET:"$ENGINE_SOCKET" \
+             FIREWALL_CHAIN:"$FIREWALL_CHAIN"; do
         printf 'export LAUNCHER_%s=%q\n' "${n%%:*}" "${n#*:}"
     done
 }
@@ -1346,6 +1352,24 @@ stop_containers() {
     done
 }
 
+# The agents' isolation chains of this stack (FIREWALL_CHAIN and its -2),
+# once its containers are stopped: the jumps from FORWARD, then the chains.
+# Nothing when they are absent, or without iptables / root.
+release_firewall() {
+    local ipt c
+    ipt=$(PATH=$PATH:/usr/sbin:/sbin command -v iptables 2>/dev/null) || return 0
+    "$ipt" -w 5 -S "$FIREWALL_CHAIN" > /dev/null 2>&1 || return 0
+    for _ in 1 2 3 4 5 6 7 8; do
+        "$ipt" -w 5 -D FORWARD -j "$FIREWALL_CHAIN" 2> /dev/null || break
+    done
+    for c in "$FIREWALL_CHAIN" "$FIREWALL_CHAIN-2"; do
+        "$ipt" -w 5 -F "$c" 2> /dev/null || true
+    done
+    for c in "$FIREWALL_CHAIN" "$FIREWALL_CHAIN-2"; do
+        "$ipt" -w 5 -X "$c" 2> /dev/null || err "could not remove the iptables chain $c"
+    done
+}
+
 podman_cli() {
     CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
         CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf "$PODMAN_BIN" "$@" < /dev/null
@@ -1356,6 +1380,7 @@ stop_all() {
     [ -d "$RUN_DIR" ] || return 0
     stop_service agent TERM 20     # finishes or releases its job within 10 s
     stop_containers
+    release_firewall
     stop_service nginx QUIT 15
     stop_service scheduler TERM 10
     stop_service ws TERM 10

@@ -20,6 +20,7 @@
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/util.h"
+#include "netfw.h"
 #include "text.h"
 
 /* CONF_SECONDS: "2", "0.5" seconds in the file, kept as int64_t milliseconds. */
@@ -132,6 +133,13 @@ valid_ip(const char *v)
 }
 
 static const char *
+valid_chain(const char *v)
+{
+	return netfw_chain_ok(v) ? NULL : "must be 1 to 26 of [A-Za-z0-9_-] (an iptables chain name; "
+	    "<name>-2 is the second chain)";
+}
+
+static const char *
 valid_level(const char *v)
 {
 	enum log_level l;
@@ -167,6 +175,9 @@ static const struct conf_key conf_keys[] = {
 	    "(see the README's \"What a build can reach\")"),
 	S(database_host_ip, "127.0.0.1", valid_ip, "address a public database's host port is "
 	    "published on (0.0.0.0: every interface; the default keeps it on loopback)"),
+	S(firewall_chain, NETFW_CHAIN_DEFAULT, valid_chain, "the agent's own iptables chains that drop "
+	    "traffic between two project networks (<name> and <name>-2, jumped to first from "
+	    "FORWARD; see the README's \"Network isolation\"); one name per engine on a host"),
 	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
 	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
 	T("volumes_interval", volumes_interval_ms, "300", 1000, 86400000, "seconds between reports of "

@@ -40,6 +40,7 @@ struct agent_conf {
 	char    host_ports[32];		/* "LOW-HIGH" (agent_port_range) */
 	char    build_network[64];	/* "none", or an engine network's name (never "host") */
 	char    database_host_ip[64];	/* where a public database's port listens */
+	char    firewall_chain[32];	/* the isolation chains' name (netfw.h) */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */
 	int64_t logs_interval_ms;		/* key logs_interval, seconds */
 	int64_t volumes_interval_ms;		/* key volumes_interval, seconds */

@@ -9,6 +9,7 @@
 
 #include "../core/util.h"
 #include "engine.h"
+#include "netfw.h"
 #include "text.h"
 #include "volume.h"
 
@@ -260,6 +261,21 @@ ctr_stats(struct xfer *x, struct arena *a, const char *id, long timeout_ms,
 	return 0;
 }
 
+/*
+ * The agent's isolation chains made current (netfw.h) after any change of
+ * the project networks or their containers: writes only what differs; a
+ * failure is logged there and shown by the network_isolation diagnostic,
+ * and the next report cycle tries again.
+ */
+static void
+fw_resync(struct xfer *x, struct arena *a)
+{
+	bool changed;
+
+	if (x->conf != NULL)
+		(void)netfw_sync(x, a, x->conf->firewall_chain, &changed, NULL, 0);
+}
+
 int
 ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, char *err,
     size_t errlen)
@@ -282,6 +298,8 @@ ctr_action(struct xfer *x, struct arena *a, const char *id, const char *action, 
 		util_snprintf(err, errlen, "%s container %.12s: %s", action, id, msg);
 		return -1;
 	}
+	if (timed)	/* the engine tore the container's network down */
+		fw_resync(x, a);
 	return 0;
 }
 
@@ -301,6 +319,7 @@ ctr_remove(struct xfer *x, struct arena *a, const char *id, char *err, size_t er
 		util_snprintf(err, errlen, "removing container %.12s: %s", id, msg);
 		return -1;
 	}
+	fw_resync(x, a);
 	return 0;
 }
 
@@ -547,8 +566,11 @@ ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
 		util_snprintf(err, errlen, "bad project or tenant id for the project network");
 		return -1;
 	}
-	if ((rc = net_check(x, a, name, tenant_id, project_id, err, errlen)) <= 0)
+	if ((rc = net_check(x, a, name, tenant_id, project_id, err, errlen)) <= 0) {
+		if (rc == 0)
+			fw_resync(x, a);	/* before a container of it starts */
 		return rc;
+	}
 	if ((b = cJSON_CreateObject()) == NULL) {
 		util_snprintf(err, errlen, "out of memory");
 		return -1;
@@ -573,10 +595,13 @@ ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
 		util_snprintf(err, errlen, "creating network %s: %s", name, r.err);
 		return -1;
 	}
-	if (r.status == 201 || r.status == 200)
+	if (r.status == 201 || r.status == 200 || (r.status == 409 &&	/* made meanwhile: ours? */
+	    net_check(x, a, name, tenant_id, project_id, err, errlen) == 0)) {
+		fw_resync(x, a);
 		return 0;
-	if (r.status == 409)	/* made meanwhile: ours? */
-		return net_check(x, a, name, tenant_id, project_id, err, errlen) == 0 ? 0 : -1;
+	}
+	if (r.status == 409)
+		return -1;
 	ctr_engine_msg(&r, msg, sizeof(msg));
 	util_snprintf(err, errlen, "creating network %s: %s", name, msg);
 	return -1;
@@ -602,9 +627,11 @@ ctr_network_prune(struct xfer *x, struct arena *a, const char *tenant_id, const 
 		return;
 	if (xfer_engine_call(x, a, "DELETE", arena_printf(a, ENGINE_API "/networks/%s",
 	    ctr_qs_escape(a, name)), NULL, CTR_TIMEOUT_MS, &r) == 0 &&
-	    (r.status == 204 || r.status == 200))
+	    (r.status == 204 || r.status == 200)) {
 		util_snprintf(note, notelen, "network %s removed (no container of the project left)",
 		    name);
+		fw_resync(x, a);
+	}
 }
 
 /* ---------------------------------------------------------------- exec */

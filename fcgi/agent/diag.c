@@ -22,6 +22,7 @@
 #include "../core/util.h"
 #include "engine.h"
 #include "hostinfo.h"
+#include "netfw.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -132,38 +133,64 @@ last_lines(const char *text, size_t len, int lines, char *out, size_t outlen)
 	text_sanitize(out, 1);
 }
 
+struct ring {
+	char   buf[8192];
+	size_t len;
+};
+
+static void
+ring_sink(void *ud, const char *p, size_t n)
+{
+	struct ring *r = ud;
+
+	ring_add(r->buf, sizeof(r->buf), &r->len, p, n);
+}
+
 int
-diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_t taillen)
+diag_spawn(const char *const *argv, const char *input, int timeout_ms, int *status,
+    void (*sink)(void *ud, const char *p, size_t n), void *ud, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          at;
 	sigset_t                   none, dfl;
-	char                       ring[8192], chunk[1024];
-	char                      *argv[] = {"sh", "-c", (char *)cmd, NULL};
-	size_t                     rlen = 0;
-	int                        p[2] = {-1, -1}, ws = 0, rc = -1;
+	char                       chunk[4096];
+	size_t                     inlen = input != NULL ? strlen(input) : 0;
+	int                        p[2] = {-1, -1}, in[2] = {-1, -1}, ws = 0, rc = -1;
 	int64_t                    deadline = timefmt_mono_ms() + timeout_ms;
 	bool                       eof = false, reaped = false, fa_ok = false, at_ok = false;
 	pid_t                      pid = -1;
 
-	ring[0] = '\0';
-	tail[0] = '\0';
+	err[0] = '\0';
 	if (pipe2(p, O_CLOEXEC) != 0) {
-		util_snprintf(tail, taillen, "pipe: %s", strerror(errno));
+		util_snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	/* Our end only: a grandchild keeping the pipe open must not block us. */
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
-		util_snprintf(tail, taillen, "fcntl: %s", strerror(errno));
+		util_snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		goto out;
+	}
+	/* The input goes whole into the pipe before the child starts: it must
+	 * fit in the pipe's buffer (64 KiB on Linux), so no write can block. */
+	if (input != NULL) {
+		if (inlen >= DIAG_INPUT_MAX || pipe2(in, O_CLOEXEC) != 0 ||
+		    (inlen > 0 && write(in[1], input, inlen) != (ssize_t)inlen)) {
+			util_snprintf(err, errlen, "cannot pass %zu bytes of input", inlen);
+			goto out;
+		}
+		close(in[1]);
+		in[1] = -1;
 	}
 	fa_ok = posix_spawn_file_actions_init(&fa) == 0;
 	at_ok = posix_spawnattr_init(&at) == 0;
 	if (!fa_ok || !at_ok) {
-		util_snprintf(tail, taillen, "posix_spawn setup failed");
+		util_snprintf(err, errlen, "posix_spawn setup failed");
 		goto out;
 	}
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (input != NULL)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
 	/* Its own process group (killed whole on timeout), default signals,
@@ -180,8 +207,8 @@ diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
-	if ((errno = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ)) != 0) {
-		util_snprintf(tail, taillen, "cannot run /bin/sh: %s", strerror(errno));
+	if ((errno = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ)) != 0) {
+		util_snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(errno));
 		pid = -1;
 		goto out;
 	}
@@ -196,7 +223,7 @@ diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_
 		if (left <= 0) {
 			kill(-pid, SIGKILL);
 			(void)waitpid(pid, &ws, 0);
-			util_snprintf(tail, taillen, "timed out after %d ms", timeout_ms);
+			util_snprintf(err, errlen, "timed out after %d ms", timeout_ms);
 			pid = -1;
 			goto out;
 		}
@@ -207,7 +234,7 @@ diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_
 				ssize_t got = read(p[0], chunk, sizeof(chunk));
 
 				if (got > 0)
-					ring_add(ring, sizeof(ring), &rlen, chunk, (size_t)got);
+					sink(ud, chunk, (size_t)got);
 				else if (got == 0 || (errno != EINTR && errno != EAGAIN))
 					eof = true;
 			}
@@ -219,11 +246,11 @@ diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_
 		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != pid)
 			continue;
 		if (!eof) {
-			/* Drain what is left in the pipe (bounded by the ring). */
+			/* Drain what is left in the pipe. */
 			ssize_t got;
 
 			while ((got = read(p[0], chunk, sizeof(chunk))) > 0)
-				ring_add(ring, sizeof(ring), &rlen, chunk, (size_t)got);
+				sink(ud, chunk, (size_t)got);
 		}
 		/* Whatever it left running in the background goes with it. */
 		kill(-pid, SIGKILL);
@@ -238,7 +265,6 @@ diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_
 		*status = 128 + WTERMSIG(ws);
 	else
 		*status = -1;
-	last_lines(ring, rlen, 5, tail, taillen);
 	rc = 0;
 out:
 	if (pid > 0) {
@@ -249,11 +275,28 @@ out:
 		posix_spawn_file_actions_destroy(&fa);
 	if (at_ok)
 		posix_spawnattr_destroy(&at);
-	if (p[0] >= 0)
-		close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]);
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		if (in[i] >= 0)
+			close(in[i]);
+	}
 	return rc;
+}
+
+int
+diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail, size_t taillen)
+{
+	const char *const argv[] = {"/bin/sh", "-c", cmd, NULL};
+	struct ring       r;
+
+	r.buf[0] = '\0';
+	r.len = 0;
+	tail[0] = '\0';
+	if (diag_spawn(argv, NULL, timeout_ms, status, ring_sink, &r, tail, taillen) != 0)
+		return -1;
+	last_lines(r.buf, r.len, 5, tail, taillen);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ checks */
@@ -418,6 +461,23 @@ check_nginx(const struct diag_input *in, struct arena *a, struct check *c)
 	    tail);
 }
 
+/* The agent's isolation chains between project networks (netfw.h): made current now. */
+static void
+check_isolation(const struct diag_input *in, struct arena *a, struct check *c)
+{
+	static const char *const status[] = {"ok", "warn", "fail"};
+	static const char *const value[] = {"enforced", "unguarded", "failed"};
+	enum netfw_state         st;
+	bool                     changed = false;
+	char                     detail[900];
+
+	st = netfw_sync(in->x, a, in->conf->firewall_chain, &changed, detail, sizeof(detail));
+	c->status = status[st];
+	util_snprintf(c->str, sizeof(c->str), "%s", value[st]);
+	util_snprintf(c->detail, sizeof(c->detail), "%s%s", detail,
+	    changed ? " (rules were missing or stale: rewritten now)" : "");
+}
+
 static void
 check_plane(const struct diag_input *in, struct arena *a, struct check *c)
 {
@@ -443,6 +503,7 @@ static const struct {
 } checks[] = {
 	{"engine_ping", check_engine_ping},
 	{"engine_version", check_engine_version},
+	{"network_isolation", check_isolation},
 	{"disk_headroom", check_disk},
 	{"memory_headroom", check_memory},
 	{"dns_resolution", check_dns},

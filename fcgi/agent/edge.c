@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "diag.h"
+#include "text.h"
 #include "timefmt.h"
 
 #define APP_UPSTREAM_MAX 80
@@ -25,28 +25,6 @@
 #define EDGE_CMD_TIMEOUT_MS 60000
 #define EDGE_WORKERS_MAX    256
 #define EDGE_RELOAD_WAIT_MS 5000	/* for nginx's new workers to appear */
-
-/* Appends to out at *o; -1 once it does not fit. */
-static int
-put(char *out, size_t outlen, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-put(char *out, size_t outlen, size_t *o, const char *fmt, ...)
-{
-	va_list ap;
-	int     n;
-
-	if (*o >= outlen)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(out + *o, outlen - *o, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= outlen - *o)
-		return -1;
-	*o += (size_t)n;
-	return 0;
-}
 
 /* The app's name in a comment: no newline can end the comment early. */
 static void
@@ -72,27 +50,27 @@ edge_render(const char *app_id, const char *app_name, const char *deployment_id,
 			up[u++] = *p;
 	up[u] = '\0';
 	comment_safe(app_name != NULL ? app_name : "", name, sizeof(name));
-	if (put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
+	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
 	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
 	    n == 1 ? "" : "s") != 0)
 		return -1;
 	if (n > 0) {
-		if (put(out, outlen, &o, "upstream lnchr_%s {\n", up) != 0)
+		if (text_put(out, outlen, &o, "upstream lnchr_%s {\n", up) != 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
-			if (put(out, outlen, &o, "    server 127.0.0.1:%d max_fails=1 fail_timeout=2s;\n",
+			if (text_put(out, outlen, &o, "    server 127.0.0.1:%d max_fails=1 fail_timeout=2s;\n",
 			    ports[i]) != 0)
 				return -1;
-		if (put(out, outlen, &o, "    keepalive 16;\n}\n") != 0)
+		if (text_put(out, outlen, &o, "    keepalive 16;\n}\n") != 0)
 			return -1;
 	}
-	if (put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", listen,
+	if (text_put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", listen,
 	    hostname) != 0)
 		return -1;
 	if (n == 0)
-		return put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
+		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
 		    -1 : (int)o;
-	if (put(out, outlen, &o,
+	if (text_put(out, outlen, &o,
 	    "    location / {\n"
 	    "        proxy_pass http://lnchr_%s;\n"
 	    "        proxy_http_version 1.1;\n"

@@ -26,6 +26,7 @@
 #include "db.h"
 #include "engine.h"
 #include "hostinfo.h"
+#include "netfw.h"
 #include "plane.h"
 #include "report.h"
 #include "runner.h"
@@ -530,6 +531,7 @@ job_progress(struct agent *ag, int64_t now)
 
 static enum plane_rc report_post(void *ud, const char *path, const cJSON *body,
     struct plane_answer *ans);
+static void          isolation(struct agent *ag);
 
 static void
 job_complete(struct agent *ag, int64_t now)
@@ -543,6 +545,8 @@ job_complete(struct agent *ag, int64_t now)
 	bool                reported;
 
 	util_snprintf(path, sizeof(path), "/jobs/%s/complete", j->job.id);
+	if ((app_kind(j->job.kind) || db_kind(j->job.kind)) && ag->engine_up)
+		isolation(ag);
 	/*
 	 * An application job changed the containers: the plane hears of them
 	 * before it hears that the job is done, so that a client that waits
@@ -646,6 +650,20 @@ report_post(void *ud, const char *path, const cJSON *body, struct plane_answer *
 	return rc;
 }
 
+/*
+ * The isolation chains between project networks made current (netfw.h):
+ * at start, after every application or database job (their containers
+ * and networks changed) and at every instances report (a cheap check that
+ * writes only when something differs).
+ */
+static void
+isolation(struct agent *ag)
+{
+	bool changed;
+
+	(void)netfw_sync(&ag->x, &ag->a, ag->conf->firewall_chain, &changed, NULL, 0);
+}
+
 /* Instances and runtime logs, when due (never while the engine is down). */
 static void
 reports(struct agent *ag)
@@ -655,6 +673,7 @@ reports(struct agent *ag)
 	if (!ag->engine_up || ag->stop_at != 0)
 		return;
 	if (now >= ag->next_inst && now >= ag->retry_at) {
+		isolation(ag);
 		(void)report_instances(&ag->rep, &ag->x, &ag->a, report_post, ag);
 		arena_reset(&ag->a);
 		ag->next_inst = timefmt_mono_ms() + ag->conf->instances_interval_ms;
@@ -813,6 +832,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	    AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
 	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms);
 	warn_port_overlap(c);
+	isolation(&ag);
 	now = timefmt_mono_ms();
 	ag.next_hb = ag.next_claim = now;
 	ag.next_inst = ag.next_logs = ag.next_vols = now + 1000;	/* after the first heartbeat */

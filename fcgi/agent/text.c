@@ -3,6 +3,8 @@
  */
 #include "text.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
@@ -96,5 +98,22 @@ text_json_i64(const cJSON *v, int64_t min, int64_t max, int64_t *out)
 	    (double)(int64_t)v->valuedouble != v->valuedouble)
 		return -1;
 	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+int
+text_put(char *out, size_t outlen, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int     n;
+
+	if (*len >= outlen)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *len, outlen - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= outlen - *len)
+		return -1;
+	*len += (size_t)n;
 	return 0;
 }

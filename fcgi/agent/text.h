@@ -34,5 +34,8 @@ bool   text_name_ok(const char *s, size_t max);
  * it makes defined (NaN fails it).
  */
 int    text_json_i64(const cJSON *v, int64_t min, int64_t max, int64_t *out);
+/* Appends printf-style to out (outlen) at *len; -1 once it does not fit. */
+int    text_put(char *out, size_t outlen, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

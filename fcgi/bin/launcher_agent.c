@@ -49,6 +49,7 @@ static const struct {
 	{"--edge-nginx-pid", "edge_nginx_pid"},
 	{"--edge-drain-ms", "edge_drain_ms"},
 	{"--host-ports", "host_ports"},
+	{"--firewall-chain", "firewall_chain"},
 	{"--instances-interval", "instances_interval"},
 	{"--wake-idle-timeout", "wake_idle_timeout"},
 	{"--logs-interval", "logs_interval"},
@@ -66,7 +67,7 @@ usage(FILE *f)
 	    "                      [--heartbeat-interval SECONDS] [--nginx-test-command CMD]\n"
 	    "                      [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]\n"
 	    "                      [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]\n"
-	    "                      [--host-ports LOW-HIGH]\n"
+	    "                      [--host-ports LOW-HIGH] [--firewall-chain NAME]\n"
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"

@@ -66,6 +66,8 @@ class Agent:
                 "--poll-interval", "0.2"]
         if token_file:
             args += ["--token-file", os.path.join(tmp, "token")]
+        if os.environ.get("AGENT_FIREWALL_CHAIN"):  # the stack's (its stop removes them)
+            args += ["--firewall-chain", os.environ["AGENT_FIREWALL_CHAIN"]]
         args += list(extra)
         e = dict(os.environ)
         e.pop("LAUNCHER_AGENT_TOKEN", None)
@@ -207,8 +209,9 @@ def case_diagnostics(plane, tmp):
     check(j["status"] == "succeeded", "diagnostics succeeded", str(j))
     checks = (j["result"] or {}).get("checks", [])
     names = [c.get("name") for c in checks]
-    check(names == ["engine_ping", "engine_version", "disk_headroom", "memory_headroom",
-                    "dns_resolution", "clock_skew", "edge_nginx", "plane_reachability"],
+    check(names == ["engine_ping", "engine_version", "network_isolation", "disk_headroom",
+                    "memory_headroom", "dns_resolution", "clock_skew", "edge_nginx",
+                    "plane_reachability"],
           "all checks in order", str(names))
     by = {c["name"]: c for c in checks}
     check(all(c.get("status") in ("ok", "warn", "fail") and isinstance(c.get("detail"), str)

@@ -163,6 +163,8 @@ class Agent:
                 "--nginx-test-command", edge.test_cmd, "--edge-reload-command", edge.reload_cmd,
                 "--edge-drain-ms", "300", "--instances-interval", "1",
                 "--logs-interval", "0.5"] + list(extra)
+        if os.environ.get("AGENT_FIREWALL_CHAIN"):  # the stack's (its stop removes them)
+            args += ["--firewall-chain", os.environ["AGENT_FIREWALL_CHAIN"]]
         e = dict(os.environ)
         e.pop("LAUNCHER_AGENT_TOKEN", None)
         self.p = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=e)

@@ -25,6 +25,8 @@ class RealAgent:
                      "--engine-socket", env["LAUNCHER_ENGINE_SOCKET"], "--state-dir", self.dir,
                      "--heartbeat-interval", "1", "--poll-interval", "0.2",
                      "--nginx-test-command", "nginx -t -q -p %s/nginx -c %s/nginx/nginx.conf" % (STATE, STATE)]
+        if env.get("LAUNCHER_FIREWALL_CHAIN"):  # the stack's isolation chains (its stop removes them)
+            self.args += ["--firewall-chain", env["LAUNCHER_FIREWALL_CHAIN"]]
         self.log = os.path.join(self.dir, "agent.log")
         self.proc = None
 
@@ -79,9 +81,13 @@ def test_real_agent_goes_online_with_real_facts_and_runs_diagnostics():
             c.get("/servers/%s/diagnostics/%s" % (s["id"], run.data["id"])).data), timeout=60)
         assert done["status"] == "succeeded", done
         checks = {x["name"]: x for x in done["checks"]}
-        assert set(checks) == {"engine_ping", "engine_version", "disk_headroom", "memory_headroom",
-                               "dns_resolution", "clock_skew", "edge_nginx", "plane_reachability"}, checks
+        assert set(checks) == {"engine_ping", "engine_version", "network_isolation", "disk_headroom",
+                               "memory_headroom", "dns_resolution", "clock_skew", "edge_nginx",
+                               "plane_reachability"}, checks
         assert checks["engine_ping"]["status"] == "ok" and checks["engine_version"]["status"] == "ok"
+        # Root with iptables here: the isolation chains are in force.
+        iso = checks["network_isolation"]
+        assert (iso["status"], iso.get("value")) == ("ok", "enforced"), iso
         assert checks["edge_nginx"]["status"] == "ok", checks["edge_nginx"]
         assert checks["plane_reachability"]["status"] == "ok", checks["plane_reachability"]
         assert all(x["status"] in ("ok", "warn", "fail") and x.get("detail") is not None for x in checks.values())

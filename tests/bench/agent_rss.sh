@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
 	{ cat "$LAUNCHER_STATE_DIR/start.out"; exit 1; }
-eval "$(grep '^export LAUNCHER_ENGINE_SOCKET=' "$LAUNCHER_STATE_DIR/run/stack.env")"
+eval "$(grep -E '^export LAUNCHER_(ENGINE_SOCKET|FIREWALL_CHAIN)=' "$LAUNCHER_STATE_DIR/run/stack.env")"
 B="https://localhost:$LAUNCHER_HTTPS_PORT/default/api/v1"
 CA="$LAUNCHER_STATE_DIR/tls/cert.pem"
 json() { $PY -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -34,7 +34,8 @@ install -d -m 0700 "$LAUNCHER_STATE_DIR/soak"
 (umask 077; echo "$SRV" | json "['data']['agent_token']" > "$LAUNCHER_STATE_DIR/soak/token")
 build/bin/launcher-agent --plane "https://localhost:$LAUNCHER_HTTPS_PORT" --tenant default \
 	--token-file "$LAUNCHER_STATE_DIR/soak/token" --ca "$CA" --engine-socket "$LAUNCHER_ENGINE_SOCKET" \
-	--state-dir "$LAUNCHER_STATE_DIR/soak" --heartbeat-interval 1 2> "$LAUNCHER_STATE_DIR/soak/agent.log" &
+	--state-dir "$LAUNCHER_STATE_DIR/soak" --heartbeat-interval 1 --firewall-chain "$LAUNCHER_FIREWALL_CHAIN" \
+	2> "$LAUNCHER_STATE_DIR/soak/agent.log" &
 agent=$!
 echo "agent pid $agent, ${SECS}s, heartbeat every 1 s, diagnostics every 60 s"
 max=0

@@ -107,6 +107,13 @@ main(void)
 	CHECK(agent_conf_set(&c, "nope", "1", err, sizeof(err)) == -1 &&
 	    strstr(err, "unknown key 'nope'") != NULL, "set: unknown key");
 	agent_conf_defaults(&c);
+	CHECK(strcmp(c.firewall_chain, "LAUNCHER-ISOLATION") == 0, "firewall_chain default");
+	CHECK(agent_conf_set(&c, "firewall_chain", "LNCHR-123", err, sizeof(err)) == 0 &&
+	    strcmp(c.firewall_chain, "LNCHR-123") == 0, "firewall_chain set");
+	CHECK(agent_conf_set(&c, "firewall_chain", "A B", err, sizeof(err)) == -1 &&
+	    agent_conf_set(&c, "firewall_chain", "ABCDEFGHIJKLMNOPQRSTUVWXYZ1", err, sizeof(err)) == -1 &&
+	    strcmp(c.firewall_chain, "LNCHR-123") == 0, "firewall_chain: no space, at most 26");
+	agent_conf_defaults(&c);
 	CHECK(agent_conf_check(&c, err, sizeof(err)) == -1 && strstr(err, "plane_url") != NULL,
 	    "plane_url required");
 	agent_conf_set(&c, "plane_url", "https://p", err, sizeof(err));

@@ -1,7 +1,7 @@
 /* test_agent_diag.c - the diagnostics job: thresholds, the clock-skew
  * estimate, the plane host, the command runner (exit codes, output tail,
- * timeout), and the result shape with every check reported even when the
- * engine and the plane are both unreachable. */
+ * timeout), diag_spawn (argv, stdin), and the result shape with every
+ * check reported even when the engine and the plane are both unreachable. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +12,23 @@
 #include "unit.h"
 
 static int progress_lines;
+
+struct sink_buf {
+	char   text[256];
+	size_t len;
+};
+
+static void
+sink(void *ud, const char *p, size_t n)
+{
+	struct sink_buf *b = ud;
+
+	if (b->len + n < sizeof(b->text)) {
+		memcpy(b->text + b->len, p, n);
+		b->len += n;
+		b->text[b->len] = '\0';
+	}
+}
 
 static void
 count_line(void *ud, const char *line)
@@ -24,8 +41,9 @@ count_line(void *ud, const char *line)
 int
 main(void)
 {
-	static const char *const names[] = {"engine_ping", "engine_version", "disk_headroom",
-	    "memory_headroom", "dns_resolution", "clock_skew", "edge_nginx", "plane_reachability"};
+	static const char *const names[] = {"engine_ping", "engine_version", "network_isolation",
+	    "disk_headroom", "memory_headroom", "dns_resolution", "clock_skew", "edge_nginx",
+	    "plane_reachability"};
 	static const struct { const char *url, *host; } hosts[] = {
 		{"https://plane.example.com", "plane.example.com"},
 		{"https://plane.example.com:8443/base", "plane.example.com"},
@@ -83,6 +101,25 @@ main(void)
 	    sizeof(tail)) == 0 && strchr(tail, '\033') == NULL && strchr(tail, '\377') == NULL,
 	    "output made clean text");
 
+	/* diag_spawn: argv as given (no shell to read "$(...)" or ';'), input on stdin,
+	 * a missing program is an error. */
+	{
+		const char *const echo[] = {"printf", "%s|", "$(id); x", NULL};
+		const char *const cat[] = {"cat", NULL};
+		const char *const none[] = {"/nonexistent/tool", "-S", NULL};
+		struct sink_buf   b = {0};
+
+		CHECK(diag_spawn(echo, NULL, 5000, &status, sink, &b, err, sizeof(err)) == 0 &&
+		    status == 0 && strcmp(b.text, "$(id); x|") == 0, "argv reaches the program verbatim");
+		b.len = 0;
+		b.text[0] = '\0';
+		CHECK(diag_spawn(cat, "*filter\nCOMMIT\n", 5000, &status, sink, &b, err,
+		    sizeof(err)) == 0 && status == 0 && strcmp(b.text, "*filter\nCOMMIT\n") == 0,
+		    "input reaches stdin");
+		CHECK(diag_spawn(none, NULL, 5000, &status, sink, &b, err, sizeof(err)) == -1 &&
+		    strstr(err, "cannot run /nonexistent/tool") != NULL, "a missing program is an error");
+	}
+
 	/* Nothing reachable: every check is still reported, none crashes. */
 	agent_conf_defaults(&conf);
 	agent_conf_set(&conf, "plane_url", "https://127.0.0.1:1", err, sizeof(err));
@@ -101,13 +138,13 @@ main(void)
 	in.progress = count_line;
 	res = diag_run(&in, &a);
 	checks = cJSON_GetObjectItem(res, "checks");
-	CHECK(cJSON_GetArraySize(checks) == 8, "eight checks");
+	CHECK(cJSON_GetArraySize(checks) == 9, "nine checks");
 	i = 0;
 	cJSON_ArrayForEach(c, checks) {
 		const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
 
-		CHECK(i < 8 && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")), names[i]) == 0,
-		    names[i < 8 ? i : 7]);
+		CHECK(i < 9 && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")), names[i]) == 0,
+		    names[i < 9 ? i : 8]);
 		CHECK(st != NULL && (strcmp(st, "ok") == 0 || strcmp(st, "warn") == 0 ||
 		    strcmp(st, "fail") == 0), "status is ok|warn|fail");
 		CHECK(cJSON_IsString(cJSON_GetObjectItem(c, "detail")), "detail is a string");
@@ -117,13 +154,19 @@ main(void)
 	CHECK(strcmp(ST(0), "fail") == 0 && strcmp(ST(1), "fail") == 0, "engine checks fail");
 	CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(checks, 1), "value") == NULL,
 	    "no engine version value without an engine");
-	CHECK(strcmp(ST(4), "ok") == 0, "127.0.0.1 and localhost resolve");
-	CHECK(strcmp(ST(5), "fail") == 0 &&
-	    cJSON_GetObjectItem(cJSON_GetArrayItem(checks, 5), "value")->valuedouble > 39.9,
+	/* No engine to read the project networks from: never "ok" (with no
+	 * iptables on the machine: "warn", unguarded). */
+	CHECK((strcmp(ST(2), "fail") == 0 && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(checks, 2), "value")), "failed") == 0) || (strcmp(ST(2), "warn") == 0 &&
+	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(checks, 2), "value")),
+	    "unguarded") == 0), "network isolation not claimed without an engine");
+	CHECK(strcmp(ST(5), "ok") == 0, "127.0.0.1 and localhost resolve");
+	CHECK(strcmp(ST(6), "fail") == 0 &&
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(checks, 6), "value")->valuedouble > 39.9,
 	    "40 s ahead fails, value in seconds");
-	CHECK(strcmp(ST(6), "ok") == 0, "nginx test command 'true' ok");
-	CHECK(strcmp(ST(7), "fail") == 0, "unreachable plane fails");
-	CHECK(progress_lines == 8, "one progress line per check");
+	CHECK(strcmp(ST(7), "ok") == 0, "nginx test command 'true' ok");
+	CHECK(strcmp(ST(8), "fail") == 0, "unreachable plane fails");
+	CHECK(progress_lines == 9, "one progress line per check");
 	cJSON_Delete(res);
 
 	/* Not configured: warn; no plane time: warn. */
@@ -131,9 +174,9 @@ main(void)
 	in.have_plane_time = false;
 	res = diag_run(&in, &a);
 	checks = cJSON_GetObjectItem(res, "checks");
-	CHECK(strcmp(ST(5), "warn") == 0, "no plane time warns");
-	CHECK(strcmp(ST(6), "warn") == 0 && strstr(cJSON_GetStringValue(cJSON_GetObjectItem(
-	    cJSON_GetArrayItem(checks, 6), "detail")), "not configured") != NULL,
+	CHECK(strcmp(ST(6), "warn") == 0, "no plane time warns");
+	CHECK(strcmp(ST(7), "warn") == 0 && strstr(cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(checks, 7), "detail")), "not configured") != NULL,
 	    "edge_nginx not configured warns");
 	cJSON_Delete(res);
 	xfer_cleanup(&x);
