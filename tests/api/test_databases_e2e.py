@@ -6,17 +6,21 @@ GET /cgi-bin/db[?put=VALUE] through $DATABASE_URL).  For PostgreSQL, MySQL
 DATABASE_URL=${db.<name>.url} writes and reads back; stop + start and
 restart keep the data; a password rotation: the old one is refused, the new
 one works, the app's next deploy gets it.  Then: two projects' databases
-cannot reach each other; a non-public database publishes no host port, a
-public one does; a missing image fails cleanly; an agent killed during a
-provision leaves the job to the lease rules.  MongoDB runs only when the
-engine has its image (reported skipped otherwise)."""
+cannot reach each other, even after the engine lost its own isolation
+rules (the agent's chains, README "Network isolation"); a non-public
+database publishes no host port, a public one does; a missing image fails
+cleanly; an agent killed during a provision leaves the job to the lease
+rules.  MongoDB runs only when the engine has its image (reported skipped
+otherwise)."""
 import json
+import re
 import socket
+import subprocess
 import uuid
 
-from lib import Skip, new_project, psql
+from lib import Skip, new_project, psql, stack_env
 from test_agent_e2e import _wait
-from test_deploy_e2e import F, EdgeAgent, _app, _deploy, edge_get, engine
+from test_deploy_e2e import F, EdgeAgent, _app, _deploy, app_containers, edge_get, engine
 from test_deploy_e2e import World as DeployWorld
 
 DB_TIMEOUT = 300
@@ -192,10 +196,39 @@ def test_redis_end_to_end():
     _round_trip("redis")
 
 
+def _forward_rules():
+    """FORWARD's rules as `iptables -S FORWARD` prints them (the tests run as root)."""
+    return subprocess.run(["iptables", "-w", "5", "-S", "FORWARD"], check=True, capture_output=True,
+                          text=True).stdout.splitlines()
+
+
+def _dropped(chain, subnet):
+    """Packets the agent's chain has dropped towards subnet (its counter)."""
+    out = subprocess.run(["iptables", "-w", "5", "-S", chain + "-2", "-v"], check=True,
+                         capture_output=True, text=True).stdout
+    m = re.search(r"^-A %s-2 -d %s -c (\d+) \d+ -j DROP$" % (re.escape(chain), re.escape(subnet)),
+                  out, re.M)
+    assert m, (subnet, out)
+    return int(m.group(1))
+
+
+def _removed(w, app):
+    """Deletes the app and waits until its containers are gone (their networks torn down)."""
+    assert w.c.delete("/applications/" + app["id"]).status == 204
+    _wait("the containers of %s to go" % app["id"], lambda: app_containers(app["id"]) == [], 90)
+
+
 def test_two_projects_databases_cannot_reach_each_other():
+    """Isolation holds whatever the engine's firewall bookkeeping did:
+    netavark 1.4 deletes its one FORWARD jump to NETAVARK_ISOLATION_1 when
+    an isolated network's last container leaves (every other project
+    network is then open to the others); the agent's own chains
+    (LAUNCHER_FIREWALL_CHAIN) keep them apart, and a jump removed behind
+    its back is back by its next report cycle."""
     _need_fixtures()
     w = World.get()
-    other = new_project(w.c)
+    chain = stack_env()["LAUNCHER_FIREWALL_CHAIN"]
+    other, third = new_project(w.c), new_project(w.c)
     d = _settled(w, _db(w, type="postgres")["id"])
     cn = w.c.get("/databases/%s/connection" % d["id"]).data
     ip = _ctr(d["id"])["NetworkSettings"]["Networks"]["lnchr-net-" + w.project["id"]]["IPAddress"]
@@ -204,15 +237,42 @@ def test_two_projects_databases_cannot_reach_each_other():
     mine = _client(w, by_ip)
     st, got = _ask(mine, "x")
     assert (st, got) == (200, ["x"]), (st, got)
-    # From the other project: neither the name resolves nor the address answers.
-    # (Both apps run before either goes: netavark 1.4 can lose its isolation
-    # jump when a network's last container leaves; see the README.)
+    # The other project's network emptied (its only app gone), then brought back.
+    _removed(w, _client(w, by_ip, project=other))
     theirs = [_client(w, url, project=other) for url in (cn["url"], by_ip)]
-    for url, app in zip((cn["url"], by_ip), theirs):
-        st, got = _ask(app)
-        assert st == 500 and "error" in got, (url.replace(cn["password"], "***"), st, got)
+    # A third project's network loses its last container while both run: the
+    # engine's own isolation jump goes with it (unless another container on
+    # this machine started meanwhile, which puts it back).
+    _removed(w, _client(w, by_ip, project=third))
+    print("FORWARD after the third network emptied: %s" % _forward_rules())
+
+    st, net = engine("GET", "/networks/lnchr-net-" + w.project["id"])
+    subnet = net["IPAM"]["Config"][0]["Subnet"]
+
+    def refused():
+        """Neither the name resolves nor the address answers, and the agent's
+        own rule is what dropped the attempt (it comes before the engine's)."""
+        before = _dropped(chain, subnet)
+        for url, app in zip((cn["url"], by_ip), theirs):
+            st, got = _ask(app)
+            assert st == 500 and "error" in got, (url.replace(cn["password"], "***"), st, got)
+        assert _dropped(chain, subnet) > before, "the agent's chain dropped nothing"
+    refused()
+    # The agent's jump comes first in FORWARD, before the engine's ACCEPTs (an
+    # engine that inserts its own jump first meanwhile is overtaken again).
+    _wait("the agent's jump first in FORWARD",
+          lambda: _forward_rules()[1] == "-A FORWARD -j " + chain, 30)
+    # Its jump deleted behind its back: the next report cycle puts it back.
+    subprocess.run(["iptables", "-w", "5", "-D", "FORWARD", "-j", chain], check=True)
+    _wait("the agent to restore its isolation jump",
+          lambda: ("-A FORWARD -j " + chain) in _forward_rules(), 30)
+    refused()
+    # Its own project still reaches it.
+    _stored(mine, ["x"])
     for app in theirs + [mine]:
         assert w.c.delete("/applications/" + app["id"]).status == 204
+    _wait("the apps' removal", lambda: w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204, 60)
+    _wait("the container to go", lambda: _ctr(d["id"]) is None, 60)
 
 
 def test_public_database_publishes_a_host_port_and_a_private_one_none():
@@ -231,6 +291,8 @@ def test_public_database_publishes_a_host_port_and_a_private_one_none():
     assert r.status == 200, r
     d = _settled(w, d["id"])
     assert d["public_port"] is None and _host_ports(_ctr(d["id"])) == [], d
+    assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
+    _wait("the container to go", lambda: _ctr(d["id"]) is None, 60)
 
 
 def test_missing_image_fails_cleanly():
