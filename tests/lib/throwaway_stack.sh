@@ -50,8 +50,17 @@ throwaway_remove_containers() {
 # Podman's overlay driver bind-mounts its own storage directory (a private
 # mount) and nothing unmounts it once the service has stopped, so the
 # directory could not be removed.  Call it after the stack has stopped.
+# First it waits (at most 15 s) for the processes of this stack still
+# running (their command line names the state directory): the
+# `podman container cleanup` that each removed container's conmon starts
+# when it exits initialises the storage again, i.e. bind-mounts it again,
+# and would do so after the unmount.
 throwaway_unmount() {
-	local m
+	local m i
+	for ((i = 0; i < 150; i++)); do
+		pgrep -f -- "$LAUNCHER_STATE_DIR/" > /dev/null 2>&1 || break
+		sleep 0.1
+	done
 	awk -v d="$LAUNCHER_STATE_DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
 		while read -r m; do
 			umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
