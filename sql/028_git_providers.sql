@@ -69,16 +69,20 @@ LANGUAGE sql STABLE AS $$
 	  FROM applications a WHERE a.git_provider_id = p_provider
 $$;
 
--- DELETE /git-providers/:id: false when p_version no longer matches (or
--- no such row); 409 while applications use it, naming them.  The row lock
--- orders it after a concurrent write of an application that names it.
+-- DELETE /git-providers/:id (db_delete): 404 (P0002) for no such row,
+-- false when p_version no longer matches; 409 while applications use it,
+-- naming them.  The row lock orders it after a concurrent write of an
+-- application that names it.
 CREATE FUNCTION api_git_provider_delete(p_provider uuid, p_version bigint)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE g git_providers; users text;
 BEGIN
 	SELECT * INTO g FROM git_providers WHERE id = p_provider FOR UPDATE;
-	IF NOT FOUND OR (p_version IS NOT NULL AND g.row_version <> p_version) THEN
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'git provider not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF p_version IS NOT NULL AND g.row_version <> p_version THEN
 		RETURN false;
 	END IF;
 	users := git_provider_used_by(p_provider);
@@ -216,5 +220,19 @@ CREATE TRIGGER applications_git_hook AFTER INSERT OR UPDATE OF source_type, auto
 CREATE TRIGGER applications_git_hook_deleted BEFORE DELETE ON applications
 	FOR EACH ROW EXECUTE FUNCTION app_git_hook_deleted();
 
+-- What became of an application's latest webhook registration (or
+-- removal): its git.hook job's status and error, shown on the application
+-- as webhook_registration (NULL: never tried).  A failure stays there and
+-- in the job; it never fails the application.
+CREATE INDEX jobs_git_hook_app ON jobs ((payload ->> 'app_id'), created_at) WHERE kind = 'git.hook';
+CREATE FUNCTION app_webhook_registration(p_app uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('action', j.payload ->> 'action', 'status', j.status,
+	       'error', j.error, 'job_id', j.id, 'finished_at', json_time(j.finished_at)::jsonb)
+	  FROM jobs j WHERE j.kind = 'git.hook' AND j.payload ->> 'app_id' = p_app::text
+	 ORDER BY j.created_at DESC LIMIT 1
+$$;
+
+GRANT EXECUTE ON FUNCTION app_webhook_registration(uuid) TO launcher_api;
 GRANT EXECUTE ON FUNCTION git_provider_used_by(uuid), api_git_provider_delete(uuid, bigint),
 	git_provider_job(uuid, uuid, text, jsonb, uuid) TO launcher_api;

@@ -224,23 +224,11 @@ update(struct req *r)
 static enum err
 del(struct req *r)
 {
-	const char *version, *id = http_param(r, "id");
-	PGresult   *res;
-	enum err    e;
+	enum err e = db_delete(r, &st_gp_delete, "git provider", NULL);
 
-	if ((e = http_if_match(r, &version)) != ERR_OK)
-		return e;
-	e = db_run(r, &st_gp_delete, &res, id, version);
 	if (e == ERR_CONFLICT)
 		return http_error(r, e, db_message(r, "applications use the git provider"));
-	if (e != ERR_OK)
-		return e;
-	if (db_get(res, 0, "deleted")[0] != 't') {
-		if ((e = db_get_object(r, &st_gp_exists, &res, "git provider not found", id)) != ERR_OK)
-			return e;
-		return http_changed(r, "git provider");
-	}
-	return http_no_content(r);
+	return e == ERR_NOT_FOUND ? http_error(r, e, "git provider not found") : e;
 }
 
 /*

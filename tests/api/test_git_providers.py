@@ -62,8 +62,11 @@ def test_crud_keeps_the_token_write_only_and_sealed():
     assert tok not in seen and tok2 not in seen
     actions = {x["action"] for x in c.get("/audit-log").data}
     assert {"git_provider.create", "git_provider.update"} <= actions, actions
+    assert_error(c.delete("/git-providers/" + g["id"], headers={"If-Match": '"1"'}), 412,
+                 "PRECONDITION_FAILED")
     assert c.delete("/git-providers/" + g["id"]).status == 204
     assert_error(c.get("/git-providers/" + g["id"]), 404, "NOT_FOUND")
+    assert_error(c.delete("/git-providers/" + g["id"]), 404, "NOT_FOUND")
 
 
 def test_bad_input_is_400_naming_every_field_and_changes_nothing():
@@ -350,6 +353,8 @@ def test_contract_push_webhook_is_registered_and_removed():
         assert j["status"] == "succeeded", j
         assert j["result"]["action"] == "register" and j["result"]["hook_id"] == "12345678", j
         url = j["result"]["url"]
+        reg = w.c.get("/applications/" + a["id"]).data["webhook_registration"]
+        assert reg["status"] == "succeeded" and reg["error"] is None and reg["job_id"] == j["id"], reg
         assert url.startswith("http") and url.endswith("/%s/api/v1/webhooks/github" % w.c.tenant), j
         posted = [json.loads(b) for m, p, _, b in rp.requests if m == "POST" and p == hooks]
         assert posted == [{"name": "web", "active": True, "events": ["push"], "config": {
@@ -381,7 +386,11 @@ def test_contract_push_webhook_is_registered_and_removed():
         [j] = _hook_jobs(w, b["id"], 1)
         assert j["status"] == "failed" and "registering the push webhook of octocat/locked" in j["error"], j
         assert "404" in j["error"], j
-        assert w.c.get("/applications/" + b["id"]).data["autodeploy"] is True
+        got = w.c.get("/applications/" + b["id"]).data
+        assert got["autodeploy"] is True, got
+        reg = got["webhook_registration"]
+        assert reg["status"] == "failed" and reg["action"] == "register" and reg["job_id"] == j["id"], got
+        assert "404" in reg["error"] and reg["finished_at"].endswith("Z"), got
         # Deleting the application removes its hook (a job of no project: it outlives the app).
         assert w.c.delete("/applications/" + b["id"]).status in (200, 202, 204)
         js = _hook_jobs(w, b["id"], 2)
