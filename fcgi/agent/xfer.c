@@ -300,3 +300,67 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
 	curl_slist_free_all(hdrs);
 	return cc == CURLE_OK ? 0 : -1;
 }
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct buf *b = ud;
+
+	buf_add(b, p, size * n);
+	return buf_ok(b) ? size * n : 0;
+}
+
+int
+xfer_remote(struct arena *a, const char *method, const char *url, const char *const *hdrs,
+    const char *body, long timeout_ms, struct xfer_resp *r)
+{
+	struct curl_slist *list = NULL, *tmp;
+	struct buf         b, hb;
+	char               errbuf[CURL_ERROR_SIZE];
+	CURL              *h;
+	int                rc = -1;
+
+	resp_init(r, a, &b, errbuf);
+	buf_init(&hb, a, 1024, 64 << 10);
+	if ((h = curl_easy_init()) == NULL) {
+		util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+		return -1;
+	}
+	set_common(h, &b, errbuf, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hb);
+	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i++) {
+		if ((tmp = curl_slist_append(list, hdrs[i])) == NULL)
+			goto nomem;
+		list = tmp;
+	}
+	if (body != NULL) {
+		if ((tmp = curl_slist_append(list, "Content-Type: application/json")) == NULL)
+			goto nomem;
+		list = tmp;
+		if ((tmp = curl_slist_append(list, "Expect:")) == NULL)
+			goto nomem;
+		list = tmp;
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	if (strcmp(method, "GET") != 0 && !(strcmp(method, "POST") == 0 && body != NULL))
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+	rc = perform(h, &b, errbuf, r);
+	r->headers = buf_ok(&hb) ? hb.data : (char *)"";
+	goto out;
+nomem:
+	util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+out:
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_cleanup(h);
+	/* The list may hold a credential. */
+	for (tmp = list; tmp != NULL; tmp = tmp->next)
+		explicit_bzero(tmp->data, strlen(tmp->data));
+	curl_slist_free_all(list);
+	return rc;
+}

@@ -37,6 +37,7 @@ struct xfer_resp {
 	char   *body;		/* NUL-terminated, in the arena; "" when empty */
 	size_t  len;
 	int64_t ms;		/* round trip, milliseconds */
+	char   *headers;	/* xfer_remote only: the answer's header lines (arena) */
 	char    err[256];	/* why no answer came (for logs) */
 };
 
@@ -58,6 +59,20 @@ int  xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout
  * Content-Type application/json.  As xfer_engine otherwise.
  */
 int  xfer_engine_call(struct xfer *x, struct arena *a, const char *method, const char *path,
+    const char *body, long timeout_ms, struct xfer_resp *r);
+
+/*
+ * A call to a remote service (a git provider's or a registry's API):
+ * method to url (http or https; TLS verified against the system's CAs;
+ * redirects not followed, so that credentials in headers go nowhere else)
+ * with the extra header lines hdrs (NULL-terminated, may be NULL; they may
+ * carry a credential: nothing here logs or keeps them) and body (JSON
+ * text, or NULL = none).  r->headers gets the answer's header lines.  A
+ * one-off handle: the call may run beside x's.  Returns 0 when an HTTP
+ * answer came (whatever its status), -1 otherwise (r->err, which never
+ * holds a header).
+ */
+int  xfer_remote(struct arena *a, const char *method, const char *url, const char *const *hdrs,
     const char *body, long timeout_ms, struct xfer_resp *r);
 
 /*

@@ -24,6 +24,7 @@
 	" a.git_provider_id, a.name, a.app_type, a.source_type, a.repository_url, a.branch," \
 	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
+	" app_webhook_registration(a.id) AS webhook_registration," \
 	" a.exposed_port, a.autodeploy, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
 	" a.healthcheck_timeout_seconds, a.restart_policy, a.start_command," \
 	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, app_volumes(a.id) AS volumes," \

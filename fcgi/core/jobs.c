@@ -16,14 +16,25 @@
 static const char *const exec_shown[] = {"exit_code", "output", "instance", "truncated",
     "timed_out", NULL};
 
+static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
+static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
+static const char *const git_branches_shown[] = {"repository", "branches", "truncated", NULL};
+static const char *const git_hook_shown[] = {"action", "repository", "hook_id", "url", NULL};
+
 /*
  * Reading a job needs what queuing it needed: exec runs commands in the
  * application's containers, which can print its environment, so it needs
  * the capability that reveals env values (write, applications.c); other
- * kinds are deploy actions and show no result.
+ * kinds are deploy actions and show no result.  git.* jobs belong to no
+ * project (tenant admins read them, jobs.c of the API): what a provider's
+ * token can see (git_providers.c).
  */
 static const struct job_kind kinds[] = {
 	{"app.exec", CAP_WRITE, true, exec_shown},
+	{"git.test", CAP_READ, false, git_test_shown},
+	{"git.repositories", CAP_READ, false, git_repos_shown},
+	{"git.branches", CAP_READ, false, git_branches_shown},
+	{"git.hook", CAP_READ, false, git_hook_shown},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 
@@ -130,4 +141,22 @@ job_read(struct req *r, const char *id, cJSON **out, const char **project,
 	if (!db_isnull(res, 0, "project_id"))
 		*project = arena_strdup(r->a, db_get(res, 0, "project_id"));
 	return ERR_OK;
+}
+
+enum err
+job_respond_queued(struct req *r, const char *id)
+{
+	const struct job_kind *k;
+	const char            *project;
+	cJSON                 *o, *d;
+	enum err               e;
+
+	if ((e = job_read(r, id, &o, &project, &k)) != ERR_OK)
+		return e;
+	if (o == NULL)
+		return ERR_INTERNAL;
+	http_add_header(r, "Location", job_url(r, id));
+	d = cJSON_CreateObject();
+	cJSON_AddItemToObject(d, "job", o);
+	return http_respond_json(r, 202, d, NULL);
 }
