@@ -606,7 +606,15 @@ refuse(struct req *r, const struct provider *pv, const char *delivery, const str
 	    "no signature");
 	if (delivery != NULL)
 		cJSON_AddStringToObject(det, "delivery", delivery);
-	cJSON_AddItemToObject(det, "repository", cJSON_Duplicate(cJSON_GetArrayItem(p->urls, 0), 1));
+	/* The repository the unverified payload names, cut to a sane length. */
+	{
+		const char *u = cJSON_GetArrayItem(p->urls, 0)->valuestring;
+		size_t      n = strnlen(u, 512);
+
+		while (n > 0 && ((unsigned char)u[n] & 0xc0) == 0x80)	/* not inside a character */
+			n--;
+		cJSON_AddItemToObject(det, "repository", cJSON_CreateString(arena_strndup(r->a, u, n)));
+	}
 	txt = cJSON_PrintUnformatted(det);
 	cJSON_Delete(det);
 	e = txt ? txn_audit_in(r, NULL, "webhook.reject", "webhook", NULL, arena_strdup(r->a, txt)) :
