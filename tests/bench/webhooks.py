@@ -16,7 +16,9 @@ POST /deploy does; every deployment row stays and is counted (trigger
 webhook) through GET /deployments.  One keep-alive HTTP connection through
 nginx, sent one after the other (a provider's deliveries), after 12
 uncounted ones that prepare every statement on both pool workers; the time
-of each is from sending to the whole answer.  Prints p50, p99 and max, and fails
+of each is from sending to the whole answer.  Then, as a reference measured at the
+same moment, 100 POST /applications/:id/deploy of new commits on the same
+applications.  Prints p50, p99 and max, and fails
 (exit 1) when p99 is over budget or the count is not exactly 140."""
 import http.client
 import json
@@ -137,6 +139,18 @@ def main():
         cursor = page["meta"]["next_cursor"]
         if not cursor:
             break
+    # The reference on the same stack at the same moment: the existing deploy
+    # path, POST /applications/:id/deploy of a new commit (what a signed push
+    # adds to it: parsing, the candidates, HMACs, the delivery record).
+    ref = []
+    for i in range(100):
+        t0 = time.perf_counter()
+        call("POST", "/applications/%s/deploy" % apps[i % APPS][0]["id"],
+             {"commit_sha": sha_of("ref-%d-%s" % (i, uuid.uuid4().hex))})
+        ref.append((time.perf_counter() - t0) * 1000)
+    ref.sort()
+    print("webhooks: reference POST /applications/:id/deploy (100, same apps, same connection):"
+          " p50 %.2f ms, p99 %.2f ms" % (statistics.median(ref), ref[98]))
     print("webhooks: median per kind: " + ", ".join("%s %.2f ms (%d)" % (k, statistics.median(v), len(v))
                                                for k, v in sorted(by_kind.items())))
     times.sort()
