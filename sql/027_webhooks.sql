@@ -62,8 +62,11 @@ ALTER TABLE applications DROP COLUMN webhook_token;
 -- The commit's author as the push names it ("Name <email>").
 ALTER TABLE deployments ADD COLUMN commit_author text;
 
--- <public_url>/<tenant slug>/api/v1/webhooks/<provider> for a git
--- application with autodeploy (NULL otherwise): the provider is the type of
+-- <public_url>/<tenant slug>/api/v1/webhooks/<provider>?app=<id> for a git
+-- application with autodeploy (NULL otherwise).  Distinct per application:
+-- GitHub refuses a second hook with the same URL on a repository, and two
+-- applications of one repository each need their own hook and secret; the
+-- receiver uses ?app= only to narrow its candidates.  The provider is the type of
 -- the application's git provider if it has one, else guessed from the
 -- repository's host (github.com, gitlab.com, bitbucket.org), else github
 -- (the most common shape, which Gitea and Forgejo also send).  public_url is
@@ -90,7 +93,7 @@ BEGIN
 	END IF;
 	SELECT t.slug INTO slug FROM tenants t WHERE t.id = a.tenant_id;
 	RETURN rtrim(coalesce(current_setting('launcher.public_url', true), ''), '/')
-	       || '/' || slug || '/api/v1/webhooks/' || prov;
+	       || '/' || slug || '/api/v1/webhooks/' || prov || '?app=' || a.id;
 END $$;
 
 -- Deliveries already handled, by the provider's delivery id

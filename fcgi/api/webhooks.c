@@ -40,7 +40,8 @@
 
 /* Autodeploy git applications of the tenant (RLS) of one of the push's
  * repositories ($1: JSON array of URLs, compared by webhook_repo_key) and
- * one of its branches ($2: JSON array), or deploying tags ($3). */
+ * one of its branches ($2: JSON array), or deploying tags ($3); only the
+ * application ?app= names when the URL names one ($4). */
 DB_STMT st_candidates = {"webhooks_candidates",
     "SELECT a.id, a.project_id, a.branch, a.deploy_on_tags, a.webhook_secret_sealed AS _secret,"
     " to_jsonb(a.watch_paths)::text AS _watch FROM applications a"
@@ -49,6 +50,7 @@ DB_STMT st_candidates = {"webhooks_candidates",
     "  FROM jsonb_array_elements_text($1::jsonb) u)"
     " AND (a.branch IN (SELECT jsonb_array_elements_text($2::jsonb))"
     "  OR (a.deploy_on_tags AND $3::boolean))"
+    " AND ($4::uuid IS NULL OR a.id = $4::uuid)"
     " ORDER BY a.created_at, a.id"};
 DB_STMT st_delivery = {"webhooks_delivery",
     "SELECT webhook_delivery_new($1, $2) AS new"};
@@ -644,30 +646,29 @@ delivery_id(struct req *r, const struct provider *pv, const char **out)
 	return true;
 }
 
+/*
+ * The provider of the path (404), the body (413; JSON whatever the
+ * Content-Type says: GitHub's form encoding is refused with how to fix it)
+ * and the headers every delivery needs: the event (400 naming it when
+ * missing) and the delivery id (optional).
+ */
 static enum err
-receive(struct req *r)
+read_delivery(struct req *r, const struct provider **pv, const char **event,
+    const char **delivery)
 {
-	const struct provider *pv = NULL;
-	const char            *name = http_param(r, "provider"), *event, *delivery, *secret;
-	struct push            p = {0};
-	unsigned char          given[32];
-	bool                   valid, any_tag = false, *ok;
-	cJSON                 *bad, *branches, *deployed, *skip;
-	PGresult              *res, *dres;
-	size_t                 slen;
-	int                    n, nok = 0;
-	enum err               e;
+	const char *name = http_param(r, "provider");
+	cJSON      *bad;
+	enum err    e;
 
+	*pv = NULL;
 	for (size_t i = 0; i < sizeof(providers) / sizeof(*providers); i++)
 		if (strcmp(providers[i].name, name) == 0)
-			pv = &providers[i];
-	if (pv == NULL)
+			*pv = &providers[i];
+	if (*pv == NULL)
 		return http_error(r, ERR_NOT_FOUND,
 		    "unknown webhook provider: use github, gitlab or bitbucket");
 	if ((e = http_body_max(r, r->w->cfg->webhook_max_body_bytes)) != ERR_OK)
 		return e;
-	/* JSON whatever the Content-Type says (GitHub's form encoding is refused
-	 * here, with how to fix it). */
 	if (r->body_len == 0 || memchr(r->body, '\0', r->body_len) != NULL ||
 	    (r->json = cJSON_ParseWithLengthOpts(r->body, r->body_len + 1, NULL, 1)) == NULL)
 		return http_error(r, ERR_BAD_REQUEST, "the body must be the provider's JSON payload "
@@ -677,77 +678,115 @@ receive(struct req *r)
 		return http_error(r, ERR_BAD_REQUEST, "the JSON payload must be an object");
 	if ((bad = json_bad_strings(r->a, r->body, r->body_len, r->json)) != NULL)
 		return http_error_details(r, "invalid webhook payload", bad);
-	if (!delivery_id(r, pv, &delivery))
-		return http_field_error(r, "invalid webhook headers", pv->delivery_header,
+	if (!delivery_id(r, *pv, delivery))
+		return http_field_error(r, "invalid webhook headers", (*pv)->delivery_header,
 		    "must be 1 to 200 printable characters");
-	if ((event = http_header(r, pv->event_header)) == NULL)
-		return http_field_error(r, "invalid webhook headers", pv->event_header,
+	if ((*event = http_header(r, (*pv)->event_header)) == NULL)
+		return http_field_error(r, "invalid webhook headers", (*pv)->event_header,
 		    "is required (the provider's event name)");
-	/* Anything but a push (ping, issues, ...) is acknowledged, nothing more. */
-	if ((pv->push_events[0] == NULL || strcmp(event, pv->push_events[0]) != 0) &&
-	    (pv->push_events[1] == NULL || strcmp(event, pv->push_events[1]) != 0))
-		return answer(r, event, delivery, false, NULL, NULL);
+	return ERR_OK;
+}
 
-	p.urls = cJSON_CreateArray();
-	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, p.urls);
-	bad = cJSON_CreateArray();
-	pv->parse(r, r->json, &p, bad);
+static bool
+is_push(const struct provider *pv, const char *event)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (pv->push_events[i] != NULL && strcmp(event, pv->push_events[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The push's fields (400 naming each missing or malformed one). */
+static enum err
+read_push(struct req *r, const struct provider *pv, struct push *p)
+{
+	cJSON *bad = cJSON_CreateArray();
+
+	p->urls = cJSON_CreateArray();
+	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, p->urls);
+	pv->parse(r, r->json, p, bad);
 	if (cJSON_GetArraySize(bad) > 0)
 		return http_error_details(r, "invalid webhook payload", bad);
 	cJSON_Delete(bad);
+	return ERR_OK;
+}
 
-	branches = cJSON_CreateArray();
-	for (size_t k = 0; k < p.nrefs; k++) {
-		if (!p.refs[k].tag)
-			cJSON_AddItemToArray(branches, cJSON_CreateString(p.refs[k].name));
-		any_tag |= p.refs[k].tag;
+/*
+ * The candidate applications of the push (st_candidates: one statement).
+ * The URL's ?app= (app_webhook_url: one hook per application) narrows them
+ * to that application; an id that is not one of them, or not an id, finds
+ * none, which is the answer of an unknown repository.
+ */
+static enum err
+candidates(struct req *r, const struct push *p, PGresult **res)
+{
+	cJSON      *branches = cJSON_CreateArray();
+	bool        any_tag = false;
+	const char *app = http_query(r, "app");
+	char       *u, *b;
+	enum err    e;
+
+	if (app != NULL && !util_is_uuid(app))
+		app = "00000000-0000-0000-0000-000000000000";
+
+	for (size_t k = 0; k < p->nrefs; k++) {
+		if (!p->refs[k].tag)
+			cJSON_AddItemToArray(branches, cJSON_CreateString(p->refs[k].name));
+		any_tag |= p->refs[k].tag;
 	}
-	{
-		char *u = cJSON_PrintUnformatted(p.urls), *b = cJSON_PrintUnformatted(branches);
+	u = cJSON_PrintUnformatted(p->urls);
+	b = cJSON_PrintUnformatted(branches);
+	cJSON_Delete(branches);
+	e = u && b ? db_run(r, &st_candidates, res, arena_strdup(r->a, u), arena_strdup(r->a, b),
+	    any_tag ? "true" : "false", app) : ERR_INTERNAL;
+	cJSON_free(u);
+	cJSON_free(b);
+	return e;
+}
 
-		cJSON_Delete(branches);
-		e = u && b ? db_run(r, &st_candidates, &res, arena_strdup(r->a, u),
-		    arena_strdup(r->a, b), any_tag ? "true" : "false") : ERR_INTERNAL;
-		cJSON_free(u);
-		cJSON_free(b);
-		if (e != ERR_OK)
-			return e;
-	}
+/*
+ * ok[i]: whether candidate i's secret signed the delivery; returns how
+ * many did.  Every candidate's signature is computed, whatever the first
+ * gives; none at all costs one HMAC under a random key, so that an
+ * unknown repository takes the time a known one does.
+ */
+static int
+verify(struct req *r, const struct provider *pv, PGresult *res, bool *ok)
+{
+	unsigned char given[32], dummy[32];
+	bool          valid = given_hmac(r, pv, given);
+	const char   *secret;
+	size_t        slen;
+	int           n = PQntuples(res), nok = 0;
 
-	/* Every candidate's signature is computed, whatever the first gives;
-	 * none at all costs one HMAC under a random key, so that an unknown
-	 * repository takes the time a known one does. */
-	valid = given_hmac(r, pv, given);
-	n = PQntuples(res);
-	ok = arena_alloc(r->a, (size_t)(n + 1) * sizeof(*ok));
 	if (n == 0) {
-		unsigned char dummy[32];
-
 		randombytes_buf(dummy, sizeof(dummy));
 		(void)signed_with(r, pv, (const char *)dummy, sizeof(dummy), given, valid);
-		return answer(r, event, delivery, false, NULL, NULL);
+		return 0;
 	}
 	for (int i = 0; i < n; i++) {
 		secret = secret_open(r, SECRET_APP_WEBHOOK, db_get(res, i, "_secret"), &slen);
 		ok[i] = secret != NULL && signed_with(r, pv, secret, slen, given, valid);
 		nok += ok[i];
 	}
-	if (nok == 0)
-		return refuse(r, pv, delivery, &p);
+	return nok;
+}
 
-	/* Verified: a delivery seen in the last 7 days does nothing again. */
-	if (delivery != NULL) {
-		if ((e = db_run(r, &st_delivery, &dres, pv->name, delivery)) != ERR_OK)
-			return e;
-		if (db_get(dres, 0, "new")[0] != 't')
-			return answer(r, event, delivery, true, NULL, NULL);
-	}
-	deployed = cJSON_CreateArray();
-	skip = cJSON_CreateArray();
-	/* One deploy per verified application of this repository and branch:
-	 * a handful of statements each, no waiting (the job is queued). */
-	for (int i = 0; i < n; i++) {
-		const struct ref_update *u = ok[i] ? ref_for(&p, res, i) : NULL;
+/*
+ * What the push does to each verified application: a ref it does not
+ * follow, a deleted ref and no watched file skip it (with the reason);
+ * else the deploy.  One deploy per verified application of this
+ * repository and branch: a handful of statements each, no waiting (the
+ * job is queued).
+ */
+static enum err
+deploy_verified(struct req *r, const struct provider *pv, const char *delivery,
+    const struct push *p, PGresult *res, const bool *ok, cJSON *deployed, cJSON *skip)
+{
+	enum err e;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		const struct ref_update *u = ok[i] ? ref_for(p, res, i) : NULL;
 		const char              *app = db_get(res, i, "id");
 
 		if (!ok[i])
@@ -757,13 +796,50 @@ receive(struct req *r)
 			    "(tags need deploy_on_tags)");
 		else if (u->deleted)
 			skipped(skip, app, "the push deletes the ref");
-		else if (!watched(r, &p, db_get(res, i, "_watch")))
+		else if (!watched(r, p, db_get(res, i, "_watch")))
 			skipped(skip, app, "the push changes no file that watch_paths names");
-		else if ((e = deploy_one(r, pv, delivery, res, i, u, deployed, skip)) != ERR_OK) {
-			cJSON_Delete(deployed);
-			cJSON_Delete(skip);
+		else if ((e = deploy_one(r, pv, delivery, res, i, u, deployed, skip)) != ERR_OK)
 			return e;
-		}
+	}
+	return ERR_OK;
+}
+
+/* parse -> the candidates -> verify (401) -> de-duplicate -> deploy -> answer */
+static enum err
+receive(struct req *r)
+{
+	const struct provider *pv;
+	const char            *event = NULL, *delivery = NULL;
+	struct push            p = {0};
+	PGresult              *res, *dres;
+	cJSON                 *deployed, *skip;
+	bool                  *ok;
+	enum err               e;
+
+	if ((e = read_delivery(r, &pv, &event, &delivery)) != ERR_OK)
+		return e;
+	/* Anything but a push (ping, issues, ...) is acknowledged, nothing more. */
+	if (!is_push(pv, event))
+		return answer(r, event, delivery, false, NULL, NULL);
+	if ((e = read_push(r, pv, &p)) != ERR_OK || (e = candidates(r, &p, &res)) != ERR_OK)
+		return e;
+	ok = arena_alloc(r->a, (size_t)(PQntuples(res) + 1) * sizeof(*ok));
+	if (verify(r, pv, res, ok) == 0)
+		return PQntuples(res) == 0 ? answer(r, event, delivery, false, NULL, NULL) :
+		    refuse(r, pv, delivery, &p);
+	/* Verified: a delivery seen in the last 7 days does nothing again. */
+	if (delivery != NULL) {
+		if ((e = db_run(r, &st_delivery, &dres, pv->name, delivery)) != ERR_OK)
+			return e;
+		if (db_get(dres, 0, "new")[0] != 't')
+			return answer(r, event, delivery, true, NULL, NULL);
+	}
+	deployed = cJSON_CreateArray();
+	skip = cJSON_CreateArray();
+	if ((e = deploy_verified(r, pv, delivery, &p, res, ok, deployed, skip)) != ERR_OK) {
+		cJSON_Delete(deployed);
+		cJSON_Delete(skip);
+		return e;
 	}
 	return answer(r, event, delivery, false, deployed, skip);
 }

@@ -43,8 +43,16 @@ def _repo(host="github.com"):
     return "https://%s/acme/web-%s.git" % (host, uuid.uuid4().hex[:8])
 
 
-def send(tenant, provider, raw, headers):
-    return request("POST", "/%s/api/v1/webhooks/%s" % (tenant, provider), raw=raw, headers=headers)
+def send(tenant, provider, raw, headers, app=None):
+    """POSTs a delivery to the tenant's provider endpoint; app: the ?app= of
+    an application's webhook_url (one hook per application)."""
+    return request("POST", "/%s/api/v1/webhooks/%s%s" % (tenant, provider, "?app=" + app if app else ""),
+                   raw=raw, headers=headers)
+
+
+def hook(w, a, provider):
+    """What an application's webhook_url must be."""
+    return "/%s/api/v1/webhooks/%s?app=%s" % (w.c.tenant, provider, a["id"])
 
 
 def push(w, provider, secret, payload, **kw):
@@ -174,7 +182,7 @@ def test_a_signed_gitlab_push_queues_the_commit_and_a_wrong_token_is_401():
     w = World.get()
     url = _repo("gitlab.example.com")
     a = _app(w, url.replace("https://", "http://"))
-    assert a["webhook_url"].endswith("/%s/api/v1/webhooks/github" % w.c.tenant), a
+    assert a["webhook_url"].endswith(hook(w, a, "github")), a
     sha = sha_of(uuid.uuid4().hex)
     r = push(w, "gitlab", "whsec_wrong", gitlab_push(url, sha=sha))
     assert_error(r, 401, "UNAUTHORIZED")
@@ -194,7 +202,7 @@ def test_a_signed_bitbucket_push_queues_the_commit_and_a_wrong_signature_is_401(
     w = World.get()
     url = _repo("bitbucket.org")
     a = _app(w, url)
-    assert a["webhook_url"].endswith("/api/v1/webhooks/bitbucket"), a
+    assert a["webhook_url"].endswith(hook(w, a, "bitbucket")), a
     sha = sha_of(uuid.uuid4().hex)
     r = push(w, "bitbucket", "whsec_wrong", bitbucket_push(url, sha=sha))
     assert_error(r, 401, "UNAUTHORIZED")
@@ -213,7 +221,7 @@ def test_tag_pushes_deploy_only_applications_that_ask_for_them():
     plain = _app(w, url2)
     tags = _app(w, url, deploy_on_tags=True)
     assert plain["deploy_on_tags"] is False and tags["deploy_on_tags"] is True, tags
-    assert tags["webhook_url"].endswith("/api/v1/webhooks/gitlab"), tags
+    assert tags["webhook_url"].endswith(hook(w, tags, "gitlab")), tags
     sha = sha_of(uuid.uuid4().hex)
     # A tag of a repository whose applications do not deploy tags: no
     # candidate, the answer of an unknown repository.
@@ -243,7 +251,7 @@ def test_an_application_without_autodeploy_is_never_deployed():
     etag = w.c.get("/applications/" + never["id"]).headers["etag"]
     r = w.c.put("/applications/" + never["id"], {"autodeploy": True}, headers={"If-Match": etag})
     assert r.status == 200 and r.data["webhook_secret"].startswith("whsec_"), r
-    assert r.data["webhook_url"].endswith("/%s/api/v1/webhooks/github" % w.c.tenant), r
+    assert r.data["webhook_url"].endswith(hook(w, never, "github")), r
     assert "webhook_secret" not in w.c.get("/applications/" + never["id"]).data
 
 
@@ -342,7 +350,41 @@ def test_the_webhook_url_names_the_tenant_and_the_provider():
                            ("bitbucket.org", "bitbucket"), ("git.example.com", "github")):
         a = _app(w, _repo(host))
         assert a["webhook_url"].startswith("https://"), a
-        assert a["webhook_url"].endswith("/%s/api/v1/webhooks/%s" % (w.c.tenant, provider)), a
+        assert a["webhook_url"].endswith(hook(w, a, provider)), a
     assert "webhook_token" not in psql(
         "SELECT string_agg(column_name, ',') FROM information_schema.columns"
         " WHERE table_name = 'applications'", user="launcher_owner")[0]
+
+
+def test_two_applications_of_one_repository_and_branch_each_deploy_from_their_own_hook():
+    """One hook per application (webhook_url ?app=, which GitHub needs: it
+    refuses a second hook with the same URL), each signed with its own
+    secret: a delivery deploys only its application."""
+    w = World.get()
+    url = _repo()
+    a, b = _app(w, url), _app(w, url)
+    assert a["webhook_url"] != b["webhook_url"] and a["webhook_secret"] != b["webhook_secret"]
+    for me, other in ((a, b), (b, a)):
+        r = push_to(w, me, "github", me["webhook_secret"], github_push(url))
+        assert r.status == 200 and [d["application_id"] for d in r.data["deployments"]] == [me["id"]], r
+        # The other application's hook with this secret: its only candidate
+        # does not verify.
+        assert_error(push_to(w, other, "github", me["webhook_secret"], github_push(url)), 401, "UNAUTHORIZED")
+    # Without ?app= the secret still picks its application alone.
+    r = push(w, "github", a["webhook_secret"], github_push(url))
+    assert [d["application_id"] for d in r.data["deployments"]] == [a["id"]], r
+    assert len(deployments(w, a)) == 2 and len(deployments(w, b)) == 1
+    # An id that is not one of the candidates, or not an id: no match, nothing said.
+    foreign = World()
+    theirs = _app(foreign, _repo())
+    for app in (theirs["id"], str(uuid.uuid4()), "not-an-id"):
+        raw, h = delivery("github", a["webhook_secret"], github_push(url))
+        r = send(w.c.tenant, "github", raw, h, app=app)
+        assert r.status == 200 and r.data["deployments"] == [] and r.data["skipped"] == [], (app, r)
+    assert len(deployments(w, a)) == 2
+
+
+def push_to(w, a, provider, secret, payload):
+    """A delivery to application a's own webhook_url (its ?app=)."""
+    raw, h = delivery(provider, secret, payload)
+    return send(w.c.tenant, provider, raw, h, app=a["id"])

@@ -66,13 +66,13 @@ def test_a_signed_github_push_deploys_the_pushed_commit_and_the_app_serves_it():
     try:
         a = _app(w, source_type="git", repository_url=srv.auth_url, branch="main", autodeploy=True,
                  watch_paths=["www/**", "Dockerfile"])
-        assert a["webhook_url"].endswith("/%s/api/v1/webhooks/github" % w.c.tenant), a
+        assert a["webhook_url"].endswith("/%s/api/v1/webhooks/github?app=%s" % (w.c.tenant, a["id"])), a
         version = "v3-" + uuid.uuid4().hex[:8]
         before, sha = srv.push_commit(version, "Ship %s" % version)
         p = github_push(srv.url, sha=sha, message="Ship %s" % version, files=["www/index.html"])
         p["before"] = before
         raw, h = delivery("github", a["webhook_secret"], p)
-        r = send(w.c.tenant, "github", raw, h)
+        r = send(w.c.tenant, "github", raw, h, app=a["id"])
         assert r.status == 200 and [d["commit_sha"] for d in r.data["deployments"]] == [sha], r
         d = _finished(w, r.data["deployments"][0]["deployment_id"])
         logs = w.c.get("/deployments/%s/logs" % d["id"]).data

@@ -78,29 +78,29 @@ def main():
         a, url = apps[i % APPS]
         prov = providers[i % 3]
         raw, h = delivery(prov, a["webhook_secret"], payload(prov, url, ["src/app/main-%d.c" % i]))
-        plan.append(("deploy", prov, raw, h))
-        sent.append((prov, raw, h))
+        plan.append(("deploy", prov, raw, h, a["id"]))
+        sent.append((prov, raw, h, a["id"]))
     for i in range(20):
         a, url = apps[(i * 7) % APPS]
         prov = providers[i % 2]
         raw, h = delivery(prov, a["webhook_secret"], payload(prov, url, ["docs/notes-%d.md" % i]))
-        plan.append(("outside watch_paths", prov, raw, h))
+        plan.append(("outside watch_paths", prov, raw, h, a["id"]))
     for i in range(10):
         a, url = apps[(i * 3) % APPS]
         prov = providers[i % 3]
         raw, h = delivery(prov, "whsec_wrong-" + uuid.uuid4().hex, payload(prov, url, ["src/x.c"]))
-        plan.append(("wrong signature", prov, raw, h))
+        plan.append(("wrong signature", prov, raw, h, a["id"]))
     for i in range(10):
         prov = providers[i % 3]
         url = "https://git.example.com/bench/unknown-%d.git" % i
         raw, h = delivery(prov, "whsec_" + uuid.uuid4().hex, payload(prov, url, ["src/x.c"]))
-        plan.append(("unknown repository", prov, raw, h))
+        plan.append(("unknown repository", prov, raw, h, None))
     rnd.shuffle(plan)
     # Each repeat comes after the delivery it repeats.
     for i in range(20):
-        prov, raw, h = sent[i * 5]
+        prov, raw, h, app = sent[i * 5]
         at = next(k for k, p in enumerate(plan) if p[2] is raw)
-        plan.insert(rnd.randint(at + 1, len(plan)), ("duplicate", prov, raw, h))
+        plan.insert(rnd.randint(at + 1, len(plan)), ("duplicate", prov, raw, h, app))
     assert len(plan) == DELIVERIES
     # Warm-up, not counted: every statement prepared on both pool workers
     # (as the wrk cases warm up), on an application outside the bench's project.
@@ -118,9 +118,11 @@ def main():
     want = {"deploy": (200, 1), "outside watch_paths": (200, 0), "duplicate": (200, 0),
             "wrong signature": (401, 0), "unknown repository": (200, 0)}
     times, queued, by_kind = [], 0, {}
-    for kind, prov, raw, h in plan:
+    for kind, prov, raw, h, app in plan:
         t0 = time.perf_counter()
-        conn.request("POST", "/%s/api/v1/webhooks/%s" % (TENANT, prov), raw, h)
+        # Each application's own hook URL (webhook_url: ?app=<id>).
+        conn.request("POST", "/%s/api/v1/webhooks/%s%s" % (TENANT, prov, "?app=" + app if app else ""),
+                     raw, h)
         r = conn.getresponse()
         body = r.read()
         times.append((time.perf_counter() - t0) * 1000)
