@@ -453,25 +453,29 @@ complete(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
+#define MAX_REPORT_ITEMS 10000
+
+/* The item fields every report names; the rest of an item is read by SQL. */
+static const struct field instance_item[] = {
+	{"container_id", F_STRING, true, false, 1, 128, NULL},
+};
+static const struct field instance_report[] = {
+	{"instances", F_ARRAY, true, false, 0, MAX_REPORT_ITEMS, NULL, FIELD_SUB(instance_item)},
+};
+
 /* POST /agent/instances {"instances": [...]}: the server's containers. */
 static enum err
 report_instances(struct req *r)
 {
-	const cJSON *list;
-	PGresult    *res;
-	char        *text;
-	enum err     e;
+	struct field_val v[1];
+	const cJSON     *list;
+	PGresult        *res;
+	char            *text;
+	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, instance_report, v)) != ERR_OK)
 		return e;
-	list = cJSON_GetObjectItemCaseSensitive(r->json, "instances");
-	if (!cJSON_IsArray(list))
-		return http_field_error(r, "invalid request body", "instances", "must be an array");
-	for (const cJSON *it = list->child; it; it = it->next)
-		if (!cJSON_IsObject(it) ||
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "container_id")))
-			return http_field_error(r, "invalid request body", "instances",
-			    "each instance needs a container_id");
+	list = v[0].node;
 	text = cJSON_PrintUnformatted(list);
 	arena_defer(r->a, free, text);
 	/* One server's agent speaks only for the applications placed on it. */
@@ -487,33 +491,27 @@ report_instances(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
-#define MAX_VOLUME_ITEMS 10000
+static const struct field volume_item[] = {
+	{"volume_id", F_UUID, true, false, 0, 0, NULL},
+	{"used_bytes", F_INT, true, false, 0, INT64_MAX, NULL},
+};
+static const struct field volume_report[] = {
+	{"volumes", F_ARRAY, true, false, 0, MAX_REPORT_ITEMS, NULL, FIELD_SUB(volume_item)},
+};
+
 /* POST /agent/volumes {"volumes": [{volume_id, used_bytes}]}: what the
  * engine says this server's volumes hold (see report.h). */
 static enum err
 report_volumes(struct req *r)
 {
-	const cJSON *list;
-	PGresult    *res;
-	char        *text;
-	enum err     e;
+	struct field_val v[1];
+	PGresult        *res;
+	char            *text;
+	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, volume_report, v)) != ERR_OK)
 		return e;
-	list = cJSON_GetObjectItemCaseSensitive(r->json, "volumes");
-	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_VOLUME_ITEMS)
-		return http_field_error(r, "invalid request body", "volumes",
-		    "must be an array of at most 10000 items");
-	for (const cJSON *it = list->child; it; it = it->next) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "volume_id");
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "used_bytes");
-
-		if (!cJSON_IsString(id) || !util_is_uuid(id->valuestring) || !cJSON_IsNumber(n) ||
-		    n->valuedouble < 0 || n->valuedouble > 9.0e18)
-			return http_field_error(r, "invalid request body", "volumes",
-			    "each item needs volume_id (a UUID) and used_bytes (a number >= 0)");
-	}
-	text = cJSON_PrintUnformatted(list);
+	text = cJSON_PrintUnformatted(v[0].node);
 	arena_defer(r->a, free, text);
 	if ((e = db_run(r, &st_volumes, &res, r->who.server_id, text)) != ERR_OK)
 		return e;
@@ -595,34 +593,30 @@ redact_messages(struct req *r, cJSON *list, const cJSON *secrets)
 	}
 }
 
+static const char *const log_streams[] = {"stdout", "stderr", NULL};
+static const struct field log_item[] = {
+	{"container_id", F_STRING, true, false, 1, 128, NULL},
+	{"message", F_STRING, true, false, 0, MAX_LINE, NULL},
+	{"timestamp", F_TIME, true, false, 0, 0, NULL},
+	{"stream", F_ENUM, true, false, 0, 0, NULL, .options = log_streams},
+};
+static const struct field log_report[] = {
+	{"entries", F_ARRAY, true, false, 0, MAX_LOG_ENTRIES, NULL, FIELD_SUB(log_item)},
+};
+
 /* POST /agent/logs {"entries": [...]}: runtime log lines, redacted here. */
 static enum err
 report_logs(struct req *r)
 {
-	cJSON    *list, *secrets;
-	PGresult *res;
-	char     *text;
-	enum err  e;
+	struct field_val v[1];
+	cJSON           *list, *secrets;
+	PGresult        *res;
+	char            *text;
+	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, log_report, v)) != ERR_OK)
 		return e;
-	list = cJSON_GetObjectItemCaseSensitive(r->json, "entries");
-	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_LOG_ENTRIES)
-		return http_field_error(r, "invalid request body", "entries",
-		    "must be an array of at most 500 entries");
-	for (const cJSON *it = list->child; it; it = it->next) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "timestamp");
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "stream");
-		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "container_id");
-
-		if (!cJSON_IsString(cid) || !cJSON_IsString(m) || strlen(m->valuestring) > MAX_LINE || !cJSON_IsString(t) ||
-		    !json_is_time(t->valuestring) || !cJSON_IsString(st) ||
-		    (strcmp(st->valuestring, "stdout") != 0 && strcmp(st->valuestring, "stderr") != 0))
-			return http_field_error(r, "invalid request body", "entries",
-			    "each entry needs container_id, message (<= 4096 bytes), timestamp "
-			    "(RFC 3339) and stream (stdout|stderr)");
-	}
+	list = (cJSON *)v[0].node;
 	text = cJSON_PrintUnformatted(list);
 	arena_defer(r->a, free, text);
 	secrets = cJSON_CreateArray();
