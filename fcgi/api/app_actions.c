@@ -146,8 +146,8 @@ apps_result_free_wiped(struct resolve_result *res, size_t n)
  * per bad reference, {field: KEY, message: "${db.x.url}: ..."}; the
  * messages name references, never values.
  */
-static enum err
-release_env(struct req *r, const char *app, const char **sealed, const char **version)
+enum err
+apps_release_env(struct req *r, const char *app, const char **sealed, const char **version)
 {
 	struct resolve_result res;
 	struct env_refs_ctx   ctx;
@@ -194,7 +194,7 @@ deploy(struct req *r)
 		return e;
 	if (r->json == NULL)
 		memset(v, 0, sizeof(v));
-	if ((e = release_env(r, http_param(r, "id"), &env, &envv)) != ERR_OK)
+	if ((e = apps_release_env(r, http_param(r, "id"), &env, &envv)) != ERR_OK)
 		return e;
 	e = db_run(r, &st_deploy, &res, http_param(r, "id"),
 	    r->who.key_id ? "api" : "manual", v[0].s, v[1].s, v[2].s, NULL, r->who.user_id, env, envv);

@@ -25,7 +25,7 @@
 	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
 	" app_webhook_registration(a.id) AS webhook_registration," \
-	" a.exposed_port, a.autodeploy, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
+	" a.exposed_port, a.autodeploy, a.deploy_on_tags, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
 	" a.healthcheck_timeout_seconds, a.restart_policy, a.start_command," \
 	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, app_volumes(a.id) AS volumes," \
 	" to_jsonb(a.depends_on) AS depends_on, a.status, a.pending_action, a.current_deployment_id," \
@@ -33,8 +33,8 @@
 	"  WHERE d.id = a.current_deployment_id), -1)) AS pending_deploy," \
 	" '[]'::jsonb AS domains, app_hostname(a) AS hostname," \
 	" 'http://' || app_hostname(a) AS default_url," \
-	" CASE WHEN a.webhook_token IS NOT NULL THEN '/' || a.tenant_id || '/api/v1/webhooks/git/'" \
-	"  || a.webhook_token END AS webhook_url," \
+	" CASE WHEN a.autodeploy AND a.source_type = 'git' THEN app_webhook_url(a.id) END" \
+	"  AS webhook_url," \
 	" a.created_at, a.updated_at, a.row_version::text AS _version"
 
 DB_STMT st_get = {"apps_get",
@@ -63,13 +63,17 @@ DB_STMT st_create = {"apps_create",
 DB_STMT st_update = {"apps_update",
     "UPDATE applications a" DB_PATCH("a", "name, app_type, repository_url,"
     " repository_credential_sealed, branch, dockerfile_path, build_context, build_args, image_url,"
-    " compose, replicas, exposed_port, autodeploy, watch_paths, healthcheck_path,"
+    " compose, replicas, exposed_port, autodeploy, deploy_on_tags, watch_paths, healthcheck_path,"
     " healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit, memory_limit, volumes,"
     " registry_id, git_provider_id, depends_on")
-    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
+    " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint)"
+    " RETURNING id, (autodeploy AND source_type = 'git' AND webhook_secret_sealed IS NULL)"
+    "  AS needs_secret"};
+/* The push webhook's secret (sealed); deploy_on_tags of a new application. */
 DB_STMT st_webhook = {"apps_webhook",
-    "UPDATE applications SET webhook_token = $2, webhook_secret_sealed = $3"
-    " WHERE id = $1::uuid RETURNING id"};
+    "UPDATE applications SET webhook_secret_sealed = $2 WHERE id = $1::uuid RETURNING id"};
+DB_STMT st_tags = {"apps_deploy_on_tags",
+    "UPDATE applications SET deploy_on_tags = $2::boolean WHERE id = $1::uuid"};
 DB_STMT st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
@@ -273,6 +277,7 @@ static const struct field volume_fields[] = {
 	{"replicas", F_INT, false, false, 0, 50, NULL}, \
 	{"exposed_port", F_INT, false, true, 1, 65535, NULL}, \
 	{"autodeploy", F_BOOL, false, false, 0, 0, NULL}, \
+	{"deploy_on_tags", F_BOOL, false, false, 0, 0, NULL}, \
 	{"watch_paths", F_STRINGS, false, true, 0, 100, NULL}, \
 	{"healthcheck_path", F_STRING, false, true, 1, 1024, check_path}, \
 	{"healthcheck_timeout_seconds", F_INT, false, false, 1, 900, NULL}, \
@@ -288,7 +293,7 @@ static const struct field volume_fields[] = {
 
 enum {
 	A_NAME, A_TYPE, A_REPO, A_BRANCH, A_DOCKERFILE, A_CONTEXT, A_BUILD_ARGS, A_IMAGE,
-	A_COMPOSE, A_REPLICAS, A_PORT, A_AUTODEPLOY, A_WATCH, A_HC_PATH, A_HC_TIMEOUT,
+	A_COMPOSE, A_REPLICAS, A_PORT, A_AUTODEPLOY, A_TAGS, A_WATCH, A_HC_PATH, A_HC_TIMEOUT,
 	A_RESTART, A_START, A_CPU, A_MEMORY, A_REGISTRY, A_GIT_PROVIDER, A_VOLUMES, A_DEPENDS,
 	A__SHARED
 };
@@ -413,21 +418,21 @@ check_name(struct req *r)
 	return http_respond_json(r, 200, d, NULL);
 }
 
-/* A webhook token (URL) and secret (shown once) for git + autodeploy. */
+/* A push webhook secret (shown once) for git + autodeploy; the URL is the
+ * tenant's provider endpoint (app_webhook_url, sql/027). */
 static enum err
 new_webhook(struct req *r, const char *app_id, const char **secret)
 {
-	char        token[40], sec[48];
+	char        sec[48];
 	const char *sealed;
 	PGresult   *res;
 	enum err    e;
 
-	if (crypto_token(token, sizeof(token), "", 32) != 0 ||
-	    crypto_token(sec, sizeof(sec), "whsec_", 32) != 0)
+	if (crypto_token(sec, sizeof(sec), "whsec_", 32) != 0)
 		return ERR_INTERNAL;
 	if ((sealed = secret_seal(r, SECRET_APP_WEBHOOK, sec, strlen(sec))) == NULL)
 		return ERR_INTERNAL;
-	if ((e = db_run(r, &st_webhook, &res, app_id, token, sealed)) != ERR_OK)
+	if ((e = db_run(r, &st_webhook, &res, app_id, sealed)) != ERR_OK)
 		return e;
 	*secret = arena_strdup(r->a, sec);
 	sodium_memzero(sec, sizeof(sec));
@@ -473,6 +478,9 @@ create(struct req *r)
 	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
 	    (e = env_scope_write(r, &env, v[C_ENV].node, false, "env", NULL)) != ERR_OK)
 		return e;
+	if (v[A_TAGS].present && v[A_TAGS].b &&
+	    (e = db_run(r, &st_tags, NULL, id, "true")) != ERR_OK)
+		return e;
 	if (strcmp(source, "git") == 0 && v[A_AUTODEPLOY].present && v[A_AUTODEPLOY].b &&
 	    (e = new_webhook(r, id, &secret)) != ERR_OK)
 		return e;
@@ -489,7 +497,7 @@ static enum err
 update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
-	const char      *version, *id = http_param(r, "id"), *repo, *cred = NULL;
+	const char      *version, *id = http_param(r, "id"), *repo, *cred = NULL, *secret = NULL;
 	PGresult        *res;
 	cJSON           *given;
 	enum err         e;
@@ -529,7 +537,10 @@ update(struct req *r)
 		return e;
 	if (PQntuples(res) != 1)
 		return http_changed(r, "application");
-	return apps_respond(r, id, 200, NULL);
+	/* autodeploy turned on for a git application: its secret, shown once. */
+	if (db_get(res, 0, "needs_secret")[0] == 't' && (e = new_webhook(r, id, &secret)) != ERR_OK)
+		return e;
+	return apps_respond(r, id, 200, secret);
 }
 
 static enum err

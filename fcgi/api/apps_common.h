@@ -48,6 +48,15 @@ enum err    apps_respond(struct req *r, const char *id, int status, const char *
  */
 enum err    apps_action(struct req *r, const char *kind, const char *pending, const char *extra,
     const char **job);
+/*
+ * The env snapshot a new release of app runs with: the merged store with
+ * every reference resolved, sealed (SECRET_APP_ENV), and the app's
+ * env_version it comes from, as api_deploy() takes them (app_actions.c).
+ * A reference that does not resolve: ERR_BAD_REQUEST recorded with one
+ * detail per reference (req_fail_details), nothing written.
+ */
+enum err    apps_release_env(struct req *r, const char *app, const char **sealed,
+    const char **version);
 /* Answers with the deployment object. */
 enum err    apps_respond_deployment(struct req *r, const char *id, int status);
 

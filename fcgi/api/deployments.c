@@ -15,7 +15,7 @@
 #include "apps_common.h"
 
 #define DEP_COLS "d.id, d.application_id, d.project_id, d.environment_id, d.server_id, d.status," \
-	" d.trigger, d.commit_sha, d.commit_message, d.branch, d.image, d.image_digest, d.strategy," \
+	" d.trigger, d.commit_sha, d.commit_message, d.commit_author, d.branch, d.image, d.image_digest, d.strategy," \
 	" d.strategy_reason, d.replicas, d.rollback_of," \
 	" CASE WHEN d.status = 'queued' THEN 1 END AS queue_position, d.error, d.created_by," \
 	" d.created_at, d.started_at, d.finished_at," \

@@ -3,7 +3,7 @@
  * (conf/crontab) or as a loop: re-queues or fails jobs whose lease expired,
  * fails jobs past their deadline, marks servers offline after three missed
  * heartbeats, and clears expired short-lived rows (and exec output past its
- * retention).
+ * retention, push webhook delivery ids after 7 days).
  *
  *   launcher-scheduler -c FILE --once        one tick, then exit
  *   launcher-scheduler -c FILE [--interval S] tick every S seconds (default 60)
@@ -42,6 +42,11 @@ DB_STMT st_logs_prune = {"scheduler_logs_prune",
     "SELECT launcher.runtime_logs_prune($1::int)"};
 DB_STMT st_results_expire = {"scheduler_results_expire",
     "SELECT launcher.job_results_expire($1::int)"};
+DB_STMT st_deliveries_prune = {"scheduler_deliveries_prune",
+    "SELECT launcher.webhook_deliveries_prune($1::int)"};
+/* Push webhook deliveries are recognised as repeats this many days
+ * (API.md §21; sql/027_webhooks.sql). */
+#define WEBHOOK_DELIVERY_DAYS 7
 
 /*
  * Runs st (a retention function of one integer returning how many rows it
@@ -87,6 +92,8 @@ tick(struct db_conn *c, const struct config *cfg)
 	/* Sealed job results (exec output) past config job_result_retention_seconds. */
 	rc |= prune(c, &st_results_expire, cfg->job_result_retention_seconds,
 	    "job results past their retention removed");
+	rc |= prune(c, &st_deliveries_prune, WEBHOOK_DELIVERY_DAYS,
+	    "webhook delivery ids past their 7 days removed");
 	return rc;
 }
 

@@ -71,6 +71,8 @@ static const struct cfg_key cfg_keys[] = {
 	S(fcgi_state_file, "", "launcher-fcgi writes its master's pid and the key ring its workers hold here;"
 	    " launcher-admin rotate-master-key reads it (empty: none)"),
 	I(max_body_bytes, "1048576", 1024, 1073741824, "largest accepted request body"),
+	I(webhook_max_body_bytes, "5242880", 1024, 1073741824,
+	    "largest accepted git push webhook body (nginx's webhooks location must allow it)"),
 	I(jwt_lifetime_seconds, "86400", 60, 31536000, "lifetime of issued JWTs"),
 	S(jwt_issuer, "launcher", "iss claim of issued JWTs"),
 	SV(password_hash_cost, "interactive", valid_cost, "argon2id cost: interactive|moderate|min (min: tests only)"),

@@ -28,6 +28,7 @@ struct config {
 	char    migrations_dir[CONFIG_STR_MAX];
 	char    master_key_file[CONFIG_STR_MAX];
 	int64_t max_body_bytes;
+	int64_t webhook_max_body_bytes;
 	int64_t jwt_lifetime_seconds;
 	char    jwt_issuer[64];
 	char    password_hash_cost[16];

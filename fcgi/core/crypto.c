@@ -307,6 +307,18 @@ jwt_hmac(const unsigned char key[CRYPTO_KEY_BYTES], const void *data, size_t len
 	return 0;
 }
 
+int
+crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+    unsigned char out[32])
+{
+	size_t n = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data, len, out, 32, &n) ==
+	    NULL || n != 32)
+		return -1;
+	return 0;
+}
+
 void
 crypto_keys_wipe(struct crypto_keys *k)
 {

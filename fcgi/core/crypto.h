@@ -114,6 +114,14 @@ int  crypto_session_proof(const char *secret, const char *jti, char out[CRYPTO_S
 /* Constant-time check of a claimed proof; true if it matches. */
 bool crypto_session_proof_ok(const char *secret, const char *jti, const char *claimed);
 
+/*
+ * HMAC-SHA256 of data under a key of any length (a git provider's webhook
+ * secret), with OpenSSL (hardware SHA-256 where the CPU has it: a 5 MiB
+ * push body costs a few ms).  0 on success, -1 on a library failure.
+ */
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+    unsigned char out[32]);
+
 /* Signs claims (HS256) into out; 0 on success. */
 int crypto_jwt_sign(const struct crypto_keys *k, const char *issuer,
     const struct jwt_claims *c, char *out, size_t outlen);

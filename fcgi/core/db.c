@@ -61,8 +61,9 @@ db_ensure(struct worker *w)
 {
 	DB_STMT st_bind = {"db_session_bind",
 	    "SELECT launcher.session_bind($1)"};
-	DB_STMT st_quotas = {"db_session_quotas",
-	    "SELECT pg_catalog.set_config('launcher.quota_defaults', $1, false)"};
+	DB_STMT st_quotas = {"db_session_settings",
+	    "SELECT pg_catalog.set_config('launcher.quota_defaults', $1, false),"
+	    " pg_catalog.set_config('launcher.public_url', $2, false)"};
 	struct db *db = &w->db;
 	char       quotas[160];
 	int64_t    now;
@@ -82,7 +83,8 @@ db_ensure(struct worker *w)
 	}
 	/* The session's nonce (db.h), before any request can run a statement,
 	 * and the installation's quota defaults (config quota_*), read by the
-	 * quota trigger for tenants without their own limit (sql/018). */
+	 * quota trigger for tenants without their own limit (sql/018), and
+	 * its public URL, which app_webhook_url() (sql/027) starts with. */
 	if (crypto_token(db->nonce, sizeof(db->nonce), "", 43) != 0 ||
 	    util_snprintf(quotas, sizeof(quotas), "{\"projects\": %lld, \"applications\": %lld,"
 	    " \"databases\": %lld}", (long long)w->cfg->quota_projects,
@@ -91,7 +93,8 @@ db_ensure(struct worker *w)
 		return ERR_UNAVAILABLE;
 	}
 	if (db_conn_exec(&db->conn, &st_bind, 1, (const char *const[]){db->nonce}, NULL) != ERR_OK ||
-	    db_conn_exec(&db->conn, &st_quotas, 1, (const char *const[]){quotas}, NULL) != ERR_OK) {
+	    db_conn_exec(&db->conn, &st_quotas, 2, (const char *const[]){quotas,
+	    w->cfg->public_url}, NULL) != ERR_OK) {
 		log_error("database session setup failed (is migration 015 applied?)");
 		db_close(db);
 		return ERR_UNAVAILABLE;

@@ -189,6 +189,12 @@ ctype_is_json(const char *ct)
 enum err
 http_body(struct req *r)
 {
+	return http_body_max(r, r->w->cfg->max_body_bytes);
+}
+
+enum err
+http_body_max(struct req *r, int64_t max)
+{
 	const char *cl;
 	int64_t     len = 0;
 	int         got;
@@ -199,7 +205,7 @@ http_body(struct req *r)
 	if (cl != NULL && *cl != '\0' && util_parse_i64(cl, 0, INT64_MAX, &len) != 0)
 		return http_error(r, ERR_BAD_REQUEST, "bad Content-Length");
 	/* The ceiling is checked before a single byte is read. */
-	if (len > r->w->cfg->max_body_bytes)
+	if (len > max)
 		return http_error(r, ERR_PAYLOAD_TOO_LARGE, "request body too large");
 	r->body = arena_alloc(r->a, (size_t)len + 1);
 	if (len > 0) {

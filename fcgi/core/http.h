@@ -154,6 +154,9 @@ enum err http_read_json(struct req *r, bool required);
  * itself on failure.
  */
 enum err http_body(struct req *r);
+/* The same with another ceiling than max_body_bytes (a route that takes
+ * larger bodies: the push webhooks, webhook_max_body_bytes). */
+enum err http_body_max(struct req *r, int64_t max);
 /* Writes a held (captured) response for real. */
 void     http_flush(struct req *r);
 /* Discards a held response (the transaction failed). */

@@ -152,13 +152,15 @@ flags_of(const struct route *rt)
 	return rt->flags;
 }
 
+/* The actor is the request's key or user; a request with neither (a push
+ * webhook, authenticated by its signature) is the actor "webhook". */
 static enum err
 record(struct req *r, const char *action, const char *type, const char *resource_id,
     const char *project, const char *detail)
 {
-	return db_run(r, &st_audit, NULL, r->who.key_id ? "service_key" : "user",
-	    principal(r), r->who.user_id, action, type, resource_id, project, r->request_id,
-	    r->remote_addr, detail);
+	return db_run(r, &st_audit, NULL, r->who.key_id ? "service_key" : r->who.user_id ? "user" :
+	    "webhook", principal(r), r->who.user_id, action, type, resource_id, project,
+	    r->request_id, r->remote_addr, detail);
 }
 
 enum err
@@ -166,6 +168,13 @@ txn_audit(struct req *r, const char *action, const char *type, const char *resou
     const char *detail)
 {
 	return record(r, action, type, resource_id, r->who.project_id, detail);
+}
+
+enum err
+txn_audit_in(struct req *r, const char *project, const char *action, const char *type,
+    const char *resource_id, const char *detail)
+{
+	return record(r, action, type, resource_id, project, detail);
 }
 
 static enum err

@@ -24,4 +24,12 @@ enum err txn_run(struct req *r, const struct route *rt);
 enum err txn_audit(struct req *r, const char *action, const char *type, const char *resource_id,
     const char *detail);
 
+/*
+ * The same for a project the handler names itself (project may be NULL):
+ * a route without a principal, whose record's actor is "webhook" (a push
+ * webhook's deploys and refusals, fcgi/api/webhooks.c).
+ */
+enum err txn_audit_in(struct req *r, const char *project, const char *action, const char *type,
+    const char *resource_id, const char *detail);
+
 #endif

@@ -14,9 +14,13 @@
 # against p); then the CPU
 # time per request of nginx, the pool and PostgreSQL (tests/bench/cpu.py)
 # and the same ratios by CPU time; last, the env case (tests/bench/env_deploy.py:
-# how much later a deploy with 500 variables is claimed than one with none).  Plain HTTP on loopback: TLS would cost
+# how much later a deploy with 500 variables is claimed than one with none);
+# then the webhook case (tests/bench/webhooks.py: 200 signed push deliveries
+# against 50 autodeploy applications, p99 under 50 ms, exactly the right
+# deployments queued; it fails the run otherwise).  Plain HTTP on loopback: TLS would cost
 # every case the same and measure nginx, not us.
-# BENCH_SECONDS, BENCH_ROUNDS and BENCH_CONNECTIONS override the defaults.
+# BENCH_SECONDS, BENCH_ROUNDS and BENCH_CONNECTIONS override the defaults;
+# BENCH_CASES=webhooks runs the webhook case alone (on its own stack).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd -P)
@@ -88,6 +92,10 @@ a, b, n, hz = '$cpu0'.split(), '$cpu1'.split(), $(echo "$out" | awk '/requests i
 print('\t'.join('%.1f' % ((int(y) - int(x)) * 1e6 / hz / n) for x, y in zip(a, b)))")" >> "$RESULTS"
 }
 
+if [ "${BENCH_CASES:-all}" = webhooks ]; then
+	BENCH_KEY=$KEY $PY tests/bench/webhooks.py
+	exit $?
+fi
 echo "wrk: 2 threads, $CONNS connections, ${SECS}s per case, $ROUNDS interleaved rounds (medians);" \
 	"pool: $LAUNCHER_WORKERS workers, worker_cpu_affinity ${LAUNCHER_WORKER_CPU_AFFINITY:-auto}; $(nproc) cores"
 # Warm every worker's connection and prepared statements first.
@@ -129,3 +137,5 @@ PYEOF
 # The env case: a deploy with 500 variables against one with none, from the
 # deploy request to the job's claim (tests/bench/env_deploy.py).
 BENCH_KEY=$KEY $PY tests/bench/env_deploy.py
+# The webhook case: 200 signed deliveries, 50 applications (tests/bench/webhooks.py).
+BENCH_KEY=$KEY $PY tests/bench/webhooks.py
