@@ -355,7 +355,7 @@ def test_contract_push_webhook_is_registered_and_removed():
         url = j["result"]["url"]
         reg = w.c.get("/applications/" + a["id"]).data["webhook_registration"]
         assert reg["status"] == "succeeded" and reg["error"] is None and reg["job_id"] == j["id"], reg
-        assert url.startswith("http") and url.endswith("/%s/api/v1/webhooks/github" % w.c.tenant), j
+        assert url.startswith("http") and url.endswith("/%s/api/v1/webhooks/github?app=%s" % (w.c.tenant, a["id"])), j
         posted = [json.loads(b) for m, p, _, b in rp.requests if m == "POST" and p == hooks]
         assert posted == [{"name": "web", "active": True, "events": ["push"], "config": {
             "url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"}}], posted
