@@ -115,12 +115,11 @@ static const struct field exec_fields[] = {
 static enum err
 exec_cmd(struct req *r)
 {
-	struct field_val       v[2];
-	const struct job_kind *k;
-	const char            *job, *project;
-	char                  *extra;
-	cJSON                 *o, *d;
-	enum err               e;
+	struct field_val v[2];
+	const char      *job;
+	char            *extra;
+	cJSON           *o;
+	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK)
 		return e;
@@ -134,14 +133,7 @@ exec_cmd(struct req *r)
 	cJSON_free(extra);
 	if (e != ERR_OK)
 		return e;
-	if ((e = job_read(r, job, &o, &project, &k)) != ERR_OK)
-		return e;
-	if (o == NULL)
-		return ERR_INTERNAL;
-	http_add_header(r, "Location", job_url(r, job));
-	d = cJSON_CreateObject();
-	cJSON_AddItemToObject(d, "job", o);
-	return http_respond_json(r, 202, d, NULL);
+	return job_accepted(r, job);
 }
 
 const struct route api_app_log_routes[] = {

@@ -15,15 +15,21 @@
 
 static const char *const exec_shown[] = {"exit_code", "output", "instance", "truncated",
     "timed_out", NULL};
+/* A registry's v2 login (registries.c, the agent's registry.c). */
+static const char *const registry_test_shown[] = {"ok", "reason", "message", "auth", "http_status",
+    "url", NULL};
 
 /*
  * Reading a job needs what queuing it needed: exec runs commands in the
  * application's containers, which can print its environment, so it needs
  * the capability that reveals env values (write, applications.c); other
- * kinds are deploy actions and show no result.
+ * kinds are deploy actions and show no result.  A tenant-level check
+ * (registry.test) belongs to no project: tenant admins read it (jobs.c of
+ * the API); its result holds no secret.
  */
 static const struct job_kind kinds[] = {
 	{"app.exec", CAP_WRITE, true, exec_shown},
+	{"registry.test", CAP_WRITE, false, registry_test_shown},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 
@@ -130,4 +136,22 @@ job_read(struct req *r, const char *id, cJSON **out, const char **project,
 	if (!db_isnull(res, 0, "project_id"))
 		*project = arena_strdup(r->a, db_get(res, 0, "project_id"));
 	return ERR_OK;
+}
+
+enum err
+job_accepted(struct req *r, const char *id)
+{
+	const struct job_kind *k;
+	const char            *project;
+	cJSON                 *o, *d;
+	enum err               e;
+
+	if ((e = job_read(r, id, &o, &project, &k)) != ERR_OK)
+		return e;
+	if (o == NULL)
+		return ERR_INTERNAL;
+	http_add_header(r, "Location", job_url(r, id));
+	d = cJSON_CreateObject();
+	cJSON_AddItemToObject(d, "job", o);
+	return http_respond_json(r, 202, d, NULL);
 }
