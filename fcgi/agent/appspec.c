@@ -382,6 +382,10 @@ app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *err, 
 		else
 			parse_source(src, s, &e);
 	}
+	/* The claim's "registry" (registry.h): credentials of the pull and push. */
+	s->registry = cJSON_GetObjectItemCaseSensitive(p, "registry");
+	if (s->registry != NULL && !cJSON_IsObject(s->registry))
+		bad(&e, "registry must be an object");
 	if (cJSON_GetObjectItemCaseSensitive(p, "volumes") != NULL &&
 	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(p, "volumes")))
 		parse_volumes(cJSON_GetObjectItemCaseSensitive(p, "volumes"), s, &e);
@@ -484,6 +488,9 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 		if (colon != NULL)
 			app_redact_add(r, colon + 1);
 	}
+	if (cJSON_IsObject(s->registry) &&
+	    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(s->registry, "password")))
+		app_redact_add(r, cJSON_GetObjectItemCaseSensitive(s->registry, "password")->valuestring);
 }
 
 void

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "db.h"
 #include "diag.h"
+#include "registry.h"
 #include "text.h"
 #include "volume.h"
 #include "timefmt.h"
@@ -352,6 +353,14 @@ kind_volume_remove(struct job_ctx *ctx)
 	return rc;
 }
 
+/* registry.test: see registry.h (a failed login leaves its result too). */
+static int
+kind_registry_test(struct job_ctx *ctx)
+{
+	return registry_test(ctx->conf, ctx->job->payload, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
+}
+
 static const struct {
 	const char *kind;
 	int       (*run)(struct job_ctx *ctx);	/* 0 succeeded, -1 failed (error set) */
@@ -366,6 +375,7 @@ static const struct {
 	{"app.remove", kind_app},
 	{"app.exec", kind_app},
 	{"volume.remove", kind_volume_remove},
+	{"registry.test", kind_registry_test},
 	{"db.provision", kind_app},
 	{"db.start", kind_app},
 	{"db.stop", kind_app},

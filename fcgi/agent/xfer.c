@@ -238,6 +238,15 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
     const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
     long timeout_ms, struct xfer_resp *r)
 {
+	return xfer_engine_stream_hdr(x, method, path, content_type, upload_fd, body, NULL, on_data,
+	    ud, timeout_ms, r);
+}
+
+int
+xfer_engine_stream_hdr(struct xfer *x, const char *method, const char *path,
+    const char *content_type, int upload_fd, const char *body, const char *header,
+    xfer_data_fn on_data, void *ud, long timeout_ms, struct xfer_resp *r)
+{
 	struct stream_ctx  s = {.fn = on_data, .ud = ud, .fd = upload_fd};
 	struct curl_slist *hdrs = NULL, *tmp;
 	char               errbuf[CURL_ERROR_SIZE], url[2048], ct[128];
@@ -275,6 +284,15 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
 		return -1;
 	}
 	hdrs = tmp;
+	if (header != NULL) {
+		if ((tmp = curl_slist_append(hdrs, header)) == NULL) {
+			util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+			curl_slist_free_all(hdrs);
+			curl_easy_cleanup(h);
+			return -1;
+		}
+		hdrs = tmp;
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (upload_fd >= 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -297,6 +315,10 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	}
 	curl_easy_cleanup(h);
+	/* header may carry credentials (X-Registry-Auth): wipe libcurl's copy. */
+	if (header != NULL)
+		for (struct curl_slist *it = hdrs; it != NULL; it = it->next)
+			explicit_bzero(it->data, strlen(it->data));
 	curl_slist_free_all(hdrs);
 	return cc == CURLE_OK ? 0 : -1;
 }

@@ -72,5 +72,13 @@ typedef int (*xfer_data_fn)(void *ud, const char *p, size_t n);
 int  xfer_engine_stream(struct xfer *x, const char *method, const char *path,
     const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
     long timeout_ms, struct xfer_resp *r);
+/*
+ * The same with one more request header ("Name: value", NULL = none),
+ * e.g. X-Registry-Auth for a pull or a push; libcurl's copy of it is wiped
+ * after the call (the caller wipes its own).
+ */
+int  xfer_engine_stream_hdr(struct xfer *x, const char *method, const char *path,
+    const char *content_type, int upload_fd, const char *body, const char *header,
+    xfer_data_fn on_data, void *ud, long timeout_ms, struct xfer_resp *r);
 
 #endif

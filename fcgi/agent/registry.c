@@ -1,0 +1,552 @@
+/*
+ * registry.c - registries on the agent's side (see registry.h).
+ */
+#include "registry.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/util.h"
+#include "text.h"
+
+#define REG_TIMEOUT_MS  20000L
+#define REG_MAX_BODY    ((size_t)256 << 10)	/* a token answer is a few KiB */
+#define REG_USER_AGENT  "launcher-agent/" AGENT_VERSION
+
+/* ------------------------------------------------------------- pure parts */
+
+static const char *
+str_of(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+bool
+reg_creds_of(const cJSON *r, struct reg_creds *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(r) || (out->url = str_of(r, "url")) == NULL ||
+	    (strncmp(out->url, "https://", 8) != 0 && strncmp(out->url, "http://", 7) != 0))
+		return false;
+	out->type = str_of(r, "type") ? str_of(r, "type") : "custom";
+	out->username = str_of(r, "username");
+	out->password = str_of(r, "password");
+	return true;
+}
+
+/* Copies a token or quoted string at *p into out; advances *p.  0 or -1. */
+static int
+param_value(const char **p, char *out, size_t outlen)
+{
+	const char *s = *p;
+	size_t      n = 0;
+
+	if (*s == '"') {
+		for (s++; *s && *s != '"'; s++) {
+			if (*s == '\\' && s[1])
+				s++;
+			if (n + 1 >= outlen)
+				return -1;
+			out[n++] = *s;
+		}
+		if (*s != '"')
+			return -1;
+		s++;
+	} else
+		for (; *s && *s != ',' && *s != ' ' && *s != '\t'; s++) {
+			if (n + 1 >= outlen)
+				return -1;
+			out[n++] = *s;
+		}
+	out[n] = '\0';
+	*p = s;
+	return 0;
+}
+
+int
+reg_challenge_parse(const char *value, struct reg_challenge *out)
+{
+	const char *p = value;
+	size_t      n;
+
+	memset(out, 0, sizeof(*out));
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strcspn(p, " \t");
+	if (n == 0 || n >= sizeof(out->scheme))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out->scheme[i] = (char)tolower((unsigned char)p[i]);
+	if (strcmp(out->scheme, "basic") != 0 && strcmp(out->scheme, "bearer") != 0)
+		return -1;
+	p += n;
+	for (;;) {
+		char        name[32], junk[1024];
+		char       *dst = junk;
+		size_t      dlen = sizeof(junk);
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		n = strcspn(p, "= \t,");
+		if (p[n] != '=' || n == 0 || n >= sizeof(name))
+			return -1;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n + 1;
+		if (strcasecmp(name, "realm") == 0)
+			dst = out->realm, dlen = sizeof(out->realm);
+		else if (strcasecmp(name, "service") == 0)
+			dst = out->service, dlen = sizeof(out->service);
+		else if (strcasecmp(name, "scope") == 0)
+			dst = out->scope, dlen = sizeof(out->scope);
+		if (param_value(&p, dst, dlen) != 0)
+			return -1;
+	}
+	return strcmp(out->scheme, "bearer") == 0 && out->realm[0] == '\0' ? -1 : 0;
+}
+
+/* host[:port] of url (after the scheme, up to the path). */
+static int
+url_hostport(const char *url, char *out, size_t outlen)
+{
+	const char *h = strstr(url, "://");
+	size_t      n;
+
+	h = h ? h + 3 : url;
+	n = strcspn(h, "/");
+	if (n == 0 || n >= outlen)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)h[i]);
+	out[n] = '\0';
+	return 0;
+}
+
+static bool
+is_docker_hub(const char *host)
+{
+	return strcmp(host, "docker.io") == 0 || strcmp(host, "index.docker.io") == 0 ||
+	    strcmp(host, "registry-1.docker.io") == 0 || strcmp(host, "registry.hub.docker.com") == 0;
+}
+
+int
+reg_url_host(const char *url, char *out, size_t outlen)
+{
+	if (url_hostport(url, out, outlen) != 0)
+		return -1;
+	if (is_docker_hub(out))
+		return util_snprintf(out, outlen, "docker.io") < 0 ? -1 : 0;
+	return 0;
+}
+
+int
+reg_image_host(const char *ref, char *out, size_t outlen)
+{
+	size_t n = strcspn(ref, "/");
+
+	if (ref[n] == '/' && (memchr(ref, '.', n) != NULL || memchr(ref, ':', n) != NULL ||
+	    (n == 9 && strncmp(ref, "localhost", 9) == 0))) {
+		if (n >= outlen)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			out[i] = (char)tolower((unsigned char)ref[i]);
+		out[n] = '\0';
+		if (is_docker_hub(out))
+			return util_snprintf(out, outlen, "docker.io") < 0 ? -1 : 0;
+		return 0;
+	}
+	return util_snprintf(out, outlen, "docker.io") < 0 ? -1 : 0;
+}
+
+bool
+reg_serves(const char *url, const char *ref)
+{
+	char a[300], b[300];
+
+	return reg_url_host(url, a, sizeof(a)) == 0 && reg_image_host(ref, b, sizeof(b)) == 0 &&
+	    strcmp(a, b) == 0;
+}
+
+int
+reg_auth_header(const struct reg_creds *c, char *out, size_t outlen)
+{
+	char   host[300];
+	cJSON *o = cJSON_CreateObject();
+	char  *json;
+	size_t n, need;
+	int    rc = -1;
+
+	if (o == NULL)
+		return -1;
+	if (url_hostport(c->url, host, sizeof(host)) != 0) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	cJSON_AddStringToObject(o, "username", c->username ? c->username : "");
+	cJSON_AddStringToObject(o, "password", c->password ? c->password : "");
+	/* Docker Hub's credentials are keyed by its index URL; others by host. */
+	cJSON_AddStringToObject(o, "serveraddress", is_docker_hub(host) ?
+	    "https://index.docker.io/v1/" : host);
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (json == NULL)
+		return -1;
+	n = strlen(json);
+	need = 4 * ((n + 2) / 3) + 1;
+	if (need <= outlen) {
+		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)json, (int)n);
+		for (char *p = out; *p; p++)
+			if (*p == '+')
+				*p = '-';
+			else if (*p == '/')
+				*p = '_';
+		rc = 0;
+	}
+	explicit_bzero(json, n);
+	cJSON_free(json);
+	return rc;
+}
+
+/* A repository path component: lower-case [a-z0-9._-], no leading separator. */
+static void
+repo_component(char *s)
+{
+	for (char *p = s; *p; p++) {
+		*p = (char)tolower((unsigned char)*p);
+		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-' || *p == '/'))
+			*p = '-';
+	}
+}
+
+int
+reg_push_ref(const struct reg_creds *c, const char *app_name, const char *dep_id, char *out,
+    size_t outlen)
+{
+	char        host[300], ns[600], name[200];
+	const char *h = strstr(c->url, "://"), *path;
+	size_t      n;
+
+	if (reg_url_host(c->url, host, sizeof(host)) != 0 || app_name == NULL || app_name[0] == '\0')
+		return -1;
+	h = h ? h + 3 : c->url;
+	path = h + strcspn(h, "/");
+	while (*path == '/')
+		path++;
+	if (util_snprintf(ns, sizeof(ns), "%s", *path ? path : c->username ? c->username :
+	    "launcher") < 0 || util_snprintf(name, sizeof(name), "%s", app_name) < 0)
+		return -1;
+	n = strlen(ns);
+	while (n > 0 && ns[n - 1] == '/')
+		ns[--n] = '\0';
+	repo_component(ns);
+	repo_component(name);
+	return util_snprintf(out, outlen, "%s/%s/%s:%s", host, ns, name, dep_id) < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+struct hresp {
+	long       status;
+	CURLcode   cc;
+	char       www[2048];	/* the first WWW-Authenticate value */
+	struct buf body;
+	char       err[CURL_ERROR_SIZE];
+};
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct hresp *r = ud;
+	size_t        len = size * n;
+
+	if (r->www[0] == '\0' && len > 17 && strncasecmp(p, "WWW-Authenticate:", 17) == 0) {
+		size_t v = 17;
+
+		while (v < len && (p[v] == ' ' || p[v] == '\t'))
+			v++;
+		(void)util_snprintf(r->www, sizeof(r->www), "%.*s", (int)(len - v), p + v);
+		r->www[strcspn(r->www, "\r\n")] = '\0';
+	}
+	return len;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct buf *b = ud;
+
+	buf_add(b, p, size * n);
+	return buf_ok(b) ? size * n : 0;
+}
+
+/*
+ * GET url, with Basic credentials (user != NULL) or a bearer token.
+ * Fills r; returns 0 when an HTTP answer came.
+ */
+static int
+get(const struct agent_conf *conf, struct arena *a, const char *url, const char *user,
+    const char *pass, const char *bearer, struct hresp *r)
+{
+	struct curl_slist *hdrs = NULL;
+	CURL              *h = curl_easy_init();
+	char              *auth = NULL;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, a, 4096, REG_MAX_BODY);
+	if (h == NULL) {
+		r->cc = CURLE_OUT_OF_MEMORY;
+		(void)util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, REG_USER_AGENT);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->err);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REG_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (conf->registry_ca_file[0] != '\0') {
+		/* The site's CA file, and the system's CAs beside it. */
+		curl_easy_setopt(h, CURLOPT_CAINFO, conf->registry_ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+	if (user != NULL) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, pass ? pass : "");
+	}
+	if (bearer != NULL) {
+		size_t n = strlen(bearer) + 32;
+
+		if ((auth = arena_alloc(a, n)) == NULL ||
+		    util_snprintf(auth, n, "Authorization: Bearer %s", bearer) < 0 ||
+		    (hdrs = curl_slist_append(NULL, auth)) == NULL) {
+			curl_easy_cleanup(h);
+			r->cc = CURLE_OUT_OF_MEMORY;
+			(void)util_snprintf(r->err, sizeof(r->err), "out of memory");
+			return -1;
+		}
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	}
+	r->cc = curl_easy_perform(h);
+	if (r->cc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	else if (r->err[0] == '\0')
+		(void)util_snprintf(r->err, sizeof(r->err), "%s", curl_easy_strerror(r->cc));
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	if (auth != NULL)
+		explicit_bzero(auth, strlen(auth));
+	return r->cc == CURLE_OK ? 0 : -1;
+}
+
+static const char *
+reason_of(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		return "tls_error";
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		return "unreachable";
+	default:
+		return "error";
+	}
+}
+
+/* The job's result; returns 0 for reason "ok", else -1 with err = message. */
+static int
+verdict(cJSON **result, const char *url, const char *reason, const char *auth, long status,
+    const char *msg, char *err, size_t errlen)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool   ok = strcmp(reason, "ok") == 0;
+
+	if (o != NULL) {
+		cJSON_AddBoolToObject(o, "ok", ok);
+		cJSON_AddStringToObject(o, "reason", reason);
+		cJSON_AddStringToObject(o, "message", msg);
+		cJSON_AddStringToObject(o, "auth", auth);
+		if (status > 0)
+			cJSON_AddNumberToObject(o, "http_status", (double)status);
+		else
+			cJSON_AddNullToObject(o, "http_status");
+		cJSON_AddStringToObject(o, "url", url);
+	}
+	*result = o;
+	if (!ok)
+		(void)util_snprintf(err, errlen, "%s", msg);
+	return ok ? 0 : -1;
+}
+
+/* A transport failure of the call to what (the registry, the token service). */
+static int
+transport(cJSON **result, struct arena *a, const char *url, const char *what,
+    const char *auth, const struct hresp *r, char *err, size_t errlen)
+{
+	const char *reason = reason_of(r->cc);
+	char        msg[CURL_ERROR_SIZE];
+
+	(void)util_snprintf(msg, sizeof(msg), "%s", r->err);
+	text_sanitize(msg, 0);
+	return verdict(result, url, reason, auth, 0, arena_printf(a, "%s %s: %s",
+	    strcmp(reason, "tls_error") == 0 ? "TLS error with" : "cannot reach", what, msg), err,
+	    errlen);
+}
+
+/* GET realm?service=&scope= with Basic credentials; the token, or NULL (*why). */
+static const char *
+fetch_token(const struct agent_conf *conf, struct arena *a, const struct reg_creds *c,
+    const struct reg_challenge *ch, struct hresp *r)
+{
+	CURL        *e = curl_easy_init();
+	struct buf   u;
+	cJSON       *doc;
+	const char  *tok = NULL;
+
+	if (e == NULL)
+		return NULL;
+	buf_init(&u, a, 256, 8192);
+	buf_adds(&u, ch->realm);
+	if (ch->service[0] || ch->scope[0]) {
+		bool  first = strchr(ch->realm, '?') == NULL;
+		char *s;
+
+		if (ch->service[0] && (s = curl_easy_escape(e, ch->service, 0)) != NULL) {
+			buf_adds(&u, first ? "?service=" : "&service=");
+			buf_adds(&u, s);
+			curl_free(s);
+			first = false;
+		}
+		if (ch->scope[0] && (s = curl_easy_escape(e, ch->scope, 0)) != NULL) {
+			buf_adds(&u, first ? "?scope=" : "&scope=");
+			buf_adds(&u, s);
+			curl_free(s);
+		}
+	}
+	curl_easy_cleanup(e);
+	buf_add(&u, "", 1);
+	if (!buf_ok(&u) || get(conf, a, u.data, c->username, c->password, NULL, r) != 0 ||
+	    r->status != 200)
+		return NULL;
+	buf_add(&r->body, "", 1);
+	if (!buf_ok(&r->body) || (doc = cJSON_Parse(r->body.data)) == NULL)
+		return NULL;
+	if ((tok = str_of(doc, "token")) == NULL)
+		tok = str_of(doc, "access_token");
+	if (tok != NULL)
+		tok = arena_strdup(a, tok);
+	cJSON_Delete(doc);
+	explicit_bzero(r->body.data, r->body.len);
+	return tok;
+}
+
+static int
+handshake(const struct agent_conf *conf, struct arena *a, const struct reg_creds *c,
+    cJSON **result, char *err, size_t errlen)
+{
+	const char          *v2 = arena_printf(a, "%s/v2/", c->url), *tok;
+	struct hresp         r, t;
+	struct reg_challenge ch;
+	bool                 creds = c->username != NULL;
+
+	memset(&t, 0, sizeof(t));
+	if (get(conf, a, v2, NULL, NULL, NULL, &r) != 0)
+		return transport(result, a, c->url, c->url, "none", &r, err, errlen);
+	if (r.status == 200)
+		return verdict(result, c->url, "ok", "none", 200, creds ?
+		    "the registry answers GET /v2/ without credentials (it asks for none)" :
+		    "the registry answers GET /v2/ (no credentials needed)", err, errlen);
+	if (r.status != 401)
+		return verdict(result, c->url, "error", "none", r.status, arena_printf(a,
+		    "GET %s answered HTTP %ld: is this a registry (v2 API)?", v2, r.status), err, errlen);
+	if (reg_challenge_parse(r.www, &ch) != 0)
+		return verdict(result, c->url, "error", "none", 401, arena_printf(a,
+		    "GET %s answered 401 without a Basic or Bearer challenge", v2), err, errlen);
+	if (!creds)
+		return verdict(result, c->url, "unauthorized", ch.scheme, 401,
+		    "the registry requires credentials and none are set (username, password)", err,
+		    errlen);
+	if (strcmp(ch.scheme, "basic") == 0) {
+		if (get(conf, a, v2, c->username, c->password, NULL, &r) != 0)
+			return transport(result, a, c->url, c->url, "basic", &r, err, errlen);
+		if (r.status == 200)
+			return verdict(result, c->url, "ok", "basic", 200,
+			    "logged in with Basic authentication", err, errlen);
+		return verdict(result, c->url, r.status == 401 || r.status == 403 ? "unauthorized" :
+		    "error", "basic", r.status, arena_printf(a, "the registry refused the credentials "
+		    "(HTTP %ld)", r.status), err, errlen);
+	}
+	if ((tok = fetch_token(conf, a, c, &ch, &t)) == NULL) {
+		if (t.cc != CURLE_OK)
+			return transport(result, a, c->url, arena_printf(a, "the token service %s",
+			    ch.realm), "bearer", &t, err, errlen);
+		return verdict(result, c->url, t.status == 401 || t.status == 403 ? "unauthorized" :
+		    "error", "bearer", t.status, t.status == 401 || t.status == 403 ?
+		    arena_printf(a, "the token service %s refused the credentials (HTTP %ld)",
+		    ch.realm, t.status) : arena_printf(a, "the token service %s gave no token "
+		    "(HTTP %ld)", ch.realm, t.status), err, errlen);
+	}
+	if (get(conf, a, v2, NULL, NULL, tok, &r) != 0)
+		return transport(result, a, c->url, c->url, "bearer", &r, err, errlen);
+	explicit_bzero((char *)tok, strlen(tok));
+	if (r.status == 200)
+		return verdict(result, c->url, "ok", "bearer", 200, arena_printf(a,
+		    "logged in with a bearer token from %s", ch.realm), err, errlen);
+	return verdict(result, c->url, r.status == 401 || r.status == 403 ? "unauthorized" : "error",
+	    "bearer", r.status, arena_printf(a, "the registry refused the token of %s (HTTP %ld)",
+	    ch.realm, r.status), err, errlen);
+}
+
+int
+registry_test(const struct agent_conf *conf, const cJSON *payload, cJSON **result, char *err,
+    size_t errlen)
+{
+	struct reg_creds c;
+	struct arena     a;
+	int              rc;
+
+	*result = NULL;
+	if (!reg_creds_of(cJSON_GetObjectItemCaseSensitive(payload, "registry"), &c)) {
+		(void)util_snprintf(err, errlen, "no such registry (deleted since the test was asked?)");
+		return -1;
+	}
+	arena_init(&a, 16384);
+	rc = handshake(conf, &a, &c, result, err, errlen);
+	arena_free(&a);
+	if (*result == NULL) {
+		(void)util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return rc;
+}
