@@ -334,6 +334,11 @@ parse_source(const cJSON *src, struct app_spec *s, struct perr *e)
 		if (s->image_id == NULL || !(hex_ok(s->image_id, 12, 64) ||
 		    (strncmp(s->image_id, "sha256:", 7) == 0 && hex_ok(s->image_id + 7, 64, 64))))
 			bad(e, "source.image_id must be sha256:<64 hex>");
+		/* Where the release can be pulled from when this server lacks it
+		 * (the claim adds it for an application with a registry). */
+		s->image = get_str(src, "image", 512, NULL, e);
+		if (s->image != NULL && (s->image[0] == '\0' || !no_space(s->image)))
+			bad(e, "source.image must be an image reference");
 	} else
 		bad(e, "source.type must be docker_image|git|release");
 }

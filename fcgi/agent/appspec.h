@@ -48,7 +48,8 @@ struct app_spec {
 	int64_t         memory_limit;		/* bytes; 0 = none */
 	const cJSON    *env;			/* object of strings (never NULL after parse) */
 	enum app_source src;
-	const char     *image;			/* docker_image: the reference */
+	const char     *image;			/* docker_image: the reference; release:
+						 * where to pull it from, or NULL */
 	const char     *repo_url, *branch, *commit_sha, *dockerfile, *build_context;
 	const cJSON    *build_args;		/* object or NULL */
 	const char     *image_id;		/* release */

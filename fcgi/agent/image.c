@@ -308,6 +308,27 @@ pull(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app
 	return 0;
 }
 
+/*
+ * A release this server lacks (built and pushed by another server, or
+ * removed here) pulled from the application's registry by the reference
+ * its deployment recorded; it must be the very image of the release.
+ */
+static int
+pull_release(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
+    struct image_out *out, char *err, size_t errlen)
+{
+	app_say(io, "the release's image %.19s is not on this server: pulling %s", s->image_id,
+	    s->image);
+	if (pull(x, a, s, io, out, err, errlen) != 0)
+		return -1;
+	if (strcmp(out->image_id, s->image_id) != 0) {
+		util_snprintf(err, errlen, "%s is now image %.19s, not the release's %.19s (the tag was "
+		    "pushed again?)", s->image, out->image_id, s->image_id);
+		return -1;
+	}
+	return 0;
+}
+
 /* --------------------------------------------------------------- git */
 
 /* Lines of a child's output, handed to the job as progress. */
@@ -981,13 +1002,16 @@ image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
 		(void)util_snprintf(out->image_id, sizeof(out->image_id), "%s", s->image_id);
 		(void)util_snprintf(out->image, sizeof(out->image), "%s", s->image_id);
 		if (inspect_image(x, a, s->image_id, out->image_id, sizeof(out->image_id), err,
-		    errlen) != 0) {
+		    errlen) == 0) {
+			app_say(io, "re-using the release's image %.19s", out->image_id);
+			return 0;
+		}
+		if (s->image == NULL || s->registry == NULL) {
 			util_snprintf(err, errlen, "the release's image %.19s is not on this server "
 			    "(removed?)", s->image_id);
 			return -1;
 		}
-		app_say(io, "re-using the release's image %.19s", out->image_id);
-		return 0;
+		return pull_release(x, a, s, io, out, err, errlen);
 	case APP_SRC_NONE:
 		break;
 	}

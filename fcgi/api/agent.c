@@ -71,6 +71,11 @@ DB_STMT st_claim_registry = {"agent_claim_registry",
 DB_STMT st_app_registry = {"agent_app_registry",
     "SELECT r.type, r.url, r.username, r.password_sealed FROM applications a"
     " JOIN registries r ON r.id = a.registry_id WHERE a.id = $1::uuid AND a.server_id = $2::uuid"};
+/* The reference a release's image was pulled from or pushed to. */
+DB_STMT st_release_image = {"agent_release_image",
+    "SELECT image FROM deployments WHERE application_id = $1::uuid AND image_digest = $2"
+    " AND image IS NOT NULL AND image <> image_digest AND status IN ('succeeded', 'superseded')"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"};
 /* Applications' instances (sql/006, 024), databases' statuses (sql/023) and figures (024). */
 DB_STMT st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances,"
@@ -204,6 +209,7 @@ static enum err add_repo_credentials(struct req *r, cJSON *payload);
 static enum err add_volumes(struct req *r, cJSON *payload);
 static enum err add_db_passwords(struct req *r, const char *kind, cJSON *payload);
 static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
+static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 
 static enum err
 claim(struct req *r)
@@ -342,6 +348,31 @@ add_registry(struct req *r, const char *kind, cJSON *payload)
 		cJSON_AddStringToObject(o, "username", db_get(res, 0, "username"));
 	if (pw != NULL)
 		cJSON_AddStringToObject(o, "password", pw);
+	return test ? ERR_OK : add_release_image(r, id->valuestring, payload);
+}
+
+/*
+ * A release (rollback, scale, start) of an application with a registry:
+ * source.image = the reference its deployment pulled or pushed, so that a
+ * server without the image pulls it from there (image.c) rather than
+ * failing.
+ */
+static enum err
+add_release_image(struct req *r, const char *app, cJSON *payload)
+{
+	cJSON       *src = cJSON_GetObjectItemCaseSensitive(payload, "source");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
+	const cJSON *iid = cJSON_GetObjectItemCaseSensitive(src, "image_id");
+	PGresult    *res;
+	enum err     e;
+
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "release") != 0 || !cJSON_IsString(iid))
+		return ERR_OK;
+	if ((e = db_run(r, &st_release_image, &res, app, iid->valuestring)) != ERR_OK ||
+	    PQntuples(res) != 1)
+		return e;
+	cJSON_DeleteItemFromObjectCaseSensitive(src, "image");
+	cJSON_AddStringToObject(src, "image", db_get(res, 0, "image"));
 	return ERR_OK;
 }
 

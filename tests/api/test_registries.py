@@ -29,8 +29,8 @@ import uuid
 from lib import (STATE, Client, Skip, assert_error, new_project, new_user, psql, registered,
                  stack_env)
 from test_agent_e2e import _wait
-from test_deploy_e2e import (EdgeAgent, UnixConn, World, _app, _deploy, _git_daemon, _serves,
-                             edge_get, job_done)
+from test_deploy_e2e import (EdgeAgent, UnixConn, World, _app, _deploy, _finished, _git_daemon,
+                             _serves, job_done)
 from test_servers import Agent, _server
 
 LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
@@ -506,6 +506,20 @@ def test_a_built_image_is_pushed_to_the_applications_registry():
         assert r.status == 200 and d["id"] in tags["tags"], tags
         logs = "\n".join(x["message"] for x in w.c.get("/applications/%s/build-logs" % a["id"]).data)
         assert "pushed image " + want in logs and pw not in logs, logs
+        # Another server's view: the release's image gone from this engine.
+        # A rollback to it pulls it from the registry by the pushed reference
+        # (the very image: its id is checked), instead of failing.
+        d2 = _deploy(w, a, {"commit_sha": F["FIXTURE_GIT_SHA_V2"]})
+        _serves(a["hostname"], "v2")
+        st, out = _engine_stream("DELETE", "/images/%s?force=true" % d["image_digest"])
+        assert st == 200, (st, out)
+        r = w.c.post("/applications/%s/rollback" % a["id"], {})
+        assert r.status == 201 and r.data["rollback_of"] == d["id"], r
+        d3 = _finished(w, r.data["id"])
+        assert d3["status"] == "succeeded" and d3["image_digest"] == d["image_digest"] != d2["image_digest"], d3
+        _serves(a["hostname"], "v1")
+        logs = [x["message"] for x in w.c.get("/deployments/%s/logs" % d3["id"]).data]
+        assert any("is not on this server: pulling " + want in m for m in logs), logs
     finally:
         daemon.kill()
         daemon.wait()
