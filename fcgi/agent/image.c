@@ -563,6 +563,30 @@ build_obj(struct jstream *js, const cJSON *o)
 }
 
 /*
+ * The X-Registry-Config header of a build of s (the application's
+ * registry's credentials for the Dockerfile's FROM images on it) into
+ * *hdr (arena; the caller wipes it), or NULL without a registry.
+ */
+static int
+build_registry_config(struct arena *a, const struct app_spec *s, char **hdr, char *err,
+    size_t errlen)
+{
+	struct reg_creds c;
+	char             b64[12288];
+
+	*hdr = NULL;
+	if (s->registry == NULL)
+		return 0;
+	if (!reg_creds_of(s->registry, &c) || reg_config_header(&c, b64, sizeof(b64)) != 0) {
+		util_snprintf(err, errlen, "the application's registry has no usable credentials");
+		return -1;
+	}
+	*hdr = arena_printf(a, "X-Registry-Config: %s", b64);
+	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}
+
+/*
  * A built image (tag) pushed to the application's registry, so that any
  * server can pull this release: tagged as reg_push_ref() says
  * (<host>/<namespace>/<app>:<deployment id>), then the engine's
@@ -678,7 +702,7 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 	cJSON           *args = s->build_args != NULL ? cJSON_Duplicate(s->build_args, 1) :
 	    cJSON_CreateObject();
 	char            *argtext = args != NULL ? cJSON_PrintUnformatted(args) : NULL;
-	char             tag[300];
+	char             tag[300], *regcfg = NULL;
 	const char      *path, *netq;
 	pid_t            tar = -1;
 	int              fd, rc, ws;
@@ -704,14 +728,17 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 		util_snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((fd = tar_start(ctx_dir, &tar, err, errlen)) < 0) {
+	if (build_registry_config(a, s, &regcfg, err, errlen) != 0 ||
+	    (fd = tar_start(ctx_dir, &tar, err, errlen)) < 0) {
+		wipe(regcfg);
 		free(js.buf);
 		return -1;
 	}
-	app_say(io, "building image %s (dockerfile %s, network %s)", tag, dockerfile,
-	    c->build_network);
-	rc = xfer_engine_stream(x, "POST", path, "application/x-tar", fd, NULL, js_data, &js,
-	    BUILD_TIMEOUT_MS, &r);
+	app_say(io, "building image %s (dockerfile %s, network %s%s)", tag, dockerfile,
+	    c->build_network, regcfg ? ", the registry's credentials for FROM images" : "");
+	rc = xfer_engine_stream_hdr(x, "POST", path, "application/x-tar", fd, NULL, regcfg, js_data,
+	    &js, BUILD_TIMEOUT_MS, &r);
+	wipe(regcfg);
 	js_finish(&js);
 	if (js.plen > 0) {	/* a last line without its newline */
 		js.partial[js.plen] = '\0';

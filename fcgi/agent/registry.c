@@ -177,27 +177,30 @@ reg_serves(const char *url, const char *ref)
 	    strcmp(a, b) == 0;
 }
 
-int
-reg_auth_header(const struct reg_creds *c, char *out, size_t outlen)
+/* {username, password, serveraddress} of c, or NULL; *server points into host or is constant. */
+static cJSON *
+auth_config(const struct reg_creds *c, char *host, size_t hostlen, const char **server)
 {
-	char   host[300];
-	cJSON *o = cJSON_CreateObject();
-	char  *json;
+	cJSON *o;
+
+	if (url_hostport(c->url, host, hostlen) != 0 || (o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	/* Docker Hub's credentials are keyed by its index URL; others by host. */
+	*server = is_docker_hub(host) ? "https://index.docker.io/v1/" : host;
+	cJSON_AddStringToObject(o, "username", c->username ? c->username : "");
+	cJSON_AddStringToObject(o, "password", c->password ? c->password : "");
+	cJSON_AddStringToObject(o, "serveraddress", *server);
+	return o;
+}
+
+/* base64url (padded) of o's text into out; o is deleted. */
+static int
+encode_json(cJSON *o, char *out, size_t outlen)
+{
+	char  *json = o ? cJSON_PrintUnformatted(o) : NULL;
 	size_t n, need;
 	int    rc = -1;
 
-	if (o == NULL)
-		return -1;
-	if (url_hostport(c->url, host, sizeof(host)) != 0) {
-		cJSON_Delete(o);
-		return -1;
-	}
-	cJSON_AddStringToObject(o, "username", c->username ? c->username : "");
-	cJSON_AddStringToObject(o, "password", c->password ? c->password : "");
-	/* Docker Hub's credentials are keyed by its index URL; others by host. */
-	cJSON_AddStringToObject(o, "serveraddress", is_docker_hub(host) ?
-	    "https://index.docker.io/v1/" : host);
-	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (json == NULL)
 		return -1;
@@ -215,6 +218,30 @@ reg_auth_header(const struct reg_creds *c, char *out, size_t outlen)
 	explicit_bzero(json, n);
 	cJSON_free(json);
 	return rc;
+}
+
+int
+reg_auth_header(const struct reg_creds *c, char *out, size_t outlen)
+{
+	char        host[300];
+	const char *server;
+
+	return encode_json(auth_config(c, host, sizeof(host), &server), out, outlen);
+}
+
+int
+reg_config_header(const struct reg_creds *c, char *out, size_t outlen)
+{
+	char        host[300];
+	const char *server;
+	cJSON      *one = auth_config(c, host, sizeof(host), &server), *map;
+
+	if (one == NULL || (map = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(one);
+		return -1;
+	}
+	cJSON_AddItemToObject(map, server, one);
+	return encode_json(map, out, outlen);
 }
 
 /* A repository path component: lower-case [a-z0-9._-], no leading separator. */

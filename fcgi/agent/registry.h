@@ -60,6 +60,13 @@ int  reg_challenge_parse(const char *value, struct reg_challenge *out);
 int  reg_auth_header(const struct reg_creds *c, char *out, size_t outlen);
 
 /*
+ * The engine's X-Registry-Config value for a build (the credentials of the
+ * FROM images): base64url of {"<serveraddress>": {username, password,
+ * serveraddress}}, the server address as in reg_auth_header.  0 or -1.
+ */
+int  reg_config_header(const struct reg_creds *c, char *out, size_t outlen);
+
+/*
  * The registry host an image reference is pulled from, the engine's way:
  * the first path component when it has a '.' or ':' or is "localhost",
  * else Docker Hub ("docker.io").  Lower-case.  0 or -1 (does not fit).

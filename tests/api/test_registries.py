@@ -523,3 +523,59 @@ def test_a_built_image_is_pushed_to_the_applications_registry():
     finally:
         daemon.kill()
         daemon.wait()
+
+
+def _git_repo_from(base_ref):
+    """A bare repository (under the state dir) whose Dockerfile is FROM base_ref,
+    served by git daemon; returns (process, url, dir)."""
+    d = tempfile.mkdtemp(prefix="fromrepo-", dir=STATE)
+    work, bare = os.path.join(d, "work"), os.path.join(d, "from.git")
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@launcher.invalid",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@launcher.invalid")
+    os.makedirs(work)
+    with open(os.path.join(work, "Dockerfile"), "w") as f:
+        f.write("FROM %s\n" % base_ref)
+    for argv in (["git", "init", "-q", "-b", "main", work], ["git", "-C", work, "add", "Dockerfile"],
+                 ["git", "-C", work, "commit", "-q", "-m", "from a private base"],
+                 ["git", "clone", "-q", "--bare", work, bare]):
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+    port = free_port()
+    p = subprocess.Popen(["/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--base-path=" + d,
+                          "--listen=127.0.0.1", "--port=%d" % port, d],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return True
+        except OSError:
+            return False
+    _wait("git daemon", up, 10)
+    return p, "git://127.0.0.1:%d/from.git" % port, d
+
+
+def test_a_build_from_a_private_base_image_gets_the_registrys_credentials():
+    """The Dockerfile's FROM image is on the application's registry: the
+    build sends X-Registry-Config; without a registry the build is refused."""
+    _have_registries()
+    w = RegWorld.get()
+    addr, user, pw = F["LAUNCHER_TEST_REGISTRY_AUTH"], F["LAUNCHER_TEST_REGISTRY_AUTH_USER"], \
+        F["LAUNCHER_TEST_REGISTRY_AUTH_PASSWORD"]
+    base = "%s/launcher-test/private-base:v1" % addr
+    _push(F["FIXTURE_WEB_V1_IMAGE"], base, user, pw)
+    reg = _reg(w.c, url="http://" + addr, username=user, password=pw)
+    daemon, url, d = _git_repo_from(base)
+    try:
+        no = _app(w, source_type="git", repository_url=url, branch="main")
+        f = _deploy(w, no, want="failed")
+        assert "building the image failed" in f["error"], f
+        a = _app(w, source_type="git", repository_url=url, branch="main", registry_id=reg["id"])
+        _deploy(w, a)
+        _serves(a["hostname"], "v1")
+        logs = "\n".join(x["message"] for x in w.c.get("/applications/%s/build-logs" % a["id"]).data)
+        assert "the registry's credentials for FROM images" in logs and pw not in logs, logs
+    finally:
+        daemon.kill()
+        daemon.wait()
+        shutil.rmtree(d, ignore_errors=True)

@@ -63,6 +63,15 @@ auth_header(void)
 	CHECK(strstr((char *)dec, "\"serveraddress\":\"https://index.docker.io/v1/\"") != NULL,
 	    "docker hub's server address");
 	CHECK(reg_auth_header(&c, out, 16) != 0, "too small");
+	/* A build's X-Registry-Config: the same credentials keyed by the server. */
+	c.url = "http://127.0.0.1:5000";
+	CHECK(reg_config_header(&c, out, sizeof(out)) == 0, "config fits");
+	for (char *p = out; *p; p++)
+		*p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+	n = EVP_DecodeBlock(dec, (unsigned char *)out, (int)strlen(out));
+	dec[n > 0 ? n : 0] = '\0';
+	CHECK(strstr((char *)dec, "{\"127.0.0.1:5000\":{\"username\":\"deployer\",\"password\":"
+	    "\"s3cr+t/?>\",\"serveraddress\":\"127.0.0.1:5000\"}}") == (char *)dec, (char *)dec);
 }
 
 static void
