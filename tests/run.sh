@@ -97,6 +97,7 @@ stop_stack() {
 	registry_stop
 	registry_stop auth
 	if [ "${KEEP_STATE:-0}" != 1 ]; then
+		throwaway_unmount
 		rm -rf "$LAUNCHER_STATE_DIR"
 	else
 		echo "state kept in $LAUNCHER_STATE_DIR"

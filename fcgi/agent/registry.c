@@ -7,13 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "ctr.h"
 #include "text.h"
+#include "xfer.h"
 
 #define REG_TIMEOUT_MS  20000L
 #define REG_MAX_BODY    ((size_t)256 << 10)	/* a token answer is a few KiB */
@@ -282,133 +283,75 @@ reg_push_ref(const struct reg_creds *c, const char *app_name, const char *dep_id
 
 /* ---------------------------------------------------------------- HTTP */
 
+/* An answer (xfer.h) and the first WWW-Authenticate value of its headers. */
 struct hresp {
-	long       status;
-	CURLcode   cc;
-	char       www[2048];	/* the first WWW-Authenticate value */
-	struct buf body;
-	char       err[CURL_ERROR_SIZE];
+	struct xfer_resp x;
+	char             www[2048];
 };
 
-static size_t
-on_header(char *p, size_t size, size_t n, void *ud)
+/* The value of the first header line named name (with its ':') in lines. */
+static void
+header_value(const char *lines, const char *name, char *out, size_t outlen)
 {
-	struct hresp *r = ud;
-	size_t        len = size * n;
+	size_t n = strlen(name);
 
-	if (r->www[0] == '\0' && len > 17 && strncasecmp(p, "WWW-Authenticate:", 17) == 0) {
-		size_t v = 17;
-
-		while (v < len && (p[v] == ' ' || p[v] == '\t'))
-			v++;
-		(void)util_snprintf(r->www, sizeof(r->www), "%.*s", (int)(len - v), p + v);
-		r->www[strcspn(r->www, "\r\n")] = '\0';
+	out[0] = '\0';
+	for (const char *p = lines; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncasecmp(p, name, n) == 0) {
+			p += n;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			(void)util_snprintf(out, outlen, "%.*s", (int)strcspn(p, "\r\n"), p);
+			return;
+		}
 	}
-	return len;
-}
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *ud)
-{
-	struct buf *b = ud;
-
-	buf_add(b, p, size * n);
-	return buf_ok(b) ? size * n : 0;
 }
 
 /*
- * GET url, with Basic credentials (user != NULL) or a bearer token.
- * Fills r; returns 0 when an HTTP answer came.
+ * GET url with Basic credentials (user != NULL) or a bearer token, through
+ * xfer_remote_ca (TLS against the system's CAs and registry_ca_file).  The
+ * Authorization line is wiped after the call.  0 when an answer came.
  */
 static int
 get(const struct agent_conf *conf, struct arena *a, const char *url, const char *user,
     const char *pass, const char *bearer, struct hresp *r)
 {
-	struct curl_slist *hdrs = NULL;
-	CURL              *h = curl_easy_init();
-	char              *auth = NULL;
+	const char *hdrs[2] = {NULL, NULL};
+	char       *auth = NULL;
+	int         rc;
 
 	memset(r, 0, sizeof(*r));
-	buf_init(&r->body, a, 4096, REG_MAX_BODY);
-	if (h == NULL) {
-		r->cc = CURLE_OUT_OF_MEMORY;
-		(void)util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+	if (user != NULL) {
+		const char *pair = arena_printf(a, "%s:%s", user, pass ? pass : "");
+		size_t      n = strlen(pair), b64len = 4 * ((n + 2) / 3) + 1;
+		char       *b64 = arena_alloc(a, b64len);
+
+		if (b64 != NULL) {
+			EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pair, (int)n);
+			auth = arena_printf(a, "Authorization: Basic %s", b64);
+			explicit_bzero(b64, strlen(b64));
+		}
+		explicit_bzero((char *)pair, n);
+	} else if (bearer != NULL)
+		auth = arena_printf(a, "Authorization: Bearer %s", bearer);
+	if ((user != NULL || bearer != NULL) && auth == NULL) {
+		r->x.fail = XFER_OTHER;
+		(void)util_snprintf(r->x.err, sizeof(r->x.err), "out of memory");
 		return -1;
 	}
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, REG_USER_AGENT);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->err);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REG_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (conf->registry_ca_file[0] != '\0') {
-		/* The site's CA file, and the system's CAs beside it. */
-		curl_easy_setopt(h, CURLOPT_CAINFO, conf->registry_ca_file);
-		curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
-	}
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
-	if (user != NULL) {
-		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(h, CURLOPT_USERNAME, user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, pass ? pass : "");
-	}
-	if (bearer != NULL) {
-		size_t n = strlen(bearer) + 32;
-
-		if ((auth = arena_alloc(a, n)) == NULL ||
-		    util_snprintf(auth, n, "Authorization: Bearer %s", bearer) < 0 ||
-		    (hdrs = curl_slist_append(NULL, auth)) == NULL) {
-			curl_easy_cleanup(h);
-			r->cc = CURLE_OUT_OF_MEMORY;
-			(void)util_snprintf(r->err, sizeof(r->err), "out of memory");
-			return -1;
-		}
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	}
-	r->cc = curl_easy_perform(h);
-	if (r->cc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	else if (r->err[0] == '\0')
-		(void)util_snprintf(r->err, sizeof(r->err), "%s", curl_easy_strerror(r->cc));
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
+	hdrs[0] = auth;
+	rc = xfer_remote_ca(a, "GET", url, hdrs, NULL, conf->registry_ca_file, REG_TIMEOUT_MS, &r->x);
 	if (auth != NULL)
 		explicit_bzero(auth, strlen(auth));
-	return r->cc == CURLE_OK ? 0 : -1;
+	if (rc == 0)
+		header_value(r->x.headers, "WWW-Authenticate:", r->www, sizeof(r->www));
+	return rc;
 }
 
 static const char *
-reason_of(CURLcode cc)
+reason_of(int fail)
 {
-	switch (cc) {
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_USE_SSL_FAILED:
-		return "tls_error";
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-		return "unreachable";
-	default:
-		return "error";
-	}
+	return fail == XFER_TLS ? "tls_error" : fail == XFER_UNREACHABLE ? "unreachable" : "error";
 }
 
 /* The job's result; returns 0 for reason "ok", else -1 with err = message. */
@@ -441,60 +384,51 @@ static int
 transport(cJSON **result, struct arena *a, const char *url, const char *what,
     const char *auth, const struct hresp *r, char *err, size_t errlen)
 {
-	const char *reason = reason_of(r->cc);
-	char        msg[CURL_ERROR_SIZE];
+	const char *reason = reason_of(r->x.fail);
+	char        msg[sizeof(r->x.err)];
 
-	(void)util_snprintf(msg, sizeof(msg), "%s", r->err);
+	(void)util_snprintf(msg, sizeof(msg), "%s", r->x.err);
 	text_sanitize(msg, 0);
 	return verdict(result, url, reason, auth, 0, arena_printf(a, "%s %s: %s",
 	    strcmp(reason, "tls_error") == 0 ? "TLS error with" : "cannot reach", what, msg), err,
 	    errlen);
 }
 
-/* GET realm?service=&scope= with Basic credentials; the token, or NULL (*why). */
+/* GET realm?service=&scope= with Basic credentials; the token, or NULL (r says why). */
 static const char *
 fetch_token(const struct agent_conf *conf, struct arena *a, const struct reg_creds *c,
     const struct reg_challenge *ch, struct hresp *r)
 {
-	CURL        *e = curl_easy_init();
-	struct buf   u;
-	cJSON       *doc;
-	const char  *tok = NULL;
+	struct buf  u;
+	cJSON      *doc;
+	const char *tok = NULL;
+	bool        first = strchr(ch->realm, '?') == NULL;
 
-	if (e == NULL)
-		return NULL;
 	buf_init(&u, a, 256, 8192);
 	buf_adds(&u, ch->realm);
-	if (ch->service[0] || ch->scope[0]) {
-		bool  first = strchr(ch->realm, '?') == NULL;
-		char *s;
+	if (ch->service[0]) {
+		const char *v = ctr_qs_escape(a, ch->service);
 
-		if (ch->service[0] && (s = curl_easy_escape(e, ch->service, 0)) != NULL) {
-			buf_adds(&u, first ? "?service=" : "&service=");
-			buf_adds(&u, s);
-			curl_free(s);
-			first = false;
-		}
-		if (ch->scope[0] && (s = curl_easy_escape(e, ch->scope, 0)) != NULL) {
-			buf_adds(&u, first ? "?scope=" : "&scope=");
-			buf_adds(&u, s);
-			curl_free(s);
-		}
+		buf_adds(&u, first ? "?service=" : "&service=");
+		buf_adds(&u, v ? v : "");
+		first = false;
 	}
-	curl_easy_cleanup(e);
+	if (ch->scope[0]) {
+		const char *v = ctr_qs_escape(a, ch->scope);
+
+		buf_adds(&u, first ? "?scope=" : "&scope=");
+		buf_adds(&u, v ? v : "");
+	}
 	buf_add(&u, "", 1);
 	if (!buf_ok(&u) || get(conf, a, u.data, c->username, c->password, NULL, r) != 0 ||
-	    r->status != 200)
-		return NULL;
-	buf_add(&r->body, "", 1);
-	if (!buf_ok(&r->body) || (doc = cJSON_Parse(r->body.data)) == NULL)
+	    r->x.status != 200 || (doc = cJSON_Parse(r->x.body)) == NULL)
 		return NULL;
 	if ((tok = str_of(doc, "token")) == NULL)
 		tok = str_of(doc, "access_token");
 	if (tok != NULL)
 		tok = arena_strdup(a, tok);
 	cJSON_Delete(doc);
-	explicit_bzero(r->body.data, r->body.len);
+	explicit_bzero(r->x.body, r->x.len);
 	return tok;
 }
 
@@ -510,13 +444,13 @@ handshake(const struct agent_conf *conf, struct arena *a, const struct reg_creds
 	memset(&t, 0, sizeof(t));
 	if (get(conf, a, v2, NULL, NULL, NULL, &r) != 0)
 		return transport(result, a, c->url, c->url, "none", &r, err, errlen);
-	if (r.status == 200)
+	if (r.x.status == 200)
 		return verdict(result, c->url, "ok", "none", 200, creds ?
 		    "the registry answers GET /v2/ without credentials (it asks for none)" :
 		    "the registry answers GET /v2/ (no credentials needed)", err, errlen);
-	if (r.status != 401)
-		return verdict(result, c->url, "error", "none", r.status, arena_printf(a,
-		    "GET %s answered HTTP %ld: is this a registry (v2 API)?", v2, r.status), err, errlen);
+	if (r.x.status != 401)
+		return verdict(result, c->url, "error", "none", r.x.status, arena_printf(a,
+		    "GET %s answered HTTP %ld: is this a registry (v2 API)?", v2, r.x.status), err, errlen);
 	if (reg_challenge_parse(r.www, &ch) != 0)
 		return verdict(result, c->url, "error", "none", 401, arena_printf(a,
 		    "GET %s answered 401 without a Basic or Bearer challenge", v2), err, errlen);
@@ -527,32 +461,32 @@ handshake(const struct agent_conf *conf, struct arena *a, const struct reg_creds
 	if (strcmp(ch.scheme, "basic") == 0) {
 		if (get(conf, a, v2, c->username, c->password, NULL, &r) != 0)
 			return transport(result, a, c->url, c->url, "basic", &r, err, errlen);
-		if (r.status == 200)
+		if (r.x.status == 200)
 			return verdict(result, c->url, "ok", "basic", 200,
 			    "logged in with Basic authentication", err, errlen);
-		return verdict(result, c->url, r.status == 401 || r.status == 403 ? "unauthorized" :
-		    "error", "basic", r.status, arena_printf(a, "the registry refused the credentials "
-		    "(HTTP %ld)", r.status), err, errlen);
+		return verdict(result, c->url, r.x.status == 401 || r.x.status == 403 ? "unauthorized" :
+		    "error", "basic", r.x.status, arena_printf(a, "the registry refused the credentials "
+		    "(HTTP %ld)", r.x.status), err, errlen);
 	}
 	if ((tok = fetch_token(conf, a, c, &ch, &t)) == NULL) {
-		if (t.cc != CURLE_OK)
+		if (t.x.fail != XFER_OK)
 			return transport(result, a, c->url, arena_printf(a, "the token service %s",
 			    ch.realm), "bearer", &t, err, errlen);
-		return verdict(result, c->url, t.status == 401 || t.status == 403 ? "unauthorized" :
-		    "error", "bearer", t.status, t.status == 401 || t.status == 403 ?
+		return verdict(result, c->url, t.x.status == 401 || t.x.status == 403 ? "unauthorized" :
+		    "error", "bearer", t.x.status, t.x.status == 401 || t.x.status == 403 ?
 		    arena_printf(a, "the token service %s refused the credentials (HTTP %ld)",
-		    ch.realm, t.status) : arena_printf(a, "the token service %s gave no token "
-		    "(HTTP %ld)", ch.realm, t.status), err, errlen);
+		    ch.realm, t.x.status) : arena_printf(a, "the token service %s gave no token "
+		    "(HTTP %ld)", ch.realm, t.x.status), err, errlen);
 	}
 	if (get(conf, a, v2, NULL, NULL, tok, &r) != 0)
 		return transport(result, a, c->url, c->url, "bearer", &r, err, errlen);
 	explicit_bzero((char *)tok, strlen(tok));
-	if (r.status == 200)
+	if (r.x.status == 200)
 		return verdict(result, c->url, "ok", "bearer", 200, arena_printf(a,
 		    "logged in with a bearer token from %s", ch.realm), err, errlen);
-	return verdict(result, c->url, r.status == 401 || r.status == 403 ? "unauthorized" : "error",
-	    "bearer", r.status, arena_printf(a, "the registry refused the token of %s (HTTP %ld)",
-	    ch.realm, r.status), err, errlen);
+	return verdict(result, c->url, r.x.status == 401 || r.x.status == 403 ? "unauthorized" : "error",
+	    "bearer", r.x.status, arena_printf(a, "the registry refused the token of %s (HTTP %ld)",
+	    ch.realm, r.x.status), err, errlen);
 }
 
 int

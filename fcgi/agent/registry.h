@@ -9,8 +9,10 @@
  * registry.test job and to an app.* job whose application names a
  * registry, "registry": {type, url, username?, password?} (opened by the
  * plane from registries.password_sealed; never in the stored payload).
- * The password goes to libcurl (CURLOPT_PASSWORD) or into the header's
- * value only: never argv, a URL, a progress line or an error.
+ * The password goes into a request header only (Authorization: Basic of
+ * the check, through xfer_remote_ca; X-Registry-Auth / X-Registry-Config of
+ * the engine's calls), wiped after use: never argv, a URL, a progress line
+ * or an error.
  *
  * Everything but registry_test() is pure and table-tested
  * (tests/unit/test_agent_registry.c).

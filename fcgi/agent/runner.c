@@ -19,6 +19,7 @@
 #include "app.h"
 #include "db.h"
 #include "diag.h"
+#include "gitprov.h"
 #include "registry.h"
 #include "text.h"
 #include "volume.h"
@@ -361,6 +362,14 @@ kind_registry_test(struct job_ctx *ctx)
 	    sizeof(ctx->error));
 }
 
+/* git.*: a git provider's API (gitprov.h). */
+static int
+kind_git(struct job_ctx *ctx)
+{
+	return gitprov_run(ctx->conf, ctx->job->kind, ctx->job->payload, emit_cb, ctx, &ctx->result,
+	    ctx->error, sizeof(ctx->error));
+}
+
 static const struct {
 	const char *kind;
 	int       (*run)(struct job_ctx *ctx);	/* 0 succeeded, -1 failed (error set) */
@@ -382,6 +391,10 @@ static const struct {
 	{"db.restart", kind_app},
 	{"db.remove", kind_app},
 	{"db.rotate_password", kind_app},
+	{"git.test", kind_git},
+	{"git.repositories", kind_git},
+	{"git.branches", kind_git},
+	{"git.hook", kind_git},
 };
 
 static int

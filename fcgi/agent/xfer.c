@@ -58,6 +58,34 @@ set_common(CURL *h, struct buf *b, char *errbuf, long timeout_ms)
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 }
 
+/* The kind of a transfer's failure (enum xfer_fail), by libcurl's code. */
+static int
+fail_kind(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		return XFER_TLS;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		return XFER_UNREACHABLE;
+	default:
+		return XFER_OTHER;
+	}
+}
+
 /* Performs the prepared transfer and fills r. */
 static int
 perform(CURL *h, struct buf *b, char *errbuf, struct xfer_resp *r)
@@ -70,6 +98,7 @@ perform(CURL *h, struct buf *b, char *errbuf, struct xfer_resp *r)
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	if (cc != CURLE_OK) {
+		r->fail = fail_kind(cc);
 		if (cc == CURLE_WRITE_ERROR && !buf_ok(b))
 			util_snprintf(r->err, sizeof(r->err), "answer larger than %zu bytes",
 			    XFER_MAX_BODY);
@@ -321,4 +350,80 @@ xfer_engine_stream_hdr(struct xfer *x, const char *method, const char *path,
 			explicit_bzero(it->data, strlen(it->data));
 	curl_slist_free_all(hdrs);
 	return cc == CURLE_OK ? 0 : -1;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct buf *b = ud;
+
+	buf_add(b, p, size * n);
+	return buf_ok(b) ? size * n : 0;
+}
+
+int
+xfer_remote(struct arena *a, const char *method, const char *url, const char *const *hdrs,
+    const char *body, long timeout_ms, struct xfer_resp *r)
+{
+	return xfer_remote_ca(a, method, url, hdrs, body, NULL, timeout_ms, r);
+}
+
+int
+xfer_remote_ca(struct arena *a, const char *method, const char *url, const char *const *hdrs,
+    const char *body, const char *ca_file, long timeout_ms, struct xfer_resp *r)
+{
+	struct curl_slist *list = NULL, *tmp;
+	struct buf         b, hb;
+	char               errbuf[CURL_ERROR_SIZE];
+	CURL              *h;
+	int                rc = -1;
+
+	resp_init(r, a, &b, errbuf);
+	buf_init(&hb, a, 1024, 64 << 10);
+	if ((h = curl_easy_init()) == NULL) {
+		util_snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
+		return -1;
+	}
+	set_common(h, &b, errbuf, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL && ca_file[0] != '\0') {
+		/* The site's CA file, and the system's CAs beside it. */
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hb);
+	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i++) {
+		if ((tmp = curl_slist_append(list, hdrs[i])) == NULL)
+			goto nomem;
+		list = tmp;
+	}
+	if (body != NULL) {
+		if ((tmp = curl_slist_append(list, "Content-Type: application/json")) == NULL)
+			goto nomem;
+		list = tmp;
+		if ((tmp = curl_slist_append(list, "Expect:")) == NULL)
+			goto nomem;
+		list = tmp;
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	if (strcmp(method, "GET") != 0 && !(strcmp(method, "POST") == 0 && body != NULL))
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+	rc = perform(h, &b, errbuf, r);
+	r->headers = buf_ok(&hb) ? hb.data : (char *)"";
+	goto out;
+nomem:
+	util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+out:
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_cleanup(h);
+	/* The list may hold a credential. */
+	for (tmp = list; tmp != NULL; tmp = tmp->next)
+		explicit_bzero(tmp->data, strlen(tmp->data));
+	curl_slist_free_all(list);
+	return rc;
 }

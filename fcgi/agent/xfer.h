@@ -32,11 +32,21 @@ struct xfer {
 	void                    *engine;	/* CURL * */
 };
 
+/* What kind of failure left a call without an answer (xfer_resp.fail). */
+enum xfer_fail {
+	XFER_OK = 0,		/* an answer came */
+	XFER_UNREACHABLE,	/* no name, no connection, a timeout, a dropped connection */
+	XFER_TLS,		/* the TLS handshake or the peer's certificate failed */
+	XFER_OTHER,		/* anything else (a body too large, out of memory) */
+};
+
 struct xfer_resp {
 	long    status;		/* HTTP status; 0 when no answer came */
 	char   *body;		/* NUL-terminated, in the arena; "" when empty */
 	size_t  len;
 	int64_t ms;		/* round trip, milliseconds */
+	char   *headers;	/* xfer_remote only: the answer's header lines (arena) */
+	int     fail;		/* why no answer came, by kind (enum xfer_fail) */
 	char    err[256];	/* why no answer came (for logs) */
 };
 
@@ -59,6 +69,27 @@ int  xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout
  */
 int  xfer_engine_call(struct xfer *x, struct arena *a, const char *method, const char *path,
     const char *body, long timeout_ms, struct xfer_resp *r);
+
+/*
+ * A call to a remote service (a git provider's or a registry's API):
+ * method to url (http or https; TLS verified against the system's CAs;
+ * redirects not followed, so that credentials in headers go nowhere else)
+ * with the extra header lines hdrs (NULL-terminated, may be NULL; they may
+ * carry a credential: nothing here logs or keeps them) and body (JSON
+ * text, or NULL = none).  r->headers gets the answer's header lines.  A
+ * one-off handle: the call may run beside x's.  Returns 0 when an HTTP
+ * answer came (whatever its status), -1 otherwise (r->err, which never
+ * holds a header).
+ */
+int  xfer_remote(struct arena *a, const char *method, const char *url, const char *const *hdrs,
+    const char *body, long timeout_ms, struct xfer_resp *r);
+/*
+ * The same, trusting ca_file (PEM; NULL or "" = none) besides the system's
+ * CAs: a site's registries with a private CA (agent registry_ca_file).
+ */
+int  xfer_remote_ca(struct arena *a, const char *method, const char *url,
+    const char *const *hdrs, const char *body, const char *ca_file, long timeout_ms,
+    struct xfer_resp *r);
 
 /*
  * A streaming engine call (pull, build, exec): the answer's bytes go to

@@ -23,6 +23,7 @@
 #include "apps_common.h"
 
 #define MAX_LINES 100
+#define UUID_RE "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
 #define MAX_LINE 4096
 
 /* Facts, status and one metrics point in one statement. */
@@ -51,7 +52,6 @@ DB_STMT st_heartbeat = {"agent_heartbeat",
 DB_STMT st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
     " FROM job_claim($1::uuid)"};
-#define UUID_RE "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
 
 /* The env snapshot of the release an app.* job runs, for its claim. */
 DB_STMT st_release_env = {"agent_release_env",
@@ -59,10 +59,20 @@ DB_STMT st_release_env = {"agent_release_env",
 /* The mounts of an app.* job's application (sql/021_volumes.sql). */
 DB_STMT st_claim_volumes = {"agent_claim_volumes",
     "SELECT app_volume_specs($1::uuid) AS volumes"};
-/* The sealed credentials of a git application's repository URL. */
+/* The sealed credentials of a git application's repository: those of its
+ * URL, else its git provider's token (sql/028). */
 DB_STMT st_repo_cred = {"agent_repo_cred",
-    "SELECT repository_credential_sealed FROM applications WHERE id = $1::uuid"
-    " AND server_id = $2::uuid AND repository_credential_sealed IS NOT NULL"};
+    "SELECT a.repository_credential_sealed, g.type, g.username, g.token_sealed"
+    " FROM applications a LEFT JOIN git_providers g ON g.id = a.git_provider_id"
+    " WHERE a.id = $1::uuid AND a.server_id = $2::uuid"
+    " AND (a.repository_credential_sealed IS NOT NULL OR g.id IS NOT NULL)"};
+/* A git.* job's provider token; git.hook's application's webhook secret
+ * (only for an application placed on the claiming server). */
+DB_STMT st_claim_git = {"agent_claim_git",
+    "SELECT g.type, g.username, g.token_sealed, (SELECT a.webhook_secret_sealed FROM applications a"
+    "  WHERE a.id = CASE WHEN $3::text ~ " UUID_RE " THEN $3::uuid END"
+    "  AND a.server_id = $2::uuid) AS webhook_secret_sealed"
+    " FROM git_providers g WHERE g.id = $1::uuid"};
 /* The registry a registry.test job checks, or the one an app.* job's
  * application pulls from (and pushes a build to): only for the
  * application's own server (sql/029_registries.sql). */
@@ -210,6 +220,7 @@ static enum err add_volumes(struct req *r, cJSON *payload);
 static enum err add_db_passwords(struct req *r, const char *kind, cJSON *payload);
 static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
 static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
+static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
 
 static enum err
 claim(struct req *r)
@@ -243,7 +254,74 @@ claim(struct req *r)
 		cJSON_Delete(d);
 		return e;
 	}
+	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "git.", 4) == 0 &&
+	    (e = add_git_secrets(r, db_get(res, 0, "kind"), cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
 	return http_respond_json(r, 200, d, NULL);
+}
+
+/*
+ * The user name git sends with a provider's token when the provider has
+ * none: what each hosting service documents for a token as password.
+ */
+static const char *
+git_token_user(const char *type, const char *username)
+{
+	if (username != NULL && *username)
+		return username;
+	if (strcmp(type, "gitlab") == 0)
+		return "oauth2";
+	if (strcmp(type, "bitbucket") == 0)
+		return "x-token-auth";
+	return "x-access-token";
+}
+
+/*
+ * A git.* job's secrets, as the env of a deploy: sealed in the database,
+ * opened into the claim's answer only: "token" and "username" (the
+ * provider's, or git_token_user's; "username_given" says which), and for
+ * git.hook registering a hook, "secret" (the application's webhook
+ * secret).  A provider deleted since has none: the agent fails the job.
+ */
+static enum err
+add_git_secrets(struct req *r, const char *kind, cJSON *payload)
+{
+	const cJSON *gp = cJSON_GetObjectItemCaseSensitive(payload, "git_provider_id");
+	const cJSON *app = cJSON_GetObjectItemCaseSensitive(payload, "app_id");
+	const cJSON *act = cJSON_GetObjectItemCaseSensitive(payload, "action");
+	PGresult    *res;
+	char        *tok, *sec;
+	enum err     e;
+
+	if (!cJSON_IsString(gp) || !util_is_uuid(gp->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_git, &res, gp->valuestring, r->who.server_id,
+	    cJSON_IsString(app) ? app->valuestring : "")) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return ERR_OK;
+	if ((tok = secret_open(r, SECRET_GIT_PROVIDER_TOKEN, db_get(res, 0, "token_sealed"),
+	    NULL)) == NULL) {
+		log_error("claim: the token of git provider %s does not open", gp->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_AddStringToObject(payload, "token", tok);
+	cJSON_AddStringToObject(payload, "username", git_token_user(db_get(res, 0, "type"),
+	    db_isnull(res, 0, "username") ? NULL : db_get(res, 0, "username")));
+	cJSON_AddBoolToObject(payload, "username_given", !db_isnull(res, 0, "username"));
+	if (strcmp(kind, "git.hook") != 0 || !cJSON_IsString(act) ||
+	    strcmp(act->valuestring, "register") != 0 || db_isnull(res, 0, "webhook_secret_sealed"))
+		return ERR_OK;
+	if ((sec = secret_open(r, SECRET_APP_WEBHOOK, db_get(res, 0, "webhook_secret_sealed"),
+	    NULL)) == NULL) {
+		log_error("claim: the webhook secret of application %s does not open", app->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_AddStringToObject(payload, "secret", sec);
+	return ERR_OK;
 }
 
 /*
@@ -396,10 +474,11 @@ add_volumes(struct req *r, cJSON *payload)
 }
 
 /*
- * A git source whose URL had credentials: they were sealed apart from the
- * URL (applications.c) and go back into it only here, in the claim's
- * answer; the agent takes them out again and hands them to git through
- * GIT_ASKPASS, never argv.
+ * A git source's credentials: those its URL had (sealed apart from the URL,
+ * applications.c), else its git provider's user and token (sql/028).  They
+ * go into the URL only here, in the claim's answer; the agent takes them
+ * out again and hands them to git through GIT_ASKPASS, never argv: one
+ * mechanism for both.
  */
 static enum err
 add_repo_credentials(struct req *r, cJSON *payload)
@@ -421,7 +500,13 @@ add_repo_credentials(struct req *r, cJSON *payload)
 		return e;
 	if (PQntuples(res) != 1)
 		return ERR_OK;
-	cred = secret_open(r, SECRET_APP_REPO_CREDENTIAL, PQgetvalue(res, 0, 0), NULL);
+	if (!db_isnull(res, 0, "repository_credential_sealed"))
+		cred = secret_open(r, SECRET_APP_REPO_CREDENTIAL,
+		    db_get(res, 0, "repository_credential_sealed"), NULL);
+	else if ((cred = secret_open(r, SECRET_GIT_PROVIDER_TOKEN, db_get(res, 0, "token_sealed"),
+	    NULL)) != NULL)
+		cred = arena_printf(r->a, "%s:%s", git_token_user(db_get(res, 0, "type"),
+		    db_isnull(res, 0, "username") ? NULL : db_get(res, 0, "username")), cred);
 	if (cred == NULL) {
 		log_error("claim: the repository credentials of application %s do not open",
 		    app->valuestring);
@@ -541,25 +626,29 @@ complete(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
+#define MAX_REPORT_ITEMS 10000
+
+/* The item fields every report names; the rest of an item is read by SQL. */
+static const struct field instance_item[] = {
+	{"container_id", F_STRING, true, false, 1, 128, NULL},
+};
+static const struct field instance_report[] = {
+	{"instances", F_ARRAY, true, false, 0, MAX_REPORT_ITEMS, NULL, FIELD_SUB(instance_item)},
+};
+
 /* POST /agent/instances {"instances": [...]}: the server's containers. */
 static enum err
 report_instances(struct req *r)
 {
-	const cJSON *list;
-	PGresult    *res;
-	char        *text;
-	enum err     e;
+	struct field_val v[1];
+	const cJSON     *list;
+	PGresult        *res;
+	char            *text;
+	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, instance_report, v)) != ERR_OK)
 		return e;
-	list = cJSON_GetObjectItemCaseSensitive(r->json, "instances");
-	if (!cJSON_IsArray(list))
-		return http_field_error(r, "invalid request body", "instances", "must be an array");
-	for (const cJSON *it = list->child; it; it = it->next)
-		if (!cJSON_IsObject(it) ||
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "container_id")))
-			return http_field_error(r, "invalid request body", "instances",
-			    "each instance needs a container_id");
+	list = v[0].node;
 	text = cJSON_PrintUnformatted(list);
 	arena_defer(r->a, free, text);
 	/* One server's agent speaks only for the applications placed on it. */
@@ -575,33 +664,27 @@ report_instances(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
-#define MAX_VOLUME_ITEMS 10000
+static const struct field volume_item[] = {
+	{"volume_id", F_UUID, true, false, 0, 0, NULL},
+	{"used_bytes", F_INT, true, false, 0, INT64_MAX, NULL},
+};
+static const struct field volume_report[] = {
+	{"volumes", F_ARRAY, true, false, 0, MAX_REPORT_ITEMS, NULL, FIELD_SUB(volume_item)},
+};
+
 /* POST /agent/volumes {"volumes": [{volume_id, used_bytes}]}: what the
  * engine says this server's volumes hold (see report.h). */
 static enum err
 report_volumes(struct req *r)
 {
-	const cJSON *list;
-	PGresult    *res;
-	char        *text;
-	enum err     e;
+	struct field_val v[1];
+	PGresult        *res;
+	char            *text;
+	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, volume_report, v)) != ERR_OK)
 		return e;
-	list = cJSON_GetObjectItemCaseSensitive(r->json, "volumes");
-	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_VOLUME_ITEMS)
-		return http_field_error(r, "invalid request body", "volumes",
-		    "must be an array of at most 10000 items");
-	for (const cJSON *it = list->child; it; it = it->next) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "volume_id");
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "used_bytes");
-
-		if (!cJSON_IsString(id) || !util_is_uuid(id->valuestring) || !cJSON_IsNumber(n) ||
-		    n->valuedouble < 0 || n->valuedouble > 9.0e18)
-			return http_field_error(r, "invalid request body", "volumes",
-			    "each item needs volume_id (a UUID) and used_bytes (a number >= 0)");
-	}
-	text = cJSON_PrintUnformatted(list);
+	text = cJSON_PrintUnformatted(v[0].node);
 	arena_defer(r->a, free, text);
 	if ((e = db_run(r, &st_volumes, &res, r->who.server_id, text)) != ERR_OK)
 		return e;
@@ -683,34 +766,30 @@ redact_messages(struct req *r, cJSON *list, const cJSON *secrets)
 	}
 }
 
+static const char *const log_streams[] = {"stdout", "stderr", NULL};
+static const struct field log_item[] = {
+	{"container_id", F_STRING, true, false, 1, 128, NULL},
+	{"message", F_STRING, true, false, 0, MAX_LINE, NULL},
+	{"timestamp", F_TIME, true, false, 0, 0, NULL},
+	{"stream", F_ENUM, true, false, 0, 0, NULL, .options = log_streams},
+};
+static const struct field log_report[] = {
+	{"entries", F_ARRAY, true, false, 0, MAX_LOG_ENTRIES, NULL, FIELD_SUB(log_item)},
+};
+
 /* POST /agent/logs {"entries": [...]}: runtime log lines, redacted here. */
 static enum err
 report_logs(struct req *r)
 {
-	cJSON    *list, *secrets;
-	PGresult *res;
-	char     *text;
-	enum err  e;
+	struct field_val v[1];
+	cJSON           *list, *secrets;
+	PGresult        *res;
+	char            *text;
+	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, log_report, v)) != ERR_OK)
 		return e;
-	list = cJSON_GetObjectItemCaseSensitive(r->json, "entries");
-	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_LOG_ENTRIES)
-		return http_field_error(r, "invalid request body", "entries",
-		    "must be an array of at most 500 entries");
-	for (const cJSON *it = list->child; it; it = it->next) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "message");
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "timestamp");
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "stream");
-		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "container_id");
-
-		if (!cJSON_IsString(cid) || !cJSON_IsString(m) || strlen(m->valuestring) > MAX_LINE || !cJSON_IsString(t) ||
-		    !json_is_time(t->valuestring) || !cJSON_IsString(st) ||
-		    (strcmp(st->valuestring, "stdout") != 0 && strcmp(st->valuestring, "stderr") != 0))
-			return http_field_error(r, "invalid request body", "entries",
-			    "each entry needs container_id, message (<= 4096 bytes), timestamp "
-			    "(RFC 3339) and stream (stdout|stderr)");
-	}
+	list = (cJSON *)v[0].node;
 	text = cJSON_PrintUnformatted(list);
 	arena_defer(r->a, free, text);
 	secrets = cJSON_CreateArray();

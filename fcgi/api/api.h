@@ -29,6 +29,7 @@ extern const struct route api_job_routes[];
 extern const struct route api_volume_routes[];
 extern const struct route api_database_routes[];
 extern const struct route api_registry_routes[];
+extern const struct route api_git_provider_routes[];
 
 /*
  * Runtime log lines (runtime_logs) of the resource :id names, newest last:

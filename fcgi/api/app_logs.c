@@ -133,7 +133,7 @@ exec_cmd(struct req *r)
 	cJSON_free(extra);
 	if (e != ERR_OK)
 		return e;
-	return job_accepted(r, job);
+	return job_respond_queued(r, job);
 }
 
 const struct route api_app_log_routes[] = {

@@ -24,6 +24,7 @@
 	" a.git_provider_id, a.name, a.app_type, a.source_type, a.repository_url, a.branch," \
 	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
+	" app_webhook_registration(a.id) AS webhook_registration," \
 	" a.exposed_port, a.autodeploy, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
 	" a.healthcheck_timeout_seconds, a.restart_policy, a.start_command," \
 	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, app_volumes(a.id) AS volumes," \
@@ -534,17 +535,7 @@ update(struct req *r)
 static enum err
 del(struct req *r)
 {
-	const char *version;
-	PGresult   *res;
-	enum err    e;
-
-	if ((e = http_if_match(r, &version)) != ERR_OK)
-		return e;
-	if ((e = db_run(r, &st_delete, &res, http_param(r, "id"), version)) != ERR_OK)
-		return e;
-	if (PQntuples(res) != 1)
-		return http_changed(r, "application");
-	return http_no_content(r);
+	return db_delete(r, &st_delete, "application", NULL);
 }
 
 static enum err

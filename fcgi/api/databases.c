@@ -492,14 +492,14 @@ referenced_by(struct req *r, const char *environment_id, const char *name, const
 static enum err
 del(struct req *r)
 {
-	const char *version, *data = http_query(r, "delete_data"), *users;
-	PGresult   *row, *res;
+	const char *data = http_query(r, "delete_data"), *users;
+	PGresult   *row;
 	enum err    e;
 
 	if (data != NULL && *data && strcmp(data, "true") != 0 && strcmp(data, "false") != 0)
 		return http_field_error(r, "invalid query parameter", "delete_data",
 		    "must be true or false");
-	if ((e = http_if_match(r, &version)) != ERR_OK || (e = load(r, &row)) != ERR_OK ||
+	if ((e = load(r, &row)) != ERR_OK ||
 	    (e = referenced_by(r, db_get(row, 0, "environment_id"), db_get(row, 0, "name"),
 	    &users)) != ERR_OK)
 		return e;
@@ -507,13 +507,8 @@ del(struct req *r)
 		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "database %s is referenced by "
 		    "the environment variables of: %s; remove those references first",
 		    db_get(row, 0, "name"), users));
-	e = db_run(r, &st_db_delete, &res, http_param(r, "id"), version,
+	return db_delete(r, &st_db_delete, "database",
 	    data != NULL && strcmp(data, "true") == 0 ? "true" : "false");
-	if (e != ERR_OK)
-		return e;
-	if (db_get(res, 0, "deleted")[0] != 't')
-		return http_changed(r, "database");
-	return http_no_content(r);
 }
 
 /* A job on a database that is not busy; 409 while one runs or provisions. */

@@ -609,17 +609,7 @@ update(struct req *r)
 static enum err
 del(struct req *r)
 {
-	const char *version;
-	PGresult   *res;
-	enum err    e;
-
-	if ((e = http_if_match(r, &version)) != ERR_OK)
-		return e;
-	if ((e = db_run(r, &st_delete, &res, http_param(r, "id"), version)) != ERR_OK)
-		return e;
-	if (PQntuples(res) != 1)
-		return http_changed(r, "environment variable");
-	return http_no_content(r);
+	return db_delete(r, &st_delete, "environment variable", NULL);
 }
 
 static enum err

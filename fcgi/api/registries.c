@@ -333,7 +333,7 @@ test(struct req *r)
 	if ((e = job_create(r, db_get(res, 0, "server_id"), NULL, "registry.test",
 	    arena_printf(r->a, "{\"registry_id\": \"%s\"}", id), &job)) != ERR_OK)
 		return e;
-	return job_accepted(r, job);
+	return job_respond_queued(r, job);
 }
 
 const struct route api_registry_routes[] = {

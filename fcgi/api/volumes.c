@@ -161,20 +161,9 @@ update(struct req *r)
 static enum err
 del(struct req *r)
 {
-	const char *version;
-	PGresult   *res;
-	enum err    e;
+	enum err e = db_delete(r, &st_vol_delete, "volume", NULL);
 
-	if ((e = http_if_match(r, &version)) != ERR_OK)
-		return e;
-	e = db_run(r, &st_vol_delete, &res, http_param(r, "id"), version);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, db_message(r, "the volume is mounted"));
-	if (e != ERR_OK)
-		return e;
-	if (db_get(res, 0, "deleted")[0] != 't')
-		return http_changed(r, "volume");
-	return http_no_content(r);
+	return e == ERR_CONFLICT ? http_error(r, e, db_message(r, "the volume is mounted")) : e;
 }
 
 #define VOL_ROUTE(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), \

@@ -288,6 +288,24 @@ db_project_of(struct req *r, const struct db_stmt *st, const char *resource)
 	return arena_strdup(r->a, db_get(res, 0, "project_id"));
 }
 
+enum err
+db_delete(struct req *r, const struct db_stmt *st, const char *what, const char *extra)
+{
+	const char *version;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = http_if_match(r, &version)) != ERR_OK)
+		return e;
+	e = extra != NULL ? db_run(r, st, &res, http_param(r, "id"), version, extra) :
+	    db_run(r, st, &res, http_param(r, "id"), version);
+	if (e != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+		return http_changed(r, what);
+	return http_no_content(r);
+}
+
 const char *
 db_message(struct req *r, const char *fallback)
 {

@@ -123,6 +123,17 @@ void     db_rollback(struct req *r);
  */
 const char *db_project_of(struct req *r, const struct db_stmt *st, const char *resource);
 
+/*
+ * A conditional DELETE of the resource at :id, answered: runs st with
+ * ($1 = the :id param, $2 = the If-Match version or NULL[, $3 = extra when
+ * not NULL]) and answers 204 when it returned a row whose first column is
+ * neither NULL nor false (an id, or a function's "deleted"), else 412 through
+ * http_changed(what).  A malformed If-Match answers 412.  A database error
+ * is returned unanswered, so that the caller may say why (a 409's reason);
+ * the router answers any other.
+ */
+enum err db_delete(struct req *r, const struct db_stmt *st, const char *what, const char *extra);
+
 /* The message of our own raised error (SQLSTATE LNxxx/P0002), else fallback. */
 const char *db_message(struct req *r, const char *fallback);
 /* The constraint named by the last failed statement ("" if none). */

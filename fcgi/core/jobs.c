@@ -19,17 +19,27 @@ static const char *const exec_shown[] = {"exit_code", "output", "instance", "tru
 static const char *const registry_test_shown[] = {"ok", "reason", "message", "auth", "http_status",
     "url", NULL};
 
+static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
+static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
+static const char *const git_branches_shown[] = {"repository", "branches", "truncated", NULL};
+static const char *const git_hook_shown[] = {"action", "repository", "hook_id", "url", NULL};
+
 /*
  * Reading a job needs what queuing it needed: exec runs commands in the
  * application's containers, which can print its environment, so it needs
  * the capability that reveals env values (write, applications.c); other
- * kinds are deploy actions and show no result.  A tenant-level check
- * (registry.test) belongs to no project: tenant admins read it (jobs.c of
- * the API); its result holds no secret.
+ * kinds are deploy actions and show no result.  Tenant-level checks
+ * (registry.test, git.*) belong to no project: tenant admins read them
+ * (jobs.c of the API); registry.test's result holds no secret, git.*'s what
+ * a provider's token can see (git_providers.c).
  */
 static const struct job_kind kinds[] = {
 	{"app.exec", CAP_WRITE, true, exec_shown},
-	{"registry.test", CAP_WRITE, false, registry_test_shown},
+	{"registry.test", CAP_READ, false, registry_test_shown},
+	{"git.test", CAP_READ, false, git_test_shown},
+	{"git.repositories", CAP_READ, false, git_repos_shown},
+	{"git.branches", CAP_READ, false, git_branches_shown},
+	{"git.hook", CAP_READ, false, git_hook_shown},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 
@@ -139,7 +149,7 @@ job_read(struct req *r, const char *id, cJSON **out, const char **project,
 }
 
 enum err
-job_accepted(struct req *r, const char *id)
+job_respond_queued(struct req *r, const char *id)
 {
 	const struct job_kind *k;
 	const char            *project;

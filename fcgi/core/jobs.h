@@ -53,13 +53,14 @@ const struct job_kind *job_kind(const char *kind);
 enum err job_read(struct req *r, const char *id, cJSON **out, const char **project,
     const struct job_kind **kind);
 
-/*
- * The answer of a long call that queued job id: 202 with {"job": <the job
- * resource>} and Location: its URL (README "Long calls").
- */
-enum err job_accepted(struct req *r, const char *id);
-
 /* The URL of job id's resource, below the request's tenant (arena). */
 const char *job_url(struct req *r, const char *id);
+
+/*
+ * The answer of a long call that queued job id: 202 {"job": <resource>}
+ * with Location: the job's URL.  Returns the writer's result (or a
+ * database error; ERR_INTERNAL when the job just queued is not found).
+ */
+enum err job_respond_queued(struct req *r, const char *id);
 
 #endif

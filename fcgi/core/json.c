@@ -559,10 +559,11 @@ json_rows(PGresult *res)
 
 /* ------------------------------------------------ strings of a body */
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool
-utf8_ok(const unsigned char *s)
+bool
+json_utf8_ok(const char *text)
 {
+	const unsigned char *s = (const unsigned char *)text;
+
 	while (*s) {
 		unsigned char c = *s;
 		int           n;
@@ -640,7 +641,7 @@ walk_strings(struct str_walk *w, const cJSON *node, const char *path)
 		if (cJSON_IsObject(node)) {
 			if (next_token_has_nul(w))
 				walk_report(w, path, "a key holds a NUL character (\\u0000)");
-			else if (!utf8_ok((const unsigned char *)it->string))
+			else if (!json_utf8_ok(it->string))
 				walk_report(w, path, "a key is not valid UTF-8");
 			else
 				p = path[0] ? arena_printf(w->a, "%s.%s", path, it->string) :
@@ -650,7 +651,7 @@ walk_strings(struct str_walk *w, const cJSON *node, const char *path)
 		if (cJSON_IsString(it)) {
 			if (next_token_has_nul(w))
 				walk_report(w, p, "must not contain a NUL character (\\u0000)");
-			else if (!utf8_ok((const unsigned char *)it->valuestring))
+			else if (!json_utf8_ok(it->valuestring))
 				walk_report(w, p, "must be valid UTF-8");
 		} else if (cJSON_IsArray(it) || cJSON_IsObject(it))
 			walk_strings(w, it, p);

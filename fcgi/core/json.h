@@ -114,6 +114,10 @@ const char *json_check_slug(const cJSON *v);
 /* Builds a details array item {field, message}. */
 void json_detail(cJSON *details, const char *field, const char *message);
 
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF):
+ * what a query parameter needs before it goes into JSON or the database. */
+bool json_utf8_ok(const char *s);
+
 struct arena;
 /*
  * Every string of a parsed body, keys included, at any depth, checked

@@ -26,6 +26,8 @@
 #define SECRET_APP_ENV "app-env"
 /* The user:token part of a repository URL. */
 #define SECRET_APP_REPO_CREDENTIAL "app-repo-credential"
+/* A git provider's API token (git_providers.token_sealed, sql/028). */
+#define SECRET_GIT_PROVIDER_TOKEN "git-provider-token"
 /* The secret that signs an application's push webhook. */
 #define SECRET_APP_WEBHOOK "app-webhook-secret"
 /* A job's result that may show secrets (exec output), jobs.result_sealed. */

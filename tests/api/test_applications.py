@@ -454,8 +454,16 @@ def test_runtime_logs_are_redacted_filtered_and_scoped():
     assert len(c.get("/applications/%s/runtime-logs?until=2026-01-01T00:00:02Z&limit=5" % a["id"]).data) == 1
     assert len(c.get("/applications/%s/runtime-logs?limit=1" % a["id"]).data) == 1
     assert_error(c.get("/applications/%s/runtime-logs?since=yesterday" % a["id"]), 400, "BAD_REQUEST", "since")
-    assert_error(agent.call("POST", "/logs", {"entries": [dict(base, timestamp="x", stream="o", message="m")]}),
-                 400, "BAD_REQUEST", "entries")
+    bad = agent.call("POST", "/logs", {"entries": [base, dict(base, timestamp="x", stream="o", message="m")]})
+    assert_error(bad, 400, "BAD_REQUEST", "entries[1].timestamp")
+    assert_error(bad, 400, "BAD_REQUEST", "entries[1].stream")
+    assert_error(agent.call("POST", "/logs", {"entries": [dict(base, message="x" * 4097)]}),
+                 400, "BAD_REQUEST", "entries[0].message")
+    assert_error(agent.call("POST", "/logs", {"entries": "no"}), 400, "BAD_REQUEST", "entries")
+    assert_error(agent.call("POST", "/instances", {"instances": [{"name": "x"}]}),
+                 400, "BAD_REQUEST", "instances[0].container_id")
+    assert_error(agent.call("POST", "/volumes", {"volumes": [{"volume_id": "x", "used_bytes": -1}]}),
+                 400, "BAD_REQUEST", "volumes[0].volume_id")
 
 
 def test_git_autodeploy_gets_a_webhook_secret_once_and_delete_queues_cleanup():

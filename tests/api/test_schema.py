@@ -147,14 +147,22 @@ def test_registry_and_git_provider_ids_name_nothing_yet():
     p = new_project(c)
     body = {"project_id": p["id"], "name": "web", "source_type": "docker_image",
             "image_url": "registry.test/web:v1", "exposed_port": 8080}
-    for field in ("registry_id", "git_provider_id"):
+    for field in ("registry_id",):
         r = c.post("/applications", dict(body, **{field: str(uuid.uuid4())}))
         assert_error(r, 400, "BAD_REQUEST", field=field)
     r = c.post("/applications", body)
     assert r.status == 201 and r.data["registry_id"] is None, r
-    for field in ("registry_id", "git_provider_id"):
+    for field in ("registry_id",):
         assert_error(c.put("/applications/" + r.data["id"], {field: str(uuid.uuid4())}),
                      400, "BAD_REQUEST", field=field)
+    # git_provider_id is a key since sql/028: an unknown id, or another
+    # tenant's provider, is 400 naming the field; the tenant's own is kept.
+    other, _ = registered("xg")
+    theirs = other.post("/git-providers", {"name": "gh", "type": "github", "token": "ghp_x" * 4})
+    assert theirs.status == 201, theirs
+    for gid in (str(uuid.uuid4()), theirs.data["id"]):
+        assert_error(c.put("/applications/" + r.data["id"], {"git_provider_id": gid}),
+                     400, "BAD_REQUEST", field="git_provider_id")
     assert c.get("/applications/" + r.data["id"]).data["git_provider_id"] is None
     # registry_id (sql/029): a registry of the tenant, never another tenant's.
     other, _ = registered("xr2")
@@ -167,3 +175,9 @@ def test_registry_and_git_provider_ids_name_nothing_yet():
                  400, "BAD_REQUEST", field="registry_id")
     u = c.put("/applications/" + r.data["id"], {"registry_id": mine.data["id"]})
     assert u.status == 200 and u.data["registry_id"] == mine.data["id"], u
+    mine = c.post("/git-providers", {"name": "gh", "type": "github", "token": "ghp_y" * 4})
+    assert mine.status == 201, mine
+    etag = c.get("/applications/" + r.data["id"]).headers["etag"]
+    up = c.put("/applications/" + r.data["id"], {"git_provider_id": mine.data["id"]},
+               headers={"If-Match": etag})
+    assert up.status == 200 and up.data["git_provider_id"] == mine.data["id"], up

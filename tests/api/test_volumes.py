@@ -275,9 +275,10 @@ def test_the_agent_reports_used_bytes_of_its_own_servers_volumes_only():
     got = c.get("/volumes/" + v1["id"]).data
     assert (got["used_bytes"], got["status"]) == (10485760, "ready") and got["used_at"], got
     assert c.get("/volumes/" + v2["id"]).data["used_bytes"] == 0
-    for bad in ({"volumes": "x"}, {"volumes": [{"volume_id": "nope", "used_bytes": 1}]},
-                {"volumes": [{"volume_id": v1["id"], "used_bytes": -1}]}):
-        assert_error(ag.call("POST", "/volumes", bad), 400, "BAD_REQUEST", field="volumes")
+    for bad, field in (({"volumes": "x"}, "volumes"),
+                       ({"volumes": [{"volume_id": "nope", "used_bytes": 1}]}, "volumes[0].volume_id"),
+                       ({"volumes": [{"volume_id": v1["id"], "used_bytes": -1}]}, "volumes[0].used_bytes")):
+        assert_error(ag.call("POST", "/volumes", bad), 400, "BAD_REQUEST", field=field)
     assert c.get("/volumes/" + v1["id"]).data["used_bytes"] == 10485760
     # A user's credentials are not an agent's.
     assert c.call("POST", "/agent/volumes", {"volumes": []}).status == 401

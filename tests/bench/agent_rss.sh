@@ -15,6 +15,7 @@ agent=""
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	throwaway_unmount
 	rm -rf "$LAUNCHER_STATE_DIR"
 }
 trap cleanup EXIT

@@ -36,6 +36,7 @@ export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 export LAUNCHER_RATE_AUTH=100000r/s LAUNCHER_BURST_AUTH=100000
 cleanup() {
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	throwaway_unmount
 	rm -rf "$LAUNCHER_STATE_DIR"
 }
 trap cleanup EXIT

@@ -40,7 +40,7 @@ cleanup() {
 	pids=$(pgrep -f -- "$LAUNCHER_STATE_DIR/" || true)
 	# shellcheck disable=SC2086 # one pid a word
 	[ -z "$pids" ] || kill -9 $pids 2> /dev/null || true
-	umount "$LAUNCHER_STATE_DIR/podman/storage/overlay" 2> /dev/null || true
+	throwaway_unmount
 	rm -rf "$LAUNCHER_STATE_DIR"
 }
 trap cleanup EXIT

@@ -33,6 +33,7 @@ cleanup() {
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
+	throwaway_unmount
 	rm -rf "$LAUNCHER_STATE_DIR"
 }
 trap cleanup EXIT

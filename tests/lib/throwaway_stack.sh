@@ -45,3 +45,15 @@ throwaway_remove_containers() {
 	done
 	return 0
 }
+
+# Unmounts what is still mounted under the state directory, deepest first:
+# Podman's overlay driver bind-mounts its own storage directory (a private
+# mount) and nothing unmounts it once the service has stopped, so the
+# directory could not be removed.  Call it after the stack has stopped.
+throwaway_unmount() {
+	local m
+	awk -v d="$LAUNCHER_STATE_DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do
+			umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
+		done
+}
