@@ -67,17 +67,21 @@ LANGUAGE sql STABLE AS $$
 	  FROM applications a WHERE a.registry_id = p_registry
 $$;
 
--- DELETE /registries/:id: false when p_version no longer matches (or no
--- such row); 409 while applications use it, naming them.  The row lock
--- orders it after a concurrent application write naming it (whose key
--- check locks the row KEY SHARE), which the check then sees.
+-- DELETE /registries/:id (db_delete): 404 (P0002) for no such row, false
+-- when p_version no longer matches; 409 while applications use it, naming
+-- them.  The row lock orders it after a concurrent application write
+-- naming it (whose key check locks the row KEY SHARE), which the check
+-- then sees.
 CREATE FUNCTION api_registry_delete(p_registry uuid, p_version bigint)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE r registries; users text;
 BEGIN
 	SELECT * INTO r FROM registries WHERE id = p_registry FOR UPDATE;
-	IF NOT FOUND OR (p_version IS NOT NULL AND r.row_version <> p_version) THEN
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'registry not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF p_version IS NOT NULL AND r.row_version <> p_version THEN
 		RETURN false;
 	END IF;
 	users := registry_used_by(p_registry);

@@ -283,23 +283,11 @@ update(struct req *r)
 static enum err
 del(struct req *r)
 {
-	const char *version, *id = http_param(r, "id");
-	PGresult   *res;
-	enum err    e;
+	enum err e = db_delete(r, &st_reg_delete, "registry", NULL);
 
-	if ((e = http_if_match(r, &version)) != ERR_OK)
-		return e;
-	e = db_run(r, &st_reg_delete, &res, id, version);
 	if (e == ERR_CONFLICT)
 		return http_error(r, e, db_message(r, "applications use the registry"));
-	if (e != ERR_OK)
-		return e;
-	if (db_get(res, 0, "deleted")[0] != 't') {
-		if ((e = db_get_object(r, &st_reg_get, &res, "registry not found", id)) != ERR_OK)
-			return e;
-		return http_changed(r, "registry");
-	}
-	return http_no_content(r);
+	return e == ERR_NOT_FOUND ? http_error(r, e, "registry not found") : e;
 }
 
 static const struct field test_fields[] = {

@@ -11,13 +11,11 @@ through the engine with X-Registry-Auth (and its clear failure without
 credentials, with a watcher over /proc/*/cmdline and a scan of every log),
 and the push of a built image to the application's registry."""
 import base64
-import datetime
 import http.client
 import http.server
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -26,9 +24,8 @@ import threading
 import urllib.parse
 import uuid
 
-from lib import (STATE, Client, Skip, assert_error, new_project, new_user, psql, registered,
+from lib import (STATE, Skip, assert_error, new_project, new_user, psql, registered,
                  stack_env)
-from test_agent_e2e import _wait
 from test_deploy_e2e import (EdgeAgent, UnixConn, World, _app, _deploy, _finished, _git_daemon,
                              _serves, job_done)
 from test_servers import Agent, _server
@@ -540,19 +537,8 @@ def _git_repo_from(base_ref):
                  ["git", "-C", work, "commit", "-q", "-m", "from a private base"],
                  ["git", "clone", "-q", "--bare", work, bare]):
         subprocess.run(argv, env=env, check=True, capture_output=True)
-    port = free_port()
-    p = subprocess.Popen(["/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--base-path=" + d,
-                          "--listen=127.0.0.1", "--port=%d" % port, d],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            return True
-        except OSError:
-            return False
-    _wait("git daemon", up, 10)
-    return p, "git://127.0.0.1:%d/from.git" % port, d
+    p, url = _git_daemon(d, "from.git")
+    return p, url, d
 
 
 def test_a_build_from_a_private_base_image_gets_the_registrys_credentials():
