@@ -89,7 +89,11 @@
 # log/podman.log), configured only by <state>/podman/containers.conf,
 # storage.conf and registries.conf (rewritten on every start;
 # /etc/containers/containers.conf, storage.conf and registries.conf are not
-# read; drop-ins in /etc/containers/registries.conf.d/ still are). Images
+# read; drop-ins in /etc/containers/registries.conf.d/ still are). Its HOME
+# is <state>/podman/home, so that the TLS registries it trusts besides the
+# system's CAs are <state>/podman/home/.config/containers/certs.d/HOST:PORT/ca.crt
+# (containers-certs.d(5), read at each pull; LAUNCHER_ENGINE_CERTS_DIR), not
+# /etc/containers/certs.d, and no credentials of root's ~/.docker apply. Images
 # and containers live in <state>/podman/storage, runtime state in
 # <state>/podman/run. Containers are supervised by their own conmon process,
 # not by the service: `stop` stops every running container (and ends the
@@ -956,6 +960,9 @@ start_podman() {
     # --time=0: no idle timeout. The service does not hold the containers: each
     # has its own conmon (own session), so SIGTERM ends the service within a
     # few seconds even with containers running and event/attach streams open.
+    install -d -m 0700 "$PODMAN_DIR/home" "$PODMAN_DIR/home/.config" \
+        "$PODMAN_DIR/home/.config/containers" "$PODMAN_DIR/home/.config/containers/certs.d"
+    HOME=$PODMAN_DIR/home \
     CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
         CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf \
         setsid "$PODMAN_BIN" system service --time=0 "unix://$PODMAN_SOCK" \
@@ -1183,7 +1190,8 @@ dump_logs() {
 
 # Export lines describing the stack; also saved at start in run/stack.env.
 # LAUNCHER_ENGINE is the engine in use (podman|docker|none) and
-# LAUNCHER_ENGINE_SOCKET its Docker-compatible API socket (empty for none).
+# LAUNCHER_ENGINE_SOCKET its Docker-compatible API socket (empty for none);
+# LAUNCHER_ENGINE_CERTS_DIR the certs.d of the stack's Podman (empty otherwise).
 env_lines() {
     local n
     for n in REPO:"$REPO" STATE_DIR:"$STATE" CONF:"$CONF" \
@@ -1197,7 +1205,8 @@ env_lines() {
              RATE_IP:"$RATE_IP" BURST_IP:"$BURST_IP" RATE_KEY:"$RATE_KEY" BURST_KEY:"$BURST_KEY" \
              RATE_AUTH:"$RATE_AUTH" BURST_AUTH:"$BURST_AUTH" PLANE_VERSION:"$PLANE_VERSION" \
              ENGINE:"$ENGINE_KIND" ENGINE_SOCKET:"$ENGINE_SOCKET" \
-             FIREWALL_CHAIN:"$FIREWALL_CHAIN"; do
+             FIREWALL_CHAIN:"$FIREWALL_CHAIN" \
+             ENGINE_CERTS_DIR:"$([ "$ENGINE_KIND" = podman ] && printf '%s' "$PODMAN_DIR/home/.config/containers/certs.d")"; do
         printf 'export LAUNCHER_%s=%q\n' "${n%%:*}" "${n#*:}"
     done
 }
@@ -1371,7 +1380,7 @@ release_firewall() {
 }
 
 podman_cli() {
-    CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
+    HOME=$PODMAN_DIR/home CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
         CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf "$PODMAN_BIN" "$@" < /dev/null
 }
 

@@ -334,6 +334,11 @@ parse_source(const cJSON *src, struct app_spec *s, struct perr *e)
 		if (s->image_id == NULL || !(hex_ok(s->image_id, 12, 64) ||
 		    (strncmp(s->image_id, "sha256:", 7) == 0 && hex_ok(s->image_id + 7, 64, 64))))
 			bad(e, "source.image_id must be sha256:<64 hex>");
+		/* Where the release can be pulled from when this server lacks it
+		 * (the claim adds it for an application with a registry). */
+		s->image = get_str(src, "image", 512, NULL, e);
+		if (s->image != NULL && (s->image[0] == '\0' || !no_space(s->image)))
+			bad(e, "source.image must be an image reference");
 	} else
 		bad(e, "source.type must be docker_image|git|release");
 }
@@ -382,6 +387,10 @@ app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *err, 
 		else
 			parse_source(src, s, &e);
 	}
+	/* The claim's "registry" (registry.h): credentials of the pull and push. */
+	s->registry = cJSON_GetObjectItemCaseSensitive(p, "registry");
+	if (s->registry != NULL && !cJSON_IsObject(s->registry))
+		bad(&e, "registry must be an object");
 	if (cJSON_GetObjectItemCaseSensitive(p, "volumes") != NULL &&
 	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(p, "volumes")))
 		parse_volumes(cJSON_GetObjectItemCaseSensitive(p, "volumes"), s, &e);
@@ -484,6 +493,9 @@ app_redact_init(struct app_redact *r, const struct app_spec *s)
 		if (colon != NULL)
 			app_redact_add(r, colon + 1);
 	}
+	if (cJSON_IsObject(s->registry) &&
+	    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(s->registry, "password")))
+		app_redact_add(r, cJSON_GetObjectItemCaseSensitive(s->registry, "password")->valuestring);
 }
 
 void

@@ -48,10 +48,14 @@ struct app_spec {
 	int64_t         memory_limit;		/* bytes; 0 = none */
 	const cJSON    *env;			/* object of strings (never NULL after parse) */
 	enum app_source src;
-	const char     *image;			/* docker_image: the reference */
+	const char     *image;			/* docker_image: the reference; release:
+						 * where to pull it from, or NULL */
 	const char     *repo_url, *branch, *commit_sha, *dockerfile, *build_context;
 	const cJSON    *build_args;		/* object or NULL */
 	const char     *image_id;		/* release */
+	/* The application's registry from the claim (registry.h), or NULL:
+	 * the pull's X-Registry-Auth, and where a build is pushed. */
+	const cJSON    *registry;
 	struct app_volume vols[APP_VOLUMES_MAX];	/* "volumes" of the payload */
 	int             nvols;
 	const cJSON    *command;		/* app.exec: array of strings */
@@ -80,7 +84,7 @@ bool app_spec_is_served(const struct app_spec *s);
 /*
  * The secret values to hide from build output, progress and errors: every
  * value of the release's env snapshot (the resolved map of the claim), the
- * build arguments and the repository credential.  Unbounded: a release may
+ * build arguments, the repository credential and the registry's password.  Unbounded: a release may
  * have thousands of variables, and a value left out would be printed.
  */
 struct app_redact {

@@ -157,6 +157,9 @@ static const struct conf_key conf_keys[] = {
 	S(tenant, "", valid_tenant, "tenant slug or UUID the server belongs to (required)"),
 	S(token_file, "", valid_path, "file holding the agent token, no group/other access; else $" AGENT_TOKEN_ENV),
 	S(ca_file, "", valid_path, "CA bundle to verify the plane's certificate (self-signed planes)"),
+	S(registry_ca_file, "", valid_path, "extra CA certificates (PEM) trusted, besides the "
+	    "system's, when the agent itself talks to registries (registry.test); the engine's "
+	    "pulls use the engine's own trust (certs.d)"),
 	S(engine_socket, "/var/run/docker.sock", valid_path, "unix socket of the Docker-compatible Engine API"),
 	I(poll_interval_ms, "1000", 100, 3600000, "how often an idle agent asks for a job"),
 	I(heartbeat_interval_s, "10", 1, 3600, "seconds between heartbeats (the plane's answer wins)"),

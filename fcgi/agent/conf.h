@@ -28,6 +28,7 @@ struct agent_conf {
 	char    tenant[64];
 	char    token_file[AGENT_STR_MAX];
 	char    ca_file[AGENT_STR_MAX];
+	char    registry_ca_file[AGENT_STR_MAX];	/* "" = the system's CAs only */
 	char    engine_socket[AGENT_STR_MAX];
 	int64_t poll_interval_ms;
 	int64_t heartbeat_interval_s;

@@ -27,11 +27,13 @@
 #include "../core/util.h"
 #include "ctr.h"
 #include "engine.h"
+#include "registry.h"
 #include "runner.h"
 #include "text.h"
 #include "timefmt.h"
 
 #define PULL_TIMEOUT_MS  (15L * 60 * 1000)
+#define PUSH_TIMEOUT_MS  (30L * 60 * 1000)
 #define BUILD_TIMEOUT_MS (60L * 60 * 1000)
 #define GIT_TIMEOUT_MS   (10 * 60 * 1000)
 #define STREAM_LINE_MAX  65536
@@ -120,6 +122,7 @@ struct jstream {
 	char   last[512];		/* last status line (pull), to skip repeats */
 	char   aux_id[160];		/* build: aux.ID */
 	char   partial[RUNNER_MAX_LINE];	/* build: a "stream" text without its newline yet */
+	const char *what;		/* status lines' prefix: "pull" (NULL) or "push" */
 	size_t plen;
 	int    lines;
 };
@@ -185,7 +188,7 @@ pull_obj(struct jstream *js, const cJSON *o)
 		return;
 	memcpy(js->last, line, sizeof(line));
 	js->lines++;
-	app_say(js->io, "pull: %s", line);
+	app_say(js->io, "%s: %s", js->what ? js->what : "pull", line);
 }
 
 static int
@@ -217,27 +220,74 @@ inspect_image(struct xfer *x, struct arena *a, const char *ref, char *id, size_t
 	return 0;
 }
 
+/*
+ * The X-Registry-Auth header of a pull or push of ref with s's registry
+ * (registry.h) into *hdr (arena; the caller wipes it), or *hdr = NULL when
+ * the application names no registry.  An image that is not on that
+ * registry is refused: its credentials go to their own registry only.
+ */
+static int
+registry_header(struct arena *a, const struct app_spec *s, const char *ref, char **hdr,
+    char *err, size_t errlen)
+{
+	struct reg_creds c;
+	char             host[300], b64[12288];
+
+	*hdr = NULL;
+	if (s->registry == NULL)
+		return 0;
+	if (!reg_creds_of(s->registry, &c)) {
+		util_snprintf(err, errlen, "the application's registry has no usable url");
+		return -1;
+	}
+	if (!reg_serves(c.url, ref)) {
+		(void)reg_image_host(ref, host, sizeof(host));
+		util_snprintf(err, errlen, "image %s is not on the application's registry %s (its host "
+		    "is %s): its credentials are sent to their own registry only", ref, c.url, host);
+		return -1;
+	}
+	if (reg_auth_header(&c, b64, sizeof(b64)) != 0) {
+		util_snprintf(err, errlen, "the registry's credentials are too long");
+		return -1;
+	}
+	*hdr = arena_printf(a, "X-Registry-Auth: %s", b64);
+	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}
+
+static void
+wipe(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
 static int
 pull(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
     struct image_out *out, char *err, size_t errlen)
 {
 	struct jstream   js = {.fn = pull_obj, .io = io};
 	struct xfer_resp r;
-	char             repo[600], tag[200];
+	char             repo[600], tag[200], *auth;
 	const char      *path;
 	int              rc;
 
 	image_split_ref(s->image, repo, sizeof(repo), tag, sizeof(tag));
 	(void)util_snprintf(out->image, sizeof(out->image), "%s", s->image);
-	app_say(io, "pulling image %s", s->image);
+	if (registry_header(a, s, s->image, &auth, err, errlen) != 0)
+		return -1;
+	app_say(io, "pulling image %s%s", s->image, auth ? " (with the registry's credentials)" : "");
 	if ((js.buf = malloc(STREAM_LINE_MAX)) == NULL) {
+		wipe(auth);
 		util_snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	path = tag[0] ? arena_printf(a, ENGINE_API "/images/create?fromImage=%s&tag=%s",
 	    ctr_qs_escape(a, repo), ctr_qs_escape(a, tag)) :
 	    arena_printf(a, ENGINE_API "/images/create?fromImage=%s", ctr_qs_escape(a, repo));
-	rc = xfer_engine_stream(x, "POST", path, NULL, -1, "", js_data, &js, PULL_TIMEOUT_MS, &r);
+	rc = xfer_engine_stream_hdr(x, "POST", path, NULL, -1, "", auth, js_data, &js,
+	    PULL_TIMEOUT_MS, &r);
+	wipe(auth);
 	js_finish(&js);
 	free(js.buf);
 	if (rc != 0 && r.status == 0) {
@@ -245,13 +295,37 @@ pull(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app
 		return -1;
 	}
 	if (js.error[0] != '\0' || r.status != 200 || rc != 0) {
-		util_snprintf(err, errlen, "pulling image %s failed: %s", s->image,
-		    js.error[0] ? js.error : r.err[0] ? r.err : "the engine refused");
+		char red[2200];
+
+		app_redact(io->red, js.error[0] ? js.error : r.err[0] ? r.err : "the engine refused",
+		    red, sizeof(red));
+		util_snprintf(err, errlen, "pulling image %s failed: %s", s->image, red);
 		return -1;
 	}
 	if (inspect_image(x, a, s->image, out->image_id, sizeof(out->image_id), err, errlen) != 0)
 		return -1;
 	app_say(io, "pulled image %s (%.19s)", s->image, out->image_id);
+	return 0;
+}
+
+/*
+ * A release this server lacks (built and pushed by another server, or
+ * removed here) pulled from the application's registry by the reference
+ * its deployment recorded; it must be the very image of the release.
+ */
+static int
+pull_release(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
+    struct image_out *out, char *err, size_t errlen)
+{
+	app_say(io, "the release's image %.19s is not on this server: pulling %s", s->image_id,
+	    s->image);
+	if (pull(x, a, s, io, out, err, errlen) != 0)
+		return -1;
+	if (strcmp(out->image_id, s->image_id) != 0) {
+		util_snprintf(err, errlen, "%s is now image %.19s, not the release's %.19s (the tag was "
+		    "pushed again?)", s->image, out->image_id, s->image_id);
+		return -1;
+	}
 	return 0;
 }
 
@@ -489,6 +563,88 @@ build_obj(struct jstream *js, const cJSON *o)
 }
 
 /*
+ * The X-Registry-Config header of a build of s (the application's
+ * registry's credentials for the Dockerfile's FROM images on it) into
+ * *hdr (arena; the caller wipes it), or NULL without a registry.
+ */
+static int
+build_registry_config(struct arena *a, const struct app_spec *s, char **hdr, char *err,
+    size_t errlen)
+{
+	struct reg_creds c;
+	char             b64[12288];
+
+	*hdr = NULL;
+	if (s->registry == NULL)
+		return 0;
+	if (!reg_creds_of(s->registry, &c) || reg_config_header(&c, b64, sizeof(b64)) != 0) {
+		util_snprintf(err, errlen, "the application's registry has no usable credentials");
+		return -1;
+	}
+	*hdr = arena_printf(a, "X-Registry-Config: %s", b64);
+	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}
+
+/*
+ * A built image (tag) pushed to the application's registry, so that any
+ * server can pull this release: tagged as reg_push_ref() says
+ * (<host>/<namespace>/<app>:<deployment id>), then the engine's
+ * images/{name}/push with X-Registry-Auth.  out->image becomes the pushed
+ * reference.  0, or -1 (err: the engine's words): the deployment fails,
+ * since the release would exist on this server alone.
+ */
+static int
+push_built(struct xfer *x, struct arena *a, const struct app_spec *s, const struct app_io *io,
+    const char *tag, struct image_out *out, char *err, size_t errlen)
+{
+	struct jstream   js = {.fn = pull_obj, .io = io, .what = "push"};
+	struct reg_creds c;
+	struct xfer_resp r;
+	char             ref[700], repo[600], ptag[200], *auth;
+	int              rc;
+
+	if (!reg_creds_of(s->registry, &c) || reg_push_ref(&c, s->name && s->name[0] ? s->name :
+	    s->app_id, s->deployment_id, ref, sizeof(ref)) != 0) {
+		util_snprintf(err, errlen, "no push reference for the application's registry");
+		return -1;
+	}
+	image_split_ref(ref, repo, sizeof(repo), ptag, sizeof(ptag));
+	if (xfer_engine_call(x, a, "POST", arena_printf(a, ENGINE_API "/images/%s/tag?repo=%s&tag=%s",
+	    ctr_qs_escape(a, tag), ctr_qs_escape(a, repo), ctr_qs_escape(a, ptag)), NULL, CTR_TIMEOUT_MS,
+	    &r) != 0 || (r.status != 201 && r.status != 200)) {
+		util_snprintf(err, errlen, "tagging image %s as %s failed: %s", tag, ref,
+		    r.err[0] ? r.err : "the engine refused");
+		return -1;
+	}
+	if (registry_header(a, s, ref, &auth, err, errlen) != 0)
+		return -1;
+	app_say(io, "pushing image %s to the application's registry", ref);
+	if ((js.buf = malloc(STREAM_LINE_MAX)) == NULL) {
+		wipe(auth);
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = xfer_engine_stream_hdr(x, "POST", arena_printf(a, ENGINE_API "/images/%s/push?tag=%s",
+	    ctr_qs_escape(a, repo), ctr_qs_escape(a, ptag)), NULL, -1, "", auth, js_data, &js,
+	    PUSH_TIMEOUT_MS, &r);
+	wipe(auth);
+	js_finish(&js);
+	free(js.buf);
+	if (rc != 0 || js.error[0] != '\0' || r.status != 200) {
+		char red[2200];
+
+		app_redact(io->red, js.error[0] ? js.error : r.err[0] ? r.err : "the engine refused",
+		    red, sizeof(red));
+		util_snprintf(err, errlen, "pushing image %s failed: %s", ref, red);
+		return -1;
+	}
+	(void)util_snprintf(out->image, sizeof(out->image), "%s", ref);
+	app_say(io, "pushed image %s", ref);
+	return 0;
+}
+
+/*
  * The query words that put a build's RUN steps in net ("none" or a network's
  * name), never in the host's network namespace.  Docker reads networkmode.
  * Podman's compatible /build reads networkmode as buildah's network policy
@@ -546,7 +702,7 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 	cJSON           *args = s->build_args != NULL ? cJSON_Duplicate(s->build_args, 1) :
 	    cJSON_CreateObject();
 	char            *argtext = args != NULL ? cJSON_PrintUnformatted(args) : NULL;
-	char             tag[300];
+	char             tag[300], *regcfg = NULL;
 	const char      *path, *netq;
 	pid_t            tar = -1;
 	int              fd, rc, ws;
@@ -572,14 +728,17 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 		util_snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((fd = tar_start(ctx_dir, &tar, err, errlen)) < 0) {
+	if (build_registry_config(a, s, &regcfg, err, errlen) != 0 ||
+	    (fd = tar_start(ctx_dir, &tar, err, errlen)) < 0) {
+		wipe(regcfg);
 		free(js.buf);
 		return -1;
 	}
-	app_say(io, "building image %s (dockerfile %s, network %s)", tag, dockerfile,
-	    c->build_network);
-	rc = xfer_engine_stream(x, "POST", path, "application/x-tar", fd, NULL, js_data, &js,
-	    BUILD_TIMEOUT_MS, &r);
+	app_say(io, "building image %s (dockerfile %s, network %s%s)", tag, dockerfile,
+	    c->build_network, regcfg ? ", the registry's credentials for FROM images" : "");
+	rc = xfer_engine_stream_hdr(x, "POST", path, "application/x-tar", fd, NULL, regcfg, js_data,
+	    &js, BUILD_TIMEOUT_MS, &r);
+	wipe(regcfg);
 	js_finish(&js);
 	if (js.plen > 0) {	/* a last line without its newline */
 		js.partial[js.plen] = '\0';
@@ -602,7 +761,7 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 	if (inspect_image(x, a, tag, out->image_id, sizeof(out->image_id), err, errlen) != 0)
 		return -1;
 	app_say(io, "built image %s (%.19s)", tag, out->image_id);
-	return 0;
+	return s->registry != NULL ? push_built(x, a, s, io, tag, out, err, errlen) : 0;
 }
 
 /* No O_DIRECTORY: on a link it would say ENOTDIR where ELOOP is the truth. */
@@ -870,13 +1029,16 @@ image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
 		(void)util_snprintf(out->image_id, sizeof(out->image_id), "%s", s->image_id);
 		(void)util_snprintf(out->image, sizeof(out->image), "%s", s->image_id);
 		if (inspect_image(x, a, s->image_id, out->image_id, sizeof(out->image_id), err,
-		    errlen) != 0) {
+		    errlen) == 0) {
+			app_say(io, "re-using the release's image %.19s", out->image_id);
+			return 0;
+		}
+		if (s->image == NULL || s->registry == NULL) {
 			util_snprintf(err, errlen, "the release's image %.19s is not on this server "
 			    "(removed?)", s->image_id);
 			return -1;
 		}
-		app_say(io, "re-using the release's image %.19s", out->image_id);
-		return 0;
+		return pull_release(x, a, s, io, out, err, errlen);
 	case APP_SRC_NONE:
 		break;
 	}

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "diag.h"
 #include "gitprov.h"
+#include "registry.h"
 #include "text.h"
 #include "volume.h"
 #include "timefmt.h"
@@ -353,6 +354,14 @@ kind_volume_remove(struct job_ctx *ctx)
 	return rc;
 }
 
+/* registry.test: see registry.h (a failed login leaves its result too). */
+static int
+kind_registry_test(struct job_ctx *ctx)
+{
+	return registry_test(ctx->conf, ctx->job->payload, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
+}
+
 /* git.*: a git provider's API (gitprov.h). */
 static int
 kind_git(struct job_ctx *ctx)
@@ -375,6 +384,7 @@ static const struct {
 	{"app.remove", kind_app},
 	{"app.exec", kind_app},
 	{"volume.remove", kind_volume_remove},
+	{"registry.test", kind_registry_test},
 	{"db.provision", kind_app},
 	{"db.start", kind_app},
 	{"db.stop", kind_app},

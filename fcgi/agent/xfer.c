@@ -58,6 +58,34 @@ set_common(CURL *h, struct buf *b, char *errbuf, long timeout_ms)
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 }
 
+/* The kind of a transfer's failure (enum xfer_fail), by libcurl's code. */
+static int
+fail_kind(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		return XFER_TLS;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		return XFER_UNREACHABLE;
+	default:
+		return XFER_OTHER;
+	}
+}
+
 /* Performs the prepared transfer and fills r. */
 static int
 perform(CURL *h, struct buf *b, char *errbuf, struct xfer_resp *r)
@@ -70,6 +98,7 @@ perform(CURL *h, struct buf *b, char *errbuf, struct xfer_resp *r)
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	if (cc != CURLE_OK) {
+		r->fail = fail_kind(cc);
 		if (cc == CURLE_WRITE_ERROR && !buf_ok(b))
 			util_snprintf(r->err, sizeof(r->err), "answer larger than %zu bytes",
 			    XFER_MAX_BODY);
@@ -238,6 +267,15 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
     const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
     long timeout_ms, struct xfer_resp *r)
 {
+	return xfer_engine_stream_hdr(x, method, path, content_type, upload_fd, body, NULL, on_data,
+	    ud, timeout_ms, r);
+}
+
+int
+xfer_engine_stream_hdr(struct xfer *x, const char *method, const char *path,
+    const char *content_type, int upload_fd, const char *body, const char *header,
+    xfer_data_fn on_data, void *ud, long timeout_ms, struct xfer_resp *r)
+{
 	struct stream_ctx  s = {.fn = on_data, .ud = ud, .fd = upload_fd};
 	struct curl_slist *hdrs = NULL, *tmp;
 	char               errbuf[CURL_ERROR_SIZE], url[2048], ct[128];
@@ -275,6 +313,15 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
 		return -1;
 	}
 	hdrs = tmp;
+	if (header != NULL) {
+		if ((tmp = curl_slist_append(hdrs, header)) == NULL) {
+			util_snprintf(r->err, sizeof(r->err), "out of memory building headers");
+			curl_slist_free_all(hdrs);
+			curl_easy_cleanup(h);
+			return -1;
+		}
+		hdrs = tmp;
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (upload_fd >= 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -297,6 +344,10 @@ xfer_engine_stream(struct xfer *x, const char *method, const char *path,
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	}
 	curl_easy_cleanup(h);
+	/* header may carry credentials (X-Registry-Auth): wipe libcurl's copy. */
+	if (header != NULL)
+		for (struct curl_slist *it = hdrs; it != NULL; it = it->next)
+			explicit_bzero(it->data, strlen(it->data));
 	curl_slist_free_all(hdrs);
 	return cc == CURLE_OK ? 0 : -1;
 }
@@ -314,6 +365,13 @@ int
 xfer_remote(struct arena *a, const char *method, const char *url, const char *const *hdrs,
     const char *body, long timeout_ms, struct xfer_resp *r)
 {
+	return xfer_remote_ca(a, method, url, hdrs, body, NULL, timeout_ms, r);
+}
+
+int
+xfer_remote_ca(struct arena *a, const char *method, const char *url, const char *const *hdrs,
+    const char *body, const char *ca_file, long timeout_ms, struct xfer_resp *r)
+{
 	struct curl_slist *list = NULL, *tmp;
 	struct buf         b, hb;
 	char               errbuf[CURL_ERROR_SIZE];
@@ -330,6 +388,11 @@ xfer_remote(struct arena *a, const char *method, const char *url, const char *co
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL && ca_file[0] != '\0') {
+		/* The site's CA file, and the system's CAs beside it. */
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hb);
 	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i++) {

@@ -32,12 +32,21 @@ struct xfer {
 	void                    *engine;	/* CURL * */
 };
 
+/* What kind of failure left a call without an answer (xfer_resp.fail). */
+enum xfer_fail {
+	XFER_OK = 0,		/* an answer came */
+	XFER_UNREACHABLE,	/* no name, no connection, a timeout, a dropped connection */
+	XFER_TLS,		/* the TLS handshake or the peer's certificate failed */
+	XFER_OTHER,		/* anything else (a body too large, out of memory) */
+};
+
 struct xfer_resp {
 	long    status;		/* HTTP status; 0 when no answer came */
 	char   *body;		/* NUL-terminated, in the arena; "" when empty */
 	size_t  len;
 	int64_t ms;		/* round trip, milliseconds */
 	char   *headers;	/* xfer_remote only: the answer's header lines (arena) */
+	int     fail;		/* why no answer came, by kind (enum xfer_fail) */
 	char    err[256];	/* why no answer came (for logs) */
 };
 
@@ -74,6 +83,13 @@ int  xfer_engine_call(struct xfer *x, struct arena *a, const char *method, const
  */
 int  xfer_remote(struct arena *a, const char *method, const char *url, const char *const *hdrs,
     const char *body, long timeout_ms, struct xfer_resp *r);
+/*
+ * The same, trusting ca_file (PEM; NULL or "" = none) besides the system's
+ * CAs: a site's registries with a private CA (agent registry_ca_file).
+ */
+int  xfer_remote_ca(struct arena *a, const char *method, const char *url,
+    const char *const *hdrs, const char *body, const char *ca_file, long timeout_ms,
+    struct xfer_resp *r);
 
 /*
  * A streaming engine call (pull, build, exec): the answer's bytes go to
@@ -87,5 +103,13 @@ typedef int (*xfer_data_fn)(void *ud, const char *p, size_t n);
 int  xfer_engine_stream(struct xfer *x, const char *method, const char *path,
     const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
     long timeout_ms, struct xfer_resp *r);
+/*
+ * The same with one more request header ("Name: value", NULL = none),
+ * e.g. X-Registry-Auth for a pull or a push; libcurl's copy of it is wiped
+ * after the call (the caller wipes its own).
+ */
+int  xfer_engine_stream_hdr(struct xfer *x, const char *method, const char *path,
+    const char *content_type, int upload_fd, const char *body, const char *header,
+    xfer_data_fn on_data, void *ud, long timeout_ms, struct xfer_resp *r);
 
 #endif

@@ -73,6 +73,19 @@ DB_STMT st_claim_git = {"agent_claim_git",
     "  WHERE a.id = CASE WHEN $3::text ~ " UUID_RE " THEN $3::uuid END"
     "  AND a.server_id = $2::uuid) AS webhook_secret_sealed"
     " FROM git_providers g WHERE g.id = $1::uuid"};
+/* The registry a registry.test job checks, or the one an app.* job's
+ * application pulls from (and pushes a build to): only for the
+ * application's own server (sql/029_registries.sql). */
+DB_STMT st_claim_registry = {"agent_claim_registry",
+    "SELECT r.type, r.url, r.username, r.password_sealed FROM registries r WHERE r.id = $1::uuid"};
+DB_STMT st_app_registry = {"agent_app_registry",
+    "SELECT r.type, r.url, r.username, r.password_sealed FROM applications a"
+    " JOIN registries r ON r.id = a.registry_id WHERE a.id = $1::uuid AND a.server_id = $2::uuid"};
+/* The reference a release's image was pulled from or pushed to. */
+DB_STMT st_release_image = {"agent_release_image",
+    "SELECT image FROM deployments WHERE application_id = $1::uuid AND image_digest = $2"
+    " AND image IS NOT NULL AND image <> image_digest AND status IN ('succeeded', 'superseded')"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"};
 /* Applications' instances (sql/006, 024), databases' statuses (sql/023) and figures (024). */
 DB_STMT st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances,"
@@ -205,6 +218,8 @@ static enum err add_release_env(struct req *r, cJSON *payload);
 static enum err add_repo_credentials(struct req *r, cJSON *payload);
 static enum err add_volumes(struct req *r, cJSON *payload);
 static enum err add_db_passwords(struct req *r, const char *kind, cJSON *payload);
+static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
+static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
 
 static enum err
@@ -223,6 +238,13 @@ claim(struct req *r)
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK ||
 	    (e = add_volumes(r, cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK)) {
+		cJSON_Delete(d);
+		return e;
+	}
+	if (PQntuples(res) == 1 && (strncmp(db_get(res, 0, "kind"), "app.", 4) == 0 ||
+	    strcmp(db_get(res, 0, "kind"), "registry.test") == 0) &&
+	    (e = add_registry(r, db_get(res, 0, "kind"), cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
@@ -363,6 +385,72 @@ add_db_passwords(struct req *r, const char *kind, cJSON *payload)
 	cJSON_AddStringToObject(payload, "password", pw);
 	if (next != NULL)
 		cJSON_AddStringToObject(payload, "new_password", next);
+	return ERR_OK;
+}
+
+/*
+ * A registry's address and credentials, as the release env of an app.*
+ * job: the password is sealed in the database (registries.password_sealed)
+ * and opened into the claim's answer only, never the stored payload.
+ * "registry": {type, url, username, password}; for registry.test the
+ * payload's registry_id, for an app.* job its application's registry_id
+ * (none: nothing added).  A registry deleted since adds nothing: the test
+ * then fails with "no such registry".
+ */
+static enum err
+add_registry(struct req *r, const char *kind, cJSON *payload)
+{
+	bool         test = strcmp(kind, "registry.test") == 0;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, test ? "registry_id" : "app_id");
+	PGresult    *res;
+	cJSON       *o;
+	char        *pw = NULL;
+	enum err     e;
+
+	if (!cJSON_IsString(id) || !util_is_uuid(id->valuestring))
+		return ERR_OK;
+	e = test ? db_run(r, &st_claim_registry, &res, id->valuestring) :
+	    db_run(r, &st_app_registry, &res, id->valuestring, r->who.server_id);
+	if (e != ERR_OK || PQntuples(res) != 1)
+		return e;
+	if (!db_isnull(res, 0, "password_sealed") && (pw = secret_open(r, SECRET_REGISTRY_PASSWORD,
+	    db_get(res, 0, "password_sealed"), NULL)) == NULL) {
+		log_error("claim: the password of a registry (%s %s) does not open", kind,
+		    id->valuestring);
+		return ERR_INTERNAL;
+	}
+	o = cJSON_AddObjectToObject(payload, "registry");
+	cJSON_AddStringToObject(o, "type", db_get(res, 0, "type"));
+	cJSON_AddStringToObject(o, "url", db_get(res, 0, "url"));
+	if (!db_isnull(res, 0, "username"))
+		cJSON_AddStringToObject(o, "username", db_get(res, 0, "username"));
+	if (pw != NULL)
+		cJSON_AddStringToObject(o, "password", pw);
+	return test ? ERR_OK : add_release_image(r, id->valuestring, payload);
+}
+
+/*
+ * A release (rollback, scale, start) of an application with a registry:
+ * source.image = the reference its deployment pulled or pushed, so that a
+ * server without the image pulls it from there (image.c) rather than
+ * failing.
+ */
+static enum err
+add_release_image(struct req *r, const char *app, cJSON *payload)
+{
+	cJSON       *src = cJSON_GetObjectItemCaseSensitive(payload, "source");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
+	const cJSON *iid = cJSON_GetObjectItemCaseSensitive(src, "image_id");
+	PGresult    *res;
+	enum err     e;
+
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "release") != 0 || !cJSON_IsString(iid))
+		return ERR_OK;
+	if ((e = db_run(r, &st_release_image, &res, app, iid->valuestring)) != ERR_OK ||
+	    PQntuples(res) != 1)
+		return e;
+	cJSON_DeleteItemFromObjectCaseSensitive(src, "image");
+	cJSON_AddStringToObject(src, "image", db_get(res, 0, "image"));
 	return ERR_OK;
 }
 

@@ -41,6 +41,7 @@ static const struct {
 	{"--tenant", "tenant"},
 	{"--token-file", "token_file"},
 	{"--ca", "ca_file"},
+	{"--registry-ca", "registry_ca_file"},
 	{"--engine-socket", "engine_socket"},
 	{"--nginx-test-command", "nginx_test_command"},
 	{"--edge-sites-dir", "edge_sites_dir"},

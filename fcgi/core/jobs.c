@@ -15,6 +15,9 @@
 
 static const char *const exec_shown[] = {"exit_code", "output", "instance", "truncated",
     "timed_out", NULL};
+/* A registry's v2 login (registries.c, the agent's registry.c). */
+static const char *const registry_test_shown[] = {"ok", "reason", "message", "auth", "http_status",
+    "url", NULL};
 
 static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
 static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
@@ -25,12 +28,14 @@ static const char *const git_hook_shown[] = {"action", "repository", "hook_id", 
  * Reading a job needs what queuing it needed: exec runs commands in the
  * application's containers, which can print its environment, so it needs
  * the capability that reveals env values (write, applications.c); other
- * kinds are deploy actions and show no result.  git.* jobs belong to no
- * project (tenant admins read them, jobs.c of the API): what a provider's
- * token can see (git_providers.c).
+ * kinds are deploy actions and show no result.  Tenant-level checks
+ * (registry.test, git.*) belong to no project: tenant admins read them
+ * (jobs.c of the API); registry.test's result holds no secret, git.*'s what
+ * a provider's token can see (git_providers.c).
  */
 static const struct job_kind kinds[] = {
 	{"app.exec", CAP_WRITE, true, exec_shown},
+	{"registry.test", CAP_READ, false, registry_test_shown},
 	{"git.test", CAP_READ, false, git_test_shown},
 	{"git.repositories", CAP_READ, false, git_repos_shown},
 	{"git.branches", CAP_READ, false, git_branches_shown},

@@ -45,6 +45,8 @@
  * secret_bound_purpose(r, SECRET_DB_PASSWORD, <id>), i.e. db-password:<id>.
  */
 #define SECRET_DB_PASSWORD "db-password"
+/* A registry's password (registries.password_sealed, API.md §14). */
+#define SECRET_REGISTRY_PASSWORD "registry-password"
 
 /*
  * A purpose bound to one row: purpose ":" binding, in the request's arena

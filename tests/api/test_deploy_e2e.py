@@ -294,8 +294,10 @@ def test_rollback_serves_the_previous_release_without_a_build():
     assert logs and not any("pull" in m or "build" in m or "step" in m for m in logs), logs
 
 
-def _git_daemon():
-    base = os.path.dirname(F["FIXTURE_GIT_DIR"])
+def _git_daemon(base=None, repo=None):
+    """git daemon on loopback serving base (default: the fixture's); (process, url of repo)."""
+    base = base or os.path.dirname(F["FIXTURE_GIT_DIR"])
+    repo = repo or os.path.basename(F["FIXTURE_GIT_DIR"])
     port = free_port()
     p = subprocess.Popen(["/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
                           "--listen=127.0.0.1", "--port=%d" % port, base],
@@ -312,7 +314,7 @@ def _git_daemon():
         p.kill()
         p.wait()
         raise
-    return p, "git://127.0.0.1:%d/%s" % (port, os.path.basename(F["FIXTURE_GIT_DIR"]))
+    return p, "git://127.0.0.1:%d/%s" % (port, repo)
 
 
 def test_git_app_builds_serves_and_bad_sources_fail_with_the_cause():

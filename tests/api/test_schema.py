@@ -25,7 +25,6 @@ NO_KEY = {
     ("audit_log", "project_id"): "the audit log outlives what it names",
     ("runtime_logs", "deployment_id"): "the release label an agent reported on each line (hot "
                                        "insert path); the lines go with their application",
-    ("applications", "registry_id"): "no registries table yet: CHECK (registry_id IS NULL)",
     ("applications", "git_provider_id"): "no git_providers table yet: CHECK (git_provider_id IS NULL)",
 }
 
@@ -165,6 +164,17 @@ def test_registry_and_git_provider_ids_name_nothing_yet():
         assert_error(c.put("/applications/" + r.data["id"], {"git_provider_id": gid}),
                      400, "BAD_REQUEST", field="git_provider_id")
     assert c.get("/applications/" + r.data["id"]).data["git_provider_id"] is None
+    # registry_id (sql/029): a registry of the tenant, never another tenant's.
+    other, _ = registered("xr2")
+    foreign = other.post("/registries", {"name": "theirs", "type": "ghcr"})
+    mine = c.post("/registries", {"name": "mine", "type": "ghcr"})
+    assert foreign.status == 201 and mine.status == 201, (foreign, mine)
+    assert_error(c.post("/applications", dict(body, name="web2", registry_id=foreign.data["id"])),
+                 400, "BAD_REQUEST", field="registry_id")
+    assert_error(c.put("/applications/" + r.data["id"], {"registry_id": foreign.data["id"]}),
+                 400, "BAD_REQUEST", field="registry_id")
+    u = c.put("/applications/" + r.data["id"], {"registry_id": mine.data["id"]})
+    assert u.status == 200 and u.data["registry_id"] == mine.data["id"], u
     mine = c.post("/git-providers", {"name": "gh", "type": "github", "token": "ghp_y" * 4})
     assert mine.status == 201, mine
     etag = c.get("/applications/" + r.data["id"]).headers["etag"]

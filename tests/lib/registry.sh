@@ -19,6 +19,18 @@
 # or run for a manual session (prints the export lines; stop with kill PID):
 #   eval "$(bash tests/lib/registry.sh start DIR [USER PASSWORD])"
 #
+# Options from the environment of registry_start (the Registries tests):
+#   REGISTRY_PREFIX=NAME             export NAME, NAME_PID, ... instead
+#   REGISTRY_AUTH_PASSWORD=SECRET    the password when the argument is "-"
+#                                    (kept out of every argv: htpasswd -i)
+#   REGISTRY_TLS_CERT=PEM REGISTRY_TLS_KEY=PEM
+#                                    HTTPS with that certificate (e.g. the
+#                                    throwaway stack's <state>/tls/cert.pem,
+#                                    self-signed for localhost and 127.0.0.1)
+#   REGISTRY_TOKEN_REALM=URL REGISTRY_TOKEN_SERVICE=S REGISTRY_TOKEN_ISSUER=I
+#   REGISTRY_TOKEN_ROOTCERTBUNDLE=PEM
+#                                    token auth (the Bearer flow) instead of
+#                                    htpasswd: tokens of tests/lib/token_server.py
 # DIR holds config.yml, htpasswd (auth), data/ (the blobs and manifests) and
 # registry.log; it is made when missing and may be shared by nothing else.
 # Plain HTTP: an engine that pulls from it must list it as insecure (the
@@ -75,7 +87,12 @@ _registry_free_port() {
 
 # _registry_status ADDR — HTTP status of GET /v2/ (000: no answer).
 _registry_status() {
-	curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$1/v2/" 2>/dev/null || true
+	if [ -n "${REGISTRY_TLS_CERT:-}" ]; then
+		curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$REGISTRY_TLS_CERT" \
+			"https://$1/v2/" 2>/dev/null || true
+	else
+		curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$1/v2/" 2>/dev/null || true
+	fi
 }
 
 # _registry_config DIR PORT AUTH — DIR/config.yml. (The Registries issue adds
@@ -105,7 +122,23 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
-	if [ "$auth" = 1 ]; then
+	if [ -n "${REGISTRY_TLS_CERT:-}" ]; then
+		cat >> "$dir/config.yml.tmp" <<EOF
+  tls:
+    certificate: $REGISTRY_TLS_CERT
+    key: $REGISTRY_TLS_KEY
+EOF
+	fi
+	if [ "$auth" = 2 ]; then
+		cat >> "$dir/config.yml.tmp" <<EOF
+auth:
+  token:
+    realm: $REGISTRY_TOKEN_REALM
+    service: $REGISTRY_TOKEN_SERVICE
+    issuer: $REGISTRY_TOKEN_ISSUER
+    rootcertbundle: $REGISTRY_TOKEN_ROOTCERTBUNDLE
+EOF
+	elif [ "$auth" = 1 ]; then
 		cat >> "$dir/config.yml.tmp" <<EOF
 auth:
   htpasswd:
@@ -126,14 +159,24 @@ registry_start() {
 	if [ -n "$user" ]; then
 		auth=1 want=401 prefix=LAUNCHER_TEST_REGISTRY_AUTH
 		[[ $user =~ ^[A-Za-z0-9._-]+$ ]] || { _registry_log "bad user name '$user'"; return 1; }
+		[ "$password" = - ] && password=${REGISTRY_AUTH_PASSWORD:-}
 		[ -n "$password" ] || { _registry_log "registry_start $dir $user: no password"; return 1; }
 	fi
+	if [ -n "${REGISTRY_TOKEN_REALM:-}" ]; then
+		auth=2 want=401
+		[ -n "$user" ] && { _registry_log "token auth takes no user (the token server checks them)"; return 1; }
+	fi
+	if [ -n "${REGISTRY_TLS_CERT:-}" ] && [ ! -r "${REGISTRY_TLS_KEY:-}" ]; then
+		_registry_log "REGISTRY_TLS_CERT needs a readable REGISTRY_TLS_KEY"; return 1
+	fi
+	prefix=${REGISTRY_PREFIX:-$prefix}
 	_registry_ensure_bin || return 1
 	install -d -m 0755 "$dir" "$dir/data" || return 1
 	if [ "$auth" = 1 ]; then
 		command -v htpasswd > /dev/null || _registry_pkg apache2-utils || return 1
-		# -B: bcrypt, the only hash distribution's htpasswd accepts.
-		htpasswd -Bbc "$dir/htpasswd" "$user" "$password" 2> /dev/null ||
+		# -B: bcrypt, the only hash distribution's htpasswd accepts; -i: the
+		# password on stdin, never in an argv.
+		printf '%s\n' "$password" | htpasswd -Bic "$dir/htpasswd" "$user" 2> /dev/null ||
 			{ _registry_log "htpasswd -B failed"; return 1; }
 	fi
 	# A port found free may be taken before the registry binds it: try again.
@@ -163,7 +206,7 @@ registry_start() {
 				if [ "$auth" = 1 ]; then
 					export "${prefix}_USER=$user" "${prefix}_PASSWORD=$password"
 				fi
-				_registry_log "127.0.0.1:$port (pid $pid$([ "$auth" = 1 ] && printf ', htpasswd user %s' "$user"), $dir)"
+				_registry_log "127.0.0.1:$port (pid $pid$([ "$auth" = 1 ] && printf ', htpasswd user %s' "$user")$([ "$auth" = 2 ] && printf ', token auth')$([ -n "${REGISTRY_TLS_CERT:-}" ] && printf ', TLS'), $dir)"
 				return 0
 			fi
 			if ! kill -0 "$pid" 2> /dev/null; then
@@ -192,6 +235,7 @@ registry_start() {
 registry_stop() {
 	local prefix=LAUNCHER_TEST_REGISTRY pid
 	[ "${1:-}" = auth ] && prefix=LAUNCHER_TEST_REGISTRY_AUTH
+	case ${1:-} in LAUNCHER_*) prefix=$1 ;; esac
 	local pidv=${prefix}_PID
 	pid=${!pidv:-}
 	[ -n "$pid" ] || return 0
@@ -217,7 +261,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 			registry_start "$2" "${3:-}" "${4:-}" || exit 1
 			p=LAUNCHER_TEST_REGISTRY
 			[ -n "${3:-}" ] && p=LAUNCHER_TEST_REGISTRY_AUTH
-			for v in "$p" "${p}_PID" "${p}_DIR" "${p}_USER" "${p}_PASSWORD"; do
+			p=${REGISTRY_PREFIX:-$p}
+			vs=("$p" "${p}_PID" "${p}_DIR" "${p}_USER" "${p}_PASSWORD")
+			# (a password from REGISTRY_AUTH_PASSWORD is the caller's: not printed)
+			[ "${4:-}" = - ] && unset 'vs[4]'
+			for v in "${vs[@]}"; do
 				[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
 			done
 			exit 0 ;;
