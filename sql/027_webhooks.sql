@@ -63,7 +63,9 @@ ALTER TABLE applications DROP COLUMN webhook_token;
 ALTER TABLE deployments ADD COLUMN commit_author text;
 
 -- <public_url>/<tenant slug>/api/v1/webhooks/<provider>?app=<id> for a git
--- application with autodeploy (NULL otherwise).  Distinct per application:
+-- application (NULL otherwise; the API shows it while autodeploy is on,
+-- and a hook registered on the repository is removed by it once autodeploy
+-- is off).  Distinct per application:
 -- GitHub refuses a second hook with the same URL on a repository, and two
 -- applications of one repository each need their own hook and secret; the
 -- receiver uses ?app= only to narrow its candidates.  The provider is the type of
@@ -80,7 +82,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE a applications; slug text; prov text; host text;
 BEGIN
 	SELECT * INTO a FROM applications WHERE id = p_app;
-	IF NOT FOUND OR NOT a.autodeploy OR a.source_type <> 'git' THEN
+	IF NOT FOUND OR a.source_type <> 'git' THEN
 		RETURN NULL;
 	END IF;
 	IF a.git_provider_id IS NOT NULL THEN

@@ -120,35 +120,8 @@ INSERT INTO job_kinds VALUES
 	-- Registering a webhook is idempotent (found by its URL): retried.
 	('git.hook',         30,  600, 3);
 
--- The push webhook URL of an application (CONTRACT "Webhook URL and
--- secret"): the webhooks section (sql/027) defines app_webhook_url; where
--- it has not run, the same string is computed here, so that this section
--- stands alone.  launcher.public_url is the pool's public_url when set
--- (a tenant-relative path otherwise: the agent then prefixes its plane URL).
-DO $$
-BEGIN
-	IF to_regprocedure('launcher.app_webhook_url(uuid)') IS NULL THEN
-		EXECUTE $f$
-		CREATE FUNCTION app_webhook_url(p_app uuid) RETURNS text
-		LANGUAGE sql STABLE AS $b$
-			SELECT rtrim(coalesce(current_setting('launcher.public_url', true), ''), '/')
-			       || '/' || t.slug || '/api/v1/webhooks/'
-			       || coalesce(g.type, CASE
-			            WHEN a.repository_url ~* '^[a-z+]+://([^/@]*@)?github\.com[:/]' THEN 'github'
-			            WHEN a.repository_url ~* '^[a-z+]+://([^/@]*@)?gitlab\.com[:/]' THEN 'gitlab'
-			            WHEN a.repository_url ~* '^[a-z+]+://([^/@]*@)?bitbucket\.org[:/]' THEN 'bitbucket'
-			            WHEN a.repository_url ~* '^([^/@]*@)?github\.com:' THEN 'github'
-			            WHEN a.repository_url ~* '^([^/@]*@)?gitlab\.com:' THEN 'gitlab'
-			            WHEN a.repository_url ~* '^([^/@]*@)?bitbucket\.org:' THEN 'bitbucket'
-			            ELSE 'github' END)
-			  FROM applications a JOIN tenants t ON t.id = a.tenant_id
-			  LEFT JOIN git_providers g ON g.id = a.git_provider_id
-			 WHERE a.id = p_app
-		$b$;
-		GRANT EXECUTE ON FUNCTION app_webhook_url(uuid) TO launcher_api;
-		$f$;
-	END IF;
-END $$;
+-- The push webhook URL of an application is app_webhook_url (sql/027):
+-- a hook is registered and removed by exactly the URL the API shows.
 
 -- Whether an application's push webhook belongs on its repository: git,
 -- autodeploy, with a provider whose token can register it, and a secret
