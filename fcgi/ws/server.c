@@ -120,8 +120,8 @@ ws_answer_raw(struct lws *wsi, unsigned status, const char *body, size_t len)
 
 /* ------------------------------------------------------- the agent channel */
 
-static struct db_conn *
-db(void)
+struct db_conn *
+ws_db(void)
 {
 	if (db_conn_ok(&srv.db))
 		return &srv.db;
@@ -152,7 +152,7 @@ lookup(const char *tenant, const char *token, struct ws_principal *who)
 	hex[1] = 'x';
 	util_hex(hex + 2, h, sizeof(h));
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((c = db()) == NULL)
+		if ((c = ws_db()) == NULL)
 			return UNAVAILABLE;
 		if (db_conn_exec(c, &st_agent_server, 2, params, &res) == ERR_OK) {
 			if (PQntuples(res) == 1) {

@@ -138,6 +138,14 @@ int  ws_answer(struct lws *wsi, unsigned status, const char *code, const char *m
 /* The same with the pool's own envelope (body: JSON of len bytes). */
 int  ws_answer_raw(struct lws *wsi, unsigned status, const char *body, size_t len);
 
+/*
+ * The loop's own database connection (the API role, no tenant set: read
+ * through SECURITY DEFINER functions filtered by tenant, as
+ * ws_agent_server), connected on demand; NULL while the database is down.
+ * Short queries only: the loop waits on them.
+ */
+struct db_conn *ws_db(void);
+
 /* Asks for c's writable callback. */
 void ws_want_write(struct ws_conn *c);
 /* Writes one text (or binary) message from a caller's buffer that has
