@@ -84,7 +84,8 @@ for (let i = 0; i < n; i++) {
     const m = JSON.parse(data.toString());
     if (cfg.stamp) m.at = Date.now();
     r.messages.push(m);
-    if (cfg.count && r.messages.filter((x) => x.type === 'log' || x.type === 'metrics').length >= cfg.count) {
+    if (m.type === 'log' || m.type === 'metrics') r.rows = (r.rows || 0) + 1;
+    if (cfg.count && r.rows >= cfg.count) {
       ws.terminate();
       done(r);
     }
