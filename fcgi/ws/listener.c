@@ -385,7 +385,9 @@ serve(struct ws_listener *l, struct db_conn *dc, struct reader *rd)
 {
 	PGconn *c = dc->pg;
 
-	if (db_conn_simple(dc, "LISTEN launcher_agent_wake; LISTEN launcher_stream") != ERR_OK) {
+	/* (launcher_agent_wake last: the backend shows it as its query) */
+	if (db_conn_simple(dc, "LISTEN launcher_stream") != ERR_OK ||
+	    db_conn_simple(dc, "LISTEN launcher_agent_wake") != ERR_OK) {
 		log_error("launcher-ws: LISTEN failed: %s", db_conn_error(dc));
 		return;
 	}
