@@ -30,42 +30,28 @@ CREATE INDEX runtime_logs_app_stream ON runtime_logs (application_id, id)
 CREATE INDEX runtime_logs_database_stream ON runtime_logs (database_id, id)
 	WHERE database_id IS NOT NULL;
 
-CREATE FUNCTION stream_job_logs() RETURNS trigger
+-- One function for the three tables: TG_ARGV[0] is the topic (an SQL
+-- expression over the row n), TG_ARGV[1] the resource's id.
+CREATE FUNCTION stream_rows() RETURNS trigger
 LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
 BEGIN
-	PERFORM pg_notify('launcher_stream', format('j %s %s %s %s', n.tenant_id, n.job_id,
-	                  min(n.id), max(n.id)))
-	   FROM new_rows n GROUP BY n.tenant_id, n.job_id;
+	EXECUTE format('SELECT count(pg_notify(''launcher_stream'','
+	               ' concat_ws('' '', x.topic, x.tenant_id, x.res, x.lo, x.hi)))'
+	               ' FROM (SELECT %s AS topic, n.tenant_id, %s AS res, min(n.id) AS lo, max(n.id) AS hi'
+	               ' FROM new_rows n GROUP BY 1, 2, 3) x', TG_ARGV[0], TG_ARGV[1]);
 	RETURN NULL;
 END
 $$;
 CREATE TRIGGER job_logs_stream AFTER INSERT ON job_logs
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stream_job_logs();
-
-CREATE FUNCTION stream_runtime_logs() RETURNS trigger
-LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
-BEGIN
-	PERFORM pg_notify('launcher_stream', format('%s %s %s %s %s',
-	                  CASE WHEN n.application_id IS NOT NULL THEN 'a' ELSE 'b' END, n.tenant_id,
-	                  coalesce(n.application_id, n.database_id), min(n.id), max(n.id)))
-	   FROM new_rows n GROUP BY n.tenant_id, n.application_id, n.database_id;
-	RETURN NULL;
-END
-$$;
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+	EXECUTE FUNCTION stream_rows('''j''', 'n.job_id');
 CREATE TRIGGER runtime_logs_stream AFTER INSERT ON runtime_logs
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stream_runtime_logs();
-
-CREATE FUNCTION stream_server_metrics() RETURNS trigger
-LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
-BEGIN
-	PERFORM pg_notify('launcher_stream', format('m %s %s %s %s', n.tenant_id, n.server_id,
-	                  min(n.id), max(n.id)))
-	   FROM new_rows n GROUP BY n.tenant_id, n.server_id;
-	RETURN NULL;
-END
-$$;
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+	EXECUTE FUNCTION stream_rows('CASE WHEN n.application_id IS NOT NULL THEN ''a'' ELSE ''b'' END',
+	                             'coalesce(n.application_id, n.database_id)');
 CREATE TRIGGER server_metrics_stream AFTER INSERT ON server_metrics
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stream_server_metrics();
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+	EXECUTE FUNCTION stream_rows('''m''', 'n.server_id');
 
 CREATE FUNCTION stream_deployment() RETURNS trigger
 LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$

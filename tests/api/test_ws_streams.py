@@ -335,3 +335,45 @@ def test_two_daemons_each_serve_their_own_clients_every_line():
             d2.kill()
             d2.wait()
         os.unlink(conf2)
+
+
+# ------------------------------------------------------------------ metrics, /ws/logs
+
+def test_server_metrics_arrive_with_each_heartbeat():
+    c, s, p, a, agent = _world("wsmet")
+    assert agent.heartbeat().status == 200
+    w = WS(c.tenant, "/ws/servers/%s/metrics" % s["id"], token=c.token, count=3)
+    assert w.opened()["event"] == "open"
+    for _ in range(2):
+        assert agent.heartbeat().status == 200
+    msgs = w.results()[0]["messages"]
+    assert [m["type"] for m in msgs] == ["metrics"] * 3, msgs
+    assert all("cpu_percent" in m and m["timestamp"] for m in msgs), msgs
+    cursors = [int(m["cursor"]) for m in msgs]
+    assert cursors == sorted(set(cursors)), cursors
+
+
+def test_unified_stream_of_an_app_and_a_deployment_resumes_with_its_cursor():
+    c, s, p, a, agent = _world("wsuni")
+    d = c.post("/applications/%s/deploy" % a["id"], {}).data
+    job = agent.claim()
+    path = "/ws/logs?resources=app:%s,deployment:%s" % (a["id"], d["id"])
+    w = WS(c.tenant, path + "&since=0.0", token=c.token, count=8)
+    assert w.opened()["event"] == "open"
+    _runtime(agent, a["id"], ["run %d" % i for i in range(4)])
+    assert agent.call("POST", "/jobs/%s/progress" % job["id"], {"lines": ["dep %d" % i for i in range(4)]}).status in (200, 204)
+    msgs = [m for m in w.results()[0]["messages"] if m["type"] == "log"]
+    by = {}
+    for m in msgs:
+        by.setdefault(m["resource"], []).append(m["message"])
+    assert by == {"app:" + a["id"]: ["run %d" % i for i in range(4)],
+                  "deployment:" + d["id"]: ["dep %d" % i for i in range(4)]}, by
+    # Resume after the fifth message: exactly the last three, then the status.
+    cur = msgs[4]["cursor"]
+    assert len(cur.split(".")) == 2
+    w = WS(c.tenant, path + "&since=" + cur, token=c.token, timeout=15)
+    assert w.opened()["event"] == "open"
+    _finish(agent, job, image_id="sha256:" + "b" * 64)
+    got = w.results()[0]["messages"]
+    assert [m["message"] for m in got if m["type"] == "log"] == [m["message"] for m in msgs[5:]], got
+    assert {"type": "status", "resource": "deployment:" + d["id"], "status": "succeeded"} in got, got
