@@ -306,7 +306,7 @@ def test_two_daemons_each_serve_their_own_clients_every_line():
     with open(CONF) as f:
         text = f.read()
     with open(conf2, "w") as f:
-        f.write(text.replace(SOCK, sock2))
+        f.write(text.replace(SOCK, sock2) + "\nws_ping_seconds = 1\n")
     with open(os.path.join(STATE, "ws2.log"), "a") as log:
         d2 = subprocess.Popen([os.path.join(BIN, "launcher-ws"), "-c", conf2], stdout=log, stderr=log,
                               stdin=subprocess.DEVNULL)
@@ -324,6 +324,20 @@ def test_two_daemons_each_serve_their_own_clients_every_line():
         _runtime(agent, a["id"], lines, batch=50)
         for r in one.results() + two.results():
             assert r["lines"] == lines, (r["client"], r["count"])
+        # A client that answers no ping (it reads nothing) is dropped (ws_ping_seconds = 1:
+        # after 2.5 s without a pong).
+        w = WS(c.tenant, "/ws/applications/%s/logs" % a["id"], token=c.token, direct=sock2,
+               paused=True, timeout=30)
+        assert w.opened()["event"] == "open"
+        time.sleep(5)
+        w.send("resume")
+        r = w.results()[0]
+        assert r["close"] is not None and r["close"] != 1000, (r["close"], r["reason"])
+        # One that answers is not: it stays open across several pings.
+        w = WS(c.tenant, "/ws/applications/%s/logs" % a["id"], token=c.token, direct=sock2, timeout=6)
+        assert w.opened()["event"] == "open"
+        r = w.results()[0]
+        assert r["close"] is None, (r["close"], r["reason"])
         # SIGTERM: its clients get a close frame with 1001.
         w = WS(c.tenant, "/ws/applications/%s/logs" % a["id"], token=c.token, direct=sock2)
         assert w.opened()["event"] == "open"
