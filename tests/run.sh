@@ -86,6 +86,8 @@ export LAUNCHER_LOCAL_AGENT=0
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 export LAUNCHER_RATE_AUTH=20r/s LAUNCHER_BURST_AUTH=40
+# WebSocket tests hold hundreds of sockets from one address.
+export LAUNCHER_WS_CONN_IP=5000
 export LAUNCHER_LOG_LEVEL=info
 # The tests drive launcher-scheduler --once themselves, at the moments they choose.
 export LAUNCHER_SCHEDULER_INTERVAL=3600
@@ -178,7 +180,16 @@ if [ "$#" -eq 0 ] && [ -n "${LAUNCHER_TEST_REGISTRY:-}" ] && [ -n "${FIXTURE_REG
 	rm -f "$tmp"
 fi
 
-# 4. API tests through nginx
+# 4. API tests through nginx.  The WebSocket tests drive the npm ws client
+# (pinned in tests/tools/package-lock.json): installed there with npm ci
+# when missing or older than the lock, as tests/lint.sh installs Redocly.
+if [ ! -f tests/tools/node_modules/ws/package.json ] ||
+	[ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
+	if ! command -v npm > /dev/null 2>&1 ||
+		! npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error > /dev/null; then
+		echo "run: npm ci in tests/tools failed (the ws client of the WebSocket tests needs Node.js >= 20 with npm)"
+	fi
+fi
 tmp=$(mktemp)
 $PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
 rc=${PIPESTATUS[0]}
