@@ -71,6 +71,7 @@ static const struct route *const sections[] = {
 	api_job_routes,
 	api_volume_routes,
 	api_database_routes,
+	api_terminal_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

@@ -24,6 +24,8 @@ static const char *const exec_shown[] = {"exit_code", "output", "instance", "tru
  */
 static const struct job_kind kinds[] = {
 	{"app.exec", CAP_WRITE, true, exec_shown},
+	/* Its session's target needed write (a shell reads the env); no result. */
+	{"terminal.open", CAP_WRITE, false, NULL},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 
