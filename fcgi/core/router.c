@@ -151,15 +151,13 @@ authorise(struct req *r, const struct route *rt)
 	return ERR_OK;
 }
 
-void
-router_dispatch(struct req *r)
+/* The route of r (404 / 405 + Allow answered when there is none). */
+static const struct route *
+find(struct req *r, bool tenant)
 {
-	const struct route *found = NULL;
-	unsigned            allow = 0;
-	bool                tenant = split_tenant(r);
-	enum err            e;
+	unsigned allow = 0;
 
-	for (size_t i = 0; i < nsections && !found; i++)
+	for (size_t i = 0; i < nsections; i++)
 		for (const struct route *rt = sections[i]; rt->pattern; rt++) {
 			if (((rt->flags & ROUTE_GLOBAL) != 0) == tenant)
 				continue;
@@ -167,44 +165,85 @@ router_dispatch(struct req *r)
 				continue;
 			allow |= rt->methods;
 			if (rt->methods & r->method ||
-			    (r->method == HTTP_HEAD && rt->methods & HTTP_GET)) {
-				found = rt;
-				break;
-			}
+			    (r->method == HTTP_HEAD && rt->methods & HTTP_GET))
+				return rt;
 		}
-	if (found == NULL) {
-		if (allow != 0) {
-			char list[64] = "";
-			size_t n = 0;
+	if (allow != 0) {
+		char list[64] = "";
+		size_t n = 0;
 
-			for (unsigned m = HTTP_GET; m <= HTTP_OPTIONS; m <<= 1)
-				if (allow & m) {
-					int k = snprintf(list + n, sizeof(list) - n, "%s%s",
-					    n ? ", " : "", http_method_name(m));
-					if (k < 0 || (size_t)k >= sizeof(list) - n)
-						break;
-					n += (size_t)k;
-				}
-			http_add_header(r, "Allow", list);
-			http_error(r, ERR_METHOD_NOT_ALLOWED, "method not allowed");
-		} else
-			http_error(r, ERR_NOT_FOUND, "route not found");
+		for (unsigned m = HTTP_GET; m <= HTTP_OPTIONS; m <<= 1)
+			if (allow & m) {
+				int k = snprintf(list + n, sizeof(list) - n, "%s%s",
+				    n ? ", " : "", http_method_name(m));
+				if (k < 0 || (size_t)k >= sizeof(list) - n)
+					break;
+				n += (size_t)k;
+			}
+		http_add_header(r, "Allow", list);
+		http_error(r, ERR_METHOD_NOT_ALLOWED, "method not allowed");
+	} else
+		http_error(r, ERR_NOT_FOUND, "route not found");
+	return NULL;
+}
+
+/* Credentials, the tenant gate and the ids of the route found. */
+static enum err
+admit(struct req *r, const struct route *rt)
+{
+	enum err e;
+
+	if ((e = authorise(r, rt)) == ERR_OK &&
+	    ((rt->flags & ROUTE_GLOBAL) || (e = tenant_gate(r, rt)) == ERR_OK))
+		e = check_ids(r);
+	return e;
+}
+
+/* The route's cap on its project (perm.h), if it names one. */
+static enum err
+project_cap(struct req *r, const struct route *rt)
+{
+	if (rt->cap == CAP_NONE)
+		return ERR_OK;
+	return perm_project(r, rt->project_of ? rt->project_of(r) : http_param(r, "id"), rt->cap);
+}
+
+void
+router_dispatch(struct req *r)
+{
+	bool                tenant = split_tenant(r);
+	const struct route *found = find(r, tenant);
+	enum err            e;
+
+	if (found == NULL)
 		return;
-	}
 	r->matched = found;
-	if ((e = authorise(r, found)) == ERR_OK &&
-	    ((found->flags & ROUTE_GLOBAL) || (e = tenant_gate(r, found)) == ERR_OK) &&
-	    (e = check_ids(r)) == ERR_OK) {
+	if ((e = admit(r, found)) == ERR_OK) {
 		if (r->method != HTTP_GET && r->method != HTTP_HEAD)
 			e = txn_run(r, found);
-		else if (found->cap != CAP_NONE &&
-		    (e = perm_project(r, found->project_of ? found->project_of(r) :
-		    http_param(r, "id"), found->cap)) != ERR_OK)
-			;
-		else
+		else if ((e = project_cap(r, found)) == ERR_OK)
 			e = found->fn(r);
 	}
 	router_answer(r, e);
+}
+
+enum err
+router_check(struct req *r)
+{
+	bool                tenant = split_tenant(r);
+	const struct route *found;
+	enum err            e;
+
+	if (!tenant)
+		return http_error(r, ERR_NOT_FOUND, "route not found");
+	if ((found = find(r, true)) == NULL)
+		return ERR_NOT_FOUND;
+	r->matched = found;
+	if ((e = admit(r, found)) == ERR_OK)
+		e = project_cap(r, found);
+	if (e != ERR_OK)
+		router_answer(r, e);
+	return e;
 }
 
 void

@@ -84,6 +84,14 @@ bool router_id_param(const char *name);
  */
 void router_dispatch(struct req *r);
 /*
+ * Everything router_dispatch does for a tenant route before its handler,
+ * without running it: the route of r->method and r->uri, the credentials
+ * it asks for, key scope, tenant role, ids, and the route's cap on its
+ * project (perm.h), for any method.  ERR_OK, or the error, answered.  For
+ * launcher-ws, which admits a stream as its REST equivalent (fcgi/ws/ws.h).
+ */
+enum err router_check(struct req *r);
+/*
  * The one answer to an error e that reached the router (or txn_run)
  * unanswered: the recorded detail when it is e's, else a generic message.
  * Does nothing if r has responded.

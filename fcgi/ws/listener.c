@@ -115,10 +115,12 @@ run(void *arg)
 }
 
 int
-ws_listener_start(struct ws_listener *l, const struct config *cfg, struct lws_context *ctx)
+ws_listener_start(struct ws_listener *l, const struct config *cfg,
+    const struct crypto_keys *keys, struct lws_context *ctx)
 {
 	memset(l, 0, sizeof(*l));
 	l->cfg = cfg;
+	l->keys = keys;
 	l->ctx = ctx;
 	if (pthread_mutex_init(&l->q.mu, NULL) != 0)
 		return -1;
