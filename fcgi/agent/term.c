@@ -32,6 +32,8 @@
 #define TERM_SEND_MS  30000	/* a frame that cannot leave in this long ends the session */
 #define TERM_CHUNK    4000	/* bytes of output per binary frame (< WAKE_BUF) */
 #define TERM_HDR_MAX  4096	/* the engine's answer to the hijacking start */
+#define TERM_COLS     80	/* a host shell's size until the client says its own */
+#define TERM_ROWS     24
 
 struct sess {
 	const struct agent_conf *c;
@@ -123,7 +125,7 @@ resize(struct sess *s, int cols, int rows)
 static int
 start_host(struct sess *s, char *err, size_t errlen)
 {
-	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	struct winsize ws = {.ws_row = TERM_ROWS, .ws_col = TERM_COLS};
 	int            m;
 	pid_t          pid = forkpty(&m, NULL, NULL, &ws);
 
@@ -177,7 +179,11 @@ engine_dial(const char *path, char *err, size_t errlen)
 static int
 exec_attach(struct sess *s, char *err, size_t errlen)
 {
-	static const char body[] = "{\"Detach\":false,\"Tty\":true}";
+	/* A size from the start, until the client sends its own (without
+	 * one the exec's terminal is 0x0, and a pager takes every line for a
+	 * full screen): Podman reads h and w, Docker ConsoleSize. */
+	static const char body[] = "{\"Detach\":false,\"Tty\":true,\"h\":24,\"w\":80,"
+	    "\"ConsoleSize\":[24,80]}";
 	char              req[512], *end;
 	size_t            got = 0;
 	int               fd, n;
