@@ -237,6 +237,13 @@ def test_a_login_shell_on_the_server():
         await t.run("stty size; echo $((6*7))")
         await t.line("20 90")
         await t.line("42")
+        # More than the relay queues (64 KiB a direction): all of it, in order.
+        await t.run("yes 0123456789abcdef | head -n 20000 | nl -ba | tail -c 400000; echo END")
+        await t.until(lambda x: "\nEND\r\n" in x.out, "the end of the output", 60)
+        got = [ln.split() for ln in t.out.replace("\r", "").split("\n") if "0123456789abcdef" in ln]
+        got = [int(x[0]) for x in got if len(x) == 2 and x[0].isdigit()]
+        assert got == list(range(got[0], 20001)) and got[0] < 20000 - 10000, (got[:3], got[-3:])
+        t.out = ""
         await t.run("exit 3")
         return await t.exit_code()
 
