@@ -6,6 +6,7 @@
 #   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make bench-db   POST /databases -> running per type vs podman run + readiness
+#   make bench-ws   launcher-ws: print -> client latency over 10,000 lines, RSS with 1,000 streams
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
@@ -52,7 +53,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -132,6 +133,10 @@ bench-deploy: install-deps
 bench-db: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/db_time.sh
+
+bench-ws: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/ws_bench.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -86,6 +86,8 @@ export LAUNCHER_LOCAL_AGENT=0
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 export LAUNCHER_RATE_AUTH=20r/s LAUNCHER_BURST_AUTH=40
+# WebSocket tests hold hundreds of sockets from one address.
+export LAUNCHER_WS_CONN_IP=5000
 export LAUNCHER_LOG_LEVEL=info
 # The tests drive launcher-scheduler --once themselves, at the moments they choose.
 export LAUNCHER_SCHEDULER_INTERVAL=3600

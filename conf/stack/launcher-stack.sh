@@ -35,6 +35,7 @@
 #   LAUNCHER_RATE_KEY     [20r/s]  LAUNCHER_BURST_KEY  [40]
 #   LAUNCHER_RATE_AUTH    [2r/s]   LAUNCHER_BURST_AUTH [10]
 #   LAUNCHER_MAX_BODY     [1048576] bytes, nginx and application
+#   LAUNCHER_WS_CONN_IP   [64]     open WebSockets per client address (nginx limit_conn)
 #   LAUNCHER_WS_UPSTREAM  [] host:port of a WebSocket daemon run elsewhere, behind
 #                           /<tenant>/ws/; empty = the stack's own launcher-ws on
 #                           <state>/run/ws.sock
@@ -191,6 +192,7 @@ load_config() {
     LOG_LEVEL=${LAUNCHER_LOG_LEVEL:-info}
     RATE_IP=${LAUNCHER_RATE_IP:-20r/s}
     BURST_IP=${LAUNCHER_BURST_IP:-40}
+    WS_CONN_IP=${LAUNCHER_WS_CONN_IP:-64}
     RATE_KEY=${LAUNCHER_RATE_KEY:-20r/s}
     BURST_KEY=${LAUNCHER_BURST_KEY:-40}
     RATE_AUTH=${LAUNCHER_RATE_AUTH:-2r/s}
@@ -244,7 +246,7 @@ load_config() {
     for v in RATE_IP RATE_KEY RATE_AUTH; do
         [[ ${!v} =~ ^[0-9]+r/[sm]$ ]] || die "LAUNCHER_$v must look like 20r/s or 100r/m (got '${!v}')"
     done
-    for v in BURST_IP BURST_KEY BURST_AUTH MAX_BODY; do
+    for v in BURST_IP BURST_KEY BURST_AUTH MAX_BODY WS_CONN_IP; do
         is_uint "${!v}" || die "LAUNCHER_$v must be a number (got '${!v}')"
     done
     [ -z "$WS_UPSTREAM" ] || [[ $WS_UPSTREAM =~ $hostport_re && $WS_UPSTREAM != *'*'* ]] ||
@@ -709,6 +711,7 @@ render() {
         -e "s|@BURST_IP@|$BURST_IP|g" \
         -e "s|@BURST_KEY@|$BURST_KEY|g" \
         -e "s|@BURST_AUTH@|$BURST_AUTH|g" \
+        -e "s|@WS_CONN_IP@|$WS_CONN_IP|g" \
         -e "s|@MAX_BODY@|$MAX_BODY|g" \
         -e "s|@PLANE_VERSION@|$PLANE_VERSION|g" \
         -e "s|@WS_UPSTREAM@|${WS_UPSTREAM:-unix:$WS_SOCK}|g" \

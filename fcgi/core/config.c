@@ -85,6 +85,7 @@ static const struct cfg_key cfg_keys[] = {
 	I(db_reconnect_interval_ms, "500", 0, 60000, "least time between reconnect attempts"),
 	I(agent_poll_interval_ms, "250", 100, 60000, "how often agents ask for jobs (sent in every heartbeat answer)"),
 	S(ws_listen, "/run/launcher/ws.sock", "launcher-ws: unix socket path (or host:port) nginx proxies /<tenant>/ws/ to"),
+	I(ws_ping_seconds, "30", 1, 3600, "launcher-ws pings every socket this often and closes one that answered none of the last two pings"),
 	I(runtime_log_retention_days, "7", 1, 3650, "applications' runtime logs are kept this long (launcher-scheduler prunes)"),
 	I(quota_projects, "100", 0, 1000000, "projects a tenant may have unless launcher-admin quota set says otherwise (0 = no limit)"),
 	I(quota_applications, "500", 0, 1000000, "applications a tenant may have (0 = no limit)"),

@@ -44,6 +44,7 @@ struct config {
 	int64_t job_result_retention_seconds;
 	int64_t agent_poll_interval_ms;
 	char    ws_listen[CONFIG_STR_MAX];
+	int64_t ws_ping_seconds;
 	char    fcgi_state_file[CONFIG_STR_MAX];
 	int64_t quota_projects;		/* per-tenant defaults; 0 = no limit */
 	int64_t quota_applications;

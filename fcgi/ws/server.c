@@ -13,8 +13,9 @@
  * blocking queries on the loop's own connection, once per connection,
  * never per message.
  *
- * Liveness: every 30 s each open socket is pinged; one that answered none
- * of the last two pings is closed (a pong, or any frame, counts).  SIGTERM:
+ * Liveness: lws pings a socket silent for ws_ping_seconds (30) and drops
+ * one from which nothing came (a pong or any frame) for two intervals and
+ * a half: two missed pongs (retry_and_idle_policy).  SIGTERM:
  * every socket gets a close frame with 1001 (going away), the loop runs
  * until they are gone (at most WS_DRAIN_MS), then the daemon exits.
  */
@@ -36,8 +37,6 @@
 
 #define TOKEN_HEADER "x-lnchr-agent-token:"
 #define TOKEN_MAX    128
-#define PING_SECS    30		/* a ping to every socket this often */
-#define PINGS_MISSED 2		/* unanswered pings before a socket is closed */
 #define WS_DRAIN_MS  3000	/* SIGTERM: how long close frames may take */
 
 /* The agents' wake channel's state (c->data). */
@@ -45,10 +44,8 @@ struct agent {
 	bool pending;	/* a "wake" is due */
 };
 
-/* Liveness and closing, for every socket (next to the handler's data). */
+/* Closing, for every socket (next to the handler's data). */
 struct live {
-	int  missed;		/* pings sent since the last sign of life */
-	bool ping_due;
 	bool closing;
 	int  close_status;
 	char close_reason[64];
@@ -62,7 +59,7 @@ struct server {
 	uint64_t                  serial;
 	struct ws_listener        listener;
 	struct lws_context       *ctx;
-	lws_sorted_usec_list_t    ping_timer;
+	lws_retry_bo_t            idle_policy;
 };
 
 static struct server srv;
@@ -461,40 +458,14 @@ destroy(struct ws_conn *c)
 static int
 writable(struct ws_conn *c)
 {
-	struct live  *l = live_of(c);
-	unsigned char buf[LWS_PRE + 8];
+	struct live *l = live_of(c);
 
 	if (l->closing) {
 		lws_close_reason(c->wsi, (enum lws_close_status)l->close_status,
 		    (unsigned char *)l->close_reason, strlen(l->close_reason));
 		return -1;
 	}
-	if (l->ping_due) {
-		l->ping_due = false;
-		if (lws_write(c->wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
-			return -1;
-		lws_callback_on_writable(c->wsi);	/* the handler's turn next */
-		return 0;
-	}
 	return c->route->h->writable != NULL ? c->route->h->writable(c) : 0;
-}
-
-/* Every PING_SECS: a ping to each socket; silent ones are closed. */
-static void
-ping_all(lws_sorted_usec_list_t *sul)
-{
-	for (struct ws_conn *c = srv.conns; c != NULL; c = c->next) {
-		struct live *l = live_of(c);
-
-		if (l->missed >= PINGS_MISSED) {
-			ws_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no pong");
-			continue;
-		}
-		l->missed++;
-		l->ping_due = true;
-		ws_want_write(c);
-	}
-	lws_sul_schedule(srv.ctx, 0, sul, ping_all, PING_SECS * LWS_US_PER_SEC);
 }
 
 static int
@@ -526,14 +497,9 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	case LWS_CALLBACK_RECEIVE:
 		if (c == NULL)
 			return -1;
-		live_of(c)->missed = 0;
 		if (c->route->h->receive != NULL)
 			return c->route->h->receive(c, in, len, lws_frame_is_binary(wsi) != 0,
 			    lws_is_final_fragment(wsi) != 0);
-		break;
-	case LWS_CALLBACK_RECEIVE_PONG:
-		if (c != NULL)
-			live_of(c)->missed = 0;
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		wake_agents();
@@ -589,6 +555,13 @@ ws_server_run(const struct config *cfg, const struct crypto_keys *keys, volatile
 	srv.keys = keys;
 	memset(&info, 0, sizeof(info));
 	info.protocols = protocols;
+	/* lws pings a socket silent for ws_ping_seconds and drops one from
+	 * which nothing (no pong, no frame) came for two intervals and a half:
+	 * two missed pongs. */
+	srv.idle_policy.secs_since_valid_ping = (uint16_t)cfg->ws_ping_seconds;
+	srv.idle_policy.secs_since_valid_hangup = (uint16_t)(cfg->ws_ping_seconds * 2 +
+	    (cfg->ws_ping_seconds + 1) / 2);
+	info.retry_and_idle_policy = &srv.idle_policy;
 	info.gid = (gid_t)-1;
 	info.uid = (uid_t)-1;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -622,13 +595,11 @@ ws_server_run(const struct config *cfg, const struct crypto_keys *keys, volatile
 		lws_context_destroy(ctx);
 		return 1;
 	}
-	lws_sul_schedule(ctx, 0, &srv.ping_timer, ping_all, PING_SECS * LWS_US_PER_SEC);
 	log_info("launcher-ws: listening on %s", cfg->ws_listen);
 	while (!*stop)
 		if (lws_service(ctx, 0) < 0)
 			break;
 	drain(ctx);
-	lws_sul_cancel(&srv.ping_timer);
 	ws_listener_stop(&srv.listener);
 	lws_context_destroy(ctx);
 	stream_free(&srv.listener);

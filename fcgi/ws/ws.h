@@ -189,7 +189,6 @@ struct ws_listener {
 	struct ws_feed            feed;	/* under q.mu */
 	struct ws_fetch          *fetches;	/* under q.mu: pages asked for */
 	bool                      resync;	/* under q.mu: the listener reconnected */
-	pthread_cond_t            cv;	/* a fetch was queued */
 	int                       wake_fd[2];	/* a fetch was queued (poll) */
 	pthread_t                 thread;
 	volatile int              stop;
