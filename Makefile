@@ -43,7 +43,7 @@ STACK     := conf/stack/launcher-stack.sh
 # and needs only libcurl, cJSON and libcrypto (SHA-1 of the WebSocket handshake).
 AGENT_SRC := $(wildcard fcgi/agent/*.c)
 AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
-AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto 2>/dev/null)
+AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto 2>/dev/null) -lutil
 BINS      += $(BUILD)/bin/launcher-agent
 
 # launcher-ws: the WebSocket daemon (fcgi/ws/), the only user of

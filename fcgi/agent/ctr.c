@@ -659,29 +659,29 @@ raw_add(void *ud, const char *p, size_t n)
 }
 
 int
-ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, const cJSON *env,
-    long timeout_ms, char *out, size_t outlen, int *exit_code, bool *truncated, bool *timed_out,
-    char *err, size_t errlen)
+ctr_exec_create(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd,
+    const cJSON *env, bool tty, char *eid, size_t eidlen, char *err, size_t errlen)
 {
 	struct xfer_resp r;
-	struct raw       raw = {0};
-	cJSON           *body, *doc;
-	const cJSON     *eid, *ec, *running;
-	char            *text, eidbuf[128], msg[700];
+	cJSON           *body, *e;
+	const cJSON     *got;
+	char            *text, msg[700];
 	int              rc;
 
-	out[0] = '\0';
-	*exit_code = -1;
-	*truncated = *timed_out = false;
 	if ((body = cJSON_CreateObject()) == NULL)
 		goto nomem;
 	cJSON_AddBoolToObject(body, "AttachStdout", 1);
 	cJSON_AddBoolToObject(body, "AttachStderr", 1);
-	cJSON_AddBoolToObject(body, "AttachStdin", 0);
-	cJSON_AddBoolToObject(body, "Tty", 0);
+	cJSON_AddBoolToObject(body, "AttachStdin", tty);
+	cJSON_AddBoolToObject(body, "Tty", tty);
 	cJSON_AddItemToObject(body, "Cmd", cJSON_Duplicate(cmd, 1));
-	if (env != NULL)
-		cJSON_AddItemToObject(body, "Env", cJSON_Duplicate(env, 1));
+	if (tty || env != NULL) {
+		e = cJSON_AddArrayToObject(body, "Env");
+		if (tty)
+			cJSON_AddItemToArray(e, cJSON_CreateString("TERM=xterm"));
+		for (const cJSON *it = env != NULL ? env->child : NULL; it; it = it->next)
+			cJSON_AddItemToArray(e, cJSON_Duplicate(it, 1));
+	}
 	text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	if (text == NULL)
@@ -699,11 +699,34 @@ ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, cons
 		util_snprintf(err, errlen, "exec in %.12s: %s", id, msg);
 		return -1;
 	}
-	eid = cJSON_GetObjectItemCaseSensitive(doc = parse_in(a, r.body), "Id");
-	if (!cJSON_IsString(eid) || util_snprintf(eidbuf, sizeof(eidbuf), "%s", eid->valuestring) < 0) {
+	got = cJSON_GetObjectItemCaseSensitive(parse_in(a, r.body), "Id");
+	if (!cJSON_IsString(got) || util_snprintf(eid, eidlen, "%s", got->valuestring) < 0) {
 		util_snprintf(err, errlen, "exec in %.12s: no exec id", id);
 		return -1;
 	}
+	return 0;
+nomem:
+	util_snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, const cJSON *env,
+    long timeout_ms, char *out, size_t outlen, int *exit_code, bool *truncated, bool *timed_out,
+    char *err, size_t errlen)
+{
+	struct xfer_resp r;
+	struct raw       raw = {0};
+	cJSON           *doc;
+	const cJSON     *ec, *running;
+	char             eidbuf[128];
+	int              rc;
+
+	out[0] = '\0';
+	*exit_code = -1;
+	*truncated = *timed_out = false;
+	if (ctr_exec_create(x, a, id, cmd, env, false, eidbuf, sizeof(eidbuf), err, errlen) != 0)
+		return -1;
 	if ((raw.p = malloc(EXEC_RAW_MAX)) == NULL)
 		goto nomem;
 	rc = xfer_engine_stream(x, "POST", arena_printf(a, ENGINE_API "/exec/%s/start", eidbuf), NULL,

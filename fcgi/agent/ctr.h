@@ -81,6 +81,15 @@ void   ctr_network_prune(struct xfer *x, struct arena *a, const char *tenant_id,
 int    ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd,
     const cJSON *env, long timeout_ms, char *out, size_t outlen, int *exit_code,
     bool *truncated, bool *timed_out, char *err, size_t errlen);
+/*
+ * The exec's creation alone (POST /containers/<id>/exec): cmd, env (an
+ * array of "K=V", or NULL; wiped from the request text after it left)
+ * and, with tty, stdin attached and a terminal (TERM=xterm).  The exec's
+ * id into eid.  0 or -1 (err).  ctr_exec runs on it; terminal sessions
+ * (term.c) attach to it themselves.
+ */
+int    ctr_exec_create(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd,
+    const cJSON *env, bool tty, char *eid, size_t eidlen, char *err, size_t errlen);
 
 /*
  * POST /containers/create for one replica of s running image_id, named

@@ -30,6 +30,7 @@
 #include "plane.h"
 #include "report.h"
 #include "runner.h"
+#include "term.h"
 #include "text.h"
 #include "timefmt.h"
 #include "wake.h"
@@ -74,6 +75,7 @@ struct agent {
 	struct report            rep;		/* instances and runtime logs */
 	int64_t                  next_inst, next_logs, next_vols;
 	struct wake              wake;		/* launcher-ws: "a job is waiting" */
+	pid_t                    terms[TERM_MAX];	/* terminal sessions' processes; 0 = free */
 };
 
 /*
@@ -287,6 +289,53 @@ job_fail(struct active *j, const char *msg)
 		j->final = runner_failed(msg);
 }
 
+/* ------------------------------------------------------ terminal sessions */
+
+/* A free slot of ag->terms, or -1. */
+static int
+terms_free(const struct agent *ag)
+{
+	for (int i = 0; i < TERM_MAX; i++)
+		if (ag->terms[i] <= 0)
+			return i;
+	return -1;
+}
+
+/*
+ * A terminal.open job is done once its session is set up (it sent its
+ * result and closed the pipe); the session's process lives on, watched
+ * here, so that the loop goes on claiming (term.h).
+ */
+static void
+terms_adopt(struct agent *ag)
+{
+	struct active *j = &ag->job;
+	int            i;
+
+	if (!term_kind(j->job.kind) || j->pid <= 0 || j->fd >= 0 || j->final == NULL ||
+	    (i = terms_free(ag)) < 0)
+		return;
+	ag->terms[i] = j->pid;
+	j->pid = -1;
+}
+
+/* Reaps the sessions that ended; with kill, ends them all first. */
+static void
+terms_reap(struct agent *ag, bool kill_all)
+{
+	for (int i = 0; i < TERM_MAX; i++) {
+		if (ag->terms[i] <= 0)
+			continue;
+		if (kill_all) {
+			kill(-ag->terms[i], SIGKILL);
+			while (waitpid(ag->terms[i], NULL, 0) < 0 && errno == EINTR)
+				;
+			ag->terms[i] = 0;
+		} else if (waitpid(ag->terms[i], NULL, WNOHANG) == ag->terms[i])
+			ag->terms[i] = 0;
+	}
+}
+
 static void
 job_start(struct agent *ag, struct job *claimed, int64_t now)
 {
@@ -312,14 +361,19 @@ job_start(struct agent *ag, struct job *claimed, int64_t now)
 		job_fail(j, "the agent is out of memory");
 		return;
 	}
-	if (!runner_kind_known(j->job.kind)) {
+	if (!runner_kind_known(j->job.kind) && !term_kind(j->job.kind)) {
 		util_snprintf(msg, sizeof(msg), "unknown job kind %s", j->job.kind);
 		log_warn("job %s: %s", j->job.id, msg);
 		job_fail(j, msg);
 		return;
 	}
+	if (term_kind(j->job.kind) && terms_free(ag) < 0) {
+		job_fail(j, "this agent runs too many terminal sessions already");
+		return;
+	}
 	if ((j->in = malloc(RECORD_MAX + 1)) == NULL ||
-	    runner_spawn(&j->job, ag->conf, &j->pid, &j->fd) != 0) {
+	    (term_kind(j->job.kind) ? term_spawn(&j->job, ag->conf, ag->token, &j->pid, &j->fd) :
+	    runner_spawn(&j->job, ag->conf, &j->pid, &j->fd)) != 0) {
 		util_snprintf(msg, sizeof(msg), "the agent cannot start the job process: %s",
 		    strerror(errno));
 		log_error("job %s: %s", j->job.id, msg);
@@ -598,6 +652,7 @@ job_service(struct agent *ag, int64_t now)
 
 	if (j->fd >= 0)
 		job_read(ag);
+	terms_adopt(ag);
 	if (j->pid > 0 && waitpid(j->pid, &j->wstatus, WNOHANG) == j->pid) {
 		j->pid = -1;
 		if (j->fd >= 0)
@@ -713,6 +768,7 @@ static void
 agent_cleanup(struct agent *ag)
 {
 	job_clear(ag);
+	terms_reap(ag, true);
 	wake_close(&ag->wake);
 	report_free(&ag->rep);
 	xfer_cleanup(&ag->x);
@@ -866,6 +922,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		}
 		if (now >= ag.next_hb && now >= ag.retry_at)
 			heartbeat(&ag, now);
+		terms_reap(&ag, false);
 		if (ag.job.on)
 			job_service(&ag, timefmt_mono_ms());
 		else if (ag.stop_at == 0 && now >= ag.next_claim && timefmt_mono_ms() >= ag.retry_at)

@@ -119,9 +119,11 @@ runner_failed(const char *msg)
 
 /* -------------------------------------------------------------- records */
 
-static int
-write_all(int fd, const char *p, size_t n)
+int
+runner_write_all(int fd, const void *data, size_t n)
 {
+	const char *p = data;
+
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 
@@ -153,7 +155,7 @@ emit(struct job_ctx *ctx, const char *line)
 	text_sanitize(rec + 2, 0);
 	n = strlen(rec);
 	rec[n++] = '\n';
-	if (!ctx->write_failed && write_all(ctx->fd, rec, n) != 0)
+	if (!ctx->write_failed && runner_write_all(ctx->fd, rec, n) != 0)
 		ctx->write_failed = true;	/* the agent went away */
 }
 
@@ -199,8 +201,8 @@ emit_final(struct job_ctx *ctx, bool ok)
 		o = runner_failed(msg);
 		text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
 	}
-	if (text != NULL && write_all(ctx->fd, "R ", 2) == 0 &&
-	    write_all(ctx->fd, text, strlen(text)) == 0 && write_all(ctx->fd, "\n", 1) == 0)
+	if (text != NULL && runner_write_all(ctx->fd, "R ", 2) == 0 &&
+	    runner_write_all(ctx->fd, text, strlen(text)) == 0 && runner_write_all(ctx->fd, "\n", 1) == 0)
 		rc = 0;
 	cJSON_free(text);
 	cJSON_Delete(o);
@@ -433,7 +435,7 @@ runner_run(const struct job *j, const struct agent_conf *c, int fd)
 }
 
 int
-runner_spawn(const struct job *j, const struct agent_conf *c, pid_t *pid, int *fd)
+runner_fork(const char *id, int (*body)(void *ud, int fd), void *ud, pid_t *pid, int *fd)
 {
 	int   p[2];
 	pid_t parent = getpid(), child;
@@ -465,14 +467,35 @@ runner_spawn(const struct job *j, const struct agent_conf *c, pid_t *pid, int *f
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* _exit: no atexit handlers or stdio buffers of the parent run twice. */
-		_exit(runner_run(j, c, p[1]));
+		_exit(body(ud, p[1]));
 	}
 	/* Both sides set the group, so there is no window for kill(-pid). */
 	(void)setpgid(child, child);
 	close(p[1]);
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) != 0)
-		log_warn("job %s: cannot make its pipe non-blocking", j->id);
+		log_warn("job %s: cannot make its pipe non-blocking", id);
 	*pid = child;
 	*fd = p[0];
 	return 0;
+}
+
+struct spawn {
+	const struct job        *j;
+	const struct agent_conf *c;
+};
+
+static int
+spawn_body(void *ud, int fd)
+{
+	struct spawn *s = ud;
+
+	return runner_run(s->j, s->c, fd);
+}
+
+int
+runner_spawn(const struct job *j, const struct agent_conf *c, pid_t *pid, int *fd)
+{
+	struct spawn s = {j, c};
+
+	return runner_fork(j->id, spawn_body, &s, pid, fd);
 }

@@ -62,12 +62,22 @@ bool runner_kind_known(const char *kind);
  * -1 (fork/pipe failed; errno set).
  */
 int  runner_spawn(const struct job *j, const struct agent_conf *c, pid_t *pid, int *fd);
+/*
+ * The fork under runner_spawn, for any process that reports as a job's
+ * child does (term.c's sessions): its own group, killed with the agent,
+ * signals reset; the child runs body(ud, write end) and _exits with its
+ * value.  id names the job in a warning.  As runner_spawn otherwise.
+ */
+int  runner_fork(const char *id, int (*body)(void *ud, int fd), void *ud, pid_t *pid, int *fd);
 
 /*
  * Runs job j in the calling process, writing records to fd; returns the
  * exit code the child uses.  (Exposed so tests can run a job without fork.)
  */
 int  runner_run(const struct job *j, const struct agent_conf *c, int fd);
+
+/* write(2) until all n bytes went (EINTR retried); 0, or -1 when fd fails. */
+int  runner_write_all(int fd, const void *data, size_t n);
 
 /* Builds a complete body {"status": "failed", "error": msg} (caller frees). */
 cJSON *runner_failed(const char *msg);

@@ -199,26 +199,32 @@ read_upgrade(struct wake *w, const char *accept, int64_t deadline, char *why, si
 }
 
 int
-wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int64_t now)
+wake_open(struct wake *w, const struct agent_conf *c, const char *token, const char *path,
+    int64_t deadline, char *why, size_t whylen)
 {
 	unsigned char raw[16];
-	char          key[25], accept[29], url[AGENT_STR_MAX + 128], authority[512], why[128];
+	char          key[25], accept[29], url[AGENT_STR_MAX + 256], authority[512];
 	char          req[AGENT_STR_MAX + 1024];
-	int64_t       deadline = now + WAKE_CONNECT_MS;
 	curl_socket_t sock = CURL_SOCKET_BAD;
 	CURL         *h;
 	int           n;
 
-	if (w->h != NULL || now < w->retry_at)
-		return 0;
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return failed(w, now, "no random bytes");
+	wake_close(w);
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		util_snprintf(why, whylen, "no random bytes");
+		return -1;
+	}
 	b64(raw, sizeof(raw), key);
 	wake_accept_value(key, accept);
-	util_snprintf(url, sizeof(url), "%s/%s/ws/agent", c->plane_url, c->tenant);
+	if (util_snprintf(url, sizeof(url), "%s%s", c->plane_url, path) < 0) {
+		util_snprintf(why, whylen, "URL too long");
+		return -1;
+	}
 	url_authority(c->plane_url, authority, sizeof(authority));
-	if ((h = curl_easy_init()) == NULL)
-		return failed(w, now, "curl_easy_init failed");
+	if ((h = curl_easy_init()) == NULL) {
+		util_snprintf(why, whylen, "curl_easy_init failed");
+		return -1;
+	}
 	w->h = h;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
@@ -232,24 +238,42 @@ wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int6
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (curl_easy_perform(h) != CURLE_OK ||
-	    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD)
-		return failed(w, now, "cannot connect");
+	    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
+		util_snprintf(why, whylen, "cannot connect");
+		return -1;
+	}
 	w->fd = (int)sock;
 	n = util_snprintf(req, sizeof(req),
-	    "GET /%s/ws/agent HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nx-lnchr-agent-token: %s\r\n"
-	    "User-Agent: launcher-agent\r\n\r\n", c->tenant, authority, key, token);
+	    "User-Agent: launcher-agent\r\n\r\n", path, authority, key, token);
 	if (n < 0) {
 		explicit_bzero(req, sizeof(req));
-		return failed(w, now, "request too long");
+		util_snprintf(why, whylen, "request too long");
+		return -1;
 	}
 	if (send_all(w, req, (size_t)n, deadline) != 0) {
 		explicit_bzero(req, sizeof(req));
-		return failed(w, now, "cannot send the upgrade");
+		util_snprintf(why, whylen, "cannot send the upgrade");
+		return -1;
 	}
 	explicit_bzero(req, sizeof(req));
 	w->inlen = 0;
-	if (read_upgrade(w, accept, deadline, why, sizeof(why)) != 0)
+	if (read_upgrade(w, accept, deadline, why, whylen) != 0)
+		return -1;
+	w->since = w->last_rx = timefmt_mono_ms();
+	return 0;
+}
+
+int
+wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int64_t now)
+{
+	char path[128], why[128];
+
+	if (w->h != NULL || now < w->retry_at)
+		return 0;
+	util_snprintf(path, sizeof(path), "/%s/ws/agent", c->tenant);
+	if (wake_open(w, c, token, path, now + WAKE_CONNECT_MS, why, sizeof(why)) != 0)
 		return failed(w, now, why);
 	/* Said once, and again after it was unavailable; routine reopenings
 	 * (nginx retiring a worker) only at debug. */
@@ -260,8 +284,42 @@ wake_connect(struct wake *w, const struct agent_conf *c, const char *token, int6
 	w->ever = true;
 	w->said_down = false;
 	w->backoff_ms = WAKE_BACKOFF_MIN;
-	w->since = w->last_rx = timefmt_mono_ms();
 	return 1;
+}
+
+long
+wake_frame(const unsigned char *f, size_t len, size_t max, unsigned *op,
+    const unsigned char **payload, size_t *plen_out)
+{
+	uint64_t plen;
+	size_t   hdr = 2;
+
+	if (len < 2)
+		return 0;
+	*op = f[0] & 0x0f;
+	plen = f[1] & 0x7f;
+	if (f[1] & 0x80)
+		return -1;	/* a server never masks */
+	if (plen == 126) {
+		if (len < 4)
+			return 0;
+		plen = ((uint64_t)f[2] << 8) | f[3];
+		hdr = 4;
+	} else if (plen == 127) {
+		if (len < 10)
+			return 0;
+		plen = 0;
+		for (int i = 2; i < 10; i++)
+			plen = (plen << 8) | f[i];
+		hdr = 10;
+	}
+	if (plen > max - hdr)
+		return -1;	/* larger than the reader's buffer can ever hold */
+	if (len < hdr + plen)
+		return 0;
+	*payload = f + hdr;
+	*plen_out = (size_t)plen;
+	return (long)(hdr + plen);
 }
 
 long
@@ -270,34 +328,19 @@ wake_parse(const unsigned char *buf, size_t len, int *wakes, unsigned char pong[
 {
 	size_t used = 0;
 
-	while (len - used >= 2) {
-		const unsigned char *f = buf + used;
-		unsigned             op = f[0] & 0x0f;
-		uint64_t             plen = f[1] & 0x7f;
-		size_t               hdr = 2;
+	for (;;) {
+		const unsigned char *p;
+		size_t               plen;
+		unsigned             op;
+		long                 n = wake_frame(buf + used, len - used, WAKE_BUF, &op, &p, &plen);
 
-		if (f[1] & 0x80)
-			return -1;	/* a server never masks */
-		if (plen == 126) {
-			if (len - used < 4)
-				break;
-			plen = ((uint64_t)f[2] << 8) | f[3];
-			hdr = 4;
-		} else if (plen == 127) {
-			if (len - used < 10)
-				break;
-			plen = 0;
-			for (int i = 2; i < 10; i++)
-				plen = (plen << 8) | f[i];
-			hdr = 10;
-		}
-		if (plen > WAKE_BUF - hdr)
-			return -1;	/* nothing this big is ever sent on this channel */
-		if (len - used < hdr + plen)
+		if (n < 0)
+			return -1;
+		if (n == 0)
 			break;
 		switch (op) {
 		case 0x1:	/* text */
-			if (plen == 4 && memcmp(f + hdr, "wake", 4) == 0)
+			if (plen == 4 && memcmp(p, "wake", 4) == 0)
 				(*wakes)++;
 			break;
 		case 0x8:	/* close */
@@ -305,30 +348,47 @@ wake_parse(const unsigned char *buf, size_t len, int *wakes, unsigned char pong[
 		case 0x9:	/* ping: answer with its payload */
 			if (plen > 125)
 				return -1;
-			memcpy(pong, f + hdr, (size_t)plen);
+			memcpy(pong, p, plen);
 			*pong_len = (int)plen;
 			break;
 		default:	/* pong, binary, continuation: nothing for us */
 			break;
 		}
-		used += hdr + (size_t)plen;
+		used += (size_t)n;
 	}
 	return (long)used;
 }
 
 /* A client frame is masked (RFC 6455 5.3). */
+int
+wake_send(struct wake *w, unsigned op, const void *data, size_t len, int64_t deadline)
+{
+	unsigned char        f[14 + WAKE_BUF];
+	const unsigned char *p = data;
+	size_t               hdr = 2;
+
+	if (w->h == NULL || len > WAKE_BUF)
+		return -1;
+	f[0] = (unsigned char)(0x80 | (op & 0x0f));
+	if (len < 126)
+		f[1] = (unsigned char)(0x80 | len);
+	else {
+		f[1] = 0x80 | 126;
+		f[2] = (unsigned char)(len >> 8);
+		f[3] = (unsigned char)len;
+		hdr = 4;
+	}
+	if (getrandom(f + hdr, 4, 0) != 4)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		f[hdr + 4 + i] = p[i] ^ f[hdr + (i & 3)];
+	return send_all(w, f, hdr + 4 + len, deadline);
+}
+
 static int
 send_pong(struct wake *w, const unsigned char *payload, int len)
 {
-	unsigned char f[2 + 4 + 125];
-
-	f[0] = 0x8a;
-	f[1] = (unsigned char)(0x80 | len);
-	if (getrandom(f + 2, 4, 0) != 4)
-		return -1;
-	for (int i = 0; i < len; i++)
-		f[6 + i] = payload[i] ^ f[2 + (i & 3)];
-	return send_all(w, f, (size_t)(6 + len), timefmt_mono_ms() + 1000);
+	return wake_send(w, 0xa, payload, (size_t)len, timefmt_mono_ms() + 1000);
 }
 
 int

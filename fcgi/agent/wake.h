@@ -65,6 +65,28 @@ int     wake_check(struct wake *w, int64_t now, int64_t idle_ms);
 long    wake_parse(const unsigned char *buf, size_t len, int *wakes, unsigned char pong[125],
     int *pong_len);
 
+/*
+ * The client pieces any other plane WebSocket of the agent uses (a
+ * terminal session, term.h): one connection per struct wake.
+ *
+ * wake_open connects to <plane_url><path> with the agent token header
+ * and completes the upgrade by deadline (monotonic ms); 0, or -1 with
+ * the reason in why (closed).  Bytes that followed the answer are in
+ * w->in.
+ */
+int     wake_open(struct wake *w, const struct agent_conf *c, const char *token,
+    const char *path, int64_t deadline, char *why, size_t whylen);
+/* Sends one masked frame (op 0x1 text, 0x2 binary, 0x8 close, 0xa pong)
+ * of at most WAKE_BUF bytes, waiting for the socket until deadline; 0 or -1. */
+int     wake_send(struct wake *w, unsigned op, const void *data, size_t len, int64_t deadline);
+/*
+ * One server frame at the start of buf: *op, *payload (inside buf) and its
+ * length.  Returns the bytes it takes, 0 when incomplete, -1 for a masked
+ * frame or a payload that could not fit in max bytes with its header.
+ */
+long    wake_frame(const unsigned char *buf, size_t len, size_t max, unsigned *op,
+    const unsigned char **payload, size_t *plen);
+
 /* base64(SHA-1(key + RFC 6455 GUID)): the Sec-WebSocket-Accept expected. */
 void    wake_accept_value(const char *key, char out[29]);
 

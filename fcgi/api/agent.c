@@ -104,6 +104,9 @@ DB_STMT st_volumes = {"agent_volumes",
 DB_STMT st_claim_db = {"agent_claim_db",
     "SELECT id, password_sealed, pending_password_sealed FROM databases"
     " WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
+DB_STMT st_claim_terminal = {"agent_claim_terminal",
+    "SELECT terminal_job_payload($1::uuid, $2::uuid) AS payload"};
 /* Passwords of the databases a log batch names, to redact them. */
 DB_STMT st_log_dbs = {"agent_log_dbs",
     "SELECT id, password_sealed FROM databases"
@@ -221,6 +224,7 @@ static enum err add_db_passwords(struct req *r, const char *kind, cJSON *payload
 static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
 static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
+static enum err add_terminal(struct req *r, cJSON *job);
 
 static enum err
 claim(struct req *r)
@@ -257,6 +261,11 @@ claim(struct req *r)
 	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "git.", 4) == 0 &&
 	    (e = add_git_secrets(r, db_get(res, 0, "kind"), cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
+	if (PQntuples(res) == 1 && strcmp(db_get(res, 0, "kind"), "terminal.open") == 0 &&
+	    (e = add_terminal(r, cJSON_GetObjectItemCaseSensitive(d, "job"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
@@ -321,6 +330,51 @@ add_git_secrets(struct req *r, const char *kind, cJSON *payload)
 		return ERR_INTERNAL;
 	}
 	cJSON_AddStringToObject(payload, "secret", sec);
+	return ERR_OK;
+}
+
+/*
+ * A terminal.open job's stored payload names its session only; the claim
+ * hands the agent what to run and where (terminal_job_payload), and for a
+ * database the current password in "env" as NAME=value under the image
+ * table's variable, which the exec sets (never argv; opened here as a
+ * db.* job's is).  A session that ended meanwhile leaves the payload as it
+ * is: the agent fails the job.
+ */
+static enum err
+add_terminal(struct req *r, cJSON *job)
+{
+	cJSON       *payload = cJSON_GetObjectItemCaseSensitive(job, "payload"), *p, *env;
+	const cJSON *sid = cJSON_GetObjectItemCaseSensitive(payload, "session_id");
+	const cJSON *pwenv;
+	PGresult    *res;
+	enum err     e;
+
+	if (!cJSON_IsString(sid) || !util_is_uuid(sid->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_terminal, &res, sid->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+	    (p = cJSON_Parse(PQgetvalue(res, 0, 0))) == NULL)
+		return ERR_OK;
+	pwenv = cJSON_GetObjectItemCaseSensitive(p, "password_env");
+	if (cJSON_IsString(pwenv)) {
+		const cJSON *pw;
+
+		if ((e = add_db_passwords(r, "terminal.open", p)) != ERR_OK) {
+			cJSON_Delete(p);
+			return e;
+		}
+		pw = cJSON_GetObjectItemCaseSensitive(p, "password");
+		env = cJSON_AddArrayToObject(p, "env");
+		if (cJSON_IsString(pw))
+			cJSON_AddItemToArray(env, cJSON_CreateString(arena_printf(r->a, "%s=%s",
+			    pwenv->valuestring, pw->valuestring)));
+		if (cJSON_IsString(pw))
+			sodium_memzero(pw->valuestring, strlen(pw->valuestring));
+		cJSON_DeleteItemFromObjectCaseSensitive(p, "password");
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(job, "payload", p);
 	return ERR_OK;
 }
 

@@ -31,6 +31,17 @@ extern const struct route api_database_routes[];
 extern const struct route api_registry_routes[];
 extern const struct route api_git_provider_routes[];
 extern const struct route api_webhook_routes[];
+extern const struct route api_terminal_routes[];
+
+/*
+ * A terminal session on the target ("application", "database", "server")
+ * that :id names (terminals.c): the tenant's limit (429 with Retry-After
+ * beyond terminal_sessions_max), the session row, its terminal.open job;
+ * answers 201 {sessionId, expires_at, url}.  command_json: the argv as a
+ * JSON array; password_env: a database's password variable, else NULL.
+ */
+enum err terminal_open(struct req *r, const char *target, const char *command_json,
+    const char *password_env);
 
 /*
  * Runtime log lines (runtime_logs) of the resource :id names, newest last:

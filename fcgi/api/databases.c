@@ -78,12 +78,6 @@ DB_STMT st_db_delete = {"databases_delete",
 DB_STMT st_db_rotate = {"databases_rotate",
     "UPDATE databases SET pending_password_sealed = $2 WHERE id = $1::uuid"
     " AND pending_password_sealed IS NULL RETURNING id"};
-/* A session the WebSocket endpoint attaches to once, within a minute. */
-DB_STMT st_db_terminal = {"databases_terminal",
-    "INSERT INTO terminal_sessions (project_id, server_id, database_id, command, created_by,"
-    " expires_at) SELECT project_id, server_id, id, $2::jsonb, $3::uuid,"
-    " now() + make_interval(secs => $4::int) FROM databases WHERE id = $1::uuid"
-    " RETURNING id AS \"sessionId\", expires_at"};
 DB_STMT st_db_ref = {"databases_ref",
     "SELECT id, type, internal_host, port, db_user, db_name, password_sealed FROM databases"
     " WHERE project_id = $1::uuid AND environment_id = $2::uuid AND name = $3"};
@@ -103,8 +97,6 @@ DB_STMT st_db_instances = {"databases_instances",
     " FROM databases d WHERE d.id = $1::uuid AND d.container_id IS NOT NULL"};
 DB_STMT st_db_logs = {"databases_logs", RUNTIME_LOGS_SQL("database_id")};
 
-/* Long enough for a client to open the WebSocket, short enough to be spent. */
-#define TERMINAL_TTL_SECONDS 60
 /* 32 characters of [A-Za-z0-9]: ~190 bits, and nothing to escape in a URL. */
 #define PASSWORD_LEN 32
 
@@ -643,18 +635,19 @@ logs(struct req *r)
 }
 
 /*
- * A terminal session for /ws/terminal/:sessionId (the WebSocket issue
- * attaches it): the engine's client of the image table in the database's
- * container, its credentials injected through env from the row when it
- * attaches, never argv and never stored with the session.
+ * A terminal session for /ws/terminal/:sessionId (terminals.c): the
+ * engine's client of the image table in the database's container; the
+ * claim of its terminal.open job sets the table's password variable to the
+ * current password in the exec's env (never argv, never stored with the
+ * session).
  */
 static enum err
 terminal(struct req *r)
 {
 	const char *spec;
-	PGresult   *row, *res;
-	cJSON      *s, *d;
-	char       *client;
+	PGresult   *row;
+	cJSON      *s;
+	char       *client, *pwenv;
 	enum err    e;
 
 	if ((e = load(r, &row)) != ERR_OK)
@@ -665,18 +658,16 @@ terminal(struct req *r)
 		return e;
 	s = cJSON_Parse(spec);
 	client = s ? cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(s, "client")) : NULL;
+	pwenv = s ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(s, "env_names"), "password")) : NULL;
+	pwenv = pwenv ? arena_strdup(r->a, pwenv) : NULL;
 	cJSON_Delete(s);
-	if (client == NULL)
+	if (client == NULL || pwenv == NULL) {
+		cJSON_free(client);
 		return ERR_INTERNAL;
+	}
 	arena_defer(r->a, cJSON_free, client);
-	if ((e = db_run(r, &st_db_terminal, &res, http_param(r, "id"), client, r->who.user_id,
-	    arena_printf(r->a, "%d", TERMINAL_TTL_SECONDS))) != ERR_OK)
-		return e;
-	/* (libpq folds an unquoted column name: the id is column 0.) */
-	d = json_row(res, 0);
-	cJSON_AddStringToObject(d, "url", arena_printf(r->a, "/%s/ws/terminal/%s",
-	    r->tenant_ref ? r->tenant_ref : r->who.tenant_id, PQgetvalue(res, 0, 0)));
-	return http_respond_json(r, 201, d, NULL);
+	return terminal_open(r, "database", client, pwenv);
 }
 
 #define DB_ROUTE(m, p, f, c, a) {.methods = (m), .pattern = (p), .fn = (f), .cap = (c), \

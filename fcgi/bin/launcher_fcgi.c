@@ -74,6 +74,7 @@ static const struct route *const sections[] = {
 	api_registry_routes,
 	api_git_provider_routes,
 	api_webhook_routes,
+	api_terminal_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

@@ -94,6 +94,7 @@ static const struct cfg_key cfg_keys[] = {
 	I(quota_databases, "100", 0, 1000000, "databases a tenant may have (0 = no limit)"),
 	S(database_images_file, "/usr/share/launcher/conf/database-images.conf",
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
+	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),
 	I(job_result_retention_seconds, "3600", 60, 604800, "an exec's output is kept (sealed) this long after it finished (launcher-scheduler clears it)"),
 };
 

@@ -50,6 +50,7 @@ struct config {
 	int64_t quota_projects;		/* per-tenant defaults; 0 = no limit */
 	int64_t quota_applications;
 	int64_t quota_databases;
+	int64_t terminal_sessions_max;	/* open or pending terminal sessions per tenant; 0 = no limit */
 	char    database_images_file[CONFIG_STR_MAX];
 };
 

@@ -170,6 +170,8 @@ db_classify_sqlstate(const char *state)
 		return ERR_BAD_REQUEST;
 	if (strcmp(state, "LN403") == 0)
 		return ERR_FORBIDDEN;
+	if (strcmp(state, "LN429") == 0)
+		return ERR_TOO_MANY_REQUESTS;
 	return ERR_INTERNAL;
 }
 

@@ -40,6 +40,8 @@ static const struct job_kind kinds[] = {
 	{"git.repositories", CAP_READ, false, git_repos_shown},
 	{"git.branches", CAP_READ, false, git_branches_shown},
 	{"git.hook", CAP_READ, false, git_hook_shown},
+	/* Its session's target needed write (a shell reads the env); no result. */
+	{"terminal.open", CAP_WRITE, false, NULL},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 

@@ -41,6 +41,7 @@ static const struct route *const sections[] = {
 	api_app_log_routes,
 	api_deployment_routes,
 	api_database_routes,
+	api_terminal_routes,	/* a terminal's client: as its session's POST (term.c) */
 };
 
 static struct worker w;

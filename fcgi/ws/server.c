@@ -32,6 +32,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "stream.h"
+#include "term.h"
 #include "ws.h"
 
 #define TOKEN_HEADER "x-lnchr-agent-token:"
@@ -280,6 +281,10 @@ static const struct ws_route routes[] = {
 	    &stream_server_metrics},
 	{"/ws/logs", WS_AUTH_NONE, NULL, &stream_unified},
 	{"/ws/notifications", WS_AUTH_USER, "GET /auth/me", &stream_notifications},
+	/* Terminals (term.c): the client is admitted as the session's own
+	 * POST /<target>s/:id/terminal, which only its row names. */
+	{"/ws/terminal/:sessionId", WS_AUTH_NONE, NULL, &ws_term_client},
+	{"/ws/agent/terminal/:sessionId", WS_AUTH_AGENT, NULL, &ws_term_agent},
 	{NULL, 0, NULL, NULL},
 };
 

@@ -65,5 +65,19 @@ main(void)
 		CHECK(parse(masked, 10, &wakes, &pl, pong) == -1, "a masked frame from the server");
 		CHECK(parse(close, 8, &wakes, &pl, pong) == -1, "a close frame ends the channel");
 	}
+	{
+		/* wake_frame, which a terminal session reads its frames with. */
+		static const unsigned char bin[] = "\x82\x03" "abc" "\x81\x02{}";
+		const unsigned char       *p;
+		size_t                     n;
+		unsigned                   op;
+
+		CHECK(wake_frame(bin, 10, WAKE_BUF, &op, &p, &n) == 5 && op == 2 && n == 3 &&
+		    memcmp(p, "abc", 3) == 0, "a binary frame and its payload");
+		CHECK(wake_frame(bin + 5, 4, WAKE_BUF, &op, &p, &n) == 4 && op == 1 && n == 2,
+		    "a text frame");
+		CHECK(wake_frame(bin, 4, WAKE_BUF, &op, &p, &n) == 0, "an incomplete frame waits");
+		CHECK(wake_frame(bin, 5, 4, &op, &p, &n) == -1, "a frame beyond the reader's maximum");
+	}
 	return unit_done("agent-wake");
 }

@@ -28,6 +28,7 @@ main(void)
 		{"57P03", ERR_UNAVAILABLE},	/* cannot_connect_now */
 		{"P0002", ERR_NOT_FOUND},	/* no_data_found (our functions) */
 		{"LN403", ERR_FORBIDDEN},
+		{"LN429", ERR_TOO_MANY_REQUESTS},
 		/* Everything else is ours to fix: 500, logged with the statement. */
 		{"23000", ERR_INTERNAL},	/* integrity_constraint_violation: not a client error */
 		{"23P01", ERR_INTERNAL},	/* exclusion_violation */
