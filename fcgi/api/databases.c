@@ -290,12 +290,7 @@ database_project(struct req *r)
 static enum err
 respond(struct req *r, const char *id, int status)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_db_get, &res, "database not found", id)) != ERR_OK)
-		return e;
-	return http_respond_row(r, status, res, 0);
+	return db_respond_object(r, &st_db_get, "database not found", id, status);
 }
 
 /* The row of :id (secrets included; never answered). */

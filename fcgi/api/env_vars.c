@@ -393,12 +393,7 @@ var_project(struct req *r)
 static enum err
 respond_var(struct req *r, const char *id, int status)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_get, &res, "environment variable not found", id)) != ERR_OK)
-		return e;
-	return http_respond_row(r, status, res, 0);
+	return db_respond_object(r, &st_get, "environment variable not found", id, status);
 }
 
 /* ?projectId= (required), ?scope=, ?scopeId= of the list and the values. */

@@ -115,12 +115,7 @@ enum { G_NAME, G_TYPE, G_BASE, G_USER, G_TOKEN };
 static enum err
 respond(struct req *r, const char *id, int status)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_gp_get, &res, "git provider not found", id)) != ERR_OK)
-		return e;
-	return http_respond_row(r, status, res, 0);
+	return db_respond_object(r, &st_gp_get, "git provider not found", id, status);
 }
 
 static const char *

@@ -102,12 +102,7 @@ check_color(const cJSON *v)
 static enum err
 respond_project(struct req *r, const char *id, int status)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_get, &res, "project not found", id)) != ERR_OK)
-		return e;
-	return http_respond_row(r, status, res, 0);
+	return db_respond_object(r, &st_get, "project not found", id, status);
 }
 
 static enum err

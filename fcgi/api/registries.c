@@ -155,12 +155,7 @@ seal_password(struct req *r, const char *pw)
 static enum err
 respond(struct req *r, const char *id, int status)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_reg_get, &res, "registry not found", id)) != ERR_OK)
-		return e;
-	return http_respond_row(r, status, res, 0);
+	return db_respond_object(r, &st_reg_get, "registry not found", id, status);
 }
 
 static enum err

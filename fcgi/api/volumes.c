@@ -77,12 +77,7 @@ volume_project(struct req *r)
 static enum err
 respond(struct req *r, const char *id, int status)
 {
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_vol_get, &res, "volume not found", id)) != ERR_OK)
-		return e;
-	return http_respond_row(r, status, res, 0);
+	return db_respond_object(r, &st_vol_get, "volume not found", id, status);
 }
 
 static enum err

@@ -292,6 +292,18 @@ db_project_of(struct req *r, const struct db_stmt *st, const char *resource)
 }
 
 enum err
+db_respond_object(struct req *r, const struct db_stmt *st, const char *not_found, const char *id,
+    int status)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_object(r, st, 1, (const char *const[]){id}, not_found, &res)) != ERR_OK)
+		return e;
+	return http_respond_row(r, status, res, 0);
+}
+
+enum err
 db_delete(struct req *r, const struct db_stmt *st, const char *what, const char *extra)
 {
 	const char *version;

@@ -124,6 +124,14 @@ void     db_rollback(struct req *r);
 const char *db_project_of(struct req *r, const struct db_stmt *st, const char *resource);
 
 /*
+ * The answer of a read or a write of one resource: runs st ($1 = id; one
+ * row, or none: ERR_NOT_FOUND with not_found, which the router answers)
+ * and answers status with the row (its _version column the ETag).
+ */
+enum err db_respond_object(struct req *r, const struct db_stmt *st, const char *not_found,
+    const char *id, int status);
+
+/*
  * A conditional DELETE of the resource at :id, answered: runs st with
  * ($1 = the :id param, $2 = the If-Match version or NULL[, $3 = extra when
  * not NULL]) and answers 204 when it returned a row whose first column is
