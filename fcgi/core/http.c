@@ -463,14 +463,21 @@ http_error_details(struct req *r, const char *message, cJSON *details)
 }
 
 enum err
-http_field_error(struct req *r, const char *message, const char *field, const char *detail)
+http_error_field(struct req *r, enum err e, const char *message, const char *field,
+    const char *detail)
 {
 	cJSON *d = cJSON_CreateArray(), *it = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(it, "field", field);
 	cJSON_AddStringToObject(it, "message", detail);
 	cJSON_AddItemToArray(d, it);
-	return http_error_details(r, message, d);
+	return error_envelope(r, e, message, d);
+}
+
+enum err
+http_field_error(struct req *r, const char *message, const char *field, const char *detail)
+{
+	return http_error_field(r, ERR_BAD_REQUEST, message, field, detail);
 }
 
 enum err

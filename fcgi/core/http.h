@@ -191,6 +191,9 @@ enum err http_error_details(struct req *r, const char *message, cJSON *details);
 /* 400 naming one field: {message, details: [{field, message: detail}]}. */
 enum err http_field_error(struct req *r, const char *message, const char *field,
     const char *detail);
+/* The same for another error e (a 409 whose cause is one field's value). */
+enum err http_error_field(struct req *r, enum err e, const char *message, const char *field,
+    const char *detail);
 /*
  * Records e with a message safe to show (and, for 400, error.details,
  * consumed) as the request's error detail, without answering; returns e.

@@ -277,6 +277,11 @@ router_answer(struct req *r, enum err e)
 		http_field_error(r, "invalid request body", field, why);
 		return;
 	}
+	/* A conflict our own SQL raised about one field (COLUMN): named too. */
+	if (e == ERR_CONFLICT && field[0] != '\0' && db_message(r, NULL) != NULL) {
+		http_error_field(r, e, db_message(r, NULL), field, db_message(r, NULL));
+		return;
+	}
 	/* Else the message our own SQL raised for users (LNxxx, e.g.
 	 * quota_exceeded), if any. */
 	http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :

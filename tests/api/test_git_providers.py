@@ -100,7 +100,7 @@ def test_bad_input_is_400_naming_every_field_and_changes_nothing():
                  field="serverId")
     assert_error(c.get("/git-providers/%s/repositories" % uuid.uuid4()), 404, "NOT_FOUND")
     # No server online: the check cannot run (409 naming server_id), no job left behind.
-    assert_error(c.post("/git-providers/%s/test" % g["id"]), 409, "CONFLICT")
+    assert_error(c.post("/git-providers/%s/test" % g["id"]), 409, "CONFLICT", field="server_id")
     assert psql("SELECT count(*) FROM jobs WHERE kind LIKE 'git.%%' AND payload->>'git_provider_id' = '%s'"
                 % g["id"], user="launcher_owner") == ["0"]
 

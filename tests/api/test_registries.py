@@ -174,7 +174,7 @@ def test_the_test_is_a_job_on_the_check_server_and_only_its_claim_holds_the_pass
     reg = _reg(c, url="http://127.0.0.1:1", username="deployer", password=pw)
     # No agent online: 409 (check_server()); an unknown server_id: 400 naming it.
     r = c.post("/registries/%s/test" % reg["id"], {})
-    assert_error(r, 409, "CONFLICT")
+    assert_error(r, 409, "CONFLICT", field="server_id")
     assert "connect an agent" in r.error["message"], r
     srv = _server(c)
     assert_error(c.post("/registries/%s/test" % reg["id"], {"server_id": str(uuid.uuid4())}),
