@@ -469,7 +469,8 @@ prepare_dirs() {
     install -d -m 0755 "$STATE"
     chmod 0755 "$STATE"
     install -d -m 0755 "$STATE/log" "$RUN_DIR" "$STATE/mail" "$STATE/tls" \
-        "$STATE/nginx" "$STATE/nginx/logs" "$STATE/nginx/tmp" "$STATE/nginx/sites" "$STATE/pg"
+        "$STATE/nginx" "$STATE/nginx/logs" "$STATE/nginx/tmp" "$STATE/nginx/sites" \
+        "$STATE/nginx/ws-upstream.d" "$STATE/pg"
     install -d -m 0700 "$STATE/secrets"
     # One generation of old logs (*.log.1), so that log tails shown on a
     # failed start belong to this start.

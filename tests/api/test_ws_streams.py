@@ -312,7 +312,29 @@ def test_killed_daemon_clients_resume_with_since_without_gap_or_duplicate():
 
 # ------------------------------------------------------------------ two daemons
 
-def test_two_daemons_each_serve_their_own_clients_every_line():
+UPSTREAM_D = os.path.join(STATE, "nginx", "ws-upstream.d", "test-second-daemon.conf")
+
+
+def _sockets(pid):
+    """How many sockets process pid holds open."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def _nginx_reload():
+    """SIGHUP to the stack's nginx (it re-reads its configuration and starts
+    new workers; the old ones finish their open sockets)."""
+    with open(os.path.join(STATE, "nginx", "nginx.pid")) as f:
+        os.kill(int(f.read().strip()), signal.SIGHUP)
+    time.sleep(1.5)
+
+
+def test_two_daemons_behind_one_nginx_each_serve_their_own_clients_every_line():
     c, s, p, a, agent = _world("ws2d")
     conf2 = os.path.join(STATE, "ws2.conf")
     sock2 = os.path.join(STATE, "run", "ws2.sock")
@@ -328,14 +350,25 @@ def test_two_daemons_each_serve_their_own_clients_every_line():
             if os.path.exists(sock2):
                 break
             time.sleep(0.05)
-        one = WS(c.tenant, "/ws/applications/%s/logs?since=0" % a["id"], token=c.token, clients=3,
-                 count=200, summary=True)
-        two = WS(c.tenant, "/ws/applications/%s/logs?since=0" % a["id"], token=c.token, clients=3,
-                 count=200, summary=True, direct=sock2)
-        assert one.opened()["event"] == "open" and two.opened()["event"] == "open"
+        # Behind the one nginx: the second daemon joins the upstream (a drop-in
+        # file and a reload, as an operator adds one); six clients through nginx
+        # land on both daemons, and every one gets every line.
+        with open(UPSTREAM_D, "w") as f:
+            f.write("server unix:%s;\n" % sock2)
+        _nginx_reload()
+        d1 = _daemon_pid()
+        before = (_sockets(d1), _sockets(d2.pid))
+        both = WS(c.tenant, "/ws/applications/%s/logs?since=0" % a["id"], token=c.token, clients=6,
+                  count=200, summary=True)
+        assert both.opened()["event"] == "open"
+        time.sleep(0.5)
+        after = (_sockets(d1), _sockets(d2.pid))
+        assert after[0] > before[0] and after[1] > before[1], (before, after)
         lines = ["both %03d" % i for i in range(200)]
         _runtime(agent, a["id"], lines, batch=50)
-        for r in one.results() + two.results():
+        got = both.results()
+        assert len(got) == 6, got
+        for r in got:
             assert r["lines"] == lines, (r["client"], r["count"])
         # A client that answers no ping (it reads nothing) is dropped (ws_ping_seconds = 1:
         # after 2.5 s without a pong).
@@ -358,6 +391,9 @@ def test_two_daemons_each_serve_their_own_clients_every_line():
         assert d2.wait(timeout=10) == 0
         assert w.results()[0]["close"] == 1001
     finally:
+        if os.path.exists(UPSTREAM_D):
+            os.unlink(UPSTREAM_D)
+            _nginx_reload()
         if d2.poll() is None:
             d2.kill()
             d2.wait()
