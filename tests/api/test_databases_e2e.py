@@ -213,9 +213,15 @@ def _dropped(chain, subnet):
 
 
 def _removed(w, app):
-    """Deletes the app and waits until its containers are gone (their networks torn down)."""
+    """Deletes the app and waits until its containers are gone (their networks torn down)
+    and its removal job has ended: the job's last step reloads the edge nginx, whose old
+    workers get worker_shutdown_timeout (10 s) to finish, and a request that waits on a
+    dropped connect (the client's 10 s timeout) must not be in flight then."""
     assert w.c.delete("/applications/" + app["id"]).status == 204
     _wait("the containers of %s to go" % app["id"], lambda: app_containers(app["id"]) == [], 90)
+    _wait("the removal job of %s to end" % app["id"], lambda: _owner(
+        "SELECT count(*) FROM jobs WHERE kind = 'app.remove' AND payload->>'app_id' = '%s'"
+        " AND status IN ('queued', 'running')" % app["id"]) == ["0"], 90)
 
 
 def test_two_projects_databases_cannot_reach_each_other():
