@@ -95,6 +95,19 @@ class Client:
     def put(self, path, body=None, **kw):
         return self.call("PUT", path, body, **kw)
 
+    def every(self, path, limit=200):
+        """Every item of a list, following meta.next_cursor page by page."""
+        items, sep = [], "&" if "?" in path else "?"
+        url = "%s%slimit=%d" % (path, sep, limit)
+        while True:
+            r = self.get(url)
+            assert r.status == 200, r
+            items += r.data
+            cur = ((r.json or {}).get("meta") or {}).get("next_cursor")
+            if not cur:
+                return items
+            url = "%s%slimit=%d&cursor=%s" % (path, sep, limit, cur)
+
     def delete(self, path, **kw):
         return self.call("DELETE", path, **kw)
 

@@ -68,7 +68,7 @@ def test_an_application_terminal_picks_a_running_instance_and_queues_its_job():
     assert_error(c.post("/applications/%s/terminal?instance=nope" % a["id"]), 400, "BAD_REQUEST",
                  field="instance")
     # Audited at creation (and again when a client attaches, by launcher-ws).
-    assert "application.terminal" in {x["action"] for x in c.get("/audit-log").data}
+    assert "application.terminal" in {x["action"] for x in c.every("/audit-log")}
 
 
 def test_the_claim_hands_the_agent_what_to_run_and_nothing_else_stored():
@@ -213,7 +213,7 @@ def test_the_end_is_recorded_once_with_its_duration_and_audited():
     psql("SELECT ws_terminal_end('%s', '%s', 0)" % (tid, sid))
     s = _session(sid)
     assert s["exit_code"] == 3 and s["ended_at"] and s["started_at"] and s["duration_ms"] >= 0, s
-    log = sorted((x for x in c.get("/audit-log").data if x["resource_id"] == sid),
+    log = sorted((x for x in c.every("/audit-log") if x["resource_id"] == sid),
                  key=lambda x: x["created_at"])
     assert [x["action"] for x in log] == ["terminal.attach", "terminal.end"], log
     assert all(x["actor_id"] == me and x["project_id"] == p["id"] for x in log), log

@@ -90,7 +90,7 @@ def test_a_signed_github_push_queues_the_pushed_commit_with_its_message_and_auth
     src = psql("SELECT payload->'source'->>'commit_sha' FROM jobs WHERE id ="
                " (SELECT job_id FROM deployments WHERE id = '%s')" % d["id"], user="launcher_owner")
     assert src == [sha], src
-    log = w.c.get("/audit-log?action=application.deploy").data
+    log = w.c.every("/audit-log?action=application.deploy")
     mine = [e for e in log if e["resource_id"] == a["id"]]
     assert mine and mine[-1]["actor_type"] == "webhook" and mine[-1]["actor_id"] is None, mine
     assert mine[-1]["detail"]["commit_sha"] == sha and mine[-1]["project_id"] == w.project["id"], mine
@@ -117,7 +117,7 @@ def test_a_wrong_or_missing_signature_is_401_audited_and_deploys_nothing():
     assert_error(r2, 401, "UNAUTHORIZED")
     assert r2.raw == r.raw, (r, r2)  # the same answer either way
     assert deployments(w, a) == []
-    log = [e for e in w.c.get("/audit-log?action=webhook.reject").data]
+    log = w.c.every("/audit-log?action=webhook.reject")
     assert len(log) >= 2 and all(e["actor_type"] == "webhook" for e in log), log
     assert {e["detail"]["reason"] for e in log[-2:]} == {
         "the signature matches no application of this repository and branch", "no signature"}, log
