@@ -56,6 +56,16 @@ struct log_cursor {
 	bool          listed;		/* in this tick's list */
 };
 
+/* One container's lines being taken, possibly from a stream (follow.h). */
+struct log_take {
+	struct log_cursor *c;
+	const char        *app, *dep, *db;	/* db: a database's container (app NULL) */
+	cJSON             *entries;
+	int                added;
+	int                skip;	/* lines at c->last still to skip */
+	struct app_demux   d;
+};
+
 /* A container's previous CPU sample, for engines that give no precpu (ctr.h). */
 struct cpu_prev {
 	char                  id[80];
@@ -106,5 +116,27 @@ int  report_take_lines(struct log_cursor *c, const char *body, size_t len, const
  * entries carry "database_id" instead of "app_id" and "deployment_id". */
 int  report_take_db_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
     const char *deployment_id, const char *database_id, cJSON *entries);
+
+/*
+ * The same, incrementally, for a followed stream (follow.h): begin (0, or
+ * -1 out of memory), feed the bytes as they come (lines split anywhere
+ * wait for their end), end when the stream ended (delivers a last line
+ * without '\n', frees).  feed and end return the entries added.  The
+ * cursor semantics are the same: since=<c->last> is inclusive, so the
+ * c->at_last lines at it are skipped.
+ */
+int  report_take_begin(struct log_take *t, struct log_cursor *c, const char *app_id,
+    const char *deployment_id, const char *database_id, cJSON *entries);
+int  report_take_feed(struct log_take *t, const char *data, size_t len);
+int  report_take_end(struct log_take *t);
+
+/* Drops the oldest pending entries beyond REPORT_PENDING_MAX (a warning). */
+void report_bound_pending(struct report *r);
+/*
+ * Ships r->pending in batches (REPORT_BATCH_ENTRIES, REPORT_BATCH_BYTES)
+ * to POST /agent/logs; 0 all sent (or refused and dropped), -1 the plane
+ * did not answer (the rest is kept).
+ */
+int  report_ship(struct report *r, report_post_fn post, void *ud);
 
 #endif
