@@ -3,8 +3,9 @@
  * loop: the complete set of managed containers on this server
  * (POST /agent/instances, every instances_interval and right after each
  * app.* job), the containers' runtime logs (POST /agent/logs, every
- * logs_interval) and the volumes' used bytes (POST /agent/volumes, every
- * volumes_interval).
+ * logs_interval when logs_follow is false; else follow.h ships them as
+ * they come, with the line taking and shipping below) and the volumes'
+ * used bytes (POST /agent/volumes, every volumes_interval).
  *
  * Inline in the main loop, not in a forked reporter: each tick is one
  * engine list plus one short request per container (3 s timeouts), and
