@@ -199,6 +199,7 @@ follower(const struct agent_conf *c, const char *token)
 	arena_init(&s.a, 64 * 1024);
 	report_init(&s.rep);
 	s.started = time(NULL);
+	log_info("logs: following the containers' logs (process %d)", (int)getpid());
 	if ((s.m = curl_multi_init()) == NULL || s.rep.pending == NULL) {
 		log_error("logs: cannot set up the follower (out of memory)");
 		return 1;

@@ -455,7 +455,7 @@ def test_a_running_containers_lines_reach_a_client_as_printed_across_a_restart()
             return [r["message"] for r in rows] if len(rows) >= top else None
         ticks = _wait("every tick shipped", shipped, 20)
         nums = sorted(int(m.split()[1]) for m in ticks)
-        assert nums == list(range(1, top + 1)), (nums, top)
+        assert nums == list(range(1, top + 1)), (nums, top, open(agent.log).read()[-3000:])
     finally:
         engine("DELETE", "/containers/%s?force=1" % name)
         agent.kill()
