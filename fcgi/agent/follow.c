@@ -30,6 +30,7 @@ struct fctr {
 	CURL             *h;		/* the follow transfer; NULL when none */
 	struct log_take   take;		/* while h */
 	bool              listed;
+	int               missing;	/* lists in a row without it */
 };
 
 struct fol {
@@ -149,12 +150,19 @@ list(struct fol *s)
 			s->ctr[s->n++] = f;
 		}
 		f->listed = true;
+		f->missing = 0;
 		if (running && f->h == NULL)
 			stream_start(s, f, cJSON_IsNumber(cr) && cr->valuedouble >= (double)s->started - 1);
 	}
-	/* Forget the containers that vanished (their stream ended with them). */
+	/*
+	 * Forget the containers that vanished (their stream ended with them),
+	 * after FOLLOW_FORGET_LISTS lists without them: the engine's list may
+	 * leave out a container that is being stopped or started, and a cursor
+	 * forgotten then would ship its lines again.
+	 */
 	for (size_t i = 0; i < s->n; i++) {
-		if (s->ctr[i]->listed || s->ctr[i]->h != NULL)
+		if (s->ctr[i]->listed || s->ctr[i]->h != NULL ||
+		    ++s->ctr[i]->missing < FOLLOW_FORGET_LISTS)
 			s->ctr[w++] = s->ctr[i];
 		else
 			free(s->ctr[i]);

@@ -19,7 +19,9 @@
  *     started (a new deployment: nothing lost), else its last
  *     REPORT_FIRST_TAIL lines (after an agent restart a few may come twice);
  *   - a stream that ends (the container stopped) is read to its end and
- *     dropped; cursors of containers no longer listed are forgotten;
+ *     dropped; cursors of containers no longer listed are forgotten after
+ *     FOLLOW_FORGET_LISTS lists (the engine's list may leave out, for a
+ *     moment, a container being stopped or started);
  *   - ships the pending lines to POST /agent/logs (report_ship: same
  *     batches) once the oldest has waited FOLLOW_COALESCE_MS or a batch is
  *     full; the pending lines are bounded (report_bound_pending).  A plane
@@ -37,6 +39,7 @@
 #define FOLLOW_LIST_MS     1000	/* new containers are followed within this */
 #define FOLLOW_COALESCE_MS 50	/* a line waits at most this for others */
 #define FOLLOW_MAX         512	/* containers followed at once */
+#define FOLLOW_FORGET_LISTS 30	/* a cursor outlives its container this many lists */
 
 /* Forks the follower; *pid its process (group).  0 or -1 (errno). */
 int follow_spawn(const struct agent_conf *c, const char *token, pid_t *pid);
