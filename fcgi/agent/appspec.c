@@ -535,14 +535,8 @@ frame_header(const unsigned char *p, size_t left, int *stream, size_t *size)
 	return true;
 }
 
-struct line_acc {
-	char  *buf;
-	size_t len, max;
-	bool   any;	/* bytes since the last newline */
-};
-
 static void
-acc_feed(struct line_acc *l, int stream, const char *p, size_t n, app_line_fn fn, void *ud,
+acc_feed(struct app_line_acc *l, int stream, const char *p, size_t n, app_line_fn fn, void *ud,
     size_t *count)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -560,49 +554,118 @@ acc_feed(struct line_acc *l, int stream, const char *p, size_t n, app_line_fn fn
 	}
 }
 
+/* The first n (< 8) bytes of a header already show that it is none (a
+ * TTY's text): decided at once, so that a short first line does not wait. */
+static bool
+not_header(const unsigned char *p, size_t n)
+{
+	if (n > 0 && p[0] > 2)
+		return true;
+	for (size_t i = 1; i < n && i < 4; i++)
+		if (p[i] != 0)
+			return true;
+	return false;
+}
+
+int
+app_demux_init(struct app_demux *d, size_t max_line)
+{
+	memset(d, 0, sizeof(*d));
+	for (int i = 0; i < 3; i++) {
+		d->acc[i].max = max_line;
+		if ((d->acc[i].buf = malloc(max_line + 1)) == NULL) {
+			app_demux_free(d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+app_demux_free(struct app_demux *d)
+{
+	for (int i = 0; i < 3; i++) {
+		free(d->acc[i].buf);
+		d->acc[i].buf = NULL;
+	}
+}
+
+size_t
+app_demux_feed(struct app_demux *d, const char *data, size_t len, app_line_fn fn, void *ud)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	size_t               count = 0, take, size;
+	int                  stream;
+
+	while (len > 0) {
+		if (d->mode == APP_DEMUX_RAW) {
+			acc_feed(&d->acc[1], 1, (const char *)p, len, fn, ud, &count);
+			return count;
+		}
+		if (d->left > 0) {	/* inside a frame's payload */
+			take = len < d->left ? len : d->left;
+			acc_feed(&d->acc[d->stream], d->stream, (const char *)p, take, fn, ud, &count);
+			d->left -= take;
+			p += take;
+			len -= take;
+			continue;
+		}
+		/* A header, perhaps split across calls. */
+		take = 8 - d->hlen < len ? 8 - d->hlen : len;
+		memcpy(d->hdr + d->hlen, p, take);
+		d->hlen += take;
+		p += take;
+		len -= take;
+		if (d->hlen < 8 && !not_header(d->hdr, d->hlen))
+			return count;
+		take = d->hlen;
+		d->hlen = 0;
+		if (take < 8 || !frame_header(d->hdr, 8, &stream, &size)) {
+			/* Not a frame (a TTY's raw output, or garbage after frames):
+			 * the rest as it is, on stdout. */
+			d->mode = APP_DEMUX_RAW;
+			acc_feed(&d->acc[1], 1, (const char *)d->hdr, take, fn, ud, &count);
+			continue;
+		}
+		d->mode = APP_DEMUX_FRAMED;
+		d->stream = stream;
+		d->left = size;
+	}
+	return count;
+}
+
+size_t
+app_demux_end(struct app_demux *d, app_line_fn fn, void *ud)
+{
+	size_t count = 0;
+
+	/* Fewer than 8 bytes in all: not a header, raw output. */
+	if (d->hlen > 0) {
+		acc_feed(&d->acc[1], 1, (const char *)d->hdr, d->hlen, fn, ud, &count);
+		d->hlen = 0;
+	}
+	for (int i = 0; i < 3; i++)
+		if (d->acc[i].any) {
+			d->acc[i].buf[d->acc[i].len] = '\0';
+			fn(ud, i, d->acc[i].buf, d->acc[i].len);
+			d->acc[i].len = 0;
+			d->acc[i].any = false;
+			count++;
+		}
+	return count;
+}
+
 size_t
 app_demux_lines(const char *data, size_t len, size_t max_line, app_line_fn fn, void *ud)
 {
-	const unsigned char *d = (const unsigned char *)data;
-	struct line_acc      acc[3];
-	size_t               off = 0, count = 0, size;
-	int                  stream;
-	bool                 framed;
+	struct app_demux d;
+	size_t           count;
 
-	for (int i = 0; i < 3; i++) {
-		acc[i].buf = malloc(max_line + 1);
-		acc[i].len = 0;
-		acc[i].max = max_line;
-		acc[i].any = false;
-		if (acc[i].buf == NULL) {
-			for (int k = 0; k < i; k++)
-				free(acc[k].buf);
-			return 0;
-		}
-	}
-	framed = frame_header(d, len, &stream, &size);
-	if (!framed)
-		acc_feed(&acc[1], 1, data, len, fn, ud, &count);
-	while (framed && off < len) {
-		if (!frame_header(d + off, len - off, &stream, &size)) {
-			/* Not a frame: the rest as it is, on stdout. */
-			acc_feed(&acc[1], 1, data + off, len - off, fn, ud, &count);
-			break;
-		}
-		off += 8;
-		if (size > len - off)
-			size = len - off;
-		acc_feed(&acc[stream], stream, data + off, size, fn, ud, &count);
-		off += size;
-	}
-	for (int i = 0; i < 3; i++) {
-		if (acc[i].any) {
-			acc[i].buf[acc[i].len] = '\0';
-			fn(ud, i, acc[i].buf, acc[i].len);
-			count++;
-		}
-		free(acc[i].buf);
-	}
+	if (app_demux_init(&d, max_line) != 0)
+		return 0;
+	count = app_demux_feed(&d, data, len, fn, ud);
+	count += app_demux_end(&d, fn, ud);
+	app_demux_free(&d);
 	return count;
 }
 

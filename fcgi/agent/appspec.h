@@ -128,6 +128,32 @@ void app_redact(const struct app_redact *r, const char *in, char *out, size_t ou
 typedef void (*app_line_fn)(void *ud, int stream, const char *line, size_t n);
 size_t app_demux_lines(const char *data, size_t len, size_t max_line, app_line_fn fn, void *ud);
 /*
+ * The same, incrementally, for a stream read as it comes (a followed log):
+ * frames and lines may be split anywhere between app_demux_feed calls; a
+ * line is delivered once its '\n' came; app_demux_end delivers the lines
+ * still without one (the stream ended).  The first 8 bytes decide, as
+ * above, between frames and raw output.  Memory: 3 lines of max_line.
+ * init: 0 or -1 (out of memory); feed and end return the lines delivered.
+ */
+struct app_line_acc {
+	char  *buf;
+	size_t len, max;
+	bool   any;	/* bytes since the last newline */
+};
+enum app_demux_mode { APP_DEMUX_UNKNOWN, APP_DEMUX_FRAMED, APP_DEMUX_RAW };
+struct app_demux {
+	struct app_line_acc acc[3];	/* per stream: stdin (unused), stdout, stderr */
+	enum app_demux_mode mode;
+	unsigned char       hdr[8];	/* a header read in part */
+	size_t              hlen;
+	int                 stream;	/* of the frame being read */
+	size_t              left;	/* its payload bytes still to come */
+};
+int    app_demux_init(struct app_demux *d, size_t max_line);
+size_t app_demux_feed(struct app_demux *d, const char *data, size_t len, app_line_fn fn, void *ud);
+size_t app_demux_end(struct app_demux *d, app_line_fn fn, void *ud);
+void   app_demux_free(struct app_demux *d);
+/*
  * Concatenates the payloads of every frame into out (outlen, terminated),
  * stdout and stderr interleaved as they came; sets *truncated when they did
  * not fit.  Returns the bytes written.

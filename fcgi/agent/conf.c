@@ -24,7 +24,7 @@
 #include "text.h"
 
 /* CONF_SECONDS: "2", "0.5" seconds in the file, kept as int64_t milliseconds. */
-enum conf_type { CONF_STR, CONF_INT, CONF_SECONDS };
+enum conf_type { CONF_STR, CONF_INT, CONF_SECONDS, CONF_BOOL };	/* CONF_BOOL: true|false */
 
 struct conf_key {
 	const char    *key;
@@ -151,6 +151,7 @@ valid_level(const char *v)
 #define S(k, d, v, h)         {#k, CONF_STR, FIELD(k), d, 0, 0, v, h}
 #define I(k, d, lo, hi, h)    {#k, CONF_INT, FIELD(k), d, lo, hi, NULL, h}
 #define T(n, k, d, lo, hi, h) {n, CONF_SECONDS, FIELD(k), d, lo, hi, NULL, h}
+#define B(k, d, h)            {#k, CONF_BOOL, FIELD(k), d, 0, 1, NULL, h}
 
 static const struct conf_key conf_keys[] = {
 	S(plane_url, "", valid_url, "the plane's base URL, e.g. https://plane.example.com (required)"),
@@ -183,6 +184,8 @@ static const struct conf_key conf_keys[] = {
 	    "FORWARD; see the README's \"Network isolation\"); one name per engine on a host"),
 	T("instances_interval", instances_interval_ms, "5", 200, 3600000, "seconds between container reports to the plane"),
 	T("logs_interval", logs_interval_ms, "2", 200, 3600000, "seconds between runtime log shipments"),
+	B(logs_follow, "true", "follow the running containers' logs as streams (lines shipped as "
+	    "they come); false: read them every logs_interval"),
 	T("volumes_interval", volumes_interval_ms, "300", 1000, 86400000, "seconds between reports of "
 	    "the volumes' used bytes (engine /system/df, which reads every volume: keep it minutes)"),
 	T("wake_idle_timeout", wake_idle_ms, "75", 1000, 3600000, "seconds without a frame (launcher-ws "
@@ -224,6 +227,11 @@ conf_apply(struct agent_conf *c, const struct conf_key *k, const char *v)
 		if (agent_parse_seconds_ms(v, k->min, k->max, &n) != 0)
 			return "not a number of seconds in range";
 		*(int64_t *)(void *)base = n;
+		return NULL;
+	case CONF_BOOL:
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+			return "must be true or false";
+		*(bool *)(void *)base = strcmp(v, "true") == 0;
 		return NULL;
 	}
 	return "bad type";

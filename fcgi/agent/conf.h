@@ -44,6 +44,7 @@ struct agent_conf {
 	char    firewall_chain[32];	/* the isolation chains' name (netfw.h) */
 	int64_t instances_interval_ms;		/* key instances_interval, seconds */
 	int64_t logs_interval_ms;		/* key logs_interval, seconds */
+	bool    logs_follow;			/* follow logs as streams (follow.h) */
 	int64_t volumes_interval_ms;		/* key volumes_interval, seconds */
 	int64_t wake_idle_ms;			/* key wake_idle_timeout, seconds */
 	char    state_dir[AGENT_STR_MAX];

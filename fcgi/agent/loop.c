@@ -25,6 +25,7 @@
 #include "app.h"
 #include "db.h"
 #include "engine.h"
+#include "follow.h"
 #include "hostinfo.h"
 #include "netfw.h"
 #include "plane.h"
@@ -76,6 +77,8 @@ struct agent {
 	int64_t                  next_inst, next_logs, next_vols;
 	struct wake              wake;		/* launcher-ws: "a job is waiting" */
 	pid_t                    terms[TERM_MAX];	/* terminal sessions' processes; 0 = free */
+	pid_t                    follower;	/* logs_follow's process (follow.h); 0 = none */
+	int64_t                  next_follow;	/* no (re)fork before this */
 };
 
 /*
@@ -107,6 +110,44 @@ json_free(void *p)
 	cJSON_Delete(p);
 }
 
+/* ---------------------------------------------------------- log follower */
+
+/* Ends the follower (its whole group) and reaps it. */
+static void
+follow_stop(struct agent *ag)
+{
+	if (ag->follower <= 0)
+		return;
+	kill(-ag->follower, SIGKILL);
+	while (waitpid(ag->follower, NULL, 0) < 0 && errno == EINTR)
+		;
+	ag->follower = 0;
+}
+
+/*
+ * logs_follow: keeps the follower running while the engine answers (a
+ * follower that died is forked again after a second); never waits on it.
+ */
+static void
+follow_service(struct agent *ag, int64_t now)
+{
+	int st;
+
+	if (ag->follower > 0 && waitpid(ag->follower, &st, WNOHANG) == ag->follower) {
+		log_warn("the log follower ended (status %d); starting it again", st);
+		ag->follower = 0;
+		ag->next_follow = now + 1000;
+	}
+	if (!ag->conf->logs_follow || ag->follower > 0 || !ag->engine_up || ag->stop_at != 0 ||
+	    now < ag->next_follow)
+		return;
+	if (follow_spawn(ag->conf, ag->token, &ag->follower) != 0) {
+		log_warn("cannot fork the log follower: %s", strerror(errno));
+		ag->follower = 0;
+		ag->next_follow = now + 5000;
+	}
+}
+
 /* ---------------------------------------------------------- plane calls */
 
 static void
@@ -123,9 +164,12 @@ token_reload(struct agent *ag)
 	if (strcmp(tok, ag->token) != 0) {
 		memcpy(ag->token, tok, sizeof(tok));
 		log_info("token file %s re-read: the token changed", ag->conf->token_file);
-		/* The wake-up channel was opened with the old one. */
+		/* The wake-up channel was opened with the old one, and so was
+		 * the log follower: both start again with the new one. */
 		wake_close(&ag->wake);
 		ag->wake.retry_at = 0;
+		follow_stop(ag);
+		ag->next_follow = 0;
 	}
 	explicit_bzero(tok, sizeof(tok));
 }
@@ -734,7 +778,8 @@ reports(struct agent *ag)
 		ag->next_inst = timefmt_mono_ms() + ag->conf->instances_interval_ms;
 	}
 	now = timefmt_mono_ms();
-	if (now >= ag->next_logs && now >= ag->retry_at) {
+	follow_service(ag, now);
+	if (!ag->conf->logs_follow && now >= ag->next_logs && now >= ag->retry_at) {
 		(void)report_logs(&ag->rep, &ag->x, &ag->a, report_post, ag);
 		ag->next_logs = timefmt_mono_ms() + ag->conf->logs_interval_ms;
 	}
@@ -769,6 +814,7 @@ agent_cleanup(struct agent *ag)
 {
 	job_clear(ag);
 	terms_reap(ag, true);
+	follow_stop(ag);
 	wake_close(&ag->wake);
 	report_free(&ag->rep);
 	xfer_cleanup(&ag->x);
@@ -817,7 +863,8 @@ next_wake(const struct agent *ag, int64_t now)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else if (ag->engine_up) {
 		t = min64(t, max64(ag->next_inst, gate));
-		t = min64(t, max64(ag->next_logs, gate));
+		if (!ag->conf->logs_follow)
+			t = min64(t, max64(ag->next_logs, gate));
 		t = min64(t, max64(ag->next_vols, gate));
 	}
 	return t > now ? t - now : 0;

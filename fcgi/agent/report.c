@@ -162,19 +162,11 @@ report_volumes(struct report *r, struct xfer *x, struct arena *a, report_post_fn
 
 /* ---------------------------------------------------------------- logs */
 
-struct take {
-	struct log_cursor *c;
-	const char        *app, *dep, *db;	/* db: a database's container (app NULL) */
-	cJSON             *entries;
-	int                added;
-	int                skip;	/* lines at c->last still to skip */
-};
-
 static void
 take_line(void *ud, int stream, const char *line, size_t n)
 {
-	struct take  *t = ud;
-	struct app_ts ts;
+	struct log_take *t = ud;
+	struct app_ts    ts;
 	size_t        off;
 	char          msg[REPORT_LINE_MAX + 8], stamp[48];
 	cJSON        *e;
@@ -228,14 +220,49 @@ report_take_lines(struct log_cursor *c, const char *body, size_t len, const char
 }
 
 int
+report_take_begin(struct log_take *t, struct log_cursor *c, const char *app_id,
+    const char *deployment_id, const char *database_id, cJSON *entries)
+{
+	memset(t, 0, sizeof(*t));
+	t->c = c;
+	t->app = app_id;
+	t->dep = deployment_id;
+	t->db = database_id;
+	t->entries = entries;
+	t->skip = c->have ? c->at_last : 0;
+	/* +64: room for the timestamp in front of a line of REPORT_LINE_MAX. */
+	return app_demux_init(&t->d, REPORT_LINE_MAX + 64);
+}
+
+int
+report_take_feed(struct log_take *t, const char *data, size_t len)
+{
+	int before = t->added;
+
+	(void)app_demux_feed(&t->d, data, len, take_line, t);
+	return t->added - before;
+}
+
+int
+report_take_end(struct log_take *t)
+{
+	int before = t->added;
+
+	(void)app_demux_end(&t->d, take_line, t);
+	app_demux_free(&t->d);
+	return t->added - before;
+}
+
+int
 report_take_db_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
     const char *deployment_id, const char *database_id, cJSON *entries)
 {
-	struct take t = {.c = c, .app = app_id, .dep = deployment_id, .db = database_id,
-	    .entries = entries, .skip = c->have ? c->at_last : 0};
+	struct log_take t;
 
-	/* +64: room for the timestamp in front of a line of REPORT_LINE_MAX. */
-	app_demux_lines(body, len, REPORT_LINE_MAX + 64, take_line, &t);
+	if (report_take_begin(&t, c, app_id, deployment_id, database_id, entries) != 0)
+		return 0;
+	(void)report_take_feed(&t, body, len);
+	(void)report_take_end(&t);
 	return t.added;
 }
 
@@ -262,8 +289,8 @@ cursor(struct report *r, const char *id)
 }
 
 /* Keeps the pending buffer bounded: the oldest lines go first. */
-static void
-bound_pending(struct report *r)
+void
+report_bound_pending(struct report *r)
 {
 	int n = cJSON_GetArraySize(r->pending), drop = n - REPORT_PENDING_MAX;
 
@@ -327,7 +354,7 @@ gather(struct report *r, struct xfer *x, struct arena *a)
 		if (r->cur[i].listed)
 			r->cur[w++] = r->cur[i];
 	r->ncur = w;
-	bound_pending(r);
+	report_bound_pending(r);
 }
 
 int
@@ -336,6 +363,12 @@ report_logs(struct report *r, struct xfer *x, struct arena *a, report_post_fn po
 	if (r->pending == NULL && (r->pending = cJSON_CreateArray()) == NULL)
 		return -1;
 	gather(r, x, a);
+	return report_ship(r, post, ud);
+}
+
+int
+report_ship(struct report *r, report_post_fn post, void *ud)
+{
 	while (cJSON_GetArraySize(r->pending) > 0) {
 		struct plane_answer ans;
 		enum plane_rc       rc;

@@ -3,8 +3,9 @@
  * loop: the complete set of managed containers on this server
  * (POST /agent/instances, every instances_interval and right after each
  * app.* job), the containers' runtime logs (POST /agent/logs, every
- * logs_interval) and the volumes' used bytes (POST /agent/volumes, every
- * volumes_interval).
+ * logs_interval when logs_follow is false; else follow.h ships them as
+ * they come, with the line taking and shipping below) and the volumes'
+ * used bytes (POST /agent/volumes, every volumes_interval).
  *
  * Inline in the main loop, not in a forked reporter: each tick is one
  * engine list plus one short request per container (3 s timeouts), and
@@ -54,6 +55,16 @@ struct log_cursor {
 	int           at_last;		/* lines shipped with timestamp == last */
 	bool          running;		/* at the previous tick */
 	bool          listed;		/* in this tick's list */
+};
+
+/* One container's lines being taken, possibly from a stream (follow.h). */
+struct log_take {
+	struct log_cursor *c;
+	const char        *app, *dep, *db;	/* db: a database's container (app NULL) */
+	cJSON             *entries;
+	int                added;
+	int                skip;	/* lines at c->last still to skip */
+	struct app_demux   d;
 };
 
 /* A container's previous CPU sample, for engines that give no precpu (ctr.h). */
@@ -106,5 +117,27 @@ int  report_take_lines(struct log_cursor *c, const char *body, size_t len, const
  * entries carry "database_id" instead of "app_id" and "deployment_id". */
 int  report_take_db_lines(struct log_cursor *c, const char *body, size_t len, const char *app_id,
     const char *deployment_id, const char *database_id, cJSON *entries);
+
+/*
+ * The same, incrementally, for a followed stream (follow.h): begin (0, or
+ * -1 out of memory), feed the bytes as they come (lines split anywhere
+ * wait for their end), end when the stream ended (delivers a last line
+ * without '\n', frees).  feed and end return the entries added.  The
+ * cursor semantics are the same: since=<c->last> is inclusive, so the
+ * c->at_last lines at it are skipped.
+ */
+int  report_take_begin(struct log_take *t, struct log_cursor *c, const char *app_id,
+    const char *deployment_id, const char *database_id, cJSON *entries);
+int  report_take_feed(struct log_take *t, const char *data, size_t len);
+int  report_take_end(struct log_take *t);
+
+/* Drops the oldest pending entries beyond REPORT_PENDING_MAX (a warning). */
+void report_bound_pending(struct report *r);
+/*
+ * Ships r->pending in batches (REPORT_BATCH_ENTRIES, REPORT_BATCH_BYTES)
+ * to POST /agent/logs; 0 all sent (or refused and dropped), -1 the plane
+ * did not answer (the rest is kept).
+ */
+int  report_ship(struct report *r, report_post_fn post, void *ud);
 
 #endif

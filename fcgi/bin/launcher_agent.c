@@ -12,6 +12,7 @@
  *                  [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]
  *                  [--host-ports LOW-HIGH]
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
+ *                  [--logs-follow true|false]
  *                  [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
@@ -54,6 +55,7 @@ static const struct {
 	{"--instances-interval", "instances_interval"},
 	{"--wake-idle-timeout", "wake_idle_timeout"},
 	{"--logs-interval", "logs_interval"},
+	{"--logs-follow", "logs_follow"},
 	{"--volumes-interval", "volumes_interval"},
 	{"--state-dir", "state_dir"},
 	{"--log-level", "log_level"},
@@ -70,6 +72,7 @@ usage(FILE *f)
 	    "                      [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]\n"
 	    "                      [--host-ports LOW-HIGH] [--firewall-chain NAME]\n"
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
+	    "                      [--logs-follow true|false]\n"
 	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"

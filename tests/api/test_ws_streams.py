@@ -440,3 +440,58 @@ def test_unified_stream_of_an_app_and_a_deployment_resumes_with_its_cursor():
     got = w.results()[0]["messages"]
     assert [m["message"] for m in got if m["type"] == "log"] == [m["message"] for m in msgs[5:]], got
     assert {"type": "status", "resource": "deployment:" + d["id"], "status": "succeeded"} in got, got
+
+
+# ------------------------------------------------ a real container's lines
+
+def test_a_running_containers_lines_reach_a_client_as_printed_across_a_restart():
+    """The real agent follows a labelled container's logs: with logs_interval
+    at 60 s only the follower can deliver a line within the test's waits; a
+    stop and a start of the container neither lose nor repeat a line."""
+    from test_agent_e2e import RealAgent, _wait
+    from test_deploy_e2e import engine
+    image = os.environ.get("FIXTURE_BASE_IMAGE")
+    if not image:
+        raise Skip("FIXTURE_BASE_IMAGE (tests/fixtures/build.sh) is needed")
+    c, s, p, a, _ = _world("wsfol")
+    agent = RealAgent(c.tenant, s["agent_token"], s["name"])
+    agent.args += ["--logs-interval", "60", "--logs-follow", "true"]
+    agent.start()
+    name = "lnchr-follow-" + uuid.uuid4().hex[:8]
+    try:
+        _wait("the agent online", lambda: c.get("/servers/" + s["id"]).data["status"] == "online", 30)
+        time.sleep(1.5)  # past the poller's first tick (were it on): only a follower can ship
+        # The counter lives in the container's own filesystem: a restart goes on counting.
+        script = ('mkdir -p /tmp; n=$(cat /tmp/n 2>/dev/null || echo 0); while true; do n=$((n+1)); '
+                  'echo $n > /tmp/n; echo "tick $n"; sleep 0.2; done')
+        st, ctr = engine("POST", "/containers/create?name=" + name,
+                         {"Image": image, "Cmd": ["/bin/sh", "-c", script], "StopTimeout": 1,
+                          "Labels": {"launcher.managed": "1", "launcher.app": a["id"],
+                                     "launcher.deployment": ""}})
+        assert st == 201, ctr
+        w = WS(c.tenant, "/ws/applications/%s/logs" % a["id"], token=c.token, count=5, timeout=20)
+        assert w.opened()["event"] == "open"
+        assert engine("POST", "/containers/%s/start" % ctr["Id"])[0] in (204, 304)
+        msgs = w.results(30)[0]["messages"]
+        got = [m["message"] for m in msgs if m.get("type") == "log"]
+        assert got == ["tick %d" % i for i in range(1, 6)], (msgs, open(agent.log).read()[-2000:])
+        # Stop, wait a little, start: the counter goes on; every tick once.
+        assert engine("POST", "/containers/%s/stop?t=1" % ctr["Id"])[0] in (204, 304)
+        time.sleep(1.5)
+        assert engine("POST", "/containers/%s/start" % ctr["Id"])[0] in (204, 304)
+        time.sleep(2)
+        assert engine("POST", "/containers/%s/stop?t=1" % ctr["Id"])[0] in (204, 304)
+        st, last = engine("GET", "/containers/%s/logs?stdout=1&tail=1" % ctr["Id"])
+        assert st == 200, last
+        top = int(last.split(b"tick ")[-1].split()[0])
+        assert top > 5, last
+
+        def shipped():
+            rows = c.get("/applications/%s/runtime-logs?limit=200" % a["id"]).data
+            return [r["message"] for r in rows] if len(rows) >= top else None
+        ticks = _wait("every tick shipped", shipped, 20)
+        nums = sorted(int(m.split()[1]) for m in ticks)
+        assert nums == list(range(1, top + 1)), (nums, top, open(agent.log).read()[-3000:])
+    finally:
+        engine("DELETE", "/containers/%s?force=1" % name)
+        agent.kill()

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # tests/bench/ws_bench.sh - make bench-ws: launcher-ws under load, on a
-# throwaway stack (no agent: this script writes runtime logs through the
-# agent API, as an agent ships them).
-#   latency: 10,000 lines, each stamped when it is "printed" (a steady
-#            2,000 lines/s), shipped in batches every 200 ms (an agent with
-#            logs_interval = 0.2, the least it allows), received by a client
-#            of /ws/applications/:id/logs through nginx: receipt - print,
-#            p50 and p99 (goal: p99 under 250 ms).
+# throwaway stack (LAUNCHER_LOCAL_AGENT=0: the bench starts the real
+# launcher-agent itself).
+#   latency: a container (the busybox base fixture, labelled as an app's)
+#            prints a ready line, then 10,000 lines at a steady 1,000
+#            lines/s; the real agent ships them (POST /agent/logs); a client
+#            of /ws/applications/:id/logs through nginx receives them:
+#            receipt time - the line's engine timestamp, p50 and p99 (goal:
+#            p99 under 250 ms).  Twice: logs_follow = true (streams), then
+#            false (polling every logs_interval, its default 2 s).
 #   memory:  the daemon's VmRSS idle, then with 1,000 idle streams open
 #            (goal: under 64 MB).  Needs 1,000+ descriptors: the client and
 #            the daemon stay within the current `ulimit -n` (never raised).
@@ -31,5 +33,11 @@ if [ ! -f tests/tools/node_modules/ws/package.json ] ||
 fi
 bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
 	{ cat "$LAUNCHER_STATE_DIR/start.out"; exit 1; }
+# The base fixture (busybox) in the stack's engine: FIXTURE_BASE_IMAGE.
+ENGINE_SOCK=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"")
+bash tests/fixtures/build.sh --engine-socket "$ENGINE_SOCK" > "$LAUNCHER_STATE_DIR/fixtures.env" \
+	2> "$LAUNCHER_STATE_DIR/fixtures.log" || { tail -n 20 "$LAUNCHER_STATE_DIR/fixtures.log"; exit 1; }
+# shellcheck disable=SC1091 # export lines
+. "$LAUNCHER_STATE_DIR/fixtures.env"
 echo "ulimit -n: soft $(ulimit -Sn), hard $(ulimit -Hn)"
 $PY tests/bench/ws_bench.py

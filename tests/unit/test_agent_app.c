@@ -215,6 +215,99 @@ test_demux(void)
 	CHECK(demux_n == 1 && strcmp(demux_got[0], "hello") == 0, "short frame handled");
 }
 
+/*
+ * The stream demuxer fed a byte at a time, and in every split of two
+ * pieces, delivers what the whole body delivers: headers, payloads and
+ * lines split anywhere; a line without its '\n' waits until the end.
+ */
+static void
+test_demux_stream(void)
+{
+	char             buf[512];
+	size_t           n = 0, got;
+	struct app_demux d;
+	bool             ok = true;
+
+	n += frame(buf + n, 1, "hello\nwor");
+	n += frame(buf + n, 2, "err line\n");
+	n += frame(buf + n, 1, "ld\nlast");
+	CHECK(app_demux_init(&d, 100) == 0, "init");
+	demux_n = 0;
+	got = 0;
+	for (size_t i = 0; i < n; i++) {
+		got += app_demux_feed(&d, buf + i, 1, on_line, NULL);
+		if (i + 1 < n && demux_n == 3 && strcmp(demux_got[2], "world") != 0)
+			ok = false;
+	}
+	CHECK(ok && got == 3 && demux_n == 3, "byte by byte: three complete lines, the last waits");
+	CHECK(app_demux_end(&d, on_line, NULL) == 1 && demux_n == 4 &&
+	    strcmp(demux_got[3], "last") == 0 && demux_stream[3] == 1, "end: the partial line");
+	app_demux_free(&d);
+	for (size_t cut = 0; cut <= n; cut++) {
+		(void)app_demux_init(&d, 100);
+		demux_n = 0;
+		(void)app_demux_feed(&d, buf, cut, on_line, NULL);
+		(void)app_demux_feed(&d, buf + cut, n - cut, on_line, NULL);
+		(void)app_demux_end(&d, on_line, NULL);
+		app_demux_free(&d);
+		if (demux_n != 4 || strcmp(demux_got[0], "hello") != 0 ||
+		    strcmp(demux_got[1], "err line") != 0 || demux_stream[1] != 2 ||
+		    strcmp(demux_got[2], "world") != 0 || strcmp(demux_got[3], "last") != 0)
+			ok = false;
+	}
+	CHECK(ok, "every split point gives the same lines");
+	/* A TTY's raw output, its first bytes shorter than a header. */
+	(void)app_demux_init(&d, 100);
+	demux_n = 0;
+	(void)app_demux_feed(&d, "ab", 2, on_line, NULL);
+	(void)app_demux_feed(&d, "c\nraw", 5, on_line, NULL);
+	CHECK(demux_n == 1 && strcmp(demux_got[0], "abc") == 0 && demux_stream[0] == 1,
+	    "raw: a line split before 8 bytes");
+	(void)app_demux_feed(&d, " tty\n", 5, on_line, NULL);
+	CHECK(demux_n == 2 && strcmp(demux_got[1], "raw tty") == 0, "raw: the next line");
+	CHECK(app_demux_end(&d, on_line, NULL) == 0, "raw: nothing left");
+	app_demux_free(&d);
+	(void)app_demux_init(&d, 100);
+	demux_n = 0;
+	(void)app_demux_feed(&d, "x", 1, on_line, NULL);
+	CHECK(demux_n == 0 && app_demux_end(&d, on_line, NULL) == 1 && strcmp(demux_got[0], "x") == 0,
+	    "a body shorter than a header is raw output");
+	app_demux_free(&d);
+}
+
+/* Taking lines from a followed stream: pieces split anywhere, then a
+ * reconnect with since=<cursor> (inclusive) that replays the last second. */
+static void
+test_take_stream(void)
+{
+	char              body[1024];
+	size_t            n = 0, cut;
+	struct log_cursor c;
+	struct log_take   t;
+	cJSON            *e = cJSON_CreateArray();
+
+	memset(&c, 0, sizeof(c));
+	n += frame(body + n, 1, "2024-01-02T03:04:05.000000001Z a\n2024-01-02T03:04:05.000000001Z b\n2024-01");
+	cut = n;
+	n += frame(body + n, 1, "-02T03:04:05.000000001Z c\n");
+	CHECK(report_take_begin(&t, &c, APP, DEP, NULL, e) == 0, "begin");
+	CHECK(report_take_feed(&t, body, 5) == 0, "half a header: nothing");
+	CHECK(report_take_feed(&t, body + 5, cut - 5) == 2, "two lines, the third waits");
+	CHECK(report_take_feed(&t, body + cut, 12) == 0, "still waiting");
+	CHECK(report_take_feed(&t, body + cut + 12, n - cut - 12) == 1 &&
+	    strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 2), "message")->valuestring, "c") == 0,
+	    "the split line, whole");
+	CHECK(report_take_end(&t) == 0 && c.at_last == 3, "stream ends: cursor at 3 lines of one stamp");
+	/* The engine resends from the cursor's stamp on: skipped, then new ones. */
+	n += frame(body + n, 2, "2024-01-02T03:04:06Z d\n");
+	CHECK(report_take_begin(&t, &c, APP, DEP, NULL, e) == 0, "reconnect");
+	CHECK(report_take_feed(&t, body, n) == 1 && report_take_end(&t) == 0 &&
+	    cJSON_GetArraySize(e) == 4 &&
+	    strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3), "message")->valuestring, "d") == 0,
+	    "reconnect: no duplicate, nothing lost");
+	cJSON_Delete(e);
+}
+
 static void
 test_ts_and_cursor(void)
 {
@@ -469,6 +562,8 @@ main(void)
 	test_redact();
 	test_redact_many();
 	test_demux();
+	test_demux_stream();
+	test_take_stream();
 	test_ts_and_cursor();
 	test_edge_and_create();
 	test_edge_one_site_per_name();
