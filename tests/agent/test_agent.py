@@ -63,7 +63,11 @@ class Agent:
         args = [AGENT, "--plane", plane.url, "--tenant", plane.tenant, "--ca", plane.cert,
                 "--engine-socket", engine or ENGINE or os.path.join(tmp, "no-engine.sock"),
                 "--state-dir", self.state, "--heartbeat-interval", "1",
-                "--poll-interval", "0.2"]
+                "--poll-interval", "0.2",
+                # The cases count the agent's job processes (pgrep -P): without
+                # the log follower's process among them. The follower is
+                # covered by the API tests (test_ws_streams.py).
+                "--logs-follow", "false"]
         if token_file:
             args += ["--token-file", os.path.join(tmp, "token")]
         if os.environ.get("AGENT_FIREWALL_CHAIN"):  # the stack's (its stop removes them)
