@@ -173,12 +173,14 @@ get(struct req *r)
 	return respond(r, http_param(r, "id"), 200);
 }
 
+static const struct db_update gp_update = {&st_gp_update, &st_gp_exists, "git provider",
+    "git provider not found", NAME_TAKEN};
+
 static enum err
 update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
 	const char      *version, *id = http_param(r, "id"), *given, *sealed;
-	PGresult        *res;
 	cJSON           *o;
 	char            *text;
 	enum err         e;
@@ -202,16 +204,8 @@ update(struct req *r)
 	if ((text = cJSON_PrintUnformatted(o)) == NULL)
 		return ERR_INTERNAL;
 	arena_defer(r->a, free, text);
-	e = db_run(r, &st_gp_update, &res, id, text, version);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, NAME_TAKEN);
-	if (e != ERR_OK)
+	if ((e = db_update(r, &gp_update, id, text, version)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1) {
-		if ((e = db_get_object(r, &st_gp_exists, &res, "git provider not found", id)) != ERR_OK)
-			return e;
-		return http_changed(r, "git provider");
-	}
 	return respond(r, id, 200);
 }
 

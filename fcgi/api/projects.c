@@ -180,11 +180,13 @@ static const struct field update_fields[] = {
 	{"auto_error_tracking_enabled", F_BOOL, false, false, 0, 0, NULL},
 };
 
+static const struct db_update project_update = {&st_update, NULL, "project", "project not found",
+    "a project with this name already exists"};
+
 static enum err
 update(struct req *r)
 {
 	struct field_val v[7];
-	PGresult        *res;
 	const char      *version;
 	char            *given;
 	enum err         e;
@@ -196,13 +198,8 @@ update(struct req *r)
 	/* The body's known fields, validated, are what changes. */
 	given = cJSON_PrintUnformatted(r->json);
 	arena_defer(r->a, free, given);
-	e = db_run(r, &st_update, &res, r->who.project_id, given, version);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, "a project with this name already exists");
-	if (e != ERR_OK)
+	if ((e = db_update(r, &project_update, r->who.project_id, given, version)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_changed(r, "project");
 	return respond_project(r, r->who.project_id, 200);
 }
 

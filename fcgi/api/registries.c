@@ -249,12 +249,14 @@ update_rule(struct req *r, const struct field_val *v, cJSON *details)
 		    "(docker_hub, ghcr, gitlab)");
 }
 
+static const struct db_update reg_update = {&st_reg_update, &st_reg_get, "registry", "registry not found",
+    REGISTRY_NAME_TAKEN};
+
 static enum err
 update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
 	const char      *version, *id = http_param(r, "id"), *body;
-	PGresult        *res;
 	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
@@ -262,16 +264,8 @@ update(struct req *r)
 		return e;
 	if ((body = patch_of(r, v)) == NULL)
 		return ERR_INTERNAL;
-	e = db_run(r, &st_reg_update, &res, id, body, version);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, REGISTRY_NAME_TAKEN);
-	if (e != ERR_OK)
+	if ((e = db_update(r, &reg_update, id, body, version)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1) {
-		if ((e = db_get_object(r, &st_reg_get, &res, "registry not found", id)) != ERR_OK)
-			return e;
-		return http_changed(r, "registry");
-	}
 	return respond(r, id, 200);
 }
 

@@ -165,17 +165,6 @@ get(struct req *r)
 	return respond_server(r, id, 200, NULL);
 }
 
-/* After a conditional write matched nothing: 404 or 412. */
-static enum err
-missed(struct req *r, const char *id)
-{
-	PGresult *res;
-	enum err  e;
-
-	if ((e = db_get_object(r, &st_exists, &res, "server not found", id)) != ERR_OK)
-		return e;
-	return http_changed(r, "server");
-}
 
 static const struct field update_fields[] = {
 	{"name", F_STRING, false, false, 1, 63, json_check_slug},
@@ -186,12 +175,14 @@ static const struct field update_fields[] = {
 	{"heartbeat_interval_seconds", F_INT, false, false, 1, 3600, NULL},
 };
 
+static const struct db_update server_update = {&st_update, &st_exists, "server", "server not found",
+    "a server with this name already exists"};
+
 static enum err
 update(struct req *r)
 {
 	const char      *id = http_param(r, "id"), *version;
 	struct field_val v[6];
-	PGresult        *res;
 	char            *given;
 	enum err         e;
 
@@ -203,13 +194,8 @@ update(struct req *r)
 		cJSON_ReplaceItemInObjectCaseSensitive(r->json, "labels", cJSON_CreateObject());
 	given = cJSON_PrintUnformatted(r->json);
 	arena_defer(r->a, free, given);
-	e = db_run(r, &st_update, &res, id, given, version);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, "a server with this name already exists");
-	if (e != ERR_OK)
+	if ((e = db_update(r, &server_update, id, given, version)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return missed(r, id);
 	return respond_server(r, id, 200, NULL);
 }
 
@@ -239,7 +225,7 @@ del(struct req *r)
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
-		return missed(r, id);
+		return db_missed(r, &st_exists, id, "server", "server not found");
 	return http_no_content(r);
 }
 

@@ -127,12 +127,14 @@ get(struct req *r)
 	return respond(r, http_param(r, "id"), 200);
 }
 
+static const struct db_update vol_update = {&st_vol_update, NULL, "volume", "volume not found",
+    VOLUME_NAME_TAKEN};
+
 static enum err
 update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
 	const char      *version, *id = http_param(r, "id"), *body;
-	PGresult        *res;
 	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
@@ -140,13 +142,8 @@ update(struct req *r)
 		return e;
 	if ((body = JSON_GIVEN(r, update_fields)) == NULL)
 		return ERR_INTERNAL;
-	e = db_run(r, &st_vol_update, &res, id, body, version);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, VOLUME_NAME_TAKEN);
-	if (e != ERR_OK)
+	if ((e = db_update(r, &vol_update, id, body, version)) != ERR_OK)
 		return e;
-	if (PQntuples(res) != 1)
-		return http_changed(r, "volume");
 	return respond(r, id, 200);
 }
 

@@ -321,6 +321,34 @@ db_delete(struct req *r, const struct db_stmt *st, const char *what, const char 
 	return http_no_content(r);
 }
 
+enum err
+db_missed(struct req *r, const struct db_stmt *exists, const char *id, const char *what,
+    const char *not_found)
+{
+	PGresult *res;
+	enum err  e;
+
+	if (exists != NULL && (e = db_get_object(r, exists, &res, not_found, id)) != ERR_OK)
+		return e;
+	return http_changed(r, what);
+}
+
+enum err
+db_update(struct req *r, const struct db_update *u, const char *id, const char *body,
+    const char *version)
+{
+	PGresult *res;
+	enum err  e = db_run(r, u->st, &res, id, body, version);
+
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, u->taken);
+	if (e != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return db_missed(r, u->exists, id, u->what, u->not_found);
+	return ERR_OK;
+}
+
 const char *
 db_message(struct req *r, const char *fallback)
 {

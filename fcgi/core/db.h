@@ -142,6 +142,32 @@ enum err db_respond_object(struct req *r, const struct db_stmt *st, const char *
  */
 enum err db_delete(struct req *r, const struct db_stmt *st, const char *what, const char *extra);
 
+/* A versioned UPDATE of one resource, for db_update(). */
+struct db_update {
+	const struct db_stmt *st;	/* $1 = id, $2 = the body (JSON), $3 = If-Match version or NULL */
+	const struct db_stmt *exists;	/* $1 = id: one row while it exists; NULL when the router
+					 * already resolved it (project-scoped resources) */
+	const char           *what;	/* "registry": 412's message (http_changed) */
+	const char           *not_found;	/* 404's message */
+	const char           *taken;	/* 409's message for a unique clash (23505) */
+};
+
+/*
+ * Runs u->st ($1 = id, $2 = body, $3 = version) and returns ERR_OK when it
+ * returned the updated row; otherwise answers: a unique clash 409 (taken),
+ * no row 404 (not_found) when u->exists finds nothing, else 412.  Any other
+ * database error is returned for the router to answer.
+ */
+enum err db_update(struct req *r, const struct db_update *u, const char *id, const char *body,
+    const char *version);
+
+/*
+ * After a conditional write matched no row: 404 (not_found) when exists
+ * ($1 = id) finds none, else 412 through http_changed(what).
+ */
+enum err db_missed(struct req *r, const struct db_stmt *exists, const char *id, const char *what,
+    const char *not_found);
+
 /* The message of our own raised error (SQLSTATE LNxxx/P0002), else fallback. */
 const char *db_message(struct req *r, const char *fallback);
 /* The constraint named by the last failed statement ("" if none). */
