@@ -42,7 +42,9 @@ DB_STMT st_gp_update = {"git_providers_update",
 DB_STMT st_gp_exists = {"git_providers_exists",
     "SELECT 1 FROM git_providers WHERE id = $1::uuid"};
 DB_STMT st_gp_delete = {"git_providers_delete",
-    "SELECT api_git_provider_delete($1::uuid, $2::bigint) AS deleted"};
+    "SELECT delete_unless_used('git_providers', $1::uuid, $2::bigint, 'git provider',"
+    " 'git_provider_used_by', 'git provider %s is used by the applications: %s; set their"
+    " git_provider_id to another provider or null first') AS deleted"};
 DB_STMT st_gp_job = {"git_providers_job",
     "SELECT git_provider_job($1::uuid, $2::uuid, $3, $4::jsonb, $5::uuid) AS id"};
 

@@ -39,7 +39,9 @@ DB_STMT st_reg_update = {"registries_update",
     "UPDATE registries r" DB_PATCH("r", "name, type, url, username, password_sealed")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 DB_STMT st_reg_delete = {"registries_delete",
-    "SELECT api_registry_delete($1::uuid, $2::bigint) AS deleted"};
+    "SELECT delete_unless_used('registries', $1::uuid, $2::bigint, 'registry', 'registry_used_by',"
+    " 'registry %s is used by: %s; point them at another registry (registry_id) first')"
+    " AS deleted"};
 DB_STMT st_reg_test = {"registries_test",
     "SELECT check_server($2::uuid) AS server_id FROM registries WHERE id = $1::uuid"};
 

@@ -39,7 +39,8 @@ DB_STMT st_vol_update = {"volumes_update",
     "UPDATE volumes v" DB_PATCH("v", "name, size_limit")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 DB_STMT st_vol_delete = {"volumes_delete",
-    "SELECT api_volume_delete($1::uuid, $2::bigint) AS deleted"};
+    "SELECT delete_unless_used('volumes', $1::uuid, $2::bigint, 'volume', 'volume_mounted_by',"
+    " 'volume %s is mounted by: %s; remove it from their volumes first') AS deleted"};
 
 #define VOLUME_NAME_TAKEN "name: a volume with this name already exists in the project"
 
