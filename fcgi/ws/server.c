@@ -130,6 +130,24 @@ ws_db(void)
 	return &srv.db;
 }
 
+int
+ws_sql(const struct db_stmt *st, int n, const char *const *params, PGresult **res)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct db_conn *c = ws_db();
+
+		if (c == NULL)
+			return -1;
+		if (db_conn_exec(c, st, n, params, res) == ERR_OK)
+			return 0;
+		if (db_conn_ok(c)) {
+			log_error("launcher-ws: %s failed: %s", st->name, db_conn_error(c));
+			return -1;
+		}
+	}
+	return -1;
+}
+
 DB_STMT st_agent_server = {"ws_agent_server",
     "SELECT server_id, tenant_id FROM launcher.ws_agent_server($1, $2::bytea)"};
 
@@ -141,7 +159,6 @@ lookup(const char *tenant, const char *token, struct ws_principal *who)
 	unsigned char   h[CRYPTO_HASH_BYTES];
 	char            hex[2 * CRYPTO_HASH_BYTES + 3];
 	const char     *params[2] = {tenant, hex};
-	struct db_conn *c;
 	PGresult       *res;
 	enum verdict    v = DENIED;
 
@@ -149,26 +166,15 @@ lookup(const char *tenant, const char *token, struct ws_principal *who)
 	hex[0] = '\\';
 	hex[1] = 'x';
 	util_hex(hex + 2, h, sizeof(h));
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((c = ws_db()) == NULL)
-			return UNAVAILABLE;
-		if (db_conn_exec(c, &st_agent_server, 2, params, &res) == ERR_OK) {
-			if (PQntuples(res) == 1) {
-				util_snprintf(who->server_id, sizeof(who->server_id), "%s",
-				    PQgetvalue(res, 0, 0));
-				util_snprintf(who->tenant_id, sizeof(who->tenant_id), "%s",
-				    PQgetvalue(res, 0, 1));
-				v = GRANTED;
-			}
-			PQclear(res);
-			return v;
-		}
-		if (db_conn_ok(c)) {
-			log_error("launcher-ws: agent lookup failed: %s", db_conn_error(c));
-			return UNAVAILABLE;
-		}
+	if (ws_sql(&st_agent_server, 2, params, &res) != 0)
+		return UNAVAILABLE;
+	if (PQntuples(res) == 1) {
+		util_snprintf(who->server_id, sizeof(who->server_id), "%s", PQgetvalue(res, 0, 0));
+		util_snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", PQgetvalue(res, 0, 1));
+		v = GRANTED;
 	}
-	return UNAVAILABLE;
+	PQclear(res);
+	return v;
 }
 
 /* WS_AUTH_AGENT: the x-lnchr-agent-token of a server of the URL's tenant. */

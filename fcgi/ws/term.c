@@ -71,28 +71,6 @@ DB_STMT st_term_seen = {"ws_term_seen",
 DB_STMT st_term_end = {"ws_term_end",
     "SELECT launcher.ws_terminal_end($1::uuid, $2::uuid, $3::int)"};
 
-/*
- * Runs st once (again after a lost connection); the caller PQclears *res.
- * ERR_OK, or ERR_UNAVAILABLE.
- */
-static enum err
-sql(const struct db_stmt *st, int n, const char *const *params, PGresult **res)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct db_conn *c = ws_db();
-
-		if (c == NULL)
-			return ERR_UNAVAILABLE;
-		if (db_conn_exec(c, st, n, params, res) == ERR_OK)
-			return ERR_OK;
-		if (db_conn_ok(c)) {
-			log_error("launcher-ws: %s failed: %s", st->name, db_conn_error(c));
-			return ERR_UNAVAILABLE;
-		}
-	}
-	return ERR_UNAVAILABLE;
-}
-
 /* A boolean function's answer: 1 true, 0 false, -1 unavailable. */
 static int
 sql_bool(const struct db_stmt *st, int n, const char *const *params)
@@ -100,7 +78,7 @@ sql_bool(const struct db_stmt *st, int n, const char *const *params)
 	PGresult *res;
 	int       v;
 
-	if (sql(st, n, params, &res) != ERR_OK)
+	if (ws_sql(st, n, params, &res) != 0)
 		return -1;
 	v = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
@@ -208,7 +186,7 @@ pair_end(struct pair *p)
 	}
 	log_info("launcher-ws: terminal session %s ended (%s)", p->id, params[2] ? params[2] :
 	    "no exit status");
-	if (sql(&st_term_end, 3, params, &res) == ERR_OK)
+	if (ws_sql(&st_term_end, 3, params, &res) == 0)
 		PQclear(res);
 	else
 		log_warn("launcher-ws: terminal session %s: its end was not recorded", p->id);
@@ -267,7 +245,7 @@ tick(lws_sorted_usec_list_t *sul)
 			PGresult   *res;
 
 			p->seen = now;
-			if (sql(&st_term_seen, 2, params, &res) == ERR_OK)
+			if (ws_sql(&st_term_seen, 2, params, &res) == 0)
 				PQclear(res);
 		}
 	}
@@ -294,7 +272,7 @@ client_admit(struct lws *wsi, struct ws_conn *c)
 	struct pair *p;
 	int         rc;
 
-	if (sql(&st_term_session, 2, params, &res) != ERR_OK)
+	if (ws_sql(&st_term_session, 2, params, &res) != 0)
 		return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
 		    "service temporarily unavailable");
 	if (PQntuples(res) != 1) {

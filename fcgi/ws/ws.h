@@ -146,6 +146,14 @@ int  ws_answer_raw(struct lws *wsi, unsigned status, const char *body, size_t le
  */
 struct db_conn *ws_db(void);
 
+/*
+ * The loop's one way to run a statement on ws_db(): st once (again after a
+ * lost connection; a statement error is logged and not retried).  The
+ * caller PQclears *res.  0, or -1 when the database did not answer it.
+ */
+struct db_stmt;
+int ws_sql(const struct db_stmt *st, int n, const char *const *params, PGresult **res);
+
 /* Asks for c's writable callback. */
 void ws_want_write(struct ws_conn *c);
 /* Writes one text (or binary) message from a caller's buffer that has
