@@ -52,6 +52,9 @@ struct config {
 	int64_t quota_databases;
 	int64_t terminal_sessions_max;	/* open or pending terminal sessions per tenant; 0 = no limit */
 	char    database_images_file[CONFIG_STR_MAX];
+	char    plane_hostname[256];	/* the plane's own API hostname ("" = none) */
+	bool    domain_wildcards;	/* custom domains may be "*.example.com" */
+	char    reserved_domains[CONFIG_STR_MAX];	/* comma list no tenant may claim */
 };
 
 /*
