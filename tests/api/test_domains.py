@@ -5,10 +5,14 @@ DNS records to create, applications' https_redirect, and the edge.host
 route jobs the database queues and the status their completion sets.
 The DNS checks themselves are launcher-dnscheck's (sql/033)."""
 import json
+import os
 import re
+import subprocess
+import threading
 import uuid
 
-from lib import CONF, Client, assert_error, make_key, new_project, new_user, psql, registered
+from lib import (CONF, STATE, Client, assert_error, make_key, new_project, new_user, pgpass, psql,
+                 registered)
 from test_servers import _server
 
 OBJECT_KEYS = {"id", "project_id", "application_id", "function_id", "hostname", "path_prefix",
@@ -228,6 +232,23 @@ def test_a_hostname_belongs_to_one_tenant():
     assert _dom(b, app_b, hostname=host)["hostname"] == host
 
 
+def test_two_tenants_racing_for_one_hostname_get_one_201_and_one_409():
+    worlds = [_world("domc%d" % i) for i in range(2)]
+    apps = [_app(c, p) for c, _, p in worlds]
+    host, out = _host("race"), [None, None]
+
+    def add(i):
+        out[i] = worlds[i][0].post("/domains", {"application_id": apps[i]["id"], "hostname": host,
+                                                "path_prefix": "/p%d" % i})
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status for r in out) == [201, 409], out
+    assert _owner("SELECT count(DISTINCT tenant_id) FROM domains WHERE hostname = '%s'" % host) == ["1"]
+
+
 def test_permissions_follow_the_project_roles():
     c, srv, p = _world()
     app = _app(c, p)
@@ -260,9 +281,30 @@ def test_permissions_follow_the_project_roles():
     assert users["admin"].delete("/domains/" + d["id"]).status == 204
 
 
+class _Listener:
+    """A session LISTENing on launcher_dnscheck, as launcher-dnscheck --loop does."""
+
+    def __init__(self):
+        env = dict(os.environ, PGPASSWORD=pgpass("launcher_owner"))
+        self.p = subprocess.Popen(
+            ["psql", "-X", "-A", "-t", "-h", os.path.join(STATE, "pg", "sock"),
+             "-p", os.environ.get("LAUNCHER_PG_PORT", "5488"), "-U", "launcher_owner", "-d", "launcher"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.p.stdin.write("LISTEN launcher_dnscheck;\nSELECT 'listening';\n")
+        self.p.stdin.flush()
+        while "listening" not in self.p.stdout.readline():
+            pass
+
+    def heard(self):
+        """The payloads received so far (psql prints them after a command)."""
+        out, _ = self.p.communicate("SELECT 'done';\n", timeout=10)
+        return re.findall(r'notification "launcher_dnscheck" with payload "([^"]*)"', out)
+
+
 def test_verify_makes_the_check_due_and_retries_a_failed_one():
     c, srv, p = _world()
     d = _dom(c, _app(c, p))
+    listener = _Listener()
     _owner("UPDATE domains SET status = 'failed', check_attempts = 9, pending_since = now() -"
            " interval '80 hours', next_check_at = now() + interval '1 hour',"
            " check_error = 'TXT _lnchr-verify.x: NXDOMAIN' WHERE id = '%s'" % d["id"])
@@ -273,6 +315,8 @@ def test_verify_makes_the_check_due_and_retries_a_failed_one():
     row = _owner("SELECT check_attempts, next_check_at <= now(), pending_since > now() - interval"
                  " '1 minute' FROM domains WHERE id = '%s'" % d["id"])
     assert row == ["0|t|t"], row
+    # launcher-dnscheck --loop hears of it at commit.
+    assert listener.heard() == [d["id"]]
     # A verified one stays verified (the check runs, nothing resets).
     _set_status(d["id"], "verified")
     r = c.post("/domains/%s/verify" % d["id"])
