@@ -16,7 +16,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
-#include "diag.h"
+#include "../core/spawn.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -164,7 +164,7 @@ run(const char *what, const char *cmd, char *err, size_t errlen)
 
 	if (cmd[0] == '\0')
 		return 0;
-	if (diag_run_command(cmd, EDGE_CMD_TIMEOUT_MS, &st, tail, sizeof(tail)) != 0) {
+	if (spawn_command(cmd, EDGE_CMD_TIMEOUT_MS, &st, tail, sizeof(tail)) != 0) {
 		util_snprintf(err, errlen, "%s: %s", what, tail);
 		return -1;
 	}

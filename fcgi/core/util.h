@@ -37,5 +37,12 @@ bool util_ieq(const char *a, const char *b);
  * hands it to git through GIT_ASKPASS.  0 or -1.
  */
 int  util_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen);
+/*
+ * In place: each byte of an invalid UTF-8 sequence becomes '?', control
+ * characters (and DEL) become ' ' except tab, and NUL ends the string.
+ * Newlines become ' ' too unless keep_newlines.  What makes untrusted
+ * bytes (command output) safe for a JSON string PostgreSQL will store.
+ */
+void util_sanitize(char *s, int keep_newlines);
 
 #endif
