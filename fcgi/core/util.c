@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,4 +253,90 @@ util_sanitize(char *s, int keep_newlines)
 			*p = ' ';
 		p += n;
 	}
+}
+
+int
+util_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int         fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st = {0};
+	char       *b;
+	size_t      got = 0;
+
+	*out = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) != 0 || st.st_size < 0 || (size_t)st.st_size > max) {
+		int e = st.st_size < 0 || (size_t)st.st_size > max ? EFBIG : errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	b[got] = '\0';
+	*out = b;
+	if (len != NULL)
+		*len = got;
+	return 0;
+}
+
+int
+util_write_atomic(const char *path, const char *data, size_t n, unsigned mode)
+{
+	char   tmp[4096];
+	size_t off = 0;
+	int    fd, e;
+
+	if (util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode)) < 0)
+		return -1;
+	/* The mode exactly (a umask could have taken bits nginx needs). */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		goto fail;
+	while (off < n) {
+		ssize_t w = write(fd, data + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
 }
