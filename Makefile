@@ -6,13 +6,14 @@
 #   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make bench-db   POST /databases -> running per type vs podman run + readiness
+#   make bench-dnscheck   launcher-dnscheck's run time, 10,000 domains of which 100 due
 #   make bench-ws   launcher-ws: print -> client latency over 10,000 lines, RSS with 1,000 streams
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
 BUILD     ?= build
-PKGS      := libpq libcjson libsodium libcurl libcrypto
+PKGS      := libpq libcjson libsodium libcurl libcrypto libidn2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Field tables are positional rows whose optional trailing members (json.h:
@@ -33,7 +34,8 @@ endif
 CORE_SRC  := $(wildcard fcgi/core/*.c)
 API_SRC   := $(wildcard fcgi/api/*.c)
 LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
-BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler
+BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler \
+             $(BUILD)/bin/launcher-dnscheck
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
@@ -53,7 +55,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws bench-dnscheck fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -75,6 +77,11 @@ $(BUILD)/bin/launcher-admin: $(BUILD)/obj/bin/launcher_admin.o $(BUILD)/lib/libl
 $(BUILD)/bin/launcher-scheduler: $(BUILD)/obj/bin/launcher_scheduler.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# launcher-dnscheck: the only user of the system resolver library (core/dns.c).
+$(BUILD)/bin/launcher-dnscheck: $(BUILD)/obj/bin/launcher_dnscheck.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lresolv
 
 $(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
@@ -137,6 +144,10 @@ bench-db: install-deps
 bench-ws: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/ws_bench.sh
+
+bench-dnscheck: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/dnscheck_bench.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "db.h"
 #include "diag.h"
+#include "domain.h"
 #include "gitprov.h"
 #include "registry.h"
 #include "text.h"
@@ -67,7 +68,7 @@ runner_job_parse(const cJSON *o, const cJSON *fallback_time, double received, in
 	    util_snprintf(j->kind, sizeof(j->kind), "%s", kind->valuestring) < 0) {
 		util_snprintf(j->kind, sizeof(j->kind), "%s", "(missing)");
 	}
-	text_sanitize(j->kind, 0);
+	util_sanitize(j->kind, 0);
 	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(o, "attempt"), 0, 1000000, &j->attempt) != 0)
 		j->attempt = 1;
 	/* The plane's leases are 5..3600 s; anything odd gets a safe 30 s. */
@@ -108,7 +109,7 @@ runner_failed(const char *msg)
 		return NULL;
 	(void)util_snprintf(e, sizeof(e), "%s", msg);	/* a cut message is still useful */
 	text_truncate(e, sizeof(e) - 1);
-	text_sanitize(e, 1);
+	util_sanitize(e, 1);
 	if (cJSON_AddStringToObject(o, "status", "failed") == NULL ||
 	    cJSON_AddStringToObject(o, "error", e) == NULL) {
 		cJSON_Delete(o);
@@ -152,7 +153,7 @@ emit(struct job_ctx *ctx, const char *line)
 	memcpy(rec + 2, line, n);
 	rec[2 + n] = '\0';
 	text_truncate(rec + 2, RUNNER_MAX_LINE);
-	text_sanitize(rec + 2, 0);
+	util_sanitize(rec + 2, 0);
 	n = strlen(rec);
 	rec[n++] = '\n';
 	if (!ctx->write_failed && runner_write_all(ctx->fd, rec, n) != 0)
@@ -244,7 +245,7 @@ kind_noop(struct job_ctx *ctx)
 		    "bad payload: marker must be a string of at most 256 bytes");
 		return -1;
 	}
-	text_sanitize(marker, 0);
+	util_sanitize(marker, 0);
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -372,6 +373,29 @@ kind_git(struct job_ctx *ctx)
 	    ctx->error, sizeof(ctx->error));
 }
 
+/* edge.host: a custom hostname's routes (domain.h). */
+static int
+kind_edge_host(struct job_ctx *ctx)
+{
+	return domain_edge_host(ctx->conf, ctx->job->payload, emit_cb, ctx, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
+}
+
+/* domain.cert: the ACME client may use the job's time, less a minute to
+ * install and report (5 minutes when the claim gave no deadline). */
+static int
+kind_domain_cert(struct job_ctx *ctx)
+{
+	double s = ctx->job->have_deadline ? ctx->job->deadline_in_s - 60.0 : 300.0;
+
+	if (!(s >= 60.0))
+		s = 60.0;
+	if (s > 3600.0)
+		s = 3600.0;
+	return domain_cert(ctx->conf, ctx->job->payload, (int)(s * 1000.0), emit_cb, ctx,
+	    &ctx->result, ctx->error, sizeof(ctx->error));
+}
+
 static const struct {
 	const char *kind;
 	int       (*run)(struct job_ctx *ctx);	/* 0 succeeded, -1 failed (error set) */
@@ -397,6 +421,8 @@ static const struct {
 	{"git.repositories", kind_git},
 	{"git.branches", kind_git},
 	{"git.hook", kind_git},
+	{"edge.host", kind_edge_host},
+	{"domain.cert", kind_domain_cert},
 };
 
 static int
