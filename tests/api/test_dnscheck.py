@@ -417,3 +417,59 @@ def test_flags_are_checked():
     out = subprocess.run([os.path.join(BIN, "launcher-dnscheck"), "-c", CONF, "--once",
                           "--dns_timeout_ms", "zero"], capture_output=True, text=True)
     assert out.returncode == 2 and "dns_timeout_ms" in out.stderr, out
+
+
+# ------------------------------------------------------------------ the plane's own certificate
+
+def test_plane_certificate_is_obtained_once_and_failures_back_off():
+    import functools
+    import http.server
+    import stat
+    import threading
+    base = os.path.join(STATE, "dnscheck-plane-" + uuid.uuid4().hex[:6])
+    webroot, acme_dir, pebble_dir = (os.path.join(base, x) for x in ("webroot", "acme", "pebble"))
+    os.makedirs(webroot)
+    cert, key, reloads = (os.path.join(base, x) for x in ("fullchain.pem", "key.pem", "reloads"))
+    # The plane's port 80 as pebble's HTTP-01 validations see it: the webroot, served.
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=webroot))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = "plane-%s.test" % uuid.uuid4().hex[:6]
+    dns().set(host, [("A", "127.0.0.1")])
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib", "pebble.sh")
+    out = subprocess.run(["bash", lib, "start", pebble_dir, str(httpd.server_address[1]), dns().address],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    env = dict(w.split("=", 1) for l in out.stdout.splitlines() if l.startswith("export ")
+               for w in l.split()[1:])
+    try:
+        flags = ["--acme_directory_url", env["PEBBLE_DIRECTORY_URL"], "--acme_email", "ops@example.com",
+                 "--acme_ca_file", env["PEBBLE_CA_FILE"], "--plane_hostname", host,
+                 "--plane_acme_webroot", webroot, "--plane_acme_dir", acme_dir,
+                 "--plane_tls_cert", cert, "--plane_tls_key", key,
+                 "--plane_reload_command", "echo reloaded >> " + reloads]
+        r = run(*flags)
+        assert os.path.exists(cert), r.stderr
+        chk = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-checkhost", host],
+                             capture_output=True, text=True)
+        assert "does match" in chk.stdout, chk.stdout
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        assert open(reloads).read() == "reloaded\n"
+        # Current: the next run leaves it alone.
+        before = os.stat(cert).st_mtime_ns
+        run(*flags)
+        assert os.stat(cert).st_mtime_ns == before and open(reloads).read() == "reloaded\n"
+        # Another name, a CA that cannot be reached: failed, backing off 5 minutes; the next
+        # run does not try again; the certificate in place stays.
+        flags[flags.index(env["PEBBLE_DIRECTORY_URL"])] = "https://127.0.0.1:1/dir"
+        flags[flags.index(host)] = "other-" + host
+        r = run(*flags, check=False)
+        assert r.returncode == 1 and "plane certificate for other-" in r.stderr, r.stderr
+        attempts, nxt = open(os.path.join(acme_dir, "plane-backoff")).read().split()
+        assert attempts == "1" and 295 <= int(nxt) - time.time() <= 300, (attempts, nxt)
+        r = run(*flags)
+        assert "obtaining" not in r.stderr, r.stderr
+        assert os.stat(cert).st_mtime_ns == before and open(reloads).read() == "reloaded\n"
+    finally:
+        subprocess.run(["bash", lib, "stop", pebble_dir], timeout=30)
+        httpd.shutdown()
