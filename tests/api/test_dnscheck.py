@@ -69,15 +69,25 @@ class World:
         self.app = _app(self.c, self.project)
 
     def domain(self, hostname=None, prefix="/", **cols):
-        """A domain row of this world's application (pending_verification, due now)."""
+        """A domain of this world's application, created through the API
+        (pending_verification, due now); cols set system fields by SQL.  A
+        wildcard is inserted by SQL: the test stack does not enable them
+        (domain_wildcards)."""
         hostname = hostname or "%s.dc.test" % uuid.uuid4().hex[:10]
-        token = uuid.uuid4().hex
-        extra = "".join(", %s = %s" % (k, v) for k, v in cols.items())
-        did = _one("INSERT INTO domains (tenant_id, project_id, application_id, hostname, path_prefix, token)"
-                   " SELECT tenant_id, id, '%s', '%s', '%s', '%s' FROM projects WHERE id = '%s' RETURNING id"
-                   % (self.app["id"], hostname, prefix, token, self.project["id"]))
-        if extra:
-            _sql("UPDATE domains SET %s WHERE id = '%s'" % (extra[2:], did))
+        if hostname.startswith("*."):
+            did = _one("INSERT INTO domains (tenant_id, project_id, application_id, hostname, path_prefix)"
+                       " SELECT tenant_id, id, '%s', '%s', '%s' FROM projects WHERE id = '%s' RETURNING id"
+                       % (self.app["id"], hostname, prefix, self.project["id"]))
+        else:
+            r = self.c.post("/domains", {"application_id": self.app["id"], "hostname": hostname,
+                                         "path_prefix": prefix})
+            assert r.status == 201 and r.data["status"] == "pending_verification", r
+            did, value = r.data["id"], r.data["verification"]["value"]
+        token = value.split("=", 1)[1] if not hostname.startswith("*.") else \
+            _one("SELECT token FROM domains WHERE id = '%s'" % did)
+        if cols:
+            _sql("UPDATE domains SET %s WHERE id = '%s'"
+                 % (", ".join("%s = %s" % kv for kv in cols.items()), did))
         return {"id": did, "hostname": hostname, "token": token}
 
 
@@ -120,6 +130,9 @@ def test_txt_and_a_record_verify_and_queue_the_edge_route():
     assert gap(d) == 86400, gap(d)
     assert _one("SELECT verified_at IS NOT NULL FROM domains WHERE id = '%s'" % d["id"]) == "t"
     assert len(jobs(d, "edge.host")) == 1, jobs(d, "edge.host")
+    g = w.c.get("/domains/" + d["id"])
+    assert g.status == 200 and g.data["status"] == "verified" and g.data["check_error"] is None, g
+    assert g.data["last_checked_at"] and g.data["verified_at"], g
 
 
 def test_cname_under_the_base_domain_routes():
@@ -245,6 +258,13 @@ def test_gives_up_after_72_hours_with_the_resolvers_answer():
     before = _one("SELECT last_checked_at FROM domains WHERE id = '%s'" % d["id"])
     run()
     assert _one("SELECT last_checked_at FROM domains WHERE id = '%s'" % d["id"]) == before
+    # verify: pending again with a new window, checked by the next run (and verified now).
+    txt(d)
+    dns().set(d["hostname"], [("A", SERVER_ADDR)])
+    r = w.c.post("/domains/%s/verify" % d["id"])
+    assert r.status == 202 and r.data["status"] == "pending_verification", r
+    run()
+    assert row(d)["status"] == "verified", row(d)
 
 
 def test_verified_domain_that_stops_pointing_is_flagged_not_dropped():
@@ -399,9 +419,10 @@ def test_loop_runs_at_once_when_notified():
                 time.sleep(0.1)
             return False
         assert checked(a), "the first run at start"
-        b = w.domain()
-        _sql("SELECT pg_notify('launcher_dnscheck', '%s')" % b["id"])
-        assert checked(b), "woken by the notification (the interval is an hour)"
+        b = w.domain("%s.dc.test" % uuid.uuid4().hex[:10], next_check_at="now() + interval '1 day'")
+        r = w.c.post("/domains/%s/verify" % b["id"])
+        assert r.status == 202, r
+        assert checked(b), "woken by verify's notification (the interval is an hour)"
         assert p.poll() is None
     finally:
         p.terminate()
@@ -417,3 +438,59 @@ def test_flags_are_checked():
     out = subprocess.run([os.path.join(BIN, "launcher-dnscheck"), "-c", CONF, "--once",
                           "--dns_timeout_ms", "zero"], capture_output=True, text=True)
     assert out.returncode == 2 and "dns_timeout_ms" in out.stderr, out
+
+
+# ------------------------------------------------------------------ the plane's own certificate
+
+def test_plane_certificate_is_obtained_once_and_failures_back_off():
+    import functools
+    import http.server
+    import stat
+    import threading
+    base = os.path.join(STATE, "dnscheck-plane-" + uuid.uuid4().hex[:6])
+    webroot, acme_dir, pebble_dir = (os.path.join(base, x) for x in ("webroot", "acme", "pebble"))
+    os.makedirs(webroot)
+    cert, key, reloads = (os.path.join(base, x) for x in ("fullchain.pem", "key.pem", "reloads"))
+    # The plane's port 80 as pebble's HTTP-01 validations see it: the webroot, served.
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=webroot))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = "plane-%s.test" % uuid.uuid4().hex[:6]
+    dns().set(host, [("A", "127.0.0.1")])
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib", "pebble.sh")
+    out = subprocess.run(["bash", lib, "start", pebble_dir, str(httpd.server_address[1]), dns().address],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    env = dict(w.split("=", 1) for l in out.stdout.splitlines() if l.startswith("export ")
+               for w in l.split()[1:])
+    try:
+        flags = ["--acme_directory_url", env["PEBBLE_DIRECTORY_URL"], "--acme_email", "ops@example.com",
+                 "--acme_ca_file", env["PEBBLE_CA_FILE"], "--plane_hostname", host,
+                 "--plane_acme_webroot", webroot, "--plane_acme_dir", acme_dir,
+                 "--plane_tls_cert", cert, "--plane_tls_key", key,
+                 "--plane_reload_command", "echo reloaded >> " + reloads]
+        r = run(*flags)
+        assert os.path.exists(cert), r.stderr
+        chk = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-checkhost", host],
+                             capture_output=True, text=True)
+        assert "does match" in chk.stdout, chk.stdout
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        assert open(reloads).read() == "reloaded\n"
+        # Current: the next run leaves it alone.
+        before = os.stat(cert).st_mtime_ns
+        run(*flags)
+        assert os.stat(cert).st_mtime_ns == before and open(reloads).read() == "reloaded\n"
+        # Another name, a CA that cannot be reached: failed, backing off 5 minutes; the next
+        # run does not try again; the certificate in place stays.
+        flags[flags.index(env["PEBBLE_DIRECTORY_URL"])] = "https://127.0.0.1:1/dir"
+        flags[flags.index(host)] = "other-" + host
+        r = run(*flags, check=False)
+        assert r.returncode == 1 and "plane certificate for other-" in r.stderr, r.stderr
+        attempts, nxt = open(os.path.join(acme_dir, "plane-backoff")).read().split()
+        assert attempts == "1" and 295 <= int(nxt) - time.time() <= 300, (attempts, nxt)
+        r = run(*flags)
+        assert "obtaining" not in r.stderr, r.stderr
+        assert os.stat(cert).st_mtime_ns == before and open(reloads).read() == "reloaded\n"
+    finally:
+        subprocess.run(["bash", lib, "stop", pebble_dir], timeout=30)
+        httpd.shutdown()
