@@ -281,7 +281,10 @@ CREATE FUNCTION domain_route_finished() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE host text := NEW.payload ->> 'hostname';
 BEGIN
-	IF jsonb_typeof(NEW.payload -> 'routes') <> 'array' THEN
+	-- A stale payload (an older version than the edge's) changed nothing:
+	-- the newer job's own result is what counts.
+	IF jsonb_typeof(NEW.payload -> 'routes') <> 'array'
+	   OR (NEW.status = 'succeeded' AND NEW.result ->> 'skipped' = 'true') THEN
 		RETURN NULL;
 	END IF;
 	IF NEW.status = 'succeeded' THEN
@@ -313,6 +316,14 @@ CREATE TRIGGER jobs_edge_host_finished AFTER UPDATE OF status ON jobs
 	EXECUTE FUNCTION domain_route_finished();
 
 -- ------------------------------------------------------------ API
+-- The TXT record that proves ownership of a hostname: a wildcard *.x is
+-- proven at x (launcher-dnscheck checks the same name).
+CREATE FUNCTION domain_verify_name(p_hostname text)
+RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT '_lnchr-verify.' || regexp_replace(p_hostname, '^\*\.', '')
+$$;
+
 -- The record that routes traffic to d's application: a CNAME to its
 -- default hostname when its server has a base_domain; else an A/AAAA to
 -- the server's host when that is an IP address, a CNAME to it when it is
@@ -340,7 +351,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE r jsonb := domain_routing(d);
 BEGIN
 	records := jsonb_build_array(jsonb_build_object('type', 'TXT',
-		'name', '_lnchr-verify.' || d.hostname, 'value', 'lnchr-verify=' || d.token, 'ttl', 300));
+		'name', domain_verify_name(d.hostname), 'value', 'lnchr-verify=' || d.token, 'ttl', 300));
 	IF r ->> 'type' IS NOT NULL THEN
 		records := records || jsonb_build_object('type', r ->> 'type', 'name', d.hostname,
 			'value', r ->> 'value', 'ttl', 300);
@@ -425,4 +436,4 @@ GRANT EXECUTE ON FUNCTION domain_host_routes(uuid, text) TO launcher_api, launch
 GRANT EXECUTE ON FUNCTION domain_route_queue(uuid, uuid, uuid, text), domain_routing(domains),
 	domain_dns_records(domains), domain_app_check(uuid, uuid),
 	api_domain_create(uuid, jsonb, text), api_domain_update(uuid, jsonb, text, bigint),
-	api_domain_verify(uuid) TO launcher_api;
+	api_domain_verify(uuid), domain_verify_name(text) TO launcher_api;

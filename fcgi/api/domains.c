@@ -20,8 +20,9 @@
 #include "../core/worker.h"
 
 #define DOMAIN_COLS "d.id, d.project_id, d.application_id, d.function_id, d.hostname," \
-	" d.path_prefix, d.status, jsonb_build_object('type', 'TXT', 'name', '_lnchr-verify.'" \
-	" || d.hostname, 'value', 'lnchr-verify=' || d.token, 'ok', d.txt_ok) AS verification," \
+	" d.path_prefix, d.status, jsonb_build_object('type', 'TXT', 'name'," \
+	" domain_verify_name(d.hostname), 'value', 'lnchr-verify=' || d.token, 'ok', d.txt_ok)" \
+	" AS verification," \
 	" domain_routing(d) AS routing, jsonb_build_object('status', d.tls_status, 'issuer'," \
 	" d.tls_issuer, 'expires_at', json_time(d.tls_expires_at)::jsonb, 'error', d.tls_error)" \
 	" AS tls, d.last_checked_at, d.next_check_at, d.check_error, d.verified_at," \

@@ -149,6 +149,11 @@ def test_wildcard_is_verified_at_its_base_and_routed_by_a_probe_name():
     w = World()
     base = "w%s.test" % uuid.uuid4().hex[:8]
     d = w.domain("*." + base)
+    # The API tells the user the name the helper checks.
+    shown = w.c.get("/domains/" + d["id"])
+    assert shown.status == 200 and shown.data["verification"]["name"] == "_lnchr-verify." + base, shown
+    recs = w.c.get("/domains/%s/dns-records" % d["id"]).data
+    assert any(x["type"] == "TXT" and x["name"] == "_lnchr-verify." + base for x in recs["records"]), recs
     txt(d, name="_lnchr-verify." + base)
     dns().set("lnchr-probe." + base, [("A", SERVER_ADDR)])
     run()

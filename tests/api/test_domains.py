@@ -404,6 +404,13 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     assert r.status == 200 and r.data["status"] == "verified", r
     s, j = _route_jobs(srv["id"], host)[-1]
     assert s == "queued" and [x["path_prefix"] for x in j["routes"]] == ["/v2", "/"], j
+    # A job the edge skipped as stale (an older version than its file's) routes nothing.
+    _owner("UPDATE jobs SET status = 'succeeded', finished_at = now(), result = '{\"skipped\": true}'"
+           " WHERE kind = 'edge.host' AND server_id = '%s' AND payload->>'hostname' = '%s'"
+           " AND status = 'queued'" % (srv["id"], host))
+    assert c.get("/domains/" + sub["id"]).data["status"] == "verified"
+    # The next change queues a job of its own, which the edge applies.
+    assert c.put("/domains/" + sub["id"], {"path_prefix": "/v2/"}).status == 200
     _finish_job(srv["id"], host)
     assert c.get("/domains/" + sub["id"]).data["status"] == "active"
     assert c.get("/domains/" + sub["id"]).data["check_error"] is None
