@@ -751,6 +751,7 @@ acme_ca_file = "$ACME_CA_FILE"
 # its certificate replaces the stack's self-signed one, then nginx reloads.
 plane_hostname = "$PLANE_HOSTNAME"
 plane_acme_webroot = "$STATE/acme-plane"
+plane_acme_dir = "$STATE/secrets/acme-plane"
 plane_tls_cert = "$STATE/tls/cert.pem"
 plane_tls_key = "$STATE/tls/key.pem"
 plane_reload_command = "$(nginx_reload_command)"

@@ -126,9 +126,10 @@ def _add_domain(w, app, host, path_prefix=None):
 
 def _publish(d, routing=True, txt=None):
     """Creates the records the domain asks for in dnsmasq (TXT, and A 127.0.0.1)."""
-    dns().set(d["verification"]["name"], [("TXT", txt or d["verification"]["value"])])
+    recs = {d["verification"]["name"]: [("TXT", txt or d["verification"]["value"])]}
     if routing:
-        dns().set(d["hostname"], [("A", "127.0.0.1")])
+        recs[d["hostname"]] = [("A", "127.0.0.1")]
+    dns().set_many(recs)
 
 
 def _status(w, d, want, timeout=60):
@@ -340,7 +341,7 @@ def test_renewal_within_30_days_serves_the_new_certificate_without_a_failed_requ
     app = w.deployed_app()
     pdir, pe = _pebble(20 * 86400)
     try:
-        short = ["--acme-directory-url", pe["PEBBLE_DIRECTORY_URL"], "--acme-ca-file", pe["PEBBLE_CA_FILE"]]
+        short = ["--acme_directory_url", pe["PEBBLE_DIRECTORY_URL"], "--acme_ca_file", pe["PEBBLE_CA_FILE"]]
         d = _add_domain(w, app, _host("r"))
         _publish(d)
         dnscheck(*short)
@@ -418,9 +419,9 @@ def test_the_planes_own_hostname_gets_a_certificate_from_the_ca():
     reload_cmd = "/usr/sbin/nginx -p %s/nginx -c %s/nginx/nginx.conf -e %s/nginx/logs/error.log -s reload" % (
         STATE, STATE, STATE)
     try:
-        dnscheck("--plane-hostname", name, "--plane-acme-webroot", os.path.join(STATE, "acme-plane"),
-                 "--plane-tls-cert", os.path.join(tls, "cert.pem"), "--plane-tls-key", os.path.join(tls, "key.pem"),
-                 "--plane-reload-command", reload_cmd)
+        dnscheck("--plane_hostname", name, "--plane_acme_webroot", os.path.join(STATE, "acme-plane"),
+                 "--plane_tls_cert", os.path.join(tls, "cert.pem"), "--plane_tls_key", os.path.join(tls, "key.pem"),
+                 "--plane_reload_command", reload_cmd)
         _wait("the plane's certificate", lambda: https(name, "/healthz")[0] == 200, 30)
         st, body, _ = https(name, "/healthz")
         assert st == 200, (st, body)
