@@ -6,6 +6,7 @@
 #   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make bench-db   POST /databases -> running per type vs podman run + readiness
+#   make bench-dnscheck   launcher-dnscheck's run time, 10,000 domains of which 100 due
 #   make bench-ws   launcher-ws: print -> client latency over 10,000 lines, RSS with 1,000 streams
 #   make bench-domains  custom domain: DNS records -> first HTTPS answer, launcher-dnscheck every minute
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
@@ -34,7 +35,8 @@ endif
 CORE_SRC  := $(wildcard fcgi/core/*.c)
 API_SRC   := $(wildcard fcgi/api/*.c)
 LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
-BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler
+BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler \
+             $(BUILD)/bin/launcher-dnscheck
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
@@ -54,7 +56,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws bench-domains fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws bench-dnscheck bench-domains fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -76,6 +78,11 @@ $(BUILD)/bin/launcher-admin: $(BUILD)/obj/bin/launcher_admin.o $(BUILD)/lib/libl
 $(BUILD)/bin/launcher-scheduler: $(BUILD)/obj/bin/launcher_scheduler.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# launcher-dnscheck: the only user of the system resolver library (core/dns.c).
+$(BUILD)/bin/launcher-dnscheck: $(BUILD)/obj/bin/launcher_dnscheck.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lresolv
 
 $(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
@@ -138,6 +145,10 @@ bench-db: install-deps
 bench-ws: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/ws_bench.sh
+
+bench-dnscheck: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/dnscheck_bench.sh
 
 bench-domains: install-deps
 	@$(MAKE) --no-print-directory all

@@ -165,7 +165,7 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
-          debootstrap python3-cryptography)
+          debootstrap python3-cryptography dnsmasq-base)
 
 # Services in start order; stop goes in reverse. podman, ws, agent and
 # dnscheck are optional: they are started (and get a pid file) only when in use.

@@ -96,6 +96,21 @@ static const struct cfg_key cfg_keys[] = {
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
 	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),
 	I(job_result_retention_seconds, "3600", 60, 604800, "an exec's output is kept (sealed) this long after it finished (launcher-scheduler clears it)"),
+	S(dns_server, "", "launcher-dnscheck asks this DNS server (IPv4 address[:port]); empty: those of /etc/resolv.conf"),
+	I(dns_timeout_ms, "2000", 1, 60000, "launcher-dnscheck: one DNS query's timeout (whole seconds are the resolver's unit: rounded up)"),
+	S(dnscheck_lock_file, "", "launcher-dnscheck's lock (one run at a time); empty: dnscheck.lock beside fcgi_state_file, else /run/launcher/dnscheck.lock"),
+	I(dnscheck_batch, "500", 1, 100000, "launcher-dnscheck: most domains checked in one run (the oldest due first)"),
+	S(acme_directory_url, "", "ACME directory of the CA issuing custom domains' certificates; empty: no certificates"),
+	S(acme_email, "", "ACME account e-mail"),
+	S(acme_ca_file, "", "PEM trusted for the ACME server's own TLS (a private CA); empty: the system's"),
+	I(acme_renew_days, "30", 1, 365, "certificates are renewed this many days before they expire"),
+	S(acme_client, "lego", "the ACME client (PATH) of the plane's own certificate"),
+	S(plane_hostname, "", "the plane's own public hostname: launcher-dnscheck keeps a certificate for it; empty: none"),
+	S(plane_acme_webroot, "/var/lib/launcher/acme-webroot", "HTTP-01 files for plane_hostname (the plane's nginx serves /.well-known/acme-challenge/ from here)"),
+	S(plane_acme_dir, "/var/lib/launcher/acme", "the ACME client's state for plane_hostname (account key, orders)"),
+	S(plane_tls_cert, "/etc/launcher/tls/fullchain.pem", "certificate (chain) of the plane's nginx, replaced when plane_hostname gets one"),
+	S(plane_tls_key, "/etc/launcher/tls/key.pem", "its private key (written 0600)"),
+	S(plane_reload_command, "", "run (sh -c) after plane_tls_cert changed, e.g. \"systemctl reload nginx\"; empty: none"),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(*cfg_keys))
@@ -216,6 +231,12 @@ plane_set(void *ctx, const char *key, const char *val, char *why, size_t whylen)
 		}
 	util_snprintf(why, whylen, "unknown key '%.64s'", key);
 	return -1;
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	return plane_set(c, key, value, err, errlen);
 }
 
 int

@@ -52,6 +52,23 @@ struct config {
 	int64_t quota_databases;
 	int64_t terminal_sessions_max;	/* open or pending terminal sessions per tenant; 0 = no limit */
 	char    database_images_file[CONFIG_STR_MAX];
+	/* launcher-dnscheck: custom domains' DNS checks, certificates (README,
+	 * Custom domains: launcher-dnscheck) */
+	char    dns_server[300];		/* host:port; empty = /etc/resolv.conf */
+	int64_t dns_timeout_ms;
+	char    dnscheck_lock_file[CONFIG_STR_MAX];
+	int64_t dnscheck_batch;
+	char    acme_directory_url[CONFIG_STR_MAX];	/* empty = no certificates */
+	char    acme_email[256];
+	char    acme_ca_file[CONFIG_STR_MAX];
+	int64_t acme_renew_days;
+	char    acme_client[256];
+	char    plane_hostname[256];
+	char    plane_acme_webroot[CONFIG_STR_MAX];
+	char    plane_acme_dir[CONFIG_STR_MAX];
+	char    plane_tls_cert[CONFIG_STR_MAX];
+	char    plane_tls_key[CONFIG_STR_MAX];
+	char    plane_reload_command[CONFIG_STR_MAX];
 };
 
 /*
@@ -72,6 +89,13 @@ int  config_read(const char *path, config_set_fn set, void *ctx, char *err, size
  */
 int  config_load(struct config *c, const char *path, char *err, size_t errlen);
 void config_defaults(struct config *c);
+/*
+ * Sets one key as if read from the file (a binary's --flag overriding
+ * launcher.conf): 0, or -1 with "unknown key 'x'" / "bad value for 'x'"
+ * in err.
+ */
+int  config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen);
 /* Prints every key with its default, for --help and docs. */
 void config_print_keys(void);
 
