@@ -161,11 +161,13 @@ DOCKER_SOCK=/var/run/docker.sock
 # python3-cryptography: the tests' registry token server (tests/lib/token_server.py
 # signs the RS256 tokens docker-registry verifies); named, not left to arrive
 # with another package.
+# lego: the ACME client of the agent and launcher-dnscheck (core/acme.c);
+# pebble: the tests' ACME CA (tests/lib/pebble.sh).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
-          debootstrap python3-cryptography dnsmasq-base)
+          debootstrap python3-cryptography dnsmasq-base lego pebble)
 
 # Services in start order; stop goes in reverse. podman, ws, agent and
 # dnscheck are optional: they are started (and get a pid file) only when in use.

@@ -67,7 +67,7 @@ ctr_engine_msg(const struct xfer_resp *r, char *out, size_t outlen)
 		(void)util_snprintf(out, outlen, "HTTP %ld", r->status);
 	cJSON_Delete(doc);
 	text_truncate(out, outlen > 600 ? 600 : outlen - 1);
-	text_sanitize(out, 0);
+	util_sanitize(out, 0);
 }
 
 /* GET path, a container list: *out gets it (arena).  0 or -1 (err). */
@@ -741,7 +741,7 @@ ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, cons
 	app_demux_all(raw.p, raw.len, out, outlen, truncated);
 	free(raw.p);
 	*truncated = *truncated || raw.over;
-	text_sanitize(out, 1);
+	util_sanitize(out, 1);
 	if (*timed_out)
 		return 0;
 	if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/exec/%s/json", eidbuf), CTR_TIMEOUT_MS,

@@ -45,25 +45,4 @@ double      diag_clock_skew(double plane_time, double received, int64_t rtt_ms);
 const char *diag_skew_status(double skew);
 /* The host of an http(s) URL (without IPv6 brackets); 0 or -1. */
 int         diag_url_host(const char *url, char *host, size_t hostlen);
-/*
- * Runs cmd with /bin/sh -c (diag_spawn: stdin /dev/null, stdout and stderr captured),
- * killing it after timeout_ms.  *status gets the exit code (128 + signal
- * when killed); tail gets the last lines of its output (at most taillen-1
- * bytes, whole lines where possible).  Returns 0 when it ran, -1 when it
- * could not be started or timed out (tail says why).
- */
-int         diag_run_command(const char *cmd, int timeout_ms, int *status, char *tail,
-    size_t taillen);
-/*
- * The one way the agent runs an external program: argv (argv[0] looked up
- * in PATH; never through a shell), input (NULL: /dev/null; else at most
- * DIAG_INPUT_MAX-1 bytes) on its stdin, stdout and stderr handed to sink
- * as they come, killed (with its process group) after timeout_ms.
- * *status as diag_run_command's.  0 when it ran, -1 (err) when it could
- * not be started or timed out.
- */
-#define DIAG_INPUT_MAX 65536
-int         diag_spawn(const char *const *argv, const char *input, int timeout_ms, int *status,
-    void (*sink)(void *ud, const char *p, size_t n), void *ud, char *err, size_t errlen);
-
 #endif

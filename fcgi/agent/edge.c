@@ -16,7 +16,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
-#include "diag.h"
+#include "../core/spawn.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -96,63 +96,14 @@ edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outl
 static int
 read_file(const char *path, char **out)
 {
-	FILE  *f = fopen(path, "re");
-	char  *b;
-	long   n;
-	size_t got;
-
-	*out = NULL;
-	if (f == NULL)
-		return errno == ENOENT ? 0 : -1;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > EDGE_SITE_MAX * 4 ||
-	    fseek(f, 0, SEEK_SET) != 0 || (b = malloc((size_t)n + 1)) == NULL) {
-		fclose(f);
-		return -1;
-	}
-	got = fread(b, 1, (size_t)n, f);
-	fclose(f);
-	b[got] = '\0';
-	*out = b;
-	return 0;
+	return util_read_file(path, EDGE_SITE_MAX * 4, out, NULL);
 }
 
 /* Writes content to path through path.tmp + rename; 0 or -1 (errno). */
 static int
 write_atomic(const char *path, const char *content)
 {
-	char    tmp[AGENT_STR_MAX + 32];
-	size_t  n = strlen(content), off = 0;
-	int     fd;
-
-	if (util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return -1;
-	while (off < n) {
-		ssize_t w = write(fd, content + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = errno;
-
-			close(fd);
-			unlink(tmp);
-			errno = e;
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		int e = errno;
-
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return 0;
+	return util_write_atomic(path, content, strlen(content), 0644);
 }
 
 /* Runs one configured command; "" is success.  0 or -1 (err). */
@@ -164,7 +115,7 @@ run(const char *what, const char *cmd, char *err, size_t errlen)
 
 	if (cmd[0] == '\0')
 		return 0;
-	if (diag_run_command(cmd, EDGE_CMD_TIMEOUT_MS, &st, tail, sizeof(tail)) != 0) {
+	if (spawn_command(cmd, EDGE_CMD_TIMEOUT_MS, &st, tail, sizeof(tail)) != 0) {
 		util_snprintf(err, errlen, "%s: %s", what, tail);
 		return -1;
 	}

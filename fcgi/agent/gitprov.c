@@ -52,7 +52,7 @@ fail(struct gp *g, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	text_sanitize(raw, 0);
+	util_sanitize(raw, 0);
 	(void)redact(vals, 2, true, raw, g->err, g->errlen);
 	return -1;
 }

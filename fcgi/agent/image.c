@@ -140,7 +140,7 @@ js_line(struct jstream *js, char *line)
 		e = cJSON_GetObjectItemCaseSensitive(ed, "message");
 	if (cJSON_IsString(e) && js->error[0] == '\0') {
 		(void)util_snprintf(js->error, sizeof(js->error), "%s", e->valuestring);
-		text_sanitize(js->error, 0);
+		util_sanitize(js->error, 0);
 	}
 	js->fn(js, o);
 	cJSON_Delete(o);
@@ -352,7 +352,7 @@ proc_feed(struct proc_out *po, const char *p, size_t n)
 		if (p[i] == '\n' || p[i] == '\r') {
 			if (po->len > 0 && po->capture == NULL) {
 				po->line[po->len] = '\0';
-				text_sanitize(po->line, 0);
+				util_sanitize(po->line, 0);
 				say_output(po->io, po->prefix, po->line);
 			}
 			po->len = 0;
@@ -553,7 +553,7 @@ build_obj(struct jstream *js, const cJSON *o)
 		if (*p == '\n' || *p == '\r') {
 			if (js->plen > 0) {
 				js->partial[js->plen] = '\0';
-				text_sanitize(js->partial, 0);
+				util_sanitize(js->partial, 0);
 				say_output(js->io, "build: ", js->partial);
 			}
 			js->plen = 0;
@@ -742,7 +742,7 @@ build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct 
 	js_finish(&js);
 	if (js.plen > 0) {	/* a last line without its newline */
 		js.partial[js.plen] = '\0';
-		text_sanitize(js.partial, 0);
+		util_sanitize(js.partial, 0);
 		say_output(io, "build: ", js.partial);
 	}
 	free(js.buf);
@@ -960,10 +960,10 @@ from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const stru
 		(void)util_snprintf(out->commit_message, sizeof(out->commit_message), "%s", nl + 1);
 		if ((nl = strchr(out->commit_message, '\n')) != NULL)
 			*nl = '\0';
-		text_sanitize(out->commit_message, 0);
+		util_sanitize(out->commit_message, 0);
 	}
 	(void)util_snprintf(out->commit_sha, sizeof(out->commit_sha), "%s", logout);
-	text_sanitize(out->commit_sha, 0);
+	util_sanitize(out->commit_sha, 0);
 	app_say(io, "commit %s: %s", out->commit_sha, out->commit_message);
 	/*
 	 * build_context and dockerfile_path name things inside the checkout:

@@ -467,7 +467,7 @@ job_record(struct active *j, char *rec)
 		char *line = rec + 2;
 
 		text_truncate(line, RUNNER_MAX_LINE);
-		text_sanitize(line, 0);
+		util_sanitize(line, 0);
 		if (cJSON_GetArraySize(j->pending) >= AGENT_PENDING_MAX)
 			j->dropped++;
 		else

@@ -1,7 +1,7 @@
 /*
  * netfw.c - the agent's isolation chains between project networks (see
  * netfw.h).  The pure functions build and read texts; netfw_sync() runs
- * iptables through diag_spawn (argv, never a shell).
+ * iptables through spawn_argv (argv, never a shell).
  */
 #include "netfw.h"
 
@@ -16,7 +16,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
-#include "diag.h"
+#include "../core/spawn.h"
 #include "engine.h"
 #include "text.h"
 
@@ -284,7 +284,7 @@ run(const char *const *argv, const char *input, struct capture *out, char *err, 
 	out->len = 0;
 	out->over = false;
 	out->p[0] = '\0';
-	if (diag_spawn(argv, input, NETFW_TIMEOUT_MS, &status, buf_sink, out, err, errlen) != 0)
+	if (spawn_argv(argv, NULL, input, NETFW_TIMEOUT_MS, &status, buf_sink, out, err, errlen) != 0)
 		return -1;
 	if (status != 0) {
 		util_snprintf(err, errlen, "%s exited %d: %.300s", argv[1] != NULL ? argv[1] : argv[0],
@@ -360,7 +360,7 @@ sync_in(struct xfer *x, struct arena *a, const char *chain, bool *changed, char 
 	if (!first || jumps != 1 || strcmp(want, have) != 0) {
 		const char *const argv[] = {rst, "-w", "5", "--noflush", NULL};
 
-		if (netfw_restore_text(chain, nets, (size_t)n, jumps, text, DIAG_INPUT_MAX) != 0)
+		if (netfw_restore_text(chain, nets, (size_t)n, jumps, text, SPAWN_INPUT_MAX) != 0)
 			return finish(NETFW_FAILED, "too many project networks for one iptables-restore",
 			    detail, detlen);
 		if (run(argv, text, &out, err, sizeof(err)) != 0)

@@ -388,7 +388,7 @@ transport(cJSON **result, struct arena *a, const char *url, const char *what,
 	char        msg[sizeof(r->x.err)];
 
 	(void)util_snprintf(msg, sizeof(msg), "%s", r->x.err);
-	text_sanitize(msg, 0);
+	util_sanitize(msg, 0);
 	return verdict(result, url, reason, auth, 0, arena_printf(a, "%s %s: %s",
 	    strcmp(reason, "tls_error") == 0 ? "TLS error with" : "cannot reach", what, msg), err,
 	    errlen);

@@ -196,7 +196,7 @@ take_line(void *ud, int stream, const char *line, size_t n)
 	memcpy(msg, line + off, n);
 	msg[n] = '\0';
 	text_truncate(msg, REPORT_LINE_MAX);
-	text_sanitize(msg, 0);
+	util_sanitize(msg, 0);
 	if (app_ts_rfc3339(ts, stamp, sizeof(stamp)) != 0 || (e = cJSON_CreateObject()) == NULL)
 		return;
 	if (t->app != NULL) {

@@ -67,7 +67,7 @@ runner_job_parse(const cJSON *o, const cJSON *fallback_time, double received, in
 	    util_snprintf(j->kind, sizeof(j->kind), "%s", kind->valuestring) < 0) {
 		util_snprintf(j->kind, sizeof(j->kind), "%s", "(missing)");
 	}
-	text_sanitize(j->kind, 0);
+	util_sanitize(j->kind, 0);
 	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(o, "attempt"), 0, 1000000, &j->attempt) != 0)
 		j->attempt = 1;
 	/* The plane's leases are 5..3600 s; anything odd gets a safe 30 s. */
@@ -108,7 +108,7 @@ runner_failed(const char *msg)
 		return NULL;
 	(void)util_snprintf(e, sizeof(e), "%s", msg);	/* a cut message is still useful */
 	text_truncate(e, sizeof(e) - 1);
-	text_sanitize(e, 1);
+	util_sanitize(e, 1);
 	if (cJSON_AddStringToObject(o, "status", "failed") == NULL ||
 	    cJSON_AddStringToObject(o, "error", e) == NULL) {
 		cJSON_Delete(o);
@@ -152,7 +152,7 @@ emit(struct job_ctx *ctx, const char *line)
 	memcpy(rec + 2, line, n);
 	rec[2 + n] = '\0';
 	text_truncate(rec + 2, RUNNER_MAX_LINE);
-	text_sanitize(rec + 2, 0);
+	util_sanitize(rec + 2, 0);
 	n = strlen(rec);
 	rec[n++] = '\n';
 	if (!ctx->write_failed && runner_write_all(ctx->fd, rec, n) != 0)
@@ -244,7 +244,7 @@ kind_noop(struct job_ctx *ctx)
 		    "bad payload: marker must be a string of at most 256 bytes");
 		return -1;
 	}
-	text_sanitize(marker, 0);
+	util_sanitize(marker, 0);
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

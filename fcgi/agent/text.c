@@ -7,54 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t        n;
-	unsigned long cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF are invalid. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-void
-text_sanitize(char *s, int keep_newlines)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0) {
-			*p++ = '?';
-			continue;
-		}
-		if (n == 1 && (*p < 0x20 || *p == 0x7f) && *p != '\t' &&
-		    !(keep_newlines && *p == '\n'))
-			*p = ' ';
-		p += n;
-	}
-}
-
 size_t
 text_truncate(char *s, size_t max)
 {

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,4 +205,138 @@ util_socket_access(const char *path, const char *group, int64_t mode)
 		return -1;
 	}
 	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t        n;
+	unsigned long cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are invalid. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+util_sanitize(char *s, int keep_newlines)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7f) && *p != '\t' &&
+		    !(keep_newlines && *p == '\n'))
+			*p = ' ';
+		p += n;
+	}
+}
+
+int
+util_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int         fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st = {0};
+	char       *b;
+	size_t      got = 0;
+
+	*out = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) != 0 || st.st_size < 0 || (size_t)st.st_size > max) {
+		int e = st.st_size < 0 || (size_t)st.st_size > max ? EFBIG : errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	b[got] = '\0';
+	*out = b;
+	if (len != NULL)
+		*len = got;
+	return 0;
+}
+
+int
+util_write_atomic(const char *path, const char *data, size_t n, unsigned mode)
+{
+	char   tmp[4096];
+	size_t off = 0;
+	int    fd, e;
+
+	if (util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode)) < 0)
+		return -1;
+	/* The mode exactly (a umask could have taken bits nginx needs). */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		goto fail;
+	while (off < n) {
+		ssize_t w = write(fd, data + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
 }

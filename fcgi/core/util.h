@@ -37,5 +37,23 @@ bool util_ieq(const char *a, const char *b);
  * hands it to git through GIT_ASKPASS.  0 or -1.
  */
 int  util_url_split_cred(const char *url, char *out, size_t outlen, char *cred, size_t credlen);
+/*
+ * In place: each byte of an invalid UTF-8 sequence becomes '?', control
+ * characters (and DEL) become ' ' except tab, and NUL ends the string.
+ * Newlines become ' ' too unless keep_newlines.  What makes untrusted
+ * bytes (command output) safe for a JSON string PostgreSQL will store.
+ */
+void util_sanitize(char *s, int keep_newlines);
+/*
+ * The whole file (at most max bytes) into a malloc'ed NUL-terminated
+ * buffer (*out, caller frees; *len its length when len is not NULL).
+ * Absent: 0 with *out NULL.  -1 (errno; EFBIG when larger than max).
+ */
+int  util_read_file(const char *path, size_t max, char **out, size_t *len);
+/*
+ * Replaces path with n bytes of data atomically: path.tmp created with mode
+ * (umask aside), written, fsync'ed, renamed over path.  0 or -1 (errno).
+ */
+int  util_write_atomic(const char *path, const char *data, size_t n, unsigned mode);
 
 #endif

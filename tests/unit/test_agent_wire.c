@@ -109,13 +109,13 @@ main(void)
 
 	/* Text. */
 	util_snprintf(s, sizeof(s), "ok\tline\nnext\033[0m \xff\xfe end \xc3\xa9");
-	text_sanitize(s, 0);
+	util_sanitize(s, 0);
 	CHECK(strcmp(s, "ok\tline next [0m ?? end \xc3\xa9") == 0, "control and invalid bytes replaced");
 	util_snprintf(s, sizeof(s), "a\nb");
-	text_sanitize(s, 1);
+	util_sanitize(s, 1);
 	CHECK(strcmp(s, "a\nb") == 0, "newlines kept on request");
 	util_snprintf(s, sizeof(s), "\xed\xa0\x80 \xc0\xaf");	/* surrogate, overlong */
-	text_sanitize(s, 0);
+	util_sanitize(s, 0);
 	CHECK(strcmp(s, "??? ??") == 0, "surrogates and overlong forms rejected");
 	util_snprintf(s, sizeof(s), "ab\xc3\xa9");
 	CHECK(text_truncate(s, 3) == 2 && strcmp(s, "ab") == 0, "cut before a split character");
