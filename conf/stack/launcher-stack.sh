@@ -162,7 +162,8 @@ DOCKER_SOCK=/var/run/docker.sock
 # signs the RS256 tokens docker-registry verifies); named, not left to arrive
 # with another package.
 # lego: the ACME client of the agent and launcher-dnscheck (core/acme.c);
-# pebble: the tests' ACME CA (tests/lib/pebble.sh).
+# pebble: the tests' ACME CA (tests/lib/pebble.sh); dnsmasq-base: the tests'
+# authoritative DNS server (tests/lib/dnsmasq.py).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
