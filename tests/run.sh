@@ -102,7 +102,7 @@ stop_stack() {
 	registry_stop
 	registry_stop auth
 	if [ "${need_dns:-0}" = 1 ]; then
-		pebble_stop "$LAUNCHER_STATE_DIR/pebble"
+		if declare -F pebble_stop > /dev/null; then pebble_stop "$LAUNCHER_STATE_DIR/pebble"; fi
 		dns_stop
 	fi
 	if [ "${KEEP_STATE:-0}" != 1 ]; then
