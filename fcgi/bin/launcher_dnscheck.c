@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,10 +44,15 @@
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "../core/acme.h"
 #include "../core/config.h"
 #include "../core/db_conn.h"
 #include "../core/dns.h"
 #include "../core/log.h"
+#include "../core/spawn.h"
 #include "../core/util.h"
 
 /* The TXT record that proves ownership, and the probe label of wildcards. */
@@ -57,6 +63,10 @@
 #define ADDRS_MAX 8
 /* ca_pem travels in every domain.cert payload: a PEM bundle, not more. */
 #define CA_PEM_MAX 65536
+/* The plane's own order: lego's whole run (account, order, HTTP-01, download). */
+#define PLANE_ACME_TIMEOUT_MS (5 * 60 * 1000)
+/* plane_reload_command, e.g. systemctl reload nginx. */
+#define PLANE_RELOAD_TIMEOUT_MS (60 * 1000)
 
 static volatile sig_atomic_t stop;
 
@@ -278,34 +288,6 @@ out:
 	return rc;
 }
 
-/*
- * Reads a whole small file (at most max-1 bytes) into a new string the
- * caller frees; NULL when it cannot be read or is larger.
- */
-static char *
-read_small_file(const char *path, size_t max)
-{
-	FILE  *f = fopen(path, "r");
-	char  *buf;
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	if ((buf = malloc(max)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	n = fread(buf, 1, max - 1, f);
-	if (ferror(f) || !feof(f)) {
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Queues the due domain.cert jobs.  0, or 1 after logging why. */
 static int
 queue_certs(struct db_conn *c, const struct config *cfg)
@@ -319,7 +301,7 @@ queue_certs(struct db_conn *c, const struct config *cfg)
 	cJSON_AddStringToObject(acme, "directory_url", cfg->acme_directory_url);
 	cJSON_AddStringToObject(acme, "email", cfg->acme_email);
 	if (cfg->acme_ca_file[0] != '\0') {
-		if ((ca = read_small_file(cfg->acme_ca_file, CA_PEM_MAX)) == NULL) {
+		if (util_read_file(cfg->acme_ca_file, CA_PEM_MAX, &ca, NULL) != 0 || ca == NULL) {
 			log_error("acme_ca_file %s: cannot read it (or larger than %d bytes)", cfg->acme_ca_file,
 			    CA_PEM_MAX);
 			goto out;
@@ -346,11 +328,128 @@ out:
 	return rc;
 }
 
-/* The plane's own certificate (plane_hostname).  0, or 1 (logged). */
+/*
+ * The plane's own certificate.  Current when plane_tls_cert is a
+ * certificate for plane_hostname (its names, X509_check_host) that
+ * expires after the renewal window.
+ */
+static int
+plane_cert_current(const struct config *cfg, int64_t now)
+{
+	struct acme_cert ci;
+	char             err[256];
+	FILE            *f;
+	X509            *x = NULL;
+	int              ok = 0;
+
+	if (acme_cert_info(cfg->plane_tls_cert, &ci, err, sizeof(err)) != 0 ||
+	    ci.not_after - now <= cfg->acme_renew_days * 86400)
+		return 0;
+	if ((f = fopen(cfg->plane_tls_cert, "r")) == NULL)
+		return 0;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ok = x != NULL && X509_check_host(x, cfg->plane_hostname, 0, 0, NULL) == 1;
+	X509_free(x);
+	return ok;
+}
+
+/*
+ * The back-off of failed attempts, kept in <plane_acme_dir>/plane-backoff
+ * as "<attempts> <next attempt, unix seconds>" (none: not backing off).
+ */
+static void
+plane_backoff_path(const struct config *cfg, char *path, size_t len)
+{
+	util_snprintf(path, len, "%s/plane-backoff", cfg->plane_acme_dir);
+}
+
+static void
+plane_backoff_read(const struct config *cfg, int64_t *attempts, int64_t *next)
+{
+	char  path[CONFIG_STR_MAX + 16], *buf = NULL, *sp;
+
+	*attempts = *next = 0;
+	plane_backoff_path(cfg, path, sizeof(path));
+	if (util_read_file(path, 64, &buf, NULL) != 0 || buf == NULL)
+		return;
+	if ((sp = strchr(buf, ' ')) != NULL) {
+		*sp = '\0';
+		if (util_parse_i64(buf, 0, 1000000, attempts) != 0 ||
+		    util_parse_i64(util_trim(sp + 1), 0, INT64_MAX, next) != 0)
+			*attempts = *next = 0;
+	}
+	free(buf);
+}
+
+/* After a failure: 5 minutes, doubling to 6 hours (as domains' certificates). */
+static void
+plane_backoff_write(const struct config *cfg, int64_t attempts, int64_t now)
+{
+	char    path[CONFIG_STR_MAX + 16], line[64];
+	int64_t wait = 300;
+	int     n;
+
+	for (int64_t i = 1; i < attempts && wait < 21600; i++)
+		wait *= 2;
+	if (wait > 21600)
+		wait = 21600;
+	plane_backoff_path(cfg, path, sizeof(path));
+	n = util_snprintf(line, sizeof(line), "%lld %lld\n", (long long)attempts, (long long)(now + wait));
+	if (n < 0 || util_write_atomic(path, line, (size_t)n, 0600) != 0)
+		log_error("plane certificate: cannot write %s: %s", path, strerror(errno));
+	else
+		log_info("plane certificate: next attempt in %lld s", (long long)wait);
+}
+
+/*
+ * Obtains or renews the certificate of plane_hostname when the one at
+ * plane_tls_cert is not current (outside the back-off of failed attempts),
+ * installs it (plane_tls_cert, plane_tls_key 0600) and runs
+ * plane_reload_command.  0, or 1 (logged).
+ */
 static int
 dnscheck_plane_cert(const struct config *cfg)
 {
-	(void)cfg;
+	struct acme_req  q = {
+		.client = cfg->acme_client, .directory_url = cfg->acme_directory_url,
+		.email = cfg->acme_email, .ca_file = cfg->acme_ca_file,
+		.state_dir = cfg->plane_acme_dir, .webroot = cfg->plane_acme_webroot,
+		.hostname = cfg->plane_hostname, .timeout_ms = PLANE_ACME_TIMEOUT_MS,
+	};
+	struct acme_cert ci;
+	char             err[1024], tail[1024];
+	int64_t          now = (int64_t)time(NULL), attempts, next;
+	int              status;
+
+	if (cfg->plane_hostname[0] == '\0' || plane_cert_current(cfg, now))
+		return 0;
+	plane_backoff_read(cfg, &attempts, &next);
+	if (next > now) {
+		log_debug("plane certificate: backing off until %lld", (long long)next);
+		return 0;
+	}
+	if (mkdir(cfg->plane_acme_dir, 0700) != 0 && errno != EEXIST) {
+		log_error("plane certificate: %s: %s", cfg->plane_acme_dir, strerror(errno));
+		return 1;
+	}
+	log_info("plane certificate: obtaining one for %s", cfg->plane_hostname);
+	if (acme_obtain(&q, cfg->plane_tls_cert, cfg->plane_tls_key, &ci, err, sizeof(err)) != 0) {
+		log_error("plane certificate for %s: %s", cfg->plane_hostname, err);
+		plane_backoff_write(cfg, attempts + 1, now);
+		return 1;
+	}
+	plane_backoff_path(cfg, err, sizeof(err));
+	unlink(err);
+	log_info("plane certificate for %s installed: issuer %s, serial %s, expires %lld",
+	    cfg->plane_hostname, ci.issuer, ci.serial, (long long)ci.not_after);
+	if (cfg->plane_reload_command[0] == '\0')
+		return 0;
+	if (spawn_command(cfg->plane_reload_command, PLANE_RELOAD_TIMEOUT_MS, &status, tail,
+	    sizeof(tail)) != 0 || status != 0) {
+		log_error("plane_reload_command failed (status %d): %s", status, tail);
+		return 1;
+	}
 	return 0;
 }
 
