@@ -171,6 +171,17 @@ static const struct conf_key conf_keys[] = {
 	S(edge_nginx_pid, "", valid_path, "the edge nginx master's pid file: reload by signals, retiring "
 	    "the old workers as soon as the new ones run (edge_reload_command is then unused)"),
 	I(edge_drain_ms, "2000", 0, 600000, "ms between the edge reload and stopping old containers"),
+	S(edge_tls_listen, "443", valid_listen, "what custom hostnames' TLS servers listen on (once "
+	    "their certificate is issued), e.g. 127.0.0.1:8443"),
+	I(edge_https_port, "443", 1, 65535, "the https port in the 308 redirects of custom hostnames "
+	    "(left out of the URL when 443)"),
+	S(acme_webroot, "", valid_path, "directory of the ACME HTTP-01 challenge files, served by the "
+	    "edge nginx at /.well-known/acme-challenge/ (empty: <state_dir>/acme-webroot; made "
+	    "world-readable, the state dir searchable, for nginx's workers)"),
+	S(edge_certs_dir, "", valid_path, "custom hostnames' certificates, <dir>/<hostname>/"
+	    "fullchain.pem and key.pem (0600) (empty: <state_dir>/certs)"),
+	S(acme_client, "lego", NULL, "the ACME client run by domain.cert jobs (Debian's lego; PATH "
+	    "or an absolute path)"),
 	S(host_ports, "20000-32000", valid_ports,
 	    "host ports the agent publishes app containers on (127.0.0.1), LOW-HIGH; keep it out of "
 	    "net.ipv4.ip_local_port_range"),

@@ -38,6 +38,11 @@ struct agent_conf {
 	char    edge_reload_command[AGENT_STR_MAX];	/* "" = no reload */
 	char    edge_nginx_pid[AGENT_STR_MAX];	/* "" = reload by the command */
 	int64_t edge_drain_ms;
+	char    edge_tls_listen[128];		/* custom hosts' TLS servers' "listen" */
+	int64_t edge_https_port;		/* the port in their 308 redirects */
+	char    acme_webroot[AGENT_STR_MAX];	/* "" = <state_dir>/acme-webroot */
+	char    edge_certs_dir[AGENT_STR_MAX];	/* "" = <state_dir>/certs */
+	char    acme_client[AGENT_STR_MAX];	/* the ACME client (core/acme.h) */
 	char    host_ports[32];		/* "LOW-HIGH" (agent_port_range) */
 	char    build_network[64];	/* "none", or an engine network's name (never "host") */
 	char    database_host_ip[64];	/* where a public database's port listens */

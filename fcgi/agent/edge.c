@@ -1,5 +1,7 @@
 /*
- * edge.c - rendering and installing an app's edge nginx site (see edge.h).
+ * edge.c - rendering and installing the edge nginx's site files (see
+ * edge.h): apps' sites, custom hosts' files, their certificates, and the
+ * one change-set switch (write, test, reload, or put everything back).
  */
 #include "edge.h"
 
@@ -11,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/acme.h"
 #include "../core/log.h"
-#include "../core/util.h"
 #include "../core/spawn.h"
+#include "../core/util.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -25,6 +30,10 @@
 #define EDGE_CMD_TIMEOUT_MS 60000
 #define EDGE_WORKERS_MAX    256
 #define EDGE_RELOAD_WAIT_MS 5000	/* for nginx's new workers to appear */
+/* One change set: the app's site, and every host file naming it (a host
+ * names at most EDGE_ROUTES_MAX apps; an app is behind few hosts). */
+#define EDGE_CHANGES_MAX    64
+#define EDGE_PATH_MAX       (AGENT_STR_MAX + 300)
 
 /* The app's name in a comment: no newline can end the comment early. */
 static void
@@ -37,41 +46,23 @@ comment_safe(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-int
-edge_render(const char *app_id, const char *app_name, const char *deployment_id,
-    const char *hostname, const char *listen, const int *ports, size_t n, char *out,
-    size_t outlen)
+/* lnchr_<app id without dashes>: the app's upstream, named by host files too. */
+static void
+upstream_name(const char *app_id, char *up, size_t uplen)
 {
-	char   up[APP_UPSTREAM_MAX], name[256];
-	size_t o = 0, u = 0;
+	size_t u = 0;
 
-	for (const char *p = app_id; *p && u + 1 < sizeof(up) - 6; p++)
+	for (const char *p = app_id; *p && u + 1 < uplen; p++)
 		if (*p != '-')
 			up[u++] = *p;
 	up[u] = '\0';
-	comment_safe(app_name != NULL ? app_name : "", name, sizeof(name));
-	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
-	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
-	    n == 1 ? "" : "s") != 0)
-		return -1;
-	if (n > 0) {
-		if (text_put(out, outlen, &o, "upstream lnchr_%s {\n", up) != 0)
-			return -1;
-		for (size_t i = 0; i < n; i++)
-			if (text_put(out, outlen, &o, "    server 127.0.0.1:%d max_fails=1 fail_timeout=2s;\n",
-			    ports[i]) != 0)
-				return -1;
-		if (text_put(out, outlen, &o, "    keepalive 16;\n}\n") != 0)
-			return -1;
-	}
-	if (text_put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", listen,
-	    hostname) != 0)
-		return -1;
-	if (n == 0)
-		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
-		    -1 : (int)o;
-	if (text_put(out, outlen, &o,
-	    "    location / {\n"
+}
+
+/* The proxying part of a location (the app's site and host files alike). */
+static int
+put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra)
+{
+	return text_put(out, outlen, o,
 	    "        proxy_pass http://lnchr_%s;\n"
 	    "        proxy_http_version 1.1;\n"
 	    "        proxy_set_header Connection \"\";\n"
@@ -80,8 +71,43 @@ edge_render(const char *app_id, const char *app_name, const char *deployment_id,
 	    "        proxy_set_header X-Forwarded-Proto $scheme;\n"
 	    "        proxy_set_header X-Request-Id $request_id;\n"
 	    "        proxy_next_upstream error timeout http_502 http_503;\n"
-	    "    }\n"
-	    "}\n", up) != 0)
+	    "%s", up, extra);
+}
+
+int
+edge_render(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, char *out,
+    size_t outlen)
+{
+	char   up[APP_UPSTREAM_MAX], name[256];
+	size_t o = 0;
+
+	upstream_name(app_id, up, sizeof(up));
+	comment_safe(app_name != NULL ? app_name : "", name, sizeof(name));
+	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
+	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
+	    n == 1 ? "" : "s") != 0)
+		return -1;
+	if (text_put(out, outlen, &o, "upstream lnchr_%s {\n", up) != 0)
+		return -1;
+	/* Without an instance the upstream still exists (host files name it):
+	 * one server marked down, which nginx never connects to. */
+	if (n == 0 && text_put(out, outlen, &o, "    server 127.0.0.1:1 down;\n") != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (text_put(out, outlen, &o, "    server 127.0.0.1:%d max_fails=1 fail_timeout=2s;\n",
+		    ports[i]) != 0)
+			return -1;
+	if (text_put(out, outlen, &o, "%s}\n", n > 0 ? "    keepalive 16;\n" : "") != 0)
+		return -1;
+	if (text_put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", listen,
+	    hostname) != 0)
+		return -1;
+	if (n == 0)
+		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
+		    -1 : (int)o;
+	if (text_put(out, outlen, &o, "    location / {\n") != 0 ||
+	    put_proxy(out, outlen, &o, up, "    }\n}\n") != 0)
 		return -1;
 	return (int)o;
 }
@@ -97,13 +123,6 @@ static int
 read_file(const char *path, char **out)
 {
 	return util_read_file(path, EDGE_SITE_MAX * 4, out, NULL);
-}
-
-/* Writes content to path through path.tmp + rename; 0 or -1 (errno). */
-static int
-write_atomic(const char *path, const char *content)
-{
-	return util_write_atomic(path, content, strlen(content), 0644);
 }
 
 /* Runs one configured command; "" is success.  0 or -1 (err). */
@@ -274,16 +293,6 @@ reload(const struct agent_conf *c, char *err, size_t errlen)
 	return run("nginx reload", c->edge_reload_command, err, errlen);
 }
 
-/* Puts the previous content back (or removes the file when there was none). */
-static void
-restore(const char *path, const char *prev)
-{
-	if (prev != NULL)
-		(void)write_atomic(path, prev);
-	else
-		(void)unlink(path);
-}
-
 /* The first "server_name NAME;" of a site into out ("" when none). */
 static void
 server_name_of(const char *site, char *out, size_t outlen)
@@ -300,31 +309,188 @@ server_name_of(const char *site, char *out, size_t outlen)
 	}
 }
 
+/* ------------------------------------------------------------ change sets */
+
+/* One file of a change set: its new content (NULL: removed) and, once
+ * applied, what was there (NULL: nothing). */
+struct change {
+	char        path[EDGE_PATH_MAX];
+	char       *next;	/* owned */
+	size_t      next_len;
+	unsigned    mode;
+	char       *prev;	/* owned; set by apply */
+	size_t      prev_len;
+	unsigned    prev_mode;
+	bool        applied;
+};
+
+struct changeset {
+	struct change ch[EDGE_CHANGES_MAX];
+	size_t        n;
+};
+
+static void
+changeset_free(struct changeset *cs)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		if (cs->ch[i].next != NULL)
+			explicit_bzero(cs->ch[i].next, cs->ch[i].next_len);
+		if (cs->ch[i].prev != NULL)
+			explicit_bzero(cs->ch[i].prev, cs->ch[i].prev_len);
+		free(cs->ch[i].next);
+		free(cs->ch[i].prev);
+	}
+	cs->n = 0;
+}
+
+/* Adds path (content copied; NULL removes it); 0 or -1 (err). */
+static int
+changeset_add(struct changeset *cs, const char *path, const char *content, size_t len,
+    unsigned mode, char *err, size_t errlen)
+{
+	struct change *ch;
+
+	if (cs->n >= EDGE_CHANGES_MAX) {
+		util_snprintf(err, errlen, "more than %d edge files in one change", EDGE_CHANGES_MAX);
+		return -1;
+	}
+	ch = &cs->ch[cs->n];
+	memset(ch, 0, sizeof(*ch));
+	if (util_snprintf(ch->path, sizeof(ch->path), "%s", path) < 0) {
+		util_snprintf(err, errlen, "edge file path too long");
+		return -1;
+	}
+	if (content != NULL) {
+		if ((ch->next = malloc(len + 1)) == NULL) {
+			util_snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(ch->next, content, len);
+		ch->next[len] = '\0';
+		ch->next_len = len;
+	}
+	ch->mode = mode;
+	cs->n++;
+	return 0;
+}
+
+/* Puts back every applied file, last first. */
+static void
+changeset_restore(struct changeset *cs)
+{
+	for (size_t i = cs->n; i-- > 0;) {
+		struct change *ch = &cs->ch[i];
+
+		if (!ch->applied)
+			continue;
+		if (ch->prev != NULL)
+			(void)util_write_atomic(ch->path, ch->prev, ch->prev_len, ch->prev_mode);
+		else
+			(void)unlink(ch->path);
+		ch->applied = false;
+	}
+}
+
 /*
- * The plane gives every application its own hostname (a unique index),
- * but a site left from before a rename could still claim the name a new
- * application now holds, and nginx would then serve whichever it read
- * first.  So no site is installed while another app's site in the
- * directory has the same server_name: -1 with both named in err.
+ * Writes every file of the set, tests, reloads; on any failure puts every
+ * file back (the running nginx keeps the old configuration, and the files
+ * stay in step with it).  The caller holds the edge lock.  0 or -1 (err).
  */
 static int
-name_is_free(const struct agent_conf *c, const char *app_id, const char *content, char *err,
+changeset_apply(const struct agent_conf *c, struct changeset *cs, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		struct change *ch = &cs->ch[i];
+		struct stat    st;
+
+		if (util_read_file(ch->path, EDGE_SITE_MAX * 4, &ch->prev, &ch->prev_len) != 0) {
+			util_snprintf(err, errlen, "%s: cannot read: %s", ch->path, strerror(errno));
+			goto fail;
+		}
+		/* Put back with the mode it had (a key stays 0600). */
+		ch->prev_mode = ch->prev != NULL && stat(ch->path, &st) == 0 ?
+		    (unsigned)(st.st_mode & 0777) : ch->mode;
+		if (ch->next != NULL ? util_write_atomic(ch->path, ch->next, ch->next_len, ch->mode) != 0 :
+		    (unlink(ch->path) != 0 && errno != ENOENT)) {
+			util_snprintf(err, errlen, "%s: cannot %s: %s", ch->path,
+			    ch->next != NULL ? "write" : "remove", strerror(errno));
+			goto fail;
+		}
+		ch->applied = true;
+	}
+	/*
+	 * Reloading by the master's pid, the reload is the test: a
+	 * configuration that does not load leaves nginx on its old one and
+	 * starts no new workers.  Only then is nginx_test_command run, for
+	 * its message.
+	 */
+	if (c->edge_nginx_pid[0] == '\0' &&
+	    run("nginx configuration test", c->nginx_test_command, err, errlen) != 0)
+		goto fail;
+	if (reload(c, err, errlen) != 0) {
+		if (c->edge_nginx_pid[0] != '\0')
+			(void)run("nginx configuration test", c->nginx_test_command, err, errlen);
+		goto fail;
+	}
+	return 0;
+fail:
+	changeset_restore(cs);
+	return -1;
+}
+
+/* The edge lock: one change set at a time across the agent's job processes.
+ * Returns the fd to pass to unlock, or -1 (err). */
+static int
+edge_lock(const struct agent_conf *c, char *err, size_t errlen)
+{
+	char path[EDGE_PATH_MAX];
+	int  fd;
+
+	if (util_snprintf(path, sizeof(path), "%s/edge.lock", c->state_dir) < 0 ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		util_snprintf(err, errlen, "edge lock %s/edge.lock: %s", c->state_dir, strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			util_snprintf(err, errlen, "edge lock: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+static void
+edge_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* releases the flock */
+}
+
+/*
+ * The plane gives every application its own hostname (a unique index) and
+ * every custom hostname to one tenant, but a site left from before a rename
+ * could still claim a name another site now holds, and nginx would then
+ * serve whichever it read first.  So no site is installed while another
+ * site (app-*.conf or host-*.conf) in the directory has the same
+ * server_name: -1 with both named in err.
+ */
+static int
+name_is_free(const struct agent_conf *c, const char *own, const char *name, char *err,
     size_t errlen)
 {
-	char           name[256], own[AGENT_STR_MAX], path[AGENT_STR_MAX + 300], *other, theirs[256];
+	char           path[EDGE_PATH_MAX], *other, theirs[256];
 	DIR           *d;
 	struct dirent *e;
 	int            rc = 0;
 	size_t         n;
 
-	server_name_of(content, name, sizeof(name));
-	if (name[0] == '\0' || util_snprintf(own, sizeof(own), "app-%s.conf", app_id) < 0 ||
-	    (d = opendir(c->edge_sites_dir)) == NULL)
+	if (name[0] == '\0' || (d = opendir(c->edge_sites_dir)) == NULL)
 		return 0;
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		n = strlen(e->d_name);
-		if (strncmp(e->d_name, "app-", 4) != 0 || n < 9 ||
-		    strcmp(e->d_name + n - 5, ".conf") != 0 || strcmp(e->d_name, own) == 0 ||
+		if ((strncmp(e->d_name, "app-", 4) != 0 && strncmp(e->d_name, "host-", 5) != 0) ||
+		    n < 10 || strcmp(e->d_name + n - 5, ".conf") != 0 || strcmp(e->d_name, own) == 0 ||
 		    util_snprintf(path, sizeof(path), "%s/%s", c->edge_sites_dir, e->d_name) < 0 ||
 		    read_file(path, &other) != 0 || other == NULL)
 			continue;
@@ -340,55 +506,422 @@ name_is_free(const struct agent_conf *c, const char *app_id, const char *content
 	return rc;
 }
 
+/* ------------------------------------------------------------ custom hosts */
+
+/* What may follow "location ^~ " unquoted: no space, ';', braces, '#', quotes, '$'. */
+static bool
+prefix_ok(const char *p)
+{
+	return p[0] == '/' && strlen(p) <= EDGE_PREFIX_MAX && strstr(p, "..") == NULL &&
+	    text_word_ok(p, EDGE_PREFIX_MAX, "/._~%!+,=:@-") &&
+	    strncmp(p, "/.well-known/acme-challenge/", 28) != 0 &&
+	    strcmp(p, "/.well-known/acme-challenge") != 0;
+}
+
+static bool
+uuid_ok(const char *s)
+{
+	return util_is_uuid(s);
+}
+
+/* Longest prefix first (nginx picks the longest ^~ match anyway; the order
+ * makes the file read the way it routes). */
+static void
+sort_routes(struct edge_host *h)
+{
+	for (size_t i = 1; i < h->n; i++)
+		for (size_t j = i; j > 0 && strlen(h->r[j].prefix) > strlen(h->r[j - 1].prefix); j--) {
+			struct edge_route t = h->r[j];
+
+			h->r[j] = h->r[j - 1];
+			h->r[j - 1] = t;
+		}
+}
+
+static int
+routes_check(const struct edge_host *h, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		if (!prefix_ok(h->r[i].prefix) || !uuid_ok(h->r[i].app_id)) {
+			util_snprintf(err, errlen, "bad route %zu: path_prefix must be '/' and "
+			    "[A-Za-z0-9/._~%%!+,=:@-] without \"..\" (not the ACME challenge path), "
+			    "app_id a UUID", i);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(h->r[i].prefix, h->r[j].prefix) == 0) {
+				util_snprintf(err, errlen, "path_prefix %s routed twice", h->r[i].prefix);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+int
+edge_host_parse(const cJSON *payload, struct edge_host *h, char *err, size_t errlen)
+{
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(payload, "hostname");
+	const cJSON *routes = cJSON_GetObjectItemCaseSensitive(payload, "routes");
+	const cJSON *r;
+
+	memset(h, 0, sizeof(*h));
+	if (!cJSON_IsString(host) || !acme_hostname_ok(host->valuestring)) {
+		util_snprintf(err, errlen, "bad payload: hostname must be a lower-case DNS name");
+		return -1;
+	}
+	(void)util_snprintf(h->hostname, sizeof(h->hostname), "%s", host->valuestring);
+	if (text_json_i64(cJSON_GetObjectItemCaseSensitive(payload, "version"), 0, INT64_MAX / 2,
+	    &h->version) != 0) {
+		util_snprintf(err, errlen, "bad payload: version must be a non-negative integer");
+		return -1;
+	}
+	if (!cJSON_IsArray(routes) || cJSON_GetArraySize(routes) > EDGE_ROUTES_MAX) {
+		util_snprintf(err, errlen, "bad payload: routes must be an array of at most %d",
+		    EDGE_ROUTES_MAX);
+		return -1;
+	}
+	cJSON_ArrayForEach(r, routes) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "path_prefix");
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "app_id");
+		const cJSON *red = cJSON_GetObjectItemCaseSensitive(r, "https_redirect");
+		struct edge_route *e = &h->r[h->n];
+
+		if (!cJSON_IsString(p) || !cJSON_IsString(a) ||
+		    util_snprintf(e->prefix, sizeof(e->prefix), "%s", p->valuestring) < 0 ||
+		    util_snprintf(e->app_id, sizeof(e->app_id), "%s", a->valuestring) < 0) {
+			util_snprintf(err, errlen, "bad payload: route %zu needs path_prefix and app_id",
+			    h->n);
+			return -1;
+		}
+		e->redirect = red == NULL || cJSON_IsTrue(red);
+		h->n++;
+	}
+	if (routes_check(h, err, errlen) != 0)
+		return -1;
+	sort_routes(h);
+	return 0;
+}
+
+int
+edge_host_read(const char *text, struct edge_host *h)
+{
+	const char *p = text;
+	char        err[256], line[600];
+	bool        have_host = false, have_version = false;
+
+	memset(h, 0, sizeof(*h));
+	while (*p == '#') {
+		size_t n = strcspn(p, "\n");
+		char  *f[4], *save;
+		int    k = 0;
+
+		if (n >= sizeof(line))
+			return -1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (p[n] == '\n');
+		/* "# word a b c": split on single spaces (no field holds one). */
+		save = line + 2;
+		while (k < 4 && save != NULL && *save) {
+			f[k++] = save;
+			if ((save = strchr(save, ' ')) != NULL)
+				*save++ = '\0';
+		}
+		if (k == 2 && strcmp(f[0], "host") == 0 && acme_hostname_ok(f[1])) {
+			(void)util_snprintf(h->hostname, sizeof(h->hostname), "%s", f[1]);
+			have_host = true;
+		} else if (k == 2 && strcmp(f[0], "version") == 0 &&
+		    util_parse_i64(f[1], 0, INT64_MAX / 2, &h->version) == 0)
+			have_version = true;
+		else if (k == 4 && strcmp(f[0], "route") == 0 && h->n < EDGE_ROUTES_MAX) {
+			struct edge_route *e = &h->r[h->n];
+
+			if (util_snprintf(e->prefix, sizeof(e->prefix), "%s", f[1]) < 0 ||
+			    util_snprintf(e->app_id, sizeof(e->app_id), "%s", f[2]) < 0)
+				return -1;
+			e->redirect = strcmp(f[3], "1") == 0;
+			h->n++;
+		}
+	}
+	if (!have_host || !have_version || routes_check(h, err, sizeof(err)) != 0)
+		return -1;
+	sort_routes(h);
+	return 0;
+}
+
+/* The routes' locations of one server; tls: the TLS server (no redirect). */
+static int
+put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls, char *out,
+    size_t outlen, size_t *o)
+{
+	bool root = false, proxy = false;
+	char up[APP_UPSTREAM_MAX], port[16] = "";
+
+	if (env->https_port != 443)
+		(void)util_snprintf(port, sizeof(port), ":%lld", (long long)env->https_port);
+	if (text_put(out, outlen, o,
+	    "    location ^~ /.well-known/acme-challenge/ {\n"
+	    "        root %s;\n"
+	    "        default_type text/plain;\n"
+	    "    }\n", env->webroot) != 0)
+		return -1;
+	for (size_t i = 0; i < h->n; i++) {
+		const struct edge_route *r = &h->r[i];
+
+		root |= strcmp(r->prefix, "/") == 0;
+		if (text_put(out, outlen, o, "    location ^~ %s {\n", r->prefix) != 0)
+			return -1;
+		if (!tls && r->redirect && env->cert != NULL) {
+			if (text_put(out, outlen, o, "        return 308 https://$host%s$request_uri;\n"
+			    "    }\n", port) != 0)
+				return -1;
+		} else if (env->app_up[i]) {
+			upstream_name(r->app_id, up, sizeof(up));
+			/* No instance: the upstream's one server is down (502), which is 503 here. */
+			if (put_proxy(out, outlen, o, up, "        error_page 502 =503 @lnchr_unavailable;\n"
+			    "    }\n") != 0)
+				return -1;
+			proxy = true;
+		} else if (text_put(out, outlen, o, "        return 503;\n    }\n") != 0)
+			return -1;
+	}
+	if (!root && text_put(out, outlen, o, "    location / {\n        return 404;\n    }\n") != 0)
+		return -1;
+	if (proxy && text_put(out, outlen, o, "    location @lnchr_unavailable {\n        return 503;\n"
+	    "    }\n") != 0)
+		return -1;
+	return 0;
+}
+
+int
+edge_host_render(const struct edge_host *h, const struct edge_host_env *env, char *out,
+    size_t outlen)
+{
+	size_t o = 0;
+
+	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
+	    "# host %s\n# version %lld\n", h->hostname, (long long)h->version) != 0)
+		return -1;
+	for (size_t i = 0; i < h->n; i++)
+		if (text_put(out, outlen, &o, "# route %s %s %d\n", h->r[i].prefix, h->r[i].app_id,
+		    h->r[i].redirect ? 1 : 0) != 0)
+			return -1;
+	if (text_put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", env->listen,
+	    h->hostname) != 0 || put_routes(h, env, false, out, outlen, &o) != 0 ||
+	    text_put(out, outlen, &o, "}\n") != 0)
+		return -1;
+	if (env->cert == NULL)
+		return (int)o;
+	if (text_put(out, outlen, &o, "server {\n    listen %s ssl;\n    server_name %s;\n"
+	    "    ssl_certificate %s;\n    ssl_certificate_key %s;\n", env->tls_listen, h->hostname,
+	    env->cert, env->key) != 0 || put_routes(h, env, true, out, outlen, &o) != 0 ||
+	    text_put(out, outlen, &o, "}\n") != 0)
+		return -1;
+	return (int)o;
+}
+
+/* host-<hostname>.conf's base name. */
+static int
+host_file_name(const char *hostname, char *out, size_t outlen)
+{
+	if (strncmp(hostname, "*.", 2) == 0)
+		return util_snprintf(out, outlen, "host-_wildcard_%s.conf", hostname + 1) < 0 ? -1 : 0;
+	return util_snprintf(out, outlen, "host-%s.conf", hostname) < 0 ? -1 : 0;
+}
+
+int
+edge_host_path(const struct agent_conf *c, const char *hostname, char *out, size_t outlen)
+{
+	char name[300];
+
+	if (host_file_name(hostname, name, sizeof(name)) != 0)
+		return -1;
+	return util_snprintf(out, outlen, "%s/%s", c->edge_sites_dir, name) < 0 ? -1 : 0;
+}
+
+int
+edge_webroot(const struct agent_conf *c, char *out, size_t outlen)
+{
+	if (c->acme_webroot[0])
+		return util_snprintf(out, outlen, "%s", c->acme_webroot) < 0 ? -1 : 0;
+	return util_snprintf(out, outlen, "%s/acme-webroot", c->state_dir) < 0 ? -1 : 0;
+}
+
+int
+edge_certs_dir(const struct agent_conf *c, char *out, size_t outlen)
+{
+	if (c->edge_certs_dir[0])
+		return util_snprintf(out, outlen, "%s", c->edge_certs_dir) < 0 ? -1 : 0;
+	return util_snprintf(out, outlen, "%s/certs", c->state_dir) < 0 ? -1 : 0;
+}
+
+/* <certs>/<hostname>/{fullchain,key}.pem ("*." as in the host file's name). */
+static int
+cert_paths(const struct agent_conf *c, const char *hostname, char *dir, char *cert, char *key,
+    size_t len)
+{
+	char base[EDGE_PATH_MAX];
+
+	if (edge_certs_dir(c, base, sizeof(base)) != 0 ||
+	    util_snprintf(dir, len, "%s/%s%s", base, strncmp(hostname, "*.", 2) == 0 ? "_wildcard_" : "",
+	    strncmp(hostname, "*.", 2) == 0 ? hostname + 1 : hostname) < 0 ||
+	    util_snprintf(cert, len, "%s/fullchain.pem", dir) < 0 ||
+	    util_snprintf(key, len, "%s/key.pem", dir) < 0)
+		return -1;
+	return 0;
+}
+
+int
+edge_webroot_ready(const struct agent_conf *c, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (edge_webroot(c, out, outlen) != 0) {
+		util_snprintf(err, errlen, "acme_webroot path too long");
+		return -1;
+	}
+	if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+		util_snprintf(err, errlen, "acme_webroot %s: %s", out, strerror(errno));
+		return -1;
+	}
+	(void)chmod(out, 0755);
+	/* The default lives in state_dir (0700): nginx's workers must pass it. */
+	if (c->acme_webroot[0] == '\0' && stat(c->state_dir, &st) == 0 && (st.st_mode & 011) != 011)
+		(void)chmod(c->state_dir, (st.st_mode & 0777) | 011);
+	return 0;
+}
+
+/*
+ * Renders h into a new string for the change set.  The app whose site this
+ * change set writes or removes (app_id, app_present) counts as it will be;
+ * other apps as their files are now; TLS when with_cert, or when the
+ * certificate's files exist.
+ */
+static int
+host_render_now(const struct agent_conf *c, const struct edge_host *h, const char *app_id,
+    bool app_present, bool with_cert, char *out, size_t outlen, char *err, size_t errlen)
+{
+	struct edge_host_env env = {0};
+	char                 webroot[EDGE_PATH_MAX], dir[EDGE_PATH_MAX], cert[EDGE_PATH_MAX],
+	    key[EDGE_PATH_MAX], p[EDGE_PATH_MAX];
+	struct stat          st;
+	int                  len;
+
+	if (edge_webroot_ready(c, webroot, sizeof(webroot), err, errlen) != 0)
+		return -1;
+	if (cert_paths(c, h->hostname, dir, cert, key, sizeof(cert)) != 0) {
+		util_snprintf(err, errlen, "certificate path too long");
+		return -1;
+	}
+	env.listen = c->edge_listen;
+	env.tls_listen = c->edge_tls_listen;
+	env.https_port = c->edge_https_port;
+	env.webroot = webroot;
+	if (with_cert || (stat(cert, &st) == 0 && stat(key, &st) == 0)) {
+		env.cert = cert;
+		env.key = key;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		if (app_id != NULL && strcmp(h->r[i].app_id, app_id) == 0)
+			env.app_up[i] = app_present;
+		else
+			env.app_up[i] = edge_path(c, h->r[i].app_id, p, sizeof(p)) == 0 && stat(p, &st) == 0;
+	}
+	if ((len = edge_host_render(h, &env, out, outlen)) < 0) {
+		util_snprintf(err, errlen, "the host file of %s does not fit in %d bytes", h->hostname,
+		    EDGE_SITE_MAX);
+		return -1;
+	}
+	return len;
+}
+
+/* Adds to cs every host file that routes to app_id, re-rendered. */
+static int
+add_dependent_hosts(const struct agent_conf *c, struct changeset *cs, const char *app_id,
+    bool app_present, char *err, size_t errlen)
+{
+	DIR              *d = opendir(c->edge_sites_dir);
+	struct dirent    *e;
+	struct edge_host *h = malloc(sizeof(*h));
+	char             *site = malloc(EDGE_SITE_MAX), *text, path[EDGE_PATH_MAX];
+	int               rc = 0, len;
+
+	if (d == NULL || h == NULL || site == NULL) {
+		rc = d == NULL ? 0 : -1;	/* no directory: no hosts */
+		if (rc != 0)
+			util_snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		bool   names = false;
+
+		if (strncmp(e->d_name, "host-", 5) != 0 || n < 11 ||
+		    strcmp(e->d_name + n - 5, ".conf") != 0 ||
+		    util_snprintf(path, sizeof(path), "%s/%s", c->edge_sites_dir, e->d_name) < 0 ||
+		    read_file(path, &text) != 0 || text == NULL)
+			continue;
+		if (edge_host_read(text, h) != 0) {
+			log_warn("edge: %s has no header launcher-agent can read; left alone", path);
+			free(text);
+			continue;
+		}
+		free(text);
+		for (size_t i = 0; i < h->n; i++)
+			names |= strcmp(h->r[i].app_id, app_id) == 0;
+		if (!names)
+			continue;
+		if ((len = host_render_now(c, h, app_id, app_present, false, site, EDGE_SITE_MAX, err,
+		    errlen)) < 0 || changeset_add(cs, path, site, (size_t)len, 0644, err, errlen) != 0)
+			rc = -1;
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	free(site);
+	free(h);
+	return rc;
+}
+
 int
 edge_install(const struct agent_conf *c, const char *app_id, const char *content, char *err,
     size_t errlen)
 {
-	char  path[AGENT_STR_MAX + 80], *prev = NULL;
-	int   rc = -1;
+	struct changeset *cs = calloc(1, sizeof(*cs));
+	char              path[EDGE_PATH_MAX], own[128], name[256];
+	int               rc = -1, lock = -1;
 
-	if (edge_path(c, app_id, path, sizeof(path)) != 0) {
+	if (cs == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (edge_path(c, app_id, path, sizeof(path)) != 0 ||
+	    util_snprintf(own, sizeof(own), "app-%s.conf", app_id) < 0) {
 		util_snprintf(err, errlen, "edge site path too long");
-		return -1;
-	}
-	if (name_is_free(c, app_id, content, err, errlen) != 0)
-		return -1;
-	if (read_file(path, &prev) != 0) {
-		util_snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
-	if (write_atomic(path, content) != 0) {
-		util_snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 		goto out;
 	}
-	/*
-	 * Reloading by the master's pid, the reload is the test: a
-	 * configuration that does not load leaves nginx on its old one and
-	 * starts no new workers.  Only then is nginx_test_command run, for
-	 * its message.
-	 */
-	if (c->edge_nginx_pid[0] == '\0' &&
-	    run("nginx configuration test", c->nginx_test_command, err, errlen) != 0) {
-		restore(path, prev);
+	if ((lock = edge_lock(c, err, errlen)) < 0)
 		goto out;
-	}
-	if (reload(c, err, errlen) != 0) {
-		if (c->edge_nginx_pid[0] != '\0')
-			(void)run("nginx configuration test", c->nginx_test_command, err, errlen);
-		/* The running nginx still has the old routes: keep the files in step. */
-		restore(path, prev);
+	server_name_of(content, name, sizeof(name));
+	if (name_is_free(c, own, name, err, errlen) != 0 ||
+	    changeset_add(cs, path, content, strlen(content), 0644, err, errlen) != 0 ||
+	    add_dependent_hosts(c, cs, app_id, true, err, errlen) != 0)
 		goto out;
-	}
-	rc = 0;
+	rc = changeset_apply(c, cs, err, errlen);
 out:
-	free(prev);
+	edge_unlock(lock);
+	changeset_free(cs);
+	free(cs);
 	return rc;
 }
 
 int
 edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t errlen)
 {
-	char path[AGENT_STR_MAX + 80];
+	struct changeset *cs;
+	char              path[EDGE_PATH_MAX];
+	int               rc = -1, lock = -1;
 
 	if (c->edge_sites_dir[0] == '\0')
 		return 0;
@@ -396,12 +929,164 @@ edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t er
 		util_snprintf(err, errlen, "edge site path too long");
 		return -1;
 	}
-	if (unlink(path) != 0 && errno != ENOENT) {
-		util_snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));
+	if ((cs = calloc(1, sizeof(*cs))) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (c->edge_nginx_pid[0] == '\0' &&
-	    run("nginx configuration test", c->nginx_test_command, err, errlen) != 0)
+	if ((lock = edge_lock(c, err, errlen)) < 0)
+		goto out;
+	if (changeset_add(cs, path, NULL, 0, 0644, err, errlen) != 0 ||
+	    add_dependent_hosts(c, cs, app_id, false, err, errlen) != 0)
+		goto out;
+	rc = changeset_apply(c, cs, err, errlen);
+out:
+	edge_unlock(lock);
+	changeset_free(cs);
+	free(cs);
+	return rc;
+}
+
+/* <state_dir>/edge-hosts/<file name>: the last version applied, kept when
+ * the host file is removed so that a stale payload cannot bring it back. */
+static int
+version_path(const struct agent_conf *c, const char *hostname, char *out, size_t outlen,
+    bool make)
+{
+	char name[300];
+
+	if (host_file_name(hostname, name, sizeof(name)) != 0 ||
+	    util_snprintf(out, outlen, "%s/edge-hosts", c->state_dir) < 0)
 		return -1;
-	return reload(c, err, errlen);
+	if (make && mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return util_snprintf(out, outlen, "%s/edge-hosts/%s.version", c->state_dir, name) < 0 ? -1 : 0;
+}
+
+/* The last version applied for hostname (its file's header, or the record). */
+static int64_t
+applied_version(const struct agent_conf *c, const char *path, const char *hostname)
+{
+	struct edge_host *h = malloc(sizeof(*h));
+	char              vpath[EDGE_PATH_MAX], *text = NULL;
+	int64_t           v = -1, rec;
+
+	if (h != NULL && read_file(path, &text) == 0 && text != NULL && edge_host_read(text, h) == 0)
+		v = h->version;
+	free(text);
+	free(h);
+	text = NULL;
+	if (version_path(c, hostname, vpath, sizeof(vpath), false) == 0 &&
+	    read_file(vpath, &text) == 0 && text != NULL &&
+	    util_parse_i64(util_trim(text), 0, INT64_MAX, &rec) == 0 && rec > v)
+		v = rec;
+	free(text);
+	return v;
+}
+
+static void
+record_version(const struct agent_conf *c, const char *hostname, int64_t version)
+{
+	char vpath[EDGE_PATH_MAX], text[32];
+	int  n = util_snprintf(text, sizeof(text), "%lld\n", (long long)version);
+
+	if (n < 0 || version_path(c, hostname, vpath, sizeof(vpath), true) != 0 ||
+	    util_write_atomic(vpath, text, (size_t)n, 0600) != 0)
+		log_warn("edge: cannot record version %lld of %s", (long long)version, hostname);
+}
+
+int
+edge_host_apply(const struct agent_conf *c, const struct edge_host *h, bool *skipped,
+    char *err, size_t errlen)
+{
+	struct changeset *cs = NULL;
+	char              path[EDGE_PATH_MAX], own[300], *site = NULL;
+	int               rc = -1, lock = -1, len;
+
+	*skipped = false;
+	if (c->edge_sites_dir[0] == '\0') {
+		util_snprintf(err, errlen, "edge routing is off on this server (no edge_sites_dir)");
+		return -1;
+	}
+	if (edge_host_path(c, h->hostname, path, sizeof(path)) != 0 ||
+	    host_file_name(h->hostname, own, sizeof(own)) != 0) {
+		util_snprintf(err, errlen, "host file path too long");
+		return -1;
+	}
+	if ((cs = calloc(1, sizeof(*cs))) == NULL || (site = malloc(EDGE_SITE_MAX)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((lock = edge_lock(c, err, errlen)) < 0)
+		goto out;
+	if (h->version <= applied_version(c, path, h->hostname)) {
+		*skipped = true;
+		rc = 0;
+		goto out;
+	}
+	if (h->n == 0) {
+		if (changeset_add(cs, path, NULL, 0, 0644, err, errlen) != 0)
+			goto out;
+	} else if (name_is_free(c, own, h->hostname, err, errlen) != 0 ||
+	    (len = host_render_now(c, h, NULL, false, false, site, EDGE_SITE_MAX, err, errlen)) < 0 ||
+	    changeset_add(cs, path, site, (size_t)len, 0644, err, errlen) != 0)
+		goto out;
+	if ((rc = changeset_apply(c, cs, err, errlen)) == 0)
+		record_version(c, h->hostname, h->version);
+out:
+	edge_unlock(lock);
+	if (cs != NULL)
+		changeset_free(cs);
+	free(cs);
+	free(site);
+	return rc;
+}
+
+int
+edge_cert_install(const struct agent_conf *c, const char *hostname, const char *fullchain,
+    size_t fullchain_len, const char *key, size_t key_len, char *err, size_t errlen)
+{
+	struct changeset *cs = NULL;
+	struct edge_host *h = NULL;
+	char              path[EDGE_PATH_MAX], dir[EDGE_PATH_MAX], cert[EDGE_PATH_MAX],
+	    keyp[EDGE_PATH_MAX], base[EDGE_PATH_MAX], *text = NULL, *site = NULL;
+	int               rc = -1, lock = -1, len;
+
+	if (edge_host_path(c, hostname, path, sizeof(path)) != 0 ||
+	    cert_paths(c, hostname, dir, cert, keyp, sizeof(dir)) != 0 ||
+	    edge_certs_dir(c, base, sizeof(base)) != 0) {
+		util_snprintf(err, errlen, "certificate path too long");
+		return -1;
+	}
+	if ((cs = calloc(1, sizeof(*cs))) == NULL || (h = malloc(sizeof(*h))) == NULL ||
+	    (site = malloc(EDGE_SITE_MAX)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((lock = edge_lock(c, err, errlen)) < 0)
+		goto out;
+	if (read_file(path, &text) != 0 || text == NULL || edge_host_read(text, h) != 0) {
+		util_snprintf(err, errlen, "no edge route for %s on this server (%s): the certificate "
+		    "is installed once an edge.host job has routed it", hostname, path);
+		goto out;
+	}
+	if ((mkdir(base, 0700) != 0 && errno != EEXIST) || (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+		util_snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* The key first: the certificate never names a key not yet in place. */
+	if (changeset_add(cs, keyp, key, key_len, 0600, err, errlen) != 0 ||
+	    changeset_add(cs, cert, fullchain, fullchain_len, 0644, err, errlen) != 0 ||
+	    (len = host_render_now(c, h, NULL, false, true, site, EDGE_SITE_MAX, err, errlen)) < 0 ||
+	    changeset_add(cs, path, site, (size_t)len, 0644, err, errlen) != 0)
+		goto out;
+	rc = changeset_apply(c, cs, err, errlen);
+out:
+	edge_unlock(lock);
+	if (cs != NULL)
+		changeset_free(cs);
+	free(cs);
+	free(h);
+	free(text);
+	free(site);
+	return rc;
 }

@@ -1,25 +1,42 @@
 /*
- * edge.h - the application's edge nginx site: <edge_sites_dir>/app-<app_id>.conf.
+ * edge.h - the edge nginx's site files in edge_sites_dir:
  *
- * The site is rendered from the app's hostname and the loopback host
- * ports of its running containers (an upstream with keepalive; with no
- * container the server answers 503), written atomically (temp file +
- * rename), checked with nginx_test_command — the previous file is put back
- * when the check fails — and made live with edge_reload_command.
+ *   app-<app_id>.conf     an application's upstream (its containers' loopback
+ *                         ports; "server 127.0.0.1:1 down" without any) and its
+ *                         default hostname's server (503 without a container);
+ *   host-<hostname>.conf  a custom hostname (edge.host jobs): the routes by
+ *                         path prefix to the apps' upstreams, the ACME
+ *                         challenge directory, TLS once a certificate is
+ *                         installed (domain.cert jobs), 308 to https.
+ *
+ * Every change is one change set under the edge lock (<state_dir>/edge.lock,
+ * so that concurrent jobs never interleave): files written atomically,
+ * checked with nginx_test_command, made live with one reload (by the
+ * master's pid, or edge_reload_command); when the test or the reload fails
+ * every file of the set is put back as it was.  Installing or removing an
+ * app's site re-renders, in the same set, the host files that route to it
+ * (from their own header: no plane needed).
  */
 #ifndef LAUNCHER_AGENT_EDGE_H
 #define LAUNCHER_AGENT_EDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "conf.h"
 
-#define EDGE_SITE_MAX 65536
+#define EDGE_SITE_MAX    65536
+#define EDGE_ROUTES_MAX  64
+#define EDGE_PREFIX_MAX  256
 
 /*
- * Renders the site into out (outlen bytes).  ports[0..n) are the loopback
- * host ports; n == 0 renders "return 503;".  Returns the length, or -1
- * when it does not fit.
+ * Renders an app's site into out (outlen bytes).  ports[0..n) are the
+ * loopback host ports; n == 0 renders "return 503;" (and an upstream whose
+ * one server is down, so host files can always name it).  Returns the
+ * length, or -1 when it does not fit.
  */
 int edge_render(const char *app_id, const char *app_name, const char *deployment_id,
     const char *hostname, const char *listen, const int *ports, size_t n, char *out,
@@ -29,16 +46,83 @@ int edge_render(const char *app_id, const char *app_name, const char *deployment
 int edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outlen);
 
 /*
- * Installs content as the app's site: write, test (restoring the previous
- * file, or removing the new one, when the test fails), reload.  Refused,
- * before anything is written, when another app's site in edge_sites_dir
+ * Installs content as the app's site (and re-renders the host files naming
+ * the app): write, test, reload, everything put back when either fails.
+ * Refused, before anything is written, when another site in edge_sites_dir
  * has the same server_name.  Returns 0, or -1 with the reason (nginx's
  * message) in err.
  */
 int edge_install(const struct agent_conf *c, const char *app_id, const char *content,
     char *err, size_t errlen);
 
-/* Removes the app's site (absent is fine), tests and reloads; 0 or -1 (err). */
+/* Removes the app's site (absent is fine), re-renders the host files naming
+ * it (503 there), tests and reloads; 0 or -1 (err). */
 int edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ custom hosts */
+
+struct edge_route {
+	char prefix[EDGE_PREFIX_MAX + 1];
+	char app_id[37];
+	bool redirect;		/* 308 to https once the host has a certificate */
+};
+
+struct edge_host {
+	char              hostname[254];
+	int64_t           version;
+	size_t            n;
+	struct edge_route r[EDGE_ROUTES_MAX];	/* longest prefix first */
+};
+
+/* What a host file's rendering depends on besides the routes. */
+struct edge_host_env {
+	const char *listen, *tls_listen, *webroot;
+	int64_t     https_port;
+	const char *cert, *key;			/* both set: TLS on */
+	bool        app_up[EDGE_ROUTES_MAX];	/* per route: app-<id>.conf exists */
+};
+
+/*
+ * An edge.host payload {"hostname", "version", "routes": [{"path_prefix",
+ * "app_id", "https_redirect"}]} into h, checked (hostname per
+ * acme_hostname_ok, prefixes '/'-rooted of [A-Za-z0-9/._~%!+,=:@-] without
+ * "..", UUIDs, no prefix twice, none under /.well-known/acme-challenge/).
+ * 0, or -1 with the reason in err.
+ */
+int edge_host_parse(const cJSON *payload, struct edge_host *h, char *err, size_t errlen);
+/* A host file's header back into h; 0, or -1 when it is not one of ours. */
+int edge_host_read(const char *text, struct edge_host *h);
+/* Renders a host file (header, plain server, TLS server); length or -1. */
+int edge_host_render(const struct edge_host *h, const struct edge_host_env *env, char *out,
+    size_t outlen);
+/* host-<hostname>.conf ("*." made "_wildcard_."), under edge_sites_dir; 0 or -1. */
+int edge_host_path(const struct agent_conf *c, const char *hostname, char *out, size_t outlen);
+
+/*
+ * The edge.host job: renders (or, with no routes, removes) the host file,
+ * tests, reloads.  A payload whose version is not newer than the last one
+ * applied is skipped (*skipped true, nothing changed).  0 or -1 (err).
+ */
+int edge_host_apply(const struct agent_conf *c, const struct edge_host *h, bool *skipped,
+    char *err, size_t errlen);
+
+/* acme_webroot, or <state_dir>/acme-webroot; edge_certs_dir, or <state_dir>/certs. */
+int edge_webroot(const struct agent_conf *c, char *out, size_t outlen);
+int edge_certs_dir(const struct agent_conf *c, char *out, size_t outlen);
+/*
+ * Makes the webroot exist, readable by nginx's workers (0755; the default,
+ * under state_dir, makes state_dir searchable: 0711).  0 or -1 (err).
+ */
+int edge_webroot_ready(const struct agent_conf *c, char *out, size_t outlen, char *err,
+    size_t errlen);
+
+/*
+ * Installs a certificate for hostname (<edge_certs_dir>/<hostname>/
+ * fullchain.pem and key.pem, 0600) and re-renders its host file with TLS,
+ * as one change set: the previous certificate is back when nginx refuses.
+ * The host file must exist (edge.host ran).  0 or -1 (err).
+ */
+int edge_cert_install(const struct agent_conf *c, const char *hostname, const char *fullchain,
+    size_t fullchain_len, const char *key, size_t key_len, char *err, size_t errlen);
 
 #endif

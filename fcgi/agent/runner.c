@@ -19,6 +19,7 @@
 #include "app.h"
 #include "db.h"
 #include "diag.h"
+#include "domain.h"
 #include "gitprov.h"
 #include "registry.h"
 #include "text.h"
@@ -372,6 +373,29 @@ kind_git(struct job_ctx *ctx)
 	    ctx->error, sizeof(ctx->error));
 }
 
+/* edge.host: a custom hostname's routes (domain.h). */
+static int
+kind_edge_host(struct job_ctx *ctx)
+{
+	return domain_edge_host(ctx->conf, ctx->job->payload, emit_cb, ctx, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
+}
+
+/* domain.cert: the ACME client may use the job's time, less a minute to
+ * install and report (5 minutes when the claim gave no deadline). */
+static int
+kind_domain_cert(struct job_ctx *ctx)
+{
+	double s = ctx->job->have_deadline ? ctx->job->deadline_in_s - 60.0 : 300.0;
+
+	if (!(s >= 60.0))
+		s = 60.0;
+	if (s > 3600.0)
+		s = 3600.0;
+	return domain_cert(ctx->conf, ctx->job->payload, (int)(s * 1000.0), emit_cb, ctx,
+	    &ctx->result, ctx->error, sizeof(ctx->error));
+}
+
 static const struct {
 	const char *kind;
 	int       (*run)(struct job_ctx *ctx);	/* 0 succeeded, -1 failed (error set) */
@@ -397,6 +421,8 @@ static const struct {
 	{"git.repositories", kind_git},
 	{"git.branches", kind_git},
 	{"git.hook", kind_git},
+	{"edge.host", kind_edge_host},
+	{"domain.cert", kind_domain_cert},
 };
 
 static int

@@ -10,6 +10,8 @@
  *                  [--heartbeat-interval SECONDS] [--nginx-test-command CMD]
  *                  [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]
  *                  [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]
+ *                  [--edge-tls-listen ADDR:PORT] [--edge-https-port PORT]
+ *                  [--acme-webroot DIR] [--edge-certs-dir DIR] [--acme-client PROGRAM]
  *                  [--host-ports LOW-HIGH]
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
  *                  [--logs-follow true|false]
@@ -50,6 +52,11 @@ static const struct {
 	{"--edge-reload-command", "edge_reload_command"},
 	{"--edge-nginx-pid", "edge_nginx_pid"},
 	{"--edge-drain-ms", "edge_drain_ms"},
+	{"--edge-tls-listen", "edge_tls_listen"},
+	{"--edge-https-port", "edge_https_port"},
+	{"--acme-webroot", "acme_webroot"},
+	{"--edge-certs-dir", "edge_certs_dir"},
+	{"--acme-client", "acme_client"},
 	{"--host-ports", "host_ports"},
 	{"--firewall-chain", "firewall_chain"},
 	{"--instances-interval", "instances_interval"},
@@ -70,6 +77,8 @@ usage(FILE *f)
 	    "                      [--heartbeat-interval SECONDS] [--nginx-test-command CMD]\n"
 	    "                      [--edge-sites-dir DIR] [--edge-listen ADDR:PORT]\n"
 	    "                      [--edge-reload-command CMD | --edge-nginx-pid FILE] [--edge-drain-ms MS]\n"
+	    "                      [--edge-tls-listen ADDR:PORT] [--edge-https-port PORT]\n"
+	    "                      [--acme-webroot DIR] [--edge-certs-dir DIR] [--acme-client PROGRAM]\n"
 	    "                      [--host-ports LOW-HIGH] [--firewall-chain NAME]\n"
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--logs-follow true|false]\n"

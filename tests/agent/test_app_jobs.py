@@ -102,6 +102,9 @@ class Edge:
         os.makedirs(self.sites)
         os.makedirs(os.path.join(self.dir, "logs"))
         self.port = free_port()
+        self.tls_port = free_port()
+        while self.tls_port == self.port:
+            self.tls_port = free_port()
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
             f.write("""worker_processes 1;
 pid %(d)s/nginx.pid;
@@ -134,13 +137,22 @@ http {
             time.sleep(0.1)
 
     def _get(self, host, path):
+        st, body, _ = self.get_full(host, path)
+        return st, body
+
+    def get_full(self, host, path="/"):
+        """(status, body, Location) of one plain HTTP request."""
         try:
             c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
             c.request("GET", path, headers={"Host": host})
             r = c.getresponse()
-            return r.status, r.read().decode(errors="replace")
+            return r.status, r.read().decode(errors="replace"), r.getheader("Location")
         except OSError as e:
-            return 0, str(e)
+            return 0, str(e), None
+
+    def host_file(self, hostname):
+        p = os.path.join(self.sites, "host-%s.conf" % hostname.replace("*.", "_wildcard_."))
+        return open(p).read() if os.path.exists(p) else None
 
     def site(self, app_id):
         p = os.path.join(self.sites, "app-%s.conf" % app_id)
@@ -161,6 +173,8 @@ class Agent:
                 "--poll-interval", "0.2", "--edge-sites-dir", edge.sites,
                 "--edge-listen", "127.0.0.1:%d" % edge.port,
                 "--nginx-test-command", edge.test_cmd, "--edge-reload-command", edge.reload_cmd,
+                "--edge-tls-listen", "127.0.0.1:%d" % edge.tls_port,
+                "--edge-https-port", str(edge.tls_port),
                 "--edge-drain-ms", "300", "--instances-interval", "1",
                 "--logs-interval", "0.5"] + list(extra)
         if os.environ.get("AGENT_FIREWALL_CHAIN"):  # the stack's (its stop removes them)
@@ -559,8 +573,216 @@ def case_build_paths_stay_inside(plane, edge, fx):
             run_job(plane, "app.remove", {"app_id": app, "deployment_id": None})
     shutil.rmtree(tmp, ignore_errors=True)
 
+
+# ------------------------------------------------------- custom hostnames
+
+def host_payload(hostname, version, routes):
+    return {"hostname": hostname, "version": version,
+            "routes": [{"path_prefix": p, "app_id": a, "https_redirect": r} for p, a, r in routes]}
+
+
+def deploy(plane, fx, app, image="FIXTURE_WEB_V1_ID", **kw):
+    j = run_job(plane, "app.deploy", app_payload(app, str(uuid.uuid4()), {"type": "release",
+                "image_id": fx[image]}, **kw))
+    check(j["status"] == "succeeded", "deploy %s" % app[:8], j.get("error"))
+    return j
+
+
+def case_edge_hosts(plane, edge, fx):
+    """edge.host: a host file routes path prefixes to two apps' upstreams,
+    503 for an app without a site, re-rendered when an app's site goes,
+    stale versions skipped, removed with no routes."""
+    a, b, gone = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    deploy(plane, fx, a)
+    deploy(plane, fx, b, "FIXTURE_WEB_V2_ID")
+    host = "shop.test"
+    j = run_job(plane, "edge.host", host_payload(host, 3, [
+        ("/", a, True), ("/index.html", b, True), ("/nosite", gone, False)]))
+    check(j["status"] == "succeeded" and j["result"] == {"hostname": host, "version": 3, "routes": 3,
+                                                          "skipped": False},
+          "edge.host: succeeded with its result", (j.get("error"), j.get("result")))
+    text = edge.host_file(host) or ""
+    check("# version 3" in text and "# route /index.html %s 1" % b in text and
+          "# route / %s 1" % a in text and "# route /nosite %s 0" % gone in text and
+          "server_name shop.test;" in text and "location ^~ /.well-known/acme-challenge/ {" in text and
+          " ssl;" not in text, "edge.host: the host file's header and server", text)
+    check(edge.get(host, "/", want=200)[1].strip() == "v1", "path prefix /: the first app",
+          edge.get(host, "/"))
+    check(edge.get(host, "/index.html")[1].strip() == "v2", "path prefix /index.html: the second app",
+          edge.get(host, "/index.html"))
+    check(edge.get(host, "/nosite/x", want=503)[0] == 503, "an app without a site: 503", edge.get(host, "/nosite/x"))
+    check(edge.get("other.test", "/")[0] == 404, "another host is not routed")
+    # The app site of b goes: the host file is re-rendered in the same switch.
+    j = run_job(plane, "app.remove", {"app_id": b, "deployment_id": None,
+                                      "tenant_id": TENANT_ID, "project_id": PROJECT_ID})
+    check(j["status"] == "succeeded", "remove b", j.get("error"))
+    check(edge.get(host, "/index.html", want=503)[0] == 503 and edge.get(host, "/")[1].strip() == "v1",
+          "an app removed: its prefix answers 503, the others still served")
+    # ... and comes back: routed again without any edge.host job.
+    deploy(plane, fx, b, "FIXTURE_WEB_V2_ID")
+    check(edge.get(host, "/index.html", want=200)[1].strip() == "v2", "an app deployed again: routed again")
+    # A stale payload changes nothing.
+    j = run_job(plane, "edge.host", host_payload(host, 2, []))
+    check(j["status"] == "succeeded" and (j["result"] or {}).get("skipped") is True and
+          edge.host_file(host) is not None and any("skipped" in l for l in j["lines"]),
+          "a stale version is skipped", j)
+    # Routes [] removes the host; an older version cannot bring it back.
+    j = run_job(plane, "edge.host", host_payload(host, 4, []))
+    check(j["status"] == "succeeded" and edge.host_file(host) is None and
+          edge.get(host, "/", want=404)[0] == 404, "no routes: the host file is removed", j.get("error"))
+    j = run_job(plane, "edge.host", host_payload(host, 3, [("/", a, True)]))
+    check(j["status"] == "succeeded" and (j["result"] or {}).get("skipped") is True and
+          edge.host_file(host) is None, "a version older than the removal is skipped", j.get("result"))
+    # Bad payloads fail and write nothing.
+    for bad, why in ((host_payload("Bad Host", 9, []), "hostname"),
+                     (host_payload(host, 9, [("/a;b", a, True)]), "path_prefix"),
+                     (host_payload(host, 9, [("/x", "not-a-uuid", True)]), "app_id"),
+                     (host_payload(host, 9, [("/.well-known/acme-challenge/", a, True)]), "challenge")):
+        j = run_job(plane, "edge.host", bad)
+        check(j["status"] == "failed" and edge.host_file(host) is None, "bad payload refused: " + why,
+              j.get("error"))
+    # A host that an app's own site already serves is refused.
+    j = run_job(plane, "edge.host", host_payload("%s.apps.test" % a[:8], 1, [("/", b, True)]))
+    check(j["status"] == "failed" and "already served by app-%s.conf" % a in (j.get("error") or ""),
+          "a hostname an app site serves is refused", j.get("error"))
+    for app in (a, b):
+        run_job(plane, "app.remove", {"app_id": app, "deployment_id": None})
+
+
+def https_get(edge, host, root, path="/"):
+    """(status, body, serial hex) of one HTTPS request on a new connection,
+    trusting only root; (0, error, None) on failure."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context(cafile=root)
+    try:
+        with socket.create_connection(("127.0.0.1", edge.tls_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host) as t:
+                serial = t.getpeercert()["serialNumber"].lower().lstrip("0")
+                t.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" %
+                           (path, host)).encode())
+                data = b""
+                while True:
+                    chunk = t.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body.decode(errors="replace"), serial
+    except (OSError, ValueError, IndexError, KeyError) as e:
+        return 0, str(e), None
+
+
+def pebble_start(d, http_port, dns_addr, validity):
+    out = subprocess.run(["bash", os.path.join(REPO, "tests/lib/pebble.sh"), "start", d,
+                          str(http_port), dns_addr, str(validity)], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None, out.stderr
+    env = {}
+    for part in out.stdout.strip().split()[1:]:
+        k, _, v = part.partition("=")
+        env[k] = v
+    return env, None
+
+
+def case_domain_cert(plane, edge, fx):
+    """domain.cert against a real ACME CA (pebble, HTTP-01 answered by the
+    edge nginx from the agent's webroot): the certificate is installed and
+    served over TLS, the result names it, plain HTTP redirects per route,
+    and a renewal under load switches serials without a failed request."""
+    import threading
+    sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
+    try:
+        from dnsmasq import Dns
+    except ImportError:
+        check(False, "tests/lib/dnsmasq.py (launcher-dnscheck's test DNS) is missing")
+        return
+    tmp = os.path.dirname(edge.dir)
+    os.chmod(tmp, 0o711)  # nginx's workers reach the webroot under the agent's state dir
+    dns = Dns(state_dir=os.path.join(tmp, "dns"))
+    dns.start()
+    host = "tls.test"
+    dns.set(host, [("A", "127.0.0.1")])
+    pdir = os.path.join(tmp, "pebble")
+    # one hour of validity: renewals are "due" by the plane's word, not by lego's
+    peb, why = pebble_start(pdir, edge.port, "127.0.0.1:%d" % dns.port, 3600)
+    try:
+        check(peb is not None, "pebble started", why)
+        if peb is None:
+            return
+        a = str(uuid.uuid4())
+        deploy(plane, fx, a)
+        j = run_job(plane, "edge.host", host_payload(host, 1, [("/", a, True), ("/health", a, False)]))
+        check(j["status"] == "succeeded", "edge.host for the TLS host", j.get("error"))
+        check(edge.get(host, "/", want=200)[1].strip() == "v1",
+              "served over plain HTTP before the certificate")
+        acme = {"directory_url": peb["PEBBLE_DIRECTORY_URL"], "email": "ops@example.com",
+                "ca_pem": open(peb["PEBBLE_CA_FILE"]).read()}
+        j = run_job(plane, "domain.cert", {"hostname": host, "renew": False, "acme": acme}, timeout=240)
+        r = j.get("result") or {}
+        check(j["status"] == "succeeded", "domain.cert succeeded", (j.get("error"), j.get("lines")))
+        check(set(r) == {"hostname", "issuer", "serial", "not_before", "expires_at"} and
+              r.get("hostname") == host and "Pebble" in r.get("issuer", "") and
+              all(ch in "0123456789abcdef" for ch in r.get("serial", "x")),
+              "domain.cert result fields", r)
+        try:
+            import datetime
+            nb = datetime.datetime.fromisoformat(r["not_before"].replace("Z", "+00:00"))
+            na = datetime.datetime.fromisoformat(r["expires_at"].replace("Z", "+00:00"))
+            check(3500 <= (na - nb).total_seconds() <= 3700, "expires_at: the CA's validity", r)
+        except (KeyError, ValueError) as e:
+            check(False, "not_before/expires_at are RFC 3339", (e, r))
+        st, body, serial = https_get(edge, host, peb["PEBBLE_ROOT_FILE"])
+        check(st == 200 and body.strip() == "v1" and serial == r.get("serial", "").lstrip("0"),
+              "served over TLS with the issued certificate", (st, body, serial, r.get("serial")))
+        curl = subprocess.run(["curl", "-s", "--cacert", peb["PEBBLE_ROOT_FILE"], "--resolve",
+                               "%s:%d:127.0.0.1" % (host, edge.tls_port),
+                               "https://%s:%d/" % (host, edge.tls_port)], capture_output=True, text=True)
+        check(curl.returncode == 0 and curl.stdout.strip() == "v1", "curl --cacert <pebble root> fetches it",
+              (curl.returncode, curl.stdout, curl.stderr))
+        key = os.path.join(tmp, "state", "certs", host, "key.pem")
+        check(os.path.exists(key) and os.stat(key).st_mode & 0o777 == 0o600, "the key is 0600")
+        edge.get(host, "/some/path?q=1", want=308)  # the reload is asynchronous
+        st, _, loc = edge.get_full(host, "/some/path?q=1")
+        check(st == 308 and loc == "https://%s:%d/some/path?q=1" % (host, edge.tls_port),
+              "plain HTTP: 308 to https once the certificate exists", (st, loc))
+        check(edge.get(host, "/health")[0] == 200, "a route without https_redirect stays on plain HTTP")
+        check(edge.get(host, "/.well-known/acme-challenge/none")[0] == 404,
+              "the challenge path is never redirected")
+        text = json.dumps(j) + open(os.path.join(tmp, "agent.log")).read()
+        check("PRIVATE KEY" not in text, "no key material in the job or the agent log")
+
+        # Renewal while requests run: every one answered, the new serial served.
+        stop, results = threading.Event(), []
+
+        def load():
+            while not stop.is_set():
+                results.append(https_get(edge, host, peb["PEBBLE_ROOT_FILE"]))
+
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        j = run_job(plane, "domain.cert", {"hostname": host, "renew": True, "acme": acme}, timeout=240)
+        r2 = j.get("result") or {}
+        time.sleep(0.5)  # let requests run on the new configuration too
+        stop.set()
+        t.join(10)
+        check(j["status"] == "succeeded" and r2.get("serial") not in (None, r.get("serial")),
+              "renewal: a new certificate", (j.get("error"), r2))
+        bad = [x for x in results if x[0] != 200]
+        check(len(results) > 5 and not bad, "renewal: no failed request among %d" % len(results), bad[:3])
+        check(any(x[2] == r2.get("serial", "").lstrip("0") for x in results) and
+              https_get(edge, host, peb["PEBBLE_ROOT_FILE"])[2] == r2.get("serial", "").lstrip("0"),
+              "renewal: the new serial is served", (r2.get("serial"), results[-1:]))
+        run_job(plane, "app.remove", {"app_id": a, "deployment_id": None})
+    finally:
+        subprocess.run(["bash", os.path.join(REPO, "tests/lib/pebble.sh"), "stop", pdir],
+                       capture_output=True)
+        dns.stop()
+
+
 CASES = [case_deploy_roll_rollback, case_pull_failure, case_git_build_and_worker, case_cancel,
-         case_host_ports, case_build_network, case_build_paths_stay_inside]
+         case_host_ports, case_build_network, case_build_paths_stay_inside, case_edge_hosts,
+         case_domain_cert]
 
 
 def fixtures():

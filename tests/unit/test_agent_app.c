@@ -366,7 +366,9 @@ test_edge_and_create(void)
 	    strstr(site, DEP) != NULL, "site content");
 	CHECK(strstr(site, "web }") != NULL, "the app name cannot break out of the comment");
 	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 0, site, sizeof(site)) > 0 &&
-	    strstr(site, "return 503;") != NULL && strstr(site, "upstream") == NULL, "0 replicas: 503");
+	    strstr(site, "return 503;") != NULL &&
+	    strstr(site, "upstream lnchr_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b {\n    server 127.0.0.1:1 down;\n}")
+	    != NULL, "0 replicas: 503, and the upstream still defined (host files name it)");
 	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 2, site, 100) < 0,
 	    "too small a buffer is an error");
 	(void)app_spec_parse(p, "app.deploy", &s, err, sizeof(err));
