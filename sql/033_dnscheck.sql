@@ -104,12 +104,27 @@ END $$;
 -- p_renew_days (and past any back-off of a failed renewal), unless a
 -- domain.cert job for the hostname is queued or running.  A wildcard
 -- hostname needs the DNS-01 challenge, which is not offered: its rows get
--- tls_status failed with that reason, once.  Returns the jobs queued.
+-- tls_status failed with that reason, once.  A pending row of a host whose
+-- sibling row (same server) has a certificate takes that one over.
+-- Returns the jobs queued.
 CREATE FUNCTION dnscheck_cert_queue(p_acme jsonb, p_renew_days integer)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 DECLARE h record; n integer := 0;
 BEGIN
+	-- A new row of a host that has its certificate already (path_prefix
+	-- sharing a host, on the same server) takes it over: no second order.
+	UPDATE domains d SET tls_status = 'issued', tls_issuer = s.tls_issuer, tls_serial = s.tls_serial,
+	       tls_not_before = s.tls_not_before, tls_expires_at = s.tls_expires_at, tls_error = NULL,
+	       tls_attempts = 0, tls_next_attempt_at = NULL
+	  FROM (SELECT DISTINCT ON (o.tenant_id, o.hostname, a.server_id) o.*, a.server_id
+	          FROM domains o JOIN applications a ON a.tenant_id = o.tenant_id AND a.id = o.application_id
+	         WHERE o.tls_status = 'issued'
+	         ORDER BY o.tenant_id, o.hostname, a.server_id, o.tls_expires_at DESC) s,
+	       applications a
+	 WHERE d.status = 'active' AND d.tls_status = 'pending' AND d.tenant_id = s.tenant_id
+	   AND d.hostname = s.hostname AND a.tenant_id = d.tenant_id AND a.id = d.application_id
+	   AND a.server_id = s.server_id;
 	UPDATE domains SET tls_status = 'failed', tls_next_attempt_at = NULL,
 	       tls_error = 'a wildcard hostname needs the ACME DNS-01 challenge; only HTTP-01 is offered'
 	 WHERE status = 'active' AND hostname LIKE '*.%' AND tls_status = 'pending';

@@ -597,7 +597,9 @@ main(int argc, char **argv)
 
 			while (k < sizeof(flag_keys) / sizeof(*flag_keys) && strcmp(argv[i] + 2, flag_keys[k]) != 0)
 				k++;
-			if (k == sizeof(flag_keys) / sizeof(*flag_keys))
+			/* Each key once: over[] holds one pair per key. */
+			if (k == sizeof(flag_keys) / sizeof(*flag_keys) ||
+			    (size_t)nover >= sizeof(over) / sizeof(*over))
 				return usage();
 			over[nover++] = flag_keys[k];
 			over[nover++] = argv[++i];

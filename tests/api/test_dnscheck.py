@@ -10,6 +10,7 @@ import atexit
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 from lib import BIN, CONF, STATE, psql, registered
@@ -67,14 +68,14 @@ class World:
         self.project = r.data
         self.app = _app(self.c, self.project)
 
-    def domain(self, hostname=None, **cols):
+    def domain(self, hostname=None, prefix="/", **cols):
         """A domain row of this world's application (pending_verification, due now)."""
         hostname = hostname or "%s.dc.test" % uuid.uuid4().hex[:10]
         token = uuid.uuid4().hex
         extra = "".join(", %s = %s" % (k, v) for k, v in cols.items())
-        did = _one("INSERT INTO domains (tenant_id, project_id, application_id, hostname, token)"
-                   " SELECT tenant_id, id, '%s', '%s', '%s' FROM projects WHERE id = '%s' RETURNING id"
-                   % (self.app["id"], hostname, token, self.project["id"]))
+        did = _one("INSERT INTO domains (tenant_id, project_id, application_id, hostname, path_prefix, token)"
+                   " SELECT tenant_id, id, '%s', '%s', '%s', '%s' FROM projects WHERE id = '%s' RETURNING id"
+                   % (self.app["id"], hostname, prefix, token, self.project["id"]))
         if extra:
             _sql("UPDATE domains SET %s WHERE id = '%s'" % (extra[2:], did))
         return {"id": did, "hostname": hostname, "token": token}
@@ -290,10 +291,10 @@ def test_two_runs_at_once_do_the_work_once():
 ACME = ["--acme_directory_url", "https://acme.invalid/dir", "--acme_email", "ops@example.com"]
 
 
-def _active(w, hostname=None, **cols):
+def _active(w, hostname=None, prefix="/", **cols):
     cols.setdefault("status", "'active'")
     cols.setdefault("next_check_at", "now() + interval '1 day'")
-    return w.domain(hostname, **cols)
+    return w.domain(hostname, prefix, **cols)
 
 
 def test_cert_jobs_for_active_domains_once_while_queued():
@@ -324,6 +325,17 @@ def test_cert_jobs_for_active_domains_once_while_queued():
     # Queued already: not twice.
     run(*ACME)
     assert len(jobs(pending, "domain.cert")) == 1 and len(jobs(renew, "domain.cert")) == 1
+
+
+def test_a_new_prefix_of_a_host_with_a_certificate_takes_it_over():
+    w = World()
+    first = _active(w, tls_status="'issued'", tls_issuer="'Pebble'", tls_serial="'0abc'",
+                    tls_expires_at="now() + interval '60 days'")
+    api = _active(w, first["hostname"], "/api", tls_status="'pending'", tls_next_attempt_at="now()")
+    run(*ACME)
+    r = row(api, "tls_status, tls_serial, tls_issuer")
+    assert r == {"tls_status": "issued", "tls_serial": "0abc", "tls_issuer": "Pebble"}, r
+    assert jobs(first, "domain.cert") == [], "no second order for the host"
 
 
 def _finish(d, status, result=None, error=None):
@@ -371,6 +383,33 @@ def test_cert_results_set_tls_and_failures_back_off():
     assert len(jobs(d, "domain.cert")) == 4, "the renewal backs off too"
 
 
+def test_loop_runs_at_once_when_notified():
+    w = World()
+    a = w.domain()
+    log = open(os.path.join(STATE, "dnscheck-loop.log"), "w+")
+    p = subprocess.Popen([os.path.join(BIN, "launcher-dnscheck"), "-c", CONF, "--loop", "--interval", "3600",
+                          "--dns_server", dns().address, "--dns_timeout_ms", "1000",
+                          "--dnscheck_lock_file", os.path.join(STATE, "dnscheck-test.lock")],
+                         stdout=log, stderr=log)
+    try:
+        def checked(d):
+            for _ in range(300):
+                if _one("SELECT last_checked_at IS NOT NULL FROM domains WHERE id = '%s'" % d["id"]) == "t":
+                    return True
+                time.sleep(0.1)
+            return False
+        assert checked(a), "the first run at start"
+        b = w.domain()
+        _sql("SELECT pg_notify('launcher_dnscheck', '%s')" % b["id"])
+        assert checked(b), "woken by the notification (the interval is an hour)"
+        assert p.poll() is None
+    finally:
+        p.terminate()
+        p.wait(30)
+        log.close()
+    assert p.returncode == 0, p.returncode
+
+
 def test_flags_are_checked():
     out = subprocess.run([os.path.join(BIN, "launcher-dnscheck"), "-c", CONF, "--once", "--nope", "x"],
                          capture_output=True, text=True)
@@ -378,3 +417,59 @@ def test_flags_are_checked():
     out = subprocess.run([os.path.join(BIN, "launcher-dnscheck"), "-c", CONF, "--once",
                           "--dns_timeout_ms", "zero"], capture_output=True, text=True)
     assert out.returncode == 2 and "dns_timeout_ms" in out.stderr, out
+
+
+# ------------------------------------------------------------------ the plane's own certificate
+
+def test_plane_certificate_is_obtained_once_and_failures_back_off():
+    import functools
+    import http.server
+    import stat
+    import threading
+    base = os.path.join(STATE, "dnscheck-plane-" + uuid.uuid4().hex[:6])
+    webroot, acme_dir, pebble_dir = (os.path.join(base, x) for x in ("webroot", "acme", "pebble"))
+    os.makedirs(webroot)
+    cert, key, reloads = (os.path.join(base, x) for x in ("fullchain.pem", "key.pem", "reloads"))
+    # The plane's port 80 as pebble's HTTP-01 validations see it: the webroot, served.
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=webroot))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = "plane-%s.test" % uuid.uuid4().hex[:6]
+    dns().set(host, [("A", "127.0.0.1")])
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib", "pebble.sh")
+    out = subprocess.run(["bash", lib, "start", pebble_dir, str(httpd.server_address[1]), dns().address],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    env = dict(w.split("=", 1) for l in out.stdout.splitlines() if l.startswith("export ")
+               for w in l.split()[1:])
+    try:
+        flags = ["--acme_directory_url", env["PEBBLE_DIRECTORY_URL"], "--acme_email", "ops@example.com",
+                 "--acme_ca_file", env["PEBBLE_CA_FILE"], "--plane_hostname", host,
+                 "--plane_acme_webroot", webroot, "--plane_acme_dir", acme_dir,
+                 "--plane_tls_cert", cert, "--plane_tls_key", key,
+                 "--plane_reload_command", "echo reloaded >> " + reloads]
+        r = run(*flags)
+        assert os.path.exists(cert), r.stderr
+        chk = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-checkhost", host],
+                             capture_output=True, text=True)
+        assert "does match" in chk.stdout, chk.stdout
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        assert open(reloads).read() == "reloaded\n"
+        # Current: the next run leaves it alone.
+        before = os.stat(cert).st_mtime_ns
+        run(*flags)
+        assert os.stat(cert).st_mtime_ns == before and open(reloads).read() == "reloaded\n"
+        # Another name, a CA that cannot be reached: failed, backing off 5 minutes; the next
+        # run does not try again; the certificate in place stays.
+        flags[flags.index(env["PEBBLE_DIRECTORY_URL"])] = "https://127.0.0.1:1/dir"
+        flags[flags.index(host)] = "other-" + host
+        r = run(*flags, check=False)
+        assert r.returncode == 1 and "plane certificate for other-" in r.stderr, r.stderr
+        attempts, nxt = open(os.path.join(acme_dir, "plane-backoff")).read().split()
+        assert attempts == "1" and 295 <= int(nxt) - time.time() <= 300, (attempts, nxt)
+        r = run(*flags)
+        assert "obtaining" not in r.stderr, r.stderr
+        assert os.stat(cert).st_mtime_ns == before and open(reloads).read() == "reloaded\n"
+    finally:
+        subprocess.run(["bash", lib, "stop", pebble_dir], timeout=30)
+        httpd.shutdown()
