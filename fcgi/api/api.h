@@ -32,6 +32,7 @@ extern const struct route api_registry_routes[];
 extern const struct route api_git_provider_routes[];
 extern const struct route api_webhook_routes[];
 extern const struct route api_terminal_routes[];
+extern const struct route api_domain_routes[];
 
 /*
  * A terminal session on the target ("application", "database", "server")

@@ -25,13 +25,16 @@
 	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
 	" app_webhook_registration(a.id) AS webhook_registration," \
-	" a.exposed_port, a.autodeploy, a.deploy_on_tags, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
+	" a.exposed_port, a.autodeploy, a.deploy_on_tags, a.https_redirect, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
 	" a.healthcheck_timeout_seconds, a.restart_policy, a.start_command," \
 	" a.cpu_limit::float8 AS cpu_limit, a.memory_limit, app_volumes(a.id) AS volumes," \
 	" to_jsonb(a.depends_on) AS depends_on, a.status, a.pending_action, a.current_deployment_id," \
 	" (a.env_version > coalesce((SELECT d.env_version FROM deployments d" \
 	"  WHERE d.id = a.current_deployment_id), -1)) AS pending_deploy," \
-	" '[]'::jsonb AS domains, app_hostname(a) AS hostname," \
+	" coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'hostname', d.hostname," \
+	"  'path_prefix', d.path_prefix, 'status', d.status) ORDER BY d.created_at, d.id)" \
+	"  FROM domains d WHERE d.application_id = a.id), '[]') AS domains," \
+	" app_hostname(a) AS hostname," \
 	" 'http://' || app_hostname(a) AS default_url," \
 	" CASE WHEN a.autodeploy AND a.source_type = 'git' THEN app_webhook_url(a.id) END" \
 	"  AS webhook_url," \
@@ -63,17 +66,20 @@ DB_STMT st_create = {"apps_create",
 DB_STMT st_update = {"apps_update",
     "UPDATE applications a" DB_PATCH("a", "name, app_type, repository_url,"
     " repository_credential_sealed, branch, dockerfile_path, build_context, build_args, image_url,"
-    " compose, replicas, exposed_port, autodeploy, deploy_on_tags, watch_paths, healthcheck_path,"
+    " compose, replicas, exposed_port, autodeploy, deploy_on_tags, https_redirect, watch_paths,"
+    " healthcheck_path,"
     " healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit, memory_limit, volumes,"
     " registry_id, git_provider_id, depends_on")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint)"
     " RETURNING id, (autodeploy AND source_type = 'git' AND webhook_secret_sealed IS NULL)"
     "  AS needs_secret"};
-/* The push webhook's secret (sealed); deploy_on_tags of a new application. */
+/* The push webhook's secret (sealed); deploy_on_tags and https_redirect of a
+ * new application (NULL keeps the default). */
 DB_STMT st_webhook = {"apps_webhook",
     "UPDATE applications SET webhook_secret_sealed = $2 WHERE id = $1::uuid RETURNING id"};
-DB_STMT st_tags = {"apps_deploy_on_tags",
-    "UPDATE applications SET deploy_on_tags = $2::boolean WHERE id = $1::uuid"};
+DB_STMT st_flags = {"apps_flags",
+    "UPDATE applications SET deploy_on_tags = coalesce($2::boolean, deploy_on_tags),"
+    " https_redirect = coalesce($3::boolean, https_redirect) WHERE id = $1::uuid"};
 DB_STMT st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
@@ -278,6 +284,7 @@ static const struct field volume_fields[] = {
 	{"exposed_port", F_INT, false, true, 1, 65535, NULL}, \
 	{"autodeploy", F_BOOL, false, false, 0, 0, NULL}, \
 	{"deploy_on_tags", F_BOOL, false, false, 0, 0, NULL}, \
+	{"https_redirect", F_BOOL, false, false, 0, 0, NULL}, \
 	{"watch_paths", F_STRINGS, false, true, 0, 100, NULL}, \
 	{"healthcheck_path", F_STRING, false, true, 1, 1024, check_path}, \
 	{"healthcheck_timeout_seconds", F_INT, false, false, 1, 900, NULL}, \
@@ -293,7 +300,7 @@ static const struct field volume_fields[] = {
 
 enum {
 	A_NAME, A_TYPE, A_REPO, A_BRANCH, A_DOCKERFILE, A_CONTEXT, A_BUILD_ARGS, A_IMAGE,
-	A_COMPOSE, A_REPLICAS, A_PORT, A_AUTODEPLOY, A_TAGS, A_WATCH, A_HC_PATH, A_HC_TIMEOUT,
+	A_COMPOSE, A_REPLICAS, A_PORT, A_AUTODEPLOY, A_TAGS, A_REDIRECT, A_WATCH, A_HC_PATH, A_HC_TIMEOUT,
 	A_RESTART, A_START, A_CPU, A_MEMORY, A_REGISTRY, A_GIT_PROVIDER, A_VOLUMES, A_DEPENDS,
 	A__SHARED
 };
@@ -478,8 +485,9 @@ create(struct req *r)
 	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
 	    (e = env_scope_write(r, &env, v[C_ENV].node, false, "env", NULL)) != ERR_OK)
 		return e;
-	if (v[A_TAGS].present && v[A_TAGS].b &&
-	    (e = db_run(r, &st_tags, NULL, id, "true")) != ERR_OK)
+	if ((v[A_TAGS].present || v[A_REDIRECT].present) &&
+	    (e = db_run(r, &st_flags, NULL, id, v[A_TAGS].present ? (v[A_TAGS].b ? "true" : "false") :
+	    NULL, v[A_REDIRECT].present ? (v[A_REDIRECT].b ? "true" : "false") : NULL)) != ERR_OK)
 		return e;
 	if (strcmp(source, "git") == 0 && v[A_AUTODEPLOY].present && v[A_AUTODEPLOY].b &&
 	    (e = new_webhook(r, id, &secret)) != ERR_OK)

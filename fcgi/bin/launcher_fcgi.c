@@ -75,6 +75,7 @@ static const struct route *const sections[] = {
 	api_git_provider_routes,
 	api_webhook_routes,
 	api_terminal_routes,
+	api_domain_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

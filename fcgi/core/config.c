@@ -95,6 +95,8 @@ static const struct cfg_key cfg_keys[] = {
 	S(database_images_file, "/usr/share/launcher/conf/database-images.conf",
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
 	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),
+	B(domain_wildcards, "false", "custom domains may be wildcards (\"*.example.com\", a leading label only)"),
+	S(reserved_domains, "", "comma list of names that no tenant may add as custom domains, nor names under them"),
 	I(job_result_retention_seconds, "3600", 60, 604800, "an exec's output is kept (sealed) this long after it finished (launcher-scheduler clears it)"),
 	S(dns_server, "", "launcher-dnscheck asks this DNS server (IPv4 address[:port]); empty: those of /etc/resolv.conf"),
 	I(dns_timeout_ms, "2000", 1, 60000, "launcher-dnscheck: one DNS query's timeout (whole seconds are the resolver's unit: rounded up)"),

@@ -69,6 +69,8 @@ struct config {
 	char    plane_tls_cert[CONFIG_STR_MAX];
 	char    plane_tls_key[CONFIG_STR_MAX];
 	char    plane_reload_command[CONFIG_STR_MAX];
+	bool    domain_wildcards;	/* custom domains may be "*.example.com" */
+	char    reserved_domains[CONFIG_STR_MAX];	/* comma list no tenant may claim */
 };
 
 /*
