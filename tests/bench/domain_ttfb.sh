@@ -14,7 +14,8 @@
 # https://<host>/ is probed every 0.5 s until the application answers.  The
 # helper's own phase is not chosen: each round starts at a random point of
 # its minute.  Prints each round (verified, active, certificate issued, first
-# HTTPS answer, seconds after t0) and the median.
+# HTTPS answer, seconds after t0) and the median.  BENCH_KEEP_LOGS=DIR: the
+# stack's logs and nginx sites are copied there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
@@ -30,9 +31,14 @@ export LAUNCHER_DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
 BENCH_DNS_PORT=$(throwaway_port)
 export BENCH_DNS_PORT BENCH_DNS_DIR=$LAUNCHER_STATE_DIR/dnsmasq
 cleanup() {
+	if [ -n "${BENCH_KEEP_LOGS:-}" ]; then
+		cp -r "$LAUNCHER_STATE_DIR/log/." "$BENCH_KEEP_LOGS/" || true
+		cp -r "$LAUNCHER_STATE_DIR/nginx/sites" "$LAUNCHER_STATE_DIR/nginx/logs" "$BENCH_KEEP_LOGS/" || true
+	fi
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	pebble_stop "$LAUNCHER_STATE_DIR/pebble" || true
+	$PY tests/lib/dnsmasq.py stop "$BENCH_DNS_DIR" > /dev/null 2>&1 || true
 	registry_stop
 	throwaway_unmount
 	rm -rf "$LAUNCHER_STATE_DIR"
