@@ -438,17 +438,22 @@ fail:
 	return -1;
 }
 
-/* The edge lock: one change set at a time across the agent's job processes.
- * Returns the fd to pass to unlock, or -1 (err). */
+/*
+ * The edge lock: one change set at a time on one edge, whoever writes it
+ * (job processes of this agent, or agents of several engines sharing the
+ * edge).  In the sites directory, under a name nginx's "*.conf" never
+ * includes.  Returns the fd to pass to unlock, or -1 (err).
+ */
 static int
 edge_lock(const struct agent_conf *c, char *err, size_t errlen)
 {
 	char path[EDGE_PATH_MAX];
 	int  fd;
 
-	if (util_snprintf(path, sizeof(path), "%s/edge.lock", c->state_dir) < 0 ||
+	if (util_snprintf(path, sizeof(path), "%s/.launcher-edge.lock", c->edge_sites_dir) < 0 ||
 	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		util_snprintf(err, errlen, "edge lock %s/edge.lock: %s", c->state_dir, strerror(errno));
+		util_snprintf(err, errlen, "edge lock %s/.launcher-edge.lock: %s", c->edge_sites_dir,
+		    strerror(errno));
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) != 0)

@@ -9,8 +9,9 @@
  *                         challenge directory, TLS once a certificate is
  *                         installed (domain.cert jobs), 308 to https.
  *
- * Every change is one change set under the edge lock (<state_dir>/edge.lock,
- * so that concurrent jobs never interleave): files written atomically,
+ * Every change is one change set under the edge lock (<edge_sites_dir>/
+ * .launcher-edge.lock, so that concurrent writers never interleave): files
+ * written atomically,
  * checked with nginx_test_command, made live with one reload (by the
  * master's pid, or edge_reload_command); when the test or the reload fails
  * every file of the set is put back as it was.  Installing or removing an

@@ -621,6 +621,15 @@ def case_edge_hosts(plane, edge, fx):
     # ... and comes back: routed again without any edge.host job.
     deploy(plane, fx, b, "FIXTURE_WEB_V2_ID")
     check(edge.get(host, "/index.html", want=200)[1].strip() == "v2", "an app deployed again: routed again")
+    # nginx refuses the configuration: the host file is put back as it was.
+    before = edge.host_file(host)
+    broken = os.path.join(edge.sites, "zz-broken.conf")
+    with open(broken, "w") as f:
+        f.write("this is not nginx;\n")
+    j = run_job(plane, "edge.host", host_payload(host, 10, [("/", b, True)]))
+    os.unlink(broken)
+    check(j["status"] == "failed" and "nginx configuration test failed" in (j.get("error") or "") and
+          edge.host_file(host) == before, "nginx refuses: the previous host file is back", j.get("error"))
     # A stale payload changes nothing.
     j = run_job(plane, "edge.host", host_payload(host, 2, []))
     check(j["status"] == "succeeded" and (j["result"] or {}).get("skipped") is True and
