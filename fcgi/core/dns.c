@@ -162,11 +162,35 @@ dns_rr_text(ns_msg *msg, ns_rr *rr, enum dns_type t, char *out)
 }
 
 enum dns_status
+dns_parse(const unsigned char *buf, int len, enum dns_type t, struct dns_answer *out)
+{
+	ns_msg msg;
+
+	out->n = 0;
+	out->status = DNS_ERROR;
+	if (len < 0 || ns_initparse(buf, len, &msg) != 0)
+		return out->status;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an) && out->n < DNS_RR_MAX; i++) {
+		ns_rr rr;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) {
+			out->n = 0;	/* a malformed reply says nothing */
+			return out->status;
+		}
+		if (ns_rr_type(rr) != dns_ns_type[t] || ns_rr_class(rr) != ns_c_in)
+			continue;
+		if (dns_rr_text(&msg, &rr, t, out->rr[out->n]) == 0)
+			out->n++;
+	}
+	out->status = out->n > 0 ? DNS_OK : DNS_NODATA;
+	return out->status;
+}
+
+enum dns_status
 dns_query(struct dns_resolver *r, const char *name, enum dns_type t, struct dns_answer *out)
 {
 	unsigned char   *buf;
 	struct timespec  t0, t1;
-	ns_msg           msg;
 	int              len;
 
 	memset(out, 0, sizeof(*out));
@@ -202,19 +226,7 @@ dns_query(struct dns_resolver *r, const char *name, enum dns_type t, struct dns_
 		}
 		goto out;
 	}
-	if (ns_initparse(buf, len, &msg) != 0)
-		goto out;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an) && out->n < DNS_RR_MAX; i++) {
-		ns_rr rr;
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
-			goto out;
-		if (ns_rr_type(rr) != dns_ns_type[t] || ns_rr_class(rr) != ns_c_in)
-			continue;
-		if (dns_rr_text(&msg, &rr, t, out->rr[out->n]) == 0)
-			out->n++;
-	}
-	out->status = out->n > 0 ? DNS_OK : DNS_NODATA;
+	dns_parse(buf, len, t, out);
 out:
 	free(buf);
 	return out->status;

@@ -67,6 +67,15 @@ void dns_cleanup(struct dns_resolver *r);
 enum dns_status dns_query(struct dns_resolver *r, const char *name, enum dns_type t,
     struct dns_answer *out);
 
+/*
+ * Reads the answer records of type t from a DNS reply (len bytes, from the
+ * network: untrusted) into *out: DNS_OK with out->n records, DNS_NODATA,
+ * or DNS_ERROR for a malformed reply.  Pure (dns_query's parser; the fuzzer's
+ * entry, tests/fuzz/fuzz_dns.c).
+ */
+enum dns_status dns_parse(const unsigned char *buf, int len, enum dns_type t,
+    struct dns_answer *out);
+
 /* "TXT", "CNAME", ... and "NXDOMAIN", "SERVFAIL", "timeout", ... (static). */
 const char *dns_type_name(enum dns_type t);
 const char *dns_status_name(enum dns_status s);

@@ -69,15 +69,25 @@ class World:
         self.app = _app(self.c, self.project)
 
     def domain(self, hostname=None, prefix="/", **cols):
-        """A domain row of this world's application (pending_verification, due now)."""
+        """A domain of this world's application, created through the API
+        (pending_verification, due now); cols set system fields by SQL.  A
+        wildcard is inserted by SQL: the test stack does not enable them
+        (domain_wildcards)."""
         hostname = hostname or "%s.dc.test" % uuid.uuid4().hex[:10]
-        token = uuid.uuid4().hex
-        extra = "".join(", %s = %s" % (k, v) for k, v in cols.items())
-        did = _one("INSERT INTO domains (tenant_id, project_id, application_id, hostname, path_prefix, token)"
-                   " SELECT tenant_id, id, '%s', '%s', '%s', '%s' FROM projects WHERE id = '%s' RETURNING id"
-                   % (self.app["id"], hostname, prefix, token, self.project["id"]))
-        if extra:
-            _sql("UPDATE domains SET %s WHERE id = '%s'" % (extra[2:], did))
+        if hostname.startswith("*."):
+            did = _one("INSERT INTO domains (tenant_id, project_id, application_id, hostname, path_prefix)"
+                       " SELECT tenant_id, id, '%s', '%s', '%s' FROM projects WHERE id = '%s' RETURNING id"
+                       % (self.app["id"], hostname, prefix, self.project["id"]))
+        else:
+            r = self.c.post("/domains", {"application_id": self.app["id"], "hostname": hostname,
+                                         "path_prefix": prefix})
+            assert r.status == 201 and r.data["status"] == "pending_verification", r
+            did, value = r.data["id"], r.data["verification"]["value"]
+        token = value.split("=", 1)[1] if not hostname.startswith("*.") else \
+            _one("SELECT token FROM domains WHERE id = '%s'" % did)
+        if cols:
+            _sql("UPDATE domains SET %s WHERE id = '%s'"
+                 % (", ".join("%s = %s" % kv for kv in cols.items()), did))
         return {"id": did, "hostname": hostname, "token": token}
 
 
@@ -120,6 +130,9 @@ def test_txt_and_a_record_verify_and_queue_the_edge_route():
     assert gap(d) == 86400, gap(d)
     assert _one("SELECT verified_at IS NOT NULL FROM domains WHERE id = '%s'" % d["id"]) == "t"
     assert len(jobs(d, "edge.host")) == 1, jobs(d, "edge.host")
+    g = w.c.get("/domains/" + d["id"])
+    assert g.status == 200 and g.data["status"] == "verified" and g.data["check_error"] is None, g
+    assert g.data["last_checked_at"] and g.data["verified_at"], g
 
 
 def test_cname_under_the_base_domain_routes():
@@ -245,6 +258,13 @@ def test_gives_up_after_72_hours_with_the_resolvers_answer():
     before = _one("SELECT last_checked_at FROM domains WHERE id = '%s'" % d["id"])
     run()
     assert _one("SELECT last_checked_at FROM domains WHERE id = '%s'" % d["id"]) == before
+    # verify: pending again with a new window, checked by the next run (and verified now).
+    txt(d)
+    dns().set(d["hostname"], [("A", SERVER_ADDR)])
+    r = w.c.post("/domains/%s/verify" % d["id"])
+    assert r.status == 202 and r.data["status"] == "pending_verification", r
+    run()
+    assert row(d)["status"] == "verified", row(d)
 
 
 def test_verified_domain_that_stops_pointing_is_flagged_not_dropped():
@@ -399,9 +419,10 @@ def test_loop_runs_at_once_when_notified():
                 time.sleep(0.1)
             return False
         assert checked(a), "the first run at start"
-        b = w.domain()
-        _sql("SELECT pg_notify('launcher_dnscheck', '%s')" % b["id"])
-        assert checked(b), "woken by the notification (the interval is an hour)"
+        b = w.domain("%s.dc.test" % uuid.uuid4().hex[:10], next_check_at="now() + interval '1 day'")
+        r = w.c.post("/domains/%s/verify" % b["id"])
+        assert r.status == 202, r
+        assert checked(b), "woken by verify's notification (the interval is an hour)"
         assert p.poll() is None
     finally:
         p.terminate()
