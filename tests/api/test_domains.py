@@ -436,3 +436,16 @@ def test_a_stale_route_job_marks_only_the_rows_it_named():
     assert c.get("/domains/" + d["id"]).data["status"] == "verified"
     _finish_job(srv["id"], d["hostname"])
     assert c.get("/domains/" + d["id"]).data["status"] == "active"
+
+
+def test_deleting_the_project_removes_its_routed_hosts():
+    c, srv, p = _world()
+    d = _dom(c, _app(c, p))
+    _set_status(d["id"], "verified")
+    _finish_job(srv["id"], d["hostname"])
+    assert c.get("/domains/" + d["id"]).data["status"] == "active"
+    assert c.delete("/projects/" + p["id"]).status == 204
+    # The removal outlives the project (a job of no project).
+    s, j = _route_jobs(srv["id"], d["hostname"])[-1]
+    assert s == "queued" and j["routes"] == [], j
+    assert _owner("SELECT count(*) FROM domains WHERE id = '%s'" % d["id"]) == ["0"]
