@@ -8,6 +8,7 @@ lego from the suite's pebble (HTTP-01 answered by that nginx), and curl
 tests/run.sh starts dnsmasq and pebble for these tests (LAUNCHER_TEST_DNS,
 LAUNCHER_TEST_DNS_DIR, PEBBLE_*) and the stack with LAUNCHER_DNS_SERVER /
 LAUNCHER_ACME_* pointing at them and no dnscheck loop of its own."""
+import atexit
 import datetime
 import os
 import shutil
@@ -88,7 +89,6 @@ class DomainWorld(World):
         self.project = new_project(self.c)
         self.agent = self.agent_class(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
         self.app = None
-        import atexit
         atexit.register(lambda: self.agent.proc.kill())
         _wait("the agent online", lambda: self.c.get("/servers/" + self.server["id"]).data["status"] == "online",
               30)
@@ -165,12 +165,24 @@ def https(host, path="/", cacert=None):
                 cacert=cacert or E["PEBBLE_ROOT_FILE"])
 
 
-def served_cert(host, cafile=None):
-    """The certificate nginx serves for host (SNI), verified against pebble's root."""
-    ctx = ssl.create_default_context(cafile=cafile or E["PEBBLE_ROOT_FILE"])
-    with socket.create_connection(("127.0.0.1", HTTPS_PORT), 5) as s:
+def tls_get(host, cafile=None, path="/", ctx=None):
+    """One HTTPS request to the stack's nginx for host (SNI and Host), the
+    certificate verified against pebble's root: (raw answer, certificate)."""
+    ctx = ctx or ssl.create_default_context(cafile=cafile or E["PEBBLE_ROOT_FILE"])
+    with socket.create_connection(("127.0.0.1", HTTPS_PORT), 10) as s:
         with ctx.wrap_socket(s, server_hostname=host) as t:
-            return t.getpeercert()
+            t.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode())
+            data = b""
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    return data, t.getpeercert()
+                data += chunk
+
+
+def served_cert(host, cafile=None):
+    """The certificate nginx serves for host."""
+    return tls_get(host, cafile)[1]
 
 
 def _ts(rfc3339):
@@ -368,15 +380,7 @@ def test_renewal_within_30_days_serves_the_new_certificate_without_a_failed_requ
             ctx = ssl.create_default_context(cafile=root)
             while not stop.is_set():
                 try:
-                    with socket.create_connection(("127.0.0.1", HTTPS_PORT), 10) as s:
-                        with ctx.wrap_socket(s, server_hostname=host) as t:
-                            t.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode())
-                            data = b""
-                            while True:
-                                chunk = t.recv(4096)
-                                if not chunk:
-                                    break
-                                data += chunk
+                    data, _ = tls_get(host, ctx=ctx)
                     if not (data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\nv1\n")):
                         fails.append(data[:200])
                     count[0] += 1
@@ -422,12 +426,13 @@ def test_the_planes_own_hostname_gets_a_certificate_from_the_ca():
     keep = tempfile.mkdtemp(prefix="tls-keep-", dir=STATE)
     for f in ("cert.pem", "key.pem"):
         shutil.copy2(os.path.join(tls, f), os.path.join(keep, f))
-    reload_cmd = "/usr/sbin/nginx -p %s/nginx -c %s/nginx/nginx.conf -e %s/nginx/logs/error.log -s reload" % (
-        STATE, STATE, STATE)
+    # The stack's own settings (launcher.conf): its webroot, files and reload.
+    conf = dict(line.split(" = ", 1) for line in open(CONF).read().splitlines() if " = " in line)
+    conf = {k.strip(): v.strip().strip('"') for k, v in conf.items()}
+    assert conf["plane_tls_cert"] == os.path.join(tls, "cert.pem"), conf
+    assert conf["plane_acme_webroot"] == os.path.join(STATE, "acme-plane"), conf
     try:
-        dnscheck("--plane_hostname", name, "--plane_acme_webroot", os.path.join(STATE, "acme-plane"),
-                 "--plane_tls_cert", os.path.join(tls, "cert.pem"), "--plane_tls_key", os.path.join(tls, "key.pem"),
-                 "--plane_reload_command", reload_cmd)
+        dnscheck("--plane_hostname", name)
         _wait("the plane's certificate", lambda: https(name, "/healthz")[0] == 200, 30)
         st, body, _ = https(name, "/healthz")
         assert st == 200, (st, body)
