@@ -8,6 +8,7 @@
 #   make bench-db   POST /databases -> running per type vs podman run + readiness
 #   make bench-dnscheck   launcher-dnscheck's run time, 10,000 domains of which 100 due
 #   make bench-ws   launcher-ws: print -> client latency over 10,000 lines, RSS with 1,000 streams
+#   make bench-domains  custom domain: DNS records -> first HTTPS answer, launcher-dnscheck every minute
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
@@ -55,7 +56,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws bench-dnscheck fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws bench-dnscheck bench-domains fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -148,6 +149,10 @@ bench-ws: install-deps
 bench-dnscheck: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/dnscheck_bench.sh
+
+bench-domains: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/domain_ttfb.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -93,11 +93,18 @@ export LAUNCHER_LOG_LEVEL=info
 export LAUNCHER_SCHEDULER_INTERVAL=3600
 [ "$SAN" = 1 ] && export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# launcher-dnscheck is run --once by the tests, at the moments they choose.
+export LAUNCHER_DNSCHECK_INTERVAL=0
+
 stop_stack() {
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
 	registry_stop auth
+	if [ "${need_dns:-0}" = 1 ]; then
+		if declare -F pebble_stop > /dev/null; then pebble_stop "$LAUNCHER_STATE_DIR/pebble"; fi
+		dns_stop
+	fi
 	if [ "${KEEP_STATE:-0}" != 1 ]; then
 		throwaway_unmount
 		rm -rf "$LAUNCHER_STATE_DIR"
@@ -144,6 +151,47 @@ if [ "$need_db" = 1 ]; then
 	else
 		tail -n 20 "$LAUNCHER_STATE_DIR/dbimages.log"
 		echo "dbimages: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
+fi
+# Custom domains (the domains and dnscheck modules): dnsmasq on a loopback
+# port as the authoritative server of the tests' zones (tests/lib/dnsmasq.py;
+# LAUNCHER_TEST_DNS=127.0.0.1:PORT, LAUNCHER_TEST_DNS_DIR its records, which
+# the tests change) and pebble, the ACME test CA (tests/lib/pebble.sh;
+# PEBBLE_DIRECTORY_URL, PEBBLE_CA_FILE, PEBBLE_ROOT_FILE), validating HTTP-01
+# on the stack's HTTP port (the edge) with names from that dnsmasq; the
+# stack's launcher.conf points at both (LAUNCHER_DNS_SERVER, LAUNCHER_ACME_*).
+# Started when the selected modules need them (the whole suite, or a filter
+# naming domains or dnscheck), as the database images above.
+need_dns=0
+if [ "$#" -eq 0 ]; then need_dns=1; fi
+for a in "$@"; do
+	for m in test_domains.py test_domains_e2e.py test_dnscheck.py; do
+		case $m in *"$a"*) need_dns=1 ;; esac
+	done
+	case $a in *domain* | *dnscheck*) need_dns=1 ;; esac
+done
+# dns_start DIR: the suite's dnsmasq (zone "test"), left running; dns_stop.
+dns_start() {
+	local port
+	port=$($PY tests/lib/dnsmasq.py start "$1") || return 1
+	export LAUNCHER_TEST_DNS=127.0.0.1:$port LAUNCHER_TEST_DNS_DIR=$1
+}
+dns_stop() {
+	[ -z "${LAUNCHER_TEST_DNS_DIR:-}" ] || $PY tests/lib/dnsmasq.py stop "$LAUNCHER_TEST_DNS_DIR" > /dev/null 2>&1 || true
+}
+if [ "$need_dns" = 1 ]; then
+	# shellcheck source=tests/lib/pebble.sh
+	. tests/lib/pebble.sh
+	if dns_start "$LAUNCHER_STATE_DIR/dnsmasq" &&
+		pebble_start "$LAUNCHER_STATE_DIR/pebble" "$LAUNCHER_HTTP_PORT" "$LAUNCHER_TEST_DNS" \
+			> "$LAUNCHER_STATE_DIR/pebble.out" 2>&1; then
+		export LAUNCHER_DNS_SERVER=$LAUNCHER_TEST_DNS
+		export LAUNCHER_ACME_DIRECTORY_URL=$PEBBLE_DIRECTORY_URL LAUNCHER_ACME_CA_FILE=$PEBBLE_CA_FILE
+		export LAUNCHER_ACME_EMAIL=tests@example.com
+	else
+		tail -n 20 "$LAUNCHER_STATE_DIR/pebble.out" 2> /dev/null
+		echo "dnsmasq/pebble: 0 passed, 1 failed"
 		failed=$((failed + 1))
 	fi
 fi

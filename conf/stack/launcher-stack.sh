@@ -3,7 +3,8 @@
 #   PostgreSQL 15 (unix socket only) + SMTP sink + a container engine (own
 #   Podman API service, or the machine's Docker) + launcher-fcgi pool +
 #   launcher-scheduler (the job queue's clock) + launcher-ws (WebSockets) + nginx
-#   + a local launcher-agent (once built)
+#   + a local launcher-agent (once built) + launcher-dnscheck (custom domains'
+#   DNS checks and certificates, once built)
 # with all state under one directory outside the repository.
 #
 # Usage: conf/stack/launcher-stack.sh {install|start|stop|restart|status|run|env}
@@ -42,6 +43,26 @@
 #   LAUNCHER_BIN_DIR      [<repo>/build/bin] launcher-fcgi, launcher-admin
 #   LAUNCHER_PG_BIN       [/usr/lib/postgresql/15/bin]
 #   LAUNCHER_SCHEDULER_INTERVAL [60] seconds between launcher-scheduler ticks
+#   LAUNCHER_DNSCHECK_INTERVAL [60] seconds between launcher-dnscheck runs (its
+#                           --loop; a POST /domains/:id/verify wakes it at once);
+#                           0 = not started (tests/run.sh: 0, the tests run
+#                           launcher-dnscheck --once themselves)
+#   LAUNCHER_DNS_SERVER   []       host:port of the DNS server launcher-dnscheck
+#                                  asks (dns_server); empty = /etc/resolv.conf's
+#   LAUNCHER_ACME_DIRECTORY_URL [] ACME directory of the custom domains' (and the
+#                                  plane's) certificates (acme_directory_url), e.g.
+#                                  https://acme-staging-v02.api.letsencrypt.org/directory;
+#                                  empty = no certificates: custom domains over plain HTTP
+#   LAUNCHER_ACME_EMAIL   []       ACME account e-mail (acme_email)
+#   LAUNCHER_ACME_CA_FILE []       PEM file that the ACME server's own TLS is verified
+#                                  against (acme_ca_file: a private CA such as the
+#                                  tests' pebble); empty = the system's CAs
+#   LAUNCHER_PLANE_HOSTNAME []     the plane's public hostname (plane_hostname): once it
+#                                  resolves to this machine, launcher-dnscheck gets it a
+#                                  certificate from the ACME CA (HTTP-01 on the plain HTTP
+#                                  port, files in <state>/acme-plane), writes it over
+#                                  <state>/tls/cert.pem + key.pem (the self-signed one)
+#                                  and reloads nginx; empty = keep the self-signed one
 #   LAUNCHER_START_TIMEOUT [30]    seconds to wait for /healthz
 #   LAUNCHER_KEEP_ON_FAIL [0]      1 = leave processes running when start fails
 #   LAUNCHER_ENGINE       [auto]   container engine for the plane's containers:
@@ -141,16 +162,17 @@ DOCKER_SOCK=/var/run/docker.sock
 # signs the RS256 tokens docker-registry verifies); named, not left to arrive
 # with another package.
 # lego: the ACME client of the agent and launcher-dnscheck (core/acme.c);
-# pebble: the tests' ACME CA (tests/lib/pebble.sh).
+# pebble: the tests' ACME CA (tests/lib/pebble.sh); dnsmasq-base: the tests'
+# authoritative DNS server (tests/lib/dnsmasq.py).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble)
 
-# Services in start order; stop goes in reverse. podman, ws and agent are
-# optional: they are started (and get a pid file) only when in use.
-SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent)
+# Services in start order; stop goes in reverse. podman, ws, agent and
+# dnscheck are optional: they are started (and get a pid file) only when in use.
+SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck)
 CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
@@ -218,6 +240,12 @@ load_config() {
     IMAGE_STORES=${LAUNCHER_IMAGE_STORES:-}
     DB_IMAGES=${LAUNCHER_DB_IMAGES:-auto}
     DB_IMAGES_STORE=/var/tmp/launcher-dbimages/store
+    DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
+    DNS_SERVER=${LAUNCHER_DNS_SERVER:-}
+    ACME_DIRECTORY_URL=${LAUNCHER_ACME_DIRECTORY_URL:-}
+    ACME_EMAIL=${LAUNCHER_ACME_EMAIL:-}
+    ACME_CA_FILE=${LAUNCHER_ACME_CA_FILE:-}
+    PLANE_HOSTNAME=${LAUNCHER_PLANE_HOSTNAME:-}
 
     PLANE_VERSION=0.1.0
     if [ -s "$REPO/VERSION" ]; then
@@ -279,6 +307,17 @@ load_config() {
         [[ $reg =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$ ]] ||
             die "LAUNCHER_INSECURE_REGISTRIES must be comma-separated host:port (got '$reg')"
     done
+    is_uint "$DNSCHECK_INTERVAL" || die "LAUNCHER_DNSCHECK_INTERVAL must be a number of seconds (0 = off)"
+    [ -z "$DNS_SERVER" ] || [[ $DNS_SERVER =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$ ]] ||
+        die "LAUNCHER_DNS_SERVER must be host:port (got '$DNS_SERVER')"
+    [ -z "$ACME_DIRECTORY_URL" ] || [[ $ACME_DIRECTORY_URL =~ ^https://[A-Za-z0-9._~:/?=\&%+-]+$ ]] ||
+        die "LAUNCHER_ACME_DIRECTORY_URL must be an https:// URL (got '$ACME_DIRECTORY_URL')"
+    [ -z "$ACME_EMAIL" ] || [[ $ACME_EMAIL =~ ^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$ ]] ||
+        die "LAUNCHER_ACME_EMAIL must be an e-mail address (got '$ACME_EMAIL')"
+    [ -z "$ACME_CA_FILE" ] || [[ $ACME_CA_FILE =~ ^/[A-Za-z0-9._/-]+$ && -r $ACME_CA_FILE ]] ||
+        die "LAUNCHER_ACME_CA_FILE must be a readable absolute path of [A-Za-z0-9._/-] (got '$ACME_CA_FILE')"
+    [ -z "$PLANE_HOSTNAME" ] || [[ $PLANE_HOSTNAME =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] ||
+        die "LAUNCHER_PLANE_HOSTNAME must be a DNS name (got '$PLANE_HOSTNAME')"
     local stores store
     IFS=, read -r -a stores <<< "$IMAGE_STORES"
     for store in "${stores[@]}"; do
@@ -296,6 +335,7 @@ load_config() {
     ADMIN_BIN=$BIN_DIR/launcher-admin
     FCGI_BIN=$BIN_DIR/launcher-fcgi
     SCHEDULER_BIN=$BIN_DIR/launcher-scheduler
+    DNSCHECK_BIN=$BIN_DIR/launcher-dnscheck
     WS_BIN=$BIN_DIR/launcher-ws
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
@@ -337,6 +377,7 @@ service_pattern() {
         podman)   printf 'podman system service' ;;
         agent)    printf 'launcher-agent' ;;
         scheduler) printf 'launcher-scheduler' ;;
+        dnscheck) printf 'launcher-dnscheck' ;;
         ws)       printf 'launcher-ws' ;;
     esac
 }
@@ -475,7 +516,10 @@ prepare_dirs() {
     chmod 0755 "$STATE"
     install -d -m 0755 "$STATE/log" "$RUN_DIR" "$STATE/mail" "$STATE/tls" \
         "$STATE/nginx" "$STATE/nginx/logs" "$STATE/nginx/tmp" "$STATE/nginx/sites" \
-        "$STATE/nginx/ws-upstream.d" "$STATE/pg"
+        "$STATE/nginx/ws-upstream.d" "$STATE/pg" "$STATE/acme-plane" "$STATE/acme-webroot"
+    # The local agent's certificates of custom domains (keys: nginx's master,
+    # root, reads them).
+    install -d -m 0700 "$STATE/edge-certs"
     install -d -m 0700 "$STATE/secrets"
     # One generation of old logs (*.log.1), so that log tails shown on a
     # failed start belong to this start.
@@ -699,6 +743,21 @@ icons_dir = "$STATE/static/icons"
 icons_url = /icons
 ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
+# Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS
+# server (empty: /etc/resolv.conf's) and the ACME CA (empty URL: no certificates).
+dns_server = "$DNS_SERVER"
+acme_directory_url = "$ACME_DIRECTORY_URL"
+acme_email = "$ACME_EMAIL"
+acme_ca_file = "$ACME_CA_FILE"
+# The plane's own hostname (empty: none): its HTTP-01 files go to the
+# directory the plain HTTP server serves /.well-known/acme-challenge/ from,
+# its certificate replaces the stack's self-signed one, then nginx reloads.
+plane_hostname = "$PLANE_HOSTNAME"
+plane_acme_webroot = "$STATE/acme-plane"
+plane_acme_dir = "$STATE/secrets/acme-plane"
+plane_tls_cert = "$STATE/tls/cert.pem"
+plane_tls_key = "$STATE/tls/key.pem"
+plane_reload_command = "$(nginx_reload_command)"
 EOF
     mv -f "$tmp" "$CONF"
 }
@@ -1021,6 +1080,15 @@ nginx_test_command() {
     printf '%s' "$NGINX_BIN ${args[*]} -t -q"
 }
 
+# A reload of the stack's nginx (launcher-dnscheck's plane_reload_command,
+# run with /bin/sh -c): SIGHUP to the master through its pid file; the
+# master keeps its configuration when the new one does not load.
+nginx_reload_command() {
+    local args
+    mapfile -t args < <(nginx_args)
+    printf '%s' "$NGINX_BIN ${args[*]} -s reload"
+}
+
 # The agent reloads the stack's nginx itself after writing an app's edge
 # site (--edge-nginx-pid): SIGHUP to the master, then SIGQUIT to the old
 # workers as soon as the new ones run, instead of nginx's fixed 100 ms
@@ -1053,7 +1121,10 @@ start_agent() {
         --ca "$STATE/tls/cert.pem" --engine-socket "$ENGINE_SOCKET" --state-dir "$STATE/agent" \
         --nginx-test-command "$(nginx_test_command)" --firewall-chain "$FIREWALL_CHAIN" \
         --edge-sites-dir "$STATE/nginx/sites" --edge-listen "$BIND:$HTTP_PORT" \
-        --edge-nginx-pid "$STATE/nginx/nginx.pid" >> "$log" 2>&1 < /dev/null &
+        --edge-nginx-pid "$STATE/nginx/nginx.pid" \
+        --edge-tls-listen "$BIND:$HTTPS_PORT" --edge-https-port "$HTTPS_PORT" \
+        --acme-webroot "$STATE/acme-webroot" --edge-certs-dir "$STATE/edge-certs" \
+        >> "$log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file agent)"
     sleep 0.3
@@ -1111,6 +1182,37 @@ start_scheduler() {
         >> "$log" 2>&1 < /dev/null &
     printf '%s\n' "$!" > "$(pid_file scheduler)"
     say "scheduler: launcher-scheduler every ${LAUNCHER_SCHEDULER_INTERVAL:-60}s"
+}
+
+# Custom domains' DNS checks, routes and certificates (and the plane's own
+# hostname's certificate): a production install runs `launcher-dnscheck
+# --once` from cron every minute (conf/crontab); the local stack runs it in
+# its loop mode, which also wakes up at once on POST /domains/:id/verify
+# (NOTIFY launcher_dnscheck).  Started last: its first run may need nginx
+# (HTTP-01) and the agent (routes).  LAUNCHER_DNSCHECK_INTERVAL (default 60 s;
+# 0 = not started).
+start_dnscheck() {
+    local log=$LOG_DIR/dnscheck.log pid
+    if [ "$DNSCHECK_INTERVAL" -eq 0 ]; then
+        say "dnscheck: not started (LAUNCHER_DNSCHECK_INTERVAL=0)"
+        return 0
+    fi
+    if [ ! -x "$DNSCHECK_BIN" ]; then
+        say "dnscheck: $DNSCHECK_BIN not built; custom domains are not checked"
+        return 0
+    fi
+    printf '\n== %s launcher-dnscheck -c %s --loop --interval %s\n' "$(date -u +%FT%TZ)" "$CONF" \
+        "$DNSCHECK_INTERVAL" >> "$log"
+    setsid "$DNSCHECK_BIN" -c "$CONF" --loop --interval "$DNSCHECK_INTERVAL" \
+        >> "$log" 2>&1 < /dev/null &
+    pid=$!
+    printf '%s\n' "$pid" > "$(pid_file dnscheck)"
+    sleep 0.3
+    if ! proc_running "$pid"; then
+        show_log "$log" 15
+        die "launcher-dnscheck exited at once (see $log)"
+    fi
+    say "dnscheck: launcher-dnscheck every ${DNSCHECK_INTERVAL}s${DNS_SERVER:+ (DNS $DNS_SERVER)}${ACME_DIRECTORY_URL:+, ACME $ACME_DIRECTORY_URL}"
 }
 
 # launcher-ws: agents' wake-up channel (and later the API's WebSocket
@@ -1195,6 +1297,7 @@ dump_logs() {
     show_log "$LOG_DIR/postgres.log" 15
     show_log "$LOG_DIR/smtp.log" 5
     if [ -f "$(pid_file podman)" ]; then show_log "$LOG_DIR/podman.log" 10; fi
+    if [ -f "$(pid_file dnscheck)" ]; then show_log "$LOG_DIR/dnscheck.log" 10; fi
 }
 
 # Export lines describing the stack; also saved at start in run/stack.env.
@@ -1253,7 +1356,7 @@ do_start() {
     require_root start
     load_config
     local s running=() stopped=()
-    # podman and agent count only when running: they are optional.
+    # podman, agent and dnscheck count only when running: they are optional.
     for s in "${SERVICES[@]}"; do
         if [ -d "$RUN_DIR" ] && service_pid "$s" > /dev/null; then
             running+=("$s")
@@ -1308,6 +1411,7 @@ do_start() {
     start_nginx
     wait_healthy
     start_agent
+    start_dnscheck
     env_lines > "$RUN_DIR/stack.env"
     trap - EXIT INT TERM HUP
     print_info
@@ -1396,6 +1500,7 @@ podman_cli() {
 stop_all() {
     local QUIET=${1:-}
     [ -d "$RUN_DIR" ] || return 0
+    stop_service dnscheck TERM 10
     stop_service agent TERM 20     # finishes or releases its job within 10 s
     stop_containers
     release_firewall
