@@ -47,7 +47,7 @@
 #                           --loop; a POST /domains/:id/verify wakes it at once);
 #                           0 = not started (tests/run.sh: 0, the tests run
 #                           launcher-dnscheck --once themselves)
-#   LAUNCHER_DNS_SERVER   []       host:port of the DNS server launcher-dnscheck
+#   LAUNCHER_DNS_SERVER   []       IPv4 address[:port] of the DNS server launcher-dnscheck
 #                                  asks (dns_server); empty = /etc/resolv.conf's
 #   LAUNCHER_ACME_DIRECTORY_URL [] ACME directory of the custom domains' (and the
 #                                  plane's) certificates (acme_directory_url), e.g.
@@ -308,8 +308,8 @@ load_config() {
             die "LAUNCHER_INSECURE_REGISTRIES must be comma-separated host:port (got '$reg')"
     done
     is_uint "$DNSCHECK_INTERVAL" || die "LAUNCHER_DNSCHECK_INTERVAL must be a number of seconds (0 = off)"
-    [ -z "$DNS_SERVER" ] || [[ $DNS_SERVER =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$ ]] ||
-        die "LAUNCHER_DNS_SERVER must be host:port (got '$DNS_SERVER')"
+    [ -z "$DNS_SERVER" ] || [[ $DNS_SERVER =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$ ]] ||
+        die "LAUNCHER_DNS_SERVER must be an IPv4 address[:port] (got '$DNS_SERVER')"
     [ -z "$ACME_DIRECTORY_URL" ] || [[ $ACME_DIRECTORY_URL =~ ^https://[A-Za-z0-9._~:/?=\&%+-]+$ ]] ||
         die "LAUNCHER_ACME_DIRECTORY_URL must be an https:// URL (got '$ACME_DIRECTORY_URL')"
     [ -z "$ACME_EMAIL" ] || [[ $ACME_EMAIL =~ ^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$ ]] ||
