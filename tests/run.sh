@@ -160,7 +160,8 @@ fi
 # the tests change) and pebble, the ACME test CA (tests/lib/pebble.sh;
 # PEBBLE_DIRECTORY_URL, PEBBLE_CA_FILE, PEBBLE_ROOT_FILE), validating HTTP-01
 # on the stack's HTTP port (the edge) with names from that dnsmasq; the
-# stack's launcher.conf points at both (LAUNCHER_DNS_SERVER, LAUNCHER_ACME_*).
+# stack's launcher.conf points at both (LAUNCHER_DNS_SERVER, LAUNCHER_ACME_*,
+# LAUNCHER_PLANE_HOSTNAME).
 # Started when the selected modules need them (the whole suite, or a filter
 # naming domains or dnscheck), as the database images above.
 need_dns=0
@@ -189,6 +190,14 @@ if [ "$need_dns" = 1 ]; then
 		export LAUNCHER_DNS_SERVER=$LAUNCHER_TEST_DNS
 		export LAUNCHER_ACME_DIRECTORY_URL=$PEBBLE_DIRECTORY_URL LAUNCHER_ACME_CA_FILE=$PEBBLE_CA_FILE
 		export LAUNCHER_ACME_EMAIL=tests@example.com
+		# The plane's own hostname, resolving to the stack: the first
+		# launcher-dnscheck run with the CA gets it a certificate, served for
+		# that name only (test_domains_e2e checks both names' certificates).
+		export LAUNCHER_PLANE_HOSTNAME=plane.launcher-suite.test
+		if ! $PY tests/lib/dnsmasq.py set "$LAUNCHER_TEST_DNS_DIR" "$LAUNCHER_PLANE_HOSTNAME" A 127.0.0.1; then
+			echo "dnsmasq: the plane's record: 0 passed, 1 failed"
+			failed=$((failed + 1))
+		fi
 	else
 		tail -n 20 "$LAUNCHER_STATE_DIR/pebble.out" 2> /dev/null
 		echo "dnsmasq/pebble: 0 passed, 1 failed"

@@ -60,9 +60,10 @@
 #   LAUNCHER_PLANE_HOSTNAME []     the plane's public hostname (plane_hostname): once it
 #                                  resolves to this machine, launcher-dnscheck gets it a
 #                                  certificate from the ACME CA (HTTP-01 on the plain HTTP
-#                                  port, files in <state>/acme-plane), writes it over
-#                                  <state>/tls/cert.pem + key.pem (the self-signed one)
-#                                  and reloads nginx; empty = keep the self-signed one
+#                                  port, files in <state>/acme-plane), writes it to
+#                                  <state>/tls/plane-cert.pem + plane-key.pem, which
+#                                  nginx serves for that name only (SNI), and reloads
+#                                  nginx; localhost keeps the self-signed certificate
 #   LAUNCHER_START_TIMEOUT [30]    seconds to wait for /healthz
 #   LAUNCHER_KEEP_ON_FAIL [0]      1 = leave processes running when start fails
 #   LAUNCHER_ENGINE       [auto]   container engine for the plane's containers:
@@ -755,8 +756,8 @@ acme_ca_file = "$ACME_CA_FILE"
 plane_hostname = "$PLANE_HOSTNAME"
 plane_acme_webroot = "$STATE/acme-plane"
 plane_acme_dir = "$STATE/secrets/acme-plane"
-plane_tls_cert = "$STATE/tls/cert.pem"
-plane_tls_key = "$STATE/tls/key.pem"
+plane_tls_cert = "$STATE/tls/plane-cert.pem"
+plane_tls_key = "$STATE/tls/plane-key.pem"
 plane_reload_command = "$(nginx_reload_command)"
 EOF
     mv -f "$tmp" "$CONF"
@@ -818,9 +819,39 @@ copy_static() {
     chmod -R u+rwX,go+rX "$STATE/static"
 }
 
+# The plane hostname's HTTPS server (included by nginx.conf): its own
+# certificate files, a copy of the self-signed pair until launcher-dnscheck
+# installs the ACME CA's (plane_tls_cert/plane_tls_key).
+render_plane_host() {
+    local out=$STATE/nginx/plane-host.conf cert=$STATE/tls/plane-cert.pem key=$STATE/tls/plane-key.pem
+    if [ -z "$PLANE_HOSTNAME" ]; then
+        printf '# No LAUNCHER_PLANE_HOSTNAME: the default server answers every name.\n' > "$out.tmp"
+    else
+        if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
+            ( umask 077; cp "$STATE/tls/key.pem" "$key.tmp" ) && mv -f "$key.tmp" "$key" &&
+                cp "$STATE/tls/cert.pem" "$cert.tmp" && chmod 0644 "$cert.tmp" &&
+                mv -f "$cert.tmp" "$cert" || die "cannot write $cert"
+        fi
+        cat > "$out.tmp" <<EOF_PLANE
+# Written by launcher-stack.sh: the plane's hostname (LAUNCHER_PLANE_HOSTNAME).
+server {
+    listen $BIND:$HTTPS_PORT ssl http2;
+    server_name $PLANE_HOSTNAME;
+
+    ssl_certificate     $cert;
+    ssl_certificate_key $key;
+
+    include $STATE/nginx/locations.conf;
+}
+EOF_PLANE
+    fi
+    mv -f "$out.tmp" "$out"
+}
+
 render_nginx() {
     local tpl=$REPO/conf/nginx
     render "$tpl/launcher.conf.in" "$STATE/nginx/nginx.conf"
+    render_plane_host
     render "$tpl/locations.conf.in" "$STATE/nginx/locations.conf"
     render "$tpl/fastcgi_params" "$STATE/nginx/fastcgi_params"
 }
