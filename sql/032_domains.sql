@@ -300,6 +300,11 @@ BEGIN
 		   AND d.path_prefix = x.path_prefix AND d.application_id::text = x.app_id
 		   AND a.id = d.application_id AND a.server_id = NEW.server_id
 		   AND d.status IN ('verified', 'active');
+		-- A routed host may now get its certificate: launcher-dnscheck
+		-- --loop queues it at once instead of at its next tick.
+		IF FOUND THEN
+			PERFORM pg_notify('launcher_dnscheck', host);
+		END IF;
 	ELSE
 		UPDATE domains d SET check_error = 'edge route: ' || coalesce(NEW.error, NEW.status)
 		  FROM jsonb_to_recordset(NEW.payload -> 'routes') AS x(path_prefix text, app_id text)

@@ -383,8 +383,11 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     assert jobs[0][1]["routes"] == [
         {"path_prefix": "/api", "app_id": api["id"], "https_redirect": True},
         {"path_prefix": "/", "app_id": app["id"], "https_redirect": True}], jobs
-    # The agent's success makes both active and asks for certificates.
+    # The agent's success makes both active and asks for certificates,
+    # waking launcher-dnscheck --loop to queue them.
+    listener = _Listener()
     _finish_job(srv["id"], host)
+    assert listener.heard() == [host]
     for d in (root, sub):
         got = c.get("/domains/" + d["id"]).data
         assert got["status"] == "active" and got["tls"]["status"] == "pending", got
