@@ -129,18 +129,18 @@ http {
     def get(self, host, path="/", want=None):
         """(status, body); with want, retries for 3 s until the status is want
         (a reload is asynchronous: the old workers answer for a moment)."""
+        return self.get_full(host, path, want)[:2]
+
+    def get_full(self, host, path="/", want=None):
+        """(status, body, Location); with want, as get()."""
         end = time.time() + 3
         while True:
-            st, body = self._get(host, path)
+            st, body, loc = self._get_full(host, path)
             if want is None or st == want or time.time() > end:
-                return st, body
+                return st, body, loc
             time.sleep(0.1)
 
-    def _get(self, host, path):
-        st, body, _ = self.get_full(host, path)
-        return st, body
-
-    def get_full(self, host, path="/"):
+    def _get_full(self, host, path):
         """(status, body, Location) of one plain HTTP request."""
         try:
             c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
@@ -751,8 +751,9 @@ def case_domain_cert(plane, edge, fx):
               (curl.returncode, curl.stdout, curl.stderr))
         key = os.path.join(tmp, "state", "certs", host, "key.pem")
         check(os.path.exists(key) and os.stat(key).st_mode & 0o777 == 0o600, "the key is 0600")
-        edge.get(host, "/some/path?q=1", want=308)  # the reload is asynchronous
-        st, _, loc = edge.get_full(host, "/some/path?q=1")
+        # The reload is asynchronous: the answer and its Location from the
+        # same request (an old worker may still answer the next one).
+        st, _, loc = edge.get_full(host, "/some/path?q=1", want=308)
         check(st == 308 and loc == "https://%s:%d/some/path?q=1" % (host, edge.tls_port),
               "plain HTTP: 308 to https once the certificate exists", (st, loc))
         check(edge.get(host, "/health")[0] == 200, "a route without https_redirect stays on plain HTTP")
