@@ -219,17 +219,26 @@ DECLARE was boolean := false; now_routed boolean := false; old_srv uuid; new_srv
 BEGIN
 	IF TG_OP <> 'INSERT' THEN
 		was := OLD.status IN ('verified', 'active');
-		SELECT server_id INTO old_srv FROM applications WHERE id = OLD.application_id;
 	END IF;
 	IF TG_OP <> 'DELETE' THEN
 		now_routed := NEW.status IN ('verified', 'active');
-		SELECT server_id INTO new_srv FROM applications WHERE id = NEW.application_id;
 		proj := NEW.project_id;
+	END IF;
+	-- Most updates are a check's or a certificate's bookkeeping: nothing
+	-- routed changes, and nothing is looked up.
+	IF NOT was AND NOT now_routed THEN
+		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' AND was AND now_routed AND
 	   (OLD.hostname, OLD.path_prefix, OLD.application_id)
 	   IS NOT DISTINCT FROM (NEW.hostname, NEW.path_prefix, NEW.application_id) THEN
 		RETURN NULL;
+	END IF;
+	IF was THEN
+		SELECT server_id INTO old_srv FROM applications WHERE id = OLD.application_id;
+	END IF;
+	IF now_routed THEN
+		SELECT server_id INTO new_srv FROM applications WHERE id = NEW.application_id;
 	END IF;
 	IF was THEN
 		PERFORM domain_route_queue(OLD.tenant_id, proj, old_srv, OLD.hostname);
