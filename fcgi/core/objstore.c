@@ -54,7 +54,7 @@ all_in(const char *s, const char *extra)
 }
 
 /*
- * A relative path of [A-Za-z0-9._~/-]: no leading '/', no empty, "." or
+ * A relative path of [A-Za-z0-9._/-]: no leading '/', no empty, "." or
  * ".." component (a trailing '/' is allowed when trailing_ok).  Used for
  * keys and for a destination's path prefix alike.
  */
@@ -64,7 +64,7 @@ rel_path_ok(const char *s, size_t max, bool trailing_ok)
 	size_t len = strlen(s);
 	const char *p = s;
 
-	if (len == 0 || len > max || s[0] == '/' || !all_in(s, "._~/-"))
+	if (len == 0 || len > max || s[0] == '/' || !all_in(s, "._/-"))
 		return false;
 	while (*p) {
 		size_t n = strcspn(p, "/");
@@ -127,7 +127,7 @@ objstore_dest_check(const cJSON *body, const char **message)
 	local = strcmp(provider, "local") == 0;
 	v = jstr(body, "path");
 	if (v != NULL && !rel_path_ok(v, 512, true)) {
-		*message = "a relative path of [A-Za-z0-9._~/-] without '..' or empty parts, at most 512 characters";
+		*message = "a relative path of [A-Za-z0-9._/-] without '..' or empty parts, at most 512 characters";
 		return "path";
 	}
 	if (local)
