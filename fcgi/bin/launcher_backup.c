@@ -489,8 +489,10 @@ run_plane(struct db_conn *c, const struct config *cfg, time_t now)
 	util_snprintf(size_txt, sizeof(size_txt), "%llu", (unsigned long long)size);
 	util_snprintf(keep, sizeof(keep), "%lld", (long long)cfg->plane_backup_keep_last);
 	{
+		/* Retention only after a success: a failed run may not have a
+		 * usable destination to delete from. */
 		const char *p[5] = {id, failed ? NULL : size_txt, failed ? NULL : sha,
-		    failed ? (err[0] ? err : "failed") : NULL, keep};
+		    failed ? (err[0] ? err : "failed") : NULL, failed ? NULL : keep};
 
 		if (db_conn_exec(c, &st_plane_finish, 5, p, &res) != ERR_OK)
 			sql_failed(c, "plane_backup_finish");
