@@ -259,6 +259,8 @@ BEGIN
 	        coalesce((p_body ->> 'enabled')::boolean, true),
 	        to_timestamp((p_body ->> 'next_run_at')::double precision))
 	RETURNING id INTO r;
+	-- launcher-backup --loop runs at once (its next_run_at may be near).
+	PERFORM pg_notify('launcher_backup', '');
 	RETURN r;
 END $$;
 
@@ -287,6 +289,7 @@ BEGIN
 	       next_run_at = to_timestamp((p_body ->> 'next_run_at')::double precision)
 	 WHERE id = p_id AND (p_version IS NULL OR row_version = p_version)
 	RETURNING id INTO r;
+	PERFORM pg_notify('launcher_backup', '');
 	RETURN r;
 END $$;
 

@@ -4,7 +4,9 @@
  * loop:
  *
  *   launcher-backup -c FILE --once                  one run, then exit
- *   launcher-backup -c FILE --loop [--interval S]   a run every S seconds (60)
+ *   launcher-backup -c FILE --loop [--interval S]   a run every S seconds (60),
+ *                                                   and at once on NOTIFY launcher_backup
+ *                                                   (a schedule created or changed)
  *   --now RFC3339                                   the run's clock (tests:
  *                                                   "what is due at that moment")
  *   --KEY VALUE                                     override a launcher.conf key
@@ -604,6 +606,15 @@ run(struct db_conn *c, const struct config *cfg, time_t fixed_now)
 	return rc;
 }
 
+/* One run of the parsed command line a (helper_loop's run). */
+static int
+run_loop(struct db_conn *c, void *a)
+{
+	const struct helper_args *args = a;
+
+	return run(c, &args->cfg, args->now);
+}
+
 /* Keys a --KEY VALUE flag may override (launcher.conf). */
 static const char *const flag_keys[] = {
 	"backup_lock_file", "plane_backup_destination_file", "plane_backup_cron",
@@ -625,18 +636,17 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	do {
+	if (a.once) {
 		struct db_conn c = {0};
 
-		/* A new connection each run: a restarted database costs one run. */
 		if (db_conn_open(&c, a.cfg.maintenance_database_url, NULL) != ERR_OK) {
 			log_error("database unavailable");
-			rc = 1;
-		} else
-			rc = run(&c, &a.cfg, a.now);
+			return 1;
+		}
+		rc = run_loop(&c, &a);
 		db_conn_close(&c);
-		for (int64_t s = 0; !a.once && !stop && s < a.interval; s++)
-			sleep(1);
-	} while (!a.once && !stop);
-	return rc;
+		return rc;
+	}
+	return helper_loop(a.cfg.maintenance_database_url, "launcher_backup", a.interval, &stop,
+	    run_loop, &a);
 }

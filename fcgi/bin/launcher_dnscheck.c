@@ -475,37 +475,11 @@ run(struct db_conn *c, const struct config *cfg)
 	return rc;
 }
 
-/*
- * Waits up to seconds for a NOTIFY on c (LISTEN launcher_dnscheck) or a
- * signal.  -1 when the connection broke.
- */
+/* helper_loop's run. */
 static int
-wait_notify(struct db_conn *c, int64_t seconds)
+run_loop(struct db_conn *c, void *cfg)
 {
-	struct timespec t0, now;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
-		PGnotify     *n;
-		int64_t       left;
-		int           woken = 0;
-
-		while ((n = PQnotifies(c->pg)) != NULL) {
-			woken = 1;
-			PQfreemem(n);
-		}
-		if (woken)
-			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = seconds * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (stop || left <= 0)
-			return 0;
-		if (p.fd < 0)
-			return -1;
-		if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0 && PQconsumeInput(c->pg) == 0)
-			return -1;
-	}
+	return run(c, cfg);
 }
 
 /* Keys a --KEY VALUE flag may override (launcher.conf). */
@@ -540,22 +514,6 @@ main(int argc, char **argv)
 		db_conn_close(&c);
 		return rc;
 	}
-	while (!stop) {
-		struct db_conn c = {0};
-
-		/* One connection while it lasts: it carries the LISTEN. */
-		if (db_conn_open(&c, a.cfg.maintenance_database_url, NULL) != ERR_OK ||
-		    db_conn_simple(&c, "LISTEN launcher_dnscheck") != ERR_OK) {
-			log_error("database unavailable");
-			db_conn_close(&c);
-			for (int s = 0; s < 5 && !stop; s++)
-				sleep(1);
-			continue;
-		}
-		do
-			rc = run(&c, &a.cfg);
-		while (!stop && wait_notify(&c, a.interval) == 0 && db_conn_ok(&c));
-		db_conn_close(&c);
-	}
-	return rc;
+	return helper_loop(a.cfg.maintenance_database_url, "launcher_dnscheck", a.interval, &stop,
+	    run_loop, &a.cfg);
 }

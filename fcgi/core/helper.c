@@ -5,11 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
+#include "db_conn.h"
 #include "helper.h"
 #include "log.h"
 #include "util.h"
@@ -125,4 +129,61 @@ helper_lock_take(const char *path)
 		return busy ? -2 : -1;
 	}
 	return fd;
+}
+
+int
+helper_wait_notify(struct db_conn *c, int64_t seconds, volatile sig_atomic_t *stop)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+		PGnotify     *n;
+		int64_t       left;
+		int           woken = 0;
+
+		while ((n = PQnotifies(c->pg)) != NULL) {
+			woken = 1;
+			PQfreemem(n);
+		}
+		if (woken)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = seconds * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (*stop || left <= 0)
+			return 0;
+		if (p.fd < 0)
+			return -1;
+		if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0 && PQconsumeInput(c->pg) == 0)
+			return -1;
+	}
+}
+
+int
+helper_loop(const char *url, const char *channel, int64_t interval, volatile sig_atomic_t *stop,
+    int (*run)(struct db_conn *c, void *ud), void *ud)
+{
+	char listen[96];
+	int  rc = 0;
+
+	if (util_snprintf(listen, sizeof(listen), "LISTEN %s", channel) < 0)
+		return 1;
+	while (!*stop) {
+		struct db_conn c = {0};
+
+		/* One connection while it lasts: it carries the LISTEN. */
+		if (db_conn_open(&c, url, NULL) != ERR_OK || db_conn_simple(&c, listen) != ERR_OK) {
+			log_error("database unavailable");
+			db_conn_close(&c);
+			for (int s = 0; s < 5 && !*stop; s++)
+				sleep(1);
+			continue;
+		}
+		do
+			rc = run(&c, ud);
+		while (!*stop && helper_wait_notify(&c, interval, stop) == 0 && db_conn_ok(&c));
+		db_conn_close(&c);
+	}
+	return rc;
 }

@@ -10,10 +10,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "config.h"
+
+struct db_conn;
 
 struct helper_args {
 	struct config cfg;	/* launcher.conf with the --KEY overrides applied */
@@ -42,5 +45,20 @@ void helper_lock_default(char *lock, size_t n, const struct config *cfg, const c
  * closed), -2 when another run holds it, -1 on error (logged).
  */
 int helper_lock_take(const char *path);
+
+/*
+ * Waits up to seconds for a NOTIFY on c (a LISTEN the caller issued) or
+ * for *stop (a signal handler's flag).  0, or -1 when the connection broke.
+ */
+int helper_wait_notify(struct db_conn *c, int64_t seconds, volatile sig_atomic_t *stop);
+
+/*
+ * The loop of a helper: while !*stop, a connection to url that LISTENs on
+ * channel, then run(c, ud) at once and again after each NOTIFY or every
+ * interval seconds, until the connection breaks (then a new one after 5 s).
+ * Returns run's last result.
+ */
+int helper_loop(const char *url, const char *channel, int64_t interval, volatile sig_atomic_t *stop,
+    int (*run)(struct db_conn *c, void *ud), void *ud);
 
 #endif

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import uuid
 
 from lib import BIN, CONF, STATE, Skip, psql
@@ -296,3 +297,38 @@ def test_the_plane_database_backup_to_s3_is_read_back_and_restorable():
     assert os.path.getsize(local) == int(size)
     out = subprocess.run(["pg_restore", "--list", local], capture_output=True, text=True)
     assert out.returncode == 0 and "TABLE launcher plane_backups" in out.stdout, out.stderr
+
+
+def test_the_loop_runs_at_once_when_a_schedule_changes():
+    """--loop with an hour's interval: a schedule created or updated through
+    the API (NOTIFY launcher_backup) wakes it, and what is due is queued."""
+    c, _, p, vol, dest = _world("bkh6")
+    s = _schedule(c, vol, dest)
+    lock = os.path.join(STATE, "backup-test-loop.lock")
+    loop = subprocess.Popen([os.path.join(BIN, "launcher-backup"), "-c", CONF, "--loop",
+                             "--interval", "3600", "--backup_lock_file", lock],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 20
+        # Listening (LISTEN comes before the first run) and idle after it.
+        while _owner("SELECT count(*) FROM pg_stat_activity WHERE usename = 'launcher_maint'"
+                     " AND state = 'idle'") == ["0"]:
+            assert time.time() < deadline and loop.poll() is None, "the loop never listened"
+            time.sleep(0.2)
+        _due(s["id"])
+        r = c.put("/backup-schedules/" + s["id"], {"retention": {"keep_last": 5}})
+        assert r.status == 200, r
+        # The PUT itself moved next_run_at on; make it due again, then wake
+        # the loop with a change to another schedule.
+        _due(s["id"])
+        r = c.post("/volumes", {"project_id": p["id"], "name": "v" + uuid.uuid4().hex[:8]})
+        assert r.status == 201, r
+        _schedule(c, r.data, dest)
+        deadline = time.time() + 20
+        while not _runs(s["id"]):
+            assert time.time() < deadline, "the NOTIFY did not wake the loop"
+            time.sleep(0.2)
+        assert len(_runs(s["id"])) == 1
+    finally:
+        loop.terminate()
+        loop.wait(timeout=30)
