@@ -32,9 +32,10 @@ $$;
 
 -- Runs taken schedule p_id: queues its backup (backup_queue) and sets
 -- next_run_at to p_next (NULL: the expression has no further run).  A
--- resource that cannot be backed up now (a stopped database: LN409) is
--- not an error of the helper: the run is skipped, recorded as failed
--- with an alert, and the schedule moves on.  Returns the backup id or NULL.
+-- run that cannot be queued (a stopped database: LN409; anything else
+-- backup_queue refuses) is skipped, recorded as failed with a
+-- backup.failed event, and the schedule moves on: one bad schedule never
+-- holds up the others due after it.  Returns the backup id or NULL.
 CREATE FUNCTION backup_schedule_run(p_id uuid, p_next timestamptz)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
@@ -45,7 +46,7 @@ BEGIN
 	BEGIN
 		bid := backup_queue(s.resource_type, coalesce(s.database_id, s.volume_id),
 		                    s.destination_id, s.id, 'schedule', NULL);
-	EXCEPTION WHEN SQLSTATE 'LN409' OR SQLSTATE 'LN400' THEN
+	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
 		UPDATE backup_schedules SET last_status = 'failed', last_run_at = now()
 		 WHERE backup_schedules.id = p_id;
