@@ -332,3 +332,29 @@ def test_the_loop_runs_at_once_when_a_schedule_changes():
     finally:
         loop.terminate()
         loop.wait(timeout=30)
+
+
+def test_a_run_that_cannot_be_queued_fails_alone_and_the_others_go_on():
+    """A database that is not running (still provisioning) cannot be backed
+    up: its scheduled run is recorded failed with backup.failed, moves on,
+    and a schedule due after it is queued all the same."""
+    c, _, p, vol, dest = _world("bkh7")
+    r = c.post("/databases", {"project_id": p["id"], "name": "d" + uuid.uuid4().hex[:8],
+                              "type": "postgres"})
+    assert r.status == 201, r
+    db = r.data
+    bad = c.post("/backup-schedules", _body(vol, dest, resource_type="database",
+                                            resource_id=db["id"]))
+    assert bad.status == 201, bad
+    good = _schedule(c, vol, dest)
+    _owner("UPDATE backup_schedules SET next_run_at = now() - interval '2 minutes' WHERE id = '%s'"
+           % bad.data["id"])
+    _due(good["id"])
+    run()
+    assert _runs(bad.data["id"]) == [] and len(_runs(good["id"])) == 1
+    g = c.get("/backup-schedules/" + bad.data["id"]).data
+    assert g["last_status"] == "failed", g
+    assert datetime.datetime.fromisoformat(g["next_run_at"].replace("Z", "+00:00")) > \
+        datetime.datetime.now(datetime.timezone.utc), g
+    ev = _events(c, "backup.failed", db["id"])
+    assert len(ev) == 1 and "not started" in ev[0]["message"], ev
