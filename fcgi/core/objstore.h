@@ -98,4 +98,12 @@ int  objstore_delete(const struct objstore_dest *d, const char *key, char *err, 
  */
 cJSON *objstore_test(const struct objstore_dest *d);
 
+/*
+ * objstore_dest_from_json + objstore_test: the result of the job kind
+ * backup.dest_test.  A destination that cannot be used at all (no
+ * credentials, local root missing) is a failed "write" step with that
+ * error, so the caller always has a test result to report.
+ */
+cJSON *objstore_test_json(const cJSON *dest, const char *local_root, const char *tenant_id);
+
 #endif

@@ -41,6 +41,10 @@ int s3_get(const struct objstore_dest *d, const char *full_key,
 /* DELETE full_key; 404 NoSuchKey counts as success.  0 / -1 + err. */
 int s3_delete(const struct objstore_dest *d, const char *full_key, char *err, size_t errlen);
 
+/* Creates d's bucket (an existing one of the same owner is fine): tests
+ * and tools; the layer never creates buckets on its own.  0 / -1 + err. */
+int s3_bucket_create(const struct objstore_dest *d, char *err, size_t errlen);
+
 /*
  * "<Code>: <Message>" from an S3 error document (xml, len bytes) into out;
  * falls back to "HTTP <status>" when the body has no <Code>.  Exposed for
