@@ -417,7 +417,7 @@ job_start(struct agent *ag, struct job *claimed, int64_t now)
 	}
 	if ((j->in = malloc(RECORD_MAX + 1)) == NULL ||
 	    (term_kind(j->job.kind) ? term_spawn(&j->job, ag->conf, ag->token, &j->pid, &j->fd) :
-	    runner_spawn(&j->job, ag->conf, &j->pid, &j->fd)) != 0) {
+	    runner_spawn(&j->job, ag->conf, ag->token, &j->pid, &j->fd)) != 0) {
 		util_snprintf(msg, sizeof(msg), "the agent cannot start the job process: %s",
 		    strerror(errno));
 		log_error("job %s: %s", j->job.id, msg);
