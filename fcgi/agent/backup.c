@@ -24,6 +24,7 @@
 #include "../core/objstore.h"
 #include "../core/util.h"
 #include "appspec.h"
+#include "backup_dest.h"
 #include "ctr.h"
 #include "db.h"
 #include "engine.h"
@@ -1451,10 +1452,7 @@ bk_open(struct bk *b, struct app_job *j)
 	b->io.emit = j->emit;
 	b->io.ud = j->ud;
 	b->io.red = &b->red;
-	if (c->backup_local_root[0] != '\0')
-		(void)util_snprintf(b->local_root, sizeof(b->local_root), "%s", c->backup_local_root);
-	else
-		(void)util_snprintf(b->local_root, sizeof(b->local_root), "%s/backups", c->state_dir);
+	(void)backup_local_root_path(c, b->local_root, sizeof(b->local_root));
 	b->end_ms = timefmt_mono_ms() + (j->time_left_ms > 0 ? j->time_left_ms : BK_DEFAULT_MS);
 	xfer_init(&b->x, c, NULL);
 	arena_init(&b->a, 65536);
