@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../core/arena.h"
+#include "../core/log.h"
 #include "../core/objstore.h"
 #include "../core/util.h"
 #include "appspec.h"
@@ -39,6 +40,7 @@
 #define BK_SETUP_MS     30000L		/* an exec attached within this */
 #define BK_DEFAULT_MS   (6L * 3600 * 1000)	/* when the claim gave no deadline */
 #define BK_HELPER_SLEEP "2147483647"	/* the helper container idles until removed */
+#define BK_HELPER_PREFIX "lnchr-volhelper-"	/* + the job's id */
 
 /* The busybox the volume helper image is made of: a static one (no libc in the image). */
 static const char *const busybox_paths[] = {"/bin/busybox", "/usr/bin/busybox", NULL};
@@ -1001,7 +1003,7 @@ vol_parse(struct bk *b, const cJSON *p, struct bk_vol *v)
 		return fail(b, "bad payload: volume.volume_id is required");
 	if (en != NULL && strcmp(en, v->engine_name) != 0)
 		return fail(b, "bad payload: volume.engine_name must be %s", v->engine_name);
-	(void)util_snprintf(v->helper, sizeof(v->helper), "lnchr-volhelper-%.36s", job);
+	(void)util_snprintf(v->helper, sizeof(v->helper), BK_HELPER_PREFIX "%.36s", job);
 	return 0;
 }
 
@@ -1520,4 +1522,34 @@ backup_provision_restore(struct app_job *j, const struct db_spec *d, const char 
 out:
 	bk_close(&b);
 	return rc;
+}
+
+/* The detached clean-up of a killed volume backup or restore. */
+static void
+after_kill_run(const struct agent_conf *conf, const char *job_id, const cJSON *payload)
+{
+	struct xfer  x;
+	struct arena a;
+	char         name[96], err[1024];
+
+	(void)payload;
+	if (util_snprintf(name, sizeof(name), BK_HELPER_PREFIX "%.36s", job_id) < 0)
+		return;
+	xfer_init(&x, conf, NULL);
+	arena_init(&a, 16384);
+	if (ctr_remove(&x, &a, name, err, sizeof(err)) == 0)
+		log_info("job %s: killed: removed its helper container %s", job_id, name);
+	xfer_cleanup(&x);
+	arena_free(&a);
+}
+
+void
+backup_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
+    const cJSON *payload)
+{
+	const char *rt = key_of(payload, "resource_type");
+
+	if ((strcmp(kind, "backup.run") == 0 || strcmp(kind, "backup.restore") == 0) &&
+	    rt != NULL && strcmp(rt, "volume") == 0)
+		app_detached(c, job_id, payload, after_kill_run);
 }

@@ -89,6 +89,14 @@ bool backup_kind(const char *kind);
 /* Runs one of them (in the job's child process): 0 succeeded, -1 failed. */
 int  backup_run(struct app_job *j);
 /*
+ * After a backup.run or backup.restore child was killed (cancelled,
+ * deadline, crash): a volume's helper container is removed in a detached
+ * process.  (An in-container restore step runs to its end by itself: the
+ * engine's exec is not the child's; an unfinished upload is not committed.)
+ */
+void backup_after_kill(const struct agent_conf *c, const char *kind, const char *job_id,
+    const cJSON *payload);
+/*
  * db.provision's "restore" block (j->payload's), into the running database
  * container container_id; d is the provision's parsed payload.  Nothing
  * to do (0) without one.  0, or -1 (j->error set).

@@ -23,6 +23,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "app.h"
+#include "backup.h"
 #include "db.h"
 #include "engine.h"
 #include "follow.h"
@@ -535,7 +536,8 @@ static void
 job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 {
 	char   kind[sizeof(ag->job.job.kind)], id[sizeof(ag->job.job.id)];
-	cJSON *payload = app_kind(ag->job.job.kind) || db_kind(ag->job.job.kind) ?
+	cJSON *payload = app_kind(ag->job.job.kind) || db_kind(ag->job.job.kind) ||
+	    backup_kind(ag->job.job.kind) ?
 	    cJSON_Duplicate(ag->job.job.payload, 1) : NULL;
 
 	log_warn("job %s: %s answered %s: cancelled or no longer ours; stopped it without "
@@ -546,6 +548,7 @@ job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 	if (payload != NULL) {
 		app_after_kill(ag->conf, kind, id, payload);
 		db_after_kill(ag->conf, kind, id, payload);
+		backup_after_kill(ag->conf, kind, id, payload);
 		cJSON_Delete(payload);
 		ag->next_inst = timefmt_mono_ms();
 	}
@@ -712,6 +715,7 @@ job_service(struct agent *ag, int64_t now)
 		/* A deployment killed half-way must not leave its containers behind. */
 		app_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
 		db_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
+		backup_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
 		job_fail(j, why);
 		if (j->final == NULL)
 			return;	/* out of memory: try again next pass */
