@@ -33,6 +33,7 @@ extern const struct route api_git_provider_routes[];
 extern const struct route api_webhook_routes[];
 extern const struct route api_terminal_routes[];
 extern const struct route api_domain_routes[];
+extern const struct route api_backup_routes[];
 
 /*
  * A terminal session on the target ("application", "database", "server")
@@ -89,6 +90,25 @@ bool env_refs_kind(size_t i, const char **kind, const char **list);
  * name in c's environment; 0 and *out (malloc'd), 1 when there is none,
  * -1 and *why (malloc'd) when its password does not open.
  */
+/*
+ * A new database like POST /databases (databases.c): name, type and
+ * version in project_id, environment_id and server_id (NULL: the
+ * project's defaults), its password sealed, db.provision queued; *id its
+ * id.  Answers 409 itself (name taken, image gone).  A restore into a new
+ * database (backups.c) then adds "restore" to the provision's payload.
+ */
+enum err databases_create_like(struct req *r, const char *project_id, const char *environment_id,
+    const char *server_id, const char *type, const char *version, const char *name,
+    const char **id);
+/* The database object of id, answered with status (its ETag set). */
+enum err databases_respond(struct req *r, const char *id, int status);
+
+/*
+ * The staged upload upload_id of a database import (backups.c):
+ * <imports_dir>/<upload_id>, in the arena; NULL unless upload_id is a UUID.
+ */
+const char *backups_import_file(struct req *r, const char *upload_id);
+
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 
