@@ -603,6 +603,10 @@ job_progress(struct agent *ag, int64_t now)
 		return;
 	for (const cJSON *it = j->pending->child; it != NULL && batch < PROGRESS_BATCH; it = it->next) {
 		cJSON_AddItemToArray(lines, cJSON_CreateString(it->valuestring));
+		/* A backup's read-back (backup.h): the plane's row shows it. */
+		if (strcmp(it->valuestring, BACKUP_PHASE_VERIFY) == 0 &&
+		    !cJSON_HasObjectItem(body, "phase"))
+			cJSON_AddStringToObject(body, "phase", "verifying");
 		batch++;
 	}
 	if (batch == n && batch < PROGRESS_BATCH && j->dropped > 0) {
