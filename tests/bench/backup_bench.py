@@ -84,8 +84,8 @@ def main():
     p = c.post("/projects", {"name": "backupbench"}).data
     db = c.post("/databases", {"project_id": p["id"], "name": "big", "type": "postgres"}).data
     until(lambda: c.get("/databases/" + db["id"]).data["status"] == "running", 300, "postgres")
-    d = c.get("/databases/" + db["id"]).data
-    ctr, user, name = "lnchr-db-" + db["id"], d.get("db_user", "app"), d["db_name"]
+    d = c.get("/databases/%s/connection" % db["id"]).data
+    ctr, user, name = "lnchr-db-" + db["id"], d["user"], d["name"]
 
     def sql(q):
         code, out = _exec(ctr, ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", user,
