@@ -31,8 +31,9 @@ CREATE TABLE backup_destinations (
 	account_id         text CHECK (account_id ~ '^[A-Za-z0-9]{1,64}$'),
 	jurisdiction       text CHECK (jurisdiction ~ '^[a-z]{2,8}$'),
 	-- A prefix in the bucket; for local the directory under
-	-- <backup_local_root>/<tenant_id>/: relative, no "..".
-	path               text CHECK (path ~ '^[A-Za-z0-9._/-]+$' AND length(path) <= 512 AND path !~ '^/'
+	-- <backup_local_root>/<tenant_id>/: relative, no ".." (the API checks it
+	-- with the object store layer's objstore_dest_check; this is the last word).
+	path               text CHECK (path ~ '^[A-Za-z0-9._~/-]+$' AND length(path) <= 512 AND path !~ '^/'
 	                               AND path !~ '(^|/)\.\.(/|$)'),
 	url_style          text NOT NULL DEFAULT 'path' CHECK (url_style IN ('path', 'virtual')),
 	-- {"access_key", "secret_key"}; NULL for local.
@@ -436,10 +437,10 @@ BEGIN
 		ELSE
 			-- A restore's safety backup may have succeeded whatever became of
 			-- the restore itself.
-			ok := (NEW.status = 'succeeded' OR NEW.kind = 'backup.restore')
+			ok := coalesce((NEW.status = 'succeeded' OR NEW.kind = 'backup.restore')
 			      AND jsonb_typeof(res -> 'size_bytes') = 'number'
 			      AND (res ->> 'size_bytes')::numeric >= 0 AND res ->> 'sha256' ~ '^[0-9a-f]{64}$'
-			      AND res ->> 'verified_at' ~ '^\d{4}-\d\d-\d\dT';
+			      AND res ->> 'verified_at' ~ '^\d{4}-\d\d-\d\dT', false);
 			IF NOT ok AND NEW.kind = 'backup.restore' THEN
 				why := 'the restore ended before its safety backup was verified';
 			ELSIF NOT ok AND NEW.status = 'succeeded' THEN

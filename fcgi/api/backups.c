@@ -148,10 +148,10 @@ check_dest_name(const cJSON *v)
 	return NULL;
 }
 
-/* A relative path of [A-Za-z0-9._/-] with no ".." segment (a prefix in the
- * bucket; for local, the directory under the tenant's own root). */
+/* An object key of restore-from-path: [A-Za-z0-9._/-], relative, no ".."
+ * segment.  (A destination's path is the object store layer's to check.) */
 static const char *
-check_rel_path(const cJSON *v)
+check_object_key(const cJSON *v)
 {
 	const char *s = v->valuestring;
 
@@ -178,7 +178,7 @@ check_rel_path(const cJSON *v)
 	{"endpoint", F_STRING, false, true, 1, 2048, NULL}, \
 	{"account_id", F_STRING, false, true, 1, 64, NULL}, \
 	{"jurisdiction", F_STRING, false, true, 2, 8, NULL}, \
-	{"path", F_STRING, false, true, 1, 512, check_rel_path}, \
+	{"path", F_STRING, false, true, 1, 512, NULL}, \
 	{"url_style", F_ENUM, false, true, 0, 0, NULL, .options = url_styles}, \
 	{"access_key", F_STRING, false, true, 1, 256, NULL}, \
 	{"secret_key", F_STRING, false, true, 1, 1024, NULL}
@@ -644,12 +644,6 @@ static enum err
 restore_bucket_backup(struct req *r)
 {
 	return restore_by_id(r, "bucket");
-}
-
-static const char *
-check_object_key(const cJSON *v)
-{
-	return check_rel_path(v);
 }
 
 static const struct field path_fields[] = {
