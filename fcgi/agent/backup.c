@@ -150,6 +150,8 @@ backup_db_cmd(const char *what, const char *type, const char *user, const char *
 		} else {
 			add_str(*cmd, "-X");
 			add_str(*cmd, "-q");
+			/* One transaction: an import cut short (killed) leaves nothing. */
+			add_str(*cmd, "--single-transaction");
 			add_str(*cmd, "-v");
 			add_str(*cmd, "ON_ERROR_STOP=1");
 		}
@@ -402,6 +404,30 @@ ex_finish(struct ex *e, bool close_input)
 	return code;
 }
 
+/*
+ * Ends the command itself (not just its input: an SQL script cut between
+ * two statements is still a valid script).  The exec's Pid is the engine
+ * host's (the agent runs beside its engine).
+ */
+static void
+ex_kill(struct ex *e)
+{
+	struct xfer_resp r;
+	cJSON           *doc;
+	const cJSON     *pid;
+
+	if (xfer_engine(&e->b->x, &e->b->a, arena_printf(&e->b->a, ENGINE_API "/exec/%s/json",
+	    e->eid), CTR_TIMEOUT_MS, &r) == 0 && r.status == 200 &&
+	    (doc = cJSON_Parse(r.body)) != NULL) {
+		pid = cJSON_GetObjectItemCaseSensitive(doc, "Pid");
+		if (cJSON_IsNumber(pid) && pid->valuedouble > 1 &&
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "Running")))
+			(void)kill((pid_t)pid->valuedouble, SIGKILL);
+		cJSON_Delete(doc);
+	}
+	arena_reset(&e->b->a);
+}
+
 static void
 ex_abort(struct ex *e)
 {
@@ -598,7 +624,10 @@ stream_into(struct bk *b, const char *key, const char *ctr, const cJSON *cmd, co
 	err[0] = '\0';
 	rc = objstore_get(&b->dest, key, ex_sink, &e, size, sha, err, sizeof(err));
 	if (rc != 0) {
-		ex_abort(&e);
+		/* The command's own words on why it stopped reading, if it did. */
+		if (!e.eof)
+			ex_kill(&e);
+		(void)ex_finish(&e, true);
 		keep_text(b, &e.keep, out, sizeof(out));
 		return fail(b, "reading the backup into the engine failed: %s; the engine said: %s",
 		    err, out);
@@ -1389,20 +1418,21 @@ kind_import(struct bk *b)
 		    b->j->conf->tenant, b->j->job_id), imp_data, &im, (long)left_ms(b), &r);
 		xfer_cleanup(&px);
 	}
-	if (rc != 0 || r.status != 200) {
-		ex_abort(&e);
+	if (rc != 0 || r.status != 200 || (want >= 0 && im.n != (uint64_t)want)) {
+		/* Killed, not ended: psql's transaction is rolled back. */
+		if (!e.eof)
+			ex_kill(&e);
+		(void)ex_finish(&e, true);
 		keep_text(b, &e.keep, out, sizeof(out));
+		if (rc == 0 && r.status == 200)
+			return fail(b, "the upload is %llu bytes, the plane announced %lld: the import "
+			    "was stopped", (unsigned long long)im.n, (long long)want);
 		if (im.refused)
 			return fail(b, "the engine's client stopped reading after %llu bytes: %s",
 			    (unsigned long long)im.n, out);
 		util_sanitize(r.err, 0);
 		return fail(b, "downloading the upload from the plane: %s%s",
 		    r.status ? arena_printf(&b->a, "HTTP %ld ", r.status) : "", r.err);
-	}
-	if (want >= 0 && im.n != (uint64_t)want) {
-		ex_abort(&e);
-		return fail(b, "the upload is %llu bytes, the plane announced %lld",
-		    (unsigned long long)im.n, (long long)want);
 	}
 	code = ex_finish(&e, true);
 	keep_text(b, &e.keep, out, sizeof(out));

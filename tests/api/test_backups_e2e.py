@@ -3,8 +3,9 @@ Podman, the database images of tests/fixtures/dbimages.sh, a local
 destination (a temp directory: the agent's backup_local_root) and radosgw
 (tests/lib/radosgw.sh; tests/run.sh starts it for this module and exports
 S3_TEST_*, else the module starts its own).  For PostgreSQL, MySQL
-(MariaDB), Redis and a volume: known data is written, backed up, destroyed,
-restored and read back; the object in the destination (the file itself, or
+(MariaDB), Redis and a volume: known data is written, backed up (manually,
+then by a schedule that launcher-backup --once queues, each to the other
+kind of destination), destroyed, restored and read back; the object in the destination (the file itself, or
 a signed GET against radosgw) has the backup's size_bytes and sha256.  A
 backup whose object is corrupted between its upload and its read-back
 (the agent's backup_verify_delay_ms) ends failed, never succeeded; a
@@ -22,7 +23,7 @@ import tempfile
 import time
 import uuid
 
-from lib import REPO, STATE, Skip, psql
+from lib import BIN, CONF, REPO, STATE, Skip, psql
 from test_agent_e2e import _wait
 from test_databases_e2e import _db, _need_fixtures, _settled
 from test_deploy_e2e import EdgeAgent, engine
@@ -263,7 +264,47 @@ def _restore(w, path, body):
     return r
 
 
-def _round_trip(kind, dest_of):
+def _scheduled(w, rtype, rid, dest):
+    """A schedule of the resource made due, launcher-backup --once run: its backup, ended."""
+    r = w.c.post("/backup-schedules", {"resource_type": rtype, "resource_id": rid,
+                                       "destination_id": dest["id"], "cron": "0 3 * * *"})
+    assert r.status == 201, r
+    sid = r.data["id"]
+    psql("UPDATE backup_schedules SET next_run_at = now() - interval '1 minute' WHERE id = '%s'"
+         % sid, user="launcher_owner")
+    out = subprocess.run([os.path.join(BIN, "launcher-backup"), "-c", CONF, "--once",
+                          "--backup_lock_file", os.path.join(STATE, "backups-e2e.lock")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+    def ended():
+        rows = [b for b in w.c.get("/backups?resourceId=" + rid).data if b.get("schedule_id") == sid]
+        return rows[0] if rows and rows[0]["status"] in ("succeeded", "failed") else None
+    b = _wait("the scheduled backup of %s" % rid, ended, JOB_TIMEOUT)
+    assert b["status"] == "succeeded" and b["trigger"] == "schedule", b
+    w.c.delete("/backup-schedules/" + sid)
+    return b
+
+
+def _restore_read_back(w, e, b, known, via):
+    """Destroys the data, restores backup b (via its /backups/... or /databases/... route), reads it."""
+    e.destroy()
+    assert e.read() == [], "the data is gone"
+    if via == "database":
+        r = _restore(w, "/databases/%s/restore" % e.db["id"], {"backup_id": b["id"]})
+    else:
+        r = _restore(w, "/backups/database/%s/restore" % b["id"], {})
+    job = _job_done(w, r.data["job"]["id"])
+    assert job["status"] == "succeeded", job
+    res = _result(job["id"])
+    assert res["sha256"] == b["sha256"], res
+    assert sorted(e.read()) == sorted(known), "every value is back"
+    assert _settled(w, e.db["id"])["status"] == "running"
+    return res
+
+
+def _round_trip(kind, dest_of, other_of):
+    """Manual backup to dest_of, restored; then a scheduled one to other_of, restored."""
     _need_fixtures()
     w = World.get()
     dest = dest_of(w)
@@ -275,32 +316,29 @@ def _round_trip(kind, dest_of):
     b = _backup(w, "/databases/" + db["id"], dest)
     assert b["verified_at"] and b["size_bytes"] > 0 and len(b["sha256"]) == 64, b
     assert _object(w, dest, b) == (b["size_bytes"], b["sha256"]), "the object is what the row says"
-    e.destroy()
-    assert e.read() == [], "the data is gone"
-    r = _restore(w, "/databases/%s/restore" % db["id"], {"backup_id": b["id"]})
-    job = _job_done(w, r.data["job"]["id"])
-    assert job["status"] == "succeeded", job
-    res = _result(job["id"])
-    assert res["sha256"] == b["sha256"], res
-    assert sorted(e.read()) == sorted(known), "every value is back"
-    assert _settled(w, db["id"])["status"] == "running"
+    res = _restore_read_back(w, e, b, known, "database")
     safety = res["safety"]
-    assert safety and safety["backup_id"], job
+    assert safety and safety["backup_id"], res
     s = w.c.get("/backups/" + safety["backup_id"]).data
     assert s["status"] == "succeeded" and s["trigger"] == "safety", s
+    # By schedule (launcher-backup), to the other kind of destination.
+    other = other_of(w)
+    sb = _scheduled(w, "database", db["id"], other)
+    assert _object(w, other, sb) == (sb["size_bytes"], sb["sha256"])
+    _restore_read_back(w, e, sb, known, "backup")
     return w, db, e, b
 
 
-def test_postgres_backup_to_local_destroy_restore_read_back():
-    _round_trip("postgres", _local_dest)
+def test_postgres_backup_to_local_and_by_schedule_to_radosgw_destroy_restore_read_back():
+    _round_trip("postgres", _local_dest, _s3_dest)
 
 
-def test_mysql_backup_to_radosgw_destroy_restore_read_back():
-    _round_trip("mysql", _s3_dest)
+def test_mysql_backup_to_radosgw_and_by_schedule_to_local_destroy_restore_read_back():
+    _round_trip("mysql", _s3_dest, _local_dest)
 
 
-def test_redis_backup_to_local_destroy_restore_read_back():
-    _round_trip("redis", _local_dest)
+def test_redis_backup_to_local_and_by_schedule_to_radosgw_destroy_restore_read_back():
+    _round_trip("redis", _local_dest, _s3_dest)
 
 
 def test_postgres_multipart_backup_to_radosgw_and_restore_into_a_new_database():
@@ -438,6 +476,15 @@ def test_volume_backup_destroy_restore_read_back_and_refused_while_mounted():
     job = _job_done(w, r.data["job"]["id"])
     assert job["status"] == "succeeded", job
     assert _in_volume(v, listing) == before, "the volume is as it was backed up"
+    # By schedule, to radosgw; destroyed and restored again.
+    other = _s3_dest(w)
+    sb = _scheduled(w, "volume", v["id"], other)
+    assert _object(w, other, sb) == (sb["size_bytes"], sb["sha256"])
+    _in_volume(v, "rm -rf /v/* /v/.hidden")
+    r = w.c.post("/backups/volume/%s/restore" % sb["id"], {})
+    assert r.status == 202, r
+    assert _job_done(w, r.data["job"]["id"])["status"] == "succeeded"
+    assert _in_volume(v, listing) == before, "the volume is as the scheduled backup has it"
 
 
 # ---------------------------------------------------------------- import
