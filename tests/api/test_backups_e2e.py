@@ -238,12 +238,16 @@ def _backup(w, path, dest, want="succeeded"):
     assert r.status == 202, r
     rows = w.c.get(path + "/backups").data
     assert rows, "no backup listed"
-    bid = rows[0]["id"]
-    b = _wait("backup %s to end" % bid, lambda: (lambda x: x if x["status"] in ("succeeded", "failed")
-                                                 else None)(w.c.get("/backups/" + bid).data),
-              JOB_TIMEOUT)
+    b = _until(w, rows[0]["id"], ("succeeded", "failed"))
     assert b["status"] == want, b
     return b
+
+
+def _until(w, bid, states):
+    """The backup once its status is one of states."""
+    return _wait("backup %s: %s" % (bid, "|".join(states)),
+                 lambda: (lambda x: x if x["status"] in states else None)(w.c.get("/backups/" + bid).data),
+                 JOB_TIMEOUT)
 
 
 def _job_done(w, job_id):
@@ -262,6 +266,15 @@ def _restore(w, path, body):
     r = w.c.post(path, body)
     assert r.status in (201, 202), r
     return r
+
+
+def _running(kind):
+    """The world and a new running database of that type."""
+    _need_fixtures()
+    w = World.get()
+    db = _db(w, type=kind)
+    _settled(w, db["id"])
+    return w, db
 
 
 def _scheduled(w, rtype, rid, dest):
@@ -305,11 +318,8 @@ def _restore_read_back(w, e, b, known, via):
 
 def _round_trip(kind, dest_of, other_of):
     """Manual backup to dest_of, restored; then a scheduled one to other_of, restored."""
-    _need_fixtures()
-    w = World.get()
+    w, db = _running(kind)
     dest = dest_of(w)
-    db = _db(w, type=kind)
-    _settled(w, db["id"])
     e = Engine(w, db)
     known = ["v%03d-%s" % (i, uuid.uuid4().hex[:8]) for i in range(50)]
     e.write(known)
@@ -343,11 +353,8 @@ def test_redis_backup_to_local_and_by_schedule_to_radosgw_destroy_restore_read_b
 
 def test_postgres_multipart_backup_to_radosgw_and_restore_into_a_new_database():
     """About 20 MB of dump: a multipart upload; then a restore into a new database."""
-    _need_fixtures()
-    w = World.get()
+    w, db = _running("postgres")
     dest = _s3_dest(w)
-    db = _db(w, type="postgres")
-    _settled(w, db["id"])
     e = Engine(w, db)
     e.sql("CREATE TABLE big AS SELECT i, (SELECT string_agg(md5(random()::text || i || s), '') "
           "FROM generate_series(1, 20) s) AS pad FROM generate_series(1, 30000) i")
@@ -366,36 +373,28 @@ def test_postgres_multipart_backup_to_radosgw_and_restore_into_a_new_database():
 
 
 def test_a_corrupted_object_fails_the_read_back_never_succeeds():
-    _need_fixtures()
-    w = World.get()
+    w, db = _running("postgres")
     dest = _local_dest(w)
-    db = _db(w, type="postgres")
-    _settled(w, db["id"])
     Engine(w, db).write(["x1", "x2"])
     r = w.c.post("/databases/%s/backups" % db["id"], {"destination_id": dest["id"]})
     assert r.status == 202, r
     bid = w.c.get("/databases/%s/backups" % db["id"]).data[0]["id"]
     # The agent waits VERIFY_DELAY_MS between upload and read-back: the
     # object is rewritten (same size, other bytes) as soon as the row says so.
-    b = _wait("backup %s verifying" % bid, lambda: (lambda x: x if x["status"] in ("verifying", "succeeded", "failed")
-                                                    else None)(w.c.get("/backups/" + bid).data), JOB_TIMEOUT)
+    b = _until(w, bid, ("verifying", "succeeded", "failed"))
     assert b["status"] == "verifying", b
     p = _local_file(w, dest, b["object_key"])
     size = os.path.getsize(p)
     with open(p, "r+b") as f:
         f.write(b"\0" * min(size, 64))
-    b = _wait("backup %s to end" % bid, lambda: (lambda x: x if x["status"] in ("succeeded", "failed")
-                                                 else None)(w.c.get("/backups/" + bid).data), JOB_TIMEOUT)
+    b = _until(w, bid, ("succeeded", "failed"))
     assert b["status"] == "failed", b
     assert "read-back" in b["error"] and b["verified_at"] is None, b
 
 
 def test_wrong_credentials_fail_the_backup_clearly_and_raise_backup_failed():
-    _need_fixtures()
-    w = World.get()
+    w, db = _running("redis")
     dest = _s3_dest(w, secret="wrong" + uuid.uuid4().hex)
-    db = _db(w, type="redis")
-    _settled(w, db["id"])
     b = _backup(w, "/databases/" + db["id"], dest, want="failed")
     assert "SignatureDoesNotMatch" in b["error"] or "AccessDenied" in b["error"], b
     assert _s3["S3_TEST_SECRET_KEY"] not in b["error"]
@@ -490,10 +489,7 @@ def test_volume_backup_destroy_restore_read_back_and_refused_while_mounted():
 # ---------------------------------------------------------------- import
 
 def test_import_streams_an_uploaded_dump_into_postgres():
-    _need_fixtures()
-    w = World.get()
-    db = _db(w, type="postgres")
-    _settled(w, db["id"])
+    w, db = _running("postgres")
     dump = "CREATE TABLE kv (v text);\n" + "".join(
         "INSERT INTO kv VALUES ('i%05d');\n" % i for i in range(2000))
     r = w.c.call("POST", "/databases/%s/import" % db["id"], raw=dump.encode(),
@@ -507,11 +503,8 @@ def test_import_streams_an_uploaded_dump_into_postgres():
 
 def test_no_engine_or_store_secret_reaches_argv_or_errors():
     """The claim's secrets travel in exec env only: a backup's engine execs carry none in Cmd."""
-    _need_fixtures()
-    w = World.get()
+    w, db = _running("mysql")
     dest = _local_dest(w)
-    db = _db(w, type="mysql")
-    _settled(w, db["id"])
     pw = _password(w, db)
     b = _backup(w, "/databases/" + db["id"], dest)
     st, ctr = engine("GET", "/containers/lnchr-db-%s/json" % db["id"])
