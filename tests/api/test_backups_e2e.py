@@ -235,10 +235,8 @@ class Engine:
 def _backup(w, path, dest, want="succeeded"):
     """POST <path>/backups for dest; waits for the backup to end; returns it."""
     r = w.c.post(path + "/backups", {"destination_id": dest["id"]})
-    assert r.status == 202, r
-    rows = w.c.get(path + "/backups").data
-    assert rows, "no backup listed"
-    b = _until(w, rows[0]["id"], ("succeeded", "failed"))
+    assert r.status == 202 and r.data["backup"]["id"], r
+    b = _until(w, r.data["backup"]["id"], ("succeeded", "failed"))
     assert b["status"] == want, b
     return b
 
@@ -378,7 +376,7 @@ def test_a_corrupted_object_fails_the_read_back_never_succeeds():
     Engine(w, db).write(["x1", "x2"])
     r = w.c.post("/databases/%s/backups" % db["id"], {"destination_id": dest["id"]})
     assert r.status == 202, r
-    bid = w.c.get("/databases/%s/backups" % db["id"]).data[0]["id"]
+    bid = r.data["backup"]["id"]
     # The agent waits VERIFY_DELAY_MS between upload and read-back: the
     # object is rewritten (same size, other bytes) as soon as the row says so.
     b = _until(w, bid, ("verifying", "succeeded", "failed"))

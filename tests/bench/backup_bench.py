@@ -129,7 +129,7 @@ def main():
         t0 = time.time()
         r = c.post("/databases/%s/backups" % db["id"], {"destination_id": dest["id"]})
         assert r.status == 202, r
-        bid = c.get("/databases/%s/backups" % db["id"]).data[0]["id"]
+        bid = r.data["backup"]["id"]
         seen = {}
 
         def phase():
@@ -146,7 +146,7 @@ def main():
         up = seen.get("v", total)
         mbs, floor_mbs = b["size_bytes"] / MB / up, b["size_bytes"] / MB / floor_s
         print("| %s | %.0f MB | %.1f s | %.1f | %.1f | %.1f s | %.1f MB | %.1f MB |" % (
-            dest["provider"], b["size_bytes"] / MB, up, mbs, floor_mbs, total, s.peak_kb / 1024,
+            dest["name"], b["size_bytes"] / MB, up, mbs, floor_mbs, total, s.peak_kb / 1024,
             (proc_kb(agent, "VmHWM") or 0) / 1024))
 
 
