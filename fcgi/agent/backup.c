@@ -289,10 +289,14 @@ left_ms(const struct bk *b)
 	return l > 0 ? l : 0;
 }
 
-/* Creates and attaches the exec; 0 or -1 (error set). */
+/*
+ * Creates and attaches the exec; out_fn (may be NULL) gets its stdout from
+ * the first byte on (some may come with the engine's answer).  0 or -1
+ * (error set).
+ */
 static int
 ex_open(struct ex *e, struct bk *b, const char *ctr, const cJSON *cmd, const cJSON *env,
-    bool with_stdin)
+    bool with_stdin, int (*out_fn)(void *ud, const void *p, size_t n), void *out_ud)
 {
 	unsigned char early[4096];
 	size_t        got;
@@ -301,6 +305,8 @@ ex_open(struct ex *e, struct bk *b, const char *ctr, const cJSON *cmd, const cJS
 	memset(e, 0, sizeof(*e));
 	e->b = b;
 	e->fd = -1;
+	e->out_fn = out_fn;
+	e->out_ud = out_ud;
 	if (ctr_exec_create(&b->x, &b->a, ctr, cmd, env, with_stdin ? CTR_EXEC_STDIN : 0, e->eid,
 	    sizeof(e->eid), err, sizeof(err)) != 0)
 		return fail(b, "%s", err);
@@ -309,7 +315,7 @@ ex_open(struct ex *e, struct bk *b, const char *ctr, const cJSON *cmd, const cJS
 	if (e->fd < 0)
 		return fail(b, "%s", err);
 	if (got > 0 && backup_demux_feed(&e->dm, early, got, ex_piece, e) != 0)
-		return -1;	/* the caller reports out_failed */
+		return fail(b, "the upload to the destination failed at its first bytes");
 	return 0;
 }
 
@@ -447,7 +453,7 @@ ex_step(struct bk *b, const char *what, const char *ctr, const cJSON *cmd, const
 	char      out[BACKUP_KEEP_OUTPUT + 64];
 	int       code;
 
-	if (ex_open(&e, b, ctr, cmd, env, false) != 0) {
+	if (ex_open(&e, b, ctr, cmd, env, false, NULL, NULL) != 0) {
 		ex_abort(&e);
 		return -1;
 	}
@@ -525,13 +531,11 @@ dump_to(struct bk *b, const char *ctr, const cJSON *cmd, const cJSON *env, const
 	memset(m, 0, sizeof(*m));
 	if ((s.put = objstore_put_open(&b->dest, key, err, sizeof(err))) == NULL)
 		return fail(b, "upload to the destination: %s", err);
-	if (ex_open(&e, b, ctr, cmd, env, false) != 0) {
+	if (ex_open(&e, b, ctr, cmd, env, false, put_write, &s) != 0) {
 		ex_abort(&e);
 		(void)objstore_put_close(s.put, false, NULL, NULL, err, sizeof(err));
 		return -1;
 	}
-	e.out_fn = put_write;
-	e.out_ud = &s;
 	code = ex_finish(&e, false);
 	if (code != 0) {
 		bool up = e.out_failed;
@@ -617,7 +621,7 @@ stream_into(struct bk *b, const char *key, const char *ctr, const cJSON *cmd, co
 	char      err[1024], out[BACKUP_KEEP_OUTPUT + 64];
 	int       rc, code;
 
-	if (ex_open(&e, b, ctr, cmd, env, true) != 0) {
+	if (ex_open(&e, b, ctr, cmd, env, true, NULL, NULL) != 0) {
 		ex_abort(&e);
 		return -1;
 	}
@@ -1403,7 +1407,7 @@ kind_import(struct bk *b)
 		return fail(b, "%s", err);
 	app_say(&b->io, "importing the upload into %s database %s", db.type,
 	    db.name ? db.name : "0");
-	rc = ex_open(&e, b, id, cmd, env, true);
+	rc = ex_open(&e, b, id, cmd, env, true, NULL, NULL);
 	cJSON_Delete(cmd);
 	db_env_free(env);
 	if (rc != 0) {
