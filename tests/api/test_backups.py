@@ -108,9 +108,24 @@ def test_bad_destination_bodies_name_their_field_and_change_nothing():
         ({"name": "a", "provider": "s3", "bucket": "bkt", "access_key": "x", "secret_key": "y",
           "url_style": "sideways"}, "url_style"),
     ]
+    keys = {"access_key": "x", "secret_key": "y"}
+    cases += [  # the object store layer's provider rules (objstore_dest_check)
+        (dict(keys, name="a", provider="minio", bucket="bkt"), "endpoint"),
+        (dict(keys, name="a", provider="r2", bucket="bkt"), "account_id"),
+        (dict(keys, name="a", provider="backblaze", bucket="bkt"), "region"),
+        (dict(keys, name="a", provider="s3"), "bucket"),
+        (dict(keys, name="a", provider="custom", bucket="bkt", endpoint="ftp://h"), "endpoint"),
+    ]
     for body, field in cases:
         assert_error(_post_dest(c, **body), 400, "BAD_REQUEST", field=field)
     assert c.every("/settings/backup-destinations") == []
+    # An update is checked merged with the stored destination: s3 -> minio needs an endpoint.
+    d = _dest(c, provider="s3", region="eu-west-1")
+    assert_error(c.put("/settings/backup-destinations/" + d["id"], {"provider": "minio"}),
+                 400, "BAD_REQUEST", field="endpoint")
+    assert_error(c.put("/settings/backup-destinations/" + d["id"], {"provider": "local"}),
+                 400, "BAD_REQUEST", field="access_key")
+    assert c.get("/settings/backup-destinations/" + d["id"]).data == d
 
 
 def test_destination_permissions_and_tenancy():
@@ -410,3 +425,38 @@ def test_import_refusals_are_json_envelopes():
     assert _owner("SELECT count(*) FROM jobs WHERE kind = 'db.import' AND tenant_id ="
                   " (SELECT tenant_id FROM databases WHERE id = '%s')" % d["id"]) == ["0"]
     assert os.listdir(os.path.join(STATE, "imports", "tmp")) == []
+
+
+def test_a_schedules_backup_moves_its_schedule_and_a_delete_job_removes_the_row():
+    """backup_queue() as launcher-backup calls it (owner role, no session
+    tenant): the schedule shows queued, running, succeeded; a succeeded
+    backup.delete removes the backup's row."""
+    c, srv, p = _world("bksched")
+    ag, d = _running_db(c, srv, p)
+    dest = _dest(c)
+    sid = _owner("INSERT INTO backup_schedules (tenant_id, project_id, resource_type, database_id,"
+                 " destination_id, cron) SELECT tenant_id, project_id, 'database', id, '%s',"
+                 " '0 3 * * *' FROM databases WHERE id = '%s' RETURNING id" % (dest["id"], d["id"]))[0]
+    bid = _owner("SELECT backup_queue('database', '%s', '%s', '%s', 'schedule', NULL)"
+                 % (d["id"], dest["id"], sid))[0]
+    state = "SELECT last_status || ' ' || (last_success_at IS NOT NULL) FROM backup_schedules" \
+            " WHERE id = '%s'" % sid
+    assert _owner(state) == ["queued false"]
+    got = _claim(ag, "backup.run")
+    assert got["payload"]["backup_id"] == bid and got["payload"]["destination"]["secret_key"] == SK
+    assert _owner(state) == ["running false"]
+    _complete(ag, got, "succeeded", {"size_bytes": 9, "sha256": SHA,
+                                     "verified_at": "2026-12-06T01:00:00Z"})
+    assert _owner(state) == ["succeeded true"]
+    b = c.get("/backups/" + bid).data
+    assert (b["trigger"], b["schedule_id"], b["status"]) == ("schedule", sid, "succeeded"), b
+    _owner("SELECT job_enqueue(tenant_id, server_id, project_id, 'backup.delete',"
+           " jsonb_build_object('backup_id', id, 'object_key', object_key), NULL)"
+           " FROM backups WHERE id = '%s'" % bid)
+    got = _claim(ag, "backup.delete")
+    _complete(ag, got, "succeeded", {})
+    assert_error(c.get("/backups/" + bid), 404, "NOT_FOUND")
+    # The schedule's database goes: so does the schedule; the destination is free again.
+    assert c.delete("/databases/" + d["id"]).status == 204
+    assert _owner("SELECT count(*) FROM backup_schedules WHERE id = '%s'" % sid) == ["0"]
+    assert c.delete("/settings/backup-destinations/" + dest["id"]).status == 204
