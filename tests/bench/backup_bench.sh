@@ -21,27 +21,11 @@ throwaway_stack backupbench
 export LAUNCHER_ENGINE=podman LAUNCHER_LOCAL_AGENT=1 LAUNCHER_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 RGW_DIR=$LAUNCHER_STATE_DIR/rgw
 cleanup() {
-	set +e
-	[ -z "${BENCH_KEEP_LOGS:-}" ] || cp -r "$LAUNCHER_STATE_DIR/log/." "$BENCH_KEEP_LOGS/" || true
-	bash tests/lib/radosgw.sh stop "$RGW_DIR" > /dev/null 2>&1
-	throwaway_remove_containers
-	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
-	local pids
-	pids=$(pgrep -f -- "$LAUNCHER_STATE_DIR/" || true)
-	# shellcheck disable=SC2086 # one pid a word
-	[ -z "$pids" ] || kill -9 $pids 2> /dev/null || true
-	throwaway_unmount
-	rm -rf "$LAUNCHER_STATE_DIR"
+	bash tests/lib/radosgw.sh stop "$RGW_DIR" > /dev/null 2>&1 || true
+	throwaway_bench_end
 }
 trap cleanup EXIT
-bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store --only postgres \
-	> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log" ||
-	{ tail -20 "$LAUNCHER_STATE_DIR/dbimages.log"; exit 1; }
-set -a
-# shellcheck disable=SC1091
-. "$LAUNCHER_STATE_DIR/dbimages.env"
-set +a
-export LAUNCHER_IMAGE_STORES=$FIXTURE_DB_STORE
+throwaway_db_images --only postgres
 mkdir -p "$RGW_DIR"
 bash tests/lib/radosgw.sh start "$RGW_DIR" > "$LAUNCHER_STATE_DIR/rgw.env" 2> "$LAUNCHER_STATE_DIR/rgw.log" ||
 	{ tail -20 "$LAUNCHER_STATE_DIR/rgw.log"; exit 1; }
