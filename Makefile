@@ -6,6 +6,7 @@
 #   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make bench-db   POST /databases -> running per type vs podman run + readiness
+#   make bench-backup   a 2 GB PostgreSQL backed up to local and radosgw: MB/s vs pg_dump, agent RSS
 #   make bench-dnscheck   launcher-dnscheck's run time, 10,000 domains of which 100 due
 #   make bench-ws   launcher-ws: print -> client latency over 10,000 lines, RSS with 1,000 streams
 #   make bench-domains  custom domain: DNS records -> first HTTPS answer, launcher-dnscheck every minute
@@ -58,7 +59,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-ws bench-dnscheck bench-domains fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -147,6 +148,10 @@ bench-deploy: install-deps
 bench-db: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/db_time.sh
+
+bench-backup: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/backup_bench.sh
 
 bench-ws: install-deps
 	@$(MAKE) --no-print-directory all

@@ -142,7 +142,7 @@ need_db=0
 if [ "$#" -eq 0 ]; then need_db=1; fi
 for a in "$@"; do
 	case test_databases_e2e.py in *"$a"*) need_db=1 ;; esac
-	case $a in *databases_e2e* | *terminals*) need_db=1 ;; esac
+	case $a in *databases_e2e* | *terminals* | *backups_e2e*) need_db=1 ;; esac
 done
 if [ "$need_db" = 1 ]; then
 	if bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store \

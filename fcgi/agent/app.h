@@ -66,6 +66,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -79,6 +80,8 @@ struct app_job {
 	const char              *job_id;
 	const cJSON             *payload;
 	const struct agent_conf *conf;
+	const char              *token;		/* the agent token (db.import's download); NULL */
+	int64_t                  time_left_ms;	/* until the job's deadline; 0 = unknown */
 	void                   (*emit)(void *ud, const char *line);	/* a progress line */
 	void                    *ud;
 	cJSON                   *result;	/* set on success; may be set on failure too */

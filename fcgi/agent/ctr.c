@@ -3,14 +3,22 @@
  */
 #include "ctr.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../core/util.h"
 #include "engine.h"
 #include "netfw.h"
+#include "runner.h"
 #include "text.h"
+#include "timefmt.h"
 #include "volume.h"
 
 char *
@@ -660,8 +668,9 @@ raw_add(void *ud, const char *p, size_t n)
 
 int
 ctr_exec_create(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd,
-    const cJSON *env, bool tty, char *eid, size_t eidlen, char *err, size_t errlen)
+    const cJSON *env, unsigned flags, char *eid, size_t eidlen, char *err, size_t errlen)
 {
+	bool             tty = (flags & CTR_EXEC_TTY) != 0;
 	struct xfer_resp r;
 	cJSON           *body, *e;
 	const cJSON     *got;
@@ -672,7 +681,7 @@ ctr_exec_create(struct xfer *x, struct arena *a, const char *id, const cJSON *cm
 		goto nomem;
 	cJSON_AddBoolToObject(body, "AttachStdout", 1);
 	cJSON_AddBoolToObject(body, "AttachStderr", 1);
-	cJSON_AddBoolToObject(body, "AttachStdin", tty);
+	cJSON_AddBoolToObject(body, "AttachStdin", tty || (flags & CTR_EXEC_STDIN) != 0);
 	cJSON_AddBoolToObject(body, "Tty", tty);
 	cJSON_AddItemToObject(body, "Cmd", cJSON_Duplicate(cmd, 1));
 	if (tty || env != NULL) {
@@ -725,7 +734,7 @@ ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, cons
 	out[0] = '\0';
 	*exit_code = -1;
 	*truncated = *timed_out = false;
-	if (ctr_exec_create(x, a, id, cmd, env, false, eidbuf, sizeof(eidbuf), err, errlen) != 0)
+	if (ctr_exec_create(x, a, id, cmd, env, 0, eidbuf, sizeof(eidbuf), err, errlen) != 0)
 		return -1;
 	if ((raw.p = malloc(EXEC_RAW_MAX)) == NULL)
 		goto nomem;
@@ -755,6 +764,111 @@ ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd, cons
 	return 0;
 nomem:
 	util_snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* A plain connection to the engine's unix socket; -1 (err). */
+static int
+engine_dial(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int                fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		util_snprintf(err, errlen, "engine socket path too long");
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		util_snprintf(err, errlen, "engine socket %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+ctr_exec_attach(const char *engine_socket, const char *eid, bool tty, long setup_ms,
+    unsigned char *early, size_t earlylen, size_t *early_got, char *err, size_t errlen)
+{
+	/* A size from the start, until a terminal's client says its own
+	 * (without one the exec's terminal is 0x0, and a pager takes every
+	 * line for a full screen): Podman reads h and w, Docker ConsoleSize. */
+	static const char body_tty[] = "{\"Detach\":false,\"Tty\":true,\"h\":24,\"w\":80,"
+	    "\"ConsoleSize\":[24,80]}";
+	static const char body_raw[] = "{\"Detach\":false,\"Tty\":false}";
+	const char       *body = tty ? body_tty : body_raw;
+	char              req[512], *end;
+	size_t            got = 0;
+	int               fd, n;
+	int64_t           deadline = timefmt_mono_ms() + setup_ms;
+
+	*early_got = 0;
+	if (earlylen < 64) {
+		util_snprintf(err, errlen, "exec attach: buffer too small");
+		return -1;
+	}
+	if ((fd = engine_dial(engine_socket, err, errlen)) < 0)
+		return -1;
+	n = util_snprintf(req, sizeof(req), "POST " ENGINE_API "/exec/%s/start HTTP/1.1\r\n"
+	    "Host: engine\r\nContent-Type: application/json\r\nConnection: Upgrade\r\n"
+	    "Upgrade: tcp\r\nContent-Length: %zu\r\n\r\n%s", eid, strlen(body), body);
+	if (n < 0 || runner_write_all(fd, req, (size_t)n) != 0) {
+		util_snprintf(err, errlen, "cannot start the exec");
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t       r;
+
+		early[got] = '\0';
+		if ((end = strstr((char *)early, "\r\n\r\n")) != NULL)
+			break;
+		if (got >= earlylen - 1 || timefmt_mono_ms() >= deadline ||
+		    poll(&p, 1, (int)(deadline - timefmt_mono_ms())) <= 0 ||
+		    (r = read(fd, early + got, earlylen - 1 - got)) <= 0) {
+			util_snprintf(err, errlen, "the engine did not attach the exec");
+			close(fd);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	if (strncmp((char *)early, "HTTP/1.1 101", 12) != 0 &&
+	    strncmp((char *)early, "HTTP/1.1 200", 12) != 0) {
+		util_snprintf(err, errlen, "the engine refused to attach the exec: %.40s",
+		    (char *)early);
+		close(fd);
+		return -1;
+	}
+	end += 4;
+	*early_got = got - (size_t)((unsigned char *)end - early);
+	memmove(early, end, *early_got);
+	return fd;
+}
+
+int
+ctr_exec_wait(struct xfer *x, struct arena *a, const char *eid)
+{
+	struct xfer_resp r;
+
+	/* The stream ends a moment before the engine records the status. */
+	for (int i = 0; i < 100; i++) {
+		cJSON       *doc;
+		const cJSON *ec, *running;
+
+		if (xfer_engine(x, a, arena_printf(a, ENGINE_API "/exec/%s/json", eid), 10000, &r) != 0 ||
+		    r.status != 200)
+			return -1;
+		doc = parse_in(a, r.body);
+		ec = cJSON_GetObjectItemCaseSensitive(doc, "ExitCode");
+		running = cJSON_GetObjectItemCaseSensitive(doc, "Running");
+		if (cJSON_IsNumber(ec) && !cJSON_IsTrue(running))
+			return (int)ec->valuedouble;
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
+	}
 	return -1;
 }
 

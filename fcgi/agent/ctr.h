@@ -84,12 +84,35 @@ int    ctr_exec(struct xfer *x, struct arena *a, const char *id, const cJSON *cm
 /*
  * The exec's creation alone (POST /containers/<id>/exec): cmd, env (an
  * array of "K=V", or NULL; wiped from the request text after it left)
- * and, with tty, stdin attached and a terminal (TERM=xterm).  The exec's
- * id into eid.  0 or -1 (err).  ctr_exec runs on it; terminal sessions
- * (term.c) attach to it themselves.
+ * and flags: CTR_EXEC_TTY a terminal (TERM=xterm) with stdin attached,
+ * CTR_EXEC_STDIN stdin attached without one (the output then comes
+ * multiplexed, 8-byte frame headers).  The exec's id into eid.  0 or -1
+ * (err).  ctr_exec runs on it; terminal sessions (term.c) and the backup
+ * streams (backup.c) attach to it with ctr_exec_attach.
  */
+#define CTR_EXEC_TTY   1u
+#define CTR_EXEC_STDIN 2u
 int    ctr_exec_create(struct xfer *x, struct arena *a, const char *id, const cJSON *cmd,
-    const cJSON *env, bool tty, char *eid, size_t eidlen, char *err, size_t errlen);
+    const cJSON *env, unsigned flags, char *eid, size_t eidlen, char *err, size_t errlen);
+/*
+ * POST /exec/<eid>/start on a connection of its own to the engine socket,
+ * hijacked (Docker's "Upgrade: tcp"; Podman's compatible API answers the
+ * same): after the answer's headers the socket carries the command's
+ * input one way and its output the other (raw with tty, else frames).
+ * shutdown(fd, SHUT_WR) ends the command's input (both engines pass the
+ * half-close on as the end of stdin).  tty starts the terminal at 80x24.
+ * Output that came with the answer goes to early (earlylen bytes at most;
+ * *early_got says how many).  Returns the socket (caller closes), or -1
+ * (err) when the engine did not attach within setup_ms.
+ */
+int    ctr_exec_attach(const char *engine_socket, const char *eid, bool tty, long setup_ms,
+    unsigned char *early, size_t earlylen, size_t *early_got, char *err, size_t errlen);
+/*
+ * The exec's status once its stream ended (the engine records it a moment
+ * later: asked again every 50 ms, up to 5 s).  Its exit code, or -1 when
+ * unknown.
+ */
+int    ctr_exec_wait(struct xfer *x, struct arena *a, const char *eid);
 
 /*
  * POST /containers/create for one replica of s running image_id, named

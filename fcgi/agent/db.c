@@ -17,6 +17,7 @@
 #include "../core/arena.h"
 #include "../core/log.h"
 #include "../core/util.h"
+#include "backup.h"
 #include "ctr.h"
 #include "engine.h"
 #include "image.h"
@@ -89,8 +90,8 @@ db_container_spec(const struct db_spec *d, const char *host_ip, struct app_spec 
 	return 0;
 }
 
-static void
-add_kv(cJSON *arr, const char *k, const char *v)
+void
+db_env_add(cJSON *arr, const char *k, const char *v)
 {
 	size_t n;
 	char  *kv;
@@ -110,9 +111,9 @@ db_client_env(const struct db_spec *d, bool with_new_password)
 
 	if (e == NULL)
 		return NULL;
-	add_kv(e, d->env_user, d->db_user);
-	add_kv(e, d->env_password, with_new_password ? d->new_password : d->password);
-	add_kv(e, d->env_database, d->db_name);
+	db_env_add(e, d->env_user, d->db_user);
+	db_env_add(e, d->env_password, with_new_password ? d->new_password : d->password);
+	db_env_add(e, d->env_database, d->db_name);
 	return e;
 }
 
@@ -222,12 +223,12 @@ db_rotate_cmd(const struct db_spec *d, cJSON **cmd, cJSON **env, char *err, size
 		cJSON_AddItemToArray(*cmd, cJSON_CreateString(rot_mongodb));
 	}
 	util_snprintf(port, sizeof(port), "%d", d->port);
-	add_kv(*env, "LNCHR_DB_PORT", port);
-	add_kv(*env, "LNCHR_DB_USER", d->db_user != NULL ? d->db_user : "default");
+	db_env_add(*env, "LNCHR_DB_PORT", port);
+	db_env_add(*env, "LNCHR_DB_USER", d->db_user != NULL ? d->db_user : "default");
 	if (d->db_name != NULL)
-		add_kv(*env, "LNCHR_DB_NAME", d->db_name);
-	add_kv(*env, "LNCHR_DB_PASSWORD", d->password);
-	add_kv(*env, "LNCHR_DB_NEW_PASSWORD", d->new_password);
+		db_env_add(*env, "LNCHR_DB_NAME", d->db_name);
+	db_env_add(*env, "LNCHR_DB_PASSWORD", d->password);
+	db_env_add(*env, "LNCHR_DB_NEW_PASSWORD", d->new_password);
 	if (cJSON_GetArraySize(*env) < 4)
 		goto nomem;
 	return 0;
@@ -305,9 +306,8 @@ result_running(struct db_ctx *c, const char *id)
 	return 0;
 }
 
-/* Frees an array of "K=V" strings, zeroing them first (they hold credentials). */
-static void
-wipe(cJSON *arr)
+void
+db_env_free(cJSON *arr)
 {
 	cJSON *it;
 
@@ -377,7 +377,7 @@ readiness(struct db_ctx *c, const char *id)
 		if (timefmt_mono_ms() - t0 > 2000)
 			nap = nap * 2 < 1000 ? nap * 2 : 1000;
 	}
-	wipe(env);
+	db_env_free(env);
 	if (rc == 0) {
 		app_say(&c->io, "%s is ready after %.1f s", c->d.type, (timefmt_mono_ms() - t0) / 1000.0);
 		return 0;
@@ -460,7 +460,7 @@ kind_provision(struct db_ctx *c)
 		undo_provision(c, c->name, true);
 	}
 	if (create_started(c, id, sizeof(id)) != 0 || readiness(c, id) != 0 ||
-	    result_running(c, id) != 0) {
+	    backup_provision_restore(c->j, &c->d, id) != 0 || result_running(c, id) != 0) {
 		undo_provision(c, id, true);
 		cJSON_Delete(c->j->result);
 		c->j->result = NULL;
@@ -615,7 +615,7 @@ kind_rotate(struct db_ctx *c)
 	rc = ctr_exec(&c->x, &c->a, ctr_id(doc), cmd, env, 60000L, out, sizeof(out), &code, &trunc,
 	    &timed_out, err, sizeof(err));
 	cJSON_Delete(cmd);
-	wipe(env);
+	db_env_free(env);
 	if (rc != 0)
 		return fail(c, "%s", err);
 	app_redact(&c->red, out, red, sizeof(red));

@@ -112,6 +112,10 @@ int    db_container_name(const char *database_id, char *out, size_t outlen);
  */
 int    db_container_spec(const struct db_spec *d, const char *host_ip, struct app_spec *s,
     cJSON **env);
+/* Appends "k=v" to the env array arr (nothing when k or v is NULL); the temporary copy is wiped. */
+void   db_env_add(cJSON *arr, const char *k, const char *v);
+/* Frees an env array, zeroing its strings first (they hold credentials). */
+void   db_env_free(cJSON *arr);
 /* The exec env ["NAME=value"...] of the env_names with the current (or new) credentials. */
 cJSON *db_client_env(const struct db_spec *d, bool with_new_password);
 /*

@@ -23,6 +23,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "app.h"
+#include "backup.h"
 #include "db.h"
 #include "engine.h"
 #include "follow.h"
@@ -417,7 +418,7 @@ job_start(struct agent *ag, struct job *claimed, int64_t now)
 	}
 	if ((j->in = malloc(RECORD_MAX + 1)) == NULL ||
 	    (term_kind(j->job.kind) ? term_spawn(&j->job, ag->conf, ag->token, &j->pid, &j->fd) :
-	    runner_spawn(&j->job, ag->conf, &j->pid, &j->fd)) != 0) {
+	    runner_spawn(&j->job, ag->conf, ag->token, &j->pid, &j->fd)) != 0) {
 		util_snprintf(msg, sizeof(msg), "the agent cannot start the job process: %s",
 		    strerror(errno));
 		log_error("job %s: %s", j->job.id, msg);
@@ -535,7 +536,8 @@ static void
 job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 {
 	char   kind[sizeof(ag->job.job.kind)], id[sizeof(ag->job.job.id)];
-	cJSON *payload = app_kind(ag->job.job.kind) || db_kind(ag->job.job.kind) ?
+	cJSON *payload = app_kind(ag->job.job.kind) || db_kind(ag->job.job.kind) ||
+	    backup_kind(ag->job.job.kind) ?
 	    cJSON_Duplicate(ag->job.job.payload, 1) : NULL;
 
 	log_warn("job %s: %s answered %s: cancelled or no longer ours; stopped it without "
@@ -546,6 +548,7 @@ job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 	if (payload != NULL) {
 		app_after_kill(ag->conf, kind, id, payload);
 		db_after_kill(ag->conf, kind, id, payload);
+		backup_after_kill(ag->conf, kind, id, payload);
 		cJSON_Delete(payload);
 		ag->next_inst = timefmt_mono_ms();
 	}
@@ -600,6 +603,10 @@ job_progress(struct agent *ag, int64_t now)
 		return;
 	for (const cJSON *it = j->pending->child; it != NULL && batch < PROGRESS_BATCH; it = it->next) {
 		cJSON_AddItemToArray(lines, cJSON_CreateString(it->valuestring));
+		/* A backup's read-back (backup.h): the plane's row shows it. */
+		if (strcmp(it->valuestring, BACKUP_PHASE_VERIFY) == 0 &&
+		    !cJSON_HasObjectItem(body, "phase"))
+			cJSON_AddStringToObject(body, "phase", "verifying");
 		batch++;
 	}
 	if (batch == n && batch < PROGRESS_BATCH && j->dropped > 0) {
@@ -712,6 +719,7 @@ job_service(struct agent *ag, int64_t now)
 		/* A deployment killed half-way must not leave its containers behind. */
 		app_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
 		db_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
+		backup_after_kill(ag->conf, j->job.kind, j->job.id, j->job.payload);
 		job_fail(j, why);
 		if (j->final == NULL)
 			return;	/* out of memory: try again next pass */

@@ -17,6 +17,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "app.h"
+#include "backup.h"
 #include "backup_dest.h"
 #include "db.h"
 #include "diag.h"
@@ -31,6 +32,7 @@
 struct job_ctx {
 	const struct job        *job;
 	const struct agent_conf *conf;
+	const char              *token;
 	int                      fd;
 	bool                     write_failed;
 	cJSON                   *result;	/* set by a kind that succeeded */
@@ -313,7 +315,22 @@ kind_diagnostics(struct job_ctx *ctx)
 	return 0;
 }
 
-/* app.* and db.*: see app.h and db.h (a failed one may leave a partial result too). */
+/* What is left of the job's time on our clock, less a minute to report; 0 = unknown. */
+static int64_t
+time_left_ms(const struct job *j)
+{
+	double left;
+
+	if (!j->have_deadline)
+		return 0;
+	left = j->deadline_in_s - (timefmt_wall() - j->claim_received) - 60.0;
+	return left < 60.0 ? 60000 : (int64_t)(left * 1000.0);
+}
+
+/*
+ * app.*, db.*, backup.* and db.import: see app.h, db.h and backup.h (a
+ * failed one may leave a partial result too).
+ */
 static int
 kind_app(struct job_ctx *ctx)
 {
@@ -322,12 +339,15 @@ kind_app(struct job_ctx *ctx)
 		.job_id = ctx->job->id,
 		.payload = ctx->job->payload,
 		.conf = ctx->conf,
+		.token = ctx->token,
+		.time_left_ms = time_left_ms(ctx->job),
 		.emit = emit_cb,
 		.ud = ctx,
 		.error = ctx->error,
 		.errlen = sizeof(ctx->error),
 	};
-	int rc = db_kind(aj.kind) ? db_run(&aj) : app_run(&aj);
+	int rc = backup_kind(aj.kind) ? backup_run(&aj) : db_kind(aj.kind) ? db_run(&aj) :
+	    app_run(&aj);
 
 	ctx->result = aj.result;
 	if (rc == 0 && ctx->result == NULL) {
@@ -434,6 +454,10 @@ static const struct {
 	{"git.hook", kind_git},
 	{"edge.host", kind_edge_host},
 	{"domain.cert", kind_domain_cert},
+	{"backup.run", kind_app},
+	{"backup.restore", kind_app},
+	{"backup.delete", kind_app},
+	{"db.import", kind_app},
 };
 
 static int
@@ -454,9 +478,9 @@ runner_kind_known(const char *kind)
 /* ---------------------------------------------------------------- child */
 
 int
-runner_run(const struct job *j, const struct agent_conf *c, int fd)
+runner_run(const struct job *j, const struct agent_conf *c, const char *token, int fd)
 {
-	struct job_ctx ctx = {.job = j, .conf = c, .fd = fd};
+	struct job_ctx ctx = {.job = j, .conf = c, .token = token, .fd = fd};
 	int            k = kind_index(j->kind), ok;
 
 	if (k < 0) {
@@ -519,6 +543,7 @@ runner_fork(const char *id, int (*body)(void *ud, int fd), void *ud, pid_t *pid,
 struct spawn {
 	const struct job        *j;
 	const struct agent_conf *c;
+	const char              *token;
 };
 
 static int
@@ -526,13 +551,14 @@ spawn_body(void *ud, int fd)
 {
 	struct spawn *s = ud;
 
-	return runner_run(s->j, s->c, fd);
+	return runner_run(s->j, s->c, s->token, fd);
 }
 
 int
-runner_spawn(const struct job *j, const struct agent_conf *c, pid_t *pid, int *fd)
+runner_spawn(const struct job *j, const struct agent_conf *c, const char *token, pid_t *pid,
+    int *fd)
 {
-	struct spawn s = {j, c};
+	struct spawn s = {j, c, token};
 
 	return runner_fork(j->id, spawn_body, &s, pid, fd);
 }

@@ -58,10 +58,12 @@ bool runner_kind_known(const char *kind);
 
 /*
  * Forks the child for job j; *pid and *fd (the read end, non-blocking,
- * close-on-exec) are the parent's.  The child never returns.  Returns 0 or
+ * close-on-exec) are the parent's.  token: the agent token, for the kinds
+ * that call the plane themselves (db.import's download); may be NULL.  The child never returns.  Returns 0 or
  * -1 (fork/pipe failed; errno set).
  */
-int  runner_spawn(const struct job *j, const struct agent_conf *c, pid_t *pid, int *fd);
+int  runner_spawn(const struct job *j, const struct agent_conf *c, const char *token, pid_t *pid,
+    int *fd);
 /*
  * The fork under runner_spawn, for any process that reports as a job's
  * child does (term.c's sessions): its own group, killed with the agent,
@@ -74,7 +76,7 @@ int  runner_fork(const char *id, int (*body)(void *ud, int fd), void *ud, pid_t 
  * Runs job j in the calling process, writing records to fd; returns the
  * exit code the child uses.  (Exposed so tests can run a job without fork.)
  */
-int  runner_run(const struct job *j, const struct agent_conf *c, int fd);
+int  runner_run(const struct job *j, const struct agent_conf *c, const char *token, int fd);
 
 /* write(2) until all n bytes went (EINTR retried); 0, or -1 when fd fails. */
 int  runner_write_all(int fd, const void *data, size_t n);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,83 +147,15 @@ start_host(struct sess *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* A plain connection to the engine's unix socket; -1 (err). */
-static int
-engine_dial(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int                fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		util_snprintf(err, errlen, "engine socket path too long");
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		util_snprintf(err, errlen, "engine socket %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * POST /exec/<id>/start on a connection of its own, hijacked (Docker's
- * "Upgrade: tcp"; Podman's compatible API answers the same): after the
- * answer's headers the socket carries the terminal both ways, raw (a Tty
- * exec is not multiplexed).
- */
+/* The exec's start, hijacked on its own connection (ctr_exec_attach). */
 static int
 exec_attach(struct sess *s, char *err, size_t errlen)
 {
-	/* A size from the start, until the client sends its own (without
-	 * one the exec's terminal is 0x0, and a pager takes every line for a
-	 * full screen): Podman reads h and w, Docker ConsoleSize. */
-	static const char body[] = "{\"Detach\":false,\"Tty\":true,\"h\":24,\"w\":80,"
-	    "\"ConsoleSize\":[24,80]}";
-	char              req[512], *end;
-	size_t            got = 0;
-	int               fd, n;
-	int64_t           deadline = timefmt_mono_ms() + TERM_SETUP_MS;
+	int fd = ctr_exec_attach(s->c->engine_socket, s->exec_id, true, TERM_SETUP_MS, s->early,
+	    sizeof(s->early), &s->early_len, err, errlen);
 
-	if ((fd = engine_dial(s->c->engine_socket, err, errlen)) < 0)
+	if (fd < 0)
 		return -1;
-	n = util_snprintf(req, sizeof(req), "POST " ENGINE_API "/exec/%s/start HTTP/1.1\r\n"
-	    "Host: engine\r\nContent-Type: application/json\r\nConnection: Upgrade\r\n"
-	    "Upgrade: tcp\r\nContent-Length: %zu\r\n\r\n%s", s->exec_id, sizeof(body) - 1, body);
-	if (n < 0 || runner_write_all(fd, req, (size_t)n) != 0) {
-		util_snprintf(err, errlen, "cannot start the exec");
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t       r;
-
-		s->early[got < sizeof(s->early) ? got : sizeof(s->early) - 1] = '\0';
-		if ((end = strstr((char *)s->early, "\r\n\r\n")) != NULL)
-			break;
-		if (got >= sizeof(s->early) - 1 || timefmt_mono_ms() >= deadline ||
-		    poll(&p, 1, (int)(deadline - timefmt_mono_ms())) <= 0 ||
-		    (r = read(fd, s->early + got, sizeof(s->early) - 1 - got)) <= 0) {
-			util_snprintf(err, errlen, "the engine did not attach the exec");
-			close(fd);
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	if (strncmp((char *)s->early, "HTTP/1.1 101", 12) != 0 &&
-	    strncmp((char *)s->early, "HTTP/1.1 200", 12) != 0) {
-		util_snprintf(err, errlen, "the engine refused to attach the exec: %.40s",
-		    (char *)s->early);
-		close(fd);
-		return -1;
-	}
-	end += 4;
-	s->early_len = got - (size_t)((unsigned char *)end - s->early);
-	memmove(s->early, end, s->early_len);
 	s->io = fd;
 	return 0;
 }
@@ -243,7 +174,7 @@ start_exec(struct sess *s, char *err, size_t errlen)
 		return -1;
 	}
 	if (ctr_exec_create(&s->x, &s->a, ctr->valuestring, cmd, cJSON_IsArray(env) ? env : NULL,
-	    true, s->exec_id, sizeof(s->exec_id), err, errlen) != 0)
+	    CTR_EXEC_TTY, s->exec_id, sizeof(s->exec_id), err, errlen) != 0)
 		return -1;
 	arena_reset(&s->a);
 	return exec_attach(s, err, errlen);
@@ -255,8 +186,7 @@ start_exec(struct sess *s, char *err, size_t errlen)
 static int
 exit_code(struct sess *s)
 {
-	struct xfer_resp r;
-	int              st;
+	int st;
 
 	if (s->host) {
 		pid_t p;
@@ -268,27 +198,9 @@ exit_code(struct sess *s)
 			return -1;
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
-	/* The stream ends a moment before the engine records the status. */
-	for (int i = 0; i < 100; i++) {
-		cJSON       *doc;
-		const cJSON *ec, *running;
-		int          code = -2;
-
-		if (xfer_engine(&s->x, &s->a, arena_printf(&s->a, ENGINE_API "/exec/%s/json",
-		    s->exec_id), 10000, &r) != 0 || r.status != 200)
-			return -1;
-		doc = cJSON_Parse(r.body);
-		ec = cJSON_GetObjectItemCaseSensitive(doc, "ExitCode");
-		running = cJSON_GetObjectItemCaseSensitive(doc, "Running");
-		if (cJSON_IsNumber(ec) && !cJSON_IsTrue(running))
-			code = (int)ec->valuedouble;
-		cJSON_Delete(doc);
-		arena_reset(&s->a);
-		if (code != -2)
-			return code;
-		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
-	}
-	return -1;
+	st = ctr_exec_wait(&s->x, &s->a, s->exec_id);
+	arena_reset(&s->a);
+	return st;
 }
 
 static void

@@ -185,6 +185,98 @@ out:
 	return rc;
 }
 
+struct plane_stream {
+	CURL            *h;
+	xfer_data_fn     fn;
+	void            *ud;
+	struct xfer_resp *r;
+	size_t           errlen;
+};
+
+static size_t
+on_plane_stream(char *p, size_t size, size_t n, void *ud)
+{
+	struct plane_stream *s = ud;
+	long                 status = 0;
+	size_t               room;
+
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status < 300)
+		return s->fn(s->ud, p, size * n) == 0 ? size * n : 0;
+	/* An error answer: its start, for the message. */
+	room = sizeof(s->r->err) - 1 - s->errlen;
+	if (room > size * n)
+		room = size * n;
+	memcpy(s->r->err + s->errlen, p, room);
+	s->errlen += room;
+	s->r->err[s->errlen] = '\0';
+	return size * n;
+}
+
+int
+xfer_plane_stream(struct xfer *x, const char *path, xfer_data_fn on_data, void *ud,
+    long timeout_ms, struct xfer_resp *r)
+{
+	struct plane_stream s = {.fn = on_data, .ud = ud, .r = r};
+	struct curl_slist  *hdrs = NULL, *tmp;
+	char                errbuf[CURL_ERROR_SIZE], url[2048], h[AGENT_TOKEN_MAX + 32];
+	CURLcode            cc;
+	int64_t             t0 = timefmt_mono_ms();
+
+	memset(r, 0, sizeof(*r));
+	r->body = (char *)"";
+	errbuf[0] = '\0';
+	if (util_snprintf(url, sizeof(url), "%s%s", x->conf->plane_url, path) < 0 ||
+	    x->token == NULL ||
+	    util_snprintf(h, sizeof(h), "x-lnchr-agent-token: %s", x->token) < 0) {
+		util_snprintf(r->err, sizeof(r->err), "request path too long, or no token");
+		return -1;
+	}
+	if ((s.h = curl_easy_init()) == NULL || (hdrs = curl_slist_append(NULL, h)) == NULL ||
+	    (tmp = curl_slist_append(hdrs, "Accept: application/octet-stream, application/json")) == NULL) {
+		explicit_bzero(h, sizeof(h));
+		util_snprintf(r->err, sizeof(r->err), "out of memory");
+		if (hdrs != NULL)
+			explicit_bzero(hdrs->data, strlen(hdrs->data));
+		curl_slist_free_all(hdrs);
+		if (s.h != NULL)
+			curl_easy_cleanup(s.h);
+		return -1;
+	}
+	explicit_bzero(h, sizeof(h));
+	hdrs = tmp;
+	curl_easy_setopt(s.h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s.h, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(s.h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, on_plane_stream);
+	curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(s.h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(s.h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(s.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(s.h, CURLOPT_LOW_SPEED_TIME, 300L);
+	curl_easy_setopt(s.h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(s.h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(s.h, CURLOPT_URL, url);
+	curl_easy_setopt(s.h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(s.h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (x->conf->ca_file[0] != '\0')
+		curl_easy_setopt(s.h, CURLOPT_CAINFO, x->conf->ca_file);
+	curl_easy_setopt(s.h, CURLOPT_HTTPHEADER, hdrs);
+	cc = curl_easy_perform(s.h);
+	r->ms = timefmt_mono_ms() - t0;
+	curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (cc != CURLE_OK) {
+		r->fail = fail_kind(cc);
+		(void)util_snprintf(r->err, sizeof(r->err), "%s",
+		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	}
+	curl_easy_cleanup(s.h);
+	for (tmp = hdrs; tmp != NULL; tmp = tmp->next)
+		explicit_bzero(tmp->data, strlen(tmp->data));
+	curl_slist_free_all(hdrs);
+	return cc == CURLE_OK ? 0 : -1;
+}
+
 int
 xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
     struct xfer_resp *r)

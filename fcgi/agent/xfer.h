@@ -60,6 +60,17 @@ void xfer_cleanup(struct xfer *x);
  */
 int  xfer_plane(struct xfer *x, struct arena *a, const char *method, const char *path,
     const char *body, bool with_token, long timeout_ms, struct xfer_resp *r);
+/*
+ * GET <plane_url><path> with the agent token, streamed: a 2xx answer's
+ * bytes go to on_data as they arrive (non-zero aborts); any other answer's
+ * first bytes (the JSON envelope, cut) go to r->err.  No total time limit
+ * beyond timeout_ms; a transfer slower than 1 byte/s for 5 minutes fails.
+ * Its own easy handle.  0 when an HTTP answer came (r->status), -1
+ * otherwise (r->err).
+ */
+typedef int (*xfer_data_fn)(void *ud, const char *p, size_t n);
+int  xfer_plane_stream(struct xfer *x, const char *path, xfer_data_fn on_data, void *ud,
+    long timeout_ms, struct xfer_resp *r);
 /* GET <path> (e.g. "/v1.41/version") on the engine's unix socket; as above. */
 int  xfer_engine(struct xfer *x, struct arena *a, const char *path, long timeout_ms,
     struct xfer_resp *r);
@@ -99,7 +110,6 @@ int  xfer_remote_ca(struct arena *a, const char *method, const char *url,
  * x's handle is idle.  Returns 0 when an HTTP answer came (r->status set,
  * r->body ""), -1 otherwise (r->err).
  */
-typedef int (*xfer_data_fn)(void *ud, const char *p, size_t n);
 int  xfer_engine_stream(struct xfer *x, const char *method, const char *path,
     const char *content_type, int upload_fd, const char *body, xfer_data_fn on_data, void *ud,
     long timeout_ms, struct xfer_resp *r);

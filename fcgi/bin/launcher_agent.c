@@ -65,6 +65,8 @@ static const struct {
 	{"--logs-follow", "logs_follow"},
 	{"--volumes-interval", "volumes_interval"},
 	{"--state-dir", "state_dir"},
+	{"--backup-local-root", "backup_local_root"},
+	{"--backup-verify-delay-ms", "backup_verify_delay_ms"},
 	{"--log-level", "log_level"},
 };
 
@@ -83,6 +85,7 @@ usage(FILE *f)
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--logs-follow true|false]\n"
 	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
+	    "                      [--backup-local-root DIR] [--backup-verify-delay-ms MS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"
 	    "\n"

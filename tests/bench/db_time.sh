@@ -26,32 +26,8 @@ throwaway_stack dbbench
 export LAUNCHER_ENGINE=podman LAUNCHER_LOCAL_AGENT=1 LAUNCHER_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
 export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
-cleanup() {
-	# Every step, whatever the one before did (an engine busy with exec
-	# sessions may not answer throwaway_remove_containers' list).
-	set +e
-	[ -z "${BENCH_KEEP_LOGS:-}" ] || cp -r "$LAUNCHER_STATE_DIR/log/." "$BENCH_KEEP_LOGS/" || true
-	throwaway_remove_containers
-	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
-	# Podman 4.3 keeps a conmon per exec session for 5 minutes after it
-	# ended (then a "podman container cleanup"): the readiness probes leave
-	# many.  They are this run's (their paths are in its state dir).
-	local pids
-	pids=$(pgrep -f -- "$LAUNCHER_STATE_DIR/" || true)
-	# shellcheck disable=SC2086 # one pid a word
-	[ -z "$pids" ] || kill -9 $pids 2> /dev/null || true
-	throwaway_unmount
-	rm -rf "$LAUNCHER_STATE_DIR"
-}
-trap cleanup EXIT
-bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store \
-	> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log" ||
-	{ tail -20 "$LAUNCHER_STATE_DIR/dbimages.log"; exit 1; }
-set -a
-# shellcheck disable=SC1091
-. "$LAUNCHER_STATE_DIR/dbimages.env"
-set +a
-export LAUNCHER_IMAGE_STORES=$FIXTURE_DB_STORE
+trap throwaway_bench_end EXIT
+throwaway_db_images
 bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
 	{ cat "$LAUNCHER_STATE_DIR/start.out"; exit 1; }
 eval "$(grep '^export LAUNCHER_ENGINE_SOCKET=' "$LAUNCHER_STATE_DIR/run/stack.env")"

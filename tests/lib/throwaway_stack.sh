@@ -66,3 +66,35 @@ throwaway_unmount() {
 			umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
 		done
 }
+
+# A bench's end, whatever state it left (every step runs): logs kept in
+# $BENCH_KEEP_LOGS when set, the containers removed, the stack stopped, the
+# processes that still name the state dir ended (Podman 4.3 keeps a conmon
+# per exec session for 5 minutes), the storage unmounted and the dir gone.
+throwaway_bench_end() {
+	set +e
+	[ -z "${BENCH_KEEP_LOGS:-}" ] || cp -r "$LAUNCHER_STATE_DIR/log/." "$BENCH_KEEP_LOGS/" || true
+	throwaway_remove_containers
+	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	local pids
+	pids=$(pgrep -f -- "$LAUNCHER_STATE_DIR/" || true)
+	# shellcheck disable=SC2086 # one pid a word
+	[ -z "$pids" ] || kill -9 $pids 2> /dev/null || true
+	throwaway_unmount
+	rm -rf "$LAUNCHER_STATE_DIR"
+}
+
+# The database images for a bench (tests/fixtures/dbimages.sh, its arguments
+# after --store): their FIXTURE_DB_* exported, their store read by the
+# stack's Podman (LAUNCHER_IMAGE_STORES).  Exits with the script's last lines
+# when the build fails.
+throwaway_db_images() {
+	bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store "$@" \
+		> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log" ||
+		{ tail -20 "$LAUNCHER_STATE_DIR/dbimages.log"; exit 1; }
+	set -a
+	# shellcheck disable=SC1091
+	. "$LAUNCHER_STATE_DIR/dbimages.env"
+	set +a
+	export LAUNCHER_IMAGE_STORES=$FIXTURE_DB_STORE
+}

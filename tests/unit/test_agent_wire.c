@@ -38,7 +38,7 @@ run_job(const struct job *j, const struct agent_conf *c, int *code)
 
 	if (pipe(p) != 0)
 		abort();
-	*code = runner_run(j, c, p[1]);
+	*code = runner_run(j, c, NULL, p[1]);
 	close(p[1]);
 	while ((n = read(p[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
 		got += n;
