@@ -21,6 +21,12 @@ static const char *const registry_test_shown[] = {"ok", "reason", "message", "au
 
 /* A backup destination's probe: objstore_test's {ok, steps} (core/objstore.h). */
 static const char *const dest_test_shown[] = {"ok", "steps", NULL};
+/* A backup's upload and read-back (the agent's backup.c); the backup row has them too. */
+static const char *const backup_run_shown[] = {"object_key", "size_bytes", "sha256", "verified_at",
+    NULL};
+/* A restore: what was streamed back and the safety backup made before it. */
+static const char *const restore_shown[] = {"restored", "size_bytes", "sha256", "safety", NULL};
+static const char *const import_shown[] = {"imported_bytes", NULL};
 
 static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
 static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
@@ -45,6 +51,10 @@ static const struct job_kind kinds[] = {
 	{"git.hook", CAP_READ, false, git_hook_shown},
 	/* A destination's probe (backups.c, tenant admins; no secret). */
 	{"backup.dest_test", CAP_READ, false, dest_test_shown},
+	/* A manual backup needed deploy, a restore or an import write (backups.c). */
+	{"backup.run", CAP_DEPLOY, false, backup_run_shown},
+	{"backup.restore", CAP_WRITE, false, restore_shown},
+	{"db.import", CAP_WRITE, false, import_shown},
 	/* Its session's target needed write (a shell reads the env); no result. */
 	{"terminal.open", CAP_WRITE, false, NULL},
 	{NULL, CAP_DEPLOY, false, NULL},
