@@ -10,6 +10,7 @@
 #include "../core/router.h"
 
 extern const struct route api_system_routes[];
+extern const struct route api_pitr_routes[];
 extern const struct route api_auth_routes[];
 extern const struct route api_service_key_routes[];
 extern const struct route api_user_routes[];
@@ -91,5 +92,20 @@ bool env_refs_kind(size_t i, const char **kind, const char **list);
  */
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
+
+/*
+ * For pitr.c (databases.c): the image line of type x version as the SQL
+ * functions read it (NULL: not in the table; *known may be NULL); a new
+ * database id (37 bytes); the password of database from_id (sealed)
+ * sealed again for database to_id (arena; NULL when it does not open).
+ */
+const char *databases_image_spec(struct req *r, const char *type, const char *version,
+    const char **known);
+void        databases_uuid_new(char *out);
+const char *databases_password_copy(struct req *r, const char *from_id, const char *sealed,
+    const char *to_id);
+/* The project_of of /databases/:id routes; the database object answered. */
+const char *databases_project_of(struct req *r);
+enum err    databases_respond(struct req *r, const char *id, int status);
 
 #endif

@@ -71,6 +71,7 @@ static const struct route *const sections[] = {
 	api_job_routes,
 	api_volume_routes,
 	api_database_routes,
+	api_pitr_routes,
 	api_registry_routes,
 	api_git_provider_routes,
 	api_webhook_routes,
