@@ -42,11 +42,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
 
 # launcher-agent: its modules (fcgi/agent/) stay out of liblauncher.a, so the
-# pool never links them; it takes only util/log/arena/buf from the library
-# and needs only libcurl, cJSON and libcrypto (SHA-1 of the WebSocket handshake).
+# pool never links them; it takes only util/log/arena/buf and the object
+# store layer (objstore/s3: backups) from the library and needs only libcurl,
+# cJSON, libcrypto (SHA-1 of the WebSocket handshake) and libsodium (the
+# objects' sha256).
 AGENT_SRC := $(wildcard fcgi/agent/*.c)
 AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
-AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto 2>/dev/null) -lutil
+AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto libsodium 2>/dev/null) -lutil
 BINS      += $(BUILD)/bin/launcher-agent
 
 # launcher-ws: the WebSocket daemon (fcgi/ws/), the only user of
