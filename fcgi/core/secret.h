@@ -47,6 +47,12 @@
 #define SECRET_DB_PASSWORD "db-password"
 /* A registry's password (registries.password_sealed, API.md §14). */
 #define SECRET_REGISTRY_PASSWORD "registry-password"
+/*
+ * A backup destination's keys, JSON {"access_key", "secret_key"}
+ * (backup_destinations.credentials_sealed), bound to the destination:
+ * secret_bound_purpose(r, SECRET_BACKUP_DESTINATION, <id>).
+ */
+#define SECRET_BACKUP_DESTINATION "backup-destination"
 
 /*
  * A purpose bound to one row: purpose ":" binding, in the request's arena
