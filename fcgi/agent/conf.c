@@ -202,6 +202,10 @@ static const struct conf_key conf_keys[] = {
 	T("wake_idle_timeout", wake_idle_ms, "75", 1000, 3600000, "seconds without a frame (launcher-ws "
 	    "pings every 30 s) after which the wake-up channel counts as dead and is reopened"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),
+	S(backup_local_root, "", valid_path, "root of the `local` backup destinations: a tenant's "
+	    "objects go under <root>/<tenant_id>/<path> (empty: <state_dir>/backups)"),
+	I(backup_verify_delay_ms, "0", 0, 600000, "ms a backup waits between its upload and the "
+	    "read-back that verifies it (for eventually consistent object stores; 0 = none)"),
 	S(log_level, "info", valid_level, "error|warn|info|debug"),
 };
 

@@ -53,6 +53,8 @@ struct agent_conf {
 	int64_t volumes_interval_ms;		/* key volumes_interval, seconds */
 	int64_t wake_idle_ms;			/* key wake_idle_timeout, seconds */
 	char    state_dir[AGENT_STR_MAX];
+	char    backup_local_root[AGENT_STR_MAX];	/* "" = <state_dir>/backups */
+	int64_t backup_verify_delay_ms;		/* wait before a backup's read-back */
 	char    log_level[16];
 };
 
