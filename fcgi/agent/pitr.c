@@ -123,7 +123,11 @@ endpoint_host(const char *url, char *host, size_t hostlen, int *port)
 	if (util_snprintf(host, hostlen, "%.*s", (int)n, h) < 0)
 		return -1;
 	if ((colon = strchr(host, ':')) != NULL) {
-		*port = (int)strtol(colon + 1, NULL, 10);
+		int64_t v;
+
+		if (util_parse_i64(colon + 1, 1, 65535, &v) != 0)
+			return -1;
+		*port = (int)v;
 		host[colon - host] = '\0';
 	}
 	return 0;
@@ -309,6 +313,8 @@ pitr_backup(struct xfer *x, struct arena *a, const struct app_io *io, const char
 	}
 	*arch = '\0';
 	archived = strtod(arch + 16, &end);
+	if (end == arch + 16)
+		archived = 0;
 	*pitr = pitr_window_parse(info + 12, archived, err, errlen);
 	if (*pitr == NULL)
 		return -1;

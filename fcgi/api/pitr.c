@@ -64,6 +64,21 @@ load(struct req *r, PGresult **row, const char **spec)
 	return ERR_OK;
 }
 
+/*
+ * A target outside the window (pitr_check_target): the message gives the
+ * window too, not only the details; other errors go to the router.
+ */
+static enum err
+target_error(struct req *r, enum err e)
+{
+	const char *why;
+
+	if (e == ERR_BAD_REQUEST && strcmp(db_field(r, &why), "target_time") == 0)
+		return http_field_error(r, arena_printf(r->a, "target_time %s", why), "target_time",
+		    why);
+	return e;
+}
+
 static enum err
 recovery_window(struct req *r)
 {
@@ -85,10 +100,11 @@ pitr(struct req *r)
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, pitr_fields, v)) != ERR_OK ||
-	    (e = load(r, &row, &spec)) != ERR_OK ||
-	    (e = db_run(r, &st_pitr_restore, &res, http_param(r, "id"), v[0].s, spec,
-	    r->who.user_id)) != ERR_OK)
+	    (e = load(r, &row, &spec)) != ERR_OK)
 		return e;
+	if ((e = db_run(r, &st_pitr_restore, &res, http_param(r, "id"), v[0].s, spec,
+	    r->who.user_id)) != ERR_OK)
+		return target_error(r, e);
 	return job_respond_queued(r, db_get(res, 0, "id"));
 }
 
@@ -112,7 +128,7 @@ pitr_clone(struct req *r)
 	e = db_run(r, &st_pitr_clone, &res, db_get(row, 0, "id"), id, v[0].s, v[1].s, spec, sealed,
 	    r->who.user_id);
 	if (e != ERR_OK)
-		return e;
+		return target_error(r, e);
 	return databases_respond(r, id, 201);
 }
 
