@@ -265,8 +265,11 @@ BEGIN
 	END IF;
 END $$;
 
--- The source of a pitr action, locked: running, nothing in progress.
-CREATE FUNCTION pitr_source(p_db uuid)
+-- The source of a pitr action, locked; p_target (when given) inside its
+-- window (a 400 says more than a 409 would), then running with no action
+-- and no job in progress but those of p_ignore (a window refresh does not
+-- hold a restore up; a base backup does not hold up a clone).
+CREATE FUNCTION pitr_source(p_db uuid, p_target timestamptz, p_ignore text[])
 RETURNS databases
 LANGUAGE plpgsql AS $$
 DECLARE d databases;
@@ -275,7 +278,13 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'database not found' USING ERRCODE = 'P0002';
 	END IF;
-	IF d.status <> 'running' OR d.pending_action IS NOT NULL OR database_busy(d.server_id, d.id) THEN
+	IF p_target IS NOT NULL THEN
+		PERFORM pitr_check_target(d, p_target);
+	END IF;
+	IF d.status <> 'running' OR d.pending_action IS NOT NULL OR EXISTS (
+	       SELECT 1 FROM jobs j WHERE j.server_id = d.server_id
+	          AND j.status IN ('queued', 'running') AND j.kind LIKE 'db.%'
+	          AND j.payload ->> 'database_id' = d.id::text AND j.kind <> ALL (p_ignore)) THEN
 		RAISE EXCEPTION 'the database is % with %: retry when it runs with nothing in progress',
 			d.status, coalesce(d.pending_action, 'a job in progress')
 			USING ERRCODE = 'LN409';
@@ -287,9 +296,8 @@ END $$;
 CREATE FUNCTION api_database_pitr(p_db uuid, p_target timestamptz, p_image jsonb, p_user uuid)
 RETURNS uuid
 LANGUAGE plpgsql AS $$
-DECLARE d databases := pitr_source(p_db);
+DECLARE d databases := pitr_source(p_db, p_target, '{db.pitr_info}');
 BEGIN
-	PERFORM pitr_check_target(d, p_target);
 	UPDATE databases SET status = 'restoring', status_reason = NULL WHERE id = p_db;
 	RETURN job_enqueue(d.tenant_id, d.server_id, d.project_id, 'db.pitr_restore',
 		database_job_payload(d, p_image) || jsonb_build_object('pitr_restore',
@@ -307,9 +315,8 @@ CREATE FUNCTION api_database_pitr_clone(p_db uuid, p_id uuid, p_target timestamp
 	p_image jsonb, p_password_sealed text, p_user uuid)
 RETURNS uuid
 LANGUAGE plpgsql AS $$
-DECLARE d databases := pitr_source(p_db);
+DECLARE d databases := pitr_source(p_db, p_target, '{db.pitr_info,db.pitr_backup}');
 BEGIN
-	PERFORM pitr_check_target(d, p_target);
 	PERFORM api_database_create(p_id, d.project_id, jsonb_build_object('name', p_name,
 		'type', d.type, 'environment_id', d.environment_id, 'server_id', d.server_id,
 		'cpu_limit', d.cpu_limit, 'memory_limit', d.memory_limit), p_image, p_password_sealed,
@@ -333,7 +340,7 @@ END $$;
 CREATE FUNCTION api_database_switch(p_db uuid, p_restored uuid, p_image jsonb, p_user uuid)
 RETURNS uuid
 LANGUAGE plpgsql AS $$
-DECLARE a databases := pitr_source(p_db); b databases;
+DECLARE a databases := pitr_source(p_db, NULL, '{db.pitr_info,db.pitr_backup}'); b databases;
 BEGIN
 	SELECT * INTO b FROM databases WHERE id = p_restored FOR UPDATE;
 	IF NOT FOUND OR b.restored_from_id IS DISTINCT FROM a.id THEN
@@ -359,7 +366,7 @@ END $$;
 GRANT EXECUTE ON FUNCTION pitr_repo(uuid, uuid, integer),
 	api_database_new(uuid, uuid, jsonb, jsonb, text, uuid), database_job_payload(databases, jsonb),
 	pitr_destination(text, boolean, uuid), database_busy(uuid, uuid), pitr_time(text),
-	pitr_check_target(databases, timestamptz), pitr_source(uuid),
+	pitr_check_target(databases, timestamptz), pitr_source(uuid, timestamptz, text[]),
 	api_database_pitr(uuid, timestamptz, jsonb, uuid),
 	api_database_pitr_clone(uuid, uuid, timestamptz, text, jsonb, text, uuid),
 	api_database_switch(uuid, uuid, jsonb, uuid) TO launcher_api;
