@@ -22,7 +22,7 @@ SET search_path = launcher;
 CREATE TABLE backup_destinations (
 	id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	tenant_id          uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
-	name               text NOT NULL CHECK (name ~ '^[a-z0-9 ._-]{1,64}$'),
+	name               text NOT NULL CHECK (name ~ '^[a-z0-9 ._-]+$' AND length(name) <= 64),
 	provider           text NOT NULL
 	                   CHECK (provider IN ('s3', 'r2', 'backblaze', 'minio', 'custom', 'local')),
 	bucket             text CHECK (length(bucket) BETWEEN 3 AND 63),
@@ -31,8 +31,9 @@ CREATE TABLE backup_destinations (
 	account_id         text CHECK (account_id ~ '^[A-Za-z0-9]{1,64}$'),
 	jurisdiction       text CHECK (jurisdiction ~ '^[a-z]{2,8}$'),
 	-- A prefix in the bucket; for local the directory under
-	-- <backup_local_root>/<tenant_id>/: relative, no "..".
-	path               text CHECK (path ~ '^[A-Za-z0-9._/-]{1,512}$' AND path !~ '^/'
+	-- <backup_local_root>/<tenant_id>/: relative, no ".." (the API checks it
+	-- with the object store layer's objstore_dest_check; this is the last word).
+	path               text CHECK (path ~ '^[A-Za-z0-9._~/-]+$' AND length(path) <= 512 AND path !~ '^/'
 	                               AND path !~ '(^|/)\.\.(/|$)'),
 	url_style          text NOT NULL DEFAULT 'path' CHECK (url_style IN ('path', 'virtual')),
 	-- {"access_key", "secret_key"}; NULL for local.
@@ -279,7 +280,8 @@ BEGIN
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'a % database cannot be backed up yet', d.type USING ERRCODE = 'LN409';
 		END IF;
-		b.project_id := d.project_id; b.server_id := d.server_id; b.resource_name := d.name;
+		b.tenant_id := d.tenant_id; b.project_id := d.project_id; b.server_id := d.server_id;
+		b.resource_name := d.name;
 		b.engine := d.type; b.engine_version := d.version;
 		resource := jsonb_build_object('database', backup_database_payload(d));
 	ELSIF p_resource_type = 'volume' THEN
@@ -288,13 +290,14 @@ BEGIN
 			RAISE EXCEPTION 'no such volume' USING ERRCODE = 'LN400', COLUMN = 'resource_id';
 		END IF;
 		SELECT * INTO f FROM backup_format(NULL);
-		b.project_id := v.project_id; b.server_id := v.server_id; b.resource_name := v.name;
+		b.tenant_id := v.tenant_id; b.project_id := v.project_id; b.server_id := v.server_id;
+		b.resource_name := v.name;
 		resource := jsonb_build_object('volume', backup_volume_payload(v));
 	ELSE
 		RAISE EXCEPTION 'buckets are not available yet' USING ERRCODE = 'LN400',
 			COLUMN = 'resource_type';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM backup_destinations WHERE id = p_dest) THEN
+	IF NOT EXISTS (SELECT 1 FROM backup_destinations WHERE id = p_dest AND tenant_id = b.tenant_id) THEN
 		RAISE EXCEPTION 'no such backup destination' USING ERRCODE = 'LN400',
 			COLUMN = 'destination_id';
 	END IF;
@@ -302,10 +305,11 @@ BEGIN
 	b.format := f.format;
 	b.object_key := format('launcher/%s/%s/%s-%s.%s', p_resource_type, p_resource_id,
 		to_char(b.created_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS"Z"'), b.id, f.ext);
-	INSERT INTO backups (id, project_id, server_id, resource_type, resource_id, resource_name,
-	                     engine, engine_version, format, schedule_id, destination_id, trigger,
-	                     status, object_key, created_at)
-	VALUES (b.id, b.project_id, b.server_id, b.resource_type, b.resource_id, b.resource_name,
+	-- tenant_id explicit: launcher-backup's SECURITY DEFINER callers have no session tenant.
+	INSERT INTO backups (id, tenant_id, project_id, server_id, resource_type, resource_id,
+	                     resource_name, engine, engine_version, format, schedule_id, destination_id,
+	                     trigger, status, object_key, created_at)
+	VALUES (b.id, b.tenant_id, b.project_id, b.server_id, b.resource_type, b.resource_id, b.resource_name,
 	        b.engine, b.engine_version, b.format, b.schedule_id, b.destination_id, b.trigger,
 	        b.status, b.object_key, b.created_at)
 	RETURNING * INTO b;
@@ -431,10 +435,15 @@ BEGIN
 			UPDATE backup_schedules SET last_status = 'running', last_run_at = now()
 			 WHERE id = b.schedule_id;
 		ELSE
-			ok := NEW.status = 'succeeded' AND jsonb_typeof(res -> 'size_bytes') = 'number'
+			-- A restore's safety backup may have succeeded whatever became of
+			-- the restore itself.
+			ok := coalesce((NEW.status = 'succeeded' OR NEW.kind = 'backup.restore')
+			      AND jsonb_typeof(res -> 'size_bytes') = 'number'
 			      AND (res ->> 'size_bytes')::numeric >= 0 AND res ->> 'sha256' ~ '^[0-9a-f]{64}$'
-			      AND res ->> 'verified_at' ~ '^\d{4}-\d\d-\d\dT';
-			IF NOT ok AND NEW.status = 'succeeded' THEN
+			      AND res ->> 'verified_at' ~ '^\d{4}-\d\d-\d\dT', false);
+			IF NOT ok AND NEW.kind = 'backup.restore' THEN
+				why := 'the restore ended before its safety backup was verified';
+			ELSIF NOT ok AND NEW.status = 'succeeded' THEN
 				why := 'the agent reported no verified size and checksum';
 			END IF;
 			UPDATE backups SET

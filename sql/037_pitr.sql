@@ -292,6 +292,13 @@ BEGIN
 	RETURN d;
 END $$;
 
+-- A target as pgBackRest's --target takes it: "2026-12-06 01:30:00.000000+00".
+CREATE FUNCTION pitr_target(p timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'
+$$;
+
 -- POST /databases/:id/pitr: in place.  The job id.
 CREATE FUNCTION api_database_pitr(p_db uuid, p_target timestamptz, p_image jsonb, p_user uuid)
 RETURNS uuid
@@ -301,7 +308,7 @@ BEGIN
 	UPDATE databases SET status = 'restoring', status_reason = NULL WHERE id = p_db;
 	RETURN job_enqueue(d.tenant_id, d.server_id, d.project_id, 'db.pitr_restore',
 		database_job_payload(d, p_image) || jsonb_build_object('pitr_restore',
-			jsonb_build_object('target_time', p_target, 'source', pitr_repo(d.id,
+			jsonb_build_object('target_time', pitr_target(p_target), 'source', pitr_repo(d.id,
 				d.pitr_destination_id, (p_image ->> 'pitr_archive_timeout')::integer))),
 		p_user);
 END $$;
@@ -323,7 +330,7 @@ BEGIN
 		p_user);
 	UPDATE databases SET restored_from_id = d.id WHERE id = p_id;
 	UPDATE jobs SET payload = payload || jsonb_build_object('pitr_restore',
-		jsonb_build_object('target_time', p_target, 'source', pitr_repo(d.id,
+		jsonb_build_object('target_time', pitr_target(p_target), 'source', pitr_repo(d.id,
 			d.pitr_destination_id, NULL)))
 	 WHERE kind = 'db.provision' AND status = 'queued' AND payload ->> 'database_id' = p_id::text;
 	RETURN p_id;
@@ -365,7 +372,7 @@ END $$;
 
 GRANT EXECUTE ON FUNCTION pitr_repo(uuid, uuid, integer),
 	api_database_new(uuid, uuid, jsonb, jsonb, text, uuid), database_job_payload(databases, jsonb),
-	pitr_destination(text, boolean, uuid), database_busy(uuid, uuid), pitr_time(text),
+	pitr_destination(text, boolean, uuid), database_busy(uuid, uuid), pitr_time(text), pitr_target(timestamptz),
 	pitr_check_target(databases, timestamptz), pitr_source(uuid, timestamptz, text[]),
 	api_database_pitr(uuid, timestamptz, jsonb, uuid),
 	api_database_pitr_clone(uuid, uuid, timestamptz, text, jsonb, text, uuid),

@@ -101,6 +101,7 @@ stop_stack() {
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
 	registry_stop auth
+	if [ "${need_s3:-0}" = 1 ]; then bash tests/lib/radosgw.sh stop "$LAUNCHER_STATE_DIR/radosgw"; fi
 	if [ "${need_dns:-0}" = 1 ]; then
 		if declare -F pebble_stop > /dev/null; then pebble_stop "$LAUNCHER_STATE_DIR/pebble"; fi
 		dns_stop
@@ -207,6 +208,27 @@ if [ "$need_dns" = 1 ]; then
 	else
 		tail -n 20 "$LAUNCHER_STATE_DIR/pebble.out" 2> /dev/null
 		echo "dnsmasq/pebble: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
+fi
+# The S3 server (backups, PITR, the object store layer): radosgw on loopback
+# (tests/lib/radosgw.sh, a one-node Ceph in RAM), started once for the suite
+# when the selected modules need it (the whole suite, or a filter naming
+# backup, objstore, pitr or s3); its S3_TEST_* exports (endpoint, region, two
+# users' keys, S3_TEST_DNS_NAME for virtual-host style) are the tests'.
+need_s3=0
+if [ "$#" -eq 0 ]; then need_s3=1; fi
+for a in "$@"; do
+	case $a in *backup* | *objstore* | *pitr* | *s3*) need_s3=1 ;; esac
+done
+if [ "$need_s3" = 1 ]; then
+	if bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
+		2> "$LAUNCHER_STATE_DIR/radosgw.log"; then
+		# shellcheck disable=SC1091 # export lines
+		. "$LAUNCHER_STATE_DIR/radosgw.env"
+	else
+		tail -n 20 "$LAUNCHER_STATE_DIR/radosgw.log"
+		echo "radosgw: 0 passed, 1 failed"
 		failed=$((failed + 1))
 	fi
 fi

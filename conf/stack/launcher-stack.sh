@@ -36,6 +36,9 @@
 #   LAUNCHER_RATE_KEY     [20r/s]  LAUNCHER_BURST_KEY  [40]
 #   LAUNCHER_RATE_AUTH    [2r/s]   LAUNCHER_BURST_AUTH [10]
 #   LAUNCHER_MAX_BODY     [1048576] bytes, nginx and application
+#   LAUNCHER_IMPORT_MAX_BYTES [1073741824] largest database import (POST
+#                           /databases/:id/import): nginx's import location and
+#                           import_max_bytes
 #   LAUNCHER_WS_CONN_IP   [64]     open WebSockets per client address (nginx limit_conn)
 #   LAUNCHER_WS_UPSTREAM  [] host:port of a WebSocket daemon run elsewhere, behind
 #                           /<tenant>/ws/; empty = the stack's own launcher-ws on
@@ -233,6 +236,7 @@ load_config() {
     RATE_AUTH=${LAUNCHER_RATE_AUTH:-2r/s}
     BURST_AUTH=${LAUNCHER_BURST_AUTH:-10}
     MAX_BODY=${LAUNCHER_MAX_BODY:-1048576}
+    IMPORT_MAX=${LAUNCHER_IMPORT_MAX_BYTES:-1073741824}
     WS_UPSTREAM=${LAUNCHER_WS_UPSTREAM:-}
     BIN_DIR=${LAUNCHER_BIN_DIR:-$REPO/build/bin}
     PG_BIN=${LAUNCHER_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -287,7 +291,7 @@ load_config() {
     for v in RATE_IP RATE_KEY RATE_AUTH; do
         [[ ${!v} =~ ^[0-9]+r/[sm]$ ]] || die "LAUNCHER_$v must look like 20r/s or 100r/m (got '${!v}')"
     done
-    for v in BURST_IP BURST_KEY BURST_AUTH MAX_BODY WS_CONN_IP; do
+    for v in BURST_IP BURST_KEY BURST_AUTH MAX_BODY IMPORT_MAX WS_CONN_IP; do
         is_uint "${!v}" || die "LAUNCHER_$v must be a number (got '${!v}')"
     done
     [ -z "$WS_UPSTREAM" ] || [[ $WS_UPSTREAM =~ $hostport_re && $WS_UPSTREAM != *'*'* ]] ||
@@ -717,6 +721,12 @@ choose_nginx_user() {
     NGINX_GROUP=$(id -gn "$NGINX_USER")
 }
 
+# Staged database imports: nginx's workers write the uploads (tmp/) and
+# read them back for the agent; the pool renames and removes them.
+prepare_imports() {
+    install -d -m 0700 -o "$NGINX_USER" -g "$NGINX_GROUP" "$STATE/imports" "$STATE/imports/tmp"
+}
+
 write_app_conf() {
     local tmp=$CONF.tmp
     cat > "$tmp" <<EOF
@@ -735,6 +745,10 @@ db_reconnect_interval_ms = 500
 master_key_file = "$STATE/secrets/master.key"
 fcgi_state_file = "$RUN_DIR/fcgi.state"
 max_body_bytes = $MAX_BODY
+# Database imports: nginx writes each upload under imports_dir/tmp (same
+# filesystem), the pool renames it into imports_dir.
+imports_dir = "$STATE/imports"
+import_max_bytes = $IMPORT_MAX
 jwt_lifetime_seconds = 86400
 jwt_issuer = launcher
 password_hash_cost = interactive
@@ -793,6 +807,7 @@ render() {
         -e "s|@BURST_AUTH@|$BURST_AUTH|g" \
         -e "s|@WS_CONN_IP@|$WS_CONN_IP|g" \
         -e "s|@MAX_BODY@|$MAX_BODY|g" \
+        -e "s|@IMPORT_MAX@|$IMPORT_MAX|g" \
         -e "s|@PLANE_VERSION@|$PLANE_VERSION|g" \
         -e "s|@WS_UPSTREAM@|${WS_UPSTREAM:-unix:$WS_SOCK}|g" \
         "$src" > "$dst.tmp"
@@ -1435,6 +1450,7 @@ do_start() {
     ensure_tls
     copy_static
     choose_nginx_user
+    prepare_imports
     write_app_conf
     run_admin migrate
     run_admin tenant ensure "$TENANT" "$TENANT_NAME"

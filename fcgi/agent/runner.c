@@ -17,6 +17,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "app.h"
+#include "backup_dest.h"
 #include "db.h"
 #include "diag.h"
 #include "domain.h"
@@ -365,6 +366,15 @@ kind_registry_test(struct job_ctx *ctx)
 	    sizeof(ctx->error));
 }
 
+/* backup.dest_test: write, read back and delete a probe (backup_dest.h);
+ * a failed test is a succeeded job whose result says ok=false. */
+static int
+kind_backup_dest_test(struct job_ctx *ctx)
+{
+	return backup_dest_test(ctx->conf, ctx->job->payload, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
+}
+
 /* git.*: a git provider's API (gitprov.h). */
 static int
 kind_git(struct job_ctx *ctx)
@@ -411,6 +421,7 @@ static const struct {
 	{"app.exec", kind_app},
 	{"volume.remove", kind_volume_remove},
 	{"registry.test", kind_registry_test},
+	{"backup.dest_test", kind_backup_dest_test},
 	{"db.provision", kind_app},
 	{"db.start", kind_app},
 	{"db.stop", kind_app},

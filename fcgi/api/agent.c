@@ -6,8 +6,10 @@
  */
 #include "api.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -104,6 +106,15 @@ DB_STMT st_volumes = {"agent_volumes",
 DB_STMT st_claim_db = {"agent_claim_db",
     "SELECT id, password_sealed, pending_password_sealed FROM databases"
     " WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* A backup destination's sealed keys (the claim of a backup.* / db.* job). */
+DB_STMT st_claim_dest = {"agent_claim_dest",
+    "SELECT credentials_sealed FROM backup_destinations WHERE id = $1::uuid"};
+/* The upload of this server's running db.import (sql/035_backups.sql). */
+DB_STMT st_import_upload = {"agent_import_upload",
+    "SELECT db_import_upload($1::uuid, $2::uuid) AS upload_id"};
+/* POST /agent/jobs/:id/progress {"phase"} (sql/035_backups.sql). */
+DB_STMT st_phase = {"agent_job_phase",
+    "SELECT backup_job_phase($1::uuid, $2::uuid, $3) AS running"};
 /* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
 DB_STMT st_claim_terminal = {"agent_claim_terminal",
     "SELECT terminal_job_payload($1::uuid, $2::uuid) AS payload"};
@@ -152,7 +163,7 @@ DB_STMT st_complete = {"agent_complete",
     "UPDATE jobs SET status = $3, result = $4::jsonb, result_sealed = $6, error = $5,"
     " finished_at = now(),"
     " lease_expires_at = NULL WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
-    " RETURNING id, kind"};
+    " RETURNING id, kind, payload->>'upload_id' AS _upload"};
 
 static const char *
 check_nonneg(const cJSON *v)
@@ -225,6 +236,7 @@ static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
 static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
 static enum err add_terminal(struct req *r, cJSON *job);
+static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *payload);
 
 static enum err
 claim(struct req *r)
@@ -261,6 +273,12 @@ claim(struct req *r)
 	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "git.", 4) == 0 &&
 	    (e = add_git_secrets(r, db_get(res, 0, "kind"), cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
+	if (PQntuples(res) == 1 && (e = add_backup_secrets(r, db_get(res, 0, "kind"),
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "job"),
+	    "payload"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
@@ -443,6 +461,73 @@ add_db_passwords(struct req *r, const char *kind, cJSON *payload)
 }
 
 /*
+ * A destination object's keys (backup_destinations.credentials_sealed,
+ * bound to its id), opened into it: "access_key", "secret_key".  A
+ * destination without keys (local), or deleted since, adds nothing.
+ */
+static enum err
+add_destination_keys(struct req *r, cJSON *dest)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(dest, "id");
+	const char  *purpose;
+	PGresult    *res;
+	cJSON       *keys;
+	char        *plain;
+	enum err     e;
+
+	if (!cJSON_IsString(id) || !util_is_uuid(id->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_dest, &res, id->valuestring)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1 || db_isnull(res, 0, "credentials_sealed"))
+		return ERR_OK;
+	if ((purpose = secret_bound_purpose(r, SECRET_BACKUP_DESTINATION, id->valuestring)) == NULL)
+		return ERR_INTERNAL;
+	if ((plain = secret_open(r, purpose, db_get(res, 0, "credentials_sealed"), NULL)) == NULL ||
+	    (keys = cJSON_Parse(plain)) == NULL) {
+		log_error("claim: the keys of backup destination %s do not open", id->valuestring);
+		return ERR_INTERNAL;
+	}
+	for (const char *const *k = (const char *const[]){"access_key", "secret_key", NULL}; *k; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(keys, *k);
+
+		cJSON_DeleteItemFromObjectCaseSensitive(dest, *k);
+		if (cJSON_IsString(v))
+			cJSON_AddStringToObject(dest, *k, v->valuestring);
+	}
+	cJSON_Delete(keys);
+	return ERR_OK;
+}
+
+/*
+ * The secrets of a backup job (CONTRACT §3), never in its stored payload:
+ * the destination's keys ("destination", or a restoring db.provision's
+ * "restore"."destination") and the database's password ("database" of
+ * backup.run, backup.restore, db.import; add_db_passwords checks that the
+ * database is on this server).
+ */
+static enum err
+add_backup_secrets(struct req *r, const char *kind, cJSON *payload)
+{
+	cJSON   *dest = cJSON_GetObjectItemCaseSensitive(payload, "destination");
+	cJSON   *db = cJSON_GetObjectItemCaseSensitive(payload, "database");
+	enum err e;
+
+	if (strncmp(kind, "backup.", 7) != 0 && strcmp(kind, "db.import") != 0 &&
+	    strcmp(kind, "db.provision") != 0)
+		return ERR_OK;
+	if (strcmp(kind, "db.provision") == 0)
+		dest = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload,
+		    "restore"), "destination");
+	if (cJSON_IsObject(dest) && (e = add_destination_keys(r, dest)) != ERR_OK)
+		return e;
+	if (cJSON_IsObject(db) && strcmp(kind, "backup.delete") != 0 &&
+	    (e = add_db_passwords(r, kind, db)) != ERR_OK)
+		return e;
+	return ERR_OK;
+}
+
+/*
  * A registry's address and credentials, as the release env of an app.*
  * job: the password is sealed in the database (registries.password_sealed)
  * and opened into the claim's answer only, never the stored payload.
@@ -609,29 +694,63 @@ check_lines(const cJSON *v)
 	return NULL;
 }
 
+static const char *const phases[] = {"verifying", NULL};
+
 static const struct field progress_fields[] = {
-	{"lines", F_STRINGS, true, false, 1, MAX_LINES, check_lines},
+	{"lines", F_STRINGS, false, false, 1, MAX_LINES, check_lines},
+	/* A backup.run reading its object back (sql/035: the backup shows verifying). */
+	{"phase", F_ENUM, false, false, 0, 0, NULL, .options = phases},
 };
+
+static void
+progress_rule(struct req *r, const struct field_val *v, cJSON *details)
+{
+	(void)r;
+	if (!v[0].present && !v[1].present)
+		json_detail(details, "lines", "is required (or phase)");
+}
 
 static enum err
 progress(struct req *r)
 {
 	const char      *id = http_param(r, "jobId");
-	struct field_val v[1];
+	struct field_val v[2];
 	PGresult        *res;
 	char            *lines;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
-	    (e = JSON_FIELDS(r, progress_fields, v)) != ERR_OK)
+	    (e = JSON_FIELDS_RULE(r, progress_fields, v, progress_rule)) != ERR_OK)
 		return e;
-	lines = cJSON_PrintUnformatted(v[0].node);
-	arena_defer(r->a, free, lines);
-	if ((e = db_run(r, &st_progress, &res, id, r->who.server_id, lines)) != ERR_OK)
-		return e;
-	if (strcmp(PQcmdTuples(res), "0") == 0)
-		return not_running(r, id);
+	if (v[1].present) {
+		if ((e = db_run(r, &st_phase, &res, id, r->who.server_id, v[1].s)) != ERR_OK)
+			return e;
+		if (strcmp(db_get(res, 0, "running"), "t") != 0)
+			return not_running(r, id);
+	}
+	if (v[0].present) {
+		lines = cJSON_PrintUnformatted(v[0].node);
+		arena_defer(r->a, free, lines);
+		if ((e = db_run(r, &st_progress, &res, id, r->who.server_id, lines)) != ERR_OK)
+			return e;
+		if (strcmp(PQcmdTuples(res), "0") == 0)
+			return not_running(r, id);
+	}
 	return http_no_content(r);
+}
+
+/*
+ * A finished db.import's staged upload goes (a job ended otherwise, by its
+ * lease or deadline, leaves it to launcher-backup's sweep of imports_dir).
+ */
+static void
+import_done(struct req *r, PGresult *res)
+{
+	const char *f = db_isnull(res, 0, "_upload") ? NULL :
+	    backups_import_file(r, db_get(res, 0, "_upload"));
+
+	if (f != NULL && unlink(f) != 0 && errno != ENOENT)
+		log_error("import: unlink %s: %s", f, strerror(errno));
 }
 
 static const char *
@@ -677,7 +796,30 @@ complete(struct req *r)
 		return e;
 	if (PQntuples(res) != 1)
 		return not_running(r, id);
+	if (strcmp(db_get(res, 0, "kind"), "db.import") == 0)
+		import_done(r, res);
 	return http_respond_row(r, 200, res, 0);
+}
+
+/*
+ * GET /agent/imports/:jobId: the staged upload of this server's running
+ * db.import, served by nginx from imports_dir (X-Accel-Redirect to its
+ * internal location /.lnchr-imports/, conf/nginx/locations.conf.in).
+ */
+static enum err
+import_file(struct req *r)
+{
+	PGresult *res;
+	enum err  e;
+
+	if ((e = db_run(r, &st_import_upload, &res, http_param(r, "jobId"), r->who.server_id)) !=
+	    ERR_OK)
+		return e;
+	if (db_isnull(res, 0, "upload_id"))
+		return http_error(r, ERR_NOT_FOUND, "no running import job of this server with this id");
+	http_add_header(r, "X-Accel-Redirect", arena_printf(r->a, "/.lnchr-imports/%s",
+	    db_get(res, 0, "upload_id")));
+	return http_respond_raw(r, 200, "application/octet-stream", "", 0);
 }
 
 #define MAX_REPORT_ITEMS 10000
@@ -873,6 +1015,8 @@ const struct route api_agent_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/agent/instances", .fn = report_instances,
 	    .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/logs", .fn = report_logs, .flags = ROUTE_AGENT},
+	{.methods = HTTP_GET, .pattern = "/agent/imports/:jobId", .fn = import_file,
+	    .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/volumes", .fn = report_volumes,
 	    .flags = ROUTE_AGENT},
 	{0},

@@ -34,6 +34,7 @@ extern const struct route api_git_provider_routes[];
 extern const struct route api_webhook_routes[];
 extern const struct route api_terminal_routes[];
 extern const struct route api_domain_routes[];
+extern const struct route api_backup_routes[];
 
 /*
  * A terminal session on the target ("application", "database", "server")
@@ -90,22 +91,38 @@ bool env_refs_kind(size_t i, const char **kind, const char **list);
  * name in c's environment; 0 and *out (malloc'd), 1 when there is none,
  * -1 and *why (malloc'd) when its password does not open.
  */
+/*
+ * A new database like POST /databases (databases.c): name, type and
+ * version in project_id, environment_id and server_id (NULL: the
+ * project's defaults), its password sealed, db.provision queued; *id its
+ * id.  Answers 409 itself (name taken, image gone).  A restore into a new
+ * database (backups.c) then adds "restore" to the provision's payload.
+ */
+enum err databases_create_like(struct req *r, const char *project_id, const char *environment_id,
+    const char *server_id, const char *type, const char *version, const char *name,
+    const char **id);
+/* The database object of id, answered with status (its ETag set). */
+enum err databases_respond(struct req *r, const char *id, int status);
+
+/*
+ * The staged upload upload_id of a database import (backups.c):
+ * <imports_dir>/<upload_id>, in the arena; NULL unless upload_id is a UUID.
+ */
+const char *backups_import_file(struct req *r, const char *upload_id);
+
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 
 /*
  * For pitr.c (databases.c): the image line of type x version as the SQL
- * functions read it (NULL: not in the table; *known may be NULL); a new
- * database id (37 bytes); the password of database from_id (sealed)
+ * functions read it (NULL: not in the table; *known may be NULL); the password of database from_id (sealed)
  * sealed again for database to_id (arena; NULL when it does not open).
  */
 const char *databases_image_spec(struct req *r, const char *type, const char *version,
     const char **known);
-void        databases_uuid_new(char *out);
 const char *databases_password_copy(struct req *r, const char *from_id, const char *sealed,
     const char *to_id);
-/* The project_of of /databases/:id routes; the database object answered. */
+/* The project_of of /databases/:id routes. */
 const char *databases_project_of(struct req *r);
-enum err    databases_respond(struct req *r, const char *id, int status);
 
 #endif

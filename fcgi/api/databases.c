@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/dbimages.h"
 #include "../core/json.h"
@@ -158,19 +159,6 @@ password_new(char *out)
 	for (size_t i = 0; i < PASSWORD_LEN; i++)
 		out[i] = set[randombytes_uniform(sizeof(set) - 1)];
 	out[PASSWORD_LEN] = '\0';
-}
-
-void
-databases_uuid_new(char *out)
-{
-	unsigned char b[16];
-	char          h[33];
-
-	randombytes_buf(b, sizeof(b));
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	util_hex(h, b, sizeof(b));
-	(void)util_snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
 /* The password sealed for database id (arena), or NULL. */
@@ -313,12 +301,6 @@ databases_project_of(struct req *r)
 	return database_project(r);
 }
 
-enum err
-databases_respond(struct req *r, const char *id, int status)
-{
-	return respond(r, id, status);
-}
-
 /* The row of :id (secrets included; never answered). */
 static enum err
 load(struct req *r, PGresult **res)
@@ -375,13 +357,41 @@ list(struct req *r)
 	return list_run(r, &p, &st_db_list);
 }
 
+/*
+ * Seals a new password for a new id and runs api_database_create with
+ * body (the create fields given) and spec (image_spec); *id (arena) the
+ * new database.  A name taken answers 409.
+ */
+static enum err
+create_row(struct req *r, const char *project, const char *body, const char *spec,
+    const char *name, const char **id)
+{
+	char      nid[37], pw[PASSWORD_LEN + 1];
+	const char *sealed;
+	PGresult *res;
+	enum err  e;
+
+	crypto_uuid_new(nid);
+	password_new(pw);
+	sealed = password_seal(r, nid, pw);
+	sodium_memzero(pw, sizeof(pw));
+	if (sealed == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_db_create, &res, nid, project, body, spec, sealed, r->who.user_id);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, db_message(r, arena_printf(r->a, "name: a database named %s "
+		    "already exists in this environment", name)));
+	if (e != ERR_OK)
+		return e;
+	*id = arena_strdup(r->a, nid);
+	return ERR_OK;
+}
+
 static enum err
 create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
-	const char      *spec, *known, *body, *sealed;
-	char             id[37], pw[PASSWORD_LEN + 1];
-	PGresult        *res;
+	const char      *spec, *known, *body, *id;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
@@ -398,19 +408,45 @@ create(struct req *r)
 		    v[C_VERSION].s, *known ? known : "none"));
 	if ((body = JSON_GIVEN(r, create_fields)) == NULL)
 		return ERR_INTERNAL;
-	databases_uuid_new(id);
-	password_new(pw);
-	sealed = password_seal(r, id, pw);
-	sodium_memzero(pw, sizeof(pw));
-	if (sealed == NULL)
-		return ERR_INTERNAL;
-	e = db_run(r, &st_db_create, &res, id, r->who.project_id, body, spec, sealed, r->who.user_id);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, db_message(r, arena_printf(r->a, "name: a database named %s "
-		    "already exists in this environment", v[C_NAME].s)));
-	if (e != ERR_OK)
+	if ((e = create_row(r, r->who.project_id, body, spec, v[C_NAME].s, &id)) != ERR_OK)
 		return e;
 	return respond(r, id, 201);
+}
+
+enum err
+databases_create_like(struct req *r, const char *project_id, const char *environment_id,
+    const char *server_id, const char *type, const char *version, const char *name,
+    const char **id)
+{
+	const char *spec = databases_image_spec(r, type, version, NULL), *body;
+	cJSON      *o;
+	char       *text;
+
+	if (spec == NULL)
+		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "the image table no longer "
+		    "lists %s %s; add it back to the configuration", type, version));
+	if ((o = cJSON_CreateObject()) == NULL)
+		return ERR_INTERNAL;
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "version", version);
+	if (environment_id != NULL)
+		cJSON_AddStringToObject(o, "environment_id", environment_id);
+	if (server_id != NULL)
+		cJSON_AddStringToObject(o, "server_id", server_id);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text == NULL)
+		return ERR_INTERNAL;
+	body = arena_strdup(r->a, text);
+	cJSON_free(text);
+	return create_row(r, project_id, body, spec, name, id);
+}
+
+enum err
+databases_respond(struct req *r, const char *id, int status)
+{
+	return respond(r, id, status);
 }
 
 static enum err

@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/jobs.h"
 #include "../core/json.h"
@@ -120,7 +121,7 @@ pitr_clone(struct req *r)
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, clone_fields, v)) != ERR_OK ||
 	    (e = load(r, &row, &spec)) != ERR_OK)
 		return e;
-	databases_uuid_new(id);
+	crypto_uuid_new(id);
 	if ((sealed = databases_password_copy(r, db_get(row, 0, "id"),
 	    db_get(row, 0, "password_sealed"), id)) == NULL)
 		return http_error(r, ERR_CONFLICT, "the stored password of this database cannot be "

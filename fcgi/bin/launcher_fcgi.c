@@ -73,6 +73,7 @@ static const struct route *const sections[] = {
 	api_database_routes,
 	api_pitr_routes,
 	api_registry_routes,
+	api_backup_routes,
 	api_git_provider_routes,
 	api_webhook_routes,
 	api_terminal_routes,

@@ -84,6 +84,10 @@ static const struct cfg_key cfg_keys[] = {
 	B(bench_routes, "false", "enable /_bench/select1 (benchmarks only)"),
 	S(icons_dir, "/var/lib/launcher/icons", "where uploaded project icons are written (nginx serves them)"),
 	S(icons_url, "/icons", "URL prefix under which nginx serves icons_dir"),
+	S(imports_dir, "/var/lib/launcher/imports", "staged database imports (POST /databases/:id/import): nginx writes each"
+	    " body under <imports_dir>/tmp, the pool renames it here, the agent fetches it (X-Accel-Redirect)"),
+	I(import_max_bytes, "1073741824", 1024, (int64_t)1 << 40,
+	    "largest database import (nginx's import location must allow it: client_max_body_size)"),
 	I(db_reconnect_interval_ms, "500", 0, 60000, "least time between reconnect attempts"),
 	I(agent_poll_interval_ms, "250", 100, 60000, "how often agents ask for jobs (sent in every heartbeat answer)"),
 	S(ws_listen, "/run/launcher/ws.sock", "launcher-ws: unix socket path (or host:port) nginx proxies /<tenant>/ws/ to"),

@@ -39,6 +39,8 @@ struct config {
 	char    log_level[16];
 	bool    bench_routes;
 	char    icons_dir[CONFIG_STR_MAX];
+	char    imports_dir[CONFIG_STR_MAX];
+	int64_t import_max_bytes;
 	char    icons_url[256];
 	int64_t db_reconnect_interval_ms;
 	int64_t runtime_log_retention_days;

@@ -722,3 +722,16 @@ out:
 	cJSON_Delete(p);
 	return rc;
 }
+
+void
+crypto_uuid_new(char *out)
+{
+	unsigned char b[16];
+	char          h[33];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	util_hex(h, b, sizeof(b));
+	(void)util_snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}

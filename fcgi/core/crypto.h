@@ -83,6 +83,8 @@ int   crypto_sealed_key(const char *sealed);
 
 /* prefix + n unbiased base62 characters, NUL-terminated into out. */
 int  crypto_token(char *out, size_t outlen, const char *prefix, size_t n);
+/* A random (version 4) UUID, lower-case, into out (37 bytes): an id sealed for before its insert. */
+void crypto_uuid_new(char *out);
 /* A uniformly random decimal code of n digits. */
 void crypto_digits(char *out, size_t n);
 

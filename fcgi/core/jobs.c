@@ -19,6 +19,9 @@ static const char *const exec_shown[] = {"exit_code", "output", "instance", "tru
 static const char *const registry_test_shown[] = {"ok", "reason", "message", "auth", "http_status",
     "url", NULL};
 
+/* A backup destination's probe: objstore_test's {ok, steps} (core/objstore.h). */
+static const char *const dest_test_shown[] = {"ok", "steps", NULL};
+
 static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
 static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
 static const char *const git_branches_shown[] = {"repository", "branches", "truncated", NULL};
@@ -40,6 +43,8 @@ static const struct job_kind kinds[] = {
 	{"git.repositories", CAP_READ, false, git_repos_shown},
 	{"git.branches", CAP_READ, false, git_branches_shown},
 	{"git.hook", CAP_READ, false, git_hook_shown},
+	/* A destination's probe (backups.c, tenant admins; no secret). */
+	{"backup.dest_test", CAP_READ, false, dest_test_shown},
 	/* Its session's target needed write (a shell reads the env); no result. */
 	{"terminal.open", CAP_WRITE, false, NULL},
 	{NULL, CAP_DEPLOY, false, NULL},
@@ -151,19 +156,27 @@ job_read(struct req *r, const char *id, cJSON **out, const char **project,
 }
 
 enum err
-job_respond_queued(struct req *r, const char *id)
+job_respond_queued_with(struct req *r, const char *id, const char *name, cJSON *extra)
 {
 	const struct job_kind *k;
 	const char            *project;
 	cJSON                 *o, *d;
 	enum err               e;
 
-	if ((e = job_read(r, id, &o, &project, &k)) != ERR_OK)
-		return e;
-	if (o == NULL)
-		return ERR_INTERNAL;
+	if ((e = job_read(r, id, &o, &project, &k)) != ERR_OK || o == NULL) {
+		cJSON_Delete(extra);
+		return e != ERR_OK ? e : ERR_INTERNAL;
+	}
 	http_add_header(r, "Location", job_url(r, id));
 	d = cJSON_CreateObject();
 	cJSON_AddItemToObject(d, "job", o);
+	if (extra != NULL)
+		cJSON_AddItemToObject(d, name, extra);
 	return http_respond_json(r, 202, d, NULL);
+}
+
+enum err
+job_respond_queued(struct req *r, const char *id)
+{
+	return job_respond_queued_with(r, id, NULL, NULL);
 }

@@ -62,5 +62,8 @@ const char *job_url(struct req *r, const char *id);
  * database error; ERR_INTERNAL when the job just queued is not found).
  */
 enum err job_respond_queued(struct req *r, const char *id);
+/* The same, with one more member of data: name = extra (taken over; a
+ * manual backup answers its backup beside the job). */
+enum err job_respond_queued_with(struct req *r, const char *id, const char *name, cJSON *extra);
 
 #endif

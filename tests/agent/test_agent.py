@@ -470,9 +470,75 @@ def case_wake_refused(plane, tmp):
     check(a.stop() == 0, "exit 0")
 
 
+def s3_bucket(name):
+    """Creates a bucket on the tests' radosgw as S3_TEST_ACCESS_KEY's user
+    (curl signs with SigV4; the empty body's sha256 is named as S3 needs)."""
+    url = "%s/%s" % (os.environ["S3_TEST_ENDPOINT"], name)
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+                        "--aws-sigv4", "aws:amz:%s:s3" % os.environ["S3_TEST_REGION"],
+                        "-u", "%s:%s" % (os.environ["S3_TEST_ACCESS_KEY"],
+                                         os.environ["S3_TEST_SECRET_KEY"]),
+                        "-H", "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                        url], capture_output=True, text=True, timeout=30)
+    return r.stdout == "200"
+
+
+def case_backup_dest_test(plane, tmp):
+    """backup.dest_test: a local destination under <state_dir>/backups/<tenant>
+    (backup_local_root empty), one whose path tries to leave it, and, with
+    the tests' radosgw (S3_TEST_*), a bucket with good and refused keys: the
+    job succeeds with the test's steps; a refused key is a result, never a
+    secret in the job or the log."""
+    a = Agent(plane, tmp)
+    tenant = "0b9d3f5e-1c2a-4d6b-8e7f-123456789abc"
+    jid = plane.enqueue("backup.dest_test", {"destination": {"provider": "local", "path": "nightly"},
+                                             "tenant_id": tenant})
+    check(plane.wait_status(jid, ("succeeded", "failed"), 20), "local test completes")
+    j = plane.job(jid)
+    check(j["status"] == "succeeded", "local test succeeded", str(j))
+    res = j["result"] or {}
+    check(res.get("ok") is True and [st["step"] for st in res.get("steps", [])] ==
+          ["write", "read", "delete"], "local test: three ok steps", str(res))
+    d = os.path.join(a.state, "backups", tenant, "nightly")
+    check(os.path.isdir(d) and os.listdir(d) == [], "probe written under the root and deleted", d)
+    jid = plane.enqueue("backup.dest_test", {"destination": {"provider": "local", "path": "../x"},
+                                             "tenant_id": tenant})
+    check(plane.wait_status(jid, ("succeeded", "failed"), 20), "escaping path completes")
+    res = plane.job(jid)["result"] or {}
+    check(res.get("ok") is False and "path" in (res.get("steps") or [{}])[0].get("error", ""),
+          "local path with .. refused in the write step", str(res))
+    if not os.environ.get("S3_TEST_ENDPOINT"):
+        print("note: no S3_TEST_ENDPOINT (tests/lib/radosgw.sh); S3 checks skipped")
+        check(a.stop() == 0, "exit 0")
+        return
+    bucket = "agent-%d" % os.getpid()
+    check(s3_bucket(bucket), "bucket created")
+    dest = {"provider": "custom", "bucket": bucket, "endpoint": os.environ["S3_TEST_ENDPOINT"],
+            "region": os.environ["S3_TEST_REGION"], "url_style": "path", "path": "probe",
+            "access_key": os.environ["S3_TEST_ACCESS_KEY"],
+            "secret_key": os.environ["S3_TEST_SECRET_KEY"]}
+    jid = plane.enqueue("backup.dest_test", {"destination": dest, "tenant_id": tenant})
+    check(plane.wait_status(jid, ("succeeded", "failed"), 30), "s3 test completes")
+    res = plane.job(jid)["result"] or {}
+    check(res.get("ok") is True and len(res.get("steps", [])) == 3, "s3 test ok", str(res))
+    wrong = dict(dest, secret_key="not-the-secret-" + os.environ["S3_TEST_SECRET_KEY"][:6])
+    jid = plane.enqueue("backup.dest_test", {"destination": wrong, "tenant_id": tenant})
+    check(plane.wait_status(jid, ("succeeded", "failed"), 30), "refused key completes")
+    j = plane.job(jid)
+    res = j["result"] or {}
+    check(j["status"] == "succeeded" and res.get("ok") is False, "refused key: ok false", str(j))
+    err = (res.get("steps") or [{}])[0].get("error") or ""
+    check(err.startswith("SignatureDoesNotMatch:"), "refused key: the S3 code", err)
+    # what the agent sent back (the fake plane's job also holds the payload)
+    text = json.dumps([j.get("result"), j.get("error"), j.get("lines")]) + a.output()
+    check(wrong["secret_key"] not in text and os.environ["S3_TEST_SECRET_KEY"] not in text,
+          "no secret in the job or the log")
+    check(a.stop() == 0, "exit 0")
+
+
 CASES = [case_wake_channel, case_wake_silent, case_wake_refused, case_refusals, case_heartbeat, case_engine_down, case_noop, case_lease_and_cancel,
          case_progress_batches, case_deadline_and_crash, case_intervals_and_hup, case_diagnostics, case_token_rotation,
-         case_plane_down, case_stop_with_job]
+         case_plane_down, case_stop_with_job, case_backup_dest_test]
 
 
 def main():

@@ -167,7 +167,7 @@ def test_in_place_clone_and_switch_queue_their_jobs():
                                                               "new_name": "main-copy"}), 409, "CONFLICT")
     job = _claim(ag, "db.provision")
     assert job["payload"]["database_id"] == clone["id"], job
-    assert job["payload"]["pitr_restore"]["target_time"].startswith("2026-12-06T01:30:00"), job
+    assert job["payload"]["pitr_restore"]["target_time"] == "2026-12-06 01:30:00.000000+00", job
     assert job["payload"]["pitr_restore"]["source"]["repo_path"] == "launcher/pitr/" + d["id"], job
     assert "pitr" not in job["payload"], job
     pw = c.get("/databases/%s/connection" % d["id"]).data["password"]
