@@ -314,7 +314,8 @@ BEGIN
 END $$;
 
 -- POST /databases/:id/pitr-clone: a new database p_id (the handler sealed
--- the source's password again for it), created as POST /databases does in
+-- the source's password again for it; user and database names are the
+-- source's, those of the restored cluster), created as POST /databases does in
 -- the source's project, environment and server, without PITR; its
 -- db.provision restores the source's repository to p_target before the
 -- first start ("pitr_restore").
@@ -328,8 +329,11 @@ BEGIN
 		'type', d.type, 'environment_id', d.environment_id, 'server_id', d.server_id,
 		'cpu_limit', d.cpu_limit, 'memory_limit', d.memory_limit), p_image, p_password_sealed,
 		p_user);
-	UPDATE databases SET restored_from_id = d.id WHERE id = p_id;
-	UPDATE jobs SET payload = payload || jsonb_build_object('pitr_restore',
+	-- The restored cluster is the source's: its user and database names.
+	UPDATE databases SET restored_from_id = d.id, db_user = d.db_user, db_name = d.db_name
+	 WHERE id = p_id;
+	UPDATE jobs SET payload = payload || jsonb_build_object('db_user', d.db_user,
+		'db_name', d.db_name, 'pitr_restore',
 		jsonb_build_object('target_time', pitr_target(p_target), 'source', pitr_repo(d.id,
 			d.pitr_destination_id, NULL)))
 	 WHERE kind = 'db.provision' AND status = 'queued' AND payload ->> 'database_id' = p_id::text;

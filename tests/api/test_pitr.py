@@ -172,6 +172,8 @@ def test_in_place_clone_and_switch_queue_their_jobs():
     assert "pitr" not in job["payload"], job
     pw = c.get("/databases/%s/connection" % d["id"]).data["password"]
     assert job["payload"]["password"] == pw, "the clone keeps the source's credentials"
+    assert (job["payload"]["db_user"], job["payload"]["db_name"]) == ("app", "main"), job
+    assert c.get("/databases/%s/connection" % clone["id"]).data["name"] == "main"
     assert_error(c.post("/databases/%s/switch" % d["id"], {"restored_database_id": clone["id"]}),
                  409, "CONFLICT")
     _complete(ag, job, "succeeded", {"status": "running", "container_id": "12" * 32})

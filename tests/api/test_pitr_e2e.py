@@ -119,7 +119,9 @@ def test_pitr_clone_in_place_window_and_switch():
     r = w.c.post("/databases/%s/pitr-clone" % d["id"], {"target_time": _rfc(target), "new_name": "pg-copy"})
     assert r.status == 201, r
     clone = _settled(w, r.data["id"])
-    assert _values(clone) == ["t1", "t2"], _jobs(clone["id"])
+    # The restored cluster's database is the source's (the connection says so).
+    assert w.c.get("/databases/%s/connection" % clone["id"]).data["name"] == "pg_pitr"
+    assert _values(dict(clone, name="pg-pitr")) == ["t1", "t2"], _jobs(clone["id"])
     assert w.c.get("/databases/%s/connection" % clone["id"]).data["password"] == \
         w.c.get("/databases/%s/connection" % d["id"]).data["password"]
     assert _values(d) == ["t1", "t2", "t3"]
@@ -148,4 +150,4 @@ def test_pitr_clone_in_place_window_and_switch():
     nets = _ctr(clone["id"])["NetworkSettings"]["Networks"]
     aliases = [a for n in nets.values() for a in (n.get("Aliases") or [])]
     assert before["internal_host"] in aliases, nets
-    assert _values(dict(new, name="pg-copy")) == ["t1", "t2"]
+    assert _values(new) == ["t1", "t2"]
