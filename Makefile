@@ -36,7 +36,7 @@ CORE_SRC  := $(wildcard fcgi/core/*.c)
 API_SRC   := $(wildcard fcgi/api/*.c)
 LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
 BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler \
-             $(BUILD)/bin/launcher-dnscheck
+             $(BUILD)/bin/launcher-dnscheck $(BUILD)/bin/launcher-backup
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
@@ -85,6 +85,10 @@ $(BUILD)/bin/launcher-scheduler: $(BUILD)/obj/bin/launcher_scheduler.o $(BUILD)/
 $(BUILD)/bin/launcher-dnscheck: $(BUILD)/obj/bin/launcher_dnscheck.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lresolv
+
+$(BUILD)/bin/launcher-backup: $(BUILD)/obj/bin/launcher_backup.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)

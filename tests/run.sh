@@ -95,6 +95,8 @@ export LAUNCHER_SCHEDULER_INTERVAL=3600
 
 # launcher-dnscheck is run --once by the tests, at the moments they choose.
 export LAUNCHER_DNSCHECK_INTERVAL=0
+# launcher-backup likewise (tests/api/test_launcher_backup.py).
+export LAUNCHER_BACKUP_INTERVAL=0
 
 stop_stack() {
 	throwaway_remove_containers

@@ -50,6 +50,9 @@
 #                           --loop; a POST /domains/:id/verify wakes it at once);
 #                           0 = not started (tests/run.sh: 0, the tests run
 #                           launcher-dnscheck --once themselves)
+#   LAUNCHER_BACKUP_INTERVAL [60] seconds between launcher-backup runs (its --loop);
+#                           0 = not started (tests/run.sh: 0, the tests run
+#                           launcher-backup --once themselves)
 #   LAUNCHER_DNS_SERVER   []       IPv4 address[:port] of the DNS server launcher-dnscheck
 #                                  asks (dns_server); empty = /etc/resolv.conf's
 #   LAUNCHER_ACME_DIRECTORY_URL [] ACME directory of the custom domains' (and the
@@ -177,9 +180,10 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
           debootstrap python3-cryptography dnsmasq-base lego pebble
           radosgw ceph-mon ceph-osd)
 
-# Services in start order; stop goes in reverse. podman, ws, agent and
-# dnscheck are optional: they are started (and get a pid file) only when in use.
-SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck)
+# Services in start order; stop goes in reverse. podman, ws, agent,
+# dnscheck and backup are optional: they are started (and get a pid file)
+# only when in use.
+SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck backup)
 CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
@@ -249,6 +253,7 @@ load_config() {
     DB_IMAGES=${LAUNCHER_DB_IMAGES:-auto}
     DB_IMAGES_STORE=/var/tmp/launcher-dbimages/store
     DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
+    BACKUP_INTERVAL=${LAUNCHER_BACKUP_INTERVAL:-60}
     DNS_SERVER=${LAUNCHER_DNS_SERVER:-}
     ACME_DIRECTORY_URL=${LAUNCHER_ACME_DIRECTORY_URL:-}
     ACME_EMAIL=${LAUNCHER_ACME_EMAIL:-}
@@ -316,6 +321,7 @@ load_config() {
             die "LAUNCHER_INSECURE_REGISTRIES must be comma-separated host:port (got '$reg')"
     done
     is_uint "$DNSCHECK_INTERVAL" || die "LAUNCHER_DNSCHECK_INTERVAL must be a number of seconds (0 = off)"
+    is_uint "$BACKUP_INTERVAL" || die "LAUNCHER_BACKUP_INTERVAL must be a number of seconds (0 = off)"
     [ -z "$DNS_SERVER" ] || [[ $DNS_SERVER =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$ ]] ||
         die "LAUNCHER_DNS_SERVER must be an IPv4 address[:port] (got '$DNS_SERVER')"
     [ -z "$ACME_DIRECTORY_URL" ] || [[ $ACME_DIRECTORY_URL =~ ^https://[A-Za-z0-9._~:/?=\&%+-]+$ ]] ||
@@ -344,6 +350,7 @@ load_config() {
     FCGI_BIN=$BIN_DIR/launcher-fcgi
     SCHEDULER_BIN=$BIN_DIR/launcher-scheduler
     DNSCHECK_BIN=$BIN_DIR/launcher-dnscheck
+    BACKUP_BIN=$BIN_DIR/launcher-backup
     WS_BIN=$BIN_DIR/launcher-ws
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
@@ -386,6 +393,7 @@ service_pattern() {
         agent)    printf 'launcher-agent' ;;
         scheduler) printf 'launcher-scheduler' ;;
         dnscheck) printf 'launcher-dnscheck' ;;
+        backup)   printf 'launcher-backup' ;;
         ws)       printf 'launcher-ws' ;;
     esac
 }
@@ -1243,27 +1251,45 @@ start_scheduler() {
 # (HTTP-01) and the agent (routes).  LAUNCHER_DNSCHECK_INTERVAL (default 60 s;
 # 0 = not started).
 start_dnscheck() {
-    local log=$LOG_DIR/dnscheck.log pid
-    if [ "$DNSCHECK_INTERVAL" -eq 0 ]; then
-        say "dnscheck: not started (LAUNCHER_DNSCHECK_INTERVAL=0)"
-        return 0
+    start_loop_helper dnscheck "$DNSCHECK_BIN" "$DNSCHECK_INTERVAL" LAUNCHER_DNSCHECK_INTERVAL \
+        "custom domains are not checked" || return 0
+    say "dnscheck: launcher-dnscheck every ${DNSCHECK_INTERVAL}s${DNS_SERVER:+ (DNS $DNS_SERVER)}${ACME_DIRECTORY_URL:+, ACME $ACME_DIRECTORY_URL}"
+}
+
+# Backup schedules, retention, stale alerts (and the plane's own database
+# when plane_backup_destination_file is set): a production install runs
+# `launcher-backup --once` from cron every minute (conf/crontab); the local
+# stack runs its loop.  LAUNCHER_BACKUP_INTERVAL (default 60 s; 0 = not
+# started: the tests run --once at the moments they choose).
+start_backup() {
+    start_loop_helper backup "$BACKUP_BIN" "$BACKUP_INTERVAL" LAUNCHER_BACKUP_INTERVAL \
+        "backup schedules do not run" || return 0
+    say "backup: launcher-backup every ${BACKUP_INTERVAL}s"
+}
+
+# A helper binary run as `BIN -c CONF --loop --interval N` with its own log
+# and pid file: start_loop_helper NAME BIN INTERVAL VARIABLE WHAT-IS-MISSING.
+# Returns 1 (after saying why) when it is off (interval 0) or not built.
+start_loop_helper() {
+    local name=$1 bin=$2 interval=$3 var=$4 missing=$5 log=$LOG_DIR/$1.log pid
+    if [ "$interval" -eq 0 ]; then
+        say "$name: not started ($var=0)"
+        return 1
     fi
-    if [ ! -x "$DNSCHECK_BIN" ]; then
-        say "dnscheck: $DNSCHECK_BIN not built; custom domains are not checked"
-        return 0
+    if [ ! -x "$bin" ]; then
+        say "$name: $bin not built; $missing"
+        return 1
     fi
-    printf '\n== %s launcher-dnscheck -c %s --loop --interval %s\n' "$(date -u +%FT%TZ)" "$CONF" \
-        "$DNSCHECK_INTERVAL" >> "$log"
-    setsid "$DNSCHECK_BIN" -c "$CONF" --loop --interval "$DNSCHECK_INTERVAL" \
-        >> "$log" 2>&1 < /dev/null &
+    printf '\n== %s %s -c %s --loop --interval %s\n' "$(date -u +%FT%TZ)" "$(basename "$bin")" \
+        "$CONF" "$interval" >> "$log"
+    setsid "$bin" -c "$CONF" --loop --interval "$interval" >> "$log" 2>&1 < /dev/null &
     pid=$!
-    printf '%s\n' "$pid" > "$(pid_file dnscheck)"
+    printf '%s\n' "$pid" > "$(pid_file "$name")"
     sleep 0.3
     if ! proc_running "$pid"; then
         show_log "$log" 15
-        die "launcher-dnscheck exited at once (see $log)"
+        die "$(basename "$bin") exited at once (see $log)"
     fi
-    say "dnscheck: launcher-dnscheck every ${DNSCHECK_INTERVAL}s${DNS_SERVER:+ (DNS $DNS_SERVER)}${ACME_DIRECTORY_URL:+, ACME $ACME_DIRECTORY_URL}"
 }
 
 # launcher-ws: agents' wake-up channel (and later the API's WebSocket
@@ -1349,6 +1375,7 @@ dump_logs() {
     show_log "$LOG_DIR/smtp.log" 5
     if [ -f "$(pid_file podman)" ]; then show_log "$LOG_DIR/podman.log" 10; fi
     if [ -f "$(pid_file dnscheck)" ]; then show_log "$LOG_DIR/dnscheck.log" 10; fi
+    if [ -f "$(pid_file backup)" ]; then show_log "$LOG_DIR/backup.log" 10; fi
 }
 
 # Export lines describing the stack; also saved at start in run/stack.env.
@@ -1464,6 +1491,7 @@ do_start() {
     wait_healthy
     start_agent
     start_dnscheck
+    start_backup
     env_lines > "$RUN_DIR/stack.env"
     trap - EXIT INT TERM HUP
     print_info
@@ -1552,6 +1580,7 @@ podman_cli() {
 stop_all() {
     local QUIET=${1:-}
     [ -d "$RUN_DIR" ] || return 0
+    stop_service backup TERM 10
     stop_service dnscheck TERM 10
     stop_service agent TERM 20     # finishes or releases its job within 10 s
     stop_containers

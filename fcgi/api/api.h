@@ -28,6 +28,7 @@ extern const struct route api_app_log_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
 extern const struct route api_volume_routes[];
+extern const struct route api_backup_schedule_routes[];
 extern const struct route api_database_routes[];
 extern const struct route api_registry_routes[];
 extern const struct route api_git_provider_routes[];

@@ -51,6 +51,7 @@
 #include "../core/config.h"
 #include "../core/db_conn.h"
 #include "../core/dns.h"
+#include "../core/helper.h"
 #include "../core/log.h"
 #include "../core/spawn.h"
 #include "../core/util.h"
@@ -453,35 +454,11 @@ dnscheck_plane_cert(const struct config *cfg)
 	return 0;
 }
 
-/*
- * Takes the run's lock without waiting: the open descriptor (held until
- * closed), -2 when another run holds it, -1 on error (logged).
- */
-static int
-lock_take(const char *path)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		log_error("lock file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int busy = errno == EWOULDBLOCK;
-
-		if (!busy)
-			log_error("lock file %s: %s", path, strerror(errno));
-		close(fd);
-		return busy ? -2 : -1;
-	}
-	return fd;
-}
-
 /* One run under the lock.  0, or 1 when a part failed (logged). */
 static int
 run(struct db_conn *c, const struct config *cfg)
 {
-	int fd = lock_take(cfg->dnscheck_lock_file), rc;
+	int fd = helper_lock_take(cfg->dnscheck_lock_file), rc;
 
 	if (fd == -2) {
 		log_info("another run holds the lock %s: nothing to do", cfg->dnscheck_lock_file);
@@ -498,37 +475,11 @@ run(struct db_conn *c, const struct config *cfg)
 	return rc;
 }
 
-/*
- * Waits up to seconds for a NOTIFY on c (LISTEN launcher_dnscheck) or a
- * signal.  -1 when the connection broke.
- */
+/* helper_loop's run. */
 static int
-wait_notify(struct db_conn *c, int64_t seconds)
+run_loop(struct db_conn *c, void *cfg)
 {
-	struct timespec t0, now;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
-		PGnotify     *n;
-		int64_t       left;
-		int           woken = 0;
-
-		while ((n = PQnotifies(c->pg)) != NULL) {
-			woken = 1;
-			PQfreemem(n);
-		}
-		if (woken)
-			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = seconds * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (stop || left <= 0)
-			return 0;
-		if (p.fd < 0)
-			return -1;
-		if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0 && PQconsumeInput(c->pg) == 0)
-			return -1;
-	}
+	return run(c, cfg);
 }
 
 /* Keys a --KEY VALUE flag may override (launcher.conf). */
@@ -539,116 +490,30 @@ static const char *const flag_keys[] = {
 	"plane_tls_key", "plane_reload_command", "maintenance_database_url", "log_level",
 };
 
-static int
-usage(void)
-{
-	fprintf(stderr, "usage: launcher-dnscheck -c FILE --once | --loop [--interval SECONDS] [--KEY VALUE]...\n"
-	    "  KEY: a launcher.conf key among");
-	for (size_t i = 0; i < sizeof(flag_keys) / sizeof(*flag_keys); i++)
-		fprintf(stderr, " %s", flag_keys[i]);
-	fprintf(stderr, "\n");
-	return 2;
-}
-
-/* The lock's default: beside fcgi_state_file, else under /run/launcher. */
-static void
-lock_default(struct config *cfg)
-{
-	char dir[CONFIG_STR_MAX];
-
-	if (cfg->dnscheck_lock_file[0] != '\0')
-		return;
-	if (cfg->fcgi_state_file[0] == '\0') {
-		util_snprintf(cfg->dnscheck_lock_file, sizeof(cfg->dnscheck_lock_file),
-		    "/run/launcher/dnscheck.lock");
-		return;
-	}
-	util_snprintf(dir, sizeof(dir), "%s", cfg->fcgi_state_file);
-	util_snprintf(cfg->dnscheck_lock_file, sizeof(cfg->dnscheck_lock_file), "%s/dnscheck.lock",
-	    dirname(dir));
-}
-
 int
 main(int argc, char **argv)
 {
-	struct config cfg;
-	const char   *conf = NULL;
-	const char   *over[2 * (sizeof(flag_keys) / sizeof(*flag_keys))];
-	char          err[512];
-	int64_t       interval = 60;
-	int           once = 0, loop = 0, rc = 0, nover = 0;
-	enum log_level lvl;
+	struct helper_args a;
+	int                rc = 0;
 
 	db_conn_check_names();
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			conf = argv[++i];
-		else if (strcmp(argv[i], "--once") == 0)
-			once = 1;
-		else if (strcmp(argv[i], "--loop") == 0)
-			loop = 1;
-		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
-			if (util_parse_i64(argv[++i], 1, 3600, &interval) != 0) {
-				fprintf(stderr, "launcher-dnscheck: --interval must be 1..3600\n");
-				return 2;
-			}
-		} else if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
-			size_t k = 0;
-
-			while (k < sizeof(flag_keys) / sizeof(*flag_keys) && strcmp(argv[i] + 2, flag_keys[k]) != 0)
-				k++;
-			/* Each key once: over[] holds one pair per key. */
-			if (k == sizeof(flag_keys) / sizeof(*flag_keys) ||
-			    (size_t)nover >= sizeof(over) / sizeof(*over))
-				return usage();
-			over[nover++] = flag_keys[k];
-			over[nover++] = argv[++i];
-		} else
-			return usage();
-	}
-	if (once == loop)
-		return usage();
-	if (conf == NULL || config_load(&cfg, conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "launcher-dnscheck: %s\n", conf ? err : "-c FILE is required");
-		return 1;
-	}
-	for (int i = 0; i < nover; i += 2)
-		if (config_set(&cfg, over[i], over[i + 1], err, sizeof(err)) != 0) {
-			fprintf(stderr, "launcher-dnscheck: --%s\n", err);
-			return 2;
-		}
-	if (log_level_parse(cfg.log_level, &lvl) == 0)
-		log_set_level(lvl);
-	lock_default(&cfg);
+	if ((rc = helper_args_parse(&a, argc, argv, "launcher-dnscheck", flag_keys,
+	    sizeof(flag_keys) / sizeof(*flag_keys), false)) != 0)
+		return rc;
+	helper_lock_default(a.cfg.dnscheck_lock_file, sizeof(a.cfg.dnscheck_lock_file), &a.cfg, "dnscheck");
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	if (once) {
+	if (a.once) {
 		struct db_conn c = {0};
 
-		if (db_conn_open(&c, cfg.maintenance_database_url, NULL) != ERR_OK) {
+		if (db_conn_open(&c, a.cfg.maintenance_database_url, NULL) != ERR_OK) {
 			log_error("database unavailable");
 			return 1;
 		}
-		rc = run(&c, &cfg);
+		rc = run(&c, &a.cfg);
 		db_conn_close(&c);
 		return rc;
 	}
-	while (!stop) {
-		struct db_conn c = {0};
-
-		/* One connection while it lasts: it carries the LISTEN. */
-		if (db_conn_open(&c, cfg.maintenance_database_url, NULL) != ERR_OK ||
-		    db_conn_simple(&c, "LISTEN launcher_dnscheck") != ERR_OK) {
-			log_error("database unavailable");
-			db_conn_close(&c);
-			for (int s = 0; s < 5 && !stop; s++)
-				sleep(1);
-			continue;
-		}
-		do
-			rc = run(&c, &cfg);
-		while (!stop && wait_notify(&c, interval) == 0 && db_conn_ok(&c));
-		db_conn_close(&c);
-	}
-	return rc;
+	return helper_loop(a.cfg.maintenance_database_url, "launcher_dnscheck", a.interval, &stop,
+	    run_loop, &a.cfg);
 }

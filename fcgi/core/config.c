@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron.h"
 #include "log.h"
 #include "util.h"
 
@@ -39,6 +40,15 @@ valid_cost(const char *v)
 {
 	return strcmp(v, "interactive") == 0 || strcmp(v, "moderate") == 0 ||
 	    strcmp(v, "min") == 0 ? 0 : -1;
+}
+
+static int
+valid_cron(const char *v)
+{
+	struct cron c;
+	char        err[160];
+
+	return cron_parse(v, &c, err, sizeof(err));
 }
 
 static int
@@ -120,6 +130,11 @@ static const struct cfg_key cfg_keys[] = {
 	S(plane_tls_cert, "/etc/launcher/tls/fullchain.pem", "certificate (chain) of the plane's nginx, replaced when plane_hostname gets one"),
 	S(plane_tls_key, "/etc/launcher/tls/key.pem", "its private key (written 0600)"),
 	S(plane_reload_command, "", "run (sh -c) after plane_tls_cert changed, e.g. \"systemctl reload nginx\"; empty: none"),
+	S(backup_lock_file, "", "launcher-backup's lock (one run at a time); empty: backup.lock beside fcgi_state_file, else /run/launcher/backup.lock"),
+	S(plane_backup_destination_file, "", "launcher-backup: where the plane's own database goes: a JSON destination file (mode 0600, keys inside) or a local directory; empty: not backed up"),
+	SV(plane_backup_cron, "0 3 * * *", valid_cron, "launcher-backup: when the plane's database is backed up (5-field cron, UTC)"),
+	I(plane_backup_keep_last, "7", 0, 100000, "launcher-backup: succeeded plane backups kept (older ones deleted; 0: keep all)"),
+	S(plane_backup_database_url, "", "libpq conninfo pg_dump backs the plane's database up with (a role that may read every table); empty: admin_database_url"),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(*cfg_keys))

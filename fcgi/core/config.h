@@ -74,6 +74,13 @@ struct config {
 	char    plane_reload_command[CONFIG_STR_MAX];
 	bool    domain_wildcards;	/* custom domains may be "*.example.com" */
 	char    reserved_domains[CONFIG_STR_MAX];	/* comma list no tenant may claim */
+	/* launcher-backup: schedules, retention, stale alerts, the plane's own
+	 * database (README, Backups: launcher-backup) */
+	char    backup_lock_file[CONFIG_STR_MAX];
+	char    plane_backup_destination_file[CONFIG_STR_MAX];	/* empty = none */
+	char    plane_backup_cron[256];
+	int64_t plane_backup_keep_last;	/* 0 = keep all */
+	char    plane_backup_database_url[CONFIG_STR_MAX];
 };
 
 /*

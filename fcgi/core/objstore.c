@@ -54,7 +54,7 @@ all_in(const char *s, const char *extra)
 }
 
 /*
- * A relative path of [A-Za-z0-9._~/-]: no leading '/', no empty, "." or
+ * A relative path of [A-Za-z0-9._/-]: no leading '/', no empty, "." or
  * ".." component (a trailing '/' is allowed when trailing_ok).  Used for
  * keys and for a destination's path prefix alike.
  */
@@ -64,7 +64,7 @@ rel_path_ok(const char *s, size_t max, bool trailing_ok)
 	size_t len = strlen(s);
 	const char *p = s;
 
-	if (len == 0 || len > max || s[0] == '/' || !all_in(s, "._~/-"))
+	if (len == 0 || len > max || s[0] == '/' || !all_in(s, "._/-"))
 		return false;
 	while (*p) {
 		size_t n = strcspn(p, "/");
@@ -109,6 +109,24 @@ endpoint_ok(const char *e)
 	return all_in(host, ".-:[]/_~");
 }
 
+/* Whether the endpoint's host is an IP address: <bucket>.<IP> means nothing,
+ * so such an endpoint defaults to path style whatever the provider. */
+static bool
+endpoint_is_ip(const char *e)
+{
+	const char *host = strstr(e, "://");
+	size_t n;
+
+	host = host ? host + 3 : e;
+	if (host[0] == '[')
+		return true;
+	n = strcspn(host, ":/");
+	for (size_t i = 0; i < n; i++)
+		if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
+			return false;
+	return n > 0;
+}
+
 static const char *const PROVIDERS[] = {"s3", "r2", "backblaze", "minio", "custom", "local"};
 
 const char *
@@ -127,7 +145,7 @@ objstore_dest_check(const cJSON *body, const char **message)
 	local = strcmp(provider, "local") == 0;
 	v = jstr(body, "path");
 	if (v != NULL && !rel_path_ok(v, 512, true)) {
-		*message = "a relative path of [A-Za-z0-9._~/-] without '..' or empty parts, at most 512 characters";
+		*message = "a relative path of [A-Za-z0-9._/-] without '..' or empty parts, at most 512 characters";
 		return "path";
 	}
 	if (local)
@@ -292,7 +310,8 @@ objstore_dest_from_json(const cJSON *dest, const char *local_root, const char *t
 	if (style != NULL)
 		d->path_style = strcmp(style, "path") == 0;
 	else
-		d->path_style = strcmp(d->provider, "minio") == 0 || strcmp(d->provider, "custom") == 0;
+		d->path_style = strcmp(d->provider, "minio") == 0 || strcmp(d->provider, "custom") == 0 ||
+		                (d->endpoint != NULL && endpoint_is_ip(d->endpoint));
 	if (d->access_key == NULL || d->secret_key == NULL) {
 		util_snprintf(err, errlen, "the destination has no credentials");
 		return -1;

@@ -12,6 +12,7 @@ import uuid
 from lib import Client, assert_error, make_key, new_project, new_user, psql, registered
 from test_databases import _claim, _complete, _db, _jobs, _owner, _world
 from test_servers import Agent
+from test_launcher_backup import run as launcher_backup_run
 
 
 def _dest(c, name="local"):
@@ -86,9 +87,10 @@ def test_window_is_stored_from_results_and_read_without_waiting():
     # pitr_tick: nothing due right after the provision's full backup and window...
     assert int(psql("SELECT pitr_tick()", user="launcher_owner")[0]) >= 0
     assert _jobs(d["id"], "db.pitr_info") == [] and _jobs(d["id"], "db.pitr_backup") == []
-    # ...a stale window: db.pitr_info; its result moves the window.
+    # ...a stale window: db.pitr_info (queued by launcher-backup's run); its result moves the window.
     _owner("UPDATE databases SET pitr_checked_at = now() - interval '2 minutes' WHERE id = '%s'" % d["id"])
-    psql("SELECT pitr_tick()", user="launcher_owner")
+    out = launcher_backup_run()
+    assert "point-in-time recovery jobs queued" in out.stderr, out.stderr
     assert _jobs(d["id"], "db.pitr_info") == ["db.pitr_info queued"]
     job = _claim(ag, "db.pitr_info")
     _complete(ag, job, "succeeded", {"pitr": _window("2026-12-06T01:00:00Z", "2026-12-06T03:00:00Z")})

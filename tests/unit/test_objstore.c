@@ -202,6 +202,10 @@ test_endpoints(void)
 		 "http://m:9000", "us-east-1", true},
 		{"{\"provider\":\"custom\",\"bucket\":\"b12\",\"endpoint\":\"http://m\",\"url_style\":\"virtual\"}",
 		 "http://m", "us-east-1", false},
+		{"{\"provider\":\"s3\",\"bucket\":\"b12\",\"endpoint\":\"http://10.0.0.5:9000\"}",
+		 "http://10.0.0.5:9000", "us-east-1", true},
+		{"{\"provider\":\"s3\",\"bucket\":\"b12\",\"endpoint\":\"https://s3.example.com\"}",
+		 "https://s3.example.com", "us-east-1", false},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
