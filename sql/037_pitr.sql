@@ -32,12 +32,15 @@ ALTER TABLE databases
 	ADD COLUMN pitr_checked_at     timestamptz,
 	ADD COLUMN pitr_full_at        timestamptz,	-- the last full base backup's end
 	ADD COLUMN pitr_backup_at      timestamptz,	-- the last base backup's (full or diff)
-	-- A clone (pitr-clone) names its source until it is switched in; no
-	-- key: the source may go first.
+	-- A clone (pitr-clone) names its source until it is switched in; the
+	-- source may go first (then NULL: nothing to switch into).
 	ADD COLUMN restored_from_id    uuid,
 	ADD CONSTRAINT databases_pitr_destination_id_fkey FOREIGN KEY (tenant_id, pitr_destination_id)
-		REFERENCES backup_destinations (tenant_id, id);
+		REFERENCES backup_destinations (tenant_id, id),
+	ADD CONSTRAINT databases_restored_from_id_fkey FOREIGN KEY (tenant_id, restored_from_id)
+		REFERENCES databases (tenant_id, id) ON DELETE SET NULL (restored_from_id);
 CREATE INDEX databases_pitr_destination ON databases (tenant_id, pitr_destination_id);
+CREATE INDEX databases_restored_from ON databases (tenant_id, restored_from_id);
 
 -- pitr_destination_id is a user's edit (ETag), like pitr_enabled.
 CREATE OR REPLACE FUNCTION bump_database_version() RETURNS trigger
