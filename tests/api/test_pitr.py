@@ -225,3 +225,19 @@ def test_permissions_and_isolation():
             assert_error(who.post("/databases/%s/%s" % (d["id"], path), bad), 404, "NOT_FOUND")
     assert_error(c.get("/databases/%s/recovery-window" % uuid.uuid4()), 404, "NOT_FOUND")
     assert_error(c.get("/databases/nope/recovery-window"), 404, "NOT_FOUND")
+
+
+def test_an_s3_repository_gets_its_keys_in_the_claim_only():
+    c, srv, p = _world("pitrs")
+    r = c.post("/settings/backup-destinations", {
+        "name": "s3", "provider": "minio", "endpoint": "https://s3.example.test", "bucket": "pitr-bucket",
+        "region": "us-east-1", "access_key": "AKIAPITRTEST0001", "secret_key": "pitr-secret-key-0001"})
+    assert r.status == 201, r
+    d = _db(c, p, pitr_enabled=True, pitr_destination_id=r.data["id"])
+    stored = _owner("SELECT payload::text FROM jobs WHERE kind = 'db.provision' AND"
+                    " payload->>'database_id' = '%s'" % d["id"])[0]
+    assert "pitr-secret-key-0001" not in stored and "AKIAPITRTEST0001" not in stored, stored
+    job = _claim(Agent(c.tenant, srv["agent_token"]), "db.provision")
+    dest = job["payload"]["pitr"]["destination"]
+    assert (dest["provider"], dest["bucket"], dest["access_key"], dest["secret_key"]) == \
+        ("minio", "pitr-bucket", "AKIAPITRTEST0001", "pitr-secret-key-0001"), dest
