@@ -144,8 +144,14 @@ for a in "$@"; do
 	case test_databases_e2e.py in *"$a"*) need_db=1 ;; esac
 	case $a in *databases_e2e* | *terminals* | *backups_e2e*) need_db=1 ;; esac
 done
+for a in "$@"; do
+	case $a in *pitr_e2e*) need_db=1 ;; esac
+done
+# LAUNCHER_DBIMAGES_CACHE: another cache (and its store), e.g. while a
+# changed recipe must not replace the images other stacks read.
+DBIMAGES_CACHE=${LAUNCHER_DBIMAGES_CACHE:-/var/tmp/launcher-dbimages}
 if [ "$need_db" = 1 ]; then
-	if bash tests/fixtures/dbimages.sh --store /var/tmp/launcher-dbimages/store \
+	if bash tests/fixtures/dbimages.sh --cache "$DBIMAGES_CACHE" --store "$DBIMAGES_CACHE/store" \
 		${LAUNCHER_TEST_REGISTRY:+--registry "$LAUNCHER_TEST_REGISTRY"} \
 		> "$LAUNCHER_STATE_DIR/dbimages.env" 2> "$LAUNCHER_STATE_DIR/dbimages.log"; then
 		# shellcheck disable=SC1091 # export lines

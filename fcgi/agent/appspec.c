@@ -795,7 +795,7 @@ db_spec_parse(const cJSON *p, const char *kind, struct db_spec *d, char *err, si
 	const cJSON *del = cJSON_GetObjectItemCaseSensitive(p, "delete_data");
 	const char  *net, *vol;
 	bool         runs = strcmp(kind, "db.provision") == 0 || strcmp(kind, "db.start") == 0 ||
-	    strcmp(kind, "db.restart") == 0;
+	    strcmp(kind, "db.restart") == 0 || strcmp(kind, "db.pitr_restore") == 0;
 	bool         rotate = strcmp(kind, "db.rotate_password") == 0;
 	char         want[VOL_NAME_MAX + 16];
 

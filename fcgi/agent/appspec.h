@@ -70,6 +70,12 @@ struct app_spec {
 	const char     *net_alias;
 	bool            publish_db;
 	const char     *host_ip;			/* NULL: 127.0.0.1 */
+	/*
+	 * Set only by pitr.c (never from a payload): one host directory the
+	 * agent made under its backup_local_root, bind-mounted on bind_target
+	 * (a pgBackRest repository).  NULL = none.
+	 */
+	const char     *bind_source, *bind_target;
 };
 
 /*

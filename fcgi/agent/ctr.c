@@ -445,8 +445,9 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 		cJSON_AddNumberToObject(hc, "NanoCpus", (double)(int64_t)(s->cpu_limit * 1e9));
 	if (s->memory_limit > 0)
 		cJSON_AddNumberToObject(hc, "Memory", (double)s->memory_limit);
-	/* Named engine volumes only, never a host path (volume.h names them). */
-	if (s->nvols > 0) {
+	/* Named engine volumes (volume.h names them), and a host path only
+	 * where the agent chose it (bind_source, pitr.c). */
+	if (s->nvols > 0 || s->bind_source != NULL) {
 		cJSON *mounts = cJSON_AddArrayToObject(hc, "Mounts");
 		char   vname[VOL_NAME_MAX];
 
@@ -462,6 +463,15 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 			cJSON_AddStringToObject(m, "Source", vname);
 			cJSON_AddStringToObject(m, "Target", s->vols[i].mount_path);
 			cJSON_AddBoolToObject(m, "ReadOnly", s->vols[i].read_only);
+			cJSON_AddItemToArray(mounts, m);
+		}
+		if (s->bind_source != NULL && s->bind_target != NULL) {
+			cJSON *m = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(m, "Type", "bind");
+			cJSON_AddStringToObject(m, "Source", s->bind_source);
+			cJSON_AddStringToObject(m, "Target", s->bind_target);
+			cJSON_AddBoolToObject(m, "ReadOnly", false);
 			cJSON_AddItemToArray(mounts, m);
 		}
 	}

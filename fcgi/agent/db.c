@@ -21,6 +21,7 @@
 #include "ctr.h"
 #include "engine.h"
 #include "image.h"
+#include "pitr.h"
 #include "runner.h"
 #include "text.h"
 #include "timefmt.h"
@@ -40,6 +41,11 @@ struct db_ctx {
 	struct xfer       x;
 	struct arena      a;
 	char              name[96];	/* lnchr-db-<id> */
+	/* pitr.h: the database's repository ("pitr"), and the one a restore
+	 * reads ("pitr_restore": source) with its target. */
+	struct pitr_repo  pitr, src;
+	bool              has_pitr, has_restore;
+	const char       *target_time;
 };
 
 /* ------------------------------------------------------------ pure parts */
@@ -408,6 +414,15 @@ create_started(struct db_ctx *c, char *id, size_t idlen)
 		return fail(c, "%s", err);
 	app_say(&c->io, "volume %s%s ready for %s%s%s", VOL_PREFIX, c->d.volume_id, c->d.data_path,
 	    warning[0] ? ": " : "", warning);
+	if (c->has_pitr && pitr_repo_dir(&c->pitr, err, sizeof(err)) != 0)
+		return fail(c, "%s", err);
+	/* A point-in-time clone: the source's repository restored into the new
+	 * volume before the first start (which then finds a cluster). */
+	if (c->has_restore && strcmp(c->j->kind, "db.provision") == 0 &&
+	    pitr_restore_run(&c->x, &c->a, &c->io, &c->s, im.image_id, arena_printf(&c->a,
+	    "%s-pitr", c->name), &c->src, c->d.db_user, c->d.data_path, c->target_time, false, err,
+	    sizeof(err)) != 0)
+		return fail(c, "%s", err);
 	if (ctr_create(&c->x, &c->a, &c->s, im.image_id, c->name, 0, id, idlen, err,
 	    sizeof(err)) != 0)
 		return fail(c, "%s", err);
@@ -441,6 +456,26 @@ undo_provision(struct db_ctx *c, const char *id, bool say)
 	util_snprintf(c->j->error, c->j->errlen, "%s", keep);
 }
 
+/*
+ * A pitr database's base backup of backup_type (NULL: the window alone)
+ * into the result's "pitr"; nothing without "pitr".  0 or -1 (error set).
+ */
+static int
+pitr_result(struct db_ctx *c, const char *id, const char *backup_type)
+{
+	cJSON *w;
+	char   err[4096];
+
+	if (!c->has_pitr)
+		return 0;
+	if (pitr_backup(&c->x, &c->a, &c->io, id, backup_type, &w, err, sizeof(err)) != 0)
+		return fail(c, "%s", err);
+	if (c->j->result == NULL)
+		c->j->result = cJSON_CreateObject();
+	cJSON_AddItemToObject(c->j->result, "pitr", w);
+	return 0;
+}
+
 static int
 kind_provision(struct db_ctx *c)
 {
@@ -460,7 +495,8 @@ kind_provision(struct db_ctx *c)
 		undo_provision(c, c->name, true);
 	}
 	if (create_started(c, id, sizeof(id)) != 0 || readiness(c, id) != 0 ||
-	    backup_provision_restore(c->j, &c->d, id) != 0 || result_running(c, id) != 0) {
+	    backup_provision_restore(c->j, &c->d, id) != 0 || result_running(c, id) != 0 ||
+	    pitr_result(c, id, "full") != 0) {
 		undo_provision(c, id, true);
 		cJSON_Delete(c->j->result);
 		c->j->result = NULL;
@@ -549,6 +585,13 @@ kind_stop(struct db_ctx *c)
 	app_say(&c->io, "stopping container %s", c->name);
 	if (ctr_action(&c->x, &c->a, ctr_id(doc), "stop", err, sizeof(err)) != 0)
 		return fail(c, "%s", err);
+	/* A switch (sql/037): its container goes; a start makes it again from
+	 * the row (its new name and alias), the data volume stays. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->j->payload, "remove_container"))) {
+		if (ctr_remove(&c->x, &c->a, ctr_id(doc), err, sizeof(err)) != 0)
+			return fail(c, "%s", err);
+		app_say(&c->io, "removed container %s (the data volume stays)", c->name);
+	}
 	if ((r = cJSON_CreateObject()) == NULL)
 		return fail(c, "out of memory");
 	cJSON_AddStringToObject(r, "status", "stopped");
@@ -631,6 +674,89 @@ kind_rotate(struct db_ctx *c)
 	return 0;
 }
 
+/* ----------------------------------------------------------- pitr kinds */
+
+/* The running container of a pitr database into id; 0 or -1 (error set). */
+static int
+pitr_running(struct db_ctx *c, char *id, size_t idlen)
+{
+	cJSON *doc;
+	int    rc = find(c, &doc);
+
+	if (rc < 0)
+		return -1;
+	if (!c->has_pitr)
+		return fail(c, "database %s has no point-in-time recovery (payload without pitr)",
+		    c->d.database_id);
+	if (rc == 1 || !ctr_running(doc))
+		return fail(c, "container %s is not running", c->name);
+	util_snprintf(id, idlen, "%s", ctr_id(doc));
+	return 0;
+}
+
+static int
+kind_pitr_backup(struct db_ctx *c)
+{
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->j->payload,
+	    "backup_type"));
+	char        id[128];
+
+	if (t == NULL || (strcmp(t, "full") != 0 && strcmp(t, "diff") != 0 && strcmp(t, "incr") != 0))
+		t = "full";
+	if (pitr_running(c, id, sizeof(id)) != 0)
+		return -1;
+	return pitr_result(c, id, t);
+}
+
+static int
+kind_pitr_info(struct db_ctx *c)
+{
+	char id[128];
+
+	if (pitr_running(c, id, sizeof(id)) != 0)
+		return -1;
+	return pitr_result(c, id, NULL);
+}
+
+/*
+ * In place: the container stopped, the one-off restore (--delta) on its
+ * volume with the same image, the container started again; the result
+ * is db.start's with the new window.  A failed restore still starts the
+ * container (the job fails with the restore's reason).
+ */
+static int
+kind_pitr_restore(struct db_ctx *c)
+{
+	struct image_out im;
+	char             id[128], err[4096], e2[1024];
+	cJSON           *doc;
+	int              rc = find(c, &doc);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1 || !c->has_restore)
+		return fail(c, rc == 1 ? "container %s does not exist" :
+		    "bad payload: pitr_restore needs target_time and source", c->name);
+	util_snprintf(id, sizeof(id), "%s", ctr_id(doc));
+	if (image_ensure(&c->x, &c->a, c->d.image, &c->io, &im, err, sizeof(err)) != 0)
+		return fail(c, "%s", err);
+	app_say(&c->io, "stopping container %s for the restore", c->name);
+	if (ctr_running(doc) && ctr_action(&c->x, &c->a, id, "stop", err, sizeof(err)) != 0)
+		return fail(c, "%s", err);
+	rc = pitr_restore_run(&c->x, &c->a, &c->io, &c->s, im.image_id, arena_printf(&c->a,
+	    "%s-pitr", c->name), &c->src, c->d.db_user, c->d.data_path, c->target_time, true, err,
+	    sizeof(err));
+	if (ctr_action(&c->x, &c->a, id, "start", e2, sizeof(e2)) != 0)
+		return fail(c, "%s%s%s", rc != 0 ? err : "", rc != 0 ? "; " : "", e2);
+	if (rc != 0) {
+		(void)readiness(c, id);
+		return fail(c, "%s", err);
+	}
+	if (readiness(c, id) != 0 || result_running(c, id) != 0)
+		return -1;
+	return pitr_result(c, id, NULL);
+}
+
 /* ------------------------------------------------------------- dispatch */
 
 static const struct {
@@ -643,6 +769,9 @@ static const struct {
 	{"db.restart", kind_restart},
 	{"db.remove", kind_remove},
 	{"db.rotate_password", kind_rotate},
+	{"db.pitr_backup", kind_pitr_backup},
+	{"db.pitr_info", kind_pitr_info},
+	{"db.pitr_restore", kind_pitr_restore},
 };
 
 static int
@@ -660,6 +789,38 @@ db_kind(const char *kind)
 	return db_kind_index(kind) >= 0;
 }
 
+/*
+ * The payload's "pitr" (the container archives: its env and bind mount)
+ * and "pitr_restore" (pitr.h).  0 or -1 (j->error set).
+ */
+static int
+pitr_open(struct db_ctx *c, struct app_job *j)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j->payload, "pitr");
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(j->payload, "pitr_restore");
+	const char  *root = j->conf->backup_local_root, *sd = j->conf->state_dir;
+
+	if (cJSON_IsObject(p)) {
+		if (pitr_repo_parse(p, root, sd, c->d.tenant_id, &c->pitr, j->error, j->errlen) != 0)
+			return -1;
+		c->has_pitr = true;
+		if (c->d.data_path != NULL && pitr_container_env(&c->pitr, c->d.db_user,
+		    c->d.data_path, true, c->env, &c->s, j->error, j->errlen) != 0)
+			return -1;
+	}
+	if (cJSON_IsObject(r)) {
+		c->target_time = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "target_time"));
+		if (c->target_time == NULL || pitr_repo_parse(cJSON_GetObjectItemCaseSensitive(r,
+		    "source"), root, sd, c->d.tenant_id, &c->src, j->error, j->errlen) != 0) {
+			if (j->error[0] == '\0')
+				util_snprintf(j->error, j->errlen, "bad payload: pitr_restore.target_time");
+			return -1;
+		}
+		c->has_restore = true;
+	}
+	return 0;
+}
+
 /* Parses the payload into c (redaction ready); 0 or -1 (j->error set). */
 static int
 ctx_open(struct db_ctx *c, struct app_job *j)
@@ -674,10 +835,14 @@ ctx_open(struct db_ctx *c, struct app_job *j)
 		util_snprintf(j->error, j->errlen, "out of memory");
 		return -1;
 	}
+	if (pitr_open(c, j) != 0)
+		return -1;
 	/* Only the secrets: user and database names stay readable in errors. */
 	memset(&c->red, 0, sizeof(c->red));
 	app_redact_add(&c->red, c->d.password);
 	app_redact_add(&c->red, c->d.new_password);
+	app_redact_add(&c->red, c->pitr.secret_key);
+	app_redact_add(&c->red, c->src.secret_key);
 	c->io.emit = j->emit;
 	c->io.ud = j->ud;
 	c->io.red = &c->red;

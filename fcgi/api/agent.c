@@ -502,7 +502,8 @@ add_destination_keys(struct req *r, cJSON *dest)
 /*
  * The secrets of a backup job (CONTRACT §3), never in its stored payload:
  * the destination's keys ("destination", or a restoring db.provision's
- * "restore"."destination") and the database's password ("database" of
+ * "restore"."destination", or a db.* job's "pitr" and "pitr_restore"
+ * repositories) and the database's password ("database" of
  * backup.run, backup.restore, db.import; add_db_passwords checks that the
  * database is on this server).
  */
@@ -511,8 +512,18 @@ add_backup_secrets(struct req *r, const char *kind, cJSON *payload)
 {
 	cJSON   *dest = cJSON_GetObjectItemCaseSensitive(payload, "destination");
 	cJSON   *db = cJSON_GetObjectItemCaseSensitive(payload, "database");
+	cJSON   *pitr = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload,
+	    "pitr"), "destination");
+	cJSON   *src = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(payload, "pitr_restore"), "source"), "destination");
 	enum err e;
 
+	/* A pitr database's repository (sql/037): its own, and the one a
+	 * point-in-time restore reads (fcgi/agent/pitr.h). */
+	if (strncmp(kind, "db.", 3) == 0 &&
+	    ((cJSON_IsObject(pitr) && (e = add_destination_keys(r, pitr)) != ERR_OK) ||
+	    (cJSON_IsObject(src) && (e = add_destination_keys(r, src)) != ERR_OK)))
+		return e;
 	if (strncmp(kind, "backup.", 7) != 0 && strcmp(kind, "db.import") != 0 &&
 	    strcmp(kind, "db.provision") != 0)
 		return ERR_OK;

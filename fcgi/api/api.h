@@ -10,6 +10,7 @@
 #include "../core/router.h"
 
 extern const struct route api_system_routes[];
+extern const struct route api_pitr_routes[];
 extern const struct route api_auth_routes[];
 extern const struct route api_service_key_routes[];
 extern const struct route api_user_routes[];
@@ -112,5 +113,17 @@ const char *backups_import_file(struct req *r, const char *upload_id);
 
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
+
+/*
+ * For pitr.c (databases.c): the image line of type x version as the SQL
+ * functions read it (NULL: not in the table; *known may be NULL); the password of database from_id (sealed)
+ * sealed again for database to_id (arena; NULL when it does not open).
+ */
+const char *databases_image_spec(struct req *r, const char *type, const char *version,
+    const char **known);
+const char *databases_password_copy(struct req *r, const char *from_id, const char *sealed,
+    const char *to_id);
+/* The project_of of /databases/:id routes. */
+const char *databases_project_of(struct req *r);
 
 #endif

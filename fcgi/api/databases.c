@@ -37,7 +37,7 @@
 
 #define DB_COLS "d.id, d.project_id, d.environment_id, d.server_id, d.name, d.type, d.version," \
 	" d.status, d.status_reason, d.pending_action, d.internal_host, d.port, d.public," \
-	" d.public_port, d.pitr_enabled, d.volume_id, d.cpu_limit::float8 AS cpu_limit," \
+	" d.public_port, d.pitr_enabled, d.pitr_destination_id, d.restored_from_id, d.volume_id, d.cpu_limit::float8 AS cpu_limit," \
 	" d.memory_limit, jsonb_build_object('cpu_percent', d.cpu_percent, 'memory_bytes'," \
 	" d.memory_bytes, 'restart_count', d.restart_count, 'at', to_char(d.stats_at AT TIME ZONE" \
 	" 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) AS stats, d.created_at, d.updated_at," \
@@ -63,15 +63,18 @@ DB_STMT st_db_list = {"databases_list",
     " AND ($9::text IS NULL OR d.type = $9)"
     " AND ($10::text IS NULL OR d.status = $10)" LIST_TAIL("d.")};
 DB_STMT st_db_create = {"databases_create",
-    "SELECT api_database_create($1::uuid, $2::uuid, $3::jsonb, $4::jsonb, $5, $6::uuid) AS id"};
+    "SELECT api_database_new($1::uuid, $2::uuid, $3::jsonb, $4::jsonb, $5, $6::uuid) AS id"};
 /* $2 = the given fields as a JSON object: only those change; recreate
  * when the container's own settings did. */
 DB_STMT st_db_update = {"databases_update",
-    "UPDATE databases d" DB_PATCH("d", "public, cpu_limit, memory_limit, pitr_enabled")
-    " FROM (SELECT public, cpu_limit, memory_limit FROM databases WHERE id = $1::uuid) o"
+    "UPDATE databases d" DB_PATCH("d", "public, cpu_limit, memory_limit, pitr_enabled,"
+    " pitr_destination_id")
+    " FROM (SELECT public, cpu_limit, memory_limit, pitr_enabled, pitr_destination_id"
+    " FROM databases WHERE id = $1::uuid) o"
     " WHERE d.id = $1::uuid AND ($3::bigint IS NULL OR d.row_version = $3::bigint)"
-    " RETURNING d.status, d.pending_action, (d.public, d.cpu_limit, d.memory_limit) IS DISTINCT FROM"
-    " (o.public, o.cpu_limit, o.memory_limit) AS recreate"};
+    " RETURNING d.status, d.pending_action, (d.public, d.cpu_limit, d.memory_limit,"
+    " d.pitr_enabled, d.pitr_destination_id) IS DISTINCT FROM"
+    " (o.public, o.cpu_limit, o.memory_limit, o.pitr_enabled, o.pitr_destination_id) AS recreate"};
 DB_STMT st_db_job = {"databases_job",
     "SELECT database_job($1::uuid, $2, $3::jsonb, $4, $5::uuid) AS job_id"};
 DB_STMT st_db_delete = {"databases_delete",
@@ -109,11 +112,12 @@ static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", NUL
  * The line of type and version (NULL: the type's default) of the image
  * table (core/dbimages.h, the pool's w->dbimages) as the JSON object the
  * SQL functions read {type, version, image, port, data_path, readiness,
- * env_names, client}, in the arena; NULL when the table has no such line.
- * *known (may be NULL) gets the type's versions for a message.
+ * env_names, client, pitr_archive_timeout (the plane's configuration)},
+ * in the arena; NULL when the table has no such line.  *known (may be
+ * NULL) gets the type's versions for a message.
  */
-static const char *
-image_spec(struct req *r, const char *type, const char *version, const char **known)
+const char *
+databases_image_spec(struct req *r, const char *type, const char *version, const char **known)
 {
 	const struct dbimages *t = r->w->dbimages;
 	const struct dbimage  *m = t ? dbimages_find(t, type, version) : NULL;
@@ -131,6 +135,8 @@ image_spec(struct req *r, const char *type, const char *version, const char **kn
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "type", m->type);
 	cJSON_AddStringToObject(o, "version", m->version);
+	cJSON_AddNumberToObject(o, "pitr_archive_timeout",
+	    (double)r->w->cfg->pitr_archive_timeout_seconds);
 	client = cJSON_AddArrayToObject(o, "client");
 	for (char **w = m->client; client != NULL && *w != NULL; w++)
 		cJSON_AddItemToArray(client, cJSON_CreateString(*w));
@@ -174,6 +180,14 @@ password_open(struct req *r, const char *id, const char *sealed)
 	if (pw == NULL)
 		log_error("the password of database %s does not decrypt (altered or moved)", id);
 	return pw;
+}
+
+const char *
+databases_password_copy(struct req *r, const char *from_id, const char *sealed, const char *to_id)
+{
+	char       *pw = password_open(r, from_id, sealed);
+
+	return pw != NULL ? password_seal(r, to_id, pw) : NULL;
 }
 
 /* What a database is reached by: the row's parts and the opened password. */
@@ -251,7 +265,8 @@ databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, 
 	{"cpu_limit", F_NUMBER, false, true, 0, 256, NULL}, \
 	{"memory_limit", F_INT, false, true, 6291456, (int64_t)1 << 50, NULL}, \
 	{"pitr_enabled", F_BOOL, false, false, 0, 0, NULL}, \
-	{"version", F_STRING, false, false, 1, 32, NULL}
+	{"version", F_STRING, false, false, 1, 32, NULL}, \
+	{"pitr_destination_id", F_UUID, false, true, 0, 0, NULL}
 
 static const struct field create_fields[] = {
 	DB_LIMIT_FIELDS,
@@ -261,7 +276,7 @@ static const struct field create_fields[] = {
 	{"name", F_STRING, true, false, 1, 48, json_check_slug},
 	{"type", F_ENUM, true, false, 0, 0, NULL, .options = types},
 };
-enum { C_PUBLIC, C_CPU, C_MEMORY, C_PITR, C_VERSION, C_PROJECT, C_ENV, C_SERVER, C_NAME, C_TYPE };
+enum { C_PUBLIC, C_CPU, C_MEMORY, C_PITR, C_VERSION, C_PITR_DEST, C_PROJECT, C_ENV, C_SERVER, C_NAME, C_TYPE };
 
 static const struct field update_fields[] = {
 	DB_LIMIT_FIELDS,
@@ -280,6 +295,12 @@ respond(struct req *r, const char *id, int status)
 	return db_respond_object(r, &st_db_get, "database not found", id, status);
 }
 
+const char *
+databases_project_of(struct req *r)
+{
+	return database_project(r);
+}
+
 /* The row of :id (secrets included; never answered). */
 static enum err
 load(struct req *r, PGresult **res)
@@ -291,7 +312,7 @@ load(struct req *r, PGresult **res)
 static enum err
 row_image(struct req *r, PGresult *res, const char **spec)
 {
-	*spec = image_spec(r, db_get(res, 0, "type"), db_get(res, 0, "version"), NULL);
+	*spec = databases_image_spec(r, db_get(res, 0, "type"), db_get(res, 0, "version"), NULL);
 	if (*spec == NULL)
 		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "the image table no longer "
 		    "lists %s %s; add it back to the configuration", db_get(res, 0, "type"),
@@ -377,7 +398,7 @@ create(struct req *r)
 	    (e = JSON_FIELDS(r, create_fields, v)) != ERR_OK ||
 	    (e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
 		return e;
-	spec = image_spec(r, v[C_TYPE].s, v[C_VERSION].present ? v[C_VERSION].s : NULL, &known);
+	spec = databases_image_spec(r, v[C_TYPE].s, v[C_VERSION].present ? v[C_VERSION].s : NULL, &known);
 	if (spec == NULL && !v[C_VERSION].present)
 		return http_field_error(r, "invalid request body", "type", arena_printf(r->a,
 		    "the image table has no version of %s", v[C_TYPE].s));
@@ -397,7 +418,7 @@ databases_create_like(struct req *r, const char *project_id, const char *environ
     const char *server_id, const char *type, const char *version, const char *name,
     const char **id)
 {
-	const char *spec = image_spec(r, type, version, NULL), *body;
+	const char *spec = databases_image_spec(r, type, version, NULL), *body;
 	cJSON      *o;
 	char       *text;
 

@@ -95,6 +95,8 @@ DB_STMT st_plane_finish = {"plane_backup_finish",
 
 DB_STMT st_imports = {"backup_imports_in_use",
     "SELECT u FROM launcher.backup_imports_in_use($1::text[]) u"};
+/* (4) PITR: base backups and window refreshes due (sql/037_pitr.sql). */
+DB_STMT st_pitr_tick = {"backup_pitr_tick", "SELECT launcher.pitr_tick()"};
 
 static void
 sql_failed(const struct db_conn *c, const char *what)
@@ -584,6 +586,22 @@ run_imports(struct db_conn *c, const struct config *cfg)
 	return 0;
 }
 
+/* (4) Point-in-time recovery: pitr_tick queues what is due. */
+static int
+run_pitr(struct db_conn *c)
+{
+	PGresult *res;
+
+	if (db_conn_exec(c, &st_pitr_tick, 0, NULL, &res) != ERR_OK) {
+		sql_failed(c, "pitr_tick");
+		return 1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("run: %s point-in-time recovery jobs queued", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
 /* One run under the lock.  0, or 1 when a part failed (logged). */
 static int
 run(struct db_conn *c, const struct config *cfg, time_t fixed_now)
@@ -600,6 +618,7 @@ run(struct db_conn *c, const struct config *cfg, time_t fixed_now)
 	rc = run_due(c, now);
 	rc |= run_retention(c, now);
 	rc |= run_stale(c, now);
+	rc |= run_pitr(c);
 	rc |= run_plane(c, cfg, now);
 	rc |= run_imports(c, cfg);
 	close(fd);

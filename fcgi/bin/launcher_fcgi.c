@@ -72,6 +72,7 @@ static const struct route *const sections[] = {
 	api_volume_routes,
 	api_backup_schedule_routes,
 	api_database_routes,
+	api_pitr_routes,
 	api_registry_routes,
 	api_backup_routes,
 	api_git_provider_routes,

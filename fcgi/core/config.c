@@ -106,6 +106,9 @@ static const struct cfg_key cfg_keys[] = {
 	I(quota_projects, "100", 0, 1000000, "projects a tenant may have unless launcher-admin quota set says otherwise (0 = no limit)"),
 	I(quota_applications, "500", 0, 1000000, "applications a tenant may have (0 = no limit)"),
 	I(quota_databases, "100", 0, 1000000, "databases a tenant may have (0 = no limit)"),
+	I(pitr_archive_timeout_seconds, "60", 1, 3600, "PostgreSQL databases with point-in-time recovery "
+	    "switch to a new WAL segment (archived) at least this often while written to: the most a "
+	    "crash of the host loses"),
 	S(database_images_file, "/usr/share/launcher/conf/database-images.conf",
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
 	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),

@@ -444,7 +444,7 @@ def test_permissions_follow_the_project_roles_and_the_connection_is_audited():
         assert u.post("/databases/%s/terminal" % d["id"]).status == (201 if write else 403), role
         r = u.post("/databases", {"project_id": p["id"], "name": "by-" + role, "type": "redis"})
         assert r.status == (201 if write else 403), (role, r)
-        assert u.put("/databases/" + d["id"], {"pitr_enabled": True}).status == (200 if write else 403)
+        assert u.put("/databases/" + d["id"], {"public": False}).status == (200 if write else 403)
         if role == "viewer":
             assert_error(u.post("/databases/%s/restart" % d["id"]), 403, "FORBIDDEN")
     r = users["member"].post("/databases/%s/restart" % d["id"])

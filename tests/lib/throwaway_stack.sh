@@ -11,6 +11,8 @@ throwaway_stack() {
 	# The database images are the caller's (tests/run.sh and the benches pass
 	# LAUNCHER_IMAGE_STORES when they need them): no build at each start.
 	export LAUNCHER_DB_IMAGES=skip
+	# A short archive_timeout: the PITR tests wait for WAL to be archived.
+	export LAUNCHER_PITR_ARCHIVE_TIMEOUT=${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-5}
 	LAUNCHER_STATE_DIR=$(mktemp -d "/var/tmp/launcher-$1.XXXXXX")
 	chmod 755 "$LAUNCHER_STATE_DIR"
 	# Four distinct ports in one draw (drawn one by one, two could be the same).
