@@ -254,10 +254,10 @@ def _job_done(w, job_id):
 
 
 def _result(job_id):
-    """The job's result as the agent completed it (the jobs API shows no result for these kinds)."""
-    rows = psql("SELECT coalesce(result, 'null')::text FROM jobs WHERE id = '%s'" % job_id,
-                user="launcher_owner")
-    return json.loads(rows[0])
+    """The job's result as GET /jobs/:id shows it (the agent's result, the kind's fields)."""
+    r = World.get().c.get("/jobs/" + job_id)
+    assert r.status == 200, r
+    return r.data["result"]
 
 
 def _restore(w, path, body):
@@ -397,12 +397,32 @@ def test_wrong_credentials_fail_the_backup_clearly_and_raise_backup_failed():
     assert "SignatureDoesNotMatch" in b["error"] or "AccessDenied" in b["error"], b
     assert _s3["S3_TEST_SECRET_KEY"] not in b["error"]
     ev = w.c.get("/alerts/events?event=backup.failed&resourceId=" + db["id"])
-    if ev.status == 404:   # the events list is bkhelper's: read the table itself
-        rows = psql("SELECT message FROM alert_events WHERE event = 'backup.failed' "
-                    "AND resource_id = '%s'" % db["id"], user="launcher_owner")
-    else:
-        rows = [x["message"] for x in ev.data]
+    assert ev.status == 200, ev
+    rows = [x["message"] for x in ev.data]
     assert len(rows) == 1 and b["error"][:40] in rows[0], rows
+
+
+def test_destination_test_through_the_agent_reports_each_step_and_a_refused_key():
+    """POST .../test is a job the real agent runs against radosgw: a good
+    destination passes write, read and delete; a wrong secret stops at the
+    write with the store's code and no key in the result."""
+    w = World.get()
+    for dest, ok in ((_s3_dest(w), True), (_s3_dest(w, secret="wrong" + uuid.uuid4().hex), False),
+                     (_local_dest(w), True)):
+        r = w.c.post("/settings/backup-destinations/%s/test" % dest["id"],
+                     {"server_id": w.server["id"]})
+        assert r.status == 202, r
+        j = _job_done(w, r.data["job"]["id"])
+        assert j["status"] == "succeeded", j
+        res = j["result"]
+        assert res["ok"] is ok, res
+        steps = [x["step"] for x in res["steps"]]
+        if ok:
+            assert steps == ["write", "read", "delete"] and all(x["ok"] for x in res["steps"]), res
+        else:
+            assert steps == ["write"] and res["steps"][0]["ok"] is False, res
+            assert "SignatureDoesNotMatch" in res["steps"][0]["error"], res
+            assert _s3["S3_TEST_SECRET_KEY"] not in json.dumps(res), res
 
 
 # --------------------------------------------------------------- volumes
