@@ -18,6 +18,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "backup.h"
+#include "backup_dest.h"
 #include "ctr.h"
 #include "engine.h"
 #include "image.h"
@@ -798,10 +799,15 @@ pitr_open(struct db_ctx *c, struct app_job *j)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j->payload, "pitr");
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(j->payload, "pitr_restore");
-	const char  *root = j->conf->backup_local_root, *sd = j->conf->state_dir;
+	char         root[AGENT_STR_MAX + 16];
 
+	if ((cJSON_IsObject(p) || cJSON_IsObject(r)) &&
+	    backup_local_root_path(j->conf, root, sizeof(root)) != 0) {
+		util_snprintf(j->error, j->errlen, "backup_local_root too long");
+		return -1;
+	}
 	if (cJSON_IsObject(p)) {
-		if (pitr_repo_parse(p, root, sd, c->d.tenant_id, &c->pitr, j->error, j->errlen) != 0)
+		if (pitr_repo_parse(p, root, c->d.tenant_id, &c->pitr, j->error, j->errlen) != 0)
 			return -1;
 		c->has_pitr = true;
 		if (c->d.data_path != NULL && pitr_container_env(&c->pitr, c->d.db_user,
@@ -811,7 +817,7 @@ pitr_open(struct db_ctx *c, struct app_job *j)
 	if (cJSON_IsObject(r)) {
 		c->target_time = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "target_time"));
 		if (c->target_time == NULL || pitr_repo_parse(cJSON_GetObjectItemCaseSensitive(r,
-		    "source"), root, sd, c->d.tenant_id, &c->src, j->error, j->errlen) != 0) {
+		    "source"), root, c->d.tenant_id, &c->src, j->error, j->errlen) != 0) {
 			if (j->error[0] == '\0')
 				util_snprintf(j->error, j->errlen, "bad payload: pitr_restore.target_time");
 			return -1;
@@ -841,8 +847,8 @@ ctx_open(struct db_ctx *c, struct app_job *j)
 	memset(&c->red, 0, sizeof(c->red));
 	app_redact_add(&c->red, c->d.password);
 	app_redact_add(&c->red, c->d.new_password);
-	app_redact_add(&c->red, c->pitr.secret_key);
-	app_redact_add(&c->red, c->src.secret_key);
+	app_redact_add(&c->red, c->pitr.dest.secret_key);
+	app_redact_add(&c->red, c->src.dest.secret_key);
 	c->io.emit = j->emit;
 	c->io.ud = j->ud;
 	c->io.red = &c->red;

@@ -45,90 +45,66 @@ str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A destination path: relative, [A-Za-z0-9._/-], no ".." part ("" is fine). */
-static bool
-rel_path_ok(const char *p)
-{
-	if (p == NULL || p[0] == '/' || !text_word_ok(p[0] ? p : "x", 1024, "._/-"))
-		return false;
-	for (const char *s = p; *s; s = strchr(s, '/') ? strchr(s, '/') + 1 : s + strlen(s))
-		if (strncmp(s, "..", 2) == 0 && (s[2] == '/' || s[2] == '\0'))
-			return false;
-	return true;
-}
-
 int
-pitr_repo_parse(const cJSON *p, const char *local_root, const char *state_dir,
-    const char *tenant_id, struct pitr_repo *r, char *err, size_t errlen)
+pitr_repo_parse(const cJSON *p, const char *local_root, const char *tenant_id,
+    struct pitr_repo *r, char *err, size_t errlen)
 {
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "destination");
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "archive_timeout");
-	const char  *id;
+	char         e[512];
 
 	memset(r, 0, sizeof(*r));
 	r->stanza = str(p, "stanza");
 	r->repo_path = str(p, "repo_path");
-	r->provider = str(d, "provider");
-	r->path = str(d, "path") ? str(d, "path") : "";
 	r->archive_timeout = cJSON_IsNumber(t) && t->valuedouble >= 1 && t->valuedouble <= 3600 ?
 	    (int)t->valuedouble : 60;
 	if (r->stanza == NULL || !text_word_ok(r->stanza, 64, "_-") || r->repo_path == NULL ||
 	    strncmp(r->repo_path, "launcher/pitr/", 14) != 0 ||
-	    !text_word_ok(r->repo_path + 14, 64, "-") || r->provider == NULL ||
-	    !rel_path_ok(r->path) || tenant_id == NULL || !text_word_ok(tenant_id, 64, "-")) {
-		util_snprintf(err, errlen, "bad payload: pitr needs stanza, repo_path "
-		    "launcher/pitr/<id>, destination.provider and a relative destination.path");
+	    !text_word_ok(r->repo_path + 14, 64, "-")) {
+		util_snprintf(err, errlen, "bad payload: pitr needs stanza and repo_path "
+		    "launcher/pitr/<id>");
 		return -1;
 	}
-	r->local = strcmp(r->provider, "local") == 0;
-	if (r->local) {
-		id = r->path[0] ? "/" : "";
-		if ((local_root[0] ? util_snprintf(r->local_dir, sizeof(r->local_dir), "%s/%s%s%s/%s",
-		    local_root, tenant_id, id, r->path, r->repo_path) :
-		    util_snprintf(r->local_dir, sizeof(r->local_dir), "%s/backups/%s%s%s/%s", state_dir,
-		    tenant_id, id, r->path, r->repo_path)) < 0) {
-			util_snprintf(err, errlen, "the local repository's path is too long");
-			return -1;
-		}
-		return 0;
+	/* The destination as every backup reads it (path, local root, provider). */
+	if (objstore_dest_from_json(cJSON_GetObjectItemCaseSensitive(p, "destination"), local_root,
+	    tenant_id, &r->dest, e, sizeof(e)) != 0) {
+		util_snprintf(err, errlen, "bad payload: pitr repository: %s", e);
+		return -1;
 	}
-	r->bucket = str(d, "bucket");
-	r->region = str(d, "region");
-	r->endpoint = str(d, "endpoint");
-	r->account_id = str(d, "account_id");
-	r->url_style = str(d, "url_style");
-	r->access_key = str(d, "access_key");
-	r->secret_key = str(d, "secret_key");
-	if (r->bucket == NULL || r->access_key == NULL || r->secret_key == NULL) {
-		util_snprintf(err, errlen, "bad payload: an S3 repository needs bucket, access_key and "
-		    "secret_key (from the claim)");
+	r->local = strcmp(r->dest.provider, "local") == 0;
+	if (r->local && util_snprintf(r->repo_dir, sizeof(r->repo_dir), "%s/%s", r->dest.local_dir,
+	    r->repo_path) < 0) {
+		util_snprintf(err, errlen, "the local repository's path is too long");
 		return -1;
 	}
 	return 0;
 }
 
-/* "https://host[:port][/]" -> host and port (0 = default); -1 for plain http. */
+/*
+ * objstore_endpoint's "https://host[:port][/...]" -> host and port (0 =
+ * the default); -1 for anything but https (pgBackRest speaks HTTPS only).
+ */
 static int
 endpoint_host(const char *url, char *host, size_t hostlen, int *port)
 {
-	const char *h = url, *colon;
+	const char *h = url + 8;
+	char       *colon, *bracket;
 	size_t      n;
 
 	*port = 0;
-	if (strncmp(url, "http://", 7) == 0)
+	if (strncmp(url, "https://", 8) != 0)
 		return -1;
-	if (strncmp(url, "https://", 8) == 0)
-		h = url + 8;
 	n = strcspn(h, "/");
 	if (util_snprintf(host, hostlen, "%.*s", (int)n, h) < 0)
 		return -1;
-	if ((colon = strchr(host, ':')) != NULL) {
+	colon = strrchr(host, ':');
+	bracket = host[0] == '[' ? strchr(host, ']') : NULL;	/* [IPv6]:port */
+	if (colon != NULL && (host[0] != '[' || (bracket != NULL && colon > bracket))) {
 		int64_t v;
 
 		if (util_parse_i64(colon + 1, 1, 65535, &v) != 0)
 			return -1;
 		*port = (int)v;
-		host[colon - host] = '\0';
+		*colon = '\0';
 	}
 	return 0;
 }
@@ -144,7 +120,7 @@ int
 pitr_container_env(const struct pitr_repo *r, const char *db_user, const char *data_path,
     bool archive, cJSON *env, struct app_spec *s, char *err, size_t errlen)
 {
-	char host[512], num[32], path[2048];
+	char host[512], num[32], url[1024], key[2048], path[2100];
 	int  port;
 
 	put(env, "PGBACKREST_STANZA", r->stanza);
@@ -162,56 +138,48 @@ pitr_container_env(const struct pitr_repo *r, const char *db_user, const char *d
 	if (r->local) {
 		put(env, "PGBACKREST_REPO1_TYPE", "posix");
 		put(env, "PGBACKREST_REPO1_PATH", PITR_REPO_MOUNT);
-		s->bind_source = r->local_dir;
+		s->bind_source = r->repo_dir;
 		s->bind_target = PITR_REPO_MOUNT;
 		return 0;
 	}
-	/* S3: the endpoint as the object store layer derives it per provider. */
-	if (r->endpoint != NULL && r->endpoint[0]) {
-		if (endpoint_host(r->endpoint, host, sizeof(host), &port) != 0) {
-			util_snprintf(err, errlen, "pgBackRest reaches S3 over HTTPS only: the "
-			    "destination's endpoint %s is plain http", r->endpoint);
-			return -1;
-		}
-	} else if (strcmp(r->provider, "s3") == 0 && r->region != NULL) {
-		util_snprintf(host, sizeof(host), "s3.%s.amazonaws.com", r->region);
-		port = 0;
-	} else if (strcmp(r->provider, "backblaze") == 0 && r->region != NULL) {
-		util_snprintf(host, sizeof(host), "s3.%s.backblazeb2.com", r->region);
-		port = 0;
-	} else if (strcmp(r->provider, "r2") == 0 && r->account_id != NULL) {
-		util_snprintf(host, sizeof(host), "%s.r2.cloudflarestorage.com", r->account_id);
-		port = 0;
-	} else {
+	/* S3: the endpoint, key prefix, region and URL style of the object store layer. */
+	if (objstore_endpoint(&r->dest, url, sizeof(url)) != 0) {
 		util_snprintf(err, errlen, "the destination has no endpoint pgBackRest can reach");
 		return -1;
 	}
+	if (endpoint_host(url, host, sizeof(host), &port) != 0) {
+		util_snprintf(err, errlen, "pgBackRest reaches S3 over HTTPS only: the "
+		    "destination's endpoint %s is not https://host[:port]", url);
+		return -1;
+	}
+	if (objstore_full_key(&r->dest, r->repo_path, key, sizeof(key)) != 0 ||
+	    util_snprintf(path, sizeof(path), "/%s", key) < 0) {
+		util_snprintf(err, errlen, "the repository's path is too long");
+		return -1;
+	}
 	put(env, "PGBACKREST_REPO1_TYPE", "s3");
-	util_snprintf(path, sizeof(path), "/%s%s%s", r->path, r->path[0] ? "/" : "", r->repo_path);
 	put(env, "PGBACKREST_REPO1_PATH", path);
-	put(env, "PGBACKREST_REPO1_S3_BUCKET", r->bucket);
+	put(env, "PGBACKREST_REPO1_S3_BUCKET", r->dest.bucket);
 	put(env, "PGBACKREST_REPO1_S3_ENDPOINT", host);
 	if (port > 0) {
 		util_snprintf(num, sizeof(num), "%d", port);
 		put(env, "PGBACKREST_REPO1_STORAGE_PORT", num);
 	}
-	put(env, "PGBACKREST_REPO1_S3_REGION", r->region && r->region[0] ? r->region :
-	    strcmp(r->provider, "r2") == 0 ? "auto" : "us-east-1");
-	put(env, "PGBACKREST_REPO1_S3_URI_STYLE", r->url_style && strcmp(r->url_style,
-	    "virtual") == 0 ? "host" : "path");
-	put(env, "PGBACKREST_REPO1_S3_KEY", r->access_key);
-	put(env, "PGBACKREST_REPO1_S3_KEY_SECRET", r->secret_key);
+	put(env, "PGBACKREST_REPO1_S3_REGION", r->dest.region);
+	put(env, "PGBACKREST_REPO1_S3_URI_STYLE", r->dest.path_style ? "path" : "host");
+	put(env, "PGBACKREST_REPO1_S3_KEY", r->dest.access_key);
+	put(env, "PGBACKREST_REPO1_S3_KEY_SECRET", r->dest.secret_key);
 	return 0;
 }
 
 int
 pitr_repo_dir(const struct pitr_repo *r, char *err, size_t errlen)
 {
-	char p[sizeof(r->local_dir)];
+	char p[sizeof(r->repo_dir)];
 
 	if (!r->local)
 		return 0;
-	util_snprintf(p, sizeof(p), "%s", r->local_dir);
+	util_snprintf(p, sizeof(p), "%s", r->repo_dir);
 	for (char *s = p + 1; ; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;

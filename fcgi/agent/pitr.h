@@ -13,10 +13,11 @@
  *    "archive_timeout": seconds, "destination": {"provider", "bucket",
  *    "region", "endpoint", "account_id", "jurisdiction", "path",
  *    "url_style", "access_key"?, "secret_key"? (the claim's)}}.
- * A local destination's repository is the directory
- * <backup_local_root>/<tenant_id>/<path>/<repo_path>, made here (0750) and
- * bind-mounted on PITR_REPO_MOUNT; an S3 one is repo1-type=s3 at
- * /<path>/<repo_path>.  Every pgBackRest option is a PGBACKREST_*
+ * A local destination's repository is the directory <the destination's
+ * directory, as objstore resolves it under backup_local_root_path>/<repo_path>,
+ * made here (0750) and bind-mounted on PITR_REPO_MOUNT; an S3 one is
+ * repo1-type=s3 at /<objstore_full_key of repo_path>, on the host and port
+ * of objstore_endpoint (https only).  Every pgBackRest option is a PGBACKREST_*
  * variable of the container's env (the S3 keys too): none is in an argv.
  *
  * Results carry {"pitr": {"earliest", "latest", "backup_type"?,
@@ -31,6 +32,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../core/objstore.h"
 #include "appspec.h"
 #include "image.h"
 #include "xfer.h"
@@ -40,18 +42,27 @@
 #define PITR_EXEC_TIMEOUT_MS (6L * 3600 * 1000)	/* a base backup: the job's deadline */
 #define PITR_OUT_MAX         65536		/* info --output=json of ~30 backups */
 
-/* A parsed "pitr" object; strings point into it. */
+/*
+ * A parsed "pitr" object; strings point into it.  The destination is the
+ * object store layer's (objstore_dest_from_json: its path checked, a local
+ * one resolved and confined under the root, the region and URL style of
+ * the provider); pitr adds what is pgBackRest's: the stanza, repo_path
+ * below the destination and archive_timeout.
+ */
 struct pitr_repo {
-	const char *stanza, *repo_path, *provider, *bucket, *region, *endpoint, *path;
-	const char *account_id, *url_style, *access_key, *secret_key;
+	struct objstore_dest dest;
+	const char *stanza, *repo_path;
 	int         archive_timeout;
 	bool        local;
-	char        local_dir[4096];	/* local: the resolved directory */
+	char        repo_dir[4096];	/* local: <dest.local_dir>/<repo_path> */
 };
 
-/* Parses p for tenant_id; local_root "" = <state_dir>/backups.  0 or -1 (err). */
-int    pitr_repo_parse(const cJSON *p, const char *local_root, const char *state_dir,
-    const char *tenant_id, struct pitr_repo *r, char *err, size_t errlen);
+/*
+ * Parses p for tenant_id; local_root: backup_local_root_path's (the root
+ * of local destinations).  0 or -1 (err).
+ */
+int    pitr_repo_parse(const cJSON *p, const char *local_root, const char *tenant_id,
+    struct pitr_repo *r, char *err, size_t errlen);
 /*
  * Adds to env (an object) the PGBACKREST_* variables of r for a cluster in
  * data_path whose superuser is db_user, and with archive LNCHR_PITR=1 and
