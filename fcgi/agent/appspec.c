@@ -525,14 +525,90 @@ app_redact(const struct app_redact *r, const char *in, char *out, size_t outlen)
 
 /* ------------------------------------------------------- stream frames */
 
+/* Whether the first n (<= 8) bytes at a header's place already show that
+ * they are none: stream above 2, or a non-zero byte among the three
+ * zeros.  The one place a header is judged. */
 static bool
-frame_header(const unsigned char *p, size_t left, int *stream, size_t *size)
+not_header(const unsigned char *p, size_t n)
 {
-	if (left < 8 || p[0] > 2 || p[1] != 0 || p[2] != 0 || p[3] != 0)
-		return false;
-	*stream = p[0];
-	*size = ((size_t)p[4] << 24) | ((size_t)p[5] << 16) | ((size_t)p[6] << 8) | p[7];
-	return true;
+	if (n > 0 && p[0] > 2)
+		return true;
+	for (size_t i = 1; i < n && i < 4; i++)
+		if (p[i] != 0)
+			return true;
+	return false;
+}
+
+void
+app_frames_init(struct app_frames *f, bool raw_fallback)
+{
+	memset(f, 0, sizeof(*f));
+	f->raw_fallback = raw_fallback;
+}
+
+/* The header's bytes in f->hdr (f->hlen of them: 8, or fewer that are
+ * already no header, with the fallback): the frame begins, or the rest is
+ * raw stdout from those bytes on.  0 or what fn returned. */
+static int
+frames_header(struct app_frames *f, app_piece_fn fn, void *ud)
+{
+	size_t got = f->hlen;
+
+	f->hlen = 0;
+	if (f->raw_fallback && (got < 8 || not_header(f->hdr, 8))) {
+		f->raw = true;
+		return fn(ud, 1, f->hdr, got);
+	}
+	f->stream = f->hdr[0];
+	f->left = (uint32_t)f->hdr[4] << 24 | (uint32_t)f->hdr[5] << 16 |
+	    (uint32_t)f->hdr[6] << 8 | (uint32_t)f->hdr[7];
+	return 0;
+}
+
+int
+app_frames_feed(struct app_frames *f, const void *data, size_t n, app_piece_fn fn, void *ud)
+{
+	const unsigned char *p = data;
+	size_t               take;
+	int                  rc;
+
+	while (n > 0) {
+		if (f->raw)
+			return fn(ud, 1, p, n);
+		if (f->left > 0) {	/* inside a frame's payload */
+			take = n < f->left ? n : f->left;
+			if ((rc = fn(ud, f->stream, p, take)) != 0)
+				return rc;
+			f->left -= (uint32_t)take;
+			p += take;
+			n -= take;
+			continue;
+		}
+		/* A header, perhaps split across calls. */
+		take = sizeof(f->hdr) - f->hlen < n ? sizeof(f->hdr) - f->hlen : n;
+		memcpy(f->hdr + f->hlen, p, take);
+		f->hlen += take;
+		p += take;
+		n -= take;
+		if (f->hlen < sizeof(f->hdr) && !(f->raw_fallback && not_header(f->hdr, f->hlen)))
+			return 0;
+		if ((rc = frames_header(f, fn, ud)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+app_frames_end(struct app_frames *f, app_piece_fn fn, void *ud)
+{
+	size_t got = f->hlen;
+
+	f->hlen = 0;
+	if (got == 0 || !f->raw_fallback)
+		return 0;
+	/* Fewer than 8 bytes at a header's place: no header, raw output. */
+	f->raw = true;
+	return fn(ud, 1, f->hdr, got);
 }
 
 static void
@@ -554,23 +630,11 @@ acc_feed(struct app_line_acc *l, int stream, const char *p, size_t n, app_line_f
 	}
 }
 
-/* The first n (< 8) bytes of a header already show that it is none (a
- * TTY's text): decided at once, so that a short first line does not wait. */
-static bool
-not_header(const unsigned char *p, size_t n)
-{
-	if (n > 0 && p[0] > 2)
-		return true;
-	for (size_t i = 1; i < n && i < 4; i++)
-		if (p[i] != 0)
-			return true;
-	return false;
-}
-
 int
 app_demux_init(struct app_demux *d, size_t max_line)
 {
 	memset(d, 0, sizeof(*d));
+	app_frames_init(&d->f, true);
 	for (int i = 0; i < 3; i++) {
 		d->acc[i].max = max_line;
 		if ((d->acc[i].buf = malloc(max_line + 1)) == NULL) {
@@ -590,69 +654,48 @@ app_demux_free(struct app_demux *d)
 	}
 }
 
+/* One feed or end of the line demuxer: where the pieces' lines go. */
+struct lines_sink {
+	struct app_demux *d;
+	app_line_fn       fn;
+	void             *ud;
+	size_t            count;
+};
+
+/* Streams are 0-2 here: the splitter runs with raw_fallback. */
+static int
+lines_piece(void *ud, int stream, const unsigned char *p, size_t n)
+{
+	struct lines_sink *s = ud;
+
+	acc_feed(&s->d->acc[stream], stream, (const char *)p, n, s->fn, s->ud, &s->count);
+	return 0;
+}
+
 size_t
 app_demux_feed(struct app_demux *d, const char *data, size_t len, app_line_fn fn, void *ud)
 {
-	const unsigned char *p = (const unsigned char *)data;
-	size_t               count = 0, take, size;
-	int                  stream;
+	struct lines_sink s = {d, fn, ud, 0};
 
-	while (len > 0) {
-		if (d->mode == APP_DEMUX_RAW) {
-			acc_feed(&d->acc[1], 1, (const char *)p, len, fn, ud, &count);
-			return count;
-		}
-		if (d->left > 0) {	/* inside a frame's payload */
-			take = len < d->left ? len : d->left;
-			acc_feed(&d->acc[d->stream], d->stream, (const char *)p, take, fn, ud, &count);
-			d->left -= take;
-			p += take;
-			len -= take;
-			continue;
-		}
-		/* A header, perhaps split across calls. */
-		take = 8 - d->hlen < len ? 8 - d->hlen : len;
-		memcpy(d->hdr + d->hlen, p, take);
-		d->hlen += take;
-		p += take;
-		len -= take;
-		if (d->hlen < 8 && !not_header(d->hdr, d->hlen))
-			return count;
-		take = d->hlen;
-		d->hlen = 0;
-		if (take < 8 || !frame_header(d->hdr, 8, &stream, &size)) {
-			/* Not a frame (a TTY's raw output, or garbage after frames):
-			 * the rest as it is, on stdout. */
-			d->mode = APP_DEMUX_RAW;
-			acc_feed(&d->acc[1], 1, (const char *)d->hdr, take, fn, ud, &count);
-			continue;
-		}
-		d->mode = APP_DEMUX_FRAMED;
-		d->stream = stream;
-		d->left = size;
-	}
-	return count;
+	(void)app_frames_feed(&d->f, data, len, lines_piece, &s);
+	return s.count;
 }
 
 size_t
 app_demux_end(struct app_demux *d, app_line_fn fn, void *ud)
 {
-	size_t count = 0;
+	struct lines_sink s = {d, fn, ud, 0};
 
-	/* Fewer than 8 bytes in all: not a header, raw output. */
-	if (d->hlen > 0) {
-		acc_feed(&d->acc[1], 1, (const char *)d->hdr, d->hlen, fn, ud, &count);
-		d->hlen = 0;
-	}
+	(void)app_frames_end(&d->f, lines_piece, &s);
 	for (int i = 0; i < 3; i++)
 		if (d->acc[i].any) {
 			d->acc[i].buf[d->acc[i].len] = '\0';
 			fn(ud, i, d->acc[i].buf, d->acc[i].len);
 			d->acc[i].len = 0;
 			d->acc[i].any = false;
-			count++;
+			s.count++;
 		}
-	return count;
+	return s.count;
 }
 
 size_t
@@ -669,39 +712,41 @@ app_demux_lines(const char *data, size_t len, size_t max_line, app_line_fn fn, v
 	return count;
 }
 
+/* app_demux_all's output: what fits, and whether anything did not. */
+struct all_sink {
+	char  *out;
+	size_t o, cap;	/* cap: outlen - 1, room for the terminator */
+	bool  *truncated;
+};
+
+static int
+all_piece(void *ud, int stream, const unsigned char *p, size_t n)
+{
+	struct all_sink *s = ud;
+	size_t           take = n < s->cap - s->o ? n : s->cap - s->o;
+
+	(void)stream;
+	memcpy(s->out + s->o, p, take);
+	s->o += take;
+	if (take < n)
+		*s->truncated = true;
+	return 0;
+}
+
 size_t
 app_demux_all(const char *data, size_t len, char *out, size_t outlen, bool *truncated)
 {
-	const unsigned char *d = (const unsigned char *)data;
-	size_t               off = 0, o = 0, size, take;
-	int                  stream;
+	struct app_frames f;
+	struct all_sink   s = {out, 0, outlen > 0 ? outlen - 1 : 0, truncated};
 
 	*truncated = false;
 	if (outlen == 0)
 		return 0;
-	if (!frame_header(d, len, &stream, &size)) {
-		take = len < outlen - 1 ? len : outlen - 1;
-		memcpy(out, data, take);
-		out[take] = '\0';
-		*truncated = take < len;
-		return take;
-	}
-	while (off < len) {
-		if (!frame_header(d + off, len - off, &stream, &size)) {
-			size = len - off;	/* not a frame: the rest as it is */
-		} else
-			off += 8;
-		if (size > len - off)
-			size = len - off;
-		take = size < outlen - 1 - o ? size : outlen - 1 - o;
-		memcpy(out + o, data + off, take);
-		o += take;
-		if (take < size)
-			*truncated = true;
-		off += size;
-	}
-	out[o] = '\0';
-	return o;
+	app_frames_init(&f, true);
+	(void)app_frames_feed(&f, data, len, all_piece, &s);
+	(void)app_frames_end(&f, all_piece, &s);
+	out[s.o] = '\0';
+	return s.o;
 }
 
 /* ---------------------------------------------------------- timestamps */

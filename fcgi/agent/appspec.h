@@ -123,8 +123,43 @@ void app_redact(const struct app_redact *r, const char *in, char *out, size_t ou
 /*
  * The engine's multiplexed stream (logs and exec of containers without a
  * TTY): frames of an 8-byte header {stream (0 stdin, 1 stdout, 2 stderr),
- * 0, 0, 0, size big-endian uint32} followed by size bytes.  A body that
- * does not start with such a header is taken as raw stdout (TTY).
+ * 0, 0, 0, size big-endian uint32} followed by size bytes.
+ *
+ * app_frames is the one splitter of that stream (every reader below and
+ * the backup jobs' execs use it): app_frames_feed gives fn each payload
+ * piece as it comes, with its stream (never an empty piece); headers and
+ * payloads may be split anywhere between calls (a header's bytes are kept
+ * in f).  The piece pointer is valid only during the call.  Returns 0, or
+ * the first non-zero fn returned (the feed stops there; the refused piece
+ * is not taken).
+ *
+ * raw_fallback (app_frames_init) is for output that may come from a TTY:
+ * bytes at a header's place that are not one (stream above 2, or a
+ * non-zero byte among the three zeros) turn the rest of the stream,
+ * those bytes included, into raw stdout (stream 1), decided as soon as
+ * the first bytes show it (a TTY's short first line does not wait for 8);
+ * app_frames_end then delivers a header's first bytes the stream ended
+ * on as raw stdout too.  Streams are then 0-2.  Without it (binary dumps,
+ * always framed) every 8 bytes at a header's place are taken as one, its
+ * stream byte passed as it is (0-255), and app_frames_end drops a partial
+ * header.  app_frames_end returns like feed.
+ */
+typedef int (*app_piece_fn)(void *ud, int stream, const unsigned char *p, size_t n);
+struct app_frames {
+	bool          raw_fallback;	/* the option above */
+	bool          raw;		/* fallback taken: the rest is raw stdout */
+	unsigned char hdr[8];		/* a header read in part */
+	size_t        hlen;
+	int           stream;		/* of the frame being read */
+	uint32_t      left;		/* its payload bytes still to come */
+};
+void app_frames_init(struct app_frames *f, bool raw_fallback);
+int  app_frames_feed(struct app_frames *f, const void *data, size_t n, app_piece_fn fn, void *ud);
+int  app_frames_end(struct app_frames *f, app_piece_fn fn, void *ud);
+
+/*
+ * Lines and whole outputs, on app_frames with raw_fallback (a body that
+ * does not start with a header is taken as raw stdout, a TTY's).
  *
  * app_demux_lines calls fn once per complete line (without '\n'; a last
  * line without one is delivered too) with the stream it came on; the
@@ -137,8 +172,7 @@ size_t app_demux_lines(const char *data, size_t len, size_t max_line, app_line_f
  * The same, incrementally, for a stream read as it comes (a followed log):
  * frames and lines may be split anywhere between app_demux_feed calls; a
  * line is delivered once its '\n' came; app_demux_end delivers the lines
- * still without one (the stream ended).  The first 8 bytes decide, as
- * above, between frames and raw output.  Memory: 3 lines of max_line.
+ * still without one (the stream ended).  Memory: 3 lines of max_line.
  * init: 0 or -1 (out of memory); feed and end return the lines delivered.
  */
 struct app_line_acc {
@@ -146,14 +180,9 @@ struct app_line_acc {
 	size_t len, max;
 	bool   any;	/* bytes since the last newline */
 };
-enum app_demux_mode { APP_DEMUX_UNKNOWN, APP_DEMUX_FRAMED, APP_DEMUX_RAW };
 struct app_demux {
-	struct app_line_acc acc[3];	/* per stream: stdin (unused), stdout, stderr */
-	enum app_demux_mode mode;
-	unsigned char       hdr[8];	/* a header read in part */
-	size_t              hlen;
-	int                 stream;	/* of the frame being read */
-	size_t              left;	/* its payload bytes still to come */
+	struct app_line_acc acc[3];	/* per stream: stdin (the engine sends none), stdout, stderr */
+	struct app_frames   f;
 };
 int    app_demux_init(struct app_demux *d, size_t max_line);
 size_t app_demux_feed(struct app_demux *d, const char *data, size_t len, app_line_fn fn, void *ud);
@@ -161,8 +190,8 @@ size_t app_demux_end(struct app_demux *d, app_line_fn fn, void *ud);
 void   app_demux_free(struct app_demux *d);
 /*
  * Concatenates the payloads of every frame into out (outlen, terminated),
- * stdout and stderr interleaved as they came; sets *truncated when they did
- * not fit.  Returns the bytes written.
+ * stdout and stderr interleaved as they came (raw output as it is); sets
+ * *truncated when they did not fit.  Returns the bytes written.
  */
 size_t app_demux_all(const char *data, size_t len, char *out, size_t outlen, bool *truncated);
 

@@ -66,44 +66,6 @@ struct bk {
 /* Sets the job's error, redacted (passwords and destination keys); returns -1. */
 #define fail(b, ...) app_job_fail((b)->j, &(b)->red, __VA_ARGS__)
 
-/* ---------------------------------------------------------------- demux */
-
-int
-backup_demux_feed(struct backup_demux *d, const unsigned char *p, size_t n,
-    int (*fn)(void *ud, int stream, const unsigned char *p, size_t n), void *ud)
-{
-	while (n > 0) {
-		if (d->left == 0) {
-			size_t take = sizeof(d->hdr) - d->hlen;
-
-			if (take > n)
-				take = n;
-			memcpy(d->hdr + d->hlen, p, take);
-			d->hlen += take;
-			p += take;
-			n -= take;
-			if (d->hlen < sizeof(d->hdr))
-				return 0;
-			d->hlen = 0;
-			d->stream = d->hdr[0];
-			d->left = (uint32_t)d->hdr[4] << 24 | (uint32_t)d->hdr[5] << 16 |
-			    (uint32_t)d->hdr[6] << 8 | (uint32_t)d->hdr[7];
-			continue;
-		}
-		{
-			size_t take = d->left < n ? d->left : n;
-			int    rc = fn(ud, d->stream, p, take);
-
-			if (rc != 0)
-				return rc;
-			d->left -= (uint32_t)take;
-			p += take;
-			n -= take;
-		}
-	}
-	return 0;
-}
-
 /* ----------------------------------------------------------- commands */
 
 static void
@@ -257,7 +219,7 @@ struct ex {
 	struct bk          *b;
 	int                 fd;
 	char                eid[128];
-	struct backup_demux dm;
+	struct app_frames   dm;	/* without raw fallback: no TTY */
 	struct keep         keep;
 	int               (*out_fn)(void *ud, const void *p, size_t n);
 	void               *out_ud;
@@ -303,6 +265,7 @@ ex_open(struct ex *e, struct bk *b, const char *ctr, const cJSON *cmd, const cJS
 	char          err[1024];
 
 	memset(e, 0, sizeof(*e));
+	app_frames_init(&e->dm, false);
 	e->b = b;
 	e->fd = -1;
 	e->out_fn = out_fn;
@@ -314,7 +277,7 @@ ex_open(struct ex *e, struct bk *b, const char *ctr, const cJSON *cmd, const cJS
 	    sizeof(early), &got, err, sizeof(err));
 	if (e->fd < 0)
 		return fail(b, "%s", err);
-	if (got > 0 && backup_demux_feed(&e->dm, early, got, ex_piece, e) != 0)
+	if (got > 0 && app_frames_feed(&e->dm, early, got, ex_piece, e) != 0)
 		return fail(b, "the upload to the destination failed at its first bytes");
 	return 0;
 }
@@ -337,7 +300,7 @@ ex_read(struct ex *e, int ms)
 		e->eof = true;
 		return 0;
 	}
-	return backup_demux_feed(&e->dm, buf, (size_t)n, ex_piece, e) != 0 ? -1 : 0;
+	return app_frames_feed(&e->dm, buf, (size_t)n, ex_piece, e) != 0 ? -1 : 0;
 }
 
 /*

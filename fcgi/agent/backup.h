@@ -114,19 +114,4 @@ int  backup_provision_restore(struct app_job *j, const struct db_spec *d,
 int  backup_db_cmd(const char *what, const char *type, const char *user, const char *name,
     const char *password, int port, cJSON **cmd, cJSON **env, char *err, size_t errlen);
 
-/*
- * The engine's multiplexed stream, incrementally: 8-byte headers {stream,
- * 0, 0, 0, size big-endian} then size bytes; fn gets each payload piece
- * with its stream (1 stdout, 2 stderr).  A header split between calls is
- * kept.  Returns 0, or the first non-zero fn returned.
- */
-struct backup_demux {
-	unsigned char hdr[8];
-	size_t        hlen;
-	int           stream;
-	uint32_t      left;
-};
-int  backup_demux_feed(struct backup_demux *d, const unsigned char *p, size_t n,
-    int (*fn)(void *ud, int stream, const unsigned char *p, size_t n), void *ud);
-
 #endif

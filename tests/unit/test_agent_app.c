@@ -208,11 +208,38 @@ test_demux(void)
 	CHECK(strcmp(out, "hello\nworerr line\nld\nlast") == 0 && !trunc, "exec output concatenated");
 	app_demux_all(buf, n, out, 8, &trunc);
 	CHECK(strlen(out) == 7 && trunc, "exec output capped and marked truncated");
+	CHECK(app_demux_all("raw tty\n", 8, out, sizeof(out), &trunc) == 8 &&
+	    strcmp(out, "raw tty\n") == 0 && !trunc, "exec output of a TTY: as it is");
+	CHECK(app_demux_all(buf, 20, out, sizeof(out), &trunc) == 12 &&
+	    memcmp(out, "hello\nwor\2\0\0", 13) == 0, "exec output: a header cut short, as it is");
+	{
+		char   g[64];
+		size_t gn = frame(g, 1, "a\n");
+
+		memcpy(g + gn, "oops\nx", 7);
+		CHECK(app_demux_all(g, gn + 7, out, sizeof(out), &trunc) == 9 &&
+		    strcmp(out, "a\noops\nx") == 0, "exec output: bytes after the frames, as they are");
+	}
 	/* A frame whose size runs past the end is cut, not overread. */
 	buf[7] = (char)200;
 	demux_n = 0;
 	app_demux_lines(buf, 14, 100, on_line, NULL);
 	CHECK(demux_n == 1 && strcmp(demux_got[0], "hello") == 0, "short frame handled");
+}
+
+/* The lines of buf (n bytes) fed to a stream demuxer in two pieces, cut at cut. */
+static void
+demux_split(const char *buf, size_t n, size_t cut)
+{
+	struct app_demux d;
+
+	demux_n = 0;
+	if (app_demux_init(&d, 100) != 0)
+		return;
+	(void)app_demux_feed(&d, buf, cut, on_line, NULL);
+	(void)app_demux_feed(&d, buf + cut, n - cut, on_line, NULL);
+	(void)app_demux_end(&d, on_line, NULL);
+	app_demux_free(&d);
 }
 
 /*
@@ -244,18 +271,31 @@ test_demux_stream(void)
 	    strcmp(demux_got[3], "last") == 0 && demux_stream[3] == 1, "end: the partial line");
 	app_demux_free(&d);
 	for (size_t cut = 0; cut <= n; cut++) {
-		(void)app_demux_init(&d, 100);
-		demux_n = 0;
-		(void)app_demux_feed(&d, buf, cut, on_line, NULL);
-		(void)app_demux_feed(&d, buf + cut, n - cut, on_line, NULL);
-		(void)app_demux_end(&d, on_line, NULL);
-		app_demux_free(&d);
+		demux_split(buf, n, cut);
 		if (demux_n != 4 || strcmp(demux_got[0], "hello") != 0 ||
 		    strcmp(demux_got[1], "err line") != 0 || demux_stream[1] != 2 ||
 		    strcmp(demux_got[2], "world") != 0 || strcmp(demux_got[3], "last") != 0)
 			ok = false;
 	}
 	CHECK(ok, "every split point gives the same lines");
+	/* Bytes that are no header after frames (garbage, or a TTY attached
+	 * late): the rest is raw stdout, in every split. */
+	{
+		char   g[64];
+		size_t gn = frame(g, 2, "e\n");
+
+		gn += frame(g + gn, 1, "o");
+		memcpy(g + gn, "\1\0x\nraw", 7);
+		gn += 7;
+		for (size_t cut = 0; cut <= gn; cut++) {
+			demux_split(g, gn, cut);
+			if (demux_n != 3 || strcmp(demux_got[0], "e") != 0 || demux_stream[0] != 2 ||
+			    memcmp(demux_got[1], "o\1", 3) != 0 || demux_stream[1] != 1 ||
+			    strcmp(demux_got[2], "raw") != 0 || demux_stream[2] != 1)
+				ok = false;
+		}
+		CHECK(ok, "bytes after the frames that are no header: raw stdout from there on");
+	}
 	/* A TTY's raw output, its first bytes shorter than a header. */
 	(void)app_demux_init(&d, 100);
 	demux_n = 0;

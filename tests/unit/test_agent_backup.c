@@ -1,6 +1,7 @@
 /*
  * test_agent_backup.c - the backup jobs' pure parts (fcgi/agent/backup.h):
- * the engine's frame demultiplexer fed in every split, and the dump,
+ * the engine's frame splitter as the backups use it (appspec.h's
+ * app_frames, no raw fallback: binary payloads) fed in every split, and the dump,
  * restore and import commands of each database type (secrets only in the
  * env, never in an argv).
  */
@@ -10,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "agent/appspec.h"
 #include "agent/backup.h"
 #include "unit.h"
 
@@ -66,11 +68,12 @@ test_demux_every_split(void)
 	len += frame(buf + len, 1, "tail");
 	/* Every cut into two pieces, and byte by byte. */
 	for (size_t cut = 0; cut <= len; cut++) {
-		struct backup_demux d = {0};
-		struct acc          a = {0};
+		struct app_frames d;
+		struct acc        a = {0};
 
-		backup_demux_feed(&d, buf, cut, piece, &a);
-		backup_demux_feed(&d, buf + cut, len - cut, piece, &a);
+		app_frames_init(&d, false);
+		app_frames_feed(&d, buf, cut, piece, &a);
+		app_frames_feed(&d, buf + cut, len - cut, piece, &a);
 		if (a.nout != strlen("PGDMP\x01" "binary\ndata") + 4 ||
 		    memcmp(a.out, "PGDMP\x01" "binary\ndatatail", a.nout) != 0 ||
 		    a.nerr != strlen("pg_dump: warning\n"))
@@ -78,20 +81,33 @@ test_demux_every_split(void)
 	}
 	CHECK(all, "frames split anywhere give the same stdout and stderr");
 	{
-		struct backup_demux d = {0};
-		struct acc          a = {0};
+		struct app_frames d;
+		struct acc        a = {0};
 
+		app_frames_init(&d, false);
 		for (size_t i = 0; i < len; i++)
-			backup_demux_feed(&d, buf + i, 1, piece, &a);
+			app_frames_feed(&d, buf + i, 1, piece, &a);
 		CHECK(a.nout == 21 && memcmp(a.out, "PGDMP\x01" "binary\ndatatail", 21) == 0 &&
 		    a.nerr == 17, "byte by byte too");
 	}
 	{
-		struct backup_demux d = {0};
-		struct acc          a = {.stop_after = 1};
+		struct app_frames d;
+		struct acc        a = {.stop_after = 1};
 
-		CHECK(backup_demux_feed(&d, buf, len, piece, &a) == 7 && a.pieces == 1,
+		app_frames_init(&d, false);
+		CHECK(app_frames_feed(&d, buf, len, piece, &a) == 7 && a.pieces == 1,
 		    "a sink's refusal stops the feed and is returned");
+	}
+	{
+		/* No raw fallback: a header cut short by the end is dropped,
+		 * not delivered as stdout (it would end up in the dump). */
+		struct app_frames d;
+		struct acc        a = {0};
+
+		app_frames_init(&d, false);
+		CHECK(app_frames_feed(&d, buf, len - 12 + 3, piece, &a) == 0 &&
+		    app_frames_end(&d, piece, &a) == 0 && a.nout == 17 && a.nerr == 17 &&
+		    a.pieces == 2, "a header cut short at the end: nothing delivered");
 	}
 }
 
