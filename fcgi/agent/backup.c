@@ -224,6 +224,7 @@ struct ex {
 	int               (*out_fn)(void *ud, const void *p, size_t n);
 	void               *out_ud;
 	bool                out_failed;	/* out_fn refused: the upload failed */
+	bool                bad_stream;	/* a stream byte above 2, or cut inside a frame */
 	bool                eof;	/* the engine closed the stream */
 };
 
@@ -232,6 +233,12 @@ ex_piece(void *ud, int stream, const unsigned char *p, size_t n)
 {
 	struct ex *e = ud;
 
+	/* Without a TTY every frame is stdout or stderr: anything else is a
+	 * corrupt stream, and a dump must not go on with bytes left out. */
+	if (stream < 0 || stream > 2) {
+		e->bad_stream = true;
+		return -1;
+	}
 	if (stream == 1 && e->out_fn != NULL) {
 		if (e->out_fn(e->out_ud, p, n) != 0) {
 			e->out_failed = true;
@@ -366,7 +373,9 @@ ex_finish(struct ex *e, bool close_input)
 	}
 	close(e->fd);
 	e->fd = -1;
-	if (e->out_failed)
+	if (e->dm.hlen != 0 || e->dm.left != 0)
+		e->bad_stream = true;
+	if (e->out_failed || e->bad_stream)
 		return -1;
 	code = ctr_exec_wait(&e->b->x, &e->b->a, e->eid);
 	arena_reset(&e->b->a);
@@ -508,6 +517,9 @@ dump_to(struct bk *b, const char *ctr, const cJSON *cmd, const cJSON *env, const
 		if (up)
 			return fail(b, "upload to the destination failed: %s", err[0] ? err :
 			    "(no detail)");
+		if (e.bad_stream)
+			return fail(b, "the engine's output of the dump was not a whole framed stream "
+			    "(cut inside a frame, or an unknown stream): nothing was kept");
 		keep_text(b, &e.keep, out, sizeof(out));
 		return fail(b, "the dump failed (%s %d): %s", code == -2 ? "timed out," : "exit",
 		    code, out);
