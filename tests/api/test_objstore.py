@@ -54,6 +54,6 @@ def test_destination_test_steps():
 
 
 def test_memory_flat_200mib():
-    """A 200 MiB stream up and down keeps the process's max RSS < 40 MB."""
+    """A 200 MiB stream up and down keeps the process's peak RSS (VmHWM) < 40 MB."""
     out = run_case("rss", timeout=900)
-    print("  " + next((line.strip() for line in out.splitlines() if "max RSS" in line), ""))
+    print("  " + next((line.strip() for line in out.splitlines() if "peak RSS" in line), ""))
