@@ -58,6 +58,14 @@ all_in(const char *s, const char *extra)
  * ".." component (a trailing '/' is allowed when trailing_ok).  Used for
  * keys and for a destination's path prefix alike.
  */
+/* A path that runs through a database's PITR repository (<dest>/launcher/
+ * pitr/<id>), which its container can write into: never a destination. */
+static bool
+in_pitr_repo(const char *path)
+{
+	return strncmp(path, "launcher/pitr", 13) == 0 || strstr(path, "/launcher/pitr") != NULL;
+}
+
 static bool
 rel_path_ok(const char *s, size_t max, bool trailing_ok)
 {
@@ -148,6 +156,10 @@ objstore_dest_check(const cJSON *body, const char **message)
 		*message = "a relative path of [A-Za-z0-9._/-] without '..' or empty parts, at most 512 characters";
 		return "path";
 	}
+	if (v != NULL && local && in_pitr_repo(v)) {
+		*message = "must not lie inside a database's PITR repository (launcher/pitr/...)";
+		return "path";
+	}
 	if (local)
 		return NULL;
 	v = jstr(body, "url_style");
@@ -217,23 +229,66 @@ objstore_endpoint(const struct objstore_dest *d, char *out, size_t outlen)
 	return rc < 0 ? -1 : 0;
 }
 
-/* mkdir -p of an absolute path, 0700 for what it creates. */
+/*
+ * The directory rel (relative; "" = dirfd itself) below dirfd, walked one
+ * component at a time without following a symbolic link (O_NOFOLLOW on
+ * each), made 0700 where missing when create: a link planted anywhere
+ * below the root (a database container can write into its own PITR
+ * repository) ends the walk with ELOOP or ENOTDIR instead of leading out.
+ * Returns a new O_DIRECTORY descriptor, or -1 (errno).  dirfd stays open.
+ */
 static int
-mkdir_p(const char *path)
+walk_dir(int dirfd, const char *rel, bool create)
 {
-	char tmp[4096];
+	char comp[NAME_MAX + 1];
+	int  fd = dup(dirfd);
 
-	if (util_snprintf(tmp, sizeof(tmp), "%s", path) < 0)
-		return -1;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+	while (fd >= 0 && *rel != '\0') {
+		size_t n = strcspn(rel, "/");
+		int    next;
+
+		if (n == 0 || n > NAME_MAX) {
+			if (n == 0) {
+				rel++;
+				continue;
+			}
+			close(fd);
+			errno = ENAMETOOLONG;
 			return -1;
-		*p = '/';
+		}
+		memcpy(comp, rel, n);
+		comp[n] = '\0';
+		rel += n;
+		if (create && mkdirat(fd, comp, 0700) != 0 && errno != EEXIST) {
+			close(fd);
+			return -1;
+		}
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
 	}
-	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+	return fd;
+}
+
+/* The directory of key below d's local directory (see walk_dir); *base
+ * points at key's last component.  -1 (errno) when it is not there. */
+static int
+key_dir(const struct objstore_dest *d, const char *key, bool create, const char **base)
+{
+	char        dir[1100];
+	const char *slash = strrchr(key, '/');
+	int         root, fd;
+
+	*base = slash ? slash + 1 : key;
+	if (util_snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - key) : 0, key) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((root = open(d->local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	fd = walk_dir(root, dir, create);
+	close(root);
+	return fd;
 }
 
 /* <local_root>/<tenant_id>/<path> made and resolved into d->local_dir,
@@ -242,8 +297,9 @@ static int
 local_dir(struct objstore_dest *d, const char *local_root, const char *tenant_id,
           char *err, size_t errlen)
 {
-	char want[4096], root[PATH_MAX], got[PATH_MAX];
+	char want[4096], rel[4096], root[PATH_MAX], got[PATH_MAX];
 	size_t rl;
+	int rootfd, fd;
 
 	if (local_root == NULL || local_root[0] != '/') {
 		util_snprintf(err, errlen, "no backup_local_root configured for local destinations");
@@ -258,7 +314,28 @@ local_dir(struct objstore_dest *d, const char *local_root, const char *tenant_id
 		util_snprintf(err, errlen, "local path too long");
 		return -1;
 	}
-	if (mkdir_p(want) != 0 || realpath(local_root, root) == NULL || realpath(want, got) == NULL) {
+	/* A path through a database's PITR repository (writable from inside
+	 * its container) is refused: no destination lives in one. */
+	if (d->path != NULL && in_pitr_repo(d->path)) {
+		util_snprintf(err, errlen, "local path: inside a PITR repository");
+		return -1;
+	}
+	(void)util_snprintf(rel, sizeof(rel), "%s", want + strlen(local_root) + 1);
+	if ((rootfd = open(local_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
+	    (mkdir(local_root, 0700) != 0 ||
+	     (rootfd = open(local_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)) {
+		util_snprintf(err, errlen, "local directory: %s", strerror(errno));
+		return -1;
+	}
+	fd = walk_dir(rootfd, rel, true);
+	close(rootfd);
+	if (fd < 0) {
+		util_snprintf(err, errlen, "local directory: %s", errno == ELOOP || errno == ENOTDIR ?
+		    "a symbolic link or a file on the way (links are not followed)" : strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (realpath(local_root, root) == NULL || realpath(want, got) == NULL) {
 		util_snprintf(err, errlen, "local directory: %s", strerror(errno));
 		return -1;
 	}
@@ -349,7 +426,7 @@ struct objstore_put {
 	/* local */
 	int  fd;
 	int  dirfd;
-	char name[1100], tmp[1110];   /* relative to dirfd */
+	char name[NAME_MAX + 1], tmp[NAME_MAX + 6];   /* in dirfd, the key's directory */
 };
 
 static bool
@@ -359,21 +436,6 @@ is_local(const struct objstore_dest *d)
 }
 
 /* The directories of a local key (a/b/c.tar -> a, a/b) under dirfd. */
-static int
-local_parents(int dirfd, const char *key)
-{
-	char tmp[1100];
-
-	if (util_snprintf(tmp, sizeof(tmp), "%s", key) < 0)
-		return -1;
-	for (char *p = tmp; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		if (mkdirat(dirfd, tmp, 0700) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
 
 struct objstore_put *
 objstore_put_open(const struct objstore_dest *d, const char *key, char *err, size_t errlen)
@@ -393,12 +455,13 @@ objstore_put_open(const struct objstore_dest *d, const char *key, char *err, siz
 	p->fd = p->dirfd = -1;
 	crypto_hash_sha256_init(&p->all);
 	if (is_local(d)) {
-		if (util_snprintf(p->name, sizeof(p->name), "%s", full) < 0 ||
-		    util_snprintf(p->tmp, sizeof(p->tmp), "%s.part", full) < 0)
-			goto fail_msg;
-		p->dirfd = open(d->local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (p->dirfd < 0 || local_parents(p->dirfd, full) != 0)
+		const char *base;
+
+		if ((p->dirfd = key_dir(d, full, true, &base)) < 0)
 			goto fail_errno;
+		if (util_snprintf(p->name, sizeof(p->name), "%s", base) < 0 ||
+		    util_snprintf(p->tmp, sizeof(p->tmp), "%s.part", base) < 0)
+			goto fail_msg;
 		p->fd = openat(p->dirfd, p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (p->fd < 0)
 			goto fail_errno;
@@ -568,14 +631,15 @@ static int
 local_get(const struct objstore_dest *d, const char *key, struct hashing_sink *h,
           char *err, size_t errlen)
 {
-	int dirfd = open(d->local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1, rc = -1;
+	const char *base;
+	int dirfd = key_dir(d, key, false, &base), fd = -1, rc = -1;
 	unsigned char *chunk = malloc(LOCAL_CHUNK);
 
 	if (chunk == NULL) {
 		util_snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (dirfd < 0 || (fd = openat(dirfd, key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+	if (dirfd < 0 || (fd = openat(dirfd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		/* The same code as S3's, so that callers need not know the provider. */
 		if (errno == ENOENT)
 			util_snprintf(err, errlen, "NoSuchKey: the object does not exist");
@@ -643,6 +707,7 @@ int
 objstore_delete(const struct objstore_dest *d, const char *key, char *err, size_t errlen)
 {
 	char full[1100];
+	const char *base;
 	int dirfd, rc = 0;
 
 	if (objstore_full_key(d, key, full, sizeof(full)) != 0) {
@@ -651,8 +716,9 @@ objstore_delete(const struct objstore_dest *d, const char *key, char *err, size_
 	}
 	if (!is_local(d))
 		return s3_delete(d, full, err, errlen);
-	dirfd = open(d->local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0 || (unlinkat(dirfd, full, 0) != 0 && errno != ENOENT)) {
+	dirfd = key_dir(d, full, false, &base);
+	if ((dirfd < 0 && errno != ENOENT) ||
+	    (dirfd >= 0 && unlinkat(dirfd, base, 0) != 0 && errno != ENOENT)) {
 		util_snprintf(err, errlen, "delete %s: %s", key, strerror(errno));
 		rc = -1;
 	}

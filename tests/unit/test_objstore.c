@@ -158,6 +158,8 @@ test_checks(void)
 		{"{\"provider\":\"local\",\"path\":\"../x\"}", "path"},
 		{"{\"provider\":\"local\",\"path\":\"a/../../x\"}", "path"},
 		{"{\"provider\":\"local\",\"path\":\"/etc\"}", "path"},
+		{"{\"provider\":\"local\",\"path\":\"b/launcher/pitr/x\"}", "path"},
+		{"{\"provider\":\"local\",\"path\":\"launcher/pitr\"}", "path"},
 		{"{\"provider\":\"local\",\"path\":\"a//b\"}", "path"},
 		{"{\"provider\":\"s3\",\"bucket\":\"ok-bucket\",\"region\":\"eu-west-1\"}", ""},
 		{"{\"provider\":\"s3\"}", "bucket"},
@@ -310,9 +312,40 @@ test_local(void)
 	      symlink("/tmp", path) == 0, "symlink");
 	j = dest_json("{\"provider\":\"local\",\"path\":\"out\"}");
 	CHECK(objstore_dest_from_json(j, root, tenant, &d, err, sizeof(err)) != 0 &&
-	      strstr(err, "outside") != NULL, "symlink out of the root refused");
+	      strstr(err, "symbolic link") != NULL, "symlink out of the root refused");
+	cJSON_Delete(j);
+	/* ... and a directory made below it, through the link, is not made. */
+	j = dest_json("{\"provider\":\"local\",\"path\":\"out/lnchr-objstore-made\"}");
+	CHECK(objstore_dest_from_json(j, root, tenant, &d, err, sizeof(err)) != 0 &&
+	      stat("/tmp/lnchr-objstore-made", &sb) != 0, "nothing made through the link");
 	cJSON_Delete(j);
 	unlink(path);
+	/* A link inside a destination (a database container writes into its
+	 * own PITR repository) is never followed by a key: not read, not
+	 * written through, not deleted through. */
+	j = dest_json("{\"provider\":\"local\",\"path\":\"links\"}");
+	CHECK(objstore_dest_from_json(j, root, tenant, &d, err, sizeof(err)) == 0, "links dest");
+	CHECK(util_snprintf(path, sizeof(path), "%s/x", d.local_dir) >= 0 &&
+	      symlink("/etc", path) == 0, "symlink x -> /etc");
+	CHECK(objstore_get(&d, "x/hostname", NULL, NULL, NULL, NULL, err, sizeof(err)) != 0,
+	      "get through a link refused");
+	CHECK(objstore_put_open(&d, "x/lnchr-objstore-put", err, sizeof(err)) == NULL &&
+	      stat("/etc/lnchr-objstore-put.part", &sb) != 0, "put through a link refused");
+	CHECK(objstore_delete(&d, "x/hostname", err, sizeof(err)) != 0 &&
+	      stat("/etc/hostname", &sb) == 0, "delete through a link refused");
+	CHECK(util_snprintf(path, sizeof(path), "%s/y", d.local_dir) >= 0 &&
+	      symlink("/etc/hostname", path) == 0, "symlink y -> /etc/hostname");
+	CHECK(objstore_get(&d, "y", NULL, NULL, NULL, NULL, err, sizeof(err)) != 0,
+	      "a key that is a link is not read");
+	unlink(path);
+	CHECK(util_snprintf(path, sizeof(path), "%s/x", d.local_dir) >= 0 && unlink(path) == 0,
+	      "link removed");
+	cJSON_Delete(j);
+	/* No destination lives inside a PITR repository. */
+	j = dest_json("{\"provider\":\"local\",\"path\":\"a/launcher/pitr/db\"}");
+	CHECK(objstore_dest_from_json(j, root, tenant, &d, err, sizeof(err)) != 0 &&
+	      strstr(err, "PITR") != NULL, "a path in a PITR repository refused");
+	cJSON_Delete(j);
 	/* Not a tenant id: refused. */
 	j = dest_json("{\"provider\":\"local\"}");
 	CHECK(objstore_dest_from_json(j, root, "../x", &d, err, sizeof(err)) != 0, "tenant not a uuid");
