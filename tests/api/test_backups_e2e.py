@@ -153,12 +153,14 @@ def _object(w, dest, b):
 
 # --------------------------------------------------------------- engine
 
-def _exec(container, cmd, env=None, stdin=None):
-    """Runs cmd in container through the engine's exec API: (exit code, stdout+stderr text)."""
+def _exec(container, cmd, env=None, stdin=None, timeout=60):
+    """Runs cmd in container through the engine's exec API: (exit code, stdout+stderr text);
+    timeout: seconds the command may take."""
     st, ex = engine("POST", "/containers/%s/exec" % container,
                     {"Cmd": cmd, "Env": env or [], "AttachStdout": True, "AttachStderr": True})
     assert st == 201, ex
-    st, raw = engine("POST", "/exec/%s/start" % ex["Id"], {"Detach": False, "Tty": False})
+    st, raw = engine("POST", "/exec/%s/start" % ex["Id"], {"Detach": False, "Tty": False},
+                     timeout=timeout)
     assert st == 200, (st, raw)
     out, i = b"", 0
     raw = raw if isinstance(raw, bytes) else json.dumps(raw).encode()

@@ -38,8 +38,8 @@ class UnixConn(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def engine(method, path, body=None):
-    conn = UnixConn(stack_env()["LAUNCHER_ENGINE_SOCKET"])
+def engine(method, path, body=None, timeout=60):
+    conn = UnixConn(stack_env()["LAUNCHER_ENGINE_SOCKET"], timeout=timeout)
     try:
         data = json.dumps(body).encode() if body is not None else None
         conn.request(method, "/v1.41" + path, data, {"Content-Type": "application/json"} if data else {})

@@ -105,7 +105,7 @@ def main():
 
     t0 = time.time()
     code, out = _exec(ctr, ["sh", "-c", "pg_dump -Fc -U \"$U\" -d \"$D\" | cat > /dev/null"],
-                      env=["U=" + user, "D=" + name])
+                      env=["U=" + user, "D=" + name], timeout=7200)
     floor_s = time.time() - t0
     assert code == 0, out
 
