@@ -133,11 +133,20 @@ run_due(struct db_conn *c, time_t now)
 			db_conn_simple(c, "COMMIT");
 			break;
 		}
-		/* The API validated both; a row that no longer parses stops (NULL). */
-		if (cron_parse(db_get(res, 0, "cron"), &cr, err, sizeof(err)) == 0)
-			t = cron_next(&cr, db_get(res, 0, "timezone"), now);
-		else
-			log_warn("schedule %s: cron: %s", db_get(res, 0, "id"), err);
+		/* The API validated both.  A row that no longer parses, or a zone
+		 * this machine cannot read (tzdata missing), is tried again in an
+		 * hour rather than dropped: a schedule never stops in silence (and
+		 * the stale check below still watches it). */
+		if (cron_parse(db_get(res, 0, "cron"), &cr, err, sizeof(err)) == 0) {
+			if ((t = cron_next(&cr, db_get(res, 0, "timezone"), now)) == (time_t)-1)
+				log_error("schedule %s: no next run in time zone %s (tzdata?); "
+				    "trying again in an hour", db_get(res, 0, "id"),
+				    db_get(res, 0, "timezone"));
+		} else
+			log_error("schedule %s: cron: %s; trying again in an hour",
+			    db_get(res, 0, "id"), err);
+		if (t == (time_t)-1)
+			t = now + 3600;
 		util_snprintf(next, sizeof(next), "%lld", (long long)t);
 		p2[0] = db_get(res, 0, "id");
 		p2[1] = t == (time_t)-1 ? NULL : next;
@@ -217,10 +226,14 @@ run_stale(struct db_conn *c, time_t now)
 		int64_t     since, iv;
 		PGresult   *r;
 
+		if (util_parse_i64(db_get(res, i, "since"), INT64_MIN, INT64_MAX, &since) != 0)
+			continue;
+		/* An interval that cannot be worked out (a row that no longer
+		 * parses, tzdata missing) counts as a day: stale after two. */
 		if (cron_parse(db_get(res, i, "cron"), &cr, err, sizeof(err)) != 0 ||
-		    util_parse_i64(db_get(res, i, "since"), INT64_MIN, INT64_MAX, &since) != 0 ||
-		    (iv = schedule_interval(&cr, db_get(res, i, "timezone"), now)) <= 0 ||
-		    (int64_t)now - since <= 2 * iv)
+		    (iv = schedule_interval(&cr, db_get(res, i, "timezone"), now)) <= 0)
+			iv = 86400;
+		if ((int64_t)now - since <= 2 * iv)
 			continue;
 		util_snprintf(nowtxt, sizeof(nowtxt), "%lld", (long long)now);
 		util_snprintf(gap, sizeof(gap), "%lld", (long long)iv);
@@ -446,10 +459,12 @@ run_plane(struct db_conn *c, const struct config *cfg, time_t now)
 	}
 	if (!db_isnull(res, 0, "t")) {
 		last = db_get(res, 0, "t");
+		time_t due;
+
 		if (util_parse_i64(db_get(res, 0, "epoch"), 0, INT64_MAX, &last_epoch) != 0 ||
-		    cron_next(&cr, "UTC", (time_t)last_epoch) > now) {
+		    (due = cron_next(&cr, "UTC", (time_t)last_epoch)) == (time_t)-1 || due > now) {
 			PQclear(res);
-			return 0;	/* not due */
+			return 0;	/* not due (or no next run: never every minute) */
 		}
 	}
 	gmtime_r(&now, &tm);
@@ -634,11 +649,11 @@ run_loop(struct db_conn *c, void *a)
 	return run(c, &args->cfg, args->now);
 }
 
-/* Keys a --KEY VALUE flag may override (launcher.conf). */
+/* Keys a --KEY VALUE flag may override (launcher.conf); never a database
+ * URL, which may hold a password (argv is world-readable). */
 static const char *const flag_keys[] = {
 	"backup_lock_file", "plane_backup_destination_file", "plane_backup_cron",
-	"plane_backup_keep_last", "plane_backup_database_url", "maintenance_database_url", "imports_dir",
-	"log_level",
+	"plane_backup_keep_last", "imports_dir", "log_level",
 };
 
 int

@@ -487,7 +487,7 @@ static const char *const flag_keys[] = {
 	"dns_server", "dns_timeout_ms", "dnscheck_lock_file", "dnscheck_batch",
 	"acme_directory_url", "acme_email", "acme_ca_file", "acme_renew_days", "acme_client",
 	"plane_hostname", "plane_acme_webroot", "plane_acme_dir", "plane_tls_cert",
-	"plane_tls_key", "plane_reload_command", "maintenance_database_url", "log_level",
+	"plane_tls_key", "plane_reload_command", "log_level",
 };
 
 int

@@ -229,9 +229,8 @@ def _conf(key):
 
 def test_the_plane_database_backup_to_a_directory_restores_with_pg_restore():
     d = tempfile.mkdtemp(prefix="plane-bk-", dir=STATE)
-    url = _conf("admin_database_url")
-    flags = ["--plane_backup_destination_file", d, "--plane_backup_database_url", url,
-             "--plane_backup_keep_last", "1"]
+    # plane_backup_database_url is empty: the dump connects with admin_database_url.
+    flags = ["--plane_backup_destination_file", d, "--plane_backup_keep_last", "1"]
     before = int(psql("SELECT count(*) FROM plane_backups", user="launcher_owner")[0])
     run(*flags)
     rows = psql("SELECT status || ' ' || object_key || ' ' || size_bytes || ' ' || sha256"
@@ -277,8 +276,7 @@ def test_the_plane_database_backup_to_s3_is_read_back_and_restorable():
     with open(f, "w") as fh:
         json.dump(dest, fh)
     os.chmod(f, 0o644)
-    flags = ["--plane_backup_destination_file", f, "--plane_backup_database_url",
-             _conf("admin_database_url"), "--plane_backup_keep_last", "0"]
+    flags = ["--plane_backup_destination_file", f, "--plane_backup_keep_last", "0"]
     # Keys readable by others: refused, recorded as a failed attempt.
     week = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)
     out = run("--now", _iso(week), *flags, check=False)
