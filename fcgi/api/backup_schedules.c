@@ -49,7 +49,8 @@ DB_STMT st_sched_list = {"backup_schedules_list",
 DB_STMT st_sched_create = {"backup_schedules_create",
     "SELECT api_backup_schedule_create($1::uuid, $2::jsonb) AS id"};
 DB_STMT st_sched_update = {"backup_schedules_update",
-    "SELECT api_backup_schedule_update($1::uuid, $2::jsonb, $3::bigint) AS id"};
+    "SELECT u.id FROM api_backup_schedule_update($1::uuid, $2::jsonb, $3::bigint) u(id)"
+    " WHERE u.id IS NOT NULL"};	/* no row: If-Match missed (412) */
 DB_STMT st_sched_delete = {"backup_schedules_delete",
     "DELETE FROM backup_schedules WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};

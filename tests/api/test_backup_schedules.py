@@ -75,6 +75,15 @@ def test_round_trip_with_next_run_in_the_time_zone():
     assert (n2.hour, n2.minute) == (4, 30), u
     r = c.put("/backup-schedules/" + s["id"], {"retention": {"keep_last": None}})
     assert r.status == 200 and r.data["retention"] == {"keep_last": None, "keep_days": 7}, r
+    # If-Match: the current ETag writes; a stale one is 412 and changes nothing.
+    etag = c.get("/backup-schedules/" + s["id"]).headers["etag"]
+    r = c.put("/backup-schedules/" + s["id"], {"enabled": True}, headers={"If-Match": etag})
+    assert r.status == 200 and r.data["enabled"] is True, r
+    assert_error(c.put("/backup-schedules/" + s["id"], {"enabled": False}, headers={"If-Match": etag}),
+                 412, "PRECONDITION_FAILED")
+    assert c.get("/backup-schedules/" + s["id"]).data["enabled"] is True
+    assert_error(c.delete("/backup-schedules/" + s["id"], headers={"If-Match": etag}),
+                 412, "PRECONDITION_FAILED")
 
     r = c.delete("/backup-schedules/" + s["id"])
     assert r.status == 204, r
