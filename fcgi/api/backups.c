@@ -107,10 +107,13 @@ DB_STMT st_db_project = {"backups_db_project",
     "SELECT project_id FROM databases WHERE id = $1::uuid"};
 DB_STMT st_vol_project = {"backups_vol_project",
     "SELECT project_id FROM volumes WHERE id = $1::uuid"};
-/* The target of a restore: its database (NULL when gone). */
+/* The target of a restore: its database (NULL when gone); a new database
+ * goes to the database's server, else the one that made the backup (a
+ * local destination's objects are there). */
 DB_STMT st_restore_target = {"backups_restore_target",
     "SELECT b.id, b.resource_type, b.resource_id, b.project_id, b.engine, b.engine_version,"
-    " d.id AS database_id, d.environment_id, d.server_id, v.id AS volume_id"
+    " d.id AS database_id, d.environment_id, coalesce(d.server_id, b.server_id) AS server_id,"
+    " v.id AS volume_id"
     " FROM backups b LEFT JOIN databases d ON d.id = b.resource_id AND b.resource_type = 'database'"
     " LEFT JOIN volumes v ON v.id = b.resource_id AND b.resource_type = 'volume'"
     " WHERE b.id = $1::uuid"};
@@ -662,6 +665,11 @@ restore_from_path(struct req *r)
 
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, path_fields, v)) != ERR_OK)
 		return e;
+	/* Any object of a tenant-wide destination, another project's dumps
+	 * included: the tenant's admins only (project write is not enough). */
+	if (r->who.role < ROLE_ADMIN || r->who.key_project_id != NULL)
+		return http_error(r, ERR_FORBIDDEN, "restore-from-path reads any object of a "
+		    "tenant-wide destination: tenant admins only");
 	if ((e = db_run(r, &st_restore_path, &res, http_param(r, "id"), v[0].s, v[1].s, v[2].s,
 	    r->who.user_id)) != ERR_OK)
 		return e;
