@@ -158,8 +158,10 @@ CREATE TABLE backups (
 		OR (size_bytes IS NOT NULL AND sha256 IS NOT NULL AND verified_at IS NOT NULL)),
 	CONSTRAINT backups_project_id_fkey FOREIGN KEY (tenant_id, project_id)
 		REFERENCES projects (tenant_id, id) ON DELETE CASCADE,
+	-- NO ACTION: a backup outlives its resource, and its server keeps it
+	-- (a server that ran backups cannot be deleted while they exist).
 	CONSTRAINT backups_server_id_fkey FOREIGN KEY (tenant_id, server_id)
-		REFERENCES servers (tenant_id, id) ON DELETE CASCADE,
+		REFERENCES servers (tenant_id, id),
 	CONSTRAINT backups_schedule_id_fkey FOREIGN KEY (tenant_id, schedule_id)
 		REFERENCES backup_schedules (tenant_id, id) ON DELETE SET NULL (schedule_id),
 	-- NO ACTION: a destination that holds backups cannot be deleted.
@@ -277,7 +279,7 @@ BEGIN
 				d.status USING ERRCODE = 'LN409';
 		END IF;
 		SELECT * INTO f FROM backup_format(d.type);
-		IF NOT FOUND THEN
+		IF f.format IS NULL THEN
 			RAISE EXCEPTION 'a % database cannot be backed up yet', d.type USING ERRCODE = 'LN409';
 		END IF;
 		b.tenant_id := d.tenant_id; b.project_id := d.project_id; b.server_id := d.server_id;
@@ -477,15 +479,23 @@ BEGIN
 			UPDATE databases SET status = 'restoring', status_reason = NULL
 			 WHERE id = db AND server_id = NEW.server_id;
 		ELSE
+			-- Only a restore that began moves the database: one cancelled or
+			-- expired in the queue, or stopped before it changed anything
+			-- (its safety backup failed: result restored = false), leaves it
+			-- running.
 			SELECT * INTO safety FROM backups WHERE id = bid;
 			UPDATE databases SET
-			       status = CASE WHEN NEW.status = 'succeeded' THEN 'running' ELSE 'failed' END,
+			       status = CASE WHEN NEW.status = 'succeeded'
+			                       OR NEW.result ->> 'restored' = 'false' THEN 'running'
+			                     ELSE 'failed' END,
 			       status_reason = CASE WHEN NEW.status = 'succeeded' THEN NULL
+			           WHEN NEW.result ->> 'restored' = 'false'
+			           THEN format('restore not done, nothing was changed: %s', coalesce(why, 'failed'))
 			           ELSE format('restore failed: %s; %s', coalesce(why, 'failed'),
 			                       CASE WHEN safety.status = 'succeeded'
 			                            THEN format('the safety backup %s holds the data from before the restore', safety.id)
 			                            ELSE 'no safety backup was completed' END) END
-			 WHERE id = db AND server_id = NEW.server_id AND status IN ('restoring', 'running');
+			 WHERE id = db AND server_id = NEW.server_id AND status = 'restoring';
 		END IF;
 	END IF;
 	IF NEW.kind = 'backup.delete' AND NEW.status = 'succeeded' THEN
@@ -527,6 +537,8 @@ LANGUAGE sql STABLE AS $$
 	SELECT nullif(concat_ws('; ',
 		(SELECT 'schedules ' || string_agg(s.id::text, ', ' ORDER BY s.created_at, s.id)
 		   FROM backup_schedules s WHERE s.destination_id = p_dest),
+		(SELECT 'the PITR repositories of databases ' || string_agg(d.name, ', ' ORDER BY d.name)
+		   FROM databases d WHERE d.pitr_destination_id = p_dest),
 		(SELECT count(*) || ' backups (' || string_agg(b.id::text, ', ' ORDER BY b.created_at, b.id)
 		        FILTER (WHERE b.n <= 5) || CASE WHEN count(*) > 5 THEN ', ...' ELSE '' END || ')'
 		   FROM (SELECT b.*, row_number() OVER (ORDER BY b.created_at, b.id) AS n

@@ -249,6 +249,12 @@ BEGIN
 		RAISE EXCEPTION 'no such backup destination' USING ERRCODE = 'LN400',
 			COLUMN = 'destination_id';
 	END IF;
+	-- A type no dump exists for (MongoDB) would fail every run.
+	IF rt = 'database' AND (SELECT format FROM backup_format(
+	       (SELECT type FROM databases WHERE id = rid))) IS NULL THEN
+		RAISE EXCEPTION 'a database of this type cannot be backed up yet' USING ERRCODE = 'LN400',
+			COLUMN = 'resource_id';
+	END IF;
 	INSERT INTO backup_schedules (project_id, resource_type, database_id, volume_id,
 	                              destination_id, cron, timezone, keep_last, keep_days, enabled,
 	                              next_run_at)

@@ -226,8 +226,14 @@ BEGIN
 		 WHERE id = db AND server_id = NEW.server_id;
 	END IF;
 	IF NEW.kind = 'db.pitr_restore' THEN
-		UPDATE databases SET status = CASE WHEN ok THEN 'running' ELSE 'failed' END,
+		-- One that never started (cancelled or expired in the queue) changed
+		-- nothing: the database runs on.
+		UPDATE databases SET status = CASE WHEN ok OR NEW.started_at IS NULL THEN 'running'
+		                                   ELSE 'failed' END,
 		       status_reason = CASE WHEN ok THEN NULL
+		                       WHEN NEW.started_at IS NULL
+		                       THEN 'point-in-time restore ' || NEW.status ||
+		                            ' before it started: nothing was changed'
 		                       ELSE 'point-in-time restore failed: ' ||
 		                            coalesce(NEW.error, NEW.status) END,
 		       container_id = CASE WHEN NEW.result ->> 'container_id' ~ '^[0-9a-f]{12,64}$'

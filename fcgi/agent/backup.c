@@ -1280,6 +1280,11 @@ kind_restore(struct bk *b)
 			char keep[RUNNER_MAX_ERROR];
 
 			util_snprintf(keep, sizeof(keep), "%s", b->j->error);
+			/* The plane leaves the database running: nothing changed. */
+			if ((b->j->result = cJSON_CreateObject()) != NULL) {
+				cJSON_AddBoolToObject(b->j->result, "restored", 0);
+				cJSON_AddNullToObject(b->j->result, "safety");
+			}
 			return fail(b, "the safety backup failed, nothing was restored: %s", keep);
 		}
 		if ((sj = made_json(&m, sk)) == NULL)

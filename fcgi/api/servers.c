@@ -220,8 +220,9 @@ del(struct req *r)
 	/* Applications, databases and volumes placed on it keep it (NO ACTION
 	 * keys), even with ?force=true: they are not the server's to delete. */
 	if (e == ERR_BAD_REQUEST && strstr(db_constraint(r), "_server_id_fkey") != NULL)
-		return http_error(r, ERR_CONFLICT, "the server still holds applications, databases "
-		    "or volumes; delete them or place them elsewhere first");
+		return http_error(r, ERR_CONFLICT, "the server still holds applications, databases, "
+		    "volumes or the records of backups it made; delete them or place them elsewhere "
+		    "first");
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)

@@ -264,12 +264,20 @@ def test_backup_permissions_and_tenancy():
     u = new_user(c, role="user")
     assert_error(u.get("/backups/" + b["id"]), 404, "NOT_FOUND")
     assert u.every("/backups") == []
-    assert c.post("/projects/%s/members" % p["id"], {"user_id": u.user_id, "role": "viewer"}).status \
-        in (200, 201)
+    m = c.post("/projects/%s/members" % p["id"], {"user_id": u.user_id, "role": "viewer"})
+    assert m.status in (200, 201), m
     assert u.get("/backups/" + b["id"]).status == 200
     assert [x["id"] for x in u.every("/backups")] == [b["id"]]
     assert_error(u.post("/databases/%s/backups" % d["id"], {}), 403, "FORBIDDEN")
     assert_error(u.post("/backups/database/%s/restore" % b["id"], {}), 403, "FORBIDDEN")
+    # A project admin restores the project's backups, but not an arbitrary
+    # path of the tenant-wide destination (another project's dumps are there).
+    assert c.put("/projects/%s/members/%s" % (p["id"], m.data["id"]), {"role": "admin"}).status == 200
+    assert_error(u.post("/databases/%s/restore-from-path" % d["id"],
+                        {"destination_id": dest["id"], "path": "launcher/database/x/y.pgdump"}),
+                 403, "FORBIDDEN")
+    assert _owner("SELECT count(*) FROM jobs WHERE kind = 'backup.restore' AND payload->>'object_key'"
+                  " = 'launcher/database/x/y.pgdump'")[0] == "0"
 
 
 def _succeeded_backup(c, ag, d):
@@ -328,6 +336,43 @@ def test_restores_move_the_database_and_name_the_safety_backup():
         got["payload"]["restore"]["destination"]["secret_key"] == SK, got
     assert_error(c.post("/databases/%s/restore" % d["id"], {"backup_id": b["id"],
                                                            "new_name": "copy"}), 409, "CONFLICT")
+
+
+def test_a_restore_that_never_began_leaves_the_database_running():
+    """Cancelled in the queue, or stopped by its safety backup before it
+    changed anything (restored = false): the database runs on, with why."""
+    c, srv, p = _world("bkrest0")
+    ag, d = _running_db(c, srv, p)
+    _dest(c)
+    b = _succeeded_backup(c, ag, d)
+    r = c.post("/databases/%s/restore" % d["id"], {"backup_id": b["id"]})
+    assert r.status == 202, r
+    assert _owner("SELECT job_cancel('%s', 'cancelled by the test')" % r.data["job"]["id"]) == \
+        ["cancelled"]
+    got = c.get("/databases/" + d["id"]).data
+    assert got["status"] == "running", got
+    r = c.post("/databases/%s/restore" % d["id"], {"backup_id": b["id"]})
+    assert r.status == 202, r
+    got = _claim(ag, "backup.restore")
+    assert c.get("/databases/" + d["id"]).data["status"] == "restoring"
+    _complete(ag, got, "failed", {"restored": False, "safety": None},
+              error="the safety backup failed, nothing was restored: disk full")
+    got = c.get("/databases/" + d["id"]).data
+    assert got["status"] == "running" and "nothing was changed" in got["status_reason"], got
+    # A server that made backups keeps their records: it cannot be deleted
+    # under them (the database and its data gone, only the backups hold it).
+    assert c.delete("/databases/%s?delete_data=true" % d["id"]).status in (202, 204)
+    for _ in range(20):
+        job = ag.claim()
+        if job is None:
+            break
+        _complete(ag, job, "succeeded")
+    r = c.delete("/servers/" + srv["id"] + "?force=true")
+    assert r.status == 409 and "backups" in r.json["error"]["message"], r
+    assert c.get("/backups/" + b["id"]).status == 200
+    _owner("DELETE FROM backups WHERE server_id = '%s'" % srv["id"])
+    r = c.delete("/servers/" + srv["id"] + "?force=true")
+    assert r.status == 204, r
 
 
 def test_restore_from_path_and_its_checks():
