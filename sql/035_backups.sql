@@ -537,8 +537,6 @@ LANGUAGE sql STABLE AS $$
 	SELECT nullif(concat_ws('; ',
 		(SELECT 'schedules ' || string_agg(s.id::text, ', ' ORDER BY s.created_at, s.id)
 		   FROM backup_schedules s WHERE s.destination_id = p_dest),
-		(SELECT 'the PITR repositories of databases ' || string_agg(d.name, ', ' ORDER BY d.name)
-		   FROM databases d WHERE d.pitr_destination_id = p_dest),
 		(SELECT count(*) || ' backups (' || string_agg(b.id::text, ', ' ORDER BY b.created_at, b.id)
 		        FILTER (WHERE b.n <= 5) || CASE WHEN count(*) > 5 THEN ', ...' ELSE '' END || ')'
 		   FROM (SELECT b.*, row_number() OVER (ORDER BY b.created_at, b.id) AS n

@@ -391,3 +391,19 @@ GRANT EXECUTE ON FUNCTION pitr_repo(uuid, uuid, integer),
 	api_database_pitr_clone(uuid, uuid, timestamptz, text, jsonb, text, uuid),
 	api_database_switch(uuid, uuid, jsonb, uuid) TO launcher_api;
 GRANT EXECUTE ON FUNCTION pitr_tick() TO launcher_maint;
+
+-- A destination used as a PITR repository is in use too: its delete is
+-- refused (409) naming those databases (sql/035's function, with them).
+CREATE OR REPLACE FUNCTION backup_destination_used_by(p_dest uuid)
+RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT nullif(concat_ws('; ',
+		(SELECT 'schedules ' || string_agg(s.id::text, ', ' ORDER BY s.created_at, s.id)
+		   FROM backup_schedules s WHERE s.destination_id = p_dest),
+		(SELECT 'the PITR repositories of databases ' || string_agg(d.name, ', ' ORDER BY d.name)
+		   FROM databases d WHERE d.pitr_destination_id = p_dest),
+		(SELECT count(*) || ' backups (' || string_agg(b.id::text, ', ' ORDER BY b.created_at, b.id)
+		        FILTER (WHERE b.n <= 5) || CASE WHEN count(*) > 5 THEN ', ...' ELSE '' END || ')'
+		   FROM (SELECT b.*, row_number() OVER (ORDER BY b.created_at, b.id) AS n
+		           FROM backups b WHERE b.destination_id = p_dest) b HAVING count(*) > 0)), '')
+$$;
