@@ -104,6 +104,11 @@ $(BUILD)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_OBJ) $(BUILD)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.o %.a,$^) $(AGENT_LIBS)
 
+# The stream test links launcher-ws's stream.o alone (it scripts the socket).
+$(BUILD)/tests/test_ws_stream: tests/unit/test_ws_stream.c $(BUILD)/obj/ws/stream.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDLIBS)

@@ -432,6 +432,20 @@ send_row(struct stream *st, const struct item *it)
 	return rc;
 }
 
+/* Whether a deployment of st is over, every line sent, and not said yet. */
+static bool
+status_due(const struct stream *st)
+{
+	for (int i = 0; i < st->nsrc; i++) {
+		const struct source *s = &st->src[i];
+
+		if (s->topic == TOPIC_DEPLOYMENT && s->final[0] != '\0' && !s->syncing &&
+		    !s->status_sent)
+			return true;
+	}
+	return false;
+}
+
 static int
 writable(struct ws_conn *c)
 {
@@ -481,7 +495,9 @@ writable(struct ws_conn *c)
 		break;
 	}
 	ask_all(st);
-	if (st->n > 0 || st->dropped > 0)
+	/* Left for a later call (the pipe choked): the rows, the dropped
+	 * marker, and a status still to say once the last row went out. */
+	if (st->n > 0 || st->dropped > 0 || status_due(st))
 		ws_want_write(c);
 	return 0;
 }
