@@ -25,6 +25,29 @@ STACK = os.path.join(REPO, "conf", "stack", "launcher-stack.sh")
 _ctx = ssl.create_default_context(cafile=os.path.join(STATE, "tls", "cert.pem"))
 
 
+_module_end = []
+
+
+def at_module_end(fn):
+    """fn() runs once the tests of the module being run are over (tests/api/run.py
+    calls module_end()): what a module started (agents polling every 0.2 s,
+    its containers, their volumes) ends with it instead of loading the 2 cores
+    and the engine for every later module.  Last registered, first run."""
+    _module_end.append(fn)
+
+
+def module_end():
+    """Runs what at_module_end registered; returns the errors ("what: error")."""
+    errors = []
+    while _module_end:
+        fn = _module_end.pop()
+        try:
+            fn()
+        except Exception as e:  # one failed clean-up does not stop the others
+            errors.append("%s: %s: %s" % (getattr(fn, "__qualname__", fn), type(e).__name__, e))
+    return errors
+
+
 class Skip(Exception):
     """Raised by a test that cannot run here; run.py reports it skipped, with the reason."""
 

@@ -53,6 +53,10 @@ def main():
                 failed += 1
                 print("FAIL %s: %s" % (full, e), flush=True)
                 traceback.print_exc(limit=3, file=sys.stdout)
+        # What the module started ends with it (lib.at_module_end).
+        lib = sys.modules.get("lib")
+        for err in (lib.module_end() if lib is not None else []):
+            print("note %s: clean-up after the module: %s" % (fn, err), flush=True)
     if wanted and passed + failed + skipped == 0:
         failed += 1  # a filter that selects nothing is a typo, not a pass
         print("FAIL no test matches %s" % " ".join(wanted), flush=True)

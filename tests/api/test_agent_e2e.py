@@ -6,7 +6,7 @@ import subprocess
 import time
 import uuid
 
-from lib import BIN, CONF, STATE, HTTPS_PORT, psql, registered, stack_env
+from lib import BIN, CONF, STATE, HTTPS_PORT, at_module_end, psql, registered, stack_env
 from test_servers import _enqueue, scheduler
 
 
@@ -32,7 +32,13 @@ class RealAgent:
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stderr=open(self.log, "a"), stdout=subprocess.DEVNULL)
+        at_module_end(self.end)
         return self
+
+    def end(self):
+        """Killed if still running (at the end of the module that started it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
-from lib import HTTP_PORT, STATE, assert_error, new_project, psql, registered, stack_env
+from lib import HTTP_PORT, STATE, assert_error, at_module_end, new_project, psql, registered, stack_env
 from test_agent_e2e import RealAgent, _wait
 from test_servers import _server
 
@@ -107,8 +108,34 @@ class World:
         self.agent = self.agent_class(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
         # The agent of the moment (a test may kill and start it again).
         atexit.register(lambda: self.agent.proc.kill())
+        at_module_end(self.end)
         _wait("the agent online", lambda: self.c.get("/servers/" + self.server["id"]).data["status"] == "online",
               30)
+
+    def end(self):
+        """At the end of the module that made it: the agent stopped, and the
+        tenant's containers and volumes removed from the engine (a later
+        module's World.get() makes a new world).  Otherwise every module's
+        agent polls on, every database it made keeps running and each
+        /system/df of a later volume report reads all their volumes."""
+        tenant_end(self.agent, self.c.tid)
+
+
+def tenant_end(agent, tenant_id):
+    """The agent killed, then the engine's containers and volumes labelled
+    with the tenant removed (forced: nothing of theirs is asserted any more)."""
+    agent.end()
+    labels = json.dumps({"label": ["launcher.tenant=" + tenant_id]})
+    st, cs = engine("GET", "/containers/json?all=true&filters=" + urllib.parse.quote(labels))
+    assert st == 200, (st, cs)
+    for c in cs:
+        st, out = engine("DELETE", "/containers/%s?force=true&v=true" % c["Id"], timeout=120)
+        assert st in (204, 404), (st, out)
+    st, vs = engine("GET", "/volumes?filters=" + urllib.parse.quote(labels))
+    assert st == 200, (st, vs)
+    for v in vs.get("Volumes") or []:
+        st, out = engine("DELETE", "/volumes/%s?force=true" % v["Name"], timeout=120)
+        assert st in (204, 404), (st, out)
 
 
 def _app(w, **body):

@@ -20,7 +20,8 @@ import threading
 import time
 import uuid
 
-from lib import BIN, CONF, HTTP_PORT, HTTPS_PORT, REPO, STATE, assert_error, new_project, psql, registered
+from lib import (BIN, CONF, HTTP_PORT, HTTPS_PORT, REPO, STATE, assert_error, at_module_end, new_project, psql,
+                 registered)
 from test_agent_e2e import _wait
 from test_deploy_e2e import EdgeAgent, World, _app, _deploy, _have_fixtures
 from test_servers import _server
@@ -88,6 +89,7 @@ class DomainWorld(World):
         self.agent = self.agent_class(self.c.tenant, self.server["agent_token"], self.server["name"]).start()
         self.app = None
         atexit.register(lambda: self.agent.proc.kill())
+        at_module_end(self.end)
         _wait("the agent online", lambda: self.c.get("/servers/" + self.server["id"]).data["status"] == "online",
               30)
 

@@ -32,13 +32,15 @@ if [ "$(ls "$OUT"/obj/*.o 2>/dev/null | wc -l)" != "$(ls fcgi/core/*.c fcgi/api/
 	echo "fuzz: 0 passed, 1 failed"
 	exit 1
 fi
-for f in tests/fuzz/fuzz_*.c; do
-	name=$(basename "$f" .c)
+# fuzz_one NAME: builds and runs one fuzzer; prints its lines, the last one
+# "fuzz NAME: ok (...)" when it passed.
+fuzz_one() {
+	local name=$1 corpus work
 	# shellcheck disable=SC2086
-	if ! clang $CFLAGS -fsanitize=fuzzer -o "$OUT/$name" "$f" "$OUT/liblauncher-fuzz.a" $LIBS \
+	if ! clang $CFLAGS -fsanitize=fuzzer -o "$OUT/$name" "tests/fuzz/$name.c" "$OUT/liblauncher-fuzz.a" $LIBS \
 		2> "$OUT/$name.build.log"; then
 		echo "fuzz $name: build failed"; tail -n 20 "$OUT/$name.build.log"
-		failed=$((failed + 1)); continue
+		return 1
 	fi
 	corpus="tests/fuzz/corpus/${name#fuzz_}"
 	work="$OUT/corpus-$name"
@@ -46,15 +48,32 @@ for f in tests/fuzz/fuzz_*.c; do
 	# More than one committed seed per parser: a lone seed is one shape only.
 	if [ "$(find "$corpus" -maxdepth 1 -type f 2>/dev/null | wc -l)" -lt 2 ]; then
 		echo "fuzz $name: fewer than 2 seeds in $corpus"
-		failed=$((failed + 1)); continue
+		return 1
 	fi
 	cp -n "$corpus"/* "$work"/ 2>/dev/null
 	if "$OUT/$name" -max_total_time="$SECS" -max_len=16384 -artifact_prefix="$OUT/$name-" \
 		"$work" > "$OUT/$name.log" 2>&1; then
 		echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$OUT/$name.log" | awk '{print $2}') runs)"
-		passed=$((passed + 1))
 	else
 		echo "fuzz $name: FAILED"; grep -A15 "ERROR\|runtime error\|deadly signal" "$OUT/$name.log" | head -30
+		return 1
+	fi
+}
+# Two fuzzers at a time (each is one process: one core each, for the same
+# FUZZ_SECONDS), their lines printed in order afterwards.
+names=()
+for f in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$f" .c)
+	names+=("$name")
+	fuzz_one "$name" > "$OUT/$name.result" 2>&1 &
+	[ "$(jobs -rp | wc -l)" -lt 2 ] || wait -n
+done
+wait
+for name in "${names[@]}"; do
+	cat "$OUT/$name.result"
+	if tail -n 1 "$OUT/$name.result" | grep -q "^fuzz $name: ok ("; then
+		passed=$((passed + 1))
+	else
 		failed=$((failed + 1))
 	fi
 done
