@@ -55,7 +55,7 @@
 #define TRAFFIC_ROTATE_QUIET_MS 5000
 #define TRAFFIC_LINE_MAX        2048
 #define TRAFFIC_OPEN_MAX        4096	/* open points (applications x buckets) */
-#define TRAFFIC_QUEUE_MAX       (6 * 60 * 1000)	/* an hour of 1,000 applications */
+#define TRAFFIC_QUEUE_MAX       20000	/* 10 min of 300 busy applications (~11 MB when full) */
 #define TRAFFIC_BATCH           500
 
 /* One line of the traffic log. */
