@@ -21,7 +21,7 @@ from test_servers import scheduler
 LOG = os.path.join(STATE, "nginx", "logs", "traffic.log")
 NGINX_PID = os.path.join(STATE, "nginx", "nginx.pid")
 WRK_LUA = os.path.join(REPO, "tests", "fixtures", "traffic", "wrk.lua")
-THREADS, QUOTA = 4, 150
+THREADS, QUOTA = 4, 60
 
 # The test app: the fixture web image's busybox httpd on a document root
 # with two CGI programs: /cgi-bin/slow (~20 ms, 200) and /cgi-bin/fail
@@ -61,7 +61,7 @@ def _served_app():
 
 
 def _wrk(host):
-    return subprocess.Popen(["wrk", "-t%d" % THREADS, "-c%d" % THREADS, "-d12s", "--latency",
+    return subprocess.Popen(["wrk", "-t%d" % THREADS, "-c%d" % THREADS, "-d25s", "--latency",
                              "-H", "Host: " + host, "-s", WRK_LUA,
                              "http://127.0.0.1:%d/" % HTTP_PORT, "--", str(QUOTA)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
