@@ -66,14 +66,15 @@ CREATE TABLE alert_rules (
 	event            text NOT NULL CHECK (event ~ '^[a-z][a-z0-9_]*\.[a-z0-9_.]+$' AND length(event) <= 64),
 	-- {metric, op, threshold, for_seconds, resource_id?}; the API checks
 	-- its fields (fcgi/api/alerts.c), the evaluator is launcher-scheduler's.
-	condition        jsonb CHECK (jsonb_typeof(condition) = 'object'),
+	condition        jsonb,
 	cooldown_seconds integer NOT NULL DEFAULT 300 CHECK (cooldown_seconds BETWEEN 0 AND 604800),
 	enabled          boolean NOT NULL DEFAULT true,
 	row_version      bigint NOT NULL DEFAULT 1,
 	created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
 	updated_at       timestamptz NOT NULL DEFAULT now(),
 	CONSTRAINT alert_rules_tenant_id_id_key UNIQUE (tenant_id, id),
-	CONSTRAINT alert_rules_condition_check CHECK ((event = 'metric.threshold') = (condition IS NOT NULL)),
+	CONSTRAINT alert_rules_condition_check CHECK ((event = 'metric.threshold') = (condition IS NOT NULL)
+		AND (condition IS NULL OR jsonb_typeof(condition) = 'object')),
 	CONSTRAINT alert_rules_project_id_fkey FOREIGN KEY (tenant_id, project_id)
 		REFERENCES projects (tenant_id, id) ON DELETE CASCADE
 );
@@ -98,6 +99,8 @@ CREATE INDEX alert_rule_channels_tenant ON alert_rule_channels (tenant_id, rule_
 CREATE INDEX alert_rule_channels_channel ON alert_rule_channels (tenant_id, channel_id);
 SELECT tenant_owned('alert_rule_channels');
 
+ALTER TABLE alert_events ADD CONSTRAINT alert_events_tenant_id_id_key UNIQUE (tenant_id, id);
+
 -- The outbox.  A test delivery (POST /alerts/channels/:id/test) has no
 -- event and no rule (event 'alert.test').  Deliveries go with their channel.
 CREATE TABLE alert_deliveries (
@@ -105,8 +108,9 @@ CREATE TABLE alert_deliveries (
 	tenant_id       uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
 	channel_id      uuid NOT NULL,
 	rule_id         uuid,
-	event_id        uuid REFERENCES alert_events ON DELETE CASCADE,
+	event_id        uuid,
 	event           text NOT NULL,
+	-- The event's, copied: the history outlives what they name.
 	resource_type   text,
 	resource_id     uuid,
 	project_id      uuid,
@@ -126,12 +130,14 @@ CREATE TABLE alert_deliveries (
 	CONSTRAINT alert_deliveries_channel_id_fkey FOREIGN KEY (tenant_id, channel_id)
 		REFERENCES alert_channels (tenant_id, id) ON DELETE CASCADE,
 	CONSTRAINT alert_deliveries_rule_id_fkey FOREIGN KEY (tenant_id, rule_id)
-		REFERENCES alert_rules (tenant_id, id) ON DELETE CASCADE
+		REFERENCES alert_rules (tenant_id, id) ON DELETE CASCADE,
+	CONSTRAINT alert_deliveries_event_id_fkey FOREIGN KEY (tenant_id, event_id)
+		REFERENCES alert_events (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX alert_deliveries_list ON alert_deliveries (tenant_id, created_at, id);
 CREATE INDEX alert_deliveries_channel ON alert_deliveries (tenant_id, channel_id);
 CREATE INDEX alert_deliveries_rule ON alert_deliveries (tenant_id, rule_id, resource_id, created_at);
-CREATE INDEX alert_deliveries_event ON alert_deliveries (event_id);
+CREATE INDEX alert_deliveries_event ON alert_deliveries (tenant_id, event_id);
 CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at)
 	WHERE status IN ('pending', 'sending');
 SELECT tenant_owned('alert_deliveries');

@@ -335,7 +335,7 @@ load_config() {
     is_uint "$NOTIFY_INTERVAL" || die "LAUNCHER_NOTIFY_INTERVAL must be a number of seconds (0 = off)"
     is_uint "$ALERT_RETRY_BASE" || die "LAUNCHER_ALERT_RETRY_BASE must be a number of seconds"
     is_uint "$ALERT_TIMEOUT" || die "LAUNCHER_ALERT_TIMEOUT must be a number of seconds"
-    [[ $ALERT_ALLOWED_HOSTS =~ ^[A-Za-z0-9.:,\ \[\]-]*$ ]] ||
+    [[ $ALERT_ALLOWED_HOSTS =~ ^[][A-Za-z0-9.:,\ -]*$ ]] ||
         die "LAUNCHER_ALERT_ALLOWED_HOSTS must be a comma list of host or host:port"
     [ -z "$DNS_SERVER" ] || [[ $DNS_SERVER =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$ ]] ||
         die "LAUNCHER_DNS_SERVER must be an IPv4 address[:port] (got '$DNS_SERVER')"

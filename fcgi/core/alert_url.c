@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "util.h"
+
 int
 alert_url_host(const char *url, char *host, size_t n, int *port)
 {
@@ -148,7 +150,7 @@ alert_host_allowed(const char *allowed, const char *host, int port)
 		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
 		if (len > 0 && len < sizeof(item)) {
-			int iport = 0;
+			int64_t iport = 0;
 
 			memcpy(item, p, len);
 			item[len] = '\0';
@@ -157,13 +159,14 @@ alert_host_allowed(const char *allowed, const char *host, int port)
 
 				if (rb != NULL) {
 					*rb = '\0';
-					if (rb[1] == ':')
-						iport = atoi(rb + 2);
+					if (rb[1] == ':' && util_parse_i64(rb + 2, 1, 65535, &iport) != 0)
+						iport = -1;	/* a bad entry matches nothing */
 					memmove(item, item + 1, strlen(item + 1) + 1);
 				}
 			} else if ((colon = strrchr(item, ':')) != NULL && strchr(item, ':') == colon) {
 				*colon = '\0';
-				iport = atoi(colon + 1);
+				if (util_parse_i64(colon + 1, 1, 65535, &iport) != 0)
+					iport = -1;
 			}
 			if (same_host(item, host) && (iport == 0 || iport == port))
 				return true;

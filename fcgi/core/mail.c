@@ -69,11 +69,14 @@ mail_send_via(const struct mail_server *s, const char *const *to, size_t nto,
 		return -1;
 	if ((tolist = malloc(tolen + 1)) == NULL)
 		return -1;
-	tolist[0] = '\0';
-	for (size_t i = 0; i < nto; i++) {
-		strcat(tolist, i ? ", <" : "<");
-		strcat(tolist, to[i]);
-		strcat(tolist, ">");
+	for (size_t i = 0, off = 0; i < nto; i++) {
+		int w = util_snprintf(tolist + off, tolen + 1 - off, "%s<%s>", i ? ", " : "", to[i]);
+
+		if (w < 0) {
+			free(tolist);
+			return -1;
+		}
+		off += (size_t)w;
 	}
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
