@@ -17,11 +17,12 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import sys
 import time
 import uuid
 
-from lib import (assert_error, mail_body, mail_for, new_project, new_user, psql, registered)
+from lib import (Skip, assert_error, mail_body, mail_for, new_project, new_user, psql, registered)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from alert_receiver import Receiver  # noqa: E402
@@ -329,6 +330,41 @@ def test_a_hung_receiver_times_out_and_is_retried():
         rx.hang = 0                     # the receiver recovers: the retry succeeds
         d = _settled(c, r.data["id"], timeout=60)
         assert d["status"] == "succeeded" and d["attempts"][-1]["status_code"] == 200, d
+    finally:
+        rx.stop()
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_when_connecting():
+    """The API cannot know where a name will point; launcher-notify checks the
+    address it connects to (DNS rebinding): a name resolving to 127.0.0.1 is
+    refused although the address 127.0.0.1 is allowed (the name is not)."""
+    name = None
+    for cand in (socket.gethostname(), "vm", "runsc", "ip6-localhost", "localhost.localdomain"):
+        try:
+            addrs = {a[4][0] for a in socket.getaddrinfo(cand, 80, proto=socket.IPPROTO_TCP)}
+        except OSError:
+            continue
+        if cand and "." not in cand.rstrip(".") and addrs and all(
+                a.startswith("127.") or a == "::1" for a in addrs) and cand != "localhost":
+            name = cand
+            break
+    if name is None:
+        raise Skip("no host name here resolves to loopback only")
+    c, _ = registered("al")
+    rx = Receiver().start()
+    try:
+        ch = _channel(c, "webhook", {"url": "http://%s:%d/h" % (name, rx.port)})
+        r = c.post("/alerts/channels/%s/test" % ch["id"])
+        assert r.status == 202, r
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            d = c.get("/alerts/history/" + r.data["id"]).data
+            if d["attempts"]:
+                break
+            time.sleep(0.2)
+        a = d["attempts"][0]
+        assert a["status_code"] is None and "alert_allowed_hosts" in a["error"], d
+        assert rx.requests == []
     finally:
         rx.stop()
 
