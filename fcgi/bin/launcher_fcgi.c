@@ -80,6 +80,7 @@ static const struct route *const sections[] = {
 	api_terminal_routes,
 	api_domain_routes,
 	api_traffic_routes,
+	api_alert_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
