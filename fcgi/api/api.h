@@ -10,6 +10,7 @@
 #include "../core/router.h"
 
 extern const struct route api_system_routes[];
+extern const struct route api_plane_routes[];
 extern const struct route api_pitr_routes[];
 extern const struct route api_auth_routes[];
 extern const struct route api_service_key_routes[];
