@@ -82,6 +82,7 @@ static const struct route *const sections[] = {
 	api_terminal_routes,
 	api_domain_routes,
 	api_plane_routes,
+	api_monitoring_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
