@@ -49,7 +49,7 @@ STACK     := conf/stack/launcher-stack.sh
 # objects' sha256).
 AGENT_SRC := $(wildcard fcgi/agent/*.c)
 AGENT_OBJ := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
-AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto libsodium 2>/dev/null) -lutil
+AGENT_LIBS := $(shell pkg-config --libs libcurl libcjson libcrypto libsodium 2>/dev/null) -lutil -lm
 BINS      += $(BUILD)/bin/launcher-agent
 
 # launcher-ws: the WebSocket daemon (fcgi/ws/), the only user of

@@ -1185,6 +1185,7 @@ start_agent() {
         --edge-nginx-pid "$STATE/nginx/nginx.pid" \
         --edge-tls-listen "$BIND:$HTTPS_PORT" --edge-https-port "$HTTPS_PORT" \
         --acme-webroot "$STATE/acme-webroot" --edge-certs-dir "$STATE/edge-certs" \
+        --traffic-log "$STATE/nginx/logs/traffic.log" \
         >> "$log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file agent)"

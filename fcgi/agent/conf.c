@@ -206,6 +206,8 @@ static const struct conf_key conf_keys[] = {
 	    "host plus 90 per container"),
 	T("wake_idle_timeout", wake_idle_ms, "75", 1000, 3600000, "seconds without a frame (launcher-ws "
 	    "pings every 30 s) after which the wake-up channel counts as dead and is reopened"),
+	S(traffic_log, "", valid_path, "the edge nginx's traffic log (log_format lnchr_traffic, see "
+	    "conf/nginx/launcher.conf.in), tailed for the applications' traffic (empty: none)"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),
 	S(backup_local_root, "", valid_path, "root of the `local` backup destinations: a tenant's "
 	    "objects go under <root>/<tenant_id>/<path> (empty: <state_dir>/backups)"),

@@ -34,6 +34,7 @@
 #include "report.h"
 #include "runner.h"
 #include "term.h"
+#include "traffic.h"
 #include "text.h"
 #include "timefmt.h"
 #include "wake.h"
@@ -83,7 +84,14 @@ struct agent {
 	int64_t                  next_follow;	/* no (re)fork before this */
 	struct metrics           met;		/* host and container points (metrics.h) */
 	int64_t                  next_sample, next_met_send;
+	bool                     traffic_on;	/* traffic_log set (traffic.h) */
+	struct traffic_tail      tt;
+	struct traffic_agg       ta;
+	int64_t                  next_traffic;
 };
+
+/* The traffic log is read this often (nginx flushes it every second). */
+#define TRAFFIC_READ_MS 1000
 
 /*
  * Signal flags: the only state a handler may touch.  SIGCHLD has a handler
@@ -836,6 +844,54 @@ reports(struct agent *ag)
 	}
 }
 
+/* One line of the traffic log into the open points. */
+static void
+traffic_line(void *ud, const char *line, size_t n)
+{
+	struct agent       *ag = ud;
+	struct traffic_line l;
+
+	if (traffic_parse_line(line, n, &l) == 0)
+		traffic_agg_add(&ag->ta, &l);
+	else if (ag->ta.bad_lines++ % 10000 == 0)
+		log_warn("traffic: %s has lines not in the lnchr_traffic format (%llu so far)",
+		    ag->conf->traffic_log, (unsigned long long)ag->ta.bad_lines + 1);
+}
+
+/*
+ * The traffic log read, closed buckets queued, and the queue sent in
+ * batches while the plane takes them (traffic.h).  Independent of the
+ * engine: nginx serves whether the engine answers or not.
+ */
+static void
+traffic_service(struct agent *ag, int64_t now)
+{
+	struct plane_answer ans;
+	enum plane_rc       rc;
+	cJSON              *body;
+	size_t              n;
+
+	if (!ag->traffic_on || now < ag->next_traffic || ag->stop_at != 0)
+		return;
+	ag->next_traffic = now + TRAFFIC_READ_MS;
+	(void)traffic_tail_read(&ag->tt, now, traffic_line, ag);
+	traffic_agg_close(&ag->ta, (int64_t)(timefmt_wall() * 1000));
+	while (ag->ta.qn > 0 && timefmt_mono_ms() >= ag->retry_at) {
+		if ((body = traffic_agg_batch(&ag->ta, TRAFFIC_BATCH, &n)) == NULL)
+			return;
+		rc = report_post(ag, "/traffic", body, &ans);
+		cJSON_Delete(body);
+		arena_reset(&ag->a);
+		if (rc == PLANE_REJECTED || rc == PLANE_GONE || rc == PLANE_CONFLICT) {
+			log_warn("traffic: %zu points refused by the plane: %s", n, ans.msg);
+			traffic_agg_ack(&ag->ta, n);	/* they will never be taken */
+		} else if (rc == PLANE_OK)
+			traffic_agg_ack(&ag->ta, n);
+		else
+			return;	/* resent after the back-off */
+	}
+}
+
 /* ------------------------------------------------------------------ loop */
 
 static void
@@ -855,6 +911,8 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	if (metrics_init(&ag->met, (size_t)c->metrics_queue_max) != 0)
 		log_error("metrics: out of memory for a queue of %lld points: no metrics",
 		    (long long)c->metrics_queue_max);
+	traffic_tail_init(&ag->tt, c->traffic_log);
+	ag->traffic_on = c->traffic_log[0] != '\0' && traffic_agg_init(&ag->ta) == 0;
 }
 
 static void
@@ -866,6 +924,8 @@ agent_cleanup(struct agent *ag)
 	wake_close(&ag->wake);
 	report_free(&ag->rep);
 	metrics_free(&ag->met);
+	traffic_tail_close(&ag->tt);
+	traffic_agg_free(&ag->ta);
 	xfer_cleanup(&ag->x);
 	arena_free(&ag->a);
 	explicit_bzero(ag->token, sizeof(ag->token));
@@ -908,6 +968,8 @@ next_wake(const struct agent *ag, int64_t now)
 		t = min64(t, ag->wake.retry_at);
 	else if (ag->wake.fd >= 0)
 		t = min64(t, ag->wake.last_rx + ag->conf->wake_idle_ms);
+	if (ag->traffic_on && ag->stop_at == 0)
+		t = min64(t, ag->next_traffic);
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else {
@@ -1032,6 +1094,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		reports(&ag);
 		arena_reset(&ag.a);
 		metrics_service(&ag);
+		traffic_service(&ag, timefmt_mono_ms());
 		now = timefmt_mono_ms();
 		/* (Re)open the wake-up channel when due; a fresh one may have
 		 * missed a wake-up, so claim at once. */

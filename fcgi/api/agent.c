@@ -1083,6 +1083,74 @@ report_logs(struct req *r)
 	return http_no_content(r);
 }
 
+/* ------------------------------------------------------------ traffic */
+
+#define MAX_TRAFFIC_POINTS 2000
+#define TRAFFIC_BUCKETS    118	/* sql/039_traffic.sql, fcgi/agent/traffic.h */
+
+DB_STMT st_traffic = {"agent_traffic", "SELECT agent_traffic($1::uuid, $2::jsonb) AS stored"};
+
+/* latency_hist: at most TRAFFIC_BUCKETS counts that add up to requests. */
+static const char *
+check_traffic_point(const cJSON *item, const cJSON *array, const char **sub)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(item, "latency_hist");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "requests");
+	double       sum = 0;
+
+	(void)array;
+	*sub = "latency_hist";
+	if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) > TRAFFIC_BUCKETS)
+		return "must be an array of at most 118 counts";
+	for (const cJSON *c = h->child; c != NULL; c = c->next) {
+		if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > INT32_MAX ||
+		    c->valuedouble != (double)(int64_t)c->valuedouble)
+			return "each count must be an integer from 0 to 2147483647";
+		sum += c->valuedouble;
+	}
+	if (sum != n->valuedouble)
+		return "the counts must add up to requests";
+	return NULL;
+}
+
+static const struct field traffic_item[] = {
+	{"app_id", F_UUID, true, false, 0, 0, NULL},
+	{"ts", F_TIME, true, false, 0, 0, NULL},
+	{"requests", F_INT, true, false, 0, INT32_MAX, NULL},
+	{"status_2xx", F_INT, true, false, 0, INT32_MAX, NULL},
+	{"status_3xx", F_INT, true, false, 0, INT32_MAX, NULL},
+	{"status_4xx", F_INT, true, false, 0, INT32_MAX, NULL},
+	{"status_5xx", F_INT, true, false, 0, INT32_MAX, NULL},
+	{"bytes_out", F_INT, true, false, 0, INT64_MAX / 2, NULL},
+};
+static const struct field traffic_report[] = {
+	{"points", F_ARRAY, true, false, 0, MAX_TRAFFIC_POINTS, NULL, FIELD_SUB(traffic_item),
+	    .item_check = check_traffic_point},
+};
+
+/*
+ * POST /agent/traffic {"points": [...]}: 10-second traffic points of the
+ * applications placed on this server (sql/039_traffic.sql agent_traffic;
+ * idempotent on application, server and ts: the agent resends a batch
+ * until it is acknowledged).  Answers {"stored": n}.
+ */
+static enum err
+report_traffic(struct req *r)
+{
+	struct field_val v[1];
+	PGresult        *res;
+	char            *text;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, traffic_report, v)) != ERR_OK)
+		return e;
+	text = cJSON_PrintUnformatted(v[0].node);
+	arena_defer(r->a, free, text);
+	if ((e = db_run(r, &st_traffic, &res, r->who.server_id, text)) != ERR_OK)
+		return e;
+	return http_respond_row(r, 200, res, 0);
+}
+
 const struct route api_agent_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/agent/heartbeat", .fn = heartbeat, .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/jobs/claim", .fn = claim, .flags = ROUTE_AGENT},
@@ -1099,6 +1167,8 @@ const struct route api_agent_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/agent/volumes", .fn = report_volumes,
 	    .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/metrics", .fn = report_metrics,
+	    .flags = ROUTE_AGENT},
+	{.methods = HTTP_POST, .pattern = "/agent/traffic", .fn = report_traffic,
 	    .flags = ROUTE_AGENT},
 	{0},
 };

@@ -26,6 +26,7 @@ extern const struct route api_app_action_routes[];
 extern const struct route api_app_env_routes[];
 extern const struct route api_env_var_routes[];
 extern const struct route api_app_log_routes[];
+extern const struct route api_traffic_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
 extern const struct route api_volume_routes[];
@@ -72,6 +73,9 @@ enum err terminal_open(struct req *r, const char *target, const char *command_js
  * (400 naming one), st run, the lines answered.
  */
 enum err runtime_logs_answer(struct req *r, const struct db_stmt *st);
+/* ?name= as an RFC 3339 time into *out (NULL when absent or empty); 400
+ * naming it otherwise (app_logs.c; the traffic reads too). */
+enum err api_time_query(struct req *r, const char *name, const char **out);
 
 /*
  * References to resources in environment variables (env_refs.c): the

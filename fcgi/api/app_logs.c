@@ -26,8 +26,8 @@ DB_STMT st_build_logs = {"apps_build_logs",
 
 /* ------------------------------------------------------------ logs */
 
-static enum err
-time_query(struct req *r, const char *name, const char **out)
+enum err
+api_time_query(struct req *r, const char *name, const char **out)
 {
 	*out = http_query(r, name);
 	if (*out != NULL && **out == '\0')
@@ -47,8 +47,8 @@ runtime_logs_answer(struct req *r, const struct db_stmt *st)
 	PGresult   *res;
 	enum err    e;
 
-	if ((e = time_query(r, "since", &since)) != ERR_OK ||
-	    (e = time_query(r, "until", &until)) != ERR_OK || (e = http_limit(r, &limit)) != ERR_OK)
+	if ((e = api_time_query(r, "since", &since)) != ERR_OK ||
+	    (e = api_time_query(r, "until", &until)) != ERR_OK || (e = http_limit(r, &limit)) != ERR_OK)
 		return e;
 	if (stream != NULL && *stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
 		return http_field_error(r, "invalid query parameter", "stream",

@@ -83,6 +83,7 @@ static const struct route *const sections[] = {
 	api_domain_routes,
 	api_plane_routes,
 	api_monitoring_routes,
+	api_traffic_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

@@ -49,6 +49,11 @@ DB_STMT st_deliveries_prune = {"scheduler_deliveries_prune",
 DB_STMT st_metrics_rollup = {"scheduler_metrics_rollup",
     "SELECT launcher.metrics_rollup($1::int)"};
 #define METRICS_ROLLUP_BATCH 2000000
+/* Traffic rollups and retention (sql/039_traffic.sql): 10 s points kept
+ * TRAFFIC_RAW_HOURS hours (API.md §16). */
+DB_STMT st_traffic_rollup = {"scheduler_traffic_rollup",
+    "SELECT launcher.traffic_rollup($1::int)"};
+#define TRAFFIC_RAW_HOURS 24
 /* Push webhook deliveries are recognised as repeats this many days
  * (API.md §21; sql/027_webhooks.sql). */
 #define WEBHOOK_DELIVERY_DAYS 7
@@ -100,6 +105,7 @@ tick(struct db_conn *c, const struct config *cfg)
 	rc |= prune(c, &st_deliveries_prune, WEBHOOK_DELIVERY_DAYS,
 	    "webhook delivery ids past their 7 days removed");
 	rc |= prune(c, &st_metrics_rollup, METRICS_ROLLUP_BATCH, "metrics rollup rows written or removed");
+	rc |= prune(c, &st_traffic_rollup, TRAFFIC_RAW_HOURS, "traffic rollup rows written or removed");
 	return rc;
 }
 

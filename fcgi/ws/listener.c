@@ -54,6 +54,11 @@
 	" 'disk_used_bytes', m.disk_used_bytes, 'disk_total_bytes', m.disk_total_bytes," \
 	" 'load1', m.load1, 'net_rx_bytes', m.net_rx_bytes, 'net_tx_bytes', m.net_tx_bytes)::text" \
 	" AS body FROM server_metrics m"
+#define TRAFFIC_ROW "SELECT t.id, json_build_object('timestamp', t.ts, 'requests', t.requests," \
+	" 'status_2xx', t.status_2xx, 'status_3xx', t.status_3xx, 'status_4xx', t.status_4xx," \
+	" 'status_5xx', t.status_5xx, 'bytes_out', t.bytes_out, 'latency_p50_ms', t.latency_p50_ms," \
+	" 'latency_p95_ms', t.latency_p95_ms, 'latency_p99_ms', t.latency_p99_ms," \
+	" 'server_id', t.server_id)::text AS body FROM app_traffic t"
 
 /* Live: the rows of one statement ($1 resource, ids $2..$3). */
 DB_STMT st_live_job = {"ws_live_job",
@@ -67,6 +72,9 @@ DB_STMT st_live_db = {"ws_live_db",
 DB_STMT st_live_metrics = {"ws_live_metrics",
     METRICS_ROW " WHERE m.server_id = $1::uuid AND m.id BETWEEN $2::bigint AND $3::bigint"
     " ORDER BY m.id"};
+DB_STMT st_live_traffic = {"ws_live_traffic",
+    TRAFFIC_ROW " WHERE t.application_id = $1::uuid AND t.id BETWEEN $2::bigint AND $3::bigint"
+    " ORDER BY t.id"};
 DB_STMT st_deployment = {"ws_deployment",
     "SELECT json_build_object('status', status, 'job_id', job_id)::text AS body,"
     " job_id FROM deployments WHERE id = $1::uuid"};
@@ -79,6 +87,8 @@ DB_STMT st_page_db = {"ws_page_db",
     RT_ROW " WHERE l.database_id = $1::uuid AND l.id > $2::bigint ORDER BY l.id LIMIT $3::int"};
 DB_STMT st_page_metrics = {"ws_page_metrics",
     METRICS_ROW " WHERE m.server_id = $1::uuid AND m.id > $2::bigint ORDER BY m.id LIMIT $3::int"};
+DB_STMT st_page_traffic = {"ws_page_traffic",
+    TRAFFIC_ROW " WHERE t.application_id = $1::uuid AND t.id > $2::bigint ORDER BY t.id LIMIT $3::int"};
 /* ?tail=N: the cursor before the last N rows ($2 = 0: after the last row). */
 DB_STMT st_tail_app = {"ws_tail_app",
     "SELECT coalesce((SELECT min(id) - 1 FROM (SELECT id FROM runtime_logs WHERE application_id = $1::uuid"
@@ -92,6 +102,10 @@ DB_STMT st_tail_metrics = {"ws_tail_metrics",
     "SELECT coalesce((SELECT min(id) - 1 FROM (SELECT id FROM server_metrics WHERE server_id = $1::uuid"
     " ORDER BY id DESC LIMIT $2::int) x HAVING $2::int > 0),"
     " (SELECT max(id) FROM server_metrics WHERE server_id = $1::uuid), 0)"};
+DB_STMT st_tail_traffic = {"ws_tail_traffic",
+    "SELECT coalesce((SELECT min(id) - 1 FROM (SELECT id FROM app_traffic WHERE application_id = $1::uuid"
+    " ORDER BY id DESC LIMIT $2::int) x HAVING $2::int > 0),"
+    " (SELECT max(id) FROM app_traffic WHERE application_id = $1::uuid), 0)"};
 
 /* ------------------------------------------------------------ the queue */
 
@@ -253,6 +267,7 @@ notified(struct ws_listener *l, struct reader *rd, const char *payload)
 	case TOPIC_APP: st = &st_live_app; break;
 	case TOPIC_DB: st = &st_live_db; break;
 	case TOPIC_METRICS: st = &st_live_metrics; break;
+	case TOPIC_TRAFFIC: st = &st_live_traffic; break;
 	case TOPIC_DEPLOYMENT: st = &st_deployment; break;
 	default: return;
 	}
@@ -291,6 +306,7 @@ fetch(struct ws_listener *l, struct reader *rd, const struct ws_fetch *f)
 	case TOPIC_APP: page = &st_page_app; tail = &st_tail_app; break;
 	case TOPIC_DB: page = &st_page_db; tail = &st_tail_db; break;
 	case TOPIC_METRICS: page = &st_page_metrics; tail = &st_tail_metrics; break;
+	case TOPIC_TRAFFIC: page = &st_page_traffic; tail = &st_tail_traffic; break;
 	default: return;
 	}
 	ok = begin(rd, &r, f->tenant_id);

@@ -21,7 +21,7 @@
  * so a backlog is never dropped.  Memory per connection is bounded by the
  * ring, whatever the client reads.
  *
- * Messages (text frames): {"type":"log"|"metrics","cursor":"<c>",...row}
+ * Messages (text frames): {"type":"log"|"metrics"|"traffic","cursor":"<c>",...row}
  * where the cursor is the row's id (a single-resource stream) or the ids
  * of every resource of a /ws/logs stream joined with "." in the order of
  * ?resources=; ?since=<cursor> resumes after it.  A deployment's stream
@@ -51,7 +51,7 @@
 enum kind { K_DEPLOYMENT, K_APP, K_DB, K_METRICS, K_TRAFFIC, K_UNIFIED, K_NOTIFICATIONS };
 
 struct source {
-	char    topic;			/* TOPIC_DEPLOYMENT, _APP, _DB, _METRICS */
+	char    topic;			/* TOPIC_DEPLOYMENT, _APP, _DB, _METRICS, _TRAFFIC */
 	char    key[WS_ID_LEN + 1];	/* its resource */
 	char    job[WS_ID_LEN + 1];	/* a deployment's job ("" until known) */
 	char    label[16 + WS_ID_LEN];	/* /ws/logs: "app:<id>" */
@@ -423,7 +423,8 @@ send_row(struct stream *st, const struct item *it)
 	if ((buf = malloc(room)) == NULL)
 		return -1;
 	n = snprintf((char *)buf + LWS_PRE, room - LWS_PRE, "{\"type\":\"%s\",\"cursor\":\"%s\"%s%s%s",
-	    e->topic == TOPIC_METRICS ? "metrics" : "log", cur, label,
+	    e->topic == TOPIC_METRICS ? "metrics" : e->topic == TOPIC_TRAFFIC ? "traffic" : "log",
+	    cur, label,
 	    e->len > 2 ? "," : "}", e->len > 2 ? e->body + 1 : "");
 	rc = n < 0 || (size_t)n >= room - LWS_PRE ? -1 : ws_send(st->c, buf + LWS_PRE, (size_t)n, false);
 	free(buf);
@@ -512,7 +513,7 @@ stream_new(struct ws_conn *c, enum kind kind)
 
 	if (st == NULL)
 		return NULL;
-	if (kind != K_TRAFFIC && kind != K_NOTIFICATIONS &&
+	if (kind != K_NOTIFICATIONS &&
 	    (st->ring = calloc(STREAM_RING, sizeof(*st->ring))) == NULL) {
 		free(st);
 		return NULL;
@@ -589,10 +590,11 @@ admit_idle(struct lws *wsi, struct ws_conn *c, enum kind kind)
 	return stream_new(c, kind) == NULL ? -1 : 0;
 }
 
+/* Traffic points: the last one first (as metrics), then each as it comes. */
 static int
 admit_traffic(struct lws *wsi, struct ws_conn *c)
 {
-	return admit_idle(wsi, c, K_TRAFFIC);
+	return admit_one(wsi, c, K_TRAFFIC, TOPIC_TRAFFIC, 1);
 }
 
 static int

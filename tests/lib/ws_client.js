@@ -38,7 +38,7 @@ function report() {
   let text = '';
   for (const r of results) {
     if (cfg.summary) {
-      const logs = r.messages.filter((m) => m.type === 'log' || m.type === 'metrics');
+      const logs = r.messages.filter((m) => m.type === 'log' || m.type === 'metrics' || m.type === 'traffic');
       r.count = logs.length;
       r.first = logs.length ? logs[0].message : null;
       r.last = logs.length ? logs[logs.length - 1].message : null;
@@ -84,7 +84,7 @@ for (let i = 0; i < n; i++) {
     const m = JSON.parse(data.toString());
     if (cfg.stamp) m.at = Date.now();
     r.messages.push(m);
-    if (m.type === 'log' || m.type === 'metrics') r.rows = (r.rows || 0) + 1;
+    if (m.type === 'log' || m.type === 'metrics' || m.type === 'traffic') r.rows = (r.rows || 0) + 1;
     if (cfg.count && r.rows >= cfg.count) {
       ws.terminate();
       done(r);

@@ -1,0 +1,128 @@
+"""Application traffic end to end (issue 18's acceptance) with the real parts:
+the real launcher-agent tailing the stack's nginx (the edge) traffic log
+(--traffic-log), a test app deployed on the stack's Podman behind that
+nginx, and wrk loading it through the edge (tests/fixtures/traffic/wrk.lua).
+
+After wrk's N requests (some 404, some 500 by the test app's design), the
+traffic endpoint's totals are N and its status split is wrk's; its p99 is
+wrk's within 10 %.  Again with the log renamed and nginx told to reopen it
+(USR1) in the middle of the load: still exact."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+from lib import HTTP_PORT, REPO, STATE
+from test_agent_e2e import _wait
+from test_deploy_e2e import EdgeAgent, World, _app, _deploy, _have_fixtures
+from test_servers import scheduler
+
+LOG = os.path.join(STATE, "nginx", "logs", "traffic.log")
+NGINX_PID = os.path.join(STATE, "nginx", "nginx.pid")
+WRK_LUA = os.path.join(REPO, "tests", "fixtures", "traffic", "wrk.lua")
+THREADS, QUOTA = 4, 150
+
+# The test app: the fixture web image's busybox httpd on a document root
+# with two CGI programs: /cgi-bin/slow (~20 ms, 200) and /cgi-bin/fail
+# (Status: 500); any other path is 404.  busybox httpd closes every
+# connection, so each request costs nginx a new upstream connection too.
+START = r"""set -e
+mkdir -p /tmp/w/cgi-bin
+echo ok > /tmp/w/health
+printf '#!/bin/sh\nusleep 20000 2>/dev/null || sleep 0.02\nprintf "Content-Type: text/plain\\r\\n\\r\\nslow\\n"\n' > /tmp/w/cgi-bin/slow
+printf '#!/bin/sh\nprintf "Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nboom\\n"\n' > /tmp/w/cgi-bin/fail
+chmod 755 /tmp/w/cgi-bin/slow /tmp/w/cgi-bin/fail
+trap 'kill -TERM $pid 2>/dev/null; exit 0' TERM INT
+httpd -f -p ${PORT:-8080} -h /tmp/w &
+pid=$!
+wait $pid"""
+
+
+class TrafficAgent(EdgeAgent):
+    def __init__(self, tenant, token, name):
+        super().__init__(tenant, token, name)
+        self.args += ["--traffic-log", LOG]
+
+
+class TrafficWorld(World):
+    agent_class = TrafficAgent
+
+
+def _served_app():
+    """A deployed test app: the edge routes to it once the deployment
+    succeeded (no probe through the edge: it would count)."""
+    if not _have_fixtures():
+        raise AssertionError("fixtures missing (FIXTURE_REGISTRY_WEB_V1): run through tests/run.sh")
+    w = TrafficWorld.get()
+    a = _app(w, start_command=START, healthcheck_path="/health")
+    _deploy(w, a)
+    return w, a
+
+
+def _wrk(host):
+    return subprocess.Popen(["wrk", "-t%d" % THREADS, "-c%d" % THREADS, "-d12s", "--latency",
+                             "-H", "Host: " + host, "-s", WRK_LUA,
+                             "http://127.0.0.1:%d/" % HTTP_PORT, "--", str(QUOTA)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _result(p):
+    out, _ = p.communicate(timeout=120)
+    m = re.search(r"RESULT n=(\d+) s2=(\d+) s3=(\d+) s4=(\d+) s5=(\d+) requests=(\d+) p99us=(\d+)", out)
+    assert p.returncode == 0 and m, out
+    n, s2, s3, s4, s5, requests, p99us = map(int, m.groups())
+    assert n == requests == THREADS * QUOTA and s4 > 0 and s5 > 0, out
+    return {"requests": n, "status_2xx": s2, "status_3xx": s3, "status_4xx": s4, "status_5xx": s5,
+            "p99_ms": p99us / 1000.0}
+
+
+def _totals(w, a, since):
+    r = w.c.get("/monitoring/applications/%s/traffic?from=%s&step=10" % (a["id"], since))
+    assert r.status == 200, r
+    keys = ("requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx")
+    return {k: sum(x[k] for x in r.data) for k in keys}
+
+
+def _check(w, a, got, since):
+    want = {k: got[k] for k in ("requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx")}
+    # Buckets close 3 s after their end and are sent at once: a few seconds.
+    _wait("the traffic points of %d requests" % want["requests"],
+          lambda: _totals(w, a, since)["requests"] >= want["requests"], 40)
+    time.sleep(2)  # nothing more may come
+    assert _totals(w, a, since) == want, (_totals(w, a, since), want)
+    # p99 of the whole run, from the summed histogram (hour rollups, one
+    # bucket of a day), against wrk's own.
+    scheduler()
+    r = w.c.get("/monitoring/applications/%s/traffic?from=%s&step=86400" % (a["id"], since))
+    assert r.status == 200 and len(r.data) >= 1, r
+    day = max(r.data, key=lambda x: x["requests"])
+    if day["requests"] == want["requests"]:
+        assert abs(day["latency_p99_ms"] - got["p99_ms"]) <= 0.10 * got["p99_ms"], (day, got)
+    return day
+
+
+def _since():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
+
+
+def test_wrk_totals_and_status_split_are_exact_and_p99_matches():
+    since = _since()
+    w, a = _served_app()
+    got = _result(_wrk(a["hostname"]))
+    day = _check(w, a, got, since)
+    assert day["latency_p99_ms"] > 0
+
+
+def test_a_rotation_during_the_load_loses_and_doubles_nothing():
+    since = _since()
+    w, a = _served_app()
+    p = _wrk(a["hostname"])
+    time.sleep(2)
+    os.rename(LOG, LOG + ".1")
+    with open(NGINX_PID) as f:
+        os.kill(int(f.read().strip()), signal.SIGUSR1)  # nginx -s reopen
+    _wait("nginx to reopen its traffic log", lambda: os.path.exists(LOG), 10)
+    got = _result(p)
+    assert os.path.getsize(LOG + ".1") > 0 and os.path.getsize(LOG) > 0
+    _check(w, a, got, since)
