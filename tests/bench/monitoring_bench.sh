@@ -16,6 +16,10 @@ PY=/usr/bin/python3
 throwaway_stack monbench
 export LAUNCHER_LOCAL_AGENT=0 LAUNCHER_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 export LAUNCHER_SCHEDULER_INTERVAL=3600
+# The setup creates 1,000 applications in a row; the ingestion itself (2
+# requests a second) is far below the default limits.
+export LAUNCHER_RATE_IP=100000r/s LAUNCHER_BURST_IP=100000
+export LAUNCHER_RATE_KEY=100000r/s LAUNCHER_BURST_KEY=100000
 cleanup() {
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	rm -rf "$LAUNCHER_STATE_DIR"
