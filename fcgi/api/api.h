@@ -10,6 +10,7 @@
 #include "../core/router.h"
 
 extern const struct route api_system_routes[];
+extern const struct route api_plane_routes[];
 extern const struct route api_pitr_routes[];
 extern const struct route api_auth_routes[];
 extern const struct route api_service_key_routes[];
@@ -38,6 +39,7 @@ extern const struct route api_webhook_routes[];
 extern const struct route api_terminal_routes[];
 extern const struct route api_domain_routes[];
 extern const struct route api_backup_routes[];
+extern const struct route api_monitoring_routes[];
 
 /*
  * A terminal session on the target ("application", "database", "server")

@@ -44,11 +44,13 @@
 #include "../core/dbimages.h"
 #include "../core/log.h"
 #include "../core/perm.h"
+#include "../core/planestats.h"
 #include "../core/router.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 
 #define MAX_WORKERS 64
+_Static_assert(2 * MAX_WORKERS <= PLANESTATS_WORKERS, "a busy flag per worker slot");
 
 /* Every section's table, handed to the router (core/ knows no section). */
 static const struct route *const sections[] = {
@@ -79,6 +81,8 @@ static const struct route *const sections[] = {
 	api_webhook_routes,
 	api_terminal_routes,
 	api_domain_routes,
+	api_plane_routes,
+	api_monitoring_routes,
 	api_traffic_routes,
 	api_alert_routes,
 };
@@ -131,11 +135,27 @@ listens_on_unix(int fd)
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
 }
 
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * The request's figures go to the shared segment before FCGX_Finish_r
+ * sends the last of the answer: a client that scrapes /metrics after its
+ * answer always finds its request counted.  Atomic adds, no lock.
+ */
 static void
 serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 {
 	struct req r;
+	uint64_t   t0 = now_us(), trips0 = w->db.conn.round_trips, trips;
 
+	planestats_busy(w->stats, w->stats_slot, 1);
 	memset(&r, 0, sizeof(r));
 	r.w = w;
 	r.a = &w->arena;
@@ -144,6 +164,10 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 		router_dispatch(&r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal error");
+	trips = w->db.conn.round_trips;
+	/* A reconnect during the request started the count again. */
+	planestats_record(w->stats, router_index(r.matched), r.method, r.status, now_us() - t0,
+	    trips >= trips0 ? trips - trips0 : trips);
 	if (plain_close)
 		(void)FCGX_Detach(fr);	/* FCGX_Finish_r then closes without lingering */
 	FCGX_Finish_r(fr);
@@ -152,6 +176,7 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 		r.after_fn(w, r.after_arg);
 	arena_reset(&w->arena);
 	log_set_request_id(NULL);
+	planestats_busy(w->stats, w->stats_slot, 0);
 }
 
 /*
@@ -160,7 +185,8 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
  */
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
-    const struct dbimages *dbimages, int listen_fd, int ready_fd)
+    const struct dbimages *dbimages, int listen_fd, int ready_fd,
+    struct planestats *stats, int stats_slot)
 {
 	struct worker w;
 	FCGX_Request  fr;
@@ -185,6 +211,8 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	w.cfg = cfg;
 	w.dbimages = dbimages;
 	w.listen_fd = listen_fd;
+	w.stats = stats;
+	w.stats_slot = stats_slot;
 	/* The keys come from the master, which read them with its own
 	 * privileges: the key file stays readable by root alone. */
 	w.keys = *keys;
@@ -248,6 +276,9 @@ struct master {
 	int           cpus[CPU_SETSIZE];	/* the CPUs the master may run on */
 	int           ncpus;
 	int           state_gen;	/* the generation fcgi_state_file was written for */
+	/* The shared figures every worker adds to (planestats.h), mapped
+	 * before the first fork; its busy flags are indexed by slot. */
+	struct planestats *stats;
 };
 
 /*
@@ -339,7 +370,8 @@ spawn(struct master *m)
 	}
 	if (pid == 0) {
 		close(ready[0]);
-		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, m->listen_fd, ready[1]));
+		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, m->listen_fd, ready[1],
+		    m->stats, (int)(s - m->slots)));
 	}
 	close(ready[1]);
 	/* Wait until the worker has dropped its privileges: a process of the
@@ -397,6 +429,8 @@ reap(struct master *m)
 						    (int)pid, status);
 				}
 				m->slots[i].pid = 0;
+				/* A worker that died mid-request is busy no more. */
+				planestats_busy(m->stats, (int)i, 0);
 			}
 	return died;
 }
@@ -521,6 +555,16 @@ reload(struct master *m)
 	log_info("reload: generation %d started with %d workers", m->gen, (int)m->cfg.workers);
 }
 
+/* The worker counts of GET /metrics (planestats.h). */
+static void
+publish_counts(struct master *m)
+{
+	if (m->stats == NULL)
+		return;
+	__atomic_store_n(&m->stats->workers, (uint32_t)count(m, -1), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->stats->workers_configured, (uint32_t)m->cfg.workers, __ATOMIC_RELAXED);
+}
+
 static int
 master_loop(struct master *m)
 {
@@ -535,6 +579,7 @@ master_loop(struct master *m)
 	sigprocmask(SIG_BLOCK, &block, &old);
 	for (int i = 0; i < m->cfg.workers; i++)
 		spawn(m);
+	publish_counts(m);
 	log_info("launcher-fcgi %s: %d workers on %s", LAUNCHER_VERSION,
 	    (int)m->cfg.workers, m->cfg.listen);
 	for (;;) {
@@ -572,6 +617,7 @@ master_loop(struct master *m)
 			;
 		if (m->state_gen != m->gen && count(m, -1) == count(m, m->gen))
 			write_state(m);
+		publish_counts(m);
 	}
 	/* Drain: workers finish in-flight requests, then exit. */
 	while (count(m, -1) > 0) {
@@ -661,6 +707,10 @@ main(int argc, char **argv)
 	if (FCGX_Init() != 0 || open_socket(&m) != 0)
 		return 1;
 	m.state_gen = -1;
+	/* Shared with every worker: mapped once, before the first fork. */
+	if ((m.stats = planestats_map(router_count())) == NULL)
+		log_warn("cannot map the pool's figures (GET /metrics answers 503): %s",
+		    strerror(errno));
 	set_handler(SIGTERM, on_signal);
 	set_handler(SIGINT, on_signal);
 	set_handler(SIGHUP, on_signal);

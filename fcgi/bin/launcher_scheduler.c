@@ -44,6 +44,11 @@ DB_STMT st_results_expire = {"scheduler_results_expire",
     "SELECT launcher.job_results_expire($1::int)"};
 DB_STMT st_deliveries_prune = {"scheduler_deliveries_prune",
     "SELECT launcher.webhook_deliveries_prune($1::int)"};
+/* Monitoring's downsampling and retention (sql/038_metrics.sql): at most
+ * this many new points of each raw series per tick. */
+DB_STMT st_metrics_rollup = {"scheduler_metrics_rollup",
+    "SELECT launcher.metrics_rollup($1::int)"};
+#define METRICS_ROLLUP_BATCH 2000000
 /* Traffic rollups and retention (sql/039_traffic.sql): 10 s points kept
  * TRAFFIC_RAW_HOURS hours (API.md §16). */
 DB_STMT st_traffic_rollup = {"scheduler_traffic_rollup",
@@ -99,6 +104,7 @@ tick(struct db_conn *c, const struct config *cfg)
 	    "job results past their retention removed");
 	rc |= prune(c, &st_deliveries_prune, WEBHOOK_DELIVERY_DAYS,
 	    "webhook delivery ids past their 7 days removed");
+	rc |= prune(c, &st_metrics_rollup, METRICS_ROLLUP_BATCH, "metrics rollup rows written or removed");
 	rc |= prune(c, &st_traffic_rollup, TRAFFIC_RAW_HOURS, "traffic rollup rows written or removed");
 	return rc;
 }

@@ -266,6 +266,7 @@ ensure_prepared(struct db_conn *c, const struct db_stmt *st)
 		prepared_add(c, st);
 		return ERR_OK;
 	}
+	c->round_trips++;
 	res = PQprepare(c->pg, st->name, st->sql, 0, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		e = classify(c, res, st->name);
@@ -293,6 +294,7 @@ db_conn_exec(struct db_conn *c, const struct db_stmt *st, int n, const char *con
 		*out = NULL;
 	if ((e = ensure_prepared(c, st)) != ERR_OK)
 		return e;
+	c->round_trips++;
 	res = PQexecPrepared(c->pg, st->name, n, params, NULL, NULL, 0);
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
@@ -323,6 +325,7 @@ db_conn_pipeline(struct db_conn *c, size_t n, const struct db_call *calls, PGres
 			return e;
 	if (PQenterPipelineMode(c->pg) != 1)
 		return ERR_INTERNAL;
+	c->round_trips++;
 	for (i = 0; i < n; i++)
 		if (PQsendQueryPrepared(c->pg, calls[i].st->name, calls[i].n, calls[i].params,
 		    NULL, NULL, 0) != 1)
@@ -399,6 +402,7 @@ db_conn_simple(struct db_conn *c, const char *sql)
 
 	if (!db_conn_ok(c))
 		return ERR_UNAVAILABLE;
+	c->round_trips++;
 	res = PQexec(c->pg, sql);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		PQclear(res);

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -58,6 +59,9 @@ struct db_conn {
 	char                  message[256];	/* our own raised errors only */
 	/* The request field the last failure names (db_field in db.h). */
 	char                  field[64];
+	/* Round trips to the server so far (a prepare, an execute, a whole
+	 * pipeline, a simple query: one each); the pool's figures read it. */
+	uint64_t              round_trips;
 };
 
 /*

@@ -288,6 +288,47 @@ router_answer(struct req *r, enum err e)
 	    e == ERR_INTERNAL ? "internal error" : db_message(r, err_code(e)));
 }
 
+size_t
+router_count(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nsections; i++)
+		for (const struct route *rt = sections[i]; rt->pattern; rt++)
+			n++;
+	return n;
+}
+
+const struct route *
+router_at(size_t i)
+{
+	for (size_t t = 0; t < nsections; t++)
+		for (const struct route *rt = sections[t]; rt->pattern; rt++)
+			if (i-- == 0)
+				return rt;
+	return NULL;
+}
+
+long
+router_index(const struct route *rt)
+{
+	long base = 0;
+
+	if (rt == NULL)
+		return -1;
+	for (size_t t = 0; t < nsections; t++) {
+		const struct route *end = sections[t];
+
+		while (end->pattern)
+			end++;
+		/* Within this table: its offset (the tables are arrays). */
+		if (rt >= sections[t] && rt < end)
+			return base + (long)(rt - sections[t]);
+		base += (long)(end - sections[t]);
+	}
+	return -1;
+}
+
 void
 router_print(void)
 {

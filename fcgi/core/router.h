@@ -97,6 +97,15 @@ enum err router_check(struct req *r);
  * Does nothing if r has responded.
  */
 void router_answer(struct req *r, enum err e);
+/*
+ * Every route has an index, 0 .. router_count() - 1, stable for the life
+ * of the program (the order of the tables): router_at(i) is the route of
+ * index i, router_index(rt) the index of a route of the tables, -1 for
+ * anything else (NULL).  For the pool's figures (planestats.h).
+ */
+size_t              router_count(void);
+const struct route *router_at(size_t i);
+long                router_index(const struct route *rt);
 /* Prints "METHOD /pattern cap audit" lines of every route (for the tests). */
 void router_print(void);
 

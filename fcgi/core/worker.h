@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "dbimages.h"
+#include "planestats.h"
 
 struct worker {
 	const struct config *cfg;
@@ -22,6 +23,10 @@ struct worker {
 	struct arena         arena;
 	struct crypto_keys   keys;
 	int                  listen_fd;
+	/* The pool's shared figures (planestats.h; NULL outside the pool or
+	 * if the master could not map them) and this worker's slot there. */
+	struct planestats   *stats;
+	int                  stats_slot;
 };
 
 #endif
