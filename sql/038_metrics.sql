@@ -227,7 +227,7 @@ GRANT EXECUTE ON FUNCTION metrics_rollup(integer) TO launcher_maint;
 -- before to; step (seconds) to the range / 1000, at least 10.  res is the
 -- series read: '10s' when the range starts within 24 h and step < 60,
 -- '1m' within 7 days and step < 3600, else '1h'; points are the series'
--- rows averaged over buckets of step (at least the series' own width).
+-- rows averaged over buckets of step (at least the rollup's width).
 CREATE FUNCTION metrics_window(p_from text, p_to text, p_step text,
 	OUT t_from timestamptz, OUT t_to timestamptz, OUT step integer, OUT res text)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_temp AS $$
@@ -274,6 +274,6 @@ BEGIN
 	res := CASE WHEN t_from >= now() - interval '24 hours' AND step < 60 THEN '10s'
 	            WHEN t_from >= now() - interval '7 days' AND step < 3600 THEN '1m'
 	            ELSE '1h' END;
-	step := greatest(step, CASE res WHEN '10s' THEN 10 WHEN '1m' THEN 60 ELSE 3600 END);
+	step := greatest(step, CASE res WHEN '10s' THEN 1 WHEN '1m' THEN 60 ELSE 3600 END);
 END $$;
 GRANT EXECUTE ON FUNCTION metrics_window(text, text, text) TO launcher_api;
