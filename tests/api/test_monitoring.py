@@ -261,6 +261,7 @@ def test_bad_from_to_step_are_400_naming_the_field():
     for base in ("/monitoring/servers/%s/metrics" % s["id"],
                  "/monitoring/applications/%s/metrics" % a["id"]):
         for q, field in (("from=yesterday", "from"), ("to=2026-13-01", "to"),
+                         ("to=2026-02-30T00:00:00Z", "to"),
                          ("from=%s&to=%s" % (_ts(now), _ts(now - 60)), "from"),
                          ("from=%s" % _ts(now - 100 * 86400), "from"),
                          ("step=0", "step"), ("step=abc", "step"), ("step=86401", "step"),
