@@ -225,6 +225,43 @@ def test_agent_batches_survive_a_plane_outage_without_gap_or_duplicate():
         proxy.down()
 
 
+def test_agent_batches_survive_the_planes_database_down_without_gap():
+    """The plane itself down (503: its PostgreSQL stopped for 20 s, as
+    test_zz_resilience does): the same series, whole."""
+    from test_zz_resilience import PGDATA, _pg
+    c, s, p, a = _world("monpg")
+    start = int(time.time())
+    agent = _agent(c, s, "monpg-" + s["id"][:8])
+    path = "/monitoring/servers/%s/metrics" % s["id"]
+    try:
+        _wait("points before the outage", lambda: len(_series(c, path, start)) >= 3, 30)
+        _pg("-m", "fast", "-w", "stop")
+        try:
+            down_at = time.time()
+            time.sleep(20)
+        finally:
+            _pg("-l", os.path.join(STATE, "log", "postgres.log"), "-w", "start")
+            with open(os.path.join(PGDATA, "postmaster.pid")) as f:
+                pm = f.readline().strip()
+            with open(os.path.join(STATE, "run", "postgres.pid"), "w") as f:
+                f.write(pm + "\n")
+        up_at = time.time()
+
+        def caught_up():
+            try:
+                d = _series(c, path, start)
+            except AssertionError:
+                return None  # the pool reconnecting
+            return d if d and _epoch(d[-1]["ts"]) >= up_at + INTERVAL else None
+        pts = _wait("the backlog", caught_up, 60)
+        _assert_no_gap(pts, "across the outage")
+        assert _epoch(pts[0]["ts"]) < down_at - INTERVAL, pts[:2]
+    except AssertionError as e:
+        raise AssertionError("%s; agent log: %s" % (e, open(agent.log).read()[-3000:]))
+    finally:
+        agent.kill()
+
+
 # ----------------------------------------------------------- the API
 
 def test_a_resent_batch_is_accepted_once():
