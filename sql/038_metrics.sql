@@ -15,6 +15,11 @@ DELETE FROM server_metrics a USING server_metrics b
  WHERE a.server_id = b.server_id AND a.ts = b.ts AND a.id > b.id;
 DROP INDEX server_metrics_series;
 CREATE UNIQUE INDEX server_metrics_series ON server_metrics (tenant_id, server_id, ts);
+-- metrics_rollup reads the points after its watermark (id) and deletes
+-- the aged ones (ts): both grow with time, so a BRIN index serves the
+-- retention for a few pages.
+CREATE INDEX server_metrics_id ON server_metrics (id);
+CREATE INDEX server_metrics_age ON server_metrics USING brin (ts);
 
 -- One 10 s point of one instance (container) of an application:
 -- instance_id is the container's name; cpu_percent 100 = one core;
@@ -29,12 +34,13 @@ CREATE TABLE app_metrics (
 	cpu_percent    double precision,
 	memory_bytes   bigint,
 	restarts       integer,
-	FOREIGN KEY (tenant_id, application_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE,
-	FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE
+	CONSTRAINT app_metrics_application_id_fkey FOREIGN KEY (tenant_id, application_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE,
+	CONSTRAINT app_metrics_server_id_fkey FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX app_metrics_series ON app_metrics (tenant_id, application_id, instance_id, ts);
 CREATE INDEX app_metrics_server ON app_metrics (tenant_id, server_id);
 CREATE INDEX app_metrics_id ON app_metrics (id);
+CREATE INDEX app_metrics_age ON app_metrics USING brin (ts);
 GRANT USAGE ON SEQUENCE app_metrics_id_seq TO launcher_api;
 
 -- Rollups: the same columns; gauges averaged (cpu_percent_max the
@@ -55,11 +61,11 @@ CREATE TABLE server_metrics_1m (
 	net_rx_bytes       bigint,
 	net_tx_bytes       bigint,
 	PRIMARY KEY (tenant_id, server_id, ts),
-	FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE
+	CONSTRAINT server_metrics_1m_server_id_fkey FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE
 );
 CREATE TABLE server_metrics_1h (LIKE server_metrics_1m INCLUDING DEFAULTS,
 	PRIMARY KEY (tenant_id, server_id, ts),
-	FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE);
+	CONSTRAINT server_metrics_1h_server_id_fkey FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE);
 ALTER TABLE server_metrics_1h ADD FOREIGN KEY (tenant_id) REFERENCES tenants ON DELETE CASCADE;
 
 CREATE TABLE app_metrics_1m (
@@ -74,16 +80,20 @@ CREATE TABLE app_metrics_1m (
 	memory_bytes    bigint,
 	restarts        integer,
 	PRIMARY KEY (tenant_id, application_id, instance_id, ts),
-	FOREIGN KEY (tenant_id, application_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE,
-	FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE
+	CONSTRAINT app_metrics_1m_application_id_fkey FOREIGN KEY (tenant_id, application_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE,
+	CONSTRAINT app_metrics_1m_server_id_fkey FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX app_metrics_1m_server ON app_metrics_1m (tenant_id, server_id);
 CREATE TABLE app_metrics_1h (LIKE app_metrics_1m INCLUDING DEFAULTS,
 	PRIMARY KEY (tenant_id, application_id, instance_id, ts),
-	FOREIGN KEY (tenant_id, application_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE,
-	FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE);
+	CONSTRAINT app_metrics_1h_application_id_fkey FOREIGN KEY (tenant_id, application_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE,
+	CONSTRAINT app_metrics_1h_server_id_fkey FOREIGN KEY (tenant_id, server_id) REFERENCES servers (tenant_id, id) ON DELETE CASCADE);
 ALTER TABLE app_metrics_1h ADD FOREIGN KEY (tenant_id) REFERENCES tenants ON DELETE CASCADE;
 CREATE INDEX app_metrics_1h_server ON app_metrics_1h (tenant_id, server_id);
+CREATE INDEX server_metrics_1m_age ON server_metrics_1m USING brin (ts);
+CREATE INDEX server_metrics_1h_age ON server_metrics_1h USING brin (ts);
+CREATE INDEX app_metrics_1m_age ON app_metrics_1m USING brin (ts);
+CREATE INDEX app_metrics_1h_age ON app_metrics_1h USING brin (ts);
 
 SELECT tenant_owned('app_metrics', 'server_metrics_1m', 'server_metrics_1h',
 	'app_metrics_1m', 'app_metrics_1h');
@@ -227,7 +237,7 @@ GRANT EXECUTE ON FUNCTION metrics_rollup(integer) TO launcher_maint;
 -- before to; step (seconds) to the range / 1000, at least 10.  res is the
 -- series read: '10s' when the range starts within 24 h and step < 60,
 -- '1m' within 7 days and step < 3600, else '1h'; points are the series'
--- rows averaged over buckets of step (at least the series' own width).
+-- rows averaged over buckets of step (at least the rollup's width).
 CREATE FUNCTION metrics_window(p_from text, p_to text, p_step text,
 	OUT t_from timestamptz, OUT t_to timestamptz, OUT step integer, OUT res text)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_temp AS $$
@@ -241,7 +251,11 @@ BEGIN
 		RAISE EXCEPTION 'must be an RFC 3339 time like 2026-01-15T10:30:00Z'
 			USING ERRCODE = 'LN400', COLUMN = 'to';
 	ELSE
-		t_to := p_to::timestamptz;
+		BEGIN
+			t_to := p_to::timestamptz;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			RAISE EXCEPTION 'not a valid time' USING ERRCODE = 'LN400', COLUMN = 'to';
+		END;
 	END IF;
 	IF p_from IS NULL THEN
 		t_from := t_to - interval '1 hour';
@@ -249,7 +263,11 @@ BEGIN
 		RAISE EXCEPTION 'must be an RFC 3339 time like 2026-01-15T10:30:00Z'
 			USING ERRCODE = 'LN400', COLUMN = 'from';
 	ELSE
-		t_from := p_from::timestamptz;
+		BEGIN
+			t_from := p_from::timestamptz;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			RAISE EXCEPTION 'not a valid time' USING ERRCODE = 'LN400', COLUMN = 'from';
+		END;
 	END IF;
 	IF t_from >= t_to THEN
 		RAISE EXCEPTION 'must be before to' USING ERRCODE = 'LN400', COLUMN = 'from';
@@ -274,6 +292,6 @@ BEGIN
 	res := CASE WHEN t_from >= now() - interval '24 hours' AND step < 60 THEN '10s'
 	            WHEN t_from >= now() - interval '7 days' AND step < 3600 THEN '1m'
 	            ELSE '1h' END;
-	step := greatest(step, CASE res WHEN '10s' THEN 10 WHEN '1m' THEN 60 ELSE 3600 END);
+	step := greatest(step, CASE res WHEN '10s' THEN 1 WHEN '1m' THEN 60 ELSE 3600 END);
 END $$;
 GRANT EXECUTE ON FUNCTION metrics_window(text, text, text) TO launcher_api;

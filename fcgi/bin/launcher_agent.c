@@ -17,6 +17,7 @@
  *                  [--logs-follow true|false]
  *                  [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]
  *                  [--traffic-log FILE]
+ *                  [--metrics-interval SECONDS] [--metrics-queue-max POINTS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
  *
@@ -66,6 +67,8 @@ static const struct {
 	{"--logs-follow", "logs_follow"},
 	{"--volumes-interval", "volumes_interval"},
 	{"--traffic-log", "traffic_log"},
+	{"--metrics-interval", "metrics_interval"},
+	{"--metrics-queue-max", "metrics_queue_max"},
 	{"--state-dir", "state_dir"},
 	{"--backup-local-root", "backup_local_root"},
 	{"--backup-verify-delay-ms", "backup_verify_delay_ms"},
@@ -88,6 +91,7 @@ usage(FILE *f)
 	    "                      [--logs-follow true|false]\n"
 	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
 	    "                      [--traffic-log FILE]\n"
+	    "                      [--metrics-interval SECONDS] [--metrics-queue-max POINTS]\n"
 	    "                      [--backup-local-root DIR] [--backup-verify-delay-ms MS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"

@@ -1,6 +1,7 @@
 /* test_agent_metrics.c - the agent's metrics points: the slot of a time,
  * the bounded resend queue (FIFO, oldest dropped and counted), a batch's
  * body, and metrics_send keeping a failed batch and dropping a refused one. */
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/metrics.h"
@@ -82,8 +83,8 @@ main(void)
 	p.cpu_percent = 150.0;
 	p.memory_bytes = 4096;
 	p.restarts = 2;
-	strcpy(p.app_id, "0b0e7e2c-6f0d-4a51-9a53-1c2d3e4f5a6b");
-	strcpy(p.instance, "lnchr-web-1");
+	snprintf(p.app_id, sizeof(p.app_id), "%s", "0b0e7e2c-6f0d-4a51-9a53-1c2d3e4f5a6b");
+	snprintf(p.instance, sizeof(p.instance), "%s", "lnchr-web-1");
 	metrics_queue_push(&q, &p);
 	b = metrics_body(&q, 2);
 	CHECK(b != NULL, "b != NULL");
@@ -116,5 +117,5 @@ main(void)
 	CHECK(m.q.len == 0 && last_host == 200 && last_ctrs == 0, "m.q.len == 0 && last_host == 200 && last_ctrs == 0");
 	CHECK(metrics_send(&m, fake_post, NULL, &ans) == PLANE_OK && posts == 3, "metrics_send(&m, fake_post, NULL, &ans) == PLANE_OK && posts == 3");
 	metrics_free(&m);
-	return unit_done("agent_metrics");
+	return unit_done("agent-metrics");
 }
