@@ -79,6 +79,7 @@ static const struct route *const sections[] = {
 	api_webhook_routes,
 	api_terminal_routes,
 	api_domain_routes,
+	api_notification_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
