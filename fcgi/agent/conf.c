@@ -199,6 +199,11 @@ static const struct conf_key conf_keys[] = {
 	    "they come); false: read them every logs_interval"),
 	T("volumes_interval", volumes_interval_ms, "300", 1000, 86400000, "seconds between reports of "
 	    "the volumes' used bytes (engine /system/df, which reads every volume: keep it minutes)"),
+	T("metrics_interval", metrics_interval_ms, "10", 1000, 3600000, "seconds between host and "
+	    "container metrics points (whole seconds; a point's time is its slot, a multiple of this)"),
+	I(metrics_queue_max, "50000", 100, 10000000, "metrics points kept while the plane does not "
+	    "take them (oldest dropped beyond, counted in the log): 15 minutes at 10 s is 90 per "
+	    "host plus 90 per container"),
 	T("wake_idle_timeout", wake_idle_ms, "75", 1000, 3600000, "seconds without a frame (launcher-ws "
 	    "pings every 30 s) after which the wake-up channel counts as dead and is reopened"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),

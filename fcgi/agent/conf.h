@@ -52,6 +52,8 @@ struct agent_conf {
 	bool    logs_follow;			/* follow logs as streams (follow.h) */
 	int64_t volumes_interval_ms;		/* key volumes_interval, seconds */
 	int64_t wake_idle_ms;			/* key wake_idle_timeout, seconds */
+	int64_t metrics_interval_ms;		/* key metrics_interval, seconds (metrics.h) */
+	int64_t metrics_queue_max;		/* points kept while the plane does not take them */
 	char    state_dir[AGENT_STR_MAX];
 	char    backup_local_root[AGENT_STR_MAX];	/* "" = <state_dir>/backups */
 	int64_t backup_verify_delay_ms;		/* wait before a backup's read-back */

@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "follow.h"
 #include "hostinfo.h"
+#include "metrics.h"
 #include "netfw.h"
 #include "plane.h"
 #include "report.h"
@@ -80,6 +81,8 @@ struct agent {
 	pid_t                    terms[TERM_MAX];	/* terminal sessions' processes; 0 = free */
 	pid_t                    follower;	/* logs_follow's process (follow.h); 0 = none */
 	int64_t                  next_follow;	/* no (re)fork before this */
+	struct metrics           met;		/* host and container points (metrics.h) */
+	int64_t                  next_sample, next_met_send;
 };
 
 /*
@@ -771,6 +774,40 @@ isolation(struct agent *ag)
 	(void)netfw_sync(&ag->x, &ag->a, ag->conf->firewall_chain, &changed, NULL, 0);
 }
 
+/*
+ * Metrics: a sample at every slot boundary, whatever the plane does (the
+ * points wait in the queue), and a batch sent whenever points wait and the
+ * plane is not backed off; a backlog drains one batch per pass.
+ */
+static void
+metrics_service(struct agent *ag)
+{
+	struct plane_answer ans;
+	int64_t             now = timefmt_mono_ms(), wall;
+	enum plane_rc       rc;
+
+	if (ag->stop_at != 0)
+		return;
+	if (now >= ag->next_sample) {
+		wall = (int64_t)(timefmt_wall() * 1000.0);
+		metrics_sample(&ag->met, &ag->x, &ag->a, ag->engine_up, wall,
+		    ag->conf->metrics_interval_ms);
+		arena_reset(&ag->a);
+		now = timefmt_mono_ms();
+		ag->next_sample = now + metrics_until_next((int64_t)(timefmt_wall() * 1000.0),
+		    ag->conf->metrics_interval_ms);
+		ag->next_met_send = now;
+	}
+	if (ag->met.q.len == 0 || now < ag->next_met_send || now < ag->retry_at)
+		return;
+	rc = metrics_send(&ag->met, report_post, ag, &ans);
+	arena_reset(&ag->a);
+	/* The rest of a backlog at the next pass; a failure waits for the
+	 * back-off (report_post set it) or, refused, the next sample. */
+	ag->next_met_send = rc == PLANE_OK ? timefmt_mono_ms() :
+	    rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED ? ag->retry_at : ag->next_sample;
+}
+
 /* Instances and runtime logs, when due (never while the engine is down). */
 static void
 reports(struct agent *ag)
@@ -815,6 +852,9 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	ag->job.fd = -1;
 	report_init(&ag->rep);
 	wake_init(&ag->wake);
+	if (metrics_init(&ag->met, (size_t)c->metrics_queue_max) != 0)
+		log_error("metrics: out of memory for a queue of %lld points: no metrics",
+		    (long long)c->metrics_queue_max);
 }
 
 static void
@@ -825,6 +865,7 @@ agent_cleanup(struct agent *ag)
 	follow_stop(ag);
 	wake_close(&ag->wake);
 	report_free(&ag->rep);
+	metrics_free(&ag->met);
 	xfer_cleanup(&ag->x);
 	arena_free(&ag->a);
 	explicit_bzero(ag->token, sizeof(ag->token));
@@ -869,7 +910,12 @@ next_wake(const struct agent *ag, int64_t now)
 		t = min64(t, ag->wake.last_rx + ag->conf->wake_idle_ms);
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
-	else if (ag->engine_up) {
+	else {
+		t = min64(t, ag->next_sample);
+		if (ag->met.q.len > 0)
+			t = min64(t, max64(ag->next_met_send, gate));
+	}
+	if (ag->stop_at == 0 && ag->engine_up) {
 		t = min64(t, max64(ag->next_inst, gate));
 		if (!ag->conf->logs_follow)
 			t = min64(t, max64(ag->next_logs, gate));
@@ -985,6 +1031,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		arena_reset(&ag.a);
 		reports(&ag);
 		arena_reset(&ag.a);
+		metrics_service(&ag);
 		now = timefmt_mono_ms();
 		/* (Re)open the wake-up channel when due; a fresh one may have
 		 * missed a wake-up, so claim at once. */

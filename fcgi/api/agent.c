@@ -28,9 +28,10 @@
 #define UUID_RE "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
 #define MAX_LINE 4096
 
-/* Facts, status and one metrics point in one statement. */
+/* Facts and status in one statement (the host's points come in batches:
+ * POST /agent/metrics, the one path that inserts server_metrics). */
 DB_STMT st_heartbeat = {"agent_heartbeat",
-    "WITH s AS (UPDATE servers SET"
+    "UPDATE servers SET"
     " status = CASE WHEN ($2::jsonb->'engine'->>'reachable')::boolean THEN 'online' ELSE 'degraded' END,"
     " agent_version = $2::jsonb->>'agent_version',"
     " engine = CASE WHEN $2::jsonb->'engine'->>'type' IN ('docker', 'podman')"
@@ -41,16 +42,32 @@ DB_STMT st_heartbeat = {"agent_heartbeat",
     " memory_bytes = ($2::jsonb->'host'->>'memory_total_bytes')::bigint,"
     " disk_bytes = ($2::jsonb->'host'->>'disk_total_bytes')::bigint,"
     " last_heartbeat = $2::jsonb, last_seen_at = now()"
-    " WHERE id = $1::uuid RETURNING id, status, heartbeat_interval_seconds),"
-    " m AS (INSERT INTO server_metrics (server_id, cpu_percent, memory_used_bytes,"
+    " WHERE id = $1::uuid RETURNING id AS server_id, status, heartbeat_interval_seconds,"
+    " $3::int AS poll_interval_ms, now() AS plane_time"};
+/*
+ * POST /agent/metrics: a batch of host points and container points, each
+ * at most once per (server, ts) / (application, instance, ts): a batch the
+ * agent resends after a lost answer never doubles.  Points of applications
+ * not placed on this server are dropped (moved or deleted since).
+ */
+DB_STMT st_metrics = {"agent_metrics",
+    "WITH h AS (INSERT INTO server_metrics (server_id, ts, cpu_percent, memory_used_bytes,"
     " memory_total_bytes, disk_used_bytes, disk_total_bytes, load1, net_rx_bytes, net_tx_bytes)"
-    " SELECT id, ($2::jsonb->'host'->>'cpu_percent')::float8,"
-    " ($2::jsonb->'host'->>'memory_used_bytes')::bigint, ($2::jsonb->'host'->>'memory_total_bytes')::bigint,"
-    " ($2::jsonb->'host'->>'disk_used_bytes')::bigint, ($2::jsonb->'host'->>'disk_total_bytes')::bigint,"
-    " ($2::jsonb->'host'->>'load1')::float8, ($2::jsonb->'host'->>'net_rx_bytes')::bigint,"
-    " ($2::jsonb->'host'->>'net_tx_bytes')::bigint FROM s)"
-    " SELECT id AS server_id, status, heartbeat_interval_seconds, $3::int AS poll_interval_ms,"
-    " now() AS plane_time FROM s"};
+    " SELECT $1::uuid, x.ts, x.cpu_percent, x.memory_used_bytes, x.memory_total_bytes,"
+    " x.disk_used_bytes, x.disk_total_bytes, x.load1, x.net_rx_bytes, x.net_tx_bytes"
+    " FROM jsonb_to_recordset($2::jsonb) AS x(ts timestamptz, cpu_percent float8,"
+    " memory_used_bytes bigint, memory_total_bytes bigint, disk_used_bytes bigint,"
+    " disk_total_bytes bigint, load1 float8, net_rx_bytes bigint, net_tx_bytes bigint)"
+    " ON CONFLICT (tenant_id, server_id, ts) DO NOTHING RETURNING 1),"
+    " c AS (INSERT INTO app_metrics (application_id, server_id, instance_id, ts, cpu_percent,"
+    " memory_bytes, restarts)"
+    " SELECT a.id, $1::uuid, x.instance_id, x.ts, x.cpu_percent, x.memory_bytes, x.restarts"
+    " FROM jsonb_to_recordset($3::jsonb) AS x(app_id text, instance_id text, ts timestamptz,"
+    " cpu_percent float8, memory_bytes bigint, restarts int)"
+    " JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
+    " AND a.server_id = $1::uuid"
+    " ON CONFLICT (tenant_id, application_id, instance_id, ts) DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM h) AS host_inserted, (SELECT count(*) FROM c) AS containers_inserted"};
 DB_STMT st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
     " FROM job_claim($1::uuid)"};
@@ -898,6 +915,57 @@ report_volumes(struct req *r)
 	return http_respond_row(r, 200, res, 0);
 }
 
+/* Enough for a 15 minutes' backlog of a host in one batch, and a few
+ * hundred containers' per batch (the agent sends METRICS_BATCH, metrics.h). */
+#define MAX_METRIC_POINTS 5000
+
+static const struct field host_point[] = {
+	{"ts", F_TIME, true, false, 0, 0, NULL},
+	{"cpu_percent", F_NUMBER, false, true, 0, 100, NULL},
+	{"memory_used_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+	{"memory_total_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+	{"disk_used_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+	{"disk_total_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+	{"load1", F_NUMBER, false, true, 0, 1000000, NULL},
+	{"net_rx_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+	{"net_tx_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+};
+static const struct field container_point[] = {
+	{"ts", F_TIME, true, false, 0, 0, NULL},
+	{"app_id", F_UUID, true, false, 0, 0, NULL},
+	{"instance_id", F_STRING, true, false, 1, 255, NULL},
+	{"cpu_percent", F_NUMBER, false, true, 0, 100000, NULL},
+	{"memory_bytes", F_INT, false, true, 0, INT64_MAX / 2, NULL},
+	{"restarts", F_INT, false, true, 0, INT32_MAX, NULL},
+};
+static const struct field metrics_report[] = {
+	{"host", F_ARRAY, false, false, 0, MAX_METRIC_POINTS, NULL, FIELD_SUB(host_point)},
+	{"containers", F_ARRAY, false, false, 0, MAX_METRIC_POINTS, NULL, FIELD_SUB(container_point)},
+};
+
+/* POST /agent/metrics {"host": [...], "containers": [...]}: answers how
+ * many points were new (a resent one is accepted and not counted). */
+static enum err
+report_metrics(struct req *r)
+{
+	struct field_val v[2];
+	PGresult        *res;
+	char            *host, *ctrs;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, metrics_report, v)) != ERR_OK)
+		return e;
+	host = v[0].present ? cJSON_PrintUnformatted(v[0].node) : strdup("[]");
+	ctrs = v[1].present ? cJSON_PrintUnformatted(v[1].node) : strdup("[]");
+	arena_defer(r->a, free, host);
+	arena_defer(r->a, free, ctrs);
+	if (host == NULL || ctrs == NULL)
+		return http_error(r, ERR_INTERNAL, "out of memory");
+	if ((e = db_run(r, &st_metrics, &res, r->who.server_id, host, ctrs)) != ERR_OK)
+		return e;
+	return http_respond_row(r, 200, res, 0);
+}
+
 #define MAX_LOG_ENTRIES 500
 
 /*
@@ -1029,6 +1097,8 @@ const struct route api_agent_routes[] = {
 	{.methods = HTTP_GET, .pattern = "/agent/imports/:jobId", .fn = import_file,
 	    .flags = ROUTE_AGENT},
 	{.methods = HTTP_POST, .pattern = "/agent/volumes", .fn = report_volumes,
+	    .flags = ROUTE_AGENT},
+	{.methods = HTTP_POST, .pattern = "/agent/metrics", .fn = report_metrics,
 	    .flags = ROUTE_AGENT},
 	{0},
 };

@@ -16,6 +16,7 @@
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
  *                  [--logs-follow true|false]
  *                  [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]
+ *                  [--metrics-interval SECONDS] [--metrics-queue-max POINTS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
  *
@@ -64,6 +65,8 @@ static const struct {
 	{"--logs-interval", "logs_interval"},
 	{"--logs-follow", "logs_follow"},
 	{"--volumes-interval", "volumes_interval"},
+	{"--metrics-interval", "metrics_interval"},
+	{"--metrics-queue-max", "metrics_queue_max"},
 	{"--state-dir", "state_dir"},
 	{"--backup-local-root", "backup_local_root"},
 	{"--backup-verify-delay-ms", "backup_verify_delay_ms"},
@@ -85,6 +88,7 @@ usage(FILE *f)
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--logs-follow true|false]\n"
 	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
+	    "                      [--metrics-interval SECONDS] [--metrics-queue-max POINTS]\n"
 	    "                      [--backup-local-root DIR] [--backup-verify-delay-ms MS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"
 	    "                      [--version] [--help]\n"

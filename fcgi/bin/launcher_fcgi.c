@@ -80,6 +80,7 @@ static const struct route *const sections[] = {
 	api_terminal_routes,
 	api_domain_routes,
 	api_notification_routes,
+	api_monitoring_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

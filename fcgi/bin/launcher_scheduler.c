@@ -44,6 +44,11 @@ DB_STMT st_results_expire = {"scheduler_results_expire",
     "SELECT launcher.job_results_expire($1::int)"};
 DB_STMT st_deliveries_prune = {"scheduler_deliveries_prune",
     "SELECT launcher.webhook_deliveries_prune($1::int)"};
+/* Monitoring's downsampling and retention (sql/038_metrics.sql): at most
+ * this many new points of each raw series per tick. */
+DB_STMT st_metrics_rollup = {"scheduler_metrics_rollup",
+    "SELECT launcher.metrics_rollup($1::int)"};
+#define METRICS_ROLLUP_BATCH 2000000
 /* Push webhook deliveries are recognised as repeats this many days
  * (API.md §21; sql/027_webhooks.sql). */
 #define WEBHOOK_DELIVERY_DAYS 7
@@ -94,6 +99,7 @@ tick(struct db_conn *c, const struct config *cfg)
 	    "job results past their retention removed");
 	rc |= prune(c, &st_deliveries_prune, WEBHOOK_DELIVERY_DAYS,
 	    "webhook delivery ids past their 7 days removed");
+	rc |= prune(c, &st_metrics_rollup, METRICS_ROLLUP_BATCH, "metrics rollup rows written or removed");
 	return rc;
 }
 

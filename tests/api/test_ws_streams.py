@@ -402,13 +402,20 @@ def test_two_daemons_behind_one_nginx_each_serve_their_own_clients_every_line():
 
 # ------------------------------------------------------------------ metrics, /ws/logs
 
-def test_server_metrics_arrive_with_each_heartbeat():
+def _metrics_point(agent, i):
+    ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) // 10 * 10 - 600 + 10 * i))
+    r = agent.call("POST", "/metrics", {"host": [{"ts": ts, "cpu_percent": 10.0 + i}]})
+    assert r.status == 200, r
+
+
+def test_server_metrics_arrive_with_each_batch():
     c, s, p, a, agent = _world("wsmet")
     assert agent.heartbeat().status == 200
+    _metrics_point(agent, 0)
     w = WS(c.tenant, "/ws/servers/%s/metrics" % s["id"], token=c.token, count=3)
     assert w.opened()["event"] == "open"
-    for _ in range(2):
-        assert agent.heartbeat().status == 200
+    for i in range(2):
+        _metrics_point(agent, i + 1)
     msgs = w.results()[0]["messages"]
     assert [m["type"] for m in msgs] == ["metrics"] * 3, msgs
     assert all("cpu_percent" in m and m["timestamp"] for m in msgs), msgs
