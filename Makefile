@@ -37,7 +37,7 @@ CORE_SRC  := $(wildcard fcgi/core/*.c)
 API_SRC   := $(wildcard fcgi/api/*.c)
 LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
 BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler \
-             $(BUILD)/bin/launcher-dnscheck $(BUILD)/bin/launcher-backup
+             $(BUILD)/bin/launcher-dnscheck $(BUILD)/bin/launcher-backup $(BUILD)/bin/launcher-notify
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
@@ -90,6 +90,11 @@ $(BUILD)/bin/launcher-dnscheck: $(BUILD)/obj/bin/launcher_dnscheck.o $(BUILD)/li
 $(BUILD)/bin/launcher-backup: $(BUILD)/obj/bin/launcher_backup.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# launcher-notify: the alert outbox (libcurl: webhooks, Slack, Discord, SMTP).
+$(BUILD)/bin/launcher-notify: $(BUILD)/obj/bin/launcher_notify.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)

@@ -97,6 +97,9 @@ export LAUNCHER_SCHEDULER_INTERVAL=3600
 export LAUNCHER_DNSCHECK_INTERVAL=0
 # launcher-backup likewise (tests/api/test_launcher_backup.py).
 export LAUNCHER_BACKUP_INTERVAL=0
+# Alerts: receivers of the tests listen on 127.0.0.1 (allowed; other
+# loopback and private targets stay refused), retries fast, hangs short.
+export LAUNCHER_ALERT_ALLOWED_HOSTS=127.0.0.1 LAUNCHER_ALERT_RETRY_BASE=1 LAUNCHER_ALERT_TIMEOUT=3
 
 stop_stack() {
 	throwaway_remove_containers

@@ -53,6 +53,12 @@
 #   LAUNCHER_BACKUP_INTERVAL [60] seconds between launcher-backup runs (its --loop);
 #                           0 = not started (tests/run.sh: 0, the tests run
 #                           launcher-backup --once themselves)
+#   LAUNCHER_NOTIFY_INTERVAL [60] launcher-notify's --loop interval (it also wakes on
+#                           NOTIFY launcher_notify and when a retry falls due); 0 = not started
+#   LAUNCHER_ALERT_ALLOWED_HOSTS [] alert_allowed_hosts: loopback/private hosts alert
+#                           channels may point at (tests/run.sh: 127.0.0.1)
+#   LAUNCHER_ALERT_RETRY_BASE [30] alert_retry_base_seconds (tests/run.sh: 1)
+#   LAUNCHER_ALERT_TIMEOUT [10] alert_timeout_seconds (tests/run.sh: 3)
 #   LAUNCHER_DNS_SERVER   []       IPv4 address[:port] of the DNS server launcher-dnscheck
 #                                  asks (dns_server); empty = /etc/resolv.conf's
 #   LAUNCHER_ACME_DIRECTORY_URL [] ACME directory of the custom domains' (and the
@@ -181,9 +187,9 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
           radosgw ceph-mon ceph-osd)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
-# dnscheck and backup are optional: they are started (and get a pid file)
+# dnscheck, backup and notify are optional: they are started (and get a pid file)
 # only when in use.
-SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck backup)
+SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck backup notify)
 CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
@@ -254,6 +260,10 @@ load_config() {
     DB_IMAGES_STORE=/var/tmp/launcher-dbimages/store
     DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
     BACKUP_INTERVAL=${LAUNCHER_BACKUP_INTERVAL:-60}
+    NOTIFY_INTERVAL=${LAUNCHER_NOTIFY_INTERVAL:-60}
+    ALERT_ALLOWED_HOSTS=${LAUNCHER_ALERT_ALLOWED_HOSTS:-}
+    ALERT_RETRY_BASE=${LAUNCHER_ALERT_RETRY_BASE:-30}
+    ALERT_TIMEOUT=${LAUNCHER_ALERT_TIMEOUT:-10}
     DNS_SERVER=${LAUNCHER_DNS_SERVER:-}
     ACME_DIRECTORY_URL=${LAUNCHER_ACME_DIRECTORY_URL:-}
     ACME_EMAIL=${LAUNCHER_ACME_EMAIL:-}
@@ -322,6 +332,11 @@ load_config() {
     done
     is_uint "$DNSCHECK_INTERVAL" || die "LAUNCHER_DNSCHECK_INTERVAL must be a number of seconds (0 = off)"
     is_uint "$BACKUP_INTERVAL" || die "LAUNCHER_BACKUP_INTERVAL must be a number of seconds (0 = off)"
+    is_uint "$NOTIFY_INTERVAL" || die "LAUNCHER_NOTIFY_INTERVAL must be a number of seconds (0 = off)"
+    is_uint "$ALERT_RETRY_BASE" || die "LAUNCHER_ALERT_RETRY_BASE must be a number of seconds"
+    is_uint "$ALERT_TIMEOUT" || die "LAUNCHER_ALERT_TIMEOUT must be a number of seconds"
+    [[ $ALERT_ALLOWED_HOSTS =~ ^[][A-Za-z0-9.:,\ -]*$ ]] ||
+        die "LAUNCHER_ALERT_ALLOWED_HOSTS must be a comma list of host or host:port"
     [ -z "$DNS_SERVER" ] || [[ $DNS_SERVER =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$ ]] ||
         die "LAUNCHER_DNS_SERVER must be an IPv4 address[:port] (got '$DNS_SERVER')"
     [ -z "$ACME_DIRECTORY_URL" ] || [[ $ACME_DIRECTORY_URL =~ ^https://[A-Za-z0-9._~:/?=\&%+-]+$ ]] ||
@@ -351,6 +366,7 @@ load_config() {
     SCHEDULER_BIN=$BIN_DIR/launcher-scheduler
     DNSCHECK_BIN=$BIN_DIR/launcher-dnscheck
     BACKUP_BIN=$BIN_DIR/launcher-backup
+    NOTIFY_BIN=$BIN_DIR/launcher-notify
     WS_BIN=$BIN_DIR/launcher-ws
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
@@ -394,6 +410,7 @@ service_pattern() {
         scheduler) printf 'launcher-scheduler' ;;
         dnscheck) printf 'launcher-dnscheck' ;;
         backup)   printf 'launcher-backup' ;;
+        notify)   printf 'launcher-notify' ;;
         ws)       printf 'launcher-ws' ;;
     esac
 }
@@ -786,6 +803,11 @@ plane_acme_dir = "$STATE/secrets/acme-plane"
 plane_tls_cert = "$STATE/tls/plane-cert.pem"
 plane_tls_key = "$STATE/tls/plane-key.pem"
 plane_reload_command = "$(nginx_reload_command)"
+# Alerts (launcher-notify): hosts allowed despite being loopback/private,
+# retry back-off base, one attempt's timeout.
+alert_allowed_hosts = "$ALERT_ALLOWED_HOSTS"
+alert_retry_base_seconds = $ALERT_RETRY_BASE
+alert_timeout_seconds = $ALERT_TIMEOUT
 EOF
     mv -f "$tmp" "$CONF"
 }
@@ -1267,6 +1289,15 @@ start_backup() {
     say "backup: launcher-backup every ${BACKUP_INTERVAL}s"
 }
 
+# The alert outbox (README "Alerts"): launcher-notify's loop, woken by
+# NOTIFY launcher_notify.  LAUNCHER_NOTIFY_INTERVAL (default 60 s; 0 = not
+# started: alerts stay queued).
+start_notify() {
+    start_loop_helper notify "$NOTIFY_BIN" "$NOTIFY_INTERVAL" LAUNCHER_NOTIFY_INTERVAL \
+        "alerts are not delivered" || return 0
+    say "notify: launcher-notify (alert deliveries, retry base ${ALERT_RETRY_BASE}s)"
+}
+
 # A helper binary run as `BIN -c CONF --loop --interval N` with its own log
 # and pid file: start_loop_helper NAME BIN INTERVAL VARIABLE WHAT-IS-MISSING.
 # Returns 1 (after saying why) when it is off (interval 0) or not built.
@@ -1376,6 +1407,7 @@ dump_logs() {
     if [ -f "$(pid_file podman)" ]; then show_log "$LOG_DIR/podman.log" 10; fi
     if [ -f "$(pid_file dnscheck)" ]; then show_log "$LOG_DIR/dnscheck.log" 10; fi
     if [ -f "$(pid_file backup)" ]; then show_log "$LOG_DIR/backup.log" 10; fi
+    if [ -f "$(pid_file notify)" ]; then show_log "$LOG_DIR/notify.log" 10; fi
 }
 
 # Export lines describing the stack; also saved at start in run/stack.env.
@@ -1492,6 +1524,7 @@ do_start() {
     start_agent
     start_dnscheck
     start_backup
+    start_notify
     env_lines > "$RUN_DIR/stack.env"
     trap - EXIT INT TERM HUP
     print_info
@@ -1580,6 +1613,7 @@ podman_cli() {
 stop_all() {
     local QUIET=${1:-}
     [ -d "$RUN_DIR" ] || return 0
+    stop_service notify TERM 15    # an attempt ends within alert_timeout_seconds
     stop_service backup TERM 10
     stop_service dnscheck TERM 10
     stop_service agent TERM 20     # finishes or releases its job within 10 s

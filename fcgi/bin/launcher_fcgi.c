@@ -81,6 +81,7 @@ static const struct route *const sections[] = {
 	api_domain_routes,
 	api_notification_routes,
 	api_monitoring_routes,
+	api_alert_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

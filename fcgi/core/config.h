@@ -78,6 +78,11 @@ struct config {
 	 * database (README, Backups: launcher-backup) */
 	char    backup_lock_file[CONFIG_STR_MAX];
 	char    plane_backup_destination_file[CONFIG_STR_MAX];	/* empty = none */
+	/* Alerts: channel URLs and launcher-notify (README, Alerts) */
+	char    alert_allowed_hosts[CONFIG_STR_MAX];	/* host or host:port, comma list */
+	int64_t alert_retry_base_seconds;
+	int64_t alert_timeout_seconds;
+	char    notify_lock_file[CONFIG_STR_MAX];
 	char    plane_backup_cron[256];
 	int64_t plane_backup_keep_last;	/* 0 = keep all */
 	char    plane_backup_database_url[CONFIG_STR_MAX];

@@ -53,6 +53,14 @@
  * secret_bound_purpose(r, SECRET_BACKUP_DESTINATION, <id>).
  */
 #define SECRET_BACKUP_DESTINATION "backup-destination"
+/*
+ * An alert channel's secrets, JSON (slack/discord {"webhook_url"}, webhook
+ * {"secret"?, "headers"?}; alert_channels.secret_sealed, sql/040), bound to
+ * the channel: secret_bound_purpose(r, SECRET_ALERT_CHANNEL, <id>).
+ */
+#define SECRET_ALERT_CHANNEL "alert-channel"
+/* The tenant's SMTP password (tenant_smtp.password_sealed, sql/040). */
+#define SECRET_SMTP_PASSWORD "smtp-password"
 
 /*
  * A purpose bound to one row: purpose ":" binding, in the request's arena
