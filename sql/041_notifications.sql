@@ -19,6 +19,8 @@
 --    (metric.resolved follows the metric.threshold preference).
 -- 3. launcher-ws: topic n (user id) announces notification rows by seq,
 --    the /ws/notifications stream's cursor (sql/030 scheme).
+-- 4. alert_rules_evaluate: launcher-scheduler's metric threshold rules
+--    (at the end).
 
 SET search_path = launcher;
 
@@ -247,3 +249,199 @@ CREATE TRIGGER server_metrics_disk_event AFTER INSERT ON server_metrics
 REVOKE ALL ON FUNCTION notifications_from_event(), deployment_event(), application_crash_event(),
 	application_crashed(uuid, instances), server_offline_event(), server_disk_event() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION notification_object(notifications) TO launcher_api;
+
+-- ------------------------------------------------- metric threshold rules
+-- launcher-scheduler's evaluator of alert_rules (sql/040) whose event is
+-- metric.threshold, condition {metric, op, threshold, for_seconds,
+-- resource_id?}, over the raw 10 s series, per resource in the rule's
+-- scope (a server metric: the tenant's servers; an application metric:
+-- the applications of the rule's project, or of the tenant), or the one
+-- resource_id names.  With p_interval the series' point interval (10 s):
+--   fires   (metric.threshold, once) when the newest point is fresh (at
+--           most 3 intervals old) and every point since now - for_seconds
+--           breaches, the run of breaching points reaching back to that
+--           instant within one interval (points must cover it: a series
+--           that starts breaching 20 s ago does not fire a 60 s rule);
+--           not again within the rule's cooldown_seconds of its last fire
+--           (the breach is then still pending, and fires once it is over);
+--   resolves (metric.resolved) when the value is back on the good side the
+--           same way: every point of the last for_seconds (at least one)
+--           is good.  Hysteresis is that symmetric hold time: a value that
+--           crosses back and forth within for_seconds changes nothing.
+-- A resource without a fresh point changes nothing either way.  State per
+-- rule and resource in alert_rule_state; the events carry rule_id so that
+-- sql/040's routing sends them to that rule's channels only.
+CREATE TABLE alert_rule_state (
+	tenant_id    uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
+	rule_id      uuid NOT NULL,
+	resource_id  uuid NOT NULL,
+	firing       boolean NOT NULL DEFAULT false,
+	breach_since timestamptz,
+	fired_at     timestamptz,
+	resolved_at  timestamptz,
+	value        double precision,
+	evaluated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, rule_id, resource_id),
+	CONSTRAINT alert_rule_state_rule_id_fkey FOREIGN KEY (tenant_id, rule_id)
+		REFERENCES alert_rules (tenant_id, id) ON DELETE CASCADE
+);
+SELECT tenant_owned('alert_rule_state');
+
+-- One metric of one resource since p_since, a point per 10 s bucket:
+-- application metrics summed over instances (restarts: the increase of
+-- each container's count), traffic summed over servers (p95: the highest
+-- server's).  Nothing for an unknown metric.
+CREATE FUNCTION alert_metric_series(p_tenant uuid, p_metric text, p_resource uuid,
+	p_since timestamptz, p_interval integer)
+RETURNS TABLE (ts timestamptz, value double precision)
+LANGUAGE plpgsql STABLE SET search_path = launcher, pg_catalog, pg_temp AS $$
+DECLARE step interval := make_interval(secs => p_interval);
+BEGIN
+	CASE p_metric
+	WHEN 'server.cpu_percent', 'server.memory_percent', 'server.disk_percent', 'server.load1' THEN
+		RETURN QUERY SELECT m.ts, CASE p_metric
+			WHEN 'server.cpu_percent' THEN m.cpu_percent
+			WHEN 'server.memory_percent' THEN 100.0 * m.memory_used_bytes / nullif(m.memory_total_bytes, 0)
+			WHEN 'server.disk_percent' THEN 100.0 * m.disk_used_bytes / nullif(m.disk_total_bytes, 0)
+			ELSE m.load1 END
+		  FROM server_metrics m
+		 WHERE m.tenant_id = p_tenant AND m.server_id = p_resource AND m.ts >= p_since;
+	WHEN 'application.cpu_percent', 'application.memory_bytes' THEN
+		-- each instance's mean over the bucket (an agent may sample faster), summed
+		RETURN QUERY SELECT x.b, sum(x.v)
+		  FROM (SELECT date_bin(step, m.ts, timestamptz 'epoch') AS b, m.instance_id,
+		               avg(CASE p_metric WHEN 'application.cpu_percent' THEN m.cpu_percent
+		                                 ELSE m.memory_bytes::double precision END) AS v
+		          FROM app_metrics m
+		         WHERE m.tenant_id = p_tenant AND m.application_id = p_resource AND m.ts >= p_since
+		         GROUP BY 1, 2) x
+		 GROUP BY 1;
+	WHEN 'application.restarts' THEN
+		RETURN QUERY SELECT x.b, sum(x.d)::double precision
+		  FROM (SELECT date_bin(step, m.ts, timestamptz 'epoch') AS b,
+		               greatest(m.restarts - lag(m.restarts) OVER (PARTITION BY m.instance_id
+		                                                          ORDER BY m.ts), 0) AS d
+		          FROM app_metrics m
+		         WHERE m.tenant_id = p_tenant AND m.application_id = p_resource
+		           AND m.ts >= p_since - step) x
+		 WHERE x.b >= p_since AND x.d IS NOT NULL
+		 GROUP BY 1;
+	WHEN 'application.requests', 'application.status_5xx_percent', 'application.latency_p95_ms' THEN
+		RETURN QUERY EXECUTE
+			'SELECT t.ts, CASE $2 WHEN ''application.requests'' THEN sum(t.requests)::double precision'
+			'  WHEN ''application.status_5xx_percent'' THEN 100.0 * sum(t.status_5xx) / nullif(sum(t.requests), 0)'
+			'  ELSE max(t.latency_p95_ms) END'
+			'  FROM app_traffic t WHERE t.tenant_id = $1 AND t.application_id = $3 AND t.ts >= $4'
+			'  GROUP BY 1'
+			USING p_tenant, p_metric, p_resource, p_since;
+	ELSE
+		RETURN;
+	END CASE;
+END $$;
+
+CREATE FUNCTION alert_breaches(p_value double precision, p_op text, p_threshold double precision)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE p_op WHEN '>' THEN p_value > p_threshold WHEN '>=' THEN p_value >= p_threshold
+	                 WHEN '<' THEN p_value < p_threshold WHEN '<=' THEN p_value <= p_threshold END
+$$;
+
+-- One tick; p_interval is the series' point interval in seconds (10).
+-- Returns the events raised.
+CREATE FUNCTION alert_rules_evaluate(p_interval integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+DECLARE
+	r        alert_rules;
+	res      record;
+	s        alert_rule_state;
+	metric   text; op text; thr double precision; hold integer; cond jsonb;
+	step     interval := make_interval(secs => greatest(p_interval, 1));
+	t_now    timestamptz := now();
+	newest   timestamptz; newest_v double precision; newest_bad boolean;
+	run_from timestamptz;
+	n        integer := 0;
+BEGIN
+	FOR r IN SELECT * FROM alert_rules WHERE enabled AND event = 'metric.threshold'
+	          ORDER BY tenant_id, id LOOP
+		cond := r.condition;
+		metric := cond ->> 'metric';
+		op := cond ->> 'op';
+		thr := (cond ->> 'threshold')::double precision;
+		hold := coalesce((cond ->> 'for_seconds')::integer, 0);
+		FOR res IN
+			SELECT v.id, v.name, r.project_id AS project_id FROM servers v
+			 WHERE metric LIKE 'server.%' AND v.tenant_id = r.tenant_id
+			   AND (cond ->> 'resource_id' IS NULL OR v.id::text = cond ->> 'resource_id')
+			UNION ALL
+			SELECT a.id, a.name, a.project_id FROM applications a
+			 WHERE metric LIKE 'application.%' AND a.tenant_id = r.tenant_id
+			   AND (r.project_id IS NULL OR a.project_id = r.project_id)
+			   AND (cond ->> 'resource_id' IS NULL OR a.id::text = cond ->> 'resource_id')
+		LOOP
+			-- The newest point, and where the run of points on its side
+			-- began (within the hold time and two intervals before it).
+			BEGIN
+				WITH p AS (SELECT x.ts, x.value, alert_breaches(x.value, op, thr) AS bad
+				             FROM alert_metric_series(r.tenant_id, metric, res.id,
+				                  t_now - make_interval(secs => hold) - 2 * step, p_interval) x
+				            WHERE x.value IS NOT NULL),
+				     nw AS (SELECT p.ts, p.value, p.bad FROM p ORDER BY p.ts DESC LIMIT 1)
+				SELECT nw.ts, nw.value, nw.bad,
+				       (SELECT min(p.ts) FROM p WHERE p.ts > coalesce((SELECT max(q.ts) FROM p q
+				                                  WHERE q.bad IS DISTINCT FROM nw.bad), '-infinity'))
+				  INTO newest, newest_v, newest_bad, run_from FROM nw;
+			EXCEPTION WHEN undefined_table THEN
+				CONTINUE;	-- a series whose table this plane does not have (yet)
+			END;
+			IF newest IS NULL OR newest < t_now - 3 * step OR newest_bad IS NULL THEN
+				CONTINUE;	-- no fresh point: no decision
+			END IF;
+			SELECT * INTO s FROM alert_rule_state
+			 WHERE tenant_id = r.tenant_id AND rule_id = r.id AND resource_id = res.id FOR UPDATE;
+			IF NOT FOUND THEN
+				INSERT INTO alert_rule_state (tenant_id, rule_id, resource_id)
+				VALUES (r.tenant_id, r.id, res.id) RETURNING * INTO s;
+			END IF;
+			UPDATE alert_rule_state SET value = newest_v, evaluated_at = t_now,
+			       breach_since = CASE WHEN newest_bad THEN run_from END
+			 WHERE tenant_id = r.tenant_id AND rule_id = r.id AND resource_id = res.id;
+			-- Held long enough on its side (one interval of slack: points are discrete).
+			CONTINUE WHEN run_from > t_now - make_interval(secs => hold) + step;
+			IF newest_bad AND NOT s.firing
+			   AND (s.fired_at IS NULL OR s.fired_at <= t_now - make_interval(secs => r.cooldown_seconds)) THEN
+				PERFORM alert_raise(r.tenant_id, res.project_id, 'metric.threshold',
+					split_part(metric, '.', 1), res.id,
+					format('%s of %s %s is %s, %s %s for %s s (rule %s).', metric, split_part(metric, '.', 1),
+					       res.name, round(newest_v::numeric, 2), op, thr, hold, r.name),
+					jsonb_build_object('rule_id', r.id, 'rule_name', r.name, 'metric', metric,
+					                   'value', round(newest_v::numeric, 2), 'threshold', thr, 'op', op,
+					                   'for_seconds', hold, 'resource_name', res.name,
+					                   'breach_since', run_from));
+				UPDATE alert_rule_state SET firing = true, fired_at = t_now
+				 WHERE tenant_id = r.tenant_id AND rule_id = r.id AND resource_id = res.id;
+				n := n + 1;
+			ELSIF NOT newest_bad AND s.firing THEN
+				PERFORM alert_raise(r.tenant_id, res.project_id, 'metric.resolved',
+					split_part(metric, '.', 1), res.id,
+					format('%s of %s %s is back at %s (rule %s: %s %s).', metric,
+					       split_part(metric, '.', 1), res.name, round(newest_v::numeric, 2), r.name, op, thr),
+					jsonb_build_object('rule_id', r.id, 'rule_name', r.name, 'metric', metric,
+					                   'value', round(newest_v::numeric, 2), 'threshold', thr, 'op', op,
+					                   'for_seconds', hold, 'resource_name', res.name,
+					                   'fired_at', s.fired_at));
+				UPDATE alert_rule_state SET firing = false, resolved_at = t_now
+				 WHERE tenant_id = r.tenant_id AND rule_id = r.id AND resource_id = res.id;
+				n := n + 1;
+			END IF;
+		END LOOP;
+	END LOOP;
+	-- The state of a resource that is gone (no key: a server or an application).
+	DELETE FROM alert_rule_state g
+	 WHERE NOT EXISTS (SELECT 1 FROM servers v WHERE v.id = g.resource_id)
+	   AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = g.resource_id);
+	RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION alert_rules_evaluate(integer), alert_metric_series(uuid, text, uuid, timestamptz,
+	integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alert_rules_evaluate(integer) TO launcher_maint;

@@ -5,6 +5,7 @@ tenant admins; every user for a server), per-user preferences, read and
 unread, another user's notification is 404, and /ws/notifications pushes
 them live with a ?since= backlog.  Events arrive the way they do in
 production: through the agent API and launcher-scheduler."""
+import time
 import uuid
 
 from lib import Client, assert_error, new_project, new_user, psql, registered
@@ -38,6 +39,16 @@ def _notes(client, **q):
 
 def _events(client, event):
     return [n for n in _notes(client) if n["event"] == event]
+
+
+def _disk(agent, ts, used_percent):
+    """A host point as the agent sends it (POST /agent/metrics)."""
+    point = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)), "cpu_percent": 1.0,
+             "memory_used_bytes": 1 << 30, "memory_total_bytes": 8 << 30,
+             "disk_used_bytes": used_percent << 30, "disk_total_bytes": 100 << 30,
+             "load1": 0.1, "net_rx_bytes": 1, "net_tx_bytes": 1}
+    r = agent.call("POST", "/metrics", {"host": [point]})
+    assert r.status == 200, r
 
 
 def _member(c, p, role="viewer"):
@@ -135,14 +146,18 @@ def test_preferences_default_on_turn_an_event_off_for_one_user_and_reject_bad_in
 def test_disk_high_once_until_below_85_and_offline_reach_every_user():
     c, s, p, a, agent = _world("ntsrv")
     outsider = new_user(c, prefix="no")
-    full = 100 << 30
-    for used in (95, 96, 88, 84, 91):
-        assert agent.heartbeat(disk_total_bytes=full, disk_used_bytes=used << 30).status == 200
+    base = int(time.time()) // 10 * 10 - 300
+    for i, used in enumerate((95, 96, 88, 84, 91)):
+        _disk(agent, base + 20 * i, used)
+    # A batch resent late (an older point) decides nothing.
+    _disk(agent, base + 10, 50)
+    _disk(agent, base + 100, 97)
     got = _events(outsider, "server.disk_high")
-    # 95: raised; 96, 88: still high; 84: re-armed; 91: raised again.
+    # 95: raised; 96, 88: still high; 84: re-armed; 91: raised again; 97: still high.
     assert [n["payload"]["disk_percent"] for n in got] == [95, 91], got
     assert got[0]["resource_id"] == s["id"] and got[0]["payload"]["server_name"] == s["name"]
     assert got[0]["project_id"] is None and s["name"] in got[0]["message"], got
+    assert agent.heartbeat().data["status"] == "online"
     psql("UPDATE servers SET last_seen_at = now() - interval '1 hour' WHERE id = '%s'" % s["id"],
          user="launcher_owner")
     scheduler()
