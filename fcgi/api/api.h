@@ -39,6 +39,7 @@ extern const struct route api_webhook_routes[];
 extern const struct route api_terminal_routes[];
 extern const struct route api_domain_routes[];
 extern const struct route api_backup_routes[];
+extern const struct route api_notification_routes[];
 extern const struct route api_monitoring_routes[];
 
 /*

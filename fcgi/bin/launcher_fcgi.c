@@ -84,6 +84,7 @@ static const struct route *const sections[] = {
 	api_plane_routes,
 	api_monitoring_routes,
 	api_traffic_routes,
+	api_notification_routes,
 	api_alert_routes,
 };
 

@@ -54,6 +54,10 @@ DB_STMT st_metrics_rollup = {"scheduler_metrics_rollup",
 DB_STMT st_traffic_rollup = {"scheduler_traffic_rollup",
     "SELECT launcher.traffic_rollup($1::int)"};
 #define TRAFFIC_RAW_HOURS 24
+DB_STMT st_rules_evaluate = {"scheduler_alert_rules_evaluate",
+    "SELECT launcher.alert_rules_evaluate($1::int)"};
+/* The interval of the metric series the rules read (the agent's points). */
+#define ALERT_POINT_SECONDS 10
 /* Push webhook deliveries are recognised as repeats this many days
  * (API.md §21; sql/027_webhooks.sql). */
 #define WEBHOOK_DELIVERY_DAYS 7
@@ -106,6 +110,8 @@ tick(struct db_conn *c, const struct config *cfg)
 	    "webhook delivery ids past their 7 days removed");
 	rc |= prune(c, &st_metrics_rollup, METRICS_ROLLUP_BATCH, "metrics rollup rows written or removed");
 	rc |= prune(c, &st_traffic_rollup, TRAFFIC_RAW_HOURS, "traffic rollup rows written or removed");
+	/* Metric threshold rules (sql/041): fire, hold back, resolve. */
+	rc |= prune(c, &st_rules_evaluate, ALERT_POINT_SECONDS, "alert events raised by metric rules");
 	return rc;
 }
 

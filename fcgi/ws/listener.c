@@ -60,6 +60,10 @@
 	" 'latency_p95_ms', t.latency_p95_ms, 'latency_p99_ms', t.latency_p99_ms," \
 	" 'server_id', t.server_id)::text AS body FROM app_traffic t"
 
+/* The stream's object: the REST one (sql/041) less the cursor it carries. */
+#define NOTIF_ROW "SELECT n.seq AS id, (notification_object(n) - 'cursor')::text AS body" \
+	" FROM notifications n"
+
 /* Live: the rows of one statement ($1 resource, ids $2..$3). */
 DB_STMT st_live_job = {"ws_live_job",
     JOB_ROW " WHERE l.job_id = $1::uuid AND l.id BETWEEN $2::bigint AND $3::bigint ORDER BY l.id"};
@@ -75,6 +79,9 @@ DB_STMT st_live_metrics = {"ws_live_metrics",
 DB_STMT st_live_traffic = {"ws_live_traffic",
     TRAFFIC_ROW " WHERE t.application_id = $1::uuid AND t.id BETWEEN $2::bigint AND $3::bigint"
     " ORDER BY t.id"};
+DB_STMT st_live_notif = {"ws_live_notif",
+    NOTIF_ROW " WHERE n.user_id = $1::uuid AND n.seq BETWEEN $2::bigint AND $3::bigint"
+    " ORDER BY n.seq"};
 DB_STMT st_deployment = {"ws_deployment",
     "SELECT json_build_object('status', status, 'job_id', job_id)::text AS body,"
     " job_id FROM deployments WHERE id = $1::uuid"};
@@ -89,6 +96,8 @@ DB_STMT st_page_metrics = {"ws_page_metrics",
     METRICS_ROW " WHERE m.server_id = $1::uuid AND m.id > $2::bigint ORDER BY m.id LIMIT $3::int"};
 DB_STMT st_page_traffic = {"ws_page_traffic",
     TRAFFIC_ROW " WHERE t.application_id = $1::uuid AND t.id > $2::bigint ORDER BY t.id LIMIT $3::int"};
+DB_STMT st_page_notif = {"ws_page_notif",
+    NOTIF_ROW " WHERE n.user_id = $1::uuid AND n.seq > $2::bigint ORDER BY n.seq LIMIT $3::int"};
 /* ?tail=N: the cursor before the last N rows ($2 = 0: after the last row). */
 DB_STMT st_tail_app = {"ws_tail_app",
     "SELECT coalesce((SELECT min(id) - 1 FROM (SELECT id FROM runtime_logs WHERE application_id = $1::uuid"
@@ -106,6 +115,10 @@ DB_STMT st_tail_traffic = {"ws_tail_traffic",
     "SELECT coalesce((SELECT min(id) - 1 FROM (SELECT id FROM app_traffic WHERE application_id = $1::uuid"
     " ORDER BY id DESC LIMIT $2::int) x HAVING $2::int > 0),"
     " (SELECT max(id) FROM app_traffic WHERE application_id = $1::uuid), 0)"};
+DB_STMT st_tail_notif = {"ws_tail_notif",
+    "SELECT coalesce((SELECT min(seq) - 1 FROM (SELECT seq FROM notifications WHERE user_id = $1::uuid"
+    " ORDER BY seq DESC LIMIT $2::int) x HAVING $2::int > 0),"
+    " (SELECT max(seq) FROM notifications WHERE user_id = $1::uuid), 0)"};
 
 /* ------------------------------------------------------------ the queue */
 
@@ -268,6 +281,7 @@ notified(struct ws_listener *l, struct reader *rd, const char *payload)
 	case TOPIC_DB: st = &st_live_db; break;
 	case TOPIC_METRICS: st = &st_live_metrics; break;
 	case TOPIC_TRAFFIC: st = &st_live_traffic; break;
+	case TOPIC_NOTIFICATION: st = &st_live_notif; break;
 	case TOPIC_DEPLOYMENT: st = &st_deployment; break;
 	default: return;
 	}
@@ -307,6 +321,7 @@ fetch(struct ws_listener *l, struct reader *rd, const struct ws_fetch *f)
 	case TOPIC_DB: page = &st_page_db; tail = &st_tail_db; break;
 	case TOPIC_METRICS: page = &st_page_metrics; tail = &st_tail_metrics; break;
 	case TOPIC_TRAFFIC: page = &st_page_traffic; tail = &st_tail_traffic; break;
+	case TOPIC_NOTIFICATION: page = &st_page_notif; tail = &st_tail_notif; break;
 	default: return;
 	}
 	ok = begin(rd, &r, f->tenant_id);

@@ -2,7 +2,8 @@
  * stream.c - the streams of launcher-ws (API.md §22; see stream.h).
  *
  * A stream follows one or more sources (a deployment's lines and status,
- * an application's or a database's runtime logs, a server's metrics).
+ * an application's or a database's runtime logs, a server's metrics, a
+ * user's notifications).
  * Each source starts with its backlog, read by the listener a page at a
  * time (ws_fetch: after the client's ?since= cursor, or the last ?tail=
  * rows), and goes live when a page comes back short: from then on, the
@@ -21,7 +22,8 @@
  * so a backlog is never dropped.  Memory per connection is bounded by the
  * ring, whatever the client reads.
  *
- * Messages (text frames): {"type":"log"|"metrics"|"traffic","cursor":"<c>",...row}
+ * Messages (text frames): {"type":"log"|"metrics"|"traffic"|"notification","cursor":"<c>",
+ * ...row}
  * where the cursor is the row's id (a single-resource stream) or the ids
  * of every resource of a /ws/logs stream joined with "." in the order of
  * ?resources=; ?since=<cursor> resumes after it.  A deployment's stream
@@ -423,8 +425,8 @@ send_row(struct stream *st, const struct item *it)
 	if ((buf = malloc(room)) == NULL)
 		return -1;
 	n = snprintf((char *)buf + LWS_PRE, room - LWS_PRE, "{\"type\":\"%s\",\"cursor\":\"%s\"%s%s%s",
-	    e->topic == TOPIC_METRICS ? "metrics" : e->topic == TOPIC_TRAFFIC ? "traffic" : "log",
-	    cur, label,
+	    e->topic == TOPIC_METRICS ? "metrics" : e->topic == TOPIC_TRAFFIC ? "traffic" :
+	    e->topic == TOPIC_NOTIFICATION ? "notification" : "log", cur, label,
 	    e->len > 2 ? "," : "}", e->len > 2 ? e->body + 1 : "");
 	rc = n < 0 || (size_t)n >= room - LWS_PRE ? -1 : ws_send(st->c, buf + LWS_PRE, (size_t)n, false);
 	free(buf);
@@ -529,8 +531,7 @@ stream_new(struct ws_conn *c, enum kind kind)
 
 	if (st == NULL)
 		return NULL;
-	if (kind != K_NOTIFICATIONS &&
-	    (st->ring = calloc(STREAM_RING, sizeof(*st->ring))) == NULL) {
+	if ((st->ring = calloc(STREAM_RING, sizeof(*st->ring))) == NULL) {
 		free(st);
 		return NULL;
 	}
@@ -549,9 +550,10 @@ source_init(struct source *s, char topic, const char *key, const char *label)
 	s->syncing = true;
 }
 
-/* ?since= and ?tail= of a one-resource stream. */
+/* ?since= and ?tail= of a one-resource stream: key's rows of topic. */
 static int
-admit_one(struct lws *wsi, struct ws_conn *c, enum kind kind, char topic, int64_t tail_default)
+admit_key(struct lws *wsi, struct ws_conn *c, enum kind kind, char topic, const char *key,
+    int64_t tail_default)
 {
 	struct stream *st;
 	char           q[64];
@@ -566,7 +568,7 @@ admit_one(struct lws *wsi, struct ws_conn *c, enum kind kind, char topic, int64_
 	if ((st = stream_new(c, kind)) == NULL)
 		return -1;
 	st->nsrc = 1;
-	source_init(&st->src[0], topic, c->param, NULL);
+	source_init(&st->src[0], topic, key, NULL);
 	st->src[0].queued = st->src[0].sent = since;
 	/* Without ?since=: the last tail rows (a deployment: every line). */
 	if (!has_since && topic != TOPIC_DEPLOYMENT)
@@ -574,6 +576,13 @@ admit_one(struct lws *wsi, struct ws_conn *c, enum kind kind, char topic, int64_
 	if (!has_since && topic != TOPIC_DEPLOYMENT && tail == 0)
 		st->src[0].tail = -1;	/* none: start after the last row */
 	return 0;
+}
+
+/* A stream of the route's :id resource. */
+static int
+admit_one(struct lws *wsi, struct ws_conn *c, enum kind kind, char topic, int64_t tail_default)
+{
+	return admit_key(wsi, c, kind, topic, c->param, tail_default);
 }
 
 static int
@@ -600,12 +609,6 @@ admit_metrics(struct lws *wsi, struct ws_conn *c)
 	return admit_one(wsi, c, K_METRICS, TOPIC_METRICS, 1);
 }
 
-static int
-admit_idle(struct lws *wsi, struct ws_conn *c, enum kind kind)
-{
-	return stream_new(c, kind) == NULL ? -1 : 0;
-}
-
 /* Traffic points: the last one first (as metrics), then each as it comes. */
 static int
 admit_traffic(struct lws *wsi, struct ws_conn *c)
@@ -613,10 +616,11 @@ admit_traffic(struct lws *wsi, struct ws_conn *c)
 	return admit_one(wsi, c, K_TRAFFIC, TOPIC_TRAFFIC, 1);
 }
 
+/* The caller's own notifications: without ?since=, those made from now on. */
 static int
 admit_notifications(struct lws *wsi, struct ws_conn *c)
 {
-	return admit_idle(wsi, c, K_NOTIFICATIONS);
+	return admit_key(wsi, c, K_NOTIFICATIONS, TOPIC_NOTIFICATION, c->who.user_id, 0);
 }
 
 /*

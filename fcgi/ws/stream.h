@@ -17,6 +17,7 @@ enum {
 	TOPIC_DB = 'b',		/* runtime_logs of a database */
 	TOPIC_METRICS = 'm',	/* server_metrics of a server */
 	TOPIC_TRAFFIC = 't',	/* app_traffic of an application (sql/039_traffic.sql) */
+	TOPIC_NOTIFICATION = 'n',	/* notifications of a user (sql/041) */
 	TOPIC_DEPLOYMENT = 'd',	/* a deployment's status (body: {"status","job_id"}) */
 	TOPIC_RESYNC = 'R',	/* the listener reconnected: notifications were lost */
 };

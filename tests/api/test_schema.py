@@ -30,6 +30,8 @@ NO_KEY = {
     ("backups", "resource_id"): "a backup outlives its database or volume (restore into a new one)",
     ("backups", "job_id"): "the job that last ran it, a label; jobs expire on their own rules",
     ("alert_events", "resource_id"): "the event log outlives what it names",
+    ("alert_rule_state", "resource_id"): "a server or an application (either table); the "
+                                         "evaluator removes the state of one that is gone",
     ("alert_deliveries", "resource_id"): "its event's, copied: the history outlives what it names",
     ("alert_deliveries", "project_id"): "its event's, copied (the event's key removes it with "
                                         "its project)",

@@ -5,7 +5,7 @@
 //
 // Config: {url, headers, ca (a PEM file), socketPath (a unix socket: the
 // daemon itself, no nginx), clients (default 1), count (a client is done
-// after this many "log"/"metrics" messages), timeout (s, default 30),
+// after this many "log"/"metrics"/"notification" messages), timeout (s, default 30),
 // paused (client 0 stops reading after its handshake), summary (print
 // counts and checks only, not every message), stamp (record the arrival
 // time, ms since the epoch, of each message), prefix (summary: keep only
@@ -84,7 +84,8 @@ for (let i = 0; i < n; i++) {
     const m = JSON.parse(data.toString());
     if (cfg.stamp) m.at = Date.now();
     r.messages.push(m);
-    if (m.type === 'log' || m.type === 'metrics' || m.type === 'traffic') r.rows = (r.rows || 0) + 1;
+    if (m.type === 'log' || m.type === 'metrics' || m.type === 'traffic' ||
+        m.type === 'notification') r.rows = (r.rows || 0) + 1;
     if (cfg.count && r.rows >= cfg.count) {
       ws.terminate();
       done(r);
