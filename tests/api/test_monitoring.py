@@ -5,6 +5,7 @@ from/to/step, bad input, tenant isolation, and launcher-scheduler's
 rollups of synthetic points."""
 import calendar
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -225,26 +226,17 @@ def test_agent_batches_survive_a_plane_outage_without_gap_or_duplicate():
         proxy.down()
 
 
-def test_agent_batches_survive_the_planes_database_down_without_gap():
-    """The plane itself down (503: its PostgreSQL stopped for 20 s, as
-    test_zz_resilience does): the same series, whole."""
-    from test_zz_resilience import PGDATA, _pg
-    c, s, p, a = _world("monpg")
+def _survives(prefix, outage):
+    """The agent's series across outage() (which takes the plane down and
+    brings it back): whole, with the points sampled meanwhile sent late."""
+    c, s, p, a = _world(prefix)
     start = int(time.time())
-    agent = _agent(c, s, "monpg-" + s["id"][:8])
+    agent = _agent(c, s, prefix + "-" + s["id"][:8])
     path = "/monitoring/servers/%s/metrics" % s["id"]
     try:
         _wait("points before the outage", lambda: len(_series(c, path, start)) >= 3, 30)
-        _pg("-m", "fast", "-w", "stop")
-        try:
-            down_at = time.time()
-            time.sleep(20)
-        finally:
-            _pg("-l", os.path.join(STATE, "log", "postgres.log"), "-w", "start")
-            with open(os.path.join(PGDATA, "postmaster.pid")) as f:
-                pm = f.readline().strip()
-            with open(os.path.join(STATE, "run", "postgres.pid"), "w") as f:
-                f.write(pm + "\n")
+        down_at = time.time()
+        outage()
         up_at = time.time()
 
         def caught_up():
@@ -260,6 +252,52 @@ def test_agent_batches_survive_the_planes_database_down_without_gap():
         raise AssertionError("%s; agent log: %s" % (e, open(agent.log).read()[-3000:]))
     finally:
         agent.kill()
+
+
+def test_agent_batches_survive_the_planes_database_down_without_gap():
+    """The plane's PostgreSQL stopped for 20 s (503s), as test_zz_resilience
+    does."""
+    from test_zz_resilience import PGDATA, _pg
+
+    def outage():
+        _pg("-m", "fast", "-w", "stop")
+        try:
+            time.sleep(20)
+        finally:
+            _pg("-l", os.path.join(STATE, "log", "postgres.log"), "-w", "start")
+            with open(os.path.join(PGDATA, "postmaster.pid")) as f:
+                pm = f.readline().strip()
+            with open(os.path.join(STATE, "run", "postgres.pid"), "w") as f:
+                f.write(pm + "\n")
+    _survives("monpg", outage)
+
+
+def test_agent_batches_survive_a_restart_of_the_planes_pool_without_gap():
+    """The FastCGI pool stopped (SIGTERM to its master: nginx answers 502
+    meanwhile) and started again after 20 s, as the stack starts it."""
+    pidfile = os.path.join(STATE, "run", "fcgi.pid")
+    sock = os.path.join(STATE, "run", "fcgi.sock")
+    if not os.path.exists(pidfile):
+        raise Skip("the stack's pool pid file is not at %s" % pidfile)
+
+    def outage():
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 30
+        while time.time() < deadline and os.path.exists("/proc/%d" % pid):
+            time.sleep(0.1)
+        assert not os.path.exists("/proc/%d" % pid), "the pool did not stop"
+        time.sleep(20)
+        if os.path.exists(sock):
+            os.unlink(sock)
+        with open(os.path.join(STATE, "log", "fcgi.log"), "ab") as log:
+            p = subprocess.Popen([os.path.join(BIN, "launcher-fcgi"), "-c", CONF], stdout=log,
+                                 stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(pidfile, "w") as f:
+            f.write("%d\n" % p.pid)
+        _wait("the pool's socket", lambda: os.path.exists(sock), 15)
+    _survives("monpool", outage)
 
 
 # ----------------------------------------------------------- the API
