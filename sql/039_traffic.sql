@@ -104,7 +104,8 @@ CREATE AGGREGATE traffic_hist_sum(bigint[]) (SFUNC = traffic_hist_add, STYPE = b
 
 -- The q-quantile (0..1) in ms of a histogram, interpolated linearly inside
 -- its bucket (the open last bucket answers its lower bound); NULL if empty.
--- The agent's traffic_quantile (fcgi/agent/traffic.c) computes the same.
+-- The one computation of the percentiles: of a 10 s point on insert
+-- (agent_traffic), of a rollup, and of a read's bucket.
 CREATE FUNCTION traffic_quantile(h bigint[], q double precision) RETURNS double precision
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -138,9 +139,9 @@ END $$;
 -- ------------------------------------------------------------ ingest
 
 -- POST /agent/traffic: p_points [{app_id, ts, requests, status_2xx..5xx,
--- bytes_out, latency_hist, latency_p50/95/99_ms?}] of server p_server (the
--- agent's percentiles of the histogram, else traffic_quantile's: the same
--- rule).  Only applications placed
+-- bytes_out, latency_hist}] of server p_server; the point's percentiles are
+-- traffic_quantile's of its histogram (percentile fields sent by an older
+-- agent are ignored).  Only applications placed
 -- on that server (others are skipped, not refused: an application moved
 -- or deleted meanwhile loses its last points).  Idempotent on (application,
 -- server, ts): a point sent again replaces itself.  Returns how many were
@@ -154,17 +155,14 @@ BEGIN
 	                              latency_p50_ms, latency_p95_ms, latency_p99_ms)
 	SELECT a.id, p_server, x.ts, x.requests, x.status_2xx, x.status_3xx, x.status_4xx,
 	       x.status_5xx, x.bytes_out, x.hist,
-	       coalesce(x.p50, traffic_quantile(x.hist::bigint[], 0.50)),
-	       coalesce(x.p95, traffic_quantile(x.hist::bigint[], 0.95)),
-	       coalesce(x.p99, traffic_quantile(x.hist::bigint[], 0.99))
+	       traffic_quantile(x.hist::bigint[], 0.50), traffic_quantile(x.hist::bigint[], 0.95),
+	       traffic_quantile(x.hist::bigint[], 0.99)
 	  FROM (SELECT y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
-	               y.status_5xx, y.bytes_out, y.latency_p50_ms AS p50, y.latency_p95_ms AS p95,
-	               y.latency_p99_ms AS p99,
+	               y.status_5xx, y.bytes_out,
 	               ARRAY(SELECT jsonb_array_elements_text(y.latency_hist)::int) AS hist
 	          FROM jsonb_to_recordset(p_points) AS y(app_id uuid, ts timestamptz, requests bigint,
 	               status_2xx bigint, status_3xx bigint, status_4xx bigint, status_5xx bigint,
-	               bytes_out bigint, latency_hist jsonb, latency_p50_ms float8,
-	               latency_p95_ms float8, latency_p99_ms float8)) x
+	               bytes_out bigint, latency_hist jsonb)) x
 	  JOIN applications a ON a.id = x.app_id AND a.server_id = p_server
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET
 	       requests = excluded.requests, status_2xx = excluded.status_2xx,

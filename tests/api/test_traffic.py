@@ -52,6 +52,45 @@ def test_points_are_stored_once_and_read_back_with_percentiles_from_the_histogra
     assert r.data[0]["latency_p50_ms"] > 1.1 ** 9, r
 
 
+def test_the_plane_computes_a_points_percentiles_from_its_histogram():
+    c, s, a, agent = _placed()
+    # An older agent also sent percentiles: ignored, the histogram's rule wins.
+    p = dict(_point(a["id"], _ts(4)), latency_p50_ms=999.0, latency_p95_ms=999.0,
+             latency_p99_ms=999.0)
+    assert agent.call("POST", "/traffic", {"points": [p]}).status == 200
+    row = psql("SELECT latency_p50_ms, latency_p99_ms FROM app_traffic WHERE application_id = '%s'"
+               % a["id"], user="launcher_owner")
+    lo, hi = 1.1 ** 19, 1.1 ** 20
+    p50, p99 = (float(x) for x in row[0].split("|"))
+    assert abs(p50 - (lo + (hi - lo) * 0.5)) < 1e-6 and abs(p99 - (lo + (hi - lo) * 0.99)) < 1e-6, row
+
+
+def test_traffic_quantile_interpolates_within_5_percent_of_the_exact_percentiles():
+    """The one computation of the percentiles (sql/039 traffic_quantile)."""
+    def q(hist, qq):
+        return float(psql("SELECT traffic_quantile('{%s}'::bigint[], %s)"
+                          % (",".join(map(str, hist)), qq), user="launcher_owner")[0])
+    h = [0] * 22
+    h[21] = 100  # 100 requests evenly in [1.1^20, 1.1^21): p50 halfway
+    assert abs(q(h, 0.5) - (1.1 ** 20 + (1.1 ** 21 - 1.1 ** 20) * 0.5)) < 1e-9
+    h[0] = 100
+    assert abs(q(h, 0.25) - 0.5) < 1e-9, "p25 in bucket 0"
+    assert psql("SELECT traffic_quantile('{0,0}'::bigint[], 0.99) IS NULL", user="launcher_owner") == ["t"]
+    # A spread of latencies, 2 .. 102 ms uniform, bucketed like the agent does.
+    import math
+    h = [0] * 118
+    v = [2.0 + 0.01 * i for i in range(10000)]
+    for ms in v:
+        k = min(int(math.floor(math.log(ms) / math.log(1.1))) + 1, 117)
+        while k > 1 and ms < 1.1 ** (k - 1):
+            k -= 1
+        while k < 117 and ms >= 1.1 ** k:
+            k += 1
+        h[k] += 1
+    assert abs(q(h, 0.99) - v[9899]) / v[9899] < 0.05
+    assert abs(q(h, 0.5) - v[4999]) / v[4999] < 0.05
+
+
 def test_the_scheduler_rolls_points_up_and_the_rollup_answers_old_ranges():
     c, s, a, agent = _placed()
     pts = [_point(a["id"], _ts(3, k * 10)) for k in range(6)]
