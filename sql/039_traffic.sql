@@ -255,24 +255,20 @@ GRANT EXECUTE ON FUNCTION app_traffic_series(uuid, timestamptz, timestamptz, int
 
 -- ------------------------------------------------------------ rollups
 
--- How far the rollups have read app_traffic (by id).
-CREATE TABLE traffic_rollup_mark (
-	one     boolean PRIMARY KEY DEFAULT true CHECK (one),
-	last_id bigint NOT NULL
-);
-INSERT INTO traffic_rollup_mark VALUES (true, 0);
-REVOKE ALL ON traffic_rollup_mark FROM PUBLIC;
+-- How far the rollups have read app_traffic (by id): its row of
+-- rollup_marks (sql/038).
+INSERT INTO rollup_marks (series) VALUES ('app_traffic');
 
 -- launcher-scheduler, every tick (CONTRACT §1): recomputes the minutes
 -- (app_traffic_1m) and then the hours (app_traffic_1h) that received points
--- since the last run (ids past the mark) or in the last 2 minutes (a
--- point whose transaction committed after a later id was read), then
--- applies the retention: 10 s points older than p_raw_hours hours, 1 min
--- older than 7 days, 1 h older than 90 days.  Recomputing a whole bucket
--- from its sources makes a run idempotent; two schedulers at once
--- serialise on the mark.  Across tenants: the maintenance role's alone.
+-- since the last run (at most p_batch ids past the mark, rollup_claim) or
+-- in the last 2 minutes (a point whose transaction committed after a later
+-- id was read), then applies the retention (rollup_retention, as for the
+-- metrics).  Recomputing a whole bucket from its sources makes a run
+-- idempotent; two schedulers at once serialise on the mark.  Across
+-- tenants: the maintenance role's alone.
 -- Returns rows written plus rows removed.
-CREATE FUNCTION traffic_rollup(p_raw_hours integer) RETURNS integer
+CREATE FUNCTION traffic_rollup(p_batch integer) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
 DECLARE
 	mark  bigint;
@@ -280,8 +276,7 @@ DECLARE
 	n     integer;
 	total integer := 0;
 BEGIN
-	SELECT last_id INTO mark FROM traffic_rollup_mark FOR UPDATE;
-	SELECT coalesce(max(id), mark) INTO top FROM app_traffic;
+	SELECT * INTO mark, top FROM rollup_claim('app_traffic', p_batch);
 	CREATE TEMP TABLE traffic_dirty ON COMMIT DROP AS
 		SELECT DISTINCT tenant_id, application_id, server_id, date_trunc('minute', ts) AS m
 		  FROM app_traffic
@@ -330,16 +325,7 @@ BEGIN
 	       latency_p95_ms = excluded.latency_p95_ms, latency_p99_ms = excluded.latency_p99_ms;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
-	UPDATE traffic_rollup_mark SET last_id = top;
-	DELETE FROM app_traffic WHERE ts < now() - make_interval(hours => p_raw_hours);
-	GET DIAGNOSTICS n = ROW_COUNT;
-	total := total + n;
-	DELETE FROM app_traffic_1m WHERE ts < now() - interval '7 days';
-	GET DIAGNOSTICS n = ROW_COUNT;
-	total := total + n;
-	DELETE FROM app_traffic_1h WHERE ts < now() - interval '90 days';
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN total + n;
+	RETURN total + rollup_retention('app_traffic', top);
 END $$;
 REVOKE ALL ON FUNCTION traffic_rollup(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION traffic_rollup(integer) TO launcher_maint;
