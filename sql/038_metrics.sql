@@ -244,14 +244,18 @@ END $$;
 REVOKE ALL ON FUNCTION metrics_rollup(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION metrics_rollup(integer) TO launcher_maint;
 
--- The window of a monitoring read (API.md §16 ?from=&to=&step=, each
--- optional; LN400 naming the field): to defaults to now, from to an hour
--- before to; step (seconds) to the range / 1000, at least 10.  res is the
--- series read: '10s' when the range starts within 24 h and step < 60,
--- '1m' within 7 days and step < 3600, else '1h'; points are the series'
--- rows averaged over buckets of step (at least the rollup's width).
-CREATE FUNCTION metrics_window(p_from text, p_to text, p_step text,
-	OUT t_from timestamptz, OUT t_to timestamptz, OUT step integer, OUT res text)
+-- The window of every monitoring read (API.md §16 ?from=&to=&step=, each
+-- optional): GET /monitoring/servers/:id/metrics, /applications/:id/metrics
+-- and /applications/:id/traffic.  to defaults to now, from to an hour
+-- before to.  res (seconds) is the series read: the 10 s points whenever
+-- from is within their 24 h (fresh to the last point, whatever the step);
+-- else the 1-minute rollups when step < 3600 and from is within 7 days;
+-- else the hourly ones.  step (seconds, 1 to 86400) defaults to the span /
+-- 360 (at least 10) and is rounded up to a multiple of res; the points are
+-- the series' rows aggregated over buckets of step.  At most 90 days and
+-- 10,000 buckets; LN400 names the field (from, to, step) otherwise.
+CREATE FUNCTION monitoring_window(p_from text, p_to text, p_step text,
+	OUT t_from timestamptz, OUT t_to timestamptz, OUT step integer, OUT res integer)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_temp AS $$
 DECLARE
 	re constant text := '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$';
@@ -290,20 +294,20 @@ BEGIN
 	END IF;
 	span := extract(epoch FROM t_to - t_from);
 	IF p_step IS NULL THEN
-		step := greatest(10, ceil(span / 1000))::integer;
+		step := greatest(10, ceil(span / 360))::integer;
 	ELSIF p_step !~ '^[0-9]{1,6}$' OR p_step::integer NOT BETWEEN 1 AND 86400 THEN
 		RAISE EXCEPTION 'must be a whole number of seconds from 1 to 86400'
 			USING ERRCODE = 'LN400', COLUMN = 'step';
 	ELSE
 		step := p_step::integer;
 	END IF;
+	res := CASE WHEN t_from >= now() - interval '24 hours' THEN 10
+	            WHEN step < 3600 AND t_from >= now() - interval '7 days' THEN 60
+	            ELSE 3600 END;
+	step := (step + res - 1) / res * res;
 	IF span / step > 10000 THEN
-		RAISE EXCEPTION 'gives more than 10000 points over this range: use a larger step'
+		RAISE EXCEPTION 'gives more than 10000 buckets over this range: use a larger step'
 			USING ERRCODE = 'LN400', COLUMN = 'step';
 	END IF;
-	res := CASE WHEN t_from >= now() - interval '24 hours' AND step < 60 THEN '10s'
-	            WHEN t_from >= now() - interval '7 days' AND step < 3600 THEN '1m'
-	            ELSE '1h' END;
-	step := greatest(step, CASE res WHEN '10s' THEN 1 WHEN '1m' THEN 60 ELSE 3600 END);
 END $$;
-GRANT EXECUTE ON FUNCTION metrics_window(text, text, text) TO launcher_api;
+GRANT EXECUTE ON FUNCTION monitoring_window(text, text, text) TO launcher_api;

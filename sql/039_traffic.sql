@@ -185,62 +185,37 @@ CREATE TRIGGER app_traffic_stream AFTER INSERT ON app_traffic
 -- ------------------------------------------------------------ reading
 
 -- GET /monitoring/applications/:id/traffic?from=&to=&step= (API.md §16):
--- buckets of step seconds between from (default: to - 1 hour) and to
--- (default: now), every server summed; buckets without traffic are absent.
--- The resolution read: the 10 s points whenever from is within their 24 h
--- (fresh to the last bucket sent, whatever the step: at most 8,640 rows per
--- server); else minutes when step < 3600 and from is within 7 days; else
--- hours (the rollups lag the points by up to one scheduler tick).  step (default: the span / 360, so about 360 points) is rounded up
--- to a multiple of it.  At most 90 days and 10,000 buckets; LN400 names the
--- field otherwise.
+-- the buckets of p_step seconds between p_from and p_to of the series of
+-- p_res seconds (10, 60 or 3600), every server summed; buckets without
+-- traffic are absent.  The window (defaults, resolution, limits, a bad
+-- value named in a 400) is monitoring_window's (sql/038), as for the
+-- metrics; the rollups lag the points by up to one scheduler tick.
 CREATE FUNCTION app_traffic_series(p_app uuid, p_from timestamptz, p_to timestamptz,
-                                   p_step integer)
+                                   p_step integer, p_res integer)
 RETURNS TABLE (ts timestamptz, requests bigint, status_2xx bigint, status_3xx bigint,
                status_4xx bigint, status_5xx bigint, bytes_out bigint,
                latency_p50_ms double precision, latency_p95_ms double precision,
                latency_p99_ms double precision)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_catalog, pg_temp AS $$
-DECLARE
-	t_to   timestamptz := coalesce(p_to, now());
-	t_from timestamptz := coalesce(p_from, coalesce(p_to, now()) - interval '1 hour');
-	span   double precision;
-	step   integer;
-	res    integer;
 BEGIN
-	span := extract(epoch FROM t_to - t_from);
-	IF span <= 0 THEN
-		RAISE EXCEPTION 'must be later than from' USING ERRCODE = 'LN400', COLUMN = 'to';
-	END IF;
-	IF span > 90 * 86400 THEN
-		RAISE EXCEPTION 'must be at most 90 days before to' USING ERRCODE = 'LN400', COLUMN = 'from';
-	END IF;
-	step := coalesce(p_step, greatest(10, ceil(span / 360)::integer));
-	res := CASE WHEN t_from >= now() - interval '24 hours' THEN 10
-	            WHEN step < 3600 AND t_from >= now() - interval '7 days' THEN 60
-	            ELSE 3600 END;
-	step := ((step + res - 1) / res) * res;
-	IF span / step > 10000 THEN
-		RAISE EXCEPTION 'too small for the range: at most 10000 buckets' USING ERRCODE = 'LN400',
-			COLUMN = 'step';
-	END IF;
 	RETURN QUERY
 	WITH src AS (
 		SELECT t.ts, t.requests, t.status_2xx, t.status_3xx, t.status_4xx, t.status_5xx,
 		       t.bytes_out, t.latency_hist::bigint[] AS h
 		  FROM app_traffic t
-		 WHERE res = 10 AND t.application_id = p_app AND t.ts >= t_from AND t.ts < t_to
+		 WHERE p_res = 10 AND t.application_id = p_app AND t.ts >= p_from AND t.ts < p_to
 		UNION ALL
 		SELECT t.ts, t.requests, t.status_2xx, t.status_3xx, t.status_4xx, t.status_5xx,
 		       t.bytes_out, t.latency_hist
 		  FROM app_traffic_1m t
-		 WHERE res = 60 AND t.application_id = p_app AND t.ts >= t_from AND t.ts < t_to
+		 WHERE p_res = 60 AND t.application_id = p_app AND t.ts >= p_from AND t.ts < p_to
 		UNION ALL
 		SELECT t.ts, t.requests, t.status_2xx, t.status_3xx, t.status_4xx, t.status_5xx,
 		       t.bytes_out, t.latency_hist
 		  FROM app_traffic_1h t
-		 WHERE res = 3600 AND t.application_id = p_app AND t.ts >= t_from AND t.ts < t_to),
+		 WHERE p_res = 3600 AND t.application_id = p_app AND t.ts >= p_from AND t.ts < p_to),
 	b AS (
-		SELECT to_timestamp(floor(extract(epoch FROM s.ts) / step) * step) AS bts,
+		SELECT to_timestamp(floor(extract(epoch FROM s.ts) / p_step) * p_step) AS bts,
 		       sum(s.requests)::bigint AS n, sum(s.status_2xx)::bigint AS s2,
 		       sum(s.status_3xx)::bigint AS s3, sum(s.status_4xx)::bigint AS s4,
 		       sum(s.status_5xx)::bigint AS s5, sum(s.bytes_out)::bigint AS bytes,
@@ -250,7 +225,7 @@ BEGIN
 	       traffic_quantile(b.h, 0.50), traffic_quantile(b.h, 0.95), traffic_quantile(b.h, 0.99)
 	  FROM b ORDER BY b.bts;
 END $$;
-GRANT EXECUTE ON FUNCTION app_traffic_series(uuid, timestamptz, timestamptz, integer)
+GRANT EXECUTE ON FUNCTION app_traffic_series(uuid, timestamptz, timestamptz, integer, integer)
 	TO launcher_api;
 
 -- ------------------------------------------------------------ rollups

@@ -91,6 +91,43 @@ def test_traffic_quantile_interpolates_within_5_percent_of_the_exact_percentiles
     assert abs(q(h, 0.5) - v[4999]) / v[4999] < 0.05
 
 
+def test_one_window_rule_for_the_three_monitoring_reads():
+    """monitoring_window (sql/038) answers the metrics and traffic reads alike."""
+    c, s, a, agent = _placed()
+    now = time.time()
+
+    def ts(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    for base in ("/monitoring/servers/%s/metrics" % s["id"],
+                 "/monitoring/applications/%s/metrics" % a["id"],
+                 "/monitoring/applications/%s/traffic" % a["id"]):
+        for q, field in (("from=yesterday", "from"), ("to=2026-02-30T00:00:00Z", "to"),
+                         ("from=%s&to=%s" % (ts(now), ts(now - 60)), "from"),
+                         ("from=%s" % ts(now - 91 * 86400), "from"),
+                         ("step=0", "step"), ("step=86401", "step"),
+                         # 1-minute rollups over ~7 days: more than 10,000 buckets.
+                         ("from=%s&step=60" % ts(now - 7 * 86400 + 60), "step")):
+            assert_error(c.get(base + "?" + q), 400, "BAD_REQUEST", field)
+        for q in ("", "step=1", "from=%s&step=3600" % ts(now - 30 * 86400)):
+            assert c.get(base + "?" + q).status == 200, (base, q)
+    # The resolution and step: fresh = 10 s points whatever the step, rounded up.
+    w = psql("SELECT res, step FROM monitoring_window('%s', NULL, '25')" % ts(now - 3600),
+             user="launcher_owner")
+    assert w == ["10|30"], w
+    w = psql("SELECT res, step FROM monitoring_window('%s', NULL, '7200')" % ts(now - 3600),
+             user="launcher_owner")
+    assert w == ["10|7200"], w
+    w = psql("SELECT res, step FROM monitoring_window('%s', '%s', '90')"
+             % (ts(now - 3 * 86400), ts(now - 2 * 86400)), user="launcher_owner")
+    assert w == ["60|120"], w
+    w = psql("SELECT res, step FROM monitoring_window('%s', '%s', NULL)"
+             % (ts(now - 3 * 86400), ts(now - 2 * 86400)), user="launcher_owner")
+    assert w == ["60|240"], w  # 86400 / 360 = 240
+    w = psql("SELECT res, step FROM monitoring_window('%s', '%s', '60')"
+             % (ts(now - 30 * 86400), ts(now - 29 * 86400)), user="launcher_owner")
+    assert w == ["3600|3600"], w
+
+
 def test_the_scheduler_rolls_points_up_and_the_rollup_answers_old_ranges():
     c, s, a, agent = _placed()
     pts = [_point(a["id"], _ts(3, k * 10)) for k in range(6)]
@@ -119,12 +156,15 @@ def test_bad_input_names_the_field_and_other_tenants_see_nothing():
     c, s, a, agent = _placed()
     base = "/monitoring/applications/%s/traffic" % a["id"]
     assert_error(c.get(base + "?from=yesterday"), 400, "BAD_REQUEST", "from")
-    assert_error(c.get(base + "?step=5"), 400, "BAD_REQUEST", "step")
-    assert_error(c.get(base + "?from=%s&to=%s" % (_ts(0), _ts(10))), 400, "BAD_REQUEST", "to")
+    assert_error(c.get(base + "?step=0"), 400, "BAD_REQUEST", "step")
+    assert_error(c.get(base + "?from=%s&to=%s" % (_ts(0), _ts(10))), 400, "BAD_REQUEST", "from")
     assert_error(c.get(base + "?from=2020-01-01T00:00:00Z&to=2020-12-31T00:00:00Z"), 400,
                  "BAD_REQUEST", "from")
     assert_error(c.get(base + "?from=%s&to=%s&step=10" % (_ts(60), _ts(-60 * 24 * 5))), 400,
                  "BAD_REQUEST", "step")
+    # A step below the resolution is rounded up to it (10 s points: 10).
+    r = c.get(base + "?from=%s&to=%s&step=5" % (_ts(6), _ts(0)))
+    assert r.status == 200, r
     bad = _point(a["id"], _ts(1))
     bad["latency_hist"] = [1, 2]
     r = agent.call("POST", "/traffic", {"points": [bad]})
