@@ -98,15 +98,52 @@ CREATE INDEX app_metrics_1h_age ON app_metrics_1h USING brin (ts);
 SELECT tenant_owned('app_metrics', 'server_metrics_1m', 'server_metrics_1h',
 	'app_metrics_1m', 'app_metrics_1h');
 
--- How far each raw series has been rolled up (the id of its last point
--- seen): a tick reads only the points inserted since, so a batch resent
--- late (after an outage) still lands in its minute and hour.  Not
--- tenant data: only metrics_rollup (the maintenance role) reads it.
-CREATE TABLE metrics_rollup_state (
-	series  text PRIMARY KEY CHECK (series IN ('server_metrics', 'app_metrics')),
+-- How far each raw series (named after its table: server_metrics,
+-- app_metrics, and app_traffic of sql/039) has been rolled up: the id of
+-- its last point seen.  A tick reads only the points inserted since, so a
+-- batch resent late (after an outage) still lands in its minute and hour.
+-- Not tenant data: only the rollup functions (the maintenance role's,
+-- SECURITY DEFINER) touch it, through rollup_claim.
+CREATE TABLE rollup_marks (
+	series  text PRIMARY KEY,
 	last_id bigint NOT NULL DEFAULT 0
 );
-INSERT INTO metrics_rollup_state (series) VALUES ('server_metrics'), ('app_metrics');
+INSERT INTO rollup_marks (series) VALUES ('server_metrics'), ('app_metrics');
+REVOKE ALL ON rollup_marks FROM PUBLIC;
+
+-- Claims the next points of the raw series p_series (a table with an id
+-- and a ts; its rollups are p_series_1m and p_series_1h): the ids in
+-- (from_id, to_id], at most p_batch of them.  The mark moves to to_id at
+-- once; its row stays locked until the caller's transaction ends, so two
+-- schedulers at once serialise.
+CREATE FUNCTION rollup_claim(p_series text, p_batch integer, OUT from_id bigint, OUT to_id bigint)
+LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
+BEGIN
+	SELECT last_id INTO STRICT from_id FROM rollup_marks WHERE series = p_series FOR UPDATE;
+	EXECUTE format('SELECT coalesce(max(id), $1) FROM (SELECT id FROM %I WHERE id > $1'
+	               ' ORDER BY id LIMIT $2) x', p_series) INTO to_id USING from_id, p_batch;
+	UPDATE rollup_marks SET last_id = to_id WHERE series = p_series;
+END $$;
+REVOKE ALL ON FUNCTION rollup_claim(text, integer) FROM PUBLIC;
+
+-- The retention of a raw series and its rollups (API.md §16): raw points
+-- older than 24 h once rolled up (id <= p_upto), minutes older than 7
+-- days, hours older than 90 days.  Returns the rows removed.
+CREATE FUNCTION rollup_retention(p_series text, p_upto bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
+DECLARE n integer; k integer;
+BEGIN
+	EXECUTE format('DELETE FROM %I WHERE ts < now() - interval ''24 hours'' AND id <= $1',
+	               p_series) USING p_upto;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	EXECUTE format('DELETE FROM %I WHERE ts < now() - interval ''7 days''', p_series || '_1m');
+	GET DIAGNOSTICS k = ROW_COUNT;
+	n := n + k;
+	EXECUTE format('DELETE FROM %I WHERE ts < now() - interval ''90 days''', p_series || '_1h');
+	GET DIAGNOSTICS k = ROW_COUNT;
+	RETURN n + k;
+END $$;
+REVOKE ALL ON FUNCTION rollup_retention(text, bigint) FROM PUBLIC;
 
 -- One tick of downsampling and retention, across tenants: the buckets
 -- (minute, then hour) touched by at most p_batch new points of each raw
@@ -121,12 +158,8 @@ DECLARE
 	s_from bigint; s_to bigint; a_from bigint; a_to bigint;
 	n integer := 0; k integer;
 BEGIN
-	SELECT last_id INTO s_from FROM metrics_rollup_state WHERE series = 'server_metrics' FOR UPDATE;
-	SELECT last_id INTO a_from FROM metrics_rollup_state WHERE series = 'app_metrics' FOR UPDATE;
-	SELECT coalesce(max(id), s_from) INTO s_to
-	  FROM (SELECT id FROM server_metrics WHERE id > s_from ORDER BY id LIMIT p_batch) x;
-	SELECT coalesce(max(id), a_from) INTO a_to
-	  FROM (SELECT id FROM app_metrics WHERE id > a_from ORDER BY id LIMIT p_batch) x;
+	SELECT * INTO s_from, s_to FROM rollup_claim('server_metrics', p_batch);
+	SELECT * INTO a_from, a_to FROM rollup_claim('app_metrics', p_batch);
 
 	-- Servers: minutes, then the hours of those minutes.
 	INSERT INTO server_metrics_1m AS r (tenant_id, server_id, ts, samples, cpu_percent,
@@ -206,40 +239,23 @@ BEGIN
 	GET DIAGNOSTICS k = ROW_COUNT;
 	n := n + k;
 
-	UPDATE metrics_rollup_state SET last_id = s_to WHERE series = 'server_metrics';
-	UPDATE metrics_rollup_state SET last_id = a_to WHERE series = 'app_metrics';
-
-	-- Retention.
-	DELETE FROM server_metrics WHERE ts < now() - interval '24 hours' AND id <= s_to;
-	GET DIAGNOSTICS k = ROW_COUNT;
-	n := n + k;
-	DELETE FROM app_metrics WHERE ts < now() - interval '24 hours' AND id <= a_to;
-	GET DIAGNOSTICS k = ROW_COUNT;
-	n := n + k;
-	DELETE FROM server_metrics_1m WHERE ts < now() - interval '7 days';
-	GET DIAGNOSTICS k = ROW_COUNT;
-	n := n + k;
-	DELETE FROM app_metrics_1m WHERE ts < now() - interval '7 days';
-	GET DIAGNOSTICS k = ROW_COUNT;
-	n := n + k;
-	DELETE FROM server_metrics_1h WHERE ts < now() - interval '90 days';
-	GET DIAGNOSTICS k = ROW_COUNT;
-	n := n + k;
-	DELETE FROM app_metrics_1h WHERE ts < now() - interval '90 days';
-	GET DIAGNOSTICS k = ROW_COUNT;
-	RETURN n + k;
+	RETURN n + rollup_retention('server_metrics', s_to) + rollup_retention('app_metrics', a_to);
 END $$;
 REVOKE ALL ON FUNCTION metrics_rollup(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION metrics_rollup(integer) TO launcher_maint;
 
--- The window of a monitoring read (API.md §16 ?from=&to=&step=, each
--- optional; LN400 naming the field): to defaults to now, from to an hour
--- before to; step (seconds) to the range / 1000, at least 10.  res is the
--- series read: '10s' when the range starts within 24 h and step < 60,
--- '1m' within 7 days and step < 3600, else '1h'; points are the series'
--- rows averaged over buckets of step (at least the rollup's width).
-CREATE FUNCTION metrics_window(p_from text, p_to text, p_step text,
-	OUT t_from timestamptz, OUT t_to timestamptz, OUT step integer, OUT res text)
+-- The window of every monitoring read (API.md §16 ?from=&to=&step=, each
+-- optional): GET /monitoring/servers/:id/metrics, /applications/:id/metrics
+-- and /applications/:id/traffic.  to defaults to now, from to an hour
+-- before to.  res (seconds) is the series read: the 10 s points whenever
+-- from is within their 24 h (fresh to the last point, whatever the step);
+-- else the 1-minute rollups when step < 3600 and from is within 7 days;
+-- else the hourly ones.  step (seconds, 1 to 86400) defaults to the span /
+-- 360 (at least 10) and is rounded up to a multiple of res; the points are
+-- the series' rows aggregated over buckets of step.  At most 90 days and
+-- 10,000 buckets; LN400 names the field (from, to, step) otherwise.
+CREATE FUNCTION monitoring_window(p_from text, p_to text, p_step text,
+	OUT t_from timestamptz, OUT t_to timestamptz, OUT step integer, OUT res integer)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_temp AS $$
 DECLARE
 	re constant text := '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$';
@@ -278,20 +294,20 @@ BEGIN
 	END IF;
 	span := extract(epoch FROM t_to - t_from);
 	IF p_step IS NULL THEN
-		step := greatest(10, ceil(span / 1000))::integer;
+		step := greatest(10, ceil(span / 360))::integer;
 	ELSIF p_step !~ '^[0-9]{1,6}$' OR p_step::integer NOT BETWEEN 1 AND 86400 THEN
 		RAISE EXCEPTION 'must be a whole number of seconds from 1 to 86400'
 			USING ERRCODE = 'LN400', COLUMN = 'step';
 	ELSE
 		step := p_step::integer;
 	END IF;
+	res := CASE WHEN t_from >= now() - interval '24 hours' THEN 10
+	            WHEN step < 3600 AND t_from >= now() - interval '7 days' THEN 60
+	            ELSE 3600 END;
+	step := (step + res - 1) / res * res;
 	IF span / step > 10000 THEN
-		RAISE EXCEPTION 'gives more than 10000 points over this range: use a larger step'
+		RAISE EXCEPTION 'gives more than 10000 buckets over this range: use a larger step'
 			USING ERRCODE = 'LN400', COLUMN = 'step';
 	END IF;
-	res := CASE WHEN t_from >= now() - interval '24 hours' AND step < 60 THEN '10s'
-	            WHEN t_from >= now() - interval '7 days' AND step < 3600 THEN '1m'
-	            ELSE '1h' END;
-	step := greatest(step, CASE res WHEN '10s' THEN 1 WHEN '1m' THEN 60 ELSE 3600 END);
 END $$;
-GRANT EXECUTE ON FUNCTION metrics_window(text, text, text) TO launcher_api;
+GRANT EXECUTE ON FUNCTION monitoring_window(text, text, text) TO launcher_api;

@@ -104,7 +104,8 @@ CREATE AGGREGATE traffic_hist_sum(bigint[]) (SFUNC = traffic_hist_add, STYPE = b
 
 -- The q-quantile (0..1) in ms of a histogram, interpolated linearly inside
 -- its bucket (the open last bucket answers its lower bound); NULL if empty.
--- The agent's traffic_quantile (fcgi/agent/traffic.c) computes the same.
+-- The one computation of the percentiles: of a 10 s point on insert
+-- (agent_traffic), of a rollup, and of a read's bucket.
 CREATE FUNCTION traffic_quantile(h bigint[], q double precision) RETURNS double precision
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -138,9 +139,9 @@ END $$;
 -- ------------------------------------------------------------ ingest
 
 -- POST /agent/traffic: p_points [{app_id, ts, requests, status_2xx..5xx,
--- bytes_out, latency_hist, latency_p50/95/99_ms?}] of server p_server (the
--- agent's percentiles of the histogram, else traffic_quantile's: the same
--- rule).  Only applications placed
+-- bytes_out, latency_hist}] of server p_server; the point's percentiles are
+-- traffic_quantile's of its histogram (percentile fields sent by an older
+-- agent are ignored).  Only applications placed
 -- on that server (others are skipped, not refused: an application moved
 -- or deleted meanwhile loses its last points).  Idempotent on (application,
 -- server, ts): a point sent again replaces itself.  Returns how many were
@@ -154,17 +155,14 @@ BEGIN
 	                              latency_p50_ms, latency_p95_ms, latency_p99_ms)
 	SELECT a.id, p_server, x.ts, x.requests, x.status_2xx, x.status_3xx, x.status_4xx,
 	       x.status_5xx, x.bytes_out, x.hist,
-	       coalesce(x.p50, traffic_quantile(x.hist::bigint[], 0.50)),
-	       coalesce(x.p95, traffic_quantile(x.hist::bigint[], 0.95)),
-	       coalesce(x.p99, traffic_quantile(x.hist::bigint[], 0.99))
+	       traffic_quantile(x.hist::bigint[], 0.50), traffic_quantile(x.hist::bigint[], 0.95),
+	       traffic_quantile(x.hist::bigint[], 0.99)
 	  FROM (SELECT y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
-	               y.status_5xx, y.bytes_out, y.latency_p50_ms AS p50, y.latency_p95_ms AS p95,
-	               y.latency_p99_ms AS p99,
+	               y.status_5xx, y.bytes_out,
 	               ARRAY(SELECT jsonb_array_elements_text(y.latency_hist)::int) AS hist
 	          FROM jsonb_to_recordset(p_points) AS y(app_id uuid, ts timestamptz, requests bigint,
 	               status_2xx bigint, status_3xx bigint, status_4xx bigint, status_5xx bigint,
-	               bytes_out bigint, latency_hist jsonb, latency_p50_ms float8,
-	               latency_p95_ms float8, latency_p99_ms float8)) x
+	               bytes_out bigint, latency_hist jsonb)) x
 	  JOIN applications a ON a.id = x.app_id AND a.server_id = p_server
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET
 	       requests = excluded.requests, status_2xx = excluded.status_2xx,
@@ -187,62 +185,37 @@ CREATE TRIGGER app_traffic_stream AFTER INSERT ON app_traffic
 -- ------------------------------------------------------------ reading
 
 -- GET /monitoring/applications/:id/traffic?from=&to=&step= (API.md §16):
--- buckets of step seconds between from (default: to - 1 hour) and to
--- (default: now), every server summed; buckets without traffic are absent.
--- The resolution read: the 10 s points whenever from is within their 24 h
--- (fresh to the last bucket sent, whatever the step: at most 8,640 rows per
--- server); else minutes when step < 3600 and from is within 7 days; else
--- hours (the rollups lag the points by up to one scheduler tick).  step (default: the span / 360, so about 360 points) is rounded up
--- to a multiple of it.  At most 90 days and 10,000 buckets; LN400 names the
--- field otherwise.
+-- the buckets of p_step seconds between p_from and p_to of the series of
+-- p_res seconds (10, 60 or 3600), every server summed; buckets without
+-- traffic are absent.  The window (defaults, resolution, limits, a bad
+-- value named in a 400) is monitoring_window's (sql/038), as for the
+-- metrics; the rollups lag the points by up to one scheduler tick.
 CREATE FUNCTION app_traffic_series(p_app uuid, p_from timestamptz, p_to timestamptz,
-                                   p_step integer)
+                                   p_step integer, p_res integer)
 RETURNS TABLE (ts timestamptz, requests bigint, status_2xx bigint, status_3xx bigint,
                status_4xx bigint, status_5xx bigint, bytes_out bigint,
                latency_p50_ms double precision, latency_p95_ms double precision,
                latency_p99_ms double precision)
 LANGUAGE plpgsql STABLE SET search_path = launcher, pg_catalog, pg_temp AS $$
-DECLARE
-	t_to   timestamptz := coalesce(p_to, now());
-	t_from timestamptz := coalesce(p_from, coalesce(p_to, now()) - interval '1 hour');
-	span   double precision;
-	step   integer;
-	res    integer;
 BEGIN
-	span := extract(epoch FROM t_to - t_from);
-	IF span <= 0 THEN
-		RAISE EXCEPTION 'must be later than from' USING ERRCODE = 'LN400', COLUMN = 'to';
-	END IF;
-	IF span > 90 * 86400 THEN
-		RAISE EXCEPTION 'must be at most 90 days before to' USING ERRCODE = 'LN400', COLUMN = 'from';
-	END IF;
-	step := coalesce(p_step, greatest(10, ceil(span / 360)::integer));
-	res := CASE WHEN t_from >= now() - interval '24 hours' THEN 10
-	            WHEN step < 3600 AND t_from >= now() - interval '7 days' THEN 60
-	            ELSE 3600 END;
-	step := ((step + res - 1) / res) * res;
-	IF span / step > 10000 THEN
-		RAISE EXCEPTION 'too small for the range: at most 10000 buckets' USING ERRCODE = 'LN400',
-			COLUMN = 'step';
-	END IF;
 	RETURN QUERY
 	WITH src AS (
 		SELECT t.ts, t.requests, t.status_2xx, t.status_3xx, t.status_4xx, t.status_5xx,
 		       t.bytes_out, t.latency_hist::bigint[] AS h
 		  FROM app_traffic t
-		 WHERE res = 10 AND t.application_id = p_app AND t.ts >= t_from AND t.ts < t_to
+		 WHERE p_res = 10 AND t.application_id = p_app AND t.ts >= p_from AND t.ts < p_to
 		UNION ALL
 		SELECT t.ts, t.requests, t.status_2xx, t.status_3xx, t.status_4xx, t.status_5xx,
 		       t.bytes_out, t.latency_hist
 		  FROM app_traffic_1m t
-		 WHERE res = 60 AND t.application_id = p_app AND t.ts >= t_from AND t.ts < t_to
+		 WHERE p_res = 60 AND t.application_id = p_app AND t.ts >= p_from AND t.ts < p_to
 		UNION ALL
 		SELECT t.ts, t.requests, t.status_2xx, t.status_3xx, t.status_4xx, t.status_5xx,
 		       t.bytes_out, t.latency_hist
 		  FROM app_traffic_1h t
-		 WHERE res = 3600 AND t.application_id = p_app AND t.ts >= t_from AND t.ts < t_to),
+		 WHERE p_res = 3600 AND t.application_id = p_app AND t.ts >= p_from AND t.ts < p_to),
 	b AS (
-		SELECT to_timestamp(floor(extract(epoch FROM s.ts) / step) * step) AS bts,
+		SELECT to_timestamp(floor(extract(epoch FROM s.ts) / p_step) * p_step) AS bts,
 		       sum(s.requests)::bigint AS n, sum(s.status_2xx)::bigint AS s2,
 		       sum(s.status_3xx)::bigint AS s3, sum(s.status_4xx)::bigint AS s4,
 		       sum(s.status_5xx)::bigint AS s5, sum(s.bytes_out)::bigint AS bytes,
@@ -252,29 +225,25 @@ BEGIN
 	       traffic_quantile(b.h, 0.50), traffic_quantile(b.h, 0.95), traffic_quantile(b.h, 0.99)
 	  FROM b ORDER BY b.bts;
 END $$;
-GRANT EXECUTE ON FUNCTION app_traffic_series(uuid, timestamptz, timestamptz, integer)
+GRANT EXECUTE ON FUNCTION app_traffic_series(uuid, timestamptz, timestamptz, integer, integer)
 	TO launcher_api;
 
 -- ------------------------------------------------------------ rollups
 
--- How far the rollups have read app_traffic (by id).
-CREATE TABLE traffic_rollup_mark (
-	one     boolean PRIMARY KEY DEFAULT true CHECK (one),
-	last_id bigint NOT NULL
-);
-INSERT INTO traffic_rollup_mark VALUES (true, 0);
-REVOKE ALL ON traffic_rollup_mark FROM PUBLIC;
+-- How far the rollups have read app_traffic (by id): its row of
+-- rollup_marks (sql/038).
+INSERT INTO rollup_marks (series) VALUES ('app_traffic');
 
 -- launcher-scheduler, every tick (CONTRACT §1): recomputes the minutes
 -- (app_traffic_1m) and then the hours (app_traffic_1h) that received points
--- since the last run (ids past the mark) or in the last 2 minutes (a
--- point whose transaction committed after a later id was read), then
--- applies the retention: 10 s points older than p_raw_hours hours, 1 min
--- older than 7 days, 1 h older than 90 days.  Recomputing a whole bucket
--- from its sources makes a run idempotent; two schedulers at once
--- serialise on the mark.  Across tenants: the maintenance role's alone.
+-- since the last run (at most p_batch ids past the mark, rollup_claim) or
+-- in the last 2 minutes (a point whose transaction committed after a later
+-- id was read), then applies the retention (rollup_retention, as for the
+-- metrics).  Recomputing a whole bucket from its sources makes a run
+-- idempotent; two schedulers at once serialise on the mark.  Across
+-- tenants: the maintenance role's alone.
 -- Returns rows written plus rows removed.
-CREATE FUNCTION traffic_rollup(p_raw_hours integer) RETURNS integer
+CREATE FUNCTION traffic_rollup(p_batch integer) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
 DECLARE
 	mark  bigint;
@@ -282,8 +251,7 @@ DECLARE
 	n     integer;
 	total integer := 0;
 BEGIN
-	SELECT last_id INTO mark FROM traffic_rollup_mark FOR UPDATE;
-	SELECT coalesce(max(id), mark) INTO top FROM app_traffic;
+	SELECT * INTO mark, top FROM rollup_claim('app_traffic', p_batch);
 	CREATE TEMP TABLE traffic_dirty ON COMMIT DROP AS
 		SELECT DISTINCT tenant_id, application_id, server_id, date_trunc('minute', ts) AS m
 		  FROM app_traffic
@@ -332,16 +300,7 @@ BEGIN
 	       latency_p95_ms = excluded.latency_p95_ms, latency_p99_ms = excluded.latency_p99_ms;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
-	UPDATE traffic_rollup_mark SET last_id = top;
-	DELETE FROM app_traffic WHERE ts < now() - make_interval(hours => p_raw_hours);
-	GET DIAGNOSTICS n = ROW_COUNT;
-	total := total + n;
-	DELETE FROM app_traffic_1m WHERE ts < now() - interval '7 days';
-	GET DIAGNOSTICS n = ROW_COUNT;
-	total := total + n;
-	DELETE FROM app_traffic_1h WHERE ts < now() - interval '90 days';
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN total + n;
+	RETURN total + rollup_retention('app_traffic', top);
 END $$;
 REVOKE ALL ON FUNCTION traffic_rollup(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION traffic_rollup(integer) TO launcher_maint;

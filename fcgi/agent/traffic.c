@@ -104,30 +104,6 @@ traffic_bucket(double ms)
 	return k > TRAFFIC_BUCKETS - 1 ? TRAFFIC_BUCKETS - 1 : k;
 }
 
-double
-traffic_quantile(const uint32_t *hist, int n, double q)
-{
-	double total = 0, cum = 0, rank;
-
-	for (int k = 0; k < n; k++)
-		total += hist[k];
-	if (total == 0)
-		return -1;
-	rank = q * total;
-	for (int k = 0; k < n; k++) {
-		double c = hist[k], lo;
-
-		if (c > 0 && cum + c >= rank) {
-			lo = k == 0 ? 0 : upper(k - 1);
-			if (k == TRAFFIC_BUCKETS - 1)
-				return lo;
-			return lo + (upper(k) - lo) * (rank - cum > 0 ? rank - cum : 0) / c;
-		}
-		cum += c;
-	}
-	return -1;
-}
-
 /* ---------------------------------------------------------- aggregation */
 
 int
@@ -223,17 +199,6 @@ traffic_agg_close(struct traffic_agg *a, int64_t now_ms)
 			i++;
 }
 
-static void
-add_quantile(cJSON *o, const char *name, const struct traffic_point *p, double q)
-{
-	double v = traffic_quantile(p->hist, TRAFFIC_BUCKETS, q);
-
-	if (v < 0)
-		cJSON_AddNullToObject(o, name);
-	else
-		cJSON_AddNumberToObject(o, name, round(v * 1000) / 1000);
-}
-
 cJSON *
 traffic_agg_batch(const struct traffic_agg *a, size_t max, size_t *n)
 {
@@ -265,9 +230,6 @@ traffic_agg_batch(const struct traffic_agg *a, size_t max, size_t *n)
 		h = cJSON_AddArrayToObject(o, "latency_hist");
 		for (int k = 0; k < last && h != NULL; k++)
 			cJSON_AddItemToArray(h, cJSON_CreateNumber(p->hist[k]));
-		add_quantile(o, "latency_p50_ms", p, 0.50);
-		add_quantile(o, "latency_p95_ms", p, 0.95);
-		add_quantile(o, "latency_p99_ms", p, 0.99);
 		cJSON_AddItemToArray(arr, o);
 		(*n)++;
 	}

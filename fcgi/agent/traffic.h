@@ -30,8 +30,8 @@
  * that arrives for a closed bucket counts in the oldest open one, so
  * totals stay exact.  Latency ($request_time, ms resolution) goes into a
  * histogram of TRAFFIC_BUCKETS fixed buckets (sql/039_traffic.sql: [0, 1)
- * ms, then geometric with ratio 1.1, the last open-ended); p50/p95/p99 are
- * read from it with linear interpolation inside a bucket.
+ * ms, then geometric with ratio 1.1, the last open-ended); the plane reads
+ * p50/p95/p99 from it (traffic_quantile in SQL), the agent sends only it.
  *
  * The queue: closed points wait in a bounded queue (TRAFFIC_QUEUE_MAX, the
  * oldest dropped with a warning) and are sent in batches of
@@ -71,8 +71,6 @@ struct traffic_line {
 int    traffic_parse_line(const char *s, size_t n, struct traffic_line *out);
 /* The histogram bucket of a latency in ms. */
 int    traffic_bucket(double ms);
-/* The q-quantile (0..1) in ms of a histogram; -1 when it is empty. */
-double traffic_quantile(const uint32_t *hist, int n, double q);
 
 struct traffic_point {
 	char     app[37];

@@ -75,9 +75,12 @@ enum err terminal_open(struct req *r, const char *target, const char *command_js
  * (400 naming one), st run, the lines answered.
  */
 enum err runtime_logs_answer(struct req *r, const struct db_stmt *st);
-/* ?name= as an RFC 3339 time into *out (NULL when absent or empty); 400
- * naming it otherwise (app_logs.c; the traffic reads too). */
-enum err api_time_query(struct req *r, const char *name, const char **out);
+/*
+ * A monitoring series of :id (monitoring.c, traffic.c): st run with $1 the
+ * id and $2..$4 ?from=&to=&step= as given (empty = absent; sql/038's
+ * monitoring_window checks them, 400 naming one); no row = 404 naming what.
+ */
+enum err monitoring_series(struct req *r, const struct db_stmt *st, const char *what);
 
 /*
  * References to resources in environment variables (env_refs.c): the

@@ -26,7 +26,9 @@ DB_STMT st_build_logs = {"apps_build_logs",
 
 /* ------------------------------------------------------------ logs */
 
-enum err
+/* ?name= as an RFC 3339 time into *out (NULL when absent or empty); 400
+ * naming it otherwise. */
+static enum err
 api_time_query(struct req *r, const char *name, const char **out)
 {
 	*out = http_query(r, name);

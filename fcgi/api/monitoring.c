@@ -2,8 +2,8 @@
  * monitoring.c - API.md §16 Monitoring: a server's and an application's
  * metrics series, and the per-project overview.  The points come from the
  * agent (POST /agent/metrics) and launcher-scheduler's rollups
- * (sql/038_metrics.sql: metrics_window picks the series from ?from=&to=
- * &step= and names a bad one in a 400).  A server is read like its other
+ * (sql/038_metrics.sql: monitoring_window picks the series from ?from=&to=
+ * &step= and names a bad one in a 400, for the traffic too).  A server is read like its other
  * reads (anyone signed in to the tenant), an application with its
  * project's read capability; another tenant's is 404 (RLS).
  */
@@ -22,7 +22,7 @@
 
 /* One statement: no row = no such server; a row of nulls = no points. */
 DB_STMT st_server_series = {"monitoring_server_series",
-    "SELECT p.* FROM servers s CROSS JOIN metrics_window($2, $3, $4) w"
+    "SELECT p.* FROM servers s CROSS JOIN monitoring_window($2, $3, $4) w"
     " LEFT JOIN LATERAL (SELECT " BUCKET " AS ts, avg(x.cpu_percent) AS cpu_percent,"
     " avg(x.memory_used_bytes)::bigint AS memory_used_bytes,"
     " max(x.memory_total_bytes) AS memory_total_bytes,"
@@ -30,25 +30,25 @@ DB_STMT st_server_series = {"monitoring_server_series",
     " avg(x.load1) AS load1, max(x.net_rx_bytes) AS net_rx_bytes, max(x.net_tx_bytes) AS net_tx_bytes"
     " FROM (SELECT ts, cpu_percent, memory_used_bytes, memory_total_bytes, disk_used_bytes,"
     "  disk_total_bytes, load1, net_rx_bytes, net_tx_bytes FROM server_metrics"
-    "  WHERE w.res = '10s' AND server_id = s.id AND ts >= w.t_from AND ts < w.t_to"
+    "  WHERE w.res = 10 AND server_id = s.id AND ts >= w.t_from AND ts < w.t_to"
     " UNION ALL SELECT ts, cpu_percent, memory_used_bytes, memory_total_bytes, disk_used_bytes,"
     "  disk_total_bytes, load1, net_rx_bytes, net_tx_bytes FROM server_metrics_1m"
-    "  WHERE w.res = '1m' AND server_id = s.id AND ts >= w.t_from AND ts < w.t_to"
+    "  WHERE w.res = 60 AND server_id = s.id AND ts >= w.t_from AND ts < w.t_to"
     " UNION ALL SELECT ts, cpu_percent, memory_used_bytes, memory_total_bytes, disk_used_bytes,"
     "  disk_total_bytes, load1, net_rx_bytes, net_tx_bytes FROM server_metrics_1h"
-    "  WHERE w.res = '1h' AND server_id = s.id AND ts >= w.t_from AND ts < w.t_to) x"
+    "  WHERE w.res = 3600 AND server_id = s.id AND ts >= w.t_from AND ts < w.t_to) x"
     " GROUP BY 1) p ON true WHERE s.id = $1::uuid ORDER BY p.ts"};
 
 DB_STMT st_app_series = {"monitoring_app_series",
-    "SELECT p.* FROM applications a CROSS JOIN metrics_window($2, $3, $4) w"
+    "SELECT p.* FROM applications a CROSS JOIN monitoring_window($2, $3, $4) w"
     " LEFT JOIN LATERAL (SELECT " BUCKET " AS ts, x.instance_id, avg(x.cpu_percent) AS cpu_percent,"
     " avg(x.memory_bytes)::bigint AS memory_bytes, max(x.restarts) AS restarts"
     " FROM (SELECT ts, instance_id, cpu_percent, memory_bytes, restarts FROM app_metrics"
-    "  WHERE w.res = '10s' AND application_id = a.id AND ts >= w.t_from AND ts < w.t_to"
+    "  WHERE w.res = 10 AND application_id = a.id AND ts >= w.t_from AND ts < w.t_to"
     " UNION ALL SELECT ts, instance_id, cpu_percent, memory_bytes, restarts FROM app_metrics_1m"
-    "  WHERE w.res = '1m' AND application_id = a.id AND ts >= w.t_from AND ts < w.t_to"
+    "  WHERE w.res = 60 AND application_id = a.id AND ts >= w.t_from AND ts < w.t_to"
     " UNION ALL SELECT ts, instance_id, cpu_percent, memory_bytes, restarts FROM app_metrics_1h"
-    "  WHERE w.res = '1h' AND application_id = a.id AND ts >= w.t_from AND ts < w.t_to) x"
+    "  WHERE w.res = 3600 AND application_id = a.id AND ts >= w.t_from AND ts < w.t_to) x"
     " GROUP BY 1, 2) p ON true WHERE a.id = $1::uuid ORDER BY p.ts, p.instance_id"};
 
 /*
@@ -82,9 +82,10 @@ query(struct req *r, const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Runs a series statement for :id; 404 names what when no row. */
-static enum err
-series(struct req *r, const struct db_stmt *st, const char *what)
+/* Runs a series statement for :id with ?from=&to=&step= (empty = absent);
+ * 404 names what when no row. */
+enum err
+monitoring_series(struct req *r, const struct db_stmt *st, const char *what)
 {
 	const char *id = http_param(r, "id");
 	PGresult   *res;
@@ -104,13 +105,13 @@ series(struct req *r, const struct db_stmt *st, const char *what)
 static enum err
 server_metrics(struct req *r)
 {
-	return series(r, &st_server_series, "server not found");
+	return monitoring_series(r, &st_server_series, "server not found");
 }
 
 static enum err
 app_metrics(struct req *r)
 {
-	return series(r, &st_app_series, "application not found");
+	return monitoring_series(r, &st_app_series, "application not found");
 }
 
 static enum err

@@ -44,16 +44,14 @@ DB_STMT st_results_expire = {"scheduler_results_expire",
     "SELECT launcher.job_results_expire($1::int)"};
 DB_STMT st_deliveries_prune = {"scheduler_deliveries_prune",
     "SELECT launcher.webhook_deliveries_prune($1::int)"};
-/* Monitoring's downsampling and retention (sql/038_metrics.sql): at most
- * this many new points of each raw series per tick. */
+/* Monitoring's downsampling and retention (sql/038_metrics.sql, the
+ * traffic's sql/039_traffic.sql; one watermark table and one retention):
+ * at most this many new points of each raw series per tick. */
 DB_STMT st_metrics_rollup = {"scheduler_metrics_rollup",
     "SELECT launcher.metrics_rollup($1::int)"};
-#define METRICS_ROLLUP_BATCH 2000000
-/* Traffic rollups and retention (sql/039_traffic.sql): 10 s points kept
- * TRAFFIC_RAW_HOURS hours (API.md §16). */
 DB_STMT st_traffic_rollup = {"scheduler_traffic_rollup",
     "SELECT launcher.traffic_rollup($1::int)"};
-#define TRAFFIC_RAW_HOURS 24
+#define ROLLUP_BATCH 2000000
 DB_STMT st_rules_evaluate = {"scheduler_alert_rules_evaluate",
     "SELECT launcher.alert_rules_evaluate($1::int)"};
 /* The interval of the metric series the rules read (the agent's points). */
@@ -108,8 +106,8 @@ tick(struct db_conn *c, const struct config *cfg)
 	    "job results past their retention removed");
 	rc |= prune(c, &st_deliveries_prune, WEBHOOK_DELIVERY_DAYS,
 	    "webhook delivery ids past their 7 days removed");
-	rc |= prune(c, &st_metrics_rollup, METRICS_ROLLUP_BATCH, "metrics rollup rows written or removed");
-	rc |= prune(c, &st_traffic_rollup, TRAFFIC_RAW_HOURS, "traffic rollup rows written or removed");
+	rc |= prune(c, &st_metrics_rollup, ROLLUP_BATCH, "metrics rollup rows written or removed");
+	rc |= prune(c, &st_traffic_rollup, ROLLUP_BATCH, "traffic rollup rows written or removed");
 	/* Metric threshold rules (sql/041): fire, hold back, resolve. */
 	rc |= prune(c, &st_rules_evaluate, ALERT_POINT_SECONDS, "alert events raised by metric rules");
 	return rc;

@@ -52,6 +52,82 @@ def test_points_are_stored_once_and_read_back_with_percentiles_from_the_histogra
     assert r.data[0]["latency_p50_ms"] > 1.1 ** 9, r
 
 
+def test_the_plane_computes_a_points_percentiles_from_its_histogram():
+    c, s, a, agent = _placed()
+    # An older agent also sent percentiles: ignored, the histogram's rule wins.
+    p = dict(_point(a["id"], _ts(4)), latency_p50_ms=999.0, latency_p95_ms=999.0,
+             latency_p99_ms=999.0)
+    assert agent.call("POST", "/traffic", {"points": [p]}).status == 200
+    row = psql("SELECT latency_p50_ms, latency_p99_ms FROM app_traffic WHERE application_id = '%s'"
+               % a["id"], user="launcher_owner")
+    lo, hi = 1.1 ** 19, 1.1 ** 20
+    p50, p99 = (float(x) for x in row[0].split("|"))
+    assert abs(p50 - (lo + (hi - lo) * 0.5)) < 1e-6 and abs(p99 - (lo + (hi - lo) * 0.99)) < 1e-6, row
+
+
+def test_traffic_quantile_interpolates_within_5_percent_of_the_exact_percentiles():
+    """The one computation of the percentiles (sql/039 traffic_quantile)."""
+    def q(hist, qq):
+        return float(psql("SELECT traffic_quantile('{%s}'::bigint[], %s)"
+                          % (",".join(map(str, hist)), qq), user="launcher_owner")[0])
+    h = [0] * 22
+    h[21] = 100  # 100 requests evenly in [1.1^20, 1.1^21): p50 halfway
+    assert abs(q(h, 0.5) - (1.1 ** 20 + (1.1 ** 21 - 1.1 ** 20) * 0.5)) < 1e-9
+    h[0] = 100
+    assert abs(q(h, 0.25) - 0.5) < 1e-9, "p25 in bucket 0"
+    assert psql("SELECT traffic_quantile('{0,0}'::bigint[], 0.99) IS NULL", user="launcher_owner") == ["t"]
+    # A spread of latencies, 2 .. 102 ms uniform, bucketed like the agent does.
+    import math
+    h = [0] * 118
+    v = [2.0 + 0.01 * i for i in range(10000)]
+    for ms in v:
+        k = min(int(math.floor(math.log(ms) / math.log(1.1))) + 1, 117)
+        while k > 1 and ms < 1.1 ** (k - 1):
+            k -= 1
+        while k < 117 and ms >= 1.1 ** k:
+            k += 1
+        h[k] += 1
+    assert abs(q(h, 0.99) - v[9899]) / v[9899] < 0.05
+    assert abs(q(h, 0.5) - v[4999]) / v[4999] < 0.05
+
+
+def test_one_window_rule_for_the_three_monitoring_reads():
+    """monitoring_window (sql/038) answers the metrics and traffic reads alike."""
+    c, s, a, agent = _placed()
+    now = time.time()
+
+    def ts(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    for base in ("/monitoring/servers/%s/metrics" % s["id"],
+                 "/monitoring/applications/%s/metrics" % a["id"],
+                 "/monitoring/applications/%s/traffic" % a["id"]):
+        for q, field in (("from=yesterday", "from"), ("to=2026-02-30T00:00:00Z", "to"),
+                         ("from=%s&to=%s" % (ts(now), ts(now - 60)), "from"),
+                         ("from=%s" % ts(now - 91 * 86400), "from"),
+                         ("step=0", "step"), ("step=86401", "step"),
+                         # 1-minute rollups over ~7 days: more than 10,000 buckets.
+                         ("from=%s&step=60" % ts(now - 7 * 86400 + 60), "step")):
+            assert_error(c.get(base + "?" + q), 400, "BAD_REQUEST", field)
+        for q in ("", "step=1", "from=%s&step=3600" % ts(now - 30 * 86400)):
+            assert c.get(base + "?" + q).status == 200, (base, q)
+    # The resolution and step: fresh = 10 s points whatever the step, rounded up.
+    w = psql("SELECT res, step FROM monitoring_window('%s', NULL, '25')" % ts(now - 3600),
+             user="launcher_owner")
+    assert w == ["10|30"], w
+    w = psql("SELECT res, step FROM monitoring_window('%s', NULL, '7200')" % ts(now - 3600),
+             user="launcher_owner")
+    assert w == ["10|7200"], w
+    w = psql("SELECT res, step FROM monitoring_window('%s', '%s', '90')"
+             % (ts(now - 3 * 86400), ts(now - 2 * 86400)), user="launcher_owner")
+    assert w == ["60|120"], w
+    w = psql("SELECT res, step FROM monitoring_window('%s', '%s', NULL)"
+             % (ts(now - 3 * 86400), ts(now - 2 * 86400)), user="launcher_owner")
+    assert w == ["60|240"], w  # 86400 / 360 = 240
+    w = psql("SELECT res, step FROM monitoring_window('%s', '%s', '60')"
+             % (ts(now - 30 * 86400), ts(now - 29 * 86400)), user="launcher_owner")
+    assert w == ["3600|3600"], w
+
+
 def test_the_scheduler_rolls_points_up_and_the_rollup_answers_old_ranges():
     c, s, a, agent = _placed()
     pts = [_point(a["id"], _ts(3, k * 10)) for k in range(6)]
@@ -80,12 +156,15 @@ def test_bad_input_names_the_field_and_other_tenants_see_nothing():
     c, s, a, agent = _placed()
     base = "/monitoring/applications/%s/traffic" % a["id"]
     assert_error(c.get(base + "?from=yesterday"), 400, "BAD_REQUEST", "from")
-    assert_error(c.get(base + "?step=5"), 400, "BAD_REQUEST", "step")
-    assert_error(c.get(base + "?from=%s&to=%s" % (_ts(0), _ts(10))), 400, "BAD_REQUEST", "to")
+    assert_error(c.get(base + "?step=0"), 400, "BAD_REQUEST", "step")
+    assert_error(c.get(base + "?from=%s&to=%s" % (_ts(0), _ts(10))), 400, "BAD_REQUEST", "from")
     assert_error(c.get(base + "?from=2020-01-01T00:00:00Z&to=2020-12-31T00:00:00Z"), 400,
                  "BAD_REQUEST", "from")
     assert_error(c.get(base + "?from=%s&to=%s&step=10" % (_ts(60), _ts(-60 * 24 * 5))), 400,
                  "BAD_REQUEST", "step")
+    # A step below the resolution is rounded up to it (10 s points: 10).
+    r = c.get(base + "?from=%s&to=%s&step=5" % (_ts(6), _ts(0)))
+    assert r.status == 200, r
     bad = _point(a["id"], _ts(1))
     bad["latency_hist"] = [1, 2]
     r = agent.call("POST", "/traffic", {"points": [bad]})

@@ -104,7 +104,6 @@ main(void)
 {
 	struct traffic_line l;
 	struct traffic_agg  a;
-	uint32_t            h[TRAFFIC_BUCKETS] = {0};
 	cJSON              *b;
 	size_t              n;
 
@@ -135,29 +134,6 @@ main(void)
 
 		CHECK(pow(1.1, k - 1) <= ms * (1 + 1e-12) && ms < pow(1.1, k) * (1 + 1e-12), "ms in its bucket");
 	}
-	/* Percentiles: 100 requests evenly in one bucket: interpolated. */
-	h[21] = 100;
-	CHECK(fabs(traffic_quantile(h, TRAFFIC_BUCKETS, 0.5) - (pow(1.1, 20) + (pow(1.1, 21) -
-	    pow(1.1, 20)) * 0.5)) < 1e-9, "p50 halfway through the bucket");
-	h[0] = 100;
-	CHECK(fabs(traffic_quantile(h, TRAFFIC_BUCKETS, 0.25) - 0.5) < 1e-9, "p25 in bucket 0");
-	memset(h, 0, sizeof(h));
-	CHECK(traffic_quantile(h, TRAFFIC_BUCKETS, 0.99) < 0, "empty");
-	/* Against exact percentiles of a spread of latencies: within 5 %. */
-	{
-		static double v[10000];
-		double        p99;
-
-		for (int i = 0; i < 10000; i++) {
-			v[i] = 2.0 + 0.01 * i;	/* 2 .. 102 ms, uniform */
-			h[traffic_bucket(v[i])]++;
-		}
-		p99 = traffic_quantile(h, TRAFFIC_BUCKETS, 0.99);
-		CHECK(fabs(p99 - v[9899]) / v[9899] < 0.05, "p99 within 5 % of the exact one");
-		CHECK(fabs(traffic_quantile(h, TRAFFIC_BUCKETS, 0.5) - v[4999]) / v[4999] < 0.05,
-		    "p50 within 5 %");
-	}
-
 	/* Points. */
 	CHECK(traffic_agg_init(&a) == 0, "init");
 	CHECK(parse("1000.5\t" APPHEX "\th\t200\t100\t0.010\t0.010", &l) == 0, "line");
@@ -187,6 +163,8 @@ main(void)
 		CHECK(cJSON_GetObjectItem(p, "status_4xx")->valuedouble == 2, "4xx");
 		CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(p, "latency_hist")) == traffic_bucket(10) + 1,
 		    "trailing zero buckets left out");
+		CHECK(cJSON_GetObjectItem(p, "latency_p99_ms") == NULL,
+		    "only the histogram: the plane computes the percentiles");
 	}
 	cJSON_Delete(b);
 	traffic_agg_ack(&a, 1);
