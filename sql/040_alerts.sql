@@ -201,8 +201,24 @@ END $$;
 -- Routing (see the header).
 CREATE FUNCTION alert_route() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
-DECLARE n integer;
+DECLARE n integer; rid uuid;
 BEGIN
+	-- The cooldown check below cannot see another open transaction's
+	-- deliveries: serialise per (rule, resource) first, in rule order (no
+	-- deadlock); in READ COMMITTED the INSERT's snapshot, taken after the
+	-- lock, sees what the previous holder committed.
+	IF NEW.event <> 'metric.resolved' THEN
+		FOR rid IN SELECT r.id FROM alert_rules r
+		            WHERE r.tenant_id = NEW.tenant_id AND r.enabled AND r.cooldown_seconds > 0
+		              AND (r.project_id IS NULL OR r.project_id = NEW.project_id)
+		              AND CASE WHEN NEW.event = 'metric.threshold'
+		                       THEN r.id::text = NEW.payload ->> 'rule_id'
+		                       ELSE r.event = NEW.event END
+		            ORDER BY r.id LOOP
+			PERFORM pg_advisory_xact_lock(hashtextextended('alert-cooldown/' || rid || '/'
+			                                               || coalesce(NEW.resource_id::text, ''), 0));
+		END LOOP;
+	END IF;
 	INSERT INTO alert_deliveries (tenant_id, channel_id, rule_id, event_id, event, resource_type,
 	                              resource_id, project_id, message, payload)
 	SELECT NEW.tenant_id, rc.channel_id, r.id, NEW.id, NEW.event, NEW.resource_type,

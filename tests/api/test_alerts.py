@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 
@@ -266,6 +267,36 @@ def test_cooldown_holds_back_a_repeat_for_the_same_resource():
         assert len(_deliveries(c, ruleId=r1["id"])) == 2
     finally:
         rx.stop()
+
+
+def test_cooldown_holds_across_concurrent_transactions():
+    """Three events for one resource in three transactions open at once: the
+    routing trigger serialises per (rule, resource), so the cooldown check of
+    each sees the others' committed deliveries and only one is delivered."""
+    c, _ = registered("alcc")
+    ch = _channel(c, "webhook", {"url": "http://127.0.0.1:9/none"})
+    _rule(c, [ch["id"]], event="server.offline", cooldown_seconds=600)
+    res = str(uuid.uuid4())
+    errors = []
+
+    def one():
+        try:
+            # The transaction stays open a moment after its event, so the
+            # three overlap (the outcome is asserted, not the timing).
+            psql("BEGIN; SELECT launcher.alert_raise('%s', NULL, 'server.offline', 'server', '%s',"
+                 " 'Server s is offline.', '{}'); SELECT pg_sleep(1); COMMIT;" % (c.tid, res),
+                 user="launcher_owner")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert int(psql("SELECT count(*) FROM alert_events WHERE tenant_id = '%s'" % c.tid,
+                    user="launcher_owner")[0]) == 3
+    assert len(_deliveries(c)) == 1
 
 
 def test_slack_and_discord_payloads_follow_the_providers_formats():
