@@ -299,6 +299,49 @@ def test_cooldown_holds_across_concurrent_transactions():
     assert len(_deliveries(c)) == 1
 
 
+def _maint_delivery(tid, channel, token):
+    """A delivery held by a lease (token) that no launcher-notify holds."""
+    return psql("INSERT INTO alert_deliveries (tenant_id, channel_id, event, message, status,"
+                " lease_until, lease_token) VALUES ('%s', '%s', 'alert.test', 'm', 'sending',"
+                " now() + interval '1 hour', '%s') RETURNING id" % (tid, channel, token),
+                user="launcher_owner")[0]
+
+
+def _attempt(did, token, ok):
+    return psql("SELECT coalesce(launcher.alert_delivery_attempt('%s', '%s', now(), 5, %s, %s, %s,"
+                " 1), 'NULL')" % (did, token, "200" if ok else "500", "NULL" if ok else "'boom'",
+                                  "true" if ok else "false"), user="launcher_owner")[0]
+
+
+def _state(did):
+    return psql("SELECT status || ',' || attempts FROM alert_deliveries WHERE id = '%s'" % did,
+                user="launcher_owner")[0]
+
+
+def test_only_the_lease_holder_records_an_attempt_or_hands_a_delivery_back():
+    c, _ = registered("allease")
+    ch = _channel(c, "webhook", {"url": "http://127.0.0.1:9/none"})
+    mine, stale = str(uuid.uuid4()), str(uuid.uuid4())
+    did = _maint_delivery(c.tid, ch["id"], mine)
+    # A stale holder (its lease expired and was taken again) records nothing.
+    assert _attempt(did, stale, False) == "NULL"
+    assert _state(did) == "sending,0"
+    assert _attempt(did, mine, True) == "succeeded"
+    # A late failure of the same or an older holder cannot reset a success.
+    assert _attempt(did, mine, False) == "NULL"
+    assert _attempt(did, stale, False) == "NULL"
+    assert _state(did) == "succeeded,1"
+    assert len(c.get("/alerts/history/" + did).data["attempts"]) == 1
+    # Handing back: the holder only; the delivery is pending and due again.
+    did2 = _maint_delivery(c.tid, ch["id"], mine)
+    release = "SELECT launcher.alert_delivery_release('%s', '%s')"
+    assert psql(release % (did2, stale), user="launcher_owner") == ["f"]
+    assert psql(release % (did2, mine), user="launcher_owner") == ["t"]
+    assert psql("SELECT status || ',' || (lease_token IS NULL) FROM alert_deliveries"
+                " WHERE id = '%s'" % did2, user="launcher_owner")[0] in ("pending,true",
+                                                                        "sending,false")
+
+
 def test_slack_and_discord_payloads_follow_the_providers_formats():
     """Contract test: the receiver stands in for Slack and Discord."""
     c, _ = registered("al")
