@@ -476,8 +476,15 @@ def test_email_arrives_through_the_plane_smtp_and_the_tenant_smtp_settings():
     assert "alerts@tenant.example" in msg["From"] and to in msg["To"], msg
     d = _settled(c, r.data["id"])
     assert d["status"] == "succeeded" and d["attempts"][0]["status_code"] == 250, d
+    # A user or password never goes in clear: tls_mode none refuses them.
+    for extra in ({"user": "alerts", "password": pw}, {"user": "alerts"}):
+        body = {"host": "127.0.0.1", "port": SMTP_PORT, "tls_mode": "none",
+                "from": "alerts@tenant.example"}
+        body.update(extra)
+        assert_error(c.put("/settings/smtp", body), 400, "BAD_REQUEST", "tls_mode")
+    assert c.get("/settings/smtp").data["password_set"] is False
     # A password is write-only.
-    r = c.put("/settings/smtp", {"host": "127.0.0.1", "port": SMTP_PORT, "tls_mode": "none",
+    r = c.put("/settings/smtp", {"host": "127.0.0.1", "port": SMTP_PORT, "tls_mode": "starttls",
                                  "user": "alerts", "password": pw, "from": "alerts@tenant.example"})
     assert r.status == 200 and r.data["password_set"] is True, r
     assert pw.encode() not in r.raw and pw.encode() not in c.get("/settings/smtp").raw
