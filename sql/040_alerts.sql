@@ -85,6 +85,41 @@ SELECT tenant_owned('alert_rules');
 CREATE TRIGGER alert_rules_version BEFORE UPDATE ON alert_rules
 	FOR EACH ROW EXECUTE FUNCTION bump_alert_version();
 
+-- A threshold rule's condition.resource_id names a server (server.*
+-- metrics) or an application (application.*, inside the rule's project when
+-- it has one) of the rule's tenant, as the caller sees it (RLS: invoker's
+-- rights); else 400 naming condition.resource_id.
+CREATE FUNCTION alert_rule_resource_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE rid text := NEW.condition ->> 'resource_id'; metric text := NEW.condition ->> 'metric';
+BEGIN
+	IF rid IS NULL OR (TG_OP = 'UPDATE' AND NEW.condition IS NOT DISTINCT FROM OLD.condition
+	                   AND NEW.project_id IS NOT DISTINCT FROM OLD.project_id) THEN
+		RETURN NEW;
+	END IF;
+	IF metric LIKE 'server.%' THEN
+		PERFORM 1 FROM servers v WHERE v.tenant_id = NEW.tenant_id AND v.id::text = rid;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'condition.resource_id: no such server %', rid USING ERRCODE = 'LN400',
+				COLUMN = 'condition.resource_id';
+		END IF;
+	ELSIF metric LIKE 'application.%' THEN
+		PERFORM 1 FROM applications a
+		 WHERE a.tenant_id = NEW.tenant_id AND a.id::text = rid
+		   AND (NEW.project_id IS NULL OR a.project_id = NEW.project_id);
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'condition.resource_id: no such application %', rid
+				USING ERRCODE = 'LN400', COLUMN = 'condition.resource_id';
+		END IF;
+	ELSE
+		RAISE EXCEPTION 'condition.resource_id: the metric names no resource kind'
+			USING ERRCODE = 'LN400', COLUMN = 'condition.resource_id';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER alert_rules_resource BEFORE INSERT OR UPDATE ON alert_rules
+	FOR EACH ROW EXECUTE FUNCTION alert_rule_resource_check();
+
 CREATE TABLE alert_rule_channels (
 	tenant_id  uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
 	rule_id    uuid NOT NULL,

@@ -24,6 +24,8 @@ import time
 import uuid
 
 from lib import (Skip, assert_error, mail_body, mail_for, new_project, new_user, psql, registered)
+from test_applications import _app
+from test_servers import _server
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from alert_receiver import Receiver  # noqa: E402
@@ -340,6 +342,37 @@ def test_only_the_lease_holder_records_an_attempt_or_hands_a_delivery_back():
     assert psql("SELECT status || ',' || (lease_token IS NULL) FROM alert_deliveries"
                 " WHERE id = '%s'" % did2, user="launcher_owner")[0] in ("pending,true",
                                                                         "sending,false")
+
+
+def test_a_rule_resource_must_be_a_server_or_application_of_the_tenant():
+    c, _ = registered("alres")
+    other, _ = registered("alres2")
+    ch = _channel(c, "webhook", {"url": "http://127.0.0.1:9/none"})
+    p, p2 = new_project(c), new_project(c)
+    srv, app = _server(c), _app(c, p)
+    foreign_srv = _server(other)
+    before = _counts(c.tid)
+
+    def rule(metric, rid, **kw):
+        body = {"name": "r-" + uuid.uuid4().hex[:6], "event": "metric.threshold",
+                "channel_ids": [ch["id"]],
+                "condition": {"metric": metric, "op": ">", "threshold": 1, "resource_id": rid}}
+        body.update(kw)
+        return c.post("/alerts/rules", body)
+    for metric, rid, kw in (("server.cpu_percent", str(uuid.uuid4()), {}),
+                            ("server.cpu_percent", foreign_srv["id"], {}),
+                            ("server.cpu_percent", app["id"], {}),
+                            ("application.cpu_percent", srv["id"], {}),
+                            ("application.cpu_percent", app["id"], {"project_id": p2["id"]})):
+        assert_error(rule(metric, rid, **kw), 400, "BAD_REQUEST", "condition.resource_id")
+    assert _counts(c.tid) == before
+    assert rule("server.load1", srv["id"]).status == 201
+    r = rule("application.cpu_percent", app["id"], project_id=p["id"])
+    assert r.status == 201, r
+    r2 = c.put("/alerts/rules/" + r.data["id"], {"condition": {
+        "metric": "application.cpu_percent", "op": ">", "threshold": 1,
+        "resource_id": foreign_srv["id"]}})
+    assert_error(r2, 400, "BAD_REQUEST", "condition.resource_id")
 
 
 def test_slack_and_discord_payloads_follow_the_providers_formats():
