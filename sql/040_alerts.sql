@@ -85,6 +85,41 @@ SELECT tenant_owned('alert_rules');
 CREATE TRIGGER alert_rules_version BEFORE UPDATE ON alert_rules
 	FOR EACH ROW EXECUTE FUNCTION bump_alert_version();
 
+-- A threshold rule's condition.resource_id names a server (server.*
+-- metrics) or an application (application.*, inside the rule's project when
+-- it has one) of the rule's tenant, as the caller sees it (RLS: invoker's
+-- rights); else 400 naming condition.resource_id.
+CREATE FUNCTION alert_rule_resource_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE rid text := NEW.condition ->> 'resource_id'; metric text := NEW.condition ->> 'metric';
+BEGIN
+	IF rid IS NULL OR (TG_OP = 'UPDATE' AND NEW.condition IS NOT DISTINCT FROM OLD.condition
+	                   AND NEW.project_id IS NOT DISTINCT FROM OLD.project_id) THEN
+		RETURN NEW;
+	END IF;
+	IF metric LIKE 'server.%' THEN
+		PERFORM 1 FROM servers v WHERE v.tenant_id = NEW.tenant_id AND v.id::text = rid;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'condition.resource_id: no such server %', rid USING ERRCODE = 'LN400',
+				COLUMN = 'condition.resource_id';
+		END IF;
+	ELSIF metric LIKE 'application.%' THEN
+		PERFORM 1 FROM applications a
+		 WHERE a.tenant_id = NEW.tenant_id AND a.id::text = rid
+		   AND (NEW.project_id IS NULL OR a.project_id = NEW.project_id);
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'condition.resource_id: no such application %', rid
+				USING ERRCODE = 'LN400', COLUMN = 'condition.resource_id';
+		END IF;
+	ELSE
+		RAISE EXCEPTION 'condition.resource_id: the metric names no resource kind'
+			USING ERRCODE = 'LN400', COLUMN = 'condition.resource_id';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER alert_rules_resource BEFORE INSERT OR UPDATE ON alert_rules
+	FOR EACH ROW EXECUTE FUNCTION alert_rule_resource_check();
+
 CREATE TABLE alert_rule_channels (
 	tenant_id  uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
 	rule_id    uuid NOT NULL,
@@ -121,6 +156,9 @@ CREATE TABLE alert_deliveries (
 	attempts        integer NOT NULL DEFAULT 0,
 	next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	lease_until     timestamptz,
+	-- The holder of a 'sending' lease: alert_delivery_take hands it out,
+	-- only its holder records an attempt or hands the delivery back.
+	lease_token     uuid,
 	last_status_code integer,
 	last_error      text,
 	delivered_at    timestamptz,
@@ -201,8 +239,24 @@ END $$;
 -- Routing (see the header).
 CREATE FUNCTION alert_route() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
-DECLARE n integer;
+DECLARE n integer; rid uuid;
 BEGIN
+	-- The cooldown check below cannot see another open transaction's
+	-- deliveries: serialise per (rule, resource) first, in rule order (no
+	-- deadlock); in READ COMMITTED the INSERT's snapshot, taken after the
+	-- lock, sees what the previous holder committed.
+	IF NEW.event <> 'metric.resolved' THEN
+		FOR rid IN SELECT r.id FROM alert_rules r
+		            WHERE r.tenant_id = NEW.tenant_id AND r.enabled AND r.cooldown_seconds > 0
+		              AND (r.project_id IS NULL OR r.project_id = NEW.project_id)
+		              AND CASE WHEN NEW.event = 'metric.threshold'
+		                       THEN r.id::text = NEW.payload ->> 'rule_id'
+		                       ELSE r.event = NEW.event END
+		            ORDER BY r.id LOOP
+			PERFORM pg_advisory_xact_lock(hashtextextended('alert-cooldown/' || rid || '/'
+			                                               || coalesce(NEW.resource_id::text, ''), 0));
+		END LOOP;
+	END IF;
 	INSERT INTO alert_deliveries (tenant_id, channel_id, rule_id, event_id, event, resource_type,
 	                              resource_id, project_id, message, payload)
 	SELECT NEW.tenant_id, rc.channel_id, r.id, NEW.id, NEW.event, NEW.resource_type,
@@ -236,7 +290,7 @@ CREATE TRIGGER alert_events_route AFTER INSERT ON alert_events
 -- seconds, with what sending needs: the channel, its sealed secrets, the
 -- tenant's SMTP settings (NULL: the plane's).
 CREATE FUNCTION alert_delivery_take(p_limit integer, p_lease integer)
-RETURNS TABLE (id uuid, tenant_id uuid, event text, message text, payload jsonb,
+RETURNS TABLE (id uuid, lease_token uuid, tenant_id uuid, event text, message text, payload jsonb,
                resource_type text, resource_id uuid, project_id uuid, attempts integer,
                created_at timestamptz, channel_id uuid, channel_name text, channel_type text,
                channel_config jsonb, channel_secret text, smtp jsonb, smtp_password text)
@@ -250,9 +304,9 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 	taken AS (
 		UPDATE alert_deliveries d SET status = 'sending',
 		       lease_until = clock_timestamp() + make_interval(secs => p_lease),
-		       updated_at = clock_timestamp()
+		       lease_token = gen_random_uuid(), updated_at = clock_timestamp()
 		  FROM due WHERE d.id = due.id RETURNING d.*)
-	SELECT t.id, t.tenant_id, t.event, t.message, t.payload, t.resource_type, t.resource_id,
+	SELECT t.id, t.lease_token, t.tenant_id, t.event, t.message, t.payload, t.resource_type, t.resource_id,
 	       t.project_id, t.attempts, t.created_at, c.id, c.name, c.type, c.config,
 	       c.secret_sealed,
 	       CASE WHEN s.tenant_id IS NOT NULL THEN jsonb_build_object('host', s.host,
@@ -264,18 +318,22 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 	  LEFT JOIN tenant_smtp s ON s.tenant_id = t.tenant_id
 $$;
 
--- One attempt's outcome.  p_ok: delivered; else retried after
+-- One attempt's outcome, recorded only by the holder of the delivery's
+-- lease (p_token from alert_delivery_take): a holder whose lease expired
+-- and was taken again, or a delivery already settled, records nothing and
+-- gets NULL.  p_ok: delivered; else retried after
 -- p_base * 2^(attempt-1) seconds (at most an hour) while that stays within
 -- 24 h of the delivery's creation, otherwise failed.  Returns the status.
-CREATE FUNCTION alert_delivery_attempt(p_id uuid, p_started timestamptz, p_duration_ms integer,
+CREATE FUNCTION alert_delivery_attempt(p_id uuid, p_token uuid, p_started timestamptz, p_duration_ms integer,
 	p_status_code integer, p_error text, p_ok boolean, p_base double precision)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 DECLARE d alert_deliveries; delay double precision; st text;
 BEGIN
-	SELECT * INTO d FROM alert_deliveries WHERE id = p_id FOR UPDATE;
+	SELECT * INTO d FROM alert_deliveries
+	 WHERE id = p_id AND status = 'sending' AND lease_token = p_token FOR UPDATE;
 	IF NOT FOUND THEN
-		RETURN NULL;	-- its channel was deleted meanwhile
+		RETURN NULL;	-- no longer ours (lease lost), or its channel was deleted
 	END IF;
 	INSERT INTO alert_delivery_attempts (tenant_id, delivery_id, attempt, started_at,
 	                                     duration_ms, status_code, error)
@@ -288,7 +346,7 @@ BEGIN
 	           ELSE 'pending' END;
 	UPDATE alert_deliveries SET status = st, attempts = d.attempts + 1,
 	       last_status_code = p_status_code, last_error = left(p_error, 1000),
-	       lease_until = NULL, updated_at = clock_timestamp(),
+	       lease_until = NULL, lease_token = NULL, updated_at = clock_timestamp(),
 	       delivered_at = CASE WHEN p_ok THEN clock_timestamp() END,
 	       next_attempt_at = CASE WHEN st = 'pending'
 	                              THEN clock_timestamp() + make_interval(secs => delay)
@@ -296,6 +354,18 @@ BEGIN
 	 WHERE id = p_id;
 	RETURN st;
 END $$;
+
+-- Hands a taken delivery back untouched (launcher-notify stopping before
+-- its attempt): pending again, due now, its lease ended; the holder only.
+CREATE FUNCTION alert_delivery_release(p_id uuid, p_token uuid)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
+	WITH r AS (
+		UPDATE alert_deliveries SET status = 'pending', lease_until = NULL, lease_token = NULL,
+		       updated_at = clock_timestamp()
+		 WHERE id = p_id AND status = 'sending' AND lease_token = p_token RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM r)
+$$;
 
 -- Seconds until the next delivery is due (NULL: none waits).
 CREATE FUNCTION alert_delivery_next()
@@ -307,9 +377,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 $$;
 
 REVOKE ALL ON FUNCTION alert_route(), alert_delivery_take(integer, integer),
-	alert_delivery_attempt(uuid, timestamptz, integer, integer, text, boolean, double precision),
-	alert_delivery_next() FROM PUBLIC;
+	alert_delivery_attempt(uuid, uuid, timestamptz, integer, integer, text, boolean, double precision),
+	alert_delivery_release(uuid, uuid), alert_delivery_next() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION alert_delivery_take(integer, integer),
-	alert_delivery_attempt(uuid, timestamptz, integer, integer, text, boolean, double precision),
-	alert_delivery_next() TO launcher_maint;
+	alert_delivery_attempt(uuid, uuid, timestamptz, integer, integer, text, boolean, double precision),
+	alert_delivery_release(uuid, uuid), alert_delivery_next() TO launcher_maint;
 GRANT EXECUTE ON FUNCTION alert_rule_channels_set(uuid, uuid[]) TO launcher_api;

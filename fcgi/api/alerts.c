@@ -720,6 +720,10 @@ smtp_rule(struct req *r, const struct field_val *v, cJSON *details)
 		    "must be a host name or an IP address");
 	if (v[M_PASS].present && !v[M_USER].present)
 		json_detail(details, "user", "is required with a password");
+	/* The plane's own mail path refuses this too: the password would cross
+	 * the network in clear. */
+	if (strcmp(v[M_TLS].s, "none") == 0 && (v[M_USER].present || v[M_PASS].present))
+		json_detail(details, "tls_mode", "must be starttls or tls when a user or password is set");
 }
 
 static enum err

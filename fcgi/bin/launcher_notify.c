@@ -59,9 +59,13 @@
 #include "../core/util.h"
 
 /* Deliveries taken per round trip. */
-#define TAKE_BATCH 20
-/* A lease outlives an attempt by this much. */
+#define TAKE_BATCH 5
+/* A lease covers the batch's attempts (each at most alert_timeout_seconds)
+ * and this much more. */
 #define LEASE_SLACK 60
+/* No attempt starts with less than its timeout plus this much of the lease
+ * left: the rest of the batch is handed back and taken again. */
+#define LEASE_MARGIN 5
 /* What of an answer body is read (and dropped): no more. */
 #define ANSWER_MAX 65536
 /* Discord's content is at most 2000 characters, Slack's text 3000 in a block. */
@@ -78,13 +82,15 @@ on_signal(int sig)
 }
 
 DB_STMT st_take = {"alert_delivery_take",
-    "SELECT id, tenant_id, event, message, payload::text AS payload, resource_type, resource_id,"
+    "SELECT id, lease_token, tenant_id, event, message, payload::text AS payload, resource_type, resource_id,"
     " project_id, attempts, channel_id, channel_name, channel_type, channel_config::text AS"
     " channel_config, channel_secret, smtp::text AS smtp, smtp_password"
     " FROM launcher.alert_delivery_take($1::int, $2::int)"};
 DB_STMT st_attempt = {"alert_delivery_attempt",
-    "SELECT launcher.alert_delivery_attempt($1::uuid, to_timestamp($2::double precision),"
-    " $3::int, $4::int, $5, $6::boolean, $7::double precision) AS status"};
+    "SELECT launcher.alert_delivery_attempt($1::uuid, $2::uuid, to_timestamp($3::double precision),"
+    " $4::int, $5::int, $6, $7::boolean, $8::double precision) AS status"};
+DB_STMT st_release = {"alert_delivery_release",
+    "SELECT launcher.alert_delivery_release($1::uuid, $2::uuid)"};
 DB_STMT st_next = {"alert_delivery_next", "SELECT launcher.alert_delivery_next() AS s"};
 
 /* One taken delivery, its secrets opened. */
@@ -161,6 +167,9 @@ http_post(const struct config *cfg, const char *url, struct curl_slist *h, const
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* No proxy, whatever the environment says: the connect-time address
+	 * check (open_cb) must see the receiver's own address. */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -526,11 +535,11 @@ deliver(struct db_conn *c, const struct config *cfg, PGresult *res, int i)
 {
 	struct delivery d = {0};
 	struct outcome  o = {0};
-	struct timespec t0, t1;
+	struct timespec wall, t0, t1;
 	time_t          now = time(NULL);
 	char           *plain = NULL;
 	char            started[32], dur[16], code[16], base[24];
-	const char     *p[7];
+	const char     *p[8];
 	PGresult       *r2;
 	int             rc = 0;
 
@@ -547,7 +556,9 @@ deliver(struct db_conn *c, const struct config *cfg, PGresult *res, int i)
 	d.config = cJSON_Parse(col(res, i, "channel_config"));
 	if (col(res, i, "smtp") != NULL)
 		d.smtp = cJSON_Parse(col(res, i, "smtp"));
-	clock_gettime(CLOCK_REALTIME, &t0);
+	/* The wall clock for when it started, the monotonic one for how long. */
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (col(res, i, "channel_secret") != NULL) {
 		plain = open_sealed(d.tenant, "alert-channel", d.channel, col(res, i, "channel_secret"));
 		if (plain == NULL || (d.secret = cJSON_Parse(plain)) == NULL)
@@ -569,24 +580,26 @@ deliver(struct db_conn *c, const struct config *cfg, PGresult *res, int i)
 		else
 			send_chat(cfg, &d, now, &o);
 	}
-	clock_gettime(CLOCK_REALTIME, &t1);
-	util_snprintf(started, sizeof(started), "%.6f", (double)t0.tv_sec + t0.tv_nsec / 1e9);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	util_snprintf(started, sizeof(started), "%.6f", (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	util_snprintf(dur, sizeof(dur), "%lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	util_snprintf(code, sizeof(code), "%d", o.status);
 	util_snprintf(base, sizeof(base), "%lld", (long long)cfg->alert_retry_base_seconds);
 	p[0] = d.id;
-	p[1] = started;
-	p[2] = dur;
-	p[3] = o.status ? code : NULL;
-	p[4] = o.ok ? NULL : o.error;
-	p[5] = o.ok ? "true" : "false";
-	p[6] = base;
-	if (db_conn_exec(c, &st_attempt, 7, p, &r2) != ERR_OK) {
+	p[1] = col(res, i, "lease_token");
+	p[2] = started;
+	p[3] = dur;
+	p[4] = o.status ? code : NULL;
+	p[5] = o.ok ? NULL : o.error;
+	p[6] = o.ok ? "true" : "false";
+	p[7] = base;
+	if (db_conn_exec(c, &st_attempt, 8, p, &r2) != ERR_OK) {
 		log_error("recording delivery %s failed: %s", d.id, db_conn_error(c));
 		rc = -1;
 	} else {
-		const char *st = PQgetisnull(r2, 0, 0) ? "gone" : PQgetvalue(r2, 0, 0);
+		const char *st = PQgetisnull(r2, 0, 0) ? "not recorded (lease lost or channel gone)" :
+		    PQgetvalue(r2, 0, 0);
 
 		if (o.ok)
 			log_info("delivery %s (%s, %s channel %s): delivered", d.id, d.event, d.type,
@@ -604,17 +617,51 @@ deliver(struct db_conn *c, const struct config *cfg, PGresult *res, int i)
 	return rc;
 }
 
-/* Delivers everything due.  0, or -1 when the database failed. */
+/* Hands rows from..n-1 of a take back untouched.  0, or -1 when the
+ * database failed (their leases then expire). */
+static int
+release_rest(struct db_conn *c, PGresult *res, int from, int n)
+{
+	for (int i = from; i < n; i++) {
+		const char *p[2] = {col(res, i, "id"), col(res, i, "lease_token")};
+		PGresult   *r;
+
+		if (db_conn_exec(c, &st_release, 2, p, &r) != ERR_OK) {
+			log_error("handing delivery %s back failed: %s", p[0], db_conn_error(c));
+			return -1;
+		}
+		PQclear(r);
+	}
+	return 0;
+}
+
+static double
+mono_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * Delivers everything due.  0, or -1 when the database failed.  A take's
+ * lease covers its whole batch; before each delivery the stop flag and the
+ * lease left are checked, and what is not attempted is handed back (pending,
+ * lease ended), so a stop loses no attempt and no attempt outlives its lease.
+ */
 static int
 drain(struct db_conn *c, const struct config *cfg)
 {
-	char        lim[16], lease[16];
+	long long   per = (long long)cfg->alert_timeout_seconds, lease_s = TAKE_BATCH * per + LEASE_SLACK;
+	char        lim[16], lease[24];
 	const char *p[2] = {lim, lease};
 
 	util_snprintf(lim, sizeof(lim), "%d", TAKE_BATCH);
-	util_snprintf(lease, sizeof(lease), "%lld", (long long)cfg->alert_timeout_seconds + LEASE_SLACK);
+	util_snprintf(lease, sizeof(lease), "%lld", lease_s);
 	while (!stop) {
 		PGresult *res;
+		double    until = mono_now() + (double)lease_s;
 		int       n;
 
 		if (db_conn_exec(c, &st_take, 2, p, &res) != ERR_OK) {
@@ -625,11 +672,19 @@ drain(struct db_conn *c, const struct config *cfg)
 			PQclear(res);
 			return 0;
 		}
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
+			if (stop || mono_now() + (double)(per + LEASE_MARGIN) > until) {
+				int rc = release_rest(c, res, i, n);
+
+				PQclear(res);
+				return rc;
+			}
 			if (deliver(c, cfg, res, i) != 0) {
+				(void)release_rest(c, res, i + 1, n);
 				PQclear(res);
 				return -1;
 			}
+		}
 		PQclear(res);
 	}
 	return 0;

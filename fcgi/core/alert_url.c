@@ -79,9 +79,17 @@ v4_internal(uint32_t a)	/* host order */
 	    (a & 0xffc00000u) == 0x64400000u ||	/* 100.64/10 */
 	    (a & 0xffff0000u) == 0xa9fe0000u ||	/* 169.254/16 */
 	    (a & 0xfff00000u) == 0xac100000u ||	/* 172.16/12 */
+	    (a & 0xffffff00u) == 0xc0000000u ||	/* 192.0.0/24, IETF protocol assignments */
 	    (a & 0xffff0000u) == 0xc0a80000u ||	/* 192.168/16 */
+	    (a & 0xfffe0000u) == 0xc6120000u ||	/* 198.18/15, benchmarking */
 	    (a & 0xf0000000u) == 0xe0000000u ||	/* multicast */
-	    a == 0xffffffffu;
+	    (a & 0xf0000000u) == 0xf0000000u;	/* 240/4 reserved, and broadcast */
+}
+
+static uint32_t
+v4_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
 static bool
@@ -89,9 +97,18 @@ v6_internal(const struct in6_addr *a)
 {
 	const uint8_t *b = a->s6_addr;
 
-	if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a))
-		return v4_internal((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-		    (uint32_t)b[14] << 8 | b[15]);
+	static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+
+	/* Prefixes that embed an IPv4 address are judged by that address:
+	 * ::ffff:0:0/96 (mapped), ::/96 (compatible), 64:ff9b::/96 (NAT64),
+	 * 2002::/16 (6to4, the address in bits 16-47). */
+	if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a) || memcmp(b, nat64, 12) == 0)
+		return v4_internal(v4_at(b + 12));
+	if (b[0] == 0x20 && b[1] == 0x02)
+		return v4_internal(v4_at(b + 2));
+	if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 &&
+	    b[5] == 0x01)
+		return true;	/* 64:ff9b:1::/48, local-use NAT64 (RFC 8215) */
 	return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
 	    IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
 	    (b[0] & 0xfe) == 0xfc;	/* fc00::/7 */

@@ -110,6 +110,9 @@ mail_send_via(const struct mail_server *s, const char *const *to, size_t nto,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, s->timeout < 5 ? s->timeout : 5L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, s->timeout);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* No proxy from the environment (all_proxy): the connect-time address
+	 * check must see the server's own address. */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	if (s->open_ok != NULL) {
 		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cb);
 		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, s);

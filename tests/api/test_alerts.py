@@ -19,10 +19,13 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 
 from lib import (Skip, assert_error, mail_body, mail_for, new_project, new_user, psql, registered)
+from test_applications import _app
+from test_servers import _server
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from alert_receiver import Receiver  # noqa: E402
@@ -268,6 +271,110 @@ def test_cooldown_holds_back_a_repeat_for_the_same_resource():
         rx.stop()
 
 
+def test_cooldown_holds_across_concurrent_transactions():
+    """Three events for one resource in three transactions open at once: the
+    routing trigger serialises per (rule, resource), so the cooldown check of
+    each sees the others' committed deliveries and only one is delivered."""
+    c, _ = registered("alcc")
+    ch = _channel(c, "webhook", {"url": "http://127.0.0.1:9/none"})
+    _rule(c, [ch["id"]], event="server.offline", cooldown_seconds=600)
+    res = str(uuid.uuid4())
+    errors = []
+
+    def one():
+        try:
+            # The transaction stays open a moment after its event, so the
+            # three overlap (the outcome is asserted, not the timing).
+            psql("BEGIN; SELECT launcher.alert_raise('%s', NULL, 'server.offline', 'server', '%s',"
+                 " 'Server s is offline.', '{}'); SELECT pg_sleep(1); COMMIT;" % (c.tid, res),
+                 user="launcher_owner")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert int(psql("SELECT count(*) FROM alert_events WHERE tenant_id = '%s'" % c.tid,
+                    user="launcher_owner")[0]) == 3
+    assert len(_deliveries(c)) == 1
+
+
+def _maint_delivery(tid, channel, token):
+    """A delivery held by a lease (token) that no launcher-notify holds."""
+    return psql("INSERT INTO alert_deliveries (tenant_id, channel_id, event, message, status,"
+                " lease_until, lease_token) VALUES ('%s', '%s', 'alert.test', 'm', 'sending',"
+                " now() + interval '1 hour', '%s') RETURNING id" % (tid, channel, token),
+                user="launcher_owner")[0]
+
+
+def _attempt(did, token, ok):
+    return psql("SELECT coalesce(launcher.alert_delivery_attempt('%s', '%s', now(), 5, %s, %s, %s,"
+                " 1), 'NULL')" % (did, token, "200" if ok else "500", "NULL" if ok else "'boom'",
+                                  "true" if ok else "false"), user="launcher_owner")[0]
+
+
+def _state(did):
+    return psql("SELECT status || ',' || attempts FROM alert_deliveries WHERE id = '%s'" % did,
+                user="launcher_owner")[0]
+
+
+def test_only_the_lease_holder_records_an_attempt_or_hands_a_delivery_back():
+    c, _ = registered("allease")
+    ch = _channel(c, "webhook", {"url": "http://127.0.0.1:9/none"})
+    mine, stale = str(uuid.uuid4()), str(uuid.uuid4())
+    did = _maint_delivery(c.tid, ch["id"], mine)
+    # A stale holder (its lease expired and was taken again) records nothing.
+    assert _attempt(did, stale, False) == "NULL"
+    assert _state(did) == "sending,0"
+    assert _attempt(did, mine, True) == "succeeded"
+    # A late failure of the same or an older holder cannot reset a success.
+    assert _attempt(did, mine, False) == "NULL"
+    assert _attempt(did, stale, False) == "NULL"
+    assert _state(did) == "succeeded,1"
+    assert len(c.get("/alerts/history/" + did).data["attempts"]) == 1
+    # Handing back: the holder only; the delivery is pending and due again.
+    did2 = _maint_delivery(c.tid, ch["id"], mine)
+    release = "SELECT launcher.alert_delivery_release('%s', '%s')"
+    assert psql(release % (did2, stale), user="launcher_owner") == ["f"]
+    assert psql(release % (did2, mine), user="launcher_owner") == ["t"]
+    assert psql("SELECT status || ',' || (lease_token IS NULL) FROM alert_deliveries"
+                " WHERE id = '%s'" % did2, user="launcher_owner")[0] in ("pending,true",
+                                                                        "sending,false")
+
+
+def test_a_rule_resource_must_be_a_server_or_application_of_the_tenant():
+    c, _ = registered("alres")
+    other, _ = registered("alres2")
+    ch = _channel(c, "webhook", {"url": "http://127.0.0.1:9/none"})
+    p, p2 = new_project(c), new_project(c)
+    srv, app = _server(c), _app(c, p)
+    foreign_srv = _server(other)
+    before = _counts(c.tid)
+
+    def rule(metric, rid, **kw):
+        body = {"name": "r-" + uuid.uuid4().hex[:6], "event": "metric.threshold",
+                "channel_ids": [ch["id"]],
+                "condition": {"metric": metric, "op": ">", "threshold": 1, "resource_id": rid}}
+        body.update(kw)
+        return c.post("/alerts/rules", body)
+    for metric, rid, kw in (("server.cpu_percent", str(uuid.uuid4()), {}),
+                            ("server.cpu_percent", foreign_srv["id"], {}),
+                            ("server.cpu_percent", app["id"], {}),
+                            ("application.cpu_percent", srv["id"], {}),
+                            ("application.cpu_percent", app["id"], {"project_id": p2["id"]})):
+        assert_error(rule(metric, rid, **kw), 400, "BAD_REQUEST", "condition.resource_id")
+    assert _counts(c.tid) == before
+    assert rule("server.load1", srv["id"]).status == 201
+    r = rule("application.cpu_percent", app["id"], project_id=p["id"])
+    assert r.status == 201, r
+    r2 = c.put("/alerts/rules/" + r.data["id"], {"condition": {
+        "metric": "application.cpu_percent", "op": ">", "threshold": 1,
+        "resource_id": foreign_srv["id"]}})
+    assert_error(r2, 400, "BAD_REQUEST", "condition.resource_id")
+
+
 def test_slack_and_discord_payloads_follow_the_providers_formats():
     """Contract test: the receiver stands in for Slack and Discord."""
     c, _ = registered("al")
@@ -402,8 +509,15 @@ def test_email_arrives_through_the_plane_smtp_and_the_tenant_smtp_settings():
     assert "alerts@tenant.example" in msg["From"] and to in msg["To"], msg
     d = _settled(c, r.data["id"])
     assert d["status"] == "succeeded" and d["attempts"][0]["status_code"] == 250, d
+    # A user or password never goes in clear: tls_mode none refuses them.
+    for extra in ({"user": "alerts", "password": pw}, {"user": "alerts"}):
+        body = {"host": "127.0.0.1", "port": SMTP_PORT, "tls_mode": "none",
+                "from": "alerts@tenant.example"}
+        body.update(extra)
+        assert_error(c.put("/settings/smtp", body), 400, "BAD_REQUEST", "tls_mode")
+    assert c.get("/settings/smtp").data["password_set"] is False
     # A password is write-only.
-    r = c.put("/settings/smtp", {"host": "127.0.0.1", "port": SMTP_PORT, "tls_mode": "none",
+    r = c.put("/settings/smtp", {"host": "127.0.0.1", "port": SMTP_PORT, "tls_mode": "starttls",
                                  "user": "alerts", "password": pw, "from": "alerts@tenant.example"})
     assert r.status == 200 and r.data["password_set"] is True, r
     assert pw.encode() not in r.raw and pw.encode() not in c.get("/settings/smtp").raw

@@ -76,5 +76,18 @@ main(void)
 	    "v4 addresses");
 	CHECK(v6_internal("::1") && v6_internal("fe80::1") && v6_internal("fc00::1") &&
 	    v6_internal("::ffff:10.0.0.1") && !v6_internal("2001:4860::8888"), "v6 addresses");
+	CHECK(v4_internal("198.18.0.1") && v4_internal("198.19.255.254") &&
+	    v4_internal("192.0.0.170") && v4_internal("240.0.0.1") &&
+	    v4_internal("255.255.255.255") && !v4_internal("198.20.0.1") &&
+	    !v4_internal("192.0.1.1") && v4_internal("239.255.255.255"),
+	    "reserved v4 ranges");
+	CHECK(v6_internal("64:ff9b::7f00:1") && v6_internal("64:ff9b::a9fe:a9fe") &&
+	    !v6_internal("64:ff9b::808:808") && v6_internal("2002:7f00:1::1") &&
+	    v6_internal("2002:c0a8:101::") && !v6_internal("2002:808:808::1") &&
+	    v6_internal("::ffff:198.18.0.1") && !v6_internal("::ffff:8.8.8.8") &&
+	    v6_internal("64:ff9b:1::1"), "v6 prefixes that embed a v4 address");
+	CHECK(alert_url_check("http://198.18.0.1/", "") != NULL &&
+	    alert_url_check("http://[64:ff9b::127.0.0.1]/", "") != NULL &&
+	    alert_url_check("http://[2002:7f00:1::]/", "") != NULL, "embedded in a URL");
 	return unit_done("alert_url");
 }
