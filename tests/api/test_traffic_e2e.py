@@ -84,7 +84,7 @@ def _totals(w, a, since):
     return {k: sum(x[k] for x in r.data) for k in keys}
 
 
-def _check(w, a, got, since):
+def _check(w, a, got, since, p99=True):
     want = {k: got[k] for k in ("requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx")}
     # Buckets close 3 s after their end and are sent at once: a few seconds.
     _wait("the traffic points of %d requests" % want["requests"],
@@ -97,7 +97,7 @@ def _check(w, a, got, since):
     r = w.c.get("/monitoring/applications/%s/traffic?from=%s&step=86400" % (a["id"], since))
     assert r.status == 200 and len(r.data) >= 1, r
     day = max(r.data, key=lambda x: x["requests"])
-    if day["requests"] == want["requests"]:
+    if p99 and day["requests"] == want["requests"]:
         assert abs(day["latency_p99_ms"] - got["p99_ms"]) <= 0.10 * got["p99_ms"], (day, got)
     return day
 
@@ -115,14 +115,21 @@ def test_wrk_totals_and_status_split_are_exact_and_p99_matches():
 
 
 def test_a_rotation_during_the_load_loses_and_doubles_nothing():
+    """The log renamed and nginx told to reopen it while wrk's requests are
+    in flight; a second wrk run started right after the reopen makes sure
+    both files hold lines of the test, however fast the first run went."""
     since = _since()
     w, a = _served_app()
-    p = _wrk(a["hostname"])
-    time.sleep(2)
+    size = os.path.getsize(LOG) if os.path.exists(LOG) else 0
+    first = _wrk(a["hostname"])
+    _wait("wrk's first lines in the traffic log",
+          lambda: os.path.exists(LOG) and os.path.getsize(LOG) > size, 20)
     os.rename(LOG, LOG + ".1")
     with open(NGINX_PID) as f:
         os.kill(int(f.read().strip()), signal.SIGUSR1)  # nginx -s reopen
     _wait("nginx to reopen its traffic log", lambda: os.path.exists(LOG), 10)
-    got = _result(p)
+    second = _wrk(a["hostname"])
+    got = [_result(first), _result(second)]
     assert os.path.getsize(LOG + ".1") > 0 and os.path.getsize(LOG) > 0
-    _check(w, a, got, since)
+    both = {k: got[0][k] + got[1][k] for k in got[0] if k != "p99_ms"}
+    _check(w, a, both, since, p99=False)
