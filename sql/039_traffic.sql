@@ -102,45 +102,57 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 CREATE AGGREGATE traffic_hist_sum(bigint[]) (SFUNC = traffic_hist_add, STYPE = bigint[]);
 
--- The q-quantile (0..1) in ms of a histogram, interpolated linearly inside
--- its bucket (the open last bucket answers its lower bound); NULL if empty.
--- The one computation of the percentiles: of a 10 s point on insert
--- (agent_traffic), of a rollup, and of a read's bucket.
-CREATE FUNCTION traffic_quantile(h bigint[], q double precision) RETURNS double precision
+-- The p50, p95 and p99 in ms of a histogram (bucket 1: [0, 1) ms, bucket k:
+-- [1.1^(k-2), 1.1^(k-1)) ms, the last one open), each interpolated linearly
+-- inside its bucket (the open last bucket answers its lower bound); NULLs
+-- if empty.  One pass for the three, in double precision: a 10 s point
+-- costs ~40 us.  The one computation of the percentiles: of a 10 s point
+-- on insert (agent_traffic), of a rollup, and of a read's bucket.
+CREATE FUNCTION traffic_quantiles(h bigint[], OUT p50 double precision,
+                                  OUT p95 double precision, OUT p99 double precision)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-	total numeric := 0;
-	cum   numeric := 0;
-	rank  numeric;
-	c     bigint;
-	lo    double precision;
+	n     integer := coalesce(cardinality(h), 0);
+	total double precision := 0;
+	cum   double precision := 0;
+	c     double precision;
+	lo    double precision := 0;
+	hi    double precision := 1;
+	rank  double precision[] := ARRAY[0.50, 0.95, 0.99];
+	v     double precision[] := ARRAY[NULL, NULL, NULL]::double precision[];
+	i     integer := 1;
 BEGIN
-	FOR k IN 1 .. coalesce(cardinality(h), 0) LOOP
+	FOR k IN 1 .. n LOOP
 		total := total + coalesce(h[k], 0);
 	END LOOP;
 	IF total = 0 THEN
-		RETURN NULL;
+		RETURN;
 	END IF;
-	rank := q * total;
-	FOR k IN 1 .. cardinality(h) LOOP
-		c := coalesce(h[k], 0);
-		IF c > 0 AND cum + c >= rank THEN
-			lo := CASE WHEN k = 1 THEN 0 ELSE power(1.1, k - 2) END;
-			IF k = 118 THEN
-				RETURN lo;
-			END IF;
-			RETURN lo + (power(1.1, k - 1) - lo) * greatest(rank - cum, 0) / c;
-		END IF;
-		cum := cum + c;
+	FOR j IN 1 .. 3 LOOP
+		rank[j] := rank[j] * total;
 	END LOOP;
-	RETURN NULL;
+	FOR k IN 1 .. n LOOP
+		c := coalesce(h[k], 0);
+		WHILE i <= 3 AND c > 0 AND cum + c >= rank[i] LOOP
+			v[i] := CASE WHEN k = 118 THEN lo
+			             ELSE lo + (hi - lo) * greatest(rank[i] - cum, 0) / c END;
+			i := i + 1;
+		END LOOP;
+		EXIT WHEN i > 3;
+		cum := cum + c;
+		lo := hi;
+		hi := hi * 1.1;
+	END LOOP;
+	p50 := v[1];
+	p95 := v[2];
+	p99 := v[3];
 END $$;
 
 -- ------------------------------------------------------------ ingest
 
 -- POST /agent/traffic: p_points [{app_id, ts, requests, status_2xx..5xx,
 -- bytes_out, latency_hist}] of server p_server; the point's percentiles are
--- traffic_quantile's of its histogram (percentile fields sent by an older
+-- traffic_quantiles' of its histogram (percentile fields sent by an older
 -- agent are ignored).  Only applications placed
 -- on that server (others are skipped, not refused: an application moved
 -- or deleted meanwhile loses its last points).  Idempotent on (application,
@@ -154,9 +166,7 @@ BEGIN
 	                              status_3xx, status_4xx, status_5xx, bytes_out, latency_hist,
 	                              latency_p50_ms, latency_p95_ms, latency_p99_ms)
 	SELECT a.id, p_server, x.ts, x.requests, x.status_2xx, x.status_3xx, x.status_4xx,
-	       x.status_5xx, x.bytes_out, x.hist,
-	       traffic_quantile(x.hist::bigint[], 0.50), traffic_quantile(x.hist::bigint[], 0.95),
-	       traffic_quantile(x.hist::bigint[], 0.99)
+	       x.status_5xx, x.bytes_out, x.hist, q.p50, q.p95, q.p99
 	  FROM (SELECT y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
 	               y.status_5xx, y.bytes_out,
 	               ARRAY(SELECT jsonb_array_elements_text(y.latency_hist)::int) AS hist
@@ -164,6 +174,7 @@ BEGIN
 	               status_2xx bigint, status_3xx bigint, status_4xx bigint, status_5xx bigint,
 	               bytes_out bigint, latency_hist jsonb)) x
 	  JOIN applications a ON a.id = x.app_id AND a.server_id = p_server
+	 CROSS JOIN LATERAL traffic_quantiles(x.hist::bigint[]) q
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET
 	       requests = excluded.requests, status_2xx = excluded.status_2xx,
 	       status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,
@@ -221,9 +232,8 @@ BEGIN
 		       sum(s.status_5xx)::bigint AS s5, sum(s.bytes_out)::bigint AS bytes,
 		       traffic_hist_sum(s.h) AS h
 		  FROM src s GROUP BY 1)
-	SELECT b.bts, b.n, b.s2, b.s3, b.s4, b.s5, b.bytes,
-	       traffic_quantile(b.h, 0.50), traffic_quantile(b.h, 0.95), traffic_quantile(b.h, 0.99)
-	  FROM b ORDER BY b.bts;
+	SELECT b.bts, b.n, b.s2, b.s3, b.s4, b.s5, b.bytes, q.p50, q.p95, q.p99
+	  FROM b CROSS JOIN LATERAL traffic_quantiles(b.h) q ORDER BY b.bts;
 END $$;
 GRANT EXECUTE ON FUNCTION app_traffic_series(uuid, timestamptz, timestamptz, integer, integer)
 	TO launcher_api;
@@ -259,8 +269,7 @@ BEGIN
 	INSERT INTO app_traffic_1m AS r (tenant_id, application_id, server_id, ts, requests,
 	       status_2xx, status_3xx, status_4xx, status_5xx, bytes_out, latency_hist,
 	       latency_p50_ms, latency_p95_ms, latency_p99_ms)
-	SELECT x.*, traffic_quantile(x.h, 0.50), traffic_quantile(x.h, 0.95),
-	       traffic_quantile(x.h, 0.99)
+	SELECT x.*, q.p50, q.p95, q.p99
 	  FROM (SELECT d.tenant_id, d.application_id, d.server_id, d.m, sum(t.requests)::bigint,
 	               sum(t.status_2xx)::bigint, sum(t.status_3xx)::bigint,
 	               sum(t.status_4xx)::bigint, sum(t.status_5xx)::bigint,
@@ -269,6 +278,7 @@ BEGIN
 	          JOIN app_traffic t ON t.tenant_id = d.tenant_id AND t.application_id = d.application_id
 	           AND t.server_id = d.server_id AND t.ts >= d.m AND t.ts < d.m + interval '1 minute'
 	         GROUP BY 1, 2, 3, 4) x
+	 CROSS JOIN LATERAL traffic_quantiles(x.h) q
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET
 	       requests = excluded.requests, status_2xx = excluded.status_2xx,
 	       status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,
@@ -280,8 +290,7 @@ BEGIN
 	INSERT INTO app_traffic_1h AS r (tenant_id, application_id, server_id, ts, requests,
 	       status_2xx, status_3xx, status_4xx, status_5xx, bytes_out, latency_hist,
 	       latency_p50_ms, latency_p95_ms, latency_p99_ms)
-	SELECT x.*, traffic_quantile(x.h, 0.50), traffic_quantile(x.h, 0.95),
-	       traffic_quantile(x.h, 0.99)
+	SELECT x.*, q.p50, q.p95, q.p99
 	  FROM (SELECT d.tenant_id, d.application_id, d.server_id, d.h AS hts, sum(t.requests)::bigint,
 	               sum(t.status_2xx)::bigint, sum(t.status_3xx)::bigint,
 	               sum(t.status_4xx)::bigint, sum(t.status_5xx)::bigint,
@@ -292,6 +301,7 @@ BEGIN
 	           AND t.application_id = d.application_id AND t.server_id = d.server_id
 	           AND t.ts >= d.h AND t.ts < d.h + interval '1 hour'
 	         GROUP BY 1, 2, 3, 4) x
+	 CROSS JOIN LATERAL traffic_quantiles(x.h) q
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET
 	       requests = excluded.requests, status_2xx = excluded.status_2xx,
 	       status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,

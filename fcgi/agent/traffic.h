@@ -31,7 +31,7 @@
  * totals stay exact.  Latency ($request_time, ms resolution) goes into a
  * histogram of TRAFFIC_BUCKETS fixed buckets (sql/039_traffic.sql: [0, 1)
  * ms, then geometric with ratio 1.1, the last open-ended); the plane reads
- * p50/p95/p99 from it (traffic_quantile in SQL), the agent sends only it.
+ * p50/p95/p99 from it (traffic_quantiles in SQL), the agent sends only it.
  *
  * The queue: closed points wait in a bounded queue (TRAFFIC_QUEUE_MAX, the
  * oldest dropped with a warning) and are sent in batches of

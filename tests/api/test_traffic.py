@@ -65,17 +65,20 @@ def test_the_plane_computes_a_points_percentiles_from_its_histogram():
     assert abs(p50 - (lo + (hi - lo) * 0.5)) < 1e-6 and abs(p99 - (lo + (hi - lo) * 0.99)) < 1e-6, row
 
 
-def test_traffic_quantile_interpolates_within_5_percent_of_the_exact_percentiles():
-    """The one computation of the percentiles (sql/039 traffic_quantile)."""
+def test_traffic_quantiles_interpolate_within_5_percent_of_the_exact_percentiles():
+    """The one computation of the percentiles (sql/039 traffic_quantiles)."""
     def q(hist, qq):
-        return float(psql("SELECT traffic_quantile('{%s}'::bigint[], %s)"
-                          % (",".join(map(str, hist)), qq), user="launcher_owner")[0])
+        col = {0.5: "p50", 0.95: "p95", 0.99: "p99"}[qq]
+        return float(psql("SELECT %s FROM traffic_quantiles('{%s}'::bigint[])"
+                          % (col, ",".join(map(str, hist))), user="launcher_owner")[0])
     h = [0] * 22
     h[21] = 100  # 100 requests evenly in [1.1^20, 1.1^21): p50 halfway
     assert abs(q(h, 0.5) - (1.1 ** 20 + (1.1 ** 21 - 1.1 ** 20) * 0.5)) < 1e-9
-    h[0] = 100
-    assert abs(q(h, 0.25) - 0.5) < 1e-9, "p25 in bucket 0"
-    assert psql("SELECT traffic_quantile('{0,0}'::bigint[], 0.99) IS NULL", user="launcher_owner") == ["t"]
+    h[0] = 300  # p50 (rank 200 of 400) two thirds into bucket 0, [0, 1) ms
+    assert abs(q(h, 0.5) - 200.0 / 300) < 1e-9, "p50 in bucket 0"
+    assert abs(q(h, 0.99) - (1.1 ** 20 + (1.1 ** 21 - 1.1 ** 20) * 0.96)) < 1e-9, "p99 in bucket 21"
+    assert psql("SELECT p50 IS NULL AND p99 IS NULL FROM traffic_quantiles('{0,0}'::bigint[])",
+                user="launcher_owner") == ["t"]
     # A spread of latencies, 2 .. 102 ms uniform, bucketed like the agent does.
     import math
     h = [0] * 118
