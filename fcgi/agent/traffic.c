@@ -166,6 +166,19 @@ enqueue(struct traffic_agg *a, const struct traffic_point *p)
 	a->qn++;
 }
 
+/* Queues the open points of buckets before `before` and marks them closed. */
+static void
+close_before(struct traffic_agg *a, int64_t before)
+{
+	a->closed_before = before;
+	for (size_t i = 0; i < a->nopen;)
+		if (a->open[i].ts < before) {
+			enqueue(a, &a->open[i]);
+			a->open[i] = a->open[--a->nopen];
+		} else
+			i++;
+}
+
 void
 traffic_agg_add(struct traffic_agg *a, const struct traffic_line *l)
 {
@@ -179,14 +192,17 @@ traffic_agg_add(struct traffic_agg *a, const struct traffic_line *l)
 			p = &a->open[i];
 	if (p == NULL) {
 		if (a->nopen == TRAFFIC_OPEN_MAX) {
-			/* Too many at once: the oldest open point goes out early. */
-			size_t oldest = 0;
+			/* Too many at once: the oldest bucket closes early, for
+			 * real (its late lines go to a newer one), so no second
+			 * point of one key is ever queued. */
+			int64_t oldest = a->open[0].ts;
 
 			for (size_t i = 1; i < a->nopen; i++)
-				if (a->open[i].ts < a->open[oldest].ts)
-					oldest = i;
-			enqueue(a, &a->open[oldest]);
-			a->open[oldest] = a->open[--a->nopen];
+				if (a->open[i].ts < oldest)
+					oldest = a->open[i].ts;
+			close_before(a, oldest + TRAFFIC_STEP_S);
+			if (ts < a->closed_before)
+				ts = a->closed_before;
 		}
 		p = &a->open[a->nopen++];
 		memset(p, 0, sizeof(*p));
@@ -212,15 +228,18 @@ traffic_agg_close(struct traffic_agg *a, int64_t now_ms)
 	/* Bucket [ts, ts + step) closes once ts + step + grace <= now. */
 	int64_t before = (now_ms - TRAFFIC_GRACE_MS) / 1000 / TRAFFIC_STEP_S * TRAFFIC_STEP_S;
 
-	if (before <= a->closed_before)
+	if (before > a->closed_before) {
+		close_before(a, before);
 		return;
+	}
+	if (a->closed_before - before <= TRAFFIC_CLOCK_BACK_S)
+		return;	/* the same bucket, or a small step back: late lines wait */
+	/* The clock stepped back: every open point goes out and the mark
+	 * follows the clock (a point sent again replaces its key's row). */
+	log_warn("traffic: the clock went back %llds; open points sent, buckets restart",
+	    (long long)(a->closed_before - before));
+	close_before(a, INT64_MAX);
 	a->closed_before = before;
-	for (size_t i = 0; i < a->nopen;)
-		if (a->open[i].ts < before) {
-			enqueue(a, &a->open[i]);
-			a->open[i] = a->open[--a->nopen];
-		} else
-			i++;
 }
 
 static void
