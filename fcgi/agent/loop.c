@@ -812,8 +812,7 @@ metrics_service(struct agent *ag)
 	arena_reset(&ag->a);
 	/* The rest of a backlog at the next pass; a failure waits for the
 	 * back-off (report_post set it) or, refused, the next sample. */
-	ag->next_met_send = rc == PLANE_OK ? timefmt_mono_ms() :
-	    rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED ? ag->retry_at : ag->next_sample;
+	ag->next_met_send = metrics_next_send(rc, timefmt_mono_ms(), ag->retry_at, ag->next_sample);
 }
 
 /* Instances and runtime logs, when due (never while the engine is down). */
