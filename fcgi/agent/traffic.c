@@ -316,7 +316,31 @@ file_reset(struct traffic_file *f)
 	f->fd = -1;
 	f->off = 0;
 	f->len = 0;
+	f->fpn = 0;
 	f->quiet_since = 0;
+}
+
+/* Remembers the bytes just before f->off (truncation check of drain). */
+static void
+fp_take(struct traffic_file *f)
+{
+	size_t  want = f->off < (off_t)sizeof(f->fp) ? (size_t)f->off : sizeof(f->fp);
+	ssize_t got = want > 0 ? pread(f->fd, f->fp, want, f->off - (off_t)want) : 0;
+
+	f->fpn = got == (ssize_t)want ? want : 0;
+}
+
+/* Whether the bytes before f->off are still those read there. */
+static bool
+fp_same(const struct traffic_file *f)
+{
+	char    now[sizeof(f->fp)];
+	ssize_t got;
+
+	if (f->fpn == 0)
+		return true;
+	got = pread(f->fd, now, f->fpn, f->off - (off_t)f->fpn);
+	return got == (ssize_t)f->fpn && memcmp(now, f->fp, f->fpn) == 0;
 }
 
 void
@@ -342,12 +366,16 @@ drain(struct traffic_file *f, traffic_line_fn fn, void *ud)
 	char        chunk[65536];
 	size_t      lines = 0;
 	ssize_t     got;
+	off_t       start;
 
-	if (fstat(f->fd, &st) == 0 && st.st_size < f->off) {
-		/* Truncated in place: from its start again. */
+	/* Truncated in place (copytruncate): shorter, or regrown past the old
+	 * offset already, which the bytes before it tell (they changed). */
+	if (fstat(f->fd, &st) == 0 && (st.st_size < f->off || !fp_same(f))) {
 		f->off = 0;
 		f->len = 0;
+		f->fpn = 0;
 	}
+	start = f->off;
 	while ((got = pread(f->fd, chunk, sizeof(chunk), f->off)) > 0) {
 		f->off += got;
 		for (ssize_t i = 0; i < got; i++) {
@@ -365,6 +393,8 @@ drain(struct traffic_file *f, traffic_line_fn fn, void *ud)
 			lines++;
 		}
 	}
+	if (f->off != start)
+		fp_take(f);
 	return lines;
 }
 
@@ -386,6 +416,7 @@ open_at(struct traffic_file *f, const char *path, bool at_end)
 	f->off = at_end ? st.st_size : 0;
 	f->len = 0;
 	f->quiet_since = 0;
+	fp_take(f);
 	return 0;
 }
 

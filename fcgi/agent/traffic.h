@@ -114,6 +114,8 @@ struct traffic_file {
 	off_t   off;
 	int64_t quiet_since;	/* rotated away: last growth (mono ms) */
 	size_t  len;		/* a partial line in buf */
+	size_t  fpn;		/* the fpn bytes before off, as last read: */
+	char    fp[64];		/* changed, the file was truncated and regrew */
 	char    buf[TRAFFIC_LINE_MAX];
 };
 

@@ -93,6 +93,11 @@ tail_tests(void)
 	append(path, "t-1\n");
 	CHECK(traffic_tail_read(&t, 700 + TRAFFIC_ROTATE_QUIET_MS, count, &s) == 1 &&
 	    strcmp(s.last, "t-1") == 0, "a truncated file is read from its start");
+	/* Truncated and regrown past the old offset before the next read. */
+	CHECK(truncate(path, 0) == 0, "truncated");
+	append(path, "u-1\nu-2\n");
+	CHECK(traffic_tail_read(&t, 800 + TRAFFIC_ROTATE_QUIET_MS, count, &s) == 2 &&
+	    strcmp(s.last, "u-2") == 0, "a truncated file regrown past the offset: from its start");
 	traffic_tail_close(&t);
 	unlink(path);
 	unlink(rot);
