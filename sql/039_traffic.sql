@@ -143,7 +143,9 @@ END $$;
 -- rule).  Only applications placed
 -- on that server (others are skipped, not refused: an application moved
 -- or deleted meanwhile loses its last points).  Idempotent on (application,
--- server, ts): a point sent again replaces itself.  Returns how many were
+-- server, ts): a point sent again replaces itself, and of two points of one
+-- key in one batch (the same instant, whatever its offset) the later one is
+-- stored (two would make ON CONFLICT DO UPDATE fail).  Returns how many were
 -- stored.
 CREATE FUNCTION agent_traffic(p_server uuid, p_points jsonb) RETURNS integer
 LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
@@ -157,14 +159,18 @@ BEGIN
 	       coalesce(x.p50, traffic_quantile(x.hist::bigint[], 0.50)),
 	       coalesce(x.p95, traffic_quantile(x.hist::bigint[], 0.95)),
 	       coalesce(x.p99, traffic_quantile(x.hist::bigint[], 0.99))
-	  FROM (SELECT y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
+	  FROM (SELECT DISTINCT ON (y.app_id, y.ts)
+	               y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
 	               y.status_5xx, y.bytes_out, y.latency_p50_ms AS p50, y.latency_p95_ms AS p95,
 	               y.latency_p99_ms AS p99,
 	               ARRAY(SELECT jsonb_array_elements_text(y.latency_hist)::int) AS hist
-	          FROM jsonb_to_recordset(p_points) AS y(app_id uuid, ts timestamptz, requests bigint,
-	               status_2xx bigint, status_3xx bigint, status_4xx bigint, status_5xx bigint,
-	               bytes_out bigint, latency_hist jsonb, latency_p50_ms float8,
-	               latency_p95_ms float8, latency_p99_ms float8)) x
+	          FROM ROWS FROM (jsonb_to_recordset(p_points) AS (app_id uuid, ts timestamptz,
+	               requests bigint, status_2xx bigint, status_3xx bigint, status_4xx bigint,
+	               status_5xx bigint, bytes_out bigint, latency_hist jsonb, latency_p50_ms float8,
+	               latency_p95_ms float8, latency_p99_ms float8)) WITH ORDINALITY
+	               AS y(app_id, ts, requests, status_2xx, status_3xx, status_4xx, status_5xx,
+	               bytes_out, latency_hist, latency_p50_ms, latency_p95_ms, latency_p99_ms, i)
+	         ORDER BY y.app_id, y.ts, y.i DESC) x
 	  JOIN applications a ON a.id = x.app_id AND a.server_id = p_server
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET
 	       requests = excluded.requests, status_2xx = excluded.status_2xx,
