@@ -156,7 +156,9 @@ END $$;
 -- agent are ignored).  Only applications placed
 -- on that server (others are skipped, not refused: an application moved
 -- or deleted meanwhile loses its last points).  Idempotent on (application,
--- server, ts): a point sent again replaces itself.  Returns how many were
+-- server, ts): a point sent again replaces itself, and of two points of one
+-- key in one batch (the same instant, whatever its offset) the later one is
+-- stored (two would make ON CONFLICT DO UPDATE fail).  Returns how many were
 -- stored.
 CREATE FUNCTION agent_traffic(p_server uuid, p_points jsonb) RETURNS integer
 LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
@@ -167,12 +169,16 @@ BEGIN
 	                              latency_p50_ms, latency_p95_ms, latency_p99_ms)
 	SELECT a.id, p_server, x.ts, x.requests, x.status_2xx, x.status_3xx, x.status_4xx,
 	       x.status_5xx, x.bytes_out, x.hist, q.p50, q.p95, q.p99
-	  FROM (SELECT y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
+	  FROM (SELECT DISTINCT ON (y.app_id, y.ts)
+	               y.app_id, y.ts, y.requests, y.status_2xx, y.status_3xx, y.status_4xx,
 	               y.status_5xx, y.bytes_out,
 	               ARRAY(SELECT jsonb_array_elements_text(y.latency_hist)::int) AS hist
-	          FROM jsonb_to_recordset(p_points) AS y(app_id uuid, ts timestamptz, requests bigint,
-	               status_2xx bigint, status_3xx bigint, status_4xx bigint, status_5xx bigint,
-	               bytes_out bigint, latency_hist jsonb)) x
+	          FROM ROWS FROM (jsonb_to_recordset(p_points) AS (app_id uuid, ts timestamptz,
+	               requests bigint, status_2xx bigint, status_3xx bigint, status_4xx bigint,
+	               status_5xx bigint, bytes_out bigint, latency_hist jsonb)) WITH ORDINALITY
+	               AS y(app_id, ts, requests, status_2xx, status_3xx, status_4xx, status_5xx,
+	               bytes_out, latency_hist, i)
+	         ORDER BY y.app_id, y.ts, y.i DESC) x
 	  JOIN applications a ON a.id = x.app_id AND a.server_id = p_server
 	 CROSS JOIN LATERAL traffic_quantiles(x.hist::bigint[]) q
 	ON CONFLICT (tenant_id, application_id, ts, server_id) DO UPDATE SET

@@ -58,11 +58,17 @@ upstream_name(const char *app_id, char *up, size_t uplen)
 	up[u] = '\0';
 }
 
-/* The proxying part of a location (the app's site and host files alike). */
+/*
+ * The proxying part of a location (the app's site and host files alike).
+ * $lnchr_app names the application for the traffic log (launcher.conf.in):
+ * a variable set here survives error_page's jump to @lnchr_unavailable,
+ * where $proxy_host is gone, so the 503s of an outage are logged too.
+ */
 static int
 put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra)
 {
 	return text_put(out, outlen, o,
+	    "        set $lnchr_app %s;\n"
 	    "        proxy_pass http://lnchr_%s;\n"
 	    "        proxy_http_version 1.1;\n"
 	    "        proxy_set_header Connection \"\";\n"
@@ -71,7 +77,7 @@ put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra
 	    "        proxy_set_header X-Forwarded-Proto $scheme;\n"
 	    "        proxy_set_header X-Request-Id $request_id;\n"
 	    "        proxy_next_upstream error timeout http_502 http_503;\n"
-	    "%s", up, extra);
+	    "%s", up, up, extra);
 }
 
 int

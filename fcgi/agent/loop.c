@@ -87,7 +87,7 @@ struct agent {
 	bool                     traffic_on;	/* traffic_log set (traffic.h) */
 	struct traffic_tail      tt;
 	struct traffic_agg       ta;
-	int64_t                  next_traffic;
+	int64_t                  next_traffic, next_traffic_send;
 };
 
 /* The traffic log is read this often (nginx flushes it every second). */
@@ -812,8 +812,7 @@ metrics_service(struct agent *ag)
 	arena_reset(&ag->a);
 	/* The rest of a backlog at the next pass; a failure waits for the
 	 * back-off (report_post set it) or, refused, the next sample. */
-	ag->next_met_send = rc == PLANE_OK ? timefmt_mono_ms() :
-	    rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED ? ag->retry_at : ag->next_sample;
+	ag->next_met_send = metrics_next_send(rc, timefmt_mono_ms(), ag->retry_at, ag->next_sample);
 }
 
 /* Instances and runtime logs, when due (never while the engine is down). */
@@ -859,9 +858,10 @@ traffic_line(void *ud, const char *line, size_t n)
 }
 
 /*
- * The traffic log read, closed buckets queued, and the queue sent in
- * batches while the plane takes them (traffic.h).  Independent of the
- * engine: nginx serves whether the engine answers or not.
+ * The traffic log read, closed buckets queued, and the queue sent one
+ * batch per pass while the plane takes them (traffic.h), as metrics do: a
+ * backlog after an outage never holds heartbeats, claims or log reading.
+ * Independent of the engine: nginx serves whether the engine answers or not.
  */
 static void
 traffic_service(struct agent *ag, int64_t now)
@@ -871,25 +871,32 @@ traffic_service(struct agent *ag, int64_t now)
 	cJSON              *body;
 	size_t              n;
 
-	if (!ag->traffic_on || now < ag->next_traffic || ag->stop_at != 0)
+	if (!ag->traffic_on || ag->stop_at != 0)
 		return;
-	ag->next_traffic = now + TRAFFIC_READ_MS;
-	(void)traffic_tail_read(&ag->tt, now, traffic_line, ag);
-	traffic_agg_close(&ag->ta, (int64_t)(timefmt_wall() * 1000));
-	while (ag->ta.qn > 0 && timefmt_mono_ms() >= ag->retry_at) {
-		if ((body = traffic_agg_batch(&ag->ta, TRAFFIC_BATCH, &n)) == NULL)
-			return;
-		rc = report_post(ag, "/traffic", body, &ans);
-		cJSON_Delete(body);
-		arena_reset(&ag->a);
-		if (rc == PLANE_REJECTED || rc == PLANE_GONE || rc == PLANE_CONFLICT) {
-			log_warn("traffic: %zu points refused by the plane: %s", n, ans.msg);
-			traffic_agg_ack(&ag->ta, n);	/* they will never be taken */
-		} else if (rc == PLANE_OK)
-			traffic_agg_ack(&ag->ta, n);
-		else
-			return;	/* resent after the back-off */
+	if (now >= ag->next_traffic) {
+		ag->next_traffic = now + TRAFFIC_READ_MS;
+		(void)traffic_tail_read(&ag->tt, now, traffic_line, ag);
+		traffic_agg_close(&ag->ta, (int64_t)(timefmt_wall() * 1000));
 	}
+	if (ag->ta.qn == 0 || now < ag->next_traffic_send || timefmt_mono_ms() < ag->retry_at)
+		return;
+	if ((body = traffic_agg_batch(&ag->ta, TRAFFIC_BATCH, &n)) == NULL) {
+		ag->next_traffic_send = ag->next_traffic;	/* out of memory: at the next read */
+		return;
+	}
+	rc = report_post(ag, "/traffic", body, &ans);
+	cJSON_Delete(body);
+	arena_reset(&ag->a);
+	if (rc == PLANE_REJECTED || rc == PLANE_GONE || rc == PLANE_CONFLICT) {
+		log_warn("traffic: %zu points refused by the plane: %s", n, ans.msg);
+		traffic_agg_ack(&ag->ta, n);	/* they will never be taken */
+	} else if (rc == PLANE_OK)
+		traffic_agg_ack(&ag->ta, n);
+	/* The rest of a backlog at the next pass; a failure after the back-off
+	 * (report_post set it), or at the next read when it set none. */
+	now = timefmt_mono_ms();
+	ag->next_traffic_send = rc == PLANE_OK || rc == PLANE_REJECTED || rc == PLANE_GONE ||
+	    rc == PLANE_CONFLICT ? now : ag->retry_at > now ? ag->retry_at : ag->next_traffic;
 }
 
 /* ------------------------------------------------------------------ loop */
@@ -968,8 +975,11 @@ next_wake(const struct agent *ag, int64_t now)
 		t = min64(t, ag->wake.retry_at);
 	else if (ag->wake.fd >= 0)
 		t = min64(t, ag->wake.last_rx + ag->conf->wake_idle_ms);
-	if (ag->traffic_on && ag->stop_at == 0)
+	if (ag->traffic_on && ag->stop_at == 0) {
 		t = min64(t, ag->next_traffic);
+		if (ag->ta.qn > 0)
+			t = min64(t, max64(ag->next_traffic_send, gate));
+	}
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else {

@@ -223,8 +223,11 @@ metrics_sample(struct metrics *m, struct xfer *x, struct arena *a, bool engine_u
 {
 	int64_t ts = metrics_slot(wall_ms, interval_ms);
 
-	if (ts <= m->last_ts)
-		return;	/* this slot is done (or the clock went back) */
+	if (ts == m->last_ts)
+		return;	/* this slot is done */
+	if (ts < m->last_ts)	/* the clock went back: sample on (the plane keeps one row per key) */
+		log_warn("metrics: the clock went back %llds; sampling goes on from the new time",
+		    (long long)(m->last_ts - ts));
 	m->last_ts = ts;
 	sample_host(m, a, ts);
 	if (engine_up)
@@ -247,7 +250,7 @@ metrics_send(struct metrics *m, metrics_post_fn post, void *ud, struct plane_ans
 	if (n == 0)
 		return PLANE_OK;
 	if ((body = metrics_body(&m->q, n)) == NULL)
-		return PLANE_DOWN;	/* out of memory: kept, tried again */
+		return PLANE_DOWN;	/* out of memory: kept, tried again (metrics_next_send) */
 	rc = post(ud, "/metrics", body, ans);
 	cJSON_Delete(body);
 	if (rc == PLANE_OK)
@@ -262,4 +265,15 @@ metrics_send(struct metrics *m, metrics_post_fn post, void *ud, struct plane_ans
 		metrics_queue_pop(&m->q, n);
 	}
 	return rc;
+}
+
+int64_t
+metrics_next_send(enum plane_rc rc, int64_t now, int64_t retry_at, int64_t next_sample)
+{
+	if (rc == PLANE_OK)
+		return now;	/* the rest of a backlog at the next pass */
+	if ((rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) && retry_at > now)
+		return retry_at;	/* the plane's back-off */
+	/* Refused, or failed without a back-off (no body: out of memory). */
+	return next_sample;
 }

@@ -93,7 +93,8 @@ int   metrics_init(struct metrics *m, size_t queue_max);
 void  metrics_free(struct metrics *m);
 /*
  * Samples the slot of wall_ms: the host, and when engine_up the running
- * containers labelled launcher.app.  A slot already sampled is skipped.
+ * containers labelled launcher.app.  The slot just sampled is skipped; a
+ * clock gone back is logged and sampled on.
  */
 void  metrics_sample(struct metrics *m, struct xfer *x, struct arena *a, bool engine_up,
     int64_t wall_ms, int64_t interval_ms);
@@ -108,5 +109,13 @@ typedef enum plane_rc (*metrics_post_fn)(void *ud, const char *path, const cJSON
  */
 enum plane_rc metrics_send(struct metrics *m, metrics_post_fn post, void *ud,
     struct plane_answer *ans);
+/*
+ * When to send next after metrics_send answered rc at now (monotonic ms):
+ * at once after a success, at retry_at while the plane's back-off runs,
+ * else (refused, or failed without a back-off, as when the body could not
+ * be built) at the next sample: never a retry at once in a loop.
+ */
+int64_t       metrics_next_send(enum plane_rc rc, int64_t now, int64_t retry_at,
+    int64_t next_sample);
 
 #endif

@@ -142,6 +142,19 @@ enqueue(struct traffic_agg *a, const struct traffic_point *p)
 	a->qn++;
 }
 
+/* Queues the open points of buckets before `before` and marks them closed. */
+static void
+close_before(struct traffic_agg *a, int64_t before)
+{
+	a->closed_before = before;
+	for (size_t i = 0; i < a->nopen;)
+		if (a->open[i].ts < before) {
+			enqueue(a, &a->open[i]);
+			a->open[i] = a->open[--a->nopen];
+		} else
+			i++;
+}
+
 void
 traffic_agg_add(struct traffic_agg *a, const struct traffic_line *l)
 {
@@ -155,14 +168,17 @@ traffic_agg_add(struct traffic_agg *a, const struct traffic_line *l)
 			p = &a->open[i];
 	if (p == NULL) {
 		if (a->nopen == TRAFFIC_OPEN_MAX) {
-			/* Too many at once: the oldest open point goes out early. */
-			size_t oldest = 0;
+			/* Too many at once: the oldest bucket closes early, for
+			 * real (its late lines go to a newer one), so no second
+			 * point of one key is ever queued. */
+			int64_t oldest = a->open[0].ts;
 
 			for (size_t i = 1; i < a->nopen; i++)
-				if (a->open[i].ts < a->open[oldest].ts)
-					oldest = i;
-			enqueue(a, &a->open[oldest]);
-			a->open[oldest] = a->open[--a->nopen];
+				if (a->open[i].ts < oldest)
+					oldest = a->open[i].ts;
+			close_before(a, oldest + TRAFFIC_STEP_S);
+			if (ts < a->closed_before)
+				ts = a->closed_before;
 		}
 		p = &a->open[a->nopen++];
 		memset(p, 0, sizeof(*p));
@@ -188,15 +204,18 @@ traffic_agg_close(struct traffic_agg *a, int64_t now_ms)
 	/* Bucket [ts, ts + step) closes once ts + step + grace <= now. */
 	int64_t before = (now_ms - TRAFFIC_GRACE_MS) / 1000 / TRAFFIC_STEP_S * TRAFFIC_STEP_S;
 
-	if (before <= a->closed_before)
+	if (before > a->closed_before) {
+		close_before(a, before);
 		return;
+	}
+	if (a->closed_before - before <= TRAFFIC_CLOCK_BACK_S)
+		return;	/* the same bucket, or a small step back: late lines wait */
+	/* The clock stepped back: every open point goes out and the mark
+	 * follows the clock (a point sent again replaces its key's row). */
+	log_warn("traffic: the clock went back %llds; open points sent, buckets restart",
+	    (long long)(a->closed_before - before));
+	close_before(a, INT64_MAX);
 	a->closed_before = before;
-	for (size_t i = 0; i < a->nopen;)
-		if (a->open[i].ts < before) {
-			enqueue(a, &a->open[i]);
-			a->open[i] = a->open[--a->nopen];
-		} else
-			i++;
 }
 
 cJSON *
@@ -259,7 +278,31 @@ file_reset(struct traffic_file *f)
 	f->fd = -1;
 	f->off = 0;
 	f->len = 0;
+	f->fpn = 0;
 	f->quiet_since = 0;
+}
+
+/* Remembers the bytes just before f->off (truncation check of drain). */
+static void
+fp_take(struct traffic_file *f)
+{
+	size_t  want = f->off < (off_t)sizeof(f->fp) ? (size_t)f->off : sizeof(f->fp);
+	ssize_t got = want > 0 ? pread(f->fd, f->fp, want, f->off - (off_t)want) : 0;
+
+	f->fpn = got == (ssize_t)want ? want : 0;
+}
+
+/* Whether the bytes before f->off are still those read there. */
+static bool
+fp_same(const struct traffic_file *f)
+{
+	char    now[sizeof(f->fp)];
+	ssize_t got;
+
+	if (f->fpn == 0)
+		return true;
+	got = pread(f->fd, now, f->fpn, f->off - (off_t)f->fpn);
+	return got == (ssize_t)f->fpn && memcmp(now, f->fp, f->fpn) == 0;
 }
 
 void
@@ -285,12 +328,16 @@ drain(struct traffic_file *f, traffic_line_fn fn, void *ud)
 	char        chunk[65536];
 	size_t      lines = 0;
 	ssize_t     got;
+	off_t       start;
 
-	if (fstat(f->fd, &st) == 0 && st.st_size < f->off) {
-		/* Truncated in place: from its start again. */
+	/* Truncated in place (copytruncate): shorter, or regrown past the old
+	 * offset already, which the bytes before it tell (they changed). */
+	if (fstat(f->fd, &st) == 0 && (st.st_size < f->off || !fp_same(f))) {
 		f->off = 0;
 		f->len = 0;
+		f->fpn = 0;
 	}
+	start = f->off;
 	while ((got = pread(f->fd, chunk, sizeof(chunk), f->off)) > 0) {
 		f->off += got;
 		for (ssize_t i = 0; i < got; i++) {
@@ -308,6 +355,8 @@ drain(struct traffic_file *f, traffic_line_fn fn, void *ud)
 			lines++;
 		}
 	}
+	if (f->off != start)
+		fp_take(f);
 	return lines;
 }
 
@@ -329,6 +378,7 @@ open_at(struct traffic_file *f, const char *path, bool at_end)
 	f->off = at_end ? st.st_size : 0;
 	f->len = 0;
 	f->quiet_since = 0;
+	fp_take(f);
 	return 0;
 }
 

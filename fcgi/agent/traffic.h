@@ -53,6 +53,7 @@
 #define TRAFFIC_STEP_S          10
 #define TRAFFIC_GRACE_MS        3000
 #define TRAFFIC_ROTATE_QUIET_MS 5000
+#define TRAFFIC_CLOCK_BACK_S    60	/* a larger step back of the clock restarts the buckets */
 #define TRAFFIC_LINE_MAX        2048
 #define TRAFFIC_OPEN_MAX        4096	/* open points (applications x buckets) */
 #define TRAFFIC_QUEUE_MAX       20000	/* 10 min of 300 busy applications (~11 MB when full) */
@@ -94,7 +95,8 @@ void traffic_agg_free(struct traffic_agg *a);
 /* Counts one line. */
 void traffic_agg_add(struct traffic_agg *a, const struct traffic_line *l);
 /* Queues the points of buckets that ended TRAFFIC_GRACE_MS before now_ms
- * (wall clock, ms). */
+ * (wall clock, ms).  A clock gone back more than TRAFFIC_CLOCK_BACK_S
+ * queues every open point and restarts the buckets at the new time. */
 void traffic_agg_close(struct traffic_agg *a, int64_t now_ms);
 /* The first max queued points as {"points": [...]} (NULL when none or out
  * of memory); *n how many. */
@@ -110,6 +112,8 @@ struct traffic_file {
 	off_t   off;
 	int64_t quiet_since;	/* rotated away: last growth (mono ms) */
 	size_t  len;		/* a partial line in buf */
+	size_t  fpn;		/* the fpn bytes before off, as last read: */
+	char    fp[64];		/* changed, the file was truncated and regrew */
 	char    buf[TRAFFIC_LINE_MAX];
 };
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -919,6 +920,37 @@ report_volumes(struct req *r)
  * hundred containers' per batch (the agent sends METRICS_BATCH, metrics.h). */
 #define MAX_METRIC_POINTS 5000
 
+/*
+ * A point's ts must lie within [now - 25 h, now + 5 min]: older than the
+ * 10 s points' 24 h (and the agent's queue) is of no use, and a row in the
+ * future would never expire.  NULL, or the message for sub "ts".
+ */
+#define POINT_PAST_S   (25 * 3600)
+#define POINT_FUTURE_S 300
+
+static const char *
+check_point_ts(const cJSON *item, const char **sub)
+{
+	const cJSON *ts = cJSON_GetObjectItemCaseSensitive(item, "ts");
+	double       t, now = (double)time(NULL);
+
+	*sub = "ts";
+	if (!cJSON_IsString(ts) || !json_time_epoch(ts->valuestring, &t))
+		return "must be an RFC 3339 timestamp";
+	if (t < now - POINT_PAST_S)
+		return "must be within the last 25 hours";
+	if (t > now + POINT_FUTURE_S)
+		return "must be at most 5 minutes ahead of the plane's clock";
+	return NULL;
+}
+
+static const char *
+check_metric_point(const cJSON *item, const cJSON *array, const char **sub)
+{
+	(void)array;
+	return check_point_ts(item, sub);
+}
+
 static const struct field host_point[] = {
 	{"ts", F_TIME, true, false, 0, 0, NULL},
 	{"cpu_percent", F_NUMBER, false, true, 0, 100, NULL},
@@ -939,8 +971,10 @@ static const struct field container_point[] = {
 	{"restarts", F_INT, false, true, 0, INT32_MAX, NULL},
 };
 static const struct field metrics_report[] = {
-	{"host", F_ARRAY, false, false, 0, MAX_METRIC_POINTS, NULL, FIELD_SUB(host_point)},
-	{"containers", F_ARRAY, false, false, 0, MAX_METRIC_POINTS, NULL, FIELD_SUB(container_point)},
+	{"host", F_ARRAY, false, false, 0, MAX_METRIC_POINTS, NULL, FIELD_SUB(host_point),
+	    .item_check = check_metric_point},
+	{"containers", F_ARRAY, false, false, 0, MAX_METRIC_POINTS, NULL, FIELD_SUB(container_point),
+	    .item_check = check_metric_point},
 };
 
 /* POST /agent/metrics {"host": [...], "containers": [...]}: answers how
@@ -1097,8 +1131,11 @@ check_traffic_point(const cJSON *item, const cJSON *array, const char **sub)
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(item, "latency_hist");
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "requests");
 	double       sum = 0;
+	const char  *m;
 
 	(void)array;
+	if ((m = check_point_ts(item, sub)) != NULL)
+		return m;
 	*sub = "latency_hist";
 	if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) > TRAFFIC_BUCKETS)
 		return "must be an array of at most 118 counts";

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "http.h"
@@ -59,12 +60,26 @@ json_detail(cJSON *details, const char *field, const char *message)
 	cJSON_AddItemToArray(details, it);
 }
 
-bool
-json_is_time(const char *s)
+static int
+digits(const char *s, int n)
 {
-	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
+	int v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+bool
+json_time_epoch(const char *s, double *out)
+{
+	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), a date of the calendar */
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	static const int  mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	const char       *t = s, *frac = NULL;
 	size_t            i;
+	int               y, mo, d, h, mi, sec, off = 0, dim;
+	struct tm         tm;
 
 	for (i = 0; shape[i]; i++) {
 		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) :
@@ -73,19 +88,54 @@ json_is_time(const char *s)
 	}
 	s += i;
 	if (*s == '.') {
+		frac = s;
 		s++;
 		if (!isdigit((unsigned char)*s))
 			return false;
 		while (isdigit((unsigned char)*s))
 			s++;
 	}
-	if (*s == 'Z' || *s == 'z')
-		return s[1] == '\0';
-	if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+	if (*s == 'Z' || *s == 'z') {
+		if (s[1] != '\0')
+			return false;
+	} else if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
 	    isdigit((unsigned char)s[2]) && s[3] == ':' && isdigit((unsigned char)s[4]) &&
-	    isdigit((unsigned char)s[5]) && s[6] == '\0')
-		return true;
-	return false;
+	    isdigit((unsigned char)s[5]) && s[6] == '\0') {
+		if (digits(s + 1, 2) > 15 || digits(s + 4, 2) > 59)
+			return false;
+		off = (digits(s + 1, 2) * 60 + digits(s + 4, 2)) * 60 * (*s == '-' ? -1 : 1);
+	} else
+		return false;
+	y = digits(t, 4);
+	mo = digits(t + 5, 2);
+	d = digits(t + 8, 2);
+	h = digits(t + 11, 2);
+	mi = digits(t + 14, 2);
+	sec = digits(t + 17, 2);
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60)
+		return false;
+	dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+	if (d > dim)
+		return false;
+	if (out != NULL) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		*out = (double)timegm(&tm) - off;
+		for (double scale = 0.1; frac != NULL && isdigit((unsigned char)*++frac); scale /= 10)
+			*out += (*frac - '0') * scale;
+	}
+	return true;
+}
+
+bool
+json_is_time(const char *s)
+{
+	return json_time_epoch(s, NULL);
 }
 
 static void check_fields(struct req *r, const char *prefix, const cJSON *obj,

@@ -149,5 +149,8 @@ void json_write_string(struct buf *b, const char *s);
 
 /* RFC 3339 check (what PostgreSQL's timestamptz input will also accept). */
 bool json_is_time(const char *s);
+/* An RFC 3339 time (json_is_time: a real calendar date, an offset of at most
+ * 15:59) as epoch seconds in *out (when not NULL); false if it is not one. */
+bool json_time_epoch(const char *s, double *out);
 
 #endif

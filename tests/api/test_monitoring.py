@@ -346,6 +346,19 @@ def test_a_resent_batch_is_accepted_once():
     assert_error(r, 400, "BAD_REQUEST", "host[0].ts")
     r = ag.call("POST", "/metrics", {"containers": [{"ts": _ts(t), "app_id": a["id"]}]})
     assert_error(r, 400, "BAD_REQUEST", "containers[0].instance_id")
+    # Not a calendar date: 400 naming it (not PostgreSQL's 22008).
+    r = ag.call("POST", "/metrics", {"host": [{"ts": _ts(t)}, {"ts": "2026-02-30T00:00:00Z"}]})
+    assert_error(r, 400, "BAD_REQUEST", "host[1].ts")
+    # Only within [now - 25 h, now + 5 min]: a row in the future never expires.
+    r = ag.call("POST", "/metrics", {"host": [{"ts": _ts(time.time() + 3600)}]})
+    assert_error(r, 400, "BAD_REQUEST", "host[0].ts")
+    r = ag.call("POST", "/metrics", {"containers": [{"ts": _ts(time.time() - 26 * 3600), "app_id": a["id"],
+                                                     "instance_id": "web-1"}]})
+    assert_error(r, 400, "BAD_REQUEST", "containers[0].ts")
+    # One instant twice in a batch (offsets apart): stored once, not a 500.
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S+01:00", time.gmtime(t + 3600 + 50))
+    r = ag.call("POST", "/metrics", {"host": [{"ts": _ts(t + 50)}, {"ts": iso}]})
+    assert r.status == 200 and r.data["host_inserted"] == 1, r
 
 
 def test_bad_from_to_step_are_400_naming_the_field():

@@ -172,6 +172,22 @@ def test_bad_input_names_the_field_and_other_tenants_see_nothing():
     bad["latency_hist"] = [1, 2]
     r = agent.call("POST", "/traffic", {"points": [bad]})
     assert_error(r, 400, "BAD_REQUEST", "points[0].latency_hist")
+    # Times: a calendar date, within [now - 25 h, now + 5 min] (a row in the future never expires).
+    r = agent.call("POST", "/traffic", {"points": [_point(a["id"], _ts(1)), _point(a["id"], "2026-02-30T00:00:00Z")]})
+    assert_error(r, 400, "BAD_REQUEST", "points[1].ts")
+    r = agent.call("POST", "/traffic", {"points": [_point(a["id"], _ts(-60))]})
+    assert_error(r, 400, "BAD_REQUEST", "points[0].ts")
+    r = agent.call("POST", "/traffic", {"points": [_point(a["id"], _ts(26 * 60))]})
+    assert_error(r, 400, "BAD_REQUEST", "points[0].ts")
+    # Two points of one key in a batch (also one instant written with two
+    # offsets): one row, the later point, not a 500 the agent would resend forever.
+    t = datetime.datetime.strptime(_ts(2), "%Y-%m-%dT%H:%M:%SZ")
+    plus1 = (t + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
+    pts = [_point(a["id"], _ts(2)), _point(a["id"], _ts(2), n2=3), _point(a["id"], plus1, n2=5)]
+    r = agent.call("POST", "/traffic", {"points": pts})
+    assert r.status == 200 and r.data["stored"] == 1, r
+    assert psql("SELECT requests FROM app_traffic WHERE application_id = '%s' AND ts = '%s'"
+                % (a["id"], _ts(2)), user="launcher_owner") == ["7"]
     other, _ = registered("trf")
     assert_error(other.get(base), 404, "NOT_FOUND")
     # An application of another server is not this agent's to report.

@@ -7,6 +7,7 @@ After wrk's N requests (some 404, some 500 by the test app's design), the
 traffic endpoint's totals are N and its status split is wrk's; its p99 is
 wrk's within 10 %.  Again with the log renamed and nginx told to reopen it
 (USR1) in the middle of the load: still exact."""
+import http.client
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ import time
 
 from lib import HTTP_PORT, REPO, STATE
 from test_agent_e2e import _wait
-from test_deploy_e2e import EdgeAgent, World, _app, _deploy, _have_fixtures
+from test_deploy_e2e import EdgeAgent, World, _app, _deploy, _have_fixtures, app_containers, engine
 from test_servers import scheduler
 
 LOG = os.path.join(STATE, "nginx", "logs", "traffic.log")
@@ -133,3 +134,26 @@ def test_a_rotation_during_the_load_loses_and_doubles_nothing():
     assert os.path.getsize(LOG + ".1") > 0 and os.path.getsize(LOG) > 0
     both = {k: got[0][k] + got[1][k] for k in got[0] if k != "p99_ms"}
     _check(w, a, both, since, p99=False)
+
+
+def test_the_503s_of_an_outage_are_counted():
+    """Its instance killed, the application's requests end in 502 (its own
+    site) or, on a host route, error_page 502 =503 @lnchr_unavailable: still
+    its traffic ($lnchr_app is set in each proxied location the agent writes;
+    $proxy_host is gone in the named location)."""
+    since = _since()
+    w, a = _served_app()
+    for c in app_containers(a["id"], all_=False):
+        engine("POST", "/containers/%s/kill" % c["Id"])
+    codes = []
+    for _ in range(20):
+        conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=10)
+        conn.request("GET", "/health", headers={"Host": a["hostname"]})
+        codes.append(conn.getresponse().status)
+        conn.close()
+    assert all(x >= 500 for x in codes), codes
+    want = {"requests": len(codes), "status_2xx": sum(200 <= x < 300 for x in codes), "status_3xx": 0,
+            "status_4xx": sum(400 <= x < 500 for x in codes), "status_5xx": sum(x >= 500 for x in codes)}
+    _wait("the traffic points of the outage", lambda: _totals(w, a, since)["requests"] >= len(codes), 40)
+    time.sleep(2)  # nothing more may come
+    assert _totals(w, a, since) == want, (_totals(w, a, since), want)

@@ -71,7 +71,8 @@ main(void)
 	    strstr(out, "location ^~ /.well-known/acme-challenge/ {\n        root /var/lib/a/acme-webroot;")
 	    != NULL, "plain server with the challenge location");
 	CHECK(strstr(out, "location ^~ /api {\n        return 503;") != NULL, "an app without a site: 503");
-	CHECK(strstr(out, "location ^~ / {\n        proxy_pass http://lnchr_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b;")
+	CHECK(strstr(out, "location ^~ / {\n        set $lnchr_app 0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b;\n"
+	    "        proxy_pass http://lnchr_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b;")
 	    != NULL && strstr(out, "error_page 502 =503 @lnchr_unavailable;") != NULL &&
 	    strstr(out, "location @lnchr_unavailable {") != NULL, "an app with a site: its upstream");
 	CHECK(strstr(out, "ssl") == NULL && strstr(out, "return 308") == NULL &&

@@ -117,5 +117,30 @@ main(void)
 	CHECK(m.q.len == 0 && last_host == 200 && last_ctrs == 0, "m.q.len == 0 && last_host == 200 && last_ctrs == 0");
 	CHECK(metrics_send(&m, fake_post, NULL, &ans) == PLANE_OK && posts == 3, "metrics_send(&m, fake_post, NULL, &ans) == PLANE_OK && posts == 3");
 	metrics_free(&m);
+
+	/* After a send: at once, after the back-off, or at the next sample
+	 * (a failure without a back-off, such as no body: no busy retry). */
+	CHECK(metrics_next_send(PLANE_OK, 1000, 0, 5000) == 1000, "a backlog goes on at once");
+	CHECK(metrics_next_send(PLANE_DOWN, 1000, 3000, 5000) == 3000, "down: after the back-off");
+	CHECK(metrics_next_send(PLANE_DOWN, 1000, 900, 5000) == 5000,
+	    "down without a back-off (out of memory): at the next sample");
+	CHECK(metrics_next_send(PLANE_REJECTED, 1000, 0, 5000) == 5000, "refused: at the next sample");
+
+	/* The clock stepped back an hour: sampling goes on; only the same slot is skipped. */
+	{
+		struct arena ar;
+
+		arena_init(&ar, 4096);
+		CHECK(metrics_init(&m, 100) == 0, "init");
+		metrics_sample(&m, NULL, &ar, false, 1700003600000, 10000);
+		metrics_sample(&m, NULL, &ar, false, 1700003605000, 10000);
+		CHECK(m.q.len == 1, "one point per slot");
+		metrics_sample(&m, NULL, &ar, false, 1700000000000, 10000);
+		metrics_sample(&m, NULL, &ar, false, 1700000010000, 10000);
+		CHECK(m.q.len == 3 && metrics_queue_at(&m.q, 2)->ts == 1700000010,
+		    "points again right after a backward step");
+		metrics_free(&m);
+		arena_free(&ar);
+	}
 	return unit_done("agent-metrics");
 }

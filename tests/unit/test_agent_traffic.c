@@ -93,6 +93,11 @@ tail_tests(void)
 	append(path, "t-1\n");
 	CHECK(traffic_tail_read(&t, 700 + TRAFFIC_ROTATE_QUIET_MS, count, &s) == 1 &&
 	    strcmp(s.last, "t-1") == 0, "a truncated file is read from its start");
+	/* Truncated and regrown past the old offset before the next read. */
+	CHECK(truncate(path, 0) == 0, "truncated");
+	append(path, "u-1\nu-2\n");
+	CHECK(traffic_tail_read(&t, 800 + TRAFFIC_ROTATE_QUIET_MS, count, &s) == 2 &&
+	    strcmp(s.last, "u-2") == 0, "a truncated file regrown past the offset: from its start");
 	traffic_tail_close(&t);
 	unlink(path);
 	unlink(rot);
@@ -169,6 +174,52 @@ main(void)
 	cJSON_Delete(b);
 	traffic_agg_ack(&a, 1);
 	CHECK(a.qn == 1 && a.queue[a.qhead].ts == 1010, "acknowledged points leave the queue");
+	traffic_agg_free(&a);
+
+	/* Too many open points: the oldest bucket closes for real, and a late
+	 * line for it goes to a newer bucket, never a second point of its key. */
+	CHECK(traffic_agg_init(&a) == 0, "init");
+	for (int i = 0; i < TRAFFIC_OPEN_MAX; i++) {
+		CHECK(parse("1000.5\t" APPHEX "\th\t200\t1\t0.001\t-", &l) == 0, "line");
+		snprintf(l.app, sizeof(l.app), "%08x-0000-0000-0000-000000000000", i);
+		l.t = i == 0 ? 1000.5 : 1010.5;
+		traffic_agg_add(&a, &l);
+	}
+	CHECK(a.nopen == TRAFFIC_OPEN_MAX && a.qn == 0, "all open");
+	snprintf(l.app, sizeof(l.app), "%08x-0000-0000-0000-000000000000", 99999);
+	traffic_agg_add(&a, &l);
+	CHECK(a.qn == 1 && a.queue[0].ts == 1000 && a.closed_before == 1010, "the oldest bucket evicted");
+	snprintf(l.app, sizeof(l.app), "%08x-0000-0000-0000-000000000000", 0);
+	l.t = 1001;
+	traffic_agg_add(&a, &l);
+	traffic_agg_close(&a, 1030000 + TRAFFIC_GRACE_MS);
+	{
+		int     dup = 0;
+		int64_t req = 0;
+
+		for (size_t i = 0; i < a.qn; i++) {
+			req += a.queue[i].requests;
+			for (size_t j = i + 1; j < a.qn; j++)
+				dup += a.queue[i].ts == a.queue[j].ts &&
+				    strcmp(a.queue[i].app, a.queue[j].app) == 0;
+		}
+		CHECK(dup == 0 && a.nopen == 0, "no two points of one key");
+		CHECK(req == TRAFFIC_OPEN_MAX + 2, "every line counted once");
+	}
+	traffic_agg_free(&a);
+
+	/* The clock steps back an hour: points flow again at once. */
+	CHECK(traffic_agg_init(&a) == 0, "init");
+	CHECK(parse("4600.5\t" APPHEX "\th\t200\t1\t0.001\t-", &l) == 0, "line");
+	traffic_agg_add(&a, &l);
+	traffic_agg_close(&a, 4600000);	/* an hour fast */
+	l.t = 1000.5;
+	traffic_agg_close(&a, 1000000);	/* fixed */
+	traffic_agg_add(&a, &l);
+	CHECK(a.qn == 1 && a.queue[0].ts == 4600 && a.nopen == 1 && a.open[0].ts == 1000,
+	    "the open point sent, a new one at the corrected time");
+	traffic_agg_close(&a, 1010000 + TRAFFIC_GRACE_MS);
+	CHECK(a.qn == 2 && a.queue[1].ts == 1000, "and it closes within its grace");
 	traffic_agg_free(&a);
 
 	tail_tests();

@@ -38,6 +38,10 @@ main(void)
 		{"2024-01-15T10:30:00Z", 1}, {"2024-01-15T10:30:00.123Z", 1},
 		{"2024-01-15T10:30:00+02:00", 1}, {"2024-01-15 10:30:00Z", 0},
 		{"2024-01-15", 0}, {"2024-01-15T10:30:00", 0}, {"tomorrow", 0},
+		{"2026-02-30T00:00:00Z", 0}, {"2026-13-01T00:00:00Z", 0}, {"2026-04-31T00:00:00Z", 0},
+		{"2026-01-01T24:00:00Z", 0}, {"2026-01-01T00:00:00+16:00", 0},
+		{"2024-02-29T23:59:59Z", 1}, {"2023-02-29T00:00:00Z", 0}, {"1900-02-29T00:00:00Z", 0},
+		{"2000-02-29T00:00:00Z", 1},
 	};
 	struct arena a;
 	int64_t      v;
@@ -56,6 +60,12 @@ main(void)
 		CHECK(util_is_email(emails[i].s) == emails[i].ok, emails[i].s);
 	for (size_t i = 0; i < sizeof(times) / sizeof(*times); i++)
 		CHECK(json_is_time(times[i].s) == times[i].ok, times[i].s);
+	{
+		double t;
+
+		CHECK(json_time_epoch("2023-11-14T23:13:20.25+01:00", &t) && t == 1700000000.25,
+		    "an offset time as epoch seconds");
+	}
 	CHECK(util_snprintf(buf, sizeof(buf), "%s", "1234567") == 7, "snprintf fits");
 	CHECK(util_snprintf(buf, sizeof(buf), "%s", "12345678") == -1, "snprintf truncation is an error");
 	CHECK(err_status(ERR_NOT_FOUND) == 404 && strcmp(err_code(ERR_NOT_FOUND), "NOT_FOUND") == 0, "err 404");
