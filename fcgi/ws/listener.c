@@ -115,10 +115,14 @@ DB_STMT st_tail_traffic = {"ws_tail_traffic",
     "SELECT coalesce((SELECT min(id) - 1 FROM (SELECT id FROM app_traffic WHERE application_id = $1::uuid"
     " ORDER BY id DESC LIMIT $2::int) x HAVING $2::int > 0),"
     " (SELECT max(id) FROM app_traffic WHERE application_id = $1::uuid), 0)"};
+/* Notifications: $2 = 0 starts after the last one made before the stream
+ * was admitted ($3, epoch ms): one made between the client's "open" and
+ * this read is the stream's, not the past's. */
 DB_STMT st_tail_notif = {"ws_tail_notif",
     "SELECT coalesce((SELECT min(seq) - 1 FROM (SELECT seq FROM notifications WHERE user_id = $1::uuid"
     " ORDER BY seq DESC LIMIT $2::int) x HAVING $2::int > 0),"
-    " (SELECT max(seq) FROM notifications WHERE user_id = $1::uuid), 0)"};
+    " (SELECT max(seq) FROM notifications WHERE user_id = $1::uuid"
+    " AND created_at < to_timestamp($3::bigint / 1000.0)), 0)"};
 
 /* ------------------------------------------------------------ the queue */
 
@@ -336,10 +340,12 @@ fetch(struct ws_listener *l, struct reader *rd, const struct ws_fetch *f)
 		}
 	}
 	if (ok && tail != NULL && f->tail != 0) {
-		char n[24];
+		char n[24], at[24];
 
 		util_snprintf(n, sizeof(n), "%lld", (long long)(f->tail < 0 ? 0 : f->tail));
-		ok = db_run(&r, tail, &res, f->key, n) == ERR_OK &&
+		util_snprintf(at, sizeof(at), "%lld", (long long)f->admitted_ms);
+		ok = (tail == &st_tail_notif ? db_run(&r, tail, &res, f->key, n, at) :
+		    db_run(&r, tail, &res, f->key, n)) == ERR_OK &&
 		    util_parse_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &from) == 0;
 	}
 	util_snprintf(after, sizeof(after), "%lld", (long long)from);

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
@@ -60,6 +61,7 @@ struct source {
 	int64_t queued;			/* greatest id queued */
 	int64_t sent;			/* greatest id sent: the cursor */
 	int64_t tail;			/* first page: the last tail rows (-1: none) */
+	int64_t admitted_ms;		/* when its stream was admitted (epoch ms) */
 	bool    syncing;		/* reading its backlog */
 	bool    asked;			/* a page is on its way */
 	char    final[16];		/* a deployment's final status */
@@ -201,6 +203,7 @@ ask(struct stream *st, int i)
 	memcpy(f->tenant_id, st->c->who.tenant_id, sizeof(f->tenant_id));
 	f->after = s->queued;
 	f->tail = s->tail;
+	f->admitted_ms = s->admitted_ms;
 	f->limit = STREAM_PAGE;
 	s->tail = 0;
 	s->asked = true;
@@ -544,6 +547,10 @@ stream_new(struct ws_conn *c, enum kind kind)
 static void
 source_init(struct source *s, char topic, const char *key, const char *label)
 {
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->admitted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	s->topic = topic;
 	util_snprintf(s->key, sizeof(s->key), "%s", key);
 	util_snprintf(s->label, sizeof(s->label), "%s", label ? label : "");

@@ -53,6 +53,7 @@ struct ws_fetch {
 	char             tenant_id[WS_ID_LEN + 1];
 	int64_t          after;		/* rows with a greater id */
 	int64_t          tail;		/* > 0: start at the last tail rows instead */
+	int64_t          admitted_ms;	/* when the stream was admitted (epoch ms) */
 	int              limit;
 };
 
