@@ -245,7 +245,12 @@ BEGIN
 	-- deliveries: serialise per (rule, resource) first, in rule order (no
 	-- deadlock); in READ COMMITTED the INSERT's snapshot, taken after the
 	-- lock, sees what the previous holder committed.
-	IF NEW.event <> 'metric.resolved' THEN
+	-- A metric rule's fire is held back by its evaluator's own cooldown
+	-- (alert_rules_evaluate, sql/041, on the same clock as its state): not
+	-- again here, where the previous delivery's insert time could differ
+	-- from the evaluator's tick by a few seconds and drop a fire it let
+	-- through.
+	IF NEW.event NOT IN ('metric.resolved', 'metric.threshold') THEN
 		FOR rid IN SELECT r.id FROM alert_rules r
 		            WHERE r.tenant_id = NEW.tenant_id AND r.enabled AND r.cooldown_seconds > 0
 		              AND (r.project_id IS NULL OR r.project_id = NEW.project_id)
@@ -268,7 +273,8 @@ BEGIN
 	   AND CASE WHEN NEW.event IN ('metric.threshold', 'metric.resolved')
 	            THEN r.id::text = NEW.payload ->> 'rule_id'
 	            ELSE r.event = NEW.event END
-	   AND (NEW.event = 'metric.resolved' OR r.cooldown_seconds = 0 OR NOT EXISTS (
+	   AND (NEW.event IN ('metric.resolved', 'metric.threshold') OR r.cooldown_seconds = 0
+	        OR NOT EXISTS (
 		SELECT 1 FROM alert_deliveries d
 		 WHERE d.tenant_id = r.tenant_id AND d.rule_id = r.id
 		   AND d.resource_id IS NOT DISTINCT FROM NEW.resource_id

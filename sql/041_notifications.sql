@@ -445,3 +445,19 @@ END $$;
 REVOKE ALL ON FUNCTION alert_rules_evaluate(integer), alert_metric_series(uuid, text, uuid, timestamptz,
 	integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION alert_rules_evaluate(integer) TO launcher_maint;
+
+-- A rule whose condition changes, or that is disabled or enabled again,
+-- starts over: the state of what it watched before (firing, its cooldown)
+-- belongs to the old condition, and a fire long past must not be
+-- "resolved" when it is enabled again.  The rule's own tenant: RLS on the
+-- caller's update already holds the row to it.
+CREATE FUNCTION alert_rule_state_reset() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
+BEGIN
+	DELETE FROM alert_rule_state WHERE tenant_id = NEW.tenant_id AND rule_id = NEW.id;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION alert_rule_state_reset() FROM PUBLIC;
+CREATE TRIGGER alert_rules_state_reset AFTER UPDATE OF condition, enabled ON alert_rules
+	FOR EACH ROW WHEN (OLD.condition IS DISTINCT FROM NEW.condition OR OLD.enabled <> NEW.enabled)
+	EXECUTE FUNCTION alert_rule_state_reset();

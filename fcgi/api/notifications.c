@@ -176,16 +176,18 @@ prefs_put(struct req *r)
 }
 
 const struct route api_notification_routes[] = {
-	{.methods = HTTP_GET, .pattern = "/notifications", .fn = list},
-	{.methods = HTTP_GET, .pattern = "/notifications/unread-count", .fn = unread_count},
-	{.methods = HTTP_GET, .pattern = "/notifications/preferences", .fn = prefs_respond},
+	{.methods = HTTP_GET, .pattern = "/notifications", .fn = list, .flags = ROUTE_NO_PROJECT_KEY},
+	{.methods = HTTP_GET, .pattern = "/notifications/unread-count", .fn = unread_count,
+	    .flags = ROUTE_NO_PROJECT_KEY},
+	{.methods = HTTP_GET, .pattern = "/notifications/preferences", .fn = prefs_respond,
+	    .flags = ROUTE_NO_PROJECT_KEY},
 	{.methods = HTTP_PUT, .pattern = "/notifications/preferences", .fn = prefs_put,
-	    .audit = "notification.preferences"},
+	    .audit = "notification.preferences", .flags = ROUTE_NO_PROJECT_KEY},
 	{.methods = HTTP_POST, .pattern = "/notifications/read-all", .fn = read_all,
-	    .audit = "notification.read_all"},
+	    .audit = "notification.read_all", .flags = ROUTE_NO_PROJECT_KEY},
 	{.methods = HTTP_POST, .pattern = "/notifications/:id/read", .fn = read_one,
-	    .audit = "notification.read"},
+	    .audit = "notification.read", .flags = ROUTE_NO_PROJECT_KEY},
 	{.methods = HTTP_DELETE, .pattern = "/notifications/:id", .fn = del,
-	    .audit = "notification.delete"},
+	    .audit = "notification.delete", .flags = ROUTE_NO_PROJECT_KEY},
 	{0},
 };

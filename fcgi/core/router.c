@@ -145,8 +145,10 @@ authorise(struct req *r, const struct route *rt)
 		return http_error(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
 	if (r->who.role < rt->min_role)
 		return http_error(r, ERR_FORBIDDEN, "insufficient permissions");
-	/* Tenant administration is out of reach of a key bound to one project. */
-	if (rt->min_role >= ROLE_ADMIN && r->who.key_project_id != NULL)
+	/* Tenant administration, and a user's data across projects, is out
+	 * of reach of a key bound to one project. */
+	if ((rt->min_role >= ROLE_ADMIN || rt->flags & ROUTE_NO_PROJECT_KEY) &&
+	    r->who.key_project_id != NULL)
 		return http_error(r, ERR_FORBIDDEN, "a project-bound service key cannot do this");
 	return ERR_OK;
 }

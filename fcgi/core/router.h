@@ -43,6 +43,10 @@ enum route_flags {
 	/* A 4xx answer still commits what the handler wrote (a wrong one-time
 	 * code's attempt must count); 5xx always rolls back. */
 	ROUTE_COMMIT_REFUSAL = 1 << 7,
+	/* The caller's own user data across projects (notifications): out of
+	 * reach of a service key bound to one project, as tenant
+	 * administration is. */
+	ROUTE_NO_PROJECT_KEY = 1 << 8,
 };
 
 struct route {

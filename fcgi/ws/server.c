@@ -286,7 +286,7 @@ static const struct ws_route routes[] = {
 	{"/ws/servers/:id/metrics", WS_AUTH_USER, "GET /servers/:id/status",
 	    &stream_server_metrics},
 	{"/ws/logs", WS_AUTH_NONE, NULL, &stream_unified},
-	{"/ws/notifications", WS_AUTH_USER, "GET /auth/me", &stream_notifications},
+	{"/ws/notifications", WS_AUTH_USER, "GET /notifications", &stream_notifications},
 	/* Terminals (term.c): the client is admitted as the session's own
 	 * POST /<target>s/:id/terminal, which only its row names. */
 	{"/ws/terminal/:sessionId", WS_AUTH_NONE, NULL, &ws_term_client},

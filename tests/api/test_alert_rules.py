@@ -96,8 +96,17 @@ def test_a_cpu_rule_fires_once_after_for_seconds_respects_its_cooldown_and_resol
     psql("UPDATE alert_rule_state SET fired_at = now() - interval '301 seconds' WHERE rule_id = '%s'" % rule,
          user="launcher_owner")
     scheduler()
-    assert [e["event"] for e in _events(c, rule)] == ["metric.threshold", "metric.resolved",
-                                                      "metric.threshold"]
+    fired = ["metric.threshold", "metric.resolved", "metric.threshold"]
+    assert [e["event"] for e in _events(c, rule)] == fired
+    # Disabled while firing and enabled again: it starts over, no
+    # "resolved" for the fire of before.
+    assert c.put("/alerts/rules/" + rule, {"enabled": False}).status == 200
+    assert psql("SELECT count(*) FROM alert_rule_state WHERE rule_id = '%s'" % rule,
+                user="launcher_owner") == ["0"]
+    assert c.put("/alerts/rules/" + rule, {"enabled": True}).status == 200
+    _app_cpu(c, a, s, _span(60, 0, 10))
+    scheduler()
+    assert [e["event"] for e in _events(c, rule)] == fired
 
 
 def test_a_server_rule_needs_points_covering_for_seconds_and_ignores_flapping_and_stale_series():

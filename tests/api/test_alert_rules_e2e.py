@@ -51,7 +51,7 @@ def _ticks_until(what, rule, n, timeout=TIMEOUT):
 
 def test_a_cpu_rule_on_a_busy_container_fires_once_respects_its_cooldown_and_resolves():
     if not _have_fixtures():
-        return
+        raise AssertionError("fixtures missing (FIXTURE_REGISTRY_WEB_V1): run through tests/run.sh")
     w = RulesWorld.get()
     a = _app(w, name="busy" + uuid.uuid4().hex[:6], start_command=BUSY, cpu_limit=0.5)
     _deploy(w, a)

@@ -227,3 +227,28 @@ def test_ws_pushes_each_new_notification_to_its_user_only_and_resumes_with_since
     r = WS(c.tenant, "/ws/notifications?since=x", token=viewer.token)
     ev = r.opened()
     assert ev["event"] == "refused" and ev["status"] == 400, ev
+
+
+def test_a_key_bound_to_one_project_cannot_read_its_creators_notifications():
+    """Notifications are their user's across projects: a service key bound to
+    one project is refused (403) on every route and on the stream, as for
+    tenant administration; an unbound key of the same user reads them."""
+    from lib import make_key
+    from test_ws import _status
+    c, s, p, a, agent = _world("ntkey")
+    _deploy(c, a, agent, "failed")
+    bound = make_key(c, scopes=["read", "write"], project_id=p["id"])["key"]
+    k = Client(c.tenant, key=bound)
+    note = _notes(c)[0]
+    for r in (k.get("/notifications"), k.get("/notifications/unread-count"),
+              k.get("/notifications/preferences"),
+              k.put("/notifications/preferences", {"deployment.failed": {"in_app": False}}),
+              k.post("/notifications/read-all"), k.post("/notifications/%s/read" % note["id"]),
+              k.delete("/notifications/" + note["id"])):
+        assert_error(r, 403, "FORBIDDEN")
+    st, body = _status(c.tenant, {"x-lnchr-key": bound}, "/%s/ws/notifications" % c.tenant)
+    assert st == 403, (st, body)
+    assert _notes(c)[0]["read"] is False and len(_notes(c)) == 1
+    free = Client(c.tenant, key=make_key(c, scopes=["read"])["key"])
+    r = free.get("/notifications")
+    assert r.status == 200 and [n["id"] for n in r.data] == [note["id"]], r

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 
-from lib import HTTP_PORT, REPO, STATE
+from lib import HTTP_PORT, REPO, STATE, Skip
 from test_agent_e2e import _wait
 from test_deploy_e2e import EdgeAgent, World, _app, _deploy, _have_fixtures, app_containers, engine
 from test_servers import scheduler
@@ -98,7 +98,10 @@ def _check(w, a, got, since, p99=True):
     r = w.c.get("/monitoring/applications/%s/traffic?from=%s&step=86400" % (a["id"], since))
     assert r.status == 200 and len(r.data) >= 1, r
     day = max(r.data, key=lambda x: x["requests"])
-    if p99 and day["requests"] == want["requests"]:
+    if p99:
+        if day["requests"] != want["requests"] and sum(x["requests"] for x in r.data) == want["requests"]:
+            raise Skip("the run crossed midnight UTC: its requests are in two day buckets")
+        assert day["requests"] == want["requests"], (r.data, want)
         assert abs(day["latency_p99_ms"] - got["p99_ms"]) <= 0.10 * got["p99_ms"], (day, got)
     return day
 
