@@ -42,6 +42,7 @@ static const struct route *const sections[] = {
 	api_deployment_routes,
 	api_database_routes,
 	api_terminal_routes,	/* a terminal's client: as its session's POST (term.c) */
+	api_notification_routes,
 };
 
 static struct worker w;
