@@ -275,13 +275,15 @@ if [ "$#" -eq 0 ] && [ -n "${LAUNCHER_TEST_REGISTRY:-}" ] && [ -n "${FIXTURE_REG
 fi
 
 # 4. API tests through nginx.  The WebSocket tests drive the npm ws client
-# (pinned in tests/tools/package-lock.json): installed there with npm ci
-# when missing or older than the lock, as tests/lint.sh installs Redocly.
+# and the error tracking tests the unmodified @sentry/node SDK (both pinned
+# in tests/tools/package-lock.json): installed there with npm ci when
+# missing or older than the lock, as tests/lint.sh installs Redocly.
 if [ ! -f tests/tools/node_modules/ws/package.json ] ||
+	[ ! -f tests/tools/node_modules/@sentry/node/package.json ] ||
 	[ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
 	if ! command -v npm > /dev/null 2>&1 ||
 		! npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error > /dev/null; then
-		echo "run: npm ci in tests/tools failed (the ws client of the WebSocket tests needs Node.js >= 20 with npm)"
+		echo "run: npm ci in tests/tools failed (the ws client and @sentry/node of the API tests need Node.js >= 20 with npm)"
 	fi
 fi
 tmp=$(mktemp)

@@ -181,12 +181,15 @@ DOCKER_SOCK=/var/run/docker.sock
 # (tests/lib/radosgw.sh).
 # prometheus: only its promtool, which checks the plane's GET /metrics scrape
 # (tests/api/test_plane_metrics.py); Debian packages it with the server.
+# python3-sentry-sdk: one of the two unmodified Sentry SDKs the error
+# tracking tests report with (tests/api/test_issues_sdk.py; the other is
+# @sentry/node from npm, tests/tools).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble
-          radosgw ceph-mon ceph-osd prometheus)
+          radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
 # dnscheck, backup and notify are optional: they are started (and get a pid file)
