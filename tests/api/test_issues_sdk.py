@@ -197,7 +197,8 @@ def test_a_resolved_issue_that_recurs_reopens_and_emits_issue_regressed():
     exc = [{"do": "exception", "type": "TypeError", "fn": "chargeCard", "sites": 1}]
     _sdk(PYTHON, dsn, exc)
     [issue] = _grouped(c, p, 1)
-    assert _notifications(c, "issue.new") and not _notifications(c, "issue.regressed")
+    _wait("issue.new notification", lambda: _notifications(c, "issue.new"))
+    assert not _notifications(c, "issue.regressed")
     r = c.put("/issues/" + issue["id"], {"status": "resolved"})
     assert r.status == 200 and r.data["status"] == "resolved", r
     # The same code fails again (the application restarted: a new process).
