@@ -6,12 +6,14 @@ as the SDKs send it (gzip and deflate bodies, X-Sentry-Auth or
 bomb against the pool's memory, the CORS preflight, and
 GET/PUT /projects/:id/error-tracking."""
 import gzip
+import http.client
 import json
 import os
 import uuid
 import zlib
 
-from lib import STATE, assert_error, new_project, new_user, psql, registered, request
+import lib
+from lib import HTTPS_PORT, STATE, assert_error, new_project, new_user, psql, registered, request
 from test_applications import _app
 from test_servers import _server
 
@@ -92,6 +94,28 @@ def test_deflate_zlib_and_raw_and_newline_items_query_key():
         ids.append(eid)
     for eid in ids:
         assert len(_raw(eid)) == 1
+
+
+def test_a_chunked_body_without_content_type_as_sentry_node_sends_it():
+    c, p, et = _setup()
+    eid = uuid.uuid4().hex
+    body = _envelope({"event_id": eid, "message": "chunked"}, eid, length=False)
+    conn = http.client.HTTPSConnection("localhost", HTTPS_PORT, context=lib._ctx, timeout=30)
+    try:
+        conn.putrequest("POST", "/%s/api/%s/envelope/?sentry_version=7&sentry_key=%s"
+                        % (c.tenant, et["dsn_id"], et["public_key"]), skip_accept_encoding=True)
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for i in range(0, len(body), 40):
+            part = body[i:i + 40]
+            conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+        conn.send(b"0\r\n\r\n")
+        r = conn.getresponse()
+        status, answer = r.status, r.read()
+    finally:
+        conn.close()
+    assert status == 200 and json.loads(answer) == {"id": eid}, (status, answer)
+    assert len(_raw(eid)) == 1
 
 
 def test_store_takes_a_plain_event_and_generates_a_missing_id():
