@@ -75,9 +75,24 @@ hash_add(crypto_hash_sha256_state *h, const char *s)
 	crypto_hash_sha256_update(h, (const unsigned char *)s, strlen(s) + 1);
 }
 
-/* The exceptions of ev into out (oldest first, the main one last). */
+static const char *message_of(const cJSON *ev, bool for_grouping);
+
+/* A synthetic exception (@sentry/node's captureMessage: no type, the
+ * message as its value, the call site's stack) of an event with a message:
+ * the event groups and is titled by its message. */
+static bool
+synthetic(const cJSON *ev, const cJSON *exc)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(exc, "mechanism");
+
+	return cJSON_IsObject(m) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "synthetic")) &&
+	    message_of(ev, false) != NULL;
+}
+
+/* The exceptions of ev into out (oldest first, the main one last);
+ * grouping: without the synthetic ones. */
 static int
-exceptions(const cJSON *ev, const cJSON **out)
+exceptions(const cJSON *ev, const cJSON **out, bool grouping)
 {
 	const cJSON *x = cJSON_IsObject(ev) ? cJSON_GetObjectItemCaseSensitive(ev, "exception") : NULL;
 	const cJSON *it;
@@ -87,10 +102,10 @@ exceptions(const cJSON *ev, const cJSON **out)
 		x = cJSON_GetObjectItemCaseSensitive(x, "values");
 	else if (cJSON_IsObject(x)) {
 		out[0] = x;
-		return str(x, "type") || str(x, "value") ? 1 : 0;
+		return (str(x, "type") || str(x, "value")) && !(grouping && synthetic(ev, x)) ? 1 : 0;
 	}
 	cJSON_ArrayForEach(it, x) {
-		if (!cJSON_IsObject(it))
+		if (!cJSON_IsObject(it) || (grouping && synthetic(ev, it)))
 			continue;
 		if (n == EXC_MAX)	/* keep the newest: shift the oldest out */
 			memmove(out, out + 1, (EXC_MAX - 1) * sizeof(*out)), n--;
@@ -174,7 +189,7 @@ static void
 hash_default(crypto_hash_sha256_state *h, struct arena *a, const cJSON *ev)
 {
 	const cJSON *exc[EXC_MAX], *f;
-	int          n = exceptions(ev, exc);
+	int          n = exceptions(ev, exc, true);
 	bool         any_in_app = false, any = false;
 	const char  *msg;
 
@@ -402,9 +417,10 @@ tags_of(const cJSON *ev)
 	return o;
 }
 
-/* The last max objects of list (an array, or {"values": [...]}). */
+/* The last max objects of list (an array, or {"values": [...]}), without
+ * their member drop (NULL: none). */
 static cJSON *
-tail_of(const cJSON *list, int max)
+tail_of(const cJSON *list, int max, const char *drop)
 {
 	cJSON       *out = cJSON_CreateArray();
 	const cJSON *x;
@@ -416,9 +432,15 @@ tail_of(const cJSON *list, int max)
 		return out;
 	n = cJSON_GetArraySize(list);
 	skip = n > max ? n - max : 0;
-	cJSON_ArrayForEach(x, list)
-		if (skip-- <= 0 && cJSON_IsObject(x))
-			cJSON_AddItemToArray(out, cJSON_Duplicate(x, true));
+	cJSON_ArrayForEach(x, list) {
+		cJSON *c;
+
+		if (skip-- > 0 || !cJSON_IsObject(x) || (c = cJSON_Duplicate(x, true)) == NULL)
+			continue;
+		if (drop != NULL)
+			cJSON_DeleteItemFromObjectCaseSensitive(c, drop);
+		cJSON_AddItemToArray(out, c);
+	}
 	return out;
 }
 
@@ -437,7 +459,7 @@ exception_data(const cJSON *const *exc, int n)
 		cJSON_AddItemToObject(e, "module", module ? cJSON_CreateString(module) :
 		    cJSON_CreateNull());
 		add_copy(e, "mechanism", obj(exc[i], "mechanism"));
-		cJSON_AddItemToObject(st, "frames", tail_of(frames_of(exc[i]), FP_FRAMES_MAX));
+		cJSON_AddItemToObject(st, "frames", tail_of(frames_of(exc[i]), FP_FRAMES_MAX, "vars"));
 		cJSON_AddItemToObject(e, "stacktrace", st);
 		cJSON_AddItemToArray(out, e);
 	}
@@ -457,7 +479,7 @@ data_of(const cJSON *ev, const cJSON *const *exc, int n)
 	for (size_t i = 0; i < sizeof(objects) / sizeof(*objects); i++)
 		add_copy(d, objects[i], obj(ev, objects[i]));
 	cJSON_AddItemToObject(d, "breadcrumbs", tail_of(cJSON_GetObjectItemCaseSensitive(ev,
-	    "breadcrumbs"), FP_BREADCRUMBS_MAX));
+	    "breadcrumbs"), FP_BREADCRUMBS_MAX, NULL));
 	for (size_t i = 0; i < sizeof(strings) / sizeof(*strings); i++)
 		if (str(ev, strings[i]) != NULL)
 			cJSON_AddStringToObject(d, strings[i], str(ev, strings[i]));
@@ -474,14 +496,15 @@ data_of(const cJSON *ev, const cJSON *const *exc, int n)
 int
 fp_event_read(struct arena *a, const cJSON *ev, struct fp_event *e)
 {
-	const cJSON *exc[EXC_MAX], *top;
-	int          n;
+	const cJSON *exc[EXC_MAX], *all[EXC_MAX], *top;
+	int          n, n_all;
 	const char  *msg, *tx;
 
 	if (!cJSON_IsObject(ev))
 		return -1;
 	memset(e, 0, sizeof(*e));
-	n = exceptions(ev, exc);
+	n = exceptions(ev, exc, true);
+	n_all = exceptions(ev, all, false);
 	fingerprint(a, ev, e->fingerprint);
 	msg = message_of(ev, false);
 	e->title = "<unlabeled event>";
@@ -506,7 +529,7 @@ fp_event_read(struct arena *a, const cJSON *ev, struct fp_event *e)
 	e->release = str(ev, "release");
 	e->environment = str(ev, "environment");
 	e->timestamp = timestamp_of(ev);
-	e->data = data_of(ev, exc, n);
+	e->data = data_of(ev, all, n_all);
 	return 0;
 }
 

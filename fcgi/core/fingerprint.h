@@ -15,7 +15,9 @@
  *      a ":line[:col]" suffix or query string) and its function, never a
  *      line or column number.  When no frame of the event is marked
  *      in_app, every frame counts; an exception without frames adds its
- *      normalised value instead;
+ *      normalised value instead.  A synthetic exception (mechanism
+ *      synthetic: @sentry/node's captureMessage) of an event that has a
+ *      message does not count: the event is a message event;
  *   3. else the normalised message (fp_normalise): the template
  *      (logentry.message / message.message) when the SDK sent one, else the
  *      formatted text (message as a string, message.formatted,
@@ -36,7 +38,8 @@
 #define FP_CULPRIT_MAX 500
 #define FP_MESSAGE_MAX 8192
 /* Frames kept per exception and breadcrumbs per event in data (the last
- * ones: closest to the error). */
+ * ones: closest to the error).  A frame's "vars" (local variables, which
+ * Python SDKs send) are not kept. */
 #define FP_FRAMES_MAX      250
 #define FP_BREADCRUMBS_MAX 100
 

@@ -176,6 +176,12 @@ test_messages(void)
 	fp_of("{\"logentry\":{\"message\":\"payment %s failed\",\"formatted\":\"payment 7 failed\"}}", a3);
 	fp_of("{\"logentry\":{\"message\":\"payment %s failed\",\"formatted\":\"payment x failed\"}}", a2);
 	CHECK(strcmp(a3, a2) == 0, "logentry: the template groups");
+	/* @sentry/node's captureMessage: a synthetic exception beside the message. */
+	fp_of("{\"message\":\"payment 5 failed for 'eve'\",\"exception\":{\"values\":[{\"value\":"
+	    "\"payment 5 failed for 'eve'\",\"mechanism\":{\"type\":\"generic\",\"synthetic\":true},"
+	    "\"stacktrace\":{\"frames\":[{\"filename\":\"/app/a.js\",\"function\":\"f\",\"in_app\":true}]}}]}}",
+	    a3);
+	CHECK(strcmp(a1, a3) == 0, "a synthetic exception beside a message: a message event");
 	fp_of("{\"message\":\"refund 1 failed\"}", a3);
 	CHECK(strcmp(a1, a3) != 0, "another message, another fingerprint");
 }
@@ -224,7 +230,8 @@ test_fields(void)
 	    "\"server_name\":\"web1\",\"exception\":{\"values\":[{\"type\":\"ValueError\","
 	    "\"value\":\"bad id 42\\nsecond line\",\"stacktrace\":{\"frames\":["
 	    "{\"module\":\"lib\",\"function\":\"call\"},"
-	    "{\"module\":\"shop.api\",\"function\":\"get\",\"in_app\":true,\"lineno\":3},"
+	    "{\"module\":\"shop.api\",\"function\":\"get\",\"in_app\":true,\"lineno\":3,"
+	    "\"vars\":{\"password\":\"hunter2\"}},"
 	    "{\"module\":\"lib2\",\"function\":\"inner\"}]}}]}}", &e) == 0, "an event reads");
 	CHECK(strcmp(e.title, "ValueError: bad id 42") == 0, "title: type: value's first line");
 	CHECK(strcmp(e.culprit, "shop.api in get") == 0, "culprit: the top in-app frame");
@@ -242,8 +249,8 @@ test_fields(void)
 	    "the frames stored, all of them");
 	s = cJSON_PrintUnformatted(e.data);
 	CHECK(s && strstr(s, "\"sdk\":{\"name\":\"sentry.python\",\"version\":\"1.9\"}") &&
-	    strstr(s, "\"user\":{\"id\":\"7\"}") && strstr(s, "\"server_name\":\"web1\""),
-	    "sdk, user, server_name stored");
+	    strstr(s, "\"user\":{\"id\":\"7\"}") && strstr(s, "\"server_name\":\"web1\"") &&
+	    !strstr(s, "hunter2"), "sdk, user, server_name stored; frame vars not");
 	cJSON_free(s);
 	cJSON_Delete(e.data);
 
