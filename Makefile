@@ -39,7 +39,8 @@ CORE_SRC  := $(wildcard fcgi/core/*.c)
 API_SRC   := $(wildcard fcgi/api/*.c)
 LIB_OBJ   := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(API_SRC))
 BINS      := $(BUILD)/bin/launcher-fcgi $(BUILD)/bin/launcher-admin $(BUILD)/bin/launcher-scheduler \
-             $(BUILD)/bin/launcher-dnscheck $(BUILD)/bin/launcher-backup $(BUILD)/bin/launcher-notify
+             $(BUILD)/bin/launcher-dnscheck $(BUILD)/bin/launcher-backup $(BUILD)/bin/launcher-notify \
+             $(BUILD)/bin/launcher-issues
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 STACK     := conf/stack/launcher-stack.sh
@@ -97,6 +98,11 @@ $(BUILD)/bin/launcher-backup: $(BUILD)/obj/bin/launcher_backup.o $(BUILD)/lib/li
 $(BUILD)/bin/launcher-notify: $(BUILD)/obj/bin/launcher_notify.o $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+# launcher-issues: groups the error events queued by ingest into issues.
+$(BUILD)/bin/launcher-issues: $(BUILD)/obj/bin/launcher_issues.o $(BUILD)/lib/liblauncher.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/launcher-agent: $(BUILD)/obj/bin/launcher_agent.o $(AGENT_OBJ) $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)

@@ -55,6 +55,8 @@
 #                           launcher-backup --once themselves)
 #   LAUNCHER_NOTIFY_INTERVAL [60] launcher-notify's --loop interval (it also wakes on
 #                           NOTIFY launcher_notify and when a retry falls due); 0 = not started
+#   LAUNCHER_ISSUES_INTERVAL [60] launcher-issues' --loop interval (it also wakes on
+#                           NOTIFY launcher_issues: an error event queued); 0 = not started
 #   LAUNCHER_ALERT_ALLOWED_HOSTS [] alert_allowed_hosts: loopback/private hosts alert
 #                           channels may point at (tests/run.sh: 127.0.0.1)
 #   LAUNCHER_ALERT_RETRY_BASE [30] alert_retry_base_seconds (tests/run.sh: 1)
@@ -192,9 +194,9 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
           radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
-# dnscheck, backup and notify are optional: they are started (and get a pid file)
+# dnscheck, backup, notify and issues are optional: they are started (and get a pid file)
 # only when in use.
-SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck backup notify)
+SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck backup notify issues)
 CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
 
 # ------------------------------------------------------------------ output
@@ -266,6 +268,7 @@ load_config() {
     DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
     BACKUP_INTERVAL=${LAUNCHER_BACKUP_INTERVAL:-60}
     NOTIFY_INTERVAL=${LAUNCHER_NOTIFY_INTERVAL:-60}
+    ISSUES_INTERVAL=${LAUNCHER_ISSUES_INTERVAL:-60}
     ALERT_ALLOWED_HOSTS=${LAUNCHER_ALERT_ALLOWED_HOSTS:-}
     ALERT_RETRY_BASE=${LAUNCHER_ALERT_RETRY_BASE:-30}
     ALERT_TIMEOUT=${LAUNCHER_ALERT_TIMEOUT:-10}
@@ -338,6 +341,7 @@ load_config() {
     is_uint "$DNSCHECK_INTERVAL" || die "LAUNCHER_DNSCHECK_INTERVAL must be a number of seconds (0 = off)"
     is_uint "$BACKUP_INTERVAL" || die "LAUNCHER_BACKUP_INTERVAL must be a number of seconds (0 = off)"
     is_uint "$NOTIFY_INTERVAL" || die "LAUNCHER_NOTIFY_INTERVAL must be a number of seconds (0 = off)"
+    is_uint "$ISSUES_INTERVAL" || die "LAUNCHER_ISSUES_INTERVAL must be a number of seconds (0 = off)"
     is_uint "$ALERT_RETRY_BASE" || die "LAUNCHER_ALERT_RETRY_BASE must be a number of seconds"
     is_uint "$ALERT_TIMEOUT" || die "LAUNCHER_ALERT_TIMEOUT must be a number of seconds"
     [[ $ALERT_ALLOWED_HOSTS =~ ^[][A-Za-z0-9.:,\ -]*$ ]] ||
@@ -372,6 +376,7 @@ load_config() {
     DNSCHECK_BIN=$BIN_DIR/launcher-dnscheck
     BACKUP_BIN=$BIN_DIR/launcher-backup
     NOTIFY_BIN=$BIN_DIR/launcher-notify
+    ISSUES_BIN=$BIN_DIR/launcher-issues
     WS_BIN=$BIN_DIR/launcher-ws
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
@@ -416,6 +421,7 @@ service_pattern() {
         dnscheck) printf 'launcher-dnscheck' ;;
         backup)   printf 'launcher-backup' ;;
         notify)   printf 'launcher-notify' ;;
+        issues)   printf 'launcher-issues' ;;
         ws)       printf 'launcher-ws' ;;
     esac
 }
@@ -1304,6 +1310,16 @@ start_notify() {
     say "notify: launcher-notify (alert deliveries, retry base ${ALERT_RETRY_BASE}s)"
 }
 
+# Error events into issues (README "Error tracking: grouping"):
+# launcher-issues' loop, woken by NOTIFY launcher_issues (the ingest route
+# and crashes queue events).  LAUNCHER_ISSUES_INTERVAL (default 60 s; 0 = not
+# started: events stay queued).
+start_issues() {
+    start_loop_helper issues "$ISSUES_BIN" "$ISSUES_INTERVAL" LAUNCHER_ISSUES_INTERVAL \
+        "error events are not grouped into issues" || return 0
+    say "issues: launcher-issues (error events grouped into issues)"
+}
+
 # A helper binary run as `BIN -c CONF --loop --interval N` with its own log
 # and pid file: start_loop_helper NAME BIN INTERVAL VARIABLE WHAT-IS-MISSING.
 # Returns 1 (after saying why) when it is off (interval 0) or not built.
@@ -1414,6 +1430,7 @@ dump_logs() {
     if [ -f "$(pid_file dnscheck)" ]; then show_log "$LOG_DIR/dnscheck.log" 10; fi
     if [ -f "$(pid_file backup)" ]; then show_log "$LOG_DIR/backup.log" 10; fi
     if [ -f "$(pid_file notify)" ]; then show_log "$LOG_DIR/notify.log" 10; fi
+    if [ -f "$(pid_file issues)" ]; then show_log "$LOG_DIR/issues.log" 10; fi
 }
 
 # Export lines describing the stack; also saved at start in run/stack.env.
@@ -1531,6 +1548,7 @@ do_start() {
     start_dnscheck
     start_backup
     start_notify
+    start_issues
     env_lines > "$RUN_DIR/stack.env"
     trap - EXIT INT TERM HUP
     print_info
@@ -1619,6 +1637,7 @@ podman_cli() {
 stop_all() {
     local QUIET=${1:-}
     [ -d "$RUN_DIR" ] || return 0
+    stop_service issues TERM 10    # a batch is one transaction
     stop_service notify TERM 15    # an attempt ends within alert_timeout_seconds
     stop_service backup TERM 10
     stop_service dnscheck TERM 10

@@ -83,6 +83,10 @@ struct config {
 	int64_t alert_retry_base_seconds;
 	int64_t alert_timeout_seconds;
 	char    notify_lock_file[CONFIG_STR_MAX];
+	/* launcher-issues: error events grouped into issues (README, Error
+	 * tracking: grouping) */
+	char    issues_lock_file[CONFIG_STR_MAX];
+	int64_t issues_batch;
 	char    plane_backup_cron[256];
 	int64_t plane_backup_keep_last;	/* 0 = keep all */
 	char    plane_backup_database_url[CONFIG_STR_MAX];
