@@ -34,6 +34,8 @@ extern const struct route api_backup_schedule_routes[];
 extern const struct route api_database_routes[];
 extern const struct route api_registry_routes[];
 extern const struct route api_alert_routes[];
+extern const struct route api_settings_routes[];
+extern const struct route api_issue_routes[];
 extern const struct route api_git_provider_routes[];
 extern const struct route api_webhook_routes[];
 extern const struct route api_terminal_routes[];

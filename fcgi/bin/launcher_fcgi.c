@@ -87,6 +87,8 @@ static const struct route *const sections[] = {
 	api_notification_routes,
 	api_alert_routes,
 	api_error_tracking_routes,
+	api_settings_routes,
+	api_issue_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */

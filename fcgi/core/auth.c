@@ -102,10 +102,18 @@ DB_STMT st_agent = {"auth_agent",
 /* last_used_at is advisory: written at most once a minute per key. */
 DB_STMT st_touch = {"auth_key_touch",
     "UPDATE service_keys SET last_used_at = now() WHERE id = $1::uuid"};
+/*
+ * A session of user $1 issued at $2 (epoch seconds) that lasts the
+ * tenant's jwt_lifetime_seconds (GET/PUT /settings/general,
+ * sql/045_settings_issues.sql), else $3, the plane's (launcher.conf).
+ */
 DB_STMT st_session = {"auth_session",
-    "WITH s AS (INSERT INTO sessions (user_id, expires_at) VALUES ($1, to_timestamp($2))"
-    " RETURNING jti, user_id) SELECT s.jti, u.session_gen::text AS gen, u.session_secret AS ss"
-    " FROM s JOIN users u ON u.id = s.user_id"};
+    "WITH l AS (SELECT coalesce((SELECT jwt_lifetime_seconds FROM tenant_settings"
+    "  WHERE tenant_id = current_tenant()), $3::bigint) AS secs),"
+    " s AS (INSERT INTO sessions (user_id, expires_at)"
+    "  SELECT $1, to_timestamp($2::bigint + l.secs) FROM l RETURNING jti, user_id)"
+    " SELECT s.jti, u.session_gen::text AS gen, u.session_secret AS ss,"
+    " (SELECT secs FROM l)::text AS lifetime FROM s JOIN users u ON u.id = s.user_id"};
 
 static const char *const role_names[] = {"", "user", "admin", "superadmin"};
 
@@ -415,18 +423,24 @@ auth_issue(struct req *r, int status, PGresult *res, int row)
 {
 	struct jwt_claims c;
 	PGresult         *sres;
-	char              token[2048], exp[32];
+	char              token[2048], iat[32], deflife[32];
 	const char       *uid = db_get(res, row, "id");
+	int64_t           lifetime;
 	cJSON            *data;
 	enum err          e;
 	time_t            now = time(NULL);
 
 	memset(&c, 0, sizeof(c));
 	c.iat = (int64_t)now;
-	c.exp = c.iat + r->w->cfg->jwt_lifetime_seconds;
-	util_snprintf(exp, sizeof(exp), "%lld", (long long)c.exp);
-	if ((e = db_run(r, &st_session, &sres, uid, exp)) != ERR_OK)
+	util_snprintf(iat, sizeof(iat), "%lld", (long long)c.iat);
+	util_snprintf(deflife, sizeof(deflife), "%lld", (long long)r->w->cfg->jwt_lifetime_seconds);
+	if ((e = db_run(r, &st_session, &sres, uid, iat, deflife)) != ERR_OK)
 		return e;
+	if (util_parse_i64(db_get(sres, 0, "lifetime"), 1, INT32_MAX, &lifetime) != 0) {
+		log_error("auth_issue: the session statement gave no lifetime");
+		return ERR_INTERNAL;
+	}
+	c.exp = c.iat + lifetime;
 	if (util_parse_i64(db_get(sres, 0, "gen"), 0, INT64_MAX, &c.gen) != 0 ||
 	    util_snprintf(c.sub, sizeof(c.sub), "%s", uid) < 0 ||
 	    util_snprintf(c.tid, sizeof(c.tid), "%s", r->who.tenant_id) < 0 ||
@@ -439,7 +453,7 @@ auth_issue(struct req *r, int status, PGresult *res, int row)
 	}
 	data = cJSON_CreateObject();
 	cJSON_AddStringToObject(data, "token", token);
-	cJSON_AddNumberToObject(data, "expires_in", (double)r->w->cfg->jwt_lifetime_seconds);
+	cJSON_AddNumberToObject(data, "expires_in", (double)lifetime);
 	cJSON_AddItemToObject(data, "user", json_row(res, row));
 	sodium_memzero(token, sizeof(token));
 	return http_respond_json(r, status, data, NULL);
