@@ -20,8 +20,9 @@
  *
  * Writes one line per ingest request on stdout: "i status answered_ms
  * latency_us" (answered_ms: wall clock, ms since the epoch, for the grouping
- * lag; status 0: no answer), then "api latency_us ..." (one per probe,
- * non-2xx as -1) and "end sent N seconds S".  Exit 1 on a usage or setup
+ * lag; status 0: no answer), then "api latency_us service_us" per probe
+ * (latency from its scheduled moment, service time from its start; -1 -1:
+ * not 2xx) and "end sent N seconds S".  Exit 1 on a usage or setup
  * error.
  */
 #include <curl/curl.h>
@@ -32,7 +33,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { MAX_HEADERS = 8, API_CONNECTIONS = 4 };
+/* API probes get connections of their own beyond CONNECTIONS: a probe
+ * waits for the server, not for the load generator. */
+enum { MAX_HEADERS = 8, API_CONNECTIONS = 16 };
 
 struct req {
 	char *path;
@@ -51,6 +54,7 @@ struct xfer {
 	struct curl_slist *hdrs;
 	long index; /* request index, or -1 - probe number for an API probe */
 	int64_t scheduled_us;
+	int64_t started_us;
 };
 
 static int64_t mono_us(void)
@@ -164,6 +168,7 @@ static struct xfer *start(CURLM *m, const char *base, const char *path, struct c
 	x->hdrs = hdrs;
 	x->index = index;
 	x->scheduled_us = scheduled_us;
+	x->started_us = mono_us();
 	curl_easy_setopt(x->easy, CURLOPT_URL, url);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, hdrs);
@@ -200,7 +205,7 @@ int main(int argc, char **argv)
 	if (rate == 0)
 		n = 0;
 	long n_api = api_rate * seconds;
-	int64_t *api_lat = calloc((size_t)n_api + 1, sizeof *api_lat);
+	int64_t *api_lat = calloc((size_t)n_api * 2 + 1, sizeof *api_lat);
 	struct curl_slist *api_hdrs = argc == 9 ? curl_slist_append(NULL, argv[6]) : NULL;
 	struct curl_slist **hdrs = calloc((size_t)n + 1, sizeof *hdrs);
 	if (!api_lat || !hdrs || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -256,7 +261,9 @@ int main(int argc, char **argv)
 				inflight--;
 				done++;
 			} else {
-				api_lat[-1 - x->index] = status >= 200 && status < 300 ? lat : -1;
+				int ok = status >= 200 && status < 300;
+				api_lat[2 * (-1 - x->index)] = ok ? lat : -1;
+				api_lat[2 * (-1 - x->index) + 1] = ok ? mono_us() - x->started_us : -1;
 				inflight_api--;
 				done_api++;
 			}
@@ -280,7 +287,7 @@ int main(int argc, char **argv)
 		printf("%ld %ld %lld %lld\n", i, reqs[i].status, (long long)reqs[i].answered_ms,
 		       (long long)reqs[i].latency_us);
 	for (long i = 0; i < n_api; i++)
-		printf("api %lld\n", (long long)api_lat[i]);
+		printf("api %lld %lld\n", (long long)api_lat[2 * i], (long long)api_lat[2 * i + 1]);
 	printf("end sent %ld seconds %.3f\n", n, secs);
 	curl_multi_cleanup(m);
 	curl_global_cleanup();
