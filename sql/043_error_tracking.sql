@@ -230,6 +230,12 @@ BEGIN
 		RETURN QUERY SELECT 'off'::text, d.project_id, 0;
 		RETURN;
 	END IF;
+	-- This transaction's commit does not wait for the WAL flush: a crash of
+	-- PostgreSQL may lose the last fraction of a second of events already
+	-- answered 200 (as an SDK's own in-memory queue would), and ingest at
+	-- thousands of events a second does not queue on fsync.  Nothing else
+	-- of the plane's data is committed this way.
+	PERFORM set_config('synchronous_commit', 'off', true);
 	INSERT INTO error_events_raw (tenant_id, project_id, application_id, dsn_id, source,
 	                              event_id, payload, attachments)
 	VALUES (d.tenant_id, d.project_id, d.application_id, d.id, 'sdk', p_event_id, p_payload,
