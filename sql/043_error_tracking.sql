@@ -200,7 +200,8 @@ $$;
 -- of the session's tenant (RLS: another tenant's is not found) checked
 -- against p_key, then the event queued and launcher-issues woken (pg_notify
 -- with one payload is sent once per transaction).  Answers
---   status 'ok' (queued), 'unknown' (no such DSN in this tenant: 404),
+--   status 'ok' (queued; p_payload NULL: checked only, nothing queued, as
+--   for an envelope of sessions alone), 'unknown' (no such DSN in this tenant: 404),
 --   'key' (wrong key: 401), 'off' (the project's quota is 0: 429),
 -- with the DSN's project and the project's per-minute quota, which the
 -- pool's shared-memory counter enforces before it calls again.
@@ -221,10 +222,20 @@ BEGIN
 	END IF;
 	SELECT x.rate_limit_per_minute INTO lim FROM error_dsns x
 	 WHERE x.tenant_id = d.tenant_id AND x.project_id = d.project_id AND x.application_id IS NULL;
+	IF p_payload IS NULL THEN
+		RETURN QUERY SELECT 'ok'::text, d.project_id, lim;
+		RETURN;
+	END IF;
 	IF coalesce(lim, 0) = 0 THEN
 		RETURN QUERY SELECT 'off'::text, d.project_id, 0;
 		RETURN;
 	END IF;
+	-- This transaction's commit does not wait for the WAL flush: a crash of
+	-- PostgreSQL may lose the last fraction of a second of events already
+	-- answered 200 (as an SDK's own in-memory queue would), and ingest at
+	-- thousands of events a second does not queue on fsync.  Nothing else
+	-- of the plane's data is committed this way.
+	PERFORM set_config('synchronous_commit', 'off', true);
 	INSERT INTO error_events_raw (tenant_id, project_id, application_id, dsn_id, source,
 	                              event_id, payload, attachments)
 	VALUES (d.tenant_id, d.project_id, d.application_id, d.id, 'sdk', p_event_id, p_payload,

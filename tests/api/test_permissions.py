@@ -87,6 +87,8 @@ class World:
                 p = p.replace("{envId}", env.data["id"])
         if method == "PUT" and p == "/projects/" + pid:
             body = {"description": "matrix"}
+        if method == "PUT" and p.endswith("/error-tracking"):
+            body = {"rate_limit_per_minute": 6000}
         if method == "POST":
             if p.endswith("/members"):
                 body = {"user_id": self.candidate.user_id, "role": "viewer"}
