@@ -141,8 +141,9 @@ one(struct db_conn *c, cJSON *item, const char *id, long *n)
 		return db_conn_simple(c, "RELEASE SAVEPOINT ev") == ERR_OK ? 0 : -1;
 	if (e == ERR_UNAVAILABLE)
 		return -1;
-	log_warn("raw error event %s dropped: the database refused it (SQLSTATE %s: %s)", id,
-	    c->sqlstate, db_conn_error(c));
+	/* SQLSTATE and constraint only: the server's text quotes the row. */
+	log_warn("raw error event %s dropped: the database refused it (SQLSTATE %s%s%s)", id,
+	    c->sqlstate, c->constraint[0] ? ", constraint " : "", c->constraint);
 	if (db_conn_simple(c, "ROLLBACK TO SAVEPOINT ev") != ERR_OK ||
 	    db_conn_exec(c, &st_drop, 1, p, &res) != ERR_OK)
 		return -1;
@@ -194,8 +195,9 @@ batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 		if (e == ERR_UNAVAILABLE)
 			goto out;
 		if (e != ERR_OK) {
-			log_warn("a batch of %d raw error events was refused (SQLSTATE %s: %s); "
-			    "again one by one", i, c->sqlstate, db_conn_error(c));
+			log_warn("a batch of %d raw error events was refused (SQLSTATE %s%s%s); "
+			    "again one by one", i, c->sqlstate, c->constraint[0] ? ", constraint " : "",
+			    c->constraint);
 			out = db_conn_simple(c, "ROLLBACK") == ERR_OK ? BATCH_REFUSED : BATCH_BROKEN;
 			goto out;
 		}

@@ -411,8 +411,9 @@ db_conn_simple(struct db_conn *c, const char *sql)
 	}
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		/* COMMIT of a transaction that an ignored error aborted answers
-		 * "ROLLBACK" with success: that is a failure to the caller. */
-		e = strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strcmp(sql, "ROLLBACK") != 0 ?
+		 * "ROLLBACK" with success: that is a failure to the caller (a
+		 * ROLLBACK [TO SAVEPOINT] asked for answers it too). */
+		e = strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strncmp(sql, "ROLLBACK", 8) != 0 ?
 		    ERR_INTERNAL : ERR_OK;
 		if (e != ERR_OK)
 			log_error("sql %s: the transaction had failed and was rolled back", sql);

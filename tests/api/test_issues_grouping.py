@@ -9,10 +9,11 @@ counts silently; a malformed payload is an issue of its own and never stops
 the queue; a crash the agent reports becomes a fatal issue of the
 application carrying its last log lines."""
 import json
+import os
 import time
 import uuid
 
-from lib import new_project, psql, registered
+from lib import STATE, new_project, psql, registered
 from test_applications import _app, _finish
 from test_servers import Agent, _server
 
@@ -28,7 +29,11 @@ def _wait(what, cond, timeout=30):
         got = cond()
         if got:
             return got
-        assert time.time() < deadline, "launcher-issues did not group in time: " + what
+        if time.time() >= deadline:
+            with open(os.path.join(STATE, "log", "issues.log"), errors="replace") as f:
+                tail = f.read()[-3000:]
+            raise AssertionError("launcher-issues did not group in time: %s; its log ends:\n%s"
+                                 % (what, tail))
         time.sleep(0.1)
 
 
@@ -234,3 +239,27 @@ def test_a_crash_the_agent_reports_is_a_fatal_issue_of_the_application_with_its_
     got = _wait("the second crash", lambda: _drained(c) and len(_issues(c, p)) == 2 and _issues(c, p))
     kinds = sorted(x["title"].split(":")[0] for x in got)
     assert kinds == ["ContainerExited", "CrashLoop"], got
+
+
+def test_an_event_the_database_refuses_is_dropped_and_its_batch_still_grouped():
+    """The batch's call fails (here a constraint refuses one occurrence):
+    the batch is done again one event at a time, the refused one dropped."""
+    c, _ = registered("iref")
+    p = new_project(c)
+    dsn = _dsn(c, p)
+    marker = "refused-" + uuid.uuid4().hex[:8]
+    _owner("ALTER TABLE issue_events ADD CONSTRAINT test_%s CHECK (message IS DISTINCT FROM '%s')"
+           " NOT VALID" % (marker.replace("-", "_"), marker))
+    try:
+        # Both in one transaction: one NOTIFY, one batch.
+        rows = ",".join("(%d, '%s', '%s', $ev$%s$ev$)" % (dsn[0], dsn[1], eid, json.dumps(
+            {"event_id": eid, "message": text})) for eid, text in
+            ((uuid.uuid4().hex, marker), (uuid.uuid4().hex, "kept")))
+        got = psql("SELECT string_agg(s.status, ',') FROM (VALUES %s) v(d, k, e, b),"
+                   " LATERAL launcher.error_ingest(v.d, v.k, v.e, v.b, NULL) s" % rows, tenant=c.tid)
+        assert got == ["ok,ok"], got
+        _wait("the batch", lambda: _drained(c) and _issues(c, p))
+    finally:
+        _owner("ALTER TABLE issue_events DROP CONSTRAINT test_%s" % marker.replace("-", "_"))
+    got = _issues(c, p)
+    assert [(i["title"], i["event_count"]) for i in got] == [("kept", 1)], got
