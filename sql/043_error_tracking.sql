@@ -200,7 +200,8 @@ $$;
 -- of the session's tenant (RLS: another tenant's is not found) checked
 -- against p_key, then the event queued and launcher-issues woken (pg_notify
 -- with one payload is sent once per transaction).  Answers
---   status 'ok' (queued), 'unknown' (no such DSN in this tenant: 404),
+--   status 'ok' (queued; p_payload NULL: checked only, nothing queued, as
+--   for an envelope of sessions alone), 'unknown' (no such DSN in this tenant: 404),
 --   'key' (wrong key: 401), 'off' (the project's quota is 0: 429),
 -- with the DSN's project and the project's per-minute quota, which the
 -- pool's shared-memory counter enforces before it calls again.
@@ -221,6 +222,10 @@ BEGIN
 	END IF;
 	SELECT x.rate_limit_per_minute INTO lim FROM error_dsns x
 	 WHERE x.tenant_id = d.tenant_id AND x.project_id = d.project_id AND x.application_id IS NULL;
+	IF p_payload IS NULL THEN
+		RETURN QUERY SELECT 'ok'::text, d.project_id, lim;
+		RETURN;
+	END IF;
 	IF coalesce(lim, 0) = 0 THEN
 		RETURN QUERY SELECT 'off'::text, d.project_id, 0;
 		RETURN;
