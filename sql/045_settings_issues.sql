@@ -16,7 +16,8 @@
 -- 3. SENTRY_DSN (README "Issues API"): a project's
 --    auto_error_tracking_enabled changes what its applications' next
 --    release gets, so turning it on or off makes them pending_deploy
---    (env_version, as a change of a variable does, sql/020).
+--    (env_version, as a change of a variable does, sql/020); so does a new
+--    key of an application's DSN while the project has it on.
 
 -- ---------------------------------------------------------------- settings
 CREATE TABLE tenant_settings (
@@ -94,3 +95,15 @@ CREATE TRIGGER projects_error_tracking_touch
 	AFTER UPDATE OF auto_error_tracking_enabled ON projects
 	FOR EACH ROW WHEN (OLD.auto_error_tracking_enabled IS DISTINCT FROM NEW.auto_error_tracking_enabled)
 	EXECUTE FUNCTION project_error_tracking_touch();
+
+CREATE FUNCTION error_dsn_key_touch() RETURNS trigger
+LANGUAGE plpgsql SET search_path = launcher, pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE applications a SET env_version = a.env_version + 1
+	  FROM projects p
+	 WHERE a.id = NEW.application_id AND p.id = a.project_id AND p.auto_error_tracking_enabled;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER error_dsns_key_touch AFTER UPDATE OF public_key ON error_dsns
+	FOR EACH ROW WHEN (NEW.application_id IS NOT NULL AND OLD.public_key IS DISTINCT FROM NEW.public_key)
+	EXECUTE FUNCTION error_dsn_key_touch();

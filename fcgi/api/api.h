@@ -97,8 +97,9 @@ enum err monitoring_series(struct req *r, const struct db_stmt *st, const char *
 struct env_refs_ctx { struct req *r; const char *project_id; const char *environment_id; };
 int env_refs_lookup(void *ctx /* struct env_refs_ctx * */, const char *kind, const char *name,
     const char *prop, char **out, char **why);
-/* The i-th kind of the table ("db") and the list that names its resources
- * ("databases"); false past the end. */
+/* The i-th kind of the table that GET /applications/:id/dependencies lists
+ * ("db") and the list that names its resources ("databases"); false past
+ * the end. */
 bool env_refs_kind(size_t i, const char **kind, const char **list);
 
 /*
@@ -125,6 +126,14 @@ enum err databases_respond(struct req *r, const char *id, int status);
  */
 const char *backups_import_file(struct req *r, const char *upload_id);
 
+/*
+ * The sentry kind's lookup (issues.c): of the application called name in
+ * c's environment, its DSN (prop "dsn", error_dsn_url) or the name of its
+ * environment ("environment"); 0 and *out (malloc'd), 1 when there is no
+ * such application, -1 and *why (malloc'd) otherwise.
+ */
+int issues_sentry_ref(const struct env_refs_ctx *c, const char *name, const char *prop,
+    char **out, char **why);
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 

@@ -27,7 +27,9 @@ DB_STMT st_deploy = {"apps_deploy",
     " $8, $9::int)"};
 /* Where an application is, and the version of its env; read before its variables. */
 DB_STMT st_env_where = {"apps_env_where",
-    "SELECT project_id, environment_id, env_version FROM applications WHERE id = $1::uuid"};
+    "SELECT a.project_id, a.environment_id, a.env_version, a.name,"
+    " p.auto_error_tracking_enabled AS sentry FROM applications a"
+    " JOIN projects p ON p.id = a.project_id WHERE a.id = $1::uuid"};
 DB_STMT st_previous = {"apps_previous",
     "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.application_id = $1::uuid AND d.status = 'succeeded'"
@@ -80,12 +82,27 @@ respond_deploy(struct req *r, PGresult *res)
 	return apps_respond_deployment(r, db_get(res, 0, "deployment_id"), created ? 201 : 200);
 }
 
-/* An application's merged env, opened: vars[i] = {KEY, raw value}, by key. */
+/* An application's merged env, opened: vars[i] = {KEY, raw value}, by key;
+ * vars has room for APP_ENV_DEFAULTS more. */
 struct app_env {
-	const char         *project_id, *environment_id, *version;
+	const char         *project_id, *environment_id, *version, *name;
+	bool                sentry;	/* the project's auto_error_tracking_enabled */
 	struct resolve_var *vars;
 	size_t              n;
 };
+
+/*
+ * What a release's env holds unless the merged map sets the key itself
+ * (in any scope): with the project's auto_error_tracking_enabled, the
+ * application's own DSN and its environment's name, as references the
+ * resolver turns into values like any other (env_refs.c, kind sentry):
+ * KEY = ${sentry.<the application's name>.<prop>}.
+ */
+static const struct { const char *key, *prop; } sentry_defaults[] = {
+	{"SENTRY_DSN", "dsn"},
+	{"SENTRY_ENVIRONMENT", "environment"},
+};
+#define APP_ENV_DEFAULTS (sizeof(sentry_defaults) / sizeof(*sentry_defaults))
 
 /*
  * The merged env of application app (env_vars_merged: one statement, the
@@ -108,13 +125,33 @@ env_load(struct req *r, const char *app, struct app_env *env)
 	env->project_id = db_get(res, 0, "project_id");
 	env->environment_id = db_get(res, 0, "environment_id");
 	env->version = db_get(res, 0, "env_version");
+	env->name = db_get(res, 0, "name");
+	env->sentry = db_get(res, 0, "sentry")[0] == 't';
 	if ((e = env_vars_merged(r, env->project_id, env->environment_id, app, &vs, &env->n)) !=
 	    ERR_OK)
 		return e;
-	env->vars = arena_alloc(r->a, (env->n + 1) * sizeof(*env->vars));
+	env->vars = arena_alloc(r->a, (env->n + APP_ENV_DEFAULTS + 1) * sizeof(*env->vars));
 	for (size_t i = 0; i < env->n; i++)
 		env->vars[i] = (struct resolve_var){vs[i].key, vs[i].value};
 	return ERR_OK;
+}
+
+/* Adds the defaults of sentry_defaults that env does not set (the room is
+ * there, env_load), when the project tracks errors automatically. */
+static void
+env_add_defaults(struct req *r, struct app_env *env)
+{
+	size_t n = env->n;
+
+	for (size_t d = 0; env->sentry && d < APP_ENV_DEFAULTS; d++) {
+		bool set = false;
+
+		for (size_t i = 0; i < n && !set; i++)
+			set = strcmp(env->vars[i].key, sentry_defaults[d].key) == 0;
+		if (!set)
+			env->vars[env->n++] = (struct resolve_var){sentry_defaults[d].key,
+			    arena_printf(r->a, "${sentry.%s.%s}", env->name, sentry_defaults[d].prop)};
+	}
 }
 
 /* Deletes a map that held secret values, wiping them first. */
@@ -138,8 +175,8 @@ apps_result_free_wiped(struct resolve_result *res, size_t n)
 
 /*
  * The env snapshot a new release runs with (sealed, SECRET_APP_ENV) and
- * the app's env_version it comes from: the merged map with every
- * reference resolved (core/resolve.h, through the providers of
+ * the app's env_version it comes from: the merged map, with the defaults
+ * it does not set (env_add_defaults), every reference resolved (core/resolve.h, through the providers of
  * env_refs.c), before anything is queued, so that a release keeps what
  * its references resolved to and a rollback re-applies exactly that.
  * Any reference that does not resolve: 400 (detail set) with one entry
@@ -158,6 +195,7 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 
 	if ((e = env_load(r, app, &env)) != ERR_OK)
 		return e;
+	env_add_defaults(r, &env);
 	ctx = (struct env_refs_ctx){.r = r, .project_id = env.project_id,
 	    .environment_id = env.environment_id};
 	if ((rc = resolve_all(env.vars, env.n, env_refs_lookup, &ctx, &res)) < 0)

@@ -1,6 +1,8 @@
 /*
  * env_refs.c - the one table of resource kinds that ${kind.name.prop} may
- * name in an environment variable (API.md §9): db, bucket, fn.  The resolver
+ * name in an environment variable (API.md §9): db, bucket, fn, and sentry
+ * (an application's error-tracking DSN and environment name, issues.c:
+ * what SENTRY_DSN and SENTRY_ENVIRONMENT default to, README "Issues API").  The resolver
  * (core/resolve.c) hands every such reference to env_refs_lookup; the
  * sections that own the resources (Databases, Buckets, Functions) fill in
  * their row's lookup when they arrive.  Until then a reference of that kind
@@ -34,27 +36,34 @@ typedef int (*env_ref_lookup_fn)(const struct env_refs_ctx *c, const char *name,
 static const char *const db_props[] = {"url", "host", "port", "user", "password", "name", NULL};
 static const char *const bucket_props[] = {"endpoint", "access_key", "secret_key", "bucket_name", NULL};
 static const char *const fn_props[] = {"url", NULL};
+static const char *const sentry_props[] = {"dsn", "environment", NULL};
 
 static const struct env_ref_kind {
 	const char        *kind;
 	const char        *noun;    /* in messages: "no <noun> named x" */
-	const char        *list;    /* GET /applications/:id/dependencies lists it here */
+	/* GET /applications/:id/dependencies lists it here; NULL: not a
+	 * dependency (nothing to provision), never listed. */
+	const char        *list;
 	const char *const *props;   /* API.md §5, §6, §7 */
 	env_ref_lookup_fn  lookup;  /* NULL until the section exists */
 } kinds[] = {
 	{"db", "database", "databases", db_props, databases_ref},
 	{"bucket", "bucket", "buckets", bucket_props, NULL},
 	{"fn", "function", "functions", fn_props, NULL},
+	{"sentry", "application", NULL, sentry_props, issues_sentry_ref},
 };
 
 bool
 env_refs_kind(size_t i, const char **kind, const char **list)
 {
-	if (i >= sizeof(kinds) / sizeof(*kinds))
-		return false;
-	*kind = kinds[i].kind;
-	*list = kinds[i].list;
-	return true;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+		if (kinds[k].list == NULL || i-- > 0)
+			continue;
+		*kind = kinds[k].kind;
+		*list = kinds[k].list;
+		return true;
+	}
+	return false;
 }
 
 /* A malloc'd printf for *why (NULL when out of memory: the resolver then
@@ -99,7 +108,8 @@ env_refs_lookup(void *ctx, const char *kind, const char *name, const char *prop,
 		if (rc > 0 && (size_t)rc < sizeof(list) - used)
 			used += (size_t)rc;
 	}
-	*why = why_printf("unknown property %s of a %s (one of %s)", prop, k->noun, list);
+	*why = why_printf("unknown property %s of %s %s (one of %s)", prop,
+	    strchr("aeiou", k->noun[0]) ? "an" : "a", k->noun, list);
 	return -1;
 known:
 	rc = k->lookup ? k->lookup(ctx, name, prop, out, why) : 1;

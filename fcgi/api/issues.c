@@ -11,6 +11,7 @@
  */
 #include "api.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/db.h"
@@ -70,6 +71,12 @@ DB_STMT st_issue_events = {"issues_events",
     " FROM issue_events e WHERE e.issue_id = $4::uuid"
     " AND (e.received_at, e.id) > ($2::timestamptz, $3::uuid)"
     " ORDER BY e.received_at, e.id LIMIT $1::int"};
+
+/* $1 project, $2 environment, $3 the application's name. */
+DB_STMT st_issue_sentry_ref = {"issues_sentry_ref",
+    "SELECT error_dsn_url(a.project_id, a.id) AS dsn, e.name AS environment"
+    " FROM applications a JOIN environments e ON e.id = a.environment_id"
+    " WHERE a.project_id = $1::uuid AND a.environment_id = $2::uuid AND a.name = $3"};
 
 static const char *const statuses[] = {"unresolved", "resolved", "ignored", NULL};
 
@@ -175,6 +182,29 @@ events(struct req *r)
 		return e;
 	list_filter(&p, http_param(r, "id"));
 	return list_run(r, &p, &st_issue_events);
+}
+
+int
+issues_sentry_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
+    char **why)
+{
+	PGresult *res;
+	int       col;
+
+	if (c->environment_id == NULL ||
+	    db_run(c->r, &st_issue_sentry_ref, &res, c->project_id, c->environment_id, name) !=
+	    ERR_OK) {
+		*why = strdup("the application cannot be read right now");
+		return -1;
+	}
+	if (PQntuples(res) != 1)
+		return 1;
+	if ((col = PQfnumber(res, prop)) < 0 || PQgetisnull(res, 0, col)) {
+		*why = strdup("the application has no DSN");
+		return -1;
+	}
+	*out = strdup(PQgetvalue(res, 0, col));
+	return *out != NULL ? 0 : -1;
 }
 
 const struct route api_issue_routes[] = {

@@ -86,9 +86,9 @@ static const struct route *const sections[] = {
 	api_traffic_routes,
 	api_notification_routes,
 	api_alert_routes,
-	api_error_tracking_routes,
 	api_settings_routes,
 	api_issue_routes,
+	api_error_tracking_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
