@@ -43,6 +43,9 @@ def test_defaults_then_an_update_read_back_with_etag_and_audit():
     # A stale If-Match changes nothing.
     assert_error(c.put("/settings/general", {"display_name": "Other"}, headers={"If-Match": etag}),
                  412, "PRECONDITION_FAILED")
+    # Unicode names become their IDNA form, as custom domains do.
+    r = c.put("/settings/general", {"default_base_domain": "Bücher.Example"})
+    assert r.status == 200 and r.data["default_base_domain"] == "xn--bcher-kva.example", r
     # Only the fields given change; null clears the domain and restores the plane's lifetime.
     r = c.put("/settings/general", {"default_base_domain": None})
     assert r.status == 200, r
@@ -52,7 +55,7 @@ def test_defaults_then_an_update_read_back_with_etag_and_audit():
     assert r.data["jwt_lifetime_seconds"] == PLANE_LIFETIME and r.data["jwt_lifetime_default"], r
     assert c.get("/settings/general").data == r.data
     log = c.get("/audit-log?action=general_settings.update").data
-    assert len(log) == 3, log       # the three writes that succeeded; the 412 recorded nothing
+    assert len(log) == 4, log       # the four writes that succeeded; the 412 recorded nothing
     assert log[-1]["actor_type"] == "user", log
 
 
