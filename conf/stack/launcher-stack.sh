@@ -55,7 +55,7 @@
 #                           launcher-backup --once themselves)
 #   LAUNCHER_NOTIFY_INTERVAL [60] launcher-notify's --loop interval (it also wakes on
 #                           NOTIFY launcher_notify and when a retry falls due); 0 = not started
-#   LAUNCHER_ISSUES_INTERVAL [60] launcher-issues' --loop interval (it also wakes on
+#   LAUNCHER_ISSUES_INTERVAL [1] launcher-issues' --loop interval (it also wakes on
 #                           NOTIFY launcher_issues: an error event queued); 0 = not started
 #   LAUNCHER_ALERT_ALLOWED_HOSTS [] alert_allowed_hosts: loopback/private hosts alert
 #                           channels may point at (tests/run.sh: 127.0.0.1)
@@ -268,7 +268,7 @@ load_config() {
     DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
     BACKUP_INTERVAL=${LAUNCHER_BACKUP_INTERVAL:-60}
     NOTIFY_INTERVAL=${LAUNCHER_NOTIFY_INTERVAL:-60}
-    ISSUES_INTERVAL=${LAUNCHER_ISSUES_INTERVAL:-60}
+    ISSUES_INTERVAL=${LAUNCHER_ISSUES_INTERVAL:-1}
     ALERT_ALLOWED_HOSTS=${LAUNCHER_ALERT_ALLOWED_HOSTS:-}
     ALERT_RETRY_BASE=${LAUNCHER_ALERT_RETRY_BASE:-30}
     ALERT_TIMEOUT=${LAUNCHER_ALERT_TIMEOUT:-10}
@@ -1312,8 +1312,9 @@ start_notify() {
 
 # Error events into issues (README "Error tracking: grouping"):
 # launcher-issues' loop, woken by NOTIFY launcher_issues (the ingest route
-# and crashes queue events).  LAUNCHER_ISSUES_INTERVAL (default 60 s; 0 = not
-# started: events stay queued).
+# and crashes queue events), and every LAUNCHER_ISSUES_INTERVAL seconds
+# (default 1: a missed wake-up costs at most that; 0 = not started: events
+# stay queued).
 start_issues() {
     start_loop_helper issues "$ISSUES_BIN" "$ISSUES_INTERVAL" LAUNCHER_ISSUES_INTERVAL \
         "error events are not grouped into issues" || return 0
