@@ -86,6 +86,7 @@ static const struct route *const sections[] = {
 	api_traffic_routes,
 	api_notification_routes,
 	api_alert_routes,
+	api_search_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
