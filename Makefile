@@ -11,6 +11,7 @@
 #   make bench-ws   launcher-ws: print -> client latency over 10,000 lines, RSS with 1,000 streams
 #   make bench-domains  custom domain: DNS records -> first HTTPS answer, launcher-dnscheck every minute
 #   make bench-monitoring  CPU of the pool + PostgreSQL ingesting 1,000 applications' metrics and traffic from 10 agents
+#   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
@@ -60,7 +61,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-search fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -179,6 +180,10 @@ bench-domains: install-deps
 bench-monitoring: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/monitoring_bench.sh
+
+bench-search: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/search_bench.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -237,15 +237,20 @@ REVOKE ALL ON FUNCTION search_query(text, text[], uuid, integer, boolean, uuid, 
 
 -- What the API calls.  pg_trgm.word_similarity_threshold 0.35 (default
 -- 0.6) lets "shp" (0.5) find "shop" and a transposition in a short word
--- ("shpo", 0.4) still count; set here for this transaction (a GET is one
--- statement), not in a SET clause: PostgreSQL lets only a superuser store
--- a setting of a module not yet loaded, which a restore would hit.
+-- ("shpo", 0.4) still count.  enable_seqscan off: the statement is planned
+-- without its parameters (a generic plan), where the planner cannot
+-- estimate what a GIN index returns and, on a table of some thousand
+-- rows, chose to read it all; a search always goes through its text
+-- indexes.  Both set here for this transaction (a GET is one statement),
+-- not in a SET clause: PostgreSQL lets only a superuser store a setting of
+-- a module not yet loaded, which a restore would hit.
 CREATE FUNCTION search_find(q text, p_types text[], p_project uuid, p_limit integer,
                             p_all boolean, p_user uuid, p_key_project uuid, p_users boolean)
 RETURNS TABLE (type text, id uuid, name text, project_id uuid, title text, snippet text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM set_config('pg_trgm.word_similarity_threshold', '0.35', true);
+	PERFORM set_config('enable_seqscan', 'off', true);
 	RETURN QUERY SELECT * FROM search_query(q, p_types, p_project, p_limit, p_all, p_user,
 	                                        p_key_project, p_users);
 END $$;

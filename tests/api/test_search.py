@@ -4,6 +4,7 @@ domains, deployments (commit sha and message), env var keys (never values)
 and users, limited to what the caller may see.  Resources are made through
 the API (a deployment by a signed GitHub push, for its commit message)."""
 import json
+import re
 import uuid
 from urllib.parse import quote
 
@@ -257,13 +258,17 @@ def test_the_search_is_one_statement_served_by_the_indexes():
          % (c.tid, p["id"], ",".join("'%s'" % x for x in words), len(words)), user="launcher_owner")
     find = "\n".join(psql("SELECT prosrc FROM pg_proc WHERE proname = 'search_find'", user="launcher_owner"))
     assert find.count("RETURN QUERY") == 1 and "search_query(" in find, find
+    # The settings search_find makes for its statement, made here too.
+    settings = "".join("SET %s = '%s'; " % kv for kv in
+                       re.findall(r"set_config\('([a-z_.]+)', '([^']*)', true\)", find))
+    assert "word_similarity_threshold" in settings, find
     query = "\n".join(psql("SELECT prosrc FROM pg_proc WHERE proname = 'search_query'", user="launcher_owner"))
     assert ";" not in query.strip().rstrip(";"), "more than one statement"
     args = "text, text[], uuid, integer, boolean, uuid, uuid, boolean"
     for params in ("'shp', NULL, NULL, 20, true, NULL, NULL, true",
                    "'deploy fix', '{deployment,application}', NULL, 20, false, '%s', NULL, false"
                    % uuid.uuid4()):
-        out = psql("SET pg_trgm.word_similarity_threshold = 0.35; SET plan_cache_mode = force_generic_plan;"
+        out = psql(settings + "SET plan_cache_mode = force_generic_plan;"
                    " PREPARE s(%s) AS SELECT * FROM search_query($1, $2, $3, $4, $5, $6, $7, $8);"
                    " EXPLAIN (FORMAT JSON) EXECUTE s(%s)" % (args, params),
                    user="launcher_owner", tenant=c.tid)
