@@ -17,7 +17,7 @@
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
 BUILD     ?= build
-PKGS      := libpq libcjson libsodium libcurl libcrypto libidn2
+PKGS      := libpq libcjson libsodium libcurl libcrypto libidn2 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Field tables are positional rows whose optional trailing members (json.h:

@@ -182,7 +182,7 @@ DOCKER_SOCK=/var/run/docker.sock
 # prometheus: only its promtool, which checks the plane's GET /metrics scrape
 # (tests/api/test_plane_metrics.py); Debian packages it with the server.
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
-          libsodium-dev libidn2-dev libcurl4-openssl-dev libwebsockets-dev nginx-light postgresql-15
+          libsodium-dev libidn2-dev libcurl4-openssl-dev zlib1g-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble

@@ -42,6 +42,7 @@ extern const struct route api_backup_routes[];
 extern const struct route api_notification_routes[];
 extern const struct route api_monitoring_routes[];
 extern const struct route api_search_routes[];
+extern const struct route api_error_tracking_routes[];
 
 /*
  * A terminal session on the target ("application", "database", "server")

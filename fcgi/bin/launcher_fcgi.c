@@ -87,6 +87,7 @@ static const struct route *const sections[] = {
 	api_notification_routes,
 	api_alert_routes,
 	api_search_routes,
+	api_error_tracking_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
@@ -188,7 +189,7 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
     const struct dbimages *dbimages, int listen_fd, int ready_fd,
-    struct planestats *stats, int stats_slot)
+    struct planestats *stats, int stats_slot, struct eventquota *quota)
 {
 	struct worker w;
 	FCGX_Request  fr;
@@ -215,6 +216,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	w.listen_fd = listen_fd;
 	w.stats = stats;
 	w.stats_slot = stats_slot;
+	w.quota = quota;
 	/* The keys come from the master, which read them with its own
 	 * privileges: the key file stays readable by root alone. */
 	w.keys = *keys;
@@ -281,6 +283,8 @@ struct master {
 	/* The shared figures every worker adds to (planestats.h), mapped
 	 * before the first fork; its busy flags are indexed by slot. */
 	struct planestats *stats;
+	/* The ingest quota's counters (eventquota.h), mapped likewise. */
+	struct eventquota *quota;
 };
 
 /*
@@ -373,7 +377,7 @@ spawn(struct master *m)
 	if (pid == 0) {
 		close(ready[0]);
 		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, m->listen_fd, ready[1],
-		    m->stats, (int)(s - m->slots)));
+		    m->stats, (int)(s - m->slots), m->quota));
 	}
 	close(ready[1]);
 	/* Wait until the worker has dropped its privileges: a process of the
@@ -712,6 +716,9 @@ main(int argc, char **argv)
 	/* Shared with every worker: mapped once, before the first fork. */
 	if ((m.stats = planestats_map(router_count())) == NULL)
 		log_warn("cannot map the pool's figures (GET /metrics answers 503): %s",
+		    strerror(errno));
+	if ((m.quota = eventquota_map()) == NULL)
+		log_warn("cannot map the ingest quota's counters (events go uncounted): %s",
 		    strerror(errno));
 	set_handler(SIGTERM, on_signal);
 	set_handler(SIGINT, on_signal);

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "dbimages.h"
+#include "eventquota.h"
 #include "planestats.h"
 
 struct worker {
@@ -27,6 +28,8 @@ struct worker {
 	 * if the master could not map them) and this worker's slot there. */
 	struct planestats   *stats;
 	int                  stats_slot;
+	/* The ingest quota's counters (eventquota.h), shared like stats. */
+	struct eventquota   *quota;
 };
 
 #endif
