@@ -109,6 +109,12 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS
 	                  coalesce(e.application_id, e.environment_id), e.key, e.key,
 	                  e.scope || ' ' || replace(e.key, '_', ' '))
 $$;
+CREATE FUNCTION search_doc_issue(i issues) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(i.tenant_id, 'issue', i.id, i.project_id, i.application_id,
+	                  left(i.title, 200), left(i.title, 200),
+	                  concat_ws(' ', i.title, i.culprit, i.level))
+$$;
 CREATE FUNCTION search_doc_user(u users) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
 	SELECT search_put(u.tenant_id, 'user', u.id, NULL, NULL, u.email,
@@ -132,6 +138,7 @@ BEGIN
 	WHEN 'domains' THEN PERFORM search_doc_domain(NEW);
 	WHEN 'deployments' THEN PERFORM search_doc_deployment(NEW);
 	WHEN 'env_vars' THEN PERFORM search_doc_env_var(NEW);
+	WHEN 'issues' THEN PERFORM search_doc_issue(NEW);
 	WHEN 'users' THEN PERFORM search_doc_user(NEW);
 	END CASE;
 	RETURN NULL;
@@ -153,6 +160,8 @@ CREATE TRIGGER deployments_search AFTER INSERT OR DELETE OR UPDATE OF commit_sha
 	branch, image ON deployments FOR EACH ROW EXECUTE FUNCTION search_sync();
 CREATE TRIGGER env_vars_search AFTER INSERT OR DELETE OR UPDATE OF key
 	ON env_vars FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER issues_search AFTER INSERT OR DELETE OR UPDATE OF title, culprit, level,
+	application_id ON issues FOR EACH ROW EXECUTE FUNCTION search_sync();
 CREATE TRIGGER users_search AFTER INSERT OR DELETE OR UPDATE OF email, first_name, last_name, role
 	ON users FOR EACH ROW EXECUTE FUNCTION search_sync();
 
@@ -164,6 +173,7 @@ SELECT search_doc_volume(v) FROM volumes v;
 SELECT search_doc_domain(d) FROM domains d;
 SELECT search_doc_deployment(d) FROM deployments d;
 SELECT search_doc_env_var(e) FROM env_vars e;
+SELECT search_doc_issue(i) FROM issues i;
 SELECT search_doc_user(u) FROM users u;
 
 -- -------------------------------------------------------------- query

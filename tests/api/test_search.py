@@ -3,6 +3,7 @@ typo-tolerant query over projects, applications, databases, volumes,
 domains, deployments (commit sha and message), env var keys (never values)
 and users, limited to what the caller may see.  Resources are made through
 the API (a deployment by a signed GitHub push, for its commit message)."""
+import hashlib
 import json
 import re
 import uuid
@@ -12,7 +13,8 @@ from lib import Client, assert_error, make_key, new_project, new_user, psql, reg
 from test_servers import _server
 from webhook_fixtures import delivery, github_push, sha_of
 
-TYPES = ["project", "application", "database", "volume", "domain", "deployment", "env_var", "user"]
+TYPES = ["project", "application", "database", "volume", "domain", "deployment", "env_var", "issue",
+         "user"]
 SECRET = "sk-live-" + uuid.uuid4().hex     # an env var value that must never show
 
 
@@ -37,6 +39,12 @@ def _resources(c, srv, p, tag, message):
     raw, h = delivery("github", a["webhook_secret"], github_push(repo, sha=sha, message=message))
     r = request("POST", "/%s/api/v1/webhooks/github" % c.tenant, raw=raw, headers=h)
     assert r.status == 200 and len(r.data["deployments"]) == 1, r
+    # An issue of the application, as launcher-issues writes one (grouping
+    # is its own worker's; the search follows the row whoever writes it).
+    psql("INSERT INTO issues (tenant_id, project_id, application_id, fingerprint, title, culprit,"
+         " level, first_seen, last_seen, event_count) SELECT tenant_id, project_id, id, '%s',"
+         " 'TypeError: %s cart is undefined', 'checkout.js in submit', 'error', now(), now(), 1"
+         " FROM applications WHERE id = '%s'" % (hashlib.sha256(tag.encode()).hexdigest(), tag, a["id"]), user="launcher_owner")
     return a, sha
 
 
@@ -128,6 +136,15 @@ def test_an_env_var_is_found_by_its_key_and_its_value_never_shows():
         assert [h for h in rr.data if h["type"] == "env_var"] == [], rr.data
     every = w.c.get("/search?q=zebra&limit=100")
     assert every.status == 200 and SECRET not in every.raw.decode()
+
+
+def test_an_issue_is_found_by_its_title_and_culprit():
+    w = World.get()
+    hits = search(w.c, "cart undefined zebra-a", types="issue")
+    assert hits and hits[0]["title"] == "TypeError: zebra-a cart is undefined · zebra-a-web", hits
+    assert hits[0]["project_id"] == w.a["id"] and "checkout.js" in hits[0]["snippet"], hits
+    assert hits[0]["id"] in [h["id"] for h in search(w.c, "checkout submit", types="issue")]
+    assert hits[0]["id"] in [h["id"] for h in search(w.c, "TypErorr", types="issue")]
 
 
 def _seen(client, q="zebra", **params):
@@ -222,16 +239,16 @@ def test_a_renamed_resource_is_found_by_its_new_name_and_a_deleted_one_disappear
     srv = c.get("/servers").data[0]
     app, _ = _resources(c, srv, p, "quokka", "quokka launch")
     found = {h["type"] for h in _seen(c, "quokka")}
-    assert found == {"application", "database", "volume", "domain", "deployment", "env_var"}, found
+    assert found == {"application", "database", "volume", "domain", "deployment", "env_var", "issue"}, found
     # A rename shows at once, in the application's own hit and in the
     # titles that name it.
     _ok(c.put("/applications/" + app["id"], {"name": "wombat-web"}), 200)
     hits = _seen(c, "wombat")
     assert [h["id"] for h in hits if h["type"] == "application"] == [app["id"]], hits
     assert [h["name"] for h in _seen(c, "quokka", types="application")] == [], "old name still found"
-    titles = [h["title"] for h in _seen(c, "quokka") if h["type"] in ("deployment", "env_var")]
-    assert titles and all(t.endswith(" · wombat-web") for t in titles), titles
-    # Deleting the application takes its deployments, domains and env vars.
+    titles = [h["title"] for h in _seen(c, "quokka") if h["type"] in ("deployment", "env_var", "issue")]
+    assert len(titles) == 3 and all(t.endswith(" · wombat-web") for t in titles), titles
+    # Deleting the application takes its deployments, domains, env vars and issues.
     assert c.delete("/applications/" + app["id"]).status == 204
     left = {h["type"] for h in _seen(c, "quokka")} | {h["type"] for h in _seen(c, "wombat")}
     assert left == {"database", "volume"}, left
