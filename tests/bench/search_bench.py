@@ -80,7 +80,7 @@ def load(tid, server):
     owner("INSERT INTO volumes (tenant_id, project_id, server_id, name)"
           " SELECT '%s', pid, '%s', %s || '-data-' || j %s" % (tid, server, a1, base % VOLS))
     owner("INSERT INTO domains (tenant_id, project_id, application_id, hostname)"
-          " SELECT '%s', pid, aid, %s || '-' || j || '.' || %s || '.example.com' %s"
+          " SELECT '%s', pid, aid, %s || '-' || an || '-' || j || '.' || %s || '.example.com' %s"
           % (tid, k1, m2, apps % (DOMS // APPS)))
     owner("INSERT INTO users (tenant_id, email, first_name, last_name, role)"
           " SELECT '%s', 'user' || i || '@' || %s || '.example.com', initcap(%s), 'Tester', 'user'"
