@@ -5,9 +5,8 @@
 -- Why a document table: the search is one indexed query over every type,
 -- not one query per table.  Each document holds what may be searched
 -- (names, labels, commit messages; an env var's key, never its value) and
--- two indexes: GIN on a tsvector (full text, prefix per word) and GiST
--- trigram on the short name+label text (typos, partial words, nearest
--- first).
+-- two indexes: GIN on a tsvector (full text, prefix per word) and GIN
+-- trigram on the short name+label text (typos, partial words).
 --
 -- Why SECURITY DEFINER: under row-level security PostgreSQL uses a
 -- condition of the caller as an index condition only when its operator is
@@ -44,13 +43,13 @@ CREATE TABLE search_documents (
 	CONSTRAINT search_documents_project_id_fkey FOREIGN KEY (tenant_id, project_id)
 		REFERENCES projects (tenant_id, id) ON DELETE CASCADE
 );
--- The search reads the GiST trigram index (nearest first) and the GIN
--- full-text index, and filters the tenant on the rows they find
+-- The search reads the two GIN indexes and filters the tenant on the rows
+-- they find
 -- (search_query says why it is never an index condition); the btree
 -- serves the foreign keys (tenant, project).
 CREATE INDEX search_documents_project ON search_documents (tenant_id, project_id);
 CREATE INDEX search_documents_tsv ON search_documents USING gin (tsv);
-CREATE INDEX search_documents_words ON search_documents USING gist (words gist_trgm_ops);
+CREATE INDEX search_documents_words ON search_documents USING gin (words gin_trgm_ops);
 
 SELECT tenant_owned('search_documents');
 -- Written by the triggers below (as the owner), read by search_find only.
@@ -206,20 +205,23 @@ $$;
 -- limit, $5 the caller sees every project (tenant admin), $6 the user
 -- (their memberships otherwise), $7 a service key's project (NULL: none),
 -- $8 the caller may list users.  One statement over two index-driven
--- branches, each reading at most $4 visible documents:
---   - the closest names and labels by trigram word similarity, in order,
---     from the GiST index (K nearest neighbours: the scan stops after $4
---     rows; the <% condition bounds it when few are close), for typos,
---     partial words and words in any order;
---   - $4 documents whose text (name, label, body) has every word of q as
---     a prefix (full text, GIN), for words deep in a commit message, a
+-- branches, each taking at most 300 visible candidates, in table order:
+--   - names and labels close to q by trigram word similarity (GIN
+--     trigram, threshold 0.35), for typos, partial words and words in any
+--     order;
+--   - documents whose text (name, label, body) has every word of q as a
+--     prefix (full text, GIN), for words deep in a commit message, a
 --     description, a culprit, a full sha;
--- then the rank of those (at most 2 x $4 rows): ts_rank (name words weigh
+-- then the rank of those (at most 600 rows): ts_rank (name words weigh
 -- most) + word similarity + 1 for an exact name, 0.5 for a name that
--- starts with q; titles and snippets for the rows returned only.  Ranking
--- every match instead (all documents sharing a prefix) cost 200 ms with
--- 100,000 documents (README, Search).  The tsquery, the tenant and the
--- caller's projects are scalar subqueries: computed once per search.
+-- starts with q; titles and snippets for the rows returned only.  The cap
+-- bounds the cost: a three-letter query matches thousands of documents
+-- among 100,000 (every word starting with its first two letters), and
+-- ranking them all cost 200 ms (README, Search); the price is that such a
+-- query is ranked among the first 300 matches of each branch, not all.
+-- (A GiST trigram index giving the nearest first was slower still.)  The
+-- tsquery, the tenant and the caller's projects are scalar subqueries:
+-- computed once per search.
 --
 -- The tenant is a filter, deliberately not indexable (IS NOT DISTINCT
 -- FROM): the planner cannot know a tenant's size (current_tenant() is an
@@ -260,8 +262,7 @@ LANGUAGE sql STABLE AS $$
 	                                   WHERE m.user_id = $6
 	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
 	                            $7, $8)
-	                  ORDER BY d.words OPERATOR(launcher.<->>) lower($1)
-	                  LIMIT $4)
+	                  LIMIT 300)
 	                UNION
 	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
 	                        d.tsv, d.words
@@ -273,7 +274,7 @@ LANGUAGE sql STABLE AS $$
 	                                   WHERE m.user_id = $6
 	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
 	                            $7, $8)
-	                  LIMIT $4)) c
+	                  LIMIT 300)) c
 	         ORDER BY score DESC, c.name, c.id
 	         LIMIT $4) h
 	 ORDER BY h.score DESC, h.name, h.id
