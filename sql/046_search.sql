@@ -43,13 +43,14 @@ CREATE TABLE search_documents (
 	CONSTRAINT search_documents_project_id_fkey FOREIGN KEY (tenant_id, project_id)
 		REFERENCES projects (tenant_id, id) ON DELETE CASCADE
 );
--- The search reads the two GIN indexes and filters the tenant on the rows
--- they find
+-- The search reads the two GIN indexes and the name index, and filters
+-- the tenant on the rows they find
 -- (search_query says why it is never an index condition); the btree
 -- serves the foreign keys (tenant, project).
 CREATE INDEX search_documents_project ON search_documents (tenant_id, project_id);
 CREATE INDEX search_documents_tsv ON search_documents USING gin (tsv);
 CREATE INDEX search_documents_words ON search_documents USING gin (words gin_trgm_ops);
+CREATE INDEX search_documents_name ON search_documents (lower(name) text_pattern_ops);
 
 SELECT tenant_owned('search_documents');
 -- Written by the triggers below (as the owner), read by search_find only.
@@ -204,21 +205,26 @@ $$;
 -- The search: $1 q, $2 types (NULL: all), $3 projectId (NULL: all), $4
 -- limit, $5 the caller sees every project (tenant admin), $6 the user
 -- (their memberships otherwise), $7 a service key's project (NULL: none),
--- $8 the caller may list users.  One statement over two index-driven
--- branches, each taking at most 300 visible candidates, in table order:
+-- $8 the caller may list users.  One statement over three index-driven
+-- branches, the first two taking at most 300 visible candidates each, in
+-- table order:
 --   - names and labels close to q by trigram word similarity (GIN
 --     trigram, threshold 0.35), for typos, partial words and words in any
 --     order;
 --   - documents whose text (name, label, body) has every word of q as a
 --     prefix (full text, GIN), for words deep in a commit message, a
 --     description, a culprit, a full sha;
--- then the rank of those (at most 600 rows): ts_rank (name words weigh
+--   - the $4 first names that start with q (btree on lower(name)), so that
+--     the beginning of a name always finds it, however many documents the
+--     other two branches match;
+-- then the rank of those (at most 600 + $4 rows): ts_rank (name words weigh
 -- most) + word similarity + 1 for an exact name, 0.5 for a name that
 -- starts with q; titles and snippets for the rows returned only.  The cap
 -- bounds the cost: a three-letter query matches thousands of documents
 -- among 100,000 (every word starting with its first two letters), and
 -- ranking them all cost 200 ms (README, Search); the price is that such a
--- query is ranked among the first 300 matches of each branch, not all.
+-- query is ranked among the first 300 matches of each branch, not all
+-- (save names that start with it).
 -- (A GiST trigram index giving the nearest first was slower still.)  The
 -- tsquery, the tenant and the caller's projects are scalar subqueries:
 -- computed once per search.
@@ -274,7 +280,21 @@ LANGUAGE sql STABLE AS $$
 	                                   WHERE m.user_id = $6
 	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
 	                            $7, $8)
-	                  LIMIT 300)) c
+	                  LIMIT 300)
+	                UNION
+	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
+	                        d.tsv, d.words
+	                   FROM launcher.search_documents d
+	                  WHERE lower(d.name) OPERATOR(pg_catalog.~>=~) lower($1)
+	                    AND lower(d.name) OPERATOR(pg_catalog.~<~) (lower($1) || chr(1114111))
+	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
+	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
+	                                   WHERE m.user_id = $6
+	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
+	                            $7, $8)
+	                  ORDER BY lower(d.name)
+	                  LIMIT $4)) c
 	         ORDER BY score DESC, c.name, c.id
 	         LIMIT $4) h
 	 ORDER BY h.score DESC, h.name, h.id
@@ -283,11 +303,12 @@ REVOKE ALL ON FUNCTION search_query(text, text[], uuid, integer, boolean, uuid, 
 
 -- What the API calls.  pg_trgm.word_similarity_threshold 0.35 (default
 -- 0.6) lets "shp" (0.5) find "shop" and a transposition in a short word
--- ("shpo", 0.4) still count.  enable_seqscan off: the statement is planned
--- without its parameters (a generic plan), where the planner cannot
--- estimate what a GIN index returns and, on a table of some thousand
--- rows, chose to read it all; a search always goes through its text
--- indexes.  Both set here for this transaction (a GET is one statement),
+-- ("shpo", 0.4) still count.  plan_cache_mode force_generic_plan: the
+-- statement is planned once per connection, without its parameters
+-- (planning it for each search cost more than running it); and
+-- enable_seqscan off: in such a plan the planner cannot estimate what a
+-- GIN index returns and, on a table of some thousand rows, chose to read
+-- it all; a search always goes through its indexes.  Both set here for this transaction (a GET is one statement),
 -- not in a SET clause: PostgreSQL lets only a superuser store a setting of
 -- a module not yet loaded, which a restore would hit.
 CREATE FUNCTION search_find(q text, p_types text[], p_project uuid, p_limit integer,
@@ -297,6 +318,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = launcher, pg_catalog,
 BEGIN
 	PERFORM set_config('pg_trgm.word_similarity_threshold', '0.35', true);
 	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
 	RETURN QUERY SELECT * FROM search_query(q, p_types, p_project, p_limit, p_all, p_user,
 	                                        p_key_project, p_users);
 END $$;

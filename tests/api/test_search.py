@@ -261,9 +261,9 @@ def test_the_search_is_one_statement_served_by_the_indexes():
     """search_find() (what the API calls) runs one statement, search_query()
     inlined; planned as the owner it runs as, with the generic plan a
     function's statement may get (parameters unknown), over a tenant of
-    10,000 documents, it reads search_documents through its two text
-    indexes, once each (nearest names by trigram, full-text matches), never
-    by a sequential scan; one query per type would read it once per type.
+    10,000 documents, it reads search_documents through its three indexes,
+    once each (trigram, full text, name prefix), never by a sequential
+    scan; one query per type would read it once per type.
     The API role cannot read the table at all."""
     c, _ = registered("search-plan")
     p = new_project(c)
@@ -301,10 +301,11 @@ def test_the_search_is_one_statement_served_by_the_indexes():
         walk(plan[0]["Plan"])
         kinds = [k for k, _ in scans]
         assert "Seq Scan" not in kinds, scans
-        # Two branches (nearest names by trigram, full-text matches), each
-        # one scan of one index: not one per type.
-        assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 2, scans
-        assert sorted(i for _, i in scans if i) == ["search_documents_tsv", "search_documents_words"], scans
+        # Three branches (trigram, full text, name prefix), each one scan
+        # of one index: not one per type.
+        assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 3, scans
+        assert sorted(i for _, i in scans if i) == ["search_documents_name", "search_documents_tsv",
+                                                    "search_documents_words"], scans
     hits = search(c, "shp", limit=5)
     assert len(hits) == 5 and all(h["name"].startswith("shop-") for h in hits), hits
     try:
