@@ -12,6 +12,7 @@
 #   make bench-domains  custom domain: DNS records -> first HTTPS answer, launcher-dnscheck every minute
 #   make bench-monitoring  CPU of the pool + PostgreSQL ingesting 1,000 applications' metrics and traffic from 10 agents
 #   make bench-ingest   real Sentry SDK requests at 2,000 events/s for 10 s: none lost, API p99 idle vs under load, grouping lag
+#   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 
 VERSION   := $(shell cat VERSION)
@@ -62,7 +63,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest bench-search fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -190,6 +191,9 @@ bench-monitoring: install-deps
 bench-ingest: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/ingest_bench.sh
+bench-search: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/search_bench.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -43,6 +43,7 @@ extern const struct route api_domain_routes[];
 extern const struct route api_backup_routes[];
 extern const struct route api_notification_routes[];
 extern const struct route api_monitoring_routes[];
+extern const struct route api_search_routes[];
 extern const struct route api_error_tracking_routes[];
 
 /*

@@ -88,6 +88,7 @@ static const struct route *const sections[] = {
 	api_alert_routes,
 	api_settings_routes,
 	api_issue_routes,
+	api_search_routes,
 	api_error_tracking_routes,
 };
 

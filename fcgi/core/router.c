@@ -126,10 +126,28 @@ scope_needed(const struct route *rt, enum http_method m)
 	return (m == HTTP_GET || m == HTTP_HEAD) ? SCOPE_READ : SCOPE_WRITE;
 }
 
+/* Why the authenticated caller may not use rt with method m, or NULL. */
+static const char *
+refusal(const struct req *r, const struct route *rt, enum http_method m)
+{
+	/* Project routes: the permission table decides the scope (perm.c). */
+	if (rt->cap == CAP_NONE && (r->who.scopes & scope_needed(rt, m)) != scope_needed(rt, m))
+		return "the service key lacks the scope this call needs";
+	if (r->who.role < rt->min_role)
+		return "insufficient permissions";
+	/* Tenant administration, and a user's data across projects, is out
+	 * of reach of a key bound to one project. */
+	if ((rt->min_role >= ROLE_ADMIN || rt->flags & ROUTE_NO_PROJECT_KEY) &&
+	    r->who.key_project_id != NULL)
+		return "a project-bound service key cannot do this";
+	return NULL;
+}
+
 static enum err
 authorise(struct req *r, const struct route *rt)
 {
-	enum err e;
+	const char *why;
+	enum err    e;
 
 	if (rt->flags & ROUTE_GLOBAL)
 		return ERR_OK;
@@ -139,18 +157,20 @@ authorise(struct req *r, const struct route *rt)
 		return auth_tenant(r);
 	if ((e = auth_authenticate(r)) != ERR_OK)
 		return e;
-	/* Project routes: the permission table decides the scope (perm.c). */
-	if (rt->cap == CAP_NONE &&
-	    (r->who.scopes & scope_needed(rt, r->method)) != scope_needed(rt, r->method))
-		return http_error(r, ERR_FORBIDDEN, "the service key lacks the scope this call needs");
-	if (r->who.role < rt->min_role)
-		return http_error(r, ERR_FORBIDDEN, "insufficient permissions");
-	/* Tenant administration, and a user's data across projects, is out
-	 * of reach of a key bound to one project. */
-	if ((rt->min_role >= ROLE_ADMIN || rt->flags & ROUTE_NO_PROJECT_KEY) &&
-	    r->who.key_project_id != NULL)
-		return http_error(r, ERR_FORBIDDEN, "a project-bound service key cannot do this");
+	if ((why = refusal(r, rt, r->method)) != NULL)
+		return http_error(r, ERR_FORBIDDEN, why);
 	return ERR_OK;
+}
+
+bool
+router_admits(const struct req *r, enum http_method m, const char *pattern)
+{
+	for (size_t i = 0; i < nsections; i++)
+		for (const struct route *rt = sections[i]; rt->pattern; rt++)
+			if (rt->methods & m && strcmp(rt->pattern, pattern) == 0)
+				return rt->cap == CAP_NONE && !(rt->flags & (ROUTE_PUBLIC |
+				    ROUTE_GLOBAL | ROUTE_AGENT)) && refusal(r, rt, m) == NULL;
+	return false;
 }
 
 /* The route of r (404 / 405 + Allow answered when there is none). */

@@ -96,6 +96,14 @@ void router_dispatch(struct req *r);
  */
 enum err router_check(struct req *r);
 /*
+ * Whether the authenticated caller r would be admitted to the tenant route
+ * of method m and exactly this pattern ("/users") by its key scope, tenant
+ * role and project-key rule (no project cap: false for project routes and
+ * unknown patterns).  For an answer that includes what another route
+ * lists, to the same callers (search.c and the users list).
+ */
+bool router_admits(const struct req *r, enum http_method m, const char *pattern);
+/*
  * The one answer to an error e that reached the router (or txn_run)
  * unanswered: the recorded detail when it is e's, else a generic message.
  * Does nothing if r has responded.

@@ -1,10 +1,62 @@
-/* test_router.c - the router's path matching (router_match) and id params. */
+/* test_router.c - the router's path matching (router_match), id params,
+ * and router_admits (another route's admission, without answering). */
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/http.h"
 #include "core/router.h"
 #include "unit.h"
+
+static enum err
+noop(struct req *r)
+{
+	(void)r;
+	return ERR_OK;
+}
+
+/* A table like the users section's: admins with the admin scope, no project key. */
+static const struct route admit_routes[] = {
+	{.methods = HTTP_GET, .pattern = "/users", .fn = noop, .scope = SCOPE_ADMIN, .min_role = ROLE_ADMIN},
+	{.methods = HTTP_GET, .pattern = "/servers", .fn = noop},
+	{.methods = HTTP_GET, .pattern = "/projects/:id", .fn = noop, .cap = 1},
+	{.methods = HTTP_GET, .pattern = "/healthz", .fn = noop, .flags = ROUTE_GLOBAL},
+	{0},
+};
+
+static void
+check_admits(void)
+{
+	static const struct route *const tables[] = {admit_routes};
+	static const struct {
+		enum role   role;
+		unsigned    scopes;
+		const char *key_project, *pattern;
+		bool        admitted;
+	} cases[] = {
+		{ROLE_SUPERADMIN, SCOPE_ALL, NULL, "/users", true},
+		{ROLE_ADMIN, SCOPE_ALL, NULL, "/users", true},
+		{ROLE_USER, SCOPE_ALL, NULL, "/users", false},
+		{ROLE_ADMIN, SCOPE_READ, NULL, "/users", false},	/* a read key of an admin */
+		{ROLE_ADMIN, SCOPE_READ | SCOPE_ADMIN, NULL, "/users", true},
+		{ROLE_ADMIN, SCOPE_ALL, "p1", "/users", false},	/* bound to a project */
+		{ROLE_USER, SCOPE_READ, NULL, "/servers", true},
+		{ROLE_USER, SCOPE_WRITE, NULL, "/servers", false},
+		{ROLE_SUPERADMIN, SCOPE_ALL, NULL, "/projects/:id", false},	/* a project cap */
+		{ROLE_SUPERADMIN, SCOPE_ALL, NULL, "/healthz", false},	/* not a tenant route */
+		{ROLE_SUPERADMIN, SCOPE_ALL, NULL, "/nothing", false},
+	};
+	struct req r;
+
+	router_init(tables, 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		memset(&r, 0, sizeof(r));
+		r.who.authenticated = true;
+		r.who.role = cases[i].role;
+		r.who.scopes = cases[i].scopes;
+		r.who.key_project_id = cases[i].key_project;
+		CHECK(router_admits(&r, HTTP_GET, cases[i].pattern) == cases[i].admitted, cases[i].pattern);
+	}
+}
 
 int
 main(void)
@@ -67,5 +119,6 @@ main(void)
 	for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++)
 		CHECK(router_id_param(ids[i].name) == (bool)ids[i].id, ids[i].name);
 	arena_free(&a);
+	check_admits();
 	return unit_done("router");
 }

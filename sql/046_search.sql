@@ -1,0 +1,327 @@
+-- 046_search.sql - GET /search (API.md §20): one document per searchable
+-- resource, kept by triggers on the resources' own tables, and the one
+-- query that searches them (search_find).
+--
+-- Why a document table: the search is one indexed query over every type,
+-- not one query per table.  Each document holds what may be searched
+-- (names, labels, commit messages; an env var's key, never its value) and
+-- two indexes: GIN on a tsvector (full text, prefix per word) and GIN
+-- trigram on the short name+label text (typos, partial words).
+--
+-- Why SECURITY DEFINER: under row-level security PostgreSQL uses a
+-- condition of the caller as an index condition only when its operator is
+-- leakproof; @@ and pg_trgm's operators are not, so as launcher_api every
+-- search would read the tenant's documents one by one.  search_find runs
+-- as the owner (no RLS) and names the tenant itself (current_tenant(), the
+-- policy's own condition); the triggers run as the owner too, so that
+-- every role that writes a resource (API, maintenance helpers) keeps its
+-- document without grants on this table.
+
+SET search_path = launcher;
+
+-- Trusted since PostgreSQL 13: the database owner (the migration role)
+-- may create it.  In our schema, so that the pool's search_path finds it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA launcher;
+
+CREATE TABLE search_documents (
+	id         uuid PRIMARY KEY,		-- the resource's own id
+	tenant_id  uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
+	type       text NOT NULL CHECK (type IN ('project', 'application', 'database', 'volume',
+	                                         'domain', 'deployment', 'env_var', 'issue', 'user')),
+	project_id uuid,			-- NULL: a tenant-level document (users)
+	-- The application or environment the title names beside the label,
+	-- read at query time so that a rename shows at once.
+	parent_id  uuid,
+	name       text NOT NULL,
+	label      text NOT NULL,
+	body       text NOT NULL DEFAULT '',
+	words      text GENERATED ALWAYS AS (lower(left(name || ' ' || label, 300))) STORED,
+	tsv        tsvector GENERATED ALWAYS AS (
+	               setweight(to_tsvector('simple', name), 'A') ||
+	               setweight(to_tsvector('simple', label), 'B') ||
+	               setweight(to_tsvector('simple', left(body, 4000)), 'C')) STORED,
+	CONSTRAINT search_documents_project_id_fkey FOREIGN KEY (tenant_id, project_id)
+		REFERENCES projects (tenant_id, id) ON DELETE CASCADE
+);
+-- The search reads the two GIN indexes and the name index, and filters
+-- the tenant on the rows they find
+-- (search_query says why it is never an index condition); the btree
+-- serves the foreign keys (tenant, project).
+CREATE INDEX search_documents_project ON search_documents (tenant_id, project_id);
+CREATE INDEX search_documents_tsv ON search_documents USING gin (tsv);
+CREATE INDEX search_documents_words ON search_documents USING gin (words gin_trgm_ops);
+CREATE INDEX search_documents_name ON search_documents (lower(name) text_pattern_ops);
+
+SELECT tenant_owned('search_documents');
+-- Written by the triggers below (as the owner), read by search_find only.
+REVOKE ALL ON search_documents FROM launcher_api;
+
+-- ----------------------------------------------------------- documents
+CREATE FUNCTION search_put(p_tenant uuid, p_type text, p_id uuid, p_project uuid, p_parent uuid,
+                           p_name text, p_label text, p_body text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	INSERT INTO search_documents (tenant_id, type, id, project_id, parent_id, name, label, body)
+	VALUES (p_tenant, p_type, p_id, p_project, p_parent, coalesce(p_name, ''),
+	        coalesce(p_label, ''), coalesce(p_body, ''))
+	ON CONFLICT (id) DO UPDATE SET project_id = EXCLUDED.project_id,
+		parent_id = EXCLUDED.parent_id, name = EXCLUDED.name, label = EXCLUDED.label,
+		body = EXCLUDED.body
+$$;
+REVOKE ALL ON FUNCTION search_put(uuid, text, uuid, uuid, uuid, text, text, text) FROM PUBLIC;
+
+-- What each table contributes: (type, project, parent, name, label, body).
+-- Only these functions decide what becomes searchable; an env var's
+-- value_sealed is never read.
+CREATE FUNCTION search_doc_project(p projects) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(p.tenant_id, 'project', p.id, p.id, NULL, p.name,
+	                  coalesce(nullif(p.display_name, ''), p.name), p.description)
+$$;
+CREATE FUNCTION search_doc_application(a applications) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(a.tenant_id, 'application', a.id, a.project_id, NULL, a.name, a.name,
+	                  concat_ws(' ', a.app_type, a.image_url, a.repository_url, a.branch))
+$$;
+CREATE FUNCTION search_doc_database(d databases) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(d.tenant_id, 'database', d.id, d.project_id, NULL, d.name,
+	                  format('%s (%s %s)', d.name, d.type, d.version), d.type)
+$$;
+CREATE FUNCTION search_doc_volume(v volumes) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(v.tenant_id, 'volume', v.id, v.project_id, NULL, v.name, v.name, '')
+$$;
+CREATE FUNCTION search_doc_domain(d domains) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(d.tenant_id, 'domain', d.id, d.project_id, d.application_id, d.hostname,
+	                  d.hostname || CASE d.path_prefix WHEN '/' THEN '' ELSE d.path_prefix END,
+	                  replace(d.hostname, '.', ' '))
+$$;
+CREATE FUNCTION search_doc_deployment(d deployments) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(d.tenant_id, 'deployment', d.id, d.project_id, d.application_id,
+	                  coalesce(left(d.commit_sha, 7), ''),
+	                  coalesce(nullif(left(split_part(d.commit_message, E'\n', 1), 200), ''),
+	                           d.image, 'deployment'),
+	                  concat_ws(' ', d.commit_message, d.commit_sha, d.branch, d.image))
+$$;
+CREATE FUNCTION search_doc_env_var(e env_vars) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(e.tenant_id, 'env_var', e.id, e.project_id,
+	                  coalesce(e.application_id, e.environment_id), e.key, e.key,
+	                  e.scope || ' ' || replace(e.key, '_', ' '))
+$$;
+CREATE FUNCTION search_doc_issue(i issues) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(i.tenant_id, 'issue', i.id, i.project_id, i.application_id,
+	                  left(i.title, 200), left(i.title, 200),
+	                  concat_ws(' ', i.title, i.culprit, i.level))
+$$;
+CREATE FUNCTION search_doc_user(u users) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(u.tenant_id, 'user', u.id, NULL, NULL, u.email,
+	                  coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), u.email),
+	                  u.email || ' ' || u.role)
+$$;
+
+-- One trigger function for every table: the document of NEW, or none.
+CREATE FUNCTION search_sync() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		DELETE FROM search_documents WHERE id = OLD.id;
+		RETURN NULL;
+	END IF;
+	CASE TG_TABLE_NAME
+	WHEN 'projects' THEN PERFORM search_doc_project(NEW);
+	WHEN 'applications' THEN PERFORM search_doc_application(NEW);
+	WHEN 'databases' THEN PERFORM search_doc_database(NEW);
+	WHEN 'volumes' THEN PERFORM search_doc_volume(NEW);
+	WHEN 'domains' THEN PERFORM search_doc_domain(NEW);
+	WHEN 'deployments' THEN PERFORM search_doc_deployment(NEW);
+	WHEN 'env_vars' THEN PERFORM search_doc_env_var(NEW);
+	WHEN 'issues' THEN PERFORM search_doc_issue(NEW);
+	WHEN 'users' THEN PERFORM search_doc_user(NEW);
+	END CASE;
+	RETURN NULL;
+END $$;
+
+-- Updates fire only when a searched column changes: status updates from
+-- the agent (the hot path) never touch the documents.
+CREATE TRIGGER projects_search AFTER INSERT OR DELETE OR UPDATE OF name, display_name, description
+	ON projects FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER applications_search AFTER INSERT OR DELETE OR UPDATE OF name, app_type, image_url,
+	repository_url, branch ON applications FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER databases_search AFTER INSERT OR DELETE OR UPDATE OF name, type, version
+	ON databases FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER volumes_search AFTER INSERT OR DELETE OR UPDATE OF name
+	ON volumes FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER domains_search AFTER INSERT OR DELETE OR UPDATE OF hostname, path_prefix,
+	application_id ON domains FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER deployments_search AFTER INSERT OR DELETE OR UPDATE OF commit_sha, commit_message,
+	branch, image ON deployments FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER env_vars_search AFTER INSERT OR DELETE OR UPDATE OF key
+	ON env_vars FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER issues_search AFTER INSERT OR DELETE OR UPDATE OF title, culprit, level,
+	application_id ON issues FOR EACH ROW EXECUTE FUNCTION search_sync();
+CREATE TRIGGER users_search AFTER INSERT OR DELETE OR UPDATE OF email, first_name, last_name, role
+	ON users FOR EACH ROW EXECUTE FUNCTION search_sync();
+
+-- Back-fill what exists.
+SELECT search_doc_project(p) FROM projects p;
+SELECT search_doc_application(a) FROM applications a;
+SELECT search_doc_database(d) FROM databases d;
+SELECT search_doc_volume(v) FROM volumes v;
+SELECT search_doc_domain(d) FROM domains d;
+SELECT search_doc_deployment(d) FROM deployments d;
+SELECT search_doc_env_var(e) FROM env_vars e;
+SELECT search_doc_issue(i) FROM issues i;
+SELECT search_doc_user(u) FROM users u;
+
+-- -------------------------------------------------------------- query
+-- The words of a query, each a prefix ('deploy fix' -> deploy:* & fix:*);
+-- only letters and digits reach to_tsquery, so no input is a syntax
+-- error.  NULL when q has no word.
+CREATE FUNCTION search_tsquery(q text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT to_tsquery('simple', string_agg(w || ':*', ' & '))
+	  FROM regexp_split_to_table(lower(q), '[^[:alnum:]]+') AS w WHERE w <> ''
+$$;
+
+-- Whether the caller may see a document (inlined into search_query's two
+-- branches): $2 types (NULL: all), $3 projectId (NULL: all), $5 the caller
+-- sees every project (tenant admin), $6 the caller's projects otherwise,
+-- $7 a service key's project (NULL: none), $8 the caller may list users.
+CREATE FUNCTION search_visible(d_type text, d_project uuid, p_types text[], p_project uuid,
+                               p_all boolean, p_projects uuid[], p_key_project uuid,
+                               p_users boolean) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT ($3 IS NULL OR $1 = ANY ($3))
+	   AND ($4 IS NULL OR $2 = $4)
+	   AND CASE WHEN $2 IS NULL THEN $8
+	            ELSE ($7 IS NULL OR $2 = $7) AND ($5 OR $2 = ANY ($6)) END
+$$;
+
+-- The search: $1 q, $2 types (NULL: all), $3 projectId (NULL: all), $4
+-- limit, $5 the caller sees every project (tenant admin), $6 the user
+-- (their memberships otherwise), $7 a service key's project (NULL: none),
+-- $8 the caller may list users.  One statement over three index-driven
+-- branches, the first two taking at most 300 visible candidates each, in
+-- table order:
+--   - names and labels close to q by trigram word similarity (GIN
+--     trigram, threshold 0.35), for typos, partial words and words in any
+--     order;
+--   - documents whose text (name, label, body) has every word of q as a
+--     prefix (full text, GIN), for words deep in a commit message, a
+--     description, a culprit, a full sha;
+--   - the $4 first names that start with q (btree on lower(name)), so that
+--     the beginning of a name always finds it, however many documents the
+--     other two branches match;
+-- then the rank of those (at most 600 + $4 rows): ts_rank (name words weigh
+-- most) + word similarity + 1 for an exact name, 0.5 for a name that
+-- starts with q; titles and snippets for the rows returned only.  The cap
+-- bounds the cost: a three-letter query matches thousands of documents
+-- among 100,000 (every word starting with its first two letters), and
+-- ranking them all cost 200 ms (README, Search); the price is that such a
+-- query is ranked among the first 300 matches of each branch, not all
+-- (save names that start with it).
+-- (A GiST trigram index giving the nearest first was slower still.)  The
+-- tsquery, the tenant and the caller's projects are scalar subqueries:
+-- computed once per search.
+--
+-- The tenant is a filter, deliberately not indexable (IS NOT DISTINCT
+-- FROM): the planner cannot know a tenant's size (current_tenant() is an
+-- InitPlan), and with many small tenants it would read a large tenant's
+-- every document through a tenant index rather than the few the text
+-- indexes find.  The cost: in a plane of many tenants, the text indexes
+-- also return other tenants' matches, dropped by this filter.
+--
+-- A plain SQL function, inlined into search_find's one statement (and
+-- explained as such by tests/api/test_search.py); not for the API role.
+CREATE FUNCTION search_query(q text, p_types text[], p_project uuid, p_limit integer,
+                             p_all boolean, p_user uuid, p_key_project uuid, p_users boolean)
+RETURNS TABLE (type text, id uuid, name text, project_id uuid, title text, snippet text)
+LANGUAGE sql STABLE AS $$
+	SELECT h.type, h.id, h.name, h.project_id,
+	       CASE WHEN h.type IN ('project', 'user') THEN h.label
+	            ELSE h.label || ' · ' || coalesce(
+	                (SELECT a.name FROM launcher.applications a WHERE a.id = h.parent_id),
+	                (SELECT e.name FROM launcher.environments e WHERE e.id = h.parent_id),
+	                (SELECT p.name FROM launcher.projects p WHERE p.id = h.project_id)) END,
+	       CASE WHEN h.body = '' OR h.type = 'env_var' THEN ''
+	            ELSE coalesce(ts_headline('simple', left(h.body, 2000),
+	                                      (SELECT launcher.search_tsquery($1)),
+	                          'MaxWords=24, MinWords=8, StartSel="", StopSel=""'),
+	                          left(h.body, 160)) END
+	  FROM (SELECT c.*,
+	               coalesce(ts_rank(c.tsv, (SELECT launcher.search_tsquery($1))), 0)
+	               + launcher.word_similarity(lower($1), c.words)
+	               + CASE WHEN lower(c.name) = lower($1) THEN 1
+	                      WHEN starts_with(lower(c.name), lower($1)) THEN 0.5 ELSE 0 END AS score
+	          FROM ((SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
+	                        d.tsv, d.words
+	                   FROM launcher.search_documents d
+	                  WHERE lower($1) OPERATOR(launcher.<%) d.words
+	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
+	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
+	                                   WHERE m.user_id = $6
+	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
+	                            $7, $8)
+	                  LIMIT 300)
+	                UNION
+	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
+	                        d.tsv, d.words
+	                   FROM launcher.search_documents d
+	                  WHERE d.tsv @@ (SELECT launcher.search_tsquery($1))
+	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
+	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
+	                                   WHERE m.user_id = $6
+	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
+	                            $7, $8)
+	                  LIMIT 300)
+	                UNION
+	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
+	                        d.tsv, d.words
+	                   FROM launcher.search_documents d
+	                  WHERE lower(d.name) OPERATOR(pg_catalog.~>=~) lower($1)
+	                    AND lower(d.name) OPERATOR(pg_catalog.~<~) (lower($1) || chr(1114111))
+	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
+	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
+	                                   WHERE m.user_id = $6
+	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
+	                            $7, $8)
+	                  ORDER BY lower(d.name)
+	                  LIMIT $4)) c
+	         ORDER BY score DESC, c.name, c.id
+	         LIMIT $4) h
+	 ORDER BY h.score DESC, h.name, h.id
+$$;
+REVOKE ALL ON FUNCTION search_query(text, text[], uuid, integer, boolean, uuid, uuid, boolean) FROM PUBLIC;
+
+-- What the API calls.  pg_trgm.word_similarity_threshold 0.35 (default
+-- 0.6) lets "shp" (0.5) find "shop" and a transposition in a short word
+-- ("shpo", 0.4) still count.  plan_cache_mode force_generic_plan: the
+-- statement is planned once per connection, without its parameters
+-- (planning it for each search cost more than running it); and
+-- enable_seqscan off: in such a plan the planner cannot estimate what a
+-- GIN index returns and, on a table of some thousand rows, chose to read
+-- it all; a search always goes through its indexes.  Both set here for this transaction (a GET is one statement),
+-- not in a SET clause: PostgreSQL lets only a superuser store a setting of
+-- a module not yet loaded, which a restore would hit.
+CREATE FUNCTION search_find(q text, p_types text[], p_project uuid, p_limit integer,
+                            p_all boolean, p_user uuid, p_key_project uuid, p_users boolean)
+RETURNS TABLE (type text, id uuid, name text, project_id uuid, title text, snippet text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM set_config('pg_trgm.word_similarity_threshold', '0.35', true);
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+	RETURN QUERY SELECT * FROM search_query(q, p_types, p_project, p_limit, p_all, p_user,
+	                                        p_key_project, p_users);
+END $$;
+REVOKE ALL ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean),
+	search_tsquery(text) TO launcher_api;

@@ -1,0 +1,315 @@
+"""GET /search (API.md §20, sql/046_search.sql): one ranked, prefix- and
+typo-tolerant query over projects, applications, databases, volumes,
+domains, deployments (commit sha and message), env var keys (never values)
+and users, limited to what the caller may see.  Resources are made through
+the API (a deployment by a signed GitHub push, for its commit message)."""
+import hashlib
+import json
+import re
+import uuid
+from urllib.parse import quote
+
+from lib import Client, assert_error, make_key, new_project, new_user, psql, registered, request
+from test_servers import _server
+from webhook_fixtures import delivery, github_push, sha_of
+
+TYPES = ["project", "application", "database", "volume", "domain", "deployment", "env_var", "issue",
+         "user"]
+SECRET = "sk-live-" + uuid.uuid4().hex     # an env var value that must never show
+
+
+def _ok(r, status=201):
+    assert r.status == status, r
+    return r.data
+
+
+def _resources(c, srv, p, tag, message):
+    """One resource of every project-scoped type, each named with tag."""
+    repo = "https://github.com/acme/r%s.git" % uuid.uuid4().hex[:8]
+    a = _ok(c.post("/applications", {"project_id": p["id"], "server_id": srv["id"],
+                                     "name": tag + "-web", "source_type": "git",
+                                     "repository_url": repo, "exposed_port": 8080,
+                                     "autodeploy": True}))
+    _ok(c.post("/databases", {"project_id": p["id"], "name": tag + "-db", "type": "postgres"}))
+    _ok(c.post("/volumes", {"project_id": p["id"], "name": tag + "-vol"}))
+    _ok(c.post("/domains", {"application_id": a["id"],
+                            "hostname": "%s.d%s.example.com" % (tag, uuid.uuid4().hex[:8])}))
+    _ok(c.put("/applications/%s/env" % a["id"], {tag.upper().replace("-", "_") + "_API_KEY": SECRET}), 200)
+    sha = sha_of(uuid.uuid4().hex)
+    raw, h = delivery("github", a["webhook_secret"], github_push(repo, sha=sha, message=message))
+    r = request("POST", "/%s/api/v1/webhooks/github" % c.tenant, raw=raw, headers=h)
+    assert r.status == 200 and len(r.data["deployments"]) == 1, r
+    # An issue of the application, as launcher-issues writes one (grouping
+    # is its own worker's; the search follows the row whoever writes it).
+    psql("INSERT INTO issues (tenant_id, project_id, application_id, fingerprint, title, culprit,"
+         " level, first_seen, last_seen, event_count) SELECT tenant_id, project_id, id, '%s',"
+         " 'TypeError: %s cart is undefined', 'checkout.js in submit', 'error', now(), now(), 1"
+         " FROM applications WHERE id = '%s'" % (hashlib.sha256(tag.encode()).hexdigest(), tag, a["id"]), user="launcher_owner")
+    return a, sha
+
+
+class World:
+    """A tenant with project "shop" (A) and project "zebra-b" (B), each
+    holding one resource of every type named "zebra-..."; a viewer, a
+    member and an admin of A; an outsider; keys."""
+    _w = None
+
+    @classmethod
+    def get(cls):
+        if cls._w is None:
+            cls._w = cls()
+        return cls._w
+
+    def __init__(self):
+        self.c, self.owner = registered("search")
+        srv = _server(self.c, name="only")
+        self.a = new_project(self.c, name="shop", display_name="Zebra shop")
+        self.b = new_project(self.c, name="zebra-b")
+        self.app_a, self.sha_a = _resources(self.c, srv, self.a, "zebra-a",
+                                            "fix deploy of the zebra checkout\n\nbody")
+        self.app_b, self.sha_b = _resources(self.c, srv, self.b, "zebra-b", "zebra release")
+        self.members = {}
+        for role in ("viewer", "member", "admin"):
+            u = new_user(self.c, prefix="zebra")
+            _ok(self.c.post("/projects/%s/members" % self.a["id"], {"user_id": u.user_id, "role": role}))
+            self.members[role] = u
+        self.outsider = new_user(self.c, prefix="zebra")
+        self.tenant_admin = new_user(self.c, role="admin", prefix="zebra")
+        self.key_a = Client(self.c.tenant, key=make_key(self.c, scopes=["read"],
+                                                        project_id=self.a["id"])["key"])
+        self.key_read = Client(self.c.tenant, key=make_key(self.c, scopes=["read"])["key"])
+        self.key_admin = Client(self.c.tenant, key=make_key(self.c, scopes=["read", "admin"])["key"])
+
+
+def search(client, q, **params):
+    qs = "&".join("%s=%s" % (k, v) for k, v in params.items())
+    r = client.get("/search?q=%s%s" % (quote(q), "&" + qs if qs else ""))
+    assert r.status == 200 and isinstance(r.data, list), r
+    for hit in r.data:
+        assert set(hit) == {"type", "id", "name", "project_id", "title", "snippet"}, hit
+    return r.data
+
+
+def test_a_prefix_finds_the_project_and_a_typo_still_does():
+    w = World.get()
+    for q in ("shp", "sho", "shop", "shpo", "SHOP"):
+        hits = search(w.c, q, types="project")
+        assert hits and hits[0]["id"] == w.a["id"], (q, hits)
+        assert hits[0]["name"] == "shop" and hits[0]["title"] == "Zebra shop", hits
+        assert hits[0]["project_id"] == w.a["id"], hits
+    # Ranked: the exact name comes first among every type.
+    assert search(w.c, "shop")[0]["id"] == w.a["id"]
+    # Nothing close: nothing found.
+    assert search(w.c, "qqxxjj") == []
+
+
+def test_words_in_any_order_find_the_deployment_by_its_commit_message():
+    w = World.get()
+    hits = search(w.c, "deploy fix", types="deployment")
+    assert hits and hits[0]["project_id"] == w.a["id"], hits
+    d = hits[0]
+    assert d["name"] == w.sha_a[:7] and d["title"].startswith("fix deploy of the zebra checkout"), d
+    assert d["title"].endswith(" · zebra-a-web"), d        # the application it deployed
+    assert "fix deploy" in d["snippet"], d
+    dep = w.c.get("/deployments/" + d["id"])
+    assert dep.status == 200 and dep.data["commit_sha"] == w.sha_a, dep
+    # And by its commit sha, a prefix of it as git prints it.
+    for q in (w.sha_a, w.sha_a[:7]):
+        assert [h["id"] for h in search(w.c, q, types="deployment")][:1] == [d["id"]], q
+    # A typo in a word of the message.
+    assert d["id"] in [h["id"] for h in search(w.c, "chekout", types="deployment")]
+
+
+def test_an_env_var_is_found_by_its_key_and_its_value_never_shows():
+    w = World.get()
+    r = w.c.get("/search?q=zebra_a_api")
+    assert r.status == 200, r
+    hits = [h for h in r.data if h["type"] == "env_var"]
+    # Every word a prefix: ZEBRA_B_API_KEY matches too ("a" of "api"), after.
+    assert hits[0]["name"] == "ZEBRA_A_API_KEY", r.data
+    assert hits[0]["project_id"] == w.a["id"] and hits[0]["title"] == "ZEBRA_A_API_KEY · zebra-a-web", hits
+    assert SECRET not in r.raw.decode(), r.raw.decode()
+    # The value is not searchable either, in whole or in part.
+    for q in (SECRET, SECRET[8:20], "sk-live"):
+        rr = w.c.get("/search?q=" + q)
+        assert rr.status == 200 and SECRET not in rr.raw.decode(), rr
+        assert [h for h in rr.data if h["type"] == "env_var"] == [], rr.data
+    every = w.c.get("/search?q=zebra&limit=100")
+    assert every.status == 200 and SECRET not in every.raw.decode()
+
+
+def test_an_issue_is_found_by_its_title_and_culprit():
+    w = World.get()
+    hits = search(w.c, "cart undefined zebra-a", types="issue")
+    assert hits and hits[0]["title"] == "TypeError: zebra-a cart is undefined · zebra-a-web", hits
+    assert hits[0]["project_id"] == w.a["id"] and "checkout.js" in hits[0]["snippet"], hits
+    assert hits[0]["id"] in [h["id"] for h in search(w.c, "checkout submit", types="issue")]
+    assert hits[0]["id"] in [h["id"] for h in search(w.c, "TypErorr", types="issue")]
+
+
+def _seen(client, q="zebra", **params):
+    return search(client, q, limit=100, **params)
+
+
+def test_a_caller_sees_only_the_projects_it_may_read_for_every_type():
+    w = World.get()
+    everything = _seen(w.c)
+    types_a = {h["type"] for h in everything if h["project_id"] == w.a["id"]}
+    types_b = {h["type"] for h in everything if h["project_id"] == w.b["id"]}
+    project_types = set(TYPES) - {"user"}
+    assert types_a == project_types and types_b == project_types, (types_a, types_b)
+    assert {h["type"] for h in everything if h["project_id"] is None} == {"user"}, everything
+    cases = [
+        # (who, projects seen, users seen)
+        ("superadmin", w.c, {w.a["id"], w.b["id"]}, True),
+        ("tenant admin", w.tenant_admin, {w.a["id"], w.b["id"]}, True),
+        ("viewer of A", w.members["viewer"], {w.a["id"]}, False),
+        ("member of A", w.members["member"], {w.a["id"]}, False),
+        ("admin of A", w.members["admin"], {w.a["id"]}, False),
+        ("outsider", w.outsider, set(), False),
+        ("key bound to A", w.key_a, {w.a["id"]}, False),
+        ("read key", w.key_read, {w.a["id"], w.b["id"]}, False),
+        ("admin key", w.key_admin, {w.a["id"], w.b["id"]}, True),
+    ]
+    for who, client, projects, users in cases:
+        hits = _seen(client)
+        got = {h["project_id"] for h in hits if h["project_id"] is not None}
+        assert got == projects, (who, got, hits)
+        assert any(h["type"] == "user" for h in hits) == users, (who, hits)
+        for pid in projects:   # every type of a visible project, nothing less
+            assert {h["type"] for h in hits if h["project_id"] == pid} == project_types, (who, hits)
+        # Asked for each type alone, by its own name, B stays out of reach.
+        if w.b["id"] not in projects:
+            for t in project_types:
+                assert [h for h in _seen(client, types=t) if h["project_id"] == w.b["id"]] == [], (who, t)
+            for q in ("zebra-b", "zebra_b_api_key", w.sha_b, "release"):
+                assert [h for h in _seen(client, q) if h["project_id"] == w.b["id"]] == [], (who, q)
+            assert _seen(client, projectId=w.b["id"]) == [], who
+    # Another tenant sees nothing of this one.
+    other, _ = registered("search-x")
+    assert _seen(other) == [] and _seen(other, "shop") == []
+
+
+def test_filters_by_type_and_project():
+    w = World.get()
+    hits = _seen(w.c, types="database,volume")
+    assert hits and {h["type"] for h in hits} == {"database", "volume"}, hits
+    # A database's own volume (db-<name>) is a volume too.
+    assert {h["name"] for h in hits} == {"zebra-a-db", "zebra-b-db", "zebra-a-vol", "zebra-b-vol",
+                                         "db-zebra-a-db", "db-zebra-b-db"}, hits
+    hits = _seen(w.c, projectId=w.b["id"])
+    assert hits and {h["project_id"] for h in hits} == {w.b["id"]}, hits
+    hits = _seen(w.members["viewer"], projectId=w.a["id"], types="application")
+    assert [h["id"] for h in hits] == [w.app_a["id"]], hits
+    assert hits[0]["title"] == "zebra-a-web · shop", hits
+    assert len(search(w.c, "zebra", limit=3)) == 3
+
+
+def test_bad_parameters_are_400_naming_each():
+    w = World.get()
+    cases = [
+        ("/search", ["q"]),
+        ("/search?q=", ["q"]),
+        ("/search?q=" + "x" * 201, ["q"]),
+        ("/search?q=shop&types=application,planet", ["types"]),
+        ("/search?q=shop&types=application,", ["types"]),
+        ("/search?q=shop&limit=0", ["limit"]),
+        ("/search?q=shop&limit=101", ["limit"]),
+        ("/search?q=shop&limit=ten", ["limit"]),
+        ("/search?q=shop&projectId=nope", ["projectId"]),
+        ("/search?types=x&limit=1000&projectId=1", ["q", "types", "projectId", "limit"]),
+    ]
+    for url, fields in cases:
+        r = w.c.get(url)
+        assert_error(r, 400, "BAD_REQUEST")
+        assert sorted(d["field"] for d in r.error["details"]) == sorted(fields), (url, r)
+    assert search(w.c, "x" * 200) == []
+    assert search(w.c, "é" * 200) == []       # 200 characters, 400 bytes: accepted
+    assert_error(w.c.get("/search?q=" + quote("é" * 201)), 400, "BAD_REQUEST", field="q")
+    # Query syntax is not ours to parse: operators are plain characters.
+    for q in ("!", "a%26b", "'", "(", "%5C", ":*", "--"):
+        assert w.c.get("/search?q=" + q).status == 200, q
+    assert_error(Client(w.c.tenant).get("/search?q=shop"), 401, "UNAUTHORIZED")
+
+
+def test_a_renamed_resource_is_found_by_its_new_name_and_a_deleted_one_disappears():
+    w = World.get()
+    c = w.c
+    p = new_project(c, name="tmp-" + uuid.uuid4().hex[:6])
+    srv = c.get("/servers").data[0]
+    app, _ = _resources(c, srv, p, "quokka", "quokka launch")
+    found = {h["type"] for h in _seen(c, "quokka")}
+    assert found == {"application", "database", "volume", "domain", "deployment", "env_var", "issue"}, found
+    # A rename shows at once, in the application's own hit and in the
+    # titles that name it.
+    _ok(c.put("/applications/" + app["id"], {"name": "wombat-web"}), 200)
+    hits = _seen(c, "wombat")
+    assert [h["id"] for h in hits if h["type"] == "application"] == [app["id"]], hits
+    assert [h["name"] for h in _seen(c, "quokka", types="application")] == [], "old name still found"
+    titles = [h["title"] for h in _seen(c, "quokka") if h["type"] in ("deployment", "env_var", "issue")]
+    assert len(titles) == 3 and all(t.endswith(" · wombat-web") for t in titles), titles
+    # Deleting the application takes its deployments, domains, env vars and issues.
+    assert c.delete("/applications/" + app["id"]).status == 204
+    left = {h["type"] for h in _seen(c, "quokka")} | {h["type"] for h in _seen(c, "wombat")}
+    assert left == {"database", "volume"}, left
+    # Deleting the project takes the rest, and the project itself.
+    assert c.delete("/projects/" + p["id"]).status == 204
+    assert _seen(c, "quokka") == [] and _seen(c, p["name"], types="project") == []
+
+
+def test_the_search_is_one_statement_served_by_the_indexes():
+    """search_find() (what the API calls) runs one statement, search_query()
+    inlined; planned as the owner it runs as, with the generic plan a
+    function's statement may get (parameters unknown), over a tenant of
+    10,000 documents, it reads search_documents through its three indexes,
+    once each (trigram, full text, name prefix), never by a sequential
+    scan; one query per type would read it once per type.
+    The API role cannot read the table at all."""
+    c, _ = registered("search-plan")
+    p = new_project(c)
+    words = ["shop", "cart", "billing", "ledger", "mail", "queue", "worker", "report", "media",
+             "chat", "search", "auth", "notify", "stream", "image", "video", "backup", "metrics"]
+    psql("INSERT INTO search_documents (tenant_id, type, id, project_id, name, label, body)"
+         " SELECT '%s', 'volume', gen_random_uuid(), '%s', w, w, 'body of ' || w FROM ("
+         "  SELECT (ARRAY[%s])[1 + i %% %d] || '-' || (ARRAY['api','web','db','jobs'])[1 + i / 7 %% 4]"
+         "         || '-' || i AS w FROM generate_series(1, 10000) i) x; ANALYZE search_documents"
+         % (c.tid, p["id"], ",".join("'%s'" % x for x in words), len(words)), user="launcher_owner")
+    find = "\n".join(psql("SELECT prosrc FROM pg_proc WHERE proname = 'search_find'", user="launcher_owner"))
+    assert find.count("RETURN QUERY") == 1 and "search_query(" in find, find
+    # The settings search_find makes for its statement, made here too.
+    settings = "".join("SET %s = '%s'; " % kv for kv in
+                       re.findall(r"set_config\('([a-z_.]+)', '([^']*)', true\)", find))
+    assert "word_similarity_threshold" in settings, find
+    query = "\n".join(psql("SELECT prosrc FROM pg_proc WHERE proname = 'search_query'", user="launcher_owner"))
+    assert ";" not in query.strip().rstrip(";"), "more than one statement"
+    args = "text, text[], uuid, integer, boolean, uuid, uuid, boolean"
+    for params in ("'shp', NULL, NULL, 20, true, NULL, NULL, true",
+                   "'deploy fix', '{deployment,application}', NULL, 20, false, '%s', NULL, false"
+                   % uuid.uuid4()):
+        out = psql(settings + "SET plan_cache_mode = force_generic_plan;"
+                   " PREPARE s(%s) AS SELECT * FROM search_query($1, $2, $3, $4, $5, $6, $7, $8);"
+                   " EXPLAIN (FORMAT JSON) EXECUTE s(%s)" % (args, params),
+                   user="launcher_owner", tenant=c.tid)
+        plan = json.loads("\n".join(out))
+        scans = []
+
+        def walk(n):
+            if n.get("Relation Name") == "search_documents" or n.get("Index Name", "").startswith("search_documents"):
+                scans.append((n["Node Type"], n.get("Index Name")))
+            for ch in n.get("Plans", []):
+                walk(ch)
+        walk(plan[0]["Plan"])
+        kinds = [k for k, _ in scans]
+        assert "Seq Scan" not in kinds, scans
+        # Three branches (trigram, full text, name prefix), each one scan
+        # of one index: not one per type.
+        assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 3, scans
+        assert sorted(i for _, i in scans if i) == ["search_documents_name", "search_documents_tsv",
+                                                    "search_documents_words"], scans
+    hits = search(c, "shp", limit=5)
+    assert len(hits) == 5 and all(h["name"].startswith("shop-") for h in hits), hits
+    try:
+        psql("SELECT count(*) FROM search_documents", tenant=c.tid)
+        raise AssertionError("the API role reads search_documents")
+    except RuntimeError as e:
+        assert "permission denied" in str(e), e
