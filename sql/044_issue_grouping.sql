@@ -6,9 +6,10 @@
 --     LOCKED: several consumers never take one row twice); the caller holds
 --     the transaction open while it fingerprints them (core/fingerprint.c).
 --   - issue_raw_group: the batch's fingerprints, in the same transaction:
---     per event, the issue upserted (UNIQUE tenant/project/application/
---     fingerprint), the occurrence recorded (a second event_id in the
---     project is an SDK's retry: nothing counted), the raw row deleted;
+--     per event, the issue found or created (UNIQUE tenant/project/
+--     application/fingerprint), the occurrence recorded (a second event_id
+--     in the project is an SDK's retry: nothing counted), the raw row
+--     deleted; then each issue of the batch updated once (count, last_seen);
 --     'issue.new' for a new issue, 'issue.regressed' (and unresolved again)
 --     for a resolved one that recurs; an ignored issue counts silently.
 --   - issue_raw_drop: the one way out of the queue for an event that cannot
@@ -38,88 +39,111 @@ $$;
 
 -- p_items: [{raw_id, fingerprint, title, culprit, level, occurred_at (unix
 -- seconds or null: received_at), message, release, environment, data}].
--- Returns the occurrences recorded.
+-- Returns the occurrences recorded.  An issue is read (and locked) once per
+-- batch and updated once at its end with the batch's count: one exception
+-- repeated 500 times in a batch is one row version of its issue, not 500
+-- (each version of a row whose indexed last_seen changes is a new index
+-- entry that the next lookup of the batch would walk).
 CREATE FUNCTION issue_raw_group(p_items jsonb)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
 DECLARE
-	x       record;
-	r       error_events_raw;
-	iss     issues;
-	created boolean;
-	was     text;
-	n       integer := 0;
+	x      record;
+	r      error_events_raw;
+	iss    issues;
+	k      text;
+	iid    uuid;
+	-- issue key (tenant/project/application/fingerprint) -> issue id
+	seen   jsonb := '{}';
+	-- issue id -> {n: occurrences, last: latest receive time, was: status
+	-- before the batch, created, event_id and source of its first one}
+	agg    jsonb := '{}';
+	n      integer := 0;
 BEGIN
 	FOR x IN SELECT * FROM jsonb_to_recordset(p_items) AS j(raw_id bigint, fingerprint text,
 	         title text, culprit text, level text, occurred_at double precision, message text,
 	         release text, environment text, data jsonb) LOOP
 		DELETE FROM error_events_raw e WHERE e.id = x.raw_id RETURNING * INTO r;
 		CONTINUE WHEN NOT FOUND;
-		CONTINUE WHEN EXISTS (SELECT 1 FROM issue_events e WHERE e.tenant_id = r.tenant_id
-		                       AND e.project_id = r.project_id AND e.event_id = r.event_id);
-		created := false;
-		SELECT * INTO iss FROM issues i
-		 WHERE i.tenant_id = r.tenant_id AND i.project_id = r.project_id
-		   AND i.application_id IS NOT DISTINCT FROM r.application_id
-		   AND i.fingerprint = x.fingerprint FOR UPDATE;
-		IF NOT FOUND THEN
-			INSERT INTO issues (tenant_id, project_id, application_id, fingerprint, title,
-			                    culprit, level, first_seen, last_seen, event_count)
-			VALUES (r.tenant_id, r.project_id, r.application_id, x.fingerprint, x.title,
-			        coalesce(x.culprit, ''), x.level, r.received_at, r.received_at, 1)
-			ON CONFLICT ON CONSTRAINT issues_fingerprint_key DO NOTHING
-			RETURNING * INTO iss;
-			created := FOUND;
-			IF NOT created THEN	-- another consumer created it meanwhile
-				SELECT * INTO iss FROM issues i
-				 WHERE i.tenant_id = r.tenant_id AND i.project_id = r.project_id
-				   AND i.application_id IS NOT DISTINCT FROM r.application_id
-				   AND i.fingerprint = x.fingerprint FOR UPDATE;
+		k := concat_ws('/', r.tenant_id, r.project_id, r.application_id, x.fingerprint);
+		iid := seen ->> k;
+		IF iid IS NULL THEN
+			SELECT * INTO iss FROM issues i
+			 WHERE i.tenant_id = r.tenant_id AND i.project_id = r.project_id
+			   AND i.application_id IS NOT DISTINCT FROM r.application_id
+			   AND i.fingerprint = x.fingerprint FOR UPDATE;
+			IF FOUND THEN
+				agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
+					'was', iss.status, 'created', false));
+			ELSE
+				INSERT INTO issues (tenant_id, project_id, application_id, fingerprint, title,
+				                    culprit, level, first_seen, last_seen, event_count)
+				VALUES (r.tenant_id, r.project_id, r.application_id, x.fingerprint, x.title,
+				        coalesce(x.culprit, ''), x.level, r.received_at, r.received_at, 0)
+				ON CONFLICT ON CONSTRAINT issues_fingerprint_key DO NOTHING
+				RETURNING * INTO iss;
+				IF FOUND THEN
+					agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
+						'was', 'unresolved', 'created', true));
+				ELSE	-- another consumer created it meanwhile
+					SELECT * INTO iss FROM issues i
+					 WHERE i.tenant_id = r.tenant_id AND i.project_id = r.project_id
+					   AND i.application_id IS NOT DISTINCT FROM r.application_id
+					   AND i.fingerprint = x.fingerprint FOR UPDATE;
+					agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
+						'was', iss.status, 'created', false));
+				END IF;
 			END IF;
+			iid := iss.id;
+			seen := seen || jsonb_build_object(k, iid);
 		END IF;
-		was := iss.status;
-		IF NOT created THEN
-			UPDATE issues i SET event_count = i.event_count + 1,
-			       last_seen = greatest(i.last_seen, r.received_at),
-			       status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
-			       resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END,
-			       updated_at = now()
-			 WHERE i.id = iss.id;
-		END IF;
+		-- An event id the project already has is an SDK's retry: no
+		-- second occurrence.
 		INSERT INTO issue_events (tenant_id, issue_id, project_id, event_id, received_at,
 		                          occurred_at, level, message, release, environment, data)
-		SELECT r.tenant_id, iss.id, r.project_id, r.event_id, r.received_at,
+		SELECT r.tenant_id, iid, r.project_id, r.event_id, r.received_at,
 		       coalesce(to_timestamp(x.occurred_at), r.received_at), x.level, x.message,
 		       x.release, x.environment,
 		       CASE WHEN r.attachments IS NULL THEN x.data
 		            ELSE x.data || jsonb_build_object('attachments', r.attachments) END
 		ON CONFLICT ON CONSTRAINT issue_events_event_key DO NOTHING;
-		IF NOT FOUND THEN
-			-- Another consumer recorded this event id first (an SDK retry
-			-- taken in parallel): not a second occurrence.
-			IF created THEN
-				DELETE FROM issues WHERE id = iss.id;
-			ELSE
-				UPDATE issues i SET event_count = i.event_count - 1 WHERE i.id = iss.id;
-			END IF;
-			CONTINUE;
-		END IF;
+		CONTINUE WHEN NOT FOUND;
 		n := n + 1;
-		IF created OR was = 'resolved' THEN
-			PERFORM alert_raise(r.tenant_id, r.project_id,
-				CASE WHEN created THEN 'issue.new' ELSE 'issue.regressed' END, 'issue', iss.id,
-				format(CASE WHEN created THEN 'New issue in %s%s: %s'
-				            ELSE 'Resolved issue in %s%s occurred again: %s' END,
-				       p.name, coalesce(' / ' || a.name, ''), left(iss.title, 200)),
-				jsonb_build_object('issue_id', iss.id, 'project_id', r.project_id,
-				                   'project_name', p.name, 'application_id', r.application_id,
-				                   'application_name', a.name, 'title', iss.title,
-				                   'culprit', iss.culprit, 'level', iss.level,
-				                   'event_id', r.event_id, 'source', r.source))
-			  FROM projects p LEFT JOIN applications a ON a.id = r.application_id
-			 WHERE p.id = r.project_id;
-		END IF;
+		agg := jsonb_set(agg, ARRAY[iid::text], (agg -> iid::text) || jsonb_build_object(
+			'n', (agg -> iid::text ->> 'n')::integer + 1, 'last', r.received_at,
+			'event_id', coalesce(agg -> iid::text -> 'event_id', to_jsonb(r.event_id)),
+			'source', coalesce(agg -> iid::text -> 'source', to_jsonb(r.source))));
 	END LOOP;
+
+	-- Each issue once: its count and last time; a resolved one recurring is
+	-- unresolved again; an ignored one stays ignored.
+	UPDATE issues i SET event_count = i.event_count + (a.value ->> 'n')::integer,
+	       last_seen = greatest(i.last_seen, (a.value ->> 'last')::timestamptz),
+	       status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+	       resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END,
+	       updated_at = now()
+	  FROM jsonb_each(agg) a
+	 WHERE i.id = a.key::uuid AND (a.value ->> 'n')::integer > 0;
+	-- An issue created for events that all turned out to be retries.
+	DELETE FROM issues i USING jsonb_each(agg) a
+	 WHERE i.id = a.key::uuid AND (a.value ->> 'created')::boolean
+	   AND (a.value ->> 'n')::integer = 0;
+	PERFORM alert_raise(i.tenant_id, i.project_id,
+		CASE WHEN (a.value ->> 'created')::boolean THEN 'issue.new' ELSE 'issue.regressed' END,
+		'issue', i.id,
+		format(CASE WHEN (a.value ->> 'created')::boolean THEN 'New issue in %s%s: %s'
+		            ELSE 'Resolved issue in %s%s occurred again: %s' END,
+		       p.name, coalesce(' / ' || ap.name, ''), left(i.title, 200)),
+		jsonb_build_object('issue_id', i.id, 'project_id', i.project_id, 'project_name', p.name,
+		                   'application_id', i.application_id, 'application_name', ap.name,
+		                   'title', i.title, 'culprit', i.culprit, 'level', i.level,
+		                   'event_id', a.value ->> 'event_id', 'source', a.value ->> 'source'))
+	  FROM jsonb_each(agg) a
+	  JOIN issues i ON i.id = a.key::uuid
+	  JOIN projects p ON p.id = i.project_id
+	  LEFT JOIN applications ap ON ap.id = i.application_id
+	 WHERE (a.value ->> 'n')::integer > 0
+	   AND ((a.value ->> 'created')::boolean OR a.value ->> 'was' = 'resolved');
 	RETURN n;
 END $$;
 

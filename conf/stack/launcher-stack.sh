@@ -1325,9 +1325,9 @@ start_notify() {
 
 # Error events into issues (README "Error tracking: grouping"):
 # launcher-issues' loop, woken by NOTIFY launcher_issues (the ingest route
-# and crashes queue events, into an empty queue).  LAUNCHER_ISSUES_INTERVAL
-# (default 1 s: the most a missed wake delays an event; 0 = not started:
-# events stay queued).
+# and crashes queue events), and every LAUNCHER_ISSUES_INTERVAL seconds
+# (default 1: a missed wake-up costs at most that; 0 = not started: events
+# stay queued).
 start_issues() {
     start_loop_helper issues "$ISSUES_BIN" "$ISSUES_INTERVAL" LAUNCHER_ISSUES_INTERVAL \
         "error events are not grouped into issues" || return 0

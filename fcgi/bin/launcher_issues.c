@@ -7,7 +7,8 @@
  *   launcher-issues -c FILE --once                  group what is queued, then exit
  *   launcher-issues -c FILE --loop [--interval S]   stay: at once on NOTIFY launcher_issues
  *                                                   (an event was queued) and every S
- *                                                   seconds (60)
+ *                                                   seconds (default issues_interval_seconds,
+ *                                                   1: a missed wake-up costs at most that)
  *   --KEY VALUE                                     override a launcher.conf key
  *
  * One transaction per batch: up to issues_batch raw rows taken with FOR
@@ -255,18 +256,27 @@ run(struct db_conn *c, void *ud)
 
 /* Keys a --KEY VALUE flag may override; never a database URL (argv is
  * world-readable). */
-static const char *const flag_keys[] = {"issues_lock_file", "issues_batch", "log_level"};
+static const char *const flag_keys[] = {"issues_lock_file", "issues_batch",
+	"issues_interval_seconds", "log_level"};
 
 int
 main(int argc, char **argv)
 {
 	struct issues ctx;
 	int           rc, lock;
+	bool          given = false;
 
 	db_conn_check_names();
 	if ((rc = helper_args_parse(&ctx.args, argc, argv, "launcher-issues", flag_keys,
 	    sizeof(flag_keys) / sizeof(*flag_keys), false)) != 0)
 		return rc;
+	/* helper_args' default interval (60 s) is not this helper's: a wake-up
+	 * missed (a NOTIFY lost with a broken connection, a queue filled while
+	 * a batch ran past its take) would wait that long. */
+	for (int i = 1; i < argc; i++)
+		given = given || strcmp(argv[i], "--interval") == 0;
+	if (!given)
+		ctx.args.interval = ctx.args.cfg.issues_interval_seconds;
 	helper_lock_default(ctx.args.cfg.issues_lock_file, sizeof(ctx.args.cfg.issues_lock_file),
 	    &ctx.args.cfg, "issues");
 	if (sodium_init() < 0) {

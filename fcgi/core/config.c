@@ -142,6 +142,7 @@ static const struct cfg_key cfg_keys[] = {
 	S(notify_lock_file, "", "launcher-notify's lock (one process at a time); empty: notify.lock beside fcgi_state_file, else /run/launcher/notify.lock"),
 	S(issues_lock_file, "", "launcher-issues' lock (one process per machine); empty: issues.lock beside fcgi_state_file, else /run/launcher/issues.lock"),
 	I(issues_batch, "500", 1, 10000, "launcher-issues: raw error events grouped per transaction"),
+	I(issues_interval_seconds, "1", 1, 3600, "launcher-issues --loop also looks at the queue this often (besides NOTIFY launcher_issues): what a missed wake-up costs at most; --interval overrides it"),
 	S(plane_backup_destination_file, "", "launcher-backup: where the plane's own database goes: a JSON destination file (mode 0600, keys inside) or a local directory; empty: not backed up"),
 	SV(plane_backup_cron, "0 3 * * *", valid_cron, "launcher-backup: when the plane's database is backed up (5-field cron, UTC)"),
 	I(plane_backup_keep_last, "7", 0, 100000, "launcher-backup: succeeded plane backups kept (older ones deleted; 0: keep all)"),

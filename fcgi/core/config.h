@@ -90,6 +90,7 @@ struct config {
 	 * tracking: grouping) */
 	char    issues_lock_file[CONFIG_STR_MAX];
 	int64_t issues_batch;
+	int64_t issues_interval_seconds;
 	char    plane_backup_cron[256];
 	int64_t plane_backup_keep_last;	/* 0 = keep all */
 	char    plane_backup_database_url[CONFIG_STR_MAX];
