@@ -12,8 +12,8 @@
 --     of all the project's DSNs together (0: ingest off).  The pool counts
 --     it in shared memory, never in a row (README "Error tracking: ingest").
 --   - error_events_raw: the ingest queue.  The pool only INSERTs
---     (error_ingest below: DSN check and insert in one statement, one
---     NOTIFY launcher_issues per transaction); launcher-issues takes rows
+--     (error_ingest below: DSN check and insert in one statement, NOTIFY
+--     launcher_issues only when the queue was empty); launcher-issues takes rows
 --     across tenants through SECURITY DEFINER functions (sql/044) as the
 --     maintenance role and deletes what it grouped.  No privilege on the
 --     table goes to launcher_maint: the functions are its only way in, as
@@ -73,6 +73,9 @@ CREATE TABLE error_events_raw (
 CREATE INDEX error_events_raw_project ON error_events_raw (tenant_id, project_id);
 CREATE INDEX error_events_raw_application ON error_events_raw (application_id);
 SELECT tenant_owned('error_events_raw');
+-- A queue row lives for less than a second: its payload is stored as it
+-- came, never compressed (pglz cost more CPU than the whole insert).
+ALTER TABLE error_events_raw ALTER payload SET STORAGE EXTERNAL;
 
 CREATE TABLE issues (
 	id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -196,10 +199,26 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- ---------------------------------------------------------------- ingest
+-- Whether the queue, all tenants together, held no event just before
+-- p_id (the id error_ingest just took): no row among the 1,000 ids below
+-- it, found by a short backward scan of the primary key (a queue that
+-- holds only older rows also counts as idle: one wake too many, harmless).
+-- A wake can still be missed when launcher-issues' last, empty take runs
+-- between this check and this event's commit: the event then waits for
+-- the next wake or launcher-issues' fallback interval (README "Error
+-- tracking: ingest").
+CREATE FUNCTION error_queue_idle(p_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
+	SELECT NOT EXISTS (SELECT 1 FROM error_events_raw r WHERE r.id < p_id AND r.id >= p_id - 1000)
+$$;
+REVOKE ALL ON FUNCTION error_queue_idle(bigint) FROM PUBLIC;
+
 -- One event from a Sentry SDK, for the pool's ingest route: the DSN p_dsn
 -- of the session's tenant (RLS: another tenant's is not found) checked
--- against p_key, then the event queued and launcher-issues woken (pg_notify
--- with one payload is sent once per transaction).  Answers
+-- against p_key, then the event queued and launcher-issues woken if the
+-- queue was empty (error_queue_idle).  The pool sends it in the tenant
+-- preamble's round trip, as its own transaction (fcgi/api/error_tracking.c).
+-- Answers
 --   status 'ok' (queued; p_payload NULL: checked only, nothing queued, as
 --   for an envelope of sessions alone), 'unknown' (no such DSN in this tenant: 404),
 --   'key' (wrong key: 401), 'off' (the project's quota is 0: 429),
@@ -209,7 +228,7 @@ CREATE FUNCTION error_ingest(p_dsn bigint, p_key text, p_event_id text, p_payloa
 	p_attachments jsonb)
 RETURNS TABLE (status text, project_id uuid, rate_limit integer)
 LANGUAGE plpgsql AS $$
-DECLARE d error_dsns; lim integer;
+DECLARE d error_dsns; lim integer; qid bigint;
 BEGIN
 	SELECT * INTO d FROM error_dsns x WHERE x.id = p_dsn;
 	IF NOT FOUND THEN
@@ -230,19 +249,23 @@ BEGIN
 		RETURN QUERY SELECT 'off'::text, d.project_id, 0;
 		RETURN;
 	END IF;
-	-- This transaction's commit does not wait for the WAL flush: a crash of
-	-- PostgreSQL may lose the last fraction of a second of events already
-	-- answered 200 (as an SDK's own in-memory queue would), and ingest at
-	-- thousands of events a second does not queue on fsync.  Nothing else
-	-- of the plane's data is committed this way.
-	PERFORM set_config('synchronous_commit', 'off', true);
+	-- The commit waits for the WAL flush like every other (an event answered
+	-- 200 survives a crash of PostgreSQL); concurrent ingests share flushes
+	-- (group commit), which a NOTIFY in every one would defeat: PostgreSQL
+	-- serialises notifying commits, flush included.  So launcher-issues is
+	-- woken only when the queue held nothing before this event: while it
+	-- holds events, launcher-issues is draining it (it takes batches until
+	-- one comes back empty) or was woken for them.
 	INSERT INTO error_events_raw (tenant_id, project_id, application_id, dsn_id, source,
 	                              event_id, payload, attachments)
 	VALUES (d.tenant_id, d.project_id, d.application_id, d.id, 'sdk', p_event_id, p_payload,
-	        p_attachments);
-	PERFORM pg_notify('launcher_issues', '');
+	        p_attachments)
+	RETURNING id INTO qid;
+	IF error_queue_idle(qid) THEN
+		PERFORM pg_notify('launcher_issues', '');
+	END IF;
 	RETURN QUERY SELECT 'ok'::text, d.project_id, lim;
 END $$;
 
 GRANT EXECUTE ON FUNCTION error_dsn_key(), error_dsn_url(uuid, uuid),
-	error_ingest(bigint, text, text, text, jsonb) TO launcher_api;
+	error_ingest(bigint, text, text, text, jsonb), error_queue_idle(bigint) TO launcher_api;

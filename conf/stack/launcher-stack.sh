@@ -28,6 +28,9 @@
 #   LAUNCHER_SMTP_PORT    [2525]   SMTP sink on 127.0.0.1
 #   LAUNCHER_BIND         [127.0.0.1] address nginx listens on (0.0.0.0 = all)
 #   LAUNCHER_WORKERS      [2]      pool workers (1..64)
+#   LAUNCHER_INGEST_WORKERS [2]    workers of the ingest pool (1..64): launcher-fcgi --ingest,
+#                           under nice -n 10, on <state>/run/ingest.sock (Sentry SDK events;
+#                           README "Error tracking: ingest")
 #   LAUNCHER_WORKER_CPU_AFFINITY [auto] pool workers pinned to CPUs (auto|off)
 #   LAUNCHER_NGINX_WORKERS [auto]  nginx worker_processes
 #   LAUNCHER_BENCH        [false]  bench_routes (/_bench/ handlers)
@@ -56,7 +59,8 @@
 #   LAUNCHER_NOTIFY_INTERVAL [60] launcher-notify's --loop interval (it also wakes on
 #                           NOTIFY launcher_notify and when a retry falls due); 0 = not started
 #   LAUNCHER_ISSUES_INTERVAL [1] launcher-issues' --loop interval (it also wakes on
-#                           NOTIFY launcher_issues: an error event queued); 0 = not started
+#                           NOTIFY launcher_issues: an event queued into an empty queue;
+#                           the interval bounds the lag of a missed wake); 0 = not started
 #   LAUNCHER_ALERT_ALLOWED_HOSTS [] alert_allowed_hosts: loopback/private hosts alert
 #                           channels may point at (tests/run.sh: 127.0.0.1)
 #   LAUNCHER_ALERT_RETRY_BASE [30] alert_retry_base_seconds (tests/run.sh: 1)
@@ -196,8 +200,8 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
 # Services in start order; stop goes in reverse. podman, ws, agent,
 # dnscheck, backup, notify and issues are optional: they are started (and get a pid file)
 # only when in use.
-SERVICES=(postgres smtp podman fcgi ws scheduler nginx agent dnscheck backup notify issues)
-CORE_SERVICES=(postgres smtp fcgi scheduler nginx)
+SERVICES=(postgres smtp podman fcgi ingest ws scheduler nginx agent dnscheck backup notify issues)
+CORE_SERVICES=(postgres smtp fcgi ingest scheduler nginx)
 
 # ------------------------------------------------------------------ output
 
@@ -241,6 +245,7 @@ load_config() {
     SMTP_PORT=${LAUNCHER_SMTP_PORT:-2525}
     BIND=${LAUNCHER_BIND:-127.0.0.1}
     WORKERS=${LAUNCHER_WORKERS:-2}
+    INGEST_WORKERS=${LAUNCHER_INGEST_WORKERS:-2}
     WORKER_CPU_AFFINITY=${LAUNCHER_WORKER_CPU_AFFINITY:-auto}
     NGINX_WORKERS=${LAUNCHER_NGINX_WORKERS:-auto}
     BENCH=${LAUNCHER_BENCH:-false}
@@ -298,6 +303,8 @@ load_config() {
     [[ $BIND =~ $hostport_re ]] || die "LAUNCHER_BIND looks wrong: '$BIND'"
     { is_uint "$WORKERS" && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ]; } ||
         die "LAUNCHER_WORKERS must be 1..64 (got '$WORKERS')"
+    { is_uint "$INGEST_WORKERS" && [ "$INGEST_WORKERS" -ge 1 ] && [ "$INGEST_WORKERS" -le 64 ]; } ||
+        die "LAUNCHER_INGEST_WORKERS must be 1..64 (got '$INGEST_WORKERS')"
     [[ $WORKER_CPU_AFFINITY == auto || $WORKER_CPU_AFFINITY == off ]] ||
         die "LAUNCHER_WORKER_CPU_AFFINITY must be 'auto' or 'off' (got '$WORKER_CPU_AFFINITY')"
     [[ $NGINX_WORKERS == auto ]] || { is_uint "$NGINX_WORKERS" && [ "$NGINX_WORKERS" -ge 1 ]; } ||
@@ -370,6 +377,7 @@ load_config() {
     RUN_DIR=$STATE/run
     LOG_DIR=$STATE/log
     FCGI_SOCK=$RUN_DIR/fcgi.sock
+    INGEST_SOCK=$RUN_DIR/ingest.sock
     ADMIN_BIN=$BIN_DIR/launcher-admin
     FCGI_BIN=$BIN_DIR/launcher-fcgi
     SCHEDULER_BIN=$BIN_DIR/launcher-scheduler
@@ -414,6 +422,7 @@ service_pattern() {
         postgres) printf 'postgres' ;;
         smtp)     printf 'smtp_sink.py' ;;
         fcgi)     printf 'launcher-fcgi' ;;
+        ingest)   printf 'launcher-fcgi' ;;
         nginx)    printf 'nginx' ;;
         podman)   printf 'podman system service' ;;
         agent)    printf 'launcher-agent' ;;
@@ -780,6 +789,10 @@ migrations_dir = "$REPO/sql"
 db_reconnect_interval_ms = 500
 master_key_file = "$STATE/secrets/master.key"
 fcgi_state_file = "$RUN_DIR/fcgi.state"
+# The ingest pool (launcher-fcgi --ingest) and the quota both pools count.
+ingest_listen = "$INGEST_SOCK"
+ingest_workers = $INGEST_WORKERS
+eventquota_file = "$RUN_DIR/eventquota"
 max_body_bytes = $MAX_BODY
 # Database imports: nginx writes each upload under imports_dir/tmp (same
 # filesystem), the pool renames it into imports_dir.
@@ -1355,18 +1368,25 @@ start_ws() {
     say "ws: launcher-ws on $WS_SOCK"
 }
 
+# The ingest pool: the same binary, its own socket and workers, niced so
+# that under an ingest flood the API pool keeps the CPU first; API requests
+# never queue behind events (README "Error tracking: ingest").
 start_pool() {
     start_socket_daemon fcgi "$FCGI_BIN" "$FCGI_SOCK"
     say "pool: launcher-fcgi with $WORKERS workers on $FCGI_SOCK"
+    start_socket_daemon ingest "$FCGI_BIN" "$INGEST_SOCK" 10 --ingest
+    say "ingest pool: launcher-fcgi --ingest with $INGEST_WORKERS workers on $INGEST_SOCK (nice 10)"
 }
 
-# start_socket_daemon NAME BIN SOCKET: runs BIN -c CONF in the background
-# (log/NAME.log, pid file NAME) and waits up to 15 s for its unix socket.
+# start_socket_daemon NAME BIN SOCKET [NICE ARGS...]: runs BIN -c CONF ARGS
+# in the background (log/NAME.log, pid file NAME), at niceness NICE (0),
+# and waits up to 15 s for its unix socket.
 start_socket_daemon() {
-    local name=$1 bin=$2 sock=$3 log=$LOG_DIR/$1.log pid deadline
+    local name=$1 bin=$2 sock=$3 nice=${4:-0} log=$LOG_DIR/$1.log pid deadline
+    shift $(($# < 4 ? $# : 4))
     rm -f "$sock"
-    printf '\n== %s %s -c %s\n' "$(date -u +%FT%TZ)" "${bin##*/}" "$CONF" >> "$log"
-    setsid "$bin" -c "$CONF" >> "$log" 2>&1 < /dev/null &
+    printf '\n== %s %s -c %s %s\n' "$(date -u +%FT%TZ)" "${bin##*/}" "$CONF" "$*" >> "$log"
+    setsid nice -n "$nice" "$bin" -c "$CONF" "$@" >> "$log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file "$name")"
     deadline=$((SECONDS + 15))
@@ -1649,6 +1669,8 @@ stop_all() {
     stop_service scheduler TERM 10
     stop_service ws TERM 10
     rm -f "$WS_SOCK"
+    stop_service ingest TERM 15
+    rm -f "$INGEST_SOCK"
     stop_service fcgi TERM 15
     rm -f "$FCGI_SOCK"
     stop_service podman TERM 15

@@ -10,7 +10,10 @@
  * a 1 MiB ceiling (zbody.h) -> parsed (envelope.h) -> the project's
  * per-minute quota counted in shared memory (eventquota.h) -> one
  * statement (error_ingest, sql/043: DSN and key checked, event queued,
- * launcher-issues woken) -> {"id": event_id}.  Grouping is launcher-issues'.
+ * launcher-issues woken if the queue was empty), sent in the tenant
+ * preamble's round trip and committed on its own (ROUTE_ONE_STATEMENT,
+ * router.h): one round trip, one commit -> {"id": event_id}.  Grouping is
+ * launcher-issues'.
  * README "Error tracking: ingest" gives the caps and the reasons.
  */
 #include "api.h"
@@ -21,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "../core/auth.h"
 #include "../core/db.h"
 #include "../core/envelope.h"
 #include "../core/eventquota.h"
@@ -176,7 +180,7 @@ static enum err
 ingest(struct req *r, bool store)
 {
 	struct event_in ev = {{0}, NULL, NULL, 0};
-	const char     *enc, *why, *status;
+	const char     *enc, *why, *status, *tenant;
 	char           *body, key[33];
 	size_t          len;
 	int64_t         dsn, now = (int64_t)time(NULL);
@@ -221,17 +225,22 @@ ingest(struct req *r, bool store)
 		sodium_bin2hex(ev.id, sizeof(ev.id), rnd, sizeof(rnd));
 	}
 	/* The quota counts events only, and only once the database has
-	 * answered for this DSN (its project, its quota). */
-	slot = eventquota_find(r->w->quota, r->who.tenant_id, dsn);
+	 * answered for this DSN (its project, its quota): the DSN under the
+	 * tenant this worker's session holds for the URL, if it holds one. */
+	slot = (tenant = auth_tenant_held(r)) != NULL ? eventquota_find(r->w->quota, tenant, dsn) : -1;
 	if (ev.payload != NULL && slot >= 0) {
 		if (!eventquota_take(r->w->quota, slot, now, &retry))
 			return over_quota(r, retry);
 		took = true;
 	}
-	if ((e = db_run(r, &st_ingest, &res, arena_printf(r->a, "%lld", (long long)dsn), key,
-	    ev.id, ev.payload, ev.attachments == NULL ? NULL :
-	    arena_defer(r->a, free, cJSON_PrintUnformatted(ev.attachments))))
-	    != ERR_OK || strcmp((status = db_get(res, 0, "status")), "ok") != 0) {
+	{
+		const char *p[5] = {arena_printf(r->a, "%lld", (long long)dsn), key, ev.id, ev.payload,
+		    ev.attachments == NULL ? NULL :
+		    arena_defer(r->a, free, cJSON_PrintUnformatted(ev.attachments))};
+
+		e = auth_tenant_with(r, &st_ingest, 5, p, &res);
+	}
+	if (e != ERR_OK || strcmp((status = db_get(res, 0, "status")), "ok") != 0) {
 		if (took)
 			eventquota_give_back(r->w->quota, slot, now);
 		if (e != ERR_OK)
@@ -351,9 +360,9 @@ settings_put(struct req *r)
 const struct route api_error_tracking_routes[] = {
 	/* The DSN key is the credential; nothing to audit or replay. */
 	{.methods = HTTP_POST, .pattern = "/sentry/:dsn/envelope", .fn = ingest_envelope,
-	    .flags = ROUTE_PUBLIC | ROUTE_NO_AUDIT | ROUTE_NO_IDEMPOTENCY},
+	    .flags = ROUTE_PUBLIC | ROUTE_ONE_STATEMENT | ROUTE_NO_AUDIT | ROUTE_NO_IDEMPOTENCY},
 	{.methods = HTTP_POST, .pattern = "/sentry/:dsn/store", .fn = ingest_store,
-	    .flags = ROUTE_PUBLIC | ROUTE_NO_AUDIT | ROUTE_NO_IDEMPOTENCY},
+	    .flags = ROUTE_PUBLIC | ROUTE_ONE_STATEMENT | ROUTE_NO_AUDIT | ROUTE_NO_IDEMPOTENCY},
 	{.methods = HTTP_GET, .pattern = "/projects/:id/error-tracking", .fn = settings_get,
 	    .cap = CAP_READ},
 	{.methods = HTTP_PUT, .pattern = "/projects/:id/error-tracking", .fn = settings_put,

@@ -273,6 +273,7 @@ struct slot {
 
 struct master {
 	struct config      cfg;
+	bool               ingest;	/* --ingest: the ingest pool (as_ingest) */
 	struct crypto_keys keys;	/* read at start and on every reload */
 	struct dbimages    dbimages;	/* cfg.database_images_file, likewise */
 	const char   *conf_path;
@@ -521,6 +522,24 @@ remove_state(struct master *m)
 		(void)unlink(m->cfg.fcgi_state_file);
 }
 
+/*
+ * --ingest: the same pool serving Sentry SDK events on a socket of its own
+ * (nginx's ingest location), so that API requests never queue behind
+ * them: ingest_listen and ingest_workers instead of listen and workers,
+ * and no fcgi_state_file (that is the API pool's; the ingest path seals
+ * and opens no secret).  The quota's counters are shared through
+ * eventquota_file (README "Error tracking: ingest").
+ */
+static void
+as_ingest(const struct master *m, struct config *c)
+{
+	if (!m->ingest)
+		return;
+	util_snprintf(c->listen, sizeof(c->listen), "%s", c->ingest_listen);
+	c->workers = c->ingest_workers;
+	c->fcgi_state_file[0] = '\0';
+}
+
 static void
 reload(struct master *m)
 {
@@ -533,6 +552,7 @@ reload(struct master *m)
 		log_error("reload refused, keeping the running config: %s", err);
 		return;
 	}
+	as_ingest(m, &next);
 	if (dbimages_load(&images, next.database_images_file, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running config: %s", err);
 		return;
@@ -649,6 +669,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: launcher-fcgi -c FILE        run the pool\n"
+	    "       launcher-fcgi -c FILE --ingest  run the ingest pool (ingest_listen, ingest_workers)\n"
 	    "       launcher-fcgi -c FILE -t     check the config and exit\n"
 	    "       launcher-fcgi --routes       print every route (method, path, cap, audit, auth)\n"
 	    "       launcher-fcgi --permissions  print the project permission table\n"
@@ -667,6 +688,8 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			m.conf_path = argv[++i];
+		else if (strcmp(argv[i], "--ingest") == 0)
+			m.ingest = true;
 		else if (strcmp(argv[i], "-t") == 0)
 			test_only = true;
 		else if (strcmp(argv[i], "--routes") == 0) {
@@ -691,6 +714,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "launcher-fcgi: %s\n", err);
 		return 1;
 	}
+	as_ingest(&m, &m.cfg);
 	apply_log_level(&m.cfg);
 	if (dbimages_load(&m.dbimages, m.cfg.database_images_file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launcher-fcgi: %s\n", err);
@@ -719,7 +743,7 @@ main(int argc, char **argv)
 	if ((m.stats = planestats_map(router_count())) == NULL)
 		log_warn("cannot map the pool's figures (GET /metrics answers 503): %s",
 		    strerror(errno));
-	if ((m.quota = eventquota_map()) == NULL)
+	if ((m.quota = eventquota_map(m.cfg.eventquota_file)) == NULL)
 		log_warn("cannot map the ingest quota's counters (events go uncounted): %s",
 		    strerror(errno));
 	set_handler(SIGTERM, on_signal);

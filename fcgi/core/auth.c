@@ -275,6 +275,26 @@ auth_tenant(struct req *r)
 	return preamble(r, NULL, NULL, 0, NULL, NULL, NULL);
 }
 
+const char *
+auth_tenant_held(struct req *r)
+{
+	const struct db *db = &r->w->db;
+
+	return db->conn.pg != NULL && db->tenant_id[0] != '\0' && r->tenant_ref != NULL &&
+	    strcmp(r->tenant_ref, db->tenant_ref) == 0 ? db->tenant_id : NULL;
+}
+
+enum err
+auth_tenant_with(struct req *r, const struct db_stmt *st, int n, const char **params,
+    PGresult **out)
+{
+	enum err e;
+
+	if ((e = preamble(r, st, NULL, n, params, out, NULL)) != ERR_OK)
+		return e;
+	return router_tenant_gate(r);
+}
+
 static unsigned
 scopes_parse(const char *s)
 {

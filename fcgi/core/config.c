@@ -80,6 +80,11 @@ static const struct cfg_key cfg_keys[] = {
 	    "master key ring, mode 0600: 32 raw bytes (key 0) or the ring rotate-master-key writes"),
 	S(fcgi_state_file, "", "launcher-fcgi writes its master's pid and the key ring its workers hold here;"
 	    " launcher-admin rotate-master-key reads it (empty: none)"),
+	S(ingest_listen, "/run/launcher/ingest.sock",
+	    "socket of the ingest pool (launcher-fcgi --ingest: Sentry SDK events), nginx's ingest location"),
+	I(ingest_workers, "2", 1, 64, "worker processes of the ingest pool"),
+	S(eventquota_file, "/run/launcher/eventquota",
+	    "the error-tracking ingest quota's counters, mapped by both pools (empty: each pool its own)"),
 	I(max_body_bytes, "1048576", 1024, 1073741824, "largest accepted request body"),
 	I(webhook_max_body_bytes, "5242880", 1024, 1073741824,
 	    "largest accepted git push webhook body (nginx's webhooks location must allow it)"),

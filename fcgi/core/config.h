@@ -49,6 +49,9 @@ struct config {
 	char    ws_listen[CONFIG_STR_MAX];
 	int64_t ws_ping_seconds;
 	char    fcgi_state_file[CONFIG_STR_MAX];
+	char    ingest_listen[CONFIG_STR_MAX];	/* launcher-fcgi --ingest: its socket */
+	int64_t ingest_workers;			/* and its workers */
+	char    eventquota_file[CONFIG_STR_MAX];	/* the ingest quota, shared by both pools */
 	int64_t quota_projects;		/* per-tenant defaults; 0 = no limit */
 	int64_t quota_applications;
 	int64_t quota_databases;

@@ -3,18 +3,45 @@
  */
 #include "eventquota.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
 struct eventquota *
-eventquota_map(void)
+eventquota_map(const char *path)
 {
-	void *p = mmap(NULL, sizeof(struct eventquota), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct stat st;
+	void       *p;
+	int         fd, saved;
 
-	/* Anonymous pages are zero: every slot free. */
+	if (path == NULL || *path == '\0') {
+		p = mmap(NULL, sizeof(struct eventquota), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		/* Anonymous pages are zero: every slot free. */
+		return p == MAP_FAILED ? NULL : p;
+	}
+	/* A new file reads as zeros (every slot free); one the other pool
+	 * made already holds what it counted.  Only grown, never shrunk: the
+	 * other pool may have it mapped. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 ||
+	    ((size_t)st.st_size < sizeof(struct eventquota) &&
+	    ftruncate(fd, (off_t)sizeof(struct eventquota)) != 0)) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	p = mmap(NULL, sizeof(struct eventquota), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	saved = errno;
+	close(fd);
+	errno = saved;
 	return p == MAP_FAILED ? NULL : p;
 }
 

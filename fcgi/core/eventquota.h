@@ -4,7 +4,7 @@
  * the pool's workers: no database row is touched to count an event.
  *
  * The segment is mapped by the master before the first fork (like
- * planestats.h) and holds two open-addressing tables, both append-only for
+ * planestats.h), from a file both pools map (eventquota_map), and holds two open-addressing tables, both append-only for
  * the life of the master:
  *   - projects: key = a 64-bit hash of the project id; the quota in force
  *     (the project's rate_limit_per_minute as last read from the database)
@@ -16,7 +16,8 @@
  *     tenant is part of the key: a DSN id under another tenant's URL is
  *     never found here (the database answers it 404).
  * The count lives in one host's memory: Launcher's control plane is one
- * host (one pool); a second pool host would count its own share.  A full
+ * host (its API and ingest pools map the same file); a second control-plane
+ * host would count its own share.  A full
  * table (more than EVENTQUOTA_PROJECTS projects or EVENTQUOTA_DSNS DSNs
  * seen since the master started) leaves the newcomers uncounted (logged).
  */
@@ -47,8 +48,15 @@ struct eventquota {
 	struct eventquota_dsn     dsns[EVENTQUOTA_DSNS];
 };
 
-/* A zeroed shared segment; NULL if it cannot be mapped (no quota kept). */
-struct eventquota *eventquota_map(void);
+/*
+ * The shared segment: path's contents (created zeroed, mode 0600, grown to
+ * the size of the tables), shared with every process that maps the same
+ * file (the API pool, whose PUT sets a quota, and the ingest pool, which
+ * counts; README "Error tracking: ingest"); path NULL or "": anonymous,
+ * this process and its children only.  NULL (errno set) if it cannot be
+ * mapped (no quota kept).
+ */
+struct eventquota *eventquota_map(const char *path);
 
 /*
  * The project slot of DSN dsn_id under tenant (a UUID string), -1 if the

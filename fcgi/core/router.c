@@ -103,6 +103,12 @@ tenant_gate(struct req *r, const struct route *rt)
 	return ERR_OK;
 }
 
+enum err
+router_tenant_gate(struct req *r)
+{
+	return r->matched != NULL ? tenant_gate(r, r->matched) : ERR_INTERNAL;
+}
+
 /* Splits "/{tenant}/api/v1/rest" into tenant_ref and path; false if not. */
 static bool
 split_tenant(struct req *r)
@@ -153,6 +159,8 @@ authorise(struct req *r, const struct route *rt)
 		return ERR_OK;
 	if (rt->flags & ROUTE_AGENT)
 		return auth_agent(r);
+	if (rt->flags & ROUTE_ONE_STATEMENT)
+		return ERR_OK;	/* the handler's auth_tenant_with */
 	if (rt->flags & ROUTE_PUBLIC)
 		return auth_tenant(r);
 	if ((e = auth_authenticate(r)) != ERR_OK)
@@ -216,7 +224,7 @@ admit(struct req *r, const struct route *rt)
 	enum err e;
 
 	if ((e = authorise(r, rt)) == ERR_OK &&
-	    ((rt->flags & ROUTE_GLOBAL) || (e = tenant_gate(r, rt)) == ERR_OK))
+	    ((rt->flags & (ROUTE_GLOBAL | ROUTE_ONE_STATEMENT)) || (e = tenant_gate(r, rt)) == ERR_OK))
 		e = check_ids(r);
 	return e;
 }
@@ -241,7 +249,8 @@ router_dispatch(struct req *r)
 		return;
 	r->matched = found;
 	if ((e = admit(r, found)) == ERR_OK) {
-		if (r->method != HTTP_GET && r->method != HTTP_HEAD)
+		if (r->method != HTTP_GET && r->method != HTTP_HEAD &&
+		    !(found->flags & ROUTE_ONE_STATEMENT))
 			e = txn_run(r, found);
 		else if ((e = project_cap(r, found)) == ERR_OK)
 			e = found->fn(r);

@@ -47,6 +47,15 @@ enum route_flags {
 	 * reach of a service key bound to one project, as tenant
 	 * administration is. */
 	ROUTE_NO_PROJECT_KEY = 1 << 8,
+	/*
+	 * A public route whose work is one statement (Sentry ingest): the
+	 * router neither resolves its tenant first nor wraps it in txn_run;
+	 * its handler, once it has read the request, sends that statement in
+	 * the tenant preamble's own round trip (auth_tenant_with, auth.h), one
+	 * implicit transaction and one commit, and the tenant gate runs there.
+	 * The statement is its own transaction: it must not need another.
+	 */
+	ROUTE_ONE_STATEMENT = 1 << 9,
 };
 
 struct route {
@@ -103,6 +112,11 @@ enum err router_check(struct req *r);
  * lists, to the same callers (search.c and the users list).
  */
 bool router_admits(const struct req *r, enum http_method m, const char *pattern);
+/*
+ * The tenant gate (router.c) for a ROUTE_ONE_STATEMENT route, which
+ * auth_tenant_with runs after its preamble: ERR_OK, or 500 answered.
+ */
+enum err router_tenant_gate(struct req *r);
 /*
  * The one answer to an error e that reached the router (or txn_run)
  * unanswered: the recorded detail when it is e's, else a generic message.

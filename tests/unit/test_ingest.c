@@ -3,6 +3,7 @@
  * the shared-memory quota (eventquota). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -167,7 +168,7 @@ test_envelope(struct arena *a)
 static void
 test_quota(void)
 {
-	struct eventquota *q = eventquota_map();
+	struct eventquota *q = eventquota_map(NULL);
 	const char        *t1 = "11111111-1111-4111-8111-111111111111";
 	const char        *t2 = "22222222-2222-4222-8222-222222222222";
 	const char        *p = "33333333-3333-4333-8333-333333333333";
@@ -196,6 +197,38 @@ test_quota(void)
 	    "no segment or no slot: uncounted");
 }
 
+/* Two mappings of one file (the API pool's and the ingest pool's) are
+ * one count; a file mapped again keeps what was counted. */
+static void
+test_quota_file(void)
+{
+	char               path[] = "/tmp/launcher-eventquota-XXXXXX";
+	int                fd = mkstemp(path), retry = 0, slot;
+	struct eventquota *a, *b;
+	const char        *t = "11111111-1111-4111-8111-111111111111";
+	const char        *p = "33333333-3333-4333-8333-333333333333";
+	int64_t            now = 6000000;
+
+	CHECK(fd >= 0, "temporary file");
+	if (fd < 0)
+		return;
+	close(fd);
+	a = eventquota_map(path);
+	b = eventquota_map(path);
+	CHECK(a != NULL && b != NULL && a != b, "mapped twice");
+	if (a != NULL && b != NULL) {
+		slot = eventquota_learn(a, t, 9, p, 2);
+		CHECK(slot >= 0 && eventquota_find(b, t, 9) == slot, "learnt by one, found by the other");
+		CHECK(eventquota_take(a, slot, now, &retry) && eventquota_take(b, slot, now, &retry),
+		    "two events, one through each");
+		CHECK(!eventquota_take(a, slot, now, &retry), "one count: the third refused");
+		eventquota_set_limit(b, p, 3);
+		CHECK(eventquota_take(a, slot, now, &retry), "a quota set by one applies to the other");
+	}
+	CHECK(eventquota_map("/nonexistent-dir/eventquota") == NULL, "unwritable path: NULL");
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -205,6 +238,7 @@ main(void)
 	test_zbody(&a);
 	test_envelope(&a);
 	test_quota();
+	test_quota_file();
 	arena_free(&a);
 	return unit_done("ingest");
 }
