@@ -28,7 +28,7 @@
 #   LAUNCHER_SMTP_PORT    [2525]   SMTP sink on 127.0.0.1
 #   LAUNCHER_BIND         [127.0.0.1] address nginx listens on (0.0.0.0 = all)
 #   LAUNCHER_WORKERS      [2]      pool workers (1..64)
-#   LAUNCHER_INGEST_WORKERS [2]    workers of the ingest pool (1..64): launcher-fcgi --ingest,
+#   LAUNCHER_INGEST_WORKERS [8]    workers of the ingest pool (1..64): launcher-fcgi --ingest,
 #                           under nice -n 10, on <state>/run/ingest.sock (Sentry SDK events;
 #                           README "Error tracking: ingest")
 #   LAUNCHER_WORKER_CPU_AFFINITY [auto] pool workers pinned to CPUs (auto|off)
@@ -245,7 +245,7 @@ load_config() {
     SMTP_PORT=${LAUNCHER_SMTP_PORT:-2525}
     BIND=${LAUNCHER_BIND:-127.0.0.1}
     WORKERS=${LAUNCHER_WORKERS:-2}
-    INGEST_WORKERS=${LAUNCHER_INGEST_WORKERS:-2}
+    INGEST_WORKERS=${LAUNCHER_INGEST_WORKERS:-8}
     WORKER_CPU_AFFINITY=${LAUNCHER_WORKER_CPU_AFFINITY:-auto}
     NGINX_WORKERS=${LAUNCHER_NGINX_WORKERS:-auto}
     BENCH=${LAUNCHER_BENCH:-false}

@@ -82,7 +82,7 @@ static const struct cfg_key cfg_keys[] = {
 	    " launcher-admin rotate-master-key reads it (empty: none)"),
 	S(ingest_listen, "/run/launcher/ingest.sock",
 	    "socket of the ingest pool (launcher-fcgi --ingest: Sentry SDK events), nginx's ingest location"),
-	I(ingest_workers, "2", 1, 64, "worker processes of the ingest pool"),
+	I(ingest_workers, "8", 1, 64, "worker processes of the ingest pool"),
 	S(eventquota_file, "/run/launcher/eventquota",
 	    "the error-tracking ingest quota's counters, mapped by both pools (empty: each pool its own)"),
 	I(max_body_bytes, "1048576", 1024, 1073741824, "largest accepted request body"),
