@@ -226,7 +226,12 @@ ingest(struct req *r, bool store)
 	}
 	/* The quota counts events only, and only once the database has
 	 * answered for this DSN (its project, its quota): the DSN under the
-	 * tenant this worker's session holds for the URL, if it holds one. */
+	 * tenant this worker's session holds for the URL.  A worker that holds
+	 * another tenant resolves this one first (one round trip more, on a
+	 * switch of tenant only), so that every event is counted before it
+	 * is stored, whichever worker takes it. */
+	if (ev.payload != NULL && auth_tenant_held(r) == NULL && (e = auth_tenant(r)) != ERR_OK)
+		return e;
 	slot = (tenant = auth_tenant_held(r)) != NULL ? eventquota_find(r->w->quota, tenant, dsn) : -1;
 	if (ev.payload != NULL && slot >= 0) {
 		if (!eventquota_take(r->w->quota, slot, now, &retry))
