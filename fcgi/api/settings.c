@@ -137,7 +137,8 @@ general_put(struct req *r)
 const struct route api_settings_routes[] = {
 	{.methods = HTTP_GET, .pattern = "/settings/general", .fn = general_get,
 	    .min_role = ROLE_ADMIN},
+	/* The JWT lifetime is tenant administration: a key needs the admin scope. */
 	{.methods = HTTP_PUT, .pattern = "/settings/general", .fn = general_put,
-	    .min_role = ROLE_ADMIN, .audit = "general_settings.update"},
+	    .min_role = ROLE_ADMIN, .scope = SCOPE_ADMIN, .audit = "general_settings.update"},
 	{0},
 };
