@@ -8,7 +8,8 @@
 --    default_base_domain none, jwt_lifetime_seconds the plane's
 --    jwt_lifetime_seconds (launcher.conf).  The JWT lifetime governs every
 --    token issued to the tenant's users (core/auth.c auth_issue reads it in
---    the statement that opens the session); bounds 5 minutes .. 30 days.
+--    the statement that opens the session); bounds 5 minutes .. 30 days,
+--    those of launcher.conf's (core/config.h JWT_LIFETIME_MIN/MAX).
 -- 2. Issues (fcgi/api/issues.c): the triage write, issue_update (status,
 --    assignee: a user of the tenant who may see the issue's project,
 --    else 400 naming assignee_id), and the index of the list's keyset

@@ -17,12 +17,6 @@
 #include "../core/util.h"
 #include "../core/worker.h"
 
-/* Bounds of a tenant's JWT lifetime (the table's CHECK says the same):
- * under 5 minutes a dashboard session ends mid-task (there is no refresh
- * token), over 30 days a stolen token outlives any reasonable notice. */
-#define JWT_LIFETIME_MIN 300
-#define JWT_LIFETIME_MAX 2592000
-
 /* $1 = the plane's JWT lifetime. */
 DB_STMT st_general_get = {"settings_general_get",
     "SELECT coalesce(s.display_name, t.name) AS display_name, s.default_base_domain,"
