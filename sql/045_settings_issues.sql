@@ -8,7 +8,8 @@
 --    default_base_domain none, jwt_lifetime_seconds the plane's
 --    jwt_lifetime_seconds (launcher.conf).  The JWT lifetime governs every
 --    token issued to the tenant's users (core/auth.c auth_issue reads it in
---    the statement that opens the session); bounds 5 minutes .. 30 days.
+--    the statement that opens the session); bounds 5 minutes .. 30 days,
+--    those of launcher.conf's (core/config.h JWT_LIFETIME_MIN/MAX).
 -- 2. Issues (fcgi/api/issues.c): the triage write, issue_update (status,
 --    assignee: a user of the tenant who may see the issue's project,
 --    else 400 naming assignee_id), and the index of the list's keyset
@@ -18,6 +19,10 @@
 --    release gets, so turning it on or off makes them pending_deploy
 --    (env_version, as a change of a variable does, sql/020); so does a new
 --    key of an application's DSN while the project has it on.
+-- 4. GET/PUT /projects/:id/error-tracking carry an ETag / honour If-Match:
+--    error_dsns gets row_version (and the updated_at bump_row_version
+--    stamps); the version shown is that of the project's own DSN row, which
+--    every PUT updates (quota, keys).
 
 -- ---------------------------------------------------------------- settings
 CREATE TABLE tenant_settings (
@@ -107,3 +112,9 @@ END $$;
 CREATE TRIGGER error_dsns_key_touch AFTER UPDATE OF public_key ON error_dsns
 	FOR EACH ROW WHEN (NEW.application_id IS NOT NULL AND OLD.public_key IS DISTINCT FROM NEW.public_key)
 	EXECUTE FUNCTION error_dsn_key_touch();
+
+-- ---------------------------------------------------------------- error-tracking ETag
+ALTER TABLE error_dsns ADD COLUMN row_version bigint NOT NULL DEFAULT 1,
+	ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+CREATE TRIGGER error_dsns_version BEFORE UPDATE ON error_dsns
+	FOR EACH ROW EXECUTE FUNCTION bump_row_version();

@@ -292,20 +292,28 @@ ingest_store(struct req *r)
 
 DB_STMT st_settings = {"error_tracking_get",
     "SELECT error_dsn_url(p.id, NULL) AS dsn, d.id AS dsn_id, d.public_key,"
-    " d.rate_limit_per_minute, p.auto_error_tracking_enabled,"
+    " d.rate_limit_per_minute, p.auto_error_tracking_enabled, d.row_version::text AS _version,"
     " coalesce((SELECT jsonb_agg(jsonb_build_object('application_id', a.id, 'name', a.name,"
     "   'dsn', error_dsn_url(p.id, a.id), 'dsn_id', ad.id) ORDER BY a.name, a.id)"
     "   FROM applications a JOIN error_dsns ad ON ad.application_id = a.id"
     "   WHERE a.project_id = p.id), '[]'::jsonb) AS applications"
     " FROM projects p JOIN error_dsns d ON d.project_id = p.id AND d.application_id IS NULL"
     " WHERE p.id = $1::uuid"};
-/* $2 the new quota or NULL; $3 'true': new keys for every DSN of the project. */
+/*
+ * $2 the new quota or NULL; $3 'true': new keys for every DSN of the
+ * project; $4 the If-Match version (NULL: none).  The ETag is the
+ * row_version of the project's own DSN row, which every PUT updates
+ * (sql/045); the row is locked first, so of two PUTs with the same
+ * If-Match the second finds the version moved and changes nothing.
+ */
 DB_STMT st_settings_put = {"error_tracking_put",
-    "UPDATE error_dsns d SET"
+    "WITH v AS (SELECT id FROM error_dsns WHERE project_id = $1::uuid AND application_id IS NULL"
+    "  AND ($4::bigint IS NULL OR row_version = $4::bigint) FOR UPDATE)"
+    " UPDATE error_dsns d SET"
     " rate_limit_per_minute = CASE WHEN d.application_id IS NULL"
     "   THEN coalesce($2::int, d.rate_limit_per_minute) ELSE d.rate_limit_per_minute END,"
     " public_key = CASE WHEN $3::boolean THEN error_dsn_key() ELSE d.public_key END"
-    " WHERE d.project_id = $1::uuid"};
+    " WHERE d.project_id = $1::uuid AND EXISTS (SELECT 1 FROM v) RETURNING d.id"};
 
 static enum err
 settings_get(struct req *r)
@@ -316,6 +324,7 @@ settings_get(struct req *r)
 	if ((e = db_get_object(r, &st_settings, &res, "project not found",
 	    http_param(r, "id"))) != ERR_OK)
 		return e;
+	http_etag(r, db_get(res, 0, "_version"));
 	return http_respond_json(r, 200, json_row(res, 0), NULL);
 }
 
@@ -343,14 +352,19 @@ static enum err
 settings_put(struct req *r)
 {
 	struct field_val v[sizeof(settings_fields) / sizeof(*settings_fields)];
+	const char      *version;
+	PGresult        *res;
 	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, settings_fields, v)) != ERR_OK)
+	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS(r, settings_fields, v)) != ERR_OK)
 		return e;
-	if ((e = db_run(r, &st_settings_put, NULL, http_param(r, "id"),
+	if ((e = db_run(r, &st_settings_put, &res, http_param(r, "id"),
 	    v[S_LIMIT].present ? arena_printf(r->a, "%lld", (long long)v[S_LIMIT].i) : NULL,
-	    v[S_ROTATE].present && v[S_ROTATE].b ? "true" : "false")) != ERR_OK)
+	    v[S_ROTATE].present && v[S_ROTATE].b ? "true" : "false", version)) != ERR_OK)
 		return e;
+	if (PQntuples(res) == 0)
+		return http_changed(r, "error tracking settings");
 	if (v[S_LIMIT].present) {
 		struct quota_change *c = arena_alloc(r->a, sizeof(*c));
 

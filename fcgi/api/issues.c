@@ -191,8 +191,14 @@ issues_sentry_ref(const struct env_refs_ctx *c, const char *name, const char *pr
 	PGresult *res;
 	int       col;
 
-	if (c->environment_id == NULL ||
-	    db_run(c->r, &st_issue_sentry_ref, &res, c->project_id, c->environment_id, name) !=
+	/* Applications live in an environment: without one (a project-wide
+	 * resolution) there is nothing to look the name up in. */
+	if (c->environment_id == NULL) {
+		*why = strdup("an application is looked up in an environment: give one "
+		    "(environment_id) to resolve sentry references");
+		return -1;
+	}
+	if (db_run(c->r, &st_issue_sentry_ref, &res, c->project_id, c->environment_id, name) !=
 	    ERR_OK) {
 		*why = strdup("the application cannot be read right now");
 		return -1;

@@ -17,12 +17,6 @@
 #include "../core/util.h"
 #include "../core/worker.h"
 
-/* Bounds of a tenant's JWT lifetime (the table's CHECK says the same):
- * under 5 minutes a dashboard session ends mid-task (there is no refresh
- * token), over 30 days a stolen token outlives any reasonable notice. */
-#define JWT_LIFETIME_MIN 300
-#define JWT_LIFETIME_MAX 2592000
-
 /* $1 = the plane's JWT lifetime. */
 DB_STMT st_general_get = {"settings_general_get",
     "SELECT coalesce(s.display_name, t.name) AS display_name, s.default_base_domain,"
@@ -137,7 +131,8 @@ general_put(struct req *r)
 const struct route api_settings_routes[] = {
 	{.methods = HTTP_GET, .pattern = "/settings/general", .fn = general_get,
 	    .min_role = ROLE_ADMIN},
+	/* The JWT lifetime is tenant administration: a key needs the admin scope. */
 	{.methods = HTTP_PUT, .pattern = "/settings/general", .fn = general_put,
-	    .min_role = ROLE_ADMIN, .audit = "general_settings.update"},
+	    .min_role = ROLE_ADMIN, .scope = SCOPE_ADMIN, .audit = "general_settings.update"},
 	{0},
 };

@@ -15,6 +15,13 @@
 
 #define CONFIG_STR_MAX 1024
 
+/* Bounds of a JWT's lifetime, for launcher.conf jwt_lifetime_seconds and a
+ * tenant's own (PUT /settings/general; sql/045's CHECK says the same):
+ * under 5 minutes a dashboard session ends mid-task (there is no refresh
+ * token), over 30 days a stolen token outlives any reasonable notice. */
+#define JWT_LIFETIME_MIN 300
+#define JWT_LIFETIME_MAX 2592000
+
 struct config {
 	char    listen[CONFIG_STR_MAX];
 	int64_t socket_mode;

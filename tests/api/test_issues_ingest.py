@@ -361,9 +361,16 @@ def test_error_tracking_settings_get_put_and_permissions():
         assert_error(c.put("/projects/%s/error-tracking" % p["id"], body), 400, "BAD_REQUEST", field)
     assert c.get("/projects/%s/error-tracking" % p["id"]).data["rate_limit_per_minute"] == 6000
 
-    # Rotation: new keys, the old one refused.
-    r = c.put("/projects/%s/error-tracking" % p["id"], {"rotate_key": True})
+    # Rotation: new keys, the old one refused; ETag and If-Match as everywhere.
+    etag = c.get("/projects/%s/error-tracking" % p["id"]).headers["etag"]
+    r = c.put("/projects/%s/error-tracking" % p["id"], {"rotate_key": True}, headers={"If-Match": etag})
     assert r.status == 200 and r.data["public_key"] != et["public_key"], r
+    assert r.headers["etag"] != etag, r
+    # A stale If-Match changes nothing (neither quota nor keys) and is not audited.
+    assert_error(c.put("/projects/%s/error-tracking" % p["id"], {"rotate_key": True,
+                       "rate_limit_per_minute": 7}, headers={"If-Match": etag}),
+                 412, "PRECONDITION_FAILED")
+    assert c.get("/projects/%s/error-tracking" % p["id"]).data == r.data
     assert r.data["dsn_id"] == et["dsn_id"], r
     assert_error(_post(c, et, "store", b'{"message":"old key"}'), 401, "UNAUTHORIZED")
     assert _post(c, r.data, "store", b'{"message":"new key"}').status == 200

@@ -99,6 +99,9 @@ def test_the_deploy_job_carries_the_apps_dsn_only_with_the_flag():
     assert c.get("/applications/" + web["id"]).data["pending_deploy"] is True
     env = _claimed_env(c, agent, web)
     assert "SENTRY_DSN" not in env and env["SENTRY_ENVIRONMENT"] == "prod-eu", env
+    # An explicit reference is the user's choice: it resolves with the flag off too.
+    env = _claimed_env(c, agent, own)
+    assert env["WEB_DSN"] == dsns2[web["id"]] and env["WEB_ENV"] == env_name, env
 
 
 def test_a_real_container_sees_its_dsn_only_in_a_tracked_project():

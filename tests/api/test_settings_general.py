@@ -107,9 +107,20 @@ def test_only_tenant_admins_read_or_write():
     ro = Client(c.tenant, key=make_key(c, scopes=["read"])["key"])
     assert ro.get("/settings/general").data["display_name"] == "By admin"
     assert_error(ro.put("/settings/general", {"display_name": "Key"}), 403, "FORBIDDEN")
+    # Writing needs the admin scope: a key with every other scope reads but cannot write.
+    rw = Client(c.tenant, key=make_key(c, scopes=["read", "write", "deploy"])["key"])
+    assert rw.get("/settings/general").status == 200
+    assert_error(rw.put("/settings/general", {"jwt_lifetime_seconds": 2592000}), 403, "FORBIDDEN")
+    wo = Client(c.tenant, key=make_key(c, scopes=["write"])["key"])
+    assert_error(wo.put("/settings/general", {"jwt_lifetime_seconds": 2592000}), 403, "FORBIDDEN")
+    assert c.get("/settings/general").data["jwt_lifetime_seconds"] == PLANE_LIFETIME
+    ak = Client(c.tenant, key=make_key(c, scopes=["read", "admin"])["key"])
+    assert ak.put("/settings/general", {"display_name": "By key"}).status == 200
+    assert ak.put("/settings/general", {"display_name": "By admin"}).status == 200
     assert c.get("/settings/general").data["display_name"] == "By admin"
     log = c.get("/audit-log?action=general_settings.update").data
-    assert [x["actor_id"] for x in log] == [adm.user_id], log
+    assert [x["actor_id"] for x in log][0] == adm.user_id, log
+    assert [x["actor_type"] for x in log] == ["user", "service_key", "service_key"], log
 
 
 def test_the_tenants_jwt_lifetime_governs_tokens_issued_afterwards():
