@@ -784,6 +784,6 @@ const struct route api_alert_routes[] = {
 	{.methods = HTTP_GET, .pattern = "/alerts/history/:id", .fn = hist_get, .min_role = ROLE_ADMIN},
 	{.methods = HTTP_GET, .pattern = "/settings/smtp", .fn = smtp_get, .min_role = ROLE_ADMIN},
 	{.methods = HTTP_PUT, .pattern = "/settings/smtp", .fn = smtp_put, .min_role = ROLE_ADMIN,
-	    .audit = "smtp_settings.update"},
+	    .scope = SCOPE_ADMIN, .audit = "smtp_settings.update"},
 	{0},
 };

@@ -147,3 +147,16 @@ def test_the_tenants_jwt_lifetime_governs_tokens_issued_afterwards():
     assert c.put("/settings/general", {"jwt_lifetime_seconds": None}).status == 200
     t = claims(login(c)["token"])
     assert t["exp"] - t["iat"] == PLANE_LIFETIME, t
+
+
+def test_smtp_settings_also_need_the_admin_scope():
+    # The SMTP settings carry a password and decide where the tenant's
+    # mail goes: like the general settings, a key needs the admin scope.
+    c, _ = registered("sgsmtp")
+    body = {"host": "smtp.example.com", "port": 587, "tls_mode": "starttls",
+            "from": "ops@example.com"}
+    rw = Client(c.tenant, key=make_key(c, scopes=["read", "write", "deploy"])["key"])
+    assert_error(rw.put("/settings/smtp", body), 403, "FORBIDDEN")
+    ak = Client(c.tenant, key=make_key(c, scopes=["read", "admin"])["key"])
+    r = ak.put("/settings/smtp", body)
+    assert r.status == 200, r
