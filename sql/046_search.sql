@@ -66,6 +66,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS
 	ON CONFLICT (id) DO UPDATE SET project_id = EXCLUDED.project_id,
 		parent_id = EXCLUDED.parent_id, name = EXCLUDED.name, label = EXCLUDED.label,
 		body = EXCLUDED.body
+	 -- An id is never another tenant's document to overwrite.
+	 WHERE search_documents.tenant_id = EXCLUDED.tenant_id
 $$;
 REVOKE ALL ON FUNCTION search_put(uuid, text, uuid, uuid, uuid, text, text, text) FROM PUBLIC;
 
@@ -166,6 +168,14 @@ CREATE TRIGGER issues_search AFTER INSERT OR DELETE OR UPDATE OF title, culprit,
 	application_id ON issues FOR EACH ROW EXECUTE FUNCTION search_sync();
 CREATE TRIGGER users_search AFTER INSERT OR DELETE OR UPDATE OF email, first_name, last_name, role
 	ON users FOR EACH ROW EXECUTE FUNCTION search_sync();
+
+-- They run as the owner and take the tenant from their argument: no other
+-- role may call them (a trigger's function needs no EXECUTE of the role
+-- that fires it).
+REVOKE ALL ON FUNCTION search_doc_project(projects), search_doc_application(applications),
+	search_doc_database(databases), search_doc_volume(volumes), search_doc_domain(domains),
+	search_doc_deployment(deployments), search_doc_env_var(env_vars), search_doc_issue(issues),
+	search_doc_user(users), search_sync() FROM PUBLIC;
 
 -- Back-fill what exists.
 SELECT search_doc_project(p) FROM projects p;

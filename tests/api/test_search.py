@@ -313,3 +313,39 @@ def test_the_search_is_one_statement_served_by_the_indexes():
         raise AssertionError("the API role reads search_documents")
     except RuntimeError as e:
         assert "permission denied" in str(e), e
+
+
+def test_the_api_role_cannot_write_documents_through_the_owner_functions():
+    """The document functions run as the owner and take the tenant from
+    their argument: called by the API role, they would write (or overwrite)
+    another tenant's documents.  Only search_find (and the harmless
+    search_tsquery) are the API role's."""
+    w = World.get()
+    other, _ = registered("search-victim")
+    victim = new_project(other, name="victim-" + uuid.uuid4().hex[:6])
+    calls = ["SELECT search_doc_project(p) FROM projects p LIMIT 1",
+             "SELECT search_doc_user(ROW(u.*)::users) FROM users u LIMIT 1",
+             "SELECT search_put('%s', 'project', '%s', NULL, NULL, 'owned', 'owned', '')"
+             % (other.tid, victim["id"])]
+    calls += ["SELECT search_doc_%s(NULL::%s)" % (t, tbl) for t, tbl in (
+        ("application", "applications"), ("database", "databases"), ("volume", "volumes"),
+        ("domain", "domains"), ("deployment", "deployments"), ("env_var", "env_vars"),
+        ("issue", "issues"))]
+    for sql in calls:
+        try:
+            psql(sql, tenant=w.c.tid)
+            raise AssertionError("the API role ran " + sql)
+        except RuntimeError as e:
+            assert "permission denied for function" in str(e), (sql, e)
+    definers = psql("SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname = 'launcher' AND p.proname LIKE 'search%' AND p.prosecdef"
+                    " AND has_function_privilege('launcher_api', p.oid, 'EXECUTE')",
+                    user="launcher_owner")
+    assert definers == ["search_find(text,text[],uuid,integer,boolean,uuid,uuid,boolean)"], definers
+    # The victim's project document is untouched, and an id already taken
+    # by one tenant's document is never rewritten for another.
+    assert [h["name"] for h in search(other, victim["name"], types="project")] == [victim["name"]]
+    psql("SELECT search_put('%s', 'project', '%s', NULL, NULL, 'owned', 'owned', '')"
+         % (w.c.tid, victim["id"]), user="launcher_owner")
+    assert psql("SELECT tenant_id || ' ' || name FROM search_documents WHERE id = '%s'" % victim["id"],
+                user="launcher_owner") == ["%s %s" % (other.tid, victim["name"])]
