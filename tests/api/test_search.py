@@ -280,14 +280,19 @@ def test_the_search_is_one_statement_served_by_the_indexes():
     settings = "".join("SET %s = '%s'; " % kv for kv in
                        re.findall(r"set_config\('([a-z_.]+)', '([^']*)', true\)", find))
     assert "word_similarity_threshold" in settings, find
+    # The core settings are the function's own (SET clause), not the
+    # transaction's: they do not outlive the search.
+    config = psql("SELECT unnest(proconfig) FROM pg_proc WHERE proname = 'search_find'", user="launcher_owner")
+    assert "enable_seqscan=off" in config and "plan_cache_mode=force_generic_plan" in config, config
+    assert "set_config('enable_seqscan'" not in find and "set_config('plan_cache_mode'" not in find, find
+    settings += "".join("SET %s = '%s'; " % tuple(kv.split("=", 1)) for kv in config if "search_path" not in kv)
     query = "\n".join(psql("SELECT prosrc FROM pg_proc WHERE proname = 'search_query'", user="launcher_owner"))
     assert ";" not in query.strip().rstrip(";"), "more than one statement"
-    args = "text, text[], uuid, integer, boolean, uuid, uuid, boolean"
+    args = "text, text[], uuid, integer, boolean, uuid[], uuid, boolean"
     for params in ("'shp', NULL, NULL, 20, true, NULL, NULL, true",
-                   "'deploy fix', '{deployment,application}', NULL, 20, false, '%s', NULL, false"
-                   % uuid.uuid4()):
-        out = psql(settings + "SET plan_cache_mode = force_generic_plan;"
-                   " PREPARE s(%s) AS SELECT * FROM search_query($1, $2, $3, $4, $5, $6, $7, $8);"
+                   "'deploy fix', '{deployment,application}', NULL, 20, false, '{%s}', NULL, false"
+                   % p["id"]):
+        out = psql(settings + " PREPARE s(%s) AS SELECT * FROM search_query($1, $2, $3, $4, $5, $6, $7, $8);"
                    " EXPLAIN (FORMAT JSON) EXECUTE s(%s)" % (args, params),
                    user="launcher_owner", tenant=c.tid)
         plan = json.loads("\n".join(out))
@@ -306,6 +311,10 @@ def test_the_search_is_one_statement_served_by_the_indexes():
         assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 3, scans
         assert sorted(i for _, i in scans if i) == ["search_documents_name", "search_documents_tsv",
                                                     "search_documents_words"], scans
+    # The core settings do not outlive the search in its transaction.
+    assert psql("SELECT count(*) FROM search_find('shp', NULL, NULL, 5, true, NULL, NULL, false);"
+                " SELECT current_setting('enable_seqscan') || ' ' || current_setting('plan_cache_mode')",
+                tenant=c.tid) == ["5", "on auto"]
     hits = search(c, "shp", limit=5)
     assert len(hits) == 5 and all(h["name"].startswith("shop-") for h in hits), hits
     try:
@@ -349,3 +358,35 @@ def test_the_api_role_cannot_write_documents_through_the_owner_functions():
          % (w.c.tid, victim["id"]), user="launcher_owner")
     assert psql("SELECT tenant_id || ' ' || name FROM search_documents WHERE id = '%s'" % victim["id"],
                 user="launcher_owner") == ["%s %s" % (other.tid, victim["name"])]
+
+
+def _bulk(tid, project, doc_type, n, words, name, label, body="''"):
+    """n documents of a type per word w, name, label and body SQL
+    expressions of w and i, written as the owner (fast, in table order)."""
+    psql("INSERT INTO search_documents (tenant_id, type, id, project_id, name, label, body)"
+         " SELECT '%s', '%s', gen_random_uuid(), '%s', %s, %s, %s FROM generate_series(1, %d) i,"
+         " unnest(ARRAY[%s]) w" % (tid, doc_type, project, name, label, body, n,
+                                   ", ".join("'%s'" % x for x in words)), user="launcher_owner")
+
+
+def test_the_best_matches_are_found_among_thousands_made_before_them():
+    """Each fuzzy branch takes its best candidates, not the first in table
+    order: 5,000 names sharing the first letters of "shp" and 400
+    deployments matching "deploy" and "fix", all written before the
+    targets, leave "shop" and the "fix deploy" deployment first."""
+    c, _ = registered("search-many")
+    filler = new_project(c, name="fillers")
+    _bulk(c.tid, filler["id"], "volume", 1250, ("shipping", "shipment", "shell", "shared"),
+          "w || '-' || i", "w || '-' || i")
+    _bulk(c.tid, filler["id"], "deployment", 400, ("fixes deployer config",), "left(md5(i::text), 7)",
+          "w || ' ' || i", "w || ' ' || i || ' of the build'")
+    shop = new_project(c, name="shop")
+    target = str(uuid.uuid4())
+    psql("INSERT INTO search_documents (tenant_id, type, id, project_id, name, label, body)"
+         " VALUES ('%s', 'deployment', '%s', '%s', 'c0ffee1', 'fix deploy of the checkout',"
+         " 'fix deploy of the checkout')" % (c.tid, target, filler["id"]), user="launcher_owner")
+    for params in ({}, {"types": "project"}, {"limit": 1}):
+        assert search(c, "shp", **params)[0]["id"] == shop["id"], params
+    for params in ({}, {"types": "deployment"}, {"limit": 1}):
+        assert search(c, "deploy fix", **params)[0]["id"] == target, params
+
