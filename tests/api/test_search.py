@@ -390,3 +390,50 @@ def test_the_best_matches_are_found_among_thousands_made_before_them():
     for params in ({}, {"types": "deployment"}, {"limit": 1}):
         assert search(c, "deploy fix", **params)[0]["id"] == target, params
 
+
+def test_documents_follow_renames_and_deletions_through_the_api():
+    w = World.get()
+    c = w.c
+    p = new_project(c, name="tmp-" + uuid.uuid4().hex[:6])
+    srv = c.get("/servers").data[0]
+    _resources(c, srv, p, "numbat", "numbat launch")
+    # An env var's key.
+    env = search(c, "numbat_api_key", types="env_var")
+    assert env and env[0]["name"] == "NUMBAT_API_KEY", env
+    _ok(c.put("/env-vars/" + env[0]["id"], {"key": "BILBY_API_KEY"}), 200)
+    hits = search(c, "bilby_api_key", types="env_var")
+    assert (hits[0]["id"], hits[0]["name"]) == (env[0]["id"], "BILBY_API_KEY"), hits
+    assert "NUMBAT_API_KEY" not in [h["name"] for h in search(c, "numbat_api_key", types="env_var")]
+    # A database (the API renames none, nor changes its major version):
+    # found by its name, engine and version.
+    db = search(c, "numbat-db", types="database")
+    assert db and db[0]["name"] == "numbat-db", db
+    assert db[0]["title"].startswith("numbat-db (postgres "), db
+    # An issue deleted.
+    issue = [h for h in search(c, "numbat cart", types="issue") if "numbat" in h["title"]]
+    assert len(issue) == 1, issue
+    assert c.delete("/issues/" + issue[0]["id"]).status == 204
+    assert [h for h in search(c, "numbat cart", types="issue") if "numbat" in h["title"]] == []
+    # A user renamed, then deactivated: found by the new name while the
+    # users list shows them (as it does a deactivated user).
+    u = new_user(c, prefix="numbat")
+    assert [h["id"] for h in search(c, "numbat", types="user")] == [u.user_id]
+    _ok(c.put("/users/" + u.user_id, {"first_name": "Quenda", "last_name": "Potoroo"}), 200)
+    hits = search(c, "potoroo", types="user")
+    assert [(h["id"], h["title"]) for h in hits] == [(u.user_id, "Quenda Potoroo")], hits
+    assert c.delete("/users/" + u.user_id).status in (200, 204)
+    assert c.get("/users/" + u.user_id).data["active"] is False
+    assert [h["id"] for h in search(c, "quenda", types="user")] == [u.user_id]
+
+
+def test_another_tenants_thousands_of_matches_change_nothing():
+    w = World.get()
+    queries = ("zebra", "shp", "deploy fix", "zebra_a_api", "chekout")
+    before = {q: search(w.c, q, limit=100) for q in queries}
+    other, _ = registered("search-crowd")
+    op = new_project(other, name="shop")
+    _bulk(other.tid, op["id"], "volume", 1000, ("zebra", "shop", "zebra_a_api"), "w || '-' || i",
+          "w || ' shop ' || i", "'fix deploy of the zebra checkout'")
+    for q in queries:
+        assert search(w.c, q, limit=100) == before[q], q
+    assert len(search(other, "zebra", limit=100)) == 100
