@@ -66,6 +66,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS
 	ON CONFLICT (id) DO UPDATE SET project_id = EXCLUDED.project_id,
 		parent_id = EXCLUDED.parent_id, name = EXCLUDED.name, label = EXCLUDED.label,
 		body = EXCLUDED.body
+	 -- An id is never another tenant's document to overwrite.
+	 WHERE search_documents.tenant_id = EXCLUDED.tenant_id
 $$;
 REVOKE ALL ON FUNCTION search_put(uuid, text, uuid, uuid, uuid, text, text, text) FROM PUBLIC;
 
@@ -167,6 +169,14 @@ CREATE TRIGGER issues_search AFTER INSERT OR DELETE OR UPDATE OF title, culprit,
 CREATE TRIGGER users_search AFTER INSERT OR DELETE OR UPDATE OF email, first_name, last_name, role
 	ON users FOR EACH ROW EXECUTE FUNCTION search_sync();
 
+-- They run as the owner and take the tenant from their argument: no other
+-- role may call them (a trigger's function needs no EXECUTE of the role
+-- that fires it).
+REVOKE ALL ON FUNCTION search_doc_project(projects), search_doc_application(applications),
+	search_doc_database(databases), search_doc_volume(volumes), search_doc_domain(domains),
+	search_doc_deployment(deployments), search_doc_env_var(env_vars), search_doc_issue(issues),
+	search_doc_user(users), search_sync() FROM PUBLIC;
+
 -- Back-fill what exists.
 SELECT search_doc_project(p) FROM projects p;
 SELECT search_doc_application(a) FROM applications a;
@@ -188,8 +198,8 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 	  FROM regexp_split_to_table(lower(q), '[^[:alnum:]]+') AS w WHERE w <> ''
 $$;
 
--- Whether the caller may see a document (inlined into search_query's two
--- branches): $2 types (NULL: all), $3 projectId (NULL: all), $5 the caller
+-- Whether the caller may see a document (inlined into search_query's
+-- branches): $3 types (NULL: all), $4 projectId (NULL: all), $5 the caller
 -- sees every project (tenant admin), $6 the caller's projects otherwise,
 -- $7 a service key's project (NULL: none), $8 the caller may list users.
 CREATE FUNCTION search_visible(d_type text, d_project uuid, p_types text[], p_project uuid,
@@ -203,30 +213,29 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The search: $1 q, $2 types (NULL: all), $3 projectId (NULL: all), $4
--- limit, $5 the caller sees every project (tenant admin), $6 the user
--- (their memberships otherwise), $7 a service key's project (NULL: none),
--- $8 the caller may list users.  One statement over three index-driven
--- branches, the first two taking at most 300 visible candidates each, in
--- table order:
+-- limit, $5 the caller sees every project (tenant admin), $6 the caller's
+-- projects otherwise (computed once by search_find), $7 a service key's
+-- project (NULL: none), $8 the caller may list users.  One statement over
+-- three index-driven branches, each taking its best candidates, whatever
+-- the table order:
 --   - names and labels close to q by trigram word similarity (GIN
 --     trigram, threshold 0.35), for typos, partial words and words in any
---     order;
+--     order: the 100 closest, by word similarity + the similarity of the
+--     whole name (a short name close to q before a long one that merely
+--     shares its first letters: "shp" is 0.29 from "shop", 0.13 from
+--     "shipping-123", both 0.5 by word similarity);
 --   - documents whose text (name, label, body) has every word of q as a
 --     prefix (full text, GIN), for words deep in a commit message, a
---     description, a culprit, a full sha;
---   - the $4 first names that start with q (btree on lower(name)), so that
---     the beginning of a name always finds it, however many documents the
---     other two branches match;
--- then the rank of those (at most 600 + $4 rows): ts_rank (name words weigh
--- most) + word similarity + 1 for an exact name, 0.5 for a name that
--- starts with q; titles and snippets for the rows returned only.  The cap
--- bounds the cost: a three-letter query matches thousands of documents
--- among 100,000 (every word starting with its first two letters), and
--- ranking them all cost 200 ms (README, Search); the price is that such a
--- query is ranked among the first 300 matches of each branch, not all
--- (save names that start with it).
--- (A GiST trigram index giving the nearest first was slower still.)  The
--- tsquery, the tenant and the caller's projects are scalar subqueries:
+--     description, a culprit, a full sha: the 100 of highest ts_rank;
+--   - the $4 first names that start with q (btree on lower(name));
+-- then the rank of those (at most 200 + $4 rows): ts_rank (name words
+-- weigh most) + word similarity + name similarity + 1 for an exact name,
+-- 0.5 for a name that starts with q; titles and snippets for the rows
+-- returned only.  The first two branches read every match of q to order
+-- them (a three-letter query matches thousands of documents among 100,000:
+-- every word starting with its first two letters); that is their cost
+-- (README, Search).  (A GiST trigram index giving the nearest first was
+-- slower still.)  The tsquery and the tenant are scalar subqueries:
 -- computed once per search.
 --
 -- The tenant is a filter, deliberately not indexable (IS NOT DISTINCT
@@ -239,7 +248,7 @@ $$;
 -- A plain SQL function, inlined into search_find's one statement (and
 -- explained as such by tests/api/test_search.py); not for the API role.
 CREATE FUNCTION search_query(q text, p_types text[], p_project uuid, p_limit integer,
-                             p_all boolean, p_user uuid, p_key_project uuid, p_users boolean)
+                             p_all boolean, p_projects uuid[], p_key_project uuid, p_users boolean)
 RETURNS TABLE (type text, id uuid, name text, project_id uuid, title text, snippet text)
 LANGUAGE sql STABLE AS $$
 	SELECT h.type, h.id, h.name, h.project_id,
@@ -256,6 +265,7 @@ LANGUAGE sql STABLE AS $$
 	  FROM (SELECT c.*,
 	               coalesce(ts_rank(c.tsv, (SELECT launcher.search_tsquery($1))), 0)
 	               + launcher.word_similarity(lower($1), c.words)
+	               + launcher.similarity(lower($1), lower(c.name))
 	               + CASE WHEN lower(c.name) = lower($1) THEN 1
 	                      WHEN starts_with(lower(c.name), lower($1)) THEN 0.5 ELSE 0 END AS score
 	          FROM ((SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
@@ -263,24 +273,19 @@ LANGUAGE sql STABLE AS $$
 	                   FROM launcher.search_documents d
 	                  WHERE lower($1) OPERATOR(launcher.<%) d.words
 	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
-	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
-	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
-	                                   WHERE m.user_id = $6
-	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
-	                            $7, $8)
-	                  LIMIT 300)
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5, $6, $7, $8)
+	                  ORDER BY launcher.word_similarity(lower($1), d.words)
+	                           + launcher.similarity(lower($1), lower(d.name)) DESC, d.id
+	                  LIMIT 100)
 	                UNION
 	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
 	                        d.tsv, d.words
 	                   FROM launcher.search_documents d
 	                  WHERE d.tsv @@ (SELECT launcher.search_tsquery($1))
 	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
-	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
-	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
-	                                   WHERE m.user_id = $6
-	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
-	                            $7, $8)
-	                  LIMIT 300)
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5, $6, $7, $8)
+	                  ORDER BY ts_rank(d.tsv, (SELECT launcher.search_tsquery($1))) DESC, d.id
+	                  LIMIT 100)
 	                UNION
 	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
 	                        d.tsv, d.words
@@ -288,38 +293,43 @@ LANGUAGE sql STABLE AS $$
 	                  WHERE lower(d.name) OPERATOR(pg_catalog.~>=~) lower($1)
 	                    AND lower(d.name) OPERATOR(pg_catalog.~<~) (lower($1) || chr(1114111))
 	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
-	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5,
-	                            ARRAY(SELECT m.project_id FROM launcher.project_members m
-	                                   WHERE m.user_id = $6
-	                                     AND m.tenant_id = (SELECT launcher.current_tenant())),
-	                            $7, $8)
+	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5, $6, $7, $8)
 	                  ORDER BY lower(d.name)
 	                  LIMIT $4)) c
 	         ORDER BY score DESC, c.name, c.id
 	         LIMIT $4) h
 	 ORDER BY h.score DESC, h.name, h.id
 $$;
-REVOKE ALL ON FUNCTION search_query(text, text[], uuid, integer, boolean, uuid, uuid, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION search_query(text, text[], uuid, integer, boolean, uuid[], uuid, boolean) FROM PUBLIC;
 
--- What the API calls.  pg_trgm.word_similarity_threshold 0.35 (default
--- 0.6) lets "shp" (0.5) find "shop" and a transposition in a short word
--- ("shpo", 0.4) still count.  plan_cache_mode force_generic_plan: the
--- statement is planned once per connection, without its parameters
--- (planning it for each search cost more than running it); and
--- enable_seqscan off: in such a plan the planner cannot estimate what a
--- GIN index returns and, on a table of some thousand rows, chose to read
--- it all; a search always goes through its indexes.  Both set here for this transaction (a GET is one statement),
--- not in a SET clause: PostgreSQL lets only a superuser store a setting of
--- a module not yet loaded, which a restore would hit.
+-- What the API calls: the caller's projects, once, then the one statement.
+-- plan_cache_mode force_generic_plan: the statement is planned once per
+-- connection, without its parameters (planning it for each search cost
+-- more than running it); enable_seqscan off: in such a plan the planner
+-- cannot estimate what a GIN index returns and, on a table of some
+-- thousand rows, chose to read it all; a search always goes through its
+-- indexes.  Both core settings, in the SET clause: in force for this
+-- function only.  pg_trgm.word_similarity_threshold 0.35 (default 0.6)
+-- lets "shp" (0.5) find "shop" and a transposition in a short word
+-- ("shpo", 0.4) still count; it is set for the transaction (a GET is one
+-- statement), not in the SET clause: PostgreSQL lets only a superuser
+-- store a setting of a module not yet loaded, which a restore would hit.
 CREATE FUNCTION search_find(q text, p_types text[], p_project uuid, p_limit integer,
                             p_all boolean, p_user uuid, p_key_project uuid, p_users boolean)
 RETURNS TABLE (type text, id uuid, name text, project_id uuid, title text, snippet text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = launcher, pg_catalog, pg_temp
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+	v_projects uuid[];	-- NULL when the caller sees every project
 BEGIN
 	PERFORM set_config('pg_trgm.word_similarity_threshold', '0.35', true);
-	PERFORM set_config('enable_seqscan', 'off', true);
-	PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-	RETURN QUERY SELECT * FROM search_query(q, p_types, p_project, p_limit, p_all, p_user,
+	IF NOT p_all THEN
+		v_projects := ARRAY(SELECT m.project_id FROM project_members m
+		                     WHERE m.user_id = p_user AND m.tenant_id = current_tenant());
+	END IF;
+	RETURN QUERY SELECT * FROM search_query(q, p_types, p_project, p_limit, p_all, v_projects,
 	                                        p_key_project, p_users);
 END $$;
 REVOKE ALL ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean) FROM PUBLIC;

@@ -280,14 +280,19 @@ def test_the_search_is_one_statement_served_by_the_indexes():
     settings = "".join("SET %s = '%s'; " % kv for kv in
                        re.findall(r"set_config\('([a-z_.]+)', '([^']*)', true\)", find))
     assert "word_similarity_threshold" in settings, find
+    # The core settings are the function's own (SET clause), not the
+    # transaction's: they do not outlive the search.
+    config = psql("SELECT unnest(proconfig) FROM pg_proc WHERE proname = 'search_find'", user="launcher_owner")
+    assert "enable_seqscan=off" in config and "plan_cache_mode=force_generic_plan" in config, config
+    assert "set_config('enable_seqscan'" not in find and "set_config('plan_cache_mode'" not in find, find
+    settings += "".join("SET %s = '%s'; " % tuple(kv.split("=", 1)) for kv in config if "search_path" not in kv)
     query = "\n".join(psql("SELECT prosrc FROM pg_proc WHERE proname = 'search_query'", user="launcher_owner"))
     assert ";" not in query.strip().rstrip(";"), "more than one statement"
-    args = "text, text[], uuid, integer, boolean, uuid, uuid, boolean"
+    args = "text, text[], uuid, integer, boolean, uuid[], uuid, boolean"
     for params in ("'shp', NULL, NULL, 20, true, NULL, NULL, true",
-                   "'deploy fix', '{deployment,application}', NULL, 20, false, '%s', NULL, false"
-                   % uuid.uuid4()):
-        out = psql(settings + "SET plan_cache_mode = force_generic_plan;"
-                   " PREPARE s(%s) AS SELECT * FROM search_query($1, $2, $3, $4, $5, $6, $7, $8);"
+                   "'deploy fix', '{deployment,application}', NULL, 20, false, '{%s}', NULL, false"
+                   % p["id"]):
+        out = psql(settings + " PREPARE s(%s) AS SELECT * FROM search_query($1, $2, $3, $4, $5, $6, $7, $8);"
                    " EXPLAIN (FORMAT JSON) EXECUTE s(%s)" % (args, params),
                    user="launcher_owner", tenant=c.tid)
         plan = json.loads("\n".join(out))
@@ -306,6 +311,10 @@ def test_the_search_is_one_statement_served_by_the_indexes():
         assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 3, scans
         assert sorted(i for _, i in scans if i) == ["search_documents_name", "search_documents_tsv",
                                                     "search_documents_words"], scans
+    # The core settings do not outlive the search in its transaction.
+    assert psql("SELECT count(*) FROM search_find('shp', NULL, NULL, 5, true, NULL, NULL, false);"
+                " SELECT current_setting('enable_seqscan') || ' ' || current_setting('plan_cache_mode')",
+                tenant=c.tid) == ["5", "on auto"]
     hits = search(c, "shp", limit=5)
     assert len(hits) == 5 and all(h["name"].startswith("shop-") for h in hits), hits
     try:
@@ -313,3 +322,118 @@ def test_the_search_is_one_statement_served_by_the_indexes():
         raise AssertionError("the API role reads search_documents")
     except RuntimeError as e:
         assert "permission denied" in str(e), e
+
+
+def test_the_api_role_cannot_write_documents_through_the_owner_functions():
+    """The document functions run as the owner and take the tenant from
+    their argument: called by the API role, they would write (or overwrite)
+    another tenant's documents.  Only search_find (and the harmless
+    search_tsquery) are the API role's."""
+    w = World.get()
+    other, _ = registered("search-victim")
+    victim = new_project(other, name="victim-" + uuid.uuid4().hex[:6])
+    calls = ["SELECT search_doc_project(p) FROM projects p LIMIT 1",
+             "SELECT search_doc_user(ROW(u.*)::users) FROM users u LIMIT 1",
+             "SELECT search_put('%s', 'project', '%s', NULL, NULL, 'owned', 'owned', '')"
+             % (other.tid, victim["id"])]
+    calls += ["SELECT search_doc_%s(NULL::%s)" % (t, tbl) for t, tbl in (
+        ("application", "applications"), ("database", "databases"), ("volume", "volumes"),
+        ("domain", "domains"), ("deployment", "deployments"), ("env_var", "env_vars"),
+        ("issue", "issues"))]
+    for sql in calls:
+        try:
+            psql(sql, tenant=w.c.tid)
+            raise AssertionError("the API role ran " + sql)
+        except RuntimeError as e:
+            assert "permission denied for function" in str(e), (sql, e)
+    definers = psql("SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname = 'launcher' AND p.proname LIKE 'search%' AND p.prosecdef"
+                    " AND has_function_privilege('launcher_api', p.oid, 'EXECUTE')",
+                    user="launcher_owner")
+    assert definers == ["search_find(text,text[],uuid,integer,boolean,uuid,uuid,boolean)"], definers
+    # The victim's project document is untouched, and an id already taken
+    # by one tenant's document is never rewritten for another.
+    assert [h["name"] for h in search(other, victim["name"], types="project")] == [victim["name"]]
+    psql("SELECT search_put('%s', 'project', '%s', NULL, NULL, 'owned', 'owned', '')"
+         % (w.c.tid, victim["id"]), user="launcher_owner")
+    assert psql("SELECT tenant_id || ' ' || name FROM search_documents WHERE id = '%s'" % victim["id"],
+                user="launcher_owner") == ["%s %s" % (other.tid, victim["name"])]
+
+
+def _bulk(tid, project, doc_type, n, words, name, label, body="''"):
+    """n documents of a type per word w, name, label and body SQL
+    expressions of w and i, written as the owner (fast, in table order)."""
+    psql("INSERT INTO search_documents (tenant_id, type, id, project_id, name, label, body)"
+         " SELECT '%s', '%s', gen_random_uuid(), '%s', %s, %s, %s FROM generate_series(1, %d) i,"
+         " unnest(ARRAY[%s]) w" % (tid, doc_type, project, name, label, body, n,
+                                   ", ".join("'%s'" % x for x in words)), user="launcher_owner")
+
+
+def test_the_best_matches_are_found_among_thousands_made_before_them():
+    """Each fuzzy branch takes its best candidates, not the first in table
+    order: 5,000 names sharing the first letters of "shp" and 400
+    deployments matching "deploy" and "fix", all written before the
+    targets, leave "shop" and the "fix deploy" deployment first."""
+    c, _ = registered("search-many")
+    filler = new_project(c, name="fillers")
+    _bulk(c.tid, filler["id"], "volume", 1250, ("shipping", "shipment", "shell", "shared"),
+          "w || '-' || i", "w || '-' || i")
+    _bulk(c.tid, filler["id"], "deployment", 400, ("fixes deployer config",), "left(md5(i::text), 7)",
+          "w || ' ' || i", "w || ' ' || i || ' of the build'")
+    shop = new_project(c, name="shop")
+    target = str(uuid.uuid4())
+    psql("INSERT INTO search_documents (tenant_id, type, id, project_id, name, label, body)"
+         " VALUES ('%s', 'deployment', '%s', '%s', 'c0ffee1', 'fix deploy of the checkout',"
+         " 'fix deploy of the checkout')" % (c.tid, target, filler["id"]), user="launcher_owner")
+    for params in ({}, {"types": "project"}, {"limit": 1}):
+        assert search(c, "shp", **params)[0]["id"] == shop["id"], params
+    for params in ({}, {"types": "deployment"}, {"limit": 1}):
+        assert search(c, "deploy fix", **params)[0]["id"] == target, params
+
+
+def test_documents_follow_renames_and_deletions_through_the_api():
+    w = World.get()
+    c = w.c
+    p = new_project(c, name="tmp-" + uuid.uuid4().hex[:6])
+    srv = c.get("/servers").data[0]
+    _resources(c, srv, p, "numbat", "numbat launch")
+    # An env var's key.
+    env = search(c, "numbat_api_key", types="env_var")
+    assert env and env[0]["name"] == "NUMBAT_API_KEY", env
+    _ok(c.put("/env-vars/" + env[0]["id"], {"key": "BILBY_API_KEY"}), 200)
+    hits = search(c, "bilby_api_key", types="env_var")
+    assert (hits[0]["id"], hits[0]["name"]) == (env[0]["id"], "BILBY_API_KEY"), hits
+    assert "NUMBAT_API_KEY" not in [h["name"] for h in search(c, "numbat_api_key", types="env_var")]
+    # A database (the API renames none, nor changes its major version):
+    # found by its name, engine and version.
+    db = search(c, "numbat-db", types="database")
+    assert db and db[0]["name"] == "numbat-db", db
+    assert db[0]["title"].startswith("numbat-db (postgres "), db
+    # An issue deleted.
+    issue = [h for h in search(c, "numbat cart", types="issue") if "numbat" in h["title"]]
+    assert len(issue) == 1, issue
+    assert c.delete("/issues/" + issue[0]["id"]).status == 204
+    assert [h for h in search(c, "numbat cart", types="issue") if "numbat" in h["title"]] == []
+    # A user renamed, then deactivated: found by the new name while the
+    # users list shows them (as it does a deactivated user).
+    u = new_user(c, prefix="numbat")
+    assert [h["id"] for h in search(c, "numbat", types="user")] == [u.user_id]
+    _ok(c.put("/users/" + u.user_id, {"first_name": "Quenda", "last_name": "Potoroo"}), 200)
+    hits = search(c, "potoroo", types="user")
+    assert [(h["id"], h["title"]) for h in hits] == [(u.user_id, "Quenda Potoroo")], hits
+    assert c.delete("/users/" + u.user_id).status in (200, 204)
+    assert c.get("/users/" + u.user_id).data["active"] is False
+    assert [h["id"] for h in search(c, "quenda", types="user")] == [u.user_id]
+
+
+def test_another_tenants_thousands_of_matches_change_nothing():
+    w = World.get()
+    queries = ("zebra", "shp", "deploy fix", "zebra_a_api", "chekout")
+    before = {q: search(w.c, q, limit=100) for q in queries}
+    other, _ = registered("search-crowd")
+    op = new_project(other, name="shop")
+    _bulk(other.tid, op["id"], "volume", 1000, ("zebra", "shop", "zebra_a_api"), "w || '-' || i",
+          "w || ' shop ' || i", "'fix deploy of the zebra checkout'")
+    for q in queries:
+        assert search(w.c, q, limit=100) == before[q], q
+    assert len(search(other, "zebra", limit=100)) == 100

@@ -127,6 +127,11 @@ def main():
     server = c.post("/servers", {"name": "srv-" + uuid.uuid4().hex[:8]})
     assert server.status == 201, server
     n = load(c.tid, server.data["id"])
+    # The case, made last (after every name that shares its first
+    # letters, so that table order cannot help): "shp" must find "shop".
+    # As the owner, like the rest (the tenant is past its project quota).
+    shop = owner("INSERT INTO projects (tenant_id, name) VALUES ('%s', 'shop') RETURNING id" % c.tid)[0]
+    n += 1
     key = make_key(c, scopes=["read", "admin"])["key"]
     base = "http://127.0.0.1:%s/%s/api/v1" % (os.environ["LAUNCHER_HTTP_PORT"], c.tenant)
     from urllib.parse import quote
@@ -141,6 +146,13 @@ def main():
         r = c.get("/search?q=%s&limit=3" % quote(q))
         assert r.status == 200, r
         print("  %-22s -> %s" % (q, ", ".join("%s %s" % (h["type"], h["name"]) for h in r.data)))
+    hits = c.get("/search?q=shp").data
+    if shop not in [h["id"] for h in hits]:
+        print("FAIL: \"shp\" does not find project \"shop\" among %d documents: %s"
+              % (n, ", ".join(h["name"] for h in hits)))
+        sys.exit(1)
+    print("\"shp\" finds project \"shop\" (rank %d) among %d documents"
+          % ([h["id"] for h in hits].index(shop) + 1, n))
     for _ in range(2):   # warm every worker's connection and plans
         wrk(base + "/auth/me", key)
         wrk(base + "/search?q=shop", key, script)
