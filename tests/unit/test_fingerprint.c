@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/fingerprint.h"
 #include "core/util.h"
 #include "unit.h"
@@ -216,6 +217,58 @@ test_custom(void)
 	CHECK(strcmp(c4, d) == 0, "an empty fingerprint is the default");
 }
 
+/* An event (in a) with markers "{{ default }}" in its fingerprint (0: none)
+ * and frames in-app frames at "/app/x.js:12:7", each of function "fn" but
+ * frame odd's ("odd"; -1: none). */
+static char *
+bomb(int markers, int frames, int odd)
+{
+	struct buf b;
+
+	buf_init(&b, &a, 1 << 16, 64u << 20);
+	buf_adds(&b, "{\"exception\":{\"values\":[{\"type\":\"E\",\"value\":\"v\","
+	    "\"stacktrace\":{\"frames\":[");
+	for (int i = 0; i < frames; i++)
+		buf_adds(&b, arena_printf(&a, "%s{\"filename\":\"/app/x.js:12:7\",\"function\":"
+		    "\"%s\",\"in_app\":true}", i ? "," : "", i == odd ? "odd" : "fn"));
+	buf_adds(&b, "]}}]}");
+	if (markers > 0) {
+		buf_adds(&b, ",\"fingerprint\":[");
+		for (int i = 0; i < markers; i++)
+			buf_adds(&b, i ? ",\"{{ default }}\"" : "\"{{ default }}\"");
+		buf_adds(&b, "]");
+	}
+	buf_adds(&b, "}");
+	return buf_ok(&b) ? b.data : NULL;
+}
+
+/* A fingerprint of 30,000 markers over 30,000 frames (a ~2 MB event): the
+ * default computed once, the first FP_CUSTOM_MAX entries counted, the last
+ * FP_FRAMES_MAX frames hashed: bounded memory (the arena's growth is
+ * measured; once it was an allocation per frame per marker). */
+static void
+test_bounded(void)
+{
+	char   *ev = bomb(30000, 30000, -1), *ev32 = bomb(FP_CUSTOM_MAX, 30000, -1);
+	char    f1[65], f2[65], f3[65];
+	size_t  before;
+
+	CHECK(ev != NULL && ev32 != NULL, "the bomb is built");
+	if (ev == NULL || ev32 == NULL)
+		return;
+	before = a.total;
+	fp_of(ev, f1);
+	CHECK(f1[0] != '\0' && a.total - before < 64 * 1024,
+	    "30,000 {{ default }} over 30,000 frames: bounded memory");
+	fp_of(ev32, f2);
+	CHECK(strcmp(f1, f2) == 0, "only the first FP_CUSTOM_MAX entries of a fingerprint count");
+	fp_of(bomb(0, FP_FRAMES_MAX + 10, 0), f1);
+	fp_of(bomb(0, FP_FRAMES_MAX + 10, -1), f2);
+	fp_of(bomb(0, FP_FRAMES_MAX + 10, FP_FRAMES_MAX + 9), f3);
+	CHECK(f1[0] && strcmp(f1, f2) == 0, "frames before the last FP_FRAMES_MAX do not count");
+	CHECK(strcmp(f2, f3) != 0, "the last FP_FRAMES_MAX frames count");
+}
+
 static void
 test_fields(void)
 {
@@ -286,6 +339,7 @@ main(void)
 	test_frames();
 	test_messages();
 	test_custom();
+	test_bounded();
 	test_fields();
 	arena_free(&a);
 	return unit_done("fingerprint");
