@@ -440,18 +440,23 @@ tag_value(const cJSON *v)
 	return NULL;
 }
 
-/* tags as {k: v}, from an object, a list of [k, v] pairs or of {key, value}. */
+/* tags as {k: v}, from an object, a list of [k, v] pairs or of {key, value}:
+ * the first FP_TAGS_MAX entries (a later duplicate key replaces an earlier
+ * one: a search of at most FP_TAGS_MAX keys per entry). */
 static cJSON *
 tags_of(const cJSON *ev)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "tags"), *x;
 	cJSON       *o = cJSON_CreateObject();
+	int          seen = 0;
 
 	cJSON_ArrayForEach(x, (cJSON_IsObject(t) || cJSON_IsArray(t) ? t : NULL)) {
 		const char  *k = NULL;
 		const cJSON *v = NULL;
 		cJSON       *s;
 
+		if (seen++ == FP_TAGS_MAX)
+			break;
 		if (cJSON_IsObject(t)) {
 			k = x->string;
 			v = x;

@@ -44,6 +44,8 @@
  * Python SDKs send) are not kept. */
 #define FP_FRAMES_MAX      250
 #define FP_BREADCRUMBS_MAX 100
+/* Tags kept of an event (the first ones). */
+#define FP_TAGS_MAX        200
 /* Entries of an SDK's fingerprint array that count (the first ones). */
 #define FP_CUSTOM_MAX      32
 

@@ -269,6 +269,32 @@ test_bounded(void)
 	CHECK(strcmp(f2, f3) != 0, "the last FP_FRAMES_MAX frames count");
 }
 
+/* 100,000 tags (pairs, every key twice): the first FP_TAGS_MAX entries
+ * kept, a duplicate key replacing the earlier value.  Once a delete and an
+ * add per tag: quadratic (18 s); now the search is over FP_TAGS_MAX keys. */
+static void
+test_tags_bounded(void)
+{
+	struct buf      b;
+	struct fp_event e;
+	const cJSON    *tags, *x;
+
+	buf_init(&b, &a, 1 << 16, 16u << 20);
+	buf_adds(&b, "{\"message\":\"m\",\"tags\":[");
+	for (int i = 0; i < 100000; i++)
+		buf_adds(&b, arena_printf(&a, "%s[\"k%d\",\"v%d\"]", i ? "," : "", i % 50000 / 2, i));
+	buf_adds(&b, "]}");
+	CHECK(buf_ok(&b) && read_ev(b.data, &e) == 0, "100,000 tags read");
+	if (!buf_ok(&b))
+		return;
+	tags = cJSON_GetObjectItem(e.data, "tags");
+	CHECK(cJSON_GetArraySize(tags) == FP_TAGS_MAX / 2, "the first FP_TAGS_MAX tags kept");
+	x = cJSON_GetObjectItem(tags, "k0");
+	CHECK(cJSON_IsString(x) && strcmp(x->valuestring, "v1") == 0, "a duplicate key: the later value");
+	CHECK(cJSON_GetObjectItem(tags, "k100") == NULL, "tags after the first FP_TAGS_MAX dropped");
+	cJSON_Delete(e.data);
+}
+
 static void
 test_fields(void)
 {
@@ -340,6 +366,7 @@ main(void)
 	test_messages();
 	test_custom();
 	test_bounded();
+	test_tags_bounded();
 	test_fields();
 	arena_free(&a);
 	return unit_done("fingerprint");
