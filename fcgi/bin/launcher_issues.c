@@ -17,10 +17,12 @@
  * recorded and deleted in one call (issue_raw_group).  A payload that is not
  * a JSON object becomes an occurrence of the application's issue
  * "Malformed event" (fp_event_malformed): visible, never lost silently.  When
- * the batch's call fails (an event the database refuses), the batch is
- * rolled back and done again one event at a time, each under a savepoint;
- * an event that still fails is dropped from the queue with a log line
- * (issue_raw_drop), so that one bad row never wedges the queue.
+ * the batch's call fails for an event's data (SQLSTATE class 22, 23, 54 or
+ * LN4xx), the batch is rolled back and done again one event at a time, each
+ * under a savepoint; an event that still fails so is dropped from the queue
+ * with a log line (issue_raw_drop), so that one bad row never wedges the
+ * queue.  Any other failure (deadlock, serialization, timeout, resources,
+ * connection) rolls the batch back for a later try: nothing is dropped.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -121,8 +123,24 @@ group(struct db_conn *c, cJSON *items, long *n)
 	return e;
 }
 
-/* One event under a savepoint; when it is refused, dropped from the queue
- * (logged).  0, or -1 when the database failed. */
+/*
+ * Whether the database refused the call for its data (SQLSTATE class 22
+ * data exception, 23 integrity constraint, 54 program limit - a value too
+ * large or too deep -, or our own functions' LN4xx): doing it again would
+ * fail again.  Anything else (a deadlock or serialization failure, a
+ * statement timeout, out of resources, a lost connection) is the
+ * database's state: the batch is done again later.
+ */
+static bool
+refused_for_data(const char *state)
+{
+	return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+	    strncmp(state, "54", 2) == 0 || strncmp(state, "LN4", 3) == 0;
+}
+
+/* One event under a savepoint; when it is refused for its data, dropped
+ * from the queue (logged).  0, or -1 when the database failed otherwise
+ * (the batch is rolled back and done again later). */
 static int
 one(struct db_conn *c, cJSON *item, const char *id, long *n)
 {
@@ -140,9 +158,12 @@ one(struct db_conn *c, cJSON *item, const char *id, long *n)
 	cJSON_Delete(list);
 	if (e == ERR_OK)
 		return db_conn_simple(c, "RELEASE SAVEPOINT ev") == ERR_OK ? 0 : -1;
-	if (e == ERR_UNAVAILABLE)
+	if (e == ERR_UNAVAILABLE || !refused_for_data(c->sqlstate)) {
+		log_warn("raw error event %s not grouped (SQLSTATE %s): its batch is done again later",
+		    id, c->sqlstate);
 		return -1;
 	/* SQLSTATE and constraint only: the server's text quotes the row. */
+	}
 	log_warn("raw error event %s dropped: the database refused it (SQLSTATE %s%s%s)", id,
 	    c->sqlstate, c->constraint[0] ? ", constraint " : "", c->constraint);
 	if (db_conn_simple(c, "ROLLBACK TO SAVEPOINT ev") != ERR_OK ||
@@ -193,8 +214,11 @@ batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 	if (!one_by_one) {
 		enum err e = group(c, items, &n);
 
-		if (e == ERR_UNAVAILABLE)
+		if (e == ERR_UNAVAILABLE || (e != ERR_OK && !refused_for_data(c->sqlstate))) {
+			log_warn("a batch of %d raw error events failed (SQLSTATE %s); done again later",
+			    i, c->sqlstate);
 			goto out;
+		}
 		if (e != ERR_OK) {
 			log_warn("a batch of %d raw error events was refused (SQLSTATE %s%s%s); "
 			    "again one by one", i, c->sqlstate, c->constraint[0] ? ", constraint " : "",

@@ -263,3 +263,32 @@ def test_an_event_the_database_refuses_is_dropped_and_its_batch_still_grouped():
         _owner("ALTER TABLE issue_events DROP CONSTRAINT test_%s" % marker.replace("-", "_"))
     got = _issues(c, p)
     assert [(i["title"], i["event_count"]) for i in got] == [("kept", 1)], got
+
+
+def test_an_event_failing_for_the_database_state_stays_queued_and_is_grouped_later():
+    """A failure that is not the event's data (here a serialization failure,
+    40001, raised by a trigger for one message) drops nothing: the batch is
+    rolled back and taken again until it succeeds."""
+    c, _ = registered("iretry")
+    p = new_project(c)
+    dsn = _dsn(c, p)
+    marker = "retry-" + uuid.uuid4().hex[:8]
+    fn = "test_" + marker.replace("-", "_")
+    _owner("CREATE FUNCTION launcher.%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+           " IF NEW.message = '%s' THEN RAISE EXCEPTION 'busy' USING ERRCODE = '40001'; END IF;"
+           " RETURN NEW; END $f$" % (fn, marker))
+    _owner("CREATE TRIGGER %s BEFORE INSERT ON launcher.issue_events FOR EACH ROW"
+           " EXECUTE FUNCTION launcher.%s()" % (fn, fn))
+    log = os.path.join(STATE, "log", "issues.log")
+    try:
+        _send(c, dsn, {"message": marker})
+
+        def tried():
+            with open(log, errors="replace") as f:
+                return "SQLSTATE 40001" in f.read()
+        _wait("a failed try", tried)
+        assert not _drained(c) and _issues(c, p) == []
+    finally:
+        _owner("DROP TRIGGER %s ON launcher.issue_events; DROP FUNCTION launcher.%s()" % (fn, fn))
+    got = _wait("the event grouped later", lambda: _drained(c) and _issues(c, p))
+    assert [(i["title"], i["event_count"]) for i in got] == [(marker, 1)], got
