@@ -39,7 +39,10 @@ $$;
 
 -- p_items: [{raw_id, fingerprint, title, culprit, level, occurred_at (unix
 -- seconds or null: received_at), message, release, environment, data}].
--- Returns the occurrences recorded.  An issue is read (and locked) once per
+-- Returns the occurrences recorded.  The events are taken in the order of
+-- their issue's key (tenant, project, application, fingerprint), then of
+-- their raw id: every consumer locks issues in that one order, so two never
+-- wait on each other in a cycle.  An issue is read (and locked) once per
 -- batch and updated once at its end with the batch's count: one exception
 -- repeated 500 times in a batch is one row version of its issue, not 500
 -- (each version of a row whose indexed last_seen changes is a new index
@@ -60,9 +63,12 @@ DECLARE
 	agg    jsonb := '{}';
 	n      integer := 0;
 BEGIN
-	FOR x IN SELECT * FROM jsonb_to_recordset(p_items) AS j(raw_id bigint, fingerprint text,
+	FOR x IN SELECT j.* FROM jsonb_to_recordset(p_items) AS j(raw_id bigint, fingerprint text,
 	         title text, culprit text, level text, occurred_at double precision, message text,
-	         release text, environment text, data jsonb) LOOP
+	         release text, environment text, data jsonb)
+	         JOIN error_events_raw e ON e.id = j.raw_id
+	         ORDER BY e.tenant_id, e.project_id, e.application_id NULLS FIRST, j.fingerprint, e.id
+	LOOP
 		DELETE FROM error_events_raw e WHERE e.id = x.raw_id RETURNING * INTO r;
 		CONTINUE WHEN NOT FOUND;
 		k := concat_ws('/', r.tenant_id, r.project_id, r.application_id, x.fingerprint);
