@@ -3,14 +3,16 @@
 -- the agent sees as events of the application.
 --
 --   - issue_raw_take: a batch of the raw queue, locked (FOR UPDATE SKIP
---     LOCKED: several consumers never take one row twice); the caller holds
---     the transaction open while it fingerprints them (core/fingerprint.c).
+--     LOCKED: several consumers never take one row twice) and cut at a byte
+--     budget of payload; the caller holds the transaction open while it
+--     fingerprints them (core/fingerprint.c).
 --   - issue_raw_group: the batch's fingerprints, in the same transaction:
---     per event, the issue found or created (UNIQUE tenant/project/
---     application/fingerprint), the occurrence recorded (a second event_id
---     in the project is an SDK's retry: nothing counted), the raw row
---     deleted; then each issue of the batch updated once (count, last_seen);
---     'issue.new' for a new issue, 'issue.regressed' (and unresolved again)
+--     per event in the order of the issues' key (so that two consumers lock
+--     issues in one order and never deadlock), the issue found or created
+--     (UNIQUE tenant/project/application/fingerprint), the occurrence
+--     recorded (a second event_id in the project is an SDK's retry: nothing
+--     counted), the raw row deleted; then each issue of the batch updated
+--     once (count, last_seen); 'issue.new' for a new issue, 'issue.regressed' (and unresolved again)
 --     for a resolved one that recurs; an ignored issue counts silently.
 --   - issue_raw_drop: the one way out of the queue for an event that cannot
 --     be recorded (launcher-issues logs it): the queue never wedges.
@@ -27,14 +29,23 @@ SET search_path = launcher;
 
 -- ------------------------------------------------------------ the consumer
 
-CREATE FUNCTION issue_raw_take(p_limit integer)
+-- The oldest p_limit rows nobody else holds, locked, cut where their
+-- payloads pass p_max_bytes (the first row always: a row is at most 1 MB);
+-- the rows past the cut stay queued (their locks end with the transaction).
+-- octet_length reads a stored value's size without decompressing it.
+CREATE FUNCTION issue_raw_take(p_limit integer, p_max_bytes bigint)
 RETURNS TABLE (id bigint, tenant_id uuid, project_id uuid, application_id uuid, source text,
                event_id text, payload text)
 LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
+	WITH t AS (SELECT r.id, octet_length(r.payload) AS len
+	             FROM error_events_raw r
+	            ORDER BY r.id
+	            LIMIT p_limit FOR UPDATE SKIP LOCKED),
+	     s AS (SELECT t.id, sum(t.len) OVER (ORDER BY t.id) - t.len AS before FROM t)
 	SELECT r.id, r.tenant_id, r.project_id, r.application_id, r.source, r.event_id, r.payload
-	  FROM error_events_raw r
+	  FROM s JOIN error_events_raw r ON r.id = s.id
+	 WHERE s.before = 0 OR s.before < p_max_bytes
 	 ORDER BY r.id
-	 LIMIT p_limit FOR UPDATE SKIP LOCKED
 $$;
 
 -- p_items: [{raw_id, fingerprint, title, culprit, level, occurred_at (unix
@@ -162,10 +173,10 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 	SELECT EXISTS (SELECT 1 FROM d)
 $$;
 
-REVOKE ALL ON FUNCTION issue_raw_take(integer), issue_raw_group(jsonb), issue_raw_drop(bigint)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION issue_raw_take(integer), issue_raw_group(jsonb), issue_raw_drop(bigint)
-	TO launcher_maint;
+REVOKE ALL ON FUNCTION issue_raw_take(integer, bigint), issue_raw_group(jsonb),
+	issue_raw_drop(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION issue_raw_take(integer, bigint), issue_raw_group(jsonb),
+	issue_raw_drop(bigint) TO launcher_maint;
 
 -- ------------------------------------------------------------ crashes
 -- The crash event of application p_app: its instance i restarted by itself

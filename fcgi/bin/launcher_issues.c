@@ -11,10 +11,11 @@
  *                                                   1: a missed wake-up costs at most that)
  *   --KEY VALUE                                     override a launcher.conf key
  *
- * One transaction per batch: up to issues_batch raw rows taken with FOR
- * UPDATE SKIP LOCKED (issue_raw_take: several processes never take one
- * row twice), fingerprinted here (core/fingerprint.h), then grouped,
- * recorded and deleted in one call (issue_raw_group).  A payload that is not
+ * One transaction per batch: up to issues_batch raw rows and 16 MB of
+ * payload taken with FOR UPDATE SKIP LOCKED (issue_raw_take: several
+ * processes never take one row twice), fingerprinted here
+ * (core/fingerprint.h), then grouped, recorded and deleted in one call
+ * (issue_raw_group).  A payload that is not
  * a JSON object becomes an occurrence of the application's issue
  * "Malformed event" (fp_event_malformed): visible, never lost silently.  When
  * the batch's call fails for an event's data (SQLSTATE class 22, 23, 54 or
@@ -43,8 +44,9 @@
 #include "../core/log.h"
 #include "../core/util.h"
 
-/* Payload bytes fingerprinted into one call: the rest of a take stays
- * queued (its locks end with the transaction) for the next batch. */
+/* Payload bytes of one take (issue_raw_take cuts it there, one row at
+ * least): the rest stays queued (its locks end with the transaction) for
+ * the next batch. */
 #define BATCH_BYTES_MAX (16u << 20)
 
 static volatile sig_atomic_t stop;
@@ -57,7 +59,7 @@ on_signal(int sig)
 }
 
 DB_STMT st_take = {"issue_raw_take",
-    "SELECT id, payload FROM launcher.issue_raw_take($1::int)"};
+    "SELECT id, payload FROM launcher.issue_raw_take($1::int, $2::bigint)"};
 DB_STMT st_group = {"issue_raw_group", "SELECT launcher.issue_raw_group($1::jsonb)"};
 DB_STMT st_drop = {"issue_raw_drop", "SELECT launcher.issue_raw_drop($1::bigint)"};
 
@@ -162,8 +164,8 @@ one(struct db_conn *c, cJSON *item, const char *id, long *n)
 		log_warn("raw error event %s not grouped (SQLSTATE %s): its batch is done again later",
 		    id, c->sqlstate);
 		return -1;
-	/* SQLSTATE and constraint only: the server's text quotes the row. */
 	}
+	/* SQLSTATE and constraint only: the server's text quotes the row. */
 	log_warn("raw error event %s dropped: the database refused it (SQLSTATE %s%s%s)", id,
 	    c->sqlstate, c->constraint[0] ? ", constraint " : "", c->constraint);
 	if (db_conn_simple(c, "ROLLBACK TO SAVEPOINT ev") != ERR_OK ||
@@ -180,19 +182,19 @@ one(struct db_conn *c, cJSON *item, const char *id, long *n)
 static enum batch
 batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 {
-	char        lim[24];
-	const char *p[1] = {lim};
+	char        lim[24], max[24];
+	const char *p[2] = {lim, max};
 	PGresult   *res = NULL;
 	cJSON      *items = NULL;
-	size_t      bytes = 0;
 	long        n = 0;
 	int         rows, i;
 	enum batch  out = BATCH_BROKEN;
 
 	util_snprintf(lim, sizeof(lim), "%lld", (long long)ctx->args.cfg.issues_batch);
+	util_snprintf(max, sizeof(max), "%u", BATCH_BYTES_MAX);
 	if (db_conn_simple(c, "BEGIN") != ERR_OK)
 		return BATCH_BROKEN;
-	if (db_conn_exec(c, &st_take, 1, p, &res) != ERR_OK) {
+	if (db_conn_exec(c, &st_take, 2, p, &res) != ERR_OK) {
 		log_error("issue_raw_take failed: %s", db_conn_error(c));
 		goto out;
 	}
@@ -201,11 +203,10 @@ batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 		goto out;
 	}
 	items = cJSON_CreateArray();
-	for (i = 0; i < rows && bytes <= BATCH_BYTES_MAX; i++) {
+	for (i = 0; i < rows; i++) {
 		const char *id = PQgetvalue(res, i, 0), *payload = PQgetvalue(res, i, 1);
 		cJSON      *it = item_of(&ctx->arena, id, payload);
 
-		bytes += (size_t)PQgetlength(res, i, 1);
 		if (!one_by_one)
 			cJSON_AddItemToArray(items, it);
 		else if (one(c, it, id, &n) != 0)
