@@ -6,12 +6,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "buf.h"
 #include "fingerprint.h"
+#include "json.h"
 #include "util.h"
 
 /* Exceptions of one event looked at (a chain longer than this is cut). */
@@ -365,54 +365,17 @@ digits(const char *s, int n, int *out)
 	return 0;
 }
 
-/* RFC 3339 ("2026-12-06T08:00:00.123Z", "+01:00", no zone: UTC) -> unix
- * seconds, 0 when unreadable. */
-static double
-rfc3339(const char *s)
-{
-	struct tm t = {0};
-	int       y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-	double    frac = 0, scale = 0.1;
-	time_t    u;
-
-	if (strlen(s) < 19 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    digits(s + 17, 2, &se))
-		return 0;
-	s += 19;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
-			frac += (*s - '0') * scale;
-	if (*s == '+' || *s == '-') {
-		sign = *s == '+' ? 1 : -1;
-		if (digits(s + 1, 2, &oh) || s[3] != ':' || digits(s + 4, 2, &om))
-			return 0;
-		s += 6;
-	} else if (*s == 'Z' || *s == 'z')
-		s++;
-	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-		return 0;
-	t.tm_year = y - 1900;
-	t.tm_mon = mo - 1;
-	t.tm_mday = d;
-	t.tm_hour = h;
-	t.tm_min = mi;
-	t.tm_sec = se;
-	if ((u = timegm(&t)) == (time_t)-1)
-		return 0;
-	return (double)u - sign * (oh * 3600 + om * 60) + frac;
-}
-
 static double
 timestamp_of(const cJSON *ev)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "timestamp");
+	double       v;
 
 	if (cJSON_IsNumber(t))
 		return isfinite(t->valuedouble) && t->valuedouble > 0 && t->valuedouble < 1e11 ?
 		    t->valuedouble : 0;
-	return cJSON_IsString(t) ? rfc3339(t->valuestring) : 0;
+	/* RFC 3339 with a zone (the Python SDK's "...Z"), core/json.c's parser. */
+	return cJSON_IsString(t) && json_time_epoch(t->valuestring, &v) && v > 0 ? v : 0;
 }
 
 /* ------------------------------------------------------------ data */

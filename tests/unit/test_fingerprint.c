@@ -318,6 +318,26 @@ test_fields(void)
 	CHECK(e.release && strcmp(e.release, "shop@1.2") == 0, "release");
 	CHECK(e.environment && strcmp(e.environment, "prod") == 0, "environment");
 	CHECK(e.timestamp == 1796544000.5 - 3600, "RFC 3339 timestamp with offset");
+	{
+		static const struct { const char *ts; double want; } ts[] = {
+			{"\"2026-12-06T08:00:00.250Z\"", 1796544000.25},	/* Python SDK */
+			{"1796544000.5", 1796544000.5},	/* Node SDK */
+			{"\"2026-02-30T08:00:00Z\"", 0},	/* no such day */
+			{"\"2026-12-06 08:00:00\"", 0},	/* no zone */
+			{"\"yesterday\"", 0},
+		};
+
+		for (size_t i = 0; i < sizeof(ts) / sizeof(*ts); i++) {
+			struct fp_event t;
+			char            ev[128];
+
+			util_snprintf(ev, sizeof(ev), "{\"message\":\"m\",\"timestamp\":%s}", ts[i].ts);
+			CHECK(read_ev(ev, &t) == 0 && t.timestamp == ts[i].want, "timestamp read");
+			if (t.timestamp != ts[i].want)
+				printf("timestamp %s: %f\n", ts[i].ts, t.timestamp);
+			cJSON_Delete(t.data);
+		}
+	}
 	x = cJSON_GetObjectItem(cJSON_GetObjectItem(e.data, "tags"), "browser");
 	CHECK(cJSON_IsString(x) && strcmp(x->valuestring, "Firefox") == 0, "tags from pairs");
 	x = cJSON_GetObjectItem(cJSON_GetObjectItem(e.data, "tags"), "n");
