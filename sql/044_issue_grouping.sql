@@ -12,8 +12,11 @@
 --     (UNIQUE tenant/project/application/fingerprint), the occurrence
 --     recorded (a second event_id in the project is an SDK's retry: nothing
 --     counted), the raw row deleted; then each issue of the batch updated
---     once (count, last_seen); 'issue.new' for a new issue, 'issue.regressed' (and unresolved again)
---     for a resolved one that recurs; an ignored issue counts silently.
+--     once (count, last_seen); 'issue.new' for a new issue,
+--     'issue.regressed' (and unresolved again) for a resolved one that
+--     recurs (an event received after it was resolved: a backlog event
+--     received before counts, the issue stays resolved); an ignored issue
+--     counts silently.
 --   - issue_raw_drop: the one way out of the queue for an event that cannot
 --     be recorded (launcher-issues logs it): the queue never wedges.
 --   Executed by launcher_maint only; no privilege on the tables goes to it
@@ -70,7 +73,8 @@ DECLARE
 	-- issue key (tenant/project/application/fingerprint) -> issue id
 	seen   jsonb := '{}';
 	-- issue id -> {n: occurrences, last: latest receive time, was: status
-	-- before the batch, created, event_id and source of its first one}
+	-- before the batch, resolved_at: when it was resolved, created,
+	-- event_id and source of its first one}
 	agg    jsonb := '{}';
 	n      integer := 0;
 BEGIN
@@ -91,7 +95,7 @@ BEGIN
 			   AND i.fingerprint = x.fingerprint FOR UPDATE;
 			IF FOUND THEN
 				agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
-					'was', iss.status, 'created', false));
+					'was', iss.status, 'resolved_at', iss.resolved_at, 'created', false));
 			ELSE
 				INSERT INTO issues (tenant_id, project_id, application_id, fingerprint, title,
 				                    culprit, level, first_seen, last_seen, event_count)
@@ -108,7 +112,7 @@ BEGIN
 					   AND i.application_id IS NOT DISTINCT FROM r.application_id
 					   AND i.fingerprint = x.fingerprint FOR UPDATE;
 					agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
-						'was', iss.status, 'created', false));
+						'was', iss.status, 'resolved_at', iss.resolved_at, 'created', false));
 				END IF;
 			END IF;
 			iid := iss.id;
@@ -127,17 +131,25 @@ BEGIN
 		CONTINUE WHEN NOT FOUND;
 		n := n + 1;
 		agg := jsonb_set(agg, ARRAY[iid::text], (agg -> iid::text) || jsonb_build_object(
-			'n', (agg -> iid::text ->> 'n')::integer + 1, 'last', r.received_at,
+			'n', (agg -> iid::text ->> 'n')::integer + 1,
+			'last', greatest((agg -> iid::text ->> 'last')::timestamptz, r.received_at),
 			'event_id', coalesce(agg -> iid::text -> 'event_id', to_jsonb(r.event_id)),
 			'source', coalesce(agg -> iid::text -> 'source', to_jsonb(r.source))));
 	END LOOP;
 
-	-- Each issue once: its count and last time; a resolved one recurring is
-	-- unresolved again; an ignored one stays ignored.
+	-- Each issue once: its count and last time; a resolved one recurring (an
+	-- event received after it was resolved: not a backlog event received
+	-- before and grouped after) is unresolved again; an ignored one stays
+	-- ignored.  The issues are locked: status and resolved_at are still
+	-- those agg recorded.
 	UPDATE issues i SET event_count = i.event_count + (a.value ->> 'n')::integer,
 	       last_seen = greatest(i.last_seen, (a.value ->> 'last')::timestamptz),
-	       status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
-	       resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END,
+	       status = CASE WHEN i.status = 'resolved' AND (a.value ->> 'last')::timestamptz >
+	                          coalesce(i.resolved_at, '-infinity') THEN 'unresolved'
+	                     ELSE i.status END,
+	       resolved_at = CASE WHEN i.status = 'resolved' AND (a.value ->> 'last')::timestamptz >
+	                               coalesce(i.resolved_at, '-infinity') THEN NULL
+	                          ELSE i.resolved_at END,
 	       updated_at = now()
 	  FROM jsonb_each(agg) a
 	 WHERE i.id = a.key::uuid AND (a.value ->> 'n')::integer > 0;
@@ -160,7 +172,9 @@ BEGIN
 	  JOIN projects p ON p.id = i.project_id
 	  LEFT JOIN applications ap ON ap.id = i.application_id
 	 WHERE (a.value ->> 'n')::integer > 0
-	   AND ((a.value ->> 'created')::boolean OR a.value ->> 'was' = 'resolved');
+	   AND ((a.value ->> 'created')::boolean
+	        OR (a.value ->> 'was' = 'resolved' AND (a.value ->> 'last')::timestamptz >
+	            coalesce((a.value ->> 'resolved_at')::timestamptz, '-infinity')));
 	RETURN n;
 END $$;
 
