@@ -273,7 +273,6 @@ main(int argc, char **argv)
 {
 	struct issues ctx;
 	int           rc, lock;
-	bool          given = false;
 
 	db_conn_check_names();
 	if ((rc = helper_args_parse(&ctx.args, argc, argv, "launcher-issues", flag_keys,
@@ -282,9 +281,7 @@ main(int argc, char **argv)
 	/* helper_args' default interval (60 s) is not this helper's: a wake-up
 	 * missed (a NOTIFY lost with a broken connection, a queue filled while
 	 * a batch ran past its take) would wait that long. */
-	for (int i = 1; i < argc; i++)
-		given = given || strcmp(argv[i], "--interval") == 0;
-	if (!given)
+	if (!ctx.args.interval_given)
 		ctx.args.interval = ctx.args.cfg.issues_interval_seconds;
 	helper_lock_default(ctx.args.cfg.issues_lock_file, sizeof(ctx.args.cfg.issues_lock_file),
 	    &ctx.args.cfg, "issues");
