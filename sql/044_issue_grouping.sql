@@ -3,15 +3,20 @@
 -- the agent sees as events of the application.
 --
 --   - issue_raw_take: a batch of the raw queue, locked (FOR UPDATE SKIP
---     LOCKED: several consumers never take one row twice); the caller holds
---     the transaction open while it fingerprints them (core/fingerprint.c).
+--     LOCKED: several consumers never take one row twice) and cut at a byte
+--     budget of payload; the caller holds the transaction open while it
+--     fingerprints them (core/fingerprint.c).
 --   - issue_raw_group: the batch's fingerprints, in the same transaction:
---     per event, the issue found or created (UNIQUE tenant/project/
---     application/fingerprint), the occurrence recorded (a second event_id
---     in the project is an SDK's retry: nothing counted), the raw row
---     deleted; then each issue of the batch updated once (count, last_seen);
---     'issue.new' for a new issue, 'issue.regressed' (and unresolved again)
---     for a resolved one that recurs; an ignored issue counts silently.
+--     per event in the order of the issues' key (so that two consumers lock
+--     issues in one order and never deadlock), the issue found or created
+--     (UNIQUE tenant/project/application/fingerprint), the occurrence
+--     recorded (a second event_id in the project is an SDK's retry: nothing
+--     counted), the raw row deleted; then each issue of the batch updated
+--     once (count, last_seen); 'issue.new' for a new issue,
+--     'issue.regressed' (and unresolved again) for a resolved one that
+--     recurs (an event received after it was resolved: a backlog event
+--     received before counts, the issue stays resolved); an ignored issue
+--     counts silently.
 --   - issue_raw_drop: the one way out of the queue for an event that cannot
 --     be recorded (launcher-issues logs it): the queue never wedges.
 --   Executed by launcher_maint only; no privilege on the tables goes to it
@@ -27,19 +32,31 @@ SET search_path = launcher;
 
 -- ------------------------------------------------------------ the consumer
 
-CREATE FUNCTION issue_raw_take(p_limit integer)
+-- The oldest p_limit rows nobody else holds, locked, cut where their
+-- payloads pass p_max_bytes (the first row always: a row is at most 1 MB);
+-- the rows past the cut stay queued (their locks end with the transaction).
+-- octet_length reads a stored value's size without decompressing it.
+CREATE FUNCTION issue_raw_take(p_limit integer, p_max_bytes bigint)
 RETURNS TABLE (id bigint, tenant_id uuid, project_id uuid, application_id uuid, source text,
                event_id text, payload text)
 LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
+	WITH t AS (SELECT r.id, octet_length(r.payload) AS len
+	             FROM error_events_raw r
+	            ORDER BY r.id
+	            LIMIT p_limit FOR UPDATE SKIP LOCKED),
+	     s AS (SELECT t.id, sum(t.len) OVER (ORDER BY t.id) - t.len AS before FROM t)
 	SELECT r.id, r.tenant_id, r.project_id, r.application_id, r.source, r.event_id, r.payload
-	  FROM error_events_raw r
+	  FROM s JOIN error_events_raw r ON r.id = s.id
+	 WHERE s.before = 0 OR s.before < p_max_bytes
 	 ORDER BY r.id
-	 LIMIT p_limit FOR UPDATE SKIP LOCKED
 $$;
 
 -- p_items: [{raw_id, fingerprint, title, culprit, level, occurred_at (unix
 -- seconds or null: received_at), message, release, environment, data}].
--- Returns the occurrences recorded.  An issue is read (and locked) once per
+-- Returns the occurrences recorded.  The events are taken in the order of
+-- their issue's key (tenant, project, application, fingerprint), then of
+-- their raw id: every consumer locks issues in that one order, so two never
+-- wait on each other in a cycle.  An issue is read (and locked) once per
 -- batch and updated once at its end with the batch's count: one exception
 -- repeated 500 times in a batch is one row version of its issue, not 500
 -- (each version of a row whose indexed last_seen changes is a new index
@@ -56,13 +73,17 @@ DECLARE
 	-- issue key (tenant/project/application/fingerprint) -> issue id
 	seen   jsonb := '{}';
 	-- issue id -> {n: occurrences, last: latest receive time, was: status
-	-- before the batch, created, event_id and source of its first one}
+	-- before the batch, resolved_at: when it was resolved, created,
+	-- event_id and source of its first one}
 	agg    jsonb := '{}';
 	n      integer := 0;
 BEGIN
-	FOR x IN SELECT * FROM jsonb_to_recordset(p_items) AS j(raw_id bigint, fingerprint text,
+	FOR x IN SELECT j.* FROM jsonb_to_recordset(p_items) AS j(raw_id bigint, fingerprint text,
 	         title text, culprit text, level text, occurred_at double precision, message text,
-	         release text, environment text, data jsonb) LOOP
+	         release text, environment text, data jsonb)
+	         JOIN error_events_raw e ON e.id = j.raw_id
+	         ORDER BY e.tenant_id, e.project_id, e.application_id NULLS FIRST, j.fingerprint, e.id
+	LOOP
 		DELETE FROM error_events_raw e WHERE e.id = x.raw_id RETURNING * INTO r;
 		CONTINUE WHEN NOT FOUND;
 		k := concat_ws('/', r.tenant_id, r.project_id, r.application_id, x.fingerprint);
@@ -74,7 +95,7 @@ BEGIN
 			   AND i.fingerprint = x.fingerprint FOR UPDATE;
 			IF FOUND THEN
 				agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
-					'was', iss.status, 'created', false));
+					'was', iss.status, 'resolved_at', iss.resolved_at, 'created', false));
 			ELSE
 				INSERT INTO issues (tenant_id, project_id, application_id, fingerprint, title,
 				                    culprit, level, first_seen, last_seen, event_count)
@@ -91,7 +112,7 @@ BEGIN
 					   AND i.application_id IS NOT DISTINCT FROM r.application_id
 					   AND i.fingerprint = x.fingerprint FOR UPDATE;
 					agg := agg || jsonb_build_object(iss.id, jsonb_build_object('n', 0,
-						'was', iss.status, 'created', false));
+						'was', iss.status, 'resolved_at', iss.resolved_at, 'created', false));
 				END IF;
 			END IF;
 			iid := iss.id;
@@ -110,17 +131,25 @@ BEGIN
 		CONTINUE WHEN NOT FOUND;
 		n := n + 1;
 		agg := jsonb_set(agg, ARRAY[iid::text], (agg -> iid::text) || jsonb_build_object(
-			'n', (agg -> iid::text ->> 'n')::integer + 1, 'last', r.received_at,
+			'n', (agg -> iid::text ->> 'n')::integer + 1,
+			'last', greatest((agg -> iid::text ->> 'last')::timestamptz, r.received_at),
 			'event_id', coalesce(agg -> iid::text -> 'event_id', to_jsonb(r.event_id)),
 			'source', coalesce(agg -> iid::text -> 'source', to_jsonb(r.source))));
 	END LOOP;
 
-	-- Each issue once: its count and last time; a resolved one recurring is
-	-- unresolved again; an ignored one stays ignored.
+	-- Each issue once: its count and last time; a resolved one recurring (an
+	-- event received after it was resolved: not a backlog event received
+	-- before and grouped after) is unresolved again; an ignored one stays
+	-- ignored.  The issues are locked: status and resolved_at are still
+	-- those agg recorded.
 	UPDATE issues i SET event_count = i.event_count + (a.value ->> 'n')::integer,
 	       last_seen = greatest(i.last_seen, (a.value ->> 'last')::timestamptz),
-	       status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
-	       resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END,
+	       status = CASE WHEN i.status = 'resolved' AND (a.value ->> 'last')::timestamptz >
+	                          coalesce(i.resolved_at, '-infinity') THEN 'unresolved'
+	                     ELSE i.status END,
+	       resolved_at = CASE WHEN i.status = 'resolved' AND (a.value ->> 'last')::timestamptz >
+	                               coalesce(i.resolved_at, '-infinity') THEN NULL
+	                          ELSE i.resolved_at END,
 	       updated_at = now()
 	  FROM jsonb_each(agg) a
 	 WHERE i.id = a.key::uuid AND (a.value ->> 'n')::integer > 0;
@@ -143,7 +172,9 @@ BEGIN
 	  JOIN projects p ON p.id = i.project_id
 	  LEFT JOIN applications ap ON ap.id = i.application_id
 	 WHERE (a.value ->> 'n')::integer > 0
-	   AND ((a.value ->> 'created')::boolean OR a.value ->> 'was' = 'resolved');
+	   AND ((a.value ->> 'created')::boolean
+	        OR (a.value ->> 'was' = 'resolved' AND (a.value ->> 'last')::timestamptz >
+	            coalesce((a.value ->> 'resolved_at')::timestamptz, '-infinity')));
 	RETURN n;
 END $$;
 
@@ -156,10 +187,10 @@ LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_temp AS $$
 	SELECT EXISTS (SELECT 1 FROM d)
 $$;
 
-REVOKE ALL ON FUNCTION issue_raw_take(integer), issue_raw_group(jsonb), issue_raw_drop(bigint)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION issue_raw_take(integer), issue_raw_group(jsonb), issue_raw_drop(bigint)
-	TO launcher_maint;
+REVOKE ALL ON FUNCTION issue_raw_take(integer, bigint), issue_raw_group(jsonb),
+	issue_raw_drop(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION issue_raw_take(integer, bigint), issue_raw_group(jsonb),
+	issue_raw_drop(bigint) TO launcher_maint;
 
 -- ------------------------------------------------------------ crashes
 -- The crash event of application p_app: its instance i restarted by itself

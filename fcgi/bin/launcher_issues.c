@@ -11,16 +11,19 @@
  *                                                   1: a missed wake-up costs at most that)
  *   --KEY VALUE                                     override a launcher.conf key
  *
- * One transaction per batch: up to issues_batch raw rows taken with FOR
- * UPDATE SKIP LOCKED (issue_raw_take: several processes never take one
- * row twice), fingerprinted here (core/fingerprint.h), then grouped,
- * recorded and deleted in one call (issue_raw_group).  A payload that is not
+ * One transaction per batch: up to issues_batch raw rows and 16 MB of
+ * payload taken with FOR UPDATE SKIP LOCKED (issue_raw_take: several
+ * processes never take one row twice), fingerprinted here
+ * (core/fingerprint.h), then grouped, recorded and deleted in one call
+ * (issue_raw_group).  A payload that is not
  * a JSON object becomes an occurrence of the application's issue
  * "Malformed event" (fp_event_malformed): visible, never lost silently.  When
- * the batch's call fails (an event the database refuses), the batch is
- * rolled back and done again one event at a time, each under a savepoint;
- * an event that still fails is dropped from the queue with a log line
- * (issue_raw_drop), so that one bad row never wedges the queue.
+ * the batch's call fails for an event's data (SQLSTATE class 22, 23, 54 or
+ * LN4xx), the batch is rolled back and done again one event at a time, each
+ * under a savepoint; an event that still fails so is dropped from the queue
+ * with a log line (issue_raw_drop), so that one bad row never wedges the
+ * queue.  Any other failure (deadlock, serialization, timeout, resources,
+ * connection) rolls the batch back for a later try: nothing is dropped.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -42,8 +45,9 @@
 #include "../core/log.h"
 #include "../core/util.h"
 
-/* Payload bytes fingerprinted into one call: the rest of a take stays
- * queued (its locks end with the transaction) for the next batch. */
+/* Payload bytes of one take (issue_raw_take cuts it there, one row at
+ * least): the rest stays queued (its locks end with the transaction) for
+ * the next batch. */
 #define BATCH_BYTES_MAX (16u << 20)
 /* After the empty take that ends a run with work: one more take this much
  * later (a few WAL flushes of a slow disk). */
@@ -59,7 +63,7 @@ on_signal(int sig)
 }
 
 DB_STMT st_take = {"issue_raw_take",
-    "SELECT id, payload FROM launcher.issue_raw_take($1::int)"};
+    "SELECT id, payload FROM launcher.issue_raw_take($1::int, $2::bigint)"};
 DB_STMT st_group = {"issue_raw_group", "SELECT launcher.issue_raw_group($1::jsonb)"};
 DB_STMT st_drop = {"issue_raw_drop", "SELECT launcher.issue_raw_drop($1::bigint)"};
 
@@ -125,8 +129,24 @@ group(struct db_conn *c, cJSON *items, long *n)
 	return e;
 }
 
-/* One event under a savepoint; when it is refused, dropped from the queue
- * (logged).  0, or -1 when the database failed. */
+/*
+ * Whether the database refused the call for its data (SQLSTATE class 22
+ * data exception, 23 integrity constraint, 54 program limit - a value too
+ * large or too deep -, or our own functions' LN4xx): doing it again would
+ * fail again.  Anything else (a deadlock or serialization failure, a
+ * statement timeout, out of resources, a lost connection) is the
+ * database's state: the batch is done again later.
+ */
+static bool
+refused_for_data(const char *state)
+{
+	return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+	    strncmp(state, "54", 2) == 0 || strncmp(state, "LN4", 3) == 0;
+}
+
+/* One event under a savepoint; when it is refused for its data, dropped
+ * from the queue (logged).  0, or -1 when the database failed otherwise
+ * (the batch is rolled back and done again later). */
 static int
 one(struct db_conn *c, cJSON *item, const char *id, long *n)
 {
@@ -144,8 +164,11 @@ one(struct db_conn *c, cJSON *item, const char *id, long *n)
 	cJSON_Delete(list);
 	if (e == ERR_OK)
 		return db_conn_simple(c, "RELEASE SAVEPOINT ev") == ERR_OK ? 0 : -1;
-	if (e == ERR_UNAVAILABLE)
+	if (e == ERR_UNAVAILABLE || !refused_for_data(c->sqlstate)) {
+		log_warn("raw error event %s not grouped (SQLSTATE %s): its batch is done again later",
+		    id, c->sqlstate);
 		return -1;
+	}
 	/* SQLSTATE and constraint only: the server's text quotes the row. */
 	log_warn("raw error event %s dropped: the database refused it (SQLSTATE %s%s%s)", id,
 	    c->sqlstate, c->constraint[0] ? ", constraint " : "", c->constraint);
@@ -163,19 +186,19 @@ one(struct db_conn *c, cJSON *item, const char *id, long *n)
 static enum batch
 batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 {
-	char        lim[24];
-	const char *p[1] = {lim};
+	char        lim[24], max[24];
+	const char *p[2] = {lim, max};
 	PGresult   *res = NULL;
 	cJSON      *items = NULL;
-	size_t      bytes = 0;
 	long        n = 0;
 	int         rows, i;
 	enum batch  out = BATCH_BROKEN;
 
 	util_snprintf(lim, sizeof(lim), "%lld", (long long)ctx->args.cfg.issues_batch);
+	util_snprintf(max, sizeof(max), "%u", BATCH_BYTES_MAX);
 	if (db_conn_simple(c, "BEGIN") != ERR_OK)
 		return BATCH_BROKEN;
-	if (db_conn_exec(c, &st_take, 1, p, &res) != ERR_OK) {
+	if (db_conn_exec(c, &st_take, 2, p, &res) != ERR_OK) {
 		log_error("issue_raw_take failed: %s", db_conn_error(c));
 		goto out;
 	}
@@ -184,11 +207,10 @@ batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 		goto out;
 	}
 	items = cJSON_CreateArray();
-	for (i = 0; i < rows && bytes <= BATCH_BYTES_MAX; i++) {
+	for (i = 0; i < rows; i++) {
 		const char *id = PQgetvalue(res, i, 0), *payload = PQgetvalue(res, i, 1);
 		cJSON      *it = item_of(&ctx->arena, id, payload);
 
-		bytes += (size_t)PQgetlength(res, i, 1);
 		if (!one_by_one)
 			cJSON_AddItemToArray(items, it);
 		else if (one(c, it, id, &n) != 0)
@@ -197,8 +219,11 @@ batch(struct db_conn *c, struct issues *ctx, bool one_by_one)
 	if (!one_by_one) {
 		enum err e = group(c, items, &n);
 
-		if (e == ERR_UNAVAILABLE)
+		if (e == ERR_UNAVAILABLE || (e != ERR_OK && !refused_for_data(c->sqlstate))) {
+			log_warn("a batch of %d raw error events failed (SQLSTATE %s); done again later",
+			    i, c->sqlstate);
 			goto out;
+		}
 		if (e != ERR_OK) {
 			log_warn("a batch of %d raw error events was refused (SQLSTATE %s%s%s); "
 			    "again one by one", i, c->sqlstate, c->constraint[0] ? ", constraint " : "",
@@ -264,7 +289,6 @@ main(int argc, char **argv)
 {
 	struct issues ctx;
 	int           rc, lock;
-	bool          given = false;
 
 	db_conn_check_names();
 	if ((rc = helper_args_parse(&ctx.args, argc, argv, "launcher-issues", flag_keys,
@@ -273,9 +297,7 @@ main(int argc, char **argv)
 	/* helper_args' default interval (60 s) is not this helper's: a wake-up
 	 * missed (a NOTIFY lost with a broken connection, a queue filled while
 	 * a batch ran past its take) would wait that long. */
-	for (int i = 1; i < argc; i++)
-		given = given || strcmp(argv[i], "--interval") == 0;
-	if (!given)
+	if (!ctx.args.interval_given)
 		ctx.args.interval = ctx.args.cfg.issues_interval_seconds;
 	helper_lock_default(ctx.args.cfg.issues_lock_file, sizeof(ctx.args.cfg.issues_lock_file),
 	    &ctx.args.cfg, "issues");

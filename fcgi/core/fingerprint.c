@@ -6,12 +6,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "buf.h"
 #include "fingerprint.h"
+#include "json.h"
 #include "util.h"
 
 /* Exceptions of one event looked at (a chain longer than this is cut). */
@@ -68,11 +68,21 @@ is_default_marker(const char *s)
 	return *s == '\0' && strcmp(t, "{{default}}") == 0;
 }
 
+/* The component s (n bytes) into h. */
+static void
+hash_addn(crypto_hash_sha256_state *h, const char *s, size_t n)
+{
+	static const unsigned char nul = 0;
+
+	/* The NUL separates components: ("ab","c") and ("a","bc") differ. */
+	crypto_hash_sha256_update(h, (const unsigned char *)s, n);
+	crypto_hash_sha256_update(h, &nul, 1);
+}
+
 static void
 hash_add(crypto_hash_sha256_state *h, const char *s)
 {
-	/* The NUL separates components: ("ab","c") and ("a","bc") differ. */
-	crypto_hash_sha256_update(h, (const unsigned char *)s, strlen(s) + 1);
+	hash_addn(h, s, strlen(s));
 }
 
 static const char *message_of(const cJSON *ev, bool for_grouping);
@@ -129,29 +139,33 @@ in_app(const cJSON *frame)
 }
 
 /* The frame's place: its module, else its filename (or abs_path) without a
- * query string and ":line[:col]" suffix. */
+ * query string and ":line[:col]" suffix; *n its length (no copy: it points
+ * into f). */
 static const char *
-frame_place(struct arena *a, const cJSON *f)
+frame_place(const cJSON *f, size_t *n)
 {
 	const char *m = str(f, "module"), *fn;
-	size_t      n;
 
-	if (m != NULL)
+	if (m != NULL) {
+		*n = strlen(m);
 		return m;
-	if ((fn = str(f, "filename")) == NULL && (fn = str(f, "abs_path")) == NULL)
+	}
+	if ((fn = str(f, "filename")) == NULL && (fn = str(f, "abs_path")) == NULL) {
+		*n = 0;
 		return "";
-	n = strcspn(fn, "?#");
+	}
+	*n = strcspn(fn, "?#");
 	for (int k = 0; k < 2; k++) {	/* ":12:7", ":12" */
-		size_t e = n;
+		size_t e = *n;
 
 		while (e > 0 && isdigit((unsigned char)fn[e - 1]))
 			e--;
-		if (e < n && e > 0 && fn[e - 1] == ':')
-			n = e - 1;
+		if (e < *n && e > 0 && fn[e - 1] == ':')
+			*n = e - 1;
 		else
 			break;
 	}
-	return arena_strndup(a, fn, n);
+	return fn;
 }
 
 static const char *
@@ -181,9 +195,22 @@ message_of(const cJSON *ev, bool for_grouping)
 	return fmt ? fmt : tmpl;
 }
 
+/* The frames of exc that count (in-app ones when the event has any). */
+static int
+frames_counted(const cJSON *exc, bool any_in_app)
+{
+	const cJSON *f;
+	int          n = 0;
+
+	cJSON_ArrayForEach(f, frames_of(exc))
+		n += !any_in_app || in_app(f);
+	return n;
+}
+
 /*
- * The default components into h: exceptions (type + frames), else the
- * normalised message, else "<unlabeled event>".
+ * The default components into h: exceptions (type + the last FP_FRAMES_MAX
+ * frames that count of each), else the normalised message, else
+ * "<unlabeled event>".  Linear in the event's size, no allocation per frame.
  */
 static void
 hash_default(crypto_hash_sha256_state *h, struct arena *a, const cJSON *ev)
@@ -193,11 +220,13 @@ hash_default(crypto_hash_sha256_state *h, struct arena *a, const cJSON *ev)
 	bool         any_in_app = false, any = false;
 	const char  *msg;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n && !any_in_app; i++)
 		cJSON_ArrayForEach(f, frames_of(exc[i]))
-			any_in_app = any_in_app || in_app(f);
+			if ((any_in_app = in_app(f)))
+				break;
 	for (int i = 0; i < n; i++) {
 		const char *type = str(exc[i], "type"), *value = str(exc[i], "value");
+		int         skip = frames_counted(exc[i], any_in_app) - FP_FRAMES_MAX;
 		bool        framed = false;
 
 		if (type == NULL && value == NULL && frames_of(exc[i]) == NULL)
@@ -207,9 +236,13 @@ hash_default(crypto_hash_sha256_state *h, struct arena *a, const cJSON *ev)
 		any = true;
 		hash_add(h, type ? type : "");
 		cJSON_ArrayForEach(f, frames_of(exc[i])) {
-			if (any_in_app && !in_app(f))
+			const char *place;
+			size_t      len;
+
+			if ((any_in_app && !in_app(f)) || skip-- > 0)
 				continue;
-			hash_add(h, frame_place(a, f));
+			place = frame_place(f, &len);
+			hash_addn(h, place, len);
 			hash_add(h, frame_function(f));
 			framed = true;
 		}
@@ -235,28 +268,49 @@ hash_hex(crypto_hash_sha256_state *h, char out[65])
 	sodium_bin2hex(out, 65, d, sizeof(d));
 }
 
+/* The default fingerprint into out. */
+static void
+fingerprint_default(struct arena *a, const cJSON *ev, char out[65])
+{
+	crypto_hash_sha256_state h;
+
+	crypto_hash_sha256_init(&h);
+	hash_default(&h, a, ev);
+	hash_hex(&h, out);
+}
+
+/* An SDK's fingerprint: its first FP_CUSTOM_MAX entries, each "{{ default }}"
+ * standing for the default fingerprint (computed once). */
 static void
 fingerprint(struct arena *a, const cJSON *ev, char out[65])
 {
 	const cJSON              *fp = cJSON_GetObjectItemCaseSensitive(ev, "fingerprint"), *x;
 	crypto_hash_sha256_state  h;
+	char                      def[65] = "";
 	bool                      custom = false;
+	int                       k = 0;
 
 	cJSON_ArrayForEach(x, (cJSON_IsArray(fp) ? fp : NULL))
-		custom = custom || cJSON_IsString(x) || cJSON_IsNumber(x);
-	crypto_hash_sha256_init(&h);
+		if ((custom = cJSON_IsString(x) || cJSON_IsNumber(x)) || ++k == FP_CUSTOM_MAX)
+			break;
 	if (!custom) {
-		hash_default(&h, a, ev);
-		hash_hex(&h, out);
+		fingerprint_default(a, ev, out);
 		return;
 	}
+	crypto_hash_sha256_init(&h);
 	hash_add(&h, "custom");
+	k = 0;
 	cJSON_ArrayForEach(x, fp) {
 		char num[32];
 
-		if (cJSON_IsString(x) && is_default_marker(x->valuestring))
-			hash_default(&h, a, ev);
-		else if (cJSON_IsString(x))
+		if (k++ == FP_CUSTOM_MAX)
+			break;
+		if (cJSON_IsString(x) && is_default_marker(x->valuestring)) {
+			if (def[0] == '\0')
+				fingerprint_default(a, ev, def);
+			hash_add(&h, "default");
+			hash_add(&h, def);
+		} else if (cJSON_IsString(x))
 			hash_add(&h, x->valuestring);
 		else if (cJSON_IsNumber(x) && util_snprintf(num, sizeof(num), "%g", x->valuedouble) > 0)
 			hash_add(&h, num);
@@ -311,54 +365,17 @@ digits(const char *s, int n, int *out)
 	return 0;
 }
 
-/* RFC 3339 ("2026-12-06T08:00:00.123Z", "+01:00", no zone: UTC) -> unix
- * seconds, 0 when unreadable. */
-static double
-rfc3339(const char *s)
-{
-	struct tm t = {0};
-	int       y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-	double    frac = 0, scale = 0.1;
-	time_t    u;
-
-	if (strlen(s) < 19 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    digits(s + 17, 2, &se))
-		return 0;
-	s += 19;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
-			frac += (*s - '0') * scale;
-	if (*s == '+' || *s == '-') {
-		sign = *s == '+' ? 1 : -1;
-		if (digits(s + 1, 2, &oh) || s[3] != ':' || digits(s + 4, 2, &om))
-			return 0;
-		s += 6;
-	} else if (*s == 'Z' || *s == 'z')
-		s++;
-	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-		return 0;
-	t.tm_year = y - 1900;
-	t.tm_mon = mo - 1;
-	t.tm_mday = d;
-	t.tm_hour = h;
-	t.tm_min = mi;
-	t.tm_sec = se;
-	if ((u = timegm(&t)) == (time_t)-1)
-		return 0;
-	return (double)u - sign * (oh * 3600 + om * 60) + frac;
-}
-
 static double
 timestamp_of(const cJSON *ev)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "timestamp");
+	double       v;
 
 	if (cJSON_IsNumber(t))
 		return isfinite(t->valuedouble) && t->valuedouble > 0 && t->valuedouble < 1e11 ?
 		    t->valuedouble : 0;
-	return cJSON_IsString(t) ? rfc3339(t->valuestring) : 0;
+	/* RFC 3339 with a zone (the Python SDK's "...Z"), core/json.c's parser. */
+	return cJSON_IsString(t) && json_time_epoch(t->valuestring, &v) && v > 0 ? v : 0;
 }
 
 /* ------------------------------------------------------------ data */
@@ -386,18 +403,23 @@ tag_value(const cJSON *v)
 	return NULL;
 }
 
-/* tags as {k: v}, from an object, a list of [k, v] pairs or of {key, value}. */
+/* tags as {k: v}, from an object, a list of [k, v] pairs or of {key, value}:
+ * the first FP_TAGS_MAX entries (a later duplicate key replaces an earlier
+ * one: a search of at most FP_TAGS_MAX keys per entry). */
 static cJSON *
 tags_of(const cJSON *ev)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "tags"), *x;
 	cJSON       *o = cJSON_CreateObject();
+	int          seen = 0;
 
 	cJSON_ArrayForEach(x, (cJSON_IsObject(t) || cJSON_IsArray(t) ? t : NULL)) {
 		const char  *k = NULL;
 		const cJSON *v = NULL;
 		cJSON       *s;
 
+		if (seen++ == FP_TAGS_MAX)
+			break;
 		if (cJSON_IsObject(t)) {
 			k = x->string;
 			v = x;
@@ -516,9 +538,13 @@ fp_event_read(struct arena *a, const cJSON *ev, struct fp_event *e)
 			e->title = cut(a, arena_printf(a, "%s: %s", type, value), FP_TITLE_MAX, true);
 		else if (type || value)
 			e->title = cut(a, type ? type : value, FP_TITLE_MAX, true);
-		if ((top = top_frame(exc[n - 1])) != NULL)
-			e->culprit = cut(a, arena_printf(a, "%s in %s", frame_place(a, top),
+		if ((top = top_frame(exc[n - 1])) != NULL) {
+			size_t      len;
+			const char *place = frame_place(top, &len);
+
+			e->culprit = cut(a, arena_printf(a, "%.*s in %s", (int)len, place,
 			    frame_function(top)), FP_CULPRIT_MAX, false);
+		}
 	}
 	if (n == 0 && msg != NULL)
 		e->title = cut(a, msg, FP_TITLE_MAX, true);

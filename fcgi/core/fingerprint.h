@@ -7,13 +7,15 @@
  * launcher-issues is its one user, tests/unit/test_fingerprint.c its test.
  *
  * The fingerprint, the hex SHA-256 of a list of components:
- *   1. an SDK-sent "fingerprint" array wins: its strings (numbers in %g),
- *      where "{{ default }}" stands for the default components below;
+ *   1. an SDK-sent "fingerprint" array wins: its first FP_CUSTOM_MAX
+ *      entries, strings (numbers in %g), where "{{ default }}" stands for
+ *      the default fingerprint below (computed once, whatever the number of
+ *      markers);
  *   2. else the exceptions ("exception" as {"values": [...]}, as a list, or
  *      one object; chained exceptions all count): each one's type and its
- *      in-app frames, a frame being its module (else its filename without
- *      a ":line[:col]" suffix or query string) and its function, never a
- *      line or column number.  When no frame of the event is marked
+ *      in-app frames (the last FP_FRAMES_MAX of each), a frame being its
+ *      module (else its filename without a ":line[:col]" suffix or query
+ *      string) and its function, never a line or column number.  When no frame of the event is marked
  *      in_app, every frame counts; an exception without frames adds its
  *      normalised value instead.  A synthetic exception (mechanism
  *      synthetic: @sentry/node's captureMessage) of an event that has a
@@ -42,6 +44,10 @@
  * Python SDKs send) are not kept. */
 #define FP_FRAMES_MAX      250
 #define FP_BREADCRUMBS_MAX 100
+/* Tags kept of an event (the first ones). */
+#define FP_TAGS_MAX        200
+/* Entries of an SDK's fingerprint array that count (the first ones). */
+#define FP_CUSTOM_MAX      32
 
 struct fp_event {
 	char        fingerprint[65];	/* hex SHA-256 of the components */

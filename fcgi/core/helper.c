@@ -50,6 +50,7 @@ helper_args_parse(struct helper_args *a, int argc, char **argv, const char *prog
 
 	a->once = false;
 	a->interval = 60;
+	a->interval_given = false;
 	a->now = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
@@ -63,6 +64,7 @@ helper_args_parse(struct helper_args *a, int argc, char **argv, const char *prog
 				fprintf(stderr, "%s: --interval must be 1..3600\n", prog);
 				return 2;
 			}
+			a->interval_given = true;
 		} else if (allow_now && strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
 			if ((a->now = parse_now(argv[++i])) <= 0) {
 				fprintf(stderr, "%s: --now must be YYYY-MM-DDTHH:MM:SSZ\n", prog);

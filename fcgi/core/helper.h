@@ -22,6 +22,8 @@ struct helper_args {
 	struct config cfg;	/* launcher.conf with the --KEY overrides applied */
 	bool          once;	/* --once, else --loop */
 	int64_t       interval;	/* --interval (1..3600), default 60 */
+	bool          interval_given;	/* --interval was given (else a helper may
+					 * take its default from cfg) */
 	time_t        now;	/* --now YYYY-MM-DDTHH:MM:SSZ, 0 = the clock */
 };
 

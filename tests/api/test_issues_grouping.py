@@ -263,3 +263,61 @@ def test_an_event_the_database_refuses_is_dropped_and_its_batch_still_grouped():
         _owner("ALTER TABLE issue_events DROP CONSTRAINT test_%s" % marker.replace("-", "_"))
     got = _issues(c, p)
     assert [(i["title"], i["event_count"]) for i in got] == [("kept", 1)], got
+
+
+def test_an_event_failing_for_the_database_state_stays_queued_and_is_grouped_later():
+    """A failure that is not the event's data (here a serialization failure,
+    40001, raised by a trigger for one message) drops nothing: the batch is
+    rolled back and taken again until it succeeds."""
+    c, _ = registered("iretry")
+    p = new_project(c)
+    dsn = _dsn(c, p)
+    marker = "retry-" + uuid.uuid4().hex[:8]
+    fn = "test_" + marker.replace("-", "_")
+    _owner("CREATE FUNCTION launcher.%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+           " IF NEW.message = '%s' THEN RAISE EXCEPTION 'busy' USING ERRCODE = '40001'; END IF;"
+           " RETURN NEW; END $f$" % (fn, marker))
+    _owner("CREATE TRIGGER %s BEFORE INSERT ON launcher.issue_events FOR EACH ROW"
+           " EXECUTE FUNCTION launcher.%s()" % (fn, fn))
+    log = os.path.join(STATE, "log", "issues.log")
+    try:
+        _send(c, dsn, {"message": marker})
+
+        def tried():
+            with open(log, errors="replace") as f:
+                return "SQLSTATE 40001" in f.read()
+        _wait("a failed try", tried)
+        assert not _drained(c) and _issues(c, p) == []
+    finally:
+        _owner("DROP TRIGGER %s ON launcher.issue_events; DROP FUNCTION launcher.%s()" % (fn, fn))
+    got = _wait("the event grouped later", lambda: _drained(c) and _issues(c, p))
+    assert [(i["title"], i["event_count"]) for i in got] == [(marker, 1)], got
+
+
+def test_a_backlog_event_received_before_the_issue_was_resolved_leaves_it_resolved():
+    """An event received before the issue was resolved but grouped after (a
+    backlog) counts and reopens nothing; one received after reopens it."""
+    c, _ = registered("iback")
+    p = new_project(c)
+    dsn = _dsn(c, p)
+    _send(c, dsn, {"message": "stock sync failed for 12 items"})
+    issue = _wait("the first event", lambda: _drained(c) and _issues(c, p))[0]
+    # One transaction queues the event (received_at: its clock) and then
+    # resolves the issue: launcher-issues sees both only once committed.
+    eid = uuid.uuid4().hex
+    _owner("INSERT INTO error_events_raw (tenant_id, project_id, dsn_id, source, event_id, payload)"
+           " VALUES ('%s', '%s', %d, 'sdk', '%s', $ev$%s$ev$);"
+           " UPDATE issues SET status = 'resolved', resolved_at = clock_timestamp() WHERE id = '%s';"
+           " SELECT pg_notify('launcher_issues', '')"
+           % (c.tid, p["id"], dsn[0], eid, json.dumps({"event_id": eid,
+                                                       "message": "stock sync failed for 7 items"}),
+              issue["id"]))
+    got = _wait("the backlog event", lambda: _drained(c) and [i for i in _issues(c, p)
+                                                              if i["event_count"] == 2])[0]
+    assert got["status"] == "resolved" and got["resolved_at"] is not None, got
+    assert _alerts(c, "issue.regressed") == []
+    _send(c, dsn, {"message": "stock sync failed for 3 items"})
+    again = _wait("the recurrence", lambda: _drained(c) and [i for i in _issues(c, p)
+                                                             if i["event_count"] == 3])[0]
+    assert again["status"] == "unresolved" and again["resolved_at"] is None, again
+    assert [a["resource_id"] for a in _alerts(c, "issue.regressed")] == [issue["id"]]

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/fingerprint.h"
 #include "core/util.h"
 #include "unit.h"
@@ -216,6 +217,84 @@ test_custom(void)
 	CHECK(strcmp(c4, d) == 0, "an empty fingerprint is the default");
 }
 
+/* An event (in a) with markers "{{ default }}" in its fingerprint (0: none)
+ * and frames in-app frames at "/app/x.js:12:7", each of function "fn" but
+ * frame odd's ("odd"; -1: none). */
+static char *
+bomb(int markers, int frames, int odd)
+{
+	struct buf b;
+
+	buf_init(&b, &a, 1 << 16, 64u << 20);
+	buf_adds(&b, "{\"exception\":{\"values\":[{\"type\":\"E\",\"value\":\"v\","
+	    "\"stacktrace\":{\"frames\":[");
+	for (int i = 0; i < frames; i++)
+		buf_adds(&b, arena_printf(&a, "%s{\"filename\":\"/app/x.js:12:7\",\"function\":"
+		    "\"%s\",\"in_app\":true}", i ? "," : "", i == odd ? "odd" : "fn"));
+	buf_adds(&b, "]}}]}");
+	if (markers > 0) {
+		buf_adds(&b, ",\"fingerprint\":[");
+		for (int i = 0; i < markers; i++)
+			buf_adds(&b, i ? ",\"{{ default }}\"" : "\"{{ default }}\"");
+		buf_adds(&b, "]");
+	}
+	buf_adds(&b, "}");
+	return buf_ok(&b) ? b.data : NULL;
+}
+
+/* A fingerprint of 30,000 markers over 30,000 frames (a ~2 MB event): the
+ * default computed once, the first FP_CUSTOM_MAX entries counted, the last
+ * FP_FRAMES_MAX frames hashed: bounded memory (the arena's growth is
+ * measured; once it was an allocation per frame per marker). */
+static void
+test_bounded(void)
+{
+	char   *ev = bomb(30000, 30000, -1), *ev32 = bomb(FP_CUSTOM_MAX, 30000, -1);
+	char    f1[65], f2[65], f3[65];
+	size_t  before;
+
+	CHECK(ev != NULL && ev32 != NULL, "the bomb is built");
+	if (ev == NULL || ev32 == NULL)
+		return;
+	before = a.total;
+	fp_of(ev, f1);
+	CHECK(f1[0] != '\0' && a.total - before < 64 * 1024,
+	    "30,000 {{ default }} over 30,000 frames: bounded memory");
+	fp_of(ev32, f2);
+	CHECK(strcmp(f1, f2) == 0, "only the first FP_CUSTOM_MAX entries of a fingerprint count");
+	fp_of(bomb(0, FP_FRAMES_MAX + 10, 0), f1);
+	fp_of(bomb(0, FP_FRAMES_MAX + 10, -1), f2);
+	fp_of(bomb(0, FP_FRAMES_MAX + 10, FP_FRAMES_MAX + 9), f3);
+	CHECK(f1[0] && strcmp(f1, f2) == 0, "frames before the last FP_FRAMES_MAX do not count");
+	CHECK(strcmp(f2, f3) != 0, "the last FP_FRAMES_MAX frames count");
+}
+
+/* 100,000 tags (pairs, every key twice): the first FP_TAGS_MAX entries
+ * kept, a duplicate key replacing the earlier value.  Once a delete and an
+ * add per tag: quadratic (18 s); now the search is over FP_TAGS_MAX keys. */
+static void
+test_tags_bounded(void)
+{
+	struct buf      b;
+	struct fp_event e;
+	const cJSON    *tags, *x;
+
+	buf_init(&b, &a, 1 << 16, 16u << 20);
+	buf_adds(&b, "{\"message\":\"m\",\"tags\":[");
+	for (int i = 0; i < 100000; i++)
+		buf_adds(&b, arena_printf(&a, "%s[\"k%d\",\"v%d\"]", i ? "," : "", i % 50000 / 2, i));
+	buf_adds(&b, "]}");
+	CHECK(buf_ok(&b) && read_ev(b.data, &e) == 0, "100,000 tags read");
+	if (!buf_ok(&b))
+		return;
+	tags = cJSON_GetObjectItem(e.data, "tags");
+	CHECK(cJSON_GetArraySize(tags) == FP_TAGS_MAX / 2, "the first FP_TAGS_MAX tags kept");
+	x = cJSON_GetObjectItem(tags, "k0");
+	CHECK(cJSON_IsString(x) && strcmp(x->valuestring, "v1") == 0, "a duplicate key: the later value");
+	CHECK(cJSON_GetObjectItem(tags, "k100") == NULL, "tags after the first FP_TAGS_MAX dropped");
+	cJSON_Delete(e.data);
+}
+
 static void
 test_fields(void)
 {
@@ -239,6 +318,26 @@ test_fields(void)
 	CHECK(e.release && strcmp(e.release, "shop@1.2") == 0, "release");
 	CHECK(e.environment && strcmp(e.environment, "prod") == 0, "environment");
 	CHECK(e.timestamp == 1796544000.5 - 3600, "RFC 3339 timestamp with offset");
+	{
+		static const struct { const char *ts; double want; } ts[] = {
+			{"\"2026-12-06T08:00:00.250Z\"", 1796544000.25},	/* Python SDK */
+			{"1796544000.5", 1796544000.5},	/* Node SDK */
+			{"\"2026-02-30T08:00:00Z\"", 0},	/* no such day */
+			{"\"2026-12-06 08:00:00\"", 0},	/* no zone */
+			{"\"yesterday\"", 0},
+		};
+
+		for (size_t i = 0; i < sizeof(ts) / sizeof(*ts); i++) {
+			struct fp_event t;
+			char            ev[128];
+
+			util_snprintf(ev, sizeof(ev), "{\"message\":\"m\",\"timestamp\":%s}", ts[i].ts);
+			CHECK(read_ev(ev, &t) == 0 && t.timestamp == ts[i].want, "timestamp read");
+			if (t.timestamp != ts[i].want)
+				printf("timestamp %s: %f\n", ts[i].ts, t.timestamp);
+			cJSON_Delete(t.data);
+		}
+	}
 	x = cJSON_GetObjectItem(cJSON_GetObjectItem(e.data, "tags"), "browser");
 	CHECK(cJSON_IsString(x) && strcmp(x->valuestring, "Firefox") == 0, "tags from pairs");
 	x = cJSON_GetObjectItem(cJSON_GetObjectItem(e.data, "tags"), "n");
@@ -286,6 +385,8 @@ main(void)
 	test_frames();
 	test_messages();
 	test_custom();
+	test_bounded();
+	test_tags_bounded();
 	test_fields();
 	arena_free(&a);
 	return unit_done("fingerprint");
