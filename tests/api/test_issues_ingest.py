@@ -152,6 +152,13 @@ def test_store_takes_a_plain_event_and_generates_a_missing_id():
     gen = r.json["id"]
     assert len(gen) == 32 and int(gen, 16) >= 0, r
     assert json.loads(_raw(gen)[0].split("|")[4]) == {"message": "no id"}
+    # A malformed event_id (in the event, or in an envelope's header) is
+    # passed over like a missing one: queued under a generated id.
+    for kind, raw in (("store", json.dumps({"event_id": "abc", "message": "bad id"}).encode()),
+                      ("envelope", _envelope({"message": "bad id"}, "not-an-id"))):
+        r = _post(c, et, kind, raw)
+        assert r.status == 200 and len(r.json["id"]) == 32 and int(r.json["id"], 16) >= 0, (kind, r)
+        assert json.loads(_raw(r.json["id"])[0].split("|")[4])["message"] == "bad id", kind
 
 
 def test_sessions_transactions_and_unknown_items_are_accepted_and_not_queued():
@@ -222,7 +229,6 @@ def test_malformed_bodies_are_400():
         (b'{}\n{"type":"event","length":500}\n{}\n', {}),
         (b'{}\n{"type":"event"}\n[1,2]\n', {}),
         (b'{}\n{"type":"event"}\n{"a":1}\n{"type":"event"}\n{"a":2}\n', {}),
-        (b'{"event_id":"not-an-id"}\n', {}),
         (b"\x1f\x8b garbage", {"Content-Encoding": "gzip"}),
         (gzip.compress(_envelope({"a": 1}))[:-5], {"Content-Encoding": "gzip"}),
         (b'{}\n{"type":"event"}\n{"a":"\xff\xfe"}\n', {}),
