@@ -161,6 +161,20 @@ def test_store_takes_a_plain_event_and_generates_a_missing_id():
         assert json.loads(_raw(r.json["id"])[0].split("|")[4])["message"] == "bad id", kind
 
 
+def test_the_api_role_queues_events_but_cannot_read_the_queue():
+    c, p, et = _setup()
+    r = _post(c, et, "store", json.dumps({"message": "queued"}).encode())
+    assert r.status == 200 and len(_raw(r.json["id"])) == 1, r
+    for sql in ("SELECT payload FROM error_events_raw", "SELECT * FROM error_events_raw",
+                "UPDATE error_events_raw SET payload = '{}'", "DELETE FROM error_events_raw"):
+        try:
+            psql(sql, tenant=c.tid)
+        except RuntimeError as e:
+            assert "permission denied" in str(e), (sql, e)
+        else:
+            raise AssertionError("the API role ran: " + sql)
+
+
 def test_sessions_transactions_and_unknown_items_are_accepted_and_not_queued():
     c, p, et = _setup()
     eid = uuid.uuid4().hex
