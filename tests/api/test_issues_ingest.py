@@ -296,6 +296,8 @@ def test_a_gzip_bomb_is_413_and_the_workers_memory_does_not_move():
         # The pool's answer (it read the body and inflated up to the cap), not nginx's.
         assert "decompressed" in r.error["message"], r
     after = _worker_rss()
+    # Workers recycled in between would make the check below vacuous.
+    assert set(before) & set(after), "no worker lived through the bombs: %r %r" % (before, after)
     for pid, kb in after.items():
         if pid in before:
             assert kb - before[pid] < 16 * 1024, "worker %d grew %d kB" % (pid, kb - before[pid])
