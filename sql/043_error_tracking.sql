@@ -143,14 +143,21 @@ CREATE INDEX issue_events_issue ON issue_events (issue_id, received_at, id);
 CREATE INDEX issue_events_project ON issue_events (project_id);
 SELECT tenant_owned('issue_events');
 
--- What the API role may do (tenant_owned granted everything): read all
--- four; queue events; triage issues (status, assignee) and delete them;
--- change a DSN's quota and rotate its key.  Rows of error_dsns come and go
--- with their project or application (the triggers below, the cascades).
+-- What the API role may do (tenant_owned granted everything): read the
+-- DSNs, issues and occurrences; queue events (error_ingest runs as its
+-- caller and inserts; of the queue the role sees no content, only a row's
+-- id, as an INSERT ... RETURNING id needs); triage issues (the columns
+-- issue_update, sql/045, sets; the version trigger's own writes need no
+-- grant) and delete them; change a DSN's quota and rotate its key.  What
+-- launcher-issues counts (event_count, last_seen, title...) stays its own.
+-- Rows of error_dsns come and go with their project or application (the
+-- triggers below, the cascades).
 REVOKE INSERT, UPDATE, DELETE ON error_dsns FROM launcher_api;
 GRANT UPDATE (public_key, rate_limit_per_minute) ON error_dsns TO launcher_api;
-REVOKE UPDATE, DELETE ON error_events_raw FROM launcher_api;
-REVOKE INSERT ON issues FROM launcher_api;
+REVOKE SELECT, UPDATE, DELETE ON error_events_raw FROM launcher_api;
+GRANT SELECT (id) ON error_events_raw TO launcher_api;
+REVOKE INSERT, UPDATE ON issues FROM launcher_api;
+GRANT UPDATE (status, assignee_id, resolved_at) ON issues TO launcher_api;
 REVOKE INSERT, UPDATE, DELETE ON issue_events FROM launcher_api;
 
 -- ---------------------------------------------------------------- DSN rows

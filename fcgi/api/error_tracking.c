@@ -74,16 +74,6 @@ event_check(struct req *r, const char *in, size_t len, const cJSON **out)
 	return NULL;
 }
 
-/* The event's own event_id when ev has one and the envelope gave none. */
-static void
-event_id_of(struct event_in *ev, const cJSON *obj)
-{
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "event_id");
-
-	if (ev->id[0] == '\0' && cJSON_IsString(id))
-		(void)envelope_event_id(id->valuestring, ev->id);
-}
-
 static void
 attachment_add(struct req *r, struct event_in *ev, const struct envelope_item *it)
 {
@@ -122,13 +112,13 @@ envelope_read(struct req *r, const char *body, size_t len, struct event_in *ev)
 {
 	struct envelope *env = arena_alloc(r->a, sizeof(*env));
 	const char      *why;
-	const cJSON     *id, *obj;
+	const cJSON     *obj;
 
 	if ((why = envelope_parse(r->a, body, len, env)) != NULL)
 		return why;
-	id = cJSON_GetObjectItemCaseSensitive(env->header, "event_id");
-	if (cJSON_IsString(id) && !envelope_event_id(id->valuestring, ev->id))
-		return "the envelope's event_id is not a UUID";
+	/* The header's id, else the event's; a malformed one is passed over
+	 * (ingest generates one). */
+	envelope_take_event_id(env->header, ev->id);
 	for (size_t i = 0; i < env->nitems; i++) {
 		const struct envelope_item *it = &env->items[i];
 
@@ -138,7 +128,7 @@ envelope_read(struct req *r, const char *body, size_t len, struct event_in *ev)
 			if ((why = event_check(r, it->payload, it->len, &obj)) != NULL)
 				return why;
 			ev->payload = arena_strndup(r->a, it->payload, it->len);
-			event_id_of(ev, obj);
+			envelope_take_event_id(obj, ev->id);
 		} else if (strcmp(it->type, "attachment") == 0)
 			attachment_add(r, ev, it);
 	}
@@ -215,7 +205,7 @@ ingest(struct req *r, bool store)
 		if ((why = event_check(r, body, len, &obj)) != NULL)
 			return http_error(r, ERR_BAD_REQUEST, why);
 		ev.payload = body;
-		event_id_of(&ev, obj);
+		envelope_take_event_id(obj, ev.id);
 	} else if ((why = envelope_read(r, body, len, &ev)) != NULL)
 		return http_error(r, ERR_BAD_REQUEST, why);
 	if (ev.id[0] == '\0') {

@@ -93,20 +93,34 @@ envelope_parse(struct arena *a, const char *buf, size_t len, struct envelope *en
 int
 envelope_event_id(const char *s, char out[33])
 {
+	char   id[33];
 	size_t n = 0;
 
 	if (s == NULL)
 		return 0;
+	/* Decoded aside: a bad id leaves out as it was. */
 	for (const char *p = s; *p; p++) {
 		if (*p == '-' && (p - s == 8 || p - s == 13 || p - s == 18 || p - s == 23) &&
 		    strlen(s) == 36)
 			continue;
 		if (!isxdigit((unsigned char)*p) || n == 32)
 			return 0;
-		out[n++] = (char)tolower((unsigned char)*p);
+		id[n++] = (char)tolower((unsigned char)*p);
 	}
-	out[n] = '\0';
-	return n == 32;
+	if (n != 32)
+		return 0;
+	id[n] = '\0';
+	memcpy(out, id, sizeof(id));
+	return 1;
+}
+
+void
+envelope_take_event_id(const cJSON *obj, char out[33])
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "event_id");
+
+	if (out[0] == '\0' && cJSON_IsString(id))
+		(void)envelope_event_id(id->valuestring, out);
 }
 
 int

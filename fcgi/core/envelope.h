@@ -47,9 +47,17 @@ const char *envelope_parse(struct arena *a, const char *buf, size_t len, struct 
 /*
  * An event id as Launcher keeps it: 32 lowercase hex digits, from a
  * UUID in either form (with or without dashes, any case).  Writes
- * out[33]; false if s is no such id.
+ * out[33]; false if s is no such id (out then untouched).
  */
 int envelope_event_id(const char *s, char out[33]);
+
+/*
+ * The "event_id" of obj (an envelope header or an event) into out[33],
+ * when out holds none yet ("") and obj's is one (envelope_event_id).  An
+ * absent or malformed one leaves out as it was: the caller then generates
+ * an id, as for an event that has none.
+ */
+void envelope_take_event_id(const cJSON *obj, char out[33]);
 
 /*
  * A DSN public key as Launcher issues them (32 lowercase hex digits):

@@ -142,6 +142,28 @@ def test_get_put_triage_with_validation_and_etag():
     assert len(log) == 6 and log[-1]["resource_id"] == i, log
 
 
+def test_the_api_role_writes_only_the_triage_columns():
+    """What launcher-issues counts is its own: the API role (whatever a
+    request's SQL could do) updates status, assignee and resolved_at only."""
+    c = _setup()
+    p = new_project(c)
+    i = _issue(c, p["id"], count=3)
+    for col, val in (("event_count", "1000"), ("fingerprint", "'%s'" % ("0" * 64)),
+                     ("title", "'forged'"), ("first_seen", "now()"), ("last_seen", "now()"),
+                     ("row_version", "99"), ("project_id", _q(p["id"]))):
+        try:
+            psql("UPDATE issues SET %s = %s WHERE id = '%s'" % (col, val, i), tenant=c.tid)
+        except RuntimeError as e:
+            assert "permission denied" in str(e), (col, e)
+        else:
+            raise AssertionError("the API role updated issues.%s" % col)
+    # The triage columns, as issue_update writes them; the version trigger still runs.
+    psql("UPDATE issues SET status = 'resolved', resolved_at = now(), assignee_id = NULL"
+         " WHERE id = '%s'" % i, tenant=c.tid)
+    assert _owner("SELECT status, event_count, title, row_version FROM issues WHERE id = '%s'"
+                  % i) == ["resolved|3|TypeError: x is undefined|2"]
+
+
 def test_events_are_paged_with_what_the_event_carried():
     c = _setup()
     p = new_project(c)

@@ -165,6 +165,71 @@ test_envelope(struct arena *a)
 	arena_reset(a);
 }
 
+/*
+ * The id an event is queued under, as the ingest route picks it: the
+ * envelope header's, else the event's (envelope_take_event_id on each),
+ * else one the route generates when none was taken ("" left).  A malformed
+ * id is passed over, never half-copied (a partial id would be refused by
+ * the queue's CHECK: 400 for an event that has none of its own).
+ */
+static void
+test_event_ids(struct arena *a)
+{
+	static const char good[] = "9ec79c33ec9942ab8353589fcb2e04dc";
+	struct envelope   env;
+	const char       *s;
+	cJSON            *ev;
+	char              id[33];
+
+	id[0] = '\0';
+	CHECK(!envelope_event_id("abc", id) && id[0] == '\0', "a bad id writes nothing");
+	memcpy(id, good, sizeof(id));
+	CHECK(!envelope_event_id("0123456789abcdef0123456789abcdefz", id) && strcmp(id, good) == 0,
+	    "32 hex then a bad one: out as it was");
+
+	/* /store: the body is the event. */
+	ev = cJSON_Parse("{\"event_id\":\"abc\",\"message\":\"m\"}");
+	id[0] = '\0';
+	envelope_take_event_id(ev, id);
+	CHECK(id[0] == '\0', "store: a bad event_id is passed over (an id is generated)");
+	cJSON_Delete(ev);
+	ev = cJSON_Parse("{\"event_id\":\"9EC79C33-EC99-42AB-8353-589FCB2E04DC\"}");
+	envelope_take_event_id(ev, id);
+	CHECK(strcmp(id, good) == 0, "store: the event's id");
+	cJSON_Delete(ev);
+
+	/* An envelope: a bad header id, an event without one. */
+	s = "{\"event_id\":\"abc\"}\n{\"type\":\"event\"}\n{\"message\":\"m\"}\n";
+	CHECK(envelope_parse(a, s, strlen(s), &env) == NULL && env.nitems == 1, "parsed");
+	id[0] = '\0';
+	envelope_take_event_id(env.header, id);
+	ev = cJSON_ParseWithLength(env.items[0].payload, env.items[0].len);
+	envelope_take_event_id(ev, id);
+	CHECK(id[0] == '\0', "envelope: a bad header event_id is passed over (an id is generated)");
+	cJSON_Delete(ev);
+	/* A bad header id, a good one in the event: the event's. */
+	s = "{\"event_id\":\"abc\"}\n{\"type\":\"event\"}\n"
+	    "{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n";
+	CHECK(envelope_parse(a, s, strlen(s), &env) == NULL && env.nitems == 1, "parsed");
+	id[0] = '\0';
+	envelope_take_event_id(env.header, id);
+	ev = cJSON_ParseWithLength(env.items[0].payload, env.items[0].len);
+	envelope_take_event_id(ev, id);
+	CHECK(strcmp(id, good) == 0, "envelope: the event's id after a bad header one");
+	cJSON_Delete(ev);
+	/* Both good: the header's wins. */
+	s = "{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"event\"}\n"
+	    "{\"event_id\":\"00000000000000000000000000000000\"}\n";
+	CHECK(envelope_parse(a, s, strlen(s), &env) == NULL && env.nitems == 1, "parsed");
+	id[0] = '\0';
+	envelope_take_event_id(env.header, id);
+	ev = cJSON_ParseWithLength(env.items[0].payload, env.items[0].len);
+	envelope_take_event_id(ev, id);
+	CHECK(strcmp(id, good) == 0, "envelope: the header's id wins");
+	cJSON_Delete(ev);
+	arena_reset(a);
+}
+
 static void
 test_quota(void)
 {
@@ -237,6 +302,7 @@ main(void)
 	arena_init(&a, 8192);
 	test_zbody(&a);
 	test_envelope(&a);
+	test_event_ids(&a);
 	test_quota();
 	test_quota_file();
 	arena_free(&a);
