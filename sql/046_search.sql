@@ -225,15 +225,6 @@ SELECT search_doc_issue(i) FROM issues i;
 SELECT search_doc_user(u) FROM users u;
 
 -- -------------------------------------------------------------- query
--- The words of a query, each a prefix ('deploy fix' -> deploy:* & fix:*);
--- only letters and digits reach to_tsquery, so no input is a syntax
--- error.  NULL when q has no word.
-CREATE FUNCTION search_tsquery(q text) RETURNS tsquery
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-	SELECT to_tsquery('simple', string_agg(w || ':*', ' & '))
-	  FROM regexp_split_to_table(lower(q), '[^[:alnum:]]+') AS w WHERE w <> ''
-$$;
-
 -- Whether the caller may see a document (inlined into search_query's
 -- branches): $3 types (NULL: all), $4 projectId (NULL: all), $5 the caller
 -- sees every project (tenant admin), $6 the caller's projects otherwise,
@@ -380,5 +371,5 @@ BEGIN
 	                                        p_key_project, p_users);
 END $$;
 REVOKE ALL ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean),
-	search_tsquery(text) TO launcher_api;
+GRANT EXECUTE ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean)
+	TO launcher_api;

@@ -335,8 +335,7 @@ def test_the_search_is_one_statement_served_by_the_indexes():
 def test_the_api_role_cannot_write_documents_through_the_owner_functions():
     """The document functions run as the owner and take the tenant from
     their argument: called by the API role, they would write (or overwrite)
-    another tenant's documents.  Only search_find (and the harmless
-    search_tsquery) are the API role's."""
+    another tenant's documents.  Only search_find is the API role's."""
     w = World.get()
     other, _ = registered("search-victim")
     victim = new_project(other, name="victim-" + uuid.uuid4().hex[:6])
