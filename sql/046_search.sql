@@ -4,9 +4,9 @@
 --
 -- Why a document table: the search is one indexed query over every type,
 -- not one query per table.  Each document holds what may be searched
--- (names, labels, commit messages; an env var's key, never its value) and
--- two indexes: GIN on a tsvector (full text, prefix per word) and GIN
--- trigram on the short name+label text (typos, partial words).
+-- (names, labels, commit messages; an env var's key, never its value), a
+-- GIN index on its tsvector (full text, prefix per word) and a vocabulary
+-- of its words with a GIN trigram index (typos: search_words).
 --
 -- Why SECURITY DEFINER: under row-level security PostgreSQL uses a
 -- condition of the caller as an index condition only when its operator is
@@ -43,18 +43,54 @@ CREATE TABLE search_documents (
 	CONSTRAINT search_documents_project_id_fkey FOREIGN KEY (tenant_id, project_id)
 		REFERENCES projects (tenant_id, id) ON DELETE CASCADE
 );
--- The search reads the two GIN indexes and the name index, and filters
+-- The search reads the GIN index and the name index, and filters
 -- the tenant on the rows they find
 -- (search_query says why it is never an index condition); the btree
 -- serves the foreign keys (tenant, project).
 CREATE INDEX search_documents_project ON search_documents (tenant_id, project_id);
 CREATE INDEX search_documents_tsv ON search_documents USING gin (tsv);
-CREATE INDEX search_documents_words ON search_documents USING gin (words gin_trgm_ops);
 CREATE INDEX search_documents_name ON search_documents (lower(name) text_pattern_ops);
 
 SELECT tenant_owned('search_documents');
 -- Written by the triggers below (as the owner), read by search_find only.
 REVOKE ALL ON search_documents FROM launcher_api;
+
+-- The vocabulary of a tenant's documents (pg_trgm's "Text Search
+-- Integration"): each distinct word of their tsvectors that is 3 to 32
+-- letters (no digits: shas, numbers and numbered names gain nothing from
+-- typo tolerance; their prefixes still match), with a GIN trigram index.
+-- A typo is mapped to the nearest words here (a few hundred short words,
+-- not thousands of documents), then the documents are found through the
+-- tsvector index.  Kept by statement triggers on search_documents (a bulk
+-- write adds its words in one statement); a word is never removed: a
+-- stale one matches no document and costs one row.
+CREATE TABLE search_words (
+	tenant_id uuid NOT NULL DEFAULT current_tenant() REFERENCES tenants ON DELETE CASCADE,
+	word      text NOT NULL,
+	PRIMARY KEY (tenant_id, word)
+);
+CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);
+SELECT tenant_owned('search_words');
+REVOKE ALL ON search_words FROM launcher_api;
+
+CREATE FUNCTION search_words_sync() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO search_words (tenant_id, word)
+	SELECT DISTINCT n.tenant_id, w FROM search_new_documents n, unnest(tsvector_to_array(n.tsv)) w
+	 WHERE w ~ '^[[:alpha:]]{3,32}$'
+	 ORDER BY 1, 2		-- one order for every writer: no deadlock between two
+	ON CONFLICT DO NOTHING;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION search_words_sync() FROM PUBLIC;
+-- Transition tables allow one event per trigger, and no column list.
+CREATE TRIGGER search_documents_words_insert AFTER INSERT ON search_documents
+	REFERENCING NEW TABLE AS search_new_documents
+	FOR EACH STATEMENT EXECUTE FUNCTION search_words_sync();
+CREATE TRIGGER search_documents_words_update AFTER UPDATE ON search_documents
+	REFERENCING NEW TABLE AS search_new_documents
+	FOR EACH STATEMENT EXECUTE FUNCTION search_words_sync();
 
 -- ----------------------------------------------------------- documents
 CREATE FUNCTION search_put(p_tenant uuid, p_type text, p_id uuid, p_project uuid, p_parent uuid,
@@ -189,15 +225,6 @@ SELECT search_doc_issue(i) FROM issues i;
 SELECT search_doc_user(u) FROM users u;
 
 -- -------------------------------------------------------------- query
--- The words of a query, each a prefix ('deploy fix' -> deploy:* & fix:*);
--- only letters and digits reach to_tsquery, so no input is a syntax
--- error.  NULL when q has no word.
-CREATE FUNCTION search_tsquery(q text) RETURNS tsquery
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-	SELECT to_tsquery('simple', string_agg(w || ':*', ' & '))
-	  FROM regexp_split_to_table(lower(q), '[^[:alnum:]]+') AS w WHERE w <> ''
-$$;
-
 -- Whether the caller may see a document (inlined into search_query's
 -- branches): $3 types (NULL: all), $4 projectId (NULL: all), $5 the caller
 -- sees every project (tenant admin), $6 the caller's projects otherwise,
@@ -212,31 +239,49 @@ LANGUAGE sql STABLE AS $$
 	            ELSE ($7 IS NULL OR $2 = $7) AND ($5 OR $2 = ANY ($6)) END
 $$;
 
+-- The tsquery of a search, typo-tolerant: for each word of q (letters and
+-- digits only, so never a syntax error) the word as a prefix, or any of
+-- the 10 words of the tenant's vocabulary closest to it by trigram
+-- similarity (pg_trgm.similarity_threshold, set by search_find: "shp" is
+-- 0.29 from "shop", "shpo" 0.25, 0.18 from "shipping"; a word of fewer
+-- than 3 characters is a prefix only); AND across the words of q:
+-- 'deploy fix' -> (deploy:* | ...) & (fix:* | ...).  NULL when q has no
+-- word.  PL/pgSQL: its lookup is planned once per connection.  The
+-- tenant is a filter, not an index condition, as in search_query (below):
+-- the trigram index, not the tenant's every word.
+CREATE FUNCTION search_fuzzy_tsquery(q text, p_tenant uuid) RETURNS tsquery
+LANGUAGE plpgsql STABLE SET search_path = launcher, pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN (SELECT to_tsquery('simple', string_agg(alts, ' & ' ORDER BY n))
+	  FROM (SELECT t.n, '(' || t.w || ':*' || coalesce((
+	               SELECT string_agg(' | ' || v.word, '')
+	                 FROM (SELECT s.word FROM search_words s
+	                        WHERE s.word % t.w AND s.tenant_id IS NOT DISTINCT FROM p_tenant
+	                          AND NOT starts_with(s.word, t.w) AND length(t.w) >= 3
+	                        ORDER BY similarity(s.word, t.w) DESC, s.word
+	                        LIMIT 10) v), '') || ')' AS alts
+	          FROM regexp_split_to_table(lower(q), '[^[:alnum:]]+') WITH ORDINALITY AS t(w, n)
+	         WHERE t.w <> '') x);
+END $$;
+REVOKE ALL ON FUNCTION search_fuzzy_tsquery(text, uuid) FROM PUBLIC;
+
 -- The search: $1 q, $2 types (NULL: all), $3 projectId (NULL: all), $4
 -- limit, $5 the caller sees every project (tenant admin), $6 the caller's
 -- projects otherwise (computed once by search_find), $7 a service key's
 -- project (NULL: none), $8 the caller may list users.  One statement over
--- three index-driven branches, each taking its best candidates, whatever
--- the table order:
---   - names and labels close to q by trigram word similarity (GIN
---     trigram, threshold 0.35), for typos, partial words and words in any
---     order: the 100 closest, by word similarity + the similarity of the
---     whole name (a short name close to q before a long one that merely
---     shares its first letters: "shp" is 0.29 from "shop", 0.13 from
---     "shipping-123", both 0.5 by word similarity);
---   - documents whose text (name, label, body) has every word of q as a
---     prefix (full text, GIN), for words deep in a commit message, a
---     description, a culprit, a full sha: the 100 of highest ts_rank;
+-- two index-driven branches:
+--   - documents whose text (name, label, body) matches the typo-tolerant
+--     tsquery (search_fuzzy_tsquery: each word of q a prefix or one of its
+--     nearest vocabulary words), from the GIN tsvector index: the 100 of
+--     highest ts_rank, normalised by the document's length (1 + log), so
+--     that a short name equal to the word comes before long texts that
+--     also hold it;
 --   - the $4 first names that start with q (btree on lower(name));
--- then the rank of those (at most 200 + $4 rows): ts_rank (name words
--- weigh most) + word similarity + name similarity + 1 for an exact name,
--- 0.5 for a name that starts with q; titles and snippets for the rows
--- returned only.  The first two branches read every match of q to order
--- them (a three-letter query matches thousands of documents among 100,000:
--- every word starting with its first two letters); that is their cost
--- (README, Search).  (A GiST trigram index giving the nearest first was
--- slower still.)  The tsquery and the tenant are scalar subqueries:
--- computed once per search.
+-- then the rank of those (at most 100 + $4 rows): ts_rank (name words
+-- weigh most) + word similarity of q to name and label + name similarity
+-- + 1 for an exact name, 0.5 for a name that starts with q; titles and
+-- snippets for the rows returned only.  The tsquery and the tenant are
+-- scalar subqueries: computed once per search.
 --
 -- The tenant is a filter, deliberately not indexable (IS NOT DISTINCT
 -- FROM): the planner cannot know a tenant's size (current_tenant() is an
@@ -259,11 +304,13 @@ LANGUAGE sql STABLE AS $$
 	                (SELECT p.name FROM launcher.projects p WHERE p.id = h.project_id)) END,
 	       CASE WHEN h.body = '' OR h.type = 'env_var' THEN ''
 	            ELSE coalesce(ts_headline('simple', left(h.body, 2000),
-	                                      (SELECT launcher.search_tsquery($1)),
+	                                      (SELECT launcher.search_fuzzy_tsquery($1,
+	                                              launcher.current_tenant())),
 	                          'MaxWords=24, MinWords=8, StartSel="", StopSel=""'),
 	                          left(h.body, 160)) END
 	  FROM (SELECT c.*,
-	               coalesce(ts_rank(c.tsv, (SELECT launcher.search_tsquery($1))), 0)
+	               coalesce(ts_rank(c.tsv, (SELECT launcher.search_fuzzy_tsquery($1,
+	                                               launcher.current_tenant()))), 0)
 	               + launcher.word_similarity(lower($1), c.words)
 	               + launcher.similarity(lower($1), lower(c.name))
 	               + CASE WHEN lower(c.name) = lower($1) THEN 1
@@ -271,20 +318,11 @@ LANGUAGE sql STABLE AS $$
 	          FROM ((SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
 	                        d.tsv, d.words
 	                   FROM launcher.search_documents d
-	                  WHERE lower($1) OPERATOR(launcher.<%) d.words
+	                  WHERE d.tsv @@ (SELECT launcher.search_fuzzy_tsquery($1, launcher.current_tenant()))
 	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
 	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5, $6, $7, $8)
-	                  ORDER BY launcher.word_similarity(lower($1), d.words)
-	                           + launcher.similarity(lower($1), lower(d.name)) DESC, d.id
-	                  LIMIT 100)
-	                UNION
-	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
-	                        d.tsv, d.words
-	                   FROM launcher.search_documents d
-	                  WHERE d.tsv @@ (SELECT launcher.search_tsquery($1))
-	                    AND d.tenant_id IS NOT DISTINCT FROM (SELECT launcher.current_tenant())
-	                    AND launcher.search_visible(d.type, d.project_id, $2, $3, $5, $6, $7, $8)
-	                  ORDER BY ts_rank(d.tsv, (SELECT launcher.search_tsquery($1))) DESC, d.id
+	                  ORDER BY ts_rank(d.tsv, (SELECT launcher.search_fuzzy_tsquery($1,
+	                                                  launcher.current_tenant())), 1) DESC, d.id
 	                  LIMIT 100)
 	                UNION
 	                (SELECT d.type, d.id, d.name, d.project_id, d.parent_id, d.label, d.body,
@@ -309,9 +347,9 @@ REVOKE ALL ON FUNCTION search_query(text, text[], uuid, integer, boolean, uuid[]
 -- cannot estimate what a GIN index returns and, on a table of some
 -- thousand rows, chose to read it all; a search always goes through its
 -- indexes.  Both core settings, in the SET clause: in force for this
--- function only.  pg_trgm.word_similarity_threshold 0.35 (default 0.6)
--- lets "shp" (0.5) find "shop" and a transposition in a short word
--- ("shpo", 0.4) still count; it is set for the transaction (a GET is one
+-- function only.  pg_trgm.similarity_threshold 0.24 (default 0.3)
+-- lets "shp" (0.29) find "shop" and a transposition in a short word
+-- ("shpo", 0.25) still count; it is set for the transaction (a GET is one
 -- statement), not in the SET clause: PostgreSQL lets only a superuser
 -- store a setting of a module not yet loaded, which a restore would hit.
 CREATE FUNCTION search_find(q text, p_types text[], p_project uuid, p_limit integer,
@@ -324,7 +362,7 @@ SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
 	v_projects uuid[];	-- NULL when the caller sees every project
 BEGIN
-	PERFORM set_config('pg_trgm.word_similarity_threshold', '0.35', true);
+	PERFORM set_config('pg_trgm.similarity_threshold', '0.24', true);
 	IF NOT p_all THEN
 		v_projects := ARRAY(SELECT m.project_id FROM project_members m
 		                     WHERE m.user_id = p_user AND m.tenant_id = current_tenant());
@@ -333,5 +371,5 @@ BEGIN
 	                                        p_key_project, p_users);
 END $$;
 REVOKE ALL ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean),
-	search_tsquery(text) TO launcher_api;
+GRANT EXECUTE ON FUNCTION search_find(text, text[], uuid, integer, boolean, uuid, uuid, boolean)
+	TO launcher_api;

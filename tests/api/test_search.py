@@ -261,8 +261,8 @@ def test_the_search_is_one_statement_served_by_the_indexes():
     """search_find() (what the API calls) runs one statement, search_query()
     inlined; planned as the owner it runs as, with the generic plan a
     function's statement may get (parameters unknown), over a tenant of
-    10,000 documents, it reads search_documents through its three indexes,
-    once each (trigram, full text, name prefix), never by a sequential
+    10,000 documents, it reads search_documents through its two indexes,
+    once each (full text, name prefix), never by a sequential
     scan; one query per type would read it once per type.
     The API role cannot read the table at all."""
     c, _ = registered("search-plan")
@@ -279,7 +279,7 @@ def test_the_search_is_one_statement_served_by_the_indexes():
     # The settings search_find makes for its statement, made here too.
     settings = "".join("SET %s = '%s'; " % kv for kv in
                        re.findall(r"set_config\('([a-z_.]+)', '([^']*)', true\)", find))
-    assert "word_similarity_threshold" in settings, find
+    assert "pg_trgm.similarity_threshold" in settings, find
     # The core settings are the function's own (SET clause), not the
     # transaction's: they do not outlive the search.
     config = psql("SELECT unnest(proconfig) FROM pg_proc WHERE proname = 'search_find'", user="launcher_owner")
@@ -306,11 +306,19 @@ def test_the_search_is_one_statement_served_by_the_indexes():
         walk(plan[0]["Plan"])
         kinds = [k for k, _ in scans]
         assert "Seq Scan" not in kinds, scans
-        # Three branches (trigram, full text, name prefix), each one scan
-        # of one index: not one per type.
-        assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 3, scans
-        assert sorted(i for _, i in scans if i) == ["search_documents_name", "search_documents_tsv",
-                                                    "search_documents_words"], scans
+        # Two branches (typo-tolerant full text, name prefix), each one
+        # scan of one index: not one per type.
+        assert len([k for k in kinds if k in ("Index Scan", "Bitmap Heap Scan")]) == 2, scans
+        assert sorted(i for _, i in scans if i) == ["search_documents_name", "search_documents_tsv"], scans
+    # The vocabulary lookup (each query word's nearest words, as
+    # search_fuzzy_tsquery makes it) goes through its trigram index too.
+    out = psql(settings + " EXPLAIN (FORMAT JSON) SELECT word FROM search_words WHERE word %% 'shp'"
+               " AND tenant_id IS NOT DISTINCT FROM '%s' ORDER BY similarity(word, 'shp') DESC LIMIT 10" % c.tid,
+               user="launcher_owner")
+    text = "\n".join(out)
+    assert "search_words_trgm" in text and "Seq Scan" not in text, text
+    assert psql("SELECT word FROM search_words WHERE tenant_id = '%s' AND word IN ('shop', 'api', 'db')"
+                " ORDER BY 1" % c.tid, user="launcher_owner") == ["api", "shop"]
     # The core settings do not outlive the search in its transaction.
     assert psql("SELECT count(*) FROM search_find('shp', NULL, NULL, 5, true, NULL, NULL, false);"
                 " SELECT current_setting('enable_seqscan') || ' ' || current_setting('plan_cache_mode')",
@@ -327,8 +335,7 @@ def test_the_search_is_one_statement_served_by_the_indexes():
 def test_the_api_role_cannot_write_documents_through_the_owner_functions():
     """The document functions run as the owner and take the tenant from
     their argument: called by the API role, they would write (or overwrite)
-    another tenant's documents.  Only search_find (and the harmless
-    search_tsquery) are the API role's."""
+    another tenant's documents.  Only search_find is the API role's."""
     w = World.get()
     other, _ = registered("search-victim")
     victim = new_project(other, name="victim-" + uuid.uuid4().hex[:6])
