@@ -65,14 +65,6 @@
 #define DUMP_CHUNK 65536
 
 extern char **environ;
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 DB_STMT st_take = {"backup_schedule_take",
     "SELECT id, cron, timezone FROM launcher.backup_schedule_take(to_timestamp($1::double precision))"};
@@ -114,7 +106,7 @@ run_due(struct db_conn *c, time_t now)
 	int         queued = 0, rc = 0;
 
 	util_snprintf(num, sizeof(num), "%lld", (long long)now);
-	for (int i = 0; i < RUN_SCHEDULES_MAX && !stop; i++) {
+	for (int i = 0; i < RUN_SCHEDULES_MAX && !helper_stop; i++) {
 		PGresult   *res;
 		struct cron cr;
 		char        err[160], next[32];
@@ -219,7 +211,7 @@ run_stale(struct db_conn *c, time_t now)
 		sql_failed(c, "backup_stale_candidates");
 		return 1;
 	}
-	for (int i = 0; i < PQntuples(res) && !stop; i++) {
+	for (int i = 0; i < PQntuples(res) && !helper_stop; i++) {
 		struct cron cr;
 		char        err[160], nowtxt[32], gap[32];
 		const char *p[3] = {db_get(res, i, "id"), nowtxt, gap};
@@ -667,8 +659,7 @@ main(int argc, char **argv)
 	    sizeof(flag_keys) / sizeof(*flag_keys), true)) != 0)
 		return rc;
 	helper_lock_default(a.cfg.backup_lock_file, sizeof(a.cfg.backup_lock_file), &a.cfg, "backup");
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	helper_stop_on_signals();
 	signal(SIGPIPE, SIG_IGN);
 	if (a.once) {
 		struct db_conn c = {0};
@@ -681,6 +672,6 @@ main(int argc, char **argv)
 		db_conn_close(&c);
 		return rc;
 	}
-	return helper_loop(a.cfg.maintenance_database_url, "launcher_backup", a.interval, &stop,
+	return helper_loop(a.cfg.maintenance_database_url, "launcher_backup", a.interval, &helper_stop,
 	    run_loop, &a);
 }

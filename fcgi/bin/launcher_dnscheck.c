@@ -69,15 +69,6 @@
 /* plane_reload_command, e.g. systemctl reload nginx. */
 #define PLANE_RELOAD_TIMEOUT_MS (60 * 1000)
 
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 DB_STMT st_due = {"dnscheck_due",
     "SELECT id, hostname, token, status, base_domain, server_host"
     " FROM launcher.dnscheck_due($1::int)"};
@@ -264,7 +255,7 @@ check_due(struct db_conn *c, const struct config *cfg)
 	}
 	n = PQntuples(res);
 	results = cJSON_CreateArray();
-	for (int i = 0; i < n && !stop; i++)
+	for (int i = 0; i < n && !helper_stop; i++)
 		check_domain(&r, res, i, results);
 	dns_cleanup(&r);
 	if (n == 0) {
@@ -501,8 +492,7 @@ main(int argc, char **argv)
 	    sizeof(flag_keys) / sizeof(*flag_keys), false)) != 0)
 		return rc;
 	helper_lock_default(a.cfg.dnscheck_lock_file, sizeof(a.cfg.dnscheck_lock_file), &a.cfg, "dnscheck");
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	helper_stop_on_signals();
 	if (a.once) {
 		struct db_conn c = {0};
 
@@ -514,6 +504,6 @@ main(int argc, char **argv)
 		db_conn_close(&c);
 		return rc;
 	}
-	return helper_loop(a.cfg.maintenance_database_url, "launcher_dnscheck", a.interval, &stop,
+	return helper_loop(a.cfg.maintenance_database_url, "launcher_dnscheck", a.interval, &helper_stop,
 	    run_loop, &a.cfg);
 }

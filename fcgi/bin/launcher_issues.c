@@ -53,15 +53,6 @@
  * later (a few WAL flushes of a slow disk). */
 #define RETAKE_DELAY_US 50000
 
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 DB_STMT st_take = {"issue_raw_take",
     "SELECT id, payload FROM launcher.issue_raw_take($1::int, $2::bigint)"};
 DB_STMT st_group = {"issue_raw_group", "SELECT launcher.issue_raw_group($1::jsonb)"};
@@ -255,7 +246,7 @@ run(struct db_conn *c, void *ud)
 	struct issues *ctx = ud;
 	bool           worked = false;
 
-	while (!stop) {
+	while (!helper_stop) {
 		enum batch b = batch(c, ctx, false);
 
 		if (b == BATCH_REFUSED)
@@ -311,8 +302,7 @@ main(int argc, char **argv)
 	}
 	if (lock < 0)
 		return 1;
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	helper_stop_on_signals();
 	signal(SIGPIPE, SIG_IGN);
 	arena_init(&ctx.arena, 1 << 16);
 	if (ctx.args.once) {
@@ -327,7 +317,7 @@ main(int argc, char **argv)
 		}
 	} else
 		rc = helper_loop(ctx.args.cfg.maintenance_database_url, "launcher_issues",
-		    ctx.args.interval, &stop, run, &ctx);
+		    ctx.args.interval, &helper_stop, run, &ctx);
 	arena_free(&ctx.arena);
 	close(lock);
 	return rc;

@@ -71,15 +71,7 @@
 /* Discord's content is at most 2000 characters, Slack's text 3000 in a block. */
 #define CHAT_TEXT_MAX 1900
 
-static volatile sig_atomic_t stop;
 static struct crypto_keys    keys;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 DB_STMT st_take = {"alert_delivery_take",
     "SELECT id, lease_token, tenant_id, event, message, payload::text AS payload, resource_type, resource_id,"
@@ -659,7 +651,7 @@ drain(struct db_conn *c, const struct config *cfg)
 
 	util_snprintf(lim, sizeof(lim), "%d", TAKE_BATCH);
 	util_snprintf(lease, sizeof(lease), "%lld", lease_s);
-	while (!stop) {
+	while (!helper_stop) {
 		PGresult *res;
 		double    until = mono_now() + (double)lease_s;
 		int       n;
@@ -673,7 +665,7 @@ drain(struct db_conn *c, const struct config *cfg)
 			return 0;
 		}
 		for (int i = 0; i < n; i++) {
-			if (stop || mono_now() + (double)(per + LEASE_MARGIN) > until) {
+			if (helper_stop || mono_now() + (double)(per + LEASE_MARGIN) > until) {
 				int rc = release_rest(c, res, i, n);
 
 				PQclear(res);
@@ -720,12 +712,12 @@ run(struct db_conn *c, void *ud)
 
 		if (drain(c, &a->cfg) != 0)
 			return 1;
-		if (a->once || stop)
+		if (a->once || helper_stop)
 			return 0;
 		next = next_due(c);
 		if (next < 0 || next >= (double)a->interval)
 			return 0;
-		if (helper_wait_notify(c, (int64_t)ceil(next) > 0 ? (int64_t)ceil(next) : 1, &stop) != 0)
+		if (helper_wait_notify(c, (int64_t)ceil(next) > 0 ? (int64_t)ceil(next) : 1, &helper_stop) != 0)
 			return 1;
 	}
 }
@@ -762,8 +754,7 @@ main(int argc, char **argv)
 	}
 	if (lock < 0)
 		return 1;
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	helper_stop_on_signals();
 	signal(SIGPIPE, SIG_IGN);
 	if (a.once) {
 		struct db_conn c = {0};
@@ -776,7 +767,7 @@ main(int argc, char **argv)
 			db_conn_close(&c);
 		}
 	} else
-		rc = helper_loop(a.cfg.maintenance_database_url, "launcher_notify", a.interval, &stop,
+		rc = helper_loop(a.cfg.maintenance_database_url, "launcher_notify", a.interval, &helper_stop,
 		    run, &a);
 	crypto_keys_wipe(&keys);
 	close(lock);

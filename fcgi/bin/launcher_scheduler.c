@@ -24,17 +24,9 @@
 
 #include "../core/config.h"
 #include "../core/db_conn.h"
+#include "../core/helper.h"
 #include "../core/log.h"
 #include "../core/util.h"
-
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 DB_STMT st_tick = {"scheduler_tick",
     "SELECT * FROM launcher.scheduler_tick()"};
@@ -142,8 +134,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "launcher-scheduler: %s\n", conf ? err : "-c FILE is required");
 		return 1;
 	}
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	helper_stop_on_signals();
 	do {
 		struct db_conn c = {0};
 
@@ -154,8 +145,8 @@ main(int argc, char **argv)
 		} else
 			rc = tick(&c, &cfg);
 		db_conn_close(&c);
-		for (int64_t s = 0; !once && !stop && s < interval; s++)
+		for (int64_t s = 0; !once && !helper_stop && s < interval; s++)
 			sleep(1);
-	} while (!once && !stop);
+	} while (!once && !helper_stop);
 	return rc;
 }

@@ -39,6 +39,23 @@ parse_now(const char *s)
 	return end != NULL && *end == '\0' ? timegm(&tm) : 0;
 }
 
+
+volatile sig_atomic_t helper_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	helper_stop = 1;
+}
+
+void
+helper_stop_on_signals(void)
+{
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+}
+
 int
 helper_args_parse(struct helper_args *a, int argc, char **argv, const char *prog,
     const char *const *keys, size_t nkeys, bool allow_now)

@@ -49,6 +49,14 @@ void helper_lock_default(char *lock, size_t n, const struct config *cfg, const c
 int helper_lock_take(const char *path);
 
 /*
+ * The stop flag of a helper binary (launcher-backup, -dnscheck, -issues,
+ * -notify, -scheduler): set by SIGTERM or SIGINT once
+ * helper_stop_on_signals() has run; loops end when it is set.
+ */
+extern volatile sig_atomic_t helper_stop;
+void helper_stop_on_signals(void);
+
+/*
  * Waits up to seconds for a NOTIFY on c (a LISTEN the caller issued) or
  * for *stop (a signal handler's flag).  0, or -1 when the connection broke.
  */
