@@ -5,7 +5,7 @@ nginx, and wrk loading it through the edge (tests/fixtures/traffic/wrk.lua).
 
 After wrk's N requests (some 404, some 500 by the test app's design), the
 traffic endpoint's totals are N and its status split is wrk's; its p99 is
-wrk's within 10 %.  Again with the log renamed and nginx told to reopen it
+at most wrk's plus 10 % and at least 75 % of it (wrk also times its own queueing).  Again with the log renamed and nginx told to reopen it
 (USR1) in the middle of the load: still exact."""
 import http.client
 import os
@@ -102,7 +102,12 @@ def _check(w, a, got, since, p99=True):
         if day["requests"] != want["requests"] and sum(x["requests"] for x in r.data) == want["requests"]:
             raise Skip("the run crossed midnight UTC: its requests are in two day buckets")
         assert day["requests"] == want["requests"], (r.data, want)
-        assert abs(day["latency_p99_ms"] - got["p99_ms"]) <= 0.10 * got["p99_ms"], (day, got)
+        # wrk times each request from its own side, nginx ($request_time)
+        # from the edge's: on a loaded machine wrk's figure also holds the
+        # client's own queueing (a 2-core full run measured 41 ms at the
+        # edge against wrk's 46), never less.  So the plane's p99 is at
+        # most wrk's plus the histogram's 10 %, and not far below it.
+        assert 0.75 * got["p99_ms"] <= day["latency_p99_ms"] <= 1.10 * got["p99_ms"], (day, got)
     return day
 
 
