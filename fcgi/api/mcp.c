@@ -495,16 +495,6 @@ scalar(struct req *r, const cJSON *v)
 	return NULL;
 }
 
-static void
-detail(cJSON *details, const char *field, const char *message)
-{
-	cJSON *d = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(d, "field", field);
-	cJSON_AddStringToObject(d, "message", message);
-	cJSON_AddItemToArray(details, d);
-}
-
 /* The route with its :params replaced by the values of vals (same order). */
 static const char *
 fill_route(struct req *r, const char *route, const char *const *names, const char *const *vals,
@@ -554,14 +544,14 @@ tool_call(struct req *r, const struct mcp_tool *t, const cJSON *args)
 	cJSON_ArrayForEach(v, args)
 		if (arg_by_prop(t, v->string) == NULL &&
 		    !((t->flags & MCP_DESTRUCTIVE) && strcmp(v->string, "confirm") == 0))
-			detail(bad, v->string, "unknown argument");
+			json_detail(bad, v->string, "unknown argument");
 	for (const struct mcp_arg *a = t->args; a->prop; a++) {
 		const char *s;
 
 		v = cJSON_GetObjectItemCaseSensitive(args, a->prop);
 		if (v == NULL || (cJSON_IsNull(v) && a->in != IN_BODY)) {
 			if (a->required)
-				detail(bad, a->prop, "is required");
+				json_detail(bad, a->prop, "is required");
 			continue;
 		}
 		if (a->in == IN_BODY) {
@@ -569,9 +559,9 @@ tool_call(struct req *r, const struct mcp_tool *t, const cJSON *args)
 			continue;
 		}
 		if ((s = scalar(r, v)) == NULL)
-			detail(bad, a->prop, "must be a string");
+			json_detail(bad, a->prop, "must be a string");
 		else if (a->in == IN_PATH && (*s == '\0' || strchr(s, '/') != NULL))
-			detail(bad, a->prop, "must be an id");
+			json_detail(bad, a->prop, "must be an id");
 		else if (a->in == IN_PATH) {
 			pnames[np] = a->name;
 			pvals[np++] = s;
