@@ -183,6 +183,10 @@ def test_the_protocol_over_raw_http():
     res = r.json["result"]
     assert res["isError"] is True and res["structuredContent"]["error"]["code"] == "NOT_FOUND", r
     assert res["content"][0]["type"] == "text" and res["content"][0]["text"].startswith("NOT_FOUND: "), r
+    # Query arguments are encoded: nothing in a value becomes another parameter.
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": {
+        "name": "search", "arguments": {"q": "x&limit=999 %zz", "limit": 5}}}, auth)
+    assert r.json["result"]["isError"] is False and r.json["result"]["structuredContent"]["data"] == [], r
     # Arguments are checked against the table: unknown and missing ones named.
     r = _rpc(t, {"jsonrpc": "2.0", "id": 12, "method": "tools/call", "params": {
         "name": "scale_application", "arguments": {"application_id": "x/../../projects", "bogus": 1}}}, auth)
@@ -329,6 +333,17 @@ def test_the_sdk_client_deploys_reads_logs_and_is_held_to_the_keys_rights():
         p = m.ok("getPrompt", name="explain_failed_deployment", arguments={"deployment_id": dep["id"]})
         text = p["messages"][0]["content"]["text"]
         assert dep["id"] in text and "not failed" in text and "## Deployment log" in text, text
+        # A deployment that fails (an image no registry serves): its error
+        # and its log are in the prompt; the old release keeps running.
+        bad = _data(m.tool("deploy_application", application_id=app["id"],
+                           image_url="127.0.0.1:9/launcher-test/none:v1"))
+        dep_bad = _wait("the bad deployment to fail", lambda: (lambda x: x if x["status"] == "failed" else None)(
+            _data(m.tool("get_deployment", deployment_id=bad["id"]))), DEPLOY_TIMEOUT)
+        p = m.ok("getPrompt", name="explain_failed_deployment", arguments={"deployment_id": bad["id"]})
+        text = p["messages"][0]["content"]["text"]
+        shown = json.loads(text.split("## Deployment\n```json\n")[1].split("\n```")[0])
+        assert "not failed" not in text and shown["error"] == dep_bad["error"] and shown["error"], text
+        assert "127.0.0.1:9/launcher-test/none:v1" in text.split("## Deployment log")[1], text
         r = m("getPrompt", name="troubleshoot_application", arguments={"application_id": str(uuid.uuid4())})
         assert not r["ok"] and r["error"]["code"] == -32602, r
 
