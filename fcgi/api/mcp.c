@@ -23,7 +23,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../core/buf.h"
 #include "../core/json.h"
@@ -1167,16 +1166,6 @@ rpc_answer(struct req *r, int status, cJSON *j)
 	return e;
 }
 
-static bool
-content_is_json(struct req *r)
-{
-	const char *ct = http_env(r, "CONTENT_TYPE");
-	size_t      n = strlen("application/json");
-
-	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 static enum err
 mcp_post(struct req *r)
 {
@@ -1198,7 +1187,7 @@ mcp_post(struct req *r)
 		    version, versions[0], versions[1], versions[2], versions[3]), NULL)));
 	if ((e = http_body(r)) != ERR_OK)
 		return e;
-	if (!content_is_json(r))
+	if (!http_content_is_json(r))
 		return rpc_answer(r, 415, response(NULL, NULL, rpc_error(RPC_INVALID,
 		    "Content-Type must be application/json", NULL)));
 	if (memchr(r->body, '\0', r->body_len) != NULL ||

@@ -251,6 +251,12 @@ ctype_is_json(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+bool
+http_content_is_json(struct req *r)
+{
+	return ctype_is_json(http_env(r, "CONTENT_TYPE"));
+}
+
 enum err
 http_body(struct req *r)
 {
@@ -297,7 +303,7 @@ http_read_json(struct req *r, bool required)
 			return http_error(r, ERR_BAD_REQUEST, "request body required");
 		return ERR_OK;
 	}
-	if (!ctype_is_json(http_env(r, "CONTENT_TYPE")))
+	if (!http_content_is_json(r))
 		return http_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
 		    "Content-Type must be application/json");
 	/* A NUL inside the body would hide what follows it from the parser. */

@@ -150,6 +150,9 @@ const char *http_param(struct req *r, const char *name);
  */
 enum err http_read_json(struct req *r, bool required);
 
+/* Whether the request's Content-Type is application/json (parameters allowed). */
+bool     http_content_is_json(struct req *r);
+
 /*
  * Reads the raw body once (CONTENT_LENGTH checked against the ceiling
  * before reading); later calls return the same bytes.  Responds 400/413
