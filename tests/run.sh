@@ -274,12 +274,14 @@ if [ "$#" -eq 0 ] && [ -n "${LAUNCHER_TEST_REGISTRY:-}" ] && [ -n "${FIXTURE_REG
 	rm -f "$tmp"
 fi
 
-# 4. API tests through nginx.  The WebSocket tests drive the npm ws client
-# and the error tracking tests the unmodified @sentry/node SDK (both pinned
+# 4. API tests through nginx.  The WebSocket tests drive the npm ws client,
+# the error tracking tests the unmodified @sentry/node SDK and the MCP tests
+# the unmodified @modelcontextprotocol/sdk client (all pinned
 # in tests/tools/package-lock.json): installed there with npm ci when
 # missing or older than the lock, as tests/lint.sh installs Redocly.
 if [ ! -f tests/tools/node_modules/ws/package.json ] ||
 	[ ! -f tests/tools/node_modules/@sentry/node/package.json ] ||
+	[ ! -f tests/tools/node_modules/@modelcontextprotocol/sdk/package.json ] ||
 	[ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
 	if ! command -v npm > /dev/null 2>&1 ||
 		! npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error > /dev/null; then

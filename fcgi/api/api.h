@@ -45,6 +45,16 @@ extern const struct route api_notification_routes[];
 extern const struct route api_monitoring_routes[];
 extern const struct route api_search_routes[];
 extern const struct route api_error_tracking_routes[];
+extern const struct route api_mcp_routes[];
+
+/*
+ * The MCP endpoint's tool table (mcp.c) as JSON on stdout, each tool with
+ * its route, where each input goes, its input schema and the key scopes
+ * its route needs (`launcher-fcgi --mcp-tools`; tests/api/test_mcp.py
+ * checks it against static/openapi.json).  Nonzero when a tool names no
+ * route of the table or a schema is not JSON.  After router_init.
+ */
+int mcp_print_tools(void);
 
 /*
  * A terminal session on the target ("application", "database", "server")

@@ -90,6 +90,7 @@ static const struct route *const sections[] = {
 	api_issue_routes,
 	api_search_routes,
 	api_error_tracking_routes,
+	api_mcp_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
@@ -673,6 +674,7 @@ usage(void)
 	    "       launcher-fcgi -c FILE -t     check the config and exit\n"
 	    "       launcher-fcgi --routes       print every route (method, path, cap, audit, auth)\n"
 	    "       launcher-fcgi --permissions  print the project permission table\n"
+	    "       launcher-fcgi --mcp-tools    print the MCP endpoint's tool table (JSON)\n"
 	    "       launcher-fcgi --config-keys  print every config key\n");
 }
 
@@ -695,6 +697,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--routes") == 0) {
 			router_print();
 			return 0;
+		} else if (strcmp(argv[i], "--mcp-tools") == 0) {
+			return mcp_print_tools();
 		} else if (strcmp(argv[i], "--permissions") == 0) {
 			perm_print();
 			return 0;

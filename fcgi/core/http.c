@@ -132,6 +132,71 @@ parse_query(struct req *r, const char *qs)
 	return 0;
 }
 
+/* Appends s percent-encoded (RFC 3986's unreserved characters kept) to b. */
+static void
+url_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char          e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+			buf_add(b, s, 1);
+		else
+			buf_add(b, e, 3);
+	}
+}
+
+enum err
+http_sub_init(struct req *sub, struct req *parent, enum http_method m, const char *path,
+    const struct http_kv *query, size_t nquery, const char *body)
+{
+	static const char *const pass[] = {"HTTP_X_LNCHR_KEY", "HTTP_AUTHORIZATION", "REMOTE_ADDR",
+	    "REQUEST_ID"};
+	struct arena *a = parent->a;
+	FCGX_Request *fr = arena_alloc(a, sizeof(*fr));
+	char        **env = arena_alloc(a, 12 * sizeof(*env));
+	const char   *v;
+	struct buf    qs;
+	size_t        n = 0;
+
+	memset(sub, 0, sizeof(*sub));
+	sub->w = parent->w;
+	sub->a = a;
+	sub->fcgi = fr;
+	sub->sub = true;
+	sub->request_id = parent->request_id;
+	sub->body = arena_strdup(a, body != NULL ? body : "");
+	sub->body_len = strlen(sub->body);
+	sub->body_read = true;
+	fr->envp = env;
+	for (size_t i = 0; i < sizeof(pass) / sizeof(*pass); i++)
+		if ((v = http_env(parent, pass[i])) != NULL)
+			env[n++] = arena_printf(a, "%s=%s", pass[i], v);
+	env[n++] = arena_printf(a, "REQUEST_METHOD=%s", http_method_name(m));
+	env[n++] = arena_printf(a, "DOCUMENT_URI=/%s/api/v1%s", parent->tenant_ref, path);
+	buf_init(&qs, a, 256, 64 * 1024);
+	buf_adds(&qs, "QUERY_STRING=");
+	for (size_t i = 0; i < nquery; i++) {
+		if (i > 0)
+			buf_adds(&qs, "&");
+		url_encode(&qs, query[i].name);
+		buf_adds(&qs, "=");
+		url_encode(&qs, query[i].value);
+	}
+	if (!buf_ok(&qs))
+		return http_error(sub, ERR_BAD_REQUEST, "query too long");
+	env[n++] = qs.data;
+	if (body != NULL) {
+		env[n++] = "CONTENT_TYPE=application/json";
+		env[n++] = arena_printf(a, "CONTENT_LENGTH=%zu", strlen(body));
+	}
+	env[n] = NULL;
+	return http_req_init(sub);
+}
+
 enum err
 http_req_init(struct req *r)
 {
@@ -186,6 +251,12 @@ ctype_is_json(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+bool
+http_content_is_json(struct req *r)
+{
+	return ctype_is_json(http_env(r, "CONTENT_TYPE"));
+}
+
 enum err
 http_body(struct req *r)
 {
@@ -232,7 +303,7 @@ http_read_json(struct req *r, bool required)
 			return http_error(r, ERR_BAD_REQUEST, "request body required");
 		return ERR_OK;
 	}
-	if (!ctype_is_json(http_env(r, "CONTENT_TYPE")))
+	if (!http_content_is_json(r))
 		return http_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
 		    "Content-Type must be application/json");
 	/* A NUL inside the body would hide what follows it from the parser. */
@@ -297,6 +368,8 @@ http_flush(struct req *r)
 	if (!r->capture)
 		return;
 	r->capture = false;
+	if (r->sub)
+		return;	/* held for good: the parent reads it */
 	r->responded = false;
 	http_respond_raw(r, r->held.status, r->held.ctype, r->held.body, r->held.len);
 }
@@ -356,7 +429,7 @@ http_respond_raw(struct req *r, int status, const char *ctype, const char *body,
 	}
 	r->responded = true;
 	r->status = status;
-	if (r->capture) {
+	if (r->capture || r->sub) {
 		r->held.status = status;
 		r->held.ctype = ctype ? arena_strdup(r->a, ctype) : NULL;
 		r->held.body = len ? arena_strndup(r->a, body, len) : NULL;

@@ -112,6 +112,8 @@ struct req {
 		size_t      len;
 	} held;
 	bool             body_read;
+	/* A sub-request (http_sub_init): its answer is only ever held. */
+	bool             sub;
 
 	/* Set by a route's project_of: what a 404 names ("application"). */
 	const char      *resource;
@@ -148,6 +150,9 @@ const char *http_param(struct req *r, const char *name);
  */
 enum err http_read_json(struct req *r, bool required);
 
+/* Whether the request's Content-Type is application/json (parameters allowed). */
+bool     http_content_is_json(struct req *r);
+
 /*
  * Reads the raw body once (CONTENT_LENGTH checked against the ceiling
  * before reading); later calls return the same bytes.  Responds 400/413
@@ -157,7 +162,21 @@ enum err http_body(struct req *r);
 /* The same with another ceiling than max_body_bytes (a route that takes
  * larger bodies: the push webhooks, webhook_max_body_bytes). */
 enum err http_body_max(struct req *r, int64_t max);
-/* Writes a held (captured) response for real. */
+/*
+ * A sub-request of parent (the MCP endpoint's tool calls, fcgi/api/mcp.c):
+ * sub is set up as if nginx had passed method, /{parent's tenant}/api/v1
+ * + path, the query pairs (percent-encoded here) and body (JSON text, or
+ * NULL), with the parent's credentials (x-lnchr-key, Authorization), client
+ * address and request id, and nothing else (no Idempotency-Key, If-Match or
+ * nginx marker).  It reads nothing from the FastCGI connection and writes
+ * nothing to it: whatever answers it (router_dispatch, txn_run) leaves the
+ * answer in sub->held (status, content type, body) and sub->headers.  All
+ * in the parent's arena.  Returns http_req_init's result (on an error the
+ * answer is held).
+ */
+enum err http_sub_init(struct req *sub, struct req *parent, enum http_method m, const char *path,
+    const struct http_kv *query, size_t nquery, const char *body);
+/* Writes a held (captured) response for real (a sub-request's stays held). */
 void     http_flush(struct req *r);
 /* Discards a held response (the transaction failed). */
 void     http_discard(struct req *r);

@@ -250,7 +250,7 @@ router_dispatch(struct req *r)
 	r->matched = found;
 	if ((e = admit(r, found)) == ERR_OK) {
 		if (r->method != HTTP_GET && r->method != HTTP_HEAD &&
-		    !(found->flags & ROUTE_ONE_STATEMENT))
+		    !(found->flags & (ROUTE_ONE_STATEMENT | ROUTE_SUBREQUESTS)))
 			e = txn_run(r, found);
 		else if ((e = project_cap(r, found)) == ERR_OK)
 			e = found->fn(r);
@@ -317,6 +317,23 @@ router_answer(struct req *r, enum err e)
 	 * quota_exceeded), if any. */
 	http_error(r, e, e == ERR_UNAVAILABLE ? "service temporarily unavailable" :
 	    e == ERR_INTERNAL ? "internal error" : db_message(r, err_code(e)));
+}
+
+const struct route *
+router_route(enum http_method m, const char *pattern)
+{
+	for (size_t i = 0; i < nsections; i++)
+		for (const struct route *rt = sections[i]; rt->pattern; rt++)
+			if (rt->methods & m && !(rt->flags & ROUTE_GLOBAL) &&
+			    strcmp(rt->pattern, pattern) == 0)
+				return rt;
+	return NULL;
+}
+
+unsigned
+router_scope(const struct route *rt, enum http_method m)
+{
+	return rt->cap != CAP_NONE ? perm_cap_scope((enum cap)rt->cap) : scope_needed(rt, m);
 }
 
 size_t

@@ -56,6 +56,14 @@ enum route_flags {
 	 * The statement is its own transaction: it must not need another.
 	 */
 	ROUTE_ONE_STATEMENT = 1 << 9,
+	/*
+	 * The handler answers from sub-requests that it runs through
+	 * router_dispatch (the MCP endpoint, fcgi/api/mcp.c), each a whole
+	 * request with its own credentials, permission check and, for a
+	 * mutation, its own txn_run (transaction, audit): the router holds no
+	 * transaction of its own around the handler, whatever the method.
+	 */
+	ROUTE_SUBREQUESTS = 1 << 10,
 };
 
 struct route {
@@ -132,6 +140,10 @@ void router_answer(struct req *r, enum err e);
 size_t              router_count(void);
 const struct route *router_at(size_t i);
 long                router_index(const struct route *rt);
+/* The tenant route of method m and exactly this pattern, or NULL. */
+const struct route *router_route(enum http_method m, const char *pattern);
+/* The key scope route rt needs for method m: its cap's (perm.h), else its own. */
+unsigned            router_scope(const struct route *rt, enum http_method m);
 /* Prints "METHOD /pattern cap audit" lines of every route (for the tests). */
 void router_print(void);
 

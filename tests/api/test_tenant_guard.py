@@ -112,6 +112,11 @@ def test_every_route_checks_the_connections_tenant_alternating_two_tenants():
                 params["LNCHR_INGEST"] = "1"
                 params["QUERY_STRING"] = "sentry_key=" + me["dsn"][1]
                 body = b'{"message":"walk"}' if pattern.endswith("/store") else b"{}"
+            if pattern == "/mcp":
+                # The MCP endpoint: as nginx's MCP location passes it (its
+                # tool calls are sub-requests, each with its own check).
+                params["LNCHR_MCP"] = "1"
+                body = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
             status, _, rbody = read_response(send_request(uri, params, method=method, body=body,
                                                           sock_path=sock))
             text = rbody.decode(errors="replace")
