@@ -176,7 +176,7 @@ def test_every_gallery_template_deploys_and_answers():
     for slug, r in answers.items():
         if any(x["kind"] == "bucket" for x in plans[slug]["resources"]):
             buckets = ["buckets." + x["name"] for x in plans[slug]["resources"] if x["kind"] == "bucket"]
-            assert r.status == 400 and [d["field"] for d in r.data["error"]["details"]] == buckets, (slug, r)
+            assert r.status == 400 and [d["field"] for d in r.error["details"]] == buckets, (slug, r)
             assert w.c.get("/applications?projectId=" + projects[slug]["id"]).data == []
             assert w.c.get("/databases?projectId=" + projects[slug]["id"]).data == []
             continue
