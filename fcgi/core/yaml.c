@@ -155,15 +155,23 @@ scalar_node(const yaml_event_t *ev)
 	const char *tag = (const char *)ev->data.scalar.tag;
 	if ((tag && !strcmp(tag, YAML_STR_TAG)) || !ev->data.scalar.plain_implicit)
 		return cJSON_CreateString(text);
-	if (is_null_word(text))
-		return cJSON_CreateNull();
-	int b = bool_word(text);
-	if (b >= 0)
-		return cJSON_CreateBool(b);
+	cJSON *n;
 	double v;
-	if (number_word(text, &v))
-		return cJSON_CreateNumber(v);
-	return cJSON_CreateString(text);
+	int b = bool_word(text);
+	if (is_null_word(text))
+		n = cJSON_CreateNull();
+	else if (b >= 0)
+		n = cJSON_CreateBool(b);
+	else if (number_word(text, &v))
+		n = cJSON_CreateNumber(v);
+	else
+		return cJSON_CreateString(text);
+	/* the text as written, for yaml_text (cJSON_Delete frees it) */
+	if (n && !(n->valuestring = strdup(text))) {
+		cJSON_Delete(n);
+		return NULL;
+	}
+	return n;
 }
 
 static size_t
@@ -491,6 +499,14 @@ yaml_parse(const char *text, size_t len, char *err, size_t errlen, int *line, in
 		return NULL;
 	}
 	return d;
+}
+
+const char *
+yaml_text(const cJSON *node)
+{
+	if (!node || cJSON_IsObject(node) || cJSON_IsArray(node))
+		return NULL;
+	return node->valuestring;
 }
 
 const cJSON *

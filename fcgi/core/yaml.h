@@ -49,6 +49,14 @@ const cJSON *yaml_root(const struct yaml_doc *d);
  */
 bool yaml_where(const struct yaml_doc *d, const cJSON *node, int *line, int *col);
 void yaml_doc_free(struct yaml_doc *d);
+/*
+ * A scalar node of a parsed tree as it was written: "1.0" for the number
+ * 1, "True" for true, "~" for null, the string itself for a string; NULL
+ * for a collection (and for a scalar node made elsewhere than yaml_parse,
+ * which is not a string).  For values that are text whatever they look
+ * like (an environment variable's value: "1.0" must stay "1.0").
+ */
+const char *yaml_text(const cJSON *node);
 
 /*
  * Block-style YAML text of a tree (a document without "---"); malloc'ed,

@@ -41,6 +41,13 @@ test_scalars(void)
 	CHECK(cJSON_IsString(cJSON_GetObjectItem(r, "m")), "\"\" is a string");
 	CHECK(cJSON_IsString(cJSON_GetObjectItem(r, "n")), "!!str 42 is a string");
 	CHECK(cJSON_GetObjectItem(r, "o")->valuedouble == 10737418240.0, "a large int stays exact");
+	CHECK(!strcmp(yaml_text(cJSON_GetObjectItem(r, "g")), "1.5") &&
+	    !strcmp(yaml_text(cJSON_GetObjectItem(r, "h")), "0x10") &&
+	    !strcmp(yaml_text(cJSON_GetObjectItem(r, "e")), "~") &&
+	    !strcmp(yaml_text(cJSON_GetObjectItem(r, "f")), "") &&
+	    !strcmp(yaml_text(cJSON_GetObjectItem(r, "c")), "true") &&
+	    !strcmp(yaml_text(cJSON_GetObjectItem(r, "i")), "text here") &&
+	    yaml_text(r) == NULL, "yaml_text: scalars as written");
 	yaml_doc_free(d);
 }
 
