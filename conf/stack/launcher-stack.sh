@@ -818,6 +818,7 @@ icons_url = /icons
 ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
 image_mirrors_file = "${LAUNCHER_IMAGE_MIRRORS:-$REPO/conf/image-mirrors.conf}"
+templates_dir = "$REPO/conf/templates"
 # PostgreSQL point-in-time recovery: archive_timeout of pitr databases.
 pitr_archive_timeout_seconds = ${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-60}
 # Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS
