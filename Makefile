@@ -18,7 +18,7 @@
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
 BUILD     ?= build
-PKGS      := libpq libcjson libsodium libcurl libcrypto libidn2 zlib
+PKGS      := libpq libcjson libsodium libcurl libcrypto libidn2 zlib yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Field tables are positional rows whose optional trailing members (json.h:

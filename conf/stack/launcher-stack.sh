@@ -195,7 +195,9 @@ DOCKER_SOCK=/var/run/docker.sock
 # python3-sentry-sdk: one of the two unmodified Sentry SDKs the error
 # tracking tests report with (tests/api/test_issues_sdk.py; the other is
 # @sentry/node from npm, tests/tools).
-PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev
+# libyaml-dev: the one YAML reader and writer (fcgi/core/yaml.c: templates,
+# compose files, the project export).
+PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev libyaml-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev zlib1g-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
@@ -816,6 +818,7 @@ icons_url = /icons
 ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
 image_mirrors_file = "${LAUNCHER_IMAGE_MIRRORS:-$REPO/conf/image-mirrors.conf}"
+templates_dir = "$REPO/conf/templates"
 # PostgreSQL point-in-time recovery: archive_timeout of pitr databases.
 pitr_archive_timeout_seconds = ${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-60}
 # Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS

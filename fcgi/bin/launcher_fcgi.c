@@ -91,6 +91,7 @@ static const struct route *const sections[] = {
 	api_issue_routes,
 	api_search_routes,
 	api_error_tracking_routes,
+	api_template_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
@@ -191,7 +192,8 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
  */
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
-    const struct dbimages *dbimages, const struct imagemap *imagemap, int listen_fd, int ready_fd,
+    const struct dbimages *dbimages, const struct imagemap *imagemap,
+    const struct gallery *gallery, int listen_fd, int ready_fd,
     struct planestats *stats, int stats_slot, struct eventquota *quota)
 {
 	struct worker w;
@@ -217,6 +219,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	w.cfg = cfg;
 	w.dbimages = dbimages;
 	w.imagemap = imagemap;
+	w.gallery = gallery;
 	w.listen_fd = listen_fd;
 	w.stats = stats;
 	w.stats_slot = stats_slot;
@@ -279,6 +282,7 @@ struct master {
 	struct crypto_keys keys;	/* read at start and on every reload */
 	struct dbimages    dbimages;	/* cfg.database_images_file, likewise */
 	struct imagemap    imagemap;	/* cfg.image_mirrors_file, likewise */
+	struct gallery     gallery;	/* cfg.templates_dir, likewise */
 	const char   *conf_path;
 	int           listen_fd;
 	int           gen;
@@ -382,8 +386,8 @@ spawn(struct master *m)
 	}
 	if (pid == 0) {
 		close(ready[0]);
-		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, &m->imagemap, m->listen_fd, ready[1],
-		    m->stats, (int)(s - m->slots), m->quota));
+		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, &m->imagemap, &m->gallery,
+		    m->listen_fd, ready[1], m->stats, (int)(s - m->slots), m->quota));
 	}
 	close(ready[1]);
 	/* Wait until the worker has dropped its privileges: a process of the
@@ -550,6 +554,7 @@ reload(struct master *m)
 	struct crypto_keys keys;
 	struct dbimages    images;
 	struct imagemap    mirrors;
+	struct gallery     gallery;
 	char               err[512];
 
 	if (config_load(&next, m->conf_path, err, sizeof(err)) != 0) {
@@ -566,10 +571,17 @@ reload(struct master *m)
 		dbimages_free(&images);
 		return;
 	}
+	if (gallery_load(&gallery, next.templates_dir, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config: %s", err);
+		dbimages_free(&images);
+		imagemap_free(&mirrors);
+		return;
+	}
 	if (crypto_keys_load(&keys, next.master_key_file, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running config and keys: %s", err);
 		dbimages_free(&images);
 		imagemap_free(&mirrors);
+		gallery_free(&gallery);
 		return;
 	}
 	/* Workers of the old generation hold their own (forked) copy. */
@@ -577,6 +589,8 @@ reload(struct master *m)
 	m->dbimages = images;
 	imagemap_free(&m->imagemap);
 	m->imagemap = mirrors;
+	gallery_free(&m->gallery);
+	m->gallery = gallery;
 	if (strcmp(next.fcgi_state_file, m->cfg.fcgi_state_file) != 0)
 		remove_state(m);
 	crypto_keys_wipe(&m->keys);
@@ -730,6 +744,10 @@ main(int argc, char **argv)
 	apply_log_level(&m.cfg);
 	if (dbimages_load(&m.dbimages, m.cfg.database_images_file, err, sizeof(err)) != 0 ||
 	    imagemap_load(&m.imagemap, m.cfg.image_mirrors_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-fcgi: %s\n", err);
+		return 1;
+	}
+	if (gallery_load(&m.gallery, m.cfg.templates_dir, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launcher-fcgi: %s\n", err);
 		return 1;
 	}

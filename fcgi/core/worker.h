@@ -15,6 +15,7 @@
 #include "dbimages.h"
 #include "eventquota.h"
 #include "imagemap.h"
+#include "gallery.h"
 #include "planestats.h"
 
 struct worker {
@@ -23,6 +24,8 @@ struct worker {
 	const struct dbimages *dbimages;
 	/* image_mirrors_file, likewise (imagemap_resolve at a job's claim) */
 	const struct imagemap *imagemap;
+	/* templates_dir: the built-in template gallery, read likewise */
+	const struct gallery  *gallery;
 	struct db            db;
 	struct arena         arena;
 	struct crypto_keys   keys;
