@@ -1,0 +1,180 @@
+"""Template deploys (API.md §13, sql/048_template_deploys.sql,
+fcgi/api/template_deploy.c): the first deployments wait for their
+databases (event-driven, no worker waits), a failure rolls back every
+resource the deploy created, success once all run; the project export and
+its round trip through a deploy.  The agent is played through its API
+(engine-free); test_template_deploy_e2e.py runs the real agent."""
+import json
+import uuid
+
+from lib import assert_error, new_project, psql, registered
+from test_servers import Agent, _server
+
+
+def _owner(sql):
+    return psql(sql, user="launcher_owner")
+
+
+def _world(prefix="td"):
+    c, _ = registered(prefix)
+    srv = _server(c, name="only")
+    p = new_project(c)
+    return c, srv, p
+
+
+def _app(c, p, name, **body):
+    body.update({"project_id": p["id"], "name": name})
+    body.setdefault("source_type", "docker_image")
+    body.setdefault("image_url", "registry.test/%s:1" % name)
+    r = c.post("/applications", body)
+    assert r.status == 201, r
+    return r.data
+
+
+def _record(c, p, resources, metadata=None):
+    """A deploy's record as the handler writes it (template_deploy_record),
+    as the API role in the tenant."""
+    env = c.get("/projects/%s" % p["id"]).data.get("default_environment_id") or _owner(
+        "SELECT id FROM environments WHERE project_id = '%s' AND is_default" % p["id"])[0]
+    rows = psql("SELECT template_deploy_record('%s', '%s', 'hand', '%s'::jsonb, NULL, '%s'::jsonb)"
+                % (p["id"], env, json.dumps(metadata or {"name": "hand"}), json.dumps(resources)),
+                tenant=c.tid)
+    return rows[-1]
+
+
+def _jobs(where):
+    return _owner("SELECT kind || ' ' || status FROM jobs WHERE %s ORDER BY created_at, id" % where)
+
+
+def _claim_for(agent, key, value):
+    """Claims jobs until the one whose payload[key] is value; others are put
+    back by failing nothing: they are completed as succeeded only when they
+    are no-ops for this test (noop kinds)."""
+    for _ in range(20):
+        job = agent.claim()
+        assert job is not None, "no job for %s" % value
+        if job["payload"].get(key) == value:
+            return job
+        raise AssertionError("unexpected job %r" % job)
+    raise AssertionError("no job for %s" % value)
+
+
+def _complete(agent, job, status, result=None, error=None):
+    body = {"status": status, "result": result or {}}
+    if error is not None:
+        body["error"] = error
+    r = agent.call("POST", "/jobs/%s/complete" % job["id"], body)
+    assert r.status == 200, r
+
+
+def _deploy_state(c, tid):
+    r = c.get("/template-deploys/" + tid)
+    assert r.status == 200, r
+    return r.data
+
+
+def _three(c, p):
+    """A volume, a database, an app that waits for the database (env
+    reference and depends_on) and mounts the volume, and a free app."""
+    vol = c.post("/volumes", {"project_id": p["id"], "name": "data"}).data
+    db = c.post("/databases", {"project_id": p["id"], "name": "main", "type": "postgres"}).data
+    web = _app(c, p, "web", env={"DB_HOST": "${db.main.host}"}, depends_on=[db["id"]],
+               volumes=[{"name": "data", "mount_path": "/data"}], exposed_port=8080)
+    worker = _app(c, p, "worker", app_type="worker")
+    tid = _record(c, p, [
+        {"kind": "volume", "id": vol["id"], "name": "data"},
+        {"kind": "database", "id": db["id"], "name": "main"},
+        {"kind": "application", "id": web["id"], "name": "web", "waits_for": [db["id"]]},
+        {"kind": "application", "id": worker["id"], "name": "worker"}])
+    return vol, db, web, worker, tid
+
+
+def test_a_deployment_waits_for_its_database_and_success_follows_every_resource():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    ag = Agent(c.tenant, srv["agent_token"])
+    assert _deploy_state(c, tid)["status"] == "deploying"
+    # web waits: its deployment is queued with no job; worker starts at once.
+    dw = c.post("/applications/%s/deploy" % web["id"], {})
+    assert dw.status == 201 and dw.data["status"] == "queued", dw
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == []
+    dk = c.post("/applications/%s/deploy" % worker["id"], {})
+    assert dk.status == 201 and dk.data["status"] == "deploying", dk
+    # The agent: db.provision first (oldest), then worker's deploy.
+    job = _claim_for(ag, "database_id", db["id"])
+    assert job["kind"] == "db.provision"
+    _complete(ag, job, "succeeded", {"status": "running", "container_id": "ab" * 32})
+    # The database runs: web's deployment starts (its job exists now).
+    got = c.get("/deployments/" + dw.data["id"]).data
+    assert got["status"] == "deploying", got
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == ["app.deploy queued"]
+    assert _deploy_state(c, tid)["status"] == "deploying"
+    for app in (worker, web):
+        job = _claim_for(ag, "app_id", app["id"])
+        _complete(ag, job, "succeeded", {"image_id": "sha256:" + "a" * 64})
+    st = _deploy_state(c, tid)
+    assert st["status"] == "succeeded" and st["finished_at"], st
+    assert [(x["kind"], x["name"], x["status"]) for x in st["resources"]] == [
+        ("volume", "data", "pending"), ("database", "main", "running"),
+        ("application", "web", "running"), ("application", "worker", "running")], st
+    # Later failures do not touch a finished deploy.
+    c.post("/applications/%s/deploy" % web["id"], {"image_url": "registry.test/web:2"})
+    job = _claim_for(ag, "app_id", web["id"])
+    _complete(ag, job, "failed", error="pull failed")
+    assert c.get("/applications/" + web["id"]).status == 200
+    assert _deploy_state(c, tid)["status"] == "succeeded"
+
+
+def test_a_failed_deployment_removes_every_resource_of_the_deploy():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    other = c.post("/volumes", {"project_id": p["id"], "name": "mine"}).data  # not the deploy's
+    ag = Agent(c.tenant, srv["agent_token"])
+    c.post("/applications/%s/deploy" % web["id"], {})
+    c.post("/applications/%s/deploy" % worker["id"], {})
+    job = _claim_for(ag, "database_id", db["id"])
+    _complete(ag, job, "succeeded", {"status": "running", "container_id": "ab" * 32})
+    job = _claim_for(ag, "app_id", worker["id"])
+    _complete(ag, job, "failed", error="manifest unknown: no such image")
+    st = _deploy_state(c, tid)
+    assert st["status"] == "failed" and "worker" in st["error"] and "no such image" in st["error"], st
+    assert {x["status"] for x in st["resources"]} == {"removed"}, st
+    # No row is left but what was there before the deploy.
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert c.get("/databases?projectId=" + p["id"]).data == []
+    assert [v["name"] for v in c.get("/volumes?projectId=" + p["id"]).data] == [other["name"]]
+    # web's running deploy was cancelled; the removals are queued, the
+    # applications' before the volumes' (their containers hold them).
+    kinds = _owner("SELECT kind FROM jobs WHERE server_id = '%s' AND status = 'queued'"
+                   " ORDER BY created_at, id" % srv["id"])
+    assert sorted(kinds) == sorted(["app.remove", "app.remove", "db.remove", "volume.remove",
+                                    "volume.remove"]), kinds
+    assert max(i for i, k in enumerate(kinds) if k == "app.remove") < \
+        min(i for i, k in enumerate(kinds) if k == "volume.remove"), kinds
+    assert _jobs("kind = 'app.deploy' AND payload->>'app_id' = '%s'" % web["id"]) == \
+        ["app.deploy cancelled"]
+
+
+def test_a_failed_database_rolls_back_before_any_deployment_started():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    ag = Agent(c.tenant, srv["agent_token"])
+    c.post("/applications/%s/deploy" % web["id"], {})
+    job = _claim_for(ag, "database_id", db["id"])
+    _complete(ag, job, "failed", error="initdb: could not create directory")
+    st = _deploy_state(c, tid)
+    assert st["status"] == "failed" and "database main failed" in st["error"], st
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert c.get("/databases?projectId=" + p["id"]).data == []
+    assert c.get("/volumes?projectId=" + p["id"]).data == []
+    # web never got a job.
+    assert _jobs("kind = 'app.deploy' AND payload->>'app_id' = '%s'" % web["id"]) == []
+
+
+def test_template_deploys_are_the_tenants_own_and_need_read():
+    c, srv, p = _world()
+    _, _, _, _, tid = _three(c, p)
+    o, _ = registered("td-other")
+    assert_error(o.get("/template-deploys/" + tid), 404, "NOT_FOUND")
+    assert_error(c.get("/template-deploys/" + str(uuid.uuid4())), 404, "NOT_FOUND")
+    assert_error(c.get("/template-deploys/nope"), 404, "NOT_FOUND")
