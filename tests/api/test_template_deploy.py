@@ -178,3 +178,72 @@ def test_template_deploys_are_the_tenants_own_and_need_read():
     assert_error(o.get("/template-deploys/" + tid), 404, "NOT_FOUND")
     assert_error(c.get("/template-deploys/" + str(uuid.uuid4())), 404, "NOT_FOUND")
     assert_error(c.get("/template-deploys/nope"), 404, "NOT_FOUND")
+
+
+def _export(c, p, **kw):
+    r = c.get("/projects/%s/export" % p["id"], **kw)
+    assert r.status == 200, r
+    return r
+
+
+def test_export_writes_the_project_as_a_template_with_secrets_as_generated_variables():
+    import yaml
+    c, srv, p = _world()
+    c.post("/volumes", {"project_id": p["id"], "name": "data", "size_limit": 1 << 30})
+    db = c.post("/databases", {"project_id": p["id"], "name": "main", "type": "postgres"}).data
+    web = _app(c, p, "web", exposed_port=8080, cpu_limit=0.5, memory_limit=512 << 20,
+               healthcheck_path="/healthz", depends_on=[db["id"]],
+               volumes=[{"name": "data", "mount_path": "/data"}],
+               env={"DB_URL": "postgres://${db.main.user}@${db.main.host}:${db.main.port}/${db.main.name}",
+                    "PLAIN": "hello", "LITERAL": "$${not-a-ref}"})
+    worker = _app(c, p, "worker", app_type="worker", cpu_limit=1, memory_limit=1 << 30)
+    secret = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tAB"
+    for a, key, value in ((web, "APP_KEY", secret), (worker, "APP_KEY", secret),
+                          (worker, "TOKEN", "tok-with-dash")):
+        r = c.post("/env-vars", {"project_id": p["id"], "scope": "application", "scope_id": a["id"],
+                                 "key": key, "value": value, "is_secret": True})
+        assert r.status == 201, r
+    # A project-scope variable is part of what each application sees.
+    c.post("/env-vars", {"project_id": p["id"], "key": "REGION", "value": "eu"})
+    r = _export(c, p)
+    assert secret not in r.raw.decode() and "tok-with-dash" not in r.raw.decode()
+    doc = yaml.safe_load(r.data["yaml"])
+    assert list(doc) == ["version", "metadata", "variables", "databases", "volumes", "applications"], doc
+    assert doc["version"] == "1.0" and doc["metadata"]["name"] == p["name"], doc
+    assert doc["variables"] == {
+        "APP_KEY": {"type": "secret", "generate": True, "length": 32,
+                    "description": "generated secret (APP_KEY)"},
+        "TOKEN": {"type": "secret", "generate": True, "length": 32,
+                  "description": "generated secret (TOKEN)"}}, doc
+    assert doc["databases"] == {"main": {"type": "postgres"}}, doc
+    assert doc["volumes"] == {"data": {"size_limit": 1 << 30}}, doc
+    assert doc["applications"]["web"] == {
+        "app_type": "web", "source_type": "docker_image", "image_url": "registry.test/web:1",
+        "exposed_ports": [8080], "replicas": 1, "cpu_limit": "0.5", "memory_limit": "512M",
+        "healthcheck_path": "/healthz", "depends_on": ["main"],
+        "volumes": [{"name": "data", "mount_path": "/data"}],
+        "env": {"APP_KEY": "${APP_KEY}",
+                "DB_URL": "postgres://${main.user}@${main.host}:${main.port}/${main.database}",
+                "LITERAL": "$${not-a-ref}", "PLAIN": "hello", "REGION": "eu"}}, doc
+    assert doc["applications"]["worker"] == {
+        "app_type": "worker", "source_type": "docker_image", "image_url": "registry.test/worker:1",
+        "replicas": 1, "cpu_limit": "1.0", "memory_limit": "1G",
+        "env": {"APP_KEY": "${APP_KEY}", "REGION": "eu", "TOKEN": "${TOKEN}"}}, doc
+    # The same document as YAML itself, with Accept: text/yaml.
+    y = _export(c, p, headers={"Accept": "text/yaml"})
+    assert y.headers["content-type"].startswith("text/yaml") and y.raw.decode() == r.data["yaml"], y
+    # Audited: the document holds env values.
+    assert _owner("SELECT count(*) FROM audit_log WHERE action = 'project.export'"
+                  " AND resource_id = '%s'" % p["id"]) == ["2"]
+
+
+def test_export_needs_write_and_names_only_the_projects_own_environment():
+    c, srv, p = _world()
+    o, _ = registered("td-x")
+    assert_error(o.get("/projects/%s/export" % p["id"]), 404, "NOT_FOUND")
+    assert_error(c.get("/projects/%s/export?environmentId=%s" % (p["id"], uuid.uuid4())), 400,
+                 "BAD_REQUEST", "environment_id")
+    r = _export(c, p)
+    import yaml
+    assert yaml.safe_load(r.data["yaml"]) == {"version": "1.0", "metadata": {
+        "name": p["name"], "display_name": p["name"]}}, r.data["yaml"]
