@@ -27,25 +27,7 @@
 #include "../core/json.h"
 #include "../core/perm.h"
 #include "../core/resolve.h"
-#if __has_include("../core/template.h")
 #include "../core/template.h"
-#else
-struct template_ctx { bool (*exists)(const char *kind, const char *name, void *arg); void *arg; };
-/* Until the template parser is merged: nothing is a template. */
-static cJSON *
-template_check(const char *yaml, size_t len, const struct template_ctx *ctx, cJSON **errors)
-{
-	(void)yaml; (void)len; (void)ctx;
-	*errors = cJSON_CreateArray();
-	return NULL;
-}
-static enum err
-templates_source(struct req *r, const char *ref, const char **yaml, size_t *len)
-{
-	(void)ref; (void)yaml; (void)len;
-	return req_fail(r, ERR_NOT_FOUND, "template not found");
-}
-#endif
 #include "../core/txn.h"
 #include "../core/util.h"
 #include "../core/yaml.h"
@@ -108,6 +90,20 @@ DB_STMT st_ex_meta = {"tpldeploy_export_meta",
 #define TD_SECRET_MAX 4096
 
 /* ------------------------------------------------------------ deploy */
+
+/*
+ * The YAML of template ref (a built-in's slug or a stored template's id)
+ * in *yaml (len bytes); ERR_NOT_FOUND recorded when there is none.
+ * The template store (templates.c) answers it once merged.
+ */
+static enum err
+templates_source(struct req *r, const char *ref, const char **yaml, size_t *len)
+{
+	(void)ref;
+	*yaml = NULL;
+	*len = 0;
+	return req_fail(r, ERR_NOT_FOUND, "template not found");
+}
 
 /* The string member key of o, "" when there is none. */
 static const char *
@@ -286,44 +282,6 @@ td_substitute(const struct td *t, const char *value, bool *secret)
 	return buf_ok(&b) ? b.data : NULL;
 }
 
-/* A decimal number (a CPU count "1.0", a column's text); -1 when s is none. */
-static double
-td_number(const char *s)
-{
-	char  *end;
-	double n = strtod(s, &end);
-
-	return end != s && *end == '\0' ? n : -1;
-}
-
-/* Bytes of a size as templates write it ("512M", "1G", "1073741824");
- * -1 when it is none. */
-static int64_t
-td_bytes(const cJSON *v)
-{
-	const char *s;
-	char       *end;
-	double      n;
-
-	if (cJSON_IsNumber(v))
-		return (int64_t)v->valuedouble;
-	if ((s = cJSON_GetStringValue(v)) == NULL)
-		return -1;
-	n = strtod(s, &end);
-	if (end == s || n < 0)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': n *= 1024.0; end++; break;
-	case 'm': case 'M': n *= 1024.0 * 1024; end++; break;
-	case 'g': case 'G': n *= 1024.0 * 1024 * 1024; end++; break;
-	case 't': case 'T': n *= 1024.0 * 1024 * 1024 * 1024; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'b' || *end == 'B')
-		end++;
-	return *end == '\0' ? (int64_t)n : -1;
-}
-
 /* The id of what this deploy created as name (NULL: not one of its own). */
 static const char *
 td_id(const struct td *t, const char *name)
@@ -371,10 +329,11 @@ td_volume(struct td *t, const cJSON *res, const char *name)
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(res, "spec");
 	cJSON       *body = cJSON_CreateObject();
 	const char  *id, *text;
-	int64_t      size = td_bytes(cJSON_GetObjectItemCaseSensitive(spec, "size_limit"));
+	int64_t      size = 0;
 
 	cJSON_AddStringToObject(body, "name", name);
-	if (size > 0)
+	if (template_bytes(cJSON_GetObjectItemCaseSensitive(spec, "size_limit"), &size) == 0 &&
+	    size > 0)
 		cJSON_AddNumberToObject(body, "size_limit", (double)size);
 	td_place(t, body, false);
 	text = td_text(t->r, body);
@@ -478,7 +437,8 @@ td_application(struct td *t, const cJSON *res, const char *name)
 	cJSON       *secrets = cJSON_CreateArray(), *waits = cJSON_CreateArray(), *deps, *vols;
 	struct env_scope scope = {t->project, "application", NULL};
 	const char  *id, *hook;
-	int64_t      mem = td_bytes(cJSON_GetObjectItemCaseSensitive(spec, "memory_limit"));
+	int64_t      mem = 0;
+	double       ncpu = 0;
 	enum err     e = ERR_INTERNAL;
 
 	arena_defer(t->r->a, (arena_cleanup_fn)wipe_delete, env);
@@ -486,11 +446,10 @@ td_application(struct td *t, const cJSON *res, const char *name)
 	arena_defer(t->r->a, (arena_cleanup_fn)cJSON_Delete, body);
 	cJSON_AddStringToObject(body, "name", name);
 	td_copy(body, spec, app_keys);
-	if (cJSON_IsNumber(cpu))
-		cJSON_AddNumberToObject(body, "cpu_limit", cpu->valuedouble);
-	else if (cJSON_IsString(cpu))
-		cJSON_AddNumberToObject(body, "cpu_limit", td_number(cpu->valuestring));
-	if (mem > 0)
+	if (cpu != NULL && !cJSON_IsNull(cpu) && template_cpu(cpu, &ncpu) == 0)
+		cJSON_AddNumberToObject(body, "cpu_limit", ncpu);
+	if (template_bytes(cJSON_GetObjectItemCaseSensitive(spec, "memory_limit"), &mem) == 0 &&
+	    mem > 0)
 		cJSON_AddNumberToObject(body, "memory_limit", (double)mem);
 	vols = cJSON_AddArrayToObject(body, "volumes");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(spec, "volumes")) {
@@ -721,6 +680,15 @@ ex_refs(struct req *r, const char *value)
 	return buf_ok(&b) ? b.data : NULL;
 }
 
+/* An integer column's text as a number (0 when it is none). */
+static double
+ex_int(const char *s)
+{
+	int64_t n;
+
+	return util_parse_i64(s, INT64_MIN, INT64_MAX, &n) == 0 ? (double)n : 0;
+}
+
 /* "1G", "512M", "64K" when exact, else the bytes. */
 static cJSON *
 ex_bytes(struct req *r, const char *s)
@@ -740,7 +708,13 @@ ex_bytes(struct req *r, const char *s)
 static cJSON *
 ex_cpu(struct req *r, const char *s)
 {
-	char *f = arena_printf(r->a, "%g", td_number(s));
+	cJSON *v = cJSON_CreateString(s);
+	double n = 0;
+	char  *f;
+
+	(void)template_cpu(v, &n);
+	cJSON_Delete(v);
+	f = arena_printf(r->a, "%g", n);
 
 	return cJSON_CreateString(strchr(f, '.') ? f : arena_printf(r->a, "%s.0", f));
 }
@@ -813,9 +787,9 @@ ex_apps(struct req *r, const char *project, const char *environment, cJSON *vars
 		if (!db_isnull(res, i, "exposed_port")) {
 			cJSON *p = cJSON_AddArrayToObject(a, "exposed_ports");
 
-			cJSON_AddItemToArray(p, cJSON_CreateNumber(td_number(db_get(res, i, "exposed_port"))));
+			cJSON_AddItemToArray(p, cJSON_CreateNumber(ex_int(db_get(res, i, "exposed_port"))));
 		}
-		cJSON_AddNumberToObject(a, "replicas", td_number(db_get(res, i, "replicas")));
+		cJSON_AddNumberToObject(a, "replicas", ex_int(db_get(res, i, "replicas")));
 		if (!db_isnull(res, i, "cpu_limit"))
 			cJSON_AddItemToObject(a, "cpu_limit", ex_cpu(r, db_get(res, i, "cpu_limit")));
 		if (!db_isnull(res, i, "memory_limit"))
@@ -905,7 +879,7 @@ ex_document(struct req *r, const char *project, const char *environment, cJSON *
 		cJSON *v = cJSON_AddObjectToObject(vols, db_get(res, i, "name"));
 
 		if (!db_isnull(res, i, "size_limit"))
-			cJSON_AddNumberToObject(v, "size_limit", td_number(db_get(res, i, "size_limit")));
+			cJSON_AddNumberToObject(v, "size_limit", ex_int(db_get(res, i, "size_limit")));
 	}
 	apps = cJSON_AddObjectToObject(doc, "applications");
 	if ((e = ex_apps(r, project, environment, vars, apps)) != ERR_OK)
