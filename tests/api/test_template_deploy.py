@@ -247,3 +247,145 @@ def test_export_needs_write_and_names_only_the_projects_own_environment():
     import yaml
     assert yaml.safe_load(r.data["yaml"]) == {"version": "1.0", "metadata": {
         "name": p["name"], "display_name": p["name"]}}, r.data["yaml"]
+
+
+TEMPLATE = """version: "1.0"
+metadata:
+  name: shop
+  display_name: Shop
+  description: A shop with its database.
+  tags: [demo]
+variables:
+  APP_SECRET:
+    type: secret
+    generate: true
+    length: 40
+    description: Signing key
+  GREETING:
+    type: string
+    default: hello
+  ADMIN_EMAIL:
+    type: string
+    description: Who runs it
+databases:
+  shop-db:
+    type: postgres
+volumes:
+  uploads:
+    size_limit: 1073741824
+applications:
+  web:
+    app_type: web
+    source_type: docker_image
+    image_url: registry.test/shop:1
+    exposed_ports: [8080]
+    replicas: 1
+    cpu_limit: "0.5"
+    memory_limit: 512M
+    healthcheck_path: /health
+    depends_on: [shop-db]
+    volumes:
+      - name: uploads
+        mount_path: /uploads
+    env:
+      DATABASE_URL: postgres://${shop-db.USER}:${shop-db.PASSWORD}@${shop-db.HOST}:${shop-db.PORT}/${shop-db.DATABASE}
+      APP_SECRET: ${APP_SECRET}
+      GREETING: ${GREETING} world
+      ADMIN: ${ADMIN_EMAIL}
+  worker:
+    app_type: worker
+    source_type: docker_image
+    image_url: registry.test/shop-worker:1
+    env:
+      APP_SECRET: ${APP_SECRET}
+"""
+
+
+def _store(c, text):
+    r = c.post("/templates", {"yaml": text})
+    assert r.status == 201, r
+    return r.data["id"]
+
+
+def _env_rows(c, p, app_id):
+    return {v["key"]: v["is_secret"] for v in
+            c.get("/env-vars?projectId=%s&scope=application&scopeId=%s" % (p["id"], app_id)).data}
+
+
+def test_deploy_creates_every_resource_in_one_transaction_and_holds_the_web_deployment():
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "ops@example.com"}})
+    assert r.status == 201, r
+    td, objs = r.data["template_deploy"], r.data["resources"]
+    assert td["status"] == "deploying" and td["template_ref"] == ref and td["template_name"] == "shop", td
+    assert [(o["kind"], o["name"]) for o in objs] == [
+        ("volume", "uploads"), ("database", "shop-db"), ("application", "web"),
+        ("application", "worker")], objs
+    vol, db, web, worker = objs
+    assert vol["size_limit"] == 1 << 30 and db["type"] == "postgres", objs
+    assert (web["exposed_port"], web["cpu_limit"], web["memory_limit"], web["healthcheck_path"],
+            web["depends_on"]) == (8080, 0.5, 512 << 20, "/health", [db["id"]]), web
+    assert [m["name"] for m in web["volumes"]] == ["uploads"], web
+    # The env store: application scope, the secret write-only.
+    assert _env_rows(c, p, web["id"]) == {"DATABASE_URL": False, "APP_SECRET": True,
+                                          "GREETING": False, "ADMIN": False}
+    assert _env_rows(c, p, worker["id"]) == {"APP_SECRET": True}
+    vals = c.get("/env-vars/values?projectId=%s&scope=application&scopeId=%s"
+                 % (p["id"], web["id"])).data
+    assert vals["GREETING"] == "hello world" and vals["ADMIN"] == "ops@example.com", vals
+    assert vals["DATABASE_URL"] == "postgres://${db.shop-db.user}:${db.shop-db.password}@" \
+        "${db.shop-db.host}:${db.shop-db.port}/${db.shop-db.name}", vals
+    # The same generated secret in both applications, 40 characters of [A-Za-z0-9].
+    secrets = psql("SELECT count(DISTINCT value_length) || ' ' || min(value_length) FROM env_vars"
+                   " WHERE key = 'APP_SECRET' AND project_id = '%s'" % p["id"], tenant=c.tid)
+    assert secrets[-1] == "1 40", secrets
+    # web waits for shop-db: queued, no job; worker starts at once.
+    deps = {d["application_id"]: d for d in c.get("/deployments?projectId=" + p["id"]).data}
+    assert deps[web["id"]]["status"] == "queued" and deps[web["id"]]["trigger"] == "template", deps
+    assert deps[worker["id"]]["status"] == "deploying", deps
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == []
+    assert _deploy_state(c, td["id"])["status"] == "deploying"
+
+
+def test_bad_variables_buckets_and_clashes_are_400_and_create_nothing():
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"], "variables": {"NOPE": "x"}})
+    assert_error(r, 400, "BAD_REQUEST", "variables.ADMIN_EMAIL")
+    assert "variables.NOPE" in [d["field"] for d in r.error["details"]], r
+    bucket = _store(c, "version: \"1.0\"\nmetadata:\n  name: b\nbuckets:\n  data:\n"
+                       "    bucket_name: data\n    public: false\n")
+    assert_error(c.post("/templates/%s/deploy" % bucket, {"project_id": p["id"]}), 400,
+                 "BAD_REQUEST", "buckets.data")
+    c.post("/databases", {"project_id": p["id"], "name": "shop-db", "type": "postgres"})
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "a@b.c"}})
+    assert r.status == 400 and any(d.get("line") for d in r.error["details"]), r
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert [d["name"] for d in c.get("/databases?projectId=" + p["id"]).data] == ["shop-db"]
+    assert c.get("/volumes?projectId=" + p["id"]).data != [] and \
+        [v["name"] for v in c.get("/volumes?projectId=" + p["id"]).data] == ["db-shop-db"]
+    assert _owner("SELECT count(*) FROM template_deploys WHERE project_id = '%s'" % p["id"]) == ["0"]
+    assert_error(c.post("/templates/nope-nope/deploy", {"project_id": p["id"]}), 404, "NOT_FOUND")
+
+
+def test_export_deploy_export_round_trips():
+    import yaml
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "ops@example.com"}})
+    assert r.status == 201, r
+    first = _export(c, p).data["yaml"]
+    doc = yaml.safe_load(first)
+    assert doc["metadata"]["name"] == "shop" and doc["variables"]["APP_SECRET"]["length"] == 40, doc
+    assert doc["applications"]["web"]["env"]["DATABASE_URL"] == \
+        "postgres://${shop-db.user}:${shop-db.password}@${shop-db.host}:${shop-db.port}/${shop-db.database}"
+    assert doc["applications"]["worker"]["env"] == {"APP_SECRET": "${APP_SECRET}"}, doc
+    q = new_project(c)
+    r = c.post("/templates/%s/deploy" % _store(c, first), {"project_id": q["id"]})
+    assert r.status == 201, r
+    second = _export(c, q).data["yaml"]
+    assert second == first, (first, second)
