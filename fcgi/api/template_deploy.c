@@ -424,7 +424,8 @@ td_env_waits(struct td *t, const cJSON *env, cJSON *waits)
 	return ERR_OK;
 }
 
-static const char *const app_keys[] = {"app_type", "source_type", "image_url", "repository_url",
+static const char *const app_keys[] = {"app_type", "source_type", "image_url", "compose",
+	"repository_url",
 	"branch", "dockerfile_path", "build_context", "exposed_port", "replicas",
 	"healthcheck_path", "healthcheck_timeout_seconds", "restart_policy", "start_command", NULL};
 
@@ -764,18 +765,24 @@ ex_secret(struct req *r, cJSON *vars, cJSON *seen, const char *key, const char *
 static enum err
 ex_apps(struct req *r, const char *project, const char *environment, cJSON *vars, cJSON *apps)
 {
-	PGresult *res;
-	cJSON    *seen = cJSON_CreateObject();
-	enum err  e;
+	struct env_app_map *maps;
+	size_t              nmaps;
+	PGresult           *res;
+	cJSON              *seen = cJSON_CreateObject();
+	enum err            e;
 
+	(void)project;
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, seen);
-	if ((e = db_run(r, &st_ex_apps, &res, environment)) != ERR_OK)
+	/* Every application's merged map in one statement (those with none
+	 * are not in it). */
+	if ((e = db_run(r, &st_ex_apps, &res, environment)) != ERR_OK ||
+	    (e = env_vars_merged_apps(r, environment, &maps, &nmaps)) != ERR_OK)
 		return e;
 	for (int i = 0; i < PQntuples(res); i++) {
 		cJSON          *a = cJSON_AddObjectToObject(apps, db_get(res, i, "name")), *env, *row;
 		const char     *src = db_get(res, i, "source_type");
-		struct env_var *ev;
-		size_t          n;
+		struct env_var *ev = NULL;
+		size_t          n = 0;
 
 		cJSON_AddStringToObject(a, "app_type", db_get(res, i, "app_type"));
 		cJSON_AddStringToObject(a, "source_type", src);
@@ -806,9 +813,11 @@ ex_apps(struct req *r, const char *project, const char *environment, cJSON *vars
 		cJSON_Delete(row);
 		/* What the application sees: its merged map (project < environment
 		 * < application), secrets as generated variables. */
-		if ((e = env_vars_merged(r, project, environment, db_get(res, i, "id"), &ev, &n)) !=
-		    ERR_OK)
-			return e;
+		for (size_t m = 0; m < nmaps; m++)
+			if (strcmp(maps[m].app_id, db_get(res, i, "id")) == 0) {
+				ev = maps[m].vars;
+				n = maps[m].n;
+			}
 		if (n == 0)
 			continue;
 		env = cJSON_AddObjectToObject(a, "env");
