@@ -583,11 +583,11 @@ deploy(struct req *r)
 {
 	struct field_val v[sizeof(deploy_fields) / sizeof(*deploy_fields)];
 	struct td        t = {.r = r};
-	const char      *ref = http_param(r, "ref"), *yaml;
+	const char      *ref = http_param(r, "ref"), *yaml = NULL;
 	struct template_ctx ctx = {td_exists, &t};
 	cJSON           *plan, *errors = NULL, *details;
 	PGresult        *res;
-	size_t           len;
+	size_t           len = 0;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, deploy_fields, v)) != ERR_OK ||
