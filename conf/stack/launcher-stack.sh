@@ -812,6 +812,7 @@ icons_dir = "$STATE/static/icons"
 icons_url = /icons
 ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
+templates_dir = "$REPO/conf/templates"
 # PostgreSQL point-in-time recovery: archive_timeout of pitr databases.
 pitr_archive_timeout_seconds = ${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-60}
 # Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS

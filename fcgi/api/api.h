@@ -45,6 +45,7 @@ extern const struct route api_notification_routes[];
 extern const struct route api_monitoring_routes[];
 extern const struct route api_search_routes[];
 extern const struct route api_error_tracking_routes[];
+extern const struct route api_template_routes[];
 extern const struct route api_template_deploy_routes[];
 
 /*
@@ -167,5 +168,20 @@ const char *databases_password_copy(struct req *r, const char *from_id, const ch
     const char *to_id);
 /* The project_of of /databases/:id routes. */
 const char *databases_project_of(struct req *r);
+
+/*
+ * Templates (templates.c) for the deploy: the YAML text of template ref (a
+ * built-in's slug, or the tenant's template by UUID or slug; *yaml lives in
+ * the pool or the request arena), ERR_NOT_FOUND recorded when none;
+ * templates_names fills ctx (core/template.h) with the names that the
+ * project's environment (NULL: its default; 400 naming environment_id when
+ * not the project's) already has; templates_invalid records the 400 of a
+ * template_check's errors (consumed) as error.details.
+ */
+struct template_ctx;
+enum err templates_source(struct req *r, const char *ref, const char **yaml, size_t *len);
+enum err templates_names(struct req *r, const char *project, const char *environment,
+    struct template_ctx *ctx);
+enum err templates_invalid(struct req *r, cJSON *errors);
 
 #endif

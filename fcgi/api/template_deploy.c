@@ -36,15 +36,6 @@
 
 DB_STMT st_environment = {"tpldeploy_environment",
     "SELECT project_environment($1::uuid, $2::uuid) AS id"};
-/* Whether kind $1 named $2 exists in project $3 (environment $4). */
-DB_STMT st_exists = {"tpldeploy_exists",
-    "SELECT CASE $1"
-    " WHEN 'volume' THEN EXISTS (SELECT 1 FROM volumes WHERE project_id = $3::uuid AND name = $2)"
-    " WHEN 'database' THEN EXISTS (SELECT 1 FROM databases WHERE project_id = $3::uuid"
-    "  AND environment_id = $4::uuid AND name = $2)"
-    " WHEN 'application' THEN EXISTS (SELECT 1 FROM applications WHERE project_id = $3::uuid"
-    "  AND environment_id = $4::uuid AND name = $2)"
-    " ELSE false END AS taken"};
 DB_STMT st_record = {"tpldeploy_record",
     "SELECT template_deploy_record($1::uuid, $2::uuid, $3, $4::jsonb, $5::uuid, $6::jsonb) AS id"};
 #define TD_COLS "t.id, t.project_id, t.environment_id, t.template_ref, t.template_name," \
@@ -91,20 +82,6 @@ DB_STMT st_ex_meta = {"tpldeploy_export_meta",
 
 /* ------------------------------------------------------------ deploy */
 
-/*
- * The YAML of template ref (a built-in's slug or a stored template's id)
- * in *yaml (len bytes); ERR_NOT_FOUND recorded when there is none.
- * The template store (templates.c) answers it once merged.
- */
-static enum err
-templates_source(struct req *r, const char *ref, const char **yaml, size_t *len)
-{
-	(void)ref;
-	*yaml = NULL;
-	*len = 0;
-	return req_fail(r, ERR_NOT_FOUND, "template not found");
-}
-
 /* The string member key of o, "" when there is none. */
 static const char *
 str_of(const cJSON *o, const char *key)
@@ -141,18 +118,6 @@ struct td {
 	cJSON       *ids;	/* resource name -> id, of what this deploy created */
 	cJSON       *record;	/* [{kind, id, name, waits_for}] for template_deploy_record */
 };
-
-/* template_ctx.exists: a clash with what the project already has. */
-static bool
-td_exists(const char *kind, const char *name, void *arg)
-{
-	struct td *t = arg;
-	PGresult  *res;
-
-	if (db_run(t->r, &st_exists, &res, kind, name, t->project, t->environment) != ERR_OK)
-		return false;
-	return db_get(res, 0, "taken")[0] == 't';
-}
 
 /* A new secret of len characters of [A-Za-z0-9] (malloc'd). */
 static char *
@@ -584,7 +549,7 @@ deploy(struct req *r)
 	struct field_val v[sizeof(deploy_fields) / sizeof(*deploy_fields)];
 	struct td        t = {.r = r};
 	const char      *ref = http_param(r, "ref"), *yaml = NULL;
-	struct template_ctx ctx = {td_exists, &t};
+	struct template_ctx ctx;
 	cJSON           *plan, *errors = NULL, *details;
 	PGresult        *res;
 	size_t           len = 0;
@@ -599,15 +564,12 @@ deploy(struct req *r)
 	t.project = r->who.project_id;
 	t.environment = arena_strdup(r->a, db_get(res, 0, "id"));
 	t.server = v[D_SERVER].present ? v[D_SERVER].s : NULL;
-	if ((e = templates_source(r, ref, &yaml, &len)) != ERR_OK)
+	/* The whole template first, with the names the environment has. */
+	if ((e = templates_source(r, ref, &yaml, &len)) != ERR_OK ||
+	    (e = templates_names(r, t.project, t.environment, &ctx)) != ERR_OK)
 		return e;
-	if ((plan = template_check(yaml, len, &ctx, &errors)) == NULL) {
-		if (errors == NULL)
-			return ERR_INTERNAL;
-		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, errors);
-		return req_fail_details(r, "the template has errors; nothing was deployed",
-		    cJSON_Duplicate(errors, true));
-	}
+	if ((plan = template_check(yaml, len, &ctx, &errors)) == NULL)
+		return errors != NULL ? templates_invalid(r, errors) : ERR_INTERNAL;
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, plan);
 	t.values = cJSON_CreateObject();
 	t.secret = cJSON_CreateObject();

@@ -90,6 +90,7 @@ static const struct route *const sections[] = {
 	api_issue_routes,
 	api_search_routes,
 	api_error_tracking_routes,
+	api_template_routes,
 	api_template_deploy_routes,
 };
 
@@ -191,7 +192,7 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
  */
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
-    const struct dbimages *dbimages, int listen_fd, int ready_fd,
+    const struct dbimages *dbimages, const struct gallery *gallery, int listen_fd, int ready_fd,
     struct planestats *stats, int stats_slot, struct eventquota *quota)
 {
 	struct worker w;
@@ -216,6 +217,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.dbimages = dbimages;
+	w.gallery = gallery;
 	w.listen_fd = listen_fd;
 	w.stats = stats;
 	w.stats_slot = stats_slot;
@@ -277,6 +279,7 @@ struct master {
 	bool               ingest;	/* --ingest: the ingest pool (as_ingest) */
 	struct crypto_keys keys;	/* read at start and on every reload */
 	struct dbimages    dbimages;	/* cfg.database_images_file, likewise */
+	struct gallery     gallery;	/* cfg.templates_dir, likewise */
 	const char   *conf_path;
 	int           listen_fd;
 	int           gen;
@@ -380,7 +383,7 @@ spawn(struct master *m)
 	}
 	if (pid == 0) {
 		close(ready[0]);
-		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, m->listen_fd, ready[1],
+		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, &m->gallery, m->listen_fd, ready[1],
 		    m->stats, (int)(s - m->slots), m->quota));
 	}
 	close(ready[1]);
@@ -547,6 +550,7 @@ reload(struct master *m)
 	struct config      next;
 	struct crypto_keys keys;
 	struct dbimages    images;
+	struct gallery     gallery;
 	char               err[512];
 
 	if (config_load(&next, m->conf_path, err, sizeof(err)) != 0) {
@@ -558,14 +562,22 @@ reload(struct master *m)
 		log_error("reload refused, keeping the running config: %s", err);
 		return;
 	}
+	if (gallery_load(&gallery, next.templates_dir, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config: %s", err);
+		dbimages_free(&images);
+		return;
+	}
 	if (crypto_keys_load(&keys, next.master_key_file, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running config and keys: %s", err);
 		dbimages_free(&images);
+		gallery_free(&gallery);
 		return;
 	}
 	/* Workers of the old generation hold their own (forked) copy. */
 	dbimages_free(&m->dbimages);
 	m->dbimages = images;
+	gallery_free(&m->gallery);
+	m->gallery = gallery;
 	if (strcmp(next.fcgi_state_file, m->cfg.fcgi_state_file) != 0)
 		remove_state(m);
 	crypto_keys_wipe(&m->keys);
@@ -718,6 +730,10 @@ main(int argc, char **argv)
 	as_ingest(&m, &m.cfg);
 	apply_log_level(&m.cfg);
 	if (dbimages_load(&m.dbimages, m.cfg.database_images_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-fcgi: %s\n", err);
+		return 1;
+	}
+	if (gallery_load(&m.gallery, m.cfg.templates_dir, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launcher-fcgi: %s\n", err);
 		return 1;
 	}

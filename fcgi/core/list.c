@@ -109,6 +109,11 @@ respond(struct req *r, struct list_page *p, PGresult *res)
 	/* Lists are written straight to text: no JSON tree for 200 rows. */
 	buf_init(&b, r->a, 65536, (size_t)64 << 20);
 	buf_adds(&b, "{\"success\":true,\"data\":[");
+	if (p->head != NULL && *p->head != '\0') {
+		buf_adds(&b, p->head);
+		if (shown > 0)
+			buf_adds(&b, ",");
+	}
 	json_write_rows(&b, res, 0, shown);
 	buf_adds(&b, "],\"meta\":{\"next_cursor\":");
 	if (rows > p->limit) {

@@ -39,6 +39,10 @@ struct list_page {
 	const char *params[3 + LIST_MAX_FILTERS];
 	int         n;
 	int64_t     limit;
+	/* Objects (JSON text, comma-separated) shown before the rows, outside
+	 * limit and cursor: the fixed items a list merges into its first page
+	 * (the built-in templates).  NULL: none. */
+	const char *head;
 };
 
 /* Parses limit and cursor into p (params 1..3); responds 400 itself. */

@@ -14,12 +14,15 @@
 #include "db.h"
 #include "dbimages.h"
 #include "eventquota.h"
+#include "gallery.h"
 #include "planestats.h"
 
 struct worker {
 	const struct config *cfg;
 	/* database_images_file, read by the master (fail at start, not here) */
 	const struct dbimages *dbimages;
+	/* templates_dir: the built-in template gallery, read likewise */
+	const struct gallery  *gallery;
 	struct db            db;
 	struct arena         arena;
 	struct crypto_keys   keys;

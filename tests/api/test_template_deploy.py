@@ -384,6 +384,9 @@ def test_export_deploy_export_round_trips():
     assert doc["applications"]["web"]["env"]["DATABASE_URL"] == \
         "postgres://${shop-db.user}:${shop-db.password}@${shop-db.host}:${shop-db.port}/${shop-db.database}"
     assert doc["applications"]["worker"]["env"] == {"APP_SECRET": "${APP_SECRET}"}, doc
+    # A stored template's name is unique in the tenant: the export (named
+    # shop, as what it came from) replaces the first one.
+    assert c.delete("/templates/" + ref).status == 204
     q = new_project(c)
     r = c.post("/templates/%s/deploy" % _store(c, first), {"project_id": q["id"]})
     assert r.status == 201, r

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/gallery.h"
 #include "core/template.h"
 #include "core/util.h"
 #include "unit.h"
@@ -428,6 +431,60 @@ conversions(void)
 	}
 }
 
+static void
+gallery(void)
+{
+	struct gallery              g;
+	const struct gallery_entry *e;
+	char                        err[512] = "", dir[] = "/tmp/test_gallery_XXXXXX";
+	char                        path[256], names[512] = "";
+	size_t                      used = 0;
+	int                         cms = 0;
+	FILE                       *f;
+
+	CHECK(gallery_load(&g, "conf/templates", err, sizeof(err)) == 0, err);
+	CHECK(g.n == 8, "eight built-ins shipped");
+	for (size_t i = 0; i < g.n; i++) {
+		int k = snprintf(names + used, sizeof(names) - used, "%s%s", i ? " " : "", g.rows[i].slug);
+
+		if (k > 0 && (size_t)k < sizeof(names) - used)
+			used += (size_t)k;
+		cms += gallery_matches(&g.rows[i], "CMS", NULL);
+	}
+	CHECK(strcmp(names, "n8n wordpress redis ghost plausible gitea uptime-kuma minio") == 0,
+	    "registry.json's order");
+	CHECK(cms == 2, "?tag= in any case");
+	e = gallery_find(&g, "plausible");
+	CHECK(e && cJSON_IsTrue(cJSON_GetObjectItem(e->object, "builtin")) &&
+	    strcmp(cJSON_GetObjectItem(e->object, "id")->valuestring, "plausible") == 0 &&
+	    strcmp(cJSON_GetObjectItem(e->object, "category")->valuestring, "Analytics") == 0 &&
+	    strcmp(cJSON_GetObjectItem(e->object, "created_at")->valuestring,
+	    "2026-02-25T00:00:00Z") == 0, "built-in object");
+	CHECK(e && e->readme != NULL && e->len > 100 && strstr(e->yaml, "clickhouse"), "text kept");
+	CHECK(e && gallery_matches(e, NULL, "privacy-FRIENDLY") && !gallery_matches(e, "cms", NULL) &&
+	    !gallery_matches(e, NULL, "wordpress"), "?q=");
+	gallery_free(&g);
+	CHECK(gallery_load(&g, "", err, sizeof(err)) == 0 && g.n == 0, "no gallery");
+
+	/* a built-in that fails the checker stops the load with path:line */
+	CHECK(mkdtemp(dir) != NULL, "temp dir");
+	CHECK(util_snprintf(path, sizeof(path), "%s/cat", dir) > 0 && mkdir(path, 0700) == 0, "cat");
+	CHECK(util_snprintf(path, sizeof(path), "%s/cat/bad", dir) > 0 && mkdir(path, 0700) == 0,
+	    "slug");
+	CHECK(util_snprintf(path, sizeof(path), "%s/cat/bad/template.yaml", dir) > 0 &&
+	    (f = fopen(path, "w")) != NULL, "file");
+	if (f != NULL) {
+		fputs(HEAD "databases:\n  d: {type: oracle}\n", f);
+		fclose(f);
+	}
+	CHECK(gallery_load(&g, dir, err, sizeof(err)) == -1 && strstr(err, "bad/template.yaml:5: "
+	    "databases.d.type") != NULL, err);
+	unlink(path);
+	CHECK(util_snprintf(path, sizeof(path), "%s/cat/bad", dir) > 0 && rmdir(path) == 0, "rm");
+	CHECK(util_snprintf(path, sizeof(path), "%s/cat", dir) > 0 && rmdir(path) == 0, "rm");
+	CHECK(rmdir(dir) == 0, "rm");
+}
+
 int
 main(void)
 {
@@ -438,5 +495,6 @@ main(void)
 	cycles_and_order();
 	clashes();
 	conversions();
+	gallery();
 	return unit_done("template");
 }
