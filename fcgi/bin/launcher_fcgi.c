@@ -92,6 +92,7 @@ static const struct route *const sections[] = {
 	api_search_routes,
 	api_error_tracking_routes,
 	api_template_routes,
+	api_template_deploy_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
