@@ -56,6 +56,7 @@ extern const struct route api_mcp_routes[];
  */
 int mcp_print_tools(void);
 extern const struct route api_template_routes[];
+extern const struct route api_template_deploy_routes[];
 
 /*
  * A terminal session on the target ("application", "database", "server")
@@ -129,6 +130,23 @@ bool env_refs_kind(size_t i, const char **kind, const char **list);
 enum err databases_create_like(struct req *r, const char *project_id, const char *environment_id,
     const char *server_id, const char *type, const char *version, const char *name,
     const char **id);
+/*
+ * A new database like POST /databases from its create body (body: the
+ * create fields given, as JSON text) in project_id: the image line of type
+ * and version (NULL: the default; none: 400 naming <prefix>type or
+ * <prefix>version), its password sealed, db.provision queued; *id.  A name
+ * taken answers 409.
+ */
+enum err databases_create(struct req *r, const char *project_id, const char *body,
+    const char *type, const char *version, const char *name, const char *prefix,
+    const char **id);
+/* The database object of id (as GET answers it), or NULL (error recorded). */
+cJSON *databases_object(struct req *r, const char *id);
+/* A new volume like POST /volumes (volumes.c) from its create body (JSON
+ * text) in project_id: *id; a name taken answers 409. */
+enum err volumes_create(struct req *r, const char *project_id, const char *body, const char **id);
+/* The volume object of id (as GET answers it), or NULL (error recorded). */
+cJSON *volumes_object(struct req *r, const char *id);
 /* The database object of id, answered with status (its ETag set). */
 enum err databases_respond(struct req *r, const char *id, int status);
 

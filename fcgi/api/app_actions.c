@@ -222,7 +222,6 @@ static enum err
 deploy(struct req *r)
 {
 	struct field_val v[3];
-	const char      *env = NULL, *envv = NULL;
 	PGresult        *res;
 	enum err         e;
 
@@ -232,18 +231,29 @@ deploy(struct req *r)
 		return e;
 	if (r->json == NULL)
 		memset(v, 0, sizeof(v));
-	if ((e = apps_release_env(r, http_param(r, "id"), &env, &envv)) != ERR_OK)
+	if ((e = apps_deploy(r, http_param(r, "id"), r->who.key_id ? "api" : "manual", v[0].s,
+	    v[1].s, v[2].s, &res)) != ERR_OK)
 		return e;
-	e = db_run(r, &st_deploy, &res, http_param(r, "id"),
-	    r->who.key_id ? "api" : "manual", v[0].s, v[1].s, v[2].s, NULL, r->who.user_id, env, envv);
+	return respond_deploy(r, res);
+}
+
+enum err
+apps_deploy(struct req *r, const char *app, const char *trigger, const char *commit,
+    const char *branch, const char *image, PGresult **res)
+{
+	const char *env = NULL, *envv = NULL;
+	enum err    e;
+
+	if ((e = apps_release_env(r, app, &env, &envv)) != ERR_OK)
+		return e;
+	e = db_run(r, &st_deploy, res, app, trigger, commit, branch, image, NULL, r->who.user_id,
+	    env, envv);
 	if (e == ERR_RETRY)
 		return http_error(r, ERR_CONFLICT, "another deploy of this application is being "
 		    "recorded right now; retry");
 	if (e == ERR_CONFLICT)
 		return http_error(r, e, db_message(r, "conflict"));
-	if (e != ERR_OK)
-		return e;
-	return respond_deploy(r, res);
+	return e;
 }
 
 static const struct field rollback_fields[] = {

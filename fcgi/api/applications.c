@@ -446,51 +446,85 @@ new_webhook(struct req *r, const char *app_id, const char **secret)
 	return ERR_OK;
 }
 
-static enum err
-create(struct req *r)
+/* The value of a boolean field of body, as SQL text; NULL when not given. */
+static const char *
+body_bool(const cJSON *body, const char *name)
 {
-	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(body, name);
+
+	return cJSON_IsBool(b) ? (cJSON_IsTrue(b) ? "true" : "false") : NULL;
+}
+
+enum err
+apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env,
+    const char **id, const char **secret)
+{
+	struct env_scope env_scope = {NULL, "application", NULL};
+	const cJSON     *given = cJSON_GetObjectItemCaseSensitive(body, "repository_url");
+	const char      *repo = NULL, *repo_cred = NULL, *tags, *redirect, *source;
 	PGresult        *res;
-	const char      *id, *secret = NULL, *source;
-	struct env_scope env = {NULL, "application", NULL};
-	cJSON           *envmap;
-	const char      *repo = NULL, *repo_cred = NULL;
 	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK ||
-	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK)
+	*secret = NULL;
+	if (cJSON_IsString(given) && (e = repo_split(r, given->valuestring, &repo, &repo_cred)) !=
+	    ERR_OK)
 		return e;
-	source = v[C_SOURCE].s;
-	if ((e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
-		return e;
-	if (v[A_REPO].present && (e = repo_split(r, v[A_REPO].s, &repo, &repo_cred)) != ERR_OK)
-		return e;
-	/* The body goes as validated, without its env (written below to the
-	 * store) and with its credentials only sealed (repo may point into
-	 * the body: copied first). */
+	/* The body goes without its credentials (sealed apart; repo may point
+	 * into the body: copied first). */
 	repo = repo ? arena_strdup(r->a, repo) : NULL;
-	if ((envmap = cJSON_DetachItemFromObjectCaseSensitive(r->json, "env")) != NULL)
-		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, envmap);
-	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "repository_url");
-	e = db_run(r, &st_create, &res, r->who.project_id, json_text(r, r->json), repo, repo_cred);
+	cJSON_DeleteItemFromObjectCaseSensitive(body, "repository_url");
+	e = db_run(r, &st_create, &res, project_id, json_text(r, body), repo, repo_cred);
 	if (e == ERR_CONFLICT)
 		return http_error(r, ERR_CONFLICT,
 		    "name: an application with this name already exists in the project's environment");
 	if (e != ERR_OK)
 		return e;
-	id = arena_strdup(r->a, db_get(res, 0, "id"));
+	*id = arena_strdup(r->a, db_get(res, 0, "id"));
 	/* Its env: application-scope variables, in the same transaction. */
-	env.project_id = r->who.project_id;
-	env.scope_id = id;
-	if (v[C_ENV].present && cJSON_GetArraySize(v[C_ENV].node) > 0 &&
-	    (e = env_scope_write(r, &env, v[C_ENV].node, false, "env", NULL)) != ERR_OK)
+	env_scope.project_id = project_id;
+	env_scope.scope_id = *id;
+	if (env != NULL && cJSON_GetArraySize(env) > 0 &&
+	    (e = env_scope_write(r, &env_scope, env, false, "env", NULL)) != ERR_OK)
 		return e;
-	if ((v[A_TAGS].present || v[A_REDIRECT].present) &&
-	    (e = db_run(r, &st_flags, NULL, id, v[A_TAGS].present ? (v[A_TAGS].b ? "true" : "false") :
-	    NULL, v[A_REDIRECT].present ? (v[A_REDIRECT].b ? "true" : "false") : NULL)) != ERR_OK)
+	tags = body_bool(body, "deploy_on_tags");
+	redirect = body_bool(body, "https_redirect");
+	if ((tags != NULL || redirect != NULL) &&
+	    (e = db_run(r, &st_flags, NULL, *id, tags, redirect)) != ERR_OK)
 		return e;
-	if (strcmp(source, "git") == 0 && v[A_AUTODEPLOY].present && v[A_AUTODEPLOY].b &&
-	    (e = new_webhook(r, id, &secret)) != ERR_OK)
+	source = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "source_type"));
+	if (source != NULL && strcmp(source, "git") == 0 &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "autodeploy")) &&
+	    (e = new_webhook(r, *id, secret)) != ERR_OK)
+		return e;
+	return ERR_OK;
+}
+
+cJSON *
+apps_object(struct req *r, const char *id)
+{
+	PGresult *res;
+
+	return db_get_object(r, &st_get, &res, "application not found", id) == ERR_OK ?
+	    json_row(res, 0) : NULL;
+}
+
+static enum err
+create(struct req *r)
+{
+	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
+	const char      *id, *secret;
+	cJSON           *envmap;
+	enum err         e;
+
+	if ((e = http_read_json(r, true)) != ERR_OK ||
+	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK ||
+	    (e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
+		return e;
+	/* The body goes as validated, without its env (written to the store). */
+	if ((envmap = cJSON_DetachItemFromObjectCaseSensitive(r->json, "env")) != NULL)
+		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, envmap);
+	if ((e = apps_create(r, r->who.project_id, r->json, v[C_ENV].present ? envmap : NULL, &id,
+	    &secret)) != ERR_OK)
 		return e;
 	return apps_respond(r, id, 201, secret);
 }

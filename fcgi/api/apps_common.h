@@ -57,6 +57,26 @@ enum err    apps_action(struct req *r, const char *kind, const char *pending, co
  */
 enum err    apps_release_env(struct req *r, const char *app, const char **sealed,
     const char **version);
+/*
+ * A new deployment of app as POST /applications/:id/deploy makes it
+ * (apps_release_env, then api_deploy() with trigger and the optional
+ * commit, branch and image): *res its row {deployment_id, created}.
+ * Errors recorded for the router (400 per bad reference, 409).
+ */
+enum err    apps_deploy(struct req *r, const char *app, const char *trigger, const char *commit,
+    const char *branch, const char *image, struct pg_result **res);
+/*
+ * A new application like POST /applications from its create body (the
+ * field table's fields as validated, without env; repository_url is split
+ * from its credentials here) in project_id, env written to the
+ * application scope of the store (may be NULL): *id, and *secret the push
+ * webhook's secret for git + autodeploy (else NULL).  409 answered for a
+ * name taken; other errors recorded for the router.
+ */
+enum err    apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env,
+    const char **id, const char **secret);
+/* The application object of id (as GET answers it, without ETag), or NULL. */
+cJSON      *apps_object(struct req *r, const char *id);
 /* Answers with the deployment object. */
 enum err    apps_respond_deployment(struct req *r, const char *id, int status);
 

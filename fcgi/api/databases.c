@@ -397,26 +397,44 @@ static enum err
 create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
-	const char      *spec, *known, *body, *id;
+	const char      *body, *id;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS(r, create_fields, v)) != ERR_OK ||
 	    (e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
 		return e;
-	spec = databases_image_spec(r, v[C_TYPE].s, v[C_VERSION].present ? v[C_VERSION].s : NULL, &known);
-	if (spec == NULL && !v[C_VERSION].present)
-		return http_field_error(r, "invalid request body", "type", arena_printf(r->a,
-		    "the image table has no version of %s", v[C_TYPE].s));
-	if (spec == NULL)
-		return http_field_error(r, "invalid request body", "version", arena_printf(r->a,
-		    "no image for %s %s in the image table (known: %s)", v[C_TYPE].s,
-		    v[C_VERSION].s, *known ? known : "none"));
 	if ((body = JSON_GIVEN(r, create_fields)) == NULL)
 		return ERR_INTERNAL;
-	if ((e = create_row(r, r->who.project_id, body, spec, v[C_NAME].s, &id)) != ERR_OK)
+	if ((e = databases_create(r, r->who.project_id, body, v[C_TYPE].s,
+	    v[C_VERSION].present ? v[C_VERSION].s : NULL, v[C_NAME].s, "", &id)) != ERR_OK)
 		return e;
 	return respond(r, id, 201);
+}
+
+enum err
+databases_create(struct req *r, const char *project_id, const char *body, const char *type,
+    const char *version, const char *name, const char *prefix, const char **id)
+{
+	const char *known, *spec = databases_image_spec(r, type, version, &known);
+
+	if (spec == NULL && version == NULL)
+		return http_field_error(r, "invalid request body", arena_printf(r->a, "%stype",
+		    prefix), arena_printf(r->a, "the image table has no version of %s", type));
+	if (spec == NULL)
+		return http_field_error(r, "invalid request body", arena_printf(r->a, "%sversion",
+		    prefix), arena_printf(r->a, "no image for %s %s in the image table (known: %s)",
+		    type, version, *known ? known : "none"));
+	return create_row(r, project_id, body, spec, name, id);
+}
+
+cJSON *
+databases_object(struct req *r, const char *id)
+{
+	PGresult *res;
+
+	return db_get_object(r, &st_db_get, &res, "database not found", id) == ERR_OK ?
+	    json_row(res, 0) : NULL;
 }
 
 enum err

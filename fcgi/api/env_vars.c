@@ -54,6 +54,12 @@ DB_STMT st_upsert = {"envvar_upsert",
     " ON CONFLICT ON CONSTRAINT env_vars_key_key DO UPDATE SET"
     " value_sealed = EXCLUDED.value_sealed, value_length = EXCLUDED.value_length,"
     " row_version = v.row_version + 1, updated_at = now()"};
+/* $4: the keys (JSON array) of the scope that become write-only. */
+DB_STMT st_mark_secret = {"envvar_mark_secret",
+    "UPDATE env_vars SET is_secret = true, row_version = row_version + 1, updated_at = now()"
+    " WHERE project_id = $1::uuid AND scope = $2"
+    " AND coalesce(application_id, environment_id, project_id) = $3::uuid"
+    " AND key IN (SELECT jsonb_array_elements_text($4::jsonb)) AND NOT is_secret"};
 DB_STMT st_delete_ids = {"envvar_delete_ids",
     "DELETE FROM env_vars WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"};
 /* Project < environment < application (CONTRACT §4): the most specific per key. */
@@ -281,6 +287,21 @@ out:
 	cJSON_Delete(w.updated);
 	cJSON_Delete(w.deleted);
 	cJSON_Delete(w.unchanged);
+	return e;
+}
+
+enum err
+env_scope_mark_secret(struct req *r, const struct env_scope *s, const cJSON *keys)
+{
+	char    *text;
+	enum err e;
+
+	if (cJSON_GetArraySize(keys) == 0)
+		return ERR_OK;
+	if ((text = cJSON_PrintUnformatted(keys)) == NULL)
+		return ERR_INTERNAL;
+	e = db_run(r, &st_mark_secret, NULL, s->project_id, s->scope, s->scope_id, text);
+	cJSON_free(text);
 	return e;
 }
 

@@ -86,6 +86,13 @@ enum err env_scope_write(struct req *r, struct env_scope *s, const cJSON *map, b
     const char *field, struct env_write *out);
 
 /*
+ * Makes the variables keys (a JSON array of key strings) of scope s
+ * (locked by env_scope_write before) write-only, is_secret, as a POST
+ * /env-vars with is_secret does; keys the scope does not hold are skipped.
+ */
+enum err env_scope_mark_secret(struct req *r, const struct env_scope *s, const cJSON *keys);
+
+/*
  * The merged map of an application (application_id may be NULL: that of
  * environment_id alone), CONTRACT §4: every project-scope variable,
  * overridden by the environment's, then by the application's; by key,

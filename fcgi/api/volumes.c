@@ -100,12 +100,34 @@ list(struct req *r)
 	return list_run(r, &p, &st_vol_list);
 }
 
+enum err
+volumes_create(struct req *r, const char *project_id, const char *body, const char **id)
+{
+	PGresult *res;
+	enum err  e = db_run(r, &st_vol_create, &res, project_id, body);
+
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, VOLUME_NAME_TAKEN);
+	if (e != ERR_OK)
+		return e;
+	*id = arena_strdup(r->a, db_get(res, 0, "id"));
+	return ERR_OK;
+}
+
+cJSON *
+volumes_object(struct req *r, const char *id)
+{
+	PGresult *res;
+
+	return db_get_object(r, &st_vol_get, &res, "volume not found", id) == ERR_OK ?
+	    json_row(res, 0) : NULL;
+}
+
 static enum err
 create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
-	PGresult        *res;
-	const char      *body;
+	const char      *body, *id;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
@@ -114,12 +136,9 @@ create(struct req *r)
 		return e;
 	if ((body = JSON_GIVEN(r, create_fields)) == NULL)
 		return ERR_INTERNAL;
-	e = db_run(r, &st_vol_create, &res, r->who.project_id, body);
-	if (e == ERR_CONFLICT)
-		return http_error(r, e, VOLUME_NAME_TAKEN);
-	if (e != ERR_OK)
+	if ((e = volumes_create(r, r->who.project_id, body, &id)) != ERR_OK)
 		return e;
-	return respond(r, arena_strdup(r->a, db_get(res, 0, "id")), 201);
+	return respond(r, id, 201);
 }
 
 static enum err

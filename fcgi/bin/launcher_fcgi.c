@@ -93,6 +93,7 @@ static const struct route *const sections[] = {
 	api_error_tracking_routes,
 	api_mcp_routes,
 	api_template_routes,
+	api_template_deploy_routes,
 };
 
 /* Signal flags: the only state a handler may touch. */
@@ -388,8 +389,7 @@ spawn(struct master *m)
 	if (pid == 0) {
 		close(ready[0]);
 		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, &m->imagemap, &m->gallery,
-		    m->listen_fd, ready[1],
-		    m->stats, (int)(s - m->slots), m->quota));
+		    m->listen_fd, ready[1], m->stats, (int)(s - m->slots), m->quota));
 	}
 	close(ready[1]);
 	/* Wait until the worker has dropped its privileges: a process of the

@@ -1,0 +1,394 @@
+"""Template deploys (API.md §13, sql/048_template_deploys.sql,
+fcgi/api/template_deploy.c): the first deployments wait for their
+databases (event-driven, no worker waits), a failure rolls back every
+resource the deploy created, success once all run; the project export and
+its round trip through a deploy.  The agent is played through its API
+(engine-free); test_template_deploy_e2e.py runs the real agent."""
+import json
+import uuid
+
+from lib import assert_error, new_project, psql, registered
+from test_servers import Agent, _server
+
+
+def _owner(sql):
+    return psql(sql, user="launcher_owner")
+
+
+def _world(prefix="td"):
+    c, _ = registered(prefix)
+    srv = _server(c, name="only")
+    p = new_project(c)
+    return c, srv, p
+
+
+def _app(c, p, name, **body):
+    body.update({"project_id": p["id"], "name": name})
+    body.setdefault("source_type", "docker_image")
+    body.setdefault("image_url", "registry.test/%s:1" % name)
+    r = c.post("/applications", body)
+    assert r.status == 201, r
+    return r.data
+
+
+def _record(c, p, resources, metadata=None):
+    """A deploy's record as the handler writes it (template_deploy_record),
+    as the API role in the tenant."""
+    env = c.get("/projects/%s" % p["id"]).data.get("default_environment_id") or _owner(
+        "SELECT id FROM environments WHERE project_id = '%s' AND is_default" % p["id"])[0]
+    rows = psql("SELECT template_deploy_record('%s', '%s', 'hand', '%s'::jsonb, NULL, '%s'::jsonb)"
+                % (p["id"], env, json.dumps(metadata or {"name": "hand"}), json.dumps(resources)),
+                tenant=c.tid)
+    return rows[-1]
+
+
+def _jobs(where):
+    return _owner("SELECT kind || ' ' || status FROM jobs WHERE %s ORDER BY created_at, id" % where)
+
+
+def _claim_for(agent, key, value):
+    """Claims jobs until the one whose payload[key] is value; others are put
+    back by failing nothing: they are completed as succeeded only when they
+    are no-ops for this test (noop kinds)."""
+    for _ in range(20):
+        job = agent.claim()
+        assert job is not None, "no job for %s" % value
+        if job["payload"].get(key) == value:
+            return job
+        raise AssertionError("unexpected job %r" % job)
+    raise AssertionError("no job for %s" % value)
+
+
+def _complete(agent, job, status, result=None, error=None):
+    body = {"status": status, "result": result or {}}
+    if error is not None:
+        body["error"] = error
+    r = agent.call("POST", "/jobs/%s/complete" % job["id"], body)
+    assert r.status == 200, r
+
+
+def _deploy_state(c, tid):
+    r = c.get("/template-deploys/" + tid)
+    assert r.status == 200, r
+    return r.data
+
+
+def _three(c, p):
+    """A volume, a database, an app that waits for the database (env
+    reference and depends_on) and mounts the volume, and a free app."""
+    vol = c.post("/volumes", {"project_id": p["id"], "name": "data"}).data
+    db = c.post("/databases", {"project_id": p["id"], "name": "main", "type": "postgres"}).data
+    web = _app(c, p, "web", env={"DB_HOST": "${db.main.host}"}, depends_on=[db["id"]],
+               volumes=[{"name": "data", "mount_path": "/data"}], exposed_port=8080)
+    worker = _app(c, p, "worker", app_type="worker")
+    tid = _record(c, p, [
+        {"kind": "volume", "id": vol["id"], "name": "data"},
+        {"kind": "database", "id": db["id"], "name": "main"},
+        {"kind": "application", "id": web["id"], "name": "web", "waits_for": [db["id"]]},
+        {"kind": "application", "id": worker["id"], "name": "worker"}])
+    return vol, db, web, worker, tid
+
+
+def test_a_deployment_waits_for_its_database_and_success_follows_every_resource():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    ag = Agent(c.tenant, srv["agent_token"])
+    assert _deploy_state(c, tid)["status"] == "deploying"
+    # web waits: its deployment is queued with no job; worker starts at once.
+    dw = c.post("/applications/%s/deploy" % web["id"], {})
+    assert dw.status == 201 and dw.data["status"] == "queued", dw
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == []
+    dk = c.post("/applications/%s/deploy" % worker["id"], {})
+    assert dk.status == 201 and dk.data["status"] == "deploying", dk
+    # The agent: db.provision first (oldest), then worker's deploy.
+    job = _claim_for(ag, "database_id", db["id"])
+    assert job["kind"] == "db.provision"
+    _complete(ag, job, "succeeded", {"status": "running", "container_id": "ab" * 32})
+    # The database runs: web's deployment starts (its job exists now).
+    got = c.get("/deployments/" + dw.data["id"]).data
+    assert got["status"] == "deploying", got
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == ["app.deploy queued"]
+    assert _deploy_state(c, tid)["status"] == "deploying"
+    for app in (worker, web):
+        job = _claim_for(ag, "app_id", app["id"])
+        _complete(ag, job, "succeeded", {"image_id": "sha256:" + "a" * 64})
+    st = _deploy_state(c, tid)
+    assert st["status"] == "succeeded" and st["finished_at"], st
+    assert [(x["kind"], x["name"], x["status"]) for x in st["resources"]] == [
+        ("volume", "data", "pending"), ("database", "main", "running"),
+        ("application", "web", "running"), ("application", "worker", "running")], st
+    # Later failures do not touch a finished deploy.
+    c.post("/applications/%s/deploy" % web["id"], {"image_url": "registry.test/web:2"})
+    job = _claim_for(ag, "app_id", web["id"])
+    _complete(ag, job, "failed", error="pull failed")
+    assert c.get("/applications/" + web["id"]).status == 200
+    assert _deploy_state(c, tid)["status"] == "succeeded"
+
+
+def test_a_failed_deployment_removes_every_resource_of_the_deploy():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    other = c.post("/volumes", {"project_id": p["id"], "name": "mine"}).data  # not the deploy's
+    ag = Agent(c.tenant, srv["agent_token"])
+    c.post("/applications/%s/deploy" % web["id"], {})
+    c.post("/applications/%s/deploy" % worker["id"], {})
+    job = _claim_for(ag, "database_id", db["id"])
+    _complete(ag, job, "succeeded", {"status": "running", "container_id": "ab" * 32})
+    job = _claim_for(ag, "app_id", worker["id"])
+    _complete(ag, job, "failed", error="manifest unknown: no such image")
+    st = _deploy_state(c, tid)
+    assert st["status"] == "failed" and "worker" in st["error"] and "no such image" in st["error"], st
+    assert {x["status"] for x in st["resources"]} == {"removed"}, st
+    # No row is left but what was there before the deploy.
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert c.get("/databases?projectId=" + p["id"]).data == []
+    assert [v["name"] for v in c.get("/volumes?projectId=" + p["id"]).data] == [other["name"]]
+    # web's running deploy was cancelled; the removals are queued, the
+    # applications' before the volumes' (their containers hold them).
+    kinds = _owner("SELECT kind FROM jobs WHERE server_id = '%s' AND status = 'queued'"
+                   " ORDER BY created_at, id" % srv["id"])
+    assert sorted(kinds) == sorted(["app.remove", "app.remove", "db.remove", "volume.remove",
+                                    "volume.remove"]), kinds
+    assert max(i for i, k in enumerate(kinds) if k == "app.remove") < \
+        min(i for i, k in enumerate(kinds) if k == "volume.remove"), kinds
+    assert _jobs("kind = 'app.deploy' AND payload->>'app_id' = '%s'" % web["id"]) == \
+        ["app.deploy cancelled"]
+
+
+def test_a_failed_database_rolls_back_before_any_deployment_started():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    ag = Agent(c.tenant, srv["agent_token"])
+    c.post("/applications/%s/deploy" % web["id"], {})
+    job = _claim_for(ag, "database_id", db["id"])
+    _complete(ag, job, "failed", error="initdb: could not create directory")
+    st = _deploy_state(c, tid)
+    assert st["status"] == "failed" and "database main failed" in st["error"], st
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert c.get("/databases?projectId=" + p["id"]).data == []
+    assert c.get("/volumes?projectId=" + p["id"]).data == []
+    # web never got a job.
+    assert _jobs("kind = 'app.deploy' AND payload->>'app_id' = '%s'" % web["id"]) == []
+
+
+def test_template_deploys_are_the_tenants_own_and_need_read():
+    c, srv, p = _world()
+    _, _, _, _, tid = _three(c, p)
+    o, _ = registered("td-other")
+    assert_error(o.get("/template-deploys/" + tid), 404, "NOT_FOUND")
+    assert_error(c.get("/template-deploys/" + str(uuid.uuid4())), 404, "NOT_FOUND")
+    assert_error(c.get("/template-deploys/nope"), 404, "NOT_FOUND")
+
+
+def _export(c, p, **kw):
+    r = c.get("/projects/%s/export" % p["id"], **kw)
+    assert r.status == 200, r
+    return r
+
+
+def test_export_writes_the_project_as_a_template_with_secrets_as_generated_variables():
+    import yaml
+    c, srv, p = _world()
+    c.post("/volumes", {"project_id": p["id"], "name": "data", "size_limit": 1 << 30})
+    db = c.post("/databases", {"project_id": p["id"], "name": "main", "type": "postgres"}).data
+    web = _app(c, p, "web", exposed_port=8080, cpu_limit=0.5, memory_limit=512 << 20,
+               healthcheck_path="/healthz", depends_on=[db["id"]],
+               volumes=[{"name": "data", "mount_path": "/data"}],
+               env={"DB_URL": "postgres://${db.main.user}@${db.main.host}:${db.main.port}/${db.main.name}",
+                    "PLAIN": "hello", "LITERAL": "$${not-a-ref}"})
+    worker = _app(c, p, "worker", app_type="worker", cpu_limit=1, memory_limit=1 << 30)
+    secret = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tAB"
+    for a, key, value in ((web, "APP_KEY", secret), (worker, "APP_KEY", secret),
+                          (worker, "TOKEN", "tok-with-dash")):
+        r = c.post("/env-vars", {"project_id": p["id"], "scope": "application", "scope_id": a["id"],
+                                 "key": key, "value": value, "is_secret": True})
+        assert r.status == 201, r
+    # A project-scope variable is part of what each application sees.
+    c.post("/env-vars", {"project_id": p["id"], "key": "REGION", "value": "eu"})
+    r = _export(c, p)
+    assert secret not in r.raw.decode() and "tok-with-dash" not in r.raw.decode()
+    doc = yaml.safe_load(r.data["yaml"])
+    assert list(doc) == ["version", "metadata", "variables", "databases", "volumes", "applications"], doc
+    assert doc["version"] == "1.0" and doc["metadata"]["name"] == p["name"], doc
+    assert doc["variables"] == {
+        "APP_KEY": {"type": "secret", "generate": True, "length": 32,
+                    "description": "generated secret (APP_KEY)"},
+        "TOKEN": {"type": "secret", "generate": True, "length": 32,
+                  "description": "generated secret (TOKEN)"}}, doc
+    assert doc["databases"] == {"main": {"type": "postgres"}}, doc
+    assert doc["volumes"] == {"data": {"size_limit": 1 << 30}}, doc
+    assert doc["applications"]["web"] == {
+        "app_type": "web", "source_type": "docker_image", "image_url": "registry.test/web:1",
+        "exposed_ports": [8080], "replicas": 1, "cpu_limit": "0.5", "memory_limit": "512M",
+        "healthcheck_path": "/healthz", "depends_on": ["main"],
+        "volumes": [{"name": "data", "mount_path": "/data"}],
+        "env": {"APP_KEY": "${APP_KEY}",
+                "DB_URL": "postgres://${main.user}@${main.host}:${main.port}/${main.database}",
+                "LITERAL": "$${not-a-ref}", "PLAIN": "hello", "REGION": "eu"}}, doc
+    assert doc["applications"]["worker"] == {
+        "app_type": "worker", "source_type": "docker_image", "image_url": "registry.test/worker:1",
+        "replicas": 1, "cpu_limit": "1.0", "memory_limit": "1G",
+        "env": {"APP_KEY": "${APP_KEY}", "REGION": "eu", "TOKEN": "${TOKEN}"}}, doc
+    # The same document as YAML itself, with Accept: text/yaml.
+    y = _export(c, p, headers={"Accept": "text/yaml"})
+    assert y.headers["content-type"].startswith("text/yaml") and y.raw.decode() == r.data["yaml"], y
+    # Audited: the document holds env values.
+    assert _owner("SELECT count(*) FROM audit_log WHERE action = 'project.export'"
+                  " AND resource_id = '%s'" % p["id"]) == ["2"]
+
+
+def test_export_needs_write_and_names_only_the_projects_own_environment():
+    c, srv, p = _world()
+    o, _ = registered("td-x")
+    assert_error(o.get("/projects/%s/export" % p["id"]), 404, "NOT_FOUND")
+    assert_error(c.get("/projects/%s/export?environmentId=%s" % (p["id"], uuid.uuid4())), 400,
+                 "BAD_REQUEST", "environment_id")
+    r = _export(c, p)
+    import yaml
+    assert yaml.safe_load(r.data["yaml"]) == {"version": "1.0", "metadata": {
+        "name": p["name"], "display_name": p["name"]}}, r.data["yaml"]
+
+
+TEMPLATE = """version: "1.0"
+metadata:
+  name: shop
+  display_name: Shop
+  description: A shop with its database.
+  tags: [demo]
+variables:
+  APP_SECRET:
+    type: secret
+    generate: true
+    length: 40
+    description: Signing key
+  GREETING:
+    type: string
+    default: hello
+  ADMIN_EMAIL:
+    type: string
+    description: Who runs it
+databases:
+  shop-db:
+    type: postgres
+volumes:
+  uploads:
+    size_limit: 1073741824
+applications:
+  web:
+    app_type: web
+    source_type: docker_image
+    image_url: registry.test/shop:1
+    exposed_ports: [8080]
+    replicas: 1
+    cpu_limit: "0.5"
+    memory_limit: 512M
+    healthcheck_path: /health
+    depends_on: [shop-db]
+    volumes:
+      - name: uploads
+        mount_path: /uploads
+    env:
+      DATABASE_URL: postgres://${shop-db.USER}:${shop-db.PASSWORD}@${shop-db.HOST}:${shop-db.PORT}/${shop-db.DATABASE}
+      APP_SECRET: ${APP_SECRET}
+      GREETING: ${GREETING} world
+      ADMIN: ${ADMIN_EMAIL}
+  worker:
+    app_type: worker
+    source_type: docker_image
+    image_url: registry.test/shop-worker:1
+    env:
+      APP_SECRET: ${APP_SECRET}
+"""
+
+
+def _store(c, text):
+    r = c.post("/templates", {"yaml": text})
+    assert r.status == 201, r
+    return r.data["id"]
+
+
+def _env_rows(c, p, app_id):
+    return {v["key"]: v["is_secret"] for v in
+            c.get("/env-vars?projectId=%s&scope=application&scopeId=%s" % (p["id"], app_id)).data}
+
+
+def test_deploy_creates_every_resource_in_one_transaction_and_holds_the_web_deployment():
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "ops@example.com"}})
+    assert r.status == 201, r
+    td, objs = r.data["template_deploy"], r.data["resources"]
+    assert td["status"] == "deploying" and td["template_ref"] == ref and td["template_name"] == "shop", td
+    assert [(o["kind"], o["name"]) for o in objs] == [
+        ("volume", "uploads"), ("database", "shop-db"), ("application", "web"),
+        ("application", "worker")], objs
+    vol, db, web, worker = objs
+    assert vol["size_limit"] == 1 << 30 and db["type"] == "postgres", objs
+    assert (web["exposed_port"], web["cpu_limit"], web["memory_limit"], web["healthcheck_path"],
+            web["depends_on"]) == (8080, 0.5, 512 << 20, "/health", [db["id"]]), web
+    assert [m["name"] for m in web["volumes"]] == ["uploads"], web
+    # The env store: application scope, the secret write-only.
+    assert _env_rows(c, p, web["id"]) == {"DATABASE_URL": False, "APP_SECRET": True,
+                                          "GREETING": False, "ADMIN": False}
+    assert _env_rows(c, p, worker["id"]) == {"APP_SECRET": True}
+    vals = c.get("/env-vars/values?projectId=%s&scope=application&scopeId=%s"
+                 % (p["id"], web["id"])).data
+    assert vals["GREETING"] == "hello world" and vals["ADMIN"] == "ops@example.com", vals
+    assert vals["DATABASE_URL"] == "postgres://${db.shop-db.user}:${db.shop-db.password}@" \
+        "${db.shop-db.host}:${db.shop-db.port}/${db.shop-db.name}", vals
+    # The same generated secret in both applications, 40 characters of [A-Za-z0-9].
+    secrets = psql("SELECT count(DISTINCT value_length) || ' ' || min(value_length) FROM env_vars"
+                   " WHERE key = 'APP_SECRET' AND project_id = '%s'" % p["id"], tenant=c.tid)
+    assert secrets[-1] == "1 40", secrets
+    # web waits for shop-db: queued, no job; worker starts at once.
+    deps = {d["application_id"]: d for d in c.get("/deployments?projectId=" + p["id"]).data}
+    assert deps[web["id"]]["status"] == "queued" and deps[web["id"]]["trigger"] == "template", deps
+    assert deps[worker["id"]]["status"] == "deploying", deps
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == []
+    assert _deploy_state(c, td["id"])["status"] == "deploying"
+
+
+def test_bad_variables_buckets_and_clashes_are_400_and_create_nothing():
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"], "variables": {"NOPE": "x"}})
+    assert_error(r, 400, "BAD_REQUEST", "variables.ADMIN_EMAIL")
+    assert "variables.NOPE" in [d["field"] for d in r.error["details"]], r
+    bucket = _store(c, "version: \"1.0\"\nmetadata:\n  name: b\nbuckets:\n  data:\n"
+                       "    bucket_name: data\n    public: false\n")
+    assert_error(c.post("/templates/%s/deploy" % bucket, {"project_id": p["id"]}), 400,
+                 "BAD_REQUEST", "buckets.data")
+    c.post("/databases", {"project_id": p["id"], "name": "shop-db", "type": "postgres"})
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "a@b.c"}})
+    assert r.status == 400 and any(d.get("line") for d in r.error["details"]), r
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert [d["name"] for d in c.get("/databases?projectId=" + p["id"]).data] == ["shop-db"]
+    assert c.get("/volumes?projectId=" + p["id"]).data != [] and \
+        [v["name"] for v in c.get("/volumes?projectId=" + p["id"]).data] == ["db-shop-db"]
+    assert _owner("SELECT count(*) FROM template_deploys WHERE project_id = '%s'" % p["id"]) == ["0"]
+    assert_error(c.post("/templates/nope-nope/deploy", {"project_id": p["id"]}), 404, "NOT_FOUND")
+
+
+def test_export_deploy_export_round_trips():
+    import yaml
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "ops@example.com"}})
+    assert r.status == 201, r
+    first = _export(c, p).data["yaml"]
+    doc = yaml.safe_load(first)
+    assert doc["metadata"]["name"] == "shop" and doc["variables"]["APP_SECRET"]["length"] == 40, doc
+    assert doc["applications"]["web"]["env"]["DATABASE_URL"] == \
+        "postgres://${shop-db.user}:${shop-db.password}@${shop-db.host}:${shop-db.port}/${shop-db.database}"
+    assert doc["applications"]["worker"]["env"] == {"APP_SECRET": "${APP_SECRET}"}, doc
+    # A stored template's name is unique in the tenant: the export (named
+    # shop, as what it came from) replaces the first one.
+    assert c.delete("/templates/" + ref).status == 204
+    q = new_project(c)
+    r = c.post("/templates/%s/deploy" % _store(c, first), {"project_id": q["id"]})
+    assert r.status == 201, r
+    second = _export(c, q).data["yaml"]
+    assert second == first, (first, second)
