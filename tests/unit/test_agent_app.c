@@ -381,7 +381,7 @@ test_ts_and_cursor(void)
 	    strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3), "timestamp")->valuestring,
 	    "2024-01-02T03:04:06.000000000Z") == 0, "entry fields");
 	cJSON_Delete(e);
-	CHECK(app_container_name(APP, DEP, 3, s, sizeof(s)) == 0 &&
+	CHECK(app_container_name(APP, DEP, NULL, 3, s, sizeof(s)) == 0 &&
 	    strcmp(s, "lnchr-0b6f7c1e-9a8b7c6d-3") == 0, "container name");
 }
 
