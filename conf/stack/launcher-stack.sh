@@ -118,6 +118,11 @@
 #                                  (tests/run.sh passes the store itself)
 #                                  LAUNCHER_DEBIAN_MIRROR [http://deb.debian.org/debian]
 #                                  is the Debian mirror the build uses
+#   LAUNCHER_IMAGE_MIRRORS [<repo>/conf/image-mirrors.conf]  the image mirror table
+#                                  (image_mirrors_file: source-ref | replacement-ref;
+#                                  re-read on the pool's SIGHUP). The tests' throwaway
+#                                  stacks use <state>/image-mirrors.conf, which the
+#                                  template and compose tests write
 #   LAUNCHER_INSECURE_REGISTRIES []  comma-separated host:port of registries the
 #                                  stack's Podman reaches over plain HTTP (insecure
 #                                  = true in its registries.conf), e.g. the tests'
@@ -812,6 +817,7 @@ icons_dir = "$STATE/static/icons"
 icons_url = /icons
 ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
+image_mirrors_file = "${LAUNCHER_IMAGE_MIRRORS:-$REPO/conf/image-mirrors.conf}"
 # PostgreSQL point-in-time recovery: archive_timeout of pitr databases.
 pitr_archive_timeout_seconds = ${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-60}
 # Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS

@@ -1013,7 +1013,7 @@ db_env_name(const cJSON *names, const char *key, struct perr *e)
 int
 db_spec_parse(const cJSON *p, const char *kind, struct db_spec *d, char *err, size_t errlen)
 {
-	static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", NULL};
+	static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", "clickhouse", NULL};
 	static const char *const policies[] = {"always", "on-failure", "unless-stopped", "no", NULL};
 	struct perr  e = {.out = err, .len = errlen};
 	const cJSON *names = cJSON_GetObjectItemCaseSensitive(p, "env_names");
@@ -1039,7 +1039,7 @@ db_spec_parse(const cJSON *p, const char *kind, struct db_spec *d, char *err, si
 	d->name = get_str(p, "name", 255, "", &e);
 	d->type = get_str(p, "type", 16, NULL, &e);
 	if ((runs || rotate) && (d->type == NULL || !one_of(d->type, types)))
-		bad(&e, "type must be postgres|mysql|redis|mongodb");
+		bad(&e, "type must be postgres|mysql|redis|mongodb|clickhouse");
 	d->image = get_str(p, "image", 600, NULL, &e);
 	if (runs && (d->image == NULL || d->image[0] == '\0' || !no_space(d->image)))
 		bad(&e, "image must be an image reference");

@@ -182,6 +182,33 @@ static const char rot_redis[] =
     "export REDISCLI_AUTH=\"$LNCHR_DB_NEW_PASSWORD\"\n"
     "\"$@\" PING | grep -q PONG || exit 1\n"
     "echo rotated\n";
+/*
+ * ClickHouse keeps its users in a file (the image's
+ * launcher-clickhouse-users writes it into the data volume, the password
+ * from stdin; the server reloads it by itself): a password is tried over
+ * HTTP with a Basic header built in the shell (never argv), so bash for
+ * /dev/tcp.  An image without that helper is refused before any change.
+ */
+static const char rot_clickhouse[] =
+    "ok() {\n"
+    "  a=$(printf '%s:%s' \"$LNCHR_DB_USER\" \"$1\" | base64 -w0)\n"
+    "  exec 3<>\"/dev/tcp/127.0.0.1/$LNCHR_DB_PORT\" || return 1\n"
+    "  printf 'GET /?query=SELECT%%201 HTTP/1.0\\r\\nAuthorization: Basic %s\\r\\n\\r\\n' \"$a\" >&3\n"
+    "  head -n 1 <&3 | grep -q ' 200 '; r=$?; exec 3<&-; return $r\n"
+    "}\n"
+    "cur=\n"
+    "for pw in \"$LNCHR_DB_PASSWORD\" \"$LNCHR_DB_NEW_PASSWORD\"; do\n"
+    "  if ok \"$pw\"; then cur=1; break; fi\n"
+    "done\n"
+    "[ -n \"$cur\" ] || { echo 'clickhouse accepts neither password' >&2; exit 1; }\n"
+    "command -v launcher-clickhouse-users >/dev/null || { echo 'this image has no "
+    "launcher-clickhouse-users: nothing changed' >&2; exit 3; }\n"
+    "printf '%s' \"$LNCHR_DB_NEW_PASSWORD\" | launcher-clickhouse-users \"$LNCHR_DB_USER\" || exit 1\n"
+    "for i in $(seq 100); do\n"
+    "  if ok \"$LNCHR_DB_NEW_PASSWORD\"; then echo rotated; exit 0; fi\n"
+    "  sleep 0.2\n"
+    "done\n"
+    "echo 'the new password was written but clickhouse does not take it' >&2; exit 1\n";
 static const char rot_mongodb[] =
     "const e = process.env; let m = null;"
     "for (const pw of [e.LNCHR_DB_PASSWORD, e.LNCHR_DB_NEW_PASSWORD]) {"
@@ -212,6 +239,8 @@ db_rotate_cmd(const struct db_spec *d, cJSON **cmd, cJSON **env, char *err, size
 		script = rot_mysql;
 	else if (strcmp(d->type, "redis") == 0)
 		script = rot_redis;
+	else if (strcmp(d->type, "clickhouse") == 0)
+		script = rot_clickhouse;
 	else if (strcmp(d->type, "mongodb") != 0) {
 		util_snprintf(err, errlen, "no password rotation for type %s", d->type);
 		return -1;
@@ -219,7 +248,7 @@ db_rotate_cmd(const struct db_spec *d, cJSON **cmd, cJSON **env, char *err, size
 	if ((*cmd = cJSON_CreateArray()) == NULL || (*env = cJSON_CreateArray()) == NULL)
 		goto nomem;
 	if (script != NULL) {
-		cJSON_AddItemToArray(*cmd, cJSON_CreateString("sh"));
+		cJSON_AddItemToArray(*cmd, cJSON_CreateString(script == rot_clickhouse ? "bash" : "sh"));
 		cJSON_AddItemToArray(*cmd, cJSON_CreateString("-c"));
 		cJSON_AddItemToArray(*cmd, cJSON_CreateString(script));
 	} else {

@@ -7,7 +7,7 @@
  * CONTRACT WITH THE PLANE (it creates these jobs and reads their results).
  *
  * Payload (stored, no secrets): {"database_id", "tenant_id", "project_id",
- * "name"?, "type": postgres|mysql|redis|mongodb, "version"?, "image",
+ * "name"?, "type": postgres|mysql|redis|mongodb|clickhouse, "version"?, "image",
  * "port", "data_path", "readiness": [argv...], "env_names": {"user",
  * "password", "database"} (each a variable name or null), "db_user",
  * "db_name", "internal_host", "network"? (must be lnchr-net-<project_id>),
@@ -51,8 +51,11 @@
  * mysql SET PASSWORD (MariaDB) or ALTER USER CURRENT_USER() (MySQL 8)
  * through the mysql/mariadb client; redis CONFIG SET requirepass + CONFIG
  * REWRITE (refused before any change when redis runs without a config
- * file); mongodb changeUserPassword through mongosh.  The new password is
- * then tried (postgres, mysql, redis).
+ * file); mongodb changeUserPassword through mongosh; clickhouse rewrites
+ * its users file with the image's launcher-clickhouse-users (the password
+ * on stdin; refused before any change without it) and waits until the
+ * server took it.  The new password is then tried (postgres, mysql, redis,
+ * clickhouse).
  */
 #ifndef LAUNCHER_AGENT_DB_H
 #define LAUNCHER_AGENT_DB_H

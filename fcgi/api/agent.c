@@ -256,6 +256,43 @@ static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload)
 static enum err add_terminal(struct req *r, cJSON *job);
 static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *payload);
 
+/*
+ * The one place the site's image mirror table (core/imagemap.h, the
+ * pool's w->imagemap) applies: the image an app.deploy job pulls
+ * (source.image of a docker_image source) becomes its replacement in the
+ * claim's answer.  The application, its deployment and the stored job
+ * keep the reference as written; the agent's result then records what it
+ * pulled.
+ */
+static void
+map_image(struct req *r, cJSON *holder)
+{
+	const cJSON *img = cJSON_GetObjectItemCaseSensitive(holder, "image");
+	const char  *to;
+
+	if (!cJSON_IsString(img))
+		return;
+	to = imagemap_resolve(r->w->imagemap, img->valuestring);
+	if (to != img->valuestring)
+		cJSON_ReplaceItemInObjectCaseSensitive(holder, "image", cJSON_CreateString(to));
+}
+
+/* ... and the image of every service of a compose source (app.deploy, and
+ * the release source of an action or a rollback). */
+static void
+map_images(struct req *r, cJSON *payload)
+{
+	cJSON       *src = cJSON_GetObjectItemCaseSensitive(payload, "source"), *svc;
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
+
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "docker_image") == 0)
+		map_image(r, src);
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "compose") == 0)
+		cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(src, "services")) {
+			map_image(r, svc);
+		}
+}
+
 static enum err
 claim(struct req *r)
 {
@@ -267,6 +304,9 @@ claim(struct req *r)
 		return e;
 	d = cJSON_CreateObject();
 	cJSON_AddItemToObject(d, "job", PQntuples(res) == 1 ? json_row(res, 0) : cJSON_CreateNull());
+	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "app.", 4) == 0)
+		map_images(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "job"),
+		    "payload"));
 	if (PQntuples(res) == 1 && strncmp(db_get(res, 0, "kind"), "app.", 4) == 0 &&
 	    ((e = add_release_env(r, cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK ||

@@ -252,19 +252,6 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 }
 
 /*
- * The image mirror table (core/imagemap.h) is not part of this tree yet:
- * every reference is used as written.  Replaced by the table's own
- * imagemap_resolve when it comes.
- */
-struct imagemap;
-static const char *
-imagemap_resolve(const struct imagemap *m, const char *ref)
-{
-	(void)m;
-	return ref;
-}
-
-/*
  * The id of the engine volume of a compose file's named volume: a UUID
  * made from the application's id and the volume's name (BLAKE2b), so that
  * every release of the application mounts the same engine volume
@@ -287,10 +274,10 @@ compose_volume_id(struct req *r, const char *app, const char *name)
 /*
  * The source of a docker_compose deploy (sql/049's api_deploy p_source):
  * {"type": "compose", "web_service", "port", "volumes", "services"} from
- * the application's compose_spec, each service's image through the site's
- * image mirror table (the one place references are mapped; the
- * application keeps them as written).  JSON text in the arena, or NULL
- * for another source type.
+ * the application's compose_spec, each named volume with the id of its
+ * engine volume.  Images stay as written: the claim maps them through the
+ * site's image mirror table (agent.c, map_images).  JSON text in the
+ * arena, or NULL when spec_text is NULL.
  */
 static const char *
 compose_source(struct req *r, const char *app, const char *spec_text)
@@ -302,10 +289,6 @@ compose_source(struct req *r, const char *app, const char *spec_text)
 		return NULL;
 	cJSON_AddStringToObject(src, "type", "compose");
 	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(src, "services")) {
-		const char *ref = cJSON_GetObjectItemCaseSensitive(svc, "image")->valuestring;
-
-		cJSON_ReplaceItemInObjectCaseSensitive(svc, "image",
-		    cJSON_CreateString(imagemap_resolve(NULL, ref)));
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(svc, "volumes")) {
 			cJSON_AddStringToObject(m, "volume_id", compose_volume_id(r, app,
 			    cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring));

@@ -104,7 +104,7 @@ DB_STMT st_db_logs = {"databases_logs", RUNTIME_LOGS_SQL("database_id")};
 /* 32 characters of [A-Za-z0-9]: ~190 bits, and nothing to escape in a URL. */
 #define PASSWORD_LEN 32
 
-static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", NULL};
+static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", "clickhouse", NULL};
 
 /* ------------------------------------------------------------ images */
 
@@ -195,7 +195,11 @@ struct db_conn_info {
 	const char *type, *host, *port, *user, *password, *name;
 };
 
-/* The connection URL of c (malloc'd; NULL when out of memory). */
+/*
+ * The connection URL of c (malloc'd; NULL when out of memory).  ClickHouse
+ * is reached over its HTTP interface (the table's port, 8123): an http://
+ * URL, as its clients and applications (Plausible) take it.
+ */
 static char *
 conn_url(const struct db_conn_info *c)
 {
@@ -204,6 +208,8 @@ conn_url(const struct db_conn_info *c)
 
 	if (strcmp(c->type, "redis") == 0)
 		rc = asprintf(&s, "redis://:%s@%s:%s/%s", c->password, c->host, c->port, c->name);
+	else if (strcmp(c->type, "clickhouse") == 0)
+		rc = asprintf(&s, "http://%s:%s@%s:%s/%s", c->user, c->password, c->host, c->port, c->name);
 	else
 		rc = asprintf(&s, "%s://%s:%s@%s:%s/%s%s", c->type, c->user, c->password, c->host,
 		    c->port, c->name, strcmp(c->type, "mongodb") == 0 ? "?authSource=admin" : "");

@@ -42,6 +42,7 @@
 #include "../core/config.h"
 #include "../core/db_conn.h"
 #include "../core/dbimages.h"
+#include "../core/imagemap.h"
 #include "../core/log.h"
 #include "../core/perm.h"
 #include "../core/planestats.h"
@@ -190,7 +191,7 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
  */
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
-    const struct dbimages *dbimages, int listen_fd, int ready_fd,
+    const struct dbimages *dbimages, const struct imagemap *imagemap, int listen_fd, int ready_fd,
     struct planestats *stats, int stats_slot, struct eventquota *quota)
 {
 	struct worker w;
@@ -215,6 +216,7 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.dbimages = dbimages;
+	w.imagemap = imagemap;
 	w.listen_fd = listen_fd;
 	w.stats = stats;
 	w.stats_slot = stats_slot;
@@ -276,6 +278,7 @@ struct master {
 	bool               ingest;	/* --ingest: the ingest pool (as_ingest) */
 	struct crypto_keys keys;	/* read at start and on every reload */
 	struct dbimages    dbimages;	/* cfg.database_images_file, likewise */
+	struct imagemap    imagemap;	/* cfg.image_mirrors_file, likewise */
 	const char   *conf_path;
 	int           listen_fd;
 	int           gen;
@@ -379,7 +382,7 @@ spawn(struct master *m)
 	}
 	if (pid == 0) {
 		close(ready[0]);
-		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, m->listen_fd, ready[1],
+		_exit(worker_main(&m->cfg, &m->keys, &m->dbimages, &m->imagemap, m->listen_fd, ready[1],
 		    m->stats, (int)(s - m->slots), m->quota));
 	}
 	close(ready[1]);
@@ -546,6 +549,7 @@ reload(struct master *m)
 	struct config      next;
 	struct crypto_keys keys;
 	struct dbimages    images;
+	struct imagemap    mirrors;
 	char               err[512];
 
 	if (config_load(&next, m->conf_path, err, sizeof(err)) != 0) {
@@ -557,14 +561,22 @@ reload(struct master *m)
 		log_error("reload refused, keeping the running config: %s", err);
 		return;
 	}
+	if (imagemap_load(&mirrors, next.image_mirrors_file, err, sizeof(err)) != 0) {
+		log_error("reload refused, keeping the running config: %s", err);
+		dbimages_free(&images);
+		return;
+	}
 	if (crypto_keys_load(&keys, next.master_key_file, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running config and keys: %s", err);
 		dbimages_free(&images);
+		imagemap_free(&mirrors);
 		return;
 	}
 	/* Workers of the old generation hold their own (forked) copy. */
 	dbimages_free(&m->dbimages);
 	m->dbimages = images;
+	imagemap_free(&m->imagemap);
+	m->imagemap = mirrors;
 	if (strcmp(next.fcgi_state_file, m->cfg.fcgi_state_file) != 0)
 		remove_state(m);
 	crypto_keys_wipe(&m->keys);
@@ -716,7 +728,8 @@ main(int argc, char **argv)
 	}
 	as_ingest(&m, &m.cfg);
 	apply_log_level(&m.cfg);
-	if (dbimages_load(&m.dbimages, m.cfg.database_images_file, err, sizeof(err)) != 0) {
+	if (dbimages_load(&m.dbimages, m.cfg.database_images_file, err, sizeof(err)) != 0 ||
+	    imagemap_load(&m.imagemap, m.cfg.image_mirrors_file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launcher-fcgi: %s\n", err);
 		return 1;
 	}

@@ -117,6 +117,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "crash of the host loses"),
 	S(database_images_file, "/usr/share/launcher/conf/database-images.conf",
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
+	S(image_mirrors_file, "/usr/share/launcher/conf/image-mirrors.conf",
+	    "image mirror table: source-ref | replacement-ref; a deploy pulls the replacement (empty: no table)"),
 	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),
 	B(domain_wildcards, "false", "custom domains may be wildcards (\"*.example.com\", a leading label only)"),
 	S(reserved_domains, "", "comma list of names that no tenant may add as custom domains, nor names under them"),

@@ -26,7 +26,7 @@ static const char *const col_name[COLS] = {
 };
 
 /* The API's types (API.md §5); a table row of another type is a typo. */
-static const char *const types[] = {"postgres", "mysql", "redis", "mongodb"};
+static const char *const types[] = {"postgres", "mysql", "redis", "mongodb", "clickhouse"};
 
 /* One line split into columns of words; the words live in buf. */
 struct split {
@@ -246,7 +246,7 @@ row_from(const struct split *s, const struct dbimages *t, struct dbimage *d, cha
 	for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
 		known = known || strcmp(one[C_TYPE], types[i]) == 0;
 	if (!known) {
-		util_snprintf(why, whylen, "unknown type '%.32s' (postgres, mysql, redis or mongodb)",
+		util_snprintf(why, whylen, "unknown type '%.32s' (postgres, mysql, redis, mongodb or clickhouse)",
 		    one[C_TYPE]);
 		return -1;
 	}

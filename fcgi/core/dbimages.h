@@ -26,7 +26,7 @@
  *              row's three env names, which the terminal sets to the
  *              current values (never argv)
  * Refused, with "path:line: reason": a wrong number of columns, an unknown
- * type (postgres|mysql|redis|mongodb), a bad version, image, port, path or
+ * type (postgres|mysql|redis|mongodb|clickhouse), a bad version, image, port, path or
  * env name, a missing password env, an empty argv, a duplicate
  * type x version, more than DBIMAGES_MAX rows.  An empty table is valid
  * (no database can be created).
@@ -42,7 +42,7 @@
 #define DBIMAGES_ARGV_MAX 32	/* words of one argv column */
 
 struct dbimage {
-	char  *type;		/* postgres | mysql | redis | mongodb */
+	char  *type;		/* postgres | mysql | redis | mongodb | clickhouse */
 	char  *version;		/* "15", "10.11", "7" ([A-Za-z0-9._-]{1,32}) */
 	char  *image;		/* engine image reference */
 	int    port;		/* the engine's port inside the container */

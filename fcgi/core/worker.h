@@ -14,12 +14,15 @@
 #include "db.h"
 #include "dbimages.h"
 #include "eventquota.h"
+#include "imagemap.h"
 #include "planestats.h"
 
 struct worker {
 	const struct config *cfg;
 	/* database_images_file, read by the master (fail at start, not here) */
 	const struct dbimages *dbimages;
+	/* image_mirrors_file, likewise (imagemap_resolve at a job's claim) */
+	const struct imagemap *imagemap;
 	struct db            db;
 	struct arena         arena;
 	struct crypto_keys   keys;

@@ -313,3 +313,41 @@ def permission_tables(*prefixes):
         w = line.split()
         perms[w[1]] = (w[3], set(w[5:]))
     return routes, perms
+
+
+def image_mirrors(mapping):
+    """Adds the rows {source-ref: replacement-ref} to the run's image mirror table
+    (LAUNCHER_IMAGE_MIRRORS, <state>/image-mirrors.conf: the stack's image_mirrors_file;
+    a row of the same source is replaced, the others stay) and reloads the API pool:
+    SIGHUP to its master (the pid of fcgi_state_file), which rewrites that file once
+    the new generation of workers serves; returns then.  Raises with the pool's log
+    when the reload is refused or does not come."""
+    import signal
+    path = os.environ.get("LAUNCHER_IMAGE_MIRRORS") or os.path.join(STATE, "image-mirrors.conf")
+    head, rows = [], {}
+    with open(path) as f:
+        for line in f:
+            s = line.strip()
+            if s and not s.startswith("#") and "|" in s:
+                k, v = s.split("|", 1)
+                rows[k.strip()] = v.strip()
+            elif not rows:
+                head.append(line.rstrip("\n"))
+    rows.update(mapping)
+    with open(path + ".w", "w") as f:
+        f.write("\n".join(head + ["%s | %s" % kv for kv in sorted(rows.items())]) + "\n")
+    os.rename(path + ".w", path)
+    state = os.path.join(STATE, "run", "fcgi.state")
+    before = os.stat(state).st_ino
+    with open(state) as f:
+        os.kill(int(f.read().split("\n")[0]), signal.SIGHUP)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if os.stat(state).st_ino != before:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    with open(os.path.join(STATE, "log", "fcgi.log")) as f:
+        raise AssertionError("the pool did not reload the image mirrors: " + f.read()[-2000:])

@@ -2,15 +2,15 @@
 applications"): the real plane, the real agent, the stack's Podman and nginx.
 One stack, deployed once and reused: a web service (the busybox httpd test
 image, tests/fixtures/build.sh), a worker and PostgreSQL (both the local
-Debian-built postgres image of tests/fixtures/dbimages.sh), web waiting for
+Debian-built postgres image of tests/fixtures/dbimages.sh, written postgres:15
+and mapped by the site's image mirror table), web waiting for
 the database's healthcheck.  Then a redeploy with a broken service image that
 leaves the old stack serving, a second release and a rollback of the whole
 stack."""
-import json
 import time
 import urllib.parse
 
-from lib import assert_error, new_user
+from lib import assert_error, image_mirrors, new_user
 from test_agent_e2e import _wait
 from test_deploy_e2e import F, World, _deploy, _finished, app_containers, edge_get, engine
 
@@ -24,7 +24,7 @@ def _need_fixtures():
 
 
 def _stack(web_image, worker_image=None):
-    pg = F["FIXTURE_DB_POSTGRES_IMAGE"]
+    pg = "postgres:15"      # the site's image mirror table maps it to the local image
     return """\
 services:
   web:
@@ -68,6 +68,7 @@ class Stack:
     def __init__(self):
         _need_fixtures()
         self.w = w = World.get()
+        image_mirrors({"postgres:15": F["FIXTURE_DB_POSTGRES_IMAGE"]})
         for k, v in (("DB_PASSWORD", PG_PASSWORD), ("GREETING", "hello")):
             r = w.c.post("/env-vars", {"project_id": w.project["id"], "key": k, "value": v})
             assert r.status == 201, r

@@ -11,7 +11,7 @@ rules (the agent's chains, README "Network isolation"); a non-public
 database publishes no host port, a public one does; a missing image fails
 cleanly; an agent killed during a provision leaves the job to the lease
 rules.  MongoDB runs only when the engine has its image (reported skipped
-otherwise)."""
+otherwise).  ClickHouse (its own test): queried over its HTTP port."""
 import json
 import re
 import socket
@@ -378,6 +378,78 @@ def test_mongodb_end_to_end_when_its_image_is_present():
     _settled(w, d["id"])
     _action(w, d["id"], "restart")
     assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
+
+
+def _ch(port, sql=None, auth=None, db=None, post=False):
+    """ClickHouse's HTTP interface on the host port (GET /ping without sql; a GET
+    is read-only, post=True for DDL and writes): (status, body)."""
+    import base64
+    import http.client
+    import urllib.parse
+    h = {"Authorization": "Basic " + base64.b64encode(("app:%s" % auth).encode()).decode()} if auth else {}
+    path = "/ping" if sql is None else "/?" + urllib.parse.urlencode(
+        dict({"query": sql}, **({"database": db} if db else {})))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request("POST" if post else "GET", path, headers=h)
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def test_clickhouse_end_to_end():
+    """ClickHouse 18.16 (Debian's clickhouse-server, FIXTURE_DB_CLICKHOUSE_IMAGE):
+    provisioned with readiness on /ping (no credential), ${db.<name>.port} is the
+    HTTP port and its url an http:// one; the user and its database answer
+    queries through the published port, anonymous access is refused; a rotation
+    refuses the old password; backups are refused with 400 naming type."""
+    _need_fixtures()
+    if not F.get("FIXTURE_DB_CLICKHOUSE_IMAGE"):
+        raise AssertionError("FIXTURE_DB_CLICKHOUSE_IMAGE missing: run through tests/run.sh")
+    w = World.get()
+    d = _db(w, type="clickhouse", name="ch-" + uuid.uuid4().hex[:6], public=True)
+    d = _settled(w, d["id"])
+    assert d["port"] == 8123 and d["version"] == "18.16", d
+    cn = w.c.get("/databases/%s/connection" % d["id"]).data
+    dbname = d["name"].replace("-", "_")
+    assert cn["name"] == dbname and cn["user"] == "app" and cn["port"] == 8123, cn
+    assert cn["url"] == "http://app:%s@%s:8123/%s" % (cn["password"], d["internal_host"], dbname), cn
+    _no_secret_in(_ctr(d["id"]), cn["password"])
+    port = d["public_port"]
+    pw = cn["password"]
+    assert _ch(port) == (200, "Ok.\n")
+    assert _ch(port, "SELECT 1")[0] != 200, "no anonymous (default) user"
+    assert _ch(port, "SELECT currentDatabase()", pw, dbname) == (200, dbname + "\n")
+    st, body = _ch(port, "CREATE TABLE t (v String) ENGINE = TinyLog", pw, dbname, post=True)
+    assert st == 200, body
+    st, body = _ch(port, "INSERT INTO t VALUES ('one')", pw, dbname, post=True)
+    assert st == 200, body
+    assert _ch(port, "SELECT v FROM t", pw, dbname) == (200, "one\n")
+    # Backups: not supported for clickhouse, named.
+    dest = w.c.post("/settings/backup-destinations", {"name": "ch-" + uuid.uuid4().hex[:6],
+                                                       "provider": "local"})
+    assert dest.status == 201, dest
+    r = w.c.post("/databases/%s/backups" % d["id"], {"destination_id": dest.data["id"]})
+    assert r.status == 400 and [x["field"] for x in r.data["error"]["details"]] == ["type"], r
+    assert _owner("SELECT count(*) FROM backups WHERE resource_id = '%s'" % d["id"]) == ["0"]
+    # Rotation (the users file rewritten, no restart): old refused, new works, data kept.
+    started = _ctr(d["id"])["State"]["StartedAt"]
+    r = w.c.post("/databases/%s/rotate-password" % d["id"])
+    assert r.status == 200, r
+    _settled(w, d["id"])
+    assert _ctr(d["id"])["State"]["StartedAt"] == started
+    cn2 = w.c.get("/databases/%s/connection" % d["id"]).data
+    assert cn2["password"] != cn["password"]
+    assert _ch(port, "SELECT v FROM t", pw, dbname)[0] != 200, "the old password is refused"
+    assert _ch(port, "SELECT v FROM t", cn2["password"], dbname) == (200, "one\n")
+    # Restart (re-created from the payload): the users file and the data stay on the volume.
+    _action(w, d["id"], "restart")
+    port = w.c.get("/databases/" + d["id"]).data["public_port"]
+    assert _ch(port, "SELECT v FROM t", cn2["password"], dbname) == (200, "one\n")
+    assert w.c.delete("/databases/%s?delete_data=true" % d["id"]).status == 204
+    _wait("the container to go", lambda: _ctr(d["id"]) is None, 60)
+    w.c.delete("/settings/backup-destinations/" + dest.data["id"])
 
 
 def test_a_database_container_that_stops_by_itself_is_reported_crashed():

@@ -15,6 +15,10 @@ throwaway_stack() {
 	export LAUNCHER_PITR_ARCHIVE_TIMEOUT=${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-5}
 	LAUNCHER_STATE_DIR=$(mktemp -d "/var/tmp/launcher-$1.XXXXXX")
 	chmod 755 "$LAUNCHER_STATE_DIR"
+	# The image mirror table is the run's own: tests map images to their
+	# local builds in it (lib.py image_mirrors) and reload the pool.
+	export LAUNCHER_IMAGE_MIRRORS=$LAUNCHER_STATE_DIR/image-mirrors.conf
+	cp "$(dirname "${BASH_SOURCE[0]}")/../../conf/image-mirrors.conf" "$LAUNCHER_IMAGE_MIRRORS"
 	# Four distinct ports in one draw (drawn one by one, two could be the same).
 	read -r LAUNCHER_HTTP_PORT LAUNCHER_HTTPS_PORT LAUNCHER_SMTP_PORT LAUNCHER_PG_PORT \
 		<<< "$(throwaway_port 4)"

@@ -43,6 +43,10 @@ static const struct type_case types[] = {
 	    "[\"mongosh\",\"--quiet\",\"--eval\",\"db.runCommand({ping:1})\"]",
 	    "{\"user\":\"MONGO_INITDB_ROOT_USERNAME\",\"password\":\"MONGO_INITDB_ROOT_PASSWORD\","
 	    "\"database\":\"MONGO_INITDB_DATABASE\"}", 27017},
+	{"clickhouse", "localhost/launcher/clickhouse:18.16", "/var/lib/clickhouse",
+	    "[\"bash\",\"-c\",\"exec 3<>/dev/tcp/127.0.0.1/8123\"]",
+	    "{\"user\":\"CLICKHOUSE_USER\",\"password\":\"CLICKHOUSE_PASSWORD\","
+	    "\"database\":\"CLICKHOUSE_DB\"}", 8123},
 };
 
 static cJSON *
@@ -229,6 +233,9 @@ test_readiness_env_and_rotation(void)
 			    strstr(ct, "config_file") && strstr(ct, "REDISCLI_AUTH"), ct);
 		if (strcmp(types[i].type, "mongodb") == 0)
 			CHECK(strstr(ct, "changeUserPassword") && strstr(ct, "process.env"), ct);
+		if (strcmp(types[i].type, "clickhouse") == 0)
+			CHECK(strncmp(ct, "[\"bash\",\"-c\",", 13) == 0 &&
+			    strstr(ct, "launcher-clickhouse-users") && strstr(ct, "Authorization: Basic"), ct);
 		re = db_client_env(&d, false);
 		rt = cJSON_PrintUnformatted(re);
 		CHECK(rt != NULL && strstr(rt, "PASSWORD=" PW "\"") != NULL && strstr(rt, NEWPW) == NULL,

@@ -39,7 +39,7 @@ shipped(void)
 
 	/* make unit runs from the repository's root */
 	CHECK(dbimages_load(&t, "conf/database-images.conf", err, sizeof(err)) == 0, err);
-	CHECK(t.n == 4, "four rows shipped");
+	CHECK(t.n == 5, "five rows shipped");
 	d = dbimages_find(&t, "postgres", "15");
 	CHECK(d != NULL && strcmp(d->image, "localhost/launcher/postgres:15") == 0 && d->port == 5432 &&
 	    strcmp(d->data_path, "/var/lib/postgresql/data") == 0, "postgres 15 row");
@@ -61,6 +61,12 @@ shipped(void)
 	CHECK(d != NULL && strcmp(d->image, "docker.io/library/mongo:7") == 0 && d->port == 27017 &&
 	    strcmp(d->env_user, "MONGO_INITDB_ROOT_USERNAME") == 0, "mongodb 7 row");
 	CHECK(d != NULL && argv_is(d->readiness, mongo_ready), "mongodb readiness: mongosh ping");
+	d = dbimages_find(&t, "clickhouse", NULL);
+	CHECK(d != NULL && strcmp(d->version, "18.16") == 0 && d->port == 8123 &&
+	    strcmp(d->image, "localhost/launcher/clickhouse:18.16") == 0 &&
+	    strcmp(d->env_password, "CLICKHOUSE_PASSWORD") == 0 && strcmp(d->readiness[0], "bash") == 0 &&
+	    strstr(d->readiness[2], "GET /ping") != NULL && d->readiness[3] == NULL &&
+	    strcmp(d->client[0], "launcher-clickhouse-client") == 0, "clickhouse 18.16 row: HTTP ping");
 	CHECK(dbimages_find(&t, "postgres", "16") == NULL && dbimages_has_type(&t, "postgres") &&
 	    !dbimages_has_type(&t, "oracle"), "unknown version vs unknown type");
 
