@@ -85,7 +85,7 @@ DB_STMT st_flags = {"apps_flags",
 DB_STMT st_compose_spec = {"apps_compose_spec",
     "UPDATE applications SET compose_spec = $2::jsonb WHERE id = $1::uuid"};
 DB_STMT st_source = {"apps_source",
-    "SELECT source_type, app_type FROM applications WHERE id = $1::uuid"};
+    "SELECT source_type, app_type, compose FROM applications WHERE id = $1::uuid"};
 DB_STMT st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
@@ -563,9 +563,10 @@ get(struct req *r)
 }
 
 /*
- * A PUT that gives compose: only a docker_compose application takes it
- * (and not null); given gets the normalised form and the web service's
- * port as exposed_port.
+ * A PUT that gives compose or app_type: only a docker_compose application
+ * takes compose (and not null); for one, the file (given, else its own)
+ * is checked again with the app_type it will have, and given gets the
+ * normalised form and the web service's port as exposed_port.
  */
 static enum err
 update_compose(struct req *r, const char *id, cJSON *given)
@@ -580,8 +581,10 @@ update_compose(struct req *r, const char *id, cJSON *given)
 	if ((e = db_get_object(r, &st_source, &res, "application not found", id)) != ERR_OK)
 		return e;
 	if (strcmp(db_get(res, 0, "source_type"), "docker_compose") != 0)
-		return http_field_error(r, "invalid request body", "compose",
+		return text == NULL ? ERR_OK : http_field_error(r, "invalid request body", "compose",
 		    "applies to docker_compose applications only");
+	if (text == NULL)
+		text = cJSON_AddStringToObject(given, "compose", db_get(res, 0, "compose"));
 	if (!cJSON_IsString(text))
 		return http_field_error(r, "invalid request body", "compose",
 		    "is required for a docker_compose application");
@@ -618,7 +621,8 @@ update(struct req *r)
 		if (it != NULL)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
 	}
-	if (cJSON_GetObjectItemCaseSensitive(given, "compose") != NULL &&
+	if ((cJSON_GetObjectItemCaseSensitive(given, "compose") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(given, "app_type") != NULL) &&
 	    (e = update_compose(r, id, given)) != ERR_OK) {
 		cJSON_Delete(given);
 		return e;

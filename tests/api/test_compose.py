@@ -179,6 +179,8 @@ def test_update_replaces_the_stack_and_only_compose_apps_take_compose():
     assert r.data["exposed_port"] == 9000, r.data
     assert _sql("SELECT compose_spec->>'web_service' FROM applications WHERE id = '%s'" % a["id"]) == "site"
     assert_error(c.put("/applications/" + a["id"], {"compose": None}), 400, "BAD_REQUEST", "compose")
+    # app_type is checked against the stack it keeps: a worker publishes nothing.
+    assert_error(c.put("/applications/" + a["id"], {"app_type": "worker"}), 400, "BAD_REQUEST", "compose")
     img = c.post("/applications", {"name": "img", "project_id": p["id"], "source_type": "docker_image",
                                    "image_url": "a/b", "exposed_port": 80}).data
     assert_error(c.put("/applications/" + img["id"], {"compose": WEB_DB}), 400, "BAD_REQUEST", "compose")
