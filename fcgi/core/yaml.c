@@ -17,6 +17,8 @@
 
 #include <yaml.h>
 
+#include "util.h"
+
 struct mark {
 	const cJSON *node;
 	int          line, col;
@@ -77,7 +79,7 @@ fail(struct parse *p, int line, int col, const char *reason)
 {
 	p->eline = line;
 	p->ecol = col;
-	snprintf(p->err, p->errlen, "line %d, column %d: %s", line, col, reason);
+	(void)util_snprintf(p->err, p->errlen, "line %d, column %d: %s", line, col, reason);
 	return false;
 }
 
@@ -237,7 +239,7 @@ place(struct parse *p, cJSON *node, int line, int col, bool is_plain_merge_key)
 		if (cJSON_IsString(node))
 			text = node->valuestring;
 		else if (cJSON_IsNumber(node)) {
-			snprintf(num, sizeof(num), "%.17g", node->valuedouble);
+			(void)util_snprintf(num, sizeof(num), "%.17g", node->valuedouble);
 			text = num;
 		} else if (cJSON_IsBool(node))
 			text = cJSON_IsTrue(node) ? "true" : "false";
@@ -246,7 +248,7 @@ place(struct parse *p, cJSON *node, int line, int col, bool is_plain_merge_key)
 		f->key_is_merge = is_plain_merge_key;
 		if (!f->key_is_merge && cJSON_GetObjectItemCaseSensitive(f->node, text)) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "duplicate key \"%.100s\"", text);
+			(void)util_snprintf(msg, sizeof(msg), "duplicate key \"%.100s\"", text);
 			cJSON_Delete(node);
 			return fail(p, line, col, msg);
 		}
@@ -407,7 +409,7 @@ on_event(struct parse *p, const yaml_event_t *ev, bool *done)
 		struct anchor *a = find_anchor(p, name);
 		if (!a) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "unknown alias *%.100s", name);
+			(void)util_snprintf(msg, sizeof(msg), "unknown alias *%.100s", name);
 			return fail(p, line, col, msg);
 		}
 		if (p->nodes + a->count > YAML_MAX_NODES)
@@ -438,7 +440,7 @@ yaml_parse(const char *text, size_t len, char *err, size_t errlen, int *line, in
 	yaml_parser_t parser;
 	bool ok = d && memchr(text, '\0', len) == NULL;
 	if (!d) {
-		snprintf(err, errlen, "line 1, column 1: out of memory");
+		(void)util_snprintf(err, errlen, "line 1, column 1: out of memory");
 		p.eline = p.ecol = 1;
 	} else if (!ok) {
 		fail(&p, 1, 1, "the text contains a NUL byte");
@@ -454,7 +456,7 @@ yaml_parse(const char *text, size_t len, char *err, size_t errlen, int *line, in
 				const yaml_mark_t *m = parser.problem ? &parser.problem_mark :
 				    &parser.context_mark;
 				char msg[200];
-				snprintf(msg, sizeof(msg), "%s%s%s",
+				(void)util_snprintf(msg, sizeof(msg), "%s%s%s",
 				    parser.problem ? parser.problem : "invalid YAML",
 				    parser.context ? " " : "", parser.context ? parser.context : "");
 				ok = fail(&p, (int)m->line + 1, (int)m->column + 1, msg);
@@ -608,9 +610,9 @@ emit_node(yaml_emitter_t *e, const cJSON *n)
 	if (cJSON_IsNumber(n)) {
 		double v = n->valuedouble;
 		if (v == floor(v) && fabs(v) < 9007199254740992.0)
-			snprintf(num, sizeof(num), "%.0f", v);
+			(void)util_snprintf(num, sizeof(num), "%.0f", v);
 		else
-			snprintf(num, sizeof(num), "%.17g", v);
+			(void)util_snprintf(num, sizeof(num), "%.17g", v);
 		return emit_scalar(e, num, true, YAML_PLAIN_SCALAR_STYLE);
 	}
 	if (cJSON_IsBool(n))

@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 $SAN \
 -Ifcgi $(pkg-config --cflags libpq libcjson) -DLAUNCHER_VERSION=\"fuzz\""
-LIBS="-lfcgi -ljwt $(pkg-config --libs libpq libcjson libsodium libcurl libcrypto zlib) -lresolv"
+LIBS="-lfcgi -ljwt $(pkg-config --libs libpq libcjson libsodium libcurl libcrypto zlib yaml-0.1) -lresolv"
 passed=0
 failed=0
 # Every module (core, API, agent) compiled once, instrumented, into one

@@ -137,9 +137,9 @@ test_errors(void)
 	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
 	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
 	CHECK(!parse(bomb, err, &line) && strstr(err, "100000 nodes"), "an alias bomb stops");
-	char deep[400] = "";
-	for (int i = 0; i < 70; i++)
-		strcat(deep, "[");
+	char deep[71];
+	memset(deep, '[', 70);
+	deep[70] = '\0';
 	CHECK(!parse(deep, err, &line) && strstr(err, "nesting"), "too deep");
 	struct yaml_doc *d = parse("", err, &line);
 	CHECK(d && cJSON_IsNull(yaml_root(d)), "empty text is null");
