@@ -562,6 +562,9 @@ health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 
 	if (n == 0)
 		return 0;
+	/* Containers already known healthy (a compose dependency's check) are not waited for. */
+	for (int i = 0; i < n; i++)
+		left -= v[i].healthy ? 1 : 0;
 	if (served)
 		app_say(&c->io, "health check: %s on %d container%s (timeout %d s)",
 		    c->s.healthcheck_path ? c->s.healthcheck_path : "TCP connect", n, n == 1 ? "" : "s",

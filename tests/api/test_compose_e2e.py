@@ -38,7 +38,7 @@ services:
   worker:
     image: %s
     entrypoint: ["/bin/sh", "-c"]
-    command: ["until pg_isready -q -h db -p 5432; do sleep 0.3; done; echo reached db; exec sleep 100000"]
+    command: ["trap 'exit 0' TERM; until pg_isready -q -h db -p 5432; do sleep 0.3; done; echo reached db; while :; do sleep 1; done"]
     depends_on: [db]
   db:
     image: %s
@@ -86,6 +86,20 @@ class Stack:
         t0 = time.time()
         self.dep = _deploy(w, self.app)
         print("compose stack of 3 services deployed in %.1f s" % (time.time() - t0))
+        timeline(w, self.dep)
+
+
+def timeline(w, dep):
+    """Prints when the deployment's milestones came, from its first log line."""
+    logs = w.c.get("/applications/%s/build-logs?deploymentId=%s" % (dep["application_id"], dep["id"])).data
+    marks = ("runs in", "is healthy", "health check passed", "switching traffic", "is live", "stopping")
+    t0 = None
+    for x in logs:
+        t = time.mktime(time.strptime(x["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + (
+            x["timestamp"][20:].rstrip("Z") or "0"))
+        t0 = t0 or t
+        if any(m in x["message"] for m in marks):
+            print("  +%5.1f s %s" % (t - t0, x["message"][:100]))
 
 
 def test_compose_stack_deploys_web_answers_and_worker_reaches_the_database():
@@ -162,6 +176,7 @@ def test_broken_service_image_fails_the_redeploy_and_the_old_stack_serves_then_r
     t0 = time.time()
     second = _deploy(w, a)
     print("redeploy (recreate: the db mounts a volume) in %.1f s" % (time.time() - t0))
+    timeline(w, second)
     _wait("v2", lambda: edge_get(host) == (200, "v2\n"), 20)
     assert second["strategy"] == "recreate", second
     r = w.c.post("/applications/%s/rollback" % a["id"], {})
