@@ -150,11 +150,11 @@ if [ "$#" -eq 0 ]; then need_db=1; fi
 # selects test_backups_e2e.py too): each module that needs the images counts.
 for a in "$@"; do
 	for m in test_databases_e2e.py test_backups_e2e.py test_pitr_e2e.py test_terminals_e2e.py \
-		test_template_deploy_e2e.py test_templates_e2e.py; do
+		test_template_deploy_e2e.py test_templates_e2e.py test_compose_e2e.py; do
 		case $m in *"$a"*) need_db=1 ;; esac
 	done
 	case $a in *databases_e2e* | *terminals* | *backups_e2e* | *pitr_e2e* | *template_deploy_e2e* | \
-		*templates_e2e*) need_db=1 ;; esac
+		*templates_e2e* | *compose_e2e*) need_db=1 ;; esac
 done
 # LAUNCHER_DBIMAGES_CACHE: another cache (and its store), e.g. while a
 # changed recipe must not replace the images other stacks read.

@@ -69,6 +69,7 @@ struct inst {
 	char         id[80];
 	char         name[128];
 	int          port;
+	bool         served;	/* health-checked and routed: not a compose service but the web one */
 	bool         healthy;
 	bool         restarted;	/* the health check restarted it once */
 };
@@ -99,6 +100,12 @@ inst_from(struct app_ctx *c, const cJSON *doc, struct inst *in)
 	(void)util_snprintf(in->id, sizeof(in->id), "%s", ctr_id(doc));
 	(void)util_snprintf(in->name, sizeof(in->name), "%s", ctr_name(doc));
 	in->port = c->s.exposed_port > 0 ? ctr_host_port(doc, c->s.exposed_port) : 0;
+	{
+		const char *svc = ctr_label(doc, "launcher.service");
+
+		in->served = svc == NULL || c->s.web_service == NULL ||
+		    strcmp(svc, c->s.web_service) == 0;
+	}
 	return 0;
 }
 
@@ -198,7 +205,8 @@ free_name(struct app_ctx *c, const struct inst *all, int nall, const struct inst
 	for (int n = 1; n < 10000; n++) {
 		bool used = false;
 
-		if (app_container_name(c->s.app_id, c->s.deployment_id, n, out, outlen) != 0)
+		if (app_container_name(c->s.app_id, c->s.deployment_id,
+		    c->s.svc != NULL ? c->s.svc->name : NULL, n, out, outlen) != 0)
 			return -1;
 		for (int i = 0; i < nall && !used; i++)
 			used = strcmp(all[i].name, out) == 0;
@@ -554,6 +562,9 @@ health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 
 	if (n == 0)
 		return 0;
+	/* Containers already known healthy (a compose dependency's check) are not waited for. */
+	for (int i = 0; i < n; i++)
+		left -= v[i].healthy ? 1 : 0;
 	if (served)
 		app_say(&c->io, "health check: %s on %d container%s (timeout %d s)",
 		    c->s.healthcheck_path ? c->s.healthcheck_path : "TCP connect", n, n == 1 ? "" : "s",
@@ -586,12 +597,13 @@ health_wait(struct app_ctx *c, struct inst *v, int n, const char *image_id)
 				bad = i;
 				break;
 			}
-			if (served && v[i].port == 0) {
+			if (served && v[i].served && v[i].port == 0) {
 				util_snprintf(why, sizeof(why), "container %s has no host port", v[i].name);
 				bad = i;
 				break;
 			}
-			if (!served || probe(c->s.healthcheck_path, v[i].port, why, sizeof(why))) {
+			if (!served || !v[i].served ||
+			    probe(c->s.healthcheck_path, v[i].port, why, sizeof(why))) {
 				v[i].healthy = true;
 				left--;
 			} else if (!v[i].restarted && strstr(why, "onnect") != NULL &&
@@ -800,6 +812,317 @@ start_old(struct app_ctx *c, const struct inst *old, int n)
 	}
 }
 
+/* ------------------------------------------------------------- compose */
+
+/* Whether any container of s mounts a volume (the application, or a compose service). */
+static bool
+mounts_volumes(const struct app_spec *s)
+{
+	for (int i = 0; i < s->nsvcs; i++)
+		if (s->svcs[i].nvols > 0)
+			return true;
+	return s->nvols > 0;
+}
+
+/*
+ * Puts the spec of compose service v's container in c->s (the application's
+ * with the service's command, env, mounts, restart policy and port; only
+ * the web service is served), the application's own in *keep, which
+ * service_end puts back.
+ */
+static void
+service_begin(struct app_ctx *c, const struct app_service *v, struct app_spec *keep)
+{
+	bool web = c->s.web_service != NULL && strcmp(v->name, c->s.web_service) == 0;
+
+	*keep = c->s;
+	c->s.svc = v;
+	c->s.start_command = NULL;
+	c->s.exposed_port = web ? v->port : 0;
+	if (!web) {
+		c->s.app_type = "worker";
+		c->s.healthcheck_path = NULL;
+	}
+	if (v->restart != NULL)
+		c->s.restart_policy = v->restart;
+	memcpy(c->s.vols, v->vols, sizeof(v->vols));
+	c->s.nvols = v->nvols;
+	c->vols_ready = false;
+}
+
+static void
+service_end(struct app_ctx *c, const struct app_spec *keep)
+{
+	c->s = *keep;
+	c->vols_ready = false;
+}
+
+/*
+ * Runs service v's healthcheck test in its container in (exec, as the
+ * engine would) every interval until it exits 0; failures inside the
+ * start period do not count, then retries of them make it unhealthy.
+ * 0, or -1 (error set, with the test's last output).
+ */
+static int
+service_healthy(struct app_ctx *c, const struct app_service *v, const struct inst *in)
+{
+	int64_t t0 = timefmt_mono_ms();
+	int     fails = 0, code;
+	char    out[2048], err[1024], red[2048];
+	bool    trunc, timed_out;
+
+	app_say(&c->io, "waiting for service %s to be healthy (its healthcheck every %lld ms)",
+	    v->name, (long long)v->hc_interval_ms);
+	for (;;) {
+		cJSON *doc;
+
+		if (ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0 ||
+		    !ctr_running(doc))
+			return fail(c, "service %s stopped before it was healthy", v->name);
+		if (ctr_exec(&c->x, &c->a, in->id, v->hc_test, NULL, (long)v->hc_timeout_ms, out,
+		    sizeof(out), &code, &trunc, &timed_out, err, sizeof(err)) != 0)
+			return fail(c, "service %s: its healthcheck could not run: %s", v->name, err);
+		if (code == 0 && !timed_out) {
+			app_say(&c->io, "service %s is healthy after %.1f s", v->name,
+			    (timefmt_mono_ms() - t0) / 1000.0);
+			return 0;
+		}
+		if (timefmt_mono_ms() - t0 >= v->hc_start_ms && ++fails >= v->hc_retries) {
+			app_redact(&c->red, out, red, sizeof(red));
+			return fail(c, "service %s is unhealthy: its healthcheck failed %d times (%s); "
+			    "last output: %s", v->name, fails, timed_out ? "timed out" :
+			    "non-zero exit", red);
+		}
+		timefmt_sleep_ms(v->hc_interval_ms);
+	}
+}
+
+/* Waits until service v's container in exited; 0 when it exited 0, else -1 (error set). */
+static int
+service_completed(struct app_ctx *c, const struct app_service *v, const struct inst *in)
+{
+	int64_t t0 = timefmt_mono_ms(), limit = (int64_t)c->s.hc_timeout_s * 1000;
+	char    err[1024];
+
+	app_say(&c->io, "waiting for service %s to complete", v->name);
+	for (;;) {
+		cJSON       *doc;
+		const cJSON *ec;
+
+		if (ctr_inspect(&c->x, &c->a, in->id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
+			return fail(c, "service %s: %s", v->name, err);
+		if (!ctr_running(doc)) {
+			ec = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "State"),
+			    "ExitCode");
+			if (cJSON_IsNumber(ec) && ec->valuedouble == 0) {
+				app_say(&c->io, "service %s completed", v->name);
+				return 0;
+			}
+			return fail(c, "service %s exited with code %d", v->name,
+			    cJSON_IsNumber(ec) ? (int)ec->valuedouble : -1);
+		}
+		if (timefmt_mono_ms() - t0 >= limit)
+			return fail(c, "service %s did not complete within %d s", v->name,
+			    c->s.hc_timeout_s);
+		timefmt_sleep_ms(250);
+	}
+}
+
+/* Whether some service waits for v to complete (it may then exit). */
+static bool
+one_shot(const struct app_spec *s, const char *name)
+{
+	for (int i = 0; i < s->nsvcs; i++)
+		for (const cJSON *d = s->svcs[i].depends_on ? s->svcs[i].depends_on->child : NULL; d;
+		    d = d->next)
+			if (strcmp(cJSON_GetObjectItemCaseSensitive(d, "service")->valuestring, name) == 0 &&
+			    strcmp(cJSON_GetObjectItemCaseSensitive(d, "condition")->valuestring,
+			    "service_completed_successfully") == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Brings up the stack of the job's compose source: each service's image
+ * (a release's id, else the reference as the server has it or pulled;
+ * ids[i] gets it), then the services in order, each after its
+ * dependencies reached their condition (started, healthy: its
+ * healthcheck passed, completed: exited 0), one container each, on the
+ * project network with the service name as alias; then the health check
+ * of the set (the web service over HTTP or TCP, the others running).
+ * made[] gets every container (also on failure, for the caller to
+ * remove); where[i] the index in made of service i.  0 or -1 (error set).
+ */
+static int
+compose_up(struct app_ctx *c, const char **ids, struct inst *made, int *nmade, int *where)
+{
+	struct app_spec *keep = arena_alloc(&c->a, sizeof(*keep));
+	char             err[4096];
+
+	*nmade = 0;
+	if (keep == NULL)
+		return fail(c, "out of memory");
+	for (int i = 0; i < c->s.nsvcs; i++) {
+		const struct app_service *v = &c->s.svcs[i];
+		struct image_out          im;
+
+		if (ids[i] != NULL)
+			continue;
+		if (image_ensure(&c->x, &c->a, v->image_id != NULL ? v->image_id : v->image, &c->io, &im,
+		    err, sizeof(err)) != 0)
+			return fail(c, "service %s: %s", v->name, err);
+		ids[i] = arena_strdup(&c->a, im.image_id);
+	}
+	for (int i = 0; i < c->s.nsvcs; i++) {
+		const struct app_service *v = &c->s.svcs[i];
+		int                       k = 0, rc;
+
+		for (const cJSON *d = v->depends_on ? v->depends_on->child : NULL; d; d = d->next) {
+			const char *dep = cJSON_GetObjectItemCaseSensitive(d, "service")->valuestring;
+			const char *cond = cJSON_GetObjectItemCaseSensitive(d, "condition")->valuestring;
+			const struct app_service *t = app_spec_service(&c->s, dep);
+			int                       j = (int)(t - c->s.svcs);
+
+			if (t == NULL || where[j] < 0)
+				return fail(c, "service %s depends on %s, which has no container", v->name,
+				    dep);
+			if (strcmp(cond, "service_healthy") == 0 && t->hc_test != NULL &&
+			    !made[where[j]].healthy) {
+				if (service_healthy(c, t, &made[where[j]]) != 0)
+					return -1;
+				made[where[j]].healthy = true;
+			} else if (strcmp(cond, "service_completed_successfully") == 0 &&
+			    !made[where[j]].healthy) {
+				if (service_completed(c, t, &made[where[j]]) != 0)
+					return -1;
+				made[where[j]].healthy = true;
+			}
+		}
+		service_begin(c, v, keep);
+		rc = start_new(c, ids[i], 1, &made[*nmade], &k);
+		service_end(c, keep);
+		if (k > 0)
+			where[i] = *nmade;
+		*nmade += k;
+		if (rc != 0)
+			return -1;
+		app_say(&c->io, "service %s runs in %s", v->name, made[where[i]].name);
+	}
+	for (int i = 0; i < c->s.nsvcs; i++)
+		if (where[i] >= 0 && one_shot(&c->s, c->s.svcs[i].name))
+			made[where[i]].healthy = true;
+	return health_wait(c, made, *nmade, NULL);
+}
+
+/* The result's "images": {service: image id}. */
+static cJSON *
+compose_images(const struct app_ctx *c, const char **ids)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (int i = 0; o != NULL && i < c->s.nsvcs; i++)
+		if (ids[i] != NULL)
+			cJSON_AddStringToObject(o, c->s.svcs[i].name, ids[i]);
+	return o;
+}
+
+/*
+ * app.deploy of a docker_compose application: the whole stack of the
+ * deployment comes up beside the old one (or after it stopped, when a
+ * service mounts a volume: recreate), passes the health check, takes the
+ * edge route (the web service), then the old stack goes.  On failure the
+ * new containers go and the old stack serves on (started again after a
+ * recreate).
+ */
+static int
+compose_deploy(struct app_ctx *c)
+{
+	struct inst *made = arena_alloc(&c->a, sizeof(*made) * APP_SERVICES_MAX), *old = NULL;
+	const char **ids = arena_alloc(&c->a, sizeof(*ids) * APP_SERVICES_MAX);
+	int          where[APP_SERVICES_MAX], nmade = 0, nold = 0, web = -1;
+	bool         recreate = mounts_volumes(&c->s), switched = false;
+	char         marker[AGENT_STR_MAX + 80];
+	cJSON       *r, *facts;
+
+	if (made == NULL || ids == NULL)
+		return fail(c, "out of memory");
+	memset(ids, 0, sizeof(*ids) * APP_SERVICES_MAX);
+	for (int i = 0; i < APP_SERVICES_MAX; i++)
+		where[i] = -1;
+	if (marker_path(c, marker, sizeof(marker)) != 0)
+		return fail(c, "state_dir path too long");
+	app_say(&c->io, "deployment %s of %s: a compose stack of %d service%s", c->s.deployment_id,
+	    c->s.name[0] ? c->s.name : c->s.app_id, c->s.nsvcs, c->s.nsvcs == 1 ? "" : "s");
+	/* Images first: a missing one fails the deploy before the old stack is touched. */
+	for (int i = 0; i < c->s.nsvcs; i++) {
+		const struct app_service *v = &c->s.svcs[i];
+		struct image_out          im;
+		char                      err[4096];
+
+		if (image_ensure(&c->x, &c->a, v->image_id != NULL ? v->image_id : v->image, &c->io, &im,
+		    err, sizeof(err)) != 0) {
+			c->j->result = compose_images(c, ids);
+			return fail(c, "service %s: %s", v->name, err);
+		}
+		ids[i] = arena_strdup(&c->a, im.image_id);
+	}
+	if ((recreate && stop_old(c, &old, &nold) != 0) ||
+	    compose_up(c, ids, made, &nmade, where) != 0) {
+		remove_all(c, made, nmade);
+		start_old(c, old, nold);
+		return -1;
+	}
+	for (int i = 0; i < c->s.nsvcs; i++)
+		if (c->s.web_service != NULL && strcmp(c->s.svcs[i].name, c->s.web_service) == 0)
+			web = where[i];
+	if (routed(c) && web >= 0) {
+		int fd;
+
+		app_say(&c->io, "switching traffic to deployment %s", c->s.deployment_id);
+		fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		switched = true;
+		if (route(c, &made[web], 1) != 0) {
+			unlink(marker);
+			remove_all(c, made, nmade);
+			start_old(c, old, nold);
+			return -1;
+		}
+		if (c->j->conf->edge_drain_ms > 0) {
+			app_say(&c->io, "draining for %lld ms", (long long)c->j->conf->edge_drain_ms);
+			timefmt_sleep_ms(c->j->conf->edge_drain_ms);
+		}
+	}
+	drain_old(c);
+	if (switched)
+		unlink(marker);
+	if ((r = cJSON_CreateObject()) == NULL)
+		return fail(c, "out of memory");
+	{
+		int first = web >= 0 ? web : 0;
+		int svc = 0;
+
+		for (int i = 0; i < c->s.nsvcs; i++)
+			if (where[i] == first)
+				svc = i;
+		cJSON_AddStringToObject(r, "image", c->s.svcs[svc].image);
+		cJSON_AddStringToObject(r, "image_id", ids[svc]);
+	}
+	cJSON_AddItemToObject(r, "images", compose_images(c, ids));
+	cJSON_AddStringToObject(r, "strategy", recreate ? "recreate" : "rolling");
+	cJSON_AddStringToObject(r, "strategy_reason", recreate ?
+	    "a service mounts volumes: the old stack stops before the new one starts, so that one "
+	    "release at a time writes to them" :
+	    "the new stack starts and passes the health check before the old one stops");
+	facts = instances_json(c, made, nmade, true);
+	cJSON_AddItemToObject(r, "instances", facts != NULL ? facts : cJSON_CreateArray());
+	c->j->result = r;
+	app_say(&c->io, "deployment %s is live with %d container%s", c->s.deployment_id, nmade,
+	    nmade == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 kind_deploy(struct app_ctx *c)
 {
@@ -811,6 +1134,9 @@ kind_deploy(struct app_ctx *c)
 	bool             switched = false, recreate = c->s.nvols > 0;
 	struct inst     *old = NULL;
 	int              nold = 0;
+
+	if (c->s.src == APP_SRC_COMPOSE)
+		return compose_deploy(c);
 
 	if (util_snprintf(dir, sizeof(dir), "%s/build-%s", c->j->conf->state_dir,
 	    c->s.deployment_id) < 0 || marker_path(c, marker, sizeof(marker)) != 0)
@@ -938,6 +1264,25 @@ kind_lifecycle(struct app_ctx *c, const char *action)
 	if (n < 0)
 		return -1;
 	qsort(cur, (size_t)n, sizeof(*cur), by_name);
+	if (n == 0 && strcmp(action, "start") == 0 && c->s.src == APP_SRC_COMPOSE) {
+		const char **ids = arena_alloc(&c->a, sizeof(*ids) * APP_SERVICES_MAX);
+		int          where[APP_SERVICES_MAX];
+
+		if (ids == NULL)
+			return fail(c, "out of memory");
+		memset(ids, 0, sizeof(*ids) * APP_SERVICES_MAX);
+		for (int i = 0; i < APP_SERVICES_MAX; i++)
+			where[i] = -1;
+		app_say(&c->io, "no container of deployment %s: bringing its stack up",
+		    c->s.deployment_id);
+		if (compose_up(c, ids, made, &nmade, where) != 0) {
+			remove_all(c, made, nmade);
+			return -1;
+		}
+		if (route(c, made, nmade) != 0)
+			return -1;
+		return result_instances(c, made, nmade);
+	}
 	if (n == 0 && strcmp(action, "start") == 0) {
 		if (c->s.src != APP_SRC_RELEASE)
 			return fail(c, "no container of deployment %s exists and no release image was "
@@ -1182,7 +1527,7 @@ cleanup_run(const struct agent_conf *conf, const char *job_id, const cJSON *payl
 				log_warn("job %s: %s", job_id, err);
 	}
 	/* Recreate stopped the old release first: it serves again. */
-	if (c.s.nvols > 0 && !switched &&
+	if (mounts_volumes(&c.s) && !switched &&
 	    (n = list_app(&c, NULL, c.s.deployment_id, false, &v)) > 0) {
 		for (int i = 0; i < n; i++)
 			if (!ctr_running(v[i].doc) &&

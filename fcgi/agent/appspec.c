@@ -293,6 +293,173 @@ parse_volumes(const cJSON *vols, struct app_spec *s, struct perr *e)
 	}
 }
 
+static bool
+string_list_ok(const cJSON *a)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsArray(a))
+		return false;
+	cJSON_ArrayForEach(it, a) {
+		if (!cJSON_IsString(it))
+			return false;
+	}
+	return true;
+}
+
+/* An array or null member: NULL for null/absent; bad() when neither. */
+static const cJSON *
+get_list(const cJSON *o, const char *name, bool argv, struct perr *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	char         msg[128];
+
+	if (v == NULL || cJSON_IsNull(v))
+		return NULL;
+	if (argv ? !argv_ok(v) : !string_list_ok(v)) {
+		util_snprintf(msg, sizeof(msg), "services[].%s must be %s", name,
+		    argv ? "an array of 1..256 strings" : "an array of strings");
+		bad(e, msg);
+		return NULL;
+	}
+	return v;
+}
+
+/* One service of a compose source (compose.h's form, with volume ids). */
+static void
+parse_service(const cJSON *o, const cJSON *images, struct app_service *v, struct perr *e)
+{
+	static const char *const policies[] = {"always", "on-failure", "unless-stopped", "no", NULL};
+	const cJSON *hc = cJSON_GetObjectItemCaseSensitive(o, "healthcheck"), *it;
+	const cJSON *vols = cJSON_GetObjectItemCaseSensitive(o, "volumes");
+
+	v->name = get_str(o, "name", 63, "", e);
+	if (!text_word_ok(v->name, 63, "-_"))
+		bad(e, "services[].name must be a service name");
+	v->image = get_str(o, "image", 1024, NULL, e);
+	if (v->image == NULL || v->image[0] == '\0' || !no_space(v->image))
+		bad(e, "services[].image must be an image reference");
+	v->image_id = images != NULL ? get_str(images, v->name, 128, NULL, e) : NULL;
+	if (images != NULL && (v->image_id == NULL || !(hex_ok(v->image_id, 12, 64) ||
+	    (strncmp(v->image_id, "sha256:", 7) == 0 && hex_ok(v->image_id + 7, 64, 64)))))
+		bad(e, "source.images must map every service to sha256:<64 hex>");
+	v->command = get_list(o, "command", true, e);
+	v->entrypoint = get_list(o, "entrypoint", true, e);
+	v->depends_on = cJSON_GetObjectItemCaseSensitive(o, "depends_on");
+	if (v->depends_on != NULL && !cJSON_IsArray(v->depends_on))
+		bad(e, "services[].depends_on must be an array");
+	for (it = cJSON_IsArray(v->depends_on) ? (v->depends_on)->child : NULL; it != NULL; it = it->next) {
+		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "service")) ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "condition")))
+			bad(e, "services[].depends_on[] must be {service, condition}");
+	}
+	if (hc != NULL && !cJSON_IsNull(hc)) {
+		v->hc_test = cJSON_GetObjectItemCaseSensitive(hc, "test");
+		if (!argv_ok(v->hc_test))
+			bad(e, "services[].healthcheck.test must be an array of 1..256 strings");
+		v->hc_interval_ms = get_int(hc, "interval_ms", 1, 86400000, 30000, e);
+		v->hc_timeout_ms = get_int(hc, "timeout_ms", 1, 86400000, 30000, e);
+		v->hc_start_ms = get_int(hc, "start_period_ms", 0, 86400000, 0, e);
+		v->hc_retries = (int)get_int(hc, "retries", 1, 100, 3, e);
+	}
+	v->port = (int)get_int(o, "port", 1, 65535, 0, e);
+	v->restart = get_str(o, "restart", 32, NULL, e);
+	if (v->restart != NULL && !one_of(v->restart, policies))
+		bad(e, "services[].restart must be always|on-failure|unless-stopped|no");
+	v->working_dir = get_str(o, "working_dir", 1024, NULL, e);
+	if (v->working_dir != NULL && v->working_dir[0] != '/')
+		bad(e, "services[].working_dir must be an absolute path");
+	v->user = get_str(o, "user", 256, NULL, e);
+	v->labels = cJSON_GetObjectItemCaseSensitive(o, "labels");
+	if (cJSON_IsNull(v->labels))
+		v->labels = NULL;
+	if (v->labels != NULL && !string_map_ok(v->labels, false))
+		bad(e, "services[].labels must be an object of strings");
+	cJSON_ArrayForEach(it, v->labels) {
+		if (strncmp(it->string, "launcher.", 9) == 0)
+			bad(e, "services[].labels must not set launcher.* labels");
+	}
+	v->extra_hosts = get_list(o, "extra_hosts", false, e);
+	v->cap_drop = get_list(o, "cap_drop", false, e);
+	v->host = cJSON_GetObjectItemCaseSensitive(o, "host");
+	if (cJSON_IsNull(v->host))
+		v->host = NULL;
+	if (v->host != NULL && !cJSON_IsObject(v->host))
+		bad(e, "services[].host must be an object");
+	if (vols != NULL && !cJSON_IsNull(vols) &&
+	    (!cJSON_IsArray(vols) || cJSON_GetArraySize(vols) > APP_VOLUMES_MAX)) {
+		bad(e, "services[].volumes must be an array of at most 20 mounts");
+		return;
+	}
+	for (it = cJSON_IsArray(vols) ? (vols)->child : NULL; it != NULL; it = it->next) {
+		struct app_volume *m = &v->vols[v->nvols++];
+
+		get_id(it, "volume_id", true, m->volume_id, e);
+		m->mount_path = get_str(it, "mount_path", 1024, NULL, e);
+		if (!mount_path_ok(m->mount_path))
+			bad(e, "services[].volumes[].mount_path must be an absolute container path");
+		m->read_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "read_only"));
+	}
+}
+
+/* "source": {"type": "compose", "web_service", "services": [...], "images"?}. */
+static void
+parse_compose(const cJSON *src, struct app_spec *s, struct perr *e)
+{
+	const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(src, "services"), *it;
+	const cJSON *images = cJSON_GetObjectItemCaseSensitive(src, "images");
+
+	s->src = APP_SRC_COMPOSE;
+	s->web_service = get_str(src, "web_service", 63, NULL, e);
+	if (cJSON_IsNull(images))
+		images = NULL;
+	if (images != NULL && !cJSON_IsObject(images))
+		bad(e, "source.images must be an object");
+	if (!cJSON_IsArray(svcs) || cJSON_GetArraySize(svcs) < 1 ||
+	    cJSON_GetArraySize(svcs) > APP_SERVICES_MAX) {
+		bad(e, "source.services must be an array of 1..20 services");
+		return;
+	}
+	cJSON_ArrayForEach(it, svcs) {
+		if (!cJSON_IsObject(it)) {
+			bad(e, "source.services[] must be objects");
+			return;
+		}
+		parse_service(it, images, &s->svcs[s->nsvcs++], e);
+	}
+	for (int i = 0; i < s->nsvcs; i++)
+		for (const cJSON *d = s->svcs[i].depends_on ? s->svcs[i].depends_on->child : NULL; d;
+		    d = d->next) {
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "service");
+			int          k;
+
+			for (k = 0; k < i && cJSON_IsString(t); k++)
+				if (strcmp(s->svcs[k].name, t->valuestring) == 0)
+					break;
+			if (!cJSON_IsString(t) || k == i)
+				bad(e, "source.services must come after the services they depend on");
+		}
+	if (s->web_service != NULL && app_spec_service(s, s->web_service) == NULL)
+		bad(e, "source.web_service must name a service");
+}
+
+/* Keys of a compose release's env: "<service>.<KEY>" (app_actions.c). */
+static bool
+compose_env_ok(const cJSON *o)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsObject(o))
+		return false;
+	cJSON_ArrayForEach(it, o) {
+		const char *dot = it->string ? strchr(it->string, '.') : NULL;
+
+		if (!cJSON_IsString(it) || dot == NULL || dot == it->string || !env_name_ok(dot + 1))
+			return false;
+	}
+	return true;
+}
+
 static void
 parse_source(const cJSON *src, struct app_spec *s, struct perr *e)
 {
@@ -339,8 +506,10 @@ parse_source(const cJSON *src, struct app_spec *s, struct perr *e)
 		s->image = get_str(src, "image", 512, NULL, e);
 		if (s->image != NULL && (s->image[0] == '\0' || !no_space(s->image)))
 			bad(e, "source.image must be an image reference");
-	} else
-		bad(e, "source.type must be docker_image|git|release");
+	} else if (strcmp(type, "compose") == 0)
+		parse_compose(src, s, e);
+	else
+		bad(e, "source.type must be docker_image|git|release|compose");
 }
 
 int
@@ -375,17 +544,18 @@ app_spec_parse(const cJSON *p, const char *kind, struct app_spec *s, char *err, 
 		parse_app(app, s, &e);
 	else if (need_app || (app != NULL && !cJSON_IsNull(app)))
 		bad(&e, "app must be an object");
-	if (env != NULL && !cJSON_IsNull(env)) {
-		if (!string_map_ok(env, true))
-			bad(&e, "env must be an object of strings with variable names");
-		else
-			s->env = env;
-	}
 	if (src != NULL && !cJSON_IsNull(src)) {
 		if (!cJSON_IsObject(src))
 			bad(&e, "source must be an object");
 		else
 			parse_source(src, s, &e);
+	}
+	if (env != NULL && !cJSON_IsNull(env)) {
+		if (s->src == APP_SRC_COMPOSE ? !compose_env_ok(env) : !string_map_ok(env, true))
+			bad(&e, "env must be an object of strings with variable names "
+			    "(<service>.<name> for a compose release)");
+		else
+			s->env = env;
 	}
 	/* The claim's "registry" (registry.h): credentials of the pull and push. */
 	s->registry = cJSON_GetObjectItemCaseSensitive(p, "registry");
@@ -796,10 +966,22 @@ app_ts_rfc3339(struct app_ts t, char *out, size_t outlen)
 }
 
 int
-app_container_name(const char *app_id, const char *deployment_id, int n, char *out,
-    size_t outlen)
+app_container_name(const char *app_id, const char *deployment_id, const char *service, int n,
+    char *out, size_t outlen)
 {
+	if (service != NULL)
+		return util_snprintf(out, outlen, "lnchr-%.8s-%.8s-%s-%d", app_id, deployment_id,
+		    service, n) < 0 ? -1 : 0;
 	return util_snprintf(out, outlen, "lnchr-%.8s-%.8s-%d", app_id, deployment_id, n) < 0 ? -1 : 0;
+}
+
+const struct app_service *
+app_spec_service(const struct app_spec *s, const char *name)
+{
+	for (int i = 0; name != NULL && i < s->nsvcs; i++)
+		if (strcmp(s->svcs[i].name, name) == 0)
+			return &s->svcs[i];
+	return NULL;
 }
 
 /* ------------------------------------------------- db.* payloads (db.h) */

@@ -19,7 +19,7 @@
 #define APP_ID_MAX        64
 #define APP_REDACTED      REDACTED
 
-enum app_source { APP_SRC_NONE, APP_SRC_IMAGE, APP_SRC_GIT, APP_SRC_RELEASE };
+enum app_source { APP_SRC_NONE, APP_SRC_IMAGE, APP_SRC_GIT, APP_SRC_RELEASE, APP_SRC_COMPOSE };
 
 #define APP_VOLUMES_MAX   20		/* as the API's volumes field */
 
@@ -29,6 +29,30 @@ struct app_volume {
 	const char *mount_path;			/* absolute, checked */
 	bool        read_only;
 	int64_t     size_limit;			/* bytes; 0 = none */
+};
+
+#define APP_SERVICES_MAX  20		/* as compose.h's COMPOSE_MAX_SERVICES */
+
+/*
+ * One service of a docker_compose application (source type "compose",
+ * app.h): its container is created from the application's spec with
+ * these in place (ctr.c).  Pointers into the payload.
+ */
+struct app_service {
+	const char  *name;			/* [a-z0-9_-]: network alias, label, name part */
+	const char  *image;			/* the reference (mirror table applied) */
+	const char  *image_id;			/* a release's (source "images"), else NULL */
+	const cJSON *command, *entrypoint;	/* argv arrays or NULL */
+	const cJSON *depends_on;		/* [{"service", "condition"}] */
+	const cJSON *hc_test;			/* argv run by exec, or NULL: no healthcheck */
+	int64_t      hc_interval_ms, hc_timeout_ms, hc_start_ms;
+	int          hc_retries;
+	int          port;			/* the web service's container port; 0 */
+	const char  *restart, *working_dir, *user;	/* NULL: the app's policy / image's */
+	const cJSON *labels, *extra_hosts, *cap_drop;	/* object / arrays or NULL */
+	const cJSON *host;			/* HostConfig members (a superadmin's), or NULL */
+	struct app_volume vols[APP_VOLUMES_MAX];
+	int          nvols;
 };
 
 /*
@@ -76,6 +100,16 @@ struct app_spec {
 	 * (a pgBackRest repository).  NULL = none.
 	 */
 	const char     *bind_source, *bind_target;
+	/*
+	 * docker_compose (source type "compose"): the services in start order
+	 * and the one the edge routes (NULL: none).  svc is set by app.c while
+	 * it creates one service's container (ctr.c reads its fields); NULL
+	 * for every other container.
+	 */
+	struct app_service svcs[APP_SERVICES_MAX];
+	int             nsvcs;
+	const char     *web_service;
+	const struct app_service *svc;
 };
 
 /*
@@ -213,8 +247,11 @@ int  app_ts_since(struct app_ts t, char *out, size_t outlen);
 /* RFC 3339 with nanoseconds, "2024-01-02T03:04:05.123456789Z"; 0 or -1. */
 int  app_ts_rfc3339(struct app_ts t, char *out, size_t outlen);
 
-/* The container name lnchr-<app8>-<dep8>-<n>; 0 or -1. */
-int  app_container_name(const char *app_id, const char *deployment_id, int n, char *out,
-    size_t outlen);
+/* The container name lnchr-<app8>-<dep8>-<n>, or lnchr-<app8>-<dep8>-<service>-<n>
+ * for a compose service (service not NULL); 0 or -1. */
+int  app_container_name(const char *app_id, const char *deployment_id, const char *service,
+    int n, char *out, size_t outlen);
+/* The compose service of s (by name), or NULL. */
+const struct app_service *app_spec_service(const struct app_spec *s, const char *name);
 
 #endif

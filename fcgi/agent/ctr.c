@@ -353,6 +353,30 @@ ulimit(const char *name, int64_t v)
 	return u;
 }
 
+/*
+ * A compose service's additions to HostConfig: extra_hosts and cap_drop
+ * (anyone's), and the members a superadmin's compose file set ("host",
+ * checked by the plane: Privileged, NetworkMode, CapAdd, Devices, PidMode,
+ * IpcMode, UsernsMode, SecurityOpt, Sysctls, Binds), which replace ours;
+ * a NetworkMode of theirs takes the container off the project network.
+ */
+static void
+service_host_config(const struct app_service *v, cJSON *b, cJSON *hc)
+{
+	const cJSON *it;
+
+	if (v->extra_hosts != NULL)
+		cJSON_AddItemToObject(hc, "ExtraHosts", cJSON_Duplicate(v->extra_hosts, true));
+	if (v->cap_drop != NULL)
+		cJSON_AddItemToObject(hc, "CapDrop", cJSON_Duplicate(v->cap_drop, true));
+	cJSON_ArrayForEach(it, v->host) {
+		cJSON_DeleteItemFromObjectCaseSensitive(hc, it->string);
+		cJSON_AddItemToObject(hc, it->string, cJSON_Duplicate(it, true));
+		if (strcmp(it->string, "NetworkMode") == 0)
+			cJSON_DeleteItemFromObjectCaseSensitive(b, "NetworkingConfig");
+	}
+}
+
 cJSON *
 ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, int64_t nofile,
     int64_t nproc)
@@ -366,20 +390,28 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 	cJSON_AddStringToObject(b, "Image", image_id);
 	env = cJSON_AddArrayToObject(b, "Env");
 	cJSON_ArrayForEach(it, s->env) {
-		if (s->exposed_port > 0 && s->database_id[0] == '\0' &&
-		    strcmp(it->string, "PORT") == 0)
+		const char *key = it->string;
+
+		/* A compose release's env is "<service>.<KEY>": this service's only. */
+		if (s->svc != NULL) {
+			size_t n = strlen(s->svc->name);
+
+			if (strncmp(key, s->svc->name, n) != 0 || key[n] != '.')
+				continue;
+			key += n + 1;
+		}
+		if (s->exposed_port > 0 && s->database_id[0] == '\0' && strcmp(key, "PORT") == 0)
 			continue;	/* ours below: the port binding depends on it */
 		if (cJSON_IsString(it) &&
-		    util_snprintf(kv, sizeof(kv), "%s=%s", it->string, it->valuestring) >= 0)
+		    util_snprintf(kv, sizeof(kv), "%s=%s", key, it->valuestring) >= 0)
 			cJSON_AddItemToArray(env, cJSON_CreateString(kv));
 		else if (cJSON_IsString(it)) {
-			char *big = malloc(strlen(it->string) + strlen(it->valuestring) + 2);
+			char *big = malloc(strlen(key) + strlen(it->valuestring) + 2);
 
 			if (big != NULL) {
-				memcpy(big, it->string, strlen(it->string));
-				big[strlen(it->string)] = '=';
-				memcpy(big + strlen(it->string) + 1, it->valuestring,
-				    strlen(it->valuestring) + 1);
+				memcpy(big, key, strlen(key));
+				big[strlen(key)] = '=';
+				memcpy(big + strlen(key) + 1, it->valuestring, strlen(it->valuestring) + 1);
 				cJSON_AddItemToArray(env, cJSON_CreateString(big));
 				free(big);
 			}
@@ -399,6 +431,21 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 		cJSON_AddStringToObject(labels, "launcher.app", s->app_id);
 		cJSON_AddStringToObject(labels, "launcher.deployment", s->deployment_id);
 	}
+	if (s->svc != NULL) {
+		cJSON_AddStringToObject(labels, "launcher.service", s->svc->name);
+		cJSON_ArrayForEach(it, s->svc->labels) {
+			if (strncmp(it->string, "launcher.", 9) != 0)
+				cJSON_AddStringToObject(labels, it->string, it->valuestring);
+		}
+		if (s->svc->command != NULL)
+			cJSON_AddItemToObject(b, "Cmd", cJSON_Duplicate(s->svc->command, true));
+		if (s->svc->entrypoint != NULL)
+			cJSON_AddItemToObject(b, "Entrypoint", cJSON_Duplicate(s->svc->entrypoint, true));
+		if (s->svc->working_dir != NULL)
+			cJSON_AddStringToObject(b, "WorkingDir", s->svc->working_dir);
+		if (s->svc->user != NULL)
+			cJSON_AddStringToObject(b, "User", s->svc->user);
+	}
 	if (s->start_command != NULL) {
 		cJSON *cmd = cJSON_AddArrayToObject(b, "Cmd");
 
@@ -414,9 +461,9 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 		    "NetworkingConfig"), "EndpointsConfig"), net);
 
 		cJSON_AddStringToObject(hc, "NetworkMode", net);
-		if (s->net_alias != NULL)
+		if (s->net_alias != NULL || s->svc != NULL)
 			cJSON_AddItemToArray(cJSON_AddArrayToObject(ep, "Aliases"),
-			    cJSON_CreateString(s->net_alias));
+			    cJSON_CreateString(s->svc != NULL ? s->svc->name : s->net_alias));
 	}
 	if (s->exposed_port > 0) {
 		util_snprintf(port, sizeof(port), "%d/tcp", s->exposed_port);
@@ -478,6 +525,8 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 	ul = cJSON_AddArrayToObject(hc, "Ulimits");
 	cJSON_AddItemToArray(ul, ulimit("nofile", nofile));
 	cJSON_AddItemToArray(ul, ulimit("nproc", nproc));
+	if (s->svc != NULL)
+		service_host_config(s->svc, b, hc);
 	return b;
 }
 

@@ -1039,6 +1039,7 @@ image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
 			return -1;
 		}
 		return pull_release(x, a, s, io, out, err, errlen);
+	case APP_SRC_COMPOSE:	/* one image per service: app.c asks image_ensure for each */
 	case APP_SRC_NONE:
 		break;
 	}

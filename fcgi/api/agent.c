@@ -265,19 +265,32 @@ static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *paylo
  * pulled.
  */
 static void
-map_images(struct req *r, cJSON *payload)
+map_image(struct req *r, cJSON *holder)
 {
-	cJSON       *src = cJSON_GetObjectItemCaseSensitive(payload, "source");
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
-	const cJSON *img = cJSON_GetObjectItemCaseSensitive(src, "image");
+	const cJSON *img = cJSON_GetObjectItemCaseSensitive(holder, "image");
 	const char  *to;
 
-	if (!cJSON_IsString(type) || strcmp(type->valuestring, "docker_image") != 0 ||
-	    !cJSON_IsString(img))
+	if (!cJSON_IsString(img))
 		return;
 	to = imagemap_resolve(r->w->imagemap, img->valuestring);
 	if (to != img->valuestring)
-		cJSON_ReplaceItemInObjectCaseSensitive(src, "image", cJSON_CreateString(to));
+		cJSON_ReplaceItemInObjectCaseSensitive(holder, "image", cJSON_CreateString(to));
+}
+
+/* ... and the image of every service of a compose source (app.deploy, and
+ * the release source of an action or a rollback). */
+static void
+map_images(struct req *r, cJSON *payload)
+{
+	cJSON       *src = cJSON_GetObjectItemCaseSensitive(payload, "source"), *svc;
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(src, "type");
+
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "docker_image") == 0)
+		map_image(r, src);
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "compose") == 0)
+		cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(src, "services")) {
+			map_image(r, svc);
+		}
 }
 
 static enum err

@@ -75,13 +75,15 @@ enum err terminal_open(struct req *r, const char *target, const char *command_js
  * instance, $6 stream, $7 q.
  */
 #define RUNTIME_LOGS_SQL(col) \
-    "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id, l.instance_name AS instance," \
+    "SELECT * FROM (SELECT l.ts AS timestamp, i.id AS instance_id," \
+    " coalesce(nullif(l.instance_name, ''), i.name, '') AS instance," \
     " l.container_id, l.stream, l.message, l.id AS _id FROM runtime_logs l" \
     " LEFT JOIN instances i ON i.container_id = l.container_id AND i.application_id = l.application_id" \
     " WHERE l." col " = $1::uuid" \
     " AND ($2::timestamptz IS NULL OR l.ts >= $2::timestamptz)" \
     " AND ($3::timestamptz IS NULL OR l.ts < $3::timestamptz)" \
-    " AND ($5::text IS NULL OR i.id::text = $5 OR l.instance_name = $5 OR l.container_id LIKE $5 || '%')" \
+    " AND ($5::text IS NULL OR i.id::text = $5 OR l.instance_name = $5 OR i.name = $5" \
+    "  OR l.container_id LIKE $5 || '%')" \
     " AND ($6::text IS NULL OR l.stream = $6)" \
     " AND ($7::text IS NULL OR strpos(l.message, $7) > 0)" \
     " ORDER BY l.ts DESC, l.id DESC LIMIT $4::int) x ORDER BY timestamp, _id"

@@ -19,16 +19,17 @@
 #include "../core/json.h"
 #include "../core/perm.h"
 #include "../core/resolve.h"
+#include "../core/util.h"
 #include "apps_common.h"
 #include "env_vars.h"
 
 DB_STMT st_deploy = {"apps_deploy",
     "SELECT deployment_id, created FROM api_deploy($1::uuid, $2, $3, $4, $5, $6::uuid, $7::uuid,"
-    " $8, $9::int)"};
+    " $8, $9::int, $10::jsonb)"};
 /* Where an application is, and the version of its env; read before its variables. */
 DB_STMT st_env_where = {"apps_env_where",
     "SELECT a.project_id, a.environment_id, a.env_version, a.name,"
-    " p.auto_error_tracking_enabled AS sentry FROM applications a"
+    " p.auto_error_tracking_enabled AS sentry, a.compose_spec FROM applications a"
     " JOIN projects p ON p.id = a.project_id WHERE a.id = $1::uuid"};
 DB_STMT st_previous = {"apps_previous",
     "SELECT d.id FROM deployments d JOIN applications a ON a.id = d.application_id"
@@ -42,14 +43,14 @@ DB_STMT st_action = {"apps_action",
     "WITH a AS (SELECT * FROM applications WHERE id = $1::uuid),"
     " d AS (SELECT d.* FROM deployments d, a WHERE d.id = a.current_deployment_id)"
     " SELECT job_enqueue(a.tenant_id, a.server_id, a.project_id, $2,"
-    "  app_job_payload(a, d.id, jsonb_build_object('type', 'release', 'image_id', d.image_digest))"
+    "  app_job_payload(a, d.id, deployment_release_source(d))"
     "  || coalesce($3::jsonb, '{}'), $4::uuid) AS job_id"
     " FROM a, d"};
 DB_STMT st_pending = {"apps_pending",
     "UPDATE applications SET pending_action = $2 WHERE id = $1::uuid"};
 DB_STMT st_scale = {"apps_scale",
     "UPDATE applications SET replicas = $2::int WHERE id = $1::uuid"
-    " RETURNING current_deployment_id"};
+    " RETURNING current_deployment_id, source_type"};
 DB_STMT st_instances = {"apps_instances",
     "SELECT i.id, i.container_id, i.name, i.server_id, i.deployment_id, i.status, i.health,"
     " i.host_port, i.started_at, i.restart_count, i.exit_code, i.cpu_percent, i.memory_bytes,"
@@ -86,6 +87,7 @@ respond_deploy(struct req *r, PGresult *res)
  * vars has room for APP_ENV_DEFAULTS more. */
 struct app_env {
 	const char         *project_id, *environment_id, *version, *name;
+	const char         *compose_spec;	/* docker_compose: compose.h's form; else NULL */
 	bool                sentry;	/* the project's auto_error_tracking_enabled */
 	struct resolve_var *vars;
 	size_t              n;
@@ -127,6 +129,7 @@ env_load(struct req *r, const char *app, struct app_env *env)
 	env->version = db_get(res, 0, "env_version");
 	env->name = db_get(res, 0, "name");
 	env->sentry = db_get(res, 0, "sentry")[0] == 't';
+	env->compose_spec = db_isnull(res, 0, "compose_spec") ? NULL : db_get(res, 0, "compose_spec");
 	if ((e = env_vars_merged(r, env->project_id, env->environment_id, app, &vs, &env->n)) !=
 	    ERR_OK)
 		return e;
@@ -173,6 +176,131 @@ apps_result_free_wiped(struct resolve_result *res, size_t n)
 	resolve_result_free(res, n);
 }
 
+/* Adds {field, message} to bad unless an equal entry is there (a store
+ * variable that fails, fails for every service). */
+static void
+detail_once(cJSON *bad, const char *field, const char *message)
+{
+	for (const cJSON *it = bad->child; it; it = it->next)
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "field")->valuestring, field) == 0 &&
+		    strcmp(cJSON_GetObjectItemCaseSensitive(it, "message")->valuestring, message) == 0)
+			return;
+	json_detail(bad, field, message);
+}
+
+/*
+ * The env snapshot of a docker_compose release: for each service, the
+ * application's merged store (env, with its defaults) with the service's
+ * own environment entries in place of the store's variables of the same
+ * keys (the service is more specific), every reference resolved by the
+ * one resolver; sealed as one flat map of "<service>.<KEY>" keys (a
+ * service name holds no '.', a key no '.'), so that every reader of
+ * snapshots (the claim, the redaction of runtime logs) takes it as it
+ * takes an application's.  A bad reference in a service's entry is named
+ * compose.services.<svc>.environment.<KEY>; one in the store by its key.
+ */
+static enum err
+compose_release_env(struct req *r, const struct app_env *env, const char **sealed)
+{
+	struct env_refs_ctx ctx = {.r = r, .project_id = env->project_id,
+	    .environment_id = env->environment_id};
+	cJSON              *spec = cJSON_Parse(env->compose_spec), *map, *bad;
+	const cJSON        *svc;
+
+	if (spec == NULL)
+		return ERR_INTERNAL;
+	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, spec);
+	map = cJSON_CreateObject();
+	bad = cJSON_CreateArray();
+	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(spec, "services")) {
+		const char           *name = cJSON_GetObjectItemCaseSensitive(svc, "name")->valuestring;
+		const cJSON          *own = cJSON_GetObjectItemCaseSensitive(svc, "environment"), *it;
+		size_t                n = 0, nown = (size_t)cJSON_GetArraySize(own);
+		struct resolve_var   *vars = arena_alloc(r->a, (env->n + nown + 1) * sizeof(*vars));
+		struct resolve_result res;
+		int                   rc;
+
+		for (size_t i = 0; i < env->n; i++)
+			if (!cJSON_HasObjectItem(own, env->vars[i].key))
+				vars[n++] = env->vars[i];
+		cJSON_ArrayForEach(it, own) {
+			vars[n++] = (struct resolve_var){it->string, it->valuestring};
+		}
+		if ((rc = resolve_all(vars, n, env_refs_lookup, &ctx, &res)) < 0) {
+			cJSON_Delete(bad);
+			map_delete_wiped(map);
+			return ERR_INTERNAL;
+		}
+		for (size_t i = 0; rc > 0 && i < res.nerr; i++)
+			detail_once(bad, cJSON_HasObjectItem(own, res.errs[i].key) ?
+			    arena_printf(r->a, "compose.services.%s.environment.%s", name,
+			    res.errs[i].key) : res.errs[i].key, res.errs[i].message);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			cJSON_AddItemToObject(map, arena_printf(r->a, "%s.%s", name, vars[i].key),
+			    cJSON_CreateString(res.values[i]));
+		apps_result_free_wiped(&res, n);
+	}
+	if (cJSON_GetArraySize(bad) > 0) {
+		map_delete_wiped(map);
+		return req_fail_details(r, "the environment variables have references that do not "
+		    "resolve; nothing was deployed", bad);
+	}
+	cJSON_Delete(bad);
+	*sealed = apps_env_seal(r, map);
+	map_delete_wiped(map);
+	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
+}
+
+/*
+ * The id of the engine volume of a compose file's named volume: a UUID
+ * made from the application's id and the volume's name (BLAKE2b), so that
+ * every release of the application mounts the same engine volume
+ * lnchr-vol-<id>, labelled like the plane's volumes (volume.h), and no
+ * other application's.  An arena string.
+ */
+static const char *
+compose_volume_id(struct req *r, const char *app, const char *name)
+{
+	unsigned char h[16];
+	char          hex[33];
+	const char   *in = arena_printf(r->a, "compose-volume:%s:%s", app, name);
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)in, strlen(in), NULL, 0);
+	util_hex(hex, h, sizeof(h));
+	return arena_printf(r->a, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+	    hex + 20);
+}
+
+/*
+ * The source of a docker_compose deploy (sql/049's api_deploy p_source):
+ * {"type": "compose", "web_service", "port", "volumes", "services"} from
+ * the application's compose_spec, each named volume with the id of its
+ * engine volume.  Images stay as written: the claim maps them through the
+ * site's image mirror table (agent.c, map_images).  JSON text in the
+ * arena, or NULL when spec_text is NULL.
+ */
+static const char *
+compose_source(struct req *r, const char *app, const char *spec_text)
+{
+	cJSON *src, *svc, *m;
+	char  *out;
+
+	if (spec_text == NULL || (src = cJSON_Parse(spec_text)) == NULL)
+		return NULL;
+	cJSON_AddStringToObject(src, "type", "compose");
+	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(src, "services")) {
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(svc, "volumes")) {
+			cJSON_AddStringToObject(m, "volume_id", compose_volume_id(r, app,
+			    cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring));
+		}
+	}
+	out = cJSON_PrintUnformatted(src);
+	cJSON_Delete(src);
+	if (out != NULL)
+		arena_defer(r->a, cJSON_free, out);
+	return out;
+}
+
 /*
  * The env snapshot a new release runs with (sealed, SECRET_APP_ENV) and
  * the app's env_version it comes from: the merged map, with the defaults
@@ -196,6 +324,9 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 	if ((e = env_load(r, app, &env)) != ERR_OK)
 		return e;
 	env_add_defaults(r, &env);
+	*version = env.version;
+	if (env.compose_spec != NULL)
+		return compose_release_env(r, &env, sealed);
 	ctx = (struct env_refs_ctx){.r = r, .project_id = env.project_id,
 	    .environment_id = env.environment_id};
 	if ((rc = resolve_all(env.vars, env.n, env_refs_lookup, &ctx, &res)) < 0)
@@ -214,9 +345,11 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 	apps_result_free_wiped(&res, env.n);
 	*sealed = apps_env_seal(r, map);
 	map_delete_wiped(map);
-	*version = env.version;
 	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
 }
+
+DB_STMT st_compose = {"apps_compose",
+    "SELECT compose_spec FROM applications WHERE id = $1::uuid"};
 
 static enum err
 deploy(struct req *r)
@@ -241,13 +374,17 @@ enum err
 apps_deploy(struct req *r, const char *app, const char *trigger, const char *commit,
     const char *branch, const char *image, PGresult **res)
 {
-	const char *env = NULL, *envv = NULL;
+	const char *env = NULL, *envv = NULL, *src = NULL;
 	enum err    e;
 
-	if ((e = apps_release_env(r, app, &env, &envv)) != ERR_OK)
+	if ((e = apps_release_env(r, app, &env, &envv)) != ERR_OK ||
+	    (e = db_run(r, &st_compose, res, app)) != ERR_OK)
 		return e;
+	if (PQntuples(*res) == 1 && !db_isnull(*res, 0, "compose_spec") &&
+	    (src = compose_source(r, app, db_get(*res, 0, "compose_spec"))) == NULL)
+		return ERR_INTERNAL;
 	e = db_run(r, &st_deploy, res, app, trigger, commit, branch, image, NULL, r->who.user_id,
-	    env, envv);
+	    env, envv, src);
 	if (e == ERR_RETRY)
 		return http_error(r, ERR_CONFLICT, "another deploy of this application is being "
 		    "recorded right now; retry");
@@ -282,7 +419,7 @@ rollback(struct req *r)
 		target = arena_strdup(r->a, db_get(res, 0, "id"));
 	}
 	e = db_run(r, &st_deploy, &res, id, "rollback", NULL, NULL, NULL, target, r->who.user_id,
-	    NULL, NULL);
+	    NULL, NULL, NULL);
 	if (e == ERR_BAD_REQUEST)
 		return http_field_error(r, "invalid request body", "deployment_id",
 		    "is not a successful deployment of this application");
@@ -355,6 +492,9 @@ scale(struct req *r)
 	if ((e = db_run(r, &st_scale, &res, id, arena_printf(r->a, "%lld", (long long)v[0].i))) !=
 	    ERR_OK)
 		return e;
+	if (PQntuples(res) == 1 && strcmp(db_get(res, 0, "source_type"), "docker_compose") == 0)
+		return http_error(r, ERR_CONFLICT, "a docker_compose application runs one container "
+		    "per service: scale is not supported (stop and start the stack instead)");
 	/* Never deployed: the count applies to the first deployment. */
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
 		e = apps_action(r, "app.scale", "scale", arena_printf(r->a, "{\"replicas\": %lld}",

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "../core/compose.h"
 #include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/json.h"
@@ -69,7 +70,7 @@ DB_STMT st_update = {"apps_update",
     " compose, replicas, exposed_port, autodeploy, deploy_on_tags, https_redirect, watch_paths,"
     " healthcheck_path,"
     " healthcheck_timeout_seconds, restart_policy, start_command, cpu_limit, memory_limit, volumes,"
-    " registry_id, git_provider_id, depends_on")
+    " registry_id, git_provider_id, depends_on, compose_spec")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint)"
     " RETURNING id, (autodeploy AND source_type = 'git' AND webhook_secret_sealed IS NULL)"
     "  AS needs_secret"};
@@ -80,6 +81,11 @@ DB_STMT st_webhook = {"apps_webhook",
 DB_STMT st_flags = {"apps_flags",
     "UPDATE applications SET deploy_on_tags = coalesce($2::boolean, deploy_on_tags),"
     " https_redirect = coalesce($3::boolean, https_redirect) WHERE id = $1::uuid"};
+/* A docker_compose application's checked form (compose.h), after its create. */
+DB_STMT st_compose_spec = {"apps_compose_spec",
+    "UPDATE applications SET compose_spec = $2::jsonb WHERE id = $1::uuid"};
+DB_STMT st_source = {"apps_source",
+    "SELECT source_type, app_type, compose FROM applications WHERE id = $1::uuid"};
 DB_STMT st_delete = {"apps_delete",
     "DELETE FROM applications WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
@@ -331,9 +337,51 @@ create_rule(struct req *r, const struct field_val *v, cJSON *details)
 		json_detail(details, "repository_url", "is required when source_type is git");
 	if (strcmp(source, "docker_image") == 0 && !v[A_IMAGE].present)
 		json_detail(details, "image_url", "is required when source_type is docker_image");
-	if (strcmp(source, "docker_compose") == 0)
-		json_detail(details, "source_type",
-		    "docker_compose is not supported by this version yet (use git or docker_image)");
+	if (strcmp(source, "docker_compose") == 0 && (!v[A_COMPOSE].present || v[A_COMPOSE].s == NULL))
+		json_detail(details, "compose", "is required when source_type is docker_compose");
+	if (strcmp(source, "docker_compose") == 0 && v[A_REPLICAS].present && v[A_REPLICAS].i != 1)
+		json_detail(details, "replicas", "must be 1: a docker_compose application runs one "
+		    "container per service");
+}
+
+/*
+ * The compose file of a docker_compose application (text, checked and
+ * normalised by core/compose.h, the host-escape keys for a superadmin
+ * only): *spec gets the normalised form (caller deletes) and *port the web
+ * service's port, which becomes the application's exposed_port (a given
+ * exposed_port must equal it).  app_type web or api needs a web service,
+ * worker none.  A bad file: 400 naming each key (recorded), nothing written.
+ */
+static enum err
+compose_fields(struct req *r, const char *text, const char *app_type, const cJSON *exposed,
+    cJSON **spec, int *port)
+{
+	cJSON       *details = cJSON_CreateArray();
+	const cJSON *web;
+
+	*spec = compose_check(text, strlen(text), r->who.role == ROLE_SUPERADMIN, details);
+	*port = 0;
+	if (*spec != NULL) {
+		web = cJSON_GetObjectItemCaseSensitive(*spec, "port");
+		*port = cJSON_IsNumber(web) ? (int)web->valuedouble : 0;
+		if (strcmp(app_type, "worker") != 0 && *port == 0)
+			json_detail(details, "compose", "a web or api application needs one service "
+			    "with ports (its web service, routed by the edge); use app_type worker for "
+			    "a stack without one");
+		if (strcmp(app_type, "worker") == 0 && *port != 0)
+			json_detail(details, "compose", "a worker application publishes no ports: "
+			    "remove ports or use app_type web");
+		if (cJSON_IsNumber(exposed) && (int)exposed->valuedouble != *port)
+			json_detail(details, "exposed_port", arena_printf(r->a, "must be the web "
+			    "service's container port (%d) or left out", *port));
+	}
+	if (cJSON_GetArraySize(details) == 0) {
+		cJSON_Delete(details);
+		return ERR_OK;
+	}
+	cJSON_Delete(*spec);
+	*spec = NULL;
+	return req_fail_details(r, "the compose file is not valid; nothing was changed", details);
 }
 
 static const char *
@@ -463,12 +511,32 @@ apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env
 	const cJSON     *given = cJSON_GetObjectItemCaseSensitive(body, "repository_url");
 	const char      *repo = NULL, *repo_cred = NULL, *tags, *redirect, *source;
 	PGresult        *res;
+	cJSON           *spec = NULL;
 	enum err         e;
 
 	*secret = NULL;
 	if (cJSON_IsString(given) && (e = repo_split(r, given->valuestring, &repo, &repo_cred)) !=
 	    ERR_OK)
 		return e;
+	source = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "source_type"));
+	if (source != NULL && strcmp(source, "docker_compose") == 0) {
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body,
+		    "app_type"));
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body,
+		    "compose"));
+		int         port;
+
+		if (text == NULL)
+			return http_field_error(r, "invalid request body", "compose",
+			    "is required when source_type is docker_compose");
+		if ((e = compose_fields(r, text, type != NULL ? type : "web",
+		    cJSON_GetObjectItemCaseSensitive(body, "exposed_port"), &spec, &port)) != ERR_OK)
+			return e;
+		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, spec);
+		cJSON_DeleteItemFromObjectCaseSensitive(body, "exposed_port");
+		if (port > 0)
+			cJSON_AddNumberToObject(body, "exposed_port", port);
+	}
 	/* The body goes without its credentials (sealed apart; repo may point
 	 * into the body: copied first). */
 	repo = repo ? arena_strdup(r->a, repo) : NULL;
@@ -480,6 +548,8 @@ apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env
 	if (e != ERR_OK)
 		return e;
 	*id = arena_strdup(r->a, db_get(res, 0, "id"));
+	if (spec != NULL && (e = db_run(r, &st_compose_spec, NULL, *id, json_text(r, spec))) != ERR_OK)
+		return e;
 	/* Its env: application-scope variables, in the same transaction. */
 	env_scope.project_id = project_id;
 	env_scope.scope_id = *id;
@@ -535,6 +605,45 @@ get(struct req *r)
 	return apps_respond(r, http_param(r, "id"), 200, NULL);
 }
 
+/*
+ * A PUT that gives compose or app_type: only a docker_compose application
+ * takes compose (and not null); for one, the file (given, else its own)
+ * is checked again with the app_type it will have, and given gets the
+ * normalised form and the web service's port as exposed_port.
+ */
+static enum err
+update_compose(struct req *r, const char *id, cJSON *given)
+{
+	const cJSON *text = cJSON_GetObjectItemCaseSensitive(given, "compose");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(given, "app_type");
+	PGresult    *res;
+	cJSON       *spec;
+	int          port;
+	enum err     e;
+
+	if ((e = db_get_object(r, &st_source, &res, "application not found", id)) != ERR_OK)
+		return e;
+	if (strcmp(db_get(res, 0, "source_type"), "docker_compose") != 0)
+		return text == NULL ? ERR_OK : http_field_error(r, "invalid request body", "compose",
+		    "applies to docker_compose applications only");
+	if (text == NULL)
+		text = cJSON_AddStringToObject(given, "compose", db_get(res, 0, "compose"));
+	if (!cJSON_IsString(text))
+		return http_field_error(r, "invalid request body", "compose",
+		    "is required for a docker_compose application");
+	if ((e = compose_fields(r, text->valuestring, cJSON_IsString(type) ? type->valuestring :
+	    db_get(res, 0, "app_type"), cJSON_GetObjectItemCaseSensitive(given, "exposed_port"), &spec,
+	    &port)) != ERR_OK)
+		return e;
+	cJSON_DeleteItemFromObjectCaseSensitive(given, "exposed_port");
+	if (port > 0)
+		cJSON_AddNumberToObject(given, "exposed_port", port);
+	else
+		cJSON_AddNullToObject(given, "exposed_port");
+	cJSON_AddItemToObject(given, "compose_spec", spec);
+	return ERR_OK;
+}
+
 static enum err
 update(struct req *r)
 {
@@ -554,6 +663,12 @@ update(struct req *r)
 
 		if (it != NULL)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
+	}
+	if ((cJSON_GetObjectItemCaseSensitive(given, "compose") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(given, "app_type") != NULL) &&
+	    (e = update_compose(r, id, given)) != ERR_OK) {
+		cJSON_Delete(given);
+		return e;
 	}
 	/* No volumes (null) is the empty list: the mounts go, the volumes stay. */
 	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(given, "volumes")))

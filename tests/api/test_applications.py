@@ -80,7 +80,7 @@ def test_bad_input_names_the_field_and_changes_nothing():
         ({"name": "x", "project_id": p["id"], "source_type": "docker_image", "image_url": "a/b",
           "environment_id": str(uuid.uuid4())}, "environment_id"),
         ({"name": "x", "project_id": p["id"], "source_type": "docker_compose", "compose": "services: {}"},
-         "source_type"),
+         "compose.services"),
     ]
     for body, field in cases:
         assert_error(c.post("/applications", body), 400, "BAD_REQUEST", field)

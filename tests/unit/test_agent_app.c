@@ -381,7 +381,7 @@ test_ts_and_cursor(void)
 	    strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3), "timestamp")->valuestring,
 	    "2024-01-02T03:04:06.000000000Z") == 0, "entry fields");
 	cJSON_Delete(e);
-	CHECK(app_container_name(APP, DEP, 3, s, sizeof(s)) == 0 &&
+	CHECK(app_container_name(APP, DEP, NULL, 3, s, sizeof(s)) == 0 &&
 	    strcmp(s, "lnchr-0b6f7c1e-9a8b7c6d-3") == 0, "container name");
 }
 
@@ -596,6 +596,66 @@ test_stats(void)
 	cJSON_Delete(none);
 }
 
+/* A compose source: parsed, and one service's container as ctr.c builds it. */
+static void
+test_compose_service(void)
+{
+	const char *text =
+	    "{\"tenant_id\":\"t1\",\"project_id\":\"p1\",\"app_id\":\"" APP "\",\"deployment_id\":\"" DEP "\","
+	    "\"app\":{\"name\":\"shop\",\"app_type\":\"web\",\"exposed_port\":80},"
+	    "\"env\":{\"db.POSTGRES_PASSWORD\":\"pw-0123456789\",\"web.GREETING\":\"hi\","
+	    "\"web.PORT\":\"1\"},"
+	    "\"source\":{\"type\":\"compose\",\"web_service\":\"web\",\"services\":["
+	    "{\"name\":\"db\",\"image\":\"postgres:15\",\"healthcheck\":{\"test\":[\"pg_isready\"],"
+	    "\"interval_ms\":500,\"timeout_ms\":1000,\"retries\":5,\"start_period_ms\":0},"
+	    "\"volumes\":[{\"name\":\"data\",\"mount_path\":\"/var/lib/pg\",\"read_only\":false,"
+	    "\"volume_id\":\"11111111-2222-3333-4444-555555555555\"}],\"labels\":{\"team\":\"x\"},"
+	    "\"cap_drop\":[\"NET_RAW\"],\"host\":{\"Privileged\":true}},"
+	    "{\"name\":\"web\",\"image\":\"web:1\",\"port\":80,\"command\":[\"httpd\",\"-f\"],"
+	    "\"depends_on\":[{\"service\":\"db\",\"condition\":\"service_healthy\"}],\"restart\":\"no\","
+	    "\"working_dir\":\"/srv\",\"user\":\"1000\",\"extra_hosts\":[\"a.example:10.0.0.1\"]}]}}";
+	cJSON            *p = cJSON_Parse(text), *b;
+	struct app_spec  *s = calloc(1, sizeof(*s));
+	char              err[512], name[128], *t;
+
+	CHECK(app_spec_parse(p, "app.deploy", s, err, sizeof(err)) == 0, err);
+	CHECK(s->src == APP_SRC_COMPOSE && s->nsvcs == 2 && strcmp(s->web_service, "web") == 0 &&
+	    s->svcs[0].hc_interval_ms == 500 && s->svcs[0].nvols == 1 && s->svcs[1].port == 80,
+	    "compose source parsed");
+	CHECK(app_container_name(APP, DEP, "db", 1, name, sizeof(name)) == 0 &&
+	    strcmp(name, "lnchr-0b6f7c1e-9a8b7c6d-db-1") == 0, name);
+	s->svc = &s->svcs[0];
+	s->exposed_port = 0;
+	s->vols[0] = s->svcs[0].vols[0];
+	s->nvols = 1;
+	b = ctr_create_body(s, "sha256:abc", 0, 20000, 4096);
+	t = cJSON_PrintUnformatted(b);
+	CHECK(strstr(t, "\"Env\":[\"POSTGRES_PASSWORD=pw-0123456789\"]") != NULL &&
+	    strstr(t, "\"launcher.service\":\"db\"") && strstr(t, "\"team\":\"x\"") &&
+	    strstr(t, "\"Aliases\":[\"db\"]") && strstr(t, "\"CapDrop\":[\"NET_RAW\"]") &&
+	    strstr(t, "\"Privileged\":true") && strstr(t, "\"PortBindings\"") == NULL &&
+	    strstr(t, "lnchr-vol-11111111-2222-3333-4444-555555555555"), t);
+	cJSON_free(t);
+	cJSON_Delete(b);
+	s->svc = &s->svcs[1];
+	s->exposed_port = 80;
+	s->nvols = 0;
+	b = ctr_create_body(s, "sha256:abc", 20001, 20000, 4096);
+	t = cJSON_PrintUnformatted(b);
+	CHECK(strstr(t, "\"GREETING=hi\"") && strstr(t, "\"PORT=80\"") && !strstr(t, "PORT=1") &&
+	    !strstr(t, "POSTGRES_PASSWORD") && strstr(t, "\"Cmd\":[\"httpd\",\"-f\"]") &&
+	    strstr(t, "\"WorkingDir\":\"/srv\"") && strstr(t, "\"User\":\"1000\"") &&
+	    strstr(t, "\"HostPort\":\"20001\"") && strstr(t, "\"ExtraHosts\":[\"a.example:10.0.0.1\"]") &&
+	    !strstr(t, "Privileged"), t);
+	cJSON_free(t);
+	cJSON_Delete(b);
+	/* The env of another shape, or a service after what depends on it, is refused. */
+	cJSON_ReplaceItemInObject(p, "env", cJSON_Parse("{\"PLAIN\":\"x\"}"));
+	CHECK(app_spec_parse(p, "app.deploy", s, err, sizeof(err)) != 0 && strstr(err, "env"), err);
+	free(s);
+	cJSON_Delete(p);
+}
+
 int
 main(void)
 {
@@ -612,6 +672,7 @@ main(void)
 	test_ts_and_cursor();
 	test_edge_and_create();
 	test_edge_one_site_per_name();
+	test_compose_service();
 	image_split_ref("127.0.0.1:5000/launcher-test/web:v1", repo, sizeof(repo), tag, sizeof(tag));
 	CHECK(strcmp(repo, "127.0.0.1:5000/launcher-test/web") == 0 && strcmp(tag, "v1") == 0,
 	    "ref with a registry port split at the tag");
