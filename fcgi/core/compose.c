@@ -56,21 +56,13 @@ is_scalar(const cJSON *v)
 	return cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v);
 }
 
-/* A scalar as text (numbers as YAML wrote them, as far as a double shows). */
-static char *
-scalar_text(const cJSON *v, char *buf, size_t len)
+/* A scalar as it was written ("1.0" stays "1.0": yaml_text). */
+static const char *
+scalar_text(const cJSON *v)
 {
-	if (cJSON_IsString(v))
-		return v->valuestring;
-	if (cJSON_IsBool(v))
-		(void)snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
-	else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
-		(void)snprintf(buf, len, "%lld", (long long)v->valuedouble);
-	else if (cJSON_IsNumber(v))
-		(void)snprintf(buf, len, "%.17g", v->valuedouble);
-	else
-		buf[0] = '\0';
-	return buf;
+	const char *s = yaml_text(v);
+
+	return s != NULL ? s : "";
 }
 
 static bool
@@ -236,14 +228,13 @@ argv_of(struct cx *c, const cJSON *v, const char *path)
 	}
 	out = cJSON_CreateArray();
 	cJSON_ArrayForEach(it, v) {
-		char buf[64];
 
 		if (!is_scalar(it)) {
 			problem(c, it, path, "must be a list of strings");
 			cJSON_Delete(out);
 			return NULL;
 		}
-		cJSON_AddItemToArray(out, cJSON_CreateString(scalar_text(it, buf, sizeof(buf))));
+		cJSON_AddItemToArray(out, cJSON_CreateString(scalar_text(it)));
 	}
 	return out;
 }
@@ -254,7 +245,7 @@ pairs_of(struct cx *c, const cJSON *v, const char *path, bool env_keys)
 {
 	cJSON       *out = cJSON_CreateObject();
 	const cJSON *it;
-	char         buf[64], sub[300];
+	char         sub[300];
 
 	if (cJSON_IsObject(v)) {
 		cJSON_ArrayForEach(it, v) {
@@ -266,7 +257,7 @@ pairs_of(struct cx *c, const cJSON *v, const char *path, bool env_keys)
 			else if (!is_scalar(it))
 				problem(c, it, sub, "must be a string, a number or a boolean");
 			else
-				cJSON_AddStringToObject(out, it->string, scalar_text(it, buf, sizeof(buf)));
+				cJSON_AddStringToObject(out, it->string, scalar_text(it));
 		}
 		return out;
 	}
@@ -300,7 +291,6 @@ strings_of(struct cx *c, const cJSON *v, const char *path)
 {
 	cJSON       *out;
 	const cJSON *it;
-	char         buf[64];
 
 	if (!cJSON_IsArray(v)) {
 		problem(c, v, path, "must be a list of strings");
@@ -312,7 +302,7 @@ strings_of(struct cx *c, const cJSON *v, const char *path)
 			problem(c, it, path, "must be a list of strings");
 			continue;
 		}
-		cJSON_AddItemToArray(out, cJSON_CreateString(scalar_text(it, buf, sizeof(buf))));
+		cJSON_AddItemToArray(out, cJSON_CreateString(scalar_text(it)));
 	}
 	return out;
 }
@@ -360,7 +350,7 @@ host_of(cJSON *o)
 static void
 host_key(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 {
-	char  path[300], buf[64];
+	char  path[300];
 	const char *k = v->string;
 	cJSON *h;
 
@@ -411,7 +401,7 @@ host_key(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 				problem(c, it, path, "must be a list of host:container[:permissions]");
 				continue;
 			}
-			(void)snprintf(d, sizeof(d), "%s", scalar_text(it, buf, sizeof(buf)));
+			(void)snprintf(d, sizeof(d), "%s", scalar_text(it));
 			p1 = strchr(d, ':');
 			if (p1 != NULL)
 				*p1++ = '\0';
@@ -536,7 +526,7 @@ mount_of(struct cx *c, const char *svc, const cJSON *it, const cJSON *top_vols, 
 static void
 ports_of(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 {
-	char        path[300], buf[64];
+	char        path[300];
 	const cJSON *it;
 	int         port = 0;
 
@@ -556,7 +546,7 @@ ports_of(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 		}
 		port = port_of(cJSON_GetObjectItemCaseSensitive(it, "target"));
 	} else if (is_scalar(it)) {
-		const char *t = scalar_text(it, buf, sizeof(buf)), *last = strrchr(t, ':');
+		const char *t = scalar_text(it), *last = strrchr(t, ':');
 		cJSON       *tail;
 
 		if (strstr(t, "/udp") != NULL) {
@@ -637,9 +627,8 @@ healthcheck_of(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 	cJSON_AddItemToObject(hc, "test", argv);
 	for (size_t i = 0; i < sizeof(durations) / sizeof(*durations); i++) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, durations[i].key);
-		char         buf[64];
 		long long    ms = d == NULL ? durations[i].def :
-		    compose_duration_ms(is_scalar(d) ? scalar_text(d, buf, sizeof(buf)) : NULL);
+		    compose_duration_ms(is_scalar(d) ? scalar_text(d) : NULL);
 
 		if (ms < 0 || (ms == 0 && strcmp(durations[i].key, "start_period") != 0)) {
 			problem(c, d, path, "%s must be a duration like 10s, 1m30s or 500ms",
@@ -753,7 +742,7 @@ service_of(struct cx *c, const char *name, const cJSON *svc, const cJSON *top_vo
 {
 	cJSON       *o = cJSON_CreateObject();
 	const cJSON *k;
-	char         path[300], buf[64];
+	char         path[300];
 	int          before = c->errors;
 
 	cJSON_AddStringToObject(o, "name", name);
@@ -840,7 +829,7 @@ service_of(struct cx *c, const char *name, const cJSON *svc, const cJSON *top_vo
 				problem(c, k, path, "must be a user name or id (user[:group])");
 			else
 				cJSON_ReplaceItemInObjectCaseSensitive(o, key,
-				    cJSON_CreateString(scalar_text(k, buf, sizeof(buf))));
+				    cJSON_CreateString(scalar_text(k)));
 		} else if (strcmp(key, "expose") == 0) {
 			const cJSON *it;
 

@@ -278,24 +278,14 @@ is_env_name(const char *k)
 	return true;
 }
 
-/* The text of a scalar (a number keeps its shortest form), NULL otherwise. */
+/* The text of a scalar as it was written ("1.0" stays "1.0"; null is
+ * empty), NULL for a collection. */
 static const char *
-scalar_text(struct tc *t, const cJSON *v)
+scalar_text(const cJSON *v)
 {
-	if (cJSON_IsString(v))
-		return v->valuestring;
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v) ? "true" : "false";
 	if (cJSON_IsNull(v))
 		return "";
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-
-		if (d == floor(d) && fabs(d) < 1e15)
-			return arena_printf(&t->a, "%lld", (long long)d);
-		return arena_printf(&t->a, "%.17g", d);
-	}
-	return NULL;
+	return yaml_text(v);
 }
 
 int
@@ -646,14 +636,14 @@ check_variables(struct tc *t, cJSON *out)
 		else
 			cJSON_AddNullToObject(v, "description");
 		if (def)
-			cJSON_AddStringToObject(v, "default", scalar_text(t, def));
+			cJSON_AddStringToObject(v, "default", scalar_text(def));
 		else
 			cJSON_AddNullToObject(v, "default");
 		cJSON_AddBoolToObject(v, "required", !gen && def == NULL);
 		if (gen)
 			cJSON_AddStringToObject(v, "value", "********");
 		else if (def)
-			cJSON_AddStringToObject(v, "value", scalar_text(t, def));
+			cJSON_AddStringToObject(v, "value", scalar_text(def));
 		else
 			cJSON_AddNullToObject(v, "value");
 		cJSON_AddItemToArray(out, v);
@@ -759,7 +749,7 @@ check_databases(struct tc *t, cJSON *out)
 		if (ver && !cJSON_IsNull(ver)) {
 			/* version: 15 reads as a number: its text is the version */
 			const char *s = cJSON_IsString(ver) || cJSON_IsNumber(ver) ?
-			    scalar_text(t, ver) : NULL;
+			    scalar_text(ver) : NULL;
 
 			if (s == NULL || s[0] == '\0' || strlen(s) > 32)
 				fail(t, ver, path(t, pre, "version"), "must be a version like \"15\"");
@@ -931,7 +921,7 @@ check_env(struct tc *t, const cJSON *app, const char *pre, cJSON *spec)
 			fail(t, m, field, "keys must match [A-Za-z_][A-Za-z0-9_]*");
 			continue;
 		}
-		if ((s = scalar_text(t, m)) == NULL) {
+		if ((s = scalar_text(m)) == NULL) {
 			fail(t, m, field, "must be a string, not %s", what(m));
 			continue;
 		}

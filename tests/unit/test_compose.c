@@ -48,7 +48,7 @@ test_normalised(void)
 	    "services:\n"
 	    "  web:\n    <<: *r\n    image: reg.example:5000/web:1\n    ports: ['127.0.0.1:8080:80']\n"
 	    "    command: echo 'a b' \"c\\\"d\" e\\ f\n"
-	    "    environment: [A=1, B]\n    labels: {team: x}\n"
+	    "    environment: [A=1, B]\n    labels: {team: x, v: 1.10}\n"
 	    "    depends_on: {db: {condition: service_healthy}, init: {condition: "
 	    "service_completed_successfully}}\n"
 	    "    volumes: [{type: volume, source: data, target: /d, read_only: true}]\n"
@@ -84,6 +84,7 @@ test_normalised(void)
 	CHECK(strstr(t, "{\"name\":\"data\",\"mount_path\":\"/d\",\"read_only\":true}") != NULL,
 	    "long-form named volume");
 	CHECK(strstr(t, "\"host\":null") != NULL, "nothing for the engine's host config");
+	CHECK(strstr(t, "\"v\":\"1.10\"") != NULL, "a label's number as written");
 	free(t);
 	t = cJSON_PrintUnformatted(db);
 	CHECK(strstr(t, "\"test\":[\"/bin/sh\",\"-c\",\"pg_isready\"]") != NULL &&

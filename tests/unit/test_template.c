@@ -185,6 +185,7 @@ references(void)
 	    "      B: x\n"
 	    "      LIT: $${NOT_A_REF} $5\n"
 	    "      PORT: 8080\n"
+	    "      VERSION: 1.0\n"
 	    "      ON: true\n";
 	cJSON *errors = NULL, *plan = check(yaml, NULL, &errors);
 	const cJSON *v;
@@ -199,7 +200,8 @@ references(void)
 	    "variable and sibling key kept");
 	CHECK(strcmp(env_of(plan, "my-app", "LIT"), "$${NOT_A_REF} $5") == 0, "escape kept");
 	CHECK(strcmp(env_of(plan, "my-app", "PORT"), "8080") == 0 &&
-	    strcmp(env_of(plan, "my-app", "ON"), "true") == 0, "scalars as text");
+	    strcmp(env_of(plan, "my-app", "VERSION"), "1.0") == 0 &&
+	    strcmp(env_of(plan, "my-app", "ON"), "true") == 0, "scalars as written");
 	v = cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "variables"), 1);
 	CHECK(v && strcmp(cJSON_GetObjectItem(v, "value")->valuestring, "hello") == 0 &&
 	    !cJSON_IsTrue(cJSON_GetObjectItem(v, "required")), "string default");
