@@ -50,11 +50,15 @@ CREATE TABLE template_deploys (
 	CONSTRAINT template_deploys_project_id_fkey FOREIGN KEY (tenant_id, project_id)
 		REFERENCES projects (tenant_id, id) ON DELETE CASCADE,
 	CONSTRAINT template_deploys_environment_id_fkey FOREIGN KEY (tenant_id, environment_id)
-		REFERENCES environments (tenant_id, id) ON DELETE CASCADE
+		REFERENCES environments (tenant_id, id) ON DELETE CASCADE,
+	-- The record outlives the user who made it (as a deployment's).
+	CONSTRAINT template_deploys_created_by_fkey FOREIGN KEY (tenant_id, created_by)
+		REFERENCES users (tenant_id, id) ON DELETE SET NULL (created_by)
 );
 CREATE INDEX template_deploys_list ON template_deploys (tenant_id, created_at, id);
 CREATE INDEX template_deploys_project ON template_deploys (tenant_id, project_id);
 CREATE INDEX template_deploys_environment ON template_deploys (tenant_id, environment_id);
+CREATE INDEX template_deploys_created_by ON template_deploys (tenant_id, created_by);
 
 -- What a deploy created, in creation order.  resource_id has no foreign
 -- key: the rows it names are removed by a rollback (or by a user) and the
@@ -69,7 +73,7 @@ CREATE TABLE template_deploy_resources (
 	name               text NOT NULL,
 	waits_for          uuid[] NOT NULL DEFAULT '{}',
 	PRIMARY KEY (template_deploy_id, position),
-	CONSTRAINT template_deploy_resources_deploy_fkey FOREIGN KEY (tenant_id, template_deploy_id)
+	CONSTRAINT template_deploy_resources_template_deploy_id_fkey FOREIGN KEY (tenant_id, template_deploy_id)
 		REFERENCES template_deploys (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX template_deploy_resources_deploy

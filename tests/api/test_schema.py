@@ -35,6 +35,9 @@ NO_KEY = {
     ("alert_deliveries", "resource_id"): "its event's, copied: the history outlives what it names",
     ("alert_deliveries", "project_id"): "its event's, copied (the event's key removes it with "
                                         "its project)",
+    ("template_deploy_resources", "resource_id"): "a volume, a database or an application (any "
+                                                  "of three tables); the record of a deploy "
+                                                  "outlives what a rollback removed",
     ("search_documents", "parent_id"): "an application or an environment (either table), named "
                                        "in a title at query time; the document goes with its "
                                        "own resource's trigger",
