@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
@@ -26,7 +27,7 @@ struct mark {
 
 struct anchor {
 	char  *name;
-	cJSON *node;
+	cJSON *node;		/* a copy of the anchored node, owned here */
 	size_t count;		/* nodes of its subtree */
 };
 
@@ -213,10 +214,16 @@ add_anchor(struct parse *p, const char *name, cJSON *node)
 		p->anchors = a;
 		p->capanchors = cap;
 	}
+	/* its own copy: the node itself may be freed before an alias names
+	 * it (an anchored key, an anchored mapping given to "<<") */
 	char *copy = strdup(name);
-	if (!copy)
+	cJSON *dup = cJSON_Duplicate(node, 1);
+	if (!copy || !dup) {
+		free(copy);
+		cJSON_Delete(dup);
 		return false;
-	p->anchors[p->nanchors++] = (struct anchor){copy, node, count_nodes(node)};
+	}
+	p->anchors[p->nanchors++] = (struct anchor){copy, dup, count_nodes(dup)};
 	return true;
 }
 
@@ -482,8 +489,10 @@ yaml_parse(const char *text, size_t len, char *err, size_t errlen, int *line, in
 		free(f->key);
 		free(f->anchor);
 	}
-	for (size_t i = 0; i < p.nanchors; i++)
+	for (size_t i = 0; i < p.nanchors; i++) {
 		free(p.anchors[i].name);
+		cJSON_Delete(p.anchors[i].node);
+	}
 	free(p.anchors);
 	if (ok && d && !d->root) {
 		d->root = cJSON_CreateNull();	/* an empty text */
@@ -582,12 +591,24 @@ emit_scalar(yaml_emitter_t *e, const char *text, bool plain_ok, yaml_scalar_styl
 	return yaml_emitter_emit(e, &ev);
 }
 
+/* Words that YAML 1.1 readers (PyYAML, older Go and Ruby) take for bools. */
+static bool
+yaml11_bool(const char *s)
+{
+	static const char *const words[] = {"y", "n", "yes", "no", "on", "off", NULL};
+	for (size_t i = 0; words[i]; i++)
+		if (!strcasecmp(s, words[i]))
+			return true;
+	return false;
+}
+
 static bool
 emit_string(yaml_emitter_t *e, const char *s)
 {
 	/* a string that would read back as null, a bool or a number is quoted */
 	double v;
-	bool other = is_null_word(s) || bool_word(s) >= 0 || number_word(s, &v) || !strcmp(s, "<<");
+	bool other = is_null_word(s) || bool_word(s) >= 0 || number_word(s, &v) ||
+	    !strcmp(s, "<<") || yaml11_bool(s);
 	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
 	if (other)
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;

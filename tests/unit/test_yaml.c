@@ -112,6 +112,16 @@ test_anchors(void)
 	const cJSON *worker = cJSON_GetObjectItem(s, "worker");
 	CHECK(!strcmp(cJSON_GetObjectItem(worker, "image")->valuestring, "base"), "list merge");
 	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(s, "again")) == 2, "alias of a list");
+	yaml_doc_free(d);
+	/* an anchored key, and an anchored mapping given to "<<", are freed
+	 * before their aliases copy them */
+	d = parse("&k a: 1\nb: *k\nc: {<<: &m {x: 1}}\nd: *m\n", err, NULL);
+	CHECK(d && !strcmp(cJSON_GetObjectItem(yaml_root(d), "b")->valuestring, "a") &&
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(yaml_root(d), "d"), "x")->valuedouble == 1,
+	    "aliases of freed anchors copy the anchored value");
+	yaml_doc_free(d);
+	d = parse(text, err, NULL);
+	s = cJSON_GetObjectItem(yaml_root(d), "services");
 	int line = 0;
 	CHECK(yaml_where(d, cJSON_GetObjectItem(s, "again"), &line, NULL) && line == 11,
 	    "an alias's value is at its key");
@@ -161,7 +171,8 @@ test_emit_roundtrip(void)
 	    "{\"version\":\"1.0\",\"n\":5678,\"f\":0.25,\"t\":true,\"s\":\"true\",\"z\":null,"
 	    "\"num\":\"1.0\",\"e\":\"\",\"multi\":\"line one\\nline two\\n\",\"colon\":\"a: b\","
 	    "\"hash\":\"# x\",\"ref\":\"${db.main.host}:${db.main.port}\",\"list\":[1,\"2\",{\"k\":[]}],"
-	    "\"empty\":{},\"big\":10737418240,\"dash\":\"- x\",\"merge\":\"<<\",\"u\":\"é\"}");
+	    "\"empty\":{},\"big\":10737418240,\"dash\":\"- x\",\"merge\":\"<<\",\"u\":\"é\","
+	    "\"yes\":\"yes\",\"off\":\"Off\"}");
 	char *y = yaml_emit(t);
 	CHECK(y != NULL, "emit");
 	struct yaml_doc *d = y ? parse(y, err, NULL) : NULL;
@@ -169,7 +180,9 @@ test_emit_roundtrip(void)
 	CHECK(d && cJSON_Compare(yaml_root(d), t, 1), "and reads back equal");
 	if (d && !cJSON_Compare(yaml_root(d), t, 1))
 		printf("%s\n", y);
-	CHECK(y && strstr(y, "n: 5678\n") && strstr(y, "version: \"1.0\"\n"), "plain where it can");
+	CHECK(y && strstr(y, "big: 10737418240\n") && strstr(y, "version: \"1.0\"\n"), "plain where it can");
+	CHECK(y && strstr(y, "\"yes\": \"yes\"\n") && strstr(y, "\"Off\"\n"),
+	    "YAML 1.1 booleans quoted");
 	yaml_doc_free(d);
 	free(y);
 	cJSON_Delete(t);
