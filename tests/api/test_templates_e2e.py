@@ -48,7 +48,8 @@ class World(DeployWorld):
         if missing:
             raise AssertionError("database images missing (%s): run through tests/run.sh" % ", ".join(missing))
         out = subprocess.run(["bash", os.path.join(REPO, "tests", "fixtures", "template_apps.sh"),
-                              "--engine-socket", stack_env()["LAUNCHER_ENGINE_SOCKET"]],
+                              "--engine-socket", stack_env()["LAUNCHER_ENGINE_SOCKET"],
+                              "--registry", F["LAUNCHER_TEST_REGISTRY"]],
                              capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, out.stderr[-3000:]
         env = dict(line[len("export "):].split("=", 1) for line in out.stdout.splitlines()
@@ -131,7 +132,7 @@ def _check_template(w, slug, plan, project, td):
             continue
         host = obj["hostname"]
         assert obj["default_url"] == "http://" + host, obj
-        slug_of = w.images[spec["image_url"]].split("tpl-", 1)[1].split(":")[0]
+        slug_of = w.images[spec["image_url"]].rsplit("/tpl-", 1)[1].split(":")[0]
         assert edge_get(host, "/", timeout=10) == (200, "tpl-%s\n" % slug_of), (slug, host)
         if spec.get("healthcheck_path"):
             assert edge_get(host, spec["healthcheck_path"], timeout=10) == (200, "ok\n"), (slug, host)
