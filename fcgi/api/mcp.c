@@ -559,8 +559,9 @@ tool_call(struct req *r, const struct mcp_tool *t, const cJSON *args)
 		}
 		if ((s = scalar(r, v)) == NULL)
 			json_detail(bad, a->prop, "must be a string");
-		else if (a->in == IN_PATH && (*s == '\0' || strchr(s, '/') != NULL))
-			json_detail(bad, a->prop, "must be an id");
+		else if (a->in == IN_PATH && (router_id_param(a->name) ? !util_is_uuid(s) :
+		    (*s == '\0' || strchr(s, '/') != NULL)))
+			json_detail(bad, a->prop, "must be an id (a UUID)");
 		else if (a->in == IN_PATH) {
 			pnames[np] = a->name;
 			pvals[np++] = s;
@@ -1281,8 +1282,8 @@ mcp_print_tools(void)
 }
 
 const struct route api_mcp_routes[] = {
-	/* Any key scope may connect: each tool's own route decides. */
-	{.methods = HTTP_POST, .pattern = "/mcp", .fn = mcp_post, .scope = SCOPE_READ,
-	    .flags = ROUTE_SUBREQUESTS},
+	/* Any key scope may connect (ROUTE_SUBREQUESTS: the router checks
+	 * none): each tool's own route decides. */
+	{.methods = HTTP_POST, .pattern = "/mcp", .fn = mcp_post, .flags = ROUTE_SUBREQUESTS},
 	{0},
 };

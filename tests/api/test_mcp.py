@@ -193,7 +193,37 @@ def test_the_protocol_over_raw_http():
     err = r.json["result"]["structuredContent"]["error"]
     assert r.json["result"]["isError"] and err["code"] == "BAD_REQUEST", r
     assert {(d["field"], d["message"]) for d in err["details"]} == {
-        ("bogus", "unknown argument"), ("application_id", "must be an id"), ("replicas", "is required")}, err
+        ("bogus", "unknown argument"), ("application_id", "must be an id (a UUID)"), ("replicas", "is required")}, err
+
+
+def test_any_key_scope_connects_and_each_tool_checks_its_own():
+    """A deploy-only key initializes and lists the tools (the MCP route asks
+    for no scope); a read tool is then the API's 403, as a tool error."""
+    w = World.get()
+    auth = {"x-lnchr-key": make_key(w.c, scopes=["deploy"])["key"]}
+    t = w.c.tenant
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}, auth)
+    assert r.status == 200 and r.json["result"]["protocolVersion"] == "2025-06-18", r
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, auth)
+    assert r.status == 200 and len(r.json["result"]["tools"]) > 20, r
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_projects"}}, auth)
+    res = r.json["result"]
+    assert res["isError"] is True and res["structuredContent"]["status"] == 403, r
+    assert res["structuredContent"]["error"]["code"] == "FORBIDDEN", r
+
+
+def test_id_arguments_must_be_uuids():
+    """An id argument that is not a UUID is refused before any call,
+    naming the argument (not the route's :id)."""
+    w = World.get()
+    auth = {"x-lnchr-key": make_key(w.c)["key"]}
+    for bad in ("nope", "..", "%s%%2f" % uuid.uuid4(), " "):
+        r = _rpc(w.c.tenant, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "get_application", "arguments": {"application_id": bad}}}, auth)
+        err = r.json["result"]["structuredContent"]["error"]
+        assert r.json["result"]["isError"] and err["code"] == "BAD_REQUEST", (bad, r)
+        assert err["details"] == [{"field": "application_id", "message": "must be an id (a UUID)"}], (bad, r)
 
 
 # ------------------------------------------------------------ the SDK client
