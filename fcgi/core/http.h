@@ -224,7 +224,8 @@ enum err req_fail_details(struct req *r, const char *message, cJSON *details);
 enum err http_respond_raw(struct req *r, int status, const char *ctype,
     const char *body, size_t len);
 
-/* Registers work to run once the response has been sent (one per request). */
+/* Registers work to run once the response has been sent; several run in
+ * the order registered. */
 void     http_after(struct req *r, http_after_fn fn, void *arg);
 
 /* Parses and validates ?limit= (default 50, 1..200); responds on error. */

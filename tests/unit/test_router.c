@@ -58,6 +58,34 @@ check_admits(void)
 	}
 }
 
+/* http_after: every deferred action of a request runs, in order (the MCP
+ * endpoint's sub-requests may each defer one). */
+static char after_log[8];
+
+static void
+after_note(struct worker *w, void *arg)
+{
+	(void)w;
+	strncat(after_log, arg, sizeof(after_log) - strlen(after_log) - 1);
+}
+
+static void
+check_after(void)
+{
+	struct arena a;
+	struct req   r;
+
+	arena_init(&a, 4096);
+	memset(&r, 0, sizeof(r));
+	r.a = &a;
+	http_after(&r, after_note, "1");
+	http_after(&r, after_note, "2");
+	http_after(&r, after_note, "3");
+	r.after_fn(NULL, r.after_arg);
+	CHECK(strcmp(after_log, "123") == 0, after_log);
+	arena_free(&a);
+}
+
 int
 main(void)
 {
@@ -120,5 +148,6 @@ main(void)
 		CHECK(router_id_param(ids[i].name) == (bool)ids[i].id, ids[i].name);
 	arena_free(&a);
 	check_admits();
+	check_after();
 	return unit_done("router");
 }
