@@ -624,3 +624,17 @@ http_limit(struct req *r, int64_t *limit)
 		    "must be an integer from 1 to 200");
 	return ERR_OK;
 }
+
+enum err
+http_tail(struct req *r, const char **tail)
+{
+	int64_t n;
+
+	*tail = http_query(r, "tail");
+	if (*tail == NULL)
+		return ERR_OK;
+	if (util_parse_i64(*tail, 1, HTTP_TAIL_MAX, &n) != 0)
+		return http_field_error(r, "invalid query parameter", "tail",
+		    "must be an integer from 1 to 10000");
+	return ERR_OK;
+}

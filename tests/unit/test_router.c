@@ -5,6 +5,7 @@
 #include "core/arena.h"
 #include "core/http.h"
 #include "core/router.h"
+#include "core/util.h"
 #include "unit.h"
 
 static enum err
@@ -66,7 +67,9 @@ static void
 after_note(struct worker *w, void *arg)
 {
 	(void)w;
-	strncat(after_log, arg, sizeof(after_log) - strlen(after_log) - 1);
+	size_t n = strlen(after_log);
+
+	util_snprintf(after_log + n, sizeof(after_log) - n, "%s", (const char *)arg);
 }
 
 static void
