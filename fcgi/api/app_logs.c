@@ -18,11 +18,11 @@
 
 DB_STMT st_runtime_logs = {"apps_runtime_logs", RUNTIME_LOGS_SQL("application_id")};
 DB_STMT st_build_logs = {"apps_build_logs",
-    "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
-    " JOIN job_logs l ON l.job_id = d.job_id"
+    "SELECT t.timestamp, t.message FROM (SELECT l.id, l.created_at AS timestamp, l.line AS message"
+    " FROM deployments d JOIN job_logs l ON l.job_id = d.job_id"
     " WHERE d.application_id = $1::uuid AND d.id = coalesce($2::uuid, (SELECT id FROM deployments"
     "  WHERE application_id = $1::uuid ORDER BY created_at DESC, id DESC LIMIT 1))"
-    " ORDER BY l.id"};
+    " ORDER BY l.id DESC LIMIT $3::int) t ORDER BY id"};
 
 /* ------------------------------------------------------------ logs */
 
@@ -72,15 +72,17 @@ runtime_logs(struct req *r)
 static enum err
 build_logs(struct req *r)
 {
-	const char *dep = http_query(r, "deploymentId");
+	const char *dep = http_query(r, "deploymentId"), *tail;
 	PGresult   *res;
 	enum err    e;
 
+	if ((e = http_tail(r, &tail)) != ERR_OK)
+		return e;
 	if (dep != NULL && *dep == '\0')
 		dep = NULL;
 	if (dep != NULL && !util_is_uuid(dep))
 		return http_field_error(r, "invalid query parameter", "deploymentId", "must be a UUID");
-	if ((e = db_run(r, &st_build_logs, &res, http_param(r, "id"), dep)) != ERR_OK)
+	if ((e = db_run(r, &st_build_logs, &res, http_param(r, "id"), dep, tail)) != ERR_OK)
 		return e;
 	return http_respond_json(r, 200, json_rows(res), NULL);
 }

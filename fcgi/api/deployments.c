@@ -35,8 +35,9 @@ DB_STMT st_list = {"deps_list",
     " AND ($8::uuid IS NULL OR d.application_id = $8::uuid)"
     " AND ($9::text IS NULL OR d.status = $9)" LIST_TAIL("d.")};
 DB_STMT st_logs = {"deps_logs",
-    "SELECT l.created_at AS timestamp, l.line AS message FROM deployments d"
-    " JOIN job_logs l ON l.job_id = d.job_id WHERE d.id = $1::uuid ORDER BY l.id"};
+    "SELECT t.timestamp, t.message FROM (SELECT l.id, l.created_at AS timestamp, l.line AS message"
+    " FROM deployments d JOIN job_logs l ON l.job_id = d.job_id WHERE d.id = $1::uuid"
+    " ORDER BY l.id DESC LIMIT $2::int) t ORDER BY id"};
 DB_STMT st_cancel_queued = {"deps_cancel_queued",
     "UPDATE deployments SET status = 'cancelled', finished_at = now(), error = 'cancelled by '"
     " || $2 WHERE id = $1::uuid AND status = 'queued' RETURNING id"};
@@ -105,10 +106,12 @@ get(struct req *r)
 static enum err
 logs(struct req *r)
 {
-	PGresult *res;
-	enum err  e;
+	const char *tail;
+	PGresult   *res;
+	enum err    e;
 
-	if ((e = db_run(r, &st_logs, &res, http_param(r, "id"))) != ERR_OK)
+	if ((e = http_tail(r, &tail)) != ERR_OK ||
+	    (e = db_run(r, &st_logs, &res, http_param(r, "id"), tail)) != ERR_OK)
 		return e;
 	return http_respond_json(r, 200, json_rows(res), NULL);
 }

@@ -45,6 +45,20 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
 #define MCP_BATCH_MAX 32
 /* Lines of a log that a prompt quotes (the newest). */
 #define PROMPT_LOG_LINES 80
+/* Lines of a log that a resource reads (the newest), and the most text of
+ * a log that a resource or a prompt shows (its newest whole lines). */
+#define RESOURCE_LOG_LINES 200
+#define LOG_TEXT_MAX ((size_t)256 << 10)
+/*
+ * The budget of one MCP request (a batch included): API calls, and bytes
+ * of their answers held (each is copied and parsed, and kept until the
+ * request ends).  Beyond it a sub-request is not run: a tool gets the
+ * API's 429 as a tool error, a resource or a prompt a JSON-RPC -32603.
+ */
+#define MCP_MAX_SUBREQUESTS 64
+#define MCP_MAX_HELD_BYTES ((size_t)8 << 20)
+#define BUDGET_MESSAGE "this MCP request has used its budget (64 API calls, 8 MiB of answers): " \
+	"send the rest in another request"
 
 enum {
 	RPC_PARSE = -32700,
@@ -194,7 +208,8 @@ static const struct mcp_tool tools[] = {
 	    HTTP_GET, "/deployments/:id", NULL, 0, {PATH_ID("deployment_id", "deployment")}},
 	{"get_deployment_logs", "Get a deployment's logs",
 	    "The build and release log lines of a deployment.",
-	    HTTP_GET, "/deployments/:id/logs", NULL, 0, {PATH_ID("deployment_id", "deployment")}},
+	    HTTP_GET, "/deployments/:id/logs", NULL, 0, {PATH_ID("deployment_id", "deployment"),
+	    QUERY("tail", "tail", S_INT(1, 10000, "Only the newest lines (default: all)."))}},
 	{"get_runtime_logs", "Get an application's runtime logs",
 	    "What the application's containers printed (the newest lines, oldest first).",
 	    HTTP_GET, "/applications/:id/runtime-logs", NULL, 0, {
@@ -342,19 +357,38 @@ tool_object(const struct mcp_tool *t)
 
 /* ------------------------------------------------------------ sub-requests */
 
+/* What this MCP request has spent (mcp_post resets it; a worker serves one
+ * request at a time). */
+static struct {
+	int    calls;	/* sub-requests run */
+	size_t held;	/* bytes of their answers */
+	int    refused;	/* sub-requests refused for the budget */
+} spent;
+
 /*
  * Runs method path?query (body: JSON text or NULL) as a sub-request of r
  * through the router, with r's credentials: its answer is in sub->held.
- * Work its handler deferred until after the answer (http_after) moves to r.
+ * Work its handler deferred until after the answer (http_after) is added
+ * to r's.  Beyond the budget it runs nothing: the answer is 429.
  */
 static void
 subrequest(struct req *r, struct req *sub, enum http_method m, const char *path,
     const struct http_kv *q, size_t nq, const char *body)
 {
-	if (http_sub_init(sub, r, m, path, q, nq, body) == ERR_OK)
+	bool over = spent.calls >= MCP_MAX_SUBREQUESTS || spent.held > MCP_MAX_HELD_BYTES;
+
+	if (http_sub_init(sub, r, m, path, q, nq, body) == ERR_OK && !over) {
+		spent.calls++;
 		router_dispatch(sub);
+	}
+	if (over && !sub->responded) {
+		spent.refused++;
+		http_error(sub, ERR_TOO_MANY_REQUESTS, BUDGET_MESSAGE);
+	}
 	if (!sub->responded)
 		http_error(sub, ERR_INTERNAL, "internal error");
+	if (!over)
+		spent.held += sub->held.len;
 	if (sub->after_fn != NULL)
 		http_after(r, sub->after_fn, sub->after_arg);
 	log_set_request_id(r->request_id);
@@ -559,8 +593,9 @@ tool_call(struct req *r, const struct mcp_tool *t, const cJSON *args)
 		}
 		if ((s = scalar(r, v)) == NULL)
 			json_detail(bad, a->prop, "must be a string");
-		else if (a->in == IN_PATH && (*s == '\0' || strchr(s, '/') != NULL))
-			json_detail(bad, a->prop, "must be an id");
+		else if (a->in == IN_PATH && (router_id_param(a->name) ? !util_is_uuid(s) :
+		    (*s == '\0' || strchr(s, '/') != NULL)))
+			json_detail(bad, a->prop, "must be an id (a UUID)");
 		else if (a->in == IN_PATH) {
 			pnames[np] = a->name;
 			pvals[np++] = s;
@@ -637,7 +672,16 @@ log_text(struct req *r, const cJSON *lines, bool runtime, int tail)
 		buf_adds(&b, cJSON_IsString(msg) ? msg->valuestring : "");
 		buf_adds(&b, "\n");
 	}
-	return buf_ok(&b) ? b.data : "(the log is too long to show)\n";
+	if (!buf_ok(&b))
+		return "(the log is too long to show)\n";
+	if (b.len > LOG_TEXT_MAX) {
+		/* The newest whole lines that fit. */
+		const char *cut = memchr(b.data + b.len - LOG_TEXT_MAX, '\n', LOG_TEXT_MAX);
+
+		return arena_printf(r->a, "(older lines cut: the newest %zu KiB follow)\n%s",
+		    LOG_TEXT_MAX >> 10, cut ? cut + 1 : "");
+	}
+	return b.data;
 }
 
 /* The kind and id of a resource URI; false if it names none of ours. */
@@ -692,7 +736,9 @@ resources_read(struct req *r, const cJSON *params, cJSON **error)
 	size_t           k;
 	int              status;
 	cJSON           *res, *c, *one;
-	struct http_kv   limit = {"limit", "200"};
+	/* The newest lines: ?limit= of runtime logs, ?tail= of a deployment's. */
+	const char      *n = arena_printf(r->a, "%d", RESOURCE_LOG_LINES);
+	struct http_kv   limit = {"limit", n}, tail = {"tail", n};
 
 	if (!cJSON_IsString(uri)) {
 		*error = rpc_error(RPC_PARAMS, "params.uri must be a string", NULL);
@@ -703,7 +749,7 @@ resources_read(struct req *r, const cJSON *params, cJSON **error)
 		return NULL;
 	}
 	path = fill_route(r, kinds[k].route, (const char *const[]){"id"}, &id, 1);
-	if ((data = get_data(r, path, &limit, kinds[k].runtime ? 1 : 0, &err, &status)) == NULL) {
+	if ((data = get_data(r, path, kinds[k].runtime ? &limit : &tail, 1, &err, &status)) == NULL) {
 		*error = api_rpc_error(r, err, status, RPC_NO_RESOURCE);
 		return NULL;
 	}
@@ -871,6 +917,7 @@ troubleshoot(struct req *r, const char *id, cJSON **error)
 	int            status;
 	struct buf     b;
 	struct http_kv tail = {"limit", "100"};
+	struct http_kv lines = {"tail", arena_printf(r->a, "%d", PROMPT_LOG_LINES)};
 	struct http_kv ev[2] = {{"resourceId", id}, {"limit", "20"}};
 	struct http_kv is[3] = {{"applicationId", id}, {"status", "unresolved"}, {"limit", "10"}};
 	char          *s;
@@ -899,7 +946,7 @@ troubleshoot(struct req *r, const char *id, cJSON **error)
 		section(r, &b, "Current deployment", arena_printf(r->a, "/deployments/%s",
 		    str_of(app, "current_deployment_id")), NULL, 0, 0);
 	section(r, &b, "Latest deployment log (newest lines)", arena_printf(r->a,
-	    "/applications/%s/build-logs", id), NULL, 0, 1);
+	    "/applications/%s/build-logs", id), &lines, 1, 1);
 	section(r, &b, "Runtime logs (newest lines)", arena_printf(r->a,
 	    "/applications/%s/runtime-logs", id), &tail, 1, 2);
 	section(r, &b, "Events", "/alerts/events", ev, 2, 0);
@@ -916,6 +963,7 @@ explain(struct req *r, const char *id, cJSON **error)
 	int            status;
 	struct buf     b;
 	struct http_kv rt[2] = {{"limit", "100"}, {"until", NULL}};
+	struct http_kv lines = {"tail", arena_printf(r->a, "%d", PROMPT_LOG_LINES)};
 	struct http_kv ev[2] = {{"resourceId", id}, {"limit", "20"}};
 	char          *s;
 
@@ -943,7 +991,7 @@ explain(struct req *r, const char *id, cJSON **error)
 	}
 	buf_adds(&b, "\n```\n");
 	section(r, &b, "Deployment log (newest lines)", arena_printf(r->a, "/deployments/%s/logs",
-	    id), NULL, 0, 1);
+	    id), &lines, 1, 1);
 	if (app != NULL) {
 		section(r, &b, "Application", arena_printf(r->a, "/applications/%s", app), NULL, 0, 0);
 		section(r, &b, "Runtime logs up to the deployment's end", arena_printf(r->a,
@@ -1102,6 +1150,7 @@ message(struct req *r, const cJSON *msg, bool in_batch, bool *invalid)
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
 	const char  *jsonrpc = str_of(msg, "jsonrpc"), *method = str_of(msg, "method");
 	cJSON       *result = NULL, *error = NULL;
+	int          refused = spent.refused;
 
 	*invalid = true;
 	if (!cJSON_IsObject(msg) || jsonrpc == NULL || strcmp(jsonrpc, "2.0") != 0)
@@ -1144,6 +1193,14 @@ message(struct req *r, const cJSON *msg, bool in_batch, bool *invalid)
 		result = prompts_get(r, params, &error);
 	else
 		error = rpc_error(RPC_METHOD, arena_printf(r->a, "method not found: %s", method), NULL);
+	/* A resource or a prompt cut short by the budget: not a partial
+	 * answer (a tool's refused call is its tool error, 429). */
+	if (spent.refused != refused && strcmp(method, "tools/call") != 0) {
+		cJSON_Delete(result);
+		cJSON_Delete(error);
+		result = NULL;
+		error = rpc_error(RPC_INTERNAL, BUDGET_MESSAGE, NULL);
+	}
 	return response(id, result, error);
 }
 
@@ -1179,6 +1236,7 @@ mcp_post(struct req *r)
 	 * a sub-request never has the marker, so it never comes back here. */
 	if (http_env(r, "LNCHR_MCP") == NULL)
 		return http_error(r, ERR_NOT_FOUND, "route not found");
+	memset(&spent, 0, sizeof(spent));
 	for (size_t i = 0; !known && i < sizeof(versions) / sizeof(*versions); i++)
 		known = strcmp(version, versions[i]) == 0;
 	if (!known)
@@ -1281,8 +1339,8 @@ mcp_print_tools(void)
 }
 
 const struct route api_mcp_routes[] = {
-	/* Any key scope may connect: each tool's own route decides. */
-	{.methods = HTTP_POST, .pattern = "/mcp", .fn = mcp_post, .scope = SCOPE_READ,
-	    .flags = ROUTE_SUBREQUESTS},
+	/* Any key scope may connect (ROUTE_SUBREQUESTS: the router checks
+	 * none): each tool's own route decides. */
+	{.methods = HTTP_POST, .pattern = "/mcp", .fn = mcp_post, .flags = ROUTE_SUBREQUESTS},
 	{0},
 };

@@ -571,11 +571,38 @@ req_fail_details(struct req *r, const char *message, cJSON *details)
 	return ERR_BAD_REQUEST;
 }
 
+/* Two deferred actions of one request, run in the order registered. */
+struct after_pair {
+	http_after_fn first, second;
+	void         *first_arg, *second_arg;
+};
+
+static void
+after_both(struct worker *w, void *arg)
+{
+	struct after_pair *p = arg;
+
+	p->first(w, p->first_arg);
+	p->second(w, p->second_arg);
+}
+
 void
 http_after(struct req *r, http_after_fn fn, void *arg)
 {
-	if (r->after_fn != NULL)
-		log_error("http_after: a second deferred action replaces the first");
+	struct after_pair *p;
+
+	if (r->after_fn != NULL) {
+		/* A second one (the MCP endpoint's sub-requests, each of which
+		 * may defer one): both run, in order (in r's arena, which lives
+		 * until they have run). */
+		p = arena_alloc(r->a, sizeof(*p));
+		p->first = r->after_fn;
+		p->first_arg = r->after_arg;
+		p->second = fn;
+		p->second_arg = arg;
+		fn = after_both;
+		arg = p;
+	}
 	r->after_fn = fn;
 	r->after_arg = arg;
 }
@@ -595,5 +622,19 @@ http_limit(struct req *r, int64_t *limit)
 	if (!http_limit_ok(r, limit))
 		return http_field_error(r, "invalid query parameter", "limit",
 		    "must be an integer from 1 to 200");
+	return ERR_OK;
+}
+
+enum err
+http_tail(struct req *r, const char **tail)
+{
+	int64_t n;
+
+	*tail = http_query(r, "tail");
+	if (*tail == NULL)
+		return ERR_OK;
+	if (util_parse_i64(*tail, 1, HTTP_TAIL_MAX, &n) != 0)
+		return http_field_error(r, "invalid query parameter", "tail",
+		    "must be an integer from 1 to 10000");
 	return ERR_OK;
 }

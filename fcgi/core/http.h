@@ -224,9 +224,14 @@ enum err req_fail_details(struct req *r, const char *message, cJSON *details);
 enum err http_respond_raw(struct req *r, int status, const char *ctype,
     const char *body, size_t len);
 
-/* Registers work to run once the response has been sent (one per request). */
+/* Registers work to run once the response has been sent; several run in
+ * the order registered. */
 void     http_after(struct req *r, http_after_fn fn, void *arg);
 
+/* ?tail= of a log route: only its newest lines (1..HTTP_TAIL_MAX); *tail is
+ * NULL when absent (every line); responds 400 naming it otherwise. */
+#define HTTP_TAIL_MAX 10000
+enum err http_tail(struct req *r, const char **tail);
 /* Parses and validates ?limit= (default 50, 1..200); responds on error. */
 enum err http_limit(struct req *r, int64_t *limit);
 /* The same without answering: false when ?limit= is not 1..200. */

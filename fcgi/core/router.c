@@ -136,8 +136,10 @@ scope_needed(const struct route *rt, enum http_method m)
 static const char *
 refusal(const struct req *r, const struct route *rt, enum http_method m)
 {
-	/* Project routes: the permission table decides the scope (perm.c). */
-	if (rt->cap == CAP_NONE && (r->who.scopes & scope_needed(rt, m)) != scope_needed(rt, m))
+	/* Project routes: the permission table decides the scope (perm.c);
+	 * a route of sub-requests (MCP) none: each sub-request checks its own. */
+	if (rt->cap == CAP_NONE && !(rt->flags & ROUTE_SUBREQUESTS) &&
+	    (r->who.scopes & scope_needed(rt, m)) != scope_needed(rt, m))
 		return "the service key lacks the scope this call needs";
 	if (r->who.role < rt->min_role)
 		return "insufficient permissions";

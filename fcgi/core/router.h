@@ -62,6 +62,8 @@ enum route_flags {
 	 * request with its own credentials, permission check and, for a
 	 * mutation, its own txn_run (transaction, audit): the router holds no
 	 * transaction of its own around the handler, whatever the method.
+	 * Any key scope may call it (route.scope is not checked): each
+	 * sub-request's route checks the scope it needs.
 	 */
 	ROUTE_SUBREQUESTS = 1 << 10,
 };

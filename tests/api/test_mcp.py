@@ -193,7 +193,37 @@ def test_the_protocol_over_raw_http():
     err = r.json["result"]["structuredContent"]["error"]
     assert r.json["result"]["isError"] and err["code"] == "BAD_REQUEST", r
     assert {(d["field"], d["message"]) for d in err["details"]} == {
-        ("bogus", "unknown argument"), ("application_id", "must be an id"), ("replicas", "is required")}, err
+        ("bogus", "unknown argument"), ("application_id", "must be an id (a UUID)"), ("replicas", "is required")}, err
+
+
+def test_any_key_scope_connects_and_each_tool_checks_its_own():
+    """A deploy-only key initializes and lists the tools (the MCP route asks
+    for no scope); a read tool is then the API's 403, as a tool error."""
+    w = World.get()
+    auth = {"x-lnchr-key": make_key(w.c, scopes=["deploy"])["key"]}
+    t = w.c.tenant
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}, auth)
+    assert r.status == 200 and r.json["result"]["protocolVersion"] == "2025-06-18", r
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, auth)
+    assert r.status == 200 and len(r.json["result"]["tools"]) > 20, r
+    r = _rpc(t, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_projects"}}, auth)
+    res = r.json["result"]
+    assert res["isError"] is True and res["structuredContent"]["status"] == 403, r
+    assert res["structuredContent"]["error"]["code"] == "FORBIDDEN", r
+
+
+def test_id_arguments_must_be_uuids():
+    """An id argument that is not a UUID is refused before any call,
+    naming the argument (not the route's :id)."""
+    w = World.get()
+    auth = {"x-lnchr-key": make_key(w.c)["key"]}
+    for bad in ("nope", "..", "%s%%2f" % uuid.uuid4(), " "):
+        r = _rpc(w.c.tenant, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "get_application", "arguments": {"application_id": bad}}}, auth)
+        err = r.json["result"]["structuredContent"]["error"]
+        assert r.json["result"]["isError"] and err["code"] == "BAD_REQUEST", (bad, r)
+        assert err["details"] == [{"field": "application_id", "message": "must be an id (a UUID)"}], (bad, r)
 
 
 # ------------------------------------------------------------ the SDK client
@@ -346,6 +376,38 @@ def test_the_sdk_client_deploys_reads_logs_and_is_held_to_the_keys_rights():
         assert "127.0.0.1:9/launcher-test/none:v1" in text.split("## Deployment log")[1], text
         r = m("getPrompt", name="troubleshoot_application", arguments={"application_id": str(uuid.uuid4())})
         assert not r["ok"] and r["error"]["code"] == -32602, r
+
+        # A log read through REST, a tool or a prompt can be its newest
+        # lines only: ?tail= (validated), which prompts and resources use.
+        dep_logs = w.c.get("/deployments/%s/logs" % dep["id"]).data
+        assert len(dep_logs) >= 3, dep_logs
+        for route in ("/deployments/%s/logs?" % dep["id"],
+                      "/applications/%s/build-logs?deploymentId=%s&" % (app["id"], dep["id"])):
+            r = w.c.get(route + "tail=2")
+            assert r.status == 200 and r.data == dep_logs[-2:], (route, r)
+            for v in ("0", "10001", "x", ""):
+                r = w.c.get(route + "tail=" + v)
+                assert r.status == 400 and r.error["details"][0]["field"] == "tail", (route, v, r)
+        assert _data(m.tool("get_deployment_logs", deployment_id=dep["id"], tail=1)) == dep_logs[-1:]
+
+        # One MCP request has a budget of API calls: a batch of prompts
+        # (each several calls) gets its first answers, then -32603 for the
+        # rest, and a tool call past it the API's 429 as a tool error.
+        batch = [{"jsonrpc": "2.0", "id": i, "method": "prompts/get", "params": {
+            "name": "troubleshoot_application", "arguments": {"application_id": app["id"]}}}
+            for i in range(31)]
+        batch.append({"jsonrpc": "2.0", "id": 31, "method": "tools/call", "params": {"name": "list_projects"}})
+        r = _rpc(t, batch, {"x-lnchr-key": key["key"]})
+        assert r.status == 200 and [x["id"] for x in r.json] == list(range(32)), r
+        ok = [x for x in r.json[:31] if "result" in x]
+        assert 1 <= len(ok) < 31 and r.json[:len(ok)] == ok, r
+        for x in r.json[len(ok):31]:
+            assert x["error"]["code"] == -32603 and "budget" in x["error"]["message"], x
+        res = r.json[31]["result"]
+        assert res["isError"] and res["structuredContent"]["error"]["code"] == "TOO_MANY_REQUESTS", res
+        # The next request has its own budget.
+        r = _rpc(t, batch[:1], {"x-lnchr-key": key["key"]})
+        assert "result" in r.json[0], r
 
         # A read-only key: reads, but a write tool is the API's 403.
         ro = Mcp(t, {"x-lnchr-key": make_key(w.c, scopes=["read"])["key"]})

@@ -5,6 +5,7 @@
 #include "core/arena.h"
 #include "core/http.h"
 #include "core/router.h"
+#include "core/util.h"
 #include "unit.h"
 
 static enum err
@@ -56,6 +57,36 @@ check_admits(void)
 		r.who.key_project_id = cases[i].key_project;
 		CHECK(router_admits(&r, HTTP_GET, cases[i].pattern) == cases[i].admitted, cases[i].pattern);
 	}
+}
+
+/* http_after: every deferred action of a request runs, in order (the MCP
+ * endpoint's sub-requests may each defer one). */
+static char after_log[8];
+
+static void
+after_note(struct worker *w, void *arg)
+{
+	(void)w;
+	size_t n = strlen(after_log);
+
+	util_snprintf(after_log + n, sizeof(after_log) - n, "%s", (const char *)arg);
+}
+
+static void
+check_after(void)
+{
+	struct arena a;
+	struct req   r;
+
+	arena_init(&a, 4096);
+	memset(&r, 0, sizeof(r));
+	r.a = &a;
+	http_after(&r, after_note, "1");
+	http_after(&r, after_note, "2");
+	http_after(&r, after_note, "3");
+	r.after_fn(NULL, r.after_arg);
+	CHECK(strcmp(after_log, "123") == 0, after_log);
+	arena_free(&a);
 }
 
 int
@@ -120,5 +151,6 @@ main(void)
 		CHECK(router_id_param(ids[i].name) == (bool)ids[i].id, ids[i].name);
 	arena_free(&a);
 	check_admits();
+	check_after();
 	return unit_done("router");
 }
