@@ -21,9 +21,12 @@
 #include "../core/util.h"
 #include "apps_common.h"
 
-#define APP_COLS "a.id, a.project_id, a.environment_id, a.server_id, a.registry_id," \
+/* The compose file only to whoever may write the project (compose: the
+ * expression that says so); read-only callers get null, as env values. */
+#define APP_COLS_C(compose) "a.id, a.project_id, a.environment_id, a.server_id, a.registry_id," \
 	" a.git_provider_id, a.name, a.app_type, a.source_type, a.repository_url, a.branch," \
-	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
+	" a.dockerfile_path, a.build_context, a.build_args, a.image_url," \
+	" CASE WHEN " compose " THEN a.compose END AS compose, a.replicas," \
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
 	" app_webhook_registration(a.id) AS webhook_registration," \
 	" a.exposed_port, a.autodeploy, a.deploy_on_tags, a.https_redirect, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
@@ -42,12 +45,15 @@
 	" a.created_at, a.updated_at, a.row_version::text AS _version"
 
 DB_STMT st_get = {"apps_get",
-    "SELECT " APP_COLS " FROM applications a WHERE a.id = $1::uuid"};
+    "SELECT " APP_COLS_C("$2::boolean") " FROM applications a WHERE a.id = $1::uuid"};
 DB_STMT st_project = {"apps_project",
     "SELECT project_id FROM applications WHERE id = $1::uuid"};
-/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?environmentId, ?serverId, ?status. */
+/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?environmentId, ?serverId, ?status;
+ * $11 the caller's scopes allow writing (the compose file shows where it may: perm.c). */
 DB_STMT st_list = {"apps_list",
-    "SELECT " APP_COLS " FROM applications a"
+    "SELECT " APP_COLS_C("$11::boolean AND ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
+    " WHERE m.project_id = a.project_id AND m.user_id = $5::uuid AND m.role IN ('admin', 'owner')))")
+    " FROM applications a"
     " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = a.project_id AND m.user_id = $5::uuid))"
     " AND ($6::uuid IS NULL OR a.project_id = $6::uuid)"
@@ -106,7 +112,8 @@ apps_respond(struct req *r, const char *id, int status, const char *secret)
 	cJSON    *d;
 	enum err  e;
 
-	if ((e = db_get_object(r, &st_get, &res, "application not found", id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_get, &res, "application not found", id,
+	    perm_allows(r, CAP_WRITE) ? "true" : "false")) != ERR_OK)
 		return e;
 	if (secret == NULL)
 		return http_respond_row(r, status, res, 0);
@@ -359,7 +366,7 @@ compose_fields(struct req *r, const char *text, const char *app_type, const cJSO
 	cJSON       *details = cJSON_CreateArray();
 	const cJSON *web;
 
-	*spec = compose_check(text, strlen(text), r->who.role == ROLE_SUPERADMIN, details);
+	*spec = compose_check(text, strlen(text), perm_host_escape(r), details);
 	*port = 0;
 	if (*spec != NULL) {
 		web = cJSON_GetObjectItemCaseSensitive(*spec, "port");
@@ -447,6 +454,7 @@ list(struct req *r)
 	list_filter(&p, env);
 	list_filter(&p, server);
 	list_filter(&p, status);
+	list_filter(&p, (r->who.scopes & perm_cap_scope(CAP_WRITE)) != 0 ? "true" : "false");
 	return list_run(r, &p, &st_list);
 }
 
@@ -574,7 +582,8 @@ apps_object(struct req *r, const char *id)
 {
 	PGresult *res;
 
-	return db_get_object(r, &st_get, &res, "application not found", id) == ERR_OK ?
+	return db_get_object(r, &st_get, &res, "application not found", id,
+	    perm_allows(r, CAP_WRITE) ? "true" : "false") == ERR_OK ?
 	    json_row(res, 0) : NULL;
 }
 

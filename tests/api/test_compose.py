@@ -7,7 +7,7 @@ speaks the agent API itself; the real agent and containers are in
 test_compose_e2e.py."""
 import uuid
 
-from lib import assert_error, new_user, psql
+from lib import Client, assert_error, make_key, new_user, psql
 from test_applications import _finish, _setup
 from test_servers import Agent
 
@@ -237,3 +237,71 @@ def test_deploy_job_carries_the_stack_env_per_service_and_rollback_reapplies_it(
                  app_type="worker").data
     r = c.post("/applications/%s/deploy" % b["id"], {})
     assert_error(r, 400, "BAD_REQUEST", "compose.services.w.environment.U")
+
+
+PRIVILEGED = "services:\n  web:\n    image: a/b\n    privileged: true\n"
+
+
+def test_host_escape_needs_a_superadmin_session_or_unbound_admin_key():
+    c, s, p = _setup()
+    bound = Client(c.tenant, key=make_key(c, scopes=["read", "write", "admin"], project_id=p["id"])["key"])
+    nonadmin = Client(c.tenant, key=make_key(c, scopes=["read", "write"])["key"])
+    for k in (bound, nonadmin):
+        assert_error(_compose(k, p, PRIVILEGED, app_type="worker"), 400, "BAD_REQUEST",
+                     "compose.services.web.privileged")
+    unbound = Client(c.tenant, key=make_key(c, scopes=["read", "write", "admin"])["key"])
+    assert _compose(unbound, p, PRIVILEGED, app_type="worker").status == 201
+
+
+def test_no_shell_command_or_rollback_into_a_privileged_stack_without_the_right():
+    c, s, p = _setup()
+    agent = Agent(c.tenant, s["agent_token"])
+    member = new_user(c)
+    assert c.post("/projects/%s/members" % p["id"], {"user_id": member.user_id, "role": "admin"}).status == 201
+    bound = Client(c.tenant, key=make_key(c, scopes=["read", "write", "admin"], project_id=p["id"])["key"])
+    a = _compose(c, p, PRIVILEGED, app_type="worker").data
+    r = c.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    dep1 = r.data
+    _finish(agent, agent.claim(), image="a/b", image_id="sha256:" + "1" * 64, images={"web": "sha256:" + "1" * 64},
+            instances=[])
+    for who in (member, bound):
+        assert_error(who.post("/applications/%s/exec" % a["id"], {"command": ["id"]}), 403, "FORBIDDEN")
+        assert_error(who.post("/applications/%s/terminal" % a["id"]), 403, "FORBIDDEN")
+    assert c.post("/applications/%s/exec" % a["id"], {"command": ["id"]}).status == 202
+    agent.claim()
+    # The stack without host settings: the member may deploy and exec, not bring the old one back.
+    assert c.put("/applications/" + a["id"], {"compose": "services:\n  web:\n    image: a/b:2\n"}).status == 200
+    r = member.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    _finish(agent, agent.claim(), image="a/b:2", image_id="sha256:" + "2" * 64,
+            images={"web": "sha256:" + "2" * 64}, instances=[])
+    assert member.post("/applications/%s/exec" % a["id"], {"command": ["id"]}).status == 202
+    agent.claim()
+    for body in ({}, {"deployment_id": dep1["id"]}):
+        assert_error(member.post("/applications/%s/rollback" % a["id"], body), 403, "FORBIDDEN")
+    r = c.post("/applications/%s/rollback" % a["id"], {})
+    assert r.status == 201 and r.data["rollback_of"] == dep1["id"], r
+
+
+def test_the_compose_file_shows_only_to_writers_and_no_environment_is_stored_in_the_clear():
+    c, s, p = _setup()
+    agent = Agent(c.tenant, s["agent_token"])
+    viewer = new_user(c)
+    assert c.post("/projects/%s/members" % p["id"], {"user_id": viewer.user_id, "role": "viewer"}).status == 201
+    reader = Client(c.tenant, key=make_key(c, scopes=["read"])["key"])
+    a = _compose(c, p, WEB_DB).data
+    assert a["compose"] == WEB_DB
+    assert c.get("/applications/" + a["id"]).data["compose"] == WEB_DB
+    assert [x["compose"] for x in c.get("/applications?projectId=" + p["id"]).data] == [WEB_DB]
+    for who in (viewer, reader):
+        assert who.get("/applications/" + a["id"]).data["compose"] is None
+        assert [x["compose"] for x in who.get("/applications?projectId=" + p["id"]).data] == [None]
+    assert c.post("/env-vars", {"project_id": p["id"], "key": "DB_PASSWORD", "value": "pw"}).status == 201
+    assert c.post("/applications/%s/deploy" % a["id"], {}).status == 201
+    job = agent.claim()
+    assert all("environment" not in x for x in job["payload"]["source"]["services"]), job
+    assert job["payload"]["env"]["web.GREETING"] == "hello"
+    stored = _sql("SELECT d.source::text || j.payload::text FROM deployments d JOIN jobs j ON j.id = '%s'"
+                  " WHERE d.application_id = '%s'" % (job["id"], a["id"]))
+    assert "hello" not in stored and "GREETING" not in stored, stored
