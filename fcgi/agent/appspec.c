@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/compose.h"
 #include "../core/util.h"
 #include "db.h"
 #include "text.h"
@@ -386,6 +387,11 @@ parse_service(const cJSON *o, const cJSON *images, struct app_service *v, struct
 		v->host = NULL;
 	if (v->host != NULL && !cJSON_IsObject(v->host))
 		bad(e, "services[].host must be an object");
+	cJSON_ArrayForEach(it, (cJSON_IsObject(v->host) ? v->host : NULL)) {
+		if (!compose_host_member_ok(it->string))
+			bad(e, "services[].host may set only the HostConfig members a compose file "
+			    "can (compose.h)");
+	}
 	if (vols != NULL && !cJSON_IsNull(vols) &&
 	    (!cJSON_IsArray(vols) || cJSON_GetArraySize(vols) > APP_VOLUMES_MAX)) {
 		bad(e, "services[].volumes must be an array of at most 20 mounts");

@@ -46,6 +46,14 @@
 cJSON *compose_check(const char *text, size_t len, bool superadmin, cJSON *details);
 
 /*
+ * Whether name is a HostConfig member compose_check can put in a
+ * service's "host" (Privileged, NetworkMode, CapAdd, Devices, PidMode,
+ * IpcMode, UsernsMode, SecurityOpt, Sysctls, Binds): the only ones the
+ * agent takes from there.
+ */
+bool compose_host_member_ok(const char *name);
+
+/*
  * Splits a command string into words as a shell would read it without
  * expanding anything: blanks separate, '...' is literal, "..." allows \"
  * \\ \$ \`, a backslash outside quotes escapes the next byte.  Returns an
