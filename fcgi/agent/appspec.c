@@ -444,6 +444,13 @@ parse_compose(const cJSON *src, struct app_spec *s, struct perr *e)
 					break;
 			if (!cJSON_IsString(t) || k == i)
 				bad(e, "source.services must come after the services they depend on");
+			/* A one-shot service (waited on until it exits 0) without a restart
+			 * of its own does not take the application's (always): it would
+			 * run forever.  Compose's default for it, "no". */
+			else if (s->svcs[k].restart == NULL && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+			    d, "condition")) && strcmp(cJSON_GetObjectItemCaseSensitive(d,
+			    "condition")->valuestring, "service_completed_successfully") == 0)
+				s->svcs[k].restart = "no";
 		}
 	if (s->web_service != NULL && app_spec_service(s, s->web_service) == NULL)
 		bad(e, "source.web_service must name a service");

@@ -221,7 +221,7 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 		int                   rc;
 
 		for (size_t i = 0; i < env->n; i++)
-			if (!cJSON_HasObjectItem(own, env->vars[i].key))
+			if (cJSON_GetObjectItemCaseSensitive(own, env->vars[i].key) == NULL)
 				vars[n++] = env->vars[i];
 		cJSON_ArrayForEach(it, own) {
 			vars[n++] = (struct resolve_var){it->string, it->valuestring};
@@ -232,7 +232,7 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 			return ERR_INTERNAL;
 		}
 		for (size_t i = 0; rc > 0 && i < res.nerr; i++)
-			detail_once(bad, cJSON_HasObjectItem(own, res.errs[i].key) ?
+			detail_once(bad, cJSON_GetObjectItemCaseSensitive(own, res.errs[i].key) != NULL ?
 			    arena_printf(r->a, "compose.services.%s.environment.%s", name,
 			    res.errs[i].key) : res.errs[i].key, res.errs[i].message);
 		for (size_t i = 0; rc == 0 && i < n; i++)
@@ -409,6 +409,9 @@ apps_deploy(struct req *r, const char *app, const char *trigger, const char *com
 	/* The source from the very compose_spec the env was built from. */
 	if ((e = apps_release_env(r, app, &env, &envv, &spec)) != ERR_OK)
 		return e;
+	if (spec != NULL && image != NULL)
+		return http_field_error(r, "invalid request body", "image_url", "a docker_compose "
+		    "application deploys the images its compose file names");
 	if (spec != NULL && (src = compose_source(r, app, spec)) == NULL)
 		return ERR_INTERNAL;
 	e = db_run(r, &st_deploy, res, app, trigger, commit, branch, image, NULL, r->who.user_id,

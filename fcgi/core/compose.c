@@ -187,9 +187,12 @@ compose_duration_ms(const char *s)
 	if (util_parse_i64(s, 0, 86400 * 7, &secs) == 0)
 		return (long long)secs * 1000;
 	while (*s) {
-		double v = strtod(s, &end);
+		double v;
 		size_t k;
 
+		if (!(isdigit((unsigned char)*s) || *s == '.'))
+			return -1;	/* strtod would take nan, inf, signs */
+		v = strtod(s, &end);
 		if (end == s || v < 0)
 			return -1;
 		for (k = 0; k < sizeof(units) / sizeof(*units); k++)
@@ -510,7 +513,7 @@ mount_of(struct cx *c, const char *svc, const cJSON *it, const cJSON *top_vols, 
 		    cJSON_CreateString(spec));
 		return;
 	}
-	if (!cJSON_IsObject(top_vols) || !cJSON_HasObjectItem(top_vols, src)) {
+	if (!cJSON_IsObject(top_vols) || cJSON_GetObjectItemCaseSensitive(top_vols, src) == NULL) {
 		problem(c, it, path, "%s: a named volume must be declared under the top-level volumes",
 		    src);
 		return;
@@ -633,6 +636,10 @@ healthcheck_of(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 		if (ms < 0 || (ms == 0 && strcmp(durations[i].key, "start_period") != 0)) {
 			problem(c, d, path, "%s must be a duration like 10s, 1m30s or 500ms",
 			    durations[i].key);
+			ms = durations[i].def;
+		} else if (ms < COMPOSE_MIN_PROBE_MS && strcmp(durations[i].key, "start_period") != 0) {
+			/* The agent runs every probe through the engine: not in a busy loop. */
+			problem(c, d, path, "%s must be at least 1s", durations[i].key);
 			ms = durations[i].def;
 		}
 		cJSON_AddNumberToObject(hc, durations[i].out, (double)ms);
@@ -985,6 +992,11 @@ check_tree(struct cx *c, const cJSON *root)
 		if (!service_name_ok(k->string)) {
 			problem(c, k, path, "service names are 1 to 63 of a-z, 0-9, '-' and '_' "
 			    "(they are names on the project network)");
+			continue;
+		}
+		if (strncmp(k->string, "db-", 3) == 0 || strncmp(k->string, "lnchr-", 6) == 0) {
+			problem(c, k, path, "service names must not start with db- or lnchr-: those are "
+			    "the project network's names of its databases and the plane's containers");
 			continue;
 		}
 		if (!cJSON_IsObject(k)) {

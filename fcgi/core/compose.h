@@ -35,6 +35,7 @@
 
 #define COMPOSE_MAX_BYTES    262144	/* the compose field's limit */
 #define COMPOSE_MAX_SERVICES 20
+#define COMPOSE_MIN_PROBE_MS 1000	/* a healthcheck's least interval and timeout */
 
 /*
  * Parses and checks text (len bytes).  Returns the normalised spec

@@ -305,3 +305,18 @@ def test_the_compose_file_shows_only_to_writers_and_no_environment_is_stored_in_
     stored = _sql("SELECT d.source::text || j.payload::text FROM deployments d JOIN jobs j ON j.id = '%s'"
                   " WHERE d.application_id = '%s'" % (job["id"], a["id"]))
     assert "hello" not in stored and "GREETING" not in stored, stored
+
+
+def test_bind_mounts_in_every_form_and_reserved_names_are_refused_and_compose_deploys_take_no_image_url():
+    c, s, p = _setup()
+    admin = new_user(c, role="admin")
+    for vol in ("{type: bind, source: /srv, target: /x}", "'./x:/y'", "'~/x:/y'", "'/etc:/y'"):
+        r = _compose(admin, p, "services:\n  web:\n    image: a/b\n    volumes: [%s]\n" % vol, app_type="worker")
+        assert_error(r, 400, "BAD_REQUEST", "compose.services.web.volumes")
+    for name in ("db-main-0123abcd", "lnchr-web"):
+        assert_error(_compose(c, p, "services:\n  %s:\n    image: a/b\n" % name, app_type="worker"),
+                     400, "BAD_REQUEST", "compose.services." + name)
+    a = _compose(c, p, "services:\n  web:\n    image: a/b\n", app_type="worker").data
+    r = c.post("/applications/%s/deploy" % a["id"], {"image_url": "evil/image:1"})
+    assert_error(r, 400, "BAD_REQUEST", "image_url")
+    assert _sql("SELECT count(*) FROM deployments WHERE application_id = '%s'" % a["id"]) == "0"

@@ -622,6 +622,7 @@ test_compose_service(void)
 	CHECK(s->src == APP_SRC_COMPOSE && s->nsvcs == 2 && strcmp(s->web_service, "web") == 0 &&
 	    s->svcs[0].hc_interval_ms == 500 && s->svcs[0].nvols == 1 && s->svcs[1].port == 80,
 	    "compose source parsed");
+	CHECK(s->svcs[0].restart == NULL, "a service others wait on to be healthy keeps the app's restart");
 	CHECK(app_container_name(APP, DEP, "db", 1, name, sizeof(name)) == 0 &&
 	    strcmp(name, "lnchr-0b6f7c1e-9a8b7c6d-db-1") == 0, name);
 	s->svc = &s->svcs[0];
@@ -674,6 +675,19 @@ test_compose_service(void)
 		    err);
 		cJSON_Delete(q);
 		cJSON_Delete(own);
+	}
+	/* A one-shot service (waited on to complete) without its own restart: "no". */
+	{
+		cJSON *q = cJSON_Duplicate(p, true), *dep;
+
+		dep = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(q, "source"),
+		    "services"), 1), "depends_on"), 0);
+		cJSON_ReplaceItemInObjectCaseSensitive(dep, "condition",
+		    cJSON_CreateString("service_completed_successfully"));
+		CHECK(app_spec_parse(q, "app.deploy", s, err, sizeof(err)) == 0 &&
+		    s->svcs[0].restart != NULL && strcmp(s->svcs[0].restart, "no") == 0, err);
+		cJSON_Delete(q);
 	}
 	/* The env of another shape, or a service after what depends on it, is refused. */
 	cJSON_ReplaceItemInObject(p, "env", cJSON_Parse("{\"PLAIN\":\"x\"}"));

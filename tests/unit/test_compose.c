@@ -128,6 +128,20 @@ test_refusals(void)
 	refused("services:\n  web:\n    image: 'a b'\n", false, "compose.services.web.image",
 	    "image reference");
 	refused("secrets: {}\nservices:\n  web:\n    image: a\n", false, "compose.secrets", "line 1");
+	refused("services:\n  db-main-0123abcd:\n    image: a\n", false,
+	    "compose.services.db-main-0123abcd", "must not start with db-");
+	refused("services:\n  lnchr-x:\n    image: a\n", false, "compose.services.lnchr-x",
+	    "must not start with db- or lnchr-");
+	refused("services:\n  web:\n    image: a\n    healthcheck: {test: x, interval: 500ms}\n", false,
+	    "compose.services.web.healthcheck", "interval must be at least 1s");
+	refused("services:\n  web:\n    image: a\n    healthcheck: {test: x, timeout: 0.2s}\n", false,
+	    "compose.services.web.healthcheck", "timeout must be at least 1s");
+	refused("services:\n  web:\n    image: a\n    volumes: ['data:/d']\nvolumes:\n  Data:\n",
+	    false, "compose.services.web.volumes", "must be declared");
+	refused("services:\n  web:\n    image: a\n    volumes: ['~/x:/x']\n", false,
+	    "compose.services.web.volumes", "host paths are refused");
+	refused("services:\n  web:\n    image: a\n    volumes: [{type: bind, source: /x, target: /x}]\n",
+	    false, "compose.services.web.volumes", "refused");
 	refused("services: [a]\n", false, "compose.services", "mapping");
 	refused("services:\n  web:\n    image: a\n    command: \"echo 'x\"\n", false,
 	    "compose.services.web.command", "unterminated");
@@ -171,6 +185,9 @@ test_words_and_durations(void)
 	    compose_duration_ms("1.5s") == 1500, "durations");
 	CHECK(compose_duration_ms("") < 0 && compose_duration_ms("5x") < 0 &&
 	    compose_duration_ms("-1s") < 0 && compose_duration_ms("9999h") < 0, "bad durations");
+	CHECK(compose_duration_ms("nans") < 0 && compose_duration_ms("infs") < 0 &&
+	    compose_duration_ms("1snanms") < 0 && compose_duration_ms("+1s") < 0 &&
+	    compose_duration_ms("inf") < 0, "no nan, inf or sign for strtod");
 }
 
 int
