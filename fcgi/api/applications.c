@@ -615,16 +615,18 @@ get(struct req *r)
 }
 
 /*
- * A PUT that gives compose or app_type: only a docker_compose application
+ * A PUT that gives compose, app_type, exposed_port or replicas: only a
+ * docker_compose application
  * takes compose (and not null); for one, the file (given, else its own)
  * is checked again with the app_type it will have, and given gets the
- * normalised form and the web service's port as exposed_port.
+ * normalised form and the web service's port as exposed_port (a given
+ * one must equal it); its replicas stay 1.
  */
 static enum err
 update_compose(struct req *r, const char *id, cJSON *given)
 {
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(given, "compose");
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(given, "app_type");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(given, "app_type"), *reps;
 	PGresult    *res;
 	cJSON       *spec;
 	int          port;
@@ -635,6 +637,10 @@ update_compose(struct req *r, const char *id, cJSON *given)
 	if (strcmp(db_get(res, 0, "source_type"), "docker_compose") != 0)
 		return text == NULL ? ERR_OK : http_field_error(r, "invalid request body", "compose",
 		    "applies to docker_compose applications only");
+	reps = cJSON_GetObjectItemCaseSensitive(given, "replicas");
+	if (reps != NULL && !(cJSON_IsNumber(reps) && reps->valuedouble == 1))
+		return http_field_error(r, "invalid request body", "replicas", "must be 1: a "
+		    "docker_compose application runs one container per service");
 	if (text == NULL)
 		text = cJSON_AddStringToObject(given, "compose", db_get(res, 0, "compose"));
 	if (!cJSON_IsString(text))
@@ -674,7 +680,9 @@ update(struct req *r)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
 	}
 	if ((cJSON_GetObjectItemCaseSensitive(given, "compose") != NULL ||
-	    cJSON_GetObjectItemCaseSensitive(given, "app_type") != NULL) &&
+	    cJSON_GetObjectItemCaseSensitive(given, "app_type") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(given, "exposed_port") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(given, "replicas") != NULL) &&
 	    (e = update_compose(r, id, given)) != ERR_OK) {
 		cJSON_Delete(given);
 		return e;

@@ -320,3 +320,19 @@ def test_bind_mounts_in_every_form_and_reserved_names_are_refused_and_compose_de
     r = c.post("/applications/%s/deploy" % a["id"], {"image_url": "evil/image:1"})
     assert_error(r, 400, "BAD_REQUEST", "image_url")
     assert _sql("SELECT count(*) FROM deployments WHERE application_id = '%s'" % a["id"]) == "0"
+
+
+def test_put_of_exposed_port_or_replicas_keeps_a_stack_consistent():
+    c, s, p = _setup()
+    a = _compose(c, p, WEB_DB).data
+    assert a["exposed_port"] == 80 and a["replicas"] == 1, a
+    assert_error(c.put("/applications/" + a["id"], {"exposed_port": 1234}), 400, "BAD_REQUEST", "exposed_port")
+    assert_error(c.put("/applications/" + a["id"], {"replicas": 3}), 400, "BAD_REQUEST", "replicas")
+    assert_error(c.put("/applications/" + a["id"], {"replicas": 0}), 400, "BAD_REQUEST", "replicas")
+    r = c.put("/applications/" + a["id"], {"exposed_port": 80, "replicas": 1})
+    assert r.status == 200 and r.data["exposed_port"] == 80 and r.data["replicas"] == 1, r
+    # Other source types are not concerned.
+    img = c.post("/applications", {"name": "img", "project_id": p["id"], "source_type": "docker_image",
+                                   "image_url": "a/b", "exposed_port": 80}).data
+    r = c.put("/applications/" + img["id"], {"exposed_port": 81, "replicas": 2})
+    assert r.status == 200 and r.data["exposed_port"] == 81, r
