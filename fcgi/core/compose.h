@@ -40,9 +40,9 @@
 /*
  * Parses and checks text (len bytes).  Returns the normalised spec
  * (caller deletes) or NULL after appending one {field, message} to
- * details per problem (every problem found, each field named
- * "compose.services.<svc>.<key>" and its message starting with the line
- * of the YAML, "line L: ...").  superadmin allows the host-escape keys.
+ * details per problem (every problem found, {field, message, line,
+ * column} as yaml_detail makes them, each field named
+ * "compose.services.<svc>.<key>").  superadmin allows the host-escape keys.
  */
 cJSON *compose_check(const char *text, size_t len, bool superadmin, cJSON *details);
 

@@ -60,7 +60,12 @@ def _compose(c, p, text, **body):
 
 
 def _fields(r):
-    return {d["field"]: d["message"] for d in r.error["details"]}
+    """field -> "line L: message": a compose detail has the templates' shape
+    {field, message, line, column} (yaml_detail)."""
+    for d in r.error["details"]:
+        if d["field"].startswith("compose."):
+            assert set(d) == {"field", "message", "line", "column"} and "line " not in d["message"], d
+    return {d["field"]: "line %s: %s" % (d.get("line"), d["message"]) for d in r.error["details"]}
 
 
 def test_compose_app_is_created_normalised_and_its_web_port_exposed():
@@ -117,6 +122,10 @@ def test_bad_compose_files_are_400_naming_every_key_with_its_line():
         ("services:\n  web:\n    ports: [80]\n", "compose.services.web.image", "is required"),
         ("services:\n  web:\n    image: a/b\n    environment: {1BAD: x}\n",
          "compose.services.web.environment.1BAD", "variable name"),
+        ("services:\n  web:\n    image: a/b\n    environment: {%s: x}\n" % ("K" * 256),
+         "compose.services.web.environment." + "K" * 256, "at most 255"),
+        ("services:\n  web:\n    image: a/b\n    environment: ['%s=x']\n" % ("K" * 300),
+         "compose.services.web.environment", "at most 255"),
     ]
     for text, field, words in cases:
         r = _compose(c, p, text, app_type="worker")

@@ -9,15 +9,23 @@
 #include "../../fcgi/core/compose.h"
 #include "unit.h"
 
-/* The message of details' entry for field, or NULL. */
+/* "line L: message" of details' entry for field ({field, message, line,
+ * column}: yaml_detail), or NULL. */
 static const char *
 msg(const cJSON *details, const char *field)
 {
+	static char  out[1024];
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, details) {
-		if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "field")->valuestring, field) == 0)
-			return cJSON_GetObjectItemCaseSensitive(it, "message")->valuestring;
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "field")->valuestring, field) != 0)
+			continue;
+		CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(it, "column")) &&
+		    cJSON_GetArraySize(it) == 4, "a detail is {field, message, line, column}");
+		(void)snprintf(out, sizeof(out), "line %d: %s",
+		    cJSON_GetObjectItemCaseSensitive(it, "line")->valueint,
+		    cJSON_GetObjectItemCaseSensitive(it, "message")->valuestring);
+		return out;
 	}
 	return NULL;
 }
