@@ -730,8 +730,10 @@ webhook_secret(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+	if ((e = db_run(r, &st_source, &res, id)) != ERR_OK)
 		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "application not found");
 	if (strcmp(db_get(res, 0, "source_type"), "git") != 0)
 		return http_error(r, ERR_CONFLICT, "only git applications have a push webhook");
 	if ((e = new_webhook(r, id, &secret)) != ERR_OK)

@@ -195,7 +195,7 @@ def test_waiting_for_a_healthy_service_is_bounded_by_the_healthcheck_timeout():
     s = Stack.get()
     w = s.w
     text = ("services:\n  gate:\n    image: %s\n    healthcheck: {test: [CMD, 'false'], interval: 1s,"
-            " retries: 100000}\n  after:\n    image: %s\n    depends_on: {gate: {condition: service_healthy}}\n"
+            " retries: 100}\n  after:\n    image: %s\n    depends_on: {gate: {condition: service_healthy}}\n"
             % (F["FIXTURE_WEB_V1_IMAGE"], F["FIXTURE_WEB_V1_IMAGE"]))
     r = w.c.post("/applications", {"name": "gate", "project_id": w.project["id"], "source_type": "docker_compose",
                                    "app_type": "worker", "compose": text, "healthcheck_timeout_seconds": 5})
