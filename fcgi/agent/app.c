@@ -860,13 +860,14 @@ service_end(struct app_ctx *c, const struct app_spec *keep)
 /*
  * Runs service v's healthcheck test in its container in (exec, as the
  * engine would) every interval until it exits 0; failures inside the
- * start period do not count, then retries of them make it unhealthy.
- * 0, or -1 (error set, with the test's last output).
+ * start period do not count, then retries of them make it unhealthy;
+ * the whole wait is bounded by the application's healthcheck timeout, as
+ * service_completed's.  0, or -1 (error set, with the test's last output).
  */
 static int
 service_healthy(struct app_ctx *c, const struct app_service *v, const struct inst *in)
 {
-	int64_t t0 = timefmt_mono_ms();
+	int64_t t0 = timefmt_mono_ms(), limit = (int64_t)c->s.hc_timeout_s * 1000;
 	int     fails = 0, code;
 	char    out[2048], err[1024], red[2048];
 	bool    trunc, timed_out;
@@ -893,6 +894,9 @@ service_healthy(struct app_ctx *c, const struct app_service *v, const struct ins
 			    "last output: %s", v->name, fails, timed_out ? "timed out" :
 			    "non-zero exit", red);
 		}
+		if (timefmt_mono_ms() - t0 + v->hc_interval_ms > limit)
+			return fail(c, "service %s was not healthy within %d s (the application's "
+			    "healthcheck_timeout_seconds)", v->name, c->s.hc_timeout_s);
 		timefmt_sleep_ms(v->hc_interval_ms);
 	}
 }

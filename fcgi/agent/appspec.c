@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/compose.h"
 #include "../core/util.h"
 #include "db.h"
 #include "text.h"
@@ -386,6 +387,11 @@ parse_service(const cJSON *o, const cJSON *images, struct app_service *v, struct
 		v->host = NULL;
 	if (v->host != NULL && !cJSON_IsObject(v->host))
 		bad(e, "services[].host must be an object");
+	cJSON_ArrayForEach(it, (cJSON_IsObject(v->host) ? v->host : NULL)) {
+		if (!compose_host_member_ok(it->string))
+			bad(e, "services[].host may set only the HostConfig members a compose file "
+			    "can (compose.h)");
+	}
 	if (vols != NULL && !cJSON_IsNull(vols) &&
 	    (!cJSON_IsArray(vols) || cJSON_GetArraySize(vols) > APP_VOLUMES_MAX)) {
 		bad(e, "services[].volumes must be an array of at most 20 mounts");
@@ -438,6 +444,13 @@ parse_compose(const cJSON *src, struct app_spec *s, struct perr *e)
 					break;
 			if (!cJSON_IsString(t) || k == i)
 				bad(e, "source.services must come after the services they depend on");
+			/* A one-shot service (waited on until it exits 0) without a restart
+			 * of its own does not take the application's (always): it would
+			 * run forever.  Compose's default for it, "no". */
+			else if (s->svcs[k].restart == NULL && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+			    d, "condition")) && strcmp(cJSON_GetObjectItemCaseSensitive(d,
+			    "condition")->valuestring, "service_completed_successfully") == 0)
+				s->svcs[k].restart = "no";
 		}
 	if (s->web_service != NULL && app_spec_service(s, s->web_service) == NULL)
 		bad(e, "source.web_service must name a service");

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/compose.h"
 #include "../core/util.h"
 #include "engine.h"
 #include "netfw.h"
@@ -357,7 +358,8 @@ ulimit(const char *name, int64_t v)
  * A compose service's additions to HostConfig: extra_hosts and cap_drop
  * (anyone's), and the members a superadmin's compose file set ("host",
  * checked by the plane: Privileged, NetworkMode, CapAdd, Devices, PidMode,
- * IpcMode, UsernsMode, SecurityOpt, Sysctls, Binds), which replace ours;
+ * IpcMode, UsernsMode, SecurityOpt, Sysctls, Binds: compose_host_member_ok,
+ * nothing else), which replace ours;
  * a NetworkMode of theirs takes the container off the project network.
  */
 static void
@@ -370,6 +372,8 @@ service_host_config(const struct app_service *v, cJSON *b, cJSON *hc)
 	if (v->cap_drop != NULL)
 		cJSON_AddItemToObject(hc, "CapDrop", cJSON_Duplicate(v->cap_drop, true));
 	cJSON_ArrayForEach(it, v->host) {
+		if (!compose_host_member_ok(it->string))
+			continue;	/* appspec.c refuses such a job; never ours to replace */
 		cJSON_DeleteItemFromObjectCaseSensitive(hc, it->string);
 		cJSON_AddItemToObject(hc, it->string, cJSON_Duplicate(it, true));
 		if (strcmp(it->string, "NetworkMode") == 0)

@@ -221,7 +221,7 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 		int                   rc;
 
 		for (size_t i = 0; i < env->n; i++)
-			if (!cJSON_HasObjectItem(own, env->vars[i].key))
+			if (cJSON_GetObjectItemCaseSensitive(own, env->vars[i].key) == NULL)
 				vars[n++] = env->vars[i];
 		cJSON_ArrayForEach(it, own) {
 			vars[n++] = (struct resolve_var){it->string, it->valuestring};
@@ -232,7 +232,7 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 			return ERR_INTERNAL;
 		}
 		for (size_t i = 0; rc > 0 && i < res.nerr; i++)
-			detail_once(bad, cJSON_HasObjectItem(own, res.errs[i].key) ?
+			detail_once(bad, cJSON_GetObjectItemCaseSensitive(own, res.errs[i].key) != NULL ?
 			    arena_printf(r->a, "compose.services.%s.environment.%s", name,
 			    res.errs[i].key) : res.errs[i].key, res.errs[i].message);
 		for (size_t i = 0; rc == 0 && i < n; i++)
@@ -275,7 +275,8 @@ compose_volume_id(struct req *r, const char *app, const char *name)
  * The source of a docker_compose deploy (sql/049's api_deploy p_source):
  * {"type": "compose", "web_service", "port", "volumes", "services"} from
  * the application's compose_spec, each named volume with the id of its
- * engine volume.  Images stay as written: the claim maps them through the
+ * engine volume, and no service's environment (sealed in the env
+ * snapshot instead).  Images stay as written: the claim maps them through the
  * site's image mirror table (agent.c, map_images).  JSON text in the
  * arena, or NULL when spec_text is NULL.
  */
@@ -289,6 +290,9 @@ compose_source(struct req *r, const char *app, const char *spec_text)
 		return NULL;
 	cJSON_AddStringToObject(src, "type", "compose");
 	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(src, "services")) {
+		/* Its values are in the sealed snapshot (compose_release_env), not here:
+		 * the source is stored in the clear (deployments, jobs). */
+		cJSON_DeleteItemFromObjectCaseSensitive(svc, "environment");
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(svc, "volumes")) {
 			cJSON_AddStringToObject(m, "volume_id", compose_volume_id(r, app,
 			    cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring));
@@ -312,7 +316,8 @@ compose_source(struct req *r, const char *app, const char *spec_text)
  * messages name references, never values.
  */
 enum err
-apps_release_env(struct req *r, const char *app, const char **sealed, const char **version)
+apps_release_env(struct req *r, const char *app, const char **sealed, const char **version,
+    const char **compose_spec)
 {
 	struct resolve_result res;
 	struct env_refs_ctx   ctx;
@@ -325,6 +330,8 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 		return e;
 	env_add_defaults(r, &env);
 	*version = env.version;
+	if (compose_spec != NULL)
+		*compose_spec = env.compose_spec;
 	if (env.compose_spec != NULL)
 		return compose_release_env(r, &env, sealed);
 	ctx = (struct env_refs_ctx){.r = r, .project_id = env.project_id,
@@ -348,8 +355,30 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
 }
 
-DB_STMT st_compose = {"apps_compose",
-    "SELECT compose_spec FROM applications WHERE id = $1::uuid"};
+/* Whether a service of the stack has host settings: the app's compose_spec
+ * ($2 NULL) or the source of its release $2 (compose.h's form either way). */
+DB_STMT st_host_stack = {"apps_host_stack",
+    "SELECT EXISTS (SELECT 1 FROM applications a LEFT JOIN deployments d"
+    "  ON d.id = $2::uuid AND d.application_id = a.id,"
+    "  jsonb_array_elements(CASE WHEN $2::uuid IS NULL THEN a.compose_spec ELSE d.source END"
+    "   -> 'services') s"
+    " WHERE a.id = $1::uuid AND jsonb_typeof(s -> 'host') = 'object') AS host"};
+
+enum err
+apps_host_guard(struct req *r, const char *app, const char *deployment)
+{
+	PGresult *res;
+	enum err  e;
+
+	if (perm_host_escape(r))
+		return ERR_OK;
+	if ((e = db_run(r, &st_host_stack, &res, app, deployment)) != ERR_OK)
+		return e;
+	if (PQntuples(res) == 1 && db_get(res, 0, "host")[0] == 't')
+		return http_error(r, ERR_FORBIDDEN, "a service of this stack reaches out of the "
+		    "sandbox (host settings): only a superadmin may do this");
+	return ERR_OK;
+}
 
 static enum err
 deploy(struct req *r)
@@ -374,14 +403,16 @@ enum err
 apps_deploy(struct req *r, const char *app, const char *trigger, const char *commit,
     const char *branch, const char *image, PGresult **res)
 {
-	const char *env = NULL, *envv = NULL, *src = NULL;
+	const char *env = NULL, *envv = NULL, *spec = NULL, *src = NULL;
 	enum err    e;
 
-	if ((e = apps_release_env(r, app, &env, &envv)) != ERR_OK ||
-	    (e = db_run(r, &st_compose, res, app)) != ERR_OK)
+	/* The source from the very compose_spec the env was built from. */
+	if ((e = apps_release_env(r, app, &env, &envv, &spec)) != ERR_OK)
 		return e;
-	if (PQntuples(*res) == 1 && !db_isnull(*res, 0, "compose_spec") &&
-	    (src = compose_source(r, app, db_get(*res, 0, "compose_spec"))) == NULL)
+	if (spec != NULL && image != NULL)
+		return http_field_error(r, "invalid request body", "image_url", "a docker_compose "
+		    "application deploys the images its compose file names");
+	if (spec != NULL && (src = compose_source(r, app, spec)) == NULL)
 		return ERR_INTERNAL;
 	e = db_run(r, &st_deploy, res, app, trigger, commit, branch, image, NULL, r->who.user_id,
 	    env, envv, src);
@@ -418,6 +449,8 @@ rollback(struct req *r)
 			    "there is no earlier successful deployment to roll back to");
 		target = arena_strdup(r->a, db_get(res, 0, "id"));
 	}
+	if ((e = apps_host_guard(r, id, target)) != ERR_OK)
+		return e;
 	e = db_run(r, &st_deploy, &res, id, "rollback", NULL, NULL, NULL, target, r->who.user_id,
 	    NULL, NULL, NULL);
 	if (e == ERR_BAD_REQUEST)

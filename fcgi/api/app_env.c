@@ -16,6 +16,7 @@
 #include "../core/json.h"
 #include "../core/perm.h"
 #include "../core/secret.h"
+#include "../core/util.h"
 #include "apps_common.h"
 #include "env_vars.h"
 
@@ -32,13 +33,9 @@ DB_STMT st_env_app_match = {"apps_env_app_match",
 const char *
 apps_check_env_key(const char *k)
 {
-	if (!((k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') || k[0] == '_'))
-		return "keys must match [A-Za-z_][A-Za-z0-9_]*";
-	for (const char *p = k; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_'))
-			return "keys must match [A-Za-z_][A-Za-z0-9_]*";
-	return strlen(k) > 255 ? "keys must be at most 255 characters" : NULL;
+	if (strlen(k) > 255)
+		return "keys must be at most 255 characters";
+	return util_env_name_ok(k) ? NULL : "keys must match [A-Za-z_][A-Za-z0-9_]*";
 }
 
 /* An env map: {KEY: "value"} (PATCH: null deletes a key). */

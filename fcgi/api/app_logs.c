@@ -125,7 +125,8 @@ exec_cmd(struct req *r)
 	cJSON           *o;
 	enum err         e;
 
-	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK)
+	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK ||
+	    (e = apps_host_guard(r, http_param(r, "id"), NULL)) != ERR_OK)
 		return e;
 	o = cJSON_CreateObject();
 	cJSON_AddItemToObject(o, "command", cJSON_Duplicate(v[0].node, true));

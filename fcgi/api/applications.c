@@ -21,9 +21,12 @@
 #include "../core/util.h"
 #include "apps_common.h"
 
-#define APP_COLS "a.id, a.project_id, a.environment_id, a.server_id, a.registry_id," \
+/* The compose file only to whoever may write the project (compose: the
+ * expression that says so); read-only callers get null, as env values. */
+#define APP_COLS_C(compose) "a.id, a.project_id, a.environment_id, a.server_id, a.registry_id," \
 	" a.git_provider_id, a.name, a.app_type, a.source_type, a.repository_url, a.branch," \
-	" a.dockerfile_path, a.build_context, a.build_args, a.image_url, a.compose, a.replicas," \
+	" a.dockerfile_path, a.build_context, a.build_args, a.image_url," \
+	" CASE WHEN " compose " THEN a.compose END AS compose, a.replicas," \
 	" (a.repository_credential_sealed IS NOT NULL) AS repository_credentials_set," \
 	" app_webhook_registration(a.id) AS webhook_registration," \
 	" a.exposed_port, a.autodeploy, a.deploy_on_tags, a.https_redirect, to_jsonb(a.watch_paths) AS watch_paths, a.healthcheck_path," \
@@ -42,12 +45,15 @@
 	" a.created_at, a.updated_at, a.row_version::text AS _version"
 
 DB_STMT st_get = {"apps_get",
-    "SELECT " APP_COLS " FROM applications a WHERE a.id = $1::uuid"};
+    "SELECT " APP_COLS_C("$2::boolean") " FROM applications a WHERE a.id = $1::uuid"};
 DB_STMT st_project = {"apps_project",
     "SELECT project_id FROM applications WHERE id = $1::uuid"};
-/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?environmentId, ?serverId, ?status. */
+/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?environmentId, ?serverId, ?status;
+ * $11 the caller's scopes allow writing (the compose file shows where it may: perm.c). */
 DB_STMT st_list = {"apps_list",
-    "SELECT " APP_COLS " FROM applications a"
+    "SELECT " APP_COLS_C("$11::boolean AND ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
+    " WHERE m.project_id = a.project_id AND m.user_id = $5::uuid AND m.role IN ('admin', 'owner')))")
+    " FROM applications a"
     " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = a.project_id AND m.user_id = $5::uuid))"
     " AND ($6::uuid IS NULL OR a.project_id = $6::uuid)"
@@ -106,7 +112,8 @@ apps_respond(struct req *r, const char *id, int status, const char *secret)
 	cJSON    *d;
 	enum err  e;
 
-	if ((e = db_get_object(r, &st_get, &res, "application not found", id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_get, &res, "application not found", id,
+	    perm_allows(r, CAP_WRITE) ? "true" : "false")) != ERR_OK)
 		return e;
 	if (secret == NULL)
 		return http_respond_row(r, status, res, 0);
@@ -359,7 +366,7 @@ compose_fields(struct req *r, const char *text, const char *app_type, const cJSO
 	cJSON       *details = cJSON_CreateArray();
 	const cJSON *web;
 
-	*spec = compose_check(text, strlen(text), r->who.role == ROLE_SUPERADMIN, details);
+	*spec = compose_check(text, strlen(text), perm_host_escape(r), details);
 	*port = 0;
 	if (*spec != NULL) {
 		web = cJSON_GetObjectItemCaseSensitive(*spec, "port");
@@ -447,6 +454,7 @@ list(struct req *r)
 	list_filter(&p, env);
 	list_filter(&p, server);
 	list_filter(&p, status);
+	list_filter(&p, (r->who.scopes & perm_cap_scope(CAP_WRITE)) != 0 ? "true" : "false");
 	return list_run(r, &p, &st_list);
 }
 
@@ -574,7 +582,8 @@ apps_object(struct req *r, const char *id)
 {
 	PGresult *res;
 
-	return db_get_object(r, &st_get, &res, "application not found", id) == ERR_OK ?
+	return db_get_object(r, &st_get, &res, "application not found", id,
+	    perm_allows(r, CAP_WRITE) ? "true" : "false") == ERR_OK ?
 	    json_row(res, 0) : NULL;
 }
 
@@ -606,16 +615,18 @@ get(struct req *r)
 }
 
 /*
- * A PUT that gives compose or app_type: only a docker_compose application
+ * A PUT that gives compose, app_type, exposed_port or replicas: only a
+ * docker_compose application
  * takes compose (and not null); for one, the file (given, else its own)
  * is checked again with the app_type it will have, and given gets the
- * normalised form and the web service's port as exposed_port.
+ * normalised form and the web service's port as exposed_port (a given
+ * one must equal it); its replicas stay 1.
  */
 static enum err
 update_compose(struct req *r, const char *id, cJSON *given)
 {
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(given, "compose");
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(given, "app_type");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(given, "app_type"), *reps;
 	PGresult    *res;
 	cJSON       *spec;
 	int          port;
@@ -626,6 +637,10 @@ update_compose(struct req *r, const char *id, cJSON *given)
 	if (strcmp(db_get(res, 0, "source_type"), "docker_compose") != 0)
 		return text == NULL ? ERR_OK : http_field_error(r, "invalid request body", "compose",
 		    "applies to docker_compose applications only");
+	reps = cJSON_GetObjectItemCaseSensitive(given, "replicas");
+	if (reps != NULL && !(cJSON_IsNumber(reps) && reps->valuedouble == 1))
+		return http_field_error(r, "invalid request body", "replicas", "must be 1: a "
+		    "docker_compose application runs one container per service");
 	if (text == NULL)
 		text = cJSON_AddStringToObject(given, "compose", db_get(res, 0, "compose"));
 	if (!cJSON_IsString(text))
@@ -665,7 +680,9 @@ update(struct req *r)
 			cJSON_AddItemToObject(given, update_fields[i].name, cJSON_Duplicate(it, true));
 	}
 	if ((cJSON_GetObjectItemCaseSensitive(given, "compose") != NULL ||
-	    cJSON_GetObjectItemCaseSensitive(given, "app_type") != NULL) &&
+	    cJSON_GetObjectItemCaseSensitive(given, "app_type") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(given, "exposed_port") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(given, "replicas") != NULL) &&
 	    (e = update_compose(r, id, given)) != ERR_OK) {
 		cJSON_Delete(given);
 		return e;
@@ -713,8 +730,10 @@ webhook_secret(struct req *r)
 	PGresult   *res;
 	enum err    e;
 
-	if ((e = db_run(r, &st_get, &res, id)) != ERR_OK)
+	if ((e = db_run(r, &st_source, &res, id)) != ERR_OK)
 		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "application not found");
 	if (strcmp(db_get(res, 0, "source_type"), "git") != 0)
 		return http_error(r, ERR_CONFLICT, "only git applications have a push webhook");
 	if ((e = new_webhook(r, id, &secret)) != ERR_OK)

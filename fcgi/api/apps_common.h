@@ -51,12 +51,21 @@ enum err    apps_action(struct req *r, const char *kind, const char *pending, co
 /*
  * The env snapshot a new release of app runs with: the merged store with
  * every reference resolved, sealed (SECRET_APP_ENV), and the app's
- * env_version it comes from, as api_deploy() takes them (app_actions.c).
+ * env_version it comes from, as api_deploy() takes them (app_actions.c),
+ * and (compose_spec may be NULL) the compose_spec it was built from (NULL
+ * unless docker_compose), read with it.
  * A reference that does not resolve: ERR_BAD_REQUEST recorded with one
  * detail per reference (req_fail_details), nothing written.
  */
 enum err    apps_release_env(struct req *r, const char *app, const char **sealed,
-    const char **version);
+    const char **version, const char **compose_spec);
+/*
+ * 403 (answered) when a service of app's stack (its compose_spec, or with
+ * deployment the source of that release of app) has host settings and
+ * the caller may not reach out of the sandbox (perm_host_escape): a shell,
+ * a command or a rollback there is the host's root.  ERR_OK otherwise.
+ */
+enum err    apps_host_guard(struct req *r, const char *app, const char *deployment);
 /*
  * A new deployment of app as POST /applications/:id/deploy makes it
  * (apps_release_env, then api_deploy() with trigger and the optional

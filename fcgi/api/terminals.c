@@ -58,10 +58,15 @@ terminal_open(struct req *r, const char *target, const char *command_json,
 	return http_respond_json(r, 201, d, NULL);
 }
 
-/* A shell in one running instance (?instance=: id, name or container id). */
+/* A shell in one running instance (?instance=: id, name or container id);
+ * not in a stack with host settings unless the caller may (apps_host_guard). */
 static enum err
 app_terminal(struct req *r)
 {
+	enum err e;
+
+	if ((e = apps_host_guard(r, http_param(r, "id"), NULL)) != ERR_OK)
+		return e;
 	return terminal_open(r, "application", "[\"/bin/sh\"]", NULL);
 }
 

@@ -559,7 +559,7 @@ deploy_one(struct req *r, const struct provider *pv, const char *delivery, PGres
 	cJSON      *o;
 	enum err    e;
 
-	if ((e = apps_release_env(r, app, &env, &envv)) == ERR_BAD_REQUEST) {
+	if ((e = apps_release_env(r, app, &env, &envv, NULL)) == ERR_BAD_REQUEST) {
 		skipped(skip, app, "the environment variables have references that do not resolve; "
 		    "nothing was deployed");
 		return ERR_OK;

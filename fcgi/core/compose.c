@@ -24,7 +24,7 @@ struct cx {
 	int              errors;
 };
 
-/* One problem: field "compose.<path>", message "line L: what". */
+/* One problem: field "compose.<path>" at node's line and column (yaml_detail). */
 static void
 problem(struct cx *c, const cJSON *node, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -32,19 +32,14 @@ problem(struct cx *c, const cJSON *node, const char *path, const char *fmt, ...)
 static void
 problem(struct cx *c, const cJSON *node, const char *path, const char *fmt, ...)
 {
-	char    field[256], what[512], msg[600];
-	int     line = 0, col = 0;
+	char    field[256], what[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	(void)snprintf(field, sizeof(field), "compose%s%s", path[0] ? "." : "", path);
-	if (node != NULL && c->doc != NULL && yaml_where(c->doc, node, &line, &col))
-		(void)snprintf(msg, sizeof(msg), "line %d: %s", line, what);
-	else
-		(void)snprintf(msg, sizeof(msg), "%s", what);
-	json_detail(c->details, field, msg);
+	yaml_detail(c->details, c->doc, node, field, what);
 	c->errors++;
 }
 
@@ -75,17 +70,6 @@ service_name_ok(const char *s)
 	for (size_t i = 0; i < n; i++)
 		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
 		    s[i] == '_'))
-			return false;
-	return true;
-}
-
-static bool
-env_key_ok(const char *s)
-{
-	if (!(isalpha((unsigned char)*s) || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!(isalnum((unsigned char)*s) || *s == '_'))
 			return false;
 	return true;
 }
@@ -187,9 +171,12 @@ compose_duration_ms(const char *s)
 	if (util_parse_i64(s, 0, 86400 * 7, &secs) == 0)
 		return (long long)secs * 1000;
 	while (*s) {
-		double v = strtod(s, &end);
+		double v;
 		size_t k;
 
+		if (!(isdigit((unsigned char)*s) || *s == '.'))
+			return -1;	/* strtod would take nan, inf, signs */
+		v = strtod(s, &end);
 		if (end == s || v < 0)
 			return -1;
 		for (k = 0; k < sizeof(units) / sizeof(*units); k++)
@@ -250,8 +237,8 @@ pairs_of(struct cx *c, const cJSON *v, const char *path, bool env_keys)
 	if (cJSON_IsObject(v)) {
 		cJSON_ArrayForEach(it, v) {
 			(void)snprintf(sub, sizeof(sub), "%s.%s", path, it->string);
-			if (env_keys && !env_key_ok(it->string))
-				problem(c, it, sub, "is not a variable name ([A-Za-z_][A-Za-z0-9_]*)");
+			if (env_keys && !util_env_name_ok(it->string))
+				problem(c, it, sub, "is not a variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255)");
 			else if (cJSON_IsNull(it))
 				continue;	/* no value: the application's env store decides */
 			else if (!is_scalar(it))
@@ -275,11 +262,17 @@ pairs_of(struct cx *c, const cJSON *v, const char *path, bool env_keys)
 			continue;
 		}
 		eq = strchr(it->valuestring, '=');
+		if ((eq != NULL ? (size_t)(eq - it->valuestring) : strlen(it->valuestring)) >=
+		    sizeof(key)) {	/* not cut to a key it does not name */
+			problem(c, it, path, "%.40s...: is not a variable name ([A-Za-z_][A-Za-z0-9_]*, "
+			    "at most 255)", it->valuestring);
+			continue;
+		}
 		(void)snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - it->valuestring) : 255,
 		    it->valuestring);
 		(void)snprintf(sub, sizeof(sub), "%s.%s", path, key);
-		if (env_keys && !env_key_ok(key))
-			problem(c, it, sub, "is not a variable name ([A-Za-z_][A-Za-z0-9_]*)");
+		if (env_keys && !util_env_name_ok(key))
+			problem(c, it, sub, "is not a variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255)");
 		else if (eq != NULL)
 			cJSON_AddStringToObject(out, key, eq + 1);
 	}
@@ -510,7 +503,7 @@ mount_of(struct cx *c, const char *svc, const cJSON *it, const cJSON *top_vols, 
 		    cJSON_CreateString(spec));
 		return;
 	}
-	if (!cJSON_IsObject(top_vols) || !cJSON_HasObjectItem(top_vols, src)) {
+	if (!cJSON_IsObject(top_vols) || cJSON_GetObjectItemCaseSensitive(top_vols, src) == NULL) {
 		problem(c, it, path, "%s: a named volume must be declared under the top-level volumes",
 		    src);
 		return;
@@ -633,6 +626,10 @@ healthcheck_of(struct cx *c, const char *svc, const cJSON *v, cJSON *o)
 		if (ms < 0 || (ms == 0 && strcmp(durations[i].key, "start_period") != 0)) {
 			problem(c, d, path, "%s must be a duration like 10s, 1m30s or 500ms",
 			    durations[i].key);
+			ms = durations[i].def;
+		} else if (ms < COMPOSE_MIN_PROBE_MS && strcmp(durations[i].key, "start_period") != 0) {
+			/* The agent runs every probe through the engine: not in a busy loop. */
+			problem(c, d, path, "%s must be at least 1s", durations[i].key);
 			ms = durations[i].def;
 		}
 		cJSON_AddNumberToObject(hc, durations[i].out, (double)ms);
@@ -987,6 +984,11 @@ check_tree(struct cx *c, const cJSON *root)
 			    "(they are names on the project network)");
 			continue;
 		}
+		if (strncmp(k->string, "db-", 3) == 0 || strncmp(k->string, "lnchr-", 6) == 0) {
+			problem(c, k, path, "service names must not start with db- or lnchr-: those are "
+			    "the project network's names of its databases and the plane's containers");
+			continue;
+		}
 		if (!cJSON_IsObject(k)) {
 			problem(c, k, path, "must be a mapping");
 			continue;
@@ -1069,7 +1071,7 @@ compose_check(const char *text, size_t len, bool superadmin, cJSON *details)
 	}
 	if ((c.doc = yaml_parse(text, len, err, sizeof(err), &line, &col)) == NULL) {
 		(void)snprintf(msg, sizeof(msg), "is not valid YAML: %s", err);
-		json_detail(details, "compose", msg);
+		yaml_detail_at(details, "compose", msg, line, col);
 		return NULL;
 	}
 	spec = check_tree(&c, yaml_root(c.doc));

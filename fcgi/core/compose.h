@@ -35,15 +35,24 @@
 
 #define COMPOSE_MAX_BYTES    262144	/* the compose field's limit */
 #define COMPOSE_MAX_SERVICES 20
+#define COMPOSE_MIN_PROBE_MS 1000	/* a healthcheck's least interval and timeout */
 
 /*
  * Parses and checks text (len bytes).  Returns the normalised spec
  * (caller deletes) or NULL after appending one {field, message} to
- * details per problem (every problem found, each field named
- * "compose.services.<svc>.<key>" and its message starting with the line
- * of the YAML, "line L: ...").  superadmin allows the host-escape keys.
+ * details per problem (every problem found, {field, message, line,
+ * column} as yaml_detail makes them, each field named
+ * "compose.services.<svc>.<key>").  superadmin allows the host-escape keys.
  */
 cJSON *compose_check(const char *text, size_t len, bool superadmin, cJSON *details);
+
+/*
+ * Whether name is a HostConfig member compose_check can put in a
+ * service's "host" (Privileged, NetworkMode, CapAdd, Devices, PidMode,
+ * IpcMode, UsernsMode, SecurityOpt, Sysctls, Binds): the only ones the
+ * agent takes from there.
+ */
+bool compose_host_member_ok(const char *name);
 
 /*
  * Splits a command string into words as a shell would read it without

@@ -99,6 +99,13 @@ perm_allows(const struct req *r, enum cap cap)
 }
 
 bool
+perm_host_escape(const struct req *r)
+{
+	return r->who.role == ROLE_SUPERADMIN && (r->who.key_id == NULL ||
+	    ((r->who.scopes & SCOPE_ADMIN) != 0 && r->who.key_project_id == NULL));
+}
+
+bool
 perm_can_create_project(struct req *r)
 {
 	return r->who.key_project_id == NULL && (r->who.scopes & SCOPE_WRITE) != 0;

@@ -36,6 +36,14 @@ enum err perm_project(struct req *r, const char *project_id, enum cap cap);
  */
 bool perm_allows(const struct req *r, enum cap cap);
 
+/*
+ * Whether the caller may reach out of the sandbox (compose's host-escape
+ * keys, a shell in a service that has them): a superadmin's session, or a
+ * superadmin's key with the admin scope bound to no project, as the
+ * server terminal asks.
+ */
+bool perm_host_escape(const struct req *r);
+
 /* Project creation: any user, with a write-scoped key not bound to a project. */
 bool perm_can_create_project(struct req *r);
 

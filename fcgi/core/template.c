@@ -51,26 +51,16 @@ struct tc {
 static void __attribute__((format(printf, 4, 5)))
 fail(struct tc *t, const cJSON *node, const char *field, const char *fmt, ...)
 {
-	int     line = 0, col = 0;
 	va_list ap;
 	char    msg[1024];
-	cJSON  *e;
 
 	if (cJSON_GetArraySize(t->errors) >= TPL_MAX_ERRORS)
 		return;
-	if (node == NULL || !yaml_where(t->doc, node, &line, &col))
-		line = col = 0;
 	va_start(ap, fmt);
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		msg[0] = '\0';
 	va_end(ap);
-	if ((e = cJSON_CreateObject()) == NULL)
-		return;
-	cJSON_AddStringToObject(e, "field", field);
-	cJSON_AddStringToObject(e, "message", msg);
-	cJSON_AddNumberToObject(e, "line", line);
-	cJSON_AddNumberToObject(e, "column", col);
-	cJSON_AddItemToArray(t->errors, e);
+	yaml_detail(t->errors, t->doc, node, field, msg);
 }
 
 static int
@@ -263,21 +253,6 @@ get_list(struct tc *t, const cJSON *obj, const char *prefix, const char *key)
 	return v;
 }
 
-/* [A-Za-z_][A-Za-z0-9_]*, at most 255: a variable or env key. */
-static bool
-is_env_name(const char *k)
-{
-	size_t n = strlen(k);
-
-	if (n == 0 || n > 255 || (k[0] >= '0' && k[0] <= '9'))
-		return false;
-	for (const char *p = k; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_'))
-			return false;
-	return true;
-}
-
 /* The text of a scalar as it was written ("1.0" stays "1.0"; null is
  * empty), NULL for a collection. */
 static const char *
@@ -432,7 +407,7 @@ rewrite_ref(struct tc *t, const cJSON *at, const char *field, const char *inner,
 	size_t             i;
 
 	if (dot == NULL) {
-		if (!is_env_name(inner)) {
+		if (!util_env_name_ok(inner)) {
 			fail(t, at, field, "${%s}: malformed reference (${VAR} or ${resource.property})",
 			    inner);
 			return false;
@@ -595,7 +570,7 @@ check_variables(struct tc *t, cJSON *out)
 		int          has_len = 0;
 		cJSON       *v;
 
-		if (!is_env_name(m->string))
+		if (!util_env_name_ok(m->string))
 			fail(t, m, pre, "variable names must match [A-Za-z_][A-Za-z0-9_]*");
 		if (cJSON_IsObject(m)) {
 			const cJSON *dv;
@@ -917,7 +892,7 @@ check_env(struct tc *t, const cJSON *app, const char *pre, cJSON *spec)
 	for (const cJSON *m = env ? env->child : NULL; m; m = m->next) {
 		const char *field = path(t, path(t, pre, "env"), m->string), *s, *v;
 
-		if (!is_env_name(m->string)) {
+		if (!util_env_name_ok(m->string)) {
 			fail(t, m, field, "keys must match [A-Za-z_][A-Za-z0-9_]*");
 			continue;
 		}
@@ -1201,13 +1176,7 @@ template_check(const char *yaml, size_t len, const struct template_ctx *ctx, cJS
 		goto out;
 	}
 	if ((t.doc = yaml_parse(yaml, len, err, sizeof(err), &line, &col)) == NULL) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(e, "field", "yaml");
-		cJSON_AddStringToObject(e, "message", err);
-		cJSON_AddNumberToObject(e, "line", line);
-		cJSON_AddNumberToObject(e, "column", col);
-		cJSON_AddItemToArray(t.errors, e);
+		yaml_detail_at(t.errors, "yaml", err, line, col);
 		goto out;
 	}
 	root = yaml_root(t.doc);

@@ -340,3 +340,17 @@ fail:
 	errno = e;
 	return -1;
 }
+
+bool
+util_env_name_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > 255 || (k[0] >= '0' && k[0] <= '9'))
+		return false;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
+}

@@ -13,6 +13,9 @@
 int  util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Canonical 8-4-4-4-12 hex UUID (either case). */
 bool util_is_uuid(const char *s);
+/* An env key or variable name: [A-Za-z_][A-Za-z0-9_]*, 1 to 255 bytes (the
+ * one check of the env store, templates and compose files). */
+bool util_env_name_ok(const char *k);
 /* As root: become user (and its groups); nothing when user is "" or not root. */
 int  util_drop_privileges(const char *user);
 /* A unix socket's group ("" = unchanged) and mode; 0 or -1 (logged). */

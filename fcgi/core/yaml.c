@@ -684,3 +684,28 @@ yaml_emit(const cJSON *root)
 	}
 	return o.buf;
 }
+
+void
+yaml_detail_at(cJSON *details, const char *field, const char *message, int line, int col)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (e == NULL)
+		return;
+	cJSON_AddStringToObject(e, "field", field);
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddNumberToObject(e, "line", line);
+	cJSON_AddNumberToObject(e, "column", col);
+	cJSON_AddItemToArray(details, e);
+}
+
+void
+yaml_detail(cJSON *details, const struct yaml_doc *d, const cJSON *node, const char *field,
+    const char *message)
+{
+	int line = 0, col = 0;
+
+	if (node == NULL || d == NULL || !yaml_where(d, node, &line, &col))
+		line = col = 0;
+	yaml_detail_at(details, field, message, line, col);
+}

@@ -50,6 +50,15 @@ const cJSON *yaml_root(const struct yaml_doc *d);
 bool yaml_where(const struct yaml_doc *d, const cJSON *node, int *line, int *col);
 void yaml_doc_free(struct yaml_doc *d);
 /*
+ * The one shape of a problem found in a YAML text (templates, compose
+ * files): appends {field, message, line, column} to details, the position
+ * where node starts (yaml_where; 0 and 0 when node is NULL or not d's).
+ * yaml_detail_at takes the position as it is (a parse error's).
+ */
+void yaml_detail(cJSON *details, const struct yaml_doc *d, const cJSON *node, const char *field,
+    const char *message);
+void yaml_detail_at(cJSON *details, const char *field, const char *message, int line, int col);
+/*
  * A scalar node of a parsed tree as it was written: "1.0" for the number
  * 1, "True" for true, "~" for null, the string itself for a string; NULL
  * for a collection (and for a scalar node made elsewhere than yaml_parse,

@@ -7,7 +7,7 @@ speaks the agent API itself; the real agent and containers are in
 test_compose_e2e.py."""
 import uuid
 
-from lib import assert_error, new_user, psql
+from lib import Client, assert_error, make_key, new_user, psql
 from test_applications import _finish, _setup
 from test_servers import Agent
 
@@ -60,7 +60,12 @@ def _compose(c, p, text, **body):
 
 
 def _fields(r):
-    return {d["field"]: d["message"] for d in r.error["details"]}
+    """field -> "line L: message": a compose detail has the templates' shape
+    {field, message, line, column} (yaml_detail)."""
+    for d in r.error["details"]:
+        if d["field"].startswith("compose."):
+            assert set(d) == {"field", "message", "line", "column"} and "line " not in d["message"], d
+    return {d["field"]: "line %s: %s" % (d.get("line"), d["message"]) for d in r.error["details"]}
 
 
 def test_compose_app_is_created_normalised_and_its_web_port_exposed():
@@ -117,11 +122,18 @@ def test_bad_compose_files_are_400_naming_every_key_with_its_line():
         ("services:\n  web:\n    ports: [80]\n", "compose.services.web.image", "is required"),
         ("services:\n  web:\n    image: a/b\n    environment: {1BAD: x}\n",
          "compose.services.web.environment.1BAD", "variable name"),
+        ("services:\n  web:\n    image: a/b\n    environment: ['%s=x']\n" % ("K" * 300),
+         "compose.services.web.environment", "at most 255"),
     ]
     for text, field, words in cases:
         r = _compose(c, p, text, app_type="worker")
         assert_error(r, 400, "BAD_REQUEST", field)
         assert words in _fields(r)[field], (text, r.error)
+    # A key of 256 bytes is no variable name (the one check of the env store).
+    r = _compose(c, p, "services:\n  web:\n    image: a/b\n    environment: {%s: x}\n" % ("K" * 256),
+                 app_type="worker")
+    assert r.status == 400 and any(f.startswith("compose.services.web.environment.KKK") and "at most 255" in m
+                                   for f, m in _fields(r).items()), r.error
     # Every problem of one file at once.
     r = _compose(c, p, "services:\n  web:\n    image: a/b\n    build: .\n    privileged: true\n"
                        "    foo: 1\n", app_type="worker")
@@ -237,3 +249,102 @@ def test_deploy_job_carries_the_stack_env_per_service_and_rollback_reapplies_it(
                  app_type="worker").data
     r = c.post("/applications/%s/deploy" % b["id"], {})
     assert_error(r, 400, "BAD_REQUEST", "compose.services.w.environment.U")
+
+
+PRIVILEGED = "services:\n  web:\n    image: a/b\n    privileged: true\n"
+
+
+def test_host_escape_needs_a_superadmin_session_or_unbound_admin_key():
+    c, s, p = _setup()
+    bound = Client(c.tenant, key=make_key(c, scopes=["read", "write", "admin"], project_id=p["id"])["key"])
+    nonadmin = Client(c.tenant, key=make_key(c, scopes=["read", "write"])["key"])
+    for k in (bound, nonadmin):
+        assert_error(_compose(k, p, PRIVILEGED, app_type="worker"), 400, "BAD_REQUEST",
+                     "compose.services.web.privileged")
+    unbound = Client(c.tenant, key=make_key(c, scopes=["read", "write", "admin"])["key"])
+    assert _compose(unbound, p, PRIVILEGED, app_type="worker").status == 201
+
+
+def test_no_shell_command_or_rollback_into_a_privileged_stack_without_the_right():
+    c, s, p = _setup()
+    agent = Agent(c.tenant, s["agent_token"])
+    member = new_user(c)
+    assert c.post("/projects/%s/members" % p["id"], {"user_id": member.user_id, "role": "admin"}).status == 201
+    bound = Client(c.tenant, key=make_key(c, scopes=["read", "write", "admin"], project_id=p["id"])["key"])
+    a = _compose(c, p, PRIVILEGED, app_type="worker").data
+    r = c.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    dep1 = r.data
+    _finish(agent, agent.claim(), image="a/b", image_id="sha256:" + "1" * 64, images={"web": "sha256:" + "1" * 64},
+            instances=[])
+    for who in (member, bound):
+        assert_error(who.post("/applications/%s/exec" % a["id"], {"command": ["id"]}), 403, "FORBIDDEN")
+        assert_error(who.post("/applications/%s/terminal" % a["id"]), 403, "FORBIDDEN")
+    assert c.post("/applications/%s/exec" % a["id"], {"command": ["id"]}).status == 202
+    agent.claim()
+    # The stack without host settings: the member may deploy and exec, not bring the old one back.
+    assert c.put("/applications/" + a["id"], {"compose": "services:\n  web:\n    image: a/b:2\n"}).status == 200
+    r = member.post("/applications/%s/deploy" % a["id"], {})
+    assert r.status == 201, r
+    _finish(agent, agent.claim(), image="a/b:2", image_id="sha256:" + "2" * 64,
+            images={"web": "sha256:" + "2" * 64}, instances=[])
+    assert member.post("/applications/%s/exec" % a["id"], {"command": ["id"]}).status == 202
+    agent.claim()
+    for body in ({}, {"deployment_id": dep1["id"]}):
+        assert_error(member.post("/applications/%s/rollback" % a["id"], body), 403, "FORBIDDEN")
+    r = c.post("/applications/%s/rollback" % a["id"], {})
+    assert r.status == 201 and r.data["rollback_of"] == dep1["id"], r
+
+
+def test_the_compose_file_shows_only_to_writers_and_no_environment_is_stored_in_the_clear():
+    c, s, p = _setup()
+    agent = Agent(c.tenant, s["agent_token"])
+    viewer = new_user(c)
+    assert c.post("/projects/%s/members" % p["id"], {"user_id": viewer.user_id, "role": "viewer"}).status == 201
+    reader = Client(c.tenant, key=make_key(c, scopes=["read"])["key"])
+    a = _compose(c, p, WEB_DB).data
+    assert a["compose"] == WEB_DB
+    assert c.get("/applications/" + a["id"]).data["compose"] == WEB_DB
+    assert [x["compose"] for x in c.get("/applications?projectId=" + p["id"]).data] == [WEB_DB]
+    for who in (viewer, reader):
+        assert who.get("/applications/" + a["id"]).data["compose"] is None
+        assert [x["compose"] for x in who.get("/applications?projectId=" + p["id"]).data] == [None]
+    assert c.post("/env-vars", {"project_id": p["id"], "key": "DB_PASSWORD", "value": "pw"}).status == 201
+    assert c.post("/applications/%s/deploy" % a["id"], {}).status == 201
+    job = agent.claim()
+    assert all("environment" not in x for x in job["payload"]["source"]["services"]), job
+    assert job["payload"]["env"]["web.GREETING"] == "hello"
+    stored = _sql("SELECT d.source::text || j.payload::text FROM deployments d JOIN jobs j ON j.id = '%s'"
+                  " WHERE d.application_id = '%s'" % (job["id"], a["id"]))
+    assert "hello" not in stored and "GREETING" not in stored, stored
+
+
+def test_bind_mounts_in_every_form_and_reserved_names_are_refused_and_compose_deploys_take_no_image_url():
+    c, s, p = _setup()
+    admin = new_user(c, role="admin")
+    for vol in ("{type: bind, source: /srv, target: /x}", "'./x:/y'", "'~/x:/y'", "'/etc:/y'"):
+        r = _compose(admin, p, "services:\n  web:\n    image: a/b\n    volumes: [%s]\n" % vol, app_type="worker")
+        assert_error(r, 400, "BAD_REQUEST", "compose.services.web.volumes")
+    for name in ("db-main-0123abcd", "lnchr-web"):
+        assert_error(_compose(c, p, "services:\n  %s:\n    image: a/b\n" % name, app_type="worker"),
+                     400, "BAD_REQUEST", "compose.services." + name)
+    a = _compose(c, p, "services:\n  web:\n    image: a/b\n", app_type="worker").data
+    r = c.post("/applications/%s/deploy" % a["id"], {"image_url": "evil/image:1"})
+    assert_error(r, 400, "BAD_REQUEST", "image_url")
+    assert _sql("SELECT count(*) FROM deployments WHERE application_id = '%s'" % a["id"]) == "0"
+
+
+def test_put_of_exposed_port_or_replicas_keeps_a_stack_consistent():
+    c, s, p = _setup()
+    a = _compose(c, p, WEB_DB).data
+    assert a["exposed_port"] == 80 and a["replicas"] == 1, a
+    assert_error(c.put("/applications/" + a["id"], {"exposed_port": 1234}), 400, "BAD_REQUEST", "exposed_port")
+    assert_error(c.put("/applications/" + a["id"], {"replicas": 3}), 400, "BAD_REQUEST", "replicas")
+    assert_error(c.put("/applications/" + a["id"], {"replicas": 0}), 400, "BAD_REQUEST", "replicas")
+    r = c.put("/applications/" + a["id"], {"exposed_port": 80, "replicas": 1})
+    assert r.status == 200 and r.data["exposed_port"] == 80 and r.data["replicas"] == 1, r
+    # Other source types are not concerned.
+    img = c.post("/applications", {"name": "img", "project_id": p["id"], "source_type": "docker_image",
+                                   "image_url": "a/b", "exposed_port": 80}).data
+    r = c.put("/applications/" + img["id"], {"exposed_port": 81, "replicas": 2})
+    assert r.status == 200 and r.data["exposed_port"] == 81, r

@@ -47,7 +47,7 @@ services:
     volumes: ["pgdata:/var/lib/postgresql/data"]
     healthcheck:
       test: ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -p 5432"]
-      interval: 500ms
+      interval: 1s
       timeout: 3s
       retries: 100
 volumes:
@@ -189,3 +189,19 @@ def test_broken_service_image_fails_the_redeploy_and_the_old_stack_serves_then_r
     assert {c["Labels"]["launcher.deployment"] for c in live} == {back["id"]}, live
     logs = [x["message"] for x in w.c.get("/deployments/%s/logs" % back["id"]).data]
     assert not any(" pull" in m.lower() for m in logs), logs     # the release's image ids, no pull
+
+
+def test_waiting_for_a_healthy_service_is_bounded_by_the_healthcheck_timeout():
+    s = Stack.get()
+    w = s.w
+    text = ("services:\n  gate:\n    image: %s\n    healthcheck: {test: [CMD, 'false'], interval: 1s,"
+            " retries: 100}\n  after:\n    image: %s\n    depends_on: {gate: {condition: service_healthy}}\n"
+            % (F["FIXTURE_WEB_V1_IMAGE"], F["FIXTURE_WEB_V1_IMAGE"]))
+    r = w.c.post("/applications", {"name": "gate", "project_id": w.project["id"], "source_type": "docker_compose",
+                                   "app_type": "worker", "compose": text, "healthcheck_timeout_seconds": 5})
+    assert r.status == 201, r
+    t0 = time.time()
+    d = _deploy(w, r.data, want="failed")
+    assert "gate was not healthy within 5 s" in d["error"], d
+    assert time.time() - t0 < 60, "the wait ended at the application's healthcheck timeout"
+    assert w.c.delete("/applications/" + r.data["id"]).status == 204

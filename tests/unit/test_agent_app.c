@@ -622,6 +622,7 @@ test_compose_service(void)
 	CHECK(s->src == APP_SRC_COMPOSE && s->nsvcs == 2 && strcmp(s->web_service, "web") == 0 &&
 	    s->svcs[0].hc_interval_ms == 500 && s->svcs[0].nvols == 1 && s->svcs[1].port == 80,
 	    "compose source parsed");
+	CHECK(s->svcs[0].restart == NULL, "a service others wait on to be healthy keeps the app's restart");
 	CHECK(app_container_name(APP, DEP, "db", 1, name, sizeof(name)) == 0 &&
 	    strcmp(name, "lnchr-0b6f7c1e-9a8b7c6d-db-1") == 0, name);
 	s->svc = &s->svcs[0];
@@ -649,6 +650,45 @@ test_compose_service(void)
 	    !strstr(t, "Privileged"), t);
 	cJSON_free(t);
 	cJSON_Delete(b);
+	/* host: only the HostConfig members a compose file can set reach the engine... */
+	{
+		cJSON       *own = cJSON_Parse("{\"Privileged\":true,\"Memory\":1,"
+		    "\"Ulimits\":[],\"PortBindings\":{\"1/tcp\":[]}}"), *q, *h;
+		const cJSON *keep = s->svcs[0].host;
+
+		s->svc = &s->svcs[0];
+		s->svcs[0].host = own;
+		s->exposed_port = 0;
+		b = ctr_create_body(s, "sha256:abc", 0, 20000, 4096);
+		t = cJSON_PrintUnformatted(b);
+		CHECK(strstr(t, "\"Privileged\":true") && !strstr(t, "\"Memory\":1") &&
+		    !strstr(t, "\"Ulimits\":[]") && !strstr(t, "1/tcp"), t);
+		cJSON_free(t);
+		cJSON_Delete(b);
+		s->svcs[0].host = keep;
+		/* ...and a job whose host names another is refused. */
+		q = cJSON_Duplicate(p, true);
+		h = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(q, "source"), "services"), 0), "host");
+		cJSON_AddNumberToObject(h, "Memory", 1);
+		CHECK(app_spec_parse(q, "app.deploy", s, err, sizeof(err)) != 0 && strstr(err, "host"),
+		    err);
+		cJSON_Delete(q);
+		cJSON_Delete(own);
+	}
+	/* A one-shot service (waited on to complete) without its own restart: "no". */
+	{
+		cJSON *q = cJSON_Duplicate(p, true), *dep;
+
+		dep = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(q, "source"),
+		    "services"), 1), "depends_on"), 0);
+		cJSON_ReplaceItemInObjectCaseSensitive(dep, "condition",
+		    cJSON_CreateString("service_completed_successfully"));
+		CHECK(app_spec_parse(q, "app.deploy", s, err, sizeof(err)) == 0 &&
+		    s->svcs[0].restart != NULL && strcmp(s->svcs[0].restart, "no") == 0, err);
+		cJSON_Delete(q);
+	}
 	/* The env of another shape, or a service after what depends on it, is refused. */
 	cJSON_ReplaceItemInObject(p, "env", cJSON_Parse("{\"PLAIN\":\"x\"}"));
 	CHECK(app_spec_parse(p, "app.deploy", s, err, sizeof(err)) != 0 && strstr(err, "env"), err);

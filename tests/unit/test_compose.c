@@ -9,15 +9,23 @@
 #include "../../fcgi/core/compose.h"
 #include "unit.h"
 
-/* The message of details' entry for field, or NULL. */
+/* "line L: message" of details' entry for field ({field, message, line,
+ * column}: yaml_detail), or NULL. */
 static const char *
 msg(const cJSON *details, const char *field)
 {
+	static char  out[1024];
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, details) {
-		if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "field")->valuestring, field) == 0)
-			return cJSON_GetObjectItemCaseSensitive(it, "message")->valuestring;
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "field")->valuestring, field) != 0)
+			continue;
+		CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(it, "column")) &&
+		    cJSON_GetArraySize(it) == 4, "a detail is {field, message, line, column}");
+		(void)snprintf(out, sizeof(out), "line %d: %s",
+		    cJSON_GetObjectItemCaseSensitive(it, "line")->valueint,
+		    cJSON_GetObjectItemCaseSensitive(it, "message")->valuestring);
+		return out;
 	}
 	return NULL;
 }
@@ -128,6 +136,20 @@ test_refusals(void)
 	refused("services:\n  web:\n    image: 'a b'\n", false, "compose.services.web.image",
 	    "image reference");
 	refused("secrets: {}\nservices:\n  web:\n    image: a\n", false, "compose.secrets", "line 1");
+	refused("services:\n  db-main-0123abcd:\n    image: a\n", false,
+	    "compose.services.db-main-0123abcd", "must not start with db-");
+	refused("services:\n  lnchr-x:\n    image: a\n", false, "compose.services.lnchr-x",
+	    "must not start with db- or lnchr-");
+	refused("services:\n  web:\n    image: a\n    healthcheck: {test: x, interval: 500ms}\n", false,
+	    "compose.services.web.healthcheck", "interval must be at least 1s");
+	refused("services:\n  web:\n    image: a\n    healthcheck: {test: x, timeout: 0.2s}\n", false,
+	    "compose.services.web.healthcheck", "timeout must be at least 1s");
+	refused("services:\n  web:\n    image: a\n    volumes: ['data:/d']\nvolumes:\n  Data:\n",
+	    false, "compose.services.web.volumes", "must be declared");
+	refused("services:\n  web:\n    image: a\n    volumes: ['~/x:/x']\n", false,
+	    "compose.services.web.volumes", "host paths are refused");
+	refused("services:\n  web:\n    image: a\n    volumes: [{type: bind, source: /x, target: /x}]\n",
+	    false, "compose.services.web.volumes", "refused");
 	refused("services: [a]\n", false, "compose.services", "mapping");
 	refused("services:\n  web:\n    image: a\n    command: \"echo 'x\"\n", false,
 	    "compose.services.web.command", "unterminated");
@@ -171,6 +193,9 @@ test_words_and_durations(void)
 	    compose_duration_ms("1.5s") == 1500, "durations");
 	CHECK(compose_duration_ms("") < 0 && compose_duration_ms("5x") < 0 &&
 	    compose_duration_ms("-1s") < 0 && compose_duration_ms("9999h") < 0, "bad durations");
+	CHECK(compose_duration_ms("nans") < 0 && compose_duration_ms("infs") < 0 &&
+	    compose_duration_ms("1snanms") < 0 && compose_duration_ms("+1s") < 0 &&
+	    compose_duration_ms("inf") < 0, "no nan, inf or sign for strtod");
 }
 
 int
