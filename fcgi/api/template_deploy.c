@@ -434,6 +434,7 @@ td_application(struct td *t, const cJSON *res, const char *name)
 		}
 	}
 	td_place(t, body, true);
+	cJSON_AddStringToObject(body, "project_id", t->project);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(spec, "env")) {
 		bool        secret = false;
 		const char *v = cJSON_IsString(it) ? td_substitute(t, it->valuestring, &secret) : NULL;
@@ -449,7 +450,8 @@ td_application(struct td *t, const cJSON *res, const char *name)
 			cJSON_AddItemToArray(secrets, cJSON_CreateString(it->string));
 	}
 	if ((e = td_env_waits(t, env, waits)) != ERR_OK ||
-	    (e = apps_create(t->r, t->project, body, env, &id, &hook)) != ERR_OK)
+	    (e = apps_create(t->r, t->project, body, env, arena_printf(t->r->a,
+	    "applications.%s.", name), &id, &hook)) != ERR_OK)
 		goto out;
 	scope.scope_id = id;
 	if ((e = env_scope_mark_secret(t->r, &scope, secrets)) != ERR_OK)

@@ -392,3 +392,41 @@ def test_export_deploy_export_round_trips():
     assert r.status == 201, r
     second = _export(c, q).data["yaml"]
     assert second == first, (first, second)
+
+
+def _one_app(extra, volumes="", name="one"):
+    return ("version: \"1.0\"\nmetadata:\n  name: " + name + "\n" + volumes +
+            "applications:\n  web:\n    app_type: worker\n" + extra)
+
+
+def test_a_template_application_passes_the_rest_field_table_and_rule():
+    c, srv, p = _world()
+    cases = [
+        ("    source_type: git\n    repository_url: file:///etc\n",
+         "applications.web.repository_url"),
+        ("    source_type: docker_image\n    image_url: registry.test/a:1\n    volumes:\n"
+         "      - name: v\n        mount_path: /proc/x\n", "applications.web.volumes[0].mount_path"),
+        ("    source_type: docker_image\n    image_url: registry.test/a:1\n    volumes:\n"
+         "      - name: v\n        mount_path: /a:b\n", "applications.web.volumes[0].mount_path"),
+        ("    source_type: docker_image\n    image_url: registry.test/a:1\n    volumes:\n"
+         "      - name: v\n        mount_path: /a\n      - name: v\n        mount_path: /a\n",
+         "applications.web.volumes[1].mount_path"),
+        ("    source_type: git\n    repository_url: https://example.com/r.git\n"
+         "    dockerfile_path: ../../etc/passwd\n", "applications.web.dockerfile_path"),
+        ("    source_type: git\n    repository_url: https://example.com/r.git\n"
+         "    build_context: /etc\n", "applications.web.build_context"),
+        ("    source_type: docker_compose\n    replicas: 2\n    compose: |\n      services:\n"
+         "        w:\n          image: registry.test/w:1\n", "applications.web.replicas"),
+    ]
+    for i, (extra, field) in enumerate(cases):
+        r = c.post("/templates", {"yaml": _one_app(extra, "volumes:\n  v: {}\n", "one-%d" % i)})
+        if r.status == 400:   # the checker itself refuses it: as good
+            assert field.split("applications.web.")[1].split("[")[0] in json.dumps(r.error), r
+            continue
+        r = c.post("/templates/%s/deploy" % r.data["id"], {"project_id": p["id"]})
+        assert_error(r, 400, "BAD_REQUEST", field)
+        assert c.get("/applications?projectId=" + p["id"]).data == []
+        assert c.get("/volumes?projectId=" + p["id"]).data == []
+        assert _owner("SELECT count(*) FROM template_deploys WHERE project_id = '%s'"
+                      % p["id"]) == ["0"]
+
