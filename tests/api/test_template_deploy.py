@@ -430,3 +430,54 @@ def test_a_template_application_passes_the_rest_field_table_and_rule():
         assert _owner("SELECT count(*) FROM template_deploys WHERE project_id = '%s'"
                       % p["id"]) == ["0"]
 
+
+def test_depends_on_a_volume_does_not_hold_the_deployment():
+    c, srv, p = _world()
+    ref = _store(c, _one_app("    source_type: docker_image\n    image_url: registry.test/a:1\n"
+                             "    depends_on: [v]\n    volumes:\n      - name: v\n"
+                             "        mount_path: /v\n", "volumes:\n  v: {}\n"))
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"]})
+    assert r.status == 201, r
+    web = r.data["resources"][-1]
+    deps = c.get("/deployments?projectId=" + p["id"]).data
+    assert [d["status"] for d in deps] == ["deploying"], deps
+    assert _jobs("payload->>'app_id' = '%s'" % web["id"]) == ["app.deploy queued"]
+
+
+def test_a_rollback_keeps_a_volume_a_user_mounted_meanwhile():
+    c, srv, p = _world()
+    vol, db, web, worker, tid = _three(c, p)
+    mine = _app(c, p, "mine", app_type="worker", volumes=[{"name": "data", "mount_path": "/d"}])
+    ag = Agent(c.tenant, srv["agent_token"])
+    c.post("/applications/%s/deploy" % worker["id"], {})
+    job = _claim_for(ag, "database_id", db["id"])
+    _complete(ag, job, "succeeded", {"status": "running", "container_id": "ab" * 32})
+    job = _claim_for(ag, "app_id", worker["id"])
+    _complete(ag, job, "failed", error="no such image")
+    st = _deploy_state(c, tid)
+    assert st["status"] == "failed" and "volume data" in st["error"] and "mine" in st["error"], st
+    assert [a["name"] for a in c.get("/applications?projectId=" + p["id"]).data] == ["mine"]
+    assert c.get("/databases?projectId=" + p["id"]).data == []
+    assert [v["name"] for v in c.get("/volumes?projectId=" + p["id"]).data] == ["data"]
+    assert c.get("/applications/" + mine["id"]).status == 200
+
+
+def test_deleting_a_resource_while_deploying_fails_the_deploy():
+    c, srv, p = _world()
+    db = c.post("/databases", {"project_id": p["id"], "name": "main", "type": "postgres"}).data
+    worker = _app(c, p, "worker", app_type="worker", depends_on=[db["id"]])
+    tid = _record(c, p, [{"kind": "database", "id": db["id"], "name": "main"},
+                         {"kind": "application", "id": worker["id"], "name": "worker",
+                          "waits_for": [db["id"]]}])
+    assert c.delete("/databases/" + db["id"]).status == 204
+    st = _deploy_state(c, tid)
+    assert st["status"] == "failed" and "database main was deleted" in st["error"], st
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    c2, srv2, p2 = _world("td2")
+    _, _, web2, _, tid2 = _three(c2, p2)
+    assert c2.delete("/applications/" + web2["id"]).status == 204
+    st = _deploy_state(c2, tid2)
+    assert st["status"] == "failed" and "application web was deleted" in st["error"], st
+    assert c2.get("/databases?projectId=" + p2["id"]).data == []
+    assert c2.get("/applications?projectId=" + p2["id"]).data == []
+
