@@ -481,3 +481,39 @@ def test_deleting_a_resource_while_deploying_fails_the_deploy():
     assert c2.get("/databases?projectId=" + p2["id"]).data == []
     assert c2.get("/applications?projectId=" + p2["id"]).data == []
 
+
+def test_a_name_clash_names_the_resource_and_its_line():
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    assert c.post("/databases", {"project_id": p["id"], "name": "shop-db",
+                                 "type": "postgres"}).status == 201
+    r = c.post("/templates/%s/deploy" % ref, {"project_id": p["id"],
+                                               "variables": {"ADMIN_EMAIL": "a@b.c"}})
+    assert_error(r, 400, "BAD_REQUEST", "databases.shop-db")
+    line = TEMPLATE.splitlines().index("  shop-db:") + 1
+    assert {d["field"]: d.get("line") for d in r.error["details"]} == {"databases.shop-db": line}, r
+
+
+def test_who_may_deploy_a_template():
+    from lib import Client, make_key, new_user
+    c, srv, p = _world()
+    ref = _store(c, TEMPLATE)
+    body = {"project_id": p["id"], "variables": {"ADMIN_EMAIL": "a@b.c"}}
+    ro = Client(c.tenant, key=make_key(c, scopes=["read"])["key"])
+    assert_error(ro.post("/templates/%s/deploy" % ref, body), 403, "FORBIDDEN")
+    viewer = new_user(c)
+    assert c.post("/projects/%s/members" % p["id"], {"user_id": viewer.user_id,
+                                                     "role": "viewer"}).status == 201
+    assert_error(viewer.post("/templates/%s/deploy" % ref, body), 403, "FORBIDDEN")
+    other = new_project(c)
+    bound = Client(c.tenant, key=make_key(c, scopes=["read", "write"], project_id=other["id"])["key"])
+    r = bound.post("/templates/%s/deploy" % ref, body)
+    assert r.status in (403, 404), r
+    o, _ = registered("td-stranger")
+    q = new_project(o)
+    assert_error(o.post("/templates/%s/deploy" % ref, {"project_id": q["id"],
+                                                       "variables": {"ADMIN_EMAIL": "a@b.c"}}),
+                 404, "NOT_FOUND")
+    assert c.get("/applications?projectId=" + p["id"]).data == []
+    assert _owner("SELECT count(*) FROM template_deploys WHERE project_id IN ('%s', '%s')"
+                  % (p["id"], q["id"])) == ["0"]
