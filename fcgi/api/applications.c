@@ -513,7 +513,7 @@ body_bool(const cJSON *body, const char *name)
 
 enum err
 apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env,
-    const char **id, const char **secret)
+    const char *prefix, const char **id, const char **secret)
 {
 	struct env_scope env_scope = {NULL, "application", NULL};
 	const cJSON     *given = cJSON_GetObjectItemCaseSensitive(body, "repository_url");
@@ -523,6 +523,13 @@ apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env
 	enum err         e;
 
 	*secret = NULL;
+	if (prefix != NULL) {
+		struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
+
+		if ((e = json_fields_at(r, prefix, body, create_fields,
+		    sizeof(create_fields) / sizeof(*create_fields), v, create_rule)) != ERR_OK)
+			return e;
+	}
 	if (cJSON_IsString(given) && (e = repo_split(r, given->valuestring, &repo, &repo_cred)) !=
 	    ERR_OK)
 		return e;
@@ -602,8 +609,8 @@ create(struct req *r)
 	/* The body goes as validated, without its env (written to the store). */
 	if ((envmap = cJSON_DetachItemFromObjectCaseSensitive(r->json, "env")) != NULL)
 		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, envmap);
-	if ((e = apps_create(r, r->who.project_id, r->json, v[C_ENV].present ? envmap : NULL, &id,
-	    &secret)) != ERR_OK)
+	if ((e = apps_create(r, r->who.project_id, r->json, v[C_ENV].present ? envmap : NULL, NULL,
+	    &id, &secret)) != ERR_OK)
 		return e;
 	return apps_respond(r, id, 201, secret);
 }

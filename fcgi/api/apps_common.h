@@ -80,10 +80,13 @@ enum err    apps_deploy(struct req *r, const char *app, const char *trigger, con
  * from its credentials here) in project_id, env written to the
  * application scope of the store (may be NULL): *id, and *secret the push
  * webhook's secret for git + autodeploy (else NULL).  409 answered for a
- * name taken; other errors recorded for the router.
+ * name taken; other errors recorded for the router.  prefix NULL: body was
+ * checked against the create field table already (the route); else it is
+ * checked here, table and rule, each bad field named prefix + field (a
+ * template deploy: "applications.<name>.").
  */
 enum err    apps_create(struct req *r, const char *project_id, cJSON *body, const cJSON *env,
-    const char **id, const char **secret);
+    const char *prefix, const char **id, const char **secret);
 /* The application object of id (as GET answers it, without ETag), or NULL. */
 cJSON      *apps_object(struct req *r, const char *id);
 /* Answers with the deployment object. */

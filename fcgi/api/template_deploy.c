@@ -53,17 +53,21 @@ DB_STMT st_ex_volumes = {"tpldeploy_export_volumes",
     " AND NOT EXISTS (SELECT 1 FROM databases d WHERE d.volume_id = v.id)"
     " ORDER BY v.created_at, v.id"};
 DB_STMT st_ex_databases = {"tpldeploy_export_databases",
-    "SELECT name, type, version FROM databases WHERE environment_id = $1::uuid"
+    "SELECT name, type, version, cpu_limit::float8 AS cpu_limit, memory_limit FROM databases"
+    " WHERE environment_id = $1::uuid"
     " ORDER BY created_at, id"};
 DB_STMT st_ex_apps = {"tpldeploy_export_apps",
     "SELECT a.id, a.name, a.app_type, a.source_type, a.image_url, a.repository_url, a.branch,"
     " a.exposed_port, a.replicas, a.cpu_limit::float8 AS cpu_limit, a.memory_limit,"
-    " a.healthcheck_path, a.start_command,"
+    " a.healthcheck_path, a.start_command, a.compose, a.restart_policy,"
+    " nullif(a.dockerfile_path, 'Dockerfile') AS dockerfile_path,"
+    " nullif(a.build_context, '.') AS build_context,"
     " coalesce((SELECT jsonb_agg(coalesce(d.name, x.name) ORDER BY o)"
     "  FROM unnest(a.depends_on) WITH ORDINALITY u(id, o)"
     "  LEFT JOIN databases d ON d.id = u.id LEFT JOIN applications x ON x.id = u.id"
     "  WHERE coalesce(d.name, x.name) IS NOT NULL), '[]') AS depends_on,"
     " (SELECT coalesce(jsonb_agg(jsonb_build_object('name', v.name, 'mount_path', m.mount_path)"
+    "  || CASE WHEN m.mode = 'ro' THEN '{\"mode\": \"ro\"}'::jsonb ELSE '{}' END"
     "  ORDER BY m.position), '[]') FROM volume_mounts m JOIN volumes v ON v.id = m.volume_id"
     "  WHERE m.application_id = a.id) AS volumes"
     " FROM applications a WHERE a.environment_id = $1::uuid ORDER BY a.created_at, a.id"};
@@ -75,10 +79,10 @@ DB_STMT st_ex_meta = {"tpldeploy_export_meta",
     "  ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS metadata"
     " FROM projects p WHERE p.id = $1::uuid"};
 
-/* Secrets a deploy generates: [A-Za-z0-9], TD_SECRET_LEN unless the
- * variable says `length` (at most TD_SECRET_MAX). */
-#define TD_SECRET_LEN 32
-#define TD_SECRET_MAX 4096
+/* Secrets a deploy generates: [A-Za-z0-9], TEMPLATE_SECRET_LEN unless the
+ * variable says `length` (core/template.h's bounds, as the checker's). */
+#define TD_SECRET_LEN TEMPLATE_SECRET_LEN
+#define TD_SECRET_MAX TEMPLATE_SECRET_MAX
 
 /* ------------------------------------------------------------ deploy */
 
@@ -319,6 +323,8 @@ td_database(struct td *t, const cJSON *res, const char *name)
 	const char  *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "type"));
 	const char  *version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "version"));
 	cJSON       *body = cJSON_CreateObject();
+	int64_t      mem = 0;
+	double       ncpu = 0;
 	const char  *id, *text;
 	enum err     e;
 
@@ -326,6 +332,12 @@ td_database(struct td *t, const cJSON *res, const char *name)
 	cJSON_AddStringToObject(body, "type", type ? type : "");
 	if (version != NULL)
 		cJSON_AddStringToObject(body, "version", version);
+	if (template_cpu(cJSON_GetObjectItemCaseSensitive(spec, "cpu_limit"), &ncpu) == 0 &&
+	    ncpu > 0)
+		cJSON_AddNumberToObject(body, "cpu_limit", ncpu);
+	if (template_bytes(cJSON_GetObjectItemCaseSensitive(spec, "memory_limit"), &mem) == 0 &&
+	    mem > 0)
+		cJSON_AddNumberToObject(body, "memory_limit", (double)mem);
 	td_place(t, body, true);
 	text = td_text(t->r, body);
 	cJSON_Delete(body);
@@ -434,6 +446,7 @@ td_application(struct td *t, const cJSON *res, const char *name)
 		}
 	}
 	td_place(t, body, true);
+	cJSON_AddStringToObject(body, "project_id", t->project);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(spec, "env")) {
 		bool        secret = false;
 		const char *v = cJSON_IsString(it) ? td_substitute(t, it->valuestring, &secret) : NULL;
@@ -449,7 +462,8 @@ td_application(struct td *t, const cJSON *res, const char *name)
 			cJSON_AddItemToArray(secrets, cJSON_CreateString(it->string));
 	}
 	if ((e = td_env_waits(t, env, waits)) != ERR_OK ||
-	    (e = apps_create(t->r, t->project, body, env, &id, &hook)) != ERR_OK)
+	    (e = apps_create(t->r, t->project, body, env, arena_printf(t->r->a,
+	    "applications.%s.", name), &id, &hook)) != ERR_OK)
 		goto out;
 	scope.scope_id = id;
 	if ((e = env_scope_mark_secret(t->r, &scope, secrets)) != ERR_OK)
@@ -717,7 +731,7 @@ ex_secret(struct req *r, cJSON *vars, cJSON *seen, const char *key, const char *
 	v = cJSON_AddObjectToObject(vars, name);
 	cJSON_AddStringToObject(v, "type", "secret");
 	cJSON_AddTrueToObject(v, "generate");
-	cJSON_AddNumberToObject(v, "length", alnum == len && len >= 8 && len <= TD_SECRET_MAX ?
+	cJSON_AddNumberToObject(v, "length", alnum == len && len >= TEMPLATE_SECRET_MIN && len <= TD_SECRET_MAX ?
 	    (double)len : TD_SECRET_LEN);
 	cJSON_AddStringToObject(v, "description", arena_printf(r->a, "generated secret (%s)", key));
 	return name;
@@ -751,7 +765,13 @@ ex_apps(struct req *r, const char *project, const char *environment, cJSON *vars
 		if (strcmp(src, "git") == 0) {
 			cJSON_AddStringToObject(a, "repository_url", db_get(res, i, "repository_url"));
 			cJSON_AddStringToObject(a, "branch", db_get(res, i, "branch"));
-		} else if (!db_isnull(res, i, "image_url"))
+			for (const char *const *k = (const char *const[]){"dockerfile_path",
+			    "build_context", NULL}; *k; k++)
+				if (!db_isnull(res, i, *k))
+					cJSON_AddStringToObject(a, *k, db_get(res, i, *k));
+		} else if (strcmp(src, "docker_compose") == 0 && !db_isnull(res, i, "compose"))
+			cJSON_AddStringToObject(a, "compose", db_get(res, i, "compose"));
+		else if (!db_isnull(res, i, "image_url"))
 			cJSON_AddStringToObject(a, "image_url", db_get(res, i, "image_url"));
 		if (!db_isnull(res, i, "exposed_port")) {
 			cJSON *p = cJSON_AddArrayToObject(a, "exposed_ports");
@@ -766,6 +786,10 @@ ex_apps(struct req *r, const char *project, const char *environment, cJSON *vars
 			    "memory_limit")));
 		if (!db_isnull(res, i, "healthcheck_path"))
 			cJSON_AddStringToObject(a, "healthcheck_path", db_get(res, i, "healthcheck_path"));
+		if (!db_isnull(res, i, "start_command"))
+			cJSON_AddStringToObject(a, "start_command", db_get(res, i, "start_command"));
+		if (strcmp(db_get(res, i, "restart_policy"), "always") != 0)
+			cJSON_AddStringToObject(a, "restart_policy", db_get(res, i, "restart_policy"));
 		row = json_row(res, i);
 		if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(row, "depends_on")) > 0)
 			cJSON_AddItemToObject(a, "depends_on",
@@ -842,6 +866,11 @@ ex_document(struct req *r, const char *project, const char *environment, cJSON *
 		}
 		if (dv == NULL || strcmp(dv, db_get(res, i, "version")) != 0)
 			cJSON_AddStringToObject(d, "version", db_get(res, i, "version"));
+		if (!db_isnull(res, i, "cpu_limit"))
+			cJSON_AddItemToObject(d, "cpu_limit", ex_cpu(r, db_get(res, i, "cpu_limit")));
+		if (!db_isnull(res, i, "memory_limit"))
+			cJSON_AddItemToObject(d, "memory_limit", ex_bytes(r, db_get(res, i,
+			    "memory_limit")));
 	}
 	vols = cJSON_AddObjectToObject(doc, "volumes");
 	if ((e = db_run(r, &st_ex_volumes, &res, project)) != ERR_OK)

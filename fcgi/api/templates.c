@@ -218,13 +218,17 @@ row_of(struct req *r, const cJSON *plan, const char *yaml, const char *created_b
 	return out;
 }
 
-/* 409 when a built-in has the name the template gives itself. */
+/* 409 when a built-in has the name the template gives itself; 400 for a
+ * name shaped like a UUID (a ref that is a UUID is always read as an id). */
 static enum err
 builtin_clash(struct req *r, const cJSON *plan)
 {
 	const char *name = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan,
 	    "metadata"), "name")->valuestring;
 
+	if (util_is_uuid(name))
+		return http_field_error(r, "invalid request body", "metadata.name",
+		    "must not look like a UUID: a template is read by its id as such");
 	if (gallery_find(r->w->gallery, name) == NULL)
 		return ERR_OK;
 	return http_error_field(r, ERR_CONFLICT, "a built-in template has this name",

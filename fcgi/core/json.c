@@ -335,11 +335,31 @@ enum err
 json_fields_rule(struct req *r, const struct field *fields, size_t n, struct field_val *out,
     field_rule rule)
 {
-	cJSON *details = cJSON_CreateArray();
+	return json_fields_at(r, "", r->json, fields, n, out, rule);
+}
 
-	check_fields(r, "", r->json, fields, n, out, details);
-	if (rule != NULL && cJSON_GetArraySize(details) == 0)
-		rule(r, out, details);
+enum err
+json_fields_at(struct req *r, const char *prefix, const cJSON *obj, const struct field *fields,
+    size_t n, struct field_val *out, field_rule rule)
+{
+	cJSON *details = cJSON_CreateArray(), *ruled, *it;
+
+	check_fields(r, prefix, obj, fields, n, out, details);
+	if (rule != NULL && cJSON_GetArraySize(details) == 0) {
+		/* The rule names fields as the table does: the prefix goes on. */
+		ruled = cJSON_CreateArray();
+		rule(r, out, ruled);
+		while ((it = cJSON_DetachItemFromArray(ruled, 0)) != NULL) {
+			const char *f = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it,
+			    "field"));
+
+			if (*prefix && f != NULL)
+				cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(it, "field"),
+				    arena_printf(r->a, "%s%s", prefix, f));
+			cJSON_AddItemToArray(details, it);
+		}
+		cJSON_Delete(ruled);
+	}
 	if (cJSON_GetArraySize(details) > 0)
 		return req_fail_details(r, "invalid request body", details);
 	cJSON_Delete(details);

@@ -95,6 +95,13 @@ typedef void (*field_rule)(struct req *r, const struct field_val *v, cJSON *deta
  */
 enum err json_fields_rule(struct req *r, const struct field *fields, size_t n,
     struct field_val *out, field_rule rule);
+/*
+ * The same for obj (a body or an object inside one, NULL = nothing given),
+ * every detail named prefix + field ("applications.web." for an
+ * application of a template), the rule's too.
+ */
+enum err json_fields_at(struct req *r, const char *prefix, const cJSON *obj,
+    const struct field *fields, size_t n, struct field_val *out, field_rule rule);
 #define json_fields(r, fields, n, out) json_fields_rule((r), (fields), (n), (out), NULL)
 #define JSON_FIELDS(r, tbl, out) json_fields_rule((r), (tbl), sizeof(tbl) / sizeof(*(tbl)), \
 	(out), NULL)

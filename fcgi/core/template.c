@@ -29,9 +29,9 @@
  * databases.c, volumes.c); the create path re-checks them at deploy. */
 #define TPL_DB_NAME_MAX   48
 #define TPL_REPLICAS_MAX  50
-#define TPL_LEN_MIN       8
-#define TPL_LEN_MAX       256
-#define TPL_LEN_DEFAULT   32
+#define TPL_LEN_MIN       TEMPLATE_SECRET_MIN
+#define TPL_LEN_MAX       TEMPLATE_SECRET_MAX
+#define TPL_LEN_DEFAULT   TEMPLATE_SECRET_LEN
 #define TPL_MEMORY_MIN    6291456	/* 6 MiB: what the engine accepts */
 #define TPL_SIZE_MAX      ((int64_t)1 << 50)
 #define TPL_VALUE_MAX     65536

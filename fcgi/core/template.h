@@ -42,6 +42,12 @@
 
 #include <cjson/cJSON.h>
 
+/* A generated secret variable's `length`: at least MIN, at most MAX, LEN
+ * when not given (the checker, the deploy and the export hold the same). */
+#define TEMPLATE_SECRET_MIN 8
+#define TEMPLATE_SECRET_MAX 256
+#define TEMPLATE_SECRET_LEN 32
+
 /* The largest template accepted (bytes of YAML). */
 #define TEMPLATE_MAX_BYTES (256 * 1024)
 

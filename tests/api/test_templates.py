@@ -306,3 +306,12 @@ def test_a_builtin_that_fails_the_checker_stops_the_start_with_its_line():
     assert r.returncode == 0, r.stderr
     shutil.rmtree(gallery)
     os.unlink(path)
+
+
+def test_a_stored_template_name_shaped_like_a_uuid_is_refused():
+    c, _ = registered("tpluuid")
+    name = str(uuid.uuid4())
+    assert_error(c.post("/templates", {"yaml": _small(name)}), 400, "BAD_REQUEST", "metadata.name")
+    ok = c.post("/templates", {"yaml": _small("fine")}).data
+    assert_error(c.put("/templates/" + ok["id"], {"yaml": _small(name)}), 400, "BAD_REQUEST",
+                 "metadata.name")
