@@ -1038,6 +1038,50 @@ compose_images(const struct app_ctx *c, const char **ids)
  * new containers go and the old stack serves on (started again after a
  * recreate).
  */
+/*
+ * Sends traffic to the new containers v[0..n): the cancel marker first
+ * (from here on the deployment completes even if cancelled: the plane
+ * refuses a cancel once it has seen the "switching traffic" line), the edge
+ * route, then the drain.  -1 when the route failed (the marker removed).
+ */
+static int
+switch_traffic(struct app_ctx *c, const char *marker, const struct inst *v, int n)
+{
+	int fd;
+
+	app_say(&c->io, "switching traffic to deployment %s", c->s.deployment_id);
+	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	if (route(c, v, n) != 0) {
+		unlink(marker);
+		return -1;
+	}
+	if (c->j->conf->edge_drain_ms > 0) {
+		app_say(&c->io, "draining for %lld ms", (long long)c->j->conf->edge_drain_ms);
+		timefmt_sleep_ms(c->j->conf->edge_drain_ms);
+	}
+	return 0;
+}
+
+/* A deploy's end: its result r (taken) gets the strategy (recreate or
+ * rolling, and why) and the new instances, and the log says it is live. */
+static int
+go_live(struct app_ctx *c, cJSON *r, const struct inst *made, int nmade, bool recreate,
+    const char *reason)
+{
+	cJSON *facts;
+
+	cJSON_AddStringToObject(r, "strategy", recreate ? "recreate" : "rolling");
+	cJSON_AddStringToObject(r, "strategy_reason", reason);
+	facts = instances_json(c, made, nmade, true);
+	cJSON_AddItemToObject(r, "instances", facts != NULL ? facts : cJSON_CreateArray());
+	c->j->result = r;
+	app_say(&c->io, "deployment %s is live with %d container%s", c->s.deployment_id, nmade,
+	    nmade == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 compose_deploy(struct app_ctx *c)
 {
@@ -1046,7 +1090,7 @@ compose_deploy(struct app_ctx *c)
 	int          where[APP_SERVICES_MAX], nmade = 0, nold = 0, web = -1;
 	bool         recreate = mounts_volumes(&c->s), switched = false;
 	char         marker[AGENT_STR_MAX + 80];
-	cJSON       *r, *facts;
+	cJSON       *r;
 
 	if (made == NULL || ids == NULL)
 		return fail(c, "out of memory");
@@ -1080,22 +1124,11 @@ compose_deploy(struct app_ctx *c)
 		if (c->s.web_service != NULL && strcmp(c->s.svcs[i].name, c->s.web_service) == 0)
 			web = where[i];
 	if (routed(c) && web >= 0) {
-		int fd;
-
-		app_say(&c->io, "switching traffic to deployment %s", c->s.deployment_id);
-		fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
 		switched = true;
-		if (route(c, &made[web], 1) != 0) {
-			unlink(marker);
+		if (switch_traffic(c, marker, &made[web], 1) != 0) {
 			remove_all(c, made, nmade);
 			start_old(c, old, nold);
 			return -1;
-		}
-		if (c->j->conf->edge_drain_ms > 0) {
-			app_say(&c->io, "draining for %lld ms", (long long)c->j->conf->edge_drain_ms);
-			timefmt_sleep_ms(c->j->conf->edge_drain_ms);
 		}
 	}
 	drain_old(c);
@@ -1114,17 +1147,10 @@ compose_deploy(struct app_ctx *c)
 		cJSON_AddStringToObject(r, "image_id", ids[svc]);
 	}
 	cJSON_AddItemToObject(r, "images", compose_images(c, ids));
-	cJSON_AddStringToObject(r, "strategy", recreate ? "recreate" : "rolling");
-	cJSON_AddStringToObject(r, "strategy_reason", recreate ?
+	return go_live(c, r, made, nmade, recreate, recreate ?
 	    "a service mounts volumes: the old stack stops before the new one starts, so that one "
 	    "release at a time writes to them" :
 	    "the new stack starts and passes the health check before the old one stops");
-	facts = instances_json(c, made, nmade, true);
-	cJSON_AddItemToObject(r, "instances", facts != NULL ? facts : cJSON_CreateArray());
-	c->j->result = r;
-	app_say(&c->io, "deployment %s is live with %d container%s", c->s.deployment_id, nmade,
-	    nmade == 1 ? "" : "s");
-	return 0;
 }
 
 static int
@@ -1134,7 +1160,7 @@ kind_deploy(struct app_ctx *c)
 	struct inst      made[MAX_NEW];
 	int              nmade = 0;
 	char             dir[AGENT_STR_MAX + 80], marker[AGENT_STR_MAX + 80], err[4096];
-	cJSON           *facts, *r;
+	cJSON           *r;
 	bool             switched = false, recreate = c->s.nvols > 0;
 	struct inst     *old = NULL;
 	int              nold = 0;
@@ -1161,25 +1187,11 @@ kind_deploy(struct app_ctx *c)
 		return -1;
 	}
 	if (routed(c)) {
-		int fd;
-
-		/* From here on the deployment completes even if cancelled: the
-		 * plane refuses a cancel once it has seen this line. */
-		app_say(&c->io, "switching traffic to deployment %s", c->s.deployment_id);
-		fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		if (fd >= 0)
-			close(fd);
 		switched = true;
-		if (route(c, made, nmade) != 0) {
-			unlink(marker);
+		if (switch_traffic(c, marker, made, nmade) != 0) {
 			remove_all(c, made, nmade);
 			c->j->result = image_facts(&im);
 			return -1;
-		}
-		if (c->j->conf->edge_drain_ms > 0) {
-			app_say(&c->io, "draining for %lld ms", (long long)c->j->conf->edge_drain_ms);
-			timefmt_sleep_ms(c->j->conf->edge_drain_ms);
 		}
 	}
 	drain_old(c);
@@ -1187,17 +1199,10 @@ kind_deploy(struct app_ctx *c)
 		unlink(marker);
 	if ((r = image_facts(&im)) == NULL)
 		return fail(c, "out of memory");
-	cJSON_AddStringToObject(r, "strategy", recreate ? "recreate" : "rolling");
-	cJSON_AddStringToObject(r, "strategy_reason", recreate ?
+	return go_live(c, r, made, nmade, recreate, recreate ?
 	    "the application mounts volumes: old containers stop before new ones start, so that "
 	    "one release at a time writes to them" :
 	    "new containers start and pass the health check before old ones stop");
-	facts = instances_json(c, made, nmade, true);
-	cJSON_AddItemToObject(r, "instances", facts != NULL ? facts : cJSON_CreateArray());
-	c->j->result = r;
-	app_say(&c->io, "deployment %s is live with %d container%s", c->s.deployment_id, nmade,
-	    nmade == 1 ? "" : "s");
-	return 0;
 }
 
 /* ---------------------------------------------------------- scale et al. */
