@@ -157,9 +157,8 @@ env_add_defaults(struct req *r, struct app_env *env)
 	}
 }
 
-/* Deletes a map that held secret values, wiping them first. */
-static void
-map_delete_wiped(cJSON *map)
+void
+apps_map_delete_wiped(cJSON *map)
 {
 	for (cJSON *it = map ? map->child : NULL; it; it = it->next)
 		if (cJSON_IsString(it))
@@ -228,7 +227,7 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 		}
 		if ((rc = resolve_all(vars, n, env_refs_lookup, &ctx, &res)) < 0) {
 			cJSON_Delete(bad);
-			map_delete_wiped(map);
+			apps_map_delete_wiped(map);
 			return ERR_INTERNAL;
 		}
 		for (size_t i = 0; rc > 0 && i < res.nerr; i++)
@@ -241,13 +240,13 @@ compose_release_env(struct req *r, const struct app_env *env, const char **seale
 		apps_result_free_wiped(&res, n);
 	}
 	if (cJSON_GetArraySize(bad) > 0) {
-		map_delete_wiped(map);
+		apps_map_delete_wiped(map);
 		return req_fail_details(r, "the environment variables have references that do not "
 		    "resolve; nothing was deployed", bad);
 	}
 	cJSON_Delete(bad);
 	*sealed = apps_env_seal(r, map);
-	map_delete_wiped(map);
+	apps_map_delete_wiped(map);
 	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
 }
 
@@ -351,7 +350,7 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 		cJSON_AddItemToObject(map, env.vars[i].key, cJSON_CreateString(res.values[i]));
 	apps_result_free_wiped(&res, env.n);
 	*sealed = apps_env_seal(r, map);
-	map_delete_wiped(map);
+	apps_map_delete_wiped(map);
 	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;
 }
 

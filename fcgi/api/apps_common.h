@@ -105,5 +105,8 @@ int  apps_record_ref(void *ctx, const char *kind, const char *name, const char *
 struct resolve_result;
 /* Frees a resolver result whose values were secrets, wiping them first. */
 void apps_result_free_wiped(struct resolve_result *res, size_t n);
+/* Deletes a cJSON map that held secret values (an env map), wiping them
+ * first. */
+void apps_map_delete_wiped(cJSON *map);
 
 #endif

@@ -154,11 +154,7 @@ databases_image_spec(struct req *r, const char *type, const char *version, const
 static void
 password_new(char *out)
 {
-	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-	for (size_t i = 0; i < PASSWORD_LEN; i++)
-		out[i] = set[randombytes_uniform(sizeof(set) - 1)];
-	out[PASSWORD_LEN] = '\0';
+	(void)crypto_token(out, PASSWORD_LEN + 1, "", PASSWORD_LEN);	/* [A-Za-z0-9] */
 }
 
 /* The password sealed for database id (arena), or NULL. */

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "../core/buf.h"
+#include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/list.h"
 #include "../core/json.h"
@@ -123,29 +124,6 @@ struct td {
 	cJSON       *record;	/* [{kind, id, name, waits_for}] for template_deploy_record */
 };
 
-/* A new secret of len characters of [A-Za-z0-9] (malloc'd). */
-static char *
-secret_new(size_t len)
-{
-	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	char             *s = malloc(len + 1);
-
-	for (size_t i = 0; s != NULL && i < len; i++)
-		s[i] = set[randombytes_uniform(sizeof(set) - 1)];
-	if (s != NULL)
-		s[len] = '\0';
-	return s;
-}
-
-static void
-wipe_delete(cJSON *map)
-{
-	for (cJSON *it = map ? map->child : NULL; it; it = it->next)
-		if (cJSON_IsString(it))
-			sodium_memzero(it->valuestring, strlen(it->valuestring));
-	cJSON_Delete(map);
-}
-
 /*
  * The value of every variable of the plan: the caller's, else the
  * default, else a generated secret; a variable with none of them, or a
@@ -182,8 +160,11 @@ td_variables(struct td *t, const cJSON *plan, const cJSON *given, cJSON *details
 			size_t n = cJSON_IsNumber(len) && len->valuedouble >= 1 &&
 			    len->valuedouble <= TD_SECRET_MAX ? (size_t)len->valuedouble : TD_SECRET_LEN;
 
-			if ((gen = secret_new(n)) == NULL)
+			/* [A-Za-z0-9], uniform: crypto_token */
+			if ((gen = malloc(n + 1)) == NULL || crypto_token(gen, n + 1, "", n) != 0) {
+				free(gen);
 				continue;
+			}
 			cJSON_AddStringToObject(t->values, name, gen);
 			sodium_memzero(gen, n);
 			free(gen);
@@ -419,7 +400,7 @@ td_application(struct td *t, const cJSON *res, const char *name)
 	double       ncpu = 0;
 	enum err     e = ERR_INTERNAL;
 
-	arena_defer(t->r->a, (arena_cleanup_fn)wipe_delete, env);
+	arena_defer(t->r->a, (arena_cleanup_fn)apps_map_delete_wiped, env);
 	arena_defer(t->r->a, (arena_cleanup_fn)cJSON_Delete, secrets);
 	arena_defer(t->r->a, (arena_cleanup_fn)cJSON_Delete, body);
 	cJSON_AddStringToObject(body, "name", name);
@@ -589,7 +570,7 @@ deploy(struct req *r)
 	t.secret = cJSON_CreateObject();
 	t.ids = cJSON_CreateObject();
 	t.record = cJSON_CreateArray();
-	arena_defer(r->a, (arena_cleanup_fn)wipe_delete, t.values);
+	arena_defer(r->a, (arena_cleanup_fn)apps_map_delete_wiped, t.values);
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, t.secret);
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, t.ids);
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, t.record);
