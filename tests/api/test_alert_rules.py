@@ -57,8 +57,12 @@ def test_a_cpu_rule_fires_once_after_for_seconds_respects_its_cooldown_and_resol
     other = _app(c, new_project(c))
     rule = _rule(c, {"metric": "application.cpu_percent", "op": ">", "threshold": 80, "for_seconds": 30},
                  project=p["id"])
-    # Busy for 10 s only (two points): not yet.
-    _app_cpu(c, a, s, _span(60, 20, 20) + _span(10, 0, 95))
+    # Busy at the newest point only: not yet.  (Points sit on 10 s bins
+    # before now() and a rule allows one interval of slack, so two busy
+    # points already count as 20 s when the tick runs late in its bin or
+    # a few seconds after the insert on a loaded machine: one point keeps
+    # at least 10 s of margin.)
+    _app_cpu(c, a, s, _span(60, 10, 20) + [(0, 95)])
     _app_cpu(c, other, s, _span(60, 0, 99))   # another project's app: out of the rule's scope
     scheduler()
     assert _events(c, rule) == []
