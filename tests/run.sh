@@ -12,6 +12,7 @@ BUILD=build
 [ "$SAN" = 1 ] && BUILD=build-san
 passed=0
 failed=0
+failures=
 
 # count LOGFILE [STEP RC]: adds the "N passed, M failed" lines of a log.
 # With STEP and its exit status RC, a step cannot pass by accident: no
@@ -25,6 +26,10 @@ count() {
 		lines=$((lines + 1))
 		fails=$((fails + f))
 	done < <(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$1")
+	# What failed, by name, for the recap above the last line (a CI log is
+	# often read from its end only).
+	failures+=$(grep -E '^(FAIL|not ok) |^fuzz [a-z_0-9]+: (FAILED|build failed|fewer)|: 0 passed, [1-9]' "$1" |
+		cut -c1-200 | sed 's/^/  /')$'\n'
 	[ "$#" -ge 3 ] || return 0
 	if [ "$lines" = 0 ]; then
 		echo "$2: printed no summary (exit $3): 0 passed, 1 failed"
@@ -36,6 +41,10 @@ count() {
 }
 
 finish() {
+	if [ "$failed" != 0 ] && [ -n "${failures//$'\n'/}" ]; then
+		echo "what failed:"
+		printf '%s' "$failures" | grep -v '^$'
+	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit $?

@@ -18,6 +18,7 @@ from test_applications import _app
 from test_servers import Agent, _server
 
 INTERVAL = 2  # the agents' metrics_interval in these tests (seconds)
+OUTAGE = 5 * INTERVAL  # how long each outage lasts: five samples sent late
 
 
 def _ts(t):
@@ -219,7 +220,7 @@ def test_agent_batches_survive_a_plane_outage_without_gap_or_duplicate():
         _wait("points before the outage", lambda: len(_series(c, path, start)) >= 3, 30)
         proxy.down()
         down_at = time.time()
-        time.sleep(30)
+        time.sleep(OUTAGE)
         during = _series(c, path, start)
         proxy.up()
         up_at = time.time()
@@ -273,14 +274,14 @@ def _survives(prefix, outage):
 
 
 def test_agent_batches_survive_the_planes_database_down_without_gap():
-    """The plane's PostgreSQL stopped for 20 s (503s), as test_zz_resilience
+    """The plane's PostgreSQL stopped for OUTAGE (10 s) (503s), as test_zz_resilience
     does."""
     from test_zz_resilience import PGDATA, _pg
 
     def outage():
         _pg("-m", "fast", "-w", "stop")
         try:
-            time.sleep(20)
+            time.sleep(OUTAGE)
         finally:
             _pg("-l", os.path.join(STATE, "log", "postgres.log"), "-w", "start")
             with open(os.path.join(PGDATA, "postmaster.pid")) as f:
@@ -292,7 +293,7 @@ def test_agent_batches_survive_the_planes_database_down_without_gap():
 
 def test_agent_batches_survive_a_restart_of_the_planes_pool_without_gap():
     """The FastCGI pool stopped (SIGTERM to its master: nginx answers 502
-    meanwhile) and started again after 20 s, as the stack starts it."""
+    meanwhile) and started again after OUTAGE (10 s), as the stack starts it."""
     pidfile = os.path.join(STATE, "run", "fcgi.pid")
     sock = os.path.join(STATE, "run", "fcgi.sock")
     if not os.path.exists(pidfile):
@@ -306,7 +307,7 @@ def test_agent_batches_survive_a_restart_of_the_planes_pool_without_gap():
         while time.time() < deadline and os.path.exists("/proc/%d" % pid):
             time.sleep(0.1)
         assert not os.path.exists("/proc/%d" % pid), "the pool did not stop"
-        time.sleep(20)
+        time.sleep(OUTAGE)
         if os.path.exists(sock):
             os.unlink(sock)
         with open(os.path.join(STATE, "log", "fcgi.log"), "ab") as log:

@@ -55,7 +55,16 @@ fuzz_one() {
 		"$work" > "$OUT/$name.log" 2>&1; then
 		echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$OUT/$name.log" | awk '{print $2}') runs)"
 	else
-		echo "fuzz $name: FAILED"; grep -A15 "ERROR\|runtime error\|deadly signal" "$OUT/$name.log" | head -30
+		echo "fuzz $name: FAILED"
+		grep -A15 "ERROR\|runtime error\|deadly signal" "$OUT/$name.log" | head -30 ||
+			tail -n 15 "$OUT/$name.log"
+		# The input that failed, so a CI log is enough to reproduce it
+		# (base64 -d > f; build-fuzz/NAME f).
+		for art in "$OUT/$name"-*; do
+			[ -f "$art" ] || continue
+			echo "fuzz $name: input $(basename "$art") ($(stat -c %s "$art") bytes, base64):"
+			head -c 4096 "$art" | base64 -w 0; echo
+		done
 		return 1
 	fi
 }
