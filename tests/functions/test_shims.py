@@ -121,8 +121,10 @@ class Podman:
                         CONTAINERS_REGISTRIES_CONF=os.path.join(conf, "registries.conf"))
 
     def run(self, *args, timeout=180):
+        # (in our directory: conmon writes a file "oom" into its working
+        # directory when the container's cgroup had an OOM kill)
         return subprocess.run(["podman"] + list(args), env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, cwd=self.dir)
 
     def close(self):
         # the graphroot goes whole; the additional store is never written
