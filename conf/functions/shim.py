@@ -376,6 +376,44 @@ def make_handler(pool, timeout_s):
             if self.command != "HEAD":
                 self.wfile.write(body)
 
+        def read_body(self):
+            """(the request body, None), or (None, (status, code, message)) refusing it."""
+            too_big = (413, "PAYLOAD_TOO_LARGE", "the request body exceeds 6 MiB")
+            te = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+            if te == "chunked":
+                parts, size = [], 0
+                while True:
+                    try:
+                        n = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+                    except ValueError:
+                        return None, (400, "BAD_REQUEST", "a malformed chunked body")
+                    if n == 0:
+                        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                            pass  # trailer fields
+                        return b"".join(parts), None
+                    size += n
+                    if n < 0 or size > BODY_MAX:
+                        return None, too_big
+                    parts.append(self.rfile.read(n))
+                    self.rfile.readline(8)  # the chunk's CRLF
+            if te:
+                return None, (501, "NOT_IMPLEMENTED", "transfer coding %s" % te[:40])
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return None, (400, "BAD_REQUEST", "a malformed Content-Length")
+            if length > BODY_MAX:
+                # read and dropped up to DRAIN_MAX, so that the client, still sending it, gets the answer
+                while 0 < length <= DRAIN_MAX:
+                    chunk = self.rfile.read(min(length, 1 << 16))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
+                return None, too_big
+            return (self.rfile.read(length) if length else b""), None
+
         def invoke(self):
             started = time.time()
             iid = self.headers.get("X-Launcher-Invocation") or ""
@@ -396,29 +434,12 @@ def make_handler(pool, timeout_s):
                                 .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                                 "error": error})
 
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if length < 0 or length > BODY_MAX or self.headers.get("Transfer-Encoding"):
+            body, refused = self.read_body()
+            if refused:
                 self.close_connection = True
-                if BODY_MAX < length <= DRAIN_MAX:
-                    # read and dropped, so that the client, still sending it, gets the answer
-                    while length > 0:
-                        chunk = self.rfile.read(min(length, 1 << 16))
-                        if not chunk:
-                            break
-                        length -= len(chunk)
-                    self.close_connection = False
-                    length = BODY_MAX + 1
-                if length < 0 or length > BODY_MAX:
-                    finish("error", 413, dict(jh, connection="close"),
-                           err_body("PAYLOAD_TOO_LARGE", "the request body exceeds 6 MiB"), "request body too large")
-                else:
-                    finish("error", 411, dict(jh, connection="close"),
-                           err_body("LENGTH_REQUIRED", "a request body needs Content-Length"), "no Content-Length")
+                finish("error", refused[0], dict(jh, connection="close"), err_body(refused[1], refused[2]),
+                       refused[2])
                 return
-            body = self.rfile.read(length) if length else b""
             url = urllib.parse.urlsplit(self.path)
             query = {}
             for k, v in urllib.parse.parse_qsl(url.query, keep_blank_values=True):

@@ -9,7 +9,9 @@ the runtime images' store.  Per runtime: a handler answers (body, headers,
 event, invocation id); one that throws is 500/error; one that sleeps past
 LAUNCHER_FN_TIMEOUT is 504/timeout and the container answers the next call;
 one that allocates past the memory limit is 502/oom and the next call
-answers; a body above 6 MiB is 413; concurrent calls all answer; every
+answers; a body above 6 MiB is 413, a chunked one reaches the handler;
+concurrent calls all answer; a handler that does not load ends the
+container naming it; every
 invocation's LAUNCHER-INVOCATION line in the container's log parses and
 carries the X-Launcher-Invocation id and the status; a build of a handler
 that does not exist fails naming it.
@@ -145,9 +147,14 @@ def free_port():
 
 
 def call(port, path, method="GET", body=None, headers=None, timeout=30):
+    """(status, headers, body); a list body goes chunked."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        c.request(method, path, body=body, headers=headers or {})
+        if isinstance(body, list):
+            c.request(method, path, body=iter(body), headers=dict(headers or {}, **{"Transfer-Encoding": "chunked"}),
+                      encode_chunked=True)
+        else:
+            c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
@@ -206,6 +213,11 @@ def case_runtime(pm, runtime, base):
         bad = build(pm, runtime, base, "localhost/fnshims/%s:bad" % runtime, handler="index.nothere")
         check(bad.returncode != 0 and "index.nothere" in (bad.stdout + bad.stderr),
               "%s: a build of a handler that does not exist fails naming it" % runtime, bad.stderr[-1500:])
+        # the image run with a handler it does not have: the container ends, naming it
+        r = pm.run("run", "--rm", "--network", "none", "-e", "LAUNCHER_FN_HANDLER=index.gone", tag, timeout=120)
+        check(r.returncode == 1 and "index.gone" in r.stdout + r.stderr,
+              "%s: a handler that does not load ends the container (exit 1) naming it" % runtime,
+              (r.returncode, r.stdout[-500:], r.stderr[-1000:]))
     bad_thread = threading.Thread(target=bad_build)
     bad_thread.start()
     try:
@@ -262,6 +274,9 @@ def case_container(pm, runtime, tag, t0):
               j.get("query") == {"a": ["1", "2"], "b": "3"} and j.get("body") == '{"x":1}' and
               j.get("trigger") == "cron" and j.get("uid") == 65534,
               "%s: the event (method, path, query, body, trigger), as an unprivileged user" % runtime, j)
+        st, hd, b = invoke("chunked", "/chunked", method="PUT", body=[b"hello ", b"chunked"])
+        check(st == 201 and json.loads(b).get("body") == "hello chunked",
+              "%s: a chunked request body reaches the handler" % runtime, (st, b))
         st, hd, b = invoke("plain", "/?plain=yes")
         check(st == 200 and b == b"plain yes" and hd.get("content-type", "").startswith("text/plain"),
               "%s: a string result is a 200 text body" % runtime, (st, hd, b))
