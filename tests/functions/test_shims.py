@@ -250,7 +250,7 @@ def case_container(pm, runtime, tag, t0):
         check(ready, "%s: GET /_launcher/health answers 200 ok" % runtime, pm.run("logs", name).stderr[-2000:])
         if not ready:
             return
-        print("%s: ready %.1f s after the build" % (runtime, time.time() - t0), flush=True)
+        print("%s: answering %.1f s after the start of its build" % (runtime, time.time() - t0), flush=True)
         sent = {}
 
         def invoke(key, path, method="GET", body=None, trigger=None):
