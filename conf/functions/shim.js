@@ -36,6 +36,7 @@ const { fork } = require('child_process');
 const { pathToFileURL } = require('url');
 
 const BODY_MAX = 6 * 1024 * 1024;          // request body; above: 413
+const DRAIN_MAX = 64 * 1024 * 1024;        // a refused body up to this is read (dropped) for the 413 to arrive
 const QUEUE_MAX = 256;                     // requests waiting for a worker; above: 503
 const IDLE_MS = 30000;                     // an extra worker's idle life
 const WORKER_MEMORY = 48 * 1024 * 1024;    // a worker's share of the memory limit (node: ~30 MiB idle)
@@ -333,9 +334,12 @@ function serve(pool, timeoutMs) {
     req.on('data', (c) => {
       size += c.length;
       if (size > BODY_MAX) {
+        // (a chunked body: answered at once, the rest read and dropped up to
+        // DRAIN_MAX so that the client gets the answer, then the connection ends)
         finish('error', 413, Object.assign({ connection: 'close' }, json),
           errBody('PAYLOAD_TOO_LARGE', 'the request body exceeds 6 MiB'), 'request body too large');
-        req.destroy();
+        chunks.length = 0;
+        if (size > DRAIN_MAX) req.destroy();
         return;
       }
       chunks.push(c);
