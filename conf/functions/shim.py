@@ -393,11 +393,15 @@ def make_handler(pool, timeout_s):
                     if n == 0:
                         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                             pass  # trailer fields
-                        return b"".join(parts), None
+                        return (b"".join(parts), None) if size <= BODY_MAX else (None, too_big)
                     size += n
-                    if n < 0 or size > BODY_MAX:
+                    if n < 0 or size > DRAIN_MAX:
                         return None, too_big
-                    parts.append(self.rfile.read(n))
+                    data = self.rfile.read(n)
+                    if size <= BODY_MAX:
+                        parts.append(data)
+                    else:  # read and dropped, so that the client, still sending it, gets the answer
+                        parts = []
                     self.rfile.readline(8)  # the chunk's CRLF
             if te:
                 return None, (501, "NOT_IMPLEMENTED", "transfer coding %s" % te[:40])

@@ -9,7 +9,8 @@ the runtime images' store.  Per runtime: a handler answers (body, headers,
 event, invocation id); one that throws is 500/error; one that sleeps past
 LAUNCHER_FN_TIMEOUT is 504/timeout and the container answers the next call;
 one that allocates past the memory limit is 502/oom and the next call
-answers; a body above 6 MiB is 413, a chunked one reaches the handler;
+answers; a body above 6 MiB is 413 (chunked too), a chunked one reaches
+the handler;
 concurrent calls all answer; a handler that does not load ends the
 container naming it; every
 invocation's LAUNCHER-INVOCATION line in the container's log parses and
@@ -301,6 +302,9 @@ def case_container(pm, runtime, tag, t0):
         st, hd, b = invoke("big", "/", method="POST", body=b"x" * (6 * 1024 * 1024 + 1))
         check(st == 413 and hd.get("x-launcher-invocation-status") == "error",
               "%s: a body above 6 MiB: 413" % runtime, (st, hd, b[:200]))
+        st, hd, b = invoke("big-chunked", "/", method="POST", body=[b"x" * (1 << 20)] * 6 + [b"x"])
+        check(st == 413 and hd.get("x-launcher-invocation-status") == "error",
+              "%s: a chunked body above 6 MiB: 413" % runtime, (st, hd, b[:200]))
         results = []
 
         def one(i):
