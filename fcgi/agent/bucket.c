@@ -19,6 +19,7 @@
 #include "../core/util.h"
 #include "appspec.h"
 #include "ctr.h"
+#include "db.h"
 #include "image.h"
 #include "runner.h"
 #include "text.h"
@@ -235,18 +236,6 @@ static size_t
 fwrite_discard(char *p, size_t size, size_t n, void *ud)
 {
 	return size * n;
-}
-
-/* Frees the env object after zeroing its values (the root password). */
-static void
-env_wipe(cJSON *env)
-{
-	cJSON *it;
-
-	cJSON_ArrayForEach(it, env)
-		if (cJSON_IsString(it))
-			sodium_memzero(it->valuestring, strlen(it->valuestring));
-	cJSON_Delete(env);
 }
 
 struct os_ctx {
@@ -502,6 +491,6 @@ out:
 	xfer_cleanup(&c.x);
 	arena_free(&c.a);
 	app_redact_free(&c.red);
-	env_wipe(c.env);
+	db_env_free(c.env);   /* zeroes the root password first */
 	return rc;
 }
