@@ -24,7 +24,8 @@
  *
  * objstore.provision: {"store_id", "image" (mapped at claim), "root_user",
  * "root_password" (the claim's, 8..128 characters), "port"? (default
- * 9000), "volume_id" (the data volume lnchr-vol-<volume_id>), "data_path"?
+ * 9000), "volume_id" (the data volume lnchr-vol-<volume_id>; or "volume":
+ * lnchr-vol-<id> or the id), "data_path"?
  * (default /data), "start_command"? (through /bin/sh -c; default "exec
  * minio server <data_path> --address :<port>"), "health_path"? (default
  * /minio/health/live: 200 within OBJSTORE_READY_S)} -> {"endpoint":
