@@ -190,3 +190,11 @@ job_respond_queued(struct req *r, const char *id)
 {
 	return job_respond_queued_with(r, id, NULL, NULL);
 }
+
+enum err
+job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status)
+{
+	(void)timeout_s;
+	(void)ok_status;
+	return job_respond_queued(r, id);
+}
