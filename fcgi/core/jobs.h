@@ -69,7 +69,8 @@ enum err job_respond_queued_with(struct req *r, const char *id, const char *name
 /*
  * Answers r with the outcome of job `id` once it is terminal, without this
  * worker waiting: sets X-Accel-Redirect to nginx's internal
- * /.lnchr-wait/<tenant>/<job>?t=<secs>&ok=<status>, which launcher-ws
+ * /.lnchr-wait/<tenant as the URL names it>/<job>?t=<secs>&ok=<status>,
+ * which launcher-ws
  * serves (woken by NOTIFY, sql/055_job_wait.sql); when the job is terminal
  * (or timeout_s passed) launcher-ws hands the request back to the pool
  * (/.lnchr-job/..., job_respond_outcome), which writes the answer.
@@ -84,5 +85,14 @@ enum err job_respond_queued_with(struct req *r, const char *id, const char *name
  */
 #define JOB_WAIT_MAX_SECONDS 300
 enum err job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status);
+
+/*
+ * The answer of a waited call once launcher-ws hands it back (or at once,
+ * whatever the job's state): the outcome above for a terminal job, the
+ * 202 of job_respond_queued for one still queued or running, 404 when the
+ * request's tenant has no such job.  The caller has authorised reading
+ * the job (GET /jobs/:id/outcome, fcgi/api/jobs.c).
+ */
+enum err job_respond_outcome(struct req *r, const char *id, int ok_status);
 
 #endif
