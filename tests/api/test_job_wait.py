@@ -10,16 +10,18 @@ Contract test: the agent is this test speaking the agent API
 exactly when and how a test says (a result, result.error, a plain failure,
 never); the real agent's exec is in test_exec_jobs.py."""
 import http.client
+import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 import uuid
 
-from lib import BIN, CONF, STATE, assert_error, new_project, psql, registered, request
+from lib import BIN, CONF, HTTPS_PORT, STATE, assert_error, new_project, psql, registered, request
 from test_servers import Agent, _server
 
 WS_SOCK = os.path.join(STATE, "run", "ws.sock")
@@ -184,6 +186,28 @@ def test_pending_waits_hold_no_pool_worker():
         r = x.result()
         assert r.status == 200 and r.data["output"] == "%d\n" % i, r
     assert sorted(by_cmd) == [str(i) for i in range(n)]
+
+
+def test_a_client_that_leaves_mid_wait_is_forgotten():
+    """The connection nginx held to launcher-ws closes with the client's;
+    the job's end then wakes nothing (the daemon keeps serving)."""
+    c, agent, app = _world()
+    with open(WS_PID) as f:
+        ws_pid = f.read()
+    body = json.dumps({"command": ["true"]}).encode()
+    s = ssl.create_default_context(cafile=os.path.join(STATE, "tls", "cert.pem")).wrap_socket(
+        socket.create_connection(("localhost", HTTPS_PORT), timeout=10), server_hostname="localhost")
+    s.sendall(("POST /%s/api/v1/applications/%s/exec?wait=30 HTTP/1.1\r\nHost: localhost\r\n"
+               "Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+               % (c.tenant, app["id"], c.token, len(body))).encode() + body)
+    job = _claim(agent)[0]
+    s.close()
+    _complete(agent, job["id"], "succeeded", RESULT)
+    call = Call(c, app["id"], 20)
+    _complete(agent, _claim(agent)[0]["id"], "succeeded", RESULT)
+    assert call.result().json == {"success": True, "data": RESULT}
+    with open(WS_PID) as f:
+        assert f.read() == ws_pid and not _gone(int(ws_pid)), "launcher-ws died"
 
 
 def _ws_get(path, timeout=10):
