@@ -495,7 +495,9 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 		return rc > 0 && lws_http_transaction_completed(wsi) == 0 ? 0 : -1;
 	}
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return ws_wait_writable(wsi);
+		if (ws_wait_held(wsi))
+			return ws_wait_writable(wsi);
+		break;
 	case LWS_CALLBACK_CLOSED_HTTP:
 		ws_wait_closed(wsi);
 		break;

@@ -207,6 +207,12 @@ ws_wait_http(struct lws *wsi, const char *uri)
 	return 0;
 }
 
+bool
+ws_wait_held(struct lws *wsi)
+{
+	return find(wsi) != NULL;
+}
+
 int
 ws_wait_writable(struct lws *wsi)
 {

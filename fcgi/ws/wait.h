@@ -16,6 +16,8 @@ bool ws_wait_path(const char *uri);
  * completes the transaction), 0 = held until due, -1 = drop it.
  */
 int  ws_wait_http(struct lws *wsi, const char *uri);
+/* Whether wsi is a held wait (its writable and close are this file's). */
+bool ws_wait_held(struct lws *wsi);
 /* LWS_CALLBACK_HTTP_WRITEABLE: a due wait is handed back; 0 or -1 (close). */
 int  ws_wait_writable(struct lws *wsi);
 /* The connection is gone (nginx gave up, the client left): forget its wait. */
