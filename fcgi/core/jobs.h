@@ -83,7 +83,7 @@ enum err job_respond_queued_with(struct req *r, const char *id, const char *name
  * timeout_s <= 0, or a sub-request (MCP): job_respond_queued at once.
  * timeout_s is capped at JOB_WAIT_MAX_SECONDS.
  */
-#define JOB_WAIT_MAX_SECONDS 300
+#define JOB_WAIT_MAX_SECONDS 960	/* a function's longest run (900 s) and its start */
 enum err job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status);
 
 /*
