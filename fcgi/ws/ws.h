@@ -23,6 +23,11 @@
  *   /<tenant>/ws/deployments/:id/logs, applications/:id/logs, ...
  *                        the streams (stream.c), admitted as their REST
  *                        equivalent is (ws_authorize).
+ *
+ * One plain HTTP endpoint (no upgrade), reached only through nginx's
+ * internal location: /.lnchr-wait/<tenant>/<job>, a call held until its
+ * job ends, then handed back to the pool (wait.c; core/jobs.h
+ * job_respond_wait).
  */
 #ifndef LAUNCHER_WS_H
 #define LAUNCHER_WS_H

@@ -102,6 +102,12 @@ def test_a_deploy_key_or_a_member_can_neither_exec_nor_read_exec_output():
     # Nor can they read someone else's exec output through the job.
     for who in (deploy_key, member):
         assert_error(who.get("/jobs/" + job["id"]), 403, "FORBIDDEN")
+    # ?wait= (README "Waiting for a job"): the call answers the command's
+    # result itself once the agent ran it; refused to them all the same.
+    r = write_key.post("/applications/%s/exec?wait=60" % a["id"], cmd)
+    assert r.status == 200 and r.data["exit_code"] == 0 and "24-eulav-t3rc3s" in r.data["output"], r
+    for who in (deploy_key, member):
+        assert_error(who.post("/applications/%s/exec?wait=60" % a["id"], cmd), 403, "FORBIDDEN")
 
 
 def test_exec_output_is_stored_sealed_and_expires():
