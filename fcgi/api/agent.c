@@ -147,23 +147,27 @@ DB_STMT st_log_envs = {"agent_log_envs",
     " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
     " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
-/* Only lines of this tenant's applications and databases placed on this
- * server; an entry names one by app_id or database_id. */
+/* Only lines of this tenant's applications, databases and functions placed
+ * on this server; an entry names one by app_id, database_id or function_id. */
 DB_STMT st_logs = {"agent_logs",
-    "INSERT INTO runtime_logs (application_id, database_id, deployment_id, container_id,"
+    "INSERT INTO runtime_logs (application_id, database_id, function_id, deployment_id, container_id,"
     " instance_name, ts, stream, message)"
-    " SELECT a.id, CASE WHEN a.id IS NULL THEN d.id END, CASE WHEN a.id IS NOT NULL THEN x.dep END,"
+    " SELECT a.id, CASE WHEN a.id IS NULL THEN d.id END,"
+    " CASE WHEN a.id IS NULL AND d.id IS NULL THEN f.id END,"
+    " CASE WHEN a.id IS NOT NULL THEN x.dep END,"
     " x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
     " x.message FROM (SELECT y.*, CASE WHEN y.deployment_id ~ " UUID_RE " THEN"
     " y.deployment_id::uuid END AS dep FROM jsonb_to_recordset($1::jsonb) AS y(app_id text,"
-    " database_id text, deployment_id text, container_id text, timestamp timestamptz,"
-    " stream text, message text)) x"
+    " database_id text, function_id text, deployment_id text, container_id text,"
+    " timestamp timestamptz, stream text, message text)) x"
     " LEFT JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
     " AND a.server_id = $2::uuid"
     " LEFT JOIN databases d ON d.id = CASE WHEN x.database_id ~ " UUID_RE
     " THEN x.database_id::uuid END AND d.server_id = $2::uuid"
+    " LEFT JOIN functions f ON f.id = CASE WHEN x.function_id ~ " UUID_RE
+    " THEN x.function_id::uuid END AND f.server_id = $2::uuid"
     " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"
-    " WHERE a.id IS NOT NULL OR d.id IS NOT NULL"};
+    " WHERE a.id IS NOT NULL OR d.id IS NOT NULL OR f.id IS NOT NULL"};
 DB_STMT st_lease = {"agent_lease",
     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => lease_seconds)"
     " WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
