@@ -692,8 +692,8 @@ build_net_query(struct xfer *x, struct arena *a, const char *net, char *err, siz
 	return q;
 }
 
-static int
-build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
+int
+image_build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
     const struct app_io *io, const char *ctx_dir, const char *dockerfile, struct image_out *out,
     char *err, size_t errlen)
 {
@@ -985,7 +985,7 @@ from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const stru
 	}
 	if (dockerfile_in_context(ctxfd, s, dockerfile, sizeof(dockerfile), err, errlen) != 0)
 		goto out;
-	rc = build(x, a, c, s, io, ctx, dockerfile, out, err, errlen);
+	rc = image_build(x, a, c, s, io, ctx, dockerfile, out, err, errlen);
 out:
 	if (ctxfd >= 0)
 		close(ctxfd);

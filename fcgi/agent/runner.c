@@ -20,6 +20,7 @@
 #include "backup.h"
 #include "backup_dest.h"
 #include "db.h"
+#include "fn.h"
 #include "diag.h"
 #include "domain.h"
 #include "gitprov.h"
@@ -328,7 +329,7 @@ time_left_ms(const struct job *j)
 }
 
 /*
- * app.*, db.*, backup.* and db.import: see app.h, db.h and backup.h (a
+ * app.*, db.*, backup.*, db.import and fn.*: see app.h, db.h, backup.h and fn.h (a
  * failed one may leave a partial result too).
  */
 static int
@@ -347,7 +348,7 @@ kind_app(struct job_ctx *ctx)
 		.errlen = sizeof(ctx->error),
 	};
 	int rc = backup_kind(aj.kind) ? backup_run(&aj) : db_kind(aj.kind) ? db_run(&aj) :
-	    app_run(&aj);
+	    fn_kind(aj.kind) ? fn_run(&aj) : app_run(&aj);
 
 	ctx->result = aj.result;
 	if (rc == 0 && ctx->result == NULL) {
@@ -461,6 +462,9 @@ static const struct {
 	{"backup.restore", kind_app},
 	{"backup.delete", kind_app},
 	{"db.import", kind_app},
+	{"fn.deploy", kind_app},
+	{"fn.invoke", kind_app},
+	{"fn.remove", kind_app},
 };
 
 static int
