@@ -2,7 +2,7 @@
  * fnshim.h - what a function's image is made of besides its code: the
  * runtime's HTTP shim (conf/functions/shim.js, shim.py) and the Dockerfile
  * of a function's build context, both compiled into the agent (the
- * Makefile generates build/gen/fnshim_data.c from conf/functions/*), so
+ * Makefile generates build/gen/fnshim_data.c from conf/functions/), so
  * that the agent that builds a function carries the shim it was tested with.
  *
  * The build context of a function (agent fn.deploy):
