@@ -259,8 +259,9 @@ CREATE TRIGGER jobs_fn_finished AFTER UPDATE OF status ON jobs
 	                   AND NEW.kind LIKE 'fn.%')
 	EXECUTE FUNCTION fn_job_finished();
 
--- Removing a function (or its project) removes its container, image and
--- edge site; the job belongs to no project, so that it outlives it.
+-- Removing a function (or its project) cancels its queued jobs and removes
+-- its container and edge site (fn.remove); the job belongs to no project,
+-- so that it outlives it.
 CREATE FUNCTION fn_removed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -270,9 +271,10 @@ BEGIN
 	PERFORM job_enqueue(OLD.tenant_id, OLD.server_id, NULL, 'fn.remove',
 		jsonb_build_object('tenant_id', OLD.tenant_id, 'function_id', OLD.id, 'name', OLD.name),
 		NULL);
-	RETURN OLD;
+	RETURN NULL;
 END $$;
-CREATE TRIGGER functions_removed BEFORE DELETE ON functions
+-- AFTER: the cancelled jobs' completion (fn_job_finished) finds no row to move.
+CREATE TRIGGER functions_removed AFTER DELETE ON functions
 	FOR EACH ROW EXECUTE FUNCTION fn_removed();
 
 -- Runtime log lines of function containers (GET /functions/:id/logs), and

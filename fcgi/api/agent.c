@@ -133,6 +133,9 @@ DB_STMT st_import_upload = {"agent_import_upload",
 /* POST /agent/jobs/:id/progress {"phase"} (sql/035_backups.sql). */
 DB_STMT st_phase = {"agent_job_phase",
     "SELECT backup_job_phase($1::uuid, $2::uuid, $3) AS running"};
+/* A function's sealed env, for its own server only. */
+DB_STMT st_claim_fn = {"agent_claim_fn",
+    "SELECT env_sealed FROM functions WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
 DB_STMT st_claim_terminal = {"agent_claim_terminal",
     "SELECT terminal_job_payload($1::uuid, $2::uuid) AS payload"};
@@ -148,7 +151,9 @@ DB_STMT st_log_envs = {"agent_log_envs",
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
     " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
 /* Only lines of this tenant's applications, databases and functions placed
- * on this server; an entry names one by app_id, database_id or function_id. */
+ * on this server; an entry names one by app_id, database_id or function_id
+ * (a function's container is labelled launcher.app too, fn.h: its app_id
+ * names the function). */
 DB_STMT st_logs = {"agent_logs",
     "INSERT INTO runtime_logs (application_id, database_id, function_id, deployment_id, container_id,"
     " instance_name, ts, stream, message)"
@@ -164,8 +169,8 @@ DB_STMT st_logs = {"agent_logs",
     " AND a.server_id = $2::uuid"
     " LEFT JOIN databases d ON d.id = CASE WHEN x.database_id ~ " UUID_RE
     " THEN x.database_id::uuid END AND d.server_id = $2::uuid"
-    " LEFT JOIN functions f ON f.id = CASE WHEN x.function_id ~ " UUID_RE
-    " THEN x.function_id::uuid END AND f.server_id = $2::uuid"
+    " LEFT JOIN functions f ON f.id = CASE WHEN coalesce(x.function_id, x.app_id) ~ " UUID_RE
+    " THEN coalesce(x.function_id, x.app_id)::uuid END AND f.server_id = $2::uuid"
     " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"
     " WHERE a.id IS NOT NULL OR d.id IS NOT NULL OR f.id IS NOT NULL"};
 DB_STMT st_lease = {"agent_lease",
@@ -258,6 +263,7 @@ static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
 static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
 static enum err add_terminal(struct req *r, cJSON *job);
+static enum err add_function(struct req *r, cJSON *payload);
 static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *payload);
 
 /*
@@ -344,12 +350,66 @@ claim(struct req *r)
 		cJSON_Delete(d);
 		return e;
 	}
+	if (PQntuples(res) == 1 && (strcmp(db_get(res, 0, "kind"), "fn.deploy") == 0 ||
+	    strcmp(db_get(res, 0, "kind"), "fn.invoke") == 0) &&
+	    (e = add_function(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d,
+	    "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
 	if (PQntuples(res) == 1 && strcmp(db_get(res, 0, "kind"), "terminal.open") == 0 &&
 	    (e = add_terminal(r, cJSON_GetObjectItemCaseSensitive(d, "job"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
 	return http_respond_json(r, 200, d, NULL);
+}
+
+/*
+ * A fn.deploy or fn.invoke job (sql/054_functions.sql): the function's env
+ * as it is now, opened (sealed as an application's env map), and the
+ * runtime's base image (config function_runtime_images) through the image
+ * mirror table, as "env" and "base_image".  A function deleted since has
+ * neither: the agent fails the job.
+ */
+static enum err
+add_function(struct req *r, cJSON *payload)
+{
+	const cJSON *fid = cJSON_GetObjectItemCaseSensitive(payload, "function_id");
+	const char  *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "runtime"));
+	const char  *p = r->w->cfg->function_runtime_images;
+	PGresult    *res;
+	cJSON       *env;
+	enum err     e;
+
+	if (!cJSON_IsString(fid) || !util_is_uuid(fid->valuestring) || rt == NULL)
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_fn, &res, fid->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return ERR_OK;
+	if ((env = apps_env_open(r, db_isnull(res, 0, "env_sealed") ? NULL :
+	    db_get(res, 0, "env_sealed"))) == NULL) {
+		log_error("claim: the env of function %s does not open", fid->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(payload, "env", env);
+	if (cJSON_GetObjectItemCaseSensitive(payload, "env") != env)
+		cJSON_AddItemToObject(payload, "env", env);
+	for (; *p; ) {
+		size_t n = strcspn(p, ","), eq = strcspn(p, "=");
+
+		if (eq < n && eq == strlen(rt) && strncmp(p, rt, eq) == 0) {
+			const char *img = arena_printf(r->a, "%.*s", (int)(n - eq - 1), p + eq + 1);
+
+			cJSON_AddStringToObject(payload, "base_image", imagemap_resolve(r->w->imagemap, img));
+			break;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return ERR_OK;
 }
 
 /*
