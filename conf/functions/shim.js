@@ -41,6 +41,7 @@ const IDLE_MS = 30000;                     // an extra worker's idle life
 const WORKER_MEMORY = 48 * 1024 * 1024;    // a worker's share of the memory limit (node: ~30 MiB idle)
 const HEALTH_PATH = '/_launcher/health';
 const TRIGGERS = new Set(['http', 'cron', 'invoke']);
+const SHAPE_KEYS = new Set(['status', 'statusCode', 'headers', 'body']);
 
 const HANDLER = process.env.LAUNCHER_FN_HANDLER || 'index.handler';
 const FN_DIR = process.env.LAUNCHER_FN_DIR || '/fn';
@@ -84,8 +85,11 @@ function errorText(e) {
 
 // The handler's answer as the parent sends it: {status, headers, body, base64}.
 function encodeResult(res) {
+  // An answer object has only these keys, and a body or an integer status
+  // ({"status": "healthy"} is a value, answered as JSON).
   const shaped = res !== null && typeof res === 'object' && !Array.isArray(res) && !Buffer.isBuffer(res) &&
-    ('status' in res || 'statusCode' in res || 'body' in res);
+    !(res instanceof Uint8Array) && Object.keys(res).every((k) => SHAPE_KEYS.has(k)) &&
+    ('body' in res || Number.isInteger(res.status) || Number.isInteger(res.statusCode));
   let status = 200;
   let headers = {};
   let body = res;

@@ -57,6 +57,7 @@ IDLE_S = 30                     # an extra worker's idle life
 WORKER_MEMORY = 24 * 1024 * 1024  # a worker's share of the memory limit (python: ~10 MiB idle)
 HEALTH_PATH = "/_launcher/health"
 TRIGGERS = ("http", "cron", "invoke")
+SHAPE_KEYS = {"status", "statusCode", "headers", "body"}
 ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 HANDLER = os.environ.get("LAUNCHER_FN_HANDLER") or "index.handler"
@@ -121,7 +122,11 @@ def error_text(e):
 def encode_result(res):
     """The handler's answer as the parent sends it: {status, headers, body, base64}."""
     status, headers, body = 200, {}, res
-    if isinstance(res, dict) and ("status" in res or "statusCode" in res or "body" in res):
+    # An answer dict has only these keys, and a body or an integer status
+    # ({"status": "healthy"} is a value, answered as JSON).
+    if isinstance(res, dict) and set(res) <= SHAPE_KEYS and (
+            "body" in res or any(isinstance(res.get(k), int) and not isinstance(res.get(k), bool)
+                                 for k in ("status", "statusCode"))):
         status = res.get("status", res.get("statusCode"))
         if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
             status = 200
