@@ -110,21 +110,31 @@ static const struct field exec_fields[] = {
 	{"timeout_seconds", F_INT, false, false, 1, 600, NULL},
 };
 
+/* The longest ?wait= of exec (seconds): a command that runs longer is polled. */
+#define EXEC_WAIT_MAX 60
+
 /*
  * Queues app.exec and answers 202 with the job at once (README "Long
  * calls"): the agent runs the command, the caller polls GET /jobs/:id
  * until the status is terminal and reads result.exit_code and
- * result.output there.  No pool worker waits for the agent.
+ * result.output there.  No pool worker waits for the agent.  With
+ * ?wait=<seconds> (1..60) the call answers the result itself once the
+ * job ends (job_respond_wait: launcher-ws waits, not this worker), or the
+ * same 202 when the seconds pass first.
  */
 static enum err
 exec_cmd(struct req *r)
 {
 	struct field_val v[2];
-	const char      *job;
+	const char      *job, *w = http_query(r, "wait");
+	int64_t          wait = 0;
 	char            *extra;
 	cJSON           *o;
 	enum err         e;
 
+	if (w != NULL && util_parse_i64(w, 0, EXEC_WAIT_MAX, &wait) != 0)
+		return http_field_error(r, "invalid query parameter", "wait",
+		    "must be an integer from 0 to 60 (seconds)");
 	if ((e = http_read_json(r, true)) != ERR_OK || (e = JSON_FIELDS(r, exec_fields, v)) != ERR_OK ||
 	    (e = apps_host_guard(r, http_param(r, "id"), NULL)) != ERR_OK)
 		return e;
@@ -138,7 +148,7 @@ exec_cmd(struct req *r)
 	cJSON_free(extra);
 	if (e != ERR_OK)
 		return e;
-	return job_respond_queued(r, job);
+	return job_respond_wait(r, job, (int)wait, 200);
 }
 
 const struct route api_app_log_routes[] = {

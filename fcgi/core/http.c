@@ -504,21 +504,35 @@ http_no_content(struct req *r)
 	return http_respond_raw(r, 204, NULL, NULL, 0);
 }
 
-static enum err
-error_envelope(struct req *r, enum err e, const char *message, cJSON *details)
+static void
+envelope_of_error(struct req *r, int status, const char *code, const char *message,
+    cJSON *details)
 {
 	cJSON *env = cJSON_CreateObject(), *er = cJSON_CreateObject();
 
 	cJSON_AddBoolToObject(env, "success", 0);
-	cJSON_AddStringToObject(er, "code", err_code(e));
+	cJSON_AddStringToObject(er, "code", code);
 	cJSON_AddStringToObject(er, "message", message);
 	if (details != NULL)
 		cJSON_AddItemToObject(er, "details", details);
 	cJSON_AddItemToObject(env, "error", er);
+	respond_envelope(r, status, env);
+}
+
+static enum err
+error_envelope(struct req *r, enum err e, const char *message, cJSON *details)
+{
 	if (e == ERR_METHOD_NOT_ALLOWED && r->nheaders == 0)
 		http_add_header(r, "Allow", "GET, POST, PUT, PATCH, DELETE");
-	respond_envelope(r, err_status(e), env);
+	envelope_of_error(r, err_status(e), err_code(e), message, details);
 	return e;
+}
+
+enum err
+http_error_as(struct req *r, int status, const char *code, const char *message)
+{
+	envelope_of_error(r, status, code, message, NULL);
+	return ERR_OK;
 }
 
 enum err

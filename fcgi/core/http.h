@@ -205,6 +205,12 @@ enum err http_no_content(struct req *r);
 enum err http_respond_row(struct req *r, int status, struct pg_result *res, int row);
 /* Error envelope; message must be safe to show (no secrets, no libpq text). */
 enum err http_error(struct req *r, enum err e, const char *message);
+/*
+ * An error envelope with a status and a code that are no enum err: what
+ * another party decided (a job's result.error {code, message, status},
+ * job_respond_outcome); status 400..599.  Returns ERR_OK (answered).
+ */
+enum err http_error_as(struct req *r, int status, const char *code, const char *message);
 /* 400 with error.details (consumed); returns ERR_BAD_REQUEST. */
 enum err http_error_details(struct req *r, const char *message, cJSON *details);
 /* 400 naming one field: {message, details: [{field, message: detail}]}. */

@@ -107,26 +107,41 @@ job_url(struct req *r, const char *id)
 	    r->who.tenant_id, id);
 }
 
+/*
+ * The whole stored result of the job row res (opened when the kind seals
+ * it) as text in the arena, or NULL when there is none.  ERR_INTERNAL when
+ * a sealed result does not open (logged).
+ */
+static enum err
+result_text(struct req *r, PGresult *res, const struct job_kind *k, const char **out)
+{
+	size_t len;
+
+	*out = NULL;
+	if (!k->sealed)
+		*out = db_isnull(res, 0, "_result") ? NULL : db_get(res, 0, "_result");
+	else if (!db_isnull(res, 0, "_result_sealed") &&
+	    (*out = secret_open(r, SECRET_JOB_RESULT, db_get(res, 0, "_result_sealed"), &len)) ==
+	    NULL) {
+		log_error("the sealed result of job %s does not open", db_get(res, 0, "id"));
+		return ERR_INTERNAL;
+	}
+	return ERR_OK;
+}
+
 /* The kind's shown fields of the stored (or unsealed) result; NULL if none. */
 static enum err
 result_of(struct req *r, PGresult *res, const struct job_kind *k, cJSON **out)
 {
 	const char *text;
-	size_t      len;
 	cJSON      *all;
+	enum err    e;
 
 	*out = NULL;
 	if (k->shown == NULL || strcmp(db_get(res, 0, "_expired"), "t") == 0)
 		return ERR_OK;
-	if (!k->sealed)
-		text = db_isnull(res, 0, "_result") ? NULL : db_get(res, 0, "_result");
-	else if (db_isnull(res, 0, "_result_sealed"))
-		text = NULL;
-	else if ((text = secret_open(r, SECRET_JOB_RESULT, db_get(res, 0, "_result_sealed"),
-	    &len)) == NULL) {
-		log_error("the sealed result of job %s does not open", db_get(res, 0, "id"));
-		return ERR_INTERNAL;
-	}
+	if ((e = result_text(r, res, k, &text)) != ERR_OK)
+		return e;
 	if (text == NULL || (all = cJSON_Parse(text)) == NULL)
 		return ERR_OK;
 	*out = cJSON_CreateObject();
@@ -137,6 +152,14 @@ result_of(struct req *r, PGresult *res, const struct job_kind *k, cJSON **out)
 	}
 	cJSON_Delete(all);
 	return ERR_OK;
+}
+
+/* The job row of id in the request's tenant (RLS); *res has 0 rows if none. */
+static enum err
+load(struct req *r, const char *id, PGresult **res)
+{
+	return db_run(r, &st_read, res, id, arena_printf(r->a, "%lld",
+	    (long long)r->w->cfg->job_result_retention_seconds));
 }
 
 enum err
@@ -152,8 +175,7 @@ job_read(struct req *r, const char *id, cJSON **out, const char **project,
 	*kind = NULL;
 	if (!util_is_uuid(id))
 		return ERR_OK;
-	e = db_run(r, &st_read, &res, id, arena_printf(r->a, "%lld",
-	    (long long)r->w->cfg->job_result_retention_seconds));
+	e = load(r, id, &res);
 	if (e != ERR_OK || PQntuples(res) != 1)
 		return e;
 	*kind = job_kind(db_get(res, 0, "kind"));
@@ -193,4 +215,91 @@ enum err
 job_respond_queued(struct req *r, const char *id)
 {
 	return job_respond_queued_with(r, id, NULL, NULL);
+}
+
+/* Where nginx hands a waited call to launcher-ws (conf/nginx/locations.conf.in). */
+#define WAIT_LOCATION "/.lnchr-wait/"
+
+/*
+ * The waited call's first answer is the 202 of job_respond_queued plus
+ * X-Accel-Redirect: nginx follows the header (the body is dropped), an
+ * idempotent replay (which keeps status and body, not headers) and a
+ * client without nginx in front get the 202, and so does a sub-request.
+ */
+enum err
+job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status)
+{
+	if (timeout_s > JOB_WAIT_MAX_SECONDS)
+		timeout_s = JOB_WAIT_MAX_SECONDS;
+	if (ok_status < 200 || ok_status > 299)
+		ok_status = 200;
+	/* The tenant as the call's URL names it: the answer's URLs name it so too. */
+	if (timeout_s > 0 && !r->sub && util_is_uuid(id) && r->who.tenant_id != NULL)
+		http_add_header(r, "X-Accel-Redirect", arena_printf(r->a, WAIT_LOCATION "%s/%s?t=%d&ok=%d",
+		    r->tenant_ref ? r->tenant_ref : r->who.tenant_id, id, timeout_s, ok_status));
+	return job_respond_queued(r, id);
+}
+
+/* result.error of a failed job when it is a whole HTTP error: {code, message, status}. */
+static bool
+http_error_of(const cJSON *result, const char **code, const char **message, int *status)
+{
+	const cJSON *er = cJSON_GetObjectItemCaseSensitive(result, "error");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(er, "code");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(er, "message");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(er, "status");
+	size_t       n;
+
+	if (!cJSON_IsString(c) || !cJSON_IsString(m) || !cJSON_IsNumber(s) ||
+	    s->valuedouble < 400 || s->valuedouble > 599 || s->valuedouble != (int)s->valuedouble)
+		return false;
+	n = strlen(c->valuestring);
+	if (n == 0 || n > 64 || strspn(c->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n ||
+	    !(c->valuestring[0] >= 'A' && c->valuestring[0] <= 'Z') || strlen(m->valuestring) > 4096)
+		return false;
+	*code = c->valuestring;
+	*message = m->valuestring;
+	*status = (int)s->valuedouble;
+	return true;
+}
+
+enum err
+job_respond_outcome(struct req *r, const char *id, int ok_status)
+{
+	const struct job_kind *k;
+	const char            *status, *text, *code, *message;
+	PGresult              *res;
+	cJSON                 *data, *all;
+	int                    http_status;
+	enum err               e;
+
+	if (!util_is_uuid(id))
+		return http_error(r, ERR_NOT_FOUND, "job not found");
+	if ((e = load(r, id, &res)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return http_error(r, ERR_NOT_FOUND, "job not found");
+	status = db_get(res, 0, "status");
+	if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0)
+		return job_respond_queued(r, id);
+	k = job_kind(db_get(res, 0, "kind"));
+	if (strcmp(status, "succeeded") == 0) {
+		if ((e = result_of(r, res, k, &data)) != ERR_OK)
+			return e;
+		return http_respond_json(r, ok_status >= 200 && ok_status <= 299 ? ok_status : 200,
+		    data ? data : cJSON_CreateObject(), NULL);
+	}
+	if (strcmp(status, "failed") == 0) {
+		if ((e = result_text(r, res, k, &text)) != ERR_OK)
+			return e;
+		if (text != NULL && (all = cJSON_Parse(text)) != NULL) {
+			arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, all);
+			if (http_error_of(all, &code, &message, &http_status))
+				return http_error_as(r, http_status, code, message);
+		}
+	}
+	message = !db_isnull(res, 0, "error") && db_get(res, 0, "error")[0] != '\0' ?
+	    db_get(res, 0, "error") : strcmp(status, "cancelled") == 0 ? "the job was cancelled" :
+	    "the job failed";
+	return http_error_as(r, 502, "JOB_FAILED", message);
 }

@@ -66,4 +66,33 @@ enum err job_respond_queued(struct req *r, const char *id);
  * manual backup answers its backup beside the job). */
 enum err job_respond_queued_with(struct req *r, const char *id, const char *name, cJSON *extra);
 
+/*
+ * Answers r with the outcome of job `id` once it is terminal, without this
+ * worker waiting: sets X-Accel-Redirect to nginx's internal
+ * /.lnchr-wait/<tenant as the URL names it>/<job>?t=<secs>&ok=<status>,
+ * which launcher-ws
+ * serves (woken by NOTIFY, sql/055_job_wait.sql); when the job is terminal
+ * (or timeout_s passed) launcher-ws hands the request back to the pool
+ * (/.lnchr-job/..., job_respond_outcome), which writes the answer.
+ * Outcome: succeeded -> ok_status (200 when not 2xx) {"success":true,
+ * "data": <the job's result as its kind shows it (opened if sealed), {}
+ * when none>}; failed with result.error {code, message, status} -> that
+ * status and error envelope; failed otherwise (or cancelled) -> 502
+ * JOB_FAILED with the job's error text; not terminal within timeout_s ->
+ * 202 with the job resource (as job_respond_queued) so the client polls.
+ * timeout_s <= 0, or a sub-request (MCP): job_respond_queued at once.
+ * timeout_s is capped at JOB_WAIT_MAX_SECONDS.
+ */
+#define JOB_WAIT_MAX_SECONDS 300
+enum err job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status);
+
+/*
+ * The answer of a waited call once launcher-ws hands it back (or at once,
+ * whatever the job's state): the outcome above for a terminal job, the
+ * 202 of job_respond_queued for one still queued or running, 404 when the
+ * request's tenant has no such job.  The caller has authorised reading
+ * the job (GET /jobs/:id/outcome, fcgi/api/jobs.c).
+ */
+enum err job_respond_outcome(struct req *r, const char *id, int ok_status);
+
 #endif

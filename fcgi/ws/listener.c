@@ -4,7 +4,9 @@
  * Holds its own PostgreSQL connection (the API role) that LISTENs on
  * launcher_agent_wake (a server id: the agent's wake-up, handed to the
  * loop as is) and on launcher_stream (sql/030_streams.sql: a topic, a
- * tenant, a resource and a range of row ids).  For a stream notification
+ * tenant, a resource and a range of row ids; topic f, a job that ended,
+ * sql/055_job_wait.sql, goes to the wake-up queue as is too: the loop
+ * hands back the requests waiting on it, wait.c).  For a stream notification
  * whose resource some connection follows, it reads the rows by id on a
  * second connection, a worker's (core/worker.h: bound to its nonce, the
  * tenant set by core/auth's preamble, so row-level security applies as in
@@ -275,6 +277,10 @@ notified(struct ws_listener *l, struct reader *rd, const char *payload)
 	    strlen(f[3]) >= sizeof(lo) || strlen(f[4]) >= sizeof(hi))
 		return;
 	topic = f[0][0];
+	if (topic == TOPIC_JOB_FINISHED) {
+		push(l, f[2], false);	/* the waits of that job (wait.c) */
+		return;
+	}
 	memcpy(tenant, f[1], WS_ID_LEN + 1);
 	memcpy(key, f[2], WS_ID_LEN + 1);
 	memcpy(lo, f[3], strlen(f[3]) + 1);

@@ -33,6 +33,7 @@
 #include "../core/util.h"
 #include "stream.h"
 #include "term.h"
+#include "wait.h"
 #include "ws.h"
 
 #define TOKEN_HEADER "x-lnchr-agent-token:"
@@ -246,7 +247,8 @@ static const struct ws_handler agent_handler = {
 	.close = agent_close,
 };
 
-/* The listener queued wake-ups: flag the agents they name. */
+/* The listener queued wake-ups: flag the agents they name, and hand
+ * back the waits of the jobs they name (wait.c). */
 static void
 wake_agents(void)
 {
@@ -266,6 +268,7 @@ wake_agents(void)
 			ws_want_write(c);
 		}
 	}
+	ws_wait_wake(ids, n, all);
 }
 
 /* ---------------------------------------------------------- route table */
@@ -480,11 +483,24 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	struct ws_conn *c = lws_get_opaque_user_data(wsi);
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		/* A request without an upgrade. */
-		return ws_answer(wsi, HTTP_STATUS_BAD_REQUEST, "BAD_REQUEST",
-		    "this endpoint speaks WebSocket only") > 0 &&
-		    lws_http_transaction_completed(wsi) == 0 ? 0 : -1;
+	case LWS_CALLBACK_HTTP: {
+		/* A request without an upgrade: a job's wait (from nginx's
+		 * internal location), else refused. */
+		int rc = in != NULL && ws_wait_path(in) ? ws_wait_http(wsi, in) :
+		    ws_answer(wsi, HTTP_STATUS_BAD_REQUEST, "BAD_REQUEST",
+		    "this endpoint speaks WebSocket only");
+
+		if (rc == 0)
+			return 0;
+		return rc > 0 && lws_http_transaction_completed(wsi) == 0 ? 0 : -1;
+	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (ws_wait_held(wsi))
+			return ws_wait_writable(wsi);
+		break;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		ws_wait_closed(wsi);
+		break;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
@@ -512,6 +528,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 		stream_deliver(&srv.listener);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
+		ws_wait_closed(wsi);
 		if (c != NULL) {
 			lws_set_opaque_user_data(wsi, NULL);
 			destroy(c);
@@ -530,7 +547,8 @@ static const struct lws_protocols protocols[] = {
 
 /* ---------------------------------------------------------------- run */
 
-/* SIGTERM: a close frame (1001) to every socket, then wait for them. */
+/* SIGTERM: a close frame (1001) to every socket and every held wait
+ * handed back, then wait for them. */
 static void
 drain(struct lws_context *ctx)
 {
@@ -539,7 +557,7 @@ drain(struct lws_context *ctx)
 	for (struct ws_conn *c = srv.conns; c != NULL; c = c->next)
 		ws_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (srv.conns != NULL) {
+	while (srv.conns != NULL || ws_wait_drain() > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > WS_DRAIN_MS)
 			break;

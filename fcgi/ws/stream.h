@@ -19,6 +19,7 @@ enum {
 	TOPIC_TRAFFIC = 't',	/* app_traffic of an application (sql/039_traffic.sql) */
 	TOPIC_NOTIFICATION = 'n',	/* notifications of a user (sql/041) */
 	TOPIC_DEPLOYMENT = 'd',	/* a deployment's status (body: {"status","job_id"}) */
+	TOPIC_JOB_FINISHED = 'f',	/* a job ended (sql/055): wakes its waits (wait.c) */
 	TOPIC_RESYNC = 'R',	/* the listener reconnected: notifications were lost */
 };
 
