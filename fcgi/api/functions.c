@@ -51,7 +51,8 @@ DB_STMT st_fn_delete = {"functions_delete",
 DB_STMT st_fn_deploy = {"functions_deploy",
     "SELECT fn_deploy($1::uuid, $2::uuid) AS job_id"};
 DB_STMT st_fn_invoke = {"functions_invoke",
-    "SELECT fn_invoke($1::uuid, $2::jsonb, $3::uuid) AS job_id"};
+    "SELECT fn_invoke($1::uuid, $2::jsonb, $3::uuid) AS job_id,"
+    " (SELECT timeout_seconds FROM functions WHERE id = $1::uuid) AS timeout_seconds"};
 /* $4 = the function (the router checked it is the caller's to read). */
 DB_STMT st_fn_invocations = {"functions_invocations",
     "SELECT i.id, i.trigger, i.status, i.http_status, i.duration_ms, i.started_at, i.finished_at,"
@@ -63,9 +64,10 @@ DB_STMT st_fn_ref = {"functions_ref",
 DB_STMT st_fn_logs = {"functions_logs", RUNTIME_LOGS_SQL("function_id")};
 
 #define FUNCTION_NAME_TAKEN "name: a function with this name already exists in the environment"
-/* An invocation's answer waits at most the function's longest timeout and
- * the start of its container; then the client polls the job. */
-#define FN_INVOKE_WAIT_S 910
+/* An invocation's answer waits the function's timeout and this much more
+ * (the claim and the call; capped at JOB_WAIT_MAX_SECONDS); then 202 and the
+ * client polls the job. */
+#define FN_INVOKE_SLACK_S 15
 /* The body of an inline source: 1 MiB of code (the body limit bounds it too). */
 #define FN_CODE_MAX   (1 << 20)
 #define FN_FILES_MAX  100
@@ -444,15 +446,22 @@ deploy(struct req *r)
 /*
  * {payload} -> the fn.invoke job's result {status, body, duration_ms,
  * invocation}, answered when the job ends without holding this worker
- * (CONTRACT §4 job_respond_wait; until it lands, 202 with the job).
+ * (job_respond_wait: launcher-ws waits); 202 with the job past the wait:
+ * ?wait=<seconds> (0..300), by default the function's timeout plus
+ * FN_INVOKE_SLACK_S.
  */
 static enum err
 invoke(struct req *r)
 {
 	const cJSON *payload;
+	const char  *w = http_query(r, "wait");
 	PGresult    *res;
+	int64_t      timeout, wait = -1;
 	enum err     e;
 
+	if (w != NULL && util_parse_i64(w, 0, JOB_WAIT_MAX_SECONDS, &wait) != 0)
+		return http_field_error(r, "invalid query parameter", "wait",
+		    "must be an integer from 0 to 300 (seconds)");
 	if ((e = http_read_json(r, false)) != ERR_OK)
 		return e;
 	payload = r->json != NULL ? cJSON_GetObjectItemCaseSensitive(r->json, "payload") : NULL;
@@ -462,8 +471,10 @@ invoke(struct req *r)
 		return http_error(r, e, db_message(r, "the function was never deployed"));
 	if (e != ERR_OK)
 		return e;
-	(void)FN_INVOKE_WAIT_S;
-	return job_respond_queued(r, db_get(res, 0, "job_id"));
+	if (util_parse_i64(db_get(res, 0, "timeout_seconds"), 1, 900, &timeout) != 0)
+		return ERR_INTERNAL;
+	return job_respond_wait(r, db_get(res, 0, "job_id"), wait >= 0 ? (int)wait :
+	    (int)timeout + FN_INVOKE_SLACK_S, 200);
 }
 
 static enum err

@@ -75,8 +75,10 @@ def test_round_trip_through_every_endpoint():
     # The job carries the code and the limits, never the env.
     job = _jobs(f["id"], "fn.deploy")
     assert len(job) == 1 and "exports.handler" in job[0] and '"timeout_seconds": 5' in job[0], job
-    r = c.post("/functions/%s/invoke" % f["id"], {"payload": {"x": 1}})
-    assert r.status in (200, 202), r
+    assert_error(c.post("/functions/%s/invoke?wait=x" % f["id"], {}), 400, "BAD_REQUEST", field="wait")
+    # No agent runs here: ?wait=0 answers 202 with the job at once.
+    r = c.post("/functions/%s/invoke?wait=0" % f["id"], {"payload": {"x": 1}})
+    assert r.status == 202 and r.data["job"]["kind"] == "fn.invoke", r
     inv = c.get("/functions/%s/invocations" % f["id"])
     assert [(i["trigger"], i["status"]) for i in inv.data] == [("invoke", "queued")], inv
     assert '"payload": {"x": 1}' in _jobs(f["id"], "fn.invoke")[0]

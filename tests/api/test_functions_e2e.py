@@ -86,16 +86,10 @@ class FnWorld:
         return self.c.get("/functions/" + f["id"]).data["status"]
 
     def invoke(self, f, payload):
-        """POST invoke; the answer, or the job's result once it ends (202: poll)."""
+        """POST invoke: answered when the job ends (launcher-ws waits, not a pool worker)."""
         r = self.c.post("/functions/%s/invoke" % f["id"], {"payload": payload})
-        if r.status == 200:
-            return r.data
-        assert r.status == 202, r
-        job = r.data["job"]["id"]
-        j = _wait("invoke job", lambda: (lambda d: d if d["status"] in ("succeeded", "failed") else None)(
-            self.c.get("/jobs/" + job).data), 60)
-        assert j["status"] == "succeeded", j
-        return j["result"]
+        assert r.status == 200, r
+        return r.data
 
     def invocations(self, f):
         return self.c.get("/functions/%s/invocations" % f["id"]).data
@@ -170,3 +164,13 @@ def test_delete_removes_the_container():
     assert len(app_containers(f["id"], all_=False)) == 1
     assert fw.c.delete("/functions/" + f["id"]).status == 204
     _wait("container removed", lambda: app_containers(f["id"]) == [], 60)
+
+
+def test_a_handler_that_does_not_exist_fails_the_deploy_naming_it():
+    fw = FnWorld.get()
+    f = fw.make(name="nohandler", runtime="python3", handler="index.nothere",
+                source={"code": "def handler(event, context):\n    return 1\n"})
+    assert fw.c.post("/functions/%s/deploy" % f["id"]).status == 202
+    _wait("deploy failed", lambda: fw.status(f) in ("running", "failed"), DEPLOY_TIMEOUT)
+    got = fw.c.get("/functions/" + f["id"]).data
+    assert got["status"] == "failed" and "nothere" in got["status_reason"], got
