@@ -86,10 +86,57 @@ put_file(const char *dir, const char *rel, const char *data, size_t n)
 	return util_write_atomic(path, data, n, 0644);
 }
 
+/*
+ * A git source: the repository cloned as an application's is (image_clone,
+ * into dir/git), its directory source.path (default the root; beneath the
+ * checkout, no symbolic link on the way) moved to dir/fn without .git.
+ * 0 or -1 (j's error).
+ */
+static int
+git_code(struct app_job *j, struct arena *a, const struct app_io *io, const char *dir,
+    const cJSON *source)
+{
+	struct app_spec  gs;
+	struct image_out out;
+	const char      *path = str(source, "path") ? str(source, "path") : ".";
+	char             git[1200], from[1800], to[1200];
+	int              srcfd = -1, fd = -1, rc = -1;
+
+	memset(&gs, 0, sizeof(gs));
+	memset(&out, 0, sizeof(out));
+	gs.repo_url = str(source, "repository_url");
+	gs.branch = str(source, "branch") ? str(source, "branch") : "main";
+	if (gs.repo_url == NULL || util_snprintf(git, sizeof(git), "%s/git", dir) < 0 ||
+	    util_snprintf(to, sizeof(to), "%s/fn", dir) < 0 ||
+	    util_snprintf(from, sizeof(from), "%s/src/%s", git, path) < 0)
+		return fail(j, "%s", "source: a git source needs repository_url");
+	if (image_clone(a, &gs, io, git, &out, j->error, j->errlen) != 0)
+		goto out;
+	if ((srcfd = open(arena_printf(a, "%s/src", git), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (fd = image_open_beneath(srcfd, path, true)) < 0) {
+		rc = fail(j, "source.path %s is not a directory of the repository: %s", path,
+		    image_beneath_why(errno));
+		goto out;
+	}
+	if (rename(from, to) != 0) {
+		rc = fail(j, "source.path %s: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)image_rmtree(arena_printf(a, "%s/.git", to));
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (srcfd >= 0)
+		close(srcfd);
+	(void)image_rmtree(git);
+	return rc;
+}
+
 /* The build context in dir: Dockerfile, launcher/<shim>, fn/<code>.  0 or -1 (j's error). */
 static int
-write_context(struct app_job *j, const char *dir, const char *runtime, const char *handler,
-    const cJSON *source)
+write_context(struct app_job *j, struct arena *a, const struct app_io *io, const char *dir,
+    const char *runtime, const char *handler, const cJSON *source)
 {
 	const char  *df = fn_dockerfile(runtime), *shim, *code = str(source, "code");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(source, "files"), *f;
@@ -111,8 +158,10 @@ write_context(struct app_job *j, const char *dir, const char *runtime, const cha
 			return fail(j, "handler %s: its file cannot be written", handler);
 		return 0;
 	}
+	if (str(source, "type") != NULL && strcmp(str(source, "type"), "git") == 0)
+		return git_code(j, a, io, dir, source);
 	if (!cJSON_IsObject(files))
-		return fail(j, "%s", "source: only inline code ({code} or {files}) is built by this agent");
+		return fail(j, "%s", "source: needs code, files or a git repository");
 	cJSON_ArrayForEach(f, files) {
 		if (!cJSON_IsString(f) || util_snprintf(rel, sizeof(rel), "fn/%s", f->string) < 0 ||
 		    put_file(dir, rel, f->valuestring, strlen(f->valuestring)) != 0)
@@ -212,10 +261,6 @@ deploy(struct app_job *j)
 		return fail(j, "%s", "bad payload: function_id, base_image and timeout_seconds are required");
 	if (util_snprintf(dir, sizeof(dir), "%s/fn-%s", j->conf->state_dir, j->job_id) < 0)
 		return fail(j, "%s", "state_dir path too long");
-	if (write_context(j, dir, runtime, handler, cJSON_GetObjectItemCaseSensitive(p, "source")) != 0) {
-		(void)image_rmtree(dir);
-		return -1;
-	}
 	memset(&s, 0, sizeof(s));
 	(void)util_snprintf(s.app_id, sizeof(s.app_id), "%s", fid);
 	(void)util_snprintf(s.deployment_id, sizeof(s.deployment_id), "%s", j->job_id);
@@ -228,7 +273,10 @@ deploy(struct app_job *j)
 	arena_init(&a, 65536);
 	app_say(&io, "function %s: runtime %s, handler %s, base image %s", str(p, "name"), runtime,
 	    handler, base);
-	rc = image_build(&x, &a, j->conf, &s, &io, dir, "Dockerfile", &out, j->error, j->errlen);
+	rc = write_context(j, &a, &io, dir, runtime, handler,
+	    cJSON_GetObjectItemCaseSensitive(p, "source"));
+	if (rc == 0)
+		rc = image_build(&x, &a, j->conf, &s, &io, dir, "Dockerfile", &out, j->error, j->errlen);
 	cJSON_Delete((cJSON *)s.build_args);
 	(void)image_rmtree(dir);
 	xfer_cleanup(&x);

@@ -6,7 +6,9 @@
  *
  * Payload (all kinds): {"tenant_id", "project_id", "function_id", "name",
  * "runtime": node20|python3, "handler": "file.func", "source": {"code"} |
- * {"files": {path: content}}, "triggers": [...], "timeout_seconds",
+ * {"files": {path: content}} | {"type": "git", "repository_url", "branch",
+ * "path"} (cloned by image_clone as an application's repository; path's
+ * directory becomes the code), "triggers": [...], "timeout_seconds",
  * "memory_limit", "hostname", "network", "env": {K: V}, "base_image"}.
  * fn.invoke adds "invocation_id", "trigger" (invoke|cron), "payload" (any
  * JSON, the request body).  fn.remove carries tenant_id, function_id, name.

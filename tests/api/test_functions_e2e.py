@@ -174,3 +174,37 @@ def test_a_handler_that_does_not_exist_fails_the_deploy_naming_it():
     _wait("deploy failed", lambda: fw.status(f) in ("running", "failed"), DEPLOY_TIMEOUT)
     got = fw.c.get("/functions/" + f["id"]).data
     assert got["status"] == "failed" and "nothere" in got["status_reason"], got
+
+
+def test_a_git_source_is_cloned_as_an_application_s():
+    """A repository served by `git daemon` on loopback: source.path picks its
+    directory; the function answers its code."""
+    import subprocess
+    import sys
+    import tempfile
+    from lib import STATE, at_module_end
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+    from ports import free_port
+    fw = FnWorld.get()
+    base = tempfile.mkdtemp(dir=STATE, prefix="fngit.")
+    work = os.path.join(base, "work")
+    os.makedirs(os.path.join(work, "api"))
+    with open(os.path.join(work, "api", "main.js"), "w") as f:
+        f.write("exports.run = async () => ({status: 200, body: {from: 'git'}});\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q", work], ["-C", work, "add", "."], ["-C", work, "commit", "-qm", "fn"],
+                 ["clone", "-q", "--bare", work, os.path.join(base, "fn.git")]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    port = free_port()
+    d = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
+                          "--listen=127.0.0.1", "--port=%d" % port, base],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    at_module_end(lambda: (d.kill(), d.wait()))
+    f = fw.make(name="from-git", runtime="node20", handler="main.run",
+                source={"type": "git", "repository_url": "git://127.0.0.1:%d/fn.git" % port,
+                        "branch": "main", "path": "api"})
+    assert fw.c.post("/functions/%s/deploy" % f["id"]).status == 202
+    _wait("deployed", lambda: fw.status(f) in ("running", "failed"), DEPLOY_TIMEOUT)
+    got = fw.c.get("/functions/" + f["id"]).data
+    assert got["status"] == "running", got
+    assert fw.invoke(f, {})["body"] == {"from": "git"}
