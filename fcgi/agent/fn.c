@@ -275,8 +275,16 @@ deploy(struct app_job *j)
 	    handler, base);
 	rc = write_context(j, &a, &io, dir, runtime, handler,
 	    cJSON_GetObjectItemCaseSensitive(p, "source"));
-	if (rc == 0)
-		rc = image_build(&x, &a, j->conf, &s, &io, dir, "Dockerfile", &out, j->error, j->errlen);
+	if (rc == 0 &&
+	    (rc = image_build(&x, &a, j->conf, &s, &io, dir, "Dockerfile", &out, j->error,
+	    j->errlen)) != 0 && strstr(j->error, "--check") != NULL) {
+		/* The Dockerfile's shim check (fnshim.h): the handler does not load. */
+		char why[1024];
+
+		(void)util_snprintf(why, sizeof(why), "%s", j->error);
+		(void)fail(j, "handler %s: not found or does not load in %s (the shim's check at "
+		    "build failed; the deploy's log has its words): %s", handler, runtime, why);
+	}
 	cJSON_Delete((cJSON *)s.build_args);
 	(void)image_rmtree(dir);
 	xfer_cleanup(&x);
