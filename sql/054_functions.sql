@@ -67,6 +67,7 @@ CREATE TABLE functions (
 );
 CREATE INDEX functions_list ON functions (tenant_id, created_at, id);
 CREATE INDEX functions_server ON functions (server_id);
+CREATE INDEX functions_environment ON functions (environment_id);
 
 CREATE TABLE function_invocations (
 	id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -86,11 +87,15 @@ CREATE TABLE function_invocations (
 	created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
 	CONSTRAINT function_invocations_minute_key UNIQUE (function_id, scheduled_for),
 	CONSTRAINT function_invocations_function_id_fkey FOREIGN KEY (tenant_id, function_id)
-		REFERENCES functions (tenant_id, id) ON DELETE CASCADE
+		REFERENCES functions (tenant_id, id) ON DELETE CASCADE,
+	-- The job that ran it (invoke, cron); a label once jobs expire.
+	CONSTRAINT function_invocations_job_id_fkey FOREIGN KEY (tenant_id, job_id)
+		REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (job_id)
 );
 -- The list's keyset order, per function.
 CREATE INDEX function_invocations_list ON function_invocations (function_id, created_at, id);
 CREATE INDEX function_invocations_tenant ON function_invocations (tenant_id, created_at, id);
+CREATE INDEX function_invocations_job ON function_invocations (job_id);
 
 SELECT tenant_owned('functions', 'function_invocations');
 
