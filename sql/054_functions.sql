@@ -264,6 +264,20 @@ CREATE TRIGGER jobs_fn_finished AFTER UPDATE OF status ON jobs
 	                   AND NEW.kind LIKE 'fn.%')
 	EXECUTE FUNCTION fn_job_finished();
 
+-- An fn.invoke the agent claimed: its invocation is running from then.
+CREATE FUNCTION fn_job_started() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.payload ->> 'invocation_id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		UPDATE function_invocations SET status = 'running', started_at = coalesce(NEW.started_at, now())
+		 WHERE id = (NEW.payload ->> 'invocation_id')::uuid AND status = 'queued';
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_fn_started AFTER UPDATE OF status ON jobs
+	FOR EACH ROW WHEN (OLD.status = 'queued' AND NEW.status = 'running' AND NEW.kind = 'fn.invoke')
+	EXECUTE FUNCTION fn_job_started();
+
 -- Removing a function (or its project) cancels its queued jobs and removes
 -- its container and edge site (fn.remove); the job belongs to no project,
 -- so that it outlives it.

@@ -137,12 +137,17 @@ def test_invoke_answers_status_body_and_duration():
 
 def test_past_the_timeout_is_timeout_and_past_the_memory_limit_is_oom():
     fw = FnWorld.get()
+    # ?wait=0: 202 with the job; its invocation is running once the agent took it.
+    r = fw.c.post("/functions/%s/invoke?wait=0" % fw.py["id"], {"payload": {"sleep": 5}})
+    assert r.status == 202, r
+    _wait("a running invocation", lambda: "running" in {i["status"] for i in fw.invocations(fw.py)}, 30)
+    _wait("its timeout", lambda: "timeout" in {i["status"] for i in fw.invocations(fw.py)}, 30)
     res = fw.invoke(fw.py, {"sleep": 5})
     assert res["status"] == 504 and res["invocation"]["status"] == "timeout", res
     res = fw.invoke(fw.py, {"alloc": True})
     assert res["status"] == 502 and res["invocation"]["status"] == "oom", res
-    got = {i["status"] for i in fw.invocations(fw.py) if i["trigger"] == "invoke"}
-    assert got == {"timeout", "oom"}, fw.invocations(fw.py)
+    got = [i["status"] for i in fw.invocations(fw.py) if i["trigger"] == "invoke"]
+    assert got == ["timeout", "timeout", "oom"], fw.invocations(fw.py)
     # The container stays up: the next call answers.
     assert fw.invoke(fw.py, {})["status"] == 200
 
