@@ -246,6 +246,11 @@ parse_app(const cJSON *app, struct app_spec *s, struct perr *e)
 		s->hostname = NULL;
 	if (s->hostname != NULL && !hostname_ok(s->hostname))
 		bad(e, "app.hostname must be a DNS name");
+	s->methods = get_str(app, "methods", 64, NULL, e);
+	if (s->methods != NULL && (s->methods[0] == '\0' ||
+	    strspn(s->methods, "ABCDEFGHIJKLMNOPQRSTUVWXYZ|") != strlen(s->methods)))
+		bad(e, "app.methods must be methods separated by |");
+	s->function = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(app, "function"));
 }
 
 /* A container path as the API allows it: absolute, no "." or ".."

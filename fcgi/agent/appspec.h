@@ -65,6 +65,11 @@ struct app_spec {
 	char            app_id[APP_ID_MAX], deployment_id[APP_ID_MAX];	/* "" = null */
 	const char     *name, *app_type, *restart_policy, *start_command;
 	const char     *healthcheck_path, *hostname;
+	/* A function's (fn.h): the methods its edge site lets through ("GET|POST",
+	 * NULL = all; app.methods) and its containers labelled launcher.function
+	 * too (app.function). */
+	const char     *methods;
+	bool            function;
 	int             exposed_port;		/* 0 = none */
 	int             replicas;
 	int             hc_timeout_s;

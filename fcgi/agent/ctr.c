@@ -444,6 +444,8 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 	else {
 		cJSON_AddStringToObject(labels, "launcher.app", s->app_id);
 		cJSON_AddStringToObject(labels, "launcher.deployment", s->deployment_id);
+		if (s->function)
+			cJSON_AddStringToObject(labels, "launcher.function", s->app_id);
 	}
 	if (s->svc != NULL) {
 		cJSON_AddStringToObject(labels, "launcher.service", s->svc->name);

@@ -85,6 +85,15 @@ edge_render(const char *app_id, const char *app_name, const char *deployment_id,
     const char *hostname, const char *listen, const int *ports, size_t n, char *out,
     size_t outlen)
 {
+	return edge_render_methods(app_id, app_name, deployment_id, hostname, listen, ports, n, NULL,
+	    out, outlen);
+}
+
+int
+edge_render_methods(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
+    char *out, size_t outlen)
+{
 	char   up[APP_UPSTREAM_MAX], name[256];
 	size_t o = 0;
 
@@ -113,6 +122,8 @@ edge_render(const char *app_id, const char *app_name, const char *deployment_id,
 		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
 		    -1 : (int)o;
 	if (text_put(out, outlen, &o, "    location / {\n") != 0 ||
+	    (methods != NULL && text_put(out, outlen, &o, "        if ($request_method !~ ^(%s)$) {\n"
+	    "            return 405;\n        }\n", methods) != 0) ||
 	    put_proxy(out, outlen, &o, up, "    }\n}\n") != 0)
 		return -1;
 	return (int)o;

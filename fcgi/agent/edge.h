@@ -43,6 +43,12 @@ int edge_render(const char *app_id, const char *app_name, const char *deployment
     const char *hostname, const char *listen, const int *ports, size_t n, char *out,
     size_t outlen);
 
+/* The same, letting only methods through ("GET|POST": others answer 405;
+ * NULL = all): a function's http trigger (fn.h).  methods is [A-Z|]. */
+int edge_render_methods(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
+    char *out, size_t outlen);
+
 /* The site's path (<edge_sites_dir>/app-<app_id>.conf); 0 or -1. */
 int edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outlen);
 

@@ -692,8 +692,8 @@ build_net_query(struct xfer *x, struct arena *a, const char *net, char *err, siz
 	return q;
 }
 
-static int
-build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
+int
+image_build(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
     const struct app_io *io, const char *ctx_dir, const char *dockerfile, struct image_out *out,
     char *err, size_t errlen)
 {
@@ -838,8 +838,8 @@ image_open_beneath(int dirfd, const char *rel, bool want_dir)
 }
 
 /* Why image_open_beneath refused a user-named path, for the deployment's error. */
-static const char *
-beneath_why(int e)
+const char *
+image_beneath_why(int e)
 {
 	switch (e) {
 	case ELOOP:
@@ -876,7 +876,7 @@ dockerfile_in_context(int ctxfd, const struct app_spec *s, char *out, size_t out
 	/* Otherwise it is taken as relative to the context already. */
 	if ((fd = image_open_beneath(ctxfd, rel, false)) < 0) {
 		util_snprintf(err, errlen, "dockerfile %s is not a file inside the build context %s: %s",
-		    s->dockerfile, s->build_context, beneath_why(errno));
+		    s->dockerfile, s->build_context, image_beneath_why(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -892,16 +892,15 @@ dockerfile_in_context(int ctxfd, const struct app_spec *s, char *out, size_t out
 	return 0;
 }
 
-static int
-from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
-    const struct app_io *io, const char *dir, struct image_out *out, char *err, size_t errlen)
+int
+image_clone(struct arena *a, const struct app_spec *s, const struct app_io *io, const char *dir,
+    struct image_out *out, char *err, size_t errlen)
 {
-	char        url[2100], cred[512], src[PATH_MAX], askpass[PATH_MAX], ctx[PATH_MAX];
-	char        logout[2048], dockerfile[1100];
+	char        url[2100], cred[512], src[PATH_MAX], askpass[PATH_MAX], logout[2048];
 	char      **env;
 	const char *user = "", *pass = "";
 	char       *colon, *nl;
-	int         rc = -1, srcfd = -1, ctxfd = -1;
+	int         rc = -1;
 
 	if (util_url_split_cred(s->repo_url, url, sizeof(url), cred, sizeof(cred)) != 0) {
 		util_snprintf(err, errlen, "source.repository_url is too long");
@@ -965,12 +964,29 @@ from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const stru
 	(void)util_snprintf(out->commit_sha, sizeof(out->commit_sha), "%s", logout);
 	util_sanitize(out->commit_sha, 0);
 	app_say(io, "commit %s: %s", out->commit_sha, out->commit_message);
+	rc = 0;
+out:
+	explicit_bzero(cred, sizeof(cred));
+	(void)unlink(askpass);
+	return rc;
+}
+
+static int
+from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const struct app_spec *s,
+    const struct app_io *io, const char *dir, struct image_out *out, char *err, size_t errlen)
+{
+	char src[PATH_MAX], ctx[PATH_MAX], dockerfile[1100];
+	int  rc = -1, srcfd = -1, ctxfd = -1;
+
+	if (image_clone(a, s, io, dir, out, err, errlen) != 0)
+		goto out;
 	/*
 	 * build_context and dockerfile_path name things inside the checkout:
 	 * opened beneath it with no symbolic link on the way, so that neither
 	 * the tar nor the engine is pointed at anything outside it.
 	 */
-	if (util_snprintf(ctx, sizeof(ctx), "%s/%s", src, s->build_context) < 0) {
+	if (util_snprintf(src, sizeof(src), "%s/src", dir) < 0 ||
+	    util_snprintf(ctx, sizeof(ctx), "%s/%s", src, s->build_context) < 0) {
 		util_snprintf(err, errlen, "build context %s: path too long", s->build_context);
 		goto out;
 	}
@@ -980,18 +996,17 @@ from_git(struct xfer *x, struct arena *a, const struct agent_conf *c, const stru
 	}
 	if ((ctxfd = image_open_beneath(srcfd, s->build_context, true)) < 0) {
 		util_snprintf(err, errlen, "build context %s is not a directory of the repository: %s",
-		    s->build_context, beneath_why(errno));
+		    s->build_context, image_beneath_why(errno));
 		goto out;
 	}
 	if (dockerfile_in_context(ctxfd, s, dockerfile, sizeof(dockerfile), err, errlen) != 0)
 		goto out;
-	rc = build(x, a, c, s, io, ctx, dockerfile, out, err, errlen);
+	rc = image_build(x, a, c, s, io, ctx, dockerfile, out, err, errlen);
 out:
 	if (ctxfd >= 0)
 		close(ctxfd);
 	if (srcfd >= 0)
 		close(srcfd);
-	explicit_bzero(cred, sizeof(cred));
 	(void)image_rmtree(dir);
 	return rc;
 }

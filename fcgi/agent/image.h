@@ -50,6 +50,29 @@ int  image_resolve(struct xfer *x, struct arena *a, const struct agent_conf *c,
     struct image_out *out, char *err, size_t errlen);
 
 /*
+ * Clones s's repository (repo_url with its credentials kept off argv,
+ * branch, commit_sha) into dir/src; dir is made anew (the caller removes
+ * it).  out gets commit_sha and commit_message.  0, or -1 with the
+ * (redacted) reason in err.  A git application's build, and a function's
+ * git source (fn.h).
+ */
+int  image_clone(struct arena *a, const struct app_spec *s, const struct app_io *io,
+    const char *dir, struct image_out *out, char *err, size_t errlen);
+/* Why image_open_beneath failed (its errno), in words. */
+const char *image_beneath_why(int e);
+
+/*
+ * Builds the context directory ctx_dir (tar'ed to the engine's /build with
+ * dockerfile, relative to it, and s->build_args) as
+ * localhost/launcher/<app_id>:<deployment_id>, pushed to s->registry when
+ * set; out gets the tag and the image id.  A git source's build, and a
+ * function's (fn.h).  0, or -1 with the (redacted) reason in err.
+ */
+int  image_build(struct xfer *x, struct arena *a, const struct agent_conf *c,
+    const struct app_spec *s, const struct app_io *io, const char *ctx_dir, const char *dockerfile,
+    struct image_out *out, char *err, size_t errlen);
+
+/*
  * The image ref as this server has it: used as it is when present (no
  * registry asked), else pulled (a site's mirror).  0, or -1 (err: the
  * engine's words).

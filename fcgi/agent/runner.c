@@ -21,6 +21,7 @@
 #include "backup_dest.h"
 #include "bucket.h"
 #include "db.h"
+#include "fn.h"
 #include "diag.h"
 #include "domain.h"
 #include "gitprov.h"
@@ -329,8 +330,9 @@ time_left_ms(const struct job *j)
 }
 
 /*
- * app.*, db.*, backup.*, db.import and objstore.provision: see app.h, db.h,
- * backup.h and bucket.h (a failed one may leave a partial result too).
+ * app.*, db.*, backup.*, db.import, objstore.provision and fn.*: see app.h,
+ * db.h, backup.h, bucket.h and fn.h (a failed one may leave a partial result
+ * too).
  */
 static int
 kind_app(struct job_ctx *ctx)
@@ -348,7 +350,8 @@ kind_app(struct job_ctx *ctx)
 		.errlen = sizeof(ctx->error),
 	};
 	int rc = backup_kind(aj.kind) ? backup_run(&aj) : db_kind(aj.kind) ? db_run(&aj) :
-	    strcmp(aj.kind, "objstore.provision") == 0 ? objstore_provision_run(&aj) : app_run(&aj);
+	    strcmp(aj.kind, "objstore.provision") == 0 ? objstore_provision_run(&aj) :
+	    fn_kind(aj.kind) ? fn_run(&aj) : app_run(&aj);
 
 	ctx->result = aj.result;
 	if (rc == 0 && ctx->result == NULL) {
@@ -477,6 +480,9 @@ static const struct {
 	{"bucket.public", kind_bucket},
 	{"bucket.objects", kind_bucket},
 	{"objstore.provision", kind_app},
+	{"fn.deploy", kind_app},
+	{"fn.invoke", kind_app},
+	{"fn.remove", kind_app},
 };
 
 static int

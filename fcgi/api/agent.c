@@ -133,6 +133,9 @@ DB_STMT st_import_upload = {"agent_import_upload",
 /* POST /agent/jobs/:id/progress {"phase"} (sql/035_backups.sql). */
 DB_STMT st_phase = {"agent_job_phase",
     "SELECT backup_job_phase($1::uuid, $2::uuid, $3) AS running"};
+/* A function's sealed env, for its own server only. */
+DB_STMT st_claim_fn = {"agent_claim_fn",
+    "SELECT env_sealed FROM functions WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
 DB_STMT st_claim_terminal = {"agent_claim_terminal",
     "SELECT terminal_job_payload($1::uuid, $2::uuid) AS payload"};
@@ -147,23 +150,29 @@ DB_STMT st_log_envs = {"agent_log_envs",
     " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
     " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
-/* Only lines of this tenant's applications and databases placed on this
- * server; an entry names one by app_id or database_id. */
+/* Only lines of this tenant's applications, databases and functions placed
+ * on this server; an entry names one by app_id, database_id or function_id
+ * (a function's container is labelled launcher.app too, fn.h: its app_id
+ * names the function). */
 DB_STMT st_logs = {"agent_logs",
-    "INSERT INTO runtime_logs (application_id, database_id, deployment_id, container_id,"
+    "INSERT INTO runtime_logs (application_id, database_id, function_id, deployment_id, container_id,"
     " instance_name, ts, stream, message)"
-    " SELECT a.id, CASE WHEN a.id IS NULL THEN d.id END, CASE WHEN a.id IS NOT NULL THEN x.dep END,"
+    " SELECT a.id, CASE WHEN a.id IS NULL THEN d.id END,"
+    " CASE WHEN a.id IS NULL AND d.id IS NULL THEN f.id END,"
+    " CASE WHEN a.id IS NOT NULL THEN x.dep END,"
     " x.container_id, coalesce(i.name, ''), x.timestamp, x.stream,"
     " x.message FROM (SELECT y.*, CASE WHEN y.deployment_id ~ " UUID_RE " THEN"
     " y.deployment_id::uuid END AS dep FROM jsonb_to_recordset($1::jsonb) AS y(app_id text,"
-    " database_id text, deployment_id text, container_id text, timestamp timestamptz,"
-    " stream text, message text)) x"
+    " database_id text, function_id text, deployment_id text, container_id text,"
+    " timestamp timestamptz, stream text, message text)) x"
     " LEFT JOIN applications a ON a.id = CASE WHEN x.app_id ~ " UUID_RE " THEN x.app_id::uuid END"
     " AND a.server_id = $2::uuid"
     " LEFT JOIN databases d ON d.id = CASE WHEN x.database_id ~ " UUID_RE
     " THEN x.database_id::uuid END AND d.server_id = $2::uuid"
+    " LEFT JOIN functions f ON f.id = CASE WHEN coalesce(x.function_id, x.app_id) ~ " UUID_RE
+    " THEN coalesce(x.function_id, x.app_id)::uuid END AND f.server_id = $2::uuid"
     " LEFT JOIN instances i ON i.server_id = $2::uuid AND i.container_id = x.container_id"
-    " WHERE a.id IS NOT NULL OR d.id IS NOT NULL"};
+    " WHERE a.id IS NOT NULL OR d.id IS NOT NULL OR f.id IS NOT NULL"};
 DB_STMT st_lease = {"agent_lease",
     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => lease_seconds)"
     " WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
@@ -254,6 +263,7 @@ static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
 static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
 static enum err add_terminal(struct req *r, cJSON *job);
+static enum err add_function(struct req *r, cJSON *payload);
 static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *payload);
 
 /*
@@ -340,12 +350,66 @@ claim(struct req *r)
 		cJSON_Delete(d);
 		return e;
 	}
+	if (PQntuples(res) == 1 && (strcmp(db_get(res, 0, "kind"), "fn.deploy") == 0 ||
+	    strcmp(db_get(res, 0, "kind"), "fn.invoke") == 0) &&
+	    (e = add_function(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d,
+	    "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
 	if (PQntuples(res) == 1 && strcmp(db_get(res, 0, "kind"), "terminal.open") == 0 &&
 	    (e = add_terminal(r, cJSON_GetObjectItemCaseSensitive(d, "job"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
 	return http_respond_json(r, 200, d, NULL);
+}
+
+/*
+ * A fn.deploy or fn.invoke job (sql/054_functions.sql): the function's env
+ * as it is now, opened (sealed as an application's env map), and the
+ * runtime's base image (config function_runtime_images) through the image
+ * mirror table, as "env" and "base_image".  A function deleted since has
+ * neither: the agent fails the job.
+ */
+static enum err
+add_function(struct req *r, cJSON *payload)
+{
+	const cJSON *fid = cJSON_GetObjectItemCaseSensitive(payload, "function_id");
+	const char  *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "runtime"));
+	const char  *p = r->w->cfg->function_runtime_images;
+	PGresult    *res;
+	cJSON       *env;
+	enum err     e;
+
+	if (!cJSON_IsString(fid) || !util_is_uuid(fid->valuestring) || rt == NULL)
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_fn, &res, fid->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return ERR_OK;
+	if ((env = apps_env_open(r, db_isnull(res, 0, "env_sealed") ? NULL :
+	    db_get(res, 0, "env_sealed"))) == NULL) {
+		log_error("claim: the env of function %s does not open", fid->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(payload, "env", env);
+	if (cJSON_GetObjectItemCaseSensitive(payload, "env") != env)
+		cJSON_AddItemToObject(payload, "env", env);
+	for (; *p; ) {
+		size_t n = strcspn(p, ","), eq = strcspn(p, "=");
+
+		if (eq < n && eq == strlen(rt) && strncmp(p, rt, eq) == 0) {
+			const char *img = arena_printf(r->a, "%.*s", (int)(n - eq - 1), p + eq + 1);
+
+			cJSON_AddStringToObject(payload, "base_image", imagemap_resolve(r->w->imagemap, img));
+			break;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return ERR_OK;
 }
 
 /*

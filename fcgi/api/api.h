@@ -30,6 +30,7 @@ extern const struct route api_traffic_routes[];
 extern const struct route api_deployment_routes[];
 extern const struct route api_job_routes[];
 extern const struct route api_volume_routes[];
+extern const struct route api_function_routes[];
 extern const struct route api_backup_schedule_routes[];
 extern const struct route api_database_routes[];
 extern const struct route api_registry_routes[];
@@ -167,6 +168,11 @@ const char *backups_import_file(struct req *r, const char *upload_id);
 int issues_sentry_ref(const struct env_refs_ctx *c, const char *name, const char *prop,
     char **out, char **why);
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
+    char **why);
+/* The fn kind's lookup (functions.c): ${fn.<name>.url}, the function's
+ * edge URL (http://<name>-<project>.<base_domain>); 0, 1 (no such
+ * function in c's environment), -1. */
+int functions_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 
 /*

@@ -49,7 +49,7 @@ static const struct env_ref_kind {
 } kinds[] = {
 	{"db", "database", "databases", db_props, databases_ref},
 	{"bucket", "bucket", "buckets", bucket_props, NULL},
-	{"fn", "function", "functions", fn_props, NULL},
+	{"fn", "function", "functions", fn_props, functions_ref},
 	{"sentry", "application", NULL, sentry_props, issues_sentry_ref},
 };
 

@@ -73,6 +73,7 @@ static const struct route *const sections[] = {
 	api_deployment_routes,
 	api_job_routes,
 	api_volume_routes,
+	api_function_routes,
 	api_backup_schedule_routes,
 	api_database_routes,
 	api_pitr_routes,

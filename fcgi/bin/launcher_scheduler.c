@@ -7,6 +7,10 @@
  *
  *   launcher-scheduler -c FILE --once        one tick, then exit
  *   launcher-scheduler -c FILE [--interval S] tick every S seconds (default 60)
+ *   launcher-scheduler -c FILE --at TIME     one tick whose functions' cron
+ *                                            step takes TIME (RFC 3339) as
+ *                                            now: replays a tick (README,
+ *                                            Functions: cron)
  *
  * All of it is one SQL function (scheduler_tick, sql/004_servers.sql) run
  * as the maintenance role (maintenance_database_url, launcher_maint: the
@@ -23,8 +27,10 @@
 #include <libpq-fe.h>
 
 #include "../core/config.h"
+#include "../core/cron.h"
 #include "../core/db_conn.h"
 #include "../core/helper.h"
+#include "../core/json.h"
 #include "../core/log.h"
 #include "../core/util.h"
 
@@ -48,6 +54,17 @@ DB_STMT st_rules_evaluate = {"scheduler_alert_rules_evaluate",
     "SELECT launcher.alert_rules_evaluate($1::int)"};
 /* The interval of the metric series the rules read (the agent's points). */
 #define ALERT_POINT_SECONDS 10
+/* Functions' cron triggers (sql/054_functions.sql): what is deployed, and
+ * the firing of one minute, exactly once per (function, minute). */
+DB_STMT st_fn_cron = {"scheduler_fn_cron",
+    "SELECT function_id, schedule, timezone,"
+    " coalesce(extract(epoch FROM last_at), 0)::bigint AS last"
+    " FROM launcher.fn_cron_triggers()"};
+DB_STMT st_fn_fire = {"scheduler_fn_fire",
+    "SELECT launcher.fn_cron_fire($1::uuid, to_timestamp($2::bigint)) AS queued"};
+/* How far back a missed window is looked for: a plane down longer than
+ * this runs the function's latest due minute of the last day, once. */
+#define FN_CRON_LOOKBACK 86400
 /* Push webhook deliveries are recognised as repeats this many days
  * (API.md §21; sql/027_webhooks.sql). */
 #define WEBHOOK_DELIVERY_DAYS 7
@@ -75,8 +92,73 @@ prune(struct db_conn *c, const struct db_stmt *st, int64_t arg, const char *what
 	return 0;
 }
 
+/*
+ * The latest minute of cron c in zone tz that is due at now (<= now) and
+ * after `after`, or -1 when none: a window missed while the plane was down
+ * runs once, at its latest minute, never once per missed minute.
+ */
+static time_t
+cron_latest(const struct cron *c, const char *tz, time_t after, time_t now)
+{
+	time_t t, latest = (time_t)-1;
+
+	if (after < now - FN_CRON_LOOKBACK)
+		after = now - FN_CRON_LOOKBACK;
+	for (t = cron_next(c, tz, after); t != (time_t)-1 && t <= now; t = cron_next(c, tz, t))
+		latest = t;
+	return latest;
+}
+
+/*
+ * Fires every cron trigger of a deployed function whose latest due minute
+ * (cron_latest after its last fired one; a function never fired looks back
+ * one minute) is not fired yet: fn_cron_fire queues one fn.invoke per
+ * (function, minute), whoever asks how often.  now: the tick's time (--at
+ * replays one).  Returns 0, or 1 after logging.
+ */
 static int
-tick(struct db_conn *c, const struct config *cfg)
+fn_cron(struct db_conn *c, time_t now)
+{
+	PGresult *res, *one;
+	int       rc = 0, fired = 0;
+
+	if (db_conn_exec(c, &st_fn_cron, 0, NULL, &res) != ERR_OK) {
+		log_error("fn_cron_triggers failed: %s", c->sqlstate[0] ? c->sqlstate : "no SQLSTATE");
+		return 1;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *fid = PQgetvalue(res, i, 0);
+		struct cron cr;
+		char        err[160], at[24];
+		int64_t     last;
+		time_t      due;
+		const char *param[2] = {fid, at};
+
+		if (cron_parse(PQgetvalue(res, i, 1), &cr, err, sizeof(err)) != 0 ||
+		    util_parse_i64(PQgetvalue(res, i, 3), 0, INT64_MAX, &last) != 0) {
+			log_warn("function %s: cron trigger skipped: %s", fid, err);
+			continue;
+		}
+		due = cron_latest(&cr, PQgetvalue(res, i, 2), last > 0 ? (time_t)last : now - 60, now);
+		if (due == (time_t)-1)
+			continue;
+		util_snprintf(at, sizeof(at), "%lld", (long long)due);
+		if (db_conn_exec(c, &st_fn_fire, 2, param, &one) != ERR_OK) {
+			log_error("fn_cron_fire failed: %s", c->sqlstate[0] ? c->sqlstate : "no SQLSTATE");
+			rc = 1;
+			continue;
+		}
+		fired += PQgetvalue(one, 0, 0)[0] == 't';
+		PQclear(one);
+	}
+	PQclear(res);
+	if (fired > 0)
+		log_info("tick: %d function cron runs queued", fired);
+	return rc;
+}
+
+static int
+tick(struct db_conn *c, const struct config *cfg, time_t now)
 {
 	PGresult *res;
 	int       rc = 0;
@@ -102,6 +184,7 @@ tick(struct db_conn *c, const struct config *cfg)
 	rc |= prune(c, &st_traffic_rollup, ROLLUP_BATCH, "traffic rollup rows written or removed");
 	/* Metric threshold rules (sql/041): fire, hold back, resolve. */
 	rc |= prune(c, &st_rules_evaluate, ALERT_POINT_SECONDS, "alert events raised by metric rules");
+	rc |= fn_cron(c, now);
 	return rc;
 }
 
@@ -112,6 +195,7 @@ main(int argc, char **argv)
 	const char   *conf = NULL;
 	char          err[512];
 	int64_t       interval = 60;
+	double        at = 0;
 	int           once = 0, rc = 0;
 
 	db_conn_check_names();
@@ -120,13 +204,20 @@ main(int argc, char **argv)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "--once") == 0)
 			once = 1;
+		else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
+			if (!json_time_epoch(argv[++i], &at) || at <= 0) {
+				fprintf(stderr, "launcher-scheduler: --at must be an RFC 3339 time\n");
+				return 2;
+			}
+			once = 1;
+		}
 		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
 			if (util_parse_i64(argv[++i], 1, 3600, &interval) != 0) {
 				fprintf(stderr, "launcher-scheduler: --interval must be 1..3600\n");
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: launcher-scheduler -c FILE [--once] [--interval SECONDS]\n");
+			fprintf(stderr, "usage: launcher-scheduler -c FILE [--once] [--interval SECONDS] [--at RFC3339]\n");
 			return 2;
 		}
 	}
@@ -143,7 +234,7 @@ main(int argc, char **argv)
 			log_error("database unavailable");
 			rc = 1;
 		} else
-			rc = tick(&c, &cfg);
+			rc = tick(&c, &cfg, at > 0 ? (time_t)at : time(NULL));
 		db_conn_close(&c);
 		for (int64_t s = 0; !once && !helper_stop && s < interval; s++)
 			sleep(1);

@@ -51,6 +51,22 @@ valid_cron(const char *v)
 	return cron_parse(v, &c, err, sizeof(err));
 }
 
+/* "runtime=image[,runtime=image...]": every item has a name and an image. */
+static int
+valid_runtime_images(const char *v)
+{
+	for (const char *p = v; *p; ) {
+		size_t n = strcspn(p, ","), eq = strcspn(p, "=");
+
+		if (eq == 0 || eq + 1 >= n)
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int
 valid_affinity(const char *v)
 {
@@ -119,6 +135,9 @@ static const struct cfg_key cfg_keys[] = {
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
 	S(image_mirrors_file, "/usr/share/launcher/conf/image-mirrors.conf",
 	    "image mirror table: source-ref | replacement-ref; a deploy pulls the replacement (empty: no table)"),
+	SV(function_runtime_images, "node20=node:20-bookworm-slim,python3=python:3.11-slim-bookworm",
+	    valid_runtime_images, "functions: the base image of each runtime (runtime=image, comma list), "
+	    "mapped through the image mirror table when an agent claims a deploy"),
 	S(templates_dir, "/usr/share/launcher/conf/templates",
 	    "the built-in template gallery (registry.json, <category>/<slug>/template.yaml); empty: none"),
 	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),

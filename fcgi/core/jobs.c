@@ -27,6 +27,8 @@ static const char *const backup_run_shown[] = {"object_key", "size_bytes", "sha2
 /* A restore: what was streamed back and the safety backup made before it. */
 static const char *const restore_shown[] = {"restored", "size_bytes", "sha256", "safety", NULL};
 static const char *const import_shown[] = {"imported_bytes", NULL};
+/* A function's answer to POST /functions/:id/invoke (the agent's fn.c). */
+static const char *const fn_invoke_shown[] = {"status", "body", "duration_ms", "invocation", NULL};
 
 static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
 static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
@@ -57,6 +59,8 @@ static const struct job_kind kinds[] = {
 	{"db.import", CAP_WRITE, false, import_shown},
 	/* Its session's target needed write (a shell reads the env); no result. */
 	{"terminal.open", CAP_WRITE, false, NULL},
+	/* An invocation needed deploy (functions.c); its answer is the function's. */
+	{"fn.invoke", CAP_DEPLOY, false, fn_invoke_shown},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 

@@ -411,6 +411,11 @@ test_edge_and_create(void)
 	    != NULL, "0 replicas: 503, and the upstream still defined (host files name it)");
 	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 2, site, 100) < 0,
 	    "too small a buffer is an error");
+	CHECK(edge_render_methods(APP, "fn", DEP, "fn.example.com", "80", ports, 1, "GET|POST", site,
+	    sizeof(site)) > 0 && strstr(site, "if ($request_method !~ ^(GET|POST)$) {\n"
+	    "            return 405;") != NULL, "a function's site lets only its methods through");
+	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 1, site, sizeof(site)) > 0 &&
+	    strstr(site, "$request_method") == NULL, "an application's lets every method through");
 	(void)app_spec_parse(p, "app.deploy", &s, err, sizeof(err));
 	b = ctr_create_body(&s, "sha256:abc", 0, 20000, 4096);
 	text = cJSON_PrintUnformatted(b);

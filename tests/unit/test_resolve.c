@@ -385,18 +385,17 @@ test_misc(void)
 }
 
 /* The provider table of the API (env_refs.c): kinds and properties are
- * checked before any lookup; bucket and fn have none yet (db reads the
- * database: tests/api/test_databases.py). */
+ * checked before any lookup; bucket has none yet (db and fn read the
+ * database: tests/api/test_databases.py, test_functions.py). */
 static void
 test_env_refs(void)
 {
 	struct resolve_var v[] = {
-		{"B", "${bucket.files.endpoint}"}, {"C", "${fn.hook.url}"},
+		{"B", "${bucket.files.endpoint}"},
 		{"D", "${queue.jobs.url}"}, {"E", "${db.main.colour}"}, {"F", "${fn.hook.host}"},
 	};
 	static const char *const want[] = {
 		"${bucket.files.endpoint}: no bucket named files in this environment",
-		"${fn.hook.url}: no function named hook in this environment",
 		"${queue.jobs.url}: unknown resource kind queue",
 		"${db.main.colour}: unknown property colour of a database (one of url, host, port, user, password, name)",
 		"${fn.hook.host}: unknown property host of a function (one of url)",
@@ -404,10 +403,10 @@ test_env_refs(void)
 	struct env_refs_ctx   c = {NULL, "p", "e"};
 	struct resolve_result res;
 
-	CHECK(resolve_all(v, 5, env_refs_lookup, &c, &res) == 1 && res.nerr == 5, "env_refs: five errors");
-	for (size_t i = 0; i < res.nerr && i < 5; i++)
+	CHECK(resolve_all(v, 4, env_refs_lookup, &c, &res) == 1 && res.nerr == 4, "env_refs: four errors");
+	for (size_t i = 0; i < res.nerr && i < 4; i++)
 		CHECK(strcmp(res.errs[i].message, want[i]) == 0, res.errs[i].message);
-	resolve_result_free(&res, 5);
+	resolve_result_free(&res, 4);
 }
 
 int

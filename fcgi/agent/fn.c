@@ -1,0 +1,458 @@
+/*
+ * fn.c - the function job kinds (fn.h): the build context of a function
+ * (fnshim.h) built by image.c, the container run and replaced by app.c's
+ * app.deploy (one replica, the image just built as a release source), the
+ * invocation POSTed to the container's loopback port, the removal by
+ * app.remove.  Nothing of the engine, the edge or the health gate is done
+ * here: a function is an application of one container with a generated
+ * image.
+ */
+#include "fn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/arena.h"
+#include "../core/util.h"
+#include "appspec.h"
+#include "ctr.h"
+#include "fnshim.h"
+#include "image.h"
+#include "xfer.h"
+
+/* The container's port (the shim's) and how long the start may take. */
+#define FN_HEALTH_TIMEOUT_S 60
+/* An invocation's answer may take the function's timeout and this much more
+ * (the shim answers 504 at the timeout; this covers a wedged shim). */
+#define FN_INVOKE_SLACK_MS  10000
+#define FN_INSPECT_MS       10000
+
+bool
+fn_kind(const char *kind)
+{
+	return strcmp(kind, "fn.deploy") == 0 || strcmp(kind, "fn.invoke") == 0 ||
+	    strcmp(kind, "fn.remove") == 0;
+}
+
+static int fail(struct app_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets j's error; returns -1. */
+static int
+fail(struct app_job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(j->error, j->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *
+str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* ----------------------------------------------------------- the context */
+
+/* A relative path of the context that names no parent and is not absolute. */
+static bool
+rel_ok(const char *p)
+{
+	return p[0] != '\0' && p[0] != '/' && strstr(p, "..") == NULL && strlen(p) < 512;
+}
+
+/* Writes data as dir/rel (0644), its parent directories made.  0 or -1. */
+static int
+put_file(const char *dir, const char *rel, const char *data, size_t n)
+{
+	char path[1200];
+
+	if (!rel_ok(rel) || util_snprintf(path, sizeof(path), "%s/%s", dir, rel) < 0)
+		return -1;
+	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return util_write_atomic(path, data, n, 0644);
+}
+
+/*
+ * A git source: the repository cloned as an application's is (image_clone,
+ * into dir/git), its directory source.path (default the root; beneath the
+ * checkout, no symbolic link on the way) moved to dir/fn without .git.
+ * 0 or -1 (j's error).
+ */
+static int
+git_code(struct app_job *j, struct arena *a, const struct app_io *io, const char *dir,
+    const cJSON *source)
+{
+	struct app_spec  gs;
+	struct image_out out;
+	const char      *path = str(source, "path") ? str(source, "path") : ".";
+	char             git[1200], from[1800], to[1200];
+	int              srcfd = -1, fd = -1, rc = -1;
+
+	memset(&gs, 0, sizeof(gs));
+	memset(&out, 0, sizeof(out));
+	gs.repo_url = str(source, "repository_url");
+	gs.branch = str(source, "branch") ? str(source, "branch") : "main";
+	if (gs.repo_url == NULL || util_snprintf(git, sizeof(git), "%s/git", dir) < 0 ||
+	    util_snprintf(to, sizeof(to), "%s/fn", dir) < 0 ||
+	    util_snprintf(from, sizeof(from), "%s/src/%s", git, path) < 0)
+		return fail(j, "%s", "source: a git source needs repository_url");
+	if (image_clone(a, &gs, io, git, &out, j->error, j->errlen) != 0)
+		goto out;
+	if ((srcfd = open(arena_printf(a, "%s/src", git), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (fd = image_open_beneath(srcfd, path, true)) < 0) {
+		rc = fail(j, "source.path %s is not a directory of the repository: %s", path,
+		    image_beneath_why(errno));
+		goto out;
+	}
+	if (rename(from, to) != 0) {
+		rc = fail(j, "source.path %s: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)image_rmtree(arena_printf(a, "%s/.git", to));
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (srcfd >= 0)
+		close(srcfd);
+	(void)image_rmtree(git);
+	return rc;
+}
+
+/* The build context in dir: Dockerfile, launcher/<shim>, fn/<code>.  0 or -1 (j's error). */
+static int
+write_context(struct app_job *j, struct arena *a, const struct app_io *io, const char *dir,
+    const char *runtime, const char *handler, const cJSON *source)
+{
+	const char  *df = fn_dockerfile(runtime), *shim, *code = str(source, "code");
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(source, "files"), *f;
+	char         rel[600], file[300];
+	size_t       len;
+
+	(void)image_rmtree(dir);
+	if (mkdir(dir, 0700) != 0)
+		return fail(j, "build directory: %s", strerror(errno));
+	shim = fn_shim(runtime, &len);
+	if (df == NULL || shim == NULL || put_file(dir, "Dockerfile", df, strlen(df)) != 0 ||
+	    util_snprintf(rel, sizeof(rel), "launcher/%s", fn_shim_name(runtime)) < 0 ||
+	    put_file(dir, rel, shim, len) != 0)
+		return fail(j, "the build context of runtime %s cannot be written", runtime);
+	if (code != NULL) {
+		if (fn_handler_file(runtime, handler, file, sizeof(file)) != 0 ||
+		    util_snprintf(rel, sizeof(rel), "fn/%s", file) < 0 ||
+		    put_file(dir, rel, code, strlen(code)) != 0)
+			return fail(j, "handler %s: its file cannot be written", handler);
+		return 0;
+	}
+	if (str(source, "type") != NULL && strcmp(str(source, "type"), "git") == 0)
+		return git_code(j, a, io, dir, source);
+	if (!cJSON_IsObject(files))
+		return fail(j, "%s", "source: needs code, files or a git repository");
+	cJSON_ArrayForEach(f, files) {
+		if (!cJSON_IsString(f) || util_snprintf(rel, sizeof(rel), "fn/%s", f->string) < 0 ||
+		    put_file(dir, rel, f->valuestring, strlen(f->valuestring)) != 0)
+			return fail(j, "source.files.%s: cannot be written", f->string);
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- fn.deploy */
+
+/* The app.deploy payload that runs image_id as the function's container. */
+static cJSON *
+app_payload(const cJSON *p, const char *job_id, const char *image_id)
+{
+	cJSON       *o = cJSON_CreateObject(), *app, *env, *src, *it;
+	const cJSON *trig, *m;
+	char         methods[64] = "", num[32];
+	bool         http = false;
+
+	cJSON_AddStringToObject(o, "tenant_id", str(p, "tenant_id"));
+	cJSON_AddStringToObject(o, "project_id", str(p, "project_id"));
+	cJSON_AddStringToObject(o, "app_id", str(p, "function_id"));
+	cJSON_AddStringToObject(o, "deployment_id", job_id);
+	app = cJSON_AddObjectToObject(o, "app");
+	cJSON_AddStringToObject(app, "name", str(p, "name"));
+	cJSON_AddStringToObject(app, "app_type", "api");
+	cJSON_AddNumberToObject(app, "exposed_port", FN_PORT);
+	cJSON_AddNumberToObject(app, "replicas", 1);
+	cJSON_AddStringToObject(app, "restart_policy", "always");
+	cJSON_AddItemToObject(app, "memory_limit", cJSON_Duplicate(
+	    cJSON_GetObjectItemCaseSensitive(p, "memory_limit"), true));
+	cJSON_AddStringToObject(app, "healthcheck_path", FN_HEALTH_PATH);
+	cJSON_AddNumberToObject(app, "healthcheck_timeout_seconds", FN_HEALTH_TIMEOUT_S);
+	cJSON_AddBoolToObject(app, "function", true);
+	/* The edge site only for an http trigger, with its methods. */
+	cJSON_ArrayForEach(trig, cJSON_GetObjectItemCaseSensitive(p, "triggers")) {
+		if (strcmp(str(trig, "type") ? str(trig, "type") : "", "http") != 0)
+			continue;
+		http = true;
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(trig, "methods")) {
+			if (cJSON_IsString(m) && strlen(methods) + strlen(m->valuestring) + 2 < sizeof(methods))
+				(void)util_snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods),
+				    "%s%s", methods[0] ? "|" : "", m->valuestring);
+		}
+	}
+	if (http && str(p, "hostname") != NULL)
+		cJSON_AddStringToObject(app, "hostname", str(p, "hostname"));
+	if (methods[0] != '\0')
+		cJSON_AddStringToObject(app, "methods", methods);
+	/* The function's env, then the shim's (which win). */
+	env = cJSON_AddObjectToObject(o, "env");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(p, "env")) {
+		if (cJSON_IsString(it))
+			cJSON_AddStringToObject(env, it->string, it->valuestring);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(env, "LAUNCHER_FN_HANDLER");
+	cJSON_DeleteItemFromObjectCaseSensitive(env, "LAUNCHER_FN_TIMEOUT");
+	cJSON_DeleteItemFromObjectCaseSensitive(env, "PORT");
+	cJSON_AddStringToObject(env, "LAUNCHER_FN_HANDLER", str(p, "handler"));
+	(void)util_snprintf(num, sizeof(num), "%d",
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "timeout_seconds")));
+	cJSON_AddStringToObject(env, "LAUNCHER_FN_TIMEOUT", num);
+	(void)util_snprintf(num, sizeof(num), "%d", FN_PORT);
+	cJSON_AddStringToObject(env, "PORT", num);
+	cJSON_AddItemToObject(o, "volumes", cJSON_CreateArray());
+	src = cJSON_AddObjectToObject(o, "source");
+	cJSON_AddStringToObject(src, "type", "release");
+	cJSON_AddStringToObject(src, "image_id", image_id);
+	return o;
+}
+
+static int
+deploy(struct app_job *j)
+{
+	const cJSON      *p = j->payload;
+	const char       *runtime = str(p, "runtime"), *handler = str(p, "handler");
+	const char       *base = str(p, "base_image"), *fid = str(p, "function_id");
+	struct app_spec   s;
+	struct app_redact red;
+	struct app_io     io = {j->emit, j->ud, &red};
+	struct image_out  out;
+	struct xfer       x;
+	struct arena      a;
+	struct app_job    sub;
+	cJSON            *payload, *inst;
+	char              dir[1100];
+	int               rc;
+
+	if (runtime == NULL || !fn_runtime_ok(runtime))
+		return fail(j, "bad payload: runtime %s is not a runtime of this agent",
+		    runtime ? runtime : "(none)");
+	if (handler == NULL || !fn_handler_ok(runtime, handler))
+		return fail(j, "handler %s: not \"file.function\" for this runtime",
+		    handler ? handler : "(none)");
+	if (base == NULL || fid == NULL || !util_is_uuid(fid) ||
+	    !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "timeout_seconds")))
+		return fail(j, "%s", "bad payload: function_id, base_image and timeout_seconds are required");
+	if (util_snprintf(dir, sizeof(dir), "%s/fn-%s", j->conf->state_dir, j->job_id) < 0)
+		return fail(j, "%s", "state_dir path too long");
+	memset(&s, 0, sizeof(s));
+	(void)util_snprintf(s.app_id, sizeof(s.app_id), "%s", fid);
+	(void)util_snprintf(s.deployment_id, sizeof(s.deployment_id), "%s", j->job_id);
+	s.env = cJSON_GetObjectItemCaseSensitive(p, "env");
+	s.build_args = cJSON_CreateObject();
+	cJSON_AddStringToObject((cJSON *)s.build_args, FN_DOCKERFILE_BASE_ARG, base);
+	cJSON_AddStringToObject((cJSON *)s.build_args, FN_DOCKERFILE_HANDLER_ARG, handler);
+	app_redact_init(&red, &s);
+	xfer_init(&x, j->conf, NULL);
+	arena_init(&a, 65536);
+	app_say(&io, "function %s: runtime %s, handler %s, base image %s", str(p, "name"), runtime,
+	    handler, base);
+	rc = write_context(j, &a, &io, dir, runtime, handler,
+	    cJSON_GetObjectItemCaseSensitive(p, "source"));
+	if (rc == 0 &&
+	    (rc = image_build(&x, &a, j->conf, &s, &io, dir, "Dockerfile", &out, j->error,
+	    j->errlen)) != 0 && strstr(j->error, "--check") != NULL) {
+		/* The Dockerfile's shim check (fnshim.h): the handler does not load. */
+		char why[1024];
+
+		(void)util_snprintf(why, sizeof(why), "%s", j->error);
+		(void)fail(j, "handler %s: not found or does not load in %s (the shim's check at "
+		    "build failed; the deploy's log has its words): %s", handler, runtime, why);
+	}
+	cJSON_Delete((cJSON *)s.build_args);
+	(void)image_rmtree(dir);
+	xfer_cleanup(&x);
+	arena_free(&a);
+	app_redact_free(&red);
+	if (rc != 0)
+		return -1;
+	/* The container, its health gate, the switch and the edge: app.deploy's. */
+	if ((payload = app_payload(p, j->job_id, out.image_id)) == NULL)
+		return fail(j, "%s", "out of memory");
+	sub = *j;
+	sub.kind = "app.deploy";
+	sub.payload = payload;
+	sub.result = NULL;
+	rc = app_run(&sub);
+	cJSON_Delete(payload);
+	j->result = sub.result != NULL ? sub.result : cJSON_CreateObject();
+	if (rc != 0)
+		return -1;
+	inst = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->result, "instances"), 0);
+	if (str(inst, "container_id") != NULL)
+		cJSON_AddStringToObject(j->result, "container_id", str(inst, "container_id"));
+	return 0;
+}
+
+/* ----------------------------------------------------------- fn.invoke */
+
+/* The value of header name in the answer's header lines, into out ("" when absent). */
+static void
+header_value(const char *headers, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	for (const char *l = headers; l != NULL && *l; ) {
+		const char *e = strchr(l, '\n');
+
+		if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
+			const char *v = l + n + 1;
+			size_t      len;
+
+			v += strspn(v, " \t");
+			len = strcspn(v, "\r\n");
+			(void)util_snprintf(out, outlen, "%.*s", (int)len, v);
+			return;
+		}
+		l = e != NULL ? e + 1 : NULL;
+	}
+}
+
+/* The loopback port of the function's running container; 0 when none runs. */
+static int
+container_port(struct xfer *x, struct arena *a, const char *fid, char *err, size_t errlen)
+{
+	const char *labels[1] = {arena_printf(a, "launcher.function=%s", fid)};
+	cJSON      *items, *it, *doc;
+
+	if (ctr_list(x, a, labels, 1, FN_INSPECT_MS, &items, err, errlen) != 0)
+		return 0;
+	cJSON_ArrayForEach(it, items) {
+		const char *id = str(it, "Id");
+		int         port;
+
+		if (id == NULL || ctr_inspect(x, a, id, FN_INSPECT_MS, &doc, err, errlen) != 0)
+			continue;
+		if (ctr_running(doc) && (port = ctr_host_port(doc, FN_PORT)) > 0)
+			return port;
+	}
+	util_snprintf(err, errlen, "the function has no running container: deploy it");
+	return 0;
+}
+
+static int
+invoke(struct app_job *j)
+{
+	const cJSON     *p = j->payload;
+	const char      *fid = str(p, "function_id"), *inv = str(p, "invocation_id");
+	const char      *trigger = str(p, "trigger");
+	const cJSON     *to = cJSON_GetObjectItemCaseSensitive(p, "timeout_seconds");
+	struct xfer      x;
+	struct arena     a;
+	struct xfer_resp r;
+	char             err[512], st[32], *body;
+	const char      *hdrs[4];
+	cJSON           *res, *o, *parsed;
+	int              port, rc = -1;
+
+	if (fid == NULL || !util_is_uuid(fid) || inv == NULL || !util_is_uuid(inv) ||
+	    !cJSON_IsNumber(to))
+		return fail(j, "%s", "bad payload: function_id, invocation_id and timeout_seconds are required");
+	xfer_init(&x, j->conf, NULL);
+	arena_init(&a, 65536);
+	if ((port = container_port(&x, &a, fid, err, sizeof(err))) == 0) {
+		rc = fail(j, "%s", err);
+		goto out;
+	}
+	hdrs[0] = "Content-Type: application/json";
+	hdrs[1] = arena_printf(&a, "%s: %s", FN_HEADER_TRIGGER, trigger ? trigger : "invoke");
+	hdrs[2] = arena_printf(&a, "%s: %s", FN_HEADER_INVOCATION, inv);
+	hdrs[3] = NULL;
+	body = cJSON_GetObjectItemCaseSensitive(p, "payload") != NULL ?
+	    cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(p, "payload")) : strdup("null");
+	if (body == NULL) {
+		rc = fail(j, "%s", "out of memory");
+		goto out;
+	}
+	rc = xfer_remote(&a, "POST", arena_printf(&a, "http://127.0.0.1:%d/", port), hdrs, body,
+	    (long)to->valuedouble * 1000 + FN_INVOKE_SLACK_MS, &r);
+	free(body);
+	if (rc != 0) {
+		rc = fail(j, "the function did not answer: %s", r.err);
+		goto out;
+	}
+	header_value(r.headers, FN_HEADER_STATUS, st, sizeof(st));
+	res = cJSON_CreateObject();
+	cJSON_AddNumberToObject(res, "status", (double)r.status);
+	if ((parsed = cJSON_ParseWithLength(r.body, r.len)) != NULL)
+		cJSON_AddItemToObject(res, "body", parsed);
+	else
+		cJSON_AddStringToObject(res, "body", r.body);
+	cJSON_AddNumberToObject(res, "duration_ms", (double)r.ms);
+	o = cJSON_AddObjectToObject(res, "invocation");
+	cJSON_AddStringToObject(o, "id", inv);
+	cJSON_AddStringToObject(o, "status", st[0] ? st : r.status < 500 ? "ok" : "error");
+	j->result = res;
+	rc = 0;
+out:
+	xfer_cleanup(&x);
+	arena_free(&a);
+	return rc;
+}
+
+/* ----------------------------------------------------------- fn.remove */
+
+static int
+remove_fn(struct app_job *j)
+{
+	const char    *fid = str(j->payload, "function_id");
+	cJSON         *payload = cJSON_CreateObject();
+	struct app_job sub = *j;
+	int            rc;
+
+	if (fid == NULL || !util_is_uuid(fid) || payload == NULL) {
+		cJSON_Delete(payload);
+		return fail(j, "%s", "bad payload: function_id is required");
+	}
+	cJSON_AddStringToObject(payload, "app_id", fid);
+	cJSON_AddItemToObject(payload, "app", cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(payload, "app"), "name",
+	    str(j->payload, "name") ? str(j->payload, "name") : "fn");
+	sub.kind = "app.remove";
+	sub.payload = payload;
+	sub.result = NULL;
+	rc = app_run(&sub);
+	cJSON_Delete(payload);
+	j->result = sub.result;
+	return rc;
+}
+
+int
+fn_run(struct app_job *j)
+{
+	j->error[0] = '\0';
+	if (strcmp(j->kind, "fn.deploy") == 0)
+		return deploy(j);
+	if (strcmp(j->kind, "fn.invoke") == 0)
+		return invoke(j);
+	if (strcmp(j->kind, "fn.remove") == 0)
+		return remove_fn(j);
+	return fail(j, "unknown job kind %s", j->kind);
+}
