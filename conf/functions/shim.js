@@ -24,7 +24,10 @@
 // status oom; a handler that throws is 500, status error.  One worker is
 // kept loaded (no cold start per call) and replaced when it dies; more are
 // started under load up to the limit, further requests wait in a bounded
-// queue (503 beyond it), and workers past the first leave after IDLE_MS idle.
+// queue (503 beyond it) for at most the timeout (START_WAIT_MS at least: a
+// worker's cold start on a loaded machine; then 503, status error: workers
+// that never load do not hang requests), and workers past the first leave
+// after IDLE_MS idle.
 // Each invocation prints one line LAUNCHER-INVOCATION {json} on stdout, and
 // every answer carries X-Launcher-Invocation-Status.
 
@@ -39,10 +42,17 @@ const BODY_MAX = 6 * 1024 * 1024;          // request body; above: 413
 const DRAIN_MAX = 64 * 1024 * 1024;        // a refused body up to this is read (dropped) for the 413 to arrive
 const QUEUE_MAX = 256;                     // requests waiting for a worker; above: 503
 const IDLE_MS = 30000;                     // an extra worker's idle life
+const START_WAIT_MS = 10000;               // a request waits for a worker max(this, the timeout); then 503
 const WORKER_MEMORY = 48 * 1024 * 1024;    // a worker's share of the memory limit (node: ~30 MiB idle)
 const HEALTH_PATH = '/_launcher/health';
 const TRIGGERS = new Set(['http', 'cron', 'invoke']);
 const SHAPE_KEYS = new Set(['status', 'statusCode', 'headers', 'body']);
+// A header name is an RFC 9110 token; a value has no CR, LF or NUL and is
+// latin-1.  The framing of the answer is the shim's: these of the handler's
+// headers are dropped.
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te',
+  'trailer', 'upgrade']);
 
 const HANDLER = process.env.LAUNCHER_FN_HANDLER || 'index.handler';
 const FN_DIR = process.env.LAUNCHER_FN_DIR || '/fn';
@@ -84,6 +94,28 @@ function errorText(e) {
   try { return `thrown: ${JSON.stringify(e)}`; } catch (_) { return `thrown: ${String(e)}`; }
 }
 
+// Why the header k: v cannot be sent (k lower-case), or null.
+function headerError(k, v) {
+  if (!TOKEN_RE.test(k)) return `the function answered an invalid header name ${JSON.stringify(k.slice(0, 64))}`;
+  if (/[\r\n\0]/.test(v)) return `the function answered header ${k} with CR, LF or NUL in its value`;
+  if (/[^\u0000-\u00ff]/.test(v)) return `the function answered header ${k} with a value that is not latin-1`;
+  return null;
+}
+
+// The handler's headers as sent: names lower-case, the framing ones dropped;
+// throws naming the first that cannot be sent.
+function cleanHeaders(headers) {
+  const h = {};
+  for (const [key, val] of Object.entries(headers)) {
+    const k = String(key).toLowerCase();
+    const v = String(val);
+    const err = headerError(k, v);
+    if (err) throw new Error(err);
+    if (!FRAMING_HEADERS.has(k)) h[k] = v;
+  }
+  return h;
+}
+
 // The handler's answer as the parent sends it: {status, headers, body, base64}.
 function encodeResult(res) {
   // An answer object has only these keys, and a body or an integer status
@@ -100,8 +132,7 @@ function encodeResult(res) {
     headers = res.headers && typeof res.headers === 'object' ? res.headers : {};
     body = res.body;
   }
-  const h = {};
-  for (const [k, v] of Object.entries(headers)) h[String(k).toLowerCase()] = String(v);
+  const h = cleanHeaders(headers);
   if (body === undefined || body === null) return { status, headers: h, body: '' };
   if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
     if (!h['content-type']) h['content-type'] = 'application/octet-stream';
@@ -217,12 +248,19 @@ class Pool {
         } else if (m.type === 'load_error') {
           reject(new Error(m.error));
           child.kill('SIGKILL');
-        } else if (m.type === 'result' && w.job && w.job.id === m.id) {
+        } else if (m.type === 'result' && !w.killedByShim && w.job && w.job.id === m.id) {
           const job = w.job;
           w.job = null;
           job.done(m.ok ? { kind: 'ok', result: m.result } : { kind: 'error', error: m.error });
           this.release(w);
         }
+      });
+      child.on('error', (e) => {
+        // (the process could not be started or signalled, or a message not
+        // sent): it is done with; its job fails
+        console.error(`launcher shim: worker: ${e.message}`);
+        this.drop(w, { kind: 'error', error: `the worker failed: ${e.message}` });
+        if (!w.ready) reject(e);
       });
       child.on('exit', (code, signal) => {
         this.workers.delete(w);
@@ -257,8 +295,29 @@ class Pool {
     }
   }
 
+  // w leaves the pool at once and is SIGKILLed (past the timeout, or
+  // failed); its job, if any, ends with outcome o.
+  drop(w, o) {
+    try { w.child.kill('SIGKILL'); } catch (_) { /* gone */ }
+    this.workers.delete(w);
+    this.idle = this.idle.filter((x) => x !== w);
+    if (w.idleTimer) clearTimeout(w.idleTimer);
+    w.idleTimer = null;
+    const job = w.job;
+    w.job = null;
+    if (job) job.done(o);
+    this.refill();
+  }
+
+  // Past the timeout: w is SIGKILLed and leaves the pool at once (a result
+  // it sends meanwhile is ignored); its job is a timeout.
+  kill(w) {
+    w.killedByShim = true;
+    this.drop(w, { kind: 'timeout' });
+  }
+
   release(w) {
-    if (!this.workers.has(w)) return;
+    if (!this.workers.has(w) || w.killedByShim || !w.child.connected) return;
     const next = this.waiting.shift();
     if (next) { next(w); return; }
     this.idle.push(w);
@@ -272,28 +331,61 @@ class Pool {
     }
   }
 
-  // A worker for one invocation, or null when the queue is full.
-  acquire() {
-    const w = this.idle.pop();
-    if (w) {
+  // A worker for one invocation, null when the queue is full, 'timeout'
+  // when none was ready within timeoutMs (workers that do not load).
+  acquire(timeoutMs) {
+    let w;
+    while ((w = this.idle.pop())) {
       if (w.idleTimer) clearTimeout(w.idleTimer);
       w.idleTimer = null;
-      return Promise.resolve(w);
+      if (this.workers.has(w) && !w.killedByShim && w.child.connected) return Promise.resolve(w);
     }
     if (this.waiting.length >= QUEUE_MAX) return Promise.resolve(null);
     return new Promise((resolve) => {
-      this.waiting.push(resolve);
+      const give = (x) => {
+        clearTimeout(timer);
+        resolve(x);
+      };
+      const timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((x) => x !== give);
+        resolve('timeout');
+      }, timeoutMs);
+      this.waiting.push(give);
       this.refill();
     });
   }
 }
 
+// Answers; a header that cannot be sent is a 500 instead: returns its
+// message (null when the answer went as asked).
 function send(res, status, headers, body, invStatus) {
-  const h = Object.assign({}, headers, { 'x-launcher-invocation-status': invStatus });
+  const h = {};
+  for (const [k, v] of Object.entries(headers)) h[String(k).toLowerCase()] = String(v);
+  h['x-launcher-invocation-status'] = invStatus;
   if (!h['content-type']) h['content-type'] = 'text/plain; charset=utf-8';
-  h['content-length'] = Buffer.byteLength(body);
-  res.writeHead(status, h);
-  res.end(body);
+  h['content-length'] = String(Buffer.byteLength(body));
+  let err = null;
+  for (const [k, v] of Object.entries(h)) err = err || headerError(k, v);
+  if (!err) {
+    try {
+      res.writeHead(status, h);
+      res.end(body);
+      return null;
+    } catch (e) {
+      err = errorText(e);
+    }
+  }
+  try {
+    const b = JSON.stringify({ error: { code: 'FUNCTION_ERROR', message: err } });
+    res.writeHead(500, {
+      'content-type': 'application/json', 'content-length': String(Buffer.byteLength(b)), connection: 'close',
+      'x-launcher-invocation-status': 'error', 'x-launcher-invocation': h['x-launcher-invocation'] || '',
+    });
+    res.end(b);
+  } catch (_) {
+    res.destroy();
+  }
+  return err;
 }
 
 function serve(pool, timeoutMs) {
@@ -313,7 +405,14 @@ function serve(pool, timeoutMs) {
       if (finished) return;
       finished = true;
       headers = Object.assign({}, headers, { 'x-launcher-invocation': id });
-      if (!res.headersSent && !res.destroyed) send(res, httpStatus, headers, body, status);
+      if (!res.headersSent && !res.destroyed) {
+        const err = send(res, httpStatus, headers, body, status);
+        if (err) {
+          status = 'error';
+          httpStatus = 500;
+          error = err;
+        }
+      }
       logInvocation({
         id, trigger, status, http_status: httpStatus, duration_ms: Date.now() - started.getTime(),
         started_at: started.toISOString(), error: error || null,
@@ -322,10 +421,16 @@ function serve(pool, timeoutMs) {
     const errBody = (code, message) => JSON.stringify({ error: { code, message } });
     const json = { 'content-type': 'application/json' };
     if (Number(req.headers['content-length'] || 0) > BODY_MAX) {
-      // answered at once; the body is read and dropped, so that the client,
-      // still sending it, gets the answer (and the connection stays usable)
+      // answered at once; the body is read and dropped up to DRAIN_MAX, so
+      // that the client, still sending it, gets the answer (and the
+      // connection stays usable), then the connection ends
       finish('error', 413, json, errBody('PAYLOAD_TOO_LARGE', 'the request body exceeds 6 MiB'),
         'request body too large');
+      let drained = 0;
+      req.on('data', (c) => {
+        drained += c.length;
+        if (drained > DRAIN_MAX) req.destroy();
+      });
       req.resume();
       return;
     }
@@ -354,15 +459,18 @@ function serve(pool, timeoutMs) {
         method: req.method, path: url.pathname, query, headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'), trigger,
       };
-      const w = await pool.acquire();
+      const waitMs = Math.max(timeoutMs, START_WAIT_MS);
+      const w = await pool.acquire(waitMs);
       if (!w) {
         finish('error', 503, json, errBody('BUSY', 'too many requests waiting for the function'), 'queue full');
         return;
       }
-      const timer = setTimeout(() => {
-        w.killedByShim = true;
-        w.child.kill('SIGKILL');
-      }, timeoutMs);
+      if (w === 'timeout') {
+        const msg = `no worker of the function was ready within ${waitMs / 1000} s`;
+        finish('error', 503, json, errBody('NOT_READY', msg), msg);
+        return;
+      }
+      const timer = setTimeout(() => pool.kill(w), timeoutMs);
       w.job = {
         id, oomBefore: oomKills(),
         done: (o) => {
@@ -381,7 +489,13 @@ function serve(pool, timeoutMs) {
           }
         },
       };
-      w.child.send({ type: 'invoke', id, event, deadline: Date.now() + timeoutMs });
+      try {
+        w.child.send({ type: 'invoke', id, event, deadline: Date.now() + timeoutMs }, (e) => {
+          if (e && w.job && w.job.id === id) pool.drop(w, { kind: 'error', error: `the worker failed: ${e.message}` });
+        });
+      } catch (e) {
+        pool.drop(w, { kind: 'error', error: `the worker failed: ${e.message}` });
+      }
     });
   };
 }

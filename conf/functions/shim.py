@@ -25,8 +25,10 @@ the cgroup's oom_kill counter when readable; workers raise their
 oom_score_adj so that the killer takes them first) is 502, status oom; a handler
 that raises is 500, status error.  One worker is kept loaded (no cold start
 per call) and replaced when it dies; more are started under load up to the
-limit, further requests wait in a bounded queue (503 beyond it), and workers
-past the first leave after IDLE_S idle.  Each invocation prints one line
+limit, further requests wait in a bounded queue (503 beyond it) for at most the
+timeout (START_WAIT_S at least: a worker's cold start on a loaded machine;
+then 503, status error: workers that never load do not hang requests), and
+workers past the first leave after IDLE_S idle.  Each invocation prints one line
 LAUNCHER-INVOCATION {json} on stdout, and every answer carries
 X-Launcher-Invocation-Status.
 """
@@ -54,11 +56,17 @@ BODY_MAX = 6 * 1024 * 1024      # request body; above: 413
 DRAIN_MAX = 64 * 1024 * 1024    # a refused body up to this is read (dropped) before the 413
 QUEUE_MAX = 256                 # requests waiting for a worker; above: 503
 IDLE_S = 30                     # an extra worker's idle life
+START_WAIT_S = 10               # a request waits for a worker max(this, the timeout); then 503
 WORKER_MEMORY = 24 * 1024 * 1024  # a worker's share of the memory limit (python: ~10 MiB idle)
 HEALTH_PATH = "/_launcher/health"
 TRIGGERS = ("http", "cron", "invoke")
 SHAPE_KEYS = {"status", "statusCode", "headers", "body"}
 ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A header name is an RFC 9110 token; a value has no CR, LF or NUL and is
+# latin-1.  The framing of the answer is the shim's: these of the handler's
+# headers are dropped.
+TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
 
 HANDLER = os.environ.get("LAUNCHER_FN_HANDLER") or "index.handler"
 FN_DIR = os.environ.get("LAUNCHER_FN_DIR") or "/fn"
@@ -119,6 +127,33 @@ def error_text(e):
     return "%s: %s" % (type(e).__name__, e)
 
 
+def header_error(k, v):
+    """Why the header k: v cannot be sent (k lower-case), or None."""
+    if not TOKEN_RE.match(k):
+        return "the function answered an invalid header name %s" % json.dumps(k[:64])
+    if "\r" in v or "\n" in v or "\0" in v:
+        return "the function answered header %s with CR, LF or NUL in its value" % k
+    try:
+        v.encode("latin-1")
+    except UnicodeEncodeError:
+        return "the function answered header %s with a value that is not latin-1" % k
+    return None
+
+
+def clean_headers(headers):
+    """The handler's headers as sent: names lower-case, the framing ones
+    dropped; ValueError naming the first that cannot be sent."""
+    h = {}
+    for k, v in headers.items():
+        k, v = str(k).lower(), str(v)
+        err = header_error(k, v)
+        if err:
+            raise ValueError(err)
+        if k not in FRAMING_HEADERS:
+            h[k] = v
+    return h
+
+
 def encode_result(res):
     """The handler's answer as the parent sends it: {status, headers, body, base64}."""
     status, headers, body = 200, {}, res
@@ -132,7 +167,7 @@ def encode_result(res):
             status = 200
         headers = res.get("headers") if isinstance(res.get("headers"), dict) else {}
         body = res.get("body")
-    h = {str(k).lower(): str(v) for k, v in headers.items()}
+    h = clean_headers(headers)
     if body is None:
         return {"status": status, "headers": h, "body": ""}
     if isinstance(body, (bytes, bytearray)):
@@ -296,8 +331,12 @@ class Pool:
         self.loading += 1
         threading.Thread(target=self.start_one, daemon=True).start()
 
-    def acquire(self):
-        """A worker for one invocation, or None when the queue is full."""
+    TIMED_OUT = object()
+
+    def acquire(self, timeout_s):
+        """A worker for one invocation, None when the queue is full, TIMED_OUT
+        when none was ready within timeout_s (workers that do not load)."""
+        deadline = time.monotonic() + timeout_s
         with self.cond:
             if not self.idle and self.waiting >= QUEUE_MAX:
                 return None
@@ -306,7 +345,10 @@ class Pool:
                 while not self.idle:
                     if self.count < self.max and self.loading < self.waiting:
                         self.spawn_async()
-                    self.cond.wait(1.0)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return Pool.TIMED_OUT
+                    self.cond.wait(min(1.0, left))
                 return self.idle.pop()
             finally:
                 self.waiting -= 1
@@ -368,16 +410,30 @@ def make_handler(pool, timeout_s):
             return super().handle_expect_100()
 
         def answer(self, status, headers, body, inv_status):
-            self.send_response(status)
-            h = {k.lower(): v for k, v in headers.items()}
+            """ValueError (nothing sent) for a header that cannot be sent."""
+            h = {str(k).lower(): str(v) for k, v in headers.items()}
             h.setdefault("content-type", "text/plain; charset=utf-8")
             h["x-launcher-invocation-status"] = inv_status
             h["content-length"] = str(len(body))
+            for k, v in h.items():
+                err = header_error(k, v)
+                if err:
+                    raise ValueError(err)
+            self.send_response(status)
             for k, v in h.items():
                 self.send_header(k, v)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
+
+        def drop(self, n):
+            """Reads n bytes of the request in 64 KiB pieces and drops them; False at its end."""
+            while n > 0:
+                piece = self.rfile.read(min(n, 1 << 16))
+                if not piece:
+                    return False
+                n -= len(piece)
+            return True
 
         def read_body(self):
             """(the request body, None), or (None, (status, code, message)) refusing it."""
@@ -397,11 +453,12 @@ def make_handler(pool, timeout_s):
                     size += n
                     if n < 0 or size > DRAIN_MAX:
                         return None, too_big
-                    data = self.rfile.read(n)
                     if size <= BODY_MAX:
-                        parts.append(data)
+                        parts.append(self.rfile.read(n))
                     else:  # read and dropped, so that the client, still sending it, gets the answer
                         parts = []
+                        if not self.drop(n):
+                            return None, too_big
                     self.rfile.readline(8)  # the chunk's CRLF
             if te:
                 return None, (501, "NOT_IMPLEMENTED", "transfer coding %s" % te[:40])
@@ -413,11 +470,8 @@ def make_handler(pool, timeout_s):
                 return None, (400, "BAD_REQUEST", "a malformed Content-Length")
             if length > BODY_MAX:
                 # read and dropped up to DRAIN_MAX, so that the client, still sending it, gets the answer
-                while 0 < length <= DRAIN_MAX:
-                    chunk = self.rfile.read(min(length, 1 << 16))
-                    if not chunk:
-                        break
-                    length -= len(chunk)
+                if length <= DRAIN_MAX:
+                    self.drop(length)
                 return None, too_big
             return (self.rfile.read(length) if length else b""), None
 
@@ -434,7 +488,16 @@ def make_handler(pool, timeout_s):
                 try:
                     self.answer(http_status, headers, body, status)
                 except OSError:
-                    pass
+                    self.close_connection = True
+                except Exception as e:  # (a header that cannot be sent: nothing was) the line is printed
+                    self.close_connection = True
+                    status, http_status, error = "error", 500, str(e) if isinstance(e, ValueError) else error_text(e)
+                    self._headers_buffer = []
+                    try:
+                        self.answer(500, dict(jh, **{"x-launcher-invocation": iid}),
+                                    err_body("FUNCTION_ERROR", error), status)
+                    except Exception:
+                        pass
                 log_invocation({"id": iid, "trigger": trigger, "status": status, "http_status": http_status,
                                 "duration_ms": int((time.time() - started) * 1000),
                                 "started_at": datetime.datetime.fromtimestamp(started, datetime.timezone.utc)
@@ -454,9 +517,13 @@ def make_handler(pool, timeout_s):
             event = {"method": self.command, "path": url.path, "query": query,
                      "headers": {k.lower(): v for k, v in self.headers.items()},
                      "body": body.decode("utf-8", "replace"), "trigger": trigger}
-            w = pool.acquire()
+            w = pool.acquire(max(timeout_s, START_WAIT_S))
             if w is None:
                 finish("error", 503, jh, err_body("BUSY", "too many requests waiting for the function"), "queue full")
+                return
+            if w is Pool.TIMED_OUT:
+                msg = "no worker of the function was ready within %d s" % max(timeout_s, START_WAIT_S)
+                finish("error", 503, jh, err_body("NOT_READY", msg), msg)
                 return
             before = oom_kills()
             deadline = time.time() + timeout_s

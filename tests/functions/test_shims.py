@@ -9,8 +9,12 @@ the runtime images' store.  Per runtime: a handler answers (body, headers,
 event, invocation id); one that throws is 500/error; one that sleeps past
 LAUNCHER_FN_TIMEOUT is 504/timeout and the container answers the next call;
 one that allocates past the memory limit is 502/oom and the next call
-answers; a body above 6 MiB is 413 (chunked too), a chunked one reaches
-the handler;
+answers; a body above 6 MiB is 413 (chunked too, one 60 MiB chunk without
+the shim holding it), one announced above 64 MiB ends the connection, a
+chunked one reaches the handler; a handler's header that cannot be sent
+(CR/LF, not a token, not latin-1) is 500/error, its framing headers are
+dropped; a call that finds no worker loaded within the timeout is
+503/error; the build checks the handler as the unprivileged user;
 concurrent calls all answer; a handler that does not load ends the
 container naming it; every
 invocation's LAUNCHER-INVOCATION line in the container's log parses and
@@ -56,8 +60,20 @@ def check(cond, name, detail=""):
 
 HANDLERS = {
     "node20": ("index.js", r"""
+// the build's --check loads this: as the function's user, never root
+if (process.argv[2] === '--check' && process.getuid() === 0) throw new Error('the handler is checked as root');
+// a worker started after ?hangnext never loads
+if (require('fs').existsSync('/tmp/launcher-test-hang')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3600e3);
+const HDR = {
+  crlf: { 'X-Bad': 'a\r\nX-Injected: 1' },
+  name: { 'Bad Name': 'x' },
+  latin: { 'X-U': 'snow \u2603' },
+  framing: { 'Content-Length': '1', 'Transfer-Encoding': 'chunked', Connection: 'close', 'X-Ok': '1' },
+};
 exports.handler = async (event, context) => {
   const q = event.query;
+  if (q.hangnext) require('fs').writeFileSync('/tmp/launcher-test-hang', '');
+  if (q.hdr) return { status: 200, headers: HDR[q.hdr], body: 'framed body' };
   if (q.sleep) await new Promise((r) => setTimeout(r, Number(q.sleep) * 1000));
   if (q.throw) throw new Error('boom ' + q.throw);
   if (q.alloc) { const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1)); }
@@ -72,8 +88,22 @@ exports.handler = async (event, context) => {
     "python3": ("index.py", r"""
 import os, time
 
+# a worker started after ?hangnext never loads
+if os.path.exists("/tmp/launcher-test-hang"):
+    time.sleep(3600)
+HDR = {
+    "crlf": {"X-Bad": "a\r\nX-Injected: 1"},
+    "name": {"Bad Name": "x"},
+    "latin": {"X-U": "snow \u2603"},
+    "framing": {"Content-Length": "1", "Transfer-Encoding": "chunked", "Connection": "close", "X-Ok": "1"},
+}
+
 def handler(event, context):
     q = event["query"]
+    if "hangnext" in q:
+        open("/tmp/launcher-test-hang", "w").close()
+    if "hdr" in q:
+        return {"status": 200, "headers": HDR[q["hdr"]], "body": "framed body"}
     if "sleep" in q:
         time.sleep(float(q["sleep"]))
     if "throw" in q:
@@ -162,6 +192,23 @@ def call(port, path, method="GET", body=None, headers=None, timeout=30):
         c.close()
 
 
+def send_oversized(port, total, iid):
+    """Sends a POST announcing total bytes and as many of them as the shim
+    reads: the exception that stopped it, or None when it read them all."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: function\r\nX-Launcher-Invocation: %s\r\nContent-Length: %d\r\n\r\n"
+                  % (iid.encode(), total))
+        piece = b"x" * (1 << 20)
+        for _ in range(total // len(piece)):
+            s.sendall(piece)
+        return None
+    except OSError as e:
+        return e
+    finally:
+        s.close()
+
+
 def context(runtime, handler_file, handler_src):
     ctx = tempfile.mkdtemp(prefix="fnctx.", dir="/var/tmp")
     shutil.copy(os.path.join(REPO, "conf", "functions", "Dockerfile." + runtime), os.path.join(ctx, "Dockerfile"))
@@ -223,8 +270,60 @@ def case_runtime(pm, runtime, base):
     bad_thread.start()
     try:
         case_container(pm, runtime, tag, t0)
+        case_not_ready(pm, runtime, tag)
     finally:
         bad_thread.join()
+
+
+def start(pm, runtime, tag, *env):
+    """(container name, port) of a started container answering its health check, or (name, None)."""
+    name = "fnshims-%s-%s" % (runtime, uuid.uuid4().hex[:8])
+    port = free_port()
+    args = ["run", "-d", "--name", name, "--network", "host", "--memory", MEMORY, "--memory-swap", MEMORY,
+            "-e", "PORT=%d" % port, "-e", "LAUNCHER_FN_TIMEOUT=%d" % TIMEOUT_S]
+    for e in env:
+        args += ["-e", e]
+    r = pm.run(*(args + [tag]))
+    check(r.returncode == 0, "%s: the container starts" % runtime, r.stderr)
+    if r.returncode != 0:
+        return name, None
+    for _ in range(300):
+        try:
+            st, _, body = call(port, "/_launcher/health", timeout=2)
+            if st == 200 and body == b"ok":
+                return name, port
+        except OSError:
+            pass
+        if pm.run("inspect", "-f", "{{.State.Running}}", name).stdout.strip() != "true":
+            break
+        time.sleep(0.1)
+    check(False, "%s: GET /_launcher/health answers 200 ok" % runtime, pm.run("logs", name).stderr[-2000:])
+    return name, None
+
+
+def case_not_ready(pm, runtime, tag):
+    """A worker that never loads (the handler's module hangs once ?hangnext
+    made its marker; one worker at most): a call waits max(timeout, 10 s)
+    for it, then 503, status error, one LAUNCHER-INVOCATION line."""
+    name, port = start(pm, runtime, tag, "LAUNCHER_FN_CONCURRENCY=1")
+    try:
+        if port is None:
+            return
+        st, hd, b = call(port, "/?hangnext=1&sleep=%d" % (TIMEOUT_S + 30))
+        check(st == 504, "%s: past the timeout: 504 (its replacement never loads)" % runtime, (st, b))
+        iid = "inv-notready-" + uuid.uuid4().hex[:12]
+        try:
+            st, hd, b = call(port, "/", headers={"X-Launcher-Invocation": iid}, timeout=60)
+        except OSError as e:
+            st, hd, b = str(e), {}, b""
+        check(st == 503 and hd.get("x-launcher-invocation-status") == "error",
+              "%s: no worker ready within the timeout: 503, status error" % runtime, (st, hd, b))
+        lines, log = invocation_lines(pm, name)
+        rec = lines.get(iid) or {}
+        check(rec.get("status") == "error" and rec.get("http_status") == 503 and rec.get("error"),
+              "%s: its LAUNCHER-INVOCATION line" % runtime, (rec, log[-1500:]))
+    finally:
+        pm.run("rm", "-f", "-t", "0", name)
 
 
 def case_container(pm, runtime, tag, t0):
@@ -305,6 +404,30 @@ def case_container(pm, runtime, tag, t0):
         st, hd, b = invoke("big-chunked", "/", method="POST", body=[b"x" * (1 << 20)] * 6 + [b"x"])
         check(st == 413 and hd.get("x-launcher-invocation-status") == "error",
               "%s: a chunked body above 6 MiB: 413" % runtime, (st, hd, b[:200]))
+        for kind in ("crlf", "name", "latin"):
+            st, hd, b = invoke("hdr-" + kind, "/?hdr=" + kind)
+            check(st == 500 and hd.get("x-launcher-invocation-status") == "error" and "x-injected" not in hd,
+                  "%s: a handler's header that cannot be sent (%s): 500, status error" % (runtime, kind), (st, hd, b))
+        st, hd, b = invoke("hdr-framing", "/?hdr=framing")
+        check(st == 200 and b == b"framed body" and hd.get("x-ok") == "1" and "transfer-encoding" not in hd and
+              hd.get("content-length") == "11",
+              "%s: the handler's framing headers are dropped (the shim frames the answer)" % runtime, (st, hd, b))
+        iid = "inv-oversized-" + uuid.uuid4().hex[:12]
+        sent["oversized"] = (iid, 413, "error")
+        stopped = send_oversized(port, 100 << 20, iid)
+        check(isinstance(stopped, (ConnectionResetError, BrokenPipeError)),
+              "%s: a body announced above 64 MiB is not read whole (the connection ends)" % runtime, stopped)
+        # (the shim may end the connection once it answered: its line says 413)
+        iid = "inv-big-chunk-" + uuid.uuid4().hex[:12]
+        sent["big-chunk"] = (iid, 413, "error")
+        try:
+            st, hd, b = call(port, "/", method="POST", body=[b"x" * (60 << 20)], headers={"X-Launcher-Invocation": iid})
+        except OSError as e:
+            st, hd, b = 413, {"x-launcher-invocation-status": "error"}, str(e).encode()
+        check(st == 413 and hd.get("x-launcher-invocation-status") == "error",
+              "%s: one 60 MiB chunk (above the memory limit): 413" % runtime, (st, hd, b[:200]))
+        st, hd, b = invoke("after-big-chunk", "/")
+        check(st == 201, "%s: the container answers the call after a 60 MiB chunk" % runtime, (st, b))
         results = []
 
         def one(i):
@@ -339,8 +462,19 @@ def case_container(pm, runtime, tag, t0):
         pm.run("rm", "-f", "-t", "0", name)
 
 
+def case_dockerfiles():
+    """The build's --check (which loads the handler's code) runs as the
+    function's user: USER comes before it."""
+    for runtime in ("node20", "python3"):
+        with open(os.path.join(REPO, "conf", "functions", "Dockerfile." + runtime)) as f:
+            text = f.read()
+        user, run = text.find("\nUSER 65534:65534\n"), text.find("\nRUN ")
+        check(0 <= user < run, "%s: the Dockerfile's USER precedes its RUN --check" % runtime, text)
+
+
 def main():
     t0 = time.time()
+    case_dockerfiles()
     # tests/run.sh has run the fixture (its exports); alone, the test runs it
     env = {k: v for k, v in os.environ.items() if k.startswith("FIXTURE_FN_")}
     if not env.get("FIXTURE_FN_STORE"):
