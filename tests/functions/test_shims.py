@@ -41,7 +41,7 @@ import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ONLY = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
-TIMEOUT_S = 2           # LAUNCHER_FN_TIMEOUT of the containers
+TIMEOUT_S = 5           # LAUNCHER_FN_TIMEOUT of the containers (allocating past 64 MiB took over 2 s on a loaded machine)
 MEMORY = "64m"
 
 passed = failed = 0
