@@ -32,56 +32,35 @@
 #define OBJSTORE_READY_POLL_MS 500
 #define OBJSTORE_PORT_DEFAULT 9000
 
-static int
-failf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-failf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0 && errlen > 0)
-		err[0] = '\0';
-	va_end(ap);
-	util_sanitize(err, 0);
-	return -1;
-}
-
-static const char *
-jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
-}
-
 int
 bucket_store_parse(const cJSON *p, struct bstore *s, const char **name, char *err, size_t errlen)
 {
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(p, "store");
+	const char *bad = NULL;
 
 	memset(s, 0, sizeof(*s));
-	*name = jstr(p, "bucket_name");
+	*name = util_json_str(p, "bucket_name");
+	s->driver = util_json_str(st, "driver");
+	s->admin_endpoint = util_json_str(st, "admin_endpoint");
+	s->region = util_json_str(st, "region");
+	s->admin_access_key = util_json_str(st, "admin_access_key");
+	s->admin_secret_key = util_json_str(st, "admin_secret_key");
+	s->ca_file = util_json_str(st, "ca_file");
 	if (!cJSON_IsObject(st))
-		return failf(err, errlen, "bad payload: store must be an object");
-	s->driver = jstr(st, "driver");
-	s->admin_endpoint = jstr(st, "admin_endpoint");
-	s->region = jstr(st, "region");
-	s->admin_access_key = jstr(st, "admin_access_key");
-	s->admin_secret_key = jstr(st, "admin_secret_key");
-	s->ca_file = jstr(st, "ca_file");
-	if (s->driver == NULL || (strcmp(s->driver, "rgw") != 0 && strcmp(s->driver, "minio") != 0))
-		return failf(err, errlen, "bad payload: store.driver must be rgw or minio");
-	if (s->admin_endpoint == NULL || (strncmp(s->admin_endpoint, "http://", 7) != 0 &&
-	    strncmp(s->admin_endpoint, "https://", 8) != 0) || strlen(s->admin_endpoint) > 512)
-		return failf(err, errlen, "bad payload: store.admin_endpoint must be an http(s) URL");
-	if (s->admin_access_key == NULL || s->admin_secret_key == NULL)
-		return failf(err, errlen, "bad payload: store.admin_access_key and admin_secret_key "
-		    "are required (the claim opens the secret)");
-	if (*name == NULL || !bstore_name_ok(*name))
-		return failf(err, errlen, "bad payload: bucket_name must be a bucket name S3 allows");
-	return 0;
+		bad = "store must be an object";
+	else if (s->driver == NULL || (strcmp(s->driver, "rgw") != 0 && strcmp(s->driver, "minio") != 0))
+		bad = "store.driver must be rgw or minio";
+	else if (s->admin_endpoint == NULL || (strncmp(s->admin_endpoint, "http://", 7) != 0 &&
+	         strncmp(s->admin_endpoint, "https://", 8) != 0) || strlen(s->admin_endpoint) > 512)
+		bad = "store.admin_endpoint must be an http(s) URL";
+	else if (s->admin_access_key == NULL || s->admin_secret_key == NULL)
+		bad = "store.admin_access_key and admin_secret_key are required (the claim opens the secret)";
+	else if (*name == NULL || !bstore_name_ok(*name))
+		bad = "bucket_name must be a bucket name S3 allows";
+	if (bad == NULL)
+		return 0;
+	util_snprintf(err, errlen, "bad payload: %s", bad);
+	return -1;
 }
 
 static cJSON *
@@ -133,29 +112,35 @@ bucket_objects(const struct bstore *s, const char *name, const cJSON *p, cJSON *
 {
 	struct objstore_dest d;
 	struct listing l;
-	const char *prefix = jstr(p, "prefix"), *after = jstr(p, "start_after");
+	const char *prefix = util_json_str(p, "prefix"), *after = util_json_str(p, "start_after");
 	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(p, "limit");
 	int64_t limit = BUCKET_LIST_DEFAULT;
 	bool more = false;
 
-	if (lim != NULL && !cJSON_IsNull(lim) && text_json_i64(lim, 1, 1000, &limit) != 0)
-		return failf(err, errlen, "bad payload: limit must be an integer 1..1000");
+	if (lim != NULL && !cJSON_IsNull(lim) && text_json_i64(lim, 1, 1000, &limit) != 0) {
+		util_snprintf(err, errlen, "bad payload: limit must be an integer 1..1000");
+		return -1;
+	}
 	memset(&d, 0, sizeof(d));
 	d.provider = "custom";
 	d.endpoint = s->admin_endpoint;
 	d.region = s->region ? s->region : "us-east-1";
 	d.bucket = name;
-	d.access_key = jstr(p, "access_key");
-	d.secret_key = jstr(p, "secret_key");
+	d.access_key = util_json_str(p, "access_key");
+	d.secret_key = util_json_str(p, "secret_key");
 	d.path_style = true;
 	d.ca_file = s->ca_file;
-	if (d.access_key == NULL || d.secret_key == NULL)
-		return failf(err, errlen, "bad payload: the bucket's access_key and secret_key are "
-		    "required (the claim opens them)");
+	if (d.access_key == NULL || d.secret_key == NULL) {
+		util_snprintf(err, errlen, "bad payload: the bucket's access_key and secret_key are "
+		              "required (the claim opens them)");
+		return -1;
+	}
 	/* Listed with the bucket's own key: what the application sees. */
 	if ((*result = cJSON_CreateObject()) == NULL ||
-	    (l.objects = cJSON_AddArrayToObject(*result, "objects")) == NULL)
-		return failf(err, errlen, "out of memory");
+	    (l.objects = cJSON_AddArrayToObject(*result, "objects")) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if (s3_list(&d, prefix, after, (int)limit, list_cb, &l, &more, err, errlen) != 0) {
 		cJSON_Delete(*result);
 		*result = NULL;
@@ -194,17 +179,17 @@ bucket_run(const char *kind, const cJSON *p, cJSON **result, char *err, size_t e
 		flag = cJSON_GetObjectItemCaseSensitive(p, "public");
 		if (bstore_bucket_create(&s, name, &k, err, errlen) == 0 &&
 		    (!cJSON_IsTrue(flag) || bstore_bucket_public(&s, name, true, err, errlen) == 0))
-			rc = (*result = key_result(&k)) != NULL ? 0 : failf(err, errlen, "out of memory");
+			rc = (*result = key_result(&k)) != NULL ? 0 : -2;
 	} else if (strcmp(kind, "bucket.rotate") == 0) {
 		if (bstore_key_add(&s, name, &k, err, errlen) == 0)
-			rc = (*result = key_result(&k)) != NULL ? 0 : failf(err, errlen, "out of memory");
+			rc = (*result = key_result(&k)) != NULL ? 0 : -2;
 	} else if (strcmp(kind, "bucket.revoke") == 0) {
-		const char *ak = jstr(p, "access_key");
+		const char *ak = util_json_str(p, "access_key");
 
 		if (ak == NULL)
-			return failf(err, errlen, "bad payload: access_key is required");
-		if (bstore_key_revoke(&s, name, ak, err, errlen) == 0)
-			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : failf(err, errlen, "out of memory");
+			util_snprintf(err, errlen, "bad payload: access_key is required");
+		else if (bstore_key_revoke(&s, name, ak, err, errlen) == 0)
+			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : -2;
 	} else if (strcmp(kind, "bucket.delete") == 0) {
 		flag = cJSON_GetObjectItemCaseSensitive(p, "force");
 		rc = bstore_bucket_delete(&s, name, cJSON_IsTrue(flag), err, errlen);
@@ -213,18 +198,23 @@ bucket_run(const char *kind, const cJSON *p, cJSON **result, char *err, size_t e
 			util_snprintf(err, errlen, "bucket is not empty");
 			rc = -1;
 		} else if (rc == 0) {
-			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : failf(err, errlen, "out of memory");
+			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : -2;
 		}
 	} else if (strcmp(kind, "bucket.public") == 0) {
 		flag = cJSON_GetObjectItemCaseSensitive(p, "public");
 		if (!cJSON_IsBool(flag))
-			return failf(err, errlen, "bad payload: public must be a boolean");
-		if (bstore_bucket_public(&s, name, cJSON_IsTrue(flag), err, errlen) == 0)
-			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : failf(err, errlen, "out of memory");
+			util_snprintf(err, errlen, "bad payload: public must be a boolean");
+		else if (bstore_bucket_public(&s, name, cJSON_IsTrue(flag), err, errlen) == 0)
+			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : -2;
 	} else if (strcmp(kind, "bucket.objects") == 0) {
 		rc = bucket_objects(&s, name, p, result, err, errlen);
 	} else {
-		rc = failf(err, errlen, "unknown job kind %s", kind);
+		util_snprintf(err, errlen, "unknown job kind %.40s", kind);
+		util_sanitize(err, 0);
+	}
+	if (rc == -2) {
+		util_snprintf(err, errlen, "out of memory");
+		rc = -1;
 	}
 	sodium_memzero(&k, sizeof(k));
 	return rc;
@@ -253,22 +243,6 @@ struct os_ctx {
 	int               port;
 };
 
-static int
-os_fail(struct os_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-os_fail(struct os_ctx *c, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	va_end(ap);
-	return app_job_fail(c->j, &c->red, "%s", msg);
-}
-
 static bool
 health_path_bad(const char *p)
 {
@@ -280,33 +254,37 @@ static int
 os_parse(struct os_ctx *c)
 {
 	const cJSON *p = c->j->payload, *port = cJSON_GetObjectItemCaseSensitive(p, "port");
-	const char *id = jstr(p, "store_id"), *vol = jstr(p, "volume_id"), *user = jstr(p, "root_user");
-	const char *path = jstr(p, "data_path"), *cmd = jstr(p, "start_command");
+	const char *id = util_json_str(p, "store_id"), *vol = util_json_str(p, "volume_id");
+	const char *user = util_json_str(p, "root_user");
+	const char *path = util_json_str(p, "data_path"), *cmd = util_json_str(p, "start_command");
 	int64_t pn = OBJSTORE_PORT_DEFAULT;
 
-	c->password = jstr(p, "root_password");
-	c->health_path = jstr(p, "health_path") ? jstr(p, "health_path") : "/minio/health/live";
+	c->password = util_json_str(p, "root_password");
+	c->health_path = util_json_str(p, "health_path");
+	if (c->health_path == NULL)
+		c->health_path = "/minio/health/live";
 	if (id == NULL || !text_word_ok(id, APP_ID_MAX - 1, "-_") ||
 	    util_snprintf(c->name, sizeof(c->name), OBJSTORE_NAME_PREFIX "%s", id) < 0)
-		return failf(c->j->error, c->j->errlen, "bad payload: store_id must be an id");
+		return app_job_fail(c->j, &c->red, "bad payload: store_id must be an id");
 	/* "volume" (lnchr-vol-<id> or the id) is read too, as buckets-api first wrote it. */
-	if (vol == NULL && (vol = jstr(p, "volume")) != NULL && strncmp(vol, VOL_PREFIX, strlen(VOL_PREFIX)) == 0)
+	if (vol == NULL && (vol = util_json_str(p, "volume")) != NULL &&
+	    strncmp(vol, VOL_PREFIX, strlen(VOL_PREFIX)) == 0)
 		vol += strlen(VOL_PREFIX);
 	if (vol == NULL || !text_word_ok(vol, APP_ID_MAX - 1, "-_"))
-		return failf(c->j->error, c->j->errlen, "bad payload: volume_id must be an id");
-	if (jstr(p, "image") == NULL)
-		return failf(c->j->error, c->j->errlen, "bad payload: image is required");
+		return app_job_fail(c->j, &c->red, "bad payload: volume_id must be an id");
+	if (util_json_str(p, "image") == NULL)
+		return app_job_fail(c->j, &c->red, "bad payload: image is required");
 	if (user == NULL || c->password == NULL || strlen(c->password) < 8 || strlen(c->password) > 128)
-		return failf(c->j->error, c->j->errlen, "bad payload: root_user and root_password "
+		return app_job_fail(c->j, &c->red, "bad payload: root_user and root_password "
 		    "(8..128 characters, from the claim) are required");
 	if (port != NULL && text_json_i64(port, 1, 65535, &pn) != 0)
-		return failf(c->j->error, c->j->errlen, "bad payload: port must be 1..65535");
+		return app_job_fail(c->j, &c->red, "bad payload: port must be 1..65535");
 	if (path == NULL)
 		path = "/data";
 	if (path[0] != '/' || strlen(path) > 200 || strpbrk(path, "'\"\\$`;&| \n") != NULL)
-		return failf(c->j->error, c->j->errlen, "bad payload: data_path must be an absolute path");
+		return app_job_fail(c->j, &c->red, "bad payload: data_path must be an absolute path");
 	if (health_path_bad(c->health_path))
-		return failf(c->j->error, c->j->errlen, "bad payload: health_path must be a path");
+		return app_job_fail(c->j, &c->red, "bad payload: health_path must be a path");
 	c->port = (int)pn;
 	if (cmd == NULL && util_snprintf(c->cmd, sizeof(c->cmd), "exec minio server %s --address :%d",
 	    path, c->port) >= 0)
@@ -314,7 +292,7 @@ os_parse(struct os_ctx *c)
 	if ((c->env = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(c->env, "MINIO_ROOT_USER", user) == NULL ||
 	    cJSON_AddStringToObject(c->env, "MINIO_ROOT_PASSWORD", c->password) == NULL)
-		return failf(c->j->error, c->j->errlen, "out of memory");
+		return app_job_fail(c->j, &c->red, "out of memory");
 	memset(&c->s, 0, sizeof(c->s));
 	util_snprintf(c->s.objstore_id, sizeof(c->s.objstore_id), "%s", id);
 	c->s.name = c->name;
@@ -327,7 +305,7 @@ os_parse(struct os_ctx *c)
 	c->s.host_ip = c->j->conf->database_host_ip[0] ? c->j->conf->database_host_ip : NULL;
 	c->s.env = c->env;
 	c->s.src = APP_SRC_IMAGE;
-	c->s.image = jstr(p, "image");
+	c->s.image = util_json_str(p, "image");
 	util_snprintf(c->s.vols[0].volume_id, sizeof(c->s.vols[0].volume_id), "%s", vol);
 	c->s.vols[0].mount_path = path;
 	c->s.nvols = 1;
@@ -343,14 +321,14 @@ os_find(struct os_ctx *c, cJSON **doc)
 	int         rc = ctr_inspect(&c->x, &c->a, c->name, CTR_TIMEOUT_MS, doc, err, sizeof(err));
 
 	if (rc < 0)
-		return os_fail(c, "%s", err);
+		return app_job_fail(c->j, &c->red, "%s", err);
 	if (rc == 1)
 		return 1;
 	m = ctr_label(*doc, "launcher.managed");
 	id = ctr_label(*doc, "launcher.objstore");
 	if (m == NULL || strcmp(m, "1") != 0 || id == NULL || strcmp(id, c->s.objstore_id) != 0)
-		return os_fail(c, "container %s exists but does not carry launcher's labels for this "
-		    "store: left alone", c->name);
+		return app_job_fail(c->j, &c->red, "container %s exists but does not carry launcher's "
+		                    "labels for this store: left alone", c->name);
 	return 0;
 }
 
@@ -368,7 +346,7 @@ os_ready(struct os_ctx *c, const char *id, const char *endpoint)
 
 	if (h == NULL || util_snprintf(url, sizeof(url), "%s%s", endpoint, c->health_path) < 0) {
 		curl_easy_cleanup(h);
-		return os_fail(c, "out of memory");
+		return app_job_fail(c->j, &c->red, "out of memory");
 	}
 	for (;;) {
 		cJSON *doc;
@@ -388,11 +366,11 @@ os_ready(struct os_ctx *c, const char *id, const char *endpoint)
 		if (ctr_inspect(&c->x, &c->a, id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0 ||
 		    !ctr_running(doc)) {
 			curl_easy_cleanup(h);
-			return os_fail(c, "container %s stopped before its store answered", c->name);
+			return app_job_fail(c->j, &c->red, "container %s stopped before its store answered", c->name);
 		}
 		if (time(NULL) >= end) {
 			curl_easy_cleanup(h);
-			return os_fail(c, "the store did not answer 200 on %s within %d s (last status "
+			return app_job_fail(c->j, &c->red, "the store did not answer 200 on %s within %d s (last status "
 			    "%ld)", c->health_path, OBJSTORE_READY_S, status);
 		}
 		nanosleep(&ts, NULL);
@@ -409,14 +387,14 @@ os_create(struct os_ctx *c, char *id, size_t idlen)
 	char warning[VOL_WARNING_MAX], err[4096];
 
 	if (image_ensure(&c->x, &c->a, c->s.image, &c->io, &im, err, sizeof(err)) != 0)
-		return os_fail(c, "%s", err);
+		return app_job_fail(c->j, &c->red, "%s", err);
 	if (vol_ensure(&c->x, &c->a, &c->s, &c->s.vols[0], warning, sizeof(warning), err,
 	    sizeof(err)) != 0)
-		return os_fail(c, "%s", err);
+		return app_job_fail(c->j, &c->red, "%s", err);
 	app_say(&c->io, "volume %s%s ready for %s%s%s", VOL_PREFIX, c->s.vols[0].volume_id,
 	    c->s.vols[0].mount_path, warning[0] ? ": " : "", warning);
 	if (ctr_create(&c->x, &c->a, &c->s, im.image_id, c->name, 0, id, idlen, err, sizeof(err)) != 0)
-		return os_fail(c, "%s", err);
+		return app_job_fail(c->j, &c->red, "%s", err);
 	return 0;
 }
 
@@ -455,15 +433,15 @@ objstore_provision_run(struct app_job *j)
 		created = true;
 	}
 	if ((found != 0 || !ctr_running(doc)) && ctr_action(&c.x, &c.a, id, "start", err, sizeof(err)) != 0) {
-		os_fail(&c, "%s", err);
+		app_job_fail(c.j, &c.red, "%s", err);
 		goto out;
 	}
 	if (ctr_inspect(&c.x, &c.a, id, CTR_TIMEOUT_MS, &doc, err, sizeof(err)) != 0) {
-		os_fail(&c, "container %s after its start: %s", c.name, err);
+		app_job_fail(c.j, &c.red, "container %s after its start: %s", c.name, err);
 		goto out;
 	}
 	if ((port = ctr_host_port(doc, c.port)) <= 0) {
-		os_fail(&c, "container %s runs but the engine published no host port", c.name);
+		app_job_fail(c.j, &c.red, "container %s runs but the engine published no host port", c.name);
 		goto out;
 	}
 	host = c.s.host_ip != NULL && strcmp(c.s.host_ip, "0.0.0.0") != 0 ? c.s.host_ip : "127.0.0.1";
@@ -473,7 +451,7 @@ objstore_provision_run(struct app_job *j)
 	if ((j->result = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(j->result, "endpoint", endpoint) == NULL ||
 	    cJSON_AddStringToObject(j->result, "container_id", ctr_id(doc)) == NULL) {
-		os_fail(&c, "out of memory");
+		app_job_fail(c.j, &c.red, "out of memory");
 		goto out;
 	}
 	app_say(&c.io, "object store %s answers at %s", c.name, endpoint);

@@ -22,24 +22,16 @@
 
 /* ------------------------------------------------------------- pure parts */
 
-static const char *
-str_of(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
-}
-
 bool
 reg_creds_of(const cJSON *r, struct reg_creds *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!cJSON_IsObject(r) || (out->url = str_of(r, "url")) == NULL ||
+	if (!cJSON_IsObject(r) || (out->url = util_json_str(r, "url")) == NULL ||
 	    (strncmp(out->url, "https://", 8) != 0 && strncmp(out->url, "http://", 7) != 0))
 		return false;
-	out->type = str_of(r, "type") ? str_of(r, "type") : "custom";
-	out->username = str_of(r, "username");
-	out->password = str_of(r, "password");
+	out->type = util_json_str(r, "type") ? util_json_str(r, "type") : "custom";
+	out->username = util_json_str(r, "username");
+	out->password = util_json_str(r, "password");
 	return true;
 }
 
@@ -423,8 +415,8 @@ fetch_token(const struct agent_conf *conf, struct arena *a, const struct reg_cre
 	if (!buf_ok(&u) || get(conf, a, u.data, c->username, c->password, NULL, r) != 0 ||
 	    r->x.status != 200 || (doc = cJSON_Parse(r->x.body)) == NULL)
 		return NULL;
-	if ((tok = str_of(doc, "token")) == NULL)
-		tok = str_of(doc, "access_token");
+	if ((tok = util_json_str(doc, "token")) == NULL)
+		tok = util_json_str(doc, "access_token");
 	if (tok != NULL)
 		tok = arena_strdup(a, tok);
 	cJSON_Delete(doc);

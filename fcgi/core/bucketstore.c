@@ -7,6 +7,7 @@
 #include "bucketstore.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,13 +113,14 @@ answer_code(const struct s3_answer *a, const char *code)
 
 /*
  * One request to <endpoint><path>?<query> with keys ak/sk (query
- * canonical: names sorted, values escaped by the caller).  0 when it
- * completed (*a filled: free a->body), -1 + err.
+ * canonical: names sorted, values escaped by the caller); flags for
+ * s3_request (S3_ONCE: a call that makes something new is not retried).
+ * 0 when it completed (*a filled: free a->body), -1 + err.
  */
 static int
 call(const struct bstore *s, const char *ak, const char *sk, const char *method, const char *path,
-     const char *query, const char *header, const void *body, size_t n, struct s3_answer *a,
-     char *err, size_t errlen)
+     const char *query, const char *header, const void *body, size_t n, int flags,
+     struct s3_answer *a, char *err, size_t errlen)
 {
 	struct objstore_dest d;
 	char url[4096];
@@ -129,14 +131,14 @@ call(const struct bstore *s, const char *ak, const char *sk, const char *method,
 		util_snprintf(err, errlen, "URL too long");
 		return -1;
 	}
-	return s3_request(&d, method, url, header, body, n, ADMIN_BODY_MAX, a, err, errlen);
+	return s3_request(&d, method, url, header, body, n, ADMIN_BODY_MAX, flags, a, err, errlen);
 }
 
 static int
 admin(const struct bstore *s, const char *method, const char *path, const char *query,
       const void *body, size_t n, struct s3_answer *a, char *err, size_t errlen)
 {
-	return call(s, s->admin_access_key, s->admin_secret_key, method, path, query, NULL, body, n,
+	return call(s, s->admin_access_key, s->admin_secret_key, method, path, query, NULL, body, n, 0,
 	            a, err, errlen);
 }
 
@@ -186,7 +188,7 @@ set_anon_read(const struct bstore *s, const char *name, bool public, const char 
 	util_snprintf(path, sizeof(path), "/%s", name);
 	if (anon_policy(name, pol, sizeof(pol)) == NULL ||
 	    call(s, ak, sk, public ? "PUT" : "DELETE", path, "policy=", NULL, public ? pol : NULL,
-	         public ? strlen(pol) : 0, &a, err, errlen) != 0)
+	         public ? strlen(pol) : 0, 0, &a, err, errlen) != 0)
 		return -1;
 	if (ok2xx(&a) || (!public && a.status == 404))
 		rc = 0;
@@ -306,7 +308,9 @@ rgw_key_new(const struct bstore *s, const char *name, struct bstore_key *out, ch
 	}
 	rgw_uid(name, uid, sizeof(uid));
 	util_snprintf(q, sizeof(q), "format=json&generate-key=true&key=&key-type=s3&uid=%s", uid);
-	if (admin(s, "PUT", "/admin/user", q, NULL, 0, &a, err, errlen) != 0)
+	/* Not retried: each PUT generates one more key. */
+	if (call(s, s->admin_access_key, s->admin_secret_key, "PUT", "/admin/user", q, NULL, NULL, 0,
+	         S3_ONCE, &a, err, errlen) != 0)
 		goto out;
 	if (!ok2xx(&a)) {
 		answer_error(&a, "key create", err, errlen);
@@ -605,10 +609,124 @@ bstore_madmin_encrypt(const char *password, const void *plain, size_t n, unsigne
 	return 0;
 }
 
-/* One admin call with an encrypted JSON body (plain is wiped by the caller). */
+/* One sio fragment opened (in: n bytes, its 16-byte tag last) with cipher
+ * (AES-256-GCM or ChaCha20-Poly1305) into out (n - 16 bytes).  0 / -1. */
+static int
+aead_open(const EVP_CIPHER *cipher, const unsigned char key[32], const unsigned char nonce8[8],
+          uint32_t seq, const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t n,
+          unsigned char *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	unsigned char iv[12];
+	int l = 0, rc = -1;
+
+	memcpy(iv, nonce8, 8);
+	for (int i = 0; i < 4; i++)
+		iv[8 + i] = (unsigned char)(seq >> (8 * i));
+	if (c != NULL && n >= 16 &&
+	    EVP_DecryptInit_ex(c, cipher, NULL, NULL, NULL) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) == 1 &&
+	    EVP_DecryptInit_ex(c, NULL, NULL, key, iv) == 1 &&
+	    (aadlen == 0 || EVP_DecryptUpdate(c, NULL, &l, aad, (int)aadlen) == 1) &&
+	    (n == 16 || EVP_DecryptUpdate(c, out, &l, in, (int)(n - 16)) == 1) &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(in + n - 16)) == 1 &&
+	    EVP_DecryptFinal_ex(c, out + n - 16, &l) == 1)
+		rc = 0;
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/* The tag of sealing nothing at sequence 0 (sio's fragment associated data). */
+static int
+aead_tag0(const EVP_CIPHER *cipher, const unsigned char key[32], const unsigned char nonce8[8],
+          unsigned char tag[16])
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	unsigned char iv[12] = {0};
+	int l = 0, rc = -1;
+
+	memcpy(iv, nonce8, 8);
+	if (c != NULL && EVP_EncryptInit_ex(c, cipher, NULL, NULL, NULL) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) == 1 &&
+	    EVP_EncryptInit_ex(c, NULL, NULL, key, iv) == 1 && EVP_EncryptFinal_ex(c, tag, &l) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1)
+		rc = 0;
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/*
+ * madmin's argon2id key (time 1, 64 MiB, 4 lanes: madmin-go encrypt.go).
+ * libsodium's argon2id has one lane only: the reference library
+ * (libargon2, Debian libargon2-1) is loaded when a store answers so.
+ */
+static int
+argon2id_key(const char *password, const unsigned char salt[32], unsigned char key[32])
+{
+	typedef int (*argon2id_raw)(uint32_t, uint32_t, uint32_t, const void *, size_t, const void *,
+	                            size_t, void *, size_t);
+	static void *lib;
+	argon2id_raw f;
+
+	if (lib == NULL)
+		lib = dlopen("libargon2.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL)
+		return -1;
+	*(void **)&f = dlsym(lib, "argon2id_hash_raw");
+	return f != NULL && f(1, 64 * 1024, 4, password, strlen(password), salt, 32, key, 32) == 0 ? 0 : -1;
+}
+
+int
+bstore_madmin_decrypt(const char *password, const unsigned char *in, size_t n, char **out,
+                      size_t *outlen)
+{
+	const EVP_CIPHER *cipher = in != NULL && n > 32 && in[32] == 0x01 ? EVP_chacha20_poly1305()
+	                                                                  : EVP_aes_256_gcm();
+	unsigned char key[32], ad[17];
+	size_t off = 41, w = 0;
+	uint32_t seq = 1;
+	char *o;
+	int kr = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	if (in == NULL || n < 41 + 16)
+		return -1;
+	if (in[32] == MADMIN_PBKDF2_AESGCM)
+		kr = PKCS5_PBKDF2_HMAC(password, (int)strlen(password), in, 32, MADMIN_PBKDF2_ROUNDS,
+		                       EVP_sha256(), sizeof(key), key) == 1 ? 0 : -1;
+	else if (in[32] == 0x00 || in[32] == 0x01)
+		kr = argon2id_key(password, in, key);
+	o = kr == 0 ? malloc(n) : NULL;
+	ad[0] = 0x00;
+	if (o == NULL || aead_tag0(cipher, key, in + 33, ad + 1) != 0)
+		goto fail;
+	while (off < n) {
+		size_t left = n - off, frag = left > SIO_BUFSIZE + 16 ? SIO_BUFSIZE + 16 : left;
+
+		ad[0] = frag == left ? 0x80 : 0x00;
+		if (frag < 16 || aead_open(cipher, key, in + 33, seq++, ad, sizeof(ad), in + off, frag,
+		                           (unsigned char *)o + w) != 0)
+			goto fail;
+		w += frag - 16;
+		off += frag;
+	}
+	sodium_memzero(key, sizeof(key));
+	o[w] = '\0';
+	*out = o;
+	*outlen = w;
+	return 0;
+fail:
+	sodium_memzero(key, sizeof(key));
+	free(o);
+	return -1;
+}
+
+/* One admin call with an encrypted JSON body (plain is wiped by the caller);
+ * flags for s3_request. */
 static int
 minio_admin_enc(const struct bstore *s, const char *method, const char *op, const char *query,
-                const char *plain, const char *what, char *err, size_t errlen)
+                const char *plain, int flags, const char *what, char *err, size_t errlen)
 {
 	unsigned char *enc = NULL;
 	size_t el = 0;
@@ -622,7 +740,7 @@ minio_admin_enc(const struct bstore *s, const char *method, const char *op, cons
 		return -1;
 	}
 	if (call(s, s->admin_access_key, s->admin_secret_key, method, path, query,
-	         "Content-Type: application/octet-stream", enc, el, &a, err, errlen) == 0) {
+	         "Content-Type: application/octet-stream", enc, el, flags, &a, err, errlen) == 0) {
 		if (ok2xx(&a))
 			rc = 0;
 		else
@@ -679,8 +797,9 @@ minio_key_new(const struct bstore *s, const char *name, struct bstore_key *k, ch
 	                  "{\"targetUser\":\"%s\",\"accessKey\":\"%s\",\"secretKey\":\"%s\"}",
 	                  name, k->access_key, k->secret_key) < 0)
 		return -1;
-	rc = minio_admin_enc(s, "PUT", "add-service-account", NULL, body, "service account create",
-	                     err, errlen);
+	/* Not retried: a second add of the same key is refused. */
+	rc = minio_admin_enc(s, "PUT", "add-service-account", NULL, body, S3_ONCE,
+	                     "service account create", err, errlen);
 	sodium_memzero(body, sizeof(body));
 	return rc;
 }
@@ -706,13 +825,13 @@ minio_bucket_create(const struct bstore *s, const char *name, struct bstore_key 
 	minio_key_gen(&parent);
 	util_snprintf(q, sizeof(q), "accessKey=%s", name);
 	util_snprintf(body, sizeof(body), "{\"secretKey\":\"%s\",\"status\":\"enabled\"}", parent.secret_key);
-	rc = minio_admin_enc(s, "PUT", "add-user", q, body, "user create", err, errlen);
+	rc = minio_admin_enc(s, "PUT", "add-user", q, body, 0, "user create", err, errlen);
 	sodium_memzero(body, sizeof(body));
 	sodium_memzero(&parent, sizeof(parent));
 	if (rc != 0)
 		return -1;
 	util_snprintf(body, sizeof(body), "{\"policies\":[\"%s\"],\"user\":\"%s\"}", name, name);
-	if (minio_admin_enc(s, "POST", "idp/builtin/policy/attach", NULL, body, "policy attach", err,
+	if (minio_admin_enc(s, "POST", "idp/builtin/policy/attach", NULL, body, 0, "policy attach", err,
 	                    errlen) != 0) {
 		/* Attached already (an earlier create): MinIO says so with 400. */
 		if (strstr(err, "XMinioAdminPolicyChangeAlreadyApplied") == NULL)
@@ -725,12 +844,61 @@ minio_bucket_create(const struct bstore *s, const char *name, struct bstore_key 
 	return s3_bucket_create(&d, err, errlen);
 }
 
+/* Whether list (list-service-accounts: accounts of strings or of
+ * {accessKey}) holds access_key. */
+static bool
+minio_listed(const cJSON *list, const char *access_key)
+{
+	const cJSON *acc, *e;
+
+	acc = cJSON_GetObjectItemCaseSensitive(list, "accounts");
+	cJSON_ArrayForEach(e, acc) {
+		const cJSON *ak = cJSON_IsString(e) ? e : cJSON_GetObjectItemCaseSensitive(e, "accessKey");
+
+		if (cJSON_IsString(ak) && strcmp(ak->valuestring, access_key) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int
 minio_key_revoke(const struct bstore *s, const char *name, const char *access_key, char *err,
                  size_t errlen)
 {
-	char q[200], *ak = curl_easy_escape(NULL, access_key, 0);
+	char q[200], *ak, *plain = NULL;
+	struct s3_answer a;
+	cJSON *list;
+	size_t pl = 0;
+	bool mine;
 
+	/* Only a service account of this bucket's user is removed: the
+	 * admin's keys could remove anyone's (the answer is madmin-encrypted). */
+	util_snprintf(q, sizeof(q), "user=%s", name);
+	if (admin(s, "GET", MINIO_ADMIN "/list-service-accounts", q, NULL, 0, &a, err, errlen) != 0)
+		return -1;
+	if (a.status == 404 || (a.status == 400 && answer_code(&a, "XMinioAdminNoSuchUser"))) {
+		free(a.body);
+		return 0;
+	}
+	if (!ok2xx(&a)) {
+		answer_error(&a, "service account list", err, errlen);
+		free(a.body);
+		return -1;
+	}
+	if (bstore_madmin_decrypt(s->admin_secret_key, (const unsigned char *)a.body, a.len, &plain,
+	                          &pl) != 0) {
+		free(a.body);
+		util_snprintf(err, errlen, "service account list: the answer does not decrypt");
+		return -1;
+	}
+	free(a.body);
+	list = cJSON_ParseWithLength(plain, pl);
+	mine = minio_listed(list, access_key);
+	cJSON_Delete(list);
+	free(plain);
+	if (!mine)
+		return 0;
+	ak = curl_easy_escape(NULL, access_key, 0);
 	if (ak == NULL)
 		return -1;
 	util_snprintf(q, sizeof(q), "accessKey=%s", ak);
@@ -775,7 +943,7 @@ minio_bucket_delete(const struct bstore *s, const char *name, bool force, char *
 		/* MinIO deletes a bucket and its objects in one call when asked. */
 		util_snprintf(path, sizeof(path), "/%s", name);
 		if (call(s, s->admin_access_key, s->admin_secret_key, "DELETE", path, NULL,
-		         force ? "x-minio-force-delete: true" : NULL, NULL, 0, &a, err, errlen) != 0)
+		         force ? "x-minio-force-delete: true" : NULL, NULL, 0, 0, &a, err, errlen) != 0)
 			return -1;
 		rc = ok2xx(&a) || a.status == 404 ? 0 : -1;
 		if (rc != 0 && a.status == 409 && answer_code(&a, "BucketNotEmpty")) {

@@ -78,6 +78,14 @@ bool bstore_name_ok(const char *name);
 int bstore_madmin_encrypt(const char *password, const void *plain, size_t n,
                           unsigned char **out, size_t *outlen);
 /*
+ * madmin DecryptData: an answer of the admin API encrypted with password
+ * (ids 0x00 argon2id + AES-GCM, 0x01 argon2id + ChaCha20-Poly1305, 0x02
+ * PBKDF2 + AES-GCM).  *out malloc'd, NUL-terminated.  0 / -1 (tampered,
+ * wrong password, unknown id).
+ */
+int bstore_madmin_decrypt(const char *password, const unsigned char *in, size_t n, char **out,
+                          size_t *outlen);
+/*
  * The sio-go stream (DARE 2.0 as secure-io/sio-go writes it) with AES-GCM
  * (key of 16 or 32 bytes), fragments of bufsize bytes: checked against
  * sio-go's published vectors.  *out malloc'd.  0 / -1.

@@ -32,14 +32,6 @@
 /* Size of the probe object of objstore_test. */
 #define PROBE_BYTES 1024
 
-static const char *
-jstr(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
-}
-
 static bool
 all_in(const char *s, const char *extra)
 {
@@ -140,7 +132,7 @@ static const char *const PROVIDERS[] = {"s3", "r2", "backblaze", "minio", "custo
 const char *
 objstore_dest_check(const cJSON *body, const char **message)
 {
-	const char *provider = jstr(body, "provider"), *v;
+	const char *provider = util_json_str(body, "provider"), *v;
 	bool known = false, local;
 
 	*message = NULL;
@@ -151,7 +143,7 @@ objstore_dest_check(const cJSON *body, const char **message)
 		return "provider";
 	}
 	local = strcmp(provider, "local") == 0;
-	v = jstr(body, "path");
+	v = util_json_str(body, "path");
 	if (v != NULL && !rel_path_ok(v, 512, true)) {
 		*message = "a relative path of [A-Za-z0-9._/-] without '..' or empty parts, at most 512 characters";
 		return "path";
@@ -162,17 +154,17 @@ objstore_dest_check(const cJSON *body, const char **message)
 	}
 	if (local)
 		return NULL;
-	v = jstr(body, "url_style");
+	v = util_json_str(body, "url_style");
 	if (v != NULL && strcmp(v, "path") != 0 && strcmp(v, "virtual") != 0) {
 		*message = "must be path or virtual";
 		return "url_style";
 	}
-	v = jstr(body, "bucket");
+	v = util_json_str(body, "bucket");
 	if (v == NULL || !bucket_ok(v)) {
 		*message = "required: 3-63 of [a-z0-9.-], starting and ending with a letter or digit";
 		return "bucket";
 	}
-	v = jstr(body, "region");
+	v = util_json_str(body, "region");
 	if (v != NULL && (strlen(v) > 64 || !all_in(v, "-"))) {
 		*message = "letters, digits and '-', at most 64";
 		return "region";
@@ -181,7 +173,7 @@ objstore_dest_check(const cJSON *body, const char **message)
 		*message = "required for backblaze (e.g. us-west-004)";
 		return "region";
 	}
-	v = jstr(body, "endpoint");
+	v = util_json_str(body, "endpoint");
 	if (v != NULL && !endpoint_ok(v)) {
 		*message = "an http(s)://host[:port] URL without credentials, query or fragment";
 		return "endpoint";
@@ -191,12 +183,12 @@ objstore_dest_check(const cJSON *body, const char **message)
 		return "endpoint";
 	}
 	if (strcmp(provider, "r2") == 0) {
-		v = jstr(body, "account_id");
+		v = util_json_str(body, "account_id");
 		if (v == NULL || strlen(v) > 64 || !all_in(v, "")) {
 			*message = "required for r2: the Cloudflare account id";
 			return "account_id";
 		}
-		v = jstr(body, "jurisdiction");
+		v = util_json_str(body, "jurisdiction");
 		if (v != NULL && strcmp(v, "eu") != 0 && strcmp(v, "fedramp") != 0) {
 			*message = "eu, fedramp or absent";
 			return "jurisdiction";
@@ -367,23 +359,23 @@ objstore_dest_from_json(const cJSON *dest, const char *local_root, const char *t
 		util_snprintf(err, errlen, "destination %s: %s", field, message);
 		return -1;
 	}
-	d->provider = jstr(dest, "provider");
-	d->path = jstr(dest, "path");
+	d->provider = util_json_str(dest, "provider");
+	d->path = util_json_str(dest, "path");
 	if (strcmp(d->provider, "local") == 0)
 		return local_dir(d, local_root, tenant_id, err, errlen);
-	d->bucket = jstr(dest, "bucket");
-	d->endpoint = jstr(dest, "endpoint");
-	d->account_id = jstr(dest, "account_id");
-	d->jurisdiction = jstr(dest, "jurisdiction");
-	d->access_key = jstr(dest, "access_key");
-	d->secret_key = jstr(dest, "secret_key");
-	d->ca_file = jstr(dest, "ca_file");
-	d->region = jstr(dest, "region");
+	d->bucket = util_json_str(dest, "bucket");
+	d->endpoint = util_json_str(dest, "endpoint");
+	d->account_id = util_json_str(dest, "account_id");
+	d->jurisdiction = util_json_str(dest, "jurisdiction");
+	d->access_key = util_json_str(dest, "access_key");
+	d->secret_key = util_json_str(dest, "secret_key");
+	d->ca_file = util_json_str(dest, "ca_file");
+	d->region = util_json_str(dest, "region");
 	if (strcmp(d->provider, "r2") == 0)
 		d->region = "auto";
 	else if (d->region == NULL)
 		d->region = "us-east-1";
-	style = jstr(dest, "url_style");
+	style = util_json_str(dest, "url_style");
 	if (style != NULL)
 		d->path_style = strcmp(style, "path") == 0;
 	else

@@ -263,11 +263,12 @@ scrub(const struct objstore_dest *d, char *err)
 }
 
 /*
- * The URL of key in d's bucket (query appended when not NULL).  Virtual
- * host: the bucket becomes the first label of the endpoint's host.
+ * The URL of key in d's bucket (query appended when not NULL; key "" = the
+ * bucket itself, without a trailing slash in path style).  Virtual host:
+ * the bucket becomes the first label of the endpoint's host.
  */
-static int
-s3_url(const struct objstore_dest *d, const char *key, const char *query, char *out, size_t outlen)
+int
+s3_url_of(const struct objstore_dest *d, const char *key, const char *query, char *out, size_t outlen)
 {
 	char ep[1024];
 	const char *host, *rest;
@@ -282,7 +283,7 @@ s3_url(const struct objstore_dest *d, const char *key, const char *query, char *
 	scheme_len = (size_t)(host - ep);
 	rest = host + strcspn(host, "/");   /* "" or "/base" */
 	if (d->path_style)
-		return util_snprintf(out, outlen, "%s/%s/%s%s%s", ep, d->bucket, key,
+		return util_snprintf(out, outlen, "%s/%s%s%s%s%s", ep, d->bucket, key[0] ? "/" : "", key,
 		                     query ? "?" : "", query ? query : "") < 0 ? -1 : 0;
 	return util_snprintf(out, outlen, "%.*s%s.%.*s%s/%s%s%s", (int)scheme_len, ep, d->bucket,
 	                     (int)(rest - host), host, rest, key,
@@ -458,7 +459,7 @@ upload_create(struct s3_upload *u, struct s3_resp *r, char *err, size_t errlen)
 {
 	char url[2048];
 
-	if (s3_url(u->d, u->key, "uploads=", url, sizeof(url)) != 0) {
+	if (s3_url_of(u->d, u->key, "uploads=", url, sizeof(url)) != 0) {
 		util_snprintf(err, errlen, "URL too long");
 		return -1;
 	}
@@ -513,7 +514,7 @@ s3_upload_part(struct s3_upload *u, const void *buf, size_t n, const char *sha25
 		goto out;
 	}
 	if (upload_query(u, u->parts + 1, q, sizeof(q)) != 0 ||
-	    s3_url(u->d, u->key, q, url, sizeof(url)) != 0) {
+	    s3_url_of(u->d, u->key, q, url, sizeof(url)) != 0) {
 		util_snprintf(err, errlen, "URL too long");
 		goto out;
 	}
@@ -556,7 +557,7 @@ upload_complete(struct s3_upload *u, struct s3_resp *r, char *err, size_t errlen
 	if (w >= 0)
 		w = util_snprintf(xml + len, cap - len, "</CompleteMultipartUpload>");
 	if (w < 0 || upload_query(u, 0, q, sizeof(q)) != 0 ||
-	    s3_url(u->d, u->key, q, url, sizeof(url)) != 0) {
+	    s3_url_of(u->d, u->key, q, url, sizeof(url)) != 0) {
 		util_snprintf(err, errlen, "URL too long");
 		goto out;
 	}
@@ -583,7 +584,7 @@ upload_abort(struct s3_upload *u, struct s3_resp *r)
 
 	if (u->upload_id[0] == '\0')
 		return;
-	if (upload_query(u, 0, q, sizeof(q)) == 0 && s3_url(u->d, u->key, q, url, sizeof(url)) == 0)
+	if (upload_query(u, 0, q, sizeof(q)) == 0 && s3_url_of(u->d, u->key, q, url, sizeof(url)) == 0)
 		(void)s3_call(u->curl, u->d, "DELETE", url, NULL, 0, NULL, r, 404, ignored, sizeof(ignored));
 }
 
@@ -605,7 +606,7 @@ s3_upload_close(struct s3_upload *u, bool commit, const void *buf, size_t n,
 	}
 	if (u->upload_id[0] == '\0') {
 		/* It all fitted in one part: a single PUT. */
-		if (s3_url(u->d, u->key, NULL, url, sizeof(url)) != 0) {
+		if (s3_url_of(u->d, u->key, NULL, url, sizeof(url)) != 0) {
 			util_snprintf(err, errlen, "URL too long");
 			goto out;
 		}
@@ -642,14 +643,11 @@ s3_simple(const struct objstore_dest *d, const char *key, const char *method, lo
 
 	if (c == NULL)
 		return -1;
-	if (s3_url(d, key, NULL, url, sizeof(url)) != 0) {
+	if (s3_url_of(d, key, NULL, url, sizeof(url)) != 0) {
 		util_snprintf(err, errlen, "URL too long");
 		curl_easy_cleanup(c);
 		return -1;
 	}
-	/* The bucket's own URL has no trailing slash in path style. */
-	if (key[0] == '\0' && d->path_style)
-		url[strlen(url) - 1] = '\0';
 	rc = s3_call(c, d, method, url, NULL, 0, NULL, r, ok_status, err, errlen);
 	curl_easy_cleanup(c);
 	return rc;
@@ -985,12 +983,33 @@ s3_sigv4_signature(const char *secret, const char *date8, const char *region, co
 	return 0;
 }
 
+bool
+s3_key_ok(const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	if (n == 0 || n > S3_KEY_MAX)
+		return false;
+	/* Segments between '/': none empty, none "." or ".." (a URL client
+	 * would fold them: the signed path would not be the one requested). */
+	for (const char *p = key;;) {
+		size_t sl = strcspn(p, "/");
+
+		if (sl == 0 || (sl == 1 && p[0] == '.') || (sl == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (p[sl] == '\0')
+			return true;
+		p += sl + 1;
+	}
+}
+
 int
 s3_presign(const char *method, const char *endpoint, const char *region, const char *bucket,
            const char *key, const char *access_key, const char *secret_key, long expires,
            time_t now, char *out, size_t outlen)
 {
-	char host[512], base[512], path[3072], date8[9], amz[17], scope[256], cred[512], exp[24];
+	/* base, "/", the bucket (63 bytes) and the key, each byte encoded to 3 at most */
+	char host[512], base[512], path[512 + 3 * 63 + 3 * S3_KEY_MAX + 4], date8[9], amz[17], scope[256], cred[512], exp[24];
 	char creq[8192], sts[512], sh[64], sig[65];
 	const char *h, *slash;
 	size_t pl = 0, hl;
@@ -999,7 +1018,8 @@ s3_presign(const char *method, const char *endpoint, const char *region, const c
 
 	if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
 	    endpoint == NULL || key == NULL || key[0] == '\0' || access_key == NULL ||
-	    secret_key == NULL || expires < 1 || expires > 604800 || gmtime_r(&now, &tm) == NULL)
+	    secret_key == NULL || expires < 1 || expires > 604800 || gmtime_r(&now, &tm) == NULL ||
+	    !s3_key_ok(key))
 		return -1;
 	if (region == NULL || region[0] == '\0')
 		region = "us-east-1";
@@ -1071,7 +1091,8 @@ s3_presign(const char *method, const char *endpoint, const char *region, const c
 
 int
 s3_request(const struct objstore_dest *d, const char *method, const char *url, const char *header,
-           const void *body, size_t n, size_t max, struct s3_answer *a, char *err, size_t errlen)
+           const void *body, size_t n, size_t max, int flags, struct s3_answer *a, char *err,
+           size_t errlen)
 {
 	struct s3_resp *r = calloc(1, sizeof(*r));
 	unsigned char sha[crypto_hash_sha256_BYTES];
@@ -1094,7 +1115,8 @@ s3_request(const struct objstore_dest *d, const char *method, const char *url, c
 	for (int attempt = 1;; attempt++) {
 		int prc = s3_perform(c, d, method, url, body, body ? n : 0, hex, r, err, errlen);
 
-		if ((prc == 0 && !retryable(prc, r)) || attempt >= S3_ATTEMPTS || r->dyn_over) {
+		if ((prc == 0 && !retryable(prc, r)) || attempt >= S3_ATTEMPTS || r->dyn_over ||
+		    (flags & S3_ONCE)) {
 			rc = prc;
 			break;
 		}
@@ -1114,20 +1136,6 @@ s3_request(const struct objstore_dest *d, const char *method, const char *url, c
 	free(r->dyn);
 	free(r);
 	return rc;
-}
-
-int
-s3_url_of(const struct objstore_dest *d, const char *key, const char *query, char *out, size_t outlen)
-{
-	char ep[1024];
-
-	if (key[0] != '\0' || !d->path_style)
-		return s3_url(d, key, query, out, outlen);
-	/* The bucket's own URL has no trailing slash in path style. */
-	if (objstore_endpoint(d, ep, sizeof(ep)) != 0)
-		return -1;
-	return util_snprintf(out, outlen, "%s/%s%s%s", ep, d->bucket, query ? "?" : "",
-	                     query ? query : "") < 0 ? -1 : 0;
 }
 
 /* The text of the first <tag> of [p, end) (an element of one <Contents>). */
@@ -1215,7 +1223,7 @@ s3_list(const struct objstore_dest *d, const char *prefix, const char *start_aft
 		util_snprintf(err, errlen, "URL too long");
 		goto out;
 	}
-	if (s3_request(d, "GET", url, NULL, NULL, 0, S3_LIST_MAX, &a, err, errlen) != 0)
+	if (s3_request(d, "GET", url, NULL, NULL, 0, S3_LIST_MAX, 0, &a, err, errlen) != 0)
 		goto out;
 	if (a.status != 200) {
 		s3_error_text(a.status, a.body, a.len, err, errlen);

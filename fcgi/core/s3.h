@@ -94,16 +94,21 @@ int s3_sigv4_signature(const char *secret, const char *date8, const char *region
  * (bucket NULL or "": the endpoint already addresses the bucket, virtual
  * host); the key is percent-encoded, its '/' kept.  method "GET" | "PUT",
  * expires 1..604800 s, now = unix time (callers pass time(NULL), tests a
- * fixed one), region "us-east-1" when NULL.  out: the URL.  0 / -1.
+ * fixed one), region "us-east-1" when NULL.  out: the URL.  0 / -1 (also
+ * for a key s3_key_ok refuses).
  */
 int s3_presign(const char *method, const char *endpoint, const char *region, const char *bucket,
                const char *key, const char *access_key, const char *secret_key, long expires,
                time_t now, char *out, size_t outlen);
 
-/* ------------------------------------------------ any request, listing */
-
 /* Longest object key S3 allows (bytes). */
 #define S3_KEY_MAX  1024
+/* A key s3_presign signs: 1..S3_KEY_MAX bytes, no empty, "." or ".."
+ * segment between its '/' (callers answer 400 naming the key). */
+bool s3_key_ok(const char *key);
+
+/* ------------------------------------------------ any request, listing */
+
 /* The largest ListObjectsV2 answer read (1,000 keys of 1,024 bytes, escaped). */
 #define S3_LIST_MAX ((size_t)8 * 1024 * 1024)
 
@@ -117,13 +122,15 @@ struct s3_answer {
  * One request signed by libcurl with d's keys, region and CA (d->bucket
  * unused): method, full url (its query already canonical: names sorted,
  * values encoded), one extra header line or NULL, body (may be NULL) of n
- * bytes whose sha256 is sent.  Retried on 500/503/dropped connections.
- * 0 when it completed, whatever the status (*a filled, body up to max
+ * bytes whose sha256 is sent.  Retried on 500/503/dropped connections,
+ * unless flags has S3_ONCE (a request that must not run twice: one that
+ * creates something new each time).  0 when it completed, whatever the status (*a filled, body up to max
  * bytes), -1 + err (transport, or a body over max).
  */
+#define S3_ONCE 1
 int s3_request(const struct objstore_dest *d, const char *method, const char *url,
-               const char *header, const void *body, size_t n, size_t max, struct s3_answer *a,
-               char *err, size_t errlen);
+               const char *header, const void *body, size_t n, size_t max, int flags,
+               struct s3_answer *a, char *err, size_t errlen);
 /* The URL of key in d's bucket (key "" = the bucket itself), query appended. */
 int s3_url_of(const struct objstore_dest *d, const char *key, const char *query, char *out,
               size_t outlen);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "log.h"
 
 int
@@ -106,6 +108,14 @@ util_snprintf(char *dst, size_t size, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
+}
+
+const char *
+util_json_str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
 }
 
 void

@@ -16,6 +16,7 @@
  *                                isolation, rotate, delete, public, presign
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
@@ -222,9 +223,67 @@ test_madmin_roundtrip(void)
 			enc[45] ^= 1;
 		}
 		CHECK(enc == NULL || madmin_decrypt("other", enc, el, &dl) == NULL, "wrong password refused");
+		{
+			char *d2 = NULL;
+			size_t d2l = 0;
+
+			CHECK(enc != NULL && bstore_madmin_decrypt("admin-secret", enc, el, &d2, &d2l) == 0 &&
+			      d2l == sizes[i] && memcmp(d2, plain, d2l) == 0, "bstore_madmin_decrypt round trip");
+			free(d2);
+			d2 = NULL;
+			if (enc != NULL && el > 50) {
+				enc[45] ^= 1;
+				CHECK(bstore_madmin_decrypt("admin-secret", enc, el, &d2, &d2l) == -1 && d2 == NULL,
+				      "bstore_madmin_decrypt: tampering detected");
+				enc[45] ^= 1;
+			}
+			CHECK(enc == NULL || bstore_madmin_decrypt("other", enc, el, &d2, &d2l) == -1,
+			      "bstore_madmin_decrypt: wrong password refused");
+		}
 		free(enc);
 		free(plain);
 	}
+}
+
+/*
+ * id 0x00 (what a non-FIPS MinIO answers): argon2id (t 1, 64 MiB, 4 lanes,
+ * through libargon2 here too) + the sio AES-GCM stream.
+ */
+static void
+test_madmin_argon2id(void)
+{
+	typedef int (*argon2id_raw)(uint32_t, uint32_t, uint32_t, const void *, size_t, const void *,
+	                            size_t, void *, size_t);
+	void *lib = dlopen("libargon2.so.1", RTLD_NOW | RTLD_LOCAL);
+	argon2id_raw f = NULL;
+	unsigned char salt[32], nonce[8], key[32], *sealed = NULL, *msg;
+	const char plain[] = "{\"accounts\":[{\"accessKey\":\"AK\",\"parentUser\":\"u\"}]}";
+	size_t sl = 0, dl = 0;
+	char *d = NULL;
+
+	if (lib != NULL)
+		*(void **)&f = dlsym(lib, "argon2id_hash_raw");
+	CHECK(f != NULL, "libargon2 loads");
+	if (f == NULL)
+		return;
+	randombytes_buf(salt, sizeof(salt));
+	randombytes_buf(nonce, sizeof(nonce));
+	CHECK(f(1, 64 * 1024, 4, "pw", 2, salt, 32, key, 32) == 0 &&
+	      bstore_sio_seal(key, 32, nonce, NULL, 0, 16384, (const unsigned char *)plain, strlen(plain),
+	                      &sealed, &sl) == 0, "argon2id key + sio seal");
+	msg = malloc(41 + sl);
+	memcpy(msg, salt, 32);
+	msg[32] = 0x00;
+	memcpy(msg + 33, nonce, 8);
+	memcpy(msg + 41, sealed, sl);
+	CHECK(bstore_madmin_decrypt("pw", msg, 41 + sl, &d, &dl) == 0 && dl == strlen(plain) &&
+	      memcmp(d, plain, dl) == 0, "id 0x00 decrypts");
+	free(d);
+	msg[32] = 0x07;
+	CHECK(bstore_madmin_decrypt("pw", msg, 41 + sl, &d, &dl) == -1, "an unknown id refused");
+	free(msg);
+	free(sealed);
+	dlclose(lib);
 }
 
 /* ---------------------------------------- MinIO: stand-in admin server */
@@ -232,12 +291,17 @@ test_madmin_roundtrip(void)
 /*
  * A one-process HTTP/1.1 server on loopback: for each request it appends
  * "METHOD TARGET\n<hex body>\n" to the record file and answers 200 with an
- * empty body (ListObjectsV2: one object, so a delete without force is
- * refused) or, for a target listed in fail, 404.  Connection: close.
+ * empty body, except: ListObjectsV2: one object (so a delete without force
+ * is refused); list-service-accounts: the accounts added so far (remembered
+ * from add-service-account bodies), madmin-encrypted like MinIO; the rgw
+ * user info: no keys; an rgw generate-key PUT: 500 (a retry would show).
+ * Connection: close.
  */
 static void
 standin_serve(int ls, const char *record)
 {
+	cJSON *accounts = cJSON_CreateArray();
+
 	for (;;) {
 		int c = accept(ls, NULL, NULL);
 		char *req = malloc(1 << 20), *hend, *cl;
@@ -283,7 +347,46 @@ standin_serve(int ls, const char *record)
 			fprintf(f, "\n");
 			fclose(f);
 		}
-		if (strstr(req, "list-type=2") != NULL) {
+		if (hend != NULL && strncmp(req, "PUT /minio/admin/v4/add-service-account ", 40) == 0) {
+			size_t dl = 0;
+			char *d = madmin_decrypt("minio-admin-secret", (unsigned char *)hend + 4,
+			                         (size_t)(req + got - hend - 4), &dl);
+			cJSON *j = d ? cJSON_Parse(d) : NULL;
+			cJSON *ak = cJSON_DetachItemFromObjectCaseSensitive(j, "accessKey");
+			cJSON *acct = cJSON_CreateObject();
+
+			cJSON_AddItemToObject(acct, "accessKey", ak);
+			cJSON_AddStringToObject(acct, "parentUser", "lnchr-0123456789ab-photos");
+			cJSON_AddItemToArray(accounts, acct);
+			cJSON_Delete(j);
+			free(d);
+		}
+		if (strncmp(req, "GET /minio/admin/v4/list-service-accounts?", 42) == 0) {
+			cJSON *o = cJSON_CreateObject();
+			char *plain, *hdr = malloc(1 << 16);
+			unsigned char *enc = NULL;
+			size_t el = 0;
+
+			cJSON_AddItemReferenceToObject(o, "accounts", accounts);
+			plain = cJSON_PrintUnformatted(o);
+			bstore_madmin_encrypt("minio-admin-secret", plain, strlen(plain), &enc, &el);
+			util_snprintf(hdr, 1 << 16, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+			              "Connection: close\r\n\r\n", el);
+			if (write(c, hdr, strlen(hdr)) < 0 || write(c, enc, el) < 0)
+				_exit(1);
+			cJSON_Delete(o);
+			free(plain);
+			free(enc);
+			free(hdr);
+			close(c);
+			free(req);
+			continue;
+		}
+		if (strncmp(req, "GET /admin/user?", 16) == 0) {
+			answer = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"keys\":[]}";
+		} else if (strstr(req, "generate-key=true") != NULL) {
+			answer = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		} else if (strstr(req, "list-type=2") != NULL) {
 			static const char xml[] =
 			    "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>5</Size>"
 			    "<ETag>&quot;x&quot;</ETag><LastModified>2026-01-01T00:00:00Z</LastModified></Contents>"
@@ -422,18 +525,44 @@ test_minio_contract(void)
 	CHECK(bstore_key_revoke(&s, B, k.access_key, err, sizeof(err)) == 0, "revoke");
 	CHECK(bstore_bucket_public(&s, B, true, err, sizeof(err)) == 0, "public");
 	n = records(record, r, 16);
-	CHECK(n == 3 && strcmp(r[0].line, "PUT /minio/admin/v4/add-service-account") == 0, "rotate request");
-	if (n == 3) {
+	CHECK(n == 4 && strcmp(r[0].line, "PUT /minio/admin/v4/add-service-account") == 0, "rotate request");
+	if (n == 4) {
 		char want[200];
 
+		CHECK(strcmp(r[1].line, "GET /minio/admin/v4/list-service-accounts?user=lnchr-0123456789ab-photos") == 0,
+		      "revoke: the bucket user's service accounts listed first");
 		util_snprintf(want, sizeof(want), "DELETE /minio/admin/v4/delete-service-account?accessKey=%s", k.access_key);
-		CHECK(strcmp(r[1].line, want) == 0, "revoke request");
-		CHECK(strcmp(r[2].line, "PUT /lnchr-0123456789ab-photos?policy=") == 0 && r[2].body &&
-		      strstr(r[2].body, "\"s3:GetObject\"") && strstr(r[2].body, "arn:aws:s3:::lnchr-0123456789ab-photos/*"),
+		CHECK(strcmp(r[2].line, want) == 0, "revoke request");
+		CHECK(strcmp(r[3].line, "PUT /lnchr-0123456789ab-photos?policy=") == 0 && r[3].body &&
+		      strstr(r[3].body, "\"s3:GetObject\"") && strstr(r[3].body, "arn:aws:s3:::lnchr-0123456789ab-photos/*"),
 		      "public: a bucket policy of anonymous GetObject");
 	}
 	records_free(r, n);
 	unlink(record);
+
+	/* Tenant isolation: a key the bucket's user does not hold is left alone. */
+	CHECK(bstore_key_revoke(&s, B, "FOREIGN0123456789ABC", err, sizeof(err)) == 0,
+	      "revoke of a foreign key: 0 (nothing to do)");
+	n = records(record, r, 16);
+	CHECK(n == 1 && strncmp(r[0].line, "GET /minio/admin/v4/list-service-accounts?", 42) == 0,
+	      "a foreign key: listed, not deleted");
+	records_free(r, n);
+	unlink(record);
+
+	/* rgw: the key PUT (generate-key) is not retried on a 500. */
+	{
+		struct bstore g = {"rgw", ep, NULL, "minioadmin", "minio-admin-secret", NULL};
+		struct bstore_key gk;
+		int puts = 0;
+
+		CHECK(bstore_key_add(&g, B, &gk, err, sizeof(err)) == -1, "rgw key add: the 500 is an error");
+		n = records(record, r, 16);
+		for (int i = 0; i < n; i++)
+			puts += strstr(r[i].line, "generate-key=true") != NULL;
+		CHECK(puts == 1, "rgw generate-key PUT sent once (no retry)");
+		records_free(r, n);
+		unlink(record);
+	}
 
 	/* delete: the stand-in lists one object */
 	CHECK(bstore_bucket_delete(&s, B, false, err, sizeof(err)) == 1, "non-empty without force: 1");
@@ -740,6 +869,7 @@ main(int argc, char **argv)
 	test_names();
 	test_sio_vectors();
 	test_madmin_roundtrip();
+	test_madmin_argon2id();
 	test_minio_contract();
 	return unit_done("bucketstore");
 }

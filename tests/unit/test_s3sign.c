@@ -239,6 +239,34 @@ test_presign_aws_example(void)
 	      "too small an output");
 }
 
+/* The longest legal key, every byte encoded (3 bytes each), and the keys refused. */
+static void
+test_presign_keys(void)
+{
+	static const char *bad[] = {"/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "../etc", "a/.."};
+	char key[S3_KEY_MAX + 2], url[8192];
+	time_t t = 1369353600;
+
+	for (int i = 0; i < S3_KEY_MAX; i += 2)
+		memcpy(key + i, "\xc3\xa9", 2);   /* U+00E9 */
+	key[S3_KEY_MAX] = '\0';
+	CHECK(s3_presign("GET", "https://s3.example.com/base", NULL, "lnchr-0123456789ab-photos", key,
+	                 "AK", "SK", 60, t, url, sizeof(url)) == 0 &&
+	      strncmp(url, "https://s3.example.com/base/lnchr-0123456789ab-photos/%C3%A9%C3%A9", 66) == 0 &&
+	      strstr(url, "%C3%A9?X-Amz-Algorithm=") != NULL,
+	      "a 1,024-byte non-ASCII key signs");
+	key[S3_KEY_MAX] = 'x';
+	key[S3_KEY_MAX + 1] = '\0';
+	CHECK(s3_presign("GET", "http://h", NULL, "b", key, "AK", "SK", 60, t, url, sizeof(url)) != 0,
+	      "a 1,025-byte key refused");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(!s3_key_ok(bad[i]) &&
+		      s3_presign("GET", "http://h", NULL, "b", bad[i], "AK", "SK", 60, t, url, sizeof(url)) != 0,
+		      bad[i]);
+	}
+	CHECK(s3_key_ok("a/b.c/..d/.e/...") && s3_key_ok("."  "x"), "dots inside a segment are fine");
+}
+
 struct seen { int n; char keys[4][64]; uint64_t sizes[4]; char etag[64], mtime[64]; };
 
 static int
@@ -290,6 +318,7 @@ main(void)
 	test_suite();
 	test_s3_path();
 	test_presign_aws_example();
+	test_presign_keys();
 	test_list_parse();
 	return unit_done("s3sign");
 }
