@@ -29,10 +29,11 @@
  *
  * After a reconnection of the listener (notifications may have been lost),
  * or when more waited jobs ended at once than that queue holds, the held
- * requests ask the database again, all in one query (ws_jobs_pending).  SIGTERM hands every held
- * request back at once (the client gets the job's state then: its result,
- * or 202 to poll); a daemon killed outright closes its connections and
- * nginx hands the request to the pool the same way (error_page).
+ * requests ask the database again, all in one query (ws_jobs_pending).
+ * SIGTERM hands every held request back at once (the client gets the
+ * job's state then: its result, or 202 to poll); a daemon killed outright
+ * closes its connections and nginx hands the request to the pool the same
+ * way (error_page).
  */
 #include <ctype.h>
 #include <stdlib.h>

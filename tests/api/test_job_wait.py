@@ -22,6 +22,10 @@ import time
 import uuid
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import struct
 
 from lib import (BIN, CONF, HTTPS_PORT, STATE, Client, assert_error, make_key, new_project, psql, registered,
                  request)
@@ -418,3 +422,54 @@ def test_a_wait_ends_before_the_service_key_that_asked_for_it():
     job = _claim(agent)[0]
     _complete(agent, job["id"], "succeeded", RESULT)
     assert call.result().json == {"success": True, "data": RESULT}
+
+
+def _conf(key, default):
+    with open(CONF) as f:
+        for line in f:
+            k, _, v = line.partition("=")
+            if k.strip() == key:
+                return v.strip().strip('"')
+    return default
+
+
+def _b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def _jwt_left(c, seconds):
+    """A session JWT of c's user that expires in `seconds`, signed here as
+    the pool signs one (core/crypto.c: HS256 with a key derived from the
+    stack's 32-byte master key, the session proof of the user's secret)."""
+    with open(_conf("master_key_file", ""), "rb") as f:
+        master = f.read()
+    assert len(master) == 32, "the stack's master key is a single key"
+    key = hashlib.blake2b(b"", digest_size=32, key=master, salt=struct.pack("<Q", 1) + bytes(8),
+                          person=b"lnchrjwt" + bytes(8)).digest()
+    uid, tid, role, secret, gen = psql(
+        "SELECT id, tenant_id, role, session_secret, session_gen FROM users WHERE email = '%s'"
+        % c.email, user="launcher_owner")[0].split("|")
+    jti, now = str(uuid.uuid4()), int(time.time())
+    sk = _b64(hashlib.blake2b(jti.encode(), digest_size=16, key=secret.encode()).digest())
+    claims = {"iss": _conf("jwt_issuer", "launcher"), "sub": uid, "tid": tid, "jti": jti, "role": role,
+              "gen": int(gen), "sk": sk, "iat": now + seconds - 300, "exp": now + seconds}
+    signing = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + \
+        _b64(json.dumps(claims).encode())
+    return signing + "." + _b64(hmac.new(key, signing.encode(), hashlib.sha256).digest())
+
+
+def test_a_wait_ends_before_the_jwt_that_asked_for_it():
+    """The same for a session JWT: cut 30 s before its exp; with less left,
+    the 202 at once."""
+    c, agent, app = _world()
+    assert Client(c.tenant, token=_jwt_left(c, 200)).get("/auth/me").status == 200
+    r = Client(c.tenant, token=_jwt_left(c, 20)).post("/applications/%s/exec?wait=60" % app["id"],
+                                                      {"command": ["true"]})
+    job = _claim(agent)[0]
+    assert r.status == 202 and r.data["job"]["id"] == job["id"], r
+    _complete(agent, job["id"], "succeeded", RESULT)
+    call = Call(Client(c.tenant, token=_jwt_left(c, 40)), app["id"], 60)
+    job = _claim(agent)[0]
+    r = call.result(timeout=30)
+    assert r.status == 202 and r.data["job"]["id"] == job["id"], r
+    _complete(agent, job["id"], "succeeded", RESULT)
