@@ -42,3 +42,16 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_
 $$;
 REVOKE ALL ON FUNCTION ws_job_status(text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws_job_status(text, uuid) TO launcher_api;
+
+-- launcher-ws, after its listener reconnected or when more waited jobs
+-- ended at once than its queue holds: of the jobs its held requests wait
+-- on, those still queued or running, in one query for them all (each
+-- wait's tenant was checked by ws_job_status when it began).
+CREATE FUNCTION ws_jobs_pending(p_jobs uuid[])
+RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT j.id FROM jobs j
+	 WHERE j.id = ANY (p_jobs) AND j.status NOT IN ('succeeded', 'failed', 'cancelled')
+$$;
+REVOKE ALL ON FUNCTION ws_jobs_pending(uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws_jobs_pending(uuid[]) TO launcher_api;

@@ -4,7 +4,10 @@
 #include "jobs.h"
 
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "json.h"
 #include "log.h"
@@ -226,11 +229,59 @@ job_respond_queued(struct req *r, const char *id)
  * idempotent replay (which keeps status and body, not headers) and a
  * client without nginx in front get the 202, and so does a sub-request.
  */
+/* What a wait leaves of its credential, for the hand-back's request. */
+#define WAIT_CREDENTIAL_MARGIN_S 30
+
+/* A service key's seconds left ($1 its id): no row when it never expires. */
+DB_STMT st_key_left = {"jobs_key_left",
+    "SELECT floor(extract(epoch FROM expires_at - now()))::bigint AS left_s"
+    " FROM service_keys WHERE id = $1::uuid AND expires_at IS NOT NULL"};
+
+/*
+ * The seconds the call's credential stays valid, or INT64_MAX when it never
+ * expires (a service key without expires_at); 0 when it cannot be told.
+ * The hand-back (/.lnchr-job/) authenticates with the same credential:
+ * a wait that outlives it would answer 401, and the client never saw the
+ * job's id (nginx drops the 202's body when it follows X-Accel-Redirect).
+ */
+static int64_t
+credential_left(struct req *r)
+{
+	struct jwt_claims c;
+	const char       *h;
+	PGresult         *res;
+	int64_t           left;
+
+	if (r->who.key_id != NULL) {
+		if (db_run(r, &st_key_left, &res, r->who.key_id) != ERR_OK)
+			return 0;
+		if (PQntuples(res) != 1)
+			return INT64_MAX;
+		return util_parse_i64(db_get(res, 0, "left_s"), INT64_MIN, INT64_MAX, &left) == 0 ?
+		    left : 0;
+	}
+	/* A JWT session (core/auth.c took it from the same header). */
+	h = http_header(r, "authorization");
+	if (r->who.jti == NULL || h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	for (h += 7; *h == ' '; h++)
+		;
+	if (crypto_jwt_verify(&r->w->keys, r->w->cfg->jwt_issuer, h, (int64_t)time(NULL), &c) != 0)
+		return 0;
+	return c.exp - (int64_t)time(NULL);
+}
+
 enum err
 job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status)
 {
 	if (timeout_s > JOB_WAIT_MAX_SECONDS)
 		timeout_s = JOB_WAIT_MAX_SECONDS;
+	if (timeout_s > 0 && !r->sub) {
+		int64_t left = credential_left(r) - WAIT_CREDENTIAL_MARGIN_S;
+
+		if (left < timeout_s)
+			timeout_s = left > 0 ? (int)left : 0;
+	}
 	if (ok_status < 200 || ok_status > 299)
 		ok_status = 200;
 	/* The tenant as the call's URL names it: the answer's URLs name it so too. */

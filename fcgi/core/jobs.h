@@ -81,7 +81,9 @@ enum err job_respond_queued_with(struct req *r, const char *id, const char *name
  * JOB_FAILED with the job's error text; not terminal within timeout_s ->
  * 202 with the job resource (as job_respond_queued) so the client polls.
  * timeout_s <= 0, or a sub-request (MCP): job_respond_queued at once.
- * timeout_s is capped at JOB_WAIT_MAX_SECONDS.
+ * timeout_s is capped at JOB_WAIT_MAX_SECONDS, and at the credential's
+ * remaining lifetime less 30 s (the hand-back authenticates with it; a
+ * service key without expiry: no cap); nothing left: job_respond_queued.
  */
 #define JOB_WAIT_MAX_SECONDS 960	/* a function's longest run (900 s) and its start */
 enum err job_respond_wait(struct req *r, const char *id, int timeout_s, int ok_status);

@@ -5,8 +5,9 @@
  * launcher_agent_wake (a server id: the agent's wake-up, handed to the
  * loop as is) and on launcher_stream (sql/030_streams.sql: a topic, a
  * tenant, a resource and a range of row ids; topic f, a job that ended,
- * sql/055_job_wait.sql, goes to the wake-up queue as is too: the loop
- * hands back the requests waiting on it, wait.c).  For a stream notification
+ * sql/055_job_wait.sql, goes to a queue of its own, l->fin, and only when
+ * a held request waits on that job: the loop hands those back, wait.c).
+ * For a stream notification
  * whose resource some connection follows, it reads the rows by id on a
  * second connection, a worker's (core/worker.h: bound to its nonce, the
  * tenant set by core/auth's preamble, so row-level security applies as in
@@ -38,6 +39,7 @@
 #include "../core/util.h"
 #include "../core/worker.h"
 #include "stream.h"
+#include "wait.h"
 #include "ws.h"
 
 #define RECONNECT_MIN_MS 250
@@ -132,6 +134,8 @@ static void
 push(struct ws_listener *l, const char *id, bool all)
 {
 	pthread_mutex_lock(&l->q.mu);
+	if (all)
+		l->fin.all = true;	/* a reconnect: the held waits ask too */
 	if (all || l->q.n == WS_QUEUE)
 		l->q.all = true;	/* overflow: waking everyone is always safe */
 	else if (util_is_uuid(id)) {
@@ -144,6 +148,46 @@ push(struct ws_listener *l, const char *id, bool all)
 	}
 	pthread_mutex_unlock(&l->q.mu);
 	lws_cancel_service(l->ctx);
+}
+
+/* Job id ended: queued only when some held wait waits on it (wait.c's set,
+ * under q.mu); on overflow the loop asks the database once for them all. */
+static void
+push_finished(struct ws_listener *l, const char *id)
+{
+	bool waited;
+
+	pthread_mutex_lock(&l->q.mu);
+	if ((waited = ws_wait_waited(id))) {
+		bool dup = false;
+
+		for (int i = 0; i < l->fin.n && !dup; i++)
+			dup = strcmp(l->fin.ids[i], id) == 0;
+		if (dup)
+			;
+		else if (l->fin.n == WS_QUEUE)
+			l->fin.all = true;
+		else
+			memcpy(l->fin.ids[l->fin.n++], id, WS_ID_LEN + 1);
+	}
+	pthread_mutex_unlock(&l->q.mu);
+	if (waited)
+		lws_cancel_service(l->ctx);
+}
+
+int
+ws_listener_take_finished(struct ws_listener *l, char out[][WS_ID_LEN + 1], int max, bool *all)
+{
+	int n;
+
+	pthread_mutex_lock(&l->q.mu);
+	n = l->fin.n < max ? l->fin.n : max;
+	memcpy(out, l->fin.ids, (size_t)n * sizeof(out[0]));
+	*all = l->fin.all || l->fin.n > max;
+	l->fin.n = 0;
+	l->fin.all = false;
+	pthread_mutex_unlock(&l->q.mu);
+	return n;
 }
 
 int
@@ -278,7 +322,7 @@ notified(struct ws_listener *l, struct reader *rd, const char *payload)
 		return;
 	topic = f[0][0];
 	if (topic == TOPIC_JOB_FINISHED) {
-		push(l, f[2], false);	/* the waits of that job (wait.c) */
+		push_finished(l, f[2]);	/* the waits of that job (wait.c) */
 		return;
 	}
 	memcpy(tenant, f[1], WS_ID_LEN + 1);

@@ -247,8 +247,8 @@ static const struct ws_handler agent_handler = {
 	.close = agent_close,
 };
 
-/* The listener queued wake-ups: flag the agents they name, and hand
- * back the waits of the jobs they name (wait.c). */
+/* The listener queued wake-ups: flag the agents they name; and, from a
+ * queue of their own, hand back the waits of the jobs that ended (wait.c). */
 static void
 wake_agents(void)
 {
@@ -268,6 +268,7 @@ wake_agents(void)
 			ws_want_write(c);
 		}
 	}
+	n = ws_listener_take_finished(&srv.listener, ids, WS_QUEUE, &all);
 	ws_wait_wake(ids, n, all);
 }
 
@@ -619,12 +620,14 @@ ws_server_run(const struct config *cfg, const struct crypto_keys *keys, volatile
 		lws_context_destroy(ctx);
 		return 1;
 	}
+	ws_wait_attach(&srv.listener.q.mu);
 	log_info("launcher-ws: listening on %s", cfg->ws_listen);
 	while (!*stop)
 		if (lws_service(ctx, 0) < 0)
 			break;
 	drain(ctx);
 	ws_listener_stop(&srv.listener);
+	ws_wait_attach(NULL);	/* (its mutex is gone; the loop is alone) */
 	lws_context_destroy(ctx);
 	stream_free(&srv.listener);
 	ws_authz_free();

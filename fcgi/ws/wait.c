@@ -12,8 +12,11 @@
  *     once, in the API's envelope; nothing is waited for;
  *   - a terminal job, the database down, too many waits held: due at once;
  *   - else the request is held, without a thread or a pool worker, until
- *     the job's end is announced (topic f on launcher_stream, sql/055,
- *     through the listener's wake-up queue) or t seconds pass.
+ *     the job's end is announced (topic f on launcher_stream, sql/055) or
+ *     t seconds pass.  The listener queues a job's end for the loop only
+ *     when a held request waits on it (the set of waited ids below, under
+ *     the listener's queue mutex), in a queue of its own (l->fin): every
+ *     other job of every tenant ends without waking the loop.
  *
  * When due, the answer is X-Accel-Redirect to nginx's internal
  * /.lnchr-job/<tenant>/<job>?ok=<status>, which nginx passes to the pool
@@ -24,12 +27,15 @@
  * sealed result (exec output is sealed): it never needs the master key
  * for this.
  *
- * After a reconnection of the listener (notifications may have been lost)
- * every held request asks the database again.  SIGTERM hands every held
- * request back at once (the client gets the job's state then: its result,
- * or 202 to poll); a daemon killed outright closes its connections and
- * nginx hands the request to the pool the same way (error_page).
+ * After a reconnection of the listener (notifications may have been lost),
+ * or when more waited jobs ended at once than that queue holds, the held
+ * requests ask the database again, all in one query (ws_jobs_pending).
+ * SIGTERM hands every held request back at once (the client gets the
+ * job's state then: its result, or 202 to poll); a daemon killed outright
+ * closes its connections and nginx hands the request to the pool the same
+ * way (error_page).
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,22 +52,79 @@
 #define WAIT_MAX 4096	/* requests held at once; more are due at once (202) */
 /* lws's own timeout of a held request, past its t: a backstop only. */
 #define WAIT_SLACK_S 15
+#define WAIT_BUCKETS 1024	/* of the set of waited ids (a power of 2) */
 
 struct waiter {
 	struct waiter         *next;
+	struct waiter         *hnext;	/* in bucket[hash(job)], under *mu */
 	struct lws            *wsi;
 	lws_sorted_usec_list_t sul;
 	char                   tenant[WS_TENANT_MAX + 1];	/* as the URL names it */
 	char                   job[WS_ID_LEN + 1];
 	int                    ok;
 	bool                   due;	/* the hand-back is asked for (writable) */
+	bool                   pending;	/* recheck(): the job is still queued or running */
 };
 
 static struct waiter *waiters;
 static int            nwaiters;
+/* The set of waited ids: the loop writes it under *mu, the listener reads
+ * it under *mu (ws_wait_waited); the loop reads it without. */
+static struct waiter   *bucket[WAIT_BUCKETS];
+static pthread_mutex_t *mu;
 
 DB_STMT st_job_status = {"ws_job_status",
     "SELECT launcher.ws_job_status($1, $2::uuid) AS status"};
+/* Of these jobs ($1, a uuid[]), those still queued or running. */
+DB_STMT st_jobs_pending = {"ws_jobs_pending",
+    "SELECT launcher.ws_jobs_pending($1::uuid[]) AS id"};
+
+static unsigned
+hash(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h & (WAIT_BUCKETS - 1);
+}
+
+void
+ws_wait_attach(pthread_mutex_t *m)
+{
+	mu = m;
+}
+
+bool
+ws_wait_waited(const char *id)
+{
+	for (struct waiter *w = bucket[hash(id)]; w != NULL; w = w->hnext)
+		if (strcmp(w->job, id) == 0)
+			return true;
+	return false;
+}
+
+/* w's job joins (on) or leaves the set of waited ids. */
+static void
+watch(struct waiter *w, bool on)
+{
+	struct waiter **pp = &bucket[hash(w->job)];
+
+	if (mu != NULL)
+		pthread_mutex_lock(mu);
+	if (on) {
+		w->hnext = *pp;
+		*pp = w;
+	} else {
+		for (; *pp != NULL; pp = &(*pp)->hnext)
+			if (*pp == w) {
+				*pp = w->hnext;
+				break;
+			}
+	}
+	if (mu != NULL)
+		pthread_mutex_unlock(mu);
+}
 
 static bool
 terminal(const char *status)
@@ -147,6 +210,7 @@ forget(struct waiter *w)
 			break;
 		}
 	lws_sul_cancel(&w->sul);
+	watch(w, false);
 	nwaiters--;
 	free(w);
 }
@@ -162,7 +226,8 @@ parse(const char *path, char *tenant, char *job)
 		return false;
 	memcpy(tenant, path, n);
 	tenant[n] = '\0';
-	memcpy(job, slash + 1, WS_ID_LEN + 1);
+	for (int i = 0; i <= WS_ID_LEN; i++)
+		job[i] = (char)tolower((unsigned char)slash[1 + i]);	/* as NOTIFY spells it */
 	return (util_is_uuid(tenant) || util_is_slug(tenant)) && util_is_uuid(job);
 }
 
@@ -188,17 +253,23 @@ ws_wait_http(struct lws *wsi, const char *uri)
 	if (ws_query(wsi, "ok", arg, sizeof(arg)) != NULL &&
 	    util_parse_i64(arg, 200, 299, &ok) != 0)
 		ok = 200;
-	s = state_of(tenant, job);
-	if (s == UNKNOWN)
-		return ws_answer(wsi, HTTP_STATUS_NOT_FOUND, "NOT_FOUND", "job not found");
-	if (s == DUE || t == 0 || nwaiters >= WAIT_MAX)
-		return hand_back(wsi, tenant, job, (int)ok);
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return hand_back(wsi, tenant, job, (int)ok);
+	if (t == 0 || nwaiters >= WAIT_MAX || (w = calloc(1, sizeof(*w))) == NULL)
+		return state_of(tenant, job) == UNKNOWN ?
+		    ws_answer(wsi, HTTP_STATUS_NOT_FOUND, "NOT_FOUND", "job not found") :
+		    hand_back(wsi, tenant, job, (int)ok);
 	w->wsi = wsi;
 	memcpy(w->tenant, tenant, sizeof(tenant));
 	memcpy(w->job, job, sizeof(job));
 	w->ok = (int)ok;
+	/* Waited for before the read: an end announced meanwhile is queued. */
+	watch(w, true);
+	if ((s = state_of(tenant, job)) != WAITING) {
+		watch(w, false);
+		free(w);
+		return s == UNKNOWN ?
+		    ws_answer(wsi, HTTP_STATUS_NOT_FOUND, "NOT_FOUND", "job not found") :
+		    hand_back(wsi, tenant, job, (int)ok);
+	}
 	w->next = waiters;
 	waiters = w;
 	nwaiters++;
@@ -235,19 +306,69 @@ ws_wait_closed(struct lws *wsi)
 		forget(w);
 }
 
+/*
+ * Every held wait asks the database, in one query: those whose job is no
+ * longer queued or running (or gone) are due; all of them when the
+ * database does not answer (the pool answers each with the job as it is).
+ */
+static void
+recheck(void)
+{
+	size_t      len = 3;
+	char       *list, *p;
+	const char *params[1];
+	PGresult   *res;
+	bool        ok;
+
+	for (struct waiter *w = waiters; w != NULL; w = w->next)
+		len += WS_ID_LEN + 1;
+	if ((list = malloc(len)) == NULL) {
+		(void)ws_wait_drain();
+		return;
+	}
+	p = list;
+	*p++ = '{';
+	for (struct waiter *w = waiters; w != NULL; w = w->next) {
+		w->pending = false;
+		if (w->due)
+			continue;
+		if (p > list + 1)
+			*p++ = ',';
+		memcpy(p, w->job, WS_ID_LEN);
+		p += WS_ID_LEN;
+	}
+	*p++ = '}';
+	*p = '\0';
+	if (p == list + 2) {
+		free(list);
+		return;
+	}
+	params[0] = list;
+	ok = ws_sql(&st_jobs_pending, 1, params, &res) == 0;
+	free(list);
+	for (int i = 0; ok && i < PQntuples(res); i++) {
+		const char *id = PQgetvalue(res, i, 0);
+
+		for (struct waiter *w = bucket[hash(id)]; w != NULL; w = w->hnext)
+			if (strcmp(w->job, id) == 0)
+				w->pending = true;
+	}
+	if (ok)
+		PQclear(res);
+	for (struct waiter *w = waiters; w != NULL; w = w->next)
+		if (!w->pending)
+			make_due(w);
+}
+
 void
 ws_wait_wake(char ids[][WS_ID_LEN + 1], int n, bool all)
 {
-	for (struct waiter *w = waiters; w != NULL; w = w->next) {
-		bool hit = false;
-
-		if (w->due)
-			continue;
-		for (int i = 0; i < n && !hit; i++)
-			hit = strcmp(ids[i], w->job) == 0;
-		if (hit || (all && state_of(w->tenant, w->job) != WAITING))
-			make_due(w);
-	}
+	for (int i = 0; i < n; i++)
+		for (struct waiter *w = bucket[hash(ids[i])]; w != NULL; w = w->hnext)
+			if (strcmp(w->job, ids[i]) == 0)
+				make_due(w);
+	if (all && waiters != NULL)
+		recheck();
 }
 
 int

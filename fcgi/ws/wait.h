@@ -5,6 +5,7 @@
 #ifndef LAUNCHER_WS_WAIT_H
 #define LAUNCHER_WS_WAIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "ws.h"
@@ -22,7 +23,16 @@ bool ws_wait_held(struct lws *wsi);
 int  ws_wait_writable(struct lws *wsi);
 /* The connection is gone (nginx gave up, the client left): forget its wait. */
 void ws_wait_closed(struct lws *wsi);
-/* The listener's wake-ups: these job ids ended; all = ask the database. */
+/*
+ * The set of job ids held waits wait on is guarded by mu (the listener's
+ * queue mutex, l->q.mu): ws_wait_attach(mu) once the listener runs, NULL
+ * once it stopped.
+ */
+void ws_wait_attach(pthread_mutex_t *mu);
+/* Whether a held wait waits on job id; the caller holds mu (any thread). */
+bool ws_wait_waited(const char *id);
+/* These waited-on jobs ended (l->fin); all = every held wait asks the
+ * database, in one query. */
 void ws_wait_wake(char ids[][WS_ID_LEN + 1], int n, bool all);
 /* SIGTERM: every held wait is due; returns how many are still held. */
 int  ws_wait_drain(void);

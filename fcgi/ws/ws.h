@@ -183,6 +183,17 @@ struct ws_wakeups {
 	bool            all;	/* notifications may have been missed: wake everyone */
 };
 
+/*
+ * Ids of jobs that ended and that a held wait waits on (wait.c), since the
+ * loop last looked: a queue of their own, so that jobs' ends never crowd
+ * out agents' wake-ups nor make the loop wake every agent.
+ */
+struct ws_finished {
+	char ids[WS_QUEUE][WS_ID_LEN + 1];
+	int  n;
+	bool all;	/* overflow or a reconnect: every held wait asks (one query) */
+};
+
 struct ws_event;
 
 /* Rows read for the loop, in the order read (see stream.c). */
@@ -199,6 +210,7 @@ struct ws_listener {
 	const struct crypto_keys *keys;
 	struct lws_context       *ctx;
 	struct ws_wakeups         q;
+	struct ws_finished        fin;	/* under q.mu */
 	struct ws_feed            feed;	/* under q.mu */
 	struct ws_fetch          *fetches;	/* under q.mu: pages asked for */
 	bool                      resync;	/* under q.mu: the listener reconnected */
@@ -214,6 +226,9 @@ int  ws_listener_start(struct ws_listener *l, const struct config *cfg,
 void ws_listener_stop(struct ws_listener *l);
 /* Moves what is queued into out (the loop's copy); returns the count. */
 int  ws_listener_take(struct ws_listener *l, char out[][WS_ID_LEN + 1], int max, bool *all);
+/* The same for the ended jobs some wait waits on (l->fin). */
+int  ws_listener_take_finished(struct ws_listener *l, char out[][WS_ID_LEN + 1], int max,
+    bool *all);
 
 /* The daemon: runs until *stop is set.  Returns a process exit code. */
 int  ws_server_run(const struct config *cfg, const struct crypto_keys *keys,

@@ -21,8 +21,16 @@ import threading
 import time
 import uuid
 
-from lib import BIN, CONF, HTTPS_PORT, STATE, assert_error, new_project, psql, registered, request
-from test_servers import Agent, _server
+import asyncio
+import base64
+import hashlib
+import hmac
+import struct
+
+from lib import (BIN, CONF, HTTPS_PORT, STATE, Client, assert_error, make_key, new_project, psql, registered,
+                 request)
+from test_servers import Agent, _enqueue, _server
+from test_ws import _messages
 
 WS_SOCK = os.path.join(STATE, "run", "ws.sock")
 WS_PID = os.path.join(STATE, "run", "ws.pid")
@@ -302,3 +310,166 @@ def test_launcher_ws_restarted_mid_wait_answers_never_hangs():
     job = _claim(agent)[0]
     _complete(agent, job["id"], "succeeded", RESULT)
     assert call.result().json == {"success": True, "data": RESULT}
+
+
+def _tid(c):
+    return psql("SELECT id FROM tenants WHERE slug = '%s'" % c.tenant, user="launcher_owner")[0]
+
+
+def _end(where):
+    psql("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE " + where, user="launcher_owner")
+
+
+def test_a_burst_of_job_ends_nobody_waits_on_wakes_no_agent():
+    """2000 jobs of another server end in one statement.  A job's end
+    reaches launcher-ws's loop only when a wait waits on it, in a queue of
+    its own: it no longer overflows the agents' wake-up queue, which woke
+    every agent (and made every held wait read its job, one query each)."""
+    c, _ = registered("jwb")
+    a, b = _server(c), _server(c)
+    tid = _tid(c)
+    _enqueue(b["id"], tid, n=2000)
+    got = asyncio.run(_messages(c.tenant, a["agent_token"], lambda: _end("server_id = '%s'" % b["id"]), 1.5))
+    assert got == [], got
+    # The channel still wakes for its own job.
+    got = asyncio.run(_messages(c.tenant, a["agent_token"], lambda: _enqueue(a["id"], tid)))
+    assert got == ["wake"], got
+
+
+class _Held:
+    """A wait sent straight to launcher-ws's socket, its answer read later."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(30)
+        self.s.connect(WS_SOCK)
+        self.s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path).encode())
+
+    def answer(self):
+        """(status, x-accel-redirect) of the answer."""
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.s.recv(4096)
+            assert chunk, "launcher-ws closed the wait without an answer"
+            buf += chunk
+        head = buf.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+        h = dict((k.strip().lower(), v.strip()) for k, v in (x.split(":", 1) for x in head[1:]))
+        return int(head[0].split()[1]), h.get("x-accel-redirect")
+
+    def answered(self):
+        self.s.setblocking(False)
+        try:
+            return self.s.recv(1, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            return False
+        finally:
+            self.s.settimeout(30)
+
+    def close(self):
+        self.s.close()
+
+
+def test_more_waited_jobs_ending_at_once_than_the_queue_holds_are_all_handed_back():
+    """400 held waits (more than the 256 ids the loop's queue holds between
+    two passes) whose jobs end in one statement: every one is handed back,
+    by its id or by the one query that rechecks all held waits on an
+    overflow (ws_jobs_pending); a wait whose job goes on stays held."""
+    c, _ = registered("jwq")
+    s = _server(c)
+    tid = _tid(c)
+    ids = _enqueue(s["id"], tid, n=400)
+    keep = _enqueue(s["id"], tid)[0]
+    held = [_Held("/.lnchr-wait/%s/%s?t=60&ok=200" % (tid, j)) for j in ids]
+    other = _Held("/.lnchr-wait/%s/%s?t=60&ok=200" % (tid, keep))
+    try:
+        _end("id = ANY ('{%s}'::uuid[])" % ",".join(ids))
+        for j, w in zip(ids, held):
+            assert w.answer() == (200, "/.lnchr-job/%s/%s?ok=200" % (tid, j)), j
+        assert not other.answered()
+        _end("id = '%s'" % keep)
+        assert other.answer() == (200, "/.lnchr-job/%s/%s?ok=200" % (tid, keep))
+    finally:
+        for w in held + [other]:
+            w.close()
+
+
+def test_a_wait_ends_before_the_service_key_that_asked_for_it():
+    """The answer's second request (/.lnchr-job/) authenticates with the
+    call's credential: a wait is cut 30 s before a service key expires,
+    and a key with less left gets the 202 at once (it got a 401 after the
+    whole wait, the job's id lost)."""
+    c, agent, app = _world()
+
+    def key_left(seconds):
+        k = make_key(c, scopes=["read", "write"])
+        psql("UPDATE service_keys SET expires_at = now() + interval '%d seconds' WHERE id = '%s'"
+             % (seconds, k["id"]), user="launcher_owner")
+        return Client(c.tenant, key=k["key"])
+
+    # 20 s left: nothing to wait, the 202 with the job.
+    r = key_left(20).post("/applications/%s/exec?wait=60" % app["id"], {"command": ["true"]})
+    job = _claim(agent)[0]
+    assert r.status == 202 and r.data["job"]["id"] == job["id"], r
+    _complete(agent, job["id"], "succeeded", RESULT)
+    # 40 s left: a wait of 10 s, not 60, then the 202 while the key is good.
+    call = Call(key_left(40), app["id"], 60)
+    job = _claim(agent)[0]
+    r = call.result(timeout=30)
+    assert r.status == 202 and r.data["job"]["id"] == job["id"], r
+    _complete(agent, job["id"], "succeeded", RESULT)
+    # A key that never expires waits as long as asked.
+    call = Call(Client(c.tenant, key=make_key(c, scopes=["read", "write"])["key"]), app["id"], 60)
+    job = _claim(agent)[0]
+    _complete(agent, job["id"], "succeeded", RESULT)
+    assert call.result().json == {"success": True, "data": RESULT}
+
+
+def _conf(key, default):
+    with open(CONF) as f:
+        for line in f:
+            k, _, v = line.partition("=")
+            if k.strip() == key:
+                return v.strip().strip('"')
+    return default
+
+
+def _b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def _jwt_left(c, seconds):
+    """A session JWT of c's user that expires in `seconds`, signed here as
+    the pool signs one (core/crypto.c: HS256 with a key derived from the
+    stack's 32-byte master key, the session proof of the user's secret)."""
+    with open(_conf("master_key_file", ""), "rb") as f:
+        master = f.read()
+    assert len(master) == 32, "the stack's master key is a single key"
+    key = hashlib.blake2b(b"", digest_size=32, key=master, salt=struct.pack("<Q", 1) + bytes(8),
+                          person=b"lnchrjwt" + bytes(8)).digest()
+    uid, tid, role, secret, gen = psql(
+        "SELECT id, tenant_id, role, session_secret, session_gen FROM users WHERE email = '%s'"
+        % c.email, user="launcher_owner")[0].split("|")
+    jti, now = str(uuid.uuid4()), int(time.time())
+    sk = _b64(hashlib.blake2b(jti.encode(), digest_size=16, key=secret.encode()).digest())
+    claims = {"iss": _conf("jwt_issuer", "launcher"), "sub": uid, "tid": tid, "jti": jti, "role": role,
+              "gen": int(gen), "sk": sk, "iat": now + seconds - 300, "exp": now + seconds}
+    signing = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + \
+        _b64(json.dumps(claims).encode())
+    return signing + "." + _b64(hmac.new(key, signing.encode(), hashlib.sha256).digest())
+
+
+def test_a_wait_ends_before_the_jwt_that_asked_for_it():
+    """The same for a session JWT: cut 30 s before its exp; with less left,
+    the 202 at once."""
+    c, agent, app = _world()
+    assert Client(c.tenant, token=_jwt_left(c, 200)).get("/auth/me").status == 200
+    r = Client(c.tenant, token=_jwt_left(c, 20)).post("/applications/%s/exec?wait=60" % app["id"],
+                                                      {"command": ["true"]})
+    job = _claim(agent)[0]
+    assert r.status == 202 and r.data["job"]["id"] == job["id"], r
+    _complete(agent, job["id"], "succeeded", RESULT)
+    call = Call(Client(c.tenant, token=_jwt_left(c, 40)), app["id"], 60)
+    job = _claim(agent)[0]
+    r = call.result(timeout=30)
+    assert r.status == 202 and r.data["job"]["id"] == job["id"], r
+    _complete(agent, job["id"], "succeeded", RESULT)
