@@ -28,6 +28,9 @@ static const char *const backup_run_shown[] = {"object_key", "size_bytes", "sha2
 static const char *const restore_shown[] = {"restored", "size_bytes", "sha256", "safety", NULL};
 static const char *const import_shown[] = {"imported_bytes", NULL};
 
+/* A page of a bucket's objects (buckets.c; next_cursor added by the completion, agent.c). */
+static const char *const bucket_objects_shown[] = {"objects", "truncated", "next_cursor", NULL};
+
 static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
 static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
 static const char *const git_branches_shown[] = {"repository", "branches", "truncated", NULL};
@@ -57,6 +60,10 @@ static const struct job_kind kinds[] = {
 	{"db.import", CAP_WRITE, false, import_shown},
 	/* Its session's target needed write (a shell reads the env); no result. */
 	{"terminal.open", CAP_WRITE, false, NULL},
+	/* A bucket's new key (sql/053 moves it into bucket_keys, sealed): never shown. */
+	{"bucket.create", CAP_WRITE, true, NULL},
+	{"bucket.rotate", CAP_WRITE, true, NULL},
+	{"bucket.objects", CAP_READ, false, bucket_objects_shown},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 

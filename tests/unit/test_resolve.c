@@ -385,17 +385,17 @@ test_misc(void)
 }
 
 /* The provider table of the API (env_refs.c): kinds and properties are
- * checked before any lookup; bucket and fn have none yet (db reads the
- * database: tests/api/test_databases.py). */
+ * checked before any lookup; fn has none yet (db and bucket read the
+ * database: tests/api/test_databases.py, test_buckets.py). */
 static void
 test_env_refs(void)
 {
 	struct resolve_var v[] = {
-		{"B", "${bucket.files.endpoint}"}, {"C", "${fn.hook.url}"},
+		{"B", "${bucket.files.region}"}, {"C", "${fn.hook.url}"},
 		{"D", "${queue.jobs.url}"}, {"E", "${db.main.colour}"}, {"F", "${fn.hook.host}"},
 	};
 	static const char *const want[] = {
-		"${bucket.files.endpoint}: no bucket named files in this environment",
+		"${bucket.files.region}: unknown property region of a bucket (one of endpoint, access_key, secret_key, bucket_name)",
 		"${fn.hook.url}: no function named hook in this environment",
 		"${queue.jobs.url}: unknown resource kind queue",
 		"${db.main.colour}: unknown property colour of a database (one of url, host, port, user, password, name)",
