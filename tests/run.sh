@@ -225,12 +225,13 @@ fi
 # The S3 server (backups, PITR, the object store layer): radosgw on loopback
 # (tests/lib/radosgw.sh, a one-node Ceph in RAM), started once for the suite
 # when the selected modules need it (the whole suite, or a filter naming
-# backup, objstore, pitr or s3); its S3_TEST_* exports (endpoint, region, two
-# users' keys, S3_TEST_DNS_NAME for virtual-host style) are the tests'.
+# backup, bucket, objstore, pitr or s3); its S3_TEST_* exports (endpoint,
+# region, two users' keys, S3_TEST_DNS_NAME for virtual-host style) are the
+# tests'; launcher-test also holds the admin ops caps (the bucket store driver).
 need_s3=0
 if [ "$#" -eq 0 ]; then need_s3=1; fi
 for a in "$@"; do
-	case $a in *backup* | *objstore* | *pitr* | *s3*) need_s3=1 ;; esac
+	case $a in *backup* | *bucket* | *objstore* | *pitr* | *s3*) need_s3=1 ;; esac
 done
 if [ "$need_s3" = 1 ]; then
 	if bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \

@@ -54,6 +54,12 @@ struct s3_resp {
 	int  (*sink)(void *ud, const void *buf, size_t n);
 	void  *ud;
 	bool   sink_failed;
+	/* s3_request: the whole body (any status) grows here up to dyn_max,
+	 * and one more request header (NULL = none) */
+	char  *dyn;
+	size_t dyn_len, dyn_cap, dyn_max;
+	bool   dyn_over;
+	const char *req_header;
 };
 
 /* A request body held in memory, read by libcurl. */
@@ -88,6 +94,29 @@ resp_write(char *data, size_t size, size_t nmemb, void *ud)
 		}
 		return n;
 	}
+	if (r->dyn_max > 0) {
+		if (r->dyn_len + n > r->dyn_max) {
+			r->dyn_over = true;
+			return 0;   /* aborts the transfer */
+		}
+		if (r->dyn_len + n + 1 > r->dyn_cap) {
+			size_t cap = r->dyn_cap ? r->dyn_cap : 4096;
+			char *nb;
+
+			while (cap < r->dyn_len + n + 1)
+				cap *= 2;
+			if ((nb = realloc(r->dyn, cap)) == NULL) {
+				r->dyn_over = true;
+				return 0;
+			}
+			r->dyn = nb;
+			r->dyn_cap = cap;
+		}
+		memcpy(r->dyn + r->dyn_len, data, n);
+		r->dyn_len += n;
+		r->dyn[r->dyn_len] = '\0';
+		return n;
+	}
 	if (r->body_len < sizeof(r->body) - 1) {
 		size_t room = sizeof(r->body) - 1 - r->body_len;
 
@@ -113,6 +142,7 @@ resp_header(char *data, size_t size, size_t nitems, void *ud)
 			r->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 		r->body_len = 0;
 		r->body[0] = '\0';
+		r->dyn_len = 0;
 	} else if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
 		size_t i = 5, j = 0;
 
@@ -291,6 +321,12 @@ s3_perform(CURL *c, const struct objstore_dest *d, const char *method, const cha
 			goto oom;
 		h = h2;
 	}
+	if (r->req_header != NULL) {
+		h2 = curl_slist_append(h, r->req_header);
+		if (h2 == NULL)
+			goto oom;
+		h = h2;
+	}
 
 	curl_easy_reset(c);
 	userpwd_err[0] = '\0';
@@ -330,8 +366,14 @@ s3_perform(CURL *c, const struct objstore_dest *d, const char *method, const cha
 	r->body[0] = '\0';
 	r->etag[0] = '\0';
 	r->sink_failed = false;
+	r->dyn_len = 0;
+	r->dyn_over = false;
 	rc = curl_easy_perform(c);
 	curl_slist_free_all(h);
+	if (rc == CURLE_WRITE_ERROR && r->dyn_over) {
+		util_snprintf(err, errlen, "the answer is larger than %zu bytes", r->dyn_max);
+		return -1;
+	}
 	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->sink_failed)) {
 		util_snprintf(err, errlen, "%s", userpwd_err[0] ? userpwd_err : curl_easy_strerror(rc));
 		scrub(d, err);
@@ -669,5 +711,522 @@ s3_bucket_create(const struct objstore_dest *d, char *err, size_t errlen)
 		rc = -1;
 	}
 	free(r);
+	return rc;
+}
+
+/* ------------------------------------------------ SigV4 (query presigning) */
+
+#define SIG_MAX_HEADERS 32
+#define SIG_MAX_PARAMS  64
+
+/* RFC 3986 unreserved characters stay; '/' too when keep_slash (paths). */
+static bool
+sig_unreserved(unsigned char c, bool keep_slash)
+{
+	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
+}
+
+/* Appends s (n bytes) percent-encoded the SigV4 way to out at *len. */
+static int
+sig_encode(const char *s, size_t n, bool keep_slash, char *out, size_t outlen, size_t *len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (sig_unreserved(c, keep_slash)) {
+			if (*len + 1 >= outlen)
+				return -1;
+			out[(*len)++] = (char)c;
+		} else {
+			if (*len + 3 >= outlen)
+				return -1;
+			out[(*len)++] = '%';
+			out[(*len)++] = hex[c >> 4];
+			out[(*len)++] = hex[c & 15];
+		}
+	}
+	out[*len] = '\0';
+	return 0;
+}
+
+static int
+sig_add(char *out, size_t outlen, size_t *len, const char *s, size_t n)
+{
+	if (*len + n >= outlen)
+		return -1;
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+	return 0;
+}
+
+/* The path with "." and ".." segments and empty segments removed (not S3). */
+static int
+sig_normalize(const char *path, char *out, size_t outlen)
+{
+	size_t len = 0;
+	const char *p = path;
+	bool trailing = path[0] != '\0' && path[strlen(path) - 1] == '/';
+
+	if (outlen < 2)
+		return -1;
+	out[0] = '\0';
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && p[0] == '.') {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+			out[len] = '\0';
+		} else if (sig_add(out, outlen, &len, "/", 1) != 0 || sig_add(out, outlen, &len, p, n) != 0) {
+			return -1;
+		}
+		p += n;
+	}
+	if ((len == 0 || trailing) && sig_add(out, outlen, &len, "/", 1) != 0)
+		return -1;
+	if (len > 1 && out[len - 1] == '/' && out[len - 2] == '/')
+		out[--len] = '\0';
+	return 0;
+}
+
+/* Header value trimmed, runs of spaces collapsed to one (appended at *len). */
+static int
+sig_header_value(const char *v, char *out, size_t outlen, size_t *len)
+{
+	bool space = false, any = false;
+
+	for (; *v; v++) {
+		if (*v == ' ' || *v == '\t') {
+			space = any;
+			continue;
+		}
+		if (space && sig_add(out, outlen, len, " ", 1) != 0)
+			return -1;
+		if (sig_add(out, outlen, len, v, 1) != 0)
+			return -1;
+		space = false;
+		any = true;
+	}
+	return 0;
+}
+
+struct sig_kv { char *k, *v; const char *raw; size_t order; };
+
+static int
+sig_kv_cmp(const void *a, const void *b)
+{
+	const struct sig_kv *x = a, *y = b;
+	int c = strcmp(x->k, y->k);
+
+	if (c == 0)
+		c = strcmp(x->v, y->v);
+	if (c == 0)
+		c = x->order < y->order ? -1 : x->order > y->order;
+	return c;
+}
+
+static void
+sig_kv_free(struct sig_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].k);
+		free(kv[i].v);
+	}
+}
+
+int
+s3_sigv4_canonical_request(const char *method, const char *path, const struct s3_sig_param *q,
+                           size_t nq, const struct s3_sig_param *h, size_t nh,
+                           const char *payload_hash, enum s3_sig_path mode, char *out, size_t outlen,
+                           char *signed_headers, size_t shlen)
+{
+	struct sig_kv kv[SIG_MAX_PARAMS > SIG_MAX_HEADERS ? SIG_MAX_PARAMS : SIG_MAX_HEADERS];
+	char norm[2048], tmp[4096];
+	size_t len = 0, shl = 0, n = 0;
+	int rc = -1;
+
+	if (nq > SIG_MAX_PARAMS || nh > SIG_MAX_HEADERS || outlen == 0 || shlen == 0)
+		return -1;
+	out[0] = signed_headers[0] = '\0';
+	if (sig_add(out, outlen, &len, method, strlen(method)) != 0 || sig_add(out, outlen, &len, "\n", 1) != 0)
+		return -1;
+	if (mode == S3_SIG_PATH_NORMALIZE) {
+		if (sig_normalize(path, norm, sizeof(norm)) != 0)
+			return -1;
+		path = norm;
+	}
+	if (path[0] == '\0')
+		path = "/";
+	if ((mode == S3_SIG_PATH_ENCODED ? sig_add(out, outlen, &len, path, strlen(path))
+	                                 : sig_encode(path, strlen(path), true, out, outlen, &len)) != 0 ||
+	    sig_add(out, outlen, &len, "\n", 1) != 0)
+		return -1;
+	/* Query: names and values encoded, then sorted by name, then value. */
+	for (n = 0; n < nq; n++) {
+		size_t kl = 0, vl = 0;
+
+		kv[n].k = kv[n].v = NULL;
+		kv[n].order = n;
+		if (sig_encode(q[n].name, strlen(q[n].name), false, tmp, sizeof(tmp), &kl) != 0 ||
+		    (kv[n].k = strdup(tmp)) == NULL ||
+		    sig_encode(q[n].value ? q[n].value : "", q[n].value ? strlen(q[n].value) : 0, false,
+		               tmp, sizeof(tmp), &vl) != 0 || (kv[n].v = strdup(tmp)) == NULL) {
+			n++;
+			goto out;
+		}
+	}
+	qsort(kv, n, sizeof(kv[0]), sig_kv_cmp);
+	for (size_t i = 0; i < n; i++)
+		if ((i > 0 && sig_add(out, outlen, &len, "&", 1) != 0) ||
+		    sig_add(out, outlen, &len, kv[i].k, strlen(kv[i].k)) != 0 ||
+		    sig_add(out, outlen, &len, "=", 1) != 0 ||
+		    sig_add(out, outlen, &len, kv[i].v, strlen(kv[i].v)) != 0)
+			goto out;
+	if (sig_add(out, outlen, &len, "\n", 1) != 0)
+		goto out;
+	sig_kv_free(kv, n);
+	n = 0;
+	/* Headers: lowercase names sorted (stable), duplicates joined by ','. */
+	for (n = 0; n < nh; n++) {
+		size_t kl = strlen(h[n].name);
+
+		kv[n].v = NULL;
+		kv[n].order = n;
+		kv[n].raw = h[n].value;
+		if ((kv[n].k = strdup(h[n].name)) == NULL || (kv[n].v = strdup("")) == NULL) {
+			n++;
+			goto out;
+		}
+		for (size_t i = 0; i < kl; i++)
+			kv[n].k[i] = (char)tolower((unsigned char)kv[n].k[i]);
+	}
+	qsort(kv, n, sizeof(kv[0]), sig_kv_cmp);
+	for (size_t i = 0; i < n; i++) {
+		bool first = i == 0 || strcmp(kv[i].k, kv[i - 1].k) != 0;
+
+		if (first) {
+			if (i > 0 && sig_add(out, outlen, &len, "\n", 1) != 0)
+				goto out;
+			if (sig_add(out, outlen, &len, kv[i].k, strlen(kv[i].k)) != 0 ||
+			    sig_add(out, outlen, &len, ":", 1) != 0)
+				goto out;
+			if ((shl > 0 && sig_add(signed_headers, shlen, &shl, ";", 1) != 0) ||
+			    sig_add(signed_headers, shlen, &shl, kv[i].k, strlen(kv[i].k)) != 0)
+				goto out;
+		} else if (sig_add(out, outlen, &len, ",", 1) != 0) {
+			goto out;
+		}
+		if (sig_header_value(kv[i].raw, out, outlen, &len) != 0)
+			goto out;
+	}
+	if (sig_add(out, outlen, &len, "\n\n", 2) != 0 ||
+	    sig_add(out, outlen, &len, signed_headers, shl) != 0 ||
+	    sig_add(out, outlen, &len, "\n", 1) != 0 ||
+	    sig_add(out, outlen, &len, payload_hash, strlen(payload_hash)) != 0)
+		goto out;
+	rc = 0;
+out:
+	sig_kv_free(kv, n);
+	return rc;
+}
+
+int
+s3_sigv4_string_to_sign(const char *amz_date, const char *scope, const char *creq,
+                        char *out, size_t outlen)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[65];
+
+	crypto_hash_sha256(h, (const unsigned char *)creq, strlen(creq));
+	util_hex(hex, h, sizeof(h));
+	return util_snprintf(out, outlen, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, hex) < 0 ? -1 : 0;
+}
+
+static void
+hmac(unsigned char out[32], const void *key, size_t klen, const char *msg)
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, klen);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int
+s3_sigv4_signature(const char *secret, const char *date8, const char *region, const char *service,
+                   const char *sts, char hex[65])
+{
+	char k0[200];
+	unsigned char a[32], b[32];
+
+	if (util_snprintf(k0, sizeof(k0), "AWS4%s", secret) < 0)
+		return -1;
+	hmac(a, k0, strlen(k0), date8);
+	hmac(b, a, sizeof(a), region);
+	hmac(a, b, sizeof(b), service);
+	hmac(b, a, sizeof(a), "aws4_request");
+	hmac(a, b, sizeof(b), sts);
+	util_hex(hex, a, sizeof(a));
+	sodium_memzero(k0, sizeof(k0));
+	sodium_memzero(b, sizeof(b));
+	return 0;
+}
+
+int
+s3_presign(const char *method, const char *endpoint, const char *region, const char *bucket,
+           const char *key, const char *access_key, const char *secret_key, long expires,
+           time_t now, char *out, size_t outlen)
+{
+	char host[512], base[512], path[3072], date8[9], amz[17], scope[256], cred[512], exp[24];
+	char creq[8192], sts[512], sh[64], sig[65];
+	const char *h, *slash;
+	size_t pl = 0, hl;
+	struct tm tm;
+	struct s3_sig_param q[5], hdr[1];
+
+	if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
+	    endpoint == NULL || key == NULL || key[0] == '\0' || access_key == NULL ||
+	    secret_key == NULL || expires < 1 || expires > 604800 || gmtime_r(&now, &tm) == NULL)
+		return -1;
+	if (region == NULL || region[0] == '\0')
+		region = "us-east-1";
+	if (strncmp(endpoint, "http://", 7) == 0)
+		h = endpoint + 7;
+	else if (strncmp(endpoint, "https://", 8) == 0)
+		h = endpoint + 8;
+	else
+		return -1;
+	hl = strcspn(h, "/?#");
+	if (hl == 0 || hl >= sizeof(host) || h[hl] == '?' || h[hl] == '#')
+		return -1;
+	/* The Host header a client sends: lowercase, no default port. */
+	for (size_t i = 0; i < hl; i++)
+		host[i] = (char)tolower((unsigned char)h[i]);
+	host[hl] = '\0';
+	if ((h == endpoint + 7 && hl > 3 && strcmp(host + hl - 3, ":80") == 0) ||
+	    (h == endpoint + 8 && hl > 4 && strcmp(host + hl - 4, ":443") == 0))
+		*strrchr(host, ':') = '\0';
+	/* The endpoint's own path (a base), without its trailing slash. */
+	slash = h + hl;
+	if (util_snprintf(base, sizeof(base), "%s", slash) < 0)
+		return -1;
+	while (base[0] != '\0' && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	path[0] = '\0';
+	if (sig_add(path, sizeof(path), &pl, base, strlen(base)) != 0 ||
+	    (bucket != NULL && bucket[0] != '\0' &&
+	     (sig_add(path, sizeof(path), &pl, "/", 1) != 0 ||
+	      sig_encode(bucket, strlen(bucket), false, path, sizeof(path), &pl) != 0)) ||
+	    sig_add(path, sizeof(path), &pl, "/", 1) != 0 ||
+	    sig_encode(key, strlen(key), true, path, sizeof(path), &pl) != 0)
+		return -1;
+	if (strftime(date8, sizeof(date8), "%Y%m%d", &tm) == 0 ||
+	    strftime(amz, sizeof(amz), "%Y%m%dT%H%M%SZ", &tm) == 0 ||
+	    util_snprintf(scope, sizeof(scope), "%s/%s/s3/aws4_request", date8, region) < 0 ||
+	    util_snprintf(cred, sizeof(cred), "%s/%s", access_key, scope) < 0 ||
+	    util_snprintf(exp, sizeof(exp), "%ld", expires) < 0)
+		return -1;
+	q[0] = (struct s3_sig_param){"X-Amz-Algorithm", "AWS4-HMAC-SHA256"};
+	q[1] = (struct s3_sig_param){"X-Amz-Credential", cred};
+	q[2] = (struct s3_sig_param){"X-Amz-Date", amz};
+	q[3] = (struct s3_sig_param){"X-Amz-Expires", exp};
+	q[4] = (struct s3_sig_param){"X-Amz-SignedHeaders", "host"};
+	hdr[0] = (struct s3_sig_param){"host", host};
+	/* The path is already encoded: signed as is (S3 encodes once). */
+	if (s3_sigv4_canonical_request(method, path, q, 5, hdr, 1, "UNSIGNED-PAYLOAD",
+	                               S3_SIG_PATH_ENCODED, creq, sizeof(creq), sh, sizeof(sh)) != 0)
+		return -1;
+	if (s3_sigv4_string_to_sign(amz, scope, creq, sts, sizeof(sts)) != 0 ||
+	    s3_sigv4_signature(secret_key, date8, region, "s3", sts, sig) != 0)
+		return -1;
+	{
+		/* The canonical query line is the URL's query. */
+		const char *ql = strchr(creq, '\n') + 1;
+		size_t qn;
+
+		ql = strchr(ql, '\n') + 1;
+		qn = strcspn(ql, "\n");
+		if (util_snprintf(out, outlen, "%.*s%s?%.*s&X-Amz-Signature=%s",
+		                  (int)(h - endpoint + hl), endpoint, path, (int)qn, ql, sig) < 0)
+			return -1;
+	}
+	sodium_memzero(creq, sizeof(creq));
+	return 0;
+}
+
+/* ------------------------------------------------ any request, listing */
+
+int
+s3_request(const struct objstore_dest *d, const char *method, const char *url, const char *header,
+           const void *body, size_t n, size_t max, struct s3_answer *a, char *err, size_t errlen)
+{
+	struct s3_resp *r = calloc(1, sizeof(*r));
+	unsigned char sha[crypto_hash_sha256_BYTES];
+	char hex[65];
+	CURL *c;
+	int rc = -1;
+
+	a->status = 0;
+	a->body = NULL;
+	a->len = 0;
+	if (r == NULL || (c = new_curl(err, errlen)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		free(r);
+		return -1;
+	}
+	crypto_hash_sha256(sha, body, body ? n : 0);
+	util_hex(hex, sha, sizeof(sha));
+	r->dyn_max = max;
+	r->req_header = header;
+	for (int attempt = 1;; attempt++) {
+		int prc = s3_perform(c, d, method, url, body, body ? n : 0, hex, r, err, errlen);
+
+		if ((prc == 0 && !retryable(prc, r)) || attempt >= S3_ATTEMPTS || r->dyn_over) {
+			rc = prc;
+			break;
+		}
+		sleep(1u << (attempt - 1));
+	}
+	curl_easy_cleanup(c);
+	if (rc == 0) {
+		a->status = r->status;
+		a->len = r->dyn_len;
+		a->body = r->dyn != NULL ? r->dyn : strdup("");
+		r->dyn = NULL;
+		if (a->body == NULL) {
+			util_snprintf(err, errlen, "out of memory");
+			rc = -1;
+		}
+	}
+	free(r->dyn);
+	free(r);
+	return rc;
+}
+
+int
+s3_url_of(const struct objstore_dest *d, const char *key, const char *query, char *out, size_t outlen)
+{
+	char ep[1024];
+
+	if (key[0] != '\0' || !d->path_style)
+		return s3_url(d, key, query, out, outlen);
+	/* The bucket's own URL has no trailing slash in path style. */
+	if (objstore_endpoint(d, ep, sizeof(ep)) != 0)
+		return -1;
+	return util_snprintf(out, outlen, "%s/%s%s%s", ep, d->bucket, query ? "?" : "",
+	                     query ? query : "") < 0 ? -1 : 0;
+}
+
+/* The text of the first <tag> of [p, end) (an element of one <Contents>). */
+static bool
+xml_field(const char *p, const char *end, const char *tag, char *out, size_t outlen)
+{
+	return xml_text(p, (size_t)(end - p), tag, out, outlen);
+}
+
+int
+s3_list_parse(const char *xml, size_t len, s3_list_cb cb, void *ud, bool *truncated,
+              char *err, size_t errlen)
+{
+	const char *p = xml, *end = xml + len;
+	char tr[16], key[S3_KEY_MAX * 2], size[32], etag[128], mtime[64];
+
+	*truncated = false;
+	if (memmem(xml, len, "<ListBucketResult", 17) == NULL) {
+		util_snprintf(err, errlen, "the store answered no ListBucketResult");
+		return -1;
+	}
+	for (;;) {
+		const char *a = memmem(p, (size_t)(end - p), "<Contents>", 10), *b;
+		int64_t sz = 0;
+
+		if (a == NULL)
+			break;
+		b = memmem(a, (size_t)(end - a), "</Contents>", 11);
+		if (b == NULL) {
+			util_snprintf(err, errlen, "the store answered a truncated listing");
+			return -1;
+		}
+		if (!xml_field(a, b, "Key", key, sizeof(key)) || key[0] == '\0' ||
+		    !xml_field(a, b, "Size", size, sizeof(size)) ||
+		    util_parse_i64(size, 0, INT64_MAX, &sz) != 0) {
+			util_snprintf(err, errlen, "the store answered an object without key or size");
+			return -1;
+		}
+		if (!xml_field(a, b, "ETag", etag, sizeof(etag)))
+			etag[0] = '\0';
+		if (!xml_field(a, b, "LastModified", mtime, sizeof(mtime)))
+			mtime[0] = '\0';
+		util_sanitize(etag, 0);
+		util_sanitize(mtime, 0);
+		if (cb(ud, key, (uint64_t)sz, etag, mtime) != 0) {
+			util_snprintf(err, errlen, "the listing was stopped");
+			return -1;
+		}
+		p = b + 11;
+	}
+	/* IsTruncated sits before the first <Contents>, outside any key. */
+	{
+		const char *first = memmem(xml, len, "<Contents>", 10);
+		size_t head = first ? (size_t)(first - xml) : len;
+
+		*truncated = xml_text(xml, head, "IsTruncated", tr, sizeof(tr)) && strcmp(tr, "true") == 0;
+	}
+	return 0;
+}
+
+int
+s3_list(const struct objstore_dest *d, const char *prefix, const char *start_after, int max,
+        s3_list_cb cb, void *ud, bool *truncated, char *err, size_t errlen)
+{
+	char q[3 * 2 * S3_KEY_MAX + 128], url[8192];
+	char *ep = NULL, *es = NULL;
+	struct s3_answer a;
+	CURL *c;
+	int rc = -1;
+
+	*truncated = false;
+	if (max < 1 || max > 1000 || (prefix && strlen(prefix) > S3_KEY_MAX) ||
+	    (start_after && strlen(start_after) > S3_KEY_MAX)) {
+		util_snprintf(err, errlen, "bad listing arguments");
+		return -1;
+	}
+	if ((c = new_curl(err, errlen)) == NULL)
+		return -1;
+	/* Names in order and values encoded: libcurl signs the query as is. */
+	if ((prefix && *prefix && (ep = curl_easy_escape(c, prefix, 0)) == NULL) ||
+	    (start_after && *start_after && (es = curl_easy_escape(c, start_after, 0)) == NULL) ||
+	    util_snprintf(q, sizeof(q), "list-type=2&max-keys=%d%s%s%s%s", max,
+	                  ep ? "&prefix=" : "", ep ? ep : "", es ? "&start-after=" : "", es ? es : "") < 0 ||
+	    s3_url_of(d, "", q, url, sizeof(url)) != 0) {
+		util_snprintf(err, errlen, "URL too long");
+		goto out;
+	}
+	if (s3_request(d, "GET", url, NULL, NULL, 0, S3_LIST_MAX, &a, err, errlen) != 0)
+		goto out;
+	if (a.status != 200) {
+		s3_error_text(a.status, a.body, a.len, err, errlen);
+		scrub(d, err);
+	} else {
+		rc = s3_list_parse(a.body, a.len, cb, ud, truncated, err, errlen);
+	}
+	free(a.body);
+out:
+	curl_free(ep);
+	curl_free(es);
+	curl_easy_cleanup(c);
 	return rc;
 }

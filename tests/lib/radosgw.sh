@@ -7,7 +7,9 @@
 #
 #   bash tests/lib/radosgw.sh start DIR [PORT]   prints the export lines:
 #       S3_TEST_ENDPOINT=http://127.0.0.1:PORT S3_TEST_REGION=us-east-1
-#       S3_TEST_ACCESS_KEY/S3_TEST_SECRET_KEY (user "launcher-test")
+#       S3_TEST_ACCESS_KEY/S3_TEST_SECRET_KEY (user "launcher-test", with the
+#           admin ops caps users, buckets, metadata (all) and usage (read):
+#           the bucket store driver's admin, fcgi/core/bucketstore.c)
 #       S3_TEST_OTHER_ACCESS_KEY/S3_TEST_OTHER_SECRET_KEY (user "launcher-other")
 #       S3_TEST_DNS_NAME=localhost  (rgw_dns_name: virtual-host style is
 #           http://<bucket>.localhost:PORT; curl resolves *.localhost to
@@ -157,6 +159,8 @@ EOF
 	{
 		radosgw-admin -c "$c" -n client.admin user create --uid launcher-test --display-name launcher-test \
 			--access-key "$ak" --secret-key "$sk" &&
+		radosgw-admin -c "$c" -n client.admin caps add --uid launcher-test \
+			--caps="users=*;buckets=*;usage=read;metadata=*" &&
 		radosgw-admin -c "$c" -n client.admin user create --uid launcher-other --display-name launcher-other \
 			--access-key "$oak" --secret-key "$osk"
 	} >> "$dir/log/setup.log" 2>&1 || { log "user create failed"; tail -n 20 "$dir/log/setup.log" >&2; cmd_stop "$dir"; return 1; }
