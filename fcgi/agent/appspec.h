@@ -91,6 +91,10 @@ struct app_spec {
 	 * exposed_port published on host_ip only when publish_db is set.
 	 */
 	char            database_id[APP_ID_MAX];	/* "" = an application's container */
+	/* Set only by bucket.c (objstore.provision): the managed object
+	 * store's container, labelled launcher.objstore, published like a
+	 * public database's port. */
+	char            objstore_id[APP_ID_MAX];
 	const char     *net_alias;
 	bool            publish_db;
 	const char     *host_ip;			/* NULL: 127.0.0.1 */

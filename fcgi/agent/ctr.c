@@ -381,6 +381,14 @@ service_host_config(const struct app_service *v, cJSON *b, cJSON *hc)
 	}
 }
 
+/* A database's or the object store's container: no PORT, no edge, its port
+ * published only when asked (publish_db). */
+static bool
+infra(const struct app_spec *s)
+{
+	return s->database_id[0] != '\0' || s->objstore_id[0] != '\0';
+}
+
 cJSON *
 ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, int64_t nofile,
     int64_t nproc)
@@ -404,7 +412,7 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 				continue;
 			key += n + 1;
 		}
-		if (s->exposed_port > 0 && s->database_id[0] == '\0' && strcmp(key, "PORT") == 0)
+		if (s->exposed_port > 0 && !infra(s) && strcmp(key, "PORT") == 0)
 			continue;	/* ours below: the port binding depends on it */
 		if (cJSON_IsString(it) &&
 		    util_snprintf(kv, sizeof(kv), "%s=%s", key, it->valuestring) >= 0)
@@ -421,7 +429,7 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 			}
 		}
 	}
-	if (s->exposed_port > 0 && s->database_id[0] == '\0') {
+	if (s->exposed_port > 0 && !infra(s)) {
 		util_snprintf(kv, sizeof(kv), "PORT=%d", s->exposed_port);
 		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
 	}
@@ -431,6 +439,8 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 	cJSON_AddStringToObject(labels, "launcher.project", s->project_id);
 	if (s->database_id[0] != '\0')
 		cJSON_AddStringToObject(labels, "launcher.database", s->database_id);
+	else if (s->objstore_id[0] != '\0')
+		cJSON_AddStringToObject(labels, "launcher.objstore", s->objstore_id);
 	else {
 		cJSON_AddStringToObject(labels, "launcher.app", s->app_id);
 		cJSON_AddStringToObject(labels, "launcher.deployment", s->deployment_id);
@@ -474,7 +484,7 @@ ctr_create_body(const struct app_spec *s, const char *image_id, int host_port, i
 		cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "ExposedPorts"), port);
 	}
 	/* A database's port is published only when it is public (db.h). */
-	if (s->exposed_port > 0 && (s->database_id[0] == '\0' || s->publish_db)) {
+	if (s->exposed_port > 0 && (!infra(s) || s->publish_db)) {
 		cJSON *pb, *arr, *bind;
 
 		pb = cJSON_AddObjectToObject(hc, "PortBindings");

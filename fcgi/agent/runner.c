@@ -19,6 +19,7 @@
 #include "app.h"
 #include "backup.h"
 #include "backup_dest.h"
+#include "bucket.h"
 #include "db.h"
 #include "diag.h"
 #include "domain.h"
@@ -328,8 +329,8 @@ time_left_ms(const struct job *j)
 }
 
 /*
- * app.*, db.*, backup.* and db.import: see app.h, db.h and backup.h (a
- * failed one may leave a partial result too).
+ * app.*, db.*, backup.*, db.import and objstore.provision: see app.h, db.h,
+ * backup.h and bucket.h (a failed one may leave a partial result too).
  */
 static int
 kind_app(struct job_ctx *ctx)
@@ -347,7 +348,7 @@ kind_app(struct job_ctx *ctx)
 		.errlen = sizeof(ctx->error),
 	};
 	int rc = backup_kind(aj.kind) ? backup_run(&aj) : db_kind(aj.kind) ? db_run(&aj) :
-	    app_run(&aj);
+	    strcmp(aj.kind, "objstore.provision") == 0 ? objstore_provision_run(&aj) : app_run(&aj);
 
 	ctx->result = aj.result;
 	if (rc == 0 && ctx->result == NULL) {
@@ -401,6 +402,14 @@ kind_git(struct job_ctx *ctx)
 {
 	return gitprov_run(ctx->conf, ctx->job->kind, ctx->job->payload, emit_cb, ctx, &ctx->result,
 	    ctx->error, sizeof(ctx->error));
+}
+
+/* bucket.*: the object-store driver (bucket.h; a refused delete leaves its result). */
+static int
+kind_bucket(struct job_ctx *ctx)
+{
+	return bucket_run(ctx->job->kind, ctx->job->payload, &ctx->result, ctx->error,
+	    sizeof(ctx->error));
 }
 
 /* edge.host: a custom hostname's routes (domain.h). */
@@ -461,6 +470,13 @@ static const struct {
 	{"backup.restore", kind_app},
 	{"backup.delete", kind_app},
 	{"db.import", kind_app},
+	{"bucket.create", kind_bucket},
+	{"bucket.rotate", kind_bucket},
+	{"bucket.revoke", kind_bucket},
+	{"bucket.delete", kind_bucket},
+	{"bucket.public", kind_bucket},
+	{"bucket.objects", kind_bucket},
+	{"objstore.provision", kind_app},
 };
 
 static int

@@ -3,9 +3,9 @@ presigning (s3_presign) against a real S3 server: radosgw on loopback
 (tests/lib/radosgw.sh; its user launcher-test holds the admin ops caps),
 started by tests/run.sh when a selected module names bucket, backup,
 objstore, pitr or s3 (S3_TEST_*).  Each scenario is one run of the C test
-binary build/tests/test_bucketstore ("rgw CASE"), whose checks print FAIL
-lines; presigned and public URLs are then fetched with plain curl (no
-credentials).  The MinIO driver's contract test and the offline cases of
+binary build/tests/test_bucketstore ("rgw CASE", or test_agent_bucket rgw
+for the agent's job kinds), whose checks print FAIL lines; presigned and
+public URLs are then fetched with plain curl (no credentials).  The MinIO driver's contract test and the offline cases of
 the same binary run with the unit tests."""
 import os
 import subprocess
@@ -91,3 +91,16 @@ def test_public_bucket_anonymous_read():
     run_case("private", bucket)
     code, body = curl(pub)
     assert code == 403 and "AccessDenied" in body, (code, body)
+
+
+def test_agent_bucket_jobs():
+    """The agent's bucket.* kinds through its runner (the R record the plane
+    reads), on radosgw: bucket.create returns the key; bucket.objects lists
+    with the bucket's key (key, size, truncated); bucket.delete of a
+    non-empty bucket without force fails with result.error CONFLICT/409;
+    rotate gives a new key; after revoke the old key lists nothing
+    (InvalidAccessKeyId); public; delete with force."""
+    agent_bin = os.path.join(os.path.dirname(BIN), "tests", "test_agent_bucket")
+    p = subprocess.run([agent_bin, "rgw"], capture_output=True, text=True, timeout=120)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0 and ", 0 failed" in out, out[-3000:]

@@ -259,7 +259,15 @@ standin_serve(int ls, const char *record)
 			if (hend == NULL)
 				continue;
 			cl = strcasestr(req, "\ncontent-length:");
-			need = (size_t)(hend + 4 - req) + (cl && cl < hend ? strtoul(cl + 16, NULL, 10) : 0);
+			need = (size_t)(hend + 4 - req);
+			if (cl != NULL && cl < hend) {
+				char num[24];
+				int64_t v = 0;
+
+				util_snprintf(num, sizeof(num), "%.*s", (int)strcspn(cl + 16, "\r"), cl + 16);
+				if (util_parse_i64(util_trim(num), 0, 1 << 19, &v) == 0)
+					need += (size_t)v;
+			}
 			if (got >= need)
 				break;
 		}
