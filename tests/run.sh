@@ -172,6 +172,40 @@ if [ "$need_db" = 1 ]; then
 		failed=$((failed + 1))
 	fi
 fi
+# The functions' runtime base images (tests/fixtures/fn_runtimes.sh: node20
+# and python3 from Debian's packages, a cold cache takes about 6.5 minutes)
+# in their own image store, which the stack's Podman reads too
+# (LAUNCHER_IMAGE_STORES); FIXTURE_FN_NODE20_IMAGE, FIXTURE_FN_PYTHON3_IMAGE,
+# FIXTURE_FN_IMAGE_MIRRORS (the image mirror rows of the default
+# function_runtime_images).  Then the shims in real containers of those
+# images (tests/functions/test_shims.py, Podman's CLI, no stack; alone:
+# python3 tests/functions/test_shims.py): for the whole suite.  A filter
+# naming functions or buckets gets the images (their e2e modules deploy them).
+need_fn=0
+if [ "$#" -eq 0 ]; then need_fn=1; fi
+for a in "$@"; do
+	case $a in *function* | *shim* | *bucket*) need_fn=1 ;; esac
+done
+if [ "$need_fn" = 1 ]; then
+	if bash tests/fixtures/fn_runtimes.sh > "$LAUNCHER_STATE_DIR/fnruntimes.env" \
+		2> "$LAUNCHER_STATE_DIR/fnruntimes.log"; then
+		# shellcheck disable=SC1091 # export lines
+		. "$LAUNCHER_STATE_DIR/fnruntimes.env"
+		export LAUNCHER_IMAGE_STORES=${LAUNCHER_IMAGE_STORES:+$LAUNCHER_IMAGE_STORES,}$FIXTURE_FN_STORE
+	else
+		tail -n 20 "$LAUNCHER_STATE_DIR/fnruntimes.log"
+		echo "fnruntimes: 0 passed, 1 failed"
+		failed=$((failed + 1))
+	fi
+	if [ "$#" -eq 0 ]; then
+		tmp=$(mktemp)
+		$PY tests/functions/test_shims.py > "$tmp" 2>&1
+		rc=$?
+		if grep -qE "^FAIL|Traceback" "$tmp" || [ "$rc" != 0 ]; then cat "$tmp"; else tail -n 1 "$tmp"; fi
+		count "$tmp" "fn-shims" "$rc"
+		rm -f "$tmp"
+	fi
+fi
 # Custom domains (the domains and dnscheck modules): dnsmasq on a loopback
 # port as the authoritative server of the tests' zones (tests/lib/dnsmasq.py;
 # LAUNCHER_TEST_DNS=127.0.0.1:PORT, LAUNCHER_TEST_DNS_DIR its records, which
