@@ -205,13 +205,13 @@ BEGIN
 		PERFORM job_enqueue(s.tenant_id, srv, NULL, 'objstore.provision',
 			jsonb_build_object('store_id', s.id, 'image', p_store ->> 'image',
 				'root_user', s.admin_access_key, 'port', (p_store ->> 'port')::int,
-				'volume', 'lnchr-objstore-' || srv), p_user);
+				'volume_id', s.id), p_user);
 	ELSIF s.status = 'failed' AND s.mode = 'managed' THEN
 		UPDATE object_stores SET status = 'provisioning', status_reason = NULL WHERE id = s.id;
 		PERFORM job_enqueue(s.tenant_id, srv, NULL, 'objstore.provision',
 			jsonb_build_object('store_id', s.id, 'image', p_store ->> 'image',
 				'root_user', s.admin_access_key, 'port', (p_store ->> 'port')::int,
-				'volume', 'lnchr-objstore-' || srv), p_user);
+				'volume_id', s.id), p_user);
 	ELSIF s.status = 'ready' THEN
 		PERFORM job_enqueue(b.tenant_id, srv, p_project, 'bucket.create',
 		                    bucket_job_payload(b), p_user);
@@ -401,6 +401,65 @@ LANGUAGE sql STABLE AS $$
 	UNION ALL
 	SELECT 'bucket', b.name FROM buckets b WHERE b.project_id = p_project
 $$;
+
+-- Template deploys (048, 052) create buckets too: a bucket is a resource
+-- kind of the record, ready once the store made it (an application that
+-- references it waits for that: its env resolves the bucket's key), shown
+-- with its status, removed by a failed deploy's rollback (its row goes; the
+-- store's copy through bucket_removed's forced bucket.delete), and its
+-- deletion by a user while the deploy runs fails the deploy.
+ALTER TABLE template_deploy_resources DROP CONSTRAINT template_deploy_resources_kind_check,
+	ADD CONSTRAINT template_deploy_resources_kind_check
+		CHECK (kind IN ('volume', 'database', 'bucket', 'application'));
+
+CREATE OR REPLACE FUNCTION template_resource_ready(p_kind text, p_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT CASE p_kind
+	       WHEN 'database' THEN EXISTS (SELECT 1 FROM databases WHERE id = p_id AND status = 'running')
+	       WHEN 'bucket' THEN EXISTS (SELECT 1 FROM buckets WHERE id = p_id AND status = 'ready')
+	       WHEN 'application' THEN EXISTS (SELECT 1 FROM applications WHERE id = p_id
+	                                        AND current_deployment_id IS NOT NULL)
+	       ELSE true END
+$$;
+
+CREATE OR REPLACE FUNCTION template_deploy_resources_json(p_deploy uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_object('kind', r.kind, 'id', r.resource_id,
+	       'name', r.name, 'status', coalesce(CASE r.kind
+	           WHEN 'volume' THEN (SELECT status FROM volumes WHERE id = r.resource_id)
+	           WHEN 'database' THEN (SELECT status FROM databases WHERE id = r.resource_id)
+	           WHEN 'bucket' THEN (SELECT status FROM buckets WHERE id = r.resource_id)
+	           ELSE (SELECT status FROM applications WHERE id = r.resource_id) END, 'removed'))
+	       ORDER BY r.position), '[]')
+	  FROM template_deploy_resources r WHERE r.template_deploy_id = p_deploy
+$$;
+
+-- A failed deploy's buckets go after its applications (template_deploy_fail
+-- removed those; it never fails, nor does this: a bucket that cannot go is
+-- named in the deploy's error).
+CREATE FUNCTION template_deploy_failed_buckets() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE x record;
+BEGIN
+	FOR x IN SELECT r.resource_id, r.name FROM template_deploy_resources r
+	           JOIN buckets b ON b.id = r.resource_id
+	          WHERE r.template_deploy_id = NEW.id AND r.kind = 'bucket' ORDER BY r.position LOOP
+		BEGIN
+			DELETE FROM buckets WHERE id = x.resource_id;
+		EXCEPTION WHEN OTHERS THEN
+			UPDATE template_deploys SET error = left(error || format('; kept: bucket %s (%s)',
+			       x.name, SQLERRM), 4000) WHERE id = NEW.id;
+		END;
+	END LOOP;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER template_deploys_failed_buckets AFTER UPDATE OF status ON template_deploys
+	FOR EACH ROW WHEN (NEW.status = 'failed' AND OLD.status IS DISTINCT FROM 'failed')
+	EXECUTE FUNCTION template_deploy_failed_buckets();
+CREATE TRIGGER buckets_template_deleted AFTER DELETE ON buckets
+	FOR EACH ROW EXECUTE FUNCTION template_resource_deleted('bucket');
 
 GRANT EXECUTE ON FUNCTION object_store_payload(object_stores), bucket_job_payload(buckets),
 	bucket_job(uuid, text, jsonb, uuid),

@@ -194,7 +194,7 @@ def test_the_first_bucket_on_a_server_without_a_store_provisions_a_managed_one()
     job = _claim(ag, "objstore.provision")
     pl = job["payload"]
     assert pl["root_user"] and len(pl["root_password"]) == 40 and pl["port"] == 9000, pl
-    assert pl["image"] and pl["volume"] == "lnchr-objstore-" + srv["id"], pl
+    assert pl["image"] and pl["volume_id"] == st["id"], pl
     assert pl["root_password"] not in json.dumps(
         _owner("SELECT payload::text FROM jobs WHERE id = '%s'" % job["id"]))
     _complete(ag, job, "succeeded", {"endpoint": "http://127.0.0.1:19000"})
