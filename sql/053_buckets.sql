@@ -115,7 +115,7 @@ CREATE TABLE bucket_keys (
 	CONSTRAINT bucket_keys_bucket_id_fkey FOREIGN KEY (tenant_id, bucket_id)
 		REFERENCES buckets (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX bucket_keys_bucket ON bucket_keys (bucket_id, state);
+CREATE INDEX bucket_keys_bucket ON bucket_keys (tenant_id, bucket_id, state);
 CREATE UNIQUE INDEX bucket_keys_active ON bucket_keys (bucket_id) WHERE state = 'active';
 SELECT tenant_owned('bucket_keys');
 
@@ -460,6 +460,23 @@ CREATE TRIGGER template_deploys_failed_buckets AFTER UPDATE OF status ON templat
 	EXECUTE FUNCTION template_deploy_failed_buckets();
 CREATE TRIGGER buckets_template_deleted AFTER DELETE ON buckets
 	FOR EACH ROW EXECUTE FUNCTION template_resource_deleted('bucket');
+-- A bucket of a deploy made by the store moves the deploy on (the
+-- applications that waited for it start; all ready: succeeded); one that
+-- failed fails it, as a database does (048).
+CREATE FUNCTION template_bucket_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.status = 'failed' THEN
+		PERFORM template_deploy_fail(NEW.id, format('bucket %s failed: %s', NEW.name,
+		                                             coalesce(NEW.status_reason, 'no reason given')));
+	ELSE
+		PERFORM template_deploy_step(NEW.id);
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER buckets_template_deploy AFTER UPDATE OF status ON buckets
+	FOR EACH ROW WHEN (NEW.status IN ('ready', 'failed') AND NEW.status IS DISTINCT FROM OLD.status)
+	EXECUTE FUNCTION template_bucket_changed();
 
 GRANT EXECUTE ON FUNCTION object_store_payload(object_stores), bucket_job_payload(buckets),
 	bucket_job(uuid, text, jsonb, uuid),
