@@ -289,6 +289,9 @@ os_parse(struct os_ctx *c)
 	if (id == NULL || !text_word_ok(id, APP_ID_MAX - 1, "-_") ||
 	    util_snprintf(c->name, sizeof(c->name), OBJSTORE_NAME_PREFIX "%s", id) < 0)
 		return failf(c->j->error, c->j->errlen, "bad payload: store_id must be an id");
+	/* "volume" (lnchr-vol-<id> or the id) is read too, as buckets-api first wrote it. */
+	if (vol == NULL && (vol = jstr(p, "volume")) != NULL && strncmp(vol, VOL_PREFIX, strlen(VOL_PREFIX)) == 0)
+		vol += strlen(VOL_PREFIX);
 	if (vol == NULL || !text_word_ok(vol, APP_ID_MAX - 1, "-_"))
 		return failf(c->j->error, c->j->errlen, "bad payload: volume_id must be an id");
 	if (jstr(p, "image") == NULL)

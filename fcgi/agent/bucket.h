@@ -23,10 +23,14 @@
  *           "truncated": bool}; listed with the bucket's own key.
  *
  * objstore.provision: {"store_id", "image" (mapped at claim), "root_user",
- * "root_password" (the claim's), "port"? (default 9000), "volume_id"
- * (the data volume lnchr-vol-<volume_id>), "data_path"? (default /data),
- * "command"? (array; default MinIO's ["server", "/data"])} -> {"endpoint":
- * "http://<database_host_ip>:<published port>", "container_id"}.  The
+ * "root_password" (the claim's, 8..128 characters), "port"? (default
+ * 9000), "volume_id" (the data volume lnchr-vol-<volume_id>; or "volume":
+ * lnchr-vol-<id> or the id), "data_path"?
+ * (default /data), "start_command"? (through /bin/sh -c; default "exec
+ * minio server <data_path> --address :<port>"), "health_path"? (default
+ * /minio/health/live: 200 within OBJSTORE_READY_S)} -> {"endpoint":
+ * "http://<database_host_ip or 127.0.0.1>:<published port>",
+ * "container_id"}.  The
  * container lnchr-objstore-<store_id> is made like a managed database's
  * (db.c: image, labelled volume, engine-picked published port, restart
  * always) with MINIO_ROOT_USER / MINIO_ROOT_PASSWORD in its env (never

@@ -81,10 +81,15 @@ answer_error(const struct s3_answer *a, const char *what, char *err, size_t errl
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "Message");
 	char text[256];
 
-	if (cJSON_IsString(code)) {
-		util_snprintf(text, sizeof(text), "%s: %s", code->valuestring,
-		              cJSON_IsString(msg) && msg->valuestring[0] ? msg->valuestring : "HTTP error");
+	if (cJSON_IsString(code) && cJSON_IsString(msg) && msg->valuestring[0]) {
+		util_snprintf(text, sizeof(text), "%s: %s", code->valuestring, msg->valuestring);
 		util_sanitize(text, 0);
+	} else if (cJSON_IsString(code)) {
+		/* No message (radosgw): s3.c's explanation of the code. */
+		char xml[200];
+
+		util_snprintf(xml, sizeof(xml), "<Code>%.100s</Code>", code->valuestring);
+		s3_error_text(a->status, xml, strlen(xml), text, sizeof(text));
 	} else {
 		s3_error_text(a->status, a->body, a->len, text, sizeof(text));
 	}

@@ -3,7 +3,8 @@
 (tests/agent/fake_plane.py) and a real engine (the throwaway stack's
 Podman): deploy a release, roll to another, a broken release rolled back,
 a failed pull, a git build, scale, exec, stop/start, cancel, remove; the
-edge site files through a private nginx; the instances and logs reports.
+edge site files through a private nginx; the instances and logs reports;
+objstore.provision (the managed object store's container).
 
     python3 tests/agent/test_app_jobs.py [BUILD_DIR] [-k NAME]
 
@@ -790,9 +791,61 @@ def case_domain_cert(plane, edge, fx):
         dns.stop()
 
 
+def case_objstore_provision(plane, edge, fx):
+    """objstore.provision with the web fixture standing in for MinIO (its
+    start command and health path given): the container
+    lnchr-objstore-<id> runs, labelled launcher.objstore, the data volume
+    mounted, the root credentials in its env and not in its command, the
+    port published and answering at the result's endpoint; again: the same
+    container; a store that exits is failed and its container removed."""
+    sid, vol = str(uuid.uuid4()), str(uuid.uuid4())
+    pw = "RootPw-%s" % uuid.uuid4().hex[:12]
+    p = {"store_id": sid, "image": fx["FIXTURE_WEB_V1_IMAGE"], "root_user": "launcher",
+         "root_password": pw, "port": 8080, "volume_id": vol, "data_path": "/data",
+         "start_command": "exec /start.sh", "health_path": "/health"}
+    name = "lnchr-objstore-" + sid
+    try:
+        j = run_job(plane, "objstore.provision", p)
+        r = j.get("result") or {}
+        check(j["status"] == "succeeded" and r.get("endpoint", "").startswith("http://"),
+              "objstore.provision succeeded with an endpoint", j)
+        check(pw not in json.dumps({k: v for k, v in j.items() if k != "payload"}),
+              "objstore.provision: no root password in lines/result/error")
+        code, doc = engine("GET", "/containers/%s/json" % name)
+        check(code == 200 and doc["State"]["Running"], "the store's container runs", code)
+        if code == 200:
+            labels = doc["Config"]["Labels"] or {}
+            check(labels.get("launcher.objstore") == sid and labels.get("launcher.managed") == "1" and
+                  "launcher.app" not in labels, "labelled launcher.objstore", labels)
+            env = doc["Config"]["Env"] or []
+            check("MINIO_ROOT_PASSWORD=%s" % pw in env and "MINIO_ROOT_USER=launcher" in env and
+                  not any(e.startswith("PORT=") for e in env), "root credentials in the env, no PORT", env)
+            check(pw not in json.dumps(doc["Config"].get("Cmd")), "no password in the command")
+            mounts = doc.get("Mounts") or []
+            check(any(m.get("Name") == "lnchr-vol-" + vol and m.get("Destination") == "/data"
+                      for m in mounts), "the labelled data volume on /data", mounts)
+        if r.get("endpoint"):
+            out = subprocess.run(["curl", "-s", "-m", "10", r["endpoint"] + "/health"],
+                                 capture_output=True, text=True).stdout
+            check(out == "ok\n", "the endpoint answers", out)
+        j2 = run_job(plane, "objstore.provision", p)
+        check(j2["status"] == "succeeded" and (j2.get("result") or {}).get("container_id") ==
+              r.get("container_id"), "again: the same container", j2)
+        bad = dict(p, store_id=str(uuid.uuid4()), volume_id=str(uuid.uuid4()),
+                   start_command="echo no store; exit 3")
+        j3 = run_job(plane, "objstore.provision", bad)
+        code, _ = engine("GET", "/containers/lnchr-objstore-%s/json" % bad["store_id"])
+        check(j3["status"] == "failed" and code == 404, "a store that exits: failed, container removed",
+              (j3.get("error"), code))
+        engine("DELETE", "/volumes/lnchr-vol-%s" % bad["volume_id"])
+    finally:
+        engine("DELETE", "/containers/%s?force=1" % name)
+        engine("DELETE", "/volumes/lnchr-vol-%s" % vol)
+
+
 CASES = [case_deploy_roll_rollback, case_pull_failure, case_git_build_and_worker, case_cancel,
          case_host_ports, case_build_network, case_build_paths_stay_inside, case_edge_hosts,
-         case_domain_cert]
+         case_domain_cert, case_objstore_provision]
 
 
 def fixtures():

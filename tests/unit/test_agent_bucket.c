@@ -136,6 +136,21 @@ offline(void)
 		      strstr(e->valuestring, "root_password") != NULL, "objstore.provision: short password refused");
 		cJSON_Delete(r);
 	}
+	{
+		/* "volume" as the plane may send it: lnchr-vol-<id> is read as the id. */
+		cJSON *r = run("objstore.provision", cJSON_Parse("{\"store_id\":\"s1\",\"image\":\"x\","
+		    "\"root_user\":\"u\",\"root_password\":\"short\",\"volume\":\"lnchr-vol-v1\"}"));
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+
+		CHECK(cJSON_IsString(e) && strstr(e->valuestring, "root_password") != NULL,
+		      "objstore.provision: \"volume\" accepted");
+		cJSON_Delete(r);
+		r = run("objstore.provision", cJSON_Parse("{\"store_id\":\"s1\",\"image\":\"x\","
+		    "\"root_user\":\"u\",\"root_password\":\"long-enough-pw\",\"volume\":\"../x\"}"));
+		e = cJSON_GetObjectItemCaseSensitive(r, "error");
+		CHECK(cJSON_IsString(e) && strstr(e->valuestring, "volume_id") != NULL, "a bad volume refused");
+		cJSON_Delete(r);
+	}
 }
 
 static void
