@@ -271,13 +271,17 @@ fi
 # backup, bucket, objstore, pitr or s3); its S3_TEST_* exports (endpoint,
 # region, two users' keys, S3_TEST_DNS_NAME for virtual-host style) are the
 # tests'; launcher-test also holds the admin ops caps (the bucket store driver).
+# It also listens on the host's first non-loopback IPv4 address
+# (S3_TEST_HOST_ENDPOINT): applications in containers reach it there
+# (tests/api/test_buckets_e2e.py).
 need_s3=0
 if [ "$#" -eq 0 ]; then need_s3=1; fi
 for a in "$@"; do
-	case $a in *backup* | *bucket* | *objstore* | *pitr* | *s3*) need_s3=1 ;; esac
+	case $a in *backup* | *bucket* | *objstore* | *pitr* | *s3* | *templates_e2e*) need_s3=1 ;; esac
 done
 if [ "$need_s3" = 1 ]; then
-	if bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
+	host_addr=$(hostname -I 2> /dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$' | grep -v '^127\.')
+	if RADOSGW_ALSO=$host_addr bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
 		2> "$LAUNCHER_STATE_DIR/radosgw.log"; then
 		# shellcheck disable=SC1091 # export lines
 		. "$LAUNCHER_STATE_DIR/radosgw.env"

@@ -18,6 +18,7 @@
 #include "../core/db.h"
 #include "../core/jobs.h"
 #include "../core/json.h"
+#include "../core/list.h"
 #include "../core/log.h"
 #include "../core/redact.h"
 #include "../core/secret.h"
@@ -124,6 +125,21 @@ DB_STMT st_volumes = {"agent_volumes",
 DB_STMT st_claim_db = {"agent_claim_db",
     "SELECT id, password_sealed, pending_password_sealed FROM databases"
     " WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* A bucket job's store (sql/053), only for the store of the claiming server. */
+DB_STMT st_claim_store = {"agent_claim_store",
+    "SELECT id, admin_secret_sealed FROM object_stores WHERE id = $1::uuid AND server_id = $2::uuid"};
+/* bucket.objects lists with the bucket's own active key. */
+DB_STMT st_claim_bucket_key = {"agent_claim_bucket_key",
+    "SELECT k.access_key, k.secret_sealed FROM bucket_keys k JOIN buckets b ON b.id = k.bucket_id"
+    " WHERE b.id = $1::uuid AND b.server_id = $2::uuid AND k.state = 'active'"};
+/* The bucket of a running job of this server (the completion's key and cursor). */
+DB_STMT st_bucket_job = {"agent_bucket_job",
+    "SELECT kind, payload->>'bucket_id' AS bucket_id, payload->>'prefix' AS prefix FROM jobs"
+    " WHERE id = $1::uuid AND server_id = $2::uuid AND status = 'running'"
+    " AND kind IN ('bucket.create', 'bucket.rotate', 'bucket.objects')"
+    " AND payload->>'bucket_id' ~ " UUID_RE};
+DB_STMT st_bucket_key_add = {"agent_bucket_key_add",
+    "SELECT bucket_key_add($1::uuid, $2::uuid, $3, $4) AS added"};
 /* A backup destination's sealed keys (the claim of a backup.* / db.* job). */
 DB_STMT st_claim_dest = {"agent_claim_dest",
     "SELECT credentials_sealed FROM backup_destinations WHERE id = $1::uuid"};
@@ -265,6 +281,7 @@ static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload)
 static enum err add_terminal(struct req *r, cJSON *job);
 static enum err add_function(struct req *r, cJSON *payload);
 static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *payload);
+static enum err add_bucket_secrets(struct req *r, const char *kind, cJSON *payload);
 
 /*
  * The one place the site's image mirror table (core/imagemap.h, the
@@ -354,6 +371,13 @@ claim(struct req *r)
 	    strcmp(db_get(res, 0, "kind"), "fn.invoke") == 0) &&
 	    (e = add_function(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d,
 	    "job"), "payload"))) != ERR_OK) {
+		cJSON_Delete(d);
+		return e;
+	}
+	if (PQntuples(res) == 1 && (strncmp(db_get(res, 0, "kind"), "bucket.", 7) == 0 ||
+	    strcmp(db_get(res, 0, "kind"), "objstore.provision") == 0) &&
+	    (e = add_bucket_secrets(r, db_get(res, 0, "kind"), cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(d, "job"), "payload"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
 	}
@@ -661,6 +685,122 @@ add_backup_secrets(struct req *r, const char *kind, cJSON *payload)
 }
 
 /*
+ * The secrets of a bucket.* or objstore.provision job (CONTRACT §3, sql/053),
+ * as a db.* job's password: sealed in the database, opened into the claim's
+ * answer for the store's own server only.  "store"."admin_secret_key" (the
+ * store's admin secret); objstore.provision's "root_password" (the managed
+ * store's, the same secret) and its image through the mirror table;
+ * bucket.objects' "access_key" and "secret_key" (the bucket's active key).
+ * A store or bucket deleted since adds nothing: the agent fails the job.
+ */
+static enum err
+add_bucket_secrets(struct req *r, const char *kind, cJSON *payload)
+{
+	cJSON       *store = cJSON_GetObjectItemCaseSensitive(payload, "store");
+	bool         prov = strcmp(kind, "objstore.provision") == 0;
+	const cJSON *sid = cJSON_GetObjectItemCaseSensitive(prov ? payload : store, "store_id");
+	const cJSON *bid = cJSON_GetObjectItemCaseSensitive(payload, "bucket_id");
+	const char  *purpose;
+	PGresult    *res;
+	char        *sk;
+	enum err     e;
+
+	if (prov)
+		map_image(r, payload);
+	if (cJSON_IsString(sid) && util_is_uuid(sid->valuestring)) {
+		if ((e = db_run(r, &st_claim_store, &res, sid->valuestring, r->who.server_id)) != ERR_OK)
+			return e;
+		if (PQntuples(res) == 1) {
+			if ((purpose = secret_bound_purpose(r, SECRET_BUCKET_STORE, sid->valuestring)) ==
+			    NULL)
+				return ERR_INTERNAL;
+			if ((sk = secret_open(r, purpose, db_get(res, 0, "admin_secret_sealed"), NULL)) ==
+			    NULL) {
+				log_error("claim: the secret of object store %s does not open", sid->valuestring);
+				return ERR_INTERNAL;
+			}
+			cJSON_AddStringToObject(prov ? payload : store, prov ? "root_password" :
+			    "admin_secret_key", sk);
+		}
+	}
+	if (strcmp(kind, "bucket.objects") != 0 || !cJSON_IsString(bid) || !util_is_uuid(bid->valuestring))
+		return ERR_OK;
+	if ((e = db_run(r, &st_claim_bucket_key, &res, bid->valuestring, r->who.server_id)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return ERR_OK;
+	if ((purpose = secret_bound_purpose(r, SECRET_BUCKET_KEY, bid->valuestring)) == NULL)
+		return ERR_INTERNAL;
+	if ((sk = secret_open(r, purpose, db_get(res, 0, "secret_sealed"), NULL)) == NULL) {
+		log_error("claim: the key of bucket %s does not open", bid->valuestring);
+		return ERR_INTERNAL;
+	}
+	cJSON_AddStringToObject(payload, "access_key", db_get(res, 0, "access_key"));
+	cJSON_AddStringToObject(payload, "secret_key", sk);
+	return ERR_OK;
+}
+
+/*
+ * The completion of a bucket job that succeeded, before the job's own row
+ * changes (CONTRACT §3): bucket.create's and bucket.rotate's new key
+ * {access_key, secret_key} sealed into bucket_keys, bound to the bucket
+ * (bucket_key_add, sql/053: a rotation retires the key it replaces); an
+ * answer without a key fails the job instead (*status, *error).
+ * bucket.objects: next_cursor added to *result when the page was cut (a
+ * list.c cursor of GET /buckets/<id>/objects over prefix and the last
+ * key).  Other jobs: nothing.
+ */
+static enum err
+bucket_completion(struct req *r, const char *id, const cJSON *result, const char **status,
+    const char **error, char **text)
+{
+	const cJSON *ak = cJSON_GetObjectItemCaseSensitive(result, "access_key");
+	const cJSON *sk = cJSON_GetObjectItemCaseSensitive(result, "secret_key");
+	const cJSON *objs = cJSON_GetObjectItemCaseSensitive(result, "objects"), *last;
+	const char  *purpose, *sealed;
+	PGresult    *res;
+	cJSON       *copy;
+	char        *t;
+	enum err     e;
+
+	if (strcmp(*status, "succeeded") != 0 || result == NULL)
+		return ERR_OK;
+	if ((e = db_run(r, &st_bucket_job, &res, id, r->who.server_id)) != ERR_OK ||
+	    PQntuples(res) != 1)
+		return e;
+	if (strcmp(db_get(res, 0, "kind"), "bucket.objects") == 0) {
+		last = cJSON_IsArray(objs) ? cJSON_GetArrayItem(objs, cJSON_GetArraySize(objs) - 1) : NULL;
+		last = last ? cJSON_GetObjectItemCaseSensitive(last, "key") : NULL;
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")) ||
+		    !cJSON_IsString(last))
+			return ERR_OK;
+		if ((copy = cJSON_Duplicate(result, true)) == NULL)
+			return ERR_INTERNAL;
+		cJSON_AddStringToObject(copy, "next_cursor", list_cursor_new(r, arena_printf(r->a,
+		    "/buckets/%s/objects", db_get(res, 0, "bucket_id")), arena_printf(r->a, "%s\n%s",
+		    db_isnull(res, 0, "prefix") ? "" : db_get(res, 0, "prefix"), last->valuestring)));
+		t = cJSON_PrintUnformatted(copy);
+		cJSON_Delete(copy);
+		if (t == NULL)
+			return ERR_INTERNAL;
+		arena_defer(r->a, free, t);
+		*text = t;
+		return ERR_OK;
+	}
+	if (!cJSON_IsString(ak) || !cJSON_IsString(sk) || *ak->valuestring == '\0' ||
+	    strlen(ak->valuestring) > 63 || *sk->valuestring == '\0') {
+		*status = "failed";
+		*error = "the object store answered no key";
+		return ERR_OK;
+	}
+	if ((purpose = secret_bound_purpose(r, SECRET_BUCKET_KEY, db_get(res, 0, "bucket_id"))) ==
+	    NULL || (sealed = secret_seal(r, purpose, sk->valuestring, strlen(sk->valuestring))) ==
+	    NULL)
+		return ERR_INTERNAL;
+	return db_run(r, &st_bucket_key_add, &res, id, r->who.server_id, ak->valuestring, sealed);
+}
+
+/*
  * A registry's address and credentials, as the release env of an app.*
  * job: the password is sealed in the database (registries.password_sealed)
  * and opened into the claim's answer only, never the stored payload.
@@ -915,6 +1055,8 @@ complete(struct req *r)
 	if (v[1].present) {
 		result = cJSON_PrintUnformatted(v[1].node);
 		arena_defer(r->a, free, result);
+		if ((e = bucket_completion(r, id, v[1].node, &v[0].s, &v[2].s, &result)) != ERR_OK)
+			return e;
 		if ((e = db_run(r, &st_kind, &res, id, r->who.server_id)) != ERR_OK)
 			return e;
 		if (PQntuples(res) == 1 && job_kind(db_get(res, 0, "kind"))->sealed) {

@@ -113,6 +113,15 @@ enum err monitoring_series(struct req *r, const struct db_stmt *st, const char *
 struct env_refs_ctx { struct req *r; const char *project_id; const char *environment_id; };
 int env_refs_lookup(void *ctx /* struct env_refs_ctx * */, const char *kind, const char *name,
     const char *prop, char **out, char **why);
+/*
+ * The applications of environment_id whose merged env references the
+ * resource called name of dependency list `list` ("databases", "buckets";
+ * directly or through ${VAR}): *names "a (id), b (id)" or NULL when none;
+ * *ids (ids may be NULL) their ids as a JSON array text ("[]" when none).
+ * For the 409 of a delete and a key's rotation (buckets.c).
+ */
+enum err env_refs_users(struct req *r, const char *environment_id, const char *list,
+    const char *name, const char **names, const char **ids);
 /* The i-th kind of the table that GET /applications/:id/dependencies lists
  * ("db") and the list that names its resources ("databases"); false past
  * the end. */
@@ -167,6 +176,19 @@ const char *backups_import_file(struct req *r, const char *upload_id);
  */
 int issues_sentry_ref(const struct env_refs_ctx *c, const char *name, const char *prop,
     char **out, char **why);
+/* The bucket kind's lookup (buckets.c): as databases_ref, the active key's. */
+int buckets_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
+    char **why);
+/*
+ * A new bucket like POST /buckets from its create body (body: the create
+ * fields given, as JSON text) in project_id: the row, the store's work
+ * queued; *id.  A name taken answers 409 naming <prefix>name.
+ */
+enum err buckets_create(struct req *r, const char *project_id, const char *body,
+    const char *name, const char *prefix, const char **id);
+/* The bucket object of id (as GET answers it), or NULL (error recorded). */
+cJSON *buckets_object(struct req *r, const char *id);
+extern const struct route api_bucket_routes[];
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 /* The fn kind's lookup (functions.c): ${fn.<name>.url}, the function's

@@ -510,50 +510,6 @@ update(struct req *r)
 }
 
 /*
- * The applications of the database's environment whose merged env
- * references it (${db.<name>.…}, directly or through ${VAR}), found by
- * the resolver's own parsing (apps_record_ref, as GET
- * /applications/:id/dependencies); "a (id), b (id)" or NULL.
- */
-static enum err
-referenced_by(struct req *r, const char *environment_id, const char *name, const char **out)
-{
-	struct env_app_map   *apps;
-	struct resolve_result rr;
-	size_t                napps;
-	const char           *list = NULL, *kind, *l;
-	enum err              e;
-
-	*out = NULL;
-	if ((e = env_vars_merged_apps(r, environment_id, &apps, &napps)) != ERR_OK)
-		return e;
-	for (size_t i = 0; i < napps; i++) {
-		struct resolve_var *vars = arena_alloc(r->a, (apps[i].n + 1) * sizeof(*vars));
-		cJSON              *deps = cJSON_CreateObject(), *dbs;
-		bool                hit = false;
-
-		for (size_t k = 0; env_refs_kind(k, &kind, &l); k++)
-			cJSON_AddItemToObject(deps, l, cJSON_CreateArray());
-		for (size_t k = 0; k < apps[i].n; k++)
-			vars[k] = (struct resolve_var){apps[i].vars[k].key, apps[i].vars[k].value};
-		if (resolve_all(vars, apps[i].n, apps_record_ref, deps, &rr) < 0) {
-			cJSON_Delete(deps);
-			return ERR_INTERNAL;
-		}
-		apps_result_free_wiped(&rr, apps[i].n);
-		dbs = cJSON_GetObjectItemCaseSensitive(deps, "databases");
-		for (const cJSON *it = dbs ? dbs->child : NULL; it && !hit; it = it->next)
-			hit = strcmp(cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring, name) == 0;
-		cJSON_Delete(deps);
-		if (hit)
-			list = arena_printf(r->a, "%s%s%s (%s)", list ? list : "", list ? ", " : "",
-			    apps[i].app_name, apps[i].app_id);
-	}
-	*out = list;
-	return ERR_OK;
-}
-
-/*
  * 204 once the row is gone; db.remove (queued by the row's delete
  * trigger) removes the container.  ?delete_data=true deletes the data
  * volume too, else it stays (a volume of the project, GET /volumes).
@@ -569,8 +525,8 @@ del(struct req *r)
 		return http_field_error(r, "invalid query parameter", "delete_data",
 		    "must be true or false");
 	if ((e = load(r, &row)) != ERR_OK ||
-	    (e = referenced_by(r, db_get(row, 0, "environment_id"), db_get(row, 0, "name"),
-	    &users)) != ERR_OK)
+	    (e = env_refs_users(r, db_get(row, 0, "environment_id"), "databases",
+	    db_get(row, 0, "name"), &users, NULL)) != ERR_OK)
 		return e;
 	if (users != NULL)
 		return http_error(r, ERR_CONFLICT, arena_printf(r->a, "database %s is referenced by "

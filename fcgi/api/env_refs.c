@@ -24,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/resolve.h"
+#include "apps_common.h"
+#include "env_vars.h"
+
 /*
  * A kind's lookup: 0 and *out (malloc'd) when the environment has the
  * resource, 1 when it has none of that name (the table words the message),
@@ -48,7 +52,7 @@ static const struct env_ref_kind {
 	env_ref_lookup_fn  lookup;  /* NULL until the section exists */
 } kinds[] = {
 	{"db", "database", "databases", db_props, databases_ref},
-	{"bucket", "bucket", "buckets", bucket_props, NULL},
+	{"bucket", "bucket", "buckets", bucket_props, buckets_ref},
 	{"fn", "function", "functions", fn_props, functions_ref},
 	{"sentry", "application", NULL, sentry_props, issues_sentry_ref},
 };
@@ -116,4 +120,63 @@ known:
 	if (rc == 1)
 		*why = why_printf("no %s named %s in this environment", k->noun, name);
 	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Each application's merged env resolved with apps_record_ref (the
+ * resolver's own parsing, as GET /applications/:id/dependencies), its
+ * dependency list `list` searched for name.
+ */
+enum err
+env_refs_users(struct req *r, const char *environment_id, const char *list, const char *name,
+    const char **names, const char **ids)
+{
+	struct env_app_map   *apps;
+	struct resolve_result rr;
+	size_t                napps;
+	const char           *out = NULL, *kind, *l;
+	cJSON                *idl = cJSON_CreateArray();
+	char                 *text;
+	enum err              e;
+
+	*names = NULL;
+	if (ids != NULL)
+		*ids = NULL;
+	if (idl == NULL)
+		return ERR_INTERNAL;
+	arena_defer(r->a, (void (*)(void *))cJSON_Delete, idl);
+	if ((e = env_vars_merged_apps(r, environment_id, &apps, &napps)) != ERR_OK)
+		return e;
+	for (size_t i = 0; i < napps; i++) {
+		struct resolve_var *vars = arena_alloc(r->a, (apps[i].n + 1) * sizeof(*vars));
+		cJSON              *deps = cJSON_CreateObject(), *found;
+		bool                hit = false;
+
+		for (size_t k = 0; env_refs_kind(k, &kind, &l); k++)
+			cJSON_AddItemToObject(deps, l, cJSON_CreateArray());
+		for (size_t k = 0; k < apps[i].n; k++)
+			vars[k] = (struct resolve_var){apps[i].vars[k].key, apps[i].vars[k].value};
+		if (resolve_all(vars, apps[i].n, apps_record_ref, deps, &rr) < 0) {
+			cJSON_Delete(deps);
+			return ERR_INTERNAL;
+		}
+		apps_result_free_wiped(&rr, apps[i].n);
+		found = cJSON_GetObjectItemCaseSensitive(deps, list);
+		for (const cJSON *it = found ? found->child : NULL; it && !hit; it = it->next)
+			hit = strcmp(cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring, name) == 0;
+		cJSON_Delete(deps);
+		if (!hit)
+			continue;
+		out = arena_printf(r->a, "%s%s%s (%s)", out ? out : "", out ? ", " : "",
+		    apps[i].app_name, apps[i].app_id);
+		cJSON_AddItemToArray(idl, cJSON_CreateString(apps[i].app_id));
+	}
+	*names = out;
+	if (ids != NULL) {
+		if ((text = cJSON_PrintUnformatted(idl)) == NULL)
+			return ERR_INTERNAL;
+		*ids = arena_strdup(r->a, text);
+		cJSON_free(text);
+	}
+	return ERR_OK;
 }

@@ -368,16 +368,17 @@ td_env_waits(struct td *t, const cJSON *env, cJSON *waits)
 		return ERR_INTERNAL;
 	}
 	apps_result_free_wiped(&rr, n);
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(deps, "databases")) {
-		const char *id = td_id(t, str_of(it, "name"));
-		bool        dup = false;
-		const cJSON *w;
+	for (const char *const *l = (const char *const[]){"databases", "buckets", NULL}; *l; l++)
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(deps, *l)) {
+			const char  *id = td_id(t, str_of(it, "name"));
+			bool         dup = false;
+			const cJSON *w;
 
-		cJSON_ArrayForEach(w, waits)
-			dup = dup || (id && strcmp(w->valuestring, id) == 0);
-		if (id != NULL && !dup)
-			cJSON_AddItemToArray(waits, cJSON_CreateString(id));
-	}
+			cJSON_ArrayForEach(w, waits)
+				dup = dup || (id && strcmp(w->valuestring, id) == 0);
+			if (id != NULL && !dup)
+				cJSON_AddItemToArray(waits, cJSON_CreateString(id));
+		}
 	cJSON_Delete(deps);
 	return ERR_OK;
 }
@@ -456,17 +457,33 @@ out:
 	return e;
 }
 
-/* 400 naming buckets.<name> for each bucket of the plan (issue 21). */
-static void
-td_no_buckets(struct req *r, const cJSON *plan, cJSON *details)
+/*
+ * A bucket of the template: a bucket like POST /buckets named as the
+ * template names it (what ${bucket.<name>.…} says; the store's own name is
+ * made as for any bucket, so the template's bucket_name is not used), its
+ * errors named buckets.<name>.<field>.  Applications that reference it
+ * wait until it is ready (td_env_waits, sql/053's template_resource_ready).
+ */
+static enum err
+td_bucket(struct td *t, const cJSON *res, const char *name)
 {
-	const cJSON *res;
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(res, "spec");
+	cJSON       *body = cJSON_CreateObject();
+	const char  *id, *text;
+	enum err     e;
 
-	cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(plan, "resources"))
-		if (strcmp(str_of(res, "kind"),
-		    "bucket") == 0)
-			json_detail(details, arena_printf(r->a, "buckets.%s", str_of(res, "name")),
-			    "bucket resources are not supported by this version yet");
+	cJSON_AddStringToObject(body, "name", name);
+	cJSON_AddBoolToObject(body, "public",
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "public")));
+	td_place(t, body, true);
+	text = td_text(t->r, body);
+	cJSON_Delete(body);
+	if (text == NULL)
+		return ERR_INTERNAL;
+	if ((e = buckets_create(t->r, t->project, text, name, arena_printf(t->r->a, "buckets.%s.",
+	    name), &id)) == ERR_OK)
+		td_remember(t, "bucket", name, id, NULL);
+	return e;
 }
 
 /* The created objects, in creation order, each with its kind. */
@@ -480,7 +497,8 @@ td_objects(struct td *t)
 		const char *kind = cJSON_GetObjectItemCaseSensitive(it, "kind")->valuestring;
 		const char *id = cJSON_GetObjectItemCaseSensitive(it, "id")->valuestring;
 		cJSON      *o = strcmp(kind, "volume") == 0 ? volumes_object(t->r, id) :
-		    strcmp(kind, "database") == 0 ? databases_object(t->r, id) : apps_object(t->r, id);
+		    strcmp(kind, "database") == 0 ? databases_object(t->r, id) :
+		    strcmp(kind, "bucket") == 0 ? buckets_object(t->r, id) : apps_object(t->r, id);
 
 		if (o == NULL) {
 			cJSON_Delete(out);
@@ -514,6 +532,7 @@ td_run(struct td *t, const char *ref, const cJSON *plan)
 			return ERR_INTERNAL;
 		e = strcmp(kind, "volume") == 0 ? td_volume(t, res, name) :
 		    strcmp(kind, "database") == 0 ? td_database(t, res, name) :
+		    strcmp(kind, "bucket") == 0 ? td_bucket(t, res, name) :
 		    strcmp(kind, "application") == 0 ? td_application(t, res, name) : ERR_INTERNAL;
 		if (e != ERR_OK)
 			return e;
@@ -575,7 +594,6 @@ deploy(struct req *r)
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, t.ids);
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, t.record);
 	details = cJSON_CreateArray();
-	td_no_buckets(r, plan, details);
 	td_variables(&t, plan, v[D_VARS].present ? v[D_VARS].node : NULL, details);
 	if (cJSON_GetArraySize(details) > 0)
 		return req_fail_details(r, "invalid request body", details);

@@ -76,6 +76,7 @@ static const struct route *const sections[] = {
 	api_function_routes,
 	api_backup_schedule_routes,
 	api_database_routes,
+	api_bucket_routes,
 	api_pitr_routes,
 	api_registry_routes,
 	api_backup_routes,

@@ -133,6 +133,9 @@ static const struct cfg_key cfg_keys[] = {
 	    "crash of the host loses"),
 	S(database_images_file, "/usr/share/launcher/conf/database-images.conf",
 	    "image table of managed databases: type x version -> image, port, data path, readiness, env names"),
+	S(object_store_image, "quay.io/minio/minio:latest",
+	    "image of the managed object store (MinIO) the first bucket on a server without one starts"
+	    " (through the image mirror table)"),
 	S(image_mirrors_file, "/usr/share/launcher/conf/image-mirrors.conf",
 	    "image mirror table: source-ref | replacement-ref; a deploy pulls the replacement (empty: no table)"),
 	SV(function_runtime_images, "node20=node:20-bookworm-slim,python3=python:3.11-slim-bookworm",

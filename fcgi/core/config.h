@@ -64,6 +64,7 @@ struct config {
 	int64_t quota_databases;
 	int64_t terminal_sessions_max;	/* open or pending terminal sessions per tenant; 0 = no limit */
 	char    database_images_file[CONFIG_STR_MAX];
+	char    object_store_image[CONFIG_STR_MAX];
 	char    image_mirrors_file[CONFIG_STR_MAX];
 	char    function_runtime_images[CONFIG_STR_MAX];	/* runtime=image,... (functions.c) */
 	char    templates_dir[CONFIG_STR_MAX];	/* the built-in gallery (gallery.h) */

@@ -33,6 +33,9 @@ static const char *const import_shown[] = {"imported_bytes", NULL};
 /* A function's answer to POST /functions/:id/invoke (the agent's fn.c). */
 static const char *const fn_invoke_shown[] = {"status", "body", "duration_ms", "invocation", NULL};
 
+/* A page of a bucket's objects (buckets.c; next_cursor added by the completion, agent.c). */
+static const char *const bucket_objects_shown[] = {"objects", "truncated", "next_cursor", NULL};
+
 static const char *const git_test_shown[] = {"login", "name", "api_url", NULL};
 static const char *const git_repos_shown[] = {"repositories", "next_cursor", NULL};
 static const char *const git_branches_shown[] = {"repository", "branches", "truncated", NULL};
@@ -64,6 +67,10 @@ static const struct job_kind kinds[] = {
 	{"terminal.open", CAP_WRITE, false, NULL},
 	/* An invocation needed deploy (functions.c); its answer is the function's. */
 	{"fn.invoke", CAP_DEPLOY, false, fn_invoke_shown},
+	/* A bucket's new key (sql/053 moves it into bucket_keys, sealed): never shown. */
+	{"bucket.create", CAP_WRITE, true, NULL},
+	{"bucket.rotate", CAP_WRITE, true, NULL},
+	{"bucket.objects", CAP_READ, false, bucket_objects_shown},
 	{NULL, CAP_DEPLOY, false, NULL},
 };
 

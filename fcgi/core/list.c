@@ -20,14 +20,20 @@
 #define MAC_BYTES 16
 
 static void
-cursor_mac(struct req *r, const char *payload, unsigned char mac[MAC_BYTES])
+cursor_mac_at(struct req *r, const char *path, const char *payload, unsigned char mac[MAC_BYTES])
 {
 	unsigned char full[CRYPTO_HASH_BYTES];
 	const char   *m = arena_printf(r->a, "%s\n%s\n%s", r->who.tenant_id ? r->who.tenant_id : "",
-	    r->path, payload);
+	    path, payload);
 
 	crypto_keyed_hash(&r->w->keys, "list-cursor", m, strlen(m), full);
 	memcpy(mac, full, MAC_BYTES);
+}
+
+static void
+cursor_mac(struct req *r, const char *payload, unsigned char mac[MAC_BYTES])
+{
+	cursor_mac_at(r, r->path, payload, mac);
 }
 
 static char *
@@ -57,21 +63,16 @@ first_page(struct req *r, struct list_page *p)
 }
 
 enum err
-list_begin(struct req *r, struct list_page *p)
+list_cursor_read(struct req *r, const char **payload_out)
 {
 	const char   *c = http_query(r, "cursor"), *dot;
-	unsigned char mac[MAC_BYTES], want[MAC_BYTES], payload[256];
+	unsigned char mac[MAC_BYTES], want[MAC_BYTES], payload[1200];
 	size_t        ml, pl;
-	enum err      e;
-	char         *bar;
 
-	memset(p, 0, sizeof(*p));
-	if ((e = http_limit(r, &p->limit)) != ERR_OK)
-		return e;
-	first_page(r, p);
+	*payload_out = NULL;
 	if (c == NULL || *c == '\0')
 		return ERR_OK;
-	if (strlen(c) > 300 || (dot = strchr(c, '.')) == NULL)
+	if (strlen(c) > 1700 || (dot = strchr(c, '.')) == NULL)
 		return bad_cursor(r);
 	if (sodium_base642bin(payload, sizeof(payload) - 1, c, (size_t)(dot - c), NULL, &pl, NULL,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
@@ -84,9 +85,37 @@ list_begin(struct req *r, struct list_page *p)
 	cursor_mac(r, (char *)payload, want);
 	if (sodium_memcmp(mac, want, MAC_BYTES) != 0)
 		return bad_cursor(r);
-	if ((bar = strchr((char *)payload, '|')) == NULL || !util_is_uuid(bar + 1))
+	*payload_out = arena_strndup(r->a, (char *)payload, pl);
+	return ERR_OK;
+}
+
+const char *
+list_cursor_new(struct req *r, const char *path, const char *payload)
+{
+	unsigned char mac[MAC_BYTES];
+
+	cursor_mac_at(r, path, payload, mac);
+	return arena_printf(r->a, "%s.%s", b64(r, (const unsigned char *)payload, strlen(payload)),
+	    b64(r, mac, MAC_BYTES));
+}
+
+enum err
+list_begin(struct req *r, struct list_page *p)
+{
+	const char *c = http_query(r, "cursor"), *payload, *bar;
+	enum err    e;
+
+	memset(p, 0, sizeof(*p));
+	if ((e = http_limit(r, &p->limit)) != ERR_OK)
+		return e;
+	first_page(r, p);
+	if (c != NULL && strlen(c) > 300)
 		return bad_cursor(r);
-	p->params[1] = arena_strndup(r->a, (char *)payload, (size_t)(bar - (char *)payload));
+	if ((e = list_cursor_read(r, &payload)) != ERR_OK || payload == NULL)
+		return e;
+	if ((bar = strchr(payload, '|')) == NULL || !util_is_uuid(bar + 1))
+		return bad_cursor(r);
+	p->params[1] = arena_strndup(r->a, payload, (size_t)(bar - payload));
 	p->params[2] = arena_strdup(r->a, bar + 1);
 	return ERR_OK;
 }
@@ -122,11 +151,8 @@ respond(struct req *r, struct list_page *p, PGresult *res)
 		    db_get(res, (int)p->limit - 1, "_cursor") :
 		    arena_printf(r->a, "%s|%s", db_get(res, (int)p->limit - 1, "created_at"),
 		    db_get(res, (int)p->limit - 1, "id"));
-		unsigned char mac[MAC_BYTES];
 
-		cursor_mac(r, payload, mac);
-		json_write_string(&b, arena_printf(r->a, "%s.%s",
-		    b64(r, (const unsigned char *)payload, strlen(payload)), b64(r, mac, MAC_BYTES)));
+		json_write_string(&b, list_cursor_new(r, r->path, payload));
 	} else
 		buf_adds(&b, "null");
 	buf_adds(&b, "}}");

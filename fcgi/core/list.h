@@ -47,6 +47,16 @@ struct list_page {
 
 /* Parses limit and cursor into p (params 1..3); responds 400 itself. */
 enum err list_begin(struct req *r, struct list_page *p);
+/*
+ * The cursor of a list whose position is not a row of ours (a bucket's
+ * objects, read by its agent): payload (text) signed for path (the list's
+ * r->path) and the request's tenant, in the arena; list_cursor_read
+ * checks ?cursor= against the request's own path: *payload NULL when
+ * absent, 400 naming cursor (recorded) when forged, altered or another
+ * list's.
+ */
+const char *list_cursor_new(struct req *r, const char *path, const char *payload);
+enum err    list_cursor_read(struct req *r, const char **payload);
 /* Appends a filter parameter ($4, $5, ...). */
 void     list_filter(struct list_page *p, const char *value);
 /* A list without filters: limit and cursor, then st. */

@@ -59,6 +59,17 @@
  * the channel: secret_bound_purpose(r, SECRET_ALERT_CHANNEL, <id>).
  */
 #define SECRET_ALERT_CHANNEL "alert-channel"
+/*
+ * A server's object store: its admin (a managed store's root) secret
+ * (object_stores.admin_secret_sealed, sql/053), bound to the store:
+ * secret_bound_purpose(r, SECRET_BUCKET_STORE, <store id>).
+ */
+#define SECRET_BUCKET_STORE "bucket-store"
+/*
+ * A bucket's key's secret (bucket_keys.secret_sealed, sql/053), bound to
+ * the bucket: secret_bound_purpose(r, SECRET_BUCKET_KEY, <bucket id>).
+ */
+#define SECRET_BUCKET_KEY "bucket-key"
 /* The tenant's SMTP password (tenant_smtp.password_sealed, sql/040). */
 #define SECRET_SMTP_PASSWORD "smtp-password"
 

@@ -17,6 +17,10 @@
 #       S3_TEST_DIR=DIR
 #   bash tests/lib/radosgw.sh stop DIR   stops radosgw, the OSD, then the
 #       monitor, each by the pid in its pid file (nothing else)
+#   RADOSGW_ALSO=ADDR (environment): radosgw also listens on ADDR:PORT (an
+#       address of the host that containers reach, for applications that use
+#       the store: tests/api/test_buckets_e2e.py) and the exports add
+#       S3_TEST_HOST_ENDPOINT=http://ADDR:PORT
 # PORT: free loopback port when absent.  The data lives in RAM (memstore,
 # capped at 2 GiB); DIR holds config, keyrings, logs and pid files.
 set -u
@@ -113,7 +117,7 @@ osd_objectstore = memstore
 memstore_device_bytes = 2147483648
 osd_max_object_size = 134217728
 [client.rgw.$RGW_NAME]
-rgw_frontends = beast endpoint=127.0.0.1:$port
+rgw_frontends = beast endpoint=127.0.0.1:$port${RADOSGW_ALSO:+ endpoint=$RADOSGW_ALSO:$port}
 rgw_dns_name = localhost
 rgw_data = $dir/rgw
 EOF
@@ -170,6 +174,7 @@ export S3_TEST_ACCESS_KEY=$ak S3_TEST_SECRET_KEY=$sk
 export S3_TEST_OTHER_ACCESS_KEY=$oak S3_TEST_OTHER_SECRET_KEY=$osk
 export S3_TEST_DNS_NAME=localhost S3_TEST_DIR=$dir
 EOF
+	if [ -n "${RADOSGW_ALSO:-}" ]; then echo "export S3_TEST_HOST_ENDPOINT=http://$RADOSGW_ALSO:$port"; fi
 }
 
 case ${1:-} in

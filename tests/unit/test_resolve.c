@@ -385,17 +385,17 @@ test_misc(void)
 }
 
 /* The provider table of the API (env_refs.c): kinds and properties are
- * checked before any lookup; bucket has none yet (db and fn read the
- * database: tests/api/test_databases.py, test_functions.py). */
+ * checked before any lookup (db, bucket and fn read the database:
+ * tests/api/test_databases.py, test_buckets.py, test_functions.py). */
 static void
 test_env_refs(void)
 {
 	struct resolve_var v[] = {
-		{"B", "${bucket.files.endpoint}"},
+		{"B", "${bucket.files.region}"},
 		{"D", "${queue.jobs.url}"}, {"E", "${db.main.colour}"}, {"F", "${fn.hook.host}"},
 	};
 	static const char *const want[] = {
-		"${bucket.files.endpoint}: no bucket named files in this environment",
+		"${bucket.files.region}: unknown property region of a bucket (one of endpoint, access_key, secret_key, bucket_name)",
 		"${queue.jobs.url}: unknown resource kind queue",
 		"${db.main.colour}: unknown property colour of a database (one of url, host, port, user, password, name)",
 		"${fn.hook.host}: unknown property host of a function (one of url)",
