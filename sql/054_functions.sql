@@ -326,7 +326,7 @@ BEGIN
 	INSERT INTO function_invocations (id, tenant_id, function_id, trigger, status, http_status,
 	                                  duration_ms, started_at, finished_at, error)
 	VALUES ((j ->> 'id')::uuid, NEW.tenant_id, NEW.function_id,
-	        CASE WHEN j ->> 'trigger' IN ('http', 'cron', 'invoke') THEN j ->> 'trigger' ELSE 'http' END,
+	        'http',	-- a line makes only http rows: invoke and cron rows are the plane's
 	        j ->> 'status',
 	        CASE WHEN (j ->> 'http_status') ~ '^[1-5][0-9]{2}$' THEN (j ->> 'http_status')::int END,
 	        CASE WHEN (j ->> 'duration_ms') ~ '^[0-9]{1,9}(\.[0-9]*)?$'

@@ -63,6 +63,9 @@ upstream_name(const char *app_id, char *up, size_t uplen)
  * $lnchr_app names the application for the traffic log (launcher.conf.in):
  * a variable set here survives error_page's jump to @lnchr_unavailable,
  * where $proxy_host is gone, so the 503s of an outage are logged too.
+ * The function shim's own request headers (X-Launcher-Trigger and
+ * X-Launcher-Invocation, set by the agent's fn.invoke) never come from a
+ * client: a caller through the edge cannot name a trigger or an invocation.
  */
 static int
 put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra)
@@ -76,6 +79,8 @@ put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra
 	    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
 	    "        proxy_set_header X-Forwarded-Proto $scheme;\n"
 	    "        proxy_set_header X-Request-Id $request_id;\n"
+	    "        proxy_set_header X-Launcher-Trigger \"\";\n"
+	    "        proxy_set_header X-Launcher-Invocation \"\";\n"
 	    "        proxy_next_upstream error timeout http_502 http_503;\n"
 	    "%s", up, up, extra);
 }
