@@ -48,7 +48,7 @@
 #                           <state>/run/ws.sock
 #   LAUNCHER_BIN_DIR      [<repo>/build/bin] launcher-fcgi, launcher-admin
 #   LAUNCHER_PG_BIN       [/usr/lib/postgresql/15/bin]
-#   LAUNCHER_SCHEDULER_INTERVAL [60] seconds between launcher-scheduler ticks
+#   LAUNCHER_SCHEDULER_INTERVAL [60] launcher-scheduler's tick period (ticks fall on its multiples of the wall clock)
 #   LAUNCHER_DNSCHECK_INTERVAL [60] seconds between launcher-dnscheck runs (its
 #                           --loop; a POST /domains/:id/verify wakes it at once);
 #                           0 = not started (tests/run.sh: 0, the tests run

@@ -92,6 +92,13 @@ put_file(const char *dir, const char *rel, const char *data, size_t n)
  * checkout, no symbolic link on the way) moved to dir/fn without .git.
  * 0 or -1 (j's error).
  */
+/* A source.path that names the checkout's root. */
+static bool
+root_path(const char *p)
+{
+	return p[0] == '\0' || strcmp(p, ".") == 0 || strcmp(p, "./") == 0;
+}
+
 static int
 git_code(struct app_job *j, struct arena *a, const struct app_io *io, const char *dir,
     const cJSON *source)
@@ -108,7 +115,9 @@ git_code(struct app_job *j, struct arena *a, const struct app_io *io, const char
 	gs.branch = str(source, "branch") ? str(source, "branch") : "main";
 	if (gs.repo_url == NULL || util_snprintf(git, sizeof(git), "%s/git", dir) < 0 ||
 	    util_snprintf(to, sizeof(to), "%s/fn", dir) < 0 ||
-	    util_snprintf(from, sizeof(from), "%s/src/%s", git, path) < 0)
+	    /* The root itself is renamed as dir/git/src: rename() refuses "src/." */
+	    util_snprintf(from, sizeof(from), "%s/src%s%s", git, root_path(path) ? "" : "/",
+	    root_path(path) ? "" : path) < 0)
 		return fail(j, "%s", "source: a git source needs repository_url");
 	if (image_clone(a, &gs, io, git, &out, j->error, j->errlen) != 0)
 		goto out;

@@ -236,7 +236,13 @@ main(int argc, char **argv)
 		} else
 			rc = tick(&c, &cfg, at > 0 ? (time_t)at : time(NULL));
 		db_conn_close(&c);
-		for (int64_t s = 0; !once && !helper_stop && s < interval; s++)
+		/* The next tick at the next multiple of the interval on the wall
+		 * clock (second 1 of the next minute for 60 s), not `interval`
+		 * after this one ended: ticks that drift would now and then cross
+		 * two minute boundaries at once, and a function's cron would see
+		 * the earlier of them as a missed window (run only the latest). */
+		for (time_t next = (time(NULL) / (time_t)interval + 1) * (time_t)interval +
+		    (interval >= 10 ? 1 : 0); !once && !helper_stop && time(NULL) < next;)
 			sleep(1);
 	} while (!once && !helper_stop);
 	return rc;

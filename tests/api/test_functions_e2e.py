@@ -183,7 +183,8 @@ def test_a_handler_that_does_not_exist_fails_the_deploy_naming_it():
 
 def test_a_git_source_is_cloned_as_an_application_s():
     """A repository served by `git daemon` on loopback: source.path picks its
-    directory; the function answers its code."""
+    directory, and without it the checkout's root is the code; the function
+    answers its code."""
     import subprocess
     import sys
     import tempfile
@@ -213,3 +214,16 @@ def test_a_git_source_is_cloned_as_an_application_s():
     got = fw.c.get("/functions/" + f["id"]).data
     assert got["status"] == "running", got
     assert fw.invoke(f, {})["body"] == {"from": "git"}
+    # Without source.path the checkout's root is the code (a root main.js).
+    with open(os.path.join(work, "main.js"), "w") as fh:
+        fh.write("exports.run = async () => ({status: 200, body: {from: 'root'}});\n")
+    for args in (["-C", work, "add", "."], ["-C", work, "commit", "-qm", "root"],
+                 ["-C", work, "push", "-q", os.path.join(base, "fn.git"), "main"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    r = fw.make(name="git-root", runtime="node20", handler="main.run",
+                source={"type": "git", "repository_url": "git://127.0.0.1:%d/fn.git" % port, "branch": "main"})
+    assert fw.c.post("/functions/%s/deploy" % r["id"]).status == 202
+    _wait("deployed", lambda: fw.status(r) in ("running", "failed"), DEPLOY_TIMEOUT)
+    got = fw.c.get("/functions/" + r["id"]).data
+    assert got["status"] == "running", got
+    assert fw.invoke(r, {})["body"] == {"from": "root"}
