@@ -681,9 +681,14 @@ const struct route api_bucket_routes[] = {
 	    "bucket.rotate_credentials"),
 	BKT_ROUTE(HTTP_GET, "/buckets/:id/objects", objects, CAP_READ, NULL),
 	/* Read for a GET URL; the handler asks write for a PUT one. */
+	/* No idempotent replay: the answer is a bearer URL (valid up to 7 days)
+	 * that must not be stored, and a new one is as good as a replayed one. */
 	{.methods = HTTP_POST, .pattern = "/buckets/:id/presign", .fn = presign, .cap = CAP_READ,
-	    .scope = SCOPE_READ, .audit = "bucket.presign", .project_of = bucket_project},
-	{.methods = HTTP_GET, .pattern = "/servers/:id/object-store", .fn = store_get},
+	    .scope = SCOPE_READ, .audit = "bucket.presign", .project_of = bucket_project,
+	    .flags = ROUTE_NO_IDEMPOTENCY},
+	/* Tenant admins: the answer names the store's admin endpoint and key. */
+	{.methods = HTTP_GET, .pattern = "/servers/:id/object-store", .fn = store_get,
+	    .min_role = ROLE_ADMIN},
 	{.methods = HTTP_PUT, .pattern = "/servers/:id/object-store", .fn = store_put,
 	    .min_role = ROLE_ADMIN, .audit = "server.object_store"},
 	{0},

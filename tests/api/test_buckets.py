@@ -165,6 +165,7 @@ def test_the_object_store_is_tenant_admins_and_its_secret_write_only():
                      field=field)
     u = new_user(c)
     assert_error(u.put("/servers/%s/object-store" % srv["id"], STORE), 403, "FORBIDDEN")
+    assert_error(u.get("/servers/%s/object-store" % srv["id"]), 403, "FORBIDDEN")
     r = c.put("/servers/%s/object-store" % srv["id"], dict(STORE, admin_endpoint="http://10.0.0.1:7480",
                                                            region="eu-1"))
     assert r.status == 200, r
