@@ -105,6 +105,10 @@ DB_STMT st_server_exists = {"object_store_server",
 #define PRESIGN_DEFAULT_SECONDS 3600
 /* S3 keys are at most 1024 bytes. */
 #define OBJECT_KEY_MAX 1024
+/* ?wait= of a delete and of a listing (job_respond_wait): its bound, defaults. */
+#define BKT_WAIT_MAX 300
+#define BKT_DELETE_WAIT 60
+#define BKT_OBJECTS_WAIT 30
 
 /* ------------------------------------------------------------ names */
 
@@ -435,22 +439,41 @@ bool_query(struct req *r, const char *name, bool *out)
 	return ERR_OK;
 }
 
+/* ?wait=<seconds> (0..BKT_WAIT_MAX; absent: dflt); 400 naming it otherwise. */
+static enum err
+wait_query(struct req *r, int dflt, int *out)
+{
+	const char *w = http_query(r, "wait");
+	int64_t     v = dflt;
+
+	if (w != NULL && util_parse_i64(w, 0, BKT_WAIT_MAX, &v) != 0)
+		return http_field_error(r, "invalid query parameter", "wait",
+		    "must be an integer from 0 to 300 (seconds)");
+	*out = (int)v;
+	return ERR_OK;
+}
+
 /*
  * A ready bucket: its store decides (bucket.delete): a non-empty one
- * without ?force=true is 409 from the job, force deletes every object
- * first; the job's success deletes the row.  A bucket the store never made
- * (provisioning, failed) goes at once: 204.  Referenced by applications'
- * env: 409 naming them.
+ * without ?force=true is 409 CONFLICT from the job, force deletes every
+ * object first; the job's success deletes the row.  The answer waits for
+ * the job (job_respond_wait: launcher-ws waits, not this worker): 200
+ * {success, data: {}} once deleted, the job's 409 when not empty, 202 with
+ * the job past ?wait=<seconds> (0..300, default BKT_DELETE_WAIT; 0: at
+ * once).  A bucket the store never made (provisioning, failed) goes at
+ * once: 204.  Referenced by applications' env: 409 naming them.
  */
 static enum err
 del(struct req *r)
 {
 	const char *id = http_param(r, "id"), *version, *users, *job;
 	bool        force;
+	int         wait;
 	PGresult   *row, *res;
 	enum err    e;
 
-	if ((e = bool_query(r, "force", &force)) != ERR_OK || (e = http_if_match(r, &version)) !=
+	if ((e = wait_query(r, BKT_DELETE_WAIT, &wait)) != ERR_OK ||
+	    (e = bool_query(r, "force", &force)) != ERR_OK || (e = http_if_match(r, &version)) !=
 	    ERR_OK || (e = load(r, &row)) != ERR_OK ||
 	    (e = env_refs_users(r, db_get(row, 0, "environment_id"), "buckets",
 	    db_get(row, 0, "name"), &users, NULL)) != ERR_OK)
@@ -473,7 +496,7 @@ del(struct req *r)
 	if ((e = queue(r, id, "bucket.delete", force ? "{\"force\": true}" : "{\"force\": false}",
 	    &job)) != ERR_OK)
 		return e;
-	return job_respond_queued(r, job);
+	return job_respond_wait(r, job, wait, 200);
 }
 
 /* {endpoint, access_key, secret_key, bucket_name, region}: write
@@ -534,19 +557,24 @@ rotate(struct req *r)
  * A page of the bucket's objects, listed by its agent with the bucket's
  * own key (bucket.objects): ?prefix=, ?limit= (1..200) and ?cursor= (a
  * next_cursor of this list: list.c's signed cursor over prefix and the
- * last key, made by the job's completion).  202 with the job, whose result
- * is {objects: [{key, size, etag, last_modified}], truncated, next_cursor}.
+ * last key, made by the job's completion).  The answer waits for the job
+ * (job_respond_wait): 200 {objects: [{key, size, etag, last_modified}],
+ * truncated, next_cursor}, or 202 with the job past ?wait=<seconds>
+ * (0..300, default BKT_OBJECTS_WAIT; 0: at once), whose result is that.
  */
 static enum err
 objects(struct req *r)
 {
 	const char *prefix = http_query(r, "prefix"), *cursor, *after = NULL, *nl, *job;
 	int64_t     limit;
+	int         wait;
 	PGresult   *row;
 	cJSON      *o;
 	char       *text;
 	enum err    e;
 
+	if ((e = wait_query(r, BKT_OBJECTS_WAIT, &wait)) != ERR_OK)
+		return e;
 	if (prefix == NULL)
 		prefix = "";
 	if (strlen(prefix) > OBJECT_KEY_MAX || !json_utf8_ok(prefix))
@@ -576,7 +604,7 @@ objects(struct req *r)
 	arena_defer(r->a, cJSON_free, text);
 	if ((e = queue(r, db_get(row, 0, "id"), "bucket.objects", text, &job)) != ERR_OK)
 		return e;
-	return job_respond_queued(r, job);
+	return job_respond_wait(r, job, wait, 200);
 }
 
 /*

@@ -12,6 +12,8 @@ CONTRACT §3 (the job payloads and results).  The store side, with a real
 S3 server, is tests/api/test_buckets_e2e.py."""
 import json
 import re
+import threading
+import time
 import urllib.parse
 import uuid
 
@@ -53,6 +55,47 @@ def _claim(agent, kind):
             return job
         _complete(agent, job, "succeeded")
     raise AssertionError("no %s job" % kind)
+
+
+def _claim_soon(agent, kind, timeout=15):
+    """The next job of kind, once a waited call running in a thread queued it."""
+    deadline = time.time() + timeout
+    while True:
+        job = agent.claim()
+        if job is not None and job["kind"] == kind:
+            return job
+        if job is not None:
+            _complete(agent, job, "succeeded")
+            continue
+        assert time.time() < deadline, "no %s job queued" % kind
+        time.sleep(0.05)
+
+
+class Call(threading.Thread):
+    """One waited call in the background (launcher-ws holds it until its job
+    ends); .result() once it answered."""
+
+    def __init__(self, fn, path):
+        super().__init__(daemon=True)
+        self.fn, self.path, self.resp, self.exc = fn, path, None, None
+        self.start()
+
+    def run(self):
+        try:
+            self.resp = self.fn(self.path)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.exc = e
+
+    def result(self, timeout=30):
+        self.join(timeout)
+        assert not self.is_alive(), "the waited call did not answer in %d s" % timeout
+        assert self.exc is None, self.exc
+        return self.resp
+
+
+def _jobs(b, kind):
+    return _owner("SELECT count(*) FROM jobs WHERE kind = '%s' AND payload->>'bucket_id' = '%s'"
+                  % (kind, b["id"]))
 
 
 def _complete(agent, job, status, result=None, error=None):
@@ -317,20 +360,38 @@ def test_delete_asks_the_store_and_force_is_passed_on():
     c, srv, p = _world()
     b = _bucket(c, p)
     ag, _, _ = _ready(c, srv, b)
-    r = c.delete("/buckets/" + b["id"])
-    assert r.status == 202 and r.data["job"]["kind"] == "bucket.delete", r
-    assert c.get("/buckets/" + b["id"]).data["status"] == "deleting"
-    assert_error(c.delete("/buckets/" + b["id"]), 409, "CONFLICT")
-    job = _claim(ag, "bucket.delete")
+    # Bad ?wait=: 400 naming it, nothing changes.
+    for bad in ("301", "-1", "x", ""):
+        assert_error(c.delete("/buckets/%s?wait=%s" % (b["id"], bad)), 400, "BAD_REQUEST", field="wait")
+    assert c.get("/buckets/" + b["id"]).data["status"] == "ready"
+    assert _jobs(b, "bucket.delete") == ["0"]
+    # The answer waits for the job: the store's "not empty" is the call's own 409.
+    call = Call(c.delete, "/buckets/" + b["id"])
+    job = _claim_soon(ag, "bucket.delete")
     assert job["payload"]["force"] is False and job["payload"]["store"]["admin_secret_key"], job
+    assert c.get("/buckets/" + b["id"]).data["status"] == "deleting"
+    assert_error(c.delete("/buckets/%s?wait=0" % b["id"]), 409, "CONFLICT")
     _complete(ag, job, "failed", {"error": {"code": "CONFLICT", "message": "bucket is not empty",
                                             "status": 409}}, error="bucket is not empty")
+    r = call.result()
+    assert_error(r, 409, "CONFLICT")
+    assert r.error["message"] == "bucket is not empty", r
     got = c.get("/buckets/" + b["id"]).data
     assert got["status"] == "ready" and "not empty" in got["status_reason"], got
-    assert c.delete("/buckets/%s?force=true" % b["id"]).status == 202
+    # ?wait=0: the 202 with the job, to poll.
+    r = c.delete("/buckets/%s?wait=0" % b["id"])
+    assert r.status == 202 and r.data["job"]["kind"] == "bucket.delete", r
     job = _claim(ag, "bucket.delete")
+    _complete(ag, job, "failed", {"error": {"code": "CONFLICT", "message": "bucket is not empty",
+                                            "status": 409}}, error="bucket is not empty")
+    assert c.get("/jobs/" + r.data["job"]["id"]).data["status"] == "failed"
+    # With force, waited: 200 once the store deleted it.
+    call = Call(c.delete, "/buckets/%s?force=true" % b["id"])
+    job = _claim_soon(ag, "bucket.delete")
     assert job["payload"]["force"] is True, job
     _complete(ag, job, "succeeded")
+    r = call.result()
+    assert r.status == 200 and r.data == {}, r
     assert_error(c.get("/buckets/" + b["id"]), 404, "NOT_FOUND")
     assert _owner("SELECT count(*) FROM bucket_keys WHERE bucket_id = '%s'" % b["id"]) == ["0"]
     # A project's delete removes its buckets from the store too.
@@ -345,19 +406,28 @@ def test_objects_are_listed_by_the_agent_with_the_bucket_key_and_our_cursor():
     c, srv, p = _world()
     b = _bucket(c, p)
     ag, (ak, sk), _ = _ready(c, srv, b)
-    r = c.get("/buckets/%s/objects?prefix=img/&limit=2" % b["id"])
-    assert r.status == 202 and r.data["job"]["kind"] == "bucket.objects", r
-    job = _claim(ag, "bucket.objects")
+    for bad in ("301", "1.5", "soon"):
+        assert_error(c.get("/buckets/%s/objects?wait=%s" % (b["id"], bad)), 400, "BAD_REQUEST",
+                     field="wait")
+    assert _jobs(b, "bucket.objects") == ["0"]
+    # The answer waits for the job: the page itself, 200.
+    call = Call(c.get, "/buckets/%s/objects?prefix=img/&limit=2" % b["id"])
+    job = _claim_soon(ag, "bucket.objects")
     pl = job["payload"]
     assert (pl["prefix"], pl["limit"], pl["access_key"], pl["secret_key"]) == ("img/", 2, ak, sk), pl
     assert "start_after" not in pl, pl
     objs = [{"key": "img/a", "size": 1, "etag": "e1", "last_modified": "2026-01-01T00:00:00Z"},
             {"key": "img/b", "size": 2, "etag": "e2", "last_modified": "2026-01-01T00:00:00Z"}]
     _complete(ag, job, "succeeded", {"objects": objs, "truncated": True})
-    res = c.get("/jobs/" + job["id"]).data["result"]
+    r = call.result()
+    assert r.status == 200, r
+    res = r.data
+    assert sorted(res) == ["next_cursor", "objects", "truncated"], res
     assert res["objects"] == objs and res["truncated"] is True and res["next_cursor"], res
-    r = c.get("/buckets/%s/objects?prefix=img/&limit=2&cursor=%s" % (b["id"], res["next_cursor"]))
-    assert r.status == 202, r
+    assert c.get("/jobs/" + job["id"]).data["result"] == res
+    # ?wait=0: the 202 with the job; the cursor carries on after the last key.
+    r = c.get("/buckets/%s/objects?prefix=img/&limit=2&cursor=%s&wait=0" % (b["id"], res["next_cursor"]))
+    assert r.status == 202 and r.data["job"]["kind"] == "bucket.objects", r
     assert _claim(ag, "bucket.objects")["payload"]["start_after"] == "img/b"
     # The cursor belongs to its prefix and its bucket.
     assert_error(c.get("/buckets/%s/objects?prefix=x&cursor=%s" % (b["id"], res["next_cursor"])),
@@ -386,7 +456,7 @@ def test_permissions_follow_the_project_roles_and_credentials_are_audited():
         assert u.post("/buckets/%s/presign" % b["id"], {"key": "k", "method": "GET"}).status == 200
         r = u.post("/buckets/%s/presign" % b["id"], {"key": "k", "method": "PUT"})
         assert r.status == (200 if write else 403), (role, r)
-        assert u.get("/buckets/%s/objects" % b["id"]).status == 202
+        assert u.get("/buckets/%s/objects?wait=0" % b["id"]).status == 202
         r = u.post("/buckets", {"project_id": p["id"], "name": "by-" + role})
         assert r.status == (201 if write else 403), (role, r)
         assert u.put("/buckets/" + b["id"], {"public": False}).status == (200 if write else 403)

@@ -10,20 +10,22 @@ of tests/fixtures/fn_runtimes.sh, FIXTURE_FN_PYTHON3_IMAGE) deployed with
 ${bucket.<name>.*} env uploads and downloads an object with the AWS SDK;
 bucket A's key cannot list, read or write bucket B (AccessDenied from the
 store); a presigned GET works with plain curl and fails after its expiry or
-with one byte of its signature changed; a non-empty DELETE without force
-fails with 409 from the store, with force it goes; a rotation invalidates
-the old key."""
+with one byte of its signature changed; the waited answers
+(job_respond_wait): a non-empty DELETE without force is HTTP 409 CONFLICT
+from the store, with force 200, and the objects' listing is 200 with the
+objects; a rotation invalidates the old key."""
 import json
 import subprocess
 import time
 import urllib.parse
 
-from lib import psql, stack_env
+from lib import assert_error, psql, stack_env
 from test_agent_e2e import _wait
 from test_deploy_e2e import F, UnixConn, _app, _deploy, engine, exec_result, job_done
 from test_deploy_e2e import World as DeployWorld
 
 BUCKET_TIMEOUT = 60
+WAIT = 120          # ?wait= of a delete or a listing: the agent's job, not a timed assert
 
 # The application's side: boto3 with the bucket's env (path style, as every
 # S3 server without wildcard DNS needs); argv: op, then its operands.
@@ -153,11 +155,11 @@ def test_an_application_uses_its_bucket_with_the_sdk_and_only_its_own():
     got = _sdk(w, app, "other", cred_b["bucket_name"])
     assert got == {"list": "AccessDenied", "get": "AccessDenied", "put": "AccessDenied"}, got
     # The listing through the API (the agent, with A's key).
-    r = w.c.get("/buckets/%s/objects?prefix=hel" % a["id"])
-    assert r.status == 202, r
-    j = job_done(w.c, r.data["job"]["id"])
-    assert j["status"] == "succeeded", j
-    assert [o["key"] for o in j["result"]["objects"]] == ["hello.txt"], j
+    # The answer waits for the job (launcher-ws holds it): the objects themselves, 200.
+    r = w.c.get("/buckets/%s/objects?prefix=hel&wait=%d" % (a["id"], WAIT))
+    assert r.status == 200, r
+    assert [o["key"] for o in r.data["objects"]] == ["hello.txt"], r
+    assert r.data["truncated"] is False and r.data["next_cursor"] is None, r
 
     # Presigned GET: plain curl reads it; one byte of the signature changed, or expired: 403.
     r = w.c.post("/buckets/%s/presign" % a["id"], {"key": "hello.txt", "method": "GET",
@@ -201,15 +203,14 @@ def test_a_non_empty_bucket_is_deleted_only_with_force():
     b = _bucket(w, "bkt-del")
     cred = w.c.get("/buckets/%s/credentials" % b["id"]).data
     _put(w, b, "obj", "x")
-    r = w.c.delete("/buckets/" + b["id"])
-    assert r.status == 202, r
-    j = job_done(w.c, r.data["job"]["id"])
-    assert j["status"] == "failed" and "not empty" in j["error"], j
+    # The answer waits for the store's word: a real 409 CONFLICT, then 200 with force.
+    r = w.c.delete("/buckets/%s?wait=%d" % (b["id"], WAIT))
+    assert_error(r, 409, "CONFLICT")
+    assert "not empty" in r.error["message"], r
     got = w.c.get("/buckets/" + b["id"]).data
     assert got["status"] == "ready", got
-    r = w.c.delete("/buckets/%s?force=true" % b["id"])
-    assert r.status == 202, r
-    assert job_done(w.c, r.data["job"]["id"])["status"] == "succeeded"
+    r = w.c.delete("/buckets/%s?force=true&wait=%d" % (b["id"], WAIT))
+    assert r.status == 200 and r.data == {}, r
     assert w.c.get("/buckets/" + b["id"]).status == 404
     # The store no longer has it, nor its key.
     code, body = _curl("%s/%s/obj" % (F["S3_TEST_ENDPOINT"], cred["bucket_name"]))
