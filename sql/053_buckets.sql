@@ -141,8 +141,18 @@ CREATE FUNCTION object_store_payload(s object_stores)
 RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('store_id', s.id, 'driver', s.driver,
+		'endpoint', s.endpoint,
 		'admin_endpoint', coalesce(s.admin_endpoint, s.endpoint), 'region', s.region,
 		'admin_access_key', s.admin_access_key)
+$$;
+
+-- A public bucket's hostname on the edge: <bucket>-<project>.<server
+-- base_domain>, as an application's (app_hostname).
+CREATE FUNCTION bucket_hostname(b buckets)
+RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT lower(b.name || '-' || p.name || '.' || coalesce(nullif(s.base_domain, ''), 'localhost'))
+	  FROM projects p, servers s WHERE p.id = b.project_id AND s.id = b.server_id
 $$;
 
 -- The stored payload of a job on bucket b (CONTRACT §3).
@@ -151,7 +161,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('bucket_id', b.id, 'tenant_id', b.tenant_id,
 		'project_id', b.project_id, 'name', b.name, 'bucket_name', b.bucket_name,
-		'public', b.public,
+		'public', b.public, 'hostname', bucket_hostname(b),
 		'store', (SELECT object_store_payload(s) FROM object_stores s
 		           WHERE s.server_id = b.server_id))
 $$;

@@ -20,6 +20,7 @@
 #include "appspec.h"
 #include "ctr.h"
 #include "db.h"
+#include "edge.h"
 #include "image.h"
 #include "runner.h"
 #include "text.h"
@@ -150,6 +151,47 @@ bucket_objects(const struct bstore *s, const char *name, const cJSON *p, cJSON *
 	return 0;
 }
 
+/*
+ * The bucket's edge site after its public flag: installed (public) or
+ * removed.  No edge (edge_sites_dir unset): nothing to do.  0, or -1 + err.
+ */
+static int
+bucket_edge(const struct agent_conf *c, const cJSON *p, bool public, char *err, size_t errlen)
+{
+	const char *id = util_json_str(p, "bucket_id"), *host = util_json_str(p, "hostname");
+	const char *endpoint = util_json_str(cJSON_GetObjectItemCaseSensitive(p, "store"), "endpoint");
+	char       *site;
+	int         rc;
+
+	if (c == NULL || c->edge_sites_dir[0] == '\0')
+		return 0;
+	if (id == NULL || !text_word_ok(id, 36, "-")) {
+		util_snprintf(err, errlen, "bad payload: bucket_id must be an id");
+		return -1;
+	}
+	if (!public)
+		return edge_remove(c, id, err, errlen);
+	if (host == NULL || endpoint == NULL) {
+		util_snprintf(err, errlen, "bad payload: hostname and store.endpoint are required "
+		              "for a public bucket");
+		return -1;
+	}
+	if ((site = malloc(EDGE_SITE_MAX)) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (edge_render_bucket(id, util_json_str(p, "bucket_name"), host, c->edge_listen, endpoint,
+	    site, EDGE_SITE_MAX) < 0) {
+		util_snprintf(err, errlen, "bad payload: hostname must be a hostname and store.endpoint "
+		              "http(s)://host[:port]");
+		rc = -1;
+	} else {
+		rc = edge_install(c, id, site, err, errlen);
+	}
+	free(site);
+	return rc;
+}
+
 bool
 bucket_kind(const char *kind)
 {
@@ -163,7 +205,7 @@ bucket_kind(const char *kind)
 }
 
 int
-bucket_run(const char *kind, const cJSON *p, cJSON **result, char *err, size_t errlen)
+bucket_run(const struct agent_conf *c, const char *kind, const cJSON *p, cJSON **result, char *err, size_t errlen)
 {
 	struct bstore s;
 	struct bstore_key k;
@@ -178,7 +220,8 @@ bucket_run(const char *kind, const cJSON *p, cJSON **result, char *err, size_t e
 	if (strcmp(kind, "bucket.create") == 0) {
 		flag = cJSON_GetObjectItemCaseSensitive(p, "public");
 		if (bstore_bucket_create(&s, name, &k, err, errlen) == 0 &&
-		    (!cJSON_IsTrue(flag) || bstore_bucket_public(&s, name, true, err, errlen) == 0))
+		    (!cJSON_IsTrue(flag) || (bstore_bucket_public(&s, name, true, err, errlen) == 0 &&
+		    bucket_edge(c, p, true, err, errlen) == 0)))
 			rc = (*result = key_result(&k)) != NULL ? 0 : -2;
 	} else if (strcmp(kind, "bucket.rotate") == 0) {
 		if (bstore_key_add(&s, name, &k, err, errlen) == 0)
@@ -197,14 +240,15 @@ bucket_run(const char *kind, const cJSON *p, cJSON **result, char *err, size_t e
 			*result = conflict_result();
 			util_snprintf(err, errlen, "bucket is not empty");
 			rc = -1;
-		} else if (rc == 0) {
+		} else if (rc == 0 && (rc = bucket_edge(c, p, false, err, errlen)) == 0) {
 			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : -2;
 		}
 	} else if (strcmp(kind, "bucket.public") == 0) {
 		flag = cJSON_GetObjectItemCaseSensitive(p, "public");
 		if (!cJSON_IsBool(flag))
 			util_snprintf(err, errlen, "bad payload: public must be a boolean");
-		else if (bstore_bucket_public(&s, name, cJSON_IsTrue(flag), err, errlen) == 0)
+		else if (bstore_bucket_public(&s, name, cJSON_IsTrue(flag), err, errlen) == 0 &&
+		    bucket_edge(c, p, cJSON_IsTrue(flag), err, errlen) == 0)
 			rc = (*result = cJSON_CreateObject()) != NULL ? 0 : -2;
 	} else if (strcmp(kind, "bucket.objects") == 0) {
 		rc = bucket_objects(&s, name, p, result, err, errlen);

@@ -59,9 +59,12 @@
 bool bucket_kind(const char *kind);
 /*
  * Runs one bucket.* job: *result set on success (and, for a refused
- * delete, on failure); 0 succeeded, -1 failed (err set).
+ * delete, on failure); 0 succeeded, -1 failed (err set).  A public
+ * bucket's edge site (edge_render_bucket: payload hostname + store
+ * endpoint) follows its public flag in bucket.create and bucket.public;
+ * bucket.delete removes it.
  */
-int  bucket_run(const char *kind, const cJSON *payload, cJSON **result, char *err, size_t errlen);
+int  bucket_run(const struct agent_conf *c, const char *kind, const cJSON *payload, cJSON **result, char *err, size_t errlen);
 
 /* The payload's store and bucket name (strings borrowed from p).  0, or -1 + err. */
 int  bucket_store_parse(const cJSON *p, struct bstore *s, const char **name, char *err,

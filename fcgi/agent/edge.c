@@ -134,6 +134,54 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
 	return (int)o;
 }
 
+/* The store's endpoint: http(s)://host[:port], nothing after it (it is
+ * written into the site unquoted). */
+static bool
+endpoint_ok(const char *e)
+{
+	size_t n = strncmp(e, "http://", 7) == 0 ? 7 : strncmp(e, "https://", 8) == 0 ? 8 : 0;
+
+	if (n == 0 || e[n] == '\0' || strlen(e) > 300)
+		return false;
+	for (e += n; *e; e++)
+		if (!isalnum((unsigned char)*e) && strchr(".-:[]", *e) == NULL)
+			return false;
+	return true;
+}
+
+int
+edge_render_bucket(const char *bucket_id, const char *bucket_name, const char *hostname,
+    const char *listen, const char *endpoint, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (!acme_hostname_ok(hostname) || !endpoint_ok(endpoint) || bucket_name == NULL ||
+	    bucket_name[0] == '\0' ||
+	    strspn(bucket_name, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(bucket_name))
+		return -1;
+	/* No Authorization of a client reaches the store: every request is
+	 * anonymous there, read by the bucket's public-read policy only. */
+	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
+	    "# public bucket %s (%s)\n"
+	    "server {\n    listen %s;\n    server_name %s;\n"
+	    "    location / {\n"
+	    "        if ($request_method !~ ^(GET|HEAD)$) {\n"
+	    "            return 405;\n        }\n"
+	    "        proxy_pass %s/%s/;\n"
+	    "        proxy_http_version 1.1;\n"
+	    "        proxy_set_header Connection \"\";\n"
+	    "        proxy_set_header Host $proxy_host;\n"
+	    "        proxy_set_header Authorization \"\";\n"
+	    "        proxy_set_header Cookie \"\";\n"
+	    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+	    "        proxy_set_header X-Forwarded-Proto $scheme;\n"
+	    "        proxy_set_header X-Request-Id $request_id;\n"
+	    "        proxy_ssl_server_name on;\n"
+	    "    }\n}\n", bucket_name, bucket_id, listen, hostname, endpoint, bucket_name) != 0)
+		return -1;
+	return (int)o;
+}
+
 int
 edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outlen)
 {

@@ -4,6 +4,9 @@
  *   app-<app_id>.conf     an application's upstream (its containers' loopback
  *                         ports; "server 127.0.0.1:1 down" without any) and its
  *                         default hostname's server (503 without a container);
+ *                         A public bucket's site is an app-<bucket_id>.conf
+ *                         too (ids are UUIDs: never an app's): edge_install
+ *                         and edge_remove with the bucket's id;
  *   host-<hostname>.conf  a custom hostname (edge.host jobs): the routes by
  *                         path prefix to the apps' upstreams, the ACME
  *                         challenge directory, TLS once a certificate is
@@ -48,6 +51,15 @@ int edge_render(const char *app_id, const char *app_name, const char *deployment
 int edge_render_methods(const char *app_id, const char *app_name, const char *deployment_id,
     const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
     char *out, size_t outlen);
+
+/*
+ * A public bucket's site (bucket.public): hostname's GET and HEAD go to
+ * <endpoint>/<bucket_name>/ (endpoint http(s)://host[:port]) without the
+ * client's Authorization or Cookie; other methods answer 405.  Length, or
+ * -1 when it does not fit or hostname, endpoint or bucket_name is not one.
+ */
+int edge_render_bucket(const char *bucket_id, const char *bucket_name, const char *hostname,
+    const char *listen, const char *endpoint, char *out, size_t outlen);
 
 /* The site's path (<edge_sites_dir>/app-<app_id>.conf); 0 or -1. */
 int edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outlen);

@@ -411,7 +411,7 @@ kind_git(struct job_ctx *ctx)
 static int
 kind_bucket(struct job_ctx *ctx)
 {
-	return bucket_run(ctx->job->kind, ctx->job->payload, &ctx->result, ctx->error,
+	return bucket_run(ctx->conf, ctx->job->kind, ctx->job->payload, &ctx->result, ctx->error,
 	    sizeof(ctx->error));
 }
 

@@ -38,11 +38,10 @@
 #include "../core/util.h"
 #include "../core/worker.h"
 
-/* A public bucket's objects are read at <endpoint>/<bucket_name>/<key>. */
+/* A public bucket's objects are read through the edge at http://<bucket_hostname>/<key>. */
 #define BKT_COLS "b.id, b.project_id, b.environment_id, b.server_id, b.name, b.bucket_name," \
 	" b.public, b.status, b.status_reason, s.endpoint, s.region," \
-	" CASE WHEN b.public AND s.endpoint IS NOT NULL THEN s.endpoint || '/' || b.bucket_name" \
-	" END AS url, b.created_at, b.updated_at, b.row_version::text AS _version"
+	" CASE WHEN b.public THEN 'http://' || bucket_hostname(b) END AS url, b.created_at, b.updated_at, b.row_version::text AS _version"
 #define BKT_FROM " FROM buckets b LEFT JOIN object_stores s ON s.server_id = b.server_id" \
 	" AND s.status = 'ready'"
 

@@ -151,9 +151,13 @@ def test_round_trip_the_claim_carries_secrets_and_the_completion_seals_the_key()
     # public: the store's policy follows (bucket.public), the URL appears.
     r = c.put("/buckets/" + b["id"], {"public": True}, headers={"If-Match": got.headers["etag"]})
     assert r.status == 200 and r.data["public"] is True, r
-    assert r.data["url"] == "%s/%s" % (STORE["endpoint"], b["bucket_name"]), r
+    # The URL: the bucket's hostname on the edge, <bucket>-<project>.<base_domain>.
+    host = _owner("SELECT bucket_hostname(b) FROM buckets b WHERE id = '%s'" % b["id"])[0]
+    assert host.startswith("media-%s." % p["name"].lower()), host
+    assert r.data["url"] == "http://" + host, r
     job = _claim(ag, "bucket.public")
-    assert job["payload"]["public"] is True, job
+    assert job["payload"]["public"] is True and job["payload"]["hostname"] == host, job
+    assert job["payload"]["store"]["endpoint"] == STORE["endpoint"], job
     _complete(ag, job, "succeeded")
     assert_error(c.put("/buckets/" + b["id"], {"public": False}, headers={"If-Match": '"1"'}),
                  412, "PRECONDITION_FAILED")

@@ -13,13 +13,17 @@ store); a presigned GET works with plain curl and fails after its expiry or
 with one byte of its signature changed; the waited answers
 (job_respond_wait): a non-empty DELETE without force is HTTP 409 CONFLICT
 from the store, with force 200, and the objects' listing is 200 with the
-objects; a rotation invalidates the old key."""
+objects; a rotation invalidates the old key.  A public bucket's objects
+answer anonymous GET/HEAD through the edge nginx (the stack's, by Host
+header) at the bucket's hostname, writes 405; a private bucket's hostname
+serves nothing; public: false or a delete takes the site away."""
+import http.client
 import json
 import subprocess
 import time
 import urllib.parse
 
-from lib import assert_error, psql, stack_env
+from lib import HTTP_PORT, assert_error, psql, stack_env
 from test_agent_e2e import _wait
 from test_deploy_e2e import F, UnixConn, _app, _deploy, engine, exec_result, job_done
 from test_deploy_e2e import World as DeployWorld
@@ -215,3 +219,68 @@ def test_a_non_empty_bucket_is_deleted_only_with_force():
     # The store no longer has it, nor its key.
     code, body = _curl("%s/%s/obj" % (F["S3_TEST_ENDPOINT"], cred["bucket_name"]))
     assert code in (403, 404), (code, body)
+
+
+def _edge(method, host, path, headers=None):
+    """One request through the edge nginx by Host header (anonymous unless headers say)."""
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=10)
+    try:
+        h = {"Host": host, "Connection": "close"}
+        h.update(headers or {})
+        conn.request(method, path, body=b"x" if method == "PUT" else None, headers=h)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_a_public_bucket_is_served_read_only_through_the_edge():
+    w = World.get()
+    r = w.c.post("/buckets", {"project_id": w.project["id"], "name": "bkt-pub", "public": True})
+    assert r.status == 201, r
+    pub = _wait("bucket bkt-pub to be made", lambda: (lambda b: b if b["status"] != "provisioning"
+                                                      else None)(w.c.get("/buckets/" + r.data["id"]).data),
+                BUCKET_TIMEOUT)
+    assert pub["status"] == "ready", (pub, _jobs(pub["id"]))
+    host = "bkt-pub-%s.%s" % (w.project["name"], w.server.get("base_domain") or "localhost")
+    assert pub["url"] == "http://" + host.lower(), pub
+    host = host.lower()
+    priv = _bucket(w, "bkt-priv")
+    assert priv["url"] is None, priv
+    _put(w, pub, "dir/hello.txt", "public bytes")
+    _put(w, priv, "hidden.txt", "private bytes")
+
+    # Anonymous GET and HEAD through the edge: the object's bytes.
+    assert _edge("GET", host, "/dir/hello.txt") == (200, b"public bytes")
+    assert _edge("HEAD", host, "/dir/hello.txt")[0] == 200
+    # A client's Authorization never reaches the store (it would be refused as a bad signature).
+    assert _edge("GET", host, "/dir/hello.txt",
+                 {"Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request,"
+                                   " SignedHeaders=host, Signature=00"}) == (200, b"public bytes")
+    # Writes: 405 at the edge, the object unchanged.
+    assert _edge("PUT", host, "/dir/hello.txt")[0] == 405
+    assert _edge("DELETE", host, "/dir/hello.txt")[0] == 405
+    assert _edge("POST", host, "/dir/hello.txt")[0] == 405
+    assert _edge("GET", host, "/dir/hello.txt") == (200, b"public bytes")
+    # The private bucket's hostname serves nothing of it.
+    phost = "bkt-priv-%s.%s" % (w.project["name"], w.server.get("base_domain") or "localhost")
+    code, body = _edge("GET", phost.lower(), "/hidden.txt")
+    assert code != 200 and b"private bytes" not in body, (code, body)
+
+    # public: false takes the site away; true brings it back.
+    r = w.c.put("/buckets/" + pub["id"], {"public": False},
+                headers={"If-Match": w.c.get("/buckets/" + pub["id"]).headers["etag"]})
+    assert r.status == 200 and r.data["url"] is None, r
+    _wait("the edge to stop serving bkt-pub",
+          lambda: _edge("GET", host, "/dir/hello.txt")[0] != 200 or None, BUCKET_TIMEOUT)
+    assert b"public bytes" not in _edge("GET", host, "/dir/hello.txt")[1]
+    # Deleting the bucket removes its site too.
+    r = w.c.put("/buckets/" + pub["id"], {"public": True},
+                headers={"If-Match": w.c.get("/buckets/" + pub["id"]).headers["etag"]})
+    assert r.status == 200, r
+    _wait("the edge to serve bkt-pub again",
+          lambda: _edge("GET", host, "/dir/hello.txt") == (200, b"public bytes") or None, BUCKET_TIMEOUT)
+    r = w.c.delete("/buckets/%s?force=true&wait=0" % pub["id"])
+    assert r.status == 202, r
+    assert job_done(w.c, r.data["job"]["id"])["status"] == "succeeded"
+    assert _edge("GET", host, "/dir/hello.txt")[0] != 200

@@ -125,5 +125,22 @@ main(void)
 	CHECK(agent_conf_set(&c, "edge_tls_listen", "127.0.0.1:8443; x", err, sizeof(err)) == -1 &&
 	    agent_conf_set(&c, "edge_https_port", "70000", err, sizeof(err)) == -1,
 	    "bad values refused");
+	/* A public bucket's site: GET/HEAD only, to the store's /<bucket>/, no client credentials. */
+	CHECK(edge_render_bucket(A, "pub-bkt", "media-shop.example.com", "80", "http://10.0.0.5:7480",
+	    out, sizeof(out)) > 0 &&
+	    strstr(out, "server_name media-shop.example.com;") != NULL &&
+	    strstr(out, "if ($request_method !~ ^(GET|HEAD)$) {\n            return 405;") != NULL &&
+	    strstr(out, "proxy_pass http://10.0.0.5:7480/pub-bkt/;") != NULL &&
+	    strstr(out, "proxy_set_header Authorization \"\";") != NULL, "bucket site");
+	CHECK(edge_render_bucket(A, "pub-bkt", "media-shop.example.com", "80",
+	    "http://10.0.0.5:7480/x;", out, sizeof(out)) == -1, "bucket endpoint with a path");
+	CHECK(edge_render_bucket(A, "pub-bkt", "media shop", "80", "http://s3", out, sizeof(out)) == -1,
+	    "bucket hostname with a space");
+	CHECK(edge_render_bucket(A, "pub;bkt", "m.example", "80", "http://s3", out, sizeof(out)) == -1,
+	    "bucket name with a semicolon");
+	CHECK(edge_render_bucket(A, "pub-bkt", "m.example", "80", "ftp://s3", out, sizeof(out)) == -1,
+	    "bucket endpoint not http(s)");
+	CHECK(edge_render_bucket(A, "pub-bkt", "m.example", "80", "http://s3", out, 64) == -1,
+	    "bucket site too long");
 	return unit_done("agent-edge");
 }
