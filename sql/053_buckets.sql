@@ -166,7 +166,8 @@ LANGUAGE sql STABLE AS $$
 		           WHERE s.server_id = b.server_id))
 $$;
 
--- Queues kind on bucket p_bucket, p_extra merged into its payload.
+-- Queues kind on bucket p_bucket, p_extra merged into its payload.  One
+-- bucket.rotate at a time per bucket (the row lock serialises the check).
 CREATE FUNCTION bucket_job(p_bucket uuid, p_kind text, p_extra jsonb, p_user uuid)
 RETURNS uuid
 LANGUAGE plpgsql AS $$
@@ -175,6 +176,12 @@ BEGIN
 	SELECT * INTO b FROM buckets WHERE id = p_bucket FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'bucket not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF p_kind = 'bucket.rotate' AND EXISTS (SELECT 1 FROM jobs WHERE kind = 'bucket.rotate'
+	    AND server_id = b.server_id AND status IN ('queued', 'running')
+	    AND payload ->> 'bucket_id' = b.id::text) THEN
+		RAISE EXCEPTION 'a key rotation of this bucket is already queued or running'
+			USING ERRCODE = 'LN409';
 	END IF;
 	RETURN job_enqueue(b.tenant_id, b.server_id, CASE WHEN p_kind = 'bucket.revoke' THEN NULL
 	                   ELSE b.project_id END, p_kind,

@@ -160,12 +160,19 @@ DB_STMT st_log_dbs = {"agent_log_dbs",
     "SELECT id, password_sealed FROM databases"
     " WHERE id IN (SELECT (x->>'database_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'database_id' ~ " UUID_RE ") AND server_id = $2::uuid"};
-/* Snapshots of the releases a log batch names, to redact their values. */
+/* Snapshots of the releases a log batch names, and the env of the functions
+ * it names (by function_id or app_id; their lines carry a fn.deploy job id,
+ * no release), to redact their values. */
 DB_STMT st_log_envs = {"agent_log_envs",
     "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
-    " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"};
+    " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"
+    " UNION ALL SELECT f.env_sealed FROM functions f"
+    " WHERE f.id IN (SELECT coalesce(x->>'function_id', x->>'app_id')::uuid"
+    "  FROM jsonb_array_elements($1::jsonb) x"
+    "  WHERE coalesce(x->>'function_id', x->>'app_id') ~ " UUID_RE ")"
+    " AND f.server_id = $2::uuid AND f.env_sealed IS NOT NULL"};
 /* Only lines of this tenant's applications, databases and functions placed
  * on this server; an entry names one by app_id, database_id or function_id
  * (a function's container is labelled launcher.app too, fn.h: its app_id
@@ -279,7 +286,7 @@ static enum err add_registry(struct req *r, const char *kind, cJSON *payload);
 static enum err add_release_image(struct req *r, const char *app, cJSON *payload);
 static enum err add_git_secrets(struct req *r, const char *kind, cJSON *payload);
 static enum err add_terminal(struct req *r, cJSON *job);
-static enum err add_function(struct req *r, cJSON *payload);
+static enum err add_function(struct req *r, bool deploy, cJSON *payload);
 static enum err add_backup_secrets(struct req *r, const char *kind, cJSON *payload);
 static enum err add_bucket_secrets(struct req *r, const char *kind, cJSON *payload);
 
@@ -369,7 +376,8 @@ claim(struct req *r)
 	}
 	if (PQntuples(res) == 1 && (strcmp(db_get(res, 0, "kind"), "fn.deploy") == 0 ||
 	    strcmp(db_get(res, 0, "kind"), "fn.invoke") == 0) &&
-	    (e = add_function(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d,
+	    (e = add_function(r, strcmp(db_get(res, 0, "kind"), "fn.deploy") == 0,
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d,
 	    "job"), "payload"))) != ERR_OK) {
 		cJSON_Delete(d);
 		return e;
@@ -390,14 +398,15 @@ claim(struct req *r)
 }
 
 /*
- * A fn.deploy or fn.invoke job (sql/054_functions.sql): the function's env
- * as it is now, opened (sealed as an application's env map), and the
- * runtime's base image (config function_runtime_images) through the image
- * mirror table, as "env" and "base_image".  A function deleted since has
- * neither: the agent fails the job.
+ * A fn.deploy or fn.invoke job (sql/054_functions.sql): the runtime's base
+ * image (config function_runtime_images) through the image mirror table as
+ * "base_image", and for fn.deploy only (an invocation runs the deployed
+ * container and never reads it) the function's env as it is now, opened
+ * (sealed as an application's env map), as "env".  A function deleted since
+ * has neither: the agent fails the job.
  */
 static enum err
-add_function(struct req *r, cJSON *payload)
+add_function(struct req *r, bool deploy, cJSON *payload)
 {
 	const cJSON *fid = cJSON_GetObjectItemCaseSensitive(payload, "function_id");
 	const char  *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "runtime"));
@@ -412,14 +421,16 @@ add_function(struct req *r, cJSON *payload)
 		return e;
 	if (PQntuples(res) != 1)
 		return ERR_OK;
-	if ((env = apps_env_open(r, db_isnull(res, 0, "env_sealed") ? NULL :
+	if (deploy && (env = apps_env_open(r, db_isnull(res, 0, "env_sealed") ? NULL :
 	    db_get(res, 0, "env_sealed"))) == NULL) {
 		log_error("claim: the env of function %s does not open", fid->valuestring);
 		return ERR_INTERNAL;
 	}
-	cJSON_ReplaceItemInObjectCaseSensitive(payload, "env", env);
-	if (cJSON_GetObjectItemCaseSensitive(payload, "env") != env)
-		cJSON_AddItemToObject(payload, "env", env);
+	if (deploy) {
+		cJSON_ReplaceItemInObjectCaseSensitive(payload, "env", env);
+		if (cJSON_GetObjectItemCaseSensitive(payload, "env") != env)
+			cJSON_AddItemToObject(payload, "env", env);
+	}
 	for (; *p; ) {
 		size_t n = strcspn(p, ","), eq = strcspn(p, "=");
 
@@ -1269,8 +1280,8 @@ secret_add(struct req *r, cJSON *secrets, const char *v)
 
 /*
  * The values of the releases a batch names (their env snapshots: every
- * variable with its references resolved) and the passwords of the
- * databases it names, in secrets.
+ * variable with its references resolved), of the env of the functions it
+ * names and the passwords of the databases it names, in secrets.
  */
 static enum err
 log_secrets(struct req *r, const char *entries, cJSON *secrets)

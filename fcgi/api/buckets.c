@@ -529,7 +529,8 @@ credentials(struct req *r)
  * A new key (bucket.rotate); the one it replaces stays valid until each
  * application whose env references the bucket now has deployed again
  * (sql/053: revoke_after), or goes at once with ?immediate=true or when
- * none does.  202 with the job.
+ * none does.  202 with the job; 409 while another bucket.rotate of the
+ * bucket is queued or running.
  */
 static enum err
 rotate(struct req *r)
@@ -545,9 +546,12 @@ rotate(struct req *r)
 	if (!immediate && (e = env_refs_users(r, db_get(row, 0, "environment_id"), "buckets",
 	    db_get(row, 0, "name"), &users, &apps)) != ERR_OK)
 		return e;
-	if ((e = queue(r, db_get(row, 0, "id"), "bucket.rotate", arena_printf(r->a,
-	    "{\"immediate\": %s, \"revoke_after\": %s}", immediate ? "true" : "false", apps),
-	    &job)) != ERR_OK)
+	e = queue(r, db_get(row, 0, "id"), "bucket.rotate", arena_printf(r->a,
+	    "{\"immediate\": %s, \"revoke_after\": %s}", immediate ? "true" : "false", apps), &job);
+	if (e == ERR_CONFLICT)
+		return http_error(r, e, db_message(r, "a key rotation of this bucket is already queued"
+		    " or running"));
+	if (e != ERR_OK)
 		return e;
 	return job_respond_queued(r, job);
 }

@@ -447,7 +447,7 @@ deploy(struct req *r)
  * {payload} -> the fn.invoke job's result {status, body, duration_ms,
  * invocation}, answered when the job ends without holding this worker
  * (job_respond_wait: launcher-ws waits); 202 with the job past the wait:
- * ?wait=<seconds> (0..300), by default the function's timeout plus
+ * ?wait=<seconds> (0..JOB_WAIT_MAX_SECONDS), by default the function's timeout plus
  * FN_INVOKE_SLACK_S.
  */
 static enum err
@@ -461,7 +461,7 @@ invoke(struct req *r)
 
 	if (w != NULL && util_parse_i64(w, 0, JOB_WAIT_MAX_SECONDS, &wait) != 0)
 		return http_field_error(r, "invalid query parameter", "wait",
-		    "must be an integer from 0 to 300 (seconds)");
+		    arena_printf(r->a, "must be an integer from 0 to %d (seconds)", JOB_WAIT_MAX_SECONDS));
 	if ((e = http_read_json(r, false)) != ERR_OK)
 		return e;
 	payload = r->json != NULL ? cJSON_GetObjectItemCaseSensitive(r->json, "payload") : NULL;

@@ -340,6 +340,25 @@ def test_rotation_retires_the_old_key_until_the_referencing_apps_deploy():
     assert _owner("SELECT state FROM bucket_keys WHERE access_key = 'NEWKEY2'") == ["revoked"]
 
 
+def test_a_second_rotation_waits_for_the_first():
+    """Contract test (plays the agent): while a bucket.rotate of the bucket is
+    queued or running, another is 409 naming why and queues nothing."""
+    c, srv, p = _world()
+    b = _bucket(c, p)
+    ag, _, _ = _ready(c, srv, b)
+    assert c.post("/buckets/%s/rotate-credentials" % b["id"]).status == 202
+    r = c.post("/buckets/%s/rotate-credentials" % b["id"])
+    assert_error(r, 409, "CONFLICT")
+    assert "rotation" in r.error["message"], r
+    job = _claim(ag, "bucket.rotate")
+    r = c.post("/buckets/%s/rotate-credentials?immediate=true" % b["id"])
+    assert_error(r, 409, "CONFLICT")
+    assert _owner("SELECT count(*) FROM jobs WHERE kind = 'bucket.rotate'"
+                  " AND payload->>'bucket_id' = '%s'" % b["id"]) == ["1"]
+    _complete(ag, job, "succeeded", {"access_key": "NEWKEYX", "secret_key": "newsecretx"})
+    assert c.post("/buckets/%s/rotate-credentials" % b["id"]).status == 202
+
+
 def test_references_resolve_to_the_active_key_in_the_environment():
     c, srv, p = _world()
     envs = {e["name"]: e["id"] for e in c.get("/projects/%s/environments" % p["id"]).data}

@@ -76,6 +76,10 @@ def test_round_trip_through_every_endpoint():
     job = _jobs(f["id"], "fn.deploy")
     assert len(job) == 1 and "exports.handler" in job[0] and '"timeout_seconds": 5' in job[0], job
     assert_error(c.post("/functions/%s/invoke?wait=x" % f["id"], {}), 400, "BAD_REQUEST", field="wait")
+    # The cap is JOB_WAIT_MAX_SECONDS (960) and the message says so.
+    r = c.post("/functions/%s/invoke?wait=961" % f["id"], {})
+    assert_error(r, 400, "BAD_REQUEST", field="wait")
+    assert "0 to 960" in str(r.error["details"]), r
     # No agent runs here: ?wait=0 answers 202 with the job at once.
     r = c.post("/functions/%s/invoke?wait=0" % f["id"], {"payload": {"x": 1}})
     assert r.status == 202 and r.data["job"]["kind"] == "fn.invoke", r
@@ -208,6 +212,45 @@ def test_the_shims_log_lines_record_http_invocations():
             for i in inv] == [(iid, "http", "timeout", 504, 1003, "timed out after 1 s")], inv
     logs = c.get("/functions/%s/logs" % f["id"]).data
     assert [x["message"] for x in logs][:1] == ["hello from the handler"] and len(logs) == 4, logs
+
+
+SECRET = "s3cr3t-" + uuid.uuid4().hex
+
+
+def test_runtime_lines_are_redacted_of_the_functions_env():
+    """Contract test (plays the agent): a function's lines carry its fn.deploy
+    job id, no release; its env values are redacted all the same."""
+    c, srv, p = _world()
+    f = _fn(c, p, env={"TOKEN": SECRET})
+    ag = Agent(c.tenant, srv["agent_token"])
+    job = str(uuid.uuid4())
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lines = [{"app_id": f["id"], "deployment_id": job, "container_id": "c" * 64, "timestamp": now,
+              "stream": "stdout", "message": "token is " + SECRET}]
+    r = ag.call("POST", "/logs", {"entries": lines})
+    assert r.status == 204, r
+    logs = [x["message"] for x in c.get("/functions/%s/logs" % f["id"]).data]
+    assert len(logs) == 1 and SECRET not in logs[0] and logs[0].startswith("token is "), logs
+    assert psql("SELECT count(*) FROM runtime_logs WHERE message LIKE '%%%s%%'" % SECRET,
+                user="launcher_owner") == ["0"]
+
+
+def test_only_a_deploy_claim_carries_the_env():
+    """Contract test (plays the agent): fn.deploy's claim opens the env,
+    fn.invoke's does not."""
+    c, srv, p = _world()
+    f = _fn(c, p, env={"TOKEN": SECRET})
+    ag = Agent(c.tenant, srv["agent_token"])
+    assert c.post("/functions/%s/deploy" % f["id"]).status == 202
+    job = ag.claim()
+    assert job["kind"] == "fn.deploy" and job["payload"]["env"] == {"TOKEN": SECRET}, job
+    assert job["payload"].get("base_image"), job
+    r = ag.call("POST", "/jobs/%s/complete" % job["id"], {"status": "succeeded", "result": {}})
+    assert r.status == 200, r
+    assert c.post("/functions/%s/invoke?wait=0" % f["id"], {"payload": {}}).status == 202
+    job = ag.claim()
+    assert job["kind"] == "fn.invoke" and "env" not in job["payload"], job
+    assert SECRET not in str(job), job
 
 
 def test_fn_reference_resolves_to_the_function_url():
