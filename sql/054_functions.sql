@@ -99,6 +99,11 @@ CREATE INDEX function_invocations_job ON function_invocations (job_id);
 
 SELECT tenant_owned('functions', 'function_invocations');
 
+-- The function's env map is sealed as an application's (SECRET_APP_ENV):
+-- listed here, so a master-key rotation re-seals it with the rest.
+INSERT INTO sealed_columns (table_name, id_column, column_name, tenant_column, purpose) VALUES
+	('functions', 'id', 'env_sealed', 'tenant_id', '''app-env''');
+
 -- A new ETag when what the user set changes (not on status moves).
 CREATE FUNCTION bump_function_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
