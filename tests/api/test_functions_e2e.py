@@ -9,6 +9,7 @@ the http-trigger calls."""
 import http.client
 import json
 import os
+import signal
 import uuid
 
 from lib import HTTP_PORT, Skip, image_mirrors
@@ -204,8 +205,9 @@ def test_a_git_source_is_cloned_as_an_application_s():
     port = free_port()
     d = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--base-path=" + base,
                           "--listen=127.0.0.1", "--port=%d" % port, base],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    at_module_end(lambda: (d.kill(), d.wait()))
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # `git daemon` runs git-daemon as its child: end the whole group.
+    at_module_end(lambda: (os.killpg(d.pid, signal.SIGKILL), d.wait()))
     f = fw.make(name="from-git", runtime="node20", handler="main.run",
                 source={"type": "git", "repository_url": "git://127.0.0.1:%d/fn.git" % port,
                         "branch": "main", "path": "api"})
