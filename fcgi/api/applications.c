@@ -447,9 +447,7 @@ list(struct req *r)
 		return e;
 	if (status != NULL && *status == '\0')
 		status = NULL;
-	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
-	list_filter(&p, r->who.user_id);
-	list_filter(&p, r->who.key_project_id);
+	list_filter_visible(&p, r);
 	list_filter(&p, project);
 	list_filter(&p, env);
 	list_filter(&p, server);

@@ -168,9 +168,7 @@ list(struct req *r)
 	    (e = list_uuid_query(r, "projectId", &project)) != ERR_OK ||
 	    (e = list_uuid_query(r, "resourceId", &resource)) != ERR_OK)
 		return e;
-	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
-	list_filter(&p, r->who.user_id);
-	list_filter(&p, r->who.key_project_id);
+	list_filter_visible(&p, r);
 	list_filter(&p, project);
 	list_filter(&p, resource);
 	return list_run(r, &p, &st_sched_list);
@@ -256,9 +254,7 @@ events(struct req *r)
 		return e;
 	if (event != NULL && (strlen(event) > 64 || !json_utf8_ok(event)))
 		return http_field_error(r, "invalid event", "event", "an event name such as backup.failed");
-	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
-	list_filter(&p, r->who.user_id);
-	list_filter(&p, r->who.key_project_id);
+	list_filter_visible(&p, r);
 	list_filter(&p, project);
 	list_filter(&p, resource);
 	list_filter(&p, event && *event ? event : NULL);

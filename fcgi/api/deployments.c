@@ -88,9 +88,7 @@ list(struct req *r)
 	if (status != NULL && !ok)
 		return http_field_error(r, "invalid query parameter", "status",
 		    "must be queued, building, deploying, succeeded, failed, cancelled or superseded");
-	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
-	list_filter(&p, r->who.user_id);
-	list_filter(&p, r->who.key_project_id);
+	list_filter_visible(&p, r);
 	list_filter(&p, project);
 	list_filter(&p, app);
 	list_filter(&p, status);

@@ -158,9 +158,7 @@ list(struct req *r)
 	    (e = list_uuid_query(r, "projectId", &project)) != ERR_OK ||
 	    (e = list_uuid_query(r, "applicationId", &app)) != ERR_OK)
 		return e;
-	list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");
-	list_filter(&p, r->who.user_id);
-	list_filter(&p, r->who.key_project_id);
+	list_filter_visible(&p, r);
 	list_filter(&p, project);
 	list_filter(&p, app);
 	return list_run(r, &p, &st_dom_list);

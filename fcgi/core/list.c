@@ -127,6 +127,14 @@ list_filter(struct list_page *p, const char *value)
 		p->params[p->n++] = value;
 }
 
+void
+list_filter_visible(struct list_page *p, const struct req *r)
+{
+	list_filter(p, r->who.role >= ROLE_ADMIN ? "true" : "false");
+	list_filter(p, r->who.user_id);
+	list_filter(p, r->who.key_project_id);
+}
+
 static enum err
 respond(struct req *r, struct list_page *p, PGresult *res)
 {

@@ -59,6 +59,10 @@ const char *list_cursor_new(struct req *r, const char *path, const char *payload
 enum err    list_cursor_read(struct req *r, const char **payload);
 /* Appends a filter parameter ($4, $5, ...). */
 void     list_filter(struct list_page *p, const char *value);
+/* The caller's project visibility, the three filters every project-scoped
+ * list starts with: tenant admin ("true"/"false"), user id, the service
+ * key's project (NULL when none). */
+void     list_filter_visible(struct list_page *p, const struct req *r);
 /* A list without filters: limit and cursor, then st. */
 enum err list_all(struct req *r, const struct db_stmt *st);
 /* Runs st and responds with data + meta.next_cursor. */
