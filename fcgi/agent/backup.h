@@ -5,7 +5,7 @@
  * child process like the db.* kinds; objects go through the one object
  * store layer (core/objstore.h), the engine through ctr.h.
  *
- * CONTRACT WITH THE PLANE (payloads: /work/notes CONTRACT §3; the stored
+ * CONTRACT WITH THE PLANE (payloads: sql/035_backups.sql and the claim in fcgi/api/agent.c; the stored
  * payload holds no secret, the claim adds them).
  *   "destination": {"id", "provider", "bucket", "region", "endpoint",
  *       "account_id", "jurisdiction", "path", "url_style"} + "access_key",

@@ -1,5 +1,5 @@
 /*
- * bucket.h - the bucket job kinds (API.md §6, CONTRACT §3): bucket.create,
+ * bucket.h - the bucket job kinds (API.md §6, sql/053_buckets.sql): bucket.create,
  * bucket.rotate, bucket.revoke, bucket.delete, bucket.public,
  * bucket.objects through the object-store driver (core/bucketstore.h),
  * and objstore.provision, the managed store's container.

@@ -20,7 +20,7 @@
  * names the handler), so that a deploy of a handler that does not exist
  * fails at build, naming it.  The image runs the shim as an unprivileged
  * user on port FN_PORT; the container's env carries LAUNCHER_FN_HANDLER,
- * LAUNCHER_FN_TIMEOUT (seconds) and PORT (the shim protocol: CONTRACT §5,
+ * LAUNCHER_FN_TIMEOUT (seconds) and PORT (the shim protocol:
  * README "Functions: runtimes and the shim").
  *
  * Every string returned is static, NUL-terminated, never freed.

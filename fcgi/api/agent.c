@@ -657,7 +657,7 @@ add_destination_keys(struct req *r, cJSON *dest)
 }
 
 /*
- * The secrets of a backup job (CONTRACT §3), never in its stored payload:
+ * The secrets of a backup job, never in its stored payload:
  * the destination's keys ("destination", or a restoring db.provision's
  * "restore"."destination", or a db.* job's "pitr" and "pitr_restore"
  * repositories) and the database's password ("database" of
@@ -696,7 +696,7 @@ add_backup_secrets(struct req *r, const char *kind, cJSON *payload)
 }
 
 /*
- * The secrets of a bucket.* or objstore.provision job (CONTRACT §3, sql/053),
+ * The secrets of a bucket.* or objstore.provision job (sql/053),
  * as a db.* job's password: sealed in the database, opened into the claim's
  * answer for the store's own server only.  "store"."admin_secret_key" (the
  * store's admin secret); objstore.provision's "root_password" (the managed
@@ -753,7 +753,7 @@ add_bucket_secrets(struct req *r, const char *kind, cJSON *payload)
 
 /*
  * The completion of a bucket job that succeeded, before the job's own row
- * changes (CONTRACT §3): bucket.create's and bucket.rotate's new key
+ * changes: bucket.create's and bucket.rotate's new key
  * {access_key, secret_key} sealed into bucket_keys, bound to the bucket
  * (bucket_key_add, sql/053: a rotation retires the key it replaces); an
  * answer without a key fails the job instead (*status, *error).

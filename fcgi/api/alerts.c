@@ -483,7 +483,7 @@ DB_STMT st_rule_delete = {"alert_rules_delete",
     "DELETE FROM alert_rules WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
 
-/* CONTRACT: the events a rule may name (API.md §18). */
+/* The events a rule may name (API.md §18). */
 static const char *const rule_events[] = {
 	"deployment.failed", "deployment.succeeded", "application.crashed", "server.offline",
 	"server.disk_high", "backup.failed", "backup.stale", "domain.verification_failed",

@@ -6,7 +6,7 @@
  * references (env_refs.c).
  *
  * Everything that talks to the store is a job of the server's agent
- * (bucket.* and objstore.provision, sql/053_buckets.sql, CONTRACT §3;
+ * (bucket.* and objstore.provision, sql/053_buckets.sql;
  * fcgi/core/bucketstore.h is the driver the agent runs): the store, not
  * Launcher, enforces that a bucket's key reaches that bucket alone.  The
  * keys are made by the store; the completion of bucket.create and

@@ -62,7 +62,7 @@ DB_STMT st_mark_secret = {"envvar_mark_secret",
     " AND key IN (SELECT jsonb_array_elements_text($4::jsonb)) AND NOT is_secret"};
 DB_STMT st_delete_ids = {"envvar_delete_ids",
     "DELETE FROM env_vars WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"};
-/* Project < environment < application (CONTRACT §4): the most specific per key. */
+/* Project < environment < application (API.md §9): the most specific per key. */
 DB_STMT st_merged = {"envvar_merged",
     "SELECT DISTINCT ON (key COLLATE \"C\") id, key, scope,"
     " coalesce(application_id, environment_id, project_id) AS scope_id, value_sealed, is_secret"

@@ -94,7 +94,7 @@ enum err env_scope_mark_secret(struct req *r, const struct env_scope *s, const c
 
 /*
  * The merged map of an application (application_id may be NULL: that of
- * environment_id alone), CONTRACT §4: every project-scope variable,
+ * environment_id alone), API.md §9: every project-scope variable,
  * overridden by the environment's, then by the application's; by key,
  * values opened (ERR_CONFLICT naming the first that does not open).
  */

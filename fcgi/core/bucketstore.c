@@ -23,7 +23,7 @@
 
 /* Admin answers are small JSON documents (a user with a few keys). */
 #define ADMIN_BODY_MAX ((size_t)1 << 20)
-/* The principal of bucket <name> on rgw: "lnchr-<name>" (CONTRACT §1). */
+/* The principal of bucket <name> on rgw: "lnchr-<name>". */
 #define RGW_UID_PREFIX "lnchr-"
 /* madmin: the id of PBKDF2-SHA256 + AES-256-GCM, its rounds, sio-go's fragment. */
 #define MADMIN_PBKDF2_AESGCM 0x02

@@ -22,7 +22,7 @@
  * bucket create, bucket policy).  Errors are "<Code>: <message>" or a short
  * sentence; never a key, a secret or a signed URL.
  *
- * Bucket names are given as stored (CONTRACT: lnchr-<12 hex>-<name>, S3
+ * Bucket names are given as stored (sql/053's bucket_name: lnchr-<12 hex>-<name>, S3
  * rules): 3..63 of [a-z0-9.-]; anything else is refused before any request.
  */
 #ifndef LAUNCHER_BUCKETSTORE_H

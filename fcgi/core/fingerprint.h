@@ -58,7 +58,7 @@ struct fp_event {
 	const char *release;	/* NULL: none */
 	const char *environment;	/* NULL: none */
 	double      timestamp;	/* unix seconds; 0: none given or unreadable */
-	cJSON      *data;	/* issue_events.data (CONTRACT §1); the caller cJSON_Delete()s */
+	cJSON      *data;	/* issue_events.data; the caller cJSON_Delete()s */
 };
 
 /*

@@ -32,7 +32,7 @@ struct objstore_dest {          /* borrowed strings; from objstore_dest_from_jso
 };
 
 /*
- * dest = the payload's "destination" object (CONTRACT §3: provider, bucket,
+ * dest = the payload's "destination" object (provider, bucket,
  * region, endpoint, account_id, jurisdiction, path, url_style, access_key,
  * secret_key; "ca_file" optional); local_root = the agent's
  * backup_local_root (or launcher-backup's own); tenant_id for local.

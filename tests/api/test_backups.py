@@ -1,7 +1,7 @@
 """Backups through the API (API.md §12, sql/035_backups.sql, fcgi/api/backups.c,
 the claim in fcgi/api/agent.c), everything that needs no engine and no object
 store: destinations with write-only sealed keys and their checks, permissions
-and tenancy, manual backups queued with the payload of CONTRACT §3 (keys and
+and tenancy, manual backups queued with their payload (keys and
 password only in the claim), a backup moved by its job (an agent simulated
 through the agent API), restores (into the database, into a new one, by id,
 from a path) and the import upload through nginx's own location (a file

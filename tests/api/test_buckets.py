@@ -8,7 +8,7 @@ shape, rotation, deletes, the objects' cursor, references in the env store,
 permissions, tenant isolation.
 
 The agent here is this module speaking the agent API: a contract test of
-CONTRACT §3 (the job payloads and results).  The store side, with a real
+the job payloads and results.  The store side, with a real
 S3 server, is tests/api/test_buckets_e2e.py."""
 import json
 import re

@@ -195,7 +195,7 @@ def test_tenants_never_see_each_others_functions():
 def test_the_shims_log_lines_record_http_invocations():
     """The agent ships a function container's lines like an application's;
     each `LAUNCHER-INVOCATION {json}` line is one invocation (contract test:
-    the lines are the shim's format, CONTRACT §5, posted as the agent does)."""
+    the lines are the shim's format, posted as the agent does)."""
     c, srv, p = _world()
     f = _fn(c, p, triggers=[{"type": "http"}])
     ag = Agent(c.tenant, srv["agent_token"])
