@@ -23,14 +23,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *
-str(const cJSON *o, const char *key)
-{
-	const cJSON *x = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-
-	return cJSON_IsString(x) && x->valuestring[0] != '\0' ? x->valuestring : NULL;
-}
-
 static const cJSON *
 obj(const cJSON *o, const char *key)
 {
@@ -112,7 +104,7 @@ exceptions(const cJSON *ev, const cJSON **out, bool grouping)
 		x = cJSON_GetObjectItemCaseSensitive(x, "values");
 	else if (cJSON_IsObject(x)) {
 		out[0] = x;
-		return (str(x, "type") || str(x, "value")) && !(grouping && synthetic(ev, x)) ? 1 : 0;
+		return (util_json_str(x, "type") || util_json_str(x, "value")) && !(grouping && synthetic(ev, x)) ? 1 : 0;
 	}
 	cJSON_ArrayForEach(it, x) {
 		if (!cJSON_IsObject(it) || (grouping && synthetic(ev, it)))
@@ -144,13 +136,13 @@ in_app(const cJSON *frame)
 static const char *
 frame_place(const cJSON *f, size_t *n)
 {
-	const char *m = str(f, "module"), *fn;
+	const char *m = util_json_str(f, "module"), *fn;
 
 	if (m != NULL) {
 		*n = strlen(m);
 		return m;
 	}
-	if ((fn = str(f, "filename")) == NULL && (fn = str(f, "abs_path")) == NULL) {
+	if ((fn = util_json_str(f, "filename")) == NULL && (fn = util_json_str(f, "abs_path")) == NULL) {
 		*n = 0;
 		return "";
 	}
@@ -171,7 +163,7 @@ frame_place(const cJSON *f, size_t *n)
 static const char *
 frame_function(const cJSON *f)
 {
-	const char *fn = str(f, "function");
+	const char *fn = util_json_str(f, "function");
 
 	return fn ? fn : "?";
 }
@@ -182,13 +174,13 @@ message_of(const cJSON *ev, bool for_grouping)
 {
 	const cJSON *m = cJSON_IsObject(ev) ? cJSON_GetObjectItemCaseSensitive(ev, "message") : NULL;
 	const cJSON *le = obj(ev, "logentry");
-	const char  *tmpl = str(le, "message"), *fmt = str(le, "formatted");
+	const char  *tmpl = util_json_str(le, "message"), *fmt = util_json_str(le, "formatted");
 
 	if (cJSON_IsString(m) && m->valuestring[0] != '\0')
 		fmt = fmt ? fmt : m->valuestring;
 	else if (cJSON_IsObject(m)) {
-		tmpl = tmpl ? tmpl : str(m, "message");
-		fmt = fmt ? fmt : str(m, "formatted");
+		tmpl = tmpl ? tmpl : util_json_str(m, "message");
+		fmt = fmt ? fmt : util_json_str(m, "formatted");
 	}
 	if (for_grouping)
 		return tmpl ? tmpl : fmt;
@@ -225,7 +217,7 @@ hash_default(crypto_hash_sha256_state *h, struct arena *a, const cJSON *ev)
 			if ((any_in_app = in_app(f)))
 				break;
 	for (int i = 0; i < n; i++) {
-		const char *type = str(exc[i], "type"), *value = str(exc[i], "value");
+		const char *type = util_json_str(exc[i], "type"), *value = util_json_str(exc[i], "value");
 		int         skip = frames_counted(exc[i], any_in_app) - FP_FRAMES_MAX;
 		bool        framed = false;
 
@@ -343,7 +335,7 @@ level_of(const cJSON *ev)
 		{"fatal", "fatal"}, {"critical", "fatal"}, {"error", "error"}, {"warning", "warning"},
 		{"warn", "warning"}, {"info", "info"}, {"log", "info"}, {"debug", "debug"},
 	};
-	const char *l = str(ev, "level");
+	const char *l = util_json_str(ev, "level");
 
 	for (size_t i = 0; l && i < sizeof(map) / sizeof(*map); i++)
 		if (util_ieq(l, map[i].in))
@@ -427,8 +419,8 @@ tags_of(const cJSON *ev)
 		    cJSON_IsString(cJSON_GetArrayItem(x, 0))) {
 			k = cJSON_GetArrayItem(x, 0)->valuestring;
 			v = cJSON_GetArrayItem(x, 1);
-		} else if (str(x, "key") != NULL) {
-			k = str(x, "key");
+		} else if (util_json_str(x, "key") != NULL) {
+			k = util_json_str(x, "key");
 			v = cJSON_GetObjectItemCaseSensitive(x, "value");
 		}
 		if (k == NULL || (s = tag_value(v)) == NULL)
@@ -473,8 +465,8 @@ exception_data(const cJSON *const *exc, int n)
 
 	for (int i = 0; i < n; i++) {
 		cJSON       *e = cJSON_CreateObject(), *st = cJSON_CreateObject();
-		const char  *type = str(exc[i], "type"), *value = str(exc[i], "value");
-		const char  *module = str(exc[i], "module");
+		const char  *type = util_json_str(exc[i], "type"), *value = util_json_str(exc[i], "value");
+		const char  *module = util_json_str(exc[i], "module");
 
 		cJSON_AddItemToObject(e, "type", type ? cJSON_CreateString(type) : cJSON_CreateNull());
 		cJSON_AddItemToObject(e, "value", value ? cJSON_CreateString(value) : cJSON_CreateNull());
@@ -503,12 +495,12 @@ data_of(const cJSON *ev, const cJSON *const *exc, int n)
 	cJSON_AddItemToObject(d, "breadcrumbs", tail_of(cJSON_GetObjectItemCaseSensitive(ev,
 	    "breadcrumbs"), FP_BREADCRUMBS_MAX, NULL));
 	for (size_t i = 0; i < sizeof(strings) / sizeof(*strings); i++)
-		if (str(ev, strings[i]) != NULL)
-			cJSON_AddStringToObject(d, strings[i], str(ev, strings[i]));
-	if (str(s, "name") != NULL)
-		cJSON_AddStringToObject(sdk, "name", str(s, "name"));
-	if (str(s, "version") != NULL)
-		cJSON_AddStringToObject(sdk, "version", str(s, "version"));
+		if (util_json_str(ev, strings[i]) != NULL)
+			cJSON_AddStringToObject(d, strings[i], util_json_str(ev, strings[i]));
+	if (util_json_str(s, "name") != NULL)
+		cJSON_AddStringToObject(sdk, "name", util_json_str(s, "name"));
+	if (util_json_str(s, "version") != NULL)
+		cJSON_AddStringToObject(sdk, "version", util_json_str(s, "version"));
 	cJSON_AddItemToObject(d, "sdk", sdk);
 	return d;
 }
@@ -532,7 +524,7 @@ fp_event_read(struct arena *a, const cJSON *ev, struct fp_event *e)
 	e->title = "<unlabeled event>";
 	e->culprit = "";
 	if (n > 0) {
-		const char *type = str(exc[n - 1], "type"), *value = str(exc[n - 1], "value");
+		const char *type = util_json_str(exc[n - 1], "type"), *value = util_json_str(exc[n - 1], "value");
 
 		if (type && value)
 			e->title = cut(a, arena_printf(a, "%s: %s", type, value), FP_TITLE_MAX, true);
@@ -548,12 +540,12 @@ fp_event_read(struct arena *a, const cJSON *ev, struct fp_event *e)
 	}
 	if (n == 0 && msg != NULL)
 		e->title = cut(a, msg, FP_TITLE_MAX, true);
-	if (e->culprit[0] == '\0' && ((tx = str(ev, "culprit")) || (tx = str(ev, "transaction"))))
+	if (e->culprit[0] == '\0' && ((tx = util_json_str(ev, "culprit")) || (tx = util_json_str(ev, "transaction"))))
 		e->culprit = cut(a, tx, FP_CULPRIT_MAX, false);
 	e->level = level_of(ev);
 	e->message = msg ? cut(a, msg, FP_MESSAGE_MAX, false) : e->title;
-	e->release = str(ev, "release");
-	e->environment = str(ev, "environment");
+	e->release = util_json_str(ev, "release");
+	e->environment = util_json_str(ev, "environment");
 	e->timestamp = timestamp_of(ev);
 	e->data = data_of(ev, all, n_all);
 	return 0;

@@ -113,7 +113,8 @@ util_snprintf(char *dst, size_t size, const char *fmt, ...)
 const char *
 util_json_str(const cJSON *o, const char *k)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	/* Not an object: NULL (cJSON would answer an array's first item). */
+	const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
 
 	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
 }

@@ -27,7 +27,7 @@ bool util_is_email(const char *s);
 /* snprintf that returns -1 on truncation or error (the only sanctioned way). */
 int  util_snprintf(char *dst, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* The non-empty string member k of JSON object o (NULL o fine), else NULL. */
+/* The non-empty string member k of JSON object o (NULL or a non-object o: NULL). */
 struct cJSON;
 const char *util_json_str(const struct cJSON *o, const char *k);
 /* Lower-hex of n bytes into out (2n+1 bytes). */
