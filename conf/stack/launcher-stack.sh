@@ -1145,12 +1145,15 @@ start_podman() {
     # --time=0: no idle timeout. The service does not hold the containers: each
     # has its own conmon (own session), so SIGTERM ends the service within a
     # few seconds even with containers running and event/attach streams open.
+    # Its working directory is its own: conmon writes a file "oom" there when
+    # a container's cgroup had an OOM kill.
     install -d -m 0700 "$PODMAN_DIR/home" "$PODMAN_DIR/home/.config" \
         "$PODMAN_DIR/home/.config/containers" "$PODMAN_DIR/home/.config/containers/certs.d"
     HOME=$PODMAN_DIR/home \
     CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
         CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf \
-        setsid "$PODMAN_BIN" system service --time=0 "unix://$PODMAN_SOCK" \
+        setsid sh -c 'cd "$1" && shift && exec "$@"' sh "$PODMAN_DIR/home" \
+        "$PODMAN_BIN" system service --time=0 "unix://$PODMAN_SOCK" \
         >> "$log" 2>&1 < /dev/null &
     pid=$!
     printf '%s\n' "$pid" > "$(pid_file podman)"
