@@ -25,25 +25,11 @@
 char *
 ctr_qs_escape(struct arena *a, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t            n = strlen(s), o = 0;
-	char             *out = arena_alloc(a, n * 3 + 1);
+	size_t n = strlen(s);
+	char  *out = arena_alloc(a, n * 3 + 1);
 
-	if (out == NULL)
+	if (out == NULL || util_pct_encode(out, n * 3 + 1, s, n, NULL) < 0)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    c == '-' || c == '_' || c == '.' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
 	return out;
 }
 

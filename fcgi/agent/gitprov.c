@@ -146,21 +146,11 @@ gitprov_repo_path(const char *url, char *out, size_t outlen)
 static const char *
 enc(struct gp *g, const char *s, const char *keep)
 {
-	char  *o = arena_alloc(g->a, strlen(s) * 3 + 1), *w = o;
-	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char  *o = arena_alloc(g->a, n * 3 + 1);
 
-	if (o == NULL)
+	if (o == NULL || util_pct_encode(o, n * 3 + 1, s, n, keep) < 0)
 		return "";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~", *p) != NULL || (keep != NULL && strchr(keep, *p) != NULL))
-			*w++ = (char)*p;
-		else {
-			*w++ = '%';
-			*w++ = hex[*p >> 4];
-			*w++ = hex[*p & 15];
-		}
-	*w = '\0';
 	return o;
 }
 

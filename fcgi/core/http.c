@@ -136,16 +136,14 @@ parse_query(struct req *r, const char *qs)
 static void
 url_encode(struct buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	char   e[3 * 256 + 1];
+	size_t n = strlen(s);
 
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char          e[3] = {'%', hex[c >> 4], hex[c & 15]};
+	for (size_t i = 0; i < n; i += 256) {
+		long w = util_pct_encode(e, sizeof(e), s + i, n - i < 256 ? n - i : 256, NULL);
 
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-			buf_add(b, s, 1);
-		else
-			buf_add(b, e, 3);
+		if (w > 0)
+			buf_add(b, e, (size_t)w);
 	}
 }
 

@@ -717,35 +717,17 @@ s3_bucket_create(const struct objstore_dest *d, char *err, size_t errlen)
 #define SIG_MAX_HEADERS 32
 #define SIG_MAX_PARAMS  64
 
-/* RFC 3986 unreserved characters stay; '/' too when keep_slash (paths). */
-static bool
-sig_unreserved(unsigned char c, bool keep_slash)
-{
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
-}
-
-/* Appends s (n bytes) percent-encoded the SigV4 way to out at *len. */
+/* Appends s (n bytes) percent-encoded the SigV4 way to out at *len ('/'
+ * kept when keep_slash: paths). */
 static int
 sig_encode(const char *s, size_t n, bool keep_slash, char *out, size_t outlen, size_t *len)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	long w;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (sig_unreserved(c, keep_slash)) {
-			if (*len + 1 >= outlen)
-				return -1;
-			out[(*len)++] = (char)c;
-		} else {
-			if (*len + 3 >= outlen)
-				return -1;
-			out[(*len)++] = '%';
-			out[(*len)++] = hex[c >> 4];
-			out[(*len)++] = hex[c & 15];
-		}
-	}
-	out[*len] = '\0';
+	if (*len >= outlen || (w = util_pct_encode(out + *len, outlen - *len, s, n,
+	    keep_slash ? "/" : NULL)) < 0)
+		return -1;
+	*len += (size_t)w;
 	return 0;
 }
 

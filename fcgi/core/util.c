@@ -119,6 +119,34 @@ util_json_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
 }
 
+long
+util_pct_encode(char *out, size_t outlen, const char *s, size_t n, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t            o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool          plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+		    (c != '\0' && keep != NULL && strchr(keep, c) != NULL);
+
+		if (o + (plain ? 1 : 3) >= outlen)
+			return -1;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (outlen == 0)
+		return -1;
+	out[o] = '\0';
+	return (long)o;
+}
+
 void
 util_hex(char *out, const unsigned char *in, size_t n)
 {

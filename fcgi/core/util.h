@@ -32,6 +32,14 @@ struct cJSON;
 const char *util_json_str(const struct cJSON *o, const char *k);
 /* Lower-hex of n bytes into out (2n+1 bytes). */
 void util_hex(char *out, const unsigned char *in, size_t n);
+/*
+ * The one percent-encoder: s (n bytes) into out (outlen bytes, NUL
+ * included), RFC 3986's unreserved characters [A-Za-z0-9-._~] and those of
+ * keep (NULL: none) as they are, every other byte as %XX (upper case hex,
+ * as SigV4 and URLs want).  The length written, or -1 when out is too small
+ * (3 * n + 1 always fits).
+ */
+long util_pct_encode(char *out, size_t outlen, const char *s, size_t n, const char *keep);
 /* Strips leading and trailing white space in place; returns the start. */
 char *util_trim(char *s);
 /* Case-insensitive ASCII comparison. */

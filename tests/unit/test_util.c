@@ -66,6 +66,17 @@ main(void)
 		CHECK(json_time_epoch("2023-11-14T23:13:20.25+01:00", &t) && t == 1700000000.25,
 		    "an offset time as epoch seconds");
 	}
+	{
+		char       pe[32];
+		const char raw[] = {'a', ' ', '/', '~', '\0', (char)0xc3, 'Z'};
+
+		CHECK(util_pct_encode(pe, sizeof(pe), raw, sizeof(raw), NULL) == 15 &&
+		    strcmp(pe, "a%20%2F~%00%C3Z") == 0, "pct_encode: unreserved kept, others %XX");
+		CHECK(util_pct_encode(pe, sizeof(pe), "a/b c", 5, "/") == 7 && strcmp(pe, "a/b%20c") == 0,
+		    "pct_encode: keep");
+		CHECK(util_pct_encode(pe, 15, raw, sizeof(raw), NULL) == -1, "pct_encode: too small");
+		CHECK(util_pct_encode(pe, 16, raw, sizeof(raw), NULL) == 15, "pct_encode: just fits");
+	}
 	CHECK(util_snprintf(buf, sizeof(buf), "%s", "1234567") == 7, "snprintf fits");
 	CHECK(util_snprintf(buf, sizeof(buf), "%s", "12345678") == -1, "snprintf truncation is an error");
 	CHECK(err_status(ERR_NOT_FOUND) == 404 && strcmp(err_code(ERR_NOT_FOUND), "NOT_FOUND") == 0, "err 404");
