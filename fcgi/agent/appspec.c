@@ -151,18 +151,6 @@ relpath_ok(const char *s)
 	return true;
 }
 
-static bool
-env_name_ok(const char *s)
-{
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_' ||
-		    (*s >= '0' && *s <= '9')))
-			return false;
-	return true;
-}
-
 /* An argv: an array of 1..256 strings. */
 static bool
 argv_ok(const cJSON *c)
@@ -188,7 +176,7 @@ string_map_ok(const cJSON *o, bool names)
 	if (!cJSON_IsObject(o))
 		return false;
 	cJSON_ArrayForEach(it, o) {
-		if (!cJSON_IsString(it) || it->string == NULL || (names && !env_name_ok(it->string)))
+		if (!cJSON_IsString(it) || it->string == NULL || (names && !util_env_name_ok(it->string)))
 			return false;
 	}
 	return true;
@@ -472,7 +460,7 @@ compose_env_ok(const cJSON *o)
 	cJSON_ArrayForEach(it, o) {
 		const char *dot = it->string ? strchr(it->string, '.') : NULL;
 
-		if (!cJSON_IsString(it) || dot == NULL || dot == it->string || !env_name_ok(dot + 1))
+		if (!cJSON_IsString(it) || dot == NULL || dot == it->string || !util_env_name_ok(dot + 1))
 			return false;
 	}
 	return true;
@@ -1020,7 +1008,7 @@ db_env_name(const cJSON *names, const char *key, struct perr *e)
 	const char *v = get_str(names, key, 128, NULL, e);
 	char        msg[96];
 
-	if (v != NULL && !env_name_ok(v)) {
+	if (v != NULL && !util_env_name_ok(v)) {
 		util_snprintf(msg, sizeof(msg), "env_names.%s must be a variable name", key);
 		bad(e, msg);
 		return NULL;
