@@ -108,7 +108,7 @@ put_fn_location(char *out, size_t outlen, size_t *o, const char *fn_id, const ch
 }
 
 /* A function's site says so in its header, with its methods ("*": all):
- * host files routing to it read the line back (site_fn_methods). */
+ * host files routing to it read the line back (edge_site_fn_methods). */
 #define FN_SITE_LINE "# function methods "
 
 int
@@ -957,16 +957,17 @@ host_render_now(const struct agent_conf *c, const struct edge_host *h, const cha
 		env.key = key;
 	}
 	for (size_t i = 0; i < h->n; i++) {
-		char *site = NULL;
+		char       *text = NULL;
+		const char *site = NULL;
 
 		if (app_id != NULL && strcmp(h->r[i].app_id, app_id) == 0)
-			site = app_site != NULL ? strdup(app_site) : NULL;
-		else if (edge_path(c, h->r[i].app_id, p, sizeof(p)) != 0 || read_file(p, &site) != 0)
-			site = NULL;
+			site = app_site;
+		else if (edge_path(c, h->r[i].app_id, p, sizeof(p)) == 0 && read_file(p, &text) == 0)
+			site = text;
 		env.app_up[i] = site != NULL;
 		if (site != NULL && edge_site_fn_methods(site, methods[i], sizeof(methods[i])) == 0)
 			env.fn_methods[i] = methods[i];
-		free(site);
+		free(text);
 	}
 	if ((len = edge_host_render(h, &env, out, outlen)) < 0) {
 		util_snprintf(err, errlen, "the host file of %s does not fit in %d bytes", h->hostname,
