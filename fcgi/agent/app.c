@@ -667,7 +667,7 @@ route(struct app_ctx *c, const struct inst *v, int n)
 		return fail(c, "out of memory");
 	len = edge_render_methods(c->s.app_id, c->s.name, c->s.deployment_id[0] ?
 	    c->s.deployment_id : "-", c->s.hostname, c->j->conf->edge_listen, ports, (size_t)np,
-	    c->s.methods, site, EDGE_SITE_MAX);
+	    c->s.function ? (c->s.methods != NULL ? c->s.methods : "") : NULL, site, EDGE_SITE_MAX);
 	if (len < 0)
 		return fail(c, "the edge site does not fit in %d bytes", EDGE_SITE_MAX);
 	if (edge_install(c->j->conf, c->s.app_id, site, err, sizeof(err)) != 0)

@@ -85,6 +85,32 @@ put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra
 	    "%s", up, up, extra);
 }
 
+/*
+ * A function's location body, the ONE rendering of it: the function's own
+ * site (app-<fn id>.conf) and every host-file route to the function call
+ * this.  Its http trigger's methods only ("GET|POST"; "" = every method):
+ * any other answers 405 before anything is proxied; then the proxy to the
+ * function's upstream (lnchr_<fn id without dashes>: its container's
+ * loopback port).  extra ends the location, as put_proxy's does.
+ */
+static int
+put_fn_location(char *out, size_t outlen, size_t *o, const char *fn_id, const char *methods,
+    const char *extra)
+{
+	char up[APP_UPSTREAM_MAX];
+
+	upstream_name(fn_id, up, sizeof(up));
+	if (methods[0] != '\0' && text_put(out, outlen, o,
+	    "        if ($request_method !~ ^(%s)$) {\n"
+	    "            return 405;\n        }\n", methods) != 0)
+		return -1;
+	return put_proxy(out, outlen, o, up, extra);
+}
+
+/* A function's site says so in its header, with its methods ("*": all):
+ * host files routing to it read the line back (edge_site_fn_methods). */
+#define FN_SITE_LINE "# function methods "
+
 int
 edge_render(const char *app_id, const char *app_name, const char *deployment_id,
     const char *hostname, const char *listen, const int *ports, size_t n, char *out,
@@ -108,6 +134,9 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
 	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
 	    n == 1 ? "" : "s") != 0)
 		return -1;
+	if (methods != NULL && text_put(out, outlen, &o, FN_SITE_LINE "%s\n",
+	    methods[0] ? methods : "*") != 0)
+		return -1;
 	if (text_put(out, outlen, &o, "upstream lnchr_%s {\n", up) != 0)
 		return -1;
 	/* Without an instance the upstream still exists (host files name it):
@@ -127,11 +156,36 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
 		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
 		    -1 : (int)o;
 	if (text_put(out, outlen, &o, "    location / {\n") != 0 ||
-	    (methods != NULL && text_put(out, outlen, &o, "        if ($request_method !~ ^(%s)$) {\n"
-	    "            return 405;\n        }\n", methods) != 0) ||
-	    put_proxy(out, outlen, &o, up, "    }\n}\n") != 0)
+	    (methods != NULL ? put_fn_location(out, outlen, &o, app_id, methods, "    }\n}\n") :
+	    put_proxy(out, outlen, &o, up, "    }\n}\n")) != 0)
 		return -1;
 	return (int)o;
+}
+
+int
+edge_site_fn_methods(const char *site, char *methods, size_t len)
+{
+	const char *p = site;
+
+	/* Only the header: the comment lines at the top. */
+	while (p != NULL && *p == '#') {
+		if (strncmp(p, FN_SITE_LINE, strlen(FN_SITE_LINE)) == 0) {
+			const char *v = p + strlen(FN_SITE_LINE);
+			size_t      n = strcspn(v, "\n");
+
+			if (n == 1 && v[0] == '*') {
+				methods[0] = '\0';
+				return 0;
+			}
+			if (n == 0 || n >= len || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ|") < n)
+				return -1;
+			(void)util_snprintf(methods, len, "%.*s", (int)n, v);
+			return 0;
+		}
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return -1;
 }
 
 /* The store's endpoint: http(s)://host[:port], nothing after it (it is
@@ -751,10 +805,14 @@ put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls,
 			    "    }\n", port) != 0)
 				return -1;
 		} else if (env->app_up[i]) {
+			static const char end[] = "        error_page 502 =503 @lnchr_unavailable;\n    }\n";
+
 			upstream_name(r->app_id, up, sizeof(up));
-			/* No instance: the upstream's one server is down (502), which is 503 here. */
-			if (put_proxy(out, outlen, o, up, "        error_page 502 =503 @lnchr_unavailable;\n"
-			    "    }\n") != 0)
+			/* No instance: the upstream's one server is down (502), which is 503 here.
+			 * A function's route: its own site's location (methods filter). */
+			if ((env->fn_methods[i] != NULL ?
+			    put_fn_location(out, outlen, o, r->app_id, env->fn_methods[i], end) :
+			    put_proxy(out, outlen, o, up, end)) != 0)
 				return -1;
 			proxy = true;
 		} else if (text_put(out, outlen, o, "        return 503;\n    }\n") != 0)
@@ -869,17 +927,18 @@ edge_webroot_ready(const struct agent_conf *c, char *out, size_t outlen, char *e
 
 /*
  * Renders h into a new string for the change set.  The app whose site this
- * change set writes or removes (app_id, app_present) counts as it will be;
- * other apps as their files are now; TLS when with_cert, or when the
- * certificate's files exist.
+ * change set writes or removes (app_id; app_site its new content, NULL when
+ * removed) counts as it will be; other apps as their files are now (a
+ * function's site says it is one, and its methods: the route filters them
+ * too); TLS when with_cert, or when the certificate's files exist.
  */
 static int
 host_render_now(const struct agent_conf *c, const struct edge_host *h, const char *app_id,
-    bool app_present, bool with_cert, char *out, size_t outlen, char *err, size_t errlen)
+    const char *app_site, bool with_cert, char *out, size_t outlen, char *err, size_t errlen)
 {
 	struct edge_host_env env = {0};
 	char                 webroot[EDGE_PATH_MAX], dir[EDGE_PATH_MAX], cert[EDGE_PATH_MAX],
-	    key[EDGE_PATH_MAX], p[EDGE_PATH_MAX];
+	    key[EDGE_PATH_MAX], p[EDGE_PATH_MAX], methods[EDGE_ROUTES_MAX][EDGE_METHODS_MAX];
 	struct stat          st;
 	int                  len;
 
@@ -898,10 +957,17 @@ host_render_now(const struct agent_conf *c, const struct edge_host *h, const cha
 		env.key = key;
 	}
 	for (size_t i = 0; i < h->n; i++) {
+		char       *text = NULL;
+		const char *site = NULL;
+
 		if (app_id != NULL && strcmp(h->r[i].app_id, app_id) == 0)
-			env.app_up[i] = app_present;
-		else
-			env.app_up[i] = edge_path(c, h->r[i].app_id, p, sizeof(p)) == 0 && stat(p, &st) == 0;
+			site = app_site;
+		else if (edge_path(c, h->r[i].app_id, p, sizeof(p)) == 0 && read_file(p, &text) == 0)
+			site = text;
+		env.app_up[i] = site != NULL;
+		if (site != NULL && edge_site_fn_methods(site, methods[i], sizeof(methods[i])) == 0)
+			env.fn_methods[i] = methods[i];
+		free(text);
 	}
 	if ((len = edge_host_render(h, &env, out, outlen)) < 0) {
 		util_snprintf(err, errlen, "the host file of %s does not fit in %d bytes", h->hostname,
@@ -914,7 +980,7 @@ host_render_now(const struct agent_conf *c, const struct edge_host *h, const cha
 /* Adds to cs every host file that routes to app_id, re-rendered. */
 static int
 add_dependent_hosts(const struct agent_conf *c, struct changeset *cs, const char *app_id,
-    bool app_present, char *err, size_t errlen)
+    const char *app_site, char *err, size_t errlen)
 {
 	DIR              *d = opendir(c->edge_sites_dir);
 	struct dirent    *e;
@@ -947,7 +1013,7 @@ add_dependent_hosts(const struct agent_conf *c, struct changeset *cs, const char
 			names |= strcmp(h->r[i].app_id, app_id) == 0;
 		if (!names)
 			continue;
-		if ((len = host_render_now(c, h, app_id, app_present, false, site, EDGE_SITE_MAX, err,
+		if ((len = host_render_now(c, h, app_id, app_site, false, site, EDGE_SITE_MAX, err,
 		    errlen)) < 0 || changeset_add(cs, path, site, (size_t)len, 0644, err, errlen) != 0)
 			rc = -1;
 	}
@@ -981,7 +1047,7 @@ edge_install(const struct agent_conf *c, const char *app_id, const char *content
 	server_name_of(content, name, sizeof(name));
 	if (name_is_free(c, own, name, err, errlen) != 0 ||
 	    changeset_add(cs, path, content, strlen(content), 0644, err, errlen) != 0 ||
-	    add_dependent_hosts(c, cs, app_id, true, err, errlen) != 0)
+	    add_dependent_hosts(c, cs, app_id, content, err, errlen) != 0)
 		goto out;
 	rc = changeset_apply(c, cs, err, errlen);
 out:
@@ -1011,7 +1077,7 @@ edge_remove(const struct agent_conf *c, const char *app_id, char *err, size_t er
 	if ((lock = edge_lock(c, err, errlen)) < 0)
 		goto out;
 	if (changeset_add(cs, path, NULL, 0, 0644, err, errlen) != 0 ||
-	    add_dependent_hosts(c, cs, app_id, false, err, errlen) != 0)
+	    add_dependent_hosts(c, cs, app_id, NULL, err, errlen) != 0)
 		goto out;
 	rc = changeset_apply(c, cs, err, errlen);
 out:
@@ -1102,7 +1168,7 @@ edge_host_apply(const struct agent_conf *c, const struct edge_host *h, bool *ski
 		if (changeset_add(cs, path, NULL, 0, 0644, err, errlen) != 0)
 			goto out;
 	} else if (name_is_free(c, own, h->hostname, err, errlen) != 0 ||
-	    (len = host_render_now(c, h, NULL, false, false, site, EDGE_SITE_MAX, err, errlen)) < 0 ||
+	    (len = host_render_now(c, h, NULL, NULL, false, site, EDGE_SITE_MAX, err, errlen)) < 0 ||
 	    changeset_add(cs, path, site, (size_t)len, 0644, err, errlen) != 0)
 		goto out;
 	if ((rc = changeset_apply(c, cs, err, errlen)) == 0)
@@ -1151,7 +1217,7 @@ edge_cert_install(const struct agent_conf *c, const char *hostname, const char *
 	/* The key first: the certificate never names a key not yet in place. */
 	if (changeset_add(cs, keyp, key, key_len, 0600, err, errlen) != 0 ||
 	    changeset_add(cs, cert, fullchain, fullchain_len, 0644, err, errlen) != 0 ||
-	    (len = host_render_now(c, h, NULL, false, true, site, EDGE_SITE_MAX, err, errlen)) < 0 ||
+	    (len = host_render_now(c, h, NULL, NULL, true, site, EDGE_SITE_MAX, err, errlen)) < 0 ||
 	    changeset_add(cs, path, site, (size_t)len, 0644, err, errlen) != 0)
 		goto out;
 	rc = changeset_apply(c, cs, err, errlen);

@@ -8,7 +8,8 @@
  *                         too (ids are UUIDs: never an app's): edge_install
  *                         and edge_remove with the bucket's id;
  *   host-<hostname>.conf  a custom hostname (edge.host jobs): the routes by
- *                         path prefix to the apps' upstreams, the ACME
+ *                         path prefix to the apps' (and functions': with
+ *                         their methods filter) upstreams, the ACME
  *                         challenge directory, TLS once a certificate is
  *                         installed (domain.cert jobs), 308 to https.
  *
@@ -35,6 +36,7 @@
 #define EDGE_SITE_MAX    65536
 #define EDGE_ROUTES_MAX  64
 #define EDGE_PREFIX_MAX  256
+#define EDGE_METHODS_MAX 64	/* "GET|POST|...": a function's http trigger */
 
 /*
  * Renders an app's site into out (outlen bytes).  ports[0..n) are the
@@ -46,8 +48,10 @@ int edge_render(const char *app_id, const char *app_name, const char *deployment
     const char *hostname, const char *listen, const int *ports, size_t n, char *out,
     size_t outlen);
 
-/* The same, letting only methods through ("GET|POST": others answer 405;
- * NULL = all): a function's http trigger (fn.h).  methods is [A-Z|]. */
+/* A function's site (methods non-NULL: its http trigger's "GET|POST", others
+ * answer 405; "" = every method), or an app's (NULL).  methods is [A-Z|].
+ * The header names the function's methods, which host files routing to it
+ * apply too (edge_site_fn_methods). */
 int edge_render_methods(const char *app_id, const char *app_name, const char *deployment_id,
     const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
     char *out, size_t outlen);
@@ -60,6 +64,10 @@ int edge_render_methods(const char *app_id, const char *app_name, const char *de
  */
 int edge_render_bucket(const char *bucket_id, const char *bucket_name, const char *hostname,
     const char *listen, const char *endpoint, char *out, size_t outlen);
+
+/* A site's header: a function's (0, its methods into methods, "" = all) or
+ * not (-1: an app's, a bucket's, not ours). */
+int edge_site_fn_methods(const char *site, char *methods, size_t len);
 
 /* The site's path (<edge_sites_dir>/app-<app_id>.conf); 0 or -1. */
 int edge_path(const struct agent_conf *c, const char *app_id, char *out, size_t outlen);
@@ -99,11 +107,15 @@ struct edge_host_env {
 	int64_t     https_port;
 	const char *cert, *key;			/* both set: TLS on */
 	bool        app_up[EDGE_ROUTES_MAX];	/* per route: app-<id>.conf exists */
+	/* per route: the target is a function, with its methods ("" = all);
+	 * NULL: an application */
+	const char *fn_methods[EDGE_ROUTES_MAX];
 };
 
 /*
  * An edge.host payload {"hostname", "version", "routes": [{"path_prefix",
- * "app_id", "https_redirect"}]} into h, checked (hostname per
+ * "app_id" (an application's or a function's id: its site's), "https_redirect"}]}
+ * into h, checked (hostname per
  * acme_hostname_ok, prefixes '/'-rooted of [A-Za-z0-9/._~%!+,=:@-] without
  * "..", UUIDs, no prefix twice, none under /.well-known/acme-challenge/).
  * 0, or -1 with the reason in err.

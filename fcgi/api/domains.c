@@ -1,6 +1,7 @@
 /*
  * domains.c - API.md §10 custom domains: a hostname (and path prefix) of
- * a project routed to one of its applications once DNS proves ownership
+ * a project routed to one of its applications, or to one of its functions
+ * with an http trigger, once DNS proves ownership
  * (list, create, read, update, delete, verify now, the DNS records to
  * create).  Hostnames are normalised by core/hostname.c; the tenancy of a
  * name, the status machine's transitions and the edge.host route jobs are
@@ -34,14 +35,18 @@ DB_STMT st_dom_project = {"domains_project",
     "SELECT project_id FROM domains WHERE id = $1::uuid"};
 DB_STMT st_dom_app_project = {"domains_app_project",
     "SELECT project_id FROM applications WHERE id = $1::uuid"};
-/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?applicationId. */
+DB_STMT st_dom_fn_project = {"domains_fn_project",
+    "SELECT project_id FROM functions WHERE id = $1::uuid"};
+/* $4 sees all, $5 user, $6 key's project, then ?projectId, ?applicationId,
+ * ?functionId. */
 DB_STMT st_dom_list = {"domains_list",
     "SELECT " DOMAIN_COLS " FROM domains d"
     " WHERE ($4::boolean OR EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = d.project_id AND m.user_id = $5::uuid))"
     " AND ($6::uuid IS NULL OR d.project_id = $6::uuid)"
     " AND ($7::uuid IS NULL OR d.project_id = $7::uuid)"
-    " AND ($8::uuid IS NULL OR d.application_id = $8::uuid)" LIST_TAIL("d.")};
+    " AND ($8::uuid IS NULL OR d.application_id = $8::uuid)"
+    " AND ($9::uuid IS NULL OR d.function_id = $9::uuid)" LIST_TAIL("d.")};
 DB_STMT st_dom_create = {"domains_create",
     "SELECT api_domain_create($1::uuid, $2::jsonb, $3) AS id"};
 DB_STMT st_dom_update = {"domains_update",
@@ -77,7 +82,7 @@ check_prefix(const cJSON *v)
 
 #define DOMAIN_FIELDS \
 	{"application_id", F_UUID, false, false, 0, 0, NULL}, \
-	{"function_id", F_UUID, false, true, 0, 0, NULL}, \
+	{"function_id", F_UUID, false, false, 0, 0, NULL}, \
 	{"hostname", F_STRING, false, false, 1, 1024, NULL}, \
 	{"path_prefix", F_STRING, false, false, 1, PATH_PREFIX_MAX, check_prefix}
 
@@ -104,7 +109,7 @@ domain_hostname(struct req *r, const char *raw, char *out, size_t outlen)
 	return why ? why : hostname_reserved(r->w->cfg, out);
 }
 
-/* Hostname rules, and a target: an application (functions come later). */
+/* Hostname rules, and one target: an application or a function. */
 static void
 rule(struct req *r, const struct field_val *v, cJSON *details, bool creating)
 {
@@ -116,9 +121,10 @@ rule(struct req *r, const struct field_val *v, cJSON *details, bool creating)
 	else if (v[D_HOSTNAME].present &&
 	    (why = domain_hostname(r, v[D_HOSTNAME].s, host, sizeof(host))) != NULL)
 		json_detail(details, "hostname", why);
-	if (v[D_FUNCTION].present)
-		json_detail(details, "function_id", "functions are not available yet");
-	else if (creating && !v[D_APP].present)
+	if (v[D_FUNCTION].present && v[D_APP].present)
+		json_detail(details, "function_id", "a domain targets one: application_id or "
+		    "function_id, not both");
+	else if (creating && !v[D_APP].present && !v[D_FUNCTION].present)
 		json_detail(details, "application_id", "is required (or function_id)");
 }
 
@@ -151,21 +157,24 @@ static enum err
 list(struct req *r)
 {
 	struct list_page p;
-	const char      *project, *app;
+	const char      *project, *app, *fn;
 	enum err         e;
 
 	if ((e = list_begin(r, &p)) != ERR_OK ||
 	    (e = list_uuid_query(r, "projectId", &project)) != ERR_OK ||
-	    (e = list_uuid_query(r, "applicationId", &app)) != ERR_OK)
+	    (e = list_uuid_query(r, "applicationId", &app)) != ERR_OK ||
+	    (e = list_uuid_query(r, "functionId", &fn)) != ERR_OK)
 		return e;
 	list_filter_visible(&p, r);
 	list_filter(&p, project);
 	list_filter(&p, app);
+	list_filter(&p, fn);
 	return list_run(r, &p, &st_dom_list);
 }
 
-/* The project is the one given, else the application's: writing there
- * needs project admin (CAP_WRITE). */
+/* The project is the one given, else the application's or the function's
+ * (a function the caller cannot see: 404): writing there needs project
+ * admin (CAP_WRITE). */
 static enum err
 create(struct req *r)
 {
@@ -179,7 +188,13 @@ create(struct req *r)
 	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK)
 		return e;
 	project = v[D_PROJECT].present ? v[D_PROJECT].s : NULL;
-	if (project == NULL) {
+	if (project == NULL && v[D_FUNCTION].present) {
+		if ((e = db_run(r, &st_dom_fn_project, &res, v[D_FUNCTION].s)) != ERR_OK)
+			return e;
+		if (PQntuples(res) != 1)
+			return req_fail(r, ERR_NOT_FOUND, "function not found");
+		project = arena_strdup(r->a, db_get(res, 0, "project_id"));
+	} else if (project == NULL) {
 		if ((e = db_run(r, &st_dom_app_project, &res, v[D_APP].s)) != ERR_OK)
 			return e;
 		if (PQntuples(res) != 1)

@@ -169,7 +169,7 @@ def test_hostnames_are_normalised_and_refused_by_rule():
         assert_error(c.post("/domains", {"application_id": app["id"], "hostname": _host(),
                                          "path_prefix": pp}), 400, "BAD_REQUEST", field="path_prefix")
     assert_error(c.post("/domains", {"function_id": str(uuid.uuid4()), "hostname": _host()}),
-                 400, "BAD_REQUEST", field="function_id")
+                 404, "NOT_FOUND")
     assert_error(c.post("/domains", {"hostname": _host(), "project_id": p["id"]}),
                  400, "BAD_REQUEST", field="application_id")
     assert_error(c.post("/domains", {"application_id": str(uuid.uuid4()), "hostname": _host()}),

@@ -102,6 +102,32 @@ main(void)
 	    strstr(out, "return 308 https://$host$request_uri;") != NULL, "443 left out of the URL");
 	CHECK(edge_host_render(&h, &env, out, 300) == -1, "too small a buffer is an error");
 
+	/* A function's route: the function's own location, methods filter first. */
+	{
+		static const int port = 32001;
+		char             site[4096], m[EDGE_METHODS_MAX];
+
+		CHECK(edge_render_methods(A, "fn", "d", "fn.example.com", "80", &port, 1, "GET|POST",
+		    site, sizeof(site)) > 0 && edge_site_fn_methods(site, m, sizeof(m)) == 0 &&
+		    strcmp(m, "GET|POST") == 0, "a function's site names its methods");
+		CHECK(edge_render_methods(A, "fn", "d", "fn.example.com", "80", &port, 1, "", site,
+		    sizeof(site)) > 0 && edge_site_fn_methods(site, m, sizeof(m)) == 0 && m[0] == '\0' &&
+		    strstr(site, "$request_method") == NULL, "a function of every method");
+		CHECK(edge_render(A, "web", "d", "web.example.com", "80", &port, 1, site,
+		    sizeof(site)) > 0 && edge_site_fn_methods(site, m, sizeof(m)) == -1,
+		    "an application's site is not a function's");
+		env.cert = env.key = NULL;
+		env.https_port = 8443;
+		env.app_up[0] = env.app_up[1] = true;
+		env.fn_methods[1] = "GET|POST";
+		CHECK(edge_host_render(&h, &env, out, sizeof(out)) > 0 &&
+		    strstr(out, "location ^~ / {\n        if ($request_method !~ ^(GET|POST)$) {\n"
+		    "            return 405;\n        }\n        set $lnchr_app 0b6f7c1e") != NULL &&
+		    strstr(out, "location ^~ /api {\n        set $lnchr_app 1c7a8d2f") != NULL,
+		    "a function's route filters its methods, an app's does not");
+		env.fn_methods[1] = NULL;
+	}
+
 	/* No "/" route: the rest of the host is 404, not another server's. */
 	CHECK(parse("{\"hostname\":\"*.example.com\",\"version\":1,\"routes\":["
 	    "{\"path_prefix\":\"/x\",\"app_id\":\"" A "\"}]}", &h, err, sizeof(err)) == 0 &&
