@@ -18,8 +18,9 @@ import uuid
 from lib import assert_error, psql
 from test_buckets import _bucket, _claim, _complete, _ready
 from test_buckets import _world as _bucket_world
+from test_env_deploy import bulk
 from test_env_vars import _legacy_seal, _migrate
-from test_functions import CODE
+from test_functions import _fn
 from test_servers import Agent
 
 
@@ -35,23 +36,8 @@ def _world(prefix="fenv"):
     return c, srv, p, envs["production"]
 
 
-def _fn(c, p, env=None, **body):
-    body.update({"project_id": p["id"], "runtime": "node20", "source": {"code": CODE}})
-    body.setdefault("name", "f" + uuid.uuid4().hex[:8])
-    if env is not None:
-        body["env"] = env
-    r = c.post("/functions", body)
-    assert r.status == 201, r
-    return r.data
-
-
 def _bulk(c, p, scope, scope_id, variables):
-    body = {"project_id": p["id"], "scope": scope, "variables": variables}
-    if scope_id is not None:
-        body["scope_id"] = scope_id
-    r = c.post("/env-vars/bulk", body)
-    assert r.status == 200, r
-    return r.data
+    return bulk(c, p["id"], scope, scope_id, variables).data
 
 
 def _scope(c, p, fid):
