@@ -4,7 +4,8 @@
  * answered when it ends), its invocations and its runtime log.  The rules
  * (placement, the jobs' payloads, what a finished job changes, cron's one
  * run per minute) are the database's (sql/054_functions.sql); the agent's
- * side is fcgi/agent/fn.h.
+ * side is fcgi/agent/fn.h.  Its env is the env store's function scope
+ * (env_vars.h, sql/057), resolved at deploy as an application release's.
  */
 #include "api.h"
 
@@ -24,7 +25,8 @@
 
 #define FN_COLS "f.id, f.project_id, f.environment_id, f.server_id, f.name, f.runtime, f.handler," \
 	" f.source, f.triggers, f.timeout_seconds, f.memory_limit, f.idle_timeout_seconds," \
-	" EXISTS (SELECT 1 FROM env_vars v WHERE v.function_id = f.id) AS env_set, f.status, f.status_reason, fn_hostname(f) AS hostname," \
+	" EXISTS (SELECT 1 FROM env_vars v WHERE v.function_id = f.id) AS env_set," \
+	" f.status, f.status_reason, fn_hostname(f) AS hostname," \
 	" CASE WHEN f.triggers @> '[{\"type\": \"http\"}]' THEN 'http://' || fn_hostname(f) END AS url," \
 	" f.created_at, f.updated_at, f.row_version::text AS _version"
 
