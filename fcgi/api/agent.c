@@ -149,9 +149,11 @@ DB_STMT st_import_upload = {"agent_import_upload",
 /* POST /agent/jobs/:id/progress {"phase"} (sql/035_backups.sql). */
 DB_STMT st_phase = {"agent_job_phase",
     "SELECT backup_job_phase($1::uuid, $2::uuid, $3) AS running"};
-/* A function's sealed env, for its own server only. */
+/* A function's env of its latest deploy (resolved, sealed: sql/057), for its
+ * own server only. */
 DB_STMT st_claim_fn = {"agent_claim_fn",
-    "SELECT env_sealed FROM functions WHERE id = $1::uuid AND server_id = $2::uuid"};
+    "SELECT release_env_sealed AS env_sealed FROM functions"
+    " WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
 DB_STMT st_claim_terminal = {"agent_claim_terminal",
     "SELECT terminal_job_payload($1::uuid, $2::uuid) AS payload"};
@@ -160,19 +162,20 @@ DB_STMT st_log_dbs = {"agent_log_dbs",
     "SELECT id, password_sealed FROM databases"
     " WHERE id IN (SELECT (x->>'database_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'database_id' ~ " UUID_RE ") AND server_id = $2::uuid"};
-/* Snapshots of the releases a log batch names, and the env of the functions
- * it names (by function_id or app_id; their lines carry a fn.deploy job id,
- * no release), to redact their values. */
+/* Snapshots of the releases a log batch names, and the env of the latest
+ * deploy of the functions it names (by function_id or app_id; their lines
+ * carry a fn.deploy job id, no release; resolved, sql/057), to redact their
+ * values. */
 DB_STMT st_log_envs = {"agent_log_envs",
     "SELECT d.env_sealed FROM deployments d JOIN applications a ON a.id = d.application_id"
     " WHERE d.id IN (SELECT (x->>'deployment_id')::uuid FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE x->>'deployment_id' ~ '^[0-9a-f-]{36}$')"
     " AND a.server_id = $2::uuid AND d.env_sealed IS NOT NULL"
-    " UNION ALL SELECT f.env_sealed FROM functions f"
+    " UNION ALL SELECT f.release_env_sealed FROM functions f"
     " WHERE f.id IN (SELECT coalesce(x->>'function_id', x->>'app_id')::uuid"
     "  FROM jsonb_array_elements($1::jsonb) x"
     "  WHERE coalesce(x->>'function_id', x->>'app_id') ~ " UUID_RE ")"
-    " AND f.server_id = $2::uuid AND f.env_sealed IS NOT NULL"};
+    " AND f.server_id = $2::uuid AND f.release_env_sealed IS NOT NULL"};
 /* Only lines of this tenant's applications, databases and functions placed
  * on this server; an entry names one by app_id, database_id or function_id
  * (a function's container is labelled launcher.app too, fn.h: its app_id
@@ -401,9 +404,10 @@ claim(struct req *r)
  * A fn.deploy or fn.invoke job (sql/054_functions.sql): the runtime's base
  * image (config function_runtime_images) through the image mirror table as
  * "base_image", and for fn.deploy only (an invocation runs the deployed
- * container and never reads it) the function's env as it is now, opened
- * (sealed as an application's env map), as "env".  A function deleted since
- * has neither: the agent fails the job.
+ * container and never reads it) the function's env as its latest deploy
+ * resolved it (functions.c, deploy: the merged store, references
+ * resolved, sealed as an application's release snapshot), opened, as
+ * "env".  A function deleted since has neither: the agent fails the job.
  */
 static enum err
 add_function(struct req *r, bool deploy, cJSON *payload)

@@ -114,10 +114,12 @@ struct env_refs_ctx { struct req *r; const char *project_id; const char *environ
 int env_refs_lookup(void *ctx /* struct env_refs_ctx * */, const char *kind, const char *name,
     const char *prop, char **out, char **why);
 /*
- * The applications of environment_id whose merged env references the
- * resource called name of dependency list `list` ("databases", "buckets";
- * directly or through ${VAR}): *names "a (id), b (id)" or NULL when none;
- * *ids (ids may be NULL) their ids as a JSON array text ("[]" when none).
+ * The applications and functions of environment_id whose merged env
+ * references the resource called name of dependency list `list`
+ * ("databases", "buckets"; directly or through ${VAR}): *names
+ * "a (id), function f (id)" or NULL when none; *ids (ids may be NULL)
+ * their ids as a JSON array text ("[]" when none), the ids a bucket
+ * key's rotation waits for (bucket_keys_release, sql/056).
  * For the 409 of a delete and a key's rotation (buckets.c).
  */
 enum err env_refs_users(struct req *r, const char *environment_id, const char *list,

@@ -318,12 +318,8 @@ enum err
 apps_release_env(struct req *r, const char *app, const char **sealed, const char **version,
     const char **compose_spec)
 {
-	struct resolve_result res;
-	struct env_refs_ctx   ctx;
-	struct app_env        env;
-	cJSON                *map, *bad;
-	enum err              e;
-	int                   rc;
+	struct app_env env;
+	enum err       e;
 
 	if ((e = env_load(r, app, &env)) != ERR_OK)
 		return e;
@@ -333,22 +329,33 @@ apps_release_env(struct req *r, const char *app, const char **sealed, const char
 		*compose_spec = env.compose_spec;
 	if (env.compose_spec != NULL)
 		return compose_release_env(r, &env, sealed);
-	ctx = (struct env_refs_ctx){.r = r, .project_id = env.project_id,
-	    .environment_id = env.environment_id};
-	if ((rc = resolve_all(env.vars, env.n, env_refs_lookup, &ctx, &res)) < 0)
+	return apps_env_snapshot(r, env.project_id, env.environment_id, env.vars, env.n, sealed);
+}
+
+enum err
+apps_env_snapshot(struct req *r, const char *project_id, const char *environment_id,
+    const struct resolve_var *vars, size_t n, const char **sealed)
+{
+	struct env_refs_ctx   ctx = {.r = r, .project_id = project_id,
+	    .environment_id = environment_id};
+	struct resolve_result res;
+	cJSON                *map, *bad;
+	int                   rc;
+
+	if ((rc = resolve_all(vars, n, env_refs_lookup, &ctx, &res)) < 0)
 		return ERR_INTERNAL;
 	if (rc > 0) {
 		bad = cJSON_CreateArray();
 		for (size_t i = 0; i < res.nerr; i++)
 			json_detail(bad, res.errs[i].key, res.errs[i].message);
-		apps_result_free_wiped(&res, env.n);
+		apps_result_free_wiped(&res, n);
 		return req_fail_details(r, "the environment variables have references that do not "
 		    "resolve; nothing was deployed", bad);
 	}
 	map = cJSON_CreateObject();
-	for (size_t i = 0; i < env.n; i++)
-		cJSON_AddItemToObject(map, env.vars[i].key, cJSON_CreateString(res.values[i]));
-	apps_result_free_wiped(&res, env.n);
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToObject(map, vars[i].key, cJSON_CreateString(res.values[i]));
+	apps_result_free_wiped(&res, n);
 	*sealed = apps_env_seal(r, map);
 	apps_map_delete_wiped(map);
 	return *sealed != NULL ? ERR_OK : ERR_INTERNAL;

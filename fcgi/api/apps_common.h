@@ -59,6 +59,18 @@ enum err    apps_action(struct req *r, const char *kind, const char *pending, co
  */
 enum err    apps_release_env(struct req *r, const char *app, const char **sealed,
     const char **version, const char **compose_spec);
+struct resolve_var;
+/*
+ * The env snapshot of a merged map vars[0..n) of project_id's
+ * environment_id (an application's release, a function's deploy): every
+ * reference resolved by the one resolver (core/resolve.h, the kinds of
+ * env_refs.c), sealed (SECRET_APP_ENV) into *sealed (arena).  A reference
+ * that does not resolve: ERR_BAD_REQUEST recorded with one detail per
+ * reference {field: KEY, message: "${db.x.url}: ..."} (names references,
+ * never values), nothing sealed.
+ */
+enum err    apps_env_snapshot(struct req *r, const char *project_id, const char *environment_id,
+    const struct resolve_var *vars, size_t n, const char **sealed);
 /*
  * 403 (answered) when a service of app's stack (its compose_spec, or with
  * deployment the source of that release of app) has host settings and

@@ -123,9 +123,10 @@ known:
 }
 
 /*
- * Each application's merged env resolved with apps_record_ref (the
- * resolver's own parsing, as GET /applications/:id/dependencies), its
- * dependency list `list` searched for name.
+ * Each application's and function's merged env resolved with
+ * apps_record_ref (the resolver's own parsing, as GET
+ * /applications/:id/dependencies), its dependency list `list` searched for
+ * name.
  */
 enum err
 env_refs_users(struct req *r, const char *environment_id, const char *list, const char *name,
@@ -145,7 +146,7 @@ env_refs_users(struct req *r, const char *environment_id, const char *list, cons
 	if (idl == NULL)
 		return ERR_INTERNAL;
 	arena_defer(r->a, (void (*)(void *))cJSON_Delete, idl);
-	if ((e = env_vars_merged_apps(r, environment_id, &apps, &napps)) != ERR_OK)
+	if ((e = env_vars_merged_apps(r, environment_id, true, &apps, &napps)) != ERR_OK)
 		return e;
 	for (size_t i = 0; i < napps; i++) {
 		struct resolve_var *vars = arena_alloc(r->a, (apps[i].n + 1) * sizeof(*vars));
@@ -167,8 +168,8 @@ env_refs_users(struct req *r, const char *environment_id, const char *list, cons
 		cJSON_Delete(deps);
 		if (!hit)
 			continue;
-		out = arena_printf(r->a, "%s%s%s (%s)", out ? out : "", out ? ", " : "",
-		    apps[i].app_name, apps[i].app_id);
+		out = arena_printf(r->a, "%s%s%s%s (%s)", out ? out : "", out ? ", " : "",
+		    apps[i].function ? "function " : "", apps[i].app_name, apps[i].app_id);
 		cJSON_AddItemToArray(idl, cJSON_CreateString(apps[i].app_id));
 	}
 	*names = out;

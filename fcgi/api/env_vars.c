@@ -33,7 +33,7 @@
 #include "env_vars.h"
 
 #define EV_COLS "v.id, v.project_id, v.scope," \
-	" coalesce(v.application_id, v.environment_id, v.project_id) AS scope_id, v.key," \
+	" coalesce(v.function_id, v.application_id, v.environment_id, v.project_id) AS scope_id, v.key," \
 	" v.is_secret, v.description, v.created_at, v.updated_at, v.row_version::text AS _version"
 
 DB_STMT st_lock = {"envvar_scope_lock",
@@ -42,14 +42,15 @@ DB_STMT st_lock = {"envvar_scope_lock",
 DB_STMT st_scope = {"envvar_scope_read",
     "SELECT id, key, value_sealed, is_secret FROM env_vars"
     " WHERE project_id = $1::uuid AND scope = $2"
-    " AND coalesce(application_id, environment_id, project_id) = $3::uuid"
+    " AND coalesce(function_id, application_id, environment_id, project_id) = $3::uuid"
     " ORDER BY key COLLATE \"C\""};
 /* $4: [{key, sealed, len}]; a key of the scope takes the new value. */
 DB_STMT st_upsert = {"envvar_upsert",
-    "INSERT INTO env_vars AS v (project_id, scope, environment_id, application_id, key,"
-    " value_sealed, value_length)"
+    "INSERT INTO env_vars AS v (project_id, scope, environment_id, application_id, function_id,"
+    " key, value_sealed, value_length)"
     " SELECT $1::uuid, $2, CASE WHEN $2 = 'environment' THEN $3::uuid END,"
-    " CASE WHEN $2 = 'application' THEN $3::uuid END, x.key, x.sealed, x.len"
+    " CASE WHEN $2 = 'application' THEN $3::uuid END,"
+    " CASE WHEN $2 = 'function' THEN $3::uuid END, x.key, x.sealed, x.len"
     " FROM jsonb_to_recordset($4::jsonb) AS x(key text, sealed text, len int)"
     " ON CONFLICT ON CONSTRAINT env_vars_key_key DO UPDATE SET"
     " value_sealed = EXCLUDED.value_sealed, value_length = EXCLUDED.value_length,"
@@ -58,32 +59,39 @@ DB_STMT st_upsert = {"envvar_upsert",
 DB_STMT st_mark_secret = {"envvar_mark_secret",
     "UPDATE env_vars SET is_secret = true, row_version = row_version + 1, updated_at = now()"
     " WHERE project_id = $1::uuid AND scope = $2"
-    " AND coalesce(application_id, environment_id, project_id) = $3::uuid"
+    " AND coalesce(function_id, application_id, environment_id, project_id) = $3::uuid"
     " AND key IN (SELECT jsonb_array_elements_text($4::jsonb)) AND NOT is_secret"};
 DB_STMT st_delete_ids = {"envvar_delete_ids",
     "DELETE FROM env_vars WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"};
-/* Project < environment < application (API.md §9): the most specific per key. */
+/* Project < environment < application or function (API.md §9): the most
+ * specific per key ($3 is an application's or a function's id: UUIDs of
+ * distinct rows, so one matches at most one of the two columns). */
+#define EV_MERGE_ORDER " ORDER BY key COLLATE \"C\", CASE WHEN scope IN ('application', 'function')" \
+	" THEN 0 WHEN scope = 'environment' THEN 1 ELSE 2 END"
 DB_STMT st_merged = {"envvar_merged",
     "SELECT DISTINCT ON (key COLLATE \"C\") id, key, scope,"
-    " coalesce(application_id, environment_id, project_id) AS scope_id, value_sealed, is_secret"
+    " coalesce(function_id, application_id, environment_id, project_id) AS scope_id, value_sealed, is_secret"
     " FROM env_vars WHERE project_id = $1::uuid"
-    " AND (scope = 'project' OR environment_id = $2::uuid OR application_id = $3::uuid)"
-    " ORDER BY key COLLATE \"C\", CASE scope WHEN 'application' THEN 0"
-    " WHEN 'environment' THEN 1 ELSE 2 END"};
-/* The merged map of every application of an environment (st_merged per app). */
+    " AND (scope = 'project' OR environment_id = $2::uuid OR application_id = $3::uuid"
+    " OR function_id = $3::uuid)" EV_MERGE_ORDER};
+/* The merged map of every application of an environment (st_merged per
+ * app), and of every function with $2 true, applications first. */
 DB_STMT st_merged_apps = {"envvar_merged_apps",
-    "SELECT a.id AS app_id, a.name AS app_name, v.* FROM applications a"
+    "SELECT a.id AS app_id, a.name AS app_name, a.kind, v.* FROM"
+    " (SELECT id, name, project_id, environment_id, created_at, 'application' AS kind, 0 AS o"
+    "  FROM applications WHERE environment_id = $1::uuid"
+    "  UNION ALL SELECT id, name, project_id, environment_id, created_at, 'function', 1"
+    "  FROM functions WHERE $2::boolean AND environment_id = $1::uuid) a"
     " CROSS JOIN LATERAL (SELECT DISTINCT ON (key COLLATE \"C\") id, key, scope,"
-    "  coalesce(application_id, environment_id, project_id) AS scope_id, value_sealed, is_secret"
+    "  coalesce(function_id, application_id, environment_id, project_id) AS scope_id, value_sealed, is_secret"
     "  FROM env_vars WHERE project_id = a.project_id AND (scope = 'project'"
-    "  OR environment_id = a.environment_id OR application_id = a.id)"
-    "  ORDER BY key COLLATE \"C\", CASE scope WHEN 'application' THEN 0"
-    "  WHEN 'environment' THEN 1 ELSE 2 END) v"
-    " WHERE a.environment_id = $1::uuid ORDER BY a.created_at, a.id, v.key COLLATE \"C\""};
+    "  OR environment_id = a.environment_id OR application_id = a.id OR function_id = a.id)"
+    EV_MERGE_ORDER ") v"
+    " ORDER BY a.o, a.created_at, a.id, v.key COLLATE \"C\""};
 DB_STMT st_list = {"envvar_list",
     "SELECT " EV_COLS " FROM env_vars v WHERE v.project_id = $4::uuid"
     " AND ($5::text IS NULL OR v.scope = $5)"
-    " AND ($6::uuid IS NULL OR coalesce(v.application_id, v.environment_id, v.project_id) = $6::uuid)"
+    " AND ($6::uuid IS NULL OR coalesce(v.function_id, v.application_id, v.environment_id, v.project_id) = $6::uuid)"
     LIST_TAIL("v.")};
 DB_STMT st_get = {"envvar_get",
     "SELECT " EV_COLS ", v.value_sealed AS _sealed,"
@@ -91,10 +99,11 @@ DB_STMT st_get = {"envvar_get",
 DB_STMT st_project = {"envvar_project",
     "SELECT project_id FROM env_vars WHERE id = $1::uuid"};
 DB_STMT st_insert = {"envvar_insert",
-    "INSERT INTO env_vars (project_id, scope, environment_id, application_id, key, value_sealed,"
-    " value_length, is_secret, description)"
+    "INSERT INTO env_vars (project_id, scope, environment_id, application_id, function_id, key,"
+    " value_sealed, value_length, is_secret, description)"
     " VALUES ($1::uuid, $2, CASE WHEN $2 = 'environment' THEN $3::uuid END,"
-    " CASE WHEN $2 = 'application' THEN $3::uuid END, $4, $5, $6::int, $7::boolean, $8)"
+    " CASE WHEN $2 = 'application' THEN $3::uuid END,"
+    " CASE WHEN $2 = 'function' THEN $3::uuid END, $4, $5, $6::int, $7::boolean, $8)"
     " ON CONFLICT ON CONSTRAINT env_vars_key_key DO NOTHING RETURNING id"};
 DB_STMT st_update = {"envvar_update",
     "UPDATE env_vars SET key = $2, value_sealed = $3, value_length = $4::int,"
@@ -104,7 +113,7 @@ DB_STMT st_delete = {"envvar_delete",
     "DELETE FROM env_vars WHERE id = $1::uuid AND ($2::bigint IS NULL OR row_version = $2::bigint)"
     " RETURNING id"};
 
-static const char *const scopes[] = {"project", "environment", "application", NULL};
+static const char *const scopes[] = {"project", "environment", "application", "function", NULL};
 
 /* ------------------------------------------------------------ the store */
 
@@ -307,12 +316,12 @@ env_scope_mark_secret(struct req *r, const struct env_scope *s, const cJSON *key
 
 enum err
 env_vars_merged(struct req *r, const char *project_id, const char *environment_id,
-    const char *application_id, struct env_var **vars, size_t *n)
+    const char *owner_id, struct env_var **vars, size_t *n)
 {
 	PGresult *res;
 	enum err  e;
 
-	if ((e = db_run(r, &st_merged, &res, project_id, environment_id, application_id)) != ERR_OK)
+	if ((e = db_run(r, &st_merged, &res, project_id, environment_id, owner_id)) != ERR_OK)
 		return e;
 	*n = (size_t)PQntuples(res);
 	*vars = arena_alloc(r->a, (*n + 1) * sizeof(**vars));
@@ -325,15 +334,16 @@ env_vars_merged(struct req *r, const char *project_id, const char *environment_i
 }
 
 enum err
-env_vars_merged_apps(struct req *r, const char *environment_id, struct env_app_map **apps,
-    size_t *napps)
+env_vars_merged_apps(struct req *r, const char *environment_id, bool functions,
+    struct env_app_map **apps, size_t *napps)
 {
 	struct env_var *vars;
 	PGresult       *res;
 	size_t          n;
 	enum err        e;
 
-	if ((e = db_run(r, &st_merged_apps, &res, environment_id)) != ERR_OK)
+	if ((e = db_run(r, &st_merged_apps, &res, environment_id, functions ? "true" : "false")) !=
+	    ERR_OK)
 		return e;
 	n = (size_t)PQntuples(res);
 	vars = arena_alloc(r->a, (n + 1) * sizeof(*vars));
@@ -346,6 +356,7 @@ env_vars_merged_apps(struct req *r, const char *environment_id, struct env_app_m
 			a = &(*apps)[(*napps)++];
 			a->app_id = db_get(res, (int)i, "app_id");
 			a->app_name = db_get(res, (int)i, "app_name");
+			a->function = strcmp(db_get(res, (int)i, "kind"), "function") == 0;
 			a->vars = &vars[i];
 			a->n = 0;
 		}
@@ -440,7 +451,7 @@ query_scope(struct req *r, struct env_scope *s, bool need_scope)
 		}
 	if (scope != NULL)
 		return http_field_error(r, "invalid query parameter", "scope",
-		    "must be one of project, environment, application");
+		    "must be one of project, environment, application, function");
 	s->scope = NULL;
 	return ERR_OK;
 }

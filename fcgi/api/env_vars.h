@@ -1,8 +1,9 @@
 /*
- * env_vars.h - the env store (sql/020_env_vars.sql) as the sections use
- * it: API.md §9 (env_vars.c), the application scope behind
+ * env_vars.h - the env store (sql/020_env_vars.sql, 057) as the sections
+ * use it: API.md §9 (env_vars.c), the application scope behind
  * /applications/:id/env and the create body's env (app_env.c,
- * applications.c), the merged map a preview or a deploy resolves.
+ * applications.c), the function scope behind a function's env
+ * (functions.c), the merged map a preview or a deploy resolves.
  *
  * A value is sealed for the request's tenant under
  * secret_bound_purpose(SECRET_ENV_VAR, "<scope>:<scope_id>:<KEY>")
@@ -38,7 +39,7 @@
 /* One scope: scope_id is the project's id for scope "project". */
 struct env_scope {
 	const char *project_id;
-	const char *scope;	/* "project", "environment", "application" */
+	const char *scope;	/* "project", "environment", "application", "function" */
 	const char *scope_id;
 };
 
@@ -93,27 +94,30 @@ enum err env_scope_write(struct req *r, struct env_scope *s, const cJSON *map, b
 enum err env_scope_mark_secret(struct req *r, const struct env_scope *s, const cJSON *keys);
 
 /*
- * The merged map of an application (application_id may be NULL: that of
- * environment_id alone), API.md §9: every project-scope variable,
- * overridden by the environment's, then by the application's; by key,
- * values opened (ERR_CONFLICT naming the first that does not open).
+ * The merged map of an application or a function (owner_id: its id; NULL:
+ * that of environment_id alone), API.md §9: every project-scope
+ * variable, overridden by the environment's, then by the application's or
+ * function's own; by key, values opened (ERR_CONFLICT naming the first
+ * that does not open).
  */
 enum err env_vars_merged(struct req *r, const char *project_id, const char *environment_id,
-    const char *application_id, struct env_var **vars, size_t *n);
+    const char *owner_id, struct env_var **vars, size_t *n);
 
-/* One application's merged map (env_vars_merged_apps). */
+/* One application's (or function's) merged map (env_vars_merged_apps). */
 struct env_app_map {
-	const char     *app_id, *app_name;
+	const char     *app_id, *app_name;	/* the function's, when function */
+	bool            function;
 	struct env_var *vars;	/* by key, values opened */
 	size_t          n;
 };
 
 /*
  * The merged maps of every application of environment_id that has any
- * variable, in one statement (as env_vars_merged gives each), in the
- * applications' creation order; errors as env_vars_merged.
+ * variable, and with functions true of every such function too, in one
+ * statement (as env_vars_merged gives each): applications in their
+ * creation order, then functions in theirs; errors as env_vars_merged.
  */
-enum err env_vars_merged_apps(struct req *r, const char *environment_id,
+enum err env_vars_merged_apps(struct req *r, const char *environment_id, bool functions,
     struct env_app_map **apps, size_t *napps);
 
 #endif

@@ -4,7 +4,8 @@
  * answered when it ends), its invocations and its runtime log.  The rules
  * (placement, the jobs' payloads, what a finished job changes, cron's one
  * run per minute) are the database's (sql/054_functions.sql); the agent's
- * side is fcgi/agent/fn.h.
+ * side is fcgi/agent/fn.h.  Its env is the env store's function scope
+ * (env_vars.h, sql/057), resolved at deploy as an application release's.
  */
 #include "api.h"
 
@@ -17,12 +18,15 @@
 #include "../core/json.h"
 #include "../core/list.h"
 #include "../core/perm.h"
+#include "../core/resolve.h"
 #include "../core/util.h"
 #include "apps_common.h"
+#include "env_vars.h"
 
 #define FN_COLS "f.id, f.project_id, f.environment_id, f.server_id, f.name, f.runtime, f.handler," \
 	" f.source, f.triggers, f.timeout_seconds, f.memory_limit, f.idle_timeout_seconds," \
-	" (f.env_sealed IS NOT NULL) AS env_set, f.status, f.status_reason, fn_hostname(f) AS hostname," \
+	" EXISTS (SELECT 1 FROM env_vars v WHERE v.function_id = f.id) AS env_set," \
+	" f.status, f.status_reason, fn_hostname(f) AS hostname," \
 	" CASE WHEN f.triggers @> '[{\"type\": \"http\"}]' THEN 'http://' || fn_hostname(f) END AS url," \
 	" f.created_at, f.updated_at, f.row_version::text AS _version"
 
@@ -43,13 +47,22 @@ DB_STMT st_fn_create = {"functions_create",
 /* $2 = the given fields as a JSON object: only those change. */
 DB_STMT st_fn_update = {"functions_update",
     "UPDATE functions f" DB_PATCH("f", "name, runtime, handler, source, triggers, timeout_seconds,"
-    " memory_limit, idle_timeout_seconds, env_sealed")
+    " memory_limit, idle_timeout_seconds")
     " WHERE id = $1::uuid AND ($3::bigint IS NULL OR row_version = $3::bigint) RETURNING id"};
 DB_STMT st_fn_delete = {"functions_delete",
     "DELETE FROM functions WHERE id = $1::uuid"
     " AND ($2::bigint IS NULL OR row_version = $2::bigint) RETURNING id"};
 DB_STMT st_fn_deploy = {"functions_deploy",
     "SELECT fn_deploy($1::uuid, $2::uuid) AS job_id"};
+/* Where a function's env comes from (the merged store of its scopes). */
+DB_STMT st_fn_where = {"functions_where",
+    "SELECT project_id, environment_id FROM functions WHERE id = $1::uuid"};
+/* The env its next fn.deploy runs with, resolved and sealed (sql/057). */
+DB_STMT st_fn_release_env = {"functions_release_env",
+    "UPDATE functions SET release_env_sealed = $2 WHERE id = $1::uuid"};
+/* A change of its env is a change of the function: a new ETag. */
+DB_STMT st_fn_env_bump = {"functions_env_bump",
+    "UPDATE functions SET row_version = row_version + 1 WHERE id = $1::uuid"};
 DB_STMT st_fn_invoke = {"functions_invoke",
     "SELECT fn_invoke($1::uuid, $2::jsonb, $3::uuid) AS job_id,"
     " (SELECT timeout_seconds FROM functions WHERE id = $1::uuid) AS timeout_seconds"};
@@ -328,69 +341,88 @@ json_text(struct req *r, const cJSON *node)
 	return out;
 }
 
-/* The body's env map (detached from it), sealed, or NULL when not given;
- * *sealed "" when it does not seal. */
-static const char *
-take_env(struct req *r, cJSON *body, bool *given)
-{
-	cJSON      *env = cJSON_DetachItemFromObjectCaseSensitive(body, "env");
-	const char *sealed;
-
-	*given = env != NULL;
-	if (env == NULL || cJSON_IsNull(env)) {
-		cJSON_Delete(env);
-		return NULL;
-	}
-	sealed = cJSON_GetArraySize(env) > 0 ? apps_env_seal(r, env) : NULL;
-	sealed = cJSON_GetArraySize(env) > 0 && sealed == NULL ? "" : sealed;
-	apps_map_delete_wiped(env);
-	return sealed;
-}
-
 /*
- * The fields of table f that the body gives, as the SQL takes them: env
- * taken out and sealed (env_sealed: the sealed map, null for null or {}),
- * when given.  NULL when out of memory.
+ * The fields of table f that the body gives, as the SQL takes them: without
+ * env (the function scope of the env store, fn_env_write), which goes to
+ * *env (detached; NULL when not given, a JSON null when null).  NULL when
+ * out of memory.
  */
 static const char *
-given_body(struct req *r, const struct field *f, size_t n)
+given_body(struct req *r, const struct field *f, size_t n, cJSON **env)
 {
-	const char *body = json_given(r, f, n), *sealed;
+	const char *body = json_given(r, f, n);
 	cJSON      *given;
-	bool        env_given;
 
+	*env = NULL;
 	if (body == NULL || (given = cJSON_Parse(body)) == NULL)
 		return NULL;
 	arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, given);
-	if ((sealed = take_env(r, given, &env_given)) != NULL && *sealed == '\0')
-		return NULL;
-	if (env_given)
-		cJSON_AddItemToObject(given, "env_sealed", sealed != NULL ? cJSON_CreateString(sealed) :
-		    cJSON_CreateNull());
+	if ((*env = cJSON_DetachItemFromObjectCaseSensitive(given, "env")) != NULL)
+		arena_defer(r->a, (arena_cleanup_fn)apps_map_delete_wiped, *env);
 	return json_text(r, given);
+}
+
+/*
+ * A function's env as the body gives it: its function-scope variables of
+ * the env store (as an application's create body's env, applications.c).
+ * replace (PUT): the map replaces the scope, null or {} empties it; else
+ * (POST) the map's keys are written.  A change gives the function a new
+ * ETag.
+ */
+static enum err
+fn_env_write(struct req *r, const char *id, cJSON *env, bool replace)
+{
+	struct env_scope s = {r->who.project_id, "function", id};
+	struct env_write w;
+	cJSON           *empty = NULL;
+	enum err         e;
+	bool             changed;
+
+	if (env == NULL || (!replace && cJSON_GetArraySize(env) == 0))
+		return ERR_OK;
+	if (cJSON_IsNull(env)) {
+		if ((empty = cJSON_CreateObject()) == NULL)
+			return ERR_INTERNAL;
+		arena_defer(r->a, (arena_cleanup_fn)cJSON_Delete, empty);
+		env = empty;
+	}
+	if ((e = env_scope_write(r, &s, env, replace, "env", &w)) != ERR_OK)
+		return e;
+	changed = cJSON_GetArraySize(w.created) + cJSON_GetArraySize(w.updated) +
+	    cJSON_GetArraySize(w.deleted) > 0;
+	cJSON_Delete(w.created);
+	cJSON_Delete(w.updated);
+	cJSON_Delete(w.deleted);
+	cJSON_Delete(w.unchanged);
+	return changed && replace ? db_run(r, &st_fn_env_bump, NULL, id) : ERR_OK;
 }
 
 static enum err
 create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
-	const char      *body;
+	const char      *body, *id;
 	PGresult        *res;
+	cJSON           *env;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK ||
 	    (e = perm_project(r, v[C_PROJECT].s, CAP_WRITE)) != ERR_OK)
 		return e;
-	if ((body = given_body(r, create_fields, sizeof(create_fields) / sizeof(*create_fields))) ==
-	    NULL)
+	if ((body = given_body(r, create_fields, sizeof(create_fields) / sizeof(*create_fields),
+	    &env)) == NULL)
 		return ERR_INTERNAL;
 	e = db_run(r, &st_fn_create, &res, r->who.project_id, body);
 	if (e == ERR_CONFLICT)
 		return http_error(r, e, FUNCTION_NAME_TAKEN);
 	if (e != ERR_OK)
 		return e;
-	return respond(r, db_get(res, 0, "id"), 201);
+	id = db_get(res, 0, "id");
+	/* Its env: function-scope variables, in the same transaction. */
+	if ((e = fn_env_write(r, id, env, false)) != ERR_OK)
+		return e;
+	return respond(r, id, 201);
 }
 
 static enum err
@@ -407,16 +439,19 @@ update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
 	const char      *version, *id = http_param(r, "id"), *body;
+	cJSON           *env;
 	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
 	    (e = JSON_FIELDS_RULE(r, update_fields, v, update_rule)) != ERR_OK)
 		return e;
-	/* env: a new map replaces the old one; null or {} clears it. */
-	if ((body = given_body(r, update_fields, sizeof(update_fields) / sizeof(*update_fields))) ==
-	    NULL)
+	if ((body = given_body(r, update_fields, sizeof(update_fields) / sizeof(*update_fields),
+	    &env)) == NULL)
 		return ERR_INTERNAL;
-	if ((e = db_update(r, &fn_update, id, body, version)) != ERR_OK)
+	/* The If-Match check first; then env: a new map replaces the function
+	 * scope, null or {} empties it. */
+	if ((e = db_update(r, &fn_update, id, body, version)) != ERR_OK ||
+	    (e = fn_env_write(r, id, env, true)) != ERR_OK)
 		return e;
 	return respond(r, id, 200);
 }
@@ -429,14 +464,35 @@ del(struct req *r)
 	return db_delete(r, &st_fn_delete, "function", NULL);
 }
 
-/* 202 with the fn.deploy job (README "Long calls"). */
+/*
+ * 202 with the fn.deploy job (README "Long calls").  Its env, as an
+ * application release's: the merged store (project < environment <
+ * function) with every reference resolved (apps_env_snapshot), sealed
+ * into the row for the claim to open; a reference that does not resolve
+ * is a 400 naming it, and nothing is queued.
+ */
 static enum err
 deploy(struct req *r)
 {
-	PGresult *res;
-	enum err  e;
+	const char         *id = http_param(r, "id"), *project, *environment, *sealed;
+	struct resolve_var *vars;
+	struct env_var     *vs;
+	PGresult           *res;
+	size_t              n;
+	enum err            e;
 
-	if ((e = db_run(r, &st_fn_deploy, &res, http_param(r, "id"), r->who.user_id)) != ERR_OK)
+	if ((e = db_get_object(r, &st_fn_where, &res, "function not found", id)) != ERR_OK)
+		return e;
+	project = db_get(res, 0, "project_id");
+	environment = db_get(res, 0, "environment_id");
+	if ((e = env_vars_merged(r, project, environment, id, &vs, &n)) != ERR_OK)
+		return e;
+	vars = arena_alloc(r->a, (n + 1) * sizeof(*vars));
+	for (size_t i = 0; i < n; i++)
+		vars[i] = (struct resolve_var){vs[i].key, vs[i].value};
+	if ((e = apps_env_snapshot(r, project, environment, vars, n, &sealed)) != ERR_OK ||
+	    (e = db_run(r, &st_fn_release_env, NULL, id, sealed)) != ERR_OK ||
+	    (e = db_run(r, &st_fn_deploy, &res, id, r->who.user_id)) != ERR_OK)
 		return e;
 	return job_respond_queued(r, db_get(res, 0, "job_id"));
 }

@@ -751,7 +751,7 @@ ex_apps(struct req *r, const char *project, const char *environment, cJSON *vars
 	/* Every application's merged map in one statement (those with none
 	 * are not in it). */
 	if ((e = db_run(r, &st_ex_apps, &res, environment)) != ERR_OK ||
-	    (e = env_vars_merged_apps(r, environment, &maps, &nmaps)) != ERR_OK)
+	    (e = env_vars_merged_apps(r, environment, false, &maps, &nmaps)) != ERR_OK)
 		return e;
 	for (int i = 0; i < PQntuples(res); i++) {
 		cJSON          *a = cJSON_AddObjectToObject(apps, db_get(res, i, "name")), *env, *row;

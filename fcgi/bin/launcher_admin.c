@@ -75,27 +75,38 @@ DB_STMT st_server_ensure = {"admin_server_ensure",
     " ON CONFLICT (tenant_id, name) DO UPDATE SET agent_token_hash = EXCLUDED.agent_token_hash"
     " RETURNING id"};
 
-/* env_migrate: applications whose map of the previous version is still to move. */
+/* env_migrate: applications and functions (sql/057) whose map of the
+ * previous version is still to move, with their scope. */
 DB_STMT st_env_todo = {"admin_env_todo",
-    "SELECT id, tenant_id, project_id FROM launcher.applications"
-    " WHERE env_sealed IS NOT NULL AND id > $1::uuid ORDER BY id LIMIT $2::int"};
+    "SELECT id, tenant_id, project_id, scope FROM"
+    " (SELECT id, tenant_id, project_id, 'application' AS scope FROM launcher.applications"
+    "  WHERE env_sealed IS NOT NULL AND id > $1::uuid"
+    "  UNION ALL SELECT id, tenant_id, project_id, 'function' FROM launcher.functions"
+    "  WHERE env_sealed IS NOT NULL AND id > $1::uuid) t ORDER BY id LIMIT $2::int"};
+/* A function has no env_version (NULL). */
 DB_STMT st_env_app = {"admin_env_app",
-    "SELECT env_sealed, env_version FROM launcher.applications"
-    " WHERE id = $1::uuid AND env_sealed IS NOT NULL FOR UPDATE"};
+    "WITH a AS (SELECT env_sealed, env_version::text AS v FROM launcher.applications"
+    "  WHERE id = $1::uuid AND env_sealed IS NOT NULL FOR UPDATE),"
+    " f AS (SELECT env_sealed, NULL::text AS v FROM launcher.functions"
+    "  WHERE id = $1::uuid AND env_sealed IS NOT NULL FOR UPDATE)"
+    " SELECT * FROM a UNION ALL SELECT * FROM f"};
 DB_STMT st_env_lock = {"admin_env_lock",
-    "SELECT launcher.env_scope_lock($1::uuid, 'application', $2::uuid)"};
+    "SELECT launcher.env_scope_lock($1::uuid, $3, $2::uuid)"};
 /* A key the store already holds (written through the API since the
  * upgrade) is newer than the map's: it stays. */
 DB_STMT st_env_rows = {"admin_env_rows",
-    "INSERT INTO launcher.env_vars (tenant_id, project_id, scope, application_id, key,"
-    " value_sealed, value_length)"
-    " SELECT $1::uuid, $2::uuid, 'application', $3::uuid, x.key, x.sealed, x.len"
+    "INSERT INTO launcher.env_vars (tenant_id, project_id, scope, application_id, function_id,"
+    " key, value_sealed, value_length)"
+    " SELECT $1::uuid, $2::uuid, $5, CASE WHEN $5 = 'application' THEN $3::uuid END,"
+    " CASE WHEN $5 = 'function' THEN $3::uuid END, x.key, x.sealed, x.len"
     " FROM jsonb_to_recordset($4::jsonb) AS x(key text, sealed text, len int)"
     " ON CONFLICT ON CONSTRAINT env_vars_key_key DO NOTHING"};
-/* The rows' trigger bumped env_version; what a deploy reads did not change. */
+/* The rows' trigger bumped env_version; what a deploy reads did not change.
+ * ($2 NULL for a function: no application has its id.) */
 DB_STMT st_env_done = {"admin_env_done",
-    "UPDATE launcher.applications SET env_sealed = NULL, env_version = $2::int"
-    " WHERE id = $1::uuid"};
+    "WITH a AS (UPDATE launcher.applications SET env_sealed = NULL, env_version = $2::int"
+    " WHERE id = $1::uuid RETURNING id)"
+    " UPDATE launcher.functions SET env_sealed = NULL WHERE id = $1::uuid"};
 
 /* e is ERR_OK, else says what failed (the server's own words: an operator's terminal). */
 static int
@@ -244,8 +255,9 @@ migrate(PGconn *c, const char *dir)
 }
 
 /*
- * The maps of the previous version (applications.env_sealed, SECRET_APP_ENV)
- * become application-scope rows of the env store (sql/020_env_vars.sql),
+ * The maps of the previous version (applications.env_sealed, and
+ * functions.env_sealed since sql/057; SECRET_APP_ENV) become
+ * application- (function-) scope rows of the env store (sql/020_env_vars.sql),
  * each value sealed for its row (SECRET_ENV_VAR, secret.h).  SQL cannot
  * open them, so this runs here, after the SQL migrations, with the master
  * key.  One transaction per application, under the application's row lock
@@ -259,9 +271,9 @@ migrate(PGconn *c, const char *dir)
  */
 static int
 env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant,
-    const char *project)
+    const char *project, const char *scope)
 {
-	const char *params[4];
+	const char *params[5];
 	PGresult   *res = NULL;
 	cJSON      *map = NULL, *rows = NULL;
 	char       *plain = NULL, *text = NULL, *version = NULL;
@@ -277,12 +289,12 @@ env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant
 		rc = 0;
 		goto out;
 	}
-	version = strdup(PQgetvalue(res, 0, 1));
+	version = PQgetisnull(res, 0, 1) ? NULL : strdup(PQgetvalue(res, 0, 1));
 	plain = crypto_open(k, tenant, SECRET_APP_ENV, PQgetvalue(res, 0, 0), &n);
-	if (plain == NULL || version == NULL || (map = cJSON_ParseWithLength(plain, n)) == NULL ||
-	    !cJSON_IsObject(map)) {
-		fprintf(stderr, "launcher-admin: application %s: its env does not open with this "
-		    "master key; left as it is\n", app);
+	if (plain == NULL || (version == NULL && !PQgetisnull(res, 0, 1)) ||
+	    (map = cJSON_ParseWithLength(plain, n)) == NULL || !cJSON_IsObject(map)) {
+		fprintf(stderr, "launcher-admin: %s %s: its env does not open with this "
+		    "master key; left as it is\n", scope, app);
 		goto out;
 	}
 	rows = cJSON_CreateArray();
@@ -291,7 +303,7 @@ env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant
 		cJSON *row;
 
 		if (!cJSON_IsString(it) ||
-		    util_snprintf(binding, sizeof(binding), "application:%s:%s", app, it->string) < 0 ||
+		    util_snprintf(binding, sizeof(binding), "%s:%s:%s", scope, app, it->string) < 0 ||
 		    (purpose = secret_bound_purpose_dup(SECRET_ENV_VAR, binding)) == NULL)
 			goto out;
 		sealed = crypto_seal(k, tenant, purpose, it->valuestring, strlen(it->valuestring));
@@ -309,13 +321,15 @@ env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant
 		goto out;
 	params[0] = project;
 	params[1] = app;
-	if (!ok(db_conn_exec(&db, &st_env_lock, 2, params, NULL), "lock scope"))
+	params[2] = scope;
+	if (!ok(db_conn_exec(&db, &st_env_lock, 3, params, NULL), "lock scope"))
 		goto out;
 	params[0] = tenant;
 	params[1] = project;
 	params[2] = app;
 	params[3] = text;
-	if (!ok(db_conn_exec(&db, &st_env_rows, 4, params, NULL), "write env"))
+	params[4] = scope;
+	if (!ok(db_conn_exec(&db, &st_env_rows, 5, params, NULL), "write env"))
 		goto out;
 	params[0] = app;
 	params[1] = version;
@@ -368,7 +382,7 @@ env_migrate(const struct config *cfg)
 		}
 		for (int i = 0; i < rows; i++) {
 			int r = env_migrate_one(&k, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			    PQgetvalue(res, i, 2));
+			    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
 
 			moved += r > 0;
 			failed += r < 0;
@@ -377,7 +391,8 @@ env_migrate(const struct config *cfg)
 		PQclear(res);
 	} while (rows == ENV_MIGRATE_BATCH);
 	if (moved > 0 || failed > 0)
-		printf("env: %d application maps moved to the env store, %d left\n", moved, failed);
+		printf("env: %d application and function maps moved to the env store, %d left\n",
+		    moved, failed);
 	if (loaded)
 		crypto_keys_wipe(&k);
 	return failed > 0;

@@ -637,7 +637,7 @@ def test_migrate_moves_the_previous_versions_maps_into_the_store():
     assert c.get("/applications/%s/env" % a1).data == {}
     rc, out = _migrate()
     assert rc == 1 and "application %s" % b1 in out and "does not open" in out, out
-    assert "2 application maps moved" in out and "1 left" in out, out
+    assert "2 application and function maps moved" in out and "1 left" in out, out
     assert c.get("/applications/%s/env" % a1).data == m1
     assert c.get("/applications/%s/env" % a2).data == m2
     assert c.get("/env-vars/values?projectId=%s&scope=application&scopeId=%s" % (p["id"], a1)).data == m1
@@ -652,7 +652,7 @@ def test_migrate_moves_the_previous_versions_maps_into_the_store():
     # Restartable and idempotent: a second run moves nothing and changes nothing.
     snap = _state(c)
     rc, out = _migrate()
-    assert rc == 1 and "0 application maps moved" in out, out
+    assert rc == 1 and "0 application and function maps moved" in out, out
     assert _state(c) == snap
     # Repaired (the operator restored the right key or cleared it): a clean run.
     _owner("UPDATE applications SET env_sealed = NULL WHERE id = '%s'" % b1)
@@ -662,5 +662,5 @@ def test_migrate_moves_the_previous_versions_maps_into_the_store():
     c.put("/applications/%s/env" % a2, {"ONLY": "new"})
     _owner("UPDATE applications SET env_sealed = '%s' WHERE id = '%s'" % (sealed2, a2))
     rc, out = _migrate()
-    assert rc == 0 and "1 application maps moved" in out, out
+    assert rc == 0 and "1 application and function maps moved" in out, out
     assert c.get("/applications/%s/env" % a2).data == {"ONLY": "new"}
