@@ -27,7 +27,22 @@
 -- completion committed but inserted its row after that completion began
 -- (the two requests overlapping, milliseconds) counts as resolved after.
 --
+-- The managed object store's container (objstore.provision, its label
+-- launcher.objstore) is in the agent's instance report like a database's,
+-- as "objstore_id" (fcgi/agent/report.c): objstore_instances below follows
+-- it as database_instances (023) follows a database's.  A ready managed
+-- store with no objstore.provision queued or running gets container_status
+-- `crashed` when its container is not running or restarted on its own
+-- since the last report (restart_count: the engine's count as last
+-- reported), with status_reason saying which; `running` again, the reason
+-- cleared, when it runs without restarting.  status stays `ready` (what
+-- buckets, references and the agent's bucket.* jobs wait for: the store is
+-- provisioned; the crash is its container's runtime state, as databases'
+-- status_reason).  NULL: an external store, or none reported yet.
+--
 -- Replaced here (CREATE OR REPLACE, same signatures):
+--   - database_instances() (023's): its crash rule moves to container_crash(),
+--     which objstore_instances() uses too (one rule for both containers);
 --   - bucket_keys_after_deploy() (056's, the deployments trigger): passes
 --     the deployment's env resolution time;
 --   - bucket_keys_release(uuid) (056's): now bucket_keys_release(id,
@@ -95,3 +110,85 @@ BEGIN
 END $$;
 CREATE TRIGGER applications_bucket_keys AFTER DELETE ON applications
 	FOR EACH ROW EXECUTE FUNCTION bucket_keys_app_removed();
+
+-- The managed store's container as the instance report shows it (above).
+ALTER TABLE object_stores
+	ADD COLUMN container_status text CHECK (container_status IN ('running', 'crashed')),
+	ADD COLUMN container_id     text,
+	ADD COLUMN restart_count    integer NOT NULL DEFAULT 0;
+
+-- The crash rule of a reported container, one for databases' (023) and
+-- the store's: was (running|crashed) and known (restart_count as last
+-- reported) against the report's state, restarts and exit code.  crash:
+-- it stopped, or restarted on its own since; back: a crashed one runs
+-- again without restarting; reason: what status_reason says of a crash.
+CREATE FUNCTION container_crash(p_was text, p_known integer, p_state text,
+	p_restarts integer, p_exit integer, OUT crash boolean, OUT back boolean, OUT reason text)
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT p_was = 'running' AND (p_state <> 'running' OR p_restarts > p_known),
+	       p_was = 'crashed' AND p_state = 'running' AND p_restarts <= p_known,
+	       CASE WHEN p_state <> 'running' THEN format('the container is %s%s', p_state,
+	                 coalesce(' (exit code ' || p_exit || ')', ''))
+	            ELSE format('the container restarted by itself (%s restarts)', p_restarts) END;
+$$;
+
+-- 023's, its crash rule now container_crash().
+CREATE OR REPLACE FUNCTION database_instances(p_server uuid, p_items jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	WITH rep AS (
+		SELECT DISTINCT ON (d.id) d.id, d.status AS was, d.restart_count AS known,
+		       coalesce(x.state, x.status, 'unknown') AS state,
+		       coalesce(x.restart_count, 0) AS restarts, x.exit_code,
+		       CASE WHEN x.container_id ~ '^[0-9a-f]{12,64}$' THEN x.container_id END AS cid
+		  FROM jsonb_to_recordset(p_items) AS x(database_id text, container_id text,
+		       state text, status text, restart_count integer, exit_code integer)
+		  JOIN databases d ON d.id = CASE WHEN x.database_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+		                                  THEN x.database_id::uuid END
+		 WHERE d.server_id = p_server AND d.status IN ('running', 'crashed')
+		   AND d.pending_action IS NULL
+		   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.server_id = p_server
+		                    AND j.status IN ('queued', 'running') AND j.kind LIKE 'db.%'
+		                    AND j.payload ->> 'database_id' = d.id::text)
+		 ORDER BY d.id, x.restart_count DESC NULLS LAST)
+	UPDATE databases d SET
+	       status = CASE WHEN x.crash THEN 'crashed' WHEN x.back THEN 'running' ELSE d.status END,
+	       status_reason = CASE WHEN x.crash THEN x.reason WHEN x.back THEN NULL
+	                       ELSE d.status_reason END,
+	       restart_count = x.restarts, container_id = coalesce(x.cid, d.container_id)
+	  FROM (SELECT rep.*, c.* FROM rep,
+	               container_crash(rep.was, rep.known, rep.state, rep.restarts, rep.exit_code) c) x
+	 WHERE d.id = x.id AND (x.crash OR x.back OR x.restarts <> x.known);
+END $$;
+
+-- The store's container (above): container_status NULL counts as running.
+CREATE FUNCTION objstore_instances(p_server uuid, p_items jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	WITH rep AS (
+		SELECT DISTINCT ON (s.id) s.id, coalesce(s.container_status, 'running') AS was,
+		       s.container_status IS NULL AS fresh, s.restart_count AS known,
+		       coalesce(x.state, x.status, 'unknown') AS state,
+		       coalesce(x.restart_count, 0) AS restarts, x.exit_code,
+		       CASE WHEN x.container_id ~ '^[0-9a-f]{12,64}$' THEN x.container_id END AS cid
+		  FROM jsonb_to_recordset(p_items) AS x(objstore_id text, container_id text,
+		       state text, status text, restart_count integer, exit_code integer)
+		  JOIN object_stores s ON s.id = CASE WHEN x.objstore_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+		                                      THEN x.objstore_id::uuid END
+		 WHERE s.server_id = p_server AND s.mode = 'managed' AND s.status = 'ready'
+		   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.server_id = p_server
+		                    AND j.status IN ('queued', 'running') AND j.kind = 'objstore.provision')
+		 ORDER BY s.id, x.restart_count DESC NULLS LAST)
+	UPDATE object_stores s SET
+	       container_status = CASE WHEN x.crash THEN 'crashed' WHEN x.back THEN 'running'
+	                          ELSE x.was END,
+	       status_reason = CASE WHEN x.crash THEN x.reason WHEN x.back THEN NULL
+	                       ELSE s.status_reason END,
+	       restart_count = x.restarts, container_id = coalesce(x.cid, s.container_id)
+	  FROM (SELECT rep.*, c.* FROM rep,
+	               container_crash(rep.was, rep.known, rep.state, rep.restarts, rep.exit_code) c) x
+	 WHERE s.id = x.id AND (x.crash OR x.back OR x.fresh OR x.restarts <> x.known
+	                        OR x.cid IS DISTINCT FROM coalesce(s.container_id, x.cid));
+END $$;

@@ -3,16 +3,18 @@ sql/062_bucket_keys_mend.sql): a rotated key stays `retiring` until every
 application whose env referenced the bucket at the rotation deployed with
 the new key.  An application deleted (alone or with its project) no longer
 waits; a deployment whose env was resolved before the rotation (queued, or
-running, when it happened) does not count when it succeeds after it.
+running, when it happened) does not count when it succeeds after it.  And
+the managed object store's container in the agent's instance report: a
+crash shows on GET /servers/:id/object-store.
 
 Contract test: the agent here is this module speaking the agent API
-(claims and completions, as tests/api/test_buckets.py), for the store's
-jobs and the deploy jobs alike."""
+(claims, completions and instance reports, as tests/api/test_buckets.py
+and test_applications.py), for the store's jobs and the deploy jobs alike."""
 import uuid
 
 from lib import new_project, registered
-from test_buckets import STORE, _bucket, _complete, _owner, _ready
-from test_servers import _server
+from test_buckets import STORE, _bucket, _claim, _complete, _owner, _ready
+from test_servers import Agent, _server
 
 
 def _key():
@@ -172,3 +174,56 @@ def test_a_deployment_queued_before_the_rotation_does_not_count():
     assert _state(ak) == ["revoked"] and _revokes(ak) == ["1"]
     job = _take(ag, "bucket.revoke", held)
     assert job["payload"]["access_key"] == ak, job
+
+
+def test_the_managed_stores_container_is_reported_and_a_crash_shows():
+    c, _ = registered("bko")
+    srv = _server(c, name="only")
+    other = _server(c, name="other")
+    p = new_project(c)
+    _bucket(c, p, name="bkt", server_id=srv["id"])
+    ag = Agent(c.tenant, srv["agent_token"])
+    job = _claim(ag, "objstore.provision")
+    sid, cid = job["payload"]["store_id"], uuid.uuid4().hex + uuid.uuid4().hex
+    _complete(ag, job, "succeeded", {"endpoint": "http://127.0.0.1:19000", "container_id": cid})
+
+    def store():
+        return c.get("/servers/%s/object-store" % srv["id"]).data
+
+    def report(agent=ag, **item):
+        item = dict({"container_id": cid, "objstore_id": sid, "name": "lnchr-objstore-" + sid,
+                     "state": "running", "restart_count": 0}, **item)
+        r = agent.call("POST", "/instances", {"instances": [item]})
+        assert r.status == 200, r
+
+    st = store()
+    assert (st["status"], st["container_status"], st["restart_count"]) == ("ready", None, 0), st
+    report()
+    st = store()
+    assert (st["container_status"], st["status_reason"]) == ("running", None), st
+    # Its container stopped: crashed, the store still ready (its buckets stay usable).
+    report(state="exited", exit_code=1)
+    st = store()
+    assert (st["status"], st["container_status"]) == ("ready", "crashed"), st
+    assert st["status_reason"] == "the container is exited (exit code 1)", st
+    report(state="exited", exit_code=1)
+    assert store()["container_status"] == "crashed"
+    report()
+    st = store()
+    assert (st["container_status"], st["status_reason"]) == ("running", None), st
+    # Restarted by the engine between two reports: a crash too, over once it runs on.
+    report(restart_count=2)
+    st = store()
+    assert (st["container_status"], st["restart_count"]) == ("crashed", 2), st
+    assert st["status_reason"] == "the container restarted by itself (2 restarts)", st
+    report(restart_count=2)
+    assert store()["container_status"] == "running"
+    # Another server's agent does not speak for this store.
+    report(agent=Agent(c.tenant, other["agent_token"]), state="exited", exit_code=137)
+    assert store()["container_status"] == "running"
+    # While the store is provisioned again, reports do not count.
+    _owner("UPDATE object_stores SET status = 'failed' WHERE id = '%s'" % sid)
+    _bucket(c, p, name="bkt2", server_id=srv["id"])
+    assert store()["status"] == "provisioning"
+    report(state="exited", exit_code=1)
+    assert store()["container_status"] == "running"
