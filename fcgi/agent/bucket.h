@@ -35,7 +35,10 @@
  * (db.c: image, labelled volume, engine-picked published port, restart
  * always) with MINIO_ROOT_USER / MINIO_ROOT_PASSWORD in its env (never
  * argv); an existing one is started and reported.  A failed provision
- * removes the container it made.
+ * removes the container it made.  Its label launcher.objstore (the store's
+ * id) has the instance report (report.c) send it like a database's
+ * container, as "objstore_id": the plane marks a stopped or self-restarted
+ * store's container `crashed` (sql/062 objstore_instances).
  *
  * Errors never hold a secret: the driver's are "<Code>: <message>";
  * engine messages are redacted of the root password.

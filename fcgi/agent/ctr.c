@@ -1100,9 +1100,12 @@ ctr_instance(const cJSON *doc, bool for_report, const char *health_override)
 		health = h->valuestring;
 	cJSON_AddStringToObject(o, "container_id", ctr_id(doc));
 	cJSON_AddStringToObject(o, "name", ctr_name(doc));
-	/* A database's container is named by database_id instead (db.h). */
+	/* A database's container is named by database_id instead (db.h), the
+	 * managed object store's by objstore_id (bucket.h). */
 	if (for_report && ctr_label(doc, "launcher.database") != NULL)
 		cJSON_AddStringToObject(o, "database_id", ctr_label(doc, "launcher.database"));
+	else if (for_report && ctr_label(doc, "launcher.objstore") != NULL)
+		cJSON_AddStringToObject(o, "objstore_id", ctr_label(doc, "launcher.objstore"));
 	else if (for_report)
 		cJSON_AddStringToObject(o, "app_id", app != NULL ? app : "");
 	cJSON_AddStringToObject(o, "deployment_id", dep != NULL ? dep : "");

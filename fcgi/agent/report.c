@@ -78,9 +78,11 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 		if (!cJSON_IsString(id) ||
 		    ctr_inspect(x, a, id->valuestring, REPORT_ENGINE_TIMEOUT_MS, &doc, err, sizeof(err)) != 0)
 			continue;
-		/* Applications' containers and databases' (db.h: the crash signal). */
+		/* Applications' containers, databases' (db.h: the crash signal) and
+		 * the managed object store's (bucket.h: the same). */
 		if (ctr_label(doc, "launcher.app") == NULL &&
-		    ctr_label(doc, "launcher.database") == NULL)
+		    ctr_label(doc, "launcher.database") == NULL &&
+		    ctr_label(doc, "launcher.objstore") == NULL)
 			continue;
 		if ((inst = ctr_instance(doc, true, NULL)) == NULL)
 			continue;

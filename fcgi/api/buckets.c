@@ -87,8 +87,8 @@ DB_STMT st_bkt_ref = {"buckets_ref",
     " WHERE b.project_id = $1::uuid AND b.environment_id = $2::uuid AND b.name = $3"};
 DB_STMT st_store_get = {"object_store_get",
     "SELECT id, server_id, driver, mode, endpoint, admin_endpoint, region, admin_access_key,"
-    " status, status_reason, created_at, updated_at, row_version::text AS _version"
-    " FROM object_stores WHERE server_id = $1::uuid"};
+    " status, status_reason, container_status, restart_count, created_at, updated_at,"
+    " row_version::text AS _version FROM object_stores WHERE server_id = $1::uuid"};
 DB_STMT st_store_put = {"object_store_put",
     "SELECT api_object_store_put($1::uuid, $2::uuid, $3::jsonb, $4) AS id"};
 DB_STMT st_server_exists = {"object_store_server",

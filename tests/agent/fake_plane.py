@@ -380,8 +380,10 @@ def _report_errors(kind, b):
                 errs.append("instance")
                 continue
             # A database's container (launcher.database) names its database
-            # instead of an application and a release.
-            owner = ("database_id",) if "database_id" in i else ("app_id", "deployment_id")
+            # instead of an application and a release, the managed object
+            # store's (launcher.objstore) its store.
+            owner = ("database_id",) if "database_id" in i else \
+                ("objstore_id",) if "objstore_id" in i else ("app_id", "deployment_id")
             for k in ("container_id", "name", "state", "health") + owner:
                 if not isinstance(i.get(k), str):
                     errs.append(k)

@@ -796,8 +796,10 @@ def case_objstore_provision(plane, edge, fx):
     start command and health path given): the container
     lnchr-objstore-<id> runs, labelled launcher.objstore, the data volume
     mounted, the root credentials in its env and not in its command, the
-    port published and answering at the result's endpoint; again: the same
-    container; a store that exits is failed and its container removed."""
+    port published and answering at the result's endpoint; the instance
+    report names it by objstore_id (its crash signal, as a database's); again:
+    the same container; a store that exits is failed and its container
+    removed."""
     sid, vol = str(uuid.uuid4()), str(uuid.uuid4())
     pw = "RootPw-%s" % uuid.uuid4().hex[:12]
     p = {"store_id": sid, "image": fx["FIXTURE_WEB_V1_IMAGE"], "root_user": "launcher",
@@ -828,6 +830,11 @@ def case_objstore_provision(plane, edge, fx):
             out = subprocess.run(["curl", "-s", "-m", "10", r["endpoint"] + "/health"],
                                  capture_output=True, text=True).stdout
             check(out == "ok\n", "the endpoint answers", out)
+        seen = plane.wait(lambda pl: any(i.get("objstore_id") == sid and i.get("state") == "running"
+                                         and i.get("container_id") == r.get("container_id")
+                                         for b in pl.instances[-3:] for i in b), 30)
+        check(seen, "the store's container in the instance report, by objstore_id",
+              plane.instances[-1:])
         j2 = run_job(plane, "objstore.provision", p)
         check(j2["status"] == "succeeded" and (j2.get("result") or {}).get("container_id") ==
               r.get("container_id"), "again: the same container", j2)
