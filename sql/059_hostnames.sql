@@ -24,6 +24,8 @@
 -- Replaced here (CREATE OR REPLACE, never edited in place):
 --   - app_hostname_pick (017): the chooser of applications, now a call of
 --     hostname_pick (so an application sees functions' and buckets' names);
+--   - app_hostname_set (017), the applications' trigger: dropped for
+--     hostname_set, one trigger function on the three tables;
 --   - app_hostname_follow (017): a renamed project or base_domain chooses
 --     again for its applications, functions and public buckets together,
 --     oldest first across the three;
@@ -88,20 +90,13 @@ BEGIN
 	RETURN hostname_pick(a.id, a.name, a.project_id, a.server_id);
 END $$;
 
--- Whether a function or a bucket wants a name (an application's rule is
--- app_hostname_pick's).
-CREATE FUNCTION fn_hostname_wanted(f functions) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT f.triggers @> '[{"type": "http"}]'
-$$;
-
 -- Existing functions and public buckets, oldest first (applications keep
 -- theirs).
 DO $$
 DECLARE o record;
 BEGIN
-	FOR o IN SELECT 'function' AS kind, id, name, project_id, server_id, created_at FROM functions f
-	          WHERE fn_hostname_wanted(f)
+	FOR o IN SELECT 'function' AS kind, id, name, project_id, server_id, created_at FROM functions
+	          WHERE triggers @> '[{"type": "http"}]'
 	         UNION ALL
 	         SELECT 'bucket', id, name, project_id, server_id, created_at FROM buckets WHERE public
 	         ORDER BY created_at, id LOOP
@@ -118,37 +113,43 @@ END $$;
 CREATE UNIQUE INDEX functions_hostname ON functions (hostname);
 CREATE UNIQUE INDEX buckets_hostname ON buckets (hostname);
 
--- Chosen on insert, and again when what it is made of (or whether one is
--- wanted) changes; a value written directly is replaced by the chosen one.
-CREATE FUNCTION fn_hostname_set() RETURNS trigger
+-- One trigger on the three tables (017's app_hostname_set gives way to
+-- it): the name is chosen on insert, and again when what it is made of or
+-- whether one is wanted changes; a value written directly is replaced by
+-- the chosen one.  Each IF branch names its own table's columns: PL/pgSQL
+-- compiles a trigger function per table and plans a statement only when it
+-- first runs, so a branch is never planned against another table's row.
+CREATE FUNCTION hostname_set() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+DECLARE wanted boolean; was boolean;
 BEGIN
+	IF TG_TABLE_NAME = 'applications' THEN
+		wanted := NEW.app_type <> 'worker';
+		was := TG_OP = 'UPDATE' AND OLD.app_type <> 'worker';
+	ELSIF TG_TABLE_NAME = 'functions' THEN
+		wanted := NEW.triggers @> '[{"type": "http"}]';
+		was := TG_OP = 'UPDATE' AND OLD.triggers @> '[{"type": "http"}]';
+	ELSE
+		wanted := NEW.public;
+		was := TG_OP = 'UPDATE' AND OLD.public;
+	END IF;
 	IF TG_OP = 'INSERT' OR NEW.hostname IS DISTINCT FROM OLD.hostname OR
-	   (NEW.name, NEW.project_id, NEW.server_id, fn_hostname_wanted(NEW)) IS DISTINCT FROM
-	   (OLD.name, OLD.project_id, OLD.server_id, fn_hostname_wanted(OLD)) THEN
-		NEW.hostname := CASE WHEN fn_hostname_wanted(NEW)
+	   (NEW.name, NEW.project_id, NEW.server_id, wanted) IS DISTINCT FROM
+	   (OLD.name, OLD.project_id, OLD.server_id, was) THEN
+		NEW.hostname := CASE WHEN wanted
 		                     THEN hostname_pick(NEW.id, NEW.name, NEW.project_id, NEW.server_id) END;
 	END IF;
 	RETURN NEW;
 END $$;
-REVOKE ALL ON FUNCTION fn_hostname_set() FROM PUBLIC;
+REVOKE ALL ON FUNCTION hostname_set() FROM PUBLIC;
+DROP TRIGGER applications_hostname ON applications;
+DROP FUNCTION app_hostname_set();
+CREATE TRIGGER applications_hostname BEFORE INSERT OR UPDATE ON applications
+	FOR EACH ROW EXECUTE FUNCTION hostname_set();
 CREATE TRIGGER functions_hostname BEFORE INSERT OR UPDATE ON functions
-	FOR EACH ROW EXECUTE FUNCTION fn_hostname_set();
-
-CREATE FUNCTION bucket_hostname_set() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
-BEGIN
-	IF TG_OP = 'INSERT' OR NEW.hostname IS DISTINCT FROM OLD.hostname OR
-	   (NEW.name, NEW.project_id, NEW.server_id, NEW.public) IS DISTINCT FROM
-	   (OLD.name, OLD.project_id, OLD.server_id, OLD.public) THEN
-		NEW.hostname := CASE WHEN NEW.public
-		                     THEN hostname_pick(NEW.id, NEW.name, NEW.project_id, NEW.server_id) END;
-	END IF;
-	RETURN NEW;
-END $$;
-REVOKE ALL ON FUNCTION bucket_hostname_set() FROM PUBLIC;
+	FOR EACH ROW EXECUTE FUNCTION hostname_set();
 CREATE TRIGGER buckets_hostname BEFORE INSERT OR UPDATE ON buckets
-	FOR EACH ROW EXECUTE FUNCTION bucket_hostname_set();
+	FOR EACH ROW EXECUTE FUNCTION hostname_set();
 
 -- A renamed project or a new base_domain chooses again (setting NULL makes
 -- the triggers above choose) for every owner of a name there, oldest first

@@ -106,8 +106,9 @@ def test_an_application_and_a_function_of_one_name_get_different_hostnames():
 
 
 def test_dashes_split_differently_across_projects_and_tenants():
-    """fn "a-b" of project "<t>" and fn "a" of project "b-<t>" (another
-    tenant), an application "a-b" of a third project "<t>"... one name each."""
+    """fn "a-b" of project "<t>", fn "a" of project "b-<t>" in another tenant,
+    app "a" of a project "b-<t>" in a third one, and a project renamed into
+    the same shape: one name each."""
     domain, tag = _domain(), "cc" + uuid.uuid4().hex[:6]
     c1, _, p1 = _world(domain, project=tag)
     c2, _, p2 = _world(domain, project="b-" + tag)
