@@ -163,7 +163,7 @@ BEGIN
 	          WHERE app_type <> 'worker'
 	            AND CASE WHEN on_project THEN project_id ELSE server_id END = NEW.id
 	         UNION ALL
-	         SELECT 'function', id, created_at FROM functions f
+	         SELECT 'function', id, created_at FROM functions
 	          WHERE hostname IS NOT NULL
 	            AND CASE WHEN on_project THEN project_id ELSE server_id END = NEW.id
 	         UNION ALL
