@@ -194,8 +194,8 @@ extern const struct route api_bucket_routes[];
 int databases_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 /* The fn kind's lookup (functions.c): ${fn.<name>.url}, the function's
- * edge URL (http://<name>-<project>.<base_domain>); 0, 1 (no such
- * function in c's environment), -1. */
+ * edge URL (http:// + its stored default hostname, sql/059); 0, 1 (no
+ * such function in c's environment), -1 (also: no http trigger). */
 int functions_ref(const struct env_refs_ctx *c, const char *name, const char *prop, char **out,
     char **why);
 

@@ -27,7 +27,7 @@
 	" f.source, f.triggers, f.timeout_seconds, f.memory_limit, f.idle_timeout_seconds," \
 	" EXISTS (SELECT 1 FROM env_vars v WHERE v.function_id = f.id) AS env_set," \
 	" f.status, f.status_reason, fn_hostname(f) AS hostname," \
-	" CASE WHEN f.triggers @> '[{\"type\": \"http\"}]' THEN 'http://' || fn_hostname(f) END AS url," \
+	" 'http://' || fn_hostname(f) AS url," \
 	" f.created_at, f.updated_at, f.row_version::text AS _version"
 
 DB_STMT st_fn_get = {"functions_get",
@@ -295,8 +295,12 @@ functions_ref(const struct env_refs_ctx *c, const char *name, const char *prop, 
 	}
 	if (PQntuples(res) != 1)
 		return 1;
-	*out = strdup(db_get(res, 0, "url"));	/* prop: "url", the kind's only one */
-	(void)prop;
+	(void)prop;	/* "url", the kind's only one */
+	if (db_isnull(res, 0, "url")) {
+		*why = strdup("the function has no http trigger, so no url");
+		return -1;
+	}
+	*out = strdup(db_get(res, 0, "url"));
 	return *out != NULL ? 0 : -1;
 }
 
