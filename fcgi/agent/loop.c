@@ -5,9 +5,8 @@
  * whatever timer is due (heartbeat, claim, each running job's lease,
  * progress and completion, slot by slot: loop.h), resets the pass's arena,
  * then sleeps in ppoll() until the next timer, a job's pipe, the wake-up
- * channel, or a signal.  Signals are
- * blocked outside ppoll(), so a stop request can never slip in between
- * checking the flag and going to sleep.
+ * channel, or a signal.  Signals are blocked outside ppoll(), so a stop
+ * request can never slip in between checking the flag and going to sleep.
  */
 #include "loop.h"
 
@@ -369,7 +368,7 @@ terms_free(const struct agent *ag)
 static void
 terms_adopt(struct agent *ag, struct active *j)
 {
-	int            i;
+	int i;
 
 	if (!term_kind(j->job.kind) || j->pid <= 0 || j->fd >= 0 || j->final == NULL ||
 	    (i = terms_free(ag)) < 0)
