@@ -6,7 +6,7 @@ tests/fixtures/fn_runtimes.sh, as in test_functions_e2e.py): a function that
 sleeps is invoked and, while it runs, another job of the same server (a
 `noop`) is taken and finishes; two invocations run at the same time; a
 running invocation cancelled (job_cancel, the one cancel of every job) ends
-while another goes on.  And the claim's kinds at the agent API, spoken by a
+while another goes on; the container's shim gets the plane's concurrency.  And the claim's kinds at the agent API, spoken by a
 test agent on a server of its own (test_servers.py's): kinds and
 except_kinds, an agent that sends neither gets any kind, bad input is 400,
 and a function's invocations are handed out no more than its container
@@ -16,6 +16,7 @@ import uuid
 
 from lib import assert_error, psql, registered
 from test_agent_e2e import _wait
+from test_deploy_e2e import app_containers, engine
 from test_functions_e2e import DEPLOY_TIMEOUT, FnWorld
 from test_servers import Agent, _enqueue, _server
 
@@ -83,6 +84,11 @@ def test_two_invocations_run_at_the_same_time():
     rows = psql("SELECT (a.started_at < b.finished_at AND b.started_at < a.finished_at)::text"
                 " FROM jobs a, jobs b WHERE a.id = '%s' AND b.id = '%s'" % (a, b), user="launcher_owner")
     assert rows == ["true"], (ja, jb)
+    # The container's shim runs as many workers as the plane hands out calls
+    # (fn_concurrency: python3 at 96 MiB, 4), whatever its own default.
+    cs = app_containers(s.fn["id"], all_=False)
+    st, doc = engine("GET", "/containers/%s/json" % cs[0]["Id"])
+    assert st == 200 and "LAUNCHER_FN_CONCURRENCY=4" in doc["Config"]["Env"], (st, doc.get("Config"))
 
 
 def test_a_running_invocation_cancelled_ends_while_another_goes_on():
