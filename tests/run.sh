@@ -193,7 +193,7 @@ fi
 need_fn=0
 if [ "$#" -eq 0 ]; then need_fn=1; fi
 for a in "$@"; do
-	case $a in *function* | *shim* | *bucket*) need_fn=1 ;; esac
+	case $a in *function* | *shim* | *bucket* | *fn_*) need_fn=1 ;; esac
 done
 if [ "$need_fn" = 1 ]; then
 	if bash tests/fixtures/fn_runtimes.sh > "$LAUNCHER_STATE_DIR/fnruntimes.env" \

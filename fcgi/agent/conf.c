@@ -163,6 +163,9 @@ static const struct conf_key conf_keys[] = {
 	    "pulls use the engine's own trust (certs.d)"),
 	S(engine_socket, "/var/run/docker.sock", valid_path, "unix socket of the Docker-compatible Engine API"),
 	I(poll_interval_ms, "1000", 100, 3600000, "how often an idle agent asks for a job"),
+	I(invoke_slots, "4", 0, 16, "function invocations (fn.invoke jobs) run at once beside the "
+	    "one other job (a deploy, a backup...), each in its own process; 0: they wait for that "
+	    "job's slot like every kind"),
 	I(heartbeat_interval_s, "10", 1, 3600, "seconds between heartbeats (the plane's answer wins)"),
 	S(nginx_test_command, "", NULL, "edge nginx config test, run with /bin/sh -c (empty: check skipped)"),
 	S(edge_sites_dir, "", valid_path, "directory of the edge nginx's per-app site files (empty: no routing)"),

@@ -31,6 +31,7 @@ struct agent_conf {
 	char    registry_ca_file[AGENT_STR_MAX];	/* "" = the system's CAs only */
 	char    engine_socket[AGENT_STR_MAX];
 	int64_t poll_interval_ms;
+	int64_t invoke_slots;			/* fn.invoke jobs run beside the main one (loop.h) */
 	int64_t heartbeat_interval_s;
 	char    nginx_test_command[AGENT_STR_MAX];
 	char    edge_sites_dir[AGENT_STR_MAX];	/* "" = no edge routing */

@@ -235,6 +235,14 @@ app_payload(const cJSON *p, const char *job_id, const char *image_id)
 	cJSON_AddStringToObject(env, "LAUNCHER_FN_TIMEOUT", num);
 	(void)util_snprintf(num, sizeof(num), "%d", FN_PORT);
 	cJSON_AddStringToObject(env, "PORT", num);
+	/* The shim's workers: the plane's number, which also bounds the
+	 * invocations it hands out at once (sql/061 fn_concurrency). */
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "concurrency"))) {
+		cJSON_DeleteItemFromObjectCaseSensitive(env, "LAUNCHER_FN_CONCURRENCY");
+		(void)util_snprintf(num, sizeof(num), "%d",
+		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "concurrency")));
+		cJSON_AddStringToObject(env, "LAUNCHER_FN_CONCURRENCY", num);
+	}
 	cJSON_AddItemToObject(o, "volumes", cJSON_CreateArray());
 	src = cJSON_AddObjectToObject(o, "source");
 	cJSON_AddStringToObject(src, "type", "release");

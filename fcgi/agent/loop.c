@@ -2,11 +2,11 @@
  * loop.c - the agent's main loop (see loop.h).
  *
  * One struct agent holds all process state.  Each pass of the loop runs
- * whatever timer is due (heartbeat, claim, the running job's lease,
- * progress and completion), resets the pass's arena, then sleeps in
- * ppoll() until the next timer, the job's pipe, or a signal.  Signals are
- * blocked outside ppoll(), so a stop request can never slip in between
- * checking the flag and going to sleep.
+ * whatever timer is due (heartbeat, claim, each running job's lease,
+ * progress and completion, slot by slot: loop.h), resets the pass's arena,
+ * then sleeps in ppoll() until the next timer, a job's pipe, the wake-up
+ * channel, or a signal.  Signals are blocked outside ppoll(), so a stop
+ * request can never slip in between checking the flag and going to sleep.
  */
 #include "loop.h"
 
@@ -44,7 +44,11 @@
 #define PROGRESS_DELAY_MS 250	/* lines are batched for this long */
 #define RECORD_MAX        (RUNNER_MAX_RESULT + 64)
 
-/* The one running job, as the parent sees it. */
+/*
+ * A running job, as the parent sees it: one per slot.  Slot 0 is the main
+ * slot (any kind); slots 1..invoke_slots take fn.invoke only, so that an
+ * invocation runs beside the main slot's job (loop.h).
+ */
 struct active {
 	bool       on;
 	struct job job;
@@ -75,7 +79,8 @@ struct agent {
 	int64_t                  retry_at;	/* no plane call before this (back-off) */
 	bool                     plane_up, engine_up, engine_known;
 	int64_t                  stop_at;	/* 0 = not stopping */
-	struct active            job;
+	struct active            slots[AGENT_SLOTS_MAX];	/* [0] main, then invoke slots */
+	int                      nslots;	/* 1 + conf invoke_slots */
 	struct report            rep;		/* instances and runtime logs */
 	int64_t                  next_inst, next_logs, next_vols;
 	struct wake              wake;		/* launcher-ws: "a job is waiting" */
@@ -316,10 +321,8 @@ heartbeat(struct agent *ag, int64_t now)
 /* ---------------------------------------------------------------- jobs */
 
 static void
-job_clear(struct agent *ag)
+job_clear(struct active *j)
 {
-	struct active *j = &ag->job;
-
 	if (j->pid > 0) {
 		kill(-j->pid, SIGKILL);
 		kill(j->pid, SIGKILL);
@@ -363,10 +366,9 @@ terms_free(const struct agent *ag)
  * here, so that the loop goes on claiming (term.h).
  */
 static void
-terms_adopt(struct agent *ag)
+terms_adopt(struct agent *ag, struct active *j)
 {
-	struct active *j = &ag->job;
-	int            i;
+	int i;
 
 	if (!term_kind(j->job.kind) || j->pid <= 0 || j->fd >= 0 || j->final == NULL ||
 	    (i = terms_free(ag)) < 0)
@@ -393,13 +395,12 @@ terms_reap(struct agent *ag, bool kill_all)
 }
 
 static void
-job_start(struct agent *ag, struct job *claimed, int64_t now)
+job_start(struct agent *ag, struct active *j, struct job *claimed, int64_t now)
 {
-	struct active *j = &ag->job;
-	int64_t        lease_ms = claimed->lease_seconds * 1000;
-	char           msg[160];
+	int64_t lease_ms = claimed->lease_seconds * 1000;
+	char    msg[160];
 
-	job_clear(ag);
+	job_clear(j);
 	j->on = true;
 	j->job = *claimed;	/* takes the payload */
 	memset(claimed, 0, sizeof(*claimed));
@@ -439,17 +440,78 @@ job_start(struct agent *ag, struct job *claimed, int64_t now)
 	}
 }
 
+enum agent_want
+agent_claim_want(const bool *busy, int nslots)
+{
+	bool invoke_free = false;
+
+	for (int i = 1; i < nslots; i++)
+		invoke_free = invoke_free || !busy[i];
+	if (!busy[0])
+		return invoke_free || nslots == 1 ? AGENT_WANT_ANY : AGENT_WANT_OTHER;
+	return invoke_free ? AGENT_WANT_INVOKE : AGENT_WANT_NONE;
+}
+
+int
+agent_slot_pick(const char *kind, const bool *busy, int nslots)
+{
+	if (strcmp(kind, AGENT_INVOKE_KIND) == 0)
+		for (int i = 1; i < nslots; i++)
+			if (!busy[i])
+				return i;
+	if (!busy[0])
+		return 0;
+	/* Only against a plane that ignored the claim's kinds: the job is ours
+	 * now, and any free slot runs it. */
+	for (int i = 1; i < nslots; i++)
+		if (!busy[i])
+			return i;
+	return -1;
+}
+
+/* Which slots run a job, into busy[ag->nslots]. */
+static void
+slots_busy(const struct agent *ag, bool *busy)
+{
+	for (int i = 0; i < ag->nslots; i++)
+		busy[i] = ag->slots[i].on;
+}
+
+/*
+ * Asks for a job that a free slot may run (loop.h): any kind with the main
+ * slot free (no body: what every agent sent before slots), only fn.invoke
+ * while the main slot is busy, anything but fn.invoke while the invoke
+ * slots are.  A job claimed leaves the next claim due at once: more may be
+ * queued for the slots still free.
+ */
 static void
 claim(struct agent *ag, int64_t now)
 {
 	struct plane_answer ans;
 	struct job          jb;
 	enum plane_rc       rc;
+	enum agent_want     want;
 	const cJSON        *o;
+	cJSON              *body = NULL;
 	double              received;
+	bool                busy[AGENT_SLOTS_MAX] = {false};
 	char                err[256];
+	int                 slot;
 
-	rc = agent_post(ag, "/jobs/claim", NULL, &ans);
+	slots_busy(ag, busy);
+	if ((want = agent_claim_want(busy, ag->nslots)) == AGENT_WANT_NONE)
+		return;
+	if (want != AGENT_WANT_ANY) {
+		const char *k = AGENT_INVOKE_KIND;
+
+		if ((body = cJSON_CreateObject()) == NULL)
+			return;
+		arena_defer(&ag->a, json_free, body);
+		if (!cJSON_AddItemToObject(body, want == AGENT_WANT_INVOKE ? "kinds" : "except_kinds",
+		    cJSON_CreateStringArray(&k, 1)))
+			return;
+	}
+	rc = agent_post(ag, "/jobs/claim", body, &ans);
 	received = timefmt_wall();
 	/* Timers of the job start from the answer, not from the start of this
 	 * pass (a slow heartbeat may have come first). */
@@ -468,7 +530,14 @@ claim(struct agent *ag, int64_t now)
 		runner_job_clear(&jb);
 		return;
 	}
-	job_start(ag, &jb, now);
+	if ((slot = agent_slot_pick(jb.kind, busy, ag->nslots)) < 0) {
+		/* Not reached: a claim is made only with a slot free. */
+		log_error("job %s: claimed with no free slot; its lease expiry re-queues it", jb.id);
+		runner_job_clear(&jb);
+		return;
+	}
+	job_start(ag, &ag->slots[slot], &jb, now);
+	ag->next_claim = now;
 }
 
 /* One record from the child. */
@@ -504,9 +573,8 @@ job_record(struct active *j, char *rec)
  * pass, so that a chatty job cannot starve heartbeats and lease renewals.
  */
 static void
-job_read(struct agent *ag)
+job_read(struct active *j)
 {
-	struct active *j = &ag->job;
 
 	for (int reads = 0; j->fd >= 0 && reads < 64; reads++) {
 		ssize_t n = read(j->fd, j->in + j->inlen, RECORD_MAX - j->inlen);
@@ -544,18 +612,18 @@ job_read(struct agent *ag)
 
 /* The plane no longer wants this job from us: end it without completing. */
 static void
-job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
+job_abandon(struct agent *ag, struct active *j, const char *what, const struct plane_answer *ans)
 {
-	char   kind[sizeof(ag->job.job.kind)], id[sizeof(ag->job.job.id)];
-	cJSON *payload = app_kind(ag->job.job.kind) || db_kind(ag->job.job.kind) ||
-	    backup_kind(ag->job.job.kind) ?
-	    cJSON_Duplicate(ag->job.job.payload, 1) : NULL;
+	char   kind[sizeof(j->job.kind)], id[sizeof(j->job.id)];
+	cJSON *payload = app_kind(j->job.kind) || db_kind(j->job.kind) ||
+	    backup_kind(j->job.kind) ?
+	    cJSON_Duplicate(j->job.payload, 1) : NULL;
 
 	log_warn("job %s: %s answered %s: cancelled or no longer ours; stopped it without "
-	    "completing", ag->job.job.id, what, ans->msg);
-	memcpy(kind, ag->job.job.kind, sizeof(kind));
-	memcpy(id, ag->job.job.id, sizeof(id));
-	job_clear(ag);	/* the child is dead once this returns */
+	    "completing", j->job.id, what, ans->msg);
+	memcpy(kind, j->job.kind, sizeof(kind));
+	memcpy(id, j->job.id, sizeof(id));
+	job_clear(j);	/* the child is dead once this returns */
 	if (payload != NULL) {
 		app_after_kill(ag->conf, kind, id, payload);
 		db_after_kill(ag->conf, kind, id, payload);
@@ -567,9 +635,8 @@ job_abandon(struct agent *ag, const char *what, const struct plane_answer *ans)
 }
 
 static void
-job_lease(struct agent *ag, int64_t now)
+job_lease(struct agent *ag, struct active *j, int64_t now)
 {
-	struct active      *j = &ag->job;
 	struct plane_answer ans;
 	enum plane_rc       rc;
 	char                path[128];
@@ -580,7 +647,7 @@ job_lease(struct agent *ag, int64_t now)
 	if (rc == PLANE_OK)
 		j->next_lease = now + third;
 	else if (rc == PLANE_CONFLICT || rc == PLANE_GONE)
-		job_abandon(ag, "lease renewal", &ans);
+		job_abandon(ag, j, "lease renewal", &ans);
 	else {
 		int64_t d = plane_failed(ag, "lease renewal", rc, &ans);
 
@@ -598,9 +665,8 @@ progress_waiting(const struct active *j)
 
 /* Sends up to one batch of pending lines. */
 static void
-job_progress(struct agent *ag, int64_t now)
+job_progress(struct agent *ag, struct active *j, int64_t now)
 {
-	struct active      *j = &ag->job;
 	struct plane_answer ans;
 	enum plane_rc       rc;
 	cJSON              *body, *lines;
@@ -628,7 +694,7 @@ job_progress(struct agent *ag, int64_t now)
 	util_snprintf(path, sizeof(path), "/jobs/%s/progress", j->job.id);
 	rc = agent_post(ag, path, body, &ans);
 	if (rc == PLANE_CONFLICT || rc == PLANE_GONE) {
-		job_abandon(ag, "progress", &ans);
+		job_abandon(ag, j, "progress", &ans);
 		return;
 	}
 	if (rc == PLANE_DOWN || rc == PLANE_UNAUTHORIZED) {
@@ -650,9 +716,8 @@ static enum plane_rc report_post(void *ud, const char *path, const cJSON *body,
 static void          isolation(struct agent *ag);
 
 static void
-job_complete(struct agent *ag, int64_t now)
+job_complete(struct agent *ag, struct active *j, int64_t now)
 {
-	struct active      *j = &ag->job;
 	struct plane_answer ans;
 	enum plane_rc       rc;
 	const cJSON        *st = cJSON_GetObjectItemCaseSensitive(j->final, "status");
@@ -686,7 +751,7 @@ job_complete(struct agent *ag, int64_t now)
 		log_error("job %s: completion rejected (%s); giving it up", j->job.id, ans.msg);
 	if ((app_kind(j->job.kind) || db_kind(j->job.kind)) && !reported)
 		ag->next_inst = now;	/* the report before completing did not get through */
-	job_clear(ag);
+	job_clear(j);
 	/* Work may be queued behind this job: ask at once. */
 	ag->next_claim = now;
 }
@@ -707,18 +772,17 @@ job_exit_reason(struct active *j, char *out, size_t outlen)
 
 /* Everything the running job needs this pass. */
 static void
-job_service(struct agent *ag, int64_t now)
+job_service(struct agent *ag, struct active *j, int64_t now)
 {
-	struct active *j = &ag->job;
-	char           why[300];
+	char why[300];
 
 	if (j->fd >= 0)
-		job_read(ag);
-	terms_adopt(ag);
+		job_read(j);
+	terms_adopt(ag, j);
 	if (j->pid > 0 && waitpid(j->pid, &j->wstatus, WNOHANG) == j->pid) {
 		j->pid = -1;
 		if (j->fd >= 0)
-			job_read(ag);	/* what it wrote just before exiting */
+			job_read(j);	/* what it wrote just before exiting */
 	}
 	if (j->pid > 0 && j->deadline > 0 && now > j->deadline && j->why[0] == '\0') {
 		util_snprintf(j->why, sizeof(j->why), "deadline exceeded");
@@ -739,19 +803,19 @@ job_service(struct agent *ag, int64_t now)
 	if (timefmt_mono_ms() < ag->retry_at)
 		return;
 	if (now >= j->next_lease)
-		job_lease(ag, now);
+		job_lease(ag, j, now);
 	if (!j->on || timefmt_mono_ms() < ag->retry_at)
 		return;
 	if (progress_waiting(j) &&
 	    (now >= j->next_progress || cJSON_GetArraySize(j->pending) >= PROGRESS_BATCH)) {
-		job_progress(ag, now);
+		job_progress(ag, j, now);
 		if (!j->on || timefmt_mono_ms() < ag->retry_at)
 			return;
 	}
 	/* Completion follows the last progress line. */
 	if (j->pid <= 0 && j->fd < 0 && j->final != NULL && !progress_waiting(j) &&
 	    now >= j->next_complete)
-		job_complete(ag, now);
+		job_complete(ag, j, now);
 }
 
 /* ------------------------------------------------------------- reports */
@@ -911,8 +975,11 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	arena_init(&ag->a, 64 * 1024);
 	ag->hb_ms = c->heartbeat_interval_s * 1000;
 	ag->poll_ms = c->poll_interval_ms;
-	ag->job.pid = -1;
-	ag->job.fd = -1;
+	ag->nslots = 1 + (int)c->invoke_slots;
+	for (int i = 0; i < AGENT_SLOTS_MAX; i++) {
+		ag->slots[i].pid = -1;
+		ag->slots[i].fd = -1;
+	}
 	report_init(&ag->rep);
 	wake_init(&ag->wake);
 	if (metrics_init(&ag->met, (size_t)c->metrics_queue_max) != 0)
@@ -925,7 +992,8 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 static void
 agent_cleanup(struct agent *ag)
 {
-	job_clear(ag);
+	for (int i = 0; i < ag->nslots; i++)
+		job_clear(&ag->slots[i]);
 	terms_reap(ag, true);
 	follow_stop(ag);
 	wake_close(&ag->wake);
@@ -954,13 +1022,18 @@ max64(int64_t a, int64_t b)
 static int64_t
 next_wake(const struct agent *ag, int64_t now)
 {
-	const struct active *j = &ag->job;
-	int64_t              gate = ag->retry_at;	/* plane timers wait for it */
-	int64_t              t = min64(max64(ag->next_hb, gate), now + 1000);
+	int64_t gate = ag->retry_at;	/* plane timers wait for it */
+	int64_t t = min64(max64(ag->next_hb, gate), now + 1000);
+	bool    busy[AGENT_SLOTS_MAX] = {false};
 
-	if (!j->on && ag->stop_at == 0)
+	slots_busy(ag, busy);
+	if (agent_claim_want(busy, ag->nslots) != AGENT_WANT_NONE && ag->stop_at == 0)
 		t = min64(t, max64(ag->next_claim, gate));
-	if (j->on) {
+	for (int i = 0; i < ag->nslots; i++) {
+		const struct active *j = &ag->slots[i];
+
+		if (!j->on)
+			continue;
 		t = min64(t, max64(j->next_lease, gate));
 		if (progress_waiting(j))
 			t = min64(t, max64(j->next_progress, gate));
@@ -1045,6 +1118,21 @@ warn_port_overlap(const struct agent_conf *c)
 	fclose(f);
 }
 
+/* Slots running a job; the first one's index into *first (-1 when none). */
+static int
+slots_on(const struct agent *ag, int *first)
+{
+	int n = 0;
+
+	*first = -1;
+	for (int i = 0; i < ag->nslots; i++)
+		if (ag->slots[i].on) {
+			if (n++ == 0)
+				*first = i;
+		}
+	return n;
+}
+
 int
 agent_loop_run(const struct agent_conf *c, const char *token)
 {
@@ -1057,26 +1145,29 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		return 1;
 	}
 	agent_init(&ag, c, token);
-	log_info("launcher-agent %s: plane %s, tenant %s, engine %s, heartbeat %lld s, poll %lld ms",
-	    AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
-	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms);
+	log_info("launcher-agent %s: plane %s, tenant %s, engine %s, heartbeat %lld s, poll %lld ms, "
+	    "invoke slots %lld", AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
+	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms,
+	    (long long)c->invoke_slots);
 	warn_port_overlap(c);
 	isolation(&ag);
 	now = timefmt_mono_ms();
 	ag.next_hb = ag.next_claim = now;
 	ag.next_inst = ag.next_logs = ag.next_vols = now + 1000;	/* after the first heartbeat */
 	for (;;) {
-		struct pollfd   pfd[2] = {{.fd = ag.job.fd, .events = POLLIN},
-		    {.fd = -1, .events = POLLIN}};
+		/* The slots' pipes, then the wake-up channel. */
+		struct pollfd   pfd[AGENT_SLOTS_MAX + 1];
 		struct timespec ts;
 		int64_t         wait_ms;
+		int             running, first;
 
 		now = timefmt_mono_ms();
+		running = slots_on(&ag, &first);
 		if (got_stop && ag.stop_at == 0) {
 			ag.stop_at = now;
-			if (ag.job.on)
-				log_info("stopping: waiting up to %d s for job %s", AGENT_STOP_GRACE_MS / 1000,
-				    ag.job.job.id);
+			if (running > 0)
+				log_info("stopping: waiting up to %d s for job %s%s", AGENT_STOP_GRACE_MS / 1000,
+				    ag.slots[first].job.id, running > 1 ? " and the others running" : "");
 			else
 				log_info("stopping");
 		}
@@ -1085,20 +1176,23 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 			log_info("SIGHUP: re-reading the token");
 			token_reload(&ag);
 		}
-		if (ag.stop_at != 0 && !ag.job.on)
+		if (ag.stop_at != 0 && running == 0)
 			break;
 		if (ag.stop_at != 0 && now >= ag.stop_at + AGENT_STOP_GRACE_MS) {
-			log_warn("job %s: not finished %d s after the stop request: killed; the plane "
-			    "re-queues it when its lease expires", ag.job.job.id,
-			    AGENT_STOP_GRACE_MS / 1000);
+			log_warn("job %s%s: not finished %d s after the stop request: killed; the plane "
+			    "re-queues it when its lease expires", ag.slots[first].job.id,
+			    running > 1 ? " and the others running" : "", AGENT_STOP_GRACE_MS / 1000);
 			break;
 		}
 		if (now >= ag.next_hb && now >= ag.retry_at)
 			heartbeat(&ag, now);
 		terms_reap(&ag, false);
-		if (ag.job.on)
-			job_service(&ag, timefmt_mono_ms());
-		else if (ag.stop_at == 0 && now >= ag.next_claim && timefmt_mono_ms() >= ag.retry_at)
+		for (int i = 0; i < ag.nslots; i++)
+			if (ag.slots[i].on) {
+				job_service(&ag, &ag.slots[i], timefmt_mono_ms());
+				arena_reset(&ag.a);
+			}
+		if (ag.stop_at == 0 && now >= ag.next_claim && timefmt_mono_ms() >= ag.retry_at)
 			claim(&ag, now);
 		arena_reset(&ag.a);
 		reports(&ag);
@@ -1114,21 +1208,22 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		wait_ms = next_wake(&ag, now);
 		ts.tv_sec = (time_t)(wait_ms / 1000);
 		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
-		pfd[0].fd = ag.job.fd;	/* a negative fd is ignored by ppoll */
-		pfd[1].fd = ag.wake.fd;
-		if (ppoll(pfd, 2, &ts, &wait_mask) < 0 && errno != EINTR) {
+		for (int i = 0; i < ag.nslots; i++)
+			pfd[i] = (struct pollfd){.fd = ag.slots[i].fd, .events = POLLIN};	/* < 0: ignored */
+		pfd[ag.nslots] = (struct pollfd){.fd = ag.wake.fd, .events = POLLIN};
+		if (ppoll(pfd, (nfds_t)ag.nslots + 1, &ts, &wait_mask) < 0 && errno != EINTR) {
 			log_error("ppoll: %s", strerror(errno));
 			sleep(1);
 		}
-		if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
+		if (pfd[ag.nslots].fd >= 0 && (pfd[ag.nslots].revents & (POLLIN | POLLERR | POLLHUP)) &&
 		    wake_read(&ag.wake, timefmt_mono_ms()) > 0) {
-			/* A job was queued (claim now) or cancelled (renew now:
-			 * the answer says so). */
+			/* A job was queued (claim now, when a slot is free) or
+			 * cancelled (renew every lease now: the answer says which). */
 			now = timefmt_mono_ms();
-			if (ag.job.on)
-				ag.job.next_lease = now;
-			else
-				ag.next_claim = now;
+			for (int i = 0; i < ag.nslots; i++)
+				if (ag.slots[i].on)
+					ag.slots[i].next_lease = now;
+			ag.next_claim = now;
 		}
 	}
 	agent_cleanup(&ag);

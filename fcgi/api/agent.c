@@ -70,9 +70,12 @@ DB_STMT st_metrics = {"agent_metrics",
     " AND a.server_id = $1::uuid"
     " ON CONFLICT (tenant_id, application_id, instance_id, ts) DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM h) AS host_inserted, (SELECT count(*) FROM c) AS containers_inserted"};
+/* $2/$3: the kinds wanted / not wanted, JSON arrays of names or NULL (sql/061). */
 DB_STMT st_claim = {"agent_claim",
     "SELECT id, kind, payload, attempts AS attempt, lease_seconds, deadline_at, now() AS plane_time"
-    " FROM job_claim($1::uuid)"};
+    " FROM job_claim($1::uuid,"
+    " (SELECT array_agg(k) FROM jsonb_array_elements_text($2::jsonb) k),"
+    " (SELECT array_agg(k) FROM jsonb_array_elements_text($3::jsonb) k))"};
 
 /* The env snapshot of the release an app.* job runs, for its claim. */
 DB_STMT st_release_env = {"agent_release_env",
@@ -154,7 +157,8 @@ DB_STMT st_phase = {"agent_job_phase",
 /* A function's env of its latest deploy (resolved, sealed: sql/057), for its
  * own server only. */
 DB_STMT st_claim_fn = {"agent_claim_fn",
-    "SELECT release_env_sealed AS env_sealed FROM functions"
+    "SELECT release_env_sealed AS env_sealed, fn_concurrency(runtime, memory_limit) AS concurrency"
+    " FROM functions"
     " WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
 DB_STMT st_claim_terminal = {"agent_claim_terminal",
@@ -332,14 +336,53 @@ map_images(struct req *r, cJSON *payload)
 		}
 }
 
+/* A job kind's name, as the jobs table's CHECK has it: [a-z][a-z0-9_.]{0,63}. */
+static bool
+kind_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n < 1 || n > 64 || !(k[0] >= 'a' && k[0] <= 'z'))
+		return false;
+	return strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
+}
+
+static const char *
+check_kinds(const cJSON *v)
+{
+	for (const cJSON *it = v->child; it; it = it->next)
+		if (!kind_ok(it->valuestring))
+			return "each must be a job kind ([a-z][a-z0-9_.]{0,63})";
+	return NULL;
+}
+
+/*
+ * The claim's optional body (README "Jobs in slots"): kinds, the only kinds
+ * the agent takes now (its main slot is busy: ["fn.invoke"]); except_kinds,
+ * kinds it does not (its invoke slots are busy).  No body: any kind.
+ */
+static const struct field claim_fields[] = {
+	{"kinds", F_STRINGS, false, false, 1, 32, check_kinds},
+	{"except_kinds", F_STRINGS, false, false, 1, 32, check_kinds},
+};
+
 static enum err
 claim(struct req *r)
 {
-	PGresult *res;
-	cJSON    *d;
-	enum err  e;
+	struct field_val v[2];
+	PGresult        *res;
+	cJSON           *d;
+	char            *kinds = NULL, *except = NULL;
+	enum err         e;
 
-	if ((e = db_run(r, &st_claim, &res, r->who.server_id)) != ERR_OK)
+	if ((e = http_read_json(r, false)) != ERR_OK ||
+	    (r->json != NULL && (e = JSON_FIELDS(r, claim_fields, v)) != ERR_OK))
+		return e;
+	if (r->json != NULL && v[0].present && (kinds = cJSON_PrintUnformatted(v[0].node)) != NULL)
+		arena_defer(r->a, free, kinds);
+	if (r->json != NULL && v[1].present && (except = cJSON_PrintUnformatted(v[1].node)) != NULL)
+		arena_defer(r->a, free, except);
+	if ((e = db_run(r, &st_claim, &res, r->who.server_id, kinds, except)) != ERR_OK)
 		return e;
 	d = cJSON_CreateObject();
 	cJSON_AddItemToObject(d, "job", PQntuples(res) == 1 ? json_row(res, 0) : cJSON_CreateNull());
@@ -419,6 +462,7 @@ add_function(struct req *r, bool deploy, cJSON *payload)
 	const char  *p = r->w->cfg->function_runtime_images;
 	PGresult    *res;
 	cJSON       *env;
+	int64_t      conc;
 	enum err     e;
 
 	if (!cJSON_IsString(fid) || !util_is_uuid(fid->valuestring) || rt == NULL)
@@ -436,6 +480,9 @@ add_function(struct req *r, bool deploy, cJSON *payload)
 		cJSON_ReplaceItemInObjectCaseSensitive(payload, "env", env);
 		if (cJSON_GetObjectItemCaseSensitive(payload, "env") != env)
 			cJSON_AddItemToObject(payload, "env", env);
+		/* The calls its container serves at once: the claim's limit too (sql/061). */
+		if (util_parse_i64(db_get(res, 0, "concurrency"), 1, 64, &conc) == 0)
+			cJSON_AddNumberToObject(payload, "concurrency", (double)conc);
 	}
 	for (; *p; ) {
 		size_t n = strcspn(p, ","), eq = strcspn(p, "=");

@@ -16,7 +16,7 @@
  *                  [--instances-interval SECONDS] [--logs-interval SECONDS]
  *                  [--logs-follow true|false]
  *                  [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]
- *                  [--traffic-log FILE]
+ *                  [--traffic-log FILE] [--invoke-slots N]
  *                  [--metrics-interval SECONDS] [--metrics-queue-max POINTS]
  *                  [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]
  *                  [--version] [--help]
@@ -67,6 +67,7 @@ static const struct {
 	{"--logs-follow", "logs_follow"},
 	{"--volumes-interval", "volumes_interval"},
 	{"--traffic-log", "traffic_log"},
+	{"--invoke-slots", "invoke_slots"},
 	{"--metrics-interval", "metrics_interval"},
 	{"--metrics-queue-max", "metrics_queue_max"},
 	{"--state-dir", "state_dir"},
@@ -90,7 +91,7 @@ usage(FILE *f)
 	    "                      [--instances-interval SECONDS] [--logs-interval SECONDS]\n"
 	    "                      [--logs-follow true|false]\n"
 	    "                      [--volumes-interval SECONDS] [--wake-idle-timeout SECONDS]\n"
-	    "                      [--traffic-log FILE]\n"
+	    "                      [--traffic-log FILE] [--invoke-slots N]\n"
 	    "                      [--metrics-interval SECONDS] [--metrics-queue-max POINTS]\n"
 	    "                      [--backup-local-root DIR] [--backup-verify-delay-ms MS]\n"
 	    "                      [--state-dir DIR] [--log-level LEVEL] [--once-heartbeat]\n"

@@ -54,6 +54,7 @@ class Plane:
         self.jobs = {}          # id -> dict
         self.queue = []         # ids
         self.heartbeats = []    # bodies
+        self.claims = []        # POST /agent/jobs/claim bodies
         self.instances = []     # POST /agent/instances bodies
         self.logs = []          # POST /agent/logs entries
         self.reports = True     # False: answer 404 to instances and logs (an older plane)
@@ -219,7 +220,7 @@ class Plane:
         if parts == ["heartbeat"]:
             return self._heartbeat(h, body)
         if parts == ["jobs", "claim"]:
-            return self._claim(h)
+            return self._claim(h, body)
         if len(parts) == 3 and parts[0] == "jobs":
             return self._job(h, parts[1], parts[2], body)
         if parts in (["instances"], ["logs"]) and self.reports:
@@ -293,22 +294,32 @@ class Plane:
             datetime.timedelta(seconds=self.plane_time_offset)
         return t.isoformat().replace("+00:00", "Z")
 
-    def _claim(self, h):
+    def _claim(self, h, body):
+        """The oldest queued job whose kind the body's kinds / except_kinds
+        allow (sql/061's job_claim; no filter: any kind)."""
+        kinds, except_kinds = body.get("kinds"), body.get("except_kinds")
         with self.lock:
             self._expire()
+            self.claims.append(body)
             job = None
-            while self.queue:
-                j = self.jobs[self.queue.pop(0)]
-                if j["status"] == "queued":
-                    j["status"] = "running"
-                    j["attempts"] += 1
-                    j["lease_until"] = time.time() + j["lease_seconds"]
-                    job = {"id": j["id"], "kind": j["kind"], "payload": j["payload"],
-                           "attempt": j["attempts"], "lease_seconds": j["lease_seconds"],
-                           "deadline_at": datetime.datetime.fromtimestamp(
-                               j["deadline"], datetime.timezone.utc).isoformat(),
-                           "plane_time": self._plane_time()}
-                    break
+            for jid in list(self.queue):
+                j = self.jobs[jid]
+                if j["status"] != "queued":
+                    self.queue.remove(jid)
+                    continue
+                if (kinds is not None and j["kind"] not in kinds) or \
+                        (except_kinds is not None and j["kind"] in except_kinds):
+                    continue
+                self.queue.remove(jid)
+                j["status"] = "running"
+                j["attempts"] += 1
+                j["lease_until"] = time.time() + j["lease_seconds"]
+                job = {"id": j["id"], "kind": j["kind"], "payload": j["payload"],
+                       "attempt": j["attempts"], "lease_seconds": j["lease_seconds"],
+                       "deadline_at": datetime.datetime.fromtimestamp(
+                           j["deadline"], datetime.timezone.utc).isoformat(),
+                       "plane_time": self._plane_time()}
+                break
         return self._reply(h, 200, {"job": job})
 
     def _expire(self):

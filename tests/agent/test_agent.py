@@ -188,6 +188,26 @@ def case_noop(plane, tmp):
     check(a.stop() == 0, "exit 0")
 
 
+def case_invoke_slots(plane, tmp):
+    """Invocations beside the main job (loop.h): while a noop holds the main
+    slot the agent claims fn.invoke only, runs one (its bad payload fails it
+    at once) and completes it while the noop runs on; the second noop waits
+    for the first; with invoke slots busy it claims everything but fn.invoke."""
+    a = Agent(plane, tmp, "--invoke-slots", "1")
+    long_ = plane.enqueue("noop", {"sleep_ms": 4000, "marker": "long"})
+    check(plane.wait_status(long_, ("running",), 10), "the long noop runs")
+    nxt = plane.enqueue("noop", {"marker": "after"})
+    inv = plane.enqueue("fn.invoke", {})
+    check(plane.wait_status(inv, ("succeeded", "failed"), 10), "the invocation completes")
+    check("function_id" in (plane.job(inv)["error"] or ""), "its payload refused", str(plane.job(inv)))
+    check(plane.job(long_)["status"] == "running", "beside the long noop", str(plane.job(long_)))
+    check(plane.job(nxt)["status"] == "queued", "the other noop waits for the main slot")
+    check({"kinds": ["fn.invoke"]} in plane.claims, "claimed invocations only", str(plane.claims[-3:]))
+    check(plane.wait(lambda p: p.jobs[nxt]["status"] == "succeeded", 15), "then the other noop runs")
+    check(plane.job(long_)["status"] == "succeeded", "the long noop succeeded", str(plane.job(long_)))
+    check(a.stop() == 0, "exit 0")
+
+
 def case_lease_and_cancel(plane, tmp):
     a = Agent(plane, tmp)
     jid = plane.enqueue("noop", {"sleep_ms": 60000, "marker": "never"}, lease_seconds=3)
@@ -536,7 +556,7 @@ def case_backup_dest_test(plane, tmp):
     check(a.stop() == 0, "exit 0")
 
 
-CASES = [case_wake_channel, case_wake_silent, case_wake_refused, case_refusals, case_heartbeat, case_engine_down, case_noop, case_lease_and_cancel,
+CASES = [case_wake_channel, case_wake_silent, case_wake_refused, case_refusals, case_heartbeat, case_engine_down, case_noop, case_invoke_slots, case_lease_and_cancel,
          case_progress_batches, case_deadline_and_crash, case_intervals_and_hup, case_diagnostics, case_token_rotation,
          case_plane_down, case_stop_with_job, case_backup_dest_test]
 

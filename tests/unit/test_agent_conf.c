@@ -48,6 +48,8 @@ main(void)
 		{"tenant = default\nbogus = 1\n", ":2: unknown key 'bogus'"},
 		{"poll_interval_ms = 99\n", ":1: bad value for 'poll_interval_ms'"},
 		{"poll_interval_ms = 3600001\n", ":1: bad value for 'poll_interval_ms'"},
+		{"invoke_slots = 17\n", ":1: bad value for 'invoke_slots'"},
+		{"invoke_slots = -1\n", ":1: bad value for 'invoke_slots'"},
 		{"heartbeat_interval_s = 0\n", ":1: bad value for 'heartbeat_interval_s'"},
 		{"heartbeat_interval_s = ten\n", ":1: bad value for 'heartbeat_interval_s'"},
 		{"tenant = a\ntenant = b\n", ":2: duplicate key 'tenant'"},
@@ -92,7 +94,7 @@ main(void)
 		CHECK(rc == -1 && strstr(err, bad[i].err) != NULL, bad[i].err);
 	}
 	CHECK(load("# defaults\n", &c, err, sizeof(err)) == 0, "empty file loads");
-	CHECK(c.poll_interval_ms == 1000 && c.heartbeat_interval_s == 10 &&
+	CHECK(c.poll_interval_ms == 1000 && c.heartbeat_interval_s == 10 && c.invoke_slots == 4 &&
 	    strcmp(c.engine_socket, "/var/run/docker.sock") == 0 && c.nginx_test_command[0] == '\0' &&
 	    strcmp(c.log_level, "info") == 0, "defaults");
 	CHECK(load("plane_url = \"https://p.example.com/\"\ntenant = team-1\n"

@@ -183,6 +183,33 @@ main(void)
 		}
 	}
 
+	/* Slots (loop.h): what a claim asks for, and where its job runs. */
+	{
+		bool busy[4] = {false, false, false, false};
+
+		CHECK(agent_claim_want(busy, 4) == AGENT_WANT_ANY, "all free: any kind");
+		CHECK(agent_slot_pick("app.deploy", busy, 4) == 0, "a deploy takes the main slot");
+		CHECK(agent_slot_pick("fn.invoke", busy, 4) == 1, "an invocation an invoke slot");
+		busy[0] = true;
+		CHECK(agent_claim_want(busy, 4) == AGENT_WANT_INVOKE, "main busy: invocations only");
+		CHECK(agent_slot_pick("fn.invoke", busy, 4) == 1, "beside the main job");
+		busy[1] = busy[2] = busy[3] = true;
+		CHECK(agent_claim_want(busy, 4) == AGENT_WANT_NONE, "all busy: no claim");
+		CHECK(agent_slot_pick("fn.invoke", busy, 4) == -1, "no slot");
+		busy[0] = false;
+		CHECK(agent_claim_want(busy, 4) == AGENT_WANT_OTHER, "invoke slots busy: no invocation");
+		CHECK(agent_slot_pick("fn.invoke", busy, 4) == 0, "an invocation falls back to main");
+		busy[0] = true;
+		busy[2] = false;
+		CHECK(agent_slot_pick("app.deploy", busy, 4) == 2, "a plane that ignored the filter");
+		/* invoke_slots = 0: the one slot takes everything, as before slots. */
+		busy[0] = false;
+		CHECK(agent_claim_want(busy, 1) == AGENT_WANT_ANY, "one slot: any kind");
+		CHECK(agent_slot_pick("fn.invoke", busy, 1) == 0, "one slot: invocations in it");
+		busy[0] = true;
+		CHECK(agent_claim_want(busy, 1) == AGENT_WANT_NONE, "one slot busy: no claim");
+	}
+
 	/* The claimed job. */
 	CHECK(parse_job("{\"id\":\"550e8400-e29b-41d4-a716-446655440000\",\"kind\":\"noop\","
 	    "\"payload\":{\"sleep_ms\":0,\"marker\":\"m\"},\"attempt\":2,\"lease_seconds\":30,"
