@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# tests/api/lane.sh BUILD MODULE... - API modules on a second stack of their
+# own (throwaway_stack "lane": its own PostgreSQL, pool, nginx and Podman),
+# run by tests/run.sh in the background beside the other modules, which
+# skip them (LAUNCHER_API_ELSEWHERE).  For modules whose time is mostly
+# waiting (sleeping commands, metric intervals, plane outages): the same
+# tests and assertions, on a stack nobody else uses at that moment (a plane
+# outage of test_monitoring stops only this stack's pool and PostgreSQL).
+# Called with run.sh's environment (the registries, rate limits, scheduler
+# interval, image stores and fixtures' exports); the deployment fixtures are
+# loaded into this stack's engine (tests/fixtures/build.sh, a warm cache:
+# seconds).  Prints the modules' lines and "api (second stack): N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+BUILD=${1:-build}
+shift
+# shellcheck source=tests/lib/throwaway_stack.sh
+. tests/lib/throwaway_stack.sh
+throwaway_stack lane
+export LAUNCHER_BIN_DIR="$PWD/$BUILD/bin" LAUNCHER_LOCAL_AGENT=0
+# Custom domains are the first stack's (its dnsmasq and ACME CA).
+unset LAUNCHER_PLANE_HOSTNAME LAUNCHER_DNS_SERVER LAUNCHER_ACME_DIRECTORY_URL LAUNCHER_ACME_CA_FILE LAUNCHER_ACME_EMAIL
+fail() { echo "api (second stack): $*"; echo "api (second stack): 0 passed, 1 failed"; exit 1; }
+end() {
+	throwaway_remove_containers
+	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
+	throwaway_unmount
+	rm -rf "$LAUNCHER_STATE_DIR"
+}
+trap end EXIT
+bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
+	{ tail -n 20 "$LAUNCHER_STATE_DIR/start.out"; fail "the stack did not start"; }
+sock=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"")
+bash tests/fixtures/build.sh --engine-socket "$sock" ${LAUNCHER_TEST_REGISTRY:+--registry "$LAUNCHER_TEST_REGISTRY"} \
+	> "$LAUNCHER_STATE_DIR/fixtures.env" 2> "$LAUNCHER_STATE_DIR/fixtures.log" ||
+	{ tail -n 20 "$LAUNCHER_STATE_DIR/fixtures.log"; fail "fixtures"; }
+# shellcheck disable=SC1091 # export lines
+. "$LAUNCHER_STATE_DIR/fixtures.env"
+LAUNCHER_API_ELSEWHERE="" $PY tests/api/run.py "$@" 2>&1 | sed 's/^api: /api (second stack): /'
+exit "${PIPESTATUS[0]}"
