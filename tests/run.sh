@@ -146,6 +146,7 @@ stop_stack() {
 		kill -TERM "${bg_pid[$name]}" 2> /dev/null && wait "${bg_pid[$name]}" 2> /dev/null
 		rm -f "${bg_out[$name]}"
 	done
+	[ -z "${rgw_pid:-}" ] || wait "$rgw_pid"
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
@@ -308,10 +309,18 @@ if [ "$#" -eq 0 ]; then need_s3=1; fi
 for a in "$@"; do
 	case $a in *backup* | *bucket* | *objstore* | *pitr* | *s3* | *templates_e2e*) need_s3=1 ;; esac
 done
+# The stack does not need it: it starts in the background beside the stack
+# and the fixtures, and is waited for before the API tests (rgw_ready).
+rgw_pid=
 if [ "$need_s3" = 1 ]; then
 	host_addr=$(hostname -I 2> /dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$' | grep -v '^127\.')
-	if RADOSGW_ALSO=$host_addr bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
-		2> "$LAUNCHER_STATE_DIR/radosgw.log"; then
+	RADOSGW_ALSO=$host_addr bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
+		2> "$LAUNCHER_STATE_DIR/radosgw.log" &
+	rgw_pid=$!
+fi
+rgw_ready() {
+	[ -n "$rgw_pid" ] || return 0
+	if wait "$rgw_pid"; then
 		# shellcheck disable=SC1091 # export lines
 		. "$LAUNCHER_STATE_DIR/radosgw.env"
 	else
@@ -319,7 +328,8 @@ if [ "$need_s3" = 1 ]; then
 		echo "radosgw: 0 passed, 1 failed"
 		failed=$((failed + 1))
 	fi
-fi
+	rgw_pid=
+}
 if ! bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1; then
 	cat "$LAUNCHER_STATE_DIR/start.out"
 	echo "stack did not start"
@@ -368,6 +378,7 @@ if [ ! -f tests/tools/node_modules/ws/package.json ] ||
 	fi
 fi
 # What ran in the background during the set-up ends before the API tests.
+rgw_ready
 bg_collect fuzz
 bg_collect fn-shims quiet
 # The cron acceptance in real time (tests/realtime/cron_minutes.sh: a stack
@@ -378,11 +389,11 @@ if [ "$#" -eq 0 ] && [ -n "${FIXTURE_FN_STORE:-}" ]; then
 	bg_start realtime-cron bash tests/realtime/cron_minutes.sh "$BUILD"
 fi
 # The whole suite runs the modules of LANE (their time is mostly waiting:
-# sleeping commands, metric intervals, plane outages) on a second stack at
+# sleeping commands, metric rules over time, WAL archiving, restores) on a second stack at
 # the same time (tests/api/lane.sh), and the others here; a filter runs
 # every selected module here unless LAUNCHER_API_LANE names the modules of
 # the second stack (LAUNCHER_API_LANE= : none, all modules here).
-LANE=${LAUNCHER_API_LANE-test_monitoring.py test_alert_rules_e2e.py test_exec_jobs.py}
+LANE=${LAUNCHER_API_LANE-test_exec_jobs.py test_alert_rules_e2e.py test_pitr_e2e.py test_backups_e2e.py}
 elsewhere=
 if [ -n "$LANE" ] && { [ "$#" -eq 0 ] || [ -n "${LAUNCHER_API_LANE:-}" ]; }; then
 	# shellcheck disable=SC2086 # one module a word

@@ -7,9 +7,7 @@
 # tests and assertions, on a stack nobody else uses at that moment (a plane
 # outage of test_monitoring stops only this stack's pool and PostgreSQL).
 # Called with run.sh's environment (the registries, rate limits, scheduler
-# interval, image stores and fixtures' exports); the deployment fixtures are
-# loaded into this stack's engine (tests/fixtures/build.sh, a warm cache:
-# seconds).  Prints the modules' lines and "api (second stack): N passed, N failed".
+# interval, image stores and fixtures' exports).  Prints the modules' lines and "api (second stack): N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
@@ -31,11 +29,16 @@ end() {
 trap end EXIT
 bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1 ||
 	{ tail -n 20 "$LAUNCHER_STATE_DIR/start.out"; fail "the stack did not start"; }
+# The fixtures are the first stack's, in the tests' registry (deploys pull
+# them); nothing is pushed from here (a build of this engine would push
+# other image ids under the same tags).  The base image, which tests run
+# from the engine directly, is pulled into this engine under its local name.
 sock=$(sed -n "s/^export LAUNCHER_ENGINE_SOCKET=//p" "$LAUNCHER_STATE_DIR/run/stack.env" | tr -d "'\"")
-bash tests/fixtures/build.sh --engine-socket "$sock" ${LAUNCHER_TEST_REGISTRY:+--registry "$LAUNCHER_TEST_REGISTRY"} \
-	> "$LAUNCHER_STATE_DIR/fixtures.env" 2> "$LAUNCHER_STATE_DIR/fixtures.log" ||
-	{ tail -n 20 "$LAUNCHER_STATE_DIR/fixtures.log"; fail "fixtures"; }
-# shellcheck disable=SC1091 # export lines
-. "$LAUNCHER_STATE_DIR/fixtures.env"
+if [ -n "${FIXTURE_REGISTRY_BASE:-}" ] && [ -n "${FIXTURE_BASE_IMAGE:-}" ]; then
+	{ podman --url "unix://$sock" pull -q --tls-verify=false "$FIXTURE_REGISTRY_BASE" &&
+		podman --url "unix://$sock" tag "$FIXTURE_REGISTRY_BASE" "$FIXTURE_BASE_IMAGE"; } \
+		> "$LAUNCHER_STATE_DIR/fixtures.log" 2>&1 ||
+		{ tail -n 20 "$LAUNCHER_STATE_DIR/fixtures.log"; fail "the base image from the registry"; }
+fi
 LAUNCHER_API_ELSEWHERE="" $PY tests/api/run.py "$@" 2>&1 | sed 's/^api: /api (second stack): /'
 exit "${PIPESTATUS[0]}"
