@@ -3,9 +3,9 @@
 # own (throwaway_stack "lane": its own PostgreSQL, pool, nginx and Podman),
 # run by tests/run.sh in the background beside the other modules, which
 # skip them (LAUNCHER_API_ELSEWHERE).  For modules whose time is mostly
-# waiting (sleeping commands, metric intervals, plane outages): the same
-# tests and assertions, on a stack nobody else uses at that moment (a plane
-# outage of test_monitoring stops only this stack's pool and PostgreSQL).
+# waiting (sleeping commands, metric rules over time, WAL archiving,
+# restores): the same tests and assertions, on a stack nobody else uses at
+# that moment.
 # Called with run.sh's environment (the registries, rate limits, scheduler
 # interval, image stores and fixtures' exports).  Prints the modules' lines and "api (second stack): N passed, N failed".
 set -u

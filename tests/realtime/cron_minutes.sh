@@ -21,6 +21,8 @@ export LAUNCHER_BIN_DIR="$PWD/$BUILD/bin" LAUNCHER_LOCAL_AGENT=0
 # (run.sh's 3600 is for the shared stack, whose tests tick it themselves).
 export LAUNCHER_SCHEDULER_INTERVAL=60
 export LAUNCHER_DNSCHECK_INTERVAL=0 LAUNCHER_BACKUP_INTERVAL=0
+# Custom domains are the suite's first stack's (its dnsmasq and ACME CA).
+unset LAUNCHER_PLANE_HOSTNAME LAUNCHER_DNS_SERVER LAUNCHER_ACME_DIRECTORY_URL LAUNCHER_ACME_CA_FILE LAUNCHER_ACME_EMAIL
 fail() { echo "realtime cron: $*"; echo "realtime cron: 0 passed, 1 failed"; exit 1; }
 end() {
 	throwaway_remove_containers
