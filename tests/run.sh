@@ -72,16 +72,41 @@ for t in "$BUILD"/tests/test_*; do
 done
 rm -f "$tmp"
 
-# 2b. every parser of untrusted bytes under libFuzzer, briefly (make fuzz
-# runs them longer)
-if [ "$#" -eq 0 ]; then
-	tmp=$(mktemp)
-	FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash tests/fuzz/run.sh > "$tmp" 2>&1
+# bg_start NAME CMD...: runs CMD in the background, its output in a file;
+# bg_collect NAME [FALLBACK]: waits for it, prints its output (all of it, or
+# only its last line when it passed and FALLBACK is "quiet") and counts it as
+# the step NAME.  Steps that mostly wait (the stacks' starts, the image
+# fixtures, the realtime cron minutes) overlap in this way with the others:
+# the suite's wall time, not its work, is what shrinks.
+declare -A bg_pid bg_out
+bg_start() {
+	local name=$1
+	shift
+	bg_out[$name]=$(mktemp)
+	"$@" > "${bg_out[$name]}" 2>&1 &
+	bg_pid[$name]=$!
+}
+bg_collect() {
+	local name=$1 out=${bg_out[$1]:-} rc
+	[ -n "$out" ] || return 0
+	wait "${bg_pid[$name]}"
 	rc=$?
-	cat "$tmp"
-	grep -q "^fuzz: " "$tmp" || echo "fuzz: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp" fuzz "$rc"
-	rm -f "$tmp"
+	if [ "${2:-}" = quiet ] && [ "$rc" = 0 ] && ! grep -qE "^FAIL|Traceback" "$out"; then
+		tail -n 1 "$out"
+	else
+		cat "$out"
+	fi
+	count "$out" "$name" "$rc"
+	rm -f "$out"
+	unset "bg_out[$name]"
+}
+
+# 2b. every parser of untrusted bytes under libFuzzer, briefly (make fuzz
+# runs them longer): their ASan build and 5 s each in the background while
+# the registries, image fixtures and the stack start (mostly waiting);
+# collected before the API tests, which it would otherwise slow.
+if [ "$#" -eq 0 ]; then
+	bg_start fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-5}" bash tests/fuzz/run.sh
 fi
 
 # 3. a throwaway stack on free ports, and the tests' registries
@@ -114,6 +139,14 @@ export LAUNCHER_BACKUP_INTERVAL=0
 export LAUNCHER_ALERT_ALLOWED_HOSTS=127.0.0.1 LAUNCHER_ALERT_RETRY_BASE=1 LAUNCHER_ALERT_TIMEOUT=3
 
 stop_stack() {
+	# Background steps not collected (an interrupted run): ended first, each
+	# removes its own stack (its EXIT trap).
+	local name
+	for name in "${!bg_out[@]}"; do
+		kill -TERM "${bg_pid[$name]}" 2> /dev/null && wait "${bg_pid[$name]}" 2> /dev/null
+		rm -f "${bg_out[$name]}"
+	done
+	[ -z "${rgw_pid:-}" ] || wait "$rgw_pid"
 	throwaway_remove_containers
 	bash conf/stack/launcher-stack.sh stop > /dev/null 2>&1 || true
 	registry_stop
@@ -206,13 +239,10 @@ if [ "$need_fn" = 1 ]; then
 		echo "fnruntimes: 0 passed, 1 failed"
 		failed=$((failed + 1))
 	fi
-	if [ "$#" -eq 0 ]; then
-		tmp=$(mktemp)
-		$PY tests/functions/test_shims.py > "$tmp" 2>&1
-		rc=$?
-		if grep -qE "^FAIL|Traceback" "$tmp" || [ "$rc" != 0 ]; then cat "$tmp"; else tail -n 1 "$tmp"; fi
-		count "$tmp" "fn-shims" "$rc"
-		rm -f "$tmp"
+	# The shims' containers (system Podman, no stack) in the background,
+	# beside the rest of the set-up (collected before the API tests).
+	if [ "$#" -eq 0 ] && [ -n "${FIXTURE_FN_STORE:-}" ]; then
+		bg_start fn-shims $PY tests/functions/test_shims.py
 	fi
 fi
 # Custom domains (the domains and dnscheck modules): dnsmasq on a loopback
@@ -279,10 +309,18 @@ if [ "$#" -eq 0 ]; then need_s3=1; fi
 for a in "$@"; do
 	case $a in *backup* | *bucket* | *objstore* | *pitr* | *s3* | *templates_e2e*) need_s3=1 ;; esac
 done
+# The stack does not need it: it starts in the background beside the stack
+# and the fixtures, and is waited for before the API tests (rgw_ready).
+rgw_pid=
 if [ "$need_s3" = 1 ]; then
 	host_addr=$(hostname -I 2> /dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$' | grep -v '^127\.')
-	if RADOSGW_ALSO=$host_addr bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
-		2> "$LAUNCHER_STATE_DIR/radosgw.log"; then
+	RADOSGW_ALSO=$host_addr bash tests/lib/radosgw.sh start "$LAUNCHER_STATE_DIR/radosgw" > "$LAUNCHER_STATE_DIR/radosgw.env" \
+		2> "$LAUNCHER_STATE_DIR/radosgw.log" &
+	rgw_pid=$!
+fi
+rgw_ready() {
+	[ -n "$rgw_pid" ] || return 0
+	if wait "$rgw_pid"; then
 		# shellcheck disable=SC1091 # export lines
 		. "$LAUNCHER_STATE_DIR/radosgw.env"
 	else
@@ -290,7 +328,8 @@ if [ "$need_s3" = 1 ]; then
 		echo "radosgw: 0 passed, 1 failed"
 		failed=$((failed + 1))
 	fi
-fi
+	rgw_pid=
+}
 if ! bash conf/stack/launcher-stack.sh start > "$LAUNCHER_STATE_DIR/start.out" 2>&1; then
 	cat "$LAUNCHER_STATE_DIR/start.out"
 	echo "stack did not start"
@@ -338,11 +377,41 @@ if [ ! -f tests/tools/node_modules/ws/package.json ] ||
 		echo "run: npm ci in tests/tools failed (the ws client and @sentry/node of the API tests need Node.js >= 20 with npm)"
 	fi
 fi
+# What ran in the background during the set-up ends before the API tests.
+rgw_ready
+bg_collect fuzz
+bg_collect fn-shims quiet
+# The cron acceptance in real time (tests/realtime/cron_minutes.sh: a stack
+# of its own with its own scheduler loop, about 7 minutes) beside the API
+# tests; collected at the end.  All its ports are drawn now that the stack's
+# own servers listen.
+if [ "$#" -eq 0 ] && [ -n "${FIXTURE_FN_STORE:-}" ]; then
+	bg_start realtime-cron bash tests/realtime/cron_minutes.sh "$BUILD"
+fi
+# The whole suite runs the modules of LANE (their time is mostly waiting:
+# sleeping commands, metric rules over time, WAL archiving, restores) on a second stack at
+# the same time (tests/api/lane.sh), and the others here; a filter runs
+# every selected module here unless LAUNCHER_API_LANE names the modules of
+# the second stack (LAUNCHER_API_LANE= : none, all modules here).
+LANE=${LAUNCHER_API_LANE-test_exec_jobs.py test_alert_rules_e2e.py test_pitr_e2e.py test_backups_e2e.py}
+elsewhere=
+if [ -n "$LANE" ] && { [ "$#" -eq 0 ] || [ -n "${LAUNCHER_API_LANE:-}" ]; }; then
+	# shellcheck disable=SC2086 # one module a word
+	bg_start "api (second stack)" bash tests/api/lane.sh "$BUILD" $LANE
+	elsewhere=$LANE
+fi
 tmp=$(mktemp)
-$PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
+LAUNCHER_API_ELSEWHERE=$elsewhere $PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
 rc=${PIPESTATUS[0]}
 count "$tmp" api "$rc"
 rm -f "$tmp"
+bg_collect "api (second stack)"
+
+# 6 and 6b (below: stacks of their own) start now, beside 5 and 5b.
+if [ "$#" -eq 0 ]; then
+	bg_start "stack local-agent" bash tests/stack/test_local_agent.sh "$BUILD"
+	bg_start "stack lifecycle" bash tests/stack/test_lifecycle.sh "$BUILD"
+fi
 
 # 5. the agent's contract tests against a stand-in plane (cases the real
 # plane cannot be made to produce on demand: cancellation, a plane that goes
@@ -374,25 +443,14 @@ if [ "$#" -eq 0 ]; then
 fi
 
 # 6. make start's own agent (a second stack: LAUNCHER_LOCAL_AGENT=1)
-if [ "$#" -eq 0 ]; then
-	tmp=$(mktemp)
-	bash tests/stack/test_local_agent.sh "$BUILD" > "$tmp" 2>&1
-	rc=$?
-	cat "$tmp"
-	count "$tmp" "stack local-agent" "$rc"
-	rm -f "$tmp"
-fi
+bg_collect "stack local-agent"
 
 # 6b. the stack's life cycle: state dir access, Ctrl-C under run | tee,
 # containers stopped by stop (throwaway stacks of their own)
-if [ "$#" -eq 0 ]; then
-	tmp=$(mktemp)
-	bash tests/stack/test_lifecycle.sh "$BUILD" > "$tmp" 2>&1
-	cat "$tmp"
-	grep -q "passed" "$tmp" || echo "stack lifecycle: 0 passed, 1 failed" >> "$tmp"
-	count "$tmp"
-	rm -f "$tmp"
-fi
+bg_collect "stack lifecycle"
+
+# The realtime cron minutes (started before the API tests).
+bg_collect realtime-cron
 
 # 7. sanitizer reports anywhere in the pool's log fail the run
 if grep -qE "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log 2>/dev/null; then
