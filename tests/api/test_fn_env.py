@@ -203,6 +203,30 @@ def test_a_rotation_waits_for_the_functions_deploy_or_delete():
                   " AND payload->>'access_key' = '%s'" % new1) == ["1"]
 
 
+def test_a_deploy_queued_before_the_rotation_does_not_release_the_old_key():
+    """Its env was resolved with the old key (sql/063): the key keeps waiting
+    for a deploy queued after the rotation."""
+    c, srv, p, prod = _world()
+    b = _bucket(c, p, name="bkq")
+    ag, (ak, sk), _ = _ready(c, srv, b, ak="AK" + uuid.uuid4().hex[:12].upper())
+    f = _fn(c, p, env={"S3_KEY": "${bucket.bkq.access_key}"})
+    assert c.post("/functions/%s/deploy" % f["id"]).status == 202
+    early = _claim(ag, "fn.deploy")
+    assert early["payload"]["env"] == {"S3_KEY": ak}, early["payload"]
+    new = "NQ" + uuid.uuid4().hex[:12].upper()
+    assert c.post("/buckets/%s/rotate-credentials" % b["id"]).status == 202
+    job = _claim(ag, "bucket.rotate")
+    assert job["payload"]["revoke_after"] == [f["id"]], job
+    _complete(ag, job, "succeeded", {"access_key": new, "secret_key": "newsecretq"})
+    _complete(ag, early, "succeeded", {"container_id": "d" * 64})
+    assert _owner("SELECT state FROM bucket_keys WHERE access_key = '%s'" % ak) == ["retiring"]
+    assert c.post("/functions/%s/deploy" % f["id"]).status == 202
+    job = _claim(ag, "fn.deploy")
+    assert job["payload"]["env"] == {"S3_KEY": new}, job["payload"]
+    _complete(ag, job, "succeeded", {"container_id": "e" * 64})
+    assert _owner("SELECT state FROM bucket_keys WHERE access_key = '%s'" % ak) == ["revoked"]
+
+
 def test_migrate_moves_a_functions_map_of_the_previous_version():
     c, srv, p, prod = _world()
     f = _fn(c, p)
