@@ -99,10 +99,66 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
     const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
     char *out, size_t outlen)
 {
+	return edge_render_fn(app_id, app_name, deployment_id, hostname, listen, ports, n, methods,
+	    NULL, out, outlen);
+}
+
+/*
+ * A function's proxy: `loc` (e.g. "location /") filtered to methods (NULL
+ * = all), then proxied to its upstream up; and, with wake (the agent's
+ * wake socket, fnscale.h), scale to zero's first request: a 502 of nginx's
+ * own (no container listens: the container was stopped for idleness;
+ * proxy_intercept_errors stays off, so the function's own 502/503/504, a
+ * timeout or an out-of-memory answer, are never replayed) goes to
+ * @wake_<up>, which asks the agent without the body (nginx keeps it) and
+ * waits for the start; the agent answers X-Accel-Redirect: @fn_<up>, which
+ * proxies the request, body included, to the started container.  Named
+ * locations are the server's: this renders them after loc, once per
+ * server.  The one renderer of a function's location (its app-<id>.conf
+ * site; host sites' routes to a function call it too).
+ */
+static int
+put_fn_location(char *out, size_t outlen, size_t *o, const char *loc, const char *up,
+    const char *methods, const char *wake)
+{
+	if (text_put(out, outlen, o, "    %s {\n", loc) != 0 ||
+	    (methods != NULL && text_put(out, outlen, o, "        if ($request_method !~ ^(%s)$) {\n"
+	    "            return 405;\n        }\n", methods) != 0))
+		return -1;
+	if (wake == NULL)
+		return put_proxy(out, outlen, o, up, "    }\n");
+	/* $upstream_bytes_sent: 0 when nothing reached a container (fnscale.h). */
+	if (put_proxy(out, outlen, o, up, "        error_page 502 = @wake_") != 0 ||
+	    text_put(out, outlen, o, "%s;\n    }\n"
+	    "    location @wake_%s {\n"
+	    "        set $lnchr_app %s;\n"
+	    "        proxy_pass http://unix:%s;\n"
+	    "        proxy_http_version 1.1;\n"
+	    "        proxy_pass_request_headers off;\n"
+	    "        proxy_pass_request_body off;\n"
+	    "        proxy_set_header Content-Length \"\";\n"
+	    "        proxy_set_header " "X-Launcher-Wake" " %.8s-%.4s-%.4s-%.4s-%.12s;\n"
+	    "        proxy_set_header " "X-Launcher-Sent" " \"$upstream_bytes_sent\";\n"
+	    "        proxy_connect_timeout 5s;\n"
+	    "        proxy_read_timeout 90s;\n"
+	    "    }\n"
+	    "    location @fn_%s {\n", up, up, up, wake, up, up + 8, up + 12, up + 16, up + 20,
+	    up) != 0)
+		return -1;
+	return put_proxy(out, outlen, o, up, "    }\n");
+}
+
+int
+edge_render_fn(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
+    const char *wake, char *out, size_t outlen)
+{
 	char   up[APP_UPSTREAM_MAX], name[256];
 	size_t o = 0;
 
 	upstream_name(app_id, up, sizeof(up));
+	if (wake != NULL && (strlen(up) != 32 || strpbrk(wake, " ;{}\"'\n\t") != NULL))
+		return -1;
 	comment_safe(app_name != NULL ? app_name : "", name, sizeof(name));
 	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
 	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
@@ -126,10 +182,8 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
 	if (n == 0)
 		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
 		    -1 : (int)o;
-	if (text_put(out, outlen, &o, "    location / {\n") != 0 ||
-	    (methods != NULL && text_put(out, outlen, &o, "        if ($request_method !~ ^(%s)$) {\n"
-	    "            return 405;\n        }\n", methods) != 0) ||
-	    put_proxy(out, outlen, &o, up, "    }\n}\n") != 0)
+	if (put_fn_location(out, outlen, &o, "location /", up, methods, wake) != 0 ||
+	    text_put(out, outlen, &o, "}\n") != 0)
 		return -1;
 	return (int)o;
 }

@@ -34,6 +34,7 @@
 #include "report.h"
 #include "runner.h"
 #include "term.h"
+#include "fnscale.h"
 #include "traffic.h"
 #include "text.h"
 #include "timefmt.h"
@@ -88,6 +89,7 @@ struct agent {
 	struct traffic_tail      tt;
 	struct traffic_agg       ta;
 	int64_t                  next_traffic, next_traffic_send;
+	struct fnscale           fns;		/* functions' scale to zero (fnscale.h) */
 };
 
 /* The traffic log is read this often (nginx flushes it every second). */
@@ -850,8 +852,10 @@ traffic_line(void *ud, const char *line, size_t n)
 	struct agent       *ag = ud;
 	struct traffic_line l;
 
-	if (traffic_parse_line(line, n, &l) == 0)
+	if (traffic_parse_line(line, n, &l) == 0) {
 		traffic_agg_add(&ag->ta, &l);
+		fnscale_seen(&ag->fns, l.app, l.t);	/* a function's last request */
+	}
 	else if (ag->ta.bad_lines++ % 10000 == 0)
 		log_warn("traffic: %s has lines not in the lnchr_traffic format (%llu so far)",
 		    ag->conf->traffic_log, (unsigned long long)ag->ta.bad_lines + 1);
@@ -922,6 +926,13 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	ag->traffic_on = c->traffic_log[0] != '\0' && traffic_agg_init(&ag->ta) == 0;
 }
 
+/* The scale to zero's socket: only the loop that runs opens it. */
+static void
+agent_init_fns(struct agent *ag)
+{
+	fnscale_init(&ag->fns, ag->conf, ag->traffic_on);
+}
+
 static void
 agent_cleanup(struct agent *ag)
 {
@@ -933,6 +944,7 @@ agent_cleanup(struct agent *ag)
 	metrics_free(&ag->met);
 	traffic_tail_close(&ag->tt);
 	traffic_agg_free(&ag->ta);
+	fnscale_close(&ag->fns);
 	xfer_cleanup(&ag->x);
 	arena_free(&ag->a);
 	explicit_bzero(ag->token, sizeof(ag->token));
@@ -983,6 +995,7 @@ next_wake(const struct agent *ag, int64_t now)
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else {
+		t = min64(t, fnscale_next(&ag->fns, now));
 		t = min64(t, ag->next_sample);
 		if (ag->met.q.len > 0)
 			t = min64(t, max64(ag->next_met_send, gate));
@@ -1057,6 +1070,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		return 1;
 	}
 	agent_init(&ag, c, token);
+	agent_init_fns(&ag);
 	log_info("launcher-agent %s: plane %s, tenant %s, engine %s, heartbeat %lld s, poll %lld ms",
 	    AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
 	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms);
@@ -1066,10 +1080,11 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	ag.next_hb = ag.next_claim = now;
 	ag.next_inst = ag.next_logs = ag.next_vols = now + 1000;	/* after the first heartbeat */
 	for (;;) {
-		struct pollfd   pfd[2] = {{.fd = ag.job.fd, .events = POLLIN},
+		struct pollfd   pfd[2 + 1 + FNSCALE_CONNS] = {{.fd = ag.job.fd, .events = POLLIN},
 		    {.fd = -1, .events = POLLIN}};
 		struct timespec ts;
 		int64_t         wait_ms;
+		int             npfd;
 
 		now = timefmt_mono_ms();
 		if (got_stop && ag.stop_at == 0) {
@@ -1105,6 +1120,8 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		arena_reset(&ag.a);
 		metrics_service(&ag);
 		traffic_service(&ag, timefmt_mono_ms());
+		if (ag.stop_at == 0)
+			fnscale_service(&ag.fns, timefmt_mono_ms());
 		now = timefmt_mono_ms();
 		/* (Re)open the wake-up channel when due; a fresh one may have
 		 * missed a wake-up, so claim at once. */
@@ -1116,7 +1133,8 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
 		pfd[0].fd = ag.job.fd;	/* a negative fd is ignored by ppoll */
 		pfd[1].fd = ag.wake.fd;
-		if (ppoll(pfd, 2, &ts, &wait_mask) < 0 && errno != EINTR) {
+		npfd = 2 + (ag.stop_at == 0 ? fnscale_pollfds(&ag.fns, pfd + 2, 1 + FNSCALE_CONNS) : 0);
+		if (ppoll(pfd, (nfds_t)npfd, &ts, &wait_mask) < 0 && errno != EINTR) {
 			log_error("ppoll: %s", strerror(errno));
 			sleep(1);
 		}

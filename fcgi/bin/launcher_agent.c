@@ -67,6 +67,8 @@ static const struct {
 	{"--logs-follow", "logs_follow"},
 	{"--volumes-interval", "volumes_interval"},
 	{"--traffic-log", "traffic_log"},
+	{"--fn-wake-socket", "fn_wake_socket"},
+	{"--fn-idle-check", "fn_idle_check"},
 	{"--metrics-interval", "metrics_interval"},
 	{"--metrics-queue-max", "metrics_queue_max"},
 	{"--state-dir", "state_dir"},
