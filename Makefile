@@ -3,7 +3,8 @@
 #   make test     the whole suite; last line "N passed, N failed"
 #   make start / make stop   the same stack in the background
 #   make lint     banned calls + warnings as errors
-#   make bench    wrk through nginx, then the env of a deploy (see README, Performance)
+#   make bench    wrk through nginx, then the env of a deploy, then bench-fn (see README, Performance)
+#   make bench-fn   a warm function through the edge vs the same code as a plain application; first request after scale to zero
 #   make bench-agent / make bench-deploy   agent memory; deploy time vs the floor
 #   make bench-db   POST /databases -> running per type vs podman run + readiness
 #   make bench-backup   a 2 GB PostgreSQL backed up to local and radosgw: MB/s vs pg_dump, agent RSS
@@ -68,7 +69,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: all run start stop test unit lint bench bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest bench-search fuzz clean install-deps
+.PHONY: all run start stop test unit lint bench bench-fn bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest bench-search fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: fcgi/%.c
@@ -168,6 +169,13 @@ test: install-deps
 bench: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/bench.sh
+	@$(MAKE) --no-print-directory bench-fn
+
+# The functions' benchmark runs in the API tests' harness (their stack, agent
+# and runtime images): tests/api/test_fn_scale_e2e.py, skipped in the suite.
+bench-fn: install-deps
+	@$(MAKE) --no-print-directory all
+	@LAUNCHER_FN_BENCH=1 bash tests/run.sh test_fn_scale_e2e.py::test_bench
 
 bench-agent: install-deps
 	@$(MAKE) --no-print-directory all

@@ -222,7 +222,7 @@ fi
 # function_runtime_images).  Then the shims in real containers of those
 # images (tests/functions/test_shims.py, Podman's CLI, no stack; alone:
 # python3 tests/functions/test_shims.py): for the whole suite.  A filter
-# naming functions or buckets gets the images (their e2e modules deploy them).
+# naming functions (or fn_*) or buckets gets the images (their e2e modules deploy them).
 need_fn=0
 if [ "$#" -eq 0 ]; then need_fn=1; fi
 for a in "$@"; do

@@ -27,6 +27,7 @@
 #include "appspec.h"
 #include "ctr.h"
 #include "edge.h"
+#include "fnscale.h"
 #include "engine.h"
 #include "image.h"
 #include "text.h"
@@ -656,7 +657,7 @@ route(struct app_ctx *c, const struct inst *v, int n)
 {
 	int   ports[MAX_NEW * 2];
 	int   np = 0, len;
-	char *site, err[2048], path[AGENT_STR_MAX + 80];
+	char *site, err[2048], path[AGENT_STR_MAX + 80], wake[AGENT_STR_MAX + 16];
 
 	if (!routed(c))
 		return 0;
@@ -665,9 +666,13 @@ route(struct app_ctx *c, const struct inst *v, int n)
 			ports[np++] = v[i].port;
 	if ((site = arena_alloc(&c->a, EDGE_SITE_MAX)) == NULL)
 		return fail(c, "out of memory");
-	len = edge_render_methods(c->s.app_id, c->s.name, c->s.deployment_id[0] ?
+	/* A function's site wakes its container stopped for idleness (fnscale.h). */
+	if (c->s.function)
+		fnscale_socket(c->j->conf, wake, sizeof(wake));
+	len = edge_render_fn(c->s.app_id, c->s.name, c->s.deployment_id[0] ?
 	    c->s.deployment_id : "-", c->s.hostname, c->j->conf->edge_listen, ports, (size_t)np,
-	    c->s.function ? (c->s.methods != NULL ? c->s.methods : "") : NULL, site, EDGE_SITE_MAX);
+	    c->s.function ? (c->s.methods != NULL ? c->s.methods : "") : NULL,
+	    c->s.function ? wake : NULL, site, EDGE_SITE_MAX);
 	if (len < 0)
 		return fail(c, "the edge site does not fit in %d bytes", EDGE_SITE_MAX);
 	if (edge_install(c->j->conf, c->s.app_id, site, err, sizeof(err)) != 0)

@@ -211,6 +211,12 @@ static const struct conf_key conf_keys[] = {
 	    "pings every 30 s) after which the wake-up channel counts as dead and is reopened"),
 	S(traffic_log, "", valid_path, "the edge nginx's traffic log (log_format lnchr_traffic, see "
 	    "conf/nginx/launcher.conf.in), tailed for the applications' traffic (empty: none)"),
+	S(fn_wake_socket, "", valid_path, "the unix socket on which the agent starts a function "
+	    "stopped for idleness for the edge's first request to it (fnscale.h; empty: "
+	    "<state_dir>/fn-wake.sock; made 0666, nginx's workers need search access to its "
+	    "directory)"),
+	T("fn_idle_check", fn_idle_check_ms, "10", 200, 3600000, "seconds between the checks that "
+	    "stop a function idle for its idle_timeout_seconds (scale to zero)"),
 	S(state_dir, "/var/lib/launcher-agent", valid_path, "the agent's own files (created 0700 if missing)"),
 	S(backup_local_root, "", valid_path, "root of the `local` backup destinations: a tenant's "
 	    "objects go under <root>/<tenant_id>/<path> (empty: <state_dir>/backups)"),

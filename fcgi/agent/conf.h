@@ -56,6 +56,8 @@ struct agent_conf {
 	int64_t metrics_interval_ms;		/* key metrics_interval, seconds (metrics.h) */
 	int64_t metrics_queue_max;		/* points kept while the plane does not take them */
 	char    traffic_log[AGENT_STR_MAX];	/* the edge's traffic log; "" = none (traffic.h) */
+	char    fn_wake_socket[AGENT_STR_MAX];	/* "" = <state_dir>/fn-wake.sock (fnscale.h) */
+	int64_t fn_idle_check_ms;		/* key fn_idle_check, seconds */
 	char    state_dir[AGENT_STR_MAX];
 	char    backup_local_root[AGENT_STR_MAX];	/* "" = <state_dir>/backups */
 	int64_t backup_verify_delay_ms;		/* wait before a backup's read-back */

@@ -22,6 +22,7 @@
 #include "../core/log.h"
 #include "../core/spawn.h"
 #include "../core/util.h"
+#include "fnscale.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -85,28 +86,6 @@ put_proxy(char *out, size_t outlen, size_t *o, const char *up, const char *extra
 	    "%s", up, up, extra);
 }
 
-/*
- * A function's location body, the ONE rendering of it: the function's own
- * site (app-<fn id>.conf) and every host-file route to the function call
- * this.  Its http trigger's methods only ("GET|POST"; "" = every method):
- * any other answers 405 before anything is proxied; then the proxy to the
- * function's upstream (lnchr_<fn id without dashes>: its container's
- * loopback port).  extra ends the location, as put_proxy's does.
- */
-static int
-put_fn_location(char *out, size_t outlen, size_t *o, const char *fn_id, const char *methods,
-    const char *extra)
-{
-	char up[APP_UPSTREAM_MAX];
-
-	upstream_name(fn_id, up, sizeof(up));
-	if (methods[0] != '\0' && text_put(out, outlen, o,
-	    "        if ($request_method !~ ^(%s)$) {\n"
-	    "            return 405;\n        }\n", methods) != 0)
-		return -1;
-	return put_proxy(out, outlen, o, up, extra);
-}
-
 /* A function's site says so in its header, with its methods ("*": all):
  * host files routing to it read the line back (edge_site_fn_methods). */
 #define FN_SITE_LINE "# function methods "
@@ -125,10 +104,88 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
     const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
     char *out, size_t outlen)
 {
+	return edge_render_fn(app_id, app_name, deployment_id, hostname, listen, ports, n, methods,
+	    NULL, out, outlen);
+}
+
+/*
+ * A function's location body, the ONE rendering of it: the function's own
+ * site (app-<fn id>.conf) and every host-file route to the function call
+ * this.  Its http trigger's methods only ("GET|POST"; NULL or "" = every
+ * method): any other answers 405 before anything is proxied; then the
+ * proxy to the function's upstream up (lnchr_<fn id without dashes>: its
+ * container's loopback port).  extra ends the location, as put_proxy's.
+ * With wake (the agent's wake socket, fnscale.h), scale to zero's first
+ * request: a 502 of nginx's own (no container listens: it was stopped for
+ * idleness; proxy_intercept_errors stays off, so the function's own
+ * 502/503/504, a timeout or an out-of-memory answer, are never replayed)
+ * goes to @wake_<up> (put_fn_wake), which asks the agent without the body
+ * (nginx keeps it) and waits for the start; the agent answers
+ * X-Accel-Redirect: @fn_<up>, which proxies the request, body included, to
+ * the started container.
+ */
+static int
+put_fn_location(char *out, size_t outlen, size_t *o, const char *up, const char *methods,
+    const char *wake, const char *extra)
+{
+	char tail[256];
+
+	if (methods != NULL && methods[0] != '\0' && text_put(out, outlen, o,
+	    "        if ($request_method !~ ^(%s)$) {\n"
+	    "            return 405;\n        }\n", methods) != 0)
+		return -1;
+	if (wake == NULL)
+		return put_proxy(out, outlen, o, up, extra);
+	if (util_snprintf(tail, sizeof(tail), "        error_page 502 = @wake_%s;\n%s", up,
+	    extra) < 0)
+		return -1;
+	return put_proxy(out, outlen, o, up, tail);
+}
+
+/* The named locations of put_fn_location's wake, once per server block and
+ * function (nginx's named locations are the server's). */
+static int
+put_fn_wake(char *out, size_t outlen, size_t *o, const char *up, const char *wake)
+{
+	/* $upstream_bytes_sent: 0 when nothing reached a container (fnscale.h). */
+	if (text_put(out, outlen, o,
+	    "    location @wake_%s {\n"
+	    "        set $lnchr_app %s;\n"
+	    "        proxy_pass http://unix:%s;\n"
+	    "        proxy_http_version 1.1;\n"
+	    "        proxy_pass_request_headers off;\n"
+	    "        proxy_pass_request_body off;\n"
+	    "        proxy_set_header Content-Length \"\";\n"
+	    "        proxy_set_header " "X-Launcher-Wake" " %.8s-%.4s-%.4s-%.4s-%.12s;\n"
+	    "        proxy_set_header " "X-Launcher-Sent" " \"$upstream_bytes_sent\";\n"
+	    "        proxy_connect_timeout 5s;\n"
+	    "        proxy_read_timeout 90s;\n"
+	    "    }\n"
+	    "    location @fn_%s {\n", up, up, wake, up, up + 8, up + 12, up + 16, up + 20,
+	    up) != 0)
+		return -1;
+	return put_proxy(out, outlen, o, up, "    }\n");
+}
+
+/* The wake socket as it may be written into a site: unquoted, so none of
+ * nginx's separators; and the upstream a full id's 32 hex digits. */
+static bool
+wake_ok(const char *up, const char *wake)
+{
+	return strlen(up) == 32 && strpbrk(wake, " ;{}\"'\n\t") == NULL;
+}
+
+int
+edge_render_fn(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
+    const char *wake, char *out, size_t outlen)
+{
 	char   up[APP_UPSTREAM_MAX], name[256];
 	size_t o = 0;
 
 	upstream_name(app_id, up, sizeof(up));
+	if (wake != NULL && !wake_ok(up, wake))
+		return -1;
 	comment_safe(app_name != NULL ? app_name : "", name, sizeof(name));
 	if (text_put(out, outlen, &o, "# Written by launcher-agent; edits are lost.\n"
 	    "# app %s (%s), deployment %s, %zu instance%s\n", name, app_id, deployment_id, n,
@@ -156,8 +213,9 @@ edge_render_methods(const char *app_id, const char *app_name, const char *deploy
 		return text_put(out, outlen, &o, "    location / {\n        return 503;\n    }\n}\n") != 0 ?
 		    -1 : (int)o;
 	if (text_put(out, outlen, &o, "    location / {\n") != 0 ||
-	    (methods != NULL ? put_fn_location(out, outlen, &o, app_id, methods, "    }\n}\n") :
-	    put_proxy(out, outlen, &o, up, "    }\n}\n")) != 0)
+	    put_fn_location(out, outlen, &o, up, methods, wake, "    }\n") != 0 ||
+	    (wake != NULL && put_fn_wake(out, outlen, &o, up, wake) != 0) ||
+	    text_put(out, outlen, &o, "}\n") != 0)
 		return -1;
 	return (int)o;
 }
@@ -778,6 +836,13 @@ edge_host_read(const char *text, struct edge_host *h)
 	return 0;
 }
 
+/* The wake socket for a function route to upstream up, or NULL (none). */
+static const char *
+fn_wake(const struct edge_host_env *env, const char *up)
+{
+	return env->fn_wake != NULL && wake_ok(up, env->fn_wake) ? env->fn_wake : NULL;
+}
+
 /* The routes' locations of one server; tls: the TLS server (no redirect). */
 static int
 put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls, char *out,
@@ -811,7 +876,8 @@ put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls,
 			/* No instance: the upstream's one server is down (502), which is 503 here.
 			 * A function's route: its own site's location (methods filter). */
 			if ((env->fn_methods[i] != NULL ?
-			    put_fn_location(out, outlen, o, r->app_id, env->fn_methods[i], end) :
+			    put_fn_location(out, outlen, o, up, env->fn_methods[i], fn_wake(env, up),
+			    fn_wake(env, up) != NULL ? "    }\n" : end) :
 			    put_proxy(out, outlen, o, up, end)) != 0)
 				return -1;
 			proxy = true;
@@ -820,6 +886,20 @@ put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls,
 	}
 	if (!root && text_put(out, outlen, o, "    location / {\n        return 404;\n    }\n") != 0)
 		return -1;
+	/* Each function routed here (and not redirected): its wake locations, once. */
+	for (size_t i = 0; i < h->n; i++) {
+		bool seen = false;
+
+		if (env->fn_methods[i] == NULL || !env->app_up[i] ||
+		    (!tls && h->r[i].redirect && env->cert != NULL))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			seen |= env->fn_methods[j] != NULL && env->app_up[j] &&
+			    strcmp(h->r[j].app_id, h->r[i].app_id) == 0;
+		upstream_name(h->r[i].app_id, up, sizeof(up));
+		if (!seen && fn_wake(env, up) != NULL && put_fn_wake(out, outlen, o, up, env->fn_wake) != 0)
+			return -1;
+	}
 	if (proxy && text_put(out, outlen, o, "    location @lnchr_unavailable {\n        return 503;\n"
 	    "    }\n") != 0)
 		return -1;
@@ -938,7 +1018,7 @@ host_render_now(const struct agent_conf *c, const struct edge_host *h, const cha
 {
 	struct edge_host_env env = {0};
 	char                 webroot[EDGE_PATH_MAX], dir[EDGE_PATH_MAX], cert[EDGE_PATH_MAX],
-	    key[EDGE_PATH_MAX], p[EDGE_PATH_MAX], methods[EDGE_ROUTES_MAX][EDGE_METHODS_MAX];
+	    key[EDGE_PATH_MAX], p[EDGE_PATH_MAX], wake[EDGE_PATH_MAX], methods[EDGE_ROUTES_MAX][EDGE_METHODS_MAX];
 	struct stat          st;
 	int                  len;
 
@@ -948,6 +1028,8 @@ host_render_now(const struct agent_conf *c, const struct edge_host *h, const cha
 		util_snprintf(err, errlen, "certificate path too long");
 		return -1;
 	}
+	fnscale_socket(c, wake, sizeof(wake));
+	env.fn_wake = wake;
 	env.listen = c->edge_listen;
 	env.tls_listen = c->edge_tls_listen;
 	env.https_port = c->edge_https_port;

@@ -56,6 +56,12 @@ int edge_render_methods(const char *app_id, const char *app_name, const char *de
     const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
     char *out, size_t outlen);
 
+/* The same for a function whose container may be stopped for idleness
+ * (fnscale.h): wake is the agent's wake socket (NULL = none: as above). */
+int edge_render_fn(const char *app_id, const char *app_name, const char *deployment_id,
+    const char *hostname, const char *listen, const int *ports, size_t n, const char *methods,
+    const char *wake, char *out, size_t outlen);
+
 /*
  * A public bucket's site (bucket.public): hostname's GET and HEAD go to
  * <endpoint>/<bucket_name>/ (endpoint http(s)://host[:port]) without the
@@ -110,6 +116,8 @@ struct edge_host_env {
 	/* per route: the target is a function, with its methods ("" = all);
 	 * NULL: an application */
 	const char *fn_methods[EDGE_ROUTES_MAX];
+	/* the agent's wake socket (fnscale.h) for function routes; NULL: none */
+	const char *fn_wake;
 };
 
 /*

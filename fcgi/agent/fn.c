@@ -11,17 +11,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/arena.h"
+#include "../core/log.h"
 #include "../core/util.h"
 #include "appspec.h"
 #include "ctr.h"
+#include "fnscale.h"
 #include "fnshim.h"
 #include "image.h"
 #include "xfer.h"
@@ -250,6 +254,8 @@ app_payload(const cJSON *p, const char *job_id, const char *image_id)
 	return o;
 }
 
+static void scale_setting(struct app_job *j, const char *fid);
+
 static int
 deploy(struct app_job *j)
 {
@@ -324,7 +330,147 @@ deploy(struct app_job *j)
 	inst = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->result, "instances"), 0);
 	if (str(inst, "container_id") != NULL)
 		cJSON_AddStringToObject(j->result, "container_id", str(inst, "container_id"));
+	scale_setting(j, fid);
 	return 0;
+}
+
+/*
+ * Scale to zero (fnscale.h): the deployed function's idle timeout for the
+ * loop's check (0 = never), its new container running (no .zero).  A
+ * setting that cannot be written leaves the function up: said in the log.
+ */
+static void
+scale_setting(struct app_job *j, const char *fid)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(j->payload, "idle_timeout_seconds");
+	char         path[AGENT_STR_MAX + 64], num[32];
+	int          n;
+
+	n = util_snprintf(num, sizeof(num), "%lld\n",
+	    cJSON_IsNumber(it) && it->valuedouble > 0 ? (long long)it->valuedouble : 0LL);
+	if (fnscale_path(j->conf, fid, "", path, sizeof(path)) != 0 || n < 0 ||
+	    (mkdir(j->conf->state_dir, 0700) != 0 && errno != EEXIST) ||
+	    (fnscale_path(j->conf, NULL, "", path, sizeof(path)) == 0 && mkdir(path, 0700) != 0 &&
+	    errno != EEXIST) || fnscale_path(j->conf, fid, "", path, sizeof(path)) != 0 ||
+	    util_write_atomic(path, num, strlen(num), 0600) != 0) {
+		app_say(&(struct app_io){j->emit, j->ud, NULL}, "scale to zero: its setting cannot be "
+		    "written (%s): the container stays up", strerror(errno));
+		return;
+	}
+	if (fnscale_path(j->conf, fid, ".zero", path, sizeof(path)) == 0)
+		(void)unlink(path);
+}
+
+/* ------------------------------------------------- its container, on and off */
+
+/* The function's container (the running one, else the newest) into id; 0 or -1 (err). */
+static int
+fn_container(struct xfer *x, struct arena *a, const char *fid, char *id, size_t idlen,
+    cJSON **doc, char *err, size_t errlen)
+{
+	const char *labels[1] = {arena_printf(a, "launcher.function=%s", fid)};
+	cJSON      *items, *it, *d;
+	double      newest = -1;
+
+	id[0] = '\0';
+	*doc = NULL;
+	if (ctr_list(x, a, labels, 1, FN_INSPECT_MS, &items, err, errlen) != 0)
+		return -1;
+	cJSON_ArrayForEach(it, items) {
+		const char *cid = str(it, "Id");
+		double      created = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "Created"));
+
+		if (cid == NULL || ctr_inspect(x, a, cid, FN_INSPECT_MS, &d, err, errlen) != 0)
+			continue;
+		if (!ctr_running(d) && created <= newest)
+			continue;
+		(void)util_snprintf(id, idlen, "%s", cid);
+		*doc = d;
+		newest = created;
+		if (ctr_running(d))
+			return 0;
+	}
+	if (id[0] == '\0') {
+		util_snprintf(err, errlen, "the function has no container: deploy it");
+		return -1;
+	}
+	return 0;
+}
+
+int
+fn_container_start(const struct agent_conf *c, const char *fid, long timeout_ms, int *port,
+    char *err, size_t errlen)
+{
+	struct xfer      x;
+	struct arena     a;
+	struct xfer_resp r;
+	cJSON           *doc;
+	char             id[128];
+	struct timespec  t0, t;
+	int              rc = -1;
+
+	*port = 0;
+	xfer_init(&x, c, NULL);
+	arena_init(&a, 65536);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (fn_container(&x, &a, fid, id, sizeof(id), &doc, err, errlen) != 0)
+		goto out;
+	if (!ctr_running(doc) && (ctr_action(&x, &a, id, "start", err, errlen) != 0 ||
+	    ctr_inspect(&x, &a, id, FN_INSPECT_MS, &doc, err, errlen) != 0))
+		goto out;
+	if ((*port = ctr_host_port(doc, FN_PORT)) <= 0) {
+		util_snprintf(err, errlen, "the container %.12s publishes no port", id);
+		goto out;
+	}
+	/* Its health check (the shim's) passes, or the bound. */
+	for (;;) {
+		long left;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L);
+		if (left <= 0) {
+			util_snprintf(err, errlen, "the function's container did not answer its health "
+			    "check within %ld s of its start", timeout_ms / 1000);
+			goto out;
+		}
+		if (xfer_remote(&a, "GET", arena_printf(&a, "http://127.0.0.1:%d" FN_HEALTH_PATH, *port),
+		    NULL, NULL, left < 2000 ? left : 2000, &r) == 0 && r.status == 200) {
+			rc = 0;
+			goto out;
+		}
+		(void)nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+	}
+out:
+	xfer_cleanup(&x);
+	arena_free(&a);
+	return rc;
+}
+
+int
+fn_container_stop(const struct agent_conf *c, const char *fid, char *err, size_t errlen)
+{
+	const char  *labels[1];
+	struct xfer  x;
+	struct arena a;
+	cJSON       *items, *it;
+	int          rc = 0;
+
+	xfer_init(&x, c, NULL);
+	arena_init(&a, 65536);
+	labels[0] = arena_printf(&a, "launcher.function=%s", fid);
+	if (ctr_list(&x, &a, labels, 1, FN_INSPECT_MS, &items, err, errlen) != 0)
+		rc = -1;
+	else
+		cJSON_ArrayForEach(it, items) {
+			const char *st = str(it, "State");
+
+			if (str(it, "Id") != NULL && (st == NULL || strcmp(st, "running") == 0) &&
+			    ctr_action(&x, &a, str(it, "Id"), "stop", err, errlen) != 0)
+				rc = -1;
+		}
+	xfer_cleanup(&x);
+	arena_free(&a);
+	return rc;
 }
 
 /* ----------------------------------------------------------- fn.invoke */
@@ -352,26 +498,26 @@ header_value(const char *headers, const char *name, char *out, size_t outlen)
 	}
 }
 
-/* The loopback port of the function's running container; 0 when none runs. */
+/*
+ * The function's .seen file (fnscale.h) opened, touched and held with a
+ * shared lock for the invocation's time: an idle stop (exclusive lock)
+ * waits for no run and cuts none; a run waits for a stop under way, then
+ * starts the container.  The descriptor, or -1.
+ */
 static int
-container_port(struct xfer *x, struct arena *a, const char *fid, char *err, size_t errlen)
+seen_hold(const struct agent_conf *c, const char *fid)
 {
-	const char *labels[1] = {arena_printf(a, "launcher.function=%s", fid)};
-	cJSON      *items, *it, *doc;
+	char path[AGENT_STR_MAX + 64];
+	int  fd;
 
-	if (ctr_list(x, a, labels, 1, FN_INSPECT_MS, &items, err, errlen) != 0)
-		return 0;
-	cJSON_ArrayForEach(it, items) {
-		const char *id = str(it, "Id");
-		int         port;
-
-		if (id == NULL || ctr_inspect(x, a, id, FN_INSPECT_MS, &doc, err, errlen) != 0)
-			continue;
-		if (ctr_running(doc) && (port = ctr_host_port(doc, FN_PORT)) > 0)
-			return port;
-	}
-	util_snprintf(err, errlen, "the function has no running container: deploy it");
-	return 0;
+	if (fnscale_path(c, fid, ".seen", path, sizeof(path)) != 0)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
+		;
+	(void)futimens(fd, NULL);
+	return fd;
 }
 
 static int
@@ -387,17 +533,24 @@ invoke(struct app_job *j)
 	char             err[512], st[32], *body;
 	const char      *hdrs[4];
 	cJSON           *res, *o, *parsed;
-	int              port, rc = -1;
+	char             path[AGENT_STR_MAX + 64];
+	int              port, rc = -1, seen = -1;
 
 	if (fid == NULL || !util_is_uuid(fid) || inv == NULL || !util_is_uuid(inv) ||
 	    !cJSON_IsNumber(to))
 		return fail(j, "%s", "bad payload: function_id, invocation_id and timeout_seconds are required");
 	xfer_init(&x, j->conf, NULL);
 	arena_init(&a, 65536);
-	if ((port = container_port(&x, &a, fid, err, sizeof(err))) == 0) {
+	/* Scale to zero (fnscale.h): no stop while it runs; a stopped container is started first. */
+	if ((seen = seen_hold(j->conf, fid)) < 0)
+		log_warn("function %s: its .seen file: %s (an idle stop may cut this run)", fid,
+		    strerror(errno));
+	if (fn_container_start(j->conf, fid, FN_START_TIMEOUT_S * 1000L, &port, err, sizeof(err)) != 0) {
 		rc = fail(j, "%s", err);
 		goto out;
 	}
+	if (fnscale_path(j->conf, fid, ".zero", path, sizeof(path)) == 0)
+		(void)unlink(path);
 	hdrs[0] = "Content-Type: application/json";
 	hdrs[1] = arena_printf(&a, "%s: %s", FN_HEADER_TRIGGER, trigger ? trigger : "invoke");
 	hdrs[2] = arena_printf(&a, "%s: %s", FN_HEADER_INVOCATION, inv);
@@ -429,6 +582,10 @@ invoke(struct app_job *j)
 	j->result = res;
 	rc = 0;
 out:
+	if (seen >= 0) {
+		(void)futimens(seen, NULL);	/* the run's end is its last request */
+		close(seen);
+	}
 	xfer_cleanup(&x);
 	arena_free(&a);
 	return rc;
@@ -458,6 +615,14 @@ remove_fn(struct app_job *j)
 	rc = app_run(&sub);
 	cJSON_Delete(payload);
 	j->result = sub.result;
+	/* No more scale-to-zero state (fnscale.h). */
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		char path[AGENT_STR_MAX + 64];
+
+		if (fnscale_path(j->conf, fid, (const char *[]){"", ".seen", ".zero"}[i], path,
+		    sizeof(path)) == 0)
+			(void)unlink(path);
+	}
 	return rc;
 }
 

@@ -24,6 +24,10 @@
  * app-<function id>.conf for its hostname, letting only the http
  * trigger's methods through (others: 405; no http trigger: no site).
  *
+ * fn.deploy writes the function's idle_timeout_seconds for the agent's
+ * scale to zero (fnscale.h); fn.invoke of a stopped container starts it
+ * first; fn.remove removes that state.
+ *
  * Results:
  *   fn.deploy  {"image", "image_id", "container_id", "instances"}
  *   fn.invoke  {"status": HTTP status, "body": JSON value or text,
@@ -43,5 +47,14 @@
 bool fn_kind(const char *kind);
 /* Runs one fn.* job (in the job's child process): 0 succeeded, -1 failed. */
 int  fn_run(struct app_job *j);
+
+/*
+ * Scale to zero (fnscale.h), in a child process: the function's container
+ * started if it is not running and its health check passed within
+ * timeout_ms (*port its loopback port); stopped.  0 or -1 (err).
+ */
+int  fn_container_start(const struct agent_conf *c, const char *fid, long timeout_ms, int *port,
+    char *err, size_t errlen);
+int  fn_container_stop(const struct agent_conf *c, const char *fid, char *err, size_t errlen);
 
 #endif

@@ -34,6 +34,7 @@
 #include "report.h"
 #include "runner.h"
 #include "term.h"
+#include "fnscale.h"
 #include "traffic.h"
 #include "text.h"
 #include "timefmt.h"
@@ -93,6 +94,7 @@ struct agent {
 	struct traffic_tail      tt;
 	struct traffic_agg       ta;
 	int64_t                  next_traffic, next_traffic_send;
+	struct fnscale           fns;		/* functions' scale to zero (fnscale.h) */
 };
 
 /* The traffic log is read this often (nginx flushes it every second). */
@@ -914,8 +916,10 @@ traffic_line(void *ud, const char *line, size_t n)
 	struct agent       *ag = ud;
 	struct traffic_line l;
 
-	if (traffic_parse_line(line, n, &l) == 0)
+	if (traffic_parse_line(line, n, &l) == 0) {
 		traffic_agg_add(&ag->ta, &l);
+		fnscale_seen(&ag->fns, l.app, l.t);	/* a function's last request */
+	}
 	else if (ag->ta.bad_lines++ % 10000 == 0)
 		log_warn("traffic: %s has lines not in the lnchr_traffic format (%llu so far)",
 		    ag->conf->traffic_log, (unsigned long long)ag->ta.bad_lines + 1);
@@ -989,6 +993,13 @@ agent_init(struct agent *ag, const struct agent_conf *c, const char *token)
 	ag->traffic_on = c->traffic_log[0] != '\0' && traffic_agg_init(&ag->ta) == 0;
 }
 
+/* The scale to zero's socket: only the loop that runs opens it. */
+static void
+agent_init_fns(struct agent *ag)
+{
+	fnscale_init(&ag->fns, ag->conf, ag->traffic_on);
+}
+
 static void
 agent_cleanup(struct agent *ag)
 {
@@ -1001,6 +1012,7 @@ agent_cleanup(struct agent *ag)
 	metrics_free(&ag->met);
 	traffic_tail_close(&ag->tt);
 	traffic_agg_free(&ag->ta);
+	fnscale_close(&ag->fns);
 	xfer_cleanup(&ag->x);
 	arena_free(&ag->a);
 	explicit_bzero(ag->token, sizeof(ag->token));
@@ -1056,6 +1068,7 @@ next_wake(const struct agent *ag, int64_t now)
 	if (ag->stop_at != 0)
 		t = min64(t, ag->stop_at + AGENT_STOP_GRACE_MS);
 	else {
+		t = min64(t, fnscale_next(&ag->fns, now));
 		t = min64(t, ag->next_sample);
 		if (ag->met.q.len > 0)
 			t = min64(t, max64(ag->next_met_send, gate));
@@ -1145,6 +1158,7 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		return 1;
 	}
 	agent_init(&ag, c, token);
+	agent_init_fns(&ag);
 	log_info("launcher-agent %s: plane %s, tenant %s, engine %s, heartbeat %lld s, poll %lld ms, "
 	    "invoke slots %lld", AGENT_VERSION, c->plane_url, c->tenant, c->engine_socket,
 	    (long long)c->heartbeat_interval_s, (long long)c->poll_interval_ms,
@@ -1155,11 +1169,12 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 	ag.next_hb = ag.next_claim = now;
 	ag.next_inst = ag.next_logs = ag.next_vols = now + 1000;	/* after the first heartbeat */
 	for (;;) {
-		/* The slots' pipes, then the wake-up channel. */
-		struct pollfd   pfd[AGENT_SLOTS_MAX + 1];
+		/* The slots' pipes, the wake-up channel, then the functions' wake
+		 * socket and its connections (fnscale.h). */
+		struct pollfd   pfd[AGENT_SLOTS_MAX + 1 + 1 + FNSCALE_CONNS];
 		struct timespec ts;
 		int64_t         wait_ms;
-		int             running, first;
+		int             running, first, npfd;
 
 		now = timefmt_mono_ms();
 		running = slots_on(&ag, &first);
@@ -1199,6 +1214,8 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		arena_reset(&ag.a);
 		metrics_service(&ag);
 		traffic_service(&ag, timefmt_mono_ms());
+		if (ag.stop_at == 0)
+			fnscale_service(&ag.fns, timefmt_mono_ms());
 		now = timefmt_mono_ms();
 		/* (Re)open the wake-up channel when due; a fresh one may have
 		 * missed a wake-up, so claim at once. */
@@ -1211,7 +1228,9 @@ agent_loop_run(const struct agent_conf *c, const char *token)
 		for (int i = 0; i < ag.nslots; i++)
 			pfd[i] = (struct pollfd){.fd = ag.slots[i].fd, .events = POLLIN};	/* < 0: ignored */
 		pfd[ag.nslots] = (struct pollfd){.fd = ag.wake.fd, .events = POLLIN};
-		if (ppoll(pfd, (nfds_t)ag.nslots + 1, &ts, &wait_mask) < 0 && errno != EINTR) {
+		npfd = ag.nslots + 1 + (ag.stop_at == 0 ?
+		    fnscale_pollfds(&ag.fns, pfd + ag.nslots + 1, 1 + FNSCALE_CONNS) : 0);
+		if (ppoll(pfd, (nfds_t)npfd, &ts, &wait_mask) < 0 && errno != EINTR) {
 			log_error("ppoll: %s", strerror(errno));
 			sleep(1);
 		}

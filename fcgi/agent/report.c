@@ -5,11 +5,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/log.h"
 #include "../core/util.h"
 #include "ctr.h"
 #include "engine.h"
+#include "fnscale.h"
 #include "text.h"
 #include "volume.h"
 
@@ -86,6 +88,14 @@ report_instances(struct report *r, struct xfer *x, struct arena *a, report_post_
 			continue;
 		if ((inst = ctr_instance(doc, true, NULL)) == NULL)
 			continue;
+		/* A function's container stopped for idleness (fnscale.h). */
+		if (ctr_label(doc, "launcher.function") != NULL && !ctr_running(doc)) {
+			char zero[AGENT_STR_MAX + 64];
+
+			if (fnscale_path(x->conf, ctr_label(doc, "launcher.function"), ".zero", zero,
+			    sizeof(zero)) == 0 && access(zero, F_OK) == 0)
+				cJSON_AddBoolToObject(inst, "scaled_to_zero", true);
+		}
 		/*
 		 * One stats call per running container; without figures (null)
 		 * when it fails or the container is not running: the plane

@@ -111,11 +111,12 @@ DB_STMT st_release_image = {"agent_release_image",
     " AND image IS NOT NULL AND image <> image_digest AND status IN ('succeeded', 'superseded')"
     " ORDER BY created_at DESC, id DESC LIMIT 1"};
 /* Applications' instances (sql/006, 024), databases' statuses (sql/023) and figures (024),
- * the managed object store's container (sql/062). */
+ * the managed object store's container (sql/062), functions' scale to zero (sql/060). */
 DB_STMT st_instances = {"agent_instances",
     "SELECT agent_instances($1::uuid, $2::jsonb) AS instances,"
     " database_instances($1::uuid, $2::jsonb) IS NULL AS _databases,"
     " objstore_instances($1::uuid, $2::jsonb) IS NULL AS _objstores,"
+    " function_instances($1::uuid, $2::jsonb) IS NULL AS _functions,"
     " database_stats($1::uuid, $2::jsonb) IS NULL AS _stats"};
 /* The first item naming an application of the tenant placed on another server. */
 DB_STMT st_instances_foreign = {"agent_instances_foreign",

@@ -26,7 +26,7 @@
 #define FN_COLS "f.id, f.project_id, f.environment_id, f.server_id, f.name, f.runtime, f.handler," \
 	" f.source, f.triggers, f.timeout_seconds, f.memory_limit, f.idle_timeout_seconds," \
 	" EXISTS (SELECT 1 FROM env_vars v WHERE v.function_id = f.id) AS env_set," \
-	" f.status, f.status_reason, fn_hostname(f) AS hostname," \
+	" f.status, f.status_reason, f.scaled_to_zero, fn_hostname(f) AS hostname," \
 	" 'http://' || fn_hostname(f) AS url," \
 	" f.created_at, f.updated_at, f.row_version::text AS _version"
 

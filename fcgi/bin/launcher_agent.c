@@ -68,6 +68,8 @@ static const struct {
 	{"--volumes-interval", "volumes_interval"},
 	{"--traffic-log", "traffic_log"},
 	{"--invoke-slots", "invoke_slots"},
+	{"--fn-wake-socket", "fn_wake_socket"},
+	{"--fn-idle-check", "fn_idle_check"},
 	{"--metrics-interval", "metrics_interval"},
 	{"--metrics-queue-max", "metrics_queue_max"},
 	{"--state-dir", "state_dir"},

@@ -10,6 +10,7 @@
 #include "agent/appspec.h"
 #include "agent/ctr.h"
 #include "agent/edge.h"
+#include "agent/fnscale.h"
 #include "agent/image.h"
 #include "agent/report.h"
 #include "agent/volume.h"
@@ -416,6 +417,28 @@ test_edge_and_create(void)
 	    "            return 405;") != NULL, "a function's site lets only its methods through");
 	CHECK(edge_render(APP, "web", DEP, "web.example.com", "80", ports, 1, site, sizeof(site)) > 0 &&
 	    strstr(site, "$request_method") == NULL, "an application's lets every method through");
+	/* Scale to zero (fnscale.h): nginx's own 502 wakes the container via the agent's socket. */
+	CHECK(edge_render_fn(APP, "fn", DEP, "fn.example.com", "80", ports, 1, "POST", "/s/fn-wake.sock",
+	    site, sizeof(site)) > 0 &&
+	    strstr(site, "        error_page 502 = @wake_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b;\n    }\n") &&
+	    strstr(site, "    location @wake_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b {\n") &&
+	    strstr(site, "proxy_pass http://unix:/s/fn-wake.sock;") &&
+	    strstr(site, "proxy_pass_request_body off;") &&
+	    strstr(site, "X-Launcher-Wake " APP ";") &&
+	    strstr(site, "X-Launcher-Sent \"$upstream_bytes_sent\";") &&
+	    strstr(site, "    location @fn_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b {\n        set $lnchr_app") &&
+	    strstr(site, "proxy_intercept_errors") == NULL,
+	    "a function's site: the wake fallback and the named location back to the container");
+	CHECK(edge_render_fn(APP, "fn", DEP, "fn.example.com", "80", ports, 1, NULL, "/s/a b;", site,
+	    sizeof(site)) < 0, "a wake socket path that would break the site is refused");
+	{
+		char v[64];
+
+		CHECK(fnscale_header("GET / HTTP/1.1\r\nHost: x\r\nx-launcher-wake:  " APP "\r\n\r\n",
+		    FNSCALE_WAKE_HEADER, v, sizeof(v)) == 0 && strcmp(v, APP) == 0 &&
+		    fnscale_header("GET / HTTP/1.1\r\nHost: x\r\n\r\n", FNSCALE_SENT_HEADER, v,
+		    sizeof(v)) == -1, "the wake request's headers");
+	}
 	(void)app_spec_parse(p, "app.deploy", &s, err, sizeof(err));
 	b = ctr_create_body(&s, "sha256:abc", 0, 20000, 4096);
 	text = cJSON_PrintUnformatted(b);

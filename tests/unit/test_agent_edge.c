@@ -125,7 +125,23 @@ main(void)
 		    "            return 405;\n        }\n        set $lnchr_app 0b6f7c1e") != NULL &&
 		    strstr(out, "location ^~ /api {\n        set $lnchr_app 1c7a8d2f") != NULL,
 		    "a function's route filters its methods, an app's does not");
-		env.fn_methods[1] = NULL;
+		/* With the agent's wake socket: the route wakes a stopped container, and
+		 * the named locations come once per server even for two routes. */
+		env.fn_methods[0] = "GET|POST";
+		memcpy(h.r[0].app_id, h.r[1].app_id, sizeof(h.r[0].app_id));
+		env.fn_wake = "/s/fn-wake.sock";
+		CHECK(edge_host_render(&h, &env, out, sizeof(out)) > 0 &&
+		    strstr(out, "error_page 502 = @wake_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b;\n    }\n") != NULL &&
+		    strstr(out, "location @wake_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b {") != NULL &&
+		    strstr(strstr(out, "location @wake_0b6f") + 1, "location @wake_") == NULL &&
+		    strstr(out, "proxy_pass http://unix:/s/fn-wake.sock;") != NULL &&
+		    strstr(out, "location @fn_0b6f7c1e2a3d4e5f8a9b0c1d2e3f4a5b {") != NULL,
+		    "a function's routes wake it; its named locations once");
+		env.fn_wake = "/s/a b;";
+		CHECK(edge_host_render(&h, &env, out, sizeof(out)) > 0 && strstr(out, "@wake_") == NULL,
+		    "an unsafe wake socket is left out");
+		env.fn_wake = NULL;
+		env.fn_methods[0] = env.fn_methods[1] = NULL;
 	}
 
 	/* No "/" route: the rest of the host is 404, not another server's. */
