@@ -33,9 +33,11 @@ count() {
 	[ "$#" -ge 3 ] || return 0
 	if [ "$lines" = 0 ]; then
 		echo "$2: printed no summary (exit $3): 0 passed, 1 failed"
+		failures+="  $2: printed no summary (exit $3)"$'\n'
 		failed=$((failed + 1))
 	elif [ "$3" != 0 ] && [ "$fails" = 0 ]; then
 		echo "$2: exit $3 with no failure counted: 0 passed, 1 failed"
+		failures+="  $2: exit $3 with no failure counted"$'\n'
 		failed=$((failed + 1))
 	fi
 }
@@ -83,7 +85,10 @@ bg_start() {
 	local name=$1
 	shift
 	bg_out[$name]=$(mktemp)
-	"$@" > "${bg_out[$name]}" 2>&1 &
+	# timeout: a hung step ends (exit 124, counted as a failure) instead of
+	# the suite; and the step is its own process group (timeout's), so that
+	# an interrupted run ends all of it (stop_stack).
+	timeout --kill-after=30 "${BG_STEP_LIMIT:-2700}" "$@" > "${bg_out[$name]}" 2>&1 < /dev/null &
 	bg_pid[$name]=$!
 }
 bg_collect() {
@@ -143,7 +148,7 @@ stop_stack() {
 	# removes its own stack (its EXIT trap).
 	local name
 	for name in "${!bg_out[@]}"; do
-		kill -TERM "${bg_pid[$name]}" 2> /dev/null && wait "${bg_pid[$name]}" 2> /dev/null
+		kill -TERM -- "-${bg_pid[$name]}" 2> /dev/null && wait "${bg_pid[$name]}" 2> /dev/null
 		rm -f "${bg_out[$name]}"
 	done
 	[ -z "${rgw_pid:-}" ] || wait "$rgw_pid"

@@ -94,6 +94,14 @@
 #                                  "local" of the tenant and run <bin>/launcher-agent
 #                                  (skipped with a note when it is not built); 0 = off
 #                                  (tests/run.sh: 0, the tests run their own agent)
+#   LAUNCHER_SUBNET_POOL []        the IPv4 pool (a.b.0.0/16) the stack's Podman cuts
+#                                  its networks' /24 subnets from (Podman's default
+#                                  10.89.0.0/16 when empty). Stacks running side by
+#                                  side on one host need pools of their own: each
+#                                  Podman only sees its own networks when it picks a
+#                                  subnet, and the address allocation (ipam.db) is
+#                                  keyed by network name, so two could hand out the
+#                                  same addresses (tests/lib/throwaway_stack.sh).
 #   LAUNCHER_IMAGE_STORES []       comma-separated directories the stack's Podman
 #                                  reads images from besides its own storage
 #                                  (additionalimagestores, read-only), e.g. the
@@ -278,6 +286,11 @@ load_config() {
     INSECURE_REGISTRIES=${LAUNCHER_INSECURE_REGISTRIES:-}
     INSECURE_REGISTRIES=${INSECURE_REGISTRIES// /}
     IMAGE_STORES=${LAUNCHER_IMAGE_STORES:-}
+    SUBNET_POOL=${LAUNCHER_SUBNET_POOL:-}
+    case $SUBNET_POOL in
+        '' | [0-9]*.[0-9]*.0.0/16) ;;
+        *) die "LAUNCHER_SUBNET_POOL must be an a.b.0.0/16 pool: $SUBNET_POOL" ;;
+    esac
     DB_IMAGES=${LAUNCHER_DB_IMAGES:-auto}
     DB_IMAGES_STORE=/var/tmp/launcher-dbimages/store
     DNSCHECK_INTERVAL=${LAUNCHER_DNSCHECK_INTERVAL:-60}
@@ -1080,6 +1093,13 @@ log_driver = "k8s-file"
 network_backend = "netavark"
 # Networks the plane creates, instead of /etc/containers/networks.
 network_config_dir = "$PODMAN_DIR/networks"
+EOF
+    # The stack's own pool of subnets (LAUNCHER_SUBNET_POOL, above).
+    if [ -n "$SUBNET_POOL" ]; then
+        printf 'default_subnet_pools = [{"base" = "%s", "size" = 24}]\n' "$SUBNET_POOL" \
+            >> "$PODMAN_DIR/containers.conf.tmp"
+    fi
+    cat >> "$PODMAN_DIR/containers.conf.tmp" <<EOF
 
 [engine]
 # Explicitly runc: crun, which Podman may pick where it is installed, fails

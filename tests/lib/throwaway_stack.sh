@@ -8,6 +8,18 @@ throwaway_port() {   # free loopback ports no leftover firewall rule captures (p
 
 throwaway_stack() {
 	export LAUNCHER_STATE_DIR LAUNCHER_HTTP_PORT LAUNCHER_HTTPS_PORT LAUNCHER_SMTP_PORT LAUNCHER_PG_PORT
+	# Stacks of a run go side by side (tests/run.sh: the API lane, the
+	# real-time cron): each Podman its own pool of subnets, by the stack's
+	# name (launcher-stack.sh LAUNCHER_SUBNET_POOL).
+	local pool
+	case $1 in
+		test) pool=10.90.0.0/16 ;;
+		lane) pool=10.91.0.0/16 ;;
+		cron) pool=10.92.0.0/16 ;;
+		local) pool=10.94.0.0/16 ;;
+		*) pool=10.93.0.0/16 ;;
+	esac
+	export LAUNCHER_SUBNET_POOL=$pool
 	# The database images are the caller's (tests/run.sh and the benches pass
 	# LAUNCHER_IMAGE_STORES when they need them): no build at each start.
 	export LAUNCHER_DB_IMAGES=skip
