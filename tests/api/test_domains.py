@@ -223,9 +223,9 @@ def test_a_hostname_belongs_to_one_tenant():
     assert [x["id"] for x in b.get("/domains").data] == [db_["id"]]
     assert psql("SELECT count(*) FROM domains WHERE hostname = '%s'" % host, tenant=b.tid) == ["0"]
     assert psql("SELECT count(*) FROM domains WHERE hostname = '%s'" % host, tenant=a.tid) == ["2"]
-    # Another tenant's application cannot be the target.
+    # Another tenant's application cannot be the target: b cannot see it (404).
     assert_error(b.post("/domains", {"project_id": pb["id"], "application_id": app_a["id"],
-                                     "hostname": _host()}), 400, "BAD_REQUEST", field="application_id")
+                                     "hostname": _host()}), 404, "NOT_FOUND")
     # Deleted, the name is free for the other tenant.
     for x in a.get("/domains").data:
         assert a.delete("/domains/" + x["id"]).status == 204
@@ -373,7 +373,8 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     _set_status(root["id"], "verified")
     jobs = _route_jobs(srv["id"], host)
     assert [(s, j["routes"]) for s, j in jobs] == [
-        ("queued", [{"path_prefix": "/", "app_id": app["id"], "https_redirect": True}])], jobs
+        ("queued", [{"path_prefix": "/", "app_id": app["id"], "function": False,
+                     "https_redirect": True}])], jobs
     v1 = jobs[0][1]["version"]
     # A second verified prefix: the queued job takes the whole new set,
     # longest prefix first, with a newer version.
@@ -381,8 +382,8 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     jobs = _route_jobs(srv["id"], host)
     assert len(jobs) == 1 and jobs[0][1]["version"] > v1, jobs
     assert jobs[0][1]["routes"] == [
-        {"path_prefix": "/api", "app_id": api["id"], "https_redirect": True},
-        {"path_prefix": "/", "app_id": app["id"], "https_redirect": True}], jobs
+        {"path_prefix": "/api", "app_id": api["id"], "function": False, "https_redirect": True},
+        {"path_prefix": "/", "app_id": app["id"], "function": False, "https_redirect": True}], jobs
     # The agent's success makes both active and asks for certificates,
     # waking launcher-dnscheck --loop to queue them.
     listener = _Listener()
@@ -397,7 +398,7 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     assert c.put("/applications/" + api["id"], {"https_redirect": False}).status == 200
     s, j = _route_jobs(srv["id"], host)[-1]
     assert s == "queued" and j["routes"][0] == {"path_prefix": "/api", "app_id": api["id"],
-                                                "https_redirect": False}, j
+                                                "function": False, "https_redirect": False}, j
     # A failed route job says why and changes no status.
     _finish_job(srv["id"], host, "failed", "nginx -t failed")
     got = c.get("/domains/" + sub["id"]).data
@@ -421,7 +422,7 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     assert c.delete("/domains/" + sub["id"]).status == 204
     s, j = _route_jobs(srv["id"], host)[-1]
     assert s == "queued" and j["routes"] == [{"path_prefix": "/", "app_id": app["id"],
-                                              "https_redirect": True}], j
+                                              "function": False, "https_redirect": True}], j
     _finish_job(srv["id"], host)
     # Deleting the application removes the host's site: routes [].
     assert c.delete("/applications/" + app["id"]).status == 204
@@ -481,6 +482,8 @@ def test_a_null_target_is_not_given_and_a_domain_moves_between_app_and_function(
     assert r.status == 200 and (r.data["application_id"], r.data["function_id"]) == (app["id"], None), r
     f = _dom(c, app, application_id=None, function_id=fn["id"])
     assert (f["application_id"], f["function_id"]) == (None, fn["id"]), f
+    # Search finds a function's domain under its function (sql/058's search_doc_domain).
+    assert _owner("SELECT parent_id FROM search_documents WHERE id = '%s'" % f["id"]) == [fn["id"]]
     assert_error(c.post("/domains", {"application_id": None, "function_id": None, "hostname": _host()}),
                  400, "BAD_REQUEST", field="application_id")
 
