@@ -27,7 +27,11 @@
 --     function's server;
 --   - a trigger deletes a function's domains before the function row goes
 --     (fn_domains_removed), as app_domains_removed does for applications,
---     so that their routes' removal is queued while the server is known.
+--     so that their routes' removal is queued while the server is known;
+--   - a function whose domains exist keeps its http trigger: removing it
+--     is a 409 naming triggers (fn_domains_keep_http);
+--   - search_doc_domain (046): a function's domain is found under its
+--     function, and the domains_search trigger hears function_id too.
 -- A function never changes server (PUT /functions has no server_id), so
 -- nothing re-routes on an update of the function row; a redeploy rewrites
 -- the function's site on the agent, which re-renders the host files that
@@ -40,13 +44,16 @@ ALTER TABLE domains DROP CONSTRAINT domains_function_id_check,
 		REFERENCES functions (tenant_id, id) ON DELETE CASCADE;
 CREATE INDEX domains_function ON domains (function_id);
 
--- 032's, with the functions' domains.
+-- 032's, with the functions' domains; "function" marks a function's route
+-- (the agent serves it only through the function's site, never as a plain
+-- proxy: fcgi/agent/edge.c).
 CREATE OR REPLACE FUNCTION domain_host_routes(p_server uuid, p_hostname text)
 RETURNS jsonb
 LANGUAGE sql VOLATILE AS $$
 	SELECT jsonb_build_object('hostname', p_hostname, 'version', nextval('domain_route_seq'),
 	       'routes', coalesce((SELECT jsonb_agg(jsonb_build_object('path_prefix', d.path_prefix,
 	                  'app_id', coalesce(d.application_id, d.function_id),
+	                  'function', d.function_id IS NOT NULL,
 	                  'https_redirect', coalesce(a.https_redirect, true))
 	                  ORDER BY length(d.path_prefix) DESC, d.path_prefix)
 	             FROM domains d
@@ -111,6 +118,34 @@ END $$;
 CREATE TRIGGER functions_domains_removed BEFORE DELETE ON functions
 	FOR EACH ROW EXECUTE FUNCTION fn_domains_removed();
 
+-- A function its domains route to keeps its http trigger (without it the
+-- edge serves nothing of it): 409 naming triggers, nothing changed.
+CREATE FUNCTION fn_domains_keep_http() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT FROM domains WHERE function_id = NEW.id) THEN
+		RAISE EXCEPTION 'custom domains route to this function: delete them before its http trigger'
+			USING ERRCODE = 'LN409', COLUMN = 'triggers';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER functions_domains_keep_http BEFORE UPDATE OF triggers ON functions
+	FOR EACH ROW WHEN (OLD.triggers @> '[{"type": "http"}]'
+	                   AND NOT NEW.triggers @> '[{"type": "http"}]')
+	EXECUTE FUNCTION fn_domains_keep_http();
+
+-- 046's: a function's domain is found under its function.
+CREATE OR REPLACE FUNCTION search_doc_domain(d domains) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = launcher, pg_catalog, pg_temp AS $$
+	SELECT search_put(d.tenant_id, 'domain', d.id, d.project_id,
+	                  coalesce(d.application_id, d.function_id), d.hostname,
+	                  d.hostname || CASE d.path_prefix WHEN '/' THEN '' ELSE d.path_prefix END,
+	                  replace(d.hostname, '.', ' '))
+$$;
+DROP TRIGGER domains_search ON domains;
+CREATE TRIGGER domains_search AFTER INSERT OR DELETE OR UPDATE OF hostname, path_prefix,
+	application_id, function_id ON domains FOR EACH ROW EXECUTE FUNCTION search_sync();
+
 -- 032's, matching a route's app_id against a function's rows too.
 CREATE OR REPLACE FUNCTION domain_route_finished() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -167,7 +202,9 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- A function a domain may target: one of this project with an http
--- trigger (the edge serves nothing else of it).  Not visible at all: 404.
+-- trigger (the edge serves nothing else of it).  Not visible at all: 404
+-- (domains.c answers it before, for a function of a project the caller
+-- cannot see, as for an application).
 CREATE FUNCTION domain_fn_check(p_project uuid, p_fn uuid)
 RETURNS void
 LANGUAGE plpgsql AS $$

@@ -771,6 +771,7 @@ edge_host_parse(const cJSON *payload, struct edge_host *h, char *err, size_t err
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "path_prefix");
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "app_id");
 		const cJSON *red = cJSON_GetObjectItemCaseSensitive(r, "https_redirect");
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(r, "function");
 		struct edge_route *e = &h->r[h->n];
 
 		if (!cJSON_IsString(p) || !cJSON_IsString(a) ||
@@ -781,6 +782,7 @@ edge_host_parse(const cJSON *payload, struct edge_host *h, char *err, size_t err
 			return -1;
 		}
 		e->redirect = red == NULL || cJSON_IsTrue(red);
+		e->function = cJSON_IsTrue(fn);
 		h->n++;
 	}
 	if (routes_check(h, err, errlen) != 0)
@@ -799,7 +801,7 @@ edge_host_read(const char *text, struct edge_host *h)
 	memset(h, 0, sizeof(*h));
 	while (*p == '#') {
 		size_t n = strcspn(p, "\n");
-		char  *f[4], *save;
+		char  *f[5], *save;
 		int    k = 0;
 
 		if (n >= sizeof(line))
@@ -809,7 +811,7 @@ edge_host_read(const char *text, struct edge_host *h)
 		p += n + (p[n] == '\n');
 		/* "# word a b c": split on single spaces (no field holds one). */
 		save = line + 2;
-		while (k < 4 && save != NULL && *save) {
+		while (k < 5 && save != NULL && *save) {
 			f[k++] = save;
 			if ((save = strchr(save, ' ')) != NULL)
 				*save++ = '\0';
@@ -820,13 +822,15 @@ edge_host_read(const char *text, struct edge_host *h)
 		} else if (k == 2 && strcmp(f[0], "version") == 0 &&
 		    util_parse_i64(f[1], 0, INT64_MAX / 2, &h->version) == 0)
 			have_version = true;
-		else if (k == 4 && strcmp(f[0], "route") == 0 && h->n < EDGE_ROUTES_MAX) {
+		else if ((k == 4 || (k == 5 && strcmp(f[4], "fn") == 0)) &&
+		    strcmp(f[0], "route") == 0 && h->n < EDGE_ROUTES_MAX) {
 			struct edge_route *e = &h->r[h->n];
 
 			if (util_snprintf(e->prefix, sizeof(e->prefix), "%s", f[1]) < 0 ||
 			    util_snprintf(e->app_id, sizeof(e->app_id), "%s", f[2]) < 0)
 				return -1;
 			e->redirect = strcmp(f[3], "1") == 0;
+			e->function = k == 5;
 			h->n++;
 		}
 	}
@@ -841,6 +845,15 @@ static const char *
 fn_wake(const struct edge_host_env *env, const char *up)
 {
 	return env->fn_wake != NULL && wake_ok(up, env->fn_wake) ? env->fn_wake : NULL;
+}
+
+/* Whether route i of a server (tls: the TLS one) proxies to a function's
+ * site, as put_routes renders it (not redirected, its site there). */
+static bool
+fn_proxied(const struct edge_host *h, const struct edge_host_env *env, bool tls, size_t i)
+{
+	return !(!tls && h->r[i].redirect && env->cert != NULL) && env->app_up[i] &&
+	    env->fn_methods[i] != NULL;
 }
 
 /* The routes' locations of one server; tls: the TLS server (no redirect). */
@@ -869,7 +882,7 @@ put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls,
 			if (text_put(out, outlen, o, "        return 308 https://$host%s$request_uri;\n"
 			    "    }\n", port) != 0)
 				return -1;
-		} else if (env->app_up[i]) {
+		} else if (env->app_up[i] && (!r->function || env->fn_methods[i] != NULL)) {
 			static const char end[] = "        error_page 502 =503 @lnchr_unavailable;\n    }\n";
 
 			upstream_name(r->app_id, up, sizeof(up));
@@ -881,21 +894,22 @@ put_routes(const struct edge_host *h, const struct edge_host_env *env, bool tls,
 			    put_proxy(out, outlen, o, up, end)) != 0)
 				return -1;
 			proxy = true;
+		/* No site, or a function's site that does not name its methods (an
+		 * older agent's): 503 until it is deployed again, never a proxy of
+		 * every method. */
 		} else if (text_put(out, outlen, o, "        return 503;\n    }\n") != 0)
 			return -1;
 	}
 	if (!root && text_put(out, outlen, o, "    location / {\n        return 404;\n    }\n") != 0)
 		return -1;
-	/* Each function routed here (and not redirected): its wake locations, once. */
+	/* Each function proxied here (the routes above): its wake locations, once. */
 	for (size_t i = 0; i < h->n; i++) {
 		bool seen = false;
 
-		if (env->fn_methods[i] == NULL || !env->app_up[i] ||
-		    (!tls && h->r[i].redirect && env->cert != NULL))
+		if (!fn_proxied(h, env, tls, i))
 			continue;
 		for (size_t j = 0; j < i; j++)
-			seen |= env->fn_methods[j] != NULL && env->app_up[j] &&
-			    strcmp(h->r[j].app_id, h->r[i].app_id) == 0;
+			seen |= fn_proxied(h, env, tls, j) && strcmp(h->r[j].app_id, h->r[i].app_id) == 0;
 		upstream_name(h->r[i].app_id, up, sizeof(up));
 		if (!seen && fn_wake(env, up) != NULL && put_fn_wake(out, outlen, o, up, env->fn_wake) != 0)
 			return -1;
@@ -916,8 +930,8 @@ edge_host_render(const struct edge_host *h, const struct edge_host_env *env, cha
 	    "# host %s\n# version %lld\n", h->hostname, (long long)h->version) != 0)
 		return -1;
 	for (size_t i = 0; i < h->n; i++)
-		if (text_put(out, outlen, &o, "# route %s %s %d\n", h->r[i].prefix, h->r[i].app_id,
-		    h->r[i].redirect ? 1 : 0) != 0)
+		if (text_put(out, outlen, &o, "# route %s %s %d%s\n", h->r[i].prefix, h->r[i].app_id,
+		    h->r[i].redirect ? 1 : 0, h->r[i].function ? " fn" : "") != 0)
 			return -1;
 	if (text_put(out, outlen, &o, "server {\n    listen %s;\n    server_name %s;\n", env->listen,
 	    h->hostname) != 0 || put_routes(h, env, false, out, outlen, &o) != 0 ||

@@ -98,6 +98,8 @@ struct edge_route {
 	char prefix[EDGE_PREFIX_MAX + 1];
 	char app_id[37];
 	bool redirect;		/* 308 to https once the host has a certificate */
+	bool function;		/* a function's route: served only with its site's
+				 * methods (fn_methods), else 503 */
 };
 
 struct edge_host {
@@ -114,7 +116,8 @@ struct edge_host_env {
 	const char *cert, *key;			/* both set: TLS on */
 	bool        app_up[EDGE_ROUTES_MAX];	/* per route: app-<id>.conf exists */
 	/* per route: the target is a function, with its methods ("" = all);
-	 * NULL: an application */
+	 * NULL: an application, or a function's site without its header
+	 * (an older agent's): 503 for a function's route */
 	const char *fn_methods[EDGE_ROUTES_MAX];
 	/* the agent's wake socket (fnscale.h) for function routes; NULL: none */
 	const char *fn_wake;
@@ -122,7 +125,8 @@ struct edge_host_env {
 
 /*
  * An edge.host payload {"hostname", "version", "routes": [{"path_prefix",
- * "app_id" (an application's or a function's id: its site's), "https_redirect"}]}
+ * "app_id" (an application's or a function's id: its site's), "https_redirect",
+ * "function" (true: a function's route)}]}
  * into h, checked (hostname per
  * acme_hostname_ok, prefixes '/'-rooted of [A-Za-z0-9/._~%!+,=:@-] without
  * "..", UUIDs, no prefix twice, none under /.well-known/acme-challenge/).

@@ -25,6 +25,7 @@
 #include "../core/util.h"
 #include "appspec.h"
 #include "ctr.h"
+#include "edge.h"
 #include "fnscale.h"
 #include "fnshim.h"
 #include "image.h"
@@ -185,6 +186,18 @@ write_context(struct app_job *j, struct arena *a, const struct app_io *io, const
 
 /* ----------------------------------------------------------- fn.deploy */
 
+/* Whether the fn.deploy payload p has an http trigger. */
+static bool
+fn_has_http(const cJSON *p)
+{
+	const cJSON *trig;
+
+	cJSON_ArrayForEach(trig, cJSON_GetObjectItemCaseSensitive(p, "triggers"))
+		if (strcmp(str(trig, "type") ? str(trig, "type") : "", "http") == 0)
+			return true;
+	return false;
+}
+
 /* The app.deploy payload that runs image_id as the function's container. */
 static cJSON *
 app_payload(const cJSON *p, const char *job_id, const char *image_id)
@@ -192,7 +205,7 @@ app_payload(const cJSON *p, const char *job_id, const char *image_id)
 	cJSON       *o = cJSON_CreateObject(), *app, *env, *src, *it;
 	const cJSON *trig, *m;
 	char         methods[64] = "", num[32];
-	bool         http = false;
+	bool         http;
 
 	cJSON_AddStringToObject(o, "tenant_id", str(p, "tenant_id"));
 	cJSON_AddStringToObject(o, "project_id", str(p, "project_id"));
@@ -210,10 +223,10 @@ app_payload(const cJSON *p, const char *job_id, const char *image_id)
 	cJSON_AddNumberToObject(app, "healthcheck_timeout_seconds", FN_HEALTH_TIMEOUT_S);
 	cJSON_AddBoolToObject(app, "function", true);
 	/* The edge site only for an http trigger, with its methods. */
+	http = fn_has_http(p);
 	cJSON_ArrayForEach(trig, cJSON_GetObjectItemCaseSensitive(p, "triggers")) {
 		if (strcmp(str(trig, "type") ? str(trig, "type") : "", "http") != 0)
 			continue;
-		http = true;
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(trig, "methods")) {
 			if (cJSON_IsString(m) && strlen(methods) + strlen(m->valuestring) + 2 < sizeof(methods))
 				(void)util_snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods),
@@ -331,6 +344,11 @@ deploy(struct app_job *j)
 	if (str(inst, "container_id") != NULL)
 		cJSON_AddStringToObject(j->result, "container_id", str(inst, "container_id"));
 	scale_setting(j, fid);
+	/* Without an http trigger the edge serves nothing of it (app.deploy
+	 * writes no site): the site of an earlier deploy goes, and the host
+	 * files routing to it answer 503 (edge_remove). */
+	if (!fn_has_http(p) && edge_remove(j->conf, fid, j->error, j->errlen) != 0)
+		return -1;
 	return 0;
 }
 

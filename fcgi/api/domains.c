@@ -81,8 +81,8 @@ check_prefix(const cJSON *v)
 }
 
 #define DOMAIN_FIELDS \
-	{"application_id", F_UUID, false, false, 0, 0, NULL}, \
-	{"function_id", F_UUID, false, false, 0, 0, NULL}, \
+	{"application_id", F_UUID, false, true, 0, 0, NULL}, \
+	{"function_id", F_UUID, false, true, 0, 0, NULL}, \
 	{"hostname", F_STRING, false, false, 1, 1024, NULL}, \
 	{"path_prefix", F_STRING, false, false, 1, PATH_PREFIX_MAX, check_prefix}
 
@@ -109,7 +109,9 @@ domain_hostname(struct req *r, const char *raw, char *out, size_t outlen)
 	return why ? why : hostname_reserved(r->w->cfg, out);
 }
 
-/* Hostname rules, and one target: an application or a function. */
+/* Hostname rules, and one target: an application or a function (a null
+ * one is not given: a client may echo the object it read, whose other
+ * target is null). */
 static void
 rule(struct req *r, const struct field_val *v, cJSON *details, bool creating)
 {
@@ -172,36 +174,58 @@ list(struct req *r)
 	return list_run(r, &p, &st_dom_list);
 }
 
-/* The project is the one given, else the application's or the function's
- * (a function the caller cannot see: 404): writing there needs project
- * admin (CAP_WRITE). */
+/*
+ * The one rule of a target (application_id or function_id, whichever v
+ * gives; none: ERR_OK, *project untouched): one the caller cannot see is
+ * 404 "<target> not found", as a random id is; one they see in another
+ * project is the database's 400 naming the field (domain_app_check,
+ * domain_fn_check).  *project: the target's project.  The caller's role
+ * in the domain's own project (r->who) is kept.
+ */
+static enum err
+target_project(struct req *r, const struct field_val *v, const char **project)
+{
+	bool        fn = v[D_FUNCTION].present;
+	const char *what = fn ? "function" : "application", *saved = r->who.project_id;
+	const char *resource = r->resource;
+	int         role = r->who.project_role;
+	PGresult   *res;
+	enum err    e;
+
+	if (!fn && !v[D_APP].present)
+		return ERR_OK;
+	if ((e = db_run(r, fn ? &st_dom_fn_project : &st_dom_app_project, &res,
+	    fn ? v[D_FUNCTION].s : v[D_APP].s)) != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1)
+		return req_fail(r, ERR_NOT_FOUND, arena_printf(r->a, "%s not found", what));
+	*project = arena_strdup(r->a, db_get(res, 0, "project_id"));
+	r->resource = what;
+	e = perm_project(r, *project, CAP_READ);
+	r->resource = resource;
+	if (saved != NULL) {
+		r->who.project_id = saved;
+		r->who.project_role = role;
+	}
+	return e;
+}
+
+/* The project is the one given, else the target's (the target the caller
+ * cannot see: 404): writing there needs project admin (CAP_WRITE). */
 static enum err
 create(struct req *r)
 {
 	struct field_val v[sizeof(create_fields) / sizeof(*create_fields)];
 	char             host[HOSTNAME_MAX + 1];
-	const char      *project, *body;
+	const char      *project, *target = NULL, *body;
 	PGresult        *res;
 	enum err         e;
 
 	if ((e = http_read_json(r, true)) != ERR_OK ||
-	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK)
+	    (e = JSON_FIELDS_RULE(r, create_fields, v, create_rule)) != ERR_OK ||
+	    (e = target_project(r, v, &target)) != ERR_OK)
 		return e;
-	project = v[D_PROJECT].present ? v[D_PROJECT].s : NULL;
-	if (project == NULL && v[D_FUNCTION].present) {
-		if ((e = db_run(r, &st_dom_fn_project, &res, v[D_FUNCTION].s)) != ERR_OK)
-			return e;
-		if (PQntuples(res) != 1)
-			return req_fail(r, ERR_NOT_FOUND, "function not found");
-		project = arena_strdup(r->a, db_get(res, 0, "project_id"));
-	} else if (project == NULL) {
-		if ((e = db_run(r, &st_dom_app_project, &res, v[D_APP].s)) != ERR_OK)
-			return e;
-		if (PQntuples(res) != 1)
-			return http_field_error(r, "invalid request body", "application_id",
-			    "application not found");
-		project = arena_strdup(r->a, db_get(res, 0, "project_id"));
-	}
+	project = v[D_PROJECT].present ? v[D_PROJECT].s : target;
 	if ((e = perm_project(r, project, CAP_WRITE)) != ERR_OK)
 		return e;
 	if (domain_hostname(r, v[D_HOSTNAME].s, host, sizeof(host)) != NULL ||
@@ -226,12 +250,13 @@ update(struct req *r)
 {
 	struct field_val v[sizeof(update_fields) / sizeof(*update_fields)];
 	char             host[HOSTNAME_MAX + 1];
-	const char      *version, *id = http_param(r, "id"), *body, *hostname = NULL;
+	const char      *version, *id = http_param(r, "id"), *body, *hostname = NULL, *target;
 	PGresult        *res;
 	enum err         e;
 
 	if ((e = http_if_match(r, &version)) != ERR_OK || (e = http_read_json(r, true)) != ERR_OK ||
-	    (e = JSON_FIELDS_RULE(r, update_fields, v, update_rule)) != ERR_OK)
+	    (e = JSON_FIELDS_RULE(r, update_fields, v, update_rule)) != ERR_OK ||
+	    (e = target_project(r, v, &target)) != ERR_OK)
 		return e;
 	if (v[D_HOSTNAME].present) {
 		if (domain_hostname(r, v[D_HOSTNAME].s, host, sizeof(host)) != NULL)

@@ -340,7 +340,9 @@ db_update(struct req *r, const struct db_update *u, const char *id, const char *
 	PGresult *res;
 	enum err  e = db_run(r, u->st, &res, id, body, version);
 
-	if (e == ERR_CONFLICT)
+	/* A unique key's conflict is u->taken; a 409 the database raised
+	 * itself (LN409) keeps its message and field. */
+	if (e == ERR_CONFLICT && db_message(r, NULL) == NULL)
 		return http_error(r, e, u->taken);
 	if (e != ERR_OK)
 		return e;

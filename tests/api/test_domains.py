@@ -173,7 +173,7 @@ def test_hostnames_are_normalised_and_refused_by_rule():
     assert_error(c.post("/domains", {"hostname": _host(), "project_id": p["id"]}),
                  400, "BAD_REQUEST", field="application_id")
     assert_error(c.post("/domains", {"application_id": str(uuid.uuid4()), "hostname": _host()}),
-                 400, "BAD_REQUEST", field="application_id")
+                 404, "NOT_FOUND")
     assert_error(c.post("/domains", {"application_id": app["id"]}), 400, "BAD_REQUEST",
                  field="hostname")
     # An application of another project, and a worker (no HTTP).
@@ -223,9 +223,9 @@ def test_a_hostname_belongs_to_one_tenant():
     assert [x["id"] for x in b.get("/domains").data] == [db_["id"]]
     assert psql("SELECT count(*) FROM domains WHERE hostname = '%s'" % host, tenant=b.tid) == ["0"]
     assert psql("SELECT count(*) FROM domains WHERE hostname = '%s'" % host, tenant=a.tid) == ["2"]
-    # Another tenant's application cannot be the target.
+    # Another tenant's application cannot be the target: b cannot see it (404).
     assert_error(b.post("/domains", {"project_id": pb["id"], "application_id": app_a["id"],
-                                     "hostname": _host()}), 400, "BAD_REQUEST", field="application_id")
+                                     "hostname": _host()}), 404, "NOT_FOUND")
     # Deleted, the name is free for the other tenant.
     for x in a.get("/domains").data:
         assert a.delete("/domains/" + x["id"]).status == 204
@@ -373,7 +373,8 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     _set_status(root["id"], "verified")
     jobs = _route_jobs(srv["id"], host)
     assert [(s, j["routes"]) for s, j in jobs] == [
-        ("queued", [{"path_prefix": "/", "app_id": app["id"], "https_redirect": True}])], jobs
+        ("queued", [{"path_prefix": "/", "app_id": app["id"], "function": False,
+                     "https_redirect": True}])], jobs
     v1 = jobs[0][1]["version"]
     # A second verified prefix: the queued job takes the whole new set,
     # longest prefix first, with a newer version.
@@ -381,8 +382,8 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     jobs = _route_jobs(srv["id"], host)
     assert len(jobs) == 1 and jobs[0][1]["version"] > v1, jobs
     assert jobs[0][1]["routes"] == [
-        {"path_prefix": "/api", "app_id": api["id"], "https_redirect": True},
-        {"path_prefix": "/", "app_id": app["id"], "https_redirect": True}], jobs
+        {"path_prefix": "/api", "app_id": api["id"], "function": False, "https_redirect": True},
+        {"path_prefix": "/", "app_id": app["id"], "function": False, "https_redirect": True}], jobs
     # The agent's success makes both active and asks for certificates,
     # waking launcher-dnscheck --loop to queue them.
     listener = _Listener()
@@ -397,7 +398,7 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     assert c.put("/applications/" + api["id"], {"https_redirect": False}).status == 200
     s, j = _route_jobs(srv["id"], host)[-1]
     assert s == "queued" and j["routes"][0] == {"path_prefix": "/api", "app_id": api["id"],
-                                                "https_redirect": False}, j
+                                                "function": False, "https_redirect": False}, j
     # A failed route job says why and changes no status.
     _finish_job(srv["id"], host, "failed", "nginx -t failed")
     got = c.get("/domains/" + sub["id"]).data
@@ -421,7 +422,7 @@ def test_route_jobs_follow_the_route_set_of_a_host():
     assert c.delete("/domains/" + sub["id"]).status == 204
     s, j = _route_jobs(srv["id"], host)[-1]
     assert s == "queued" and j["routes"] == [{"path_prefix": "/", "app_id": app["id"],
-                                              "https_redirect": True}], j
+                                              "function": False, "https_redirect": True}], j
     _finish_job(srv["id"], host)
     # Deleting the application removes the host's site: routes [].
     assert c.delete("/applications/" + app["id"]).status == 204
@@ -459,3 +460,73 @@ def test_deleting_the_project_removes_its_routed_hosts():
     s, j = _route_jobs(srv["id"], d["hostname"])[-1]
     assert s == "queued" and j["routes"] == [], j
     assert _owner("SELECT count(*) FROM domains WHERE id = '%s'" % d["id"]) == ["0"]
+
+
+def _fn(c, p, triggers=({"type": "http"},)):
+    r = c.post("/functions", {"project_id": p["id"], "name": "f" + uuid.uuid4().hex[:8],
+                              "runtime": "python3", "triggers": list(triggers),
+                              "source": {"code": "def handler(e, c):\n    return 1\n"}})
+    assert r.status == 201, r
+    return r.data
+
+
+def test_a_null_target_is_not_given_and_a_domain_moves_between_app_and_function():
+    c, srv, p = _world()
+    app, fn = _app(c, p), _fn(c, p)
+    # A client echoing the object it read sends the other target as null.
+    d = _dom(c, app, function_id=None)
+    assert (d["application_id"], d["function_id"]) == (app["id"], None), d
+    r = c.put("/domains/" + d["id"], {"application_id": None, "function_id": fn["id"]})
+    assert r.status == 200 and (r.data["application_id"], r.data["function_id"]) == (None, fn["id"]), r
+    r = c.put("/domains/" + d["id"], {"application_id": app["id"], "function_id": None})
+    assert r.status == 200 and (r.data["application_id"], r.data["function_id"]) == (app["id"], None), r
+    f = _dom(c, app, application_id=None, function_id=fn["id"])
+    assert (f["application_id"], f["function_id"]) == (None, fn["id"]), f
+    # Search finds a function's domain under its function (sql/058's search_doc_domain).
+    assert _owner("SELECT parent_id FROM search_documents WHERE id = '%s'" % f["id"]) == [fn["id"]]
+    assert_error(c.post("/domains", {"application_id": None, "function_id": None, "hostname": _host()}),
+                 400, "BAD_REQUEST", field="application_id")
+
+
+def test_a_target_the_caller_cannot_see_is_404_as_a_random_id():
+    """One rule for application_id and function_id: not visible to the
+    caller (or no such id) is 404, named in this project or not; visible in
+    another project is 400 naming the field."""
+    c, srv, p = _world()
+    app, fn = _app(c, p), _fn(c, p)
+    outsider = new_user(c)
+    mine = new_project(outsider)
+    d = outsider.post("/domains", {"project_id": mine["id"], "application_id": _app(outsider, mine)["id"],
+                                   "hostname": _host()})
+    assert d.status == 201, d
+    before = c.get("/domains").data
+    for field, target in (("application_id", app["id"]), ("function_id", fn["id"])):
+        for ident in (target, str(uuid.uuid4())):
+            r = outsider.post("/domains", {"project_id": mine["id"], field: ident, "hostname": _host()})
+            assert_error(r, 404, "NOT_FOUND")
+            assert field.split("_")[0] in r.error["message"], r
+            assert_error(outsider.put("/domains/" + d.data["id"], {field: ident}), 404, "NOT_FOUND")
+        assert_error(c.post("/domains", {field: str(uuid.uuid4()), "hostname": _host()}), 404, "NOT_FOUND")
+        # Seen by the caller (the tenant's admin sees both), in another project: 400 naming it.
+        assert_error(c.post("/domains", {"project_id": mine["id"], field: target, "hostname": _host()}),
+                     400, "BAD_REQUEST", field=field)
+        assert_error(c.put("/domains/" + d.data["id"], {field: target}), 400, "BAD_REQUEST", field=field)
+    assert c.get("/domains").data == before
+
+
+def test_a_function_keeps_its_http_trigger_while_domains_route_to_it():
+    c, srv, p = _world()
+    fn = _fn(c, p, triggers=({"type": "http", "methods": ["GET"]},))
+    d = c.post("/domains", {"function_id": fn["id"], "hostname": _host()}).data
+    etag = c.get("/functions/" + fn["id"]).headers["etag"]
+    for triggers in ([], [{"type": "cron", "schedule": "* * * * *"}]):
+        assert_error(c.put("/functions/" + fn["id"], {"triggers": triggers}, headers={"If-Match": etag}),
+                     409, "CONFLICT", field="triggers")
+    assert c.get("/functions/" + fn["id"]).data["triggers"] == fn["triggers"]
+    # Other methods keep the trigger: allowed.
+    r = c.put("/functions/" + fn["id"], {"triggers": [{"type": "http", "methods": ["POST"]}]},
+              headers={"If-Match": etag})
+    assert r.status == 200, r
+    assert c.delete("/domains/" + d["id"]).status == 204
+    r = c.put("/functions/" + fn["id"], {"triggers": []}, headers={"If-Match": r.headers["etag"]})
+    assert r.status == 200 and r.data["triggers"] == [], r

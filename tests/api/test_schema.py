@@ -26,7 +26,6 @@ NO_KEY = {
     ("runtime_logs", "deployment_id"): "the release label an agent reported on each line (hot "
                                        "insert path); the lines go with their application",
     ("applications", "git_provider_id"): "no git_providers table yet: CHECK (git_provider_id IS NULL)",
-    ("domains", "function_id"): "no functions table yet: CHECK (function_id IS NULL)",
     ("backups", "resource_id"): "a backup outlives its database or volume (restore into a new one)",
     ("backups", "job_id"): "the job that last ran it, a label; jobs expire on their own rules",
     ("alert_events", "resource_id"): "the event log outlives what it names",

@@ -144,6 +144,36 @@ main(void)
 		env.fn_methods[0] = env.fn_methods[1] = NULL;
 	}
 
+	/* A route the plane marks as a function's: its header line says so and
+	 * reads back; served only with its site's methods.  A site without the
+	 * "# function methods" line (an older agent's) is 503, never a proxy
+	 * of every method. */
+	{
+		struct edge_host fh, fb;
+
+		CHECK(parse("{\"hostname\":\"fn.example.com\",\"version\":3,\"routes\":["
+		    "{\"path_prefix\":\"/\",\"app_id\":\"" A "\",\"function\":true},"
+		    "{\"path_prefix\":\"/api\",\"app_id\":\"" B "\",\"function\":false}]}", &fh, err,
+		    sizeof(err)) == 0 && fh.r[1].function && !fh.r[0].function, "the function mark parsed");
+		env.cert = env.key = NULL;
+		env.app_up[0] = env.app_up[1] = true;
+		env.fn_methods[0] = env.fn_methods[1] = NULL;
+		CHECK(edge_host_render(&fh, &env, out, sizeof(out)) > 0 &&
+		    strstr(out, "# route /api " B " 1\n# route / " A " 1 fn\n") != NULL,
+		    "the header marks a function's route");
+		CHECK(strstr(out, "location ^~ / {\n        return 503;") != NULL &&
+		    strstr(out, "proxy_pass http://lnchr_0b6f7c1e") == NULL &&
+		    strstr(out, "location ^~ /api {\n        set $lnchr_app 1c7a8d2f") != NULL,
+		    "a function's legacy site (no methods line): 503, the app's route proxied");
+		CHECK(edge_host_read(out, &fb) == 0 && fb.n == 2 && fb.r[1].function &&
+		    !fb.r[0].function, "the function mark read back from the header");
+		env.fn_methods[1] = "GET";
+		CHECK(edge_host_render(&fb, &env, out, sizeof(out)) > 0 &&
+		    strstr(out, "if ($request_method !~ ^(GET)$)") != NULL,
+		    "with the methods line: the function's location");
+		env.fn_methods[1] = NULL;
+	}
+
 	/* No "/" route: the rest of the host is 404, not another server's. */
 	CHECK(parse("{\"hostname\":\"*.example.com\",\"version\":1,\"routes\":["
 	    "{\"path_prefix\":\"/x\",\"app_id\":\"" A "\"}]}", &h, err, sizeof(err)) == 0 &&
