@@ -12,8 +12,12 @@
 --     or 24 MiB (python3) of its memory limit, 1..4 (conf/functions/shim.*,
 --     README "Workers"); the fn.deploy claim passes it to the container as
 --     LAUNCHER_FN_CONCURRENCY, so the shim and the queue use this one number;
+--   - functions.deployed_concurrency: fn_concurrency of the fn.deploy that
+--     last succeeded (its payload's runtime and memory_limit, what the
+--     container was built with, not the row's of now: an update takes
+--     effect at the next deploy); NULL before one (counted as 1);
 --   - fn_job_claimable(job): an fn.invoke is handed out only while fewer
---     than fn_concurrency invocations of its function run (more would wait
+--     than deployed_concurrency invocations of its function run (more would wait
 --     in the shim's queue and time out there as 503) and no fn.deploy or
 --     fn.remove of it runs or is queued before it; an fn.deploy/fn.remove
 --     only while none of its invocations runs or is queued before it.  So a
@@ -30,6 +34,26 @@ LANGUAGE sql IMMUTABLE AS $$
 		/ CASE p_runtime WHEN 'python3' THEN 25165824 ELSE 50331648 END))::integer
 $$;
 
+ALTER TABLE functions ADD COLUMN deployed_concurrency integer;
+
+-- A function's fn.deploy succeeded: its container serves this many calls.
+CREATE FUNCTION fn_deployed_concurrency() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.payload ->> 'function_id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		UPDATE functions
+		   SET deployed_concurrency = fn_concurrency(NEW.payload ->> 'runtime',
+		       CASE WHEN jsonb_typeof(NEW.payload -> 'memory_limit') = 'number'
+		            THEN (NEW.payload ->> 'memory_limit')::numeric::bigint END)
+		 WHERE id = (NEW.payload ->> 'function_id')::uuid AND server_id = NEW.server_id;
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_fn_deployed_concurrency AFTER UPDATE OF status ON jobs
+	FOR EACH ROW WHEN (OLD.status IN ('queued', 'running') AND NEW.status = 'succeeded'
+	                   AND NEW.kind = 'fn.deploy')
+	EXECUTE FUNCTION fn_deployed_concurrency();
+
 -- Whether j (a queued job of a server) may be handed out now, as far as
 -- its function is concerned (true for every other kind).
 CREATE FUNCTION fn_job_claimable(j jobs)
@@ -41,7 +65,10 @@ LANGUAGE sql STABLE AS $$
 		(SELECT count(*) FROM jobs o
 		  WHERE o.server_id = j.server_id AND o.status = 'running' AND o.kind = 'fn.invoke'
 		    AND o.payload ->> 'function_id' = j.payload ->> 'function_id')
-		  < fn_concurrency(j.payload ->> 'runtime', (j.payload ->> 'memory_limit')::numeric::bigint)
+		  < coalesce((SELECT f.deployed_concurrency FROM functions f
+		  WHERE f.id = CASE WHEN j.payload ->> 'function_id'
+		          ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+		          THEN (j.payload ->> 'function_id')::uuid END), 1)
 		AND NOT EXISTS (SELECT 1 FROM jobs o
 		  WHERE o.server_id = j.server_id AND o.kind IN ('fn.deploy', 'fn.remove')
 		    AND o.payload ->> 'function_id' = j.payload ->> 'function_id'

@@ -461,14 +461,9 @@ agent_slot_pick(const char *kind, const bool *busy, int nslots)
 		for (int i = 1; i < nslots; i++)
 			if (!busy[i])
 				return i;
-	if (!busy[0])
-		return 0;
-	/* Only against a plane that ignored the claim's kinds: the job is ours
-	 * now, and any free slot runs it. */
-	for (int i = 1; i < nslots; i++)
-		if (!busy[i])
-			return i;
-	return -1;
+	/* Another kind only in the main slot: two deploys never overlap, even
+	 * from a plane that ignored the claim's kinds. */
+	return busy[0] ? -1 : 0;
 }
 
 /* Which slots run a job, into busy[ag->nslots]. */
@@ -533,8 +528,21 @@ claim(struct agent *ag, int64_t now)
 		return;
 	}
 	if ((slot = agent_slot_pick(jb.kind, busy, ag->nslots)) < 0) {
-		/* Not reached: a claim is made only with a slot free. */
-		log_error("job %s: claimed with no free slot; its lease expiry re-queues it", jb.id);
+		/* Only from a plane that ignored the claim's kinds (a claim is made
+		 * with a slot free for what it asks): the job is ours, and runs
+		 * nowhere; it fails at once (else its lease expiry re-queues it). */
+		char        path[128];
+		const char *why = "claimed while the main slot is busy";
+		cJSON      *fin = runner_failed(why);
+
+		log_error("job %s: %s: %s", jb.id, jb.kind, why);
+		util_snprintf(path, sizeof(path), "/jobs/%s/complete", jb.id);
+		if (fin != NULL) {
+			arena_defer(&ag->a, json_free, fin);
+			if (agent_post(ag, path, fin, &ans) != PLANE_OK)
+				log_warn("job %s: its failure was not heard (%s); its lease expiry "
+				    "re-queues it", jb.id, ans.msg);
+		}
 		runner_job_clear(&jb);
 		return;
 	}

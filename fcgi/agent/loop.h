@@ -57,8 +57,8 @@ int     agent_loop_once_heartbeat(const struct agent_conf *c, const char *token)
 enum agent_want agent_claim_want(const bool *busy, int nslots);
 /*
  * The slot a claimed job of kind runs in: fn.invoke a free invoke slot,
- * else the main slot when free; another kind the main slot (or, claimed
- * from a plane that ignored the filter, any free slot).  -1 when none.
+ * else the main slot when free; another kind the main slot only (claimed
+ * from a plane that ignored the filter while it is busy: none).  -1 when none.
  */
 int     agent_slot_pick(const char *kind, const bool *busy, int nslots);
 /* The next back-off delay after a failure (0 = none yet): 1 s doubling to 30 s. */

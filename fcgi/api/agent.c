@@ -156,9 +156,11 @@ DB_STMT st_import_upload = {"agent_import_upload",
 DB_STMT st_phase = {"agent_job_phase",
     "SELECT backup_job_phase($1::uuid, $2::uuid, $3) AS running"};
 /* A function's env of its latest deploy (resolved, sealed: sql/057), for its
- * own server only. */
+ * own server only; the calls its container serves at once, of the runtime
+ * and memory_limit of the payload ($3, $4) it is built from (sql/061). */
 DB_STMT st_claim_fn = {"agent_claim_fn",
-    "SELECT release_env_sealed AS env_sealed, fn_concurrency(runtime, memory_limit) AS concurrency"
+    "SELECT release_env_sealed AS env_sealed,"
+    " fn_concurrency($3, $4::numeric::bigint) AS concurrency"
     " FROM functions"
     " WHERE id = $1::uuid AND server_id = $2::uuid"};
 /* What a terminal.open job runs (sql/031_terminals.sql), for its server only. */
@@ -461,6 +463,7 @@ add_function(struct req *r, bool deploy, cJSON *payload)
 	const cJSON *fid = cJSON_GetObjectItemCaseSensitive(payload, "function_id");
 	const char  *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "runtime"));
 	const char  *p = r->w->cfg->function_runtime_images;
+	const cJSON *mem;
 	PGresult    *res;
 	cJSON       *env;
 	int64_t      conc;
@@ -468,7 +471,9 @@ add_function(struct req *r, bool deploy, cJSON *payload)
 
 	if (!cJSON_IsString(fid) || !util_is_uuid(fid->valuestring) || rt == NULL)
 		return ERR_OK;
-	if ((e = db_run(r, &st_claim_fn, &res, fid->valuestring, r->who.server_id)) != ERR_OK)
+	mem = cJSON_GetObjectItemCaseSensitive(payload, "memory_limit");
+	if ((e = db_run(r, &st_claim_fn, &res, fid->valuestring, r->who.server_id, rt,
+	    cJSON_IsNumber(mem) ? arena_printf(r->a, "%.0f", mem->valuedouble) : NULL)) != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1)
 		return ERR_OK;

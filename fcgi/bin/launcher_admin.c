@@ -102,11 +102,15 @@ DB_STMT st_env_rows = {"admin_env_rows",
     " FROM jsonb_to_recordset($4::jsonb) AS x(key text, sealed text, len int)"
     " ON CONFLICT ON CONSTRAINT env_vars_key_key DO NOTHING"};
 /* The rows' trigger bumped env_version; what a deploy reads did not change.
- * ($2 NULL for a function: no application has its id.) */
+ * ($2 NULL for a function: no application has its id.)  A function that
+ * deployed before sql/057 runs with this map (passed as written): it
+ * becomes the env of its latest deploy (release_env_sealed, same purpose,
+ * sql/057), what its claim and its log redaction read until it deploys again. */
 DB_STMT st_env_done = {"admin_env_done",
     "WITH a AS (UPDATE launcher.applications SET env_sealed = NULL, env_version = $2::int"
     " WHERE id = $1::uuid RETURNING id)"
-    " UPDATE launcher.functions SET env_sealed = NULL WHERE id = $1::uuid"};
+    " UPDATE launcher.functions SET release_env_sealed = coalesce(release_env_sealed, env_sealed),"
+    " env_sealed = NULL WHERE id = $1::uuid"};
 
 /* e is ERR_OK, else says what failed (the server's own words: an operator's terminal). */
 static int
@@ -269,6 +273,30 @@ migrate(PGconn *c, const char *dir)
  * one pending stays pending.  A map that does not open is reported and
  * left as it is (exit status 1); nothing is dropped.
  */
+/*
+ * A copy of v; with escape, every "${" written "$${" (resolve.h): a
+ * function's map was passed as written before sql/057, and the store's
+ * values are resolved at deploy, so the moved value must resolve to v.
+ */
+static char *
+literal_dup(const char *v, int escape)
+{
+	size_t n = strlen(v), extra = 0;
+	char  *out, *o;
+
+	for (const char *p = v; escape && (p = strstr(p, "${")) != NULL; p += 2)
+		extra++;
+	if ((out = malloc(n + extra + 1)) == NULL)
+		return NULL;
+	for (o = out; *v; v++) {
+		if (escape && v[0] == '$' && v[1] == '{')
+			*o++ = '$';
+		*o++ = *v;
+	}
+	*o = '\0';
+	return out;
+}
+
 static int
 env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant,
     const char *project, const char *scope)
@@ -299,21 +327,29 @@ env_migrate_one(const struct crypto_keys *k, const char *app, const char *tenant
 	}
 	rows = cJSON_CreateArray();
 	for (const cJSON *it = map->child; it; it = it->next) {
-		char  binding[512], *purpose, *sealed;
+		char  binding[512], *purpose, *sealed, *value = NULL;
 		cJSON *row;
 
-		if (!cJSON_IsString(it) ||
+		if (!cJSON_IsString(it) || (value = literal_dup(it->valuestring,
+		    strcmp(scope, "function") == 0)) == NULL ||
 		    util_snprintf(binding, sizeof(binding), "%s:%s:%s", scope, app, it->string) < 0 ||
-		    (purpose = secret_bound_purpose_dup(SECRET_ENV_VAR, binding)) == NULL)
+		    (purpose = secret_bound_purpose_dup(SECRET_ENV_VAR, binding)) == NULL) {
+			free(value);
 			goto out;
-		sealed = crypto_seal(k, tenant, purpose, it->valuestring, strlen(it->valuestring));
+		}
+		sealed = crypto_seal(k, tenant, purpose, value, strlen(value));
 		free(purpose);
-		if (sealed == NULL)
+		if (sealed == NULL) {
+			sodium_memzero(value, strlen(value));
+			free(value);
 			goto out;
+		}
 		row = cJSON_CreateObject();
 		cJSON_AddStringToObject(row, "key", it->string);
 		cJSON_AddStringToObject(row, "sealed", sealed);
-		cJSON_AddNumberToObject(row, "len", (double)strlen(it->valuestring));
+		cJSON_AddNumberToObject(row, "len", (double)strlen(value));
+		sodium_memzero(value, strlen(value));
+		free(value);
 		cJSON_AddItemToArray(rows, row);
 		free(sealed);
 	}

@@ -230,11 +230,27 @@ def test_a_deploy_queued_before_the_rotation_does_not_release_the_old_key():
 def test_migrate_moves_a_functions_map_of_the_previous_version():
     c, srv, p, prod = _world()
     f = _fn(c, p)
-    m = {"TOKEN": "t-" + uuid.uuid4().hex, "EMPTY": ""}
-    _owner("UPDATE functions SET env_sealed = '%s' WHERE id = '%s'"
+    # The previous version passed the map as written: "${X}" was literal.
+    m = {"TOKEN": "t-" + uuid.uuid4().hex, "EMPTY": "", "LIT": "a${X}b$${Y}"}
+    # As a function that deployed before the upgrade: no env of a resolved deploy yet.
+    _owner("UPDATE functions SET env_sealed = '%s', release_env_sealed = NULL WHERE id = '%s'"
            % (_legacy_seal(c.tid, "app-env", json.dumps(m).encode()), f["id"]))
     rc, out = _migrate()
     assert "function %s" % f["id"] not in out, out
-    assert _values(c, p, f["id"]) == m, out
+    # Moved escaped, so that it resolves to what it was.
+    assert _values(c, p, f["id"]) == dict(m, LIT="a$${X}b$$${Y}"), out
     assert _owner("SELECT env_sealed IS NULL FROM functions WHERE id = '%s'" % f["id"]) == ["t"]
     assert c.get("/functions/" + f["id"]).data["env_set"] is True
+    # Until it deploys again, it runs with that map: its log is redacted of it.
+    ag = Agent(c.tenant, srv["agent_token"])
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    r = ag.call("POST", "/logs", {"entries": [
+        {"function_id": f["id"], "container_id": "c" * 64, "timestamp": now, "stream": "stdout",
+         "message": "token %s" % m["TOKEN"]}]})
+    assert r.status == 204, r
+    logs = [x["message"] for x in c.get("/functions/%s/logs" % f["id"]).data]
+    assert len(logs) == 1 and m["TOKEN"] not in logs[0] and logs[0].startswith("token "), logs
+    # Its next deploy carries the literal values.
+    ag, job = _deploy_claim(c, srv, f["id"])
+    assert job["payload"]["env"] == m, job["payload"]["env"]
+    _complete(ag, job, "succeeded", {"container_id": "e" * 64})

@@ -17,6 +17,8 @@ import uuid
 from lib import assert_error, psql, registered
 from test_agent_e2e import _wait
 from test_deploy_e2e import app_containers, engine
+from test_functions import _fn
+from test_functions import _world as _fn_world
 from test_functions_e2e import DEPLOY_TIMEOUT, FnWorld
 from test_servers import Agent, _enqueue, _server
 
@@ -175,3 +177,27 @@ def test_claim_keeps_a_function_within_its_workers_and_apart_from_its_deploy():
     assert ag.call("POST", "/jobs/claim", want).data["job"] is None, "g2 must wait for the deploy"
     _complete(ag, dep)
     assert ag.call("POST", "/jobs/claim", want).data["job"]["id"] == g2
+
+
+def test_claim_counts_a_functions_workers_as_it_deployed():
+    """The concurrency is the deployed container's: the fn.deploy claim's of
+    its payload (what the container is built from), the invocations' limit
+    of the deploy that succeeded, not of the function's row of now."""
+    c, srv, p = _fn_world("fslot")
+    ag = Agent(c.tenant, srv["agent_token"])
+    # python3 at 96 MiB: four workers.
+    f = _fn(c, p, runtime="python3", memory_limit=96 << 20)
+    assert c.post("/functions/%s/deploy" % f["id"]).status == 202
+    # The row changes once the deploy is queued (24 MiB: one worker).
+    psql("UPDATE functions SET memory_limit = 25165824 WHERE id = '%s'" % f["id"], user="launcher_owner")
+    dep = ag.claim()
+    assert dep["kind"] == "fn.deploy" and dep["payload"]["concurrency"] == 4, dep
+    _complete(ag, dep["id"])
+    assert psql("SELECT deployed_concurrency FROM functions WHERE id = '%s'" % f["id"],
+                user="launcher_owner") == ["4"]
+    # Invocations queued now carry the row's 24 MiB; the container serves four.
+    for _ in range(2):
+        assert c.post("/functions/%s/invoke?wait=0" % f["id"], {"payload": {}}).status == 202
+    want = {"kinds": ["fn.invoke"]}
+    got = [ag.call("POST", "/jobs/claim", want).data["job"] for _ in range(2)]
+    assert all(j is not None and j["kind"] == "fn.invoke" for j in got), got

@@ -201,7 +201,9 @@ main(void)
 		CHECK(agent_slot_pick("fn.invoke", busy, 4) == 0, "an invocation falls back to main");
 		busy[0] = true;
 		busy[2] = false;
-		CHECK(agent_slot_pick("app.deploy", busy, 4) == 2, "a plane that ignored the filter");
+		CHECK(agent_slot_pick("app.deploy", busy, 4) == -1,
+		    "a plane that ignored the filter: another kind never in an invoke slot");
+		CHECK(agent_slot_pick("fn.deploy", busy, 4) == -1, "nor a function's deploy");
 		/* invoke_slots = 0: the one slot takes everything, as before slots. */
 		busy[0] = false;
 		CHECK(agent_claim_want(busy, 1) == AGENT_WANT_ANY, "one slot: any kind");
