@@ -11,10 +11,10 @@ import os
 import tempfile
 import threading
 
-from lib import STATE, Skip, image_mirrors
+from lib import STATE, Skip
 from test_agent_e2e import _wait
 from test_deploy_e2e import EdgeAgent, World, app_containers
-from test_functions_e2e import DEPLOY_TIMEOUT, FnWorld, edge, host
+from test_functions_e2e import DEPLOY_TIMEOUT, FnWorld, edge, fn_runtime_mirrors, host
 
 IDLE = 3
 
@@ -64,11 +64,7 @@ class ScaleFnWorld(FnWorld):
     @classmethod
     def get(cls):
         if cls._w is None:
-            if not os.environ.get("FIXTURE_FN_IMAGE_MIRRORS"):
-                raise Skip("no runtime images (tests/fixtures/fn_runtimes.sh)")
-            image_mirrors(dict((k.strip(), v.strip()) for k, v in (
-                line.split("|", 1) for line in os.environ["FIXTURE_FN_IMAGE_MIRRORS"].splitlines()
-                if "|" in line)))
+            fn_runtime_mirrors()
             cls._w = cls(ScaleWorld.get())
         return cls._w
 

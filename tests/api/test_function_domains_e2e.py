@@ -17,11 +17,12 @@ runtime images and starts dnsmasq and pebble."""
 import json
 import os
 
-from lib import HTTP_PORT, HTTPS_PORT, Skip, assert_error, image_mirrors, new_project, registered
+from lib import HTTP_PORT, HTTPS_PORT, assert_error, new_project, registered
 from test_agent_e2e import _wait
 from test_domains_e2e import (DomainWorld, _domain, _host, _need, _publish, _site, _status, _tls, curl,
                               dnscheck, http)
 from test_deploy_e2e import engine
+from test_functions_e2e import fn_runtime_mirrors
 from test_servers import _server
 
 F = os.environ
@@ -40,14 +41,7 @@ class FnDomainWorld(DomainWorld):
     _w = None
 
     def __init__(self):
-        if not F.get("FIXTURE_FN_IMAGE_MIRRORS"):
-            raise Skip("no runtime images (tests/fixtures/fn_runtimes.sh)")
-        rows = {}
-        for line in F["FIXTURE_FN_IMAGE_MIRRORS"].splitlines():
-            if "|" in line:
-                k, v = line.split("|", 1)
-                rows[k.strip()] = v.strip()
-        image_mirrors(rows)
+        fn_runtime_mirrors()
         # The stack's Podman answers its first calls slowly on a loaded machine: asked
         # here first, the agent's own first look finds it awake (the world waits 30 s).
         engine("GET", "/info", timeout=120)

@@ -6,21 +6,14 @@ application's server_name, nginx refused it and the function's deploy
 failed) and each answers on its own name.  (Named test_function_* so that
 tests/run.sh provides the functions' runtime images.)"""
 import json
-import os
 
-from lib import Skip, image_mirrors
 from test_agent_e2e import _wait
 from test_deploy_e2e import World, _app, _deploy, _serves, edge_get
-from test_functions_e2e import DEPLOY_TIMEOUT, NODE
-
-F = os.environ
+from test_functions_e2e import DEPLOY_TIMEOUT, NODE, fn_runtime_mirrors
 
 
 def test_an_application_and_a_function_of_one_name_both_serve_on_the_edge():
-    if not F.get("FIXTURE_FN_IMAGE_MIRRORS"):
-        raise Skip("no runtime images (tests/fixtures/fn_runtimes.sh)")
-    image_mirrors(dict((s.strip() for s in line.split("|", 1))
-                       for line in F["FIXTURE_FN_IMAGE_MIRRORS"].splitlines() if "|" in line))
+    fn_runtime_mirrors()
     w = World.get()
     a = _app(w, name="twin")
     r = w.c.post("/functions", {"project_id": w.project["id"], "name": "twin", "runtime": "node20",

@@ -18,6 +18,16 @@ from test_deploy_e2e import World
 from test_functions import _tick
 
 F = os.environ
+
+
+def fn_runtime_mirrors():
+    """The image mirror rows of the runtime images (tests/fixtures/fn_runtimes.sh,
+    FIXTURE_FN_IMAGE_MIRRORS "image|local image" lines) in the run's table; a
+    run without them skips."""
+    if not F.get("FIXTURE_FN_IMAGE_MIRRORS"):
+        raise Skip("no runtime images (tests/fixtures/fn_runtimes.sh)")
+    image_mirrors(dict((s.strip() for s in line.split("|", 1))
+                       for line in F["FIXTURE_FN_IMAGE_MIRRORS"].splitlines() if "|" in line))
 DEPLOY_TIMEOUT = 120
 
 NODE = r"""
@@ -51,12 +61,7 @@ class FnWorld:
         if not F.get("FIXTURE_FN_IMAGE_MIRRORS"):
             raise Skip("no runtime images (tests/fixtures/fn_runtimes.sh)")
         if cls._w is None:
-            rows = {}
-            for line in F["FIXTURE_FN_IMAGE_MIRRORS"].splitlines():
-                if "|" in line:
-                    k, v = line.split("|", 1)
-                    rows[k.strip()] = v.strip()
-            image_mirrors(rows)
+            fn_runtime_mirrors()
             cls._w = cls(World.get())
         return cls._w
 
