@@ -107,8 +107,7 @@ export function terminal({ open, ctx = null, label = 'Terminal' }) {
 
 	function offerNew(text) {
 		note.textContent = text;
-		const again = h('button', { type: 'button', class: 'btn btn-primary', on: { click: start } },
-			'New session');
+		const again = ui.button('New session', start, { kind: 'primary' });
 		replace(actions, again);
 		again.focus();
 	}
