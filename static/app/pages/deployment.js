@@ -63,6 +63,16 @@ function timeline(d, app) {
 	}));
 }
 
+// Why it failed: the first line, and the rest (a health check's last log
+// lines) folded, so a long error does not push the log off the screen.
+function errorBox(text) {
+	const [first, ...rest] = String(text).split('\n');
+	return h('div', { class: 'dep-error', role: 'alert' },
+		h('p', null, first),
+		rest.length ? h('details', null, h('summary', null, 'Details (' + rest.length + ' more lines)'),
+			h('pre', { tabindex: '0' }, rest.join('\n'))) : null);
+}
+
 function details(d) {
 	const rows = [
 		['Status', ui.status(d.status)],
@@ -137,7 +147,7 @@ export default async function page(ctx) {
 			actions: [link(appPath, 'Back to ' + appName, { class: 'btn' }), cancel].filter(Boolean),
 		}));
 		replace(timeSlot, timeline(d, app));
-		replace(errSlot, d.error ? h('p', { class: 'dep-error', role: 'alert' }, d.error) : null);
+		replace(errSlot, d.error ? errorBox(d.error) : null);
 		replace(infoSlot, details(d));
 	}
 

@@ -103,6 +103,7 @@ export function logView(opts) {
 		stateEl.textContent = STATE_TEXT[s] || s;
 		if (s === 'ended' && lines === 0)
 			emptyEl.textContent = 'No lines.';
+		pauseBtn.hidden = s === 'ended' && !paused;
 		onState(s);
 	}
 
@@ -147,6 +148,7 @@ export function logView(opts) {
 
 	function setPaused(p) {
 		paused = p;
+		pauseBtn.hidden = false;
 		pauseBtn.setAttribute('aria-pressed', p ? 'true' : 'false');
 		pauseBtn.textContent = p ? 'Resume' : 'Pause';
 		if (!p) {
