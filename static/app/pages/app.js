@@ -303,7 +303,7 @@ async function instances(st, body) {
 		try {
 			const list = await api.get(`/applications/${st.id}/instances`);
 			if (!list.length) { slot.replaceChildren(ui.empty('No instances: the application is not running.')); return; }
-			slot.replaceChildren(h('table', { class: 'app-table' },
+			slot.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
 				h('thead', {}, h('tr', {}, ['Container', 'Status', 'Health', 'Host port', 'Started', 'Restarts', 'CPU', 'Memory']
 					.map((c) => h('th', { scope: 'col' }, c)))),
 				h('tbody', {}, list.map((i) => h('tr', {},
@@ -314,7 +314,7 @@ async function instances(st, body) {
 					h('td', {}, i.started_at ? ui.time(i.started_at) : '—'),
 					h('td', {}, String(i.restart_count)),
 					h('td', {}, i.cpu_percent != null ? `${i.cpu_percent.toFixed(1)} %` : '—'),
-					h('td', {}, i.memory_bytes != null ? ui.bytes(i.memory_bytes) : '—'))))));
+					h('td', {}, i.memory_bytes != null ? ui.bytes(i.memory_bytes) : '—')))))));
 		} catch (e) {
 			slot.replaceChildren(ui.showError(e));
 		}
@@ -334,11 +334,11 @@ async function domains(st, body) {
 			dns.replaceChildren(
 				h('h3', {}, `DNS records for ${d.hostname}`),
 				h('p', {}, 'Create these records at your DNS host, then press Verify. The TXT record proves the name is yours; the other routes its traffic here.'),
-				h('table', { class: 'app-table' },
-					h('thead', {}, h('tr', {}, ['Type', 'Name', 'Value', 'TTL', ''].map((c) => h('th', { scope: 'col' }, c)))),
+				h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+					h('thead', {}, h('tr', {}, ['Type', 'Name', 'Value', 'TTL', 'Copy'].map((c) => h('th', { scope: 'col' }, c)))),
 					h('tbody', {}, r.records.map((x) => h('tr', {},
 						h('td', {}, x.type), h('td', {}, h('code', {}, x.name)), h('td', {}, h('code', {}, x.value)),
-						h('td', {}, String(x.ttl)), h('td', {}, ui.copy(x.value)))))),
+						h('td', {}, String(x.ttl)), h('td', {}, ui.copy(x.value))))))),
 				h('p', {}, 'As zone-file lines: ', ui.copy(r.zone)),
 				h('pre', { class: 'app-zone' }, r.zone),
 				d.check_error ? h('p', { class: 'app-error' }, `Last check: ${d.check_error}`) : null);

@@ -38,9 +38,9 @@ function listPage(ctx) {
 			columns: [
 				{ label: 'Name', value: (a) => a.name },
 				{ label: 'Status', value: (a) => ui.status(a.pending_action ? `${a.status} (${a.pending_action}…)` : a.status) },
-				{ label: 'Source', value: (a) => sourceText(a), class: 'apps-col-source' },
+				{ label: 'Source', value: (a) => sourceText(a) },
 				{ label: 'Environment', value: (a) => envName(ctx, a.environment_id) },
-				{ label: 'URL', value: (a) => a.default_url || '—', class: 'apps-col-url' },
+				{ label: 'URL', value: (a) => a.default_url || '—' },
 				{ label: 'Updated', value: (a) => ui.time(a.updated_at) },
 			],
 			rowHref: (a) => `/p/${pid}/apps/${a.id}`,

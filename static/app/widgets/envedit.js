@@ -120,9 +120,9 @@ export function envEditor({ projectId, scope = 'application', scopeId, environme
 			previewSlot.replaceChildren(
 				h('h3', {}, 'Resolved values'),
 				h('p', { class: 'muted' }, 'Project, environment and application variables merged, references resolved (secrets stay masked).'),
-				keys.length ? h('table', { class: 'envedit-table' },
+				keys.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
 					h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Resolves to'))),
-					h('tbody', {}, keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, h('code', {}, k)), h('td', {}, h('code', { class: 'envedit-val' }, resolved[k]))))))
+					h('tbody', {}, keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, h('code', {}, k)), h('td', {}, h('code', { class: 'envedit-val' }, resolved[k])))))))
 					: ui.empty('Nothing to resolve.'));
 		} catch (e) {
 			const details = (e && e.details) || [];
