@@ -5,7 +5,7 @@
 // deployments, env, logs, build, instances, domains, terminal, settings. The live widgets
 // (logview, terminal) belong to helper "deploy" and are imported lazily: until they load
 // the tab shows a placeholder (and, for the build log, the lines as they are now).
-import { h } from '../core/dom.js';
+import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { navigate, link } from '../core/router.js';
@@ -47,7 +47,7 @@ export default async function page(ctx) {
 	const statusSlot = h('span', { class: 'app-status', role: 'status', 'aria-live': 'polite' });
 	st.showStatus = () => {
 		const a = st.app;
-		statusSlot.replaceChildren(ui.status(a.status),
+		replace(statusSlot, ui.status(a.status),
 			a.pending_action ? h('span', { class: 'muted' }, ` ${a.pending_action} pending…`) : null,
 			a.pending_deploy ? h('span', { class: 'muted' }, ' · changes wait for the next deploy') : null);
 	};
@@ -264,7 +264,7 @@ async function build(st, body) {
 	}
 	const depStatus = h('span', { role: 'status', 'aria-live': 'polite', 'aria-label': 'Deployment status' });
 	const showDep = (d) => {
-		depStatus.replaceChildren(ui.status(d.status), d.error ? h('span', { class: 'app-error' }, ` ${d.error}`) : null);
+		replace(depStatus, ui.status(d.status), d.error ? h('span', { class: 'app-error' }, ` ${d.error}`) : null);
 	};
 	showDep(dep);
 	body.append(h('p', { class: 'app-build-head' }, 'Deployment ',
@@ -302,8 +302,8 @@ async function instances(st, body) {
 	const load = async () => {
 		try {
 			const list = await api.get(`/applications/${st.id}/instances`);
-			if (!list.length) { slot.replaceChildren(ui.empty('No instances: the application is not running.')); return; }
-			slot.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+			if (!list.length) { replace(slot, ui.empty('No instances: the application is not running.')); return; }
+			replace(slot, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
 				h('thead', {}, h('tr', {}, ['Container', 'Status', 'Health', 'Host port', 'Started', 'Restarts', 'CPU', 'Memory']
 					.map((c) => h('th', { scope: 'col' }, c)))),
 				h('tbody', {}, list.map((i) => h('tr', {},
@@ -316,7 +316,7 @@ async function instances(st, body) {
 					h('td', {}, i.cpu_percent != null ? `${i.cpu_percent.toFixed(1)} %` : '—'),
 					h('td', {}, i.memory_bytes != null ? ui.bytes(i.memory_bytes) : '—')))))));
 		} catch (e) {
-			slot.replaceChildren(ui.showError(e));
+			replace(slot, ui.showError(e));
 		}
 	};
 	body.append(h('div', { class: 'app-toolbar' }, ui.button('Refresh', load, { kind: 'plain' })), slot);
@@ -328,10 +328,10 @@ async function domains(st, body) {
 	const dns = h('section', { class: 'app-dns', 'aria-label': 'DNS records', tabindex: '-1' });
 	const listSlot = h('div', {});
 	const showDns = async (d) => {
-		dns.replaceChildren(ui.loading('Loading the DNS records…'));
+		replace(dns, ui.loading('Loading the DNS records…'));
 		try {
 			const r = await api.get(`/domains/${d.id}/dns-records`);
-			dns.replaceChildren(
+			replace(dns, 
 				h('h3', {}, `DNS records for ${d.hostname}`),
 				h('p', {}, 'Create these records at your DNS host, then press Verify. The TXT record proves the name is yours; the other routes its traffic here.'),
 				h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
@@ -344,10 +344,10 @@ async function domains(st, body) {
 				d.check_error ? h('p', { class: 'app-error' }, `Last check: ${d.check_error}`) : null);
 			dns.focus();
 		} catch (e) {
-			dns.replaceChildren(ui.showError(e));
+			replace(dns, ui.showError(e));
 		}
 	};
-	const renderList = () => listSlot.replaceChildren(ui.listView({
+	const renderList = () => replace(listSlot, ui.listView({
 		path: '/domains',
 		query: { applicationId: id },
 		columns: [
@@ -365,7 +365,7 @@ async function domains(st, body) {
 				ui.button('Delete', async () => {
 					if (!await ui.confirm({ title: `Remove ${d.hostname}?`, body: 'Its route and certificate go with it.', confirm: 'Delete', danger: true })) return;
 					await api.del(`/domains/${d.id}`);
-					dns.replaceChildren();
+					replace(dns);
 					renderList();
 				}, { kind: 'danger', cap: 'write', ctx })) },
 		],
@@ -464,7 +464,7 @@ async function settings(st, body) {
 				if (!Object.keys(patch).length) { ui.toast('Nothing changed', { kind: 'info' }); return; }
 				st.app = await api.put(`/applications/${id}`, patch);
 				ui.toast('Saved; the next deployment uses it', { kind: 'success' });
-				body.replaceChildren();
+				replace(body);
 				await settings(st, body);
 			},
 		}),

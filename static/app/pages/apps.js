@@ -5,7 +5,7 @@
 // rendered in one batch and nothing is requested per row, so 500 applications list without
 // jank). The create form is ui.form; its fields follow the chosen source, and the API's
 // 400 `details` land next to their fields through ui.form.
-import { h } from '../core/dom.js';
+import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { navigate } from '../core/router.js';
@@ -100,7 +100,7 @@ async function createPage(ctx) {
 			pickerItems('/registries'),
 		]);
 	} catch (e) {
-		slot.replaceChildren(ui.showError(e));
+		replace(slot, ui.showError(e));
 		return;
 	}
 	const pickers = { servers, providers, registries };
@@ -118,7 +118,7 @@ async function createPage(ctx) {
 			' ', label)));
 	const nameHint = h('p', { class: 'apps-name-hint', role: 'status', 'aria-live': 'polite' });
 	const formSlot = h('div', {});
-	slot.replaceChildren(sourcePicker, formSlot, nameHint);
+	replace(slot, sourcePicker, formSlot, nameHint);
 
 	function render() {
 		const f = ui.form({
@@ -133,7 +133,7 @@ async function createPage(ctx) {
 				navigate(`/p/${pid}/apps/${app.id}`);
 			},
 		});
-		formSlot.replaceChildren(f);
+		replace(formSlot, f);
 		watchName(ctx, f, nameHint);
 	}
 	render();

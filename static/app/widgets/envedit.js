@@ -5,7 +5,7 @@
 // one (write; `is_secret` ones never: write-only); POST/PUT/DELETE change them (write);
 // POST /env-vars/preview resolves `${db.*}`/`${VAR}` references as a deploy would (write).
 // Callers without `write` (viewers, members) see masked values and no edit controls.
-import { h } from '../core/dom.js';
+import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 
@@ -22,7 +22,7 @@ export function envEditor({ projectId, scope = 'application', scopeId, environme
 	const listSlot = h('div', {});
 	const previewSlot = h('div', { class: 'envedit-preview' });
 	let list = null;
-	const changed = () => { list.reload(); previewSlot.replaceChildren(); if (onChange) onChange(); };
+	const changed = () => { list.reload(); replace(previewSlot); if (onChange) onChange(); };
 
 	function renderList() {
 		list = ui.listView({
@@ -37,7 +37,7 @@ export function envEditor({ projectId, scope = 'application', scopeId, environme
 			],
 			empty: { text: 'No variables yet.' },
 		});
-		listSlot.replaceChildren(list);
+		replace(listSlot, list);
 	}
 
 	function valueCell(v) {
@@ -111,13 +111,13 @@ export function envEditor({ projectId, scope = 'application', scopeId, environme
 
 	// The merged environment of the scope as a deploy would resolve it now.
 	async function preview() {
-		previewSlot.replaceChildren(ui.loading('Resolving…'));
+		replace(previewSlot, ui.loading('Resolving…'));
 		try {
 			const env = scope === 'application' ? await api.get(`/applications/${scopeId}/env`) : {};
 			const body = { project_id: projectId, environment_id: environmentId, env };
 			const resolved = await api.post('/env-vars/preview', body);
 			const keys = Object.keys(resolved).sort();
-			previewSlot.replaceChildren(
+			replace(previewSlot, 
 				h('h3', {}, 'Resolved values'),
 				h('p', { class: 'muted' }, 'Project, environment and application variables merged, references resolved (secrets stay masked).'),
 				keys.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
@@ -126,7 +126,7 @@ export function envEditor({ projectId, scope = 'application', scopeId, environme
 					: ui.empty('Nothing to resolve.'));
 		} catch (e) {
 			const details = (e && e.details) || [];
-			previewSlot.replaceChildren(ui.showError(e),
+			replace(previewSlot, ui.showError(e),
 				details.length ? h('ul', { class: 'envedit-bad' }, details.map((x) => h('li', {}, h('code', {}, x.field), `: ${x.message}`))) : null);
 		}
 	}
