@@ -6,7 +6,7 @@ import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api, ApiError } from '../core/api.js';
 import { navigate, reload, link } from '../core/router.js';
-import { typeName } from './databases.js';
+import { typeName, destinations, pitrDestinationField } from './databases.js';
 
 const TABS = [
 	['overview', 'Overview', 'read'], ['connection', 'Connection', 'read'], ['logs', 'Logs', 'deploy'],
@@ -332,19 +332,24 @@ async function pitr(ctx, db, body, base) {
 // -------------------------------------------------------------- settings
 async function settings(ctx, db, body, base) {
 	const MIB = 1048576;
+	const dests = db.type === 'postgres' ? await destinations() : [];
 	body.append(
 		ui.section('Resources and access',
 			ui.form({
 				submit: 'Save',
 				initial: { public: db.public, cpu_limit: db.cpu_limit, pitr_enabled: db.pitr_enabled,
+					pitr_destination_id: db.pitr_destination_id,
 					memory_limit: db.memory_limit === null ? null : Math.round(db.memory_limit / MIB) },
 				fields: [
 					{ name: 'public', label: 'Reachable from outside the server (a public port)', type: 'checkbox' },
 					{ name: 'cpu_limit', label: 'CPU limit (cores)', type: 'number', min: 0.01, step: 0.01 },
 					{ name: 'memory_limit', label: 'Memory limit (MiB)', type: 'number', min: 1, parse: v => v * MIB },
-					db.type === 'postgres' ? { name: 'pitr_enabled', label: 'Point-in-time recovery', type: 'checkbox' } : null,
+					dests.length ? { name: 'pitr_enabled', label: 'Point-in-time recovery', type: 'checkbox' } : null,
+					dests.length ? pitrDestinationField(dests) : null,
 				],
 				onSubmit: async (v) => {
+					if (!v.pitr_enabled)
+						delete v.pitr_destination_id;
 					await api.put('/databases/' + db.id, v);
 					ui.toast('Saved; a running database restarts with the new settings', { kind: 'success' });
 					navigate(base);

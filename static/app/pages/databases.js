@@ -14,6 +14,36 @@ export function typeName(t) {
 	return x ? x[1] : t;
 }
 
+// The server picker of a create form: "the project's default" when the
+// project has one, else the servers, the first online one chosen (the API
+// needs a server when the project has no default and the tenant several).
+export function serverOptions(project, servers) {
+	const opts = servers.map(s => [s.id, s.name + ' (' + s.status + ')']);
+	return project.default_server_id ? [['', 'The project\'s default'], ...opts] : opts;
+}
+
+export function defaultServer(project, servers) {
+	if (project.default_server_id)
+		return '';
+	const s = servers.find(x => x.status === 'online') || servers[0];
+	return s ? s.id : '';
+}
+
+// The tenant's backup destinations, or none when the caller may not list
+// them: point-in-time recovery needs one (the WAL archive goes there).
+export async function destinations() {
+	try {
+		return await ui.all('/settings/backup-destinations', {}, 200);
+	} catch {
+		return [];
+	}
+}
+
+export function pitrDestinationField(dests) {
+	return { name: 'pitr_destination_id', label: 'Archive for point-in-time recovery', type: 'select',
+		options: dests.map(d => [d.id, d.name]), help: 'The backup destination that keeps the WAL archive.' };
+}
+
 export default async function page(ctx) {
 	const pid = ctx.project.id;
 	ctx.title('Databases');
@@ -42,13 +72,15 @@ export default async function page(ctx) {
 
 async function createDialog(ctx) {
 	const pid = ctx.project.id;
-	const [servers, envs] = await Promise.all([
+	const [servers, envs, dests] = await Promise.all([
 		ui.all('/servers', {}, 200),
 		api.get('/projects/' + pid + '/environments').catch(() => []),
+		destinations(),
 	]);
 	let d = null;
 	const f = ui.form({
 		submit: 'Create',
+		initial: { server_id: defaultServer(ctx.project, servers) },
 		fields: [
 			{ name: 'name', label: 'Name', required: true,
 				help: 'Lower-case letters, digits and dashes; applications refer to it as ${db.<name>.url}.' },
@@ -56,13 +88,16 @@ async function createDialog(ctx) {
 			{ name: 'version', label: 'Version', placeholder: 'the default of the engine',
 				help: 'Optional, e.g. 15 for PostgreSQL: one of the versions this plane offers.' },
 			{ name: 'server_id', label: 'Server', type: 'select',
-				options: [['', 'The project\'s default'], ...servers.map(s => [s.id, s.name + ' (' + s.status + ')'])] },
+				options: serverOptions(ctx.project, servers) },
 			(envs || []).length > 1 ? { name: 'environment_id', label: 'Environment', type: 'select',
 				options: [['', 'The default environment'], ...envs.map(e => [e.id, e.name])] } : null,
 			{ name: 'public', label: 'Reachable from outside the server (a public port)', type: 'checkbox' },
-			{ name: 'pitr_enabled', label: 'Point-in-time recovery (PostgreSQL)', type: 'checkbox' },
+			dests.length ? { name: 'pitr_enabled', label: 'Point-in-time recovery (PostgreSQL)', type: 'checkbox' } : null,
+			dests.length ? pitrDestinationField(dests) : null,
 		],
 		onSubmit: async (v) => {
+			if (!v.pitr_enabled)
+				delete v.pitr_destination_id;
 			const db = await api.post('/databases', { ...v, project_id: pid });
 			d.close();
 			ui.toast('Database ' + db.name + ' is being created', { kind: 'success' });

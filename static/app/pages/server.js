@@ -68,8 +68,7 @@ async function statusTab(ctx, server, body) {
 		ui.section('Heartbeat',
 			ui.dl([
 				['Status', ui.status(st.status)],
-				['Last heartbeat', st.last_seen_at ? [ui.time(st.last_seen_at),
-					st.seconds_since_heartbeat !== null ? ' (' + st.seconds_since_heartbeat + ' s ago)' : ''] : 'never'],
+				['Last heartbeat', st.last_seen_at ? ui.time(st.last_seen_at) : 'never'],
 				['Heartbeat interval', st.heartbeat_interval_seconds + ' s'],
 				['Agent version', server.agent_version],
 			]),

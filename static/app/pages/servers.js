@@ -48,7 +48,7 @@ export function shownOnce(s) {
 			'If it is lost, rotate the agent token in the server\'s settings.'),
 		h('p', {}, 'Run this on the machine, as root, to install the agent\'s token and start the agent:'),
 		h('pre', { class: 'install-command' }, h('code', {}, s.install_command)),
-		h('div', { class: 'row' }, ui.copy(s.install_command, 'Copy install command')),
+		h('div', { class: 'actions-row' }, ui.copy(s.install_command, 'Copy install command')),
 		ui.dl([['Agent token', ui.secret(s.agent_token, { label: 'agent token' })]]));
 }
 

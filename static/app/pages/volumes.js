@@ -5,6 +5,7 @@ import { h } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { schedules } from './database.js';
+import { serverOptions, defaultServer } from './databases.js';
 
 const MIB = 1048576;
 
@@ -54,10 +55,11 @@ async function createDialog(ctx, done) {
 	let d = null;
 	const f = ui.form({
 		submit: 'Create',
+		initial: { server_id: defaultServer(ctx.project, servers) },
 		fields: [
 			{ name: 'name', label: 'Name', required: true, help: 'Lower-case letters, digits and dashes; unique in the project.' },
 			{ name: 'server_id', label: 'Server', type: 'select',
-				options: [['', 'The project\'s default'], ...servers.map(s => [s.id, s.name + ' (' + s.status + ')'])] },
+				options: serverOptions(ctx.project, servers) },
 			{ name: 'size_limit', label: 'Size limit (MiB)', type: 'number', min: 1, parse: v => v * MIB,
 				help: 'Optional; enforced where the engine\'s volume driver can.' },
 		],
