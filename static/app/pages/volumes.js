@@ -23,8 +23,8 @@ export default async function page(ctx) {
 			{ label: 'Name', value: v => v.name },
 			{ label: 'Status', value: v => [ui.status(v.status),
 				v.warning ? h('p', { class: 'muted small' }, v.warning) : null] },
-			{ label: 'Used', value: v => (v.used_at ? ui.bytes(v.used_bytes) : 'not measured yet') },
-			{ label: 'Limit', value: v => (v.size_limit === null ? 'none' : ui.bytes(v.size_limit)) },
+			{ label: 'Used', value: v => (v.used_at ? ui.bytes(v.used_bytes) + ' used' : 'not measured yet') },
+			{ label: 'Limit', value: v => (v.size_limit === null ? 'no limit' : 'limit ' + ui.bytes(v.size_limit)) },
 			{ label: 'Mounted at', class: 'hide-narrow', value: v => (v.mounts.length
 				? h('ul', { class: 'plain' }, v.mounts.map(m => h('li', {}, h('code', {}, m.mount_path))))
 				: 'not mounted') },
