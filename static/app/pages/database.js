@@ -169,14 +169,23 @@ async function backups(ctx, db, body) {
 		empty: { text: 'No backups yet.' },
 	});
 	const now = ui.button('Back up now', async () => {
-		await api.post(path, {});
+		const r = await api.post(path, {});
 		ui.toast('Backup queued', { kind: 'success' });
 		await list.reload();
+		refreshWhenDone(r.job, ctx, list);
 	}, { kind: 'primary', cap: 'deploy', ctx, busy: 'Queuing…' });
 	const refresh = h('button', { type: 'button', class: 'btn btn-plain', on: { click: () => list.reload() } }, 'Refresh');
 	body.append(ui.section('Backups', h('div', { class: 'actions-row' }, now, refresh), list));
 	body.append(await schedules(ctx, 'database', db.id));
 	await list.loaded;
+}
+
+// refreshWhenDone(job, ctx, list): reloads a list of backups once the job
+// that changes it has ended (not after the page is left).
+export function refreshWhenDone(job, ctx, list) {
+	if (!job)
+		return;
+	ui.waitJob(job, { signal: ctx.signal }).then(() => list.reload(), () => {});
 }
 
 // schedules(ctx, type, id): the backup schedules of one database or volume,

@@ -54,17 +54,28 @@ export default async function page(ctx) {
 
 // ---------------------------------------------------------------- status
 async function statusTab(ctx, server, body) {
+	const path = '/servers/' + server.id + '/status';
 	let st;
 	try {
-		st = await api.get('/servers/' + server.id + '/status', null, { signal: ctx.signal });
+		st = await api.get(path, null, { signal: ctx.signal });
 	} catch (e) {
 		body.append(ui.showError(e));
 		return;
 	}
+	const view = h('div', { 'aria-live': 'off' }, statusView(server, st));
+	body.append(view);
+	// Kept fresh at the heartbeat's pace while the page is open.
+	ui.poll(() => api.get(path, null, { signal: ctx.signal }), () => false, {
+		signal: ctx.signal, interval: Math.max(5, st.heartbeat_interval_seconds || 10) * 1000,
+		onEach: s => replace(view, statusView(server, s)),
+	}).catch(() => {});
+}
+
+function statusView(server, st) {
 	const r = st.resources || {};
 	const of = (used, total) => (used === null || used === undefined ? null
 		: ui.bytes(used) + ' of ' + ui.bytes(total) + (total ? ' (' + Math.round(100 * used / total) + ' %)' : ''));
-	body.append(
+	return [
 		ui.section('Heartbeat',
 			ui.dl([
 				['Status', ui.status(st.status)],
@@ -95,7 +106,8 @@ async function statusTab(ctx, server, body) {
 			])),
 		ui.section('Labels', Object.keys(server.labels || {}).length
 			? h('ul', { class: 'labels' }, Object.entries(server.labels).map(([k, v]) => h('li', {}, h('code', {}, k + '=' + v))))
-			: ui.empty('No labels.')));
+			: ui.empty('No labels.')),
+	];
 }
 
 // --------------------------------------------------------------- metrics
@@ -190,16 +202,6 @@ async function metricsTab(ctx, server, body) {
 }
 
 // ----------------------------------------------------------- diagnostics
-function sleep(ms, signal) {
-	return new Promise((resolve) => {
-		const t = setTimeout(resolve, ms);
-		signal.addEventListener('abort', () => {
-			clearTimeout(t);
-			resolve();
-		}, { once: true });
-	});
-}
-
 function runView(run) {
 	const checks = run.checks || [];
 	return h('div', { class: 'diag-run' },
@@ -225,21 +227,17 @@ function runView(run) {
 
 async function diagnosticsTab(ctx, server, body) {
 	const out = h('div', { 'aria-live': 'polite' });
+	// The run's checks as the agent completes it (polled; the poll ends
+	// with the page: ctx.signal).
 	async function follow(run) {
 		replace(out, runView(run));
-		while (!ctx.signal.aborted && (run.status === 'queued' || run.status === 'running')) {
-			await sleep(1000, ctx.signal);
-			if (ctx.signal.aborted)
-				return;
-			try {
-				run = await api.get('/servers/' + server.id + '/diagnostics/' + run.id, null, { signal: ctx.signal });
-			} catch (e) {
-				if (e && e.name === 'AbortError')
-					return;
+		try {
+			await ui.poll(() => api.get('/servers/' + server.id + '/diagnostics/' + run.id, null, { signal: ctx.signal }),
+				r => r.status !== 'queued' && r.status !== 'running',
+				{ signal: ctx.signal, interval: 1000, onEach: r => replace(out, runView(r)) });
+		} catch (e) {
+			if (!(e && e.name === 'AbortError'))
 				replace(out, ui.showError(e));
-				return;
-			}
-			replace(out, runView(run));
 		}
 	}
 	const start = ui.button('Run diagnostics', async () => {

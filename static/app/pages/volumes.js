@@ -4,7 +4,7 @@
 import { h } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
-import { schedules } from './database.js';
+import { schedules, refreshWhenDone } from './database.js';
 import { serverOptions, defaultServer } from './databases.js';
 
 const MIB = 1048576;
@@ -96,9 +96,10 @@ async function backupsDialog(ctx, vol) {
 		empty: { text: 'No backups of this volume yet.' },
 	});
 	const now = ui.button('Back up now', async () => {
-		await api.post('/volumes/' + vol.id + '/backups', {});
+		const r = await api.post('/volumes/' + vol.id + '/backups', {});
 		ui.toast('Backup queued', { kind: 'success' });
 		await list.reload();
+		refreshWhenDone(r.job, ctx, list);
 	}, { kind: 'primary', cap: 'deploy', ctx, busy: 'Queuing…' });
 	const sched = await schedules(ctx, 'volume', vol.id);
 	ui.dialog({ title: 'Backups of ' + vol.name, body: h('div', { class: 'volume-backups' },
