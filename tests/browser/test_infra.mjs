@@ -115,6 +115,8 @@ test('database pages load, an admin reveals the connection; create forms show fi
 	await url.waitFor();
 	const conn = await w.api.ok('GET', `/databases/${db.id}/connection`);
 	assert.equal(await url.textContent(), conn.url);
+	await visit(page, base + '/logs', 'database-logs');
+	await page.getByRole('log').waitFor();
 	for (const tab of ['backups', 'pitr', 'settings'])
 		await visit(page, `${base}/${tab}`, 'database-' + tab);
 

@@ -128,7 +128,10 @@ async function widget(name, body, make) {
 }
 
 async function logs(ctx, db, body) {
-	await widget('logview', body, m => m.logView({ endpoint: 'databases/' + db.id + '/logs', query: { tail: 200 }, ctx }));
+	await widget('logview', body, m => m.logView({
+		endpoint: 'databases/' + db.id + '/logs', query: { tail: 200 }, ctx, label: 'Logs of ' + db.name,
+		backlog: async () => api.get('/databases/' + db.id + '/logs', { limit: 200 }),
+	}));
 }
 
 async function terminal(ctx, db, body) {
@@ -139,6 +142,7 @@ async function terminal(ctx, db, body) {
 	body.append(h('p', { class: 'muted' }, 'The engine\'s own client (psql, mariadb, redis-cli, mongosh) in the database\'s container.'));
 	await widget('terminal', body, m => m.terminal({
 		open: async () => (await api.post('/databases/' + db.id + '/terminal')).sessionId, ctx,
+		label: 'Terminal of ' + db.name,
 	}));
 }
 

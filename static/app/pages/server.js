@@ -330,7 +330,7 @@ async function terminalTab(ctx, server, body) {
 	}
 	const t = mod.terminal({
 		open: async () => (await api.post('/servers/' + server.id + '/terminal')).sessionId,
-		ctx,
+		ctx, label: 'Terminal on ' + server.name,
 	});
 	body.append(t.el || t);
 }
