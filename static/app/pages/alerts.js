@@ -7,7 +7,6 @@ import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { navigate, reload } from '../core/router.js';
-import { poll } from '../widgets/poll.js';
 
 const TABS = [['rules', 'Rules'], ['channels', 'Channels'], ['history', 'History']];
 const EVENTS = ['deployment.failed', 'deployment.succeeded', 'application.crashed', 'server.offline',
@@ -220,7 +219,7 @@ async function testChannel(ctx, c) {
 	const d = await api.post('/alerts/channels/' + c.id + '/test');
 	ui.toast('Test queued for ' + c.name, { kind: 'info' });
 	// The delivery settles after its first attempt (or on success/failure).
-	const r = await poll(() => api.get('/alerts/history/' + d.id),
+	const r = await ui.poll(() => api.get('/alerts/history/' + d.id),
 		(x) => x.status === 'succeeded' || x.status === 'failed' || (x.attempts || []).length > 0, { signal: ctx.signal, interval: 1000 });
 	const last = (r.attempts || [])[r.attempts.length - 1] || {};
 	if (r.status === 'succeeded')

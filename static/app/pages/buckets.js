@@ -6,7 +6,7 @@
 import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
-import { navigate } from '../core/router.js';
+import { navigate, reload } from '../core/router.js';
 
 export default async function page(ctx) {
 	if (ctx.params.id)
@@ -179,13 +179,21 @@ async function detail(ctx) {
 		await api.post('/buckets/' + b.id + '/rotate-credentials');
 		ui.toast('A new key is being made; reveal again in a moment.', { kind: 'success' });
 	}, { cap: 'write', ctx, busy: 'Rotating…' });
+	const access = ui.button(b.public ? 'Make private' : 'Make public', async () => {
+		if (!await ui.confirm({ title: 'Make ' + b.name + (b.public ? ' private?' : ' public?'),
+			body: b.public ? 'Its objects will need a key or a presigned link again.' : 'Anybody will be able to read its objects at its public URL, without a key.',
+			confirm: b.public ? 'Make private' : 'Make public', danger: !b.public }))
+			return;
+		await api.put('/buckets/' + b.id, { public: !b.public });
+		reload();
+	}, { cap: 'write', ctx });
 	const del = ui.button('Delete', () => remove(ctx, b), { kind: 'danger', cap: 'write', ctx, busy: 'Deleting…' });
 	const ps = presign(b);
 	const ready_ = b.status === 'ready';
 	ctx.main.append(
 		ui.pageHeader(b.name, {
 			crumbs: [[ctx.project ? ctx.project.name : 'Project', '/p/' + ctx.params.pid], ['Buckets', base(ctx)]],
-			actions: [rotate, del],
+			actions: [access, rotate, del],
 			sub: b.bucket_name,
 		}),
 		ui.dl([
@@ -199,7 +207,7 @@ async function detail(ctx) {
 		]),
 		ui.section('Credentials',
 			ready_ ? credentials(ctx, b) : h('p', { class: 'muted' }, 'Available once the bucket is ready.')),
-		ready_ ? objects(ctx, b, (key) => ps.fill(key)) : null,
-		ready_ ? ps : null,
 	);
+	if (ready_)
+		ctx.main.append(objects(ctx, b, (key) => ps.fill(key)), ps);
 }

@@ -7,7 +7,6 @@ import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { navigate } from '../core/router.js';
-import { poll, pollJob } from '../widgets/poll.js';
 
 const TABS = ['overview', 'code', 'invoke', 'invocations', 'logs', 'settings'];
 const TAB_LABEL = { overview: 'Overview', code: 'Code', invoke: 'Invoke', invocations: 'Invocations', logs: 'Logs', settings: 'Settings' };
@@ -216,7 +215,7 @@ function deployButton(ctx, f) {
 		ui.toast('Deploying ' + f.name, { kind: 'info' });
 		// Follow the status on the overview until it settles.
 		const s = document.getElementById('more-fn-status');
-		await poll(() => api.get('/functions/' + f.id), (x) => x.status !== 'deploying', {
+		await ui.poll(() => api.get('/functions/' + f.id), (x) => x.status !== 'deploying', {
 			signal: ctx.signal,
 			onEach: (x) => { if (s) replace(s, statusBadge(x), x.status_reason ? ' ' + x.status_reason : ''); },
 		});
@@ -247,7 +246,7 @@ async function code(ctx, f, body) {
 	const src = f.source || {};
 	if (src.code === undefined) {
 		body.append(h('p', null, src.type === 'git' ? 'Built from git: ' + src.repository_url : 'Made of several files:'),
-			src.files ? Object.entries(src.files).map(([p, c]) => h('section', null, h('h2', null, p), h('pre', { class: 'more-code' }, c))) : null);
+			h('div', null, Object.entries(src.files || {}).map(([p, c]) => ui.section(p, h('pre', { class: 'more-code', tabindex: '0' }, c)))));
 		return;
 	}
 	if (!ctx.can('write')) {
@@ -303,7 +302,7 @@ async function invoke(ctx, f, body) {
 				const r = await api.raw('POST', '/functions/' + f.id + '/invoke', { body: { payload } });
 				if (r.status === 202) {
 					// Past the API's wait: follow the job to its result.
-					const j = await pollJob(api, r.data.job, { signal: ctx.signal });
+					const j = await ui.waitJob(r.data.job, { signal: ctx.signal });
 					if (j.status !== 'succeeded')
 						throw new Error(j.error || 'the invocation ' + j.status);
 					show(j.result);

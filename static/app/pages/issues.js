@@ -62,7 +62,7 @@ async function list(ctx) {
 
 function frameText(f) {
 	const where = [f.filename || f.abs_path || f.module || '?', f.lineno ? ':' + f.lineno : '', f.colno ? ':' + f.colno : ''].join('');
-	return (f.function || '<anonymous>') + '  ' + where;
+	return where + ' in ' + (f.function || '<anonymous>');
 }
 
 function frameNode(f) {
@@ -113,7 +113,7 @@ function eventNode(e) {
 		h('header', null, ui.status(e.level), ' ', ui.time(e.occurred_at),
 			e.release ? h('span', { class: 'muted' }, ' · release ' + e.release) : null,
 			e.environment ? h('span', { class: 'muted' }, ' · ' + e.environment) : null),
-		e.message ? h('p', null, e.message) : null,
+		e.message && !exc.length ? h('p', null, e.message) : null,
 		// Innermost exception last in the API: show it first.
 		[...exc].reverse().map(exceptionNode),
 		tags.length ? h('details', null, h('summary', null, 'Tags (' + tags.length + ')'), ui.dl(tags.map(([k, v]) => [k, String(v)]))) : null,
@@ -168,7 +168,7 @@ async function detail(ctx) {
 	const lv = ui.listView({
 		path: '/issues/' + issue.id + '/events',
 		render: eventNode,
-		columns: [{ label: 'Event', value: eventNode }],
+		caption: 'Events',
 		empty: { text: 'No events kept for this issue.' },
 		limit: 20,
 	});

@@ -10,7 +10,6 @@ import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { navigate, link } from '../core/router.js';
 import { can } from '../core/perm.js';
-import { poll } from '../widgets/poll.js';
 
 export default async function page(ctx) {
 	if (ctx.params.ref)
@@ -100,9 +99,10 @@ const HREF = {
 	volume: (pid) => '/p/' + pid + '/volumes',
 };
 
-function followView(ctx, ref, id) {
-	const box = h('section', { class: 'more-follow', 'aria-labelledby': 'more-td-h', 'aria-live': 'polite' },
-		h('h2', { id: 'more-td-h' }, 'Deploy'), ui.loading('Loading the deploy…'));
+// The deploy's state, polled until it settles; the first answer is awaited
+// (part of the page's first render), the rest follows while the page stays.
+async function followView(ctx, ref, id) {
+	const box = h('section', { class: 'more-follow', 'aria-labelledby': 'more-td-h', 'aria-live': 'polite' });
 	const render = (td) => replace(box,
 		h('h2', { id: 'more-td-h' }, 'Deploy of ' + (td.template_name || ref)),
 		ui.dl([
@@ -110,7 +110,7 @@ function followView(ctx, ref, id) {
 			['Started', ui.time(td.created_at)],
 			td.finished_at ? ['Finished', ui.time(td.finished_at)] : null,
 			td.error ? ['Error', td.error] : null,
-		].filter(Boolean)),
+		]),
 		h('h3', null, 'Created'),
 		td.resources && td.resources.length
 			? h('ul', { class: 'more-plain', 'aria-label': 'Created resources' }, td.resources.map((r) => h('li', null,
@@ -119,9 +119,19 @@ function followView(ctx, ref, id) {
 				' ', ui.status(r.status))))
 			: h('p', null, 'Nothing yet.'),
 		td.status === 'deploying' ? ui.loading('Deploying…') : link('/p/' + td.project_id, 'Open the project'));
-	const done = poll(() => api.get('/template-deploys/' + id), (td) => td.status !== 'deploying', { signal: ctx.signal, onEach: render })
-		.catch((err) => replace(box, h('h2', { id: 'more-td-h' }, 'Deploy'), ui.showError(err)));
-	return { box, done };
+	const fail = (err) => replace(box, h('h2', { id: 'more-td-h' }, 'Deploy'), ui.showError(err));
+	const load = () => api.get('/template-deploys/' + encodeURIComponent(id), undefined, { signal: ctx.signal });
+	try {
+		const td = await load();
+		render(td);
+		if (td.status === 'deploying') {
+			ui.poll(load, (x) => x.status !== 'deploying', { signal: ctx.signal, interval: 2000, onEach: render })
+				.catch((err) => { if (err.name !== 'AbortError') fail(err); });
+		}
+	} catch (err) {
+		fail(err);
+	}
+	return box;
 }
 
 async function projectsAndServers() {
@@ -151,8 +161,7 @@ async function detail(ctx) {
 
 	const deployId = ctx.query.get('deploy');
 	if (deployId) {
-		const f = followView(ctx, ref, deployId);
-		ctx.main.append(f.box);
+		ctx.main.append(await followView(ctx, ref, deployId));
 	}
 
 	ctx.main.append(ui.section('What it creates',
