@@ -67,7 +67,10 @@ document.addEventListener('keydown', (ev) => {
 	const t = ev.target;
 	const typing = t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) ||
 		(t.closest && t.closest('.xterm')));
-	if ((ev.key === 'k' || ev.key === 'K') && (ev.ctrlKey || ev.metaKey)) {
+	if (ev.key === 'Escape' && document.body.classList.contains('menu-open')) {
+		closeMenu();
+		menuBtn.focus();
+	} else if ((ev.key === 'k' || ev.key === 'K') && (ev.ctrlKey || ev.metaKey)) {
 		ev.preventDefault();
 		openPalette();
 	} else if (ev.key === '/' && !typing && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
@@ -94,7 +97,7 @@ function drawNav(ctx, route) {
 	const p = ctx && ctx.project;
 	replace(nav,
 		p ? h('div', { class: 'nav-group' },
-			h('p', { class: 'nav-heading' }, h('span', { class: 'sr-only' }, 'Project '), p.display_name || p.name),
+			h('p', { class: 'nav-heading nav-project' }, h('span', { class: 'sr-only' }, 'Project '), p.display_name || p.name),
 			h('ul', {}, PROJECT_NAV.map(([k, l, s]) => navLink(k, l, '/p/' + p.id + s, active)))) : null,
 		h('div', { class: 'nav-group' },
 			p ? h('p', { class: 'nav-heading' }, 'Workspace') : null,

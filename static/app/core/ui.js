@@ -316,7 +316,8 @@ export function form({ fields, submit = 'Save', initial = {}, onSubmit, cancel, 
 				f.help ? h('p', { id: helpId, class: 'help' }, f.help) : null, err);
 		}
 		return h('div', { class: 'field' },
-			h('label', { for: id }, f.label, f.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null),
+			h('div', { class: 'label-row' }, h('label', { for: id }, f.label),
+				f.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, '*') : null),
 			input, f.help ? h('p', { id: helpId, class: 'help' }, f.help) : null, err);
 	});
 

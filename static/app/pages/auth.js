@@ -17,10 +17,18 @@ function done(ctx, res) {
 	navigate(safeNext(ctx.query), { replace: true });
 }
 
-const workspaceField = () => ({
-	name: 'tenant', label: 'Workspace', required: true, value: session.tenant, autocomplete: 'organization',
-	help: 'The workspace (tenant) slug of this installation; usually "default".',
-});
+// The workspace (tenant) of the URLs: one field above the forms of a page.
+function workspace() {
+	const input = h('input', {
+		id: 'workspace', name: 'tenant', type: 'text', required: true, value: session.tenant,
+		autocomplete: 'organization', spellcheck: 'false', 'aria-describedby': 'workspace-help',
+	});
+	const el = h('div', { class: 'field workspace' },
+		h('label', { for: 'workspace' }, 'Workspace'), input,
+		h('p', { id: 'workspace-help', class: 'help' }, 'The workspace (tenant) of this installation; usually "default".'));
+	el.use = () => session.setTenant(input.value.trim() || 'default');
+	return el;
+}
 
 function card(ctx, title, ...body) {
 	ctx.title(title);
@@ -40,15 +48,15 @@ async function signin(ctx) {
 	try {
 		setup = await api.get('/auth/setup-status');
 	} catch { /* the tenant field may be wrong: the form reports it */ }
+	const ws = workspace();
 	const withPassword = ui.form({
 		submit: 'Sign in',
 		fields: [
-			workspaceField(),
 			{ name: 'email', label: 'E-mail', type: 'email', required: true, autocomplete: 'username' },
 			{ name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'current-password' },
 		],
 		onSubmit: async (v) => {
-			session.setTenant(v.tenant);
+			ws.use();
 			done(ctx, await api.post('/auth/login', { email: v.email, password: v.password }));
 		},
 	});
@@ -56,9 +64,9 @@ async function signin(ctx) {
 	let email = '';
 	const askCode = ui.form({
 		submit: 'E-mail me a code',
-		fields: [workspaceField(), { name: 'email', label: 'E-mail', type: 'email', required: true, autocomplete: 'username' }],
+		fields: [{ name: 'email', label: 'E-mail', type: 'email', required: true, autocomplete: 'username' }],
 		onSubmit: async (v) => {
-			session.setTenant(v.tenant);
+			ws.use();
 			email = v.email;
 			await api.post('/auth/send-code', { email, method: 'email' });
 			const enter = ui.form({
@@ -76,6 +84,7 @@ async function signin(ctx) {
 		setup && setup.setup_complete === false
 			? h('p', { class: 'notice' }, 'This workspace has no account yet. ', h('a', { href: href('/register') }, 'Create the first account'), '.')
 			: null,
+		ws,
 		withPassword,
 		h('details', { class: 'alt-signin' }, h('summary', {}, 'Sign in with a code by e-mail instead'), codeBox));
 }
@@ -85,19 +94,18 @@ async function register(ctx) {
 	try {
 		setup = await api.get('/auth/setup-status');
 	} catch { /* shown by the form on submit */ }
+	const ws = workspace();
 	const f = ui.form({
 		submit: 'Register',
 		fields: [
-			workspaceField(),
 			{ name: 'first_name', label: 'First name', required: true, autocomplete: 'given-name' },
 			{ name: 'last_name', label: 'Last name', required: true, autocomplete: 'family-name' },
 			{ name: 'email', label: 'E-mail', type: 'email', required: true, autocomplete: 'email' },
 			{ name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'new-password', help: 'At least 12 characters.' },
 		],
 		onSubmit: async (v) => {
-			session.setTenant(v.tenant);
-			const { tenant, ...body } = v;
-			done(ctx, await api.post('/auth/register', body));
+			ws.use();
+			done(ctx, await api.post('/auth/register', v));
 		},
 	});
 	card(ctx, 'Create the first account',
@@ -105,7 +113,7 @@ async function register(ctx) {
 		setup && setup.setup_complete
 			? h('p', { class: 'notice' }, 'This workspace already has accounts: ', h('a', { href: href('/signin') }, 'sign in'), ' instead.')
 			: null,
-		f);
+		ws, f);
 }
 
 async function acceptInvite(ctx) {
