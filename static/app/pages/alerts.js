@@ -61,7 +61,7 @@ function ruleForm(ctx, channelsList, projects, rule, done) {
 		{ name: 'name', label: 'Name', required: true },
 		{ name: 'project_id', label: 'Project', type: 'select', options: [['', 'Every project'], ...projects.map((p) => [p.id, p.name])] },
 		{ name: 'event', label: 'Event', type: 'select', options: EVENTS.map((e) => [e, e]) },
-		{ name: 'metric', label: 'Metric (metric.threshold only)', type: 'select', options: [['', '—'], ...METRICS.map((m) => [m, m])] },
+		{ name: 'metric', label: 'Metric', type: 'select', options: [['', '—'], ...METRICS.map((m) => [m, m])] },
 		{ name: 'op', label: 'Comparison', type: 'select', options: [['>', '>'], ['>=', '>='], ['<', '<'], ['<=', '<=']] },
 		{ name: 'threshold', label: 'Threshold', type: 'number' },
 		{ name: 'for_seconds', label: 'For (seconds)', type: 'number', min: 0 },
@@ -70,7 +70,7 @@ function ruleForm(ctx, channelsList, projects, rule, done) {
 		{ name: 'enabled', label: 'Enabled', type: 'checkbox' },
 	];
 	const firstChannel = channelsList.length ? 'channel.' + channelsList[0].id : 'name';
-	return ui.form({
+	const frm = ui.form({
 		fields, initial, submit: rule ? 'Save' : 'Create',
 		onSubmit: async (v) => {
 			const body = {
@@ -100,6 +100,15 @@ function ruleForm(ctx, channelsList, projects, rule, done) {
 		},
 		cancel: () => done(false),
 	});
+	// The threshold fields only matter for metric.threshold rules.
+	const ev = frm.input('event');
+	const toggle = () => {
+		for (const n of ['metric', 'op', 'threshold', 'for_seconds'])
+			frm.input(n).closest('.field').hidden = ev.value !== 'metric.threshold';
+	};
+	ev.addEventListener('change', toggle);
+	toggle();
+	return frm;
 }
 
 async function rules(ctx, body) {

@@ -210,4 +210,11 @@ async function detail(ctx) {
 	);
 	if (ready_)
 		ctx.main.append(objects(ctx, b, (key) => ps.fill(key)), ps);
+	// A bucket on its way (provisioning, deleting): show it again once the
+	// store is done with it.
+	if (b.status === 'provisioning' || b.status === 'deleting') {
+		ui.poll(() => api.get('/buckets/' + b.id, undefined, { signal: ctx.signal }), (x) => x.status !== b.status,
+			{ signal: ctx.signal, interval: 3000 })
+			.then(() => reload(), (err) => { if (err.name !== 'AbortError') ui.toastError(err); });
+	}
 }
