@@ -215,7 +215,7 @@ function deployButton(ctx, f) {
 		ui.toast('Deploying ' + f.name, { kind: 'info' });
 		// Follow the status on the overview until it settles.
 		const s = document.getElementById('more-fn-status');
-		await ui.poll(() => api.get('/functions/' + f.id), (x) => x.status !== 'deploying', {
+		await ui.poll(() => api.get('/functions/' + f.id), (x) => x.status === 'running' || x.status === 'failed', {
 			signal: ctx.signal,
 			onEach: (x) => { if (s) replace(s, statusBadge(x), x.status_reason ? ' ' + x.status_reason : ''); },
 		});
