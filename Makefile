@@ -15,6 +15,7 @@
 #   make bench-ingest   real Sentry SDK requests at 2,000 events/s for 10 s: none lost, API p99 idle vs under load, grouping lag
 #   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
+#   make bench-dashboard  first-load bytes and time of the dashboard, a 500-application list (README, The dashboard)
 
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
@@ -69,8 +70,42 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
+.PHONY: vendor bench-dashboard
 .PHONY: all run start stop test unit lint bench bench-fn bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest bench-search fuzz clean install-deps
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(UNIT_BINS) vendor
+
+# The dashboard's third-party browser code (README, The dashboard): npm ci
+# from static/vendor/package-lock.json into build/npm-vendor/, then only the
+# files the browser loads (VENDOR_FILES: package path -> served name) go to
+# build/static/vendor/, precompressed; copy_static (launcher-stack.sh) puts
+# them under the state dir's static/vendor/, served at /vendor/... . Always
+# under build/ (not $(BUILD)): the stack script looks there. The source
+# map comments are dropped (the maps are not shipped). No Node at run time.
+VENDOR_DIR   := build/static/vendor
+VENDOR_NPM   := build/npm-vendor
+VENDOR_FILES := uplot/dist/uPlot.esm.js:uplot/uPlot.esm.js \
+                uplot/dist/uPlot.min.css:uplot/uPlot.min.css \
+                uplot/LICENSE:uplot/LICENSE \
+                @xterm/xterm/lib/xterm.mjs:xterm/xterm.mjs \
+                @xterm/xterm/css/xterm.css:xterm/xterm.css \
+                @xterm/xterm/LICENSE:xterm/LICENSE \
+                @xterm/addon-fit/lib/addon-fit.mjs:xterm/addon-fit.mjs \
+                @xterm/addon-fit/LICENSE:xterm/addon-fit.LICENSE
+vendor: $(VENDOR_DIR)/.stamp
+
+$(VENDOR_DIR)/.stamp: static/vendor/package.json static/vendor/package-lock.json conf/stack/precompress.sh
+	@command -v npm > /dev/null 2>&1 || { echo "make: npm not found: the dashboard's vendored code (static/vendor/package-lock.json) needs Node.js with npm (make install-deps)" >&2; exit 1; }
+	@rm -rf $(VENDOR_NPM) $(VENDOR_DIR) && mkdir -p $(VENDOR_NPM)
+	cp static/vendor/package.json static/vendor/package-lock.json $(VENDOR_NPM)/
+	@cd $(VENDOR_NPM) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error || \
+		{ echo "make: npm ci of static/vendor/package-lock.json failed (is the npm registry reachable?)" >&2; exit 1; }
+	@set -e; for m in $(VENDOR_FILES); do \
+		src=$(VENDOR_NPM)/node_modules/$${m%%:*}; dst=$(VENDOR_DIR)/$${m#*:}; \
+		mkdir -p $$(dirname $$dst); \
+		sed '/^\/\/# sourceMappingURL=/d' $$src > $$dst; \
+	done
+	bash conf/stack/precompress.sh $(VENDOR_DIR) --force
+	@touch $@
 
 $(BUILD)/obj/%.o: fcgi/%.c
 	@mkdir -p $(dir $@)
@@ -215,6 +250,12 @@ bench-ingest: install-deps
 bench-search: install-deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/search_bench.sh
+
+# The dashboard's first load and a 500-application list in Chromium
+# (tests/bench/dashboard_bench.sh); prints the numbers for the README.
+bench-dashboard: install-deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/dashboard_bench.sh
 
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps

@@ -170,6 +170,15 @@ PROG=${0}
 
 SYS_PYTHON=/usr/bin/python3    # Debian's python3, the one with aiosmtpd
 NGINX_BIN=/usr/sbin/nginx
+# Debian's libnginx-mod-http-brotli-static (PACKAGES): nginx.conf loads it
+# and static.conf turns brotli_static on only when this file exists.
+BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_static_module.so
+BROTLI_LOAD="# (no $BROTLI_MODULE: brotli_static is off)"
+BROTLI_STATIC="# (brotli_static: the module is not installed)"
+if [ -e "$BROTLI_MODULE" ]; then
+    BROTLI_LOAD="load_module $BROTLI_MODULE;"
+    BROTLI_STATIC="brotli_static on;"
+fi
 TENANT=default
 TENANT_NAME=Default
 
@@ -208,12 +217,19 @@ DOCKER_SOCK=/var/run/docker.sock
 # libargon2-1: argon2id with MinIO's four lanes (libsodium has one), loaded by
 # the MinIO bucket-store driver to read the admin API's encrypted answers
 # (fcgi/core/bucketstore.c).
+# nodejs npm: `make` installs the dashboard's third-party browser code with
+# npm ci (static/vendor/package-lock.json; nothing runs in Node at run time).
+# A nodejs built by NodeSource bundles npm (and conflicts with Debian's npm
+# package): cmd_install counts npm as present when the command exists.
+# brotli: the .br files of brotli_static (conf/stack/precompress.sh);
+# libnginx-mod-http-brotli-static: nginx sends them (loaded when present).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev libyaml-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev zlib1g-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble
-          radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk libargon2-1)
+          radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk libargon2-1
+          nodejs npm brotli libnginx-mod-http-brotli-static)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
 # dnscheck, backup, notify and issues are optional: they are started (and get a pid file)
@@ -541,6 +557,7 @@ system_nginx_pid() {
 cmd_install() {
     local p missing=()
     for p in "${PACKAGES[@]}"; do
+        [ "$p" = npm ] && command -v npm > /dev/null 2>&1 && continue
         deb_installed "$p" || missing+=("$p")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
@@ -888,6 +905,8 @@ render() {
         -e "s|@MAX_BODY@|$MAX_BODY|g" \
         -e "s|@IMPORT_MAX@|$IMPORT_MAX|g" \
         -e "s|@PLANE_VERSION@|$PLANE_VERSION|g" \
+        -e "s|@BROTLI_LOAD@|$BROTLI_LOAD|g" \
+        -e "s|@BROTLI_STATIC@|$BROTLI_STATIC|g" \
         -e "s|@WS_UPSTREAM@|${WS_UPSTREAM:-unix:$WS_SOCK}|g" \
         "$src" > "$dst.tmp"
     # (comment lines may mention placeholders; only directives count)
@@ -899,15 +918,28 @@ render() {
 }
 
 # Copy the repository's static/ to the state dir (readable by nginx's user),
-# keeping runtime files (project icons) across starts.
+# keeping runtime files (project icons) across starts. The dashboard's
+# third-party code comes from `make` (build/static/vendor/, precompressed
+# there): without it the stack would serve a dashboard that cannot load, so
+# that is an error. The npm manifest of static/vendor/ is not served. Every
+# served text file then gets its .gz (and .br where brotli exists) for
+# nginx's gzip_static/brotli_static (conf/stack/precompress.sh).
 copy_static() {
-    local new=$STATE/static.new
+    local new=$STATE/static.new vendor=$REPO/build/static/vendor
+    [ -e "$vendor/.stamp" ] ||
+        die "$vendor is missing: run make (it installs the dashboard's vendored code with npm)"
     rm -rf "$new"
     if [ -d "$REPO/static" ]; then
         cp -r "$REPO/static" "$new"
     else
         mkdir "$new"
     fi
+    rm -f "$new/vendor/package.json" "$new/vendor/package-lock.json"
+    mkdir -p "$new/vendor"
+    cp -R --preserve=timestamps "$vendor/." "$new/vendor/"
+    rm -f "$new/vendor/.stamp"
+    bash "$REPO/conf/stack/precompress.sh" "$new" --reuse "$STATE/static" ||
+        die "cannot precompress $new"
     if [ -d "$STATE/static/icons" ]; then
         rm -rf "$new/icons"
         mv "$STATE/static/icons" "$new/icons"
@@ -952,6 +984,7 @@ render_nginx() {
     render "$tpl/launcher.conf.in" "$STATE/nginx/nginx.conf"
     render_plane_host
     render "$tpl/locations.conf.in" "$STATE/nginx/locations.conf"
+    render "$tpl/static.conf.in" "$STATE/nginx/static.conf"
     render "$tpl/fastcgi_params" "$STATE/nginx/fastcgi_params"
 }
 
