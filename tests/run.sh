@@ -14,6 +14,27 @@ passed=0
 failed=0
 failures=
 
+# The browser tests (tests/browser/test_*.mjs, headless chromium): the
+# argument "browser" selects all of them, one ending in .mjs the files
+# whose names contain it; the other arguments are the API tests' filters
+# (tests/api/run.py), and with only browser arguments no API test runs.
+want_browser=0
+browser_sel=()
+api_sel=()
+for a in "$@"; do
+	case $a in
+		browser) want_browser=1 ;;
+		*.mjs)
+			want_browser=1
+			browser_sel+=("$a")
+			;;
+		*) api_sel+=("$a") ;;
+	esac
+done
+if [ "$#" -eq 0 ]; then want_browser=1; fi
+run_api=1
+if [ "$#" -gt 0 ] && [ "${#api_sel[@]}" -eq 0 ]; then run_api=0; fi
+
 # count LOGFILE [STEP RC]: adds the "N passed, M failed" lines of a log.
 # With STEP and its exit status RC, a step cannot pass by accident: no
 # summary line at all (it crashed, or ran nothing) is one failure, and so is
@@ -376,6 +397,8 @@ fi
 if [ ! -f tests/tools/node_modules/ws/package.json ] ||
 	[ ! -f tests/tools/node_modules/@sentry/node/package.json ] ||
 	[ ! -f tests/tools/node_modules/@modelcontextprotocol/sdk/package.json ] ||
+	[ ! -f tests/tools/node_modules/playwright-core/package.json ] ||
+	[ ! -f tests/tools/node_modules/axe-core/package.json ] ||
 	[ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
 	if ! command -v npm > /dev/null 2>&1 ||
 		! npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error > /dev/null; then
@@ -408,12 +431,40 @@ if [ -n "$LANE" ] && { [ "$#" -eq 0 ] || [ -n "${LAUNCHER_API_LANE:-}" ]; }; the
 	bg_start "api (second stack)" bash tests/api/lane.sh "$BUILD" $LANE
 	elsewhere=$LANE
 fi
-tmp=$(mktemp)
-LAUNCHER_API_ELSEWHERE=$elsewhere $PY tests/api/run.py "$@" 2>&1 | tee "$tmp"
-rc=${PIPESTATUS[0]}
-count "$tmp" api "$rc"
-rm -f "$tmp"
+# The browser tests (tests/browser/run.sh: each file its own tenant) on this
+# stack: in the whole suite beside the API tests (they mostly wait on the
+# browser), but before test_zz_resilience.py, which stops PostgreSQL and
+# kills the pool's workers under them: it runs after they are collected.
+# Otherwise (filters, or only browser tests) after the API tests.
+browser_bg=0
+if [ "$want_browser" = 1 ] && [ "$#" -eq 0 ]; then
+	bg_start browser bash tests/browser/run.sh
+	browser_bg=1
+	elsewhere+=${elsewhere:+ }test_zz_resilience.py
+fi
+if [ "$run_api" = 1 ]; then
+	tmp=$(mktemp)
+	LAUNCHER_API_ELSEWHERE=$elsewhere $PY tests/api/run.py "${api_sel[@]}" 2>&1 | tee "$tmp"
+	rc=${PIPESTATUS[0]}
+	count "$tmp" api "$rc"
+	rm -f "$tmp"
+fi
 bg_collect "api (second stack)"
+if [ "$browser_bg" = 1 ]; then
+	bg_collect browser
+	tmp=$(mktemp)
+	$PY tests/api/run.py test_zz_resilience.py 2>&1 | tee "$tmp"
+	rc=${PIPESTATUS[0]}
+	count "$tmp" "api test_zz_resilience.py" "$rc"
+	rm -f "$tmp"
+elif [ "$want_browser" = 1 ]; then
+	tmp=$(mktemp)
+	# --foreground: a Ctrl-C reaches the browsers' step too.
+	timeout --foreground --kill-after=30 "${BG_STEP_LIMIT:-2700}" bash tests/browser/run.sh "${browser_sel[@]}" < /dev/null 2>&1 | tee "$tmp"
+	rc=${PIPESTATUS[0]}
+	count "$tmp" browser "$rc"
+	rm -f "$tmp"
+fi
 
 # 6 and 6b (below: stacks of their own) start now, beside 5 and 5b.
 if [ "$#" -eq 0 ]; then

@@ -7,8 +7,9 @@ that selects no test.
   run.py [substring ...]   only tests whose "file::name" contains one
 
 LAUNCHER_API_ELSEWHERE="test_a.py test_b.py": those modules are run by
-another run.py on a second stack at the same time (tests/api/lane.sh,
-tests/run.sh): this one prints one "elsewhere" line for each instead."""
+another run.py (on a second stack at the same time, tests/api/lane.sh, or
+after the browser tests: tests/run.sh): this one prints one "elsewhere"
+line for each instead."""
 import importlib.util
 import inspect
 import os
@@ -28,7 +29,8 @@ def main():
         if not (fn.startswith("test_") and fn.endswith(".py")):
             continue
         if fn in elsewhere:
-            print("elsewhere %s: runs on the second stack (tests/api/lane.sh)" % fn, flush=True)
+            print("elsewhere %s: run by another run.py (the second stack's, tests/api/lane.sh,"
+                  " or after the browser tests, tests/run.sh)" % fn, flush=True)
             routed += not wanted or any(w.split("::")[0] in fn for w in wanted)
             continue
         spec = importlib.util.spec_from_file_location(fn[:-3], os.path.join(HERE, fn))
