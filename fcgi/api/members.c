@@ -257,9 +257,12 @@ invite_create(struct req *r)
 	m->to = arena_strdup(r->a, db_get(res, 0, "email"));
 	m->subject = arena_printf(r->a, "You are invited to the project %s on Launcher",
 	    db_get(res, 0, "_project"));
+	/* The link opens the dashboard's accept-invite page (a hash route): the
+	 * token travels in the fragment, which browsers never send, so it is in
+	 * no access log. */
 	m->body = arena_printf(r->a,
 	    "You have been invited to join the project %s as %s.\r\n\r\n"
-	    "Accept the invitation: %s/accept-invite?tenant=%s&token=%s\r\n\r\n"
+	    "Accept the invitation: %s/#/accept-invite?tenant=%s&token=%s\r\n\r\n"
 	    "Or through the API:\r\n  POST %s/%s/api/v1/auth/accept-invite\r\n"
 	    "  {\"token\": \"%s\", \"first_name\": \"...\", \"last_name\": \"...\", \"password\": \"...\"}\r\n\r\n"
 	    "The invitation is valid for 7 days and can be used once.\r\n",
