@@ -12,6 +12,7 @@ database publishes no host port, a public one does; a missing image fails
 cleanly; an agent killed during a provision leaves the job to the lease
 rules.  MongoDB runs only when the engine has its image (reported skipped
 otherwise).  ClickHouse (its own test): queried over its HTTP port."""
+import hashlib
 import json
 import re
 import socket
@@ -224,6 +225,23 @@ def _removed(w, app):
         " AND status IN ('queued', 'running')" % app["id"]) == ["0"], 90)
 
 
+def _bridge(project_id):
+    """The project network's Linux bridge: the agent's name for it (ctr_bridge_name:
+    lnchr + SHA-256 of the engine socket's path and the project id, so that the
+    stacks side by side in a test run, each with its own Podman, never pick one
+    name), up on the host with the network's gateway on it."""
+    st, net = engine("GET", "/libpod/networks/lnchr-net-%s/json" % project_id, api="/v4.0.0")
+    assert st == 200, net
+    seed = "%s\n%s" % (stack_env()["LAUNCHER_ENGINE_SOCKET"], project_id)
+    want = "lnchr" + hashlib.sha256(seed.encode()).hexdigest()[:10]
+    assert net["network_interface"] == want, (net, want)
+    gw = net["subnets"][0]["gateway"]
+    out = subprocess.run(["ip", "-j", "-4", "addr", "show", "dev", want], capture_output=True,
+                         text=True, check=True).stdout
+    assert gw in [a["local"] for i in json.loads(out) for a in i["addr_info"]], (gw, out)
+    return want
+
+
 def test_two_projects_databases_cannot_reach_each_other():
     """Isolation holds whatever the engine's firewall bookkeeping did:
     netavark 1.4 deletes its one FORWARD jump to NETAVARK_ISOLATION_1 when
@@ -246,6 +264,8 @@ def test_two_projects_databases_cannot_reach_each_other():
     # The other project's network emptied (its only app gone), then brought back.
     _removed(w, _client(w, by_ip, project=other))
     theirs = [_client(w, url, project=other) for url in (cn["url"], by_ip)]
+    # Each project network on a bridge of its own, named by the agent.
+    assert _bridge(w.project["id"]) != _bridge(other["id"])
     # A third project's network loses its last container while both run: the
     # engine's own isolation jump goes with it (unless another container on
     # this machine started meanwhile, which puts it back).
