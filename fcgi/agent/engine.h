@@ -19,6 +19,15 @@
 
 #define ENGINE_API        "/v1.41"
 #define ENGINE_TIMEOUT_MS 5000L
+/*
+ * GET /version's own: Podman 4.3 answers it by running dpkg-query (or rpm)
+ * for conmon's and the runtime's packages, ~400 ms on an idle host and
+ * over 10 s on a loaded one.  A request given up after 5 s went on inside
+ * Podman, and the next heartbeat asked again: on a loaded 2-core host a
+ * new agent piled up dozens of dpkg-query processes and never came online.
+ * A socket nobody listens on still fails at once.
+ */
+#define ENGINE_VERSION_TIMEOUT_MS 30000L
 
 struct engine_facts {
 	bool    reachable;	/* GET /version answered 200 with JSON */
