@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "../core/compose.h"
 #include "../core/util.h"
 #include "engine.h"
@@ -622,12 +624,60 @@ net_check(struct xfer *x, struct arena *a, const char *name, const char *tenant_
 }
 
 int
+ctr_bridge_name(const char *engine, const char *project_id, unsigned attempt, char *out,
+    size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int  mdlen = 0;
+	char          hex[2 * EVP_MAX_MD_SIZE + 1], in[AGENT_STR_MAX + APP_ID_MAX + 16];
+	int           n;
+
+	if (project_id == NULL || !text_word_ok(project_id, APP_ID_MAX - 1, "-_") ||
+	    outlen < CTR_BRIDGE_LEN + 1)
+		return -1;
+	n = attempt == 0 ? util_snprintf(in, sizeof(in), "%s\n%s", engine, project_id) :
+	    util_snprintf(in, sizeof(in), "%s\n%s\n%u", engine, project_id, attempt);
+	if (n < 0 || EVP_Digest(in, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return -1;
+	util_hex(hex, md, mdlen);
+	return util_snprintf(out, outlen, CTR_BRIDGE_PREFIX "%.*s",
+	    CTR_BRIDGE_LEN - (int)strlen(CTR_BRIDGE_PREFIX), hex) < 0 ? -1 : 0;
+}
+
+/* The POST /networks/create body (malloc'd text), or NULL. */
+static char *
+net_create_body(const char *name, const char *bridge, const char *tenant_id,
+    const char *project_id)
+{
+	cJSON *b, *labels, *opts;
+	char  *text;
+
+	if ((b = cJSON_CreateObject()) == NULL)
+		return NULL;
+	cJSON_AddStringToObject(b, "Name", name);
+	cJSON_AddStringToObject(b, "Driver", "bridge");
+	cJSON_AddBoolToObject(b, "CheckDuplicate", 1);
+	labels = cJSON_AddObjectToObject(b, "Labels");
+	cJSON_AddStringToObject(labels, "launcher.managed", "1");
+	cJSON_AddStringToObject(labels, "launcher.tenant", tenant_id);
+	cJSON_AddStringToObject(labels, "launcher.project", project_id);
+	opts = cJSON_AddObjectToObject(b, "Options");
+	cJSON_AddStringToObject(opts, "isolate", "true");
+	cJSON_AddStringToObject(opts, "com.docker.network.bridge.name", bridge);
+	text = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	return text;
+}
+
+/* Candidates tried when the engine says a bridge name is another network's. */
+#define CTR_BRIDGE_ATTEMPTS 4
+
+int
 ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
     const char *project_id, char *err, size_t errlen)
 {
 	struct xfer_resp r;
-	cJSON           *b, *labels;
-	char             name[96], msg[700], *text;
+	char             name[96], bridge[CTR_BRIDGE_LEN + 1], msg[700], *text;
 	int              rc;
 
 	if (ctr_network_name(project_id, name, sizeof(name)) != 0 || tenant_id == NULL ||
@@ -640,40 +690,35 @@ ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
 			fw_resync(x, a);	/* before a container of it starts */
 		return rc;
 	}
-	if ((b = cJSON_CreateObject()) == NULL) {
-		util_snprintf(err, errlen, "out of memory");
+	for (unsigned attempt = 0;; attempt++) {
+		if (ctr_bridge_name(x->conf != NULL ? x->conf->engine_socket : "", project_id, attempt,
+		    bridge, sizeof(bridge)) != 0 ||
+		    (text = net_create_body(name, bridge, tenant_id, project_id)) == NULL) {
+			util_snprintf(err, errlen, "creating network %s: out of memory", name);
+			return -1;
+		}
+		rc = xfer_engine_call(x, a, "POST", ENGINE_API "/networks/create", text, CTR_TIMEOUT_MS,
+		    &r);
+		cJSON_free(text);
+		if (rc != 0) {
+			util_snprintf(err, errlen, "creating network %s: %s", name, r.err);
+			return -1;
+		}
+		if (r.status == 201 || r.status == 200 || (r.status == 409 &&	/* made meanwhile: ours? */
+		    net_check(x, a, name, tenant_id, project_id, err, errlen) == 0)) {
+			fw_resync(x, a);
+			return 0;
+		}
+		if (r.status == 409)
+			return -1;
+		ctr_engine_msg(&r, msg, sizeof(msg));
+		/* Podman: "bridge name <name> already in use" (another of its networks). */
+		if (attempt + 1 < CTR_BRIDGE_ATTEMPTS && strstr(msg, bridge) != NULL &&
+		    strstr(msg, "in use") != NULL)
+			continue;
+		util_snprintf(err, errlen, "creating network %s: %s", name, msg);
 		return -1;
 	}
-	cJSON_AddStringToObject(b, "Name", name);
-	cJSON_AddStringToObject(b, "Driver", "bridge");
-	cJSON_AddBoolToObject(b, "CheckDuplicate", 1);
-	labels = cJSON_AddObjectToObject(b, "Labels");
-	cJSON_AddStringToObject(labels, "launcher.managed", "1");
-	cJSON_AddStringToObject(labels, "launcher.tenant", tenant_id);
-	cJSON_AddStringToObject(labels, "launcher.project", project_id);
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "Options"), "isolate", "true");
-	text = cJSON_PrintUnformatted(b);
-	cJSON_Delete(b);
-	if (text == NULL) {
-		util_snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	rc = xfer_engine_call(x, a, "POST", ENGINE_API "/networks/create", text, CTR_TIMEOUT_MS, &r);
-	cJSON_free(text);
-	if (rc != 0) {
-		util_snprintf(err, errlen, "creating network %s: %s", name, r.err);
-		return -1;
-	}
-	if (r.status == 201 || r.status == 200 || (r.status == 409 &&	/* made meanwhile: ours? */
-	    net_check(x, a, name, tenant_id, project_id, err, errlen) == 0)) {
-		fw_resync(x, a);
-		return 0;
-	}
-	if (r.status == 409)
-		return -1;
-	ctr_engine_msg(&r, msg, sizeof(msg));
-	util_snprintf(err, errlen, "creating network %s: %s", name, msg);
-	return -1;
 }
 
 void

@@ -59,6 +59,27 @@ int    ctr_network_name(const char *project_id, char *out, size_t outlen);
  */
 int    ctr_network_ensure(struct xfer *x, struct arena *a, const char *tenant_id,
     const char *project_id, char *err, size_t errlen);
+/*
+ * The Linux bridge of a project network, named by the agent when it creates
+ * the network (Options com.docker.network.bridge.name, which Docker and
+ * Podman's compat API both take as the bridge's interface name):
+ * "lnchr" + 10 lower-hex digits of SHA-256(engine "\n" project_id
+ * ["\n" attempt]), 15 bytes, the kernel's limit.  engine is the engine
+ * socket's path: two engines of one host (two installations, or the test
+ * suite's stacks side by side) never listen on one path, so their bridges
+ * get names of their own.  Left to itself Podman picks the first podmanN
+ * that neither its own networks nor the host's interfaces of the moment
+ * use, and a network whose bridge is not up yet (no container) is
+ * invisible to the other engines: two of them gave two networks one
+ * bridge, and the second one's containers had no gateway.  attempt 0 is
+ * the name; 1.. the next candidates, when the engine says a name is taken
+ * by another of its networks.  0, or -1 (project_id not a plane id, or
+ * outlen < CTR_BRIDGE_LEN + 1).
+ */
+#define CTR_BRIDGE_PREFIX "lnchr"
+#define CTR_BRIDGE_LEN    15
+int    ctr_bridge_name(const char *engine, const char *project_id, unsigned attempt, char *out,
+    size_t outlen);
 
 /*
  * Removes the project's network when no container is attached to it any

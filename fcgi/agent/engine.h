@@ -20,12 +20,12 @@
 #define ENGINE_API        "/v1.41"
 #define ENGINE_TIMEOUT_MS 5000L
 /*
- * GET /version alone waits longer: Podman 4.3 runs `dpkg -S` on each of its
- * helper binaries (runc, conmon, ...) to report their packages, a scan of
- * dpkg's whole database each, which takes seconds on a loaded machine.  Cut
- * at 5 s, the engine looked unreachable at every heartbeat for as long as
- * the load lasted (the server "degraded").  The answer is cached
- * (ENGINE_VERSION_TTL_MS), so the wait is paid once per TTL.
+ * GET /version's own: Podman 4.3 answers it by running dpkg-query (or rpm)
+ * for conmon's and the runtime's packages, ~400 ms on an idle host and
+ * over 10 s on a loaded one.  A request given up after 5 s went on inside
+ * Podman, and the next heartbeat asked again: on a loaded 2-core host a
+ * new agent piled up dozens of dpkg-query processes and never came online.
+ * A socket nobody listens on still fails at once.
  */
 #define ENGINE_VERSION_TIMEOUT_MS 30000L
 

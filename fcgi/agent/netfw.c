@@ -173,6 +173,42 @@ line_is(const char *p, size_t l, const char *s)
 	return l == strlen(s) && strncmp(p, s, l) == 0;
 }
 
+/* Whether listing has the line s. */
+static bool
+has_line(const char *listing, const char *s)
+{
+	for (const char *p = listing, *nl; *p != '\0'; p = *nl ? nl + 1 : nl) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		if (line_is(p, (size_t)(nl - p), s))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether FORWARD's rule p (l bytes) is another agent's jump: exactly
+ * "-A FORWARD -j X" where X is a chain name and X-2 exists (the pair that
+ * agents of other stacks or installations on this host own, under names of
+ * their own).  Their rules only drop, so ours after them is still ahead
+ * of every engine ACCEPT; taking the first place from them would have each
+ * agent take it back at its next check.
+ */
+static bool
+peer_jump(const char *listing, const char *p, size_t l)
+{
+	static const char pre[] = "-A FORWARD -j ";
+	char              x[NETFW_CHAIN_MAX + 1], want[NETFW_CHAIN_MAX + 8];
+	size_t            n = sizeof(pre) - 1;
+
+	if (l <= n || l - n > NETFW_CHAIN_MAX || strncmp(p, pre, n) != 0)
+		return false;
+	memcpy(x, p + n, l - n);
+	x[l - n] = '\0';
+	return netfw_chain_ok(x) && util_snprintf(want, sizeof(want), "-N %s-2", x) >= 0 &&
+	    has_line(listing, want);
+}
+
 int
 netfw_parse_listing(const char *chain, const char *listing, bool *first, int *jumps, char *ours,
     size_t outlen)
@@ -202,9 +238,10 @@ netfw_parse_listing(const char *chain, const char *listing, bool *first, int *ju
 		if (l > 11 && strncmp(p, "-A FORWARD ", 11) == 0) {
 			bool mine = line_is(p, l, jump);
 
-			if (!seen_forward)
-				*first = mine;
-			seen_forward = true;
+			if (!seen_forward && (mine || !peer_jump(listing, p, l))) {
+				*first = mine;	/* only other agents' jumps before it */
+				seen_forward = true;
+			}
 			*jumps += mine;
 		}
 		have1 = have1 || line_is(p, l, n1);

@@ -9,7 +9,8 @@
  * chains of its own in the filter table (firewall_chain, default
  * LAUNCHER-ISOLATION, and <firewall_chain>-2):
  *
- *   -I FORWARD 1 -j LAUNCHER-ISOLATION                  (first, exactly once)
+ *   -I FORWARD 1 -j LAUNCHER-ISOLATION                  (first, exactly once;
+ *                                 only other agents' jumps may come before it)
  *   -A LAUNCHER-ISOLATION -s <subnet> ! -d <subnet> -j LAUNCHER-ISOLATION-2
  *                                                        (per project subnet)
  *   -A LAUNCHER-ISOLATION-2 -d <subnet> -j DROP           (per project subnet)
@@ -84,7 +85,10 @@ int         netfw_restore_text(const char *chain, const struct netfw_net *nets, 
     int jumps, char *out, size_t outlen);
 /*
  * Pure: reads `iptables -S` (the whole filter table) for what concerns
- * us: *first = FORWARD's first rule is our jump, *jumps = how many of our
+ * us: *first = FORWARD's first rule is our jump, other agents' jumps aside
+ * (`-A FORWARD -j X` with a chain X-2: their chains only drop, and each
+ * agent of the host insisting on the very first place would rewrite its
+ * chains, and reset their counters, at every check), *jumps = how many of our
  * jumps FORWARD has, ours (outlen) = our chains' lines in the order
  * printed (to compare with netfw_expected).  0, or -1 when ours overflows.
  */

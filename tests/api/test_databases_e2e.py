@@ -12,6 +12,7 @@ database publishes no host port, a public one does; a missing image fails
 cleanly; an agent killed during a provision leaves the job to the lease
 rules.  MongoDB runs only when the engine has its image (reported skipped
 otherwise).  ClickHouse (its own test): queried over its HTTP port."""
+import hashlib
 import json
 import re
 import socket
@@ -202,6 +203,21 @@ def _forward_rules():
                           text=True).stdout.splitlines()
 
 
+def _jump_first(chain):
+    """The agent's jump is in FORWARD, and only other agents' jumps (`-j X` with a
+    chain X-2: the stacks beside this one) come before it."""
+    rules = subprocess.run(["iptables", "-w", "5", "-S"], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    chains = {r[3:] for r in rules if r.startswith("-N ")}
+    for r in (r for r in rules if r.startswith("-A FORWARD ")):
+        if r == "-A FORWARD -j " + chain:
+            return True
+        m = re.fullmatch(r"-A FORWARD -j (\S+)", r)
+        if not m or m.group(1) + "-2" not in chains:
+            return False
+    return False
+
+
 def _dropped(chain, subnet):
     """Packets the agent's chain has dropped towards subnet (its counter)."""
     out = subprocess.run(["iptables", "-w", "5", "-S", chain + "-2", "-v"], check=True,
@@ -222,6 +238,23 @@ def _removed(w, app):
     _wait("the removal job of %s to end" % app["id"], lambda: _owner(
         "SELECT count(*) FROM jobs WHERE kind = 'app.remove' AND payload->>'app_id' = '%s'"
         " AND status IN ('queued', 'running')" % app["id"]) == ["0"], 90)
+
+
+def _bridge(project_id):
+    """The project network's Linux bridge: the agent's name for it (ctr_bridge_name:
+    lnchr + SHA-256 of the engine socket's path and the project id, so that the
+    stacks side by side in a test run, each with its own Podman, never pick one
+    name), up on the host with the network's gateway on it."""
+    st, net = engine("GET", "/libpod/networks/lnchr-net-%s/json" % project_id, api="/v4.0.0")
+    assert st == 200, net
+    seed = "%s\n%s" % (stack_env()["LAUNCHER_ENGINE_SOCKET"], project_id)
+    want = "lnchr" + hashlib.sha256(seed.encode()).hexdigest()[:10]
+    assert net["network_interface"] == want, (net, want)
+    gw = net["subnets"][0]["gateway"]
+    out = subprocess.run(["ip", "-j", "-4", "addr", "show", "dev", want], capture_output=True,
+                         text=True, check=True).stdout
+    assert gw in [a["local"] for i in json.loads(out) for a in i["addr_info"]], (gw, out)
+    return want
 
 
 def test_two_projects_databases_cannot_reach_each_other():
@@ -246,6 +279,8 @@ def test_two_projects_databases_cannot_reach_each_other():
     # The other project's network emptied (its only app gone), then brought back.
     _removed(w, _client(w, by_ip, project=other))
     theirs = [_client(w, url, project=other) for url in (cn["url"], by_ip)]
+    # Each project network on a bridge of its own, named by the agent.
+    assert _bridge(w.project["id"]) != _bridge(other["id"])
     # A third project's network loses its last container while both run: the
     # engine's own isolation jump goes with it (unless another container on
     # this machine started meanwhile, which puts it back).
@@ -265,9 +300,9 @@ def test_two_projects_databases_cannot_reach_each_other():
         assert _dropped(chain, subnet) > before, "the agent's chain dropped nothing"
     refused()
     # The agent's jump comes first in FORWARD, before the engine's ACCEPTs (an
-    # engine that inserts its own jump first meanwhile is overtaken again).
-    _wait("the agent's jump first in FORWARD",
-          lambda: _forward_rules()[1] == "-A FORWARD -j " + chain, 30)
+    # engine that inserts its own jump first meanwhile is overtaken again);
+    # other stacks' agents' jumps may come before it (netfw.c peer_jump).
+    _wait("the agent's jump first in FORWARD", lambda: _jump_first(chain), 30)
     # Its jump deleted behind its back: the next report cycle puts it back.
     subprocess.run(["iptables", "-w", "5", "-D", "FORWARD", "-j", chain], check=True)
     _wait("the agent to restore its isolation jump",

@@ -39,11 +39,13 @@ class UnixConn(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def engine(method, path, body=None, timeout=60):
+def engine(method, path, body=None, timeout=60, api="/v1.41"):
+    """(status, JSON or bytes) of one call of the stack's engine (api: Podman's
+    own endpoints are under /v4.0.0/libpod)."""
     conn = UnixConn(stack_env()["LAUNCHER_ENGINE_SOCKET"], timeout=timeout)
     try:
         data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, "/v1.41" + path, data, {"Content-Type": "application/json"} if data else {})
+        conn.request(method, api + path, data, {"Content-Type": "application/json"} if data else {})
         r = conn.getresponse()
         raw = r.read()
         return r.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)

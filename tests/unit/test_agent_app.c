@@ -724,6 +724,36 @@ test_compose_service(void)
 	cJSON_Delete(p);
 }
 
+/* The project network's bridge name: the agent's, one per engine and project. */
+static void
+test_bridge_name(void)
+{
+	const char *p1 = "22222222-2222-4222-8222-222222222222";
+	const char *p2 = "22222222-2222-4222-8222-222222222223";
+	char        a[16], b[16], c[16], d[16], small[15];
+
+	CHECK(ctr_bridge_name("/srv/a/podman.sock", p1, 0, a, sizeof(a)) == 0 &&
+	    strlen(a) == CTR_BRIDGE_LEN && strncmp(a, "lnchr", 5) == 0 &&
+	    strspn(a + 5, "0123456789abcdef") == 10, a);
+	/* What the name is made of (the tests/api e2e reads it back from the engine). */
+	/* printf '/srv/a/podman.sock\n2222...2222' | sha256sum: 764a146a8389... */
+	CHECK(strcmp(a, "lnchr764a146a83") == 0, "lnchr + SHA-256(engine \\n project) in hex, cut at 15 bytes");
+	CHECK(ctr_bridge_name("/srv/a/podman.sock", p1, 0, b, sizeof(b)) == 0 && strcmp(a, b) == 0,
+	    "stable: the same engine and project give the same name");
+	CHECK(ctr_bridge_name("/srv/b/podman.sock", p1, 0, b, sizeof(b)) == 0 && strcmp(a, b) != 0,
+	    "another engine on the host (another stack or installation): another bridge");
+	CHECK(ctr_bridge_name("/srv/a/podman.sock", p2, 0, c, sizeof(c)) == 0 && strcmp(a, c) != 0 &&
+	    strcmp(b, c) != 0, "another project: another bridge");
+	CHECK(ctr_bridge_name("/srv/a/podman.sock", p1, 1, d, sizeof(d)) == 0 && strcmp(a, d) != 0 &&
+	    strncmp(d, "lnchr", 5) == 0 && strlen(d) == CTR_BRIDGE_LEN, "the next candidate differs");
+	CHECK(ctr_bridge_name("", p1, 0, d, sizeof(d)) == 0 && strlen(d) == CTR_BRIDGE_LEN,
+	    "no engine path: still a name");
+	CHECK(ctr_bridge_name("/srv/a/podman.sock", p1, 0, small, sizeof(small)) == -1,
+	    "no room for 15 bytes and the NUL: refused");
+	CHECK(ctr_bridge_name("/srv/a/podman.sock", "a b", 0, d, sizeof(d)) == -1 &&
+	    ctr_bridge_name("/srv/a/podman.sock", NULL, 0, d, sizeof(d)) == -1, "not a plane id: refused");
+}
+
 int
 main(void)
 {
@@ -741,6 +771,7 @@ main(void)
 	test_edge_and_create();
 	test_edge_one_site_per_name();
 	test_compose_service();
+	test_bridge_name();
 	image_split_ref("127.0.0.1:5000/launcher-test/web:v1", repo, sizeof(repo), tag, sizeof(tag));
 	CHECK(strcmp(repo, "127.0.0.1:5000/launcher-test/web") == 0 && strcmp(tag, "v1") == 0,
 	    "ref with a registry port split at the tag");

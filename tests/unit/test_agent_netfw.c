@@ -87,6 +87,23 @@ main(void)
 	    "-P FORWARD ACCEPT\n-A FORWARD -j LAUNCHER-ISOLATION\n-A FORWARD -j LAUNCHER-ISOLATION",
 	    &first, &jumps, have, sizeof(have)) == 0 && first && jumps == 2 && strcmp(have, "") == 0,
 	    "first, twice, no chains (last line without newline)");
+	/* Another stack's agent (its chain pair) ahead of ours: still in place. */
+	CHECK(netfw_parse_listing("LNCHR-1", "-P FORWARD ACCEPT\n-N LNCHR-1\n-N LNCHR-1-2\n"
+	    "-N LNCHR-2\n-N LNCHR-2-2\n-A FORWARD -j LNCHR-2\n-A FORWARD -j LNCHR-1\n"
+	    "-A FORWARD -j NETAVARK_FORWARD\n", &first, &jumps, have, sizeof(have)) == 0 && first &&
+	    jumps == 1, "after another agent's jump: first all the same");
+	CHECK(netfw_parse_listing("LNCHR-1", "-P FORWARD ACCEPT\n-N LNCHR-1\n-N LNCHR-1-2\n"
+	    "-N NETAVARK_FORWARD\n-A FORWARD -j NETAVARK_FORWARD\n-A FORWARD -j LNCHR-1\n",
+	    &first, &jumps, have, sizeof(have)) == 0 && !first && jumps == 1,
+	    "after an engine's jump (no X-2 chain): not first");
+	CHECK(netfw_parse_listing("LNCHR-1", "-P FORWARD ACCEPT\n-N LNCHR-1\n-N LNCHR-1-2\n"
+	    "-N LNCHR-2\n-N LNCHR-2-2\n-A FORWARD -i eth0 -j LNCHR-2\n-A FORWARD -j LNCHR-1\n",
+	    &first, &jumps, have, sizeof(have)) == 0 && !first,
+	    "after a jump with a match: not first");
+	CHECK(netfw_parse_listing("LNCHR-1", "-P FORWARD ACCEPT\n-N LNCHR-1\n-N LNCHR-1-2\n"
+	    "-N LNCHR-2\n-N LNCHR-2-2\n-A FORWARD -j LNCHR-2\n-A FORWARD -j ACCEPT\n"
+	    "-A FORWARD -j LNCHR-1\n", &first, &jumps, have, sizeof(have)) == 0 && !first,
+	    "an ACCEPT between: not first");
 	CHECK(netfw_parse_listing("LAUNCHER-ISOLATION", "-P FORWARD ACCEPT\n", &first, &jumps, have,
 	    sizeof(have)) == 0 && !first && jumps == 0, "no jump");
 	CHECK(netfw_parse_listing("LAUNCHER-ISOLATION", listing, &first, &jumps, have, 20) == -1,
