@@ -106,6 +106,8 @@ const restLines = async (id) => (await w.api.ok('GET', `/deployments/${id}/logs`
 // A page of the dashboard through the relay (its own origin), signed in.
 async function openPage() {
 	const page = await L.newPage(browser);
+	// Upper bounds only (a loaded CI machine): every wait ends as soon as its condition holds.
+	page.setDefaultTimeout(60000);
 	const base = `https://localhost:${net0.port}`;
 	await page.goto(`${base}/#/signin`);
 	await page.waitForSelector('main[data-ready="1"]');
@@ -166,6 +168,8 @@ test('a deployment log arrives live, survives a network cut without a duplicate 
 	// Exactly the deployment's log, in order: no line twice, none missing.
 	assert.deepEqual(lines.map((l) => l.message), await restLines(d.id));
 	await L.screenshot(page, 'live-deployment-failed');
+	await L.axe(page, 'deployment page');
+	assert.equal(await L.overflow(page, 360, 'live-deployment-360'), null);
 	L.assertClean(page, 'deployment page');
 	await page.context().close();
 });
@@ -224,6 +228,7 @@ test('the terminal runs a command and shows its output, then its end', async (t)
 	await page.keyboard.press('Enter');
 	await L.until('the output 42', async () => /^42\s*$/m.test(await term.innerText()), 30000);
 	await L.screenshot(page, 'live-terminal');
+	await L.axe(page, 'terminal');
 	await page.keyboard.type('exit 3');
 	await page.keyboard.press('Enter');
 	await term.getByText('Session ended (exit code 3).').waitFor({ timeout: 30000 });
