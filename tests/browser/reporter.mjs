@@ -46,11 +46,19 @@ export default async function* reporter(source) {
 			const cause = err?.cause ?? err;
 			const msg = cause?.message ?? String(cause);
 			yield `FAIL ${file}::${d.name}: ${msg.split('\n')[0]}\n`;
-			const rest = [msg.split('\n').slice(1).join('\n'), (cause?.stack || '').split('\n').slice(1, 6).join('\n')]
-				.filter(Boolean).join('\n');
+			// The stack without the message it starts with.
+			let stack = cause?.stack || '';
+			const head = `${cause?.name}: ${msg}`;
+			stack = stack.startsWith(head) ? stack.slice(head.length) : stack.split('\n').slice(1).join('\n');
+			const rest = [msg.split('\n').slice(1).join('\n'),
+				stack.split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 5).join('\n')].filter(Boolean).join('\n');
 			if (rest) yield `${rest.replace(/^/gm, '    ')}\n`;
 			break;
 		}
+		case 'test:diagnostic':
+			// A test's own notes (t.diagnostic); node's totals have no file.
+			if (d.file) yield `# ${file}: ${d.message}\n`;
+			break;
 		default:
 			break;
 		}

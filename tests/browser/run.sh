@@ -63,7 +63,10 @@ trap 'exit 143' TERM INT
 # journey deploys twice).  In the background and waited for: a TERM (the
 # step's timeout) reaches the trap above at once, which ends node (its
 # playwright closes the browsers) and then whatever is left.
-TMPDIR=$tmp node --test --test-concurrency=1 --test-timeout="${BROWSER_TEST_TIMEOUT_MS:-300000}" \
+# BROWSER_TEST_NAME=regexp: only the tests whose names match (node's --test-name-pattern).
+name_pattern=()
+[ -z "${BROWSER_TEST_NAME:-}" ] || name_pattern=(--test-name-pattern="$BROWSER_TEST_NAME")
+TMPDIR=$tmp node --test --test-concurrency=1 "${name_pattern[@]}" --test-timeout="${BROWSER_TEST_TIMEOUT_MS:-300000}" \
 	--test-reporter=./tests/browser/reporter.mjs --test-reporter-destination=stdout "${files[@]}" < /dev/null &
 node_pid=$!
 wait "$node_pid"
