@@ -59,17 +59,36 @@ async function deployed(page, what, before = []) {
 	return page.url().split('deployment=')[1];
 }
 
-test('a newcomer deploys, changes, rolls back, inspects and signs out', async () => {
+// One journey in steps (each step has the runner's per-test time; a git build
+// on the shared machine takes a while): each step goes on from where the last
+// one left the page, and none runs after a step that failed.
+const J = {};
+let broken = null;
+function step(name, fn) {
+	test(name, async (t) => {
+		if (broken) {
+			t.skip(`an earlier step failed: ${broken}`);
+			return;
+		}
+		try {
+			await fn();
+		} catch (e) {
+			broken = name;
+			throw e;
+		}
+	});
+}
+
+step('a newcomer registers, creates a project, adds a server and starts its agent', async () => {
 	const { tenant, tid } = await freshTenant('jr');
-	const git = await gitDaemon();
 	const page = await newPage(browser);
 	const bearer = trackBearer(page);
 	const email = `newcomer-${tid.slice(0, 8)}@example.com`;
+	Object.assign(J, { tenant, tid, page, bearer });
 
 	// Register (the first user of the workspace).
 	await page.goto(`${BASE}/#/register`);
 	await page.waitForSelector('main[data-ready="1"]');
-	await page.getByLabel('Workspace').fill(tenant);
 	await visit(page, '/register', 'journey-01-register');
 	await page.getByLabel('Workspace').fill(tenant);
 	await page.getByLabel('First name').fill('Nora');
@@ -79,17 +98,16 @@ test('a newcomer deploys, changes, rolls back, inspects and signs out', async ()
 	await page.getByRole('button', { name: 'Register', exact: true }).click();
 	await page.waitForURL((u) => !u.hash.startsWith('#/register'));
 	await page.waitForSelector('main[data-ready="1"]');
-	const w = { tenant, tid, get api() { return client(tenant, bearer.token); } };
+	J.w = { tenant, tid, get api() { return client(tenant, bearer.token); } };
 
 	// A project.
 	await visit(page, '/projects', 'journey-02-projects');
 	await page.getByRole('button', { name: 'New project' }).click();
-	const pname = `shop${tid.slice(0, 6)}`;
-	await page.getByLabel('Name', { exact: true }).fill(pname);
+	await page.getByLabel('Name', { exact: true }).fill(`shop${tid.slice(0, 6)}`);
 	await page.getByRole('button', { name: 'Create', exact: true }).click();
 	await page.waitForURL((u) => /^#\/p\/[0-9a-f-]{36}/.test(u.hash));
 	await page.waitForSelector('main[data-ready="1"]');
-	const pid = page.url().match(/#\/p\/([0-9a-f-]{36})/)[1];
+	J.pid = page.url().match(/#\/p\/([0-9a-f-]{36})/)[1];
 
 	// A server, and its agent started with the token of the install command shown.
 	await visit(page, '/servers/new', 'journey-03-server-new');
@@ -99,11 +117,14 @@ test('a newcomer deploys, changes, rolls back, inspects and signs out', async ()
 	const install = page.getByRole('region', { name: 'Agent install command' });
 	await install.waitFor();
 	const token = (await install.textContent()).match(/lnchr_at_[A-Za-z0-9]+/)[0];
-	const server = (await w.api.ok('GET', '/servers')).find((s) => s.name === 'local');
-	await startAgent(w, server, token);
+	const server = (await J.w.api.ok('GET', '/servers')).find((s) => s.name === 'local');
+	await startAgent(J.w, server, token);
 	await visit(page, `/servers/${server.id}`, 'journey-04-server');
+});
 
-	// A git application from the local git server.
+step('it deploys a git application, watching its build log live, and opens it through the edge', async () => {
+	const { page, pid, w } = J;
+	const git = await gitDaemon();
 	await visit(page, `/p/${pid}/apps`, 'journey-05-apps-empty');
 	await page.getByRole('button', { name: 'New application' }).click();
 	await page.waitForSelector('main[data-ready="1"]');
@@ -115,21 +136,22 @@ test('a newcomer deploys, changes, rolls back, inspects and signs out', async ()
 	await page.waitForURL((u) => /\/apps\/[0-9a-f-]{36}$/.test(u.hash));
 	await page.waitForSelector('main[data-ready="1"]');
 	const appId = page.url().match(/\/apps\/([0-9a-f-]{36})$/)[1];
-	const base = `/p/${pid}/apps/${appId}`;
-	await visit(page, base, 'journey-07-app');
+	J.base = `/p/${pid}/apps/${appId}`;
+	await visit(page, J.base, 'journey-07-app');
 
-	// Deploy, watching the build log live.
 	await page.getByRole('button', { name: 'Deploy', exact: true }).click();
-	const first = await deployed(page, 'deploy');
-	await visit(page, `${base}/build?deployment=${first}`, 'journey-08-build-log');
-	const app = await w.api.ok('GET', `/applications/${appId}`);
-	assert.ok(app.hostname, JSON.stringify(app));
-	await until('the app through the edge', async () => (await edge(page, app.hostname, '/')).text === 'v2', 60000);
+	J.first = await deployed(page, 'deploy');
+	await visit(page, `${J.base}/build?deployment=${J.first}`, 'journey-08-build-log');
+	J.app = await w.api.ok('GET', `/applications/${appId}`);
+	assert.ok(J.app.hostname, JSON.stringify(J.app));
+	await until('the app through the edge', async () => (await edge(page, J.app.hostname, '/')).text === 'v2', 60000);
 	// Its URL is on the overview.
-	await visit(page, base, 'journey-09-app-running');
-	await page.getByRole('link', { name: app.default_url }).waitFor();
+	await visit(page, J.base, 'journey-09-app-running');
+	await page.getByRole('link', { name: J.app.default_url }).waitFor();
+});
 
-	// An env var, and a redeploy that serves it.
+step('it changes an env var and redeploys: the new value is served', async () => {
+	const { page, base, app } = J;
 	await visit(page, `${base}/env`, 'journey-10-env');
 	await page.getByText('Add a variable').click();
 	await page.getByLabel('Key', { exact: true }).fill('APP_MESSAGE');
@@ -137,12 +159,13 @@ test('a newcomer deploys, changes, rolls back, inspects and signs out', async ()
 	await page.getByRole('button', { name: 'Add', exact: true }).click();
 	await page.getByRole('cell', { name: 'APP_MESSAGE' }).waitFor();
 	await page.getByRole('button', { name: 'Redeploy', exact: true }).click();
-	const second = await deployed(page, 'redeploy', [first]);
-	assert.notEqual(second, first);
+	J.second = await deployed(page, 'redeploy', [J.first]);
 	await until('the new value through the edge', async () =>
 		(await edge(page, app.hostname, '/cgi-bin/message')).text === 'hello-from-the-dashboard', 60000);
+});
 
-	// Roll back to the first release (its env had no APP_MESSAGE).
+step('it rolls back to the first release: the value is gone again', async () => {
+	const { page, base, app, first, second } = J;
 	await page.getByRole('button', { name: 'Roll back', exact: true }).click();
 	const dlg = page.getByRole('dialog', { name: 'Roll back' });
 	await dlg.getByLabel('Deployment to restore').selectOption(first);
@@ -154,15 +177,16 @@ test('a newcomer deploys, changes, rolls back, inspects and signs out', async ()
 	}, 60000);
 	await visit(page, `${base}/deployments`, 'journey-11-deployments');
 	assert.equal(await page.locator('main tbody tr').count(), 3);
+});
 
-	// A terminal: a command and its output.
+step('it runs a command in a terminal, adds a domain, sees its DNS records and signs out', async () => {
+	const { page, base, tid, tenant, bearer } = J;
 	await go(page, `${base}/terminal`);
 	await page.getByText('Connected.').waitFor({ timeout: 60000 });
 	await page.getByLabel('Terminal input').pressSequentially('echo "$((6*7))-from-the-shell"\n');
 	await page.locator('.xterm-rows').getByText('42-from-the-shell').waitFor({ timeout: 30000 });
 	assertClean(page, 'terminal');
 
-	// A domain and the DNS records to create.
 	await visit(page, `${base}/domains`, 'journey-12-domains');
 	const host = `shop-${tid.slice(0, 8)}.example.com`;
 	await page.getByLabel('Hostname').fill(host);

@@ -102,18 +102,28 @@ async function raw(method, path, { body, query, headers = {}, signal } = {}) {
 		payload = JSON.stringify(body);
 	}
 	let res;
-	try {
-		res = await fetch(withQuery(base() + path, query), {
-			method, headers: h, body: payload, signal,
-			credentials: 'omit', cache: 'no-store', redirect: 'error',
-		});
-	} catch (e) {
-		if (e && e.name === 'AbortError')
-			throw e;
-		throw new ApiError(0, {
-			code: 'NETWORK',
-			message: 'The server could not be reached. Check the connection and try again.',
-		}, null);
+	// A read that failed in the network (the browser drops requests in flight
+	// when the host's interfaces change, e.g. net::ERR_NETWORK_CHANGED) is sent
+	// once more: it changes nothing. Writes are not repeated (no second POST).
+	for (let attempt = 0; ; attempt++) {
+		try {
+			res = await fetch(withQuery(base() + path, query), {
+				method, headers: h, body: payload, signal,
+				credentials: 'omit', cache: 'no-store', redirect: 'error',
+			});
+			break;
+		} catch (e) {
+			if (e && e.name === 'AbortError')
+				throw e;
+			if (attempt === 0 && (method === 'GET' || method === 'HEAD')) {
+				await new Promise((r) => setTimeout(r, 300));
+				continue;
+			}
+			throw new ApiError(0, {
+				code: 'NETWORK',
+				message: 'The server could not be reached. Check the connection and try again.',
+			}, null);
+		}
 	}
 	const rid = res.headers.get('x-request-id');
 	let json = null;
