@@ -139,7 +139,7 @@ engine_facts_get(struct xfer *x, struct arena *a, struct engine_facts *f,
 	struct xfer_resp r;
 
 	memset(f, 0, sizeof(*f));
-	if (xfer_engine(x, a, ENGINE_API "/version", ENGINE_TIMEOUT_MS, &r) != 0) {
+	if (xfer_engine(x, a, ENGINE_API "/version", ENGINE_VERSION_TIMEOUT_MS, &r) != 0) {
 		util_snprintf(err, errlen, "engine at %s: %s", x->conf->engine_socket, r.err);
 		return -1;
 	}

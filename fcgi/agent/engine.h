@@ -19,6 +19,15 @@
 
 #define ENGINE_API        "/v1.41"
 #define ENGINE_TIMEOUT_MS 5000L
+/*
+ * GET /version alone waits longer: Podman 4.3 runs `dpkg -S` on each of its
+ * helper binaries (runc, conmon, ...) to report their packages, a scan of
+ * dpkg's whole database each, which takes seconds on a loaded machine.  Cut
+ * at 5 s, the engine looked unreachable at every heartbeat for as long as
+ * the load lasted (the server "degraded").  The answer is cached
+ * (ENGINE_VERSION_TTL_MS), so the wait is paid once per TTL.
+ */
+#define ENGINE_VERSION_TIMEOUT_MS 30000L
 
 struct engine_facts {
 	bool    reachable;	/* GET /version answered 200 with JSON */
