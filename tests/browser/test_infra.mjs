@@ -59,8 +59,8 @@ test('add a server, see its install command once; its real agent brings it up wi
 	// The real agent with the token the page showed: its heartbeats make
 	// the server online (or degraded: Podman 4.3 answers GET /version only
 	// after running dpkg -S for each of its binaries, which on a loaded
-	// machine outlasts the agent's 5 s engine probe; the engine's state is
-	// the agent's, the page shows it as the API does).
+	// machine can outlast the agent's engine probe, 30 s included; the
+	// engine's state is the agent's, the page shows it as the API does).
 	await py('agent', w.tenant, w.tid, token, server.name);
 	const live = await until('a heartbeat of edge-1', async () => {
 		const s = (await w.api.get('/servers/' + server.id)).data;
