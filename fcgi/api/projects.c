@@ -31,11 +31,21 @@
 	" p.created_at, p.updated_at, p.owner_id, p.row_version::text AS _version"
 #define PROJECT_FROM " FROM projects p"
 
+/*
+ * my_role, the caller's role in the project (API.md §2), depends on who
+ * asks, so no stored object holds it: each statement also selects the
+ * caller's membership role as _role (a sub-select per row returned, the
+ * list's WHERE untouched), and my_role() adds the field from it.
+ */
+#define MEMBER_ROLE(user) ", (SELECT m.role FROM project_members m" \
+	" WHERE m.project_id = p.id AND m.user_id = " user ") AS _role"
+
+/* $2 = the caller (its membership role, for my_role). */
 DB_STMT st_get = {"projects_get",
     "SELECT " PROJECT_COLS ", (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id,"
     " 'name', e.name, 'is_default', e.is_default) ORDER BY e.created_at, e.id), '[]')"
     " FROM environments e WHERE e.project_id = p.id) AS environments"
-    PROJECT_FROM " WHERE p.id = $1::uuid"};
+    MEMBER_ROLE("$2::uuid") PROJECT_FROM " WHERE p.id = $1::uuid"};
 /*
  * Each row's object is kept rendered in the row (sql/011_project_json.sql,
  * the same fields as PROJECT_COLS).  One statement per kind of caller, each
@@ -43,15 +53,16 @@ DB_STMT st_get = {"projects_get",
  * made moot by a parameter still cost its executor start-up on every call,
  * and an optional "p.id = $n" made the generic plan expect one row and
  * sort a bitmap scan of the tenant instead of walking the index in order.
- * st_list_all (tenant admins): no parameter of its own.  st_list_member:
- * $4 = the user.  st_list_one (a key bound to a project): $4 = that
- * project, $5 = sees all, $6 = the user.
+ * st_list_all (tenant admins): no parameter of its own (and no _role: a
+ * tenant admin is owner everywhere).  st_list_member: $4 = the user.
+ * st_list_one (a key bound to a project): $4 = that project, $5 = sees
+ * all, $6 = the user.
  */
-#define PROJECT_LIST_COLS "SELECT p.api_json AS _json, p.list_key AS _cursor" PROJECT_FROM
+#define PROJECT_LIST_COLS "SELECT p.api_json AS _json, p.list_key AS _cursor"
 DB_STMT st_list_all = {"projects_list_all",
-    PROJECT_LIST_COLS " WHERE true" LIST_TAIL("p.")};
+    PROJECT_LIST_COLS PROJECT_FROM " WHERE true" LIST_TAIL("p.")};
 DB_STMT st_list_member = {"projects_list_member",
-    PROJECT_LIST_COLS " WHERE EXISTS (SELECT 1 FROM project_members m"
+    PROJECT_LIST_COLS MEMBER_ROLE("$4::uuid") PROJECT_FROM " WHERE EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = p.id AND m.user_id = $4::uuid)" LIST_TAIL("p.")};
 /*
  * What a tenant admin's first page is, sent with the principal statement
@@ -61,10 +72,10 @@ DB_STMT st_list_member = {"projects_list_member",
  * caller's own statement runs).
  */
 DB_STMT st_list_prefetch = {"projects_list_prefetch",
-    PROJECT_LIST_COLS " WHERE pg_catalog.current_setting('launcher.tenant_wide', true) = $4"
+    PROJECT_LIST_COLS PROJECT_FROM " WHERE pg_catalog.current_setting('launcher.tenant_wide', true) = $4"
     LIST_TAIL("p.")};
 DB_STMT st_list_one = {"projects_list_one",
-    PROJECT_LIST_COLS " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
+    PROJECT_LIST_COLS MEMBER_ROLE("$6::uuid") PROJECT_FROM " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
     " FROM project_members m WHERE m.project_id = p.id AND m.user_id = $6::uuid))"
     LIST_TAIL("p.")};
 DB_STMT st_create = {"projects_create",
@@ -98,21 +109,42 @@ check_color(const cJSON *v)
 	return NULL;
 }
 
+/* "my_role":"<role>" of a row (perm_my_role from its _role; none: null). */
+static const char *
+my_role(void *ctx, PGresult *res, int row)
+{
+	struct req *r = ctx;
+	int         c = PQfnumber(res, "_role");
+	enum prole  role = perm_my_role(r, c >= 0 && !PQgetisnull(res, row, c) ?
+	    perm_prole_parse(PQgetvalue(res, row, c)) : PROLE_NONE);
+
+	return role == PROLE_NONE ? "\"my_role\":null" :
+	    arena_printf(r->a, "\"my_role\":\"%s\"", perm_prole_name(role));
+}
+
 /* Responds with the project object (status 200 or 201) and its ETag. */
 static enum err
 respond_project(struct req *r, const char *id, int status)
 {
-	return db_respond_object(r, &st_get, "project not found", id, status);
+	struct json_member m = {my_role, r};
+	PGresult          *res;
+	enum err           e;
+
+	if ((e = db_get_object(r, &st_get, &res, "project not found", id, r->who.user_id)) != ERR_OK)
+		return e;
+	return http_respond_row_with(r, status, res, 0, &m);
 }
 
 static enum err
 list(struct req *r)
 {
-	struct list_page p;
-	enum err         e;
+	struct json_member m = {my_role, r};
+	struct list_page   p;
+	enum err           e;
 
 	if ((e = list_begin(r, &p)) != ERR_OK)
 		return e;
+	p.member = &m;
 	if (r->who.key_project_id != NULL) {
 		list_filter(&p, r->who.key_project_id);
 		list_filter(&p, r->who.role >= ROLE_ADMIN ? "true" : "false");

@@ -483,13 +483,20 @@ http_respond_json(struct req *r, int status, cJSON *data, cJSON *meta)
 enum err
 http_respond_row(struct req *r, int status, PGresult *res, int row)
 {
+	return http_respond_row_with(r, status, res, row, NULL);
+}
+
+enum err
+http_respond_row_with(struct req *r, int status, PGresult *res, int row,
+    const struct json_member *m)
+{
 	struct buf b;
 
 	if (row < 0 || row >= PQntuples(res))
 		return http_error(r, ERR_INTERNAL, "internal error");
 	buf_init(&b, r->a, 2048, (size_t)16 << 20);
 	buf_adds(&b, "{\"success\":true,\"data\":");
-	json_write_rows(&b, res, row, 1);
+	json_write_rows_with(&b, res, row, 1, m);
 	buf_adds(&b, "}");
 	if (!buf_ok(&b))
 		return http_error(r, ERR_INTERNAL, "internal error");

@@ -203,6 +203,10 @@ enum err http_respond_json(struct req *r, int status, cJSON *data, cJSON *meta);
 enum err http_no_content(struct req *r);
 /* Envelope around row `row` of res as json_row() shows it, written as text. */
 enum err http_respond_row(struct req *r, int status, struct pg_result *res, int row);
+/* http_respond_row with m's member (json.h) last in the object. */
+struct json_member;
+enum err http_respond_row_with(struct req *r, int status, struct pg_result *res, int row,
+    const struct json_member *m);
 /* Error envelope; message must be safe to show (no secrets, no libpq text). */
 enum err http_error(struct req *r, enum err e, const char *message);
 /*

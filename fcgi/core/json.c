@@ -584,6 +584,29 @@ write_row(struct buf *b, PGresult *res, int row, const struct json_col *cols, in
 void
 json_write_rows(struct buf *b, PGresult *res, int first, int count)
 {
+	json_write_rows_with(b, res, first, count, NULL);
+}
+
+/* Puts m's member of row last in the object just written (ends with '}'). */
+static void
+add_member(struct buf *b, PGresult *res, int row, const struct json_member *m)
+{
+	const char *v;
+
+	if (m == NULL || (v = m->fn(m->ctx, res, row)) == NULL || b->overflow || b->len < 2 ||
+	    b->data[b->len - 1] != '}')
+		return;
+	b->len--;
+	if (b->data[b->len - 1] != '{')
+		buf_add(b, ",", 1);
+	buf_adds(b, v);
+	buf_add(b, "}", 1);
+}
+
+void
+json_write_rows_with(struct buf *b, PGresult *res, int first, int count,
+    const struct json_member *m)
+{
 	int              nf = PQnfields(res), jcol = PQfnumber(res, "_json");
 	struct json_col *cols;
 
@@ -593,6 +616,7 @@ json_write_rows(struct buf *b, PGresult *res, int first, int count)
 			if (i > first)
 				buf_add(b, ",", 1);
 			buf_add(b, PQgetvalue(res, i, jcol), (size_t)PQgetlength(res, i, jcol));
+			add_member(b, res, i, m);
 		}
 		return;
 	}
@@ -614,6 +638,7 @@ json_write_rows(struct buf *b, PGresult *res, int first, int count)
 		if (i > first)
 			buf_add(b, ",", 1);
 		write_row(b, res, i, cols, nf);
+		add_member(b, res, i, m);
 	}
 }
 

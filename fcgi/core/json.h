@@ -151,6 +151,19 @@ cJSON *json_rows(PGresult *res);
 struct buf;
 /* Rows first..first+count-1 as json_row objects, comma-separated, as text. */
 void json_write_rows(struct buf *b, PGresult *res, int first, int count);
+/*
+ * A member the caller adds to each row's object: the text `"key":value`
+ * (valid JSON, e.g. built with json_write_string), or NULL for none.
+ * Used for a field that depends on who asks (a project's my_role), which
+ * a row kept rendered in the database cannot hold.
+ */
+struct json_member {
+	const char *(*fn)(void *ctx, PGresult *res, int row);
+	void        *ctx;
+};
+/* json_write_rows, with m's member (m may be NULL) last in each object. */
+void json_write_rows_with(struct buf *b, PGresult *res, int first, int count,
+    const struct json_member *m);
 /* A JSON string literal with escapes. */
 void json_write_string(struct buf *b, const char *s);
 

@@ -151,7 +151,7 @@ respond(struct req *r, struct list_page *p, PGresult *res)
 		if (shown > 0)
 			buf_adds(&b, ",");
 	}
-	json_write_rows(&b, res, 0, shown);
+	json_write_rows_with(&b, res, 0, shown, p->member);
 	buf_adds(&b, "],\"meta\":{\"next_cursor\":");
 	if (rows > p->limit) {
 		/* The last row shown: its exact created_at (microseconds) and id. */

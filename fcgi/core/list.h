@@ -43,6 +43,8 @@ struct list_page {
 	 * limit and cursor: the fixed items a list merges into its first page
 	 * (the built-in templates).  NULL: none. */
 	const char *head;
+	/* A member added to each row's object (json.h), or NULL. */
+	const struct json_member *member;
 };
 
 /* Parses limit and cursor into p (params 1..3); responds 400 itself. */

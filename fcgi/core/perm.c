@@ -64,6 +64,28 @@ not_found(struct req *r)
 	    arena_printf(r->a, "%s not found", r->resource) : "project not found");
 }
 
+/* Tenant superadmins and admins act as owners of every project (perm.h). */
+static enum prole
+acting_role(const struct req *r, enum prole membership)
+{
+	return r->who.role >= ROLE_ADMIN ? PROLE_OWNER : membership;
+}
+
+enum prole
+perm_my_role(const struct req *r, enum prole membership)
+{
+	enum prole role = acting_role(r, membership), held = PROLE_NONE;
+
+	/* The capabilities in order of their roles: the key's scopes reach
+	 * the role of the last one they all allow. */
+	for (int c = CAP_READ; c < CAP__COUNT; c++) {
+		if ((r->who.scopes & cap_table[c].scope) != cap_table[c].scope)
+			break;
+		held = cap_table[c].min_role;
+	}
+	return role < held ? role : held;
+}
+
 enum err
 perm_project(struct req *r, const char *project_id, enum cap cap)
 {
@@ -78,8 +100,7 @@ perm_project(struct req *r, const char *project_id, enum cap cap)
 		return e;
 	if (PQntuples(res) != 1)
 		return not_found(r);
-	role = r->who.role >= ROLE_ADMIN ? PROLE_OWNER :
-	    perm_prole_parse(db_get(res, 0, "role"));
+	role = acting_role(r, perm_prole_parse(db_get(res, 0, "role")));
 	if (role == PROLE_NONE)
 		return not_found(r);
 	r->who.project_id = arena_strdup(r->a, db_get(res, 0, "id"));

@@ -44,6 +44,16 @@ bool perm_allows(const struct req *r, enum cap cap);
  */
 bool perm_host_escape(const struct req *r);
 
+/*
+ * The role the caller holds in a project where its membership role is
+ * membership (PROLE_NONE: not a member), as the API reports it (a
+ * project's my_role): the role perm_project() acts with (tenant admins and
+ * superadmins: owner), and for a service key at most the highest role
+ * whose every capability its scopes allow (read: viewer, + deploy: member,
+ * + write: admin, + admin: owner).  PROLE_NONE when that leaves nothing.
+ */
+enum prole perm_my_role(const struct req *r, enum prole membership);
+
 /* Project creation: any user, with a write-scoped key not bound to a project. */
 bool perm_can_create_project(struct req *r);
 

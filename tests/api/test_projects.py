@@ -87,6 +87,52 @@ def test_the_list_shows_each_caller_what_it_may_see():
             assert_error(Client(c.tenant, key="lnchr_sk_" + "x" * 43).get("/projects"), 401, "UNAUTHORIZED")
 
 
+def test_my_role_is_the_callers_role_in_each_project():
+    """my_role on every project object (list, GET, POST, PUT, transfer):
+    the role the caller acts with (fcgi/core/perm.c perm_my_role): its
+    membership role, owner for a tenant admin, and for a service key at
+    most what its scopes allow, counted in the order read, deploy, write,
+    admin."""
+    c, _ = registered()
+    boss = new_user(c, role="admin")
+    roles = ("viewer", "member", "admin")
+    users = {role: new_user(c, role="user") for role in roles}
+    r = c.post("/projects", {"name": "roles"})
+    assert r.status == 201 and r.data["my_role"] == "owner", r
+    pid = r.data["id"]
+    for role, u in users.items():
+        assert c.post("/projects/%s/members" % pid, {"user_id": u.user_id, "role": role}).status == 201
+
+    def seen(who):
+        g = who.get("/projects/" + pid)
+        assert g.status == 200, g
+        items = [x["my_role"] for x in who.get("/projects?limit=200").data if x["id"] == pid]
+        assert items == [g.data["my_role"]], (items, g.data)
+        return g.data["my_role"]
+
+    assert seen(c) == "owner" and seen(boss) == "owner"
+    for role, u in users.items():
+        assert seen(u) == role
+    r = users["admin"].put("/projects/" + pid, {"description": "x"})
+    assert r.status == 200 and r.data["my_role"] == "admin", r
+    for scopes, want in ((["read"], "viewer"), (["read", "deploy"], "member"),
+                         (["read", "write"], "viewer"), (["read", "deploy", "write"], "admin"),
+                         (["read", "deploy", "write", "admin"], "owner")):
+        assert seen(Client(c.tenant, key=make_key(c, scopes=scopes)["key"])) == want, scopes
+        bound = Client(c.tenant, key=make_key(c, scopes=scopes, project_id=pid)["key"])
+        assert seen(bound) == want, scopes
+    assert seen(Client(c.tenant, key=make_key(users["member"])["key"])) == "member"
+
+    u = users["member"]
+    r = u.post("/projects", {"name": "mine"})
+    assert r.status == 201 and r.data["my_role"] == "owner", r
+    mine = r.data["id"]
+    assert u.post("/projects/%s/members" % mine, {"user_id": users["viewer"].user_id,
+                                                   "role": "viewer"}).status == 201
+    r = u.post("/projects/%s/transfer" % mine, {"new_owner_id": users["viewer"].user_id})
+    assert r.status == 200 and r.data["my_role"] == "admin", r
+
+
 def test_names_and_bad_bodies():
     c, _ = registered()
     new_project(c, name="dup")

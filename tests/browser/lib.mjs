@@ -237,7 +237,7 @@ export async function newPage(browser, { width = 1280, height = 800 } = {}) {
 		viewport: { width, height } });
 	const page = await context.newPage();
 	pagesOfTest.push(page);
-	const rec = { errors: [], allowed: [], csp: [] };
+	const rec = { errors: [], allowed: [], csp: [], api: [] };
 	records.set(page, rec);
 	await page.exposeBinding('__lnchrCspViolation', (_src, v) => {
 		rec.csp.push(v);
@@ -251,8 +251,16 @@ export async function newPage(browser, { width = 1280, height = 800 } = {}) {
 	});
 	page.on('console', (m) => {
 		if (m.type() !== 'error') return;
-		const text = `console error: ${m.text()} (${m.location()?.url || ''})`;
-		if (!rec.allowed.some((re) => re.test(m.text()))) rec.errors.push(text);
+		const url = m.location()?.url || '';
+		const text = `console error: ${m.text()} (${url})`;
+		// Chromium logs each refused API request ("Failed to load resource:
+		// ... status of 403"); the page shows the refusal (ui.showError:
+		// message and request id), which the tests check where they provoke
+		// one.  Those lines are kept apart (apiRefusals), not counted as the
+		// page's errors.  Any other resource (a module, a stylesheet, an
+		// image) that fails to load is an error.
+		if (/^Failed to load resource/.test(m.text()) && /\/api\/v1\//.test(url)) rec.api.push(text);
+		else if (!rec.allowed.some((re) => re.test(m.text()))) rec.errors.push(text);
 	});
 	page.on('pageerror', (e) => rec.errors.push(`uncaught: ${e.message}`));
 	return page;
@@ -284,6 +292,11 @@ export function problems(page) {
 }
 export function cspViolations(page) {
 	return [...records.get(page).csp];
+}
+// apiRefusals(page) -> [text]: the API requests of the page that were
+// answered with an error (chromium's "Failed to load resource" lines).
+export function apiRefusals(page) {
+	return [...records.get(page).api];
 }
 export function assertClean(page, where = '') {
 	const p = problems(page);
@@ -363,23 +376,33 @@ export async function overflow(page, width, shot) {
 	}
 }
 
-// visit(page, hashPath, name, {widths}): go() to the page, then the checks
-// every page passes: axe-core with no serious/critical violation, a full-page
-// screenshot (ARTEFACTS/<name>.png), at each of `widths` no horizontal
-// overflow (and a screenshot <name>-<width>.png), and no console error or
-// CSP violation.  Throws with everything that failed, at once.
+// visit(page, hashPath, name, {widths}) -> {alerts}: go() to the page, then
+// the checks every page passes: axe-core with no serious/critical violation,
+// a full-page screenshot (ARTEFACTS/<name>.png), at each of `widths` no
+// horizontal overflow (and a screenshot <name>-<width>.png up to 1280 px), and no console
+// error or CSP violation.  Throws with everything that failed, at once;
+// else returns the error displays on screen (errorsShown).
 export async function visit(page, hashPath, name, { widths = [], timeout } = {}) {
 	await go(page, hashPath, { timeout });
 	const fails = [];
 	try { await axe(page); } catch (e) { fails.push(e.message); }
 	await screenshot(page, name);
 	for (const width of widths) {
-		const o = await overflow(page, width, `${name}-${width}`);
+		// A screenshot at the narrow widths (a 4K one is large and shows
+		// little more than the default one).
+		const o = await overflow(page, width, width <= 1280 ? `${name}-${width}` : null);
 		if (o) fails.push(`horizontal overflow at ${width} px: ${o}`);
 	}
 	fails.push(...problems(page));
 	if (fails.length) throw new Error(`#${hashPath} (${name}):\n  ${fails.join('\n  ')}`);
-	return page;
+	return { alerts: await errorsShown(page) };
+}
+
+// errorsShown(page) -> [text]: the error displays on screen (ui.showError,
+// role=alert): message, code and request id.
+export async function errorsShown(page) {
+	return page.locator('main [role="alert"], main .error-box').evaluateAll((els) =>
+		els.map((e) => e.textContent.replace(/\s+/g, ' ').trim()).filter(Boolean));
 }
 
 // --------------------------------------------------- the dashboard's forms
@@ -395,6 +418,23 @@ export async function signIn(page, w, { email = w.email, password = w.password |
 	await page.waitForURL((u) => !u.hash.startsWith('#/signin'));
 	await page.waitForSelector('main[data-ready="1"]', { state: 'attached' });
 	if (then) await go(page, then);
+}
+
+// signInByCode(page, tenant, email): the sign-in page's other way: a code
+// e-mailed through the stack's SMTP server, read from its store, typed in.
+// Waits for the page the dashboard goes to after it.
+export async function signInByCode(page, tenant, email) {
+	await go(page, '/signin');
+	await page.getByLabel('Workspace').fill(tenant);
+	await page.getByText('Sign in with a code by e-mail instead').click();
+	const f = page.locator('form').filter({ has: page.getByRole('button', { name: 'E-mail me a code' }) });
+	await f.getByLabel('E-mail').fill(email);
+	const t0 = Date.now();
+	await f.getByRole('button', { name: 'E-mail me a code' }).click();
+	await page.getByLabel('Code from the e-mail').fill(await mailCode(email, t0));
+	await page.getByRole('button', { name: 'Sign in with the code' }).click();
+	await page.waitForURL((u) => !u.hash.startsWith('#/signin'));
+	await page.waitForSelector('main[data-ready="1"]', { state: 'attached' });
 }
 
 // signInForm(page, tenant, email, password) -> the login Response: fills

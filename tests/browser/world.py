@@ -79,6 +79,24 @@ def op_git_daemon():
             "sha_v2": os.environ.get("FIXTURE_GIT_SHA_V2")}
 
 
+def op_issue(tid, project_id, app_id=None):
+    """An error-tracking issue with one event (a stack trace) in the project,
+    written as tests/api/test_issues_api.py writes them (no SDK, no grouping
+    run): its id."""
+    from test_issues_api import _event, _issue
+
+    class C:
+        pass
+    c = C()
+    c.tid = tid
+    iid = _issue(c, project_id, app_id, title="TypeError: cart.total is undefined")
+    _event(c, project_id, iid, {"exception": {"values": [{"type": "TypeError", "value": "cart.total is undefined",
+           "stacktrace": {"frames": [{"filename": "app/cart.js", "function": "checkout", "lineno": 42,
+                                      "context_line": "return cart.total.amount;"}]}}]}},
+           message="cart.total is undefined")
+    return iid
+
+
 def op_psql(sql, user="launcher_api", tenant=None):
     return lib.psql(sql, user=user, tenant=tenant)
 
