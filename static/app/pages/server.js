@@ -53,6 +53,24 @@ export default async function page(ctx) {
 }
 
 // ---------------------------------------------------------------- status
+// steady(load, first, note): a poll's load that rides out a network cut or
+// a 5xx (the last answer again, and a note saying so) and fails only on a
+// 4xx, so a followed page resumes by itself when the plane answers again.
+function steady(load, first, note) {
+	let last = first;
+	return async () => {
+		try {
+			last = await load();
+			note.textContent = '';
+		} catch (e) {
+			if ((e && e.name === 'AbortError') || (e && e.status >= 400 && e.status < 500))
+				throw e;
+			note.textContent = 'The plane cannot be reached; retrying…';
+		}
+		return last;
+	};
+}
+
 async function statusTab(ctx, server, body) {
 	const path = '/servers/' + server.id + '/status';
 	let st;
@@ -63,9 +81,10 @@ async function statusTab(ctx, server, body) {
 		return;
 	}
 	const view = h('div', { 'aria-live': 'off' }, statusView(server, st));
-	body.append(view);
+	const note = h('p', { class: 'live-state muted', role: 'status' });
+	body.append(note, view);
 	// Kept fresh at the heartbeat's pace while the page is open.
-	ui.poll(() => api.get(path, null, { signal: ctx.signal }), () => false, {
+	ui.poll(steady(() => api.get(path, null, { signal: ctx.signal }), st, note), () => false, {
 		signal: ctx.signal, interval: Math.max(5, st.heartbeat_interval_seconds || 10) * 1000,
 		onEach: s => replace(view, statusView(server, s)),
 	}).catch(() => {});
@@ -227,12 +246,14 @@ function runView(run) {
 
 async function diagnosticsTab(ctx, server, body) {
 	const out = h('div', { 'aria-live': 'polite' });
+	const note = h('p', { class: 'live-state muted', role: 'status' });
 	// The run's checks as the agent completes it (polled; the poll ends
 	// with the page: ctx.signal).
 	async function follow(run) {
 		replace(out, runView(run));
 		try {
-			await ui.poll(() => api.get('/servers/' + server.id + '/diagnostics/' + run.id, null, { signal: ctx.signal }),
+			await ui.poll(steady(() => api.get('/servers/' + server.id + '/diagnostics/' + run.id, null, { signal: ctx.signal }),
+				run, note),
 				r => r.status !== 'queued' && r.status !== 'running',
 				{ signal: ctx.signal, interval: 1000, onEach: r => replace(out, runView(r)) });
 		} catch (e) {
@@ -248,7 +269,7 @@ async function diagnosticsTab(ctx, server, body) {
 		h('p', {}, 'The agent checks the engine (ping, version), disk and memory headroom, DNS, clock skew, ' +
 			'the edge nginx configuration and that it can reach the plane.'),
 		start || h('p', { class: 'muted' }, 'Running diagnostics needs the tenant admin role.'),
-		out));
+		note, out));
 }
 
 // -------------------------------------------------------------- settings
