@@ -190,6 +190,14 @@ test('an alert channel with a bad field shows the error next to it', async () =>
 	await field.fill('ops@example.com');
 	await dlg.getByRole('button', { name: 'Create' }).click();
 	await page.getByRole('cell', { name: 'ops@example.com' }).waitFor();
+	// Test sends one delivery and reports its first attempt, whatever it was
+	// (this tenant has no SMTP settings of its own).
+	allowConsole(page, /status of 4\d\d/);
+	await page.getByRole('button', { name: 'Test', exact: true }).click();
+	await page.getByText(/^Test (delivered to|to) ops/).waitFor({ timeout: 60000 });
+	const [d] = await w.api.ok('GET', '/alerts/history');
+	assert.equal(d.event, 'alert.test');
+	assert.ok(d.attempts.length >= 1 || d.status === 'succeeded', JSON.stringify(d));
 	assertClean(page, 'alert channel');
 });
 
