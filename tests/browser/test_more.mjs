@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	launch, newPage, world, project, signIn, go, until, request, assertClean, allowConsole, endWorlds,
+	launch, newPage, world, project, signIn, go, until, request, assertClean, allowConsole, endWorlds, userIn, py, PASSWORD,
 } from './lib.mjs';
 
 let browser;
@@ -190,5 +190,42 @@ test('an alert channel with a bad field shows the error next to it', async () =>
 	await field.fill('ops@example.com');
 	await dlg.getByRole('button', { name: 'Create' }).click();
 	await page.getByRole('cell', { name: 'ops@example.com' }).waitFor();
+	// Test sends one delivery and reports its first attempt, whatever it was
+	// (this tenant has no SMTP settings of its own).
+	allowConsole(page, /status of 4\d\d/);
+	await page.getByRole('button', { name: 'Test', exact: true }).click();
+	await page.getByText(/^Test (delivered to|to) ops/).waitFor({ timeout: 60000 });
+	const [d] = await w.api.ok('GET', '/alerts/history');
+	assert.equal(d.event, 'alert.test');
+	assert.ok(d.attempts.length >= 1 || d.status === 'succeeded', JSON.stringify(d));
 	assertClean(page, 'alert channel');
+});
+
+test('a viewer of the project sees these pages without their write controls', async () => {
+	const v = await userIn(w, 'user');
+	await v.api.ok('POST', '/auth/me/set-initial-password', { password: PASSWORD });
+	await w.api.ok('POST', `/projects/${p.id}/members`, { user_id: v.user.id, role: 'viewer' }, 201);
+	const b = await w.api.ok('POST', '/buckets', { project_id: p.id, name: `v-${rnd()}` }, 201);
+	const fn = await w.api.ok('POST', '/functions', { project_id: p.id, name: `v-${rnd()}`, runtime: 'node20',
+		source: { code: 'exports.handler = async () => ({ status: 200 });' }, triggers: [{ type: 'http' }] }, 201);
+	const issue = await py('issue', w.tid, p.id);
+	const vp = await newPage(browser);
+	await signIn(vp, w, { email: v.email, password: PASSWORD });
+	const none = async (path, names) => {
+		await go(vp, path);
+		for (const name of names)
+			assert.equal(await vp.getByRole('button', { name, exact: true }).count(), 0, `${name} on ${path}`);
+	};
+	await none(`/p/${p.id}/buckets`, ['Create bucket']);
+	await none(`/p/${p.id}/buckets/${b.id}`, ['Reveal credentials', 'Rotate credentials', 'Make public', 'Delete']);
+	await none(`/p/${p.id}/functions`, ['Create function']);
+	await none(`/p/${p.id}/functions/${fn.id}`, ['Deploy']);
+	await none(`/p/${p.id}/functions/${fn.id}/invoke`, ['Invoke']);
+	await none(`/p/${p.id}/functions/${fn.id}/settings`, ['Save', 'Delete']);
+	await none(`/p/${p.id}/issues/${issue}`, ['Resolve', 'Ignore', 'Delete']);
+	await vp.getByRole('article').first().waitFor(); // but the events are shown
+	await none('/templates/redis', ['Deploy']);
+	await none('/alerts', ['Create rule']);
+	assertClean(vp, 'viewer');
+	await vp.context().close();
 });

@@ -149,17 +149,19 @@ async function remove(ctx, b) {
 	if (!await ui.confirm({ title: 'Delete bucket ' + b.name + '?', body: 'Its key stops working. This cannot be undone.', confirm: 'Delete', danger: true, typeToConfirm: b.name }))
 		return;
 	const path = '/buckets/' + b.id;
+	let answer;
 	try {
-		await api.del(path);
+		answer = await api.del(path);
 	} catch (err) {
 		if (err.status !== 409)
 			throw err;
 		// The store refuses a non-empty bucket: say why, and offer force.
 		if (!await ui.confirm({ title: 'Delete its objects too?', body: err.message + '. Delete every object in ' + b.name + ' and then the bucket?', confirm: 'Delete', danger: true }))
 			return;
-		await api.raw('DELETE', path, { query: { force: 'true' } });
+		answer = (await api.raw('DELETE', path, { query: { force: 'true' } })).data;
 	}
-	ui.toast('Bucket ' + b.name + ' deleted', { kind: 'success' });
+	// Past the API's wait the store is still at it (202 with the job).
+	ui.toast(answer && answer.job ? 'Bucket ' + b.name + ' is being deleted' : 'Bucket ' + b.name + ' deleted', { kind: 'success' });
 	navigate(base(ctx));
 }
 

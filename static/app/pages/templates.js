@@ -50,8 +50,9 @@ async function gallery(ctx) {
 	};
 	const cats = () => {
 		const have = new Set(items.map((t) => t.category || (t.builtin ? 'Built-in' : 'Yours')));
+		const cur = catSel.value || cat;
 		replace(catSel, h('option', { value: '' }, 'All categories'),
-			[...have].sort().map((c) => h('option', { value: c, selected: c === cat }, c)));
+			[...have].sort().map((c) => h('option', { value: c, selected: c === cur }, c)));
 	};
 	async function loadMore() {
 		const r = await api.page('/templates', { q: q || undefined, limit: 100, cursor: next || undefined });
