@@ -44,6 +44,12 @@ test('an invitation sent from the members page is accepted from its e-mail in an
 	await guest.getByRole('button', { name: /^Accept/ }).click();
 	await guest.waitForURL((u) => !u.hash.startsWith('#/accept-invite'));
 	await guest.waitForSelector('main[data-ready="1"]');
+	// A member (not an admin) reads the members but has no control over them.
+	await go(guest, `/p/${p.id}/members`);
+	await guest.getByRole('rowheader', { name: 'Grace Hopper (you)' }).waitFor();
+	for (const name of ['Invite', 'Remove', 'Make owner'])
+		assert.equal(await guest.getByRole('button', { name }).count(), 0, name);
+	assert.equal(await guest.getByRole('combobox').count(), 0);
 
 	// The owner's page lists the new member (and no pending invitation).
 	await go(page, `/p/${p.id}/members`);
