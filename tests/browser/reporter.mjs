@@ -55,6 +55,10 @@ export default async function* reporter(source) {
 			if (rest) yield `${rest.replace(/^/gm, '    ')}\n`;
 			break;
 		}
+		case 'test:diagnostic':
+			// A test's own notes (t.diagnostic); node's totals have no file.
+			if (d.file) yield `# ${file}: ${d.message}\n`;
+			break;
 		default:
 			break;
 		}

@@ -121,7 +121,9 @@ function concrete(route) {
 	return missing ? { missing } : { path: segs.join('/') };
 }
 
-const slug = (p) => p.replace(/^\//, '').replace(/[^A-Za-z0-9]+/g, '_') || 'root';
+// Screenshot names: the path with the project id as P and other ids as ID.
+const shotName = (p) => p.replace(ids.pid, 'P').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, 'ID')
+	.replace(/^\//, '').replace(/[^A-Za-z0-9]+/g, '_') || 'root';
 
 for (const route of ROUTES) {
 	const name = `#${route.path}`;
@@ -152,7 +154,8 @@ for (const route of ROUTES) {
 			const fails = [];
 			for (const tab of own) {
 				try {
-					await visit(page, tab, `page-${slug(tab.replace(ids.pid, 'P').replace(/[0-9a-f-]{36}/g, 'ID'))}`, { widths: WIDTHS });
+					const { alerts } = await visit(page, tab, `page-${shotName(tab)}`, { widths: WIDTHS });
+					if (alerts.length) t.diagnostic(`${tab} shows: ${alerts.join(' | ')}`);
 				} catch (e) {
 					fails.push(e.message);
 				}
@@ -164,10 +167,14 @@ for (const route of ROUTES) {
 			// Signed-out pages in a page of their own (the signed-in one would
 			// be sent on from /signin).
 			const out = await newPage(browser);
-			await visit(out, c.path, `page-${slug(route.path)}`, { widths: WIDTHS });
+			await visit(out, c.path, `page-${shotName(c.path)}`, { widths: WIDTHS });
 			return;
 		}
-		await visit(page, c.path, `page-${slug(route.path.replace(/:/g, ''))}`, { widths: WIDTHS });
+		// An error display on a seeded page is not a failure here (an
+		// application with no agent has no instance to open a terminal in),
+		// but it is named in the output.
+		const { alerts } = await visit(page, c.path, `page-${shotName(c.path)}`, { widths: WIDTHS });
+		if (alerts.length) t.diagnostic(`${c.path} shows: ${alerts.join(' | ')}`);
 	});
 }
 

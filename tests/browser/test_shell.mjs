@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	launch, newPage, freshTenant, world, project, client, mailCode, go, visit, signIn, signInForm,
+	launch, newPage, freshTenant, world, project, client, go, visit, signIn, signInForm, signInByCode,
 	assertClean, allowConsole, cspViolations, trackBearer, request, endWorlds, sleep, PASSWORD,
 } from './lib.mjs';
 
@@ -71,17 +71,8 @@ test('sign in with a code e-mailed through the stack\'s SMTP server', async () =
 	const w = await world('shell');
 	const page = await newPage(browser);
 	await visit(page, '/signin', 'signin', { widths: [360] });
-	await page.getByLabel('Workspace').fill(w.tenant);
-	await page.getByText('Sign in with a code by e-mail instead').click();
-	const codeForm = page.locator('form').filter({ has: page.getByRole('button', { name: 'E-mail me a code' }) });
-	await codeForm.getByLabel('E-mail').fill(w.email);
-	const t0 = Date.now();
-	await codeForm.getByRole('button', { name: 'E-mail me a code' }).click();
-	const code = await mailCode(w.email, t0);
-	await page.getByLabel('Code from the e-mail').fill(code);
-	await page.getByRole('button', { name: 'Sign in with the code' }).click();
-	await page.waitForURL((u) => u.hash.startsWith('#/projects'));
-	await page.waitForSelector('main[data-ready="1"]', { state: 'attached' });
+	await signInByCode(page, w.tenant, w.email);
+	assert.match(page.url(), /#\/projects/);
 	assert.equal(await heading(page).textContent(), 'Projects');
 	await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
 	assertClean(page);
