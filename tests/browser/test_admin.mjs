@@ -71,7 +71,7 @@ test('a service key is shown once, works against the API, and is listed by its p
 	await page.getByLabel('Name', { exact: true }).fill(name);
 	await page.getByLabel('Scope: write').uncheck();
 	await page.getByRole('button', { name: 'Create', exact: true }).click();
-	const key = (await page.getByText(/^lnchr_sk_/).textContent()).trim();
+	const key = (await page.getByText(/^lnchr_sk_[0-9A-Za-z]{43}$/).textContent()).trim();
 	assert.match(key, /^lnchr_sk_[0-9A-Za-z]{43}$/);
 	const row = page.getByRole('row').filter({ hasText: name });
 	await row.getByRole('cell', { name: 'read, deploy' }).waitFor();
