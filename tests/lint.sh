@@ -76,6 +76,19 @@ if [ -x "$redocly" ]; then
 		fail=1
 	fi
 fi
+# The dashboard (README "The dashboard"): no HTML sinks, eval or new
+# Function in static/app/**/*.js; no inline script, style or on...=
+# attribute in its HTML (tests/lint_static.py). The checker proves itself
+# on a fixture that breaks every rule once.
+if ! out=$(python3 tests/lint_static.py static); then
+	echo "lint: the dashboard writes HTML or runs strings (render text with h(); see tests/lint_static.py):"
+	echo "$out"
+	fail=1
+fi
+if ! diff <(python3 tests/lint_static.py tests/fixtures/lint-static) tests/fixtures/lint-static/expected.txt > /dev/null; then
+	echo "lint: tests/lint_static.py no longer finds what tests/fixtures/lint-static/expected.txt lists"
+	fail=1
+fi
 # Every statement is a DB_STMT, so that each binary checks all of their
 # names at start-up (db_conn_check_names).
 if hits=$(grep -rnE '\bstruct db_stmt\s+[A-Za-z_][A-Za-z0-9_]*\s*(\[[^]]*\])?\s*=' fcgi --include='*.c' --include='*.h'); then
