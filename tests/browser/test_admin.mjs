@@ -44,6 +44,12 @@ test('an invitation sent from the members page is accepted from its e-mail in an
 	await guest.getByRole('button', { name: /^Accept/ }).click();
 	await guest.waitForURL((u) => !u.hash.startsWith('#/accept-invite'));
 	await guest.waitForSelector('main[data-ready="1"]');
+	// A member (not an admin) reads the members but has no control over them.
+	await go(guest, `/p/${p.id}/members`);
+	await guest.getByRole('rowheader', { name: 'Grace Hopper (you)' }).waitFor();
+	for (const name of ['Invite', 'Remove', 'Make owner'])
+		assert.equal(await guest.getByRole('button', { name }).count(), 0, name);
+	assert.equal(await guest.getByRole('combobox').count(), 0);
 
 	// The owner's page lists the new member (and no pending invitation).
 	await go(page, `/p/${p.id}/members`);
@@ -65,7 +71,7 @@ test('a service key is shown once, works against the API, and is listed by its p
 	await page.getByLabel('Name', { exact: true }).fill(name);
 	await page.getByLabel('Scope: write').uncheck();
 	await page.getByRole('button', { name: 'Create', exact: true }).click();
-	const key = (await page.getByText(/^lnchr_sk_/).textContent()).trim();
+	const key = (await page.getByText(/^lnchr_sk_[0-9A-Za-z]{43}$/).textContent()).trim();
 	assert.match(key, /^lnchr_sk_[0-9A-Za-z]{43}$/);
 	const row = page.getByRole('row').filter({ hasText: name });
 	await row.getByRole('cell', { name: 'read, deploy' }).waitFor();
