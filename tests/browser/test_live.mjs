@@ -5,17 +5,54 @@
 // status shown without a reload, Cancel of a running deployment, and the
 // terminal running a command.
 //
-// The network cut: the browser reaches the stack through a TCP relay of
-// this test (TLS passes through it untouched).  Cutting it destroys every
-// connection of the page and refuses new ones until it is restored: what a
-// dropped network does to the page, without touching the stack other tests
-// share.  (Chromium's offline emulation does not close an open WebSocket.)
+// The network cut is the browser's alone, so the stack other tests share
+// is not touched.  Chromium runs in a network namespace of its own
+// (tests/browser/run.sh): the cut kills every TCP connection in it (ss -K)
+// and refuses new ones (an iptables REJECT of SYNs there) until restored.
+// With LAUNCHER_BROWSER_NETNS=0 (chromium on the host's network) the
+// browser reaches the stack through a TCP relay of this test instead, and
+// the cut destroys the relay's connections and refuses new ones.
+// (Chromium's offline emulation does not close an open WebSocket.)
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as L from './lib.mjs';
 
 const IMAGE = process.env.FIXTURE_REGISTRY_WEB_V1;
+
+// The network namespace chromium runs in: run.sh's wrapper names it.
+function browserNetns() {
+	try {
+		return /ip netns exec (\S+)/.exec(fs.readFileSync(process.env.LAUNCHER_CHROMIUM || '', 'utf8'))?.[1] || null;
+	} catch {
+		return null;
+	}
+}
+
+// netnsCut(ns) -> {port, cut(), restore(), close()}: the cut inside chromium's namespace.
+function netnsCut(ns) {
+	const inNs = (...args) => execFileSync('ip', ['netns', 'exec', ns, ...args], { stdio: 'pipe' });
+	const rule = ['OUTPUT', '-p', 'tcp', '--syn', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+	let down = false;
+	return {
+		port: L.HTTPS_PORT,
+		cut() {
+			inNs('iptables', '-A', ...rule);
+			down = true;
+			inNs('ss', '-K', '-t');
+		},
+		restore() {
+			if (down)
+				inNs('iptables', '-D', ...rule);
+			down = false;
+		},
+		close() {
+			this.restore();
+		},
+	};
+}
 
 // relay() -> {port, cut(), restore(), close()}: 127.0.0.1:port -> the stack's nginx.
 async function relay() {
@@ -74,7 +111,8 @@ before(async () => {
 	w = await L.world('live');
 	server = await w.api.ok('POST', '/servers', { name: `srv-${Date.now().toString(16)}`, base_domain: 'localhost' }, 201);
 	proj = await L.project(w);
-	net0 = await relay();
+	const ns = browserNetns();
+	net0 = ns ? netnsCut(ns) : await relay();
 });
 
 after(async () => {
@@ -103,7 +141,7 @@ function app(body = {}) {
 const deploy = (a) => w.api.ok('POST', `/applications/${a.id}/deploy`, {}, 201);
 const restLines = async (id) => (await w.api.ok('GET', `/deployments/${id}/logs`)).map((l) => l.message);
 
-// A page of the dashboard through the relay (its own origin), signed in.
+// A page of the dashboard (through the relay without a namespace), signed in.
 async function openPage() {
 	const page = await L.newPage(browser);
 	// Upper bounds only (a loaded CI machine): every wait ends as soon as its condition holds.
