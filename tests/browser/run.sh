@@ -96,14 +96,15 @@ if [ "${LAUNCHER_BROWSER_NETNS:-1}" = 1 ]; then
 	fi
 fi
 
-# One file at a time (2 cores); every test has 5 minutes at most (the
-# journey deploys twice).  In the background and waited for: a TERM (the
+# One file at a time (2 cores).  node's --test-timeout bounds each file as
+# a whole too (not only each test in it): 30 minutes (Playwright's own
+# waits end a hung test long before).  In the background and waited for: a TERM (the
 # step's timeout) reaches the trap above at once, which ends node (its
 # playwright closes the browsers) and then whatever is left.
 # BROWSER_TEST_NAME=regexp: only the tests whose names match (node's --test-name-pattern).
 name_pattern=()
 [ -z "${BROWSER_TEST_NAME:-}" ] || name_pattern=(--test-name-pattern="$BROWSER_TEST_NAME")
-TMPDIR=$tmp node --test --test-concurrency=1 "${name_pattern[@]}" --test-timeout="${BROWSER_TEST_TIMEOUT_MS:-300000}" \
+TMPDIR=$tmp node --test --test-concurrency=1 "${name_pattern[@]}" --test-timeout="${BROWSER_TEST_TIMEOUT_MS:-1800000}" \
 	--test-reporter=./tests/browser/reporter.mjs --test-reporter-destination=stdout "${files[@]}" < /dev/null &
 node_pid=$!
 wait "$node_pid"

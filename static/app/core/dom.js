@@ -2,6 +2,12 @@
 // there is deliberately no way to insert markup, so nothing a user typed
 // (an application's name, a log line, a stack frame) is ever parsed as HTML.
 
+// URLs in href/src/action come from the API (an application's URL, a
+// presigned link): only http(s), mailto and paths of this site are set; a
+// javascript: or data: URL is dropped (the CSP would refuse to run it too).
+const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'xlink:href']);
+const SAFE_URL = /^(https?:|mailto:|blob:|[#/?.]|[^:]*$)/i;
+
 const BOOL = new Set(['disabled', 'hidden', 'required', 'checked', 'selected', 'readonly',
 	'multiple', 'open', 'autofocus', 'novalidate', 'inert']);
 
@@ -43,6 +49,8 @@ export function h(tag, props, ...children) {
 					el.setAttribute(k, '');
 				if (k === 'checked' || k === 'selected')
 					el[k] = !!v;
+			} else if (URL_ATTRS.has(k) && !SAFE_URL.test(String(v).trim())) {
+				continue;
 			} else if (k === 'style' || k.startsWith('on')) {
 				throw new Error('h(): inline ' + k + ' is not allowed (CSP); use a class or "on"');
 			} else {

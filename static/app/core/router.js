@@ -76,13 +76,21 @@ async function render() {
 	current = { ctrl, cleanups: [] };
 	delete main.dataset.ready;
 	main.setAttribute('aria-busy', 'true');
-	const { loading, showError, settle } = await import('./ui.js');
-	replace(main, loading());
+	// A dialog of the page left behind would act on it: closed.
+	for (const d of document.querySelectorAll('dialog[open]'))
+		d.close();
+	const { loading, showError, settle, routeStarted } = await import('./ui.js');
+	routeStarted(ctrl.signal);
+	// Each render writes into a container of its own: what an old page
+	// writes after an await (its data arriving late) lands in a detached
+	// node, never in the page now shown.
+	const view = h('div', { class: 'view' }, loading());
+	replace(main, view);
 	const ctx = {
 		params: m ? m.params : {},
 		query: new URLSearchParams(qs),
 		path,
-		main,
+		main: view,
 		signal: ctrl.signal,
 		project: null,
 		cleanup(fn) {
@@ -113,7 +121,7 @@ async function render() {
 		const mod = await m.route.page();
 		if (token !== seq)
 			return;
-		clear(main);
+		clear(view);
 		await mod.default(ctx);
 		await settle();
 	} catch (e) {
@@ -121,7 +129,7 @@ async function render() {
 			return;
 		if (e && e.status === 401 && !session.signedIn())
 			return; // the session listener sends the user to sign in
-		replace(main, h('div', { class: 'page-header' }, h('h1', { tabindex: '-1', class: 'page-title' },
+		replace(view, h('div', { class: 'page-header' }, h('h1', { tabindex: '-1', class: 'page-title' },
 			e && e.status === 404 ? 'Not found' : 'This page could not be shown')), showError(e));
 	}
 	if (token !== seq)

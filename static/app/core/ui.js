@@ -8,6 +8,15 @@ import { href } from './router.js';
 // Loads a component starts for its first render (a list's first page) are
 // tracked here; the router awaits them before it marks the page ready.
 const pending = new Set();
+let routeSignal = null;
+
+// Called by the router at each navigation: the loads of the page left
+// behind are no longer awaited, and lists and polls created from now on
+// stop (their requests aborted) when the user leaves the new page.
+export function routeStarted(signal) {
+	pending.clear();
+	routeSignal = signal;
+}
 
 export function track(promise) {
 	const p = Promise.resolve(promise).catch(() => {});
@@ -402,7 +411,7 @@ export function form({ fields, submit = 'Save', initial = {}, onSubmit, cancel, 
 // Options for lists that are not a table of API rows:
 //   load: async cursor => ({ items, next })   another paged source (bucket objects)
 //   render: item => node                       items as cards in a <ul> (no columns)
-export function listView({ path, query = {}, columns = [], rowHref, empty: emptyOpt = {}, limit = 50, caption, onRows, load: loader, render } = {}) {
+export function listView({ path, query = {}, columns = [], rowHref, empty: emptyOpt = {}, limit = 50, caption, onRows, load: loader, render, signal = routeSignal } = {}) {
 	const thead = h('thead', {}, h('tr', {}, columns.map(c => h('th', { scope: 'col', class: c.class }, c.label))));
 	const tbody = render ? h('ul', { class: 'cards', 'aria-label': caption || null }) : h('tbody');
 	const table = render ? tbody
@@ -442,7 +451,7 @@ export function listView({ path, query = {}, columns = [], rowHref, empty: empty
 				const q = { ...query, limit };
 				if (next)
 					q.cursor = next;
-				page = await api.page(path, q);
+				page = await api.page(path, q, { signal });
 			}
 			next = page.next;
 			const frag = document.createDocumentFragment();
@@ -461,6 +470,8 @@ export function listView({ path, query = {}, columns = [], rowHref, empty: empty
 			if (onRows)
 				onRows(page.items, rows);
 		} catch (e) {
+			if (e && e.name === 'AbortError')
+				return;
 			replace(stateEl, showError(e));
 			if (first)
 				wrap.hidden = true;
@@ -482,11 +493,10 @@ export function listView({ path, query = {}, columns = [], rowHref, empty: empty
 	return el;
 }
 
-// Fetch every page of a small list (pickers: servers, environments).
 // poll(load, done, { signal, interval, onEach }): calls load() until
 // done(value) is true; onEach(value) after every call.  Stops (AbortError)
 // when signal aborts: pages pass ctx.signal, so leaving the page stops it.
-export async function poll(load, done, { signal, interval = 1500, onEach } = {}) {
+export async function poll(load, done, { signal = routeSignal, interval = 1500, onEach } = {}) {
 	for (;;) {
 		if (signal && signal.aborted)
 			throw new DOMException('aborted', 'AbortError');
@@ -496,12 +506,17 @@ export async function poll(load, done, { signal, interval = 1500, onEach } = {})
 		if (done(v))
 			return v;
 		await new Promise((resolve, reject) => {
-			const t = setTimeout(resolve, interval);
+			const stop = () => {
+				clearTimeout(t);
+				reject(new DOMException('aborted', 'AbortError'));
+			};
+			const t = setTimeout(() => {
+				if (signal)
+					signal.removeEventListener('abort', stop);
+				resolve();
+			}, interval);
 			if (signal)
-				signal.addEventListener('abort', () => {
-					clearTimeout(t);
-					reject(new DOMException('aborted', 'AbortError'));
-				}, { once: true });
+				signal.addEventListener('abort', stop, { once: true });
 		});
 	}
 }
@@ -511,10 +526,12 @@ const JOB_DONE = new Set(['succeeded', 'failed', 'cancelled']);
 // waitJob(id | {id}) -> the job object once it is terminal (GET /jobs/:id).
 export function waitJob(job, opts = {}) {
 	const id = typeof job === 'string' ? job : job.id;
-	return poll(() => api.get('/jobs/' + encodeURIComponent(id), undefined, { signal: opts.signal }),
+	const signal = opts.signal || routeSignal;
+	return poll(() => api.get('/jobs/' + encodeURIComponent(id), undefined, { signal }),
 		j => JOB_DONE.has(String(j.status)), opts);
 }
 
+// Fetch every page of a small list (pickers: servers, environments).
 export async function all(path, query = {}, max = 1000) {
 	const out = [];
 	let next = null;

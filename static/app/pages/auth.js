@@ -118,8 +118,10 @@ async function register(ctx) {
 
 async function acceptInvite(ctx) {
 	const token = ctx.query.get('token') || '';
+	// The invitation's workspace is used for this acceptance only: a link
+	// does not change the workspace remembered for later sign-ins.
 	if (ctx.query.get('tenant'))
-		session.setTenant(ctx.query.get('tenant'));
+		session.tenant = ctx.query.get('tenant');
 	const f = ui.form({
 		submit: 'Accept the invitation',
 		fields: [

@@ -31,7 +31,7 @@ export default async function page(ctx) {
 			crumbs: [['Projects', '/projects']],
 			sub: p.description || null,
 			actions: [
-				ctx.can('deploy') ? h('a', { class: 'btn btn-primary', href: href('/p/' + p.id + '/apps/new') }, 'New application') : null,
+				ctx.can('write') ? h('a', { class: 'btn btn-primary', href: href('/p/' + p.id + '/apps/new') }, 'New application') : null,
 			],
 		}),
 		h('ul', { class: 'stats' }, cards),

@@ -5,7 +5,6 @@ import { navigate } from '../core/router.js';
 import * as ui from '../core/ui.js';
 
 export default async function page(ctx) {
-	const createBox = h('div');
 	const create = ui.button('New project', () => {
 		const d = ui.dialog({
 			title: 'New project',
@@ -28,7 +27,6 @@ export default async function page(ctx) {
 	}, { kind: 'primary' });
 	ctx.main.append(
 		ui.pageHeader('Projects', { actions: [create] }),
-		createBox,
 		ui.listView({
 			path: '/projects',
 			caption: 'Projects',
