@@ -1,8 +1,8 @@
 // The one route table.  `page` loads the module lazily, so the first load is
 // the shell and the page in view only.  `public` pages need no sign-in;
 // `nav` names the main navigation entry the page belongs to.
-// Owners are in the repository's notes for this issue; every page module
-// exports `default async function page(ctx)` (see core/router.js).
+// Every page module exports `default async function page(ctx)` (see
+// core/router.js).
 const p = (name) => () => import('./pages/' + name + '.js');
 
 export const routes = [

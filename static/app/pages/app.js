@@ -1,16 +1,17 @@
-// One application: `/p/:pid/apps/:id` and `/p/:pid/apps/:id/:tab`. Owner: apps.
+// One application: `/p/:pid/apps/:id` and `/p/:pid/apps/:id/:tab`.
 //
 // A header with the status and the actions (Deploy, Redeploy, Roll back, Start, Stop,
 // Restart, Scale: capability `deploy`, hidden otherwise), then one tab: overview,
-// deployments, env, logs, build, instances, domains, terminal, settings. The live widgets
-// (logview, terminal) belong to helper "deploy" and are imported lazily: until they load
-// the tab shows a placeholder (and, for the build log, the lines as they are now).
+// deployments, env, logs, build, instances, domains, terminal, settings. The live tabs use
+// the shared widgets (widgets/logview.js, widgets/terminal.js).
 import { h, replace } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { api } from '../core/api.js';
 import { navigate, link } from '../core/router.js';
 import { projectLabel, envName, sourceText } from './apps.js';
 import { envEditor } from '../widgets/envedit.js';
+import { logView } from '../widgets/logview.js';
+import { terminal as terminalView } from '../widgets/terminal.js';
 
 const TABS = [
 	['overview', 'Overview', 'read'],
@@ -55,8 +56,8 @@ export default async function page(ctx) {
 		try { st.app = await api.get(`/applications/${id}`); st.showStatus(); } catch { /* the next poll retries */ }
 	};
 	st.showStatus();
-	const timer = setInterval(st.refresh, STATUS_POLL_MS);
-	ctx.cleanup(() => clearInterval(timer));
+	// The header's status while the page is open (stops with the page).
+	ui.poll(st.refresh, () => false, { interval: STATUS_POLL_MS }).catch(() => {});
 
 	const known = TABS.find(([t]) => t === tab);
 	const items = TABS.filter(([, , cap]) => ctx.can(cap))
@@ -170,18 +171,6 @@ async function latestDeployment(appId) {
 	return all.length ? all[all.length - 1] : null;
 }
 
-// helper "deploy"'s widgets, loaded when a tab needs them; null when they are not there.
-async function widget(name) {
-	try {
-		return await import(`../widgets/${name}.js`);
-	} catch {
-		return null;
-	}
-}
-
-function placeholder(what) {
-	return h('p', { class: 'app-placeholder muted', role: 'note' }, `${what} is not available in this build of the dashboard.`);
-}
 
 // ---- tabs ----------------------------------------------------------------------------
 
@@ -240,9 +229,7 @@ async function envTab(st, body) {
 }
 
 async function logs(st, body) {
-	const mod = await widget('logview');
-	if (!mod) { body.append(placeholder('The live log')); return; }
-	body.append(mod.logView({
+	body.append(logView({
 		endpoint: `applications/${st.id}/logs`, query: { tail: 100 }, ctx: st.ctx, label: 'Runtime log',
 		backlog: () => api.get(`/applications/${st.id}/runtime-logs`, { limit: 100 }),
 	}));
@@ -271,30 +258,19 @@ async function build(st, body) {
 		link(`/p/${pid}/deployments/${dep.id}`, deploymentLabel(dep)), ' ', depStatus));
 	if (!FINAL.has(dep.status)) {
 		// The deployment's status until it ends (the log stream closes then too).
-		const t = setInterval(async () => {
-			try {
-				const d = await api.get(`/deployments/${dep.id}`);
+		let last = dep;
+		ui.poll(() => api.get(`/deployments/${dep.id}`).catch(() => last), (d) => FINAL.has(d.status), {
+			interval: 2000,
+			onEach: (d) => {
+				last = d;
 				showDep(d);
-				if (FINAL.has(d.status)) { clearInterval(t); st.refresh(); }
-			} catch { /* retried next tick */ }
-		}, 2000);
-		ctx.cleanup(() => clearInterval(t));
+			},
+		}).then(() => st.refresh()).catch(() => {});
 	}
-	const mod = await widget('logview');
-	if (mod) {
-		body.append(mod.logView({
-			endpoint: `deployments/${dep.id}/logs`, ctx, label: 'Build log',
-			backlog: () => api.get(`/applications/${id}/build-logs`, { deploymentId: dep.id }),
-		}));
-		return;
-	}
-	try {
-		const lines = await api.get(`/applications/${id}/build-logs`, { deploymentId: dep.id });
-		body.append(placeholder('The live log'),
-			h('pre', { class: 'app-log', tabindex: '0', 'aria-label': 'Build log' }, lines.map((l) => `${l.timestamp} ${l.message}\n`).join('')));
-	} catch (e) {
-		body.append(ui.showError(e));
-	}
+	body.append(logView({
+		endpoint: `deployments/${dep.id}/logs`, ctx, label: 'Build log',
+		backlog: () => api.get(`/applications/${id}/build-logs`, { deploymentId: dep.id }),
+	}));
 }
 
 async function instances(st, body) {
@@ -397,11 +373,9 @@ async function domains(st, body) {
 }
 
 async function terminal(st, body) {
-	const mod = await widget('terminal');
-	if (!mod) { body.append(placeholder('The terminal')); return; }
 	body.append(
 		h('p', { class: 'muted' }, 'A shell in the first running instance. What you type runs in the container.'),
-		mod.terminal({ open: async () => (await api.post(`/applications/${st.id}/terminal`)).sessionId, ctx: st.ctx }));
+		terminalView({ open: async () => (await api.post(`/applications/${st.id}/terminal`)).sessionId, ctx: st.ctx }));
 }
 
 const EDITABLE = {

@@ -1,5 +1,5 @@
 // The applications of a project: `/p/:pid/apps` (the list) and `/p/:pid/apps/new`
-// (create from git, an image or a compose file). Owner: apps.
+// (create from git, an image or a compose file).
 //
 // The list is ui.listView over GET /applications?projectId= (cursor pages; each page is
 // rendered in one batch and nothing is requested per row, so 500 applications list without

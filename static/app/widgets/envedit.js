@@ -1,5 +1,5 @@
 // The env store editor of one scope (an application's variables): list, add, edit, delete,
-// reveal, and the reference preview. Owner: apps.
+// reveal, and the reference preview.
 //
 // API (API.md §9): GET /env-vars lists keys without values; GET /env-vars/:id/value reveals
 // one (write; `is_secret` ones never: write-only); POST/PUT/DELETE change them (write);
@@ -119,10 +119,10 @@ export function envEditor({ projectId, scope = 'application', scopeId, environme
 			const keys = Object.keys(resolved).sort();
 			replace(previewSlot, 
 				h('h3', {}, 'Resolved values'),
-				h('p', { class: 'muted' }, 'Project, environment and application variables merged, references resolved (secrets stay masked).'),
+				h('p', { class: 'muted' }, 'Project, environment and application variables merged, references resolved. Values stay hidden until revealed: a reference may carry a password.'),
 				keys.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
 					h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Resolves to'))),
-					h('tbody', {}, keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, h('code', {}, k)), h('td', {}, h('code', { class: 'envedit-val' }, resolved[k])))))))
+					h('tbody', {}, keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, h('code', {}, k)), h('td', {}, ui.secret(String(resolved[k]), { label: k })))))))
 					: ui.empty('Nothing to resolve.'));
 		} catch (e) {
 			const details = (e && e.details) || [];
