@@ -62,7 +62,8 @@ DB_STMT st_get = {"projects_get",
 DB_STMT st_list_all = {"projects_list_all",
     PROJECT_LIST_COLS PROJECT_FROM " WHERE true" LIST_TAIL("p.")};
 DB_STMT st_list_member = {"projects_list_member",
-    PROJECT_LIST_COLS MEMBER_ROLE("$4::uuid") PROJECT_FROM " WHERE EXISTS (SELECT 1 FROM project_members m"
+    PROJECT_LIST_COLS MEMBER_ROLE("$4::uuid") PROJECT_FROM
+    " WHERE EXISTS (SELECT 1 FROM project_members m"
     " WHERE m.project_id = p.id AND m.user_id = $4::uuid)" LIST_TAIL("p.")};
 /*
  * What a tenant admin's first page is, sent with the principal statement
@@ -72,10 +73,11 @@ DB_STMT st_list_member = {"projects_list_member",
  * caller's own statement runs).
  */
 DB_STMT st_list_prefetch = {"projects_list_prefetch",
-    PROJECT_LIST_COLS PROJECT_FROM " WHERE pg_catalog.current_setting('launcher.tenant_wide', true) = $4"
-    LIST_TAIL("p.")};
+    PROJECT_LIST_COLS PROJECT_FROM
+    " WHERE pg_catalog.current_setting('launcher.tenant_wide', true) = $4" LIST_TAIL("p.")};
 DB_STMT st_list_one = {"projects_list_one",
-    PROJECT_LIST_COLS MEMBER_ROLE("$6::uuid") PROJECT_FROM " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
+    PROJECT_LIST_COLS MEMBER_ROLE("$6::uuid") PROJECT_FROM
+    " WHERE p.id = $4::uuid AND ($5::boolean OR EXISTS (SELECT 1"
     " FROM project_members m WHERE m.project_id = p.id AND m.user_id = $6::uuid))"
     LIST_TAIL("p.")};
 DB_STMT st_create = {"projects_create",

@@ -15,6 +15,7 @@
 //      API) over both, and how many tasks were over 50 ms.
 // Prints a table; asserts nothing (a measurement, not a test).
 import fs from 'node:fs';
+import os from 'node:os';
 import https from 'node:https';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -93,6 +94,9 @@ async function signIn(page) {
 }
 
 async function main() {
+	// The times depend on what else the machine runs: say how busy it was.
+	const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+	console.log(`(${os.cpus().length} CPUs, load average ${load()} at start)`);
 	const reg = await api('POST', '/auth/register', { email: EMAIL, password: PASSWORD, first_name: 'Bench', last_name: 'Mark' });
 	const token = reg.token;
 	const project = await api('POST', '/projects', { name: 'bench' }, token);
@@ -163,6 +167,7 @@ async function main() {
 			+ `all ${total500} rows ("Load more") in ${all.toFixed(0)} ms; longest task ${longest.toFixed(0)} ms `
 			+ `(${tasks.length} task(s) over 50 ms)`);
 		await ctx.close();
+		console.log(`(load average ${load()} at the end)`);
 	} finally {
 		await browser.close();
 	}
