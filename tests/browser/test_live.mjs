@@ -5,17 +5,54 @@
 // status shown without a reload, Cancel of a running deployment, and the
 // terminal running a command.
 //
-// The network cut: the browser reaches the stack through a TCP relay of
-// this test (TLS passes through it untouched).  Cutting it destroys every
-// connection of the page and refuses new ones until it is restored: what a
-// dropped network does to the page, without touching the stack other tests
-// share.  (Chromium's offline emulation does not close an open WebSocket.)
+// The network cut is the browser's alone, so the stack other tests share
+// is not touched.  Chromium runs in a network namespace of its own
+// (tests/browser/run.sh): the cut kills every TCP connection in it (ss -K)
+// and refuses new ones (an iptables REJECT of SYNs there) until restored.
+// With LAUNCHER_BROWSER_NETNS=0 (chromium on the host's network) the
+// browser reaches the stack through a TCP relay of this test instead, and
+// the cut destroys the relay's connections and refuses new ones.
+// (Chromium's offline emulation does not close an open WebSocket.)
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as L from './lib.mjs';
 
 const IMAGE = process.env.FIXTURE_REGISTRY_WEB_V1;
+
+// The network namespace chromium runs in: run.sh's wrapper names it.
+function browserNetns() {
+	try {
+		return /ip netns exec (\S+)/.exec(fs.readFileSync(process.env.LAUNCHER_CHROMIUM || '', 'utf8'))?.[1] || null;
+	} catch {
+		return null;
+	}
+}
+
+// netnsCut(ns) -> {port, cut(), restore(), close()}: the cut inside chromium's namespace.
+function netnsCut(ns) {
+	const inNs = (...args) => execFileSync('ip', ['netns', 'exec', ns, ...args], { stdio: 'pipe' });
+	const rule = ['OUTPUT', '-p', 'tcp', '--syn', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+	let down = false;
+	return {
+		port: L.HTTPS_PORT,
+		cut() {
+			inNs('iptables', '-A', ...rule);
+			down = true;
+			inNs('ss', '-K', '-t');
+		},
+		restore() {
+			if (down)
+				inNs('iptables', '-D', ...rule);
+			down = false;
+		},
+		close() {
+			this.restore();
+		},
+	};
+}
 
 // relay() -> {port, cut(), restore(), close()}: 127.0.0.1:port -> the stack's nginx.
 async function relay() {
@@ -74,7 +111,8 @@ before(async () => {
 	w = await L.world('live');
 	server = await w.api.ok('POST', '/servers', { name: `srv-${Date.now().toString(16)}`, base_domain: 'localhost' }, 201);
 	proj = await L.project(w);
-	net0 = await relay();
+	const ns = browserNetns();
+	net0 = ns ? netnsCut(ns) : await relay();
 });
 
 after(async () => {
@@ -103,9 +141,11 @@ function app(body = {}) {
 const deploy = (a) => w.api.ok('POST', `/applications/${a.id}/deploy`, {}, 201);
 const restLines = async (id) => (await w.api.ok('GET', `/deployments/${id}/logs`)).map((l) => l.message);
 
-// A page of the dashboard through the relay (its own origin), signed in.
+// A page of the dashboard (through the relay without a namespace), signed in.
 async function openPage() {
 	const page = await L.newPage(browser);
+	// Upper bounds only (a loaded CI machine): every wait ends as soon as its condition holds.
+	page.setDefaultTimeout(60000);
 	const base = `https://localhost:${net0.port}`;
 	await page.goto(`${base}/#/signin`);
 	await page.waitForSelector('main[data-ready="1"]');
@@ -166,6 +206,8 @@ test('a deployment log arrives live, survives a network cut without a duplicate 
 	// Exactly the deployment's log, in order: no line twice, none missing.
 	assert.deepEqual(lines.map((l) => l.message), await restLines(d.id));
 	await L.screenshot(page, 'live-deployment-failed');
+	await L.axe(page, 'deployment page');
+	assert.equal(await L.overflow(page, 360, 'live-deployment-360'), null);
 	L.assertClean(page, 'deployment page');
 	await page.context().close();
 });
@@ -224,6 +266,7 @@ test('the terminal runs a command and shows its output, then its end', async (t)
 	await page.keyboard.press('Enter');
 	await L.until('the output 42', async () => /^42\s*$/m.test(await term.innerText()), 30000);
 	await L.screenshot(page, 'live-terminal');
+	await L.axe(page, 'terminal');
 	await page.keyboard.type('exit 3');
 	await page.keyboard.press('Enter');
 	await term.getByText('Session ended (exit code 3).').waitFor({ timeout: 30000 });

@@ -161,7 +161,7 @@ export default async function page(ctx) {
 			render();
 		} catch (e) {
 			if (!ctx.signal.aborted)
-				ui.toast(e.message, { kind: 'error', requestId: e.requestId });
+				ui.toastError(e);
 		}
 	}
 	function soon(ms) {

@@ -65,7 +65,7 @@ function lineNode(m) {
 }
 
 function marker(text) {
-	return h('li', { class: 'logline logline-marker', role: 'note' }, text);
+	return h('li', { class: 'logline logline-marker' }, text);
 }
 
 export function logView(opts) {
