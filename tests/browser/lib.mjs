@@ -383,6 +383,9 @@ export async function overflow(page, width, shot) {
 // error or CSP violation.  Throws with everything that failed, at once;
 // else returns the error displays on screen (errorsShown).
 export async function visit(page, hashPath, name, { widths = [], timeout } = {}) {
+	// Only what goes wrong during this visit fails it (an earlier page's
+	// error is that visit's failure; assertClean() sees them all).
+	const since = records.get(page).errors.length;
 	await go(page, hashPath, { timeout });
 	const fails = [];
 	try { await axe(page); } catch (e) { fails.push(e.message); }
@@ -393,7 +396,7 @@ export async function visit(page, hashPath, name, { widths = [], timeout } = {})
 		const o = await overflow(page, width, width <= 1280 ? `${name}-${width}` : null);
 		if (o) fails.push(`horizontal overflow at ${width} px: ${o}`);
 	}
-	fails.push(...problems(page));
+	fails.push(...problems(page).slice(since));
 	if (fails.length) throw new Error(`#${hashPath} (${name}):\n  ${fails.join('\n  ')}`);
 	return { alerts: await errorsShown(page) };
 }
@@ -402,7 +405,7 @@ export async function visit(page, hashPath, name, { widths = [], timeout } = {})
 // role=alert): message, code and request id.
 export async function errorsShown(page) {
 	return page.locator('main [role="alert"], main .error-box').evaluateAll((els) =>
-		els.map((e) => e.textContent.replace(/\s+/g, ' ').trim()).filter(Boolean));
+		els.map((e) => (e.innerText || e.textContent).replace(/\s+/g, ' ').trim()).filter(Boolean));
 }
 
 // --------------------------------------------------- the dashboard's forms

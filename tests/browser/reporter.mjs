@@ -37,7 +37,9 @@ export default async function* reporter(source) {
 			if (isFile) {
 				if (failedIn.has(file)) break;
 				failed++;
-				yield `FAIL ${file}: the file ended in error (its output above)\n`;
+				const why = err?.failureType === 'testTimeoutFailure' ? `timed out (${err?.message || ''})`
+					: (err?.cause?.message || err?.message || 'see its output above');
+				yield `FAIL ${file}: the file ended in error: ${why}\n`;
 				break;
 			}
 			failed++;
