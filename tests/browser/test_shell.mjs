@@ -40,6 +40,16 @@ test('first-run registration in a fresh workspace, sign out, sign in with the pa
 	const me = await client(tenant).post('/auth/login', { email, password: PASSWORD });
 	assert.equal(me.status, 200, me.text);
 	assert.equal(me.data.user.role, 'superadmin');
+	// The token is kept in memory only: not in any storage, cookie or URL.
+	const kept = await page.evaluate(() => ({
+		local: Object.keys(localStorage).map((k) => localStorage.getItem(k)).join('\n'),
+		session: Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)).join('\n'),
+		cookie: document.cookie,
+		url: location.href,
+	}));
+	for (const [where, text] of Object.entries(kept))
+		assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\./, `a JWT in ${where}`);
+	assert.equal((await page.context().cookies()).length, 0, 'no cookie at all');
 	await visit(page, '/projects', 'projects-empty', { widths: [360] });
 
 	// Sign out: back to the sign-in page, and the token is gone (the

@@ -145,7 +145,7 @@ const EXPIRY = [['', 'Never'], ['7', 'In 7 days'], ['30', 'In 30 days'], ['90', 
 
 async function serviceKeys(ctx) {
 	const admin = ctx.can('tenant_admin');
-	const projects = await api.page('/projects', { limit: 200 });
+	const projects = { items: await ui.all('/projects') };
 	const pname = new Map(projects.items.map((p) => [p.id, p.name]));
 	const slot = h('div');
 	const shown = h('div', { class: 'admin-key-once', role: 'region', 'aria-label': 'New key', hidden: true });
