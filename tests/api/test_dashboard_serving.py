@@ -50,3 +50,10 @@ def test_the_manifest_is_not_served_and_the_api_keeps_its_headers():
     r = request("GET", "/default/api/v1/auth/me")
     assert r.status == 401 and r.json["success"] is False
     assert "content-security-policy" not in r.headers and r.headers.get("cache-control") == "no-store", r.headers
+
+
+def test_a_missing_dashboard_file_is_the_json_404_never_sniffed_nor_framed():
+    missing = request("GET", "/app/no-such-module.js")
+    assert missing.status == 404 and missing.json["error"]["code"] == "NOT_FOUND", missing
+    assert missing.headers.get("x-content-type-options") == "nosniff", missing.headers
+    assert missing.headers.get("content-security-policy") == "default-src 'none'; frame-ancestors 'none'"
