@@ -1,7 +1,7 @@
 // tests/browser/test_admin.mjs - members and invitations, service keys, the
 // command palette and the live notification bell, in a real browser against
 // the stack (tests/browser/lib.mjs; the page checks, axe included, are
-// helper "harness"'s visit() on every page).
+// lib.mjs's visit() on every page).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

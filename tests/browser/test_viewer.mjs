@@ -12,8 +12,8 @@ import {
 	launch, newPage, world, project, userIn, signIn, signInByCode, visit, go, errorsShown, endWorlds, REPO,
 } from './lib.mjs';
 
-// The visible names of write controls (CONTRACT.md "Test ids" and the
-// create/add/edit actions of the pages).
+// The visible names of write controls (the dashboard keeps them stable:
+// README "The dashboard") and the create/add/edit actions of the pages.
 const WRITE = /^(New|Create|Add|Deploy|Redeploy|Roll back|Delete|Remove|Start|Stop|Restart|Scale|Save|Edit|Rename|Rotate|Restore|Back up|Invite|Transfer|Cancel deployment|Cancel)\b/i;
 
 const written = (m) => fs.existsSync(path.join(REPO, 'static', 'app', 'pages', `${m}.js`));
