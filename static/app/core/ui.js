@@ -234,6 +234,30 @@ export function secret(value, { label = 'value' } = {}) {
 	return h('span', { class: 'secret' }, out, reveal, cp);
 }
 
+// A select that saves itself when changed (a member's role, a user's role):
+// disabled while saving, back to the old value with the API's message if the
+// save is refused.  save(value) resolves to the value the API kept.
+export function selectSaving({ label, value, options, save, done }) {
+	let current = value;
+	const sel = h('select', { 'aria-label': label, class: 'inline-select' },
+		options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
+	sel.addEventListener('change', async () => {
+		sel.disabled = true;
+		try {
+			current = await save(sel.value);
+			sel.value = current;
+			if (done)
+				done(current);
+		} catch (err) {
+			sel.value = current;
+			toastError(err);
+		} finally {
+			sel.disabled = false;
+		}
+	});
+	return sel;
+}
+
 // ---------------------------------------------------------------- dialogs
 export function dialog({ title, body, actions = [], onClose } = {}) {
 	const id = uid('dlg');

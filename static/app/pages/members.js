@@ -22,22 +22,11 @@ export default async function page(ctx) {
 	function roleCell(m) {
 		if (m.role === 'owner' || !ctx.can('write'))
 			return ui.status(m.role);
-		const sel = h('select', { 'aria-label': 'Role of ' + m.email, class: 'inline-select' },
-			ROLES.map(([v, l]) => h('option', { value: v, selected: v === m.role }, l)));
-		sel.addEventListener('change', async () => {
-			sel.disabled = true;
-			try {
-				const got = await api.put(base + '/members/' + m.id, { role: sel.value });
-				m.role = got.role;
-				ui.toast(m.email + ' is now ' + got.role, { kind: 'success' });
-			} catch (err) {
-				sel.value = m.role;
-				ui.toast(err.message, { kind: 'error', requestId: err.requestId });
-			} finally {
-				sel.disabled = false;
-			}
+		return ui.selectSaving({
+			label: 'Role of ' + m.email, value: m.role, options: ROLES,
+			save: async (role) => (m.role = (await api.put(base + '/members/' + m.id, { role })).role),
+			done: (role) => ui.toast(m.email + ' is now ' + role, { kind: 'success' }),
 		});
-		return sel;
 	}
 
 	function actions(m) {

@@ -223,22 +223,11 @@ async function users(ctx) {
 	function roleCell(u) {
 		if (u.id === me || (u.role === 'superadmin' && !superadmin))
 			return ui.status(u.role);
-		const sel = h('select', { 'aria-label': 'Role of ' + u.email, class: 'inline-select' },
-			roles.map(([v, l]) => h('option', { value: v, selected: v === u.role }, l)));
-		sel.addEventListener('change', async () => {
-			sel.disabled = true;
-			try {
-				const got = await api.put('/users/' + u.id, { role: sel.value });
-				u.role = got.role;
-				ui.toast(u.email + ' is now ' + got.role, { kind: 'success' });
-			} catch (err) {
-				sel.value = u.role;
-				ui.toast(err.message, { kind: 'error', requestId: err.requestId });
-			} finally {
-				sel.disabled = false;
-			}
+		return ui.selectSaving({
+			label: 'Role of ' + u.email, value: u.role, options: roles,
+			save: async (role) => (u.role = (await api.put('/users/' + u.id, { role })).role),
+			done: (role) => ui.toast(u.email + ' is now ' + role, { kind: 'success' }),
 		});
-		return sel;
 	}
 
 	function show() {
