@@ -129,6 +129,11 @@ test('env values are masked; secrets are never revealed; the preview resolves re
 	await page.getByRole('button', { name: 'Add', exact: true }).click();
 	await page.getByRole('cell', { name: 'WELCOME' }).waitFor();
 	await page.getByRole('button', { name: 'Preview resolved values' }).click();
+	// The resolved values stay hidden until revealed (a reference may carry a password).
+	const reveal = page.getByRole('button', { name: 'Reveal WELCOME', exact: true });
+	await reveal.waitFor();
+	assert.ok(!(await main.textContent()).includes('hello-plain-and-more'), 'a resolved value shown before Reveal');
+	await reveal.click();
 	await page.getByText('hello-plain-and-more').waitFor();
 	assert.ok(!(await main.textContent()).includes('very-secret-value'), 'the secret was shown');
 	assertClean(page, 'env');
