@@ -111,11 +111,14 @@ export function chart({ series, ctx, caption, height = 180, max = DEFAULT_MAX } 
 			width, height,
 			legend: { show: false },
 			cursor: { drag: { x: false, y: false } },
-			scales: { x: { time: true }, ...Object.fromEntries(units.map((unit, i) => ['y' + i,
+			// One point (a server just added) or none: a ten-minute window
+			// ending at it, not uPlot's default span of years around it.
+			scales: { x: { time: true, range: (_u, lo, hi) => (lo === null || hi === null || hi - lo < 60
+				? [(hi ?? Date.now() / 1000) - 600, (hi ?? Date.now() / 1000) + 30] : [lo, hi]) }, ...Object.fromEntries(units.map((unit, i) => ['y' + i,
 				unit === '%' ? { range: (_u, lo, hi) => [0, Math.max(100, hi || 0)] } : { range: (_u, lo, hi) => [Math.min(0, lo || 0), (hi || 1) * 1.1] }])) },
 			series: [{}, ...series.map((s, i) => ({
 				label: s.label, scale: scaleOf(s), stroke: PALETTE[i % PALETTE.length], width: 2,
-				spanGaps: false, points: { show: false },
+				spanGaps: false,
 			}))],
 			axes: [
 				{ stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } },
