@@ -96,8 +96,17 @@ export function chart({ series, ctx, caption, height = 180, max = DEFAULT_MAX } 
 	}
 
 	function draw() {
-		if (u)
-			u.setData(cols);
+		if (u) {
+			const n = cols[0].length;
+			const span = n ? cols[0][n - 1] - cols[0][0] : 0;
+			// One point (a server just added): the ten minutes before it,
+			// not uPlot's own span of years around a single point.
+			u.setData(cols, span >= 60);
+			if (span < 60) {
+				const end = n ? cols[0][n - 1] : Date.now() / 1000;
+				u.setScale('x', { min: end - 600, max: end + 30 });
+			}
+		}
 		summary();
 	}
 
@@ -111,10 +120,7 @@ export function chart({ series, ctx, caption, height = 180, max = DEFAULT_MAX } 
 			width, height,
 			legend: { show: false },
 			cursor: { drag: { x: false, y: false } },
-			// One point (a server just added) or none: a ten-minute window
-			// ending at it, not uPlot's default span of years around it.
-			scales: { x: { time: true, range: (_u, lo, hi) => (lo === null || hi === null || hi - lo < 60
-				? [(hi ?? Date.now() / 1000) - 600, (hi ?? Date.now() / 1000) + 30] : [lo, hi]) }, ...Object.fromEntries(units.map((unit, i) => ['y' + i,
+			scales: { x: { time: true }, ...Object.fromEntries(units.map((unit, i) => ['y' + i,
 				unit === '%' ? { range: (_u, lo, hi) => [0, Math.max(100, hi || 0)] } : { range: (_u, lo, hi) => [Math.min(0, lo || 0), (hi || 1) * 1.1] }])) },
 			series: [{}, ...series.map((s, i) => ({
 				label: s.label, scale: scaleOf(s), stroke: PALETTE[i % PALETTE.length], width: 2,
@@ -135,6 +141,7 @@ export function chart({ series, ctx, caption, height = 180, max = DEFAULT_MAX } 
 		if (dead)
 			return;
 		u = new UPlot(options(Math.max(200, plot.clientWidth || 600)), cols, plot);
+		draw();
 		ro = new ResizeObserver(() => {
 			const w = plot.clientWidth;
 			if (u && w > 0 && w !== u.width)
