@@ -18,8 +18,13 @@ failures=
 # argument "browser" selects all of them, one ending in .mjs the files
 # whose names contain it; the other arguments are the API tests' filters
 # (tests/api/run.py), and with only browser arguments no API test runs.
+# Likewise "ops" selects the operator tests (tests/ops/test_*.sh: install,
+# package, containers, scale-out), one ending in .sh those whose names
+# contain it.
 want_browser=0
 browser_sel=()
+want_ops=0
+ops_sel=()
 api_sel=()
 for a in "$@"; do
 	case $a in
@@ -28,10 +33,15 @@ for a in "$@"; do
 			want_browser=1
 			browser_sel+=("$a")
 			;;
+		ops) want_ops=1 ;;
+		*.sh)
+			want_ops=1
+			ops_sel+=("${a%.sh}")
+			;;
 		*) api_sel+=("$a") ;;
 	esac
 done
-if [ "$#" -eq 0 ]; then want_browser=1; fi
+if [ "$#" -eq 0 ]; then want_browser=1 want_ops=1; fi
 run_api=1
 if [ "$#" -gt 0 ] && [ "${#api_sel[@]}" -eq 0 ]; then run_api=0; fi
 
@@ -94,6 +104,17 @@ for t in "$BUILD"/tests/test_*; do
 	count "$tmp" "unit $t" "$rc"
 done
 rm -f "$tmp"
+
+# Only operator tests selected: they start what they need themselves, so no
+# stack here.
+if [ "$run_api" = 0 ] && [ "$want_browser" = 0 ] && [ "$want_ops" = 1 ]; then
+	tmp=$(mktemp)
+	bash tests/ops/run.sh "$BUILD" "${ops_sel[@]}" 2>&1 | tee "$tmp"
+	rc=${PIPESTATUS[0]}
+	count "$tmp" ops "$rc"
+	rm -f "$tmp"
+	finish
+fi
 
 # bg_start NAME CMD...: runs CMD in the background, its output in a file;
 # bg_collect NAME [FALLBACK]: waits for it, prints its output (all of it, or
@@ -409,6 +430,13 @@ fi
 rgw_ready
 bg_collect fuzz
 bg_collect fn-shims quiet
+# The operator tests (tests/ops/run.sh: a fresh Debian container installing
+# the plane, the package, the images and compose stack, two pools, a
+# failover), each with stacks and containers of its own, beside the API
+# tests; collected at the end.
+if [ "$want_ops" = 1 ]; then
+	bg_start ops bash tests/ops/run.sh "$BUILD" "${ops_sel[@]}"
+fi
 # The cron acceptance in real time (tests/realtime/cron_minutes.sh: a stack
 # of its own with its own scheduler loop, about 7 minutes) beside the API
 # tests; collected at the end.  All its ports are drawn now that the stack's
@@ -510,6 +538,7 @@ bg_collect "stack lifecycle"
 
 # The realtime cron minutes (started before the API tests).
 bg_collect realtime-cron
+bg_collect ops
 
 # 7. sanitizer reports anywhere in the pool's log fail the run
 if grep -qE "AddressSanitizer|runtime error:" "$LAUNCHER_STATE_DIR"/log/*.log 2>/dev/null; then
