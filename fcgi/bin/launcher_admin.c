@@ -394,7 +394,7 @@ migrate_plan(const char *dir)
 	if (n == 0)
 		printf("nothing to do: every migration of %s is applied\n", dir);
 	else
-		printf("plan: %d migration%s to apply, in this order (launcher-admin migrate)\n", n,
+		printf("plan: %d migration%s to apply, in the order above (launcher-admin migrate)\n", n,
 		    n == 1 ? "" : "s");
 	return 0;
 }
@@ -1366,6 +1366,25 @@ own_file(const char *path)
 	return 0;
 }
 
+/* The directory of path (one level: /etc/launcher/tls under an existing
+ * /etc/launcher), mode 0755, when missing; 0, or -1 (printed). */
+static int
+parent_dir_ensure(const char *path)
+{
+	char  dir[CONFIG_STR_MAX];
+	char *slash;
+
+	if (util_snprintf(dir, sizeof(dir), "%s", path) < 0 || (slash = strrchr(dir, '/')) == NULL ||
+	    slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "launcher-admin: cannot make the directory %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* A password as the passfile and psql's \set take it unquoted. */
 static bool
 password_ok(const char *p)
@@ -1472,15 +1491,30 @@ out:
 	return rc;
 }
 
+/* envp's entry for the variable name (its "NAME=" prefix), or NULL. */
+static char *
+env_find(char **envp, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (envp[i] != NULL && strncmp(envp[i], name, l) == 0 && envp[i][l] == '=')
+			return envp[i];
+	return NULL;
+}
+
 /*
- * The environment of psql for the superuser URL: each of its settings as
- * the PG* variable libpq reads (PGHOST, PGPASSWORD...), so that nothing of
- * it reaches psql's argv.  env gets at most max-1 malloc'ed entries and a
+ * The environment of psql for the superuser URL (a URL or a conninfo
+ * string): ours (a PGPASSFILE given to us reaches psql), each setting of
+ * the URL as the PG* variable libpq reads (PGHOST, PGPASSWORD...) in place
+ * of ours, so that nothing of it reaches psql's argv, and PGDATABASE
+ * postgres unless named.  env gets at most max-1 malloc'ed entries and a
  * NULL; -1 when url does not parse.
  */
 static int
 superuser_env(const char *url, char **env, size_t max)
 {
+	extern char     **environ;
 	PQconninfoOption *opts, *defs;
 	char             *perr = NULL;
 	size_t            n = 0;
@@ -1490,11 +1524,8 @@ superuser_env(const char *url, char **env, size_t max)
 		return -1;
 	}
 	defs = PQconndefaults();
-	env[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	for (PQconninfoOption *o = opts; o->keyword != NULL && n + 2 < max; o++) {
-		if (o->val == NULL)
-			continue;
-		for (PQconninfoOption *d = defs; d != NULL && d->keyword != NULL; d++)
+	for (PQconninfoOption *o = opts; o->keyword != NULL && n + 2 < max; o++)
+		for (PQconninfoOption *d = defs; o->val != NULL && d != NULL && d->keyword != NULL; d++)
 			if (strcmp(d->keyword, o->keyword) == 0 && d->envvar != NULL) {
 				size_t l = strlen(d->envvar) + strlen(o->val) + 2;
 
@@ -1502,10 +1533,19 @@ superuser_env(const char *url, char **env, size_t max)
 				    util_snprintf(env[n], l, "%s=%s", d->envvar, o->val) >= 0)
 					n++;
 			}
+	for (char **e = environ; *e != NULL && n + 2 < max; e++) {
+		size_t k = strcspn(*e, "=");
+		char   name[128];
+
+		if (k >= sizeof(name))
+			continue;
+		memcpy(name, *e, k);
+		name[k] = '\0';
+		if (env_find(env, n, name) == NULL && (env[n] = strdup(*e)) != NULL)
+			n++;
 	}
-	/* psql's default database is the user's: postgres unless the URL says. */
-	if (n + 1 < max)
-		env[n++] = strdup("PGDATABASE=postgres");
+	if (env_find(env, n, "PGDATABASE") == NULL && (env[n] = strdup("PGDATABASE=postgres")) != NULL)
+		n++;
 	env[n] = NULL;
 	PQconninfoFree(opts);
 	PQconninfoFree(defs);
@@ -1533,9 +1573,9 @@ roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][2 * 
 {
 	const char *const peer[] = {"runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v",
 	    "ON_ERROR_STOP=1", "-d", "postgres", NULL};
-	const char *const url[] = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", NULL};
+	const char *const url[] = {"psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", NULL};
 	char              path[CONFIG_STR_MAX + 32], err[256], tailtext[2048], *sql = NULL, *in = NULL;
-	char             *env[64] = {NULL};
+	char             *env[512] = {NULL};
 	struct spawn_tail tail = {.len = 0};
 	size_t            len = 0, inlen, off;
 	int               status = -1, rc = -1;
@@ -1545,7 +1585,7 @@ roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][2 * 
 		    " run it as root on the PostgreSQL host, or pass --superuser-url URL\n");
 		return -1;
 	}
-	if (o->superuser_url != NULL && superuser_env(o->superuser_url, env, 64) != 0) {
+	if (o->superuser_url != NULL && superuser_env(o->superuser_url, env, sizeof(env) / sizeof(*env)) != 0) {
 		fprintf(stderr, "launcher-admin: --superuser-url is not a libpq connection string\n");
 		return -1;
 	}
@@ -1656,6 +1696,8 @@ tls_ensure(const struct config *cfg)
 		printf("tls: %s is there (kept)\n", cfg->tls_cert_file);
 		return 0;
 	}
+	if (parent_dir_ensure(cfg->tls_cert_file) != 0 || parent_dir_ensure(cfg->tls_key_file) != 0)
+		return -1;
 	public_host(cfg->public_url, host, sizeof(host));
 	if (util_snprintf(subj, sizeof(subj), "/CN=%s", host) < 0 ||
 	    util_snprintf(san, sizeof(san), "subjectAltName=%s:%s",
