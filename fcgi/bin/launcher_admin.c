@@ -1580,11 +1580,6 @@ roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][2 * 
 	size_t            len = 0, inlen, off;
 	int               status = -1, rc = -1;
 
-	if (o->superuser_url == NULL && (geteuid() != 0 || getpwnam("postgres") == NULL)) {
-		fprintf(stderr, "launcher-admin: setup creates the roles with psql as the OS user postgres:"
-		    " run it as root on the PostgreSQL host, or pass --superuser-url URL\n");
-		return -1;
-	}
 	if (o->superuser_url != NULL && superuser_env(o->superuser_url, env, sizeof(env) / sizeof(*env)) != 0) {
 		fprintf(stderr, "launcher-admin: --superuser-url is not a libpq connection string\n");
 		return -1;
@@ -1796,6 +1791,12 @@ setup(const struct config *cfg, int argc, char **argv)
 
 	if (setup_args(argc, argv, &o) != 0)
 		return 2;
+	/* Said before anything is written. */
+	if (o.superuser_url == NULL && (geteuid() != 0 || getpwnam("postgres") == NULL)) {
+		fprintf(stderr, "launcher-admin: setup creates the roles with psql as the OS user postgres:"
+		    " run it as root on the PostgreSQL host, or pass --superuser-url URL\n");
+		return 1;
+	}
 	for (size_t i = 0; i < NROLES; i++)
 		if (pgpass_role(cfg, &roles[i], pw[i], sizeof(pw[i])) != 0)
 			goto out;
