@@ -17,7 +17,7 @@ import subprocess
 import time
 import uuid
 
-from lib import BIN, CONF, STATE, REPO, Skip, admin, pgpass, psql, request
+from lib import BIN, CONF, STATE, REPO, Skip, admin, pgpass, psql
 from test_key_rotation import _conf as _conf_value
 
 ADMIN = os.path.join(BIN, "launcher-admin")
@@ -260,14 +260,9 @@ def test_doctor_names_an_online_agent_whose_version_is_not_the_planes():
     d = _workdir(uuid.uuid4().hex[:8])
     tok = os.path.join(d, "token")
     sid = admin("server", "ensure", slug, "old-agent", "--token-file", tok)
-    with open(tok) as f:
-        token = f.read().strip()
-    r = request("POST", "/%s/api/v1/agent/heartbeat" % slug,
-                {"agent_version": "0.0.1-old", "interval_seconds": 3600,
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "engine": {"type": "podman", "reachable": True, "version": "4.3.1"}, "host": {}},
-                {"x-lnchr-agent-token": token})
-    assert r.status == 200, r
+    # As its heartbeats would leave it (an hour between them: online for the whole test).
+    psql("UPDATE servers SET status = 'online', agent_version = '0.0.1-old', last_seen_at = now(),"
+         " heartbeat_interval_seconds = 3600 WHERE id = '%s'" % sid, user="launcher_owner")
     try:
         out = _run(CONF, "doctor")
         assert out.returncode == 1, out.stdout
@@ -367,9 +362,9 @@ def test_setup_from_nothing_then_again_changes_nothing_and_doctor_passes():
         for p in pw.values():
             assert p not in out.stdout + out.stderr
         # The roles: least privilege; the database is the owner's; the tenant is there.
-        assert pg.sql("SELECT string_agg(rolname || ':' || rolsuper || rolbypassrls || rolcreaterole"
-                      " || rolcreatedb, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'launcher_%'") == \
-            ["launcher_api:ffff,launcher_maint:ffff,launcher_owner:ffff"]
+        assert pg.sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'launcher%' AND rolcanlogin AND NOT"
+                      " (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb) ORDER BY 1") == \
+            ["launcher_api", "launcher_maint", "launcher_owner"]
         assert pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'launcher'") == ["launcher_owner"]
         assert pg.sql("SELECT name FROM launcher.tenants WHERE slug = 'first'", db="launcher") == ["First One"]
         san = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-ext", "subjectAltName"],
