@@ -1315,8 +1315,10 @@ admin_connect(const char *url)
 #define SYSTEM_USER "launcher"
 /* psql, openssl and the nginx test: what each may take at most. */
 #define SETUP_CMD_TIMEOUT_MS 120000
-/* Random bytes of each role's password (hex in the passfile). */
+/* Random bytes of each role's password (hex in the passfile), and the
+ * longest password setup takes from an existing passfile. */
 #define SETUP_PASSWORD_BYTES 24
+#define SETUP_PASSWORD_MAX 128
 /* A certificate closer than this to its end is a problem (doctor). */
 #define TLS_MIN_DAYS 14
 
@@ -1411,8 +1413,9 @@ password_ok(const char *p)
 	return true;
 }
 
-/* The password of role in the passfile text buf ("" when none) into pw. */
-static void
+/* The password of role in the passfile text buf ("" when none) into pw;
+ * -1 when it is longer than pw holds. */
+static int
 pgpass_find(const char *buf, const char *role, char *pw, size_t pwlen)
 {
 	size_t rl = strlen(role);
@@ -1432,14 +1435,15 @@ pgpass_find(const char *buf, const char *role, char *pw, size_t pwlen)
 		    strncmp(f, role, rl) == 0 && f[rl] == ':') {
 			size_t n = len - (size_t)(f - line) - rl - 1;
 
-			if (n < pwlen) {
-				memcpy(pw, f + rl + 1, n);
-				pw[n] = '\0';
-			}
-			return;
+			if (n >= pwlen)
+				return -1;
+			memcpy(pw, f + rl + 1, n);
+			pw[n] = '\0';
+			return 0;
 		}
 		line = end != NULL ? end + 1 : NULL;
 	}
+	return 0;
 }
 
 /*
@@ -1465,7 +1469,12 @@ pgpass_role(const struct config *cfg, const struct db_role *r, char *pw, size_t 
 		fprintf(stderr, "launcher-admin: cannot read %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	pgpass_find(buf != NULL ? buf : "", r->name, pw, pwlen);
+	if (pgpass_find(buf != NULL ? buf : "", r->name, pw, pwlen) != 0) {
+		fprintf(stderr, "launcher-admin: %s: the password of %s is longer than %d characters\n",
+		    path, r->name, SETUP_PASSWORD_MAX);
+		free(buf);
+		return -1;
+	}
 	if (pw[0] != '\0') {
 		if (!password_ok(pw))
 			fprintf(stderr, "launcher-admin: %s: the password of %s has characters other than"
@@ -1583,7 +1592,7 @@ env_free(char **env)
  * password in it is echoed).
  */
 static int
-roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][2 * SETUP_PASSWORD_BYTES + 1])
+roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][SETUP_PASSWORD_MAX + 1])
 {
 	const char *const peer[] = {"runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v",
 	    "ON_ERROR_STOP=1", "-d", "postgres", NULL};
@@ -1603,12 +1612,17 @@ roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][2 * 
 		fprintf(stderr, "launcher-admin: cannot read %s/setup/roles.sql\n", cfg->migrations_dir);
 		goto out;
 	}
-	inlen = len + 512;
+	inlen = len + 64 + NROLES * (SETUP_PASSWORD_MAX + 32);
 	if ((in = malloc(inlen)) == NULL)
 		goto out;
 	off = (size_t)util_snprintf(in, inlen, "\\set VERBOSITY terse\n");
-	for (size_t i = 0; i < NROLES; i++)
-		off += (size_t)util_snprintf(in + off, inlen - off, "\\set %s %s\n", roles[i].var, pw[i]);
+	for (size_t i = 0; i < NROLES; i++) {
+		int w = util_snprintf(in + off, inlen - off, "\\set %s %s\n", roles[i].var, pw[i]);
+
+		if (w < 0)
+			goto out;
+		off += (size_t)w;
+	}
 	if (off + len >= inlen)
 		goto out;
 	memcpy(in + off, sql, len + 1);
@@ -1786,7 +1800,7 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 static int
 setup(const struct config *cfg, int argc, char **argv)
 {
-	char              pw[NROLES][2 * SETUP_PASSWORD_BYTES + 1];
+	char              pw[NROLES][SETUP_PASSWORD_MAX + 1];
 	struct setup_opts o;
 	const char       *params[2];
 	PGresult         *res;
