@@ -44,7 +44,7 @@ mkdir -p "$root" "$outdir"
 
 # ------------------------------------------------------------ the files
 
-make -C "$top" --no-print-directory -s install BUILD="$build" DESTDIR="$root" PREFIX=/usr \
+${MAKE:-make} -C "$top" --no-print-directory -s install BUILD="$build" DESTDIR="$root" PREFIX=/usr \
 	SYSCONFDIR=/etc LOCALSTATEDIR=/var SYSTEMDUNITDIR=/lib/systemd/system > "$work/install.log" 2>&1 ||
 	{ tail -n 20 "$work/install.log" >&2; die "make install into $root failed"; }
 rm -f "$root/etc/nginx/sites-enabled/launcher"
