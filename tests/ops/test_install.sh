@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# tests/ops/test_install.sh [BUILD] — README "Install": on a fresh Debian 12
+# container (tests/fixtures/installroot.sh: a debootstrap minbase rootfs with
+# the build and runtime packages, PostgreSQL and nginx; nothing of Launcher),
+# `make install && launcher-admin setup` gives a working plane behind nginx
+# over HTTPS, with the pool not running as root, and `launcher-admin doctor`
+# sees what an operator breaks.
+#
+#   1. the working tree (git ls-files: tracked and untracked, not ignored) is
+#      copied into the container, with the dashboard's vendored code already
+#      built (build/static/vendor, build/npm-vendor: no npm, no network); not
+#      build/bin: the container compiles. `make -j2 install` as root.
+#   2. PostgreSQL's cluster is made and started (pg_createcluster, as the
+#      package's postinst does on a machine), then `launcher-admin setup`
+#      (and once more: it is idempotent).
+#   3. no systemd in the container: each installed unit of the plane
+#      (launcher-*.service but the agent) is started the way systemd would,
+#      from its own lines: RuntimeDirectory= (+Mode, owned by User=),
+#      ExecStartPre= then ExecStart= as User=/Group=/SupplementaryGroups=
+#      (setpriv; NoNewPrivileges=, an empty CapabilityBoundingSet=), WorkingDirectory=,
+#      Environment=; a Type=oneshot unit (a timer's) runs once and must exit 0.
+#      Then nginx with Debian's /etc/nginx/nginx.conf.
+#   4. checks: HTTPS on 443 with the setup's self-signed certificate (curl
+#      --cacert, the name from its subjectAltName): GET /healthz, register the
+#      first user, GET /auth/me with its token; HTTP on 80 redirects to HTTPS;
+#      every launcher-fcgi process (master and workers) runs as `launcher`;
+#      no process of the plane runs as root but nginx's master; the key
+#      file is 0600 launcher; `launcher-admin doctor` exits 0; after chmod
+#      0644 of the master key it exits 1 naming the key file; after a broken
+#      nginx config it exits 1 naming nginx.
+#
+# The container runs with --network none (nothing is downloaded at run time)
+# in the fixture's private Podman store, and is removed at the end (also on
+# failure or interrupt). One "ok <what>" / "FAIL <what>: why" line per
+# check, last "test_install: N passed, M failed"; exit 1 on any failure.
+# Progress (with the time of each step) goes to stderr as "# ..." lines.
+#
+# Env: INSTALL_TEST_KEEP=1 keeps the container (its name is printed) to
+# look at after a failure: remove it with the podman command printed.
+
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+SRC=$PWD
+NAME=test_install
+UNITDIR=/usr/local/lib/systemd/system
+CONF=/etc/launcher/launcher.conf
+KEY=/etc/launcher/master.key
+TENANT=default
+
+PASS=0
+FAILED=0
+T0=$(date +%s)
+ok() { printf 'ok %s\n' "$1"; PASS=$((PASS + 1)); }
+bad() { printf 'FAIL %s: %s\n' "$1" "$2"; FAILED=$((FAILED + 1)); }
+note() { printf '# %s (%ds)\n' "$*" "$(( $(date +%s) - T0 ))" >&2; }
+finish() {
+    printf '%s: %d passed, %d failed\n' "$NAME" "$PASS" "$FAILED"
+    [ "$FAILED" = 0 ] && exit 0
+    exit 1
+}
+# first_lines TEXT — at most 5 lines of TEXT on one line (a FAIL's reason).
+first_lines() { printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | head -n 5 | tr '\n' '|' | sed 's/|$//; s/|/ | /g'; }
+
+[ "$(id -u)" = 0 ] || { bad "setup of the test" "run as root (podman, the fixture's chroot)"; finish; }
+
+# ------------------------------------------------------------- the fixture
+
+note "fixture: tests/fixtures/installroot.sh"
+if ! fixture=$(bash tests/fixtures/installroot.sh); then
+    bad "fixture" "tests/fixtures/installroot.sh failed (see above)"
+    finish
+fi
+eval "$fixture"
+: "${FIXTURE_INSTALLROOT_IMAGE:?}" "${FIXTURE_INSTALLROOT_CONF:?}"
+pod() {
+    CONTAINERS_CONF=$FIXTURE_INSTALLROOT_CONF/containers.conf \
+        CONTAINERS_STORAGE_CONF=$FIXTURE_INSTALLROOT_CONF/storage.conf \
+        CONTAINERS_REGISTRIES_CONF=$FIXTURE_INSTALLROOT_CONF/registries.conf podman "$@"
+}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-test-install.XXXXXX")
+C=launcher-test-install-$$
+# shellcheck disable=SC2317 # (the EXIT trap's)
+cleanup() {
+    if [ "${INSTALL_TEST_KEEP:-0}" = 1 ]; then
+        note "kept the container $C: CONTAINERS_CONF=$FIXTURE_INSTALLROOT_CONF/containers.conf CONTAINERS_STORAGE_CONF=$FIXTURE_INSTALLROOT_CONF/storage.conf podman rm -f $C"
+    else
+        pod rm -f -t 0 "$C" > /dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# in_c COMMAND... — a command in the container (root, a login-like PATH).
+in_c() { pod exec -i -e LANG=C.UTF-8 "$C" "$@"; }
+# sh_c SCRIPT — a bash script in the container, its output on stdout.
+sh_c() { in_c bash -c "$1"; }
+
+# Containers may not get rlimits above ours (runc fails to set them).
+lim() { local h=$1 cap=$2; if [ "$h" != unlimited ] && [ "$h" -lt "$cap" ]; then echo "$h"; else echo "$cap"; fi; }
+nofile=$(lim "$(ulimit -Hn)" 65536)
+nproc=$(lim "$(ulimit -Hu)" 4096)
+if ! out=$(pod run -d --name "$C" --hostname plane --network none \
+        --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
+        "$FIXTURE_INSTALLROOT_IMAGE" sleep infinity 2>&1); then
+    bad "container" "podman run of $FIXTURE_INSTALLROOT_IMAGE failed: $(first_lines "$out")"
+    finish
+fi
+note "container $C of $FIXTURE_INSTALLROOT_IMAGE (--network none)"
+
+# ------------------------------------------------------- make install
+
+# The working tree's files (tracked, and untracked not ignored; not the
+# deleted ones), and the vendored code built outside (no npm here).
+(
+    git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do
+            if [ -f "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+        done
+    for d in build/static/vendor build/npm-vendor; do
+        if [ -d "$d" ]; then printf '%s\0' "$d"; fi
+    done
+) > "$WORK/files"
+if ! [ -e build/static/vendor/.stamp ]; then
+    bad "source" "build/static/vendor/.stamp missing: run make once outside (the container has no npm)"
+    finish
+fi
+tar -C "$SRC" --null -T "$WORK/files" -cf - | in_c sh -c 'mkdir -p /src && tar -C /src -xf -' ||
+    { bad "source" "copying the tree into the container failed"; finish; }
+# (the vendored code is newer than its inputs: make does not run npm)
+sh_c 'find /src/build/static/vendor -exec touch {} +'
+note "tree copied ($(tr -cd '\0' < "$WORK/files" | wc -c) entries)"
+
+if out=$(sh_c 'cd /src && make -j2 install' 2>&1); then
+    ok "make -j2 install in a fresh Debian 12 container"
+else
+    printf '%s\n' "$out" | tail -n 20 >&2
+    bad "make -j2 install in a fresh Debian 12 container" "$(first_lines "$(printf '%s\n' "$out" | grep -iE 'error|\*\*\*' | tail -n 5)")"
+    finish
+fi
+note "make install done"
+
+# ------------------------------------------------------------- setup
+
+if ! out=$(sh_c 'pg_createcluster 15 main --start' 2>&1); then
+    bad "PostgreSQL" "pg_createcluster 15 main --start: $(first_lines "$out")"
+    finish
+fi
+if out=$(in_c launcher-admin setup 2>&1); then
+    ok "launcher-admin setup"
+    printf '%s\n' "$out" | sed 's/^/#   /' >&2
+else
+    bad "launcher-admin setup" "exit $?: $(first_lines "$out")"
+    finish
+fi
+if out=$(in_c launcher-admin setup 2>&1); then
+    ok "launcher-admin setup again (idempotent)"
+else
+    bad "launcher-admin setup again (idempotent)" "exit $?: $(first_lines "$out")"
+fi
+got=$(in_c stat -c '%a %U' "$KEY" 2>&1)
+if [ "$got" = "600 launcher" ]; then
+    ok "$KEY is 0600 launcher"
+else
+    bad "$KEY is 0600 launcher" "$got"
+fi
+note "setup done"
+
+# ------------------------------------------------------------ the units
+
+# start_unit FILE — run a unit's lines as systemd would (see the header).
+# Prints "started NAME PID", "oneshot NAME 0" or "error NAME: why".
+# shellcheck disable=SC2317 # (run in the container: declare -f)
+start_unit() {
+    local f=$1 name line key val user="" group="" sup="" rtdirs="" rtmode=0755 type=simple
+    local wd=/ caps=unset nnp=0 exec="" w g groups cmd st pid
+    local -a pres=() envs=() runas=() argv=()
+    name=$(basename "$f" .service)
+    while IFS= read -r line || [ -n "$line" ]; do
+        while [[ $line == *\\ ]] && IFS= read -r w; do line=${line%\\}$w; done
+        case $line in ''|'#'*|';'*|'['*) continue ;; esac
+        key=${line%%=*} val=${line#*=}
+        case $key in
+            User) user=$val ;;
+            Group) group=$val ;;
+            SupplementaryGroups) sup="$sup $val" ;;
+            RuntimeDirectory) rtdirs="$rtdirs $val" ;;
+            RuntimeDirectoryMode) rtmode=$val ;;
+            Type) type=$val ;;
+            WorkingDirectory) wd=${val#-} ;;
+            Environment) eval "envs+=($val)" ;;
+            CapabilityBoundingSet) caps=$val ;;
+            NoNewPrivileges) case $val in true|yes|1|on) nnp=1 ;; esac ;;
+            ExecStartPre) pres+=("$val") ;;
+            ExecStart) exec=$val ;;
+        esac
+    done < "$f"
+    [ -n "$exec" ] || { echo "error $name: no ExecStart="; return; }
+    if [ -n "$user" ]; then
+        id "$user" > /dev/null 2>&1 || { echo "error $name: User=$user does not exist"; return; }
+        [ -n "$group" ] || group=$(id -gn "$user")
+        groups=$(id -Gn "$user" | tr ' ' ',')
+        for g in $sup; do groups="$groups,$g"; done
+        runas=(setpriv --reuid="$user" --regid="$group" --groups="$groups")
+    fi
+    if [ "$caps" = "" ]; then runas=("${runas[@]}" setpriv --bounding-set=-all); fi
+    if [ "$nnp" = 1 ]; then runas=("${runas[@]}" setpriv --no-new-privs); fi
+    for w in $rtdirs; do
+        install -d -m "$rtmode" -o "${user:-root}" -g "${group:-root}" "/run/$w"
+    done
+    for cmd in "${pres[@]}" "$exec"; do
+        local ignore=0 root=0
+        while :; do
+            case $cmd in
+                -*) ignore=1; cmd=${cmd#-} ;;
+                +*) root=1; cmd=${cmd#+} ;;
+                [@!:]*) cmd=${cmd#?} ;;
+                *) break ;;
+            esac
+        done
+        eval "argv=($cmd)"
+        local -a pre_as=("${runas[@]}")
+        [ "$root" = 0 ] || pre_as=()
+        if [ "$cmd" != "$exec" ] || [ "$type" = oneshot ]; then
+            st=0
+            (cd "$wd" && env "${envs[@]}" "${pre_as[@]}" "${argv[@]}") \
+                >> "/var/log/unit-$name.log" 2>&1 < /dev/null || st=$?
+            if [ "$st" != 0 ] && [ "$ignore" = 0 ]; then
+                echo "error $name: '$cmd' exited $st: $(tail -n 3 "/var/log/unit-$name.log" | tr '\n' ' ')"
+                return
+            fi
+            [ "$cmd" != "$exec" ] || echo "oneshot $name $st"
+        else
+            (cd "$wd" && exec setsid env "${envs[@]}" "${pre_as[@]}" "${argv[@]}") \
+                >> "/var/log/unit-$name.log" 2>&1 < /dev/null &
+            pid=$!
+            echo "started $name $pid"
+        fi
+    done
+}
+
+units=$(in_c sh -c "ls $UNITDIR/launcher-*.service 2> /dev/null" | grep -v '/launcher-agent\.service$')
+if [ -z "$units" ]; then
+    bad "units" "no launcher-*.service installed in $UNITDIR"
+    finish
+fi
+declare -A PIDS=()
+for u in $units; do
+    n=$(basename "$u" .service)
+    res=$(in_c bash -c "$(declare -f start_unit); start_unit $u" 2>&1)
+    case $res in
+        started\ *) PIDS[$n]=${res##* } ;;
+        oneshot\ *\ 0) ok "unit $n (oneshot) exits 0" ;;
+        oneshot\ *) bad "unit $n (oneshot) exits 0" "exit ${res##* }: $(first_lines "$(in_c tail -n 5 "/var/log/unit-$n.log")")" ;;
+        *) bad "unit $n starts" "$(first_lines "$res")" ;;
+    esac
+done
+note "units started: ${!PIDS[*]}"
+
+# The sockets nginx needs (the pools and ws listen on them when ready).
+socks=$(in_c sh -c "grep -hoE 'unix:[^ ;:]+' /etc/nginx/conf.d/launcher.conf /etc/nginx/sites-enabled/* 2> /dev/null | sed 's/^unix://' | sort -u")
+for _ in $(seq 1 60); do
+    missing=""
+    for s in $socks; do
+        in_c test -S "$s" || missing="$missing $s"
+    done
+    [ -n "$missing" ] || break
+    sleep 1
+done
+for n in "${!PIDS[@]}"; do
+    if in_c kill -0 "${PIDS[$n]}" 2> /dev/null; then
+        ok "unit $n runs (its ExecStart)"
+    else
+        bad "unit $n runs (its ExecStart)" "exited: $(first_lines "$(in_c tail -n 5 "/var/log/unit-$n.log")")"
+    fi
+done
+[ -z "$missing" ] || bad "sockets of nginx's upstreams" "missing after 60 s:$missing"
+
+# ---------------------------------------------------------------- nginx
+
+if out=$(in_c nginx -t 2>&1) && out=$(in_c nginx 2>&1); then
+    ok "nginx starts with Debian's nginx.conf and the installed site"
+else
+    bad "nginx starts with Debian's nginx.conf and the installed site" "$(first_lines "$out")"
+fi
+note "nginx started"
+
+# The name of the setup's self-signed certificate (its subjectAltName).
+CERT=$(in_c sh -c "sed -n 's/^[[:space:]]*tls_cert_file[[:space:]]*=[[:space:]]*//p' $CONF" | tail -n 1)
+CERT=${CERT:-/etc/launcher/tls/cert.pem}
+in_c cat "$CERT" > "$WORK/cert.pem" 2> /dev/null
+HOST=$(openssl x509 -in "$WORK/cert.pem" -noout -ext subjectAltName 2> /dev/null |
+    grep -oE 'DNS:[^, ]+' | head -n 1 | sed 's/^DNS://')
+[ -n "$HOST" ] || HOST=$(openssl x509 -in "$WORK/cert.pem" -noout -subject -nameopt multiline 2> /dev/null |
+    sed -n 's/^ *commonName *= *//p')
+if [ -z "$HOST" ]; then
+    bad "the setup's TLS certificate" "no certificate (or no name in it) at $CERT"
+    HOST=localhost
+fi
+in_c install -m 0644 "$CERT" /tmp/plane-ca.pem < /dev/null
+
+# curl_c ARGS... — curl in the container to https://$HOST (127.0.0.1),
+# trusting only the setup's certificate; prints the body then "\n<status>".
+curl_c() {
+    in_c curl -sS --max-time 30 --cacert /tmp/plane-ca.pem \
+        --resolve "$HOST:443:127.0.0.1" --resolve "$HOST:80:127.0.0.1" \
+        -w '\n%{http_code}' "$@" 2>&1
+}
+status_of() { printf '%s' "$1" | tail -n 1; }
+body_of() { printf '%s' "$1" | sed '$d'; }
+
+r=$(curl_c "https://$HOST/healthz")
+if [ "$(status_of "$r")" = 200 ]; then
+    ok "GET https://$HOST/healthz through nginx (the setup's certificate) 200"
+else
+    bad "GET https://$HOST/healthz through nginx (the setup's certificate) 200" "$(first_lines "$r")"
+fi
+
+pw="install test $$ $RANDOM$RANDOM"
+email=ops-$$@example.com
+body=$(EMAIL=$email PW=$pw python3 -c 'import json, os; print(json.dumps({"email": os.environ["EMAIL"], "password": os.environ["PW"], "first_name": "Ops", "last_name": "Test"}))')
+r=$(printf '%s' "$body" | curl_c -X POST -H 'Content-Type: application/json' --data-binary @- \
+    "https://$HOST/$TENANT/api/v1/auth/register")
+token=$(body_of "$r" | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])' 2> /dev/null)
+if [ "$(status_of "$r")" = 201 ] && [ -n "$token" ]; then
+    ok "POST /$TENANT/api/v1/auth/register over HTTPS (the first user) 201 with a token"
+else
+    bad "POST /$TENANT/api/v1/auth/register over HTTPS (the first user) 201 with a token" "$(first_lines "$r")"
+fi
+r=$(printf 'header = "Authorization: Bearer %s"\n' "$token" |
+    curl_c -K - "https://$HOST/$TENANT/api/v1/auth/me")
+if [ "$(status_of "$r")" = 200 ] && body_of "$r" | grep -qF "\"$email\""; then
+    ok "GET /$TENANT/api/v1/auth/me with the token 200, the user"
+else
+    bad "GET /$TENANT/api/v1/auth/me with the token 200, the user" "$(first_lines "$r")"
+fi
+
+r=$(in_c curl -sS --max-time 30 --resolve "$HOST:80:127.0.0.1" -o /dev/null \
+    -w '%{http_code} %{redirect_url}' "http://$HOST/$TENANT/api/v1/auth/me" 2>&1)
+case $r in
+    30[1278]\ https://"$HOST"/*) ok "HTTP on 80 redirects to HTTPS ($r)" ;;
+    *) bad "HTTP on 80 redirects to HTTPS" "got: $(first_lines "$r")" ;;
+esac
+
+# ------------------------------------------------------------ processes
+
+in_c ps -eo user:20=,pid=,ppid=,comm=,args= > "$WORK/ps" 2>&1
+pool=$(awk '$4 == "launcher-fcgi"' "$WORK/ps")
+n_pool=$(printf '%s\n' "$pool" | grep -c . || true)
+not_l=$(printf '%s\n' "$pool" | awk 'NF && $1 != "launcher"')
+if [ "$n_pool" -ge 2 ] && [ -z "$not_l" ]; then
+    ok "the pools' $n_pool launcher-fcgi processes (masters and workers) run as launcher"
+else
+    bad "the pools' launcher-fcgi processes (masters and workers) run as launcher" \
+        "$n_pool processes; not launcher: $(first_lines "$not_l")"
+fi
+# Root processes that are not the test's own (PID 1 sleep, exec shells, ps)
+# nor nginx's master.
+root_plane=$(awk '$1 == "root" && $2 != 1 && $4 != "ps" && $4 != "bash" && $4 != "sh" &&
+    !($4 == "nginx" && $0 ~ /master process/) && !($4 == "sleep")' "$WORK/ps")
+if [ -z "$root_plane" ]; then
+    ok "no process of the plane runs as root but nginx's master"
+else
+    bad "no process of the plane runs as root but nginx's master" "$(first_lines "$root_plane")"
+fi
+
+# --------------------------------------------------------------- doctor
+
+out=$(in_c launcher-admin doctor 2>&1); st=$?
+if [ "$st" = 0 ]; then
+    ok "launcher-admin doctor exits 0 on the fresh install"
+else
+    bad "launcher-admin doctor exits 0 on the fresh install" "exit $st: $(first_lines "$(printf '%s\n' "$out" | grep -v '^ok')")"
+fi
+
+in_c chmod 0644 "$KEY"
+out=$(in_c launcher-admin doctor 2>&1); st=$?
+if [ "$st" = 1 ] && printf '%s\n' "$out" | grep -v '^ok' | grep -qF "$KEY"; then
+    ok "doctor exits 1 naming $KEY after chmod 0644"
+else
+    bad "doctor exits 1 naming $KEY after chmod 0644" "exit $st: $(first_lines "$out")"
+fi
+in_c chmod 0600 "$KEY"
+
+site=$(in_c sh -c 'readlink -f /etc/nginx/sites-enabled/launcher 2> /dev/null || echo /etc/nginx/sites-available/launcher')
+in_c cp -p "$site" /tmp/site.orig
+in_c sh -c "printf 'this is not nginx;\n' >> '$site'"
+out=$(in_c launcher-admin doctor 2>&1); st=$?
+if [ "$st" = 1 ] && printf '%s\n' "$out" | grep -v '^ok' | grep -qi 'nginx'; then
+    ok "doctor exits 1 naming nginx after the site's config is broken"
+else
+    bad "doctor exits 1 naming nginx after the site's config is broken" "exit $st: $(first_lines "$out")"
+fi
+in_c cp -p /tmp/site.orig "$site"
+note "done"
+
+finish
