@@ -15,11 +15,10 @@
 #      (and once more: it is idempotent).
 #   3. no systemd in the container: each installed unit of the plane
 #      (launcher-*.service but the agent) is started the way systemd would,
-#      from its own lines: RuntimeDirectory= (+Mode, owned by User=),
-#      ExecStartPre= then ExecStart= as User=/Group=/SupplementaryGroups=
-#      (setpriv; NoNewPrivileges=, an empty CapabilityBoundingSet=), WorkingDirectory=,
-#      Environment=; a Type=oneshot unit (a timer's) runs once and must exit 0.
-#      Then nginx with Debian's /etc/nginx/nginx.conf.
+#      from its own lines (start_unit, tests/ops/container.sh: User=,
+#      RuntimeDirectory=, ExecStartPre=, ExecStart= ...); a Type=oneshot
+#      unit (a timer's) runs once and must exit 0. Then nginx with Debian's
+#      /etc/nginx/nginx.conf.
 #   4. checks: HTTPS on 443 with the setup's self-signed certificate (curl
 #      --cacert, the name from its subjectAltName): GET /healthz, register the
 #      first user, GET /auth/me with its token; HTTP on 80 redirects to HTTPS;
@@ -40,7 +39,6 @@
 
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-SRC=$PWD
 NAME=test_install
 UNITDIR=/usr/local/lib/systemd/system
 CONF=/etc/launcher/launcher.conf
@@ -72,65 +70,32 @@ if ! fixture=$(bash tests/fixtures/installroot.sh); then
 fi
 eval "$fixture"
 : "${FIXTURE_INSTALLROOT_IMAGE:?}" "${FIXTURE_INSTALLROOT_CONF:?}"
-pod() {
-    CONTAINERS_CONF=$FIXTURE_INSTALLROOT_CONF/containers.conf \
-        CONTAINERS_STORAGE_CONF=$FIXTURE_INSTALLROOT_CONF/storage.conf \
-        CONTAINERS_REGISTRIES_CONF=$FIXTURE_INSTALLROOT_CONF/registries.conf podman "$@"
-}
+# shellcheck source=tests/ops/container.sh
+. tests/ops/container.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-test-install.XXXXXX")
-C=launcher-test-install-$$
 # shellcheck disable=SC2317 # (the EXIT trap's)
 cleanup() {
-    if [ "${INSTALL_TEST_KEEP:-0}" = 1 ]; then
-        note "kept the container $C: CONTAINERS_CONF=$FIXTURE_INSTALLROOT_CONF/containers.conf CONTAINERS_STORAGE_CONF=$FIXTURE_INSTALLROOT_CONF/storage.conf podman rm -f $C"
-    else
-        pod rm -f -t 0 "$C" > /dev/null 2>&1 || true
-    fi
+    container_rm
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# in_c COMMAND... — a command in the container (root, a login-like PATH).
-in_c() { pod exec -i -e LANG=C.UTF-8 "$C" "$@"; }
 # sh_c SCRIPT — a bash script in the container, its output on stdout.
 sh_c() { in_c bash -c "$1"; }
 
-# Containers may not get rlimits above ours (runc fails to set them).
-lim() { local h=$1 cap=$2; if [ "$h" != unlimited ] && [ "$h" -lt "$cap" ]; then echo "$h"; else echo "$cap"; fi; }
-nofile=$(lim "$(ulimit -Hn)" 65536)
-nproc=$(lim "$(ulimit -Hu)" 4096)
-if ! out=$(pod run -d --name "$C" --hostname plane --network none \
-        --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
-        "$FIXTURE_INSTALLROOT_IMAGE" sleep infinity 2>&1); then
+CONTAINER=launcher-test-install-$$
+if ! out=$(container_run); then
     bad "container" "podman run of $FIXTURE_INSTALLROOT_IMAGE failed: $(first_lines "$out")"
     finish
 fi
-note "container $C of $FIXTURE_INSTALLROOT_IMAGE (--network none)"
+note "container $CONTAINER of $FIXTURE_INSTALLROOT_IMAGE (--network none)"
 
 # ------------------------------------------------------- make install
 
-# The working tree's files (tracked, and untracked not ignored; not the
-# deleted ones), and the vendored code built outside (no npm here).
-(
-    git ls-files -z --cached --others --exclude-standard |
-        while IFS= read -r -d '' f; do
-            if [ -f "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
-        done
-    for d in build/static/vendor build/npm-vendor; do
-        if [ -d "$d" ]; then printf '%s\0' "$d"; fi
-    done
-) > "$WORK/files"
-if ! [ -e build/static/vendor/.stamp ]; then
-    bad "source" "build/static/vendor/.stamp missing: run make once outside (the container has no npm)"
-    finish
-fi
-tar -C "$SRC" --null -T "$WORK/files" -cf - | in_c sh -c 'mkdir -p /src && tar -C /src -xf -' ||
-    { bad "source" "copying the tree into the container failed"; finish; }
-# (the vendored code is newer than its inputs: make does not run npm)
-sh_c 'find /src/build/static/vendor -exec touch {} +'
-note "tree copied ($(tr -cd '\0' < "$WORK/files" | wc -c) entries)"
+out=$(copy_tree /src) || { bad "source" "$out"; finish; }
+note "tree copied"
 
 if out=$(sh_c 'cd /src && make -j2 install' 2>&1); then
     ok "make -j2 install in a fresh Debian 12 container"
@@ -169,93 +134,20 @@ note "setup done"
 
 # ------------------------------------------------------------ the units
 
-# start_unit FILE — run a unit's lines as systemd would (see the header).
-# Prints "started NAME PID", "oneshot NAME 0" or "error NAME: why".
-# shellcheck disable=SC2317 # (run in the container: declare -f)
-start_unit() {
-    local f=$1 name line key val user="" group="" sup="" rtdirs="" rtmode=0755 type=simple
-    local wd=/ caps=unset nnp=0 exec="" w g groups cmd st pid
-    local -a pres=() envs=() runas=() argv=()
-    name=$(basename "$f" .service)
-    while IFS= read -r line || [ -n "$line" ]; do
-        while [[ $line == *\\ ]] && IFS= read -r w; do line=${line%\\}$w; done
-        case $line in ''|'#'*|';'*|'['*) continue ;; esac
-        key=${line%%=*} val=${line#*=}
-        case $key in
-            User) user=$val ;;
-            Group) group=$val ;;
-            SupplementaryGroups) sup="$sup $val" ;;
-            RuntimeDirectory) rtdirs="$rtdirs $val" ;;
-            RuntimeDirectoryMode) rtmode=$val ;;
-            Type) type=$val ;;
-            WorkingDirectory) wd=${val#-} ;;
-            Environment) eval "envs+=($val)" ;;
-            CapabilityBoundingSet) caps=$val ;;
-            NoNewPrivileges) case $val in true|yes|1|on) nnp=1 ;; esac ;;
-            ExecStartPre) pres+=("$val") ;;
-            ExecStart) exec=$val ;;
-        esac
-    done < "$f"
-    [ -n "$exec" ] || { echo "error $name: no ExecStart="; return; }
-    if [ -n "$user" ]; then
-        id "$user" > /dev/null 2>&1 || { echo "error $name: User=$user does not exist"; return; }
-        [ -n "$group" ] || group=$(id -gn "$user")
-        groups=$(id -Gn "$user" | tr ' ' ',')
-        for g in $sup; do groups="$groups,$g"; done
-        runas=(setpriv --reuid="$user" --regid="$group" --groups="$groups")
-    fi
-    if [ "$caps" = "" ]; then runas=("${runas[@]}" setpriv --bounding-set=-all); fi
-    if [ "$nnp" = 1 ]; then runas=("${runas[@]}" setpriv --no-new-privs); fi
-    for w in $rtdirs; do
-        install -d -m "$rtmode" -o "${user:-root}" -g "${group:-root}" "/run/$w"
-    done
-    for cmd in "${pres[@]}" "$exec"; do
-        local ignore=0 root=0
-        while :; do
-            case $cmd in
-                -*) ignore=1; cmd=${cmd#-} ;;
-                +*) root=1; cmd=${cmd#+} ;;
-                [@!:]*) cmd=${cmd#?} ;;
-                *) break ;;
-            esac
-        done
-        eval "argv=($cmd)"
-        local -a pre_as=("${runas[@]}")
-        [ "$root" = 0 ] || pre_as=()
-        if [ "$cmd" != "$exec" ] || [ "$type" = oneshot ]; then
-            st=0
-            (cd "$wd" && env "${envs[@]}" "${pre_as[@]}" "${argv[@]}") \
-                >> "/var/log/unit-$name.log" 2>&1 < /dev/null || st=$?
-            if [ "$st" != 0 ] && [ "$ignore" = 0 ]; then
-                echo "error $name: '$cmd' exited $st: $(tail -n 3 "/var/log/unit-$name.log" | tr '\n' ' ')"
-                return
-            fi
-            [ "$cmd" != "$exec" ] || echo "oneshot $name $st"
-        else
-            (cd "$wd" && exec setsid env "${envs[@]}" "${pre_as[@]}" "${argv[@]}") \
-                >> "/var/log/unit-$name.log" 2>&1 < /dev/null &
-            pid=$!
-            echo "started $name $pid"
-        fi
-    done
-}
-
-units=$(in_c sh -c "ls $UNITDIR/launcher-*.service 2> /dev/null" | grep -v '/launcher-agent\.service$')
-if [ -z "$units" ]; then
-    bad "units" "no launcher-*.service installed in $UNITDIR"
-    finish
-fi
 declare -A PIDS=()
-for u in $units; do
-    n=$(basename "$u" .service)
-    res=$(in_c bash -c "$(declare -f start_unit); start_unit $u" 2>&1)
-    case $res in
-        started\ *) PIDS[$n]=${res##* } ;;
-        oneshot\ *\ 0) ok "unit $n (oneshot) exits 0" ;;
-        oneshot\ *) bad "unit $n (oneshot) exits 0" "exit ${res##* }: $(first_lines "$(in_c tail -n 5 "/var/log/unit-$n.log")")" ;;
-        *) bad "unit $n starts" "$(first_lines "$res")" ;;
+while read -r kind n res; do
+    case $kind in
+        started) PIDS[$n]=$res ;;
+        oneshot)
+            if [ "$res" = 0 ]; then
+                ok "unit $n (oneshot) exits 0"
+            else
+                bad "unit $n (oneshot) exits 0" "exit $res: $(first_lines "$(in_c tail -n 5 "/var/log/unit-$n.log")")"
+            fi ;;
+        *) bad "unit ${n%:} starts" "$(first_lines "$res")" ;;
     esac
-done
+done < <(start_units "$UNITDIR" '^launcher-agent$')
+[ "${#PIDS[@]}" -gt 0 ] || { bad "units" "no launcher-*.service started from $UNITDIR"; finish; }
 note "units started: ${!PIDS[*]}"
 
 # The sockets nginx needs (the pools and ws listen on them when ready).
