@@ -28,11 +28,11 @@
 #
 # One "ok <what>" / "FAIL <what>: why" line per check, last "test_deb: N
 # passed, M failed"; exit 1 on any failure. Progress on stderr ("# ...").
-# Env: DEB_TEST_KEEP=1 keeps the container (its name is printed).
+# Env: INSTALL_TEST_KEEP=1 keeps the container (tests/ops/container.sh).
 
+# shellcheck disable=SC2016 # dpkg-query formats and scripts for the container, in single quotes
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-SRC=$PWD
 BUILD=${1:-build}
 NAME=test_deb
 CONF=/etc/launcher/launcher.conf
@@ -60,16 +60,12 @@ first_lines() { printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | head -n 5 | tr '
 [ "$(id -u)" = 0 ] || { bad "setup of the test" "run as root (podman, the fixture's chroot)"; finish; }
 command -v lintian > /dev/null || { bad "setup of the test" "lintian not installed (make install-deps)"; finish; }
 
+# shellcheck source=tests/ops/container.sh
+. tests/ops/container.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-test-deb.XXXXXX")
-C=launcher-test-deb-$$
-pod() { podman "$@"; }
 # shellcheck disable=SC2317 # (the EXIT trap's)
 cleanup() {
-    if [ "${DEB_TEST_KEEP:-0}" = 1 ]; then
-        note "kept the container $C"
-    else
-        pod rm -f -t 0 "$C" > /dev/null 2>&1 || true
-    fi
+    container_rm
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -133,27 +129,17 @@ if ! fixture=$(bash tests/fixtures/installroot.sh); then
 fi
 eval "$fixture"
 : "${FIXTURE_INSTALLROOT_IMAGE:?}" "${FIXTURE_INSTALLROOT_CONF:?}"
-pod() {
-    CONTAINERS_CONF=$FIXTURE_INSTALLROOT_CONF/containers.conf \
-        CONTAINERS_STORAGE_CONF=$FIXTURE_INSTALLROOT_CONF/storage.conf \
-        CONTAINERS_REGISTRIES_CONF=$FIXTURE_INSTALLROOT_CONF/registries.conf podman "$@"
-}
-in_c() { pod exec -i -e LANG=C.UTF-8 "$C" "$@"; }
 sh_c() { in_c bash -c "$1"; }
 # sql QUERY — one value (psql -tA) as the superuser postgres, in the
 # database launcher.
 sql() { in_c runuser -u postgres -- psql -X -tA -d launcher -c "$1" 2>&1; }
 
-lim() { local h=$1 cap=$2; if [ "$h" != unlimited ] && [ "$h" -lt "$cap" ]; then echo "$h"; else echo "$cap"; fi; }
-nofile=$(lim "$(ulimit -Hn)" 65536)
-nproc=$(lim "$(ulimit -Hu)" 4096)
-if ! out=$(pod run -d --name "$C" --hostname plane --network none \
-        --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
-        "$FIXTURE_INSTALLROOT_IMAGE" sleep infinity 2>&1); then
+CONTAINER=launcher-test-deb-$$
+if ! out=$(container_run); then
     bad "container" "podman run of $FIXTURE_INSTALLROOT_IMAGE failed: $(first_lines "$out")"
     finish
 fi
-note "container $C of $FIXTURE_INSTALLROOT_IMAGE (--network none)"
+note "container $CONTAINER of $FIXTURE_INSTALLROOT_IMAGE (--network none)"
 tar -C "$WORK" -cf - "$(basename "$PREV")" "$(basename "$NEXT")" | in_c sh -c 'mkdir -p /debs && tar -C /debs -xf -'
 PREV_C=/debs/$(basename "$PREV")
 NEXT_C=/debs/$(basename "$NEXT")
