@@ -49,9 +49,9 @@ ${MAKE:-make} -C "$top" --no-print-directory -s install BUILD="$build" DESTDIR="
 	{ tail -n 20 "$work/install.log" >&2; die "make install into $root failed"; }
 rm -f "$root/etc/nginx/sites-enabled/launcher"
 rmdir "$root/etc/nginx/sites-enabled" 2> /dev/null || true
-# State, logs and the runtime directory are the maintainer scripts' and
-# systemd's (owned by the users they create), not the package's files.
-rm -rf "$root/var/lib/launcher" "$root/var/log/launcher" "$root/run"
+# The TLS, state and log directories, owned by the users, are postinst's
+# (install-system.sh), the runtime directory systemd's: not the package's.
+rm -rf "$root/etc/launcher/tls" "$root/var/lib/launcher" "$root/var/log/launcher" "$root/run"
 rmdir "$root/var/lib" "$root/var/log" "$root/var" 2> /dev/null || true
 
 # Strip every ELF file; the agent's downloads are checked against their

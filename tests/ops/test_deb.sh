@@ -162,11 +162,12 @@ else
     bad "postinst of a plane not set up prints the next step (launcher-admin setup)" "$(first_lines "$out")"
 fi
 got=$(sh_c 'id -nG launcher; id -u launcher-agent > /dev/null && echo agent; getent passwd launcher | cut -d: -f6,7;
-    stat -c "%U %a" /var/lib/launcher /var/log/launcher' 2>&1)
+    stat -c "%U:%G %a" /var/lib/launcher /var/log/launcher' 2>&1)
 if printf '%s\n' "$got" | head -n 1 | grep -qw www-data && printf '%s\n' "$got" | grep -qx agent &&
     printf '%s\n' "$got" | grep -qx '/var/lib/launcher:/usr/sbin/nologin' &&
-    printf '%s\n' "$got" | grep -qx 'launcher 750' && printf '%s\n' "$got" | grep -qx 'launcher 2750'; then
-    ok "postinst made the users (launcher in www-data, launcher-agent) and the state and log directories"
+    printf '%s\n' "$got" | grep -qx 'launcher:www-data 750' && printf '%s\n' "$got" | grep -qx 'launcher:adm 750' &&
+    in_c test -L /etc/nginx/sites-enabled/launcher; then
+    ok "postinst made the users (launcher in www-data, launcher-agent), the state and log directories and the site's link"
 else
     bad "postinst made the users and directories" "$(first_lines "$got")"
 fi
@@ -246,7 +247,7 @@ else
 fi
 left=$(grep -vxE '/|/\.|/(etc|lib|usr|usr/bin|usr/share|usr/share/doc|lib/systemd|lib/systemd/system|etc/nginx|etc/nginx/[a-z.-]+|etc/logrotate\.d)' "$WORK/files" |
     in_c sh -c 'while read -r f; do [ -e "$f" ] && echo "$f"; done')
-left="$left$(in_c sh -c 'for d in /etc/launcher /var/lib/launcher /var/log/launcher /var/lib/launcher-agent /etc/nginx/sites-enabled/launcher; do [ -e "$d" ] || [ -L "$d" ] && echo "$d"; done
+left="$left$(in_c sh -c 'for d in /etc/launcher /var/lib/launcher /var/log/launcher /etc/nginx/sites-enabled/launcher; do [ -e "$d" ] || [ -L "$d" ] && echo "$d"; done
     find /etc/systemd/system /var/lib/systemd -name "launcher-*" 2> /dev/null; true')"
 if [ -z "$left" ] && ! in_c dpkg-query -W launcher > /dev/null 2>&1; then
     ok "after dpkg -P no file of the package, /etc/launcher, state, logs or unit link is left"
