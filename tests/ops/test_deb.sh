@@ -38,24 +38,8 @@ NAME=test_deb
 CONF=/etc/launcher/launcher.conf
 KEY=/etc/launcher/master.key
 
-PASS=0
-FAILED=0
-T0=$(date +%s)
-ok() { printf 'ok %s\n' "$1"; PASS=$((PASS + 1)); }
-bad() { printf 'FAIL %s: %s\n' "$1" "$2"; FAILED=$((FAILED + 1)); }
-note() { printf '# %s (%ds)\n' "$*" "$(( $(date +%s) - T0 ))" >&2; }
-finish() {
-    printf '%s: %d passed, %d failed\n' "$NAME" "$PASS" "$FAILED"
-    [ "$FAILED" = 0 ] && exit 0
-    exit 1
-}
-# check WHAT COMMAND... — ok when COMMAND succeeds, else FAIL with its output.
-check() {
-    local what=$1 out
-    shift
-    if out=$("$@" 2>&1); then ok "$what"; else bad "$what" "$(first_lines "$out")"; fi
-}
-first_lines() { printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | head -n 5 | tr '\n' '|' | sed 's/|$//; s/|/ | /g'; }
+# shellcheck source=tests/ops/report.sh
+. tests/ops/report.sh
 
 [ "$(id -u)" = 0 ] || { bad "setup of the test" "run as root (podman, the fixture's chroot)"; finish; }
 command -v lintian > /dev/null || { bad "setup of the test" "lintian not installed (make install-deps)"; finish; }
@@ -211,18 +195,9 @@ else
     bad "dpkg -i $(basename "$NEXT") upgrades $(basename "$PREV")" "$(first_lines "$(printf '%s\n' "$out" | tail -n 8)")"
 fi
 printf '%s\n' "$out" | sed 's/^/#   /' >&2
-got=$(sql "SELECT version FROM launcher.schema_migrations WHERE version = $NEWEST_V")
-if [ "$got" = "$NEWEST_V" ]; then
-    ok "the upgrade's postinst applied $NEWEST (schema_migrations)"
-else
-    bad "the upgrade's postinst applied $NEWEST (schema_migrations)" "$(first_lines "$got")"
-fi
-got=$(sql "$DATA_Q")
-if [ "$got" = "$DATA" ]; then
-    ok "the tenant, user and project are kept across the upgrade"
-else
-    bad "the tenant, user and project are kept across the upgrade" "$(first_lines "$got")"
-fi
+expect "the upgrade's postinst applied $NEWEST (schema_migrations)" \
+    "$(sql "SELECT version FROM launcher.schema_migrations WHERE version = $NEWEST_V")" "$NEWEST_V"
+expect "the tenant, user and project are kept across the upgrade" "$(sql "$DATA_Q")" "$DATA"
 if in_c grep -qx '# edited by the operator' "$CONF" && [ "$(in_c sha256sum "$KEY" 2>&1)" = "$key_sum" ]; then
     ok "the operator's edit of launcher.conf and the master key are kept across the upgrade"
 else
@@ -254,12 +229,8 @@ if [ -z "$left" ] && ! in_c dpkg-query -W launcher > /dev/null 2>&1; then
 else
     bad "after dpkg -P nothing of the package is left" "$(first_lines "$left")"
 fi
-got=$(sql "$DATA_Q")
-if [ "$got" = "$DATA" ]; then
-    ok "dpkg -P leaves the database: the tenant, user and project rows are still in PostgreSQL"
-else
-    bad "dpkg -P leaves the database" "$(first_lines "$got")"
-fi
+expect "dpkg -P leaves the database: the tenant, user and project rows are still in PostgreSQL" \
+    "$(sql "$DATA_Q")" "$DATA"
 
 # Asked for: LAUNCHER_PURGE_DATABASE=yes drops the database and its roles.
 in_c dpkg -i "$NEXT_C" > /dev/null 2>&1 || bad "dpkg -i again" "failed"
@@ -267,11 +238,8 @@ out=$(in_c env LAUNCHER_PURGE_DATABASE=yes dpkg -P launcher 2>&1)
 got=$(in_c runuser -u postgres -- psql -X -tA -d postgres -c \
     "SELECT count(*) FROM pg_database WHERE datname = 'launcher'
      UNION ALL SELECT count(*) FROM pg_roles WHERE rolname LIKE 'launcher\_%'" 2>&1 | tr '\n' ' ')
-if [ "$got" = "0 0 " ]; then
-    ok "LAUNCHER_PURGE_DATABASE=yes dpkg -P drops the database and its roles"
-else
-    bad "LAUNCHER_PURGE_DATABASE=yes dpkg -P drops the database and its roles" "databases, roles: $got; $(first_lines "$out")"
-fi
+[ "$got" = "0 0 " ] || got="databases, roles: $got; $out"
+expect "LAUNCHER_PURGE_DATABASE=yes dpkg -P drops the database and its roles" "$got" "0 0 "
 
 note "done"
 finish
