@@ -15,6 +15,7 @@
 #   make bench-ingest   real Sentry SDK requests at 2,000 events/s for 10 s: none lost, API p99 idle vs under load, grouping lag
 #   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
+#   make deb      the Debian package (dpkg-deb; DEB_SUFFIX=+1 appends to VERSION) in $(BUILD)/debs
 #   make bench-dashboard  first-load bytes and time of the dashboard, a 500-application list (README, The dashboard)
 #   make install / make uninstall   the installed layout (README, Operating Launcher: Install);
 #                 PREFIX DESTDIR SYSCONFDIR LOCALSTATEDIR SYSTEMDUNITDIR, edge knobs HSTS_MAX_AGE ...
@@ -72,7 +73,7 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: vendor bench-dashboard
+.PHONY: vendor bench-dashboard deb
 .PHONY: all run start stop test unit lint bench bench-fn bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest bench-search fuzz clean install-deps
 all: $(BINS) $(UNIT_BINS) vendor
 
@@ -178,10 +179,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
 
 install-deps:
 	@bash $(STACK) install
+
+# The Debian package (README "The Debian package"): conf/debian/build.sh
+# stages `make install` with the package's paths and builds it with
+# dpkg-deb. DEB_SUFFIX is appended to VERSION (+1, ~rc1: a native version),
+# so that one tree gives a "previous" and a "next" package.
+DEB_SUFFIX ?=
+DEB_OUTDIR ?= $(BUILD)/debs
+deb: all
+	@bash conf/debian/build.sh $(BUILD) $(VERSION)$(DEB_SUFFIX) $(DEB_OUTDIR)
 
 run: install-deps
 	@$(MAKE) --no-print-directory all
