@@ -114,7 +114,7 @@ if ! out=$(sh_c 'pg_createcluster 15 main --start' 2>&1); then
 fi
 if out=$(in_c launcher-admin setup 2>&1); then
     ok "launcher-admin setup"
-    printf '%s\n' "$out" | sed 's/^/#   /' >&2
+    printf '%s\n' "$out" | tail -n 14 | sed 's/^/#   /' >&2
 else
     bad "launcher-admin setup" "exit $?: $(first_lines "$out")"
     finish
@@ -150,16 +150,18 @@ done < <(start_units "$UNITDIR" '^launcher-agent$')
 [ "${#PIDS[@]}" -gt 0 ] || { bad "units" "no launcher-*.service started from $UNITDIR"; finish; }
 note "units started: ${!PIDS[*]}"
 
-# The sockets nginx needs (the pools and ws listen on them when ready).
-socks=$(in_c sh -c "grep -hoE 'unix:[^ ;:]+' /etc/nginx/conf.d/launcher.conf /etc/nginx/sites-enabled/* 2> /dev/null | sed 's/^unix://' | sort -u")
-for _ in $(seq 1 60); do
-    missing=""
-    for s in $socks; do
-        in_c test -S "$s" || missing="$missing $s"
+# The sockets of nginx's upstreams (the pools and ws listen on them when
+# ready), 60 s at most.
+# shellcheck disable=SC2016 # (expanded in the container)
+missing=$(in_c bash -c 'socks=$(sed "s/#.*//" /etc/nginx/conf.d/launcher.conf /etc/nginx/sites-enabled/* 2> /dev/null |
+        grep -oE "unix:[^ ;]+" | sed "s/^unix://; s/:\$//" | sort -u)
+    for _ in $(seq 1 60); do
+        m=""
+        for s in $socks; do [ -S "$s" ] || m="$m $s"; done
+        [ -n "$m" ] || break
+        sleep 1
     done
-    [ -n "$missing" ] || break
-    sleep 1
-done
+    echo $m')
 for n in "${!PIDS[@]}"; do
     if in_c kill -0 "${PIDS[$n]}" 2> /dev/null; then
         ok "unit $n runs (its ExecStart)"
