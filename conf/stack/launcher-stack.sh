@@ -429,6 +429,10 @@ load_config() {
     WS_BIN=$BIN_DIR/launcher-ws
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
+    # make's agent downloads (build/agent-dist beside build/bin), served by
+    # nginx at /agent/ from a copy under the state dir (copy_agent_dist).
+    AGENT_DIST_SRC=$(dirname "$BIN_DIR")/agent-dist
+    AGENT_ROOT=$STATE/dist
     AGENT_TOKEN=$STATE/secrets/agent.token
     # The agent's own iptables chains isolating the project networks (see the
     # README's "Network isolation"): one name per stack, so that the stacks
@@ -854,6 +858,9 @@ ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
 image_mirrors_file = "${LAUNCHER_IMAGE_MIRRORS:-$REPO/conf/image-mirrors.conf}"
 templates_dir = "$REPO/conf/templates"
+# The agent's downloads nginx serves at /agent/ (install.sh: the servers'
+# install script, GET /servers/:id/install-script).
+agent_dist_dir = "$AGENT_ROOT/agent"
 # PostgreSQL point-in-time recovery: archive_timeout of pitr databases.
 pitr_archive_timeout_seconds = ${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-60}
 # Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS
@@ -910,6 +917,7 @@ render() {
         -e "s|@BROTLI_LOAD@|$BROTLI_LOAD|g" \
         -e "s|@BROTLI_STATIC@|$BROTLI_STATIC|g" \
         -e "s|@WS_UPSTREAM@|${WS_UPSTREAM:-unix:$WS_SOCK}|g" \
+        -e "s|@AGENT_ROOT@|$AGENT_ROOT|g" \
         "$src" > "$dst.tmp"
     # (comment lines may mention placeholders; only directives count)
     if grep -n '@[A-Z_][A-Z_]*@' "$dst.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
@@ -950,6 +958,28 @@ copy_static() {
     mv "$new" "$STATE/static"
     install -d -m 0755 "$STATE/static/icons"
     chmod -R u+rwX,go+rX "$STATE/static"
+}
+
+# The agent's downloads (README "Agents on more servers"): make's
+# build/agent-dist/ (the agent per architecture, install.sh, the unit,
+# SHA256SUMS) into <state>/dist/agent/, served by nginx at /agent/ and read
+# by the pool (agent_dist_dir: GET /servers/:id/install-script). Replaced
+# whole on every start, readable by nginx's user. Without a build there is
+# nothing to serve: a note, not a failure (/agent/ answers 404).
+copy_agent_dist() {
+    local dst=$AGENT_ROOT/agent
+    rm -rf "$dst.new"
+    if [ -s "$AGENT_DIST_SRC/SHA256SUMS" ]; then
+        install -d -m 0755 "$AGENT_ROOT"
+        cp -R "$AGENT_DIST_SRC" "$dst.new" || die "cannot copy $AGENT_DIST_SRC"
+        chmod -R u+rwX,go+rX,go-w "$dst.new"
+        rm -rf "$dst"
+        mv "$dst.new" "$dst"
+    else
+        say "agent downloads: $AGENT_DIST_SRC not built (make agent-dist); /agent/ is empty"
+        rm -rf "$dst"
+        install -d -m 0755 "$AGENT_ROOT" "$dst"
+    fi
 }
 
 # The plane hostname's HTTPS server (included by nginx.conf): its own
@@ -1622,6 +1652,7 @@ do_start() {
     ensure_master_key
     ensure_tls
     copy_static
+    copy_agent_dist
     choose_nginx_user
     prepare_imports
     write_app_conf
