@@ -130,7 +130,7 @@ respond_server(struct req *r, const char *id, int status, const char *token)
 	 * filled in) downloads the agent from the plane's /agent/ only.
 	 */
 	cJSON_AddStringToObject(d, "install_command", arena_printf(r->a,
-	    "install -d -m 0700 /etc/launcher && (umask 077 && printf '%%s\n' '%s'"
+	    "install -d -m 0700 /etc/launcher && (umask 077 && printf '%%s\\n' '%s'"
 	    " > /etc/launcher/agent.token) && curl -fsS%s %s/agent/install.sh"
 	    " | sh -s -- --plane %s --tenant %s",
 	    token, strncmp(plane, "https://", 8) == 0 ? " --proto =https" : "",
@@ -325,9 +325,10 @@ install_script(struct req *r)
 			log_error("install-script: %s has no %s='' line", path, keys[i]);
 			return http_error(r, ERR_INTERNAL, "the agent install script on the plane is not its own");
 		}
+		/* up to the line's start; its newline stays for the next line */
 		buf_add(&b, p, (size_t)(at - p) + 1);
-		buf_adds(&b, arena_printf(r->a, "%s=%s\n", keys[i], sh_word(r, vals[i])));
-		p = at + strlen(line);
+		buf_adds(&b, arena_printf(r->a, "%s=%s", keys[i], sh_word(r, vals[i])));
+		p = at + strlen(line) - 1;
 	}
 	buf_adds(&b, p);
 	if (!buf_ok(&b))
