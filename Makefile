@@ -99,9 +99,10 @@ $(AGENT_DIST)/launcher-agent.service: conf/systemd/launcher-agent.service
 	@mkdir -p $(dir $@)
 	install -m 0644 $< $@
 
-# Every file of the tree (an older architecture's binary, built elsewhere
-# and copied in, included), paths relative to the tree as sha256sum -c reads them.
-$(AGENT_DIST)/SHA256SUMS: $(AGENT_DIST_FILES)
+# Every file of the tree (another architecture's binary, built elsewhere
+# and copied in as linux-<arch>/launcher-agent, included), paths relative
+# to the tree as sha256sum -c reads them.
+$(AGENT_DIST)/SHA256SUMS: $(AGENT_DIST_FILES) $(wildcard $(AGENT_DIST)/linux-*/launcher-agent)
 	cd $(AGENT_DIST) && find . -type f ! -name 'SHA256SUMS*' | sed 's|^\./||' | LC_ALL=C sort | \
 		xargs sha256sum > SHA256SUMS.tmp && mv -f SHA256SUMS.tmp SHA256SUMS
 
