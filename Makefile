@@ -16,6 +16,8 @@
 #   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 #   make bench-dashboard  first-load bytes and time of the dashboard, a 500-application list (README, The dashboard)
+#   make install / make uninstall   the installed layout (README, Operating Launcher: Install);
+#                 PREFIX DESTDIR SYSCONFDIR LOCALSTATEDIR SYSTEMDUNITDIR, edge knobs HSTS_MAX_AGE ...
 
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
@@ -80,7 +82,9 @@ all: $(BINS) $(UNIT_BINS) vendor agent-dist
 # dpkg names it (amd64, arm64), the one install script (conf/agent/
 # install.sh), the agent's systemd unit and SHA256SUMS of them all.  The
 # stack copies the tree into <state>/dist/agent/, make install into
-# $(PREFIX)/share/launcher/agent/.  Only the host's architecture is built.
+# $(PREFIX)/lib/launcher/agent/ (binaries: lib, not share).  Only the
+# host's architecture is built.  The unit is rendered for the paths the
+# install script uses (/usr/local/bin, /etc).
 AGENT_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 AGENT_DIST := $(BUILD)/agent-dist
 AGENT_DIST_FILES := $(AGENT_DIST)/linux-$(AGENT_ARCH)/launcher-agent $(AGENT_DIST)/install.sh \
@@ -95,9 +99,9 @@ $(AGENT_DIST)/install.sh: conf/agent/install.sh
 	@mkdir -p $(dir $@)
 	install -m 0644 $< $@
 
-$(AGENT_DIST)/launcher-agent.service: conf/systemd/launcher-agent.service
+$(AGENT_DIST)/launcher-agent.service: conf/systemd/launcher-agent.service conf/nginx/render.sh
 	@mkdir -p $(dir $@)
-	install -m 0644 $< $@
+	bash conf/nginx/render.sh PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var -- $< $@
 
 # Every file of the tree (another architecture's binary, built elsewhere
 # and copied in as linux-<arch>/launcher-agent, included), paths relative
@@ -292,6 +296,22 @@ bench-dashboard: install-deps
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps
 	@bash tests/fuzz/run.sh
+
+# The installed layout (README "Install"; conf/install.sh does the work and
+# documents each variable). DESTDIR: a staging root for packages and images
+# (no user created, nothing chown'ed outside a live install).
+PREFIX         ?= /usr/local
+SYSCONFDIR     ?= /etc
+LOCALSTATEDIR  ?= /var
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_VARS    = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+                  LOCALSTATEDIR="$(LOCALSTATEDIR)" SYSTEMDUNITDIR="$(SYSTEMDUNITDIR)" BUILD="$(BUILD)"
+.PHONY: install uninstall
+install: $(BINS) vendor agent-dist
+	@$(INSTALL_VARS) bash conf/install.sh install
+
+uninstall:
+	@$(INSTALL_VARS) bash conf/install.sh uninstall
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -206,8 +206,9 @@ say "installed $bin ($(cat "$tmp/version"))"
 
 if [ -n "$user" ]; then
     if ! id -u "$user" > /dev/null 2>&1; then
-        useradd --system --home-dir /var/lib/launcher-agent --no-create-home \
-            --shell /usr/sbin/nologin "$user" || die "cannot create the user $user"
+        getent group "$user" > /dev/null || groupadd --system "$user" || die "cannot create the group $user"
+        useradd --system --gid "$user" --home-dir /var/lib/launcher-agent --no-create-home \
+            --shell /usr/sbin/nologin --comment "Launcher agent" "$user" || die "cannot create the user $user"
         say "created the system user $user"
     fi
     group=$(id -gn "$user")

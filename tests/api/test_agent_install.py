@@ -4,6 +4,7 @@ real in a fresh Debian 12 root (tests/fixtures/agentroot.sh: an overlay in a
 mount namespace of its own, chrooted) that reaches the stack's nginx on
 loopback: it downloads from the plane only, verifies, installs, and the
 agent it installed goes online without its token in any argv or environment."""
+import grp
 import hashlib
 import os
 import shutil
@@ -152,6 +153,28 @@ class Root:
         os.makedirs(self.path("run"), exist_ok=True)
         open(self.path("run/docker.sock"), "w").close()
 
+    def engine_group(self):
+        """The engine socket 0660 with a group "docker" of this server (and
+        of no one on the host), as a Docker host has it; restored at the
+        module's end."""
+        st = os.stat(self.engine)
+        gid = 64000
+        while True:
+            try:
+                grp.getgrgid(gid)
+                gid += 1
+            except KeyError:
+                break
+        out = self.sh("groupadd --gid %d docker\n" % gid)
+        assert out.returncode == 0, out
+        os.chown(self.engine, -1, gid)
+        os.chmod(self.engine, 0o660)
+
+        def restore():
+            os.chown(self.engine, -1, st.st_gid)
+            os.chmod(self.engine, stat.S_IMODE(st.st_mode))
+        at_module_end(restore)
+
     def path(self, p):
         """A file the commands wrote (or will see), in the upper layer."""
         return os.path.join(self.upper, p.lstrip("/"))
@@ -194,6 +217,9 @@ def test_install_command_on_a_fresh_server_installs_and_the_agent_goes_online():
     with open(os.path.join(Root._lower, bundle.lstrip("/")), "rb") as f, \
             open(os.path.join(STATE, "tls", "cert.pem"), "rb") as g, open(root.path(bundle), "wb") as out:
         out.write(f.read() + g.read())
+    # The engine's socket as Docker's is: 0660, group docker (the stack's
+    # Podman socket, given a group that only this server has, for the test).
+    root.engine_group()
     trace = os.path.join(root.dir, "execve.trace")
     out = root.sh(s["install_command"] + "\n", trace=trace)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -221,7 +247,17 @@ def test_install_command_on_a_fresh_server_installs_and_the_agent_goes_online():
     assert stat.S_IMODE(st.st_mode) == 0o600 and (user or st.st_uid == 0), st
     with open(root.path("/etc/launcher/agent.token")) as f:
         assert f.read() == s["agent_token"] + "\n"
-    if not user:
+    if user:
+        # The unit's user: created by the script, owns the token (still
+        # 0600), reads the configuration, is in the engine socket's group.
+        with open(root.path("/etc/passwd")) as f:
+            uid = [int(x.split(":")[2]) for x in f if x.startswith(user + ":")]
+        assert uid == [st.st_uid], (uid, st)
+        with open(root.path("/etc/group")) as f:
+            docker = [x.strip() for x in f if x.startswith("docker:")]
+        assert docker and docker[0].split(":")[3].split(",").count(user) == 1, docker
+        assert stat.S_IMODE(os.stat(root.path("/etc/launcher")).st_mode) == 0o750
+    else:
         assert stat.S_IMODE(os.stat(root.path("/etc/launcher")).st_mode) == 0o700
     with open(root.path("/etc/launcher/agent.conf")) as f:
         conf = f.read()
@@ -258,6 +294,10 @@ def test_install_command_on_a_fresh_server_installs_and_the_agent_goes_online():
         assert cmdline.split(b"\0")[:3] == [b"/usr/local/bin/launcher-agent", b"-c", b"/etc/launcher/agent.conf"]
         assert s["agent_token"].encode() not in cmdline and s["agent_token"].encode() not in environ
         assert b"LAUNCHER_AGENT_TOKEN" not in environ
+        if user:
+            with open("/proc/%d/status" % proc.pid) as f:
+                uids = [x.split()[1:] for x in f if x.startswith("Uid:")][0]
+            assert uids == [str(st.st_uid)] * 4, uids
     finally:
         end()
 
