@@ -230,7 +230,7 @@ PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-d
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble
           radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk libargon2-1
-          nodejs npm brotli libnginx-mod-http-brotli-static chromium)
+          nodejs npm brotli libnginx-mod-http-brotli-static chromium strace)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
 # dnscheck, backup, notify and issues are optional: they are started (and get a pid file)

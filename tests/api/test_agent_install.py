@@ -11,11 +11,12 @@ import shutil
 import stat
 import subprocess
 import tempfile
-import time
 import uuid
 
 from lib import (BIN, HTTPS_PORT, REPO, STATE, Client, Skip, assert_error, at_module_end, make_key,
                  new_user, registered, request, stack_env)
+from test_agent_e2e import _wait
+from test_servers import _server
 
 DIST = os.path.join(STATE, "dist", "agent")
 PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -26,25 +27,8 @@ def _arch():
                           check=True).stdout.strip()
 
 
-def _server(c, **body):
-    body.setdefault("name", "inst-" + uuid.uuid4().hex[:8])
-    r = c.post("/servers", body)
-    assert r.status == 201, r
-    return r.data
-
-
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def _wait(what, fn, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def test_nginx_serves_the_agent_downloads_as_built():
