@@ -77,11 +77,14 @@ ops_load_stop() {
 	ops_load_pid=""
 }
 
+# ops_load_ok LOG: the number of successful requests in LOG so far.
+ops_load_ok() { cat "$1" 2> /dev/null | grep -c '"ok": true'; }
+
 # ops_load_wait LOG N: waits (at most 120 s) until LOG holds N successful
 # requests.
 ops_load_wait() {
 	local deadline=$((SECONDS + 120))
-	until [ "$(grep -c '"ok": true' "$1" 2> /dev/null)" -ge "$2" ]; do
+	until [ "$(ops_load_ok "$1")" -ge "$2" ]; do
 		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.2
 	done

@@ -3,7 +3,8 @@
 requests load.py wrote to LOG and prints one JSON object:
   total, failed, tolerated, bad (failed and not tolerated), after (requests
   started after B), after_ok, last_failure (t1 of the last failure, or null),
-  per_op {op: [total, failed]}, samples (up to 5 bad ones).
+  per_op {op: [total, failed]}, statuses {status of the failures: count}
+  (0: no answer), samples (up to 5 bad ones).
 Which failures are tolerated:
   (none)           none: every failure is bad (a migration under load)
   --inflight A B   those in flight during [A, B] (started before B, ended
@@ -43,7 +44,7 @@ def tolerated(r):
 
 
 out = {"total": len(rows), "failed": 0, "tolerated": 0, "bad": 0, "after": 0, "after_ok": 0,
-       "last_failure": None, "per_op": {}, "samples": []}
+       "last_failure": None, "per_op": {}, "statuses": {}, "samples": []}
 for r in rows:
     op = out["per_op"].setdefault(r["op"], [0, 0])
     op[0] += 1
@@ -54,6 +55,7 @@ for r in rows:
         continue
     op[1] += 1
     out["failed"] += 1
+    out["statuses"][str(r["status"])] = out["statuses"].get(str(r["status"]), 0) + 1
     out["last_failure"] = max(out["last_failure"] or 0, r["t1"])
     if tolerated(r):
         out["tolerated"] += 1
