@@ -21,7 +21,7 @@
 #               pool keeps writing
 # Last line: "test_failover: N passed, M failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
 OPS_NAME=test_failover
 # shellcheck source=tests/ops/lib/opstack.sh
@@ -138,10 +138,12 @@ if pg "$PG_BIN/initdb" -D "$ro" -U postgres --auth-local=trust --auth-host=rejec
 		"$port1" "$sock" >> "$ro/postgresql.conf" &&
 	install -m 0640 -o postgres -g postgres /dev/null "$LAUNCHER_LOG_DIR/ro.log" &&
 	pg "$PG_BIN/pg_ctl" -D "$ro" -l "$LAUNCHER_LOG_DIR/ro.log" -w -t 60 -s start; then
-	# The API role exists there too (any password: trust), so that only the
-	# read-only check can send the pool on.
+	# The API role exists there too (any password: trust): libpq tries no
+	# further host after a failed authentication, only the read-only check
+	# may send the pool on.
 	pg "$PG_BIN/psql" -X -q -h "$sock" -p "$port1" -U postgres -d postgres \
-		-c "CREATE ROLE launcher_api LOGIN" -c "CREATE DATABASE launcher" > /dev/null 2>&1
+		-c "SET default_transaction_read_only = off" -c "CREATE ROLE launcher_api LOGIN" \
+		-c "CREATE DATABASE launcher" > /dev/null
 	# Every worker connects anew: kill its connection on the real server.
 	pg "$PG_BIN/psql" -X -q -h "$sock" -p "$port2" -U postgres -d postgres \
 		-c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'launcher_api'" > /dev/null

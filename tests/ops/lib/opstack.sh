@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/ops/lib/opstack.sh - sourced by the upgrade and scale-out tests
 # (test_migrate_load, test_scale_out, test_failover): their checks' lines,
 # throwaway stacks of conf/stack/launcher-stack.sh with no container engine
@@ -78,7 +79,7 @@ ops_load_stop() {
 }
 
 # ops_load_ok LOG: the number of successful requests in LOG so far.
-ops_load_ok() { cat "$1" 2> /dev/null | grep -c '"ok": true'; }
+ops_load_ok() { local n; n=$(grep -c '"ok": true' "$1" 2> /dev/null); echo "${n:-0}"; }
 
 # ops_load_wait LOG N: waits (at most 120 s) until LOG holds N successful
 # requests.
