@@ -36,6 +36,7 @@ sed -e "s#^listen = .*#listen = \"$sock2\"#" \
 	"$LAUNCHER_CONF" > "$st/launcher2.conf"
 setsid "$LAUNCHER_BIN_DIR/launcher-fcgi" -c "$st/launcher2.conf" >> "$LAUNCHER_LOG_DIR/fcgi2.log" 2>&1 < /dev/null &
 pool2=$!
+disown "$pool2"	# ended by the test's end, no job notice
 echo "$pool2" > "$st/run/fcgi2.pid"
 deadline=$((SECONDS + 30))
 until [ -S "$sock2" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
@@ -84,7 +85,7 @@ ops_load_stop
 sum=$($OPS_PY tests/ops/lib/summary.py "$load" --inflight "$t_a" "$t_b")
 echo "     load: $sum" | cut -c1-600
 if [ "$(ops_field "$sum" bad)" = 0 ] && [ "$(ops_field "$sum" total)" -gt 0 ]; then
-	ok "kill: $(ops_field "$sum" total) requests, $(ops_field "$sum" failed) failed, all in flight at the kill (statuses $(ops_field "$sum" statuses))"
+	ok "kill: $(ops_field "$sum" total) requests, $(ops_field "$sum" failed) failed (in flight at the kill; statuses $(ops_field "$sum" statuses)); nginx met the dead pool's socket $(grep -c "run/fcgi.sock failed" "$st/nginx/logs/error.log") time(s) and passed those requests on"
 else
 	bad "kill" "$(ops_field "$sum" bad) requests failed that were not in flight at the kill: $(ops_field "$sum" samples | cut -c1-400)"
 fi
