@@ -129,7 +129,7 @@ echo "     migrate phase: $s1" | cut -c1-400
 echo "     lock phase: $s2" | cut -c1-400
 if [ "$(ops_field "$s1" failed)" = 0 ] && [ "$(ops_field "$s2" failed)" = 0 ] &&
 	[ "$(ops_field "$s1" total)" -gt 300 ] && [ "$(ops_field "$s2" total)" -gt 0 ]; then
-	ok "zero-fail: $(ops_field "$s1" total) requests around the migration and $(ops_field "$s2" total) around the lock probe, none failed"
+	ok "zero-fail: $(ops_field "$s1" total) requests around the migration (slowest $(ops_field "$s1" max_ms) ms) and $(ops_field "$s2" total) around the lock probe (slowest $(ops_field "$s2" max_ms) ms), none failed"
 else
 	bad "zero-fail" "failed: $(ops_field "$s1" failed) of $(ops_field "$s1" total) (migration), $(ops_field "$s2" failed) of $(ops_field "$s2" total) (lock probe); $(ops_field "$s1" samples | cut -c1-300) $(ops_field "$s2" samples | cut -c1-300)"
 fi

@@ -2,7 +2,7 @@
 """tests/ops/lib/summary.py LOG [--inflight A B | --switch A B] - counts the
 requests load.py wrote to LOG and prints one JSON object:
   total, failed, tolerated, bad (failed and not tolerated), after (requests
-  started after B), after_ok, last_failure (t1 of the last failure, or null),
+  started after B), after_ok, max_ms (the slowest request), last_failure (t1 of the last failure, or null),
   per_op {op: [total, failed]}, statuses {status of the failures: count}
   (0: no answer), samples (up to 5 bad ones).
 Which failures are tolerated:
@@ -43,11 +43,12 @@ def tolerated(r):
     return False
 
 
-out = {"total": len(rows), "failed": 0, "tolerated": 0, "bad": 0, "after": 0, "after_ok": 0,
+out = {"total": len(rows), "failed": 0, "tolerated": 0, "bad": 0, "after": 0, "after_ok": 0, "max_ms": 0,
        "last_failure": None, "per_op": {}, "statuses": {}, "samples": []}
 for r in rows:
     op = out["per_op"].setdefault(r["op"], [0, 0])
     op[0] += 1
+    out["max_ms"] = max(out["max_ms"], round((r["t1"] - r["t0"]) * 1000))
     if mode and r["t0"] > b:
         out["after"] += 1
         out["after_ok"] += 1 if r["ok"] else 0
