@@ -22,19 +22,10 @@
 # Last line: "test_failover: N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-BUILD=${1:-build}
-OPS_NAME=test_failover
 # shellcheck source=tests/ops/lib/opstack.sh
-. tests/ops/lib/opstack.sh
-trap ops_end EXIT
-export LAUNCHER_BIN_DIR="$PWD/$BUILD/bin"
+. tests/ops/lib/opstack.sh "$@"
 PG_BIN=/usr/lib/postgresql/15/bin
-
-if ! ops_stack failover; then
-	bad "stack" "the throwaway stack did not start"
-	ops_finish
-	exit 1
-fi
+ops_stack failover || ops_abort stack "the throwaway stack did not start"
 st=$LAUNCHER_STATE_DIR
 data=$st/pg/data
 sock=$st/pg/sock

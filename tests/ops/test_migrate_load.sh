@@ -17,11 +17,9 @@
 # Last line: "test_migrate_load: N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-BUILD=${1:-build}
-OPS_NAME=test_migrate_load
 # shellcheck source=tests/ops/lib/opstack.sh
-. tests/ops/lib/opstack.sh
-trap 'ops_end; [ -z "${holder:-}" ] || kill "$holder" 2> /dev/null' EXIT
+. tests/ops/lib/opstack.sh "$@"
+trap '[ -z "${holder:-}" ] || kill "$holder" 2> /dev/null; ops_end' EXIT
 NEW_ADMIN=$PWD/$BUILD/bin/launcher-admin
 CACHE=/var/tmp/launcher-oldbuild
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -29,11 +27,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 # ------------------------------------------------------- the previous build
 newest=$(git log -1 --format=%H --diff-filter=A -- 'sql/[0-9]*.sql' 2> /dev/null)
 rev=$(git rev-parse --verify -q "$newest^" 2> /dev/null)
-if [ -z "$rev" ]; then
-	bad "old-build" "no git history here (the previous build is the commit before the newest migration)"
-	ops_finish
-	exit 1
-fi
+[ -n "$rev" ] || ops_abort old-build "no git history here (the previous build is the commit before the newest migration)"
 src=$CACHE/$rev/src
 install -d -m 0755 "$CACHE"
 (
@@ -48,19 +42,11 @@ install -d -m 0755 "$CACHE"
 		{ tail -n 20 "$CACHE/$rev/build.log"; exit 1; }
 	mkdir -p "$src/build/static" && cp -a build/static/vendor "$src/build/static/" || exit 1
 	touch "$CACHE/$rev/.done"
-) 9> "$CACHE/$rev.lock" || {
-	bad "old-build" "could not build $rev"
-	ops_finish
-	exit 1
-}
+) 9> "$CACHE/$rev.lock" || ops_abort old-build "could not build $rev"
 pending=$(comm -13 <(cd "$src/sql" && ls [0-9]*.sql) <(cd sql && ls [0-9]*.sql) | tr '\n' ' ')
 
 export LAUNCHER_BIN_DIR=$src/build/bin
-if ! ops_stack migload "$src/conf/stack/launcher-stack.sh"; then
-	bad "old-build" "the previous build's stack did not start"
-	ops_finish
-	exit 1
-fi
+ops_stack migload "$src/conf/stack/launcher-stack.sh" || ops_abort old-build "the previous build's stack did not start"
 st=$LAUNCHER_STATE_DIR
 tenants=$(ops_tenants 4)
 load=$st/load.jsonl

@@ -15,18 +15,9 @@
 # Last line: "test_scale_out: N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-BUILD=${1:-build}
-OPS_NAME=test_scale_out
 # shellcheck source=tests/ops/lib/opstack.sh
-. tests/ops/lib/opstack.sh
-trap ops_end EXIT
-export LAUNCHER_BIN_DIR="$PWD/$BUILD/bin"
-
-if ! ops_stack scaleout; then
-	bad "stack" "the throwaway stack did not start"
-	ops_finish
-	exit 1
-fi
+. tests/ops/lib/opstack.sh "$@"
+ops_stack scaleout || ops_abort stack "the throwaway stack did not start"
 st=$LAUNCHER_STATE_DIR
 sock2=$st/run/fcgi2.sock
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/ops/lib/opstack.sh - sourced by the upgrade and scale-out tests
+# tests/ops/lib/opstack.sh [BUILD] - sourced by the upgrade and scale-out tests
 # (test_migrate_load, test_scale_out, test_failover): their checks' lines,
 # throwaway stacks of conf/stack/launcher-stack.sh with no container engine
 # (the API, PostgreSQL, nginx only), fresh tenants and the API load of
@@ -7,7 +7,11 @@
 # shellcheck source=tests/lib/throwaway_stack.sh
 . tests/lib/throwaway_stack.sh
 OPS_PY=/usr/bin/python3
-OPS_NAME=${OPS_NAME:-ops}
+# The test's name (its last line), the build under test and its binaries
+# (the stacks' LAUNCHER_BIN_DIR unless the test sets another).
+OPS_NAME=$(basename "$0" .sh)
+BUILD=${1:-build}
+export LAUNCHER_BIN_DIR="$PWD/$BUILD/bin"
 passed=0
 failed=0
 ops_dirs=()		# state dirs to stop and remove: "dir|stack script"
@@ -21,6 +25,16 @@ ops_finish() {
 	echo "$OPS_NAME: $passed passed, $failed failed"
 	[ "$failed" = 0 ]
 }
+
+# ops_abort CHECK WHY: a failed check that ends the test (its last line).
+ops_abort() {
+	bad "$1" "$2"
+	ops_finish
+	exit 1
+}
+
+# The end (ops_end below) runs on any exit.
+trap ops_end EXIT
 
 # ops_stack NAME [STACK_SCRIPT]: a throwaway stack started (its env lines
 # exported: LAUNCHER_CONF, LAUNCHER_CACERT, LAUNCHER_HTTPS_BASE_URL...), with
