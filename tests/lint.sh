@@ -59,6 +59,25 @@ fi
 # pinned in tests/tools/package-lock.json and installed there (npm ci) when
 # missing or stale. Its rules (every example valid against its schema, any
 # warning an error) and the reasoned exceptions are in tests/tools/.
+# Migrations expand while the previous release's pool serves (README
+# "Upgrades"): a migration after 063 (the last one before this rule) that
+# drops, renames, sets NOT NULL or changes a column's type is a contract
+# step, allowed only with a "-- contract: <why it is safe now>" marker on
+# its line or a comment line just before (the release that stopped using the old shape).
+hits=$(for f in sql/[0-9][0-9][0-9]_*.sql; do
+	n=${f#sql/}
+	[ "$((10#${n%%_*}))" -gt 63 ] || continue
+	awk -v f="$f" '{ l = tolower($0); sub(/--.*/, "", l) }
+		l ~ /drop[[:space:]]+(column|table|view|function)|rename[[:space:]]|set[[:space:]]+not[[:space:]]+null|alter[[:space:]]+column[^;]*[[:space:]]type[[:space:]]/ &&
+		$0 !~ /-- contract: [^ ]/ && prev !~ /^[[:space:]]*-- contract: [^ ]/ { print f ":" NR ": " $0 }
+		{ prev = $0 }' "$f"
+done)
+if [ -n "$hits" ]; then
+	echo "lint: a migration contracts the schema the previous pool still uses (expand only; a later release's"
+	echo "      contract step carries a '-- contract: <why>' marker; README \"Upgrades\"):"
+	echo "$hits"
+	fail=1
+fi
 redocly=tests/tools/node_modules/.bin/redocly
 if [ ! -x "$redocly" ] || [ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
 	if ! command -v npm > /dev/null 2>&1; then
