@@ -733,32 +733,12 @@ ensure_roles() {
     maint_pw=$(pgpass_password launcher_maint)
     [[ $owner_pw =~ ^[0-9a-f]+$ && $api_pw =~ ^[0-9a-f]+$ && $maint_pw =~ ^[0-9a-f]+$ ]] ||
         die "$PGPASS is malformed; delete it and start again (passwords are then reset)"
-    if ! as_postgres "$PG_BIN/psql" -X -q -h "$PGSOCK_DIR" -p "$PG_PORT" -U postgres -d postgres \
-            -v ON_ERROR_STOP=1 > "$LOG_DIR/pg-setup.log" 2>&1 <<EOF
-\\set owner_pw '$owner_pw'
-\\set api_pw '$api_pw'
-\\set maint_pw '$maint_pw'
-SELECT 'CREATE ROLE launcher_owner LOGIN'
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_owner') \\gexec
-SELECT 'CREATE ROLE launcher_api LOGIN'
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_api') \\gexec
-SELECT 'CREATE ROLE launcher_maint LOGIN'
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'launcher_maint') \\gexec
-ALTER ROLE launcher_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-      PASSWORD :'owner_pw';
-ALTER ROLE launcher_api LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-      PASSWORD :'api_pw';
-ALTER ROLE launcher_maint LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-      PASSWORD :'maint_pw';
--- session_bind (sql/015_tenant_guard.sql) reads its backend's start time.
-GRANT pg_read_all_stats TO launcher_owner;
-SELECT 'CREATE DATABASE launcher OWNER launcher_owner'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'launcher') \\gexec
-ALTER DATABASE launcher OWNER TO launcher_owner;
-REVOKE ALL ON DATABASE launcher FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE launcher TO launcher_api;
-GRANT CONNECT ON DATABASE launcher TO launcher_maint;
-EOF
+    # The passwords as psql variables on stdin, then the one SQL file of the
+    # roles (launcher-admin setup runs the same).
+    if ! { printf '\\set %s_pw %s\n' owner "$owner_pw" api "$api_pw" maint "$maint_pw"
+            cat "$REPO/sql/setup/roles.sql"
+        } | as_postgres "$PG_BIN/psql" -X -q -h "$PGSOCK_DIR" -p "$PG_PORT" -U postgres -d postgres \
+            -v ON_ERROR_STOP=1 > "$LOG_DIR/pg-setup.log" 2>&1
     then
         show_log "$LOG_DIR/pg-setup.log"
         die "could not create the PostgreSQL roles/database"

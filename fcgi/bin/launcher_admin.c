@@ -30,18 +30,26 @@
  * in its own transaction together with its row in schema_migrations, under
  * an advisory lock, so re-running is a no-op and two runs cannot interleave.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libpq-fe.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "../core/config.h"
 #include "../core/crypto.h"
 #include "../core/db_conn.h"
 #include "../core/secret.h"
+#include "../core/spawn.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -50,7 +58,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* -c FILE's default: the installed layout's (make install). */
+#define ADMIN_DEFAULT_CONF "/etc/launcher/launcher.conf"
 #define MAX_MIGRATIONS 512
+/* How long a migration waits for one lock, and how often it is tried:
+ * the pool's requests that queue behind it wait that long at most. */
+#define MIGRATE_LOCK_TIMEOUT "5s"
+#define MIGRATE_LOCK_TRIES 5
 /* Applications env_migrate reads per round (each then in its own transaction). */
 #define ENV_MIGRATE_BATCH 100
 
@@ -157,105 +171,232 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Applies one file unless recorded; returns 1 applied, 0 skipped, -1 error. */
+/*
+ * The migrations of dir, sorted, into names (max; the caller frees each):
+ * the files NNN_*.sql only, so that a subdirectory (setup/, the roles
+ * psql creates: sql/setup/roles.sql) is never taken for one.  Their
+ * count, or -1 (message printed).
+ */
 static int
-apply_one(PGconn *c, const char *dir, const char *name)
+migration_files(const char *dir, char **names, size_t max)
 {
-	char          path[2048], ver[16], sum[65];
-	unsigned char h[32];
-	const char   *params[3];
-	PGresult     *res;
-	size_t        len = 0, i;
-	char         *sql;
-	int           rc = -1;
-
-	for (i = 0; i < 3; i++)
-		ver[i] = name[i];
-	ver[3] = '\0';
-	if (util_snprintf(path, sizeof(path), "%s/%s", dir, name) < 0 ||
-	    (sql = slurp(path, &len)) == NULL) {
-		fprintf(stderr, "launcher-admin: cannot read %s/%s\n", dir, name);
-		return -1;
-	}
-	crypto_generichash(h, sizeof(h), (unsigned char *)sql, len, NULL, 0);
-	util_hex(sum, h, sizeof(h));
-	params[0] = ver;
-	if (!ok(db_conn_exec(&db, &st_mig_get, 1, params, &res), "read schema_migrations"))
-		goto out;
-	if (PQntuples(res) == 1) {
-		if (strcmp(PQgetvalue(res, 0, 0), sum) != 0)
-			fprintf(stderr, "launcher-admin: warning: %s changed after it was applied\n", name);
-		rc = 0;
-		goto out_res;
-	}
-	PQclear(res);
-	if (!exec_simple(c, "BEGIN", "begin"))
-		goto out;
-	if (!exec_simple(c, sql, name)) {
-		exec_simple(c, "ROLLBACK", "rollback");
-		goto out;
-	}
-	params[1] = name;
-	params[2] = sum;
-	if (!ok(db_conn_exec(&db, &st_mig_put, 3, params, NULL), "record migration")) {
-		exec_simple(c, "ROLLBACK", "rollback");
-		goto out;
-	}
-	if (!exec_simple(c, "COMMIT", "commit"))
-		goto out;
-	printf("applied %s\n", name);
-	rc = 1;
-	goto out;
-out_res:
-	PQclear(res);
-out:
-	free(sql);
-	return rc;
-}
-
-static int
-migrate(PGconn *c, const char *dir)
-{
-	char          *names[MAX_MIGRATIONS];
-	size_t         n = 0;
 	struct dirent *de;
 	DIR           *d;
-	int            rc = 0, applied = 0;
+	size_t         n = 0;
 
 	if ((d = opendir(dir)) == NULL) {
-		fprintf(stderr, "launcher-admin: cannot open %s\n", dir);
-		return 1;
+		fprintf(stderr, "launcher-admin: cannot open %s: %s\n", dir, strerror(errno));
+		return -1;
 	}
-	while ((de = readdir(d)) != NULL && n < MAX_MIGRATIONS) {
+	while ((de = readdir(d)) != NULL && n < max) {
 		size_t l = strlen(de->d_name);
 
 		if (l > 8 && de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
 		    de->d_name[1] >= '0' && de->d_name[1] <= '9' &&
 		    de->d_name[2] >= '0' && de->d_name[2] <= '9' && de->d_name[3] == '_' &&
-		    strcmp(de->d_name + l - 4, ".sql") == 0)
-			names[n++] = strdup(de->d_name);
+		    strcmp(de->d_name + l - 4, ".sql") == 0 && (names[n] = strdup(de->d_name)) != NULL)
+			n++;
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), cmp_names);
-	if (!exec_simple(c, "SELECT pg_advisory_lock(727274)", "lock"))
+	return (int)n;
+}
+
+static void
+migration_files_free(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+}
+
+/* The text of dir/name (caller frees) and its checksum (sum); NULL when unreadable. */
+static char *
+migration_read(const char *dir, const char *name, char sum[65])
+{
+	char          path[2048];
+	unsigned char h[32];
+	size_t        len = 0;
+	char         *sql;
+
+	if (util_snprintf(path, sizeof(path), "%s/%s", dir, name) < 0 ||
+	    (sql = slurp(path, &len)) == NULL) {
+		fprintf(stderr, "launcher-admin: cannot read %s/%s\n", dir, name);
+		return NULL;
+	}
+	crypto_generichash(h, sizeof(h), (unsigned char *)sql, len, NULL, 0);
+	util_hex(sum, h, sizeof(h));
+	return sql;
+}
+
+/* 1 when name is recorded in schema_migrations (warning when its file
+ * changed since), 0 when it is not, -1 on error. */
+static int
+migration_applied(const char *name, const char *sum)
+{
+	char        ver[4] = {name[0], name[1], name[2], '\0'};
+	const char *params[1] = {ver};
+	PGresult   *res;
+	int         rc;
+
+	if (!ok(db_conn_exec(&db, &st_mig_get, 1, params, &res), "read schema_migrations"))
+		return -1;
+	rc = PQntuples(res) == 1;
+	if (rc && strcmp(PQgetvalue(res, 0, 0), sum) != 0)
+		fprintf(stderr, "launcher-admin: warning: %s changed after it was applied\n", name);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Runs a migration and records it in one transaction.  Each lock it
+ * waits for is waited for MIGRATE_LOCK_TIMEOUT at most: a migration that
+ * needs a table the live pool is using must not queue the pool's requests
+ * behind its own wait (PostgreSQL queues later lockers behind a waiting
+ * one).  0 applied, 1 a lock was not granted in time (rolled back),
+ * -1 another error (rolled back, message printed).
+ */
+static int
+migration_txn(const char *name, const char *sql, const char *sum)
+{
+	char        ver[4] = {name[0], name[1], name[2], '\0'};
+	const char *params[3] = {ver, name, sum};
+	enum err    e;
+
+	if (!ok(db_conn_simple(&db, "BEGIN"), "begin") ||
+	    !ok(db_conn_simple(&db, "SET LOCAL lock_timeout = '" MIGRATE_LOCK_TIMEOUT "'"), "lock_timeout"))
+		return -1;
+	if ((e = db_conn_simple(&db, sql)) != ERR_OK) {
+		bool lock = strcmp(db.sqlstate, "55P03") == 0;
+
+		if (!lock)
+			(void)ok(e, name);
+		(void)db_conn_simple(&db, "ROLLBACK");
+		return lock ? 1 : -1;
+	}
+	if (!ok(db_conn_exec(&db, &st_mig_put, 3, params, NULL), "record migration")) {
+		(void)db_conn_simple(&db, "ROLLBACK");
+		return -1;
+	}
+	return ok(db_conn_simple(&db, "COMMIT"), "commit") ? 0 : -1;
+}
+
+/* Applies one file unless recorded, again after a lock wait that timed
+ * out (MIGRATE_LOCK_TRIES in all); returns 1 applied, 0 skipped, -1 error. */
+static int
+apply_one(const char *dir, const char *name)
+{
+	char  sum[65];
+	char *sql;
+	int   rc, r = 1;
+
+	if ((sql = migration_read(dir, name, sum)) == NULL)
+		return -1;
+	if ((rc = migration_applied(name, sum)) != 0) {
+		free(sql);
+		return rc < 0 ? -1 : 0;
+	}
+	for (int attempt = 1; attempt <= MIGRATE_LOCK_TRIES && r == 1; attempt++) {
+		if ((r = migration_txn(name, sql, sum)) == 1 && attempt < MIGRATE_LOCK_TRIES) {
+			fprintf(stderr, "launcher-admin: %s waited %s for a lock (attempt %d of %d);"
+			    " again in %d s\n", name, MIGRATE_LOCK_TIMEOUT, attempt, MIGRATE_LOCK_TRIES, attempt);
+			sleep((unsigned)attempt);
+		}
+	}
+	free(sql);
+	if (r == 1)
+		fprintf(stderr, "launcher-admin: %s: a lock it needs was not granted within %s, %d times;"
+		    " nothing of it was applied (find the long transaction in pg_stat_activity)\n",
+		    name, MIGRATE_LOCK_TIMEOUT, MIGRATE_LOCK_TRIES);
+	else if (r == 0)
+		printf("applied %s\n", name);
+	return r == 0 ? 1 : -1;
+}
+
+static int
+migrate(const char *dir)
+{
+	char *names[MAX_MIGRATIONS];
+	int   n, rc = 0, applied = 0;
+
+	if ((n = migration_files(dir, names, MAX_MIGRATIONS)) < 0)
+		return 1;
+	if (!ok(db_conn_simple(&db, "SELECT pg_advisory_lock(727274)"), "lock"))
 		rc = 1;
-	if (rc == 0 && !exec_simple(c,
+	if (rc == 0 && !ok(db_conn_simple(&db,
 	    "CREATE SCHEMA IF NOT EXISTS launcher;"
 	    "CREATE TABLE IF NOT EXISTS launcher.schema_migrations ("
 	    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-	    " applied_at timestamptz NOT NULL DEFAULT now())", "create schema_migrations"))
+	    " applied_at timestamptz NOT NULL DEFAULT now())"), "create schema_migrations"))
 		rc = 1;
-	for (size_t i = 0; i < n; i++) {
-		int r = rc == 0 ? apply_one(c, dir, names[i]) : 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		int r = apply_one(dir, names[i]);
 
 		if (r < 0)
 			rc = 1;
 		applied += r > 0;
-		free(names[i]);
 	}
+	migration_files_free(names, n);
 	if (rc == 0)
-		printf("migrations: %d applied, %zu known\n", applied, n);
+		printf("migrations: %d applied, %d known\n", applied, n);
 	return rc;
+}
+
+DB_STMT st_mig_table = {"admin_migration_table",
+    "SELECT to_regclass('launcher.schema_migrations') IS NOT NULL AS present"};
+
+/*
+ * The migrations of dir not applied yet, in order, each printed as
+ * "pending NAME" when print; changes nothing (migrate --dry-run, doctor).
+ * Their count, or -1 (message printed).
+ */
+static int
+migrations_pending(const char *dir, bool print)
+{
+	char     *names[MAX_MIGRATIONS];
+	char      sum[65];
+	PGresult *res;
+	bool      table;
+	int       n, pending = 0;
+
+	if ((n = migration_files(dir, names, MAX_MIGRATIONS)) < 0)
+		return -1;
+	if (!ok(db_conn_exec(&db, &st_mig_table, 0, NULL, &res), "look for schema_migrations")) {
+		migration_files_free(names, n);
+		return -1;
+	}
+	table = db_get(res, 0, "present")[0] == 't';
+	PQclear(res);
+	for (int i = 0; i < n && pending >= 0; i++) {
+		char *sql = migration_read(dir, names[i], sum);
+		int   r = sql == NULL ? -1 : table ? migration_applied(names[i], sum) : 0;
+
+		free(sql);
+		if (r < 0)
+			pending = -1;
+		else if (r == 0) {
+			pending++;
+			if (print)
+				printf("pending %s\n", names[i]);
+		}
+	}
+	migration_files_free(names, n);
+	return pending;
+}
+
+/* migrate --dry-run: the plan, nothing changed. */
+static int
+migrate_plan(const char *dir)
+{
+	int n = migrations_pending(dir, true);
+
+	if (n < 0)
+		return 1;
+	if (n == 0)
+		printf("nothing to do: every migration of %s is applied\n", dir);
+	else
+		printf("plan: %d migration%s to apply, in the order above (launcher-admin migrate)\n", n,
+		    n == 1 ? "" : "s");
+	return 0;
 }
 
 /*
@@ -1112,13 +1253,933 @@ out:
 	return rc;
 }
 
+/* ---- connections ------------------------------------------------------ */
+
+/* A database that does not answer is given this long (the URL may say otherwise). */
+#define CONNECT_TIMEOUT_S "10"
+
+/*
+ * Connects c to url (notices below warnings quiet); 0, or -1 with the
+ * first line of libpq's reason in err (it names host and role, never a
+ * password).
+ */
+static int
+connect_url(struct db_conn *c, const char *url, char *err, size_t errlen)
+{
+	const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *const vals[] = {CONNECT_TIMEOUT_S, url, NULL};
+
+	c->pg = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		util_snprintf(err, errlen, "%s", PQerrorMessage(c->pg));
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(c->pg);
+		c->pg = NULL;
+		return -1;
+	}
+	(void)db_conn_simple(c, "SET client_min_messages = warning");
+	return 0;
+}
+
+/* main's connection (db) to url; 0, or -1 (printed). */
+static int
+admin_connect(const char *url)
+{
+	char err[512];
+
+	if (connect_url(&db, url, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: cannot connect: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+/* The plane's system user: the pool and the helpers run as it and read
+ * the secret files, which are its (0600). */
+#define SYSTEM_USER "launcher"
+/* psql, openssl and the nginx test: what each may take at most. */
+#define SETUP_CMD_TIMEOUT_MS 120000
+/* Random bytes of each role's password (hex in the passfile). */
+#define SETUP_PASSWORD_BYTES 24
+/* A certificate closer than this to its end is a problem (doctor). */
+#define TLS_MIN_DAYS 14
+
+/* The roles of sql/setup/roles.sql, the psql variable of each password,
+ * and the URL of launcher.conf each is named in. */
+struct db_role {
+	const char *name, *var, *what;
+	size_t      url_off;
+};
+
+static const struct db_role roles[] = {
+	{"launcher_owner", "owner_pw", "owner", offsetof(struct config, admin_database_url)},
+	{"launcher_api", "api_pw", "api", offsetof(struct config, database_url)},
+	{"launcher_maint", "maint_pw", "maint", offsetof(struct config, maintenance_database_url)},
+};
+#define NROLES (sizeof(roles) / sizeof(*roles))
+
+struct setup_opts {
+	const char *tenant, *tenant_name, *superuser_url;
+};
+
+static const char *
+role_url(const struct config *cfg, const struct db_role *r)
+{
+	return (const char *)cfg + r->url_off;
+}
+
+/* The value of keyword in the libpq conninfo url into out ("" when
+ * absent); -1 when url does not parse. */
+static int
+url_option(const char *url, const char *keyword, char *out, size_t outlen)
+{
+	PQconninfoOption *opts, *o;
+	char             *perr = NULL;
+
+	out[0] = '\0';
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		PQfreemem(perr);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL)
+			util_snprintf(out, outlen, "%s", o->val);
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/* Gives path to the system user when it exists; 0, or -1 (printed). */
+static int
+own_file(const char *path)
+{
+	struct passwd *pw = getpwnam(SYSTEM_USER);
+
+	if (pw == NULL)
+		return 0;
+	if (chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+		fprintf(stderr, "launcher-admin: cannot give %s to %s: %s\n", path, SYSTEM_USER,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The directory of path (one level: /etc/launcher/tls under an existing
+ * /etc/launcher), mode 0755, when missing; 0, or -1 (printed). */
+static int
+parent_dir_ensure(const char *path)
+{
+	char  dir[CONFIG_STR_MAX];
+	char *slash;
+
+	if (util_snprintf(dir, sizeof(dir), "%s", path) < 0 || (slash = strrchr(dir, '/')) == NULL ||
+	    slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "launcher-admin: cannot make the directory %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A password as the passfile and psql's \set take it unquoted. */
+static bool
+password_ok(const char *p)
+{
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return false;
+	return true;
+}
+
+/* The password of role in the passfile text buf ("" when none) into pw. */
+static void
+pgpass_find(const char *buf, const char *role, char *pw, size_t pwlen)
+{
+	size_t rl = strlen(role);
+
+	pw[0] = '\0';
+	for (const char *line = buf; line != NULL && *line; ) {
+		const char *end = strchr(line, '\n'), *f = line;
+		size_t      len = end != NULL ? (size_t)(end - line) : strlen(line);
+		int         field = 0;
+
+		/* host:port:database:user:password; the fourth field is the user */
+		while (field < 3 && (f = memchr(f, ':', len - (size_t)(f - line))) != NULL) {
+			f++;
+			field++;
+		}
+		if (line[0] != '#' && f != NULL && field == 3 && (size_t)(f - line) + rl < len &&
+		    strncmp(f, role, rl) == 0 && f[rl] == ':') {
+			size_t n = len - (size_t)(f - line) - rl - 1;
+
+			if (n < pwlen) {
+				memcpy(pw, f + rl + 1, n);
+				pw[n] = '\0';
+			}
+			return;
+		}
+		line = end != NULL ? end + 1 : NULL;
+	}
+}
+
+/*
+ * role's password from the passfile its URL names, a fresh one added
+ * (the file written whole, atomically, 0600, the system user's) when
+ * the file or the role's line is missing.  0, or -1 (printed).
+ */
+static int
+pgpass_role(const struct config *cfg, const struct db_role *r, char *pw, size_t pwlen)
+{
+	char          path[CONFIG_STR_MAX], *buf = NULL, *out = NULL;
+	unsigned char rnd[SETUP_PASSWORD_BYTES];
+	size_t        len = 0, outlen;
+	int           rc = -1;
+
+	if (url_option(role_url(cfg, r), "passfile", path, sizeof(path)) != 0 || path[0] == '\0') {
+		fprintf(stderr, "launcher-admin: the %s role's URL in launcher.conf names no passfile"
+		    " (add passfile=/etc/launcher/pgpass to it): setup keeps the passwords there\n",
+		    r->what);
+		return -1;
+	}
+	if (util_read_file(path, 65536, &buf, &len) != 0) {
+		fprintf(stderr, "launcher-admin: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	pgpass_find(buf != NULL ? buf : "", r->name, pw, pwlen);
+	if (pw[0] != '\0') {
+		if (!password_ok(pw))
+			fprintf(stderr, "launcher-admin: %s: the password of %s has characters other than"
+			    " letters and digits; remove its line to get a fresh one\n", path, r->name);
+		free(buf);
+		return password_ok(pw) ? 0 : -1;
+	}
+	randombytes_buf(rnd, sizeof(rnd));
+	if (pwlen < 2 * sizeof(rnd) + 1)
+		goto out;
+	util_hex(pw, rnd, sizeof(rnd));
+	outlen = len + 128 + strlen(r->name) + strlen(pw);
+	if ((out = malloc(outlen)) == NULL ||
+	    util_snprintf(out, outlen, "%s%s%s*:*:*:%s:%s\n", buf != NULL ? buf : "",
+	    len > 0 && buf[len - 1] != '\n' ? "\n" : "",
+	    buf == NULL ? "# host:port:database:user:password (written by launcher-admin setup)\n" : "",
+	    r->name, pw) < 0)
+		goto out;
+	if (util_write_atomic(path, out, strlen(out), 0600) != 0) {
+		fprintf(stderr, "launcher-admin: cannot write %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (own_file(path) == 0) {
+		printf("pgpass: a new password for %s in %s\n", r->name, path);
+		rc = 0;
+	}
+out:
+	if (out != NULL) {
+		sodium_memzero(out, strlen(out));
+		free(out);
+	}
+	if (buf != NULL) {
+		sodium_memzero(buf, len);
+		free(buf);
+	}
+	sodium_memzero(rnd, sizeof(rnd));
+	return rc;
+}
+
+/* envp's entry for the variable name (its "NAME=" prefix), or NULL. */
+static char *
+env_find(char **envp, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (envp[i] != NULL && strncmp(envp[i], name, l) == 0 && envp[i][l] == '=')
+			return envp[i];
+	return NULL;
+}
+
+/*
+ * The environment of psql for the superuser URL (a URL or a conninfo
+ * string): ours (a PGPASSFILE given to us reaches psql), each setting of
+ * the URL as the PG* variable libpq reads (PGHOST, PGPASSWORD...) in place
+ * of ours, so that nothing of it reaches psql's argv, and PGDATABASE
+ * postgres unless named.  env gets at most max-1 malloc'ed entries and a
+ * NULL; -1 when url does not parse.
+ */
+static int
+superuser_env(const char *url, char **env, size_t max)
+{
+	extern char     **environ;
+	PQconninfoOption *opts, *defs;
+	char             *perr = NULL;
+	size_t            n = 0;
+
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		PQfreemem(perr);
+		return -1;
+	}
+	defs = PQconndefaults();
+	for (PQconninfoOption *o = opts; o->keyword != NULL && n + 2 < max; o++)
+		for (PQconninfoOption *d = defs; o->val != NULL && d != NULL && d->keyword != NULL; d++)
+			if (strcmp(d->keyword, o->keyword) == 0 && d->envvar != NULL) {
+				size_t l = strlen(d->envvar) + strlen(o->val) + 2;
+
+				if ((env[n] = malloc(l)) != NULL &&
+				    util_snprintf(env[n], l, "%s=%s", d->envvar, o->val) >= 0)
+					n++;
+			}
+	for (char **e = environ; *e != NULL && n + 2 < max; e++) {
+		size_t k = strcspn(*e, "=");
+		char   name[128];
+
+		if (k >= sizeof(name))
+			continue;
+		memcpy(name, *e, k);
+		name[k] = '\0';
+		if (env_find(env, n, name) == NULL && (env[n] = strdup(*e)) != NULL)
+			n++;
+	}
+	if (env_find(env, n, "PGDATABASE") == NULL && (env[n] = strdup("PGDATABASE=postgres")) != NULL)
+		n++;
+	env[n] = NULL;
+	PQconninfoFree(opts);
+	PQconninfoFree(defs);
+	return 0;
+}
+
+static void
+env_free(char **env)
+{
+	for (size_t i = 0; env[i] != NULL; i++) {
+		sodium_memzero(env[i], strlen(env[i]));
+		free(env[i]);
+	}
+}
+
+/*
+ * Runs sql/setup/roles.sql with psql as a superuser: the OS user postgres
+ * over the local socket (peer authentication; we must be root), or the
+ * superuser URL.  The passwords go first, as \set lines on psql's stdin.
+ * 0, or -1 (printed: psql's last lines, terse, so no statement with a
+ * password in it is echoed).
+ */
+static int
+roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][2 * SETUP_PASSWORD_BYTES + 1])
+{
+	const char *const peer[] = {"runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v",
+	    "ON_ERROR_STOP=1", "-d", "postgres", NULL};
+	const char *const url[] = {"psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", NULL};
+	char              path[CONFIG_STR_MAX + 32], err[256], tailtext[2048], *sql = NULL, *in = NULL;
+	char             *env[512] = {NULL};
+	struct spawn_tail tail = {.len = 0};
+	size_t            len = 0, inlen, off;
+	int               status = -1, rc = -1;
+
+	if (o->superuser_url != NULL && superuser_env(o->superuser_url, env, sizeof(env) / sizeof(*env)) != 0) {
+		fprintf(stderr, "launcher-admin: --superuser-url is not a libpq connection string\n");
+		return -1;
+	}
+	if (util_snprintf(path, sizeof(path), "%s/setup/roles.sql", cfg->migrations_dir) < 0 ||
+	    (sql = slurp(path, &len)) == NULL) {
+		fprintf(stderr, "launcher-admin: cannot read %s/setup/roles.sql\n", cfg->migrations_dir);
+		goto out;
+	}
+	inlen = len + 512;
+	if ((in = malloc(inlen)) == NULL)
+		goto out;
+	off = (size_t)util_snprintf(in, inlen, "\\set VERBOSITY terse\n");
+	for (size_t i = 0; i < NROLES; i++)
+		off += (size_t)util_snprintf(in + off, inlen - off, "\\set %s %s\n", roles[i].var, pw[i]);
+	if (off + len >= inlen)
+		goto out;
+	memcpy(in + off, sql, len + 1);
+	if (spawn_argv(o->superuser_url != NULL ? url : peer,
+	    o->superuser_url != NULL ? (const char *const *)env : NULL, in, SETUP_CMD_TIMEOUT_MS,
+	    &status, spawn_tail_sink, &tail, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launcher-admin: psql: %s\n", err);
+		goto out;
+	}
+	if (status != 0) {
+		spawn_tail_text(&tail, 8, tailtext, sizeof(tailtext));
+		fprintf(stderr, "launcher-admin: %s with psql failed (exit %d):\n%s\n", path, status,
+		    tailtext);
+		goto out;
+	}
+	printf("roles: launcher_owner, launcher_api, launcher_maint and the database launcher (%s)\n",
+	    o->superuser_url != NULL ? "--superuser-url" : "as postgres");
+	rc = 0;
+out:
+	if (in != NULL) {
+		sodium_memzero(in, inlen);
+		free(in);
+	}
+	free(sql);
+	env_free(env);
+	return rc;
+}
+
+/* The master key (32 random bytes: key 0 of the ring), when missing. */
+static int
+master_key_ensure(const struct config *cfg)
+{
+	unsigned char key[CRYPTO_KEY_BYTES];
+	struct stat   st;
+	int           rc;
+
+	if (stat(cfg->master_key_file, &st) == 0) {
+		printf("master key: %s is there (kept)\n", cfg->master_key_file);
+		return 0;
+	}
+	randombytes_buf(key, sizeof(key));
+	rc = util_write_atomic(cfg->master_key_file, (const char *)key, sizeof(key), 0600);
+	sodium_memzero(key, sizeof(key));
+	if (rc != 0) {
+		fprintf(stderr, "launcher-admin: cannot write %s: %s\n", cfg->master_key_file,
+		    strerror(errno));
+		return -1;
+	}
+	if (own_file(cfg->master_key_file) != 0)
+		return -1;
+	printf("master key: new, %s (mode 0600)\n", cfg->master_key_file);
+	return 0;
+}
+
+/* The host of public_url ("localhost" when it has none), into out. */
+static void
+public_host(const char *url, char *out, size_t outlen)
+{
+	const char *h = strstr(url, "://");
+	size_t      n;
+
+	h = h != NULL ? h + 3 : url;
+	if (*h == '[') {
+		h++;
+		n = strcspn(h, "]");
+	} else
+		n = strcspn(h, ":/?#");
+	if (n == 0 || n >= outlen)
+		util_snprintf(out, outlen, "localhost");
+	else {
+		memcpy(out, h, n);
+		out[n] = '\0';
+	}
+}
+
+/*
+ * A self-signed certificate for public_url's host with its key (openssl;
+ * the key goes from openssl to its file, never through argv), when either
+ * file is missing.  The key 0600 and the system user's, the certificate
+ * 0644; each written beside and renamed.
+ */
+static int
+tls_ensure(const struct config *cfg)
+{
+	char        host[256], subj[300], san[300], cert_tmp[CONFIG_STR_MAX + 8];
+	char        key_tmp[CONFIG_STR_MAX + 8], err[256], tailtext[1024];
+	struct stat st;
+	struct spawn_tail tail = {.len = 0};
+	mode_t      old;
+	int         status = -1, r;
+	unsigned char a[16];
+
+	if (stat(cfg->tls_cert_file, &st) == 0 && stat(cfg->tls_key_file, &st) == 0) {
+		printf("tls: %s is there (kept)\n", cfg->tls_cert_file);
+		return 0;
+	}
+	if (parent_dir_ensure(cfg->tls_cert_file) != 0 || parent_dir_ensure(cfg->tls_key_file) != 0)
+		return -1;
+	public_host(cfg->public_url, host, sizeof(host));
+	if (util_snprintf(subj, sizeof(subj), "/CN=%s", host) < 0 ||
+	    util_snprintf(san, sizeof(san), "subjectAltName=%s:%s",
+	    inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1 ? "IP" : "DNS",
+	    host) < 0 ||
+	    util_snprintf(cert_tmp, sizeof(cert_tmp), "%s.tmp", cfg->tls_cert_file) < 0 ||
+	    util_snprintf(key_tmp, sizeof(key_tmp), "%s.tmp", cfg->tls_key_file) < 0)
+		return -1;
+	{
+		const char *const argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+		    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "825", "-subj", subj,
+		    "-addext", san, "-keyout", key_tmp, "-out", cert_tmp, NULL};
+
+		old = umask(077);
+		r = spawn_argv(argv, NULL, NULL, SETUP_CMD_TIMEOUT_MS, &status, spawn_tail_sink, &tail,
+		    err, sizeof(err));
+		umask(old);
+	}
+	if (r != 0 || status != 0) {
+		spawn_tail_text(&tail, 5, tailtext, sizeof(tailtext));
+		fprintf(stderr, "launcher-admin: openssl could not make the certificate %s: %s\n",
+		    cfg->tls_cert_file, r != 0 ? err : tailtext);
+		(void)unlink(key_tmp);
+		(void)unlink(cert_tmp);
+		return -1;
+	}
+	if (chmod(key_tmp, 0600) != 0 || chmod(cert_tmp, 0644) != 0 || own_file(key_tmp) != 0 ||
+	    rename(key_tmp, cfg->tls_key_file) != 0 || rename(cert_tmp, cfg->tls_cert_file) != 0) {
+		fprintf(stderr, "launcher-admin: cannot install %s and %s: %s\n", cfg->tls_cert_file,
+		    cfg->tls_key_file, strerror(errno));
+		return -1;
+	}
+	printf("tls: a self-signed certificate for %s in %s (key %s)\n", host, cfg->tls_cert_file,
+	    cfg->tls_key_file);
+	return 0;
+}
+
+static void
+setup_next_steps(const struct config *cfg, const char *slug)
+{
+	printf("\nlauncher-admin setup: done.  Next steps:\n"
+	    "  1. start the plane:\n"
+	    "       systemctl enable --now launcher-fcgi launcher-fcgi-ingest launcher-ws"
+	    " launcher-scheduler launcher-notify launcher-issues launcher-backup.timer"
+	    " launcher-dnscheck.timer\n"
+	    "       systemctl reload nginx\n"
+	    "  2. register the first user of the tenant %s (it becomes its superadmin):\n"
+	    "       open %s/%s/ in a browser, or\n"
+	    "       curl -X POST %s/%s/api/v1/auth/register -H 'Content-Type: application/json' \\\n"
+	    "         -d '{\"email\": \"you@example.com\", \"password\": \"...\", \"first_name\": \"...\","
+	    " \"last_name\": \"...\"}'\n"
+	    "     (the certificate is self-signed until you install yours: %s)\n"
+	    "  3. check the installation: launcher-admin doctor\n",
+	    slug, cfg->public_url, slug, cfg->public_url, slug, cfg->tls_cert_file);
+}
+
+static int
+setup_args(int argc, char **argv, struct setup_opts *o)
+{
+	o->tenant = "default";
+	o->tenant_name = "Default";
+	o->superuser_url = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char **dst = strcmp(argv[i], "--tenant") == 0 ? &o->tenant :
+		    strcmp(argv[i], "--tenant-name") == 0 ? &o->tenant_name :
+		    strcmp(argv[i], "--superuser-url") == 0 ? &o->superuser_url : NULL;
+
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(stderr, "usage: launcher-admin [-c FILE] setup [--tenant SLUG]"
+			    " [--tenant-name NAME] [--superuser-url URL]\n");
+			return -1;
+		}
+		*dst = argv[++i];
+	}
+	if (!util_is_slug(o->tenant)) {
+		fprintf(stderr, "launcher-admin: --tenant must match [a-z0-9-]{1,63} and not be a UUID\n");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * setup: every step is skipped when already done, so a second run (or one
+ * after a failure) only does what is left.  Order: the passwords, the
+ * roles and database, the master key (an upgrade's data step may need
+ * it), the migrations, the first tenant, the certificate.
+ */
+static int
+setup(const struct config *cfg, int argc, char **argv)
+{
+	char              pw[NROLES][2 * SETUP_PASSWORD_BYTES + 1];
+	struct setup_opts o;
+	const char       *params[2];
+	PGresult         *res;
+	int               rc = 1;
+
+	if (setup_args(argc, argv, &o) != 0)
+		return 2;
+	/* Said before anything is written. */
+	if (o.superuser_url == NULL && (geteuid() != 0 || getpwnam("postgres") == NULL)) {
+		fprintf(stderr, "launcher-admin: setup creates the roles with psql as the OS user postgres:"
+		    " run it as root on the PostgreSQL host, or pass --superuser-url URL\n");
+		return 1;
+	}
+	for (size_t i = 0; i < NROLES; i++)
+		if (pgpass_role(cfg, &roles[i], pw[i], sizeof(pw[i])) != 0)
+			goto out;
+	if (roles_apply(cfg, &o, pw) != 0 || master_key_ensure(cfg) != 0 ||
+	    admin_connect(cfg->admin_database_url) != 0)
+		goto out;
+	if (migrate(cfg->migrations_dir) != 0 || env_migrate(cfg) != 0)
+		goto out;
+	params[0] = o.tenant;
+	params[1] = o.tenant_name;
+	if (!ok(db_conn_exec(&db, &st_tenant_ensure, 2, params, &res), "create tenant"))
+		goto out;
+	printf("tenant: %s (%s)\n", o.tenant, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (tls_ensure(cfg) != 0)
+		goto out;
+	setup_next_steps(cfg, o.tenant);
+	rc = 0;
+out:
+	sodium_memzero(pw, sizeof(pw));
+	if (rc != 0)
+		fprintf(stderr, "launcher-admin: setup stopped; what was done stays, run it again once"
+		    " fixed\n");
+	return rc;
+}
+
+/* ---- doctor ----------------------------------------------------------- */
+
+#define DOCTOR_MAX_PROBLEMS 64
+/* Agents listed one by one; the rest are counted. */
+#define DOCTOR_AGENTS_LISTED 10
+
+struct doctor {
+	char *problems[DOCTOR_MAX_PROBLEMS];
+	int   n;
+};
+
+DB_STMT st_dr_role = {"admin_doctor_role",
+    "SELECT rolname, rolsuper, rolbypassrls, rolcreaterole FROM pg_roles"
+    " WHERE rolname = current_user"};
+/* Online agents whose version is not the plane's, and how many are online. */
+DB_STMT st_dr_agents = {"admin_doctor_agents",
+    "SELECT s.name, t.slug, coalesce(s.agent_version, '(none)') AS version,"
+    " count(*) OVER () AS stale, (SELECT count(*) FROM launcher.servers"
+    "  WHERE status IN ('online', 'degraded')) AS online"
+    " FROM launcher.servers s JOIN launcher.tenants t ON t.id = s.tenant_id"
+    " WHERE s.status IN ('online', 'degraded') AND s.agent_version IS DISTINCT FROM $1"
+    " ORDER BY t.slug, s.name LIMIT $2::int"};
+DB_STMT st_dr_online = {"admin_doctor_online",
+    "SELECT count(*) AS online FROM launcher.servers WHERE status IN ('online', 'degraded')"};
+
+static void
+dr_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void
+dr_ok(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ok: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+}
+
+/* A problem: printed now ("problem: ...", one line) and kept for the list. */
+static void
+dr_problem(struct doctor *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+dr_problem(struct doctor *d, const char *fmt, ...)
+{
+	char    line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+		line[0] = '\0';
+	va_end(ap);
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = *(p + 1) == '\0' ? '\0' : ' ';
+	printf("problem: %s\n", line);
+	if (d->n < DOCTOR_MAX_PROBLEMS && (d->problems[d->n] = strdup(line)) != NULL)
+		d->n++;
+}
+
+/*
+ * Each role connects, and none has a privilege that would let the plane
+ * step over row-level security or make roles.  The owner's connection
+ * stays open in db for the checks that read the database; 0 when it
+ * could connect.
+ */
+static int
+dr_roles(struct doctor *d, const struct config *cfg)
+{
+	int owner = -1;
+
+	for (size_t i = 0; i < NROLES; i++) {
+		struct db_conn c = {0};
+		PGresult      *res = NULL;
+		char           msg[512];
+
+		if (connect_url(&c, role_url(cfg, &roles[i]), msg, sizeof(msg)) != 0) {
+			dr_problem(d, "database: the %s role cannot connect: %s", roles[i].what, msg);
+			continue;
+		}
+		if (db_conn_exec(&c, &st_dr_role, 0, NULL, &res) != ERR_OK || PQntuples(res) != 1) {
+			dr_problem(d, "database: cannot read the %s role's attributes", roles[i].what);
+		} else if (strcmp(db_get(res, 0, "rolsuper"), "t") == 0 ||
+		    strcmp(db_get(res, 0, "rolbypassrls"), "t") == 0 ||
+		    strcmp(db_get(res, 0, "rolcreaterole"), "t") == 0) {
+			dr_problem(d, "database: the %s role %s is%s%s%s: it must be none of these"
+			    " (ALTER ROLE %s NOSUPERUSER NOBYPASSRLS NOCREATEROLE)", roles[i].what,
+			    db_get(res, 0, "rolname"),
+			    strcmp(db_get(res, 0, "rolsuper"), "t") == 0 ? " superuser" : "",
+			    strcmp(db_get(res, 0, "rolbypassrls"), "t") == 0 ? " bypassrls" : "",
+			    strcmp(db_get(res, 0, "rolcreaterole"), "t") == 0 ? " createrole" : "",
+			    db_get(res, 0, "rolname"));
+		} else
+			dr_ok("database: the %s role %s connects (not superuser, bypassrls nor createrole)",
+			    roles[i].what, db_get(res, 0, "rolname"));
+		if (res != NULL)
+			PQclear(res);
+		if (strcmp(roles[i].name, "launcher_owner") == 0 && owner < 0) {
+			db = c;
+			owner = 0;
+		} else
+			db_conn_close(&c);
+	}
+	return owner;
+}
+
+static void
+dr_migrations(struct doctor *d, const struct config *cfg)
+{
+	int n = migrations_pending(cfg->migrations_dir, false);
+
+	if (n < 0)
+		dr_problem(d, "migrations: cannot compare %s with the database", cfg->migrations_dir);
+	else if (n > 0)
+		dr_problem(d, "migrations: %d of %s not applied (launcher-admin migrate --dry-run lists"
+		    " them)", n, cfg->migrations_dir);
+	else
+		dr_ok("migrations: every file of %s is applied", cfg->migrations_dir);
+}
+
+/* A secret file: there, no group or other access, the system user's when
+ * it exists.  true when it is. */
+static bool
+dr_secret_file(struct doctor *d, const char *what, const char *path)
+{
+	struct passwd *pw = getpwnam(SYSTEM_USER);
+	struct stat    st;
+
+	if (stat(path, &st) != 0) {
+		dr_problem(d, "%s %s: %s", what, path, strerror(errno));
+		return false;
+	}
+	if ((st.st_mode & 077) != 0) {
+		dr_problem(d, "%s %s has mode %04o: group or others may read it (chmod 0600 %s)", what,
+		    path, (unsigned)(st.st_mode & 07777), path);
+		return false;
+	}
+	if (pw != NULL && st.st_uid != pw->pw_uid) {
+		dr_problem(d, "%s %s is owned by uid %u, not %s (chown %s %s)", what, path,
+		    (unsigned)st.st_uid, SYSTEM_USER, SYSTEM_USER, path);
+		return false;
+	}
+	dr_ok("%s %s: mode %04o%s", what, path, (unsigned)(st.st_mode & 07777),
+	    pw != NULL ? ", owner " SYSTEM_USER : "");
+	return true;
+}
+
+static void
+dr_files(struct doctor *d, const struct config *cfg)
+{
+	struct crypto_keys k;
+	char               err[512], seen[NROLES][CONFIG_STR_MAX];
+	size_t             nseen = 0;
+
+	if (dr_secret_file(d, "master key", cfg->master_key_file)) {
+		if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0)
+			dr_problem(d, "master key: %s", err);
+		else {
+			dr_ok("master key: a ring of %d key%s", k.nring, k.nring == 1 ? "" : "s");
+			crypto_keys_wipe(&k);
+		}
+	}
+	for (size_t i = 0; i < NROLES; i++) {
+		char   path[CONFIG_STR_MAX];
+		bool   dup = false;
+
+		if (url_option(role_url(cfg, &roles[i]), "passfile", path, sizeof(path)) != 0) {
+			dr_problem(d, "config: the %s role's URL is not a libpq connection string",
+			    roles[i].what);
+			continue;
+		}
+		for (size_t j = 0; j < nseen; j++)
+			dup |= strcmp(seen[j], path) == 0;
+		if (path[0] == '\0' || dup)
+			continue;
+		util_snprintf(seen[nseen++], sizeof(seen[0]), "%s", path);
+		(void)dr_secret_file(d, "pgpass", path);
+	}
+	if (nseen == 0)
+		dr_ok("pgpass: the database URLs name no passfile");
+}
+
+/* The certificate of the plane's nginx: readable, more than TLS_MIN_DAYS left. */
+static void
+dr_tls(struct doctor *d, const struct config *cfg)
+{
+	FILE *f = fopen(cfg->tls_cert_file, "r");
+	X509 *x = NULL;
+	int   days = 0, secs = 0;
+
+	if (f == NULL) {
+		dr_problem(d, "tls: %s: %s", cfg->tls_cert_file, strerror(errno));
+		return;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL || !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+		dr_problem(d, "tls: %s is not a PEM certificate", cfg->tls_cert_file);
+	else if (days < 0 || secs < 0)
+		dr_problem(d, "tls: %s expired %d days ago", cfg->tls_cert_file, -days);
+	else if (days < TLS_MIN_DAYS)
+		dr_problem(d, "tls: %s expires in %d days (less than %d): renew it", cfg->tls_cert_file,
+		    days, TLS_MIN_DAYS);
+	else
+		dr_ok("tls: %s is valid for %d more days", cfg->tls_cert_file, days);
+	X509_free(x);
+	(void)dr_secret_file(d, "tls key", cfg->tls_key_file);
+}
+
+static void
+dr_nginx(struct doctor *d, const struct config *cfg)
+{
+	char tail[1024];
+	int  status = -1;
+
+	if (cfg->nginx_test_command[0] == '\0') {
+		dr_ok("nginx: not checked (nginx_test_command is empty)");
+		return;
+	}
+	if (spawn_command(cfg->nginx_test_command, SETUP_CMD_TIMEOUT_MS, &status, tail,
+	    sizeof(tail)) != 0)
+		dr_problem(d, "nginx: `%s` did not run: %s", cfg->nginx_test_command, tail);
+	else if (status != 0)
+		dr_problem(d, "nginx: `%s` failed (exit %d): %s", cfg->nginx_test_command, status, tail);
+	else
+		dr_ok("nginx: `%s` passes", cfg->nginx_test_command);
+}
+
+/* Online agents whose version differs from the plane's (LAUNCHER_VERSION). */
+static void
+dr_agents(struct doctor *d)
+{
+	char        lim[16];
+	const char *params[2] = {LAUNCHER_VERSION, lim};
+	PGresult   *res;
+	int64_t     stale = 0;
+	int         rows;
+
+	util_snprintf(lim, sizeof(lim), "%d", DOCTOR_AGENTS_LISTED);
+	if (db_conn_exec(&db, &st_dr_agents, 2, params, &res) != ERR_OK) {
+		dr_problem(d, "agents: cannot read the servers: %s", db_conn_error(&db));
+		return;
+	}
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++)
+		dr_problem(d, "agents: server %s of tenant %s runs agent %s, the plane is %s",
+		    db_get(res, i, "name"), db_get(res, i, "slug"), db_get(res, i, "version"),
+		    LAUNCHER_VERSION);
+	if (rows > 0 && util_parse_i64(db_get(res, 0, "stale"), 0, INT64_MAX, &stale) == 0 &&
+	    stale > rows)
+		dr_problem(d, "agents: and more (%s online agents are not %s in all)",
+		    db_get(res, 0, "stale"), LAUNCHER_VERSION);
+	PQclear(res);
+	if (rows > 0)
+		return;
+	if (db_conn_exec(&db, &st_dr_online, 0, NULL, &res) != ERR_OK) {
+		dr_problem(d, "agents: cannot count the servers: %s", db_conn_error(&db));
+		return;
+	}
+	dr_ok("agents: the %s online agents run %s, as the plane", db_get(res, 0, "online"),
+	    LAUNCHER_VERSION);
+	PQclear(res);
+}
+
+/*
+ * doctor: every check runs and prints ok: or problem: lines; exit 0 only
+ * when no problem, else 1 with the list at the end.  A check that cannot
+ * run (the database down) is a problem too, never the end of the run.
+ */
+static int
+doctor(const char *conf)
+{
+	struct config cfg;
+	struct doctor d = {.n = 0};
+	char          err[512];
+
+	if (config_load(&cfg, conf, err, sizeof(err)) != 0)
+		dr_problem(&d, "config: %s", err);
+	else {
+		dr_ok("config: %s parses", conf);
+		if (dr_roles(&d, &cfg) == 0) {
+			dr_migrations(&d, &cfg);
+			dr_agents(&d);
+			db_conn_close(&db);
+		} else
+			dr_problem(&d, "migrations, agents: not checked (the owner role cannot connect)");
+		dr_files(&d, &cfg);
+		dr_tls(&d, &cfg);
+		dr_nginx(&d, &cfg);
+	}
+	if (d.n == 0) {
+		printf("doctor: no problem\n");
+		return 0;
+	}
+	printf("\ndoctor: %d problem%s:\n", d.n, d.n == 1 ? "" : "s");
+	for (int i = 0; i < d.n; i++) {
+		printf("  - %s\n", d.problems[i]);
+		free(d.problems[i]);
+	}
+	return 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: launcher-admin [-c FILE] COMMAND   (FILE: " ADMIN_DEFAULT_CONF ")\n"
+	    "  setup [--tenant SLUG] [--tenant-name NAME] [--superuser-url URL]\n"
+	    "  doctor\n"
+	    "  migrate [--dry-run]\n"
+	    "  tenant create|ensure SLUG [NAME] | tenant list\n"
+	    "  server ensure TENANT NAME --token-file FILE [--host HOST] [--base-domain DOMAIN]\n"
+	    "  quota list TENANT | quota set TENANT KIND N|unlimited|default\n"
+	    "  rotate-master-key [--batch N] [--resume] [--pool-stopped]\n"
+	    "  check-sealed\n");
+}
+
+/* The commands that run on main's connection (admin_database_url). */
+static int
+dispatch(const struct config *cfg, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (strcmp(cmd, "migrate") == 0) {
+		if (argc == 2 && strcmp(argv[1], "--dry-run") == 0)
+			return migrate_plan(cfg->migrations_dir);
+		if (argc != 1) {
+			usage();
+			return 2;
+		}
+		return migrate(cfg->migrations_dir) != 0 ? 1 : env_migrate(cfg);
+	}
+	if (strcmp(cmd, "tenant") == 0)
+		return tenant(db.pg, argc - 1, argv + 1);
+	if (strcmp(cmd, "server") == 0)
+		return server(db.pg, cfg, argc - 1, argv + 1);
+	if (strcmp(cmd, "quota") == 0)
+		return quota(db.pg, cfg, argc - 1, argv + 1);
+	if (strcmp(cmd, "rotate-master-key") == 0)
+		return rotate_master_key(cfg, argc - 1, argv + 1);
+	if (strcmp(cmd, "check-sealed") == 0)
+		return check_sealed(cfg);
+	fprintf(stderr, "launcher-admin: unknown command %s\n", cmd);
+	usage();
+	return 2;
+}
+
+/*
+ * doctor loads the config itself (a config that does not parse is one of
+ * its problems) and reports a database it cannot reach; setup runs before
+ * the roles exist.  Every other command needs the owner's connection.
+ */
 int
 main(int argc, char **argv)
 {
 	struct config cfg;
 	char          err[512];
-	const char   *conf = NULL;
-	PGconn       *c;
+	const char   *conf = ADMIN_DEFAULT_CONF;
 	int           i = 1, rc;
 
 	db_conn_check_names();
@@ -1126,45 +2187,29 @@ main(int argc, char **argv)
 		conf = argv[2];
 		i = 3;
 	}
-	if (conf == NULL || i >= argc) {
-		fprintf(stderr, "usage: launcher-admin -c FILE migrate | tenant create|ensure SLUG [NAME] | tenant list"
-		    " | quota list|set ... | rotate-master-key [--batch N] [--resume] [--pool-stopped]"
-		    " | check-sealed\n");
+	if (i >= argc || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		usage();
 		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	if (strcmp(argv[i], "doctor") == 0) {
+		if (argc > i + 1) {
+			usage();
+			return 2;
+		}
+		return doctor(conf);
 	}
 	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launcher-admin: %s\n", err);
 		return 1;
 	}
-	if (sodium_init() < 0)
+	if (strcmp(argv[i], "setup") == 0)
+		rc = setup(&cfg, argc - i - 1, argv + i + 1);
+	else if (admin_connect(cfg.admin_database_url) != 0)
 		return 1;
-	c = PQconnectdb(cfg.admin_database_url);
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "launcher-admin: cannot connect: %s", PQerrorMessage(c));
-		PQfinish(c);
-		return 1;
-	}
-	db.pg = c;
-	(void)db_conn_simple(&db, "SET client_min_messages = warning");
-	if (strcmp(argv[i], "migrate") == 0) {
-		rc = migrate(c, cfg.migrations_dir);
-		if (rc == 0)
-			rc = env_migrate(&cfg);
-	}
-	else if (strcmp(argv[i], "tenant") == 0)
-		rc = tenant(c, argc - i - 1, argv + i + 1);
-	else if (strcmp(argv[i], "server") == 0)
-		rc = server(c, &cfg, argc - i - 1, argv + i + 1);
-	else if (strcmp(argv[i], "quota") == 0)
-		rc = quota(c, &cfg, argc - i - 1, argv + i + 1);
-	else if (strcmp(argv[i], "rotate-master-key") == 0)
-		rc = rotate_master_key(&cfg, argc - i - 1, argv + i + 1);
-	else if (strcmp(argv[i], "check-sealed") == 0)
-		rc = check_sealed(&cfg);
-	else {
-		fprintf(stderr, "launcher-admin: unknown command %s\n", argv[i]);
-		rc = 2;
-	}
-	PQfinish(c);
+	else
+		rc = dispatch(&cfg, argc - i, argv + i);
+	db_conn_close(&db);
 	return rc;
 }

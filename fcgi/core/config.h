@@ -86,6 +86,10 @@ struct config {
 	char    plane_tls_cert[CONFIG_STR_MAX];
 	char    plane_tls_key[CONFIG_STR_MAX];
 	char    plane_reload_command[CONFIG_STR_MAX];
+	/* launcher-admin setup and doctor (README, Health: launcher-admin doctor) */
+	char    tls_cert_file[CONFIG_STR_MAX];
+	char    tls_key_file[CONFIG_STR_MAX];
+	char    nginx_test_command[CONFIG_STR_MAX];
 	bool    domain_wildcards;	/* custom domains may be "*.example.com" */
 	char    reserved_domains[CONFIG_STR_MAX];	/* comma list no tenant may claim */
 	/* launcher-backup: schedules, retention, stale alerts, the plane's own
