@@ -8,8 +8,9 @@
 #      its lock) imported as docker.io/library/debian:12, the Dockerfiles'
 #      FROM, into a private Podman store (/var/tmp/launcher-docker, under an
 #      flock of its .lock; the store keeps the layer cache between runs).
-#   2. podman build of docker/postgres/Dockerfile and docker/Dockerfile (the
-#      repository's root as the context, .dockerignore applied); the plane
+#   2. make vendor (nothing when make made it), then podman build of
+#      docker/postgres/Dockerfile and docker/Dockerfile (the repository's
+#      root as the context, .dockerignore applied); the plane
 #      image's size is printed ("# image size ...").
 #   3. a Podman API service on a private socket; docker-compose (DOCKER_HOST)
 #      up -d of docker/compose.yaml with its own project name, loopback ports
@@ -132,6 +133,8 @@ store_import base docker.io/library/debian:12 "LABEL launcher.base=$(cat "$WORK/
     'CMD ["bash"]'
 
 # ------------------------------------------------------------ the images
+# The dashboard's vendored code is the context's (a no-op when make made it).
+make -s vendor > "$WORK/vendor.log" 2>&1 || die "make vendor: $(first_lines "$(cat "$WORK/vendor.log")")"
 note "build $PG_IMAGE"
 if ! store_podman build --runtime runc --format docker --layers -f docker/postgres/Dockerfile \
         -t "$PG_IMAGE" . > "$WORK/build-pg.log" 2>&1; then
