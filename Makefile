@@ -16,6 +16,8 @@
 #   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
 #   make bench-dashboard  first-load bytes and time of the dashboard, a 500-application list (README, The dashboard)
+#   make install / make uninstall   the installed layout (README, Operating Launcher: Install);
+#                 PREFIX DESTDIR SYSCONFDIR LOCALSTATEDIR SYSTEMDUNITDIR, edge knobs HSTS_MAX_AGE ...
 
 VERSION   := $(shell cat VERSION)
 CC        ?= cc
@@ -260,6 +262,22 @@ bench-dashboard: install-deps
 # Each parser of untrusted bytes under libFuzzer (FUZZ_SECONDS each, default 10).
 fuzz: install-deps
 	@bash tests/fuzz/run.sh
+
+# The installed layout (README "Install"; conf/install.sh does the work and
+# documents each variable). DESTDIR: a staging root for packages and images
+# (no user created, nothing chown'ed outside a live install).
+PREFIX         ?= /usr/local
+SYSCONFDIR     ?= /etc
+LOCALSTATEDIR  ?= /var
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_VARS    = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+                  LOCALSTATEDIR="$(LOCALSTATEDIR)" SYSTEMDUNITDIR="$(SYSTEMDUNITDIR)" BUILD="$(BUILD)"
+.PHONY: install uninstall
+install: $(BINS) vendor
+	@$(INSTALL_VARS) bash conf/install.sh install
+
+uninstall:
+	@$(INSTALL_VARS) bash conf/install.sh uninstall
 
 clean:
 	rm -rf build build-san build-fuzz

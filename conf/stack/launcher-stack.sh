@@ -27,6 +27,9 @@
 #   LAUNCHER_PG_PORT      [5488]   PostgreSQL (socket <state>/pg/sock only)
 #   LAUNCHER_SMTP_PORT    [2525]   SMTP sink on 127.0.0.1
 #   LAUNCHER_BIND         [127.0.0.1] address nginx listens on (0.0.0.0 = all)
+#   LAUNCHER_HSTS_MAX_AGE [0]      Strict-Transport-Security max-age on HTTPS answers;
+#                           0 = no header (a browser would remember it for localhost;
+#                           the installed layout sends a year: README "The edge")
 #   LAUNCHER_WORKERS      [2]      pool workers (1..64)
 #   LAUNCHER_INGEST_WORKERS [8]    workers of the ingest pool (1..64): launcher-fcgi --ingest,
 #                           under nice -n 10, on <state>/run/ingest.sock (Sentry SDK events;
@@ -173,12 +176,8 @@ NGINX_BIN=/usr/sbin/nginx
 # Debian's libnginx-mod-http-brotli-static (PACKAGES): nginx.conf loads it
 # and static.conf turns brotli_static on only when this file exists.
 BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_static_module.so
-BROTLI_LOAD="# (no $BROTLI_MODULE: brotli_static is off)"
-BROTLI_STATIC="# (brotli_static: the module is not installed)"
-if [ -e "$BROTLI_MODULE" ]; then
-    BROTLI_LOAD="load_module $BROTLI_MODULE;"
-    BROTLI_STATIC="brotli_static on;"
-fi
+BROTLI=0
+[ -e "$BROTLI_MODULE" ] && BROTLI=1
 TENANT=default
 TENANT_NAME=Default
 
@@ -298,6 +297,7 @@ load_config() {
     MAX_BODY=${LAUNCHER_MAX_BODY:-1048576}
     IMPORT_MAX=${LAUNCHER_IMPORT_MAX_BYTES:-1073741824}
     WS_UPSTREAM=${LAUNCHER_WS_UPSTREAM:-}
+    HSTS_MAX_AGE=${LAUNCHER_HSTS_MAX_AGE:-0}
     BIN_DIR=${LAUNCHER_BIN_DIR:-$REPO/build/bin}
     PG_BIN=${LAUNCHER_PG_BIN:-/usr/lib/postgresql/15/bin}
     START_TIMEOUT=${LAUNCHER_START_TIMEOUT:-30}
@@ -331,7 +331,7 @@ load_config() {
         PLANE_VERSION=$(tr -d ' \t\r\n' < "$REPO/VERSION")
     fi
 
-    # Values end up in sed replacements, nginx.conf and launcher.conf:
+    # Values end up in the nginx templates (conf/nginx/render.sh) and launcher.conf:
     # keep them to characters that need no quoting anywhere.
     [[ $STATE =~ ^/[A-Za-z0-9._/-]+$ && $STATE != *..* ]] ||
         die "LAUNCHER_STATE_DIR must be an absolute path of [A-Za-z0-9._/-] (got '$STATE')"
@@ -344,6 +344,7 @@ load_config() {
         die "LAUNCHER_HTTP_PORT, LAUNCHER_HTTPS_PORT and LAUNCHER_SMTP_PORT must differ"
     local hostport_re='^[][A-Za-z0-9.:*-]+$'
     [[ $BIND =~ $hostport_re ]] || die "LAUNCHER_BIND looks wrong: '$BIND'"
+    is_uint "$HSTS_MAX_AGE" || die "LAUNCHER_HSTS_MAX_AGE must be a number of seconds (got '$HSTS_MAX_AGE')"
     { is_uint "$WORKERS" && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ]; } ||
         die "LAUNCHER_WORKERS must be 1..64 (got '$WORKERS')"
     { is_uint "$INGEST_WORKERS" && [ "$INGEST_WORKERS" -ge 1 ] && [ "$INGEST_WORKERS" -le 64 ]; } ||
@@ -613,7 +614,7 @@ prepare_dirs() {
     chmod 0755 "$STATE"
     install -d -m 0755 "$STATE/log" "$RUN_DIR" "$STATE/mail" "$STATE/tls" \
         "$STATE/nginx" "$STATE/nginx/logs" "$STATE/nginx/tmp" "$STATE/nginx/sites" \
-        "$STATE/nginx/ws-upstream.d" "$STATE/pg" "$STATE/acme-plane" "$STATE/acme-webroot"
+        "$STATE/nginx/ws-upstream.d" "$STATE/nginx/api-upstream.d" "$STATE/pg" "$STATE/acme-plane" "$STATE/acme-webroot"
     # The local agent's certificates of custom domains (keys: nginx's master,
     # root, reads them).
     install -d -m 0700 "$STATE/edge-certs"
@@ -871,36 +872,6 @@ run_admin() {
     fi
 }
 
-render() {
-    local src=$1 dst=$2
-    sed -e "s|@STATE_DIR@|$STATE|g" \
-        -e "s|@NGINX_USER@|$NGINX_USER|g" \
-        -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" \
-        -e "s|@LISTEN_ADDR@|$BIND|g" \
-        -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
-        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
-        -e "s|@RATE_IP@|$RATE_IP|g" \
-        -e "s|@RATE_KEY@|$RATE_KEY|g" \
-        -e "s|@RATE_AUTH@|$RATE_AUTH|g" \
-        -e "s|@BURST_IP@|$BURST_IP|g" \
-        -e "s|@BURST_KEY@|$BURST_KEY|g" \
-        -e "s|@BURST_AUTH@|$BURST_AUTH|g" \
-        -e "s|@WS_CONN_IP@|$WS_CONN_IP|g" \
-        -e "s|@MAX_BODY@|$MAX_BODY|g" \
-        -e "s|@IMPORT_MAX@|$IMPORT_MAX|g" \
-        -e "s|@PLANE_VERSION@|$PLANE_VERSION|g" \
-        -e "s|@BROTLI_LOAD@|$BROTLI_LOAD|g" \
-        -e "s|@BROTLI_STATIC@|$BROTLI_STATIC|g" \
-        -e "s|@WS_UPSTREAM@|${WS_UPSTREAM:-unix:$WS_SOCK}|g" \
-        "$src" > "$dst.tmp"
-    # (comment lines may mention placeholders; only directives count)
-    if grep -n '@[A-Z_][A-Z_]*@' "$dst.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
-        rm -f "$dst.tmp"
-        die "unreplaced placeholder(s) in $src (listed above)"
-    fi
-    mv -f "$dst.tmp" "$dst"
-}
-
 # Copy the repository's static/ to the state dir (readable by nginx's user),
 # keeping runtime files (project icons) across starts. The dashboard's
 # third-party code comes from `make` (build/static/vendor/, precompressed
@@ -909,21 +880,9 @@ render() {
 # served text file then gets its .gz (and .br where brotli exists) for
 # nginx's gzip_static/brotli_static (conf/stack/precompress.sh).
 copy_static() {
-    local new=$STATE/static.new vendor=$REPO/build/static/vendor
-    [ -e "$vendor/.stamp" ] ||
-        die "$vendor is missing: run make (it installs the dashboard's vendored code with npm)"
+    local new=$STATE/static.new
     rm -rf "$new"
-    if [ -d "$REPO/static" ]; then
-        cp -r "$REPO/static" "$new"
-    else
-        mkdir "$new"
-    fi
-    rm -f "$new/vendor/package.json" "$new/vendor/package-lock.json"
-    mkdir -p "$new/vendor"
-    cp -R --preserve=timestamps "$vendor/." "$new/vendor/"
-    rm -f "$new/vendor/.stamp"
-    bash "$REPO/conf/stack/precompress.sh" "$new" --reuse "$STATE/static" ||
-        die "cannot precompress $new"
+    bash "$REPO/conf/stack/static-tree.sh" "$REPO" "$new" "$STATE/static" || die "cannot build $new"
     if [ -d "$STATE/static/icons" ]; then
         rm -rf "$new/icons"
         mv "$STATE/static/icons" "$new/icons"
@@ -963,13 +922,31 @@ EOF_PLANE
     mv -f "$out.tmp" "$out"
 }
 
+# The stack's nginx configuration from the templates of conf/nginx/ (the
+# ones `make install` renders too), with the stack's values: its own
+# nginx.conf (conf/nginx/nginx.conf.in) includes the shared parts.
 render_nginx() {
-    local tpl=$REPO/conf/nginx
-    render "$tpl/launcher.conf.in" "$STATE/nginx/nginx.conf"
+    local tpl=$REPO/conf/nginx dir=$STATE/nginx
     render_plane_host
-    render "$tpl/locations.conf.in" "$STATE/nginx/locations.conf"
-    render "$tpl/static.conf.in" "$STATE/nginx/static.conf"
-    render "$tpl/fastcgi_params" "$STATE/nginx/fastcgi_params"
+    bash "$tpl/render.sh" \
+        NGINX_DIR="$dir" NGINX_USER="$NGINX_USER" NGINX_WORKERS="$NGINX_WORKERS" \
+        BROTLI="$BROTLI" BROTLI_MODULE="$BROTLI_MODULE" \
+        REDIRECT_LISTEN="" HTTP_LISTEN="$BIND:$HTTP_PORT" HTTPS_LISTEN="$BIND:$HTTPS_PORT" \
+        HSTS_MAX_AGE="$HSTS_MAX_AGE" WS_IP_HASH=0 \
+        RATE_IP="$RATE_IP" RATE_KEY="$RATE_KEY" RATE_AUTH="$RATE_AUTH" \
+        BURST_IP="$BURST_IP" BURST_KEY="$BURST_KEY" BURST_AUTH="$BURST_AUTH" \
+        WS_CONN_IP="$WS_CONN_IP" MAX_BODY="$MAX_BODY" IMPORT_MAX="$IMPORT_MAX" \
+        PLANE_VERSION="$PLANE_VERSION" WS_UPSTREAM="${WS_UPSTREAM:-unix:$WS_SOCK}" \
+        RUN_DIR="$RUN_DIR" UPSTREAM_DIR="$dir" \
+        ACCESS_LOG="$dir/logs/access.log" TRAFFIC_LOG="$dir/logs/traffic.log" \
+        ACME_DIR="$STATE/acme-plane" TLS_CERT="$STATE/tls/cert.pem" TLS_KEY="$STATE/tls/key.pem" \
+        STATIC_DIR="$STATE/static" ICONS_DIR="$STATE/static/icons" IMPORTS_DIR="$STATE/imports" \
+        LOCATIONS_CONF="$dir/locations.conf" STATIC_CONF="$dir/static.conf" \
+        TLS_CONF="$dir/tls.conf" FASTCGI_PARAMS="$dir/fastcgi_params" \
+        -- "$tpl/nginx.conf.in" "$dir/nginx.conf" "$tpl/launcher.conf.in" "$dir/http.conf" \
+        "$tpl/site.conf.in" "$dir/site.conf" "$tpl/locations.conf.in" "$dir/locations.conf" \
+        "$tpl/static.conf.in" "$dir/static.conf" "$tpl/tls.conf.in" "$dir/tls.conf" \
+        "$tpl/fastcgi_params" "$dir/fastcgi_params" || die "cannot render the nginx configuration"
 }
 
 nginx_args() {

@@ -11,7 +11,7 @@
 #                                         OLD/FILE is byte-identical to DIR/FILE
 #
 # "Fresh": the compressed file exists and is not older than its source.
-# --reuse is for copy_static (launcher-stack.sh), which rebuilds the state
+# --reuse is for conf/stack/static-tree.sh (the stack's copy_static), which rebuilds the state
 # dir's static/ on each start: brotli -q 11 of the 1.5 MB openapi.json alone
 # takes ~2 s, paid again only when the file changed. gzip -n: no name or
 # time in the header, so the output is reproducible.
