@@ -110,10 +110,9 @@ cat >> "$CACHE/store-conf/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=4096:4096"]
 log_driver = "k8s-file"
-
-[network]
-default_subnet_pools = [{"base" = "10.96.0.0/16", "size" = 24}]
 EOF
+sed -i '/^network_config_dir/a default_subnet_pools = [{"base" = "10.96.0.0/16", "size" = 24}]' \
+    "$CACHE/store-conf/containers.conf"
 
 # The base: dbimages.sh's rootfs tar (made by ensure_base under its lock
 # when it has none of this key), linked into our cache, then imported when
@@ -128,7 +127,7 @@ note "base"
     ln "$DB_CACHE/base/rootfs.tar" "$WORK/base.tar" 2> /dev/null || cp "$DB_CACHE/base/rootfs.tar" "$WORK/base.tar"
     printf '%s\n' "$BASE_KEY" > "$WORK/base.key"
 ) 8>> "$DB_CACHE/.lock" || die "no base rootfs"
-mv -f "$WORK/base.tar" "$CACHE/base/rootfs.tar"
+[ "$WORK/base.tar" -ef "$CACHE/base/rootfs.tar" ] || mv -f "$WORK/base.tar" "$CACHE/base/rootfs.tar"
 store_import base docker.io/library/debian:12 "LABEL launcher.base=$(cat "$WORK/base.key")" \
     'CMD ["bash"]'
 
