@@ -145,14 +145,15 @@ if ! store_podman build --runtime runc --format docker --layers --jobs 2 -f dock
     die "podman build of docker/Dockerfile: $(first_lines "$(cat "$WORK/build.log")")"
 fi
 ok "the images build (docker/Dockerfile, docker/postgres/Dockerfile)"
-# Old builds' final images (untagged now) go; the layers of the current ones stay.
-store_podman image prune -f > /dev/null 2>&1 || true
 size=$(store_podman image inspect --format '{{.Size}}' "$PLANE_IMAGE")
 note "image size: $PLANE_IMAGE $((size / 1000000)) MB ($size bytes)"
 
 # ------------------------------------------------------------ the stack
 note "podman system service on $SOCK"
-store_podman system service --time 0 "unix://$SOCK" > "$WORK/service.log" 2>&1 &
+# (podman itself in the background, not a shell running it: $! is its pid)
+CONTAINERS_CONF=$CACHE/store-conf/containers.conf CONTAINERS_STORAGE_CONF=$CACHE/store-conf/storage.conf \
+    CONTAINERS_REGISTRIES_CONF=$CACHE/store-conf/registries.conf \
+    podman system service --time 0 "unix://$SOCK" > "$WORK/service.log" 2>&1 &
 SVC_PID=$!
 for _ in $(seq 100); do
     [ "$(curl -s --unix-socket "$SOCK" http://d/_ping 2> /dev/null)" = OK ] && break
