@@ -145,6 +145,22 @@ if ! store_podman build --runtime runc --format docker --layers --jobs 2 -f dock
     die "podman build of docker/Dockerfile: $(first_lines "$(cat "$WORK/build.log")")"
 fi
 ok "the images build (docker/Dockerfile, docker/postgres/Dockerfile)"
+# What .dockerignore let into the build stage (its /src: the context as the
+# build used it; from the layer cache, no work).
+if store_podman build --runtime runc --format docker --layers --target build -f docker/Dockerfile \
+        -t localhost/launcher/plane-build:check . > "$WORK/build-check.log" 2>&1 &&
+    ctx=$(store_podman run --rm --network none --entrypoint sh localhost/launcher/plane-build:check -c \
+        'cd /src && find . -path ./build -prune -o -print' 2>&1); then
+    hits=$(printf '%s\n' "$ctx" | grep -E '(^|/)(\.git|tests|node_modules|secrets)(/|$)|\.(key|pem|crt)$|pgpass|password' | head -n 3)
+    if [ -z "$hits" ] && printf '%s\n' "$ctx" | grep -qx './fcgi/bin/launcher_fcgi.c'; then
+        ok "the build context (.dockerignore) holds no .git, tests/, node_modules, key or password file"
+    else
+        bad "the build context" "$(printf '%s ' $hits)"
+    fi
+else
+    bad "the build context" "$(first_lines "$(cat "$WORK/build-check.log")") $ctx"
+fi
+store_podman rmi localhost/launcher/plane-build:check > /dev/null 2>&1
 size=$(store_podman image inspect --format '{{.Size}}' "$PLANE_IMAGE")
 note "image size: $PLANE_IMAGE $((size / 1000000)) MB ($size bytes)"
 
@@ -254,8 +270,9 @@ if store_podman create --name "$PROJECT-inspect" "$PLANE_IMAGE" > /dev/null 2> "
     (cd "$mnt" && find . -xdev) > "$WORK/paths"
     hits=$(grep -E '/\.git(/|$)' "$WORK/paths" | head -n 3)
     if [ -z "$hits" ]; then ok "no .git in the image"; else bad "no .git" "$hits"; fi
-    hits=$(grep -E '(^|/)(tests|test_[a-z_]+\.(py|sh|c)|test_[a-z_]+)$|/src/' "$WORK/paths" | head -n 3)
-    if [ -z "$hits" ]; then ok "no test files and no sources in the image"; else bad "no test files" "$hits"; fi
+    hits=$(grep -E '(^|/)(tests|test_[a-z_]+\.(py|sh|c)|test_[a-z_]+)$|^\./src(/|$)|/fcgi/(core|api|bin)/' \
+        "$WORK/paths" | head -n 3)
+    if [ -z "$hits" ]; then ok "no test files and no sources in the image"; else bad "no test files" "$(printf '%s ' $hits)"; fi
     hits=$(grep -E '(\.key|/master\.key|/pgpass|/key\.pem|/postgres_password)$' "$WORK/paths" | head -n 3)
     pk=$(cd "$mnt" && grep -rlIs --exclude-dir=proc --exclude-dir=sys -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' . | head -n 3)
     if [ -z "$hits$pk" ]; then
