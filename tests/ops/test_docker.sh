@@ -146,10 +146,11 @@ if ! store_podman build --runtime runc --format docker --layers --jobs 2 -f dock
 fi
 ok "the images build (docker/Dockerfile, docker/postgres/Dockerfile)"
 # What .dockerignore let into the build stage (its /src: the context as the
-# build used it; from the layer cache, no work).
+# build used it; from the layer cache, no work).  The tag stays: removing it
+# would remove the build stage's layers, the next build's cache.
 if store_podman build --runtime runc --format docker --layers --target build -f docker/Dockerfile \
-        -t localhost/launcher/plane-build:check . > "$WORK/build-check.log" 2>&1 &&
-    ctx=$(store_podman run --rm --network none --entrypoint sh localhost/launcher/plane-build:check -c \
+        -t localhost/launcher/plane-build:latest . > "$WORK/build-check.log" 2>&1 &&
+    ctx=$(store_podman run --rm --network none --entrypoint sh localhost/launcher/plane-build:latest -c \
         'cd /src && find . -path ./build -prune -o -print' 2>&1); then
     hits=$(printf '%s\n' "$ctx" | grep -E '(^|/)(\.git|tests|node_modules|secrets)(/|$)|\.(key|pem|crt)$|pgpass|password' | head -n 3)
     if [ -z "$hits" ] && printf '%s\n' "$ctx" | grep -qx './fcgi/bin/launcher_fcgi.c'; then
@@ -160,7 +161,6 @@ if store_podman build --runtime runc --format docker --layers --target build -f 
 else
     bad "the build context" "$(first_lines "$(cat "$WORK/build-check.log")") $ctx"
 fi
-store_podman rmi localhost/launcher/plane-build:check > /dev/null 2>&1
 size=$(store_podman image inspect --format '{{.Size}}' "$PLANE_IMAGE")
 note "image size: $PLANE_IMAGE $((size / 1000000)) MB ($size bytes)"
 
