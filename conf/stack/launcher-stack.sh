@@ -225,13 +225,15 @@ DOCKER_SOCK=/var/run/docker.sock
 # chromium: the browser the dashboard's tests drive (tests/browser, through
 # playwright-core from npm, tests/tools), headless.
 # lintian: make deb's package is checked with it (tests/ops/test_deb.sh).
+# docker-compose: Debian's (Compose 1.29), which tests/ops/test_docker.sh runs
+# against a Podman API service to bring up docker/compose.yaml.
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev libyaml-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev zlib1g-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble
           radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk libargon2-1
-          nodejs npm brotli libnginx-mod-http-brotli-static chromium lintian strace)
+          nodejs npm brotli libnginx-mod-http-brotli-static chromium lintian strace docker-compose)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
 # dnscheck, backup, notify and issues are optional: they are started (and get a pid file)
