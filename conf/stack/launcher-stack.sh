@@ -867,6 +867,10 @@ plane_reload_command = "$(nginx_reload_command)"
 alert_allowed_hosts = "$ALERT_ALLOWED_HOSTS"
 alert_retry_base_seconds = $ALERT_RETRY_BASE
 alert_timeout_seconds = $ALERT_TIMEOUT
+# launcher-admin doctor: the certificate nginx serves, and nginx's config test.
+tls_cert_file = "$STATE/tls/cert.pem"
+tls_key_file = "$STATE/tls/key.pem"
+nginx_test_command = "$(nginx_test_command)"
 EOF
     mv -f "$tmp" "$CONF"
 }
@@ -1237,6 +1241,12 @@ nginx_reload_command() {
     local args
     mapfile -t args < <(nginx_args)
     printf '%s' "$NGINX_BIN ${args[*]} -s reload"
+}
+
+nginx_test_command() {
+    local args
+    mapfile -t args < <(nginx_args)
+    printf '%s' "$NGINX_BIN ${args[*]} -t -q"
 }
 
 # The agent reloads the stack's nginx itself after writing an app's edge

@@ -52,11 +52,6 @@ def _workdir(tag):
     return d
 
 
-def _nginx_test():
-    """The stack's own nginx -t (its prefix and config)."""
-    return "nginx -t -q -p %s/nginx -c %s/nginx/nginx.conf -e %s/nginx/logs/error.log" % (STATE, STATE, STATE)
-
-
 # ---- migrate --dry-run ---------------------------------------------------------------
 
 
@@ -178,22 +173,16 @@ def _other_agents(problems):
 
 
 def test_doctor_passes_on_the_stacks_setup():
-    d = _workdir(uuid.uuid4().hex[:8])
-    conf = os.path.join(d, "launcher.conf")
-    _conf_copy(conf, tls_cert_file=os.path.join(STATE, "tls", "cert.pem"),
-               tls_key_file=os.path.join(STATE, "tls", "key.pem"), nginx_test_command=_nginx_test())
-    try:
-        rc, oks, problems = _doctor_stack(conf)
-        assert _other_agents(problems) == [], problems
-        text = "\n".join(oks)
-        for role in ("owner role launcher_owner", "api role launcher_api", "maint role launcher_maint"):
-            assert "database: the %s connects" % role in text, text
-        for what in ("config: %s parses" % conf, "migrations: every file of", "master key: a ring of",
-                     "pgpass %s" % os.path.join(STATE, "secrets", "pgpass"), "tls: %s is valid for" % os.path.join(STATE, "tls", "cert.pem"),
-                     "nginx: `nginx -t"):
-            assert what in text, (what, text)
-    finally:
-        shutil.rmtree(d)
+    """The stack's own launcher.conf names its certificate and its nginx test."""
+    rc, oks, problems = _doctor_stack(CONF)
+    assert _other_agents(problems) == [], problems
+    text = "\n".join(oks)
+    for role in ("owner role launcher_owner", "api role launcher_api", "maint role launcher_maint"):
+        assert "database: the %s connects" % role in text, text
+    for what in ("config: %s parses" % CONF, "migrations: every file of", "master key: a ring of",
+                 "pgpass %s" % os.path.join(STATE, "secrets", "pgpass"),
+                 "tls: %s is valid for" % os.path.join(STATE, "tls", "cert.pem"), "nginx: `"):
+        assert what in text, (what, text)
 
 
 def test_doctor_lists_a_readable_key_file_a_broken_nginx_config_and_a_certificate_near_its_end():
@@ -239,8 +228,7 @@ def test_doctor_reports_a_database_it_cannot_reach_and_checks_the_rest():
     urls = {k: _conf_value(k).replace("host=%s" % os.path.join(STATE, "pg", "sock"), "host=%s" % d)
             for k in ("database_url", "admin_database_url", "maintenance_database_url")}
     assert all("host=%s" % d in u for u in urls.values()), urls
-    _conf_copy(conf, tls_cert_file=os.path.join(STATE, "tls", "cert.pem"),
-               tls_key_file=os.path.join(STATE, "tls", "key.pem"), nginx_test_command="", **urls)
+    _conf_copy(conf, nginx_test_command="", **urls)
     try:
         rc, oks, problems = _doctor_stack(conf)
         assert rc == 1
