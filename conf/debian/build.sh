@@ -58,7 +58,9 @@ rmdir "$root/var/lib" "$root/var/log" "$root/var" 2> /dev/null || true
 # SHA256SUMS, written again for the stripped files.
 while IFS= read -r -d '' f; do
 	if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ]; then
-		strip --strip-unneeded --remove-section=.comment --remove-section=.note "$f"
+		# (a download of another architecture, copied in, stays as it is)
+		strip --strip-unneeded --remove-section=.comment --remove-section=.note "$f" 2> /dev/null ||
+			printf 'make deb: %s not stripped (another architecture?)\n' "${f#"$root"}" >&2
 	fi
 done < <(find "$root" -type f -print0)
 while IFS= read -r -d '' sums; do
@@ -125,7 +127,8 @@ size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@INSTALLED_SIZE@|$size|" \
 	-e "s|@SHLIBS@|$shlibs|" "$here/control.in" > "$deb/control"
 chmod 0644 "$deb/control"
-(cd "$root" && find . -path ./DEBIAN -prune -o -type f -print0 | sort -z | sed -z 's|^\./||' |
+# md5sums: every file but the conffiles (dpkg keeps their sums itself).
+(cd "$root" && find . \( -path ./DEBIAN -o -path ./etc \) -prune -o -type f -print0 | sort -z | sed -z 's|^\./||' |
 	xargs -0 -r md5sum) > "$deb/md5sums"
 chmod 0644 "$deb/md5sums"
 
