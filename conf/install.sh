@@ -59,6 +59,9 @@ done
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 
 SHARE=$PREFIX/share/launcher
+# The agent's downloads (make's build/agent-dist: binaries per architecture,
+# so under lib/), served by nginx at /agent/ (README "Agents on more servers").
+AGENT_ROOT=$PREFIX/lib/launcher
 ETC=$SYSCONFDIR/launcher
 NGINX=$SYSCONFDIR/nginx
 STATE=$LOCALSTATEDIR/lib/launcher
@@ -117,6 +120,7 @@ render_all() {
         TRAFFIC_LOG="$LOCALSTATEDIR/log/nginx/launcher-traffic.log" \
         ACME_DIR="$STATE/acme-plane" TLS_CERT="$ETC/tls/cert.pem" TLS_KEY="$ETC/tls/key.pem" \
         STATIC_DIR="$SHARE/static" ICONS_DIR="$STATE/icons" IMPORTS_DIR="$STATE/imports" \
+        AGENT_ROOT="$AGENT_ROOT" \
         LOCATIONS_CONF="$NGINX/snippets/launcher-locations.conf" \
         STATIC_CONF="$NGINX/snippets/launcher-static.conf" \
         TLS_CONF="$NGINX/snippets/launcher-tls.conf" \
@@ -146,6 +150,7 @@ set_keys() {
         "database_images_file=$SHARE/database-images.conf"
         "image_mirrors_file=$SHARE/image-mirrors.conf"
         "templates_dir=$SHARE/templates"
+        "agent_dist_dir=$AGENT_ROOT/agent"
         "icons_dir=$STATE/icons"
         "imports_dir=$STATE/imports"
         "plane_acme_webroot=$STATE/acme-plane"
@@ -196,6 +201,7 @@ check_build() {
     for b in "${BINS[@]}"; do
         [ -x "$BUILD/bin/$b" ] || die "$BUILD/bin/$b is missing: run make first"
     done
+    [ -s "$BUILD/agent-dist/SHA256SUMS" ] || die "$BUILD/agent-dist is missing: run make first"
 }
 
 do_install() {
@@ -219,6 +225,10 @@ do_install() {
     install -m 0755 "$REPO/conf/nginx/render.sh" "$D$SHARE/nginx/"
     install -m 0755 "$REPO/conf/install-system.sh" "$D$SHARE/"
     chmod -R u+rwX,go+rX "$D$SHARE"
+    rm -rf "$D$AGENT_ROOT/agent"
+    install -d "$D$AGENT_ROOT"
+    cp -R "$BUILD/agent-dist" "$D$AGENT_ROOT/agent"
+    chmod -R u+rwX,go+rX,go-w "$D$AGENT_ROOT"
 
     # Units, with this layout's paths.
     install -d "$D$SYSTEMDUNITDIR"
@@ -277,7 +287,7 @@ do_uninstall() {
     fi
     for b in "${BINS[@]}"; do rm -f "$D$PREFIX/bin/$b"; done
     for u in "${UNITS[@]}"; do rm -f "$D$SYSTEMDUNITDIR/$u"; done
-    rm -rf "$D$SHARE"
+    rm -rf "$D$SHARE" "$D$AGENT_ROOT"
     render_all "$TMP/etc"
     unput "$TMP/etc$ETC/launcher.conf" "$ETC/launcher.conf"
     for f in "${NGINX_FILES[@]}"; do unput "$TMP/etc${f#*:}" "${f#*:}"; done
