@@ -13,6 +13,7 @@
 #     puts the new one beside it as .dpkg-dist);
 #   - the nginx site's sites-enabled link is not shipped: postinst makes it
 #     on a first install;
+#   - lintian's overrides (conf/debian/lintian-overrides, each with its reason);
 #   - /usr/share/doc/launcher: copyright, changelog.gz (conf/debian/changelog,
 #     with an entry for VERSION on top when it is not the newest one there:
 #     a build with DEB_SUFFIX);
@@ -81,6 +82,8 @@ find "$root" -type f ! -perm /111 -perm /044 -exec chmod 0644 {} +
 doc=$root/usr/share/doc/launcher
 install -d -m 0755 "$doc"
 install -m 0644 "$here/copyright" "$doc/copyright"
+install -d -m 0755 "$root/usr/share/lintian/overrides"
+install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/launcher"
 {
 	top_version=$(sed -n '1s/^launcher (\([^)]*\)).*/\1/p' "$here/changelog")
 	if [ "$top_version" != "$version" ]; then
