@@ -13,6 +13,7 @@
 #     puts the new one beside it as .dpkg-dist);
 #   - the nginx site's sites-enabled link is not shipped: postinst makes it
 #     on a first install;
+#   - lintian's overrides (conf/debian/lintian-overrides, each with its reason);
 #   - /usr/share/doc/launcher: copyright, changelog.gz (conf/debian/changelog,
 #     with an entry for VERSION on top when it is not the newest one there:
 #     a build with DEB_SUFFIX);
@@ -58,7 +59,9 @@ rmdir "$root/var/lib" "$root/var/log" "$root/var" 2> /dev/null || true
 # SHA256SUMS, written again for the stripped files.
 while IFS= read -r -d '' f; do
 	if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ]; then
-		strip --strip-unneeded --remove-section=.comment --remove-section=.note "$f"
+		# (a download of another architecture, copied in, stays as it is)
+		strip --strip-unneeded --remove-section=.comment --remove-section=.note "$f" 2> /dev/null ||
+			printf 'make deb: %s not stripped (another architecture?)\n' "${f#"$root"}" >&2
 	fi
 done < <(find "$root" -type f -print0)
 while IFS= read -r -d '' sums; do
@@ -79,6 +82,8 @@ find "$root" -type f ! -perm /111 -perm /044 -exec chmod 0644 {} +
 doc=$root/usr/share/doc/launcher
 install -d -m 0755 "$doc"
 install -m 0644 "$here/copyright" "$doc/copyright"
+install -d -m 0755 "$root/usr/share/lintian/overrides"
+install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/launcher"
 {
 	top_version=$(sed -n '1s/^launcher (\([^)]*\)).*/\1/p' "$here/changelog")
 	if [ "$top_version" != "$version" ]; then
@@ -125,7 +130,8 @@ size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@INSTALLED_SIZE@|$size|" \
 	-e "s|@SHLIBS@|$shlibs|" "$here/control.in" > "$deb/control"
 chmod 0644 "$deb/control"
-(cd "$root" && find . -path ./DEBIAN -prune -o -type f -print0 | sort -z | sed -z 's|^\./||' |
+# md5sums: every file but the conffiles (dpkg keeps their sums itself).
+(cd "$root" && find . \( -path ./DEBIAN -o -path ./etc \) -prune -o -type f -print0 | sort -z | sed -z 's|^\./||' |
 	xargs -0 -r md5sum) > "$deb/md5sums"
 chmod 0644 "$deb/md5sums"
 
