@@ -15,6 +15,9 @@
 #               the failures' statuses are printed
 #   me+write    after the switch a fresh GET /auth/me and a POST /projects
 #               answer 200 and 201
+#   helpers     launcher-ws (started again with the two-host URL) lost its
+#               listener's connection and listens again by itself; a
+#               launcher-scheduler tick runs on the moved database
 #   read-only   a server that answers but is read-only (the old primary
 #               come back as a standby: default_transaction_read_only) is
 #               skipped for the next host by target_session_attrs, so the
@@ -63,6 +66,18 @@ if [ -n "$token" ] && grep -q "^database_url = \"$multi " "$LAUNCHER_CONF" &&
 else
 	bad "multihost" "no answer with the two-host URL (token: ${token:+yes}; me: $(api "$token" GET /auth/me); pool log: $(grep -E 'reload|generation' "$LAUNCHER_LOG_DIR/fcgi.log" | tail -n 3))"
 fi
+
+# launcher-ws reads the config when it starts: started again with it.
+ws=$(cat "$st/run/ws.pid")
+kill -TERM "$ws"
+deadline=$((SECONDS + 30))
+while kill -0 "$ws" 2> /dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+rm -f "$st/run/ws.sock"
+setsid "$LAUNCHER_BIN_DIR/launcher-ws" -c "$LAUNCHER_CONF" >> "$LAUNCHER_LOG_DIR/ws.log" 2>&1 < /dev/null &
+echo "$!" > "$st/run/ws.pid"
+disown "$!"
+until [ -S "$st/run/ws.sock" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+ws_mark=$(wc -l < "$LAUNCHER_LOG_DIR/ws.log")
 
 # ------------------------------------------------------------- the switch
 tenants=$(ops_tenants 4)
@@ -117,6 +132,22 @@ if [ "$me" = 200 ] && [ "$write" = 201 ]; then
 	ok "me+write: GET /auth/me 200, POST /projects 201 after the switch"
 else
 	bad "me+write" "GET /auth/me $me, POST /projects $write"
+fi
+
+# The helpers: launcher-ws's listener lost its connection and listens again
+# (its back-off is at most 10 s); a scheduler tick connects anew.
+ws_back() {
+	tail -n +"$((ws_mark + 1))" "$LAUNCHER_LOG_DIR/ws.log" |
+		awk '/database connection lost/ { lost = 1 } lost && /listening for job and stream notifications/ { ok = 1 } END { exit !ok }'
+}
+deadline=$((SECONDS + 40))
+until ws_back || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
+tick=$("$LAUNCHER_BIN_DIR/launcher-scheduler" -c "$LAUNCHER_CONF" --once 2>&1)
+rc=$?
+if ws_back && [ "$rc" = 0 ]; then
+	ok "helpers: launcher-ws's listener reconnected by itself, a launcher-scheduler tick ran on the moved database"
+else
+	bad "helpers" "ws: $(tail -n +"$((ws_mark + 1))" "$LAUNCHER_LOG_DIR/ws.log" | grep -c 'listening for job') listening line(s) since the switch; scheduler rc $rc: $(tail -n 2 <<< "$tick")"
 fi
 
 # -------------------------------------------------- a read-only first host

@@ -4,9 +4,12 @@
 # throwaway stack, a second launcher-fcgi master (its own socket and state
 # file, the same launcher.conf otherwise) added to the upstream launcher_api
 # through nginx/api-upstream.d/ and an nginx reload; under a load of
-# concurrent clients (tests/ops/lib/load.py) the first pool's master and
-# workers are killed (SIGKILL, all at once).  Checks:
+# concurrent clients (tests/ops/lib/load.py) the second pool is restarted,
+# then the first pool's master and workers are killed (SIGKILL, all at once).  Checks:
 #   two-pools   both pools serve the load (their workers read requests)
+#   rolling     the second pool stopped (SIGTERM) and started again, as an
+#               upgrade restarts pools one at a time, until nginx sends it
+#               requests again: no request failed
 #   kill        no request failed but those in flight at the kill (a
 #               request that got no connection goes to the other pool:
 #               fastcgi_next_upstream error timeout); the count printed
@@ -25,12 +28,14 @@ sock2=$st/run/fcgi2.sock
 sed -e "s#^listen = .*#listen = \"$sock2\"#" \
 	-e "s#^fcgi_state_file = .*#fcgi_state_file = \"$st/run/fcgi2.state\"#" \
 	"$LAUNCHER_CONF" > "$st/launcher2.conf"
-setsid "$LAUNCHER_BIN_DIR/launcher-fcgi" -c "$st/launcher2.conf" >> "$LAUNCHER_LOG_DIR/fcgi2.log" 2>&1 < /dev/null &
-pool2=$!
-disown "$pool2"	# ended by the test's end, no job notice
-echo "$pool2" > "$st/run/fcgi2.pid"
-deadline=$((SECONDS + 30))
-until [ -S "$sock2" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+start_pool2() {
+	local deadline=$((SECONDS + 30))
+	setsid "$LAUNCHER_BIN_DIR/launcher-fcgi" -c "$st/launcher2.conf" >> "$LAUNCHER_LOG_DIR/fcgi2.log" 2>&1 < /dev/null &
+	pool2=$!
+	disown "$pool2"	# ended by the test's end, no job notice
+	until [ -S "$sock2" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+}
+start_pool2
 printf 'server unix:%s;\n' "$sock2" > "$st/nginx/api-upstream.d/pool2.conf"
 kill -HUP "$(cat "$st/run/nginx.pid")"
 sleep 2	# the reload's new nginx workers take over
@@ -62,6 +67,26 @@ else
 	bad "two-pools" "pool 1 read $d1 bytes, pool 2 $d2 (socket 2: $([ -S "$sock2" ] && echo yes || echo no); upstream: $(grep -c 'api-upstream.d' "$st/nginx/nginx.conf" 2> /dev/null) include(s) in nginx.conf)"
 fi
 
+# A rolling restart (an upgrade's last step): the second pool stopped
+# gracefully (SIGTERM: in-flight requests finish) and started again while
+# the first one serves; not one request may fail.
+mark=$(wc -l < "$load")
+kill -TERM "$pool2"
+deadline=$((SECONDS + 60))
+while kill -0 "$pool2" 2> /dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+start_pool2
+# nginx keeps a server it could not reach out of the upstream for its
+# fail_timeout (10 s): the restarted pool serves again once nginx tries it.
+r2=$(pool_reads "$pool2")
+deadline=$((SECONDS + 60))
+until [ "$(($(pool_reads "$pool2") - r2))" -gt 50000 ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.2; done
+rsum=$(tail -n +"$((mark + 1))" "$load" | $OPS_PY tests/ops/lib/summary.py /dev/stdin)
+if [ "$(ops_field "$rsum" failed)" = 0 ] && [ "$(ops_field "$rsum" total)" -gt 300 ] && [ -S "$sock2" ]; then
+	ok "rolling: pool 2 stopped (SIGTERM), started again and back in nginx's rotation under load: $(ops_field "$rsum" total) requests, none failed"
+else
+	bad "rolling" "$(ops_field "$rsum" failed) of $(ops_field "$rsum" total) requests failed around the restart (statuses $(ops_field "$rsum" statuses)): $(ops_field "$rsum" samples | cut -c1-300)"
+fi
+
 # The first pool dies at once: master and workers.
 victims="$pool1 $(pgrep -P "$pool1" | tr '\n' ' ')"
 t_a=$(date +%s.%N)
@@ -76,7 +101,7 @@ ops_load_stop
 sum=$($OPS_PY tests/ops/lib/summary.py "$load" --inflight "$t_a" "$t_b")
 echo "     load: $sum" | cut -c1-600
 if [ "$(ops_field "$sum" bad)" = 0 ] && [ "$(ops_field "$sum" total)" -gt 0 ]; then
-	ok "kill: $(ops_field "$sum" total) requests, $(ops_field "$sum" failed) failed (in flight at the kill; statuses $(ops_field "$sum" statuses)); nginx met the dead pool's socket $(grep -c "run/fcgi.sock failed" "$st/nginx/logs/error.log") time(s) and passed those requests on"
+	ok "kill: $(ops_field "$sum" total) requests, $(ops_field "$sum" failed) failed (in flight at the kill; statuses $(ops_field "$sum" statuses)); nginx logged $(grep -c -F "unix:$st/run/fcgi.sock" "$st/nginx/logs/error.log") error(s) of the dead pool"
 else
 	bad "kill" "$(ops_field "$sum" bad) requests failed that were not in flight at the kill: $(ops_field "$sum" samples | cut -c1-400)"
 fi
