@@ -5,8 +5,9 @@
 #
 #   1. the base: the cached Debian 12 minbase rootfs (tests/fixtures/rootfs.sh
 #      ensure_base, the tar of tests/fixtures/dbimages.sh's cache, taken under
-#      its lock) imported as docker.io/library/debian:12, the Dockerfiles'
-#      FROM, into a private Podman store (/var/tmp/launcher-docker, under an
+#      its lock) without the package lists and .debs (as the official image),
+#      imported as docker.io/library/debian:12, the Dockerfiles' FROM, into a
+#      private Podman store (/var/tmp/launcher-docker, under an
 #      flock of its .lock; the store keeps the layer cache between runs).
 #   2. make vendor (nothing when make made it), then podman build of
 #      docker/postgres/Dockerfile and docker/Dockerfile (the repository's
@@ -127,8 +128,17 @@ note "base"
     ln "$DB_CACHE/base/rootfs.tar" "$WORK/base.tar" 2> /dev/null || cp "$DB_CACHE/base/rootfs.tar" "$WORK/base.tar"
     printf '%s\n' "$BASE_KEY" > "$WORK/base.key"
 ) 8>> "$DB_CACHE/.lock" || die "no base rootfs"
-[ "$WORK/base.tar" -ef "$CACHE/base/rootfs.tar" ] || mv -f "$WORK/base.tar" "$CACHE/base/rootfs.tar"
-store_import base docker.io/library/debian:12 "LABEL launcher.base=$(cat "$WORK/base.key")" \
+# Trimmed as the official image is: no package lists, no downloaded .debs
+# (apt-get update in a build fetches the lists again).  Made once per base.
+SLIM_KEY="$(cat "$WORK/base.key") slim 1"
+if [ "$(cat "$CACHE/base/key" 2> /dev/null)" != "$SLIM_KEY" ] || [ ! -s "$CACHE/base/rootfs.tar" ]; then
+    tar -tf "$WORK/base.tar" | grep -E '^\./var/(lib/apt/lists|cache/apt)/.*[^/]$' > "$WORK/trim" || true
+    cp "$WORK/base.tar" "$WORK/slim.tar" && tar --delete -f "$WORK/slim.tar" -T "$WORK/trim" ||
+        die "cannot trim the base tar"
+    mv -f "$WORK/slim.tar" "$CACHE/base/rootfs.tar"
+    printf '%s\n' "$SLIM_KEY" > "$CACHE/base/key"
+fi
+store_import base docker.io/library/debian:12 "LABEL launcher.base=$(printf '%s' "$SLIM_KEY" | sha)" \
     'CMD ["bash"]'
 
 # ------------------------------------------------------------ the images
