@@ -24,6 +24,8 @@
 #      holds no .git, no test files, no private key, no master key, no pgpass;
 #      none of the running stack's secrets (pgpass passwords, the superuser's)
 #      appears in any layer or the history (podman save, then grep).
+#      After `docker-compose restart plane` (setup runs again) the same
+#      session token still answers GET /auth/me.
 #   5. docker-compose down -v, the service stopped, the work directory
 #      removed (also on failure or interrupt); the images stay (the cache).
 #
@@ -271,6 +273,24 @@ else
     bad "key files" "$(first_lines "$modes")"
 fi
 compose exec -T plane cat /etc/launcher/pgpass > "$WORK/pgpass" 2> /dev/null
+
+# A restart keeps everything: setup runs again (idempotent) on the same etc
+# volume, so the token signed before still opens the session.
+note "restart the plane"
+compose restart plane > "$WORK/restart.log" 2>&1
+code=000
+for _ in $(seq 180); do
+    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/healthz" 2> /dev/null)
+    [ "$code" = 200 ] && break
+    sleep 1
+done
+code2=$(api_call GET /auth/me "" yes)
+if [ "$code" = 200 ] && [ "$code2" = 200 ] && grep -q "\"$EMAIL\"" "$WORK/resp"; then
+    ok "after a restart of the plane (setup again) the same session answers GET /auth/me"
+else
+    compose logs --no-color --tail 20 plane > "$WORK/logs.txt" 2>&1
+    bad "restart" "healthz $code, /auth/me $code2: $(first_lines "$(cat "$WORK/logs.txt")")"
+fi
 
 # ------------------------------------------------------------ the image's content
 # Every path of the image (a container of it, not started: podman mount).
