@@ -5,8 +5,9 @@
 #
 #   1. the base: the cached Debian 12 minbase rootfs (tests/fixtures/rootfs.sh
 #      ensure_base, the tar of tests/fixtures/dbimages.sh's cache, taken under
-#      its lock) imported as docker.io/library/debian:12, the Dockerfiles'
-#      FROM, into a private Podman store (/var/tmp/launcher-docker, under an
+#      its lock) without the package lists and .debs (as the official image),
+#      imported as docker.io/library/debian:12, the Dockerfiles' FROM, into a
+#      private Podman store (/var/tmp/launcher-docker, under an
 #      flock of its .lock; the store keeps the layer cache between runs).
 #   2. make vendor (nothing when make made it), then podman build of
 #      docker/postgres/Dockerfile and docker/Dockerfile (the repository's
@@ -23,6 +24,8 @@
 #      holds no .git, no test files, no private key, no master key, no pgpass;
 #      none of the running stack's secrets (pgpass passwords, the superuser's)
 #      appears in any layer or the history (podman save, then grep).
+#      After `docker-compose restart plane` (setup runs again) the same
+#      session token still answers GET /auth/me.
 #   5. docker-compose down -v, the service stopped, the work directory
 #      removed (also on failure or interrupt); the images stay (the cache).
 #
@@ -127,8 +130,17 @@ note "base"
     ln "$DB_CACHE/base/rootfs.tar" "$WORK/base.tar" 2> /dev/null || cp "$DB_CACHE/base/rootfs.tar" "$WORK/base.tar"
     printf '%s\n' "$BASE_KEY" > "$WORK/base.key"
 ) 8>> "$DB_CACHE/.lock" || die "no base rootfs"
-[ "$WORK/base.tar" -ef "$CACHE/base/rootfs.tar" ] || mv -f "$WORK/base.tar" "$CACHE/base/rootfs.tar"
-store_import base docker.io/library/debian:12 "LABEL launcher.base=$(cat "$WORK/base.key")" \
+# Trimmed as the official image is: no package lists, no downloaded .debs
+# (apt-get update in a build fetches the lists again).  Made once per base.
+SLIM_KEY="$(cat "$WORK/base.key") slim 1"
+if [ "$(cat "$CACHE/base/key" 2> /dev/null)" != "$SLIM_KEY" ] || [ ! -s "$CACHE/base/rootfs.tar" ]; then
+    tar -tf "$WORK/base.tar" | grep -E '^\./var/(lib/apt/lists|cache/apt)/.*[^/]$' > "$WORK/trim" || true
+    cp "$WORK/base.tar" "$WORK/slim.tar" && tar --delete -f "$WORK/slim.tar" -T "$WORK/trim" ||
+        die "cannot trim the base tar"
+    mv -f "$WORK/slim.tar" "$CACHE/base/rootfs.tar"
+    printf '%s\n' "$SLIM_KEY" > "$CACHE/base/key"
+fi
+store_import base docker.io/library/debian:12 "LABEL launcher.base=$(printf '%s' "$SLIM_KEY" | sha)" \
     'CMD ["bash"]'
 
 # ------------------------------------------------------------ the images
@@ -261,6 +273,24 @@ else
     bad "key files" "$(first_lines "$modes")"
 fi
 compose exec -T plane cat /etc/launcher/pgpass > "$WORK/pgpass" 2> /dev/null
+
+# A restart keeps everything: setup runs again (idempotent) on the same etc
+# volume, so the token signed before still opens the session.
+note "restart the plane"
+compose restart plane > "$WORK/restart.log" 2>&1
+code=000
+for _ in $(seq 180); do
+    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/healthz" 2> /dev/null)
+    [ "$code" = 200 ] && break
+    sleep 1
+done
+code2=$(api_call GET /auth/me "" yes)
+if [ "$code" = 200 ] && [ "$code2" = 200 ] && grep -q "\"$EMAIL\"" "$WORK/resp"; then
+    ok "after a restart of the plane (setup again) the same session answers GET /auth/me"
+else
+    compose logs --no-color --tail 20 plane > "$WORK/logs.txt" 2>&1
+    bad "restart" "healthz $code, /auth/me $code2: $(first_lines "$(cat "$WORK/logs.txt")")"
+fi
 
 # ------------------------------------------------------------ the image's content
 # Every path of the image (a container of it, not started: podman mount).
