@@ -227,6 +227,8 @@ DOCKER_SOCK=/var/run/docker.sock
 # lintian: make deb's package is checked with it (tests/ops/test_deb.sh).
 # docker-compose: Debian's (Compose 1.29), which tests/ops/test_docker.sh runs
 # against a Podman API service to bring up docker/compose.yaml.
+# strace: tests/api/test_agent_install.py traces every execve of the agent's
+# install command (no token in any argv).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev libyaml-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev zlib1g-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
