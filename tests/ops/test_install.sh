@@ -35,6 +35,7 @@
 # check, last "test_install: N passed, M failed"; exit 1 on any failure.
 # Progress (with the time of each step) goes to stderr as "# ..." lines.
 #
+# BUILD (tests/ops/run.sh passes it) is not used: the container compiles.
 # Env: INSTALL_TEST_KEEP=1 keeps the container (its name is printed) to
 # look at after a failure: remove it with the podman command printed.
 
@@ -46,19 +47,8 @@ CONF=/etc/launcher/launcher.conf
 KEY=/etc/launcher/master.key
 TENANT=default
 
-PASS=0
-FAILED=0
-T0=$(date +%s)
-ok() { printf 'ok %s\n' "$1"; PASS=$((PASS + 1)); }
-bad() { printf 'FAIL %s: %s\n' "$1" "$2"; FAILED=$((FAILED + 1)); }
-note() { printf '# %s (%ds)\n' "$*" "$(( $(date +%s) - T0 ))" >&2; }
-finish() {
-    printf '%s: %d passed, %d failed\n' "$NAME" "$PASS" "$FAILED"
-    [ "$FAILED" = 0 ] && exit 0
-    exit 1
-}
-# first_lines TEXT — at most 5 lines of TEXT on one line (a FAIL's reason).
-first_lines() { printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | head -n 5 | tr '\n' '|' | sed 's/|$//; s/|/ | /g'; }
+# shellcheck source=tests/ops/report.sh
+. tests/ops/report.sh
 
 [ "$(id -u)" = 0 ] || { bad "setup of the test" "run as root (podman, the fixture's chroot)"; finish; }
 
