@@ -219,8 +219,13 @@ if out=$(in_c dpkg -P launcher 2>&1); then
 else
     bad "dpkg -P launcher" "$(first_lines "$out")"
 fi
-left=$(grep -vxE '/|/\.|/(etc|lib|usr|usr/bin|usr/share|usr/share/doc|lib/systemd|lib/systemd/system|etc/nginx|etc/nginx/[a-z.-]+|etc/logrotate\.d)' "$WORK/files" |
-    in_c sh -c 'while read -r f; do [ -e "$f" ] && echo "$f"; done')
+# What the package listed and still exists: only directories that another
+# package owns too (/usr/bin, /etc/nginx/conf.d ...) may stay.
+left=$(grep -vxE '/|/\.' "$WORK/files" | in_c sh -c 'while read -r f; do
+    [ -e "$f" ] || continue
+    if [ -d "$f" ] && dpkg-query -S "$f" > /dev/null 2>&1; then continue; fi
+    echo "$f"
+done')
 left="$left$(in_c sh -c 'for d in /etc/launcher /var/lib/launcher /var/log/launcher /etc/nginx/sites-enabled/launcher; do [ -e "$d" ] || [ -L "$d" ] && echo "$d"; done
     find /etc/systemd/system /var/lib/systemd -name "launcher-*" 2> /dev/null; true')"
 if [ -z "$left" ] && ! in_c dpkg-query -W launcher > /dev/null 2>&1; then
