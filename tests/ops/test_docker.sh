@@ -20,6 +20,7 @@
 #   4. checks: the smoke test through nginx over HTTPS (register on the first
 #      tenant, create a project, GET /auth/me); the plane's FastCGI processes
 #      run as launcher and nothing of the plane but nginx's master as root;
+#      plain HTTP redirects to HTTPS; launcher-admin doctor passes;
 #      the etc volume's master key and pgpass are 0600 launcher; the image
 #      holds no .git, no test files, no private key, no master key, no pgpass;
 #      none of the running stack's secrets (pgpass passwords, the superuser's)
@@ -246,6 +247,19 @@ if [ "$code" = 200 ] && grep -q "\"$EMAIL\"" "$WORK/resp"; then
     ok "GET /auth/me answers the registered user"
 else
     bad "GET /auth/me" "HTTP $code: $(head -c 300 "$WORK/resp" 2> /dev/null)"
+fi
+
+code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 10 \
+    "http://127.0.0.1:$HTTP_PORT/$TENANT/api/v1/auth/me" 2> /dev/null)
+case $code in
+    "301 https://127.0.0.1/$TENANT/api/v1/auth/me") ok "plain HTTP answers 301 to HTTPS" ;;
+    *) bad "HTTP redirect" "got '$code'" ;;
+esac
+out=$(compose exec -T plane launcher-admin doctor 2>&1)
+if printf '%s\n' "$out" | grep -qx 'doctor: no problem'; then
+    ok "launcher-admin doctor passes in the plane container"
+else
+    bad "doctor" "$(printf '%s\n' "$out" | grep -v '^ok:' | tr '\n' ' ' | cut -c1-400)"
 fi
 
 # ------------------------------------------------------------ processes, volume
