@@ -16,6 +16,9 @@
 #   HTTP_LISTEN     [127.0.0.1:8080] plain HTTP serving the API (empty: none)
 #   HTTPS_LISTEN    [443]
 #   PUBLIC_URL      [https://localhost] public_url of a new launcher.conf
+#   PLANE_HOSTNAME  [] plane_hostname: an HTTPS server of its own (SNI) with
+#                   /etc/launcher/tls/plane-cert.pem + plane-key.pem, which
+#                   must exist before nginx starts (copy cert.pem/key.pem)
 #
 # A configuration file that exists and differs from what would be written
 # (an operator's edit) is never replaced: the new one goes beside it as
@@ -45,6 +48,7 @@ REDIRECT_LISTEN=${REDIRECT_LISTEN-80}
 HTTP_LISTEN=${HTTP_LISTEN-127.0.0.1:8080}
 HTTPS_LISTEN=${HTTPS_LISTEN-443}
 PUBLIC_URL=${PUBLIC_URL:-https://localhost}
+PLANE_HOSTNAME=${PLANE_HOSTNAME:-}
 
 for v in PREFIX SYSCONFDIR LOCALSTATEDIR SYSTEMDUNITDIR RUNDIR; do
     [[ ${!v} =~ ^/[A-Za-z0-9._/-]*$ && ${!v} != *..* ]] ||
@@ -55,6 +59,7 @@ for v in REDIRECT_LISTEN HTTP_LISTEN HTTPS_LISTEN; do
     [[ ${!v} =~ ^[][A-Za-z0-9.:*-]*$ ]] || die "$v looks wrong: '${!v}'"
 done
 [ -n "$HTTPS_LISTEN" ] || die "HTTPS_LISTEN may not be empty"
+[[ $PLANE_HOSTNAME =~ ^[A-Za-z0-9.-]*$ ]] || die "PLANE_HOSTNAME looks wrong: '$PLANE_HOSTNAME'"
 [[ $PUBLIC_URL =~ ^https?://[^/[:space:]\"]+$ ]] || die "PUBLIC_URL must be http(s)://host[:port] (got '$PUBLIC_URL')"
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 
@@ -110,6 +115,8 @@ render_all() {
     bash "$REPO/conf/nginx/render.sh" \
         BROTLI="$BROTLI" REDIRECT_LISTEN="$REDIRECT_LISTEN" HTTP_LISTEN="$HTTP_LISTEN" \
         HTTPS_LISTEN="$HTTPS_LISTEN" HSTS_MAX_AGE="$HSTS_MAX_AGE" WS_IP_HASH=1 \
+        PLANE_HOSTNAME="$PLANE_HOSTNAME" PLANE_TLS_CERT="$ETC/tls/plane-cert.pem" \
+        PLANE_TLS_KEY="$ETC/tls/plane-key.pem" \
         RATE_IP=20r/s RATE_KEY=20r/s RATE_AUTH=2r/s BURST_IP=40 BURST_KEY=40 BURST_AUTH=10 \
         WS_CONN_IP=64 MAX_BODY=1048576 IMPORT_MAX=1073741824 PLANE_VERSION="$(plane_version)" \
         WS_UPSTREAM="unix:$RUNDIR/ws.sock" RUN_DIR="$RUNDIR" UPSTREAM_DIR="$NGINX/launcher" \
@@ -138,9 +145,9 @@ set_keys() {
         "ws_listen=$RUNDIR/ws.sock"
         "eventquota_file=$RUNDIR/eventquota"
         "fcgi_state_file=$RUNDIR/fcgi.state"
-        "database_url=\"host=/run/postgresql port=5432 dbname=launcher user=launcher_api passfile=$ETC/pgpass\""
-        "admin_database_url=\"host=/run/postgresql port=5432 dbname=launcher user=launcher_owner passfile=$ETC/pgpass\""
-        "maintenance_database_url=\"host=/run/postgresql port=5432 dbname=launcher user=launcher_maint passfile=$ETC/pgpass\""
+        "database_url=\"host=localhost port=5432 dbname=launcher user=launcher_api passfile=$ETC/pgpass\""
+        "admin_database_url=\"host=localhost port=5432 dbname=launcher user=launcher_owner passfile=$ETC/pgpass\""
+        "maintenance_database_url=\"host=localhost port=5432 dbname=launcher user=launcher_maint passfile=$ETC/pgpass\""
         "migrations_dir=$SHARE/sql"
         "master_key_file=$ETC/master.key"
         "database_images_file=$SHARE/database-images.conf"

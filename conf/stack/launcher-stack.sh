@@ -893,33 +893,17 @@ copy_static() {
     chmod -R u+rwX,go+rX "$STATE/static"
 }
 
-# The plane hostname's HTTPS server (included by nginx.conf): its own
-# certificate files, a copy of the self-signed pair until launcher-dnscheck
-# installs the ACME CA's (plane_tls_cert/plane_tls_key).
-render_plane_host() {
-    local out=$STATE/nginx/plane-host.conf cert=$STATE/tls/plane-cert.pem key=$STATE/tls/plane-key.pem
-    if [ -z "$PLANE_HOSTNAME" ]; then
-        printf '# No LAUNCHER_PLANE_HOSTNAME: the default server answers every name.\n' > "$out.tmp"
-    else
-        if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
-            ( umask 077; cp "$STATE/tls/key.pem" "$key.tmp" ) && mv -f "$key.tmp" "$key" &&
-                cp "$STATE/tls/cert.pem" "$cert.tmp" && chmod 0644 "$cert.tmp" &&
-                mv -f "$cert.tmp" "$cert" || die "cannot write $cert"
-        fi
-        cat > "$out.tmp" <<EOF_PLANE
-# Written by launcher-stack.sh: the plane's hostname (LAUNCHER_PLANE_HOSTNAME).
-server {
-    listen $BIND:$HTTPS_PORT ssl http2;
-    server_name $PLANE_HOSTNAME;
-
-    ssl_certificate     $cert;
-    ssl_certificate_key $key;
-
-    include $STATE/nginx/locations.conf;
-}
-EOF_PLANE
+# The plane hostname's HTTPS server (site.conf.in, PLANE_HOSTNAME) has its
+# own certificate files: a copy of the self-signed pair until
+# launcher-dnscheck installs the ACME CA's (plane_tls_cert/plane_tls_key).
+ensure_plane_tls() {
+    local cert=$STATE/tls/plane-cert.pem key=$STATE/tls/plane-key.pem
+    [ -n "$PLANE_HOSTNAME" ] || return 0
+    [ -s "$cert" ] && [ -s "$key" ] && return 0
+    if ! { ( umask 077; cp "$STATE/tls/key.pem" "$key.tmp" ) && mv -f "$key.tmp" "$key" &&
+            cp "$STATE/tls/cert.pem" "$cert.tmp" && chmod 0644 "$cert.tmp" && mv -f "$cert.tmp" "$cert"; }; then
+        die "cannot write $cert"
     fi
-    mv -f "$out.tmp" "$out"
 }
 
 # The stack's nginx configuration from the templates of conf/nginx/ (the
@@ -927,12 +911,13 @@ EOF_PLANE
 # nginx.conf (conf/nginx/nginx.conf.in) includes the shared parts.
 render_nginx() {
     local tpl=$REPO/conf/nginx dir=$STATE/nginx
-    render_plane_host
+    ensure_plane_tls
     bash "$tpl/render.sh" \
         NGINX_DIR="$dir" NGINX_USER="$NGINX_USER" NGINX_WORKERS="$NGINX_WORKERS" \
         BROTLI="$BROTLI" BROTLI_MODULE="$BROTLI_MODULE" \
         REDIRECT_LISTEN="" HTTP_LISTEN="$BIND:$HTTP_PORT" HTTPS_LISTEN="$BIND:$HTTPS_PORT" \
-        HSTS_MAX_AGE="$HSTS_MAX_AGE" WS_IP_HASH=0 \
+        HSTS_MAX_AGE="$HSTS_MAX_AGE" WS_IP_HASH=0 PLANE_HOSTNAME="$PLANE_HOSTNAME" \
+        PLANE_TLS_CERT="$STATE/tls/plane-cert.pem" PLANE_TLS_KEY="$STATE/tls/plane-key.pem" \
         RATE_IP="$RATE_IP" RATE_KEY="$RATE_KEY" RATE_AUTH="$RATE_AUTH" \
         BURST_IP="$BURST_IP" BURST_KEY="$BURST_KEY" BURST_AUTH="$BURST_AUTH" \
         WS_CONN_IP="$WS_CONN_IP" MAX_BODY="$MAX_BODY" IMPORT_MAX="$IMPORT_MAX" \
