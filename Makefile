@@ -15,6 +15,7 @@
 #   make bench-ingest   real Sentry SDK requests at 2,000 events/s for 10 s: none lost, API p99 idle vs under load, grouping lag
 #   make bench-search  GET /search p99 with 100,000 resources in a tenant, against GET /auth/me
 #   make test SANITIZE=1     the suite on an ASan/UBSan build
+#   make deb      the Debian package (dpkg-deb; DEB_SUFFIX=+1 appends to VERSION) in $(BUILD)/debs
 #   make bench-dashboard  first-load bytes and time of the dashboard, a 500-application list (README, The dashboard)
 #   make install / make uninstall   the installed layout (README, Operating Launcher: Install);
 #                 PREFIX DESTDIR SYSCONFDIR LOCALSTATEDIR SYSTEMDUNITDIR, edge knobs HSTS_MAX_AGE ...
@@ -72,9 +73,43 @@ WS_OBJ    := $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(WS_SRC))
 WS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null) -pthread
 BINS      += $(BUILD)/bin/launcher-ws
 
-.PHONY: vendor bench-dashboard
+.PHONY: vendor bench-dashboard deb agent-dist
 .PHONY: all run start stop test unit lint bench bench-fn bench-agent bench-deploy bench-db bench-backup bench-ws bench-dnscheck bench-domains bench-monitoring bench-ingest bench-search fuzz clean install-deps
-all: $(BINS) $(UNIT_BINS) vendor
+all: $(BINS) $(UNIT_BINS) vendor agent-dist
+
+# What the plane's nginx serves at /agent/ to the servers that install the
+# agent (README "Agents on more servers"): $(AGENT_DIST)/linux-<arch>/
+# launcher-agent (debug info stripped) for this host's architecture as
+# dpkg names it (amd64, arm64), the one install script (conf/agent/
+# install.sh), the agent's systemd unit and SHA256SUMS of them all.  The
+# stack copies the tree into <state>/dist/agent/, make install into
+# $(PREFIX)/lib/launcher/agent/ (binaries: lib, not share).  Only the
+# host's architecture is built.  The unit is rendered for the paths the
+# install script uses (/usr/local/bin, /etc).
+AGENT_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+AGENT_DIST := $(BUILD)/agent-dist
+AGENT_DIST_FILES := $(AGENT_DIST)/linux-$(AGENT_ARCH)/launcher-agent $(AGENT_DIST)/install.sh \
+                    $(AGENT_DIST)/launcher-agent.service
+agent-dist: $(AGENT_DIST)/SHA256SUMS
+
+$(AGENT_DIST)/linux-$(AGENT_ARCH)/launcher-agent: $(BUILD)/bin/launcher-agent
+	@mkdir -p $(dir $@)
+	strip --strip-debug -o $@.tmp $< && chmod 0755 $@.tmp && mv -f $@.tmp $@
+
+$(AGENT_DIST)/install.sh: conf/agent/install.sh
+	@mkdir -p $(dir $@)
+	install -m 0644 $< $@
+
+$(AGENT_DIST)/launcher-agent.service: conf/systemd/launcher-agent.service conf/nginx/render.sh
+	@mkdir -p $(dir $@)
+	bash conf/nginx/render.sh PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var -- $< $@
+
+# Every file of the tree (another architecture's binary, built elsewhere
+# and copied in as linux-<arch>/launcher-agent, included), paths relative
+# to the tree as sha256sum -c reads them.
+$(AGENT_DIST)/SHA256SUMS: $(AGENT_DIST_FILES) $(wildcard $(AGENT_DIST)/linux-*/launcher-agent)
+	cd $(AGENT_DIST) && find . -type f ! -name 'SHA256SUMS*' | sed 's|^\./||' | LC_ALL=C sort | \
+		xargs sha256sum > SHA256SUMS.tmp && mv -f SHA256SUMS.tmp SHA256SUMS
 
 # The dashboard's third-party browser code (README, The dashboard): npm ci
 # from static/vendor/package-lock.json into build/npm-vendor/, then only the
@@ -178,10 +213,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib/liblauncher.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
 
 install-deps:
 	@bash $(STACK) install
+
+# The Debian package (README "The Debian package"): conf/debian/build.sh
+# stages `make install` with the package's paths and builds it with
+# dpkg-deb. DEB_SUFFIX is appended to VERSION (+1, ~rc1: a native version),
+# so that one tree gives a "previous" and a "next" package.
+DEB_SUFFIX ?=
+DEB_OUTDIR ?= $(BUILD)/debs
+deb: all
+	@bash conf/debian/build.sh $(BUILD) $(VERSION)$(DEB_SUFFIX) $(DEB_OUTDIR)
 
 run: install-deps
 	@$(MAKE) --no-print-directory all
@@ -273,7 +317,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL_VARS    = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
                   LOCALSTATEDIR="$(LOCALSTATEDIR)" SYSTEMDUNITDIR="$(SYSTEMDUNITDIR)" BUILD="$(BUILD)"
 .PHONY: install uninstall
-install: $(BINS) vendor
+install: $(BINS) vendor agent-dist
 	@$(INSTALL_VARS) bash conf/install.sh install
 
 uninstall:

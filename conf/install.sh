@@ -64,6 +64,9 @@ done
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 
 SHARE=$PREFIX/share/launcher
+# The agent's downloads (make's build/agent-dist: binaries per architecture,
+# so under lib/), served by nginx at /agent/ (README "Agents on more servers").
+AGENT_ROOT=$PREFIX/lib/launcher
 ETC=$SYSCONFDIR/launcher
 NGINX=$SYSCONFDIR/nginx
 STATE=$LOCALSTATEDIR/lib/launcher
@@ -124,6 +127,7 @@ render_all() {
         TRAFFIC_LOG="$LOCALSTATEDIR/log/nginx/launcher-traffic.log" \
         ACME_DIR="$STATE/acme-plane" TLS_CERT="$ETC/tls/cert.pem" TLS_KEY="$ETC/tls/key.pem" \
         STATIC_DIR="$SHARE/static" ICONS_DIR="$STATE/icons" IMPORTS_DIR="$STATE/imports" \
+        AGENT_ROOT="$AGENT_ROOT" \
         LOCATIONS_CONF="$NGINX/snippets/launcher-locations.conf" \
         STATIC_CONF="$NGINX/snippets/launcher-static.conf" \
         TLS_CONF="$NGINX/snippets/launcher-tls.conf" \
@@ -153,6 +157,7 @@ set_keys() {
         "database_images_file=$SHARE/database-images.conf"
         "image_mirrors_file=$SHARE/image-mirrors.conf"
         "templates_dir=$SHARE/templates"
+        "agent_dist_dir=$AGENT_ROOT/agent"
         "icons_dir=$STATE/icons"
         "imports_dir=$STATE/imports"
         "plane_acme_webroot=$STATE/acme-plane"
@@ -203,37 +208,11 @@ check_build() {
     for b in "${BINS[@]}"; do
         [ -x "$BUILD/bin/$b" ] || die "$BUILD/bin/$b is missing: run make first"
     done
-}
-
-ensure_users() {
-    # launcher: the plane (home = its state dir, no login), in www-data so
-    # that its sockets can be group www-data (nginx's workers).
-    if ! getent group launcher > /dev/null; then groupadd --system launcher; fi
-    if ! getent passwd launcher > /dev/null; then
-        useradd --system --gid launcher --home-dir "$STATE" --no-create-home \
-            --shell /usr/sbin/nologin --comment "Launcher control plane" launcher
-        note "created the system user launcher"
-    fi
-    if getent group www-data > /dev/null; then usermod -a -G www-data launcher; fi
-    # launcher-agent: the agent, in the container engine's group.
-    if ! getent group launcher-agent > /dev/null; then groupadd --system launcher-agent; fi
-    if ! getent passwd launcher-agent > /dev/null; then
-        useradd --system --gid launcher-agent --home-dir /var/lib/launcher-agent --no-create-home \
-            --shell /usr/sbin/nologin --comment "Launcher agent" launcher-agent
-        note "created the system user launcher-agent"
-    fi
-    if getent group docker > /dev/null; then usermod -a -G docker launcher-agent; fi
-}
-
-# dir PATH MODE [OWNER GROUP]: owner and group only on a live install.
-dir() {
-    install -d -m "$2" "$D$1"
-    if [ "$LIVE" = 1 ] && [ -n "${3:-}" ]; then chown "$3:$4" "$D$1"; fi
+    [ -s "$BUILD/agent-dist/SHA256SUMS" ] || die "$BUILD/agent-dist is missing: run make first"
 }
 
 do_install() {
     check_build
-    [ "$LIVE" = 1 ] && ensure_users
 
     # Programs.
     install -d "$D$PREFIX/bin"
@@ -251,7 +230,12 @@ do_install() {
         "$REPO/conf/crontab" "$REPO/conf/agent.conf.example" "$REPO/conf/launcher.conf.example" "$D$SHARE/"
     install -m 0644 "$REPO"/conf/nginx/*.in "$REPO/conf/nginx/fastcgi_params" "$D$SHARE/nginx/"
     install -m 0755 "$REPO/conf/nginx/render.sh" "$D$SHARE/nginx/"
+    install -m 0755 "$REPO/conf/install-system.sh" "$D$SHARE/"
     chmod -R u+rwX,go+rX "$D$SHARE"
+    rm -rf "$D$AGENT_ROOT/agent"
+    install -d "$D$AGENT_ROOT"
+    cp -R "$BUILD/agent-dist" "$D$AGENT_ROOT/agent"
+    chmod -R u+rwX,go+rX,go-w "$D$AGENT_ROOT"
 
     # Units, with this layout's paths.
     install -d "$D$SYSTEMDUNITDIR"
@@ -264,8 +248,7 @@ do_install() {
 
     # Configuration: launcher.conf, nginx's files, logrotate.
     render_all "$TMP/etc"
-    dir "$ETC" 0755
-    dir "$ETC/tls" 0750 launcher launcher
+    install -d -m 0755 "$D$ETC"
     put "$TMP/etc$ETC/launcher.conf" "$ETC/launcher.conf"
     local f
     for f in "${NGINX_FILES[@]}"; do put "$TMP/etc${f#*:}" "${f#*:}"; done
@@ -273,40 +256,21 @@ do_install() {
     # Drop-in directories of the upstreams (more pools, more ws daemons).
     install -d "$D$NGINX/launcher/api-upstream.d" "$D$NGINX/launcher/ws-upstream.d"
 
-    # State and logs. /var/lib/launcher: group www-data may traverse it
-    # (nginx serves icons/ and acme-plane/, writes imports/tmp/).
-    dir "$STATE" 0750 launcher www-data
-    dir "$STATE/icons" 0755 launcher launcher
-    dir "$STATE/acme-plane" 0755 launcher launcher
-    dir "$STATE/acme" 0700 launcher launcher
-    # Uploads: nginx's workers write imports/tmp, the pool renames into imports/.
-    dir "$STATE/imports" 2770 launcher www-data
-    dir "$STATE/imports/tmp" 2770 launcher www-data
-    dir "$LOGS" 0750 launcher adm
-
-    if [ -n "$D" ]; then
-        note "DESTDIR: no user created, nothing chown'ed, no sites-enabled link (the package's postinst does those)"
+    # TLS, state and logs: made here (a staging root gets them without owners),
+    # owned, with the users and the site's link, by install-system.sh on a
+    # live install (the package's postinst runs the same script).
+    local d
+    for d in "$ETC/tls" "$STATE" "$STATE/icons" "$STATE/acme-plane" "$STATE/acme" "$STATE/imports" \
+        "$STATE/imports/tmp" "$LOGS"; do
+        install -d "$D$d"
+    done
+    if [ "$LIVE" = 1 ]; then
+        bash "$REPO/conf/install-system.sh" "$ETC" "$STATE" "$LOGS" "$NGINX" "$REDIRECT_LISTEN"
     else
-        enable_site
+        note "DESTDIR or not root: no user created, nothing chown'ed, no sites-enabled link (the package's postinst runs install-system.sh)"
     fi
     if [ "$LIVE" = 1 ] && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
     note "installed under ${D:-/} (PREFIX=$PREFIX); next: launcher-admin setup (README \"Install\")"
-}
-
-# sites-enabled/launcher, unless the operator has one; and Debian's stock
-# default site off when it claims port 80 as default_server like ours.
-enable_site() {
-    local en=$NGINX/sites-enabled
-    [ -d "$en" ] || return 0
-    if [ ! -e "$en/launcher" ] && [ ! -L "$en/launcher" ]; then
-        ln -s "$NGINX/sites-available/launcher" "$en/launcher"
-        note "enabled $en/launcher"
-    fi
-    if [ -n "$REDIRECT_LISTEN" ] && [ -L "$en/default" ] &&
-        [ "$(readlink "$en/default")" = "$NGINX/sites-available/default" ]; then
-        rm -f "$en/default"
-        note "disabled Debian's default site ($en/default; its file in sites-available is kept): Launcher's site is port 80's default server"
-    fi
 }
 
 # ----------------------------------------------------------- uninstall
@@ -330,7 +294,7 @@ do_uninstall() {
     fi
     for b in "${BINS[@]}"; do rm -f "$D$PREFIX/bin/$b"; done
     for u in "${UNITS[@]}"; do rm -f "$D$SYSTEMDUNITDIR/$u"; done
-    rm -rf "$D$SHARE"
+    rm -rf "$D$SHARE" "$D$AGENT_ROOT"
     render_all "$TMP/etc"
     unput "$TMP/etc$ETC/launcher.conf" "$ETC/launcher.conf"
     for f in "${NGINX_FILES[@]}"; do unput "$TMP/etc${f#*:}" "${f#*:}"; done

@@ -226,13 +226,14 @@ DOCKER_SOCK=/var/run/docker.sock
 # playwright-core from npm, tests/tools), headless.
 # docker-compose: Debian's (Compose 1.29), which tests/ops/test_docker.sh runs
 # against a Podman API service to bring up docker/compose.yaml.
+# lintian: make deb's package is checked with it (tests/ops/test_deb.sh).
 PACKAGES=(build-essential pkg-config libfcgi-dev libpq-dev libcjson-dev libjwt-dev libssl-dev libyaml-dev
           libsodium-dev libidn2-dev libcurl4-openssl-dev zlib1g-dev libwebsockets-dev nginx-light postgresql-15
           postgresql-client-15 openssl python3 python3-aiosmtpd python3-websockets wrk curl
           podman runc netavark aardvark-dns iptables iproute2 clang libclang-rt-14-dev git busybox-static
           debootstrap python3-cryptography dnsmasq-base lego pebble
           radosgw ceph-mon ceph-osd prometheus python3-sentry-sdk libargon2-1
-          nodejs npm brotli libnginx-mod-http-brotli-static chromium docker-compose)
+          nodejs npm brotli libnginx-mod-http-brotli-static chromium docker-compose strace lintian)
 
 # Services in start order; stop goes in reverse. podman, ws, agent,
 # dnscheck, backup, notify and issues are optional: they are started (and get a pid file)
@@ -432,6 +433,10 @@ load_config() {
     WS_BIN=$BIN_DIR/launcher-ws
     WS_SOCK=$RUN_DIR/ws.sock
     AGENT_BIN=$BIN_DIR/launcher-agent
+    # make's agent downloads (build/agent-dist beside build/bin), served by
+    # nginx at /agent/ from a copy under the state dir (copy_agent_dist).
+    AGENT_DIST_SRC=$(dirname "$BIN_DIR")/agent-dist
+    AGENT_ROOT=$STATE/dist
     AGENT_TOKEN=$STATE/secrets/agent.token
     # The agent's own iptables chains isolating the project networks (see the
     # README's "Network isolation"): one name per stack, so that the stacks
@@ -837,6 +842,9 @@ ws_listen = "$WS_SOCK"
 database_images_file = "$REPO/conf/database-images.conf"
 image_mirrors_file = "${LAUNCHER_IMAGE_MIRRORS:-$REPO/conf/image-mirrors.conf}"
 templates_dir = "$REPO/conf/templates"
+# The agent's downloads nginx serves at /agent/ (install.sh: the servers'
+# install script, GET /servers/:id/install-script).
+agent_dist_dir = "$AGENT_ROOT/agent"
 # PostgreSQL point-in-time recovery: archive_timeout of pitr databases.
 pitr_archive_timeout_seconds = ${LAUNCHER_PITR_ARCHIVE_TIMEOUT:-60}
 # Custom domains (README "Custom domains and TLS"): launcher-dnscheck's DNS
@@ -893,6 +901,28 @@ copy_static() {
     chmod -R u+rwX,go+rX "$STATE/static"
 }
 
+# The agent's downloads (README "Agents on more servers"): make's
+# build/agent-dist/ (the agent per architecture, install.sh, the unit,
+# SHA256SUMS) into <state>/dist/agent/, served by nginx at /agent/ and read
+# by the pool (agent_dist_dir: GET /servers/:id/install-script). Replaced
+# whole on every start, readable by nginx's user. Without a build there is
+# nothing to serve: a note, not a failure (/agent/ answers 404).
+copy_agent_dist() {
+    local dst=$AGENT_ROOT/agent
+    rm -rf "$dst.new"
+    if [ -s "$AGENT_DIST_SRC/SHA256SUMS" ]; then
+        install -d -m 0755 "$AGENT_ROOT"
+        cp -R "$AGENT_DIST_SRC" "$dst.new" || die "cannot copy $AGENT_DIST_SRC"
+        chmod -R u+rwX,go+rX,go-w "$dst.new"
+        rm -rf "$dst"
+        mv "$dst.new" "$dst"
+    else
+        say "agent downloads: $AGENT_DIST_SRC not built (make agent-dist); /agent/ is empty"
+        rm -rf "$dst"
+        install -d -m 0755 "$AGENT_ROOT" "$dst"
+    fi
+}
+
 # The plane hostname's HTTPS server (site.conf.in, PLANE_HOSTNAME) has its
 # own certificate files: a copy of the self-signed pair until
 # launcher-dnscheck installs the ACME CA's (plane_tls_cert/plane_tls_key).
@@ -926,6 +956,7 @@ render_nginx() {
         ACCESS_LOG="$dir/logs/access.log" TRAFFIC_LOG="$dir/logs/traffic.log" \
         ACME_DIR="$STATE/acme-plane" TLS_CERT="$STATE/tls/cert.pem" TLS_KEY="$STATE/tls/key.pem" \
         STATIC_DIR="$STATE/static" ICONS_DIR="$STATE/static/icons" IMPORTS_DIR="$STATE/imports" \
+        AGENT_ROOT="$AGENT_ROOT" \
         LOCATIONS_CONF="$dir/locations.conf" STATIC_CONF="$dir/static.conf" \
         TLS_CONF="$dir/tls.conf" FASTCGI_PARAMS="$dir/fastcgi_params" \
         -- "$tpl/nginx.conf.in" "$dir/nginx.conf" "$tpl/launcher.conf.in" "$dir/http.conf" \
@@ -1566,6 +1597,7 @@ do_start() {
     ensure_master_key
     ensure_tls
     copy_static
+    copy_agent_dist
     choose_nginx_user
     prepare_imports
     write_app_conf

@@ -6,17 +6,20 @@
  */
 #include "api.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "../core/auth.h"
+#include "../core/buf.h"
 #include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/jobs.h"
 #include "../core/json.h"
 #include "../core/list.h"
+#include "../core/log.h"
 #include "../core/util.h"
 #include "../core/worker.h"
 
@@ -84,12 +87,35 @@ check_host(const cJSON *v)
 	return NULL;
 }
 
+/* s as one shell word: as it is when every byte is plain, else between
+ * single quotes (each ' written '\''). */
+static const char *
+sh_word(struct req *r, const char *s)
+{
+	struct buf b;
+
+	if (*s != '\0' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._:/@%+=,~-") == strlen(s))
+		return s;
+	buf_init(&b, r->a, 4 * strlen(s) + 8, 4 * strlen(s) + 8);
+	buf_adds(&b, "'");
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			buf_adds(&b, "'\\''");
+		else
+			buf_add(&b, p, 1);
+	}
+	buf_adds(&b, "'");
+	return buf_ok(&b) ? b.data : "''";
+}
+
 static enum err
 respond_server(struct req *r, const char *id, int status, const char *token)
 {
-	PGresult *res;
-	cJSON    *d;
-	enum err  e;
+	const char *plane = r->w->cfg->public_url;
+	PGresult   *res;
+	cJSON      *d;
+	enum err    e;
 
 	if ((e = db_get_object(r, &st_get, &res, "server not found", id)) != ERR_OK)
 		return e;
@@ -97,11 +123,18 @@ respond_server(struct req *r, const char *id, int status, const char *token)
 		return http_respond_row(r, status, res, 0);
 	d = json_row(res, 0);
 	cJSON_AddStringToObject(d, "agent_token", token);
-	/* The token reaches the agent through a 0600 file, never its argv. */
+	/*
+	 * The token reaches the agent through a 0600 file, never an argv:
+	 * printf is a shell builtin.  Then the plane's install script
+	 * (GET /servers/:id/install-script has the same with the defaults
+	 * filled in) downloads the agent from the plane's /agent/ only.
+	 */
 	cJSON_AddStringToObject(d, "install_command", arena_printf(r->a,
-	    "install -d -m 0700 /etc/launcher && umask 077 && printf '%%s\\n' '%s' > /etc/launcher/agent.token"
-	    " && launcher-agent --plane %s --tenant %s --token-file /etc/launcher/agent.token",
-	    token, r->w->cfg->public_url, r->tenant_ref));
+	    "install -d -m 0700 /etc/launcher && (umask 077 && printf '%%s\\n' '%s'"
+	    " > /etc/launcher/agent.token) && curl -fsS%s %s/agent/install.sh"
+	    " | sh -s -- --plane %s --tenant %s",
+	    token, strncmp(plane, "https://", 8) == 0 ? " --proto =https" : "",
+	    sh_word(r, plane), sh_word(r, plane), sh_word(r, r->tenant_ref)));
 	return http_respond_json(r, status, d, NULL);
 }
 
@@ -249,6 +282,60 @@ rotate(struct req *r)
 	return e;
 }
 
+/*
+ * GET /servers/:id/install-script: the install script nginx serves at
+ * /agent/install.sh (agent_dist_dir, read on every request: an upgrade
+ * needs no reload), its three default lines plane='', tenant='' and
+ * server='' filled in.  No secret in it: the token stays in the file that
+ * install_command writes on the server.
+ */
+static enum err
+install_script(struct req *r)
+{
+	static const char *const keys[] = {"plane", "tenant", "server"};
+	const char *id = http_param(r, "id"), *vals[3], *p;
+	char        path[CONFIG_STR_MAX + 16], *text = NULL;
+	size_t      len = 0;
+	int         rc;
+	struct buf  b;
+	PGresult   *res;
+	enum err    e;
+
+	if ((e = db_get_object(r, &st_get, &res, "server not found", id)) != ERR_OK)
+		return e;
+	vals[0] = r->w->cfg->public_url;
+	vals[1] = r->tenant_ref;
+	vals[2] = db_get(res, 0, "name");
+	rc = util_snprintf(path, sizeof(path), "%s/install.sh", r->w->cfg->agent_dist_dir) < 0 ? -1 :
+	    util_read_file(path, 1 << 20, &text, &len);
+	if (rc != 0 || text == NULL) {
+		log_error("install-script: cannot read %s (agent_dist_dir; make agent-dist): %s", path,
+		    rc == 0 ? "absent" : strerror(errno));
+		return http_error(r, ERR_INTERNAL, "the agent install script is not installed on the plane");
+	}
+	arena_defer(r->a, free, text);
+	buf_init(&b, r->a, len + 1024, len + 4096);
+	p = text;
+	for (size_t i = 0; i < 3; i++) {
+		const char *at;
+		char        line[32];
+
+		if (util_snprintf(line, sizeof(line), "\n%s=''\n", keys[i]) < 0 ||
+		    (at = strstr(p, line)) == NULL) {
+			log_error("install-script: %s has no %s='' line", path, keys[i]);
+			return http_error(r, ERR_INTERNAL, "the agent install script on the plane is not its own");
+		}
+		/* up to the line's start; its newline stays for the next line */
+		buf_add(&b, p, (size_t)(at - p) + 1);
+		buf_adds(&b, arena_printf(r->a, "%s=%s", keys[i], sh_word(r, vals[i])));
+		p = at + strlen(line) - 1;
+	}
+	buf_adds(&b, p);
+	if (!buf_ok(&b))
+		return ERR_INTERNAL;
+	return http_respond_raw(r, 200, "text/x-shellscript; charset=utf-8", b.data, b.len);
+}
+
 static enum err
 status(struct req *r)
 {
@@ -308,6 +395,7 @@ const struct route api_server_routes[] = {
 	    .min_role = ROLE_ADMIN, .scope = SCOPE_ADMIN, .flags = ROUTE_SECRET_ANSWER,
 	    .audit = "server.rotate_token"},
 	{.methods = HTTP_GET, .pattern = "/servers/:id/status", .fn = status},
+	{.methods = HTTP_GET, .pattern = "/servers/:id/install-script", .fn = install_script},
 	{.methods = HTTP_POST, .pattern = "/servers/:id/diagnostics", .fn = diagnostics,
 	    .min_role = ROLE_ADMIN, .audit = "server.diagnostics"},
 	{.methods = HTTP_GET, .pattern = "/servers/:id/diagnostics/:runId", .fn = diagnostics_get},

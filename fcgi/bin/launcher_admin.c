@@ -1,8 +1,20 @@
 /*
- * launcher_admin.c - operator CLI: applies migrations and manages tenants.
+ * launcher_admin.c - operator CLI: sets a plane up, checks it, applies
+ * migrations and manages tenants.  -c FILE defaults to
+ * /etc/launcher/launcher.conf (the installed layout).
  *
- *   launcher-admin -c FILE migrate               apply sql/NNN_*.sql in order, then the
- *       data steps that need the master key (env_migrate below)
+ *   launcher-admin [-c FILE] setup [--tenant SLUG] [--tenant-name NAME] [--superuser-url URL]
+ *       idempotent: pgpass with fresh passwords, the roles and database
+ *       (sql/setup/roles.sql, psql as postgres or the superuser URL), the
+ *       master key, migrations, the first tenant, a self-signed TLS pair;
+ *       then the next steps.  README, Operating Launcher.
+ *   launcher-admin [-c FILE] doctor
+ *       ok:/problem: lines (config, roles, migrations, key files, TLS,
+ *       nginx -t, agents' versions); exit 1 when any problem.
+ *   launcher-admin -c FILE migrate [--dry-run]   apply sql/NNN_*.sql in order, then the
+ *       data steps that need the master key (env_migrate below); each
+ *       migration waits MIGRATE_LOCK_TIMEOUT at most for a lock, and is
+ *       tried again.  --dry-run: the pending files, nothing changed.
  *   launcher-admin -c FILE tenant create SLUG [NAME]
  *   launcher-admin -c FILE tenant ensure SLUG [NAME]   (no error if present)
  *   launcher-admin -c FILE tenant list
@@ -26,7 +38,8 @@
  *       opens every sealed value with the ring (changes nothing): per
  *       column, the values under each key; exit 1 if one does not open.
  *
- * Connects with admin_database_url (the owner role).  Each migration runs
+ * Connects with admin_database_url (the owner role; doctor with each role,
+ * setup once the roles exist).  Each migration runs
  * in its own transaction together with its row in schema_migrations, under
  * an advisory lock, so re-running is a no-op and two runs cannot interleave.
  */
@@ -45,6 +58,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "../core/alert_url.h"
 #include "../core/config.h"
 #include "../core/crypto.h"
 #include "../core/db_conn.h"
@@ -1649,25 +1663,14 @@ master_key_ensure(const struct config *cfg)
 	return 0;
 }
 
-/* The host of public_url ("localhost" when it has none), into out. */
+/* The host of public_url (alert_url.h's reader), "localhost" when it has none. */
 static void
 public_host(const char *url, char *out, size_t outlen)
 {
-	const char *h = strstr(url, "://");
-	size_t      n;
+	int port;
 
-	h = h != NULL ? h + 3 : url;
-	if (*h == '[') {
-		h++;
-		n = strcspn(h, "]");
-	} else
-		n = strcspn(h, ":/?#");
-	if (n == 0 || n >= outlen)
+	if (alert_url_host(url, out, outlen, &port) != 0 || out[0] == '\0')
 		util_snprintf(out, outlen, "localhost");
-	else {
-		memcpy(out, h, n);
-		out[n] = '\0';
-	}
 }
 
 /*

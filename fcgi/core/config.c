@@ -143,6 +143,9 @@ static const struct cfg_key cfg_keys[] = {
 	    "mapped through the image mirror table when an agent claims a deploy"),
 	S(templates_dir, "/usr/share/launcher/conf/templates",
 	    "the built-in template gallery (registry.json, <category>/<slug>/template.yaml); empty: none"),
+	S(agent_dist_dir, "/usr/lib/launcher/agent",
+	    "the agent's downloads nginx serves at /agent/; GET /servers/:id/install-script answers its"
+	    " install.sh with the plane's URL, the tenant and the server filled in"),
 	I(terminal_sessions_max, "10", 0, 100000, "terminal sessions a tenant may have open or waiting to be attached at once (0 = no limit)"),
 	B(domain_wildcards, "false", "custom domains may be wildcards (\"*.example.com\", a leading label only)"),
 	S(reserved_domains, "", "comma list of names that no tenant may add as custom domains, nor names under them"),

@@ -68,6 +68,7 @@ struct config {
 	char    image_mirrors_file[CONFIG_STR_MAX];
 	char    function_runtime_images[CONFIG_STR_MAX];	/* runtime=image,... (functions.c) */
 	char    templates_dir[CONFIG_STR_MAX];	/* the built-in gallery (gallery.h) */
+	char    agent_dist_dir[CONFIG_STR_MAX];	/* nginx's /agent/: install.sh (servers.c) */
 	int64_t pitr_archive_timeout_seconds;	/* archive_timeout of pitr databases */
 	/* launcher-dnscheck: custom domains' DNS checks, certificates (README,
 	 * Custom domains: launcher-dnscheck) */

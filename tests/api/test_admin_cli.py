@@ -18,6 +18,7 @@ import time
 import uuid
 
 from lib import BIN, CONF, STATE, REPO, Skip, admin, pgpass, psql, request
+from test_key_rotation import _conf as _conf_value
 
 ADMIN = os.path.join(BIN, "launcher-admin")
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1] if glob.glob("/usr/lib/postgresql/*/bin") else ""
@@ -39,15 +40,6 @@ def _conf_copy(path, **override):
     lines += ['%s = "%s"\n' % kv for kv in override.items()]
     with open(path, "w") as f:
         f.writelines(lines)
-
-
-def _conf_value(key):
-    with open(CONF) as f:
-        for line in f:
-            k, _, v = line.partition("=")
-            if k.strip() == key:
-                return v.strip().strip('"')
-    raise AssertionError("no %s in %s" % (key, CONF))
 
 
 def _lines(out, prefix):
