@@ -25,8 +25,9 @@
 #      every launcher-fcgi process (master and workers) runs as `launcher`;
 #      no process of the plane runs as root but nginx's master; the key
 #      file is 0600 launcher; `launcher-admin doctor` exits 0; after chmod
-#      0644 of the master key it exits 1 naming the key file; after a broken
-#      nginx config it exits 1 naming nginx.
+#      0644 of the master key it exits 1 naming the key file; with the
+#      site's nginx config broken too it exits 1 listing both; with both put
+#      back it exits 0 again.
 #
 # The container runs with --network none (nothing is downloaded at run time)
 # in the fixture's private Podman store, and is removed at the end (also on
@@ -114,7 +115,7 @@ if ! out=$(sh_c 'pg_createcluster 15 main --start' 2>&1); then
 fi
 if out=$(in_c launcher-admin setup 2>&1); then
     ok "launcher-admin setup"
-    printf '%s\n' "$out" | sed 's/^/#   /' >&2
+    printf '%s\n' "$out" | tail -n 14 | sed 's/^/#   /' >&2
 else
     bad "launcher-admin setup" "exit $?: $(first_lines "$out")"
     finish
@@ -150,16 +151,18 @@ done < <(start_units "$UNITDIR" '^launcher-agent$')
 [ "${#PIDS[@]}" -gt 0 ] || { bad "units" "no launcher-*.service started from $UNITDIR"; finish; }
 note "units started: ${!PIDS[*]}"
 
-# The sockets nginx needs (the pools and ws listen on them when ready).
-socks=$(in_c sh -c "grep -hoE 'unix:[^ ;:]+' /etc/nginx/conf.d/launcher.conf /etc/nginx/sites-enabled/* 2> /dev/null | sed 's/^unix://' | sort -u")
-for _ in $(seq 1 60); do
-    missing=""
-    for s in $socks; do
-        in_c test -S "$s" || missing="$missing $s"
+# The sockets of nginx's upstreams (the pools and ws listen on them when
+# ready), 60 s at most.
+# shellcheck disable=SC2016 # (expanded in the container)
+missing=$(in_c bash -c 'socks=$(sed "s/#.*//" /etc/nginx/conf.d/launcher.conf /etc/nginx/sites-enabled/* 2> /dev/null |
+        grep -oE "unix:[^ ;]+" | sed "s/^unix://; s/:\$//" | sort -u)
+    for _ in $(seq 1 60); do
+        m=""
+        for s in $socks; do [ -S "$s" ] || m="$m $s"; done
+        [ -n "$m" ] || break
+        sleep 1
     done
-    [ -n "$missing" ] || break
-    sleep 1
-done
+    echo $m')
 for n in "${!PIDS[@]}"; do
     if in_c kill -0 "${PIDS[$n]}" 2> /dev/null; then
         ok "unit $n runs (its ExecStart)"
@@ -247,10 +250,9 @@ else
     bad "the pools' launcher-fcgi processes (masters and workers) run as launcher" \
         "$n_pool processes; not launcher: $(first_lines "$not_l")"
 fi
-# Root processes that are not the test's own (PID 1 sleep, exec shells, ps)
-# nor nginx's master.
-root_plane=$(awk '$1 == "root" && $2 != 1 && $4 != "ps" && $4 != "bash" && $4 != "sh" &&
-    !($4 == "nginx" && $0 ~ /master process/) && !($4 == "sleep")' "$WORK/ps")
+# Root processes: none but PID 1 (the container's sleep), the ps that
+# lists them, and nginx's master.
+root_plane=$(awk '$1 == "root" && $2 != 1 && $4 != "ps" && !($4 == "nginx" && $0 ~ /master process/)' "$WORK/ps")
 if [ -z "$root_plane" ]; then
     ok "no process of the plane runs as root but nginx's master"
 else
@@ -259,32 +261,45 @@ fi
 
 # --------------------------------------------------------------- doctor
 
+# problems OUT — the lines of doctor's output that are not "ok: ...".
+problems() { printf '%s\n' "$1" | grep -v '^ok'; }
+
 out=$(in_c launcher-admin doctor 2>&1); st=$?
 if [ "$st" = 0 ]; then
     ok "launcher-admin doctor exits 0 on the fresh install"
 else
-    bad "launcher-admin doctor exits 0 on the fresh install" "exit $st: $(first_lines "$(printf '%s\n' "$out" | grep -v '^ok')")"
+    bad "launcher-admin doctor exits 0 on the fresh install" "exit $st: $(first_lines "$(problems "$out")")"
 fi
 
 in_c chmod 0644 "$KEY"
 out=$(in_c launcher-admin doctor 2>&1); st=$?
-if [ "$st" = 1 ] && printf '%s\n' "$out" | grep -v '^ok' | grep -qF "$KEY"; then
+if [ "$st" = 1 ] && problems "$out" | grep -qF "$KEY"; then
     ok "doctor exits 1 naming $KEY after chmod 0644"
 else
-    bad "doctor exits 1 naming $KEY after chmod 0644" "exit $st: $(first_lines "$out")"
+    bad "doctor exits 1 naming $KEY after chmod 0644" "exit $st: $(first_lines "$(problems "$out")")"
 fi
-in_c chmod 0600 "$KEY"
 
+# The site's config broken too: both in the list.
 site=$(in_c sh -c 'readlink -f /etc/nginx/sites-enabled/launcher 2> /dev/null || echo /etc/nginx/sites-available/launcher')
 in_c cp -p "$site" /tmp/site.orig
 in_c sh -c "printf 'this is not nginx;\n' >> '$site'"
 out=$(in_c launcher-admin doctor 2>&1); st=$?
-if [ "$st" = 1 ] && printf '%s\n' "$out" | grep -v '^ok' | grep -qi 'nginx'; then
-    ok "doctor exits 1 naming nginx after the site's config is broken"
+if [ "$st" = 1 ] && problems "$out" | grep -qi 'nginx' && problems "$out" | grep -qF "$KEY"; then
+    ok "doctor exits 1 listing nginx and $KEY after the site's config is broken too"
 else
-    bad "doctor exits 1 naming nginx after the site's config is broken" "exit $st: $(first_lines "$out")"
+    bad "doctor exits 1 listing nginx and $KEY after the site's config is broken too" \
+        "exit $st: $(first_lines "$(problems "$out")")"
 fi
+problems "$out" | sed 's/^/#   /' >&2
+
 in_c cp -p /tmp/site.orig "$site"
+in_c chmod 0600 "$KEY"
+out=$(in_c launcher-admin doctor 2>&1); st=$?
+if [ "$st" = 0 ]; then
+    ok "doctor exits 0 again once both are put back"
+else
+    bad "doctor exits 0 again once both are put back" "exit $st: $(first_lines "$(problems "$out")")"
+fi
 note "done"
 
 finish
