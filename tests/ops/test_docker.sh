@@ -310,7 +310,11 @@ if [ -s "$WORK/image.tar" ] && tar -C "$WORK/layers" -xf "$WORK/image.tar" &&
     while read -r layer; do
         nl=$((nl + 1))
         tar -tf "$WORK/layers/$layer" >> "$WORK/paths" || bad "layer $layer" "not a tar"
-        if grep -aqE -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' "$WORK/layers/$layer"; then pk="$pk $layer"; fi
+        # (a PEM block: the header then base64; libraries hold the header's text alone)
+        if grep -a -A1 -E -e '-----BEGIN [A-Z ]*PRIVATE KEY-----$' "$WORK/layers/$layer" |
+            grep -aqE '^[A-Za-z0-9+/=]{60,}$'; then
+            pk="$pk $layer"
+        fi
     done <<< "$layers"
     note "$nl layers, $(wc -l < "$WORK/paths") paths"
     hits=$(grep -E '(^|/)\.git(/|$)' "$WORK/paths" | head -n 3)
@@ -318,9 +322,9 @@ if [ -s "$WORK/image.tar" ] && tar -C "$WORK/layers" -xf "$WORK/image.tar" &&
     hits=$(grep -E '(^|/)(tests|test_[a-z_]+\.(py|sh|c)|test_[a-z_]+)/?$|^(\./)?src(/|$)|/fcgi/(core|api|bin)/' \
         "$WORK/paths" | head -n 3)
     if [ -z "$hits" ]; then ok "no test files and no sources in any layer"; else bad "no test files" "$(printf '%s ' $hits)"; fi
-    hits=$(grep -E '(\.key|/master\.key|/pgpass|/key\.pem|password)$' "$WORK/paths" | head -n 3)
+    hits=$(grep -E '(^|/)([^/]*\.key|\.?pgpass|key\.pem|postgres_password)$' "$WORK/paths" | head -n 3)
     if [ -z "$hits$pk" ]; then
-        ok "no key in any layer (no *.key, master key, pgpass, TLS key, password file; no private key PEM)"
+        ok "no key in any layer (no *.key, master key, pgpass, TLS key, password secret; no private key PEM)"
     else
         bad "no key" "paths: $(printf '%s ' $hits) PEM in:$pk"
     fi
