@@ -297,7 +297,7 @@ fi
 # ------------------------------------------------------------ the image's content
 # Layer by layer (podman save: one tar per layer), so that a file a later
 # layer deletes is still seen: every path any layer holds, and any private
-# key PEM in any layer's bytes; then the history's commands.
+# key PEM in any layer's files; then the history's commands.
 note "image content"
 store_podman save --format docker-archive -o "$WORK/image.tar" "$PLANE_IMAGE" 2> "$WORK/save.err"
 mkdir -p "$WORK/layers"
@@ -310,11 +310,15 @@ if [ -s "$WORK/image.tar" ] && tar -C "$WORK/layers" -xf "$WORK/image.tar" &&
     while read -r layer; do
         nl=$((nl + 1))
         tar -tf "$WORK/layers/$layer" >> "$WORK/paths" || bad "layer $layer" "not a tar"
-        # (a PEM block: the header then base64; libraries hold the header's text alone)
-        if grep -a -A1 -E -e '-----BEGIN [A-Z ]*PRIVATE KEY-----$' "$WORK/layers/$layer" |
-            grep -aqE '^[A-Za-z0-9+/=]{60,}$'; then
-            pk="$pk $layer"
-        fi
+        # A PEM block (the header, then base64) in a file that is not a
+        # program or library (libgnutls carries its self-test keys).
+        rm -rf "$WORK/l" && mkdir "$WORK/l" && tar -C "$WORK/l" -xf "$WORK/layers/$layer" 2> /dev/null
+        while IFS= read -r f; do
+            [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] && continue
+            if grep -a -A1 -E -e '-----BEGIN [A-Z ]*PRIVATE KEY-----$' "$f" | grep -aqE '^[A-Za-z0-9+/=]{60,}$'; then
+                pk="$pk ${f#"$WORK/l/"}"
+            fi
+        done < <(grep -rlaE -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' "$WORK/l")
     done <<< "$layers"
     note "$nl layers, $(wc -l < "$WORK/paths") paths"
     hits=$(grep -E '(^|/)\.git(/|$)' "$WORK/paths" | head -n 3)
