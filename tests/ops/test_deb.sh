@@ -93,10 +93,13 @@ fi
 # ------------------------------------------------------------ lintian
 
 for deb in "$PREV" "$NEXT"; do
-    lint=$(lintian "$deb" 2>&1)
+    # --fail-on error: exit 0 only when it ran and found no error.
+    lint=$(lintian --fail-on error "$deb" 2>&1)
+    lrc=$?
     errors=$(printf '%s\n' "$lint" | grep '^E:')
     printf '%s\n' "$lint" | grep -E '^[WI]:' | sed 's/^/#   lintian /' >&2
-    if [ -z "$errors" ]; then
+    [ "$lrc" = 0 ] || [ -n "$errors" ] || errors="lintian exited $lrc: $lint"
+    if [ "$lrc" = 0 ] && [ -z "$errors" ]; then
         ok "lintian $(basename "$deb"): no error ($(printf '%s\n' "$lint" | grep -c '^W:') warnings)"
     else
         bad "lintian $(basename "$deb"): no error" "$(first_lines "$errors")"
@@ -235,6 +238,15 @@ else
 fi
 expect "dpkg -P leaves the database: the tenant, user and project rows are still in PostgreSQL" \
     "$(sql "$DATA_Q")" "$DATA"
+# ... and the key that opens its sealed values: moved, not deleted.
+kept=$(in_c sh -c 'ls -d /var/backups/launcher-purged-*/ 2> /dev/null | head -n 1')
+if [ -n "$kept" ] && [ "$(in_c sha256sum "${kept}master.key" 2>&1 | cut -d' ' -f1)" = "${key_sum%% *}" ] &&
+    [ "$(in_c stat -c '%a %U' "$kept" 2>&1)" = "700 root" ] && in_c test -s "${kept}pgpass" &&
+    printf '%s\n' "$out" | grep -q "kept in ${kept%/}"; then
+    ok "dpkg -P keeps the master key and pgpass in $kept (0700 root) and says so"
+else
+    bad "dpkg -P keeps the master key and pgpass" "kept dir '${kept}': $(in_c ls -la "$kept" 2>&1 | head -n 3); purge said: $(first_lines "$out")"
+fi
 
 # Asked for: LAUNCHER_PURGE_DATABASE=yes drops the database and its roles.
 in_c dpkg -i "$NEXT_C" > /dev/null 2>&1 || bad "dpkg -i again" "failed"
