@@ -1585,9 +1585,51 @@ env_free(char **env)
 }
 
 /*
+ * The \set lines of roles.sql's variables into out: each role's SCRAM-SHA-256
+ * verifier, computed here with libpq (as psql's \password does), so that
+ * no password reaches the server, its log or pg_stat_activity.  libpq
+ * wants a PGconn for its error message only: an unconnected one (a
+ * conninfo it refuses to parse, so nothing is dialled).  0, or -1
+ * (printed).
+ */
+static int
+role_verifier_lines(char pw[][SETUP_PASSWORD_MAX + 1], char *out, size_t outlen)
+{
+	PGconn *c = PQconnectStart("launcher_admin_offline=1");
+	size_t  off = 0;
+	int     rc = 0;
+
+	if (c == NULL) {
+		fprintf(stderr, "launcher-admin: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < NROLES && rc == 0; i++) {
+		char *v = PQencryptPasswordConn(c, pw[i], roles[i].name, "scram-sha-256");
+		int   w;
+
+		if (v == NULL || strchr(v, '\'') != NULL || strchr(v, '\\') != NULL) {
+			fprintf(stderr, "launcher-admin: cannot compute the SCRAM verifier of %s\n",
+			    roles[i].name);
+			rc = -1;
+		} else if ((w = util_snprintf(out + off, outlen - off, "\\set %s '%s'\n", roles[i].var,
+		    v)) < 0)
+			rc = -1;
+		else
+			off += (size_t)w;
+		PQfreemem(v);
+	}
+	PQfinish(c);
+	return rc;
+}
+
+/* The \set lines' room: SCRAM-SHA-256$<iter>:<salt>$<key>:<key> and more. */
+#define VERIFIER_LINES_MAX (NROLES * 256)
+
+/*
  * Runs sql/setup/roles.sql with psql as a superuser: the OS user postgres
  * over the local socket (peer authentication; we must be root), or the
- * superuser URL.  The passwords go first, as \set lines on psql's stdin.
+ * superuser URL.  The passwords' SCRAM verifiers go first, as \set lines
+ * on psql's stdin (role_verifier_lines).
  * 0, or -1 (printed: psql's last lines, terse, so no statement with a
  * password in it is echoed).
  */
@@ -1612,17 +1654,13 @@ roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][SETU
 		fprintf(stderr, "launcher-admin: cannot read %s/setup/roles.sql\n", cfg->migrations_dir);
 		goto out;
 	}
-	inlen = len + 64 + NROLES * (SETUP_PASSWORD_MAX + 32);
+	inlen = len + 64 + VERIFIER_LINES_MAX;
 	if ((in = malloc(inlen)) == NULL)
 		goto out;
 	off = (size_t)util_snprintf(in, inlen, "\\set VERBOSITY terse\n");
-	for (size_t i = 0; i < NROLES; i++) {
-		int w = util_snprintf(in + off, inlen - off, "\\set %s %s\n", roles[i].var, pw[i]);
-
-		if (w < 0)
-			goto out;
-		off += (size_t)w;
-	}
+	if (role_verifier_lines(pw, in + off, inlen - off) != 0)
+		goto out;
+	off += strlen(in + off);
 	if (off + len >= inlen)
 		goto out;
 	memcpy(in + off, sql, len + 1);
@@ -1788,7 +1826,56 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		fprintf(stderr, "launcher-admin: --tenant must match [a-z0-9-]{1,63} and not be a UUID\n");
 		return -1;
 	}
+	if (o->superuser_url != NULL) {
+		char pw[8];
+
+		if (url_option(o->superuser_url, "password", pw, sizeof(pw)) != 0) {
+			fprintf(stderr, "launcher-admin: --superuser-url is not a libpq connection string\n");
+			return -1;
+		}
+		if (pw[0] != '\0') {
+			sodium_memzero(pw, sizeof(pw));
+			fprintf(stderr, "launcher-admin: --superuser-url holds a password, which the"
+			    " process list shows to every user: put it in a passfile (~/.pgpass, or"
+			    " PGPASSFILE=FILE, mode 0600) and give the URL without it\n");
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/*
+ * role-verifiers PASSFILE: the \set lines of sql/setup/roles.sql for the
+ * three roles' passwords in PASSFILE (their SCRAM verifiers), for a caller
+ * that runs roles.sql itself (the local stack).  No config needed.
+ */
+static int
+role_verifiers(const char *path)
+{
+	char   pw[NROLES][SETUP_PASSWORD_MAX + 1], out[VERIFIER_LINES_MAX], *buf = NULL;
+	size_t len = 0;
+	int    rc = 1;
+
+	if (util_read_file(path, 65536, &buf, &len) != 0 || buf == NULL) {
+		fprintf(stderr, "launcher-admin: cannot read %s: %s\n", path,
+		    strerror(errno != 0 ? errno : ENOENT));
+		return 1;
+	}
+	for (size_t i = 0; i < NROLES; i++)
+		if (pgpass_find(buf, roles[i].name, pw[i], sizeof(pw[i])) != 0 || !password_ok(pw[i])) {
+			fprintf(stderr, "launcher-admin: %s: no usable password for %s\n", path,
+			    roles[i].name);
+			goto out;
+		}
+	if (role_verifier_lines(pw, out, sizeof(out)) == 0) {
+		fputs(out, stdout);
+		rc = fflush(stdout) == 0 ? 0 : 1;
+	}
+out:
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(buf, len);
+	free(buf);
+	return rc;
 }
 
 /*
@@ -2153,7 +2240,8 @@ usage(void)
 	    "  server ensure TENANT NAME --token-file FILE [--host HOST] [--base-domain DOMAIN]\n"
 	    "  quota list TENANT | quota set TENANT KIND N|unlimited|default\n"
 	    "  rotate-master-key [--batch N] [--resume] [--pool-stopped]\n"
-	    "  check-sealed\n");
+	    "  check-sealed\n"
+	    "  role-verifiers PASSFILE   (roles.sql's \\set lines: SCRAM verifiers, no config)\n");
 }
 
 /* The commands that run on main's connection (admin_database_url). */
@@ -2210,6 +2298,13 @@ main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
+	if (strcmp(argv[i], "role-verifiers") == 0) {
+		if (argc != i + 2) {
+			usage();
+			return 2;
+		}
+		return role_verifiers(argv[i + 1]);
+	}
 	if (strcmp(argv[i], "doctor") == 0) {
 		if (argc > i + 1) {
 			usage();

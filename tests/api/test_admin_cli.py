@@ -266,10 +266,13 @@ def test_doctor_names_an_online_agent_whose_version_is_not_the_planes():
 
 class Cluster:
     """A PostgreSQL cluster of this test: a unix socket only, peer for the
-    OS user postgres and scram-sha-256 for every other role (Debian's rules)."""
+    OS user postgres and scram-sha-256 for every other role (Debian's rules);
+    every statement logged (to self.log), as log_statement=ddl would log a
+    role's password."""
 
     def __init__(self, d):
         self.data, self.sock = os.path.join(d, "pg"), os.path.join(d, "sock")
+        self.log = os.path.join(self.data, "log")
         for p in (self.data, self.sock):
             os.makedirs(p)
             shutil.chown(p, "postgres", "postgres")
@@ -278,7 +281,7 @@ class Cluster:
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
             f.write("local all postgres peer\nlocal all all scram-sha-256\n")
         self._pg("pg_ctl", "-D", self.data, "-l", os.path.join(self.data, "log"), "-w", "-s", "-o",
-                 "-k %s -c listen_addresses='' -p 5432" % self.sock, "start")
+                 "-k %s -c listen_addresses='' -p 5432 -c log_statement=all" % self.sock, "start")
 
     def _pg(self, prog, *args):
         out = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, prog)] + list(args),
@@ -384,6 +387,23 @@ def test_setup_from_nothing_then_again_changes_nothing_and_doctor_passes():
         assert out.returncode == 0, out.stdout + out.stderr
         assert "(--superuser-url)" in out.stdout, out.stdout
         assert _digest([pgpass_file, key, cert, tkey]) == files
+        # A password in the URL would be in argv: refused, nothing run.
+        for bad in ("postgresql://su_%s:su-pw-%s@/postgres?host=%s" % (d[-8:], d[-8:], pg.sock),
+                    "host=%s user=su_%s password=su-pw-%s" % (pg.sock, d[-8:], d[-8:])):
+            out = _run(conf, "setup", "--superuser-url", bad)
+            assert out.returncode == 2 and "holds a password" in out.stderr and \
+                "PGPASSFILE" in out.stderr, out.stdout + out.stderr
+            assert "su-pw-" not in out.stdout + out.stderr
+
+        # Three setups, every statement logged: the roles got SCRAM verifiers
+        # computed here, the server never saw a password.
+        with open(pg.log, errors="replace") as f:
+            log = f.read()
+        assert "ALTER ROLE launcher_api" in log and "SCRAM-SHA-256$4096:" in log, log[-2000:]
+        for p in pw.values():
+            assert p not in log, "a role's password is in the server's log"
+        assert pg.sql("SELECT count(*) FROM pg_authid WHERE rolname LIKE 'launcher%' AND"
+                      " rolpassword LIKE 'SCRAM-SHA-256$%'") == ["3"]
 
         # doctor: no problem on it; then the key readable by others is one.
         out = _run(conf, "doctor")
