@@ -1113,6 +1113,50 @@ sealed_columns(struct sealed_col *cols, int max, int *n)
 	return 0;
 }
 
+DB_STMT st_migrations_table = {"admin_migrations_table",
+    "SELECT to_regclass('launcher.schema_migrations') IS NOT NULL AS present"};
+DB_STMT st_migrations_any = {"admin_migrations_any",
+    "SELECT EXISTS (SELECT FROM launcher.schema_migrations) AS present"};
+
+/*
+ * One sealed value of the database (the first of the first column that
+ * has one) into *res (row_id, tenant_id, purpose, sealed; the caller
+ * clears it) and its column into *col: 1; 0 when the database has none
+ * (or no migration applied yet); -1 on error (printed).
+ */
+static int
+sealed_sample(struct sealed_col *col, PGresult **res)
+{
+	const struct db_stmt *const steps[] = {&st_migrations_table, &st_migrations_any};
+	struct sealed_col           cols[64];
+	int                         ncols;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		bool present;
+
+		if (!ok(db_conn_exec(&db, steps[i], 0, NULL, res), "read schema_migrations"))
+			return -1;
+		present = db_get(*res, 0, "present")[0] == 't';
+		PQclear(*res);
+		if (!present)
+			return 0;
+	}
+	if (sealed_columns(cols, (int)(sizeof(cols) / sizeof(*cols)), &ncols) != 0)
+		return -1;
+	for (int i = 0; i < ncols; i++) {
+		const char *params[4] = {cols[i].table, cols[i].column, NULL, "1"};
+
+		if (!ok(db_conn_exec(&db, &st_rot_scan, 4, params, res), "read sealed values"))
+			return -1;
+		if (PQntuples(*res) > 0) {
+			*col = cols[i];
+			return 1;
+		}
+		PQclear(*res);
+	}
+	return 0;
+}
+
 /*
  * check-sealed: opens every sealed value with the ring, without changing
  * anything; per column, how many values each key holds and how many do
@@ -1338,6 +1382,7 @@ static const struct db_role roles[] = {
 
 struct setup_opts {
 	const char *tenant, *tenant_name, *superuser_url;
+	bool        new_master_key;
 };
 
 static const char *
@@ -1691,15 +1736,32 @@ out:
 
 /* The master key (32 random bytes: key 0 of the ring), when missing. */
 static int
-master_key_ensure(const struct config *cfg)
+master_key_ensure(const struct config *cfg, bool new_ok)
 {
-	unsigned char key[CRYPTO_KEY_BYTES];
-	struct stat   st;
-	int           rc;
+	unsigned char     key[CRYPTO_KEY_BYTES];
+	struct sealed_col col;
+	struct stat       st;
+	PGresult         *res;
+	int               rc;
 
 	if (stat(cfg->master_key_file, &st) == 0) {
 		printf("master key: %s is there (kept)\n", cfg->master_key_file);
 		return 0;
+	}
+	/* A database that already holds sealed values was sealed with a key
+	 * that is lost here (a purge, a new host): a new key opens none. */
+	if (!new_ok) {
+		if ((rc = sealed_sample(&col, &res)) < 0)
+			return -1;
+		if (rc == 1) {
+			PQclear(res);
+			fprintf(stderr, "launcher-admin: %s is missing, but the database already holds"
+			    " values sealed with a master key (%s.%s, and maybe more): put that key file"
+			    " back (from your backup of %s), or pass --new-master-key to start with a new"
+			    " key, with which those values never open again\n", cfg->master_key_file,
+			    col.table, col.column, cfg->master_key_file);
+			return -1;
+		}
 	}
 	randombytes_buf(key, sizeof(key));
 	rc = util_write_atomic(cfg->master_key_file, (const char *)key, sizeof(key), 0600);
@@ -1810,14 +1872,19 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 	o->tenant = "default";
 	o->tenant_name = "Default";
 	o->superuser_url = NULL;
+	o->new_master_key = false;
 	for (int i = 0; i < argc; i++) {
 		const char **dst = strcmp(argv[i], "--tenant") == 0 ? &o->tenant :
 		    strcmp(argv[i], "--tenant-name") == 0 ? &o->tenant_name :
 		    strcmp(argv[i], "--superuser-url") == 0 ? &o->superuser_url : NULL;
 
+		if (strcmp(argv[i], "--new-master-key") == 0) {
+			o->new_master_key = true;
+			continue;
+		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "usage: launcher-admin [-c FILE] setup [--tenant SLUG]"
-			    " [--tenant-name NAME] [--superuser-url URL]\n");
+			    " [--tenant-name NAME] [--superuser-url URL] [--new-master-key]\n");
 			return -1;
 		}
 		*dst = argv[++i];
@@ -1904,8 +1971,8 @@ setup(const struct config *cfg, int argc, char **argv)
 	for (size_t i = 0; i < NROLES; i++)
 		if (pgpass_role(cfg, &roles[i], pw[i], sizeof(pw[i])) != 0)
 			goto out;
-	if (roles_apply(cfg, &o, pw) != 0 || master_key_ensure(cfg) != 0 ||
-	    admin_connect(cfg->admin_database_url) != 0)
+	if (roles_apply(cfg, &o, pw) != 0 || admin_connect(cfg->admin_database_url) != 0 ||
+	    master_key_ensure(cfg, o.new_master_key) != 0)
 		goto out;
 	if (migrate(cfg->migrations_dir) != 0 || env_migrate(cfg) != 0)
 		goto out;
@@ -2031,6 +2098,47 @@ dr_roles(struct doctor *d, const struct config *cfg)
 			db_conn_close(&c);
 	}
 	return owner;
+}
+
+/* One sealed value opened with the master key: the key is the one that
+ * sealed the database's values (check-sealed opens them all). */
+static void
+dr_sealed(struct doctor *d, const struct config *cfg)
+{
+	struct crypto_keys k;
+	struct sealed_col  col;
+	PGresult          *res;
+	char               err[512], *plain;
+	size_t             plen;
+	int                s;
+
+	if ((s = sealed_sample(&col, &res)) < 0) {
+		dr_problem(d, "sealed values: cannot read one from the database");
+		return;
+	}
+	if (s == 0) {
+		dr_ok("sealed values: none in the database yet");
+		return;
+	}
+	if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+		/* The master key's own problem is listed by its check. */
+		printf("skip: sealed values: not opened (%s)\n", err);
+		PQclear(res);
+		return;
+	}
+	if ((plain = crypto_open(&k, db_get(res, 0, "tenant_id"), db_get(res, 0, "purpose"),
+	    db_get(res, 0, "sealed"), &plen)) == NULL)
+		dr_problem(d, "sealed values: %s.%s of row %s does not open with %s (key %d): it is not"
+		    " the key that sealed the database's values (launcher-admin check-sealed counts"
+		    " them)", col.table, col.column, db_get(res, 0, "row_id"), cfg->master_key_file,
+		    crypto_sealed_key(db_get(res, 0, "sealed")));
+	else {
+		dr_ok("sealed values: one of %s.%s opens with the master key", col.table, col.column);
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
+	crypto_keys_wipe(&k);
+	PQclear(res);
 }
 
 static void
@@ -2209,6 +2317,7 @@ doctor(const char *conf)
 		dr_ok("config: %s parses", conf);
 		if (dr_roles(&d, &cfg) == 0) {
 			dr_migrations(&d, &cfg);
+			dr_sealed(&d, &cfg);
 			dr_agents(&d);
 			db_conn_close(&db);
 		} else
@@ -2233,7 +2342,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: launcher-admin [-c FILE] COMMAND   (FILE: " ADMIN_DEFAULT_CONF ")\n"
-	    "  setup [--tenant SLUG] [--tenant-name NAME] [--superuser-url URL]\n"
+	    "  setup [--tenant SLUG] [--tenant-name NAME] [--superuser-url URL] [--new-master-key]\n"
 	    "  doctor\n"
 	    "  migrate [--dry-run]\n"
 	    "  tenant create|ensure SLUG [NAME] | tenant list\n"

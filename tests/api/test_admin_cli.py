@@ -408,11 +408,31 @@ def test_setup_from_nothing_then_again_changes_nothing_and_doctor_passes():
         # doctor: no problem on it; then the key readable by others is one.
         out = _run(conf, "doctor")
         assert out.returncode == 0 and out.stdout.rstrip().endswith("doctor: no problem"), out.stdout
+        assert "ok: sealed values: none in the database yet" in out.stdout, out.stdout
         os.chmod(key, 0o640)
         out = _run(conf, "doctor")
         assert out.returncode == 1, out.stdout
         assert _lines(out.stdout, "  - ") == [
             "master key %s has mode 0640: group or others may read it (chmod 0600 %s)" % (key, key)], out.stdout
+
+        # A sealed value the key does not open (as after a purge and a new key): doctor names
+        # it. Then the key file lost: setup makes no new key unless told (--new-master-key).
+        os.chmod(key, 0o600)
+        pg.sql("INSERT INTO launcher.tenant_smtp (tenant_id, host, port, tls_mode, password_sealed,"
+               " from_address) SELECT id, 'smtp.example.test', 25, 'none', 'sealed-elsewhere',"
+               " 'a@example.test' FROM launcher.tenants WHERE slug = 'first'", db="launcher")
+        out = _run(conf, "doctor")
+        problems = _lines(out.stdout, "  - ")
+        assert out.returncode == 1 and len(problems) == 1 and problems[0].startswith(
+            "sealed values: tenant_smtp.password_sealed of row ") and \
+            ("does not open with %s" % key) in problems[0], out.stdout
+        os.rename(key, key + ".lost")
+        out = _run(conf, "setup", "--tenant", "first", env=env)
+        assert out.returncode == 1 and "already holds values sealed with a master key" in out.stderr \
+            and "--new-master-key" in out.stderr, out.stdout + out.stderr
+        assert not os.path.exists(key) and "master key: new" not in out.stdout, out.stdout
+        out = _run(conf, "setup", "--tenant", "first", "--new-master-key", env=env)
+        assert out.returncode == 0 and "master key: new, %s" % key in out.stdout, out.stdout + out.stderr
 
         # A bad option changes nothing and says why.
         out = _run(conf, "setup", "--tenant", "Not A Slug", env=env)
