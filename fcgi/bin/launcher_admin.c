@@ -2218,30 +2218,41 @@ dr_files(struct doctor *d, const struct config *cfg)
 }
 
 /* The certificate of the plane's nginx: readable, more than TLS_MIN_DAYS left. */
+/* A certificate's expiry (more than TLS_MIN_DAYS left), what: its check's name. */
 static void
-dr_tls(struct doctor *d, const struct config *cfg)
+dr_cert(struct doctor *d, const char *what, const char *path)
 {
-	FILE *f = fopen(cfg->tls_cert_file, "r");
+	FILE *f = fopen(path, "r");
 	X509 *x = NULL;
 	int   days = 0, secs = 0;
 
 	if (f == NULL) {
-		dr_problem(d, "tls: %s: %s", cfg->tls_cert_file, strerror(errno));
+		dr_problem(d, "%s: %s: %s", what, path, strerror(errno));
 		return;
 	}
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (x == NULL || !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
-		dr_problem(d, "tls: %s is not a PEM certificate", cfg->tls_cert_file);
+		dr_problem(d, "%s: %s is not a PEM certificate", what, path);
 	else if (days < 0 || secs < 0)
-		dr_problem(d, "tls: %s expired %d days ago", cfg->tls_cert_file, -days);
+		dr_problem(d, "%s: %s expired %d days ago", what, path, -days);
 	else if (days < TLS_MIN_DAYS)
-		dr_problem(d, "tls: %s expires in %d days (less than %d): renew it", cfg->tls_cert_file,
-		    days, TLS_MIN_DAYS);
+		dr_problem(d, "%s: %s expires in %d days (less than %d): renew it", what, path, days,
+		    TLS_MIN_DAYS);
 	else
-		dr_ok("tls: %s is valid for %d more days", cfg->tls_cert_file, days);
+		dr_ok("%s: %s is valid for %d more days", what, path, days);
 	X509_free(x);
+}
+
+/* nginx's certificate and key; with plane_hostname, the plane's own
+ * (launcher-dnscheck renews it: one that nears its end says it does not). */
+static void
+dr_tls(struct doctor *d, const struct config *cfg)
+{
+	dr_cert(d, "tls", cfg->tls_cert_file);
 	(void)dr_secret_file(d, "tls key", cfg->tls_key_file);
+	if (cfg->plane_hostname[0] != '\0')
+		dr_cert(d, "plane tls", cfg->plane_tls_cert);
 }
 
 static void

@@ -198,9 +198,13 @@ def test_doctor_lists_a_readable_key_file_a_broken_nginx_config_and_a_certificat
     bad_nginx = os.path.join(d, "nginx.conf")
     with open(bad_nginx, "w") as f:
         f.write("events {}\nhttp { server { listen 127.0.0.1:1; no_such_directive on; } }\n")
+    # With plane_hostname, the plane's own certificate (launcher-dnscheck's) is checked too.
+    plane_cert = os.path.join(d, "plane-cert.pem")
+    shutil.copyfile(cert, plane_cert)
     conf = os.path.join(d, "launcher.conf")
     _conf_copy(conf, master_key_file=key, tls_cert_file=cert, tls_key_file=tkey,
-               nginx_test_command="nginx -t -q -p %s -c %s -e %s/error.log" % (d, bad_nginx, d))
+               nginx_test_command="nginx -t -q -p %s -c %s -e %s/error.log" % (d, bad_nginx, d),
+               plane_hostname="plane.example.test", plane_tls_cert=plane_cert)
     try:
         rc, oks, problems = _doctor_stack(conf)
         rest = _other_agents(problems)
@@ -208,7 +212,8 @@ def test_doctor_lists_a_readable_key_file_a_broken_nginx_config_and_a_certificat
         assert any(p.startswith("master key %s has mode 0644" % key) for p in rest), rest
         assert any(p.startswith("nginx: `nginx -t") and "no_such_directive" in p for p in rest), rest
         assert any(p.startswith("tls: %s expires in" % cert) for p in rest), rest
-        assert len(rest) == 3, rest
+        assert any(p.startswith("plane tls: %s expires in" % plane_cert) for p in rest), rest
+        assert len(rest) == 4, rest
         assert any(o.startswith("database: the owner role") for o in oks), oks
         # The stack's own key file is untouched.
         assert os.stat(_conf_value("master_key_file")).st_mode & 0o077 == 0
