@@ -59,6 +59,9 @@ state_dirs() {
     dir "$STATE/imports" 2770 launcher www-data
     dir "$STATE/imports/tmp" 2770 launcher www-data
     dir "$LOGS" 0750 launcher adm
+    # The agent's edge sites (edge_sites_dir): its unit's ReadWritePaths=
+    # names the directory, which must exist for the unit to start.
+    dir "$NGINX/launcher-sites" 0755 launcher-agent launcher-agent
 }
 
 # sites-enabled/launcher, unless the operator has one; and Debian's stock

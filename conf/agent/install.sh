@@ -225,6 +225,24 @@ else
     install -d -m 0700 "$conf_dir"
 fi
 
+# The edge's site files (edge_sites_dir): the agent writes them and its lock
+# there, and the unit names the directory in ReadWritePaths=, which must
+# exist (else the unit does not start), so it is made with or without
+# nginx. With nginx, its http block includes them: conf.d/*.conf is
+# included there by Debian's nginx.conf (an existing file is kept).
+sites=/etc/nginx/launcher-sites
+if [ -n "$user" ]; then
+    install -d -m 0755 -o "$user" -g "$group" "$sites"
+else
+    install -d -m 0755 "$sites"
+fi
+if command -v nginx > /dev/null 2>&1 && [ -d /etc/nginx/conf.d ] &&
+        [ ! -e /etc/nginx/conf.d/launcher-sites.conf ]; then
+    printf '# Written by the Launcher agent'"'"'s install script: the applications'"'"' sites.\ninclude %s/*.conf;\n' \
+        "$sites" > /etc/nginx/conf.d/launcher-sites.conf
+    say "wrote /etc/nginx/conf.d/launcher-sites.conf (include $sites/*.conf)"
+fi
+
 umask 022
 {
     printf '# %s/agent.conf - written by the plane'"'"'s install script' "$conf_dir"
@@ -237,9 +255,9 @@ umask 022
     printf 'engine_socket = %s\n' "$engine_socket"
     printf 'state_dir = /var/lib/launcher-agent\n'
     if command -v nginx > /dev/null 2>&1; then
-        printf '# The edge: this server'"'"'s nginx includes %s/*.conf in its http block.\n' \
-            /etc/nginx/launcher-sites
-        printf 'edge_sites_dir = /etc/nginx/launcher-sites\n'
+        printf '# The edge: this server'"'"'s nginx includes %s/*.conf in its http block\n' "$sites"
+        printf '# (/etc/nginx/conf.d/launcher-sites.conf).\n'
+        printf 'edge_sites_dir = %s\n' "$sites"
         printf 'nginx_test_command = nginx -t -q\nedge_reload_command = nginx -s reload\n'
     else
         printf '# No nginx here: applications get no edge routing until nginx is\n'

@@ -741,9 +741,12 @@ ensure_roles() {
     maint_pw=$(pgpass_password launcher_maint)
     [[ $owner_pw =~ ^[0-9a-f]+$ && $api_pw =~ ^[0-9a-f]+$ && $maint_pw =~ ^[0-9a-f]+$ ]] ||
         die "$PGPASS is malformed; delete it and start again (passwords are then reset)"
-    # The passwords as psql variables on stdin, then the one SQL file of the
-    # roles (launcher-admin setup runs the same).
-    if ! { printf '\\set %s_pw %s\n' owner "$owner_pw" api "$api_pw" maint "$maint_pw"
+    # The passwords' SCRAM verifiers as psql variables on stdin (computed by
+    # launcher-admin, so no password reaches the server or its log), then the
+    # one SQL file of the roles (launcher-admin setup runs the same).
+    local verifiers
+    verifiers=$("$ADMIN_BIN" role-verifiers "$PGPASS") || die "cannot compute the roles' SCRAM verifiers"
+    if ! { printf '%s\n' "$verifiers"
             cat "$REPO/sql/setup/roles.sql"
         } | as_postgres "$PG_BIN/psql" -X -q -h "$PGSOCK_DIR" -p "$PG_PORT" -U postgres -d postgres \
             -v ON_ERROR_STOP=1 > "$LOG_DIR/pg-setup.log" 2>&1

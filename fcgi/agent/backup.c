@@ -1342,11 +1342,57 @@ kind_delete(struct bk *b)
 	return 0;
 }
 
+/* How much of an upload's head the agent holds back and checks before the
+ * engine's client sees any of it. */
+#define IMP_HEAD 65536
+
 struct imp {
-	struct ex *e;
-	uint64_t   n;
-	bool       refused;
+	struct ex     *e;
+	uint64_t       n;
+	bool           refused;
+	const char    *why;     /* the head is not a text dump: why (nothing written) */
+	unsigned char *head;    /* IMP_HEAD bytes; NULL once written to the client */
+	size_t         hn;
 };
+
+/*
+ * Whether an upload's first bytes look like a dump in text (SQL, or redis
+ * commands): no NUL byte; a gzip or zstd magic or a pg_dump archive says
+ * why not.  The plane checks only the upload's size (nginx writes the file
+ * for its own user alone), so this is the content check of an import.
+ */
+static const char *
+imp_sniff(const unsigned char *buf, size_t n)
+{
+	if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
+		return "is gzip-compressed: upload the plain SQL dump";
+	if (n >= 4 && buf[0] == 0x28 && buf[1] == 0xb5 && buf[2] == 0x2f && buf[3] == 0xfd)
+		return "is zstd-compressed: upload the plain SQL dump";
+	if (n >= 5 && memcmp(buf, "PGDMP", 5) == 0)
+		return "is a pg_dump archive (custom format): upload a plain SQL dump, or restore it"
+		    " with POST /databases/:id/restore-from-path";
+	if (memchr(buf, '\0', n) != NULL)
+		return "is not a text SQL dump (it holds NUL bytes)";
+	return NULL;
+}
+
+/* Checks the held head and, when it is a text dump, writes it to the client. */
+static int
+imp_flush(struct imp *im)
+{
+	unsigned char *h = im->head;
+
+	if (h == NULL)
+		return 0;
+	if ((im->why = imp_sniff(h, im->hn)) != NULL)
+		return -1;
+	im->head = NULL;
+	if (im->hn > 0 && ex_write(im->e, (const char *)h, im->hn) != 0) {
+		im->refused = true;
+		return -1;
+	}
+	return 0;
+}
 
 static int
 imp_data(void *ud, const char *p, size_t n)
@@ -1354,7 +1400,19 @@ imp_data(void *ud, const char *p, size_t n)
 	struct imp *im = ud;
 
 	im->n += n;
-	if (ex_write(im->e, p, n) != 0) {
+	if (im->head != NULL) {
+		size_t take = n < IMP_HEAD - im->hn ? n : IMP_HEAD - im->hn;
+
+		memcpy(im->head + im->hn, p, take);
+		im->hn += take;
+		p += take;
+		n -= take;
+		if (im->hn < IMP_HEAD)
+			return 0;
+		if (imp_flush(im) != 0)
+			return -1;
+	}
+	if (n > 0 && ex_write(im->e, p, n) != 0) {
 		im->refused = true;
 		return -1;
 	}
@@ -1371,6 +1429,7 @@ kind_import(struct bk *b)
 	struct xfer_resp r;
 	cJSON           *cmd, *env;
 	char             id[128], err[512], out[BACKUP_KEEP_OUTPUT + 64];
+	unsigned char   *head;
 	int64_t          want = -1;
 	int              rc, code;
 
@@ -1387,10 +1446,17 @@ kind_import(struct bk *b)
 		return fail(b, "%s", err);
 	app_say(&b->io, "importing the upload into %s database %s", db.type,
 	    db.name ? db.name : "0");
+	if ((head = malloc(IMP_HEAD)) == NULL) {
+		cJSON_Delete(cmd);
+		db_env_free(env);
+		return fail(b, "out of memory");
+	}
+	im.head = head;
 	rc = ex_open(&e, b, id, cmd, env, true, NULL, NULL);
 	cJSON_Delete(cmd);
 	db_env_free(env);
 	if (rc != 0) {
+		free(head);
 		ex_abort(&e);
 		return -1;
 	}
@@ -1402,12 +1468,18 @@ kind_import(struct bk *b)
 		    b->j->conf->tenant, b->j->job_id), imp_data, &im, (long)left_ms(b), &r);
 		xfer_cleanup(&px);
 	}
+	/* A dump shorter than the head: checked and written now. */
+	if (rc == 0 && r.status == 200 && (want < 0 || im.n == (uint64_t)want) && imp_flush(&im) != 0)
+		rc = -1;
+	free(head);
 	if (rc != 0 || r.status != 200 || (want >= 0 && im.n != (uint64_t)want)) {
 		/* Killed, not ended: psql's transaction is rolled back. */
 		if (!e.eof)
 			ex_kill(&e);
 		(void)ex_finish(&e, true);
 		keep_text(b, &e.keep, out, sizeof(out));
+		if (im.why != NULL)
+			return fail(b, "the upload %s; nothing was imported", im.why);
 		if (rc == 0 && r.status == 200)
 			return fail(b, "the upload is %llu bytes, the plane announced %lld: the import "
 			    "was stopped", (unsigned long long)im.n, (long long)want);

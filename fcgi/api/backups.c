@@ -17,9 +17,9 @@
  *
  * Import (README "Backups: the API"): nginx writes the body to a file under
  * <imports_dir>/tmp (its own location and size limit) and passes its path;
- * the handler checks it, renames it to <imports_dir>/<upload id> and queues
- * db.import, whose agent fetches it through GET /agent/imports/:jobId
- * (agent.c, X-Accel-Redirect).
+ * the handler checks its size, renames it to <imports_dir>/<upload id> and
+ * queues db.import, whose agent fetches it through GET /agent/imports/:jobId
+ * (agent.c, X-Accel-Redirect) and checks its first bytes (agent/backup.c).
  */
 #include "api.h"
 
@@ -705,47 +705,24 @@ import_ctype_ok(const char *ct)
 }
 
 /*
- * Whether the file's first bytes look like a dump in text (SQL, or redis
- * commands): no NUL byte; a gzip or zstd magic says why not.
- */
-static const char *
-import_sniff(int fd)
-{
-	unsigned char buf[65536];
-	ssize_t       n = pread(fd, buf, sizeof(buf), 0);
-
-	if (n < 0)
-		return "the upload cannot be read";
-	if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
-		return "is gzip-compressed: upload the plain SQL dump";
-	if (n >= 4 && buf[0] == 0x28 && buf[1] == 0xb5 && buf[2] == 0x2f && buf[3] == 0xfd)
-		return "is zstd-compressed: upload the plain SQL dump";
-	if (n >= 5 && memcmp(buf, "PGDMP", 5) == 0)
-		return "is a pg_dump archive (custom format): upload a plain SQL dump, or restore it"
-		    " with POST /databases/:id/restore-from-path";
-	if (memchr(buf, '\0', (size_t)n) != NULL)
-		return "is not a text SQL dump (it holds NUL bytes)";
-	return NULL;
-}
-
-/*
  * POST /databases/:id/import: nginx wrote the body to the file named by
  * the FastCGI param LNCHR_BODY_FILE (under <imports_dir>/tmp, its import
- * location only) and passes no body.  Checks the database, the file and
- * its first bytes, queues db.import, then renames the file into
+ * location only) and passes no body.  Checks the database, the file's
+ * type and size (lstat: nginx writes it 0600 for its own user, and the
+ * pool needs no read of it; the agent checks its first bytes before the
+ * engine's client sees any), queues db.import, then renames the file into
  * <imports_dir>/<upload id> (a failed rename rolls the job back).  A
  * refused file is removed by nginx (client_body_in_file_only clean).
  */
 static enum err
 import(struct req *r)
 {
-	const char *file = http_env(r, "LNCHR_BODY_FILE"), *why, *staged;
+	const char *file = http_env(r, "LNCHR_BODY_FILE"), *staged;
 	const char *tmpdir = arena_printf(r->a, "%s/tmp/", r->w->cfg->imports_dir);
 	char        upload[37];
 	struct stat st;
 	PGresult   *res;
 	enum err    e;
-	int         fd;
 
 	if ((e = db_get_object(r, &st_db_type, &res, "database not found", http_param(r, "id"))) !=
 	    ERR_OK)
@@ -760,19 +737,16 @@ import(struct req *r)
 	    strstr(file, "/..") != NULL)
 		return http_error(r, ERR_BAD_REQUEST, "the upload reached the server without its file "
 		    "(the import location of nginx is not configured)");
-	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-		log_error("import: %s: %s", file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	errno = 0;
+	if (lstat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_error("import: %s: %s", file, errno ? strerror(errno) : "not a regular file");
 		return http_error(r, ERR_BAD_REQUEST, "the upload cannot be read");
 	}
-	why = st.st_size == 0 ? "is empty" : import_sniff(fd);
-	close(fd);
 	if (st.st_size > r->w->cfg->import_max_bytes)
 		return http_error(r, ERR_PAYLOAD_TOO_LARGE, arena_printf(r->a, "an import may be at most "
 		    "%lld bytes", (long long)r->w->cfg->import_max_bytes));
-	if (why != NULL)
-		return http_field_error(r, "invalid request body", "body", why);
+	if (st.st_size == 0)
+		return http_field_error(r, "invalid request body", "body", "is empty");
 	crypto_uuid_new(upload);
 	if ((e = db_run(r, &st_import, &res, http_param(r, "id"), upload,
 	    arena_printf(r->a, "%lld", (long long)st.st_size), r->who.user_id)) != ERR_OK)

@@ -1113,6 +1113,50 @@ sealed_columns(struct sealed_col *cols, int max, int *n)
 	return 0;
 }
 
+DB_STMT st_migrations_table = {"admin_migrations_table",
+    "SELECT to_regclass('launcher.schema_migrations') IS NOT NULL AS present"};
+DB_STMT st_migrations_any = {"admin_migrations_any",
+    "SELECT EXISTS (SELECT FROM launcher.schema_migrations) AS present"};
+
+/*
+ * One sealed value of the database (the first of the first column that
+ * has one) into *res (row_id, tenant_id, purpose, sealed; the caller
+ * clears it) and its column into *col: 1; 0 when the database has none
+ * (or no migration applied yet); -1 on error (printed).
+ */
+static int
+sealed_sample(struct sealed_col *col, PGresult **res)
+{
+	const struct db_stmt *const steps[] = {&st_migrations_table, &st_migrations_any};
+	struct sealed_col           cols[64];
+	int                         ncols;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		bool present;
+
+		if (!ok(db_conn_exec(&db, steps[i], 0, NULL, res), "read schema_migrations"))
+			return -1;
+		present = db_get(*res, 0, "present")[0] == 't';
+		PQclear(*res);
+		if (!present)
+			return 0;
+	}
+	if (sealed_columns(cols, (int)(sizeof(cols) / sizeof(*cols)), &ncols) != 0)
+		return -1;
+	for (int i = 0; i < ncols; i++) {
+		const char *params[4] = {cols[i].table, cols[i].column, NULL, "1"};
+
+		if (!ok(db_conn_exec(&db, &st_rot_scan, 4, params, res), "read sealed values"))
+			return -1;
+		if (PQntuples(*res) > 0) {
+			*col = cols[i];
+			return 1;
+		}
+		PQclear(*res);
+	}
+	return 0;
+}
+
 /*
  * check-sealed: opens every sealed value with the ring, without changing
  * anything; per column, how many values each key holds and how many do
@@ -1338,6 +1382,7 @@ static const struct db_role roles[] = {
 
 struct setup_opts {
 	const char *tenant, *tenant_name, *superuser_url;
+	bool        new_master_key;
 };
 
 static const char *
@@ -1585,9 +1630,51 @@ env_free(char **env)
 }
 
 /*
+ * The \set lines of roles.sql's variables into out: each role's SCRAM-SHA-256
+ * verifier, computed here with libpq (as psql's \password does), so that
+ * no password reaches the server, its log or pg_stat_activity.  libpq
+ * wants a PGconn for its error message only: an unconnected one (a
+ * conninfo it refuses to parse, so nothing is dialled).  0, or -1
+ * (printed).
+ */
+static int
+role_verifier_lines(char pw[][SETUP_PASSWORD_MAX + 1], char *out, size_t outlen)
+{
+	PGconn *c = PQconnectStart("launcher_admin_offline=1");
+	size_t  off = 0;
+	int     rc = 0;
+
+	if (c == NULL) {
+		fprintf(stderr, "launcher-admin: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < NROLES && rc == 0; i++) {
+		char *v = PQencryptPasswordConn(c, pw[i], roles[i].name, "scram-sha-256");
+		int   w;
+
+		if (v == NULL || strchr(v, '\'') != NULL || strchr(v, '\\') != NULL) {
+			fprintf(stderr, "launcher-admin: cannot compute the SCRAM verifier of %s\n",
+			    roles[i].name);
+			rc = -1;
+		} else if ((w = util_snprintf(out + off, outlen - off, "\\set %s '%s'\n", roles[i].var,
+		    v)) < 0)
+			rc = -1;
+		else
+			off += (size_t)w;
+		PQfreemem(v);
+	}
+	PQfinish(c);
+	return rc;
+}
+
+/* The \set lines' room: SCRAM-SHA-256$<iter>:<salt>$<key>:<key> and more. */
+#define VERIFIER_LINES_MAX (NROLES * 256)
+
+/*
  * Runs sql/setup/roles.sql with psql as a superuser: the OS user postgres
  * over the local socket (peer authentication; we must be root), or the
- * superuser URL.  The passwords go first, as \set lines on psql's stdin.
+ * superuser URL.  The passwords' SCRAM verifiers go first, as \set lines
+ * on psql's stdin (role_verifier_lines).
  * 0, or -1 (printed: psql's last lines, terse, so no statement with a
  * password in it is echoed).
  */
@@ -1612,17 +1699,13 @@ roles_apply(const struct config *cfg, const struct setup_opts *o, char pw[][SETU
 		fprintf(stderr, "launcher-admin: cannot read %s/setup/roles.sql\n", cfg->migrations_dir);
 		goto out;
 	}
-	inlen = len + 64 + NROLES * (SETUP_PASSWORD_MAX + 32);
+	inlen = len + 64 + VERIFIER_LINES_MAX;
 	if ((in = malloc(inlen)) == NULL)
 		goto out;
 	off = (size_t)util_snprintf(in, inlen, "\\set VERBOSITY terse\n");
-	for (size_t i = 0; i < NROLES; i++) {
-		int w = util_snprintf(in + off, inlen - off, "\\set %s %s\n", roles[i].var, pw[i]);
-
-		if (w < 0)
-			goto out;
-		off += (size_t)w;
-	}
+	if (role_verifier_lines(pw, in + off, inlen - off) != 0)
+		goto out;
+	off += strlen(in + off);
 	if (off + len >= inlen)
 		goto out;
 	memcpy(in + off, sql, len + 1);
@@ -1653,15 +1736,32 @@ out:
 
 /* The master key (32 random bytes: key 0 of the ring), when missing. */
 static int
-master_key_ensure(const struct config *cfg)
+master_key_ensure(const struct config *cfg, bool new_ok)
 {
-	unsigned char key[CRYPTO_KEY_BYTES];
-	struct stat   st;
-	int           rc;
+	unsigned char     key[CRYPTO_KEY_BYTES];
+	struct sealed_col col;
+	struct stat       st;
+	PGresult         *res;
+	int               rc;
 
 	if (stat(cfg->master_key_file, &st) == 0) {
 		printf("master key: %s is there (kept)\n", cfg->master_key_file);
 		return 0;
+	}
+	/* A database that already holds sealed values was sealed with a key
+	 * that is lost here (a purge, a new host): a new key opens none. */
+	if (!new_ok) {
+		if ((rc = sealed_sample(&col, &res)) < 0)
+			return -1;
+		if (rc == 1) {
+			PQclear(res);
+			fprintf(stderr, "launcher-admin: %s is missing, but the database already holds"
+			    " values sealed with a master key (%s.%s, and maybe more): put that key file"
+			    " back (from your backup of %s), or pass --new-master-key to start with a new"
+			    " key, with which those values never open again\n", cfg->master_key_file,
+			    col.table, col.column, cfg->master_key_file);
+			return -1;
+		}
 	}
 	randombytes_buf(key, sizeof(key));
 	rc = util_write_atomic(cfg->master_key_file, (const char *)key, sizeof(key), 0600);
@@ -1772,14 +1872,19 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 	o->tenant = "default";
 	o->tenant_name = "Default";
 	o->superuser_url = NULL;
+	o->new_master_key = false;
 	for (int i = 0; i < argc; i++) {
 		const char **dst = strcmp(argv[i], "--tenant") == 0 ? &o->tenant :
 		    strcmp(argv[i], "--tenant-name") == 0 ? &o->tenant_name :
 		    strcmp(argv[i], "--superuser-url") == 0 ? &o->superuser_url : NULL;
 
+		if (strcmp(argv[i], "--new-master-key") == 0) {
+			o->new_master_key = true;
+			continue;
+		}
 		if (dst == NULL || i + 1 >= argc) {
 			fprintf(stderr, "usage: launcher-admin [-c FILE] setup [--tenant SLUG]"
-			    " [--tenant-name NAME] [--superuser-url URL]\n");
+			    " [--tenant-name NAME] [--superuser-url URL] [--new-master-key]\n");
 			return -1;
 		}
 		*dst = argv[++i];
@@ -1788,7 +1893,56 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		fprintf(stderr, "launcher-admin: --tenant must match [a-z0-9-]{1,63} and not be a UUID\n");
 		return -1;
 	}
+	if (o->superuser_url != NULL) {
+		char pw[8];
+
+		if (url_option(o->superuser_url, "password", pw, sizeof(pw)) != 0) {
+			fprintf(stderr, "launcher-admin: --superuser-url is not a libpq connection string\n");
+			return -1;
+		}
+		if (pw[0] != '\0') {
+			sodium_memzero(pw, sizeof(pw));
+			fprintf(stderr, "launcher-admin: --superuser-url holds a password, which the"
+			    " process list shows to every user: put it in a passfile (~/.pgpass, or"
+			    " PGPASSFILE=FILE, mode 0600) and give the URL without it\n");
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/*
+ * role-verifiers PASSFILE: the \set lines of sql/setup/roles.sql for the
+ * three roles' passwords in PASSFILE (their SCRAM verifiers), for a caller
+ * that runs roles.sql itself (the local stack).  No config needed.
+ */
+static int
+role_verifiers(const char *path)
+{
+	char   pw[NROLES][SETUP_PASSWORD_MAX + 1], out[VERIFIER_LINES_MAX], *buf = NULL;
+	size_t len = 0;
+	int    rc = 1;
+
+	if (util_read_file(path, 65536, &buf, &len) != 0 || buf == NULL) {
+		fprintf(stderr, "launcher-admin: cannot read %s: %s\n", path,
+		    strerror(errno != 0 ? errno : ENOENT));
+		return 1;
+	}
+	for (size_t i = 0; i < NROLES; i++)
+		if (pgpass_find(buf, roles[i].name, pw[i], sizeof(pw[i])) != 0 || !password_ok(pw[i])) {
+			fprintf(stderr, "launcher-admin: %s: no usable password for %s\n", path,
+			    roles[i].name);
+			goto out;
+		}
+	if (role_verifier_lines(pw, out, sizeof(out)) == 0) {
+		fputs(out, stdout);
+		rc = fflush(stdout) == 0 ? 0 : 1;
+	}
+out:
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(buf, len);
+	free(buf);
+	return rc;
 }
 
 /*
@@ -1817,8 +1971,8 @@ setup(const struct config *cfg, int argc, char **argv)
 	for (size_t i = 0; i < NROLES; i++)
 		if (pgpass_role(cfg, &roles[i], pw[i], sizeof(pw[i])) != 0)
 			goto out;
-	if (roles_apply(cfg, &o, pw) != 0 || master_key_ensure(cfg) != 0 ||
-	    admin_connect(cfg->admin_database_url) != 0)
+	if (roles_apply(cfg, &o, pw) != 0 || admin_connect(cfg->admin_database_url) != 0 ||
+	    master_key_ensure(cfg, o.new_master_key) != 0)
 		goto out;
 	if (migrate(cfg->migrations_dir) != 0 || env_migrate(cfg) != 0)
 		goto out;
@@ -1946,6 +2100,47 @@ dr_roles(struct doctor *d, const struct config *cfg)
 	return owner;
 }
 
+/* One sealed value opened with the master key: the key is the one that
+ * sealed the database's values (check-sealed opens them all). */
+static void
+dr_sealed(struct doctor *d, const struct config *cfg)
+{
+	struct crypto_keys k;
+	struct sealed_col  col;
+	PGresult          *res;
+	char               err[512], *plain;
+	size_t             plen;
+	int                s;
+
+	if ((s = sealed_sample(&col, &res)) < 0) {
+		dr_problem(d, "sealed values: cannot read one from the database");
+		return;
+	}
+	if (s == 0) {
+		dr_ok("sealed values: none in the database yet");
+		return;
+	}
+	if (crypto_keys_load(&k, cfg->master_key_file, err, sizeof(err)) != 0) {
+		/* The master key's own problem is listed by its check. */
+		printf("skip: sealed values: not opened (%s)\n", err);
+		PQclear(res);
+		return;
+	}
+	if ((plain = crypto_open(&k, db_get(res, 0, "tenant_id"), db_get(res, 0, "purpose"),
+	    db_get(res, 0, "sealed"), &plen)) == NULL)
+		dr_problem(d, "sealed values: %s.%s of row %s does not open with %s (key %d): it is not"
+		    " the key that sealed the database's values (launcher-admin check-sealed counts"
+		    " them)", col.table, col.column, db_get(res, 0, "row_id"), cfg->master_key_file,
+		    crypto_sealed_key(db_get(res, 0, "sealed")));
+	else {
+		dr_ok("sealed values: one of %s.%s opens with the master key", col.table, col.column);
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
+	crypto_keys_wipe(&k);
+	PQclear(res);
+}
+
 static void
 dr_migrations(struct doctor *d, const struct config *cfg)
 {
@@ -2023,30 +2218,41 @@ dr_files(struct doctor *d, const struct config *cfg)
 }
 
 /* The certificate of the plane's nginx: readable, more than TLS_MIN_DAYS left. */
+/* A certificate's expiry (more than TLS_MIN_DAYS left), what: its check's name. */
 static void
-dr_tls(struct doctor *d, const struct config *cfg)
+dr_cert(struct doctor *d, const char *what, const char *path)
 {
-	FILE *f = fopen(cfg->tls_cert_file, "r");
+	FILE *f = fopen(path, "r");
 	X509 *x = NULL;
 	int   days = 0, secs = 0;
 
 	if (f == NULL) {
-		dr_problem(d, "tls: %s: %s", cfg->tls_cert_file, strerror(errno));
+		dr_problem(d, "%s: %s: %s", what, path, strerror(errno));
 		return;
 	}
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (x == NULL || !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
-		dr_problem(d, "tls: %s is not a PEM certificate", cfg->tls_cert_file);
+		dr_problem(d, "%s: %s is not a PEM certificate", what, path);
 	else if (days < 0 || secs < 0)
-		dr_problem(d, "tls: %s expired %d days ago", cfg->tls_cert_file, -days);
+		dr_problem(d, "%s: %s expired %d days ago", what, path, -days);
 	else if (days < TLS_MIN_DAYS)
-		dr_problem(d, "tls: %s expires in %d days (less than %d): renew it", cfg->tls_cert_file,
-		    days, TLS_MIN_DAYS);
+		dr_problem(d, "%s: %s expires in %d days (less than %d): renew it", what, path, days,
+		    TLS_MIN_DAYS);
 	else
-		dr_ok("tls: %s is valid for %d more days", cfg->tls_cert_file, days);
+		dr_ok("%s: %s is valid for %d more days", what, path, days);
 	X509_free(x);
+}
+
+/* nginx's certificate and key; with plane_hostname, the plane's own
+ * (launcher-dnscheck renews it: one that nears its end says it does not). */
+static void
+dr_tls(struct doctor *d, const struct config *cfg)
+{
+	dr_cert(d, "tls", cfg->tls_cert_file);
 	(void)dr_secret_file(d, "tls key", cfg->tls_key_file);
+	if (cfg->plane_hostname[0] != '\0')
+		dr_cert(d, "plane tls", cfg->plane_tls_cert);
 }
 
 static void
@@ -2122,6 +2328,7 @@ doctor(const char *conf)
 		dr_ok("config: %s parses", conf);
 		if (dr_roles(&d, &cfg) == 0) {
 			dr_migrations(&d, &cfg);
+			dr_sealed(&d, &cfg);
 			dr_agents(&d);
 			db_conn_close(&db);
 		} else
@@ -2146,14 +2353,15 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: launcher-admin [-c FILE] COMMAND   (FILE: " ADMIN_DEFAULT_CONF ")\n"
-	    "  setup [--tenant SLUG] [--tenant-name NAME] [--superuser-url URL]\n"
+	    "  setup [--tenant SLUG] [--tenant-name NAME] [--superuser-url URL] [--new-master-key]\n"
 	    "  doctor\n"
 	    "  migrate [--dry-run]\n"
 	    "  tenant create|ensure SLUG [NAME] | tenant list\n"
 	    "  server ensure TENANT NAME --token-file FILE [--host HOST] [--base-domain DOMAIN]\n"
 	    "  quota list TENANT | quota set TENANT KIND N|unlimited|default\n"
 	    "  rotate-master-key [--batch N] [--resume] [--pool-stopped]\n"
-	    "  check-sealed\n");
+	    "  check-sealed\n"
+	    "  role-verifiers PASSFILE   (roles.sql's \\set lines: SCRAM verifiers, no config)\n");
 }
 
 /* The commands that run on main's connection (admin_database_url). */
@@ -2210,6 +2418,13 @@ main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
+	if (strcmp(argv[i], "role-verifiers") == 0) {
+		if (argc != i + 2) {
+			usage();
+			return 2;
+		}
+		return role_verifiers(argv[i + 1]);
+	}
 	if (strcmp(argv[i], "doctor") == 0) {
 		if (argc > i + 1) {
 			usage();

@@ -3,9 +3,12 @@
 -- The one definition of them, run by `launcher-admin setup` and by the
 -- local stack (conf/stack/launcher-stack.sh ensure_roles).  Idempotent:
 -- every run (re)applies the passwords and the least privileges, so the
--- passfile and the cluster always agree.  The caller sets the passwords
--- as psql variables on psql's stdin, never in argv or the environment:
---   \set owner_pw '...'   \set api_pw '...'   \set maint_pw '...'
+-- passfile and the cluster always agree.  The caller sets each password's
+-- SCRAM-SHA-256 verifier (never the password: the server stores a verifier
+-- as given, and its log shows no password) as psql variables on psql's
+-- stdin, never in argv or the environment; `launcher-admin role-verifiers
+-- PASSFILE` prints these lines:
+--   \set owner_pw 'SCRAM-SHA-256$...'   \set api_pw '...'   \set maint_pw '...'
 -- This directory is not a migration (the runner reads sql/NNN_*.sql only).
 
 SELECT 'CREATE ROLE launcher_owner LOGIN'

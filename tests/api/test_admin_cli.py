@@ -198,9 +198,13 @@ def test_doctor_lists_a_readable_key_file_a_broken_nginx_config_and_a_certificat
     bad_nginx = os.path.join(d, "nginx.conf")
     with open(bad_nginx, "w") as f:
         f.write("events {}\nhttp { server { listen 127.0.0.1:1; no_such_directive on; } }\n")
+    # With plane_hostname, the plane's own certificate (launcher-dnscheck's) is checked too.
+    plane_cert = os.path.join(d, "plane-cert.pem")
+    shutil.copyfile(cert, plane_cert)
     conf = os.path.join(d, "launcher.conf")
     _conf_copy(conf, master_key_file=key, tls_cert_file=cert, tls_key_file=tkey,
-               nginx_test_command="nginx -t -q -p %s -c %s -e %s/error.log" % (d, bad_nginx, d))
+               nginx_test_command="nginx -t -q -p %s -c %s -e %s/error.log" % (d, bad_nginx, d),
+               plane_hostname="plane.example.test", plane_tls_cert=plane_cert)
     try:
         rc, oks, problems = _doctor_stack(conf)
         rest = _other_agents(problems)
@@ -208,7 +212,8 @@ def test_doctor_lists_a_readable_key_file_a_broken_nginx_config_and_a_certificat
         assert any(p.startswith("master key %s has mode 0644" % key) for p in rest), rest
         assert any(p.startswith("nginx: `nginx -t") and "no_such_directive" in p for p in rest), rest
         assert any(p.startswith("tls: %s expires in" % cert) for p in rest), rest
-        assert len(rest) == 3, rest
+        assert any(p.startswith("plane tls: %s expires in" % plane_cert) for p in rest), rest
+        assert len(rest) == 4, rest
         assert any(o.startswith("database: the owner role") for o in oks), oks
         # The stack's own key file is untouched.
         assert os.stat(_conf_value("master_key_file")).st_mode & 0o077 == 0
@@ -266,10 +271,13 @@ def test_doctor_names_an_online_agent_whose_version_is_not_the_planes():
 
 class Cluster:
     """A PostgreSQL cluster of this test: a unix socket only, peer for the
-    OS user postgres and scram-sha-256 for every other role (Debian's rules)."""
+    OS user postgres and scram-sha-256 for every other role (Debian's rules);
+    every statement logged (to self.log), as log_statement=ddl would log a
+    role's password."""
 
     def __init__(self, d):
         self.data, self.sock = os.path.join(d, "pg"), os.path.join(d, "sock")
+        self.log = os.path.join(self.data, "log")
         for p in (self.data, self.sock):
             os.makedirs(p)
             shutil.chown(p, "postgres", "postgres")
@@ -278,7 +286,7 @@ class Cluster:
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
             f.write("local all postgres peer\nlocal all all scram-sha-256\n")
         self._pg("pg_ctl", "-D", self.data, "-l", os.path.join(self.data, "log"), "-w", "-s", "-o",
-                 "-k %s -c listen_addresses='' -p 5432" % self.sock, "start")
+                 "-k %s -c listen_addresses='' -p 5432 -c log_statement=all" % self.sock, "start")
 
     def _pg(self, prog, *args):
         out = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, prog)] + list(args),
@@ -384,15 +392,52 @@ def test_setup_from_nothing_then_again_changes_nothing_and_doctor_passes():
         assert out.returncode == 0, out.stdout + out.stderr
         assert "(--superuser-url)" in out.stdout, out.stdout
         assert _digest([pgpass_file, key, cert, tkey]) == files
+        # A password in the URL would be in argv: refused, nothing run.
+        for bad in ("postgresql://su_%s:su-pw-%s@/postgres?host=%s" % (d[-8:], d[-8:], pg.sock),
+                    "host=%s user=su_%s password=su-pw-%s" % (pg.sock, d[-8:], d[-8:])):
+            out = _run(conf, "setup", "--superuser-url", bad)
+            assert out.returncode == 2 and "holds a password" in out.stderr and \
+                "PGPASSFILE" in out.stderr, out.stdout + out.stderr
+            assert "su-pw-" not in out.stdout + out.stderr
+
+        # Three setups, every statement logged: the roles got SCRAM verifiers
+        # computed here, the server never saw a password.
+        with open(pg.log, errors="replace") as f:
+            log = f.read()
+        assert "ALTER ROLE launcher_api" in log and "SCRAM-SHA-256$4096:" in log, log[-2000:]
+        for p in pw.values():
+            assert p not in log, "a role's password is in the server's log"
+        assert pg.sql("SELECT count(*) FROM pg_authid WHERE rolname LIKE 'launcher%' AND"
+                      " rolpassword LIKE 'SCRAM-SHA-256$%'") == ["3"]
 
         # doctor: no problem on it; then the key readable by others is one.
         out = _run(conf, "doctor")
         assert out.returncode == 0 and out.stdout.rstrip().endswith("doctor: no problem"), out.stdout
+        assert "ok: sealed values: none in the database yet" in out.stdout, out.stdout
         os.chmod(key, 0o640)
         out = _run(conf, "doctor")
         assert out.returncode == 1, out.stdout
         assert _lines(out.stdout, "  - ") == [
             "master key %s has mode 0640: group or others may read it (chmod 0600 %s)" % (key, key)], out.stdout
+
+        # A sealed value the key does not open (as after a purge and a new key): doctor names
+        # it. Then the key file lost: setup makes no new key unless told (--new-master-key).
+        os.chmod(key, 0o600)
+        pg.sql("INSERT INTO launcher.tenant_smtp (tenant_id, host, port, tls_mode, password_sealed,"
+               " from_address) SELECT id, 'smtp.example.test', 25, 'none', 'sealed-elsewhere',"
+               " 'a@example.test' FROM launcher.tenants WHERE slug = 'first'", db="launcher")
+        out = _run(conf, "doctor")
+        problems = _lines(out.stdout, "  - ")
+        assert out.returncode == 1 and len(problems) == 1 and problems[0].startswith(
+            "sealed values: tenant_smtp.password_sealed of row ") and \
+            ("does not open with %s" % key) in problems[0], out.stdout
+        os.rename(key, key + ".lost")
+        out = _run(conf, "setup", "--tenant", "first", env=env)
+        assert out.returncode == 1 and "already holds values sealed with a master key" in out.stderr \
+            and "--new-master-key" in out.stderr, out.stdout + out.stderr
+        assert not os.path.exists(key) and "master key: new" not in out.stdout, out.stdout
+        out = _run(conf, "setup", "--tenant", "first", "--new-master-key", env=env)
+        assert out.returncode == 0 and "master key: new, %s" % key in out.stdout, out.stdout + out.stderr
 
         # A bad option changes nothing and says why.
         out = _run(conf, "setup", "--tenant", "Not A Slug", env=env)

@@ -227,8 +227,15 @@ def test_install_command_on_a_fresh_server_installs_and_the_agent_goes_online():
     with open(root.path("/etc/systemd/system/launcher-agent.service")) as f:
         unit = f.read()
     user = ([x[len("User="):] for x in unit.splitlines() if x.startswith("User=")] or [None])[0]
+    assert user == "launcher-agent", unit
     st = os.stat(root.path("/etc/launcher/agent.token"))
     assert stat.S_IMODE(st.st_mode) == 0o600 and (user or st.st_uid == 0), st
+    # The edge's site directory: made for the agent (its unit's ReadWritePaths
+    # names it without "-", so the agent may write there under ProtectSystem).
+    rw = [x for x in unit.splitlines() if x.startswith("ReadWritePaths=")]
+    assert rw and "/etc/nginx/launcher-sites" in rw[0].split("=", 1)[1].split(), rw
+    sites = os.stat(root.path("/etc/nginx/launcher-sites"))
+    assert stat.S_ISDIR(sites.st_mode) and sites.st_uid == st.st_uid, sites
     with open(root.path("/etc/launcher/agent.token")) as f:
         assert f.read() == s["agent_token"] + "\n"
     if user:

@@ -14,6 +14,7 @@ and raises backup.failed; a restore into a new database; a volume mounted
 by a running container is not restored; an import streams an uploaded
 dump into the engine."""
 import atexit
+import gzip
 import hashlib
 import json
 import os
@@ -518,6 +519,15 @@ def test_import_streams_an_uploaded_dump_into_postgres():
     job = _job_done(w, r.data["job"]["id"])
     assert job["status"] == "succeeded", job
     assert _result(job["id"])["imported_bytes"] == len(dump), job
+    assert Engine(w, db).sql("SELECT count(*) FROM kv").strip() == "2000"
+    # A compressed dump: accepted by the pool (which never reads an upload),
+    # refused by the agent before psql sees a byte; the table is as it was.
+    r = w.c.call("POST", "/databases/%s/import" % db["id"],
+                 raw=gzip.compress(b"DROP TABLE kv;\n"),
+                 headers={"Content-Type": "application/sql"})
+    assert r.status == 202, r
+    job = _job_done(w, r.data["job"]["id"])
+    assert job["status"] == "failed" and "gzip-compressed" in json.dumps(job), job
     assert Engine(w, db).sql("SELECT count(*) FROM kv").strip() == "2000"
 
 
