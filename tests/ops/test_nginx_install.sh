@@ -53,6 +53,10 @@ expect "launcher.conf has no user key (units run as launcher)" \
     "$(grep -c '^user *=' "$D/etc/launcher/launcher.conf")" "0"
 expect "every plane unit runs as launcher" \
     "$(grep -L '^User=launcher$' "$D"/usr/local/lib/systemd/system/launcher-*.service | grep -v agent || true)" ""
+expect "no unit pulls in postgresql.service (After= only: the database may be remote)" \
+    "$(grep -l '^Wants=.*postgresql' "$D"/usr/local/lib/systemd/system/* || true)" ""
+expect "launcher-backup writes /var/backups/launcher, which install-system.sh creates (no optional '-' path)" \
+    "$(grep -c '^ReadWritePaths=.* /var/backups/launcher$' "$D/usr/local/lib/systemd/system/launcher-backup.service"),$(grep -c 'dir "$BACKUPS" 0700 launcher launcher' conf/install-system.sh)" "1,1"
 expect "every API fastcgi_pass goes through upstream launcher_api" \
     "$(grep -h 'fastcgi_pass ' "$D/etc/nginx/snippets/launcher-locations.conf" | grep -v 'launcher_api\|ingest.sock' || true)" ""
 
