@@ -78,7 +78,8 @@ BINS=(launcher-fcgi launcher-admin launcher-scheduler launcher-dnscheck launcher
 UNITS=(launcher-fcgi.service launcher-fcgi-ingest.service launcher-ws.service
        launcher-scheduler.service launcher-notify.service launcher-issues.service
        launcher-backup.service launcher-backup.timer launcher-dnscheck.service
-       launcher-dnscheck.timer launcher-agent.service)
+       launcher-dnscheck.timer launcher-nginx-reload.path launcher-nginx-reload.service
+       launcher-agent.service)
 # Debian's libnginx-mod-http-brotli-static: brotli_static only where it is
 # installed (Debian's nginx.conf loads it from modules-enabled/).
 BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_static_module.so

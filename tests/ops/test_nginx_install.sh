@@ -43,7 +43,8 @@ for f in etc/nginx/conf.d/launcher.conf etc/nginx/sites-available/launcher \
          etc/nginx/snippets/launcher-tls.conf etc/nginx/snippets/launcher-fastcgi-params.conf \
          etc/launcher/launcher.conf etc/logrotate.d/launcher usr/local/bin/launcher-fcgi \
          usr/local/share/launcher/sql/001_foundation.sql usr/local/share/launcher/static/index.html.gz \
-         usr/local/lib/systemd/system/launcher-backup.timer; do
+         usr/local/lib/systemd/system/launcher-backup.timer \
+         usr/local/lib/systemd/system/launcher-nginx-reload.path; do
     [ -e "$D/$f" ] || bad "installed $f" "missing"
 done
 ok "the tree has the programs, data, units and configuration"
@@ -54,11 +55,14 @@ expect "no sites-enabled link and no owner change under a DESTDIR" \
 expect "launcher.conf has no user key (units run as launcher)" \
     "$(grep -c '^user *=' "$D/etc/launcher/launcher.conf")" "0"
 expect "every plane unit runs as launcher" \
-    "$(grep -L '^User=launcher$' "$D"/usr/local/lib/systemd/system/launcher-*.service | grep -v agent || true)" ""
+    "$(grep -L '^User=launcher$' "$D"/usr/local/lib/systemd/system/launcher-*.service | grep -v 'agent\|nginx-reload' || true)" ""
 expect "no unit pulls in postgresql.service (After= only: the database may be remote)" \
     "$(grep -l '^Wants=.*postgresql' "$D"/usr/local/lib/systemd/system/* || true)" ""
 expect "launcher-backup writes /var/backups/launcher, which install-system.sh creates (no optional '-' path)" \
     "$(grep -c '^ReadWritePaths=.* /var/backups/launcher$' "$D/usr/local/lib/systemd/system/launcher-backup.service"),$(grep -c 'dir "$BACKUPS" 0700 launcher launcher' conf/install-system.sh)" "1,1"
+expect "the plane certificate's reload: the path unit watches plane-cert.pem, the service reloads as root, plane_reload_command is empty" \
+    "$(grep -c '^PathChanged=/etc/launcher/tls/plane-cert.pem$' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.path"),$(grep -c '^User=' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.service"),$(grep -c '^ExecStart=.*nginx -t -q && systemctl reload nginx' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.service"),$(grep -c '^plane_reload_command *= *[^ ]' "$D/etc/launcher/launcher.conf")" \
+    "1,0,1,0"
 expect "every API fastcgi_pass goes through upstream launcher_api" \
     "$(grep -h 'fastcgi_pass ' "$D/etc/nginx/snippets/launcher-locations.conf" | grep -v 'launcher_api\|ingest.sock' || true)" ""
 
@@ -180,7 +184,7 @@ if command -v systemd-analyze > /dev/null 2>&1; then
     for u in "$W/root2"/usr/local/lib/systemd/system/*; do
         sed "s|/usr/local/bin/|$W/root2/usr/local/bin/|g" "$u" > "$U/${u##*/}"
     done
-    out=$(cd "$U" && systemd-analyze verify --man=no ./*.service ./*.timer 2>&1)
-    expect "systemd-analyze verify: the units and timers" "$out" ""
+    out=$(cd "$U" && systemd-analyze verify --man=no ./*.service ./*.timer ./*.path 2>&1)
+    expect "systemd-analyze verify: the units, timers and launcher-nginx-reload.path" "$out" ""
 fi
 finish
