@@ -9,7 +9,8 @@
 # HSTS; an upgrade with HSTS_MAX_AGE=0 replaces the unedited conf.d file
 # (its recorded sum) and HTTPS then has no HSTS; an edited file is kept
 # (.dist beside it) by a later install and by uninstall; the defaults (no
-# listen variable) give the loopback API listener; the units verify.
+# listen variable) give the loopback API listener; every path the plane
+# writes is writable in its unit; the units verify.
 # No pool runs: the API's answer is the 502 envelope, which is enough here.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -59,10 +60,38 @@ expect "every plane unit runs as launcher" \
 expect "no unit pulls in postgresql.service (After= only: the database may be remote)" \
     "$(grep -l '^Wants=.*postgresql' "$D"/usr/local/lib/systemd/system/* || true)" ""
 expect "launcher-backup writes /var/backups/launcher, which install-system.sh creates (no optional '-' path)" \
-    "$(grep -c '^ReadWritePaths=.* /var/backups/launcher$' "$D/usr/local/lib/systemd/system/launcher-backup.service"),$(grep -c 'dir "$BACKUPS" 0700 launcher launcher' conf/install-system.sh)" "1,1"
+    "$(grep -c '^ReadWritePaths=.* /var/backups/launcher$' "$D/usr/local/lib/systemd/system/launcher-backup.service"),$(grep -c 'BACKUPS" 0700 launcher launcher' conf/install-system.sh)" "1,1"
 expect "the plane certificate's reload: the path unit watches plane-cert.pem, the service reloads as root, plane_reload_command is empty" \
     "$(grep -c '^PathChanged=/etc/launcher/tls/plane-cert.pem$' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.path"),$(grep -c '^User=' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.service"),$(grep -c '^ExecStart=.*nginx -t -q && systemctl reload nginx' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.service"),$(grep -c '^plane_reload_command *= *[^ ]' "$D/etc/launcher/launcher.conf")" \
     "1,0,1,0"
+# Every path a plane program writes (launcher.conf's value, or the
+# commented default shown there) is under its unit's RuntimeDirectory= or
+# ReadWritePaths= (ProtectSystem=strict makes the rest read-only).
+writable() {   # writable UNIT: the unit's writable roots, one a line
+    sed -n 's/^ReadWritePaths=//p; s|^RuntimeDirectory=|/run/|p' \
+        "$D/usr/local/lib/systemd/system/launcher-$1.service" | tr ' ' '\n' | sed 's/^-//; /^$/d'
+}
+confval() {    # confval KEY: its value in the installed launcher.conf
+    sed -n "s/^#\{0,1\}$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" "$D/etc/launcher/launcher.conf" | head -n1
+}
+miss=""
+for kw in listen:fcgi,fcgi-ingest ingest_listen:fcgi-ingest ws_listen:ws eventquota_file:fcgi,fcgi-ingest \
+          fcgi_state_file:fcgi icons_dir:fcgi imports_dir:fcgi,fcgi-ingest,backup \
+          plane_acme_webroot:dnscheck plane_acme_dir:dnscheck plane_tls_cert:dnscheck plane_tls_key:dnscheck \
+          dnscheck_lock_file:dnscheck backup_lock_file:backup notify_lock_file:notify issues_lock_file:issues \
+          plane_backup_destination_file:backup; do
+    key=${kw%%:*} path=$(confval "${kw%%:*}")
+    [ -n "$path" ] || { miss="$miss $key(no value)"; continue; }
+    IFS=, read -r -a units <<< "${kw#*:}"
+    for u in "${units[@]}"; do
+        under=0
+        while read -r w; do
+            case $path in "$w" | "$w"/*) under=1 ;; esac
+        done < <(writable "$u")
+        [ "$under" = 1 ] || miss="$miss $key=$path($u)"
+    done
+done
+expect "every path the plane writes is under its unit's RuntimeDirectory or ReadWritePaths" "$miss" ""
 expect "every API fastcgi_pass goes through upstream launcher_api" \
     "$(grep -h 'fastcgi_pass ' "$D/etc/nginx/snippets/launcher-locations.conf" | grep -v 'launcher_api\|ingest.sock' || true)" ""
 
