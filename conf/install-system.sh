@@ -17,6 +17,10 @@ set -euo pipefail
 
 [ $# -ge 5 ] || { echo "usage: install-system.sh ETC STATE LOGS NGINX REDIRECT_LISTEN [--no-site]" >&2; exit 2; }
 ETC=$1 STATE=$2 LOGS=$3 NGINX=$4 REDIRECT_LISTEN=$5 SITE=1
+# The plane's backups (plane_backup_destination_file's suggested directory;
+# launcher-backup.service's ReadWritePaths=): LOCALSTATEDIR/backups/launcher.
+BACKUPS=/var/backups/launcher
+case $STATE in */lib/launcher) BACKUPS=${STATE%/lib/launcher}/backups/launcher ;; esac
 [ "${6:-}" != --no-site ] || SITE=0
 note() { printf 'install: %s\n' "$*"; }
 
@@ -62,6 +66,9 @@ state_dirs() {
     # The agent's edge sites (edge_sites_dir): its unit's ReadWritePaths=
     # names the directory, which must exist for the unit to start.
     dir "$NGINX/launcher-sites" 0755 launcher-agent launcher-agent
+    # Dumps of the plane's database (sealed secrets, users): launcher's only.
+    install -d -m 0755 "$(dirname "$BACKUPS")"
+    dir "$BACKUPS" 0700 launcher launcher
 }
 
 # sites-enabled/launcher, unless the operator has one; and Debian's stock

@@ -20,10 +20,12 @@
 #                   /etc/launcher/tls/plane-cert.pem + plane-key.pem, which
 #                   must exist before nginx starts (copy cert.pem/key.pem)
 #
-# A configuration file that exists and differs from what would be written
-# (an operator's edit) is never replaced: the new one goes beside it as
-# FILE.dist. Uninstall removes the programs, data and units, and the
-# configuration files only where they are unchanged; never the state
+# A configuration file an operator edited is never replaced: the new one
+# goes beside it as FILE.dist. Edited means: it differs from the new render
+# and from the sum install recorded when it wrote it (PREFIX/share/launcher/
+# installed.sha256), so an unedited file follows the upgrades. Uninstall
+# removes the programs, data and units, and the configuration files only
+# where they are unedited; never the state
 # (/var/lib/launcher), the secrets in /etc/launcher, the logs or the users.
 set -euo pipefail
 umask 022
@@ -76,7 +78,8 @@ BINS=(launcher-fcgi launcher-admin launcher-scheduler launcher-dnscheck launcher
 UNITS=(launcher-fcgi.service launcher-fcgi-ingest.service launcher-ws.service
        launcher-scheduler.service launcher-notify.service launcher-issues.service
        launcher-backup.service launcher-backup.timer launcher-dnscheck.service
-       launcher-dnscheck.timer launcher-agent.service)
+       launcher-dnscheck.timer launcher-nginx-reload.path launcher-nginx-reload.service
+       launcher-agent.service)
 # Debian's libnginx-mod-http-brotli-static: brotli_static only where it is
 # installed (Debian's nginx.conf loads it from modules-enabled/).
 BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_static_module.so
@@ -187,17 +190,39 @@ set_keys() {
     ' - "$1" > "$2" || die "cannot write $2 from $1"
 }
 
-# put SRC DEST [MODE]: a configuration file into DESTDIR, never over an
-# operator's edit (then DEST.dist).
+# The sums of the configuration files install wrote, "SHA256  PATH" (PATH
+# without DESTDIR): a file that still has its recorded sum was not edited,
+# so an upgrade replaces it and uninstall removes it.
+MANIFEST=$SHARE/installed.sha256
+: > "$TMP/manifest"
+sum_of() { sha256sum < "$1" | cut -d' ' -f1; }
+recorded() {   # recorded PATH: the sum install wrote for PATH, or nothing
+    [ -f "$D$MANIFEST" ] || return 0
+    awk -v p="$1" '$2 == p { s = $1 } END { if (s != "") print s }' "$D$MANIFEST"
+}
+# unedited PATH: DESTDIR's PATH still has the sum install recorded for it.
+unedited() {
+    local old
+    old=$(recorded "$1")
+    [ -n "$old" ] && [ "$(sum_of "$D$1")" = "$old" ]
+}
+
+# put SRC DEST [MODE]: a configuration file into DESTDIR. An existing DEST
+# is replaced when it is the new one or what install wrote last time (its
+# recorded sum); one the operator edited is kept, the new one beside it as
+# DEST.dist.
 put() {
-    local src=$1 dst=$D$2 mode=${3:-0644}
+    local src=$1 dst=$D$2 mode=${3:-0644} old
     mkdir -p "$(dirname "$dst")"
-    if [ -e "$dst" ] && ! cmp -s "$src" "$dst"; then
+    if [ -e "$dst" ] && ! cmp -s "$src" "$dst" && ! unedited "$2"; then
         install -m "$mode" "$src" "$dst.dist"
-        note "$2 differs from the new one (kept): see $2.dist"
+        note "$2 was edited (kept): the new one is $2.dist"
+        old=$(recorded "$2")
+        [ -z "$old" ] || printf '%s  %s\n' "$old" "$2" >> "$TMP/manifest"
     else
         install -m "$mode" "$src" "$dst"
         rm -f "$dst.dist"
+        printf '%s  %s\n' "$(sum_of "$src")" "$2" >> "$TMP/manifest"
     fi
 }
 
@@ -253,6 +278,7 @@ do_install() {
     local f
     for f in "${NGINX_FILES[@]}"; do put "$TMP/etc${f#*:}" "${f#*:}"; done
     put "$TMP/etc$SYSCONFDIR/logrotate.d/launcher" "$SYSCONFDIR/logrotate.d/launcher"
+    install -m 0644 "$TMP/manifest" "$D$MANIFEST"
     # Drop-in directories of the upstreams (more pools, more ws daemons).
     install -d "$D$NGINX/launcher/api-upstream.d" "$D$NGINX/launcher/ws-upstream.d"
 
@@ -275,12 +301,13 @@ do_install() {
 
 # ----------------------------------------------------------- uninstall
 
-# unput DEST: remove a configuration file if it is what install wrote.
+# unput GEN DEST: remove a configuration file if it is what install wrote
+# (its recorded sum, or the same as GEN, today's render).
 unput() {
     local gen=$1 dst=$D$2
     rm -f "$dst.dist"
     [ -e "$dst" ] || return 0
-    if cmp -s "$gen" "$dst"; then
+    if cmp -s "$gen" "$dst" || unedited "$2"; then
         rm -f "$dst"
     else
         note "$2 was edited: kept"
@@ -294,11 +321,11 @@ do_uninstall() {
     fi
     for b in "${BINS[@]}"; do rm -f "$D$PREFIX/bin/$b"; done
     for u in "${UNITS[@]}"; do rm -f "$D$SYSTEMDUNITDIR/$u"; done
-    rm -rf "$D$SHARE" "$D$AGENT_ROOT"
     render_all "$TMP/etc"
     unput "$TMP/etc$ETC/launcher.conf" "$ETC/launcher.conf"
     for f in "${NGINX_FILES[@]}"; do unput "$TMP/etc${f#*:}" "${f#*:}"; done
     unput "$TMP/etc$SYSCONFDIR/logrotate.d/launcher" "$SYSCONFDIR/logrotate.d/launcher"
+    rm -rf "$D$SHARE" "$D$AGENT_ROOT"
     if [ -L "$D$NGINX/sites-enabled/launcher" ] && [ ! -e "$D$NGINX/sites-available/launcher" ]; then
         rm -f "$D$NGINX/sites-enabled/launcher"
     fi

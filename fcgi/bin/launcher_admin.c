@@ -1854,7 +1854,7 @@ setup_next_steps(const struct config *cfg, const char *slug)
 	    "  1. start the plane:\n"
 	    "       systemctl enable --now launcher-fcgi launcher-fcgi-ingest launcher-ws"
 	    " launcher-scheduler launcher-notify launcher-issues launcher-backup.timer"
-	    " launcher-dnscheck.timer\n"
+	    " launcher-dnscheck.timer launcher-nginx-reload.path\n"
 	    "       systemctl reload nginx\n"
 	    "  2. register the first user of the tenant %s (it becomes its superadmin):\n"
 	    "       open %s/%s/ in a browser, or\n"

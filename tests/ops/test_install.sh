@@ -137,7 +137,7 @@ while read -r kind n res; do
             fi ;;
         *) bad "unit ${n%:} starts" "$(first_lines "$res")" ;;
     esac
-done < <(start_units "$UNITDIR" '^launcher-agent$')
+done < <(start_units "$UNITDIR" '^launcher-(agent|nginx-reload)$')
 [ "${#PIDS[@]}" -gt 0 ] || { bad "units" "no launcher-*.service started from $UNITDIR"; finish; }
 note "units started: ${!PIDS[*]}"
 

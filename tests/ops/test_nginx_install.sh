@@ -6,8 +6,11 @@
 # a work directory, listeners on free loopback ports) passes `nginx -t` and
 # serves: port "80" answers 301 to HTTPS except the ACME challenge, HTTPS
 # sends HSTS and no version, the plain-HTTP API listener answers without
-# HSTS; HSTS_MAX_AGE=0 renders no header; an edited file is kept (.dist
-# beside it) by a second install and by uninstall; the units verify.
+# HSTS; an upgrade with HSTS_MAX_AGE=0 replaces the unedited conf.d file
+# (its recorded sum) and HTTPS then has no HSTS; an edited file is kept
+# (.dist beside it) by a later install and by uninstall; the defaults (no
+# listen variable) give the loopback API listener; every path the plane
+# writes is writable in its unit; the units verify.
 # No pool runs: the API's answer is the 502 envelope, which is enough here.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -41,7 +44,8 @@ for f in etc/nginx/conf.d/launcher.conf etc/nginx/sites-available/launcher \
          etc/nginx/snippets/launcher-tls.conf etc/nginx/snippets/launcher-fastcgi-params.conf \
          etc/launcher/launcher.conf etc/logrotate.d/launcher usr/local/bin/launcher-fcgi \
          usr/local/share/launcher/sql/001_foundation.sql usr/local/share/launcher/static/index.html.gz \
-         usr/local/lib/systemd/system/launcher-backup.timer; do
+         usr/local/lib/systemd/system/launcher-backup.timer \
+         usr/local/lib/systemd/system/launcher-nginx-reload.path; do
     [ -e "$D/$f" ] || bad "installed $f" "missing"
 done
 ok "the tree has the programs, data, units and configuration"
@@ -52,7 +56,42 @@ expect "no sites-enabled link and no owner change under a DESTDIR" \
 expect "launcher.conf has no user key (units run as launcher)" \
     "$(grep -c '^user *=' "$D/etc/launcher/launcher.conf")" "0"
 expect "every plane unit runs as launcher" \
-    "$(grep -L '^User=launcher$' "$D"/usr/local/lib/systemd/system/launcher-*.service | grep -v agent || true)" ""
+    "$(grep -L '^User=launcher$' "$D"/usr/local/lib/systemd/system/launcher-*.service | grep -v 'agent\|nginx-reload' || true)" ""
+expect "no unit pulls in postgresql.service (After= only: the database may be remote)" \
+    "$(grep -l '^Wants=.*postgresql' "$D"/usr/local/lib/systemd/system/* || true)" ""
+expect "launcher-backup writes /var/backups/launcher, which install-system.sh creates (no optional '-' path)" \
+    "$(grep -c '^ReadWritePaths=.* /var/backups/launcher$' "$D/usr/local/lib/systemd/system/launcher-backup.service"),$(grep -c 'BACKUPS" 0700 launcher launcher' conf/install-system.sh)" "1,1"
+expect "the plane certificate's reload: the path unit watches plane-cert.pem, the service reloads as root, plane_reload_command is empty" \
+    "$(grep -c '^PathChanged=/etc/launcher/tls/plane-cert.pem$' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.path"),$(grep -c '^User=' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.service"),$(grep -c '^ExecStart=.*nginx -t -q && systemctl reload nginx' "$D/usr/local/lib/systemd/system/launcher-nginx-reload.service"),$(grep -c '^plane_reload_command *= *[^ ]' "$D/etc/launcher/launcher.conf")" \
+    "1,0,1,0"
+# Every path a plane program writes (launcher.conf's value, or the
+# commented default shown there) is under its unit's RuntimeDirectory= or
+# ReadWritePaths= (ProtectSystem=strict makes the rest read-only).
+writable() {   # writable UNIT: the unit's writable roots, one a line
+    sed -n 's/^ReadWritePaths=//p; s|^RuntimeDirectory=|/run/|p' \
+        "$D/usr/local/lib/systemd/system/launcher-$1.service" | tr ' ' '\n' | sed 's/^-//; /^$/d'
+}
+confval() {    # confval KEY: its value in the installed launcher.conf
+    sed -n "s/^#\{0,1\}$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" "$D/etc/launcher/launcher.conf" | head -n1
+}
+miss=""
+for kw in listen:fcgi,fcgi-ingest ingest_listen:fcgi-ingest ws_listen:ws eventquota_file:fcgi,fcgi-ingest \
+          fcgi_state_file:fcgi icons_dir:fcgi imports_dir:fcgi,fcgi-ingest,backup \
+          plane_acme_webroot:dnscheck plane_acme_dir:dnscheck plane_tls_cert:dnscheck plane_tls_key:dnscheck \
+          dnscheck_lock_file:dnscheck backup_lock_file:backup notify_lock_file:notify issues_lock_file:issues \
+          plane_backup_destination_file:backup; do
+    key=${kw%%:*} path=$(confval "${kw%%:*}")
+    [ -n "$path" ] || { miss="$miss $key(no value)"; continue; }
+    IFS=, read -r -a units <<< "${kw#*:}"
+    for u in "${units[@]}"; do
+        under=0
+        while read -r w; do
+            case $path in "$w" | "$w"/*) under=1 ;; esac
+        done < <(writable "$u")
+        [ "$under" = 1 ] || miss="$miss $key=$path($u)"
+    done
+done
+expect "every path the plane writes is under its unit's RuntimeDirectory or ReadWritePaths" "$miss" ""
 expect "every API fastcgi_pass goes through upstream launcher_api" \
     "$(grep -h 'fastcgi_pass ' "$D/etc/nginx/snippets/launcher-locations.conf" | grep -v 'launcher_api\|ingest.sock' || true)" ""
 
@@ -68,10 +107,14 @@ chgrp www-data "$P/lib/launcher"
 ln -s /usr/lib/nginx/modules "$P/modules"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
     -keyout "$P/etc/launcher/tls/key.pem" -out "$P/etc/launcher/tls/cert.pem" 2> /dev/null
-grep -rlZ -e /etc/nginx -e /etc/launcher -e /var/ -e /run/nginx.pid -e /usr/local/share "$P/etc/nginx" |
-    xargs -0 sed -i -e "s|/etc/nginx|$P/etc/nginx|g" -e "s|/etc/launcher|$P/etc/launcher|g" \
+relocate() {   # relocate FILE...: the installed paths moved under $P
+    sed -i -e "s|/etc/nginx|$P/etc/nginx|g" -e "s|/etc/launcher|$P/etc/launcher|g" \
         -e "s|/var/log/nginx|$P/log|g" -e "s|/var/lib/launcher|$P/lib/launcher|g" \
-        -e "s|/run/nginx.pid|$P/nginx.pid|" -e "s|/usr/local/share|$D/usr/local/share|g"
+        -e "s|/run/nginx.pid|$P/nginx.pid|" -e "s|/usr/local/share|$D/usr/local/share|g" "$@"
+}
+mapfile -d '' -t files < <(grep -rlZ -e /etc/nginx -e /etc/launcher -e /var/ -e /run/nginx.pid \
+    -e /usr/local/share "$P/etc/nginx")
+relocate "${files[@]}"
 rm -f "$P/etc/nginx/sites-enabled/"*
 ln -s "$P/etc/nginx/sites-available/default" "$P/etc/nginx/sites-enabled/default"
 sed -i "s|listen 80 default_server|listen 127.0.0.1:$P80 default_server|; s|listen \[::\]:80 default_server;||" \
@@ -115,42 +158,62 @@ expect "the dashboard is served from the installed static tree" \
 h=$(hdr "http://127.0.0.1:$P8080/healthz")
 expect "the plain-HTTP API listener answers on loopback" "$(printf '%s\n' "$h" | sed -n '1s/^HTTP[^ ]* //p' | cut -c1-3)" "502"
 expect "the plain-HTTP API listener sends no HSTS" "$(printf '%s\n' "$h" | grep -ci '^Strict-Transport-Security' || true)" "0"
-expect "the plain-HTTP API listener is bound to 127.0.0.1 only by default" \
-    "$(bash conf/nginx/render.sh HTTP_LISTEN=127.0.0.1:8080 REDIRECT_LISTEN=80 HTTPS_LISTEN=443 \
-        PLANE_HOSTNAME= ACCESS_LOG=a ACME_DIR=b TLS_CERT=c TLS_KEY=d TLS_CONF=e LOCATIONS_CONF=f \
-        -- conf/nginx/site.conf.in "$W/site" && grep -c '^    listen 127.0.0.1:8080 default_server;' "$W/site"),$(grep -o 'HTTP_LISTEN-[^}]*' conf/install.sh)" \
-    "1,HTTP_LISTEN-127.0.0.1:8080"
 
-# HSTS_MAX_AGE=0: the map has no value for https.
-bash conf/nginx/render.sh HSTS_MAX_AGE=0 WS_IP_HASH=1 TRAFFIC_LOG=t MAX_BODY=1 RATE_IP=1r/s RATE_KEY=1r/s \
-    RATE_AUTH=1r/s RUN_DIR=/r UPSTREAM_DIR=/u WS_UPSTREAM=unix:/w -- conf/nginx/launcher.conf.in "$W/http0"
-expect "HSTS_MAX_AGE=0 renders no max-age" "$(grep -c 'max-age=' "$W/http0")" "0"
+# An upgrade whose render changed (HSTS_MAX_AGE=0 through make install): the
+# unedited conf.d/launcher.conf is replaced (its recorded sum), no .dist.
+out=$(inst "$D" HSTS_MAX_AGE=0 2>&1) || bad "make install HSTS_MAX_AGE=0" "$(first_lines "$out")"
+expect "an upgrade replaces an unedited file whose render changed (no .dist)" \
+    "$(grep -c 'max-age=' "$D/etc/nginx/conf.d/launcher.conf"),$([ -e "$D/etc/nginx/conf.d/launcher.conf.dist" ] && echo dist)" "0,"
+cp "$D/etc/nginx/conf.d/launcher.conf" "$P/etc/nginx/conf.d/launcher.conf"
+relocate "$P/etc/nginx/conf.d/launcher.conf"
+if "${NGX[@]}" -t > /dev/null 2>&1 && kill -HUP "$NGINX_PID"; then
+    h=""
+    for _ in $(seq 100); do   # until the new workers answer
+        h=$(hdr "https://127.0.0.1:$P443/healthz")
+        printf '%s\n' "$h" | grep -qi '^Strict-Transport-Security' || break
+        sleep 0.1
+    done
+    expect "make install HSTS_MAX_AGE=0: HTTPS answers carry no HSTS" \
+        "$(printf '%s\n' "$h" | grep -ci '^Strict-Transport-Security' || true),$(printf '%s\n' "$h" | sed -n '1s/^HTTP[^ ]* //p' | cut -c1-3)" "0,502"
+else
+    bad "make install HSTS_MAX_AGE=0: nginx reloads" "nginx -t or HUP failed"
+fi
 
 # An operator's edit survives a second install and uninstall.
 echo "# edited" >> "$D/etc/nginx/sites-available/launcher"
 echo "workers = 9" >> "$D/etc/launcher/launcher.conf"
+echo "# edited" >> "$D/etc/nginx/conf.d/launcher.conf"
 out=$(inst "$D" 2>&1) || bad "a second make install" "$(first_lines "$out")"
+expect "an upgrade keeps an edited file whose render changed and writes .dist beside it" \
+    "$(tail -n1 "$D/etc/nginx/conf.d/launcher.conf"),$(grep -c 'max-age=31536000' "$D/etc/nginx/conf.d/launcher.conf.dist")" \
+    "# edited,1"
 expect "a second install keeps the edited site and writes .dist beside it" \
     "$(tail -n1 "$D/etc/nginx/sites-available/launcher"),$([ -s "$D/etc/nginx/sites-available/launcher.dist" ] && echo dist)" \
     "# edited,dist"
 expect "and keeps the edited launcher.conf (.dist beside it)" \
     "$(tail -n1 "$D/etc/launcher/launcher.conf"),$([ -s "$D/etc/launcher/launcher.conf.dist" ] && echo dist)" \
     "workers = 9,dist"
+# RUNDIR differs from the install's: today's render of the snippets differs,
+# their recorded sums still say "unedited".
 out=$(make -s --no-print-directory uninstall BUILD="$BUILD" DESTDIR="$D" REDIRECT_LISTEN="127.0.0.1:$P80" \
-    HTTP_LISTEN="127.0.0.1:$P8080" HTTPS_LISTEN="127.0.0.1:$P443" 2>&1) || bad "make uninstall" "$(first_lines "$out")"
-expect "uninstall removes programs, data, units and unchanged files, keeps edited ones and the state" \
+    HTTP_LISTEN="127.0.0.1:$P8080" HTTPS_LISTEN="127.0.0.1:$P443" RUNDIR=/run/launcher-other 2>&1) ||
+    bad "make uninstall" "$(first_lines "$out")"
+expect "uninstall removes programs, data, units and unedited files (recorded sums), keeps edited ones and the state" \
     "$(cd "$D" && find . -type f | LC_ALL=C sort | tr '\n' ' ')" \
-    "./etc/launcher/launcher.conf ./etc/nginx/sites-available/launcher "
+    "./etc/launcher/launcher.conf ./etc/nginx/conf.d/launcher.conf ./etc/nginx/sites-available/launcher "
 
 # The units, as systemd reads them (paths moved under the DESTDIR).
 if command -v systemd-analyze > /dev/null 2>&1; then
     U=$W/units
-    inst "$W/root2" > /dev/null 2>&1
+    # The defaults: no listen variable at all.
+    make -s --no-print-directory install BUILD="$BUILD" DESTDIR="$W/root2" > /dev/null 2>&1
+    expect "make install's default plain-HTTP API listener is 127.0.0.1:8080 only" \
+        "$(grep -c '^ *listen 127\.0\.0\.1:8080 default_server;' "$W/root2/etc/nginx/sites-available/launcher"),$(grep -c '^ *listen .*8080' "$W/root2/etc/nginx/sites-available/launcher")" "1,1"
     mkdir -p "$U"
     for u in "$W/root2"/usr/local/lib/systemd/system/*; do
         sed "s|/usr/local/bin/|$W/root2/usr/local/bin/|g" "$u" > "$U/${u##*/}"
     done
-    out=$(cd "$U" && systemd-analyze verify --man=no ./*.service ./*.timer 2>&1)
-    expect "systemd-analyze verify: the units and timers" "$out" ""
+    out=$(cd "$U" && systemd-analyze verify --man=no ./*.service ./*.timer ./*.path 2>&1)
+    expect "systemd-analyze verify: the units, timers and launcher-nginx-reload.path" "$out" ""
 fi
 finish
