@@ -101,8 +101,9 @@ chmod 0644 "$doc/changelog.gz"
 
 deb=$root/DEBIAN
 install -d -m 0755 "$deb"
-# Timers first: prerm stops them before their services.
-units=$(find "$root/lib/systemd/system" -maxdepth 1 -name 'launcher-*.timer' -printf '%f\n' 2> /dev/null | sort
+# Timers and path units first: prerm stops them before their services.
+units=$(find "$root/lib/systemd/system" -maxdepth 1 \( -name 'launcher-*.timer' -o -name 'launcher-*.path' \) \
+		-printf '%f\n' 2> /dev/null | sort
 	find "$root/lib/systemd/system" -maxdepth 1 -name 'launcher-*.service' -printf '%f\n' 2> /dev/null | sort)
 units=$(printf '%s\n' "$units" | grep . | tr '\n' ' ' | sed 's/ $//' || true)
 [ -n "$units" ] || die "make install put no launcher-*.service in $root/lib/systemd/system"
