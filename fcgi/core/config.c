@@ -167,7 +167,7 @@ static const struct cfg_key cfg_keys[] = {
 	S(tls_cert_file, "/etc/launcher/tls/cert.pem", "the certificate of the plane's nginx (its default server): launcher-admin setup writes a self-signed one when absent, doctor checks its expiry"),
 	S(tls_key_file, "/etc/launcher/tls/key.pem", "its private key (setup writes it 0600)"),
 	S(nginx_test_command, "nginx -t -q", "launcher-admin doctor runs this (sh -c) to check nginx's configuration; empty: not checked"),
-	S(plane_reload_command, "", "run (sh -c) after plane_tls_cert changed, e.g. \"systemctl reload nginx\"; empty: none"),
+	S(plane_reload_command, "", "run (sh -c) after plane_tls_cert changed, e.g. \"nginx -s reload\" where the helper may; empty: none (the installed layout: launcher-nginx-reload.path)"),
 	S(backup_lock_file, "", "launcher-backup's lock (one run at a time); empty: backup.lock beside fcgi_state_file, else /run/launcher/backup.lock"),
 	S(alert_allowed_hosts, "", "alert channel URLs may point at these loopback or private hosts (comma list of host or host:port; a host alone allows every port); empty: none, every such URL is refused (SSRF)"),
 	I(alert_retry_base_seconds, "30", 1, 3600, "launcher-notify: a failed delivery is retried after base * 2^(n-1) seconds (at most an hour) for 24 h"),
