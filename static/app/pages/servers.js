@@ -46,7 +46,8 @@ export function shownOnce(s) {
 		h('p', { class: 'notice notice-warn' }, h('strong', {}, 'Shown once. '),
 			'Copy the install command now: the token in it is not shown again. ' +
 			'If it is lost, rotate the agent token in the server\'s settings.'),
-		h('p', {}, 'Run this on the machine, as root, to install the agent\'s token and start the agent:'),
+		h('p', {}, 'Run this on the machine, as root: it writes the agent\'s token to a file of mode 0600, ' +
+			'downloads the agent from this plane, checks its checksum, installs it and starts it:'),
 		h('pre', { class: 'install-command' }, h('code', {}, s.install_command)),
 		h('div', { class: 'actions-row' }, ui.copy(s.install_command, 'Copy install command')),
 		ui.dl([['Agent token', ui.secret(s.agent_token, { label: 'agent token' })]]));
