@@ -5,8 +5,9 @@
 # copied into it, and the plane's systemd units started without systemd.
 #
 # The sourcing script evals installroot.sh's exports first
-# (FIXTURE_INSTALLROOT_IMAGE, FIXTURE_INSTALLROOT_CONF), sets WORK (its
-# temporary directory) and calls container_rm NAME in its EXIT trap.
+# (FIXTURE_INSTALLROOT_IMAGE, FIXTURE_INSTALLROOT_CONF) and calls
+# container_work NAME: WORK (its temporary directory) and the EXIT trap that
+# removes the container and WORK.
 
 # pod ARGS... — the podman CLI on the fixture's store (its own configuration).
 pod() {
@@ -43,6 +44,20 @@ container_rm() {
     else
         pod rm -f -t 0 "$CONTAINER" > /dev/null 2>&1 || true
     fi
+}
+
+# container_work NAME — WORK, a temporary directory launcher-NAME.XXXXXX,
+# and the traps: on exit the container (container_rm) and WORK go; an
+# interrupt exits 130 through them.
+container_work() {
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-$1.XXXXXX")
+    trap container_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+# shellcheck disable=SC2317 # (the EXIT trap's)
+container_cleanup() {
+    container_rm
+    rm -rf "$WORK"
 }
 
 # in_c COMMAND... — a command in the container, as root.

@@ -46,14 +46,7 @@ command -v lintian > /dev/null || { bad "setup of the test" "lintian not install
 
 # shellcheck source=tests/ops/container.sh
 . tests/ops/container.sh
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-test-deb.XXXXXX")
-# shellcheck disable=SC2317 # (the EXIT trap's)
-cleanup() {
-    container_rm
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+container_work test-deb
 
 # ------------------------------------------------------------ the packages
 

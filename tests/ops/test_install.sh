@@ -64,14 +64,7 @@ eval "$fixture"
 # shellcheck source=tests/ops/container.sh
 . tests/ops/container.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-test-install.XXXXXX")
-# shellcheck disable=SC2317 # (the EXIT trap's)
-cleanup() {
-    container_rm
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+container_work test-install
 
 # sh_c SCRIPT — a bash script in the container, its output on stdout.
 sh_c() { in_c bash -c "$1"; }
