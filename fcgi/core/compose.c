@@ -184,6 +184,9 @@ compose_duration_ms(const char *s)
 				break;
 		if (k == sizeof(units) / sizeof(*units))
 			return -1;
+		/* Compared as a double first: a huge "1e30s" has no long long. */
+		if (v * (double)units[k].ms > 86400000.0 * 7)
+			return -1;
 		total += (long long)(v * (double)units[k].ms);
 		if (total > 86400000LL * 7)
 			return -1;

@@ -196,6 +196,10 @@ test_words_and_durations(void)
 	CHECK(compose_duration_ms("nans") < 0 && compose_duration_ms("infs") < 0 &&
 	    compose_duration_ms("1snanms") < 0 && compose_duration_ms("+1s") < 0 &&
 	    compose_duration_ms("inf") < 0, "no nan, inf or sign for strtod");
+	/* Beyond any long long: refused before the conversion (a fuzzer find;
+	 * without the check the two casts wrapped to 0 here). */
+	CHECK(compose_duration_ms("1e19ms1e19ms") < 0 && compose_duration_ms("1e30s") < 0 &&
+	    compose_duration_ms("17777777777777777777777h") < 0, "durations past a long long");
 }
 
 int
