@@ -39,10 +39,15 @@ patterns(const char *const *vals, size_t n, size_t *np)
 	size_t      m = 0, k = 0;
 	struct pat *p;
 
+	/* Each value once whole, and a value of k newlines once per line: at
+	 * most k + 1 lines (every multi-line value has one more line than
+	 * newlines; counting only the newlines overflowed with two of them). */
 	for (size_t i = 0; i < n; i++)
-		if (vals[i] != NULL)
+		if (vals[i] != NULL && strchr(vals[i], '\n') != NULL) {
+			m++;
 			for (const char *nl = vals[i]; (nl = strchr(nl, '\n')) != NULL; nl++)
 				m++;
+		}
 	if ((p = malloc((n + m + 1) * sizeof(*p))) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {

@@ -156,5 +156,21 @@ main(void)
 				printf("  got \"%s\"\n", out);
 		}
 	}
+	/* Two values over lines (a URL and its password): every line of both
+	 * is a pattern (their table once had room for one such value only). */
+	{
+		static const char *const vals[] = {
+			"https://bob:first-line\nsecond-line@db.example/x", "first-line\nsecond-line",
+		};
+		char out[128];
+
+		(void)redact(vals, 2, false, "url=https://bob:first-line\nsecond-line@db.example/x!", out,
+		    sizeof(out));
+		CHECK(strcmp(out, "url=[redacted]!") == 0, out);
+		(void)redact(vals, 2, false, "log: second-line@db.example/x\n", out, sizeof(out));
+		CHECK(strcmp(out, "log: [redacted]\n") == 0, out);
+		(void)redact(vals, 2, false, "pw first-line\nsecond-line.", out, sizeof(out));
+		CHECK(strcmp(out, "pw [redacted].") == 0, out);
+	}
 	return unit_done("util");
 }
