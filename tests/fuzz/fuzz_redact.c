@@ -1,6 +1,7 @@
 /* fuzz_redact.c - the one redaction (core/redact.c) on arbitrary text: the
- * input is values, one per line, up to a line "--", then the text (lines,
- * "\r", cut pieces).  Beyond the sanitizers: the length it returns is the
+ * input is values, one per line (a byte 0x01 in one stands for a newline:
+ * values over lines, such as a key or a URL and its password), up to a line
+ * "--", then the text (lines, "\r", cut pieces).  Beyond the sanitizers: the length it returns is the
  * length it writes, a cut output is a prefix of the whole, and a value that
  * stands alone on a line never survives. */
 #include <stdint.h>
@@ -37,6 +38,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (text == NULL)
 		text = "";
+	for (size_t i = 0; i < n; i++)
+		for (char *q = (char *)vals[i]; (q = strchr(q, '\x01')) != NULL; q++)
+			*q = '\n';
 	need = redact(vals, n, true, text, NULL, 0);
 	out = malloc(need + 1);
 	cut = malloc(need / 2 + 1);
