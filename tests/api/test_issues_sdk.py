@@ -127,7 +127,7 @@ def _report_all_three(argv, crash_type, crash_level):
     # The SDK runs its event processors asynchronously (an exception's
     # source context is read from disk), so beforeSend may see the message
     # before the exception: the events are matched by kind, not by order.
-    by_kind = {s["kind"]: s for s in sent}
+    by_kind = {s.get("kind"): s for s in sent}
     assert len(sent) == 3 and sorted(by_kind) == sorted(["TypeError", "message", crash_type]), sent
     sent = [by_kind["TypeError"], by_kind["message"], by_kind[crash_type]]
     assert [s["level"] for s in sent] == ["error", "warning", crash_level], sent

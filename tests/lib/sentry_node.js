@@ -56,9 +56,12 @@ Sentry.init({
   serverName: cfg.server_name,
   transportOptions: cfg.ca_certs ? {caCerts: fs.readFileSync(cfg.ca_certs)} : undefined,
   beforeSend(event) {
+    // A message event may carry exception values too (a synthetic stack
+    // trace, no type): its kind is "message" unless an exception type is set.
     const ex = event.exception && event.exception.values;
+    const last = ex && ex.length ? ex[ex.length - 1] : null;
     out({event_id: event.event_id, level: event.level,
-      kind: ex ? ex[ex.length - 1].type : 'message'});
+      kind: last && last.type ? last.type : 'message'});
     return event;
   },
 });
