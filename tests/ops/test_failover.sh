@@ -71,7 +71,7 @@ fi
 ws=$(cat "$st/run/ws.pid")
 kill -TERM "$ws"
 deadline=$((SECONDS + 30))
-while kill -0 "$ws" 2> /dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+while ops_alive "$ws" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
 rm -f "$st/run/ws.sock"
 setsid "$LAUNCHER_BIN_DIR/launcher-ws" -c "$LAUNCHER_CONF" >> "$LAUNCHER_LOG_DIR/ws.log" 2>&1 < /dev/null &
 echo "$!" > "$st/run/ws.pid"

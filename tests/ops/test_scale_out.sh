@@ -73,7 +73,7 @@ fi
 mark=$(wc -l < "$load")
 kill -TERM "$pool2"
 deadline=$((SECONDS + 60))
-while kill -0 "$pool2" 2> /dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+while ops_alive "$pool2" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
 start_pool2
 # nginx keeps a server it could not reach out of the upstream for its
 # fail_timeout (10 s): the restarted pool serves again once nginx tries it.
@@ -106,7 +106,7 @@ else
 	bad "kill" "$(ops_field "$sum" bad) requests failed that were not in flight at the kill: $(ops_field "$sum" samples | cut -c1-400)"
 fi
 after=$(ops_field "$sum" after)
-if [ "$after" -gt 0 ] && [ "$after" = "$(ops_field "$sum" after_ok)" ] && ! kill -0 "$pool1" 2> /dev/null; then
+if [ "$after" -gt 0 ] && [ "$after" = "$(ops_field "$sum" after_ok)" ] && ! ops_alive "$pool1"; then
 	ok "after: $after requests after the kill, all served by the second pool"
 else
 	bad "after" "$(ops_field "$sum" after_ok) of $after requests after the kill succeeded"

@@ -105,6 +105,11 @@ ops_load_wait() {
 	done
 }
 
+# ops_alive PID: the process runs (a zombie does not: a stack's pool and
+# launcher-ws are children of PID 1 once their starter exits, and PID 1 may
+# reap a killed one late, while kill -0 still finds it).
+ops_alive() { local s; s=$(ps -o stat= -p "$1" 2> /dev/null); [ -n "$s" ] && [[ $s != Z* ]]; }
+
 # ops_field JSON KEY: one field of summary.py's object.
 ops_field() { $OPS_PY -c 'import json, sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$1" "$2"; }
 
