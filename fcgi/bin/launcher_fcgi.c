@@ -5,8 +5,9 @@
  *
  * Signals (master): SIGHUP = re-read the config and the master key ring
  * and replace every worker gracefully (new ones first, old ones finish
- * their request, no request fails); SIGTERM/SIGINT = let workers finish
- * in-flight requests, then exit.  A worker that dies is re-forked (with a
+ * their request, no request fails); SIGTERM/SIGINT = unlink a unix socket
+ * (nginx tries the next server), let workers finish in-flight and queued
+ * requests, then exit.  A worker that dies is re-forked (with a
  * short back-off if it keeps dying).
  *
  * The master keeps the privileges it was started with (it reads the
@@ -260,6 +261,28 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 
 		if (poll(&p, 1, 1000) <= 0)
 			continue;
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (FCGX_Accept_r(&fr) == 0)
+			serve_one(&w, &fr, plain_close);
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+	}
+	/*
+	 * Leaving: the connections nginx already queued on the socket are
+	 * served first.  On a stop the master unlinked a unix socket before it
+	 * told the workers, so nothing new arrives and the queue only shrinks;
+	 * a connection left in it is reset at the last close, which nginx
+	 * answers 502 and retries on another server only for an idempotent
+	 * request (a POST fails).  Until the socket has been quiet for 20 ms,
+	 * at most 2 s: on a reload the new workers share the queue.
+	 */
+	for (time_t until = time(NULL) + 2; time(NULL) < until;) {
+		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+		int           r = poll(&p, 1, 20);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		if (FCGX_Accept_r(&fr) == 0)
 			serve_one(&w, &fr, plain_close);
@@ -657,6 +680,11 @@ master_loop(struct master *m)
 				spawn(m);
 		}
 		if (sig_term) {
+			/* No new connection from here on (nginx's connect fails
+			 * and it tries the next server, a POST too: nothing was
+			 * sent); the workers serve what is queued, then leave. */
+			if (m->cfg.listen[0] == '/')
+				(void)unlink(m->cfg.listen);
 			signal_old(m, SIGTERM, true);
 			break;
 		}
@@ -686,8 +714,6 @@ master_loop(struct master *m)
 		reap(m);
 		signal_old(m, SIGTERM, true);
 	}
-	if (m->cfg.listen[0] == '/')
-		(void)unlink(m->cfg.listen);
 	remove_state(m);
 	crypto_keys_wipe(&m->keys);
 	log_info("launcher-fcgi stopped");

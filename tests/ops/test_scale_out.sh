@@ -7,9 +7,9 @@
 # concurrent clients (tests/ops/lib/load.py) the second pool is restarted,
 # then the first pool's master and workers are killed (SIGKILL, all at once).  Checks:
 #   two-pools   both pools serve the load (their workers read requests)
-#   rolling     the second pool stopped (SIGTERM) and started again, as an
-#               upgrade restarts pools one at a time, until nginx sends it
-#               requests again: no request failed
+#   rolling     the second pool stopped (SIGTERM) and started again (ROLLS
+#               times, 4), as an upgrade restarts pools one at a time, until
+#               nginx sends it requests again: no request failed
 #   kill        no request failed but those in flight at the kill (a
 #               request that got no connection goes to the other pool:
 #               fastcgi_next_upstream error timeout); the count printed
@@ -67,22 +67,26 @@ else
 	bad "two-pools" "pool 1 read $d1 bytes, pool 2 $d2 (socket 2: $([ -S "$sock2" ] && echo yes || echo no); upstream: $(grep -c 'api-upstream.d' "$st/nginx/nginx.conf" 2> /dev/null) include(s) in nginx.conf)"
 fi
 
-# A rolling restart (an upgrade's last step): the second pool stopped
-# gracefully (SIGTERM: in-flight requests finish) and started again while
-# the first one serves; not one request may fail.
+# A rolling restart (an upgrade's last step), ROLLS times: the second pool
+# stopped gracefully (SIGTERM: it unlinks its socket, serves what nginx
+# already queued on it and what is in flight) and started again while the
+# first one serves; not one request may fail, a POST included (nginx retries
+# a request it could not send on the other server, never one it sent).
+ROLLS=${ROLLS:-4}
 mark=$(wc -l < "$load")
-kill -TERM "$pool2"
-deadline=$((SECONDS + 60))
-while ops_alive "$pool2" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-start_pool2
-# nginx keeps a server it could not reach out of the upstream for its
-# fail_timeout (10 s): the restarted pool serves again once nginx tries it.
-r2=$(pool_reads "$pool2")
-deadline=$((SECONDS + 60))
-until [ "$(($(pool_reads "$pool2") - r2))" -gt 50000 ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.2; done
+for _ in $(seq "$ROLLS"); do
+	kill -TERM "$pool2"
+	deadline=$((SECONDS + 60))
+	while ops_alive "$pool2" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+	start_pool2
+	# Back in the rotation: its workers read requests again.
+	r2=$(pool_reads "$pool2")
+	deadline=$((SECONDS + 60))
+	until [ "$(($(pool_reads "$pool2") - r2))" -gt 50000 ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.2; done
+done
 rsum=$(tail -n +"$((mark + 1))" "$load" | $OPS_PY tests/ops/lib/summary.py /dev/stdin)
 if [ "$(ops_field "$rsum" failed)" = 0 ] && [ "$(ops_field "$rsum" total)" -gt 300 ] && [ -S "$sock2" ]; then
-	ok "rolling: pool 2 stopped (SIGTERM), started again and back in nginx's rotation under load: $(ops_field "$rsum" total) requests, none failed"
+	ok "rolling: pool 2 stopped (SIGTERM) and started again $ROLLS times, back in nginx's rotation each time, under load: $(ops_field "$rsum" total) requests, none failed"
 else
 	bad "rolling" "$(ops_field "$rsum" failed) of $(ops_field "$rsum" total) requests failed around the restart (statuses $(ops_field "$rsum" statuses)): $(ops_field "$rsum" samples | cut -c1-300)"
 fi
