@@ -444,22 +444,15 @@ fi
 if [ "$#" -eq 0 ] && [ -n "${FIXTURE_FN_STORE:-}" ]; then
 	bg_start realtime-cron bash tests/realtime/cron_minutes.sh "$BUILD"
 fi
-# The lane: these modules run on a second stack at the same time
-# (tests/api/lane.sh), the others here.  Their time is mostly waiting
-# (sleeping commands, metric rules over time, WAL archiving, restores,
-# deploys) or they stop the stack's own parts (test_monitoring's plane
-# outages, test_ws_streams' and test_key_rotation's restarts, which the
-# browser tests on this stack no longer see).  In a full run the main API
-# runner is the critical path once the operator tests end and the CPU has
-# room (README "make test").  LAUNCHER_API_LANE="..." names other modules;
-# LAUNCHER_API_LANE= (empty) turns the lane off.  Modules that need this
-# stack's custom domains (dnsmasq, the ACME CA) or its locally built images
-# stay here.
-LANE_DEFAULT="test_alert_rules_e2e.py test_backups_e2e.py test_exec_jobs.py test_job_wait.py
-test_key_rotation.py test_monitoring.py test_pitr_e2e.py test_templates_e2e.py
-test_terminals_e2e.py test_traffic_e2e.py test_volumes_e2e.py test_webhooks_e2e.py
-test_ws_streams.py"
-LANE=${LAUNCHER_API_LANE-$LANE_DEFAULT}
+# LAUNCHER_API_LANE="test_exec_jobs.py test_alert_rules_e2e.py test_pitr_e2e.py
+# test_backups_e2e.py" runs those modules (their time is mostly waiting:
+# sleeping commands, metric rules over time, WAL archiving, restores) on a
+# second stack at the same time (tests/api/lane.sh), and the others here.
+# Still off by default (README "make test"): what broke the stacks side by
+# side is fixed (the agent names its networks' bridges from its engine
+# socket, and lets other agents' FORWARD jumps come before its own), but a
+# run with it on has passed test_databases_e2e only once so far.
+LANE=${LAUNCHER_API_LANE:-}
 elsewhere=
 if [ -n "$LANE" ] && { [ "$#" -eq 0 ] || [ -n "${LAUNCHER_API_LANE:-}" ]; }; then
 	# shellcheck disable=SC2086 # one module a word
