@@ -36,7 +36,7 @@ start_pool2() {
 	until [ -S "$sock2" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
 }
 start_pool2
-printf 'server unix:%s;\n' "$sock2" > "$st/nginx/api-upstream.d/pool2.conf"
+printf 'server unix:%s max_fails=0;\n' "$sock2" > "$st/nginx/api-upstream.d/pool2.conf"
 kill -HUP "$(cat "$st/run/nginx.pid")"
 sleep 2	# the reload's new nginx workers take over
 pool1=$(cat "$st/run/fcgi.pid")
