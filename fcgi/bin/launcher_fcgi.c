@@ -195,6 +195,27 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
  * ready_fd: the write end of the pipe spawn() waits on; one byte once the
  * privileges are dropped (closed unwritten if they cannot be).
  */
+/*
+ * Waits up to timeout_ms for a connection on the worker's socket (poll(),
+ * which SIGTERM interrupts), then accepts and serves it with SIGTERM
+ * blocked.  Returns poll()'s result: 0 nothing came, < 0 interrupted.
+ */
+static int
+serve_next(struct worker *w, FCGX_Request *fr, const sigset_t *term, bool plain_close,
+    int timeout_ms)
+{
+	struct pollfd p = {.fd = w->listen_fd, .events = POLLIN};
+	int           r = poll(&p, 1, timeout_ms);
+
+	if (r <= 0)
+		return r;
+	sigprocmask(SIG_BLOCK, term, NULL);
+	if (FCGX_Accept_r(fr) == 0)
+		serve_one(w, fr, plain_close);
+	sigprocmask(SIG_UNBLOCK, term, NULL);
+	return r;
+}
+
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
     const struct dbimages *dbimages, const struct imagemap *imagemap,
@@ -256,16 +277,8 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	 * listening socket is non-blocking: when another worker accepted the
 	 * connection first, FCGX_Accept_r returns at once and we wait again.
 	 */
-	while (!sig_term) {
-		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-
-		if (poll(&p, 1, 1000) <= 0)
-			continue;
-		sigprocmask(SIG_BLOCK, &term, NULL);
-		if (FCGX_Accept_r(&fr) == 0)
-			serve_one(&w, &fr, plain_close);
-		sigprocmask(SIG_UNBLOCK, &term, NULL);
-	}
+	while (!sig_term)
+		(void)serve_next(&w, &fr, &term, plain_close, 1000);
 	/*
 	 * Leaving: the connections nginx already queued on the socket are
 	 * served first.  On a stop the master unlinked a unix socket before it
@@ -276,17 +289,12 @@ worker_main(const struct config *cfg, const struct crypto_keys *keys,
 	 * at most 2 s: on a reload the new workers share the queue.
 	 */
 	for (time_t until = time(NULL) + 2; time(NULL) < until;) {
-		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-		int           r = poll(&p, 1, 20);
+		int r = serve_next(&w, &fr, &term, plain_close, 20);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		sigprocmask(SIG_BLOCK, &term, NULL);
-		if (FCGX_Accept_r(&fr) == 0)
-			serve_one(&w, &fr, plain_close);
-		sigprocmask(SIG_UNBLOCK, &term, NULL);
 	}
 	db_close(&w.db);
 	arena_free(&w.arena);
