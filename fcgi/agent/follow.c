@@ -202,7 +202,6 @@ follower(const struct agent_conf *c, const char *token)
 	struct fol s = {.c = c};
 	int64_t    next_list = 0, now;
 
-	signal(SIGPIPE, SIG_IGN);
 	xfer_init(&s.x, c, token);
 	arena_init(&s.a, 64 * 1024);
 	report_init(&s.rep);

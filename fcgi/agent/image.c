@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../core/spawn.h"
 #include "../core/util.h"
 #include "ctr.h"
 #include "engine.h"
@@ -395,7 +396,7 @@ proc_run(char *const argv[], char *const envp[], const char *cwd, int timeout_ms
 		dup2(p[1], 2);
 		if (cwd != NULL && chdir(cwd) != 0)
 			_exit(126);
-		signal(SIGPIPE, SIG_DFL);
+		spawn_child_signals();
 		execvpe(argv[0], argv, envp);
 		_exit(127);
 	}
@@ -529,7 +530,7 @@ tar_start(const char *dir, pid_t *pid, char *err, size_t errlen)
 			dup2(nul, 0);
 			dup2(nul, 2);
 		}
-		signal(SIGPIPE, SIG_DFL);
+		spawn_child_signals();
 		execlp("tar", "tar", "-C", dir, "--exclude=./.git", "-cf", "-", ".", (char *)NULL);
 		_exit(127);
 	}

@@ -15,6 +15,7 @@
 
 #include "../core/arena.h"
 #include "../core/log.h"
+#include "../core/spawn.h"
 #include "../core/util.h"
 #include "app.h"
 #include "backup.h"
@@ -537,8 +538,6 @@ runner_fork(const char *id, int (*body)(void *ud, int fd), void *ud, pid_t *pid,
 		return -1;
 	}
 	if (child == 0) {
-		sigset_t none;
-
 		close(p[0]);
 		/* Its own group, so that a kill reaches whatever it started; and it
 		 * dies with the agent rather than running on unobserved. */
@@ -546,12 +545,10 @@ runner_fork(const char *id, int (*body)(void *ud, int fd), void *ud, pid_t *pid,
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* The agent's own handlers are not the job's; its sockets still
+		 * answer EPIPE rather than kill it. */
+		spawn_child_signals();
+		signal(SIGPIPE, SIG_IGN);
 		/* _exit: no atexit handlers or stdio buffers of the parent run twice. */
 		_exit(body(ud, p[1]));
 	}

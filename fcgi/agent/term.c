@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "../core/arena.h"
+#include "../core/spawn.h"
 #include "../core/util.h"
 #include "ctr.h"
 #include "engine.h"
@@ -135,6 +136,7 @@ start_host(struct sess *s, char *err, size_t errlen)
 	if (pid == 0) {
 		const char *home = getenv("HOME");
 
+		spawn_child_signals();	/* SIGPIPE too: runner_fork's child ignores it */
 		setenv("TERM", "xterm", 1);
 		if ((home == NULL || chdir(home) != 0) && chdir("/") != 0)
 			_exit(126);
@@ -405,7 +407,6 @@ spawn_body(void *ud, int fd)
 {
 	struct spawn *s = ud;
 
-	signal(SIGPIPE, SIG_IGN);
 	return session(s->j, s->c, s->token, fd);
 }
 

@@ -30,6 +30,30 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What a program expects to find at default: the signals our own programs
+ * ignore or catch (an ignored SIGPIPE survives exec, and `yes | head`
+ * would then print "Broken pipe" instead of ending quietly). */
+static const int dfl_signals[] = {SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGQUIT};
+
+void
+spawn_default_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(dfl_signals) / sizeof(dfl_signals[0]); i++)
+		sigaddset(set, dfl_signals[i]);
+}
+
+void
+spawn_child_signals(void)
+{
+	sigset_t none;
+
+	for (size_t i = 0; i < sizeof(dfl_signals) / sizeof(dfl_signals[0]); i++)
+		signal(dfl_signals[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Appends bytes to a ring that keeps the last cap-1 bytes (NUL-terminated). */
 static void
 ring_add(char *ring, size_t cap, size_t *len, const char *p, size_t n)
@@ -136,12 +160,7 @@ spawn_argv(const char *const *argv, const char *const *envp, const char *input,
 	/* Its own process group (killed whole on timeout), default signals,
 	 * nothing blocked: what a shell expects. */
 	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGHUP);
+	spawn_default_signals(&dfl);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setpgroup(&at, 0);

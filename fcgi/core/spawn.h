@@ -8,6 +8,7 @@
 #ifndef LAUNCHER_SPAWN_H
 #define LAUNCHER_SPAWN_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* The most input spawn_argv passes on stdin (it must fit in a pipe). */
@@ -24,6 +25,16 @@
 int  spawn_argv(const char *const *argv, const char *const *envp, const char *input,
     int timeout_ms, int *status, void (*sink)(void *ud, const char *p, size_t n), void *ud,
     char *err, size_t errlen);
+
+/*
+ * The signals a started program gets at their default action (spawn_argv
+ * sets them so): the ones Launcher's programs ignore or catch.  A child
+ * forked to exec something of its own (a login shell, tar, the image
+ * builder) calls spawn_child_signals between fork and exec: those at
+ * default, nothing blocked.
+ */
+void spawn_default_signals(sigset_t *set);
+void spawn_child_signals(void);
 
 /* A sink for spawn_argv that keeps the last bytes of the output. */
 struct spawn_tail {

@@ -237,6 +237,15 @@ def test_a_login_shell_on_the_server():
         await t.run("stty size; echo $((6*7))")
         await t.line("20 90")
         await t.line("42")
+        # The shell's signals are at default, SIGPIPE too (the agent ignores
+        # it): `yes | head` ends quietly, no "Broken pipe" on the terminal.
+        t.out = ""
+        await t.run("grep SigIgn /proc/self/status; yes | head -n 1 >/dev/null; echo piped-$((1+1))")
+        await t.until(lambda x: "\npiped-2\r\n" in x.out, "the pipeline's end")
+        ign = [ln.split()[1] for ln in t.out.replace("\r", "").split("\n") if ln.startswith("SigIgn:")]
+        assert ign and not int(ign[0], 16) & (1 << (13 - 1)), t.out
+        assert "Broken pipe" not in t.out, t.out
+        t.out = ""
         # More than the relay queues (64 KiB a direction): all of it, in order.
         await t.run("yes 0123456789abcdef | head -n 20000 | nl -ba | tail -c 400000; echo END")
         await t.until(lambda x: "\nEND\r\n" in x.out, "the end of the output", 60)

@@ -1,8 +1,13 @@
 /* test_spawn.c - running external programs (core/spawn.h): exit codes,
- * the output tail, timeouts, argv verbatim, stdin, and the environment. */
+ * the output tail, timeouts, argv verbatim, stdin, the environment, and the
+ * signals a started program finds at default. */
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/spawn.h"
 #include "unit.h"
@@ -31,6 +36,19 @@ sink(void *ud, const char *p, size_t n)
 		b->len += n;
 		b->text[b->len] = '\0';
 	}
+}
+
+/* A signal mask line of /proc/self/status ("SigIgn:\t0000000000001000"). */
+static int
+status_mask(const char *text, const char *key, unsigned long long *mask)
+{
+	const char *at = strstr(text, key);
+	char       *end;
+
+	if (at == NULL)
+		return -1;
+	*mask = strtoull(at + strlen(key), &end, 16);
+	return end > at + strlen(key) && *end == '\n' ? 0 : -1;
 }
 
 int
@@ -87,6 +105,38 @@ main(void)
 
 		CHECK(spawn_argv(show, env, NULL, 5000, &status, sink, &b, err, sizeof(err)) == 0 &&
 		    status == 0 && strcmp(b.text, "from-envp|none") == 0, "envp is the whole environment");
+	}
+	/* Our programs ignore SIGPIPE and block signals; what they start does
+	 * not inherit that (an ignored SIGPIPE survives exec: `yes | head`
+	 * would print "Broken pipe" in a terminal session). */
+	{
+		const char *const show[] = {"sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status", NULL};
+		struct sink_buf   b = {0};
+		unsigned long long blk = 1, ign = 1;
+		sigset_t          set, old;
+		pid_t             pid;
+		int               ws = -1;
+
+		signal(SIGPIPE, SIG_IGN);
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, &old);
+		CHECK(spawn_argv(show, NULL, NULL, 5000, &status, sink, &b, err, sizeof(err)) == 0 &&
+		    status_mask(b.text, "SigBlk:", &blk) == 0 && status_mask(b.text, "SigIgn:", &ign) == 0 &&
+		    blk == 0 && (ign & (1ULL << (SIGPIPE - 1))) == 0, "spawn_argv: SIGPIPE at default, nothing blocked");
+		if ((pid = fork()) == 0) {
+			struct sigaction sa;
+			sigset_t         now;
+
+			spawn_child_signals();
+			sigprocmask(SIG_SETMASK, NULL, &now);
+			_exit(sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+			    !sigismember(&now, SIGTERM) ? 0 : 1);
+		}
+		CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+		    "spawn_child_signals: SIGPIPE at default, nothing blocked");
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		signal(SIGPIPE, SIG_DFL);
 	}
 	return unit_done("spawn");
 }
