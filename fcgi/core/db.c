@@ -67,16 +67,22 @@ db_ensure(struct worker *w)
 	struct db *db = &w->db;
 	char       quotas[160];
 	int64_t    now;
+	uint64_t   connects;
 
 	if (db_conn_ok(&db->conn))
 		return ERR_OK;
 	now = now_ms();
-	/* Do not hammer a database that is down: answer 503 fast. */
+	connects = planestats_db_connects(w->stats);
+	/* Do not hammer a database that is down: answer 503 fast, until the
+	 * interval is over or another worker got through since our attempt
+	 * (it is back: no client of ours should meet a 503 then). */
 	if (db->last_attempt_ms != 0 &&
-	    now - db->last_attempt_ms < w->cfg->db_reconnect_interval_ms)
+	    now - db->last_attempt_ms < w->cfg->db_reconnect_interval_ms &&
+	    connects == db->connects_seen)
 		return ERR_UNAVAILABLE;
 	db_close(db);
 	db->last_attempt_ms = now;
+	db->connects_seen = connects;
 	if (db_conn_open(&db->conn, w->cfg->database_url, session_setup) != ERR_OK) {
 		db_close(db);
 		return ERR_UNAVAILABLE;
@@ -100,6 +106,7 @@ db_ensure(struct worker *w)
 		return ERR_UNAVAILABLE;
 	}
 	db->last_attempt_ms = 0;	/* a later failure may reconnect at once */
+	planestats_db_connected(w->stats);
 	log_info("database connected");
 	return ERR_OK;
 }

@@ -22,6 +22,7 @@ struct worker;
 struct db {
 	struct db_conn        conn;
 	int64_t               last_attempt_ms;
+	uint64_t              connects_seen;	/* the pool's db_connects at that attempt */
 	bool                  in_tx;
 	int                   depth;	/* nested db_begin calls inside in_tx */
 	/*
@@ -54,7 +55,9 @@ struct db {
 	uint64_t              prefetch_seq;	/* auth.c: tokens of launcher.tenant_wide */
 };
 
-/* Connects (or reconnects after the interval); ERR_UNAVAILABLE if down. */
+/* Connects (or reconnects after the interval, or at once when another
+ * worker of the pool connected since this one's last attempt);
+ * ERR_UNAVAILABLE if down. */
 enum err db_ensure(struct worker *w);
 void     db_close(struct db *db);
 

@@ -93,6 +93,19 @@ planestats_record(struct planestats *s, long route, unsigned method, int status,
 }
 
 void
+planestats_db_connected(struct planestats *s)
+{
+	if (s != NULL)
+		__atomic_fetch_add(&s->db_connects, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t
+planestats_db_connects(const struct planestats *s)
+{
+	return s != NULL ? __atomic_load_n(&s->db_connects, __ATOMIC_RELAXED) : 0;
+}
+
+void
 planestats_busy(struct planestats *s, int slot, int busy)
 {
 	if (s != NULL && slot >= 0 && slot < PLANESTATS_WORKERS)
@@ -261,6 +274,10 @@ planestats_render(struct buf *b, const struct planestats *s,
 	    "Round trips from the pool's workers to PostgreSQL (a pipeline counts once).");
 	addf(b, "launcher_db_round_trips_total %llu\n",
 	    (unsigned long long)load(&s->db_round_trips));
+	help(b, "launcher_db_connects_total", "counter",
+	    "Database sessions the pool's workers set up (at start, and each reconnection).");
+	addf(b, "launcher_db_connects_total %llu\n",
+	    (unsigned long long)load(&s->db_connects));
 	help(b, "launcher_database_up", "gauge",
 	    "1 when the database answered this scrape's statement, else 0.");
 	addf(b, "launcher_database_up %d\n", rows != NULL ? 1 : 0);

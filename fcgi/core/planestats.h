@@ -41,6 +41,7 @@ struct planestats {
 	uint32_t workers_configured;	/* the config's `workers` (master) */
 	uint8_t  busy[PLANESTATS_WORKERS];	/* per worker slot, set while serving */
 	uint64_t db_round_trips;
+	uint64_t db_connects;	/* database sessions the workers set up */
 	uint64_t started;	/* unix seconds of the master's start */
 	struct planestats_slot slots[];
 };
@@ -63,6 +64,15 @@ struct planestats *planestats_map(size_t nroutes);
  */
 void planestats_record(struct planestats *s, long route, unsigned method, int status,
     uint64_t duration_us, uint64_t round_trips);
+/*
+ * A worker set up a database session (planestats_db_connected), and how
+ * many the pool's workers have set up so far: a worker whose database was
+ * down waits db_reconnect_interval_ms between its own attempts, unless
+ * another worker connected since its last one (db.c's db_ensure).  0 and
+ * nothing recorded without the segment.
+ */
+void     planestats_db_connected(struct planestats *s);
+uint64_t planestats_db_connects(const struct planestats *s);
 /* The worker of slot i starts (busy = 1) or ends (0) serving a request. */
 void planestats_busy(struct planestats *s, int slot, int busy);
 /*

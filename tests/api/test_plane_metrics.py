@@ -95,6 +95,8 @@ def test_requests_by_route_and_status_and_histograms_add_up():
     # Database round trips: each of those requests made at least one.
     assert val(after, "launcher_db_round_trips_total") - \
         val(before, "launcher_db_round_trips_total") >= 10
+    # Every worker that served set up its database session once (at least).
+    assert val(after, "launcher_db_connects_total") >= val(after, "launcher_pool_workers_busy") >= 1
 
 
 def test_any_worker_answers_with_the_whole_pool():
