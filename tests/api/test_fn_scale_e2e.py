@@ -6,8 +6,10 @@ request (the engine shows its container exited, the plane scaled_to_zero);
 the next request through the edge waits for the start and answers the
 function's body (a POST keeps its body); an invoke of a stopped function
 starts it first; a function without idle_timeout_seconds stays up."""
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import threading
 
@@ -34,7 +36,9 @@ class ScaleAgent(EdgeAgent):
 
     def __init__(self, tenant, token, name):
         super().__init__(tenant, token, name)
-        self.sock = os.path.join(tempfile.mkdtemp(prefix="fnw."), "wake.sock")
+        d = tempfile.mkdtemp(prefix="fnw.")
+        atexit.register(shutil.rmtree, d, True)
+        self.sock = os.path.join(d, "wake.sock")
         self.args += ["--traffic-log", os.path.join(STATE, "nginx", "logs", "traffic.log"),
                       "--fn-idle-check", "0.5", "--fn-wake-socket", self.sock]
 

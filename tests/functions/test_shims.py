@@ -458,6 +458,14 @@ def case_container(pm, runtime, tag, t0):
         check("handler says hello " + sent["ok"][0] in log, "%s: the handler's console output is in the log" % runtime)
         check(lines.get(sent["timeout"][0], {}).get("duration_ms", 0) >= TIMEOUT_S * 1000,
               "%s: the timeout line's duration is the timeout" % runtime, lines.get(sent["timeout"][0]))
+    except Exception:
+        # What the container was when a call broke off (for the traceback's reader).
+        st = pm.run("inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}} oomkilled={{.State.OOMKilled}}"
+                    " error={{.State.Error}}", name)
+        lg = pm.run("logs", name)
+        print("%s: container %s: %s; its log's end:\n%s" % (runtime, name, (st.stdout + st.stderr).strip(),
+                                                          (lg.stdout + lg.stderr)[-3000:]), flush=True)
+        raise
     finally:
         pm.run("rm", "-f", "-t", "0", name)
 

@@ -87,7 +87,9 @@ fi
 
 for deb in "$PREV" "$NEXT"; do
     # --fail-on error: exit 0 only when it ran and found no error.
-    lint=$(lintian --fail-on error "$deb" 2>&1)
+    # Its own TMPDIR under $WORK: lintian leaves its mldbm-elf-* files behind.
+    mkdir -p "$WORK/lintian-tmp"
+    lint=$(TMPDIR=$WORK/lintian-tmp lintian --fail-on error "$deb" 2>&1)
     lrc=$?
     errors=$(printf '%s\n' "$lint" | grep '^E:')
     printf '%s\n' "$lint" | grep -E '^[WI]:' | sed 's/^/#   lintian /' >&2
