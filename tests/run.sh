@@ -433,16 +433,9 @@ bg_collect fn-shims quiet
 # The operator tests (tests/ops/run.sh: a fresh Debian container installing
 # the plane, the package, the images and compose stack, two pools, a
 # failover), each with stacks and containers of its own, beside the API
-# tests; collected at the end.  In the whole suite they start
-# LAUNCHER_OPS_DELAY seconds (600) into the API tests: both cores are busy
-# in the API tests' first minutes (with the browsers and the realtime cron
-# stack), about half idle in their last twenty, which the operator tests
-# (about 12 minutes) fill instead of slowing the first part.
-ops_delay=0
-[ "$#" -eq 0 ] && ops_delay=${LAUNCHER_OPS_DELAY:-600}
+# tests; collected at the end.
 if [ "$want_ops" = 1 ]; then
-	bg_start ops bash -c 'sleep "$1"; shift; exec bash tests/ops/run.sh "$@"' ops "$ops_delay" \
-		"$BUILD" "${ops_sel[@]}"
+	bg_start ops bash tests/ops/run.sh "$BUILD" "${ops_sel[@]}"
 fi
 # The cron acceptance in real time (tests/realtime/cron_minutes.sh: a stack
 # of its own with its own scheduler loop, about 7 minutes) beside the API
