@@ -192,10 +192,6 @@ serve_one(struct worker *w, FCGX_Request *fr, bool plain_close)
 }
 
 /*
- * ready_fd: the write end of the pipe spawn() waits on; one byte once the
- * privileges are dropped (closed unwritten if they cannot be).
- */
-/*
  * Waits up to timeout_ms for a connection on the worker's socket (poll(),
  * which SIGTERM interrupts), then accepts and serves it with SIGTERM
  * blocked.  Returns poll()'s result: 0 nothing came, < 0 interrupted.
@@ -216,6 +212,10 @@ serve_next(struct worker *w, FCGX_Request *fr, const sigset_t *term, bool plain_
 	return r;
 }
 
+/*
+ * ready_fd: the write end of the pipe spawn() waits on; one byte once the
+ * privileges are dropped (closed unwritten if they cannot be).
+ */
 static int
 worker_main(const struct config *cfg, const struct crypto_keys *keys,
     const struct dbimages *dbimages, const struct imagemap *imagemap,

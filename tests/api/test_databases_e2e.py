@@ -21,7 +21,7 @@ import uuid
 
 from lib import Skip, assert_error, new_project, psql, stack_env
 from test_agent_e2e import _wait
-from test_deploy_e2e import F, EdgeAgent, _app, _deploy, app_containers, edge_get, engine
+from test_deploy_e2e import F, EdgeAgent, _app, _deploy, app_containers, edge_get, engine, wait_removal_job
 from test_deploy_e2e import World as DeployWorld
 
 DB_TIMEOUT = 300
@@ -230,14 +230,11 @@ def _dropped(chain, subnet):
 
 def _removed(w, app):
     """Deletes the app and waits until its containers are gone (their networks torn down)
-    and its removal job has ended: the job's last step reloads the edge nginx, whose old
-    workers get worker_shutdown_timeout (10 s) to finish, and a request that waits on a
-    dropped connect (the client's 10 s timeout) must not be in flight then."""
+    and its removal job has ended (wait_removal_job): a request that waits on a connect
+    the edge reload dropped (the client's 10 s timeout) must not be in flight then."""
     assert w.c.delete("/applications/" + app["id"]).status == 204
     _wait("the containers of %s to go" % app["id"], lambda: app_containers(app["id"]) == [], 90)
-    _wait("the removal job of %s to end" % app["id"], lambda: _owner(
-        "SELECT count(*) FROM jobs WHERE kind = 'app.remove' AND payload->>'app_id' = '%s'"
-        " AND status IN ('queued', 'running')" % app["id"]) == ["0"], 90)
+    wait_removal_job(app["id"])
 
 
 def _bridge(project_id):

@@ -61,6 +61,17 @@ def app_containers(app_id, all_=True):
     return out
 
 
+def wait_removal_job(app_id):
+    """Waits until the app's removal job has ended.  Its last step reloads the
+    edge nginx, which is the stack's: the old workers close their idle
+    keep-alive connections (a POST sent on one just then fails: HTTP/1.1
+    lets no client resend it) and get worker_shutdown_timeout (10 s) for the
+    rest."""
+    _wait("the removal job of %s to end" % app_id, lambda: psql(
+        "SELECT count(*) FROM jobs WHERE kind = 'app.remove' AND payload->>'app_id' = '%s'"
+        " AND status IN ('queued', 'running')" % app_id, user="launcher_owner") == ["0"], 90)
+
+
 def urllib_quote(s):
     import urllib.parse
     return urllib.parse.quote(s)

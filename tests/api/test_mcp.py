@@ -11,9 +11,9 @@ import os
 import subprocess
 import uuid
 
-from lib import BIN, REPO, STATE, make_key, new_project, psql, request
+from lib import BIN, REPO, STATE, make_key, new_project, request
 from test_agent_e2e import _wait
-from test_deploy_e2e import F, World, _app, _have_fixtures, edge_get
+from test_deploy_e2e import F, World, _app, _have_fixtures, edge_get, wait_removal_job
 
 DEPLOY_TIMEOUT = 120
 NODE_CLIENT = os.path.join(REPO, "tests", "lib", "mcp_client.mjs")
@@ -437,14 +437,9 @@ def test_the_sdk_client_deploys_reads_logs_and_is_held_to_the_keys_rights():
         res = m.tool("delete_application", application_id=app["id"], confirm=True)
         assert res["isError"] is False and res["structuredContent"]["status"] in (200, 202, 204), res
         assert w.c.get("/applications/" + app["id"]).status == 404
-        # Its removal job's last step reloads the edge nginx, which is the
-        # stack's: the old workers close their idle keep-alive connections,
-        # and a POST the next client sends on one of those just then fails
-        # ("fetch failed": HTTP/1.1 lets no client resend a POST).  Wait for
-        # the job to end first.
-        _wait("the removal job of %s to end" % app["id"], lambda: psql(
-            "SELECT count(*) FROM jobs WHERE kind = 'app.remove' AND payload->>'app_id' = '%s'"
-            " AND status IN ('queued', 'running')" % app["id"], user="launcher_owner") == ["0"], 90)
+        # Its removal job reloads the stack's nginx: the next client's POST
+        # must not meet that ("fetch failed").
+        wait_removal_job(app["id"])
 
         # A JWT session is a credential too (Authorization: Bearer).
         jm = Mcp(t, {"Authorization": "Bearer " + w.c.token})
